@@ -1,0 +1,29 @@
+# Stoa: `make run` starts a server, `make test` runs every test. Both install
+# what they need first (Debian packages, a virtual environment, the extension).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8765
+DATA ?= data
+
+.PHONY: setup run test test-rust test-python bench clean
+
+setup:
+	bash scripts/setup.sh
+
+run: setup
+	$(VENV)/bin/stoa serve --host $(HOST) --port $(PORT) --data $(DATA)
+
+test: setup test-rust test-python
+
+test-rust:
+	CARGO_TARGET_DIR=target/cargo-test cargo test --quiet
+
+test-python:
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) target

@@ -1,0 +1,100 @@
+"""The Actor base class a program subclasses, and the Context the runtime hands each incarnation.
+
+An actor is a process for state, concurrency or failure isolation (OTP's advice): it handles one
+message at a time; a supervisor starts it, restarts it after a crash, and stops it.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
+
+import trio
+
+if TYPE_CHECKING:
+    from actors.runtime._ref import ActorRef
+
+
+class Actor(abc.ABC):
+    """Subclass it and define `handle`; `on_start` and `on_stop` are optional.
+
+    Error handling: an exception escaping `on_start`, `handle` or a task in `ctx.nursery` is a crash,
+    and the supervisor decides what follows. An exception that is an instance of one of `reply_errors`
+    (domain errors such as "not allowed") is not a crash: `ask` re-raises it in the asker.
+    """
+
+    reply_errors: ClassVar[tuple[type[Exception], ...]] = ()
+
+    async def on_start(self, ctx: Context) -> None:  # noqa: B027 (an optional hook, empty on purpose)
+        """Runs before the first message. Start background tasks in `ctx.nursery`."""
+
+    @abc.abstractmethod
+    async def handle(self, message: object, ctx: Context) -> object:
+        """Handle one message. The return value is the reply to `ask`; for `tell` it is discarded."""
+
+    async def on_stop(self, ctx: Context) -> None:  # noqa: B027 (an optional hook, empty on purpose)
+        """Runs on an orderly stop, within the child's `shutdown_s`; never after a crash."""
+
+
+class Context:
+    """What one incarnation of an actor knows of its place in the runtime.
+
+    Resource handling: tasks in `nursery` live as long as this incarnation; they are cancelled when it
+    stops, and an exception in one crashes the actor like an exception in `handle`.
+    """
+
+    __slots__ = ("_name", "_nursery", "_recovered", "_restarts", "_self_ref", "_stash", "_stop")
+
+    def __init__(
+        self,
+        *,
+        self_ref: ActorRef,
+        nursery: trio.Nursery,
+        restarts: int,
+        recovered: object | None,
+        stash: Callable[[object], None],
+        stop: Callable[[], None],
+    ) -> None:
+        self._self_ref = self_ref
+        self._nursery = nursery
+        self._name = self_ref.name
+        self._restarts = restarts
+        self._recovered = recovered
+        self._stash = stash
+        self._stop = stop
+
+    @property
+    def self_ref(self) -> ActorRef:
+        """This child's ref: the same object across restarts."""
+        return self._self_ref
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        return self._nursery
+
+    @property
+    def name(self) -> str:
+        """The child id."""
+        return self._name
+
+    @property
+    def restarts(self) -> int:
+        """How many times this child was restarted before this incarnation (0 on first start)."""
+        return self._restarts
+
+    @property
+    def recovered(self) -> object | None:
+        """The last value the previous incarnation stashed; None on first start."""
+        return self._recovered
+
+    def stash(self, state: object) -> None:
+        """Keep an immutable snapshot of the state; the next incarnation gets it as `ctx.recovered`.
+
+        The runtime keeps the object as is: stash values that are not mutated afterwards.
+        """
+        self._stash(state)
+
+    def stop(self) -> None:
+        """Stop this actor normally once the current message is handled (then `on_stop` runs)."""
+        self._stop()

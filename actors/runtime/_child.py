@@ -1,0 +1,168 @@
+"""A supervised child (spec, mailbox, ref, stash: what survives restarts) and one incarnation of it
+(an actor object running its message loop in a task of the supervisor's nursery).
+
+The supervisor decides; this module runs one incarnation and reports how it ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import trio
+
+from actors.runtime._actor import Actor, Context
+from actors.runtime._errors import ActorCrashed
+from actors.runtime._mailbox import Envelope, Mailbox
+from actors.runtime._ref import ActorRef
+from actors.runtime._spec import ChildSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """How an incarnation that had started ended: `error` is the crash, None for a normal end."""
+
+    child: Child
+    incarnation: Incarnation
+    error: Exception | None
+
+
+class Child:
+    """What belongs to the child and not to one incarnation: the mailbox, the ref, the stash, the count."""
+
+    def __init__(self, spec: ChildSpec) -> None:
+        self.spec = spec
+        self.mailbox = Mailbox(spec.id, spec.mailbox_size)
+        self.ref = ActorRef(spec.id, self.mailbox, self._alive)
+        self.restarts = 0
+        self.stashed: object | None = None
+        self.incarnation: Incarnation | None = None
+
+    def _alive(self) -> bool:
+        return self.incarnation is not None and self.incarnation.running
+
+    def stash(self, state: object) -> None:
+        self.stashed = state
+
+    def fail_pending(self) -> None:
+        """Close the mailbox for good and answer every ask still in it with `ActorStopped`."""
+        self.mailbox.close()
+        for envelope in self.mailbox.drain():
+            if envelope.reply is not None:
+                envelope.reply.stopped()
+
+
+class Incarnation:
+    """One run of a child: `on_start`, the message loop, then `on_stop` on an orderly stop.
+
+    Resource handling: `run` is a task of the supervisor's nursery; `cancel_scope` is the supervisor's
+    kill switch. `request_stop` asks for an orderly stop after the current message.
+    """
+
+    def __init__(self, child: Child, report: Callable[[Exit], None]) -> None:
+        self.child = child
+        self.cancel_scope = trio.CancelScope()
+        self.running = False
+        self.stop_requested = False
+        self.by_supervisor = False
+        self.done = trio.Event()
+        self._report = report
+        self._idle_scope: trio.CancelScope | None = None
+        self._current: Envelope | None = None
+
+    def request_stop(self, *, by_supervisor: bool) -> None:
+        self.by_supervisor = self.by_supervisor or by_supervisor
+        self.stop_requested = True
+        if self._idle_scope is not None:
+            self._idle_scope.cancel(reason="actor stop requested")
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run until stopped. Error handling: a crash before `task_status.started()` is raised as
+        `ActorCrashed` (the starter handles it); after it, it is reported to the supervisor."""
+        child = self.child
+        crash: Exception | None = None
+        try:
+            with self.cancel_scope:
+                async with trio.open_nursery() as nursery:
+                    actor = child.spec.start()
+                    ctx = Context(
+                        self_ref=child.ref,
+                        nursery=nursery,
+                        restarts=child.restarts,
+                        recovered=child.stashed,
+                        stash=child.stash,
+                        stop=lambda: self.request_stop(by_supervisor=False),
+                    )
+                    await actor.on_start(ctx)
+                    self.running = True
+                    task_status.started()
+                    await self._serve(actor, ctx)
+                    await actor.on_stop(ctx)
+                    nursery.cancel_scope.cancel(reason="actor stopped")
+        except BaseException as exc:
+            crash, rest = _split_crash(exc)
+            if rest is exc:
+                raise  # Cancelled, KeyboardInterrupt...: never swallowed
+            if rest is not None:
+                raise rest from exc  # the non-crash part of a group; the crash is answered below
+            assert crash is not None
+            if not self.running:
+                raise ActorCrashed(child.spec.id, "while starting") from crash
+        finally:
+            if self._current is not None and self._current.reply is not None:
+                if crash is not None:
+                    self._current.reply.crashed(crash)
+                else:
+                    self._current.reply.stopped()
+            started, self.running = self.running, False
+            self.done.set()
+            if started:
+                self._report(Exit(child, self, crash))
+
+    async def _serve(self, actor: Actor, ctx: Context) -> None:
+        """The message loop: one message at a time until a stop is requested or the mailbox closes."""
+        mailbox = self.child.mailbox
+        while not self.stop_requested:
+            envelope: Envelope | None = None
+            with trio.CancelScope() as idle:
+                self._idle_scope = idle
+                try:
+                    envelope = await mailbox.get()
+                finally:
+                    self._idle_scope = None
+            if idle.cancelled_caught:
+                continue  # woken by request_stop: the loop condition ends it
+            if envelope is None:
+                return  # the mailbox was closed and is empty: a normal end
+            self._current = envelope
+            try:
+                result = await actor.handle(envelope.message, ctx)
+            except Exception as error:
+                if not isinstance(error, actor.reply_errors):
+                    raise
+                if envelope.reply is not None:
+                    envelope.reply.reply_error(error)
+            else:
+                if envelope.reply is not None:
+                    envelope.reply.value(result)
+            self._current = None
+
+
+def _split_crash(exc: BaseException) -> tuple[Exception | None, BaseException | None]:
+    """Split what escaped an incarnation into its crash (Exceptions, collapsed to one exception when
+    there is one) and the rest (Cancelled, KeyboardInterrupt...), which must propagate untouched."""
+    if isinstance(exc, BaseExceptionGroup):
+        crash, rest = exc.split(Exception)
+        return (None if crash is None else _collapse(crash)), rest
+    if isinstance(exc, Exception):
+        return exc, None
+    return None, exc
+
+
+def _collapse(group: BaseException) -> Exception:
+    """ExceptionGroup([ExceptionGroup([ValueError()])]) -> ValueError(): the nurseries are ours, not
+    the actor's, so a lone crash is reported as itself."""
+    while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
+        group = group.exceptions[0]
+    assert isinstance(group, Exception)
+    return group
