@@ -17,7 +17,7 @@ run: setup
 test: setup test-rust test-python
 
 test-rust:
-	CARGO_TARGET_DIR=target/cargo-test cargo test --quiet
+	CARGO_TARGET_DIR=target/cargo-test cargo test --quiet --lib --tests
 
 test-python:
 	$(PY) -m pytest -q

@@ -1,0 +1,140 @@
+//! Opus encoder and decoder for the one format the mixer speaks (48 kHz mono,
+//! 20 ms frames), with errors turned into `MixerError`. Also the s16le
+//! conversions used at the Python boundary.
+
+use crate::{FRAME_BYTES, FRAME_SAMPLES, MAX_PACKET_BYTES, MixerError, SAMPLE_RATE};
+
+/// One frame of PCM: 960 signed 16-bit samples.
+pub type Pcm = [i16; FRAME_SAMPLES];
+
+/// Opus bitrates the encoder accepts, in bit/s (libopus' own range).
+pub const BITRATE_RANGE: std::ops::RangeInclusive<i32> = 500..=512_000;
+/// Opus complexity levels: 0 is cheapest, 10 best.
+pub const COMPLEXITY_RANGE: std::ops::RangeInclusive<i32> = 0..=10;
+
+/// A mono 48 kHz Opus encoder in VOIP mode producing one packet per 20 ms frame.
+pub struct Encoder {
+    inner: opus::Encoder,
+}
+
+impl Encoder {
+    /// A new encoder; `bitrate` in bit/s, `complexity` 0-10.
+    pub fn new(bitrate: i32, complexity: i32) -> Result<Self, MixerError> {
+        if !BITRATE_RANGE.contains(&bitrate) {
+            return Err(MixerError::BadArgument { name: "bitrate", reason: "must be 500..=512000 bit/s" });
+        }
+        if !COMPLEXITY_RANGE.contains(&complexity) {
+            return Err(MixerError::BadArgument { name: "complexity", reason: "must be 0..=10" });
+        }
+        let mut inner = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Voip)?;
+        inner.set_bitrate(opus::Bitrate::Bits(bitrate))?;
+        inner.set_complexity(complexity)?;
+        Ok(Self { inner })
+    }
+
+    /// Encodes exactly one frame (960 samples) into one Opus packet.
+    pub fn encode(&mut self, pcm: &[i16]) -> Result<Vec<u8>, MixerError> {
+        if pcm.len() != FRAME_SAMPLES {
+            return Err(MixerError::BadPcmLength { got: pcm.len() * 2 });
+        }
+        let mut out = [0u8; MAX_PACKET_BYTES];
+        let len = self.inner.encode(pcm, &mut out)?;
+        Ok(out[..len].to_vec())
+    }
+}
+
+/// A mono 48 kHz Opus decoder with loss concealment.
+pub struct Decoder {
+    inner: opus::Decoder,
+}
+
+impl Decoder {
+    pub fn new() -> Result<Self, MixerError> {
+        Ok(Self { inner: opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono)? })
+    }
+
+    /// Decodes one packet holding exactly one 20 ms frame into `out`.
+    ///
+    /// An empty packet is refused (libopus would read it as a loss), and so is
+    /// a packet of any other duration: the mixer's clock is one frame a tick.
+    pub fn decode(&mut self, packet: &[u8], out: &mut Pcm) -> Result<(), MixerError> {
+        if packet.len() > MAX_PACKET_BYTES {
+            return Err(MixerError::PacketTooLarge { len: packet.len() });
+        }
+        if packet.is_empty() {
+            return Err(MixerError::Codec { function: "decode", reason: "empty packet" });
+        }
+        let n = self.inner.decode(packet, out, false)?;
+        if n != FRAME_SAMPLES {
+            return Err(MixerError::Codec { function: "decode", reason: "packet is not one 20 ms frame" });
+        }
+        Ok(())
+    }
+
+    /// Writes one frame of loss concealment (what the lost packet probably held).
+    pub fn conceal(&mut self, out: &mut Pcm) -> Result<(), MixerError> {
+        let n = self.inner.decode(&[], out, false)?;
+        if n != FRAME_SAMPLES {
+            return Err(MixerError::Codec { function: "conceal", reason: "short concealment frame" });
+        }
+        Ok(())
+    }
+}
+
+/// Reads one frame of s16le bytes (exactly `FRAME_BYTES`) into samples.
+pub fn pcm_from_le_bytes(bytes: &[u8]) -> Result<Pcm, MixerError> {
+    if bytes.len() != FRAME_BYTES {
+        return Err(MixerError::BadPcmLength { got: bytes.len() });
+    }
+    let mut pcm = [0i16; FRAME_SAMPLES];
+    for (sample, pair) in pcm.iter_mut().zip(bytes.chunks_exact(2)) {
+        *sample = i16::from_le_bytes([pair[0], pair[1]]);
+    }
+    Ok(pcm)
+}
+
+/// Writes samples as s16le bytes.
+pub fn pcm_to_le_bytes(pcm: &[i16]) -> Vec<u8> {
+    pcm.iter().flat_map(|s| s.to_le_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pcm_bytes_round_trip_little_endian() {
+        let mut pcm = [0i16; FRAME_SAMPLES];
+        pcm[0] = 1;
+        pcm[1] = -2;
+        pcm[959] = i16::MIN;
+        let bytes = pcm_to_le_bytes(&pcm);
+        assert_eq!(&bytes[..4], &[1, 0, 0xfe, 0xff]);
+        assert_eq!(pcm_from_le_bytes(&bytes).unwrap(), pcm);
+    }
+
+    #[test]
+    fn wrong_pcm_length_is_refused_with_its_code() {
+        let err = pcm_from_le_bytes(&[0; 100]).unwrap_err();
+        assert_eq!(err, MixerError::BadPcmLength { got: 100 });
+        assert_eq!(err.code(), "bad_pcm_length");
+        let err = Encoder::new(32_000, 5).unwrap().encode(&[0; 480]).unwrap_err();
+        assert_eq!(err.code(), "bad_pcm_length");
+    }
+
+    #[test]
+    fn out_of_range_settings_are_bad_arguments() {
+        assert_eq!(Encoder::new(10, 5).err().unwrap().code(), "bad_argument");
+        assert_eq!(Encoder::new(32_000, 11).err().unwrap().code(), "bad_argument");
+    }
+
+    #[test]
+    fn garbage_and_empty_packets_are_codec_errors() {
+        let mut dec = Decoder::new().unwrap();
+        let mut out = [0i16; FRAME_SAMPLES];
+        assert_eq!(dec.decode(&[], &mut out).unwrap_err().code(), "codec_error");
+        // TOC byte of code 3 (arbitrary frame count) with a truncated frame count.
+        assert_eq!(dec.decode(&[0x03], &mut out).unwrap_err().code(), "codec_error");
+        dec.conceal(&mut out).unwrap();
+    }
+}

@@ -1,0 +1,165 @@
+//! What arrives between two ticks: packets and membership changes, kept apart
+//! from the inputs so that `push` (the network side) never waits behind a
+//! running tick's decode and encode. The tick drains it in one go at its start.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use crate::input::Input;
+use crate::queue::Frame;
+
+/// Membership as the caller last set it, and the changes and packets not yet
+/// seen by a tick.
+///
+/// Invariant: after `drain`, applying `removals`, then `additions`, then
+/// `packets` brings the tick's inputs to exactly `members`.
+pub(crate) struct Ingress {
+    members: HashSet<u64>,
+    removals: Vec<u64>,
+    /// New inputs, built by the caller's thread so the tick does not pay for
+    /// codec set-up.
+    additions: Vec<(u64, Input)>,
+    packets: HashMap<u64, VecDeque<Frame>>,
+    pending: usize,
+    /// A memory bound for a caller that stops ticking; the inputs' jitter
+    /// queues apply the real overflow policy.
+    cap_per_input: usize,
+}
+
+pub(crate) struct Drained {
+    pub(crate) removals: Vec<u64>,
+    pub(crate) additions: Vec<(u64, Input)>,
+    pub(crate) packets: HashMap<u64, VecDeque<Frame>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Accepted {
+    Unknown,
+    Queued,
+    QueuedDroppedOldest,
+}
+
+impl Ingress {
+    pub(crate) fn new(cap_per_input: usize) -> Self {
+        Self {
+            members: HashSet::new(),
+            removals: Vec::new(),
+            additions: Vec::new(),
+            packets: HashMap::new(),
+            pending: 0,
+            cap_per_input: cap_per_input.max(1),
+        }
+    }
+
+    pub(crate) fn contains(&self, id: u64) -> bool {
+        self.members.contains(&id)
+    }
+
+    /// Makes `id` a member with a freshly built `input`; no-op if a member.
+    pub(crate) fn add(&mut self, id: u64, input: Input) {
+        if self.members.insert(id) {
+            self.additions.push((id, input));
+        }
+    }
+
+    /// Returns how many not-yet-ticked packets of `id` were dropped.
+    pub(crate) fn remove(&mut self, id: u64) -> usize {
+        if !self.members.remove(&id) {
+            return 0;
+        }
+        if let Some(at) = self.additions.iter().position(|(a, _)| *a == id) {
+            // Added since the last tick: cancelling the addition is enough
+            // (a removal of an older incarnation, if any, is already recorded).
+            self.additions.swap_remove(at);
+        } else {
+            self.removals.push(id);
+        }
+        let dropped = self.packets.remove(&id).map_or(0, |q| q.len());
+        self.pending -= dropped;
+        dropped
+    }
+
+    pub(crate) fn push(&mut self, id: u64, frame: Frame) -> Accepted {
+        if !self.members.contains(&id) {
+            return Accepted::Unknown;
+        }
+        let queue = self.packets.entry(id).or_default();
+        queue.push_back(frame);
+        if queue.len() > self.cap_per_input {
+            queue.pop_front();
+            Accepted::QueuedDroppedOldest
+        } else {
+            self.pending += 1;
+            Accepted::Queued
+        }
+    }
+
+    pub(crate) fn has_packets(&self) -> bool {
+        self.pending > 0
+    }
+
+    pub(crate) fn drain(&mut self) -> Drained {
+        self.pending = 0;
+        Drained {
+            removals: std::mem::take(&mut self.removals),
+            additions: std::mem::take(&mut self.additions),
+            packets: std::mem::take(&mut self.packets),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(seq: u64) -> Frame {
+        Frame { seq, captured_at: 0, packet: vec![1] }
+    }
+
+    fn input() -> Input {
+        Input::new(4, 32_000, 0).unwrap()
+    }
+
+    #[test]
+    fn push_to_a_non_member_is_refused() {
+        let mut ingress = Ingress::new(4);
+        assert_eq!(ingress.push(7, frame(1)), Accepted::Unknown);
+        ingress.add(7, input());
+        assert_eq!(ingress.push(7, frame(1)), Accepted::Queued);
+        assert_eq!(ingress.remove(7), 1);
+        assert_eq!(ingress.push(7, frame(2)), Accepted::Unknown);
+        assert!(!ingress.has_packets());
+    }
+
+    #[test]
+    fn remove_then_add_between_ticks_records_both() {
+        let mut ingress = Ingress::new(4);
+        ingress.add(1, input());
+        ingress.drain();
+        ingress.remove(1);
+        ingress.add(1, input());
+        let drained = ingress.drain();
+        let added: Vec<u64> = drained.additions.iter().map(|(id, _)| *id).collect();
+        assert_eq!((drained.removals, added), (vec![1], vec![1]));
+    }
+
+    #[test]
+    fn add_then_remove_between_ticks_cancels_out() {
+        let mut ingress = Ingress::new(4);
+        ingress.add(1, input());
+        ingress.remove(1);
+        let drained = ingress.drain();
+        assert!(drained.removals.is_empty() && drained.additions.is_empty());
+    }
+
+    #[test]
+    fn a_caller_that_stops_ticking_holds_bounded_packets() {
+        let mut ingress = Ingress::new(2);
+        ingress.add(1, input());
+        ingress.push(1, frame(1));
+        ingress.push(1, frame(2));
+        assert_eq!(ingress.push(1, frame(3)), Accepted::QueuedDroppedOldest);
+        let drained = ingress.drain();
+        let seqs: Vec<u64> = drained.packets[&1].iter().map(|f| f.seq).collect();
+        assert_eq!(seqs, vec![2, 3]);
+    }
+}

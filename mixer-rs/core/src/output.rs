@@ -1,0 +1,96 @@
+//! What the mixer hands back: one `TickOutput` per tick, and `MixerStats`, a
+//! snapshot of counters that the network and tick sides bump without locks.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// How a tick was produced; tells the caller what it costs and what to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickKind {
+    /// No input in the mix: nothing decoded, nothing encoded, nothing to send.
+    Silent,
+    /// One input with a real packet: its packet is the shared output, unchanged.
+    Passthrough,
+    /// Everything else: the shared output and the mix-minus packets were encoded.
+    Mixed,
+}
+
+impl TickKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Silent => "silent",
+            Self::Passthrough => "passthrough",
+            Self::Mixed => "mixed",
+        }
+    }
+}
+
+/// One tick's packets.
+///
+/// Who gets what: an input listed in `mixed` gets its entry in `minus`, or
+/// nothing when it has none (it would only hear itself); everyone else gets
+/// `shared`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TickOutput {
+    /// 0 for a mixer's first tick, then +1 per tick.
+    pub seq: u64,
+    pub kind: TickKind,
+    /// The smallest `captured_at` among real packets in the mix; 0 if none.
+    pub captured_at: u64,
+    /// The one Opus packet for everyone whose voice is not in the mix.
+    pub shared: Option<Vec<u8>>,
+    /// (input id, Opus packet of the mix without that input), in id order.
+    pub minus: Vec<(u64, Vec<u8>)>,
+    /// Inputs whose voice is in this tick's mix, in id order.
+    pub mixed: Vec<u64>,
+}
+
+/// A snapshot of a mixer's counters since it was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MixerStats {
+    pub ticks: u64,
+    /// Packets accepted by `push` (the pushes that returned true).
+    pub packets_in: u64,
+    /// Packets discarded unplayed: pushed to an unknown input, pushed out by
+    /// a full queue, or queued when their input was removed.
+    pub packets_dropped: u64,
+    /// Accepted packets discarded because their seq was played or queued already.
+    pub packets_late: u64,
+    /// Frames of loss concealment mixed (hangover or undecodable packet).
+    pub concealed: u64,
+    pub decode_errors: u64,
+    /// Opus encodes performed (shared and mix-minus).
+    pub encodes: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) ticks: AtomicU64,
+    pub(crate) packets_in: AtomicU64,
+    pub(crate) packets_dropped: AtomicU64,
+    pub(crate) packets_late: AtomicU64,
+    pub(crate) concealed: AtomicU64,
+    pub(crate) decode_errors: AtomicU64,
+    pub(crate) encodes: AtomicU64,
+}
+
+/// Bumps a counter; the counters are statistics, ordered with nothing else.
+pub(crate) fn bump(counter: &AtomicU64, by: u64) {
+    if by > 0 {
+        counter.fetch_add(by, Ordering::Relaxed);
+    }
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> MixerStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        MixerStats {
+            ticks: get(&self.ticks),
+            packets_in: get(&self.packets_in),
+            packets_dropped: get(&self.packets_dropped),
+            packets_late: get(&self.packets_late),
+            concealed: get(&self.concealed),
+            decode_errors: get(&self.decode_errors),
+            encodes: get(&self.encodes),
+        }
+    }
+}

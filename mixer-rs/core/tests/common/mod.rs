@@ -1,0 +1,66 @@
+//! Signal helpers shared by the core's integration tests: tones in, Opus
+//! packets out, and measurements of what came back (no extra crates).
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::f64::consts::TAU;
+
+use mixer_core::{Decoder, Encoder, FRAME_SAMPLES, Frame, Pcm, SAMPLE_RATE};
+
+/// Frame `index` of a continuous sine at `freq` Hz.
+pub fn sine_frame(freq: f64, amplitude: f64, index: usize) -> Pcm {
+    let mut pcm = [0i16; FRAME_SAMPLES];
+    for (i, sample) in pcm.iter_mut().enumerate() {
+        let t = (index * FRAME_SAMPLES + i) as f64 / f64::from(SAMPLE_RATE);
+        *sample = (amplitude * (TAU * freq * t).sin()).round() as i16;
+    }
+    pcm
+}
+
+/// `count` consecutive Opus packets of a sine, as one sender would produce them.
+pub fn tone_packets(freq: f64, count: usize) -> Vec<Vec<u8>> {
+    let mut encoder = Encoder::new(32_000, 5).unwrap();
+    (0..count).map(|i| encoder.encode(&sine_frame(freq, 8_000.0, i)).unwrap()).collect()
+}
+
+pub fn frame(seq: u64, packet: &[u8]) -> Frame {
+    Frame { seq, captured_at: 1_000_000 + seq * 20_000, packet: packet.to_vec() }
+}
+
+/// Decodes a stream as a listener would: one decoder, `None` for a missing packet.
+pub fn decode_stream<'a>(packets: impl IntoIterator<Item = Option<&'a [u8]>>) -> Vec<i16> {
+    let mut decoder = Decoder::new().unwrap();
+    let mut out = Vec::new();
+    for packet in packets {
+        let mut pcm = [0i16; FRAME_SAMPLES];
+        match packet {
+            Some(p) => decoder.decode(p, &mut pcm).unwrap(),
+            None => decoder.conceal(&mut pcm).unwrap(),
+        }
+        out.extend_from_slice(&pcm);
+    }
+    out
+}
+
+/// Power of `signal` at `freq` Hz (Goertzel), normalised by length.
+pub fn power_at(signal: &[i16], freq: f64) -> f64 {
+    let coeff = 2.0 * (TAU * freq / f64::from(SAMPLE_RATE)).cos();
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for &x in signal {
+        let s0 = f64::from(x) + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    (s1 * s1 + s2 * s2 - coeff * s1 * s2) / (signal.len() as f64).powi(2)
+}
+
+/// Ratio of the power at `present` to the power at `absent`, in dB.
+pub fn db_ratio(signal: &[i16], present: f64, absent: f64) -> f64 {
+    10.0 * (power_at(signal, present) / power_at(signal, absent).max(1e-12)).log10()
+}
+
+/// Frequency estimated from upward zero crossings.
+pub fn zero_crossing_hz(signal: &[i16]) -> f64 {
+    let ups = signal.windows(2).filter(|w| w[0] < 0 && w[1] >= 0).count();
+    ups as f64 * f64::from(SAMPLE_RATE) / signal.len() as f64
+}

@@ -1,0 +1,157 @@
+//! How a tick classifies and builds its output: silent, passthrough, mixed,
+//! hangover, removal, and what each costs in encodes.
+
+mod common;
+
+use common::{db_ratio, decode_stream, frame, tone_packets};
+use mixer_core::{Mixer, MixerConfig, TickKind};
+
+fn mixer_with(inputs: &[u64], hangover_ticks: u32) -> Mixer {
+    let mixer = Mixer::new(MixerConfig { hangover_ticks, ..MixerConfig::default() }).unwrap();
+    for &id in inputs {
+        mixer.add_input(id).unwrap();
+    }
+    mixer
+}
+
+#[test]
+fn a_tick_with_no_voice_is_silent_and_costs_no_encode() {
+    let mixer = mixer_with(&[1, 2], 5);
+    for expected_seq in 0..3 {
+        let out = mixer.tick().unwrap();
+        assert_eq!((out.seq, out.kind), (expected_seq, TickKind::Silent));
+        assert_eq!((out.shared, out.minus, out.mixed, out.captured_at), (None, vec![], vec![], 0));
+    }
+    assert_eq!(mixer.stats().encodes, 0);
+    assert!(!mixer.is_active());
+}
+
+#[test]
+fn a_lone_speaker_is_passed_through_byte_for_byte() {
+    let mixer = mixer_with(&[1, 2], 5);
+    let packets = tone_packets(440.0, 3);
+    for (seq, packet) in packets.iter().enumerate() {
+        assert!(mixer.push(2, frame(seq as u64, packet)).unwrap());
+        let out = mixer.tick().unwrap();
+        assert_eq!(out.kind, TickKind::Passthrough);
+        assert_eq!(out.shared.as_deref(), Some(packet.as_slice()));
+        assert_eq!((out.minus, out.mixed), (vec![], vec![2]));
+        assert_eq!(out.captured_at, frame(seq as u64, packet).captured_at);
+    }
+    assert_eq!(mixer.stats().encodes, 0);
+}
+
+#[test]
+fn two_speakers_are_mixed_with_one_minus_each() {
+    let mixer = mixer_with(&[1, 2, 3], 5);
+    let (a, b) = (tone_packets(440.0, 1), tone_packets(1_000.0, 1));
+    mixer.push(3, frame(7, &a[0])).unwrap();
+    mixer.push(1, frame(5, &b[0])).unwrap();
+    let out = mixer.tick().unwrap();
+    assert_eq!(out.kind, TickKind::Mixed);
+    assert!(out.shared.is_some());
+    assert_eq!(out.mixed, vec![1, 3]);
+    assert_eq!(out.minus.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![1, 3]);
+    assert_eq!(out.captured_at, frame(5, &b[0]).captured_at, "the oldest capture in the mix");
+    assert_eq!(mixer.stats().encodes, 3);
+}
+
+#[test]
+fn encodes_per_tick_follow_the_speakers_in_the_mix_not_the_inputs() {
+    let ids: Vec<u64> = (1..=13).collect();
+    let mixer = mixer_with(&ids, 5);
+    let packets = tone_packets(440.0, 10);
+    for (seq, packet) in packets.iter().enumerate() {
+        for id in [4, 9, 11] {
+            mixer.push(id, frame(seq as u64, packet)).unwrap();
+        }
+        let out = mixer.tick().unwrap();
+        assert_eq!(out.mixed, vec![4, 9, 11]);
+        assert_eq!(out.minus.len(), 3);
+    }
+    assert_eq!(mixer.stats().encodes, 10 * 4, "one shared encode plus one per speaker");
+}
+
+#[test]
+fn each_speaker_hears_the_others_but_not_themself() {
+    let mixer = mixer_with(&[1, 2], 5);
+    let (a, b) = (tone_packets(440.0, 50), tone_packets(1_000.0, 50));
+    let (mut shared, mut minus_a, mut minus_b) = (vec![], vec![], vec![]);
+    for seq in 0..50 {
+        mixer.push(1, frame(seq as u64, &a[seq])).unwrap();
+        mixer.push(2, frame(seq as u64, &b[seq])).unwrap();
+        let out = mixer.tick().unwrap();
+        shared.push(out.shared.unwrap());
+        minus_a.push(out.minus[0].1.clone());
+        minus_b.push(out.minus[1].1.clone());
+    }
+    let decode = |s: &[Vec<u8>]| decode_stream(s.iter().map(|p| Some(p.as_slice())))[9_600..].to_vec();
+    let (shared, minus_a, minus_b) = (decode(&shared), decode(&minus_a), decode(&minus_b));
+    assert!(db_ratio(&shared, 440.0, 700.0) > 20.0 && db_ratio(&shared, 1_000.0, 700.0) > 20.0);
+    assert!(db_ratio(&minus_a, 1_000.0, 440.0) > 20.0, "A hears B, not A");
+    assert!(db_ratio(&minus_b, 440.0, 1_000.0) > 20.0, "B hears A, not B");
+}
+
+#[test]
+fn hangover_conceals_then_the_input_goes_idle_and_the_mixer_inactive() {
+    let mixer = mixer_with(&[1], 3);
+    let packets = tone_packets(440.0, 1);
+    mixer.push(1, frame(0, &packets[0])).unwrap();
+    assert!(mixer.is_active(), "a queued packet makes the mixer active before any tick");
+    assert_eq!(mixer.tick().unwrap().kind, TickKind::Passthrough);
+    for conceal in 1..=3 {
+        assert!(mixer.is_active());
+        let out = mixer.tick().unwrap();
+        assert_eq!(out.kind, TickKind::Mixed, "concealment tick {conceal}");
+        assert_eq!((out.mixed, out.minus, out.captured_at), (vec![1], vec![], 0));
+    }
+    assert!(!mixer.is_active());
+    assert_eq!(mixer.tick().unwrap().kind, TickKind::Silent);
+    let stats = mixer.stats();
+    assert_eq!((stats.concealed, stats.encodes, stats.ticks), (3, 3, 5));
+}
+
+#[test]
+fn a_packet_that_fails_to_decode_is_concealed_never_passed_through() {
+    let mixer = mixer_with(&[1], 5);
+    let packets = tone_packets(440.0, 1);
+    mixer.push(1, frame(0, &packets[0])).unwrap();
+    mixer.tick().unwrap();
+    mixer.push(1, frame(1, &[0x03])).unwrap();
+    let out = mixer.tick().unwrap();
+    assert_eq!((out.kind, out.mixed, out.captured_at), (TickKind::Mixed, vec![1], 0));
+    assert_ne!(out.shared.as_deref(), Some(&[0x03][..]));
+    let stats = mixer.stats();
+    assert_eq!((stats.decode_errors, stats.concealed), (1, 1));
+}
+
+#[test]
+fn a_removed_input_is_absent_from_the_next_tick() {
+    let mixer = mixer_with(&[1, 2], 5);
+    let packets = tone_packets(440.0, 4);
+    for (seq, packet) in packets[..2].iter().enumerate() {
+        mixer.push(1, frame(seq as u64, packet)).unwrap();
+        mixer.push(2, frame(seq as u64, packet)).unwrap();
+    }
+    assert_eq!(mixer.tick().unwrap().mixed, vec![1, 2]);
+    mixer.remove_input(1);
+    assert!(!mixer.has_input(1));
+    assert!(!mixer.push(1, frame(2, &packets[2])).unwrap(), "push to a removed input is refused");
+    let out = mixer.tick().unwrap();
+    assert_eq!((out.kind, out.mixed), (TickKind::Passthrough, vec![2]));
+    // 1's queued packet, then its refused push.
+    assert_eq!(mixer.stats().packets_dropped, 2);
+}
+
+#[test]
+fn an_input_added_again_starts_afresh() {
+    let mixer = mixer_with(&[1], 5);
+    let packets = tone_packets(440.0, 2);
+    mixer.push(1, frame(10, &packets[0])).unwrap();
+    mixer.tick().unwrap();
+    mixer.remove_input(1);
+    mixer.add_input(1).unwrap();
+    assert!(mixer.push(1, frame(0, &packets[1])).unwrap());
+    let out = mixer.tick().unwrap();
+    assert_eq!(out.shared.as_deref(), Some(packets[1].as_slice()), "seq 0 is not late for a new input");
+}

@@ -1,0 +1,268 @@
+//! `mixer._mixer`: the thin Python binding of `mixer_core`. It converts
+//! arguments and results and releases the GIL around the tick; every rule of
+//! the mix lives in the core crate. Typed in `mixer/_mixer.pyi`.
+
+#![forbid(unsafe_code)]
+
+use std::sync::{Mutex, PoisonError};
+
+use mixer_core as mc;
+use pyo3::exceptions::PyValueError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+pyo3::create_exception!(
+    mixer._mixer,
+    MixerError,
+    PyValueError,
+    "A refused argument or packet, or a codec failure; `code` is stable and machine-readable."
+);
+
+/// The Python exception for a core error, with its `code` attribute set.
+fn raise(py: Python<'_>, err: mc::MixerError) -> PyErr {
+    let exc = MixerError::new_err(err.to_string());
+    match exc.value(py).setattr(intern!(py, "code"), err.code()) {
+        Ok(()) => exc,
+        Err(setattr_failed) => setattr_failed,
+    }
+}
+
+/// Python ints arrive as i128 so that a negative or huge one is a
+/// `MixerError("bad_argument")` rather than a bare OverflowError.
+fn int_arg<T: TryFrom<i128>>(py: Python<'_>, value: i128, name: &'static str) -> PyResult<T> {
+    T::try_from(value).map_err(|_| raise(py, mc::MixerError::BadArgument { name, reason: "out of range" }))
+}
+
+#[pyclass(frozen, module = "mixer._mixer")]
+struct Encoder {
+    inner: Mutex<mc::Encoder>,
+}
+
+#[pymethods]
+impl Encoder {
+    #[new]
+    #[pyo3(signature = (*, bitrate = 32_000, complexity = 5))]
+    fn new(py: Python<'_>, bitrate: i128, complexity: i128) -> PyResult<Self> {
+        let (bitrate, complexity) =
+            (int_arg(py, bitrate, "bitrate")?, int_arg(py, complexity, "complexity")?);
+        let inner = mc::Encoder::new(bitrate, complexity).map_err(|e| raise(py, e))?;
+        Ok(Self { inner: Mutex::new(inner) })
+    }
+
+    fn encode<'py>(&self, py: Python<'py>, pcm: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        let pcm = mc::pcm_from_le_bytes(pcm).map_err(|e| raise(py, e))?;
+        let mut encoder = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let packet = encoder.encode(&pcm).map_err(|e| raise(py, e))?;
+        Ok(PyBytes::new(py, &packet))
+    }
+}
+
+#[pyclass(frozen, module = "mixer._mixer")]
+struct Decoder {
+    inner: Mutex<mc::Decoder>,
+}
+
+#[pymethods]
+impl Decoder {
+    #[new]
+    fn new(py: Python<'_>) -> PyResult<Self> {
+        let inner = mc::Decoder::new().map_err(|e| raise(py, e))?;
+        Ok(Self { inner: Mutex::new(inner) })
+    }
+
+    /// One frame of s16le; `None` means the packet was lost (concealment).
+    fn decode<'py>(&self, py: Python<'py>, packet: Option<&[u8]>) -> PyResult<Bound<'py, PyBytes>> {
+        let mut pcm = [0i16; mc::FRAME_SAMPLES];
+        let mut decoder = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        match packet {
+            Some(packet) => decoder.decode(packet, &mut pcm),
+            None => decoder.conceal(&mut pcm),
+        }
+        .map_err(|e| raise(py, e))?;
+        Ok(PyBytes::new(py, &mc::pcm_to_le_bytes(&pcm)))
+    }
+}
+
+/// One tick's packets; built once, read-only.
+#[pyclass(frozen, module = "mixer._mixer")]
+struct TickOutput {
+    #[pyo3(get)]
+    seq: u64,
+    kind: mc::TickKind,
+    #[pyo3(get)]
+    captured_at: u64,
+    shared: Option<Py<PyBytes>>,
+    minus: Vec<(u64, Py<PyBytes>)>,
+    #[pyo3(get)]
+    mixed: Vec<u64>,
+}
+
+impl TickOutput {
+    fn new(py: Python<'_>, out: mc::TickOutput) -> Self {
+        let bytes = |packet: &[u8]| PyBytes::new(py, packet).unbind();
+        Self {
+            seq: out.seq,
+            kind: out.kind,
+            captured_at: out.captured_at,
+            shared: out.shared.as_deref().map(bytes),
+            minus: out.minus.iter().map(|(id, packet)| (*id, bytes(packet))).collect(),
+            mixed: out.mixed,
+        }
+    }
+}
+
+#[pymethods]
+impl TickOutput {
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.kind.as_str()
+    }
+
+    #[getter]
+    fn shared(&self, py: Python<'_>) -> Option<Py<PyBytes>> {
+        self.shared.as_ref().map(|packet| packet.clone_ref(py))
+    }
+
+    #[getter]
+    fn minus<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, self.minus.iter().map(|(id, packet)| (*id, packet.clone_ref(py))))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let shared = self.shared.as_ref().map_or(0, |p| p.bind(py).as_bytes().len());
+        let minus: Vec<u64> = self.minus.iter().map(|(id, _)| *id).collect();
+        format!(
+            "TickOutput(seq={}, kind='{}', captured_at={}, shared=<{shared} bytes>, minus={minus:?}, mixed={:?})",
+            self.seq,
+            self.kind.as_str(),
+            self.captured_at,
+            self.mixed
+        )
+    }
+}
+
+/// A snapshot of a mixer's counters.
+#[pyclass(frozen, get_all, module = "mixer._mixer")]
+struct MixerStats {
+    ticks: u64,
+    packets_in: u64,
+    packets_dropped: u64,
+    packets_late: u64,
+    concealed: u64,
+    decode_errors: u64,
+    encodes: u64,
+}
+
+#[pymethods]
+impl MixerStats {
+    fn __repr__(&self) -> String {
+        let Self { ticks, packets_in, packets_dropped, packets_late, concealed, decode_errors, encodes } =
+            self;
+        format!(
+            "MixerStats(ticks={ticks}, packets_in={packets_in}, packets_dropped={packets_dropped}, \
+             packets_late={packets_late}, concealed={concealed}, decode_errors={decode_errors}, encodes={encodes})"
+        )
+    }
+}
+
+/// A space's mixer: `push` from the event loop, `tick` from a worker thread.
+#[pyclass(frozen, module = "mixer._mixer")]
+struct Mixer {
+    inner: mc::Mixer,
+}
+
+#[pymethods]
+impl Mixer {
+    #[new]
+    #[pyo3(signature = (*, bitrate = 32_000, complexity = 5, max_queue = 6, hangover_ticks = 5))]
+    fn new(
+        py: Python<'_>,
+        bitrate: i128,
+        complexity: i128,
+        max_queue: i128,
+        hangover_ticks: i128,
+    ) -> PyResult<Self> {
+        let config = mc::MixerConfig {
+            bitrate: int_arg(py, bitrate, "bitrate")?,
+            complexity: int_arg(py, complexity, "complexity")?,
+            max_queue: int_arg(py, max_queue, "max_queue")?,
+            hangover_ticks: int_arg(py, hangover_ticks, "hangover_ticks")?,
+        };
+        let inner = mc::Mixer::new(config).map_err(|e| raise(py, e))?;
+        Ok(Self { inner })
+    }
+
+    fn add_input(&self, py: Python<'_>, input_id: i128) -> PyResult<()> {
+        let id = int_arg(py, input_id, "input_id")?;
+        self.inner.add_input(id).map_err(|e| raise(py, e))
+    }
+
+    fn remove_input(&self, py: Python<'_>, input_id: i128) -> PyResult<()> {
+        self.inner.remove_input(int_arg(py, input_id, "input_id")?);
+        Ok(())
+    }
+
+    fn has_input(&self, py: Python<'_>, input_id: i128) -> PyResult<bool> {
+        Ok(self.inner.has_input(int_arg(py, input_id, "input_id")?))
+    }
+
+    fn push(
+        &self,
+        py: Python<'_>,
+        input_id: i128,
+        seq: i128,
+        captured_at: i128,
+        packet: &[u8],
+    ) -> PyResult<bool> {
+        if packet.len() > mc::MAX_PACKET_BYTES {
+            return Err(raise(py, mc::MixerError::PacketTooLarge { len: packet.len() }));
+        }
+        let id = int_arg(py, input_id, "input_id")?;
+        let frame = mc::Frame {
+            seq: int_arg(py, seq, "seq")?,
+            captured_at: int_arg(py, captured_at, "captured_at")?,
+            packet: packet.to_vec(),
+        };
+        self.inner.push(id, frame).map_err(|e| raise(py, e))
+    }
+
+    #[getter]
+    fn active(&self) -> bool {
+        self.inner.is_active()
+    }
+
+    /// One 20 ms tick; the GIL is released for all of its decode, mix and encode.
+    fn tick(&self, py: Python<'_>) -> PyResult<TickOutput> {
+        let out = py.detach(|| self.inner.tick()).map_err(|e| raise(py, e))?;
+        Ok(TickOutput::new(py, out))
+    }
+
+    fn stats(&self) -> MixerStats {
+        let mc::MixerStats {
+            ticks,
+            packets_in,
+            packets_dropped,
+            packets_late,
+            concealed,
+            decode_errors,
+            encodes,
+        } = self.inner.stats();
+        MixerStats { ticks, packets_in, packets_dropped, packets_late, concealed, decode_errors, encodes }
+    }
+}
+
+#[pymodule]
+fn _mixer(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("FRAME_SAMPLES", mc::FRAME_SAMPLES)?;
+    m.add("SAMPLE_RATE", mc::SAMPLE_RATE)?;
+    m.add("MAX_PACKET_BYTES", mc::MAX_PACKET_BYTES)?;
+    m.add("MixerError", py.get_type::<MixerError>())?;
+    m.add_class::<Encoder>()?;
+    m.add_class::<Decoder>()?;
+    m.add_class::<TickOutput>()?;
+    m.add_class::<MixerStats>()?;
+    m.add_class::<Mixer>()?;
+    Ok(())
+}

@@ -1,0 +1,27 @@
+"""Stoa's audio mixer: per 20 ms tick, one shared Opus packet for the audience
+and one mix-minus packet per speaker. A thin re-export of the native
+``mixer._mixer`` (Rust, ``mixer-rs/``); it imports nothing of Stoa."""
+
+from mixer._mixer import (
+    FRAME_SAMPLES,
+    MAX_PACKET_BYTES,
+    SAMPLE_RATE,
+    Decoder,
+    Encoder,
+    Mixer,
+    MixerError,
+    MixerStats,
+    TickOutput,
+)
+
+__all__ = [
+    "FRAME_SAMPLES",
+    "MAX_PACKET_BYTES",
+    "SAMPLE_RATE",
+    "Decoder",
+    "Encoder",
+    "Mixer",
+    "MixerError",
+    "MixerStats",
+    "TickOutput",
+]
