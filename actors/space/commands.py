@@ -1,0 +1,79 @@
+"""What can be asked of a space: imperative commands, handled by `SpaceActor`.
+
+`Join` carries the member's `MemberLink`: the one way the space reaches that participant's connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from actors.space.events import SpaceEvent
+from actors.space.values import Role
+
+
+class MemberLink(Protocol):
+    """How a space reaches one participant's connection; implemented by the gateway.
+
+    Neither method waits: a space that sends to many never waits on one slow peer (STYLE R14).
+    """
+
+    def deliver_event(self, event: SpaceEvent, data: bytes) -> bool:
+        """Queue an event (`data` is its encoded form, built once for everyone). False: too slow, drop me."""
+        ...
+
+    def deliver_audio(self, data: bytes) -> None:
+        """Queue one encoded `Audio` message; a slow link drops its oldest audio, never events."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    user: str
+    link: MemberLink
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    """`link`, when given, makes the leave conditional: only if that link is still the user's connection
+    (a dropped connection must not take out the newer one that replaced it)."""
+
+    user: str
+    reason: str = "left"
+    link: MemberLink | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetRole:
+    by: str
+    user: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class SharePost:
+    user: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class EndSpace:
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class PushAudio:
+    """One Opus packet from a speaker: `seq` is the sender's packet counter, `captured_at` µs of unix time."""
+
+    user: str
+    seq: int
+    captured_at: int
+    opus: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class GetSnapshot:
+    pass
+
+
+Command = Join | Leave | SetRole | SharePost | EndSpace | PushAudio | GetSnapshot

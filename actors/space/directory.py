@@ -1,0 +1,80 @@
+"""SpaceDirectory: creates spaces, finds them by id, and runs each under its own supervisor.
+
+Each space is a supervision subtree: a one-for-one supervisor whose TRANSIENT child is the SpaceActor
+(restarted after a crash, not after its host ends it; 3 restarts within 5 s, then it is given up and
+everyone in it is told the space failed).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+import trio
+
+from actors.runtime import ChildSpec, Restart, RestartEvent, RestartIntensityExceeded, open_supervisor
+from actors.space import domain, errors
+from actors.space.actor import MixConfig, SpaceActor, now_ms
+from actors.space.audience import Audience
+from actors.space.events import SpaceEnded
+from actors.space.ref import SpaceRef
+from actors.space.values import SpaceState
+
+log = logging.getLogger("actors.space")
+
+
+class SpaceDirectory:
+    """Holds the live spaces of this server. Spaces run as tasks in the nursery given at construction."""
+
+    def __init__(self, nursery: trio.Nursery, mix: MixConfig | None = None) -> None:
+        self._nursery = nursery
+        self._mix = mix or MixConfig()
+        self._live: dict[str, SpaceRef] = {}
+        self._over: set[str] = set()
+        self.restarts = 0
+
+    async def create(self, host: str, title: str) -> SpaceRef:
+        state = domain.new_space(secrets.token_urlsafe(9), title, host, now_ms())
+        ref: SpaceRef = await self._nursery.start(self._run_space, state)
+        return ref
+
+    def get(self, space_id: str) -> SpaceRef:
+        ref = self._live.get(space_id)
+        if ref is not None:
+            return ref
+        if space_id in self._over:
+            raise errors.SpaceOver(f"space {space_id} has ended")
+        raise errors.NoSuchSpace(f"no space {space_id!r}")
+
+    @property
+    def live_count(self) -> int:
+        return len(self._live)
+
+    async def _run_space(self, state: SpaceState, *, task_status: trio.TaskStatus[SpaceRef]) -> None:
+        space_id = state.space_id
+        audience = Audience(space_id)
+        audience.last_seq = state.seq
+        ended = trio.Event()
+        spec = ChildSpec(
+            id=f"space:{space_id}",
+            start=lambda: SpaceActor(state, audience, self._mix, ended),
+            restart=Restart.TRANSIENT,
+            mailbox_size=256,
+        )
+        try:
+            async with open_supervisor([spec], name=f"space:{space_id}", on_restart=self._count) as sup:
+                actor = sup.child(spec.id)
+                assert actor is not None
+                ref = SpaceRef(space_id, actor)
+                self._live[space_id] = ref
+                task_status.started(ref)
+                await ended.wait()
+        except RestartIntensityExceeded as e:
+            log.error("space %s failed beyond its restart budget: %r", space_id, e.__cause__)
+            audience.broadcast([SpaceEnded(space_id, audience.last_seq + 1, now_ms(), "failed")])
+        finally:
+            self._live.pop(space_id, None)
+            self._over.add(space_id)
+
+    def _count(self, event: RestartEvent) -> None:
+        self.restarts += 1

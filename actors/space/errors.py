@@ -1,0 +1,64 @@
+"""The space layer's errors: each class has a stable `code`; `gateway/errors.py` maps them to the wire.
+
+A SpaceError is a refusal, not a crash: the space actor answers it to the asker and keeps its state.
+"""
+
+from __future__ import annotations
+
+
+class SpaceError(Exception):
+    """Base of every refusal by a space. `code` never changes once published."""
+
+    code = "space_error"
+
+
+class NoSuchSpace(SpaceError):
+    code = "no_such_space"
+
+
+class SpaceOver(SpaceError):
+    """The space has ended: nothing more can happen in it."""
+
+    code = "space_ended"
+
+
+class NotAllowed(SpaceError):
+    """The caller's role does not allow this operation."""
+
+    code = "not_allowed"
+
+
+class NotInSpace(SpaceError):
+    code = "not_in_space"
+
+
+class AlreadyInSpace(SpaceError):
+    code = "already_in_space"
+
+
+class NoSuchParticipant(SpaceError):
+    code = "no_such_participant"
+
+
+class SpeakerLimit(SpaceError):
+    """The mic is full: 13 people (the host included) already speak."""
+
+    code = "speaker_limit"
+
+
+class NotASpeaker(SpaceError):
+    """Audio from someone who is not on the mic."""
+
+    code = "not_a_speaker"
+
+
+class BadArgument(SpaceError):
+    """A value out of its documented range (an empty title, a post too long, an unknown role)."""
+
+    code = "bad_argument"
+
+
+class SpaceUnavailable(SpaceError):
+    """The space's actor failed beyond its restart budget, or did not answer in time."""
+
+    code = "space_unavailable"

@@ -1,0 +1,67 @@
+"""What a space tells its participants: numbered events, and the audio frames of the mix.
+
+Every event carries the space's `seq`, counting from 1 at the space's creation with no gaps, so a client
+holding events up to N needs exactly the events after N. These Structs are the wire format too: the
+gateway's server-to-client union includes them as they are (msgpack maps tagged by `type`).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from actors.space.values import Post, Role
+
+
+class Event(msgspec.Struct, frozen=True, tag_field="type"):
+    """Base of the space events; `at` is unix time in milliseconds when the space applied the change."""
+
+    space_id: str
+    seq: int
+    at: int
+
+
+class ParticipantJoined(Event, tag="participant_joined"):
+    user: str
+    role: Role
+
+
+class ParticipantLeft(Event, tag="participant_left"):
+    user: str
+    reason: str  # "left" | "disconnected"
+
+
+class RoleChanged(Event, tag="role_changed"):
+    user: str
+    role: Role
+    by: str
+
+
+class PostShared(Event, tag="post_shared"):
+    post: Post
+
+
+class SpaceEnded(Event, tag="space_ended"):
+    reason: str  # "host_ended" | "failed"
+
+
+SpaceEvent = ParticipantJoined | ParticipantLeft | RoleChanged | PostShared | SpaceEnded
+
+
+class MixFrame(msgspec.Struct, frozen=True):
+    """One 20 ms Opus frame of the mix.
+
+    `seq` is the space's tick number (consecutive while anyone talks, so a gap in `seq` while frames keep
+    arriving means frames were lost); `captured_at` is the earliest capture time, in microseconds of unix
+    time as the speakers' clients stamped it, of the speaker packets in this frame (0 when the frame
+    holds only loss concealment).
+    """
+
+    seq: int
+    captured_at: int
+    opus: bytes
+
+
+class Audio(msgspec.Struct, frozen=True, tag_field="type", tag="audio"):
+    """Server to client: one or more consecutive frames of the mix this client should hear."""
+
+    frames: list[MixFrame]

@@ -1,0 +1,58 @@
+"""SpaceRef: the client API of one space, wrapping its ActorRef (STYLE: a client API over call/cast)."""
+
+from __future__ import annotations
+
+from actors.runtime import ActorCrashed, ActorRef, ActorStopped, AskTimeout, MailboxFull
+from actors.space import errors
+from actors.space.commands import EndSpace, GetSnapshot, Join, Leave, MemberLink, PushAudio, SetRole, SharePost
+from actors.space.values import Role, SpaceState
+
+ASK_TIMEOUT_S = 5.0
+
+
+class SpaceRef:
+    def __init__(self, space_id: str, actor: ActorRef) -> None:
+        self.space_id = space_id
+        self._actor = actor
+        self.audio_dropped = 0
+
+    async def join(self, user: str, link: MemberLink) -> SpaceState:
+        """Enter the space (or attach a new connection of someone already in it); returns the snapshot."""
+        state = await self._ask(Join(user, link))
+        assert isinstance(state, SpaceState)
+        return state
+
+    async def leave(self, user: str, reason: str = "left", link: MemberLink | None = None) -> None:
+        await self._ask(Leave(user, reason, link))
+
+    async def set_role(self, by: str, user: str, role: Role) -> None:
+        await self._ask(SetRole(by, user, role))
+
+    async def share_post(self, user: str, text: str) -> None:
+        await self._ask(SharePost(user, text))
+
+    async def end(self, by: str) -> None:
+        await self._ask(EndSpace(by))
+
+    async def snapshot(self) -> SpaceState:
+        state = await self._ask(GetSnapshot())
+        assert isinstance(state, SpaceState)
+        return state
+
+    def push_audio(self, user: str, seq: int, captured_at: int, opus: bytes) -> None:
+        """Hand one packet to the space without waiting; when its mailbox is full the packet is dropped
+        (audio is only worth its freshness, and a busy space must not stall the sender's connection)."""
+        try:
+            self._actor.tell_nowait(PushAudio(user, seq, captured_at, opus))
+        except (MailboxFull, ActorStopped):
+            self.audio_dropped += 1
+
+    async def _ask(self, message: object) -> object:
+        try:
+            return await self._actor.ask(message, timeout=ASK_TIMEOUT_S)
+        except ActorStopped as e:
+            raise errors.SpaceOver(f"space {self.space_id} has ended") from e
+        except ActorCrashed as e:
+            raise errors.SpaceUnavailable(f"space {self.space_id} failed on this request; it restarts") from e
+        except AskTimeout as e:
+            raise errors.SpaceUnavailable(f"space {self.space_id} did not answer in time") from e

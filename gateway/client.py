@@ -1,0 +1,149 @@
+"""A Python client of the Stoa protocol (trio-websocket + msgspec), shared by tests, the load harness and users.
+
+    async with connect("ws://127.0.0.1:8765/", "alice") as alice:
+        joined = await alice.create_space("Morning show")
+        await alice.share_post("hello")
+        event = await alice.next_event()
+
+Replies are matched to requests by `ref`; events and audio arrive on two bounded queues read with
+`next_event()` and `next_audio()`. A refused request raises `RequestError` with the wire `code`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
+
+from actors.space import Audio, MixFrame, Role, SpaceEvent
+from gateway import protocol as p
+
+EVENT_QUEUE = 10_000
+AUDIO_QUEUE = 3_000  # one minute of 20 ms frames
+
+
+class RequestError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class Client:
+    def __init__(self, ws: WebSocketConnection, user: str) -> None:
+        self.ws = ws
+        self.user = user
+        self.welcome: p.Welcome | None = None
+        self._refs = itertools.count(1)
+        self._waiting: dict[int, trio.MemorySendChannel[object]] = {}
+        self._events_in, self.events = trio.open_memory_channel[SpaceEvent | p.Error](EVENT_QUEUE)
+        self._audio_in, self.audio = trio.open_memory_channel[MixFrame](AUDIO_QUEUE)
+        self.audio_dropped = 0
+        self.events_dropped = 0
+        self.closed = trio.Event()
+
+    # -- requests -----------------------------------------------------------------------------------
+
+    async def create_space(self, title: str) -> p.Joined:
+        reply = await self._request(lambda ref: p.CreateSpace(ref=ref, title=title))
+        assert isinstance(reply, p.Joined)
+        return reply
+
+    async def join_space(self, space_id: str) -> p.Joined:
+        reply = await self._request(lambda ref: p.JoinSpace(ref=ref, space_id=space_id))
+        assert isinstance(reply, p.Joined)
+        return reply
+
+    async def set_role(self, user: str, role: Role) -> None:
+        await self._request(lambda ref: p.SetRole(ref=ref, user=user, role=role))
+
+    async def share_post(self, text: str) -> None:
+        await self._request(lambda ref: p.SharePost(ref=ref, text=text))
+
+    async def leave_space(self) -> None:
+        await self._request(lambda ref: p.LeaveSpace(ref=ref))
+
+    async def end_space(self) -> None:
+        await self._request(lambda ref: p.EndSpace(ref=ref))
+
+    async def send_audio(self, seq: int, captured_at: int, opus: bytes) -> None:
+        """Send one Opus packet (no reply: a refusal arrives as an `error` event with `ref` nil)."""
+        await self.ws.send_message(p.encode(p.SendAudio(seq=seq, captured_at=captured_at, opus=opus)))
+
+    # -- what the server sends ----------------------------------------------------------------------
+
+    async def next_event(self, timeout: float = 5.0) -> SpaceEvent | p.Error:
+        with trio.fail_after(timeout):
+            return await self.events.receive()
+
+    async def next_audio(self, timeout: float = 5.0) -> MixFrame:
+        with trio.fail_after(timeout):
+            return await self.audio.receive()
+
+    async def _request(self, build: object) -> object:
+        ref = next(self._refs)
+        send, receive = trio.open_memory_channel[object](1)
+        self._waiting[ref] = send
+        try:
+            await self.ws.send_message(p.encode(build(ref)))  # type: ignore[operator]
+            reply = await receive.receive()
+        finally:
+            self._waiting.pop(ref, None)
+        if isinstance(reply, p.Error):
+            raise RequestError(reply.code, reply.message)
+        return reply
+
+    async def _hello(self) -> p.Welcome:
+        await self.ws.send_message(p.encode(p.Hello(protocol=p.PROTOCOL_VERSION, user=self.user)))
+        reply = p.SERVER_DECODER.decode(await self.ws.get_message())
+        if isinstance(reply, p.Error):
+            raise RequestError(reply.code, reply.message)
+        assert isinstance(reply, p.Welcome)
+        self.welcome = reply
+        return reply
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                message = p.SERVER_DECODER.decode(await self.ws.get_message())
+                self._route(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closed.set()
+            for waiter in self._waiting.values():
+                waiter.send_nowait(p.Error(ref=None, code="connection_closed", message="the connection closed"))
+
+    def _route(self, message: object) -> None:
+        ref = getattr(message, "ref", None)
+        if isinstance(message, (p.Ok, p.Joined, p.Error)) and ref in self._waiting:
+            self._waiting.pop(ref).send_nowait(message)
+        elif isinstance(message, Audio):
+            for frame in message.frames:
+                try:
+                    self._audio_in.send_nowait(frame)
+                except trio.WouldBlock:
+                    self.audio_dropped += 1
+        elif isinstance(message, (p.Error, *SpaceEvent.__args__)):  # type: ignore[attr-defined]
+            try:
+                self._events_in.send_nowait(message)  # type: ignore[arg-type]
+            except trio.WouldBlock:
+                self.events_dropped += 1
+
+
+@asynccontextmanager
+async def connect(url: str, user: str, *, connect_timeout: float = 10.0) -> AsyncIterator[Client]:
+    """Open a connection, say hello as `user`, and yield a Client; closes the connection on exit."""
+    async with open_websocket_url(url, connect_timeout=connect_timeout, max_message_size=2**20) as ws:
+        client = Client(ws, user)
+        await client._hello()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(client._read)
+            try:
+                yield client
+            finally:
+                nursery.cancel_scope.cancel()
+

@@ -1,0 +1,91 @@
+"""The one table from errors to wire codes and WebSocket close codes (STYLE R9).
+
+Every `SpaceError` subclass and every gateway error must appear here; a test fails on an unmapped one.
+Codes never change once published; `docs/protocol.md` lists the same table.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from actors.space import errors as space_errors
+
+
+class GatewayError(Exception):
+    """Base of the gateway's own refusals (protocol-level, before a space is involved)."""
+
+    code = "gateway_error"
+
+
+class BadMessage(GatewayError):
+    """Not msgpack, not a map with a known `type`, or a field of the wrong type or out of range."""
+
+    code = "bad_message"
+
+
+class UnknownType(GatewayError):
+    code = "unknown_type"
+
+
+class NotAuthenticated(GatewayError):
+    """Anything but `hello` before `hello` succeeded."""
+
+    code = "not_authenticated"
+
+
+class AlreadyAuthenticated(GatewayError):
+    code = "already_authenticated"
+
+
+class UnsupportedProtocol(GatewayError):
+    code = "unsupported_protocol"
+
+
+class RateLimited(GatewayError):
+    code = "rate_limited"
+
+
+class Internal(GatewayError):
+    code = "internal"
+
+
+ERROR_CODES: dict[type[Exception], str] = {
+    BadMessage: "bad_message",
+    UnknownType: "unknown_type",
+    NotAuthenticated: "not_authenticated",
+    AlreadyAuthenticated: "already_authenticated",
+    UnsupportedProtocol: "unsupported_protocol",
+    RateLimited: "rate_limited",
+    Internal: "internal",
+    space_errors.NoSuchSpace: "no_such_space",
+    space_errors.SpaceOver: "space_ended",
+    space_errors.NotAllowed: "not_allowed",
+    space_errors.NotInSpace: "not_in_space",
+    space_errors.AlreadyInSpace: "already_in_space",
+    space_errors.NoSuchParticipant: "no_such_participant",
+    space_errors.SpeakerLimit: "speaker_limit",
+    space_errors.NotASpeaker: "not_a_speaker",
+    space_errors.BadArgument: "bad_argument",
+    space_errors.SpaceUnavailable: "space_unavailable",
+}
+
+
+def code_of(error: Exception) -> str:
+    """The wire code of `error`: exact class first, so a subclass can never borrow its parent's code."""
+    code = ERROR_CODES.get(type(error))
+    return code if code is not None else "internal"
+
+
+class CloseCode(enum.IntEnum):
+    """WebSocket close codes the server uses (RFC 6455 ones, and 4000-4999 of our own)."""
+
+    NORMAL = 1000  # the client closed, or the server let it go after `leave_space` and a client close
+    GOING_AWAY = 1001  # the server is shutting down
+    UNSUPPORTED_DATA = 1003  # a text frame: this protocol is binary msgpack only
+    POLICY_VIOLATION = 1008  # too many bad messages in a row
+    MESSAGE_TOO_BIG = 1009  # a message over the limit in `welcome.limits.max_message_bytes`
+    INTERNAL_ERROR = 1011
+    TOO_SLOW = 4000  # the client did not read fast enough: its queue of events overflowed
+    KEEPALIVE_TIMEOUT = 4001  # no pong within 5 s of a ping
+    REPLACED = 4002  # the same user connected again; the newer connection wins
+    HELLO_TIMEOUT = 4003  # no successful `hello` within 10 s of connecting

@@ -1,0 +1,173 @@
+"""The wire protocol, sans-IO: every message as a frozen msgspec Struct, one tagged union per direction.
+
+Each WebSocket message is one binary frame holding one msgpack map whose `type` field names the message.
+`docs/protocol.md` is the human description of exactly these Structs; change both together.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from actors.space import (
+    MAX_POST_CHARS,
+    MAX_TITLE_CHARS,
+    Audio,
+    Participant,
+    ParticipantJoined,
+    ParticipantLeft,
+    Post,
+    PostShared,
+    Role,
+    RoleChanged,
+    SpaceEnded,
+    SpaceState,
+    SpaceStatus,
+)
+
+PROTOCOL_VERSION = 1
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_OPUS_BYTES = 1500
+
+UserName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_]{1,32}$")]
+Ref = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+U63 = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+
+
+class ClientMessage(msgspec.Struct, frozen=True, tag_field="type", forbid_unknown_fields=False):
+    """Base of what a client sends. Requests carry `ref`, echoed in the reply (`ok`, `joined` or `error`)."""
+
+
+# -- client to server -------------------------------------------------------------------------------
+
+
+class Hello(ClientMessage, tag="hello"):
+    protocol: int
+    user: UserName
+
+
+class CreateSpace(ClientMessage, tag="create_space"):
+    ref: Ref
+    title: Annotated[str, msgspec.Meta(max_length=MAX_TITLE_CHARS * 4)]
+
+
+class JoinSpace(ClientMessage, tag="join_space"):
+    ref: Ref
+    space_id: Annotated[str, msgspec.Meta(max_length=64)]
+
+
+class SetRole(ClientMessage, tag="set_role"):
+    ref: Ref
+    user: UserName
+    role: Role
+
+
+class SharePost(ClientMessage, tag="share_post"):
+    ref: Ref
+    text: Annotated[str, msgspec.Meta(max_length=MAX_POST_CHARS * 4)]
+
+
+class LeaveSpace(ClientMessage, tag="leave_space"):
+    ref: Ref
+
+
+class EndSpace(ClientMessage, tag="end_space"):
+    ref: Ref
+
+
+class SendAudio(ClientMessage, tag="audio"):
+    """One 20 ms Opus packet from a speaker: `seq` counts the sender's packets, `captured_at` is µs of unix time."""
+
+    seq: U63
+    captured_at: U63
+    opus: Annotated[bytes, msgspec.Meta(min_length=1, max_length=MAX_OPUS_BYTES)]
+
+
+ClientUnion = Hello | CreateSpace | JoinSpace | SetRole | SharePost | LeaveSpace | EndSpace | SendAudio
+CLIENT_TYPES = frozenset(c.__struct_config__.tag for c in ClientUnion.__args__)  # type: ignore[attr-defined]
+
+
+# -- server to client -------------------------------------------------------------------------------
+
+
+class Limits(msgspec.Struct, frozen=True):
+    max_message_bytes: int
+    max_opus_bytes: int
+    max_title_chars: int
+    max_post_chars: int
+    max_speakers: int
+    frame_ms: int
+
+
+class Welcome(msgspec.Struct, frozen=True, tag_field="type", tag="welcome"):
+    protocol: int
+    user: str
+    server: str
+    limits: Limits
+
+
+class Ok(msgspec.Struct, frozen=True, tag_field="type", tag="ok"):
+    ref: int
+
+
+class Error(msgspec.Struct, frozen=True, tag_field="type", tag="error"):
+    """A refusal; `ref` is the request's, or nil when the message had none (or could not be read)."""
+
+    ref: int | None
+    code: str
+    message: str
+
+
+class SpaceSnapshot(msgspec.Struct, frozen=True):
+    """A space as it is after event `seq`: the events that follow start at `seq + 1`."""
+
+    space_id: str
+    title: str
+    host: str
+    status: SpaceStatus
+    seq: int
+    created_at: int
+    participants: list[Participant]
+    timeline: list[Post]
+
+    @classmethod
+    def of(cls, state: SpaceState) -> SpaceSnapshot:
+        return cls(
+            space_id=state.space_id,
+            title=state.title,
+            host=state.host,
+            status=state.status,
+            seq=state.seq,
+            created_at=state.created_at,
+            participants=list(state.participants),
+            timeline=list(state.timeline),
+        )
+
+
+class Joined(msgspec.Struct, frozen=True, tag_field="type", tag="joined"):
+    ref: int
+    role: Role
+    space: SpaceSnapshot
+
+
+ServerUnion = (
+    Welcome
+    | Ok
+    | Error
+    | Joined
+    | ParticipantJoined
+    | ParticipantLeft
+    | RoleChanged
+    | PostShared
+    | SpaceEnded
+    | Audio
+)
+
+ENCODER = msgspec.msgpack.Encoder()
+CLIENT_DECODER = msgspec.msgpack.Decoder(ClientUnion)
+SERVER_DECODER = msgspec.msgpack.Decoder(ServerUnion)
+
+
+def encode(message: msgspec.Struct) -> bytes:
+    return ENCODER.encode(message)

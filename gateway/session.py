@@ -1,0 +1,287 @@
+"""Session: one client connection, from `hello` to close. Reads, validates, authorises and dispatches.
+
+Three tasks per connection: the reader (this module's `run`), the writer (drains the Outbox, the only
+code that writes to the socket) and the keepalive (a ping every 5 s, close after 5 s without a pong).
+Requests from one client are handled in order; a refusal is an `error` reply and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import msgspec
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection
+
+from actors.space import Role, RoleChanged, SpaceEnded, SpaceError, SpaceEvent, SpaceRef
+from actors.space import errors as space_errors
+from gateway import protocol as p
+from gateway.errors import (
+    AlreadyAuthenticated,
+    BadMessage,
+    CloseCode,
+    GatewayError,
+    NotAuthenticated,
+    UnknownType,
+    UnsupportedProtocol,
+    code_of,
+)
+from gateway.outbox import Outbox, OutboxClosed
+
+if TYPE_CHECKING:
+    from gateway.server import Gateway
+
+log = logging.getLogger("gateway")
+
+KEEPALIVE_INTERVAL_S = 5.0
+KEEPALIVE_TIMEOUT_S = 5.0
+HELLO_TIMEOUT_S = 10.0
+MAX_BAD_IN_A_ROW = 20
+LEAVE_TIMEOUT_S = 2.0
+
+
+class SpaceLink:
+    """The session's MemberLink for one space. Holds events back until the `joined` reply is queued, so a
+    client always sees its snapshot first and then exactly the events after it."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._pending: list[tuple[SpaceEvent, bytes]] | None = []
+        self.after_seq = 0
+
+    def open(self, after_seq: int) -> None:
+        pending, self._pending = self._pending or [], None
+        self.after_seq = after_seq
+        for event, data in pending:
+            self.deliver_event(event, data)
+
+    def deliver_event(self, event: SpaceEvent, data: bytes) -> bool:
+        if self._pending is not None:
+            self._pending.append((event, data))
+            return True
+        if event.seq <= self.after_seq:
+            return True  # already in the snapshot
+        self._session.observe(self, event)
+        return self._session.outbox.put(data)
+
+    def deliver_audio(self, data: bytes) -> None:
+        if self._pending is None:
+            self._session.outbox.put_audio(data)
+
+
+class Session:
+    def __init__(self, ws: WebSocketConnection, gateway: Gateway) -> None:
+        self.ws = ws
+        self.gateway = gateway
+        self.outbox = Outbox()
+        self.user: str | None = None
+        self.space: SpaceRef | None = None
+        self.link: SpaceLink | None = None
+        self.role: Role | None = None
+        self._bad_in_a_row = 0
+        self._refusal_sent_at: dict[str, float] = {}
+
+    async def run(self) -> None:
+        """Serve the connection until it closes. The writer runs here; it ends after the close handshake."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._read_all)
+            nursery.start_soon(self._keepalive)
+            await self._write()
+            nursery.cancel_scope.cancel()
+
+    async def _read_all(self) -> None:
+        try:
+            with trio.move_on_after(HELLO_TIMEOUT_S):
+                while self.user is None and not self.outbox.closed:
+                    if not await self._read_one():
+                        return
+            if self.user is None:
+                self.outbox.close(CloseCode.HELLO_TIMEOUT, "no hello within 10 s")
+                return
+            while not self.outbox.closed and await self._read_one():
+                pass
+        finally:
+            with trio.CancelScope(shield=True):
+                await self._cleanup()
+            self.outbox.close(CloseCode.NORMAL, "")  # wakes the writer if the reader ended first
+
+    # -- delivery from the space --------------------------------------------------------------------
+
+    def observe(self, link: SpaceLink, event: SpaceEvent) -> None:
+        """Keep this session's view of itself (role, membership) in step with the events it is sent."""
+        if link is not self.link:
+            return
+        if isinstance(event, RoleChanged) and event.user == self.user:
+            self.role = event.role
+        elif isinstance(event, SpaceEnded):
+            self.space, self.link, self.role = None, None, None
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    async def _read_one(self) -> bool:
+        """Read and handle one message; False when the connection is over."""
+        try:
+            data = await self.ws.get_message()
+        except ConnectionClosed:
+            return False
+        if isinstance(data, str):
+            self.outbox.close(CloseCode.UNSUPPORTED_DATA, "text frames are not accepted: send binary msgpack")
+            return False
+        try:
+            message = _decode(data)
+            self._bad_in_a_row = 0
+            await self._dispatch(message)
+        except (GatewayError, SpaceError) as e:
+            ref = getattr(e, "ref", None)
+            if isinstance(e, (BadMessage, UnknownType)):
+                self._bad_in_a_row += 1
+                if self._bad_in_a_row > MAX_BAD_IN_A_ROW:
+                    self.outbox.close(CloseCode.POLICY_VIOLATION, "too many bad messages in a row")
+                    return False
+            self.reply_error(ref, e)
+        return True
+
+    def reply_error(self, ref: int | None, error: Exception) -> None:
+        self.outbox.put(p.encode(p.Error(ref=ref, code=code_of(error), message=str(error))))
+
+    async def _dispatch(self, m: p.ClientMessage) -> None:
+        if isinstance(m, p.Hello):
+            return self._hello(m)
+        if self.user is None:
+            raise NotAuthenticated("send hello first")
+        user = self.user
+        if isinstance(m, p.SendAudio):
+            return self._audio(m)
+        ref: int = getattr(m, "ref")
+        try:
+            match m:
+                case p.CreateSpace():
+                    self._require_no_space()
+                    space = await self.gateway.directory.create(user, m.title)
+                    await self._enter(ref, space)
+                    return
+                case p.JoinSpace():
+                    self._require_no_space()
+                    await self._enter(ref, self.gateway.directory.get(m.space_id))
+                    return
+                case p.SetRole():
+                    await self._require_space().set_role(user, m.user, m.role)
+                case p.SharePost():
+                    await self._require_space().share_post(user, m.text)
+                case p.LeaveSpace():
+                    await self._require_space().leave(user)
+                    self.space, self.link, self.role = None, None, None
+                case p.EndSpace():
+                    await self._require_space().end(user)
+        except (GatewayError, SpaceError) as e:
+            e.ref = ref  # type: ignore[attr-defined]
+            raise
+        self.outbox.put(p.encode(p.Ok(ref)))
+
+    def _hello(self, m: p.Hello) -> None:
+        if self.user is not None:
+            raise AlreadyAuthenticated("this connection already said hello")
+        if m.protocol != p.PROTOCOL_VERSION:
+            raise UnsupportedProtocol(f"this server speaks protocol {p.PROTOCOL_VERSION}, not {m.protocol}")
+        self.user = m.user
+        self.gateway.sign_in(self)
+        self.outbox.put(p.encode(self.gateway.welcome(m.user)))
+
+    async def _enter(self, ref: int, space: SpaceRef) -> None:
+        assert self.user is not None
+        link = SpaceLink(self)
+        state = await space.join(self.user, link)
+        role = state.role_of(self.user)
+        assert role is not None
+        self.space, self.link, self.role = space, link, role
+        self.outbox.put(p.encode(p.Joined(ref=ref, role=role, space=p.SpaceSnapshot.of(state))))
+        link.open(after_seq=state.seq)
+
+    def _audio(self, m: p.SendAudio) -> None:
+        assert self.user is not None
+        if self.space is None:
+            return self._refuse_audio(space_errors.NotInSpace("join a space before sending audio"))
+        if self.role is None or not self.role.on_mic:
+            return self._refuse_audio(space_errors.NotASpeaker("only speakers send audio"))
+        self.space.push_audio(self.user, m.seq, m.captured_at, m.opus)
+
+    def _refuse_audio(self, error: SpaceError) -> None:
+        """Refused audio is answered at most once a second per code: a stream of 50 packets a second from a
+        confused client must not become a stream of 50 errors."""
+        now = time.monotonic()
+        if now - self._refusal_sent_at.get(error.code, -10.0) >= 1.0:
+            self._refusal_sent_at[error.code] = now
+            self.reply_error(None, error)
+
+    def _require_space(self) -> SpaceRef:
+        if self.space is None:
+            raise space_errors.NotInSpace("join a space first")
+        return self.space
+
+    def _require_no_space(self) -> None:
+        if self.space is not None:
+            raise space_errors.AlreadyInSpace("leave the current space first")
+
+    # -- writing, keepalive, cleanup ----------------------------------------------------------------
+
+    async def _write(self) -> None:
+        """The only code that writes to the socket: queued messages in order, then the close handshake."""
+        try:
+            while True:
+                await self.ws.send_message(await self.outbox.get())
+        except OutboxClosed:
+            assert self.outbox.close_code is not None
+            with trio.move_on_after(2):
+                await self.ws.aclose(int(self.outbox.close_code), self.outbox.close_reason)
+        except ConnectionClosed:
+            pass
+
+    async def _keepalive(self) -> None:
+        while True:
+            await trio.sleep(KEEPALIVE_INTERVAL_S)
+            with trio.move_on_after(KEEPALIVE_TIMEOUT_S) as scope:
+                try:
+                    await self.ws.ping()
+                except ConnectionClosed:
+                    return
+            if scope.cancelled_caught:
+                self.outbox.close(CloseCode.KEEPALIVE_TIMEOUT, "no pong within 5 s")
+                return
+
+    async def _cleanup(self) -> None:
+        if self.space is not None and self.user is not None:
+            with trio.move_on_after(LEAVE_TIMEOUT_S):
+                try:
+                    await self.space.leave(self.user, reason="disconnected", link=self.link)
+                except SpaceError:
+                    pass
+        self.gateway.sign_out(self)
+
+
+def _decode(data: bytes) -> p.ClientMessage:
+    try:
+        return p.CLIENT_DECODER.decode(data)
+    except msgspec.DecodeError as e:
+        raise _classify(data, e) from None
+
+
+def _classify(data: bytes, error: msgspec.DecodeError) -> GatewayError:
+    """Tell an unknown `type` from other bad input, and recover `ref` for the reply when there is one."""
+    try:
+        raw = msgspec.msgpack.decode(data)
+    except msgspec.DecodeError:
+        return BadMessage("not a msgpack message")
+    if not isinstance(raw, dict):
+        return BadMessage("a message is a msgpack map")
+    kind = raw.get("type")
+    result: GatewayError
+    if isinstance(kind, str) and kind not in p.CLIENT_TYPES:
+        result = UnknownType(f"unknown message type {kind[:40]!r}")
+    else:
+        result = BadMessage(str(error))
+    ref = raw.get("ref")
+    if isinstance(ref, int) and not isinstance(ref, bool) and 0 <= ref <= 2**53:
+        result.ref = ref  # type: ignore[attr-defined]
+    return result

@@ -1,0 +1,76 @@
+"""Networking rules for every test, and the fixtures that start real servers.
+
+- Tests bind and connect only to 127.0.0.1, always on port 0 (the kernel picks a free port); fixtures
+  return the bound port.
+- Every test that does I/O runs under a `trio.fail_after` ceiling, so nothing can hang CI.
+- Anything timed by the test itself uses the autojump clock; real-time audio tests use the real clock.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ServerProcess:
+    def __init__(self, proc: subprocess.Popen[str], port: int) -> None:
+        self.proc = proc
+        self.port = port
+        self.url = f"ws://127.0.0.1:{port}/"
+
+
+def start_server(data_dir: Path, *extra: str, timeout: float = 20.0) -> ServerProcess:
+    """Start `stoa serve` as a separate process on an ephemeral loopback port; wait for its port line."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve", "--host", "127.0.0.1", "--port", "0", "--data", str(data_dir),
+         "--log-level", "WARNING", *extra],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if ready:
+            line = proc.stdout.readline()
+            if line.startswith("stoa: listening on ws://"):
+                port = int(line.rsplit(":", 1)[1].strip().rstrip("/"))
+                return ServerProcess(proc, port)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise RuntimeError(f"server did not start (exit code {proc.poll()})")
+
+
+def stop_server(server: ServerProcess) -> int:
+    server.proc.send_signal(signal.SIGTERM)
+    try:
+        return server.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        return server.proc.wait()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    srv = start_server(tmp_path / "data")
+    try:
+        yield srv
+    finally:
+        code = stop_server(srv)
+        assert code == 0, f"server exited with {code}"
+
+
+def slow_enabled() -> bool:
+    return os.environ.get("STOA_SLOW") == "1"

@@ -1,0 +1,137 @@
+"""End to end: a real server process, real sockets, real Opus. Two speakers, three listeners, one late joiner."""
+
+from __future__ import annotations
+
+import time
+
+import msgpack
+import numpy as np
+import trio
+from trio_websocket import open_websocket_url
+
+from actors.space import Role
+from gateway.client import Client, connect
+from tests.audio import assert_tone_absent, assert_tone_present, decode_stream, encode_tone
+from tests.conftest import ServerProcess
+
+A_HZ, B_HZ = 440.0, 1000.0
+SECONDS = 3.0
+
+
+async def stream(client: Client, packets: list[bytes]) -> None:
+    """Send packets at the real 20 ms pace, each stamped with its capture time."""
+    start = trio.current_time()
+    for i, packet in enumerate(packets):
+        await trio.sleep_until(start + i * 0.020)
+        await client.send_audio(i, time.time_ns() // 1000, packet)
+
+
+async def collect(client: Client, seconds: float) -> list[tuple[int, int, bytes]]:
+    frames: list[tuple[int, int, bytes]] = []
+    with trio.move_on_after(seconds):
+        while True:
+            f = await client.audio.receive()
+            frames.append((f.seq, f.captured_at, f.opus))
+    return frames
+
+
+def steady_pcm(frames: list[tuple[int, int, bytes]]) -> np.ndarray:
+    """Decode a received stream and keep its steady middle (no start-up or tail)."""
+    assert len(frames) > 100, f"only {len(frames)} frames arrived"
+    pcm = decode_stream([opus for _, _, opus in frames])
+    return pcm[len(pcm) // 5 : len(pcm) * 4 // 5]
+
+
+async def raw_listener(url: str, space_id: str, seconds: float) -> tuple[list[dict], list[bytes]]:
+    """A listener speaking the protocol with the independent msgpack package: proves the wire format."""
+    messages: list[dict] = []
+    opus: list[bytes] = []
+    async with open_websocket_url(url) as ws:
+        await ws.send_message(msgpack.packb({"type": "hello", "protocol": 1, "user": "raw_listener"}))
+        welcome = msgpack.unpackb(await ws.get_message())
+        assert welcome["type"] == "welcome" and welcome["limits"]["frame_ms"] == 20
+        await ws.send_message(msgpack.packb({"type": "join_space", "ref": 7, "space_id": space_id}))
+        with trio.move_on_after(seconds):
+            while True:
+                m = msgpack.unpackb(await ws.get_message())
+                if m["type"] == "audio":
+                    for frame in m["frames"]:
+                        assert set(frame) == {"seq", "captured_at", "opus"}
+                        assert isinstance(frame["opus"], bytes)
+                        opus.append(frame["opus"])
+                else:
+                    messages.append(m)
+    return messages, opus
+
+
+async def test_both_speakers_are_heard_and_each_speaker_hears_only_the_other(server: ServerProcess) -> None:
+    url = server.url
+    with trio.fail_after(60):
+        async with (
+            connect(url, "host") as host,
+            connect(url, "alice") as alice,
+            connect(url, "bob") as bob,
+            connect(url, "l1") as l1,
+            connect(url, "l2") as l2,
+        ):
+            joined = await host.create_space("Tones in the afternoon")
+            space_id = joined.space.space_id
+            assert joined.role is Role.HOST
+            for c in (alice, bob, l1, l2):
+                j = await c.join_space(space_id)
+                assert j.role is Role.LISTENER
+            await host.set_role("alice", Role.SPEAKER)
+            await host.set_role("bob", Role.SPEAKER)
+            await host.share_post("Welcome: two tones today")
+            await alice.share_post("I am 440 Hz")
+
+            results: dict[str, list] = {}
+            raw: dict[str, tuple] = {}
+
+            async def run_collect(name: str, client: Client) -> None:
+                results[name] = await collect(client, SECONDS + 1.5)
+
+            async def run_raw() -> None:
+                raw["l3"] = await raw_listener(url, space_id, SECONDS + 1.5)
+
+            a_packets, b_packets = encode_tone(A_HZ, SECONDS), encode_tone(B_HZ, SECONDS)
+            async with trio.open_nursery() as n:
+                for name, c in (("l1", l1), ("l2", l2), ("alice", alice), ("bob", bob)):
+                    n.start_soon(run_collect, name, c)
+                n.start_soon(run_raw)
+                await trio.sleep(0.3)  # the raw listener joins
+                n.start_soon(stream, alice, a_packets)
+                n.start_soon(stream, bob, b_packets)
+
+            for name in ("l1", "l2"):
+                pcm = steady_pcm(results[name])
+                assert_tone_present(pcm, A_HZ)
+                assert_tone_present(pcm, B_HZ)
+                seqs = [s for s, _, _ in results[name]]
+                assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), "frames in order, no duplicates"
+
+            raw_messages, raw_opus = raw["l3"]
+            assert raw_messages[0]["type"] == "joined" and raw_messages[0]["ref"] == 7
+            pcm = steady_pcm([(0, 0, o) for o in raw_opus])
+            assert_tone_present(pcm, A_HZ)
+            assert_tone_present(pcm, B_HZ)
+
+            alice_hears = steady_pcm(results["alice"])
+            assert_tone_present(alice_hears, B_HZ)
+            assert_tone_absent(alice_hears, A_HZ, reference_hz=B_HZ)
+            bob_hears = steady_pcm(results["bob"])
+            assert_tone_present(bob_hears, A_HZ)
+            assert_tone_absent(bob_hears, B_HZ, reference_hz=A_HZ)
+
+            # Capture time travels with each frame (0 marks a frame of loss concealment only).
+            stamped = [cap for _, cap, _ in results["l1"] if cap != 0]
+            assert len(stamped) > 0.9 * len(results["l1"])
+            last_sent = time.time_ns() // 1000
+            assert all(0 < last_sent - cap < 10_000_000 for cap in stamped)
+
+            async with connect(url, "late") as late:
+                j = await late.join_space(space_id)
+                texts = [post.text for post in j.space.timeline]
+                assert texts == ["Welcome: two tones today", "I am 440 Hz"]
+                assert [post.id for post in j.space.timeline] == [1, 2]
+                assert {p.user for p in j.space.participants} >= {"host", "alice", "bob", "l1", "l2", "late"}

@@ -1,0 +1,38 @@
+"""Every error class has its own published wire code, and the docs list every code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from actors.space import errors as space_errors
+from gateway import errors as gateway_errors
+from gateway.errors import ERROR_CODES, CloseCode, code_of
+
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
+
+
+def all_subclasses(cls: type) -> set[type]:
+    found = set()
+    for sub in cls.__subclasses__():
+        found |= {sub, *all_subclasses(sub)}
+    return found
+
+
+def test_every_error_class_is_mapped_to_its_own_code() -> None:
+    classes = all_subclasses(space_errors.SpaceError) | all_subclasses(gateway_errors.GatewayError)
+    unmapped = {c.__name__ for c in classes if c not in ERROR_CODES}
+    assert not unmapped, f"add these to gateway/errors.py: {unmapped}"
+    for cls, code in ERROR_CODES.items():
+        assert cls.code == code, f"{cls.__name__}.code is {cls.code!r} but the wire table says {code!r}"
+    assert len(set(ERROR_CODES.values())) == len(ERROR_CODES), "two classes share a wire code"
+
+
+def test_an_unexpected_exception_is_internal() -> None:
+    assert code_of(KeyError("x")) == "internal"
+
+
+def test_protocol_doc_lists_every_error_and_close_code() -> None:
+    for code in ERROR_CODES.values():
+        assert f"`{code}`" in DOC, f"docs/protocol.md does not document error code {code}"
+    for close in CloseCode:
+        assert f"| {int(close)} |" in DOC, f"docs/protocol.md does not document close code {int(close)}"

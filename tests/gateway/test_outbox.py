@@ -1,0 +1,56 @@
+"""The outbox keeps order, drops the oldest audio first, and never drops an event."""
+
+from __future__ import annotations
+
+import trio
+
+from gateway.errors import CloseCode
+from gateway.outbox import Outbox, OutboxClosed
+
+
+async def drain(outbox: Outbox) -> list[bytes]:
+    out = []
+    with trio.move_on_after(0.01):
+        while True:
+            out.append(await outbox.get())
+    return out
+
+
+async def test_replies_events_and_audio_leave_in_the_order_they_were_queued() -> None:
+    box = Outbox()
+    box.put(b"e1")
+    box.put_audio(b"a1")
+    box.put(b"e2")
+    box.put_audio(b"a2")
+    assert await drain(box) == [b"e1", b"a1", b"e2", b"a2"]
+
+
+async def test_full_audio_queue_drops_the_oldest_frames() -> None:
+    box = Outbox(max_audio=3)
+    for i in range(5):
+        box.put_audio(b"a%d" % i)
+    box.put(b"event")
+    assert await drain(box) == [b"a2", b"a3", b"a4", b"event"]
+    assert box.audio_dropped == 2
+
+
+async def test_an_event_makes_room_by_dropping_audio_not_events() -> None:
+    box = Outbox(max_bytes=11, max_audio=10)
+    box.put(b"eeee")
+    box.put_audio(b"aaa")
+    box.put_audio(b"bbb")
+    assert box.put(b"ffff")  # needs 4 bytes: the oldest audio goes
+    assert await drain(box) == [b"eeee", b"bbb", b"ffff"]
+
+
+async def test_events_that_cannot_fit_close_the_outbox_as_too_slow() -> None:
+    box = Outbox(max_bytes=8)
+    assert box.put(b"12345678")
+    assert not box.put(b"9")
+    assert box.close_code is CloseCode.TOO_SLOW
+    try:
+        await box.get()
+    except OutboxClosed:
+        pass
+    else:
+        raise AssertionError("a closed outbox yields nothing more")

@@ -1,0 +1,134 @@
+"""The SpaceActor in-process: crash recovery, and the mixer's inputs following the roles at once."""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+import numpy as np
+import pytest
+import trio
+import trio.testing
+
+from actors.space import Audio, PostShared, Role, SpaceDirectory, SpaceEnded, SpaceEvent, SpaceRef
+from actors.runtime import ActorCrashed, ActorStopped
+from tests.audio import assert_tone_present, decode_stream, encode_tone, tone_level
+
+AUDIO = msgspec.msgpack.Decoder(Audio)
+
+
+class RecordingLink:
+    """A MemberLink that keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.events: list[SpaceEvent] = []
+        self.frames: list[tuple[int, bytes]] = []
+
+    def deliver_event(self, event: SpaceEvent, data: bytes) -> bool:
+        self.events.append(event)
+        return True
+
+    def deliver_audio(self, data: bytes) -> None:
+        for frame in AUDIO.decode(data).frames:
+            self.frames.append((frame.seq, frame.opus))
+
+
+class Crash:
+    """A message no space understands: handling it raises, which crashes the actor."""
+
+
+async def test_a_crashed_space_restarts_with_its_participants_timeline_and_links() -> None:
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            directory = SpaceDirectory(nursery)
+            space = await directory.create("host", "Resilient")
+            host_link, guest_link = RecordingLink(), RecordingLink()
+            await space.join("host", host_link)
+            await space.join("guest", guest_link)
+            await space.set_role("host", "guest", Role.SPEAKER)
+            await space.share_post("guest", "before the crash")
+            before = await space.snapshot()
+
+            with pytest.raises(ActorCrashed):
+                await space._actor.ask(Crash())
+
+            after = await space.snapshot()
+            assert after == before
+            assert directory.restarts == 1
+            await space.share_post("host", "after the crash")
+            posts = [e for e in guest_link.events if isinstance(e, PostShared)]
+            assert [e.post.text for e in posts] == ["before the crash", "after the crash"]
+            assert [e.seq for e in guest_link.events] == list(range(guest_link.events[0].seq, posts[-1].seq + 1))
+            nursery.cancel_scope.cancel()
+
+
+async def test_a_space_that_keeps_crashing_is_given_up_and_everyone_is_told() -> None:
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            directory = SpaceDirectory(nursery)
+            space = await directory.create("host", "Doomed")
+            link = RecordingLink()
+            await space.join("host", link)
+            for _ in range(4):
+                with pytest.raises((ActorCrashed, ActorStopped)):
+                    await space._actor.ask(Crash())
+            await trio.testing.wait_all_tasks_blocked()
+            ended = link.events[-1]
+            assert isinstance(ended, SpaceEnded) and ended.reason == "failed"
+            assert directory.live_count == 0
+            nursery.cancel_scope.cancel()
+
+
+async def stream(space: SpaceRef, user: str, packets: list[bytes]) -> None:
+    start = trio.current_time()
+    for i, packet in enumerate(packets):
+        await trio.sleep_until(start + i * 0.020)
+        space.push_audio(user, i, time.time_ns() // 1000, packet)
+
+
+async def test_a_speaker_moved_back_is_silent_from_the_next_tick() -> None:
+    with trio.fail_after(15):
+        async with trio.open_nursery() as nursery:
+            directory = SpaceDirectory(nursery)
+            space = await directory.create("host", "Demotion")
+            listener = RecordingLink()
+            await space.join("host", RecordingLink())
+            await space.join("a", RecordingLink())
+            await space.join("b", RecordingLink())
+            await space.join("ear", listener)
+            await space.set_role("host", "a", Role.SPEAKER)
+            await space.set_role("host", "b", Role.SPEAKER)
+
+            a_packets, b_packets = encode_tone(440, 3.0), encode_tone(1000, 3.0)
+            async with trio.open_nursery() as speakers:
+                speakers.start_soon(stream, space, "a", a_packets)
+                speakers.start_soon(stream, space, "b", b_packets)
+                await trio.sleep(1.5)
+                await space.set_role("host", "a", Role.LISTENER)
+                demoted_at = max(seq for seq, _ in listener.frames)
+
+            before = [opus for seq, opus in listener.frames if seq <= demoted_at]
+            after = [(seq, opus) for seq, opus in listener.frames if seq > demoted_at]
+            assert_tone_present(decode_stream(before)[48000 // 2 :], 440)
+            # Decode the whole stream (the decoder needs its history), then look at the frames after.
+            pcm = decode_stream(before + [opus for _, opus in after])
+            tail = pcm[len(before) * 960 :]
+            assert len(after) > 40
+            assert tone_level(tail, 440) * 31.6 < tone_level(tail, 1000), "the demoted speaker is still audible"
+            assert np.abs(tail[: 960 * 3]).max() > 0  # the other speaker went on without a gap
+            nursery.cancel_scope.cancel()
+
+
+async def test_audio_from_a_listener_never_reaches_the_mix() -> None:
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            directory = SpaceDirectory(nursery)
+            space = await directory.create("host", "Quiet")
+            ear = RecordingLink()
+            await space.join("host", RecordingLink())
+            await space.join("intruder", RecordingLink())
+            await space.join("ear", ear)
+            await stream(space, "intruder", encode_tone(440, 0.5))
+            await trio.sleep(0.2)
+            assert ear.frames == []
+            nursery.cancel_scope.cancel()
