@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8765
 DATA ?= data
 
-.PHONY: setup run test test-rust test-python bench clean
+.PHONY: setup run test lint test-rust test-python bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -14,7 +14,11 @@ setup:
 run: setup
 	$(VENV)/bin/stoa serve --host $(HOST) --port $(PORT) --data $(DATA)
 
-test: setup test-rust test-python
+test: setup lint test-rust test-python
+
+lint:
+	$(VENV)/bin/ruff check actors gateway mixer tests
+	$(VENV)/bin/mypy
 
 test-rust:
 	CARGO_TARGET_DIR=target/cargo-test cargo test --quiet --lib --tests

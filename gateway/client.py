@@ -75,13 +75,12 @@ class Client:
 
     # -- what the server sends ----------------------------------------------------------------------
 
-    async def next_event(self, timeout: float = 5.0) -> SpaceEvent | p.Error:
-        with trio.fail_after(timeout):
-            return await self.events.receive()
+    async def next_event(self) -> SpaceEvent | p.Error:
+        """The next event (or `error` without a request); bound the wait with `trio.fail_after`."""
+        return await self.events.receive()
 
-    async def next_audio(self, timeout: float = 5.0) -> MixFrame:
-        with trio.fail_after(timeout):
-            return await self.audio.receive()
+    async def next_audio(self) -> MixFrame:
+        return await self.audio.receive()
 
     async def _request(self, build: object) -> object:
         ref = next(self._refs)
@@ -98,7 +97,7 @@ class Client:
 
     async def _hello(self) -> p.Welcome:
         await self.ws.send_message(p.encode(p.Hello(protocol=p.PROTOCOL_VERSION, user=self.user)))
-        reply = p.SERVER_DECODER.decode(await self.ws.get_message())
+        reply = p.SERVER_DECODER.decode(_binary(await self.ws.get_message()))
         if isinstance(reply, p.Error):
             raise RequestError(reply.code, reply.message)
         assert isinstance(reply, p.Welcome)
@@ -108,7 +107,7 @@ class Client:
     async def _read(self) -> None:
         try:
             while True:
-                message = p.SERVER_DECODER.decode(await self.ws.get_message())
+                message = p.SERVER_DECODER.decode(_binary(await self.ws.get_message()))
                 self._route(message)
         except ConnectionClosed:
             pass
@@ -127,11 +126,17 @@ class Client:
                     self._audio_in.send_nowait(frame)
                 except trio.WouldBlock:
                     self.audio_dropped += 1
-        elif isinstance(message, (p.Error, *SpaceEvent.__args__)):  # type: ignore[attr-defined]
+        elif isinstance(message, (p.Error, *SpaceEvent.__args__)):
             try:
                 self._events_in.send_nowait(message)  # type: ignore[arg-type]
             except trio.WouldBlock:
                 self.events_dropped += 1
+
+
+def _binary(data: str | bytes) -> bytes:
+    if isinstance(data, str):
+        raise ValueError("the server sent a text message; protocol 1 is binary msgpack only")
+    return data
 
 
 @asynccontextmanager
@@ -146,4 +151,3 @@ async def connect(url: str, user: str, *, connect_timeout: float = 10.0) -> Asyn
                 yield client
             finally:
                 nursery.cancel_scope.cancel()
-

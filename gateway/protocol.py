@@ -11,8 +11,6 @@ from typing import Annotated
 import msgspec
 
 from actors.space import (
-    MAX_POST_CHARS,
-    MAX_TITLE_CHARS,
     Audio,
     Participant,
     ParticipantJoined,
@@ -42,41 +40,43 @@ class ClientMessage(msgspec.Struct, frozen=True, tag_field="type", forbid_unknow
 # -- client to server -------------------------------------------------------------------------------
 
 
-class Hello(ClientMessage, tag="hello"):
+class Request(ClientMessage, frozen=True):
+    """A client message that expects exactly one reply carrying the same `ref`."""
+
+    ref: Ref
+
+
+class Hello(ClientMessage, tag="hello", frozen=True):
     protocol: int
     user: UserName
 
 
-class CreateSpace(ClientMessage, tag="create_space"):
-    ref: Ref
-    title: Annotated[str, msgspec.Meta(max_length=MAX_TITLE_CHARS * 4)]
+class CreateSpace(Request, tag="create_space", frozen=True):
+    title: str  # its length is a rule of the space (bad_argument), not of the wire format
 
 
-class JoinSpace(ClientMessage, tag="join_space"):
-    ref: Ref
+class JoinSpace(Request, tag="join_space", frozen=True):
     space_id: Annotated[str, msgspec.Meta(max_length=64)]
 
 
-class SetRole(ClientMessage, tag="set_role"):
-    ref: Ref
+class SetRole(Request, tag="set_role", frozen=True):
     user: UserName
     role: Role
 
 
-class SharePost(ClientMessage, tag="share_post"):
-    ref: Ref
-    text: Annotated[str, msgspec.Meta(max_length=MAX_POST_CHARS * 4)]
+class SharePost(Request, tag="share_post", frozen=True):
+    text: str
 
 
-class LeaveSpace(ClientMessage, tag="leave_space"):
-    ref: Ref
+class LeaveSpace(Request, tag="leave_space", frozen=True):
+    pass
 
 
-class EndSpace(ClientMessage, tag="end_space"):
-    ref: Ref
+class EndSpace(Request, tag="end_space", frozen=True):
+    pass
 
 
-class SendAudio(ClientMessage, tag="audio"):
+class SendAudio(ClientMessage, tag="audio", frozen=True):
     """One 20 ms Opus packet from a speaker: `seq` counts the sender's packets, `captured_at` is µs of unix time."""
 
     seq: U63
@@ -85,7 +85,7 @@ class SendAudio(ClientMessage, tag="audio"):
 
 
 ClientUnion = Hello | CreateSpace | JoinSpace | SetRole | SharePost | LeaveSpace | EndSpace | SendAudio
-CLIENT_TYPES = frozenset(c.__struct_config__.tag for c in ClientUnion.__args__)  # type: ignore[attr-defined]
+CLIENT_TYPES = frozenset(c.__struct_config__.tag for c in ClientUnion.__args__)
 
 
 # -- server to client -------------------------------------------------------------------------------
@@ -152,16 +152,7 @@ class Joined(msgspec.Struct, frozen=True, tag_field="type", tag="joined"):
 
 
 ServerUnion = (
-    Welcome
-    | Ok
-    | Error
-    | Joined
-    | ParticipantJoined
-    | ParticipantLeft
-    | RoleChanged
-    | PostShared
-    | SpaceEnded
-    | Audio
+    Welcome | Ok | Error | Joined | ParticipantJoined | ParticipantLeft | RoleChanged | PostShared | SpaceEnded | Audio
 )
 
 ENCODER = msgspec.msgpack.Encoder()

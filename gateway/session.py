@@ -130,17 +130,20 @@ class Session:
             self.outbox.close(CloseCode.UNSUPPORTED_DATA, "text frames are not accepted: send binary msgpack")
             return False
         try:
-            message = _decode(data)
-            self._bad_in_a_row = 0
+            message = p.CLIENT_DECODER.decode(data)
+        except msgspec.DecodeError as e:
+            ref, error = _refusal_of(data, e)
+            self._bad_in_a_row += 1
+            if self._bad_in_a_row > MAX_BAD_IN_A_ROW:
+                self.outbox.close(CloseCode.POLICY_VIOLATION, "too many bad messages in a row")
+                return False
+            self.reply_error(ref, error)
+            return True
+        self._bad_in_a_row = 0
+        try:
             await self._dispatch(message)
         except (GatewayError, SpaceError) as e:
-            ref = getattr(e, "ref", None)
-            if isinstance(e, (BadMessage, UnknownType)):
-                self._bad_in_a_row += 1
-                if self._bad_in_a_row > MAX_BAD_IN_A_ROW:
-                    self.outbox.close(CloseCode.POLICY_VIOLATION, "too many bad messages in a row")
-                    return False
-            self.reply_error(ref, e)
+            self.reply_error(getattr(message, "ref", None), e)
         return True
 
     def reply_error(self, ref: int | None, error: Exception) -> None:
@@ -154,30 +157,27 @@ class Session:
         user = self.user
         if isinstance(m, p.SendAudio):
             return self._audio(m)
-        ref: int = getattr(m, "ref")
-        try:
-            match m:
-                case p.CreateSpace():
-                    self._require_no_space()
-                    space = await self.gateway.directory.create(user, m.title)
-                    await self._enter(ref, space)
-                    return
-                case p.JoinSpace():
-                    self._require_no_space()
-                    await self._enter(ref, self.gateway.directory.get(m.space_id))
-                    return
-                case p.SetRole():
-                    await self._require_space().set_role(user, m.user, m.role)
-                case p.SharePost():
-                    await self._require_space().share_post(user, m.text)
-                case p.LeaveSpace():
-                    await self._require_space().leave(user)
-                    self.space, self.link, self.role = None, None, None
-                case p.EndSpace():
-                    await self._require_space().end(user)
-        except (GatewayError, SpaceError) as e:
-            e.ref = ref  # type: ignore[attr-defined]
-            raise
+        assert isinstance(m, p.Request)
+        ref = m.ref
+        match m:
+            case p.CreateSpace():
+                self._require_no_space()
+                space = await self.gateway.directory.create(user, m.title)
+                await self._enter(ref, space)
+                return
+            case p.JoinSpace():
+                self._require_no_space()
+                await self._enter(ref, self.gateway.directory.get(m.space_id))
+                return
+            case p.SetRole():
+                await self._require_space().set_role(user, m.user, m.role)
+            case p.SharePost():
+                await self._require_space().share_post(user, m.text)
+            case p.LeaveSpace():
+                await self._require_space().leave(user)
+                self.space, self.link, self.role = None, None, None
+            case p.EndSpace():
+                await self._require_space().end(user)
         self.outbox.put(p.encode(p.Ok(ref)))
 
     def _hello(self, m: p.Hello) -> None:
@@ -260,28 +260,18 @@ class Session:
         self.gateway.sign_out(self)
 
 
-def _decode(data: bytes) -> p.ClientMessage:
-    try:
-        return p.CLIENT_DECODER.decode(data)
-    except msgspec.DecodeError as e:
-        raise _classify(data, e) from None
-
-
-def _classify(data: bytes, error: msgspec.DecodeError) -> GatewayError:
+def _refusal_of(data: bytes, error: msgspec.DecodeError) -> tuple[int | None, GatewayError]:
     """Tell an unknown `type` from other bad input, and recover `ref` for the reply when there is one."""
     try:
         raw = msgspec.msgpack.decode(data)
     except msgspec.DecodeError:
-        return BadMessage("not a msgpack message")
+        return None, BadMessage("not a msgpack message")
     if not isinstance(raw, dict):
-        return BadMessage("a message is a msgpack map")
-    kind = raw.get("type")
-    result: GatewayError
-    if isinstance(kind, str) and kind not in p.CLIENT_TYPES:
-        result = UnknownType(f"unknown message type {kind[:40]!r}")
-    else:
-        result = BadMessage(str(error))
+        return None, BadMessage("a message is a msgpack map")
     ref = raw.get("ref")
-    if isinstance(ref, int) and not isinstance(ref, bool) and 0 <= ref <= 2**53:
-        result.ref = ref  # type: ignore[attr-defined]
-    return result
+    if not (isinstance(ref, int) and not isinstance(ref, bool) and 0 <= ref <= 2**53):
+        ref = None
+    kind = raw.get("type")
+    if isinstance(kind, str) and kind not in p.CLIENT_TYPES:
+        return ref, UnknownType(f"unknown message type {kind[:40]!r}")
+    return ref, BadMessage(str(error))

@@ -32,8 +32,21 @@ class ServerProcess:
 def start_server(data_dir: Path, *extra: str, timeout: float = 20.0) -> ServerProcess:
     """Start `stoa serve` as a separate process on an ephemeral loopback port; wait for its port line."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--host", "127.0.0.1", "--port", "0", "--data", str(data_dir),
-         "--log-level", "WARNING", *extra],
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--data",
+            str(data_dir),
+            "--log-level",
+            "WARNING",
+            *extra,
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

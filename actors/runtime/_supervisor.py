@@ -143,13 +143,19 @@ class Supervisor:
         current = self._children.get(child.spec.id) is child and child.incarnation is ended.incarnation
         if not current or ended.incarnation.by_supervisor:
             if error is not None:
-                logger.warning("%s: child %r crashed while being stopped or restarted", self._name,
-                               child.spec.id, exc_info=error)
+                logger.warning(
+                    "%s: child %r crashed while being stopped or restarted", self._name, child.spec.id, exc_info=error
+                )
             return
         if not _wants_restart(child.spec.restart, error):
             if error is not None:
-                logger.warning("%s: %s child %r crashed; not restarted", self._name,
-                               child.spec.restart.name, child.spec.id, exc_info=error)
+                logger.warning(
+                    "%s: %s child %r crashed; not restarted",
+                    self._name,
+                    child.spec.restart.name,
+                    child.spec.id,
+                    exc_info=error,
+                )
             self._remove(child)
             return
         while True:
@@ -171,8 +177,14 @@ class Supervisor:
             window.popleft()
         if len(window) <= self._intensity.max_restarts:
             return
-        logger.error("%s: more than %d restarts within %s s (last: child %r); giving up", self._name,
-                     self._intensity.max_restarts, self._intensity.within_s, child.spec.id, exc_info=error)
+        logger.error(
+            "%s: more than %d restarts within %s s (last: child %r); giving up",
+            self._name,
+            self._intensity.max_restarts,
+            self._intensity.within_s,
+            child.spec.id,
+            exc_info=error,
+        )
         await self._stop_all()
         raise RestartIntensityExceeded(
             self._name, child.spec.id, self._intensity.max_restarts, self._intensity.within_s
@@ -190,19 +202,27 @@ class Supervisor:
     def _announce(self, child: Child, error: Exception | None, targets: list[Child]) -> None:
         self._restarts_total += 1
         reason = "normal" if error is None else repr(error)
-        logger.warning("%s: child %r %s; restarting %s (restart %d of %r)", self._name, child.spec.id,
-                       "ended normally" if error is None else f"crashed: {reason}",
-                       ", ".join(repr(t.spec.id) for t in targets), child.restarts, child.spec.id,
-                       exc_info=error)
+        logger.warning(
+            "%s: child %r %s; restarting %s (restart %d of %r)",
+            self._name,
+            child.spec.id,
+            "ended normally" if error is None else f"crashed: {reason}",
+            ", ".join(repr(t.spec.id) for t in targets),
+            child.restarts,
+            child.spec.id,
+            exc_info=error,
+        )
         if self._on_restart is not None:
-            self._on_restart(RestartEvent(
-                supervisor=self._name,
-                child_id=child.spec.id,
-                restarts=child.restarts,
-                reason=reason,
-                error_type=None if error is None else type(error).__name__,
-                restarted=tuple(t.spec.id for t in targets),
-            ))
+            self._on_restart(
+                RestartEvent(
+                    supervisor=self._name,
+                    child_id=child.spec.id,
+                    restarts=child.restarts,
+                    reason=reason,
+                    error_type=None if error is None else type(error).__name__,
+                    restarted=tuple(t.spec.id for t in targets),
+                )
+            )
 
     async def _start_all(self, targets: list[Child]) -> tuple[Child, Exception] | None:
         """Start each target in order; the first that fails to start, with its crash, or None."""
@@ -230,8 +250,9 @@ class Supervisor:
         with trio.move_on_after(child.spec.shutdown_s):
             await incarnation.done.wait()
         if not incarnation.done.is_set():
-            logger.warning("%s: child %r did not stop within %s s; cancelling it", self._name,
-                           child.spec.id, child.spec.shutdown_s)
+            logger.warning(
+                "%s: child %r did not stop within %s s; cancelling it", self._name, child.spec.id, child.spec.shutdown_s
+            )
             incarnation.cancel_scope.cancel(reason=f"shutdown_s of {child.spec.id!r} elapsed")
             await incarnation.done.wait()
 
@@ -296,9 +317,7 @@ async def open_supervisor(
     collapsed: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:
-            supervisor = Supervisor(
-                nursery, strategy=strategy, intensity=intensity, name=name, on_restart=on_restart
-            )
+            supervisor = Supervisor(nursery, strategy=strategy, intensity=intensity, name=name, on_restart=on_restart)
             nursery.start_soon(supervisor._run, name=f"{name} restart loop")
             try:
                 for spec in children:

@@ -17,7 +17,16 @@ from actors.space.events import (
     SpaceEvent,
 )
 from actors.space.ref import SpaceRef
-from actors.space.values import MAX_POST_CHARS, MAX_SPEAKERS, MAX_TITLE_CHARS, Participant, Post, Role, SpaceState, SpaceStatus
+from actors.space.values import (
+    MAX_POST_CHARS,
+    MAX_SPEAKERS,
+    MAX_TITLE_CHARS,
+    Participant,
+    Post,
+    Role,
+    SpaceState,
+    SpaceStatus,
+)
 
 __all__ = [
     "MAX_POST_CHARS",

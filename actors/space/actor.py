@@ -21,8 +21,8 @@ from actors.runtime import Actor, Context
 from actors.space import domain
 from actors.space.audience import Audience
 from actors.space.commands import EndSpace, GetSnapshot, Join, Leave, PushAudio, SetRole, SharePost
-from actors.space.events import SpaceEvent
 from actors.space.errors import SpaceError
+from actors.space.events import SpaceEvent
 from actors.space.values import SpaceState
 from mixer import Mixer, MixerError
 
@@ -59,9 +59,7 @@ class SpaceActor(Actor):
 
     def _new_mixer(self) -> Mixer:
         c = self._mix_config
-        return Mixer(
-            bitrate=c.bitrate, complexity=c.complexity, max_queue=c.max_queue, hangover_ticks=c.hangover_ticks
-        )
+        return Mixer(bitrate=c.bitrate, complexity=c.complexity, max_queue=c.max_queue, hangover_ticks=c.hangover_ticks)
 
     async def on_start(self, ctx: Context) -> None:
         recovered = ctx.recovered

@@ -20,27 +20,27 @@ class Event(msgspec.Struct, frozen=True, tag_field="type"):
     at: int
 
 
-class ParticipantJoined(Event, tag="participant_joined"):
+class ParticipantJoined(Event, tag="participant_joined", frozen=True):
     user: str
     role: Role
 
 
-class ParticipantLeft(Event, tag="participant_left"):
+class ParticipantLeft(Event, tag="participant_left", frozen=True):
     user: str
     reason: str  # "left" | "disconnected"
 
 
-class RoleChanged(Event, tag="role_changed"):
+class RoleChanged(Event, tag="role_changed", frozen=True):
     user: str
     role: Role
     by: str
 
 
-class PostShared(Event, tag="post_shared"):
+class PostShared(Event, tag="post_shared", frozen=True):
     post: Post
 
 
-class SpaceEnded(Event, tag="space_ended"):
+class SpaceEnded(Event, tag="space_ended", frozen=True):
     reason: str  # "host_ended" | "failed"
 
 

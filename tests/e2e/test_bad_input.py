@@ -44,7 +44,9 @@ ERROR_CASES = [
 
 
 @pytest.mark.parametrize(("message", "code", "ref"), ERROR_CASES)
-async def test_bad_request_gets_documented_error(server: ServerProcess, message: object, code: str, ref: int | None) -> None:
+async def test_bad_request_gets_documented_error(
+    server: ServerProcess, message: object, code: str, ref: int | None
+) -> None:
     with trio.fail_after(20):
         async with open_websocket_url(server.url) as ws:
             await hello(ws, "prober")
@@ -60,7 +62,7 @@ async def test_requests_before_hello_are_refused(server: ServerProcess) -> None:
     with trio.fail_after(20):
         async with open_websocket_url(server.url) as ws:
             reply = await say(ws, {"type": "create_space", "ref": 1, "title": "too soon"})
-            assert (reply["type"], reply["code"], reply["ref"]) == ("error", "not_authenticated", None)
+            assert (reply["type"], reply["code"], reply["ref"]) == ("error", "not_authenticated", 1)
             reply = await say(ws, {"type": "hello", "protocol": 2, "user": "future"})
             assert (reply["type"], reply["code"]) == ("error", "unsupported_protocol")
 
@@ -131,5 +133,8 @@ async def test_misbehaving_client_does_not_disturb_the_space(server: ServerProce
                 assert [p.text for p in snap.timeline] == ["still here"]
                 roles = {p.user: p.role for p in snap.participants}
                 assert roles == {
-                    "host": Role.HOST, "calm": Role.LISTENER, "rowdy": Role.LISTENER, "late": Role.LISTENER
+                    "host": Role.HOST,
+                    "calm": Role.LISTENER,
+                    "rowdy": Role.LISTENER,
+                    "late": Role.LISTENER,
                 }

@@ -20,7 +20,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "runtime.md"
 def docs_example() -> tuple[str, str]:
     """The example's code and the output the docs promise."""
     text = DOC.read_text()
-    section = text[text.index("## Example"):]
+    section = text[text.index("## Example") :]
     code, output = re.findall(r"```(?:python)?\n(.*?)```", section, re.DOTALL)[:2]
     return code, output
 

@@ -31,8 +31,13 @@ async def test_a_crash_restarts_every_sibling_in_order() -> None:
             await trio.testing.wait_all_tasks_blocked()
 
             assert journal.entries[3:] == [
-                ("c", "stop"), ("c", "stopped"), ("a", "stop"), ("a", "stopped"),
-                ("a", "start 1"), ("b", "start 1"), ("c", "start 1"),
+                ("c", "stop"),
+                ("c", "stopped"),
+                ("a", "stop"),
+                ("a", "stopped"),
+                ("a", "start 1"),
+                ("b", "start 1"),
+                ("c", "start 1"),
             ]
             for ref in refs.values():
                 assert ref is not None and await ref.ask("get") == 1  # each recovered its stash

@@ -87,9 +87,7 @@ async def test_restarts_spread_over_more_than_the_window_do_not_escalate(
 async def test_zero_max_restarts_escalates_on_the_first_crash() -> None:
     with trio.fail_after(CEILING_S):
         with pytest.raises(RestartIntensityExceeded):
-            async with open_supervisor(
-                [counter(Journal(), "a")], intensity=RestartIntensity(max_restarts=0)
-            ) as sup:
+            async with open_supervisor([counter(Journal(), "a")], intensity=RestartIntensity(max_restarts=0)) as sup:
                 await crash(sup.child("a"))
                 await trio.sleep_forever()
 

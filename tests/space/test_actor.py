@@ -10,8 +10,8 @@ import pytest
 import trio
 import trio.testing
 
-from actors.space import Audio, PostShared, Role, SpaceDirectory, SpaceEnded, SpaceEvent, SpaceRef
 from actors.runtime import ActorCrashed, ActorStopped
+from actors.space import Audio, PostShared, Role, SpaceDirectory, SpaceEnded, SpaceEvent, SpaceRef
 from tests.audio import assert_tone_present, decode_stream, encode_tone, tone_level
 
 AUDIO = msgspec.msgpack.Decoder(Audio)

@@ -41,7 +41,11 @@ def test_events_are_numbered_consecutively_from_the_start() -> None:
     state, (left,) = apply(state, Leave("b"), NOW)
     state, (ended,) = apply(state, EndSpace("host"), NOW)
     assert [type(e) for e in (joined, role, post, left, ended)] == [
-        ParticipantJoined, RoleChanged, PostShared, ParticipantLeft, SpaceEnded
+        ParticipantJoined,
+        RoleChanged,
+        PostShared,
+        ParticipantLeft,
+        SpaceEnded,
     ]
     assert [e.seq for e in (joined, role, post, left, ended)] == [3, 4, 5, 6, 7] and state.seq == 7
     assert state.status is SpaceStatus.ENDED
