@@ -11,7 +11,7 @@ from pathlib import Path
 import trio
 
 from actors.space import MixConfig
-from gateway.server import GatewayConfig, serve
+from gateway.server import GatewayConfig, Server, serve
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,10 +51,11 @@ def main(argv: list[str] | None = None) -> int:
 async def _serve_until_signal(config: GatewayConfig) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
-            port: int = await nursery.start(serve, config)
+            server: Server = await nursery.start(serve, config)
             # The one line on stdout: scripts and tests read the bound port from it.
-            print(f"stoa: listening on ws://{config.host}:{port}/", flush=True)
+            print(f"stoa: listening on ws://{config.host}:{server.port}/", flush=True)
             async for _ in signals:
+                await server.gateway.shut_down()
                 nursery.cancel_scope.cancel()
                 break
 

@@ -37,10 +37,13 @@ class GatewayConfig:
 
 
 class Gateway:
-    def __init__(self, directory: SpaceDirectory, config: GatewayConfig) -> None:
+    def __init__(self, directory: SpaceDirectory, config: GatewayConfig, nursery: trio.Nursery) -> None:
         self.directory = directory
         self.config = config
-        self.sessions: dict[str, Session] = {}
+        self.nursery = nursery
+        self.sessions: dict[str, Session] = {}  # signed in, by user
+        self.connections: set[Session] = set()  # every open connection, signed in or not
+        self.drained = trio.Event()
 
     def welcome(self, user: str) -> p.Welcome:
         limits = p.Limits(
@@ -81,16 +84,44 @@ class Gateway:
             await request.reject(403, body=b"origin not allowed\n")
             return
         ws = await request.accept()
-        await Session(ws, self).run()
+        session = Session(ws, self)
+        self.connections.add(session)
+        try:
+            await session.run()
+        finally:
+            self.connections.discard(session)
+            if not self.connections:
+                self.drained.set()
+
+    async def shut_down(self, grace_s: float = 3.0) -> None:
+        """Close every connection with 1001 and wait (at most `grace_s`) for the close handshakes."""
+        self.drained = trio.Event()
+        if not self.connections:
+            return
+        for session in list(self.connections):
+            session.outbox.close(CloseCode.GOING_AWAY, "the server is shutting down")
+        with trio.move_on_after(grace_s):
+            await self.drained.wait()
 
 
-async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
-    """Run the server until cancelled; reports the bound port through `task_status` (use port 0 in tests)."""
+@dataclass(frozen=True)
+class Server:
+    """What `serve()` reports once it listens."""
+
+    port: int
+    gateway: Gateway
+
+
+async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
+    """Run the server until cancelled; reports a `Server` (with the bound port) through `task_status`.
+
+    For an orderly stop, call `server.gateway.shut_down()` first, then cancel.
+    """
     config.data_dir.mkdir(parents=True, exist_ok=True)
     async with trio.open_nursery() as nursery:
         directory = SpaceDirectory(nursery, config.mix)
-        gateway = Gateway(directory, config)
-        server: WebSocketServer = await nursery.start(
+        gateway = Gateway(directory, config, nursery)
+        listener: WebSocketServer = await nursery.start(
             lambda task_status: serve_websocket(
                 gateway.handle,
                 config.host,
@@ -100,13 +131,5 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[int] = tr
                 task_status=task_status,
             )
         )
-        port = server.port
-        log.info("listening on ws://%s:%d/", config.host, port)
-        task_status.started(port)
-        try:
-            await trio.sleep_forever()
-        finally:
-            with trio.CancelScope(shield=True), trio.move_on_after(2):
-                for session in list(gateway.sessions.values()):
-                    session.outbox.close(CloseCode.GOING_AWAY, "the server is shutting down")
-                    await session.ws.aclose(int(CloseCode.GOING_AWAY), "the server is shutting down")
+        log.info("listening on ws://%s:%d/", config.host, listener.port)
+        task_status.started(Server(listener.port, gateway))

@@ -40,6 +40,7 @@ KEEPALIVE_TIMEOUT_S = 5.0
 HELLO_TIMEOUT_S = 10.0
 MAX_BAD_IN_A_ROW = 20
 LEAVE_TIMEOUT_S = 2.0
+REJOIN_GRACE_S = 30.0  # a replaced connection's user keeps their place this long
 
 
 class SpaceLink:
@@ -252,12 +253,22 @@ class Session:
 
     async def _cleanup(self) -> None:
         if self.space is not None and self.user is not None:
-            with trio.move_on_after(LEAVE_TIMEOUT_S):
-                try:
-                    await self.space.leave(self.user, reason="disconnected", link=self.link)
-                except SpaceError:
-                    pass
+            if self.outbox.close_code is CloseCode.REPLACED:
+                # The user is back on a newer connection: keep their place while it rejoins.
+                self.gateway.nursery.start_soon(self._leave, REJOIN_GRACE_S)
+            else:
+                await self._leave(0.0)
         self.gateway.sign_out(self)
+
+    async def _leave(self, after_s: float) -> None:
+        """Leave the space as disconnected, unless a newer connection of this user has taken the place."""
+        assert self.space is not None and self.user is not None
+        await trio.sleep(after_s)
+        with trio.move_on_after(LEAVE_TIMEOUT_S):
+            try:
+                await self.space.leave(self.user, reason="disconnected", link=self.link)
+            except SpaceError:
+                pass
 
 
 def _refusal_of(data: bytes, error: msgspec.DecodeError) -> tuple[int | None, GatewayError]:

@@ -43,7 +43,7 @@ class Audience:
                 if not link.deliver_event(event, data):
                     too_slow.append(user)
         for user in too_slow:
-            log.warning("space %s: %s is too slow for events, dropped", self.space_id, user)
+            log.info("space %s: %s's connection takes no more events (closed or too slow)", self.space_id, user)
             self.links.pop(user, None)
         return too_slow
 

@@ -1,0 +1,70 @@
+"""Connection rules: Origin allow-list, one connection per user, orderly shutdown."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
+
+from actors.space import ParticipantLeft, PostShared
+from gateway.client import connect
+from tests.conftest import ServerProcess, start_server, stop_server
+
+
+@pytest.mark.parametrize(
+    ("origin", "accepted"),
+    [
+        (None, True),  # not a browser
+        ("http://127.0.0.1:3000", True),
+        ("http://localhost", True),
+        ("https://evil.example", False),
+        ("null", False),
+    ],
+)
+async def test_browser_origins_are_checked_against_the_allow_list(
+    server: ServerProcess, origin: str | None, accepted: bool
+) -> None:
+    headers = [] if origin is None else [(b"Origin", origin.encode())]
+    with trio.fail_after(10):
+        if accepted:
+            async with open_websocket_url(server.url, extra_headers=headers):
+                pass
+        else:
+            with pytest.raises(ConnectionRejected) as rejected:
+                async with open_websocket_url(server.url, extra_headers=headers):
+                    pass
+            assert rejected.value.status_code == 403
+
+
+async def test_a_second_connection_of_the_same_user_replaces_the_first(server: ServerProcess) -> None:
+    with trio.fail_after(20):
+        async with connect(server.url, "host") as host, connect(server.url, "dana") as first:
+            space_id = (await host.create_space("Reconnects")).space.space_id
+            await first.join_space(space_id)
+            async with connect(server.url, "dana") as second:
+                with trio.fail_after(5):
+                    await first.closed.wait()
+                assert first.ws.closed is not None and first.ws.closed.code == 4002
+                # The new connection takes the place: same role, no one saw dana leave.
+                joined = await second.join_space(space_id)
+                assert joined.role == "listener"
+                await host.share_post("still with us?")
+                event = await second.next_event()
+                assert isinstance(event, PostShared)
+            seen = []
+            while not isinstance(seen[-1] if seen else None, PostShared):
+                seen.append(await host.next_event())
+            assert not any(isinstance(e, ParticipantLeft) and e.user == "dana" for e in seen)
+
+
+async def test_shutdown_closes_every_connection_with_going_away(tmp_path: object) -> None:
+    srv = start_server(tmp_path / "data")  # type: ignore[operator]
+    try:
+        with trio.fail_after(20):
+            async with open_websocket_url(srv.url) as ws:
+                await trio.to_thread.run_sync(stop_server, srv)
+                with pytest.raises(ConnectionClosed) as closed:
+                    await ws.get_message()
+                assert closed.value.reason.code == 1001
+    finally:
+        stop_server(srv)
