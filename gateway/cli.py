@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -31,8 +32,31 @@ def main(argv: list[str] | None = None) -> int:
     )
     s.add_argument("--bitrate", type=int, default=32000, help="Opus bitrate of the mix, bit/s (default 32000)")
     s.add_argument("--complexity", type=int, default=5, help="Opus encoder complexity 0-10 (default 5)")
+    s.add_argument("--max-mixed", type=int, default=4, help="at most this many loudest talkers mixed (default 4)")
+    s.add_argument(
+        "--transport",
+        choices=["rust", "python"],
+        default="rust",
+        help="who writes to client sockets: the Rust fan-out (default) or trio-websocket per listener (baseline)",
+    )
+    s.add_argument(
+        "--frames-per-message",
+        type=int,
+        default=1,
+        metavar="N",
+        help="20 ms audio frames per listener message: 1 for the lowest delay (default), up to 10 for scale",
+    )
+    s.add_argument(
+        "--sndbuf",
+        type=int,
+        metavar="BYTES",
+        help="kernel send buffer per client socket (Rust transport); default: the kernel's autotuning",
+    )
     s.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    _add_load_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "load":
+        return _load(args)
 
     logging.basicConfig(
         level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -42,9 +66,54 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         data_dir=args.data,
         allowed_origins=frozenset(args.allow_origin),
-        mix=MixConfig(bitrate=args.bitrate, complexity=args.complexity),
+        mix=MixConfig(bitrate=args.bitrate, complexity=args.complexity, max_mixed=args.max_mixed),
+        transport=args.transport,
+        frames_per_message=max(1, min(10, args.frames_per_message)),
+        sndbuf=args.sndbuf,
     )
     trio.run(_serve_until_signal, config)
+    return 0
+
+
+def _add_load_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ld = commands.add_parser("load", help="load-test a server with speakers and many listeners")
+    ld.add_argument("--listeners", type=int, default=100, help="listeners per space (default 100)")
+    ld.add_argument("--speakers", type=int, default=3, help="speakers per space, all talking (default 3)")
+    ld.add_argument("--spaces", type=int, default=1, help="spaces (default 1)")
+    ld.add_argument("--duration", type=float, default=20.0, help="seconds measured after the ramp (default 20)")
+    ld.add_argument("--ramp", type=float, default=5.0, help="seconds over which listeners connect (default 5)")
+    ld.add_argument("--url", help="a running server's ws:// address; without it, one is started here")
+    ld.add_argument("--server-pid", type=int, help="with --url: the server's pid, to measure its CPU and memory")
+    ld.add_argument("--transport", choices=["rust", "python"], default="rust", help="for the started server")
+    ld.add_argument("--frames-per-message", type=int, default=1, help="for the started server (default 1)")
+    ld.add_argument("--processes", type=int, default=0, help="listener processes (default: one per 6,000)")
+    ld.add_argument("--sample", type=int, default=2, help="Python listeners that decode the audio (default 2)")
+    ld.add_argument("--wav", type=Path, help="48 kHz mono 16-bit WAV the speakers say (default: a tone each)")
+    ld.add_argument("--out", type=Path, default=Path("load-results"), help="folder for report.json and report.png")
+
+
+def _load(args: argparse.Namespace) -> int:
+    from loadtest.run import LoadConfig, run
+
+    config = LoadConfig(
+        listeners=args.listeners,
+        speakers=args.speakers,
+        spaces=args.spaces,
+        duration_s=args.duration,
+        ramp_s=args.ramp,
+        url=args.url,
+        server_pid=args.server_pid,
+        transport=args.transport,
+        frames_per_message=args.frames_per_message,
+        processes=args.processes,
+        sample=args.sample,
+        wav=args.wav,
+        out=args.out,
+    )
+    report = trio.run(run, config)
+    brief = {k: report[k] for k in ("listeners", "latency_ms", "listener_frames_per_s", "server", "samples")}
+    print(json.dumps(brief, indent=2))
+    print(f"report: {args.out / 'report.json'}, plot: {args.out / 'report.png'}")
     return 0
 
 

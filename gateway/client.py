@@ -39,7 +39,7 @@ class Client:
         self.welcome: p.Welcome | None = None
         self._refs = itertools.count(1)
         self._waiting: dict[int, trio.MemorySendChannel[object]] = {}
-        self._events_in, self.events = trio.open_memory_channel[SpaceEvent | p.Error](EVENT_QUEUE)
+        self._events_in, self.events = trio.open_memory_channel[SpaceEvent | p.Error | p.Lagging](EVENT_QUEUE)
         self._audio_in, self.audio = trio.open_memory_channel[MixFrame](AUDIO_QUEUE)
         self.audio_dropped = 0
         self.events_dropped = 0
@@ -75,7 +75,7 @@ class Client:
 
     # -- what the server sends ----------------------------------------------------------------------
 
-    async def next_event(self) -> SpaceEvent | p.Error:
+    async def next_event(self) -> SpaceEvent | p.Error | p.Lagging:
         """The next event (or `error` without a request); bound the wait with `trio.fail_after`."""
         return await self.events.receive()
 
@@ -126,7 +126,7 @@ class Client:
                     self._audio_in.send_nowait(frame)
                 except trio.WouldBlock:
                     self.audio_dropped += 1
-        elif isinstance(message, (p.Error, *SpaceEvent.__args__)):
+        elif isinstance(message, (p.Error, p.Lagging, *SpaceEvent.__args__)):
             try:
                 self._events_in.send_nowait(message)  # type: ignore[arg-type]
             except trio.WouldBlock:

@@ -151,8 +151,24 @@ class Joined(msgspec.Struct, frozen=True, tag_field="type", tag="joined"):
     space: SpaceSnapshot
 
 
+class Lagging(msgspec.Struct, frozen=True, tag_field="type", tag="lagging"):
+    """The client reads too slowly: `dropped` audio messages were dropped for it since the last notice."""
+
+    dropped: int
+
+
 ServerUnion = (
-    Welcome | Ok | Error | Joined | ParticipantJoined | ParticipantLeft | RoleChanged | PostShared | SpaceEnded | Audio
+    Welcome
+    | Ok
+    | Error
+    | Joined
+    | Lagging
+    | ParticipantJoined
+    | ParticipantLeft
+    | RoleChanged
+    | PostShared
+    | SpaceEnded
+    | Audio
 )
 
 ENCODER = msgspec.msgpack.Encoder()

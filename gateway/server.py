@@ -1,28 +1,39 @@
 """The gateway server: accepts WebSocket connections (Origin-checked) and runs a Session for each.
 
-`serve()` is the whole server: the space directory, the listener socket, and every session, in one
-nursery. Leaving it (cancellation) closes every connection with 1001 and stops every space.
+`serve()` is the whole server: the fan-out, the space directory, the listener socket, and every
+session, in one nursery. `Gateway.shut_down()` closes every connection with 1001.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 import trio
-from trio_websocket import WebSocketRequest, WebSocketServer, serve_websocket
+from trio_websocket import WebSocketRequest
 
 from actors.space import MAX_POST_CHARS, MAX_SPEAKERS, MAX_TITLE_CHARS, MixConfig, SpaceDirectory
+from actors.space.audience import Fanout as SpaceFanout
 from gateway import protocol as p
 from gateway.errors import CloseCode
+from gateway.outbox import Outbox
+from gateway.pyfanout import PyFanout
 from gateway.session import Session
+from gateway.transport import serve_python, serve_rust
+from mixer import Fanout
 
 log = logging.getLogger("gateway")
 
 SERVER_NAME = "stoa/0.1.0"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+NOTICE_INTERVAL_S = 0.1
+LAG_GRACE_S = 5.0
+"""A listener that keeps losing audio because it reads too slowly is disconnected after this long."""
 
 
 @dataclass(frozen=True)
@@ -34,15 +45,25 @@ class GatewayConfig:
     """Browser origins allowed to connect ("scheme://host[:port]"). Empty: only loopback origins. A client
     that sends no Origin header (not a browser) is always allowed; the origin "null" never is."""
     mix: MixConfig = field(default_factory=MixConfig)
+    transport: Literal["rust", "python"] = "rust"
+    frames_per_message: int = 1
+    """20 ms frames per listener message: 1 for the lowest delay, more to serve more listeners per core."""
+    max_queue_bytes: int = 256 * 1024
+    max_audio_messages: int = 64
+    sndbuf: int | None = None
+    """SO_SNDBUF of client sockets (Rust transport); None leaves the kernel's autotuning."""
 
 
 class Gateway:
-    def __init__(self, directory: SpaceDirectory, config: GatewayConfig, nursery: trio.Nursery) -> None:
+    def __init__(
+        self, directory: SpaceDirectory, config: GatewayConfig, nursery: trio.Nursery, fanout: Fanout | PyFanout
+    ) -> None:
         self.directory = directory
         self.config = config
         self.nursery = nursery
+        self.fanout = fanout
         self.sessions: dict[str, Session] = {}  # signed in, by user
-        self.connections: set[Session] = set()  # every open connection, signed in or not
+        self.connections: dict[int, Session] = {}  # every open connection, by fan-out id
         self.drained = trio.Event()
 
     def welcome(self, user: str) -> p.Welcome:
@@ -61,7 +82,7 @@ class Gateway:
         assert session.user is not None
         old = self.sessions.get(session.user)
         if old is not None and old is not session:
-            old.outbox.close(CloseCode.REPLACED, "the same user connected again")
+            old.close(CloseCode.REPLACED, "the same user connected again")
         self.sessions[session.user] = session
 
     def sign_out(self, session: Session) -> None:
@@ -78,18 +99,18 @@ class Gateway:
         host = urlsplit(origin).hostname
         return host is not None and host in LOOPBACK_HOSTS
 
-    async def handle(self, request: WebSocketRequest) -> None:
+    async def on_connection(self, request: WebSocketRequest, conn: int, outbox: Outbox | None) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
         if not self.origin_allowed(headers.get("origin")):
             await request.reject(403, body=b"origin not allowed\n")
             return
         ws = await request.accept()
-        session = Session(ws, self)
-        self.connections.add(session)
+        session = Session(ws, self, conn, outbox)
+        self.connections[conn] = session
         try:
             await session.run()
         finally:
-            self.connections.discard(session)
+            del self.connections[conn]
             if not self.connections:
                 self.drained.set()
 
@@ -98,10 +119,31 @@ class Gateway:
         self.drained = trio.Event()
         if not self.connections:
             return
-        for session in list(self.connections):
-            session.outbox.close(CloseCode.GOING_AWAY, "the server is shutting down")
+        for session in list(self.connections.values()):
+            session.close(CloseCode.GOING_AWAY, "the server is shutting down")
         with trio.move_on_after(grace_s):
             await self.drained.wait()
+
+    async def watch_notices(self) -> None:
+        """Act on what the fan-out reports: tell lagging listeners, cut those that lag too long."""
+        while True:
+            await trio.sleep(NOTICE_INTERVAL_S)
+            now = time.monotonic()
+            for conn, kind, value in self.fanout.take_notices():
+                session = self.connections.get(conn)
+                if session is None:
+                    continue
+                if kind == "lagging":
+                    session.lagging(value, now)
+                else:  # "overflow" or "error": the fan-out has already given up on this socket
+                    session.close(CloseCode.TOO_SLOW, f"connection {kind}")
+            for session in list(self.connections.values()):
+                if session.lagging_since is None:
+                    continue
+                if now - session.lagging_last > 1.0:
+                    session.lagging_since = None  # it caught up
+                elif now - session.lagging_since > LAG_GRACE_S:
+                    session.close(CloseCode.TOO_SLOW, "the client kept losing audio: it reads too slowly")
 
 
 @dataclass(frozen=True)
@@ -118,18 +160,24 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
     For an orderly stop, call `server.gateway.shut_down()` first, then cancel.
     """
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    async with trio.open_nursery() as nursery:
-        directory = SpaceDirectory(nursery, config.mix)
-        gateway = Gateway(directory, config, nursery)
-        listener: WebSocketServer = await nursery.start(
-            lambda task_status: serve_websocket(
-                gateway.handle,
-                config.host,
-                config.port,
-                ssl_context=None,
-                max_message_size=p.MAX_MESSAGE_BYTES,
-                task_status=task_status,
-            )
-        )
-        log.info("listening on ws://%s:%d/", config.host, listener.port)
-        task_status.started(Server(listener.port, gateway))
+    fanout: Fanout | PyFanout
+    if config.transport == "rust":
+        fanout = Fanout(max_queue_bytes=config.max_queue_bytes, max_audio_messages=config.max_audio_messages)
+    else:
+        fanout = PyFanout(max_queue_bytes=config.max_queue_bytes, max_audio_messages=config.max_audio_messages)
+    try:
+        async with trio.open_nursery() as nursery:
+            space_fanout: SpaceFanout = fanout
+            directory = SpaceDirectory(nursery, space_fanout, config.mix, config.frames_per_message)
+            gateway = Gateway(directory, config, nursery, fanout)
+            if isinstance(fanout, PyFanout):
+                run = partial(serve_python, fanout)
+            else:
+                run = partial(serve_rust, fanout, sndbuf=config.sndbuf)
+            port: int = await nursery.start(run, config.host, config.port, gateway.on_connection, p.MAX_MESSAGE_BYTES)
+            nursery.start_soon(gateway.watch_notices)
+            log.info("listening on ws://%s:%d/ (%s transport)", config.host, port, config.transport)
+            task_status.started(Server(port, gateway))
+    finally:
+        if isinstance(fanout, Fanout):
+            fanout.shutdown()

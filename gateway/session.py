@@ -1,8 +1,9 @@
 """Session: one client connection, from `hello` to close. Reads, validates, authorises and dispatches.
 
-Three tasks per connection: the reader (this module's `run`), the writer (drains the Outbox, the only
-code that writes to the socket) and the keepalive (a ping every 5 s, close after 5 s without a pong).
-Requests from one client are handled in order; a refusal is an `error` reply and changes nothing.
+Everything the session sends goes through the server's fan-out (`send`), which keeps one ordered queue
+per connection. Tasks per connection: the reader (`_read_all`), the keepalive (a ping every 5 s, close
+after 5 s without a pong), and with the Python transport a writer draining the Outbox. Requests from one
+client are handled in order; a refusal is an `error` reply and changes nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import msgspec
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
-from actors.space import Role, RoleChanged, SpaceEnded, SpaceError, SpaceEvent, SpaceRef
+from actors.space import ParticipantLeft, Role, RoleChanged, SpaceEnded, SpaceError, SpaceEvent, SpaceRef, SpaceState
 from actors.space import errors as space_errors
 from gateway import protocol as p
 from gateway.errors import (
@@ -40,75 +41,107 @@ KEEPALIVE_TIMEOUT_S = 5.0
 HELLO_TIMEOUT_S = 10.0
 MAX_BAD_IN_A_ROW = 20
 LEAVE_TIMEOUT_S = 2.0
+CLOSE_TIMEOUT_S = 2.0
 REJOIN_GRACE_S = 30.0  # a replaced connection's user keeps their place this long
 
 
 class SpaceLink:
-    """The session's MemberLink for one space. Holds events back until the `joined` reply is queued, so a
-    client always sees its snapshot first and then exactly the events after it."""
+    """The session's MemberLink for one space, made by the request (`ref`) that joins it."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, ref: int) -> None:
         self._session = session
-        self._pending: list[tuple[SpaceEvent, bytes]] | None = []
-        self.after_seq = 0
+        self._ref = ref
 
-    def open(self, after_seq: int) -> None:
-        pending, self._pending = self._pending or [], None
-        self.after_seq = after_seq
-        for event, data in pending:
-            self.deliver_event(event, data)
+    @property
+    def conn(self) -> int:
+        return self._session.conn
 
-    def deliver_event(self, event: SpaceEvent, data: bytes) -> bool:
-        if self._pending is not None:
-            self._pending.append((event, data))
-            return True
-        if event.seq <= self.after_seq:
-            return True  # already in the snapshot
+    def joined(self, state: SpaceState) -> None:
+        self._session.entered(self, self._ref, state)
+
+    def observe(self, event: SpaceEvent) -> None:
         self._session.observe(self, event)
-        return self._session.outbox.put(data)
-
-    def deliver_audio(self, data: bytes) -> None:
-        if self._pending is None:
-            self._session.outbox.put_audio(data)
 
 
 class Session:
-    def __init__(self, ws: WebSocketConnection, gateway: Gateway) -> None:
+    def __init__(self, ws: WebSocketConnection, gateway: Gateway, conn: int, outbox: Outbox | None) -> None:
         self.ws = ws
         self.gateway = gateway
-        self.outbox = Outbox()
+        self.conn = conn
+        self.outbox = outbox  # only with the Python transport
         self.user: str | None = None
         self.space: SpaceRef | None = None
         self.link: SpaceLink | None = None
         self.role: Role | None = None
+        self.close_code: CloseCode | None = None
+        self.close_reason = ""
+        self._close_requested = trio.Event()
         self._bad_in_a_row = 0
         self._refusal_sent_at: dict[str, float] = {}
+        self.lagging_since: float | None = None  # when this client started losing audio, if it still does
+        self.lagging_last = 0.0
+        self._lag_told_at = -10.0
+        self._lag_untold = 0
 
     async def run(self) -> None:
-        """Serve the connection until it closes. The writer runs here; it ends after the close handshake."""
+        """Serve the connection until it closes: on the first close request, do the close handshake."""
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._read_all)
             nursery.start_soon(self._keepalive)
-            await self._write()
+            if self.outbox is not None:
+                nursery.start_soon(self._write_outbox, self.outbox)
+            await self._close_requested.wait()
+            assert self.close_code is not None
+            with trio.move_on_after(CLOSE_TIMEOUT_S):
+                await self.ws.aclose(int(self.close_code), self.close_reason)
             nursery.cancel_scope.cancel()
+        with trio.CancelScope(shield=True):
+            await self._cleanup()
+
+    def send(self, data: bytes) -> None:
+        """Queue a reply or event for this client. A queue that overflows closes the connection."""
+        if self.close_code is None and not self.gateway.fanout.send(self.conn, data):
+            self.close(CloseCode.TOO_SLOW, "the client did not read its replies and events fast enough")
+
+    def close(self, code: CloseCode, reason: str) -> None:
+        """Ask for the connection to close (once; the first reason wins)."""
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
+            self._close_requested.set()
+
+    def lagging(self, dropped: int, now: float) -> None:
+        """The fan-out dropped audio for this slow client: tell it, at most once a second."""
+        if self.lagging_since is None:
+            self.lagging_since = now
+        self.lagging_last = now
+        self._lag_untold += dropped
+        if now - self._lag_told_at >= 1.0:
+            self.send(p.encode(p.Lagging(dropped=self._lag_untold)))
+            self._lag_told_at, self._lag_untold = now, 0
 
     async def _read_all(self) -> None:
         try:
             with trio.move_on_after(HELLO_TIMEOUT_S):
-                while self.user is None and not self.outbox.closed:
+                while self.user is None and self.close_code is None:
                     if not await self._read_one():
                         return
             if self.user is None:
-                self.outbox.close(CloseCode.HELLO_TIMEOUT, "no hello within 10 s")
+                self.close(CloseCode.HELLO_TIMEOUT, "no hello within 10 s")
                 return
-            while not self.outbox.closed and await self._read_one():
+            while self.close_code is None and await self._read_one():
                 pass
         finally:
-            with trio.CancelScope(shield=True):
-                await self._cleanup()
-            self.outbox.close(CloseCode.NORMAL, "")  # wakes the writer if the reader ended first
+            self.close(CloseCode.NORMAL, "")
 
     # -- delivery from the space --------------------------------------------------------------------
+
+    def entered(self, link: SpaceLink, ref: int, state: SpaceState) -> None:
+        """The space took us in: the snapshot is the reply, queued before any later event."""
+        assert self.user is not None
+        role = state.role_of(self.user)
+        assert role is not None
+        self.link, self.role = link, role
+        self.send(p.encode(p.Joined(ref=ref, role=role, space=p.SpaceSnapshot.of(state))))
 
     def observe(self, link: SpaceLink, event: SpaceEvent) -> None:
         """Keep this session's view of itself (role, membership) in step with the events it is sent."""
@@ -116,7 +149,7 @@ class Session:
             return
         if isinstance(event, RoleChanged) and event.user == self.user:
             self.role = event.role
-        elif isinstance(event, SpaceEnded):
+        elif isinstance(event, SpaceEnded) or (isinstance(event, ParticipantLeft) and event.user == self.user):
             self.space, self.link, self.role = None, None, None
 
     # -- reading ------------------------------------------------------------------------------------
@@ -128,7 +161,7 @@ class Session:
         except ConnectionClosed:
             return False
         if isinstance(data, str):
-            self.outbox.close(CloseCode.UNSUPPORTED_DATA, "text frames are not accepted: send binary msgpack")
+            self.close(CloseCode.UNSUPPORTED_DATA, "text frames are not accepted: send binary msgpack")
             return False
         try:
             message = p.CLIENT_DECODER.decode(data)
@@ -136,7 +169,7 @@ class Session:
             ref, error = _refusal_of(data, e)
             self._bad_in_a_row += 1
             if self._bad_in_a_row > MAX_BAD_IN_A_ROW:
-                self.outbox.close(CloseCode.POLICY_VIOLATION, "too many bad messages in a row")
+                self.close(CloseCode.POLICY_VIOLATION, "too many bad messages in a row")
                 return False
             self.reply_error(ref, error)
             return True
@@ -148,7 +181,7 @@ class Session:
         return True
 
     def reply_error(self, ref: int | None, error: Exception) -> None:
-        self.outbox.put(p.encode(p.Error(ref=ref, code=code_of(error), message=str(error))))
+        self.send(p.encode(p.Error(ref=ref, code=code_of(error), message=str(error))))
 
     async def _dispatch(self, m: p.ClientMessage) -> None:
         if isinstance(m, p.Hello):
@@ -179,7 +212,7 @@ class Session:
                 self.space, self.link, self.role = None, None, None
             case p.EndSpace():
                 await self._require_space().end(user)
-        self.outbox.put(p.encode(p.Ok(ref)))
+        self.send(p.encode(p.Ok(ref)))
 
     def _hello(self, m: p.Hello) -> None:
         if self.user is not None:
@@ -188,17 +221,13 @@ class Session:
             raise UnsupportedProtocol(f"this server speaks protocol {p.PROTOCOL_VERSION}, not {m.protocol}")
         self.user = m.user
         self.gateway.sign_in(self)
-        self.outbox.put(p.encode(self.gateway.welcome(m.user)))
+        self.send(p.encode(self.gateway.welcome(m.user)))
 
     async def _enter(self, ref: int, space: SpaceRef) -> None:
+        """Join `space`; the `joined` reply is queued by the space itself (see `entered`)."""
         assert self.user is not None
-        link = SpaceLink(self)
-        state = await space.join(self.user, link)
-        role = state.role_of(self.user)
-        assert role is not None
-        self.space, self.link, self.role = space, link, role
-        self.outbox.put(p.encode(p.Joined(ref=ref, role=role, space=p.SpaceSnapshot.of(state))))
-        link.open(after_seq=state.seq)
+        await space.join(self.user, SpaceLink(self, ref))
+        self.space = space
 
     def _audio(self, m: p.SendAudio) -> None:
         assert self.user is not None
@@ -227,17 +256,15 @@ class Session:
 
     # -- writing, keepalive, cleanup ----------------------------------------------------------------
 
-    async def _write(self) -> None:
-        """The only code that writes to the socket: queued messages in order, then the close handshake."""
+    async def _write_outbox(self, outbox: Outbox) -> None:
+        """The Python transport's writer: one trio-websocket `send_message` per queued message."""
         try:
             while True:
-                await self.ws.send_message(await self.outbox.get())
+                await self.ws.send_message(await outbox.get())
         except OutboxClosed:
-            assert self.outbox.close_code is not None
-            with trio.move_on_after(2):
-                await self.ws.aclose(int(self.outbox.close_code), self.outbox.close_reason)
+            self.close(outbox.close_code or CloseCode.NORMAL, outbox.close_reason)
         except ConnectionClosed:
-            pass
+            self.close(CloseCode.NORMAL, "")
 
     async def _keepalive(self) -> None:
         while True:
@@ -248,12 +275,12 @@ class Session:
                 except ConnectionClosed:
                     return
             if scope.cancelled_caught:
-                self.outbox.close(CloseCode.KEEPALIVE_TIMEOUT, "no pong within 5 s")
+                self.close(CloseCode.KEEPALIVE_TIMEOUT, "no pong within 5 s")
                 return
 
     async def _cleanup(self) -> None:
         if self.space is not None and self.user is not None:
-            if self.outbox.close_code is CloseCode.REPLACED:
+            if self.close_code is CloseCode.REPLACED:
                 # The user is back on a newer connection: keep their place while it rejoins.
                 self.gateway.nursery.start_soon(self._leave, REJOIN_GRACE_S)
             else:

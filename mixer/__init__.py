@@ -8,9 +8,14 @@ from mixer._mixer import (
     SAMPLE_RATE,
     Decoder,
     Encoder,
+    Fanout,
+    FanoutStats,
+    ListenerPool,
+    ListenerStats,
     Mixer,
     MixerError,
     MixerStats,
+    PoolStats,
     TickOutput,
 )
 
@@ -20,8 +25,13 @@ __all__ = [
     "SAMPLE_RATE",
     "Decoder",
     "Encoder",
+    "Fanout",
+    "FanoutStats",
+    "ListenerPool",
+    "ListenerStats",
     "Mixer",
     "MixerError",
     "MixerStats",
+    "PoolStats",
     "TickOutput",
 ]

@@ -12,6 +12,11 @@ __all__ = [
     "TickOutput",
     "MixerStats",
     "Mixer",
+    "Fanout",
+    "FanoutStats",
+    "ListenerPool",
+    "PoolStats",
+    "ListenerStats",
 ]
 
 FRAME_SAMPLES: int
@@ -56,7 +61,8 @@ class TickOutput:
         """0 for a mixer's first tick, then +1 per tick."""
     @property
     def kind(self) -> str:
-        """``"silent"``, ``"passthrough"`` or ``"mixed"``."""
+        """``"silent"`` (nobody talking: nothing encoded), ``"passthrough"`` (one talker's packet
+        as it came) or ``"mixed"``."""
     @property
     def captured_at(self) -> int:
         """Smallest ``captured_at`` (µs) of the real packets in the mix; 0 if none."""
@@ -68,7 +74,12 @@ class TickOutput:
         """(input id, Opus packet of the mix without that input), in id order."""
     @property
     def mixed(self) -> list[int]:
-        """Input ids whose voice is in this tick's mix, in id order."""
+        """Input ids whose voice is in this tick's mix, in id order: the talkers, at most
+        ``max_mixed`` of them, the loudest. ``shared`` holds no voice that is not listed here."""
+    @property
+    def levels(self) -> list[tuple[int, int]]:
+        """(input id, level of its frame in dBFS, -127..0) for every input that played audio
+        this tick, mixed or not, in id order: who is talking, and how loud."""
 
 @final
 class MixerStats:
@@ -87,7 +98,7 @@ class MixerStats:
         """Accepted packets whose seq was already played or queued."""
     @property
     def concealed(self) -> int:
-        """Frames of loss concealment mixed (hangover or undecodable packet)."""
+        """Frames of loss concealment played (hangover or undecodable packet), mixed or not."""
     @property
     def decode_errors(self) -> int: ...
     @property
@@ -100,6 +111,11 @@ class Mixer:
 
     Membership changes and pushes never wait for a running ``tick``; they take
     effect from the next tick on.
+
+    Only talkers are mixed: an input talks while its frames reach ``silence_dbfs``
+    (-127..0; DTX packets are silence) and for ``hold_ticks`` ticks after the last
+    that did. Of those, the ``max_mixed`` loudest (1..13) are mixed; the others'
+    packets are decoded but left out. A tick with no talker encodes nothing.
     """
 
     def __new__(
@@ -109,6 +125,9 @@ class Mixer:
         complexity: int = 5,
         max_queue: int = 6,
         hangover_ticks: int = 5,
+        max_mixed: int = 4,
+        silence_dbfs: int = -50,
+        hold_ticks: int = 10,
     ) -> Self: ...
     def add_input(self, input_id: int) -> None:
         """A speaker becomes an input; no-op if present."""
@@ -123,7 +142,244 @@ class Mixer:
         """
     @property
     def active(self) -> bool:
-        """True while any input has queued packets or is inside its hangover."""
+        """True while any input has queued packets or is inside its hangover (silent packets too)."""
     def tick(self) -> TickOutput:
         """One 20 ms tick; releases the GIL for all of its decode, mix and encode."""
     def stats(self) -> MixerStats: ...
+
+@final
+class FanoutStats:
+    """A snapshot of a fan-out's counters (since it was made, except the first two)."""
+
+    @property
+    def connections(self) -> int:
+        """Registered connections whose duplicate is still open (those flushing after ``close`` included)."""
+    @property
+    def groups(self) -> int: ...
+    @property
+    def messages_queued(self) -> int:
+        """Messages queued, counted once per connection (a broadcast to 100 members counts 100)."""
+    @property
+    def bytes_written(self) -> int: ...
+    @property
+    def write_calls(self) -> int:
+        """``sendmsg`` calls that wrote something (each may carry several queued messages)."""
+    @property
+    def audio_dropped(self) -> int:
+        """Audio messages dropped for slow readers."""
+    @property
+    def overflows(self) -> int: ...
+    @property
+    def write_errors(self) -> int: ...
+    @property
+    def writer_cpu_ns(self) -> int:
+        """CPU time of the writer thread, as it measured it at the end of its last pass."""
+
+@final
+class Fanout:
+    """Every byte written to registered client sockets, by one Rust thread ("stoa-fanout").
+
+    Python keeps reading each socket; the fan-out writes to its own duplicate of it.
+    Messages go out in the order they were queued on each connection. Each connection's
+    queue holds at most ``max_queue_bytes`` not yet written and ``max_audio_messages``
+    audio messages: audio is dropped oldest-first when a client lags (never a message
+    whose writing has begun), control never is; control that cannot fit closes the
+    connection ("overflow"). A slow client never delays another.
+
+    Thread-safe: any method from any thread. No call waits for a write. Ids of
+    connections and groups start at 1 and are never reused.
+    """
+
+    def __new__(cls, *, max_queue_bytes: int = 262144, max_audio_messages: int = 64) -> Self:
+        """Starts the writer thread. Raises ``MixerError("bad_argument")`` for a setting below 1."""
+    def register(self, fd: int) -> int:
+        """Takes a duplicate of the stream socket ``fd`` and returns its connection id.
+
+        The caller keeps, and eventually closes, its own ``fd``; the socket becomes
+        non-blocking (a flag shared by both descriptors). Raises ``OSError`` if ``fd``
+        is not an open stream socket, ``RuntimeError`` after ``shutdown``.
+        """
+    def send_raw(self, conn: int, data: bytes) -> bool:
+        """Queues already-framed bytes (handshake response, ping/pong/close frames) as control.
+
+        False if ``conn`` is unknown or closed, or overflowed now (it is then closing).
+        """
+    def send(self, conn: int, payload: bytes) -> bool:
+        """Queues ``payload`` as one binary WebSocket message, as control; False as ``send_raw``."""
+    def send_audio(self, conn: int, payload: bytes) -> None:
+        """Queues ``payload`` as one binary WebSocket message, as audio (droppable); ignored if closed."""
+    def new_group(self) -> int: ...
+    def join_group(self, group: int, conn: int) -> None:
+        """No-op if already a member, or if ``conn`` is unknown or closed; ``KeyError`` for an unknown group."""
+    def leave_group(self, group: int, conn: int) -> None:
+        """No-op if not a member."""
+    def drop_group(self, group: int) -> None:
+        """Forgets the group (members stay registered); no-op if unknown."""
+    def broadcast_audio(self, group: int, payload: bytes) -> int:
+        """Frames ``payload`` once and queues the same bytes as audio for every member.
+
+        Returns the number of members (a lagging one counts). Releases the GIL.
+        ``KeyError`` for an unknown group.
+        """
+    def broadcast(self, group: int, payload: bytes) -> list[int]:
+        """Frames once and queues as control for every member; returns the members that
+        overflowed (each now closing, with an "overflow" notice). Releases the GIL.
+        ``KeyError`` for an unknown group.
+        """
+    def close(self, conn: int) -> None:
+        """No more sends; ``conn`` leaves every group now. The writer flushes what is queued
+        (for at most 2 s), then shuts the socket down for writing (the peer sees EOF) and
+        closes its duplicate. Idempotent; no-op if unknown.
+        """
+    def take_notices(self) -> list[tuple[int, str, int]]:
+        """Notices since the last call, as (conn, kind, value):
+
+        ``(conn, "lagging", n)``: n audio messages dropped since its previous "lagging" notice;
+        ``(conn, "overflow", queued_bytes)``: control could not fit; the connection is closing;
+        ``(conn, "error", errno)``: a write failed (peer reset...); the connection is closed.
+        "lagging" ones come first, then the others in the order they happened.
+        """
+    def queued_bytes(self, conn: int) -> int:
+        """Bytes queued and not yet written; 0 if unknown or closed by the writer."""
+    def stats(self) -> FanoutStats: ...
+    def shutdown(self) -> None:
+        """Stops and joins the writer after one last non-blocking write per connection; closes
+        every duplicate (with a FIN for connections already closed). Later sends return False.
+        Idempotent; also done when the fan-out is garbage-collected.
+        """
+
+@final
+class PoolStats:
+    """A ``ListenerPool`` at one moment. Each counter is read on its own (no lock), so a
+    snapshot taken while the pool runs is consistent per field, not across fields.
+
+    ``connecting + joined + failed + closed`` is the number of users.
+    """
+
+    @property
+    def connecting(self) -> int:
+        """Listeners not yet joined and not ended, those still waiting for the ramp-up included."""
+    @property
+    def connected(self) -> int:
+        """WebSocket connections open now (upgraded, not yet closed), joined or not."""
+    @property
+    def joined(self) -> int: ...
+    @property
+    def failed(self) -> int:
+        """Listeners that ended before joining (refused, connect error, closed by the server...)."""
+    @property
+    def closed(self) -> int:
+        """Listeners that ended after joining, or that ``stop`` ended before they joined."""
+    @property
+    def closed_by_server(self) -> int:
+        """Connections the server ended: a close frame it started, or the TCP connection dropped."""
+    @property
+    def messages(self) -> int:
+        """WebSocket messages received, of every type."""
+    @property
+    def events(self) -> int:
+        """Messages that were space events (``participant_joined``, ``role_changed``...)."""
+    @property
+    def malformed(self) -> int:
+        """Messages that could not be read (not a msgpack map, a text message, a frame without ``seq``)."""
+    @property
+    def frames(self) -> int:
+        """Audio frames received."""
+    @property
+    def lost(self) -> int:
+        """Frames missing from the listeners' runs of ``seq``: each gap ``prev+1..new-1`` counts."""
+    @property
+    def late(self) -> int:
+        """Frames whose latency (``now - captured_at``) exceeded ``late_after_ms``."""
+    @property
+    def reordered(self) -> int:
+        """Frames whose ``seq`` was not above the listener's previous one (duplicate or backward)."""
+    @property
+    def bytes(self) -> int:
+        """Bytes received, WebSocket framing and the HTTP upgrade response included."""
+    @property
+    def cpu_us(self) -> int:
+        """CPU time of the pool thread (CLOCK_THREAD_CPUTIME_ID), sampled at least every 100 ms."""
+
+@final
+class ListenerStats:
+    """One listener of a ``ListenerPool`` at one moment."""
+
+    @property
+    def user(self) -> str: ...
+    @property
+    def state(self) -> str:
+        """``"connecting"``, ``"joined"``, ``"failed"`` (ended before joining) or ``"closed"``
+        (ended after joining, or stopped before)."""
+    @property
+    def frames(self) -> int: ...
+    @property
+    def lost(self) -> int: ...
+    @property
+    def late(self) -> int: ...
+    @property
+    def reordered(self) -> int: ...
+    @property
+    def first_seq(self) -> int:
+        """``seq`` of the first frame received; -1 before any."""
+    @property
+    def last_seq(self) -> int:
+        """Highest ``seq`` received; -1 before any."""
+    @property
+    def max_latency_us(self) -> int: ...
+    @property
+    def close_code(self) -> int:
+        """The close code the server sent or echoed; 1006 if the connection dropped without
+        one; 0 while open or if the WebSocket never opened."""
+    @property
+    def error(self) -> str:
+        """Why it failed or ended abnormally (e.g. ``"refused: no_such_space"``); ``""`` if it did not."""
+
+@final
+class ListenerPool:
+    """Listeners of one space for load tests: one WebSocket connection per user, all on one
+    Rust thread ("stoa-loadpool", epoll) that never takes the GIL.
+
+    Each listener connects (at most ``connect_per_s`` connections started per second), sends
+    ``hello`` and ``join_space`` (ref 1), waits for ``joined``, then reads forever, answering
+    pings. Per audio frame it checks ``seq`` for gaps and records ``now - captured_at``
+    (CLOCK_REALTIME; frames with ``captured_at`` 0 have no latency) in a histogram with 1%
+    precision; other messages are counted.
+
+    Resource handling: one open file per listener; the constructor refuses more listeners than
+    the process may open (less 64). ``stop()`` (or leaving a ``with`` block, or garbage
+    collection) closes every connection with a close frame (code 1000), waits at most 2 s
+    for the server's answers, and joins the thread.
+
+    Error handling: a bad argument raises ``MixerError("bad_argument")``; an unknown host or
+    a system failure at start raises ``OSError``. After the start, nothing raises: a listener
+    that fails says why in ``ListenerStats.error``.
+    """
+
+    def __new__(
+        cls,
+        host: str,
+        port: int,
+        space_id: str,
+        users: list[str],
+        *,
+        connect_per_s: float = 2000.0,
+        late_after_ms: int = 250,
+    ) -> Self: ...
+    def stats(self) -> PoolStats:
+        """Cheap (a few atomic loads): call it as often as a progress display needs."""
+    def listeners(self) -> list[ListenerStats]:
+        """One per user, in the order given."""
+    def latency_percentiles(self, ps: list[float], *, reset: bool = False) -> list[int]:
+        """Latency (µs) at each percentile (0 to 100) over the frames since the start or the last
+        reset; never under the true value, at most 1% over; zeros before any frame.
+
+        With ``reset=True`` the histogram is emptied in the same pass, so consecutive windows
+        (one a second, for plots) lose no frame between them.
+        """
+    def reset_latency(self) -> None:
+        """Starts a new measurement window."""
+    def stop(self) -> None:
+        """Closes every connection and joins the thread, releasing the GIL; idempotent."""
+    def __enter__(self) -> Self: ...
+    def __exit__(self, exc_type: object, exc: object, traceback: object) -> bool: ...

@@ -37,6 +37,9 @@ class MixConfig:
     complexity: int = 5
     max_queue: int = 6
     hangover_ticks: int = 5
+    max_mixed: int = 4
+    silence_dbfs: int = -50
+    hold_ticks: int = 10
 
 
 def now_ms() -> int:
@@ -78,7 +81,11 @@ class SpaceActor(Actor):
                 return None
             case Join():
                 self._commit(ctx, *domain.apply(self.state, message, now_ms()))
-                self._audience.attach(message.user, message.link)
+                role = self.state.role_of(message.user)
+                assert role is not None
+                # Snapshot first, then membership: every later event reaches this connection after it.
+                message.link.joined(self.state)
+                self._audience.attach(message.user, message.link, on_mic=role.on_mic)
                 return self.state
             case Leave():
                 current = self._audience.links.get(message.user)
@@ -111,14 +118,16 @@ class SpaceActor(Actor):
         on_mic = [p.user for p in self.state.participants if p.role.on_mic]
         for user in set(self._input_of) - set(on_mic):
             self._remove_input(user)
+            self._audience.set_on_mic(user, False)
         for user in on_mic:
-            self._add_input(user)
+            if user not in self._input_of:
+                self._add_input(user)
+                self._audience.set_on_mic(user, True)
 
     def _add_input(self, user: str) -> None:
-        if user not in self._input_of:
-            self._input_of[user] = self._next_input
-            self.mixer.add_input(self._next_input)
-            self._next_input += 1
+        self._input_of[user] = self._next_input
+        self.mixer.add_input(self._next_input)
+        self._next_input += 1
 
     def _remove_input(self, user: str) -> None:
         input_id = self._input_of.pop(user, None)
@@ -152,4 +161,5 @@ class SpaceActor(Actor):
                 if deadline < now - 5 * FRAME_S:
                     deadline = now  # far behind (a stalled machine): resume the rhythm instead of bursting
                 await trio.sleep_until(deadline)
+            self._audience.flush()
             self._wake = trio.Event()

@@ -1,51 +1,115 @@
-"""Who is connected to a space right now, and delivery to them.
+"""Who is connected to a space right now, and delivery to them through the server's fan-out.
 
 The Audience belongs to the space, not to one incarnation of its actor: it outlives a crash, so the
 restarted actor keeps reaching every connection, and the directory can still tell everyone when the space
-fails for good. Events and audio are encoded once and the same bytes are queued for every member.
+fails for good. Every event and every batch of frames is encoded once; the fan-out queues the same bytes
+for each connection (the Rust fan-out writes them with no Python step per listener).
+
+Two groups per space: `everyone` (events) and `audience` (members who hear the shared mix: everyone not
+on the mic). A member on the mic gets its own stream: its mix-minus while its voice is in the mix, the
+shared mix otherwise.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 import msgspec
 
 from actors.space.commands import MemberLink
-from actors.space.events import Audio, MixFrame, SpaceEvent
+from actors.space.events import Audio, MixFrame, SpaceEnded, SpaceEvent
 
 log = logging.getLogger("actors.space")
 
 _encoder = msgspec.msgpack.Encoder()
 
 
+class Fanout(Protocol):
+    """What a space needs of the server's fan-out (`mixer.Fanout` in Rust, or the gateway's Python one)."""
+
+    def send(self, conn: int, payload: bytes) -> bool: ...
+    def send_audio(self, conn: int, payload: bytes) -> None: ...
+    def new_group(self) -> int: ...
+    def join_group(self, group: int, conn: int) -> None: ...
+    def leave_group(self, group: int, conn: int) -> None: ...
+    def drop_group(self, group: int) -> None: ...
+    def broadcast(self, group: int, payload: bytes) -> list[int]: ...
+    def broadcast_audio(self, group: int, payload: bytes) -> int: ...
+
+
 class Audience:
-    def __init__(self, space_id: str) -> None:
+    def __init__(self, space_id: str, fanout: Fanout, frames_per_message: int = 1) -> None:
         self.space_id = space_id
         self.links: dict[str, MemberLink] = {}
         self.last_seq = 0
+        self._fanout = fanout
+        self._everyone = fanout.new_group()
+        self._audience = fanout.new_group()
+        self._on_mic: set[str] = set()
+        self._frames_per_message = frames_per_message
+        self._shared: list[MixFrame] = []
+        self._own: dict[str, list[MixFrame]] = {}
+        self._batched_ticks = 0
 
-    def attach(self, user: str, link: MemberLink) -> None:
+    # -- membership -------------------------------------------------------------------------------------
+
+    def attach(self, user: str, link: MemberLink, on_mic: bool) -> None:
+        """Add (or replace) a member's connection. Events broadcast from now on reach it."""
+        old = self.links.get(user)
+        if old is not None and old is not link:
+            self._leave_groups(old.conn)
         self.links[user] = link
+        self._fanout.join_group(self._everyone, link.conn)
+        self._place(user, on_mic)
 
-    def detach(self, user: str, link: MemberLink | None = None) -> None:
-        """Forget `user`'s link (only if it is still `link`, when given: a newer connection may have replaced it)."""
-        if link is None or self.links.get(user) is link:
-            self.links.pop(user, None)
+    def detach(self, user: str) -> None:
+        link = self.links.pop(user, None)
+        if link is not None:
+            self._leave_groups(link.conn)
+        self._on_mic.discard(user)
+        self._own.pop(user, None)
 
-    def broadcast(self, events: list[SpaceEvent]) -> list[str]:
-        """Queue each event for every member, in order; returns the users whose links were too slow."""
-        too_slow: list[str] = []
+    def set_on_mic(self, user: str, on_mic: bool) -> None:
+        if user in self.links:
+            self._place(user, on_mic)
+
+    def close(self) -> None:
+        """The space is over: forget every member and free the groups."""
+        self._fanout.drop_group(self._everyone)
+        self._fanout.drop_group(self._audience)
+        self.links.clear()
+
+    def _place(self, user: str, on_mic: bool) -> None:
+        conn = self.links[user].conn
+        if on_mic:
+            self._on_mic.add(user)
+            self._fanout.leave_group(self._audience, conn)
+        else:
+            self._on_mic.discard(user)
+            self._own.pop(user, None)
+            self._fanout.join_group(self._audience, conn)
+
+    def _leave_groups(self, conn: int) -> None:
+        self._fanout.leave_group(self._everyone, conn)
+        self._fanout.leave_group(self._audience, conn)
+
+    # -- events -----------------------------------------------------------------------------------------
+
+    def broadcast(self, events: list[SpaceEvent]) -> None:
+        """Queue each event for every member, in order; tell the members an event is about."""
         for event in events:
             self.last_seq = event.seq
-            data = _encoder.encode(event)
-            for user, link in list(self.links.items()):
-                if not link.deliver_event(event, data):
-                    too_slow.append(user)
-        for user in too_slow:
-            log.info("space %s: %s's connection takes no more events (closed or too slow)", self.space_id, user)
-            self.links.pop(user, None)
-        return too_slow
+            for conn in self._fanout.broadcast(self._everyone, _encoder.encode(event)):
+                log.info("space %s: connection %d overflowed its queue; it is closed", self.space_id, conn)
+            subject = self.links.get(getattr(event, "user", ""))
+            if subject is not None:
+                subject.observe(event)
+            if isinstance(event, SpaceEnded):
+                for link in self.links.values():
+                    link.observe(event)
+
+    # -- audio ------------------------------------------------------------------------------------------
 
     def send_mix(
         self,
@@ -56,23 +120,35 @@ class Audience:
         mixed: list[int],
         input_of: dict[str, int],
     ) -> None:
-        """Give each member the mix it should hear this tick.
+        """Add this tick's frames to the batches; send them every `frames_per_message` ticks.
 
-        A speaker whose voice is in the mix hears its own mix-minus (nothing when no one else talks);
-        everyone else hears the one shared frame. Each distinct frame is encoded once.
+        A member whose voice is in the mix gets its mix-minus (nothing when no one else talks); everyone
+        else gets the shared frame. Each batch is encoded once.
         """
-        shared_data = _encode_frame(seq, captured_at, shared) if shared is not None else None
-        minus_data = {input_id: _encode_frame(seq, captured_at, opus) for input_id, opus in minus}
+        minus_of = dict(minus)
         in_mix = set(mixed)
-        for user, link in self.links.items():
+        if shared is not None:
+            self._shared.append(MixFrame(seq, captured_at, shared))
+        for user in self._on_mic:
             input_id = input_of.get(user)
             if input_id is not None and input_id in in_mix:
-                data = minus_data.get(input_id)
+                opus = minus_of.get(input_id)
             else:
-                data = shared_data
-            if data is not None:
-                link.deliver_audio(data)
+                opus = shared
+            if opus is not None:
+                self._own.setdefault(user, []).append(MixFrame(seq, captured_at, opus))
+        self._batched_ticks += 1
+        if self._batched_ticks >= self._frames_per_message:
+            self.flush()
 
-
-def _encode_frame(seq: int, captured_at: int, opus: bytes) -> bytes:
-    return _encoder.encode(Audio([MixFrame(seq, captured_at, opus)]))
+    def flush(self) -> None:
+        """Send what is batched now (also when the mix goes quiet, so no frame waits for the next talk)."""
+        self._batched_ticks = 0
+        if self._shared:
+            self._fanout.broadcast_audio(self._audience, _encoder.encode(Audio(self._shared)))
+            self._shared = []
+        for user, frames in self._own.items():
+            link = self.links.get(user)
+            if link is not None and frames:
+                self._fanout.send_audio(link.conn, _encoder.encode(Audio(frames)))
+        self._own = {}

@@ -9,21 +9,25 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from actors.space.events import SpaceEvent
-from actors.space.values import Role
+from actors.space.values import Role, SpaceState
 
 
 class MemberLink(Protocol):
-    """How a space reaches one participant's connection; implemented by the gateway.
+    """A participant's connection, as the space sees it; implemented by the gateway.
 
-    Neither method waits: a space that sends to many never waits on one slow peer (STYLE R14).
+    `conn` is the connection's id in the server's fan-out: the space queues events and audio for it there.
+    No method waits: a space that sends to many never waits on one slow peer (STYLE R14).
     """
 
-    def deliver_event(self, event: SpaceEvent, data: bytes) -> bool:
-        """Queue an event (`data` is its encoded form, built once for everyone). False: too slow, drop me."""
+    @property
+    def conn(self) -> int: ...
+
+    def joined(self, state: SpaceState) -> None:
+        """Called once, inside the join and before any later event: queue the snapshot for the client."""
         ...
 
-    def deliver_audio(self, data: bytes) -> None:
-        """Queue one encoded `Audio` message; a slow link drops its oldest audio, never events."""
+    def observe(self, event: SpaceEvent) -> None:
+        """An event about this member (its role changed, it left) or the end of the space."""
         ...
 
 

@@ -15,7 +15,7 @@ import trio
 from actors.runtime import ChildSpec, Restart, RestartEvent, RestartIntensityExceeded, open_supervisor
 from actors.space import domain, errors
 from actors.space.actor import MixConfig, SpaceActor, now_ms
-from actors.space.audience import Audience
+from actors.space.audience import Audience, Fanout
 from actors.space.events import SpaceEnded
 from actors.space.ref import SpaceRef
 from actors.space.values import SpaceState
@@ -26,8 +26,12 @@ log = logging.getLogger("actors.space")
 class SpaceDirectory:
     """Holds the live spaces of this server. Spaces run as tasks in the nursery given at construction."""
 
-    def __init__(self, nursery: trio.Nursery, mix: MixConfig | None = None) -> None:
+    def __init__(
+        self, nursery: trio.Nursery, fanout: Fanout, mix: MixConfig | None = None, frames_per_message: int = 1
+    ) -> None:
         self._nursery = nursery
+        self._fanout = fanout
+        self._frames_per_message = frames_per_message
         self._mix = mix or MixConfig()
         self._live: dict[str, SpaceRef] = {}
         self._over: set[str] = set()
@@ -52,7 +56,7 @@ class SpaceDirectory:
 
     async def _run_space(self, state: SpaceState, *, task_status: trio.TaskStatus[SpaceRef]) -> None:
         space_id = state.space_id
-        audience = Audience(space_id)
+        audience = Audience(space_id, self._fanout, self._frames_per_message)
         audience.last_seq = state.seq
         ended = trio.Event()
         spec = ChildSpec(
@@ -73,6 +77,7 @@ class SpaceDirectory:
             log.error("space %s failed beyond its restart budget: %r", space_id, e.__cause__)
             audience.broadcast([SpaceEnded(space_id, audience.last_seq + 1, now_ms(), "failed")])
         finally:
+            audience.close()
             self._live.pop(space_id, None)
             self._over.add(space_id)
 

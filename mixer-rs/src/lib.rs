@@ -4,6 +4,9 @@
 
 #![forbid(unsafe_code)]
 
+mod fanout;
+mod loadpool;
+
 use std::sync::{Mutex, PoisonError};
 
 use mixer_core as mc;
@@ -96,6 +99,8 @@ struct TickOutput {
     minus: Vec<(u64, Py<PyBytes>)>,
     #[pyo3(get)]
     mixed: Vec<u64>,
+    #[pyo3(get)]
+    levels: Vec<(u64, i8)>,
 }
 
 impl TickOutput {
@@ -108,6 +113,7 @@ impl TickOutput {
             shared: out.shared.as_deref().map(bytes),
             minus: out.minus.iter().map(|(id, packet)| (*id, bytes(packet))).collect(),
             mixed: out.mixed,
+            levels: out.levels,
         }
     }
 }
@@ -133,11 +139,13 @@ impl TickOutput {
         let shared = self.shared.as_ref().map_or(0, |p| p.bind(py).as_bytes().len());
         let minus: Vec<u64> = self.minus.iter().map(|(id, _)| *id).collect();
         format!(
-            "TickOutput(seq={}, kind='{}', captured_at={}, shared=<{shared} bytes>, minus={minus:?}, mixed={:?})",
+            "TickOutput(seq={}, kind='{}', captured_at={}, shared=<{shared} bytes>, minus={minus:?}, mixed={:?}, \
+             levels={:?})",
             self.seq,
             self.kind.as_str(),
             self.captured_at,
-            self.mixed
+            self.mixed,
+            self.levels
         )
     }
 }
@@ -175,19 +183,32 @@ struct Mixer {
 #[pymethods]
 impl Mixer {
     #[new]
-    #[pyo3(signature = (*, bitrate = 32_000, complexity = 5, max_queue = 6, hangover_ticks = 5))]
+    #[pyo3(signature = (
+        *, bitrate = 32_000, complexity = 5, max_queue = 6, hangover_ticks = 5,
+        max_mixed = 4, silence_dbfs = -50, hold_ticks = 10,
+    ))]
+    // Spelled out because pyo3 renders a negative default as `...`, which stubtest rejects.
+    #[pyo3(text_signature = "(*, bitrate=32000, complexity=5, max_queue=6, hangover_ticks=5, \
+                             max_mixed=4, silence_dbfs=-50, hold_ticks=10)")]
+    #[allow(clippy::too_many_arguments)] // keyword-only settings, checked by the core
     fn new(
         py: Python<'_>,
         bitrate: i128,
         complexity: i128,
         max_queue: i128,
         hangover_ticks: i128,
+        max_mixed: i128,
+        silence_dbfs: i128,
+        hold_ticks: i128,
     ) -> PyResult<Self> {
         let config = mc::MixerConfig {
             bitrate: int_arg(py, bitrate, "bitrate")?,
             complexity: int_arg(py, complexity, "complexity")?,
             max_queue: int_arg(py, max_queue, "max_queue")?,
             hangover_ticks: int_arg(py, hangover_ticks, "hangover_ticks")?,
+            max_mixed: int_arg(py, max_mixed, "max_mixed")?,
+            silence_dbfs: int_arg(py, silence_dbfs, "silence_dbfs")?,
+            hold_ticks: int_arg(py, hold_ticks, "hold_ticks")?,
         };
         let inner = mc::Mixer::new(config).map_err(|e| raise(py, e))?;
         Ok(Self { inner })
@@ -264,5 +285,7 @@ fn _mixer(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TickOutput>()?;
     m.add_class::<MixerStats>()?;
     m.add_class::<Mixer>()?;
+    fanout::register(m)?;
+    loadpool::register(m)?;
     Ok(())
 }

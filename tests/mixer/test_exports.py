@@ -19,6 +19,11 @@ EXPECTED = {
     "TickOutput",
     "MixerStats",
     "Mixer",
+    "Fanout",
+    "FanoutStats",
+    "ListenerPool",
+    "ListenerStats",
+    "PoolStats",
 }
 
 

@@ -58,7 +58,7 @@ def counts_inside(batch: Callable[[], object]) -> tuple[int, int]:
 
 
 def talking_mixer() -> Mixer:
-    mixer = Mixer(complexity=10, max_queue=TICKS)
+    mixer = Mixer(complexity=10, max_queue=TICKS, max_mixed=SPEAKERS)
     tones = [encode_tone(300 + 50 * i, TICKS * 0.02) for i in range(SPEAKERS)]
     for input_id, packets in enumerate(tones):
         mixer.add_input(input_id)

@@ -38,6 +38,7 @@ def two_speakers() -> tuple[Mixer, list[TickOutput]]:
 def test_the_audience_hears_both_speakers() -> None:
     _, outputs = two_speakers()
     assert {out.kind for out in outputs} == {"mixed"}
+    assert all([input_id for input_id, _ in out.levels] == [A, B] for out in outputs)
     shared = heard([out.shared for out in outputs if out.shared is not None])
     assert_tone_present(shared, 440)
     assert_tone_present(shared, 1000)
@@ -73,6 +74,7 @@ def test_ticks_without_voices_are_silent_and_numbered() -> None:
     assert [out.seq for out in outputs] == [0, 1, 2]
     for out in outputs:
         assert (out.kind, out.shared, out.minus, out.mixed, out.captured_at) == ("silent", None, [], [], 0)
+        assert out.levels == [], "no input played anything"
 
 
 def test_captured_at_is_the_oldest_capture_in_the_mix() -> None:
@@ -143,7 +145,18 @@ def test_late_and_duplicate_packets_are_dropped_and_counted() -> None:
 
 @pytest.mark.parametrize(
     "settings",
-    [{"max_queue": 0}, {"max_queue": -1}, {"hangover_ticks": -1}, {"bitrate": 100}, {"complexity": 42}],
+    [
+        {"max_queue": 0},
+        {"max_queue": -1},
+        {"hangover_ticks": -1},
+        {"bitrate": 100},
+        {"complexity": 42},
+        {"max_mixed": 0},
+        {"max_mixed": 14},
+        {"silence_dbfs": 1},
+        {"silence_dbfs": -128},
+        {"hold_ticks": -1},
+    ],
 )
 def test_bad_mixer_settings_are_bad_arguments(settings: dict[str, int]) -> None:
     with pytest.raises(MixerError) as caught:

@@ -4,33 +4,15 @@ from __future__ import annotations
 
 import time
 
-import msgspec
 import numpy as np
 import pytest
 import trio
 import trio.testing
 
 from actors.runtime import ActorCrashed, ActorStopped
-from actors.space import Audio, PostShared, Role, SpaceDirectory, SpaceEnded, SpaceEvent, SpaceRef
+from actors.space import PostShared, Role, SpaceDirectory, SpaceEnded, SpaceRef
 from tests.audio import assert_tone_present, decode_stream, encode_tone, tone_level
-
-AUDIO = msgspec.msgpack.Decoder(Audio)
-
-
-class RecordingLink:
-    """A MemberLink that keeps what it is sent."""
-
-    def __init__(self) -> None:
-        self.events: list[SpaceEvent] = []
-        self.frames: list[tuple[int, bytes]] = []
-
-    def deliver_event(self, event: SpaceEvent, data: bytes) -> bool:
-        self.events.append(event)
-        return True
-
-    def deliver_audio(self, data: bytes) -> None:
-        for frame in AUDIO.decode(data).frames:
-            self.frames.append((frame.seq, frame.opus))
+from tests.space.fakes import RecordingFanout, RecordingLink
 
 
 class Crash:
@@ -40,9 +22,10 @@ class Crash:
 async def test_a_crashed_space_restarts_with_its_participants_timeline_and_links() -> None:
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            directory = SpaceDirectory(nursery)
+            fanout = RecordingFanout()
+            directory = SpaceDirectory(nursery, fanout)
             space = await directory.create("host", "Resilient")
-            host_link, guest_link = RecordingLink(), RecordingLink()
+            host_link, guest_link = RecordingLink(fanout), RecordingLink(fanout)
             await space.join("host", host_link)
             await space.join("guest", guest_link)
             await space.set_role("host", "guest", Role.SPEAKER)
@@ -65,9 +48,10 @@ async def test_a_crashed_space_restarts_with_its_participants_timeline_and_links
 async def test_a_space_that_keeps_crashing_is_given_up_and_everyone_is_told() -> None:
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            directory = SpaceDirectory(nursery)
+            fanout = RecordingFanout()
+            directory = SpaceDirectory(nursery, fanout)
             space = await directory.create("host", "Doomed")
-            link = RecordingLink()
+            link = RecordingLink(fanout)
             await space.join("host", link)
             for _ in range(4):
                 with pytest.raises((ActorCrashed, ActorStopped)):
@@ -89,12 +73,13 @@ async def stream(space: SpaceRef, user: str, packets: list[bytes]) -> None:
 async def test_a_speaker_moved_back_is_silent_from_the_next_tick() -> None:
     with trio.fail_after(15):
         async with trio.open_nursery() as nursery:
-            directory = SpaceDirectory(nursery)
+            fanout = RecordingFanout()
+            directory = SpaceDirectory(nursery, fanout)
             space = await directory.create("host", "Demotion")
-            listener = RecordingLink()
-            await space.join("host", RecordingLink())
-            await space.join("a", RecordingLink())
-            await space.join("b", RecordingLink())
+            listener = RecordingLink(fanout)
+            await space.join("host", RecordingLink(fanout))
+            await space.join("a", RecordingLink(fanout))
+            await space.join("b", RecordingLink(fanout))
             await space.join("ear", listener)
             await space.set_role("host", "a", Role.SPEAKER)
             await space.set_role("host", "b", Role.SPEAKER)
@@ -122,11 +107,12 @@ async def test_a_speaker_moved_back_is_silent_from_the_next_tick() -> None:
 async def test_audio_from_a_listener_never_reaches_the_mix() -> None:
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            directory = SpaceDirectory(nursery)
+            fanout = RecordingFanout()
+            directory = SpaceDirectory(nursery, fanout)
             space = await directory.create("host", "Quiet")
-            ear = RecordingLink()
-            await space.join("host", RecordingLink())
-            await space.join("intruder", RecordingLink())
+            ear = RecordingLink(fanout)
+            await space.join("host", RecordingLink(fanout))
+            await space.join("intruder", RecordingLink(fanout))
             await space.join("ear", ear)
             await stream(space, "intruder", encode_tone(440, 0.5))
             await trio.sleep(0.2)

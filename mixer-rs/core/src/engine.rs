@@ -1,10 +1,12 @@
 //! The tick itself: single-threaded state (the inputs, the shared encoder,
-//! scratch buffers) that turns one 20 ms step of packets into a `TickOutput`.
+//! scratch buffers) that turns one 20 ms step of packets into a `TickOutput`,
+//! mixing only the inputs that talk.
 //! `Mixer` wraps it with the ingress and a lock.
 
 use std::collections::BTreeMap;
 
 use crate::codec::{Encoder, Pcm};
+use crate::gate::{LEVEL_FLOOR_DBFS, MAX_MIXED_LIMIT, is_loud, keep_loudest, level_dbfs};
 use crate::ingress::Drained;
 use crate::input::{Input, Voice};
 use crate::mix::{Sum, accumulate, mix_all, mix_minus};
@@ -18,8 +20,21 @@ pub(crate) struct Engine {
     shared_encoder: Encoder,
     sum: Box<Sum>,
     scratch: Box<Pcm>,
+    /// This tick's talkers; kept to reuse its allocation.
+    talkers: Vec<Talker>,
     next_seq: u64,
     hangover_ticks: u32,
+    max_mixed: usize,
+    silence_dbfs: i32,
+    hold_ticks: u32,
+}
+
+/// An input that talks this tick, before the mix picks the loudest.
+struct Talker {
+    id: u64,
+    rank: f32,
+    /// The packet it played, if real: the pass-through candidate.
+    frame: Option<Frame>,
 }
 
 impl Engine {
@@ -29,8 +44,12 @@ impl Engine {
             shared_encoder: Encoder::new(config.bitrate, config.complexity)?,
             sum: Box::new([0; FRAME_SAMPLES]),
             scratch: Box::new([0; FRAME_SAMPLES]),
+            talkers: Vec::with_capacity(MAX_MIXED_LIMIT + 1),
             next_seq: 0,
             hangover_ticks: config.hangover_ticks,
+            max_mixed: config.max_mixed,
+            silence_dbfs: config.silence_dbfs,
+            hold_ticks: config.hold_ticks,
         })
     }
 
@@ -66,60 +85,96 @@ impl Engine {
         self.inputs.values().any(|input| input.is_active(self.hangover_ticks))
     }
 
-    // One tick: decode, mix, mix-minus, encode.
+    // One tick: decode, gate, mix, mix-minus, encode.
     //
     // Constraints. A tick must finish well inside its 20 ms on a shared vCPU,
     // for a space with up to 13 speakers and any number of listeners, so the
-    // cost may grow with the speakers in the mix but never with the audience:
-    // there is one shared encode for everybody who is not speaking, and one
-    // mix-minus encode per speaker in the mix (a speaker must not hear
-    // themself, and each speaker's encoder keeps its own Opus state, so they
-    // cannot share). Opus encodes dominate (about 160 µs each at complexity
-    // 5); decodes cost a fifth of that and the arithmetic is noise.
+    // cost may grow with the talkers in the mix but never with the audience:
+    // there is one shared encode for everybody who is not in the mix, and one
+    // mix-minus encode per talker in it (a talker must not hear themself, and
+    // each talker's encoder keeps its own Opus state, so they cannot share).
+    // Opus encodes dominate (about 160 µs each at complexity 5); decodes cost
+    // a fifth of that, and the arithmetic and the gating are noise. So what
+    // saves CPU is encoding less: never for silence, at most `max_mixed` + 1
+    // times however many talk.
     //
     // Pipeline, in a fixed order:
-    //   1. Each input plays: its next queued packet, decoded (kept even when
-    //      it will be passed through, so its decoder state stays continuous);
-    //      or loss concealment while inside its hangover, or for a packet that
-    //      fails to decode; or nothing, once idle. Every voice is summed into
-    //      32-bit accumulators as it comes.
-    //   2. The shared mix is the sum saturated to 16 bits, encoded once.
-    //   3. Each speaker's mix-minus is the sum less its own samples, saturated
-    //      only after the subtraction (saturating first would let one loud
-    //      speaker wipe out what the others hear), then encoded with the
-    //      speaker's own encoder.
+    //   1. Each input plays: its next queued packet, decoded (always, even
+    //      when it is silent or left out, so its decoder state stays
+    //      continuous); or loss concealment while inside its hangover, or for
+    //      a packet that fails to decode; or nothing, once idle.
+    //   2. Gate: each frame's level is measured (dBFS of its RMS). An input
+    //      talks while its real, non-DTX packets reach `silence_dbfs`, and for
+    //      `hold_ticks` after the last that did. If more than `max_mixed`
+    //      talk, the loudest by a smoothed level are kept (those already in
+    //      the mix get a small head start, so near-equals do not swap places
+    //      every tick). The rest, and every silent input, stay out of the mix.
+    //   3. The talkers kept are summed into 32-bit accumulators; the shared
+    //      mix is the sum saturated to 16 bits, encoded once.
+    //   4. Each mixed talker's mix-minus is the sum less its own samples,
+    //      saturated only after the subtraction (saturating first would let
+    //      one loud talker wipe out what the others hear), then encoded with
+    //      the talker's own encoder.
     //
     // Fast paths, which are most ticks of a real space:
-    //   - silent: nobody in the mix; no decode, no encode, nothing to send.
-    //     The caller stops ticking altogether once `is_active` is false.
-    //   - passthrough: one speaker with a real packet; that packet is the
+    //   - silent: nobody talks (no packets, or packets of silence only);
+    //     nothing to encode or send. The caller stops ticking altogether once
+    //     `is_active` is false.
+    //   - passthrough: one talker, with a real packet; that packet is the
     //     shared output as it came (no encode, no generation loss), and the
-    //     speaker's own mix-minus would be silence, so none is made.
-    //   - a lone speaker in concealment gets the shared encode but no
+    //     talker's own mix-minus would be silence, so none is made. Silent
+    //     inputs beside it do not spoil this: they are not in the mix.
+    //   - a lone talker in concealment gets the shared encode but no
     //     mix-minus, for the same reason.
     pub(crate) fn tick(&mut self, counters: &Counters) -> Result<TickOutput, MixerError> {
         let seq = self.next_seq;
         self.next_seq += 1;
         bump(&counters.ticks, 1);
 
-        self.sum.fill(0);
-        let mut mixed = Vec::new();
-        let mut captured_at: Option<u64> = None;
-        let mut lone_real: Option<Frame> = None;
+        // 1 and 2: play and gate every input.
+        let mut levels = Vec::new();
+        self.talkers.clear();
         for (&id, input) in &mut self.inputs {
-            match input.play(self.hangover_ticks) {
-                Voice::Idle => continue,
-                Voice::Real(frame) => {
-                    captured_at = Some(captured_at.map_or(frame.captured_at, |t| t.min(frame.captured_at)));
-                    lone_real = Some(frame);
+            let (level, frame) = match input.play(self.hangover_ticks) {
+                Voice::Idle => {
+                    // Keeps counting the hold, which is time since the last loud frame.
+                    input.gate.update(LEVEL_FLOOR_DBFS as f32, false, self.hold_ticks);
+                    input.gate.in_mix = false;
+                    continue;
                 }
+                Voice::Real(frame) => (level_dbfs(input.pcm()), Some(frame)),
                 Voice::Concealed { decode_error } => {
                     bump(&counters.concealed, 1);
                     bump(&counters.decode_errors, u64::from(decode_error));
+                    (level_dbfs(input.pcm()), None)
                 }
+            };
+            // The cast is exact: a level is a whole number of dB within -127..=0 once rounded.
+            levels.push((id, level.round() as i8));
+            let loud = frame.as_ref().is_some_and(|f| is_loud(f.packet.len(), level, self.silence_dbfs));
+            let talking = input.gate.update(level, loud, self.hold_ticks);
+            if talking {
+                // Ranked with this frame, and with the head start of last tick's place in the mix.
+                self.talkers.push(Talker { id, rank: input.gate.rank(), frame });
             }
+            input.gate.in_mix = false;
+        }
+        keep_loudest(&mut self.talkers, self.max_mixed, |t| (t.id, t.rank));
+
+        // 3: sum the talkers kept.
+        self.sum.fill(0);
+        let mut mixed = Vec::with_capacity(self.talkers.len());
+        let mut captured_at: Option<u64> = None;
+        let mut lone_real: Option<Frame> = None;
+        for talker in self.talkers.drain(..) {
+            let Some(input) = self.inputs.get_mut(&talker.id) else { continue };
+            input.gate.in_mix = true;
             accumulate(&mut self.sum, input.pcm());
-            mixed.push(id);
+            mixed.push(talker.id);
+            if let Some(frame) = talker.frame {
+                captured_at = Some(captured_at.map_or(frame.captured_at, |t| t.min(frame.captured_at)));
+                lone_real = Some(frame);
+            }
         }
 
         let mut out = TickOutput {
@@ -129,6 +184,7 @@ impl Engine {
             shared: None,
             minus: Vec::new(),
             mixed,
+            levels,
         };
         match (out.mixed.len(), lone_real) {
             (0, _) => {}
@@ -136,16 +192,16 @@ impl Engine {
                 out.kind = TickKind::Passthrough;
                 out.shared = Some(frame.packet);
             }
-            (speakers, _) => {
+            (talkers, _) => {
                 out.kind = TickKind::Mixed;
                 mix_all(&self.sum, &mut self.scratch);
                 out.shared = Some(self.shared_encoder.encode(&self.scratch[..])?);
                 bump(&counters.encodes, 1);
-                if speakers > 1 {
-                    out.minus.reserve_exact(speakers);
-                    // Both in id order: `mixed` was filled walking the same map.
-                    let in_mix = self.inputs.iter_mut().filter(|(id, _)| out.mixed.binary_search(id).is_ok());
-                    for (&id, input) in in_mix {
+                // 4: one mix-minus per talker, when there is anyone else to hear.
+                if talkers > 1 {
+                    out.minus.reserve_exact(talkers);
+                    for &id in &out.mixed {
+                        let Some(input) = self.inputs.get_mut(&id) else { continue };
                         mix_minus(&self.sum, input.pcm(), &mut self.scratch);
                         out.minus.push((id, input.encode_minus(&self.scratch)?));
                         bump(&counters.encodes, 1);

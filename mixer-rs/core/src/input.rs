@@ -1,8 +1,9 @@
 //! One speaker as the mixer sees it: a jitter queue of its packets, its
-//! decoder, whether it is still talking (the hangover), and the encoder of the
-//! mix it hears back (its mix-minus).
+//! decoder, whether it still sends (the hangover), whether it talks (its
+//! gate), and the encoder of the mix it hears back (its mix-minus).
 
 use crate::codec::{Decoder, Encoder, Pcm};
+use crate::gate::Gate;
 use crate::queue::{Frame, JitterQueue, Offer};
 use crate::{FRAME_SAMPLES, MixerError};
 
@@ -13,7 +14,7 @@ pub(crate) enum Voice {
     Real(Frame),
     /// Loss concealment: no packet within the hangover, or one that failed to decode.
     Concealed { decode_error: bool },
-    /// Silent for longer than the hangover: not in the mix.
+    /// No packet for longer than the hangover: plays nothing, not in the mix.
     Idle,
 }
 
@@ -24,6 +25,7 @@ pub(crate) struct Input {
     pcm: Box<Pcm>,
     /// Ticks since this input last played a real packet; `None` once idle.
     since_real: Option<u32>,
+    pub(crate) gate: Gate,
 }
 
 impl Input {
@@ -34,6 +36,7 @@ impl Input {
             minus_encoder: Encoder::new(bitrate, complexity)?,
             pcm: Box::new([0; FRAME_SAMPLES]),
             since_real: None,
+            gate: Gate::new(),
         })
     }
 
@@ -70,7 +73,7 @@ impl Input {
         }
     }
 
-    /// True while the next tick would put this input in the mix.
+    /// True while the next tick would decode or conceal for this input.
     pub(crate) fn is_active(&self, hangover_ticks: u32) -> bool {
         !self.queue.is_empty() || self.since_real.is_some_and(|n| n < hangover_ticks)
     }

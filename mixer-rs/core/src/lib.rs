@@ -3,15 +3,17 @@
 //! speaker. Pure Rust with no Python; `mixer-rs/src` is its thin binding.
 //!
 //! Modules, from the bottom up: `codec` (Opus), `mix` (the arithmetic),
-//! `queue` (frames and the jitter queue), `input` (one speaker), `ingress`
-//! (what arrives between ticks), `engine` (the tick), `mixer` (the shared,
-//! thread-safe `Mixer`), `output` (what a tick returns, and stats).
+//! `gate` (levels, who talks, who is mixed), `queue` (frames and the jitter
+//! queue), `input` (one speaker), `ingress` (what arrives between ticks),
+//! `engine` (the tick), `mixer` (the shared, thread-safe `Mixer`), `output`
+//! (what a tick returns, and stats).
 
 #![forbid(unsafe_code)]
 
 mod codec;
 mod engine;
 mod error;
+pub mod gate;
 mod ingress;
 mod input;
 pub mod mix;
@@ -21,6 +23,7 @@ mod queue;
 
 pub use codec::{BITRATE_RANGE, COMPLEXITY_RANGE, Decoder, Encoder, Pcm, pcm_from_le_bytes, pcm_to_le_bytes};
 pub use error::MixerError;
+pub use gate::{DTX_MAX_BYTES, LEVEL_FLOOR_DBFS, MAX_MIXED_LIMIT};
 pub use mixer::{MAX_QUEUE_LIMIT, Mixer, MixerConfig};
 pub use output::{MixerStats, TickKind, TickOutput};
 pub use queue::Frame;

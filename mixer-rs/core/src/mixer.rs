@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::engine::Engine;
+use crate::gate::{LEVEL_FLOOR_DBFS, MAX_MIXED_LIMIT};
 use crate::ingress::{Accepted, Ingress};
 use crate::input::Input;
 use crate::output::{Counters, MixerStats, TickOutput, bump};
@@ -24,11 +25,28 @@ pub struct MixerConfig {
     /// Ticks of loss concealment after an input's last real packet before it
     /// counts as idle (drops out of the mix).
     pub hangover_ticks: u32,
+    /// The most talkers one tick mixes, the loudest first (1..=13); the
+    /// others' packets are still decoded, but left out of the mix.
+    pub max_mixed: usize,
+    /// Frames below this level (dBFS, -127..=0) are silence: an input talks
+    /// only while its frames reach it, and silence is never mixed or encoded.
+    pub silence_dbfs: i32,
+    /// Ticks an input stays talking after its last loud frame, so that the
+    /// gaps between words do not cut it out of the mix.
+    pub hold_ticks: u32,
 }
 
 impl Default for MixerConfig {
     fn default() -> Self {
-        Self { bitrate: 32_000, complexity: 5, max_queue: 6, hangover_ticks: 5 }
+        Self {
+            bitrate: 32_000,
+            complexity: 5,
+            max_queue: 6,
+            hangover_ticks: 5,
+            max_mixed: 4,
+            silence_dbfs: -50,
+            hold_ticks: 10,
+        }
     }
 }
 
@@ -60,6 +78,12 @@ impl Mixer {
     pub fn new(config: MixerConfig) -> Result<Self, MixerError> {
         if !(1..=MAX_QUEUE_LIMIT).contains(&config.max_queue) {
             return Err(MixerError::BadArgument { name: "max_queue", reason: "must be 1..=250" });
+        }
+        if !(1..=MAX_MIXED_LIMIT).contains(&config.max_mixed) {
+            return Err(MixerError::BadArgument { name: "max_mixed", reason: "must be 1..=13" });
+        }
+        if !(LEVEL_FLOOR_DBFS..=0).contains(&config.silence_dbfs) {
+            return Err(MixerError::BadArgument { name: "silence_dbfs", reason: "must be -127..=0" });
         }
         Ok(Self {
             config,
@@ -122,7 +146,8 @@ impl Mixer {
     }
 
     /// True while any input has packets waiting or is inside its hangover:
-    /// the caller keeps ticking while true and stops when false.
+    /// the caller keeps ticking while true and stops when false. Packets of
+    /// silence keep it true (their ticks are silent, and cost no encode).
     ///
     /// After a removal it may stay true until one more (silent) tick.
     pub fn is_active(&self) -> bool {

@@ -6,9 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// How a tick was produced; tells the caller what it costs and what to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TickKind {
-    /// No input in the mix: nothing decoded, nothing encoded, nothing to send.
+    /// No input talking: nothing encoded, nothing to send (packets of
+    /// silence, if any came, were decoded and measured).
     Silent,
-    /// One input with a real packet: its packet is the shared output, unchanged.
+    /// One talker in the mix, with a real packet: its packet is the shared
+    /// output, unchanged.
     Passthrough,
     /// Everything else: the shared output and the mix-minus packets were encoded.
     Mixed,
@@ -28,7 +30,7 @@ impl TickKind {
 ///
 /// Who gets what: an input listed in `mixed` gets its entry in `minus`, or
 /// nothing when it has none (it would only hear itself); everyone else gets
-/// `shared`.
+/// `shared`, which holds no voice that is not in `mixed`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TickOutput {
     /// 0 for a mixer's first tick, then +1 per tick.
@@ -40,8 +42,12 @@ pub struct TickOutput {
     pub shared: Option<Vec<u8>>,
     /// (input id, Opus packet of the mix without that input), in id order.
     pub minus: Vec<(u64, Vec<u8>)>,
-    /// Inputs whose voice is in this tick's mix, in id order.
+    /// Inputs whose voice is in this tick's mix, in id order: the talkers,
+    /// at most `max_mixed` of them, the loudest.
     pub mixed: Vec<u64>,
+    /// (input id, level of its frame in dBFS, -127..=0) for every input that
+    /// played audio this tick, mixed or not, in id order.
+    pub levels: Vec<(u64, i8)>,
 }
 
 /// A snapshot of a mixer's counters since it was made.
@@ -55,7 +61,8 @@ pub struct MixerStats {
     pub packets_dropped: u64,
     /// Accepted packets discarded because their seq was played or queued already.
     pub packets_late: u64,
-    /// Frames of loss concealment mixed (hangover or undecodable packet).
+    /// Frames of loss concealment played (hangover or undecodable packet),
+    /// whether or not the mix took them.
     pub concealed: u64,
     pub decode_errors: u64,
     /// Opus encodes performed (shared and mix-minus).

@@ -19,8 +19,29 @@ pub fn sine_frame(freq: f64, amplitude: f64, index: usize) -> Pcm {
 
 /// `count` consecutive Opus packets of a sine, as one sender would produce them.
 pub fn tone_packets(freq: f64, count: usize) -> Vec<Vec<u8>> {
+    tone_packets_at(freq, 8_000.0, count)
+}
+
+/// The same at a chosen amplitude (8,000 is about -12 dBFS peak, -15 dBFS rms).
+pub fn tone_packets_at(freq: f64, amplitude: f64, count: usize) -> Vec<Vec<u8>> {
     let mut encoder = Encoder::new(32_000, 5).unwrap();
-    (0..count).map(|i| encoder.encode(&sine_frame(freq, 8_000.0, i)).unwrap()).collect()
+    (0..count).map(|i| encoder.encode(&sine_frame(freq, amplitude, i)).unwrap()).collect()
+}
+
+/// `count` packets of white noise within ±`amplitude`: a quiet open microphone.
+pub fn noise_packets(amplitude: i16, count: usize) -> Vec<Vec<u8>> {
+    let mut encoder = Encoder::new(32_000, 5).unwrap();
+    let mut state = 12_345u32;
+    let span = 2 * i32::from(amplitude) + 1;
+    (0..count)
+        .map(|_| {
+            let pcm: Pcm = std::array::from_fn(|_| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                ((state >> 8) as i32 % span - i32::from(amplitude)) as i16
+            });
+            encoder.encode(&pcm).unwrap()
+        })
+        .collect()
 }
 
 pub fn frame(seq: u64, packet: &[u8]) -> Frame {

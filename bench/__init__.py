@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` (python -m bench) prints the figures and saves them under bench/results/."""

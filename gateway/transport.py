@@ -1,0 +1,117 @@
+"""Transports: how connections are accepted, and who writes their bytes.
+
+- `rust` (the default): the Rust `mixer.Fanout` owns every byte written to every client socket. Trio
+  reads the socket and trio-websocket parses it; trio-websocket's own writes (the handshake response,
+  pongs, close frames) go through `FanoutStream.send_all` into the same per-connection queue as the
+  server's messages, so nothing ever interleaves inside a frame and order is kept.
+- `python`: trio-websocket writes everything, one `send_message` per listener per message, drained
+  from a Python Outbox per connection (`PyFanout`). The baseline the Rust path is measured against.
+
+Each transport calls `on_connection(request, conn, outbox)` for every accepted WebSocket handshake.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Awaitable, Callable
+
+import trio
+from trio_websocket import WebSocketRequest, WebSocketServer, wrap_server_stream
+
+from gateway.outbox import Outbox
+from gateway.pyfanout import PyFanout
+from mixer import Fanout
+
+Handler = Callable[[WebSocketRequest, int, Outbox | None], Awaitable[None]]
+
+HANDSHAKE_TIMEOUT_S = 10.0
+CLOSE_TIMEOUT_S = 2.0
+
+
+class FanoutStream(trio.abc.Stream):
+    """A TCP stream whose reads are Trio's and whose writes are queued in the Rust fan-out."""
+
+    def __init__(self, stream: trio.SocketStream, fanout: Fanout, conn: int) -> None:
+        self._stream = stream
+        self._fanout = fanout
+        self.conn = conn
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await trio.lowlevel.checkpoint()
+        if not self._fanout.send_raw(self.conn, bytes(data)):
+            raise trio.BrokenResourceError("the connection's send queue is closed")
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        return await self._stream.receive_some(max_bytes)
+
+    async def aclose(self) -> None:
+        # The fan-out flushes what is queued (a close frame, say) on its own duplicate of the socket,
+        # then closes it; closing Trio's descriptor now does not cut that short.
+        self._fanout.close(self.conn)
+        await self._stream.aclose()
+
+
+async def serve_rust(
+    fanout: Fanout,
+    host: str,
+    port: int,
+    on_connection: Handler,
+    max_message_size: int,
+    *,
+    sndbuf: int | None = None,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    listeners = await trio.open_tcp_listeners(port, host=host)
+
+    async def handle(stream: trio.SocketStream) -> None:
+        if sndbuf:
+            # A small kernel buffer bounds how much audio can wait in the kernel for a slow reader.
+            stream.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+        conn = fanout.register(stream.socket.fileno())
+        fanout_stream = FanoutStream(stream, fanout, conn)
+        async with trio.open_nursery() as nursery:
+            with trio.move_on_after(HANDSHAKE_TIMEOUT_S) as handshake:
+                request = await wrap_server_stream(
+                    nursery, fanout_stream, message_queue_size=1, max_message_size=max_message_size
+                )
+            if handshake.cancelled_caught:
+                nursery.cancel_scope.cancel()
+                await fanout_stream.aclose()
+                return
+            try:
+                await on_connection(request, conn, None)
+            finally:
+                nursery.cancel_scope.cancel()
+                with trio.move_on_after(CLOSE_TIMEOUT_S):
+                    await fanout_stream.aclose()
+
+    bound = listeners[0].socket.getsockname()[1]
+    async with trio.open_nursery() as nursery:
+        await nursery.start(trio.serve_listeners, handle, listeners)
+        task_status.started(bound)
+
+
+async def serve_python(
+    fanout: PyFanout,
+    host: str,
+    port: int,
+    on_connection: Handler,
+    max_message_size: int,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    async def handle(request: WebSocketRequest) -> None:
+        conn, outbox = fanout.register_outbox()
+        try:
+            await on_connection(request, conn, outbox)
+        finally:
+            fanout.close(conn)
+
+    listeners = await trio.open_tcp_listeners(port, host=host)
+    server = WebSocketServer(handle, listeners, max_message_size=max_message_size)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.run)
+        task_status.started(server.port)

@@ -1,0 +1,143 @@
+//! `Conn`, one client socket as the fan-out sees it (its duplicate descriptor,
+//! its queue, whether the writer holds it), and `Batch`, what queueing one
+//! message to one or many connections leaves to do once their locks are released.
+
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::queue::{Kind, Limits, OutQueue};
+
+/// Locks, ignoring poison: every critical section leaves its data consistent.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub id: u64,
+    pub state: Mutex<ConnState>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ConnState {
+    pub queue: OutQueue,
+    /// The fan-out's duplicate of the socket; `None` once the writer closed it.
+    /// Only the writer thread takes it out, so it may use the raw descriptor unlocked.
+    pub fd: Option<OwnedFd>,
+    /// False from an EAGAIN until the next EPOLLOUT edge.
+    pub writable: bool,
+    /// On the ready list or in the writer's hands: never listed twice.
+    pub scheduled: bool,
+    /// No more sends accepted; the writer flushes, then closes.
+    pub closing: bool,
+    /// The groups it belongs to, so a close can leave them all.
+    pub groups: Vec<u64>,
+    /// Audio messages dropped since the last "lagging" notice.
+    pub lagged: u64,
+}
+
+impl Conn {
+    pub fn new(id: u64, fd: OwnedFd) -> Self {
+        let state = ConnState {
+            queue: OutQueue::default(),
+            fd: Some(fd),
+            writable: true,
+            scheduled: false,
+            closing: false,
+            groups: Vec::new(),
+            lagged: 0,
+        };
+        Self { id, state: Mutex::new(state) }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, ConnState> {
+        lock(&self.state)
+    }
+}
+
+impl ConnState {
+    /// Whether the writer should now look at this connection; if so, it is
+    /// marked scheduled and the caller must hand it to the writer.
+    pub fn schedule(&mut self) -> bool {
+        let wanted = if self.queue.is_empty() { self.closing } else { self.writable };
+        let now = wanted && !self.scheduled && self.fd.is_some();
+        self.scheduled |= now;
+        now
+    }
+
+    /// Stops accepting sends; returns the groups to leave, or `None` if it was already closing.
+    pub fn begin_close(&mut self) -> Option<Vec<u64>> {
+        if self.closing {
+            return None;
+        }
+        self.closing = true;
+        Some(std::mem::take(&mut self.groups))
+    }
+}
+
+/// A connection that overflowed while queueing: it is closing, and still
+/// has to leave `groups` and be noticed with the `queued` bytes it held.
+#[derive(Debug)]
+pub(crate) struct Overflowed {
+    pub conn: Arc<Conn>,
+    pub groups: Vec<u64>,
+    pub queued: usize,
+}
+
+/// What queueing to many connections leaves to do after their locks: the
+/// writer's new work, the notices, the counters. Applied once per call by
+/// `Shared::apply`, so a broadcast takes the shared locks once, not per member.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pub schedule: Vec<Arc<Conn>>,
+    pub lagging: Vec<Arc<Conn>>,
+    pub overflowed: Vec<Overflowed>,
+    pub queued: u64,
+    pub dropped: u64,
+}
+
+impl Batch {
+    /// Queues `bytes` on `conn`; false if the connection is closing or just overflowed.
+    pub fn offer(&mut self, conn: &Arc<Conn>, bytes: &Arc<[u8]>, kind: Kind, limits: Limits) -> bool {
+        let mut st = conn.lock();
+        if st.closing {
+            return false;
+        }
+        let accepted = match kind {
+            Kind::Audio => {
+                let offer = st.queue.offer_audio(Arc::clone(bytes), limits);
+                self.queued += u64::from(offer.queued);
+                self.note_drops(conn, &mut st, offer.dropped);
+                true
+            }
+            Kind::Control => match st.queue.offer_control(Arc::clone(bytes), limits) {
+                Ok(dropped) => {
+                    self.queued += 1;
+                    self.note_drops(conn, &mut st, dropped);
+                    true
+                }
+                Err(()) => {
+                    let groups = st.begin_close().unwrap_or_default();
+                    let queued = st.queue.bytes();
+                    self.overflowed.push(Overflowed { conn: Arc::clone(conn), groups, queued });
+                    false
+                }
+            },
+        };
+        if st.schedule() {
+            self.schedule.push(Arc::clone(conn));
+        }
+        accepted
+    }
+
+    fn note_drops(&mut self, conn: &Arc<Conn>, st: &mut ConnState, dropped: usize) {
+        if dropped == 0 {
+            return;
+        }
+        if st.lagged == 0 {
+            self.lagging.push(Arc::clone(conn));
+        }
+        st.lagged += dropped as u64;
+        self.dropped += dropped as u64;
+    }
+}

@@ -1,0 +1,221 @@
+//! `Fanout`, the owner's handle: register sockets, queue messages to one
+//! connection or a group, close, read notices and stats. Every method only
+//! touches queues under short locks; the writer thread does the writing.
+
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+
+use crate::conn::{Batch, Conn, lock};
+use crate::frame::frame_binary;
+use crate::queue::{Kind, Limits};
+use crate::report::{FanoutStats, Notice};
+use crate::shared::{Shared, write};
+use crate::{FanoutConfig, FanoutError, writer};
+
+/// How many members ahead a broadcast prefetches.
+const PREFETCH_AHEAD: usize = 8;
+
+/// The fan-out: one writer thread and the queues of every registered socket.
+///
+/// Thread-safe: every method may be called from any thread. Ids of
+/// connections and groups start at 1 and are never reused.
+#[derive(Debug)]
+pub struct Fanout {
+    shared: Arc<Shared>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Fanout {
+    /// Starts the writer thread, named "stoa-fanout".
+    pub fn new(config: FanoutConfig) -> Result<Self, FanoutError> {
+        if config.max_queue_bytes == 0 {
+            return Err(FanoutError::BadConfig { name: "max_queue_bytes" });
+        }
+        if config.max_audio_messages == 0 {
+            return Err(FanoutError::BadConfig { name: "max_audio_messages" });
+        }
+        let limits = Limits { max_bytes: config.max_queue_bytes, max_audio: config.max_audio_messages };
+        let shared = Arc::new(Shared::new(limits)?);
+        let for_writer = Arc::clone(&shared);
+        let writer =
+            thread::Builder::new().name("stoa-fanout".into()).spawn(move || writer::run(for_writer))?;
+        Ok(Self { shared, writer: Mutex::new(Some(writer)) })
+    }
+
+    /// Takes a duplicate of the stream socket `fd` (the caller keeps and
+    /// eventually closes its own), makes the socket non-blocking, and returns
+    /// the new connection's id.
+    pub fn register(&self, fd: RawFd) -> Result<u64, FanoutError> {
+        let dup = crate::sys::dup_stream_socket(fd)?;
+        let raw = dup.as_raw_fd();
+        let id = self.shared.next_conn.fetch_add(1, Ordering::Relaxed);
+        let mut registry = write(&self.shared.registry);
+        if registry.stopped {
+            return Err(FanoutError::Stopped);
+        }
+        // Registered before epoll_ctl: its first EPOLLOUT edge must find it.
+        registry.conns.insert(id, Arc::new(Conn::new(id, dup)));
+        if let Err(err) = self.shared.epoll.add(raw, libc::EPOLLOUT as u32, id) {
+            registry.conns.remove(&id);
+            return Err(err.into());
+        }
+        Ok(id)
+    }
+
+    fn queue(&self, conn: &Arc<Conn>, bytes: &Arc<[u8]>, kind: Kind) -> bool {
+        let mut batch = Batch::default();
+        let accepted = batch.offer(conn, bytes, kind, self.shared.limits);
+        self.shared.apply(batch);
+        accepted
+    }
+
+    /// Queues already-framed bytes as control. False if `conn` is unknown,
+    /// closing, or has just overflowed (it is then closing).
+    pub fn send_raw(&self, conn: u64, data: &[u8]) -> bool {
+        let Some(conn) = self.shared.conn(conn) else { return false };
+        if data.is_empty() {
+            return !conn.lock().closing;
+        }
+        self.queue(&conn, &Arc::from(data), Kind::Control)
+    }
+
+    /// Queues `payload` framed as one binary WebSocket message, as control.
+    pub fn send(&self, conn: u64, payload: &[u8]) -> bool {
+        let Some(conn) = self.shared.conn(conn) else { return false };
+        self.queue(&conn, &frame_binary(payload), Kind::Control)
+    }
+
+    /// Queues `payload` framed as one binary WebSocket message, as audio
+    /// (dropped oldest-first if the client lags). Ignored if `conn` is unknown or closing.
+    pub fn send_audio(&self, conn: u64, payload: &[u8]) {
+        if let Some(conn) = self.shared.conn(conn) {
+            self.queue(&conn, &frame_binary(payload), Kind::Audio);
+        }
+    }
+
+    pub fn new_group(&self) -> u64 {
+        let id = self.shared.next_group.fetch_add(1, Ordering::Relaxed);
+        write(&self.shared.groups).insert(id, Arc::default());
+        id
+    }
+
+    /// Adds `conn` to `group`. A no-op if it is a member already, unknown or
+    /// closing (closes race with joins); an unknown group is an error.
+    pub fn join_group(&self, group: u64, conn: u64) -> Result<(), FanoutError> {
+        let members = self.shared.group(group).ok_or(FanoutError::UnknownGroup(group))?;
+        let Some(conn) = self.shared.conn(conn) else { return Ok(()) };
+        let mut members = lock(&members);
+        if !members.admits(conn.id) {
+            return Ok(());
+        }
+        {
+            let mut st = conn.lock();
+            if st.closing {
+                return Ok(());
+            }
+            st.groups.push(group);
+        }
+        members.insert(conn);
+        Ok(())
+    }
+
+    /// Removes `conn` from `group`; a no-op if either is unknown or it is not a member.
+    pub fn leave_group(&self, group: u64, conn: u64) {
+        let Some(members) = self.shared.group(group) else { return };
+        let mut members = lock(&members);
+        if let Some(conn) = members.remove(conn) {
+            conn.lock().groups.retain(|&g| g != group);
+        }
+    }
+
+    /// Forgets `group` (its members stay registered); a no-op if unknown.
+    pub fn drop_group(&self, group: u64) {
+        let Some(members) = write(&self.shared.groups).remove(&group) else { return };
+        let mut members = lock(&members);
+        for conn in members.drop_members() {
+            conn.lock().groups.retain(|&g| g != group);
+        }
+    }
+
+    /// Frames `payload` once and queues the same bytes to every member of
+    /// `group`. Returns the members reached and the ones that overflowed.
+    fn broadcast_as(&self, group: u64, payload: &[u8], kind: Kind) -> Result<(usize, Vec<u64>), FanoutError> {
+        let group = self.shared.group(group).ok_or(FanoutError::UnknownGroup(group))?;
+        let bytes = frame_binary(payload);
+        let mut batch = Batch::default();
+        let mut reached = 0;
+        {
+            let group = lock(&group);
+            let members = group.members();
+            for (i, conn) in members.iter().enumerate() {
+                // Each member's state was last written by the writer, on another
+                // core: ask for its lines a few members ahead, so that the misses overlap.
+                if let Some(ahead) = members.get(i + PREFETCH_AHEAD) {
+                    let state: *const _ = &ahead.state;
+                    crate::sys::prefetch_write(state);
+                    crate::sys::prefetch_write(state.cast::<u8>().wrapping_add(64));
+                }
+                reached += usize::from(batch.offer(conn, &bytes, kind, self.shared.limits));
+            }
+        }
+        let overflowed = batch.overflowed.iter().map(|gone| gone.conn.id).collect();
+        self.shared.apply(batch);
+        Ok((reached, overflowed))
+    }
+
+    /// Audio to every member; returns how many members it was offered to (a
+    /// lagging member counts: it dropped its oldest audio, or this message).
+    pub fn broadcast_audio(&self, group: u64, payload: &[u8]) -> Result<usize, FanoutError> {
+        self.broadcast_as(group, payload, Kind::Audio).map(|(reached, _)| reached)
+    }
+
+    /// Control to every member; returns the members that overflowed (each now closing).
+    pub fn broadcast(&self, group: u64, payload: &[u8]) -> Result<Vec<u64>, FanoutError> {
+        self.broadcast_as(group, payload, Kind::Control).map(|(_, overflowed)| overflowed)
+    }
+
+    /// No more sends to `conn`; it leaves every group now. The writer flushes
+    /// what is queued (for at most `CLOSE_GRACE`), then shuts the socket down
+    /// for writing and closes its duplicate. Idempotent; a no-op if unknown.
+    pub fn close(&self, conn: u64) {
+        if let Some(conn) = self.shared.conn(conn) {
+            self.shared.close(&conn);
+        }
+    }
+
+    /// Notices since the last call: "lagging" ones first, then overflows and
+    /// errors in the order they happened.
+    pub fn take_notices(&self) -> Vec<Notice> {
+        self.shared.take_notices()
+    }
+
+    /// Bytes queued on `conn` and not yet written; 0 once the writer closed it.
+    pub fn queued_bytes(&self, conn: u64) -> usize {
+        self.shared.conn(conn).map_or(0, |conn| conn.lock().queue.bytes())
+    }
+
+    pub fn stats(&self) -> FanoutStats {
+        let (conns, groups) = (self.shared.connection_count(), self.shared.group_count());
+        self.shared.counters.snapshot(conns as u64, groups as u64)
+    }
+
+    /// Stops the writer after one last non-blocking write per connection;
+    /// closes every duplicate descriptor (with a FIN for the closed ones).
+    /// Later sends return false and `register` fails. Idempotent.
+    pub fn shutdown(&self) {
+        let Some(writer) = lock(&self.writer).take() else { return };
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.wake.notify();
+        // A panic in the writer is a bug; it has already been reported by the panic hook.
+        let _ = writer.join();
+        write(&self.shared.registry).stopped = true;
+    }
+}
+
+impl Drop for Fanout {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,94 @@
+//! Stoa's fan-out: every byte the server writes to its clients' sockets, sent
+//! by one writer thread from bounded per-connection queues, so that the
+//! per-listener send path costs no Python. Pure Rust (Linux: epoll, eventfd,
+//! sendmsg); `mixer-rs/src/fanout.rs` is its thin binding.
+//!
+//! Modules, from the bottom up: `frame` (WebSocket framing), `queue` (one
+//! connection's queue and its drop policy), `sys` (the system calls, all the
+//! crate's `unsafe`), `conn` (a connection's state), `group` (broadcast
+//! members), `report` (notices, stats), `shared` (what the threads share),
+//! `writer` (the writer thread), `handle` (the `Fanout` API).
+
+mod conn;
+mod frame;
+mod group;
+mod handle;
+mod queue;
+mod report;
+mod shared;
+mod sys;
+mod writer;
+
+use std::{fmt, io};
+
+pub use frame::{binary_header, frame_binary};
+pub use handle::Fanout;
+pub use queue::Kind;
+pub use report::{FanoutStats, Notice, NoticeKind};
+pub use shared::CLOSE_GRACE;
+
+/// A fan-out's bounds, fixed at creation; both apply per connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FanoutConfig {
+    /// Bytes queued and not yet written.
+    pub max_queue_bytes: usize,
+    /// Audio messages queued and not yet fully written.
+    pub max_audio_messages: usize,
+}
+
+impl Default for FanoutConfig {
+    fn default() -> Self {
+        Self { max_queue_bytes: 256 * 1024, max_audio_messages: 64 }
+    }
+}
+
+#[derive(Debug)]
+pub enum FanoutError {
+    /// A setting out of range (zero).
+    BadConfig { name: &'static str },
+    /// No such group (never made, or dropped).
+    UnknownGroup(u64),
+    /// The fan-out was shut down.
+    Stopped,
+    /// A system call failed: creating the writer's epoll, or `register`'s
+    /// dup of a descriptor that is not an open stream socket.
+    Io(io::Error),
+}
+
+impl FanoutError {
+    /// Stable and machine-readable; never changes once published.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadConfig { .. } => "bad_argument",
+            Self::UnknownGroup(_) => "unknown_group",
+            Self::Stopped => "stopped",
+            Self::Io(_) => "os_error",
+        }
+    }
+}
+
+impl fmt::Display for FanoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadConfig { name } => write!(f, "{name} must be at least 1"),
+            Self::UnknownGroup(group) => write!(f, "no group {group}"),
+            Self::Stopped => f.write_str("the fan-out is shut down"),
+            Self::Io(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+impl std::error::Error for FanoutError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for FanoutError {
+    fn from(err: io::Error) -> Self {
+        Self::Io(err)
+    }
+}

@@ -1,0 +1,91 @@
+//! What the fan-out tells its owner: notices about single connections
+//! (lagging, overflow, write error) and a snapshot of its counters.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What happened to a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NoticeKind {
+    /// Audio was dropped because the client reads too slowly; `value` is how
+    /// many messages since the previous "lagging" notice of that connection.
+    Lagging,
+    /// A control message could not fit; `value` is the bytes queued then. The
+    /// connection is closing, as by `Fanout::close`.
+    Overflow,
+    /// A write failed; `value` is the errno. The connection is closed.
+    Error,
+}
+
+impl NoticeKind {
+    /// The stable name the binding hands to Python.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lagging => "lagging",
+            Self::Overflow => "overflow",
+            Self::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Notice {
+    pub conn: u64,
+    pub kind: NoticeKind,
+    pub value: u64,
+}
+
+/// A snapshot of a fan-out's counters (all since it was made, except the first two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FanoutStats {
+    /// Registered connections not yet closed by the writer (those still
+    /// flushing after `close` included).
+    pub connections: u64,
+    /// Groups not dropped.
+    pub groups: u64,
+    /// Messages queued, counted once per connection they were queued on.
+    pub messages_queued: u64,
+    pub bytes_written: u64,
+    /// `sendmsg` calls that wrote at least one byte.
+    pub write_calls: u64,
+    /// Audio messages dropped for slow readers.
+    pub audio_dropped: u64,
+    pub overflows: u64,
+    pub write_errors: u64,
+    /// CPU time used by the writer thread, as it measured it after its last pass.
+    pub writer_cpu_ns: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub messages_queued: AtomicU64,
+    pub bytes_written: AtomicU64,
+    pub write_calls: AtomicU64,
+    pub audio_dropped: AtomicU64,
+    pub overflows: AtomicU64,
+    pub write_errors: AtomicU64,
+    pub writer_cpu_ns: AtomicU64,
+}
+
+/// Adds to a counter; only totals are read, so no ordering is needed.
+pub(crate) fn bump(counter: &AtomicU64, by: u64) {
+    if by != 0 {
+        counter.fetch_add(by, Ordering::Relaxed);
+    }
+}
+
+impl Counters {
+    pub fn snapshot(&self, connections: u64, groups: u64) -> FanoutStats {
+        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        FanoutStats {
+            connections,
+            groups,
+            messages_queued: read(&self.messages_queued),
+            bytes_written: read(&self.bytes_written),
+            write_calls: read(&self.write_calls),
+            audio_dropped: read(&self.audio_dropped),
+            overflows: read(&self.overflows),
+            write_errors: read(&self.write_errors),
+            writer_cpu_ns: read(&self.writer_cpu_ns),
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! `Shared`, the state the callers' threads and the writer thread share: the
+//! connection registry, the groups, the writer's inbox, notices and counters.
+//!
+//! Lock order, outermost first: `groups` map -> one group -> one connection ->
+//! `inbox` / `lagging` / `notices`. The registry lock is only ever held alone.
+//! No lock is held across a system call on a client socket.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+use crate::conn::{Batch, Conn, lock};
+use crate::group::Group;
+use crate::queue::Limits;
+use crate::report::{Counters, Notice, NoticeKind, bump};
+use crate::sys::{Epoll, EventFd};
+
+/// How long a closed connection may take to flush what it had queued.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// The epoll token of the wake-up eventfd; connection ids start at 1.
+pub(crate) const WAKE_TOKEN: u64 = 0;
+
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    pub conns: HashMap<u64, Arc<Conn>>,
+    /// Set by the writer as it exits: no registration after that.
+    pub stopped: bool,
+}
+
+/// Work handed to the writer: connections to write, closes to time.
+#[derive(Debug, Default)]
+pub(crate) struct Inbox {
+    pub ready: Vec<Arc<Conn>>,
+    /// (flush deadline, connection), in deadline order.
+    pub closing: Vec<(Instant, Arc<Conn>)>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub limits: Limits,
+    pub registry: RwLock<Registry>,
+    pub groups: RwLock<HashMap<u64, Arc<Mutex<Group>>>>,
+    pub inbox: Mutex<Inbox>,
+    /// Connections whose `lagged` went from 0 to more since the last `take_notices`.
+    pub lagging: Mutex<Vec<Arc<Conn>>>,
+    pub notices: Mutex<Vec<Notice>>,
+    pub counters: Counters,
+    pub epoll: Epoll,
+    pub wake: EventFd,
+    /// The writer is (about to be) blocked in epoll_wait: whoever gives it
+    /// work must write the eventfd. Everyone else skips that system call.
+    pub sleeping: AtomicBool,
+    pub stop: AtomicBool,
+    pub next_conn: AtomicU64,
+    pub next_group: AtomicU64,
+}
+
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub(crate) fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Shared {
+    pub fn new(limits: Limits) -> io::Result<Self> {
+        let (epoll, wake) = (Epoll::new()?, EventFd::new()?);
+        epoll.add(wake.as_raw_fd(), libc::EPOLLIN as u32, WAKE_TOKEN)?;
+        Ok(Self {
+            limits,
+            registry: RwLock::default(),
+            groups: RwLock::default(),
+            inbox: Mutex::default(),
+            lagging: Mutex::default(),
+            notices: Mutex::default(),
+            counters: Counters::default(),
+            epoll,
+            wake,
+            sleeping: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            next_conn: AtomicU64::new(1),
+            next_group: AtomicU64::new(1),
+        })
+    }
+
+    pub fn conn(&self, id: u64) -> Option<Arc<Conn>> {
+        read(&self.registry).conns.get(&id).cloned()
+    }
+
+    pub fn group(&self, id: u64) -> Option<Arc<Mutex<Group>>> {
+        read(&self.groups).get(&id).cloned()
+    }
+
+    pub fn connection_count(&self) -> usize {
+        read(&self.registry).conns.len()
+    }
+
+    pub fn group_count(&self) -> usize {
+        read(&self.groups).len()
+    }
+
+    /// Wakes the writer if it sleeps (SeqCst pairs with its store-then-check).
+    pub fn wake_writer(&self) {
+        if self.sleeping.swap(false, Ordering::SeqCst) {
+            self.wake.notify();
+        }
+    }
+
+    /// Does what a batch of queueing left to do, taking each shared lock once.
+    pub fn apply(&self, batch: Batch) {
+        let Batch { schedule, lagging, overflowed, queued, dropped } = batch;
+        bump(&self.counters.messages_queued, queued);
+        bump(&self.counters.audio_dropped, dropped);
+        if !lagging.is_empty() {
+            lock(&self.lagging).extend(lagging);
+        }
+        let wake = !schedule.is_empty() || !overflowed.is_empty();
+        if wake {
+            let mut inbox = lock(&self.inbox);
+            if inbox.ready.is_empty() {
+                inbox.ready = schedule;
+            } else {
+                inbox.ready.extend(schedule);
+            }
+            let deadline = Instant::now() + CLOSE_GRACE;
+            inbox.closing.extend(overflowed.iter().map(|o| (deadline, Arc::clone(&o.conn))));
+        }
+        for gone in overflowed {
+            self.notice(gone.conn.id, NoticeKind::Overflow, gone.queued as u64);
+            bump(&self.counters.overflows, 1);
+            self.leave_groups(gone.conn.id, &gone.groups);
+        }
+        if wake {
+            self.wake_writer();
+        }
+    }
+
+    /// Stops sends to `conn` and hands it to the writer to flush and close.
+    pub fn close(&self, conn: &Arc<Conn>) {
+        let (groups, schedule) = {
+            let mut st = conn.lock();
+            let Some(groups) = st.begin_close() else { return };
+            (groups, st.schedule())
+        };
+        {
+            let mut inbox = lock(&self.inbox);
+            if schedule {
+                inbox.ready.push(Arc::clone(conn));
+            }
+            inbox.closing.push((Instant::now() + CLOSE_GRACE, Arc::clone(conn)));
+        }
+        self.leave_groups(conn.id, &groups);
+        self.wake_writer();
+    }
+
+    pub fn leave_groups(&self, conn: u64, groups: &[u64]) {
+        for &id in groups {
+            if let Some(group) = self.group(id) {
+                lock(&group).remove(conn);
+            }
+        }
+    }
+
+    pub fn notice(&self, conn: u64, kind: NoticeKind, value: u64) {
+        lock(&self.notices).push(Notice { conn, kind, value });
+    }
+
+    /// The notices since the last call: "lagging" ones first (one per
+    /// connection, with its count), then the others in the order they happened.
+    pub fn take_notices(&self) -> Vec<Notice> {
+        let lagging = std::mem::take(&mut *lock(&self.lagging));
+        let mut out: Vec<Notice> = lagging
+            .iter()
+            .filter_map(|conn| {
+                let value = std::mem::take(&mut conn.lock().lagged);
+                (value > 0).then_some(Notice { conn: conn.id, kind: NoticeKind::Lagging, value })
+            })
+            .collect();
+        out.append(&mut lock(&self.notices));
+        out
+    }
+}

@@ -1,0 +1,188 @@
+//! The system calls the fan-out makes, each wrapped once with its SAFETY
+//! argument: dup, epoll, eventfd, sendmsg, shutdown and the thread CPU clock.
+//! Linux only; every descriptor made here is close-on-exec and owned (`OwnedFd`).
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// `-1` from a libc call becomes the thread's `errno` as an `io::Error`.
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 { Err(io::Error::last_os_error()) } else { Ok(ret) }
+}
+
+/// A descriptor this process just received from the kernel, now owned.
+fn owned(fd: libc::c_int) -> OwnedFd {
+    // SAFETY: `fd` was just returned by a successful dup/epoll_create1/eventfd
+    // call on this thread, so it is open and nothing else owns it.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// A duplicate of the stream socket `fd`, made non-blocking (a flag of the
+/// socket itself, so the caller's descriptor becomes non-blocking too).
+pub fn dup_stream_socket(fd: RawFd) -> io::Result<OwnedFd> {
+    let mut kind: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `kind` and `len` are live locals of the sizes `len` declares;
+    // the kernel rejects a bad `fd` with EBADF or ENOTSOCK.
+    check(unsafe {
+        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, (&raw mut kind).cast(), &mut len)
+    })?;
+    if kind != libc::SOCK_STREAM {
+        return Err(io::Error::from_raw_os_error(libc::EPROTOTYPE));
+    }
+    // SAFETY: F_DUPFD_CLOEXEC takes an int and returns a new descriptor or -1.
+    let dup = owned(check(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })?);
+    // SAFETY: F_GETFL/F_SETFL on a descriptor we own; no pointers involved.
+    let flags = check(unsafe { libc::fcntl(dup.as_raw_fd(), libc::F_GETFL) })?;
+    if flags & libc::O_NONBLOCK == 0 {
+        // SAFETY: as above.
+        check(unsafe { libc::fcntl(dup.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
+    }
+    Ok(dup)
+}
+
+/// An epoll instance whose entries carry a `u64` token.
+#[derive(Debug)]
+pub struct Epoll {
+    fd: OwnedFd,
+}
+
+impl Epoll {
+    pub fn new() -> io::Result<Self> {
+        // SAFETY: no pointers; returns a new descriptor or -1.
+        Ok(Self { fd: owned(check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?) })
+    }
+
+    /// Watches `fd` edge-triggered for `events` (EPOLLOUT or EPOLLIN).
+    pub fn add(&self, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
+        let mut event = libc::epoll_event { events: events | libc::EPOLLET as u32, u64: token };
+        // SAFETY: `event` is a live, initialised local; the kernel copies it.
+        check(unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event) })?;
+        Ok(())
+    }
+
+    /// Stops watching `fd`. Must come before closing a duplicate whose socket
+    /// stays open elsewhere: epoll forgets an entry only when the socket itself closes.
+    pub fn delete(&self, fd: RawFd) -> io::Result<()> {
+        // SAFETY: EPOLL_CTL_DEL ignores the event pointer (null is allowed since Linux 2.6.9).
+        check(unsafe {
+            libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut())
+        })?;
+        Ok(())
+    }
+
+    /// Waits up to `timeout_ms` (-1: forever) and appends the tokens of what
+    /// is ready to `out` (which events does not matter to the writer: any
+    /// edge means "try writing"). An interrupted wait returns nothing.
+    pub fn wait(&self, out: &mut Vec<u64>, timeout_ms: i32) -> io::Result<()> {
+        const BATCH: usize = 256;
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; BATCH];
+        // SAFETY: `events` is a live array of BATCH entries the kernel may fill.
+        let ret = unsafe {
+            libc::epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), BATCH as libc::c_int, timeout_ms)
+        };
+        match check(ret) {
+            Ok(n) => {
+                // A copy, not a reference: the struct is packed on x86-64.
+                out.extend(events[..n as usize].iter().map(|e| e.u64));
+                Ok(())
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+}
+
+impl AsRawFd for Epoll {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// A non-blocking eventfd: the way other threads wake the writer.
+#[derive(Debug)]
+pub struct EventFd {
+    fd: OwnedFd,
+}
+
+impl EventFd {
+    pub fn new() -> io::Result<Self> {
+        // SAFETY: no pointers; returns a new descriptor or -1.
+        let fd = check(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
+        Ok(Self { fd: owned(fd) })
+    }
+
+    pub fn notify(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes the 8 bytes of a live local. It can only fail with
+        // EAGAIN when the counter is near u64::MAX, and then a wake is pending anyway.
+        unsafe { libc::write(self.fd.as_raw_fd(), (&raw const one).cast(), 8) };
+    }
+
+    /// Resets the counter (after a wake).
+    pub fn drain(&self) {
+        let mut count: u64 = 0;
+        // SAFETY: reads at most 8 bytes into a live local; EAGAIN (nothing to
+        // drain) is the only expected failure and needs no handling.
+        unsafe { libc::read(self.fd.as_raw_fd(), (&raw mut count).cast(), 8) };
+    }
+}
+
+impl AsRawFd for EventFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// Writes the buffers `iov` describes, in order, without blocking and
+/// without SIGPIPE; returns the bytes written (possibly fewer than asked).
+///
+/// # Safety
+/// Every `iov` entry must point to `iov_len` readable bytes that stay alive
+/// and unchanged until this returns.
+pub unsafe fn send_vectored(fd: RawFd, iov: &[libc::iovec]) -> io::Result<usize> {
+    // SAFETY: all-zero is a valid msghdr (no address, no control data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.as_ptr().cast_mut();
+    msg.msg_iovlen = iov.len() as _;
+    loop {
+        // SAFETY: `msg` points to `iov`, whose buffers the caller vouches for;
+        // sendmsg only reads them.
+        let ret = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
+        if ret >= 0 {
+            return Ok(ret as usize);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// Sends FIN after whatever the socket still holds; errors (the peer is gone) are moot.
+pub fn shutdown_write(fd: &OwnedFd) {
+    // SAFETY: no pointers; `fd` is open for as long as the borrow.
+    unsafe { libc::shutdown(fd.as_raw_fd(), libc::SHUT_WR) };
+}
+
+/// Asks the CPU to fetch the cache line at `ptr` for writing. A hint only:
+/// it never faults, whatever `ptr` is; a no-op off x86-64.
+#[inline(always)]
+pub fn prefetch_write<T>(ptr: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of the x86-64 baseline, and a prefetch reads nothing
+    // the program can observe: an invalid address is simply ignored.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_ET0 }>(ptr.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = ptr;
+}
+
+/// CPU time the calling thread has used, in nanoseconds.
+pub fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a live local the kernel fills; this clock always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}

@@ -1,0 +1,277 @@
+//! The writer thread ("stoa-fanout"): every byte the fan-out sends leaves
+//! through it, one non-blocking `sendmsg` per ready connection per pass.
+
+use std::collections::VecDeque;
+use std::io;
+use std::mem;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use crate::conn::{Conn, lock};
+use crate::report::{NoticeKind, bump};
+use crate::shared::{Shared, WAKE_TOKEN, write};
+use crate::sys;
+
+/// Segments handed to one `sendmsg`: a lagging client's whole backlog of
+/// small audio messages goes in one call, yet one connection's turn stays short.
+const MAX_IOV: usize = 64;
+
+/// How a connection's duplicate descriptor ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retire {
+    /// Flushed (or out of time): FIN after what the socket holds, then close.
+    Shutdown,
+    /// A write failed with this errno: close, notice "error".
+    Failed(i32),
+    /// The fan-out stops: close without touching the socket's state.
+    Abandon,
+}
+
+pub(crate) fn run(shared: Arc<Shared>) {
+    Writer {
+        shared,
+        pass: Vec::new(),
+        next: Vec::new(),
+        draining: VecDeque::new(),
+        events: Vec::new(),
+        iov: Vec::with_capacity(MAX_IOV),
+        bytes: 0,
+        calls: 0,
+    }
+    .run();
+}
+
+struct Writer {
+    shared: Arc<Shared>,
+    /// This pass's connections, each scheduled exactly once.
+    pass: Vec<Arc<Conn>>,
+    /// Connections that still have bytes after their turn: the next pass starts with them.
+    next: Vec<Arc<Conn>>,
+    /// Closed connections with their flush deadline, earliest first.
+    draining: VecDeque<(Instant, Arc<Conn>)>,
+    /// Tokens epoll reported ready.
+    events: Vec<u64>,
+    /// The current `sendmsg`'s buffers, pointing into pinned queue segments.
+    iov: Vec<libc::iovec>,
+    bytes: u64,
+    calls: u64,
+}
+
+impl Writer {
+    /// The writer's loop. Constraints: one thread writes for every
+    /// connection, so no connection may make it wait (all writes are
+    /// non-blocking), and the callers' threads (the event loop broadcasting to
+    /// 10,000 listeners) must never wait for it (they only touch queues under
+    /// short per-connection locks and never make a system call unless the writer sleeps).
+    ///
+    /// A pass: (1) collect work: epoll edges (EPOLLOUT: a connection that hit
+    /// EAGAIN may write again), connections the callers scheduled (their queue
+    /// went non-empty while writable, or they closed), and new close
+    /// deadlines; (2) give each connection of the pass one `sendmsg` of up to
+    /// 64 queued segments; one that still has bytes goes to the next pass (so
+    /// a big backlog is written round-robin, never starving others), one that
+    /// hit EAGAIN leaves every list until its EPOLLOUT edge; (3) close the
+    /// connections whose flush deadline passed; (4) publish the counters.
+    ///
+    /// Idle costs nothing: with no work the writer blocks in epoll_wait with
+    /// `sleeping` set, the one moment when callers pay an eventfd write to wake
+    /// it. The fast path under load is a pass with no sleeping: epoll_wait
+    /// with a zero timeout, then straight sends, each message's bytes shared
+    /// (an `Arc`) by every connection it was broadcast to.
+    fn run(mut self) {
+        loop {
+            self.collect_work();
+            if self.shared.stop.load(Ordering::Acquire) {
+                break;
+            }
+            let mut pass = mem::take(&mut self.pass);
+            for conn in pass.drain(..) {
+                self.write_once(&conn);
+            }
+            self.pass = mem::replace(&mut self.next, pass);
+            self.expire_closes();
+            self.publish_counters();
+        }
+        self.stop_all();
+        self.publish_counters();
+    }
+
+    /// Waits for work if there is none, then takes all there is.
+    fn collect_work(&mut self) {
+        let mut timeout = if self.pass.is_empty() { self.close_timeout_ms() } else { 0 };
+        if timeout != 0 {
+            self.publish_counters();
+            // Store, then check: a caller that queued after the check sees
+            // `sleeping` and writes the eventfd (see `Shared::wake_writer`).
+            self.shared.sleeping.store(true, Ordering::SeqCst);
+            let inbox_empty = {
+                let inbox = lock(&self.shared.inbox);
+                inbox.ready.is_empty() && inbox.closing.is_empty()
+            };
+            if !inbox_empty || self.shared.stop.load(Ordering::SeqCst) {
+                timeout = 0;
+            }
+        }
+        let mut events = mem::take(&mut self.events);
+        self.shared.epoll.wait(&mut events, timeout).expect("epoll_wait on the fan-out's own epoll");
+        self.shared.sleeping.store(false, Ordering::SeqCst);
+        for token in events.drain(..) {
+            self.on_event(token);
+        }
+        self.events = events;
+        let mut inbox = lock(&self.shared.inbox);
+        self.pass.append(&mut inbox.ready);
+        self.draining.extend(inbox.closing.drain(..));
+    }
+
+    fn on_event(&mut self, token: u64) {
+        if token == WAKE_TOKEN {
+            self.shared.wake.drain();
+            return;
+        }
+        // EPOLLERR and EPOLLHUP count as writable: the next write reports the error.
+        let Some(conn) = self.shared.conn(token) else { return };
+        let schedule = {
+            let mut st = conn.lock();
+            st.writable = true;
+            st.schedule()
+        };
+        if schedule {
+            self.pass.push(conn);
+        }
+    }
+
+    /// One `sendmsg` of what `conn` has queued, then its next state.
+    fn write_once(&mut self, conn: &Arc<Conn>) {
+        let fd = {
+            let mut st = conn.lock();
+            let Some(fd) = st.fd.as_ref().map(AsRawFd::as_raw_fd) else {
+                st.scheduled = false;
+                return;
+            };
+            if st.queue.is_empty() {
+                st.scheduled = false;
+                if st.closing {
+                    drop(st);
+                    self.retire(conn, Retire::Shutdown);
+                }
+                return;
+            }
+            self.iov.clear();
+            let iov = &mut self.iov;
+            st.queue.pin_front(MAX_IOV, |bytes| {
+                iov.push(libc::iovec { iov_base: bytes.as_ptr().cast_mut().cast(), iov_len: bytes.len() });
+            });
+            fd
+        };
+        // SAFETY: each iovec points into an `Arc<[u8]>` segment of `conn`'s
+        // queue, pinned above: until `written`/`unpin` below, no caller may
+        // remove a pinned segment (the queue's drop policy skips them) and
+        // `Arc<[u8]>` bytes never change, so the buffers stay alive and
+        // unchanged. `fd` stays open: only this thread ever takes it out of the state.
+        let sent = unsafe { sys::send_vectored(fd, &self.iov) };
+        let mut st = conn.lock();
+        match sent {
+            Ok(count) => {
+                st.queue.written(count);
+                self.bytes += count as u64;
+                self.calls += u64::from(count > 0);
+                if !st.queue.is_empty() {
+                    // Probably a short write: the next pass finds out (EAGAIN costs one call).
+                    drop(st);
+                    self.next.push(Arc::clone(conn));
+                } else {
+                    st.scheduled = false;
+                    if st.closing {
+                        drop(st);
+                        self.retire(conn, Retire::Shutdown);
+                    }
+                }
+            }
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                st.queue.unpin();
+                st.writable = false;
+                st.scheduled = false;
+            }
+            Err(err) => {
+                st.queue.unpin();
+                drop(st);
+                self.retire(conn, Retire::Failed(err.raw_os_error().unwrap_or(libc::EIO)));
+            }
+        }
+    }
+
+    /// Closes `conn`'s duplicate descriptor (once), forgets its queue and its
+    /// registration, and leaves its groups.
+    fn retire(&self, conn: &Arc<Conn>, how: Retire) {
+        let (fd, groups) = {
+            let mut st = conn.lock();
+            st.queue.clear();
+            st.scheduled = false;
+            (st.fd.take(), st.begin_close().unwrap_or_default())
+        };
+        let Some(fd) = fd else { return };
+        // Before the close: the socket lives on in the caller's descriptor,
+        // and so would this epoll entry.
+        let _ = self.shared.epoll.delete(fd.as_raw_fd());
+        if how == Retire::Shutdown {
+            sys::shutdown_write(&fd);
+        }
+        drop(fd);
+        write(&self.shared.registry).conns.remove(&conn.id);
+        self.shared.leave_groups(conn.id, &groups);
+        if let Retire::Failed(errno) = how {
+            self.shared.notice(conn.id, NoticeKind::Error, errno as u64);
+            bump(&self.shared.counters.write_errors, 1);
+        }
+    }
+
+    fn expire_closes(&mut self) {
+        let now = Instant::now();
+        while self.draining.front().is_some_and(|(deadline, _)| *deadline <= now) {
+            if let Some((_, conn)) = self.draining.pop_front() {
+                self.retire(&conn, Retire::Shutdown);
+            }
+        }
+    }
+
+    /// Milliseconds until the next flush deadline, -1 (forever) if none.
+    fn close_timeout_ms(&self) -> i32 {
+        match self.draining.front() {
+            None => -1,
+            Some((deadline, _)) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                // Rounded up, so the wake-up finds the deadline passed.
+                i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
+            }
+        }
+    }
+
+    fn publish_counters(&mut self) {
+        let counters = &self.shared.counters;
+        bump(&counters.bytes_written, mem::take(&mut self.bytes));
+        bump(&counters.write_calls, mem::take(&mut self.calls));
+        counters.writer_cpu_ns.store(sys::thread_cpu_ns(), Ordering::Relaxed);
+    }
+
+    /// On stop: one last non-blocking write for every connection, a FIN for
+    /// those already closed, and every duplicate descriptor closed.
+    fn stop_all(&mut self) {
+        let conns: Vec<Arc<Conn>> = {
+            let mut registry = write(&self.shared.registry);
+            registry.stopped = true;
+            registry.conns.values().cloned().collect()
+        };
+        for conn in &conns {
+            conn.lock().writable = true;
+            self.write_once(conn);
+            let closing = conn.lock().closing;
+            self.retire(conn, if closing { Retire::Shutdown } else { Retire::Abandon });
+        }
+        self.pass.clear();
+        self.next.clear();
+        self.draining.clear();
+    }
+}

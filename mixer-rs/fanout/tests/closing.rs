@@ -1,0 +1,126 @@
+//! How connections end: a close flushes then sends EOF (even after the owner
+//! closed its own descriptor), gives up after the grace period, a reset peer
+//! is noticed and dropped alone, and a shut-down fan-out refuses everything.
+
+mod common;
+
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use common::{clients, fanout, numbered, seq_of, wait_for};
+use fanout::{CLOSE_GRACE, FanoutError, NoticeKind};
+
+const BIG: usize = 8_000;
+
+#[test]
+fn close_flushes_what_is_queued_then_the_peer_sees_eof() {
+    let fanout = fanout(16 << 20, 64);
+    let mut client = clients(&fanout, 1).remove(0);
+    // More than loopback buffers hold, so some of it is still queued at close.
+    for seq in 0..1_500u32 {
+        assert!(fanout.send(client.conn, &numbered(seq, BIG)));
+    }
+    assert!(fanout.queued_bytes(client.conn) > 0, "the kernel took it all: send more");
+    fanout.close(client.conn);
+    drop(client.server_side.take()); // the owner closes its descriptor at once, as the server does
+    assert!(!fanout.send(client.conn, b"late"));
+    for seq in 0..1_500u32 {
+        assert_eq!(seq_of(&client.read_message()), seq);
+    }
+    assert_eq!(client.read_to_eof(), b"");
+    wait_for("the writer to forget it", || fanout.stats().connections == 0);
+    assert_eq!(fanout.queued_bytes(client.conn), 0);
+}
+
+#[test]
+fn a_close_that_cannot_flush_gives_up_after_the_grace_period() {
+    let fanout = fanout(16 << 20, 64);
+    let mut client = clients(&fanout, 1).remove(0);
+    for seq in 0..1_500u32 {
+        fanout.send(client.conn, &numbered(seq, BIG));
+    }
+    let closed = Instant::now();
+    fanout.close(client.conn);
+    wait_for("the grace period to end", || fanout.stats().connections == 0);
+    let waited = closed.elapsed();
+    assert!(waited >= CLOSE_GRACE - Duration::from_millis(50), "gave up after {waited:?}");
+    // The peer gets a prefix of the stream, in order, then EOF. The message
+    // being written when time ran out may be cut: the connection is dead anyway.
+    let bytes = client.read_to_eof();
+    let framed = 4 + BIG;
+    for (seq, message) in bytes.chunks(framed).enumerate() {
+        let mut expected = vec![0x82, 126, (BIG >> 8) as u8, BIG as u8];
+        expected.extend(numbered(seq as u32, BIG));
+        assert_eq!(message, &expected[..message.len()], "message {seq}");
+    }
+    assert!(bytes.len() / framed < 1_500, "the unflushed part was abandoned");
+}
+
+#[test]
+fn a_peer_that_resets_is_noticed_and_dropped_alone() {
+    let fanout = fanout(1 << 20, 64);
+    let mut clients = clients(&fanout, 2);
+    let (gone, stays) = (clients[0].conn, clients[1].conn);
+    let group = fanout.new_group();
+    fanout.join_group(group, gone).unwrap();
+    fanout.join_group(group, stays).unwrap();
+    fanout.broadcast(group, b"unread").unwrap();
+    assert_eq!(clients[1].read_message(), b"unread");
+    // Closing a socket with unread data makes the kernel send a reset.
+    let resetting = clients.remove(0);
+    wait_for("the message to reach the peer", || fanout.queued_bytes(gone) == 0);
+    std::thread::sleep(Duration::from_millis(20));
+    drop(resetting.stream);
+    let mut seq = 0u32;
+    let notices = loop {
+        fanout.broadcast_audio(group, &numbered(seq, 100)).unwrap();
+        assert_eq!(seq_of(&clients[0].read_message()), seq, "the other member misses nothing");
+        seq += 1;
+        let notices = fanout.take_notices();
+        if notices.iter().any(|n| n.kind == NoticeKind::Error) {
+            break notices;
+        }
+        assert!(seq < 10_000, "the reset was never noticed");
+    };
+    let errors: Vec<_> = notices.iter().filter(|n| n.kind == NoticeKind::Error).collect();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].conn, gone);
+    assert!([libc::ECONNRESET, libc::EPIPE].contains(&(errors[0].value as i32)), "{:?}", errors[0]);
+    assert_eq!(fanout.stats().write_errors, 1);
+    assert!(!fanout.send(gone, b"x"));
+    assert_eq!(fanout.broadcast_audio(group, b"left").unwrap(), 1, "it left the group");
+    assert!(fanout.send(stays, b"fine"));
+    assert_eq!(clients[0].read_message(), b"left");
+    assert_eq!(clients[0].read_message(), b"fine");
+}
+
+#[test]
+fn a_shut_down_fanout_refuses_everything_and_closed_connections_get_eof() {
+    let fanout = fanout(1 << 20, 64);
+    let mut clients = clients(&fanout, 2);
+    assert!(fanout.send(clients[0].conn, b"bye"));
+    fanout.close(clients[0].conn);
+    fanout.shutdown();
+    fanout.shutdown(); // idempotent
+    assert_eq!(clients[0].read_message(), b"bye");
+    assert_eq!(clients[0].read_to_eof(), b"");
+    assert!(!fanout.send(clients[1].conn, b"x"));
+    assert!(matches!(
+        fanout.register(clients[1].server_side.as_ref().unwrap().as_raw_fd()),
+        Err(FanoutError::Stopped)
+    ));
+    assert_eq!(fanout.stats().connections, 0);
+    assert_eq!(fanout.take_notices(), [], "a clean shutdown leaves no notice");
+}
+
+#[test]
+fn register_refuses_what_is_not_a_stream_socket() {
+    let fanout = fanout(1 << 20, 64);
+    let err = fanout.register(-1).unwrap_err();
+    assert_eq!(err.code(), "os_error");
+    let file = std::fs::File::open("/dev/null").unwrap();
+    assert!(fanout.register(file.as_raw_fd()).is_err());
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    assert!(fanout.register(udp.as_raw_fd()).is_err());
+    assert_eq!(fanout.stats().connections, 0);
+}

@@ -1,0 +1,168 @@
+//! The read path of a connection, the hot one: one `recv` into the connection's `Inbox` per
+//! readiness event, then every complete frame in it handled in place: the msgpack walker reads
+//! the payload where it lies, and per audio frame updates a few counters and the histogram.
+
+use std::io::{self, Read};
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::{Conn, Env, JOIN_REF, Phase};
+use crate::inbox::InboxError;
+use crate::msg::{self, Kind};
+use crate::stats::{ListenerState, bump};
+use crate::ws::{self, FrameHeader, Upgrade};
+
+/// Larger server messages end the listener (close 1009). The server's own are far smaller.
+pub(crate) const MAX_MESSAGE_BYTES: u64 = 16 * 1024 * 1024;
+
+fn now_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
+impl Conn {
+    pub(super) fn read(&mut self, env: &mut Env) {
+        let Some(stream) = self.stream.as_mut() else { return };
+        match stream.read(self.inbox.spare()) {
+            Ok(0) => self.on_dropped(env, "the server closed the connection without a close frame"),
+            Ok(n) => {
+                bump(&env.shared.counters.bytes, n as u64);
+                self.inbox.commit(n);
+                self.process(env);
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
+            Err(e) => self.on_dropped(env, &format!("recv: {e}")),
+        }
+    }
+
+    /// Handles every complete frame received (after the upgrade response, once).
+    fn process(&mut self, env: &mut Env) {
+        let mut inbox = std::mem::take(&mut self.inbox);
+        if self.phase == Phase::Upgrading {
+            match ws::read_upgrade_response(inbox.pending()) {
+                Upgrade::Incomplete => {}
+                Upgrade::Refused(why) => self.fail(env, &why, None),
+                Upgrade::Accepted { head_len } => {
+                    inbox.consume(head_len);
+                    self.on_upgraded(env);
+                }
+            }
+        }
+        while matches!(self.phase, Phase::Joining | Phase::Joined | Phase::Closing) {
+            match inbox.next_frame() {
+                Ok(Some((header, payload))) => self.on_frame(env, header, inbox.payload(payload)),
+                Ok(None) => break,
+                Err(InboxError::Frame(e)) => {
+                    self.fail(env, &format!("protocol error: {e}"), Some(1002));
+                    break;
+                }
+                Err(InboxError::TooLarge(_)) => {
+                    self.fail(env, "a message over 16 MiB", Some(1009));
+                    break;
+                }
+            }
+        }
+        if self.phase != Phase::Done {
+            inbox.compact();
+            self.inbox = inbox;
+        }
+    }
+
+    fn on_frame(&mut self, env: &mut Env, header: FrameHeader, payload: &[u8]) {
+        match (header.opcode, self.fragment_opcode) {
+            (ws::OP_PING, _) if self.phase != Phase::Closing => self.send_frame(env, ws::OP_PONG, payload),
+            (ws::OP_PING | ws::OP_PONG, _) => {}
+            (ws::OP_CLOSE, _) => self.on_close_frame(env, ws::close_code(payload)),
+            (ws::OP_BINARY | ws::OP_TEXT, None) if header.fin => self.on_message(env, header.opcode, payload),
+            (ws::OP_BINARY | ws::OP_TEXT, None) => {
+                self.fragments.clear();
+                self.fragments.extend_from_slice(payload);
+                self.fragment_opcode = Some(header.opcode);
+            }
+            (ws::OP_CONTINUATION, Some(opcode)) => {
+                if (self.fragments.len() + payload.len()) as u64 > MAX_MESSAGE_BYTES {
+                    return self.fail(env, "a message over 16 MiB", Some(1009));
+                }
+                self.fragments.extend_from_slice(payload);
+                if header.fin {
+                    self.fragment_opcode = None;
+                    let message = std::mem::take(&mut self.fragments);
+                    self.on_message(env, opcode, &message);
+                    self.fragments = message;
+                }
+            }
+            _ => self.fail(env, "protocol error: a continuation frame out of place", Some(1002)),
+        }
+    }
+
+    /// One complete message: counted, and for audio each frame's seq and latency accounted.
+    fn on_message(&mut self, env: &mut Env, opcode: u8, payload: &[u8]) {
+        let shared = &*env.shared;
+        let counters = &shared.counters;
+        bump(&counters.messages, 1);
+        if opcode == ws::OP_TEXT {
+            return bump(&counters.malformed, 1);
+        }
+        let cell = &shared.cells[self.index];
+        let (mut frames, mut lost, mut late, mut reordered, mut max_latency) = (0, 0, 0, 0, 0);
+        let (mut now, mut last_seq, late_after_us) = (0, self.last_seq, env.late_after_us);
+        let read = msg::read_message(payload, |seq, captured_at| {
+            frames += 1;
+            match last_seq {
+                Some(previous) if seq > previous => {
+                    lost += seq - previous - 1;
+                    last_seq = Some(seq);
+                }
+                Some(_) => reordered += 1,
+                None => {
+                    cell.first_seq.store(seq, Relaxed);
+                    last_seq = Some(seq);
+                }
+            }
+            if captured_at != 0 {
+                if now == 0 {
+                    now = now_us();
+                }
+                let latency = now.saturating_sub(captured_at);
+                shared.latency.record(latency);
+                late += u64::from(latency > late_after_us);
+                max_latency = max_latency.max(latency);
+            }
+        });
+        if frames > 0 {
+            self.last_seq = last_seq;
+            for (pool, mine, n) in [
+                (&counters.frames, &cell.frames, frames),
+                (&counters.lost, &cell.lost, lost),
+                (&counters.late, &cell.late, late),
+                (&counters.reordered, &cell.reordered, reordered),
+            ] {
+                if n > 0 {
+                    bump(pool, n);
+                    bump(mine, n);
+                }
+            }
+            if let Some(seq) = last_seq {
+                cell.last_seq.store(seq, Relaxed);
+            }
+            cell.max_latency_us.fetch_max(max_latency, Relaxed);
+        }
+        let message = match read {
+            Ok(message) => message,
+            Err(_) => return bump(&counters.malformed, 1),
+        };
+        match message.kind {
+            Kind::Event => bump(&counters.events, 1),
+            Kind::Joined if self.phase == Phase::Joining && message.reference == Some(JOIN_REF) => {
+                self.enter(Phase::Joined);
+                env.shared.set_state(self.index, ListenerState::Joined);
+            }
+            Kind::Error
+                if self.phase == Phase::Joining && matches!(message.reference, None | Some(JOIN_REF)) =>
+            {
+                let code = String::from_utf8_lossy(message.code).into_owned();
+                self.fail(env, &format!("refused: {code}"), Some(1000));
+            }
+            _ => {}
+        }
+    }
+}

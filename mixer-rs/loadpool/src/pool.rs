@@ -1,0 +1,246 @@
+//! `Pool`: the handle the harness holds, and the one thread ("stoa-loadpool") that runs every
+//! listener of the pool.
+//!
+//! The thread's loop, in order: start the connections the ramp-up allows by now; once a second,
+//! end connections that waited too long and sample the thread's CPU clock (every 100 ms); wait for
+//! readiness (level-triggered epoll, at most 1,024 events a wait) and hand each event to its
+//! connection. `stop` sets a flag and wakes the loop through an eventfd; every open WebSocket then
+//! sends a close frame, and the loop ends when all are closed or after 2 s.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::conn::{CLOSE_TIMEOUT, Conn, Env};
+use crate::histogram::{BadPercentile, Percentiles};
+use crate::stats::{ListenerState, ListenerStats, PoolStats, Shared};
+use crate::sys::{self, Poller, READABLE, Waker};
+
+const WAKE_TOKEN: u64 = u64::MAX;
+const EVENTS_PER_WAIT: usize = 1024;
+const IDLE_WAIT: Duration = Duration::from_millis(100);
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// Descriptors kept free for the rest of the process (the epoll, the eventfd, Python's own).
+const SPARE_FILES: u64 = 64;
+
+/// What a pool is asked to do.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    pub host: String,
+    pub port: u16,
+    pub space_id: String,
+    /// One listener per user, in this order.
+    pub users: Vec<String>,
+    /// Ramp-up: at most this many connections started per second.
+    pub connect_per_s: f64,
+    /// A frame later than this (µs, `now - captured_at`) counts as late.
+    pub late_after_us: u64,
+}
+
+/// Why a pool could not start.
+#[derive(Debug)]
+pub enum PoolError {
+    BadArgument(String),
+    Io(io::Error),
+}
+
+impl std::fmt::Display for PoolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::BadArgument(why) => f.write_str(why),
+            Self::Io(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for PoolError {}
+
+impl From<io::Error> for PoolError {
+    fn from(e: io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+struct Control {
+    stop: AtomicBool,
+    waker: Waker,
+}
+
+/// A running pool of listeners. Dropping it stops it.
+pub struct Pool {
+    shared: Arc<Shared>,
+    control: Arc<Control>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Pool {
+    /// Checks the arguments, resolves the host, and starts the pool thread.
+    pub fn start(config: PoolConfig) -> Result<Self, PoolError> {
+        if !(config.connect_per_s.is_finite() && config.connect_per_s > 0.0) {
+            return Err(PoolError::BadArgument(format!(
+                "connect_per_s must be > 0, not {}",
+                config.connect_per_s
+            )));
+        }
+        let limit = sys::open_files_limit()?;
+        if config.users.len() as u64 + SPARE_FILES > limit {
+            return Err(PoolError::BadArgument(format!(
+                "{} listeners need as many open files, and this process may open {limit}: \
+                 spread the listeners over several processes",
+                config.users.len()
+            )));
+        }
+        let addr = (config.host.as_str(), config.port).to_socket_addrs()?.next().ok_or_else(|| {
+            PoolError::Io(io::Error::new(io::ErrorKind::NotFound, format!("{} has no address", config.host)))
+        })?;
+        let host_header = if config.host.contains(':') {
+            format!("[{}]:{}", config.host, config.port)
+        } else {
+            format!("{}:{}", config.host, config.port)
+        };
+        let shared = Arc::new(Shared::new(config.users));
+        let control = Arc::new(Control { stop: AtomicBool::new(false), waker: Waker::new()? });
+        let poller = Poller::new()?;
+        poller.add(control.waker.fd(), READABLE, WAKE_TOKEN)?;
+        let seed = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        let env = Env {
+            shared: Arc::clone(&shared),
+            poller,
+            host_header,
+            space_id: config.space_id,
+            late_after_us: config.late_after_us,
+            rng: seed | 1,
+            scratch: Vec::new(),
+        };
+        let thread_control = Arc::clone(&control);
+        let rate = config.connect_per_s;
+        let thread = std::thread::Builder::new()
+            .name("stoa-loadpool".into())
+            .spawn(move || run(env, &thread_control, addr, rate))?;
+        Ok(Self { shared, control, thread: Mutex::new(Some(thread)) })
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        self.shared.pool_stats()
+    }
+
+    /// One entry per user, in the order given.
+    pub fn listeners(&self) -> Vec<ListenerStats> {
+        self.shared.listener_stats()
+    }
+
+    /// Latency (µs) at each percentile over the frames since the start or the last reset.
+    pub fn latency_percentiles(&self, ps: &[f64]) -> Result<Percentiles, BadPercentile> {
+        self.shared.latency.percentiles(ps)
+    }
+
+    /// `latency_percentiles`, then a reset, losing no frame between them.
+    pub fn take_latency_percentiles(&self, ps: &[f64]) -> Result<Percentiles, BadPercentile> {
+        self.shared.latency.take_percentiles(ps)
+    }
+
+    pub fn reset_latency(&self) {
+        self.shared.latency.reset();
+    }
+
+    /// Closes every connection (close frame, then TCP close; at most 2 s) and joins the thread.
+    /// Idempotent.
+    pub fn stop(&self) {
+        self.control.stop.store(true, Relaxed);
+        self.control.waker.wake();
+        let thread = self.thread.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(thread) = thread {
+            // The pool thread does not panic by design; if it did, the counters say where it was.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The pool thread.
+fn run(mut env: Env, control: &Control, addr: SocketAddr, rate: f64) {
+    let mut conns: Vec<Conn> = (0..env.shared.cells.len()).map(Conn::new).collect();
+    let mut events = sys::empty_events(EVENTS_PER_WAIT);
+    let started_at = Instant::now();
+    let (mut started, mut last_sweep, mut last_cpu) = (0, started_at, started_at);
+    let mut stop_deadline: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        if stop_deadline.is_none() && control.stop.load(Relaxed) {
+            conns.iter_mut().for_each(|conn| conn.begin_close(&mut env));
+            stop_deadline = Some(now + CLOSE_TIMEOUT);
+        }
+        let due = if stop_deadline.is_some() {
+            started
+        } else {
+            conns.len().min((now.duration_since(started_at).as_secs_f64() * rate) as usize + 1)
+        };
+        for conn in &mut conns[started..due] {
+            conn.start(&mut env, &addr);
+        }
+        started = due;
+        if now.duration_since(last_sweep) >= SWEEP_EVERY || stop_deadline.is_some() {
+            conns.iter_mut().for_each(|conn| conn.check_timeout(&mut env, now));
+            last_sweep = now;
+        }
+        if now.duration_since(last_cpu) >= IDLE_WAIT {
+            env.shared.counters.cpu_us.store(sys::thread_cpu_us(), Relaxed);
+            last_cpu = now;
+        }
+        if let Some(deadline) = stop_deadline {
+            if conns.iter().all(Conn::is_done) {
+                break;
+            }
+            if now >= deadline {
+                conns.iter_mut().for_each(|conn| conn.abandon(&mut env));
+                break;
+            }
+        }
+        let wait = if started < conns.len() && stop_deadline.is_none() {
+            let next = started_at + Duration::from_secs_f64(started as f64 / rate);
+            next.saturating_duration_since(now).clamp(Duration::from_millis(1), IDLE_WAIT)
+        } else {
+            IDLE_WAIT
+        };
+        let ready = match env.poller.wait(&mut events, wait.as_millis() as i32) {
+            Ok(ready) => ready,
+            Err(e) => {
+                fail_all(&mut env, &mut conns, &format!("epoll_wait: {e}"));
+                break;
+            }
+        };
+        for event in &events[..ready] {
+            let (token, flags) = (event.u64, event.events);
+            if token == WAKE_TOKEN {
+                control.waker.drain();
+            } else {
+                conns[token as usize].on_ready(&mut env, flags);
+            }
+        }
+    }
+    env.shared.counters.cpu_us.store(sys::thread_cpu_us(), Relaxed);
+}
+
+/// The loop cannot go on: every listener still running ends with `why`.
+fn fail_all(env: &mut Env, conns: &mut [Conn], why: &str) {
+    for (index, conn) in conns.iter_mut().enumerate() {
+        if !conn.is_done() {
+            env.shared.cells[index].set_error(why);
+            let state = if env.shared.cells[index].state() == ListenerState::Joined {
+                ListenerState::Closed
+            } else {
+                ListenerState::Failed
+            };
+            env.shared.set_state(index, state);
+            conn.abandon(env);
+        }
+    }
+}

@@ -1,0 +1,113 @@
+"""`ListenerPool` against a real server process: compiled listeners join a space, hear a speaker's
+real Opus at the 20 ms pace with no frame lost and loopback latency, leave when stopped, and report
+a refused join with its code."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import trio
+
+from actors.space import ParticipantLeft, Role
+from gateway.client import Client, connect
+from mixer import ListenerPool, ListenerStats
+from tests.audio import encode_tone
+from tests.conftest import ServerProcess
+
+LISTENERS = 50
+SECONDS = 2.0
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    """Polls `condition` every 20 ms (the pool runs on its own thread: there is no event to wait
+    on); bound it with `trio.fail_after`."""
+    while True:
+        if condition():
+            return
+        await trio.sleep(0.02)
+
+
+async def stream(speaker: Client, packets: list[bytes]) -> None:
+    """Sends packets at the real 20 ms pace, each stamped with its capture time."""
+    start = trio.current_time()
+    for seq, packet in enumerate(packets):
+        await trio.sleep_until(start + seq * 0.020)
+        await speaker.send_audio(seq, time.time_ns() // 1000, packet)
+
+
+async def settled_listeners(pool: ListenerPool) -> list[ListenerStats]:
+    """The listeners once their frame counts have stopped growing for 300 ms."""
+    previous: list[int] = []
+    while True:
+        listeners = pool.listeners()
+        counts = [listener.frames for listener in listeners]
+        if counts == previous:
+            return listeners
+        previous = counts
+        await trio.sleep(0.3)
+
+
+async def test_listeners_hear_every_frame_and_leave_when_stopped(server: ServerProcess) -> None:
+    users = [f"listener_{i}" for i in range(LISTENERS)]
+    with trio.fail_after(60):
+        async with connect(server.url, "host") as host, connect(server.url, "speaker") as speaker:
+            space_id = (await host.create_space("Load test")).space.space_id
+            await speaker.join_space(space_id)
+            await host.set_role("speaker", Role.SPEAKER)
+            with ListenerPool("127.0.0.1", server.port, space_id, users, connect_per_s=500.0) as pool:
+                await wait_until(lambda: pool.stats().joined == LISTENERS)
+                await stream(speaker, encode_tone(440.0, SECONDS))
+                listeners = await settled_listeners(pool)
+
+                assert [listener.user for listener in listeners] == users
+                for listener in listeners:
+                    assert listener.state == "joined", listener
+                    assert listener.frames > 80, listener
+                    assert (listener.lost, listener.reordered) == (0, 0), listener
+                    assert listener.last_seq - listener.first_seq + 1 == listener.frames, listener
+                stats = pool.stats()
+                assert stats.frames == sum(listener.frames for listener in listeners)
+                assert (stats.failed, stats.closed_by_server, stats.malformed) == (0, 0, 0), stats
+                assert stats.events > 0, "the listeners saw the later ones join"
+                p50, p99 = pool.latency_percentiles([50.0, 99.0])
+                assert 0 < p50 < 200_000, f"p50 {p50} µs on loopback"
+                assert p50 <= p99 < 1_000_000, f"p99 {p99} µs on loopback"
+
+                await trio.to_thread.run_sync(pool.stop)
+                for listener in pool.listeners():
+                    assert (listener.state, listener.close_code, listener.error) == ("closed", 1000, ""), listener
+                assert (pool.stats().connected, pool.stats().closed) == (0, LISTENERS)
+
+            left: set[str] = set()
+            while left != set(users):
+                event = await host.next_event()
+                if isinstance(event, ParticipantLeft):
+                    assert event.reason == "disconnected"
+                    left.add(event.user)
+
+
+async def test_a_refused_join_fails_each_listener_with_the_code(server: ServerProcess) -> None:
+    with trio.fail_after(20):
+        pool = ListenerPool("127.0.0.1", server.port, "no_such_space_id", ["a", "b", "c"])
+        try:
+            await wait_until(lambda: pool.stats().failed == 3)
+            for listener in pool.listeners():
+                assert listener.state == "failed"
+                assert listener.error == "refused: no_such_space", listener
+        finally:
+            await trio.to_thread.run_sync(pool.stop)
+        assert pool.stats().connected == 0
+
+
+async def test_latency_windows_can_be_read_and_reset_at_once(server: ServerProcess) -> None:
+    with trio.fail_after(30):
+        async with connect(server.url, "host") as host:
+            space_id = (await host.create_space("Windows")).space.space_id
+            with ListenerPool("127.0.0.1", server.port, space_id, ["l1", "l2"]) as pool:
+                await wait_until(lambda: pool.stats().joined == 2)
+                await stream(host, encode_tone(440.0, 0.5))
+                await settled_listeners(pool)
+                first = pool.latency_percentiles([50.0, 100.0], reset=True)
+                assert 0 < first[0] <= first[1]
+                assert pool.latency_percentiles([50.0, 100.0]) == [0, 0], "the window was emptied"
