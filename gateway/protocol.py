@@ -11,6 +11,7 @@ from typing import Annotated
 import msgspec
 
 from actors.space import (
+    AudienceChanged,
     Audio,
     Participant,
     ParticipantJoined,
@@ -119,8 +120,15 @@ class Error(msgspec.Struct, frozen=True, tag_field="type", tag="error"):
     message: str
 
 
+SNAPSHOT_LISTENERS = 100
+
+
 class SpaceSnapshot(msgspec.Struct, frozen=True):
-    """A space as it is after event `seq`: the events that follow start at `seq + 1`."""
+    """A space as it is after event `seq`: the events that follow start at `seq + 1`.
+
+    `participants` is everyone on the mic; of the audience, the snapshot gives the exact count and the
+    names of the latest `SNAPSHOT_LISTENERS` arrivals (a snapshot never grows with the audience).
+    """
 
     space_id: str
     title: str
@@ -129,10 +137,18 @@ class SpaceSnapshot(msgspec.Struct, frozen=True):
     seq: int
     created_at: int
     participants: list[Participant]
+    listener_count: int
+    listeners: list[str]
     timeline: list[Post]
 
     @classmethod
     def of(cls, state: SpaceState) -> SpaceSnapshot:
+        recent: list[str] = []
+        for user in reversed(state.roles):
+            if len(recent) == SNAPSHOT_LISTENERS:
+                break
+            if not state.roles[user].on_mic:
+                recent.append(user)
         return cls(
             space_id=state.space_id,
             title=state.title,
@@ -140,7 +156,9 @@ class SpaceSnapshot(msgspec.Struct, frozen=True):
             status=state.status,
             seq=state.seq,
             created_at=state.created_at,
-            participants=list(state.participants),
+            participants=[Participant(user, state.roles[user]) for user in state.on_mic],
+            listener_count=state.listener_count,
+            listeners=recent[::-1],
             timeline=list(state.timeline),
         )
 
@@ -168,6 +186,7 @@ ServerUnion = (
     | RoleChanged
     | PostShared
     | SpaceEnded
+    | AudienceChanged
     | Audio
 )
 

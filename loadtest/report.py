@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ def summarise(
             "healthy": len(healthy),
             "below_99_9_percent": sum(1 for r in ratios if r < HEALTHY_DELIVERY),
             "min_delivery": round(min(ratios), 5) if ratios else None,
+            "failures": Counter(ls["error"] for ls in listeners if ls["state"] == "failed").most_common(5),
             "frames": sum(f["frames"] for f in finals),
             "lost": sum(f["lost"] for f in finals),
             "late": sum(f["late"] for f in finals),
@@ -74,7 +76,7 @@ def write_plot(report: dict[str, Any], path: Path) -> None:
     fig, (lat, cpu, conn) = plt.subplots(3, 1, figsize=(9, 9), sharex=True)
     for i, name in enumerate(("p50", "p95", "p99")):
         lat.plot(t, [p["latency_us"][i] / 1000 for p in tl], label=name)
-    lat.set_ylabel("speaker→listener latency (ms, cumulative)")
+    lat.set_ylabel("latency (ms, since ramp end)")
     lat.legend()
     cpu_s = [p["server_cpu_s"] for p in tl]
     if all(c is not None for c in cpu_s) and len(tl) > 1:

@@ -122,6 +122,9 @@ async def _drive(config: LoadConfig, url: str, nursery: trio.Nursery) -> dict[st
         timeline.append(point)
         if "ramp_done" not in marks and time.monotonic() - start >= config.ramp_s:
             marks["ramp_done"] = point
+            for w in workers:  # latency is measured in steady state, after the ramp
+                assert w.proc.stdin is not None
+                await w.proc.stdin.send_all(b"reset\n")
         if not config.quiet:
             print(_progress(point, config), file=sys.stderr, flush=True)
     marks["end"] = timeline[-1]
@@ -142,16 +145,21 @@ async def _drive(config: LoadConfig, url: str, nursery: trio.Nursery) -> dict[st
 async def _run_space(
     url: str, index: int, config: LoadConfig, stop: trio.Event, *, task_status: trio.TaskStatus[str]
 ) -> None:
-    """A host and its speakers: create the space, bring them on the mic, stream until `stop`."""
+    """A host and its speakers: create the space, bring them on the mic, stream until `stop`.
+
+    The host is on the mic too, so it is speaker 0: `config.speakers` voices in all.
+    """
     async with connect(url, f"host{index}") as host:
         space_id = (await host.create_space(f"Load test {index}")).space.space_id
         async with trio.open_nursery() as nursery:
-            for i in range(config.speakers):
-                await nursery.start(_speak, url, f"spk{index}_{i}", i, space_id, host, config, stop)
+            for i in range(1, config.speakers):
+                await nursery.start(_join_and_speak, url, f"spk{index}_{i}", i, space_id, host, config, stop)
+            if config.speakers > 0:
+                nursery.start_soon(_stream, host, speaker_packets(0, config.wav), stop)
             task_status.started(space_id)
 
 
-async def _speak(
+async def _join_and_speak(
     url: str, user: str, i: int, space_id: str, host: Client, config: LoadConfig, stop: trio.Event,
     *, task_status: trio.TaskStatus[None],
 ) -> None:  # fmt: skip
@@ -160,12 +168,17 @@ async def _speak(
         await me.join_space(space_id)
         await host.set_role(user, Role.SPEAKER)
         task_status.started()
-        t0 = trio.current_time()
-        seq = 0
-        while not stop.is_set():
-            await trio.sleep_until(t0 + seq * 0.020)
-            await me.send_audio(seq, time.time_ns() // 1000, packets[seq % len(packets)])
-            seq += 1
+        await _stream(me, packets, stop)
+
+
+async def _stream(client: Client, packets: list[bytes], stop: trio.Event) -> None:
+    """Send at the real 20 ms pace, each packet stamped with its capture time, until `stop`."""
+    t0 = trio.current_time()
+    seq = 0
+    while not stop.is_set():
+        await trio.sleep_until(t0 + seq * 0.020)
+        await client.send_audio(seq, time.time_ns() // 1000, packets[seq % len(packets)])
+        seq += 1
 
 
 async def _start_workers(config: LoadConfig, host: str, port: int, space_ids: list[str]) -> list[Worker]:

@@ -3,8 +3,10 @@
     python -m loadtest.worker HOST PORT CONNECT_PER_S SPACE_ID:USER_PREFIX:FIRST:COUNT ...
 
 One pool (one thread) per space given.
-Prints one JSON line a second (`{"tick": ...}`) and, when its standard input closes or it gets SIGTERM,
-stops the pool and prints `{"final": ...}` with every listener's figures.
+Prints one JSON line a second (`{"tick": ...}`). A line `reset` on its standard input starts a new
+latency window (the harness sends it when the ramp-up ends, so latency is measured in steady state).
+When its standard input closes or it gets SIGTERM, it stops the pools and prints `{"final": ...}` with
+every listener's figures.
 """
 
 from __future__ import annotations
@@ -42,7 +44,10 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
 
     def until_stdin_closes() -> None:
-        sys.stdin.read()
+        for line in sys.stdin:
+            if line.strip() == "reset":
+                for pool in pools:
+                    pool.reset_latency()
         done.set()
 
     threading.Thread(target=until_stdin_closes, daemon=True).start()

@@ -6,6 +6,7 @@ from actors.space.commands import MemberLink
 from actors.space.directory import SpaceDirectory
 from actors.space.errors import SpaceError
 from actors.space.events import (
+    AudienceChanged,
     Audio,
     Event,
     MixFrame,
@@ -33,6 +34,7 @@ __all__ = [
     "MAX_SPEAKERS",
     "MAX_TITLE_CHARS",
     "Audience",
+    "AudienceChanged",
     "Audio",
     "Event",
     "MemberLink",

@@ -29,6 +29,7 @@ from mixer import Mixer, MixerError
 log = logging.getLogger("actors.space")
 
 FRAME_S = 0.020
+AUDIENCE_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ class SpaceActor(Actor):
             ctx.stash(self.state)
         self._sync_inputs()
         ctx.nursery.start_soon(self._tick_loop)
+        ctx.nursery.start_soon(self._announce_audience, ctx)
 
     async def handle(self, message: object, ctx: Context) -> object:
         match message:
@@ -115,7 +117,7 @@ class SpaceActor(Actor):
 
     def _sync_inputs(self) -> None:
         """Exactly the people on the mic are mixer inputs: a role change is in force from the next tick."""
-        on_mic = [p.user for p in self.state.participants if p.role.on_mic]
+        on_mic = self.state.on_mic
         for user in set(self._input_of) - set(on_mic):
             self._remove_input(user)
             self._audience.set_on_mic(user, False)
@@ -145,6 +147,13 @@ class SpaceActor(Actor):
             return
         if accepted:
             self._wake.set()
+
+    async def _announce_audience(self, ctx: Context) -> None:
+        """Once a second, one event for all the listeners who came and went (see `SpaceState`)."""
+        while True:
+            await trio.sleep(AUDIENCE_INTERVAL_S)
+            if self.state.arrived_count or self.state.departed_count:
+                self._commit(ctx, *domain.announce_audience(self.state, now_ms()))
 
     async def _tick_loop(self) -> None:
         """Tick every 20 ms on a deadline schedule while the mixer has audio; park when it goes quiet."""

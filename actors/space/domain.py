@@ -11,6 +11,7 @@ import msgspec
 from actors.space import errors
 from actors.space.commands import EndSpace, Join, Leave, SetRole, SharePost
 from actors.space.events import (
+    AudienceChanged,
     ParticipantJoined,
     ParticipantLeft,
     PostShared,
@@ -19,10 +20,10 @@ from actors.space.events import (
     SpaceEvent,
 )
 from actors.space.values import (
+    MAX_CHURN_NAMES,
     MAX_POST_CHARS,
     MAX_SPEAKERS,
     MAX_TITLE_CHARS,
-    Participant,
     Post,
     Role,
     SpaceState,
@@ -42,7 +43,8 @@ def new_space(space_id: str, title: str, host: str, now_ms: int) -> SpaceState:
         title=title,
         host=host,
         status=SpaceStatus.LIVE,
-        participants=(Participant(host, Role.HOST),),
+        roles={host: Role.HOST},
+        on_mic=(host,),
         timeline=(),
         seq=1,
         created_at=now_ms,
@@ -69,29 +71,60 @@ def apply(state: SpaceState, command: Join | Leave | SetRole | SharePost | EndSp
             return _end(state, command.by, now_ms)
 
 
-def _join(state: SpaceState, user: str, now_ms: int) -> Result:
-    if state.role_of(user) is not None:
-        return state, []  # a new connection of someone already here keeps their role: no event
-    role = Role.HOST if user == state.host else Role.LISTENER
+def announce_audience(state: SpaceState, now_ms: int) -> Result:
+    """One `audience_changed` for the listeners who came and went since the last (none if nobody did)."""
+    if not (state.arrived_count or state.departed_count) or state.status is SpaceStatus.ENDED:
+        return state, []
     seq = state.seq + 1
-    new = _replace(state, participants=(*state.participants, Participant(user, role)), seq=seq)
-    return new, [ParticipantJoined(state.space_id, seq, now_ms, user, role)]
+    event = AudienceChanged(
+        state.space_id,
+        seq,
+        now_ms,
+        listener_count=state.listener_count,
+        arrived=list(state.arrived),
+        departed=list(state.departed),
+        arrived_count=state.arrived_count,
+        departed_count=state.departed_count,
+    )
+    new = _replace(state, seq=seq, arrived=(), departed=(), arrived_count=0, departed_count=0)
+    return new, [event]
+
+
+def _join(state: SpaceState, user: str, now_ms: int) -> Result:
+    if user in state.roles:
+        return state, []  # a new connection of someone already here keeps their role: no event
+    roles = dict(state.roles)
+    if user == state.host:
+        roles[user] = Role.HOST
+        seq = state.seq + 1
+        new = _replace(state, roles=roles, on_mic=(*state.on_mic, user), seq=seq)
+        return new, [ParticipantJoined(state.space_id, seq, now_ms, user, Role.HOST)]
+    roles[user] = Role.LISTENER
+    arrived = state.arrived if len(state.arrived) >= MAX_CHURN_NAMES else (*state.arrived, user)
+    return _replace(state, roles=roles, arrived=arrived, arrived_count=state.arrived_count + 1), []
 
 
 def _leave(state: SpaceState, user: str, reason: str, now_ms: int) -> Result:
-    if state.role_of(user) is None:
+    role = state.roles.get(user)
+    if role is None:
         raise errors.NotInSpace(f"{user} is not in this space")
-    seq = state.seq + 1
-    kept = tuple(p for p in state.participants if p.user != user)
-    return _replace(state, participants=kept, seq=seq), [ParticipantLeft(state.space_id, seq, now_ms, user, reason)]
+    roles = dict(state.roles)
+    del roles[user]
+    if role.on_mic:
+        seq = state.seq + 1
+        on_mic = tuple(u for u in state.on_mic if u != user)
+        new = _replace(state, roles=roles, on_mic=on_mic, seq=seq)
+        return new, [ParticipantLeft(state.space_id, seq, now_ms, user, reason)]
+    departed = state.departed if len(state.departed) >= MAX_CHURN_NAMES else (*state.departed, user)
+    return _replace(state, roles=roles, departed=departed, departed_count=state.departed_count + 1), []
 
 
 def _set_role(state: SpaceState, cmd: SetRole, now_ms: int) -> Result:
-    if state.role_of(cmd.by) is not Role.HOST:
+    if state.roles.get(cmd.by) is not Role.HOST:
         raise errors.NotAllowed("only the host chooses who speaks")
     if cmd.role not in (Role.SPEAKER, Role.LISTENER):
         raise errors.BadArgument("a role given by the host is 'speaker' or 'listener'")
-    current = state.role_of(cmd.user)
+    current = state.roles.get(cmd.user)
     if current is None:
         raise errors.NoSuchParticipant(f"{cmd.user} is not in this space")
     if current is Role.HOST:
@@ -101,13 +134,17 @@ def _set_role(state: SpaceState, cmd: SetRole, now_ms: int) -> Result:
     if cmd.role.on_mic and state.on_mic_count >= MAX_SPEAKERS:
         raise errors.SpeakerLimit(f"at most {MAX_SPEAKERS} people speak at once")
     seq = state.seq + 1
-    moved = tuple(Participant(p.user, cmd.role) if p.user == cmd.user else p for p in state.participants)
+    roles = {**state.roles, cmd.user: cmd.role}
+    if cmd.role.on_mic:
+        on_mic = (*state.on_mic, cmd.user)
+    else:
+        on_mic = tuple(u for u in state.on_mic if u != cmd.user)
     event = RoleChanged(state.space_id, seq, now_ms, cmd.user, cmd.role, cmd.by)
-    return _replace(state, participants=moved, seq=seq), [event]
+    return _replace(state, roles=roles, on_mic=on_mic, seq=seq), [event]
 
 
 def _share_post(state: SpaceState, user: str, text: str, now_ms: int) -> Result:
-    if state.role_of(user) is None:
+    if user not in state.roles:
         raise errors.NotInSpace(f"{user} is not in this space")
     text = text.strip()
     if not text or len(text) > MAX_POST_CHARS:

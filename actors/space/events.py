@@ -44,7 +44,18 @@ class SpaceEnded(Event, tag="space_ended", frozen=True):
     reason: str  # "host_ended" | "failed"
 
 
-SpaceEvent = ParticipantJoined | ParticipantLeft | RoleChanged | PostShared | SpaceEnded
+class AudienceChanged(Event, tag="audience_changed", frozen=True):
+    """Listeners who came and went since the last one (at most once a second). The counts are exact; the
+    name lists hold at most 20 each, the earliest first."""
+
+    listener_count: int
+    arrived: list[str]
+    departed: list[str]
+    arrived_count: int
+    departed_count: int
+
+
+SpaceEvent = ParticipantJoined | ParticipantLeft | RoleChanged | PostShared | SpaceEnded | AudienceChanged
 
 
 class MixFrame(msgspec.Struct, frozen=True):

@@ -48,28 +48,44 @@ class Post(msgspec.Struct, frozen=True):
     at: int
 
 
+MAX_CHURN_NAMES = 20
+"""How many names an `audience_changed` event lists of those who came and went (the counts are exact)."""
+
+
 class SpaceState(msgspec.Struct, frozen=True):
     """Everything a space must not lose across an actor restart.
 
+    `roles` holds everyone present, in order of arrival; it is never changed in place: every change makes
+    a new state (a dict copy, cheap next to a join's I/O even with 10,000 people). `on_mic` is the few on
+    the mic, kept beside it so that the tick and the rules never scan the audience.
+
     `seq` is the number of the last event the space emitted: every event is numbered from 1, so a client
-    that holds a snapshot at `seq` needs exactly the events after it.
+    that holds a snapshot at `seq` needs exactly the events after it. Listeners coming and going are not
+    one event each (in a space of 10,000 that would be 10,000 messages per arrival): they collect in
+    `arrived`/`departed` and are announced together, at most once a second, by `audience_changed`.
     """
 
     space_id: str
     title: str
     host: str
     status: SpaceStatus
-    participants: tuple[Participant, ...]
+    roles: dict[str, Role]
+    on_mic: tuple[str, ...]
     timeline: tuple[Post, ...]
     seq: int
     created_at: int
+    arrived: tuple[str, ...] = ()
+    departed: tuple[str, ...] = ()
+    arrived_count: int = 0
+    departed_count: int = 0
 
     def role_of(self, user: str) -> Role | None:
-        for p in self.participants:
-            if p.user == user:
-                return p.role
-        return None
+        return self.roles.get(user)
 
     @property
     def on_mic_count(self) -> int:
-        return sum(1 for p in self.participants if p.role.on_mic)
+        return len(self.on_mic)
+
+    @property
+    def listener_count(self) -> int:
+        return len(self.roles) - len(self.on_mic)

@@ -11,7 +11,7 @@ import trio
 import wsproto
 import wsproto.events as ev
 
-from actors.space import ParticipantLeft, Role
+from actors.space import AudienceChanged, Role
 from gateway.client import Client, connect
 from tests.audio import encode_tone
 from tests.conftest import start_server, stop_server
@@ -71,7 +71,7 @@ async def test_a_stalled_listener_is_cut_off_and_the_others_lose_nothing(tmp_pat
                     t0 = trio.current_time()
                     while True:
                         event = await host.next_event()
-                        if isinstance(event, ParticipantLeft) and event.user == "stalled":
+                        if isinstance(event, AudienceChanged) and "stalled" in event.departed:
                             left_after.append(trio.current_time() - t0)
                             return
 

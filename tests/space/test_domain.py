@@ -6,8 +6,8 @@ import pytest
 
 from actors.space import errors
 from actors.space.commands import EndSpace, Join, Leave, SetRole, SharePost
-from actors.space.domain import apply, new_space
-from actors.space.events import ParticipantJoined, ParticipantLeft, PostShared, RoleChanged, SpaceEnded
+from actors.space.domain import announce_audience, apply, new_space
+from actors.space.events import AudienceChanged, ParticipantLeft, PostShared, RoleChanged, SpaceEnded
 from actors.space.values import MAX_SPEAKERS, Role, SpaceState, SpaceStatus
 
 NOW = 1_700_000_000_000
@@ -34,21 +34,32 @@ def test_a_new_space_has_its_host_on_the_mic_at_event_one() -> None:
 
 
 def test_events_are_numbered_consecutively_from_the_start() -> None:
-    state = space_with("a")
-    state, (joined,) = apply(state, Join("b", NoLink()), NOW)
+    state = space_with("a")  # a's arrival is pending, not yet announced
+    state, (arrivals,) = announce_audience(state, NOW)
     state, (role,) = apply(state, SetRole("host", "a", Role.SPEAKER), NOW)
-    state, (post,) = apply(state, SharePost("b", "hi"), NOW)
-    state, (left,) = apply(state, Leave("b"), NOW)
+    state, (post,) = apply(state, SharePost("a", "hi"), NOW)
+    state, (left,) = apply(state, Leave("a"), NOW)
     state, (ended,) = apply(state, EndSpace("host"), NOW)
-    assert [type(e) for e in (joined, role, post, left, ended)] == [
-        ParticipantJoined,
-        RoleChanged,
-        PostShared,
-        ParticipantLeft,
-        SpaceEnded,
-    ]
-    assert [e.seq for e in (joined, role, post, left, ended)] == [3, 4, 5, 6, 7] and state.seq == 7
+    events = (arrivals, role, post, left, ended)
+    assert [type(e) for e in events] == [AudienceChanged, RoleChanged, PostShared, ParticipantLeft, SpaceEnded]
+    assert [e.seq for e in events] == [2, 3, 4, 5, 6] and state.seq == 6
     assert state.status is SpaceStatus.ENDED
+
+
+def test_listeners_coming_and_going_are_announced_together_with_exact_counts() -> None:
+    state = space_with(*[f"u{i}" for i in range(30)])
+    state, _ = apply(state, Leave("u3"), NOW)
+    state, (event,) = announce_audience(state, NOW)
+    assert isinstance(event, AudienceChanged)
+    assert (event.arrived_count, event.departed_count, event.listener_count) == (30, 1, 29)
+    assert event.arrived == [f"u{i}" for i in range(20)] and event.departed == ["u3"]
+    assert announce_audience(state, NOW) == (state, [])  # nothing new: no event
+
+
+def test_the_host_and_speakers_leaving_are_announced_at_once() -> None:
+    state, _ = apply(space_with("a"), SetRole("host", "a", Role.SPEAKER), NOW)
+    state, (left,) = apply(state, Leave("a"), NOW)
+    assert isinstance(left, ParticipantLeft) and left.user == "a" and state.on_mic == ("host",)
 
 
 def test_joining_again_keeps_the_role_and_emits_nothing() -> None:

@@ -89,7 +89,9 @@ pub(crate) struct Overflowed {
 /// `Shared::apply`, so a broadcast takes the shared locks once, not per member.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
-    pub schedule: Vec<Arc<Conn>>,
+    /// Ids, not `Arc`s: one atomic less per member on the broadcaster's
+    /// side; the writer finds them in the registry, once per pass.
+    pub schedule: Vec<u64>,
     pub lagging: Vec<Arc<Conn>>,
     pub overflowed: Vec<Overflowed>,
     pub queued: u64,
@@ -125,7 +127,7 @@ impl Batch {
             },
         };
         if st.schedule() {
-            self.schedule.push(Arc::clone(conn));
+            self.schedule.push(conn.id);
         }
         accepted
     }

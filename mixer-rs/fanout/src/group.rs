@@ -1,16 +1,16 @@
 //! `Group`, the members of one broadcast (a space's audience): a dense list a
 //! broadcast walks, plus an index so that joins and leaves cost O(1).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::conn::Conn;
+use crate::shared::IdMap;
 
 #[derive(Debug, Default)]
 pub(crate) struct Group {
     members: Vec<Arc<Conn>>,
     /// Connection id -> its place in `members`.
-    index: HashMap<u64, usize>,
+    index: IdMap<usize>,
     /// Dropped: a join that raced with the drop must not bring it back.
     dropped: bool,
 }

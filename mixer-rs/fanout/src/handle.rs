@@ -14,9 +14,6 @@ use crate::report::{FanoutStats, Notice};
 use crate::shared::{Shared, write};
 use crate::{FanoutConfig, FanoutError, writer};
 
-/// How many members ahead a broadcast prefetches.
-const PREFETCH_AHEAD: usize = 8;
-
 /// The fan-out: one writer thread and the queues of every registered socket.
 ///
 /// Thread-safe: every method may be called from any thread. Ids of
@@ -146,19 +143,9 @@ impl Fanout {
         let bytes = frame_binary(payload);
         let mut batch = Batch::default();
         let mut reached = 0;
-        {
-            let group = lock(&group);
-            let members = group.members();
-            for (i, conn) in members.iter().enumerate() {
-                // Each member's state was last written by the writer, on another
-                // core: ask for its lines a few members ahead, so that the misses overlap.
-                if let Some(ahead) = members.get(i + PREFETCH_AHEAD) {
-                    let state: *const _ = &ahead.state;
-                    crate::sys::prefetch_write(state);
-                    crate::sys::prefetch_write(state.cast::<u8>().wrapping_add(64));
-                }
-                reached += usize::from(batch.offer(conn, &bytes, kind, self.shared.limits));
-            }
+        // About 50 ns a member (a lock, two atomics, a cache miss or two): 0.5 ms for 10,000.
+        for conn in lock(&group).members() {
+            reached += usize::from(batch.offer(conn, &bytes, kind, self.shared.limits));
         }
         let overflowed = batch.overflowed.iter().map(|gone| gone.conn.id).collect();
         self.shared.apply(batch);

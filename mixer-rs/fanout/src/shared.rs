@@ -6,6 +6,7 @@
 //! No lock is held across a system call on a client socket.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,9 +24,32 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// The epoll token of the wake-up eventfd; connection ids start at 1.
 pub(crate) const WAKE_TOKEN: u64 = 0;
 
+/// Hashes an id (a counter, never chosen by a client) with one multiply.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 << 8 | u64::from(byte)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map keyed by connection or group id.
+pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
-    pub conns: HashMap<u64, Arc<Conn>>,
+    pub conns: IdMap<Arc<Conn>>,
     /// Set by the writer as it exits: no registration after that.
     pub stopped: bool,
 }
@@ -33,7 +57,8 @@ pub(crate) struct Registry {
 /// Work handed to the writer: connections to write, closes to time.
 #[derive(Debug, Default)]
 pub(crate) struct Inbox {
-    pub ready: Vec<Arc<Conn>>,
+    /// Ids of connections to write (or to finish closing).
+    pub ready: Vec<u64>,
     /// (flush deadline, connection), in deadline order.
     pub closing: Vec<(Instant, Arc<Conn>)>,
 }
@@ -42,7 +67,7 @@ pub(crate) struct Inbox {
 pub(crate) struct Shared {
     pub limits: Limits,
     pub registry: RwLock<Registry>,
-    pub groups: RwLock<HashMap<u64, Arc<Mutex<Group>>>>,
+    pub groups: RwLock<IdMap<Arc<Mutex<Group>>>>,
     pub inbox: Mutex<Inbox>,
     /// Connections whose `lagged` went from 0 to more since the last `take_notices`.
     pub lagging: Mutex<Vec<Arc<Conn>>>,
@@ -58,7 +83,7 @@ pub(crate) struct Shared {
     pub next_group: AtomicU64,
 }
 
-fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+pub(crate) fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -149,7 +174,7 @@ impl Shared {
         {
             let mut inbox = lock(&self.inbox);
             if schedule {
-                inbox.ready.push(Arc::clone(conn));
+                inbox.ready.push(conn.id);
             }
             inbox.closing.push((Instant::now() + CLOSE_GRACE, Arc::clone(conn)));
         }

@@ -165,20 +165,6 @@ pub fn shutdown_write(fd: &OwnedFd) {
     unsafe { libc::shutdown(fd.as_raw_fd(), libc::SHUT_WR) };
 }
 
-/// Asks the CPU to fetch the cache line at `ptr` for writing. A hint only:
-/// it never faults, whatever `ptr` is; a no-op off x86-64.
-#[inline(always)]
-pub fn prefetch_write<T>(ptr: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: SSE is part of the x86-64 baseline, and a prefetch reads nothing
-    // the program can observe: an invalid address is simply ignored.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_ET0 }>(ptr.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = ptr;
-}
-
 /// CPU time the calling thread has used, in nanoseconds.
 pub fn thread_cpu_ns() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };

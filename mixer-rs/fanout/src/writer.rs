@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crate::conn::{Conn, lock};
 use crate::report::{NoticeKind, bump};
-use crate::shared::{Shared, WAKE_TOKEN, write};
+use crate::shared::{Shared, WAKE_TOKEN, read, write};
 use crate::sys;
 
 /// Segments handed to one `sendmsg`: a lagging client's whole backlog of
@@ -34,6 +34,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
         shared,
         pass: Vec::new(),
         next: Vec::new(),
+        ready: Vec::new(),
         draining: VecDeque::new(),
         events: Vec::new(),
         iov: Vec::with_capacity(MAX_IOV),
@@ -49,6 +50,8 @@ struct Writer {
     pass: Vec<Arc<Conn>>,
     /// Connections that still have bytes after their turn: the next pass starts with them.
     next: Vec<Arc<Conn>>,
+    /// Ids the callers scheduled, taken from the inbox (its buffer, reused).
+    ready: Vec<u64>,
     /// Closed connections with their flush deadline, earliest first.
     draining: VecDeque<(Instant, Arc<Conn>)>,
     /// Tokens epoll reported ready.
@@ -121,9 +124,16 @@ impl Writer {
             self.on_event(token);
         }
         self.events = events;
-        let mut inbox = lock(&self.shared.inbox);
-        self.pass.append(&mut inbox.ready);
-        self.draining.extend(inbox.closing.drain(..));
+        {
+            let mut inbox = lock(&self.shared.inbox);
+            mem::swap(&mut self.ready, &mut inbox.ready);
+            self.draining.extend(inbox.closing.drain(..));
+        }
+        if !self.ready.is_empty() {
+            // A connection retired since it was scheduled is simply absent.
+            let registry = read(&self.shared.registry);
+            self.pass.extend(self.ready.drain(..).filter_map(|id| registry.conns.get(&id).cloned()));
+        }
     }
 
     fn on_event(&mut self, token: u64) {

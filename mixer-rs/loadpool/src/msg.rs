@@ -27,7 +27,8 @@ fn kind_of(name: &[u8]) -> Kind {
         b"joined" => Kind::Joined,
         b"ok" => Kind::Ok,
         b"error" => Kind::Error,
-        b"participant_joined" | b"participant_left" | b"role_changed" | b"post_shared" | b"space_ended" => {
+        b"participant_joined" | b"participant_left" | b"role_changed" | b"post_shared" | b"space_ended"
+        | b"audience_changed" | b"lagging" => {
             Kind::Event
         }
         _ => Kind::Other,
