@@ -17,7 +17,7 @@ run: setup
 test: setup lint test-rust test-python
 
 lint:
-	$(VENV)/bin/ruff check actors gateway mixer loadtest bench tests
+	$(VENV)/bin/ruff check actors gateway mixer loadtest bench store tests
 	$(VENV)/bin/mypy
 
 test-rust:

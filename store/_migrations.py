@@ -1,0 +1,170 @@
+"""The schema, as an append-only list of migrations, and the runner that applies them when a database opens.
+
+Migration N (counting from 1) takes the database from `PRAGMA user_version` N-1 to N in one transaction.
+Never edit a published migration: append a new one (see docs/store.md).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+
+import msgspec
+
+from store._errors import SchemaTooNew, StoreError
+
+
+class Migration(msgspec.Struct, frozen=True):
+    """One step of the schema: SQL statements, or a function for steps SQL alone cannot express.
+
+    A function runs inside the migration's transaction and must not commit.
+    """
+
+    name: str
+    apply: str | Callable[[sqlite3.Connection], None]
+
+
+ACCOUNTS = Migration(
+    "accounts, sessions and signing keys",
+    """
+    CREATE TABLE accounts (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        handle        TEXT    NOT NULL UNIQUE COLLATE NOCASE,
+        display_name  TEXT    NOT NULL,
+        password_hash TEXT    NOT NULL,
+        protected     INTEGER NOT NULL DEFAULT 0 CHECK (protected IN (0, 1)),
+        created_at    INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE sessions (
+        token_id   TEXT    PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        issued_at  INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    ) STRICT;
+    CREATE INDEX sessions_by_account ON sessions (account_id);
+
+    CREATE TABLE signing_keys (
+        id         INTEGER PRIMARY KEY,
+        secret     BLOB    NOT NULL CHECK (length(secret) >= 32),
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    """,
+)
+
+SOCIAL_GRAPH = Migration(
+    "follows and blocks",
+    """
+    CREATE TABLE follows (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        follower_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        followee_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        created_at  INTEGER NOT NULL,
+        UNIQUE (follower_id, followee_id),
+        CHECK (follower_id <> followee_id)
+    ) STRICT;
+    CREATE INDEX follows_by_follower ON follows (follower_id, id);
+    CREATE INDEX follows_by_followee ON follows (followee_id, id);
+
+    CREATE TABLE blocks (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        blocker_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        blocked_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        UNIQUE (blocker_id, blocked_id),
+        CHECK (blocker_id <> blocked_id)
+    ) STRICT;
+    CREATE INDEX blocks_by_blocker ON blocks (blocker_id, id);
+    CREATE INDEX blocks_by_blocked ON blocks (blocked_id);
+    """,
+)
+
+INBOX = Migration(
+    "direct messages and read marks",
+    """
+    CREATE TABLE messages (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        sender_id    INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        recipient_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        kind         TEXT    NOT NULL,
+        text         TEXT    NOT NULL,
+        payload      TEXT,
+        created_at   INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX messages_by_recipient ON messages (recipient_id, id);
+
+    CREATE TABLE inbox_marks (
+        account_id INTEGER PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+        read_up_to INTEGER NOT NULL
+    ) STRICT;
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (ACCOUNTS, SOCIAL_GRAPH, INBOX)
+"""Every published migration, in order. Append only."""
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def check_not_too_new(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> None:
+    found = schema_version(conn)
+    if found > len(migrations):
+        raise SchemaTooNew(found, len(migrations))
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """Apply the migrations this database lacks, each in its own transaction; return the final version.
+
+    The connection must be in autocommit mode (`isolation_level=None`). Each step re-reads the version
+    after taking the write lock, so two processes opening one file at once apply every step exactly once.
+    A step that fails is rolled back whole and the error propagates: the database stays at the last
+    good version.
+    """
+    check_not_too_new(conn, migrations)
+    for version in range(schema_version(conn) + 1, len(migrations) + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            found = schema_version(conn)
+            if found >= version:  # another connection got there first
+                conn.execute("ROLLBACK")
+                check_not_too_new(conn, migrations)
+                continue
+            step = migrations[version - 1].apply
+            if isinstance(step, str):
+                for statement in split_statements(step):
+                    conn.execute(statement)
+            else:
+                step(conn)
+            if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                raise StoreError(f"migration {version} left rows that break a foreign key")
+            # A literal: PRAGMA takes no parameters. `version` is an int we computed.
+            conn.execute(f"PRAGMA user_version = {version:d}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return schema_version(conn)
+
+
+def split_statements(script: str) -> list[str]:
+    """Cut an SQL script into complete statements (trigger bodies with inner `;` stay whole).
+
+    `executescript` would do this too, but it commits any open transaction first, and a migration must
+    run inside one.
+    """
+    statements: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\r\n;"):
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip(" \t\r\n;"):
+        raise StoreError(f"incomplete SQL statement in migration: {pending.strip()[:60]!r}")
+    return statements

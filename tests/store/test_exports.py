@@ -1,0 +1,120 @@
+"""The public API of `store`: exactly these names, each defined in a private module; small documented
+modules; only trio, msgspec, argon2 and the standard library imported; stable error codes."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import store
+
+EXPECTED = {
+    "DEFAULT_TOKEN_LIFETIME_S",
+    "Account",
+    "AccountId",
+    "AccountPage",
+    "BadArgument",
+    "BadCredentials",
+    "Blocked",
+    "Clock",
+    "Database",
+    "HandleTaken",
+    "Invite",
+    "Message",
+    "MessageKind",
+    "NoSuchAccount",
+    "SchemaTooNew",
+    "Session",
+    "StoreError",
+    "TokenExpired",
+    "TokenInvalid",
+    "block",
+    "blocked_accounts",
+    "follow",
+    "followers",
+    "following",
+    "follows",
+    "get_account",
+    "get_account_by_id",
+    "inbox",
+    "is_blocked",
+    "log_in",
+    "log_out",
+    "log_out_everywhere",
+    "mark_read",
+    "open_database",
+    "purge_expired_sessions",
+    "register",
+    "send_dm",
+    "set_display_name",
+    "set_protected",
+    "unblock",
+    "unfollow",
+    "unread_count",
+    "verify_token",
+}
+CONSTANTS = {"DEFAULT_TOKEN_LIFETIME_S"}
+STORE_DIR = Path(store.__file__).parent
+ALLOWED_THIRD_PARTY = {"trio", "msgspec", "argon2"}
+
+
+def test_all_lists_exactly_the_public_api() -> None:
+    assert set(store.__all__) == EXPECTED
+    assert len(store.__all__) == len(EXPECTED)
+
+
+def test_nothing_public_is_left_out_of_all() -> None:
+    assert {name for name in vars(store) if not name.startswith("_")} == EXPECTED
+
+
+def test_every_public_name_is_defined_in_a_private_module() -> None:
+    for name in EXPECTED - CONSTANTS:
+        obj = getattr(store, name)
+        assert obj.__name__ == name
+        assert obj.__module__.startswith("store._"), name
+
+
+def test_implementation_modules_are_private_documented_and_small() -> None:
+    for path in STORE_DIR.glob("*.py"):
+        source = path.read_text()
+        assert path.name == "__init__.py" or path.name.startswith("_"), path.name
+        assert ast.get_docstring(ast.parse(source)), f"{path.name} needs a module docstring"
+        assert len(source.splitlines()) <= 400, f"{path.name} is over 400 lines: split it by concept"
+
+
+def test_the_store_imports_nothing_of_stoa_but_itself() -> None:
+    for path in STORE_DIR.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module is not None:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                assert top in sys.stdlib_module_names or top in ALLOWED_THIRD_PARTY or top == "store", (
+                    f"{path.name} imports {name}"
+                )
+
+
+def test_error_codes_are_distinct_and_stable() -> None:
+    errors = [getattr(store, name) for name in EXPECTED - CONSTANTS]
+    codes = {e.code: e.__name__ for e in errors if isinstance(e, type) and issubclass(e, store.StoreError)}
+    assert codes == {
+        "store_error": "StoreError",
+        "bad_argument": "BadArgument",
+        "handle_taken": "HandleTaken",
+        "bad_credentials": "BadCredentials",
+        "token_invalid": "TokenInvalid",
+        "token_expired": "TokenExpired",
+        "no_such_account": "NoSuchAccount",
+        "blocked": "Blocked",
+        "schema_too_new": "SchemaTooNew",
+    }
+
+
+def test_values_are_frozen() -> None:
+    for name in ("Account", "Session", "AccountPage", "Invite", "Message"):
+        assert getattr(store, name).__struct_config__.frozen, name
