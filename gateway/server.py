@@ -23,8 +23,8 @@ from gateway import protocol as p
 from gateway.errors import CloseCode
 from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
-from gateway.session import Session
-from gateway.transport import serve_python, serve_rust
+from gateway.session import KEEPALIVE_INTERVAL_S, KEEPALIVE_TIMEOUT_S, Session
+from gateway.transport import FanoutStream, serve_python, serve_rust
 from mixer import Fanout
 
 log = logging.getLogger("gateway")
@@ -32,6 +32,7 @@ log = logging.getLogger("gateway")
 SERVER_NAME = "stoa/0.1.0"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 NOTICE_INTERVAL_S = 0.1
+PING_FRAME = b"\x89\x00"  # a WebSocket ping with no payload (server frames are not masked)
 LAG_GRACE_S = 5.0
 """A listener that keeps losing audio because it reads too slowly is disconnected after this long."""
 
@@ -99,13 +100,15 @@ class Gateway:
         host = urlsplit(origin).hostname
         return host is not None and host in LOOPBACK_HOSTS
 
-    async def on_connection(self, request: WebSocketRequest, conn: int, outbox: Outbox | None) -> None:
+    async def on_connection(
+        self, request: WebSocketRequest, conn: int, outbox: Outbox | None, stream: FanoutStream | None
+    ) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
         if not self.origin_allowed(headers.get("origin")):
             await request.reject(403, body=b"origin not allowed\n")
             return
         ws = await request.accept()
-        session = Session(ws, self, conn, outbox)
+        session = Session(ws, self, conn, outbox, stream)
         self.connections[conn] = session
         try:
             await session.run()
@@ -123,6 +126,24 @@ class Gateway:
             session.close(CloseCode.GOING_AWAY, "the server is shutting down")
         with trio.move_on_after(grace_s):
             await self.drained.wait()
+
+    async def keep_alive(self, fanout: Fanout) -> None:
+        """Rust transport: ping each connection that has sent nothing for 5 s, close it 5 s later if
+        still nothing came back. One loop for all connections, and the ping frame goes out through the
+        fan-out: no task, no timer per connection. (The Python transport pings from each session.)"""
+        while True:
+            await trio.sleep(1.0)
+            now = trio.current_time()
+            for conn, session in list(self.connections.items()):
+                stream = session.stream
+                if stream is None or session.close_code is not None:
+                    continue
+                if stream.pinged_at is not None and stream.last_received < stream.pinged_at:
+                    if now - stream.pinged_at > KEEPALIVE_TIMEOUT_S:
+                        session.close(CloseCode.KEEPALIVE_TIMEOUT, "no pong within 5 s")
+                elif now - stream.last_received >= KEEPALIVE_INTERVAL_S:
+                    fanout.send_raw(conn, PING_FRAME)
+                    stream.pinged_at = now
 
     async def watch_notices(self) -> None:
         """Act on what the fan-out reports: tell lagging listeners, cut those that lag too long."""
@@ -176,6 +197,8 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
                 run = partial(serve_rust, fanout, sndbuf=config.sndbuf)
             port: int = await nursery.start(run, config.host, config.port, gateway.on_connection, p.MAX_MESSAGE_BYTES)
             nursery.start_soon(gateway.watch_notices)
+            if isinstance(fanout, Fanout):
+                nursery.start_soon(gateway.keep_alive, fanout)
             log.info("listening on ws://%s:%d/ (%s transport)", config.host, port, config.transport)
             task_status.started(Server(port, gateway))
     finally:

@@ -1,8 +1,9 @@
 """Session: one client connection, from `hello` to close. Reads, validates, authorises and dispatches.
 
 Everything the session sends goes through the server's fan-out (`send`), which keeps one ordered queue
-per connection. Tasks per connection: the reader (`_read_all`), the keepalive (a ping every 5 s, close
-after 5 s without a pong), and with the Python transport a writer draining the Outbox. Requests from one
+per connection. Tasks per connection: the reader (`_read_all`); with the Python transport also a writer
+draining the Outbox and a keepalive (a ping every 5 s, close after 5 s without a pong), which with the
+Rust transport is one loop in the gateway for all connections. Requests from one
 client are handled in order; a refusal is an `error` reply and changes nothing.
 """
 
@@ -33,6 +34,7 @@ from gateway.outbox import Outbox, OutboxClosed
 
 if TYPE_CHECKING:
     from gateway.server import Gateway
+    from gateway.transport import FanoutStream
 
 log = logging.getLogger("gateway")
 
@@ -64,11 +66,19 @@ class SpaceLink:
 
 
 class Session:
-    def __init__(self, ws: WebSocketConnection, gateway: Gateway, conn: int, outbox: Outbox | None) -> None:
+    def __init__(
+        self,
+        ws: WebSocketConnection,
+        gateway: Gateway,
+        conn: int,
+        outbox: Outbox | None,
+        stream: FanoutStream | None,
+    ) -> None:
         self.ws = ws
         self.gateway = gateway
         self.conn = conn
         self.outbox = outbox  # only with the Python transport
+        self.stream = stream  # only with the Rust transport (the gateway's keepalive reads it)
         self.user: str | None = None
         self.space: SpaceRef | None = None
         self.link: SpaceLink | None = None
@@ -87,9 +97,9 @@ class Session:
         """Serve the connection until it closes: on the first close request, do the close handshake."""
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._read_all)
-            nursery.start_soon(self._keepalive)
             if self.outbox is not None:
                 nursery.start_soon(self._write_outbox, self.outbox)
+                nursery.start_soon(self._keepalive)
             await self._close_requested.wait()
             assert self.close_code is not None
             with trio.move_on_after(CLOSE_TIMEOUT_S):

@@ -22,9 +22,10 @@ from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
 from mixer import Fanout
 
-Handler = Callable[[WebSocketRequest, int, Outbox | None], Awaitable[None]]
+Handler = Callable[[WebSocketRequest, int, "Outbox | None", "FanoutStream | None"], Awaitable[None]]
 
 HANDSHAKE_TIMEOUT_S = 10.0
+RELEASE_POLL_S = 0.01  # the writer releases a closed connection within its 2 s flush grace
 CLOSE_TIMEOUT_S = 2.0
 
 
@@ -35,6 +36,9 @@ class FanoutStream(trio.abc.Stream):
         self._stream = stream
         self._fanout = fanout
         self.conn = conn
+        # For the gateway's keepalive: when bytes last arrived, and when it last pinged (Trio's clock).
+        self.last_received = trio.current_time()
+        self.pinged_at: float | None = None
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         await trio.lowlevel.checkpoint()
@@ -45,13 +49,20 @@ class FanoutStream(trio.abc.Stream):
         await trio.lowlevel.checkpoint()
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        return await self._stream.receive_some(max_bytes)
+        data = await self._stream.receive_some(max_bytes)
+        self.last_received = trio.current_time()
+        return data
 
     async def aclose(self) -> None:
-        # The fan-out flushes what is queued (a close frame, say) on its own duplicate of the socket,
-        # then closes it; closing Trio's descriptor now does not cut that short.
+        """Let the fan-out flush what is queued (a close frame, say) and shut the socket for writing, then
+        close it. The descriptor is shared with the fan-out's writer (registered with `borrow=True`, so a
+        client costs one descriptor, not two), so it must not close while the writer may still use it:
+        a reused descriptor would receive someone else's bytes."""
         self._fanout.close(self.conn)
-        await self._stream.aclose()
+        with trio.CancelScope(shield=True):
+            while not self._fanout.released(self.conn):  # noqa: ASYNC110 (the state is the Rust writer's)
+                await trio.sleep(RELEASE_POLL_S)
+            await self._stream.aclose()
 
 
 async def serve_rust(
@@ -70,7 +81,7 @@ async def serve_rust(
         if sndbuf:
             # A small kernel buffer bounds how much audio can wait in the kernel for a slow reader.
             stream.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
-        conn = fanout.register(stream.socket.fileno())
+        conn = fanout.register(stream.socket.fileno(), borrow=True)
         fanout_stream = FanoutStream(stream, fanout, conn)
         async with trio.open_nursery() as nursery:
             with trio.move_on_after(HANDSHAKE_TIMEOUT_S) as handshake:
@@ -82,7 +93,7 @@ async def serve_rust(
                 await fanout_stream.aclose()
                 return
             try:
-                await on_connection(request, conn, None)
+                await on_connection(request, conn, None, fanout_stream)
             finally:
                 nursery.cancel_scope.cancel()
                 with trio.move_on_after(CLOSE_TIMEOUT_S):
@@ -106,7 +117,7 @@ async def serve_python(
     async def handle(request: WebSocketRequest) -> None:
         conn, outbox = fanout.register_outbox()
         try:
-            await on_connection(request, conn, outbox)
+            await on_connection(request, conn, outbox, None)
         finally:
             fanout.close(conn)
 

@@ -192,13 +192,18 @@ class Fanout:
 
     def __new__(cls, *, max_queue_bytes: int = 262144, max_audio_messages: int = 64) -> Self:
         """Starts the writer thread. Raises ``MixerError("bad_argument")`` for a setting below 1."""
-    def register(self, fd: int) -> int:
-        """Takes a duplicate of the stream socket ``fd`` and returns its connection id.
+    def register(self, fd: int, *, borrow: bool = False) -> int:
+        """Registers the stream socket ``fd`` and returns its connection id.
 
-        The caller keeps, and eventually closes, its own ``fd``; the socket becomes
-        non-blocking (a flag shared by both descriptors). Raises ``OSError`` if ``fd``
-        is not an open stream socket, ``RuntimeError`` after ``shutdown``.
+        By default the fan-out takes a duplicate of ``fd`` and the caller keeps, and eventually closes,
+        its own. With ``borrow=True`` it uses ``fd`` itself (one descriptor per client instead of two)
+        and never closes it: the caller must keep ``fd`` open until, after ``close(conn)``,
+        ``released(conn)`` is true. Either way the socket becomes non-blocking.
         """
+
+    def released(self, conn: int) -> bool:
+        """True once the writer is done with ``conn`` for good (or never knew it)."""
+
     def send_raw(self, conn: int, data: bytes) -> bool:
         """Queues already-framed bytes (handshake response, ping/pong/close frames) as control.
 

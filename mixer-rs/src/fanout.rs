@@ -96,8 +96,14 @@ impl Fanout {
         Ok(Self { inner })
     }
 
-    fn register(&self, py: Python<'_>, fd: i32) -> PyResult<u64> {
-        self.inner.register(fd).map_err(|e| raise(py, e))
+    #[pyo3(signature = (fd, *, borrow = false))]
+    fn register(&self, py: Python<'_>, fd: i32, borrow: bool) -> PyResult<u64> {
+        let registered = if borrow { self.inner.register_borrowed(fd) } else { self.inner.register(fd) };
+        registered.map_err(|e| raise(py, e))
+    }
+
+    fn released(&self, conn: u64) -> bool {
+        self.inner.released(conn)
     }
 
     fn send_raw(&self, conn: u64, data: &[u8]) -> bool {

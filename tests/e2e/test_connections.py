@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import time
+
+import msgpack
 import pytest
+import wsproto
+import wsproto.events as ev
 import trio
 from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
 
@@ -68,3 +74,34 @@ async def test_shutdown_closes_every_connection_with_going_away(tmp_path: object
                 assert closed.value.reason.code == 1001
     finally:
         stop_server(srv)
+
+
+def silent_peer(port: int) -> tuple[int | None, float]:
+    """A client that reads everything but never answers a ping: how and when the server closes it."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
+    sock.sendall(ws.send(ev.Request(host="127.0.0.1", target="/")))
+    accepted = False
+    while not accepted:
+        ws.receive_data(sock.recv(4096))
+        accepted = any(isinstance(e, ev.AcceptConnection) for e in ws.events())
+    sock.sendall(ws.send(ev.BytesMessage(msgpack.packb({"type": "hello", "protocol": 1, "user": "mute"}))))
+    start, pings = time.monotonic(), 0
+    while True:
+        data = sock.recv(4096)
+        if not data:
+            return None, time.monotonic() - start
+        ws.receive_data(data)
+        for event in ws.events():
+            if isinstance(event, ev.Ping):
+                pings += 1  # and no pong
+            elif isinstance(event, ev.CloseConnection):
+                assert pings >= 1
+                return event.code, time.monotonic() - start
+
+
+async def test_a_client_that_never_answers_pings_is_closed_after_ten_seconds(server: ServerProcess) -> None:
+    with trio.fail_after(30):
+        code, after = await trio.to_thread.run_sync(silent_peer, server.port)
+    assert code == 4001
+    assert 9 <= after <= 13, f"closed after {after:.1f} s"

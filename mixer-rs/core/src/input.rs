@@ -51,6 +51,10 @@ impl Input {
     /// Produces this tick's audio into `self.pcm()`: the next queued packet,
     /// else concealment while inside the hangover, else nothing.
     pub(crate) fn play(&mut self, hangover_ticks: u32) -> Voice {
+        if let Some(skipped) = self.queue.trim() {
+            // Decoded, not played: the decoder's state stays continuous across the skip.
+            let _ = self.decoder.decode(&skipped.packet, &mut self.pcm);
+        }
         if let Some(frame) = self.queue.pop() {
             if self.decoder.decode(&frame.packet, &mut self.pcm).is_ok() {
                 self.since_real = Some(0);

@@ -24,18 +24,30 @@ pub(crate) enum Offer {
     QueuedDroppedOldest,
 }
 
+/// Frames kept waiting after a tick's pop: one frame of cushion against jitter.
+pub const TARGET_DEPTH: usize = 1;
+/// Ticks with more than `TARGET_DEPTH` frames left waiting before one is skipped.
+pub const TRIM_AFTER_TICKS: u32 = 25;
+
 /// At most `capacity` frames in seq order; plays each seq at most once.
 #[derive(Debug)]
 pub(crate) struct JitterQueue {
     frames: VecDeque<Frame>,
     capacity: usize,
     last_played: Option<u64>,
+    /// Consecutive ticks that left more than `TARGET_DEPTH` frames waiting.
+    standing: u32,
 }
 
 impl JitterQueue {
     /// `capacity` must be at least 1 (the mixer's config checks it).
     pub fn new(capacity: usize) -> Self {
-        Self { frames: VecDeque::with_capacity(capacity + 1), capacity: capacity.max(1), last_played: None }
+        Self {
+            frames: VecDeque::with_capacity(capacity + 1),
+            capacity: capacity.max(1),
+            last_played: None,
+            standing: 0,
+        }
     }
 
     pub fn offer(&mut self, frame: Frame) -> Offer {
@@ -64,6 +76,29 @@ impl JitterQueue {
         Some(frame)
     }
 
+    /// Called once a tick, before `pop`: the frame to skip, if the queue has
+    /// held more than it needs for `TRIM_AFTER_TICKS` ticks in a row.
+    ///
+    /// The sender and the mixer both run at 50 frames a second, so frames that
+    /// piled up in a burst (a network hiccup, a busy sender) would otherwise
+    /// stay queued, and add their delay to every later frame, for as long as
+    /// the speaker talks. Skipping one frame in half a second drains the excess
+    /// with one short glitch instead.
+    pub fn trim(&mut self) -> Option<Frame> {
+        if self.frames.len() > TARGET_DEPTH + 1 {
+            self.standing += 1;
+        } else {
+            self.standing = 0;
+        }
+        if self.standing < TRIM_AFTER_TICKS {
+            return None;
+        }
+        self.standing = 0;
+        let frame = self.frames.pop_front()?;
+        self.last_played = Some(frame.seq);
+        Some(frame)
+    }
+
     pub fn len(&self) -> usize {
         self.frames.len()
     }
@@ -76,6 +111,38 @@ impl JitterQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_queue_that_stays_too_deep_skips_one_frame_then_waits_again() {
+        let mut q = JitterQueue::new(6);
+        for seq in 0..4 {
+            q.offer(frame(seq));
+        }
+        let mut next = 4;
+        let mut skipped = Vec::new();
+        for _ in 0..TRIM_AFTER_TICKS * 2 {
+            if let Some(f) = q.trim() {
+                skipped.push(f.seq);
+            }
+            q.pop();
+            q.offer(frame(next)); // the sender keeps pace: the depth stays where it was
+            next += 1;
+        }
+        assert_eq!(skipped.len(), 2, "one skip per {TRIM_AFTER_TICKS} ticks while too deep");
+        assert_eq!(q.len(), 2, "drained to one waiting after the pop");
+    }
+
+    #[test]
+    fn a_queue_at_its_target_depth_is_never_trimmed() {
+        let mut q = JitterQueue::new(6);
+        q.offer(frame(0));
+        q.offer(frame(1));
+        for seq in 2..200 {
+            assert!(q.trim().is_none());
+            q.pop();
+            q.offer(frame(seq));
+        }
+    }
 
     fn frame(seq: u64) -> Frame {
         Frame { seq, captured_at: seq * 20_000, packet: vec![seq as u8] }

@@ -15,6 +15,8 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug)]
 pub(crate) struct Conn {
     pub id: u64,
+    /// The descriptor is the caller's (see `Fanout::register_borrowed`): never closed here.
+    pub borrowed: bool,
     pub state: Mutex<ConnState>,
 }
 
@@ -37,7 +39,7 @@ pub(crate) struct ConnState {
 }
 
 impl Conn {
-    pub fn new(id: u64, fd: OwnedFd) -> Self {
+    pub fn new(id: u64, fd: OwnedFd, borrowed: bool) -> Self {
         let state = ConnState {
             queue: OutQueue::default(),
             fd: Some(fd),
@@ -47,7 +49,7 @@ impl Conn {
             groups: Vec::new(),
             lagged: 0,
         };
-        Self { id, state: Mutex::new(state) }
+        Self { id, borrowed, state: Mutex::new(state) }
     }
 
     pub fn lock(&self) -> MutexGuard<'_, ConnState> {

@@ -2,7 +2,7 @@
 //! connection or a group, close, read notices and stats. Every method only
 //! touches queues under short locks; the writer thread does the writing.
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -46,16 +46,41 @@ impl Fanout {
     /// the new connection's id.
     pub fn register(&self, fd: RawFd) -> Result<u64, FanoutError> {
         let dup = crate::sys::dup_stream_socket(fd)?;
-        let raw = dup.as_raw_fd();
+        self.add(dup, false)
+    }
+
+    /// Uses the caller's own descriptor `fd`, with no duplicate (one file
+    /// descriptor per client instead of two: 10,000 listeners fit under a
+    /// 20,000 open-file limit). The fan-out never closes it; the caller must
+    /// keep it open until, after `close(conn)`, `released(conn)` is true —
+    /// closing it earlier could let the writer send into a reused descriptor.
+    pub fn register_borrowed(&self, fd: RawFd) -> Result<u64, FanoutError> {
+        let borrowed = crate::sys::borrow_stream_socket(fd)?;
+        self.add(borrowed, true)
+    }
+
+    /// True once the writer is done with `conn` for good (or never knew it):
+    /// a borrowed descriptor may then be closed by its owner.
+    pub fn released(&self, conn: u64) -> bool {
+        self.shared.conn(conn).is_none()
+    }
+
+    fn add(&self, fd: OwnedFd, borrowed: bool) -> Result<u64, FanoutError> {
+        let raw = fd.as_raw_fd();
         let id = self.shared.next_conn.fetch_add(1, Ordering::Relaxed);
         let mut registry = write(&self.shared.registry);
         if registry.stopped {
+            give_back(fd, borrowed);
             return Err(FanoutError::Stopped);
         }
         // Registered before epoll_ctl: its first EPOLLOUT edge must find it.
-        registry.conns.insert(id, Arc::new(Conn::new(id, dup)));
+        let conn = Arc::new(Conn::new(id, fd, borrowed));
+        registry.conns.insert(id, Arc::clone(&conn));
         if let Err(err) = self.shared.epoll.add(raw, libc::EPOLLOUT as u32, id) {
             registry.conns.remove(&id);
+            if let Some(fd) = conn.lock().fd.take() {
+                give_back(fd, borrowed);
+            }
             return Err(err.into());
         }
         Ok(id)
@@ -204,5 +229,14 @@ impl Fanout {
 impl Drop for Fanout {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// Drops a descriptor the fan-out owns; hands a borrowed one back unclosed.
+pub(crate) fn give_back(fd: OwnedFd, borrowed: bool) {
+    if borrowed {
+        let _ = std::os::fd::IntoRawFd::into_raw_fd(fd);
+    } else {
+        drop(fd);
     }
 }

@@ -20,6 +20,41 @@ fn owned(fd: libc::c_int) -> OwnedFd {
 /// A duplicate of the stream socket `fd`, made non-blocking (a flag of the
 /// socket itself, so the caller's descriptor becomes non-blocking too).
 pub fn dup_stream_socket(fd: RawFd) -> io::Result<OwnedFd> {
+    check_stream_socket(fd)?;
+    // SAFETY: F_DUPFD_CLOEXEC takes an int and returns a new descriptor or -1.
+    let dup = owned(check(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })?);
+    set_nonblocking(&dup)?;
+    Ok(dup)
+}
+
+/// The caller's own descriptor `fd`, borrowed: made non-blocking and wrapped
+/// so the writer can use it, but never closed by the fan-out (the writer
+/// gives it back with `into_raw_fd` when it retires the connection).
+pub fn borrow_stream_socket(fd: RawFd) -> io::Result<OwnedFd> {
+    check_stream_socket(fd)?;
+    // SAFETY: `fd` is an open stream socket (checked above), and the caller of
+    // `Fanout::register_borrowed` keeps it open until `released()` says the
+    // writer is done with it; the wrapper is never dropped, only unwrapped
+    // again with `into_raw_fd`, so this does not take ownership.
+    let borrowed = unsafe { OwnedFd::from_raw_fd(fd) };
+    if let Err(err) = set_nonblocking(&borrowed) {
+        let _ = std::os::fd::IntoRawFd::into_raw_fd(borrowed);
+        return Err(err);
+    }
+    Ok(borrowed)
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
+    // SAFETY: F_GETFL/F_SETFL on an open descriptor; no pointers involved.
+    let flags = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
+    if flags & libc::O_NONBLOCK == 0 {
+        // SAFETY: as above.
+        check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
+    }
+    Ok(())
+}
+
+fn check_stream_socket(fd: RawFd) -> io::Result<()> {
     let mut kind: libc::c_int = 0;
     let mut len = size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: `kind` and `len` are live locals of the sizes `len` declares;
@@ -30,15 +65,7 @@ pub fn dup_stream_socket(fd: RawFd) -> io::Result<OwnedFd> {
     if kind != libc::SOCK_STREAM {
         return Err(io::Error::from_raw_os_error(libc::EPROTOTYPE));
     }
-    // SAFETY: F_DUPFD_CLOEXEC takes an int and returns a new descriptor or -1.
-    let dup = owned(check(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })?);
-    // SAFETY: F_GETFL/F_SETFL on a descriptor we own; no pointers involved.
-    let flags = check(unsafe { libc::fcntl(dup.as_raw_fd(), libc::F_GETFL) })?;
-    if flags & libc::O_NONBLOCK == 0 {
-        // SAFETY: as above.
-        check(unsafe { libc::fcntl(dup.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
-    }
-    Ok(dup)
+    Ok(())
 }
 
 /// An epoll instance whose entries carry a `u64` token.

@@ -229,7 +229,7 @@ impl Writer {
         if how == Retire::Shutdown {
             sys::shutdown_write(&fd);
         }
-        drop(fd);
+        crate::handle::give_back(fd, conn.borrowed);
         write(&self.shared.registry).conns.remove(&conn.id);
         self.shared.leave_groups(conn.id, &groups);
         if let Retire::Failed(errno) = how {

@@ -124,3 +124,25 @@ fn register_refuses_what_is_not_a_stream_socket() {
     assert!(fanout.register(udp.as_raw_fd()).is_err());
     assert_eq!(fanout.stats().connections, 0);
 }
+
+#[test]
+fn a_borrowed_descriptor_is_flushed_shut_and_released_but_never_closed() {
+    use std::net::{TcpListener, TcpStream};
+    let fanout = fanout(16 << 20, 64);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    peer.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let (server_side, _) = listener.accept().unwrap();
+    let conn = fanout.register_borrowed(server_side.as_raw_fd()).unwrap();
+    assert!(fanout.send(conn, b"hello"));
+    fanout.close(conn);
+    wait_for("the writer to release it", || fanout.released(conn));
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut peer, &mut bytes).unwrap();
+    assert_eq!(bytes, [&[0x82, 5][..], b"hello"].concat(), "flushed, then EOF");
+    // The owner's descriptor is still open: fcntl succeeds on it.
+    // SAFETY: F_GETFD takes an int descriptor and no pointers.
+    let flags = unsafe { libc::fcntl(server_side.as_raw_fd(), libc::F_GETFD) };
+    assert!(flags >= 0, "the fan-out closed a descriptor it had only borrowed");
+    drop(server_side);
+}
