@@ -7,9 +7,9 @@ import time
 
 import msgpack
 import pytest
+import trio
 import wsproto
 import wsproto.events as ev
-import trio
 from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
 
 from actors.space import ParticipantLeft, PostShared
