@@ -128,9 +128,14 @@ class Gateway:
             await self.drained.wait()
 
     async def keep_alive(self, fanout: Fanout) -> None:
-        """Rust transport: ping each connection that has sent nothing for 5 s, close it 5 s later if
-        still nothing came back. One loop for all connections, and the ping frame goes out through the
-        fan-out: no task, no timer per connection. (The Python transport pings from each session.)"""
+        """Rust transport: find dead connections without a task or timer per connection.
+
+        A connection idle both ways for 5 s gets a ping (through the fan-out), and is closed if nothing
+        comes back within 5 s. A connection being written to (a listener hearing a live space) needs no
+        ping: a dead peer makes its writes fail (TCP_USER_TIMEOUT, set at accept) or its queue lag.
+        (The Python transport pings from each session instead.)
+        """
+        idle_ms = int(KEEPALIVE_INTERVAL_S * 1000)
         while True:
             await trio.sleep(1.0)
             now = trio.current_time()
@@ -141,12 +146,13 @@ class Gateway:
                 if stream.pinged_at is not None and stream.last_received < stream.pinged_at:
                     if now - stream.pinged_at > KEEPALIVE_TIMEOUT_S:
                         session.close(CloseCode.KEEPALIVE_TIMEOUT, "no pong within 5 s")
-                elif now - stream.last_received >= KEEPALIVE_INTERVAL_S:
+                elif now - stream.last_received >= KEEPALIVE_INTERVAL_S and fanout.idle_ms(conn) >= idle_ms:
                     fanout.send_raw(conn, PING_FRAME)
                     stream.pinged_at = now
 
     async def watch_notices(self) -> None:
         """Act on what the fan-out reports: tell lagging listeners, cut those that lag too long."""
+        lagging: set[Session] = set()
         while True:
             await trio.sleep(NOTICE_INTERVAL_S)
             now = time.monotonic()
@@ -156,15 +162,16 @@ class Gateway:
                     continue
                 if kind == "lagging":
                     session.lagging(value, now)
+                    lagging.add(session)
                 else:  # "overflow" or "error": the fan-out has already given up on this socket
                     session.close(CloseCode.TOO_SLOW, f"connection {kind}")
-            for session in list(self.connections.values()):
-                if session.lagging_since is None:
-                    continue
-                if now - session.lagging_last > 1.0:
-                    session.lagging_since = None  # it caught up
-                elif now - session.lagging_since > LAG_GRACE_S:
+            for session in list(lagging):
+                if session.close_code is not None or now - session.lagging_last > 1.0:
+                    session.lagging_since = None  # it caught up (or is gone)
+                    lagging.discard(session)
+                elif session.lagging_since is not None and now - session.lagging_since > LAG_GRACE_S:
                     session.close(CloseCode.TOO_SLOW, "the client kept losing audio: it reads too slowly")
+                    lagging.discard(session)
 
 
 @dataclass(frozen=True)

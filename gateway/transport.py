@@ -25,6 +25,7 @@ from mixer import Fanout
 Handler = Callable[[WebSocketRequest, int, "Outbox | None", "FanoutStream | None"], Awaitable[None]]
 
 HANDSHAKE_TIMEOUT_S = 10.0
+USER_TIMEOUT_MS = 10_000
 RELEASE_POLL_S = 0.01  # the writer releases a closed connection within its 2 s flush grace
 CLOSE_TIMEOUT_S = 2.0
 
@@ -81,6 +82,8 @@ async def serve_rust(
         if sndbuf:
             # A small kernel buffer bounds how much audio can wait in the kernel for a slow reader.
             stream.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+        # Data unacknowledged for this long fails the writes: a dead peer is found while we send to it.
+        stream.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, USER_TIMEOUT_MS)
         conn = fanout.register(stream.socket.fileno(), borrow=True)
         fanout_stream = FanoutStream(stream, fanout, conn)
         async with trio.open_nursery() as nursery:

@@ -201,6 +201,10 @@ class Fanout:
         ``released(conn)`` is true. Either way the socket becomes non-blocking.
         """
 
+    def idle_ms(self, conn: int) -> int:
+        """Milliseconds since bytes last went into ``conn``'s socket (or since it was registered); -1 if
+        unknown."""
+
     def released(self, conn: int) -> bool:
         """True once the writer is done with ``conn`` for good (or never knew it)."""
 

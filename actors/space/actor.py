@@ -30,6 +30,7 @@ log = logging.getLogger("actors.space")
 
 FRAME_S = 0.020
 AUDIENCE_INTERVAL_S = 1.0
+MAX_BEHIND_S = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class SpaceActor(Actor):
         self._input_of: dict[str, int] = {}
         self._next_input = 1
         self._wake = trio.Event()
+        self.seq_offset = 0
         self.mixer = self._new_mixer()
 
     def _new_mixer(self) -> Mixer:
@@ -73,6 +75,8 @@ class SpaceActor(Actor):
         else:
             ctx.stash(self.state)
         self._sync_inputs()
+        # A restarted incarnation has a new mixer counting from 0: frames keep numbering on from the last.
+        self.seq_offset = self._audience.next_audio_seq
         ctx.nursery.start_soon(self._tick_loop)
         ctx.nursery.start_soon(self._announce_audience, ctx)
 
@@ -156,7 +160,12 @@ class SpaceActor(Actor):
                 self._commit(ctx, *domain.announce_audience(self.state, now_ms()))
 
     async def _tick_loop(self) -> None:
-        """Tick every 20 ms on a deadline schedule while the mixer has audio; park when it goes quiet."""
+        """Tick every 20 ms on a deadline schedule while the mixer has audio; park when it goes quiet.
+
+        A late tick is caught up at once (audio stays continuous). If the loop falls more than
+        `MAX_BEHIND_S` behind (a stalled machine), the missed ticks are skipped, and counted into the
+        frames' `seq`, so listeners see the gap as the loss it is.
+        """
         while True:
             await self._wake.wait()
             # One frame of playout delay, so each talker's next packet is usually there when the tick needs it.
@@ -164,11 +173,16 @@ class SpaceActor(Actor):
             deadline = trio.current_time()
             while self.mixer.active:
                 out = await trio.to_thread.run_sync(self.mixer.tick)
-                self._audience.send_mix(out.seq, out.captured_at, out.shared, out.minus, out.mixed, self._input_of)
+                seq = out.seq + self.seq_offset
+                self._audience.send_mix(seq, out.captured_at, out.shared, out.minus, out.mixed, self._input_of)
                 deadline += FRAME_S
-                now = trio.current_time()
-                if deadline < now - 5 * FRAME_S:
-                    deadline = now  # far behind (a stalled machine): resume the rhythm instead of bursting
+                behind = trio.current_time() - deadline
+                if behind > MAX_BEHIND_S:
+                    missed = int(behind / FRAME_S)
+                    self.seq_offset += missed
+                    deadline += missed * FRAME_S
+                    log.warning("space %s: tick loop %.0f ms behind, %d ticks skipped", self.state.space_id,
+                                behind * 1000, missed)  # fmt: skip
                 await trio.sleep_until(deadline)
             self._audience.flush()
             self._wake = trio.Event()

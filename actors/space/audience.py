@@ -51,6 +51,7 @@ class Audience:
         self._shared: list[MixFrame] = []
         self._own: dict[str, list[MixFrame]] = {}
         self._batched_ticks = 0
+        self.next_audio_seq = 0
 
     # -- membership -------------------------------------------------------------------------------------
 
@@ -125,6 +126,7 @@ class Audience:
         A member whose voice is in the mix gets its mix-minus (nothing when no one else talks); everyone
         else gets the shared frame. Each batch is encoded once.
         """
+        self.next_audio_seq = seq + 1
         minus_of = dict(minus)
         in_mix = set(mixed)
         if shared is not None:

@@ -102,6 +102,11 @@ impl Fanout {
         registered.map_err(|e| raise(py, e))
     }
 
+    /// Milliseconds since bytes last went into `conn`'s socket; -1 if unknown.
+    fn idle_ms(&self, conn: u64) -> i64 {
+        self.inner.idle_ms(conn).map_or(-1, |ms| i64::try_from(ms).unwrap_or(i64::MAX))
+    }
+
     fn released(&self, conn: u64) -> bool {
         self.inner.released(conn)
     }

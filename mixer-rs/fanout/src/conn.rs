@@ -4,6 +4,7 @@
 
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use crate::queue::{Kind, Limits, OutQueue};
 
@@ -36,6 +37,8 @@ pub(crate) struct ConnState {
     pub groups: Vec<u64>,
     /// Audio messages dropped since the last "lagging" notice.
     pub lagged: u64,
+    /// When the writer last got bytes into the socket (or the connection was registered).
+    pub wrote_at: Instant,
 }
 
 impl Conn {
@@ -48,6 +51,7 @@ impl Conn {
             closing: false,
             groups: Vec::new(),
             lagged: 0,
+            wrote_at: Instant::now(),
         };
         Self { id, borrowed, state: Mutex::new(state) }
     }

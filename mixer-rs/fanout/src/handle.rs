@@ -59,6 +59,16 @@ impl Fanout {
         self.add(borrowed, true)
     }
 
+    /// Milliseconds since the writer last got bytes into `conn`'s socket (or
+    /// since it was registered); `None` if unknown. A keepalive need not ping
+    /// a connection that is being written to: a dead peer shows up as a write
+    /// error (with TCP_USER_TIMEOUT set on the socket) or as lagging.
+    pub fn idle_ms(&self, conn: u64) -> Option<u64> {
+        let conn = self.shared.conn(conn)?;
+        let wrote_at = conn.lock().wrote_at;
+        Some(u64::try_from(wrote_at.elapsed().as_millis()).unwrap_or(u64::MAX))
+    }
+
     /// True once the writer is done with `conn` for good (or never knew it):
     /// a borrowed descriptor may then be closed by its owner.
     pub fn released(&self, conn: u64) -> bool {

@@ -188,6 +188,9 @@ impl Writer {
                 st.queue.written(count);
                 self.bytes += count as u64;
                 self.calls += u64::from(count > 0);
+                if count > 0 {
+                    st.wrote_at = Instant::now();
+                }
                 if !st.queue.is_empty() {
                     // Probably a short write: the next pass finds out (EAGAIN costs one call).
                     drop(st);
