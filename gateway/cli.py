@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import signal
 import sys
+import time
 from pathlib import Path
 
 import trio
@@ -71,8 +73,26 @@ def main(argv: list[str] | None = None) -> int:
         frames_per_message=max(1, min(10, args.frames_per_message)),
         sndbuf=args.sndbuf,
     )
+    _watch_gc_pauses()
     trio.run(_serve_until_signal, config)
     return 0
+
+
+def _watch_gc_pauses(threshold_s: float = 0.05) -> None:
+    """Log every garbage-collector pause long enough to be heard (it stops the event loop)."""
+    log = logging.getLogger("gateway")
+    started: list[float] = []
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[:] = [time.perf_counter()]
+        elif started:
+            took = time.perf_counter() - started[0]
+            if took > threshold_s:
+                log.warning("gc generation %d took %.0f ms (%d collected)", info["generation"], took * 1000,
+                            info["collected"])  # fmt: skip
+
+    gc.callbacks.append(on_gc)
 
 
 def _add_load_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -16,6 +16,7 @@ from mixer._mixer import (
     MixerError,
     MixerStats,
     PoolStats,
+    SpaceDriver,
     TickOutput,
 )
 
@@ -33,5 +34,6 @@ __all__ = [
     "MixerError",
     "MixerStats",
     "PoolStats",
+    "SpaceDriver",
     "TickOutput",
 ]

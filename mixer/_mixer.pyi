@@ -392,3 +392,32 @@ class ListenerPool:
         """Closes every connection and joins the thread, releasing the GIL; idempotent."""
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: object, exc: object, traceback: object) -> bool: ...
+
+@final
+class SpaceDriver:
+    """The thread that ticks a space's mixer every 20 ms and queues its frames in the fan-out: one
+    `broadcast_audio` to ``audience_group`` and one `send_audio` per routed speaker per message of
+    ``frames_per_message`` frames, numbered from ``first_seq``. No Python runs on its audio path."""
+
+    def __new__(
+        cls,
+        mixer: Mixer,
+        fanout: Fanout,
+        audience_group: int,
+        *,
+        frames_per_message: int = 1,
+        first_seq: int = 0,
+    ) -> Self: ...
+    def route(self, input_id: int, conn: int) -> None:
+        """Speaker ``input_id`` hears its own stream (its mix-minus while in the mix) on ``conn``."""
+    def unroute(self, input_id: int) -> None: ...
+    def notify(self) -> None:
+        """Packets were pushed: wake the thread if it is parked (an idle space costs nothing)."""
+    @property
+    def next_seq(self) -> int: ...
+    @property
+    def skipped_ticks(self) -> int: ...
+    @property
+    def ticks(self) -> int: ...
+    def stop(self) -> None:
+        """Flush what is batched, end the thread, wait for it. Idempotent."""

@@ -4,9 +4,8 @@ The rules live in `domain.py`; here the actor applies them, keeps the state stas
 incarnation recovers it), keeps the mixer's inputs in step with the roles, delivers events through the
 `Audience`, and drives the 20 ms tick while anyone talks.
 
-Order of work in one tick: take each input's next packet (the mixer drained what `push` queued),
-decode or conceal, sum, build the shared mix and each talker's mix-minus, encode each once (in a worker
-thread, the GIL released), then queue the frames for every member. No tick runs while nobody talks.
+The tick itself runs in a `Ticker` (`ticking.py`): with the Rust fan-out, a Rust thread per space that
+never waits for Python; the actor only tells it who speaks and where each speaker's stream goes.
 """
 
 from __future__ import annotations
@@ -23,14 +22,13 @@ from actors.space.audience import Audience
 from actors.space.commands import EndSpace, GetSnapshot, Join, Leave, PushAudio, SetRole, SharePost
 from actors.space.errors import SpaceError
 from actors.space.events import SpaceEvent
+from actors.space.ticking import Ticker, ticker_for
 from actors.space.values import SpaceState
 from mixer import Mixer, MixerError
 
 log = logging.getLogger("actors.space")
 
-FRAME_S = 0.020
 AUDIENCE_INTERVAL_S = 1.0
-MAX_BEHIND_S = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +56,22 @@ class SpaceActor(Actor):
         self._ended = ended
         self.state = initial
         self._input_of: dict[str, int] = {}
+        self._routed: dict[int, int] = {}  # input id -> connection, as the ticker knows it
+        self._ticker: Ticker
         self._next_input = 1
-        self._wake = trio.Event()
-        self.seq_offset = 0
         self.mixer = self._new_mixer()
 
     def _new_mixer(self) -> Mixer:
         c = self._mix_config
-        return Mixer(bitrate=c.bitrate, complexity=c.complexity, max_queue=c.max_queue, hangover_ticks=c.hangover_ticks)
+        return Mixer(
+            bitrate=c.bitrate,
+            complexity=c.complexity,
+            max_queue=c.max_queue,
+            hangover_ticks=c.hangover_ticks,
+            max_mixed=c.max_mixed,
+            silence_dbfs=c.silence_dbfs,
+            hold_ticks=c.hold_ticks,
+        )
 
     async def on_start(self, ctx: Context) -> None:
         recovered = ctx.recovered
@@ -74,10 +80,11 @@ class SpaceActor(Actor):
             log.info("space %s recovered at event %d (restart %d)", self.state.space_id, self.state.seq, ctx.restarts)
         else:
             ctx.stash(self.state)
+        # Made here, not in __init__: it may start a thread, and it numbers frames on from where the
+        # previous incarnation (if any) stopped.
+        self._ticker = ticker_for(self.mixer, self._audience)
         self._sync_inputs()
-        # A restarted incarnation has a new mixer counting from 0: frames keep numbering on from the last.
-        self.seq_offset = self._audience.next_audio_seq
-        ctx.nursery.start_soon(self._tick_loop)
+        ctx.nursery.start_soon(self._ticker.run)
         ctx.nursery.start_soon(self._announce_audience, ctx)
 
     async def handle(self, message: object, ctx: Context) -> object:
@@ -92,6 +99,7 @@ class SpaceActor(Actor):
                 # Snapshot first, then membership: every later event reaches this connection after it.
                 message.link.joined(self.state)
                 self._audience.attach(message.user, message.link, on_mic=role.on_mic)
+                self._sync_routes()
                 return self.state
             case Leave():
                 current = self._audience.links.get(message.user)
@@ -99,6 +107,7 @@ class SpaceActor(Actor):
                     return None  # a newer connection of the same user replaced this one: it stays
                 self._commit(ctx, *domain.apply(self.state, message, now_ms()))
                 self._audience.detach(message.user)
+                self._sync_routes()
                 return None
             case SetRole() | SharePost():
                 self._commit(ctx, *domain.apply(self.state, message, now_ms()))
@@ -129,6 +138,21 @@ class SpaceActor(Actor):
             if user not in self._input_of:
                 self._add_input(user)
                 self._audience.set_on_mic(user, True)
+        self._sync_routes()
+
+    def _sync_routes(self) -> None:
+        """Each speaker's own stream goes to its current connection (at most 13 of them)."""
+        routes = {}
+        for user, input_id in self._input_of.items():
+            link = self._audience.links.get(user)
+            if link is not None:
+                routes[input_id] = link.conn
+        for input_id in self._routed.keys() - routes.keys():
+            self._ticker.unroute(input_id)
+        for input_id, conn in routes.items():
+            if self._routed.get(input_id) != conn:
+                self._ticker.route(input_id, conn)
+        self._routed = routes
 
     def _add_input(self, user: str) -> None:
         self._input_of[user] = self._next_input
@@ -150,7 +174,7 @@ class SpaceActor(Actor):
             log.info("space %s: packet from %s refused: %s", self.state.space_id, packet.user, e)
             return
         if accepted:
-            self._wake.set()
+            self._ticker.notify()
 
     async def _announce_audience(self, ctx: Context) -> None:
         """Once a second, one event for all the listeners who came and went (see `SpaceState`)."""
@@ -158,31 +182,3 @@ class SpaceActor(Actor):
             await trio.sleep(AUDIENCE_INTERVAL_S)
             if self.state.arrived_count or self.state.departed_count:
                 self._commit(ctx, *domain.announce_audience(self.state, now_ms()))
-
-    async def _tick_loop(self) -> None:
-        """Tick every 20 ms on a deadline schedule while the mixer has audio; park when it goes quiet.
-
-        A late tick is caught up at once (audio stays continuous). If the loop falls more than
-        `MAX_BEHIND_S` behind (a stalled machine), the missed ticks are skipped, and counted into the
-        frames' `seq`, so listeners see the gap as the loss it is.
-        """
-        while True:
-            await self._wake.wait()
-            # One frame of playout delay, so each talker's next packet is usually there when the tick needs it.
-            await trio.sleep(FRAME_S)
-            deadline = trio.current_time()
-            while self.mixer.active:
-                out = await trio.to_thread.run_sync(self.mixer.tick)
-                seq = out.seq + self.seq_offset
-                self._audience.send_mix(seq, out.captured_at, out.shared, out.minus, out.mixed, self._input_of)
-                deadline += FRAME_S
-                behind = trio.current_time() - deadline
-                if behind > MAX_BEHIND_S:
-                    missed = int(behind / FRAME_S)
-                    self.seq_offset += missed
-                    deadline += missed * FRAME_S
-                    log.warning("space %s: tick loop %.0f ms behind, %d ticks skipped", self.state.space_id,
-                                behind * 1000, missed)  # fmt: skip
-                await trio.sleep_until(deadline)
-            self._audience.flush()
-            self._wake = trio.Event()

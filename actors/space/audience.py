@@ -43,13 +43,15 @@ class Audience:
         self.space_id = space_id
         self.links: dict[str, MemberLink] = {}
         self.last_seq = 0
+        self.fanout = fanout
         self._fanout = fanout
         self._everyone = fanout.new_group()
         self._audience = fanout.new_group()
+        self.audio_group = self._audience
         self._on_mic: set[str] = set()
-        self._frames_per_message = frames_per_message
+        self.frames_per_message = frames_per_message
         self._shared: list[MixFrame] = []
-        self._own: dict[str, list[MixFrame]] = {}
+        self._own: dict[int, list[MixFrame]] = {}  # by connection
         self._batched_ticks = 0
         self.next_audio_seq = 0
 
@@ -69,7 +71,6 @@ class Audience:
         if link is not None:
             self._leave_groups(link.conn)
         self._on_mic.discard(user)
-        self._own.pop(user, None)
 
     def set_on_mic(self, user: str, on_mic: bool) -> None:
         if user in self.links:
@@ -88,7 +89,6 @@ class Audience:
             self._fanout.leave_group(self._audience, conn)
         else:
             self._on_mic.discard(user)
-            self._own.pop(user, None)
             self._fanout.join_group(self._audience, conn)
 
     def _leave_groups(self, conn: int) -> None:
@@ -119,28 +119,26 @@ class Audience:
         shared: bytes | None,
         minus: list[tuple[int, bytes]],
         mixed: list[int],
-        input_of: dict[str, int],
+        routes: dict[int, int],
     ) -> None:
         """Add this tick's frames to the batches; send them every `frames_per_message` ticks.
 
-        A member whose voice is in the mix gets its mix-minus (nothing when no one else talks); everyone
-        else gets the shared frame. Each batch is encoded once.
+        `routes` maps each speaker's mixer input to its connection: a speaker whose voice is in the mix
+        gets its mix-minus there (nothing when no one else talks), any other speaker the shared frame;
+        the audience group gets the shared frame. Each batch is encoded once.
+        (This is the Python path; `mixer.SpaceDriver` does the same in Rust.)
         """
         self.next_audio_seq = seq + 1
         minus_of = dict(minus)
         in_mix = set(mixed)
         if shared is not None:
             self._shared.append(MixFrame(seq, captured_at, shared))
-        for user in self._on_mic:
-            input_id = input_of.get(user)
-            if input_id is not None and input_id in in_mix:
-                opus = minus_of.get(input_id)
-            else:
-                opus = shared
+        for input_id, conn in routes.items():
+            opus = minus_of.get(input_id) if input_id in in_mix else shared
             if opus is not None:
-                self._own.setdefault(user, []).append(MixFrame(seq, captured_at, opus))
+                self._own.setdefault(conn, []).append(MixFrame(seq, captured_at, opus))
         self._batched_ticks += 1
-        if self._batched_ticks >= self._frames_per_message:
+        if self._batched_ticks >= self.frames_per_message:
             self.flush()
 
     def flush(self) -> None:
@@ -149,8 +147,6 @@ class Audience:
         if self._shared:
             self._fanout.broadcast_audio(self._audience, _encoder.encode(Audio(self._shared)))
             self._shared = []
-        for user, frames in self._own.items():
-            link = self.links.get(user)
-            if link is not None and frames:
-                self._fanout.send_audio(link.conn, _encoder.encode(Audio(frames)))
+        for conn, frames in self._own.items():
+            self._fanout.send_audio(conn, _encoder.encode(Audio(frames)))
         self._own = {}

@@ -3,6 +3,8 @@
 //! arguments and errors and releases the GIL around broadcasts; every rule of
 //! the queues lives in the crate. Typed in `mixer/_mixer.pyi`.
 
+use std::sync::Arc;
+
 use ::fanout as fo;
 use pyo3::exceptions::{PyKeyError, PyOSError, PyRuntimeError};
 use pyo3::intern;
@@ -81,8 +83,9 @@ impl FanoutStats {
 
 /// The fan-out: register sockets once, then queue messages; a Rust thread writes.
 #[pyclass(frozen, module = "mixer._mixer")]
-struct Fanout {
-    inner: fo::Fanout,
+pub(crate) struct Fanout {
+    /// Shared with the spaces' driver threads (see `driver.rs`).
+    pub(crate) inner: Arc<fo::Fanout>,
 }
 
 #[pymethods]
@@ -93,7 +96,7 @@ impl Fanout {
         let inner = config(max_queue_bytes, max_audio_messages)
             .and_then(fo::Fanout::new)
             .map_err(|e| raise(py, e))?;
-        Ok(Self { inner })
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     #[pyo3(signature = (fd, *, borrow = false))]

@@ -4,10 +4,11 @@
 
 #![forbid(unsafe_code)]
 
+mod driver;
 mod fanout;
 mod loadpool;
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use mixer_core as mc;
 use pyo3::exceptions::PyValueError;
@@ -176,8 +177,9 @@ impl MixerStats {
 
 /// A space's mixer: `push` from the event loop, `tick` from a worker thread.
 #[pyclass(frozen, module = "mixer._mixer")]
-struct Mixer {
-    inner: mc::Mixer,
+pub(crate) struct Mixer {
+    /// Shared with the space's driver thread (see `driver.rs`).
+    pub(crate) inner: Arc<mc::Mixer>,
 }
 
 #[pymethods]
@@ -211,7 +213,7 @@ impl Mixer {
             hold_ticks: int_arg(py, hold_ticks, "hold_ticks")?,
         };
         let inner = mc::Mixer::new(config).map_err(|e| raise(py, e))?;
-        Ok(Self { inner })
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     fn add_input(&self, py: Python<'_>, input_id: i128) -> PyResult<()> {
@@ -286,6 +288,7 @@ fn _mixer(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<MixerStats>()?;
     m.add_class::<Mixer>()?;
     fanout::register(m)?;
+    driver::register(m)?;
     loadpool::register(m)?;
     Ok(())
 }

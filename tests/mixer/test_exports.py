@@ -24,6 +24,7 @@ EXPECTED = {
     "ListenerPool",
     "ListenerStats",
     "PoolStats",
+    "SpaceDriver",
 }
 
 

@@ -1,0 +1,125 @@
+"""What drives a space's 20 ms tick, and carries its frames to the audience.
+
+- `DriverTicker`: the Rust `mixer.SpaceDriver`, a thread of its own per live space that ticks the mixer
+  and queues the frames in the Rust fan-out; no Python (and so no event-loop stall or garbage-collector
+  pause) on the audio path. Used with the server's Rust fan-out.
+- `TrioTicker`: the same work from a Trio task (the tick itself in a worker thread, the GIL released),
+  delivering through the `Audience`. Used with a Python fan-out: the `--transport python` baseline and
+  the tests' recording fake.
+
+Both number frames on from `audience.next_audio_seq`, so a restarted space never reuses a `seq`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+import trio
+
+from actors.space.audience import Audience
+from mixer import Fanout, Mixer, SpaceDriver
+
+log = logging.getLogger("actors.space")
+
+FRAME_S = 0.020
+MAX_BEHIND_S = 0.2
+
+
+class Ticker(Protocol):
+    def notify(self) -> None:
+        """Packets were pushed: start ticking if parked."""
+
+    def route(self, input_id: int, conn: int) -> None:
+        """Speaker `input_id` hears its own stream on connection `conn`."""
+
+    def unroute(self, input_id: int) -> None: ...
+
+    async def run(self) -> None:
+        """Tick until cancelled; on the way out, flush and record the next frame number."""
+
+
+def ticker_for(mixer: Mixer, audience: Audience) -> Ticker:
+    fanout = audience.fanout
+    if isinstance(fanout, Fanout):
+        return DriverTicker(mixer, fanout, audience)
+    return TrioTicker(mixer, audience)
+
+
+class DriverTicker:
+    def __init__(self, mixer: Mixer, fanout: Fanout, audience: Audience) -> None:
+        self._audience = audience
+        self._driver = SpaceDriver(
+            mixer,
+            fanout,
+            audience.audio_group,
+            frames_per_message=audience.frames_per_message,
+            first_seq=audience.next_audio_seq,
+        )
+
+    def notify(self) -> None:
+        self._driver.notify()
+
+    def route(self, input_id: int, conn: int) -> None:
+        self._driver.route(input_id, conn)
+
+    def unroute(self, input_id: int) -> None:
+        self._driver.unroute(input_id)
+
+    async def run(self) -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            self._driver.stop()
+            self._audience.next_audio_seq = self._driver.next_seq
+            if self._driver.skipped_ticks:
+                log.warning("space %s: %d ticks skipped", self._audience.space_id, self._driver.skipped_ticks)
+
+
+class TrioTicker:
+    def __init__(self, mixer: Mixer, audience: Audience) -> None:
+        self._mixer = mixer
+        self._audience = audience
+        self._wake = trio.Event()
+        self._routes: dict[int, int] = {}
+        self.seq_offset = audience.next_audio_seq
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def route(self, input_id: int, conn: int) -> None:
+        self._routes[input_id] = conn
+
+    def unroute(self, input_id: int) -> None:
+        self._routes.pop(input_id, None)
+
+    async def run(self) -> None:
+        """Tick every 20 ms on a deadline schedule while the mixer has audio; park when it goes quiet.
+
+        A late tick is caught up at once (audio stays continuous). If the loop falls more than
+        `MAX_BEHIND_S` behind (a stalled machine), the missed ticks are skipped, and counted into the
+        frames' `seq`, so listeners see the gap as the loss it is.
+        """
+        try:
+            while True:
+                await self._wake.wait()
+                # One frame of playout delay, so each talker's next packet is usually there when needed.
+                await trio.sleep(FRAME_S)
+                deadline = trio.current_time()
+                while self._mixer.active:
+                    out = await trio.to_thread.run_sync(self._mixer.tick)
+                    seq = out.seq + self.seq_offset
+                    self._audience.send_mix(seq, out.captured_at, out.shared, out.minus, out.mixed, self._routes)
+                    deadline += FRAME_S
+                    behind = trio.current_time() - deadline
+                    if behind > MAX_BEHIND_S:
+                        missed = int(behind / FRAME_S)
+                        self.seq_offset += missed
+                        deadline += missed * FRAME_S
+                        log.warning("space %s: tick loop %.0f ms behind, %d ticks skipped",
+                                    self._audience.space_id, behind * 1000, missed)  # fmt: skip
+                    await trio.sleep_until(deadline)
+                self._audience.flush()
+                self._wake = trio.Event()
+        finally:
+            self._audience.flush()

@@ -1,0 +1,74 @@
+//! `SpaceDriver`: the binding of `driver::Driver`, the thread that ticks a
+//! space's mixer and feeds the fan-out with no Python on the audio path.
+
+use ::driver as dr;
+use pyo3::exceptions::PyOSError;
+use pyo3::prelude::*;
+
+use crate::fanout::Fanout;
+use crate::{Mixer, int_arg};
+
+#[pyclass(frozen, module = "mixer._mixer")]
+struct SpaceDriver {
+    inner: dr::Driver,
+}
+
+#[pymethods]
+impl SpaceDriver {
+    #[new]
+    #[pyo3(signature = (mixer, fanout, audience_group, *, frames_per_message = 1, first_seq = 0))]
+    fn new(
+        py: Python<'_>,
+        mixer: PyRef<'_, Mixer>,
+        fanout: PyRef<'_, Fanout>,
+        audience_group: u64,
+        frames_per_message: i128,
+        first_seq: u64,
+    ) -> PyResult<Self> {
+        let frames: usize = int_arg(py, frames_per_message, "frames_per_message")?;
+        let inner = dr::Driver::start(
+            mixer.inner.clone(),
+            fanout.inner.clone(),
+            audience_group,
+            frames,
+            first_seq,
+        )
+        .map_err(|e| PyOSError::new_err(e.to_string()))?;
+        Ok(Self { inner })
+    }
+
+    fn route(&self, input_id: u64, conn: u64) {
+        self.inner.route(input_id, conn);
+    }
+
+    fn unroute(&self, input_id: u64) {
+        self.inner.unroute(input_id);
+    }
+
+    fn notify(&self) {
+        self.inner.notify();
+    }
+
+    #[getter]
+    fn next_seq(&self) -> u64 {
+        self.inner.next_seq()
+    }
+
+    #[getter]
+    fn skipped_ticks(&self) -> u64 {
+        self.inner.stats().skipped_ticks
+    }
+
+    #[getter]
+    fn ticks(&self) -> u64 {
+        self.inner.stats().ticks
+    }
+
+    fn stop(&self, py: Python<'_>) {
+        py.detach(|| self.inner.stop());
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<SpaceDriver>()
+}
