@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8765
 DATA ?= data
 
-.PHONY: setup run test lint test-rust test-python bench clean
+.PHONY: setup run test lint test-rust test-python bench bench-quick clean
 
 setup:
 	bash scripts/setup.sh
@@ -28,6 +28,9 @@ test-python:
 
 bench: setup
 	$(PY) -m bench
+
+bench-quick: setup
+	$(PY) -m bench --quick
 
 clean:
 	rm -rf $(VENV) target

@@ -67,7 +67,7 @@ def main() -> None:
             listeners=n,
             speakers=args.speakers,
             duration_s=args.duration,
-            ramp_s=max(5.0, n / 1000),
+            ramp_s=max(5.0, n / 300),  # joins run at a few hundred a second here
             transport=transport,
             frames_per_message=args.frames_per_message,
             out=out,

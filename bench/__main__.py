@@ -1,0 +1,28 @@
+"""`make bench`: every benchmark in turn, each printing its table and saving JSON under bench/results/.
+
+    python -m bench [--quick]
+
+--quick runs smaller sizes (a few minutes in all); without it the full sizes take about 15 minutes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv[1:]
+    runs = [
+        [sys.executable, "-m", "bench.mixer_bench", "--rust"],
+        [sys.executable, "-m", "bench.fanout_bench"]
+        + (["--listeners", "1000,2000", "--duration", "10"] if quick else []),
+        [sys.executable, "-m", "bench.spaces_bench"] + (["--spaces", "10,25", "--duration", "10"] if quick else []),
+    ]
+    for command in runs:
+        print("\n$ " + " ".join(command[1:]), flush=True)
+        subprocess.run(command, check=True)
+
+
+if __name__ == "__main__":
+    main()
