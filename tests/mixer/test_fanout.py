@@ -23,6 +23,7 @@ import pytest
 
 import mixer
 from mixer import Fanout, FanoutStats, MixerError
+from tests.gilcheck import counting_thread
 
 CEILING_S = 10.0
 
@@ -266,28 +267,6 @@ def test_a_peer_that_goes_away_is_noticed_and_dropped_alone() -> None:
         assert fanout.stats().write_errors == 1
         assert fanout.broadcast_audio(group, b"left") == 1
         assert stays_peer.read_message() == b"left"
-
-
-@contextmanager
-def counting_thread() -> Iterator[list[int]]:
-    """A thread that counts; yields the times (ns) of every 1,000th count."""
-    stamps: list[int] = []
-    stop = threading.Event()
-
-    def count() -> None:
-        n = 0
-        while not stop.is_set():
-            n += 1
-            if n % 1_000 == 0:
-                stamps.append(time.perf_counter_ns())
-
-    thread = threading.Thread(target=count, daemon=True)
-    thread.start()
-    try:
-        yield stamps
-    finally:
-        stop.set()
-        thread.join(timeout=CEILING_S)
 
 
 def test_other_threads_run_during_broadcast_audio() -> None:

@@ -10,40 +10,17 @@ it keeps running in the middle of the batch. A batch of GIL-holding calls
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from mixer import Encoder, Mixer
 from tests.audio import encode_tone, tone_frames
+from tests.gilcheck import counting_thread
 
 SPEAKERS = 13
 TICKS = 40
 EDGE_NS = 20_000_000  # 20 ms: the switch interval (5 ms) and thread start-up, with room
-
-
-@contextmanager
-def counting_thread() -> Iterator[list[int]]:
-    """Runs a thread that counts; yields the times (ns) of every 1,000th count."""
-    stamps: list[int] = []
-    stop = threading.Event()
-
-    def count() -> None:
-        n = 0
-        while not stop.is_set():
-            n += 1
-            if n % 1_000 == 0:
-                stamps.append(time.perf_counter_ns())
-
-    thread = threading.Thread(target=count, daemon=True)
-    thread.start()
-    try:
-        yield stamps
-    finally:
-        stop.set()
-        thread.join(timeout=10)
 
 
 def counts_inside(batch: Callable[[], object]) -> tuple[int, int]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import numpy as np
 import pytest
@@ -15,15 +17,22 @@ from tests.audio import assert_tone_present, decode_stream, encode_tone, tone_le
 from tests.space.fakes import RecordingFanout, RecordingLink
 
 
+@asynccontextmanager
+async def open_directory() -> AsyncIterator[tuple[SpaceDirectory, RecordingFanout]]:
+    """A space directory over a recording fan-out; its spaces stop when the block ends."""
+    async with trio.open_nursery() as nursery:
+        fanout = RecordingFanout()
+        yield SpaceDirectory(nursery, fanout), fanout
+        nursery.cancel_scope.cancel()
+
+
 class Crash:
     """A message no space understands: handling it raises, which crashes the actor."""
 
 
 async def test_a_crashed_space_restarts_with_its_participants_timeline_and_links() -> None:
     with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            fanout = RecordingFanout()
-            directory = SpaceDirectory(nursery, fanout)
+        async with open_directory() as (directory, fanout):
             space = await directory.create("host", "Resilient")
             host_link, guest_link = RecordingLink(fanout), RecordingLink(fanout)
             await space.join("host", host_link)
@@ -42,14 +51,11 @@ async def test_a_crashed_space_restarts_with_its_participants_timeline_and_links
             posts = [e for e in guest_link.events if isinstance(e, PostShared)]
             assert [e.post.text for e in posts] == ["before the crash", "after the crash"]
             assert [e.seq for e in guest_link.events] == list(range(guest_link.events[0].seq, posts[-1].seq + 1))
-            nursery.cancel_scope.cancel()
 
 
 async def test_a_space_that_keeps_crashing_is_given_up_and_everyone_is_told() -> None:
     with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            fanout = RecordingFanout()
-            directory = SpaceDirectory(nursery, fanout)
+        async with open_directory() as (directory, fanout):
             space = await directory.create("host", "Doomed")
             link = RecordingLink(fanout)
             await space.join("host", link)
@@ -60,7 +66,6 @@ async def test_a_space_that_keeps_crashing_is_given_up_and_everyone_is_told() ->
             ended = link.events[-1]
             assert isinstance(ended, SpaceEnded) and ended.reason == "failed"
             assert directory.live_count == 0
-            nursery.cancel_scope.cancel()
 
 
 async def stream(space: SpaceRef, user: str, packets: list[bytes]) -> None:
@@ -72,9 +77,7 @@ async def stream(space: SpaceRef, user: str, packets: list[bytes]) -> None:
 
 async def test_a_speaker_moved_back_is_silent_from_the_next_tick() -> None:
     with trio.fail_after(15):
-        async with trio.open_nursery() as nursery:
-            fanout = RecordingFanout()
-            directory = SpaceDirectory(nursery, fanout)
+        async with open_directory() as (directory, fanout):
             space = await directory.create("host", "Demotion")
             listener = RecordingLink(fanout)
             await space.join("host", RecordingLink(fanout))
@@ -101,14 +104,11 @@ async def test_a_speaker_moved_back_is_silent_from_the_next_tick() -> None:
             assert len(after) > 40
             assert tone_level(tail, 440) * 31.6 < tone_level(tail, 1000), "the demoted speaker is still audible"
             assert np.abs(tail[: 960 * 3]).max() > 0  # the other speaker went on without a gap
-            nursery.cancel_scope.cancel()
 
 
 async def test_audio_from_a_listener_never_reaches_the_mix() -> None:
     with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            fanout = RecordingFanout()
-            directory = SpaceDirectory(nursery, fanout)
+        async with open_directory() as (directory, fanout):
             space = await directory.create("host", "Quiet")
             ear = RecordingLink(fanout)
             await space.join("host", RecordingLink(fanout))
@@ -117,4 +117,3 @@ async def test_audio_from_a_listener_never_reaches_the_mix() -> None:
             await stream(space, "intruder", encode_tone(440, 0.5))
             await trio.sleep(0.2)
             assert ear.frames == []
-            nursery.cancel_scope.cancel()
