@@ -62,6 +62,20 @@ def summarise(
         "server": server,
         "samples": checks,
         "timeline": timeline,
+        # One row per listener: frames expected (from its first to its last seq), received, lost, late.
+        "per_listener_columns": ["user", "state", "expected", "received", "lost", "late", "max_latency_ms"],
+        "per_listener": [
+            [
+                ls["user"],
+                ls["state"],
+                ls["last_seq"] - ls["first_seq"] + 1 if ls["frames"] else 0,
+                ls["frames"],
+                ls["lost"],
+                ls["late"],
+                round(ls["max_latency_us"] / 1000, 1),
+            ]
+            for ls in listeners
+        ],
     }
 
 
