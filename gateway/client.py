@@ -69,6 +69,39 @@ class Client:
     async def end_space(self) -> None:
         await self._request(lambda ref: p.EndSpace(ref=ref))
 
+    async def raise_hand(self) -> None:
+        await self._request(lambda ref: p.RaiseHand(ref=ref))
+
+    async def lower_hand(self) -> None:
+        await self._request(lambda ref: p.LowerHand(ref=ref))
+
+    async def approve_request(self, user: str) -> None:
+        await self._request(lambda ref: p.ApproveRequest(ref=ref, user=user))
+
+    async def deny_request(self, user: str) -> None:
+        await self._request(lambda ref: p.DenyRequest(ref=ref, user=user))
+
+    async def mute(self, user: str) -> None:
+        await self._request(lambda ref: p.Mute(ref=ref, user=user))
+
+    async def unmute(self) -> None:
+        await self._request(lambda ref: p.Unmute(ref=ref))
+
+    async def mute_all(self) -> None:
+        await self._request(lambda ref: p.MuteAll(ref=ref))
+
+    async def remove(self, user: str) -> None:
+        await self._request(lambda ref: p.Remove(ref=ref, user=user))
+
+    async def pin_post(self, post_id: int) -> None:
+        await self._request(lambda ref: p.PinPost(ref=ref, post_id=post_id))
+
+    async def unpin_post(self, post_id: int) -> None:
+        await self._request(lambda ref: p.UnpinPost(ref=ref, post_id=post_id))
+
+    async def react(self, emoji: str) -> None:
+        await self._request(lambda ref: p.React(ref=ref, emoji=emoji))
+
     async def send_audio(self, seq: int, captured_at: int, opus: bytes) -> None:
         """Send one Opus packet (no reply: a refusal arrives as an `error` event with `ref` nil)."""
         await self.ws.send_message(p.encode(p.SendAudio(seq=seq, captured_at=captured_at, opus=opus)))

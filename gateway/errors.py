@@ -65,6 +65,11 @@ ERROR_CODES: dict[type[Exception], str] = {
     space_errors.NoSuchParticipant: "no_such_participant",
     space_errors.SpeakerLimit: "speaker_limit",
     space_errors.NotASpeaker: "not_a_speaker",
+    space_errors.CohostLimit: "cohost_limit",
+    space_errors.Muted: "muted",
+    space_errors.Removed: "removed",
+    space_errors.NoSuchPost: "no_such_post",
+    space_errors.NoSuchRequest: "no_such_request",
     space_errors.BadArgument: "bad_argument",
     space_errors.SpaceUnavailable: "space_unavailable",
 }

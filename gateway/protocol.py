@@ -13,11 +13,18 @@ import msgspec
 from actors.space import (
     AudienceChanged,
     Audio,
+    HandLowered,
+    HandRaised,
+    MuteChanged,
     Participant,
     ParticipantJoined,
     ParticipantLeft,
+    ParticipantRemoved,
     Post,
+    PostPinned,
     PostShared,
+    PostUnpinned,
+    Reacted,
     Role,
     RoleChanged,
     SpaceEnded,
@@ -32,6 +39,8 @@ MAX_OPUS_BYTES = 1500
 UserName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_]{1,32}$")]
 Ref = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 U63 = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+PostId = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
+Emoji = Annotated[str, msgspec.Meta(min_length=1, max_length=8)]
 
 
 class ClientMessage(msgspec.Struct, frozen=True, tag_field="type", forbid_unknown_fields=False):
@@ -77,6 +86,50 @@ class EndSpace(Request, tag="end_space", frozen=True):
     pass
 
 
+class RaiseHand(Request, tag="raise_hand", frozen=True):
+    pass
+
+
+class LowerHand(Request, tag="lower_hand", frozen=True):
+    pass
+
+
+class ApproveRequest(Request, tag="approve_request", frozen=True):
+    user: UserName
+
+
+class DenyRequest(Request, tag="deny_request", frozen=True):
+    user: UserName
+
+
+class Mute(Request, tag="mute", frozen=True):
+    user: UserName
+
+
+class Unmute(Request, tag="unmute", frozen=True):
+    pass
+
+
+class MuteAll(Request, tag="mute_all", frozen=True):
+    pass
+
+
+class Remove(Request, tag="remove", frozen=True):
+    user: UserName
+
+
+class PinPost(Request, tag="pin_post", frozen=True):
+    post_id: PostId
+
+
+class UnpinPost(Request, tag="unpin_post", frozen=True):
+    post_id: PostId
+
+
+class React(Request, tag="react", frozen=True):
+    emoji: Emoji  # which emoji is a rule of the space (bad_argument)
+
+
 class SendAudio(ClientMessage, tag="audio", frozen=True):
     """One 20 ms Opus packet from a speaker: `seq` counts the sender's packets, `captured_at` is µs of unix time."""
 
@@ -85,7 +138,27 @@ class SendAudio(ClientMessage, tag="audio", frozen=True):
     opus: Annotated[bytes, msgspec.Meta(min_length=1, max_length=MAX_OPUS_BYTES)]
 
 
-ClientUnion = Hello | CreateSpace | JoinSpace | SetRole | SharePost | LeaveSpace | EndSpace | SendAudio
+ClientUnion = (
+    Hello
+    | CreateSpace
+    | JoinSpace
+    | SetRole
+    | SharePost
+    | LeaveSpace
+    | EndSpace
+    | RaiseHand
+    | LowerHand
+    | ApproveRequest
+    | DenyRequest
+    | Mute
+    | Unmute
+    | MuteAll
+    | Remove
+    | PinPost
+    | UnpinPost
+    | React
+    | SendAudio
+)
 CLIENT_TYPES = frozenset(c.__struct_config__.tag for c in ClientUnion.__args__)
 
 
@@ -98,6 +171,8 @@ class Limits(msgspec.Struct, frozen=True):
     max_title_chars: int
     max_post_chars: int
     max_speakers: int
+    max_cohosts: int
+    max_pinned: int
     frame_ms: int
 
 
@@ -128,6 +203,8 @@ class SpaceSnapshot(msgspec.Struct, frozen=True):
 
     `participants` is everyone on the mic; of the audience, the snapshot gives the exact count and the
     names of the latest `SNAPSHOT_LISTENERS` arrivals (a snapshot never grows with the audience).
+    `hands` are the listeners asking to speak (in order of asking), `muted` the muted people on the mic,
+    `pinned` the ids of pinned posts (the oldest pin first).
     """
 
     space_id: str
@@ -140,6 +217,9 @@ class SpaceSnapshot(msgspec.Struct, frozen=True):
     listener_count: int
     listeners: list[str]
     timeline: list[Post]
+    hands: list[str]
+    muted: list[str]
+    pinned: list[int]
 
     @classmethod
     def of(cls, state: SpaceState) -> SpaceSnapshot:
@@ -160,6 +240,9 @@ class SpaceSnapshot(msgspec.Struct, frozen=True):
             listener_count=state.listener_count,
             listeners=recent[::-1],
             timeline=list(state.timeline),
+            hands=list(state.hands),
+            muted=list(state.muted),
+            pinned=list(state.pinned),
         )
 
 
@@ -187,6 +270,13 @@ ServerUnion = (
     | PostShared
     | SpaceEnded
     | AudienceChanged
+    | HandRaised
+    | HandLowered
+    | MuteChanged
+    | ParticipantRemoved
+    | PostPinned
+    | PostUnpinned
+    | Reacted
     | Audio
 )
 

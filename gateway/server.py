@@ -17,7 +17,15 @@ from urllib.parse import urlsplit
 import trio
 from trio_websocket import WebSocketRequest
 
-from actors.space import MAX_POST_CHARS, MAX_SPEAKERS, MAX_TITLE_CHARS, MixConfig, SpaceDirectory
+from actors.space import (
+    MAX_COHOSTS,
+    MAX_PINNED,
+    MAX_POST_CHARS,
+    MAX_SPEAKERS,
+    MAX_TITLE_CHARS,
+    MixConfig,
+    SpaceDirectory,
+)
 from actors.space.audience import Fanout as SpaceFanout
 from gateway import protocol as p
 from gateway.errors import CloseCode
@@ -74,6 +82,8 @@ class Gateway:
             max_title_chars=MAX_TITLE_CHARS,
             max_post_chars=MAX_POST_CHARS,
             max_speakers=MAX_SPEAKERS,
+            max_cohosts=MAX_COHOSTS,
+            max_pinned=MAX_PINNED,
             frame_ms=20,
         )
         return p.Welcome(protocol=p.PROTOCOL_VERSION, user=user, server=SERVER_NAME, limits=limits)

@@ -11,13 +11,25 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from typing import TYPE_CHECKING
 
 import msgspec
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
-from actors.space import ParticipantLeft, Role, RoleChanged, SpaceEnded, SpaceError, SpaceEvent, SpaceRef, SpaceState
+from actors.space import (
+    MuteChanged,
+    ParticipantLeft,
+    ParticipantRemoved,
+    Role,
+    RoleChanged,
+    SpaceEnded,
+    SpaceError,
+    SpaceEvent,
+    SpaceRef,
+    SpaceState,
+)
 from actors.space import errors as space_errors
 from gateway import protocol as p
 from gateway.errors import (
@@ -26,6 +38,7 @@ from gateway.errors import (
     CloseCode,
     GatewayError,
     NotAuthenticated,
+    RateLimited,
     UnknownType,
     UnsupportedProtocol,
     code_of,
@@ -45,6 +58,7 @@ MAX_BAD_IN_A_ROW = 20
 LEAVE_TIMEOUT_S = 2.0
 CLOSE_TIMEOUT_S = 2.0
 REJOIN_GRACE_S = 30.0  # a replaced connection's user keeps their place this long
+REACTIONS_PER_S = 5  # per connection; more are refused with rate_limited
 
 
 class SpaceLink:
@@ -83,11 +97,13 @@ class Session:
         self.space: SpaceRef | None = None
         self.link: SpaceLink | None = None
         self.role: Role | None = None
+        self.muted = False
         self.close_code: CloseCode | None = None
         self.close_reason = ""
         self._close_requested = trio.Event()
         self._bad_in_a_row = 0
         self._refusal_sent_at: dict[str, float] = {}
+        self._reactions_at: deque[float] = deque(maxlen=REACTIONS_PER_S)
         self.lagging_since: float | None = None  # when this client started losing audio, if it still does
         self.lagging_last = 0.0
         self._lag_told_at = -10.0
@@ -150,17 +166,24 @@ class Session:
         assert self.user is not None
         role = state.role_of(self.user)
         assert role is not None
-        self.link, self.role = link, role
+        self.link, self.role, self.muted = link, role, self.user in state.muted
         self.send(p.encode(p.Joined(ref=ref, role=role, space=p.SpaceSnapshot.of(state))))
 
     def observe(self, link: SpaceLink, event: SpaceEvent) -> None:
-        """Keep this session's view of itself (role, membership) in step with the events it is sent."""
+        """Keep this session's view of itself (role, mute, membership) in step with the events it is sent.
+
+        A removed connection has already been sent `participant_removed`: from now on it is in no space."""
         if link is not self.link:
             return
         if isinstance(event, RoleChanged) and event.user == self.user:
             self.role = event.role
-        elif isinstance(event, SpaceEnded) or (isinstance(event, ParticipantLeft) and event.user == self.user):
-            self.space, self.link, self.role = None, None, None
+            self.muted = self.muted and event.role.on_mic
+        elif isinstance(event, MuteChanged) and event.user == self.user:
+            self.muted = event.muted
+        elif isinstance(event, SpaceEnded) or (
+            isinstance(event, (ParticipantLeft, ParticipantRemoved)) and event.user == self.user
+        ):
+            self._out_of_space()
 
     # -- reading ------------------------------------------------------------------------------------
 
@@ -219,10 +242,52 @@ class Session:
                 await self._require_space().share_post(user, m.text)
             case p.LeaveSpace():
                 await self._require_space().leave(user)
-                self.space, self.link, self.role = None, None, None
+                self._out_of_space()
             case p.EndSpace():
                 await self._require_space().end(user)
+            case _:
+                await self._moderate(user, m)
         self.send(p.encode(p.Ok(ref)))
+
+    async def _moderate(self, user: str, m: p.Request) -> None:
+        """Requests to speak, microphones, removals, pins and reactions: the space decides who may."""
+        space = self._require_space()
+        match m:
+            case p.RaiseHand():
+                await space.raise_hand(user)
+            case p.LowerHand():
+                await space.lower_hand(user)
+            case p.ApproveRequest():
+                await space.approve_request(user, m.user)
+            case p.DenyRequest():
+                await space.deny_request(user, m.user)
+            case p.Mute():
+                await space.mute(user, m.user)
+            case p.Unmute():
+                await space.unmute(user)
+            case p.MuteAll():
+                await space.mute_all(user)
+            case p.Remove():
+                await space.remove(user, m.user)
+            case p.PinPost():
+                await space.pin_post(user, m.post_id)
+            case p.UnpinPost():
+                await space.unpin_post(user, m.post_id)
+            case p.React():
+                self._limit_reactions()
+                await space.react(user, m.emoji)
+            case _:
+                raise TypeError(f"no handler for {type(m).__name__}")
+
+    def _limit_reactions(self) -> None:
+        """At most `REACTIONS_PER_S` reactions in any second; the excess is refused, not queued."""
+        now = time.monotonic()
+        if len(self._reactions_at) == REACTIONS_PER_S and now - self._reactions_at[0] < 1.0:
+            raise RateLimited(f"at most {REACTIONS_PER_S} reactions a second")
+        self._reactions_at.append(now)
+
+    def _out_of_space(self) -> None:
+        self.space, self.link, self.role, self.muted = None, None, None, False
 
     def _hello(self, m: p.Hello) -> None:
         if self.user is not None:
@@ -245,6 +310,8 @@ class Session:
             return self._refuse_audio(space_errors.NotInSpace("join a space before sending audio"))
         if self.role is None or not self.role.on_mic:
             return self._refuse_audio(space_errors.NotASpeaker("only speakers send audio"))
+        if self.muted:
+            return self._refuse_audio(space_errors.Muted("you are muted: unmute first"))
         self.space.push_audio(self.user, m.seq, m.captured_at, m.opus)
 
     def _refuse_audio(self, error: SpaceError) -> None:

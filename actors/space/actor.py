@@ -19,7 +19,26 @@ import trio
 from actors.runtime import Actor, Context
 from actors.space import domain
 from actors.space.audience import Audience
-from actors.space.commands import EndSpace, GetSnapshot, Join, Leave, PushAudio, SetRole, SharePost
+from actors.space.commands import (
+    ApproveRequest,
+    DenyRequest,
+    EndSpace,
+    GetSnapshot,
+    Join,
+    Leave,
+    LowerHand,
+    MuteAll,
+    MuteSpeaker,
+    PinPost,
+    PushAudio,
+    RaiseHand,
+    React,
+    RemoveParticipant,
+    SetRole,
+    SharePost,
+    UnmuteSpeaker,
+    UnpinPost,
+)
 from actors.space.errors import SpaceError
 from actors.space.events import SpaceEvent
 from actors.space.ticking import Ticker, ticker_for
@@ -109,7 +128,26 @@ class SpaceActor(Actor):
                 self._audience.detach(message.user)
                 self._sync_routes()
                 return None
-            case SetRole() | SharePost():
+            case RemoveParticipant():
+                # The removed connection gets the event (its session then leaves), and nothing after it.
+                self._commit(ctx, *domain.apply(self.state, message, now_ms()))
+                self._audience.detach(message.user)
+                self._sync_routes()
+                return None
+            case (
+                SetRole()
+                | SharePost()
+                | RaiseHand()
+                | LowerHand()
+                | ApproveRequest()
+                | DenyRequest()
+                | MuteSpeaker()
+                | UnmuteSpeaker()
+                | MuteAll()
+                | PinPost()
+                | UnpinPost()
+                | React()
+            ):
                 self._commit(ctx, *domain.apply(self.state, message, now_ms()))
                 return None
             case EndSpace():
@@ -129,12 +167,14 @@ class SpaceActor(Actor):
         self._audience.broadcast(events)
 
     def _sync_inputs(self) -> None:
-        """Exactly the people on the mic are mixer inputs: a role change is in force from the next tick."""
-        on_mic = self.state.on_mic
-        for user in set(self._input_of) - set(on_mic):
+        """Exactly the unmuted people on the mic are mixer inputs: a role change, a mute or a removal is in
+        force from the next tick (no live microphone survives it). Someone muted hears the shared mix, as
+        the audience does, since they have no input of their own to route a stream to."""
+        live = [user for user in self.state.on_mic if user not in self.state.muted]
+        for user in set(self._input_of) - set(live):
             self._remove_input(user)
             self._audience.set_on_mic(user, False)
-        for user in on_mic:
+        for user in live:
             if user not in self._input_of:
                 self._add_input(user)
                 self._audience.set_on_mic(user, True)

@@ -1,12 +1,15 @@
 """What can be asked of a space: imperative commands, handled by `SpaceActor`.
 
 `Join` carries the member's `MemberLink`: the one way the space reaches that participant's connection.
+The moderation commands are plain data (frozen msgspec Structs); `by` is always who asks.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
+
+import msgspec
 
 from actors.space.events import SpaceEvent
 from actors.space.values import Role, SpaceState
@@ -80,4 +83,79 @@ class GetSnapshot:
     pass
 
 
-Command = Join | Leave | SetRole | SharePost | EndSpace | PushAudio | GetSnapshot
+class RaiseHand(msgspec.Struct, frozen=True):
+    """A listener asks to speak."""
+
+    user: str
+
+
+class LowerHand(msgspec.Struct, frozen=True):
+    user: str
+
+
+class ApproveRequest(msgspec.Struct, frozen=True):
+    """The host or a co-host brings a listener whose hand is raised on the mic."""
+
+    by: str
+    user: str
+
+
+class DenyRequest(msgspec.Struct, frozen=True):
+    by: str
+    user: str
+
+
+class MuteSpeaker(msgspec.Struct, frozen=True):
+    by: str
+    user: str
+
+
+class UnmuteSpeaker(msgspec.Struct, frozen=True):
+    """Only the muted person unmutes themselves."""
+
+    user: str
+
+
+class MuteAll(msgspec.Struct, frozen=True):
+    by: str
+
+
+class RemoveParticipant(msgspec.Struct, frozen=True):
+    by: str
+    user: str
+
+
+class PinPost(msgspec.Struct, frozen=True):
+    by: str
+    post_id: int
+
+
+class UnpinPost(msgspec.Struct, frozen=True):
+    by: str
+    post_id: int
+
+
+class React(msgspec.Struct, frozen=True):
+    user: str
+    emoji: str
+
+
+Moderation = (
+    RaiseHand
+    | LowerHand
+    | ApproveRequest
+    | DenyRequest
+    | MuteSpeaker
+    | UnmuteSpeaker
+    | MuteAll
+    | RemoveParticipant
+    | PinPost
+    | UnpinPost
+    | React
+)
+"""The commands about roles, requests, microphones, pins and reactions (all answered by `domain.apply`)."""
+
+Rule = Join | Leave | SetRole | SharePost | EndSpace | Moderation
+"""Every command the pure rules answer."""
+
+Command = Rule | PushAudio | GetSnapshot

@@ -46,10 +46,38 @@ class SpeakerLimit(SpaceError):
     code = "speaker_limit"
 
 
+class CohostLimit(SpaceError):
+    """Two co-hosts already help the host."""
+
+    code = "cohost_limit"
+
+
 class NotASpeaker(SpaceError):
-    """Audio from someone who is not on the mic."""
+    """Audio from someone who is not on the mic, or a mute aimed at a listener."""
 
     code = "not_a_speaker"
+
+
+class Muted(SpaceError):
+    """Audio from someone on the mic who is muted (by themselves, the host or a co-host)."""
+
+    code = "muted"
+
+
+class Removed(SpaceError):
+    """The host or a co-host removed this user from the space: they cannot join it again."""
+
+    code = "removed"
+
+
+class NoSuchPost(SpaceError):
+    code = "no_such_post"
+
+
+class NoSuchRequest(SpaceError):
+    """An approval or denial for someone whose hand is not raised."""
+
+    code = "no_such_request"
 
 
 class BadArgument(SpaceError):

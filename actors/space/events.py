@@ -40,6 +40,44 @@ class PostShared(Event, tag="post_shared", frozen=True):
     post: Post
 
 
+class HandRaised(Event, tag="hand_raised", frozen=True):
+    user: str
+
+
+class HandLowered(Event, tag="hand_lowered", frozen=True):
+    user: str
+    reason: str  # "lowered" | "approved" | "denied" | "left"
+    by: str
+
+
+class MuteChanged(Event, tag="mute_changed", frozen=True):
+    user: str
+    muted: bool
+    by: str
+
+
+class ParticipantRemoved(Event, tag="participant_removed", frozen=True):
+    user: str
+    by: str
+
+
+class PostPinned(Event, tag="post_pinned", frozen=True):
+    post_id: int
+    by: str
+
+
+class PostUnpinned(Event, tag="post_unpinned", frozen=True):
+    post_id: int
+    by: str
+
+
+class Reacted(Event, tag="reaction", frozen=True):
+    """An emoji reaction: numbered like every event, but not kept in the space's state."""
+
+    user: str
+    emoji: str
+
+
 class SpaceEnded(Event, tag="space_ended", frozen=True):
     reason: str  # "host_ended" | "failed"
 
@@ -55,7 +93,21 @@ class AudienceChanged(Event, tag="audience_changed", frozen=True):
     departed_count: int
 
 
-SpaceEvent = ParticipantJoined | ParticipantLeft | RoleChanged | PostShared | SpaceEnded | AudienceChanged
+SpaceEvent = (
+    ParticipantJoined
+    | ParticipantLeft
+    | RoleChanged
+    | PostShared
+    | SpaceEnded
+    | AudienceChanged
+    | HandRaised
+    | HandLowered
+    | MuteChanged
+    | ParticipantRemoved
+    | PostPinned
+    | PostUnpinned
+    | Reacted
+)
 
 
 class MixFrame(msgspec.Struct, frozen=True):

@@ -4,7 +4,27 @@ from __future__ import annotations
 
 from actors.runtime import ActorCrashed, ActorRef, ActorStopped, AskTimeout, MailboxFull
 from actors.space import errors
-from actors.space.commands import EndSpace, GetSnapshot, Join, Leave, MemberLink, PushAudio, SetRole, SharePost
+from actors.space.commands import (
+    ApproveRequest,
+    DenyRequest,
+    EndSpace,
+    GetSnapshot,
+    Join,
+    Leave,
+    LowerHand,
+    MemberLink,
+    MuteAll,
+    MuteSpeaker,
+    PinPost,
+    PushAudio,
+    RaiseHand,
+    React,
+    RemoveParticipant,
+    SetRole,
+    SharePost,
+    UnmuteSpeaker,
+    UnpinPost,
+)
 from actors.space.values import Role, SpaceState
 
 ASK_TIMEOUT_S = 5.0
@@ -30,6 +50,39 @@ class SpaceRef:
 
     async def share_post(self, user: str, text: str) -> None:
         await self._ask(SharePost(user, text))
+
+    async def raise_hand(self, user: str) -> None:
+        await self._ask(RaiseHand(user))
+
+    async def lower_hand(self, user: str) -> None:
+        await self._ask(LowerHand(user))
+
+    async def approve_request(self, by: str, user: str) -> None:
+        await self._ask(ApproveRequest(by, user))
+
+    async def deny_request(self, by: str, user: str) -> None:
+        await self._ask(DenyRequest(by, user))
+
+    async def mute(self, by: str, user: str) -> None:
+        await self._ask(MuteSpeaker(by, user))
+
+    async def unmute(self, user: str) -> None:
+        await self._ask(UnmuteSpeaker(user))
+
+    async def mute_all(self, by: str) -> None:
+        await self._ask(MuteAll(by))
+
+    async def remove(self, by: str, user: str) -> None:
+        await self._ask(RemoveParticipant(by, user))
+
+    async def pin_post(self, by: str, post_id: int) -> None:
+        await self._ask(PinPost(by, post_id))
+
+    async def unpin_post(self, by: str, post_id: int) -> None:
+        await self._ask(UnpinPost(by, post_id))
+
+    async def react(self, user: str, emoji: str) -> None:
+        await self._ask(React(user, emoji))
 
     async def end(self, by: str) -> None:
         await self._ask(EndSpace(by))

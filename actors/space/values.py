@@ -13,6 +13,12 @@ import msgspec
 MAX_SPEAKERS = 13
 """People on the mic at once, the host included (as in Twitter/X Spaces)."""
 
+MAX_COHOSTS = 2
+"""Co-hosts at once (they count among the people on the mic)."""
+
+MAX_PINNED = 3
+"""Posts pinned at once: pinning one more unpins the oldest pin."""
+
 MAX_TITLE_CHARS = 100
 MAX_POST_CHARS = 1000
 
@@ -21,12 +27,18 @@ class Role(enum.StrEnum):
     """What a participant may do; a participant moves between roles, it is not a class of person."""
 
     HOST = "host"
+    COHOST = "cohost"
     SPEAKER = "speaker"
     LISTENER = "listener"
 
     @property
     def on_mic(self) -> bool:
         return self is not Role.LISTENER
+
+    @property
+    def moderates(self) -> bool:
+        """The host and co-hosts: they handle requests, mute, remove and pin."""
+        return self is Role.HOST or self is Role.COHOST
 
 
 class SpaceStatus(enum.StrEnum):
@@ -48,6 +60,9 @@ class Post(msgspec.Struct, frozen=True):
     at: int
 
 
+REACTIONS = frozenset({"💯", "👏", "✋", "😂", "❤️", "🔥", "👍", "🙏", "😮", "😢"})
+"""The emoji a participant may react with (`docs/protocol.md` lists them)."""
+
 MAX_CHURN_NAMES = 20
 """How many names an `audience_changed` event lists of those who came and went (the counts are exact)."""
 
@@ -63,6 +78,10 @@ class SpaceState(msgspec.Struct, frozen=True):
     that holds a snapshot at `seq` needs exactly the events after it. Listeners coming and going are not
     one event each (in a space of 10,000 that would be 10,000 messages per arrival): they collect in
     `arrived`/`departed` and are announced together, at most once a second, by `audience_changed`.
+
+    Moderation: `hands` are the listeners asking to speak, in order of asking; `muted` the people on the
+    mic who are muted (they stay on the mic, but are not mixer inputs); `removed` those removed by the host
+    or a co-host, who cannot join again; `pinned` the ids of pinned posts, the oldest pin first.
     """
 
     space_id: str
@@ -78,6 +97,10 @@ class SpaceState(msgspec.Struct, frozen=True):
     departed: tuple[str, ...] = ()
     arrived_count: int = 0
     departed_count: int = 0
+    hands: tuple[str, ...] = ()
+    muted: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    pinned: tuple[int, ...] = ()
 
     def role_of(self, user: str) -> Role | None:
         return self.roles.get(user)

@@ -7,6 +7,7 @@ from pathlib import Path
 from actors.space import errors as space_errors
 from gateway import errors as gateway_errors
 from gateway.errors import ERROR_CODES, CloseCode, code_of
+from gateway.protocol import CLIENT_TYPES, ServerUnion
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
 
@@ -36,3 +37,9 @@ def test_protocol_doc_lists_every_error_and_close_code() -> None:
         assert f"`{code}`" in DOC, f"docs/protocol.md does not document error code {code}"
     for close in CloseCode:
         assert f"| {int(close)} |" in DOC, f"docs/protocol.md does not document close code {int(close)}"
+
+
+def test_protocol_doc_names_every_message_and_event_type() -> None:
+    server_types = {c.__struct_config__.tag for c in ServerUnion.__args__}
+    for kind in CLIENT_TYPES | server_types:
+        assert f"`{kind}`" in DOC, f"docs/protocol.md does not document message type {kind}"

@@ -51,6 +51,18 @@ class RecordingFanout:
         return len(members)
 
 
+class NoLink:
+    """A MemberLink for the pure rules, which never use it."""
+
+    conn = 0
+
+    def joined(self, state: SpaceState) -> None:
+        pass
+
+    def observe(self, event: SpaceEvent) -> None:
+        pass
+
+
 class RecordingLink:
     """A MemberLink whose messages land in a RecordingFanout under its own connection id."""
 

@@ -117,3 +117,41 @@ async def test_audio_from_a_listener_never_reaches_the_mix() -> None:
             await stream(space, "intruder", encode_tone(440, 0.5))
             await trio.sleep(0.2)
             assert ear.frames == []
+
+
+async def test_a_muted_speaker_is_silent_from_the_next_tick_until_they_unmute() -> None:
+    with trio.fail_after(20):
+        async with open_directory() as (directory, fanout):
+            space = await directory.create("host", "Muting")
+            ear = RecordingLink(fanout)
+            await space.join("host", RecordingLink(fanout))
+            await space.join("a", RecordingLink(fanout))
+            await space.join("b", RecordingLink(fanout))
+            await space.join("ear", ear)
+            await space.set_role("host", "a", Role.SPEAKER)
+            await space.set_role("host", "b", Role.SPEAKER)
+
+            a_packets, b_packets = encode_tone(440, 4.5), encode_tone(1000, 4.5)
+            async with trio.open_nursery() as speakers:
+                speakers.start_soon(stream, space, "a", a_packets)
+                speakers.start_soon(stream, space, "b", b_packets)
+                await trio.sleep(1.5)
+                await space.mute("host", "a")
+                muted_at = max(seq for seq, _ in ear.frames)
+                await trio.sleep(1.5)
+                await space.unmute("a")
+                unmuted_at = max(seq for seq, _ in ear.frames)
+
+            seqs = [seq for seq, _ in ear.frames]
+            pcm = decode_stream([opus for _, opus in ear.frames])
+
+            def segment(first_seq: int, last_seq: int) -> np.ndarray:
+                index = [i for i, seq in enumerate(seqs) if first_seq < seq <= last_seq]
+                return pcm[index[0] * 960 : (index[-1] + 1) * 960]
+
+            assert_tone_present(segment(seqs[0] + 25, muted_at), 440)
+            silenced = segment(muted_at, unmuted_at)
+            assert len(silenced) > 960 * 40
+            assert tone_level(silenced, 440) * 31.6 < tone_level(silenced, 1000), "the muted speaker is audible"
+            assert np.abs(silenced[: 960 * 3]).max() > 0  # the other speaker went on without a gap
+            assert_tone_present(segment(unmuted_at + 10, seqs[-1]), 440)

@@ -5,20 +5,37 @@ from __future__ import annotations
 import pytest
 
 from actors.space import errors
-from actors.space.commands import EndSpace, Join, Leave, SetRole, SharePost
+from actors.space.commands import (
+    ApproveRequest,
+    EndSpace,
+    Join,
+    Leave,
+    MuteAll,
+    MuteSpeaker,
+    PinPost,
+    RaiseHand,
+    React,
+    RemoveParticipant,
+    SetRole,
+    SharePost,
+)
 from actors.space.domain import announce_audience, apply, new_space
-from actors.space.events import AudienceChanged, ParticipantLeft, PostShared, RoleChanged, SpaceEnded
-from actors.space.values import MAX_SPEAKERS, Role, SpaceState, SpaceStatus
+from actors.space.events import (
+    AudienceChanged,
+    HandLowered,
+    MuteChanged,
+    ParticipantLeft,
+    PostPinned,
+    PostShared,
+    PostUnpinned,
+    Reacted,
+    RoleChanged,
+    SpaceEnded,
+)
+from actors.space.values import MAX_COHOSTS, MAX_SPEAKERS, Role, SpaceState, SpaceStatus
+from tests.space.fakes import NoLink
 
 NOW = 1_700_000_000_000
-
-
-class NoLink:
-    def deliver_event(self, event: object, data: bytes) -> bool:
-        return True
-
-    def deliver_audio(self, data: bytes) -> None:
-        pass
 
 
 def space_with(*listeners: str) -> SpaceState:
@@ -115,3 +132,76 @@ def test_nothing_happens_in_an_ended_space() -> None:
 def test_a_title_has_one_to_a_hundred_characters(title: str) -> None:
     with pytest.raises(errors.BadArgument):
         new_space("s", title, "host", NOW)
+
+
+def test_at_most_two_co_hosts_help_the_host() -> None:
+    state = space_with("a", "b", "c")
+    for user in ("a", "b")[:MAX_COHOSTS]:
+        state, _ = apply(state, SetRole("host", user, Role.COHOST), NOW)
+    with pytest.raises(errors.CohostLimit):
+        apply(state, SetRole("host", "c", Role.COHOST), NOW)
+
+
+def test_an_approved_request_lowers_the_hand_and_brings_the_listener_on_the_mic() -> None:
+    state, _ = apply(space_with("a"), RaiseHand("a"), NOW)
+    assert state.hands == ("a",)
+    state, (lowered, role) = apply(state, ApproveRequest("host", "a"), NOW)
+    assert isinstance(lowered, HandLowered) and lowered.reason == "approved" and lowered.by == "host"
+    assert isinstance(role, RoleChanged) and role.role is Role.SPEAKER
+    assert state.hands == () and state.on_mic == ("host", "a")
+
+
+def test_a_raised_hand_goes_down_when_its_listener_leaves() -> None:
+    state, _ = apply(space_with("a"), RaiseHand("a"), NOW)
+    state, (lowered,) = apply(state, Leave("a"), NOW)
+    assert isinstance(lowered, HandLowered) and lowered.reason == "left" and state.hands == ()
+
+
+def test_a_co_hosts_mute_all_spares_the_host_and_the_co_host() -> None:
+    state = space_with("co", "a", "b")
+    for user, role in (("co", Role.COHOST), ("a", Role.SPEAKER), ("b", Role.SPEAKER)):
+        state, _ = apply(state, SetRole("host", user, role), NOW)
+    state, events = apply(state, MuteAll("co"), NOW)
+    assert [(e.user, e.muted, e.by) for e in events if isinstance(e, MuteChanged)] == [
+        ("a", True, "co"),
+        ("b", True, "co"),
+    ]
+    assert state.muted == ("a", "b")
+
+
+def test_a_speaker_moved_back_to_the_audience_is_no_longer_muted() -> None:
+    state, _ = apply(space_with("a"), SetRole("host", "a", Role.SPEAKER), NOW)
+    state, _ = apply(state, MuteSpeaker("host", "a"), NOW)
+    state, _ = apply(state, SetRole("host", "a", Role.LISTENER), NOW)
+    assert state.muted == () and state.on_mic == ("host",)
+
+
+def test_a_removed_listener_cannot_rejoin() -> None:
+    state, _ = apply(space_with("a"), RemoveParticipant("host", "a"), NOW)
+    assert state.role_of("a") is None and state.removed == ("a",)
+    with pytest.raises(errors.Removed):
+        apply(state, Join("a", NoLink()), NOW)
+
+
+def test_pinning_a_fourth_post_unpins_the_oldest_pin() -> None:
+    state = space_with()
+    for i in range(4):
+        state, _ = apply(state, SharePost("host", f"post {i}"), NOW)
+    for post_id in (1, 2, 3):
+        state, _ = apply(state, PinPost("host", post_id), NOW)
+    state, (unpinned, pinned) = apply(state, PinPost("host", 4), NOW)
+    assert isinstance(unpinned, PostUnpinned) and unpinned.post_id == 1
+    assert isinstance(pinned, PostPinned) and pinned.post_id == 4 and state.pinned == (2, 3, 4)
+
+
+def test_a_reaction_is_numbered_but_not_kept() -> None:
+    state = space_with("a")
+    after, (event,) = apply(state, React("a", "🔥"), NOW)
+    assert isinstance(event, Reacted) and event.seq == state.seq + 1
+    assert after.timeline == state.timeline and after.seq == state.seq + 1
+
+
+@pytest.mark.parametrize("emoji", ["", "x", "🦄", "🔥🔥"])
+def test_only_listed_emoji_are_reactions(emoji: str) -> None:
+    with pytest.raises(errors.BadArgument):
+        apply(space_with("a"), React("a", emoji), NOW)

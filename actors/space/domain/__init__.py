@@ -1,0 +1,74 @@
+"""The rules of a space as pure functions: `apply(state, command, now_ms) -> (new state, events)`.
+
+Nothing here performs I/O or keeps state; the actor applies the result (stash, mixer, delivery). A refusal
+raises a `SpaceError` and leaves the state as it was. One module per concept: membership, roles and
+raised hands, moderation (mute, remove), posts (share, pin, react); `authority` says who may act.
+"""
+
+from __future__ import annotations
+
+from actors.space import errors
+from actors.space.commands import (
+    ApproveRequest,
+    DenyRequest,
+    EndSpace,
+    Join,
+    Leave,
+    LowerHand,
+    MuteAll,
+    MuteSpeaker,
+    PinPost,
+    RaiseHand,
+    React,
+    RemoveParticipant,
+    Rule,
+    SetRole,
+    SharePost,
+    UnmuteSpeaker,
+    UnpinPost,
+)
+from actors.space.domain import membership, moderation, posts, roles
+from actors.space.domain.authority import Result
+from actors.space.domain.membership import announce_audience, first_event, new_space
+from actors.space.domain.moderation import audio_refusal
+from actors.space.values import SpaceState, SpaceStatus
+
+__all__ = ["Result", "announce_audience", "apply", "audio_refusal", "first_event", "new_space"]
+
+
+def apply(state: SpaceState, command: Rule, now_ms: int) -> Result:
+    if state.status is SpaceStatus.ENDED:
+        raise errors.SpaceOver(f"space {state.space_id} has ended")
+    match command:
+        case Join():
+            return membership.join(state, command.user, now_ms)
+        case Leave():
+            return membership.leave(state, command.user, command.reason, now_ms)
+        case EndSpace():
+            return membership.end(state, command.by, now_ms)
+        case SetRole():
+            return roles.set_role(state, command, now_ms)
+        case RaiseHand():
+            return roles.raise_hand(state, command.user, now_ms)
+        case LowerHand():
+            return roles.lower_hand(state, command.user, now_ms)
+        case ApproveRequest():
+            return roles.approve_request(state, command.by, command.user, now_ms)
+        case DenyRequest():
+            return roles.deny_request(state, command.by, command.user, now_ms)
+        case MuteSpeaker():
+            return moderation.mute(state, command.by, command.user, now_ms)
+        case UnmuteSpeaker():
+            return moderation.unmute(state, command.user, now_ms)
+        case MuteAll():
+            return moderation.mute_all(state, command.by, now_ms)
+        case RemoveParticipant():
+            return moderation.remove(state, command.by, command.user, now_ms)
+        case SharePost():
+            return posts.share_post(state, command.user, command.text, now_ms)
+        case PinPost():
+            return posts.pin_post(state, command.by, command.post_id, now_ms)
+        case UnpinPost():
+            return posts.unpin_post(state, command.by, command.post_id, now_ms)
+        case React():
+            return posts.react(state, command.user, command.emoji, now_ms)

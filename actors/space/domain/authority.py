@@ -1,0 +1,43 @@
+"""Who may act in a space, and the shape every rule returns: shared by the rule modules of `domain/`."""
+
+from __future__ import annotations
+
+import msgspec
+
+from actors.space import errors
+from actors.space.events import SpaceEvent
+from actors.space.values import Role, SpaceState
+
+Result = tuple[SpaceState, list[SpaceEvent]]
+
+
+def member_role(state: SpaceState, user: str) -> Role:
+    """The role of `user`, who must be in the space (a removed user is not)."""
+    role = state.roles.get(user)
+    if role is None:
+        raise errors.NotInSpace(f"{user} is not in this space")
+    return role
+
+
+def require_moderator(state: SpaceState, user: str, what: str) -> Role:
+    """The role of `user`, who must be the host or a co-host."""
+    role = member_role(state, user)
+    if not role.moderates:
+        raise errors.NotAllowed(f"only the host and co-hosts {what}")
+    return role
+
+
+def target_role(state: SpaceState, user: str) -> Role:
+    """The role of the participant a command is about."""
+    role = state.roles.get(user)
+    if role is None:
+        raise errors.NoSuchParticipant(f"{user} is not in this space")
+    return role
+
+
+def without(items: tuple[str, ...], user: str) -> tuple[str, ...]:
+    return tuple(u for u in items if u != user)
+
+
+def replace(state: SpaceState, **changes: object) -> SpaceState:
+    return msgspec.structs.replace(state, **changes)

@@ -1,0 +1,90 @@
+"""Coming, going and ending: the rules of a space's membership (`new_space`, join, leave, end)."""
+
+from __future__ import annotations
+
+from actors.space import errors
+from actors.space.domain.authority import Result, member_role, replace, without
+from actors.space.events import AudienceChanged, HandLowered, ParticipantJoined, ParticipantLeft, SpaceEnded, SpaceEvent
+from actors.space.values import MAX_CHURN_NAMES, MAX_TITLE_CHARS, Role, SpaceState, SpaceStatus
+
+
+def new_space(space_id: str, title: str, host: str, now_ms: int) -> SpaceState:
+    """A live space whose host is already its first participant (event 1 announces them)."""
+    title = title.strip()
+    if not title or len(title) > MAX_TITLE_CHARS:
+        raise errors.BadArgument(f"a title has 1 to {MAX_TITLE_CHARS} characters")
+    return SpaceState(
+        space_id=space_id,
+        title=title,
+        host=host,
+        status=SpaceStatus.LIVE,
+        roles={host: Role.HOST},
+        on_mic=(host,),
+        timeline=(),
+        seq=1,
+        created_at=now_ms,
+    )
+
+
+def first_event(state: SpaceState) -> SpaceEvent:
+    return ParticipantJoined(state.space_id, 1, state.created_at, state.host, Role.HOST)
+
+
+def announce_audience(state: SpaceState, now_ms: int) -> Result:
+    """One `audience_changed` for the listeners who came and went since the last (none if nobody did)."""
+    if not (state.arrived_count or state.departed_count) or state.status is SpaceStatus.ENDED:
+        return state, []
+    seq = state.seq + 1
+    event = AudienceChanged(
+        state.space_id,
+        seq,
+        now_ms,
+        listener_count=state.listener_count,
+        arrived=list(state.arrived),
+        departed=list(state.departed),
+        arrived_count=state.arrived_count,
+        departed_count=state.departed_count,
+    )
+    new = replace(state, seq=seq, arrived=(), departed=(), arrived_count=0, departed_count=0)
+    return new, [event]
+
+
+def join(state: SpaceState, user: str, now_ms: int) -> Result:
+    if user in state.removed:
+        raise errors.Removed(f"{user} was removed from this space")
+    if user in state.roles:
+        return state, []  # a new connection of someone already here keeps their role: no event
+    roles = dict(state.roles)
+    if user == state.host:
+        roles[user] = Role.HOST
+        seq = state.seq + 1
+        new = replace(state, roles=roles, on_mic=(*state.on_mic, user), seq=seq)
+        return new, [ParticipantJoined(state.space_id, seq, now_ms, user, Role.HOST)]
+    roles[user] = Role.LISTENER
+    arrived = state.arrived if len(state.arrived) >= MAX_CHURN_NAMES else (*state.arrived, user)
+    return replace(state, roles=roles, arrived=arrived, arrived_count=state.arrived_count + 1), []
+
+
+def leave(state: SpaceState, user: str, reason: str, now_ms: int) -> Result:
+    role = member_role(state, user)
+    roles = dict(state.roles)
+    del roles[user]
+    if role.on_mic:
+        seq = state.seq + 1
+        new = replace(state, roles=roles, on_mic=without(state.on_mic, user), muted=without(state.muted, user), seq=seq)
+        return new, [ParticipantLeft(state.space_id, seq, now_ms, user, reason)]
+    departed = state.departed if len(state.departed) >= MAX_CHURN_NAMES else (*state.departed, user)
+    new = replace(state, roles=roles, departed=departed, departed_count=state.departed_count + 1)
+    if user not in state.hands:
+        return new, []
+    seq = state.seq + 1
+    new = replace(new, hands=without(state.hands, user), seq=seq)
+    return new, [HandLowered(state.space_id, seq, now_ms, user, "left", user)]
+
+
+def end(state: SpaceState, by: str, now_ms: int) -> Result:
+    if member_role(state, by) is not Role.HOST:
+        raise errors.NotAllowed("only the host ends the space")
+    seq = state.seq + 1
+    new = replace(state, status=SpaceStatus.ENDED, seq=seq)
+    return new, [SpaceEnded(state.space_id, seq, now_ms, "host_ended")]

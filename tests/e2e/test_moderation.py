@@ -1,0 +1,96 @@
+"""Moderation over the real server: a raised hand approved, a mute that stops audio, a removal for good."""
+
+from __future__ import annotations
+
+import time
+
+import msgpack
+import pytest
+import trio
+from trio_websocket import open_websocket_url
+
+from actors.space import HandLowered, HandRaised, MuteChanged, ParticipantRemoved, Reacted, Role, RoleChanged
+from gateway.client import Client, RequestError, connect
+from gateway.protocol import CLIENT_TYPES
+from tests.audio import encode_tone
+from tests.conftest import ServerProcess
+
+
+async def next_of(client: Client, kind: type) -> object:
+    """The next event of `kind` (or `error`, when kind is RequestError), skipping the others."""
+    while True:
+        event = await client.next_event()
+        if isinstance(event, kind) or (kind is RequestError and hasattr(event, "code")):
+            return event
+
+
+async def test_a_raised_hand_approved_muted_then_removed_listener_cannot_rejoin(server: ServerProcess) -> None:
+    with trio.fail_after(40):
+        async with connect(server.url, "host") as host, connect(server.url, "lena") as lena:
+            space_id = (await host.create_space("Moderated")).space.space_id
+            await lena.join_space(space_id)
+
+            await lena.raise_hand()
+            raised = await next_of(host, HandRaised)
+            assert isinstance(raised, HandRaised) and raised.user == "lena"
+
+            await host.approve_request("lena")
+            lowered = await next_of(lena, HandLowered)
+            assert isinstance(lowered, HandLowered) and lowered.reason == "approved"
+            role = await next_of(lena, RoleChanged)
+            assert isinstance(role, RoleChanged) and (role.user, role.role, role.by) == ("lena", Role.SPEAKER, "host")
+
+            await host.mute("lena")
+            muted = await next_of(lena, MuteChanged)
+            assert isinstance(muted, MuteChanged) and (muted.user, muted.muted, muted.by) == ("lena", True, "host")
+            for i, packet in enumerate(encode_tone(440, 0.1)):
+                await lena.send_audio(i, time.time_ns() // 1000, packet)
+            refusal = await next_of(lena, RequestError)
+            assert refusal.code == "muted" and refusal.ref is None  # type: ignore[attr-defined]
+
+            await host.remove("lena")
+            removed = await next_of(lena, ParticipantRemoved)
+            assert isinstance(removed, ParticipantRemoved) and (removed.user, removed.by) == ("lena", "host")
+            with pytest.raises(RequestError) as refused:
+                await lena.share_post("still here?")
+            assert refused.value.code == "not_in_space"
+            with pytest.raises(RequestError) as refused:
+                await lena.join_space(space_id)
+            assert refused.value.code == "removed"
+
+
+async def test_more_than_five_reactions_a_second_are_rate_limited(server: ServerProcess) -> None:
+    with trio.fail_after(20):
+        async with connect(server.url, "host") as host:
+            await host.create_space("Applause")
+            for _ in range(5):
+                await host.react("👏")
+            with pytest.raises(RequestError) as refused:
+                await host.react("👏")
+            assert refused.value.code == "rate_limited"
+            event = await next_of(host, Reacted)
+            assert isinstance(event, Reacted) and event.emoji == "👏"
+
+
+# Each message type takes the fields it knows and ignores the others (as the protocol says).
+EVERY_FIELD = {
+    "user": "someone",
+    "role": "speaker",
+    "title": "t",
+    "text": "t",
+    "space_id": "s",
+    "post_id": 1,
+    "emoji": "👏",
+    "seq": 1,
+    "captured_at": 1,
+    "opus": b"\x00",
+}
+
+
+async def test_every_operation_but_hello_is_refused_before_hello(server: ServerProcess) -> None:
+    with trio.fail_after(20):
+        async with open_websocket_url(server.url) as ws:
+            for ref, kind in enumerate(sorted(CLIENT_TYPES - {"hello"})):
+                await ws.send_message(msgpack.packb({"type": kind, "ref": ref, **EVERY_FIELD}))
+                reply = msgpack.unpackb(await ws.get_message())
+                assert (reply["type"], reply["code"]) == ("error", "not_authenticated"), kind

@@ -1,0 +1,237 @@
+"""Every operation against every role: allowed, or refused with its documented code and no change of state.
+
+`MATRIX` is the one table: the test applies each cell to the pure rules, and `docs/authorization.md`
+must hold each row exactly as `render` writes it (so the document and the rules cannot drift apart).
+Cells decided by the gateway before the space is asked (`hello`, `create_space`, a connection already
+in a space, no `hello` yet) are checked by the e2e tests; here they are only compared with the document.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from actors.space import errors
+from actors.space.commands import (
+    ApproveRequest,
+    DenyRequest,
+    EndSpace,
+    Join,
+    Leave,
+    LowerHand,
+    MuteAll,
+    MuteSpeaker,
+    PinPost,
+    RaiseHand,
+    React,
+    RemoveParticipant,
+    Rule,
+    SetRole,
+    SharePost,
+    UnmuteSpeaker,
+    UnpinPost,
+)
+from actors.space.domain import apply, audio_refusal, new_space
+from actors.space.values import Role, SpaceState
+from gateway.protocol import CLIENT_TYPES
+from tests.space.fakes import NoLink
+
+NOW = 1_700_000_000_000
+DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "authorization.md"
+
+COLUMNS = ("host", "co-host", "speaker", "listener", "removed", "outsider", "anonymous")
+ACTOR = {"host": "host", "co-host": "co", "speaker": "sp", "listener": "li", "removed": "gone", "outsider": "out"}
+GATEWAY_CODES = {"already_authenticated", "already_in_space", "not_authenticated"}
+OK = "allowed"
+
+
+def fixture_space() -> SpaceState:
+    """A host, a co-host (co), two speakers (sp, sp2), three listeners (li, li2, hand: hand raised), one post,
+    a removed user (gone); `out` said hello but is not in the space."""
+    state = new_space("s1", "Matrix", "host", NOW)
+    for user in ("co", "sp", "sp2", "li", "li2", "hand", "gone"):
+        state, _ = apply(state, Join(user, NoLink()), NOW)
+    state = _all(
+        state,
+        SetRole("host", "co", Role.COHOST),
+        SetRole("host", "sp", Role.SPEAKER),
+        SetRole("host", "sp2", Role.SPEAKER),
+        RaiseHand("hand"),
+        SharePost("host", "the first post"),
+        RemoveParticipant("host", "gone"),
+    )
+    return state
+
+
+def _all(state: SpaceState, *commands: Rule) -> SpaceState:
+    for command in commands:
+        state, _ = apply(state, command, NOW)
+    return state
+
+
+def second_cohost(state: SpaceState) -> SpaceState:
+    return _all(state, SetRole("host", "sp2", Role.COHOST))
+
+
+def listener_hand_raised(state: SpaceState) -> SpaceState:
+    return _all(state, RaiseHand("li"))
+
+
+def everyone_muted(state: SpaceState) -> SpaceState:
+    return _all(state, MuteSpeaker("host", "host"), MuteAll("host"))
+
+
+def post_pinned(state: SpaceState) -> SpaceState:
+    return _all(state, PinPost("host", 1))
+
+
+@dataclass(frozen=True)
+class Row:
+    op: str  # as `docs/authorization.md` names it
+    cells: tuple[str, ...]  # one per column: "allowed" or an error code
+    command: Callable[[str], Rule] | None = None  # None: decided by the gateway alone
+    setup: Callable[[SpaceState], SpaceState] | None = None
+    audio: bool = False
+
+
+def row(op: str, cells: str, command: Callable[[str], Rule] | None = None, **kw: object) -> Row:
+    values = tuple(cells.split())
+    assert len(values) == len(COLUMNS), op
+    return Row(op, values, command, **kw)  # type: ignore[arg-type]
+
+
+NIS = "not_in_space not_in_space not_authenticated"
+MODS = "allowed allowed not_allowed not_allowed " + NIS
+ON_MIC = "allowed allowed allowed not_allowed " + NIS
+MEMBERS = "allowed allowed allowed allowed " + NIS
+HOST_ONLY = "allowed not_allowed not_allowed not_allowed " + NIS
+NONE = "not_allowed not_allowed not_allowed not_allowed " + NIS
+MEMBER_CODE = "already_in_space " * 4
+
+MATRIX = [
+    row("`hello`", "already_authenticated " * 6 + OK),
+    row("`create_space`", MEMBER_CODE + "allowed allowed not_authenticated"),
+    row("`join_space` (this space)", MEMBER_CODE + "removed allowed not_authenticated", lambda u: Join(u, NoLink())),
+    row("`leave_space`", MEMBERS, Leave),
+    row("`end_space`", HOST_ONLY, EndSpace),
+    row("`share_post`", MEMBERS, lambda u: SharePost(u, "hi")),
+    row("`set_role` a listener to `speaker`", MODS, lambda u: SetRole(u, "li2", Role.SPEAKER)),
+    row("`set_role` a speaker to `listener`", MODS, lambda u: SetRole(u, "sp2", Role.LISTENER)),
+    row("`set_role` a listener to `cohost`", HOST_ONLY, lambda u: SetRole(u, "li2", Role.COHOST)),
+    row(
+        "`set_role` another co-host to `listener`",
+        HOST_ONLY,
+        lambda u: SetRole(u, "sp2", Role.LISTENER),
+        setup=second_cohost,
+    ),
+    row("`set_role` the host", NONE, lambda u: SetRole(u, "host", Role.SPEAKER)),
+    row(
+        "`set_role` anyone to `host`",
+        "bad_argument bad_argument not_allowed not_allowed " + NIS,
+        lambda u: SetRole(u, "li2", Role.HOST),
+    ),
+    row("`raise_hand`", "not_allowed not_allowed not_allowed allowed " + NIS, RaiseHand),
+    row(
+        "`lower_hand`",
+        "not_allowed not_allowed not_allowed allowed " + NIS,
+        LowerHand,
+        setup=listener_hand_raised,
+    ),
+    row("`approve_request` a raised hand", MODS, lambda u: ApproveRequest(u, "hand")),
+    row(
+        "`approve_request` no raised hand",
+        "no_such_request no_such_request not_allowed not_allowed " + NIS,
+        lambda u: ApproveRequest(u, "li2"),
+    ),
+    row("`deny_request` a raised hand", MODS, lambda u: DenyRequest(u, "hand")),
+    row("`mute` oneself", ON_MIC, lambda u: MuteSpeaker(u, u)),
+    row("`mute` a speaker", MODS, lambda u: MuteSpeaker(u, "sp2")),
+    row("`mute` the host", HOST_ONLY, lambda u: MuteSpeaker(u, "host")),
+    row(
+        "`mute` a listener",
+        "not_a_speaker not_a_speaker not_allowed not_allowed " + NIS,
+        lambda u: MuteSpeaker(u, "li2"),
+    ),
+    row("`unmute` (oneself, muted)", ON_MIC, UnmuteSpeaker, setup=everyone_muted),
+    row("`mute_all`", MODS, MuteAll),
+    row("`remove` a listener", MODS, lambda u: RemoveParticipant(u, "li2")),
+    row("`remove` a speaker", MODS, lambda u: RemoveParticipant(u, "sp2")),
+    row(
+        "`remove` another co-host",
+        HOST_ONLY,
+        lambda u: RemoveParticipant(u, "sp2"),
+        setup=second_cohost,
+    ),
+    row("`remove` the host", NONE, lambda u: RemoveParticipant(u, "host")),
+    row("`pin_post`", ON_MIC, lambda u: PinPost(u, 1)),
+    row(
+        "`pin_post` an unknown post",
+        "no_such_post no_such_post no_such_post not_allowed " + NIS,
+        lambda u: PinPost(u, 99),
+    ),
+    row("`unpin_post`", ON_MIC, lambda u: UnpinPost(u, 1), setup=post_pinned),
+    row("`react`", MEMBERS, lambda u: React(u, "👏")),
+    row("`audio`", "allowed allowed allowed not_a_speaker " + NIS, audio=True),
+    row("`audio` while muted", "muted muted muted not_a_speaker " + NIS, audio=True, setup=everyone_muted),
+]
+
+
+def render(r: Row) -> str:
+    return "| " + " | ".join((r.op, *(c if c == OK else f"`{c}`" for c in r.cells))) + " |"
+
+
+CASES = [
+    pytest.param(r, column, id=f"{r.op.replace('`', '')} by {column}")
+    for r in MATRIX
+    for column in COLUMNS[:-1]  # anonymous: no hello, so never a space's business
+    if (r.command is not None or r.audio) and r.cells[COLUMNS.index(column)] not in GATEWAY_CODES
+]
+
+
+@pytest.mark.parametrize(("r", "column"), CASES)
+def test_each_role_is_allowed_or_refused_with_the_documented_code(r: Row, column: str) -> None:
+    state = (r.setup or (lambda s: s))(fixture_space())
+    before = copy.deepcopy(state)
+    actor = ACTOR[column]
+    expected = r.cells[COLUMNS.index(column)]
+    if r.audio:
+        refusal = audio_refusal(state, actor)
+        assert (refusal.code if refusal else OK) == expected
+        return
+    assert r.command is not None
+    if expected == OK:
+        new, events = apply(state, r.command(actor), NOW)
+        assert new != state, "an allowed operation changes the space"
+        assert all(e.seq == state.seq + i + 1 for i, e in enumerate(events))
+    else:
+        with pytest.raises(errors.SpaceError) as refused:
+            apply(state, r.command(actor), NOW)
+        assert refused.value.code == expected
+        assert state == before and msgspec.structs.asdict(state) == msgspec.structs.asdict(before)
+
+
+def test_the_document_holds_exactly_this_table() -> None:
+    doc = DOC_PATH.read_text()
+    header = "| operation | " + " | ".join(COLUMNS) + " |"
+    assert header in doc
+    for r in MATRIX:
+        assert render(r) in doc, f"docs/authorization.md lacks or differs on:\n{render(r)}"
+    table_rows = [line for line in doc.splitlines() if line.startswith("| `")]
+    assert len(table_rows) == len(MATRIX), "docs/authorization.md has rows the test does not check"
+
+
+def test_the_table_covers_every_client_operation() -> None:
+    named = {r.op.split("`")[1] for r in MATRIX}
+    assert named == set(CLIENT_TYPES)
+
+
+if __name__ == "__main__":  # prints the table for docs/authorization.md
+    print("| operation | " + " | ".join(COLUMNS) + " |")
+    print("|---" * (len(COLUMNS) + 1) + "|")
+    for r in MATRIX:
+        print(render(r))
