@@ -5,8 +5,14 @@
         await alice.share_post("hello")
         event = await alice.next_event()
 
+    async with connect(url, "guest_1") as me:                  # a guest, then signed in as an account
+        await me.register("alice", "correct horse battery staple", "Alice")
+        token = (await me.log_in("alice", "correct horse battery staple")).token
+    async with connect(url, token=token) as alice:             # later connections present the token
+
 Replies are matched to requests by `ref`; events and audio arrive on two bounded queues read with
-`next_event()` and `next_audio()`. A refused request raises `RequestError` with the wire `code`.
+`next_event()` and `next_audio()`, direct messages pushed to this user on a third (`next_dm()`).
+A refused request raises `RequestError` with the wire `code`.
 """
 
 from __future__ import annotations
@@ -33,14 +39,16 @@ class RequestError(Exception):
 
 
 class Client:
-    def __init__(self, ws: WebSocketConnection, user: str) -> None:
+    def __init__(self, ws: WebSocketConnection, user: str | None, token: str | None = None) -> None:
         self.ws = ws
-        self.user = user
+        self.user = user or ""  # with a token, the account's handle once `welcome` arrives
+        self.token = token
         self.welcome: p.Welcome | None = None
         self._refs = itertools.count(1)
         self._waiting: dict[int, trio.MemorySendChannel[object]] = {}
         self._events_in, self.events = trio.open_memory_channel[SpaceEvent | p.Error | p.Lagging](EVENT_QUEUE)
         self._audio_in, self.audio = trio.open_memory_channel[MixFrame](AUDIO_QUEUE)
+        self._dms_in, self.dms = trio.open_memory_channel[p.DirectMessage](EVENT_QUEUE)
         self.audio_dropped = 0
         self.events_dropped = 0
         self.closed = trio.Event()
@@ -102,6 +110,55 @@ class Client:
     async def react(self, emoji: str) -> None:
         await self._request(lambda ref: p.React(ref=ref, emoji=emoji))
 
+    # -- accounts -----------------------------------------------------------------------------------
+
+    async def register(self, handle: str, password: str, display_name: str) -> p.Registered:
+        reply = await self._request(
+            lambda ref: p.Register(ref=ref, handle=handle, password=password, display_name=display_name)
+        )
+        assert isinstance(reply, p.Registered)
+        return reply
+
+    async def log_in(self, handle: str, password: str) -> p.LoggedIn:
+        """Sign this connection in as the account (it must not be in a space); keeps the token."""
+        reply = await self._request(lambda ref: p.LogIn(ref=ref, handle=handle, password=password))
+        assert isinstance(reply, p.LoggedIn)
+        self.user, self.token = reply.handle, reply.token
+        return reply
+
+    async def log_out(self) -> None:
+        await self._request(lambda ref: p.LogOut(ref=ref))
+        self.token = None
+
+    async def set_protected(self, protected: bool) -> None:
+        await self._request(lambda ref: p.SetProtected(ref=ref, protected=protected))
+
+    async def follow(self, handle: str) -> None:
+        await self._request(lambda ref: p.Follow(ref=ref, handle=handle))
+
+    async def unfollow(self, handle: str) -> None:
+        await self._request(lambda ref: p.Unfollow(ref=ref, handle=handle))
+
+    async def block(self, handle: str) -> None:
+        await self._request(lambda ref: p.Block(ref=ref, handle=handle))
+
+    async def unblock(self, handle: str) -> None:
+        await self._request(lambda ref: p.Unblock(ref=ref, handle=handle))
+
+    async def send_dm(self, to: str, text: str) -> None:
+        await self._request(lambda ref: p.SendDm(ref=ref, to=to, text=text))
+
+    async def get_inbox(self, after_id: int = 0, limit: int = 50) -> list[p.DirectMessage]:
+        reply = await self._request(lambda ref: p.GetInbox(ref=ref, after_id=after_id, limit=limit))
+        assert isinstance(reply, p.Inbox)
+        return reply.messages
+
+    async def mark_read(self, up_to_id: int) -> None:
+        await self._request(lambda ref: p.MarkRead(ref=ref, up_to_id=up_to_id))
+
+    async def invite_speaker(self, handle: str) -> None:
+        await self._request(lambda ref: p.InviteSpeaker(ref=ref, handle=handle))
+
     async def send_audio(self, seq: int, captured_at: int, opus: bytes) -> None:
         """Send one Opus packet (no reply: a refusal arrives as an `error` event with `ref` nil)."""
         await self.ws.send_message(p.encode(p.SendAudio(seq=seq, captured_at=captured_at, opus=opus)))
@@ -114,6 +171,10 @@ class Client:
 
     async def next_audio(self) -> MixFrame:
         return await self.audio.receive()
+
+    async def next_dm(self) -> p.DirectMessage:
+        """The next direct message pushed to this user (`dm_received`); bound the wait with `fail_after`."""
+        return await self.dms.receive()
 
     async def _request(self, build: object) -> object:
         ref = next(self._refs)
@@ -129,12 +190,16 @@ class Client:
         return reply
 
     async def _hello(self) -> p.Welcome:
-        await self.ws.send_message(p.encode(p.Hello(protocol=p.PROTOCOL_VERSION, user=self.user)))
+        if self.token is not None:
+            hello = p.Hello(protocol=p.PROTOCOL_VERSION, token=self.token)
+        else:
+            hello = p.Hello(protocol=p.PROTOCOL_VERSION, user=self.user)
+        await self.ws.send_message(p.encode(hello))
         reply = p.SERVER_DECODER.decode(_binary(await self.ws.get_message()))
         if isinstance(reply, p.Error):
             raise RequestError(reply.code, reply.message)
         assert isinstance(reply, p.Welcome)
-        self.welcome = reply
+        self.welcome, self.user = reply, reply.user
         return reply
 
     async def _read(self) -> None:
@@ -151,8 +216,13 @@ class Client:
 
     def _route(self, message: object) -> None:
         ref = getattr(message, "ref", None)
-        if isinstance(message, (p.Ok, p.Joined, p.Error)) and ref in self._waiting:
+        if isinstance(message, (p.Ok, p.Joined, p.Error, p.Registered, p.LoggedIn, p.Inbox)) and ref in self._waiting:
             self._waiting.pop(ref).send_nowait(message)
+        elif isinstance(message, p.DmReceived):
+            try:
+                self._dms_in.send_nowait(message.message)
+            except trio.WouldBlock:
+                self.events_dropped += 1
         elif isinstance(message, Audio):
             for frame in message.frames:
                 try:
@@ -173,10 +243,15 @@ def _binary(data: str | bytes) -> bytes:
 
 
 @asynccontextmanager
-async def connect(url: str, user: str, *, connect_timeout: float = 10.0) -> AsyncIterator[Client]:
-    """Open a connection, say hello as `user`, and yield a Client; closes the connection on exit."""
+async def connect(
+    url: str, user: str | None = None, *, token: str | None = None, connect_timeout: float = 10.0
+) -> AsyncIterator[Client]:
+    """Open a connection, say hello (as the account of `token` if given, else as the guest `user`), and
+    yield a Client; closes the connection on exit."""
+    if user is None and token is None:
+        raise ValueError("connect as a guest `user` or with an account's `token`")
     async with open_websocket_url(url, connect_timeout=connect_timeout, max_message_size=2**20) as ws:
-        client = Client(ws, user)
+        client = Client(ws, user, token)
         await client._hello()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(client._read)

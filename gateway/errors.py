@@ -1,14 +1,18 @@
 """The one table from errors to wire codes and WebSocket close codes (STYLE R9).
 
-Every `SpaceError` subclass and every gateway error must appear here; a test fails on an unmapped one.
-Codes never change once published; `docs/protocol.md` lists the same table.
+Every `SpaceError` subclass, every `StoreError` subclass and every gateway error must appear here; a test
+fails on an unmapped one. Codes never change once published; `docs/protocol.md` lists the same table.
 """
 
 from __future__ import annotations
 
 import enum
 
+import msgspec
+
+import store
 from actors.space import errors as space_errors
+from gateway.protocol import CLIENT_TYPES
 
 
 class GatewayError(Exception):
@@ -45,6 +49,18 @@ class RateLimited(GatewayError):
     code = "rate_limited"
 
 
+class AccountRequired(GatewayError):
+    """A guest connection (`hello` with a `user`, no `token`) asked for something only an account may do."""
+
+    code = "account_required"
+
+
+class ProtectedAccount(GatewayError):
+    """A protected account asked to host a space: protected accounts cannot host."""
+
+    code = "protected_account"
+
+
 class Internal(GatewayError):
     code = "internal"
 
@@ -56,6 +72,8 @@ ERROR_CODES: dict[type[Exception], str] = {
     AlreadyAuthenticated: "already_authenticated",
     UnsupportedProtocol: "unsupported_protocol",
     RateLimited: "rate_limited",
+    AccountRequired: "account_required",
+    ProtectedAccount: "protected_account",
     Internal: "internal",
     space_errors.NoSuchSpace: "no_such_space",
     space_errors.SpaceOver: "space_ended",
@@ -72,13 +90,42 @@ ERROR_CODES: dict[type[Exception], str] = {
     space_errors.NoSuchRequest: "no_such_request",
     space_errors.BadArgument: "bad_argument",
     space_errors.SpaceUnavailable: "space_unavailable",
+    store.BadArgument: "bad_argument",
+    store.HandleTaken: "handle_taken",
+    store.BadCredentials: "bad_credentials",
+    store.TokenInvalid: "token_invalid",
+    store.TokenExpired: "token_expired",
+    store.NoSuchAccount: "no_such_account",
+    store.Blocked: "blocked",
+    store.SchemaTooNew: "schema_too_new",
 }
+
+SHARED_CODES = frozenset({"bad_argument"})
+"""Codes that more than one layer raises with one meaning (a value out of its documented range): a client
+handles `bad_argument` alike whether the space or the store refused the value."""
 
 
 def code_of(error: Exception) -> str:
     """The wire code of `error`: exact class first, so a subclass can never borrow its parent's code."""
     code = ERROR_CODES.get(type(error))
     return code if code is not None else "internal"
+
+
+def refusal_of(data: bytes, error: msgspec.DecodeError) -> tuple[int | None, GatewayError]:
+    """Tell an unknown `type` from other bad input, and recover `ref` for the reply when there is one."""
+    try:
+        raw = msgspec.msgpack.decode(data)
+    except msgspec.DecodeError:
+        return None, BadMessage("not a msgpack message")
+    if not isinstance(raw, dict):
+        return None, BadMessage("a message is a msgpack map")
+    ref = raw.get("ref")
+    if not (isinstance(ref, int) and not isinstance(ref, bool) and 0 <= ref <= 2**53):
+        ref = None
+    kind = raw.get("type")
+    if isinstance(kind, str) and kind not in CLIENT_TYPES:
+        return ref, UnknownType(f"unknown message type {kind[:40]!r}")
+    return ref, BadMessage(str(error))
 
 
 class CloseCode(enum.IntEnum):

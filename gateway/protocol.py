@@ -56,9 +56,17 @@ class Request(ClientMessage, frozen=True):
     ref: Ref
 
 
-class Hello(ClientMessage, tag="hello", frozen=True):
+Handle = Annotated[str, msgspec.Meta(max_length=64)]  # an account's handle; its rules are the store's
+Token = Annotated[str, msgspec.Meta(max_length=1024)]
+Secret = Annotated[str, msgspec.Meta(max_length=1024)]  # a password; its rules are the store's
+
+
+class Hello(ClientMessage, tag="hello", frozen=True, omit_defaults=True):
+    """Sign the connection in: as the account of `token` when given, else as the guest `user`."""
+
     protocol: int
-    user: UserName
+    user: UserName | None = None
+    token: Token | None = None
 
 
 class CreateSpace(Request, tag="create_space", frozen=True):
@@ -130,6 +138,63 @@ class React(Request, tag="react", frozen=True):
     emoji: Emoji  # which emoji is a rule of the space (bad_argument)
 
 
+class AccountRequest(Request, frozen=True):
+    """A request about accounts, follows, blocks or direct messages (handled by `gateway/accounts.py`)."""
+
+
+class Register(AccountRequest, tag="register", frozen=True):
+    handle: Handle
+    password: Secret
+    display_name: Annotated[str, msgspec.Meta(max_length=256)]
+
+
+class LogIn(AccountRequest, tag="log_in", frozen=True):
+    handle: Handle
+    password: Secret
+
+
+class LogOut(AccountRequest, tag="log_out", frozen=True):
+    pass
+
+
+class SetProtected(AccountRequest, tag="set_protected", frozen=True):
+    protected: bool
+
+
+class Follow(AccountRequest, tag="follow", frozen=True):
+    handle: Handle
+
+
+class Unfollow(AccountRequest, tag="unfollow", frozen=True):
+    handle: Handle
+
+
+class Block(AccountRequest, tag="block", frozen=True):
+    handle: Handle
+
+
+class Unblock(AccountRequest, tag="unblock", frozen=True):
+    handle: Handle
+
+
+class SendDm(AccountRequest, tag="send_dm", frozen=True):
+    to: Handle
+    text: Annotated[str, msgspec.Meta(max_length=10_000)]
+
+
+class GetInbox(AccountRequest, tag="get_inbox", frozen=True):
+    after_id: U63 = 0
+    limit: Annotated[int, msgspec.Meta(ge=1, le=200)] = 50
+
+
+class MarkRead(AccountRequest, tag="mark_read", frozen=True):
+    up_to_id: U63
+
+
+class InviteSpeaker(AccountRequest, tag="invite_speaker", frozen=True):
+    handle: Handle
+
+
 class SendAudio(ClientMessage, tag="audio", frozen=True):
     """One 20 ms Opus packet from a speaker: `seq` counts the sender's packets, `captured_at` is µs of unix time."""
 
@@ -157,9 +222,22 @@ ClientUnion = (
     | PinPost
     | UnpinPost
     | React
+    | Register
+    | LogIn
+    | LogOut
+    | SetProtected
+    | Follow
+    | Unfollow
+    | Block
+    | Unblock
+    | SendDm
+    | GetInbox
+    | MarkRead
+    | InviteSpeaker
     | SendAudio
 )
 CLIENT_TYPES = frozenset(c.__struct_config__.tag for c in ClientUnion.__args__)
+ACCOUNT_TYPES = frozenset(c.__struct_config__.tag for c in ClientUnion.__args__ if issubclass(c, AccountRequest))
 
 
 # -- server to client -------------------------------------------------------------------------------
@@ -258,12 +336,61 @@ class Lagging(msgspec.Struct, frozen=True, tag_field="type", tag="lagging"):
     dropped: int
 
 
+class Registered(msgspec.Struct, frozen=True, tag_field="type", tag="registered"):
+    ref: int
+    handle: str
+    display_name: str
+
+
+class LoggedIn(msgspec.Struct, frozen=True, tag_field="type", tag="logged_in"):
+    """The session token to present in `hello` on later connections, until `expires_at` (ms)."""
+
+    ref: int
+    token: str
+    expires_at: int
+    handle: str
+    display_name: str
+    protected: bool
+
+
+class InviteLink(msgspec.Struct, frozen=True):
+    space_id: str
+    role: str
+
+
+class DirectMessage(msgspec.Struct, frozen=True):
+    """A message in the recipient's inbox; `invite` is set exactly when `kind` is "invite"."""
+
+    id: int
+    sender: str
+    kind: str
+    text: str
+    invite: InviteLink | None
+    at: int
+    read: bool
+
+
+class Inbox(msgspec.Struct, frozen=True, tag_field="type", tag="inbox"):
+    ref: int
+    messages: list[DirectMessage]
+
+
+class DmReceived(msgspec.Struct, frozen=True, tag_field="type", tag="dm_received"):
+    """A user notification (not a space event: no `seq`): a direct message just arrived in the inbox."""
+
+    message: DirectMessage
+
+
 ServerUnion = (
     Welcome
     | Ok
     | Error
     | Joined
     | Lagging
+    | Registered
+    | LoggedIn
+    | Inbox
+    | DmReceived
     | ParticipantJoined
     | ParticipantLeft
     | RoleChanged

@@ -1,7 +1,7 @@
 """The gateway server: accepts WebSocket connections (Origin-checked) and runs a Session for each.
 
-`serve()` is the whole server: the fan-out, the space directory, the listener socket, and every
-session, in one nursery. `Gateway.shut_down()` closes every connection with 1001.
+`serve()` is the whole server: the store (`data_dir/stoa.db`), the fan-out, the space directory, the
+listener socket, and every session, in one nursery. `Gateway.shut_down()` closes every connection with 1001.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import trio
 from trio_websocket import WebSocketRequest
 
+import store
 from actors.space import (
     MAX_COHOSTS,
     MAX_PINNED,
@@ -32,6 +33,7 @@ from gateway.errors import CloseCode
 from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
 from gateway.session import KEEPALIVE_INTERVAL_S, KEEPALIVE_TIMEOUT_S, Session
+from gateway.space_store import SqliteSpaceStore
 from gateway.transport import FanoutStream, serve_python, serve_rust
 from mixer import Fanout
 
@@ -41,6 +43,7 @@ SERVER_NAME = "stoa/0.1.0"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 NOTICE_INTERVAL_S = 0.1
 PING_FRAME = b"\x89\x00"  # a WebSocket ping with no payload (server frames are not masked)
+DATABASE_FILE = "stoa.db"
 LAG_GRACE_S = 5.0
 """A listener that keeps losing audio because it reads too slowly is disconnected after this long."""
 
@@ -65,9 +68,15 @@ class GatewayConfig:
 
 class Gateway:
     def __init__(
-        self, directory: SpaceDirectory, config: GatewayConfig, nursery: trio.Nursery, fanout: Fanout | PyFanout
+        self,
+        directory: SpaceDirectory,
+        config: GatewayConfig,
+        nursery: trio.Nursery,
+        fanout: Fanout | PyFanout,
+        db: store.Database,
     ) -> None:
         self.directory = directory
+        self.db = db
         self.config = config
         self.nursery = nursery
         self.fanout = fanout
@@ -99,6 +108,14 @@ class Gateway:
     def sign_out(self, session: Session) -> None:
         if session.user is not None and self.sessions.get(session.user) is session:
             del self.sessions[session.user]
+
+    def guest_named(self, name: str) -> Session | None:
+        """The connected guest whose name is `name` in any casing (account handles ignore case)."""
+        folded = name.casefold()
+        for user, session in self.sessions.items():
+            if session.account is None and user.casefold() == folded:
+                return session
+        return None
 
     def origin_allowed(self, origin: str | None) -> bool:
         if origin is None:
@@ -204,10 +221,15 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
     else:
         fanout = PyFanout(max_queue_bytes=config.max_queue_bytes, max_audio_messages=config.max_audio_messages)
     try:
-        async with trio.open_nursery() as nursery:
+        async with store.open_database(config.data_dir / DATABASE_FILE) as db, trio.open_nursery() as nursery:
             space_fanout: SpaceFanout = fanout
-            directory = SpaceDirectory(nursery, space_fanout, config.mix, config.frames_per_message)
-            gateway = Gateway(directory, config, nursery, fanout)
+            directory = SpaceDirectory(
+                nursery, space_fanout, config.mix, config.frames_per_message, store=SqliteSpaceStore(db)
+            )
+            restored = await directory.restore()
+            if restored:
+                log.info("%d live space(s) brought back", restored)
+            gateway = Gateway(directory, config, nursery, fanout, db)
             if isinstance(fanout, PyFanout):
                 run = partial(serve_python, fanout)
             else:

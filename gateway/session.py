@@ -4,7 +4,8 @@ Everything the session sends goes through the server's fan-out (`send`), which k
 per connection. Tasks per connection: the reader (`_read_all`); with the Python transport also a writer
 draining the Outbox and a keepalive (a ping every 5 s, close after 5 s without a pong), which with the
 Rust transport is one loop in the gateway for all connections. Requests from one
-client are handled in order; a refusal is an `error` reply and changes nothing.
+client are handled in order; a refusal is an `error` reply and changes nothing. Account requests
+(and `hello`'s token or guest name) are carried out by `accounts.py`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import msgspec
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
+import store
 from actors.space import (
     MuteChanged,
     ParticipantLeft,
@@ -31,17 +33,17 @@ from actors.space import (
     SpaceState,
 )
 from actors.space import errors as space_errors
+from gateway import accounts
 from gateway import protocol as p
 from gateway.errors import (
     AlreadyAuthenticated,
-    BadMessage,
     CloseCode,
     GatewayError,
     NotAuthenticated,
     RateLimited,
-    UnknownType,
     UnsupportedProtocol,
     code_of,
+    refusal_of,
 )
 from gateway.outbox import Outbox, OutboxClosed
 
@@ -94,6 +96,8 @@ class Session:
         self.outbox = outbox  # only with the Python transport
         self.stream = stream  # only with the Rust transport (the gateway's keepalive reads it)
         self.user: str | None = None
+        self.account: store.Account | None = None  # None: a guest (`hello` with a user name, no token)
+        self.token: str | None = None  # the account's session token, to revoke on `log_out`
         self.space: SpaceRef | None = None
         self.link: SpaceLink | None = None
         self.role: Role | None = None
@@ -199,7 +203,7 @@ class Session:
         try:
             message = p.CLIENT_DECODER.decode(data)
         except msgspec.DecodeError as e:
-            ref, error = _refusal_of(data, e)
+            ref, error = refusal_of(data, e)
             self._bad_in_a_row += 1
             if self._bad_in_a_row > MAX_BAD_IN_A_ROW:
                 self.close(CloseCode.POLICY_VIOLATION, "too many bad messages in a row")
@@ -209,7 +213,7 @@ class Session:
         self._bad_in_a_row = 0
         try:
             await self._dispatch(message)
-        except (GatewayError, SpaceError) as e:
+        except (GatewayError, SpaceError, store.StoreError) as e:
             self.reply_error(getattr(message, "ref", None), e)
         return True
 
@@ -218,40 +222,45 @@ class Session:
 
     async def _dispatch(self, m: p.ClientMessage) -> None:
         if isinstance(m, p.Hello):
-            return self._hello(m)
+            return await self._hello(m)
         if self.user is None:
             raise NotAuthenticated("send hello first")
         user = self.user
         if isinstance(m, p.SendAudio):
             return self._audio(m)
+        if isinstance(m, p.AccountRequest):
+            return self.send(p.encode(await accounts.handle(self, m)))
         assert isinstance(m, p.Request)
         ref = m.ref
         match m:
             case p.CreateSpace():
                 self._require_no_space()
+                await accounts.check_may_host(self)
                 space = await self.gateway.directory.create(user, m.title)
                 await self._enter(ref, space)
                 return
             case p.JoinSpace():
                 self._require_no_space()
-                await self._enter(ref, self.gateway.directory.get(m.space_id))
+                space = self.gateway.directory.get(m.space_id)
+                await accounts.check_not_blocked(self, space)
+                await self._enter(ref, space)
                 return
             case p.SetRole():
-                await self._require_space().set_role(user, m.user, m.role)
+                await self.require_space().set_role(user, m.user, m.role)
             case p.SharePost():
-                await self._require_space().share_post(user, m.text)
+                await self.require_space().share_post(user, m.text)
             case p.LeaveSpace():
-                await self._require_space().leave(user)
+                await self.require_space().leave(user)
                 self._out_of_space()
             case p.EndSpace():
-                await self._require_space().end(user)
+                await self.require_space().end(user)
             case _:
                 await self._moderate(user, m)
         self.send(p.encode(p.Ok(ref)))
 
     async def _moderate(self, user: str, m: p.Request) -> None:
         """Requests to speak, microphones, removals, pins and reactions: the space decides who may."""
-        space = self._require_space()
+        space = self.require_space()
         match m:
             case p.RaiseHand():
                 await space.raise_hand(user)
@@ -289,14 +298,21 @@ class Session:
     def _out_of_space(self) -> None:
         self.space, self.link, self.role, self.muted = None, None, None, False
 
-    def _hello(self, m: p.Hello) -> None:
+    async def _hello(self, m: p.Hello) -> None:
         if self.user is not None:
             raise AlreadyAuthenticated("this connection already said hello")
         if m.protocol != p.PROTOCOL_VERSION:
             raise UnsupportedProtocol(f"this server speaks protocol {p.PROTOCOL_VERSION}, not {m.protocol}")
-        self.user = m.user
+        self.user = await accounts.hello_user(self, m)
         self.gateway.sign_in(self)
-        self.send(p.encode(self.gateway.welcome(m.user)))
+        self.send(p.encode(self.gateway.welcome(self.user)))
+
+    def become(self, account: store.Account, token: str) -> None:
+        """Sign this connection (not in a space) in as `account`, under its handle."""
+        assert self.space is None
+        self.gateway.sign_out(self)
+        self.user, self.account, self.token = account.handle, account, token
+        self.gateway.sign_in(self)
 
     async def _enter(self, ref: int, space: SpaceRef) -> None:
         """Join `space`; the `joined` reply is queued by the space itself (see `entered`)."""
@@ -322,7 +338,7 @@ class Session:
             self._refusal_sent_at[error.code] = now
             self.reply_error(None, error)
 
-    def _require_space(self) -> SpaceRef:
+    def require_space(self) -> SpaceRef:
         if self.space is None:
             raise space_errors.NotInSpace("join a space first")
         return self.space
@@ -373,20 +389,3 @@ class Session:
                 await self.space.leave(self.user, reason="disconnected", link=self.link)
             except SpaceError:
                 pass
-
-
-def _refusal_of(data: bytes, error: msgspec.DecodeError) -> tuple[int | None, GatewayError]:
-    """Tell an unknown `type` from other bad input, and recover `ref` for the reply when there is one."""
-    try:
-        raw = msgspec.msgpack.decode(data)
-    except msgspec.DecodeError:
-        return None, BadMessage("not a msgpack message")
-    if not isinstance(raw, dict):
-        return None, BadMessage("a message is a msgpack map")
-    ref = raw.get("ref")
-    if not (isinstance(ref, int) and not isinstance(ref, bool) and 0 <= ref <= 2**53):
-        ref = None
-    kind = raw.get("type")
-    if isinstance(kind, str) and kind not in p.CLIENT_TYPES:
-        return ref, UnknownType(f"unknown message type {kind[:40]!r}")
-    return ref, BadMessage(str(error))

@@ -101,7 +101,38 @@ INBOX = Migration(
     """,
 )
 
-MIGRATIONS: tuple[Migration, ...] = (ACCOUNTS, SOCIAL_GRAPH, INBOX)
+SPACES = Migration(
+    "spaces and their timelines",
+    """
+    CREATE TABLE spaces (
+        space_id     TEXT    PRIMARY KEY,
+        title        TEXT    NOT NULL,
+        host         TEXT    NOT NULL,
+        status       TEXT    NOT NULL CHECK (status IN ('live', 'ended')),
+        created_at   INTEGER NOT NULL,
+        ended_at     INTEGER,
+        seq_reserved INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX spaces_by_status ON spaces (status, created_at);
+
+    CREATE TABLE space_posts (
+        space_id TEXT    NOT NULL REFERENCES spaces (space_id) ON DELETE CASCADE,
+        post_id  INTEGER NOT NULL,
+        user     TEXT    NOT NULL,
+        text     TEXT    NOT NULL,
+        at       INTEGER NOT NULL,
+        PRIMARY KEY (space_id, post_id)
+    ) STRICT;
+
+    CREATE TABLE space_removals (
+        space_id TEXT NOT NULL REFERENCES spaces (space_id) ON DELETE CASCADE,
+        user     TEXT NOT NULL,
+        PRIMARY KEY (space_id, user)
+    ) STRICT;
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (ACCOUNTS, SOCIAL_GRAPH, INBOX, SPACES)
 """Every published migration, in order. Append only."""
 
 

@@ -20,6 +20,7 @@ from actors.runtime import Actor, Context
 from actors.space import domain
 from actors.space.audience import Audience
 from actors.space.commands import (
+    AnnounceAudience,
     ApproveRequest,
     DenyRequest,
     EndSpace,
@@ -40,7 +41,8 @@ from actors.space.commands import (
     UnpinPost,
 )
 from actors.space.errors import SpaceError
-from actors.space.events import SpaceEvent
+from actors.space.events import ParticipantRemoved, PostShared, SpaceEnded, SpaceEvent
+from actors.space.persistence import NO_STORE, SEQ_BLOCK, SpaceStore
 from actors.space.ticking import Ticker, ticker_for
 from actors.space.values import SpaceState
 from mixer import Mixer, MixerError
@@ -68,8 +70,17 @@ def now_ms() -> int:
 class SpaceActor(Actor):
     reply_errors = (SpaceError,)
 
-    def __init__(self, initial: SpaceState, audience: Audience, mix: MixConfig, ended: trio.Event) -> None:
+    def __init__(
+        self,
+        initial: SpaceState,
+        audience: Audience,
+        mix: MixConfig,
+        ended: trio.Event,
+        store: SpaceStore = NO_STORE,
+    ) -> None:
         self._initial = initial
+        self._store = store
+        self._seq_reserved = 0  # the first change records a reservation above the current number
         self._audience = audience
         self._mix_config = mix
         self._ended = ended
@@ -112,7 +123,7 @@ class SpaceActor(Actor):
                 self._push(message)
                 return None
             case Join():
-                self._commit(ctx, *domain.apply(self.state, message, now_ms()))
+                await self._commit(ctx, *domain.apply(self.state, message, now_ms()))
                 role = self.state.role_of(message.user)
                 assert role is not None
                 # Snapshot first, then membership: every later event reaches this connection after it.
@@ -124,13 +135,13 @@ class SpaceActor(Actor):
                 current = self._audience.links.get(message.user)
                 if message.link is not None and current is not None and current is not message.link:
                     return None  # a newer connection of the same user replaced this one: it stays
-                self._commit(ctx, *domain.apply(self.state, message, now_ms()))
+                await self._commit(ctx, *domain.apply(self.state, message, now_ms()))
                 self._audience.detach(message.user)
                 self._sync_routes()
                 return None
             case RemoveParticipant():
                 # The removed connection gets the event (its session then leaves), and nothing after it.
-                self._commit(ctx, *domain.apply(self.state, message, now_ms()))
+                await self._commit(ctx, *domain.apply(self.state, message, now_ms()))
                 self._audience.detach(message.user)
                 self._sync_routes()
                 return None
@@ -148,23 +159,41 @@ class SpaceActor(Actor):
                 | UnpinPost()
                 | React()
             ):
-                self._commit(ctx, *domain.apply(self.state, message, now_ms()))
+                await self._commit(ctx, *domain.apply(self.state, message, now_ms()))
                 return None
             case EndSpace():
-                self._commit(ctx, *domain.apply(self.state, message, now_ms()))
+                await self._commit(ctx, *domain.apply(self.state, message, now_ms()))
                 self._ended.set()
                 ctx.stop()
+                return None
+            case AnnounceAudience():
+                await self._commit(ctx, *domain.announce_audience(self.state, now_ms()))
                 return None
             case GetSnapshot():
                 return self.state
         raise TypeError(f"a space does not handle {type(message).__name__}")
 
-    def _commit(self, ctx: Context, state: SpaceState, events: list[SpaceEvent]) -> None:
-        """Make `state` current: stash it, bring the mixer's inputs in step with the roles, tell everyone."""
+    async def _commit(self, ctx: Context, state: SpaceState, events: list[SpaceEvent]) -> None:
+        """Make `state` current: write what must last, then stash it, bring the mixer's inputs in step with
+        the roles, and tell everyone. Nothing is told before it is durable."""
+        await self._persist(state, events)
         self.state = state
         ctx.stash(state)
         self._sync_inputs()
         self._audience.broadcast(events)
+
+    async def _persist(self, state: SpaceState, events: list[SpaceEvent]) -> None:
+        store, space_id = self._store, state.space_id
+        if state.seq > self._seq_reserved:
+            self._seq_reserved = state.seq + SEQ_BLOCK
+            await store.reserve_seq(space_id, self._seq_reserved)
+        for event in events:
+            if isinstance(event, PostShared):
+                await store.post_shared(space_id, event.post)
+            elif isinstance(event, ParticipantRemoved):
+                await store.participant_removed(space_id, event.user)
+            elif isinstance(event, SpaceEnded):
+                await store.space_ended(space_id, event.at)
 
     def _sync_inputs(self) -> None:
         """Exactly the unmuted people on the mic are mixer inputs: a role change, a mute or a removal is in
@@ -217,8 +246,9 @@ class SpaceActor(Actor):
             self._ticker.notify()
 
     async def _announce_audience(self, ctx: Context) -> None:
-        """Once a second, one event for all the listeners who came and went (see `SpaceState`)."""
+        """Once a second, one event for all the listeners who came and went (see `SpaceState`). It goes
+        through the mailbox like every change, so no two changes ever interleave."""
         while True:
             await trio.sleep(AUDIENCE_INTERVAL_S)
             if self.state.arrived_count or self.state.departed_count:
-                self._commit(ctx, *domain.announce_audience(self.state, now_ms()))
+                await ctx.self_ref.tell(AnnounceAudience())

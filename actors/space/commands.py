@@ -79,6 +79,11 @@ class PushAudio:
 
 
 @dataclass(frozen=True, slots=True)
+class AnnounceAudience:
+    """The space tells itself, once a second, to announce the listeners who came and went."""
+
+
+@dataclass(frozen=True, slots=True)
 class GetSnapshot:
     pass
 

@@ -17,6 +17,7 @@ from actors.space import domain, errors
 from actors.space.actor import MixConfig, SpaceActor, now_ms
 from actors.space.audience import Audience, Fanout
 from actors.space.events import SpaceEnded
+from actors.space.persistence import NO_STORE, SpaceStore, restored
 from actors.space.ref import SpaceRef
 from actors.space.values import SpaceState
 
@@ -27,9 +28,15 @@ class SpaceDirectory:
     """Holds the live spaces of this server. Spaces run as tasks in the nursery given at construction."""
 
     def __init__(
-        self, nursery: trio.Nursery, fanout: Fanout, mix: MixConfig | None = None, frames_per_message: int = 1
+        self,
+        nursery: trio.Nursery,
+        fanout: Fanout,
+        mix: MixConfig | None = None,
+        frames_per_message: int = 1,
+        store: SpaceStore = NO_STORE,
     ) -> None:
         self._nursery = nursery
+        self._store = store
         self._fanout = fanout
         self._frames_per_message = frames_per_message
         self._mix = mix or MixConfig()
@@ -39,8 +46,17 @@ class SpaceDirectory:
 
     async def create(self, host: str, title: str) -> SpaceRef:
         state = domain.new_space(secrets.token_urlsafe(9), title, host, now_ms())
+        await self._store.space_created(state)
         ref: SpaceRef = await self._nursery.start(self._run_space, state)
         return ref
+
+    async def restore(self) -> int:
+        """Bring back the spaces that were live when the server last stopped; returns how many."""
+        stored = await self._store.live_spaces()
+        for space in stored:
+            await self._nursery.start(self._run_space, restored(space))
+            log.info("space %s restored at event %d", space.space_id, space.seq_reserved)
+        return len(stored)
 
     def get(self, space_id: str) -> SpaceRef:
         ref = self._live.get(space_id)
@@ -61,7 +77,7 @@ class SpaceDirectory:
         ended = trio.Event()
         spec = ChildSpec(
             id=f"space:{space_id}",
-            start=lambda: SpaceActor(state, audience, self._mix, ended),
+            start=lambda: SpaceActor(state, audience, self._mix, ended, self._store),
             restart=Restart.TRANSIENT,
             mailbox_size=256,
         )

@@ -84,6 +84,12 @@ EVERY_FIELD = {
     "seq": 1,
     "captured_at": 1,
     "opus": b"\x00",
+    "handle": "someone",
+    "password": "correct horse battery staple",
+    "display_name": "Someone",
+    "protected": True,
+    "to": "someone",
+    "up_to_id": 1,
 }
 
 

@@ -18,6 +18,7 @@ PUBLISHED = {
     1: "b0cda09ae86371ac73966de0c4b51abea5c67756b6b29e3ed349525cb2c68a89",
     2: "bbde6d35d5af3d6e246e64dfce78df092d0abc3a0e755d0d5111989f49f8bbfc",
     3: "269f3b97c9c5bc8778677c9fa38b18dde765d9777f4975dd6bb9d54f02effbcc",
+    4: "c3c11ec5eba2ea5383dbb188bb4d2e89c3080f453ea2a61c977c017f4632f98f",
 }
 """sha256 of each published migration's SQL. A published migration is never edited: append a new one."""
 

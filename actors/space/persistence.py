@@ -1,0 +1,86 @@
+"""What a space keeps on disk, and the interface it keeps it through.
+
+A space writes before it answers: a post, a removal, the end of the space are durable before anyone is
+told of them. Event numbers are reserved in blocks of `SEQ_BLOCK`: the space records a high-water mark
+before it passes it, so a space restored after a server restart numbers its events above every number
+it ever gave out (a jump, never a reuse).
+
+The server gives the directory a `SpaceStore` backed by SQLite (`gateway/space_store.py`); without one
+(`NO_STORE`), spaces live in memory only.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import msgspec
+
+from actors.space.values import Post, Role, SpaceState, SpaceStatus
+
+SEQ_BLOCK = 1000
+
+
+class StoredSpace(msgspec.Struct, frozen=True):
+    """A live space as the store had it: enough to bring it back after a restart."""
+
+    space_id: str
+    title: str
+    host: str
+    created_at: int
+    seq_reserved: int
+    timeline: tuple[Post, ...]
+    removed: tuple[str, ...]
+
+
+class SpaceStore(Protocol):
+    async def space_created(self, state: SpaceState) -> None: ...
+    async def post_shared(self, space_id: str, post: Post) -> None: ...
+    async def participant_removed(self, space_id: str, user: str) -> None: ...
+    async def space_ended(self, space_id: str, at: int) -> None: ...
+    async def reserve_seq(self, space_id: str, up_to: int) -> None: ...
+    async def live_spaces(self) -> list[StoredSpace]: ...
+
+
+class NoStore:
+    """Spaces in memory only (tests, embedding)."""
+
+    async def space_created(self, state: SpaceState) -> None:
+        pass
+
+    async def post_shared(self, space_id: str, post: Post) -> None:
+        pass
+
+    async def participant_removed(self, space_id: str, user: str) -> None:
+        pass
+
+    async def space_ended(self, space_id: str, at: int) -> None:
+        pass
+
+    async def reserve_seq(self, space_id: str, up_to: int) -> None:
+        pass
+
+    async def live_spaces(self) -> list[StoredSpace]:
+        return []
+
+
+NO_STORE = NoStore()
+
+
+def restored(stored: StoredSpace) -> SpaceState:
+    """The state of a space brought back after a restart: its title, host, timeline and removals; nobody
+    is connected yet (the host, rejoining, is host again), and events number on above the reservation."""
+    return SpaceState(
+        space_id=stored.space_id,
+        title=stored.title,
+        host=stored.host,
+        status=SpaceStatus.LIVE,
+        roles={},
+        on_mic=(),
+        timeline=stored.timeline,
+        seq=stored.seq_reserved,
+        created_at=stored.created_at,
+        removed=stored.removed,
+    )
+
+
+__all__ = ["NO_STORE", "SEQ_BLOCK", "NoStore", "Role", "SpaceStore", "StoredSpace", "restored"]

@@ -1,0 +1,119 @@
+"""Spaces as the store keeps them: title, host, status, timeline, removals, and the event numbers used.
+
+The space actor writes here before it answers (a shared post is durable before anyone is told of it).
+Event numbers are reserved in blocks: the space records a high-water mark before it passes it, so after
+a restart numbering resumes above every number ever given out (a jump, never a reuse).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import msgspec
+
+from store._db import Database
+
+
+class StoredPost(msgspec.Struct, frozen=True):
+    id: int
+    user: str
+    text: str
+    at: int
+
+
+class StoredSpace(msgspec.Struct, frozen=True):
+    space_id: str
+    title: str
+    host: str
+    status: str  # "live" | "ended"
+    created_at: int
+    ended_at: int | None
+    seq_reserved: int
+    posts: tuple[StoredPost, ...]
+    removed: tuple[str, ...]
+
+
+async def create_space(db: Database, space_id: str, title: str, host: str, created_at: int, seq_reserved: int) -> None:
+    def insert(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO spaces (space_id, title, host, status, created_at, seq_reserved)"
+            " VALUES (?, ?, ?, 'live', ?, ?)",
+            (space_id, title, host, created_at, seq_reserved),
+        )
+
+    await db.write(insert)
+
+
+async def add_post(db: Database, space_id: str, post: StoredPost) -> None:
+    def insert(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO space_posts (space_id, post_id, user, text, at) VALUES (?, ?, ?, ?, ?)",
+            (space_id, post.id, post.user, post.text, post.at),
+        )
+
+    await db.write(insert)
+
+
+async def add_removal(db: Database, space_id: str, user: str) -> None:
+    def insert(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT OR IGNORE INTO space_removals (space_id, user) VALUES (?, ?)", (space_id, user))
+
+    await db.write(insert)
+
+
+async def reserve_seq(db: Database, space_id: str, up_to: int) -> None:
+    """Record that event numbers up to `up_to` may be given out (never lowers the mark)."""
+
+    def update(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE spaces SET seq_reserved = max(seq_reserved, ?) WHERE space_id = ?", (up_to, space_id))
+
+    await db.write(update)
+
+
+async def end_space(db: Database, space_id: str, ended_at: int) -> None:
+    def update(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE spaces SET status = 'ended', ended_at = ? WHERE space_id = ?", (ended_at, space_id))
+
+    await db.write(update)
+
+
+async def get_space(db: Database, space_id: str) -> StoredSpace | None:
+    def select(conn: sqlite3.Connection) -> StoredSpace | None:
+        row = conn.execute(
+            "SELECT space_id, title, host, status, created_at, ended_at, seq_reserved FROM spaces WHERE space_id = ?",
+            (space_id,),
+        ).fetchone()
+        return None if row is None else _with_details(conn, row)
+
+    return await db.read(select)
+
+
+async def live_spaces(db: Database) -> list[StoredSpace]:
+    """Every space still live, oldest first (what a restarted server brings back)."""
+
+    def select(conn: sqlite3.Connection) -> list[StoredSpace]:
+        rows = conn.execute(
+            "SELECT space_id, title, host, status, created_at, ended_at, seq_reserved FROM spaces"
+            " WHERE status = 'live' ORDER BY created_at"
+        ).fetchall()
+        return [_with_details(conn, row) for row in rows]
+
+    return await db.read(select)
+
+
+def _with_details(conn: sqlite3.Connection, row: tuple[object, ...]) -> StoredSpace:
+    space_id = row[0]
+    posts = tuple(
+        StoredPost(id=p[0], user=p[1], text=p[2], at=p[3])
+        for p in conn.execute(
+            "SELECT post_id, user, text, at FROM space_posts WHERE space_id = ? ORDER BY post_id", (space_id,)
+        )
+    )
+    removed = tuple(
+        r[0] for r in conn.execute("SELECT user FROM space_removals WHERE space_id = ? ORDER BY user", (space_id,))
+    )
+    space_id_, title, host, status, created_at, ended_at, seq_reserved = row
+    assert isinstance(space_id_, str) and isinstance(title, str) and isinstance(host, str)
+    assert isinstance(status, str) and isinstance(created_at, int) and isinstance(seq_reserved, int)
+    assert ended_at is None or isinstance(ended_at, int)
+    return StoredSpace(space_id_, title, host, status, created_at, ended_at, seq_reserved, posts, removed)
