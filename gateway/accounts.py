@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 import store
-from actors.space import Role, SpaceRef
+from actors.space import Role, SpaceRef, SpeakerPolicy
 from actors.space import errors as space_errors
 from gateway import protocol as p
 from gateway.errors import AccountRequired, BadMessage, ProtectedAccount
@@ -116,6 +116,19 @@ async def check_not_blocked(session: Session, space: SpaceRef) -> None:
         raise store.Blocked()
 
 
+async def followed_by_host(session: Session, space: SpaceRef) -> bool:
+    """Whether the space's host (an account) follows this connection's account: the answer a raised hand
+    needs under the `following` policy, looked up only then. A guest is never followed."""
+    if session.account is None:
+        return False
+    state = await space.snapshot()
+    if state.speaker_policy is not SpeakerPolicy.FOLLOWING:
+        return False
+    db = session.gateway.db
+    host_account = await _account_named(db, state.host)
+    return host_account is not None and await store.follows(db, host_account.id, session.account.id)
+
+
 def deliver(gateway: Gateway, recipient: store.Account, message: store.Message) -> None:
     """Push `dm_received` to the recipient if their account is connected (the inbox keeps it anyway)."""
     session = gateway.sessions.get(recipient.handle)
@@ -137,8 +150,9 @@ def wire_message(message: store.Message) -> p.DirectMessage:
 
 
 async def _invite_speaker(session: Session, me: store.Account, handle: str) -> None:
-    """The host or a co-host invites an account to speak: an invitation in its inbox, pushed if connected.
-    Accepting is joining the space; the host or a co-host then brings the invitee on the mic."""
+    """The host or a co-host invites an account to speak: an invitation in its inbox, pushed if connected,
+    and recorded in the space (everyone there gets `speaker_invited`). The invitee joins the space and
+    takes the mic with `accept_invite`."""
     space = session.require_space()
     if session.role not in (Role.HOST, Role.COHOST):
         raise space_errors.NotAllowed("only the host or a co-host invites speakers")
@@ -146,6 +160,7 @@ async def _invite_speaker(session: Session, me: store.Account, handle: str) -> N
     to = await store.get_account(db, handle)
     invite = store.Invite(space_id=space.space_id, role=Role.SPEAKER.value)
     deliver(session.gateway, to, await store.send_dm(db, me.id, to.id, "", invite=invite))
+    await space.invite_speaker(me.handle, to.handle)
 
 
 def _require_account(session: Session) -> store.Account:

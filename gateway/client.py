@@ -11,7 +11,8 @@
     async with connect(url, token=token) as alice:             # later connections present the token
 
 Replies are matched to requests by `ref`; events and audio arrive on two bounded queues read with
-`next_event()` and `next_audio()`, direct messages pushed to this user on a third (`next_dm()`).
+`next_event()` and `next_audio()`, direct messages pushed to this user on a third (`next_dm()`), schedule
+notifications (`space_starting`, `space_cancelled`, `host_reminder`) on a fourth (`next_notice()`).
 A refused request raises `RequestError` with the wire `code`.
 """
 
@@ -20,15 +21,19 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Literal
 
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
-from actors.space import Audio, MixFrame, Role, SpaceEvent
+from actors.space import Audio, MixFrame, Role, SpaceEvent, SpeakerPolicy
 from gateway import protocol as p
 
 EVENT_QUEUE = 10_000
 AUDIO_QUEUE = 3_000  # one minute of 20 ms frames
+
+
+Notice = p.SpaceStarting | p.SpaceCancelled | p.HostReminder
 
 
 class RequestError(Exception):
@@ -49,14 +54,15 @@ class Client:
         self._events_in, self.events = trio.open_memory_channel[SpaceEvent | p.Error | p.Lagging](EVENT_QUEUE)
         self._audio_in, self.audio = trio.open_memory_channel[MixFrame](AUDIO_QUEUE)
         self._dms_in, self.dms = trio.open_memory_channel[p.DirectMessage](EVENT_QUEUE)
+        self._notices_in, self.notices = trio.open_memory_channel[Notice](EVENT_QUEUE)
         self.audio_dropped = 0
         self.events_dropped = 0
         self.closed = trio.Event()
 
     # -- requests -----------------------------------------------------------------------------------
 
-    async def create_space(self, title: str) -> p.Joined:
-        reply = await self._request(lambda ref: p.CreateSpace(ref=ref, title=title))
+    async def create_space(self, title: str, speakers: SpeakerPolicy = SpeakerPolicy.EVERYONE) -> p.Joined:
+        reply = await self._request(lambda ref: p.CreateSpace(ref=ref, title=title, speakers=speakers))
         assert isinstance(reply, p.Joined)
         return reply
 
@@ -110,6 +116,12 @@ class Client:
     async def react(self, emoji: str) -> None:
         await self._request(lambda ref: p.React(ref=ref, emoji=emoji))
 
+    async def set_speaker_policy(self, policy: SpeakerPolicy) -> None:
+        await self._request(lambda ref: p.SetSpeakerPolicy(ref=ref, policy=policy))
+
+    async def accept_invite(self) -> None:
+        await self._request(lambda ref: p.AcceptInvite(ref=ref))
+
     # -- accounts -----------------------------------------------------------------------------------
 
     async def register(self, handle: str, password: str, display_name: str) -> p.Registered:
@@ -158,6 +170,47 @@ class Client:
 
     async def invite_speaker(self, handle: str) -> None:
         await self._request(lambda ref: p.InviteSpeaker(ref=ref, handle=handle))
+
+    # -- scheduled spaces and listings ----------------------------------------------------------------
+
+    async def schedule_space(
+        self, title: str, starts_at: int, description: str = "", topics: tuple[str, ...] = ()
+    ) -> p.ScheduledSpace:
+        reply = await self._request(
+            lambda ref: p.ScheduleSpace(
+                ref=ref, title=title, starts_at=starts_at, description=description, topics=topics
+            )
+        )
+        assert isinstance(reply, p.Scheduled)
+        return reply.space
+
+    async def cancel_scheduled(self, scheduled_id: int) -> None:
+        await self._request(lambda ref: p.CancelScheduled(ref=ref, scheduled_id=scheduled_id))
+
+    async def start_scheduled(self, scheduled_id: int) -> p.Joined:
+        reply = await self._request(lambda ref: p.StartScheduled(ref=ref, scheduled_id=scheduled_id))
+        assert isinstance(reply, p.Joined)
+        return reply
+
+    async def set_reminder(self, scheduled_id: int) -> None:
+        await self._request(lambda ref: p.SetReminder(ref=ref, scheduled_id=scheduled_id))
+
+    async def clear_reminder(self, scheduled_id: int) -> None:
+        await self._request(lambda ref: p.ClearReminder(ref=ref, scheduled_id=scheduled_id))
+
+    async def list_spaces(self, kind: Literal["live", "upcoming"], limit: int = 50) -> p.Spaces:
+        reply = await self._request(lambda ref: p.ListSpaces(ref=ref, kind=kind, limit=limit))
+        assert isinstance(reply, p.Spaces)
+        return reply
+
+    async def search_spaces(self, query: str, limit: int = 50) -> p.Spaces:
+        reply = await self._request(lambda ref: p.SearchSpaces(ref=ref, query=query, limit=limit))
+        assert isinstance(reply, p.Spaces)
+        return reply
+
+    async def next_notice(self) -> Notice:
+        """The next schedule notification (`space_starting`, `space_cancelled`, `host_reminder`)."""
+        return await self.notices.receive()
 
     async def send_audio(self, seq: int, captured_at: int, opus: bytes) -> None:
         """Send one Opus packet (no reply: a refusal arrives as an `error` event with `ref` nil)."""
@@ -218,6 +271,13 @@ class Client:
         ref = getattr(message, "ref", None)
         if isinstance(message, (p.Ok, p.Joined, p.Error, p.Registered, p.LoggedIn, p.Inbox)) and ref in self._waiting:
             self._waiting.pop(ref).send_nowait(message)
+        elif isinstance(message, (p.Scheduled, p.Spaces)) and ref in self._waiting:
+            self._waiting.pop(ref).send_nowait(message)
+        elif isinstance(message, (p.SpaceStarting, p.SpaceCancelled, p.HostReminder)):
+            try:
+                self._notices_in.send_nowait(message)
+            except trio.WouldBlock:
+                self.events_dropped += 1
         elif isinstance(message, p.DmReceived):
             try:
                 self._dms_in.send_nowait(message.message)

@@ -88,6 +88,8 @@ ERROR_CODES: dict[type[Exception], str] = {
     space_errors.Removed: "removed",
     space_errors.NoSuchPost: "no_such_post",
     space_errors.NoSuchRequest: "no_such_request",
+    space_errors.NotEligible: "not_eligible",
+    space_errors.NotInvited: "not_invited",
     space_errors.BadArgument: "bad_argument",
     space_errors.SpaceUnavailable: "space_unavailable",
     store.BadArgument: "bad_argument",
@@ -98,6 +100,8 @@ ERROR_CODES: dict[type[Exception], str] = {
     store.NoSuchAccount: "no_such_account",
     store.Blocked: "blocked",
     store.SchemaTooNew: "schema_too_new",
+    store.NoSuchScheduledSpace: "no_such_scheduled_space",
+    store.ScheduledSpaceOver: "scheduled_space_over",
 }
 
 SHARED_CODES = frozenset({"bad_argument"})

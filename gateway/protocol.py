@@ -6,7 +6,7 @@ Each WebSocket message is one binary frame holding one msgpack map whose `type` 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -30,6 +30,9 @@ from actors.space import (
     SpaceEnded,
     SpaceState,
     SpaceStatus,
+    SpeakerInvited,
+    SpeakerPolicy,
+    SpeakerPolicyChanged,
 )
 
 PROTOCOL_VERSION = 1
@@ -71,6 +74,7 @@ class Hello(ClientMessage, tag="hello", frozen=True, omit_defaults=True):
 
 class CreateSpace(Request, tag="create_space", frozen=True):
     title: str  # its length is a rule of the space (bad_argument), not of the wire format
+    speakers: SpeakerPolicy = SpeakerPolicy.EVERYONE
 
 
 class JoinSpace(Request, tag="join_space", frozen=True):
@@ -138,6 +142,14 @@ class React(Request, tag="react", frozen=True):
     emoji: Emoji  # which emoji is a rule of the space (bad_argument)
 
 
+class SetSpeakerPolicy(Request, tag="set_speaker_policy", frozen=True):
+    policy: SpeakerPolicy
+
+
+class AcceptInvite(Request, tag="accept_invite", frozen=True):
+    pass
+
+
 class AccountRequest(Request, frozen=True):
     """A request about accounts, follows, blocks or direct messages (handled by `gateway/accounts.py`)."""
 
@@ -195,6 +207,49 @@ class InviteSpeaker(AccountRequest, tag="invite_speaker", frozen=True):
     handle: Handle
 
 
+class ScheduleRequest(AccountRequest, frozen=True):
+    """A request about scheduled spaces or the lists of spaces (handled by `gateway/schedule.py`). Listing
+    and searching are open to guests; the others need an account."""
+
+
+ScheduledId = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
+
+
+class ScheduleSpace(ScheduleRequest, tag="schedule_space", frozen=True):
+    """Schedule a space for `starts_at` (ms of unix time); the ranges are the store's (bad_argument)."""
+
+    title: Annotated[str, msgspec.Meta(max_length=1024)]
+    starts_at: U63
+    description: Annotated[str, msgspec.Meta(max_length=4096)] = ""
+    topics: Annotated[tuple[Annotated[str, msgspec.Meta(max_length=256)], ...], msgspec.Meta(max_length=16)] = ()
+
+
+class CancelScheduled(ScheduleRequest, tag="cancel_scheduled", frozen=True):
+    scheduled_id: ScheduledId
+
+
+class StartScheduled(ScheduleRequest, tag="start_scheduled", frozen=True):
+    scheduled_id: ScheduledId
+
+
+class SetReminder(ScheduleRequest, tag="set_reminder", frozen=True):
+    scheduled_id: ScheduledId
+
+
+class ClearReminder(ScheduleRequest, tag="clear_reminder", frozen=True):
+    scheduled_id: ScheduledId
+
+
+class ListSpaces(ScheduleRequest, tag="list_spaces", frozen=True):
+    kind: Literal["live", "upcoming"]
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 50
+
+
+class SearchSpaces(ScheduleRequest, tag="search_spaces", frozen=True):
+    query: Annotated[str, msgspec.Meta(max_length=256)]
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 50
+
+
 class SendAudio(ClientMessage, tag="audio", frozen=True):
     """One 20 ms Opus packet from a speaker: `seq` counts the sender's packets, `captured_at` is µs of unix time."""
 
@@ -222,6 +277,8 @@ ClientUnion = (
     | PinPost
     | UnpinPost
     | React
+    | SetSpeakerPolicy
+    | AcceptInvite
     | Register
     | LogIn
     | LogOut
@@ -234,6 +291,13 @@ ClientUnion = (
     | GetInbox
     | MarkRead
     | InviteSpeaker
+    | ScheduleSpace
+    | CancelScheduled
+    | StartScheduled
+    | SetReminder
+    | ClearReminder
+    | ListSpaces
+    | SearchSpaces
     | SendAudio
 )
 CLIENT_TYPES = frozenset(c.__struct_config__.tag for c in ClientUnion.__args__)
@@ -282,7 +346,7 @@ class SpaceSnapshot(msgspec.Struct, frozen=True):
     `participants` is everyone on the mic; of the audience, the snapshot gives the exact count and the
     names of the latest `SNAPSHOT_LISTENERS` arrivals (a snapshot never grows with the audience).
     `hands` are the listeners asking to speak (in order of asking), `muted` the muted people on the mic,
-    `pinned` the ids of pinned posts (the oldest pin first).
+    `pinned` the ids of pinned posts (the oldest pin first), `speaker_policy` who may raise a hand.
     """
 
     space_id: str
@@ -298,6 +362,7 @@ class SpaceSnapshot(msgspec.Struct, frozen=True):
     hands: list[str]
     muted: list[str]
     pinned: list[int]
+    speaker_policy: SpeakerPolicy
 
     @classmethod
     def of(cls, state: SpaceState) -> SpaceSnapshot:
@@ -321,6 +386,7 @@ class SpaceSnapshot(msgspec.Struct, frozen=True):
             hands=list(state.hands),
             muted=list(state.muted),
             pinned=list(state.pinned),
+            speaker_policy=state.speaker_policy,
         )
 
 
@@ -381,6 +447,65 @@ class DmReceived(msgspec.Struct, frozen=True, tag_field="type", tag="dm_received
     message: DirectMessage
 
 
+class ScheduledSpace(msgspec.Struct, frozen=True):
+    """A pending scheduled space: times in ms of unix time; `reminder_count` is how many asked to be told."""
+
+    scheduled_id: int
+    host: str
+    title: str
+    description: str
+    topics: list[str]
+    starts_at: int
+    created_at: int
+    reminder_count: int
+
+
+class Scheduled(msgspec.Struct, frozen=True, tag_field="type", tag="scheduled"):
+    ref: int
+    space: ScheduledSpace
+
+
+class LiveSpace(msgspec.Struct, frozen=True):
+    space_id: str
+    title: str
+    host: str
+    topics: list[str]
+    listener_count: int
+    speaker_count: int
+
+
+class Spaces(msgspec.Struct, frozen=True, tag_field="type", tag="spaces"):
+    """The reply to `list_spaces` and `search_spaces`: live spaces newest first, upcoming ones soonest first."""
+
+    ref: int
+    live: list[LiveSpace]
+    upcoming: list[ScheduledSpace]
+
+
+class SpaceStarting(msgspec.Struct, frozen=True, tag_field="type", tag="space_starting"):
+    """A user notification (no `seq`): a scheduled space one set a reminder on has started; join `space_id`."""
+
+    scheduled_id: int
+    space_id: str
+    title: str
+    host: str
+
+
+class SpaceCancelled(msgspec.Struct, frozen=True, tag_field="type", tag="space_cancelled"):
+    """A user notification (no `seq`): a scheduled space one set a reminder on was cancelled."""
+
+    scheduled_id: int
+    title: str
+
+
+class HostReminder(msgspec.Struct, frozen=True, tag_field="type", tag="host_reminder"):
+    """A user notification (no `seq`) to a host: their scheduled space is due at `starts_at` (ms)."""
+
+    scheduled_id: int
+    title: str
+    starts_at: int
+
+
 ServerUnion = (
     Welcome
     | Ok
@@ -391,6 +516,11 @@ ServerUnion = (
     | LoggedIn
     | Inbox
     | DmReceived
+    | Scheduled
+    | Spaces
+    | SpaceStarting
+    | SpaceCancelled
+    | HostReminder
     | ParticipantJoined
     | ParticipantLeft
     | RoleChanged
@@ -404,6 +534,8 @@ ServerUnion = (
     | PostPinned
     | PostUnpinned
     | Reacted
+    | SpeakerPolicyChanged
+    | SpeakerInvited
     | Audio
 )
 

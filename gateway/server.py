@@ -32,6 +32,7 @@ from gateway import protocol as p
 from gateway.errors import CloseCode
 from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
+from gateway.schedule import Scheduler
 from gateway.session import KEEPALIVE_INTERVAL_S, KEEPALIVE_TIMEOUT_S, Session
 from gateway.space_store import SqliteSpaceStore
 from gateway.transport import FanoutStream, serve_python, serve_rust
@@ -83,6 +84,7 @@ class Gateway:
         self.sessions: dict[str, Session] = {}  # signed in, by user
         self.connections: dict[int, Session] = {}  # every open connection, by fan-out id
         self.drained = trio.Event()
+        self.scheduler = Scheduler(self)
 
     def welcome(self, user: str) -> p.Welcome:
         limits = p.Limits(
@@ -236,6 +238,7 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
                 run = partial(serve_rust, fanout, sndbuf=config.sndbuf)
             port: int = await nursery.start(run, config.host, config.port, gateway.on_connection, p.MAX_MESSAGE_BYTES)
             nursery.start_soon(gateway.watch_notices)
+            await nursery.start(gateway.scheduler.run)
             if isinstance(fanout, Fanout):
                 nursery.start_soon(gateway.keep_alive, fanout)
             log.info("listening on ws://%s:%d/ (%s transport)", config.host, port, config.transport)

@@ -33,7 +33,7 @@ from actors.space import (
     SpaceState,
 )
 from actors.space import errors as space_errors
-from gateway import accounts
+from gateway import accounts, schedule
 from gateway import protocol as p
 from gateway.errors import (
     AlreadyAuthenticated,
@@ -228,6 +228,11 @@ class Session:
         user = self.user
         if isinstance(m, p.SendAudio):
             return self._audio(m)
+        if isinstance(m, p.StartScheduled):
+            self._require_no_space()
+            return await self._enter(m.ref, await schedule.start(self, m.scheduled_id))
+        if isinstance(m, p.ScheduleRequest):
+            return self.send(p.encode(await schedule.handle(self, m)))
         if isinstance(m, p.AccountRequest):
             return self.send(p.encode(await accounts.handle(self, m)))
         assert isinstance(m, p.Request)
@@ -236,7 +241,7 @@ class Session:
             case p.CreateSpace():
                 self._require_no_space()
                 await accounts.check_may_host(self)
-                space = await self.gateway.directory.create(user, m.title)
+                space = await self.gateway.directory.create(user, m.title, m.speakers)
                 await self._enter(ref, space)
                 return
             case p.JoinSpace():
@@ -263,7 +268,7 @@ class Session:
         space = self.require_space()
         match m:
             case p.RaiseHand():
-                await space.raise_hand(user)
+                await space.raise_hand(user, await accounts.followed_by_host(self, space))
             case p.LowerHand():
                 await space.lower_hand(user)
             case p.ApproveRequest():
@@ -285,6 +290,10 @@ class Session:
             case p.React():
                 self._limit_reactions()
                 await space.react(user, m.emoji)
+            case p.SetSpeakerPolicy():
+                await space.set_speaker_policy(user, m.policy)
+            case p.AcceptInvite():
+                await space.accept_invite(user)
             case _:
                 raise TypeError(f"no handler for {type(m).__name__}")
 

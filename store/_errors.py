@@ -95,3 +95,24 @@ class SchemaTooNew(StoreError):
         )
         self.found = found
         self.supported = supported
+
+
+class NoSuchScheduledSpace(StoreError, LookupError):
+    """No scheduled space has this id."""
+
+    code = "no_such_scheduled_space"
+
+    def __init__(self, scheduled_id: int) -> None:
+        super().__init__(f"no scheduled space {scheduled_id}")
+        self.scheduled_id = scheduled_id
+
+
+class ScheduledSpaceOver(StoreError):
+    """The scheduled space was cancelled or has started: it can no longer be changed or reminded of."""
+
+    code = "scheduled_space_over"
+
+    def __init__(self, scheduled_id: int, how: str) -> None:
+        super().__init__(f"scheduled space {scheduled_id} {how}")
+        self.scheduled_id = scheduled_id
+        self.how = how

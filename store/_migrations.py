@@ -132,7 +132,37 @@ SPACES = Migration(
     """,
 )
 
-MIGRATIONS: tuple[Migration, ...] = (ACCOUNTS, SOCIAL_GRAPH, INBOX, SPACES)
+SCHEDULE = Migration(
+    "scheduled spaces and reminders",
+    """
+    CREATE TABLE scheduled_spaces (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        host_id          INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        title            TEXT    NOT NULL,
+        description      TEXT    NOT NULL,
+        topics           TEXT    NOT NULL,
+        search_text      TEXT    NOT NULL,
+        starts_at        INTEGER NOT NULL,
+        created_at       INTEGER NOT NULL,
+        cancelled_at     INTEGER,
+        started_space_id TEXT,
+        host_reminded_at INTEGER
+    ) STRICT;
+    CREATE INDEX scheduled_pending ON scheduled_spaces (starts_at, id)
+        WHERE cancelled_at IS NULL AND started_space_id IS NULL;
+    CREATE INDEX scheduled_by_space ON scheduled_spaces (started_space_id) WHERE started_space_id IS NOT NULL;
+
+    CREATE TABLE reminders (
+        scheduled_id INTEGER NOT NULL REFERENCES scheduled_spaces (id) ON DELETE CASCADE,
+        account_id   INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        created_at   INTEGER NOT NULL,
+        PRIMARY KEY (scheduled_id, account_id)
+    ) STRICT;
+    CREATE INDEX reminders_by_account ON reminders (account_id);
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (ACCOUNTS, SOCIAL_GRAPH, INBOX, SPACES, SCHEDULE)
 """Every published migration, in order. Append only."""
 
 

@@ -45,6 +45,8 @@ class AccountPage(msgspec.Struct, frozen=True):
 class MessageKind(enum.StrEnum):
     TEXT = "text"
     INVITE = "invite"
+    SPACE_STARTING = "space_starting"  # a scheduled space one set a reminder on started; carries its link
+    SPACE_CANCELLED = "space_cancelled"  # a scheduled space one set a reminder on was cancelled
 
 
 class Invite(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -55,7 +57,8 @@ class Invite(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Message(msgspec.Struct, frozen=True):
-    """A direct message in its recipient's inbox. `invite` is set exactly when `kind` is INVITE.
+    """A direct message in its recipient's inbox. `invite` is set exactly when `kind` is INVITE, or
+    SPACE_STARTING (the started space, with the role "listener").
 
     `id` grows with every message sent (across all inboxes), so `inbox(after_id=...)` pages without gaps.
     """

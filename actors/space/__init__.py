@@ -23,6 +23,8 @@ from actors.space.events import (
     RoleChanged,
     SpaceEnded,
     SpaceEvent,
+    SpeakerInvited,
+    SpeakerPolicyChanged,
 )
 from actors.space.ref import SpaceRef
 from actors.space.values import (
@@ -37,6 +39,7 @@ from actors.space.values import (
     Role,
     SpaceState,
     SpaceStatus,
+    SpeakerPolicy,
 )
 
 __all__ = [
@@ -75,4 +78,7 @@ __all__ = [
     "SpaceRef",
     "SpaceState",
     "SpaceStatus",
+    "SpeakerInvited",
+    "SpeakerPolicy",
+    "SpeakerPolicyChanged",
 ]

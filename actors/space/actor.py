@@ -20,11 +20,13 @@ from actors.runtime import Actor, Context
 from actors.space import domain
 from actors.space.audience import Audience
 from actors.space.commands import (
+    AcceptInvite,
     AnnounceAudience,
     ApproveRequest,
     DenyRequest,
     EndSpace,
     GetSnapshot,
+    InviteSpeaker,
     Join,
     Leave,
     LowerHand,
@@ -36,6 +38,7 @@ from actors.space.commands import (
     React,
     RemoveParticipant,
     SetRole,
+    SetSpeakerPolicy,
     SharePost,
     UnmuteSpeaker,
     UnpinPost,
@@ -158,6 +161,9 @@ class SpaceActor(Actor):
                 | PinPost()
                 | UnpinPost()
                 | React()
+                | SetSpeakerPolicy()
+                | InviteSpeaker()
+                | AcceptInvite()
             ):
                 await self._commit(ctx, *domain.apply(self.state, message, now_ms()))
                 return None

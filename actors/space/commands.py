@@ -12,7 +12,7 @@ from typing import Protocol
 import msgspec
 
 from actors.space.events import SpaceEvent
-from actors.space.values import Role, SpaceState
+from actors.space.values import Role, SpaceState, SpeakerPolicy
 
 
 class MemberLink(Protocol):
@@ -89,9 +89,11 @@ class GetSnapshot:
 
 
 class RaiseHand(msgspec.Struct, frozen=True):
-    """A listener asks to speak."""
+    """A listener asks to speak. `followed_by_host`: the host's account follows the user's (the gateway
+    looks it up, so the rules stay pure; a guest is never followed)."""
 
     user: str
+    followed_by_host: bool = False
 
 
 class LowerHand(msgspec.Struct, frozen=True):
@@ -145,6 +147,26 @@ class React(msgspec.Struct, frozen=True):
     emoji: str
 
 
+class SetSpeakerPolicy(msgspec.Struct, frozen=True):
+    """The host chooses who may raise a hand."""
+
+    by: str
+    policy: SpeakerPolicy
+
+
+class InviteSpeaker(msgspec.Struct, frozen=True):
+    """The host or a co-host invites `user` (in the space or not yet) to speak."""
+
+    by: str
+    user: str
+
+
+class AcceptInvite(msgspec.Struct, frozen=True):
+    """An invited listener takes the mic as a speaker."""
+
+    user: str
+
+
 Moderation = (
     RaiseHand
     | LowerHand
@@ -157,8 +179,12 @@ Moderation = (
     | PinPost
     | UnpinPost
     | React
+    | SetSpeakerPolicy
+    | InviteSpeaker
+    | AcceptInvite
 )
-"""The commands about roles, requests, microphones, pins and reactions (all answered by `domain.apply`)."""
+"""The commands about roles, requests, speaker policy and invitations, microphones, pins and reactions (all
+answered by `domain.apply`)."""
 
 Rule = Join | Leave | SetRole | SharePost | EndSpace | Moderation
 """Every command the pure rules answer."""

@@ -19,7 +19,7 @@ from actors.space.audience import Audience, Fanout
 from actors.space.events import SpaceEnded
 from actors.space.persistence import NO_STORE, SpaceStore, restored
 from actors.space.ref import SpaceRef
-from actors.space.values import SpaceState
+from actors.space.values import SpaceState, SpeakerPolicy
 
 log = logging.getLogger("actors.space")
 
@@ -44,8 +44,8 @@ class SpaceDirectory:
         self._over: set[str] = set()
         self.restarts = 0
 
-    async def create(self, host: str, title: str) -> SpaceRef:
-        state = domain.new_space(secrets.token_urlsafe(9), title, host, now_ms())
+    async def create(self, host: str, title: str, speakers: SpeakerPolicy = SpeakerPolicy.EVERYONE) -> SpaceRef:
+        state = domain.new_space(secrets.token_urlsafe(9), title, host, now_ms(), speakers)
         await self._store.space_created(state)
         ref: SpaceRef = await self._nursery.start(self._run_space, state)
         return ref

@@ -80,6 +80,18 @@ class NoSuchRequest(SpaceError):
     code = "no_such_request"
 
 
+class NotEligible(SpaceError):
+    """A raised hand the space's speaker policy does not allow (not followed by the host, not invited)."""
+
+    code = "not_eligible"
+
+
+class NotInvited(SpaceError):
+    """`accept_invite` from a listener nobody invited to speak (or whose invitation was used)."""
+
+    code = "not_invited"
+
+
 class BadArgument(SpaceError):
     """A value out of its documented range (an empty title, a post too long, an unknown role)."""
 

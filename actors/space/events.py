@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import msgspec
 
-from actors.space.values import Post, Role
+from actors.space.values import Post, Role, SpeakerPolicy
 
 
 class Event(msgspec.Struct, frozen=True, tag_field="type"):
@@ -78,6 +78,18 @@ class Reacted(Event, tag="reaction", frozen=True):
     emoji: str
 
 
+class SpeakerPolicyChanged(Event, tag="speaker_policy_changed", frozen=True):
+    policy: SpeakerPolicy
+    by: str
+
+
+class SpeakerInvited(Event, tag="speaker_invited", frozen=True):
+    """The host or a co-host (`by`) invited `user` to speak; `user` may not be in the space yet."""
+
+    user: str
+    by: str
+
+
 class SpaceEnded(Event, tag="space_ended", frozen=True):
     reason: str  # "host_ended" | "failed"
 
@@ -107,6 +119,8 @@ SpaceEvent = (
     | PostPinned
     | PostUnpinned
     | Reacted
+    | SpeakerPolicyChanged
+    | SpeakerInvited
 )
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from actors.runtime import ActorCrashed, ActorRef, ActorStopped, AskTimeout, MailboxFull
 from actors.space import errors
 from actors.space.commands import (
+    AcceptInvite,
     ApproveRequest,
     DenyRequest,
     EndSpace,
     GetSnapshot,
+    InviteSpeaker,
     Join,
     Leave,
     LowerHand,
@@ -21,11 +23,12 @@ from actors.space.commands import (
     React,
     RemoveParticipant,
     SetRole,
+    SetSpeakerPolicy,
     SharePost,
     UnmuteSpeaker,
     UnpinPost,
 )
-from actors.space.values import Role, SpaceState
+from actors.space.values import Role, SpaceState, SpeakerPolicy
 
 ASK_TIMEOUT_S = 5.0
 
@@ -51,8 +54,8 @@ class SpaceRef:
     async def share_post(self, user: str, text: str) -> None:
         await self._ask(SharePost(user, text))
 
-    async def raise_hand(self, user: str) -> None:
-        await self._ask(RaiseHand(user))
+    async def raise_hand(self, user: str, followed_by_host: bool = False) -> None:
+        await self._ask(RaiseHand(user, followed_by_host))
 
     async def lower_hand(self, user: str) -> None:
         await self._ask(LowerHand(user))
@@ -83,6 +86,15 @@ class SpaceRef:
 
     async def react(self, user: str, emoji: str) -> None:
         await self._ask(React(user, emoji))
+
+    async def set_speaker_policy(self, by: str, policy: SpeakerPolicy) -> None:
+        await self._ask(SetSpeakerPolicy(by, policy))
+
+    async def invite_speaker(self, by: str, user: str) -> None:
+        await self._ask(InviteSpeaker(by, user))
+
+    async def accept_invite(self, user: str) -> None:
+        await self._ask(AcceptInvite(user))
 
     async def end(self, by: str) -> None:
         await self._ask(EndSpace(by))

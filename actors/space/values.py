@@ -41,6 +41,15 @@ class Role(enum.StrEnum):
         return self is Role.HOST or self is Role.COHOST
 
 
+class SpeakerPolicy(enum.StrEnum):
+    """Who may ask to speak (raise a hand), chosen by the host: everyone, only the people the host follows,
+    or only the people the host or a co-host invited. Approval is still needed in every case."""
+
+    EVERYONE = "everyone"
+    FOLLOWING = "following"
+    INVITED = "invited"
+
+
 class SpaceStatus(enum.StrEnum):
     LIVE = "live"
     ENDED = "ended"
@@ -82,6 +91,9 @@ class SpaceState(msgspec.Struct, frozen=True):
     Moderation: `hands` are the listeners asking to speak, in order of asking; `muted` the people on the
     mic who are muted (they stay on the mic, but are not mixer inputs); `removed` those removed by the host
     or a co-host, who cannot join again; `pinned` the ids of pinned posts, the oldest pin first.
+
+    Speakers: `speaker_policy` says who may raise a hand; `invited` the users the host or a co-host invited
+    to speak (present or not), until they accept.
     """
 
     space_id: str
@@ -101,6 +113,8 @@ class SpaceState(msgspec.Struct, frozen=True):
     muted: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     pinned: tuple[int, ...] = ()
+    speaker_policy: SpeakerPolicy = SpeakerPolicy.EVERYONE
+    invited: tuple[str, ...] = ()
 
     def role_of(self, user: str) -> Role | None:
         return self.roles.get(user)

@@ -90,6 +90,11 @@ EVERY_FIELD = {
     "protected": True,
     "to": "someone",
     "up_to_id": 1,
+    "policy": "invited",
+    "starts_at": 1,
+    "scheduled_id": 1,
+    "kind": "live",
+    "query": "q",
 }
 
 

@@ -18,9 +18,11 @@ import pytest
 
 from actors.space import errors
 from actors.space.commands import (
+    AcceptInvite,
     ApproveRequest,
     DenyRequest,
     EndSpace,
+    InviteSpeaker,
     Join,
     Leave,
     LowerHand,
@@ -32,12 +34,13 @@ from actors.space.commands import (
     RemoveParticipant,
     Rule,
     SetRole,
+    SetSpeakerPolicy,
     SharePost,
     UnmuteSpeaker,
     UnpinPost,
 )
 from actors.space.domain import apply, audio_refusal, new_space
-from actors.space.values import Role, SpaceState
+from actors.space.values import Role, SpaceState, SpeakerPolicy
 from gateway.protocol import ACCOUNT_TYPES, CLIENT_TYPES
 from tests.space.fakes import NoLink
 
@@ -90,6 +93,16 @@ def post_pinned(state: SpaceState) -> SpaceState:
     return _all(state, PinPost("host", 1))
 
 
+def policy(chosen: SpeakerPolicy) -> Callable[[SpaceState], SpaceState]:
+    return lambda state: _all(state, SetSpeakerPolicy("host", chosen))
+
+
+def everyone_invited(state: SpaceState) -> SpaceState:
+    """Each column's user holds an invitation to speak (the speaker policy is `invited`)."""
+    invitations = [InviteSpeaker("host", user) for user in ACTOR.values()]
+    return _all(state, SetSpeakerPolicy("host", SpeakerPolicy.INVITED), *invitations)
+
+
 @dataclass(frozen=True)
 class Row:
     op: str  # as `docs/authorization.md` names it
@@ -135,7 +148,31 @@ MATRIX = [
         "bad_argument bad_argument not_allowed not_allowed " + NIS,
         lambda u: SetRole(u, "li2", Role.HOST),
     ),
-    row("`raise_hand`", "not_allowed not_allowed not_allowed allowed " + NIS, RaiseHand),
+    row("`raise_hand` (policy `everyone`)", "not_allowed not_allowed not_allowed allowed " + NIS, RaiseHand),
+    row(
+        "`raise_hand` (policy `following`) from someone the host follows",
+        "not_allowed not_allowed not_allowed allowed " + NIS,
+        lambda u: RaiseHand(u, followed_by_host=True),
+        setup=policy(SpeakerPolicy.FOLLOWING),
+    ),
+    row(
+        "`raise_hand` (policy `following`) from someone the host does not follow, or a guest",
+        "not_allowed not_allowed not_allowed not_eligible " + NIS,
+        RaiseHand,
+        setup=policy(SpeakerPolicy.FOLLOWING),
+    ),
+    row(
+        "`raise_hand` (policy `invited`) from someone invited",
+        "not_allowed not_allowed not_allowed allowed " + NIS,
+        RaiseHand,
+        setup=everyone_invited,
+    ),
+    row(
+        "`raise_hand` (policy `invited`) from someone not invited",
+        "not_allowed not_allowed not_allowed not_eligible " + NIS,
+        RaiseHand,
+        setup=policy(SpeakerPolicy.INVITED),
+    ),
     row(
         "`lower_hand`",
         "not_allowed not_allowed not_allowed allowed " + NIS,
@@ -176,6 +213,14 @@ MATRIX = [
     ),
     row("`unpin_post`", ON_MIC, lambda u: UnpinPost(u, 1), setup=post_pinned),
     row("`react`", MEMBERS, lambda u: React(u, "👏")),
+    row("`set_speaker_policy`", HOST_ONLY, lambda u: SetSpeakerPolicy(u, SpeakerPolicy.INVITED)),
+    row(
+        "`accept_invite` with an invitation",
+        "not_allowed not_allowed not_allowed allowed " + NIS,
+        AcceptInvite,
+        setup=everyone_invited,
+    ),
+    row("`accept_invite` without one", "not_allowed not_allowed not_allowed not_invited " + NIS, AcceptInvite),
     row("`audio`", "allowed allowed allowed not_a_speaker " + NIS, audio=True),
     row("`audio` while muted", "muted muted muted not_a_speaker " + NIS, audio=True, setup=everyone_muted),
 ]

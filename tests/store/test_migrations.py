@@ -19,6 +19,7 @@ PUBLISHED = {
     2: "bbde6d35d5af3d6e246e64dfce78df092d0abc3a0e755d0d5111989f49f8bbfc",
     3: "269f3b97c9c5bc8778677c9fa38b18dde765d9777f4975dd6bb9d54f02effbcc",
     4: "c3c11ec5eba2ea5383dbb188bb4d2e89c3080f453ea2a61c977c017f4632f98f",
+    5: "9d7498b54ecdf7f21b8a6a3e023677a4d1e305d37e75be0baa8369ef437d4e8c",
 }
 """sha256 of each published migration's SQL. A published migration is never edited: append a new one."""
 

@@ -2,16 +2,19 @@
 
 Nothing here performs I/O or keeps state; the actor applies the result (stash, mixer, delivery). A refusal
 raises a `SpaceError` and leaves the state as it was. One module per concept: membership, roles and
-raised hands, moderation (mute, remove), posts (share, pin, react); `authority` says who may act.
+raised hands, speakers (speaker policy, invitations), moderation (mute, remove), posts (share, pin, react);
+`authority` says who may act.
 """
 
 from __future__ import annotations
 
 from actors.space import errors
 from actors.space.commands import (
+    AcceptInvite,
     ApproveRequest,
     DenyRequest,
     EndSpace,
+    InviteSpeaker,
     Join,
     Leave,
     LowerHand,
@@ -23,11 +26,12 @@ from actors.space.commands import (
     RemoveParticipant,
     Rule,
     SetRole,
+    SetSpeakerPolicy,
     SharePost,
     UnmuteSpeaker,
     UnpinPost,
 )
-from actors.space.domain import membership, moderation, posts, roles
+from actors.space.domain import membership, moderation, posts, roles, speakers
 from actors.space.domain.authority import Result
 from actors.space.domain.membership import announce_audience, first_event, new_space
 from actors.space.domain.moderation import audio_refusal
@@ -49,7 +53,7 @@ def apply(state: SpaceState, command: Rule, now_ms: int) -> Result:
         case SetRole():
             return roles.set_role(state, command, now_ms)
         case RaiseHand():
-            return roles.raise_hand(state, command.user, now_ms)
+            return roles.raise_hand(state, command.user, command.followed_by_host, now_ms)
         case LowerHand():
             return roles.lower_hand(state, command.user, now_ms)
         case ApproveRequest():
@@ -72,3 +76,9 @@ def apply(state: SpaceState, command: Rule, now_ms: int) -> Result:
             return posts.unpin_post(state, command.by, command.post_id, now_ms)
         case React():
             return posts.react(state, command.user, command.emoji, now_ms)
+        case SetSpeakerPolicy():
+            return speakers.set_speaker_policy(state, command.by, command.policy, now_ms)
+        case InviteSpeaker():
+            return speakers.invite_speaker(state, command.by, command.user, now_ms)
+        case AcceptInvite():
+            return speakers.accept_invite(state, command.user, now_ms)

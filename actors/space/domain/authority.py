@@ -6,7 +6,7 @@ import msgspec
 
 from actors.space import errors
 from actors.space.events import SpaceEvent
-from actors.space.values import Role, SpaceState
+from actors.space.values import Role, SpaceState, SpeakerPolicy
 
 Result = tuple[SpaceState, list[SpaceEvent]]
 
@@ -25,6 +25,15 @@ def require_moderator(state: SpaceState, user: str, what: str) -> Role:
     if not role.moderates:
         raise errors.NotAllowed(f"only the host and co-hosts {what}")
     return role
+
+
+def require_eligible(state: SpaceState, user: str, followed_by_host: bool) -> None:
+    """`user` may ask to speak under the space's speaker policy."""
+    match state.speaker_policy:
+        case SpeakerPolicy.FOLLOWING if not followed_by_host:
+            raise errors.NotEligible("only people the host follows may ask to speak")
+        case SpeakerPolicy.INVITED if user not in state.invited:
+            raise errors.NotEligible("only people the host or a co-host invited may ask to speak")
 
 
 def target_role(state: SpaceState, user: str) -> Role:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from actors.space import errors
 from actors.space.domain.authority import Result, member_role, replace, without
 from actors.space.events import AudienceChanged, HandLowered, ParticipantJoined, ParticipantLeft, SpaceEnded, SpaceEvent
-from actors.space.values import MAX_CHURN_NAMES, MAX_TITLE_CHARS, Role, SpaceState, SpaceStatus
+from actors.space.values import MAX_CHURN_NAMES, MAX_TITLE_CHARS, Role, SpaceState, SpaceStatus, SpeakerPolicy
 
 
-def new_space(space_id: str, title: str, host: str, now_ms: int) -> SpaceState:
+def new_space(
+    space_id: str, title: str, host: str, now_ms: int, speakers: SpeakerPolicy = SpeakerPolicy.EVERYONE
+) -> SpaceState:
     """A live space whose host is already its first participant (event 1 announces them)."""
     title = title.strip()
     if not title or len(title) > MAX_TITLE_CHARS:
@@ -23,6 +25,7 @@ def new_space(space_id: str, title: str, host: str, now_ms: int) -> SpaceState:
         timeline=(),
         seq=1,
         created_at=now_ms,
+        speaker_policy=speakers,
     )
 
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from actors.space import errors
 from actors.space.commands import SetRole
-from actors.space.domain.authority import Result, member_role, replace, require_moderator, target_role, without
+from actors.space.domain.authority import (
+    Result,
+    member_role,
+    replace,
+    require_eligible,
+    require_moderator,
+    target_role,
+    without,
+)
 from actors.space.events import HandLowered, HandRaised, RoleChanged, SpaceEvent
 from actors.space.values import MAX_COHOSTS, MAX_SPEAKERS, Role, SpaceState
 
@@ -49,8 +57,9 @@ def change_role(state: SpaceState, user: str, role: Role, by: str, now_ms: int, 
     return replace(state, roles=roles, on_mic=on_mic, muted=muted, hands=hands, seq=seq), events
 
 
-def raise_hand(state: SpaceState, user: str, now_ms: int) -> Result:
+def raise_hand(state: SpaceState, user: str, followed_by_host: bool, now_ms: int) -> Result:
     _require_listener(state, user)
+    require_eligible(state, user, followed_by_host)
     if user in state.hands:
         return state, []
     seq = state.seq + 1
