@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 import store
-from actors.space import Role, SpaceRef, SpeakerPolicy
-from actors.space import errors as space_errors
+from actors.space import Role, SpaceRef, SpeakerPolicy, errors as space_errors
 from gateway import protocol as p
 from gateway.errors import AccountRequired, BadMessage, ProtectedAccount
 

@@ -18,10 +18,8 @@ import msgspec
 import trio
 
 import store
-from actors.space import SpaceError, SpaceRef
-from actors.space import errors as space_errors
-from gateway import accounts
-from gateway import protocol as p
+from actors.space import SpaceError, SpaceRef, errors as space_errors
+from gateway import accounts, protocol as p
 from gateway.errors import AccountRequired, RateLimited
 
 if TYPE_CHECKING:

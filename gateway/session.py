@@ -31,10 +31,9 @@ from actors.space import (
     SpaceEvent,
     SpaceRef,
     SpaceState,
+    errors as space_errors,
 )
-from actors.space import errors as space_errors
-from gateway import accounts, schedule
-from gateway import protocol as p
+from gateway import accounts, protocol as p, schedule
 from gateway.errors import (
     AlreadyAuthenticated,
     CloseCode,

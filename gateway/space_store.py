@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from actors.space import Post, SpaceState
 from actors.space.persistence import StoredSpace
-from store import Database
-from store import _spaces as spaces
+from store import Database, _spaces as spaces
 
 
 class SqliteSpaceStore:
