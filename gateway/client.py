@@ -61,8 +61,17 @@ class Client:
 
     # -- requests -----------------------------------------------------------------------------------
 
-    async def create_space(self, title: str, speakers: SpeakerPolicy = SpeakerPolicy.EVERYONE) -> p.Joined:
-        reply = await self._request(lambda ref: p.CreateSpace(ref=ref, title=title, speakers=speakers))
+    async def create_space(
+        self,
+        title: str,
+        speakers: SpeakerPolicy = SpeakerPolicy.EVERYONE,
+        *,
+        description: str = "",
+        topics: tuple[str, ...] = (),
+    ) -> p.Joined:
+        reply = await self._request(
+            lambda ref: p.CreateSpace(ref=ref, title=title, speakers=speakers, description=description, topics=topics)
+        )
         assert isinstance(reply, p.Joined)
         return reply
 
@@ -208,6 +217,11 @@ class Client:
         assert isinstance(reply, p.Spaces)
         return reply
 
+    async def get_space(self, space_id: str) -> p.SpaceRecord:
+        reply = await self._request(lambda ref: p.GetSpace(ref=ref, space_id=space_id))
+        assert isinstance(reply, p.SpaceRecord)
+        return reply
+
     async def next_notice(self) -> Notice:
         """The next schedule notification (`space_starting`, `space_cancelled`, `host_reminder`)."""
         return await self.notices.receive()
@@ -271,7 +285,7 @@ class Client:
         ref = getattr(message, "ref", None)
         if isinstance(message, (p.Ok, p.Joined, p.Error, p.Registered, p.LoggedIn, p.Inbox)) and ref in self._waiting:
             self._waiting.pop(ref).send_nowait(message)
-        elif isinstance(message, (p.Scheduled, p.Spaces)) and ref in self._waiting:
+        elif isinstance(message, (p.Scheduled, p.Spaces, p.SpaceRecord)) and ref in self._waiting:
             self._waiting.pop(ref).send_nowait(message)
         elif isinstance(message, (p.SpaceStarting, p.SpaceCancelled, p.HostReminder)):
             try:

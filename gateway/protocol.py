@@ -41,10 +41,12 @@ from gateway.protocol_accounts import (
     Block as Block,
     CancelScheduled as CancelScheduled,
     ClearReminder as ClearReminder,
+    Description as Description,
     DirectMessage as DirectMessage,
     DmReceived as DmReceived,
     Follow as Follow,
     GetInbox as GetInbox,
+    GetSpace as GetSpace,
     HostReminder as HostReminder,
     Inbox as Inbox,
     InviteLink as InviteLink,
@@ -66,9 +68,11 @@ from gateway.protocol_accounts import (
     SetProtected as SetProtected,
     SetReminder as SetReminder,
     SpaceCancelled as SpaceCancelled,
+    SpaceRecord as SpaceRecord,
     Spaces as Spaces,
     SpaceStarting as SpaceStarting,
     StartScheduled as StartScheduled,
+    Topics as Topics,
     Unblock as Unblock,
     Unfollow as Unfollow,
 )
@@ -100,6 +104,8 @@ class Hello(ClientMessage, tag="hello", frozen=True, omit_defaults=True):
 class CreateSpace(Request, tag="create_space", frozen=True):
     title: str  # its length is a rule of the space (bad_argument), not of the wire format
     speakers: SpeakerPolicy = SpeakerPolicy.EVERYONE
+    description: Description = ""  # at most 500 characters, as a scheduled space's
+    topics: Topics = ()  # at most 3, each 1 to 30 characters
 
 
 class JoinSpace(Request, tag="join_space", frozen=True):
@@ -223,6 +229,7 @@ ClientUnion = (
     | ClearReminder
     | ListSpaces
     | SearchSpaces
+    | GetSpace
     | SendAudio
 )
 CLIENT_TYPES = frozenset(c.__struct_config__.tag for c in ClientUnion.__args__)
@@ -277,6 +284,8 @@ class SpaceSnapshot(msgspec.Struct, frozen=True):
     space_id: str
     title: str
     host: str
+    description: str
+    topics: list[str]
     status: SpaceStatus
     seq: int
     created_at: int
@@ -301,6 +310,8 @@ class SpaceSnapshot(msgspec.Struct, frozen=True):
             space_id=state.space_id,
             title=state.title,
             host=state.host,
+            description=state.description,
+            topics=list(state.topics),
             status=state.status,
             seq=state.seq,
             created_at=state.created_at,
@@ -339,6 +350,7 @@ ServerUnion = (
     | DmReceived
     | Scheduled
     | Spaces
+    | SpaceRecord
     | SpaceStarting
     | SpaceCancelled
     | HostReminder

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from actors.space import Post, SpaceStatus
 from gateway.protocol_base import U63, Handle, Request, Secret
 
 
@@ -71,11 +72,14 @@ class InviteSpeaker(AccountRequest, tag="invite_speaker", frozen=True):
 
 
 class ScheduleRequest(AccountRequest, frozen=True):
-    """A request about scheduled spaces or the lists of spaces (handled by `gateway/schedule.py`). Listing
-    and searching are open to guests; the others need an account."""
+    """A request about scheduled spaces, the lists of spaces or a space's record (handled by
+    `gateway/schedule.py`). Listing, searching and `get_space` are open to guests; the others need an
+    account."""
 
 
 ScheduledId = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
+Description = Annotated[str, msgspec.Meta(max_length=4096)]  # its length is the store's or space's rule
+Topics = Annotated[tuple[Annotated[str, msgspec.Meta(max_length=256)], ...], msgspec.Meta(max_length=16)]
 
 
 class ScheduleSpace(ScheduleRequest, tag="schedule_space", frozen=True):
@@ -83,8 +87,8 @@ class ScheduleSpace(ScheduleRequest, tag="schedule_space", frozen=True):
 
     title: Annotated[str, msgspec.Meta(max_length=1024)]
     starts_at: U63
-    description: Annotated[str, msgspec.Meta(max_length=4096)] = ""
-    topics: Annotated[tuple[Annotated[str, msgspec.Meta(max_length=256)], ...], msgspec.Meta(max_length=16)] = ()
+    description: Description = ""
+    topics: Topics = ()
 
 
 class CancelScheduled(ScheduleRequest, tag="cancel_scheduled", frozen=True):
@@ -111,6 +115,12 @@ class ListSpaces(ScheduleRequest, tag="list_spaces", frozen=True):
 class SearchSpaces(ScheduleRequest, tag="search_spaces", frozen=True):
     query: Annotated[str, msgspec.Meta(max_length=256)]
     limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 50
+
+
+class GetSpace(ScheduleRequest, tag="get_space", frozen=True):
+    """A space's record as the store keeps it, live or ended (an ended space keeps its timeline)."""
+
+    space_id: Annotated[str, msgspec.Meta(max_length=64)]
 
 
 # -- server to client ---------------------------------------------------------------------------
@@ -194,6 +204,22 @@ class Spaces(msgspec.Struct, frozen=True, tag_field="type", tag="spaces"):
     ref: int
     live: list[LiveSpace]
     upcoming: list[ScheduledSpace]
+
+
+class SpaceRecord(msgspec.Struct, frozen=True, tag_field="type", tag="space_record"):
+    """The reply to `get_space`: times in ms of unix time, `ended_at` nil while the space is live; the
+    timeline whole, oldest post first."""
+
+    ref: int
+    space_id: str
+    title: str
+    host: str
+    description: str
+    topics: list[str]
+    status: SpaceStatus
+    created_at: int
+    ended_at: int | None
+    timeline: list[Post]
 
 
 class SpaceStarting(msgspec.Struct, frozen=True, tag_field="type", tag="space_starting"):

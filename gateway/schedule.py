@@ -1,6 +1,7 @@
-"""Scheduled spaces over the wire: schedule, cancel, start, reminders, the lists of live and upcoming spaces
-and their search, each a call into `store/`; and the `Scheduler`, the gateway's one task that reminds
-hosts shortly before their spaces are due.
+"""Spaces made now or scheduled for later, over the wire: create, schedule, cancel, start, reminders, the
+lists of live and upcoming spaces and their search, a space's record (`get_space`, live or ended), each a
+call into `store/` or the directory; and the `Scheduler`, the gateway's one task that reminds hosts shortly
+before their spaces are due.
 
 The session (`session.py`) dispatches here. Notifications (`space_starting`, `space_cancelled`,
 `host_reminder`) are user notifications, like `dm_received`: sent to the account if it is connected now;
@@ -18,8 +19,8 @@ import msgspec
 import trio
 
 import store
-from actors.space import SpaceError, SpaceRef, errors as space_errors
-from gateway import accounts, protocol as p
+from actors.space import SpaceError, SpaceRef, SpaceStatus, errors as space_errors
+from gateway import accounts, protocol as p, space_store
 from gateway.errors import AccountRequired, RateLimited
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 HOST_REMINDER_LEAD_S = 300.0
 """A host is reminded this long before their scheduled space's `starts_at` (at once if it is sooner)."""
-LISTINGS_PER_S = 5  # `list_spaces` and `search_spaces` together, per connection; more are rate_limited
+LISTINGS_PER_S = 5  # `list_spaces`, `search_spaces` and `get_space` together, per connection; more are rate_limited
 MAX_SLEEP_S = 60.0  # the scheduler looks again at least this often (the wall clock may jump)
 
 
@@ -70,7 +71,7 @@ class Scheduler:
         times = self._listings.setdefault(session, deque(maxlen=LISTINGS_PER_S))
         now = time.monotonic()
         if len(times) == LISTINGS_PER_S and now - times[0] < 1.0:
-            raise RateLimited(f"at most {LISTINGS_PER_S} listings or searches a second")
+            raise RateLimited(f"at most {LISTINGS_PER_S} listings, searches or space records a second")
         times.append(now)
 
     def _remind_host(self, space: store.ScheduledSpace) -> None:
@@ -89,6 +90,9 @@ async def handle(session: Session, m: p.ScheduleRequest) -> msgspec.Struct:
         case p.SearchSpaces():
             gateway.scheduler.limit_listings(session)
             return await _spaces(gateway, m.ref, live=True, upcoming=True, limit=m.limit, query=m.query)
+        case p.GetSpace():
+            gateway.scheduler.limit_listings(session)
+            return await _record(db, m.ref, m.space_id)
     me = _require_account(session)
     match m:
         case p.ScheduleSpace():
@@ -114,8 +118,20 @@ async def handle(session: Session, m: p.ScheduleRequest) -> msgspec.Struct:
     return p.Ok(m.ref)
 
 
+async def create(session: Session, m: p.CreateSpace) -> SpaceRef:
+    """A space now, hosted by this connection's user (an account or a guest), with its description and
+    topics (the rules of a scheduled space's, checked by the space: bad_argument). The session then puts
+    the host in it."""
+    assert session.user is not None
+    await accounts.check_may_host(session)
+    return await session.gateway.directory.create(
+        session.user, m.title, m.speakers, description=m.description, topics=m.topics
+    )
+
+
 async def start(session: Session, scheduled_id: int) -> SpaceRef:
-    """The host starts their scheduled space: a live space with its title, recorded as its start, and
+    """The host starts their scheduled space: a live space with its title, description and topics, recorded
+    as its start, and
     `space_starting` to every connected reminder holder. The session then puts the host in it."""
     me = _require_account(session)
     gateway = session.gateway
@@ -125,7 +141,9 @@ async def start(session: Session, scheduled_id: int) -> SpaceRef:
         how = "was cancelled" if scheduled.cancelled_at is not None else "has started"
         raise store.ScheduledSpaceOver(scheduled_id, how)
     await accounts.check_may_host(session)
-    space = await gateway.directory.create(me.handle, scheduled.title)
+    space = await gateway.directory.create(
+        me.handle, scheduled.title, description=scheduled.description, topics=scheduled.topics
+    )
     started, holders = await store.mark_started(db, scheduled_id, space.space_id)
     gateway.scheduler.changed()
     notice = p.SpaceStarting(scheduled_id=started.id, space_id=space.space_id, title=started.title, host=me.handle)
@@ -172,6 +190,24 @@ async def _spaces(
             )
     scheduled = await store.upcoming(db, limit=limit, query=query) if upcoming else []
     return p.Spaces(ref=ref, live=live_spaces, upcoming=[wire_scheduled(s) for s in scheduled])
+
+
+async def _record(db: store.Database, ref: int, space_id: str) -> p.SpaceRecord:
+    space = await space_store.space_record(db, space_id)
+    if space is None:
+        raise space_errors.NoSuchSpace(f"no space {space_id!r}")
+    return p.SpaceRecord(
+        ref=ref,
+        space_id=space.space_id,
+        title=space.title,
+        host=space.host,
+        description=space.description,
+        topics=list(space.topics),
+        status=SpaceStatus(space.status),
+        created_at=space.created_at,
+        ended_at=space.ended_at,
+        timeline=list(space_store.timeline(space)),
+    )
 
 
 async def _require_host(db: store.Database, me: store.Account, scheduled_id: int, does: str) -> store.ScheduledSpace:

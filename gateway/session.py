@@ -239,9 +239,7 @@ class Session:
         match m:
             case p.CreateSpace():
                 self._require_no_space()
-                await accounts.check_may_host(self)
-                space = await self.gateway.directory.create(user, m.title, m.speakers)
-                await self._enter(ref, space)
+                await self._enter(ref, await schedule.create(self, m))
                 return
             case p.JoinSpace():
                 self._require_no_space()

@@ -1,8 +1,9 @@
-"""The spaces' `SpaceStore`, backed by the embedded SQLite store (`store/_spaces.py`)."""
+"""The spaces' `SpaceStore`, backed by the embedded SQLite store (`store/_spaces.py`), and the reading of a
+space's record (`get_space`), live or ended."""
 
 from __future__ import annotations
 
-from actors.space import Post, SpaceState
+from actors.space import Post, SpaceState, SpeakerPolicy
 from actors.space.persistence import StoredSpace
 from store import Database, _spaces as spaces
 
@@ -12,13 +13,32 @@ class SqliteSpaceStore:
         self._db = db
 
     async def space_created(self, state: SpaceState) -> None:
-        await spaces.create_space(self._db, state.space_id, state.title, state.host, state.created_at, state.seq)
+        await spaces.create_space(
+            self._db,
+            state.space_id,
+            state.title,
+            state.host,
+            state.created_at,
+            state.seq,
+            description=state.description,
+            topics=state.topics,
+            speaker_policy=state.speaker_policy.value,
+        )
 
     async def post_shared(self, space_id: str, post: Post) -> None:
         await spaces.add_post(self._db, space_id, spaces.StoredPost(post.id, post.user, post.text, post.at))
 
     async def participant_removed(self, space_id: str, user: str) -> None:
         await spaces.add_removal(self._db, space_id, user)
+
+    async def speaker_policy_changed(self, space_id: str, policy: SpeakerPolicy) -> None:
+        await spaces.set_speaker_policy(self._db, space_id, policy.value)
+
+    async def speaker_invited(self, space_id: str, user: str, at: int) -> None:
+        await spaces.add_invitation(self._db, space_id, user, at)
+
+    async def invitation_used(self, space_id: str, user: str) -> None:
+        await spaces.remove_invitation(self._db, space_id, user)
 
     async def space_ended(self, space_id: str, at: int) -> None:
         await spaces.end_space(self._db, space_id, at)
@@ -34,8 +54,21 @@ class SqliteSpaceStore:
                 host=s.host,
                 created_at=s.created_at,
                 seq_reserved=s.seq_reserved,
-                timeline=tuple(Post(p.id, p.user, p.text, p.at) for p in s.posts),
+                timeline=timeline(s),
                 removed=s.removed,
+                description=s.description,
+                topics=s.topics,
+                speaker_policy=SpeakerPolicy(s.speaker_policy),
+                invited=s.invited,
             )
             for s in await spaces.live_spaces(self._db)
         ]
+
+
+async def space_record(db: Database, space_id: str) -> spaces.StoredSpace | None:
+    """A space as the store has it, live or ended (an ended space keeps its timeline); None if unknown."""
+    return await spaces.get_space(db, space_id)
+
+
+def timeline(space: spaces.StoredSpace) -> tuple[Post, ...]:
+    return tuple(Post(p.id, p.user, p.text, p.at) for p in space.posts)

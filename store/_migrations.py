@@ -162,7 +162,29 @@ SCHEDULE = Migration(
     """,
 )
 
-MIGRATIONS: tuple[Migration, ...] = (ACCOUNTS, SOCIAL_GRAPH, INBOX, SPACES, SCHEDULE)
+SPACE_DETAILS = Migration(
+    "spaces' description, topics, speaker policy and invitations to speak",
+    """
+    ALTER TABLE spaces ADD COLUMN description TEXT NOT NULL DEFAULT '';
+    ALTER TABLE spaces ADD COLUMN topics TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE spaces ADD COLUMN speaker_policy TEXT NOT NULL DEFAULT 'everyone'
+        CHECK (speaker_policy IN ('everyone', 'following', 'invited'));
+
+    UPDATE spaces
+       SET description = s.description, topics = s.topics
+      FROM scheduled_spaces AS s
+     WHERE s.started_space_id = spaces.space_id;
+
+    CREATE TABLE space_invitations (
+        space_id   TEXT    NOT NULL REFERENCES spaces (space_id) ON DELETE CASCADE,
+        user       TEXT    NOT NULL,
+        invited_at INTEGER NOT NULL,
+        PRIMARY KEY (space_id, user)
+    ) STRICT;
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (ACCOUNTS, SOCIAL_GRAPH, INBOX, SPACES, SCHEDULE, SPACE_DETAILS)
 """Every published migration, in order. Append only."""
 
 

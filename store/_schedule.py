@@ -214,15 +214,14 @@ async def upcoming(
 
 async def live_listing(db: Database, *, limit: int = 50, query: str | None = None) -> list[LiveListing]:
     """Live spaces, newest first, at most `limit` (1 to 200); with `query`, those whose title, host or
-    (for a space started from a schedule) a topic contains it, without regard to case."""
+    a topic contains it, without regard to case. A space's topics are its own (a space started from a
+    schedule has the scheduled space's)."""
     check_limit(limit)
     needle = None if query is None else _needle(query)
 
     def select(conn: sqlite3.Connection) -> list[LiveListing]:
         rows = conn.execute(
-            "SELECT sp.space_id, sp.title, sp.host, coalesce(s.topics, '[]') FROM spaces AS sp"
-            " LEFT JOIN scheduled_spaces AS s ON s.started_space_id = sp.space_id"
-            " WHERE sp.status = 'live' ORDER BY sp.created_at DESC"
+            "SELECT space_id, title, host, topics FROM spaces WHERE status = 'live' ORDER BY created_at DESC"
         ).fetchall()
         found: list[LiveListing] = []
         for space_id, title, host, topics_json in rows:

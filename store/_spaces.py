@@ -1,4 +1,5 @@
-"""Spaces as the store keeps them: title, host, status, timeline, removals, and the event numbers used.
+"""Spaces as the store keeps them: title, host, description, topics, status, timeline, removals, speaker
+policy and standing invitations to speak, and the event numbers used.
 
 The space actor writes here before it answers (a shared post is durable before anyone is told of it).
 Event numbers are reserved in blocks: the space records a high-water mark before it passes it, so after
@@ -12,6 +13,9 @@ import sqlite3
 import msgspec
 
 from store._db import Database
+
+_encode = msgspec.json.Encoder().encode
+_decode_topics = msgspec.json.Decoder(tuple[str, ...]).decode
 
 
 class StoredPost(msgspec.Struct, frozen=True):
@@ -31,14 +35,29 @@ class StoredSpace(msgspec.Struct, frozen=True):
     seq_reserved: int
     posts: tuple[StoredPost, ...]
     removed: tuple[str, ...]
+    description: str = ""
+    topics: tuple[str, ...] = ()
+    speaker_policy: str = "everyone"  # "everyone" | "following" | "invited"
+    invited: tuple[str, ...] = ()  # standing invitations to speak, the oldest first
 
 
-async def create_space(db: Database, space_id: str, title: str, host: str, created_at: int, seq_reserved: int) -> None:
+async def create_space(
+    db: Database,
+    space_id: str,
+    title: str,
+    host: str,
+    created_at: int,
+    seq_reserved: int,
+    *,
+    description: str = "",
+    topics: tuple[str, ...] = (),
+    speaker_policy: str = "everyone",
+) -> None:
     def insert(conn: sqlite3.Connection) -> None:
         conn.execute(
-            "INSERT INTO spaces (space_id, title, host, status, created_at, seq_reserved)"
-            " VALUES (?, ?, ?, 'live', ?, ?)",
-            (space_id, title, host, created_at, seq_reserved),
+            "INSERT INTO spaces (space_id, title, host, status, created_at, seq_reserved, description, topics,"
+            " speaker_policy) VALUES (?, ?, ?, 'live', ?, ?, ?, ?, ?)",
+            (space_id, title, host, created_at, seq_reserved, description, _encode(topics).decode(), speaker_policy),
         )
 
     await db.write(insert)
@@ -61,6 +80,34 @@ async def add_removal(db: Database, space_id: str, user: str) -> None:
     await db.write(insert)
 
 
+async def set_speaker_policy(db: Database, space_id: str, policy: str) -> None:
+    def update(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE spaces SET speaker_policy = ? WHERE space_id = ?", (policy, space_id))
+
+    await db.write(update)
+
+
+async def add_invitation(db: Database, space_id: str, user: str, at: int) -> None:
+    """Record a standing invitation to speak (one a user: a second one changes nothing)."""
+
+    def insert(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT OR IGNORE INTO space_invitations (space_id, user, invited_at) VALUES (?, ?, ?)",
+            (space_id, user, at),
+        )
+
+    await db.write(insert)
+
+
+async def remove_invitation(db: Database, space_id: str, user: str) -> None:
+    """The invitation was accepted (used up)."""
+
+    def delete(conn: sqlite3.Connection) -> None:
+        conn.execute("DELETE FROM space_invitations WHERE space_id = ? AND user = ?", (space_id, user))
+
+    await db.write(delete)
+
+
 async def reserve_seq(db: Database, space_id: str, up_to: int) -> None:
     """Record that event numbers up to `up_to` may be given out (never lowers the mark)."""
 
@@ -80,7 +127,7 @@ async def end_space(db: Database, space_id: str, ended_at: int) -> None:
 async def get_space(db: Database, space_id: str) -> StoredSpace | None:
     def select(conn: sqlite3.Connection) -> StoredSpace | None:
         row = conn.execute(
-            "SELECT space_id, title, host, status, created_at, ended_at, seq_reserved FROM spaces WHERE space_id = ?",
+            f"SELECT {_COLUMNS} FROM spaces WHERE space_id = ?",
             (space_id,),
         ).fetchone()
         return None if row is None else _with_details(conn, row)
@@ -93,12 +140,14 @@ async def live_spaces(db: Database) -> list[StoredSpace]:
 
     def select(conn: sqlite3.Connection) -> list[StoredSpace]:
         rows = conn.execute(
-            "SELECT space_id, title, host, status, created_at, ended_at, seq_reserved FROM spaces"
-            " WHERE status = 'live' ORDER BY created_at"
+            f"SELECT {_COLUMNS} FROM spaces WHERE status = 'live' ORDER BY created_at"
         ).fetchall()
         return [_with_details(conn, row) for row in rows]
 
     return await db.read(select)
+
+
+_COLUMNS = "space_id, title, host, status, created_at, ended_at, seq_reserved, description, topics, speaker_policy"
 
 
 def _with_details(conn: sqlite3.Connection, row: tuple[object, ...]) -> StoredSpace:
@@ -112,8 +161,29 @@ def _with_details(conn: sqlite3.Connection, row: tuple[object, ...]) -> StoredSp
     removed = tuple(
         r[0] for r in conn.execute("SELECT user FROM space_removals WHERE space_id = ? ORDER BY user", (space_id,))
     )
-    space_id_, title, host, status, created_at, ended_at, seq_reserved = row
+    invited = tuple(
+        r[0]
+        for r in conn.execute(
+            "SELECT user FROM space_invitations WHERE space_id = ? ORDER BY invited_at, rowid", (space_id,)
+        )
+    )
+    space_id_, title, host, status, created_at, ended_at, seq_reserved, description, topics, policy = row
     assert isinstance(space_id_, str) and isinstance(title, str) and isinstance(host, str)
     assert isinstance(status, str) and isinstance(created_at, int) and isinstance(seq_reserved, int)
     assert ended_at is None or isinstance(ended_at, int)
-    return StoredSpace(space_id_, title, host, status, created_at, ended_at, seq_reserved, posts, removed)
+    assert isinstance(description, str) and isinstance(topics, str) and isinstance(policy, str)
+    return StoredSpace(
+        space_id_,
+        title,
+        host,
+        status,
+        created_at,
+        ended_at,
+        seq_reserved,
+        posts,
+        removed,
+        description=description,
+        topics=_decode_topics(topics),
+        speaker_policy=policy,
+        invited=invited,
+    )

@@ -44,7 +44,14 @@ from actors.space.commands import (
     UnpinPost,
 )
 from actors.space.errors import SpaceError
-from actors.space.events import ParticipantRemoved, PostShared, SpaceEnded, SpaceEvent
+from actors.space.events import (
+    ParticipantRemoved,
+    PostShared,
+    SpaceEnded,
+    SpaceEvent,
+    SpeakerInvited,
+    SpeakerPolicyChanged,
+)
 from actors.space.persistence import NO_STORE, SEQ_BLOCK, SpaceStore
 from actors.space.ticking import Ticker, ticker_for
 from actors.space.values import SpaceState
@@ -198,8 +205,15 @@ class SpaceActor(Actor):
                 await store.post_shared(space_id, event.post)
             elif isinstance(event, ParticipantRemoved):
                 await store.participant_removed(space_id, event.user)
+            elif isinstance(event, SpeakerPolicyChanged):
+                await store.speaker_policy_changed(space_id, event.policy)
+            elif isinstance(event, SpeakerInvited):
+                await store.speaker_invited(space_id, event.user, event.at)
             elif isinstance(event, SpaceEnded):
                 await store.space_ended(space_id, event.at)
+        for user in self.state.invited:
+            if user not in state.invited:  # an invitation accepted: used up
+                await store.invitation_used(space_id, user)
 
     def _sync_inputs(self) -> None:
         """Exactly the unmuted people on the mic are mixer inputs: a role change, a mute or a removal is in

@@ -44,8 +44,17 @@ class SpaceDirectory:
         self._over: set[str] = set()
         self.restarts = 0
 
-    async def create(self, host: str, title: str, speakers: SpeakerPolicy = SpeakerPolicy.EVERYONE) -> SpaceRef:
-        state = domain.new_space(secrets.token_urlsafe(9), title, host, now_ms(), speakers)
+    async def create(
+        self,
+        host: str,
+        title: str,
+        speakers: SpeakerPolicy = SpeakerPolicy.EVERYONE,
+        *,
+        description: str = "",
+        topics: tuple[str, ...] | list[str] = (),
+    ) -> SpaceRef:
+        space_id = secrets.token_urlsafe(9)
+        state = domain.new_space(space_id, title, host, now_ms(), speakers, description=description, topics=topics)
         await self._store.space_created(state)
         ref: SpaceRef = await self._nursery.start(self._run_space, state)
         return ref

@@ -1,9 +1,9 @@
 """What a space keeps on disk, and the interface it keeps it through.
 
-A space writes before it answers: a post, a removal, the end of the space are durable before anyone is
-told of them. Event numbers are reserved in blocks of `SEQ_BLOCK`: the space records a high-water mark
-before it passes it, so a space restored after a server restart numbers its events above every number
-it ever gave out (a jump, never a reuse).
+A space writes before it answers: a post, a removal, a change of speaker policy, an invitation to speak
+(and its use), the end of the space are durable before anyone is told of them. Event numbers are reserved
+in blocks of `SEQ_BLOCK`: the space records a high-water mark before it passes it, so a space restored
+after a server restart numbers its events above every number it ever gave out (a jump, never a reuse).
 
 The server gives the directory a `SpaceStore` backed by SQLite (`gateway/space_store.py`); without one
 (`NO_STORE`), spaces live in memory only.
@@ -15,7 +15,7 @@ from typing import Protocol
 
 import msgspec
 
-from actors.space.values import Post, Role, SpaceState, SpaceStatus
+from actors.space.values import Post, Role, SpaceState, SpaceStatus, SpeakerPolicy
 
 SEQ_BLOCK = 1000
 
@@ -30,12 +30,19 @@ class StoredSpace(msgspec.Struct, frozen=True):
     seq_reserved: int
     timeline: tuple[Post, ...]
     removed: tuple[str, ...]
+    description: str = ""
+    topics: tuple[str, ...] = ()
+    speaker_policy: SpeakerPolicy = SpeakerPolicy.EVERYONE
+    invited: tuple[str, ...] = ()  # standing invitations to speak, the oldest first
 
 
 class SpaceStore(Protocol):
     async def space_created(self, state: SpaceState) -> None: ...
     async def post_shared(self, space_id: str, post: Post) -> None: ...
     async def participant_removed(self, space_id: str, user: str) -> None: ...
+    async def speaker_policy_changed(self, space_id: str, policy: SpeakerPolicy) -> None: ...
+    async def speaker_invited(self, space_id: str, user: str, at: int) -> None: ...
+    async def invitation_used(self, space_id: str, user: str) -> None: ...
     async def space_ended(self, space_id: str, at: int) -> None: ...
     async def reserve_seq(self, space_id: str, up_to: int) -> None: ...
     async def live_spaces(self) -> list[StoredSpace]: ...
@@ -53,6 +60,15 @@ class NoStore:
     async def participant_removed(self, space_id: str, user: str) -> None:
         pass
 
+    async def speaker_policy_changed(self, space_id: str, policy: SpeakerPolicy) -> None:
+        pass
+
+    async def speaker_invited(self, space_id: str, user: str, at: int) -> None:
+        pass
+
+    async def invitation_used(self, space_id: str, user: str) -> None:
+        pass
+
     async def space_ended(self, space_id: str, at: int) -> None:
         pass
 
@@ -67,8 +83,9 @@ NO_STORE = NoStore()
 
 
 def restored(stored: StoredSpace) -> SpaceState:
-    """The state of a space brought back after a restart: its title, host, timeline and removals; nobody
-    is connected yet (the host, rejoining, is host again), and events number on above the reservation."""
+    """The state of a space brought back after a restart: its title, host, description, topics, timeline,
+    removals, speaker policy and standing invitations; nobody is connected yet (the host, rejoining, is
+    host again), and events number on above the reservation."""
     return SpaceState(
         space_id=stored.space_id,
         title=stored.title,
@@ -80,6 +97,10 @@ def restored(stored: StoredSpace) -> SpaceState:
         seq=stored.seq_reserved,
         created_at=stored.created_at,
         removed=stored.removed,
+        speaker_policy=stored.speaker_policy,
+        invited=stored.invited,
+        description=stored.description,
+        topics=stored.topics,
     )
 
 

@@ -21,6 +21,10 @@ MAX_PINNED = 3
 
 MAX_TITLE_CHARS = 100
 MAX_POST_CHARS = 1000
+MAX_DESCRIPTION_CHARS = 500
+MAX_TOPICS = 3
+MAX_TOPIC_CHARS = 30
+"""A space's description and topics: the same limits as a scheduled space's (`store/_schedule.py`)."""
 
 
 class Role(enum.StrEnum):
@@ -94,6 +98,8 @@ class SpaceState(msgspec.Struct, frozen=True):
 
     Speakers: `speaker_policy` says who may raise a hand; `invited` the users the host or a co-host invited
     to speak (present or not), until they accept.
+
+    `description` and `topics` are chosen at creation (or come from the scheduled space it starts).
     """
 
     space_id: str
@@ -115,6 +121,8 @@ class SpaceState(msgspec.Struct, frozen=True):
     pinned: tuple[int, ...] = ()
     speaker_policy: SpeakerPolicy = SpeakerPolicy.EVERYONE
     invited: tuple[str, ...] = ()
+    description: str = ""
+    topics: tuple[str, ...] = ()
 
     def role_of(self, user: str) -> Role | None:
         return self.roles.get(user)

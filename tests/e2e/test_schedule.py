@@ -45,6 +45,7 @@ async def test_a_reminded_listener_is_told_when_the_host_starts_the_space_and_jo
 
             joined = await ada.start_scheduled(scheduled.scheduled_id)
             assert (joined.role, joined.space.title) == ("host", "Morning show")
+            assert (joined.space.description, joined.space.topics) == ("News", ["news", "tech"])
             notice = await bob.next_notice()
             assert notice == p.SpaceStarting(scheduled.scheduled_id, joined.space.space_id, "Morning show", "ada")
             assert (await bob.join_space(notice.space_id)).space.host == "ada"

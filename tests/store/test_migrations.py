@@ -20,6 +20,7 @@ PUBLISHED = {
     3: "269f3b97c9c5bc8778677c9fa38b18dde765d9777f4975dd6bb9d54f02effbcc",
     4: "c3c11ec5eba2ea5383dbb188bb4d2e89c3080f453ea2a61c977c017f4632f98f",
     5: "9d7498b54ecdf7f21b8a6a3e023677a4d1e305d37e75be0baa8369ef437d4e8c",
+    6: "f040bd193101939e5b8705c3ee86c52171fe34dc79f57db34c51bfd1aacc1a99",
 }
 """sha256 of each published migration's SQL. A published migration is never edited: append a new one."""
 
@@ -139,4 +140,24 @@ def test_scripts_split_into_whole_statements() -> None:
         conn.execute(statement)
     conn.execute("INSERT INTO t DEFAULT VALUES")
     assert conn.execute("SELECT x FROM t").fetchone()[0] == "c;d"
+    conn.close()
+
+
+def test_spaces_of_an_old_database_get_default_details_and_a_started_one_its_schedules(tmp_path: Path) -> None:
+    conn = _connect(tmp_path / "stoa.db")
+    assert migrate(conn, MIGRATIONS[:5]) == 5
+    conn.execute("INSERT INTO accounts (handle, display_name, password_hash, created_at) VALUES ('ada', 'Ada', 'x', 0)")
+    for space_id in ("plain", "started"):
+        conn.execute(
+            "INSERT INTO spaces (space_id, title, host, status, created_at, seq_reserved)"
+            " VALUES (?, 'Show', 'ada', 'live', 1, 0)",
+            (space_id,),
+        )
+    conn.execute(
+        "INSERT INTO scheduled_spaces (host_id, title, description, topics, search_text, starts_at, created_at,"
+        " started_space_id) VALUES (1, 'Show', 'About it', '[\"jazz\"]', '', 2, 1, 'started')"
+    )
+    assert migrate(conn) == len(MIGRATIONS)
+    rows = conn.execute("SELECT space_id, description, topics, speaker_policy FROM spaces ORDER BY space_id")
+    assert rows.fetchall() == [("plain", "", "[]", "everyone"), ("started", "About it", '["jazz"]', "everyone")]
     conn.close()

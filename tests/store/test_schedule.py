@@ -149,14 +149,14 @@ async def test_search_matches_title_topic_and_host_handle_without_case(db: Datab
         await upcoming(db, query="  ")
 
 
-async def test_live_listing_searches_live_spaces_and_their_topics(db: Database, clock: FakeClock) -> None:
+async def test_live_listing_searches_live_spaces_and_their_own_topics(db: Database, clock: FakeClock) -> None:
     ada = await make_account(db, "ada")
     space = await schedule_space(db, ada.id, "Show", now_ms(clock) + HOUR_MS, topics=["gardening"])
 
     def live(conn: sqlite3.Connection) -> None:
         conn.execute(
-            "INSERT INTO spaces (space_id, title, host, status, created_at, seq_reserved)"
-            " VALUES ('sp-1', 'Show', 'ada', 'live', 1, 0)"
+            "INSERT INTO spaces (space_id, title, host, status, created_at, seq_reserved, topics)"
+            " VALUES ('sp-1', 'Show', 'ada', 'live', 1, 0, '[\"gardening\"]')"
         )
 
     await db.write(live)

@@ -5,16 +5,44 @@ from __future__ import annotations
 from actors.space import errors
 from actors.space.domain.authority import Result, member_role, replace, without
 from actors.space.events import AudienceChanged, HandLowered, ParticipantJoined, ParticipantLeft, SpaceEnded, SpaceEvent
-from actors.space.values import MAX_CHURN_NAMES, MAX_TITLE_CHARS, Role, SpaceState, SpaceStatus, SpeakerPolicy
+from actors.space.values import (
+    MAX_CHURN_NAMES,
+    MAX_DESCRIPTION_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_TOPIC_CHARS,
+    MAX_TOPICS,
+    Role,
+    SpaceState,
+    SpaceStatus,
+    SpeakerPolicy,
+)
 
 
 def new_space(
-    space_id: str, title: str, host: str, now_ms: int, speakers: SpeakerPolicy = SpeakerPolicy.EVERYONE
+    space_id: str,
+    title: str,
+    host: str,
+    now_ms: int,
+    speakers: SpeakerPolicy = SpeakerPolicy.EVERYONE,
+    *,
+    description: str = "",
+    topics: tuple[str, ...] | list[str] = (),
 ) -> SpaceState:
-    """A live space whose host is already its first participant (event 1 announces them)."""
+    """A live space whose host is already its first participant (event 1 announces them).
+
+    Error handling: `BadArgument` for a title that is blank or over 100 characters, a description over 500,
+    more than 3 topics or one that is blank or over 30 characters (the rules of a scheduled space)."""
     title = title.strip()
     if not title or len(title) > MAX_TITLE_CHARS:
         raise errors.BadArgument(f"a title has 1 to {MAX_TITLE_CHARS} characters")
+    description = description.strip()
+    if len(description) > MAX_DESCRIPTION_CHARS:
+        raise errors.BadArgument(f"a description has at most {MAX_DESCRIPTION_CHARS} characters")
+    if len(topics) > MAX_TOPICS:
+        raise errors.BadArgument(f"at most {MAX_TOPICS} topics")
+    clean_topics = tuple(topic.strip() for topic in topics)
+    if not all(1 <= len(topic) <= MAX_TOPIC_CHARS for topic in clean_topics):
+        raise errors.BadArgument(f"a topic has 1 to {MAX_TOPIC_CHARS} characters")
     return SpaceState(
         space_id=space_id,
         title=title,
@@ -26,6 +54,8 @@ def new_space(
         seq=1,
         created_at=now_ms,
         speaker_policy=speakers,
+        description=description,
+        topics=clean_topics,
     )
 
 
