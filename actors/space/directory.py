@@ -100,7 +100,11 @@ class SpaceDirectory:
                 await ended.wait()
         except RestartIntensityExceeded as e:
             log.error("space %s failed beyond its restart budget: %r", space_id, e.__cause__)
-            audience.broadcast([SpaceEnded(space_id, audience.last_seq + 1, now_ms(), "failed")])
+            ended_at = now_ms()
+            # Over for good: recorded as ended, so a restarted server does not bring it back.
+            with trio.move_on_after(5):
+                await self._store.space_ended(space_id, ended_at)
+            audience.broadcast([SpaceEnded(space_id, audience.last_seq + 1, ended_at, "failed")])
         finally:
             audience.close()
             self._live.pop(space_id, None)

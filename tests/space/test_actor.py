@@ -13,16 +13,17 @@ import trio.testing
 
 from actors.runtime import ActorCrashed, ActorStopped
 from actors.space import PostShared, Role, SpaceDirectory, SpaceEnded, SpaceRef
+from actors.space.persistence import NO_STORE, NoStore, SpaceStore
 from tests.audio import assert_tone_present, decode_stream, encode_tone, tone_level
 from tests.space.fakes import RecordingFanout, RecordingLink
 
 
 @asynccontextmanager
-async def open_directory() -> AsyncIterator[tuple[SpaceDirectory, RecordingFanout]]:
+async def open_directory(store: SpaceStore = NO_STORE) -> AsyncIterator[tuple[SpaceDirectory, RecordingFanout]]:
     """A space directory over a recording fan-out; its spaces stop when the block ends."""
     async with trio.open_nursery() as nursery:
         fanout = RecordingFanout()
-        yield SpaceDirectory(nursery, fanout), fanout
+        yield SpaceDirectory(nursery, fanout, store=store), fanout
         nursery.cancel_scope.cancel()
 
 
@@ -53,9 +54,20 @@ async def test_a_crashed_space_restarts_with_its_participants_timeline_and_links
             assert [e.seq for e in guest_link.events] == list(range(guest_link.events[0].seq, posts[-1].seq + 1))
 
 
+class EndingsStore(NoStore):
+    """Keeps nothing but the spaces recorded as ended."""
+
+    def __init__(self) -> None:
+        self.ended: list[str] = []
+
+    async def space_ended(self, space_id: str, at: int) -> None:
+        self.ended.append(space_id)
+
+
 async def test_a_space_that_keeps_crashing_is_given_up_and_everyone_is_told() -> None:
+    store = EndingsStore()
     with trio.fail_after(10):
-        async with open_directory() as (directory, fanout):
+        async with open_directory(store) as (directory, fanout):
             space = await directory.create("host", "Doomed")
             link = RecordingLink(fanout)
             await space.join("host", link)
@@ -66,6 +78,7 @@ async def test_a_space_that_keeps_crashing_is_given_up_and_everyone_is_told() ->
             ended = link.events[-1]
             assert isinstance(ended, SpaceEnded) and ended.reason == "failed"
             assert directory.live_count == 0
+            assert store.ended == [space.space_id], "recorded as ended: a restart must not bring it back"
 
 
 async def stream(space: SpaceRef, user: str, packets: list[bytes]) -> None:
