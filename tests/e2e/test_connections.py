@@ -105,3 +105,13 @@ async def test_a_client_that_never_answers_pings_is_closed_after_ten_seconds(ser
         code, after = await trio.to_thread.run_sync(silent_peer, server.port)
     assert code == 4001
     assert 9 <= after <= 13, f"closed after {after:.1f} s"
+
+
+async def test_a_client_that_never_says_hello_is_closed_after_ten_seconds(server: ServerProcess) -> None:
+    with trio.fail_after(30):
+        async with open_websocket_url(server.url) as ws:
+            started = trio.current_time()
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.get_message()
+            assert closed.value.reason.code == 4003
+            assert 9 <= trio.current_time() - started <= 13
