@@ -1,12 +1,11 @@
 """What can be asked of a space: imperative commands, handled by `SpaceActor`.
 
 `Join` carries the member's `MemberLink`: the one way the space reaches that participant's connection.
-The moderation commands are plain data (frozen msgspec Structs); `by` is always who asks.
+Every command is plain data (a frozen msgspec Struct); `by` is always who asks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 import msgspec
@@ -34,14 +33,12 @@ class MemberLink(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Join:
+class Join(msgspec.Struct, frozen=True):
     user: str
     link: MemberLink
 
 
-@dataclass(frozen=True, slots=True)
-class Leave:
+class Leave(msgspec.Struct, frozen=True):
     """`link`, when given, makes the leave conditional: only if that link is still the user's connection
     (a dropped connection must not take out the newer one that replaced it)."""
 
@@ -50,26 +47,22 @@ class Leave:
     link: MemberLink | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SetRole:
+class SetRole(msgspec.Struct, frozen=True):
     by: str
     user: str
     role: Role
 
 
-@dataclass(frozen=True, slots=True)
-class SharePost:
+class SharePost(msgspec.Struct, frozen=True):
     user: str
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class EndSpace:
+class EndSpace(msgspec.Struct, frozen=True):
     by: str
 
 
-@dataclass(frozen=True, slots=True)
-class PushAudio:
+class PushAudio(msgspec.Struct, frozen=True):
     """One Opus packet from a speaker: `seq` is the sender's packet counter, `captured_at` µs of unix time."""
 
     user: str
@@ -78,13 +71,11 @@ class PushAudio:
     opus: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class AnnounceAudience:
+class AnnounceAudience(msgspec.Struct, frozen=True):
     """The space tells itself, once a second, to announce the listeners who came and went."""
 
 
-@dataclass(frozen=True, slots=True)
-class GetSnapshot:
+class GetSnapshot(msgspec.Struct, frozen=True):
     pass
 
 
