@@ -88,7 +88,6 @@ class SpaceActor(Actor):
         ended: trio.Event,
         store: SpaceStore = NO_STORE,
     ) -> None:
-        self._initial = initial
         self._store = store
         self._seq_reserved = 0  # the first change records a reservation above the current number
         self._audience = audience
@@ -254,6 +253,8 @@ class SpaceActor(Actor):
             self.mixer.remove_input(input_id)  # silent from the next tick on: revoked at ingress
 
     def _push(self, packet: PushAudio) -> None:
+        # `_input_of` holds exactly those `domain.audio_refusal` lets through (on the mic, not muted):
+        # one dict lookup per packet is the authority check.
         input_id = self._input_of.get(packet.user)
         if input_id is None:
             return  # not on the mic (any more): the gateway already told the sender

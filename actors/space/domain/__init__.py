@@ -33,11 +33,11 @@ from actors.space.commands import (
 )
 from actors.space.domain import membership, moderation, posts, roles, speakers
 from actors.space.domain.authority import Result
-from actors.space.domain.membership import announce_audience, first_event, new_space
+from actors.space.domain.membership import announce_audience, new_space
 from actors.space.domain.moderation import audio_refusal
 from actors.space.values import SpaceState, SpaceStatus
 
-__all__ = ["Result", "announce_audience", "apply", "audio_refusal", "first_event", "new_space"]
+__all__ = ["Result", "announce_audience", "apply", "audio_refusal", "new_space"]
 
 
 def apply(state: SpaceState, command: Rule, now_ms: int) -> Result:

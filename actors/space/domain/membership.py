@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from actors.space import errors
 from actors.space.domain.authority import Result, member_role, replace, without
-from actors.space.events import AudienceChanged, HandLowered, ParticipantJoined, ParticipantLeft, SpaceEnded, SpaceEvent
+from actors.space.events import AudienceChanged, HandLowered, ParticipantJoined, ParticipantLeft, SpaceEnded
 from actors.space.values import (
     MAX_CHURN_NAMES,
     MAX_DESCRIPTION_CHARS,
@@ -57,10 +57,6 @@ def new_space(
         description=description,
         topics=clean_topics,
     )
-
-
-def first_event(state: SpaceState) -> SpaceEvent:
-    return ParticipantJoined(state.space_id, 1, state.created_at, state.host, Role.HOST)
 
 
 def announce_audience(state: SpaceState, now_ms: int) -> Result:
