@@ -14,6 +14,7 @@ from pathlib import Path
 import trio
 
 from actors.space import MixConfig
+from gateway.limits import LimitSettings
 from gateway.server import GatewayConfig, Server, serve
 
 
@@ -54,6 +55,20 @@ def main(argv: list[str] | None = None) -> int:
         metavar="BYTES",
         help="kernel send buffer per client socket (Rust transport); default: the kernel's autotuning",
     )
+    s.add_argument(
+        "--max-connections-per-address",
+        type=int,
+        default=LimitSettings.max_connections_per_address,
+        metavar="N",
+        help="open WebSocket connections from one client address; more are refused with HTTP 429; 0: no cap "
+        f"(default {LimitSettings.max_connections_per_address})",
+    )
+    s.add_argument(
+        "--rate-limits",
+        choices=["on", "off"],
+        default="on",
+        help="per-request rate limits (docs/security.md); 'off' only for load tests on a private network",
+    )
     s.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     _add_load_parser(commands)
     args = parser.parse_args(argv)
@@ -72,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         transport=args.transport,
         frames_per_message=max(1, min(10, args.frames_per_message)),
         sndbuf=args.sndbuf,
+        limits=LimitSettings(
+            enabled=args.rate_limits == "on", max_connections_per_address=args.max_connections_per_address
+        ),
     )
     _watch_gc_pauses()
     trio.run(_serve_until_signal, config)

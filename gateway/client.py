@@ -1,9 +1,12 @@
 """A Python client of the Stoa protocol (trio-websocket + msgspec), shared by tests, the load harness and users.
 
-    async with connect("ws://127.0.0.1:8765/", "alice") as alice:
+    async with connect_account("ws://127.0.0.1:8765/", "alice") as alice:  # register if new, log in
         joined = await alice.create_space("Morning show")
         await alice.share_post("hello")
         event = await alice.next_event()
+
+    async with connect(url, "Sam") as sam:                     # a guest shown as "Sam": listens only
+        await sam.join_space(joined.space.space_id)
 
     async with connect(url, "guest_1") as me:                  # a guest, then signed in as an account
         await me.register("alice", "correct horse battery staple", "Alice")
@@ -37,17 +40,23 @@ Notice = p.SpaceStarting | p.SpaceCancelled | p.HostReminder
 
 
 class RequestError(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, retry_after_ms: int | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.retry_after_ms = retry_after_ms
 
 
 class Client:
-    def __init__(self, ws: WebSocketConnection, user: str | None, token: str | None = None) -> None:
+    def __init__(
+        self, ws: WebSocketConnection, name: str | None, token: str | None = None, guest_token: str | None = None
+    ) -> None:
         self.ws = ws
-        self.user = user or ""  # with a token, the account's handle once `welcome` arrives
+        self.user = ""  # the server-issued id, from `welcome` (or `logged_in`)
+        self.name = name or ""
+        self.handle: str | None = None  # the account's handle; None for a guest
         self.token = token
+        self.guest_token = guest_token
         self.welcome: p.Welcome | None = None
         self._refs = itertools.count(1)
         self._waiting: dict[int, trio.MemorySendChannel[object]] = {}
@@ -144,10 +153,11 @@ class Client:
         """Sign this connection in as the account (it must not be in a space); keeps the token."""
         reply = await self._request(lambda ref: p.LogIn(ref=ref, handle=handle, password=password))
         assert isinstance(reply, p.LoggedIn)
-        self.user, self.token = reply.handle, reply.token
+        self.user, self.name, self.handle, self.token = reply.user, reply.handle, reply.handle, reply.token
         return reply
 
     async def log_out(self) -> None:
+        """The connection becomes a new guest (its `welcome` arrives before the `ok`)."""
         await self._request(lambda ref: p.LogOut(ref=ref))
         self.token = None
 
@@ -253,21 +263,28 @@ class Client:
         finally:
             self._waiting.pop(ref, None)
         if isinstance(reply, p.Error):
-            raise RequestError(reply.code, reply.message)
+            raise RequestError(reply.code, reply.message, reply.retry_after_ms)
         return reply
 
     async def _hello(self) -> p.Welcome:
         if self.token is not None:
             hello = p.Hello(protocol=p.PROTOCOL_VERSION, token=self.token)
+        elif self.guest_token is not None:
+            hello = p.Hello(protocol=p.PROTOCOL_VERSION, guest_token=self.guest_token, name=self.name or None)
         else:
-            hello = p.Hello(protocol=p.PROTOCOL_VERSION, user=self.user)
+            hello = p.Hello(protocol=p.PROTOCOL_VERSION, name=self.name)
         await self.ws.send_message(p.encode(hello))
         reply = p.SERVER_DECODER.decode(_binary(await self.ws.get_message()))
         if isinstance(reply, p.Error):
-            raise RequestError(reply.code, reply.message)
+            raise RequestError(reply.code, reply.message, reply.retry_after_ms)
         assert isinstance(reply, p.Welcome)
-        self.welcome, self.user = reply, reply.user
+        self._welcomed(reply)
         return reply
+
+    def _welcomed(self, welcome: p.Welcome) -> None:
+        self.welcome, self.user, self.name, self.handle = welcome, welcome.user, welcome.name, welcome.handle
+        if welcome.guest_token is not None:
+            self.guest_token = welcome.guest_token
 
     async def _read(self) -> None:
         try:
@@ -283,6 +300,9 @@ class Client:
 
     def _route(self, message: object) -> None:
         ref = getattr(message, "ref", None)
+        if isinstance(message, p.Welcome):  # after `log_out`: this connection is a new guest
+            self._welcomed(message)
+            return
         if isinstance(message, (p.Ok, p.Joined, p.Error, p.Registered, p.LoggedIn, p.Inbox)) and ref in self._waiting:
             self._waiting.pop(ref).send_nowait(message)
         elif isinstance(message, (p.Scheduled, p.Spaces, p.SpaceRecord)) and ref in self._waiting:
@@ -318,14 +338,19 @@ def _binary(data: str | bytes) -> bytes:
 
 @asynccontextmanager
 async def connect(
-    url: str, user: str | None = None, *, token: str | None = None, connect_timeout: float = 10.0
+    url: str,
+    name: str | None = None,
+    *,
+    token: str | None = None,
+    guest_token: str | None = None,
+    connect_timeout: float = 10.0,
 ) -> AsyncIterator[Client]:
-    """Open a connection, say hello (as the account of `token` if given, else as the guest `user`), and
-    yield a Client; closes the connection on exit."""
-    if user is None and token is None:
-        raise ValueError("connect as a guest `user` or with an account's `token`")
+    """Open a connection, say hello (as the account of `token` if given, else as the guest of
+    `guest_token`, else as a new guest shown as `name`), and yield a Client; closes the connection on exit."""
+    if name is None and token is None and guest_token is None:
+        raise ValueError("connect as a guest (`name` or `guest_token`) or with an account's `token`")
     async with open_websocket_url(url, connect_timeout=connect_timeout, max_message_size=2**20) as ws:
-        client = Client(ws, user, token)
+        client = Client(ws, name, token, guest_token)
         await client._hello()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(client._read)
@@ -333,3 +358,20 @@ async def connect(
                 yield client
             finally:
                 nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def connect_account(
+    url: str, handle: str, password: str = "correct horse battery staple", *, register: bool = True
+) -> AsyncIterator[Client]:
+    """Connect, register `handle` (unless it exists or `register` is False) and log in on the same
+    connection: the Client is then that account (`client.user` is its id, `client.token` its token)."""
+    async with connect(url, handle) as client:
+        if register:
+            try:
+                await client.register(handle, password, handle)
+            except RequestError as e:
+                if e.code != "handle_taken":
+                    raise
+        await client.log_in(handle, password)
+        yield client

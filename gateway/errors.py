@@ -46,7 +46,25 @@ class UnsupportedProtocol(GatewayError):
 
 
 class RateLimited(GatewayError):
+    """Too many of one kind of request: `retry_after_ms` says when one more will be accepted."""
+
     code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_ms: int = 1000) -> None:
+        super().__init__(message)
+        self.retry_after_ms = retry_after_ms
+
+
+class LimitReached(GatewayError):
+    """A cap that waiting does not lift: one live space hosted at a time, so many scheduled spaces."""
+
+    code = "limit_reached"
+
+
+class GuestTokenInvalid(GatewayError):
+    """`hello` with a `guest_token` this server did not issue (or issued before it restarted)."""
+
+    code = "guest_token_invalid"
 
 
 class AccountRequired(GatewayError):
@@ -72,6 +90,8 @@ ERROR_CODES: dict[type[Exception], str] = {
     AlreadyAuthenticated: "already_authenticated",
     UnsupportedProtocol: "unsupported_protocol",
     RateLimited: "rate_limited",
+    LimitReached: "limit_reached",
+    GuestTokenInvalid: "guest_token_invalid",
     AccountRequired: "account_required",
     ProtectedAccount: "protected_account",
     Internal: "internal",
@@ -92,6 +112,7 @@ ERROR_CODES: dict[type[Exception], str] = {
     space_errors.NotInvited: "not_invited",
     space_errors.BadArgument: "bad_argument",
     space_errors.SpaceUnavailable: "space_unavailable",
+    space_errors.ScheduledSpaceOver: "scheduled_space_over",
     store.BadArgument: "bad_argument",
     store.HandleTaken: "handle_taken",
     store.BadCredentials: "bad_credentials",
@@ -104,7 +125,7 @@ ERROR_CODES: dict[type[Exception], str] = {
     store.ScheduledSpaceOver: "scheduled_space_over",
 }
 
-SHARED_CODES = frozenset({"bad_argument"})
+SHARED_CODES = frozenset({"bad_argument", "scheduled_space_over"})
 """Codes that more than one layer raises with one meaning (a value out of its documented range): a client
 handles `bad_argument` alike whether the space or the store refused the value."""
 

@@ -22,6 +22,7 @@ from actors.space import (
     ParticipantJoined,
     ParticipantLeft,
     ParticipantRemoved,
+    Person,
     Post,
     PostPinned,
     PostShared,
@@ -89,16 +90,19 @@ from gateway.protocol_base import (
     Request as Request,
     Secret as Secret,
     Token as Token,
+    UserId as UserId,
     UserName as UserName,
 )
 
 
 class Hello(ClientMessage, tag="hello", frozen=True, omit_defaults=True):
-    """Sign the connection in: as the account of `token` when given, else as the guest `user`."""
+    """Sign the connection in: as the account of `token`; else as the guest of `guest_token` (from an
+    earlier `welcome`); else as a new guest shown as `name`."""
 
     protocol: int
-    user: UserName | None = None
+    name: UserName | None = None
     token: Token | None = None
+    guest_token: Token | None = None
 
 
 class CreateSpace(Request, tag="create_space", frozen=True):
@@ -113,7 +117,7 @@ class JoinSpace(Request, tag="join_space", frozen=True):
 
 
 class SetRole(Request, tag="set_role", frozen=True):
-    user: UserName
+    user: UserId
     role: Role
 
 
@@ -138,15 +142,15 @@ class LowerHand(Request, tag="lower_hand", frozen=True):
 
 
 class ApproveRequest(Request, tag="approve_request", frozen=True):
-    user: UserName
+    user: UserId
 
 
 class DenyRequest(Request, tag="deny_request", frozen=True):
-    user: UserName
+    user: UserId
 
 
 class Mute(Request, tag="mute", frozen=True):
-    user: UserName
+    user: UserId
 
 
 class Unmute(Request, tag="unmute", frozen=True):
@@ -158,7 +162,7 @@ class MuteAll(Request, tag="mute_all", frozen=True):
 
 
 class Remove(Request, tag="remove", frozen=True):
-    user: UserName
+    user: UserId
 
 
 class PinPost(Request, tag="pin_post", frozen=True):
@@ -251,8 +255,14 @@ class Limits(msgspec.Struct, frozen=True):
 
 
 class Welcome(msgspec.Struct, frozen=True, tag_field="type", tag="welcome"):
+    """`user` is this connection's server-issued id; `handle` the account's (nil for a guest);
+    `guest_token` (nil for an account) lets a guest come back as the same guest."""
+
     protocol: int
     user: str
+    name: str
+    handle: str | None
+    guest_token: str | None
     server: str
     limits: Limits
 
@@ -261,12 +271,14 @@ class Ok(msgspec.Struct, frozen=True, tag_field="type", tag="ok"):
     ref: int
 
 
-class Error(msgspec.Struct, frozen=True, tag_field="type", tag="error"):
-    """A refusal; `ref` is the request's, or nil when the message had none (or could not be read)."""
+class Error(msgspec.Struct, frozen=True, tag_field="type", tag="error", omit_defaults=True):
+    """A refusal; `ref` is the request's, or nil when the message had none (or could not be read);
+    `retry_after_ms` only with `rate_limited`."""
 
     ref: int | None
     code: str
     message: str
+    retry_after_ms: int | None = None
 
 
 SNAPSHOT_LISTENERS = 100
@@ -284,6 +296,7 @@ class SpaceSnapshot(msgspec.Struct, frozen=True):
     space_id: str
     title: str
     host: str
+    host_name: str
     description: str
     topics: list[str]
     status: SpaceStatus
@@ -291,9 +304,9 @@ class SpaceSnapshot(msgspec.Struct, frozen=True):
     created_at: int
     participants: list[Participant]
     listener_count: int
-    listeners: list[str]
+    listeners: list[Person]
     timeline: list[Post]
-    hands: list[str]
+    hands: list[Person]
     muted: list[str]
     pinned: list[int]
     speaker_policy: SpeakerPolicy
@@ -310,16 +323,17 @@ class SpaceSnapshot(msgspec.Struct, frozen=True):
             space_id=state.space_id,
             title=state.title,
             host=state.host,
+            host_name=state.name_of(state.host),
             description=state.description,
             topics=list(state.topics),
             status=state.status,
             seq=state.seq,
             created_at=state.created_at,
-            participants=[Participant(user, state.roles[user]) for user in state.on_mic],
+            participants=[Participant(user, state.name_of(user), state.roles[user]) for user in state.on_mic],
             listener_count=state.listener_count,
-            listeners=recent[::-1],
+            listeners=[state.person(user) for user in recent[::-1]],
             timeline=list(state.timeline),
-            hands=list(state.hands),
+            hands=[state.person(user) for user in state.hands],
             muted=list(state.muted),
             pinned=list(state.pinned),
             speaker_policy=state.speaker_policy,
@@ -375,6 +389,15 @@ ServerUnion = (
 ENCODER = msgspec.msgpack.Encoder()
 CLIENT_DECODER = msgspec.msgpack.Decoder(ClientUnion)
 SERVER_DECODER = msgspec.msgpack.Decoder(ServerUnion)
+
+
+class _Sent:
+    """A handler's reply that the space already queued (`joined`, made inside the join)."""
+
+
+SENT = _Sent()
+Reply = msgspec.Struct | _Sent | None
+"""What a request handler returns: its reply, `SENT`, or None for a plain `ok`."""
 
 
 def encode(message: msgspec.Struct) -> bytes:

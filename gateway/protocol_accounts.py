@@ -141,6 +141,7 @@ class LoggedIn(msgspec.Struct, frozen=True, tag_field="type", tag="logged_in"):
     handle: str
     display_name: str
     protected: bool
+    user: str  # the account's server-issued id (`u<id>`): this connection's id from now on
 
 
 class InviteLink(msgspec.Struct, frozen=True):
@@ -192,7 +193,8 @@ class Scheduled(msgspec.Struct, frozen=True, tag_field="type", tag="scheduled"):
 class LiveSpace(msgspec.Struct, frozen=True):
     space_id: str
     title: str
-    host: str
+    host: str  # the host's id
+    host_name: str
     topics: list[str]
     listener_count: int
     speaker_count: int
@@ -213,7 +215,8 @@ class SpaceRecord(msgspec.Struct, frozen=True, tag_field="type", tag="space_reco
     ref: int
     space_id: str
     title: str
-    host: str
+    host: str  # the host's id
+    host_name: str
     description: str
     topics: list[str]
     status: SpaceStatus

@@ -9,11 +9,14 @@ from typing import Annotated
 
 import msgspec
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_OPUS_BYTES = 1500
 
 UserName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_]{1,32}$")]
+"""A guest's display name: a label, never an identity."""
+UserId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+"""A server-issued id: `u<account id>` or `g-<hex>` (see `gateway/identity.py`)."""
 Ref = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 U63 = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 PostId = Annotated[int, msgspec.Meta(ge=1, le=2**53)]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+import msgspec
 import trio
 from trio_websocket import WebSocketRequest
 
@@ -28,11 +29,14 @@ from actors.space import (
     SpaceDirectory,
 )
 from actors.space.audience import Fanout as SpaceFanout
-from gateway import protocol as p
+from gateway import identity, protocol as p
+from gateway.context import Services
 from gateway.errors import CloseCode
+from gateway.identity import GuestIds
+from gateway.limits import Limits, LimitSettings
 from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
-from gateway.schedule import Scheduler
+from gateway.reminders import Scheduler
 from gateway.session import KEEPALIVE_INTERVAL_S, KEEPALIVE_TIMEOUT_S, Session
 from gateway.space_store import SqliteSpaceStore
 from gateway.transport import FanoutStream, serve_python, serve_rust
@@ -65,6 +69,7 @@ class GatewayConfig:
     max_audio_messages: int = 64
     sndbuf: int | None = None
     """SO_SNDBUF of client sockets (Rust transport); None leaves the kernel's autotuning."""
+    limits: LimitSettings = field(default_factory=LimitSettings)
 
 
 class Gateway:
@@ -81,12 +86,29 @@ class Gateway:
         self.config = config
         self.nursery = nursery
         self.fanout = fanout
-        self.sessions: dict[str, Session] = {}  # signed in, by user
+        self.sessions: dict[str, Session] = {}  # signed in, by user id
         self.connections: dict[int, Session] = {}  # every open connection, by fan-out id
+        self.per_address: dict[str, int] = {}  # open connections by client address
         self.drained = trio.Event()
-        self.scheduler = Scheduler(self)
+        self.limits = Limits(config.limits)
+        self.scheduler = Scheduler(db, self.notify)
+        self.services = Services(
+            db=db,
+            directory=directory,
+            limits=self.limits,
+            guests=GuestIds(),
+            scheduler=self.scheduler,
+            notify=self.notify,
+            hosting=directory.hosted_by,
+        )
 
-    def welcome(self, user: str) -> p.Welcome:
+    def notify(self, account: store.AccountId, message: msgspec.Struct) -> None:
+        """A user notification to `account`'s connection, if it is connected now."""
+        session = self.sessions.get(f"{identity.ACCOUNT_PREFIX}{account}")
+        if session is not None:
+            session.send(p.encode(message))
+
+    def welcome(self, session: Session) -> p.Welcome:
         limits = p.Limits(
             max_message_bytes=p.MAX_MESSAGE_BYTES,
             max_opus_bytes=p.MAX_OPUS_BYTES,
@@ -97,10 +119,21 @@ class Gateway:
             max_pinned=MAX_PINNED,
             frame_ms=20,
         )
-        return p.Welcome(protocol=p.PROTOCOL_VERSION, user=user, server=SERVER_NAME, limits=limits)
+        assert session.user is not None
+        guest_token = session.token if session.account is None else None
+        return p.Welcome(
+            protocol=p.PROTOCOL_VERSION,
+            user=session.user,
+            name=session.name,
+            handle=None if session.account is None else session.account.handle,
+            guest_token=guest_token,
+            server=SERVER_NAME,
+            limits=limits,
+        )
 
     def sign_in(self, session: Session) -> None:
-        """One connection per user: a newer one replaces the older (which may be a half-dead link)."""
+        """One connection per user id: a newer one (which proved the id with a token) replaces the older
+        (which may be a half-dead link)."""
         assert session.user is not None
         old = self.sessions.get(session.user)
         if old is not None and old is not session:
@@ -110,14 +143,6 @@ class Gateway:
     def sign_out(self, session: Session) -> None:
         if session.user is not None and self.sessions.get(session.user) is session:
             del self.sessions[session.user]
-
-    def guest_named(self, name: str) -> Session | None:
-        """The connected guest whose name is `name` in any casing (account handles ignore case)."""
-        folded = name.casefold()
-        for user, session in self.sessions.items():
-            if session.account is None and user.casefold() == folded:
-                return session
-        return None
 
     def origin_allowed(self, origin: str | None) -> bool:
         if origin is None:
@@ -136,13 +161,26 @@ class Gateway:
         if not self.origin_allowed(headers.get("origin")):
             await request.reject(403, body=b"origin not allowed\n")
             return
+        address = _address_of(request)
+        cap = self.limits.settings.max_connections_per_address
+        if cap and self.per_address.get(address, 0) >= cap:
+            self.limits.refused += 1
+            body = f"at most {cap} connections from one address\n".encode()
+            await request.reject(429, extra_headers=[(b"Retry-After", b"10")], body=body)
+            return
         ws = await request.accept()
-        session = Session(ws, self, conn, outbox, stream)
+        session = Session(ws, self, conn, outbox, stream, address)
         self.connections[conn] = session
+        self.per_address[address] = self.per_address.get(address, 0) + 1
         try:
             await session.run()
         finally:
             del self.connections[conn]
+            left = self.per_address[address] - 1
+            if left:
+                self.per_address[address] = left
+            else:
+                del self.per_address[address]
             if not self.connections:
                 self.drained.set()
 
@@ -201,6 +239,11 @@ class Gateway:
                 elif session.lagging_since is not None and now - session.lagging_since > LAG_GRACE_S:
                     session.close(CloseCode.TOO_SLOW, "the client kept losing audio: it reads too slowly")
                     lagging.discard(session)
+
+
+def _address_of(request: WebSocketRequest) -> str:
+    remote = request.remote
+    return str(remote.address) if hasattr(remote, "address") else str(remote)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
-"""Session: one client connection, from `hello` to close. Reads, validates, authorises and dispatches.
+"""Session: one client connection, from `hello` to close. Reads, decodes, and hands each request to the
+table in `requests.py`; keeps this connection's view of itself (who it is, its space, role and mute).
 
 Everything the session sends goes through the server's fan-out (`send`), which keeps one ordered queue
 per connection. Tasks per connection: the reader (`_read_all`); with the Python transport also a writer
 draining the Outbox and a keepalive (a ping every 5 s, close after 5 s without a pong), which with the
-Rust transport is one loop in the gateway for all connections. Requests from one
-client are handled in order; a refusal is an `error` reply and changes nothing. Account requests
-(and `hello`'s token or guest name) are carried out by `accounts.py`.
+Rust transport is one loop in the gateway for all connections. Requests from one client are handled in
+order; a refusal is an `error` reply and changes nothing. The session is the handlers' `Caller`
+(`context.py`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import deque
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -34,17 +34,9 @@ from actors.space import (
     SpaceState,
     errors as space_errors,
 )
-from gateway import accounts, protocol as p, schedule
-from gateway.errors import (
-    AlreadyAuthenticated,
-    CloseCode,
-    GatewayError,
-    NotAuthenticated,
-    RateLimited,
-    UnsupportedProtocol,
-    code_of,
-    refusal_of,
-)
+from gateway import protocol as p, requests
+from gateway.context import Services
+from gateway.errors import CloseCode, GatewayError, NotAuthenticated, RateLimited, code_of, refusal_of
 from gateway.outbox import Outbox, OutboxClosed
 
 if TYPE_CHECKING:
@@ -60,7 +52,6 @@ MAX_BAD_IN_A_ROW = 20
 LEAVE_TIMEOUT_S = 2.0
 CLOSE_TIMEOUT_S = 2.0
 REJOIN_GRACE_S = 30.0  # a replaced connection's user keeps their place this long
-REACTIONS_PER_S = 5  # per connection; more are refused with rate_limited
 
 
 class SpaceLink:
@@ -89,15 +80,18 @@ class Session:
         conn: int,
         outbox: Outbox | None,
         stream: FanoutStream | None,
+        address: str = "",
     ) -> None:
         self.ws = ws
         self.gateway = gateway
         self.conn = conn
         self.outbox = outbox  # only with the Python transport
         self.stream = stream  # only with the Rust transport (the gateway's keepalive reads it)
-        self.user: str | None = None
-        self.account: store.Account | None = None  # None: a guest (`hello` with a user name, no token)
-        self.token: str | None = None  # the account's session token, to revoke on `log_out`
+        self.address = address
+        self.user: str | None = None  # the server-issued id, once `hello` succeeded
+        self.name = ""
+        self.account: store.Account | None = None  # None: a guest
+        self.token: str | None = None  # the account's session token (revoked on `log_out`), or the guest token
         self.space: SpaceRef | None = None
         self.link: SpaceLink | None = None
         self.role: Role | None = None
@@ -107,11 +101,14 @@ class Session:
         self._close_requested = trio.Event()
         self._bad_in_a_row = 0
         self._refusal_sent_at: dict[str, float] = {}
-        self._reactions_at: deque[float] = deque(maxlen=REACTIONS_PER_S)
         self.lagging_since: float | None = None  # when this client started losing audio, if it still does
         self.lagging_last = 0.0
         self._lag_told_at = -10.0
         self._lag_untold = 0
+
+    @property
+    def services(self) -> Services:
+        return self.gateway.services
 
     async def run(self) -> None:
         """Serve the connection until it closes: on the first close request, do the close handshake."""
@@ -161,6 +158,27 @@ class Session:
         finally:
             self.close(CloseCode.NORMAL, "")
 
+    # -- the Caller of the handlers (see context.py) ------------------------------------------------
+
+    def signed_in(
+        self, user: str, name: str, account: store.Account | None, token: str | None, *, welcome: bool = False
+    ) -> None:
+        """This connection is now `user`; with `welcome`, the client is told so in a `welcome` message."""
+        self.gateway.sign_out(self)
+        self.user, self.name, self.account, self.token = user, name, account, token
+        self.gateway.sign_in(self)
+        if welcome:
+            self.send(p.encode(self.gateway.welcome(self)))
+
+    async def enter(self, ref: int, space: SpaceRef) -> None:
+        """Join `space`; the `joined` reply is queued by the space itself (see `entered`)."""
+        assert self.user is not None
+        await space.join(self.user, SpaceLink(self, ref), self.name)
+        self.space = space
+
+    def left_space(self) -> None:
+        self.space, self.link, self.role, self.muted = None, None, None, False
+
     # -- delivery from the space --------------------------------------------------------------------
 
     def entered(self, link: SpaceLink, ref: int, state: SpaceState) -> None:
@@ -185,7 +203,7 @@ class Session:
         elif isinstance(event, SpaceEnded) or (
             isinstance(event, (ParticipantLeft, ParticipantRemoved)) and event.user == self.user
         ):
-            self._out_of_space()
+            self.left_space()
 
     # -- reading ------------------------------------------------------------------------------------
 
@@ -213,124 +231,30 @@ class Session:
             self.reply_error(ref, error)
             return True
         self._bad_in_a_row = 0
+        if isinstance(message, p.SendAudio):
+            self._audio(message)
+            return True
+        ref = getattr(message, "ref", None)
         try:
-            await self._dispatch(message)
+            self.services.limits.take("requests", self.conn, "requests on one connection")
+            reply = await requests.dispatch(self, message)
         except (GatewayError, SpaceError, store.StoreError) as e:
-            self.reply_error(getattr(message, "ref", None), e)
+            self.reply_error(ref, e)
+            return True
+        if reply is None:
+            assert ref is not None
+            self.send(p.encode(p.Ok(ref)))
+        elif isinstance(reply, msgspec.Struct):
+            self.send(p.encode(reply))
         return True
 
     def reply_error(self, ref: int | None, error: Exception) -> None:
-        self.send(p.encode(p.Error(ref=ref, code=code_of(error), message=str(error))))
-
-    async def _dispatch(self, m: p.ClientMessage) -> None:
-        if isinstance(m, p.Hello):
-            return await self._hello(m)
-        if self.user is None:
-            raise NotAuthenticated("send hello first")
-        user = self.user
-        if isinstance(m, p.SendAudio):
-            return self._audio(m)
-        if isinstance(m, p.StartScheduled):
-            self._require_no_space()
-            return await self._enter(m.ref, await schedule.start(self, m.scheduled_id))
-        if isinstance(m, p.ScheduleRequest):
-            return self.send(p.encode(await schedule.handle(self, m)))
-        if isinstance(m, p.AccountRequest):
-            return self.send(p.encode(await accounts.handle(self, m)))
-        assert isinstance(m, p.Request)
-        ref = m.ref
-        match m:
-            case p.CreateSpace():
-                self._require_no_space()
-                await self._enter(ref, await schedule.create(self, m))
-                return
-            case p.JoinSpace():
-                self._require_no_space()
-                space = self.gateway.directory.get(m.space_id)
-                await accounts.check_not_blocked(self, space)
-                await self._enter(ref, space)
-                return
-            case p.SetRole():
-                await self.require_space().set_role(user, m.user, m.role)
-            case p.SharePost():
-                await self.require_space().share_post(user, m.text)
-            case p.LeaveSpace():
-                await self.require_space().leave(user)
-                self._out_of_space()
-            case p.EndSpace():
-                await self.require_space().end(user)
-            case _:
-                await self._moderate(user, m)
-        self.send(p.encode(p.Ok(ref)))
-
-    async def _moderate(self, user: str, m: p.Request) -> None:
-        """Requests to speak, microphones, removals, pins and reactions: the space decides who may."""
-        space = self.require_space()
-        match m:
-            case p.RaiseHand():
-                await space.raise_hand(user, await accounts.followed_by_host(self, space))
-            case p.LowerHand():
-                await space.lower_hand(user)
-            case p.ApproveRequest():
-                await space.approve_request(user, m.user)
-            case p.DenyRequest():
-                await space.deny_request(user, m.user)
-            case p.Mute():
-                await space.mute(user, m.user)
-            case p.Unmute():
-                await space.unmute(user)
-            case p.MuteAll():
-                await space.mute_all(user)
-            case p.Remove():
-                await space.remove(user, m.user)
-            case p.PinPost():
-                await space.pin_post(user, m.post_id)
-            case p.UnpinPost():
-                await space.unpin_post(user, m.post_id)
-            case p.React():
-                self._limit_reactions()
-                await space.react(user, m.emoji)
-            case p.SetSpeakerPolicy():
-                await space.set_speaker_policy(user, m.policy)
-            case p.AcceptInvite():
-                await space.accept_invite(user)
-            case _:
-                raise TypeError(f"no handler for {type(m).__name__}")
-
-    def _limit_reactions(self) -> None:
-        """At most `REACTIONS_PER_S` reactions in any second; the excess is refused, not queued."""
-        now = time.monotonic()
-        if len(self._reactions_at) == REACTIONS_PER_S and now - self._reactions_at[0] < 1.0:
-            raise RateLimited(f"at most {REACTIONS_PER_S} reactions a second")
-        self._reactions_at.append(now)
-
-    def _out_of_space(self) -> None:
-        self.space, self.link, self.role, self.muted = None, None, None, False
-
-    async def _hello(self, m: p.Hello) -> None:
-        if self.user is not None:
-            raise AlreadyAuthenticated("this connection already said hello")
-        if m.protocol != p.PROTOCOL_VERSION:
-            raise UnsupportedProtocol(f"this server speaks protocol {p.PROTOCOL_VERSION}, not {m.protocol}")
-        self.user = await accounts.hello_user(self, m)
-        self.gateway.sign_in(self)
-        self.send(p.encode(self.gateway.welcome(self.user)))
-
-    def become(self, account: store.Account, token: str) -> None:
-        """Sign this connection (not in a space) in as `account`, under its handle."""
-        assert self.space is None
-        self.gateway.sign_out(self)
-        self.user, self.account, self.token = account.handle, account, token
-        self.gateway.sign_in(self)
-
-    async def _enter(self, ref: int, space: SpaceRef) -> None:
-        """Join `space`; the `joined` reply is queued by the space itself (see `entered`)."""
-        assert self.user is not None
-        await space.join(self.user, SpaceLink(self, ref))
-        self.space = space
+        retry = error.retry_after_ms if isinstance(error, RateLimited) else None
+        self.send(p.encode(p.Error(ref=ref, code=code_of(error), message=str(error), retry_after_ms=retry)))
 
     def _audio(self, m: p.SendAudio) -> None:
-        assert self.user is not None
+        if self.user is None:
+            return self._refuse_audio(NotAuthenticated("send hello first"))
         if self.space is None:
             return self._refuse_audio(space_errors.NotInSpace("join a space before sending audio"))
         if self.role is None or not self.role.on_mic:
@@ -339,22 +263,14 @@ class Session:
             return self._refuse_audio(space_errors.Muted("you are muted: unmute first"))
         self.space.push_audio(self.user, m.seq, m.captured_at, m.opus)
 
-    def _refuse_audio(self, error: SpaceError) -> None:
+    def _refuse_audio(self, error: Exception) -> None:
         """Refused audio is answered at most once a second per code: a stream of 50 packets a second from a
         confused client must not become a stream of 50 errors."""
+        code = code_of(error)
         now = time.monotonic()
-        if now - self._refusal_sent_at.get(error.code, -10.0) >= 1.0:
-            self._refusal_sent_at[error.code] = now
+        if now - self._refusal_sent_at.get(code, -10.0) >= 1.0:
+            self._refusal_sent_at[code] = now
             self.reply_error(None, error)
-
-    def require_space(self) -> SpaceRef:
-        if self.space is None:
-            raise space_errors.NotInSpace("join a space first")
-        return self.space
-
-    def _require_no_space(self) -> None:
-        if self.space is not None:
-            raise space_errors.AlreadyInSpace("leave the current space first")
 
     # -- writing, keepalive, cleanup ----------------------------------------------------------------
 

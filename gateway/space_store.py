@@ -23,10 +23,11 @@ class SqliteSpaceStore:
             description=state.description,
             topics=state.topics,
             speaker_policy=state.speaker_policy.value,
+            host_name=state.name_of(state.host),
         )
 
     async def post_shared(self, space_id: str, post: Post) -> None:
-        await spaces.add_post(self._db, space_id, spaces.StoredPost(post.id, post.user, post.text, post.at))
+        await spaces.add_post(self._db, space_id, spaces.StoredPost(post.id, post.user, post.text, post.at, post.name))
 
     async def participant_removed(self, space_id: str, user: str) -> None:
         await spaces.add_removal(self._db, space_id, user)
@@ -60,6 +61,7 @@ class SqliteSpaceStore:
                 topics=s.topics,
                 speaker_policy=SpeakerPolicy(s.speaker_policy),
                 invited=s.invited,
+                host_name=s.host_name,
             )
             for s in await spaces.live_spaces(self._db)
         ]
@@ -71,4 +73,4 @@ async def space_record(db: Database, space_id: str) -> spaces.StoredSpace | None
 
 
 def timeline(space: spaces.StoredSpace) -> tuple[Post, ...]:
-    return tuple(Post(p.id, p.user, p.text, p.at) for p in space.posts)
+    return tuple(Post(p.id, p.user, p.text, p.at, p.name) for p in space.posts)

@@ -184,7 +184,29 @@ SPACE_DETAILS = Migration(
     """,
 )
 
-MIGRATIONS: tuple[Migration, ...] = (ACCOUNTS, SOCIAL_GRAPH, INBOX, SPACES, SCHEDULE, SPACE_DETAILS)
+IDENTITY = Migration(
+    "spaces keep people by server-issued id (`u<account id>`), with the names they showed",
+    """
+    ALTER TABLE spaces ADD COLUMN host_name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE space_posts ADD COLUMN name TEXT NOT NULL DEFAULT '';
+
+    UPDATE spaces SET host_name = host;
+    UPDATE spaces SET host = 'u' || a.id FROM accounts AS a WHERE a.handle = spaces.host;
+    UPDATE spaces SET status = 'ended', ended_at = created_at
+     WHERE status = 'live' AND host NOT GLOB 'u[0-9]*';
+
+    UPDATE space_posts SET name = user;
+    UPDATE space_posts SET user = 'u' || a.id FROM accounts AS a WHERE a.handle = space_posts.user;
+    UPDATE space_removals SET user = 'u' || a.id FROM accounts AS a WHERE a.handle = space_removals.user;
+    UPDATE space_invitations SET user = 'u' || a.id FROM accounts AS a WHERE a.handle = space_invitations.user;
+    """,
+)
+"""Before it, spaces named people by the name they said `hello` with. Names of accounts become their ids;
+a live space hosted by a guest ends (guests no longer host); the names of other guests stay as inert
+strings that no server-issued id can ever equal (guest ids start with `g-`, account ids with `u`, and
+no legacy guest name could be `u` followed by digits only and still be an account)."""
+
+MIGRATIONS: tuple[Migration, ...] = (ACCOUNTS, SOCIAL_GRAPH, INBOX, SPACES, SCHEDULE, SPACE_DETAILS, IDENTITY)
 """Every published migration, in order. Append only."""
 
 

@@ -221,16 +221,31 @@ async def live_listing(db: Database, *, limit: int = 50, query: str | None = Non
 
     def select(conn: sqlite3.Connection) -> list[LiveListing]:
         rows = conn.execute(
-            "SELECT space_id, title, host, topics FROM spaces WHERE status = 'live' ORDER BY created_at DESC"
+            "SELECT space_id, title, host, topics, host_name FROM spaces WHERE status = 'live'"
+            " ORDER BY created_at DESC"
         ).fetchall()
         found: list[LiveListing] = []
-        for space_id, title, host, topics_json in rows:
+        for space_id, title, host, topics_json, host_name in rows:
             topics = _decode_topics(topics_json)
-            if needle is None or needle in "\n".join((title, host, *topics)).casefold():
+            if needle is None or needle in "\n".join((title, host_name, *topics)).casefold():
                 found.append(LiveListing(space_id, title, host, topics))
                 if len(found) == limit:
                     break
         return found
+
+    return await db.read(select)
+
+
+async def count_pending(db: Database, host: AccountId) -> int:
+    """How many scheduled spaces of `host` wait to start (neither started nor cancelled)."""
+
+    def select(conn: sqlite3.Connection) -> int:
+        row = conn.execute(
+            "SELECT count(*) FROM scheduled_spaces WHERE host_id = ? AND cancelled_at IS NULL"
+            " AND started_space_id IS NULL",
+            (host,),
+        ).fetchone()
+        return int(row[0])
 
     return await db.read(select)
 

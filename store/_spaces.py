@@ -23,6 +23,7 @@ class StoredPost(msgspec.Struct, frozen=True):
     user: str
     text: str
     at: int
+    name: str = ""
 
 
 class StoredSpace(msgspec.Struct, frozen=True):
@@ -39,6 +40,7 @@ class StoredSpace(msgspec.Struct, frozen=True):
     topics: tuple[str, ...] = ()
     speaker_policy: str = "everyone"  # "everyone" | "following" | "invited"
     invited: tuple[str, ...] = ()  # standing invitations to speak, the oldest first
+    host_name: str = ""
 
 
 async def create_space(
@@ -52,12 +54,23 @@ async def create_space(
     description: str = "",
     topics: tuple[str, ...] = (),
     speaker_policy: str = "everyone",
+    host_name: str = "",
 ) -> None:
     def insert(conn: sqlite3.Connection) -> None:
         conn.execute(
             "INSERT INTO spaces (space_id, title, host, status, created_at, seq_reserved, description, topics,"
-            " speaker_policy) VALUES (?, ?, ?, 'live', ?, ?, ?, ?, ?)",
-            (space_id, title, host, created_at, seq_reserved, description, _encode(topics).decode(), speaker_policy),
+            " speaker_policy, host_name) VALUES (?, ?, ?, 'live', ?, ?, ?, ?, ?, ?)",
+            (
+                space_id,
+                title,
+                host,
+                created_at,
+                seq_reserved,
+                description,
+                _encode(topics).decode(),
+                speaker_policy,
+                host_name,
+            ),
         )
 
     await db.write(insert)
@@ -66,8 +79,8 @@ async def create_space(
 async def add_post(db: Database, space_id: str, post: StoredPost) -> None:
     def insert(conn: sqlite3.Connection) -> None:
         conn.execute(
-            "INSERT INTO space_posts (space_id, post_id, user, text, at) VALUES (?, ?, ?, ?, ?)",
-            (space_id, post.id, post.user, post.text, post.at),
+            "INSERT INTO space_posts (space_id, post_id, user, text, at, name) VALUES (?, ?, ?, ?, ?, ?)",
+            (space_id, post.id, post.user, post.text, post.at, post.name),
         )
 
     await db.write(insert)
@@ -147,15 +160,17 @@ async def live_spaces(db: Database) -> list[StoredSpace]:
     return await db.read(select)
 
 
-_COLUMNS = "space_id, title, host, status, created_at, ended_at, seq_reserved, description, topics, speaker_policy"
+_COLUMNS = (
+    "space_id, title, host, status, created_at, ended_at, seq_reserved, description, topics, speaker_policy, host_name"
+)
 
 
 def _with_details(conn: sqlite3.Connection, row: tuple[object, ...]) -> StoredSpace:
     space_id = row[0]
     posts = tuple(
-        StoredPost(id=p[0], user=p[1], text=p[2], at=p[3])
+        StoredPost(id=p[0], user=p[1], text=p[2], at=p[3], name=p[4])
         for p in conn.execute(
-            "SELECT post_id, user, text, at FROM space_posts WHERE space_id = ? ORDER BY post_id", (space_id,)
+            "SELECT post_id, user, text, at, name FROM space_posts WHERE space_id = ? ORDER BY post_id", (space_id,)
         )
     )
     removed = tuple(
@@ -167,11 +182,12 @@ def _with_details(conn: sqlite3.Connection, row: tuple[object, ...]) -> StoredSp
             "SELECT user FROM space_invitations WHERE space_id = ? ORDER BY invited_at, rowid", (space_id,)
         )
     )
-    space_id_, title, host, status, created_at, ended_at, seq_reserved, description, topics, policy = row
+    space_id_, title, host, status, created_at, ended_at, seq_reserved, description, topics, policy, host_name = row
     assert isinstance(space_id_, str) and isinstance(title, str) and isinstance(host, str)
     assert isinstance(status, str) and isinstance(created_at, int) and isinstance(seq_reserved, int)
     assert ended_at is None or isinstance(ended_at, int)
     assert isinstance(description, str) and isinstance(topics, str) and isinstance(policy, str)
+    assert isinstance(host_name, str)
     return StoredSpace(
         space_id_,
         title,
@@ -186,4 +202,5 @@ def _with_details(conn: sqlite3.Connection, row: tuple[object, ...]) -> StoredSp
         topics=_decode_topics(topics),
         speaker_policy=policy,
         invited=invited,
+        host_name=host_name,
     )

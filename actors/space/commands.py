@@ -34,8 +34,11 @@ class MemberLink(Protocol):
 
 
 class Join(msgspec.Struct, frozen=True):
+    """`user` is a server-issued id (an account's or a guest's); `name` is the label others see."""
+
     user: str
     link: MemberLink
+    name: str = ""
 
 
 class Leave(msgspec.Struct, frozen=True):
@@ -146,10 +149,11 @@ class SetSpeakerPolicy(msgspec.Struct, frozen=True):
 
 
 class InviteSpeaker(msgspec.Struct, frozen=True):
-    """The host or a co-host invites `user` (in the space or not yet) to speak."""
+    """The host or a co-host invites `user` (in the space or not yet) to speak; `name` is their label."""
 
     by: str
     user: str
+    name: str = ""
 
 
 class AcceptInvite(msgspec.Struct, frozen=True):

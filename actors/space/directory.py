@@ -41,6 +41,7 @@ class SpaceDirectory:
         self._frames_per_message = frames_per_message
         self._mix = mix or MixConfig()
         self._live: dict[str, SpaceRef] = {}
+        self._hosted: dict[str, str] = {}  # host -> the live space they host (one at a time)
         self._over: set[str] = set()
         self.restarts = 0
 
@@ -52,9 +53,13 @@ class SpaceDirectory:
         *,
         description: str = "",
         topics: tuple[str, ...] | list[str] = (),
+        host_name: str = "",
     ) -> SpaceRef:
+        """A new live space hosted by `host` (a server-issued id; `host_name` is the label shown)."""
         space_id = secrets.token_urlsafe(9)
-        state = domain.new_space(space_id, title, host, now_ms(), speakers, description=description, topics=topics)
+        state = domain.new_space(
+            space_id, title, host, now_ms(), speakers, description=description, topics=topics, host_name=host_name
+        )
         await self._store.space_created(state)
         ref: SpaceRef = await self._nursery.start(self._run_space, state)
         return ref
@@ -74,6 +79,10 @@ class SpaceDirectory:
         if space_id in self._over:
             raise errors.SpaceOver(f"space {space_id} has ended")
         raise errors.NoSuchSpace(f"no space {space_id!r}")
+
+    def hosted_by(self, host: str) -> str | None:
+        """The id of the live space `host` hosts, if any."""
+        return self._hosted.get(host)
 
     @property
     def live_count(self) -> int:
@@ -96,6 +105,7 @@ class SpaceDirectory:
                 assert actor is not None
                 ref = SpaceRef(space_id, actor)
                 self._live[space_id] = ref
+                self._hosted[state.host] = space_id
                 task_status.started(ref)
                 await ended.wait()
         except RestartIntensityExceeded as e:
@@ -108,6 +118,8 @@ class SpaceDirectory:
         finally:
             audience.close()
             self._live.pop(space_id, None)
+            if self._hosted.get(state.host) == space_id:
+                del self._hosted[state.host]
             self._over.add(space_id)
 
     def _count(self, event: RestartEvent) -> None:

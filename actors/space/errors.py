@@ -102,3 +102,9 @@ class SpaceUnavailable(SpaceError):
     """The space's actor failed beyond its restart budget, or did not answer in time."""
 
     code = "space_unavailable"
+
+
+class ScheduledSpaceOver(SpaceError):
+    """A scheduled space was cancelled or has started: it cannot start (again)."""
+
+    code = "scheduled_space_over"

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import msgspec
 
-from actors.space.values import Post, Role, SpeakerPolicy
+from actors.space.values import Person, Post, Role, SpeakerPolicy
 
 
 class Event(msgspec.Struct, frozen=True, tag_field="type"):
-    """Base of the space events; `at` is unix time in milliseconds when the space applied the change."""
+    """Base of the space events; `at` is unix time in milliseconds when the space applied the change.
+
+    `user` and `by` are server-issued ids; an event that may name someone a client has not seen yet
+    carries their display `name` too."""
 
     space_id: str
     seq: int
@@ -23,6 +26,7 @@ class Event(msgspec.Struct, frozen=True, tag_field="type"):
 class ParticipantJoined(Event, tag="participant_joined", frozen=True):
     user: str
     role: Role
+    name: str
 
 
 class ParticipantLeft(Event, tag="participant_left", frozen=True):
@@ -34,6 +38,7 @@ class RoleChanged(Event, tag="role_changed", frozen=True):
     user: str
     role: Role
     by: str
+    name: str
 
 
 class PostShared(Event, tag="post_shared", frozen=True):
@@ -42,6 +47,7 @@ class PostShared(Event, tag="post_shared", frozen=True):
 
 class HandRaised(Event, tag="hand_raised", frozen=True):
     user: str
+    name: str
 
 
 class HandLowered(Event, tag="hand_lowered", frozen=True):
@@ -59,6 +65,7 @@ class MuteChanged(Event, tag="mute_changed", frozen=True):
 class ParticipantRemoved(Event, tag="participant_removed", frozen=True):
     user: str
     by: str
+    name: str
 
 
 class PostPinned(Event, tag="post_pinned", frozen=True):
@@ -76,6 +83,7 @@ class Reacted(Event, tag="reaction", frozen=True):
 
     user: str
     emoji: str
+    name: str
 
 
 class SpeakerPolicyChanged(Event, tag="speaker_policy_changed", frozen=True):
@@ -88,10 +96,11 @@ class SpeakerInvited(Event, tag="speaker_invited", frozen=True):
 
     user: str
     by: str
+    name: str
 
 
 class SpaceEnded(Event, tag="space_ended", frozen=True):
-    reason: str  # "host_ended" | "failed"
+    reason: str  # "host_ended" | "failed" | "abandoned"
 
 
 class AudienceChanged(Event, tag="audience_changed", frozen=True):
@@ -99,8 +108,8 @@ class AudienceChanged(Event, tag="audience_changed", frozen=True):
     name lists hold at most 20 each, the earliest first."""
 
     listener_count: int
-    arrived: list[str]
-    departed: list[str]
+    arrived: list[Person]
+    departed: list[Person]
     arrived_count: int
     departed_count: int
 

@@ -34,6 +34,7 @@ class StoredSpace(msgspec.Struct, frozen=True):
     topics: tuple[str, ...] = ()
     speaker_policy: SpeakerPolicy = SpeakerPolicy.EVERYONE
     invited: tuple[str, ...] = ()  # standing invitations to speak, the oldest first
+    host_name: str = ""
 
 
 class SpaceStore(Protocol):
@@ -101,6 +102,7 @@ def restored(stored: StoredSpace) -> SpaceState:
         invited=stored.invited,
         description=stored.description,
         topics=stored.topics,
+        names={stored.host: stored.host_name or stored.host},
     )
 
 

@@ -39,9 +39,10 @@ class SpaceRef:
         self._actor = actor
         self.audio_dropped = 0
 
-    async def join(self, user: str, link: MemberLink) -> SpaceState:
-        """Enter the space (or attach a new connection of someone already in it); returns the snapshot."""
-        state = await self._ask(Join(user, link))
+    async def join(self, user: str, link: MemberLink, name: str = "") -> SpaceState:
+        """Enter the space (or attach a new connection of someone already in it); returns the snapshot.
+        `user` is a server-issued id, `name` the label others see."""
+        state = await self._ask(Join(user, link, name))
         assert isinstance(state, SpaceState)
         return state
 
@@ -90,8 +91,8 @@ class SpaceRef:
     async def set_speaker_policy(self, by: str, policy: SpeakerPolicy) -> None:
         await self._ask(SetSpeakerPolicy(by, policy))
 
-    async def invite_speaker(self, by: str, user: str) -> None:
-        await self._ask(InviteSpeaker(by, user))
+    async def invite_speaker(self, by: str, user: str, name: str = "") -> None:
+        await self._ask(InviteSpeaker(by, user, name))
 
     async def accept_invite(self, user: str) -> None:
         await self._ask(AcceptInvite(user))

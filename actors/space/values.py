@@ -59,8 +59,18 @@ class SpaceStatus(enum.StrEnum):
     ENDED = "ended"
 
 
+class Person(msgspec.Struct, frozen=True):
+    """Someone as clients show them: `user` is the server-issued id (an account's `u<id>` or a guest's
+    `g-<hex>`), the only thing that identifies anyone; `name` is a label to display (an account's handle, or
+    the name a guest gave, which confers nothing)."""
+
+    user: str
+    name: str
+
+
 class Participant(msgspec.Struct, frozen=True):
     user: str
+    name: str
     role: Role
 
 
@@ -71,6 +81,7 @@ class Post(msgspec.Struct, frozen=True):
     user: str
     text: str
     at: int
+    name: str = ""
 
 
 REACTIONS = frozenset({"💯", "👏", "✋", "😂", "❤️", "🔥", "👍", "🙏", "😮", "😢"})
@@ -100,6 +111,9 @@ class SpaceState(msgspec.Struct, frozen=True):
     to speak (present or not), until they accept.
 
     `description` and `topics` are chosen at creation (or come from the scheduled space it starts).
+
+    `user` strings are server-issued ids, never names (see `Person`); `names` maps the ids of the people
+    present, and of the host, to the label clients display.
     """
 
     space_id: str
@@ -123,9 +137,16 @@ class SpaceState(msgspec.Struct, frozen=True):
     invited: tuple[str, ...] = ()
     description: str = ""
     topics: tuple[str, ...] = ()
+    names: dict[str, str] = {}
 
     def role_of(self, user: str) -> Role | None:
         return self.roles.get(user)
+
+    def name_of(self, user: str) -> str:
+        return self.names.get(user, user)
+
+    def person(self, user: str) -> Person:
+        return Person(user, self.name_of(user))
 
     @property
     def on_mic_count(self) -> int:

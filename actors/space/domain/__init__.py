@@ -45,7 +45,7 @@ def apply(state: SpaceState, command: Rule, now_ms: int) -> Result:
         raise errors.SpaceOver(f"space {state.space_id} has ended")
     match command:
         case Join():
-            return membership.join(state, command.user, now_ms)
+            return membership.join(state, command.user, now_ms, command.name)
         case Leave():
             return membership.leave(state, command.user, command.reason, now_ms)
         case EndSpace():
@@ -79,6 +79,6 @@ def apply(state: SpaceState, command: Rule, now_ms: int) -> Result:
         case SetSpeakerPolicy():
             return speakers.set_speaker_policy(state, command.by, command.policy, now_ms)
         case InviteSpeaker():
-            return speakers.invite_speaker(state, command.by, command.user, now_ms)
+            return speakers.invite_speaker(state, command.by, command.user, now_ms, command.name)
         case AcceptInvite():
             return speakers.accept_invite(state, command.user, now_ms)

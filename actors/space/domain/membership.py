@@ -27,6 +27,7 @@ def new_space(
     *,
     description: str = "",
     topics: tuple[str, ...] | list[str] = (),
+    host_name: str = "",
 ) -> SpaceState:
     """A live space whose host is already its first participant (event 1 announces them).
 
@@ -56,6 +57,7 @@ def new_space(
         speaker_policy=speakers,
         description=description,
         topics=clean_topics,
+        names={host: host_name or host},
     )
 
 
@@ -69,29 +71,35 @@ def announce_audience(state: SpaceState, now_ms: int) -> Result:
         seq,
         now_ms,
         listener_count=state.listener_count,
-        arrived=list(state.arrived),
-        departed=list(state.departed),
+        arrived=[state.person(user) for user in state.arrived],
+        departed=[state.person(user) for user in state.departed],
         arrived_count=state.arrived_count,
         departed_count=state.departed_count,
     )
-    new = replace(state, seq=seq, arrived=(), departed=(), arrived_count=0, departed_count=0)
+    names = state.names
+    if state.departed:  # the departed were named in this event; only those present (and the host) stay
+        names = {u: n for u, n in names.items() if u in state.roles or u == state.host}
+    new = replace(state, seq=seq, names=names, arrived=(), departed=(), arrived_count=0, departed_count=0)
     return new, [event]
 
 
-def join(state: SpaceState, user: str, now_ms: int) -> Result:
+def join(state: SpaceState, user: str, now_ms: int, name: str = "") -> Result:
+    """`user` is a server-issued id; `name` only the label others see (it confers nothing)."""
     if user in state.removed:
-        raise errors.Removed(f"{user} was removed from this space")
+        raise errors.Removed("you were removed from this space")
     if user in state.roles:
         return state, []  # a new connection of someone already here keeps their role: no event
     roles = dict(state.roles)
+    names = {**state.names, user: name or state.names.get(user, user)}
     if user == state.host:
         roles[user] = Role.HOST
         seq = state.seq + 1
-        new = replace(state, roles=roles, on_mic=(*state.on_mic, user), seq=seq)
-        return new, [ParticipantJoined(state.space_id, seq, now_ms, user, Role.HOST)]
+        new = replace(state, roles=roles, names=names, on_mic=(*state.on_mic, user), seq=seq)
+        return new, [ParticipantJoined(state.space_id, seq, now_ms, user, Role.HOST, names[user])]
     roles[user] = Role.LISTENER
     arrived = state.arrived if len(state.arrived) >= MAX_CHURN_NAMES else (*state.arrived, user)
-    return replace(state, roles=roles, arrived=arrived, arrived_count=state.arrived_count + 1), []
+    new = replace(state, roles=roles, names=names, arrived=arrived, arrived_count=state.arrived_count + 1)
+    return new, []
 
 
 def leave(state: SpaceState, user: str, reason: str, now_ms: int) -> Result:
@@ -100,7 +108,9 @@ def leave(state: SpaceState, user: str, reason: str, now_ms: int) -> Result:
     del roles[user]
     if role.on_mic:
         seq = state.seq + 1
-        new = replace(state, roles=roles, on_mic=without(state.on_mic, user), muted=without(state.muted, user), seq=seq)
+        names = state.names if user == state.host else {u: n for u, n in state.names.items() if u != user}
+        on_mic, muted = without(state.on_mic, user), without(state.muted, user)
+        new = replace(state, roles=roles, names=names, on_mic=on_mic, muted=muted, seq=seq)
         return new, [ParticipantLeft(state.space_id, seq, now_ms, user, reason)]
     departed = state.departed if len(state.departed) >= MAX_CHURN_NAMES else (*state.departed, user)
     new = replace(state, roles=roles, departed=departed, departed_count=state.departed_count + 1)

@@ -73,7 +73,7 @@ def remove(state: SpaceState, by: str, user: str, now_ms: int) -> Result:
         removed=(*state.removed, user),
         seq=seq,
     )
-    return new, [ParticipantRemoved(state.space_id, seq, now_ms, user, by)]
+    return new, [ParticipantRemoved(state.space_id, seq, now_ms, user, by, state.name_of(user))]
 
 
 def audio_refusal(state: SpaceState, user: str) -> errors.SpaceError | None:

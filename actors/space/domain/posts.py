@@ -14,7 +14,7 @@ def share_post(state: SpaceState, user: str, text: str, now_ms: int) -> Result:
     if not text or len(text) > MAX_POST_CHARS:
         raise errors.BadArgument(f"a post has 1 to {MAX_POST_CHARS} characters")
     seq = state.seq + 1
-    post = Post(id=len(state.timeline) + 1, user=user, text=text, at=now_ms)
+    post = Post(id=len(state.timeline) + 1, user=user, text=text, at=now_ms, name=state.name_of(user))
     new = replace(state, timeline=(*state.timeline, post), seq=seq)
     return new, [PostShared(state.space_id, seq, now_ms, post)]
 
@@ -49,7 +49,7 @@ def react(state: SpaceState, user: str, emoji: str, now_ms: int) -> Result:
     if emoji not in REACTIONS:
         raise errors.BadArgument("not one of the reactions listed in docs/protocol.md")
     seq = state.seq + 1
-    return replace(state, seq=seq), [Reacted(state.space_id, seq, now_ms, user, emoji)]
+    return replace(state, seq=seq), [Reacted(state.space_id, seq, now_ms, user, emoji, state.name_of(user))]
 
 
 def _require_pinner(state: SpaceState, by: str, post_id: int) -> None:

@@ -52,7 +52,7 @@ def change_role(state: SpaceState, user: str, role: Role, by: str, now_ms: int, 
     elif not role.on_mic:
         on_mic, muted = without(on_mic, user), without(muted, user)
     seq += 1
-    events.append(RoleChanged(state.space_id, seq, now_ms, user, role, by))
+    events.append(RoleChanged(state.space_id, seq, now_ms, user, role, by, state.name_of(user)))
     roles = {**state.roles, user: role}
     return replace(state, roles=roles, on_mic=on_mic, muted=muted, hands=hands, seq=seq), events
 
@@ -63,7 +63,8 @@ def raise_hand(state: SpaceState, user: str, followed_by_host: bool, now_ms: int
     if user in state.hands:
         return state, []
     seq = state.seq + 1
-    return replace(state, hands=(*state.hands, user), seq=seq), [HandRaised(state.space_id, seq, now_ms, user)]
+    event = HandRaised(state.space_id, seq, now_ms, user, state.name_of(user))
+    return replace(state, hands=(*state.hands, user), seq=seq), [event]
 
 
 def lower_hand(state: SpaceState, user: str, now_ms: int) -> Result:

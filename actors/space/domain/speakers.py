@@ -20,7 +20,7 @@ def set_speaker_policy(state: SpaceState, by: str, policy: SpeakerPolicy, now_ms
     return new, [SpeakerPolicyChanged(state.space_id, seq, now_ms, policy, by)]
 
 
-def invite_speaker(state: SpaceState, by: str, user: str, now_ms: int) -> Result:
+def invite_speaker(state: SpaceState, by: str, user: str, now_ms: int, name: str = "") -> Result:
     """The host or a co-host invites `user`, who need not be in the space yet (the invitation also goes to
     their inbox); an invitation already standing changes nothing."""
     require_moderator(state, by, "invite speakers")
@@ -28,7 +28,7 @@ def invite_speaker(state: SpaceState, by: str, user: str, now_ms: int) -> Result
         return state, []
     seq = state.seq + 1
     new = replace(state, invited=(*state.invited, user), seq=seq)
-    return new, [SpeakerInvited(state.space_id, seq, now_ms, user, by)]
+    return new, [SpeakerInvited(state.space_id, seq, now_ms, user, by, name or state.name_of(user))]
 
 
 def accept_invite(state: SpaceState, user: str, now_ms: int) -> Result:

@@ -1,0 +1,78 @@
+"""What a request handler may see and do: the narrow context handlers are written against.
+
+Handlers (`gateway/handlers/`) are plain async functions `(caller, message) -> reply`; they reach the
+server only through `Caller` (this connection: who it is, its space, its replies) and `Services` (the
+store, the spaces, the limits, user notifications). The session implements `Caller`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import msgspec
+
+import store
+from actors.space import Role, SpaceDirectory, SpaceRef
+from gateway.identity import GuestIds
+from gateway.limits import Limits
+
+if TYPE_CHECKING:
+    from gateway.reminders import Scheduler
+
+
+@dataclass(frozen=True)
+class Services:
+    db: store.Database
+    directory: SpaceDirectory
+    limits: Limits
+    guests: GuestIds
+    scheduler: Scheduler
+    notify: Callable[[store.AccountId, msgspec.Struct], None]
+    """Send a user notification to the account's connection, if it is connected now."""
+    hosting: Callable[[str], str | None]
+    """The live space (id) that user `u<id>` hosts on this server, if any."""
+
+
+class Caller(Protocol):
+    """One connection as its handlers see it."""
+
+    @property
+    def user(self) -> str | None:
+        """The server-issued id (`u<id>` or `g-...`); None before `hello`."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def account(self) -> store.Account | None: ...
+
+    @property
+    def token(self) -> str | None:
+        """The account's session token (to revoke on `log_out`), or the guest token."""
+
+    @property
+    def address(self) -> str:
+        """The client's IP address (the key of per-address limits)."""
+
+    @property
+    def space(self) -> SpaceRef | None: ...
+
+    @property
+    def role(self) -> Role | None: ...
+
+    @property
+    def services(self) -> Services: ...
+
+    def send(self, data: bytes) -> None: ...
+
+    def signed_in(
+        self, user: str, name: str, account: store.Account | None, token: str | None, *, welcome: bool = False
+    ) -> None:
+        """This connection is now `user` (after `hello`, `log_in` or `log_out`); `welcome` tells the client."""
+
+    async def enter(self, ref: int, space: SpaceRef) -> None:
+        """Join `space`; the `joined` reply is queued by the space itself."""
+
+    def left_space(self) -> None: ...

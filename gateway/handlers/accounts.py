@@ -1,0 +1,175 @@
+"""Who the caller is, and the account requests: `hello` (a token, a guest token, or a new guest), register,
+log in and out, the protected flag, follows, blocks, direct messages, invitations to speak. Each is a call
+into `store/`; password hashing is admitted through the limits' queue, and failed log-ins back off."""
+
+from __future__ import annotations
+
+import store
+from actors.space import Role, errors as space_errors
+from gateway import identity, protocol as p
+from gateway.context import Caller
+from gateway.errors import AlreadyAuthenticated, BadMessage, GuestTokenInvalid, UnsupportedProtocol
+from gateway.handlers.spaces import require_space
+
+Reply = p.Reply
+
+
+async def hello(c: Caller, m: p.Hello) -> Reply:
+    if c.user is not None:
+        raise AlreadyAuthenticated("this connection already said hello")
+    if m.protocol != p.PROTOCOL_VERSION:
+        raise UnsupportedProtocol(f"this server speaks protocol {p.PROTOCOL_VERSION}, not {m.protocol}")
+    guests = c.services.guests
+    if m.token is not None:
+        found = await store.verify_token(c.services.db, m.token)
+        account = found.account
+        c.signed_in(identity.account_user(account), account.handle, account, m.token, welcome=True)
+        return p.SENT
+    if m.guest_token is not None:
+        user = guests.verify(m.guest_token)
+        if user is None:
+            raise GuestTokenInvalid("this guest token was not issued by this server (or it restarted)")
+        c.signed_in(user, m.name or "guest", None, m.guest_token, welcome=True)
+        return p.SENT
+    if m.name is None:
+        raise BadMessage("hello needs a `token` (an account), a `guest_token` or a `name` (a new guest)")
+    user, token = guests.issue()
+    c.signed_in(user, m.name, None, token, welcome=True)
+    return p.SENT
+
+
+async def register(c: Caller, m: p.Register) -> Reply:
+    c.services.limits.take("register", c.address, "accounts registered from one address")
+    async with _hashing(c):
+        account = await store.register(c.services.db, m.handle, m.password, m.display_name)
+    return p.Registered(ref=m.ref, handle=account.handle, display_name=account.display_name)
+
+
+async def log_in(c: Caller, m: p.LogIn) -> Reply:
+    if c.space is not None:
+        raise space_errors.AlreadyInSpace("leave the space before logging in")
+    limits = c.services.limits
+    limits.take("log_in", c.address, "log-ins from one address")
+    limits.logins.check(m.handle)
+    async with _hashing(c):
+        try:
+            started = await store.log_in(c.services.db, m.handle, m.password)
+        except store.BadCredentials:
+            limits.logins.failed(m.handle)
+            raise
+    limits.logins.succeeded(m.handle)
+    account = started.account
+    c.signed_in(identity.account_user(account), account.handle, account, started.token)
+    return p.LoggedIn(
+        ref=m.ref,
+        token=started.token,
+        expires_at=started.expires_at,
+        handle=account.handle,
+        display_name=account.display_name,
+        protected=account.protected,
+        user=identity.account_user(account),
+    )
+
+
+async def log_out(c: Caller, m: p.LogOut) -> Reply:
+    assert c.account is not None
+    await store.log_out(c.services.db, c.token or "")
+    user, token = c.services.guests.issue()
+    c.signed_in(user, c.name, None, token, welcome=True)  # a new guest from now on: nothing of the account stays
+    return None
+
+
+async def set_protected(c: Caller, m: p.SetProtected) -> Reply:
+    account = await store.set_protected(c.services.db, my_account(c).id, m.protected)
+    c.signed_in(identity.account_user(account), account.handle, account, c.token)
+    return None
+
+
+async def follow(c: Caller, m: p.Follow) -> Reply:
+    db = c.services.db
+    await store.follow(db, my_account(c).id, (await store.get_account(db, m.handle)).id)
+    return None
+
+
+async def unfollow(c: Caller, m: p.Unfollow) -> Reply:
+    db = c.services.db
+    await store.unfollow(db, my_account(c).id, (await store.get_account(db, m.handle)).id)
+    return None
+
+
+async def block(c: Caller, m: p.Block) -> Reply:
+    db = c.services.db
+    await store.block(db, my_account(c).id, (await store.get_account(db, m.handle)).id)
+    return None
+
+
+async def unblock(c: Caller, m: p.Unblock) -> Reply:
+    db = c.services.db
+    await store.unblock(db, my_account(c).id, (await store.get_account(db, m.handle)).id)
+    return None
+
+
+async def send_dm(c: Caller, m: p.SendDm) -> Reply:
+    db = c.services.db
+    to = await store.get_account(db, m.to)
+    message = await store.send_dm(db, my_account(c).id, to.id, m.text)
+    c.services.notify(to.id, p.DmReceived(message=wire_message(message)))
+    return None
+
+
+async def get_inbox(c: Caller, m: p.GetInbox) -> Reply:
+    messages = await store.inbox(c.services.db, my_account(c).id, after_id=m.after_id, limit=m.limit)
+    return p.Inbox(ref=m.ref, messages=[wire_message(message) for message in messages])
+
+
+async def mark_read(c: Caller, m: p.MarkRead) -> Reply:
+    await store.mark_read(c.services.db, my_account(c).id, m.up_to_id)
+    return None
+
+
+async def invite_speaker(c: Caller, m: p.InviteSpeaker) -> Reply:
+    """The host or a co-host invites an account to speak: an invitation in its inbox, pushed if connected,
+    and recorded in the space (everyone there gets `speaker_invited`). The invitee joins the space and
+    takes the mic with `accept_invite`."""
+    space = require_space(c)
+    if c.role not in (Role.HOST, Role.COHOST):
+        raise space_errors.NotAllowed("only the host or a co-host invites speakers")
+    db = c.services.db
+    me = my_account(c)
+    to = await store.get_account(db, m.handle)
+    invite = store.Invite(space_id=space.space_id, role=Role.SPEAKER.value)
+    message = await store.send_dm(db, me.id, to.id, "", invite=invite)
+    c.services.notify(to.id, p.DmReceived(message=wire_message(message)))
+    await space.invite_speaker(identity.account_user(me), identity.account_user(to), to.handle)
+    return None
+
+
+def wire_message(message: store.Message) -> p.DirectMessage:
+    invite = None if message.invite is None else p.InviteLink(message.invite.space_id, message.invite.role)
+    return p.DirectMessage(
+        id=message.id,
+        sender=message.sender_handle,
+        kind=message.kind.value,
+        text=message.text,
+        invite=invite,
+        at=message.created_at,
+        read=message.read,
+    )
+
+
+def my_account(c: Caller) -> store.Account:
+    assert c.account is not None  # the table lets only accounts through
+    return c.account
+
+
+class _hashing:
+    """Admission to password hashing for one request (see `HashQueue`)."""
+
+    def __init__(self, c: Caller) -> None:
+        self._queue = c.services.limits.hashing
+
+    async def __aenter__(self) -> None:
+        self._queue.enter()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._queue.leave()

@@ -1,0 +1,144 @@
+"""Spaces scheduled for later, and finding spaces: schedule, cancel, start, reminders, the lists of live
+and upcoming spaces and their search, a space's record (`get_space`, live or ended). The rules of a
+scheduled space (who may start or cancel it, when) are the domain's (`actors/space/domain/schedule.py`)."""
+
+from __future__ import annotations
+
+import store
+from actors.space import SpaceError, SpaceStatus, errors as space_errors
+from actors.space.domain import schedule as rules
+from gateway import identity, protocol as p, space_store
+from gateway.context import Caller
+from gateway.errors import LimitReached
+from gateway.handlers.accounts import my_account
+from gateway.handlers.spaces import require_may_host
+
+Reply = p.Reply
+
+
+async def schedule_space(c: Caller, m: p.ScheduleSpace) -> Reply:
+    me = my_account(c)
+    db = c.services.db
+    cap = c.services.limits.settings.max_scheduled_per_account
+    if await store.count_pending(db, me.id) >= cap:
+        raise LimitReached(f"at most {cap} scheduled spaces waiting to start per account")
+    if (await store.get_account_by_id(db, me.id)).protected:
+        await require_may_host(c)  # refused with protected_account
+    scheduled = await store.schedule_space(db, me.id, m.title, m.starts_at, description=m.description, topics=m.topics)
+    c.services.scheduler.changed()
+    return p.Scheduled(ref=m.ref, space=wire_scheduled(scheduled))
+
+
+async def cancel_scheduled(c: Caller, m: p.CancelScheduled) -> Reply:
+    db = c.services.db
+    scheduled = await store.get_scheduled(db, m.scheduled_id)
+    rules.check_host(scheduled.host, my_account(c).id, "cancels")
+    cancelled, holders = await store.cancel_scheduled(db, m.scheduled_id)
+    c.services.scheduler.changed()
+    notice = p.SpaceCancelled(scheduled_id=cancelled.id, title=cancelled.title)
+    for holder in holders:
+        c.services.notify(holder.id, notice)
+    return None
+
+
+async def start_scheduled(c: Caller, m: p.StartScheduled) -> Reply:
+    """The host starts their scheduled space: a live space with its title, description and topics,
+    recorded as its start, and `space_starting` to every connected reminder holder; the host enters it."""
+    me = my_account(c)
+    db = c.services.db
+    scheduled = await store.get_scheduled(db, m.scheduled_id)
+    rules.check_host(scheduled.host, me.id, "starts")
+    rules.check_pending(scheduled.id, scheduled.cancelled_at, scheduled.started_space_id)
+    await require_may_host(c)
+    space = await c.services.directory.create(
+        identity.account_user(me),
+        scheduled.title,
+        description=scheduled.description,
+        topics=scheduled.topics,
+        host_name=me.handle,
+    )
+    started, holders = await store.mark_started(db, m.scheduled_id, space.space_id)
+    c.services.scheduler.changed()
+    notice = p.SpaceStarting(scheduled_id=started.id, space_id=space.space_id, title=started.title, host=me.handle)
+    for holder in holders:
+        c.services.notify(holder.id, notice)
+    await c.enter(m.ref, space)
+    return p.SENT
+
+
+async def set_reminder(c: Caller, m: p.SetReminder) -> Reply:
+    await store.add_reminder(c.services.db, m.scheduled_id, my_account(c).id)
+    return None
+
+
+async def clear_reminder(c: Caller, m: p.ClearReminder) -> Reply:
+    await store.remove_reminder(c.services.db, m.scheduled_id, my_account(c).id)
+    return None
+
+
+async def list_spaces(c: Caller, m: p.ListSpaces) -> Reply:
+    return await _spaces(c, m.ref, live=m.kind == "live", upcoming=m.kind == "upcoming", limit=m.limit)
+
+
+async def search_spaces(c: Caller, m: p.SearchSpaces) -> Reply:
+    return await _spaces(c, m.ref, live=True, upcoming=True, limit=m.limit, query=m.query)
+
+
+async def get_space(c: Caller, m: p.GetSpace) -> Reply:
+    space = await space_store.space_record(c.services.db, m.space_id)
+    if space is None:
+        raise space_errors.NoSuchSpace(f"no space {m.space_id!r}")
+    return p.SpaceRecord(
+        ref=m.ref,
+        space_id=space.space_id,
+        title=space.title,
+        host=space.host,
+        host_name=space.host_name,
+        description=space.description,
+        topics=list(space.topics),
+        status=SpaceStatus(space.status),
+        created_at=space.created_at,
+        ended_at=space.ended_at,
+        timeline=list(space_store.timeline(space)),
+    )
+
+
+def wire_scheduled(space: store.ScheduledSpace) -> p.ScheduledSpace:
+    return p.ScheduledSpace(
+        scheduled_id=space.id,
+        host=space.host_handle,
+        title=space.title,
+        description=space.description,
+        topics=list(space.topics),
+        starts_at=space.starts_at,
+        created_at=space.created_at,
+        reminder_count=space.reminder_count,
+    )
+
+
+async def _spaces(
+    c: Caller, ref: int, *, live: bool, upcoming: bool, limit: int, query: str | None = None
+) -> p.Spaces:
+    """Live spaces with their counts as the spaces have them now (a space that just ended is left out),
+    and upcoming ones."""
+    db = c.services.db
+    live_spaces: list[p.LiveSpace] = []
+    if live:
+        for listing in await store.live_listing(db, limit=limit, query=query):
+            try:
+                state = await c.services.directory.get(listing.space_id).snapshot()
+            except SpaceError:
+                continue
+            live_spaces.append(
+                p.LiveSpace(
+                    space_id=listing.space_id,
+                    title=listing.title,
+                    host=listing.host,
+                    host_name=state.name_of(state.host),
+                    topics=list(listing.topics),
+                    listener_count=state.listener_count,
+                    speaker_count=state.on_mic_count,
+                )
+            )
+    scheduled = await store.upcoming(db, limit=limit, query=query) if upcoming else []
+    return p.Spaces(ref=ref, live=live_spaces, upcoming=[wire_scheduled(s) for s in scheduled])

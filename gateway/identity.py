@@ -1,0 +1,52 @@
+"""Who a connection is: an account (by its token) or a guest with a server-issued id. Never a name.
+
+Ids are strings: `u<account id>` for an account, `g-<12 hex digits>` for a guest. A guest's name is a
+label to display and confers nothing; a guest keeps its id (and so its place) on a new connection only by
+presenting the `guest_token` it was given in `welcome`, signed with a key this process made at start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+import store
+
+GUEST_PREFIX = "g-"
+ACCOUNT_PREFIX = "u"
+
+
+def account_user(account: store.Account) -> str:
+    """The server-issued id of an account in spaces and on the wire."""
+    return f"{ACCOUNT_PREFIX}{account.id}"
+
+
+def account_id_of(user: str) -> store.AccountId | None:
+    """The account behind a user id, or None for a guest (or anything else)."""
+    digits = user[len(ACCOUNT_PREFIX) :]
+    if user.startswith(ACCOUNT_PREFIX) and digits.isdigit() and digits.isascii():
+        return store.AccountId(int(digits))
+    return None
+
+
+class GuestIds:
+    """Issues guest ids with their tokens, and checks tokens presented again."""
+
+    def __init__(self, key: bytes | None = None) -> None:
+        self._key = key if key is not None else secrets.token_bytes(32)
+
+    def issue(self) -> tuple[str, str]:
+        """A new guest id and the token that proves it later."""
+        user = GUEST_PREFIX + secrets.token_hex(6)
+        return user, f"{user}.{self._sign(user)}"
+
+    def verify(self, token: str) -> str | None:
+        """The guest id `token` proves, or None if this server did not issue it."""
+        user, _, signature = token.rpartition(".")
+        if not user.startswith(GUEST_PREFIX) or not hmac.compare_digest(signature, self._sign(user)):
+            return None
+        return user
+
+    def _sign(self, user: str) -> str:
+        return hmac.new(self._key, user.encode(), hashlib.sha256).hexdigest()[:32]

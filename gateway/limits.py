@@ -1,0 +1,169 @@
+"""Rate limits: token buckets keyed by user id and by client address, the log-in lockout that backs off,
+and the bounded queue in front of password hashing. Every refusal is a `RateLimited` carrying
+`retry_after_ms`; `docs/security.md` lists each limit with its default.
+
+Resource handling: buckets live in one dict per limiter, swept of full (idle) buckets once it passes
+`MAX_BUCKETS`, so memory stays bounded however many keys a client invents.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from gateway.errors import RateLimited
+
+MAX_BUCKETS = 100_000
+
+
+@dataclass(frozen=True)
+class Rate:
+    """At most `burst` at once, refilled at `per_s` a second (a token bucket)."""
+
+    burst: int
+    per_s: float
+
+    def describe(self) -> str:
+        if self.per_s >= 1:
+            return f"{self.burst} at once, then {self.per_s:g} a second"
+        return f"{self.burst} at once, then one every {1 / self.per_s:g} s"
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """Every rate limit of the gateway. `enabled=False` (`stoa serve --rate-limits off`) is for load tests
+    on a private network only: it lifts every per-request limit here (never the caps on sizes)."""
+
+    enabled: bool = True
+    requests: Rate = Rate(50, 20.0)  # every message but audio, per connection
+    register: Rate = Rate(5, 1 / 60)  # per client address
+    log_in: Rate = Rate(10, 1 / 6)  # per client address
+    create_space: Rate = Rate(3, 1 / 60)  # per account
+    schedule_space: Rate = Rate(5, 1 / 60)  # per account
+    share_post: Rate = Rate(5, 1.0)  # per account
+    hands: Rate = Rate(3, 1 / 5)  # raise_hand and lower_hand together, per account
+    invitations: Rate = Rate(5, 1 / 6)  # invite_speaker, per account
+    reactions: Rate = Rate(5, 5.0)  # per account
+    listings: Rate = Rate(5, 5.0)  # list_spaces, search_spaces, get_space, get_posts, per user
+    direct_messages: Rate = Rate(5, 1.0)  # send_dm, per account
+    max_connections_per_address: int = 64
+    max_scheduled_per_account: int = 20
+    login_failures_free: int = 5  # failed log-ins to one handle before the lockout starts
+    login_lockout_max_s: float = 900.0
+    hashes_waiting: int = 8  # register/log_in waiting for a password hash; more are refused
+    extra: dict[str, Rate] = field(default_factory=dict)
+
+    def rate(self, name: str) -> Rate:
+        found = getattr(self, name, None)
+        if isinstance(found, Rate):
+            return found
+        return self.extra[name]
+
+
+class Buckets:
+    """Token buckets for one limit, keyed by anything hashable (a user id, an address)."""
+
+    def __init__(self, rate: Rate, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._level: dict[object, tuple[float, float]] = {}  # key -> (tokens, at)
+
+    def take(self, key: object, what: str) -> None:
+        """Spend one token of `key`, or raise `RateLimited` saying when the next one is due."""
+        now = self._clock()
+        tokens, at = self._level.get(key, (float(self.rate.burst), now))
+        tokens = min(float(self.rate.burst), tokens + (now - at) * self.rate.per_s)
+        if tokens < 1.0:
+            wait_ms = math.ceil((1.0 - tokens) / self.rate.per_s * 1000)
+            raise RateLimited(f"{what}: at most {self.rate.describe()}", retry_after_ms=wait_ms)
+        if len(self._level) >= MAX_BUCKETS and key not in self._level:
+            self._sweep(now)
+        self._level[key] = (tokens - 1.0, now)
+
+    def _sweep(self, now: float) -> None:
+        """Forget buckets that have refilled (they hold nothing a fresh one would not)."""
+        full = float(self.rate.burst)
+        for key, (tokens, at) in list(self._level.items()):
+            if tokens + (now - at) * self.rate.per_s >= full:
+                del self._level[key]
+        if len(self._level) >= MAX_BUCKETS:  # all busy: drop the oldest half rather than grow
+            for key in list(self._level)[: MAX_BUCKETS // 2]:
+                del self._level[key]
+
+
+class LoginGuard:
+    """Failed log-ins per handle (any casing): after `free` failures, each further attempt waits a lockout
+    that doubles (1 s, 2 s, 4 s, ... up to `max_s`); a success clears it. Guessing one account's password
+    from many addresses is slowed as much as from one."""
+
+    def __init__(self, free: int, max_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._free = free
+        self._max_s = max_s
+        self._clock = clock
+        self._failures: dict[str, tuple[int, float]] = {}  # handle -> (failures, locked until)
+
+    def check(self, handle: str) -> None:
+        failures, until = self._failures.get(handle.casefold(), (0, 0.0))
+        wait_s = until - self._clock()
+        if wait_s > 0:
+            raise RateLimited(
+                f"too many failed log-ins to this account ({failures}): try again later",
+                retry_after_ms=math.ceil(wait_s * 1000),
+            )
+
+    def failed(self, handle: str) -> None:
+        key = handle.casefold()
+        failures = self._failures.get(key, (0, 0.0))[0] + 1
+        lock_s = 0.0 if failures < self._free else min(self._max_s, 2.0 ** (failures - self._free))
+        if len(self._failures) >= MAX_BUCKETS and key not in self._failures:
+            now = self._clock()
+            self._failures = {k: v for k, v in self._failures.items() if v[1] > now}
+        self._failures[key] = (failures, self._clock() + lock_s)
+
+    def succeeded(self, handle: str) -> None:
+        self._failures.pop(handle.casefold(), None)
+
+
+class HashQueue:
+    """Admission to password hashing (register, log_in): the store hashes at most two at once; at most
+    `waiting` more requests may wait for a turn, the rest are refused at once instead of queueing for
+    seconds behind an attacker's burst."""
+
+    def __init__(self, waiting: int) -> None:
+        self._limit = waiting + 2
+        self._inside = 0
+
+    def enter(self) -> None:
+        if self._inside >= self._limit:
+            raise RateLimited("the server is busy checking passwords", retry_after_ms=1000)
+        self._inside += 1
+
+    def leave(self) -> None:
+        self._inside -= 1
+
+
+class Limits:
+    """The gateway's limiters, made from one `LimitSettings`."""
+
+    def __init__(self, settings: LimitSettings, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._buckets: dict[str, Buckets] = {}
+        self.logins = LoginGuard(settings.login_failures_free, settings.login_lockout_max_s, clock)
+        self.hashing = HashQueue(settings.hashes_waiting)
+        self.refused = 0
+
+    def take(self, name: str, key: object, what: str) -> None:
+        """Spend one of limit `name` for `key`; raises `RateLimited` (counted) when none is left."""
+        if not self.settings.enabled:
+            return
+        buckets = self._buckets.get(name)
+        if buckets is None:
+            buckets = self._buckets[name] = Buckets(self.settings.rate(name), self._clock)
+        try:
+            buckets.take(key, what)
+        except RateLimited:
+            self.refused += 1
+            raise
