@@ -62,7 +62,7 @@ class LimitReached(GatewayError):
 
 
 class GuestTokenInvalid(GatewayError):
-    """`hello` with a `guest_token` this server did not issue (or issued before it restarted)."""
+    """`hello` with a `guest_token` this server did not issue (forged, or signed with a retired key)."""
 
     code = "guest_token_invalid"
 

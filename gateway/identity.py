@@ -2,7 +2,8 @@
 
 Ids are strings: `u<account id>` for an account, `g-<12 hex digits>` for a guest. A guest's name is a
 label to display and confers nothing; a guest keeps its id (and so its place) on a new connection only by
-presenting the `guest_token` it was given in `welcome`, signed with a key this process made at start.
+presenting the `guest_token` it was given in `welcome`, signed with a key derived from the store's
+signing key (so a guest token outlives a server restart, as a session token does).
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ class GuestIds:
 
     def __init__(self, key: bytes | None = None) -> None:
         self._key = key if key is not None else secrets.token_bytes(32)
+
+    @classmethod
+    def from_secret(cls, secret: bytes) -> GuestIds:
+        """Guest ids signed with a key derived from `secret` (the store's token signing key): one purpose,
+        one key, so a guest token can never pass for a session token or the reverse."""
+        return cls(hmac.new(secret, b"stoa guest tokens v1", hashlib.sha256).digest())
 
     def issue(self) -> tuple[str, str]:
         """A new guest id and the token that proves it later."""

@@ -96,7 +96,7 @@ class Gateway:
             db=db,
             directory=directory,
             limits=self.limits,
-            guests=GuestIds(),
+            guests=GuestIds.from_secret(db.current_signing_key[1]),
             scheduler=self.scheduler,
             notify=self.notify,
             hosting=directory.hosted_by,

@@ -28,7 +28,7 @@ async def hello(c: Caller, m: p.Hello) -> Reply:
     if m.guest_token is not None:
         user = guests.verify(m.guest_token)
         if user is None:
-            raise GuestTokenInvalid("this guest token was not issued by this server (or it restarted)")
+            raise GuestTokenInvalid("this guest token was not issued by this server")
         c.signed_in(user, m.name or "guest", None, m.guest_token, welcome=True)
         return p.SENT
     if m.name is None:
