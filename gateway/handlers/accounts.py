@@ -72,7 +72,10 @@ async def log_in(c: Caller, m: p.LogIn) -> Reply:
 
 
 async def log_out(c: Caller, m: p.LogOut) -> Reply:
+    """The connection must be in no space: its place there is the account's, not the new guest's."""
     assert c.account is not None
+    if c.space is not None:
+        raise space_errors.AlreadyInSpace("leave the space before logging out")
     await store.log_out(c.services.db, c.token or "")
     user, token = c.services.guests.issue()
     c.signed_in(user, c.name, None, token, welcome=True)  # a new guest from now on: nothing of the account stays
