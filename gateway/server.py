@@ -25,10 +25,10 @@ from actors.space import (
     MAX_POST_CHARS,
     MAX_SPEAKERS,
     MAX_TITLE_CHARS,
+    Fanout as SpaceFanout,
     MixConfig,
     SpaceDirectory,
 )
-from actors.space.audience import Fanout as SpaceFanout
 from gateway import identity, protocol as p
 from gateway.context import Services
 from gateway.errors import CloseCode

@@ -3,8 +3,7 @@ space's record (`get_space`), live or ended."""
 
 from __future__ import annotations
 
-from actors.space import Post, SpaceState, SpeakerPolicy
-from actors.space.persistence import StoredSpace
+from actors.space import Post, SpaceState, SpeakerPolicy, StoredSpace
 from store import Database, _spaces as spaces
 
 

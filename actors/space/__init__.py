@@ -1,7 +1,7 @@
 """Spaces: the product's domain (pure rules over frozen values) and the SpaceActor that performs them."""
 
 from actors.space.actor import MixConfig, SpaceActor
-from actors.space.audience import Audience
+from actors.space.audience import Audience, Fanout
 from actors.space.commands import MemberLink
 from actors.space.directory import SpaceDirectory
 from actors.space.errors import SpaceError
@@ -26,6 +26,7 @@ from actors.space.events import (
     SpeakerInvited,
     SpeakerPolicyChanged,
 )
+from actors.space.persistence import SpaceStore, StoredSpace
 from actors.space.ref import SpaceRef
 from actors.space.values import (
     MAX_COHOSTS,
@@ -54,6 +55,7 @@ __all__ = [
     "AudienceChanged",
     "Audio",
     "Event",
+    "Fanout",
     "HandLowered",
     "HandRaised",
     "MemberLink",
@@ -79,8 +81,10 @@ __all__ = [
     "SpaceEvent",
     "SpaceRef",
     "SpaceState",
+    "SpaceStore",
     "SpaceStatus",
     "SpeakerInvited",
     "SpeakerPolicy",
+    "StoredSpace",
     "SpeakerPolicyChanged",
 ]
