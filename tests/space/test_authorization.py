@@ -4,6 +4,10 @@
 must hold each row exactly as `render` writes it (so the document and the rules cannot drift apart).
 Cells decided by the gateway before the space is asked (`hello`, `create_space`, a connection already
 in a space, no `hello` yet) are checked by the e2e tests; here they are only compared with the document.
+
+The `guest` column is a guest (a server-issued `g-` id, no account) listening in the space: the gateway's
+request table (`gateway/requests.py`) refuses it every operation but listening with `account_required`;
+those cells are checked against that table and its `dispatch`, the others against the space's rules.
 """
 
 from __future__ import annotations
@@ -41,24 +45,38 @@ from actors.space.commands import (
 )
 from actors.space.domain import apply, audio_refusal, new_space
 from actors.space.values import Role, SpaceState, SpeakerPolicy
-from gateway.protocol import ACCOUNT_TYPES, CLIENT_TYPES
+from gateway import requests
+from gateway.errors import AccountRequired
+from gateway.protocol import ACCOUNT_TYPES, CLIENT_TYPES, ClientUnion
 from tests.space.fakes import NoLink
 
 NOW = 1_700_000_000_000
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "authorization.md"
 
-COLUMNS = ("host", "co-host", "speaker", "listener", "removed", "outsider", "anonymous")
-ACTOR = {"host": "host", "co-host": "co", "speaker": "sp", "listener": "li", "removed": "gone", "outsider": "out"}
-GATEWAY_CODES = {"already_authenticated", "already_in_space", "not_authenticated"}
+COLUMNS = ("host", "co-host", "speaker", "listener", "guest", "removed", "outsider", "anonymous")
+GUEST = "g-0123456789ab"  # as `gateway/identity.py` issues them
+ACTOR = {
+    "host": "host",
+    "co-host": "co",
+    "speaker": "sp",
+    "listener": "li",
+    "guest": GUEST,
+    "removed": "gone",
+    "outsider": "out",
+}
+GATEWAY_CODES = {"already_authenticated", "already_in_space", "not_authenticated", "account_required"}
 OK = "allowed"
+AR = "account_required"
 
 
 def fixture_space() -> SpaceState:
-    """A host, a co-host (co), two speakers (sp, sp2), three listeners (li, li2, hand: hand raised), one post,
-    a removed user (gone); `out` said hello but is not in the space."""
-    state = new_space("s1", "Matrix", "host", NOW)
+    """A host, a co-host (co), two speakers (sp, sp2), three listeners (li, li2, hand: hand raised), a guest
+    listening (GUEST, shown as "host": a name confers nothing), one post, a removed user (gone); `out` said
+    hello but is not in the space."""
+    state = new_space("s1", "Matrix", "host", NOW, host_name="host")
     for user in ("co", "sp", "sp2", "li", "li2", "hand", "gone"):
         state, _ = apply(state, Join(user, NoLink()), NOW)
+    state, _ = apply(state, Join(GUEST, NoLink(), "host"), NOW)
     state = _all(
         state,
         SetRole("host", "co", Role.COHOST),
@@ -119,18 +137,20 @@ def row(op: str, cells: str, command: Callable[[str], Rule] | None = None, **kw:
 
 
 NIS = "not_in_space not_in_space not_authenticated"
-MODS = "allowed allowed not_allowed not_allowed " + NIS
-ON_MIC = "allowed allowed allowed not_allowed " + NIS
-MEMBERS = "allowed allowed allowed allowed " + NIS
-HOST_ONLY = "allowed not_allowed not_allowed not_allowed " + NIS
-NONE = "not_allowed not_allowed not_allowed not_allowed " + NIS
-MEMBER_CODE = "already_in_space " * 4
+AR_NIS = f"{AR} {NIS}"  # the guest, the removed, the outsider, the anonymous
+MODS = "allowed allowed not_allowed not_allowed " + AR_NIS
+ON_MIC = "allowed allowed allowed not_allowed " + AR_NIS
+MEMBERS = "allowed allowed allowed allowed " + AR_NIS
+HOST_ONLY = "allowed not_allowed not_allowed not_allowed " + AR_NIS
+NONE = "not_allowed not_allowed not_allowed not_allowed " + AR_NIS
+LISTENER_ONLY = "not_allowed not_allowed not_allowed allowed " + AR_NIS
+MEMBER_CODE = "already_in_space " * 5
 
 MATRIX = [
-    row("`hello`", "already_authenticated " * 6 + OK),
-    row("`create_space`", MEMBER_CODE + "allowed allowed not_authenticated"),
+    row("`hello`", "already_authenticated " * 7 + OK),
+    row("`create_space`", "already_in_space " * 4 + f"{AR} allowed allowed not_authenticated"),
     row("`join_space` (this space)", MEMBER_CODE + "removed allowed not_authenticated", lambda u: Join(u, NoLink())),
-    row("`leave_space`", MEMBERS, Leave),
+    row("`leave_space`", "allowed " * 5 + NIS, Leave),
     row("`end_space`", HOST_ONLY, EndSpace),
     row("`share_post`", MEMBERS, lambda u: SharePost(u, "hi")),
     row("`set_role` a listener to `speaker`", MODS, lambda u: SetRole(u, "li2", Role.SPEAKER)),
@@ -145,44 +165,44 @@ MATRIX = [
     row("`set_role` the host", NONE, lambda u: SetRole(u, "host", Role.SPEAKER)),
     row(
         "`set_role` anyone to `host`",
-        "bad_argument bad_argument not_allowed not_allowed " + NIS,
+        "bad_argument bad_argument not_allowed not_allowed " + AR_NIS,
         lambda u: SetRole(u, "li2", Role.HOST),
     ),
-    row("`raise_hand` (policy `everyone`)", "not_allowed not_allowed not_allowed allowed " + NIS, RaiseHand),
+    row("`raise_hand` (policy `everyone`)", LISTENER_ONLY, RaiseHand),
     row(
         "`raise_hand` (policy `following`) from someone the host follows",
-        "not_allowed not_allowed not_allowed allowed " + NIS,
+        LISTENER_ONLY,
         lambda u: RaiseHand(u, followed_by_host=True),
         setup=policy(SpeakerPolicy.FOLLOWING),
     ),
     row(
-        "`raise_hand` (policy `following`) from someone the host does not follow, or a guest",
-        "not_allowed not_allowed not_allowed not_eligible " + NIS,
+        "`raise_hand` (policy `following`) from someone the host does not follow",
+        "not_allowed not_allowed not_allowed not_eligible " + AR_NIS,
         RaiseHand,
         setup=policy(SpeakerPolicy.FOLLOWING),
     ),
     row(
         "`raise_hand` (policy `invited`) from someone invited",
-        "not_allowed not_allowed not_allowed allowed " + NIS,
+        LISTENER_ONLY,
         RaiseHand,
         setup=everyone_invited,
     ),
     row(
         "`raise_hand` (policy `invited`) from someone not invited",
-        "not_allowed not_allowed not_allowed not_eligible " + NIS,
+        "not_allowed not_allowed not_allowed not_eligible " + AR_NIS,
         RaiseHand,
         setup=policy(SpeakerPolicy.INVITED),
     ),
     row(
         "`lower_hand`",
-        "not_allowed not_allowed not_allowed allowed " + NIS,
+        LISTENER_ONLY,
         LowerHand,
         setup=listener_hand_raised,
     ),
     row("`approve_request` a raised hand", MODS, lambda u: ApproveRequest(u, "hand")),
     row(
         "`approve_request` no raised hand",
-        "no_such_request no_such_request not_allowed not_allowed " + NIS,
+        "no_such_request no_such_request not_allowed not_allowed " + AR_NIS,
         lambda u: ApproveRequest(u, "li2"),
     ),
     row("`deny_request` a raised hand", MODS, lambda u: DenyRequest(u, "hand")),
@@ -191,7 +211,7 @@ MATRIX = [
     row("`mute` the host", HOST_ONLY, lambda u: MuteSpeaker(u, "host")),
     row(
         "`mute` a listener",
-        "not_a_speaker not_a_speaker not_allowed not_allowed " + NIS,
+        "not_a_speaker not_a_speaker not_allowed not_allowed " + AR_NIS,
         lambda u: MuteSpeaker(u, "li2"),
     ),
     row("`unmute` (oneself, muted)", ON_MIC, UnmuteSpeaker, setup=everyone_muted),
@@ -208,7 +228,7 @@ MATRIX = [
     row("`pin_post`", ON_MIC, lambda u: PinPost(u, 1)),
     row(
         "`pin_post` an unknown post",
-        "no_such_post no_such_post no_such_post not_allowed " + NIS,
+        "no_such_post no_such_post no_such_post not_allowed " + AR_NIS,
         lambda u: PinPost(u, 99),
     ),
     row("`unpin_post`", ON_MIC, lambda u: UnpinPost(u, 1), setup=post_pinned),
@@ -216,13 +236,18 @@ MATRIX = [
     row("`set_speaker_policy`", HOST_ONLY, lambda u: SetSpeakerPolicy(u, SpeakerPolicy.INVITED)),
     row(
         "`accept_invite` with an invitation",
-        "not_allowed not_allowed not_allowed allowed " + NIS,
+        LISTENER_ONLY,
         AcceptInvite,
         setup=everyone_invited,
     ),
-    row("`accept_invite` without one", "not_allowed not_allowed not_allowed not_invited " + NIS, AcceptInvite),
-    row("`audio`", "allowed allowed allowed not_a_speaker " + NIS, audio=True),
-    row("`audio` while muted", "muted muted muted not_a_speaker " + NIS, audio=True, setup=everyone_muted),
+    row("`accept_invite` without one", "not_allowed not_allowed not_allowed not_invited " + AR_NIS, AcceptInvite),
+    row("`audio`", "allowed allowed allowed not_a_speaker not_a_speaker " + NIS, audio=True),
+    row(
+        "`audio` while muted",
+        "muted muted muted not_a_speaker not_a_speaker " + NIS,
+        audio=True,
+        setup=everyone_muted,
+    ),
 ]
 
 
@@ -258,6 +283,62 @@ def test_each_role_is_allowed_or_refused_with_the_documented_code(r: Row, column
             apply(state, r.command(actor), NOW)
         assert refused.value.code == expected
         assert state == before and msgspec.structs.asdict(state) == msgspec.structs.asdict(before)
+
+
+MESSAGE_TYPES = {c.__struct_config__.tag: c for c in ClientUnion.__args__}
+SAMPLE_FIELDS: dict[str, object] = {
+    "ref": 1,
+    "protocol": 2,
+    "name": "Sam",
+    "title": "A title",
+    "space_id": "s1",
+    "user": "li2",
+    "role": "speaker",
+    "text": "hi",
+    "post_id": 1,
+    "emoji": "👏",
+    "policy": "invited",
+}
+
+
+class GuestCaller:
+    """A guest connection as the request table sees it: an id, no account, listening in a space. It has no
+    services: a request the table let through would fail on them instead of being refused."""
+
+    user = GUEST
+    name = "host"
+    account = None
+    token = None
+    address = "127.0.0.1"
+    space = object()
+    role = Role.LISTENER
+    services = None
+
+
+def sample_message(op: str) -> msgspec.Struct:
+    kind = MESSAGE_TYPES[op.split("`")[1]]
+    fields = {f.encode_name: SAMPLE_FIELDS[f.encode_name] for f in msgspec.structs.fields(kind) if f.required}
+    return msgspec.convert({"type": kind.__struct_config__.tag, **fields}, ClientUnion)
+
+
+@pytest.mark.parametrize("r", [r for r in MATRIX if not r.audio], ids=lambda r: r.op.replace("`", ""))
+async def test_the_request_table_refuses_a_guest_exactly_the_account_only_operations(r: Row) -> None:
+    guest_cell = r.cells[COLUMNS.index("guest")]
+    message = sample_message(r.op)
+    route = requests.ROUTES[type(message)]
+    assert (route.who is requests.Who.ACCOUNT) == (guest_cell == AR), r.op
+    if guest_cell == AR:
+        with pytest.raises(AccountRequired):
+            await requests.dispatch(GuestCaller(), message)  # type: ignore[arg-type]
+
+
+def test_every_account_only_request_is_refused_to_a_guest_in_one_of_the_two_tables() -> None:
+    """Whatever the table says an account may send and a guest may not, some row says `account_required`."""
+    routes = requests.ROUTES.items()
+    account_only = {m.__struct_config__.tag for m, route in routes if route.who is requests.Who.ACCOUNT}
+    space_ops = {r.op.split("`")[1] for r in MATRIX if r.cells[COLUMNS.index("guest")] == AR}
+    assert space_ops == account_only - ACCOUNT_TYPES
+    assert {"create_space", "share_post", "raise_hand", "react", "set_role", "remove"} <= space_ops
 
 
 def test_the_document_holds_exactly_this_table() -> None:

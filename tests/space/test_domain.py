@@ -23,8 +23,11 @@ from actors.space.domain import announce_audience, apply, new_space
 from actors.space.events import (
     AudienceChanged,
     HandLowered,
+    HandRaised,
     MuteChanged,
+    ParticipantJoined,
     ParticipantLeft,
+    ParticipantRemoved,
     PostPinned,
     PostShared,
     PostUnpinned,
@@ -32,7 +35,7 @@ from actors.space.events import (
     RoleChanged,
     SpaceEnded,
 )
-from actors.space.values import MAX_COHOSTS, MAX_SPEAKERS, Role, SpaceState, SpaceStatus
+from actors.space.values import MAX_COHOSTS, MAX_SPEAKERS, Person, Role, SpaceState, SpaceStatus
 from tests.space.fakes import NoLink
 
 NOW = 1_700_000_000_000
@@ -69,7 +72,7 @@ def test_listeners_coming_and_going_are_announced_together_with_exact_counts() -
     state, (event,) = announce_audience(state, NOW)
     assert isinstance(event, AudienceChanged)
     assert (event.arrived_count, event.departed_count, event.listener_count) == (30, 1, 29)
-    assert event.arrived == [f"u{i}" for i in range(20)] and event.departed == ["u3"]
+    assert event.arrived == [Person(f"u{i}", f"u{i}") for i in range(20)] and event.departed == [Person("u3", "u3")]
     assert announce_audience(state, NOW) == (state, [])  # nothing new: no event
 
 
@@ -205,3 +208,43 @@ def test_a_reaction_is_numbered_but_not_kept() -> None:
 def test_only_listed_emoji_are_reactions(emoji: str) -> None:
     with pytest.raises(errors.BadArgument):
         apply(space_with("a"), React("a", emoji), NOW)
+
+
+def test_a_name_is_only_a_label_the_id_decides_the_role() -> None:
+    """Joining with the host's display name (any casing) as one's name makes a listener, never a host."""
+    state = new_space("s1", "A title", "u1", NOW, host_name="Alice")
+    state, _ = apply(state, Leave("u1"), NOW)
+    for impostor, name in (("g-0123456789ab", "Alice"), ("g-ba9876543210", "ALICE"), ("u2", "alice")):
+        state, events = apply(state, Join(impostor, NoLink(), name), NOW)
+        assert events == [] and state.role_of(impostor) is Role.LISTENER and state.name_of(impostor) == name
+    assert state.host == "u1" and state.name_of("u1") == "Alice" and state.role_of("u1") is None
+    state, (back,) = apply(state, Join("u1", NoLink(), "Alice"), NOW)
+    assert isinstance(back, ParticipantJoined) and (back.user, back.role, back.name) == ("u1", Role.HOST, "Alice")
+
+
+def test_events_name_the_people_they_are_about() -> None:
+    state = new_space("s1", "A title", "u1", NOW, host_name="Alice")
+    state, _ = apply(state, Join("u2", NoLink(), "Bob"), NOW)
+    state, (arrived,) = announce_audience(state, NOW)
+    assert isinstance(arrived, AudienceChanged) and arrived.arrived == [Person("u2", "Bob")]
+    state, (hand,) = apply(state, RaiseHand("u2"), NOW)
+    assert isinstance(hand, HandRaised) and (hand.user, hand.name) == ("u2", "Bob")
+    state, (_, role) = apply(state, ApproveRequest("u1", "u2"), NOW)
+    assert isinstance(role, RoleChanged) and (role.user, role.by, role.name) == ("u2", "u1", "Bob")
+    state, (post,) = apply(state, SharePost("u2", "hi"), NOW)
+    assert isinstance(post, PostShared) and (post.post.user, post.post.name) == ("u2", "Bob")
+    state, (reaction,) = apply(state, React("u2", "🔥"), NOW)
+    assert isinstance(reaction, Reacted) and (reaction.user, reaction.name) == ("u2", "Bob")
+    state, (removed,) = apply(state, RemoveParticipant("u1", "u2"), NOW)
+    assert isinstance(removed, ParticipantRemoved) and (removed.user, removed.by, removed.name) == ("u2", "u1", "Bob")
+
+
+def test_names_are_kept_only_for_the_people_present_and_the_host() -> None:
+    state = new_space("s1", "A title", "u1", NOW, host_name="Alice")
+    state, _ = apply(state, Join("g-000000000001", NoLink(), "Sam"), NOW)
+    state, _ = announce_audience(state, NOW)
+    state, _ = apply(state, Leave("g-000000000001"), NOW)
+    state, (event,) = announce_audience(state, NOW)
+    assert isinstance(event, AudienceChanged) and event.departed == [Person("g-000000000001", "Sam")]
+    state, _ = apply(state, Leave("u1"), NOW)
+    assert state.names == {"u1": "Alice"}

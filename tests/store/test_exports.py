@@ -37,6 +37,7 @@ EXPECTED = {
     "block",
     "blocked_accounts",
     "cancel_scheduled",
+    "count_pending",
     "follow",
     "followers",
     "following",

@@ -21,6 +21,7 @@ PUBLISHED = {
     4: "c3c11ec5eba2ea5383dbb188bb4d2e89c3080f453ea2a61c977c017f4632f98f",
     5: "9d7498b54ecdf7f21b8a6a3e023677a4d1e305d37e75be0baa8369ef437d4e8c",
     6: "f040bd193101939e5b8705c3ee86c52171fe34dc79f57db34c51bfd1aacc1a99",
+    7: "d4bca7f986e25ea344ec187c41e7ba760ceab02f36401e2ef4b1f87c78d44b47",
 }
 """sha256 of each published migration's SQL. A published migration is never edited: append a new one."""
 
@@ -160,4 +161,26 @@ def test_spaces_of_an_old_database_get_default_details_and_a_started_one_its_sch
     assert migrate(conn) == len(MIGRATIONS)
     rows = conn.execute("SELECT space_id, description, topics, speaker_policy FROM spaces ORDER BY space_id")
     assert rows.fetchall() == [("plain", "", "[]", "everyone"), ("started", "About it", '["jazz"]', "everyone")]
+    conn.close()
+
+
+def test_spaces_of_an_old_database_name_accounts_by_id_and_end_the_ones_guests_hosted(tmp_path: Path) -> None:
+    conn = _connect(tmp_path / "stoa.db")
+    assert migrate(conn, MIGRATIONS[:6]) == 6
+    conn.execute("INSERT INTO accounts (handle, display_name, password_hash, created_at) VALUES ('ada', 'Ada', 'x', 0)")
+    for space_id, host in (("by_ada", "ada"), ("by_guest", "sam")):
+        conn.execute(
+            "INSERT INTO spaces (space_id, title, host, status, created_at, seq_reserved)"
+            " VALUES (?, 'Show', ?, 'live', 5, 0)",
+            (space_id, host),
+        )
+    conn.execute("INSERT INTO space_posts (space_id, post_id, user, text, at) VALUES ('by_ada', 1, 'ada', 'hi', 6)")
+    conn.execute("INSERT INTO space_posts (space_id, post_id, user, text, at) VALUES ('by_ada', 2, 'sam', 'yo', 7)")
+    conn.execute("INSERT INTO space_removals (space_id, user) VALUES ('by_ada', 'sam')")
+    assert migrate(conn) == len(MIGRATIONS)
+    spaces = conn.execute("SELECT space_id, host, host_name, status, ended_at FROM spaces ORDER BY space_id")
+    assert spaces.fetchall() == [("by_ada", "u1", "ada", "live", None), ("by_guest", "sam", "sam", "ended", 5)]
+    posts = conn.execute("SELECT user, name FROM space_posts ORDER BY post_id").fetchall()
+    assert posts == [("u1", "ada"), ("sam", "sam")]  # a guest's old name stays an inert string, never an id
+    assert conn.execute("SELECT user FROM space_removals").fetchall() == [("sam",)]
     conn.close()

@@ -15,6 +15,7 @@ from store import (
     ScheduledSpaceOver,
     add_reminder,
     cancel_scheduled,
+    count_pending,
     get_scheduled,
     inbox,
     live_listing,
@@ -155,15 +156,27 @@ async def test_live_listing_searches_live_spaces_and_their_own_topics(db: Databa
 
     def live(conn: sqlite3.Connection) -> None:
         conn.execute(
-            "INSERT INTO spaces (space_id, title, host, status, created_at, seq_reserved, topics)"
-            " VALUES ('sp-1', 'Show', 'ada', 'live', 1, 0, '[\"gardening\"]')"
+            "INSERT INTO spaces (space_id, title, host, host_name, status, created_at, seq_reserved, topics)"
+            f" VALUES ('sp-1', 'Show', 'u{ada.id}', 'ada', 'live', 1, 0, '[\"gardening\"]')"
         )
 
     await db.write(live)
     await mark_started(db, space.id, "sp-1")
     [found] = await live_listing(db, query="GARDEN")
-    assert (found.space_id, found.topics) == ("sp-1", ("gardening",))
+    assert (found.space_id, found.topics, found.host) == ("sp-1", ("gardening",), f"u{ada.id}")
+    assert [s.space_id for s in await live_listing(db, query="ADA")] == ["sp-1"]  # the host's name, not the id
+    assert await live_listing(db, query=f"u{ada.id}") == []
     assert await live_listing(db, query="cooking") == []
+
+
+async def test_count_pending_counts_only_scheduled_spaces_still_waiting(db: Database, clock: FakeClock) -> None:
+    ada, bob = await make_account(db, "ada"), await make_account(db, "bob")
+    spaces = [await schedule_space(db, ada.id, f"show {i}", now_ms(clock) + HOUR_MS) for i in range(3)]
+    await schedule_space(db, bob.id, "bob's", now_ms(clock) + HOUR_MS)
+    assert await count_pending(db, ada.id) == 3
+    await cancel_scheduled(db, spaces[0].id)
+    await mark_started(db, spaces[1].id, "sp-1")
+    assert (await count_pending(db, ada.id), await count_pending(db, bob.id)) == (1, 1)
 
 
 async def test_the_host_reminder_is_due_once(db: Database, clock: FakeClock) -> None:
