@@ -13,7 +13,7 @@ import wsproto.events as ev
 from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
 
 from actors.space import ParticipantLeft, PostShared
-from gateway.client import connect
+from gateway.client import connect, connect_account
 from tests.conftest import ServerProcess, start_server, stop_server
 
 
@@ -43,11 +43,13 @@ async def test_browser_origins_are_checked_against_the_allow_list(
 
 
 async def test_a_second_connection_of_the_same_user_replaces_the_first(server: ServerProcess) -> None:
+    """The same user is the same id proved again (here an account's token): the newer connection wins."""
     with trio.fail_after(20):
-        async with connect(server.url, "host") as host, connect(server.url, "dana") as first:
+        async with connect_account(server.url, "host") as host, connect_account(server.url, "dana") as first:
             space_id = (await host.create_space("Reconnects")).space.space_id
             await first.join_space(space_id)
-            async with connect(server.url, "dana") as second:
+            async with connect(server.url, token=first.token) as second:
+                assert second.user == first.user and second.handle == "dana"
                 with trio.fail_after(5):
                     await first.closed.wait()
                 assert first.ws.closed is not None and first.ws.closed.code == 4002
@@ -60,7 +62,7 @@ async def test_a_second_connection_of_the_same_user_replaces_the_first(server: S
             seen = []
             while not isinstance(seen[-1] if seen else None, PostShared):
                 seen.append(await host.next_event())
-            assert not any(isinstance(e, ParticipantLeft) and e.user == "dana" for e in seen)
+            assert not any(isinstance(e, ParticipantLeft) and e.user == first.user for e in seen)
 
 
 async def test_shutdown_closes_every_connection_with_going_away(tmp_path: object) -> None:
@@ -85,7 +87,7 @@ def silent_peer(port: int) -> tuple[int | None, float]:
     while not accepted:
         ws.receive_data(sock.recv(4096))
         accepted = any(isinstance(e, ev.AcceptConnection) for e in ws.events())
-    sock.sendall(ws.send(ev.BytesMessage(msgpack.packb({"type": "hello", "protocol": 1, "user": "mute"}))))
+    sock.sendall(ws.send(ev.BytesMessage(msgpack.packb({"type": "hello", "protocol": 2, "name": "mute"}))))
     start, pings = time.monotonic(), 0
     while True:
         data = sock.recv(4096)
