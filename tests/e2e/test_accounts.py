@@ -41,16 +41,26 @@ async def test_a_registered_account_logs_in_and_signs_in_later_connections_with_
 ) -> None:
     with trio.fail_after(20):
         async with connect(server.url, "newcomer") as guest:
+            assert guest.user.startswith("g-") and guest.handle is None and guest.guest_token
             registered = await guest.register("Ada", PASSWORD, "Ada Lovelace")
             assert (registered.handle, registered.display_name) == ("Ada", "Ada Lovelace")
+            assert guest.user.startswith("g-")  # registering alone does not sign the connection in
             logged_in = await guest.log_in("ada", PASSWORD)  # any casing of the handle
             assert logged_in.handle == "Ada" and not logged_in.protected
             assert logged_in.expires_at > time.time() * 1000
-            assert guest.user == "Ada"
+            assert logged_in.user.startswith("u") and logged_in.user[1:].isdigit()
+            assert (guest.user, guest.handle) == (logged_in.user, "Ada")
         async with connect(server.url, token=logged_in.token) as ada:
-            assert ada.welcome is not None and ada.welcome.user == "Ada"
+            assert ada.welcome is not None
+            welcome = ada.welcome
+            assert (welcome.user, welcome.name, welcome.handle, welcome.guest_token) == (
+                logged_in.user,
+                "Ada",
+                "Ada",
+                None,
+            )
             joined = await ada.create_space("Signed in")
-            assert joined.space.host == "Ada"
+            assert (joined.space.host, joined.space.host_name) == (logged_in.user, "Ada")
 
 
 async def test_a_wrong_password_or_a_bad_token_is_refused(server: ServerProcess) -> None:
@@ -69,51 +79,58 @@ async def test_a_wrong_password_or_a_bad_token_is_refused(server: ServerProcess)
         assert bad_token.value.code == "token_invalid"
 
 
-async def test_a_guest_cannot_take_the_handle_of_an_account_nor_one_take_a_connected_guests_name(
-    server: ServerProcess,
-) -> None:
+async def test_a_guests_name_is_a_label_that_neither_takes_nor_blocks_a_handle(server: ServerProcess) -> None:
+    """A guest may show an account's handle as its name (any casing) and is still a guest with its own id;
+    an account may register a handle a connected guest shows."""
     with trio.fail_after(20):
-        await new_account(server.url, "carol")
-        for name in ("carol", "CAROL"):
-            with pytest.raises(RequestError) as refused:
-                async with connect(server.url, name):
-                    pass
-            assert refused.value.code == "handle_taken"
-        async with connect(server.url, "dave"), connect(server.url, "other") as other:
-            with pytest.raises(RequestError) as taken:
-                await other.register("Dave", PASSWORD, "Not Dave")
-            assert taken.value.code == "handle_taken"
+        token = await new_account(server.url, "carol")
+        async with connect(server.url, token=token) as carol:
+            for name in ("carol", "CAROL"):
+                async with connect(server.url, name) as guest:
+                    assert guest.user.startswith("g-") and guest.user != carol.user
+                    assert (guest.name, guest.handle) == (name, None)
+                    with pytest.raises(RequestError) as refused:
+                        await guest.follow("carol")
+                    assert refused.value.code == "account_required"
+            assert not carol.closed.is_set()  # no one replaced carol's connection
+        async with connect(server.url, "dave") as dave, connect(server.url, "other") as other:
+            registered = await other.register("Dave", PASSWORD, "Not Dave")
+            assert registered.handle == "Dave" and not dave.closed.is_set()
 
 
 async def test_a_guest_is_refused_what_needs_an_account_and_logs_in_only_outside_a_space(
     server: ServerProcess,
 ) -> None:
     with trio.fail_after(20):
-        await new_account(server.url, "erin")
-        async with connect(server.url, "guest") as guest:
-            attempts = [
-                guest.follow("erin"),
-                guest.unfollow("erin"),
-                guest.block("erin"),
-                guest.unblock("erin"),
-                guest.send_dm("erin", "hi"),
-                guest.get_inbox(),
-                guest.mark_read(1),
-                guest.set_protected(True),
-                guest.invite_speaker("erin"),
-                guest.log_out(),
-            ]
-            for attempt in attempts:
-                with pytest.raises(RequestError) as refused:
-                    await attempt
-                assert refused.value.code == "account_required"
-            await guest.create_space("Guests may host")
-            with pytest.raises(RequestError) as in_space:
+        async with connect(server.url, token=await new_account(server.url, "erin")) as erin:
+            space_id = (await erin.create_space("Erin's")).space.space_id
+            async with connect(server.url, "guest") as guest:
+                attempts = [
+                    guest.follow("erin"),
+                    guest.unfollow("erin"),
+                    guest.block("erin"),
+                    guest.unblock("erin"),
+                    guest.send_dm("erin", "hi"),
+                    guest.get_inbox(),
+                    guest.mark_read(1),
+                    guest.set_protected(True),
+                    guest.invite_speaker("erin"),
+                    guest.log_out(),
+                    guest.create_space("Guests do not host"),
+                    guest.schedule_space("Nor schedule", int(time.time() * 1000) + 3_600_000),
+                ]
+                for attempt in attempts:
+                    with pytest.raises(RequestError) as refused:
+                        await attempt
+                    assert refused.value.code == "account_required"
+                await guest.join_space(space_id)
+                with pytest.raises(RequestError) as in_space:
+                    await guest.log_in("erin", PASSWORD)
+                assert in_space.value.code == "already_in_space"
+                await guest.leave_space()
                 await guest.log_in("erin", PASSWORD)
-            assert in_space.value.code == "already_in_space"
-            await guest.leave_space()
-            await guest.log_in("erin", PASSWORD)
-            assert await guest.get_inbox() == []
+                assert guest.user == erin.user
+                assert await guest.get_inbox() == []
 
 
 async def test_follow_unfollow_and_block_between_accounts(server: ServerProcess) -> None:
@@ -195,8 +212,9 @@ async def test_an_invitation_to_speak_arrives_by_direct_message(server: ServerPr
             with pytest.raises(RequestError) as listener:
                 await n.invite_speaker("max")
             assert listener.value.code == "not_allowed"
-            await m.set_role("nia", Role.SPEAKER)
-            assert (await next_role_change(n, "nia")).role == Role.SPEAKER
+            await m.set_role(n.user, Role.SPEAKER)
+            changed = await next_role_change(n, n.user)
+            assert (changed.role, changed.by, changed.name) == (Role.SPEAKER, m.user, "nia")
             assert [msg.kind for msg in await n.get_inbox()] == ["invite"]
 
 
