@@ -40,9 +40,10 @@ async def test_the_host_chooses_who_may_speak_and_an_invited_account_takes_the_m
 
             await host.set_speaker_policy(SpeakerPolicy.FOLLOWING)
             changed = await next_of(other, SpeakerPolicyChanged)
-            assert (changed.policy, changed.by) == (SpeakerPolicy.FOLLOWING, "hana")
+            assert (changed.policy, changed.by) == (SpeakerPolicy.FOLLOWING, host.user)
             await followed.raise_hand()
-            assert (await next_of(host, HandRaised)).user == "finn"
+            raised = await next_of(host, HandRaised)
+            assert (raised.user, raised.name) == (followed.user, "finn")
             with pytest.raises(RequestError) as refused:
                 await other.raise_hand()
             assert refused.value.code == "not_eligible"
@@ -56,12 +57,12 @@ async def test_the_host_chooses_who_may_speak_and_an_invited_account_takes_the_m
             assert invitation.kind == "invite" and invitation.invite is not None
             assert invitation.invite.space_id == space_id
             invited = await next_of(other, SpeakerInvited)
-            assert (invited.user, invited.by) == ("nora", "hana")
+            assert (invited.user, invited.by, invited.name) == (other.user, host.user, "nora")
 
             await other.accept_invite()
             role = await next_of(host, RoleChanged)
-            assert (role.user, role.role) == ("nora", Role.SPEAKER)
-            assert (await next_of(other, RoleChanged)).user == "nora"
+            assert (role.user, role.role) == (other.user, Role.SPEAKER)
+            assert (await next_of(other, RoleChanged)).user == other.user
             with pytest.raises(RequestError) as used:
                 await other.accept_invite()
             assert used.value.code == "not_allowed"  # on the mic now; the invitation is used up
