@@ -9,7 +9,7 @@ import pytest
 import trio
 
 from actors.space import PostShared, Role, RoleChanged, SpeakerPolicy
-from gateway.client import RequestError, connect
+from gateway.client import RequestError, connect, connect_account
 from tests.conftest import start_server, stop_server
 from tests.e2e.test_accounts import new_account
 
@@ -19,32 +19,41 @@ async def test_a_restart_keeps_live_spaces_timelines_and_event_numbers(tmp_path:
     first = start_server(data)
     try:
         with trio.fail_after(30):
-            async with connect(first.url, "ada") as ada:
+            async with connect_account(first.url, "ada") as ada, connect(first.url, "sam") as guest:
                 joined = await ada.create_space("Survives restarts")
-                space_id = joined.space.space_id
+                space_id, ada_id = joined.space.space_id, ada.user
                 await ada.share_post("before the restart")
                 await ada.share_post("still before")
                 event = await ada.next_event()
                 while not isinstance(event, PostShared) or event.post.text != "still before":
                     event = await ada.next_event()
                 last_seq = event.seq
+                guest_id, guest_token = guest.user, guest.guest_token
     finally:
         assert stop_server(first) == 0
 
     second = start_server(data)
     try:
         with trio.fail_after(30):
-            async with connect(second.url, "lena") as lena:
+            async with connect(second.url, guest_token=guest_token) as guest_again:  # signed with the store's key
+                assert guest_again.user == guest_id and guest_again.guest_token == guest_token
+            async with connect_account(second.url, "lena") as lena:
                 snapshot = (await lena.join_space(space_id)).space
-                assert snapshot.title == "Survives restarts" and snapshot.host == "ada"
-                assert [p.text for p in snapshot.timeline] == ["before the restart", "still before"]
+                assert snapshot.title == "Survives restarts"
+                assert (snapshot.host, snapshot.host_name) == (ada_id, "ada")
+                assert [(p.user, p.name, p.text) for p in snapshot.timeline] == [
+                    (ada_id, "ada", "before the restart"),
+                    (ada_id, "ada", "still before"),
+                ]
                 assert snapshot.seq > last_seq, "event numbers jump forward after a restart, never back"
                 await lena.share_post("after the restart")
                 event = await lena.next_event()
                 while not isinstance(event, PostShared):
                     event = await lena.next_event()
                 assert event.post.id == 3 and event.seq > snapshot.seq
-            async with connect(second.url, "ada") as ada:
+                assert (event.post.user, event.post.name) == (lena.user, "lena")
+            async with connect_account(second.url, "ada", register=False) as ada:
+                assert ada.user == ada_id
                 again = await ada.join_space(space_id)
                 assert again.role == "host", "the host, rejoining, is host again"
     finally:
@@ -67,7 +76,7 @@ async def test_a_restart_keeps_the_details_the_speaker_policy_and_standing_invit
                 await host.invite_speaker("finn")
                 await early.accept_invite()  # used up: not brought back
                 event = await early.next_event()
-                while not (isinstance(event, RoleChanged) and event.user == "finn"):
+                while not (isinstance(event, RoleChanged) and event.user == early.user):
                     event = await early.next_event()
                 assert event.role == Role.SPEAKER
                 await host.invite_speaker("nora")  # not in the space yet: the invitation stands

@@ -7,7 +7,7 @@ import pytest
 import trio
 
 from actors.space import PostShared, SpaceEnded, SpaceStatus
-from gateway.client import Client, RequestError, connect
+from gateway.client import Client, RequestError, connect_account
 from tests.conftest import ServerProcess
 
 
@@ -20,12 +20,13 @@ async def wait_for_post(client: Client, text: str) -> None:
 
 async def test_an_ended_space_keeps_its_details_and_whole_timeline(server: ServerProcess) -> None:
     with trio.fail_after(30):
-        async with connect(server.url, "ada") as ada, connect(server.url, "bob") as bob:
+        async with connect_account(server.url, "ada") as ada, connect_account(server.url, "bob") as bob:
             joined = await ada.create_space("Records", description="  All about vinyl  ", topics=(" vinyl ", "jazz"))
             space = joined.space
             assert (space.description, space.topics) == ("All about vinyl", ["vinyl", "jazz"])
             [live] = (await bob.list_spaces("live")).live
             assert (live.space_id, live.topics) == (space.space_id, ["vinyl", "jazz"])
+            assert (live.host, live.host_name) == (ada.user, "ada")
             [found] = (await bob.search_spaces("JAZZ")).live
             assert found.space_id == space.space_id
 
@@ -40,11 +41,15 @@ async def test_an_ended_space_keeps_its_details_and_whole_timeline(server: Serve
             while not isinstance(await bob.next_event(), SpaceEnded):
                 pass
             record = await bob.get_space(space.space_id)
-            assert (record.space_id, record.title, record.host) == (space.space_id, "Records", "ada")
+            assert (record.space_id, record.title) == (space.space_id, "Records")
+            assert (record.host, record.host_name) == (ada.user, "ada")
             assert (record.description, record.topics) == ("All about vinyl", ["vinyl", "jazz"])
             assert record.status == SpaceStatus.ENDED and record.ended_at is not None
             assert record.ended_at >= record.created_at == space.created_at
-            assert [(p.id, p.user, p.text) for p in record.timeline] == [(1, "ada", "first"), (2, "bob", "second")]
+            assert [(p.id, p.user, p.name, p.text) for p in record.timeline] == [
+                (1, ada.user, "ada", "first"),
+                (2, bob.user, "bob", "second"),
+            ]
             assert (await bob.list_spaces("live")).live == []
 
             with pytest.raises(RequestError) as unknown:
@@ -66,7 +71,7 @@ async def test_a_space_with_details_out_of_range_is_refused(
     server: ServerProcess, description: str, topics: tuple[str, ...]
 ) -> None:
     with trio.fail_after(30):
-        async with connect(server.url, "ada") as ada:
+        async with connect_account(server.url, "ada") as ada:
             with pytest.raises(RequestError) as refused:
                 await ada.create_space("Too much", description=description, topics=topics)
             assert refused.value.code == "bad_argument"

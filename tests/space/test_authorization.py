@@ -5,7 +5,7 @@ must hold each row exactly as `render` writes it (so the document and the rules 
 Cells decided by the gateway before the space is asked (`hello`, `create_space`, a connection already
 in a space, no `hello` yet) are checked by the e2e tests; here they are only compared with the document.
 
-The `guest` column is a guest (a server-issued `g-` id, no account) listening in the space: the gateway's
+The `guest listener` column is a guest (a server-issued `g-` id, no account) listening in the space: the gateway's
 request table (`gateway/requests.py`) refuses it every operation but listening with `account_required`;
 those cells are checked against that table and its `dispatch`, the others against the space's rules.
 """
@@ -53,14 +53,14 @@ from tests.space.fakes import NoLink
 NOW = 1_700_000_000_000
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "authorization.md"
 
-COLUMNS = ("host", "co-host", "speaker", "listener", "guest", "removed", "outsider", "anonymous")
+COLUMNS = ("host", "co-host", "speaker", "listener", "removed", "outsider", "anonymous", "guest listener")
 GUEST = "g-0123456789ab"  # as `gateway/identity.py` issues them
 ACTOR = {
     "host": "host",
     "co-host": "co",
     "speaker": "sp",
     "listener": "li",
-    "guest": GUEST,
+    "guest listener": GUEST,
     "removed": "gone",
     "outsider": "out",
 }
@@ -137,20 +137,24 @@ def row(op: str, cells: str, command: Callable[[str], Rule] | None = None, **kw:
 
 
 NIS = "not_in_space not_in_space not_authenticated"
-AR_NIS = f"{AR} {NIS}"  # the guest, the removed, the outsider, the anonymous
-MODS = "allowed allowed not_allowed not_allowed " + AR_NIS
-ON_MIC = "allowed allowed allowed not_allowed " + AR_NIS
-MEMBERS = "allowed allowed allowed allowed " + AR_NIS
-HOST_ONLY = "allowed not_allowed not_allowed not_allowed " + AR_NIS
-NONE = "not_allowed not_allowed not_allowed not_allowed " + AR_NIS
-LISTENER_ONLY = "not_allowed not_allowed not_allowed allowed " + AR_NIS
-MEMBER_CODE = "already_in_space " * 5
+NIS_AR = f"{NIS} {AR}"  # the removed, the outsider, the anonymous, the guest listener
+MODS = "allowed allowed not_allowed not_allowed " + NIS_AR
+ON_MIC = "allowed allowed allowed not_allowed " + NIS_AR
+MEMBERS = "allowed allowed allowed allowed " + NIS_AR
+HOST_ONLY = "allowed not_allowed not_allowed not_allowed " + NIS_AR
+NONE = "not_allowed not_allowed not_allowed not_allowed " + NIS_AR
+LISTENER_ONLY = "not_allowed not_allowed not_allowed allowed " + NIS_AR
+MEMBER_CODE = "already_in_space " * 4
 
 MATRIX = [
-    row("`hello`", "already_authenticated " * 7 + OK),
-    row("`create_space`", "already_in_space " * 4 + f"{AR} allowed allowed not_authenticated"),
-    row("`join_space` (this space)", MEMBER_CODE + "removed allowed not_authenticated", lambda u: Join(u, NoLink())),
-    row("`leave_space`", "allowed " * 5 + NIS, Leave),
+    row("`hello`", "already_authenticated " * 6 + "allowed already_authenticated"),
+    row("`create_space`", MEMBER_CODE + f"allowed allowed not_authenticated {AR}"),
+    row(
+        "`join_space` (this space)",
+        MEMBER_CODE + "removed allowed not_authenticated already_in_space",
+        lambda u: Join(u, NoLink()),
+    ),
+    row("`leave_space`", "allowed " * 4 + NIS + " allowed", Leave),
     row("`end_space`", HOST_ONLY, EndSpace),
     row("`share_post`", MEMBERS, lambda u: SharePost(u, "hi")),
     row("`set_role` a listener to `speaker`", MODS, lambda u: SetRole(u, "li2", Role.SPEAKER)),
@@ -165,7 +169,7 @@ MATRIX = [
     row("`set_role` the host", NONE, lambda u: SetRole(u, "host", Role.SPEAKER)),
     row(
         "`set_role` anyone to `host`",
-        "bad_argument bad_argument not_allowed not_allowed " + AR_NIS,
+        "bad_argument bad_argument not_allowed not_allowed " + NIS_AR,
         lambda u: SetRole(u, "li2", Role.HOST),
     ),
     row("`raise_hand` (policy `everyone`)", LISTENER_ONLY, RaiseHand),
@@ -176,8 +180,8 @@ MATRIX = [
         setup=policy(SpeakerPolicy.FOLLOWING),
     ),
     row(
-        "`raise_hand` (policy `following`) from someone the host does not follow",
-        "not_allowed not_allowed not_allowed not_eligible " + AR_NIS,
+        "`raise_hand` (policy `following`) from someone the host does not follow, or a guest",
+        "not_allowed not_allowed not_allowed not_eligible " + NIS_AR,
         RaiseHand,
         setup=policy(SpeakerPolicy.FOLLOWING),
     ),
@@ -189,7 +193,7 @@ MATRIX = [
     ),
     row(
         "`raise_hand` (policy `invited`) from someone not invited",
-        "not_allowed not_allowed not_allowed not_eligible " + AR_NIS,
+        "not_allowed not_allowed not_allowed not_eligible " + NIS_AR,
         RaiseHand,
         setup=policy(SpeakerPolicy.INVITED),
     ),
@@ -202,7 +206,7 @@ MATRIX = [
     row("`approve_request` a raised hand", MODS, lambda u: ApproveRequest(u, "hand")),
     row(
         "`approve_request` no raised hand",
-        "no_such_request no_such_request not_allowed not_allowed " + AR_NIS,
+        "no_such_request no_such_request not_allowed not_allowed " + NIS_AR,
         lambda u: ApproveRequest(u, "li2"),
     ),
     row("`deny_request` a raised hand", MODS, lambda u: DenyRequest(u, "hand")),
@@ -211,7 +215,7 @@ MATRIX = [
     row("`mute` the host", HOST_ONLY, lambda u: MuteSpeaker(u, "host")),
     row(
         "`mute` a listener",
-        "not_a_speaker not_a_speaker not_allowed not_allowed " + AR_NIS,
+        "not_a_speaker not_a_speaker not_allowed not_allowed " + NIS_AR,
         lambda u: MuteSpeaker(u, "li2"),
     ),
     row("`unmute` (oneself, muted)", ON_MIC, UnmuteSpeaker, setup=everyone_muted),
@@ -228,7 +232,7 @@ MATRIX = [
     row("`pin_post`", ON_MIC, lambda u: PinPost(u, 1)),
     row(
         "`pin_post` an unknown post",
-        "no_such_post no_such_post no_such_post not_allowed " + AR_NIS,
+        "no_such_post no_such_post no_such_post not_allowed " + NIS_AR,
         lambda u: PinPost(u, 99),
     ),
     row("`unpin_post`", ON_MIC, lambda u: UnpinPost(u, 1), setup=post_pinned),
@@ -240,11 +244,11 @@ MATRIX = [
         AcceptInvite,
         setup=everyone_invited,
     ),
-    row("`accept_invite` without one", "not_allowed not_allowed not_allowed not_invited " + AR_NIS, AcceptInvite),
-    row("`audio`", "allowed allowed allowed not_a_speaker not_a_speaker " + NIS, audio=True),
+    row("`accept_invite` without one", "not_allowed not_allowed not_allowed not_invited " + NIS_AR, AcceptInvite),
+    row("`audio`", "allowed allowed allowed not_a_speaker " + NIS + " not_a_speaker", audio=True),
     row(
         "`audio` while muted",
-        "muted muted muted not_a_speaker not_a_speaker " + NIS,
+        "muted muted muted not_a_speaker " + NIS + " not_a_speaker",
         audio=True,
         setup=everyone_muted,
     ),
@@ -258,7 +262,8 @@ def render(r: Row) -> str:
 CASES = [
     pytest.param(r, column, id=f"{r.op.replace('`', '')} by {column}")
     for r in MATRIX
-    for column in COLUMNS[:-1]  # anonymous: no hello, so never a space's business
+    for column in COLUMNS
+    if column != "anonymous"  # no hello, so never a space's business
     if (r.command is not None or r.audio) and r.cells[COLUMNS.index(column)] not in GATEWAY_CODES
 ]
 
@@ -323,7 +328,7 @@ def sample_message(op: str) -> msgspec.Struct:
 
 @pytest.mark.parametrize("r", [r for r in MATRIX if not r.audio], ids=lambda r: r.op.replace("`", ""))
 async def test_the_request_table_refuses_a_guest_exactly_the_account_only_operations(r: Row) -> None:
-    guest_cell = r.cells[COLUMNS.index("guest")]
+    guest_cell = r.cells[COLUMNS.index("guest listener")]
     message = sample_message(r.op)
     route = requests.ROUTES[type(message)]
     assert (route.who is requests.Who.ACCOUNT) == (guest_cell == AR), r.op
@@ -336,7 +341,7 @@ def test_every_account_only_request_is_refused_to_a_guest_in_one_of_the_two_tabl
     """Whatever the table says an account may send and a guest may not, some row says `account_required`."""
     routes = requests.ROUTES.items()
     account_only = {m.__struct_config__.tag for m, route in routes if route.who is requests.Who.ACCOUNT}
-    space_ops = {r.op.split("`")[1] for r in MATRIX if r.cells[COLUMNS.index("guest")] == AR}
+    space_ops = {r.op.split("`")[1] for r in MATRIX if r.cells[COLUMNS.index("guest listener")] == AR}
     assert space_ops == account_only - ACCOUNT_TYPES
     assert {"create_space", "share_post", "raise_hand", "react", "set_role", "remove"} <= space_ops
 
