@@ -48,18 +48,24 @@ async def test_a_reminded_listener_is_told_when_the_host_starts_the_space_and_jo
             assert (joined.space.description, joined.space.topics) == ("News", ["news", "tech"])
             notice = await bob.next_notice()
             assert notice == p.SpaceStarting(scheduled.scheduled_id, joined.space.space_id, "Morning show", "ada")
-            assert (await bob.join_space(notice.space_id)).space.host == "ada"
+            started = (await bob.join_space(notice.space_id)).space
+            assert (started.host, started.host_name) == (ada.user, "ada")
 
             spaces = await bob.list_spaces("live")
             assert spaces.upcoming == []
             [live] = spaces.live
             assert (live.space_id, live.listener_count, live.speaker_count) == (notice.space_id, 1, 1)
+            assert (live.host, live.host_name) == (ada.user, "ada")
             assert live.topics == ["news", "tech"]
             [message] = await bob.get_inbox()
             assert message.kind == "space_starting" and message.invite == p.InviteLink(notice.space_id, "listener")
             with pytest.raises(RequestError) as again:
                 await ada.start_scheduled(scheduled.scheduled_id)
-            assert again.value.code == "already_in_space"
+            assert again.value.code == "scheduled_space_over"
+            other = await ada.schedule_space("Evening show", in_minutes(120))
+            with pytest.raises(RequestError) as in_space:
+                await ada.start_scheduled(other.scheduled_id)
+            assert in_space.value.code == "already_in_space"  # (3 starts: all `create_space` allows at once)
 
 
 async def test_cancelling_tells_reminder_holders_and_takes_the_space_off_the_list(server: ServerProcess) -> None:
@@ -119,7 +125,7 @@ async def test_search_finds_live_and_upcoming_spaces_by_title_topic_and_host(ser
         async with connect(server.url, token=await new_account(server.url, "ada")) as ada:
             jazz = await ada.schedule_space("Late Night Jazz", in_minutes(60), topics=("music",))
             rust = await ada.schedule_space("Rust in production", in_minutes(90), topics=("programming",))
-            async with connect(server.url, "Zed") as zed:
+            async with connect(server.url, token=await new_account(server.url, "Zed")) as zed:
                 live = (await zed.create_space("Gardening hour")).space.space_id
                 async with connect(server.url, "guest") as guest:
                     found = await guest.search_spaces("JAZZ")

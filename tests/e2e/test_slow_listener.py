@@ -12,7 +12,7 @@ import wsproto
 import wsproto.events as ev
 
 from actors.space import AudienceChanged, Role
-from gateway.client import Client, connect
+from gateway.client import Client, connect, connect_account
 from tests.audio import encode_tone
 from tests.conftest import start_server, stop_server
 
@@ -30,7 +30,7 @@ def stalled_listener(port: int, space_id: str) -> socket.socket:
         ws.receive_data(sock.recv(4096))
         accepted = any(isinstance(e, ev.AcceptConnection) for e in ws.events())
     for message in (
-        {"type": "hello", "protocol": 1, "user": "stalled"},
+        {"type": "hello", "protocol": 2, "name": "stalled"},
         {"type": "join_space", "ref": 1, "space_id": space_id},
     ):
         sock.sendall(ws.send(ev.BytesMessage(msgpack.packb(message))))
@@ -50,14 +50,14 @@ async def test_a_stalled_listener_is_cut_off_and_the_others_lose_nothing(tmp_pat
     try:
         with trio.fail_after(60):
             async with (
-                connect(srv.url, "host") as host,
-                connect(srv.url, "voice") as voice,
+                connect_account(srv.url, "host") as host,
+                connect_account(srv.url, "voice") as voice,
                 connect(srv.url, "steady") as steady,
             ):
                 space_id = (await host.create_space("Slow ones")).space.space_id
                 await voice.join_space(space_id)
                 await steady.join_space(space_id)
-                await host.set_role("voice", Role.SPEAKER)
+                await host.set_role(voice.user, Role.SPEAKER)
                 stalled = await trio.to_thread.run_sync(stalled_listener, srv.port, space_id)
 
                 seqs: list[int] = []
@@ -71,7 +71,7 @@ async def test_a_stalled_listener_is_cut_off_and_the_others_lose_nothing(tmp_pat
                     t0 = trio.current_time()
                     while True:
                         event = await host.next_event()
-                        if isinstance(event, AudienceChanged) and "stalled" in event.departed:
+                        if isinstance(event, AudienceChanged) and "stalled" in [p.name for p in event.departed]:
                             left_after.append(trio.current_time() - t0)
                             return
 
