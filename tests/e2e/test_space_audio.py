@@ -10,7 +10,7 @@ import trio
 from trio_websocket import open_websocket_url
 
 from actors.space import Role
-from gateway.client import Client, connect
+from gateway.client import Client, connect, connect_account
 from tests.audio import assert_tone_absent, assert_tone_present, decode_stream, encode_tone
 from tests.conftest import ServerProcess
 
@@ -47,9 +47,11 @@ async def raw_listener(url: str, space_id: str, seconds: float) -> tuple[list[di
     messages: list[dict] = []
     opus: list[bytes] = []
     async with open_websocket_url(url) as ws:
-        await ws.send_message(msgpack.packb({"type": "hello", "protocol": 1, "user": "raw_listener"}))
+        await ws.send_message(msgpack.packb({"type": "hello", "protocol": 2, "name": "raw_listener"}))
         welcome = msgpack.unpackb(await ws.get_message())
         assert welcome["type"] == "welcome" and welcome["limits"]["frame_ms"] == 20
+        assert welcome["protocol"] == 2 and welcome["user"].startswith("g-") and welcome["name"] == "raw_listener"
+        assert welcome["handle"] is None and welcome["guest_token"]
         await ws.send_message(msgpack.packb({"type": "join_space", "ref": 7, "space_id": space_id}))
         with trio.move_on_after(seconds):
             while True:
@@ -68,9 +70,9 @@ async def test_both_speakers_are_heard_and_each_speaker_hears_only_the_other(ser
     url = server.url
     with trio.fail_after(60):
         async with (
-            connect(url, "host") as host,
-            connect(url, "alice") as alice,
-            connect(url, "bob") as bob,
+            connect_account(url, "host") as host,
+            connect_account(url, "alice") as alice,
+            connect_account(url, "bob") as bob,
             connect(url, "l1") as l1,
             connect(url, "l2") as l2,
         ):
@@ -80,8 +82,8 @@ async def test_both_speakers_are_heard_and_each_speaker_hears_only_the_other(ser
             for c in (alice, bob, l1, l2):
                 j = await c.join_space(space_id)
                 assert j.role is Role.LISTENER
-            await host.set_role("alice", Role.SPEAKER)
-            await host.set_role("bob", Role.SPEAKER)
+            await host.set_role(alice.user, Role.SPEAKER)
+            await host.set_role(bob.user, Role.SPEAKER)
             await host.share_post("Welcome: two tones today")
             await alice.share_post("I am 440 Hz")
 
@@ -112,6 +114,17 @@ async def test_both_speakers_are_heard_and_each_speaker_hears_only_the_other(ser
 
             raw_messages, raw_opus = raw["l3"]
             assert raw_messages[0]["type"] == "joined" and raw_messages[0]["ref"] == 7
+            snapshot = raw_messages[0]["space"]
+            assert (snapshot["host"], snapshot["host_name"]) == (host.user, "host")
+            assert [(p["user"], p["name"], p["role"]) for p in snapshot["participants"]] == [
+                (host.user, "host", "host"),
+                (alice.user, "alice", "speaker"),
+                (bob.user, "bob", "speaker"),
+            ]
+            assert [(p["user"], p["name"]) for p in snapshot["timeline"]] == [
+                (host.user, "host"),
+                (alice.user, "alice"),
+            ]
             pcm = steady_pcm([(0, 0, o) for o in raw_opus])
             assert_tone_present(pcm, A_HZ)
             assert_tone_present(pcm, B_HZ)
@@ -134,6 +147,15 @@ async def test_both_speakers_are_heard_and_each_speaker_hears_only_the_other(ser
                 texts = [post.text for post in j.space.timeline]
                 assert texts == ["Welcome: two tones today", "I am 440 Hz"]
                 assert [post.id for post in j.space.timeline] == [1, 2]
-                assert [p.user for p in j.space.participants] == ["host", "alice", "bob"]
+                assert [(p.user, p.name) for p in j.space.participants] == [
+                    (host.user, "host"),
+                    (alice.user, "alice"),
+                    (bob.user, "bob"),
+                ]
                 # The raw listener has gone again; the snapshot counts who is here now.
-                assert j.space.listener_count == 3 and j.space.listeners == ["l1", "l2", "late"]
+                assert j.space.listener_count == 3
+                assert [(p.user, p.name) for p in j.space.listeners] == [
+                    (l1.user, "l1"),
+                    (l2.user, "l2"),
+                    (late.user, "late"),
+                ]
