@@ -1,10 +1,15 @@
 """`stoa load`: start (or reach) a server, fill spaces with speakers and listeners, measure, report.
 
-Order: the server; per space a host and M speakers (Python clients) who stream real Opus at the 20 ms
-pace, each packet stamped with its capture time; K sampled Python listeners that decode the mix; then
-N listeners per space in compiled pools spread over worker processes, ramped up. Once a second it
-reads every worker's figures and the server's CPU and memory, and prints a progress line. At the end
-it writes `report.json` and `report.png` (latency percentiles, CPU, listeners over time).
+Order: the server; per space a host and M speakers (Python clients, each an account: registered if new
+and logged in, since only accounts host and speak) who stream real Opus at the 20 ms pace, each packet
+stamped with its capture time; K sampled Python listeners that decode the mix; then N listeners per
+space (guests) in compiled pools spread over worker processes, ramped up. Once a second it reads every
+worker's figures and the server's CPU and memory, and prints a progress line. At the end it writes
+`report.json` and `report.png` (latency percentiles, CPU, listeners over time).
+
+A server started here runs with `--rate-limits off` and `--max-connections-per-address 0`: every
+listener connects from this one address, and a load test joins far faster than people would. Never
+serve users that way; a server given with `--url` needs the same two options for a large run.
 """
 
 from __future__ import annotations
@@ -21,13 +26,14 @@ from urllib.parse import urlsplit
 import trio
 
 from actors.space import Role
-from gateway.client import Client, connect
+from gateway.client import Client, connect_account
 from loadtest.audio import speaker_packets
 from loadtest.monitor import usage
 from loadtest.report import summarise, write_plot
 from loadtest.sample import SampleListener
 
 MAX_LISTENERS_PER_PROCESS = 6000  # well under the 20,000 open files a process may have here
+UNLIMITED = ["--rate-limits", "off", "--max-connections-per-address", "0"]  # for the server started here
 
 
 @dataclass
@@ -84,7 +90,7 @@ async def run(config: LoadConfig) -> dict[str, object]:
 async def _start_server(config: LoadConfig) -> tuple[trio.Process, str]:
     args = [sys.executable, "-m", "gateway", "serve", "--port", "0", "--log-level", "WARNING",
             "--data", str(config.out / "server-data"), "--transport", config.transport,
-            "--frames-per-message", str(config.frames_per_message), *config.server_args]  # fmt: skip
+            "--frames-per-message", str(config.frames_per_message), *UNLIMITED, *config.server_args]  # fmt: skip
     proc = await trio.lowlevel.open_process(args, stdout=-1)
     assert proc.stdout is not None
     line = b""
@@ -99,10 +105,12 @@ async def _start_server(config: LoadConfig) -> tuple[trio.Process, str]:
 
 async def _drive(config: LoadConfig, url: str, nursery: trio.Nursery) -> dict[str, object]:
     host_port = urlsplit(url)
-    stop_speaking = trio.Event()
+    stop_speaking, over = trio.Event(), trio.Event()
     space_ids: list[str] = []
+    ended: list[trio.Event] = []
     for s in range(config.spaces):
-        space_ids.append(await nursery.start(_run_space, url, s, config, stop_speaking))
+        ended.append(trio.Event())
+        space_ids.append(await nursery.start(_run_space, url, s, config, stop_speaking, over, ended[-1]))
     samples = [SampleListener(url, f"sample{k}", space_ids[0]) for k in range(config.sample)]
     for sample in samples:
         await nursery.start(sample.run)
@@ -139,34 +147,47 @@ async def _drive(config: LoadConfig, url: str, nursery: trio.Nursery) -> dict[st
             await w.proc.wait()
             await w.finished.wait()
     checks = [sample.check(config.speakers) for sample in samples]
+    over.set()  # the hosts end their spaces now that every listener has reported
+    with trio.move_on_after(10):
+        for space_ended in ended:
+            await space_ended.wait()
     return summarise(config, timeline, marks, workers, checks)
 
 
 async def _run_space(
-    url: str, index: int, config: LoadConfig, stop: trio.Event, *, task_status: trio.TaskStatus[str]
-) -> None:
+    url: str, index: int, config: LoadConfig, stop: trio.Event, over: trio.Event, ended: trio.Event,
+    *, task_status: trio.TaskStatus[str],
+) -> None:  # fmt: skip
     """A host and its speakers: create the space, bring them on the mic, stream until `stop`.
 
-    The host is on the mic too, so it is speaker 0: `config.speakers` voices in all.
+    The host is on the mic too, so it is speaker 0: `config.speakers` voices in all. The host ends the
+    space when the run is `over` (an account hosts one live space at a time: a later run against the
+    same server, or the same data, uses the same accounts), then sets `ended`.
     """
-    async with connect(url, f"host{index}") as host:
-        space_id = (await host.create_space(f"Load test {index}")).space.space_id
-        async with trio.open_nursery() as nursery:
-            for i in range(1, config.speakers):
-                await nursery.start(_join_and_speak, url, f"spk{index}_{i}", i, space_id, host, config, stop)
-            if config.speakers > 0:
-                nursery.start_soon(_stream, host, speaker_packets(0, config.wav), stop)
-            task_status.started(space_id)
+    try:
+        async with connect_account(url, f"host{index}") as host:
+            space_id = (await host.create_space(f"Load test {index}")).space.space_id
+            async with trio.open_nursery() as nursery:
+                for i in range(1, config.speakers):
+                    await nursery.start(_join_and_speak, url, f"spk{index}_{i}", i, space_id, host, config, stop)
+                if config.speakers > 0:
+                    nursery.start_soon(_stream, host, speaker_packets(0, config.wav), stop)
+                task_status.started(space_id)
+            await over.wait()
+            with trio.move_on_after(5):
+                await host.end_space()
+    finally:
+        ended.set()
 
 
 async def _join_and_speak(
-    url: str, user: str, i: int, space_id: str, host: Client, config: LoadConfig, stop: trio.Event,
+    url: str, handle: str, i: int, space_id: str, host: Client, config: LoadConfig, stop: trio.Event,
     *, task_status: trio.TaskStatus[None],
 ) -> None:  # fmt: skip
     packets = speaker_packets(i, config.wav)
-    async with connect(url, user) as me:
+    async with connect_account(url, handle) as me:
         await me.join_space(space_id)
-        await host.set_role(user, Role.SPEAKER)
+        await host.set_role(me.user, Role.SPEAKER)
         task_status.started()
         await _stream(me, packets, stop)
 

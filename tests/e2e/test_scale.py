@@ -1,6 +1,9 @@
 """Many listeners through the real harness: every listener gets every frame, in order.
 
 CI runs a few hundred listeners; `STOA_SLOW=1` runs thousands. Speed is measured in `bench/`, not here.
+The harness starts its server with `--rate-limits off` and `--max-connections-per-address 0`: its
+speakers register and log in as accounts, and every listener (a guest) connects from this one address,
+far past the default cap of 64 (so a run of 300 listeners joining at all shows the cap is off).
 """
 
 from __future__ import annotations

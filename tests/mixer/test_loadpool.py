@@ -10,7 +10,7 @@ from collections.abc import Callable
 import trio
 
 from actors.space import AudienceChanged, Role
-from gateway.client import Client, connect
+from gateway.client import Client, connect_account
 from mixer import ListenerPool, ListenerStats
 from tests.audio import encode_tone
 from tests.conftest import ServerProcess
@@ -51,10 +51,10 @@ async def settled_listeners(pool: ListenerPool) -> list[ListenerStats]:
 async def test_listeners_hear_every_frame_and_leave_when_stopped(server: ServerProcess) -> None:
     users = [f"listener_{i}" for i in range(LISTENERS)]
     with trio.fail_after(60):
-        async with connect(server.url, "host") as host, connect(server.url, "speaker") as speaker:
+        async with connect_account(server.url, "host") as host, connect_account(server.url, "speaker") as speaker:
             space_id = (await host.create_space("Load test")).space.space_id
             await speaker.join_space(space_id)
-            await host.set_role("speaker", Role.SPEAKER)
+            await host.set_role(speaker.user, Role.SPEAKER)
             with ListenerPool("127.0.0.1", server.port, space_id, users, connect_per_s=500.0) as pool:
                 await wait_until(lambda: pool.stats().joined == LISTENERS)
                 await stream(speaker, encode_tone(440.0, SECONDS))
@@ -103,7 +103,7 @@ async def test_a_refused_join_fails_each_listener_with_the_code(server: ServerPr
 
 async def test_latency_windows_can_be_read_and_reset_at_once(server: ServerProcess) -> None:
     with trio.fail_after(30):
-        async with connect(server.url, "host") as host:
+        async with connect_account(server.url, "host") as host:
             space_id = (await host.create_space("Windows")).space.space_id
             with ListenerPool("127.0.0.1", server.port, space_id, ["l1", "l2"]) as pool:
                 await wait_until(lambda: pool.stats().joined == 2)

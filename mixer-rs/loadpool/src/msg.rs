@@ -289,11 +289,12 @@ fn walk_frames(c: &mut Cursor<'_>, on_frame: &mut impl FnMut(u64, u64)) -> Resul
     Ok(())
 }
 
-/// Appends `hello {type, protocol: 1, user}` as msgpack to `out`.
-pub fn write_hello(out: &mut Vec<u8>, user: &str) {
+/// Appends `hello {type, protocol: 2, name}` as msgpack to `out`: a new guest shown as `name` (the
+/// server issues its id; a listener needs no account).
+pub fn write_hello(out: &mut Vec<u8>, name: &str) {
     write_map(
         out,
-        &[("type", Value::Str("hello")), ("protocol", Value::Uint(1)), ("user", Value::Str(user))],
+        &[("type", Value::Str("hello")), ("protocol", Value::Uint(2)), ("name", Value::Str(name))],
     );
 }
 

@@ -205,8 +205,8 @@ fn the_requests_a_listener_sends_are_what_the_protocol_says() {
     assert_eq!(rmp::decode::read_map_len(&mut rd).unwrap(), 3);
     assert_eq!((read_str(&mut rd), read_str(&mut rd)), ("type".into(), "hello".into()));
     assert_eq!(read_str(&mut rd), "protocol");
-    assert_eq!(rmp::decode::read_int::<u64, _>(&mut rd).unwrap(), 1);
-    assert_eq!((read_str(&mut rd), read_str(&mut rd)), ("user".into(), "listener_42".into()));
+    assert_eq!(rmp::decode::read_int::<u64, _>(&mut rd).unwrap(), 2);
+    assert_eq!((read_str(&mut rd), read_str(&mut rd)), ("name".into(), "listener_42".into()));
     assert!(rd.is_empty());
     let mut rd = &join[..];
     assert_eq!(rmp::decode::read_map_len(&mut rd).unwrap(), 3);
