@@ -13,6 +13,7 @@ from typing import Annotated
 import msgspec
 
 from actors.space import (
+    RECENT_POSTS,
     AudienceChanged,
     Audio,
     HandLowered,
@@ -35,6 +36,7 @@ from actors.space import (
     SpeakerInvited,
     SpeakerPolicy,
     SpeakerPolicyChanged,
+    domain,
 )
 from gateway.protocol_accounts import (
     AccountRequest as AccountRequest,
@@ -181,6 +183,19 @@ class AcceptInvite(Request, tag="accept_invite", frozen=True):
     pass
 
 
+MAX_POSTS_PAGE = 100
+"""`get_posts` returns at most this many posts (and at most `domain.POSTS_BYTES` of their text)."""
+
+
+class GetPosts(Request, tag="get_posts", frozen=True):
+    """A page of a space's timeline from the store, live or ended: the newest posts with ids below
+    `before_id` (from the newest when nil), oldest first."""
+
+    space_id: Annotated[str, msgspec.Meta(max_length=64)]
+    before_id: PostId | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_POSTS_PAGE)] = 50
+
+
 class SendAudio(ClientMessage, tag="audio", frozen=True):
     """One 20 ms Opus packet from a speaker: `seq` counts the sender's packets, `captured_at` is µs of unix time."""
 
@@ -210,6 +225,7 @@ ClientUnion = (
     | React
     | SetSpeakerPolicy
     | AcceptInvite
+    | GetPosts
     | Register
     | LogIn
     | LogOut
@@ -270,15 +286,19 @@ class Error(msgspec.Struct, frozen=True, tag_field="type", tag="error"):
 
 
 SNAPSHOT_LISTENERS = 100
+SNAPSHOT_HANDS = 100
 
 
 class SpaceSnapshot(msgspec.Struct, frozen=True):
     """A space as it is after event `seq`: the events that follow start at `seq + 1`.
 
-    `participants` is everyone on the mic; of the audience, the snapshot gives the exact count and the
-    names of the latest `SNAPSHOT_LISTENERS` arrivals (a snapshot never grows with the audience).
-    `hands` are the listeners asking to speak (in order of asking), `muted` the muted people on the mic,
-    `pinned` the ids of pinned posts (the oldest pin first), `speaker_policy` who may raise a hand.
+    A snapshot never grows with the audience nor with the timeline: `participants` is everyone on the mic
+    (at most 13); of the audience, the exact count and the names of the latest `SNAPSHOT_LISTENERS`
+    arrivals; `hands` the first `SNAPSHOT_HANDS` listeners asking to speak (in order of asking) and
+    `hand_count` how many ask; `muted` the muted people on the mic; `timeline` the latest posts (at most
+    `RECENT_POSTS` and `domain.POSTS_BYTES` of text; older ones through `get_posts`), `post_count` how many
+    the space has had; `pinned` the ids of pinned posts (the oldest pin first) and `pinned_posts` those
+    posts, which may be older than `timeline`; `speaker_policy` who may raise a hand.
     """
 
     space_id: str
@@ -293,9 +313,12 @@ class SpaceSnapshot(msgspec.Struct, frozen=True):
     listener_count: int
     listeners: list[str]
     timeline: list[Post]
+    post_count: int
     hands: list[str]
+    hand_count: int
     muted: list[str]
     pinned: list[int]
+    pinned_posts: list[Post]
     speaker_policy: SpeakerPolicy
 
     @classmethod
@@ -318,10 +341,13 @@ class SpaceSnapshot(msgspec.Struct, frozen=True):
             participants=[Participant(user, state.roles[user]) for user in state.on_mic],
             listener_count=state.listener_count,
             listeners=recent[::-1],
-            timeline=list(state.timeline),
-            hands=list(state.hands),
+            timeline=domain.latest_posts(state.timeline[::-1], RECENT_POSTS)[0],
+            post_count=state.post_count,
+            hands=list(state.hands[:SNAPSHOT_HANDS]),
+            hand_count=len(state.hands),
             muted=list(state.muted),
             pinned=list(state.pinned),
+            pinned_posts=list(state.pinned_posts),
             speaker_policy=state.speaker_policy,
         )
 
@@ -330,6 +356,16 @@ class Joined(msgspec.Struct, frozen=True, tag_field="type", tag="joined"):
     ref: int
     role: Role
     space: SpaceSnapshot
+
+
+class Posts(msgspec.Struct, frozen=True, tag_field="type", tag="posts"):
+    """The reply to `get_posts`: a page of the timeline, oldest first; `more` when older posts remain
+    (ask again with the first post's id as `before_id`)."""
+
+    ref: int
+    space_id: str
+    posts: list[Post]
+    more: bool
 
 
 class Lagging(msgspec.Struct, frozen=True, tag_field="type", tag="lagging"):
@@ -343,6 +379,7 @@ ServerUnion = (
     | Ok
     | Error
     | Joined
+    | Posts
     | Lagging
     | Registered
     | LoggedIn

@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 HOST_REMINDER_LEAD_S = 300.0
 """A host is reminded this long before their scheduled space's `starts_at` (at once if it is sooner)."""
 LISTINGS_PER_S = 5  # `list_spaces`, `search_spaces` and `get_space` together, per connection; more are rate_limited
+MAX_LIVE_LISTED = 50
+MAX_UPCOMING_LISTED = 25
+"""A `spaces` reply lists at most this many live and upcoming spaces, whatever the `limit` asked (up to 100):
+with the longest titles, descriptions and topics, both lists together stay under half a connection's
+256 KiB send queue (an upcoming space can take about 3 KB, a live one about 0.9 KB)."""
 MAX_SLEEP_S = 60.0  # the scheduler looks again at least this often (the wall clock may jump)
 
 
@@ -173,7 +178,7 @@ async def _spaces(
     db = gateway.db
     live_spaces: list[p.LiveSpace] = []
     if live:
-        for listing in await store.live_listing(db, limit=limit, query=query):
+        for listing in await store.live_listing(db, limit=min(limit, MAX_LIVE_LISTED), query=query):
             try:
                 state = await gateway.directory.get(listing.space_id).snapshot()
             except SpaceError:
@@ -188,7 +193,7 @@ async def _spaces(
                     speaker_count=state.on_mic_count,
                 )
             )
-    scheduled = await store.upcoming(db, limit=limit, query=query) if upcoming else []
+    scheduled = await store.upcoming(db, limit=min(limit, MAX_UPCOMING_LISTED), query=query) if upcoming else []
     return p.Spaces(ref=ref, live=live_spaces, upcoming=[wire_scheduled(s) for s in scheduled])
 
 

@@ -34,7 +34,7 @@ from actors.space import (
     SpaceState,
     errors as space_errors,
 )
-from gateway import accounts, protocol as p, schedule
+from gateway import accounts, protocol as p, schedule, timeline
 from gateway.errors import (
     AlreadyAuthenticated,
     CloseCode,
@@ -259,6 +259,8 @@ class Session:
                 self._out_of_space()
             case p.EndSpace():
                 await self.require_space().end(user)
+            case p.GetPosts():
+                return self.send(p.encode(await timeline.get_posts(self.gateway.db, m)))
             case _:
                 await self._moderate(user, m)
         self.send(p.encode(p.Ok(ref)))

@@ -1,6 +1,9 @@
 """Spaces as the store keeps them: title, host, description, topics, status, timeline, removals, speaker
 policy and standing invitations to speak, and the event numbers used.
 
+The store keeps a space's whole timeline; reading a space brings only its `recent` latest posts, and older
+ones are read a page at a time (`posts_before`), so no read grows with the timeline.
+
 The space actor writes here before it answers (a shared post is durable before anyone is told of it).
 Event numbers are reserved in blocks: the space records a high-water mark before it passes it, so after
 a restart numbering resumes above every number ever given out (a jump, never a reuse).
@@ -33,12 +36,13 @@ class StoredSpace(msgspec.Struct, frozen=True):
     created_at: int
     ended_at: int | None
     seq_reserved: int
-    posts: tuple[StoredPost, ...]
+    posts: tuple[StoredPost, ...]  # the latest `recent` posts asked for, oldest first
     removed: tuple[str, ...]
     description: str = ""
     topics: tuple[str, ...] = ()
     speaker_policy: str = "everyone"  # "everyone" | "following" | "invited"
     invited: tuple[str, ...] = ()  # standing invitations to speak, the oldest first
+    post_count: int = 0  # the highest post id: how many posts the space has had
 
 
 async def create_space(
@@ -124,25 +128,48 @@ async def end_space(db: Database, space_id: str, ended_at: int) -> None:
     await db.write(update)
 
 
-async def get_space(db: Database, space_id: str) -> StoredSpace | None:
+async def get_post(db: Database, space_id: str, post_id: int) -> StoredPost | None:
+    def select(conn: sqlite3.Connection) -> StoredPost | None:
+        row = conn.execute(
+            "SELECT post_id, user, text, at FROM space_posts WHERE space_id = ? AND post_id = ?", (space_id, post_id)
+        ).fetchone()
+        return None if row is None else StoredPost(*row)
+
+    return await db.read(select)
+
+
+async def posts_before(db: Database, space_id: str, before_id: int | None, limit: int) -> list[StoredPost] | None:
+    """At most `limit` posts of the space with ids below `before_id` (all, when None), the newest first:
+    one range scan of the primary key, however long the timeline. None if no space ever had that id."""
+
+    def select(conn: sqlite3.Connection) -> list[StoredPost] | None:
+        if conn.execute("SELECT 1 FROM spaces WHERE space_id = ?", (space_id,)).fetchone() is None:
+            return None
+        return _latest(conn, space_id, before_id, limit)
+
+    return await db.read(select)
+
+
+async def get_space(db: Database, space_id: str, *, recent: int) -> StoredSpace | None:
+    """The space, live or ended, with its `recent` latest posts; None if no space ever had that id."""
+
     def select(conn: sqlite3.Connection) -> StoredSpace | None:
         row = conn.execute(
             f"SELECT {_COLUMNS} FROM spaces WHERE space_id = ?",
             (space_id,),
         ).fetchone()
-        return None if row is None else _with_details(conn, row)
+        return None if row is None else _with_details(conn, row, recent)
 
     return await db.read(select)
 
 
-async def live_spaces(db: Database) -> list[StoredSpace]:
-    """Every space still live, oldest first (what a restarted server brings back)."""
+async def live_spaces(db: Database, *, recent: int) -> list[StoredSpace]:
+    """Every space still live, oldest first, each with its `recent` latest posts (what a restarted server
+    brings back)."""
 
     def select(conn: sqlite3.Connection) -> list[StoredSpace]:
-        rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM spaces WHERE status = 'live' ORDER BY created_at"
-        ).fetchall()
-        return [_with_details(conn, row) for row in rows]
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM spaces WHERE status = 'live' ORDER BY created_at").fetchall()
+        return [_with_details(conn, row, recent) for row in rows]
 
     return await db.read(select)
 
@@ -150,14 +177,20 @@ async def live_spaces(db: Database) -> list[StoredSpace]:
 _COLUMNS = "space_id, title, host, status, created_at, ended_at, seq_reserved, description, topics, speaker_policy"
 
 
-def _with_details(conn: sqlite3.Connection, row: tuple[object, ...]) -> StoredSpace:
+def _latest(conn: sqlite3.Connection, space_id: object, before_id: int | None, limit: int) -> list[StoredPost]:
+    """At most `limit` posts below `before_id` (or all), the newest first: one range scan of the key."""
+    rows = conn.execute(
+        "SELECT post_id, user, text, at FROM space_posts WHERE space_id = ? AND post_id < ?"
+        " ORDER BY post_id DESC LIMIT ?",
+        (space_id, 2**63 - 1 if before_id is None else before_id, limit),
+    ).fetchall()
+    return [StoredPost(*row) for row in rows]
+
+
+def _with_details(conn: sqlite3.Connection, row: tuple[object, ...], recent: int) -> StoredSpace:
     space_id = row[0]
-    posts = tuple(
-        StoredPost(id=p[0], user=p[1], text=p[2], at=p[3])
-        for p in conn.execute(
-            "SELECT post_id, user, text, at FROM space_posts WHERE space_id = ? ORDER BY post_id", (space_id,)
-        )
-    )
+    posts = tuple(reversed(_latest(conn, space_id, None, recent)))
+    post_count = conn.execute("SELECT max(post_id) FROM space_posts WHERE space_id = ?", (space_id,)).fetchone()[0]
     removed = tuple(
         r[0] for r in conn.execute("SELECT user FROM space_removals WHERE space_id = ? ORDER BY user", (space_id,))
     )
@@ -186,4 +219,5 @@ def _with_details(conn: sqlite3.Connection, row: tuple[object, ...]) -> StoredSp
         topics=_decode_topics(topics),
         speaker_policy=policy,
         invited=invited,
+        post_count=post_count or 0,
     )

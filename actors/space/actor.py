@@ -14,6 +14,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+import msgspec
 import trio
 
 from actors.runtime import Actor, Context
@@ -154,6 +155,10 @@ class SpaceActor(Actor):
                 self._audience.detach(message.user)
                 self._sync_routes()
                 return None
+            case PinPost():
+                command = await self._with_older_post(message)
+                await self._commit(ctx, *domain.apply(self.state, command, now_ms()))
+                return None
             case (
                 SetRole()
                 | SharePost()
@@ -164,7 +169,6 @@ class SpaceActor(Actor):
                 | MuteSpeaker()
                 | UnmuteSpeaker()
                 | MuteAll()
-                | PinPost()
                 | UnpinPost()
                 | React()
                 | SetSpeakerPolicy()
@@ -193,6 +197,14 @@ class SpaceActor(Actor):
         ctx.stash(state)
         self._sync_inputs()
         self._audience.broadcast(events)
+
+    async def _with_older_post(self, command: PinPost) -> PinPost:
+        """A pin of a post the state no longer holds carries the post, read from the store (which keeps
+        every post); the rules then answer as for any other."""
+        state, post_id = self.state, command.post_id
+        if command.older is not None or not 1 <= post_id <= state.post_count or domain.holds_post(state, post_id):
+            return command
+        return msgspec.structs.replace(command, older=await self._store.post(state.space_id, post_id))
 
     async def _persist(self, state: SpaceState, events: list[SpaceEvent]) -> None:
         store, space_id = self._store, state.space_id

@@ -11,7 +11,7 @@ from typing import Protocol
 import msgspec
 
 from actors.space.events import SpaceEvent
-from actors.space.values import Role, SpaceState, SpeakerPolicy
+from actors.space.values import Post, Role, SpaceState, SpeakerPolicy
 
 
 class MemberLink(Protocol):
@@ -124,8 +124,12 @@ class RemoveParticipant(msgspec.Struct, frozen=True):
 
 
 class PinPost(msgspec.Struct, frozen=True):
+    """`older`: the post itself when the space no longer holds it in memory (older than its recent posts);
+    the actor reads it from the store, so the rules stay pure."""
+
     by: str
     post_id: int
+    older: Post | None = None
 
 
 class UnpinPost(msgspec.Struct, frozen=True):

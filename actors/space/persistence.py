@@ -1,9 +1,10 @@
 """What a space keeps on disk, and the interface it keeps it through.
 
 A space writes before it answers: a post, a removal, a change of speaker policy, an invitation to speak
-(and its use), the end of the space are durable before anyone is told of them. Event numbers are reserved
-in blocks of `SEQ_BLOCK`: the space records a high-water mark before it passes it, so a space restored
-after a server restart numbers its events above every number it ever gave out (a jump, never a reuse).
+(and its use), the end of the space are durable before anyone is told of them. The store keeps every post;
+a space holds only its latest ones. Event numbers are reserved in blocks of `SEQ_BLOCK`: the space records
+a high-water mark before it passes it, so a space restored after a server restart numbers its events above
+every number it ever gave out (a jump, never a reuse).
 
 The server gives the directory a `SpaceStore` backed by SQLite (`gateway/space_store.py`); without one
 (`NO_STORE`), spaces live in memory only.
@@ -28,12 +29,13 @@ class StoredSpace(msgspec.Struct, frozen=True):
     host: str
     created_at: int
     seq_reserved: int
-    timeline: tuple[Post, ...]
+    timeline: tuple[Post, ...]  # the latest `RECENT_POSTS`, oldest first
     removed: tuple[str, ...]
     description: str = ""
     topics: tuple[str, ...] = ()
     speaker_policy: SpeakerPolicy = SpeakerPolicy.EVERYONE
     invited: tuple[str, ...] = ()  # standing invitations to speak, the oldest first
+    post_count: int = 0  # how many posts the space has had: the last post's id
 
 
 class SpaceStore(Protocol):
@@ -44,6 +46,7 @@ class SpaceStore(Protocol):
     async def speaker_invited(self, space_id: str, user: str, at: int) -> None: ...
     async def invitation_used(self, space_id: str, user: str) -> None: ...
     async def space_ended(self, space_id: str, at: int) -> None: ...
+    async def post(self, space_id: str, post_id: int) -> Post | None: ...
     async def reserve_seq(self, space_id: str, up_to: int) -> None: ...
     async def live_spaces(self) -> list[StoredSpace]: ...
 
@@ -72,6 +75,9 @@ class NoStore:
     async def space_ended(self, space_id: str, at: int) -> None:
         pass
 
+    async def post(self, space_id: str, post_id: int) -> Post | None:
+        return None  # only the latest posts exist, in the space's state
+
     async def reserve_seq(self, space_id: str, up_to: int) -> None:
         pass
 
@@ -83,9 +89,9 @@ NO_STORE = NoStore()
 
 
 def restored(stored: StoredSpace) -> SpaceState:
-    """The state of a space brought back after a restart: its title, host, description, topics, timeline,
-    removals, speaker policy and standing invitations; nobody is connected yet (the host, rejoining, is
-    host again), and events number on above the reservation."""
+    """The state of a space brought back after a restart: its title, host, description, topics, latest
+    posts, removals, speaker policy and standing invitations; nobody is connected yet (the host, rejoining,
+    is host again), and events number on above the reservation, posts above the last one."""
     return SpaceState(
         space_id=stored.space_id,
         title=stored.title,
@@ -94,6 +100,7 @@ def restored(stored: StoredSpace) -> SpaceState:
         roles={},
         on_mic=(),
         timeline=stored.timeline,
+        post_count=stored.post_count,
         seq=stored.seq_reserved,
         created_at=stored.created_at,
         removed=stored.removed,

@@ -223,6 +223,7 @@ MATRIX = [
     row("`accept_invite` without one", "not_allowed not_allowed not_allowed not_invited " + NIS, AcceptInvite),
     row("`audio`", "allowed allowed allowed not_a_speaker " + NIS, audio=True),
     row("`audio` while muted", "muted muted muted not_a_speaker " + NIS, audio=True, setup=everyone_muted),
+    row("`get_posts` (any space, live or ended; in it or not)", "allowed " * 6 + "not_authenticated"),
 ]
 
 

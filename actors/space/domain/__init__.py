@@ -35,9 +35,19 @@ from actors.space.domain import membership, moderation, posts, roles, speakers
 from actors.space.domain.authority import Result
 from actors.space.domain.membership import announce_audience, new_space
 from actors.space.domain.moderation import audio_refusal
+from actors.space.domain.posts import POSTS_BYTES, holds_post, latest_posts
 from actors.space.values import SpaceState, SpaceStatus
 
-__all__ = ["Result", "announce_audience", "apply", "audio_refusal", "new_space"]
+__all__ = [
+    "POSTS_BYTES",
+    "Result",
+    "announce_audience",
+    "apply",
+    "audio_refusal",
+    "holds_post",
+    "latest_posts",
+    "new_space",
+]
 
 
 def apply(state: SpaceState, command: Rule, now_ms: int) -> Result:
@@ -71,7 +81,7 @@ def apply(state: SpaceState, command: Rule, now_ms: int) -> Result:
         case SharePost():
             return posts.share_post(state, command.user, command.text, now_ms)
         case PinPost():
-            return posts.pin_post(state, command.by, command.post_id, now_ms)
+            return posts.pin_post(state, command.by, command.post_id, now_ms, command.older)
         case UnpinPost():
             return posts.unpin_post(state, command.by, command.post_id, now_ms)
         case React():
