@@ -54,6 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="BYTES",
         help="kernel send buffer per client socket (Rust transport); default: the kernel's autotuning",
     )
+    s.add_argument(
+        "--abandon-after",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="end a live space whose host and co-hosts have all been gone this long (default 600)",
+    )
     s.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     _add_load_parser(commands)
     args = parser.parse_args(argv)
@@ -72,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         transport=args.transport,
         frames_per_message=max(1, min(10, args.frames_per_message)),
         sndbuf=args.sndbuf,
+        abandon_after_s=args.abandon_after,
     )
     _watch_gc_pauses()
     trio.run(_serve_until_signal, config)

@@ -65,6 +65,8 @@ class GatewayConfig:
     max_audio_messages: int = 64
     sndbuf: int | None = None
     """SO_SNDBUF of client sockets (Rust transport); None leaves the kernel's autotuning."""
+    abandon_after_s: float = 600.0
+    """A live space whose host and co-hosts have all been gone this long ends with reason `abandoned`."""
 
 
 class Gateway:
@@ -226,9 +228,15 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
         async with store.open_database(config.data_dir / DATABASE_FILE) as db, trio.open_nursery() as nursery:
             space_fanout: SpaceFanout = fanout
             directory = SpaceDirectory(
-                nursery, space_fanout, config.mix, config.frames_per_message, store=SqliteSpaceStore(db)
+                nursery,
+                space_fanout,
+                config.mix,
+                config.frames_per_message,
+                store=SqliteSpaceStore(db),
+                abandon_after_s=config.abandon_after_s,
             )
             restored = await directory.restore()
+            await nursery.start(directory.sweep_abandoned)
             if restored:
                 log.info("%d live space(s) brought back", restored)
             gateway = Gateway(directory, config, nursery, fanout, db)

@@ -43,6 +43,9 @@ class SqliteSpaceStore:
     async def space_ended(self, space_id: str, at: int) -> None:
         await spaces.end_space(self._db, space_id, at)
 
+    async def unmoderated(self, space_id: str, since: int | None) -> None:
+        await spaces.set_unmoderated(self._db, space_id, since)
+
     async def post(self, space_id: str, post_id: int) -> Post | None:
         stored = await spaces.get_post(self._db, space_id, post_id)
         return None if stored is None else _post(stored)
@@ -65,6 +68,7 @@ class SqliteSpaceStore:
                 speaker_policy=SpeakerPolicy(s.speaker_policy),
                 invited=s.invited,
                 post_count=s.post_count,
+                unmoderated_since=s.unmoderated_since,
             )
             for s in await spaces.live_spaces(self._db, recent=RECENT_POSTS)
         ]

@@ -184,7 +184,22 @@ SPACE_DETAILS = Migration(
     """,
 )
 
-MIGRATIONS: tuple[Migration, ...] = (ACCOUNTS, SOCIAL_GRAPH, INBOX, SPACES, SCHEDULE, SPACE_DETAILS)
+SPACE_MODERATORS_GONE = Migration(
+    "since when a live space has had no host or co-host",
+    """
+    ALTER TABLE spaces ADD COLUMN unmoderated_since INTEGER;
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    ACCOUNTS,
+    SOCIAL_GRAPH,
+    INBOX,
+    SPACES,
+    SCHEDULE,
+    SPACE_DETAILS,
+    SPACE_MODERATORS_GONE,
+)
 """Every published migration, in order. Append only."""
 
 

@@ -1,5 +1,6 @@
 """Spaces as the store keeps them: title, host, description, topics, status, timeline, removals, speaker
-policy and standing invitations to speak, and the event numbers used.
+policy and standing invitations to speak, the event numbers used, and since when no host or co-host is in a
+live space.
 
 The store keeps a space's whole timeline; reading a space brings only its `recent` latest posts, and older
 ones are read a page at a time (`posts_before`), so no read grows with the timeline.
@@ -43,6 +44,7 @@ class StoredSpace(msgspec.Struct, frozen=True):
     speaker_policy: str = "everyone"  # "everyone" | "following" | "invited"
     invited: tuple[str, ...] = ()  # standing invitations to speak, the oldest first
     post_count: int = 0  # the highest post id: how many posts the space has had
+    unmoderated_since: int | None = None  # ms: since when no host or co-host is in the live space
 
 
 async def create_space(
@@ -128,6 +130,15 @@ async def end_space(db: Database, space_id: str, ended_at: int) -> None:
     await db.write(update)
 
 
+async def set_unmoderated(db: Database, space_id: str, since: int | None) -> None:
+    """Record since when (ms) no host or co-host is in the live space; None: one is back."""
+
+    def update(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE spaces SET unmoderated_since = ? WHERE space_id = ?", (since, space_id))
+
+    await db.write(update)
+
+
 async def get_post(db: Database, space_id: str, post_id: int) -> StoredPost | None:
     def select(conn: sqlite3.Connection) -> StoredPost | None:
         row = conn.execute(
@@ -174,7 +185,10 @@ async def live_spaces(db: Database, *, recent: int) -> list[StoredSpace]:
     return await db.read(select)
 
 
-_COLUMNS = "space_id, title, host, status, created_at, ended_at, seq_reserved, description, topics, speaker_policy"
+_COLUMNS = (
+    "space_id, title, host, status, created_at, ended_at, seq_reserved, description, topics, speaker_policy,"
+    " unmoderated_since"
+)
 
 
 def _latest(conn: sqlite3.Connection, space_id: object, before_id: int | None, limit: int) -> list[StoredPost]:
@@ -200,11 +214,12 @@ def _with_details(conn: sqlite3.Connection, row: tuple[object, ...], recent: int
             "SELECT user FROM space_invitations WHERE space_id = ? ORDER BY invited_at, rowid", (space_id,)
         )
     )
-    space_id_, title, host, status, created_at, ended_at, seq_reserved, description, topics, policy = row
+    space_id_, title, host, status, created_at, ended_at, seq_reserved, description, topics, policy, unmoderated = row
     assert isinstance(space_id_, str) and isinstance(title, str) and isinstance(host, str)
     assert isinstance(status, str) and isinstance(created_at, int) and isinstance(seq_reserved, int)
     assert ended_at is None or isinstance(ended_at, int)
     assert isinstance(description, str) and isinstance(topics, str) and isinstance(policy, str)
+    assert unmoderated is None or isinstance(unmoderated, int)
     return StoredSpace(
         space_id_,
         title,
@@ -220,4 +235,5 @@ def _with_details(conn: sqlite3.Connection, row: tuple[object, ...], recent: int
         speaker_policy=policy,
         invited=invited,
         post_count=post_count or 0,
+        unmoderated_since=unmoderated,
     )

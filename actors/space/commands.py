@@ -162,6 +162,13 @@ class AcceptInvite(msgspec.Struct, frozen=True):
     user: str
 
 
+class CheckAbandoned(msgspec.Struct, frozen=True):
+    """The directory's sweeper asks a space without host or co-host whether it has been so for `grace_ms`
+    (then it ends with reason `abandoned`)."""
+
+    grace_ms: int
+
+
 Moderation = (
     RaiseHand
     | LowerHand
@@ -181,7 +188,7 @@ Moderation = (
 """The commands about roles, requests, speaker policy and invitations, microphones, pins and reactions (all
 answered by `domain.apply`)."""
 
-Rule = Join | Leave | SetRole | SharePost | EndSpace | Moderation
+Rule = Join | Leave | SetRole | SharePost | EndSpace | Moderation | CheckAbandoned
 """Every command the pure rules answer."""
 
 Command = Rule | PushAudio | GetSnapshot

@@ -91,7 +91,7 @@ class SpeakerInvited(Event, tag="speaker_invited", frozen=True):
 
 
 class SpaceEnded(Event, tag="space_ended", frozen=True):
-    reason: str  # "host_ended" | "failed"
+    reason: str  # "host_ended" | "failed" | "abandoned"
 
 
 class AudienceChanged(Event, tag="audience_changed", frozen=True):

@@ -1,10 +1,11 @@
 """What a space keeps on disk, and the interface it keeps it through.
 
 A space writes before it answers: a post, a removal, a change of speaker policy, an invitation to speak
-(and its use), the end of the space are durable before anyone is told of them. The store keeps every post;
-a space holds only its latest ones. Event numbers are reserved in blocks of `SEQ_BLOCK`: the space records
-a high-water mark before it passes it, so a space restored after a server restart numbers its events above
-every number it ever gave out (a jump, never a reuse).
+(and its use), the end of the space, the moment its last host or co-host left (and their return) are
+durable before anyone is told of them. The store keeps every post; a space holds only its latest ones.
+Event numbers are reserved in blocks of `SEQ_BLOCK`: the space records a high-water mark before it passes
+it, so a space restored after a server restart numbers its events above every number it ever gave out (a
+jump, never a reuse).
 
 The server gives the directory a `SpaceStore` backed by SQLite (`gateway/space_store.py`); without one
 (`NO_STORE`), spaces live in memory only.
@@ -36,6 +37,7 @@ class StoredSpace(msgspec.Struct, frozen=True):
     speaker_policy: SpeakerPolicy = SpeakerPolicy.EVERYONE
     invited: tuple[str, ...] = ()  # standing invitations to speak, the oldest first
     post_count: int = 0  # how many posts the space has had: the last post's id
+    unmoderated_since: int | None = None  # ms: when its last host or co-host left; None if one was present
 
 
 class SpaceStore(Protocol):
@@ -46,6 +48,7 @@ class SpaceStore(Protocol):
     async def speaker_invited(self, space_id: str, user: str, at: int) -> None: ...
     async def invitation_used(self, space_id: str, user: str) -> None: ...
     async def space_ended(self, space_id: str, at: int) -> None: ...
+    async def unmoderated(self, space_id: str, since: int | None) -> None: ...
     async def post(self, space_id: str, post_id: int) -> Post | None: ...
     async def reserve_seq(self, space_id: str, up_to: int) -> None: ...
     async def live_spaces(self) -> list[StoredSpace]: ...
@@ -75,6 +78,9 @@ class NoStore:
     async def space_ended(self, space_id: str, at: int) -> None:
         pass
 
+    async def unmoderated(self, space_id: str, since: int | None) -> None:
+        pass
+
     async def post(self, space_id: str, post_id: int) -> Post | None:
         return None  # only the latest posts exist, in the space's state
 
@@ -88,10 +94,13 @@ class NoStore:
 NO_STORE = NoStore()
 
 
-def restored(stored: StoredSpace) -> SpaceState:
+def restored(stored: StoredSpace, now_ms: int) -> SpaceState:
     """The state of a space brought back after a restart: its title, host, description, topics, latest
     posts, removals, speaker policy and standing invitations; nobody is connected yet (the host, rejoining,
-    is host again), and events number on above the reservation, posts above the last one."""
+    is host again), and events number on above the reservation, posts above the last one.
+
+    No host or co-host is present: if one was when the server stopped, the time they went is not known,
+    and it is taken to be `now_ms`, the restart (late, never early: the space gets its whole grace)."""
     return SpaceState(
         space_id=stored.space_id,
         title=stored.title,
@@ -108,6 +117,7 @@ def restored(stored: StoredSpace) -> SpaceState:
         invited=stored.invited,
         description=stored.description,
         topics=stored.topics,
+        unmoderated_since=now_ms if stored.unmoderated_since is None else stored.unmoderated_since,
     )
 
 

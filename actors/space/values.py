@@ -105,6 +105,9 @@ class SpaceState(msgspec.Struct, frozen=True):
     same with 10 posts or 10,000; `post_count` is how many posts the space has had (the last post's id);
     the rest is in the store.
 
+    Abandonment: `unmoderated_since` is when the last moderator (host or co-host) present left, in ms; None
+    while one is present (`domain/abandonment.py` ends the space once this has lasted long enough).
+
     Speakers: `speaker_policy` says who may raise a hand; `invited` the users the host or a co-host invited
     to speak (present or not), until they accept.
 
@@ -134,6 +137,7 @@ class SpaceState(msgspec.Struct, frozen=True):
     topics: tuple[str, ...] = ()
     post_count: int = 0
     pinned_posts: tuple[Post, ...] = ()
+    unmoderated_since: int | None = None
 
     def role_of(self, user: str) -> Role | None:
         return self.roles.get(user)

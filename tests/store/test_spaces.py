@@ -1,6 +1,6 @@
 """Spaces in the store: live ones come back with their latest posts, removals, description, topics, speaker
-policy and standing invitations; ended ones keep their timeline, read a page at a time; reservations only
-rise."""
+policy, standing invitations and since when no moderator is there; ended ones keep their timeline, read a
+page at a time; reservations only rise."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from store._spaces import (
     remove_invitation,
     reserve_seq,
     set_speaker_policy,
+    set_unmoderated,
 )
 from tests.store.conftest import CEILING, CHEAP_HASHER
 
@@ -148,3 +149,16 @@ async def test_older_posts_are_read_a_page_at_a_time_newest_first(db: Database) 
         assert await posts_before(db, "nope", None, 10) is None
         assert await get_post(db, "s1", 7) == StoredPost(7, "ada", "post 7", 1007)
         assert await get_post(db, "s1", 26) is None
+
+
+async def test_since_when_a_space_has_no_moderator_is_kept_and_cleared(db: Database) -> None:
+    with trio.fail_after(CEILING):
+        await create_space(db, "s1", "Title", "ada", 1000, 1)
+        (space,) = await live_spaces(db, recent=R)
+        assert space.unmoderated_since is None
+        await set_unmoderated(db, "s1", 5000)
+        (space,) = await live_spaces(db, recent=R)
+        assert space.unmoderated_since == 5000
+        await set_unmoderated(db, "s1", None)
+        (space,) = await live_spaces(db, recent=R)
+        assert space.unmoderated_since is None

@@ -12,6 +12,7 @@ from actors.space import errors
 from actors.space.commands import (
     AcceptInvite,
     ApproveRequest,
+    CheckAbandoned,
     DenyRequest,
     EndSpace,
     InviteSpeaker,
@@ -31,7 +32,7 @@ from actors.space.commands import (
     UnmuteSpeaker,
     UnpinPost,
 )
-from actors.space.domain import membership, moderation, posts, roles, speakers
+from actors.space.domain import abandonment, membership, moderation, posts, roles, speakers
 from actors.space.domain.authority import Result
 from actors.space.domain.membership import announce_audience, new_space
 from actors.space.domain.moderation import audio_refusal
@@ -53,6 +54,11 @@ __all__ = [
 def apply(state: SpaceState, command: Rule, now_ms: int) -> Result:
     if state.status is SpaceStatus.ENDED:
         raise errors.SpaceOver(f"space {state.space_id} has ended")
+    new, events = _apply(state, command, now_ms)
+    return abandonment.track(state, new, now_ms), events
+
+
+def _apply(state: SpaceState, command: Rule, now_ms: int) -> Result:
     match command:
         case Join():
             return membership.join(state, command.user, now_ms)
@@ -92,3 +98,5 @@ def apply(state: SpaceState, command: Rule, now_ms: int) -> Result:
             return speakers.invite_speaker(state, command.by, command.user, now_ms)
         case AcceptInvite():
             return speakers.accept_invite(state, command.user, now_ms)
+        case CheckAbandoned():
+            return abandonment.check_abandoned(state, command.grace_ms, now_ms)
