@@ -13,7 +13,7 @@ from pathlib import Path
 
 import trio
 
-from actors.space import MixConfig
+from actors.space import ABANDON_AFTER_S, MixConfig
 from gateway.server import GatewayConfig, Server, serve
 
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument(
         "--abandon-after",
         type=float,
-        default=600.0,
+        default=ABANDON_AFTER_S,
         metavar="SECONDS",
         help="end a live space whose host and co-hosts have all been gone this long (default 600)",
     )

@@ -19,6 +19,7 @@ from trio_websocket import WebSocketRequest
 
 import store
 from actors.space import (
+    ABANDON_AFTER_S,
     MAX_COHOSTS,
     MAX_PINNED,
     MAX_POST_CHARS,
@@ -65,7 +66,7 @@ class GatewayConfig:
     max_audio_messages: int = 64
     sndbuf: int | None = None
     """SO_SNDBUF of client sockets (Rust transport); None leaves the kernel's autotuning."""
-    abandon_after_s: float = 600.0
+    abandon_after_s: float = ABANDON_AFTER_S
     """A live space whose host and co-hosts have all been gone this long ends with reason `abandoned`."""
 
 

@@ -46,6 +46,9 @@ class SqliteSpaceStore:
     async def unmoderated(self, space_id: str, since: int | None) -> None:
         await spaces.set_unmoderated(self._db, space_id, since)
 
+    async def restarted(self, at: int) -> None:
+        await spaces.mark_unmoderated(self._db, at)
+
     async def post(self, space_id: str, post_id: int) -> Post | None:
         stored = await spaces.get_post(self._db, space_id, post_id)
         return None if stored is None else _post(stored)

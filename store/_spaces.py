@@ -139,6 +139,18 @@ async def set_unmoderated(db: Database, space_id: str, since: int | None) -> Non
     await db.write(update)
 
 
+async def mark_unmoderated(db: Database, at: int) -> None:
+    """At a restart nobody is in any space: every live space not yet marked has had no host or co-host
+    since `at` (one statement for all of them)."""
+
+    def update(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "UPDATE spaces SET unmoderated_since = ? WHERE status = 'live' AND unmoderated_since IS NULL", (at,)
+        )
+
+    await db.write(update)
+
+
 async def get_post(db: Database, space_id: str, post_id: int) -> StoredPost | None:
     def select(conn: sqlite3.Connection) -> StoredPost | None:
         row = conn.execute(

@@ -3,7 +3,7 @@
 from actors.space.actor import MixConfig, SpaceActor
 from actors.space.audience import Audience
 from actors.space.commands import MemberLink
-from actors.space.directory import SpaceDirectory
+from actors.space.directory import ABANDON_AFTER_S, SpaceDirectory
 from actors.space.errors import SpaceError
 from actors.space.events import (
     AudienceChanged,
@@ -44,6 +44,7 @@ from actors.space.values import (
 )
 
 __all__ = [
+    "ABANDON_AFTER_S",
     "MAX_COHOSTS",
     "MAX_PINNED",
     "MAX_POST_CHARS",

@@ -72,12 +72,11 @@ class SpaceDirectory:
 
     async def restore(self) -> int:
         """Bring back the spaces that were live when the server last stopped; returns how many."""
+        now = now_ms()
+        await self._store.restarted(now)  # the abandonment grace of spaces left with a moderator starts now
         stored = await self._store.live_spaces()
         for space in stored:
-            state = restored(space, now_ms())
-            if space.unmoderated_since is None:  # durable now, so a second restart does not move it again
-                await self._store.unmoderated(space.space_id, state.unmoderated_since)
-            await self._nursery.start(self._run_space, state)
+            await self._nursery.start(self._run_space, restored(space, now))
             log.info("space %s restored at event %d", space.space_id, space.seq_reserved)
         return len(stored)
 

@@ -19,6 +19,7 @@ from store._spaces import (
     get_post,
     get_space,
     live_spaces,
+    mark_unmoderated,
     posts_before,
     remove_invitation,
     reserve_seq,
@@ -162,3 +163,7 @@ async def test_since_when_a_space_has_no_moderator_is_kept_and_cleared(db: Datab
         await set_unmoderated(db, "s1", None)
         (space,) = await live_spaces(db, recent=R)
         assert space.unmoderated_since is None
+        await create_space(db, "s2", "Title", "ada", 2000, 1)
+        await set_unmoderated(db, "s2", 4000)
+        await mark_unmoderated(db, 9000)  # a restart: only spaces not yet marked take its time
+        assert [s.unmoderated_since for s in await live_spaces(db, recent=R)] == [9000, 4000]
