@@ -13,7 +13,7 @@ from pathlib import Path
 
 import trio
 
-from actors.space import MixConfig
+from actors.space import ABANDON_AFTER_S, MixConfig
 from gateway.limits import LimitSettings
 from gateway.server import GatewayConfig, Server, serve
 
@@ -69,6 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         default="on",
         help="per-request rate limits (docs/security.md); 'off' only for load tests on a private network",
     )
+    s.add_argument(
+        "--abandon-after",
+        type=float,
+        default=ABANDON_AFTER_S,
+        metavar="SECONDS",
+        help="end a live space whose host and co-hosts have all been gone this long (default 600)",
+    )
     s.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     _add_load_parser(commands)
     args = parser.parse_args(argv)
@@ -90,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         limits=LimitSettings(
             enabled=args.rate_limits == "on", max_connections_per_address=args.max_connections_per_address
         ),
+        abandon_after_s=args.abandon_after,
     )
     _watch_gc_pauses()
     trio.run(_serve_until_signal, config)

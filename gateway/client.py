@@ -232,6 +232,15 @@ class Client:
         assert isinstance(reply, p.SpaceRecord)
         return reply
 
+    async def get_posts(self, space_id: str, before_id: int | None = None, limit: int = 50) -> p.Posts:
+        """A page of a space's timeline, oldest first: the newest posts below `before_id` (from the newest
+        when None); `more` says whether older ones remain."""
+        reply = await self._request(
+            lambda ref: p.GetPosts(ref=ref, space_id=space_id, before_id=before_id, limit=limit)
+        )
+        assert isinstance(reply, p.Posts)
+        return reply
+
     async def next_notice(self) -> Notice:
         """The next schedule notification (`space_starting`, `space_cancelled`, `host_reminder`)."""
         return await self.notices.receive()
@@ -305,7 +314,7 @@ class Client:
             return
         if isinstance(message, (p.Ok, p.Joined, p.Error, p.Registered, p.LoggedIn, p.Inbox)) and ref in self._waiting:
             self._waiting.pop(ref).send_nowait(message)
-        elif isinstance(message, (p.Scheduled, p.Spaces, p.SpaceRecord)) and ref in self._waiting:
+        elif isinstance(message, (p.Scheduled, p.Spaces, p.SpaceRecord, p.Posts)) and ref in self._waiting:
             self._waiting.pop(ref).send_nowait(message)
         elif isinstance(message, (p.SpaceStarting, p.SpaceCancelled, p.HostReminder)):
             try:

@@ -13,6 +13,7 @@ from typing import Annotated
 import msgspec
 
 from actors.space import (
+    RECENT_POSTS,
     AudienceChanged,
     Audio,
     HandLowered,
@@ -36,6 +37,7 @@ from actors.space import (
     SpeakerInvited,
     SpeakerPolicy,
     SpeakerPolicyChanged,
+    domain,
 )
 from gateway.protocol_accounts import (
     AccountRequest as AccountRequest,
@@ -185,6 +187,19 @@ class AcceptInvite(Request, tag="accept_invite", frozen=True):
     pass
 
 
+MAX_POSTS_PAGE = 100
+"""`get_posts` returns at most this many posts (and at most `domain.POSTS_BYTES` of their text)."""
+
+
+class GetPosts(Request, tag="get_posts", frozen=True):
+    """A page of a space's timeline from the store, live or ended: the newest posts with ids below
+    `before_id` (from the newest when nil), oldest first."""
+
+    space_id: Annotated[str, msgspec.Meta(max_length=64)]
+    before_id: PostId | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_POSTS_PAGE)] = 50
+
+
 class SendAudio(ClientMessage, tag="audio", frozen=True):
     """One 20 ms Opus packet from a speaker: `seq` counts the sender's packets, `captured_at` is µs of unix time."""
 
@@ -214,6 +229,7 @@ ClientUnion = (
     | React
     | SetSpeakerPolicy
     | AcceptInvite
+    | GetPosts
     | Register
     | LogIn
     | LogOut
@@ -282,15 +298,19 @@ class Error(msgspec.Struct, frozen=True, tag_field="type", tag="error", omit_def
 
 
 SNAPSHOT_LISTENERS = 100
+SNAPSHOT_HANDS = 100
 
 
 class SpaceSnapshot(msgspec.Struct, frozen=True):
     """A space as it is after event `seq`: the events that follow start at `seq + 1`.
 
-    `participants` is everyone on the mic; of the audience, the snapshot gives the exact count and the
-    names of the latest `SNAPSHOT_LISTENERS` arrivals (a snapshot never grows with the audience).
-    `hands` are the listeners asking to speak (in order of asking), `muted` the muted people on the mic,
-    `pinned` the ids of pinned posts (the oldest pin first), `speaker_policy` who may raise a hand.
+    A snapshot never grows with the audience nor with the timeline: `participants` is everyone on the mic
+    (at most 13); of the audience, the exact count and the names of the latest `SNAPSHOT_LISTENERS`
+    arrivals; `hands` the first `SNAPSHOT_HANDS` listeners asking to speak (in order of asking) and
+    `hand_count` how many ask; `muted` the muted people on the mic; `timeline` the latest posts (at most
+    `RECENT_POSTS` and `domain.POSTS_BYTES` of text; older ones through `get_posts`), `post_count` how many
+    the space has had; `pinned` the ids of pinned posts (the oldest pin first) and `pinned_posts` those
+    posts, which may be older than `timeline`; `speaker_policy` who may raise a hand.
     """
 
     space_id: str
@@ -306,9 +326,12 @@ class SpaceSnapshot(msgspec.Struct, frozen=True):
     listener_count: int
     listeners: list[Person]
     timeline: list[Post]
+    post_count: int
     hands: list[Person]
+    hand_count: int
     muted: list[str]
     pinned: list[int]
+    pinned_posts: list[Post]
     speaker_policy: SpeakerPolicy
 
     @classmethod
@@ -332,10 +355,13 @@ class SpaceSnapshot(msgspec.Struct, frozen=True):
             participants=[Participant(user, state.name_of(user), state.roles[user]) for user in state.on_mic],
             listener_count=state.listener_count,
             listeners=[state.person(user) for user in recent[::-1]],
-            timeline=list(state.timeline),
-            hands=[state.person(user) for user in state.hands],
+            timeline=domain.latest_posts(state.timeline[::-1], RECENT_POSTS)[0],
+            post_count=state.post_count,
+            hands=[state.person(user) for user in state.hands[:SNAPSHOT_HANDS]],
+            hand_count=len(state.hands),
             muted=list(state.muted),
             pinned=list(state.pinned),
+            pinned_posts=list(state.pinned_posts),
             speaker_policy=state.speaker_policy,
         )
 
@@ -344,6 +370,16 @@ class Joined(msgspec.Struct, frozen=True, tag_field="type", tag="joined"):
     ref: int
     role: Role
     space: SpaceSnapshot
+
+
+class Posts(msgspec.Struct, frozen=True, tag_field="type", tag="posts"):
+    """The reply to `get_posts`: a page of the timeline, oldest first; `more` when older posts remain
+    (ask again with the first post's id as `before_id`)."""
+
+    ref: int
+    space_id: str
+    posts: list[Post]
+    more: bool
 
 
 class Lagging(msgspec.Struct, frozen=True, tag_field="type", tag="lagging"):
@@ -357,6 +393,7 @@ ServerUnion = (
     | Ok
     | Error
     | Joined
+    | Posts
     | Lagging
     | Registered
     | LoggedIn

@@ -210,7 +210,7 @@ class Spaces(msgspec.Struct, frozen=True, tag_field="type", tag="spaces"):
 
 class SpaceRecord(msgspec.Struct, frozen=True, tag_field="type", tag="space_record"):
     """The reply to `get_space`: times in ms of unix time, `ended_at` nil while the space is live; the
-    timeline whole, oldest post first."""
+    latest posts, oldest first (older ones through `get_posts`)."""
 
     ref: int
     space_id: str

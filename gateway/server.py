@@ -20,6 +20,7 @@ from trio_websocket import WebSocketRequest
 
 import store
 from actors.space import (
+    ABANDON_AFTER_S,
     MAX_COHOSTS,
     MAX_PINNED,
     MAX_POST_CHARS,
@@ -70,6 +71,8 @@ class GatewayConfig:
     sndbuf: int | None = None
     """SO_SNDBUF of client sockets (Rust transport); None leaves the kernel's autotuning."""
     limits: LimitSettings = field(default_factory=LimitSettings)
+    abandon_after_s: float = ABANDON_AFTER_S
+    """A live space whose host and co-hosts have all been gone this long ends with reason `abandoned`."""
 
 
 class Gateway:
@@ -269,9 +272,15 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
         async with store.open_database(config.data_dir / DATABASE_FILE) as db, trio.open_nursery() as nursery:
             space_fanout: SpaceFanout = fanout
             directory = SpaceDirectory(
-                nursery, space_fanout, config.mix, config.frames_per_message, store=SqliteSpaceStore(db)
+                nursery,
+                space_fanout,
+                config.mix,
+                config.frames_per_message,
+                store=SqliteSpaceStore(db),
+                abandon_after_s=config.abandon_after_s,
             )
             restored = await directory.restore()
+            await nursery.start(directory.sweep_abandoned)
             if restored:
                 log.info("%d live space(s) brought back", restored)
             gateway = Gateway(directory, config, nursery, fanout, db)

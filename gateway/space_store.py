@@ -1,9 +1,9 @@
 """The spaces' `SpaceStore`, backed by the embedded SQLite store (`store/_spaces.py`), and the reading of a
-space's record (`get_space`), live or ended."""
+space's record (`get_space`) and of its older posts (`get_posts`), live or ended."""
 
 from __future__ import annotations
 
-from actors.space import Post, SpaceState, SpeakerPolicy, StoredSpace
+from actors.space import RECENT_POSTS, Post, SpaceState, SpeakerPolicy, StoredSpace, domain
 from store import Database, _spaces as spaces
 
 
@@ -43,6 +43,16 @@ class SqliteSpaceStore:
     async def space_ended(self, space_id: str, at: int) -> None:
         await spaces.end_space(self._db, space_id, at)
 
+    async def unmoderated(self, space_id: str, since: int | None) -> None:
+        await spaces.set_unmoderated(self._db, space_id, since)
+
+    async def restarted(self, at: int) -> None:
+        await spaces.mark_unmoderated(self._db, at)
+
+    async def post(self, space_id: str, post_id: int) -> Post | None:
+        stored = await spaces.get_post(self._db, space_id, post_id)
+        return None if stored is None else _post(stored)
+
     async def reserve_seq(self, space_id: str, up_to: int) -> None:
         await spaces.reserve_seq(self._db, space_id, up_to)
 
@@ -54,22 +64,42 @@ class SqliteSpaceStore:
                 host=s.host,
                 created_at=s.created_at,
                 seq_reserved=s.seq_reserved,
-                timeline=timeline(s),
+                timeline=tuple(_post(p) for p in s.posts),
                 removed=s.removed,
                 description=s.description,
                 topics=s.topics,
                 speaker_policy=SpeakerPolicy(s.speaker_policy),
                 invited=s.invited,
                 host_name=s.host_name,
+                post_count=s.post_count,
+                unmoderated_since=s.unmoderated_since,
             )
-            for s in await spaces.live_spaces(self._db)
+            for s in await spaces.live_spaces(self._db, recent=RECENT_POSTS)
         ]
 
 
 async def space_record(db: Database, space_id: str) -> spaces.StoredSpace | None:
-    """A space as the store has it, live or ended (an ended space keeps its timeline); None if unknown."""
-    return await spaces.get_space(db, space_id)
+    """A space as the store has it, live or ended, with its latest posts; None if unknown."""
+    return await spaces.get_space(db, space_id, recent=RECENT_POSTS)
 
 
-def timeline(space: spaces.StoredSpace) -> tuple[Post, ...]:
-    return tuple(Post(p.id, p.user, p.text, p.at, p.name) for p in space.posts)
+async def posts_before(
+    db: Database, space_id: str, before_id: int | None, limit: int
+) -> tuple[list[Post], bool] | None:
+    """A page of the space's timeline: the newest posts below `before_id` (from the newest when None), at
+    most `limit` and `domain.POSTS_BYTES` of text, oldest first; and whether older ones remain. None if
+    no space ever had that id."""
+    newest_first = await spaces.posts_before(db, space_id, before_id, limit + 1)
+    if newest_first is None:
+        return None
+    return domain.latest_posts([_post(p) for p in newest_first], limit)
+
+
+def timeline(space: spaces.StoredSpace) -> list[Post]:
+    """A record's timeline: its latest posts that fit one message (see `domain.latest_posts`)."""
+    page, _ = domain.latest_posts([_post(p) for p in reversed(space.posts)], RECENT_POSTS)
+    return page
+
+
+def _post(p: spaces.StoredPost) -> Post:
+    return Post(p.id, p.user, p.text, p.at, p.name)

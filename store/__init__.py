@@ -19,7 +19,7 @@ from store._errors import (
     TokenExpired,
     TokenInvalid,
 )
-from store._inbox import inbox, mark_read, send_dm, unread_count
+from store._inbox import INBOX_PAGE_BYTES, inbox, mark_read, send_dm, unread_count
 from store._schedule import (
     LiveListing,
     ScheduledSpace,
@@ -59,6 +59,7 @@ from store._values import Account, AccountId, AccountPage, Invite, Message, Mess
 
 __all__ = [
     "DEFAULT_TOKEN_LIFETIME_S",
+    "INBOX_PAGE_BYTES",
     "Account",
     "AccountId",
     "AccountPage",

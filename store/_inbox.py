@@ -57,8 +57,15 @@ async def send_dm(
     return await db.write(insert)
 
 
+INBOX_PAGE_BYTES = 64 * 1024
+"""At most this many bytes of message text (UTF-8) in one page of the inbox (its first message aside)."""
+
+
 async def inbox(db: Database, account: AccountId, *, after_id: int = 0, limit: int = 50) -> list[Message]:
-    """The messages to `account` with ids above `after_id`, oldest first, at most `limit` (1 to 200).
+    """The messages to `account` with ids above `after_id`, oldest first, at most `limit` (1 to 200), and
+    no more than `INBOX_PAGE_BYTES` of text: a page stops before a message that would pass it (the first
+    message of a page always comes, and a message has at most 10,000 characters), so a page of long
+    messages is shorter and a reply never outgrows a connection's send queue.
 
     To read everything, pass the last id of each page as the next `after_id` until a page is empty.
     """
@@ -75,7 +82,15 @@ async def inbox(db: Database, account: AccountId, *, after_id: int = 0, limit: i
             "WHERE m.recipient_id = ? AND m.id > ? ORDER BY m.id LIMIT ?",
             (account, after_id, limit),
         ).fetchall()
-        return [_message_from_row(row, mark) for row in rows]
+        page: list[Message] = []
+        size = 0
+        for row in rows:
+            message = _message_from_row(row, mark)
+            size += len(message.text.encode())
+            if page and size > INBOX_PAGE_BYTES:
+                break
+            page.append(message)
+        return page
 
     return await db.read(select)
 

@@ -206,7 +206,23 @@ a live space hosted by a guest ends (guests no longer host); the names of other 
 strings that no server-issued id can ever equal (guest ids start with `g-`, account ids with `u`, and
 no legacy guest name could be `u` followed by digits only and still be an account)."""
 
-MIGRATIONS: tuple[Migration, ...] = (ACCOUNTS, SOCIAL_GRAPH, INBOX, SPACES, SCHEDULE, SPACE_DETAILS, IDENTITY)
+SPACE_MODERATORS_GONE = Migration(
+    "since when a live space has had no host or co-host",
+    """
+    ALTER TABLE spaces ADD COLUMN unmoderated_since INTEGER;
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    ACCOUNTS,
+    SOCIAL_GRAPH,
+    INBOX,
+    SPACES,
+    SCHEDULE,
+    SPACE_DETAILS,
+    IDENTITY,
+    SPACE_MODERATORS_GONE,
+)
 """Every published migration, in order. Append only."""
 
 

@@ -1,5 +1,9 @@
 """Spaces as the store keeps them: title, host, description, topics, status, timeline, removals, speaker
-policy and standing invitations to speak, and the event numbers used.
+policy and standing invitations to speak, the event numbers used, and since when no host or co-host is in a
+live space.
+
+The store keeps a space's whole timeline; reading a space brings only its `recent` latest posts, and older
+ones are read a page at a time (`posts_before`), so no read grows with the timeline.
 
 The space actor writes here before it answers (a shared post is durable before anyone is told of it).
 Event numbers are reserved in blocks: the space records a high-water mark before it passes it, so after
@@ -34,13 +38,15 @@ class StoredSpace(msgspec.Struct, frozen=True):
     created_at: int
     ended_at: int | None
     seq_reserved: int
-    posts: tuple[StoredPost, ...]
+    posts: tuple[StoredPost, ...]  # the latest `recent` posts asked for, oldest first
     removed: tuple[str, ...]
     description: str = ""
     topics: tuple[str, ...] = ()
     speaker_policy: str = "everyone"  # "everyone" | "following" | "invited"
     invited: tuple[str, ...] = ()  # standing invitations to speak, the oldest first
     host_name: str = ""
+    post_count: int = 0  # the highest post id: how many posts the space has had
+    unmoderated_since: int | None = None  # ms: since when no host or co-host is in the live space
 
 
 async def create_space(
@@ -137,42 +143,93 @@ async def end_space(db: Database, space_id: str, ended_at: int) -> None:
     await db.write(update)
 
 
-async def get_space(db: Database, space_id: str) -> StoredSpace | None:
+async def set_unmoderated(db: Database, space_id: str, since: int | None) -> None:
+    """Record since when (ms) no host or co-host is in the live space; None: one is back."""
+
+    def update(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE spaces SET unmoderated_since = ? WHERE space_id = ?", (since, space_id))
+
+    await db.write(update)
+
+
+async def mark_unmoderated(db: Database, at: int) -> None:
+    """At a restart nobody is in any space: every live space not yet marked has had no host or co-host
+    since `at` (one statement for all of them)."""
+
+    def update(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "UPDATE spaces SET unmoderated_since = ? WHERE status = 'live' AND unmoderated_since IS NULL", (at,)
+        )
+
+    await db.write(update)
+
+
+async def get_post(db: Database, space_id: str, post_id: int) -> StoredPost | None:
+    def select(conn: sqlite3.Connection) -> StoredPost | None:
+        row = conn.execute(
+            "SELECT post_id, user, text, at FROM space_posts WHERE space_id = ? AND post_id = ?", (space_id, post_id)
+        ).fetchone()
+        return None if row is None else StoredPost(*row)
+
+    return await db.read(select)
+
+
+async def posts_before(db: Database, space_id: str, before_id: int | None, limit: int) -> list[StoredPost] | None:
+    """At most `limit` posts of the space with ids below `before_id` (all, when None), the newest first:
+    one range scan of the primary key, however long the timeline. None if no space ever had that id."""
+
+    def select(conn: sqlite3.Connection) -> list[StoredPost] | None:
+        if conn.execute("SELECT 1 FROM spaces WHERE space_id = ?", (space_id,)).fetchone() is None:
+            return None
+        return _latest(conn, space_id, before_id, limit)
+
+    return await db.read(select)
+
+
+async def get_space(db: Database, space_id: str, *, recent: int) -> StoredSpace | None:
+    """The space, live or ended, with its `recent` latest posts; None if no space ever had that id."""
+
     def select(conn: sqlite3.Connection) -> StoredSpace | None:
         row = conn.execute(
             f"SELECT {_COLUMNS} FROM spaces WHERE space_id = ?",
             (space_id,),
         ).fetchone()
-        return None if row is None else _with_details(conn, row)
+        return None if row is None else _with_details(conn, row, recent)
 
     return await db.read(select)
 
 
-async def live_spaces(db: Database) -> list[StoredSpace]:
-    """Every space still live, oldest first (what a restarted server brings back)."""
+async def live_spaces(db: Database, *, recent: int) -> list[StoredSpace]:
+    """Every space still live, oldest first, each with its `recent` latest posts (what a restarted server
+    brings back)."""
 
     def select(conn: sqlite3.Connection) -> list[StoredSpace]:
-        rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM spaces WHERE status = 'live' ORDER BY created_at"
-        ).fetchall()
-        return [_with_details(conn, row) for row in rows]
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM spaces WHERE status = 'live' ORDER BY created_at").fetchall()
+        return [_with_details(conn, row, recent) for row in rows]
 
     return await db.read(select)
 
 
 _COLUMNS = (
-    "space_id, title, host, status, created_at, ended_at, seq_reserved, description, topics, speaker_policy, host_name"
+    "space_id, title, host, status, created_at, ended_at, seq_reserved, description, topics, speaker_policy,"
+    " unmoderated_since, host_name"
 )
 
 
-def _with_details(conn: sqlite3.Connection, row: tuple[object, ...]) -> StoredSpace:
+def _latest(conn: sqlite3.Connection, space_id: object, before_id: int | None, limit: int) -> list[StoredPost]:
+    """At most `limit` posts below `before_id` (or all), the newest first: one range scan of the key."""
+    rows = conn.execute(
+        "SELECT post_id, user, text, at, name FROM space_posts WHERE space_id = ? AND post_id < ?"
+        " ORDER BY post_id DESC LIMIT ?",
+        (space_id, 2**63 - 1 if before_id is None else before_id, limit),
+    ).fetchall()
+    return [StoredPost(*row) for row in rows]
+
+
+def _with_details(conn: sqlite3.Connection, row: tuple[object, ...], recent: int) -> StoredSpace:
     space_id = row[0]
-    posts = tuple(
-        StoredPost(id=p[0], user=p[1], text=p[2], at=p[3], name=p[4])
-        for p in conn.execute(
-            "SELECT post_id, user, text, at, name FROM space_posts WHERE space_id = ? ORDER BY post_id", (space_id,)
-        )
-    )
+    posts = tuple(reversed(_latest(conn, space_id, None, recent)))
+    post_count = conn.execute("SELECT max(post_id) FROM space_posts WHERE space_id = ?", (space_id,)).fetchone()[0]
     removed = tuple(
         r[0] for r in conn.execute("SELECT user FROM space_removals WHERE space_id = ? ORDER BY user", (space_id,))
     )
@@ -182,12 +239,14 @@ def _with_details(conn: sqlite3.Connection, row: tuple[object, ...]) -> StoredSp
             "SELECT user FROM space_invitations WHERE space_id = ? ORDER BY invited_at, rowid", (space_id,)
         )
     )
-    space_id_, title, host, status, created_at, ended_at, seq_reserved, description, topics, policy, host_name = row
+    (space_id_, title, host, status, created_at, ended_at, seq_reserved, description, topics, policy, unmoderated,
+     host_name) = row  # fmt: skip
     assert isinstance(space_id_, str) and isinstance(title, str) and isinstance(host, str)
     assert isinstance(status, str) and isinstance(created_at, int) and isinstance(seq_reserved, int)
     assert ended_at is None or isinstance(ended_at, int)
     assert isinstance(description, str) and isinstance(topics, str) and isinstance(policy, str)
     assert isinstance(host_name, str)
+    assert unmoderated is None or isinstance(unmoderated, int)
     return StoredSpace(
         space_id_,
         title,
@@ -203,4 +262,6 @@ def _with_details(conn: sqlite3.Connection, row: tuple[object, ...]) -> StoredSp
         speaker_policy=policy,
         invited=invited,
         host_name=host_name,
+        post_count=post_count or 0,
+        unmoderated_since=unmoderated,
     )

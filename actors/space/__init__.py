@@ -3,7 +3,7 @@
 from actors.space.actor import MixConfig, SpaceActor
 from actors.space.audience import Audience, Fanout
 from actors.space.commands import MemberLink
-from actors.space.directory import SpaceDirectory
+from actors.space.directory import ABANDON_AFTER_S, SpaceDirectory
 from actors.space.errors import SpaceError
 from actors.space.events import (
     AudienceChanged,
@@ -35,6 +35,7 @@ from actors.space.values import (
     MAX_SPEAKERS,
     MAX_TITLE_CHARS,
     REACTIONS,
+    RECENT_POSTS,
     Participant,
     Person,
     Post,
@@ -45,12 +46,14 @@ from actors.space.values import (
 )
 
 __all__ = [
+    "ABANDON_AFTER_S",
     "MAX_COHOSTS",
     "MAX_PINNED",
     "MAX_POST_CHARS",
     "MAX_SPEAKERS",
     "MAX_TITLE_CHARS",
     "REACTIONS",
+    "RECENT_POSTS",
     "Audience",
     "AudienceChanged",
     "Audio",

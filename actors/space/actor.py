@@ -4,6 +4,9 @@ The rules live in `domain.py`; here the actor applies them, keeps the state stas
 incarnation recovers it), keeps the mixer's inputs in step with the roles, delivers events through the
 `Audience`, and drives the 20 ms tick while anyone talks.
 
+A space also reports when it has no host or co-host present (`on_unmoderated`): the directory's sweeper
+then asks it, once the grace may have passed, whether it is abandoned (`CheckAbandoned`).
+
 The tick itself runs in a `Ticker` (`ticking.py`): with the Rust fan-out, a Rust thread per space that
 never waits for Python; the actor only tells it who speaks and where each speaker's stream goes.
 """
@@ -12,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import msgspec
 import trio
 
 from actors.runtime import Actor, Context
@@ -23,6 +28,7 @@ from actors.space.commands import (
     AcceptInvite,
     AnnounceAudience,
     ApproveRequest,
+    CheckAbandoned,
     DenyRequest,
     EndSpace,
     GetSnapshot,
@@ -54,7 +60,7 @@ from actors.space.events import (
 )
 from actors.space.persistence import NO_STORE, SEQ_BLOCK, SpaceStore
 from actors.space.ticking import Ticker, ticker_for
-from actors.space.values import SpaceState
+from actors.space.values import SpaceState, SpaceStatus
 from mixer import Mixer, MixerError
 
 log = logging.getLogger("actors.space")
@@ -87,8 +93,10 @@ class SpaceActor(Actor):
         mix: MixConfig,
         ended: trio.Event,
         store: SpaceStore = NO_STORE,
+        on_unmoderated: Callable[[str, int | None], None] | None = None,
     ) -> None:
         self._store = store
+        self._on_unmoderated = on_unmoderated
         self._seq_reserved = 0  # the first change records a reservation above the current number
         self._audience = audience
         self._mix_config = mix
@@ -119,6 +127,7 @@ class SpaceActor(Actor):
             log.info("space %s recovered at event %d (restart %d)", self.state.space_id, self.state.seq, ctx.restarts)
         else:
             ctx.stash(self.state)
+        self._report_unmoderated()
         # Made here, not in __init__: it may start a thread, and it numbers frames on from where the
         # previous incarnation (if any) stopped.
         self._ticker = ticker_for(self.mixer, self._audience)
@@ -154,6 +163,10 @@ class SpaceActor(Actor):
                 self._audience.detach(message.user)
                 self._sync_routes()
                 return None
+            case PinPost():
+                command = await self._with_older_post(message)
+                await self._commit(ctx, *domain.apply(self.state, command, now_ms()))
+                return None
             case (
                 SetRole()
                 | SharePost()
@@ -164,7 +177,6 @@ class SpaceActor(Actor):
                 | MuteSpeaker()
                 | UnmuteSpeaker()
                 | MuteAll()
-                | PinPost()
                 | UnpinPost()
                 | React()
                 | SetSpeakerPolicy()
@@ -173,10 +185,11 @@ class SpaceActor(Actor):
             ):
                 await self._commit(ctx, *domain.apply(self.state, message, now_ms()))
                 return None
-            case EndSpace():
+            case EndSpace() | CheckAbandoned():
                 await self._commit(ctx, *domain.apply(self.state, message, now_ms()))
-                self._ended.set()
-                ctx.stop()
+                if self.state.status is SpaceStatus.ENDED:
+                    self._ended.set()
+                    ctx.stop()
                 return None
             case AnnounceAudience():
                 await self._commit(ctx, *domain.announce_audience(self.state, now_ms()))
@@ -189,10 +202,24 @@ class SpaceActor(Actor):
         """Make `state` current: write what must last, then stash it, bring the mixer's inputs in step with
         the roles, and tell everyone. Nothing is told before it is durable."""
         await self._persist(state, events)
-        self.state = state
+        before, self.state = self.state, state
         ctx.stash(state)
         self._sync_inputs()
         self._audience.broadcast(events)
+        if state.unmoderated_since != before.unmoderated_since:
+            self._report_unmoderated()
+
+    def _report_unmoderated(self) -> None:
+        if self._on_unmoderated is not None and self.state.status is SpaceStatus.LIVE:
+            self._on_unmoderated(self.state.space_id, self.state.unmoderated_since)
+
+    async def _with_older_post(self, command: PinPost) -> PinPost:
+        """A pin of a post the state no longer holds carries the post, read from the store (which keeps
+        every post); the rules then answer as for any other."""
+        state, post_id = self.state, command.post_id
+        if command.older is not None or not 1 <= post_id <= state.post_count or domain.holds_post(state, post_id):
+            return command
+        return msgspec.structs.replace(command, older=await self._store.post(state.space_id, post_id))
 
     async def _persist(self, state: SpaceState, events: list[SpaceEvent]) -> None:
         store, space_id = self._store, state.space_id
@@ -210,6 +237,8 @@ class SpaceActor(Actor):
                 await store.speaker_invited(space_id, event.user, event.at)
             elif isinstance(event, SpaceEnded):
                 await store.space_ended(space_id, event.at)
+        if state.unmoderated_since != self.state.unmoderated_since:
+            await store.unmoderated(space_id, state.unmoderated_since)
         for user in self.state.invited:
             if user not in state.invited:  # an invitation accepted: used up
                 await store.invitation_used(space_id, user)

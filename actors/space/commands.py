@@ -11,7 +11,7 @@ from typing import Protocol
 import msgspec
 
 from actors.space.events import SpaceEvent
-from actors.space.values import Role, SpaceState, SpeakerPolicy
+from actors.space.values import Post, Role, SpaceState, SpeakerPolicy
 
 
 class MemberLink(Protocol):
@@ -127,8 +127,12 @@ class RemoveParticipant(msgspec.Struct, frozen=True):
 
 
 class PinPost(msgspec.Struct, frozen=True):
+    """`older`: the post itself when the space no longer holds it in memory (older than its recent posts);
+    the actor reads it from the store, so the rules stay pure."""
+
     by: str
     post_id: int
+    older: Post | None = None
 
 
 class UnpinPost(msgspec.Struct, frozen=True):
@@ -162,6 +166,13 @@ class AcceptInvite(msgspec.Struct, frozen=True):
     user: str
 
 
+class CheckAbandoned(msgspec.Struct, frozen=True):
+    """The directory's sweeper asks a space without host or co-host whether it has been so for `grace_ms`
+    (then it ends with reason `abandoned`)."""
+
+    grace_ms: int
+
+
 Moderation = (
     RaiseHand
     | LowerHand
@@ -181,7 +192,7 @@ Moderation = (
 """The commands about roles, requests, speaker policy and invitations, microphones, pins and reactions (all
 answered by `domain.apply`)."""
 
-Rule = Join | Leave | SetRole | SharePost | EndSpace | Moderation
+Rule = Join | Leave | SetRole | SharePost | EndSpace | Moderation | CheckAbandoned
 """Every command the pure rules answer."""
 
 Command = Rule | PushAudio | GetSnapshot

@@ -3,6 +3,11 @@
 Each space is a supervision subtree: a one-for-one supervisor whose TRANSIENT child is the SpaceActor
 (restarted after a crash, not after its host ends it; 3 restarts within 5 s, then it is given up and
 everyone in it is told the space failed).
+
+The directory also ends abandoned spaces: one sweeper task for all of them (`sweep_abandoned`) looks, a few
+times per grace period, at the spaces that reported having no host or co-host present, and asks those whose
+grace may have passed to check (the space decides, by `domain/abandonment.py`). A space with a moderator
+present costs the sweeper nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from actors.space.values import SpaceState, SpeakerPolicy
 
 log = logging.getLogger("actors.space")
 
+ABANDON_AFTER_S = 600.0
+"""Default grace: a live space whose host and co-hosts have all been gone this long ends (`abandoned`)."""
+
 
 class SpaceDirectory:
     """Holds the live spaces of this server. Spaces run as tasks in the nursery given at construction."""
@@ -34,8 +42,11 @@ class SpaceDirectory:
         mix: MixConfig | None = None,
         frames_per_message: int = 1,
         store: SpaceStore = NO_STORE,
+        abandon_after_s: float = ABANDON_AFTER_S,
     ) -> None:
         self._nursery = nursery
+        self.abandon_after_s = abandon_after_s
+        self._unmoderated: dict[str, int] = {}  # live spaces without host or co-host -> since when (ms)
         self._store = store
         self._fanout = fanout
         self._frames_per_message = frames_per_message
@@ -66,9 +77,11 @@ class SpaceDirectory:
 
     async def restore(self) -> int:
         """Bring back the spaces that were live when the server last stopped; returns how many."""
+        now = now_ms()
+        await self._store.restarted(now)  # the abandonment grace of spaces left with a moderator starts now
         stored = await self._store.live_spaces()
         for space in stored:
-            await self._nursery.start(self._run_space, restored(space))
+            await self._nursery.start(self._run_space, restored(space, now))
             log.info("space %s restored at event %d", space.space_id, space.seq_reserved)
         return len(stored)
 
@@ -95,7 +108,7 @@ class SpaceDirectory:
         ended = trio.Event()
         spec = ChildSpec(
             id=f"space:{space_id}",
-            start=lambda: SpaceActor(state, audience, self._mix, ended, self._store),
+            start=lambda: SpaceActor(state, audience, self._mix, ended, self._store, self._set_unmoderated),
             restart=Restart.TRANSIENT,
             mailbox_size=256,
         )
@@ -120,7 +133,32 @@ class SpaceDirectory:
             self._live.pop(space_id, None)
             if self._hosted.get(state.host) == space_id:
                 del self._hosted[state.host]
+            self._unmoderated.pop(space_id, None)
             self._over.add(space_id)
+
+    def _set_unmoderated(self, space_id: str, since: int | None) -> None:
+        if since is None:
+            self._unmoderated.pop(space_id, None)
+        else:
+            self._unmoderated[space_id] = since
+
+    async def sweep_abandoned(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """End the spaces whose hosts and co-hosts have been gone for `abandon_after_s`, at most a quarter of
+        the grace (and at most 1 s) late. Runs until cancelled; looks at once, so spaces restored after
+        their grace passed while the server was down end at start.
+
+        Each due space gets a `CheckAbandoned` without waiting (a busy space is asked again next round);
+        the space decides with its own state, so a moderator who came back in between keeps it."""
+        grace_ms = round(self.abandon_after_s * 1000)
+        interval_s = min(1.0, self.abandon_after_s / 4)
+        task_status.started()
+        while True:
+            deadline = now_ms() - grace_ms
+            for space_id in [s for s, since in self._unmoderated.items() if since <= deadline]:
+                ref = self._live.get(space_id)
+                if ref is not None:
+                    ref.check_abandoned(grace_ms)
+            await trio.sleep(interval_s)
 
     def _count(self, event: RestartEvent) -> None:
         self.restarts += 1

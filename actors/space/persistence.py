@@ -1,9 +1,11 @@
 """What a space keeps on disk, and the interface it keeps it through.
 
 A space writes before it answers: a post, a removal, a change of speaker policy, an invitation to speak
-(and its use), the end of the space are durable before anyone is told of them. Event numbers are reserved
-in blocks of `SEQ_BLOCK`: the space records a high-water mark before it passes it, so a space restored
-after a server restart numbers its events above every number it ever gave out (a jump, never a reuse).
+(and its use), the end of the space, the moment its last host or co-host left (and their return) are
+durable before anyone is told of them. The store keeps every post; a space holds only its latest ones.
+Event numbers are reserved in blocks of `SEQ_BLOCK`: the space records a high-water mark before it passes
+it, so a space restored after a server restart numbers its events above every number it ever gave out (a
+jump, never a reuse).
 
 The server gives the directory a `SpaceStore` backed by SQLite (`gateway/space_store.py`); without one
 (`NO_STORE`), spaces live in memory only.
@@ -28,13 +30,15 @@ class StoredSpace(msgspec.Struct, frozen=True):
     host: str
     created_at: int
     seq_reserved: int
-    timeline: tuple[Post, ...]
+    timeline: tuple[Post, ...]  # the latest `RECENT_POSTS`, oldest first
     removed: tuple[str, ...]
     description: str = ""
     topics: tuple[str, ...] = ()
     speaker_policy: SpeakerPolicy = SpeakerPolicy.EVERYONE
     invited: tuple[str, ...] = ()  # standing invitations to speak, the oldest first
     host_name: str = ""
+    post_count: int = 0  # how many posts the space has had: the last post's id
+    unmoderated_since: int | None = None  # ms: when its last host or co-host left; None if one was present
 
 
 class SpaceStore(Protocol):
@@ -45,6 +49,9 @@ class SpaceStore(Protocol):
     async def speaker_invited(self, space_id: str, user: str, at: int) -> None: ...
     async def invitation_used(self, space_id: str, user: str) -> None: ...
     async def space_ended(self, space_id: str, at: int) -> None: ...
+    async def unmoderated(self, space_id: str, since: int | None) -> None: ...
+    async def restarted(self, at: int) -> None: ...
+    async def post(self, space_id: str, post_id: int) -> Post | None: ...
     async def reserve_seq(self, space_id: str, up_to: int) -> None: ...
     async def live_spaces(self) -> list[StoredSpace]: ...
 
@@ -73,6 +80,15 @@ class NoStore:
     async def space_ended(self, space_id: str, at: int) -> None:
         pass
 
+    async def unmoderated(self, space_id: str, since: int | None) -> None:
+        pass
+
+    async def restarted(self, at: int) -> None:
+        pass
+
+    async def post(self, space_id: str, post_id: int) -> Post | None:
+        return None  # only the latest posts exist, in the space's state
+
     async def reserve_seq(self, space_id: str, up_to: int) -> None:
         pass
 
@@ -83,10 +99,13 @@ class NoStore:
 NO_STORE = NoStore()
 
 
-def restored(stored: StoredSpace) -> SpaceState:
-    """The state of a space brought back after a restart: its title, host, description, topics, timeline,
-    removals, speaker policy and standing invitations; nobody is connected yet (the host, rejoining, is
-    host again), and events number on above the reservation."""
+def restored(stored: StoredSpace, now_ms: int) -> SpaceState:
+    """The state of a space brought back after a restart: its title, host, description, topics, latest
+    posts, removals, speaker policy and standing invitations; nobody is connected yet (the host, rejoining,
+    is host again), and events number on above the reservation, posts above the last one.
+
+    No host or co-host is present: if one was when the server stopped, the time they went is not known,
+    and it is taken to be `now_ms`, the restart (late, never early: the space gets its whole grace)."""
     return SpaceState(
         space_id=stored.space_id,
         title=stored.title,
@@ -95,6 +114,7 @@ def restored(stored: StoredSpace) -> SpaceState:
         roles={},
         on_mic=(),
         timeline=stored.timeline,
+        post_count=stored.post_count,
         seq=stored.seq_reserved,
         created_at=stored.created_at,
         removed=stored.removed,
@@ -103,6 +123,7 @@ def restored(stored: StoredSpace) -> SpaceState:
         description=stored.description,
         topics=stored.topics,
         names={stored.host: stored.host_name or stored.host},
+        unmoderated_since=now_ms if stored.unmoderated_since is None else stored.unmoderated_since,
     )
 
 

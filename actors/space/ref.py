@@ -7,6 +7,7 @@ from actors.space import errors
 from actors.space.commands import (
     AcceptInvite,
     ApproveRequest,
+    CheckAbandoned,
     DenyRequest,
     EndSpace,
     GetSnapshot,
@@ -112,6 +113,14 @@ class SpaceRef:
             self._actor.tell_nowait(PushAudio(user, seq, captured_at, opus))
         except (MailboxFull, ActorStopped):
             self.audio_dropped += 1
+
+    def check_abandoned(self, grace_ms: int) -> None:
+        """Ask the space, without waiting, to end if it has had no host or co-host for `grace_ms`; a full
+        mailbox skips it (the sweeper asks again)."""
+        try:
+            self._actor.tell_nowait(CheckAbandoned(grace_ms))
+        except (MailboxFull, ActorStopped):
+            pass
 
     async def _ask(self, message: object) -> object:
         try:

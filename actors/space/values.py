@@ -90,6 +90,10 @@ REACTIONS = frozenset({"💯", "👏", "✋", "😂", "❤️", "🔥", "👍", 
 MAX_CHURN_NAMES = 20
 """How many names an `audience_changed` event lists of those who came and went (the counts are exact)."""
 
+RECENT_POSTS = 50
+"""How many of the latest posts a space holds in memory and shows in its snapshot; the whole timeline is
+in the store, read a page at a time (`get_posts`)."""
+
 
 class SpaceState(msgspec.Struct, frozen=True):
     """Everything a space must not lose across an actor restart.
@@ -105,7 +109,15 @@ class SpaceState(msgspec.Struct, frozen=True):
 
     Moderation: `hands` are the listeners asking to speak, in order of asking; `muted` the people on the
     mic who are muted (they stay on the mic, but are not mixer inputs); `removed` those removed by the host
-    or a co-host, who cannot join again; `pinned` the ids of pinned posts, the oldest pin first.
+    or a co-host, who cannot join again; `pinned` the ids of pinned posts, the oldest pin first, and
+    `pinned_posts` those posts themselves, in the same order (a pinned post may be older than `timeline`).
+
+    Timeline: `timeline` holds only the latest `RECENT_POSTS` posts, oldest first, so that a join costs the
+    same with 10 posts or 10,000; `post_count` is how many posts the space has had (the last post's id);
+    the rest is in the store.
+
+    Abandonment: `unmoderated_since` is when the last moderator (host or co-host) present left, in ms; None
+    while one is present (`domain/abandonment.py` ends the space once this has lasted long enough).
 
     Speakers: `speaker_policy` says who may raise a hand; `invited` the users the host or a co-host invited
     to speak (present or not), until they accept.
@@ -138,6 +150,9 @@ class SpaceState(msgspec.Struct, frozen=True):
     description: str = ""
     topics: tuple[str, ...] = ()
     names: dict[str, str] = {}
+    post_count: int = 0
+    pinned_posts: tuple[Post, ...] = ()
+    unmoderated_since: int | None = None
 
     def role_of(self, user: str) -> Role | None:
         return self.roles.get(user)

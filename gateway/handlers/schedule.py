@@ -15,6 +15,12 @@ from gateway.handlers.spaces import require_may_host
 
 Reply = p.Reply
 
+MAX_LIVE_LISTED = 50
+MAX_UPCOMING_LISTED = 25
+"""A `spaces` reply lists at most this many live and upcoming spaces, whatever the `limit` asked (up to 100):
+with the longest titles, descriptions and topics, both lists together stay under half a connection's
+256 KiB send queue (an upcoming space can take about 3 KB, a live one about 0.9 KB)."""
+
 
 async def schedule_space(c: Caller, m: p.ScheduleSpace) -> Reply:
     me = my_account(c)
@@ -84,6 +90,16 @@ async def search_spaces(c: Caller, m: p.SearchSpaces) -> Reply:
     return await _spaces(c, m.ref, live=True, upcoming=True, limit=m.limit, query=m.query)
 
 
+async def get_posts(c: Caller, m: p.GetPosts) -> Reply:
+    """A page of a space's older posts, from the store, for a live or an ended space (the snapshot and a
+    space's record carry only the latest). Open to everyone, as `get_space` is."""
+    page = await space_store.posts_before(c.services.db, m.space_id, m.before_id, m.limit)
+    if page is None:
+        raise space_errors.NoSuchSpace(f"no space {m.space_id!r}")
+    posts, more = page
+    return p.Posts(ref=m.ref, space_id=m.space_id, posts=posts, more=more)
+
+
 async def get_space(c: Caller, m: p.GetSpace) -> Reply:
     space = await space_store.space_record(c.services.db, m.space_id)
     if space is None:
@@ -124,7 +140,7 @@ async def _spaces(
     db = c.services.db
     live_spaces: list[p.LiveSpace] = []
     if live:
-        for listing in await store.live_listing(db, limit=limit, query=query):
+        for listing in await store.live_listing(db, limit=min(limit, MAX_LIVE_LISTED), query=query):
             try:
                 state = await c.services.directory.get(listing.space_id).snapshot()
             except SpaceError:
@@ -140,5 +156,5 @@ async def _spaces(
                     speaker_count=state.on_mic_count,
                 )
             )
-    scheduled = await store.upcoming(db, limit=limit, query=query) if upcoming else []
+    scheduled = await store.upcoming(db, limit=min(limit, MAX_UPCOMING_LISTED), query=query) if upcoming else []
     return p.Spaces(ref=ref, live=live_spaces, upcoming=[wire_scheduled(s) for s in scheduled])

@@ -33,6 +33,7 @@ def test_guests_may_only_listen_find_spaces_and_sign_in() -> None:
         "list_spaces",
         "search_spaces",
         "get_space",
+        "get_posts",
         "register",
         "log_in",
     }

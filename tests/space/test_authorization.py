@@ -252,6 +252,7 @@ MATRIX = [
         audio=True,
         setup=everyone_muted,
     ),
+    row("`get_posts` (any space, live or ended; in it or not)", "allowed " * 6 + "not_authenticated allowed"),
 ]
 
 

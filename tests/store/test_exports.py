@@ -11,6 +11,7 @@ import store
 
 EXPECTED = {
     "DEFAULT_TOKEN_LIFETIME_S",
+    "INBOX_PAGE_BYTES",
     "Account",
     "AccountId",
     "AccountPage",
@@ -70,7 +71,7 @@ EXPECTED = {
     "upcoming",
     "verify_token",
 }
-CONSTANTS = {"DEFAULT_TOKEN_LIFETIME_S"}
+CONSTANTS = {"DEFAULT_TOKEN_LIFETIME_S", "INBOX_PAGE_BYTES"}
 STORE_DIR = Path(store.__file__).parent
 ALLOWED_THIRD_PARTY = {"trio", "msgspec", "argon2"}
 

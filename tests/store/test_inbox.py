@@ -7,6 +7,7 @@ import pytest
 import trio
 
 from store import (
+    INBOX_PAGE_BYTES,
     AccountId,
     BadArgument,
     Blocked,
@@ -83,6 +84,26 @@ async def test_the_longest_message_is_accepted(db: Database) -> None:
     with trio.fail_after(CEILING):
         alice, bob = await make_account(db, "alice"), await make_account(db, "bob")
         await send_dm(db, alice.id, bob.id, "x" * 10_000)
+
+
+async def test_a_page_of_long_messages_stops_before_its_text_passes_the_byte_budget(db: Database) -> None:
+    with trio.fail_after(CEILING):
+        alice, bob = await make_account(db, "alice"), await make_account(db, "bob")
+        longest = "🔥" * 10_000  # 40,000 bytes of UTF-8: the largest message there is
+        for _ in range(5):
+            await send_dm(db, alice.id, bob.id, longest)
+        for i in range(3):
+            await send_dm(db, alice.id, bob.id, f"short {i}")
+        page = await inbox(db, bob.id, limit=200)
+        assert len(page) == 1 and sum(len(m.text.encode()) for m in page) <= INBOX_PAGE_BYTES
+        seen = list(page)
+        while page:
+            page = await inbox(db, bob.id, after_id=page[-1].id, limit=200)
+            assert sum(len(m.text.encode()) for m in page) <= max(INBOX_PAGE_BYTES, 40_000)
+            seen += page
+        assert len(seen) == 8, "paging by the last id still reads every message"
+        shorts = await inbox(db, bob.id, after_id=seen[4].id, limit=200)
+        assert [m.text for m in shorts] == ["short 0", "short 1", "short 2"], "control: short ones share a page"
 
 
 async def test_messages_to_oneself_or_to_nobody_are_refused(db: Database) -> None:

@@ -22,6 +22,7 @@ PUBLISHED = {
     5: "9d7498b54ecdf7f21b8a6a3e023677a4d1e305d37e75be0baa8369ef437d4e8c",
     6: "f040bd193101939e5b8705c3ee86c52171fe34dc79f57db34c51bfd1aacc1a99",
     7: "d4bca7f986e25ea344ec187c41e7ba760ceab02f36401e2ef4b1f87c78d44b47",
+    8: "fe4ddb1b5ef7cd93810f4caf514a14d49358016480b9369f3db6f4a9b6be7630",
 }
 """sha256 of each published migration's SQL. A published migration is never edited: append a new one."""
 

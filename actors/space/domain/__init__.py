@@ -12,6 +12,7 @@ from actors.space import errors
 from actors.space.commands import (
     AcceptInvite,
     ApproveRequest,
+    CheckAbandoned,
     DenyRequest,
     EndSpace,
     InviteSpeaker,
@@ -31,18 +32,33 @@ from actors.space.commands import (
     UnmuteSpeaker,
     UnpinPost,
 )
-from actors.space.domain import membership, moderation, posts, roles, speakers
+from actors.space.domain import abandonment, membership, moderation, posts, roles, speakers
 from actors.space.domain.authority import Result
 from actors.space.domain.membership import announce_audience, new_space
 from actors.space.domain.moderation import audio_refusal
+from actors.space.domain.posts import POSTS_BYTES, holds_post, latest_posts
 from actors.space.values import SpaceState, SpaceStatus
 
-__all__ = ["Result", "announce_audience", "apply", "audio_refusal", "new_space"]
+__all__ = [
+    "POSTS_BYTES",
+    "Result",
+    "announce_audience",
+    "apply",
+    "audio_refusal",
+    "holds_post",
+    "latest_posts",
+    "new_space",
+]
 
 
 def apply(state: SpaceState, command: Rule, now_ms: int) -> Result:
     if state.status is SpaceStatus.ENDED:
         raise errors.SpaceOver(f"space {state.space_id} has ended")
+    new, events = _apply(state, command, now_ms)
+    return abandonment.track(state, new, now_ms), events
+
+
+def _apply(state: SpaceState, command: Rule, now_ms: int) -> Result:
     match command:
         case Join():
             return membership.join(state, command.user, now_ms, command.name)
@@ -71,7 +87,7 @@ def apply(state: SpaceState, command: Rule, now_ms: int) -> Result:
         case SharePost():
             return posts.share_post(state, command.user, command.text, now_ms)
         case PinPost():
-            return posts.pin_post(state, command.by, command.post_id, now_ms)
+            return posts.pin_post(state, command.by, command.post_id, now_ms, command.older)
         case UnpinPost():
             return posts.unpin_post(state, command.by, command.post_id, now_ms)
         case React():
@@ -82,3 +98,5 @@ def apply(state: SpaceState, command: Rule, now_ms: int) -> Result:
             return speakers.invite_speaker(state, command.by, command.user, now_ms, command.name)
         case AcceptInvite():
             return speakers.accept_invite(state, command.user, now_ms)
+        case CheckAbandoned():
+            return abandonment.check_abandoned(state, command.grace_ms, now_ms)
