@@ -46,7 +46,8 @@ class LimitSettings:
     hands: Rate = Rate(3, 1 / 5)  # raise_hand and lower_hand together, per account
     invitations: Rate = Rate(5, 1 / 6)  # invite_speaker, per account
     reactions: Rate = Rate(5, 5.0)  # per account
-    listings: Rate = Rate(5, 5.0)  # list_spaces, search_spaces, get_space, get_posts, per user
+    listings: Rate = Rate(5, 5.0)  # list_spaces, search_spaces, get_space, per user
+    timeline_pages: Rate = Rate(20, 10.0)  # get_posts, per user
     direct_messages: Rate = Rate(5, 1.0)  # send_dm, per account
     max_connections_per_address: int = 64
     max_scheduled_per_account: int = 20

@@ -95,7 +95,7 @@ ROUTES: dict[type[msgspec.Struct], Route] = {
     p.ListSpaces: _r(schedule.list_spaces, ANY, "listings", what="listings, searches and records"),
     p.SearchSpaces: _r(schedule.search_spaces, ANY, "listings", what="listings, searches and records"),
     p.GetSpace: _r(schedule.get_space, ANY, "listings", what="listings, searches and records"),
-    p.GetPosts: _r(schedule.get_posts, ANY, "listings", what="listings, searches and records"),
+    p.GetPosts: _r(schedule.get_posts, ANY, "timeline_pages", what="pages of a timeline"),
 }
 
 

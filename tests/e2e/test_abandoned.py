@@ -13,7 +13,7 @@ import pytest
 import trio
 
 from actors.space import Role, SpaceEnded
-from gateway.client import Client, RequestError, connect
+from gateway.client import Client, RequestError, connect, connect_account
 from tests.conftest import ServerProcess, start_server, stop_server
 from tests.e2e.test_moderation import next_of
 
@@ -34,8 +34,8 @@ async def refute_ended(client: Client, within_s: float) -> None:
 
 @asynccontextmanager
 async def host_and_listener(url: str, title: str) -> AsyncIterator[tuple[Client, Client, str]]:
-    """ada hosts a new space, lena listens in it."""
-    async with connect(url, "ada") as ada, connect(url, "lena") as lena:
+    """ada (an account) hosts a new space, lena (a guest) listens in it."""
+    async with connect_account(url, "ada") as ada, connect(url, "lena") as lena:
         space_id = (await ada.create_space(title)).space.space_id
         await lena.join_space(space_id)
         yield ada, lena, space_id
@@ -53,7 +53,7 @@ async def test_listeners_get_space_ended_abandoned_once_the_host_has_been_gone_f
     quick: ServerProcess,
 ) -> None:
     with trio.fail_after(30):
-        async with host_and_listener(quick.url, "Forsaken") as (ada, lena, space_id), connect(quick.url, "bob") as bob:
+        async with host_and_listener(quick.url, "Forsaken") as (ada, lena, space_id), connect_account(quick.url, "bob") as bob:
             kept_id = (await bob.create_space("Kept")).space.space_id  # control: its host stays
             await ada.leave_space()
             left = time.monotonic()
@@ -85,10 +85,10 @@ async def test_a_cohost_present_keeps_the_space_alive(quick: ServerProcess) -> N
     with trio.fail_after(30):
         async with (
             host_and_listener(quick.url, "Co-hosted") as (ada, lena, space_id),
-            connect(quick.url, "cleo") as cleo,
+            connect_account(quick.url, "cleo") as cleo,
         ):
             await cleo.join_space(space_id)
-            await ada.set_role("cleo", Role.COHOST)
+            await ada.set_role(cleo.user, Role.COHOST)
             await ada.leave_space()
             await refute_ended(lena, 2 * GRACE_S + LATE_S)
             await cleo.leave_space()  # control: the last moderator gone, it ends
@@ -108,7 +108,7 @@ async def test_an_abandoned_space_is_not_revived_by_a_restart(tmp_path: Path) ->
     second = start_server(data, "--abandon-after", "600")
     try:
         with trio.fail_after(30):
-            async with connect(second.url, "ada") as ada:
+            async with connect_account(second.url, "ada") as ada:
                 with pytest.raises(RequestError) as over:
                     await ada.join_space(space_id)
                 assert over.value.code in ("space_ended", "no_such_space"), "not live: not brought back"
@@ -124,7 +124,7 @@ async def test_a_space_whose_grace_passed_while_the_server_was_down_ends_when_it
     first = start_server(data, "--abandon-after", "600")
     try:
         with trio.fail_after(30):
-            async with connect(first.url, "ada") as ada:
+            async with connect_account(first.url, "ada") as ada:
                 space_id = (await ada.create_space("Left before the stop")).space.space_id
                 await ada.leave_space()
                 left = time.monotonic()

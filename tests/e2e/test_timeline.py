@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import statistics
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import msgpack
@@ -18,6 +19,7 @@ from actors.space import (
     MAX_POST_CHARS,
     RECENT_POSTS,
     AudienceChanged,
+    Person,
     Post,
     PostShared,
     Role,
@@ -27,7 +29,7 @@ from actors.space import (
 )
 from actors.space.values import MAX_CHURN_NAMES, MAX_DESCRIPTION_CHARS, MAX_TOPIC_CHARS, MAX_TOPICS
 from gateway import protocol as p
-from gateway.client import RequestError, connect
+from gateway.client import RequestError, connect, connect_account
 from gateway.handlers.schedule import MAX_LIVE_LISTED, MAX_UPCOMING_LISTED
 from gateway.server import DATABASE_FILE, GatewayConfig
 from store import INBOX_PAGE_BYTES, open_database
@@ -37,27 +39,29 @@ from tests.conftest import ServerProcess, start_server, stop_server
 QUEUE_BYTES = GatewayConfig().max_queue_bytes  # a connection's send queue: 256 KiB
 LARGEST = 128 * 1024  # what docs/protocol.md promises: every message under half the queue
 WIDE = "🔥"  # 4 bytes of UTF-8 per character: the longest text of a given length
-NAME = "u" * 32  # the longest user name
+NAME = "n" * 32  # the longest name
+USER = "u" + "9" * 19  # the longest user id the server issues (an account's)
 
 
 async def prefill(data: Path, space_id: str, count: int, *, long_tail: int = 0) -> None:
-    """A live space hosted by ada with `count` posts, written straight into the store before the server
+    """A live space hosted by ada (account 1: the first registered) with `count` posts, written straight
+    into the store before the server
     starts (10,000 posts through the server would take a minute here); the last `long_tail` posts are of
     the longest kind (1,000 four-byte characters)."""
     async with open_database(data / DATABASE_FILE) as db:
-        await create_space(db, space_id, "Long timeline", "ada", 1, 1)
+        await create_space(db, space_id, "Long timeline", "u1", 1, 1, host_name="ada")
 
         def insert(conn: sqlite3.Connection) -> None:
             conn.executemany(
-                "INSERT INTO space_posts (space_id, post_id, user, text, at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO space_posts (space_id, post_id, user, text, at, name) VALUES (?, ?, ?, ?, ?, 'ada')",
                 [
-                    (space_id, i, "ada", WIDE * MAX_POST_CHARS if i > count - long_tail else f"post {i}", 1000 + i)
+                    (space_id, i, "u1", WIDE * MAX_POST_CHARS if i > count - long_tail else f"post {i}", 1000 + i)
                     for i in range(1, count + 1)
                 ],
             )
 
         await db.write(insert)
-        await add_post(db, space_id, StoredPost(count + 1, "ada", "the newest", 2_000_000))
+        await add_post(db, space_id, StoredPost(count + 1, "u1", "the newest", 2_000_000, "ada"))
 
 
 class RawClient:
@@ -66,8 +70,21 @@ class RawClient:
     def __init__(self, ws: object) -> None:
         self.ws = ws
         self.sizes: list[int] = []
+        self.waits = 0  # requests refused with rate_limited and asked again
 
     async def ask(self, message: dict[str, object]) -> dict[str, object]:
+        """Send `message` and return its reply; refused with `rate_limited`, wait as told and ask again (as
+        a client paging far back should)."""
+        while True:
+            reply = await self._ask_once(message)
+            if reply.get("code") != "rate_limited":
+                return reply
+            self.waits += 1
+            retry_after_ms = reply["retry_after_ms"]
+            assert isinstance(retry_after_ms, int) and 0 < retry_after_ms <= 1000
+            await trio.sleep(retry_after_ms / 1000)
+
+    async def _ask_once(self, message: dict[str, object]) -> dict[str, object]:
         await self.ws.send_message(msgpack.packb(message))  # type: ignore[attr-defined]
         while True:
             frame = await self.ws.get_message()  # type: ignore[attr-defined]
@@ -100,8 +117,10 @@ async def test_a_timeline_of_10000_posts_still_lets_anyone_join_in_under_100_ms(
             )
             assert median_ms < 100
 
-            async with connect(server.url, "ada") as ada:
-                await ada.join_space("long")
+            async with connect_account(server.url, "ada") as ada:
+                assert ada.user == "u1"
+                joined = await ada.join_space("long")
+                assert joined.role == Role.HOST
                 await ada.share_post("after the restart")
                 event = await ada.next_event()
                 while not isinstance(event, PostShared):
@@ -122,7 +141,7 @@ async def test_get_posts_pages_back_through_the_whole_timeline_read_with_msgpack
         with trio.fail_after(60):
             async with open_websocket_url(server.url, max_message_size=2**20) as ws:
                 raw = RawClient(ws)
-                welcome = await raw.ask({"type": "hello", "protocol": 1, "user": "lena"})
+                welcome = await raw.ask({"type": "hello", "protocol": 2, "name": "lena"})
                 assert welcome["type"] == "welcome"
                 joined = await raw.ask({"type": "join_space", "ref": 1, "space_id": "long"})
                 timeline = joined["space"]["timeline"]  # type: ignore[index]
@@ -157,9 +176,18 @@ async def test_get_posts_pages_back_through_the_whole_timeline_read_with_msgpack
         assert stop_server(server) == 0
 
 
-async def test_300_posts_of_1000_characters_no_longer_make_a_space_unjoinable(server: ServerProcess) -> None:
+@pytest.fixture
+def unlimited(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server without rate limits: these tests grow timelines faster than `share_post` allows."""
+    server = start_server(tmp_path / "data", "--rate-limits", "off")
+    yield server
+    assert stop_server(server) == 0
+
+
+async def test_300_posts_of_1000_characters_no_longer_make_a_space_unjoinable(unlimited: ServerProcess) -> None:
+    server = unlimited
     with trio.fail_after(90):
-        async with connect(server.url, "ada") as ada, connect(server.url, "mallory") as mallory:
+        async with connect_account(server.url, "ada") as ada, connect_account(server.url, "mallory") as mallory:
             space_id = (await ada.create_space("Flooded")).space.space_id
             await mallory.join_space(space_id)
             text = WIDE * MAX_POST_CHARS
@@ -179,9 +207,10 @@ async def test_300_posts_of_1000_characters_no_longer_make_a_space_unjoinable(se
                 assert (await lena.join_space(space_id)).space.post_count == 300
 
 
-async def test_a_pinned_post_older_than_the_latest_posts_stays_in_the_snapshot(server: ServerProcess) -> None:
+async def test_a_pinned_post_older_than_the_latest_posts_stays_in_the_snapshot(unlimited: ServerProcess) -> None:
+    server = unlimited
     with trio.fail_after(60):
-        async with connect(server.url, "ada") as ada:
+        async with connect_account(server.url, "ada") as ada:
             space_id = (await ada.create_space("Pins")).space.space_id
             for i in range(RECENT_POSTS + 10):
                 await ada.share_post(f"post {i + 1}")
@@ -200,12 +229,12 @@ def test_the_largest_possible_message_of_each_kind_fits_the_send_queue() -> None
     list of posts or messages is largest when its cap is reached by many short items (most overhead)."""
 
     def post(chars: int) -> Post:
-        return Post(2**53, NAME, WIDE * chars, 2**62)
+        return Post(2**53, USER, WIDE * chars, 2**62, NAME)
 
     longest_post = post(MAX_POST_CHARS)
     timeline = (post(domain.POSTS_BYTES // RECENT_POSTS // 4),) * RECENT_POSTS
-    on_mic = [f"{i:032d}" for i in range(13)]
-    listeners = [f"L{i:031d}" for i in range(10_000)]
+    on_mic = [f"u{i:019d}" for i in range(13)]
+    listeners = [f"g-{i:012x}" for i in range(10_000)]
     state = SpaceState(
         space_id="s" * 64,
         title=WIDE * 100,
@@ -223,11 +252,12 @@ def test_the_largest_possible_message_of_each_kind_fits_the_send_queue() -> None
         description=WIDE * MAX_DESCRIPTION_CHARS,
         topics=(WIDE * MAX_TOPIC_CHARS,) * MAX_TOPICS,
         post_count=2**53,
+        names={u: NAME for u in (*on_mic, *listeners)},
     )
     snapshot = p.SpaceSnapshot.of(state)
     page, _ = domain.latest_posts([post(domain.POSTS_BYTES // p.MAX_POSTS_PAGE // 4)] * 200, p.MAX_POSTS_PAGE)
     assert len(page) == p.MAX_POSTS_PAGE
-    live = p.LiveSpace("s" * 64, WIDE * 100, NAME, [WIDE * MAX_TOPIC_CHARS] * MAX_TOPICS, 2**40, 13)
+    live = p.LiveSpace("s" * 64, WIDE * 100, USER, NAME, [WIDE * MAX_TOPIC_CHARS] * MAX_TOPICS, 2**40, 13)
     upcoming = p.ScheduledSpace(
         2**53,
         NAME,
@@ -240,12 +270,14 @@ def test_the_largest_possible_message_of_each_kind_fits_the_send_queue() -> None
     )
     dm = p.DirectMessage(2**62, NAME, "invite", WIDE * 10_000, p.InviteLink("s" * 64, "speaker"), 2**62, False)
     short_dm = p.DirectMessage(2**62, NAME, "invite", "x" * (INBOX_PAGE_BYTES // 200), dm.invite, 2**62, False)
+    person = Person(listeners[0], NAME)
     largest = {
         "joined": p.Joined(ref=2**53, role=Role.LISTENER, space=snapshot),
         "space_record": p.SpaceRecord(
             2**53,
             "s" * 64,
             WIDE * 100,
+            USER,
             NAME,
             WIDE * MAX_DESCRIPTION_CHARS,
             [WIDE * MAX_TOPIC_CHARS] * MAX_TOPICS,
@@ -260,7 +292,7 @@ def test_the_largest_possible_message_of_each_kind_fits_the_send_queue() -> None
         "inbox (one longest message)": p.Inbox(ref=2**53, messages=[dm]),
         "dm_received": p.DmReceived(message=dm),
         "audience_changed": AudienceChanged(
-            "s" * 64, 2**62, 2**62, 10_000, [NAME] * MAX_CHURN_NAMES, [NAME] * MAX_CHURN_NAMES, 2**40, 2**40
+            "s" * 64, 2**62, 2**62, 10_000, [person] * MAX_CHURN_NAMES, [person] * MAX_CHURN_NAMES, 2**40, 2**40
         ),
     }
     sizes = {kind: len(p.encode(message)) for kind, message in largest.items()}
@@ -270,7 +302,7 @@ def test_the_largest_possible_message_of_each_kind_fits_the_send_queue() -> None
     assert len(snapshot.listeners) == p.SNAPSHOT_LISTENERS and snapshot.listener_count == 10_000
     assert len(snapshot.timeline) == RECENT_POSTS and len(snapshot.participants) == 13
     # Controls: uncapped, the same lists would not fit, so the caps are what keeps each message small.
-    uncapped_hands = len(msgpack.packb(listeners))
+    uncapped_hands = len(msgpack.packb([{"user": u, "name": NAME} for u in listeners]))
     uncapped_upcoming = len(p.encode(p.Spaces(ref=1, live=[live] * 100, upcoming=[upcoming] * 100)))
     uncapped_inbox = len(p.encode(p.Inbox(ref=1, messages=[dm] * 200)))
     uncapped_page = len(p.encode(p.Posts(ref=1, space_id="s", posts=[longest_post] * p.MAX_POSTS_PAGE, more=True)))
