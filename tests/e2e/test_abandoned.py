@@ -53,7 +53,10 @@ async def test_listeners_get_space_ended_abandoned_once_the_host_has_been_gone_f
     quick: ServerProcess,
 ) -> None:
     with trio.fail_after(30):
-        async with host_and_listener(quick.url, "Forsaken") as (ada, lena, space_id), connect_account(quick.url, "bob") as bob:
+        async with (
+            host_and_listener(quick.url, "Forsaken") as (ada, lena, space_id),
+            connect_account(quick.url, "bob") as bob,
+        ):
             kept_id = (await bob.create_space("Kept")).space.space_id  # control: its host stays
             await ada.leave_space()
             left = time.monotonic()
