@@ -113,7 +113,7 @@ async def test_a_second_guest_with_a_name_in_use_is_another_guest_that_takes_not
 
                 joined = await second.join_space(space_id)
                 assert joined.role == Role.LISTENER and joined.space.listener_count == 2
-                listeners = [(p.user, p.name) for p in joined.space.listeners]
+                listeners = [(person.user, person.name) for person in joined.space.listeners]
                 assert listeners == [(first.user, "sam"), (second.user, second_name)]
 
                 await host.remove(second.user)  # moderation aims at an id: the first is untouched
@@ -135,7 +135,7 @@ async def test_a_guest_named_like_the_host_is_only_a_listener(server: ServerProc
                 joined = await impostor.join_space(space_id)
                 assert joined.role == Role.LISTENER
                 assert (joined.space.host, joined.space.host_name) == (host.user, "hana")
-                assert [(p.user, p.role) for p in joined.space.participants] == [(host.user, Role.HOST)]
+                assert [(person.user, person.role) for person in joined.space.participants] == [(host.user, Role.HOST)]
                 await assert_only_listens(impostor, host, space_id)
             assert not host.closed.is_set()
 
@@ -262,12 +262,12 @@ async def test_a_guest_token_keeps_the_id_and_the_place_and_a_forged_one_is_refu
                 assert first.ws.closed is not None and first.ws.closed.code == 4002
                 joined = await again.join_space(space_id)  # within the 30 s of grace: the same place
                 assert joined.role == Role.LISTENER and joined.space.listener_count == 1
-                assert [p.user for p in joined.space.listeners] == [user]
+                assert [person.user for person in joined.space.listeners] == [user]
                 with trio.move_on_after(1.5):  # an audience announcement or two: nobody left, nobody came
                     while True:
                         event = await host.next_event()
                         if isinstance(event, AudienceChanged):
-                            assert user not in [p.user for p in event.departed], event
+                            assert user not in [person.user for person in event.departed], event
                 assert (await host.get_space(space_id)).space_id == space_id
 
             other_guest = await new_guest_id(server.url)
