@@ -164,7 +164,7 @@ class Gateway:
         if not self.origin_allowed(headers.get("origin")):
             await request.reject(403, body=b"origin not allowed\n")
             return
-        address = _address_of(request)
+        address = stream.peer_address if stream is not None else _address_of(request)
         cap = self.limits.settings.max_connections_per_address
         if cap and self.per_address.get(address, 0) >= cap:
             self.limits.refused += 1

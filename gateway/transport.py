@@ -41,6 +41,14 @@ class FanoutStream(trio.abc.Stream):
         self.last_received = trio.current_time()
         self.pinged_at: float | None = None
 
+    @property
+    def peer_address(self) -> str:
+        """The client's IP address (trio-websocket sees only this wrapper, not the socket under it)."""
+        try:
+            return str(self._stream.socket.getpeername()[0])
+        except OSError:  # the peer is already gone
+            return ""
+
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         await trio.lowlevel.checkpoint()
         if not self._fanout.send_raw(self.conn, bytes(data)):

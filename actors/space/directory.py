@@ -52,7 +52,7 @@ class SpaceDirectory:
         self._frames_per_message = frames_per_message
         self._mix = mix or MixConfig()
         self._live: dict[str, SpaceRef] = {}
-        self._hosted: dict[str, str] = {}  # host -> the live space they host (one at a time)
+        self._hosted: dict[str, tuple[str, trio.Event]] = {}  # host -> the live space they host, its end
         self._over: set[str] = set()
         self.restarts = 0
 
@@ -95,7 +95,10 @@ class SpaceDirectory:
 
     def hosted_by(self, host: str) -> str | None:
         """The id of the live space `host` hosts, if any."""
-        return self._hosted.get(host)
+        hosted = self._hosted.get(host)
+        if hosted is None or hosted[1].is_set():  # ended: over, though its task may not have finished yet
+            return None
+        return hosted[0]
 
     @property
     def live_count(self) -> int:
@@ -118,7 +121,7 @@ class SpaceDirectory:
                 assert actor is not None
                 ref = SpaceRef(space_id, actor)
                 self._live[space_id] = ref
-                self._hosted[state.host] = space_id
+                self._hosted[state.host] = (space_id, ended)
                 task_status.started(ref)
                 await ended.wait()
         except RestartIntensityExceeded as e:
@@ -131,7 +134,7 @@ class SpaceDirectory:
         finally:
             audience.close()
             self._live.pop(space_id, None)
-            if self._hosted.get(state.host) == space_id:
+            if self._hosted.get(state.host, ("", None))[0] == space_id:
                 del self._hosted[state.host]
             self._unmoderated.pop(space_id, None)
             self._over.add(space_id)

@@ -1,0 +1,154 @@
+"""The rate limiters on a fake clock: token buckets refill at their rate up to their burst, the log-in
+lockout doubles up to its ceiling, and neither grows without bound however many keys a client invents."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway import limits
+from gateway.errors import RateLimited
+from gateway.limits import Buckets, HashQueue, Limits, LimitSettings, LoginGuard, Rate
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def retry_after(take: object, *args: object) -> int:
+    """The `retry_after_ms` of the refusal `take(*args)` must raise."""
+    with pytest.raises(RateLimited) as refused:
+        take(*args)  # type: ignore[operator]
+    assert refused.value.code == "rate_limited"
+    return refused.value.retry_after_ms
+
+
+def test_a_bucket_allows_its_burst_then_refills_at_its_rate() -> None:
+    clock = FakeClock()
+    buckets = Buckets(Rate(3, 2.0), clock)
+    for _ in range(3):
+        buckets.take("u1", "posts")
+    assert retry_after(buckets.take, "u1", "posts") == 500  # one token every 0.5 s
+    clock.advance(0.25)
+    assert retry_after(buckets.take, "u1", "posts") == 250  # half a token there: half the wait left
+    clock.advance(0.25)
+    buckets.take("u1", "posts")
+    assert retry_after(buckets.take, "u1", "posts") == 500
+    buckets.take("u2", "posts")  # every key has its own bucket
+
+
+def test_a_bucket_refills_no_further_than_its_burst() -> None:
+    clock = FakeClock()
+    buckets = Buckets(Rate(3, 2.0), clock)
+    buckets.take("u1", "posts")
+    clock.advance(3600)
+    for _ in range(3):
+        buckets.take("u1", "posts")
+    assert retry_after(buckets.take, "u1", "posts") == 500
+
+
+def test_a_slow_rate_says_how_long_to_wait_and_describes_itself() -> None:
+    clock = FakeClock()
+    buckets = Buckets(Rate(5, 1 / 60), clock)
+    for _ in range(5):
+        buckets.take("127.0.0.1", "accounts registered")
+    assert retry_after(buckets.take, "127.0.0.1", "accounts registered") == 60_000
+    clock.advance(59)
+    assert retry_after(buckets.take, "127.0.0.1", "accounts registered") in (1000, 1001)  # rounded up
+    assert Rate(5, 1 / 60).describe() == "5 at once, then one every 60 s"
+    assert Rate(50, 20.0).describe() == "50 at once, then 20 a second"
+
+
+def test_the_refusal_says_what_was_limited() -> None:
+    buckets = Buckets(Rate(1, 1.0), FakeClock())
+    buckets.take("u1", "posts")
+    with pytest.raises(RateLimited, match="posts: at most 1 at once"):
+        buckets.take("u1", "posts")
+
+
+def test_the_lockout_starts_after_the_free_failures_and_doubles_up_to_its_ceiling() -> None:
+    clock = FakeClock()
+    guard = LoginGuard(free=5, max_s=8.0, clock=clock)
+    for _ in range(4):
+        guard.failed("ada")
+        guard.check("ada")  # the first four failures cost nothing
+    waits = []
+    for _ in range(6):
+        guard.failed("ada")
+        waits.append(retry_after(guard.check, "ADA"))  # one handle in any casing
+        clock.advance(waits[-1] / 1000)
+        guard.check("ada")  # the lockout has passed
+    assert waits == [1000, 2000, 4000, 8000, 8000, 8000]
+
+
+def test_a_successful_log_in_clears_the_failures() -> None:
+    clock = FakeClock()
+    guard = LoginGuard(free=5, max_s=900.0, clock=clock)
+    for _ in range(7):
+        guard.failed("ada")
+    assert retry_after(guard.check, "ada") == 4000
+    guard.check("bob")  # other handles are not locked
+    guard.succeeded("Ada")
+    guard.check("ada")
+    for _ in range(4):
+        guard.failed("ada")
+    guard.check("ada")  # counted from zero again
+
+
+def test_buckets_are_swept_so_invented_keys_cannot_grow_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(limits, "MAX_BUCKETS", 10)
+    clock = FakeClock()
+    buckets = Buckets(Rate(2, 1.0), clock)
+    for key in range(10):
+        buckets.take(key, "requests")
+    clock.advance(5)  # every bucket full again: a fresh one would hold the same
+    buckets.take("new", "requests")
+    assert len(buckets._level) == 1
+    for key in range(100):  # all busy: the oldest half goes rather than the map growing
+        buckets.take(f"busy{key}", "requests")
+        assert len(buckets._level) <= 10
+    buckets.take("busy99", "requests")  # the newest are kept
+    assert retry_after(buckets.take, "busy99", "requests") == 1000
+
+
+def test_failed_log_ins_are_forgotten_once_their_lockout_passes_when_the_map_is_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(limits, "MAX_BUCKETS", 10)
+    clock = FakeClock()
+    guard = LoginGuard(free=1, max_s=900.0, clock=clock)
+    for i in range(10):
+        guard.failed(f"handle{i}")
+    clock.advance(2)
+    guard.failed("another")
+    assert len(guard._failures) == 1
+
+
+def test_limits_off_lift_every_rate_and_refusals_are_counted() -> None:
+    clock = FakeClock()
+    off = Limits(LimitSettings(enabled=False), clock)
+    for _ in range(1000):
+        off.take("share_post", "u1", "posts")
+    assert off.refused == 0
+    on = Limits(LimitSettings(), clock)
+    for _ in range(LimitSettings().share_post.burst):
+        on.take("share_post", "u1", "posts")
+    assert retry_after(on.take, "share_post", "u1", "posts") == 1000
+    assert on.refused == 1
+    with pytest.raises(KeyError):
+        on.take("no_such_limit", "u1", "nothing")
+
+
+def test_at_most_two_hashes_and_the_waiting_few_are_admitted() -> None:
+    queue = HashQueue(waiting=1)
+    for _ in range(3):
+        queue.enter()
+    assert retry_after(queue.enter) == 1000
+    queue.leave()
+    queue.enter()
