@@ -176,7 +176,8 @@ class ScheduledSpace(msgspec.Struct, frozen=True):
     """A pending scheduled space: times in ms of unix time; `reminder_count` is how many asked to be told."""
 
     scheduled_id: int
-    host: str
+    host: str  # the host's user id
+    host_name: str  # the host's handle
     title: str
     description: str
     topics: list[str]
@@ -231,7 +232,8 @@ class SpaceStarting(msgspec.Struct, frozen=True, tag_field="type", tag="space_st
     scheduled_id: int
     space_id: str
     title: str
-    host: str
+    host: str  # the host's user id
+    host_name: str  # the host's handle
 
 
 class SpaceCancelled(msgspec.Struct, frozen=True, tag_field="type", tag="space_cancelled"):

@@ -65,7 +65,13 @@ async def start_scheduled(c: Caller, m: p.StartScheduled) -> Reply:
     )
     started, holders = await store.mark_started(db, m.scheduled_id, space.space_id)
     c.services.scheduler.changed()
-    notice = p.SpaceStarting(scheduled_id=started.id, space_id=space.space_id, title=started.title, host=me.handle)
+    notice = p.SpaceStarting(
+        scheduled_id=started.id,
+        space_id=space.space_id,
+        title=started.title,
+        host=identity.account_user(me),
+        host_name=me.handle,
+    )
     for holder in holders:
         c.services.notify(holder.id, notice)
     await c.enter(m.ref, space)
@@ -122,7 +128,8 @@ async def get_space(c: Caller, m: p.GetSpace) -> Reply:
 def wire_scheduled(space: store.ScheduledSpace) -> p.ScheduledSpace:
     return p.ScheduledSpace(
         scheduled_id=space.id,
-        host=space.host_handle,
+        host=f"{identity.ACCOUNT_PREFIX}{space.host}",
+        host_name=space.host_handle,
         title=space.title,
         description=space.description,
         topics=list(space.topics),

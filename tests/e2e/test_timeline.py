@@ -260,6 +260,7 @@ def test_the_largest_possible_message_of_each_kind_fits_the_send_queue() -> None
     live = p.LiveSpace("s" * 64, WIDE * 100, USER, NAME, [WIDE * MAX_TOPIC_CHARS] * MAX_TOPICS, 2**40, 13)
     upcoming = p.ScheduledSpace(
         2**53,
+        USER,
         NAME,
         WIDE * 100,
         WIDE * MAX_DESCRIPTION_CHARS,
