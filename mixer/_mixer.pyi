@@ -197,8 +197,10 @@ class Fanout:
 
         By default the fan-out takes a duplicate of ``fd`` and the caller keeps, and eventually closes,
         its own. With ``borrow=True`` it uses ``fd`` itself (one descriptor per client instead of two)
-        and never closes it: the caller must keep ``fd`` open until, after ``close(conn)``,
-        ``released(conn)`` is true. Either way the socket becomes non-blocking.
+        and never closes it, on any path (a panic of the writer included): the caller must keep ``fd``
+        open until, after ``close(conn)``, ``released(conn)`` is true, on every path of its own
+        (cancellation included), or a new socket given the same number would receive ``conn``'s bytes.
+        Either way the socket becomes non-blocking.
         """
 
     def idle_ms(self, conn: int) -> int:
@@ -206,7 +208,8 @@ class Fanout:
         unknown."""
 
     def released(self, conn: int) -> bool:
-        """True once the writer is done with ``conn`` for good (or never knew it)."""
+        """True once the writer is done with ``conn`` for good (or never knew it), or once the writer
+        thread has ended (nothing can write to the socket any more)."""
 
     def send_raw(self, conn: int, data: bytes) -> bool:
         """Queues already-framed bytes (handshake response, ping/pong/close frames) as control.
