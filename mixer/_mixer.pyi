@@ -92,7 +92,16 @@ class MixerStats:
         """Packets accepted by ``push`` (the pushes that returned True)."""
     @property
     def packets_dropped(self) -> int:
-        """Packets discarded unplayed: unknown input, queue overflow, input removed."""
+        """Packets discarded unplayed: the sum of the three ``dropped_*`` counts."""
+    @property
+    def dropped_no_input(self) -> int:
+        """Pushed to an input that does not exist (not, or no longer, on the mic)."""
+    @property
+    def dropped_overflow(self) -> int:
+        """Pushed out, oldest first, by a full queue (the ingress or the input's jitter queue)."""
+    @property
+    def dropped_removed(self) -> int:
+        """Still queued when their input was removed."""
     @property
     def packets_late(self) -> int:
         """Accepted packets whose seq was already played or queued."""
@@ -146,6 +155,9 @@ class Mixer:
     def tick(self) -> TickOutput:
         """One 20 ms tick; releases the GIL for all of its decode, mix and encode."""
     def stats(self) -> MixerStats: ...
+    def codecs_held(self) -> int:
+        """Sets of Opus state held now (the shared encoder, each playing input's codecs): 0 while the
+        mixer is quiet, however many inputs it has; they are built when someone talks."""
 
 @final
 class FanoutStats:
