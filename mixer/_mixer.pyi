@@ -409,13 +409,27 @@ class ListenerPool:
     def __exit__(self, exc_type: object, exc: object, traceback: object) -> bool: ...
 
 @final
+class TickPool:
+    """The server's tick threads (``threads`` of them, "stoa-tick"): they tick every talking space's
+    mixer at its own 20 ms deadlines, from one deadline-ordered queue. A space where nobody talks is
+    not in the queue and costs no thread. Dropping the pool stops and joins its threads."""
+
+    def __new__(cls, *, threads: int = 2) -> Self: ...
+    @property
+    def threads(self) -> int: ...
+    @property
+    def talking(self) -> int:
+        """Spaces in the queue now: someone talks (or just stopped, and their last frames are due)."""
+
 class SpaceDriver:
-    """The thread that ticks a space's mixer every 20 ms and queues its frames in the fan-out: one
-    `broadcast_audio` to ``audience_group`` and one `send_audio` per routed speaker per message of
-    ``frames_per_message`` frames, numbered from ``first_seq``. No Python runs on its audio path."""
+    """A space's registration with a ``TickPool`` (no thread of its own): while its mixer is active the
+    pool ticks it every 20 ms and queues its frames in the fan-out: one `broadcast_audio` to
+    ``audience_group`` and one `send_audio` per routed speaker per message of ``frames_per_message``
+    frames, numbered from ``first_seq``. No Python runs on its audio path."""
 
     def __new__(
         cls,
+        pool: TickPool,
         mixer: Mixer,
         fanout: Fanout,
         audience_group: int,
@@ -427,7 +441,7 @@ class SpaceDriver:
         """Speaker ``input_id`` hears its own stream (its mix-minus while in the mix) on ``conn``."""
     def unroute(self, input_id: int) -> None: ...
     def notify(self) -> None:
-        """Packets were pushed: wake the thread if it is parked (an idle space costs nothing)."""
+        """Packets were pushed: queue the space for ticking if it is quiet (one atomic load if not)."""
     @property
     def next_seq(self) -> int: ...
     @property
@@ -435,4 +449,4 @@ class SpaceDriver:
     @property
     def ticks(self) -> int: ...
     def stop(self) -> None:
-        """Flush what is batched, end the thread, wait for it. Idempotent."""
+        """No more ticks: waits for a tick under way, then sends what is batched. Idempotent."""

@@ -26,6 +26,7 @@ from actors.space.events import (
     SpeakerInvited,
     SpeakerPolicyChanged,
 )
+from actors.space.ingress import AudioIngress, AudioStats
 from actors.space.ref import SpaceRef
 from actors.space.values import (
     MAX_COHOSTS,
@@ -43,6 +44,8 @@ from actors.space.values import (
 )
 
 __all__ = [
+    "AudioIngress",
+    "AudioStats",
     "MAX_COHOSTS",
     "MAX_PINNED",
     "MAX_POST_CHARS",

@@ -1,11 +1,13 @@
-"""SpaceActor: the one actor per space. It owns the space's state and its mixer and performs the effects.
+"""SpaceActor: the one actor per space. It owns the space's state and performs the effects.
 
 The rules live in `domain.py`; here the actor applies them, keeps the state stashed (so a restarted
 incarnation recovers it), keeps the mixer's inputs in step with the roles, delivers events through the
 `Audience`, and drives the 20 ms tick while anyone talks.
 
-The tick itself runs in a `Ticker` (`ticking.py`): with the Rust fan-out, a Rust thread per space that
-never waits for Python; the actor only tells it who speaks and where each speaker's stream goes.
+Speakers' packets do not come through here: they go from the session to the mixer through the space's
+`AudioIngress` (`ingress.py`), whose inputs the actor keeps in step with the state. The tick runs in a
+`Ticker` (`ticking.py`): with the Rust fan-out, the server's Rust tick threads, which never wait for
+Python; the actor only tells it who speaks and where each speaker's stream goes.
 """
 
 from __future__ import annotations
@@ -52,10 +54,11 @@ from actors.space.events import (
     SpeakerInvited,
     SpeakerPolicyChanged,
 )
+from actors.space.ingress import AudioIngress
 from actors.space.persistence import NO_STORE, SEQ_BLOCK, SpaceStore
 from actors.space.ticking import Ticker, ticker_for
 from actors.space.values import SpaceState
-from mixer import Mixer, MixerError
+from mixer import Mixer
 
 log = logging.getLogger("actors.space")
 
@@ -72,6 +75,17 @@ class MixConfig:
     silence_dbfs: int = -50
     hold_ticks: int = 10
 
+    def new_mixer(self) -> Mixer:
+        return Mixer(
+            bitrate=self.bitrate,
+            complexity=self.complexity,
+            max_queue=self.max_queue,
+            hangover_ticks=self.hangover_ticks,
+            max_mixed=self.max_mixed,
+            silence_dbfs=self.silence_dbfs,
+            hold_ticks=self.hold_ticks,
+        )
+
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -84,33 +98,18 @@ class SpaceActor(Actor):
         self,
         initial: SpaceState,
         audience: Audience,
-        mix: MixConfig,
+        ingress: AudioIngress,
         ended: trio.Event,
         store: SpaceStore = NO_STORE,
     ) -> None:
         self._store = store
         self._seq_reserved = 0  # the first change records a reservation above the current number
         self._audience = audience
-        self._mix_config = mix
+        self._ingress = ingress
         self._ended = ended
         self.state = initial
-        self._input_of: dict[str, int] = {}
         self._routed: dict[int, int] = {}  # input id -> connection, as the ticker knows it
         self._ticker: Ticker
-        self._next_input = 1
-        self.mixer = self._new_mixer()
-
-    def _new_mixer(self) -> Mixer:
-        c = self._mix_config
-        return Mixer(
-            bitrate=c.bitrate,
-            complexity=c.complexity,
-            max_queue=c.max_queue,
-            hangover_ticks=c.hangover_ticks,
-            max_mixed=c.max_mixed,
-            silence_dbfs=c.silence_dbfs,
-            hold_ticks=c.hold_ticks,
-        )
 
     async def on_start(self, ctx: Context) -> None:
         recovered = ctx.recovered
@@ -119,9 +118,9 @@ class SpaceActor(Actor):
             log.info("space %s recovered at event %d (restart %d)", self.state.space_id, self.state.seq, ctx.restarts)
         else:
             ctx.stash(self.state)
-        # Made here, not in __init__: it may start a thread, and it numbers frames on from where the
-        # previous incarnation (if any) stopped.
-        self._ticker = ticker_for(self.mixer, self._audience)
+        # Made here, not in __init__: it numbers frames on from where the previous incarnation (if any)
+        # stopped.
+        self._ticker = ticker_for(self._ingress, self._audience)
         self._sync_inputs()
         ctx.nursery.start_soon(self._ticker.run)
         ctx.nursery.start_soon(self._announce_audience, ctx)
@@ -129,15 +128,20 @@ class SpaceActor(Actor):
     async def handle(self, message: object, ctx: Context) -> object:
         match message:
             case PushAudio():
-                self._push(message)
+                # Sessions push through the space's AudioIngress; a packet told to the actor goes there too.
+                self._ingress.push(message.user, message.seq, message.captured_at, message.opus)
                 return None
             case Join():
                 await self._commit(ctx, *domain.apply(self.state, message, now_ms()))
                 role = self.state.role_of(message.user)
                 assert role is not None
+                previous = self._audience.links.get(message.user)
                 # Snapshot first, then membership: every later event reaches this connection after it.
                 message.link.joined(self.state)
                 self._audience.attach(message.user, message.link, on_mic=role.on_mic)
+                if previous is not None and previous is not message.link:
+                    # A new connection starts its audio `seq` again: a fresh input hears it from packet one.
+                    self._ingress.restart_stream(message.user)
                 self._sync_routes()
                 return self.state
             case Leave():
@@ -219,19 +223,19 @@ class SpaceActor(Actor):
         force from the next tick (no live microphone survives it). Someone muted hears the shared mix, as
         the audience does, since they have no input of their own to route a stream to."""
         live = [user for user in self.state.on_mic if user not in self.state.muted]
-        for user in set(self._input_of) - set(live):
-            self._remove_input(user)
+        for user in self._ingress.users - set(live):
+            self._ingress.remove(user)  # silent from the next tick on: revoked at ingress
             self._audience.set_on_mic(user, False)
         for user in live:
-            if user not in self._input_of:
-                self._add_input(user)
+            if user not in self._ingress.users:
+                self._ingress.add(user)
                 self._audience.set_on_mic(user, True)
         self._sync_routes()
 
     def _sync_routes(self) -> None:
         """Each speaker's own stream goes to its current connection (at most 13 of them)."""
         routes = {}
-        for user, input_id in self._input_of.items():
+        for user, input_id in self._ingress.inputs().items():
             link = self._audience.links.get(user)
             if link is not None:
                 routes[input_id] = link.conn
@@ -241,30 +245,6 @@ class SpaceActor(Actor):
             if self._routed.get(input_id) != conn:
                 self._ticker.route(input_id, conn)
         self._routed = routes
-
-    def _add_input(self, user: str) -> None:
-        self._input_of[user] = self._next_input
-        self.mixer.add_input(self._next_input)
-        self._next_input += 1
-
-    def _remove_input(self, user: str) -> None:
-        input_id = self._input_of.pop(user, None)
-        if input_id is not None:
-            self.mixer.remove_input(input_id)  # silent from the next tick on: revoked at ingress
-
-    def _push(self, packet: PushAudio) -> None:
-        # `_input_of` holds exactly those `domain.audio_refusal` lets through (on the mic, not muted):
-        # one dict lookup per packet is the authority check.
-        input_id = self._input_of.get(packet.user)
-        if input_id is None:
-            return  # not on the mic (any more): the gateway already told the sender
-        try:
-            accepted = self.mixer.push(input_id, packet.seq, packet.captured_at, packet.opus)
-        except MixerError as e:
-            log.info("space %s: packet from %s refused: %s", self.state.space_id, packet.user, e)
-            return
-        if accepted:
-            self._ticker.notify()
 
     async def _announce_audience(self, ctx: Context) -> None:
         """Once a second, one event for all the listeners who came and went (see `SpaceState`). It goes

@@ -2,7 +2,9 @@
 
 Each space is a supervision subtree: a one-for-one supervisor whose TRANSIENT child is the SpaceActor
 (restarted after a crash, not after its host ends it; 3 restarts within 5 s, then it is given up and
-everyone in it is told the space failed).
+everyone in it is told the space failed). What outlives an incarnation belongs to the space and is made
+here: its `Audience` and its `AudioIngress` (the mixer). With the Rust fan-out, every space is ticked by
+the directory's one `TickPool`.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from actors.space import domain, errors
 from actors.space.actor import MixConfig, SpaceActor, now_ms
 from actors.space.audience import Audience, Fanout
 from actors.space.events import SpaceEnded
+from actors.space.ingress import AudioIngress, AudioStats
 from actors.space.persistence import NO_STORE, SpaceStore, restored
 from actors.space.ref import SpaceRef
 from actors.space.values import SpaceState, SpeakerPolicy
+from mixer import Fanout as RustFanout, TickPool
 
 log = logging.getLogger("actors.space")
 
@@ -34,6 +38,7 @@ class SpaceDirectory:
         mix: MixConfig | None = None,
         frames_per_message: int = 1,
         store: SpaceStore = NO_STORE,
+        tick_pool: TickPool | None = None,
     ) -> None:
         self._nursery = nursery
         self._store = store
@@ -42,6 +47,11 @@ class SpaceDirectory:
         self._mix = mix or MixConfig()
         self._live: dict[str, SpaceRef] = {}
         self._over: set[str] = set()
+        self._audio: dict[str, AudioIngress] = {}
+        self._ended_audio = AudioStats()
+        if tick_pool is None and isinstance(fanout, RustFanout):
+            tick_pool = TickPool()
+        self.tick_pool = tick_pool
         self.restarts = 0
 
     async def create(
@@ -79,14 +89,24 @@ class SpaceDirectory:
     def live_count(self) -> int:
         return len(self._live)
 
+    def audio_stats(self) -> AudioStats:
+        """Speakers' packets in every space this directory has run, ended ones included: how many the
+        mixers took, and how many were dropped, by reason."""
+        total = self._ended_audio
+        for ingress in self._audio.values():
+            total += ingress.stats()
+        return total
+
     async def _run_space(self, state: SpaceState, *, task_status: trio.TaskStatus[SpaceRef]) -> None:
         space_id = state.space_id
         audience = Audience(space_id, self._fanout, self._frames_per_message)
         audience.last_seq = state.seq
+        audio = AudioIngress(space_id, self._mix.new_mixer(), self.tick_pool)
+        self._audio[space_id] = audio
         ended = trio.Event()
         spec = ChildSpec(
             id=f"space:{space_id}",
-            start=lambda: SpaceActor(state, audience, self._mix, ended, self._store),
+            start=lambda: SpaceActor(state, audience, audio, ended, self._store),
             restart=Restart.TRANSIENT,
             mailbox_size=256,
         )
@@ -94,7 +114,7 @@ class SpaceDirectory:
             async with open_supervisor([spec], name=f"space:{space_id}", on_restart=self._count) as sup:
                 actor = sup.child(spec.id)
                 assert actor is not None
-                ref = SpaceRef(space_id, actor)
+                ref = SpaceRef(space_id, actor, audio)
                 self._live[space_id] = ref
                 task_status.started(ref)
                 await ended.wait()
@@ -106,6 +126,9 @@ class SpaceDirectory:
                 await self._store.space_ended(space_id, ended_at)
             audience.broadcast([SpaceEnded(space_id, audience.last_seq + 1, ended_at, "failed")])
         finally:
+            audio.close()
+            self._ended_audio += audio.stats()
+            del self._audio[space_id]
             audience.close()
             self._live.pop(space_id, None)
             self._over.add(space_id)

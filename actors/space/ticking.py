@@ -1,13 +1,16 @@
 """What drives a space's 20 ms tick, and carries its frames to the audience.
 
-- `DriverTicker`: the Rust `mixer.SpaceDriver`, a thread of its own per live space that ticks the mixer
-  and queues the frames in the Rust fan-out; no Python (and so no event-loop stall or garbage-collector
-  pause) on the audio path. Used with the server's Rust fan-out.
+- `DriverTicker`: the Rust `mixer.SpaceDriver`, the space's registration with the server's `TickPool` (a
+  few Rust threads that tick every talking space and queue the frames in the Rust fan-out; a silent space
+  holds no thread). No Python (and so no event-loop stall or garbage-collector pause) on the audio path.
+  Used with the server's Rust fan-out.
 - `TrioTicker`: the same work from a Trio task (the tick itself in a worker thread, the GIL released),
   delivering through the `Audience`. Used with a Python fan-out: the `--transport python` baseline and
   the tests' recording fake.
 
-Both number frames on from `audience.next_audio_seq`, so a restarted space never reuses a `seq`.
+Both number frames on from `audience.next_audio_seq`, so a restarted space never reuses a `seq`, and
+both are made per incarnation of the actor, over the space's `AudioIngress`, which outlives them: the
+ingress wakes the current one when a packet arrives.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import Protocol
 import trio
 
 from actors.space.audience import Audience
-from mixer import Fanout, Mixer, SpaceDriver
+from actors.space.ingress import AudioIngress
+from mixer import Fanout, Mixer, SpaceDriver, TickPool
 
 log = logging.getLogger("actors.space")
 
@@ -39,23 +43,26 @@ class Ticker(Protocol):
         """Tick until cancelled; on the way out, flush and record the next frame number."""
 
 
-def ticker_for(mixer: Mixer, audience: Audience) -> Ticker:
+def ticker_for(ingress: AudioIngress, audience: Audience) -> Ticker:
     fanout = audience.fanout
-    if isinstance(fanout, Fanout):
-        return DriverTicker(mixer, fanout, audience)
-    return TrioTicker(mixer, audience)
+    if isinstance(fanout, Fanout) and ingress.pool is not None:
+        return DriverTicker(ingress, ingress.pool, fanout, audience)
+    return TrioTicker(ingress, audience)
 
 
 class DriverTicker:
-    def __init__(self, mixer: Mixer, fanout: Fanout, audience: Audience) -> None:
+    def __init__(self, ingress: AudioIngress, pool: TickPool, fanout: Fanout, audience: Audience) -> None:
         self._audience = audience
+        self._ingress = ingress
         self._driver = SpaceDriver(
-            mixer,
+            pool,
+            ingress.mixer,
             fanout,
             audience.audio_group,
             frames_per_message=audience.frames_per_message,
             first_seq=audience.next_audio_seq,
         )
+        ingress.attach(self)
 
     def notify(self) -> None:
         self._driver.notify()
@@ -70,6 +77,7 @@ class DriverTicker:
         try:
             await trio.sleep_forever()
         finally:
+            self._ingress.detach(self)
             self._driver.stop()
             self._audience.next_audio_seq = self._driver.next_seq
             if self._driver.skipped_ticks:
@@ -77,12 +85,14 @@ class DriverTicker:
 
 
 class TrioTicker:
-    def __init__(self, mixer: Mixer, audience: Audience) -> None:
-        self._mixer = mixer
+    def __init__(self, ingress: AudioIngress, audience: Audience) -> None:
+        self._ingress = ingress
+        self._mixer: Mixer = ingress.mixer
         self._audience = audience
         self._wake = trio.Event()
         self._routes: dict[int, int] = {}
-        self.seq_offset = audience.next_audio_seq
+        self.next_seq = audience.next_audio_seq
+        ingress.attach(self)
 
     def notify(self) -> None:
         self._wake.set()
@@ -101,6 +111,8 @@ class TrioTicker:
         frames' `seq`, so listeners see the gap as the loss it is.
         """
         try:
+            if self._mixer.active:  # packets that came while no incarnation was running
+                self._wake.set()
             while True:
                 await self._wake.wait()
                 # One frame of playout delay, so each talker's next packet is usually there when needed.
@@ -108,13 +120,14 @@ class TrioTicker:
                 deadline = trio.current_time()
                 while self._mixer.active:
                     out = await trio.to_thread.run_sync(self._mixer.tick)
-                    seq = out.seq + self.seq_offset
+                    seq = self.next_seq
+                    self.next_seq += 1
                     self._audience.send_mix(seq, out.captured_at, out.shared, out.minus, out.mixed, self._routes)
                     deadline += FRAME_S
                     behind = trio.current_time() - deadline
                     if behind > MAX_BEHIND_S:
                         missed = int(behind / FRAME_S)
-                        self.seq_offset += missed
+                        self.next_seq += missed
                         deadline += missed * FRAME_S
                         log.warning("space %s: tick loop %.0f ms behind, %d ticks skipped",
                                     self._audience.space_id, behind * 1000, missed)  # fmt: skip
@@ -122,4 +135,6 @@ class TrioTicker:
                 self._audience.flush()
                 self._wake = trio.Event()
         finally:
+            self._ingress.detach(self)
+            self._audience.next_audio_seq = self.next_seq
             self._audience.flush()

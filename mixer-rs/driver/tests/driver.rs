@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use driver::Driver;
+use driver::{Driver, TickPool};
 use fanout::{Fanout, FanoutConfig};
 use mixer_core::{Encoder, Frame, Mixer, MixerConfig};
 
@@ -66,7 +66,8 @@ fn frames_flow_in_order_to_the_audience_and_a_speaker_gets_its_own_stream() {
     let group = fanout.new_group();
     fanout.join_group(group, ear_conn).unwrap();
 
-    let driver = Driver::start(Arc::clone(&mixer), Arc::clone(&fanout), group, 5, 100).unwrap();
+    let pool = TickPool::new(2).unwrap();
+    let driver = Driver::start(&pool, Arc::clone(&mixer), Arc::clone(&fanout), group, 5, 100);
     mixer.add_input(1).unwrap();
     mixer.add_input(2).unwrap();
     driver.route(1, mouth_conn);
@@ -93,6 +94,7 @@ fn frames_flow_in_order_to_the_audience_and_a_speaker_gets_its_own_stream() {
     let ticks = driver.stats().ticks;
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(driver.stats().ticks, ticks, "an idle mixer does not tick");
+    assert_eq!(pool.talking(), 0, "a quiet space leaves the pool's queue");
     driver.stop();
     assert!(driver.next_seq() > 140);
 }
