@@ -56,7 +56,6 @@ from actors.space.events import (
 )
 from actors.space.ingress import AudioIngress
 from actors.space.persistence import NO_STORE, SEQ_BLOCK, SpaceStore
-from actors.space.ticking import Ticker, ticker_for
 from actors.space.values import SpaceState
 from mixer import Mixer
 
@@ -108,8 +107,8 @@ class SpaceActor(Actor):
         self._ingress = ingress
         self._ended = ended
         self.state = initial
-        self._routed: dict[int, int] = {}  # input id -> connection, as the ticker knows it
-        self._ticker: Ticker
+        self._routed = ingress.ticker.routes  # input id -> connection, as the ticker knows it
+        self._announcing = False
 
     async def on_start(self, ctx: Context) -> None:
         recovered = ctx.recovered
@@ -118,12 +117,8 @@ class SpaceActor(Actor):
             log.info("space %s recovered at event %d (restart %d)", self.state.space_id, self.state.seq, ctx.restarts)
         else:
             ctx.stash(self.state)
-        # Made here, not in __init__: it numbers frames on from where the previous incarnation (if any)
-        # stopped.
-        self._ticker = ticker_for(self._ingress, self._audience)
         self._sync_inputs()
-        ctx.nursery.start_soon(self._ticker.run)
-        ctx.nursery.start_soon(self._announce_audience, ctx)
+        self._schedule_announcement(ctx)
 
     async def handle(self, message: object, ctx: Context) -> object:
         match message:
@@ -183,7 +178,8 @@ class SpaceActor(Actor):
                 ctx.stop()
                 return None
             case AnnounceAudience():
-                await self._commit(ctx, *domain.announce_audience(self.state, now_ms()))
+                if self.state.arrived_count or self.state.departed_count:  # not announced already
+                    await self._commit(ctx, *domain.announce_audience(self.state, now_ms()))
                 return None
             case GetSnapshot():
                 return self.state
@@ -197,6 +193,7 @@ class SpaceActor(Actor):
         ctx.stash(state)
         self._sync_inputs()
         self._audience.broadcast(events)
+        self._schedule_announcement(ctx)
 
     async def _persist(self, state: SpaceState, events: list[SpaceEvent]) -> None:
         store, space_id = self._store, state.space_id
@@ -239,17 +236,24 @@ class SpaceActor(Actor):
             link = self._audience.links.get(user)
             if link is not None:
                 routes[input_id] = link.conn
+        ticker = self._ingress.ticker
         for input_id in self._routed.keys() - routes.keys():
-            self._ticker.unroute(input_id)
+            ticker.unroute(input_id)
         for input_id, conn in routes.items():
             if self._routed.get(input_id) != conn:
-                self._ticker.route(input_id, conn)
+                ticker.route(input_id, conn)
         self._routed = routes
 
+    def _schedule_announcement(self, ctx: Context) -> None:
+        """Listeners came or went: announce them all together in a second, unless that is planned already.
+        A task only while there is something to announce, so a quiet space holds no timer and no task."""
+        if not self._announcing and (self.state.arrived_count or self.state.departed_count):
+            self._announcing = True
+            ctx.nursery.start_soon(self._announce_audience, ctx)
+
     async def _announce_audience(self, ctx: Context) -> None:
-        """Once a second, one event for all the listeners who came and went (see `SpaceState`). It goes
+        """One event for all the listeners who came and went in the last second (see `SpaceState`). It goes
         through the mailbox like every change, so no two changes ever interleave."""
-        while True:
-            await trio.sleep(AUDIENCE_INTERVAL_S)
-            if self.state.arrived_count or self.state.departed_count:
-                await ctx.self_ref.tell(AnnounceAudience())
+        await trio.sleep(AUDIENCE_INTERVAL_S)
+        await ctx.self_ref.tell(AnnounceAudience())
+        self._announcing = False

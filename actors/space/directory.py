@@ -22,6 +22,7 @@ from actors.space.events import SpaceEnded
 from actors.space.ingress import AudioIngress, AudioStats
 from actors.space.persistence import NO_STORE, SpaceStore, restored
 from actors.space.ref import SpaceRef
+from actors.space.ticking import open_ticker
 from actors.space.values import SpaceState, SpeakerPolicy
 from mixer import Fanout as RustFanout, TickPool
 
@@ -101,7 +102,8 @@ class SpaceDirectory:
         space_id = state.space_id
         audience = Audience(space_id, self._fanout, self._frames_per_message)
         audience.last_seq = state.seq
-        audio = AudioIngress(space_id, self._mix.new_mixer(), self.tick_pool)
+        mixer = self._mix.new_mixer()
+        audio = AudioIngress(space_id, mixer, open_ticker(mixer, audience, self._nursery, self.tick_pool))
         self._audio[space_id] = audio
         ended = trio.Event()
         spec = ChildSpec(

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, fields
-from typing import Protocol
 
-from mixer import Mixer, MixerError, TickPool
+from actors.space.ticking import Ticker
+from mixer import Mixer, MixerError
 
 log = logging.getLogger("actors.space")
 
@@ -54,20 +54,15 @@ class AudioStats:
         )
 
 
-class Wakeable(Protocol):
-    def notify(self) -> None:
-        """Packets were pushed: start ticking if quiet."""
-
-
 class AudioIngress:
-    def __init__(self, space_id: str, mixer: Mixer, pool: TickPool | None = None) -> None:
+    def __init__(self, space_id: str, mixer: Mixer, ticker: Ticker) -> None:
         self.space_id = space_id
         self.mixer = mixer
-        self.pool = pool
-        """The server's tick threads (with the Rust fan-out), which the space's driver registers with."""
+        self.ticker = ticker
+        """What ticks `mixer` (see `ticking.py`): woken by every accepted packet."""
         self._input_of: dict[str, int] = {}
         self._next_input = 1
-        self._ticker: Wakeable | None = None
+        self._closed = False
         self._no_input = 0
         self._refused = 0
 
@@ -83,8 +78,8 @@ class AudioIngress:
             self._refused += 1
             log.debug("space %s: packet from %s refused: %s", self.space_id, user, e)
             return
-        if accepted and self._ticker is not None:
-            self._ticker.notify()
+        if accepted:
+            self.ticker.notify()
 
     # -- who has an input (the actor keeps this in step with the state) -----------------------------------
 
@@ -115,21 +110,13 @@ class AudioIngress:
             self.remove(user)
             self.add(user)
 
-    # -- who is woken -----------------------------------------------------------------------------------
-
-    def attach(self, ticker: Wakeable) -> None:
-        """`ticker` (the current incarnation's) is told of every accepted packet."""
-        self._ticker = ticker
-
-    def detach(self, ticker: Wakeable) -> None:
-        if self._ticker is ticker:
-            self._ticker = None
-
     def close(self) -> None:
-        """The space is over: every later packet is dropped as having no input."""
+        """The space is over: every later packet is dropped as having no input, and the ticker stops."""
         for user in list(self._input_of):
             self.remove(user)
-        self._ticker = None
+        if not self._closed:
+            self._closed = True
+            self.ticker.close()
 
     def stats(self) -> AudioStats:
         m = self.mixer.stats()
