@@ -40,6 +40,8 @@
 //! ever tick it at the same time. Lock order: a space's state, then its
 //! mixer's locks, then the fan-out's; the queue's lock is held alone.
 
+#![forbid(unsafe_code)]
+
 mod batch;
 mod pool;
 mod space;

@@ -4,6 +4,8 @@
 //! a caller's descriptor that is only borrowed is a `Sock::Borrowed`, which no
 //! path (drop, unwinding from a panic included) ever closes.
 
+#![allow(unsafe_code)]
+
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 

@@ -192,6 +192,7 @@ impl Writer {
         // remove a pinned segment (the queue's drop policy skips them) and
         // `Arc<[u8]>` bytes never change, so the buffers stay alive and
         // unchanged. `fd` stays open: only this thread ever takes it out of the state.
+        #[allow(unsafe_code)]
         let sent = unsafe { sys::send_vectored(fd, &self.iov) };
         let mut st = conn.lock();
         match sent {
