@@ -1,8 +1,8 @@
 """SpaceActor: the one actor per space. It owns the space's state and performs the effects.
 
 The rules live in `domain.py`; here the actor applies them, keeps the state stashed (so a restarted
-incarnation recovers it), keeps the mixer's inputs in step with the roles, delivers events through the
-`Audience`, and drives the 20 ms tick while anyone talks.
+incarnation recovers it), keeps the mixer's inputs in step with the roles, and delivers events through
+the `Audience`.
 
 Speakers' packets do not come through here: they go from the session to the mixer through the space's
 `AudioIngress` (`ingress.py`), whose inputs the actor keeps in step with the state. The tick runs in a
