@@ -14,14 +14,18 @@
 //! while idle, cost 10,000 threads for 10,000 live spaces (an OS thread is a
 //! kernel task and a stack: tens of KiB resident each, and thread limits). A
 //! thread started for each talk spurt and ended after it would still mean a
-//! thread per talking space, a spawn per spurt, and a context switch per space
-//! per tick. A pool of N threads (by default 2, the cores we run on) serves
-//! any number of spaces: a space is an entry in one queue ordered by deadline,
-//! present only while its mixer is active. Ticks cost at most about 1 ms (5
-//! talkers; silence and pass-through far less), so two threads keep hundreds of
-//! talking spaces on time; one slow tick delays only the spaces due behind it,
-//! by at most that tick. Idle: the threads block on a condition variable, and
-//! a silent space is a few hundred bytes of registration (`space.rs`).
+//! spawn per spurt and a context switch per space per tick. A pool serves any
+//! number of spaces: a space is an entry in one queue ordered by deadline,
+//! present only while its mixer is active. Ticks cost at most about 2.5 ms (13
+//! talkers; silence and pass-through far less), so on a machine of its own two
+//! threads keep dozens of talking spaces on time, and one slow tick delays only
+//! the spaces due behind it. On a machine shared with other work, the OS gives
+//! each runnable thread its share, and two threads get too little of it: the
+//! pool adds a thread whenever a tick is taken late, up to one per talking
+//! space (what the thread-per-space design had) or `max_threads`, and an added
+//! thread ends after 5 s without work (`pool.rs`). Idle: the threads block on
+//! a condition variable, and a silent space is a few hundred bytes of
+//! registration (`space.rs`).
 //!
 //! Order of work per tick of one space: `Mixer::tick` (drain ingress, decode,
 //! gate, mix, encode), then the frames join the batches (the audience's shared

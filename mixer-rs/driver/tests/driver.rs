@@ -66,7 +66,7 @@ fn frames_flow_in_order_to_the_audience_and_a_speaker_gets_its_own_stream() {
     let group = fanout.new_group();
     fanout.join_group(group, ear_conn).unwrap();
 
-    let pool = TickPool::new(2).unwrap();
+    let pool = TickPool::new(2, 8).unwrap();
     let driver = Driver::start(&pool, Arc::clone(&mixer), Arc::clone(&fanout), group, 5, 100);
     mixer.add_input(1).unwrap();
     mixer.add_input(2).unwrap();
