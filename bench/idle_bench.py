@@ -5,8 +5,9 @@
 The real `SpaceDirectory` with the real Rust fan-out (each space a supervised actor with its host on the
 mic, its Rust mixer, its driver on the server's tick pool), in this process. Measured against the same
 directory with no space: resident memory (VmRSS) beyond it, per space; OS threads beyond it; and the
-process's CPU share while the spaces sit silent for `--seconds`. A first phase makes the Rust audio plane
-alone (mixer with one input, driver, two fan-out groups) for as many spaces, to split the figure.
+process's CPU share while the spaces sit silent for `--seconds`. Two first phases split the figure: the
+Rust audio plane alone (mixer with one input, driver, two fan-out groups), and the supervision tree alone
+(a one-for-one supervisor with one do-nothing actor, as each space has), each made as many times.
 
 Targets (from the trust issue): at most 10 KiB a space (100 MiB for 10,000), no thread per space, under 2%
 of a core. Prints each figure beside its target and whether it is met; exits 1 if any is not.
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import trio
 
+from actors.runtime import Actor, ChildSpec, Context, Restart, open_supervisor
 from actors.space import SpaceDirectory
 from mixer import Fanout, Mixer, SpaceDriver, TickPool
 
@@ -62,10 +64,29 @@ def audio_plane(spaces: int, fanout: Fanout, pool: TickPool) -> tuple[list[objec
     return kept, settled_rss() - before
 
 
+class Idle(Actor):
+    async def handle(self, message: object, ctx: Context) -> object:
+        return None
+
+
+async def supervised(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    spec = ChildSpec(id="idle", start=Idle, restart=Restart.TRANSIENT, mailbox_size=256)
+    async with open_supervisor([spec], name="idle"):
+        task_status.started()
+        await trio.sleep_forever()
+
+
+async def supervision_trees(spaces: int, nursery: trio.Nursery) -> int:
+    """The bytes of `spaces` one-for-one supervisors with one idle actor each (they run in `nursery`)."""
+    before = settled_rss()
+    for _ in range(spaces):
+        await nursery.start(supervised)
+    await trio.sleep(0.5)
+    return settled_rss() - before
+
+
 async def measure(spaces: int, seconds: float) -> dict[str, object]:
     fanout = Fanout()
-    plane_pool = TickPool(threads=1)
-    kept, plane_bytes = audio_plane(spaces, fanout, plane_pool)
     async with trio.open_nursery() as nursery:
         directory = SpaceDirectory(nursery, fanout)
         await directory.create("warm-up", "warm-up")  # the first space's one-time costs (imports, caches)
@@ -81,6 +102,10 @@ async def measure(spaces: int, seconds: float) -> dict[str, object]:
         await trio.sleep(seconds)
         cpu_share = (time.process_time() - cpu0) / (time.monotonic() - wall0)
         talking = directory.tick_pool.talking if directory.tick_pool is not None else 0
+        # The split, made after the measurement and kept alive beside it, so no phase reuses memory
+        # another freed.
+        kept, plane_bytes = audio_plane(spaces, fanout, TickPool(threads=1))
+        tree_bytes = await supervision_trees(spaces, nursery)
         nursery.cancel_scope.cancel()
     fanout.shutdown()
     del kept
@@ -93,6 +118,7 @@ async def measure(spaces: int, seconds: float) -> dict[str, object]:
         "rss_beyond_empty_mib": round((rss_full - rss_empty) / 2**20, 1),
         "bytes_per_space": round(per_space),
         "rust_audio_plane_bytes_per_space": round(plane_bytes / spaces),
+        "supervision_tree_bytes_per_space": round(tree_bytes / spaces),
         "os_threads_beyond_empty": threads,
         "os_threads_total": threads_full,
         "spaces_in_tick_queue": talking,
@@ -117,7 +143,8 @@ def main() -> None:
     print(f"{row['spaces']:,} live silent spaces (created in {row['create_s']} s):")
     print(f"  memory beyond the empty server: {row['rss_beyond_empty_mib']} MiB, {row['bytes_per_space']:,} B a space"
           f" (target <= {TARGET_BYTES_PER_SPACE:,}): {'met' if met['bytes_per_space'] else 'NOT met'}")  # fmt: skip
-    print(f"    of which the Rust audio plane (mixer, driver, groups): {row['rust_audio_plane_bytes_per_space']:,} B")
+    print(f"    the Rust audio plane alone (mixer, driver, groups): {row['rust_audio_plane_bytes_per_space']:,} B")
+    print(f"    a bare supervisor with one idle actor: {row['supervision_tree_bytes_per_space']:,} B")
     print(f"  OS threads beyond the empty server: {row['os_threads_beyond_empty']} (target: none per space):"
           f" {'met' if met['threads_per_space'] else 'NOT met'}")  # fmt: skip
     print(f"  CPU over {row['seconds']} s of silence: {float(str(row['cpu_share'])) * 100:.3f}% of a core"
