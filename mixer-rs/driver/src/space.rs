@@ -164,6 +164,10 @@ impl Driver {
     /// Packets were pushed: start ticking if quiet. Costs one atomic load when
     /// the space is ticking already (every packet but a talk spurt's first).
     pub fn notify(&self) {
+        // A stale `true` is harmless: the tick thread that clears it looks at the mixer again after.
+        if self.slot.scheduled.load(Ordering::Relaxed) {
+            return;
+        }
         if self.slot.mixer.is_active() {
             self.slot.wake(&self.pool);
         }
