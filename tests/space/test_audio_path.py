@@ -1,21 +1,26 @@
 """Speakers' packets from the session to the mixer: never behind the actor's mailbox (nor a store write, nor
 any command), every drop counted by reason, and a reconnecting speaker's new stream heard from its first
-packet. Real Opus through the real Rust mixer; the space's frames recorded by a fake fan-out."""
+packet. Real Opus through the real Rust mixer; the space's frames recorded by a fake fan-out (the Python
+tick), or read from real sockets written by the Rust fan-out (the Rust tick pool)."""
 
 from __future__ import annotations
 
 import os
+import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import pytest
 import trio
 import trio.testing
 
 from actors.runtime import MailboxFull
-from actors.space import AudioStats, Post, Role, SpaceDirectory, SpaceRef
-from actors.space.commands import PushAudio
+from actors.space import Audio, AudioStats, Post, Role, SpaceDirectory, SpaceEvent, SpaceRef, SpaceState
+from actors.space.audience import Fanout as SpaceFanout
+from actors.space.commands import MemberLink, PushAudio
 from actors.space.persistence import NoStore, SpaceStore
+from gateway.protocol import SERVER_DECODER
 from mixer import Fanout, TickPool
 from tests.audio import assert_tone_present, decode_stream, encode_tone, tone_level
 from tests.space.fakes import RecordingFanout, RecordingLink
@@ -31,21 +36,74 @@ class SlowStore(NoStore):
         await trio.sleep(SLOW_WRITE_S)
 
 
+class SocketLink:
+    """A MemberLink over a real socket registered with the Rust fan-out; `frames` reads back the audio
+    the fan-out wrote to it."""
+
+    def __init__(self, fanout: Fanout) -> None:
+        self._ours, self._peer = socket.socketpair()
+        self._peer.setblocking(False)
+        self.conn = fanout.register(self._ours.fileno())  # the fan-out writes through its own duplicate
+        self._received = bytearray()
+        self._frames: list[tuple[int, bytes]] = []
+
+    def joined(self, state: SpaceState) -> None:
+        pass
+
+    def observe(self, event: SpaceEvent) -> None:
+        pass
+
+    @property
+    def frames(self) -> list[tuple[int, bytes]]:
+        while True:
+            try:
+                chunk = self._peer.recv(1 << 16)
+            except BlockingIOError:
+                break
+            self._received += chunk
+        while len(self._received) >= 2:  # unmasked server frames: 7-, 16- or 64-bit lengths
+            short = self._received[1] & 0x7F
+            at, size = {126: (4, 2), 127: (10, 8)}.get(short, (2, 0))
+            length = int.from_bytes(self._received[2 : 2 + size]) if size else short
+            if len(self._received) < at + length:
+                break
+            message = SERVER_DECODER.decode(bytes(self._received[at : at + length]))
+            del self._received[: at + length]
+            if isinstance(message, Audio):
+                self._frames.extend((f.seq, f.opus) for f in message.frames)
+        return self._frames
+
+
+def recording() -> tuple[SpaceFanout, Callable[[], MemberLink]]:
+    fanout = RecordingFanout()
+    return fanout, lambda: RecordingLink(fanout)
+
+
+def rust() -> tuple[SpaceFanout, Callable[[], MemberLink]]:
+    fanout = Fanout()
+    return fanout, lambda: SocketLink(fanout)
+
+
 @asynccontextmanager
-async def open_space(store: SpaceStore) -> AsyncIterator[tuple[SpaceDirectory, SpaceRef, RecordingLink]]:
+async def open_space(
+    store: SpaceStore, transport: Callable[[], tuple[SpaceFanout, Callable[[], MemberLink]]] = recording
+) -> AsyncIterator[tuple[SpaceDirectory, SpaceRef, RecordingLink | SocketLink]]:
     """A space with the host and 12 speakers on the mic, and one listener."""
+    fanout, new_link = transport()
     async with trio.open_nursery() as nursery:
-        fanout = RecordingFanout()
         directory = SpaceDirectory(nursery, fanout, store=store)
         space = await directory.create("host", "Busy")
-        await space.join("host", RecordingLink(fanout))
-        ear = RecordingLink(fanout)
+        await space.join("host", new_link())
+        ear = new_link()
+        assert isinstance(ear, RecordingLink | SocketLink)
         await space.join("ear", ear)
         for user in SPEAKERS:
-            await space.join(user, RecordingLink(fanout))
+            await space.join(user, new_link())
             await space.set_role("host", user, Role.SPEAKER)
         yield directory, space, ear
         nursery.cancel_scope.cancel()
+    if isinstance(fanout, Fanout):
+        fanout.shutdown()
 
 
 async def talk(push: object, users: list[str], seconds: float) -> int:
@@ -60,9 +118,12 @@ async def talk(push: object, users: list[str], seconds: float) -> int:
     return len(packets) * len(users)
 
 
-async def test_a_one_second_store_write_while_13_speakers_talk_loses_no_packet() -> None:
+@pytest.mark.parametrize("transport", [recording, rust], ids=["python-tick", "rust-tick-pool"])
+async def test_a_one_second_store_write_while_13_speakers_talk_loses_no_packet(
+    transport: Callable[[], tuple[SpaceFanout, Callable[[], MemberLink]]],
+) -> None:
     with trio.fail_after(20):
-        async with open_space(SlowStore()) as (directory, space, ear):
+        async with open_space(SlowStore(), transport) as (directory, space, ear):
             before = directory.audio_stats()
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(space.share_post, "host", "a post whose write takes a second")
@@ -72,6 +133,7 @@ async def test_a_one_second_store_write_while_13_speakers_talk_loses_no_packet()
             assert stats.packets_in - before.packets_in == sent
             assert stats.dropped == 0, stats
             seqs = [seq for seq, _ in ear.frames]
+            assert len(seqs) >= 100, "the listener heard the 2 s of talk"
             assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "the mix went on during the write"
 
 
