@@ -21,9 +21,10 @@ log = logging.getLogger("actors.space")
 
 @dataclass(frozen=True, slots=True)
 class AudioStats:
-    """Speakers' packets since a space (or, summed, a server) started; every packet pushed is either
-    accepted (`packets_in`) or counted in exactly one `dropped_*`. An accepted packet may still be dropped
-    later (overflow, late, removed)."""
+    """Speakers' packets since a space (or, summed, a server) started. Every packet pushed is counted
+    once in `packets_in`, `dropped_no_input` or `dropped_refused`; an accepted one that is never played
+    is counted once more, in `dropped_overflow`, `dropped_late` or `dropped_removed`. `dropped` is every
+    packet pushed and not played."""
 
     packets_in: int = 0
     """Accepted by the mixer."""
