@@ -52,6 +52,7 @@ PING_FRAME = b"\x89\x00"  # a WebSocket ping with no payload (server frames are 
 DATABASE_FILE = "stoa.db"
 LAG_GRACE_S = 5.0
 """A listener that keeps losing audio because it reads too slowly is disconnected after this long."""
+AUDIO_REPORT_INTERVAL_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,27 @@ class Gateway:
 def _address_of(request: WebSocketRequest) -> str:
     remote = request.remote
     return str(remote.address) if hasattr(remote, "address") else str(remote)
+async def report_audio(directory: SpaceDirectory) -> None:
+    """Log the speakers' packets dropped since the last report, by reason (silent while none are). The
+    counts themselves are `directory.audio_stats()`."""
+    last = directory.audio_stats()
+    while True:
+        await trio.sleep(AUDIO_REPORT_INTERVAL_S)
+        now = directory.audio_stats()
+        if now.dropped > last.dropped:
+            log.warning(
+                "audio: %d speaker packets dropped in %.0f s (no input %d, refused %d, overflow %d, late %d, "
+                "removed %d); %d accepted",
+                now.dropped - last.dropped,
+                AUDIO_REPORT_INTERVAL_S,
+                now.dropped_no_input - last.dropped_no_input,
+                now.dropped_refused - last.dropped_refused,
+                now.dropped_overflow - last.dropped_overflow,
+                now.dropped_late - last.dropped_late,
+                now.dropped_removed - last.dropped_removed,
+                now.packets_in - last.packets_in,
+            )
+        last = now
 
 
 @dataclass(frozen=True)
@@ -290,6 +312,7 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
                 run = partial(serve_rust, fanout, sndbuf=config.sndbuf)
             port: int = await nursery.start(run, config.host, config.port, gateway.on_connection, p.MAX_MESSAGE_BYTES)
             nursery.start_soon(gateway.watch_notices)
+            nursery.start_soon(report_audio, directory)
             await nursery.start(gateway.scheduler.run)
             if isinstance(fanout, Fanout):
                 nursery.start_soon(gateway.keep_alive, fanout)

@@ -27,7 +27,6 @@ Handler = Callable[[WebSocketRequest, int, "Outbox | None", "FanoutStream | None
 HANDSHAKE_TIMEOUT_S = 10.0
 USER_TIMEOUT_MS = 10_000
 RELEASE_POLL_S = 0.01  # the writer releases a closed connection within its 2 s flush grace
-CLOSE_TIMEOUT_S = 2.0
 
 
 class FanoutStream(trio.abc.Stream):
@@ -94,21 +93,24 @@ async def serve_rust(
         stream.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, USER_TIMEOUT_MS)
         conn = fanout.register(stream.socket.fileno(), borrow=True)
         fanout_stream = FanoutStream(stream, fanout, conn)
-        async with trio.open_nursery() as nursery:
-            with trio.move_on_after(HANDSHAKE_TIMEOUT_S) as handshake:
-                request = await wrap_server_stream(
-                    nursery, fanout_stream, message_queue_size=1, max_message_size=max_message_size
-                )
-            if handshake.cancelled_caught:
-                nursery.cancel_scope.cancel()
-                await fanout_stream.aclose()
-                return
-            try:
-                await on_connection(request, conn, None, fanout_stream)
-            finally:
-                nursery.cancel_scope.cancel()
-                with trio.move_on_after(CLOSE_TIMEOUT_S):
-                    await fanout_stream.aclose()
+        # From here on the descriptor is shared with the writer thread. Every way out (a handshake
+        # that times out, fails or is cancelled, a session that ends or raises) goes through this
+        # `finally`, whose `aclose` waits, shielded, until the writer has released the descriptor:
+        # only then may Trio close it, so its number is never reused while the writer could still
+        # send into it.
+        try:
+            async with trio.open_nursery() as nursery:
+                try:
+                    with trio.move_on_after(HANDSHAKE_TIMEOUT_S) as handshake:
+                        request = await wrap_server_stream(
+                            nursery, fanout_stream, message_queue_size=1, max_message_size=max_message_size
+                        )
+                    if not handshake.cancelled_caught:
+                        await on_connection(request, conn, None, fanout_stream)
+                finally:
+                    nursery.cancel_scope.cancel()
+        finally:
+            await fanout_stream.aclose()
 
     bound = listeners[0].socket.getsockname()[1]
     async with trio.open_nursery() as nursery:

@@ -18,6 +18,7 @@ from mixer._mixer import (
     PoolStats,
     SpaceDriver,
     TickOutput,
+    TickPool,
 )
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "PoolStats",
     "SpaceDriver",
     "TickOutput",
+    "TickPool",
 ]

@@ -92,7 +92,16 @@ class MixerStats:
         """Packets accepted by ``push`` (the pushes that returned True)."""
     @property
     def packets_dropped(self) -> int:
-        """Packets discarded unplayed: unknown input, queue overflow, input removed."""
+        """Packets discarded unplayed: the sum of the three ``dropped_*`` counts."""
+    @property
+    def dropped_no_input(self) -> int:
+        """Pushed to an input that does not exist (not, or no longer, on the mic)."""
+    @property
+    def dropped_overflow(self) -> int:
+        """Pushed out, oldest first, by a full queue (the ingress or the input's jitter queue)."""
+    @property
+    def dropped_removed(self) -> int:
+        """Still queued when their input was removed."""
     @property
     def packets_late(self) -> int:
         """Accepted packets whose seq was already played or queued."""
@@ -146,6 +155,9 @@ class Mixer:
     def tick(self) -> TickOutput:
         """One 20 ms tick; releases the GIL for all of its decode, mix and encode."""
     def stats(self) -> MixerStats: ...
+    def codecs_held(self) -> int:
+        """Sets of Opus state held now (the shared encoder, each playing input's codecs): 0 while the
+        mixer is quiet, however many inputs it has; they are built when someone talks."""
 
 @final
 class FanoutStats:
@@ -197,8 +209,10 @@ class Fanout:
 
         By default the fan-out takes a duplicate of ``fd`` and the caller keeps, and eventually closes,
         its own. With ``borrow=True`` it uses ``fd`` itself (one descriptor per client instead of two)
-        and never closes it: the caller must keep ``fd`` open until, after ``close(conn)``,
-        ``released(conn)`` is true. Either way the socket becomes non-blocking.
+        and never closes it, on any path (a panic of the writer included): the caller must keep ``fd``
+        open until, after ``close(conn)``, ``released(conn)`` is true, on every path of its own
+        (cancellation included), or a new socket given the same number would receive ``conn``'s bytes.
+        Either way the socket becomes non-blocking.
         """
 
     def idle_ms(self, conn: int) -> int:
@@ -206,7 +220,8 @@ class Fanout:
         unknown."""
 
     def released(self, conn: int) -> bool:
-        """True once the writer is done with ``conn`` for good (or never knew it)."""
+        """True once the writer is done with ``conn`` for good (or never knew it), or once the writer
+        thread has ended (nothing can write to the socket any more)."""
 
     def send_raw(self, conn: int, data: bytes) -> bool:
         """Queues already-framed bytes (handshake response, ping/pong/close frames) as control.
@@ -394,13 +409,30 @@ class ListenerPool:
     def __exit__(self, exc_type: object, exc: object, traceback: object) -> bool: ...
 
 @final
+class TickPool:
+    """The server's tick threads ("stoa-tick"): they tick every talking space's mixer at its own 20 ms
+    deadlines, from one deadline-ordered queue. ``threads`` start at once; one more starts whenever a
+    tick is taken late (up to ``max_threads``, and no more than there are talking spaces), and such an
+    extra thread ends after 5 s without work. A space where nobody talks is not in the queue and costs no thread.
+    Dropping the pool stops and joins its threads."""
+
+    def __new__(cls, *, threads: int = 2, max_threads: int = 64) -> Self: ...
+    @property
+    def threads(self) -> int:
+        """Threads alive now."""
+    @property
+    def talking(self) -> int:
+        """Spaces in the queue now: someone talks (or just stopped, and their last frames are due)."""
+
 class SpaceDriver:
-    """The thread that ticks a space's mixer every 20 ms and queues its frames in the fan-out: one
-    `broadcast_audio` to ``audience_group`` and one `send_audio` per routed speaker per message of
-    ``frames_per_message`` frames, numbered from ``first_seq``. No Python runs on its audio path."""
+    """A space's registration with a ``TickPool`` (no thread of its own): while its mixer is active the
+    pool ticks it every 20 ms and queues its frames in the fan-out: one `broadcast_audio` to
+    ``audience_group`` and one `send_audio` per routed speaker per message of ``frames_per_message``
+    frames, numbered from ``first_seq``. No Python runs on its audio path."""
 
     def __new__(
         cls,
+        pool: TickPool,
         mixer: Mixer,
         fanout: Fanout,
         audience_group: int,
@@ -412,7 +444,7 @@ class SpaceDriver:
         """Speaker ``input_id`` hears its own stream (its mix-minus while in the mix) on ``conn``."""
     def unroute(self, input_id: int) -> None: ...
     def notify(self) -> None:
-        """Packets were pushed: wake the thread if it is parked (an idle space costs nothing)."""
+        """Packets were pushed: queue the space for ticking if it is quiet (one atomic load if not)."""
     @property
     def next_seq(self) -> int: ...
     @property
@@ -420,4 +452,4 @@ class SpaceDriver:
     @property
     def ticks(self) -> int: ...
     def stop(self) -> None:
-        """Flush what is batched, end the thread, wait for it. Idempotent."""
+        """No more ticks: waits for a tick under way, then sends what is batched. Idempotent."""

@@ -26,6 +26,7 @@ from actors.space.events import (
     SpeakerInvited,
     SpeakerPolicyChanged,
 )
+from actors.space.ingress import AudioIngress, AudioStats
 from actors.space.persistence import SpaceStore, StoredSpace
 from actors.space.ref import SpaceRef
 from actors.space.values import (
@@ -47,6 +48,8 @@ from actors.space.values import (
 
 __all__ = [
     "ABANDON_AFTER_S",
+    "AudioIngress",
+    "AudioStats",
     "MAX_COHOSTS",
     "MAX_PINNED",
     "MAX_POST_CHARS",

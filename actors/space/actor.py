@@ -1,14 +1,16 @@
-"""SpaceActor: the one actor per space. It owns the space's state and its mixer and performs the effects.
+"""SpaceActor: the one actor per space. It owns the space's state and performs the effects.
 
 The rules live in `domain.py`; here the actor applies them, keeps the state stashed (so a restarted
-incarnation recovers it), keeps the mixer's inputs in step with the roles, delivers events through the
-`Audience`, and drives the 20 ms tick while anyone talks.
+incarnation recovers it), keeps the mixer's inputs in step with the roles, and delivers events through
+the `Audience`.
+
+Speakers' packets do not come through here: they go from the session to the mixer through the space's
+`AudioIngress` (`ingress.py`), whose inputs the actor keeps in step with the state. The tick runs in a
+`Ticker` (`ticking.py`): with the Rust fan-out, the server's Rust tick threads, which never wait for
+Python; the actor only tells it who speaks and where each speaker's stream goes.
 
 A space also reports when it has no host or co-host present (`on_unmoderated`): the directory's sweeper
 then asks it, once the grace may have passed, whether it is abandoned (`CheckAbandoned`).
-
-The tick itself runs in a `Ticker` (`ticking.py`): with the Rust fan-out, a Rust thread per space that
-never waits for Python; the actor only tells it who speaks and where each speaker's stream goes.
 """
 
 from __future__ import annotations
@@ -58,10 +60,10 @@ from actors.space.events import (
     SpeakerInvited,
     SpeakerPolicyChanged,
 )
+from actors.space.ingress import AudioIngress
 from actors.space.persistence import NO_STORE, SEQ_BLOCK, SpaceStore
-from actors.space.ticking import Ticker, ticker_for
 from actors.space.values import SpaceState, SpaceStatus
-from mixer import Mixer, MixerError
+from mixer import Mixer
 
 log = logging.getLogger("actors.space")
 
@@ -78,6 +80,17 @@ class MixConfig:
     silence_dbfs: int = -50
     hold_ticks: int = 10
 
+    def new_mixer(self) -> Mixer:
+        return Mixer(
+            bitrate=self.bitrate,
+            complexity=self.complexity,
+            max_queue=self.max_queue,
+            hangover_ticks=self.hangover_ticks,
+            max_mixed=self.max_mixed,
+            silence_dbfs=self.silence_dbfs,
+            hold_ticks=self.hold_ticks,
+        )
+
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -90,7 +103,7 @@ class SpaceActor(Actor):
         self,
         initial: SpaceState,
         audience: Audience,
-        mix: MixConfig,
+        ingress: AudioIngress,
         ended: trio.Event,
         store: SpaceStore = NO_STORE,
         on_unmoderated: Callable[[str, int | None], None] | None = None,
@@ -99,26 +112,11 @@ class SpaceActor(Actor):
         self._on_unmoderated = on_unmoderated
         self._seq_reserved = 0  # the first change records a reservation above the current number
         self._audience = audience
-        self._mix_config = mix
+        self._ingress = ingress
         self._ended = ended
         self.state = initial
-        self._input_of: dict[str, int] = {}
-        self._routed: dict[int, int] = {}  # input id -> connection, as the ticker knows it
-        self._ticker: Ticker
-        self._next_input = 1
-        self.mixer = self._new_mixer()
-
-    def _new_mixer(self) -> Mixer:
-        c = self._mix_config
-        return Mixer(
-            bitrate=c.bitrate,
-            complexity=c.complexity,
-            max_queue=c.max_queue,
-            hangover_ticks=c.hangover_ticks,
-            max_mixed=c.max_mixed,
-            silence_dbfs=c.silence_dbfs,
-            hold_ticks=c.hold_ticks,
-        )
+        self._routed = ingress.ticker.routes  # input id -> connection, as the ticker knows it
+        self._announcing = False
 
     async def on_start(self, ctx: Context) -> None:
         recovered = ctx.recovered
@@ -128,25 +126,26 @@ class SpaceActor(Actor):
         else:
             ctx.stash(self.state)
         self._report_unmoderated()
-        # Made here, not in __init__: it may start a thread, and it numbers frames on from where the
-        # previous incarnation (if any) stopped.
-        self._ticker = ticker_for(self.mixer, self._audience)
         self._sync_inputs()
-        ctx.nursery.start_soon(self._ticker.run)
-        ctx.nursery.start_soon(self._announce_audience, ctx)
+        self._schedule_announcement(ctx)
 
     async def handle(self, message: object, ctx: Context) -> object:
         match message:
             case PushAudio():
-                self._push(message)
+                # Sessions push through the space's AudioIngress; a packet told to the actor goes there too.
+                self._ingress.push(message.user, message.seq, message.captured_at, message.opus)
                 return None
             case Join():
                 await self._commit(ctx, *domain.apply(self.state, message, now_ms()))
                 role = self.state.role_of(message.user)
                 assert role is not None
+                previous = self._audience.links.get(message.user)
                 # Snapshot first, then membership: every later event reaches this connection after it.
                 message.link.joined(self.state)
                 self._audience.attach(message.user, message.link, on_mic=role.on_mic)
+                if previous is not None and previous is not message.link:
+                    # A new connection starts its audio `seq` again: a fresh input hears it from packet one.
+                    self._ingress.restart_stream(message.user)
                 self._sync_routes()
                 return self.state
             case Leave():
@@ -192,7 +191,8 @@ class SpaceActor(Actor):
                     ctx.stop()
                 return None
             case AnnounceAudience():
-                await self._commit(ctx, *domain.announce_audience(self.state, now_ms()))
+                if self.state.arrived_count or self.state.departed_count:  # not announced already
+                    await self._commit(ctx, *domain.announce_audience(self.state, now_ms()))
                 return None
             case GetSnapshot():
                 return self.state
@@ -206,6 +206,7 @@ class SpaceActor(Actor):
         ctx.stash(state)
         self._sync_inputs()
         self._audience.broadcast(events)
+        self._schedule_announcement(ctx)
         if state.unmoderated_since != before.unmoderated_since:
             self._report_unmoderated()
 
@@ -248,57 +249,40 @@ class SpaceActor(Actor):
         force from the next tick (no live microphone survives it). Someone muted hears the shared mix, as
         the audience does, since they have no input of their own to route a stream to."""
         live = [user for user in self.state.on_mic if user not in self.state.muted]
-        for user in set(self._input_of) - set(live):
-            self._remove_input(user)
+        for user in self._ingress.users - set(live):
+            self._ingress.remove(user)  # silent from the next tick on: revoked at ingress
             self._audience.set_on_mic(user, False)
         for user in live:
-            if user not in self._input_of:
-                self._add_input(user)
+            if user not in self._ingress.users:
+                self._ingress.add(user)
                 self._audience.set_on_mic(user, True)
         self._sync_routes()
 
     def _sync_routes(self) -> None:
         """Each speaker's own stream goes to its current connection (at most 13 of them)."""
         routes = {}
-        for user, input_id in self._input_of.items():
+        for user, input_id in self._ingress.inputs().items():
             link = self._audience.links.get(user)
             if link is not None:
                 routes[input_id] = link.conn
+        ticker = self._ingress.ticker
         for input_id in self._routed.keys() - routes.keys():
-            self._ticker.unroute(input_id)
+            ticker.unroute(input_id)
         for input_id, conn in routes.items():
             if self._routed.get(input_id) != conn:
-                self._ticker.route(input_id, conn)
+                ticker.route(input_id, conn)
         self._routed = routes
 
-    def _add_input(self, user: str) -> None:
-        self._input_of[user] = self._next_input
-        self.mixer.add_input(self._next_input)
-        self._next_input += 1
-
-    def _remove_input(self, user: str) -> None:
-        input_id = self._input_of.pop(user, None)
-        if input_id is not None:
-            self.mixer.remove_input(input_id)  # silent from the next tick on: revoked at ingress
-
-    def _push(self, packet: PushAudio) -> None:
-        # `_input_of` holds exactly those `domain.audio_refusal` lets through (on the mic, not muted):
-        # one dict lookup per packet is the authority check.
-        input_id = self._input_of.get(packet.user)
-        if input_id is None:
-            return  # not on the mic (any more): the gateway already told the sender
-        try:
-            accepted = self.mixer.push(input_id, packet.seq, packet.captured_at, packet.opus)
-        except MixerError as e:
-            log.info("space %s: packet from %s refused: %s", self.state.space_id, packet.user, e)
-            return
-        if accepted:
-            self._ticker.notify()
+    def _schedule_announcement(self, ctx: Context) -> None:
+        """Listeners came or went: announce them all together in a second, unless that is planned already.
+        A task only while there is something to announce, so a quiet space holds no timer and no task."""
+        if not self._announcing and (self.state.arrived_count or self.state.departed_count):
+            self._announcing = True
+            ctx.nursery.start_soon(self._announce_audience, ctx)
 
     async def _announce_audience(self, ctx: Context) -> None:
-        """Once a second, one event for all the listeners who came and went (see `SpaceState`). It goes
+        """One event for all the listeners who came and went in the last second (see `SpaceState`). It goes
         through the mailbox like every change, so no two changes ever interleave."""
-        while True:
-            await trio.sleep(AUDIENCE_INTERVAL_S)
-            if self.state.arrived_count or self.state.departed_count:
-                await ctx.self_ref.tell(AnnounceAudience())
+        await trio.sleep(AUDIENCE_INTERVAL_S)
+        await ctx.self_ref.tell(AnnounceAudience())
+        self._announcing = False

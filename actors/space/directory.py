@@ -2,7 +2,9 @@
 
 Each space is a supervision subtree: a one-for-one supervisor whose TRANSIENT child is the SpaceActor
 (restarted after a crash, not after its host ends it; 3 restarts within 5 s, then it is given up and
-everyone in it is told the space failed).
+everyone in it is told the space failed). What outlives an incarnation belongs to the space and is made
+here: its `Audience` and its `AudioIngress` (the mixer). With the Rust fan-out, every space is ticked by
+the directory's one `TickPool`.
 
 The directory also ends abandoned spaces: one sweeper task for all of them (`sweep_abandoned`) looks, a few
 times per grace period, at the spaces that reported having no host or co-host present, and asks those whose
@@ -22,9 +24,12 @@ from actors.space import domain, errors
 from actors.space.actor import MixConfig, SpaceActor, now_ms
 from actors.space.audience import Audience, Fanout
 from actors.space.events import SpaceEnded
+from actors.space.ingress import AudioIngress, AudioStats
 from actors.space.persistence import NO_STORE, SpaceStore, restored
 from actors.space.ref import SpaceRef
+from actors.space.ticking import open_ticker
 from actors.space.values import SpaceState, SpeakerPolicy
+from mixer import Fanout as RustFanout, TickPool
 
 log = logging.getLogger("actors.space")
 
@@ -43,6 +48,7 @@ class SpaceDirectory:
         frames_per_message: int = 1,
         store: SpaceStore = NO_STORE,
         abandon_after_s: float = ABANDON_AFTER_S,
+        tick_pool: TickPool | None = None,
     ) -> None:
         self._nursery = nursery
         self.abandon_after_s = abandon_after_s
@@ -54,6 +60,11 @@ class SpaceDirectory:
         self._live: dict[str, SpaceRef] = {}
         self._hosted: dict[str, tuple[str, trio.Event]] = {}  # host -> the live space they host, its end
         self._over: set[str] = set()
+        self._audio: dict[str, AudioIngress] = {}
+        self._ended_audio = AudioStats()
+        if tick_pool is None and isinstance(fanout, RustFanout):
+            tick_pool = TickPool()
+        self.tick_pool = tick_pool
         self.restarts = 0
 
     async def create(
@@ -104,14 +115,25 @@ class SpaceDirectory:
     def live_count(self) -> int:
         return len(self._live)
 
+    def audio_stats(self) -> AudioStats:
+        """Speakers' packets in every space this directory has run, ended ones included: how many the
+        mixers took, and how many were dropped, by reason."""
+        total = self._ended_audio
+        for ingress in self._audio.values():
+            total += ingress.stats()
+        return total
+
     async def _run_space(self, state: SpaceState, *, task_status: trio.TaskStatus[SpaceRef]) -> None:
         space_id = state.space_id
         audience = Audience(space_id, self._fanout, self._frames_per_message)
         audience.last_seq = state.seq
+        mixer = self._mix.new_mixer()
+        audio = AudioIngress(space_id, mixer, open_ticker(mixer, audience, self._nursery, self.tick_pool))
+        self._audio[space_id] = audio
         ended = trio.Event()
         spec = ChildSpec(
             id=f"space:{space_id}",
-            start=lambda: SpaceActor(state, audience, self._mix, ended, self._store, self._set_unmoderated),
+            start=lambda: SpaceActor(state, audience, audio, ended, self._store, self._set_unmoderated),
             restart=Restart.TRANSIENT,
             mailbox_size=256,
         )
@@ -119,7 +141,7 @@ class SpaceDirectory:
             async with open_supervisor([spec], name=f"space:{space_id}", on_restart=self._count) as sup:
                 actor = sup.child(spec.id)
                 assert actor is not None
-                ref = SpaceRef(space_id, actor)
+                ref = SpaceRef(space_id, actor, audio)
                 self._live[space_id] = ref
                 self._hosted[state.host] = (space_id, ended)
                 task_status.started(ref)
@@ -132,6 +154,9 @@ class SpaceDirectory:
                 await self._store.space_ended(space_id, ended_at)
             audience.broadcast([SpaceEnded(space_id, audience.last_seq + 1, ended_at, "failed")])
         finally:
+            audio.close()
+            self._ended_audio += audio.stats()
+            del self._audio[space_id]
             audience.close()
             self._live.pop(space_id, None)
             if self._hosted.get(state.host, ("", None))[0] == space_id:

@@ -1,4 +1,5 @@
-"""SpaceRef: the client API of one space, wrapping its ActorRef (STYLE: a client API over call/cast)."""
+"""SpaceRef: the client API of one space, wrapping its ActorRef (STYLE: a client API over call/cast), and
+its AudioIngress for speakers' packets, which never go through the actor's mailbox."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from actors.space.commands import (
     MuteAll,
     MuteSpeaker,
     PinPost,
-    PushAudio,
     RaiseHand,
     React,
     RemoveParticipant,
@@ -29,16 +29,17 @@ from actors.space.commands import (
     UnmuteSpeaker,
     UnpinPost,
 )
+from actors.space.ingress import AudioIngress
 from actors.space.values import Role, SpaceState, SpeakerPolicy
 
 ASK_TIMEOUT_S = 5.0
 
 
 class SpaceRef:
-    def __init__(self, space_id: str, actor: ActorRef) -> None:
+    def __init__(self, space_id: str, actor: ActorRef, audio: AudioIngress) -> None:
         self.space_id = space_id
         self._actor = actor
-        self.audio_dropped = 0
+        self.audio = audio
 
     async def join(self, user: str, link: MemberLink, name: str = "") -> SpaceState:
         """Enter the space (or attach a new connection of someone already in it); returns the snapshot.
@@ -107,12 +108,10 @@ class SpaceRef:
         return state
 
     def push_audio(self, user: str, seq: int, captured_at: int, opus: bytes) -> None:
-        """Hand one packet to the space without waiting; when its mailbox is full the packet is dropped
-        (audio is only worth its freshness, and a busy space must not stall the sender's connection)."""
-        try:
-            self._actor.tell_nowait(PushAudio(user, seq, captured_at, opus))
-        except (MailboxFull, ActorStopped):
-            self.audio_dropped += 1
+        """Hand one packet to the space's mixer without waiting, and never behind a command: it skips the
+        actor's mailbox (see `AudioIngress`). A packet from someone without an input is dropped and
+        counted in `audio.stats()`."""
+        self.audio.push(user, seq, captured_at, opus)
 
     def check_abandoned(self, grace_ms: int) -> None:
         """Ask the space, without waiting, to end if it has had no host or co-host for `grace_ms`; a full

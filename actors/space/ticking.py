@@ -1,13 +1,15 @@
 """What drives a space's 20 ms tick, and carries its frames to the audience.
 
-- `DriverTicker`: the Rust `mixer.SpaceDriver`, a thread of its own per live space that ticks the mixer
-  and queues the frames in the Rust fan-out; no Python (and so no event-loop stall or garbage-collector
-  pause) on the audio path. Used with the server's Rust fan-out.
+- `DriverTicker`: the Rust `mixer.SpaceDriver`, the space's registration with the server's `TickPool` (a
+  few Rust threads that tick every talking space and queue the frames in the Rust fan-out). It runs no
+  task and holds no thread: a silent space costs nothing here. No Python (and so no event-loop stall or
+  garbage-collector pause) on the audio path. Used with the server's Rust fan-out.
 - `TrioTicker`: the same work from a Trio task (the tick itself in a worker thread, the GIL released),
   delivering through the `Audience`. Used with a Python fan-out: the `--transport python` baseline and
   the tests' recording fake.
 
-Both number frames on from `audience.next_audio_seq`, so a restarted space never reuses a `seq`.
+A ticker belongs to the space, not to one incarnation of its actor (as the mixer it ticks does): a restart
+leaves the audio running, and frames keep their numbering.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Protocol
 import trio
 
 from actors.space.audience import Audience
-from mixer import Fanout, Mixer, SpaceDriver
+from mixer import Fanout, Mixer, SpaceDriver, TickPool
 
 log = logging.getLogger("actors.space")
 
@@ -28,28 +30,37 @@ MAX_BEHIND_S = 0.2
 
 class Ticker(Protocol):
     def notify(self) -> None:
-        """Packets were pushed: start ticking if parked."""
+        """Packets were pushed: start ticking if quiet."""
 
     def route(self, input_id: int, conn: int) -> None:
         """Speaker `input_id` hears its own stream on connection `conn`."""
 
     def unroute(self, input_id: int) -> None: ...
 
-    async def run(self) -> None:
-        """Tick until cancelled; on the way out, flush and record the next frame number."""
+    @property
+    def routes(self) -> dict[int, int]:
+        """Each routed speaker's input and its connection, as the ticker knows them now."""
+
+    def close(self) -> None:
+        """The space is over: no more ticks; what is batched is sent."""
 
 
-def ticker_for(mixer: Mixer, audience: Audience) -> Ticker:
+def open_ticker(mixer: Mixer, audience: Audience, nursery: trio.Nursery, pool: TickPool | None) -> Ticker:
+    """The space's ticker: on `pool` with the Rust fan-out, otherwise a task started in `nursery`."""
     fanout = audience.fanout
-    if isinstance(fanout, Fanout):
-        return DriverTicker(mixer, fanout, audience)
-    return TrioTicker(mixer, audience)
+    if isinstance(fanout, Fanout) and pool is not None:
+        return DriverTicker(mixer, pool, fanout, audience)
+    ticker = TrioTicker(mixer, audience)
+    nursery.start_soon(ticker.run)
+    return ticker
 
 
 class DriverTicker:
-    def __init__(self, mixer: Mixer, fanout: Fanout, audience: Audience) -> None:
+    def __init__(self, mixer: Mixer, pool: TickPool, fanout: Fanout, audience: Audience) -> None:
         self._audience = audience
+        self._routes: dict[int, int] = {}
         self._driver = SpaceDriver(
+            pool,
             mixer,
             fanout,
             audience.audio_group,
@@ -61,19 +72,22 @@ class DriverTicker:
         self._driver.notify()
 
     def route(self, input_id: int, conn: int) -> None:
+        self._routes[input_id] = conn
         self._driver.route(input_id, conn)
 
     def unroute(self, input_id: int) -> None:
+        self._routes.pop(input_id, None)
         self._driver.unroute(input_id)
 
-    async def run(self) -> None:
-        try:
-            await trio.sleep_forever()
-        finally:
-            self._driver.stop()
-            self._audience.next_audio_seq = self._driver.next_seq
-            if self._driver.skipped_ticks:
-                log.warning("space %s: %d ticks skipped", self._audience.space_id, self._driver.skipped_ticks)
+    @property
+    def routes(self) -> dict[int, int]:
+        return dict(self._routes)
+
+    def close(self) -> None:
+        self._driver.stop()
+        self._audience.next_audio_seq = self._driver.next_seq
+        if self._driver.skipped_ticks:
+            log.warning("space %s: %d ticks skipped", self._audience.space_id, self._driver.skipped_ticks)
 
 
 class TrioTicker:
@@ -82,7 +96,8 @@ class TrioTicker:
         self._audience = audience
         self._wake = trio.Event()
         self._routes: dict[int, int] = {}
-        self.seq_offset = audience.next_audio_seq
+        self._scope = trio.CancelScope()
+        self.next_seq = audience.next_audio_seq
 
     def notify(self) -> None:
         self._wake.set()
@@ -93,6 +108,13 @@ class TrioTicker:
     def unroute(self, input_id: int) -> None:
         self._routes.pop(input_id, None)
 
+    @property
+    def routes(self) -> dict[int, int]:
+        return dict(self._routes)
+
+    def close(self) -> None:
+        self._scope.cancel()
+
     async def run(self) -> None:
         """Tick every 20 ms on a deadline schedule while the mixer has audio; park when it goes quiet.
 
@@ -100,26 +122,28 @@ class TrioTicker:
         `MAX_BEHIND_S` behind (a stalled machine), the missed ticks are skipped, and counted into the
         frames' `seq`, so listeners see the gap as the loss it is.
         """
-        try:
-            while True:
-                await self._wake.wait()
-                # One frame of playout delay, so each talker's next packet is usually there when needed.
-                await trio.sleep(FRAME_S)
-                deadline = trio.current_time()
-                while self._mixer.active:
-                    out = await trio.to_thread.run_sync(self._mixer.tick)
-                    seq = out.seq + self.seq_offset
-                    self._audience.send_mix(seq, out.captured_at, out.shared, out.minus, out.mixed, self._routes)
-                    deadline += FRAME_S
-                    behind = trio.current_time() - deadline
-                    if behind > MAX_BEHIND_S:
-                        missed = int(behind / FRAME_S)
-                        self.seq_offset += missed
-                        deadline += missed * FRAME_S
-                        log.warning("space %s: tick loop %.0f ms behind, %d ticks skipped",
-                                    self._audience.space_id, behind * 1000, missed)  # fmt: skip
-                    await trio.sleep_until(deadline)
+        with self._scope:
+            try:
+                while True:
+                    await self._wake.wait()
+                    # One frame of playout delay, so each talker's next packet is usually there when needed.
+                    await trio.sleep(FRAME_S)
+                    deadline = trio.current_time()
+                    while self._mixer.active:
+                        out = await trio.to_thread.run_sync(self._mixer.tick)
+                        seq = self.next_seq
+                        self.next_seq += 1
+                        self._audience.send_mix(seq, out.captured_at, out.shared, out.minus, out.mixed, self._routes)
+                        deadline += FRAME_S
+                        behind = trio.current_time() - deadline
+                        if behind > MAX_BEHIND_S:
+                            missed = int(behind / FRAME_S)
+                            self.next_seq += missed
+                            deadline += missed * FRAME_S
+                            log.warning("space %s: tick loop %.0f ms behind, %d ticks skipped",
+                                        self._audience.space_id, behind * 1000, missed)  # fmt: skip
+                        await trio.sleep_until(deadline)
+                    self._audience.flush()
+                    self._wake = trio.Event()
+            finally:
                 self._audience.flush()
-                self._wake = trio.Event()
-        finally:
-            self._audience.flush()

@@ -1,5 +1,6 @@
-//! `SpaceDriver`: the binding of `driver::Driver`, the thread that ticks a
-//! space's mixer and feeds the fan-out with no Python on the audio path.
+//! `TickPool` and `SpaceDriver`: the binding of the `driver` crate, the few
+//! threads that tick every talking space's mixer and feed the fan-out with no
+//! Python on the audio path.
 
 use ::driver as dr;
 use pyo3::exceptions::PyOSError;
@@ -9,6 +10,34 @@ use crate::fanout::Fanout;
 use crate::{Mixer, int_arg};
 
 #[pyclass(frozen, module = "mixer._mixer")]
+struct TickPool {
+    inner: dr::TickPool,
+}
+
+#[pymethods]
+impl TickPool {
+    #[new]
+    #[pyo3(signature = (*, threads = 2, max_threads = 64))]
+    fn new(py: Python<'_>, threads: i128, max_threads: i128) -> PyResult<Self> {
+        let threads: usize = int_arg(py, threads, "threads")?;
+        let max_threads: usize = int_arg(py, max_threads, "max_threads")?;
+        let inner =
+            dr::TickPool::new(threads, max_threads).map_err(|e| PyOSError::new_err(e.to_string()))?;
+        Ok(Self { inner })
+    }
+
+    #[getter]
+    fn threads(&self) -> usize {
+        self.inner.threads()
+    }
+
+    #[getter]
+    fn talking(&self) -> usize {
+        self.inner.talking()
+    }
+}
+
+#[pyclass(frozen, module = "mixer._mixer")]
 struct SpaceDriver {
     inner: dr::Driver,
 }
@@ -16,9 +45,10 @@ struct SpaceDriver {
 #[pymethods]
 impl SpaceDriver {
     #[new]
-    #[pyo3(signature = (mixer, fanout, audience_group, *, frames_per_message = 1, first_seq = 0))]
+    #[pyo3(signature = (pool, mixer, fanout, audience_group, *, frames_per_message = 1, first_seq = 0))]
     fn new(
         py: Python<'_>,
+        pool: PyRef<'_, TickPool>,
         mixer: PyRef<'_, Mixer>,
         fanout: PyRef<'_, Fanout>,
         audience_group: u64,
@@ -27,13 +57,13 @@ impl SpaceDriver {
     ) -> PyResult<Self> {
         let frames: usize = int_arg(py, frames_per_message, "frames_per_message")?;
         let inner = dr::Driver::start(
+            &pool.inner,
             mixer.inner.clone(),
             fanout.inner.clone(),
             audience_group,
             frames,
             first_seq,
-        )
-        .map_err(|e| PyOSError::new_err(e.to_string()))?;
+        );
         Ok(Self { inner })
     }
 
@@ -70,5 +100,6 @@ impl SpaceDriver {
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<TickPool>()?;
     m.add_class::<SpaceDriver>()
 }

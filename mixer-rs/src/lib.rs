@@ -157,6 +157,9 @@ struct MixerStats {
     ticks: u64,
     packets_in: u64,
     packets_dropped: u64,
+    dropped_no_input: u64,
+    dropped_overflow: u64,
+    dropped_removed: u64,
     packets_late: u64,
     concealed: u64,
     decode_errors: u64,
@@ -166,11 +169,23 @@ struct MixerStats {
 #[pymethods]
 impl MixerStats {
     fn __repr__(&self) -> String {
-        let Self { ticks, packets_in, packets_dropped, packets_late, concealed, decode_errors, encodes } =
-            self;
+        let Self {
+            ticks,
+            packets_in,
+            packets_dropped,
+            dropped_no_input,
+            dropped_overflow,
+            dropped_removed,
+            packets_late,
+            concealed,
+            decode_errors,
+            encodes,
+        } = self;
         format!(
             "MixerStats(ticks={ticks}, packets_in={packets_in}, packets_dropped={packets_dropped}, \
-             packets_late={packets_late}, concealed={concealed}, decode_errors={decode_errors}, encodes={encodes})"
+             dropped_no_input={dropped_no_input}, dropped_overflow={dropped_overflow}, \
+             dropped_removed={dropped_removed}, packets_late={packets_late}, concealed={concealed}, \
+             decode_errors={decode_errors}, encodes={encodes})"
         )
     }
 }
@@ -266,12 +281,31 @@ impl Mixer {
             ticks,
             packets_in,
             packets_dropped,
+            dropped_no_input,
+            dropped_overflow,
+            dropped_removed,
             packets_late,
             concealed,
             decode_errors,
             encodes,
         } = self.inner.stats();
-        MixerStats { ticks, packets_in, packets_dropped, packets_late, concealed, decode_errors, encodes }
+        MixerStats {
+            ticks,
+            packets_in,
+            packets_dropped,
+            dropped_no_input,
+            dropped_overflow,
+            dropped_removed,
+            packets_late,
+            concealed,
+            decode_errors,
+            encodes,
+        }
+    }
+
+    /// Sets of Opus state held now: 0 while the mixer is quiet.
+    fn codecs_held(&self, py: Python<'_>) -> usize {
+        py.detach(|| self.inner.codecs_held())
     }
 }
 

@@ -20,12 +20,7 @@ pub struct Encoder {
 impl Encoder {
     /// A new encoder; `bitrate` in bit/s, `complexity` 0-10.
     pub fn new(bitrate: i32, complexity: i32) -> Result<Self, MixerError> {
-        if !BITRATE_RANGE.contains(&bitrate) {
-            return Err(MixerError::BadArgument { name: "bitrate", reason: "must be 500..=512000 bit/s" });
-        }
-        if !COMPLEXITY_RANGE.contains(&complexity) {
-            return Err(MixerError::BadArgument { name: "complexity", reason: "must be 0..=10" });
-        }
+        check_encoder_settings(bitrate, complexity)?;
         let mut inner = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Voip)?;
         inner.set_bitrate(opus::Bitrate::Bits(bitrate))?;
         inner.set_complexity(complexity)?;
@@ -41,6 +36,18 @@ impl Encoder {
         let len = self.inner.encode(pcm, &mut out)?;
         Ok(out[..len].to_vec())
     }
+}
+
+/// Refuses a bitrate or complexity that `Encoder::new` would refuse, without
+/// building an encoder (a mixer builds its encoders only when it first mixes).
+pub fn check_encoder_settings(bitrate: i32, complexity: i32) -> Result<(), MixerError> {
+    if !BITRATE_RANGE.contains(&bitrate) {
+        return Err(MixerError::BadArgument { name: "bitrate", reason: "must be 500..=512000 bit/s" });
+    }
+    if !COMPLEXITY_RANGE.contains(&complexity) {
+        return Err(MixerError::BadArgument { name: "complexity", reason: "must be 0..=10" });
+    }
+    Ok(())
 }
 
 /// A mono 48 kHz Opus decoder with loss concealment.

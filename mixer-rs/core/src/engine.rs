@@ -5,21 +5,23 @@
 
 use std::collections::BTreeMap;
 
-use crate::codec::{Encoder, Pcm};
+use crate::codec::{Encoder, Pcm, check_encoder_settings};
 use crate::gate::{LEVEL_FLOOR_DBFS, MAX_MIXED_LIMIT, is_loud, keep_loudest, level_dbfs};
 use crate::ingress::Drained;
 use crate::input::{Input, Voice};
 use crate::mix::{Sum, accumulate, mix_all, mix_minus};
-use crate::output::{Counters, TickKind, TickOutput, bump};
+use crate::output::{Counters, DropReason, TickKind, TickOutput, bump};
 use crate::queue::{Frame, Offer};
 use crate::{FRAME_SAMPLES, MixerConfig, MixerError};
 
 pub(crate) struct Engine {
     /// Ordered so that outputs list inputs in id order, tick after tick.
     inputs: BTreeMap<u64, Input>,
-    shared_encoder: Encoder,
-    sum: Box<Sum>,
-    scratch: Box<Pcm>,
+    /// Built at the first tick with a talker, dropped when the engine goes
+    /// quiet: a silent space holds no encoder (about 20 KiB) and no buffers.
+    work: Option<Box<Workspace>>,
+    bitrate: i32,
+    complexity: i32,
     /// This tick's talkers; kept to reuse its allocation.
     talkers: Vec<Talker>,
     next_seq: u64,
@@ -27,6 +29,12 @@ pub(crate) struct Engine {
     max_mixed: usize,
     silence_dbfs: i32,
     hold_ticks: u32,
+}
+
+struct Workspace {
+    shared_encoder: Encoder,
+    sum: Sum,
+    scratch: Pcm,
 }
 
 /// An input that talks this tick, before the mix picks the loudest.
@@ -39,11 +47,12 @@ struct Talker {
 
 impl Engine {
     pub(crate) fn new(config: &MixerConfig) -> Result<Self, MixerError> {
+        check_encoder_settings(config.bitrate, config.complexity)?;
         Ok(Self {
             inputs: BTreeMap::new(),
-            shared_encoder: Encoder::new(config.bitrate, config.complexity)?,
-            sum: Box::new([0; FRAME_SAMPLES]),
-            scratch: Box::new([0; FRAME_SAMPLES]),
+            work: None,
+            bitrate: config.bitrate,
+            complexity: config.complexity,
             talkers: Vec::with_capacity(MAX_MIXED_LIMIT + 1),
             next_seq: 0,
             hangover_ticks: config.hangover_ticks,
@@ -58,31 +67,46 @@ impl Engine {
     pub(crate) fn apply(&mut self, drained: Drained, counters: &Counters) {
         for id in drained.removals {
             if let Some(gone) = self.inputs.remove(&id) {
-                bump(&counters.packets_dropped, gone.queued() as u64);
+                counters.drop(DropReason::Removed, gone.queued() as u64);
             }
         }
         self.inputs.extend(drained.additions);
-        let (mut late, mut dropped) = (0, 0);
+        let (mut late, mut overflow, mut no_input) = (0, 0, 0);
         for (id, frames) in drained.packets {
             let Some(input) = self.inputs.get_mut(&id) else {
-                dropped += frames.len() as u64;
+                no_input += frames.len() as u64;
                 continue;
             };
             for frame in frames {
                 match input.offer(frame) {
                     Offer::Queued => {}
                     Offer::Late => late += 1,
-                    Offer::QueuedDroppedOldest => dropped += 1,
+                    Offer::QueuedDroppedOldest => overflow += 1,
                 }
             }
         }
         bump(&counters.packets_late, late);
-        bump(&counters.packets_dropped, dropped);
+        counters.drop(DropReason::Overflow, overflow);
+        counters.drop(DropReason::NoInput, no_input);
     }
 
     /// True while a tick would put any input in the mix.
     pub(crate) fn is_active(&self) -> bool {
         self.inputs.values().any(|input| input.is_active(self.hangover_ticks))
+    }
+
+    /// Drops what only a talking space needs (called once it is quiet).
+    pub(crate) fn release(&mut self) {
+        self.work = None;
+        for input in self.inputs.values_mut() {
+            input.release();
+        }
+    }
+
+    /// How many sets of Opus state it holds now (the shared encoder's, each
+    /// playing input's): 0 for a quiet space.
+    pub(crate) fn codecs_held(&self) -> usize {
+        usize::from(self.work.is_some()) + self.inputs.values().filter(|input| input.has_codecs()).count()
     }
 
     // One tick: decode, gate, mix, mix-minus, encode.
@@ -162,14 +186,33 @@ impl Engine {
         keep_loudest(&mut self.talkers, self.max_mixed, |t| (t.id, t.rank));
 
         // 3: sum the talkers kept.
-        self.sum.fill(0);
+        if self.talkers.is_empty() {
+            return Ok(TickOutput {
+                seq,
+                kind: TickKind::Silent,
+                captured_at: 0,
+                shared: None,
+                minus: Vec::new(),
+                mixed: Vec::new(),
+                levels,
+            });
+        }
+        let work = match &mut self.work {
+            Some(work) => work,
+            None => self.work.insert(Box::new(Workspace {
+                shared_encoder: Encoder::new(self.bitrate, self.complexity)?,
+                sum: [0; FRAME_SAMPLES],
+                scratch: [0; FRAME_SAMPLES],
+            })),
+        };
+        work.sum.fill(0);
         let mut mixed = Vec::with_capacity(self.talkers.len());
         let mut captured_at: Option<u64> = None;
         let mut lone_real: Option<Frame> = None;
         for talker in self.talkers.drain(..) {
             let Some(input) = self.inputs.get_mut(&talker.id) else { continue };
             input.gate.in_mix = true;
-            accumulate(&mut self.sum, input.pcm());
+            accumulate(&mut work.sum, input.pcm());
             mixed.push(talker.id);
             if let Some(frame) = talker.frame {
                 captured_at = Some(captured_at.map_or(frame.captured_at, |t| t.min(frame.captured_at)));
@@ -194,16 +237,16 @@ impl Engine {
             }
             (talkers, _) => {
                 out.kind = TickKind::Mixed;
-                mix_all(&self.sum, &mut self.scratch);
-                out.shared = Some(self.shared_encoder.encode(&self.scratch[..])?);
+                mix_all(&work.sum, &mut work.scratch);
+                out.shared = Some(work.shared_encoder.encode(&work.scratch[..])?);
                 bump(&counters.encodes, 1);
                 // 4: one mix-minus per talker, when there is anyone else to hear.
                 if talkers > 1 {
                     out.minus.reserve_exact(talkers);
                     for &id in &out.mixed {
                         let Some(input) = self.inputs.get_mut(&id) else { continue };
-                        mix_minus(&self.sum, input.pcm(), &mut self.scratch);
-                        out.minus.push((id, input.encode_minus(&self.scratch)?));
+                        mix_minus(&work.sum, input.pcm(), &mut work.scratch);
+                        out.minus.push((id, input.encode_minus(&work.scratch)?));
                         bump(&counters.encodes, 1);
                     }
                 }

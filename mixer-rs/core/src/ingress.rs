@@ -116,7 +116,7 @@ mod tests {
     }
 
     fn input() -> Input {
-        Input::new(4, 32_000, 0).unwrap()
+        Input::new(4, 32_000, 0)
     }
 
     #[test]

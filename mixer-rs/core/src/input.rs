@@ -1,6 +1,12 @@
 //! One speaker as the mixer sees it: a jitter queue of its packets, its
 //! decoder, whether it still sends (the hangover), whether it talks (its
 //! gate), and the encoder of the mix it hears back (its mix-minus).
+//!
+//! The codecs are built at an input's first packet and dropped when it goes
+//! idle: a speaker on the mic who does not talk holds about 1 KiB instead of
+//! about 50 KiB of Opus state, which is what lets a server keep thousands of
+//! live, silent spaces. A talk spurt's first tick pays for a decoder (a few
+//! µs) and, once mixed with others, a mix-minus encoder.
 
 use crate::codec::{Decoder, Encoder, Pcm};
 use crate::gate::Gate;
@@ -20,24 +26,30 @@ pub(crate) enum Voice {
 
 pub(crate) struct Input {
     queue: JitterQueue,
-    decoder: Decoder,
-    minus_encoder: Encoder,
-    pcm: Box<Pcm>,
+    /// `None` while idle.
+    voice: Option<Box<Codecs>>,
+    bitrate: i32,
+    complexity: i32,
     /// Ticks since this input last played a real packet; `None` once idle.
     since_real: Option<u32>,
     pub(crate) gate: Gate,
 }
 
+/// What an input needs only while it plays.
+struct Codecs {
+    decoder: Decoder,
+    /// Built the first time this input is mixed with someone else.
+    minus_encoder: Option<Encoder>,
+    pcm: Pcm,
+}
+
+/// What an idle input "plays": never mixed, but `pcm()` needs something to return.
+static SILENCE: Pcm = [0; FRAME_SAMPLES];
+
 impl Input {
-    pub(crate) fn new(max_queue: usize, bitrate: i32, complexity: i32) -> Result<Self, MixerError> {
-        Ok(Self {
-            queue: JitterQueue::new(max_queue),
-            decoder: Decoder::new()?,
-            minus_encoder: Encoder::new(bitrate, complexity)?,
-            pcm: Box::new([0; FRAME_SAMPLES]),
-            since_real: None,
-            gate: Gate::new(),
-        })
+    /// `bitrate` and `complexity` must already be checked (`check_encoder_settings`).
+    pub(crate) fn new(max_queue: usize, bitrate: i32, complexity: i32) -> Self {
+        Self { queue: JitterQueue::new(max_queue), voice: None, bitrate, complexity, since_real: None, gate: Gate::new() }
     }
 
     pub(crate) fn offer(&mut self, frame: Frame) -> Offer {
@@ -51,30 +63,35 @@ impl Input {
     /// Produces this tick's audio into `self.pcm()`: the next queued packet,
     /// else concealment while inside the hangover, else nothing.
     pub(crate) fn play(&mut self, hangover_ticks: u32) -> Voice {
+        if !self.is_active(hangover_ticks) {
+            self.since_real = None;
+            self.voice = None; // idle: the codecs go until the next packet
+            return Voice::Idle;
+        }
+        if self.voice.is_none() {
+            // A decoder fails to build only when libopus cannot allocate: the
+            // packets then wait (and the queue's bounds apply) for a later tick.
+            let Ok(decoder) = Decoder::new() else { return Voice::Idle };
+            self.voice = Some(Box::new(Codecs { decoder, minus_encoder: None, pcm: [0; FRAME_SAMPLES] }));
+        }
+        let Some(codecs) = self.voice.as_deref_mut() else { return Voice::Idle };
         if let Some(skipped) = self.queue.trim() {
             // Decoded, not played: the decoder's state stays continuous across the skip.
-            let _ = self.decoder.decode(&skipped.packet, &mut self.pcm);
+            let _ = codecs.decoder.decode(&skipped.packet, &mut codecs.pcm);
         }
         if let Some(frame) = self.queue.pop() {
-            if self.decoder.decode(&frame.packet, &mut self.pcm).is_ok() {
+            if codecs.decoder.decode(&frame.packet, &mut codecs.pcm).is_ok() {
                 self.since_real = Some(0);
                 return Voice::Real(frame);
             }
             self.since_real = self.since_real.map(|n| n.saturating_add(1));
-            self.conceal();
+            codecs.conceal();
             return Voice::Concealed { decode_error: true };
         }
-        match self.since_real {
-            Some(n) if n < hangover_ticks => {
-                self.since_real = Some(n + 1);
-                self.conceal();
-                Voice::Concealed { decode_error: false }
-            }
-            _ => {
-                self.since_real = None;
-                Voice::Idle
-            }
-        }
+        // Inside the hangover (`is_active` above): conceal the missing packet.
+        self.since_real = self.since_real.map(|n| n + 1);
+        codecs.conceal();
+        Voice::Concealed { decode_error: false }
     }
 
     /// True while the next tick would decode or conceal for this input.
@@ -83,13 +100,33 @@ impl Input {
     }
 
     pub(crate) fn pcm(&self) -> &Pcm {
-        &self.pcm
+        self.voice.as_ref().map_or(&SILENCE, |codecs| &codecs.pcm)
+    }
+
+    /// Drops its codecs (the mixer is quiet: this input is idle too).
+    pub(crate) fn release(&mut self) {
+        self.voice = None;
+    }
+
+    /// Whether it holds codec state (it played within its hangover).
+    pub(crate) fn has_codecs(&self) -> bool {
+        self.voice.is_some()
     }
 
     pub(crate) fn encode_minus(&mut self, pcm: &Pcm) -> Result<Vec<u8>, MixerError> {
-        self.minus_encoder.encode(pcm)
+        // Only an input that played this tick is mixed, so it has its codecs.
+        let Some(codecs) = self.voice.as_deref_mut() else {
+            return Err(MixerError::Codec { function: "encode", reason: "the input is idle" });
+        };
+        let encoder = match &mut codecs.minus_encoder {
+            Some(encoder) => encoder,
+            None => codecs.minus_encoder.insert(Encoder::new(self.bitrate, self.complexity)?),
+        };
+        encoder.encode(pcm)
     }
+}
 
+impl Codecs {
     fn conceal(&mut self) {
         // Concealment only fails on a broken decoder state; silence is the
         // honest fallback and keeps the tick going.

@@ -9,7 +9,7 @@ use crate::engine::Engine;
 use crate::gate::{LEVEL_FLOOR_DBFS, MAX_MIXED_LIMIT};
 use crate::ingress::{Accepted, Ingress};
 use crate::input::Input;
-use crate::output::{Counters, MixerStats, TickOutput, bump};
+use crate::output::{Counters, DropReason, MixerStats, TickOutput, bump};
 use crate::queue::Frame;
 use crate::{MAX_PACKET_BYTES, MixerError};
 
@@ -101,13 +101,14 @@ impl Mixer {
 
     /// Makes `id` an input (a speaker); no-op if it is one.
     ///
-    /// Its codecs are built here, on the caller's thread, not in the tick.
-    /// Fails only if libopus cannot allocate.
+    /// Costs no codec state until it talks: its decoder is built at its first
+    /// packet, its mix-minus encoder the first time it is mixed with others.
+    /// Never fails today; the `Result` keeps room for settings checked here.
     pub fn add_input(&self, id: u64) -> Result<(), MixerError> {
         if self.has_input(id) {
             return Ok(());
         }
-        let input = Input::new(self.config.max_queue, self.config.bitrate, self.config.complexity)?;
+        let input = Input::new(self.config.max_queue, self.config.bitrate, self.config.complexity);
         lock(&self.ingress).add(id, input);
         Ok(())
     }
@@ -117,7 +118,7 @@ impl Mixer {
     /// that starts after this call. No-op if absent.
     pub fn remove_input(&self, id: u64) {
         let dropped = lock(&self.ingress).remove(id);
-        bump(&self.counters.packets_dropped, dropped as u64);
+        self.counters.drop(DropReason::Removed, dropped as u64);
     }
 
     pub fn has_input(&self, id: u64) -> bool {
@@ -135,11 +136,11 @@ impl Mixer {
         let accepted = lock(&self.ingress).push(id, frame);
         match accepted {
             Accepted::Unknown => {
-                bump(&self.counters.packets_dropped, 1);
+                self.counters.drop(DropReason::NoInput, 1);
                 return Ok(false);
             }
             Accepted::Queued => {}
-            Accepted::QueuedDroppedOldest => bump(&self.counters.packets_dropped, 1),
+            Accepted::QueuedDroppedOldest => self.counters.drop(DropReason::Overflow, 1),
         }
         bump(&self.counters.packets_in, 1);
         Ok(true)
@@ -172,8 +173,19 @@ impl Mixer {
         };
         engine.apply(drained, &self.counters);
         let result = engine.tick(&self.counters);
-        self.engine_active.store(engine.is_active(), Ordering::Release);
+        let active = engine.is_active();
+        if !active {
+            engine.release();
+        }
+        self.engine_active.store(active, Ordering::Release);
         result
+    }
+
+    /// How many sets of Opus state the mixer holds now (its shared encoder,
+    /// each playing input's codecs): 0 once it is quiet, however many inputs
+    /// it has. Waits for a tick under way.
+    pub fn codecs_held(&self) -> usize {
+        lock(&self.engine).codecs_held()
     }
 
     pub fn stats(&self) -> MixerStats {

@@ -56,9 +56,14 @@ pub struct MixerStats {
     pub ticks: u64,
     /// Packets accepted by `push` (the pushes that returned true).
     pub packets_in: u64,
-    /// Packets discarded unplayed: pushed to an unknown input, pushed out by
-    /// a full queue, or queued when their input was removed.
+    /// Packets discarded unplayed, for any of the three reasons below (their sum).
     pub packets_dropped: u64,
+    /// Pushed to an input that does not exist (not, or no longer, on the mic).
+    pub dropped_no_input: u64,
+    /// Pushed out, oldest first, by a full queue (ingress or jitter queue).
+    pub dropped_overflow: u64,
+    /// Still queued when their input was removed.
+    pub dropped_removed: u64,
     /// Accepted packets discarded because their seq was played or queued already.
     pub packets_late: u64,
     /// Frames of loss concealment played (hangover or undecodable packet),
@@ -74,6 +79,9 @@ pub(crate) struct Counters {
     pub(crate) ticks: AtomicU64,
     pub(crate) packets_in: AtomicU64,
     pub(crate) packets_dropped: AtomicU64,
+    pub(crate) dropped_no_input: AtomicU64,
+    pub(crate) dropped_overflow: AtomicU64,
+    pub(crate) dropped_removed: AtomicU64,
     pub(crate) packets_late: AtomicU64,
     pub(crate) concealed: AtomicU64,
     pub(crate) decode_errors: AtomicU64,
@@ -87,13 +95,37 @@ pub(crate) fn bump(counter: &AtomicU64, by: u64) {
     }
 }
 
+/// Why a packet was discarded unplayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DropReason {
+    NoInput,
+    Overflow,
+    Removed,
+}
+
 impl Counters {
+    /// Counts `n` packets dropped for `why`, in the total and in its reason.
+    pub(crate) fn drop(&self, why: DropReason, n: u64) {
+        bump(&self.packets_dropped, n);
+        bump(
+            match why {
+                DropReason::NoInput => &self.dropped_no_input,
+                DropReason::Overflow => &self.dropped_overflow,
+                DropReason::Removed => &self.dropped_removed,
+            },
+            n,
+        );
+    }
+
     pub(crate) fn snapshot(&self) -> MixerStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         MixerStats {
             ticks: get(&self.ticks),
             packets_in: get(&self.packets_in),
             packets_dropped: get(&self.packets_dropped),
+            dropped_no_input: get(&self.dropped_no_input),
+            dropped_overflow: get(&self.dropped_overflow),
+            dropped_removed: get(&self.dropped_removed),
             packets_late: get(&self.packets_late),
             concealed: get(&self.concealed),
             decode_errors: get(&self.decode_errors),

@@ -155,3 +155,24 @@ fn an_input_added_again_starts_afresh() {
     let out = mixer.tick().unwrap();
     assert_eq!(out.shared.as_deref(), Some(packets[1].as_slice()), "seq 0 is not late for a new input");
 }
+
+#[test]
+fn a_space_holds_opus_state_only_while_someone_talks() {
+    let mixer = mixer_with(&[1, 2], 5);
+    assert_eq!(mixer.codecs_held(), 0, "speakers on the mic who never talked hold no codecs");
+    let (a, b) = (tone_packets(440.0, 10), tone_packets(1000.0, 10));
+    for seq in 0..10 {
+        mixer.push(1, frame(seq, &a[seq as usize])).unwrap();
+        mixer.push(2, frame(seq, &b[seq as usize])).unwrap();
+        mixer.tick().unwrap();
+    }
+    // The control: while two talk, the shared encoder and both inputs' codecs exist.
+    assert_eq!(mixer.codecs_held(), 3);
+    while mixer.is_active() {
+        mixer.tick().unwrap();
+    }
+    assert_eq!(mixer.codecs_held(), 0, "quiet again: every codec released");
+    // And the next spurt is heard as before.
+    mixer.push(1, frame(10, &a[0])).unwrap();
+    assert_eq!(mixer.tick().unwrap().kind, TickKind::Passthrough);
+}

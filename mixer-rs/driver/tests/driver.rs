@@ -1,6 +1,7 @@
 //! The driver against a real mixer and fan-out on loopback sockets: frames
-//! arrive every tick in order, a routed speaker hears its own stream, and an
-//! idle mixer parks the thread.
+//! arrive every tick in order, a routed speaker hears its own stream, an idle
+//! mixer leaves the pool's queue, and spaces sharing the pool each keep their
+//! own numbering with no frame lost.
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -8,7 +9,7 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use driver::Driver;
+use driver::{Driver, TickPool};
 use fanout::{Fanout, FanoutConfig};
 use mixer_core::{Encoder, Frame, Mixer, MixerConfig};
 
@@ -66,7 +67,8 @@ fn frames_flow_in_order_to_the_audience_and_a_speaker_gets_its_own_stream() {
     let group = fanout.new_group();
     fanout.join_group(group, ear_conn).unwrap();
 
-    let driver = Driver::start(Arc::clone(&mixer), Arc::clone(&fanout), group, 5, 100).unwrap();
+    let pool = TickPool::new(2, 8).unwrap();
+    let driver = Driver::start(&pool, Arc::clone(&mixer), Arc::clone(&fanout), group, 5, 100);
     mixer.add_input(1).unwrap();
     mixer.add_input(2).unwrap();
     driver.route(1, mouth_conn);
@@ -93,6 +95,46 @@ fn frames_flow_in_order_to_the_audience_and_a_speaker_gets_its_own_stream() {
     let ticks = driver.stats().ticks;
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(driver.stats().ticks, ticks, "an idle mixer does not tick");
+    assert_eq!(pool.talking(), 0, "a quiet space leaves the pool's queue");
     driver.stop();
     assert!(driver.next_seq() > 140);
+}
+
+#[test]
+fn spaces_sharing_a_pool_each_get_every_frame_in_order() {
+    const SPACES: usize = 8;
+    let fanout = Arc::new(Fanout::new(FanoutConfig { max_queue_bytes: 1 << 20, max_audio_messages: 256 }).unwrap());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let pool = TickPool::new(2, 4).unwrap();
+    let mut spaces = Vec::new();
+    for space in 0..SPACES {
+        let ear = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        ear.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let (ear_server, _) = listener.accept().unwrap();
+        let group = fanout.new_group();
+        fanout.join_group(group, fanout.register(ear_server.as_raw_fd()).unwrap()).unwrap();
+        let mixer = Arc::new(Mixer::new(MixerConfig::default()).unwrap());
+        mixer.add_input(1).unwrap();
+        let first_seq = 1_000 * space as u64;
+        let driver = Driver::start(&pool, Arc::clone(&mixer), Arc::clone(&fanout), group, 1, first_seq);
+        spaces.push((ear, ear_server, mixer, driver, first_seq, Encoder::new(32_000, 5).unwrap()));
+    }
+    for n in 0..50 {
+        for (_, _, mixer, driver, _, encoder) in &mut spaces {
+            let packet = encoder.encode(&sine(440.0, n)).unwrap();
+            mixer.push(1, Frame { seq: n as u64, captured_at: 1, packet }).unwrap();
+            driver.notify();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (ear, _, _, driver, first_seq, _) in &mut spaces {
+        let mut heard: Vec<u64> = Vec::new();
+        while heard.len() < 45 {
+            heard.extend(seqs(&read_message(ear)));
+        }
+        assert_eq!(heard[0], *first_seq, "each space numbers its own frames");
+        assert!(heard.windows(2).all(|w| w[1] == w[0] + 1), "consecutive: {heard:?}");
+        driver.stop();
+    }
+    assert!(pool.threads() <= 4);
 }

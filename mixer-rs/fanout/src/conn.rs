@@ -2,11 +2,11 @@
 //! its queue, whether the writer holds it), and `Batch`, what queueing one
 //! message to one or many connections leaves to do once their locks are released.
 
-use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use crate::queue::{Kind, Limits, OutQueue};
+use crate::sys::Sock;
 
 /// Locks, ignoring poison: every critical section leaves its data consistent.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -16,17 +16,16 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug)]
 pub(crate) struct Conn {
     pub id: u64,
-    /// The descriptor is the caller's (see `Fanout::register_borrowed`): never closed here.
-    pub borrowed: bool,
     pub state: Mutex<ConnState>,
 }
 
 #[derive(Debug)]
 pub(crate) struct ConnState {
     pub queue: OutQueue,
-    /// The fan-out's duplicate of the socket; `None` once the writer closed it.
-    /// Only the writer thread takes it out, so it may use the raw descriptor unlocked.
-    pub fd: Option<OwnedFd>,
+    /// The socket (the fan-out's duplicate, or the caller's borrowed
+    /// descriptor); `None` once the writer retired it. Only the writer thread
+    /// takes it out, so it may use the raw descriptor unlocked.
+    pub fd: Option<Sock>,
     /// False from an EAGAIN until the next EPOLLOUT edge.
     pub writable: bool,
     /// On the ready list or in the writer's hands: never listed twice.
@@ -42,7 +41,7 @@ pub(crate) struct ConnState {
 }
 
 impl Conn {
-    pub fn new(id: u64, fd: OwnedFd, borrowed: bool) -> Self {
+    pub fn new(id: u64, fd: Sock) -> Self {
         let state = ConnState {
             queue: OutQueue::default(),
             fd: Some(fd),
@@ -53,7 +52,7 @@ impl Conn {
             lagged: 0,
             wrote_at: Instant::now(),
         };
-        Self { id, borrowed, state: Mutex::new(state) }
+        Self { id, state: Mutex::new(state) }
     }
 
     pub fn lock(&self) -> MutexGuard<'_, ConnState> {

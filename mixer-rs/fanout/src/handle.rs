@@ -2,7 +2,7 @@
 //! connection or a group, close, read notices and stats. Every method only
 //! touches queues under short locks; the writer thread does the writing.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -12,6 +12,7 @@ use crate::frame::frame_binary;
 use crate::queue::{Kind, Limits};
 use crate::report::{FanoutStats, Notice};
 use crate::shared::{Shared, write};
+use crate::sys::Sock;
 use crate::{FanoutConfig, FanoutError, writer};
 
 /// The fan-out: one writer thread and the queues of every registered socket.
@@ -45,8 +46,7 @@ impl Fanout {
     /// eventually closes its own), makes the socket non-blocking, and returns
     /// the new connection's id.
     pub fn register(&self, fd: RawFd) -> Result<u64, FanoutError> {
-        let dup = crate::sys::dup_stream_socket(fd)?;
-        self.add(dup, false)
+        self.add(crate::sys::dup_stream_socket(fd)?)
     }
 
     /// Uses the caller's own descriptor `fd`, with no duplicate (one file
@@ -55,8 +55,7 @@ impl Fanout {
     /// keep it open until, after `close(conn)`, `released(conn)` is true —
     /// closing it earlier could let the writer send into a reused descriptor.
     pub fn register_borrowed(&self, fd: RawFd) -> Result<u64, FanoutError> {
-        let borrowed = crate::sys::borrow_stream_socket(fd)?;
-        self.add(borrowed, true)
+        self.add(crate::sys::borrow_stream_socket(fd)?)
     }
 
     /// Milliseconds since the writer last got bytes into `conn`'s socket (or
@@ -70,27 +69,26 @@ impl Fanout {
     }
 
     /// True once the writer is done with `conn` for good (or never knew it):
-    /// a borrowed descriptor may then be closed by its owner.
+    /// a borrowed descriptor may then be closed by its owner. Also true once
+    /// the writer thread has ended (stopped, or died of a panic): no other
+    /// thread writes to client sockets, so nothing can touch the descriptor.
     pub fn released(&self, conn: u64) -> bool {
-        self.shared.conn(conn).is_none()
+        self.shared.writer_gone.load(Ordering::SeqCst) || self.shared.conn(conn).is_none()
     }
 
-    fn add(&self, fd: OwnedFd, borrowed: bool) -> Result<u64, FanoutError> {
+    fn add(&self, fd: Sock) -> Result<u64, FanoutError> {
         let raw = fd.as_raw_fd();
         let id = self.shared.next_conn.fetch_add(1, Ordering::Relaxed);
         let mut registry = write(&self.shared.registry);
-        if registry.stopped {
-            give_back(fd, borrowed);
+        if registry.stopped || self.shared.writer_gone.load(Ordering::SeqCst) {
             return Err(FanoutError::Stopped);
         }
         // Registered before epoll_ctl: its first EPOLLOUT edge must find it.
-        let conn = Arc::new(Conn::new(id, fd, borrowed));
+        let conn = Arc::new(Conn::new(id, fd));
         registry.conns.insert(id, Arc::clone(&conn));
         if let Err(err) = self.shared.epoll.add(raw, libc::EPOLLOUT as u32, id) {
             registry.conns.remove(&id);
-            if let Some(fd) = conn.lock().fd.take() {
-                give_back(fd, borrowed);
-            }
+            drop(conn.lock().fd.take()); // closes a duplicate; a borrowed descriptor stays open
             return Err(err.into());
         }
         Ok(id)
@@ -239,14 +237,5 @@ impl Fanout {
 impl Drop for Fanout {
     fn drop(&mut self) {
         self.shutdown();
-    }
-}
-
-/// Drops a descriptor the fan-out owns; hands a borrowed one back unclosed.
-pub(crate) fn give_back(fd: OwnedFd, borrowed: bool) {
-    if borrowed {
-        let _ = std::os::fd::IntoRawFd::into_raw_fd(fd);
-    } else {
-        drop(fd);
     }
 }

@@ -9,6 +9,11 @@
 //! members), `report` (notices, stats), `shared` (what the threads share),
 //! `writer` (the writer thread), `handle` (the `Fanout` API).
 
+// `sys` holds the system calls, and `writer` its one `sendmsg` over pinned
+// buffers; nothing else may use `unsafe`, and every block says why it is sound.
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod conn;
 mod frame;
 mod group;

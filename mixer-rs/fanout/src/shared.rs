@@ -79,6 +79,8 @@ pub(crate) struct Shared {
     /// work must write the eventfd. Everyone else skips that system call.
     pub sleeping: AtomicBool,
     pub stop: AtomicBool,
+    /// The writer thread has ended (stopped or panicked): it will never write again.
+    pub writer_gone: AtomicBool,
     pub next_conn: AtomicU64,
     pub next_group: AtomicU64,
 }
@@ -107,6 +109,7 @@ impl Shared {
             wake,
             sleeping: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            writer_gone: AtomicBool::new(false),
             next_conn: AtomicU64::new(1),
             next_group: AtomicU64::new(1),
         })

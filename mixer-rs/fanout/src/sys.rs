@@ -1,9 +1,32 @@
 //! The system calls the fan-out makes, each wrapped once with its SAFETY
 //! argument: dup, epoll, eventfd, sendmsg, shutdown and the thread CPU clock.
-//! Linux only; every descriptor made here is close-on-exec and owned (`OwnedFd`).
+//! Linux only; every descriptor made here is close-on-exec and owned (`OwnedFd`);
+//! a caller's descriptor that is only borrowed is a `Sock::Borrowed`, which no
+//! path (drop, unwinding from a panic included) ever closes.
+
+#![allow(unsafe_code)]
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// A client socket as the writer holds it: its own duplicate, or the caller's
+/// descriptor borrowed. Dropping an `Owned` closes the duplicate; dropping a
+/// `Borrowed` does nothing, so even a panicking writer can never close (and so
+/// free for reuse) a descriptor that Python still owns.
+#[derive(Debug)]
+pub enum Sock {
+    Owned(OwnedFd),
+    Borrowed(RawFd),
+}
+
+impl AsRawFd for Sock {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Self::Owned(fd) => fd.as_raw_fd(),
+            Self::Borrowed(fd) => *fd,
+        }
+    }
+}
 
 /// `-1` from a libc call becomes the thread's `errno` as an `io::Error`.
 fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -19,37 +42,30 @@ fn owned(fd: libc::c_int) -> OwnedFd {
 
 /// A duplicate of the stream socket `fd`, made non-blocking (a flag of the
 /// socket itself, so the caller's descriptor becomes non-blocking too).
-pub fn dup_stream_socket(fd: RawFd) -> io::Result<OwnedFd> {
+pub fn dup_stream_socket(fd: RawFd) -> io::Result<Sock> {
     check_stream_socket(fd)?;
     // SAFETY: F_DUPFD_CLOEXEC takes an int and returns a new descriptor or -1.
     let dup = owned(check(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })?);
-    set_nonblocking(&dup)?;
-    Ok(dup)
+    set_nonblocking(dup.as_raw_fd())?;
+    Ok(Sock::Owned(dup))
 }
 
-/// The caller's own descriptor `fd`, borrowed: made non-blocking and wrapped
-/// so the writer can use it, but never closed by the fan-out (the writer
-/// gives it back with `into_raw_fd` when it retires the connection).
-pub fn borrow_stream_socket(fd: RawFd) -> io::Result<OwnedFd> {
+/// The caller's own descriptor `fd`, borrowed: made non-blocking, never
+/// closed here. The caller of `Fanout::register_borrowed` keeps it open until
+/// `released()` says the writer is done with it.
+pub fn borrow_stream_socket(fd: RawFd) -> io::Result<Sock> {
     check_stream_socket(fd)?;
-    // SAFETY: `fd` is an open stream socket (checked above), and the caller of
-    // `Fanout::register_borrowed` keeps it open until `released()` says the
-    // writer is done with it; the wrapper is never dropped, only unwrapped
-    // again with `into_raw_fd`, so this does not take ownership.
-    let borrowed = unsafe { OwnedFd::from_raw_fd(fd) };
-    if let Err(err) = set_nonblocking(&borrowed) {
-        let _ = std::os::fd::IntoRawFd::into_raw_fd(borrowed);
-        return Err(err);
-    }
-    Ok(borrowed)
+    set_nonblocking(fd)?;
+    Ok(Sock::Borrowed(fd))
 }
 
-fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
-    // SAFETY: F_GETFL/F_SETFL on an open descriptor; no pointers involved.
-    let flags = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
+fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: F_GETFL/F_SETFL take and return ints; no pointers involved. A
+    // descriptor that is not open fails with EBADF.
+    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
     if flags & libc::O_NONBLOCK == 0 {
         // SAFETY: as above.
-        check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
+        check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
     }
     Ok(())
 }
@@ -187,8 +203,9 @@ pub unsafe fn send_vectored(fd: RawFd, iov: &[libc::iovec]) -> io::Result<usize>
 }
 
 /// Sends FIN after whatever the socket still holds; errors (the peer is gone) are moot.
-pub fn shutdown_write(fd: &OwnedFd) {
-    // SAFETY: no pointers; `fd` is open for as long as the borrow.
+pub fn shutdown_write(fd: &Sock) {
+    // SAFETY: no pointers; `fd` is open while the writer holds it (its own
+    // duplicate, or a borrowed descriptor its owner keeps open until released).
     unsafe { libc::shutdown(fd.as_raw_fd(), libc::SHUT_WR) };
 }
 
@@ -198,4 +215,39 @@ pub fn thread_cpu_ns() -> u64 {
     // SAFETY: `ts` is a live local the kernel fills; this clock always exists on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::net::UnixStream;
+
+    use super::*;
+
+    fn is_open(fd: RawFd) -> bool {
+        // SAFETY: F_GETFD takes and returns ints; a closed descriptor gives -1 (EBADF).
+        unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+    }
+
+    #[test]
+    fn a_borrowed_socket_stays_open_when_dropped_even_by_a_panic() {
+        let (ours, _peer) = UnixStream::pair().unwrap();
+        let fd = ours.as_raw_fd();
+        let unwound = std::panic::catch_unwind(|| {
+            let _sock = borrow_stream_socket(fd).unwrap();
+            panic!("the writer dies holding the socket");
+        });
+        assert!(unwound.is_err());
+        assert!(is_open(fd), "a borrowed descriptor was closed");
+    }
+
+    #[test]
+    fn an_owned_duplicate_is_closed_when_dropped() {
+        // The control: the same check does see a descriptor close.
+        let (ours, _peer) = UnixStream::pair().unwrap();
+        let dup = dup_stream_socket(ours.as_raw_fd()).unwrap();
+        let fd = dup.as_raw_fd();
+        assert!(is_open(fd));
+        drop(dup);
+        assert!(!is_open(fd));
+    }
 }

@@ -30,6 +30,9 @@ enum Retire {
 }
 
 pub(crate) fn run(shared: Arc<Shared>) {
+    // Set on every way out, unwinding from a panic included: `released` then
+    // tells the owners of borrowed descriptors that they may close them.
+    let _gone = WriterGone(Arc::clone(&shared));
     Writer {
         shared,
         pass: Vec::new(),
@@ -42,6 +45,14 @@ pub(crate) fn run(shared: Arc<Shared>) {
         calls: 0,
     }
     .run();
+}
+
+struct WriterGone(Arc<Shared>);
+
+impl Drop for WriterGone {
+    fn drop(&mut self) {
+        self.0.writer_gone.store(true, Ordering::SeqCst);
+    }
 }
 
 struct Writer {
@@ -181,6 +192,7 @@ impl Writer {
         // remove a pinned segment (the queue's drop policy skips them) and
         // `Arc<[u8]>` bytes never change, so the buffers stay alive and
         // unchanged. `fd` stays open: only this thread ever takes it out of the state.
+        #[allow(unsafe_code)]
         let sent = unsafe { sys::send_vectored(fd, &self.iov) };
         let mut st = conn.lock();
         match sent {
@@ -232,7 +244,7 @@ impl Writer {
         if how == Retire::Shutdown {
             sys::shutdown_write(&fd);
         }
-        crate::handle::give_back(fd, conn.borrowed);
+        drop(fd); // closes a duplicate; a borrowed descriptor stays open for its owner to close
         write(&self.shared.registry).conns.remove(&conn.id);
         self.shared.leave_groups(conn.id, &groups);
         if let Retire::Failed(errno) = how {

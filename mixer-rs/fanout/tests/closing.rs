@@ -146,3 +146,19 @@ fn a_borrowed_descriptor_is_flushed_shut_and_released_but_never_closed() {
     assert!(flags >= 0, "the fan-out closed a descriptor it had only borrowed");
     drop(server_side);
 }
+
+#[test]
+fn a_stopped_writer_releases_borrowed_descriptors_and_leaves_them_open() {
+    use std::net::{TcpListener, TcpStream};
+    let fanout = fanout(1 << 20, 64);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let _peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server_side, _) = listener.accept().unwrap();
+    let conn = fanout.register_borrowed(server_side.as_raw_fd()).unwrap();
+    assert!(!fanout.released(conn), "registered and open: not released");
+    fanout.shutdown(); // never closed: the owner may close it once released
+    assert!(fanout.released(conn));
+    // SAFETY: F_GETFD takes an int descriptor and no pointers.
+    let flags = unsafe { libc::fcntl(server_side.as_raw_fd(), libc::F_GETFD) };
+    assert!(flags >= 0, "the fan-out closed a descriptor it had only borrowed");
+}

@@ -1,0 +1,257 @@
+//! `TickPool`: a few threads that tick every talking space of the server, each
+//! at its own 20 ms deadlines, from one deadline-ordered queue. It starts with
+//! `threads` of them, adds one whenever a space's tick is taken late (up to
+//! `max_threads`, and never more than there are talking spaces), and an added
+//! thread ends after 5 s without work. So a server where nobody talks keeps
+//! its `threads`, and a machine whose cores are shared with other work still
+//! gets its ticks done: the OS shares a core among runnable threads, so two
+//! threads competing with many others get too small a share (measured on a
+//! loaded 2-core machine: 20 talking spaces on 2 fixed threads lost a fifth of
+//! their frames; on 16, none).
+
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::BinaryHeap;
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::space::Slot;
+use crate::lock;
+
+/// One space due for a tick at `deadline`. Each space is in the queue at most
+/// once (its `scheduled` flag), and is put back only after its tick ends, so
+/// no two threads ever tick the same space.
+struct Due {
+    deadline: Instant,
+    order: u64,
+    slot: Arc<Slot>,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        (self.deadline, self.order) == (other.deadline, other.order)
+    }
+}
+
+impl Eq for Due {}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Due {
+    /// Reversed: `BinaryHeap` is a max-heap, and the earliest deadline must come out first.
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        (other.deadline, other.order).cmp(&(self.deadline, self.order))
+    }
+}
+
+pub(crate) struct PoolShared {
+    due: Mutex<BinaryHeap<Due>>,
+    wake: Condvar,
+    stop: AtomicBool,
+    order: AtomicU64,
+    /// Spaces in the queue or being ticked now: the talking spaces.
+    pub(crate) talking: AtomicUsize,
+    min_threads: usize,
+    max_threads: usize,
+    /// Threads alive.
+    alive: AtomicUsize,
+    /// Every thread started; the pool's drop joins them. Also guards growth against a stop.
+    handles: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A tick taken this late means no thread was free when it fell due.
+const LATE: Duration = Duration::from_millis(5);
+/// A thread beyond `min_threads` ends after this long without a tick.
+const IDLE_EXIT: Duration = Duration::from_secs(5);
+
+impl PoolShared {
+    /// Puts `slot` in the queue for a tick at `deadline`.
+    pub(crate) fn schedule(&self, slot: Arc<Slot>, deadline: Instant) {
+        let order = self.order.fetch_add(1, Ordering::Relaxed);
+        let earliest = {
+            let mut due = lock(&self.due);
+            due.push(Due { deadline, order, slot });
+            due.peek().is_some_and(|top| top.order == order)
+        };
+        // A thread sleeping until a later deadline must wake to take this one.
+        if earliest {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Waits for the earliest due space; `None`
+    /// once the pool stops, or when this thread is one too many (idle since
+    /// `last_work` for `IDLE_EXIT`, with more than `min_threads` alive).
+    fn next(&self, last_work: Instant) -> Option<(Arc<Slot>, Instant)> {
+        let mut due = lock(&self.due);
+        loop {
+            if self.stop.load(Ordering::SeqCst) {
+                return None;
+            }
+            let now = Instant::now();
+            if due.peek().is_some_and(|top| top.deadline <= now) {
+                let top = due.pop()?;
+                // Another thread may take the next one meanwhile.
+                if due.peek().is_some_and(|next| next.deadline <= now) {
+                    self.wake.notify_one();
+                }
+                return Some((top.slot, top.deadline));
+            }
+            let idle_until = (self.alive.load(Ordering::SeqCst) > self.min_threads).then(|| last_work + IDLE_EXIT);
+            if idle_until.is_some_and(|until| until <= now) && self.retire() {
+                return None;
+            }
+            let until = match (due.peek().map(|top| top.deadline), idle_until.filter(|until| *until > now)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            due = match until {
+                Some(until) => self.wake.wait_timeout(due, until - now).unwrap_or_else(PoisonError::into_inner).0,
+                None => self.wake.wait(due).unwrap_or_else(PoisonError::into_inner),
+            };
+        }
+    }
+
+    /// One thread fewer, unless that would go under `min_threads`.
+    fn retire(&self) -> bool {
+        let min = self.min_threads;
+        self.alive.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n > min).then(|| n - 1)).is_ok()
+    }
+
+    /// A tick was taken late (every thread busy, or the OS slow to run a free
+    /// one: both mean too little CPU for the pool): one thread more, if there
+    /// is room. Errors (the OS refused a thread) leave the pool as it is.
+    fn grow(self: &Arc<Self>) {
+        // More threads than talking spaces could never all have work.
+        let max = self.max_threads.min(self.talking.load(Ordering::Relaxed).max(self.min_threads));
+        if self.alive.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then(|| n + 1)).is_err() {
+            return;
+        }
+        let mut handles = lock(&self.handles);
+        if self.stop.load(Ordering::SeqCst) || spawn(self, &mut handles).is_err() {
+            self.alive.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+fn spawn(shared: &Arc<PoolShared>, handles: &mut Vec<JoinHandle<()>>) -> io::Result<()> {
+    handles.retain(|handle| !handle.is_finished());
+    let shared = Arc::clone(shared);
+    handles.push(thread::Builder::new().name("stoa-tick".into()).spawn(move || work(&shared))?);
+    Ok(())
+}
+
+/// The server's tick threads. Dropping it stops and joins them.
+pub struct TickPool {
+    pub(crate) shared: Arc<PoolShared>,
+}
+
+impl TickPool {
+    /// Starts `threads` (at least 1) tick threads, named "stoa-tick"; the
+    /// pool may grow to `max_threads` while ticks run late.
+    pub fn new(threads: usize, max_threads: usize) -> io::Result<Self> {
+        let threads = threads.max(1);
+        let shared = Arc::new(PoolShared {
+            due: Mutex::new(BinaryHeap::new()),
+            wake: Condvar::new(),
+            stop: AtomicBool::new(false),
+            order: AtomicU64::new(0),
+            talking: AtomicUsize::new(0),
+            min_threads: threads,
+            max_threads: max_threads.max(threads),
+            alive: AtomicUsize::new(threads),
+            handles: Mutex::new(Vec::new()),
+        });
+        let pool = Self { shared };
+        {
+            let mut handles = lock(&pool.shared.handles);
+            for _ in 0..threads {
+                spawn(&pool.shared, &mut handles)?;
+            }
+        }
+        Ok(pool)
+    }
+
+    /// Threads alive now.
+    pub fn threads(&self) -> usize {
+        self.shared.alive.load(Ordering::SeqCst)
+    }
+
+    /// Spaces ticking now (someone talks, or just stopped and their last frames are due).
+    pub fn talking(&self) -> usize {
+        self.shared.talking.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for TickPool {
+    fn drop(&mut self) {
+        let handles = {
+            let mut handles = lock(&self.shared.handles);
+            self.shared.stop.store(true, Ordering::SeqCst); // under `handles`: no thread starts after this
+            std::mem::take(&mut *handles)
+        };
+        {
+            let _due = lock(&self.shared.due);
+            self.shared.wake.notify_all();
+        }
+        for thread in handles {
+            // A panic in a tick thread is a bug; the panic hook has reported it.
+            let _ = thread.join();
+        }
+        // Spaces still queued hold their mixers and the fan-out: let them go.
+        lock(&self.shared.due).clear();
+    }
+}
+
+fn work(shared: &Arc<PoolShared>) {
+    let mut last_work = Instant::now();
+    while let Some((slot, deadline)) = shared.next(last_work) {
+        if Instant::now().saturating_duration_since(deadline) > LATE {
+            shared.grow();
+        }
+        if let Some(next) = slot.tick(deadline) {
+            shared.schedule(slot, next);
+        } else {
+            slot.went_quiet(shared);
+        }
+        last_work = Instant::now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_late_tick_adds_a_thread_up_to_the_maximum_and_the_talking_spaces() {
+        let pool = TickPool::new(1, 3).unwrap();
+        pool.shared.talking.store(2, Ordering::Relaxed);
+        pool.shared.grow();
+        assert_eq!(pool.threads(), 2);
+        pool.shared.grow();
+        assert_eq!(pool.threads(), 2, "no more threads than talking spaces");
+        pool.shared.talking.store(10, Ordering::Relaxed);
+        pool.shared.grow();
+        pool.shared.grow();
+        assert_eq!(pool.threads(), 3, "max_threads is a bound");
+        assert_eq!(lock(&pool.shared.handles).len(), 3, "every thread started is joined on drop");
+        pool.shared.talking.store(0, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn a_thread_retires_only_above_the_minimum() {
+        let pool = TickPool::new(1, 2).unwrap();
+        assert!(!pool.shared.retire());
+        pool.shared.talking.store(2, Ordering::Relaxed);
+        pool.shared.grow();
+        assert!(pool.shared.retire());
+        assert_eq!(pool.threads(), 1);
+        pool.shared.talking.store(0, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,207 @@
+//! `Driver`: one space's registration with the `TickPool` (its mixer, where
+//! its frames go, its frame numbering, its batch). It holds no thread: the
+//! pool ticks it while anyone talks, and forgets it while nobody does.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use fanout::Fanout;
+use mixer_core::Mixer;
+
+use crate::batch::Batch;
+use crate::pool::{PoolShared, TickPool};
+use crate::{FRAME, MAX_BEHIND, MAX_FRAMES_PER_MESSAGE, lock};
+
+/// Counters of a driver since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DriverStats {
+    pub ticks: u64,
+    pub skipped_ticks: u64,
+    pub messages: u64,
+    pub tick_errors: u64,
+}
+
+pub(crate) struct Slot {
+    mixer: Arc<Mixer>,
+    fanout: Arc<Fanout>,
+    audience_group: u64,
+    frames_per_message: usize,
+    /// Speaker input id -> the connection that hears its own stream.
+    routes: Mutex<BTreeMap<u64, u64>>,
+    /// In the pool's queue or being ticked: never queued twice.
+    scheduled: AtomicBool,
+    stopped: AtomicBool,
+    /// What a tick changes; held for the whole tick, so `stop` waits for one under way.
+    state: Mutex<SlotState>,
+    next_seq: AtomicU64,
+    ticks: AtomicU64,
+    skipped: AtomicU64,
+    messages: AtomicU64,
+    tick_errors: AtomicU64,
+}
+
+struct SlotState {
+    batch: Batch,
+    next_seq: u64,
+}
+
+impl Slot {
+    /// Ticks once, for `deadline`; returns the next deadline, or `None` when the
+    /// mixer has gone quiet (what was batched is then sent) or the driver stopped.
+    pub(crate) fn tick(&self, deadline: Instant) -> Option<Instant> {
+        let mut st = lock(&self.state);
+        if self.stopped.load(Ordering::SeqCst) {
+            return None;
+        }
+        if self.mixer.is_active() {
+            match self.mixer.tick() {
+                Ok(out) => {
+                    let seq = st.next_seq;
+                    st.next_seq += 1;
+                    self.ticks.fetch_add(1, Ordering::Relaxed);
+                    st.batch.add(seq, &out, &lock(&self.routes));
+                    if st.batch.ticks >= self.frames_per_message {
+                        self.flush(&mut st);
+                    }
+                }
+                Err(_) => {
+                    self.tick_errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        let mut next = deadline + FRAME;
+        let now = Instant::now();
+        if now > next + MAX_BEHIND {
+            let missed = ((now - next).as_micros() / FRAME.as_micros()) as u32;
+            st.next_seq += u64::from(missed);
+            self.skipped.fetch_add(u64::from(missed), Ordering::Relaxed);
+            next += FRAME * missed;
+        }
+        self.next_seq.store(st.next_seq, Ordering::Relaxed);
+        if self.mixer.is_active() {
+            return Some(next);
+        }
+        self.flush(&mut st);
+        None
+    }
+
+    fn flush(&self, st: &mut SlotState) {
+        let sent = st.batch.flush(&self.fanout, self.audience_group);
+        self.messages.fetch_add(sent, Ordering::Relaxed);
+    }
+
+    /// Queues a first tick one frame from now (the playout delay: each talker's
+    /// next packet is then usually there when needed) unless already queued.
+    fn wake(self: &Arc<Self>, pool: &PoolShared) {
+        if self.stopped.load(Ordering::SeqCst) || self.scheduled.load(Ordering::Relaxed) {
+            return;
+        }
+        if !self.scheduled.swap(true, Ordering::SeqCst) {
+            pool.talking.fetch_add(1, Ordering::Relaxed);
+            pool.schedule(Arc::clone(self), Instant::now() + FRAME);
+        }
+    }
+
+    /// After a tick that found the mixer quiet: out of the queue, unless a
+    /// packet came in meanwhile (its `notify` saw the space still scheduled).
+    pub(crate) fn went_quiet(self: &Arc<Self>, pool: &PoolShared) {
+        self.scheduled.store(false, Ordering::SeqCst);
+        pool.talking.fetch_sub(1, Ordering::Relaxed);
+        if self.mixer.is_active() {
+            self.wake(pool);
+        }
+    }
+}
+
+/// A space's driver; `stop` (or drop) sends what is batched and unregisters it.
+pub struct Driver {
+    slot: Arc<Slot>,
+    pool: Arc<PoolShared>,
+}
+
+impl Driver {
+    /// Registers a space with `pool`. Frames are numbered from `first_seq` (a
+    /// restarted space continues where its previous driver stopped).
+    pub fn start(
+        pool: &TickPool,
+        mixer: Arc<Mixer>,
+        fanout: Arc<Fanout>,
+        audience_group: u64,
+        frames_per_message: usize,
+        first_seq: u64,
+    ) -> Self {
+        let slot = Arc::new(Slot {
+            mixer,
+            fanout,
+            audience_group,
+            frames_per_message: frames_per_message.clamp(1, MAX_FRAMES_PER_MESSAGE),
+            routes: Mutex::new(BTreeMap::new()),
+            scheduled: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+            state: Mutex::new(SlotState { batch: Batch::default(), next_seq: first_seq }),
+            next_seq: AtomicU64::new(first_seq),
+            ticks: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
+            messages: AtomicU64::new(0),
+            tick_errors: AtomicU64::new(0),
+        });
+        let driver = Self { slot, pool: Arc::clone(&pool.shared) };
+        driver.notify(); // a mixer that outlived a previous driver may hold packets already
+        driver
+    }
+
+    /// From the next flush on, speaker `input` hears its own stream on `conn`.
+    pub fn route(&self, input: u64, conn: u64) {
+        lock(&self.slot.routes).insert(input, conn);
+    }
+
+    pub fn unroute(&self, input: u64) {
+        lock(&self.slot.routes).remove(&input);
+    }
+
+    /// Packets were pushed: start ticking if quiet. Costs one atomic load when
+    /// the space is ticking already (every packet but a talk spurt's first).
+    pub fn notify(&self) {
+        // A stale `true` is harmless: the tick thread that clears it looks at the mixer again after.
+        if self.slot.scheduled.load(Ordering::Relaxed) {
+            return;
+        }
+        if self.slot.mixer.is_active() {
+            self.slot.wake(&self.pool);
+        }
+    }
+
+    /// The `seq` the next frame will carry.
+    pub fn next_seq(&self) -> u64 {
+        self.slot.next_seq.load(Ordering::Relaxed)
+    }
+
+    pub fn stats(&self) -> DriverStats {
+        let s = &self.slot;
+        DriverStats {
+            ticks: s.ticks.load(Ordering::Relaxed),
+            skipped_ticks: s.skipped.load(Ordering::Relaxed),
+            messages: s.messages.load(Ordering::Relaxed),
+            tick_errors: s.tick_errors.load(Ordering::Relaxed),
+        }
+    }
+
+    /// No more ticks; what is batched is sent now (after a tick under way
+    /// ends). Idempotent.
+    pub fn stop(&self) {
+        if self.slot.stopped.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let mut st = lock(&self.slot.state);
+        self.slot.flush(&mut st);
+        self.slot.next_seq.store(st.next_seq, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
