@@ -29,11 +29,11 @@ from actors.space import (
 )
 from actors.space.audience import Fanout as SpaceFanout
 from gateway import protocol as p
-from gateway.errors import CloseCode
+from gateway.errors import CloseCode, report_incident
 from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
 from gateway.schedule import Scheduler
-from gateway.session import KEEPALIVE_INTERVAL_S, KEEPALIVE_TIMEOUT_S, Session
+from gateway.session import CLOSE_TIMEOUT_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_TIMEOUT_S, Session
 from gateway.space_store import SqliteSpaceStore
 from gateway.transport import FanoutStream, serve_python, serve_rust
 from mixer import Fanout
@@ -132,6 +132,8 @@ class Gateway:
     async def on_connection(
         self, request: WebSocketRequest, conn: int, outbox: Outbox | None, stream: FanoutStream | None
     ) -> None:
+        """Serve one connection to its end. Whatever happens in it ends at most this connection: an exception
+        in its handling is logged under an incident id and closes it with 1011 (see `_contain`)."""
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
         if not self.origin_allowed(headers.get("origin")):
             await request.reject(403, body=b"origin not allowed\n")
@@ -141,10 +143,26 @@ class Gateway:
         self.connections[conn] = session
         try:
             await session.run()
+        except Exception as error:  # never trio.Cancelled: a BaseException, it passes through
+            await self._contain(session, error)
         finally:
             del self.connections[conn]
             if not self.connections:
                 self.drained.set()
+
+    async def _contain(self, session: Session, error: Exception) -> None:
+        """A session failed outside its requests (a request's fault is the session's own to report): tell its
+        client (1011, with the incident id), then leave its space and sign it out as a normal close would, so the
+        space does not keep a participant whose connection is gone."""
+        reason = report_incident(log, error, f"connection {session.conn} of {session.user or 'a client'}")
+        session.close(CloseCode.INTERNAL_ERROR, reason)
+        with trio.move_on_after(CLOSE_TIMEOUT_S):  # nothing is sent if the session had begun its own close
+            await session.ws.aclose(int(CloseCode.INTERNAL_ERROR), reason)
+        try:
+            with trio.CancelScope(shield=True):
+                await session._cleanup()  # what Session.run does after a normal close
+        except Exception as cleanup_error:
+            report_incident(log, cleanup_error, f"cleaning up after {reason}")
 
     async def shut_down(self, grace_s: float = 3.0) -> None:
         """Close every connection with 1001 and wait (at most `grace_s`) for the close handshakes."""

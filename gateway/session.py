@@ -16,7 +16,6 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING
 
-import msgspec
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
@@ -43,7 +42,7 @@ from gateway.errors import (
     RateLimited,
     UnsupportedProtocol,
     code_of,
-    refusal_of,
+    report_incident,
 )
 from gateway.outbox import Outbox, OutboxClosed
 
@@ -203,20 +202,22 @@ class Session:
             self.close(CloseCode.UNSUPPORTED_DATA, "text frames are not accepted: send binary msgpack")
             return False
         try:
-            message = p.CLIENT_DECODER.decode(data)
-        except msgspec.DecodeError as e:
-            ref, error = refusal_of(data, e)
+            message = p.decode_client(data)
+        except GatewayError as e:  # BadMessage or UnknownType
             self._bad_in_a_row += 1
             if self._bad_in_a_row > MAX_BAD_IN_A_ROW:
                 self.close(CloseCode.POLICY_VIOLATION, "too many bad messages in a row")
                 return False
-            self.reply_error(ref, error)
+            self.reply_error(e.ref, e)
             return True
         self._bad_in_a_row = 0
         try:
             await self._dispatch(message)
         except (GatewayError, SpaceError, store.StoreError) as e:
             self.reply_error(getattr(message, "ref", None), e)
+        except Exception as e:  # a fault of ours ends this connection alone (trio.Cancelled passes through)
+            self.close(CloseCode.INTERNAL_ERROR, report_incident(log, e, f"connection {self.conn} of {self.user}"))
+            return False
         return True
 
     def reply_error(self, ref: int | None, error: Exception) -> None:
