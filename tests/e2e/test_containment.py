@@ -53,9 +53,10 @@ def pack(value: object) -> bytes:
 HELLO = ((pack("type"), pack("hello")), (pack("protocol"), pack(1)), (pack("user"), pack("mallory")))
 CREATE = ((pack("type"), pack("create_space")), (pack("ref"), pack(5)), (pack("title"), pack("Mallory's")))
 
-# (case, what the attacker sends): every one of these crashed the whole server before containment.
+# (case, what the attacker sends). Each crashed the whole server before containment, but two that it accepted
+# and now refuses by the documented rules: invalid UTF-8 in a field it ignores, and 33 levels of nesting.
 ATTACKS = [
-    ("invalid_utf8_type_7_bytes_key", b"\x81\xa4typ\xff\x01"),
+    ("invalid_utf8_key_7_bytes", b"\x81\xa4typ\xff\x01"),
     ("invalid_utf8_type", message((pack("type"), raw_str(b"\xff\xfe")))),
     ("invalid_utf8_key", message(*CREATE, (raw_str(b"ti\xfftle"), pack("x")))),
     ("invalid_utf8_value", message(*CREATE[:2], (pack("title"), raw_str(b"caf\xc3")))),
