@@ -27,11 +27,11 @@ test-python:
 	$(PY) -m pytest -q
 
 # Coverage-guided fuzzing (atheris), bounded: FUZZ_DECODE_RUNS inputs through the decoder (about 70 s of CPU
-# for 1,000,000), FUZZ_SESSION_RUNS through a real Session's decode-and-dispatch (about 400 a second). Each
+# for 1,000,000), FUZZ_SESSION_RUNS through a real Session's decode-and-dispatch (about 200-400 a second). Each
 # target runs as its own process; what it learns goes to target/fuzz, a crash's input to target/fuzz/crash-*
 # (keep it in tests/fuzz/corpus/, which pytest replays).
 FUZZ_DECODE_RUNS ?= 1000000
-FUZZ_SESSION_RUNS ?= 20000
+FUZZ_SESSION_RUNS ?= 15000
 FUZZ_FLAGS := -max_len=4096 -timeout=20 -artifact_prefix=target/fuzz/
 
 fuzz: setup

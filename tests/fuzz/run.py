@@ -1,7 +1,7 @@
 """Run one fuzz target under atheris (libFuzzer), coverage-guided over the gateway's code.
 
     python -m tests.fuzz.run decode  -runs=1000000 [libFuzzer flags] [corpus folders]
-    python -m tests.fuzz.run session -runs=20000   [libFuzzer flags] [corpus folders]
+    python -m tests.fuzz.run session -runs=15000   [libFuzzer flags] [corpus folders]
 
 `decode` feeds bytes to `protocol.decode_client`; `session` feeds a scenario and messages to a real Session
 (`tests/fuzz/harness.py`). A crash prints its traceback and leaves the input in a `crash-*` file (see
