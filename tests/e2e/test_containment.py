@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
+from typing import Literal
 
 import msgpack
 import pytest
@@ -27,6 +28,7 @@ from tests.audio import encode_tone
 from tests.conftest import ServerProcess
 from tests.e2e.test_space_audio import stream
 
+Transport = Literal["rust", "python"]
 MAX_NESTING = 32  # docs/protocol.md: arrays and maps nest at most 32 levels, the message's own map included
 
 
@@ -169,10 +171,13 @@ async def test_controls_just_inside_the_rules_are_accepted(server: ServerProcess
             assert reply["type"] == "welcome", reply
 
 
-async def run_in_process_server(tmp_path: Path, attack: Callable[[str, str], Awaitable[None]]) -> list[int]:
+async def run_in_process_server(
+    tmp_path: Path, transport: Transport, attack: Callable[[str, str], Awaitable[None]]
+) -> list[int]:
     """`with_bystander` against a server in this process (where a fault can be injected); returns the seqs."""
+    config = GatewayConfig(port=0, data_dir=tmp_path / "data", transport=transport)
     async with trio.open_nursery() as nursery:
-        server: Server = await nursery.start(serve, GatewayConfig(port=0, data_dir=tmp_path / "data"))
+        server: Server = await nursery.start(serve, config)
         url = f"ws://127.0.0.1:{server.port}/"
         seqs = await with_bystander(url, partial(attack, url))
         await server.gateway.shut_down()
@@ -199,8 +204,12 @@ async def closed_by_server(ws: WebSocketConnection) -> ConnectionClosed:
     return e.value
 
 
+@pytest.mark.parametrize("transport", ["rust", "python"])
 async def test_a_fault_in_one_request_closes_its_connection_alone_with_1011(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    transport: Literal["rust", "python"],
 ) -> None:
     """A bug the server does not expect (injected: `react` raises) ends that connection only: its client is
     closed with 1011 naming an incident id, the log holds the id with the traceback, the failed session leaves
@@ -233,14 +242,18 @@ async def test_a_fault_in_one_request_closes_its_connection_alone_with_1011(
             snapshot.append((await reply_to(ws, 1))["space"])
 
     with trio.fail_after(40):
-        seqs = await run_in_process_server(tmp_path, attack)
+        seqs = await run_in_process_server(tmp_path, transport, attack)
     assert_every_frame_arrived(seqs)
     assert "injected fault" in str(incident_of(closed[0], caplog).exc_info)
     assert "mallory" not in snapshot[0]["listeners"] and snapshot[0]["hands"] == [], "the failed session left"
 
 
+@pytest.mark.parametrize("transport", ["rust", "python"])
 async def test_a_fault_in_a_session_outside_requests_closes_it_alone_with_1011(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    transport: Literal["rust", "python"],
 ) -> None:
     """The guard around each connection (`Gateway.on_connection`): a session that fails (injected: `run` raises
     for the attacker's connection) is closed with 1011; the server and the bystander's space carry on."""
@@ -262,7 +275,7 @@ async def test_a_fault_in_a_session_outside_requests_closes_it_alone_with_1011(
             closed.append(await closed_by_server(ws))
 
     with trio.fail_after(40):
-        seqs = await run_in_process_server(tmp_path, attack)
+        seqs = await run_in_process_server(tmp_path, transport, attack)
     assert_every_frame_arrived(seqs)
     assert "injected session fault" in str(incident_of(closed[0], caplog).exc_info)
 
