@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8765
 DATA ?= data
 
-.PHONY: setup run test lint test-rust test-python bench bench-quick clean
+.PHONY: setup run test lint test-rust test-python fuzz bench bench-quick clean
 
 setup:
 	bash scripts/setup.sh
@@ -14,7 +14,7 @@ setup:
 run: setup
 	$(VENV)/bin/stoa serve --host $(HOST) --port $(PORT) --data $(DATA)
 
-test: setup lint test-rust test-python
+test: setup lint test-rust test-python fuzz
 
 lint:
 	$(VENV)/bin/ruff check actors gateway mixer loadtest bench store tests
@@ -25,6 +25,19 @@ test-rust:
 
 test-python:
 	$(PY) -m pytest -q
+
+# Coverage-guided fuzzing (atheris), bounded: FUZZ_DECODE_RUNS inputs through the decoder (about 70 s of CPU
+# for 1,000,000), FUZZ_SESSION_RUNS through a real Session's decode-and-dispatch (about 200-400 a second). Each
+# target runs as its own process; what it learns goes to target/fuzz, a crash's input to target/fuzz/crash-*
+# (keep it in tests/fuzz/corpus/, which pytest replays).
+FUZZ_DECODE_RUNS ?= 1000000
+FUZZ_SESSION_RUNS ?= 15000
+FUZZ_FLAGS := -max_len=4096 -timeout=20 -artifact_prefix=target/fuzz/
+
+fuzz: setup
+	rm -rf target/fuzz && mkdir -p target/fuzz/decode target/fuzz/session
+	$(PY) -m tests.fuzz.run decode -runs=$(FUZZ_DECODE_RUNS) $(FUZZ_FLAGS) target/fuzz/decode tests/fuzz/corpus/decode
+	$(PY) -m tests.fuzz.run session -runs=$(FUZZ_SESSION_RUNS) $(FUZZ_FLAGS) target/fuzz/session tests/fuzz/corpus/session
 
 bench: setup
 	$(PY) -m bench

@@ -1,15 +1,23 @@
-"""The `stoa` command: `stoa serve` runs a server with embedded defaults (no other service needed)."""
+"""The `stoa` command: `stoa serve` runs a server with embedded defaults (no other service needed).
+
+Start-up refuses what would fail later (a setting out of range, a busy port, a data folder another server
+uses) with one line on stderr naming the option, and exit code 2 (docs/security.md, Start-up checks).
+"""
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import gc
 import json
 import logging
+import os
 import signal
 import sys
 import time
 from pathlib import Path
+from typing import IO, NoReturn
+from urllib.parse import urlsplit
 
 import trio
 
@@ -17,9 +25,38 @@ from actors.space import ABANDON_AFTER_S, MixConfig
 from gateway.limits import LimitSettings
 from gateway.server import GatewayConfig, Server, serve
 
+LOCK_FILE = "stoa.lock"
+"""Held (flock, exclusive) by the server using a data folder, for its whole life; it holds that server's pid."""
+
+SERVE_RANGES: dict[str, tuple[int, int, str]] = {
+    "port": (0, 65535, ""),
+    "bitrate": (500, 512_000, " bit/s"),  # libopus' range, as the mixer checks it (mixer-rs/core/src/codec.rs)
+    "complexity": (0, 10, ""),  # the same
+    "max_mixed": (1, 13, ""),  # the mixer's (mixer-rs/core/src/mixer.rs): at most 13 people are on the mic
+    "frames_per_message": (1, 10, ""),
+    "sndbuf": (1024, 2**31 - 1, " bytes"),
+    "max_connections_per_address": (0, 1_000_000, ""),  # 0: no cap
+}
+"""Each integer option of `stoa serve`: (lowest, highest, unit)."""
+
+ABANDON_AFTER_RANGE = (0.1, 7 * 24 * 3600.0)
+"""`--abandon-after`, seconds: a tenth of a second (tests) to a week."""
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class Refused(Exception):
+    """A setting `stoa serve` cannot start with; its message is the one line printed."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """A usage error in one line (not the whole usage text), exit code 2 as argparse's."""
+        self.exit(2, f"{self.prog}: {message}\n")
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="stoa", description="Stoa: live audio spaces.")
+    parser = _Parser(prog="stoa", description="Stoa: live audio spaces.")
     commands = parser.add_subparsers(dest="command", required=True)
     s = commands.add_parser("serve", help="run a server")
     s.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
@@ -76,12 +113,17 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECONDS",
         help="end a live space whose host and co-hosts have all been gone this long (default 600)",
     )
-    s.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    s.add_argument("--log-level", default="INFO", help=f"{', '.join(LOG_LEVELS)} (default INFO)")
     _add_load_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "load":
         return _load(args)
 
+    try:
+        _check_settings(args)
+        lock = _lock_data_folder(args.data)
+    except Refused as refused:
+        return _refuse(str(refused))
     logging.basicConfig(
         level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -92,16 +134,94 @@ def main(argv: list[str] | None = None) -> int:
         allowed_origins=frozenset(args.allow_origin),
         mix=MixConfig(bitrate=args.bitrate, complexity=args.complexity, max_mixed=args.max_mixed),
         transport=args.transport,
-        frames_per_message=max(1, min(10, args.frames_per_message)),
+        frames_per_message=args.frames_per_message,
         sndbuf=args.sndbuf,
         limits=LimitSettings(
             enabled=args.rate_limits == "on", max_connections_per_address=args.max_connections_per_address
         ),
         abandon_after_s=args.abandon_after,
     )
-    _watch_gc_pauses()
-    trio.run(_serve_until_signal, config)
+    started: list[Server] = []
+    with lock:
+        try:
+            trio.run(_serve_until_signal, config, started)
+        except Exception as error:
+            failure = None if started else _os_error_in(error)
+            if failure is None:
+                raise
+            return _refuse(f"--host/--port: cannot listen on {args.host}:{args.port}: {failure.strerror or failure}")
     return 0
+
+
+def _refuse(line: str) -> int:
+    print(f"stoa serve: {line}", file=sys.stderr)
+    return 2
+
+
+def _check_settings(args: argparse.Namespace) -> None:
+    """Raise `Refused` naming the first option out of its range."""
+    for name, (lowest, highest, unit) in SERVE_RANGES.items():
+        value = getattr(args, name)
+        if value is not None and not lowest <= value <= highest:
+            option = "--" + name.replace("_", "-")
+            raise Refused(f"{option} must be {lowest} to {highest}{unit}, not {value}")
+    if not ABANDON_AFTER_RANGE[0] <= args.abandon_after <= ABANDON_AFTER_RANGE[1]:
+        low, high = ABANDON_AFTER_RANGE
+        raise Refused(f"--abandon-after must be {low:g} to {high:g} s, not {args.abandon_after:g}")
+    if args.log_level.upper() not in LOG_LEVELS:
+        raise Refused(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {args.log_level}")
+    for origin in args.allow_origin:
+        if not _is_origin(origin):
+            raise Refused(f"--allow-origin must be scheme://host[:port] (http or https, no path), not {origin!r}")
+
+
+def _is_origin(origin: str) -> bool:
+    """What a browser sends as `Origin`: lowercase http(s)://host[:port], nothing after it."""
+    try:
+        parts = urlsplit(origin)
+        parts.port  # noqa: B018 (raises ValueError on a port that is not a number in range)
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and parts.username is None
+        and not (parts.path or parts.query or parts.fragment)
+        and origin == origin.lower()
+    )
+
+
+def _lock_data_folder(data: Path) -> IO[str]:
+    """Create the data folder if needed and take its lock (kept until the returned file is closed): two servers
+    on one folder would both restore, and both run, every live space."""
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+        lock = open(data / LOCK_FILE, "a+")  # held for the server's life
+    except OSError as e:
+        raise Refused(f"--data {data}: cannot use this folder: {e.strerror or e}") from None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown"
+        lock.close()
+        raise Refused(f"--data {data}: another stoa server (pid {holder}) is using this folder") from None
+    lock.truncate(0)
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
+
+
+def _os_error_in(error: BaseException) -> OSError | None:
+    """The OSError inside `error` (through exception groups), if any."""
+    if isinstance(error, OSError):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = _os_error_in(inner)
+            if found is not None:
+                return found
+    return None
 
 
 def _watch_gc_pauses(threshold_s: float = 0.05) -> None:
@@ -121,7 +241,7 @@ def _watch_gc_pauses(threshold_s: float = 0.05) -> None:
     gc.callbacks.append(on_gc)
 
 
-def _add_load_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_load_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     ld = commands.add_parser("load", help="load-test a server with speakers and many listeners")
     ld.add_argument("--listeners", type=int, default=100, help="listeners per space (default 100)")
     ld.add_argument("--speakers", type=int, default=3, help="speakers per space, all talking (default 3)")
@@ -163,10 +283,12 @@ def _load(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve_until_signal(config: GatewayConfig) -> None:
+async def _serve_until_signal(config: GatewayConfig, started: list[Server]) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             server: Server = await nursery.start(serve, config)
+            started.append(server)
+            _watch_gc_pauses()  # from now on a pause is heard (and a refused start logs nothing but its line)
             # The one line on stdout: scripts and tests read the bound port from it.
             print(f"stoa: listening on ws://{config.host}:{server.port}/", flush=True)
             async for _ in signals:

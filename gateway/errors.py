@@ -7,28 +7,18 @@ fails on an unmapped one. Codes never change once published; `docs/protocol.md` 
 from __future__ import annotations
 
 import enum
-
-import msgspec
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import store
 from actors.space import errors as space_errors
-from gateway.protocol import CLIENT_TYPES
-
-
-class GatewayError(Exception):
-    """Base of the gateway's own refusals (protocol-level, before a space is involved)."""
-
-    code = "gateway_error"
-
-
-class BadMessage(GatewayError):
-    """Not msgpack, not a map with a known `type`, or a field of the wrong type or out of range."""
-
-    code = "bad_message"
-
-
-class UnknownType(GatewayError):
-    code = "unknown_type"
+from gateway.protocol_base import (  # defined with the decoder that raises them
+    BadMessage as BadMessage,
+    GatewayError as GatewayError,
+    UnknownType as UnknownType,
+)
 
 
 class NotAuthenticated(GatewayError):
@@ -136,23 +126,6 @@ def code_of(error: Exception) -> str:
     return code if code is not None else "internal"
 
 
-def refusal_of(data: bytes, error: msgspec.DecodeError) -> tuple[int | None, GatewayError]:
-    """Tell an unknown `type` from other bad input, and recover `ref` for the reply when there is one."""
-    try:
-        raw = msgspec.msgpack.decode(data)
-    except msgspec.DecodeError:
-        return None, BadMessage("not a msgpack message")
-    if not isinstance(raw, dict):
-        return None, BadMessage("a message is a msgpack map")
-    ref = raw.get("ref")
-    if not (isinstance(ref, int) and not isinstance(ref, bool) and 0 <= ref <= 2**53):
-        ref = None
-    kind = raw.get("type")
-    if isinstance(kind, str) and kind not in CLIENT_TYPES:
-        return ref, UnknownType(f"unknown message type {kind[:40]!r}")
-    return ref, BadMessage(str(error))
-
-
 class CloseCode(enum.IntEnum):
     """WebSocket close codes the server uses (RFC 6455 ones, and 4000-4999 of our own)."""
 
@@ -161,8 +134,33 @@ class CloseCode(enum.IntEnum):
     UNSUPPORTED_DATA = 1003  # a text frame: this protocol is binary msgpack only
     POLICY_VIOLATION = 1008  # too many bad messages in a row
     MESSAGE_TOO_BIG = 1009  # a message over the limit in `welcome.limits.max_message_bytes`
-    INTERNAL_ERROR = 1011
+    INTERNAL_ERROR = 1011  # a fault in the server's handling of this connection (logged with an incident id)
     TOO_SLOW = 4000  # the client did not read fast enough: its queue of events overflowed
     KEEPALIVE_TIMEOUT = 4001  # no pong within 5 s of a ping
     REPLACED = 4002  # the same user connected again; the newer connection wins
     HELLO_TIMEOUT = 4003  # no successful `hello` within 10 s of connecting
+
+
+T = TypeVar("T")
+
+
+def report_incident(log: logging.Logger, error: BaseException, what: str) -> str:
+    """Log an unexpected exception, with its traceback, under a fresh incident id; return the reason to close
+    the connection with (1011): the operator finds the log line from the id the client was told."""
+    incident = secrets.token_hex(4)
+    log.error("incident %s: %s failed", incident, what, exc_info=error)
+    return f"internal error (incident {incident})"
+
+
+def contained(log: logging.Logger, handler: Callable[[T], Awaitable[None]]) -> Callable[[T], Awaitable[None]]:
+    """`handler` for one connection, made unable to end anything but that connection: an exception that
+    escapes it is reported as an incident instead of reaching the server's nursery. `trio.Cancelled` (a
+    BaseException) always passes through."""
+
+    async def run(connection: T) -> None:
+        try:
+            await handler(connection)
+        except Exception as error:
+            report_incident(log, error, "a connection's handler")
+
+    return run

@@ -80,7 +80,9 @@ from gateway.protocol_accounts import (
     Unfollow as Unfollow,
 )
 from gateway.protocol_base import (
+    DECODE_FAILURES,
     MAX_MESSAGE_BYTES as MAX_MESSAGE_BYTES,
+    MAX_NESTING as MAX_NESTING,
     MAX_OPUS_BYTES as MAX_OPUS_BYTES,
     PROTOCOL_VERSION as PROTOCOL_VERSION,
     U63 as U63,
@@ -94,6 +96,8 @@ from gateway.protocol_base import (
     Token as Token,
     UserId as UserId,
     UserName as UserName,
+    check_structure,
+    refusal_of,
 )
 
 
@@ -439,3 +443,14 @@ Reply = msgspec.Struct | _Sent | None
 
 def encode(message: msgspec.Struct) -> bytes:
     return ENCODER.encode(message)
+
+
+def decode_client(data: bytes) -> ClientMessage:
+    """The one way a client's bytes become a message. Anything else raises `BadMessage` or `UnknownType`,
+    carrying the request's `ref` when one can be read; no other exception escapes, whatever the bytes."""
+    check_structure(data)
+    try:
+        message: ClientMessage = CLIENT_DECODER.decode(data)
+    except DECODE_FAILURES as e:
+        raise refusal_of(data, e, CLIENT_TYPES) from None
+    return message

@@ -12,6 +12,9 @@ import msgspec
 PROTOCOL_VERSION = 2
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_OPUS_BYTES = 1500
+MAX_NESTING = 32
+"""Arrays and maps nest at most this deep in a client message (the message's own map is level 1). Every
+message type needs 2; the rest is room for fields a newer client adds."""
 
 UserName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_]{1,32}$")]
 """A guest's display name: a label, never an identity."""
@@ -39,3 +42,120 @@ class Request(ClientMessage, frozen=True):
 Handle = Annotated[str, msgspec.Meta(max_length=64)]  # an account's handle; its rules are the store's
 Token = Annotated[str, msgspec.Meta(max_length=1024)]
 Secret = Annotated[str, msgspec.Meta(max_length=1024)]  # a password; its rules are the store's
+
+
+# -- refusals of the protocol layer (mapped to wire codes by gateway/errors.py) ----------------------
+
+
+class GatewayError(Exception):
+    """Base of the gateway's own refusals (protocol-level, before a space is involved)."""
+
+    code = "gateway_error"
+    ref: int | None = None
+    """The refused request's `ref`, when it could be read (for the `error` reply)."""
+
+
+class BadMessage(GatewayError):
+    """Not msgpack, not a map with a known `type`, a field of the wrong type or out of range, a str that is not
+    UTF-8, or nesting deeper than `MAX_NESTING`."""
+
+    code = "bad_message"
+
+
+class UnknownType(GatewayError):
+    code = "unknown_type"
+
+
+def check_structure(data: bytes) -> None:
+    """Refuse with `BadMessage` msgpack that nests deeper than `MAX_NESTING` or holds a str (a key or a value,
+    in any field, known or not) that is not valid UTF-8; leave everything else to the decoder.
+
+    The decoder recurses once per level (deep input raises RecursionError) and decodes str with Python's
+    UTF-8 codec (UnicodeDecodeError), so this walk comes first and never recurses: one loop over the
+    values, a stack of how many items each open array or map still holds, and payloads (str, bin, ext)
+    skipped in one step. It costs a few hundred nanoseconds per value; truncated or malformed input simply
+    ends the walk, and the decoder then refuses it.
+    """
+    enclosing: list[int] = []  # values still to read in each enclosing array or map
+    left = 1  # values still to read at this level: at first, the message itself
+    pos, end = 0, len(data)
+    while pos < end:
+        if not left:
+            if not enclosing:
+                return
+            left = enclosing.pop()
+            continue
+        left -= 1
+        lead = data[pos]
+        pos += 1
+        kind = _KIND[lead]
+        if kind == _FIXED:
+            pos += _FIXED_SIZE[lead]
+            continue
+        if kind == _SIZED:  # bin and ext: a big-endian length, then (ext) a type byte, then the payload
+            width = _WIDTH[lead]
+            pos += width + int.from_bytes(data[pos : pos + width], "big") + (lead >= 0xC7)
+            continue
+        if kind == _STR:
+            width = _WIDTH[lead]
+            size = lead & 0x1F if width == 0 else int.from_bytes(data[pos : pos + width], "big")
+            pos += width
+            try:
+                data[pos : pos + size].decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise BadMessage(f"a str is not valid UTF-8 (byte {pos + e.start})") from None
+            pos += size
+            continue
+        # An array or a map (of `count` key-value pairs).
+        width = _WIDTH[lead]
+        count = lead & 0x0F if width == 0 else int.from_bytes(data[pos : pos + width], "big")
+        pos += width
+        if len(enclosing) >= MAX_NESTING:
+            raise BadMessage(f"arrays and maps nest deeper than {MAX_NESTING} levels")
+        enclosing.append(left)
+        left = count * 2 if kind == _MAP else count
+
+
+# What each lead byte starts (https://github.com/msgpack/msgpack/blob/master/spec.md#formats).
+_FIXED, _SIZED, _STR, _ARRAY, _MAP = range(5)
+_KIND = [_FIXED] * 256
+_FIXED_SIZE = [0] * 256  # bytes after the lead byte: float32/64, uint8-64, int8-64, fixext 1-16 (type + data)
+_WIDTH = [0] * 256  # bytes of the length after the lead byte (0: the length is in the lead byte)
+for _lead in range(0x80, 0x90):
+    _KIND[_lead] = _MAP
+for _lead in range(0x90, 0xA0):
+    _KIND[_lead] = _ARRAY
+for _lead in range(0xA0, 0xC0):
+    _KIND[_lead] = _STR
+for _lead, _width in ((0xC4, 1), (0xC5, 2), (0xC6, 4), (0xC7, 1), (0xC8, 2), (0xC9, 4)):
+    _KIND[_lead], _WIDTH[_lead] = _SIZED, _width
+for _lead, _size in zip(range(0xCA, 0xD9), (4, 8, 1, 2, 4, 8, 1, 2, 4, 8, 2, 3, 5, 9, 17), strict=True):
+    _FIXED_SIZE[_lead] = _size
+for _lead, _width, _kind in ((0xD9, 1, _STR), (0xDA, 2, _STR), (0xDB, 4, _STR)):
+    _KIND[_lead], _WIDTH[_lead] = _kind, _width
+for _lead, _width, _kind in ((0xDC, 2, _ARRAY), (0xDD, 4, _ARRAY), (0xDE, 2, _MAP), (0xDF, 4, _MAP)):
+    _KIND[_lead], _WIDTH[_lead] = _kind, _width
+
+
+DECODE_FAILURES = (msgspec.DecodeError, ValueError, TypeError, OverflowError, RecursionError)
+"""What msgspec may raise on hostile bytes: its own errors (ValidationError among them), UnicodeDecodeError (a
+ValueError), and RecursionError; `check_structure` keeps the last two from happening, this makes sure."""
+
+
+def refusal_of(data: bytes, error: Exception, known_types: frozenset[str]) -> BadMessage | UnknownType:
+    """Tell an unknown `type` from other bad input, and recover `ref` for the reply when there is one."""
+    try:
+        raw = msgspec.msgpack.decode(data)
+    except DECODE_FAILURES:
+        return BadMessage("not a msgpack message")
+    if not isinstance(raw, dict):
+        return BadMessage("a message is a msgpack map")
+    kind, ref = raw.get("type"), raw.get("ref")
+    refusal = (
+        UnknownType(f"unknown message type {kind[:40]!r}")
+        if isinstance(kind, str) and kind not in known_types
+        else BadMessage(str(error))
+    )
+    if isinstance(ref, int) and not isinstance(ref, bool) and 0 <= ref <= 2**53:
+        refusal.ref = ref
+    return refusal

@@ -32,13 +32,13 @@ from actors.space import (
 )
 from gateway import identity, protocol as p
 from gateway.context import Services
-from gateway.errors import CloseCode
+from gateway.errors import CloseCode, report_incident
 from gateway.identity import GuestIds
 from gateway.limits import Limits, LimitSettings
 from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
 from gateway.reminders import Scheduler
-from gateway.session import KEEPALIVE_INTERVAL_S, KEEPALIVE_TIMEOUT_S, Session
+from gateway.session import CLOSE_TIMEOUT_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_TIMEOUT_S, Session
 from gateway.space_store import SqliteSpaceStore
 from gateway.transport import FanoutStream, serve_python, serve_rust
 from mixer import Fanout
@@ -161,8 +161,11 @@ class Gateway:
     async def on_connection(
         self, request: WebSocketRequest, conn: int, outbox: Outbox | None, stream: FanoutStream | None
     ) -> None:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
-        if not self.origin_allowed(headers.get("origin")):
+        """Serve one connection to its end. Whatever happens in it ends at most this connection: an exception
+        in its handling is logged under an incident id and closes it with 1011 (see `_contain`)."""
+        origins = [v.decode("latin-1") for k, v in request.headers if k.lower() == b"origin"]
+        # Two Origin headers are refused outright: which one a proxy or a check reads is anyone's guess.
+        if len(origins) > 1 or not self.origin_allowed(origins[0] if origins else None):
             await request.reject(403, body=b"origin not allowed\n")
             return
         address = stream.peer_address if stream is not None else _address_of(request)
@@ -178,6 +181,8 @@ class Gateway:
         self.per_address[address] = self.per_address.get(address, 0) + 1
         try:
             await session.run()
+        except Exception as error:  # never trio.Cancelled: a BaseException, it passes through
+            await self._contain(session, error)
         finally:
             del self.connections[conn]
             left = self.per_address[address] - 1
@@ -187,6 +192,20 @@ class Gateway:
                 del self.per_address[address]
             if not self.connections:
                 self.drained.set()
+
+    async def _contain(self, session: Session, error: Exception) -> None:
+        """A session failed outside its requests (a request's fault is the session's own to report): tell its
+        client (1011, with the incident id), then leave its space and sign it out as a normal close would, so the
+        space does not keep a participant whose connection is gone."""
+        reason = report_incident(log, error, f"connection {session.conn} of {session.user or 'a client'}")
+        session.close(CloseCode.INTERNAL_ERROR, reason)
+        with trio.move_on_after(CLOSE_TIMEOUT_S):  # nothing is sent if the session had begun its own close
+            await session.ws.aclose(int(CloseCode.INTERNAL_ERROR), reason)
+        try:
+            with trio.CancelScope(shield=True):
+                await session._cleanup()  # what Session.run does after a normal close
+        except Exception as cleanup_error:
+            report_incident(log, cleanup_error, f"cleaning up after {reason}")
 
     async def shut_down(self, grace_s: float = 3.0) -> None:
         """Close every connection with 1001 and wait (at most `grace_s`) for the close handshakes."""

@@ -36,7 +36,7 @@ from actors.space import (
 )
 from gateway import protocol as p, requests
 from gateway.context import Services
-from gateway.errors import CloseCode, GatewayError, NotAuthenticated, RateLimited, code_of, refusal_of
+from gateway.errors import CloseCode, GatewayError, NotAuthenticated, RateLimited, code_of, report_incident
 from gateway.outbox import Outbox, OutboxClosed
 
 if TYPE_CHECKING:
@@ -221,14 +221,13 @@ class Session:
             self.close(CloseCode.UNSUPPORTED_DATA, "text frames are not accepted: send binary msgpack")
             return False
         try:
-            message = p.CLIENT_DECODER.decode(data)
-        except msgspec.DecodeError as e:
-            ref, error = refusal_of(data, e)
+            message = p.decode_client(data)
+        except GatewayError as e:  # BadMessage or UnknownType
             self._bad_in_a_row += 1
             if self._bad_in_a_row > MAX_BAD_IN_A_ROW:
                 self.close(CloseCode.POLICY_VIOLATION, "too many bad messages in a row")
                 return False
-            self.reply_error(ref, error)
+            self.reply_error(e.ref, e)
             return True
         self._bad_in_a_row = 0
         if isinstance(message, p.SendAudio):
@@ -241,6 +240,9 @@ class Session:
         except (GatewayError, SpaceError, store.StoreError) as e:
             self.reply_error(ref, e)
             return True
+        except Exception as e:  # a fault of ours ends this connection alone (trio.Cancelled passes through)
+            self.close(CloseCode.INTERNAL_ERROR, report_incident(log, e, f"connection {self.conn} of {self.user}"))
+            return False
         if reply is None:
             assert ref is not None
             self.send(p.encode(p.Ok(ref)))

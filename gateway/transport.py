@@ -12,15 +12,19 @@ Each transport calls `on_connection(request, conn, outbox)` for every accepted W
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Awaitable, Callable
 
 import trio
 from trio_websocket import WebSocketRequest, WebSocketServer, wrap_server_stream
 
+from gateway.errors import contained
 from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
 from mixer import Fanout
+
+log = logging.getLogger("gateway")
 
 Handler = Callable[[WebSocketRequest, int, "Outbox | None", "FanoutStream | None"], Awaitable[None]]
 
@@ -114,7 +118,7 @@ async def serve_rust(
 
     bound = listeners[0].socket.getsockname()[1]
     async with trio.open_nursery() as nursery:
-        await nursery.start(trio.serve_listeners, handle, listeners)
+        await nursery.start(trio.serve_listeners, contained(log, handle), listeners)
         task_status.started(bound)
 
 
@@ -135,7 +139,7 @@ async def serve_python(
             fanout.close(conn)
 
     listeners = await trio.open_tcp_listeners(port, host=host)
-    server = WebSocketServer(handle, listeners, max_message_size=max_message_size)
+    server = WebSocketServer(contained(log, handle), listeners, max_message_size=max_message_size)
     async with trio.open_nursery() as nursery:
         await nursery.start(server.run)
         task_status.started(server.port)
