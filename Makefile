@@ -14,7 +14,7 @@ setup:
 run: setup
 	$(VENV)/bin/stoa serve --host $(HOST) --port $(PORT) --data $(DATA)
 
-test: setup lint test-rust test-python fuzz
+test: setup lint test-rust fuzz test-python
 
 lint:
 	$(VENV)/bin/ruff check actors gateway mixer loadtest bench store tests
