@@ -35,20 +35,22 @@ impl FakeServer {
     }
 
     /// Accepts one listener through its upgrade, `hello` and `join_space`; returns it with the
-    /// user and space id it sent, `welcome` sent back and `joined` not yet.
+    /// guest name and space id it sent, `welcome` sent back and `joined` not yet.
     pub fn accept_joining(&self) -> (Peer, String, String) {
         let mut peer = self.accept();
         peer.upgrade();
         let hello = peer.read_message();
         assert_eq!(str_field(&hello, "type"), "hello");
-        let user = str_field(&hello, "user");
+        assert_eq!(int_field(&hello, "protocol"), 2);
+        let user = str_field(&hello, "name");
         let join = peer.read_message();
         assert_eq!(str_field(&join, "type"), "join_space");
         let space_id = str_field(&join, "space_id");
         peer.send_message(&map(&[
             ("type", Val::S("welcome")),
-            ("protocol", Val::U(1)),
-            ("user", Val::S(&user)),
+            ("protocol", Val::U(2)),
+            ("user", Val::S("g-000000000001")),
+            ("name", Val::S(&user)),
         ]));
         (peer, user, space_id)
     }
@@ -215,6 +217,27 @@ pub fn str_field(msgpack: &[u8], name: &str) -> String {
         }
     }
     panic!("no str field {name}")
+}
+
+/// An integer field of a flat msgpack map of str keys and str or integer values.
+pub fn int_field(msgpack: &[u8], name: &str) -> u64 {
+    let mut rd = msgpack;
+    let n = rmp::decode::read_map_len(&mut rd).unwrap();
+    for _ in 0..n {
+        let key = read_str(&mut rd);
+        match rmp::decode::read_marker(&mut &rd[..]).unwrap() {
+            rmp::Marker::FixStr(_) | rmp::Marker::Str8 | rmp::Marker::Str16 | rmp::Marker::Str32 => {
+                read_str(&mut rd);
+            }
+            _ => {
+                let value = rmp::decode::read_int::<u64, _>(&mut rd).unwrap();
+                if key == name {
+                    return value;
+                }
+            }
+        }
+    }
+    panic!("no int field {name}")
 }
 
 fn read_str(rd: &mut &[u8]) -> String {
