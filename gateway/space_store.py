@@ -1,10 +1,11 @@
-"""The spaces' `SpaceStore`, backed by the embedded SQLite store (`store/_spaces.py`), and the reading of a
+"""The spaces' `SpaceStore`, backed by the embedded SQLite store (`store/`), and the reading of a
 space's record (`get_space`) and of its older posts (`get_posts`), live or ended."""
 
 from __future__ import annotations
 
+import store
 from actors.space import RECENT_POSTS, Post, SpaceState, SpeakerPolicy, StoredSpace, domain
-from store import Database, _spaces as spaces
+from store import Database
 
 
 class SqliteSpaceStore:
@@ -12,7 +13,7 @@ class SqliteSpaceStore:
         self._db = db
 
     async def space_created(self, state: SpaceState) -> None:
-        await spaces.create_space(
+        await store.create_space(
             self._db,
             state.space_id,
             state.title,
@@ -26,35 +27,35 @@ class SqliteSpaceStore:
         )
 
     async def post_shared(self, space_id: str, post: Post) -> None:
-        await spaces.add_post(self._db, space_id, spaces.StoredPost(post.id, post.user, post.text, post.at, post.name))
+        await store.add_post(self._db, space_id, store.StoredPost(post.id, post.user, post.text, post.at, post.name))
 
     async def participant_removed(self, space_id: str, user: str) -> None:
-        await spaces.add_removal(self._db, space_id, user)
+        await store.add_removal(self._db, space_id, user)
 
     async def speaker_policy_changed(self, space_id: str, policy: SpeakerPolicy) -> None:
-        await spaces.set_speaker_policy(self._db, space_id, policy.value)
+        await store.set_speaker_policy(self._db, space_id, policy.value)
 
     async def speaker_invited(self, space_id: str, user: str, at: int) -> None:
-        await spaces.add_invitation(self._db, space_id, user, at)
+        await store.add_invitation(self._db, space_id, user, at)
 
     async def invitation_used(self, space_id: str, user: str) -> None:
-        await spaces.remove_invitation(self._db, space_id, user)
+        await store.remove_invitation(self._db, space_id, user)
 
     async def space_ended(self, space_id: str, at: int) -> None:
-        await spaces.end_space(self._db, space_id, at)
+        await store.end_space(self._db, space_id, at)
 
     async def unmoderated(self, space_id: str, since: int | None) -> None:
-        await spaces.set_unmoderated(self._db, space_id, since)
+        await store.set_unmoderated(self._db, space_id, since)
 
     async def restarted(self, at: int) -> None:
-        await spaces.mark_unmoderated(self._db, at)
+        await store.mark_unmoderated(self._db, at)
 
     async def post(self, space_id: str, post_id: int) -> Post | None:
-        stored = await spaces.get_post(self._db, space_id, post_id)
+        stored = await store.get_post(self._db, space_id, post_id)
         return None if stored is None else _post(stored)
 
     async def reserve_seq(self, space_id: str, up_to: int) -> None:
-        await spaces.reserve_seq(self._db, space_id, up_to)
+        await store.reserve_seq(self._db, space_id, up_to)
 
     async def live_spaces(self) -> list[StoredSpace]:
         return [
@@ -74,13 +75,13 @@ class SqliteSpaceStore:
                 post_count=s.post_count,
                 unmoderated_since=s.unmoderated_since,
             )
-            for s in await spaces.live_spaces(self._db, recent=RECENT_POSTS)
+            for s in await store.live_spaces(self._db, recent=RECENT_POSTS)
         ]
 
 
-async def space_record(db: Database, space_id: str) -> spaces.StoredSpace | None:
+async def space_record(db: Database, space_id: str) -> store.StoredSpace | None:
     """A space as the store has it, live or ended, with its latest posts; None if unknown."""
-    return await spaces.get_space(db, space_id, recent=RECENT_POSTS)
+    return await store.get_space(db, space_id, recent=RECENT_POSTS)
 
 
 async def posts_before(
@@ -89,17 +90,17 @@ async def posts_before(
     """A page of the space's timeline: the newest posts below `before_id` (from the newest when None), at
     most `limit` and `domain.POSTS_BYTES` of text, oldest first; and whether older ones remain. None if
     no space ever had that id."""
-    newest_first = await spaces.posts_before(db, space_id, before_id, limit + 1)
+    newest_first = await store.posts_before(db, space_id, before_id, limit + 1)
     if newest_first is None:
         return None
     return domain.latest_posts([_post(p) for p in newest_first], limit)
 
 
-def timeline(space: spaces.StoredSpace) -> list[Post]:
+def timeline(space: store.StoredSpace) -> list[Post]:
     """A record's timeline: its latest posts that fit one message (see `domain.latest_posts`)."""
     page, _ = domain.latest_posts([_post(p) for p in reversed(space.posts)], RECENT_POSTS)
     return page
 
 
-def _post(p: spaces.StoredPost) -> Post:
+def _post(p: store.StoredPost) -> Post:
     return Post(p.id, p.user, p.text, p.at, p.name)

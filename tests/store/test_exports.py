@@ -10,6 +10,22 @@ from pathlib import Path
 import store
 
 EXPECTED = {
+    "StoredPost",
+    "StoredSpace",
+    "create_space",
+    "add_post",
+    "add_removal",
+    "set_speaker_policy",
+    "add_invitation",
+    "remove_invitation",
+    "reserve_seq",
+    "end_space",
+    "set_unmoderated",
+    "mark_unmoderated",
+    "get_post",
+    "posts_before",
+    "get_space",
+    "live_spaces",
     "DEFAULT_TOKEN_LIFETIME_S",
     "INBOX_PAGE_BYTES",
     "Account",
