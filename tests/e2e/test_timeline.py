@@ -32,8 +32,7 @@ from gateway import protocol as p
 from gateway.client import RequestError, connect, connect_account
 from gateway.handlers.schedule import MAX_LIVE_LISTED, MAX_UPCOMING_LISTED
 from gateway.server import DATABASE_FILE, GatewayConfig
-from store import INBOX_PAGE_BYTES, open_database
-from store._spaces import StoredPost, add_post, create_space
+from store import INBOX_PAGE_BYTES, StoredPost, add_post, create_space, open_database
 from tests.conftest import ServerProcess, start_server, stop_server
 
 QUEUE_BYTES = GatewayConfig().max_queue_bytes  # a connection's send queue: 256 KiB

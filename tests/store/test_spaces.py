@@ -8,8 +8,8 @@ from pathlib import Path
 
 import trio
 
-from store import Database, open_database
-from store._spaces import (
+from store import (
+    Database,
     StoredPost,
     add_invitation,
     add_post,
@@ -20,6 +20,7 @@ from store._spaces import (
     get_space,
     live_spaces,
     mark_unmoderated,
+    open_database,
     posts_before,
     remove_invitation,
     reserve_seq,
