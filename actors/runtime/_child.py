@@ -6,6 +6,7 @@ The supervisor decides; this module runs one incarnation and reports how it ende
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,13 +29,20 @@ class Exit:
 
 
 class Child:
-    """What belongs to the child and not to one incarnation: the mailbox, the ref, the stash, the count."""
+    """What belongs to the child and not to one incarnation: the mailbox, the ref, the stash, the count,
+    and the times of its recent restarts when it has a budget of its own (made at its first restart).
+
+    A server may hold tens of thousands of children, mostly idle: slots, and nothing made before it is used.
+    """
+
+    __slots__ = ("incarnation", "mailbox", "ref", "restart_times", "restarts", "spec", "stashed")
 
     def __init__(self, spec: ChildSpec) -> None:
         self.spec = spec
         self.mailbox = Mailbox(spec.id, spec.mailbox_size)
         self.ref = ActorRef(spec.id, self.mailbox, self._alive)
         self.restarts = 0
+        self.restart_times: deque[float] | None = None
         self.stashed: object | None = None
         self.incarnation: Incarnation | None = None
 
@@ -55,26 +63,48 @@ class Child:
 class Incarnation:
     """One run of a child: `on_start`, the message loop, then `on_stop` on an orderly stop.
 
-    Resource handling: `run` is a task of the supervisor's nursery; `cancel_scope` is the supervisor's
-    kill switch. `request_stop` asks for an orderly stop after the current message.
+    Resource handling: `run` is one task of the supervisor's nursery, and the actor's `ctx.nursery` is
+    opened inside it; that nursery's cancel scope is the supervisor's kill switch (`cancel`).
+    `request_stop` asks for an orderly stop after the current message. An idle incarnation is that one
+    task waiting on its mailbox: nothing else (no timer, no event) is made until it is needed.
     """
+
+    __slots__ = ("_current", "_done", "_done_event", "_nursery", "_report", "by_supervisor", "child", "running",
+                 "stop_requested")  # fmt: skip
 
     def __init__(self, child: Child, report: Callable[[Exit], None]) -> None:
         self.child = child
-        self.cancel_scope = trio.CancelScope()
         self.running = False
         self.stop_requested = False
         self.by_supervisor = False
-        self.done = trio.Event()
         self._report = report
-        self._idle_scope: trio.CancelScope | None = None
+        self._nursery: trio.Nursery | None = None
         self._current: Envelope | None = None
+        self._done = False
+        self._done_event: trio.Event | None = None
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    async def wait_done(self) -> None:
+        if not self._done:
+            if self._done_event is None:
+                self._done_event = trio.Event()
+            await self._done_event.wait()
+
+    def cancel(self, reason: str) -> None:
+        """Kill it: cancel the message loop, `on_stop` and every task in `ctx.nursery`."""
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel(reason=reason)
 
     def request_stop(self, *, by_supervisor: bool) -> None:
         self.by_supervisor = self.by_supervisor or by_supervisor
         self.stop_requested = True
-        if self._idle_scope is not None:
-            self._idle_scope.cancel(reason="actor stop requested")
+        self.child.mailbox.wake_reader()
+
+    def _stop_by_actor(self) -> None:
+        self.request_stop(by_supervisor=False)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run until stopped. Error handling: a crash before `task_status.started()` is raised as
@@ -82,23 +112,23 @@ class Incarnation:
         child = self.child
         crash: Exception | None = None
         try:
-            with self.cancel_scope:
-                async with trio.open_nursery() as nursery:
-                    actor = child.spec.start()
-                    ctx = Context(
-                        self_ref=child.ref,
-                        nursery=nursery,
-                        restarts=child.restarts,
-                        recovered=child.stashed,
-                        stash=child.stash,
-                        stop=lambda: self.request_stop(by_supervisor=False),
-                    )
-                    await actor.on_start(ctx)
-                    self.running = True
-                    task_status.started()
-                    await self._serve(actor, ctx)
-                    await actor.on_stop(ctx)
-                    nursery.cancel_scope.cancel(reason="actor stopped")
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                actor = child.spec.start()
+                ctx = Context(
+                    self_ref=child.ref,
+                    nursery=nursery,
+                    restarts=child.restarts,
+                    recovered=child.stashed,
+                    stash=child.stash,
+                    stop=self._stop_by_actor,
+                )
+                await actor.on_start(ctx)
+                self.running = True
+                task_status.started()
+                await self._serve(actor, ctx)
+                await actor.on_stop(ctx)
+                nursery.cancel_scope.cancel(reason="actor stopped")
         except BaseException as exc:
             crash, rest = _split_crash(exc)
             if rest is exc:
@@ -109,13 +139,16 @@ class Incarnation:
             if not self.running:
                 raise ActorCrashed(child.spec.id, "while starting") from crash
         finally:
+            self._nursery = None
             if self._current is not None and self._current.reply is not None:
                 if crash is not None:
                     self._current.reply.crashed(crash)
                 else:
                     self._current.reply.stopped()
             started, self.running = self.running, False
-            self.done.set()
+            self._done = True
+            if self._done_event is not None:
+                self._done_event.set()
             if started:
                 self._report(Exit(child, self, crash))
 
@@ -123,16 +156,10 @@ class Incarnation:
         """The message loop: one message at a time until a stop is requested or the mailbox closes."""
         mailbox = self.child.mailbox
         while not self.stop_requested:
-            envelope: Envelope | None = None
-            with trio.CancelScope() as idle:
-                self._idle_scope = idle
-                try:
-                    envelope = await mailbox.get()
-                finally:
-                    self._idle_scope = None
-            if idle.cancelled_caught:
-                continue  # woken by request_stop: the loop condition ends it
+            envelope = await mailbox.get()
             if envelope is None:
+                if self.stop_requested:
+                    continue  # woken by request_stop: the loop condition ends it
                 return  # the mailbox was closed and is empty: a normal end
             self._current = envelope
             try:

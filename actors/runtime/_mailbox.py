@@ -92,74 +92,112 @@ class Mailbox:
 
     Closing it refuses new envelopes (`ActorStopped`) and wakes every waiting sender; the reader still
     gets what is queued, then None. `drain` takes what is left (the owner then answers pending asks).
+
+    One reader (the child's current incarnation), parked on the mailbox itself. An idle mailbox is a
+    few fields: the queue exists only while it holds envelopes, the senders' parking lot only once a
+    sender had to wait, so tens of thousands of quiet actors cost little.
     """
+
+    __slots__ = ("_capacity", "_closed", "_name", "_nudged", "_queue", "_reader", "_senders")
 
     def __init__(self, name: str, capacity: int) -> None:
         if capacity < 1:
             raise ValueError(f"a mailbox holds at least one message, not {capacity}")
         self._name = name
         self._capacity = capacity
-        self._queue: deque[Envelope] = deque()
+        self._queue: deque[Envelope] | None = None
         self._closed = False
-        self._senders = trio.lowlevel.ParkingLot()
-        self._readers = trio.lowlevel.ParkingLot()
+        self._senders: trio.lowlevel.ParkingLot | None = None
+        self._reader: trio.lowlevel.Task | None = None
+        self._nudged = False
 
     @property
     def closed(self) -> bool:
         return self._closed
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return 0 if self._queue is None else len(self._queue)
 
     def statistics(self) -> MailboxStatistics:
         return MailboxStatistics(
             capacity=self._capacity,
-            queued=len(self._queue),
-            senders_waiting=self._senders.statistics().tasks_waiting,
+            queued=len(self),
+            senders_waiting=0 if self._senders is None else self._senders.statistics().tasks_waiting,
             closed=self._closed,
         )
 
     def put_nowait(self, envelope: Envelope) -> None:
         if self._closed:
             raise ActorStopped(self._name)
-        if len(self._queue) >= self._capacity:
+        if self._queue is None:
+            self._queue = deque()
+        elif len(self._queue) >= self._capacity:
             raise MailboxFull(self._name, self._capacity)
         self._queue.append(envelope)
-        self._readers.unpark()
+        self._wake(nudge=False)
 
     async def put(self, envelope: Envelope) -> None:
         await trio.lowlevel.checkpoint_if_cancelled()
-        while len(self._queue) >= self._capacity and not self._closed:
+        while len(self) >= self._capacity and not self._closed:
+            if self._senders is None:
+                self._senders = trio.lowlevel.ParkingLot()
             await self._senders.park()
         self.put_nowait(envelope)
-        if len(self._queue) < self._capacity:
+        if len(self) < self._capacity:
             # A woken sender that took the last free slot passes no wake-up on; one that leaves room
             # passes it to the next waiting sender, so no sender sleeps beside a free slot.
-            self._senders.unpark()
+            self._unpark_sender()
         await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def get(self) -> Envelope | None:
-        """The next envelope, waiting for one; None once the mailbox is closed and empty."""
+        """The next envelope, waiting for one. None once the mailbox is closed and empty, or when
+        `wake_reader` interrupts the wait (the reader then looks at why it was woken)."""
         await trio.lowlevel.checkpoint_if_cancelled()
         while not self._queue:
             if self._closed:
                 return None
-            await self._readers.park()
+            self._reader = trio.lowlevel.current_task()
+            await trio.lowlevel.wait_task_rescheduled(self._abort_get)
+            if self._nudged:
+                self._nudged = False
+                return None
         envelope = self._queue.popleft()
-        self._senders.unpark()
+        if not self._queue:
+            self._queue = None  # an empty deque holds a 0.5 KiB block: let it go while idle
+        self._unpark_sender()
         await trio.lowlevel.cancel_shielded_checkpoint()
         return envelope
 
+    def wake_reader(self) -> None:
+        """Make a `get` waiting for an envelope return None now (no-op when the reader is not waiting)."""
+        self._wake(nudge=True)
+
     def close(self) -> None:
         self._closed = True
-        self._senders.unpark_all()
-        self._readers.unpark_all()
+        if self._senders is not None:
+            self._senders.unpark_all()
+        self._wake(nudge=False)
 
     def reopen(self) -> None:
         self._closed = False
 
     def drain(self) -> list[Envelope]:
-        envelopes = list(self._queue)
-        self._queue.clear()
-        self._senders.unpark_all()
+        envelopes = [] if self._queue is None else list(self._queue)
+        self._queue = None
+        if self._senders is not None:
+            self._senders.unpark_all()
         return envelopes
+
+    def _wake(self, *, nudge: bool) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            self._nudged = nudge
+            trio.lowlevel.reschedule(reader)
+
+    def _abort_get(self, _: object) -> trio.lowlevel.Abort:
+        self._reader = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def _unpark_sender(self) -> None:
+        if self._senders is not None:
+            self._senders.unpark()
