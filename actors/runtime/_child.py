@@ -49,9 +49,6 @@ class Child:
     def _alive(self) -> bool:
         return self.incarnation is not None and self.incarnation.running
 
-    def stash(self, state: object) -> None:
-        self.stashed = state
-
     def fail_pending(self) -> None:
         """Close the mailbox for good and answer every ask still in it with `ActorStopped`."""
         self.mailbox.close()
@@ -103,30 +100,48 @@ class Incarnation:
         self.stop_requested = True
         self.child.mailbox.wake_reader()
 
-    def _stop_by_actor(self) -> None:
-        self.request_stop(by_supervisor=False)
-
+    # One incarnation, start to end: the hardest path of an idle server, because it is what every idle
+    # actor is.
+    #
+    # Constraints. A server holds tens of thousands of mostly idle actors, so an idle one must be as
+    # small as Trio allows: one task, whose only frame is this one, parked on the mailbox with no
+    # helper coroutine, cancel scope, event or timer of its own. The starter's `task_status` refers to
+    # its temporary nursery: dropped once started, or every idle actor would keep one alive. A crash
+    # must never be swallowed with Cancelled, and the message being handled must always be answered.
+    #
+    # Pipeline. (1) Open the actor's nursery (`ctx.nursery`; its cancel scope is the kill switch),
+    # make the actor and run `on_start`; a crash here is raised to the starter as ActorCrashed.
+    # (2) Report started. (3) The message loop: take the next envelope; none queued, park until one
+    # comes, the mailbox closes or a stop is requested; closed and empty is a normal end. Each envelope
+    # is handled in `_handle` (a frame only while handling). (4) `on_stop` on a normal end. (5) Answer
+    # the message being handled if it was not (crash: ActorCrashed; stop: ActorStopped), mark the
+    # incarnation done and report how it ended.
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run until stopped. Error handling: a crash before `task_status.started()` is raised as
         `ActorCrashed` (the starter handles it); after it, it is reported to the supervisor."""
         child = self.child
+        mailbox = child.mailbox
         crash: Exception | None = None
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 actor = child.spec.start()
-                ctx = Context(
-                    self_ref=child.ref,
-                    nursery=nursery,
-                    restarts=child.restarts,
-                    recovered=child.stashed,
-                    stash=child.stash,
-                    stop=self._stop_by_actor,
-                )
+                ctx = Context(self, nursery)
                 await actor.on_start(ctx)
                 self.running = True
                 task_status.started()
-                await self._serve(actor, ctx)
+                task_status = trio.TASK_STATUS_IGNORED
+                while not self.stop_requested:
+                    await trio.lowlevel.checkpoint_if_cancelled()
+                    envelope = mailbox.take()
+                    if envelope is not None:
+                        self._current = envelope
+                        await self._handle(actor, ctx, envelope)
+                        self._current = None
+                    elif mailbox.closed:
+                        break  # closed and drained: a normal end
+                    else:
+                        await mailbox.wait()
                 await actor.on_stop(ctx)
                 nursery.cancel_scope.cancel(reason="actor stopped")
         except BaseException as exc:
@@ -152,27 +167,20 @@ class Incarnation:
             if started:
                 self._report(Exit(child, self, crash))
 
-    async def _serve(self, actor: Actor, ctx: Context) -> None:
-        """The message loop: one message at a time until a stop is requested or the mailbox closes."""
-        mailbox = self.child.mailbox
-        while not self.stop_requested:
-            envelope = await mailbox.get()
-            if envelope is None:
-                if self.stop_requested:
-                    continue  # woken by request_stop: the loop condition ends it
-                return  # the mailbox was closed and is empty: a normal end
-            self._current = envelope
-            try:
-                result = await actor.handle(envelope.message, ctx)
-            except Exception as error:
-                if not isinstance(error, actor.reply_errors):
-                    raise
-                if envelope.reply is not None:
-                    envelope.reply.reply_error(error)
-            else:
-                if envelope.reply is not None:
-                    envelope.reply.value(result)
-            self._current = None
+    async def _handle(self, actor: Actor, ctx: Context, envelope: Envelope) -> None:
+        """One message: its reply is the value `handle` returns, or one of its `reply_errors`; any other
+        exception is a crash (raised on, answered by `run`)."""
+        await trio.lowlevel.cancel_shielded_checkpoint()  # a scheduling point per message, even if handle has none
+        try:
+            result = await actor.handle(envelope.message, ctx)
+        except Exception as error:
+            if not isinstance(error, actor.reply_errors):
+                raise
+            if envelope.reply is not None:
+                envelope.reply.reply_error(error)
+        else:
+            if envelope.reply is not None:
+                envelope.reply.value(result)
 
 
 def _split_crash(exc: BaseException) -> tuple[Exception | None, BaseException | None]:

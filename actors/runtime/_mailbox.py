@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 import trio
@@ -98,7 +99,7 @@ class Mailbox:
     sender had to wait, so tens of thousands of quiet actors cost little.
     """
 
-    __slots__ = ("_capacity", "_closed", "_name", "_nudged", "_queue", "_reader", "_senders")
+    __slots__ = ("_capacity", "_closed", "_name", "_queue", "_reader", "_senders")
 
     def __init__(self, name: str, capacity: int) -> None:
         if capacity < 1:
@@ -109,7 +110,6 @@ class Mailbox:
         self._closed = False
         self._senders: trio.lowlevel.ParkingLot | None = None
         self._reader: trio.lowlevel.Task | None = None
-        self._nudged = False
 
     @property
     def closed(self) -> bool:
@@ -134,7 +134,7 @@ class Mailbox:
         elif len(self._queue) >= self._capacity:
             raise MailboxFull(self._name, self._capacity)
         self._queue.append(envelope)
-        self._wake(nudge=False)
+        self.wake_reader()
 
     async def put(self, envelope: Envelope) -> None:
         await trio.lowlevel.checkpoint_if_cancelled()
@@ -149,34 +149,35 @@ class Mailbox:
             self._unpark_sender()
         await trio.lowlevel.cancel_shielded_checkpoint()
 
-    async def get(self) -> Envelope | None:
-        """The next envelope, waiting for one. None once the mailbox is closed and empty, or when
-        `wake_reader` interrupts the wait (the reader then looks at why it was woken)."""
-        await trio.lowlevel.checkpoint_if_cancelled()
-        while not self._queue:
-            if self._closed:
-                return None
-            self._reader = trio.lowlevel.current_task()
-            await trio.lowlevel.wait_task_rescheduled(self._abort_get)
-            if self._nudged:
-                self._nudged = False
-                return None
-        envelope = self._queue.popleft()
-        if not self._queue:
+    def take(self) -> Envelope | None:
+        """The next envelope, or None when none is queued (closed or not: see `closed`)."""
+        queue = self._queue
+        if not queue:
+            return None
+        envelope = queue.popleft()
+        if not queue:
             self._queue = None  # an empty deque holds a 0.5 KiB block: let it go while idle
         self._unpark_sender()
-        await trio.lowlevel.cancel_shielded_checkpoint()
         return envelope
 
+    def wait(self) -> Awaitable[object]:
+        """Park the reader until an envelope is queued, the mailbox closes, or `wake_reader` is called;
+        the reader then looks again (wake-ups may be spurious). A checkpoint. A plain function returning
+        trio's awaitable, so an idle reader holds no frame of the mailbox's."""
+        self._reader = trio.lowlevel.current_task()
+        return trio.lowlevel.wait_task_rescheduled(self._abort_wait)  # noqa: ASYNC105 (the reader awaits it)
+
     def wake_reader(self) -> None:
-        """Make a `get` waiting for an envelope return None now (no-op when the reader is not waiting)."""
-        self._wake(nudge=True)
+        """End the reader's `wait` now (no-op when it is not waiting)."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            trio.lowlevel.reschedule(reader)
 
     def close(self) -> None:
         self._closed = True
         if self._senders is not None:
             self._senders.unpark_all()
-        self._wake(nudge=False)
+        self.wake_reader()
 
     def reopen(self) -> None:
         self._closed = False
@@ -188,13 +189,7 @@ class Mailbox:
             self._senders.unpark_all()
         return envelopes
 
-    def _wake(self, *, nudge: bool) -> None:
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            self._nudged = nudge
-            trio.lowlevel.reschedule(reader)
-
-    def _abort_get(self, _: object) -> trio.lowlevel.Abort:
+    def _abort_wait(self, _: object) -> trio.lowlevel.Abort:
         self._reader = None
         return trio.lowlevel.Abort.SUCCEEDED
 
