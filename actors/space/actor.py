@@ -97,6 +97,9 @@ def now_ms() -> int:
 
 
 class SpaceActor(Actor):
+    __slots__ = ("_announcing", "_audience", "_ingress", "_on_end", "_on_unmoderated", "_routed", "_seq_reserved",
+                 "_store", "state")  # fmt: skip
+
     reply_errors = (SpaceError,)
 
     def __init__(

@@ -97,6 +97,9 @@ class SpaceDirectory:
             tick_pool = TickPool()
         self.tick_pool = tick_pool
         self.restarts = 0
+        # Bound once, shared by every space's start (a bound method made per space would cost each 64 B).
+        self._space_over = self._forget
+        self._space_unmoderated = self._set_unmoderated
 
     async def create(
         self,
@@ -161,7 +164,7 @@ class SpaceDirectory:
         audio = AudioIngress(space_id, mixer, open_ticker(mixer, audience, self._nursery, self.tick_pool))
         spec = ChildSpec(
             id=space_id,
-            start=partial(SpaceActor, state, audience, audio, self._forget, self._store, self._set_unmoderated),
+            start=partial(SpaceActor, state, audience, audio, self._space_over, self._store, self._space_unmoderated),
             restart=Restart.TRANSIENT,
             mailbox_size=256,
             intensity=SPACE_RESTARTS,
