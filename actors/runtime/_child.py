@@ -40,13 +40,14 @@ class Child:
     def __init__(self, spec: ChildSpec) -> None:
         self.spec = spec
         self.mailbox = Mailbox(spec.id, spec.mailbox_size)
-        self.ref = ActorRef(spec.id, self.mailbox, self._alive)
+        self.ref = ActorRef(self)
         self.restarts = 0
         self.restart_times: deque[float] | None = None
         self.stashed: object | None = None
         self.incarnation: Incarnation | None = None
 
-    def _alive(self) -> bool:
+    @property
+    def alive(self) -> bool:
         return self.incarnation is not None and self.incarnation.running
 
     def fail_pending(self) -> None:

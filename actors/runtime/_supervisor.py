@@ -276,7 +276,7 @@ class Supervisor:
         incarnation = Incarnation(child, self._exits_send.send_nowait)
         child.incarnation = incarnation
         child.mailbox.reopen()  # a PERMANENT child whose mailbox was closed comes back with it open
-        await self._nursery.start(incarnation.run, name=f"{self._name}/{child.spec.id}")
+        await self._nursery.start(incarnation.run, name=child.spec.id)  # a string the child has already
 
     async def _stop(self, child: Child) -> None:
         """An orderly stop: the current message, then `on_stop`, within `shutdown_s`; then cancellation."""
