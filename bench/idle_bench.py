@@ -5,9 +5,10 @@
 The real `SpaceDirectory` with the real Rust fan-out (each space a supervised actor with its host on the
 mic, its Rust mixer, its driver on the server's tick pool), in this process. Measured against the same
 directory with no space: resident memory (VmRSS) beyond it, per space; OS threads beyond it; and the
-process's CPU share while the spaces sit silent for `--seconds`. Two first phases split the figure: the
-Rust audio plane alone (mixer with one input, driver, two fan-out groups), and the supervision tree alone
-(a one-for-one supervisor with one do-nothing actor, as each space has), each made as many times.
+process's CPU share while the spaces sit silent for `--seconds`; and Trio tasks per space. Two more
+phases split the figure: the Rust audio plane alone (mixer with one input, driver, two fan-out groups),
+and the actor alone (a do-nothing TRANSIENT child with its own restart budget under one shared
+supervisor, as each space is), each made as many times.
 
 Targets (from the trust issue): at most 10 KiB a space (100 MiB for 10,000), no thread per space, under 2%
 of a core. Prints each figure beside its target and whether it is met; exits 1 if any is not.
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import trio
 
-from actors.runtime import Actor, ChildSpec, Context, Restart, open_supervisor
+from actors.runtime import Actor, ChildSpec, Context, Restart, RestartIntensity, Supervisor, open_supervisor
 from actors.space import SpaceDirectory
 from mixer import Fanout, Mixer, SpaceDriver, TickPool
 
@@ -69,20 +70,33 @@ class Idle(Actor):
         return None
 
 
-async def supervised(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-    spec = ChildSpec(id="idle", start=Idle, restart=Restart.TRANSIENT, mailbox_size=256)
-    async with open_supervisor([spec], name="idle"):
-        task_status.started()
+async def shared_supervisor(*, task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED) -> None:
+    async with open_supervisor(name="idle") as supervisor:
+        task_status.started(supervisor)
         await trio.sleep_forever()
 
 
-async def supervision_trees(spaces: int, nursery: trio.Nursery) -> int:
-    """The bytes of `spaces` one-for-one supervisors with one idle actor each (they run in `nursery`)."""
+async def idle_actors(spaces: int, nursery: trio.Nursery) -> int:
+    """The bytes of `spaces` idle actors, each a child of one supervisor (which runs in `nursery`)."""
     before = settled_rss()
-    for _ in range(spaces):
-        await nursery.start(supervised)
+    supervisor: Supervisor = await nursery.start(shared_supervisor)
+    budget = RestartIntensity()
+    for i in range(spaces):
+        spec = ChildSpec(id=f"idle{i}", start=Idle, restart=Restart.TRANSIENT, mailbox_size=256, intensity=budget)
+        await supervisor.start_child(spec)
     await trio.sleep(0.5)
     return settled_rss() - before
+
+
+def trio_tasks() -> int:
+    """Every task of this Trio run."""
+    count, pending = 0, [trio.lowlevel.current_root_task()]
+    while pending:
+        task = pending.pop()
+        count += 1
+        for nursery in task.child_nurseries:
+            pending.extend(nursery.child_tasks)
+    return count
 
 
 async def measure(spaces: int, seconds: float) -> dict[str, object]:
@@ -91,13 +105,13 @@ async def measure(spaces: int, seconds: float) -> dict[str, object]:
         directory = SpaceDirectory(nursery, fanout)
         await directory.create("warm-up", "warm-up")  # the first space's one-time costs (imports, caches)
         await trio.sleep(0.5)
-        rss_empty, threads_empty = settled_rss(), os_threads()
+        rss_empty, threads_empty, tasks_empty = settled_rss(), os_threads(), trio_tasks()
         started = time.monotonic()
         for i in range(spaces):
             await directory.create(f"host{i}", f"Silent space {i}")
         created_s = time.monotonic() - started
         await trio.sleep(1.0)  # let every actor settle into waiting for its mailbox
-        rss_full, threads_full = settled_rss(), os_threads()
+        rss_full, threads_full, tasks_full = settled_rss(), os_threads(), trio_tasks()
         cpu0, wall0 = time.process_time(), time.monotonic()
         await trio.sleep(seconds)
         cpu_share = (time.process_time() - cpu0) / (time.monotonic() - wall0)
@@ -105,7 +119,7 @@ async def measure(spaces: int, seconds: float) -> dict[str, object]:
         # The split, made after the measurement and kept alive beside it, so no phase reuses memory
         # another freed.
         kept, plane_bytes = audio_plane(spaces, fanout, TickPool(threads=1))
-        tree_bytes = await supervision_trees(spaces, nursery)
+        actor_bytes = await idle_actors(spaces, nursery)
         nursery.cancel_scope.cancel()
     fanout.shutdown()
     del kept
@@ -118,7 +132,8 @@ async def measure(spaces: int, seconds: float) -> dict[str, object]:
         "rss_beyond_empty_mib": round((rss_full - rss_empty) / 2**20, 1),
         "bytes_per_space": round(per_space),
         "rust_audio_plane_bytes_per_space": round(plane_bytes / spaces),
-        "supervision_tree_bytes_per_space": round(tree_bytes / spaces),
+        "idle_actor_bytes_per_space": round(actor_bytes / spaces),
+        "trio_tasks_per_space": round((tasks_full - tasks_empty) / spaces, 2),
         "os_threads_beyond_empty": threads,
         "os_threads_total": threads_full,
         "spaces_in_tick_queue": talking,
@@ -144,7 +159,8 @@ def main() -> None:
     print(f"  memory beyond the empty server: {row['rss_beyond_empty_mib']} MiB, {row['bytes_per_space']:,} B a space"
           f" (target <= {TARGET_BYTES_PER_SPACE:,}): {'met' if met['bytes_per_space'] else 'NOT met'}")  # fmt: skip
     print(f"    the Rust audio plane alone (mixer, driver, groups): {row['rust_audio_plane_bytes_per_space']:,} B")
-    print(f"    a bare supervisor with one idle actor: {row['supervision_tree_bytes_per_space']:,} B")
+    print(f"    an idle actor alone (a child of one shared supervisor): {row['idle_actor_bytes_per_space']:,} B")
+    print(f"  Trio tasks per space: {row['trio_tasks_per_space']}")
     print(f"  OS threads beyond the empty server: {row['os_threads_beyond_empty']} (target: none per space):"
           f" {'met' if met['threads_per_space'] else 'NOT met'}")  # fmt: skip
     print(f"  CPU over {row['seconds']} s of silence: {float(str(row['cpu_share'])) * 100:.3f}% of a core"

@@ -7,12 +7,12 @@ message at a time; a supervisor starts it, restarts it after a crash, and stops 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 import trio
 
 if TYPE_CHECKING:
+    from actors.runtime._child import Incarnation
     from actors.runtime._ref import ActorRef
 
 
@@ -23,6 +23,8 @@ class Actor(abc.ABC):
     and the supervisor decides what follows. An exception that is an instance of one of `reply_errors`
     (domain errors such as "not allowed") is not a crash: `ask` re-raises it in the asker.
     """
+
+    __slots__ = ()  # a subclass has a __dict__ unless it declares slots of its own
 
     reply_errors: ClassVar[tuple[type[Exception], ...]] = ()
 
@@ -44,30 +46,18 @@ class Context:
     stops, and an exception in one crashes the actor like an exception in `handle`.
     """
 
-    __slots__ = ("_name", "_nursery", "_recovered", "_restarts", "_self_ref", "_stash", "_stop")
+    __slots__ = ("_incarnation", "_nursery", "_recovered", "_restarts")
 
-    def __init__(
-        self,
-        *,
-        self_ref: ActorRef,
-        nursery: trio.Nursery,
-        restarts: int,
-        recovered: object | None,
-        stash: Callable[[object], None],
-        stop: Callable[[], None],
-    ) -> None:
-        self._self_ref = self_ref
+    def __init__(self, incarnation: Incarnation, nursery: trio.Nursery) -> None:
+        self._incarnation = incarnation
         self._nursery = nursery
-        self._name = self_ref.name
-        self._restarts = restarts
-        self._recovered = recovered
-        self._stash = stash
-        self._stop = stop
+        self._restarts = incarnation.child.restarts
+        self._recovered = incarnation.child.stashed
 
     @property
     def self_ref(self) -> ActorRef:
         """This child's ref: the same object across restarts."""
-        return self._self_ref
+        return self._incarnation.child.ref
 
     @property
     def nursery(self) -> trio.Nursery:
@@ -76,7 +66,7 @@ class Context:
     @property
     def name(self) -> str:
         """The child id."""
-        return self._name
+        return self._incarnation.child.spec.id
 
     @property
     def restarts(self) -> int:
@@ -93,8 +83,8 @@ class Context:
 
         The runtime keeps the object as is: stash values that are not mutated afterwards.
         """
-        self._stash(state)
+        self._incarnation.child.stashed = state
 
     def stop(self) -> None:
         """Stop this actor normally once the current message is handled (then `on_stop` runs)."""
-        self._stop()
+        self._incarnation.request_stop(by_supervisor=False)

@@ -6,6 +6,7 @@ The supervisor decides; this module runs one incarnation and reports how it ende
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,21 +29,26 @@ class Exit:
 
 
 class Child:
-    """What belongs to the child and not to one incarnation: the mailbox, the ref, the stash, the count."""
+    """What belongs to the child and not to one incarnation: the mailbox, the ref, the stash, the count,
+    and the times of its recent restarts when it has a budget of its own (made at its first restart).
+
+    A server may hold tens of thousands of children, mostly idle: slots, and nothing made before it is used.
+    """
+
+    __slots__ = ("incarnation", "mailbox", "ref", "restart_times", "restarts", "spec", "stashed")
 
     def __init__(self, spec: ChildSpec) -> None:
         self.spec = spec
         self.mailbox = Mailbox(spec.id, spec.mailbox_size)
-        self.ref = ActorRef(spec.id, self.mailbox, self._alive)
+        self.ref = ActorRef(self)
         self.restarts = 0
+        self.restart_times: deque[float] | None = None
         self.stashed: object | None = None
         self.incarnation: Incarnation | None = None
 
-    def _alive(self) -> bool:
+    @property
+    def alive(self) -> bool:
         return self.incarnation is not None and self.incarnation.running
-
-    def stash(self, state: object) -> None:
-        self.stashed = state
 
     def fail_pending(self) -> None:
         """Close the mailbox for good and answer every ask still in it with `ActorStopped`."""
@@ -55,50 +61,90 @@ class Child:
 class Incarnation:
     """One run of a child: `on_start`, the message loop, then `on_stop` on an orderly stop.
 
-    Resource handling: `run` is a task of the supervisor's nursery; `cancel_scope` is the supervisor's
-    kill switch. `request_stop` asks for an orderly stop after the current message.
+    Resource handling: `run` is one task of the supervisor's nursery, and the actor's `ctx.nursery` is
+    opened inside it; that nursery's cancel scope is the supervisor's kill switch (`cancel`).
+    `request_stop` asks for an orderly stop after the current message. An idle incarnation is that one
+    task waiting on its mailbox: nothing else (no timer, no event) is made until it is needed.
     """
+
+    __slots__ = ("_current", "_done", "_done_event", "_nursery", "_report", "by_supervisor", "child", "running",
+                 "stop_requested")  # fmt: skip
 
     def __init__(self, child: Child, report: Callable[[Exit], None]) -> None:
         self.child = child
-        self.cancel_scope = trio.CancelScope()
         self.running = False
         self.stop_requested = False
         self.by_supervisor = False
-        self.done = trio.Event()
         self._report = report
-        self._idle_scope: trio.CancelScope | None = None
+        self._nursery: trio.Nursery | None = None
         self._current: Envelope | None = None
+        self._done = False
+        self._done_event: trio.Event | None = None
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    async def wait_done(self) -> None:
+        if not self._done:
+            if self._done_event is None:
+                self._done_event = trio.Event()
+            await self._done_event.wait()
+
+    def cancel(self, reason: str) -> None:
+        """Kill it: cancel the message loop, `on_stop` and every task in `ctx.nursery`."""
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel(reason=reason)
 
     def request_stop(self, *, by_supervisor: bool) -> None:
         self.by_supervisor = self.by_supervisor or by_supervisor
         self.stop_requested = True
-        if self._idle_scope is not None:
-            self._idle_scope.cancel(reason="actor stop requested")
+        self.child.mailbox.wake_reader()
 
+    # One incarnation, start to end: the hardest path of an idle server, because it is what every idle
+    # actor is.
+    #
+    # Constraints. A server holds tens of thousands of mostly idle actors, so an idle one must be as
+    # small as Trio allows: one task, whose only frame is this one, parked on the mailbox with no
+    # helper coroutine, cancel scope, event or timer of its own. The starter's `task_status` refers to
+    # its temporary nursery: dropped once started, or every idle actor would keep one alive. A crash
+    # must never be swallowed with Cancelled, and the message being handled must always be answered.
+    #
+    # Pipeline. (1) Open the actor's nursery (`ctx.nursery`; its cancel scope is the kill switch),
+    # make the actor and run `on_start`; a crash here is raised to the starter as ActorCrashed.
+    # (2) Report started. (3) The message loop: take the next envelope; none queued, park until one
+    # comes, the mailbox closes or a stop is requested; closed and empty is a normal end. Each envelope
+    # is handled in `_handle` (a frame only while handling). (4) `on_stop` on a normal end. (5) Answer
+    # the message being handled if it was not (crash: ActorCrashed; stop: ActorStopped), mark the
+    # incarnation done and report how it ended.
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run until stopped. Error handling: a crash before `task_status.started()` is raised as
         `ActorCrashed` (the starter handles it); after it, it is reported to the supervisor."""
         child = self.child
+        mailbox = child.mailbox
         crash: Exception | None = None
         try:
-            with self.cancel_scope:
-                async with trio.open_nursery() as nursery:
-                    actor = child.spec.start()
-                    ctx = Context(
-                        self_ref=child.ref,
-                        nursery=nursery,
-                        restarts=child.restarts,
-                        recovered=child.stashed,
-                        stash=child.stash,
-                        stop=lambda: self.request_stop(by_supervisor=False),
-                    )
-                    await actor.on_start(ctx)
-                    self.running = True
-                    task_status.started()
-                    await self._serve(actor, ctx)
-                    await actor.on_stop(ctx)
-                    nursery.cancel_scope.cancel(reason="actor stopped")
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                actor = child.spec.start()
+                ctx = Context(self, nursery)
+                await actor.on_start(ctx)
+                self.running = True
+                task_status.started()
+                task_status = trio.TASK_STATUS_IGNORED
+                while not self.stop_requested:
+                    await trio.lowlevel.checkpoint_if_cancelled()
+                    envelope = mailbox.take()
+                    if envelope is not None:
+                        self._current = envelope
+                        await self._handle(actor, ctx, envelope)
+                        self._current = None
+                    elif mailbox.closed:
+                        break  # closed and drained: a normal end
+                    else:
+                        await mailbox.wait()
+                await actor.on_stop(ctx)
+                nursery.cancel_scope.cancel(reason="actor stopped")
         except BaseException as exc:
             crash, rest = _split_crash(exc)
             if rest is exc:
@@ -109,43 +155,33 @@ class Incarnation:
             if not self.running:
                 raise ActorCrashed(child.spec.id, "while starting") from crash
         finally:
+            self._nursery = None
             if self._current is not None and self._current.reply is not None:
                 if crash is not None:
                     self._current.reply.crashed(crash)
                 else:
                     self._current.reply.stopped()
             started, self.running = self.running, False
-            self.done.set()
+            self._done = True
+            if self._done_event is not None:
+                self._done_event.set()
             if started:
                 self._report(Exit(child, self, crash))
 
-    async def _serve(self, actor: Actor, ctx: Context) -> None:
-        """The message loop: one message at a time until a stop is requested or the mailbox closes."""
-        mailbox = self.child.mailbox
-        while not self.stop_requested:
-            envelope: Envelope | None = None
-            with trio.CancelScope() as idle:
-                self._idle_scope = idle
-                try:
-                    envelope = await mailbox.get()
-                finally:
-                    self._idle_scope = None
-            if idle.cancelled_caught:
-                continue  # woken by request_stop: the loop condition ends it
-            if envelope is None:
-                return  # the mailbox was closed and is empty: a normal end
-            self._current = envelope
-            try:
-                result = await actor.handle(envelope.message, ctx)
-            except Exception as error:
-                if not isinstance(error, actor.reply_errors):
-                    raise
-                if envelope.reply is not None:
-                    envelope.reply.reply_error(error)
-            else:
-                if envelope.reply is not None:
-                    envelope.reply.value(result)
-            self._current = None
+    async def _handle(self, actor: Actor, ctx: Context, envelope: Envelope) -> None:
+        """One message: its reply is the value `handle` returns, or one of its `reply_errors`; any other
+        exception is a crash (raised on, answered by `run`)."""
+        await trio.lowlevel.cancel_shielded_checkpoint()  # a scheduling point per message, even if handle has none
+        try:
+            result = await actor.handle(envelope.message, ctx)
+        except Exception as error:
+            if not isinstance(error, actor.reply_errors):
+                raise
+            if envelope.reply is not None:
+                envelope.reply.reply_error(error)
+        else:
+            if envelope.reply is not None:
+                envelope.reply.value(result)
 
 
 def _split_crash(exc: BaseException) -> tuple[Exception | None, BaseException | None]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 import trio
@@ -92,74 +93,106 @@ class Mailbox:
 
     Closing it refuses new envelopes (`ActorStopped`) and wakes every waiting sender; the reader still
     gets what is queued, then None. `drain` takes what is left (the owner then answers pending asks).
+
+    One reader (the child's current incarnation), parked on the mailbox itself. An idle mailbox is a
+    few fields: the queue exists only while it holds envelopes, the senders' parking lot only once a
+    sender had to wait, so tens of thousands of quiet actors cost little.
     """
+
+    __slots__ = ("_capacity", "_closed", "_name", "_queue", "_reader", "_senders")
 
     def __init__(self, name: str, capacity: int) -> None:
         if capacity < 1:
             raise ValueError(f"a mailbox holds at least one message, not {capacity}")
         self._name = name
         self._capacity = capacity
-        self._queue: deque[Envelope] = deque()
+        self._queue: deque[Envelope] | None = None
         self._closed = False
-        self._senders = trio.lowlevel.ParkingLot()
-        self._readers = trio.lowlevel.ParkingLot()
+        self._senders: trio.lowlevel.ParkingLot | None = None
+        self._reader: trio.lowlevel.Task | None = None
 
     @property
     def closed(self) -> bool:
         return self._closed
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return 0 if self._queue is None else len(self._queue)
 
     def statistics(self) -> MailboxStatistics:
         return MailboxStatistics(
             capacity=self._capacity,
-            queued=len(self._queue),
-            senders_waiting=self._senders.statistics().tasks_waiting,
+            queued=len(self),
+            senders_waiting=0 if self._senders is None else self._senders.statistics().tasks_waiting,
             closed=self._closed,
         )
 
     def put_nowait(self, envelope: Envelope) -> None:
         if self._closed:
             raise ActorStopped(self._name)
-        if len(self._queue) >= self._capacity:
+        if self._queue is None:
+            self._queue = deque()
+        elif len(self._queue) >= self._capacity:
             raise MailboxFull(self._name, self._capacity)
         self._queue.append(envelope)
-        self._readers.unpark()
+        self.wake_reader()
 
     async def put(self, envelope: Envelope) -> None:
         await trio.lowlevel.checkpoint_if_cancelled()
-        while len(self._queue) >= self._capacity and not self._closed:
+        while len(self) >= self._capacity and not self._closed:
+            if self._senders is None:
+                self._senders = trio.lowlevel.ParkingLot()
             await self._senders.park()
         self.put_nowait(envelope)
-        if len(self._queue) < self._capacity:
+        if len(self) < self._capacity:
             # A woken sender that took the last free slot passes no wake-up on; one that leaves room
             # passes it to the next waiting sender, so no sender sleeps beside a free slot.
-            self._senders.unpark()
+            self._unpark_sender()
         await trio.lowlevel.cancel_shielded_checkpoint()
 
-    async def get(self) -> Envelope | None:
-        """The next envelope, waiting for one; None once the mailbox is closed and empty."""
-        await trio.lowlevel.checkpoint_if_cancelled()
-        while not self._queue:
-            if self._closed:
-                return None
-            await self._readers.park()
-        envelope = self._queue.popleft()
-        self._senders.unpark()
-        await trio.lowlevel.cancel_shielded_checkpoint()
+    def take(self) -> Envelope | None:
+        """The next envelope, or None when none is queued (closed or not: see `closed`)."""
+        queue = self._queue
+        if not queue:
+            return None
+        envelope = queue.popleft()
+        if not queue:
+            self._queue = None  # an empty deque holds a 0.5 KiB block: let it go while idle
+        self._unpark_sender()
         return envelope
+
+    def wait(self) -> Awaitable[object]:
+        """Park the reader until an envelope is queued, the mailbox closes, or `wake_reader` is called;
+        the reader then looks again (wake-ups may be spurious). A checkpoint. A plain function returning
+        trio's awaitable, so an idle reader holds no frame of the mailbox's."""
+        self._reader = trio.lowlevel.current_task()
+        return trio.lowlevel.wait_task_rescheduled(self._abort_wait)  # noqa: ASYNC105 (the reader awaits it)
+
+    def wake_reader(self) -> None:
+        """End the reader's `wait` now (no-op when it is not waiting)."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            trio.lowlevel.reschedule(reader)
 
     def close(self) -> None:
         self._closed = True
-        self._senders.unpark_all()
-        self._readers.unpark_all()
+        if self._senders is not None:
+            self._senders.unpark_all()
+        self.wake_reader()
 
     def reopen(self) -> None:
         self._closed = False
 
     def drain(self) -> list[Envelope]:
-        envelopes = list(self._queue)
-        self._queue.clear()
-        self._senders.unpark_all()
+        envelopes = [] if self._queue is None else list(self._queue)
+        self._queue = None
+        if self._senders is not None:
+            self._senders.unpark_all()
         return envelopes
+
+    def _abort_wait(self, _: object) -> trio.lowlevel.Abort:
+        self._reader = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def _unpark_sender(self) -> None:
+        if self._senders is not None:
+            self._senders.unpark()

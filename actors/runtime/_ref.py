@@ -7,12 +7,15 @@ belongs to the child, not to one incarnation. Refs compare and hash by identity.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import trio
 
 from actors.runtime._errors import AskTimeout
-from actors.runtime._mailbox import Envelope, Mailbox, MailboxStatistics, Reply
+from actors.runtime._mailbox import Envelope, MailboxStatistics, Reply
+
+if TYPE_CHECKING:
+    from actors.runtime._child import Child
 
 
 class ActorRef:
@@ -22,12 +25,12 @@ class ActorRef:
     `tell_nowait`; `ask` adds `AskTimeout`, `ActorCrashed` and the actor's own `reply_errors`.
     """
 
-    __slots__ = ("_is_alive", "_mailbox", "_name")
+    __slots__ = ("_child", "_mailbox", "_name")
 
-    def __init__(self, name: str, mailbox: Mailbox, is_alive: Callable[[], bool]) -> None:
-        self._name = name
-        self._mailbox = mailbox
-        self._is_alive = is_alive
+    def __init__(self, child: Child) -> None:
+        self._child = child
+        self._name = child.spec.id
+        self._mailbox = child.mailbox
 
     @property
     def name(self) -> str:
@@ -36,7 +39,7 @@ class ActorRef:
     @property
     def alive(self) -> bool:
         """True while an incarnation is running (False while the child restarts and once it is stopped)."""
-        return self._is_alive()
+        return self._child.alive
 
     def __repr__(self) -> str:
         return f"<ActorRef {self._name!r} {'alive' if self.alive else 'not alive'}>"

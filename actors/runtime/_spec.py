@@ -33,7 +33,9 @@ class Strategy(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class RestartIntensity:
-    """A supervisor gives up when more than `max_restarts` restarts happen within `within_s` seconds."""
+    """More than `max_restarts` restarts within `within_s` seconds, and the supervisor gives up: on the
+    whole supervisor (its `intensity`), or on one child alone (`ChildSpec.intensity`, the child's own budget).
+    """
 
     max_restarts: int = 3
     within_s: float = 5.0
@@ -51,6 +53,11 @@ class ChildSpec:
 
     `start` is called for every (re)start and returns a fresh actor. `shutdown_s` is the grace period of
     an orderly stop (finish the current message, then `on_stop`); after it the child is cancelled.
+
+    `intensity` is the child's own restart budget. None (the default): its restarts count against the
+    supervisor's intensity, which escalates when exceeded, as in OTP. Set: they count against this budget
+    only, and a child that exceeds it is given up alone (removed, reported to `on_give_up`) while its
+    siblings keep running: what a supervisor of many independent children (a server's spaces) needs.
     """
 
     id: str
@@ -58,6 +65,7 @@ class ChildSpec:
     restart: Restart = Restart.PERMANENT
     mailbox_size: int = 64
     shutdown_s: float = 5.0
+    intensity: RestartIntensity | None = None
 
     def __post_init__(self) -> None:
         if not self.id:

@@ -45,12 +45,14 @@ class Supervisor:
         intensity: RestartIntensity,
         name: str,
         on_restart: Callable[[RestartEvent], None] | None,
+        on_give_up: Callable[[str, Exception | None], None] | None = None,
     ) -> None:
         self._nursery = nursery
         self._strategy = strategy
         self._intensity = intensity
         self._name = name
         self._on_restart = on_restart
+        self._on_give_up = on_give_up
         self._children: dict[str, Child] = {}  # in start order, which is restart order
         self._lock = trio.Lock()
         # Unbounded on purpose: each incarnation reports its end once and a child has at most one
@@ -125,16 +127,21 @@ class Supervisor:
     # incarnation is current), or when the supervisor itself stopped that incarnation (terminate,
     # one-for-all, shutdown); stale reports are dropped. Restart types are OTP's: TEMPORARY never
     # returns, TRANSIENT returns only after a crash, PERMANENT always; a child not restarted is
-    # removed and its pending asks answered with ActorStopped.
+    # removed and its pending asks answered with ActorStopped. A child with its own budget
+    # (`ChildSpec.intensity`) is counted against that budget only: one failing child of many must not
+    # take its siblings down.
     #
-    # Pipeline. (1) Count the restart in a sliding window of `within_s` seconds; one more than
-    # `max_restarts` and the supervisor gives up: it stops every other child in reverse start order
-    # (each with its grace period) and raises RestartIntensityExceeded from the crash, which cancels
-    # the `async with` body and leaves `open_supervisor`. (2) Under ONE_FOR_ALL, stop the siblings in
-    # reverse start order (TEMPORARY ones are removed, not restarted); their mailboxes keep their
-    # messages for the next incarnations. (3) Log, count and report the restart. (4) Start the
+    # Pipeline. (1) Count the restart in a sliding window of `within_s` seconds: the child's own window
+    # if it has a budget, else the supervisor's. One more than `max_restarts` in the child's own window
+    # and the child is given up: removed, its pending asks answered, reported to `on_give_up`; nobody
+    # else is touched (under ONE_FOR_ALL, siblings already stopped for this restart start again). One
+    # more than the supervisor's and the supervisor gives up: it stops every other child in reverse
+    # start order (each with its grace period) and raises RestartIntensityExceeded from the crash,
+    # which cancels the `async with` body and leaves `open_supervisor`. (2) Under ONE_FOR_ALL, stop the
+    # siblings in reverse start order (TEMPORARY ones are removed, not restarted); their mailboxes keep
+    # their messages for the next incarnations. (3) Log, count and report the restart. (4) Start the
     # targets in start order; each start waits for `on_start`. A target that fails to start is a new
-    # crash of that child: back to (1), so a child that cannot start exhausts the intensity.
+    # crash of that child: back to (1), so a child that cannot start exhausts its budget.
     #
     # Fast path: under ONE_FOR_ONE nothing but the failed child is touched, and a crashed child's
     # queued messages stay in its mailbox, so its siblings never notice.
@@ -158,37 +165,66 @@ class Supervisor:
                 )
             self._remove(child)
             return
+        unstarted: list[Child] = []  # stopped by a ONE_FOR_ALL restart, not started again yet
         while True:
-            await self._count_restart(child, error)
-            targets = await self._stop_siblings(child) if self._strategy is Strategy.ONE_FOR_ALL else [child]
-            for target in targets:
-                target.restarts += 1
-            self._announce(child, error, targets)
+            if await self._count_restart(child, error):
+                targets = await self._stop_siblings(child) if self._strategy is Strategy.ONE_FOR_ALL else [child]
+                for target in targets:
+                    target.restarts += 1
+                self._announce(child, error, targets)
+            else:
+                self._give_up(child, error)
+                targets = unstarted
             failed = await self._start_all(targets)
             if failed is None:
                 return
-            child, error = failed
+            child, error, unstarted = failed
 
-    async def _count_restart(self, child: Child, error: Exception | None) -> None:
+    async def _count_restart(self, child: Child, error: Exception | None) -> bool:
+        """Count one restart of `child`: True to restart it, False when it exceeded its own budget.
+        Raises RestartIntensityExceeded when it exceeded the supervisor's."""
         now = trio.current_time()
-        window = self._restart_times
+        own = child.spec.intensity
+        intensity = self._intensity if own is None else own
+        if own is None:
+            window = self._restart_times
+        else:
+            if child.restart_times is None:
+                child.restart_times = deque()
+            window = child.restart_times
         window.append(now)
-        while window and window[0] < now - self._intensity.within_s:
+        while window and window[0] < now - intensity.within_s:
             window.popleft()
-        if len(window) <= self._intensity.max_restarts:
-            return
+        if len(window) <= intensity.max_restarts:
+            return True
+        if own is not None:
+            return False
         logger.error(
             "%s: more than %d restarts within %s s (last: child %r); giving up",
             self._name,
-            self._intensity.max_restarts,
-            self._intensity.within_s,
+            intensity.max_restarts,
+            intensity.within_s,
             child.spec.id,
             exc_info=error,
         )
         await self._stop_all()
-        raise RestartIntensityExceeded(
-            self._name, child.spec.id, self._intensity.max_restarts, self._intensity.within_s
-        ) from error
+        raise RestartIntensityExceeded(self._name, child.spec.id, intensity.max_restarts, intensity.within_s) from error
+
+    def _give_up(self, child: Child, error: Exception | None) -> None:
+        """`child` exceeded its own budget: remove it (its asks answered) and report it; siblings run on."""
+        intensity = child.spec.intensity
+        assert intensity is not None
+        logger.error(
+            "%s: child %r restarted more than %d times within %s s; giving it up",
+            self._name,
+            child.spec.id,
+            intensity.max_restarts,
+            intensity.within_s,
+            exc_info=error,
+        )
+        self._remove(child)
+        if self._on_give_up is not None:
+            self._on_give_up(child.spec.id, error)
 
     async def _stop_siblings(self, child: Child) -> list[Child]:
         """ONE_FOR_ALL: stop every other child, newest first; return those to start again, in order."""
@@ -224,37 +260,38 @@ class Supervisor:
                 )
             )
 
-    async def _start_all(self, targets: list[Child]) -> tuple[Child, Exception] | None:
-        """Start each target in order; the first that fails to start, with its crash, or None."""
-        for target in targets:
+    async def _start_all(self, targets: list[Child]) -> tuple[Child, Exception, list[Child]] | None:
+        """Start each target in order; None, or the first that fails to start, its crash and the targets
+        after it (not started)."""
+        for i, target in enumerate(targets):
             try:
                 await self._start(target)
             except ActorCrashed as failed:
                 cause = failed.__cause__
                 assert isinstance(cause, Exception)
-                return target, cause
+                return target, cause, targets[i + 1 :]
         return None
 
     async def _start(self, child: Child) -> None:
         incarnation = Incarnation(child, self._exits_send.send_nowait)
         child.incarnation = incarnation
         child.mailbox.reopen()  # a PERMANENT child whose mailbox was closed comes back with it open
-        await self._nursery.start(incarnation.run, name=f"{self._name}/{child.spec.id}")
+        await self._nursery.start(incarnation.run, name=child.spec.id)  # a string the child has already
 
     async def _stop(self, child: Child) -> None:
         """An orderly stop: the current message, then `on_stop`, within `shutdown_s`; then cancellation."""
         incarnation = child.incarnation
-        if incarnation is None or incarnation.done.is_set():
+        if incarnation is None or incarnation.done:
             return
         incarnation.request_stop(by_supervisor=True)
         with trio.move_on_after(child.spec.shutdown_s):
-            await incarnation.done.wait()
-        if not incarnation.done.is_set():
+            await incarnation.wait_done()
+        if not incarnation.done:
             logger.warning(
                 "%s: child %r did not stop within %s s; cancelling it", self._name, child.spec.id, child.spec.shutdown_s
             )
-            incarnation.cancel_scope.cancel(reason=f"shutdown_s of {child.spec.id!r} elapsed")
-            await incarnation.done.wait()
+            incarnation.cancel(reason=f"shutdown_s of {child.spec.id!r} elapsed")
+            await incarnation.wait_done()
 
     async def _stop_all(self) -> None:
         """Stop and remove every child, newest first."""
@@ -301,6 +338,7 @@ async def open_supervisor(
     intensity: RestartIntensity = RestartIntensity(),  # noqa: B008 (frozen, so sharing it is safe)
     name: str = "supervisor",
     on_restart: Callable[[RestartEvent], None] | None = None,
+    on_give_up: Callable[[str, Exception | None], None] | None = None,
 ) -> AsyncIterator[Supervisor]:
     """Start `children` in order and yield the running Supervisor.
 
@@ -310,14 +348,19 @@ async def open_supervisor(
 
     Error handling: when restarts exceed `intensity`, the supervisor stops the other children, the
     block is cancelled, and `RestartIntensityExceeded` (cause: the last crash) leaves the `async with`.
-    A child failing to start here raises `ActorCrashed`. `on_restart` is called synchronously from
-    the supervisor and must not raise: its exception would take the supervisor down.
+    A child failing to start here raises `ActorCrashed`. A child with its own budget
+    (`ChildSpec.intensity`) that exceeds it is removed instead, and `on_give_up(child_id, error)` is
+    called (`error`: its last crash, None if it last ended normally). `on_restart` and `on_give_up` are
+    called synchronously from the supervisor and must not raise or block: an exception would take the
+    supervisor down; to do slow work, start a task.
     """
     supervisor: Supervisor | None = None
     collapsed: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:
-            supervisor = Supervisor(nursery, strategy=strategy, intensity=intensity, name=name, on_restart=on_restart)
+            supervisor = Supervisor(
+                nursery, strategy=strategy, intensity=intensity, name=name, on_restart=on_restart, on_give_up=on_give_up
+            )
             nursery.start_soon(supervisor._run, name=f"{name} restart loop")
             try:
                 for spec in children:

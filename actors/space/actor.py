@@ -97,6 +97,9 @@ def now_ms() -> int:
 
 
 class SpaceActor(Actor):
+    __slots__ = ("_announcing", "_audience", "_ingress", "_on_end", "_on_unmoderated", "_routed", "_seq_reserved",
+                 "_store", "state")  # fmt: skip
+
     reply_errors = (SpaceError,)
 
     def __init__(
@@ -104,7 +107,7 @@ class SpaceActor(Actor):
         initial: SpaceState,
         audience: Audience,
         ingress: AudioIngress,
-        ended: trio.Event,
+        on_end: Callable[[str], None],
         store: SpaceStore = NO_STORE,
         on_unmoderated: Callable[[str, int | None], None] | None = None,
     ) -> None:
@@ -113,7 +116,7 @@ class SpaceActor(Actor):
         self._seq_reserved = 0  # the first change records a reservation above the current number
         self._audience = audience
         self._ingress = ingress
-        self._ended = ended
+        self._on_end = on_end
         self.state = initial
         self._routed = ingress.ticker.routes  # input id -> connection, as the ticker knows it
         self._announcing = False
@@ -187,7 +190,7 @@ class SpaceActor(Actor):
             case EndSpace() | CheckAbandoned():
                 await self._commit(ctx, *domain.apply(self.state, message, now_ms()))
                 if self.state.status is SpaceStatus.ENDED:
-                    self._ended.set()
+                    self._on_end(self.state.space_id)
                     ctx.stop()
                 return None
             case AnnounceAudience():

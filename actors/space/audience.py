@@ -39,19 +39,23 @@ class Fanout(Protocol):
 
 
 class Audience:
+    """A space's connections. Every live space has one, idle or not: slots, and the batches of the Python
+    audio path are made only when a frame is batched."""
+
+    __slots__ = ("_batched_ticks", "_everyone", "_own", "_shared", "audio_group", "fanout", "frames_per_message",
+                 "last_seq", "links", "next_audio_seq", "space_id")  # fmt: skip
+
     def __init__(self, space_id: str, fanout: Fanout, frames_per_message: int = 1) -> None:
         self.space_id = space_id
         self.links: dict[str, MemberLink] = {}
         self.last_seq = 0
         self.fanout = fanout
-        self._fanout = fanout
         self._everyone = fanout.new_group()
-        self._audience = fanout.new_group()
-        self.audio_group = self._audience
-        self._on_mic: set[str] = set()
+        self.audio_group = fanout.new_group()
+        """The members who hear the shared mix: everyone not on the mic."""
         self.frames_per_message = frames_per_message
-        self._shared: list[MixFrame] = []
-        self._own: dict[int, list[MixFrame]] = {}  # by connection
+        self._shared: list[MixFrame] | None = None
+        self._own: dict[int, list[MixFrame]] | None = None  # by connection
         self._batched_ticks = 0
         self.next_audio_seq = 0
 
@@ -63,14 +67,13 @@ class Audience:
         if old is not None and old is not link:
             self._leave_groups(old.conn)
         self.links[user] = link
-        self._fanout.join_group(self._everyone, link.conn)
+        self.fanout.join_group(self._everyone, link.conn)
         self._place(user, on_mic)
 
     def detach(self, user: str) -> None:
         link = self.links.pop(user, None)
         if link is not None:
             self._leave_groups(link.conn)
-        self._on_mic.discard(user)
 
     def set_on_mic(self, user: str, on_mic: bool) -> None:
         if user in self.links:
@@ -78,22 +81,20 @@ class Audience:
 
     def close(self) -> None:
         """The space is over: forget every member and free the groups."""
-        self._fanout.drop_group(self._everyone)
-        self._fanout.drop_group(self._audience)
+        self.fanout.drop_group(self._everyone)
+        self.fanout.drop_group(self.audio_group)
         self.links.clear()
 
     def _place(self, user: str, on_mic: bool) -> None:
         conn = self.links[user].conn
         if on_mic:
-            self._on_mic.add(user)
-            self._fanout.leave_group(self._audience, conn)
+            self.fanout.leave_group(self.audio_group, conn)
         else:
-            self._on_mic.discard(user)
-            self._fanout.join_group(self._audience, conn)
+            self.fanout.join_group(self.audio_group, conn)
 
     def _leave_groups(self, conn: int) -> None:
-        self._fanout.leave_group(self._everyone, conn)
-        self._fanout.leave_group(self._audience, conn)
+        self.fanout.leave_group(self._everyone, conn)
+        self.fanout.leave_group(self.audio_group, conn)
 
     # -- events -----------------------------------------------------------------------------------------
 
@@ -101,7 +102,7 @@ class Audience:
         """Queue each event for every member, in order; tell the members an event is about."""
         for event in events:
             self.last_seq = event.seq
-            for conn in self._fanout.broadcast(self._everyone, _encoder.encode(event)):
+            for conn in self.fanout.broadcast(self._everyone, _encoder.encode(event)):
                 log.info("space %s: connection %d overflowed its queue; it is closed", self.space_id, conn)
             subject = self.links.get(getattr(event, "user", ""))
             if subject is not None:
@@ -132,10 +133,14 @@ class Audience:
         minus_of = dict(minus)
         in_mix = set(mixed)
         if shared is not None:
+            if self._shared is None:
+                self._shared = []
             self._shared.append(MixFrame(seq, captured_at, shared))
         for input_id, conn in routes.items():
             opus = minus_of.get(input_id) if input_id in in_mix else shared
             if opus is not None:
+                if self._own is None:
+                    self._own = {}
                 self._own.setdefault(conn, []).append(MixFrame(seq, captured_at, opus))
         self._batched_ticks += 1
         if self._batched_ticks >= self.frames_per_message:
@@ -145,8 +150,9 @@ class Audience:
         """Send what is batched now (also when the mix goes quiet, so no frame waits for the next talk)."""
         self._batched_ticks = 0
         if self._shared:
-            self._fanout.broadcast_audio(self._audience, _encoder.encode(Audio(self._shared)))
-            self._shared = []
-        for conn, frames in self._own.items():
-            self._fanout.send_audio(conn, _encoder.encode(Audio(frames)))
-        self._own = {}
+            self.fanout.broadcast_audio(self.audio_group, _encoder.encode(Audio(self._shared)))
+        self._shared = None
+        if self._own:
+            for conn, frames in self._own.items():
+                self.fanout.send_audio(conn, _encoder.encode(Audio(frames)))
+        self._own = None

@@ -1,10 +1,12 @@
-"""SpaceDirectory: creates spaces, finds them by id, and runs each under its own supervisor.
+"""SpaceDirectory: creates spaces, finds them by id, and runs them all under one dynamic supervisor.
 
-Each space is a supervision subtree: a one-for-one supervisor whose TRANSIENT child is the SpaceActor
-(restarted after a crash, not after its host ends it; 3 restarts within 5 s, then it is given up and
-everyone in it is told the space failed). What outlives an incarnation belongs to the space and is made
-here: its `Audience` and its `AudioIngress` (the mixer). With the Rust fan-out, every space is ticked by
-the directory's one `TickPool`.
+Each space's SpaceActor is a TRANSIENT child of the directory's one-for-one supervisor (restarted after a
+crash, not after its host ends it) with a restart budget of its own (3 restarts within 5 s): past it, that
+space alone is given up, and everyone in it is told the space failed; the other spaces never notice. An
+idle space is that child's one task waiting on its mailbox, and the objects below: no supervisor, task
+or nursery of its own. What outlives an incarnation belongs to the space and is made here: its
+`Audience` and its `AudioIngress` (the mixer). With the Rust fan-out, every space is ticked by the
+directory's one `TickPool`.
 
 The directory also ends abandoned spaces: one sweeper task for all of them (`sweep_abandoned`) looks, a few
 times per grace period, at the spaces that reported having no host or co-host present, and asks those whose
@@ -16,10 +18,19 @@ from __future__ import annotations
 
 import logging
 import secrets
+from functools import partial
+from typing import NamedTuple
 
 import trio
 
-from actors.runtime import ChildSpec, Restart, RestartEvent, RestartIntensityExceeded, open_supervisor
+from actors.runtime import (
+    ChildSpec,
+    Restart,
+    RestartEvent,
+    RestartIntensity,
+    Supervisor,
+    open_supervisor,
+)
 from actors.space import domain, errors
 from actors.space.actor import MixConfig, SpaceActor, now_ms
 from actors.space.audience import Audience, Fanout
@@ -36,9 +47,28 @@ log = logging.getLogger("actors.space")
 ABANDON_AFTER_S = 600.0
 """Default grace: a live space whose host and co-hosts have all been gone this long ends (`abandoned`)."""
 
+SPACE_RESTARTS = RestartIntensity(max_restarts=3, within_s=5.0)
+"""Each space's own restart budget: past it the space is given up (ended as `failed`)."""
+
+STORE_WRITE_S = 5.0
+"""How long a failed space waits to record its end before telling its audience anyway."""
+
+
+class _Live(NamedTuple):
+    """A live space as the directory holds it (a tuple: the least a space can cost here)."""
+
+    ref: SpaceRef
+    audience: Audience
+    host: str
+
 
 class SpaceDirectory:
-    """Holds the live spaces of this server. Spaces run as tasks in the nursery given at construction."""
+    """Holds the live spaces of this server.
+
+    Resource handling: the spaces' supervisor runs as a task in the nursery given at construction, from
+    the first `create` or `restore` on; cancelling that nursery cancels every space and closes its audio
+    and audience. A space given up writes its end and tells its audience from a task in that nursery.
+    """
 
     def __init__(
         self,
@@ -57,15 +87,19 @@ class SpaceDirectory:
         self._fanout = fanout
         self._frames_per_message = frames_per_message
         self._mix = mix or MixConfig()
-        self._live: dict[str, SpaceRef] = {}
-        self._hosted: dict[str, tuple[str, trio.Event]] = {}  # host -> the live space they host, its end
+        self._live: dict[str, _Live] = {}
+        self._hosted: dict[str, str] = {}  # host -> the live space they host
         self._over: set[str] = set()
-        self._audio: dict[str, AudioIngress] = {}
+        self._supervisor: Supervisor | None = None
+        self._supervisor_lock = trio.Lock()
         self._ended_audio = AudioStats()
         if tick_pool is None and isinstance(fanout, RustFanout):
             tick_pool = TickPool()
         self.tick_pool = tick_pool
         self.restarts = 0
+        # Bound once, shared by every space's start (a bound method made per space would cost each 64 B).
+        self._space_over = self._forget
+        self._space_unmoderated = self._set_unmoderated
 
     async def create(
         self,
@@ -83,8 +117,7 @@ class SpaceDirectory:
             space_id, title, host, now_ms(), speakers, description=description, topics=topics, host_name=host_name
         )
         await self._store.space_created(state)
-        ref: SpaceRef = await self._nursery.start(self._run_space, state)
-        return ref
+        return await self._start_space(state)
 
     async def restore(self) -> int:
         """Bring back the spaces that were live when the server last stopped; returns how many."""
@@ -92,24 +125,21 @@ class SpaceDirectory:
         await self._store.restarted(now)  # the abandonment grace of spaces left with a moderator starts now
         stored = await self._store.live_spaces()
         for space in stored:
-            await self._nursery.start(self._run_space, restored(space, now))
+            await self._start_space(restored(space, now))
             log.info("space %s restored at event %d", space.space_id, space.seq_reserved)
         return len(stored)
 
     def get(self, space_id: str) -> SpaceRef:
-        ref = self._live.get(space_id)
-        if ref is not None:
-            return ref
+        live = self._live.get(space_id)
+        if live is not None:
+            return live.ref
         if space_id in self._over:
             raise errors.SpaceOver(f"space {space_id} has ended")
         raise errors.NoSuchSpace(f"no space {space_id!r}")
 
     def hosted_by(self, host: str) -> str | None:
         """The id of the live space `host` hosts, if any."""
-        hosted = self._hosted.get(host)
-        if hosted is None or hosted[1].is_set():  # ended: over, though its task may not have finished yet
-            return None
-        return hosted[0]
+        return self._hosted.get(host)
 
     @property
     def live_count(self) -> int:
@@ -119,50 +149,91 @@ class SpaceDirectory:
         """Speakers' packets in every space this directory has run, ended ones included: how many the
         mixers took, and how many were dropped, by reason."""
         total = self._ended_audio
-        for ingress in self._audio.values():
-            total += ingress.stats()
+        for live in self._live.values():
+            total += live.ref.audio.stats()
         return total
 
-    async def _run_space(self, state: SpaceState, *, task_status: trio.TaskStatus[SpaceRef]) -> None:
+    async def _start_space(self, state: SpaceState) -> SpaceRef:
+        """Make what outlives an incarnation (audience, mixer, ticker) and start the actor. Error
+        handling: if its first `on_start` fails, what was made is closed and `ActorCrashed` raised."""
+        supervisor = await self._spaces()
         space_id = state.space_id
         audience = Audience(space_id, self._fanout, self._frames_per_message)
         audience.last_seq = state.seq
         mixer = self._mix.new_mixer()
         audio = AudioIngress(space_id, mixer, open_ticker(mixer, audience, self._nursery, self.tick_pool))
-        self._audio[space_id] = audio
-        ended = trio.Event()
         spec = ChildSpec(
-            id=f"space:{space_id}",
-            start=lambda: SpaceActor(state, audience, audio, ended, self._store, self._set_unmoderated),
+            id=space_id,
+            start=partial(SpaceActor, state, audience, audio, self._space_over, self._store, self._space_unmoderated),
             restart=Restart.TRANSIENT,
             mailbox_size=256,
+            intensity=SPACE_RESTARTS,
         )
         try:
-            async with open_supervisor([spec], name=f"space:{space_id}", on_restart=self._count) as sup:
-                actor = sup.child(spec.id)
-                assert actor is not None
-                ref = SpaceRef(space_id, actor, audio)
-                self._live[space_id] = ref
-                self._hosted[state.host] = (space_id, ended)
-                task_status.started(ref)
-                await ended.wait()
-        except RestartIntensityExceeded as e:
-            log.error("space %s failed beyond its restart budget: %r", space_id, e.__cause__)
+            actor = await supervisor.start_child(spec)
+        except BaseException:
+            self._unmoderated.pop(space_id, None)
+            self._close(audio, audience)
+            raise
+        ref = SpaceRef(space_id, actor, audio)
+        self._live[space_id] = _Live(ref, audience, state.host)
+        self._hosted[state.host] = space_id
+        return ref
+
+    async def _spaces(self) -> Supervisor:
+        """The spaces' supervisor, started in the directory's nursery on first use."""
+        async with self._supervisor_lock:
+            if self._supervisor is None:
+                self._supervisor = await self._nursery.start(self._supervise)
+            return self._supervisor
+
+    async def _supervise(self, *, task_status: trio.TaskStatus[Supervisor]) -> None:
+        try:
+            async with open_supervisor(name="spaces", on_restart=self._count, on_give_up=self._give_up) as sup:
+                task_status.started(sup)
+                await trio.sleep_forever()
+        finally:
+            for space_id in list(self._live):
+                self._forget(space_id)
+
+    def _give_up(self, space_id: str, error: Exception | None) -> None:
+        """A space crashed past its budget (its actor is gone): it is over, as `failed`."""
+        log.error("space %s failed beyond its restart budget: %r", space_id, error)
+        live = self._live.get(space_id)
+        if live is not None:
+            self._forget(space_id, keep_audience=True)
+            self._nursery.start_soon(self._tell_failed, space_id, live.audience)
+
+    async def _tell_failed(self, space_id: str, audience: Audience) -> None:
+        try:
             ended_at = now_ms()
             # Over for good: recorded as ended, so a restarted server does not bring it back.
-            with trio.move_on_after(5):
+            with trio.move_on_after(STORE_WRITE_S):
                 await self._store.space_ended(space_id, ended_at)
             audience.broadcast([SpaceEnded(space_id, audience.last_seq + 1, ended_at, "failed")])
         finally:
-            audio.close()
-            self._ended_audio += audio.stats()
-            del self._audio[space_id]
             audience.close()
-            self._live.pop(space_id, None)
-            if self._hosted.get(state.host, ("", None))[0] == space_id:
-                del self._hosted[state.host]
-            self._unmoderated.pop(space_id, None)
-            self._over.add(space_id)
+
+    def _forget(self, space_id: str, *, keep_audience: bool = False) -> None:
+        """The space is over (ended, given up, or the directory stops): stop its audio, close its audience
+        (unless the caller still has to tell it), and remember it as over. Idempotent."""
+        live = self._live.pop(space_id, None)
+        if live is None:
+            return
+        if self._hosted.get(live.host) == space_id:
+            del self._hosted[live.host]
+        self._unmoderated.pop(space_id, None)
+        self._over.add(space_id)
+        if keep_audience:
+            self._close(live.ref.audio, None)
+        else:
+            self._close(live.ref.audio, live.audience)
+
+    def _close(self, audio: AudioIngress, audience: Audience | None) -> None:
+        audio.close()
+        self._ended_audio += audio.stats()
+        if audience is not None:
+            audience.close()
 
     def _set_unmoderated(self, space_id: str, since: int | None) -> None:
         if since is None:
@@ -183,9 +254,9 @@ class SpaceDirectory:
         while True:
             deadline = now_ms() - grace_ms
             for space_id in [s for s, since in self._unmoderated.items() if since <= deadline]:
-                ref = self._live.get(space_id)
-                if ref is not None:
-                    ref.check_abandoned(grace_ms)
+                live = self._live.get(space_id)
+                if live is not None:
+                    live.ref.check_abandoned(grace_ms)
             await trio.sleep(interval_s)
 
     def _count(self, event: RestartEvent) -> None:

@@ -56,6 +56,8 @@ class AudioStats:
 
 
 class AudioIngress:
+    __slots__ = ("_closed", "_input_of", "_next_input", "_no_input", "_refused", "mixer", "space_id", "ticker")
+
     def __init__(self, space_id: str, mixer: Mixer, ticker: Ticker) -> None:
         self.space_id = space_id
         self.mixer = mixer

@@ -36,6 +36,8 @@ ASK_TIMEOUT_S = 5.0
 
 
 class SpaceRef:
+    __slots__ = ("_actor", "audio", "space_id")
+
     def __init__(self, space_id: str, actor: ActorRef, audio: AudioIngress) -> None:
         self.space_id = space_id
         self._actor = actor

@@ -56,6 +56,8 @@ def open_ticker(mixer: Mixer, audience: Audience, nursery: trio.Nursery, pool: T
 
 
 class DriverTicker:
+    __slots__ = ("_audience", "_driver", "_routes")
+
     def __init__(self, mixer: Mixer, pool: TickPool, fanout: Fanout, audience: Audience) -> None:
         self._audience = audience
         self._routes: dict[int, int] = {}

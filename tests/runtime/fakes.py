@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
 import trio
 
-from actors.runtime import Actor, ChildSpec, Context, Restart
+from actors.runtime import Actor, ActorCrashed, ActorRef, ChildSpec, Context, Restart
 
 CEILING_S = 60.0
 
@@ -124,6 +125,13 @@ class Counter(Actor):
         self.journal.add(ctx.name, "stop")
         await trio.sleep(self.stop_s)
         self.journal.add(ctx.name, "stopped")
+
+
+async def crash(ref: ActorRef | None) -> None:
+    """Ask the child to crash, and check the ask says so."""
+    assert ref is not None
+    with pytest.raises(ActorCrashed):
+        await ref.ask("crash")
 
 
 def counter(

@@ -8,8 +8,6 @@ import trio
 import trio.testing
 
 from actors.runtime import (
-    ActorCrashed,
-    ActorRef,
     ActorStopped,
     ChildSpec,
     RestartIntensity,
@@ -17,13 +15,7 @@ from actors.runtime import (
     Strategy,
     open_supervisor,
 )
-from tests.runtime.fakes import CEILING_S, Boom, Counter, Journal, assert_logged, counter
-
-
-async def crash(ref: ActorRef | None) -> None:
-    assert ref is not None
-    with pytest.raises(ActorCrashed):
-        await ref.ask("crash")
+from tests.runtime.fakes import CEILING_S, Boom, Counter, Journal, assert_logged, counter, crash
 
 
 async def test_too_many_restarts_escalate_and_stop_the_other_children(

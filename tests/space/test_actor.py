@@ -81,6 +81,22 @@ async def test_a_space_that_keeps_crashing_is_given_up_and_everyone_is_told() ->
             assert store.ended == [space.space_id], "recorded as ended: a restart must not bring it back"
 
 
+async def test_a_space_given_up_leaves_the_other_spaces_running() -> None:
+    with trio.fail_after(10):
+        async with open_directory() as (directory, fanout):
+            doomed = await directory.create("host", "Doomed")
+            neighbour = await directory.create("other", "Neighbour")
+            await neighbour.share_post("other", "before")
+            for _ in range(4):
+                with pytest.raises((ActorCrashed, ActorStopped)):
+                    await doomed._actor.ask(Crash())
+            await trio.testing.wait_all_tasks_blocked()
+            assert directory.live_count == 1 and directory.hosted_by("host") is None
+            await neighbour.share_post("other", "after")
+            assert [p.text for p in (await neighbour.snapshot()).timeline] == ["before", "after"]
+            assert directory.hosted_by("other") == neighbour.space_id
+
+
 async def stream(space: SpaceRef, user: str, packets: list[bytes]) -> None:
     start = trio.current_time()
     for i, packet in enumerate(packets):

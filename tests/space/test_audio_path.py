@@ -20,6 +20,7 @@ from actors.space import Audio, AudioStats, Post, Role, SpaceDirectory, SpaceEve
 from actors.space.audience import Fanout as SpaceFanout
 from actors.space.commands import MemberLink, PushAudio
 from actors.space.persistence import NoStore, SpaceStore
+from bench.idle_bench import trio_tasks
 from gateway.protocol import SERVER_DECODER
 from mixer import Fanout, TickPool
 from tests.audio import assert_tone_present, decode_stream, encode_tone, tone_level
@@ -249,5 +250,25 @@ async def test_live_silent_spaces_hold_no_thread_and_no_opus_state() -> None:
             del extra
             await stream(spaces[0], "host0", encode_tone(440, 0.1))
             assert spaces[0].audio.mixer.codecs_held() > 0
+            nursery.cancel_scope.cancel()
+    fanout.shutdown()
+
+
+async def test_a_live_silent_space_is_one_trio_task() -> None:
+    fanout = Fanout()
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            directory = SpaceDirectory(nursery, fanout)
+            await directory.create("warm-up", "Silent")  # starts the directory's supervisor
+            await trio.testing.wait_all_tasks_blocked()
+            before = trio_tasks()
+            for i in range(50):
+                await directory.create(f"host{i}", "Silent")
+            await trio.testing.wait_all_tasks_blocked()
+            assert trio_tasks() == before + 50
+            # The control: the count does see a task come.
+            nursery.start_soon(trio.sleep_forever)
+            await trio.testing.wait_all_tasks_blocked()
+            assert trio_tasks() == before + 51
             nursery.cancel_scope.cancel()
     fanout.shutdown()
