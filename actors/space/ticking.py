@@ -83,6 +83,11 @@ class DriverTicker:
     def routes(self) -> dict[int, int]:
         return dict(self._routes)
 
+    @property
+    def next_seq(self) -> int:
+        """The `seq` the next tick's frame will carry (tests tell a change's next tick by it)."""
+        return self._driver.next_seq
+
     def close(self) -> None:
         self._driver.stop()
         self._audience.next_audio_seq = self._driver.next_seq
