@@ -6,6 +6,7 @@ independent `msgpack` package, not the gateway's own decoder."""
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -13,12 +14,15 @@ import msgpack
 import trio
 
 from actors.space import SpaceDirectory, SpaceEvent, SpaceRef, SpaceState
+from actors.space.persistence import NO_STORE, SpaceStore
 from actors.space.ticking import DriverTicker
 from mixer import Fanout
 from tests.wsframes import take_frame
 
 BINARY_FINAL = 0x82
 RELEASE_POLL_S = 0.001
+QUIET_POLL_S = 0.02
+MARKER = "test-marker"  # no server message has this type
 
 
 class SocketLink:
@@ -39,6 +43,7 @@ class SocketLink:
         self.frames: list[tuple[int, bytes]] = []
         self._buffer = bytearray()
         self._arrived = trio.Event()
+        self._markers_sent = self._markers_seen = 0
 
     def joined(self, state: SpaceState) -> None:
         pass
@@ -56,14 +61,19 @@ class SocketLink:
                 message = msgpack.unpackb(payload)
                 if message["type"] == "audio":
                     self.frames.extend((f["seq"], f["opus"]) for f in message["frames"])
+                elif message["type"] == MARKER:
+                    self._markers_seen = message["n"]
             self._arrived.set()
             self._arrived = trio.Event()
 
-    async def receive_through(self, seq: int) -> list[tuple[int, bytes]]:
-        """Every frame so far, once the frame numbered `seq` (or a later one) has arrived."""
-        while not self.frames or self.frames[-1][0] < seq:
+    async def sync(self) -> list[tuple[int, bytes]]:
+        """Every audio frame queued for this connection before the call: a marker queued after them (the
+        fan-out keeps each connection's order) has come back."""
+        self._markers_sent += 1
+        assert self._fanout.send(self.conn, msgpack.packb({"type": MARKER, "n": self._markers_sent}))
+        while self._markers_seen < self._markers_sent:
             await self._arrived.wait()
-        return self.frames
+        return list(self.frames)
 
     async def aclose(self) -> None:
         """Unregisters from the fan-out and closes both ends: ours only once the writer has released it, as
@@ -77,7 +87,9 @@ class SocketLink:
 
 
 @asynccontextmanager
-async def open_rust_directory() -> AsyncIterator[tuple[SpaceDirectory, Callable[[], SocketLink]]]:
+async def open_rust_directory(
+    store: SpaceStore = NO_STORE,
+) -> AsyncIterator[tuple[SpaceDirectory, Callable[[], SocketLink]]]:
     """A space directory over a Rust fan-out (so with its own `TickPool`), and a maker of socket links, each
     read by a task of its own. When the block ends, on every path: the spaces end, every link is unregistered
     and closed, then the fan-out shuts down."""
@@ -93,7 +105,7 @@ async def open_rust_directory() -> AsyncIterator[tuple[SpaceDirectory, Callable[
                 return link
 
             async with trio.open_nursery() as spaces:
-                yield SpaceDirectory(spaces, fanout), new_link
+                yield SpaceDirectory(spaces, fanout, store=store), new_link
                 spaces.cancel_scope.cancel()
             readers.cancel_scope.cancel()
     finally:
@@ -107,3 +119,20 @@ def driver_of(space: SpaceRef) -> DriverTicker:
     ticker = space.audio.ticker
     assert isinstance(ticker, DriverTicker), f"ticked by {type(ticker).__name__}, not the Rust driver"
     return ticker
+
+
+async def frames_once_quiet(directory: SpaceDirectory, link: SocketLink) -> list[tuple[int, bytes]]:
+    """Once no space of `directory` talks (its tick pool has sent their last frames): every frame `link`
+    was sent."""
+    assert directory.tick_pool is not None
+    while directory.tick_pool.talking:  # noqa: ASYNC110 (the state is the Rust pool's)
+        await trio.sleep(QUIET_POLL_S)
+    return await link.sync()
+
+
+async def stream(space: SpaceRef, user: str, packets: list[bytes]) -> None:
+    """`user` sends `packets` in real time, one per 20 ms, numbered from 0."""
+    start = trio.current_time()
+    for seq, packet in enumerate(packets):
+        await trio.sleep_until(start + seq * 0.020)
+        space.push_audio(user, seq, time.time_ns() // 1000, packet)

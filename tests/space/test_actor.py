@@ -8,7 +8,6 @@ numbered after it must not."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,11 +17,11 @@ import trio
 import trio.testing
 
 from actors.runtime import ActorCrashed, ActorStopped
-from actors.space import PostShared, Role, SpaceDirectory, SpaceEnded, SpaceRef
+from actors.space import PostShared, Role, SpaceDirectory, SpaceEnded
 from actors.space.persistence import NO_STORE, NoStore, SpaceStore
 from tests.audio import assert_tone_absent, assert_tone_present, decode_stream, encode_tone
 from tests.space.fakes import RecordingFanout, RecordingLink
-from tests.space.sockets import SocketLink, driver_of, open_rust_directory
+from tests.space.sockets import SocketLink, driver_of, frames_once_quiet, open_rust_directory, stream
 
 
 @asynccontextmanager
@@ -88,14 +87,6 @@ async def test_a_space_that_keeps_crashing_is_given_up_and_everyone_is_told() ->
             assert store.ended == [space.space_id], "recorded as ended: a restart must not bring it back"
 
 
-async def stream(space: SpaceRef, user: str, packets: list[bytes]) -> None:
-    """`packets` in real time, numbered from 0."""
-    start = trio.current_time()
-    for seq, packet in enumerate(packets):
-        await trio.sleep_until(start + seq * 0.020)
-        space.push_audio(user, seq, time.time_ns() // 1000, packet)
-
-
 FRAME = 960  # samples in one 20 ms frame
 NEXT_TICKS = 3  # the first frames after a change, checked on their own (the fewest in which 440 Hz is resolved)
 
@@ -117,12 +108,8 @@ class Heard:
         return self.pcm[start * FRAME : end * FRAME]
 
 
-async def last_frames(space: SpaceRef, ear: SocketLink) -> Heard:
-    """Once the space has gone quiet: every frame `ear` was sent."""
-    driver = driver_of(space)
-    while space.audio.mixer.active:  # noqa: ASYNC110 (the state is the Rust tick's)
-        await trio.sleep(0.02)
-    return Heard(await ear.receive_through(driver.next_seq - 1))
+async def last_frames(directory: SpaceDirectory, ear: SocketLink) -> Heard:
+    return Heard(await frames_once_quiet(directory, ear))
 
 
 def assert_gone_from_the_next_tick(heard: Heard, asked: int, in_flight: int, gone_hz: int, on_hz: int) -> None:
@@ -156,7 +143,7 @@ async def test_a_speaker_moved_back_is_silent_from_the_next_tick() -> None:
                 asked = driver.next_seq
                 await space.set_role("host", "a", Role.LISTENER)
                 in_flight = driver.next_seq
-            heard = await last_frames(space, ear)
+            heard = await last_frames(directory, ear)
 
             assert_gone_from_the_next_tick(heard, asked, in_flight, gone_hz=440, on_hz=1000)
             after = heard.frames(in_flight + 1)
@@ -186,7 +173,7 @@ async def test_audio_from_a_listener_never_reaches_the_mix() -> None:
                 # The control: on the mic, the same stream is heard, so the check below can fail.
                 await space.set_role("host", "intruder", Role.SPEAKER)
                 promoted = driver.next_seq
-            heard = await last_frames(space, ear)
+            heard = await last_frames(directory, ear)
 
             assert refused >= 70, "the listener's packets were pushed, and refused for want of an input"
             assert_tone_absent(heard.frames(heard.seqs[0], promoted - 1), 440, reference_hz=1000)
@@ -216,7 +203,7 @@ async def test_a_muted_speaker_is_silent_from_the_next_tick_until_they_unmute() 
                 await trio.sleep(1.5)
                 await space.unmute("a")
                 unmuted = driver.next_seq
-            heard = await last_frames(space, ear)
+            heard = await last_frames(directory, ear)
 
             assert_gone_from_the_next_tick(heard, asked, muted, gone_hz=440, on_hz=1000)
             silenced = heard.frames(muted + 1, unmuted - 1)
