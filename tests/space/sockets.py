@@ -21,6 +21,7 @@ from tests.wsframes import take_frame
 
 BINARY_FINAL = 0x82
 RELEASE_POLL_S = 0.001
+RELEASE_CEILING_S = 5.0
 QUIET_POLL_S = 0.02
 MARKER = "test-marker"  # no server message has this type
 
@@ -79,11 +80,13 @@ class SocketLink:
         """Unregisters from the fan-out and closes both ends: ours only once the writer has released it, as
         the gateway does, since a reused descriptor number would receive this connection's bytes."""
         self._fanout.close(self.conn)
-        with trio.CancelScope(shield=True):
+        self._peer.close()
+        # Shielded (a test's own `fail_after` must not skip it) but bounded, so it cannot hang either.
+        with trio.CancelScope(shield=True, deadline=trio.current_time() + RELEASE_CEILING_S):
             while not self._fanout.released(self.conn):  # noqa: ASYNC110 (the state is the Rust writer's)
                 await trio.sleep(RELEASE_POLL_S)
+        assert self._fanout.released(self.conn), "the writer kept the socket: left open rather than reused"
         self._ours.close()
-        self._peer.close()
 
 
 @asynccontextmanager
