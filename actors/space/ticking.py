@@ -5,8 +5,11 @@
   task and holds no thread: a silent space costs nothing here. No Python (and so no event-loop stall or
   garbage-collector pause) on the audio path. Used with the server's Rust fan-out.
 - `TrioTicker`: the same work from a Trio task (the tick itself in a worker thread, the GIL released),
-  delivering through the `Audience`. Used with a Python fan-out: the `--transport python` baseline and
-  the tests' recording fake.
+  delivering through the `Audience`. The `--transport python` baseline's only (`gateway/pyfanout.py`);
+  tests over a Python fan-out get it too, but none of them vouches for the tick. What a tick does (a voice
+  gone from the next tick after a demotion or a mute, a listener never in the mix, a reconnecting
+  speaker's new stream) is tested on `DriverTicker` over the real fan-out and sockets
+  (`tests/space/sockets.py`), the path production runs.
 
 A ticker belongs to the space, not to one incarnation of its actor (as the mixer it ticks does): a restart
 leaves the audio running, and frames keep their numbering.
@@ -84,6 +87,11 @@ class DriverTicker:
     @property
     def routes(self) -> dict[int, int]:
         return dict(self._routes)
+
+    @property
+    def next_seq(self) -> int:
+        """The `seq` the next tick's frame will carry (tests tell a change's next tick by it)."""
+        return self._driver.next_seq
 
     def close(self) -> None:
         self._driver.stop()

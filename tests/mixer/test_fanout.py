@@ -24,6 +24,7 @@ import pytest
 import mixer
 from mixer import Fanout, FanoutStats, MixerError
 from tests.gilcheck import counting_thread
+from tests.wsframes import take_frame
 
 CEILING_S = 10.0
 
@@ -49,14 +50,9 @@ class Peer:
         return out
 
     def read_frame(self) -> tuple[int, bytes]:
-        first, second = self.read_exact(2)
-        assert second & 0x80 == 0, "server frames are not masked"
-        length = second & 0x7F
-        if length == 126:
-            (length,) = struct.unpack("!H", self.read_exact(2))
-        elif length == 127:
-            (length,) = struct.unpack("!Q", self.read_exact(8))
-        return first, self.read_exact(length)
+        while (frame := take_frame(self.buf)) is None:
+            self._fill(len(self.buf) + 1)
+        return frame
 
     def read_message(self) -> bytes:
         first, payload = self.read_frame()

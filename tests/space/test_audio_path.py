@@ -1,33 +1,35 @@
 """Speakers' packets from the session to the mixer: never behind the actor's mailbox (nor a store write, nor
 any command), every drop counted by reason, and a reconnecting speaker's new stream heard from its first
-packet. Real Opus through the real Rust mixer; the space's frames recorded by a fake fan-out (the Python
-tick), or read from real sockets written by the Rust fan-out (the Rust tick pool)."""
+packet. Real Opus through the real Rust mixer, ticked by the Rust tick pool and read from real sockets
+written by the Rust fan-out (`tests/space/sockets.py`); the store test runs on the Python baseline's tick
+as well, since `--transport python` must not lose packets either."""
 
 from __future__ import annotations
 
+import gc
 import os
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import pytest
 import trio
 import trio.testing
 
 from actors.runtime import MailboxFull
-from actors.space import Audio, AudioStats, Post, Role, SpaceDirectory, SpaceEvent, SpaceRef, SpaceState
-from actors.space.audience import Fanout as SpaceFanout
+from actors.space import AudioStats, Post, Role, SpaceDirectory, SpaceRef
 from actors.space.commands import MemberLink, PushAudio
 from actors.space.persistence import NoStore, SpaceStore
 from bench.idle_bench import trio_tasks
-from gateway.protocol import SERVER_DECODER
 from mixer import Fanout, TickPool
 from tests.audio import assert_tone_present, decode_stream, encode_tone, tone_level
 from tests.space.fakes import RecordingFanout, RecordingLink
+from tests.space.sockets import SocketLink, frames_once_quiet, open_rust_directory, stream
 
 SPEAKERS = [f"s{i}" for i in range(12)]  # with the host: 13 on the mic
 SLOW_WRITE_S = 1.0
+
+Directory = AbstractAsyncContextManager[tuple[SpaceDirectory, Callable[[], MemberLink]]]
 
 
 class SlowStore(NoStore):
@@ -37,62 +39,21 @@ class SlowStore(NoStore):
         await trio.sleep(SLOW_WRITE_S)
 
 
-class SocketLink:
-    """A MemberLink over a real socket registered with the Rust fan-out; `frames` reads back the audio
-    the fan-out wrote to it."""
-
-    def __init__(self, fanout: Fanout) -> None:
-        self._ours, self._peer = socket.socketpair()
-        self._peer.setblocking(False)
-        self.conn = fanout.register(self._ours.fileno())  # the fan-out writes through its own duplicate
-        self._received = bytearray()
-        self._frames: list[tuple[int, bytes]] = []
-
-    def joined(self, state: SpaceState) -> None:
-        pass
-
-    def observe(self, event: SpaceEvent) -> None:
-        pass
-
-    @property
-    def frames(self) -> list[tuple[int, bytes]]:
-        while True:
-            try:
-                chunk = self._peer.recv(1 << 16)
-            except BlockingIOError:
-                break
-            self._received += chunk
-        while len(self._received) >= 2:  # unmasked server frames: 7-, 16- or 64-bit lengths
-            short = self._received[1] & 0x7F
-            at, size = {126: (4, 2), 127: (10, 8)}.get(short, (2, 0))
-            length = int.from_bytes(self._received[2 : 2 + size]) if size else short
-            if len(self._received) < at + length:
-                break
-            message = SERVER_DECODER.decode(bytes(self._received[at : at + length]))
-            del self._received[: at + length]
-            if isinstance(message, Audio):
-                self._frames.extend((f.seq, f.opus) for f in message.frames)
-        return self._frames
-
-
-def recording() -> tuple[SpaceFanout, Callable[[], MemberLink]]:
+@asynccontextmanager
+async def open_python_directory(store: SpaceStore) -> AsyncIterator[tuple[SpaceDirectory, Callable[[], MemberLink]]]:
+    """The `--transport python` baseline: a Python fan-out, so the Python tick."""
     fanout = RecordingFanout()
-    return fanout, lambda: RecordingLink(fanout)
-
-
-def rust() -> tuple[SpaceFanout, Callable[[], MemberLink]]:
-    fanout = Fanout()
-    return fanout, lambda: SocketLink(fanout)
+    async with trio.open_nursery() as nursery:
+        yield SpaceDirectory(nursery, fanout, store=store), lambda: RecordingLink(fanout)
+        nursery.cancel_scope.cancel()
 
 
 @asynccontextmanager
 async def open_space(
-    store: SpaceStore, transport: Callable[[], tuple[SpaceFanout, Callable[[], MemberLink]]] = recording
+    store: SpaceStore, transport: Callable[[SpaceStore], Directory] = open_rust_directory
 ) -> AsyncIterator[tuple[SpaceDirectory, SpaceRef, RecordingLink | SocketLink]]:
     """A space with the host and 12 speakers on the mic, and one listener."""
-    fanout, new_link = transport()
-    async with trio.open_nursery() as nursery:
-        directory = SpaceDirectory(nursery, fanout, store=store)
+    async with transport(store) as (directory, new_link):
         space = await directory.create("host", "Busy")
         await space.join("host", new_link())
         ear = new_link()
@@ -102,9 +63,6 @@ async def open_space(
             await space.join(user, new_link())
             await space.set_role("host", user, Role.SPEAKER)
         yield directory, space, ear
-        nursery.cancel_scope.cancel()
-    if isinstance(fanout, Fanout):
-        fanout.shutdown()
 
 
 async def talk(push: object, users: list[str], seconds: float) -> int:
@@ -119,9 +77,19 @@ async def talk(push: object, users: list[str], seconds: float) -> int:
     return len(packets) * len(users)
 
 
-@pytest.mark.parametrize("transport", [recording, rust], ids=["python-tick", "rust-tick-pool"])
+async def heard(directory: SpaceDirectory, ear: RecordingLink | SocketLink) -> list[tuple[int, bytes]]:
+    """Every frame `ear` was sent, once the last packets are ticked."""
+    if isinstance(ear, SocketLink):
+        return await frames_once_quiet(directory, ear)
+    await trio.sleep(0.3)
+    return ear.frames
+
+
+@pytest.mark.parametrize(
+    "transport", [open_python_directory, open_rust_directory], ids=["python-tick", "rust-tick-pool"]
+)
 async def test_a_one_second_store_write_while_13_speakers_talk_loses_no_packet(
-    transport: Callable[[], tuple[SpaceFanout, Callable[[], MemberLink]]],
+    transport: Callable[[SpaceStore], Directory],
 ) -> None:
     with trio.fail_after(20):
         async with open_space(SlowStore(), transport) as (directory, space, ear):
@@ -129,11 +97,11 @@ async def test_a_one_second_store_write_while_13_speakers_talk_loses_no_packet(
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(space.share_post, "host", "a post whose write takes a second")
                 sent = await talk(space.push_audio, ["host", *SPEAKERS], 2.0)
-            await trio.sleep(0.3)  # the last packets' ticks
+            frames = await heard(directory, ear)
             stats = directory.audio_stats()
             assert stats.packets_in - before.packets_in == sent
             assert stats.dropped == 0, stats
-            seqs = [seq for seq, _ in ear.frames]
+            seqs = [seq for seq, _ in frames]
             assert len(seqs) >= 100, "the listener heard the 2 s of talk"
             assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "the mix went on during the write"
 
@@ -179,23 +147,19 @@ async def restart_the_stream(new_connection: bool) -> tuple[SpaceDirectory, list
     """The host talks (440 Hz, seq from 0), then, on a new connection or the same one, talks again (1000 Hz)
     with its seq from 0 again. Returns the directory, the stream as a listener received it, the second
     stream as sent, and how many frames the listener had before the second stream."""
-    async with trio.open_nursery() as nursery:
-        fanout = RecordingFanout()
-        directory = SpaceDirectory(nursery, fanout)
+    async with open_rust_directory() as (directory, new_link):
         space = await directory.create("host", "Reconnects")
-        ear = RecordingLink(fanout)
-        await space.join("host", RecordingLink(fanout))
+        ear = new_link()
+        await space.join("host", new_link())
         await space.join("ear", ear)
         first, second = encode_tone(440, 1.5), encode_tone(1000, 1.0)
         await stream(space, "host", first)
-        await trio.sleep(0.3)
-        heard_before = len(ear.frames)
+        heard_before = len(await frames_once_quiet(directory, ear))
         if new_connection:
-            await space.join("host", RecordingLink(fanout))
+            await space.join("host", new_link())
         await stream(space, "host", second)
-        await trio.sleep(0.3)
-        nursery.cancel_scope.cancel()
-    return directory, [opus for _, opus in ear.frames], second, heard_before
+        heard = await frames_once_quiet(directory, ear)
+    return directory, [opus for _, opus in heard], second, heard_before
 
 
 async def test_a_speaker_who_reconnects_is_heard_from_the_first_packet_of_its_new_stream() -> None:
@@ -216,14 +180,6 @@ async def test_control_a_stream_that_restarts_its_seq_on_the_same_connection_is_
     assert tone_level(pcm, 1000) * 31.6 < tone_level(pcm, 440)
 
 
-async def stream(space: SpaceRef, user: str, packets: list[bytes]) -> None:
-    """`packets` in real time, numbered from 0."""
-    start = trio.current_time()
-    for seq, packet in enumerate(packets):
-        await trio.sleep_until(start + seq * 0.020)
-        space.push_audio(user, seq, time.time_ns() // 1000, packet)
-
-
 def test_audio_stats_add_up_field_by_field() -> None:
     total = AudioStats(packets_in=3, dropped_late=1) + AudioStats(packets_in=2, dropped_no_input=4)
     assert total == AudioStats(packets_in=5, dropped_no_input=4, dropped_late=1)
@@ -239,6 +195,7 @@ async def test_live_silent_spaces_hold_no_thread_and_no_opus_state() -> None:
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
             directory = SpaceDirectory(nursery, fanout)  # with the Rust fan-out: its own TickPool
+            gc.collect()  # earlier tests' pools, held in reference cycles, stop their threads now, not midway
             before = os_threads()
             spaces = [await directory.create(f"host{i}", "Silent") for i in range(200)]
             await trio.testing.wait_all_tasks_blocked()
