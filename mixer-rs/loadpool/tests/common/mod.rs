@@ -198,46 +198,45 @@ pub fn audio(frames: &[(u64, u64)]) -> Vec<u8> {
     out
 }
 
-/// A str field of a msgpack map (decoded with rmp, independently of the crate's walker).
-pub fn str_field(msgpack: &[u8], name: &str) -> String {
-    let mut rd = msgpack;
-    let n = rmp::decode::read_map_len(&mut rd).unwrap();
-    for _ in 0..n {
-        let key = read_str(&mut rd);
-        match rmp::decode::read_marker(&mut &rd[..]).unwrap() {
-            rmp::Marker::FixStr(_) | rmp::Marker::Str8 | rmp::Marker::Str16 | rmp::Marker::Str32 => {
-                let value = read_str(&mut rd);
-                if key == name {
-                    return value;
-                }
-            }
-            _ => {
-                rmp::decode::read_int::<u64, _>(&mut rd).unwrap();
-            }
-        }
-    }
-    panic!("no str field {name}")
+/// A field's value in a flat msgpack map of str keys and str or unsigned integer values.
+enum Field {
+    Str(String),
+    Int(u64),
 }
 
-/// An integer field of a flat msgpack map of str keys and str or integer values.
-pub fn int_field(msgpack: &[u8], name: &str) -> u64 {
+/// The field `name` of such a map (decoded with rmp, independently of the crate's walker).
+fn field(msgpack: &[u8], name: &str) -> Field {
     let mut rd = msgpack;
     let n = rmp::decode::read_map_len(&mut rd).unwrap();
     for _ in 0..n {
         let key = read_str(&mut rd);
-        match rmp::decode::read_marker(&mut &rd[..]).unwrap() {
+        let value = match rmp::decode::read_marker(&mut &rd[..]).unwrap() {
             rmp::Marker::FixStr(_) | rmp::Marker::Str8 | rmp::Marker::Str16 | rmp::Marker::Str32 => {
-                read_str(&mut rd);
+                Field::Str(read_str(&mut rd))
             }
-            _ => {
-                let value = rmp::decode::read_int::<u64, _>(&mut rd).unwrap();
-                if key == name {
-                    return value;
-                }
-            }
+            _ => Field::Int(rmp::decode::read_int::<u64, _>(&mut rd).unwrap()),
+        };
+        if key == name {
+            return value;
         }
     }
-    panic!("no int field {name}")
+    panic!("no field {name}")
+}
+
+/// A str field of a msgpack map.
+pub fn str_field(msgpack: &[u8], name: &str) -> String {
+    match field(msgpack, name) {
+        Field::Str(value) => value,
+        Field::Int(_) => panic!("{name} is not a str"),
+    }
+}
+
+/// An integer field of a msgpack map.
+pub fn int_field(msgpack: &[u8], name: &str) -> u64 {
+    match field(msgpack, name) {
+        Field::Int(value) => value,
+        Field::Str(_) => panic!("{name} is not an integer"),
+    }
 }
 
 fn read_str(rd: &mut &[u8]) -> String {
