@@ -2,8 +2,10 @@
 
 Each WebSocket message is one binary frame holding one msgpack map whose `type` field names the message.
 `docs/protocol.md` is the human description of exactly these Structs; change both together.
-The space-level messages live here; the foundations are in `protocol_base.py` and the user-level ones
-(accounts, direct messages, scheduled spaces) in `protocol_accounts.py`; this module re-exports them all.
+The space-level requests and the conversation's own messages live here; the foundations are in
+`protocol_base.py`, the user-level ones (accounts, direct messages, scheduled spaces) in
+`protocol_accounts.py`, the snapshot and the timeline's pages in `protocol_spaces.py`; this module
+re-exports them all.
 """
 
 from __future__ import annotations
@@ -13,18 +15,14 @@ from typing import Annotated
 import msgspec
 
 from actors.space import (
-    RECENT_POSTS,
     AudienceChanged,
     Audio,
     HandLowered,
     HandRaised,
     MuteChanged,
-    Participant,
     ParticipantJoined,
     ParticipantLeft,
     ParticipantRemoved,
-    Person,
-    Post,
     PostPinned,
     PostShared,
     PostUnpinned,
@@ -32,12 +30,9 @@ from actors.space import (
     Role,
     RoleChanged,
     SpaceEnded,
-    SpaceState,
-    SpaceStatus,
     SpeakerInvited,
     SpeakerPolicy,
     SpeakerPolicyChanged,
-    domain,
 )
 from gateway.protocol_accounts import (
     AccountRequest as AccountRequest,
@@ -98,6 +93,15 @@ from gateway.protocol_base import (
     UserName as UserName,
     check_structure,
     refusal_of,
+)
+from gateway.protocol_spaces import (
+    MAX_POSTS_PAGE as MAX_POSTS_PAGE,
+    SNAPSHOT_HANDS as SNAPSHOT_HANDS,
+    SNAPSHOT_LISTENERS as SNAPSHOT_LISTENERS,
+    GetPosts as GetPosts,
+    Joined as Joined,
+    Posts as Posts,
+    SpaceSnapshot as SpaceSnapshot,
 )
 
 
@@ -189,19 +193,6 @@ class SetSpeakerPolicy(Request, tag="set_speaker_policy", frozen=True):
 
 class AcceptInvite(Request, tag="accept_invite", frozen=True):
     pass
-
-
-MAX_POSTS_PAGE = 100
-"""`get_posts` returns at most this many posts (and at most `domain.POSTS_BYTES` of their text)."""
-
-
-class GetPosts(Request, tag="get_posts", frozen=True):
-    """A page of a space's timeline from the store, live or ended: the newest posts with ids below
-    `before_id` (from the newest when nil), oldest first."""
-
-    space_id: Annotated[str, msgspec.Meta(max_length=64)]
-    before_id: PostId | None = None
-    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_POSTS_PAGE)] = 50
 
 
 class SendAudio(ClientMessage, tag="audio", frozen=True):
@@ -299,91 +290,6 @@ class Error(msgspec.Struct, frozen=True, tag_field="type", tag="error", omit_def
     code: str
     message: str
     retry_after_ms: int | None = None
-
-
-SNAPSHOT_LISTENERS = 100
-SNAPSHOT_HANDS = 100
-
-
-class SpaceSnapshot(msgspec.Struct, frozen=True):
-    """A space as it is after event `seq`: the events that follow start at `seq + 1`.
-
-    A snapshot never grows with the audience nor with the timeline: `participants` is everyone on the mic
-    (at most 13); of the audience, the exact count and the names of the latest `SNAPSHOT_LISTENERS`
-    arrivals; `hands` the first `SNAPSHOT_HANDS` listeners asking to speak (in order of asking) and
-    `hand_count` how many ask; `muted` the muted people on the mic; `timeline` the latest posts (at most
-    `RECENT_POSTS` and `domain.POSTS_BYTES` of text; older ones through `get_posts`), `post_count` how many
-    the space has had; `pinned` the ids of pinned posts (the oldest pin first) and `pinned_posts` those
-    posts, which may be older than `timeline`; `speaker_policy` who may raise a hand.
-    """
-
-    space_id: str
-    title: str
-    host: str
-    host_name: str
-    description: str
-    topics: list[str]
-    status: SpaceStatus
-    seq: int
-    created_at: int
-    participants: list[Participant]
-    listener_count: int
-    listeners: list[Person]
-    timeline: list[Post]
-    post_count: int
-    hands: list[Person]
-    hand_count: int
-    muted: list[str]
-    pinned: list[int]
-    pinned_posts: list[Post]
-    speaker_policy: SpeakerPolicy
-
-    @classmethod
-    def of(cls, state: SpaceState) -> SpaceSnapshot:
-        recent: list[str] = []
-        for user in reversed(state.roles):
-            if len(recent) == SNAPSHOT_LISTENERS:
-                break
-            if not state.roles[user].on_mic:
-                recent.append(user)
-        return cls(
-            space_id=state.space_id,
-            title=state.title,
-            host=state.host,
-            host_name=state.name_of(state.host),
-            description=state.description,
-            topics=list(state.topics),
-            status=state.status,
-            seq=state.seq,
-            created_at=state.created_at,
-            participants=[Participant(user, state.name_of(user), state.roles[user]) for user in state.on_mic],
-            listener_count=state.listener_count,
-            listeners=[state.person(user) for user in recent[::-1]],
-            timeline=domain.latest_posts(state.timeline[::-1], RECENT_POSTS)[0],
-            post_count=state.post_count,
-            hands=[state.person(user) for user in state.hands[:SNAPSHOT_HANDS]],
-            hand_count=len(state.hands),
-            muted=list(state.muted),
-            pinned=list(state.pinned),
-            pinned_posts=list(state.pinned_posts),
-            speaker_policy=state.speaker_policy,
-        )
-
-
-class Joined(msgspec.Struct, frozen=True, tag_field="type", tag="joined"):
-    ref: int
-    role: Role
-    space: SpaceSnapshot
-
-
-class Posts(msgspec.Struct, frozen=True, tag_field="type", tag="posts"):
-    """The reply to `get_posts`: a page of the timeline, oldest first; `more` when older posts remain
-    (ask again with the first post's id as `before_id`)."""
-
-    ref: int
-    space_id: str
-    posts: list[Post]
-    more: bool
 
 
 class Lagging(msgspec.Struct, frozen=True, tag_field="type", tag="lagging"):
