@@ -103,6 +103,7 @@ ERROR_CODES: dict[type[Exception], str] = {
     space_errors.BadArgument: "bad_argument",
     space_errors.SpaceUnavailable: "space_unavailable",
     space_errors.ScheduledSpaceOver: "scheduled_space_over",
+    space_errors.HostLimit: "limit_reached",
     store.BadArgument: "bad_argument",
     store.HandleTaken: "handle_taken",
     store.BadCredentials: "bad_credentials",
@@ -115,7 +116,7 @@ ERROR_CODES: dict[type[Exception], str] = {
     store.ScheduledSpaceOver: "scheduled_space_over",
 }
 
-SHARED_CODES = frozenset({"bad_argument", "scheduled_space_over"})
+SHARED_CODES = frozenset({"bad_argument", "scheduled_space_over", "limit_reached"})
 """Codes that more than one layer raises with one meaning (a value out of its documented range): a client
 handles `bad_argument` alike whether the space or the store refused the value."""
 

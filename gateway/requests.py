@@ -29,19 +29,11 @@ class Who(enum.Enum):
     ACCOUNT = "account"
 
 
-class Key(enum.Enum):
-    """What a rate limit counts by: the signed-in user (account or guest id), or the client address."""
-
-    USER = "user"
-    ADDRESS = "address"
-
-
 @dataclass(frozen=True)
 class Route:
     handler: Callable[[Caller, Any], Awaitable[p.Reply]]
     who: Who
-    limit: str | None = None  # a `LimitSettings` field
-    key: Key = Key.USER
+    limit: str | None = None  # a `LimitSettings` field, counted per signed-in user (account or guest id)
     what: str = ""  # how the refusal names what was limited
 
 
@@ -111,6 +103,5 @@ async def dispatch(c: Caller, m: msgspec.Struct) -> p.Reply:
     elif route.who is Who.ACCOUNT and c.account is None:
         raise AccountRequired("guests listen: sign in with an account (`log_in`, or `hello` with a token) first")
     if route.limit is not None:
-        key = c.user if route.key is Key.USER else c.address
-        c.services.limits.take(route.limit, key, route.what)
+        c.services.limits.take(route.limit, c.user, route.what)
     return await route.handler(c, m)

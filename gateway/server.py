@@ -203,7 +203,7 @@ class Gateway:
             await session.ws.aclose(int(CloseCode.INTERNAL_ERROR), reason)
         try:
             with trio.CancelScope(shield=True):
-                await session._cleanup()  # what Session.run does after a normal close
+                await session.cleanup()  # what Session.run does after a normal close
         except Exception as cleanup_error:
             report_incident(log, cleanup_error, f"cleaning up after {reason}")
 

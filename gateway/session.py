@@ -55,11 +55,13 @@ REJOIN_GRACE_S = 30.0  # a replaced connection's user keeps their place this lon
 
 
 class SpaceLink:
-    """The session's MemberLink for one space, made by the request (`ref`) that joins it."""
+    """The session's MemberLink for one space, made by the request (`ref`) that joins it as `user`."""
 
-    def __init__(self, session: Session, ref: int) -> None:
+    def __init__(self, session: Session, ref: int, space: SpaceRef, user: str) -> None:
         self._session = session
         self._ref = ref
+        self.space = space
+        self.user = user
 
     @property
     def conn(self) -> int:
@@ -123,7 +125,7 @@ class Session:
                 await self.ws.aclose(int(self.close_code), self.close_reason)
             nursery.cancel_scope.cancel()
         with trio.CancelScope(shield=True):
-            await self._cleanup()
+            await self.cleanup()
 
     def send(self, data: bytes) -> None:
         """Queue a reply or event for this client. A queue that overflows closes the connection."""
@@ -171,10 +173,21 @@ class Session:
             self.send(p.encode(self.gateway.welcome(self)))
 
     async def enter(self, ref: int, space: SpaceRef) -> None:
-        """Join `space`; the `joined` reply is queued by the space itself (see `entered`)."""
+        """Join `space`; the `joined` reply is queued by the space itself (see `entered`).
+
+        The session counts itself in the space from before the join is asked: if the connection closes
+        while the join waits (or after it timed out), the space may still take the join in, and the
+        session's cleanup must then leave with this link (a space's mailbox keeps order: the leave comes
+        after the join). A join the space refused leaves the session in no space."""
         assert self.user is not None
-        await space.join(self.user, SpaceLink(self, ref), self.name)
-        self.space = space
+        link = SpaceLink(self, ref, space, self.user)
+        self.space, self.link = space, link
+        try:
+            await space.join(self.user, link, self.name)
+        except SpaceError:
+            if self.link is link:
+                self.left_space()
+            raise
 
     def left_space(self) -> None:
         self.space, self.link, self.role, self.muted = None, None, None, False
@@ -182,11 +195,15 @@ class Session:
     # -- delivery from the space --------------------------------------------------------------------
 
     def entered(self, link: SpaceLink, ref: int, state: SpaceState) -> None:
-        """The space took us in: the snapshot is the reply, queued before any later event."""
-        assert self.user is not None
-        role = state.role_of(self.user)
-        assert role is not None
-        self.link, self.role, self.muted = link, role, self.user in state.muted
+        """The space took us in: the snapshot is the reply, queued before any later event.
+
+        A join the session gave up on (it timed out, and the connection moved on or closed) is undone:
+        the space took in a participant nobody is there for."""
+        role = state.role_of(link.user)
+        if link is not self.link or role is None:
+            self.gateway.nursery.start_soon(self._leave_link, link, 0.0)
+            return
+        self.role, self.muted = role, link.user in state.muted
         self.send(p.encode(p.Joined(ref=ref, role=role, space=p.SpaceSnapshot.of(state))))
 
     def observe(self, link: SpaceLink, event: SpaceEvent) -> None:
@@ -298,21 +315,24 @@ class Session:
                 self.close(CloseCode.KEEPALIVE_TIMEOUT, "no pong within 5 s")
                 return
 
-    async def _cleanup(self) -> None:
-        if self.space is not None and self.user is not None:
+    async def cleanup(self) -> None:
+        """After the close: leave the space (at once, or after `REJOIN_GRACE_S` when a newer connection of the
+        same user replaced this one), and sign out."""
+        link = self.link
+        if link is not None:
             if self.close_code is CloseCode.REPLACED:
                 # The user is back on a newer connection: keep their place while it rejoins.
-                self.gateway.nursery.start_soon(self._leave, REJOIN_GRACE_S)
+                self.gateway.nursery.start_soon(self._leave_link, link, REJOIN_GRACE_S)
             else:
-                await self._leave(0.0)
+                await self._leave_link(link, 0.0)
         self.gateway.sign_out(self)
 
-    async def _leave(self, after_s: float) -> None:
-        """Leave the space as disconnected, unless a newer connection of this user has taken the place."""
-        assert self.space is not None and self.user is not None
+    async def _leave_link(self, link: SpaceLink, after_s: float) -> None:
+        """Leave `link`'s space as disconnected, unless a newer connection of its user has taken the place
+        (the space compares links)."""
         await trio.sleep(after_s)
         with trio.move_on_after(LEAVE_TIMEOUT_S):
             try:
-                await self.space.leave(self.user, reason="disconnected", link=self.link)
+                await link.space.leave(link.user, reason="disconnected", link=link)
             except SpaceError:
                 pass

@@ -318,6 +318,7 @@ class Supervisor:
         if self._children.get(child.spec.id) is child:
             del self._children[child.spec.id]
         child.fail_pending()
+        child.stashed = None  # refs may outlive the child; its state must not (docs/runtime.md)
 
     def _check_open(self) -> None:
         if self._closed:

@@ -51,9 +51,13 @@ class Leave(msgspec.Struct, frozen=True):
 
 
 class SetRole(msgspec.Struct, frozen=True):
+    """`may_speak`: whether `user` may come on the mic at all (only accounts speak; the gateway knows who
+    is an account, so the rule stays pure)."""
+
     by: str
     user: str
     role: Role
+    may_speak: bool = True
 
 
 class SharePost(msgspec.Struct, frozen=True):

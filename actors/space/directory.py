@@ -44,6 +44,10 @@ from mixer import Fanout as RustFanout, TickPool
 
 log = logging.getLogger("actors.space")
 
+MAX_REMEMBERED_OVER = 10_000
+"""Ended spaces the directory remembers, to answer `space_ended` rather than `no_such_space` (memory stays
+bounded however many spaces end)."""
+
 ABANDON_AFTER_S = 600.0
 """Default grace: a live space whose host and co-hosts have all been gone this long ends (`abandoned`)."""
 
@@ -89,7 +93,7 @@ class SpaceDirectory:
         self._mix = mix or MixConfig()
         self._live: dict[str, _Live] = {}
         self._hosted: dict[str, str] = {}  # host -> the live space they host
-        self._over: set[str] = set()
+        self._over: dict[str, None] = {}  # the latest `MAX_REMEMBERED_OVER` spaces that ended, oldest first
         self._supervisor: Supervisor | None = None
         self._supervisor_lock = trio.Lock()
         self._ended_audio = AudioStats()
@@ -111,13 +115,31 @@ class SpaceDirectory:
         topics: tuple[str, ...] | list[str] = (),
         host_name: str = "",
     ) -> SpaceRef:
-        """A new live space hosted by `host` (a server-issued id; `host_name` is the label shown)."""
+        """A new live space hosted by `host` (a server-issued id; `host_name` is the label shown).
+
+        Error handling: `HostLimit` if `host` already hosts a live space (one at a time: the check and the
+        reservation happen together, before any wait, so two requests cannot both pass). A space recorded
+        but not started (its start failed, or was cancelled) is recorded as ended, so that neither the
+        listings nor a restart ever see it live."""
         space_id = secrets.token_urlsafe(9)
         state = domain.new_space(
             space_id, title, host, now_ms(), speakers, description=description, topics=topics, host_name=host_name
         )
-        await self._store.space_created(state)
-        return await self._start_space(state)
+        if host in self._hosted:
+            raise errors.HostLimit(f"you already host a live space ({self._hosted[host]}): end it first")
+        self._hosted[host] = space_id
+        recorded = False
+        try:
+            await self._store.space_created(state)
+            recorded = True
+            return await self._start_space(state)
+        except BaseException:
+            if self._hosted.get(host) == space_id:
+                del self._hosted[host]
+            if recorded:
+                with trio.CancelScope(shield=True), trio.move_on_after(STORE_WRITE_S):
+                    await self._store.space_ended(space_id, now_ms())
+            raise
 
     async def restore(self) -> int:
         """Bring back the spaces that were live when the server last stopped; returns how many."""
@@ -223,7 +245,9 @@ class SpaceDirectory:
         if self._hosted.get(live.host) == space_id:
             del self._hosted[live.host]
         self._unmoderated.pop(space_id, None)
-        self._over.add(space_id)
+        self._over[space_id] = None
+        if len(self._over) > MAX_REMEMBERED_OVER:  # an older one is `no_such_space` to `get`: still not live
+            del self._over[next(iter(self._over))]
         if keep_audience:
             self._close(live.ref.audio, None)
         else:

@@ -108,3 +108,9 @@ class ScheduledSpaceOver(SpaceError):
     """A scheduled space was cancelled or has started: it cannot start (again)."""
 
     code = "scheduled_space_over"
+
+
+class HostLimit(SpaceError):
+    """The host already hosts a live space: one at a time."""
+
+    code = "limit_reached"

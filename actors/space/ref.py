@@ -53,8 +53,8 @@ class SpaceRef:
     async def leave(self, user: str, reason: str = "left", link: MemberLink | None = None) -> None:
         await self._ask(Leave(user, reason, link))
 
-    async def set_role(self, by: str, user: str, role: Role) -> None:
-        await self._ask(SetRole(by, user, role))
+    async def set_role(self, by: str, user: str, role: Role, *, may_speak: bool = True) -> None:
+        await self._ask(SetRole(by, user, role, may_speak))
 
     async def share_post(self, user: str, text: str) -> None:
         await self._ask(SharePost(user, text))

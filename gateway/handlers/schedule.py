@@ -4,9 +4,10 @@ scheduled space (who may start or cancel it, when) are the domain's (`actors/spa
 
 from __future__ import annotations
 
+import trio
+
 import store
-from actors.space import SpaceError, SpaceStatus, errors as space_errors
-from actors.space.domain import schedule as rules
+from actors.space import SpaceError, SpaceStatus, domain, errors as space_errors
 from gateway import identity, protocol as p, space_store
 from gateway.context import Caller
 from gateway.errors import LimitReached
@@ -15,6 +16,8 @@ from gateway.handlers.spaces import require_may_host
 
 Reply = p.Reply
 
+LISTING_WAIT_S = 1.0
+"""How long a listing waits, in all, for the live spaces' counts; spaces not reached by then are left out."""
 MAX_LIVE_LISTED = 50
 MAX_UPCOMING_LISTED = 25
 """A `spaces` reply lists at most this many live and upcoming spaces, whatever the `limit` asked (up to 100):
@@ -38,7 +41,7 @@ async def schedule_space(c: Caller, m: p.ScheduleSpace) -> Reply:
 async def cancel_scheduled(c: Caller, m: p.CancelScheduled) -> Reply:
     db = c.services.db
     scheduled = await store.get_scheduled(db, m.scheduled_id)
-    rules.check_host(scheduled.host, my_account(c).id, "cancels")
+    domain.schedule.check_host(scheduled.host, my_account(c).id, "cancels")
     cancelled, holders = await store.cancel_scheduled(db, m.scheduled_id)
     c.services.scheduler.changed()
     notice = p.SpaceCancelled(scheduled_id=cancelled.id, title=cancelled.title)
@@ -53,8 +56,8 @@ async def start_scheduled(c: Caller, m: p.StartScheduled) -> Reply:
     me = my_account(c)
     db = c.services.db
     scheduled = await store.get_scheduled(db, m.scheduled_id)
-    rules.check_host(scheduled.host, me.id, "starts")
-    rules.check_pending(scheduled.id, scheduled.cancelled_at, scheduled.started_space_id)
+    domain.schedule.check_host(scheduled.host, me.id, "starts")
+    domain.schedule.check_pending(scheduled.id, scheduled.cancelled_at, scheduled.started_space_id)
     await require_may_host(c)
     space = await c.services.directory.create(
         identity.account_user(me),
@@ -147,11 +150,16 @@ async def _spaces(
     db = c.services.db
     live_spaces: list[p.LiveSpace] = []
     if live:
-        for listing in await store.live_listing(db, limit=min(limit, MAX_LIVE_LISTED), query=query):
-            try:
-                state = await c.services.directory.get(listing.space_id).snapshot()
-            except SpaceError:
-                continue
+        listings = await store.live_listing(db, limit=min(limit, MAX_LIVE_LISTED), query=query)
+        deadline = trio.current_time() + LISTING_WAIT_S
+        for listing in listings:
+            with trio.move_on_at(deadline) as waited:  # one busy space must not hold up the whole list
+                try:
+                    state = await c.services.directory.get(listing.space_id).snapshot()
+                except SpaceError:
+                    continue
+            if waited.cancelled_caught:
+                break
             live_spaces.append(
                 p.LiveSpace(
                     space_id=listing.space_id,

@@ -5,7 +5,7 @@ needs a fact from the store (is the caller blocked by the host, does the host fo
 from __future__ import annotations
 
 import store
-from actors.space import Role, SpaceRef, SpeakerPolicy, errors as space_errors
+from actors.space import SpaceRef, SpeakerPolicy, errors as space_errors
 from gateway import identity, protocol as p
 from gateway.context import Caller
 from gateway.errors import LimitReached, ProtectedAccount
@@ -43,9 +43,9 @@ async def end_space(c: Caller, m: p.EndSpace) -> Reply:
 
 
 async def set_role(c: Caller, m: p.SetRole) -> Reply:
-    if m.role.on_mic and c.role in (Role.HOST, Role.COHOST) and identity.account_id_of(m.user) is None:
-        raise space_errors.NotEligible("only accounts speak: a guest stays a listener")
-    await require_space(c).set_role(me(c), m.user, m.role)
+    """Only accounts speak: whether the target may come on the mic is told to the space (its rule)."""
+    may_speak = identity.account_id_of(m.user) is not None
+    await require_space(c).set_role(me(c), m.user, m.role, may_speak=may_speak)
     return None
 
 

@@ -32,7 +32,7 @@ from actors.space.commands import (
     UnmuteSpeaker,
     UnpinPost,
 )
-from actors.space.domain import abandonment, membership, moderation, posts, roles, speakers
+from actors.space.domain import abandonment, membership, moderation, posts, roles, schedule, speakers
 from actors.space.domain.authority import Result
 from actors.space.domain.membership import announce_audience, new_space
 from actors.space.domain.moderation import audio_refusal
@@ -40,6 +40,7 @@ from actors.space.domain.posts import POSTS_BYTES, holds_post, latest_posts
 from actors.space.values import SpaceState, SpaceStatus
 
 __all__ = [
+    "schedule",
     "POSTS_BYTES",
     "Result",
     "announce_audience",

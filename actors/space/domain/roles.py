@@ -30,6 +30,8 @@ def set_role(state: SpaceState, cmd: SetRole, now_ms: int) -> Result:
         raise errors.NotAllowed("only the host chooses co-hosts")
     if current is cmd.role:
         return state, []
+    if cmd.role.on_mic and not current.on_mic and not cmd.may_speak:
+        raise errors.NotEligible("only accounts speak: a guest stays a listener")
     if cmd.role is Role.COHOST and sum(r is Role.COHOST for r in _on_mic_roles(state)) >= MAX_COHOSTS:
         raise errors.CohostLimit(f"at most {MAX_COHOSTS} co-hosts")
     if cmd.role.on_mic and not current.on_mic and state.on_mic_count >= MAX_SPEAKERS:
