@@ -50,13 +50,9 @@ async def log_in(c: Caller, m: p.LogIn) -> Reply:
         raise space_errors.AlreadyInSpace("leave the space before logging in")
     limits = c.services.limits
     limits.take("log_in", c.address, "log-ins from one address")
-    limits.logins.check(m.handle)
     async with _hashing(c):
-        try:
-            started = await store.log_in(c.services.db, m.handle, m.password)
-        except store.BadCredentials:
-            limits.logins.failed(m.handle)
-            raise
+        limits.logins.attempt(m.handle)  # a failure until it succeeds: see `LoginGuard`
+        started = await store.log_in(c.services.db, m.handle, m.password)
     limits.logins.succeeded(m.handle)
     account = started.account
     c.signed_in(identity.account_user(account), account.handle, account, started.token)
