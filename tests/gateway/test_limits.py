@@ -3,17 +3,15 @@ lockout doubles up to its ceiling, and neither grows without bound however many 
 
 from __future__ import annotations
 
-from typing import cast
-
 import pytest
 import trio
 
 import store
 from gateway import limits, protocol as p
-from gateway.context import Caller, Services
 from gateway.errors import RateLimited
 from gateway.handlers import accounts
 from gateway.limits import Buckets, HashQueue, Limits, LimitSettings, LoginGuard, Rate
+from tests.gateway.fakes import FakeCaller, FakeServices
 from tests.store.conftest import CHEAP_HASHER, PASSWORD
 
 
@@ -26,25 +24,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-class LoggingIn:
-    """The part of a connection `log_in` uses: an address, no space, the store and the limits."""
-
-    address = "127.0.0.1"
-    space = None
-
-    def __init__(self, db: store.Database, limits: Limits) -> None:
-        self.services = cast(Services, _Services(db, limits))
-
-    def signed_in(self, *args: object, **kwargs: object) -> None:
-        pass
-
-
-class _Services:
-    def __init__(self, db: store.Database, limits: Limits) -> None:
-        self.db = db
-        self.limits = limits
 
 
 def retry_after(take: object, *args: object) -> int:
@@ -146,7 +125,7 @@ async def test_concurrent_log_ins_past_the_free_failures_are_refused_before_any_
     with trio.fail_after(10):
         async with store.open_database(":memory:", hasher=CHEAP_HASHER) as db:
             await store.register(db, "ada", PASSWORD, "Ada")
-            caller = cast(Caller, LoggingIn(db, Limits(settings, clock)))
+            caller = FakeCaller(FakeServices(db, Limits(settings, clock))).as_caller()
 
             async def guess(ref: int) -> None:
                 try:
