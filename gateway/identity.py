@@ -49,7 +49,13 @@ class GuestIds:
         return user, f"{user}.{self._sign(user)}"
 
     def verify(self, token: str) -> str | None:
-        """The guest id `token` proves, or None if this server did not issue it."""
+        """The guest id `token` proves, or None if this server did not issue it.
+
+        Error handling: a token with a non-ASCII character was not issued here (ids and signatures are
+        ASCII) and is refused before `compare_digest`, which raises TypeError on non-ASCII strings.
+        """
+        if not token.isascii():
+            return None
         user, _, signature = token.rpartition(".")
         if not user.startswith(GUEST_PREFIX) or not hmac.compare_digest(signature, self._sign(user)):
             return None

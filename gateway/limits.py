@@ -97,34 +97,46 @@ class Buckets:
 class LoginGuard:
     """Failed log-ins per handle (any casing): after `free` failures, each further attempt waits a lockout
     that doubles (1 s, 2 s, 4 s, ... up to `max_s`); a success clears it. Guessing one account's password
-    from many addresses is slowed as much as from one."""
+    from many addresses is slowed as much as from one.
+
+    An attempt counts as a failure from the moment it is let through (`attempt`), before its password is
+    hashed, and `succeeded` clears the count: the hash takes a worker thread's while, and a check before it
+    with a count after it would let every attempt sent at once through. At most `MAX_BUCKETS` handles are
+    kept: when full, those whose lockout has passed are forgotten, then the least recently tried half.
+    """
 
     def __init__(self, free: int, max_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._free = free
         self._max_s = max_s
         self._clock = clock
-        self._failures: dict[str, tuple[int, float]] = {}  # handle -> (failures, locked until)
+        self._failures: dict[str, tuple[int, float]] = {}  # handle -> (failures, locked until); oldest first
 
-    def check(self, handle: str) -> None:
-        failures, until = self._failures.get(handle.casefold(), (0, 0.0))
-        wait_s = until - self._clock()
-        if wait_s > 0:
+    def attempt(self, handle: str) -> None:
+        """Let one log-in to `handle` through, counted as failed until `succeeded`; or raise `RateLimited`
+        (not counted) while the handle is locked."""
+        key = handle.casefold()
+        now = self._clock()
+        failures, until = self._failures.pop(key, (0, 0.0))
+        if until > now:
+            self._failures[key] = (failures, until)
             raise RateLimited(
                 f"too many failed log-ins to this account ({failures}): try again later",
-                retry_after_ms=math.ceil(wait_s * 1000),
+                retry_after_ms=math.ceil((until - now) * 1000),
             )
-
-    def failed(self, handle: str) -> None:
-        key = handle.casefold()
-        failures = self._failures.get(key, (0, 0.0))[0] + 1
+        failures += 1
         lock_s = 0.0 if failures < self._free else min(self._max_s, 2.0 ** (failures - self._free))
-        if len(self._failures) >= MAX_BUCKETS and key not in self._failures:
-            now = self._clock()
-            self._failures = {k: v for k, v in self._failures.items() if v[1] > now}
-        self._failures[key] = (failures, self._clock() + lock_s)
+        if len(self._failures) >= MAX_BUCKETS:
+            self._sweep(now)
+        self._failures[key] = (failures, now + lock_s)
 
     def succeeded(self, handle: str) -> None:
         self._failures.pop(handle.casefold(), None)
+
+    def _sweep(self, now: float) -> None:
+        self._failures = {k: v for k, v in self._failures.items() if v[1] > now}
+        if len(self._failures) >= MAX_BUCKETS:  # all locked: drop the least recently tried half, not grow
+            for key in list(self._failures)[: MAX_BUCKETS // 2]:
+                del self._failures[key]
 
 
 class HashQueue:

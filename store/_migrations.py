@@ -189,22 +189,39 @@ IDENTITY = Migration(
     """
     ALTER TABLE spaces ADD COLUMN host_name TEXT NOT NULL DEFAULT '';
     ALTER TABLE space_posts ADD COLUMN name TEXT NOT NULL DEFAULT '';
-
     UPDATE spaces SET host_name = host;
-    UPDATE spaces SET host = 'u' || a.id FROM accounts AS a WHERE a.handle = spaces.host;
-    UPDATE spaces SET status = 'ended', ended_at = created_at
-     WHERE status = 'live' AND host NOT GLOB 'u[0-9]*';
-
     UPDATE space_posts SET name = user;
-    UPDATE space_posts SET user = 'u' || a.id FROM accounts AS a WHERE a.handle = space_posts.user;
-    UPDATE space_removals SET user = 'u' || a.id FROM accounts AS a WHERE a.handle = space_removals.user;
-    UPDATE space_invitations SET user = 'u' || a.id FROM accounts AS a WHERE a.handle = space_invitations.user;
+
+    UPDATE spaces SET host = 'legacy:' || host
+     WHERE NOT EXISTS (SELECT 1 FROM accounts AS a WHERE a.handle = spaces.host COLLATE NOCASE);
+    UPDATE space_posts SET user = 'legacy:' || user
+     WHERE NOT EXISTS (SELECT 1 FROM accounts AS a WHERE a.handle = space_posts.user COLLATE NOCASE);
+    UPDATE space_removals SET user = 'legacy:' || user
+     WHERE NOT EXISTS (SELECT 1 FROM accounts AS a WHERE a.handle = space_removals.user COLLATE NOCASE);
+    UPDATE space_invitations SET user = 'legacy:' || user
+     WHERE NOT EXISTS (SELECT 1 FROM accounts AS a WHERE a.handle = space_invitations.user COLLATE NOCASE);
+
+    UPDATE spaces SET host = 'u' || a.id FROM accounts AS a WHERE a.handle = spaces.host COLLATE NOCASE;
+    UPDATE space_posts SET user = 'u' || a.id FROM accounts AS a WHERE a.handle = space_posts.user COLLATE NOCASE;
+    UPDATE OR REPLACE space_removals SET user = 'u' || a.id
+      FROM accounts AS a WHERE a.handle = space_removals.user COLLATE NOCASE;
+    UPDATE OR REPLACE space_invitations SET user = 'u' || a.id
+      FROM accounts AS a WHERE a.handle = space_invitations.user COLLATE NOCASE;
+
+    UPDATE spaces SET status = 'ended', ended_at = created_at
+     WHERE status = 'live' AND NOT EXISTS (SELECT 1 FROM accounts AS a WHERE 'u' || a.id = spaces.host);
     """,
 )
-"""Before it, spaces named people by the name they said `hello` with. Names of accounts become their ids;
-a live space hosted by a guest ends (guests no longer host); the names of other guests stay as inert
-strings that no server-issued id can ever equal (guest ids start with `g-`, account ids with `u`, and
-no legacy guest name could be `u` followed by digits only and still be an account)."""
+"""Before it, spaces named people by the name they said `hello` with: an account's handle, or a guest's
+name (`[A-Za-z0-9_]{1,32}`, which only had to differ from every handle in any casing). So a guest's name
+may be anything an id is today: `u1` is account 1's id. The order is what keeps a guest from ever
+becoming an account:
+1. every name that is no account's handle (without case, as `accounts.handle` compares) moves to
+   `legacy:<name>`, a namespace no server-issued id can equal (`u<digits>`, `g-<hex>`; `:` is in neither);
+2. only then do handles become ids (`u<account id>`), so no renamed guest can be taken for one;
+3. a live space whose host is not an existing account's id ends (guests no longer host).
+A removal or invitation named twice in different casings of one handle becomes one row (`OR REPLACE`).
+The names people showed stay in `spaces.host_name` and `space_posts.name`."""
 
 SPACE_MODERATORS_GONE = Migration(
     "since when a live space has had no host or co-host",

@@ -30,6 +30,10 @@ class StoredPost(msgspec.Struct, frozen=True):
     name: str = ""
 
 
+_POST_COLUMNS = "post_id, user, text, at, name"
+"""A `StoredPost`'s fields in order: every read of posts selects these, so none loses a field."""
+
+
 class StoredSpace(msgspec.Struct, frozen=True):
     space_id: str
     title: str
@@ -167,7 +171,7 @@ async def mark_unmoderated(db: Database, at: int) -> None:
 async def get_post(db: Database, space_id: str, post_id: int) -> StoredPost | None:
     def select(conn: sqlite3.Connection) -> StoredPost | None:
         row = conn.execute(
-            "SELECT post_id, user, text, at FROM space_posts WHERE space_id = ? AND post_id = ?", (space_id, post_id)
+            f"SELECT {_POST_COLUMNS} FROM space_posts WHERE space_id = ? AND post_id = ?", (space_id, post_id)
         ).fetchone()
         return None if row is None else StoredPost(*row)
 
@@ -219,7 +223,7 @@ _COLUMNS = (
 def _latest(conn: sqlite3.Connection, space_id: object, before_id: int | None, limit: int) -> list[StoredPost]:
     """At most `limit` posts below `before_id` (or all), the newest first: one range scan of the key."""
     rows = conn.execute(
-        "SELECT post_id, user, text, at, name FROM space_posts WHERE space_id = ? AND post_id < ?"
+        f"SELECT {_POST_COLUMNS} FROM space_posts WHERE space_id = ? AND post_id < ?"
         " ORDER BY post_id DESC LIMIT ?",
         (space_id, 2**63 - 1 if before_id is None else before_id, limit),
     ).fetchall()

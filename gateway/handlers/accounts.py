@@ -50,13 +50,9 @@ async def log_in(c: Caller, m: p.LogIn) -> Reply:
         raise space_errors.AlreadyInSpace("leave the space before logging in")
     limits = c.services.limits
     limits.take("log_in", c.address, "log-ins from one address")
-    limits.logins.check(m.handle)
     async with _hashing(c):
-        try:
-            started = await store.log_in(c.services.db, m.handle, m.password)
-        except store.BadCredentials:
-            limits.logins.failed(m.handle)
-            raise
+        limits.logins.attempt(m.handle)  # a failure until it succeeds: see `LoginGuard`
+        started = await store.log_in(c.services.db, m.handle, m.password)
     limits.logins.succeeded(m.handle)
     account = started.account
     c.signed_in(identity.account_user(account), account.handle, account, started.token)
@@ -131,19 +127,28 @@ async def mark_read(c: Caller, m: p.MarkRead) -> Reply:
 
 
 async def invite_speaker(c: Caller, m: p.InviteSpeaker) -> Reply:
-    """The host or a co-host invites an account to speak: an invitation in its inbox, pushed if connected,
-    and recorded in the space (everyone there gets `speaker_invited`). The invitee joins the space and
-    takes the mic with `accept_invite`."""
+    """The host or a co-host invites an account to speak: recorded in the space (everyone there gets
+    `speaker_invited`), then an invitation in its inbox, pushed if connected. The invitee joins the space
+    and takes the mic with `accept_invite`.
+
+    The space is asked first: this connection's role may be out of date (demoted, the space over), and
+    only the space knows; an invitation it refuses must not reach the invitee's inbox. What would refuse
+    the message (oneself, a block either way) is checked before that, so the space records no invitation
+    that no message follows."""
     space = require_space(c)
     if c.role not in (Role.HOST, Role.COHOST):
         raise space_errors.NotAllowed("only the host or a co-host invites speakers")
     db = c.services.db
     me = my_account(c)
     to = await store.get_account(db, m.handle)
+    if to.id == me.id:
+        raise store.BadArgument("handle", "cannot invite oneself")
+    if await store.is_blocked(db, by=me.id, user=to.id) or await store.is_blocked(db, by=to.id, user=me.id):
+        raise store.Blocked()
+    await space.invite_speaker(identity.account_user(me), identity.account_user(to), to.handle)
     invite = store.Invite(space_id=space.space_id, role=Role.SPEAKER.value)
     message = await store.send_dm(db, me.id, to.id, "", invite=invite)
     c.services.notify(to.id, p.DmReceived(message=wire_message(message)))
-    await space.invite_speaker(identity.account_user(me), identity.account_user(to), to.handle)
     return None
 
 

@@ -4,10 +4,15 @@ lockout doubles up to its ceiling, and neither grows without bound however many 
 from __future__ import annotations
 
 import pytest
+import trio
 
-from gateway import limits
+import store
+from gateway import limits, protocol as p
 from gateway.errors import RateLimited
+from gateway.handlers import accounts
 from gateway.limits import Buckets, HashQueue, Limits, LimitSettings, LoginGuard, Rate
+from tests.gateway.fakes import FakeCaller, FakeServices
+from tests.store.conftest import CHEAP_HASHER, PASSWORD
 
 
 class FakeClock:
@@ -76,14 +81,12 @@ def test_the_lockout_starts_after_the_free_failures_and_doubles_up_to_its_ceilin
     clock = FakeClock()
     guard = LoginGuard(free=5, max_s=8.0, clock=clock)
     for _ in range(4):
-        guard.failed("ada")
-        guard.check("ada")  # the first four failures cost nothing
+        guard.attempt("ada")  # the first four failures cost nothing
     waits = []
     for _ in range(6):
-        guard.failed("ada")
-        waits.append(retry_after(guard.check, "ADA"))  # one handle in any casing
+        guard.attempt("ada")
+        waits.append(retry_after(guard.attempt, "ADA"))  # one handle in any casing
         clock.advance(waits[-1] / 1000)
-        guard.check("ada")  # the lockout has passed
     assert waits == [1000, 2000, 4000, 8000, 8000, 8000]
 
 
@@ -91,14 +94,59 @@ def test_a_successful_log_in_clears_the_failures() -> None:
     clock = FakeClock()
     guard = LoginGuard(free=5, max_s=900.0, clock=clock)
     for _ in range(7):
-        guard.failed("ada")
-    assert retry_after(guard.check, "ada") == 4000
-    guard.check("bob")  # other handles are not locked
+        clock.advance(10)  # each after the last one's lockout
+        guard.attempt("ada")
+    assert retry_after(guard.attempt, "ada") == 4000
+    guard.attempt("bob")  # other handles are not locked
     guard.succeeded("Ada")
-    guard.check("ada")
-    for _ in range(4):
-        guard.failed("ada")
-    guard.check("ada")  # counted from zero again
+    for _ in range(5):
+        guard.attempt("ada")  # counted from zero again
+    assert retry_after(guard.attempt, "ada") == 1000
+
+
+def test_attempts_count_as_failures_before_they_end_so_concurrent_ones_cannot_outrun_the_lockout() -> None:
+    clock = FakeClock()
+    guard = LoginGuard(free=5, max_s=900.0, clock=clock)
+    for _ in range(5):
+        guard.attempt("ada")  # five let through, none finished (their hashes still running)
+    for _ in range(5):
+        assert retry_after(guard.attempt, "ada") == 1000
+    clock.advance(1)
+    guard.attempt("ada")  # refusals were not counted: the lockout did not grow
+    assert retry_after(guard.attempt, "ada") == 2000
+
+
+async def test_concurrent_log_ins_past_the_free_failures_are_refused_before_any_hash() -> None:
+    """Ten wrong passwords for one handle at once, through the real handler and store: five are hashed
+    (bad_credentials), the rest refused without a hash (rate_limited)."""
+    clock = FakeClock()
+    settings = LimitSettings(log_in=Rate(100, 1.0), hashes_waiting=100, login_failures_free=5)
+    outcomes: list[str] = []
+    with trio.fail_after(10):
+        async with store.open_database(":memory:", hasher=CHEAP_HASHER) as db:
+            await store.register(db, "ada", PASSWORD, "Ada")
+            caller = FakeCaller(FakeServices(db, Limits(settings, clock))).as_caller()
+
+            async def guess(ref: int) -> None:
+                try:
+                    await accounts.log_in(caller, p.LogIn(ref=ref, handle="ada", password="not the password"))
+                except (store.BadCredentials, RateLimited) as refusal:
+                    outcomes.append(refusal.code)
+
+            async with trio.open_nursery() as nursery:
+                for ref in range(10):
+                    nursery.start_soon(guess, ref)
+    assert sorted(outcomes) == ["bad_credentials"] * 5 + ["rate_limited"] * 5
+
+
+def test_the_failures_map_stays_bounded_even_when_every_handle_is_locked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(limits, "MAX_BUCKETS", 10)
+    clock = FakeClock()
+    guard = LoginGuard(free=1, max_s=900.0, clock=clock)
+    for i in range(100):
+        guard.attempt(f"handle{i}")  # each one locked for a second
+        assert len(guard._failures) <= 10
+    assert retry_after(guard.attempt, "handle99") == 1000  # the newest are kept
 
 
 def test_buckets_are_swept_so_invented_keys_cannot_grow_them(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,9 +172,9 @@ def test_failed_log_ins_are_forgotten_once_their_lockout_passes_when_the_map_is_
     clock = FakeClock()
     guard = LoginGuard(free=1, max_s=900.0, clock=clock)
     for i in range(10):
-        guard.failed(f"handle{i}")
+        guard.attempt(f"handle{i}")
     clock.advance(2)
-    guard.failed("another")
+    guard.attempt("another")
     assert len(guard._failures) == 1
 
 

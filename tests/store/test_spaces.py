@@ -153,6 +153,15 @@ async def test_older_posts_are_read_a_page_at_a_time_newest_first(db: Database) 
         assert await get_post(db, "s1", 26) is None
 
 
+async def test_a_post_read_alone_keeps_its_authors_name_as_a_page_does(db: Database) -> None:
+    with trio.fail_after(CEILING):
+        await create_space(db, "s1", "Title", "u1", 1000, 1)
+        post = StoredPost(1, "u1", "pin me", 1001, name="ada")
+        await add_post(db, "s1", post)
+        assert await posts_before(db, "s1", None, 10) == [post]  # the control: a page has the name
+        assert await get_post(db, "s1", 1) == post
+
+
 async def test_since_when_a_space_has_no_moderator_is_kept_and_cleared(db: Database) -> None:
     with trio.fail_after(CEILING):
         await create_space(db, "s1", "Title", "ada", 1000, 1)
