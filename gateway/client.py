@@ -375,7 +375,7 @@ async def connect_account(
 ) -> AsyncIterator[Client]:
     """Connect, register `handle` (unless it exists or `register` is False) and log in on the same
     connection: the Client is then that account (`client.user` is its id, `client.token` its token)."""
-    async with connect(url, handle) as client:
+    async with connect(url, "guest") as client:  # a guest may not take an account's name, even its own
         if register:
             try:
                 await client.register(handle, password, handle)

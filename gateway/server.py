@@ -7,12 +7,12 @@ listener socket, and every session, in one nursery. `Gateway.shut_down()` closes
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
 import msgspec
 import trio
@@ -46,7 +46,9 @@ from mixer import Fanout
 log = logging.getLogger("gateway")
 
 SERVER_NAME = "stoa/0.1.0"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+LOOPBACK_ORIGIN = re.compile(r"https?://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?")
+"""Without an allow-list, the origins of pages served from this machine: exactly scheme://host[:port], in the
+lowercase browsers send (a merged "a, b" header, a path, a user part or other hosts never match)."""
 NOTICE_INTERVAL_S = 0.1
 PING_FRAME = b"\x89\x00"  # a WebSocket ping with no payload (server frames are not masked)
 DATABASE_FILE = "stoa.db"
@@ -155,8 +157,7 @@ class Gateway:
             return False
         if self.config.allowed_origins:
             return origin in self.config.allowed_origins
-        host = urlsplit(origin).hostname
-        return host is not None and host in LOOPBACK_HOSTS
+        return LOOPBACK_ORIGIN.fullmatch(origin) is not None
 
     async def on_connection(
         self, request: WebSocketRequest, conn: int, outbox: Outbox | None, stream: FanoutStream | None

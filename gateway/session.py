@@ -49,6 +49,7 @@ KEEPALIVE_INTERVAL_S = 5.0
 KEEPALIVE_TIMEOUT_S = 5.0
 HELLO_TIMEOUT_S = 10.0
 MAX_BAD_IN_A_ROW = 20
+MAX_ERROR_CHARS = 200  # an `error`'s `message` (docs/protocol.md)
 LEAVE_TIMEOUT_S = 2.0
 CLOSE_TIMEOUT_S = 2.0
 REJOIN_GRACE_S = 30.0  # a replaced connection's user keeps their place this long
@@ -269,7 +270,8 @@ class Session:
 
     def reply_error(self, ref: int | None, error: Exception) -> None:
         retry = error.retry_after_ms if isinstance(error, RateLimited) else None
-        self.send(p.encode(p.Error(ref=ref, code=code_of(error), message=str(error), retry_after_ms=retry)))
+        message = str(error)[:MAX_ERROR_CHARS]  # a refusal may quote the input: never at length
+        self.send(p.encode(p.Error(ref=ref, code=code_of(error), message=message, retry_after_ms=retry)))
 
     def _audio(self, m: p.SendAudio) -> None:
         if self.user is None:
@@ -335,4 +337,6 @@ class Session:
             try:
                 await link.space.leave(link.user, reason="disconnected", link=link)
             except SpaceError:
-                pass
+                pass  # already out (removed, or the space ended)
+            except Exception as error:  # a task of the server's nursery: a fault must end here, not the server
+                report_incident(log, error, f"connection {self.conn}'s leave of {link.space.space_id}")

@@ -13,6 +13,9 @@ from gateway.handlers.spaces import require_space
 
 Reply = p.Reply
 
+GUEST_NAME = "guest"
+"""The name of a guest that gave none: one coming back with only its `guest_token`, or one just logged out."""
+
 
 async def hello(c: Caller, m: p.Hello) -> Reply:
     if c.user is not None:
@@ -25,17 +28,29 @@ async def hello(c: Caller, m: p.Hello) -> Reply:
         account = found.account
         c.signed_in(identity.account_user(account), account.handle, account, m.token, welcome=True)
         return p.SENT
+    if m.name is not None:
+        await _check_guest_name(c, m.name)
     if m.guest_token is not None:
         user = guests.verify(m.guest_token)
         if user is None:
             raise GuestTokenInvalid("this guest token was not issued by this server")
-        c.signed_in(user, m.name or "guest", None, m.guest_token, welcome=True)
+        c.signed_in(user, m.name or GUEST_NAME, None, m.guest_token, welcome=True)
         return p.SENT
     if m.name is None:
         raise BadMessage("hello needs a `token` (an account), a `guest_token` or a `name` (a new guest)")
     user, token = guests.issue()
     c.signed_in(user, m.name, None, token, welcome=True)
     return p.SENT
+
+
+async def _check_guest_name(c: Caller, name: str) -> None:
+    """A guest's name is only a label, but not an account's handle in any casing: a guest is never shown
+    under an account's name (clients still tell guests by their `g-` ids)."""
+    try:
+        await store.get_account(c.services.db, name)
+    except store.NoSuchAccount:
+        return
+    raise store.HandleTaken(name)
 
 
 async def register(c: Caller, m: p.Register) -> Reply:
@@ -74,7 +89,7 @@ async def log_out(c: Caller, m: p.LogOut) -> Reply:
         raise space_errors.AlreadyInSpace("leave the space before logging out")
     await store.log_out(c.services.db, c.token or "")
     user, token = c.services.guests.issue()
-    c.signed_in(user, c.name, None, token, welcome=True)  # a new guest from now on: nothing of the account stays
+    c.signed_in(user, GUEST_NAME, None, token, welcome=True)  # a new guest: nothing of the account stays
     return None
 
 

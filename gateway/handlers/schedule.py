@@ -12,7 +12,7 @@ from gateway import identity, protocol as p, space_store
 from gateway.context import Caller
 from gateway.errors import LimitReached
 from gateway.handlers.accounts import my_account
-from gateway.handlers.spaces import require_may_host
+from gateway.handlers.spaces import require_may_host, require_no_space
 
 Reply = p.Reply
 
@@ -54,6 +54,7 @@ async def start_scheduled(c: Caller, m: p.StartScheduled) -> Reply:
     """The host starts their scheduled space: a live space with its title, description and topics,
     recorded as its start, and `space_starting` to every connected reminder holder; the host enters it."""
     me = my_account(c)
+    require_no_space(c)  # checked first, as docs/authorization.md says
     db = c.services.db
     scheduled = await store.get_scheduled(db, m.scheduled_id)
     domain.schedule.check_host(scheduled.host, me.id, "starts")

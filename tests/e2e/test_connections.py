@@ -23,8 +23,15 @@ from tests.conftest import ServerProcess, start_server, stop_server
         (None, True),  # not a browser
         ("http://127.0.0.1:3000", True),
         ("http://localhost", True),
+        ("https://[::1]:8443", True),
         ("https://evil.example", False),
         ("null", False),
+        ("http://127.0.0.1:1, http://evil.example", False),  # two origins merged into one header
+        ("http://127.0.0.1:1/x", False),
+        ("http://127.0.0.1:abc", False),
+        ("http://LOCALHOST:1", False),  # browsers send lowercase
+        ("http://127.0.0.1:1@evil.example", False),
+        ("http://localhost.evil.example", False),
     ],
 )
 async def test_browser_origins_are_checked_against_the_allow_list(

@@ -130,7 +130,11 @@ async def test_a_guest_named_like_the_host_is_only_a_listener(server: ServerProc
     with trio.fail_after(30):
         async with connect_account(server.url, "hana") as host:
             space_id = (await host.create_space("The real host")).space.space_id
-            async with connect(server.url, name) as impostor:
+            with pytest.raises(RequestError) as taken:  # the host's handle, in any casing, is no guest's name
+                async with connect(server.url, name):
+                    pass
+            assert taken.value.code == "handle_taken"
+            async with connect(server.url, name + "_") as impostor:  # a look-alike name is only a label
                 assert impostor.user != host.user and impostor.handle is None
                 joined = await impostor.join_space(space_id)
                 assert joined.role == Role.LISTENER
@@ -199,7 +203,7 @@ async def test_a_new_account_shown_with_a_departed_hosts_name_gains_no_role(serv
                 await refused(attempt, code)
             async with connect(server.url, token=hana_token) as back:  # the host comes back by its token
                 assert (await back.join_space(space_id)).role == Role.HOST
-            async with connect(server.url, "hana") as guest:  # nor does a guest with the name
+            async with connect(server.url, "hana_") as guest:  # nor does a guest with a look-alike name
                 assert (await guest.join_space(space_id)).role == Role.LISTENER
 
 
@@ -221,7 +225,7 @@ async def test_a_removed_account_back_as_a_guest_only_listens(server: ServerProc
             assert (await rex.join_space(space_id)).role == Role.LISTENER
             await assert_only_listens(rex, host, space_id)
             await rex.leave_space()
-            async with connect(server.url, "rex") as fresh:  # or a new connection with its handle as a name
+            async with connect(server.url, "rex_") as fresh:  # or a new connection under a look-alike name
                 assert (await fresh.join_space(space_id)).role == Role.LISTENER
                 await assert_only_listens(fresh, host, space_id)
             async with connect_account(server.url, "rex", register=False) as account:
@@ -235,7 +239,7 @@ async def test_a_blocked_account_back_as_a_guest_only_listens(server: ServerProc
             await host.block("bo")
             space_id = (await host.create_space("Blocks stick")).space.space_id
             await refused(bo.join_space(space_id), "blocked")
-            async with connect(server.url, "bo") as guest:
+            async with connect(server.url, "bo_") as guest:
                 assert (await guest.join_space(space_id)).role == Role.LISTENER
                 await assert_only_listens(guest, host, space_id)
                 # becoming the account again takes leaving the space first
@@ -373,3 +377,40 @@ async def test_an_account_hosts_one_live_space_at_a_time(server: ServerProcess) 
             assert (await host.join_space(space_id)).role == Role.HOST
             await host.end_space()
             await host.create_space("Once it has ended")  # at once: an ended space is hosted by no one
+
+
+async def test_a_guest_cannot_be_shown_under_an_accounts_handle(server: ServerProcess) -> None:
+    """A guest's name is a label, but never an account's handle, in any casing; the control: another name."""
+    with trio.fail_after(20):
+        async with connect_account(server.url, "Ada"):
+            pass
+        async with open_websocket_url(server.url) as ws:
+            for name in ("Ada", "ada", "ADA"):
+                refused = await say(ws, {"type": "hello", "protocol": 2, "name": name})
+                assert (refused["type"], refused["code"]) == ("error", "handle_taken"), refused
+            welcome = await hello_guest(ws, "Ada_fan")
+            assert welcome["name"] == "Ada_fan" and welcome["handle"] is None
+
+
+async def test_after_log_out_the_new_guest_has_nothing_of_the_account_not_even_its_name(
+    server: ServerProcess,
+) -> None:
+    with trio.fail_after(20):
+        async with open_websocket_url(server.url) as ws:
+            logged_in = await hello_account(ws, "carol")
+            await ws.send_message(msgpack.packb({"type": "log_out", "ref": 3}))
+            welcome = msgpack.unpackb(await ws.get_message())
+            assert welcome["type"] == "welcome" and welcome["user"].startswith("g-")
+            assert welcome["user"] != logged_in["user"] and welcome["handle"] is None
+            assert welcome["name"] == "guest", "the account's handle is not the new guest's label"
+            assert msgpack.unpackb(await ws.get_message()) == {"type": "ok", "ref": 3}
+
+
+async def test_an_errors_message_never_quotes_the_input_at_length(server: ServerProcess) -> None:
+    """A refusal may quote the bad value, but at most 200 characters of message (the control: the code)."""
+    with trio.fail_after(20):
+        async with open_websocket_url(server.url, max_message_size=2**20) as ws:
+            await hello_guest(ws, "long")
+            reply = await say(ws, {"type": "list_spaces", "ref": 1, "kind": "x" * 60_000})
+            assert (reply["type"], reply["code"], reply["ref"]) == ("error", "bad_message", 1)
+            assert 0 < len(reply["message"]) <= 200

@@ -26,7 +26,7 @@ async def hello_guest(ws: WebSocketConnection, name: str) -> dict:
 
 async def hello_account(ws: WebSocketConnection, handle: str) -> dict:
     """Say hello as a guest, register `handle` and log in on the same connection; returns `logged_in`."""
-    await hello_guest(ws, handle)
+    await hello_guest(ws, "guest")
     registered = await say(
         ws, {"type": "register", "ref": 1, "handle": handle, "password": PASSWORD, "display_name": handle}
     )
