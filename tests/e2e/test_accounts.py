@@ -79,19 +79,24 @@ async def test_a_wrong_password_or_a_bad_token_is_refused(server: ServerProcess)
         assert bad_token.value.code == "token_invalid"
 
 
-async def test_a_guests_name_is_a_label_that_neither_takes_nor_blocks_a_handle(server: ServerProcess) -> None:
-    """A guest may show an account's handle as its name (any casing) and is still a guest with its own id;
-    an account may register a handle a connected guest shows."""
+async def test_a_guests_name_is_a_label_that_never_shows_an_accounts_handle(server: ServerProcess) -> None:
+    """A guest may not show an account's handle as its name (any casing: `handle_taken`), and takes no
+    handle by its name: an account may still register a handle a connected guest shows (the guest, with
+    its own id, keeps its label until it comes back)."""
     with trio.fail_after(20):
         token = await new_account(server.url, "carol")
         async with connect(server.url, token=token) as carol:
             for name in ("carol", "CAROL"):
-                async with connect(server.url, name) as guest:
-                    assert guest.user.startswith("g-") and guest.user != carol.user
-                    assert (guest.name, guest.handle) == (name, None)
-                    with pytest.raises(RequestError) as refused:
-                        await guest.follow("carol")
-                    assert refused.value.code == "account_required"
+                with pytest.raises(RequestError) as taken:
+                    async with connect(server.url, name):
+                        pass
+                assert taken.value.code == "handle_taken"
+            async with connect(server.url, "carol_") as guest:  # the control: any other name
+                assert guest.user.startswith("g-") and guest.user != carol.user
+                assert (guest.name, guest.handle) == ("carol_", None)
+                with pytest.raises(RequestError) as refused:
+                    await guest.follow("carol")
+                assert refused.value.code == "account_required"
             assert not carol.closed.is_set()  # no one replaced carol's connection
         async with connect(server.url, "dave") as dave, connect(server.url, "other") as other:
             registered = await other.register("Dave", PASSWORD, "Not Dave")
