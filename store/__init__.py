@@ -18,6 +18,7 @@ from store._errors import (
     StoreError,
     TokenExpired,
     TokenInvalid,
+    TooManyScheduled,
 )
 from store._inbox import INBOX_PAGE_BYTES, inbox, mark_read, send_dm, unread_count
 from store._schedule import (
@@ -102,6 +103,7 @@ __all__ = [
     "StoredSpace",
     "TokenExpired",
     "TokenInvalid",
+    "TooManyScheduled",
     "add_invitation",
     "add_post",
     "add_reminder",

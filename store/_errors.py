@@ -116,3 +116,13 @@ class ScheduledSpaceOver(StoreError):
         super().__init__(f"scheduled space {scheduled_id} {how}")
         self.scheduled_id = scheduled_id
         self.how = how
+
+
+class TooManyScheduled(StoreError):
+    """The host already has as many scheduled spaces waiting to start as the caller allows."""
+
+    code = "limit_reached"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} scheduled spaces waiting to start per account")
+        self.limit = limit

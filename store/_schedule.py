@@ -15,7 +15,7 @@ import msgspec
 
 from store._accounts import account_columns, account_from_row, require_account
 from store._db import Database
-from store._errors import BadArgument, NoSuchScheduledSpace, ScheduledSpaceOver
+from store._errors import BadArgument, NoSuchScheduledSpace, ScheduledSpaceOver, TooManyScheduled
 from store._social import blocks_between, check_limit
 from store._values import Account, AccountId, Invite, MessageKind
 
@@ -68,12 +68,15 @@ async def schedule_space(
     *,
     description: str = "",
     topics: tuple[str, ...] | list[str] = (),
+    max_pending: int | None = None,
 ) -> ScheduledSpace:
     """Schedule a space hosted by `host` for `starts_at` (unix ms: in the future, at most 30 days ahead).
 
     Error handling: `NoSuchAccount`; `BadArgument` for a title that is blank or over 100 characters, a
     description over 500, more than 3 topics or one that is blank or over 30 characters, or a start time
-    in the past or more than 30 days ahead.
+    in the past or more than 30 days ahead; `TooManyScheduled` when `host` already has `max_pending`
+    scheduled spaces waiting (counted in the same transaction as the insert, so concurrent requests
+    cannot pass it together).
     """
     title = _clean(title, "title", MAX_TITLE_CHARS, True)
     description = _clean(description, "description", MAX_DESCRIPTION_CHARS, False)
@@ -86,6 +89,8 @@ async def schedule_space(
 
     def insert(conn: sqlite3.Connection) -> ScheduledSpace:
         account = require_account(conn, host)
+        if max_pending is not None and _pending(conn, host) >= max_pending:
+            raise TooManyScheduled(max_pending)
         search = "\n".join((title, *clean_topics, account.handle)).casefold()
         cursor = conn.execute(
             "INSERT INTO scheduled_spaces (host_id, title, description, topics, search_text, starts_at, created_at)"
@@ -239,15 +244,16 @@ async def live_listing(db: Database, *, limit: int = 50, query: str | None = Non
 async def count_pending(db: Database, host: AccountId) -> int:
     """How many scheduled spaces of `host` wait to start (neither started nor cancelled)."""
 
-    def select(conn: sqlite3.Connection) -> int:
-        row = conn.execute(
-            "SELECT count(*) FROM scheduled_spaces WHERE host_id = ? AND cancelled_at IS NULL"
-            " AND started_space_id IS NULL",
-            (host,),
-        ).fetchone()
-        return int(row[0])
+    return await db.read(lambda conn: _pending(conn, host))
 
-    return await db.read(select)
+
+def _pending(conn: sqlite3.Connection, host: AccountId) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM scheduled_spaces WHERE host_id = ? AND cancelled_at IS NULL"
+        " AND started_space_id IS NULL",
+        (host,),
+    ).fetchone()
+    return int(row[0])
 
 
 async def next_host_reminder(db: Database) -> ScheduledSpace | None:

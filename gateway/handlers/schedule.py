@@ -10,7 +10,6 @@ import store
 from actors.space import SpaceError, SpaceStatus, domain, errors as space_errors
 from gateway import identity, protocol as p, space_store
 from gateway.context import Caller
-from gateway.errors import LimitReached
 from gateway.handlers.accounts import my_account
 from gateway.handlers.spaces import require_may_host, require_no_space
 
@@ -28,12 +27,17 @@ with the longest titles, descriptions and topics, both lists together stay under
 async def schedule_space(c: Caller, m: p.ScheduleSpace) -> Reply:
     me = my_account(c)
     db = c.services.db
-    cap = c.services.limits.settings.max_scheduled_per_account
-    if await store.count_pending(db, me.id) >= cap:
-        raise LimitReached(f"at most {cap} scheduled spaces waiting to start per account")
     if (await store.get_account_by_id(db, me.id)).protected:
         await require_may_host(c)  # refused with protected_account
-    scheduled = await store.schedule_space(db, me.id, m.title, m.starts_at, description=m.description, topics=m.topics)
+    scheduled = await store.schedule_space(
+        db,
+        me.id,
+        m.title,
+        m.starts_at,
+        description=m.description,
+        topics=m.topics,
+        max_pending=c.services.limits.settings.max_scheduled_per_account,  # `limit_reached`, checked atomically
+    )
     c.services.scheduler.changed()
     return p.Scheduled(ref=m.ref, space=wire_scheduled(scheduled))
 

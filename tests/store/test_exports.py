@@ -50,6 +50,7 @@ EXPECTED = {
     "StoreError",
     "TokenExpired",
     "TokenInvalid",
+    "TooManyScheduled",
     "add_reminder",
     "block",
     "blocked_accounts",
@@ -147,6 +148,7 @@ def test_error_codes_are_distinct_and_stable() -> None:
         "schema_too_new": "SchemaTooNew",
         "no_such_scheduled_space": "NoSuchScheduledSpace",
         "scheduled_space_over": "ScheduledSpaceOver",
+        "limit_reached": "TooManyScheduled",
     }
 
 

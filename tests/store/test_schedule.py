@@ -13,6 +13,7 @@ from store import (
     MessageKind,
     NoSuchScheduledSpace,
     ScheduledSpaceOver,
+    TooManyScheduled,
     add_reminder,
     cancel_scheduled,
     count_pending,
@@ -188,3 +189,16 @@ async def test_the_host_reminder_is_due_once(db: Database, clock: FakeClock) -> 
     assert (await next_host_reminder(db)) == later
     await cancel_scheduled(db, later.id)
     assert await next_host_reminder(db) is None
+
+
+async def test_a_host_at_its_cap_of_waiting_scheduled_spaces_is_refused_until_one_starts(
+    db: Database, clock: FakeClock
+) -> None:
+    ada = await make_account(db, "ada")
+    first = await schedule_space(db, ada.id, "one", now_ms(clock) + HOUR_MS, max_pending=2)
+    await schedule_space(db, ada.id, "two", now_ms(clock) + HOUR_MS, max_pending=2)
+    with pytest.raises(TooManyScheduled) as refused:
+        await schedule_space(db, ada.id, "three", now_ms(clock) + HOUR_MS, max_pending=2)
+    assert refused.value.code == "limit_reached" and await count_pending(db, ada.id) == 2
+    await mark_started(db, first.id, "sp-1")  # the control: one fewer waiting makes room
+    await schedule_space(db, ada.id, "three", now_ms(clock) + HOUR_MS, max_pending=2)
