@@ -31,8 +31,6 @@ class Services:
     scheduler: Scheduler
     notify: Callable[[store.AccountId, msgspec.Struct], None]
     """Send a user notification to the account's connection, if it is connected now."""
-    hosting: Callable[[str], str | None]
-    """The live space (id) that user `u<id>` hosts on this server, if any."""
 
 
 class Caller(Protocol):

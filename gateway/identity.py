@@ -18,9 +18,14 @@ GUEST_PREFIX = "g-"
 ACCOUNT_PREFIX = "u"
 
 
+def user_of(account: store.AccountId) -> str:
+    """The server-issued id of the account numbered `account`, in spaces and on the wire."""
+    return f"{ACCOUNT_PREFIX}{account}"
+
+
 def account_user(account: store.Account) -> str:
-    """The server-issued id of an account in spaces and on the wire."""
-    return f"{ACCOUNT_PREFIX}{account.id}"
+    """The server-issued id of `account`."""
+    return user_of(account.id)
 
 
 def account_id_of(user: str) -> store.AccountId | None:

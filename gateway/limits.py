@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from gateway.errors import RateLimited
 
@@ -54,13 +54,13 @@ class LimitSettings:
     login_failures_free: int = 5  # failed log-ins to one handle before the lockout starts
     login_lockout_max_s: float = 900.0
     hashes_waiting: int = 8  # register/log_in waiting for a password hash; more are refused
-    extra: dict[str, Rate] = field(default_factory=dict)
 
     def rate(self, name: str) -> Rate:
+        """The rate of the limit called `name` (a field above)."""
         found = getattr(self, name, None)
-        if isinstance(found, Rate):
-            return found
-        return self.extra[name]
+        if not isinstance(found, Rate):
+            raise KeyError(f"no rate limit {name!r}")
+        return found
 
 
 class Buckets:

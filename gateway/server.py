@@ -105,12 +105,11 @@ class Gateway:
             guests=GuestIds.from_secret(db.current_signing_key[1]),
             scheduler=self.scheduler,
             notify=self.notify,
-            hosting=directory.hosted_by,
         )
 
     def notify(self, account: store.AccountId, message: msgspec.Struct) -> None:
         """A user notification to `account`'s connection, if it is connected now."""
-        session = self.sessions.get(f"{identity.ACCOUNT_PREFIX}{account}")
+        session = self.sessions.get(identity.user_of(account))
         if session is not None:
             session.send(p.encode(message))
 

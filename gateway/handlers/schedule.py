@@ -136,7 +136,7 @@ async def get_space(c: Caller, m: p.GetSpace) -> Reply:
 def wire_scheduled(space: store.ScheduledSpace) -> p.ScheduledSpace:
     return p.ScheduledSpace(
         scheduled_id=space.id,
-        host=f"{identity.ACCOUNT_PREFIX}{space.host}",
+        host=identity.user_of(space.host),
         host_name=space.host_handle,
         title=space.title,
         description=space.description,

@@ -3,8 +3,8 @@ request past it is refused with `rate_limited` and a `retry_after_ms` that match
 and, where the refill is quick, the same request is served again once that wait has passed (the control).
 
 The bursts and refills are read from `LimitSettings`, the same values `docs/protocol.md` tabulates (a test in
-tests/gateway/test_requests.py keeps the two equal). Register, log-in and the connection cap are checked in
-test_identity.py.
+tests/gateway/test_requests.py keeps the two equal). Then the limits on identity itself (password guessing,
+registering, connections from one address) and the cap on hosting.
 """
 
 from __future__ import annotations
@@ -12,15 +12,19 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import msgpack
 import pytest
 import trio
-from trio_websocket import open_websocket_url
+from trio_websocket import ConnectionRejected, open_websocket_url
 
+from actors.space import Role
 from gateway.client import Client, RequestError, connect, connect_account
 from gateway.limits import LimitSettings
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, start_server, stop_server
+from tests.e2e.test_identity import GUEST_ID, refused, reply_to
+from tests.e2e.wire import PASSWORD, hello_account, say
 
 LIMITS = LimitSettings()
 WAIT_AT_MOST_MS = 1500  # the control waits out `retry_after_ms` only for limits that refill this fast
@@ -144,3 +148,88 @@ async def test_a_connection_past_its_request_budget_is_refused_and_the_wire_carr
             assert isinstance(reply["retry_after_ms"], int) and 0 < reply["retry_after_ms"] <= 100
         else:
             assert "retry_after_ms" not in reply
+
+
+# -- the limits on identity itself, and the cap on hosting ------------------------------------------------
+
+
+async def test_posting_past_the_burst_is_rate_limited_with_a_time_to_wait(server: ServerProcess) -> None:
+    with trio.fail_after(30):
+        async with open_websocket_url(server.url) as ws:
+            await hello_account(ws, "poster")
+            joined = await say(ws, {"type": "create_space", "ref": 3, "title": "Posts"})
+            assert joined["type"] == "joined"
+            replies = [
+                await reply_to(ws, {"type": "share_post", "ref": ref, "text": f"post {ref}"}, ("ok", "error"))
+                for ref in range(10, 16)
+            ]
+            assert [r["type"] for r in replies[:5]] == ["ok"] * 5  # the burst is 5
+            limited = replies[5]
+            assert (limited["type"], limited["code"], limited["ref"]) == ("error", "rate_limited", 15)
+            assert 0 < limited["retry_after_ms"] <= 1000, limited
+            await trio.sleep(limited["retry_after_ms"] / 1000 + 0.2)
+            reply = await reply_to(ws, {"type": "share_post", "ref": 20, "text": "after the wait"}, ("ok", "error"))
+            assert (reply["type"], reply["ref"]) == ("ok", 20)
+
+
+async def test_failed_log_ins_lock_the_handle_out_even_for_the_right_password(server: ServerProcess) -> None:
+    with trio.fail_after(40):
+        async with connect(server.url, "owner") as owner:
+            await owner.register("ada", PASSWORD, "Ada")
+        async with connect(server.url, "guesser") as guesser, connect(server.url, "other") as other:
+            for _ in range(5):
+                await refused(guesser.log_in("ada", "not the password"), "bad_credentials")
+            for client, handle in ((guesser, "ada"), (other, "ADA")):  # any connection, any casing
+                locked = await refused(client.log_in(handle, PASSWORD), "rate_limited")
+                assert locked.retry_after_ms is not None and 0 < locked.retry_after_ms <= 1000
+            await trio.sleep(locked.retry_after_ms / 1000 + 0.2)
+            logged_in = await other.log_in("ada", PASSWORD)
+            assert other.user == logged_in.user and other.handle == "ada"
+
+
+@pytest.mark.parametrize("transport", ["rust", "python"])
+async def test_connections_past_the_cap_per_address_are_refused_with_429(tmp_path: Path, transport: str) -> None:
+    srv = start_server(tmp_path / "data", "--max-connections-per-address", "3", "--transport", transport)
+    try:
+        with trio.fail_after(30):
+            async with connect(srv.url, "one") as one, connect(srv.url, "two") as two, connect(srv.url, "three"):
+                with pytest.raises(ConnectionRejected) as refused:
+                    async with open_websocket_url(srv.url):
+                        pass
+                assert refused.value.status_code == 429
+                for client in (one, two):  # the three still work
+                    assert (await client.list_spaces("live")).live == []
+                assert not one.closed.is_set() and not two.closed.is_set()
+            while True:  # three closed (the server counts them out as it sees them go): room again
+                try:
+                    async with connect(srv.url, "four") as four:
+                        assert GUEST_ID.fullmatch(four.user)
+                        break
+                except ConnectionRejected:
+                    await trio.sleep(0.1)
+    finally:
+        assert stop_server(srv) == 0
+
+
+async def test_registering_past_the_burst_from_one_address_is_rate_limited(server: ServerProcess) -> None:
+    """5 at once from one address (each connection counts against the address, not itself)."""
+    with trio.fail_after(40):
+        for i in range(5):
+            async with connect(server.url, f"maker{i}") as maker:
+                await maker.register(f"made_{i}", PASSWORD, "Made")
+        async with connect(server.url, "maker5") as maker:
+            limited = await refused(maker.register("made_5", PASSWORD, "Made"), "rate_limited")
+            assert limited.retry_after_ms is not None and 0 < limited.retry_after_ms <= 60_000
+            await refused(maker.log_in("made_5", PASSWORD), "bad_credentials")  # nothing was made
+
+
+async def test_an_account_hosts_one_live_space_at_a_time(server: ServerProcess) -> None:
+    with trio.fail_after(30):
+        async with connect_account(server.url, "hana") as host:
+            space_id = (await host.create_space("The one")).space.space_id
+            await host.leave_space()  # out of it, but still its host: it stays live
+            await refused(host.create_space("A second one"), "limit_reached")
+            assert [s.space_id for s in (await host.list_spaces("live")).live] == [space_id]
+            assert (await host.join_space(space_id)).role == Role.HOST
+            await host.end_space()
+            await host.create_space("Once it has ended")  # at once: an ended space is hosted by no one
