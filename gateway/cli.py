@@ -24,6 +24,7 @@ import trio
 from actors.space import ABANDON_AFTER_S, MixConfig
 from gateway.limits import LimitSettings
 from gateway.server import GatewayConfig, Server, serve
+from mixer import BatchPolicy
 
 LOCK_FILE = "stoa.lock"
 """Held (flock, exclusive) by the server using a data folder, for its whole life; it holds that server's pid."""
@@ -33,7 +34,9 @@ SERVE_RANGES: dict[str, tuple[int, int, str]] = {
     "bitrate": (500, 512_000, " bit/s"),  # libopus' range, as the mixer checks it (mixer-rs/core/src/codec.rs)
     "complexity": (0, 10, ""),  # the same
     "max_mixed": (1, 13, ""),  # the mixer's (mixer-rs/core/src/mixer.rs): at most 13 people are on the mic
-    "frames_per_message": (1, 10, ""),
+    "frames_per_message": (1, 10, ""),  # when not `auto`
+    "max_frames_per_message": (1, 10, ""),
+    "listeners_per_frame": (1, 1_000_000, ""),
     "sndbuf": (1024, 2**31 - 1, " bytes"),
     "max_connections_per_address": (0, 1_000_000, ""),  # 0: no cap
 }
@@ -43,6 +46,21 @@ ABANDON_AFTER_RANGE = (0.1, 7 * 24 * 3600.0)
 """`--abandon-after`, seconds: a tenth of a second (tests) to a week."""
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+MAX_FRAMES_PER_MESSAGE = BatchPolicy().max_frames
+LISTENERS_PER_FRAME = BatchPolicy().listeners_per_frame or 0
+
+
+def frames_or_auto(text: str) -> int | None:
+    """`--frames-per-message`: "auto" (None: each space chooses) or a whole number (checked against its range
+    with the other settings)."""
+    if text == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be auto or a number, not {text!r}") from None
 
 
 class Refused(Exception):
@@ -81,10 +99,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     s.add_argument(
         "--frames-per-message",
+        type=frames_or_auto,
+        default=None,
+        metavar="auto|N",
+        help="20 ms audio frames per listener message: 'auto' (default), each space from its audience, 1 while "
+        "small and more as it grows; or N (1-10) for every space, always (load tests)",
+    )
+    s.add_argument(
+        "--max-frames-per-message",
         type=int,
-        default=1,
+        default=MAX_FRAMES_PER_MESSAGE,
         metavar="N",
-        help="20 ms audio frames per listener message: 1 for the lowest delay (default), up to 10 for scale",
+        help=f"auto: the most frames a message holds, 1-10 (default {MAX_FRAMES_PER_MESSAGE})",
+    )
+    s.add_argument(
+        "--listeners-per-frame",
+        type=int,
+        default=LISTENERS_PER_FRAME,
+        metavar="N",
+        help="auto: N frames per message serve up to N times this many listeners of a space "
+        f"(default {LISTENERS_PER_FRAME})",
     )
     s.add_argument(
         "--sndbuf",
@@ -134,7 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         allowed_origins=frozenset(args.allow_origin),
         mix=MixConfig(bitrate=args.bitrate, complexity=args.complexity, max_mixed=args.max_mixed),
         transport=args.transport,
-        frames_per_message=args.frames_per_message,
+        batching=BatchPolicy(
+            fixed=args.frames_per_message,
+            max_frames=args.max_frames_per_message,
+            listeners_per_frame=args.listeners_per_frame,
+        ),
         sndbuf=args.sndbuf,
         limits=LimitSettings(
             enabled=args.rate_limits == "on", max_connections_per_address=args.max_connections_per_address
@@ -251,7 +289,13 @@ def _add_load_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     ld.add_argument("--url", help="a running server's ws:// address; without it, one is started here")
     ld.add_argument("--server-pid", type=int, help="with --url: the server's pid, to measure its CPU and memory")
     ld.add_argument("--transport", choices=["rust", "python"], default="rust", help="for the started server")
-    ld.add_argument("--frames-per-message", type=int, default=1, help="for the started server (default 1)")
+    ld.add_argument(
+        "--frames-per-message",
+        type=frames_or_auto,
+        default=None,
+        metavar="auto|N",
+        help="for the started server (default auto)",
+    )
     ld.add_argument("--processes", type=int, default=0, help="listener processes (default: one per 6,000)")
     ld.add_argument("--sample", type=int, default=2, help="Python listeners that decode the audio (default 2)")
     ld.add_argument("--wav", type=Path, help="48 kHz mono 16-bit WAV the speakers say (default: a tone each)")
@@ -270,7 +314,7 @@ def _load(args: argparse.Namespace) -> int:
         url=args.url,
         server_pid=args.server_pid,
         transport=args.transport,
-        frames_per_message=args.frames_per_message,
+        frames_per_message="auto" if args.frames_per_message is None else args.frames_per_message,
         processes=args.processes,
         sample=args.sample,
         wav=args.wav,
