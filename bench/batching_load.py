@@ -6,13 +6,15 @@ Each size runs once per `--frames` value (`auto`, the server's default, or a fix
 other in this invocation, so they compare runs on the same machine state. Figures come from the harness's
 report as it stands (delivery per listener from its first and last `seq`, latency from the speakers' send
 time); the frames per message are what the listeners got (frames / messages, over the measured window).
-Writes bench/results/batching-load.json and one plot per run (batching-load-<listeners>-<frames>.png).
+Writes bench/results/batching-load.json (with the machine's load average before and after each run) and
+one plot per run (batching-load-<listeners>-<frames>.png).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -59,6 +61,7 @@ def main() -> None:
     rows = []
     for listeners in (int(n) for n in args.listeners.split(",")):
         for frames in args.frames.split(","):
+            load_before = os.getloadavg()[0]
             with tempfile.TemporaryDirectory() as out:
                 config = LoadConfig(
                     listeners=listeners,
@@ -71,7 +74,8 @@ def main() -> None:
                 )
                 report = trio.run(run, config)
                 shutil.copy(Path(out) / "report.png", RESULTS / f"batching-load-{listeners}-{frames}.png")
-            rows.append(row(report, frames))
+            # The machine's 1-minute load average around the run: this 2-core machine is often shared.
+            rows.append({**row(report, frames), "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)]})
             print(json.dumps(rows[-1]), flush=True)
     command = "python -m bench.batching_load " + " ".join(sys.argv[1:])
     (RESULTS / args.results).write_text(json.dumps({"command": command, "rows": rows}, indent=2) + "\n")
