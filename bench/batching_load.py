@@ -7,7 +7,7 @@ other in this invocation, so they compare runs on the same machine state. Figure
 report as it stands (delivery per listener from its first and last `seq`, latency from the speakers' send
 time); the frames per message are what the listeners got (frames / messages, over the measured window).
 Writes bench/results/batching-load.json (with the machine's load average before and after each run) and
-one plot per run (batching-load-<listeners>-<frames>.png).
+one plot per run, named after it (<results>-<listeners>-<frames>.png).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def main() -> None:
                     quiet=True,
                 )
                 report = trio.run(run, config)
-                shutil.copy(Path(out) / "report.png", RESULTS / f"batching-load-{listeners}-{frames}.png")
+                shutil.copy(Path(out) / "report.png", RESULTS / f"{Path(args.results).stem}-{listeners}-{frames}.png")
             # The machine's 1-minute load average around the run: this 2-core machine is often shared.
             rows.append({**row(report, frames), "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)]})
             print(json.dumps(rows[-1]), flush=True)
