@@ -70,7 +70,7 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
         values = settings_tree.allowed(item)
         more = f"; {values}" if values else ""
         help_text = f"{spec.doc} (default {default}{more}; {item.path}, {item.env})".replace("%", "%%")
-        metavar = "on|off" if item.kind is bool else ("|".join(spec.choices) if spec.choices else None)
+        metavar = "on|off" if item.kind is bool else ("|".join(spec.choices) if spec.choices else item.name.upper())
         if item.kind is tuple:
             parser.add_argument(spec.flag, dest=item.dest, action="append", metavar=metavar, help=help_text)
         else:

@@ -41,6 +41,17 @@ class StallSnapshot:
     buckets: Sequence[tuple[float, int]]
     sum_s: float
 
+    @classmethod
+    def from_counts(cls, bounds_s: Sequence[float], counts: Sequence[int], sum_s: float) -> StallSnapshot:
+        """From per-bucket counts (not cumulative): `counts[i]` stalls at most `bounds_s[i]` and over the bound
+        before it, and one more count past the last bound. (A stall monitor's histogram in this form, e.g.
+        bounds and counts in ms, becomes the metric's with `from_counts([b / 1000 ...], counts, sum_ms / 1000)`.)"""
+        total, cumulative = 0, []
+        for bound, count in zip((*bounds_s, float("inf")), counts, strict=True):
+            total += count
+            cumulative.append((bound, total))
+        return cls(cumulative, sum_s)
+
 
 class StallSource(Protocol):
     """What measures how long the event loop was held up (`LoopProbe` here, or a stall monitor that replaces
@@ -67,11 +78,7 @@ class LoopProbe:
         self._sum_s += late_s
 
     def stall_snapshot(self) -> StallSnapshot:
-        total, cumulative = 0, []
-        for bound, count in zip((*self._bounds, float("inf")), self._counts, strict=True):
-            total += count
-            cumulative.append((bound, total))
-        return StallSnapshot(cumulative, self._sum_s)
+        return StallSnapshot.from_counts(self._bounds, self._counts, self._sum_s)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
