@@ -189,7 +189,11 @@ def _add_load_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from loadtest.run import LoadConfig, run
+    try:
+        from loadtest.run import LoadConfig, run
+    except ModuleNotFoundError as e:  # numpy, matplotlib: the `load` extra, not installed by `make run`
+        print(f"stoa load: {e.name} is missing: run `make setup` (the load harness's packages)", file=sys.stderr)
+        return 2
 
     config = LoadConfig(
         listeners=args.listeners,

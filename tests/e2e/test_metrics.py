@@ -5,6 +5,7 @@ that came through no proxy, or requests with the bearer token, may read it.
 
 from __future__ import annotations
 
+import re
 import time
 import urllib.error
 import urllib.request
@@ -15,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.client import Client, RequestError, connect, connect_account
 from tests.audio import encode_tone
-from tests.conftest import ServerProcess, start_server, stop_server
+from tests.conftest import ROOT, ServerProcess, start_server, stop_server
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -107,6 +108,21 @@ async def test_counters_move_with_joins_refusals_and_talk(tmp_path: object) -> N
             assert value(left, "stoa_resumes_total", result="resumed") == 0
     finally:
         assert stop_server(srv) == 0
+
+
+def exposed_names(server: ServerProcess) -> set[str]:
+    """The names /metrics exposes, as people write them (a counter with its `_total`)."""
+    status, text = scrape(server.http_port or 0)
+    assert status == 200
+    return {f.name + "_total" if f.type == "counter" else f.name for f in text_string_to_metric_families(text)}
+
+
+def test_operations_doc_lists_exactly_the_metrics_exposed(server: ServerProcess) -> None:
+    doc = (ROOT / "docs" / "operations.md").read_text()
+    table = doc[doc.index("| metric | type | labels | what |") :].split("\n\n")[0]
+    first_cells = [line.split("|")[1] for line in table.splitlines()[2:]]
+    documented = {name for cell in first_cells for name in re.findall(r"`(stoa_[a-z_]+)`", cell)}
+    assert documented == exposed_names(server)
 
 
 async def test_metrics_are_for_loopback_or_the_token_holder(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
