@@ -292,7 +292,7 @@ class Gateway:
                     session.lagging(value, now)
                     lagging.add(session)
                 else:  # "overflow" or "error": the fan-out has already given up on this socket
-                    if kind == "overflow":
+                    if kind == "overflow" and session.close_code is None:
                         self.metrics.slow_disconnects.inc()
                     session.close(CloseCode.TOO_SLOW, f"connection {kind}")
             for session in list(lagging):
@@ -300,7 +300,7 @@ class Gateway:
                     session.lagging_since = None  # it caught up (or is gone)
                     lagging.discard(session)
                 elif session.lagging_since is not None and now - session.lagging_since > LAG_GRACE_S:
-                    self.metrics.slow_disconnects.inc()
+                    self.metrics.slow_disconnects.inc()  # (close_code is None: checked above)
                     session.close(CloseCode.TOO_SLOW, "the client kept losing audio: it reads too slowly")
                     lagging.discard(session)
 

@@ -292,3 +292,5 @@ class SpaceDirectory:
 
     def _count(self, event: RestartEvent) -> None:
         self.restarts += 1
+        log.error("space crashed: restarting it", extra={"space": event.child_id, "reason": event.reason,
+                  "error_type": event.error_type, "restarts": event.restarts})  # fmt: skip
