@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -155,7 +156,7 @@ def _os_error_in(error: BaseException) -> OSError | None:
     return None
 
 
-def _watch_gc_pauses(threshold_s: float = 0.05) -> None:
+def _watch_gc_pauses(threshold_s: float = 0.05) -> Callable[[str, dict[str, int]], None]:
     """Log every garbage-collector pause long enough to be heard (it stops the event loop)."""
     started: list[float] = []
 
@@ -169,6 +170,7 @@ def _watch_gc_pauses(threshold_s: float = 0.05) -> None:
                                           ms=round(took * 1000), collected=info["collected"])  # fmt: skip
 
     gc.callbacks.append(on_gc)
+    return on_gc
 
 
 def _add_load_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -224,7 +226,9 @@ async def _serve_until_signal(config: GatewayConfig, started: list[Server]) -> N
         async with trio.open_nursery() as nursery:
             server: Server = await nursery.start(serve, config)
             started.append(server)
-            _watch_gc_pauses()  # from now on a pause is heard (and a refused start logs nothing but its line)
+            # From now on a pause is heard (and a refused start logs nothing but its line), until the server
+            # has stopped (the interpreter's last collections at exit are nobody's concern).
+            on_gc = _watch_gc_pauses()
             # The one line on stdout: scripts and tests read the bound port from it.
             print(f"stoa: listening on ws://{config.host}:{server.port}/", flush=True)
             if server.http_port is not None:
@@ -245,6 +249,7 @@ async def _serve_until_signal(config: GatewayConfig, started: list[Server]) -> N
             left = len(server.gateway.connections)
             await server.gateway.shut_down()
             log.info("stopped", connections_cut=left)
+            gc.callbacks.remove(on_gc)
             nursery.cancel_scope.cancel()
 
 
