@@ -27,6 +27,7 @@ EXPECTED = {
     "SpaceDriver",
     "BatchPolicy",
     "TickPool",
+    "TickPoolStats",
 }
 
 

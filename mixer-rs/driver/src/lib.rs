@@ -57,7 +57,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 pub use batching::{Batching, DOWN_PERCENT, LISTENERS_PER_FRAME, STEPS};
-pub use pool::TickPool;
+pub use pool::{PoolStats, TICK_BUCKETS_US, TickPool};
 pub use space::{Driver, DriverStats};
 pub use wire::{WireFrame, encode_audio};
 
