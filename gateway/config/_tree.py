@@ -35,7 +35,8 @@ class Setting:
     unit: str = ""
     choices: tuple[str, ...] = ()
     off: str | None = None
-    """The word that turns an optional setting off (`http_port = "off"`), for a default that is not None."""
+    """The word that turns an optional setting off (`http_port = "off"`), or, for one whose default is None, the word
+    that stands for None (`frames_per_message = "auto"`: the sample shows it, not an example)."""
     example: str | None = None
     """For a setting that is unset by default: a value `stoa config sample` shows, commented out."""
     check: Callable[[Any], str | None] | None = None
