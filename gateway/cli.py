@@ -23,7 +23,7 @@ import trio
 
 from actors.space import ABANDON_AFTER_S, MixConfig
 from gateway.limits import LimitSettings
-from gateway.server import GatewayConfig, Server, serve
+from gateway.server import RESUME_WINDOW_S, GatewayConfig, Server, serve
 
 LOCK_FILE = "stoa.lock"
 """Held (flock, exclusive) by the server using a data folder, for its whole life; it holds that server's pid."""
@@ -41,6 +41,9 @@ SERVE_RANGES: dict[str, tuple[int, int, str]] = {
 
 ABANDON_AFTER_RANGE = (0.1, 7 * 24 * 3600.0)
 """`--abandon-after`, seconds: a tenth of a second (tests) to a week."""
+
+RESUME_WINDOW_RANGE = (0.1, 3600.0)
+"""`--resume-window`, seconds: a tenth of a second (tests) to an hour."""
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -113,6 +116,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECONDS",
         help="end a live space whose host and co-hosts have all been gone this long (default 600)",
     )
+    s.add_argument(
+        "--resume-window",
+        type=float,
+        default=RESUME_WINDOW_S,
+        metavar="SECONDS",
+        help="how long a dropped connection's user keeps their place in a space, to `resume` it with the "
+        f"events they missed (default {RESUME_WINDOW_S:g})",
+    )
     s.add_argument("--log-level", default="INFO", help=f"{', '.join(LOG_LEVELS)} (default INFO)")
     _add_load_parser(commands)
     args = parser.parse_args(argv)
@@ -140,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             enabled=args.rate_limits == "on", max_connections_per_address=args.max_connections_per_address
         ),
         abandon_after_s=args.abandon_after,
+        resume_window_s=args.resume_window,
     )
     started: list[Server] = []
     with lock:
@@ -168,6 +180,9 @@ def _check_settings(args: argparse.Namespace) -> None:
     if not ABANDON_AFTER_RANGE[0] <= args.abandon_after <= ABANDON_AFTER_RANGE[1]:
         low, high = ABANDON_AFTER_RANGE
         raise Refused(f"--abandon-after must be {low:g} to {high:g} s, not {args.abandon_after:g}")
+    if not RESUME_WINDOW_RANGE[0] <= args.resume_window <= RESUME_WINDOW_RANGE[1]:
+        low, high = RESUME_WINDOW_RANGE
+        raise Refused(f"--resume-window must be {low:g} to {high:g} s, not {args.resume_window:g}")
     if args.log_level.upper() not in LOG_LEVELS:
         raise Refused(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {args.log_level}")
     for origin in args.allow_origin:

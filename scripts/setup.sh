@@ -41,6 +41,20 @@ PY
     touch "$stamp"
 fi
 
+client_stamp="$VENV/.client-installed"
+if [ ! -f "$client_stamp" ] || [ clients/python/pyproject.toml -nt "$client_stamp" ]; then
+    echo "setup: installing the client and protocol package (clients/python) and its wheels"
+    # Editable: the server imports the protocol's definitions from clients/python (stoa_protocol).
+    "$VENV/bin/pip" install -q --no-build-isolation --no-deps --config-settings editable_mode=compat -e clients/python
+    # The client's dependencies as wheels, so that a test can install stoa-client into a fresh virtual
+    # environment with no network (`tests/clients/test_install.py`).
+    mapfile -t client_deps < <("$VENV/bin/python" -c 'import tomllib
+print("\n".join(tomllib.load(open("clients/python/pyproject.toml", "rb"))["project"]["dependencies"]))')
+    rm -rf target/client-wheels
+    "$VENV/bin/pip" download -q --only-binary=:all: -d target/client-wheels "${client_deps[@]}"
+    touch "$client_stamp"
+fi
+
 echo "setup: building the mixer extension (release)"
 # maturin develop installs the package in editable form: actors/ and gateway/
 # are imported from the source tree, the native module is built into mixer/.
