@@ -52,7 +52,7 @@ MAX_BAD_IN_A_ROW = 20
 MAX_ERROR_CHARS = 200  # an `error`'s `message` (docs/protocol.md)
 LEAVE_TIMEOUT_S = 2.0
 CLOSE_TIMEOUT_S = 2.0
-KEPT_ON = frozenset({CloseCode.REPLACED, CloseCode.KEEPALIVE_TIMEOUT, CloseCode.TOO_SLOW, CloseCode.INTERNAL_ERROR})
+KEPT_ON = frozenset({CloseCode.REPLACED, CloseCode.KEEPALIVE_TIMEOUT, CloseCode.TOO_SLOW})
 """The server's closes after which the user keeps their place for the resume window (`docs/protocol.md`)."""
 CLEAN_CLOSES = frozenset({1000, 1001})
 """A client's close codes that leave its space at once; any other close keeps its place for the resume window."""
@@ -349,7 +349,8 @@ class Session:
 
     def keeps_place(self) -> bool:
         """Whether this closed connection's user keeps their place for the resume window: yes, unless the
-        client said goodbye (a close frame with 1000 or 1001) or the server shut it for misbehaving."""
+        client said goodbye (a close frame with 1000 or 1001), or the server shut it for misbehaving or
+        after a fault of its own (1011: the session's view may be wrong, so its place goes too)."""
         if self.close_code in KEPT_ON:
             return True
         return self.close_code is CloseCode.NORMAL and self.peer_close_code not in CLEAN_CLOSES

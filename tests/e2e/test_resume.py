@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 import msgpack
 import msgspec
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
-from actors.space import Event, Role
+from actors.space import Event, ParticipantLeft, Role
 from gateway.client import Client, Reconnected, connect, connect_account
 from tests.audio import assert_tone_present, decode_stream, encode_tone
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, start_server, stop_server
 from tests.e2e.proxy import Proxy
 from tests.e2e.wire import hello_account, say
 
@@ -174,3 +175,111 @@ async def test_a_cut_listener_and_speaker_resume_with_every_missed_event_once_an
                     pcm = decode_stream(heard)
                     assert_tone_present(pcm[len(pcm) // 5 : len(pcm) * 4 // 5], TONE_HZ)
 
+
+
+async def raw_account(url: str, handle: str, stack: AsyncExitStack) -> tuple[Raw, str, str]:
+    """An account's raw client: (client, its token, its user id)."""
+    ws = await stack.enter_async_context(open_websocket_url(url))
+    logged_in = await hello_account(ws, handle)
+    return Raw(ws), logged_in["token"], logged_in["user"]
+
+
+async def come_back(url: str, token: str, stack: AsyncExitStack) -> Raw:
+    """A new connection of the same account (the `hello` with its token)."""
+    ws = await stack.enter_async_context(open_websocket_url(url))
+    welcome = await say(ws, {"type": "hello", "protocol": 2, "token": token})
+    assert welcome["type"] == "welcome", welcome
+    return Raw(ws)
+
+
+async def test_past_the_window_a_resume_is_a_new_arrival_with_a_snapshot(tmp_path: Path) -> None:
+    """With a 0.5 s window: a speaker cut for longer comes back as a listener, told `window_passed`, with a
+    snapshot; within the window a `last_seq` the space never reached gets the snapshot too
+    (`events_gone`), and the place (the mic) is kept."""
+    server = start_server(tmp_path / "data", "--resume-window", "0.5")
+    try:
+        with trio.fail_after(60):
+            async with proxied(server) as proxy, AsyncExitStack() as stack:
+                host = await stack.enter_async_context(connect_account(server.url, "host"))
+                space_id = (await host.create_space("Short memory")).space.space_id
+                kim, kim_token, kim_user = await raw_account(proxy.url, "kim", stack)
+                assert (await kim.request({"type": "join_space", "space_id": space_id}))["type"] == "joined"
+                await host.set_role(kim_user, Role.SPEAKER)
+
+                # Within the window, a bogus `last_seq`: a snapshot, the mic kept.
+                proxy.cut()
+                kim = await come_back(proxy.url, kim_token, stack)
+                gone = await kim.request({"type": "resume", "space_id": space_id, "last_seq": 10**9})
+                assert gone["type"] == "joined" and gone["resume"] == "events_gone", gone
+                assert gone["role"] == "speaker"
+
+                # Past the window: the place was let go (the others saw kim leave); a new arrival.
+                proxy.cut()
+                left = await next_of(host, ParticipantLeft, lambda e: e.user == kim_user)  # type: ignore[attr-defined]
+                assert left.reason == "disconnected"  # type: ignore[attr-defined]
+                kim = await come_back(proxy.url, kim_token, stack)
+                late = await kim.request({"type": "resume", "space_id": space_id, "last_seq": gone["space"]["seq"]})
+                assert late["type"] == "joined" and late["resume"] == "window_passed", late
+                assert late["role"] == "listener" and late["space"]["seq"] >= left.seq  # type: ignore[attr-defined]
+                assert late["space"]["listener_count"] == 1
+                # A plain join's reply has no `resume`.
+                guest = await stack.enter_async_context(open_websocket_url(server.url))
+                await say(guest, {"type": "hello", "protocol": 2, "name": "plain"})
+                plain = await Raw(guest).request({"type": "join_space", "space_id": space_id})
+                assert plain["type"] == "joined" and "resume" not in plain
+    finally:
+        assert stop_server(server) == 0
+
+
+async def test_a_resume_is_refused_where_this_user_holds_no_place(server: ServerProcess) -> None:
+    """Only the user whose place it is may take it back: another account (or a guest) asking to resume a
+    space it was never in is refused (`not_resumable`) and gets nothing of it; an invalid token never
+    becomes anyone; nothing before `hello`. The place's owner resumes it (the control)."""
+    with trio.fail_after(30):
+        async with proxied(server) as proxy, AsyncExitStack() as stack:
+            host = await stack.enter_async_context(connect_account(server.url, "host"))
+            space_id = (await host.create_space("Not yours")).space.space_id
+            lena, lena_token, lena_user = await raw_account(proxy.url, "lena", stack)
+            joined = await lena.request({"type": "join_space", "space_id": space_id})
+            await host.set_role(lena_user, Role.SPEAKER)
+            proxy.cut()
+
+            mallory, _, _ = await raw_account(server.url, "mallory", stack)
+            refused = await mallory.request({"type": "resume", "space_id": space_id, "last_seq": 0})
+            assert refused["type"] == "error" and refused["code"] == "not_resumable", refused
+            guest = await stack.enter_async_context(open_websocket_url(server.url))
+            assert (await say(guest, {"type": "hello", "protocol": 2, "name": "lurker"}))["type"] == "welcome"
+            refused = await Raw(guest).request({"type": "resume", "space_id": space_id, "last_seq": 0})
+            assert refused["code"] == "not_resumable", refused
+            forged = await stack.enter_async_context(open_websocket_url(server.url))
+            early = await Raw(forged).request({"type": "resume", "space_id": space_id, "last_seq": 0})
+            assert early["code"] == "not_authenticated"
+            welcome = await say(forged, {"type": "hello", "protocol": 2, "token": lena_token[:-4] + "AAAA"})
+            assert welcome["type"] == "error" and welcome["code"] == "token_invalid"
+
+            lena = await come_back(proxy.url, lena_token, stack)
+            resumed = await lena.request({"type": "resume", "space_id": space_id, "last_seq": joined["space"]["seq"]})
+            assert resumed["type"] == "resumed" and resumed["role"] == "speaker", resumed
+
+
+async def test_a_removed_or_blocked_user_cannot_resume(server: ServerProcess) -> None:
+    """Three listeners are cut; while they are away the host removes one and blocks another: those two are
+    refused (`removed`, `blocked`), the third resumes (the control)."""
+    with trio.fail_after(30):
+        async with proxied(server) as proxy, AsyncExitStack() as stack:
+            host = await stack.enter_async_context(connect_account(server.url, "host"))
+            space_id = (await host.create_space("House rules")).space.space_id
+            away = {}
+            for handle in ("vic", "bea", "carl"):
+                raw, token, user = await raw_account(proxy.url, handle, stack)
+                joined = await raw.request({"type": "join_space", "space_id": space_id})
+                away[handle] = (token, user, joined["space"]["seq"])
+            assert proxy.cut() == 3
+            await host.remove(away["vic"][1])
+            await host.block("bea")
+            outcomes = {}
+            for handle, (token, _, seq) in away.items():
+                back = await come_back(proxy.url, token, stack)
+                reply = await back.request({"type": "resume", "space_id": space_id, "last_seq": seq})
+                outcomes[handle] = reply["type"] if reply["type"] != "error" else reply["code"]
+            assert outcomes == {"vic": "removed", "bea": "blocked", "carl": "resumed"}
