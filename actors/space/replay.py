@@ -19,7 +19,7 @@ from actors.space.events import SpaceEvent
 MAX_LOG_EVENTS = 1000
 """The most events a space keeps for resumes."""
 
-MAX_LOG_BYTES = 64 * 1024
+MAX_LOG_BYTES = 96 * 1024
 """The most bytes (msgpack, as sent) of events a space keeps for resumes; a single larger event is still kept."""
 
 _encoder = msgspec.msgpack.Encoder()

@@ -110,6 +110,7 @@ class Connection:
         self._online = trio.Event()  # set while a connection is up (and resumed)
         self._skip_wait = trio.Event()
         self._leaving = False
+        self._dropping = False  # `reconnect_now` closed the connection: reconnect whatever its close code
         self._refs = itertools.count(1)
         self._waiting: dict[int, trio.MemorySendChannel[object]] = {}
         self._events_in, self.events = trio.open_memory_channel[Event](EVENT_QUEUE)
@@ -152,6 +153,7 @@ class Connection:
         and skip the backoff's wait. Useful when the application knows the network changed."""
         self._skip_wait.set()
         if self._online.is_set() and self._nursery is not None:
+            self._dropping = True
             self._nursery.start_soon(self._drop, self.ws)
 
     async def _drop(self, ws: WebSocketConnection) -> None:
@@ -202,7 +204,8 @@ class Connection:
                 await self._read(self.ws)
                 self._online = trio.Event()
                 self._fail_waiting("connection_lost", "the connection dropped before the reply came")
-                if self._leaving or self.backoff is None or not should_reconnect(self.close_code):
+                dropped, self._dropping = self._dropping, False
+                if self._leaving or self.backoff is None or not (dropped or should_reconnect(self.close_code)):
                     return
                 if not await self._come_back(self.backoff):
                     return
