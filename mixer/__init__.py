@@ -17,6 +17,7 @@ from mixer._mixer import (
     MixerStats,
     PoolStats,
     SpaceDriver,
+    SpeakerPool,
     TickOutput,
     TickPool,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "MixerStats",
     "PoolStats",
     "SpaceDriver",
+    "SpeakerPool",
     "TickOutput",
     "TickPool",
 ]

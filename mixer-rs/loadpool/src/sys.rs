@@ -135,6 +135,11 @@ pub fn connect_nonblocking(addr: &SocketAddr) -> io::Result<(TcpStream, bool)> {
     }
 }
 
+/// Now, in µs of unix time (CLOCK_REALTIME: the clock `captured_at` is on).
+pub fn unix_us() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
 /// CPU time the calling thread has used, in µs.
 pub fn thread_cpu_us() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
