@@ -1,11 +1,12 @@
-"""The people who talk in a load test: per space a host (a Python client) and its speakers (one
-compiled `SpeakerPool` for every space), on one capture clock.
+"""The people who talk in a load test: per space a host and its speakers, all sending from compiled
+`SpeakerPool`s on one capture clock.
 
-Order: each host creates its space; the speakers connect with their accounts' tokens and join;
-each host puts its speakers on the mic and leaves (a host does not talk, and a Python client
-reading a space's audio would cost the harness more than its speakers do); the clock starts. At
-the end, each host comes back and ends its space (an account hosts one live space at a time, so a
-later run on the same data can start again).
+Order: each host creates its space (a Python client); the other speakers (one pool for every space)
+connect with their accounts' tokens and join; each host puts them on the mic and closes its Python
+connection; the hosts then come back in a second pool (a host who rejoins within 30 s is host again,
+`docs/protocol.md`), so the host is speaker 0, as on Spaces, where the host holds one of the 13 places
+on the mic. Then the clock starts. At the end each host comes back once more, as a Python client, and
+ends its space (an account hosts one live space at a time: a later run on the same data starts again).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from actors.space import Role
 from gateway.client import connect
 from loadtest.accounts import Account
 from loadtest.speech import Script
-from mixer import SpeakerPool
+from mixer import PoolStats, SpeakerPool
 
 CLOCK_LEAD_S = 0.3  # the clock's slot 0 starts this long after every speaker is on the mic
 JOIN_TIMEOUT_S = 60.0
@@ -29,9 +30,13 @@ JOIN_TIMEOUT_S = 60.0
 @dataclass
 class Cast:
     space_ids: list[str]
-    pool: SpeakerPool
-    speakers_of: list[list[int]]  # per space, the indices of its speakers in the pool
+    pools: list[SpeakerPool]  # the guests' (speakers 1..), then the hosts' (speaker 0)
+    speakers_of: list[list[tuple[int, int]]]  # per space, (pool, index in it) of each of its speakers
     t0_us: int
+
+    def stop(self) -> None:
+        for pool in self.pools:
+            pool.stop()
 
 
 def host_handle(space: int) -> str:
@@ -39,44 +44,63 @@ def host_handle(space: int) -> str:
 
 
 def speaker_handle(space: int, index: int) -> str:
-    return f"spk{space}_{index}"
+    """Speaker 0 of a space is its host."""
+    return host_handle(space) if index == 0 else f"spk{space}_{index}"
 
 
 async def open_cast(
     url: str, accounts: dict[str, Account], scripts_of: list[list[Script]], clock_slots: int
 ) -> Cast:
-    """`scripts_of[s]` is space s's speakers' scripts, one per speaker."""
+    """`scripts_of[s]` is space s's speakers' scripts, one per speaker, the host's first."""
     where = urlsplit(url)
+    address = (where.hostname or "127.0.0.1", where.port or 80)
     space_ids: list[str] = []
     promote, promoted = trio.Event(), trio.Semaphore(0)
-    speakers: list[tuple[str, str, str, int]] = []
-    scripts: list[Script] = []
-    speakers_of: list[list[int]] = []
     async with trio.open_nursery() as nursery:
         for s, space_scripts in enumerate(scripts_of):
-            users = [accounts[speaker_handle(s, i)].user for i in range(len(space_scripts))]
+            users = [accounts[speaker_handle(s, i)].user for i in range(1, len(space_scripts))]
             space_ids.append(await nursery.start(_host, url, accounts[host_handle(s)], s, users, promote, promoted))
-            speakers_of.append([])
-            for i, script in enumerate(space_scripts):
-                account = accounts[speaker_handle(s, i)]
-                speakers_of[-1].append(len(speakers))
-                speakers.append((account.handle, account.token, space_ids[-1], len(scripts)))
-                scripts.append(script)
-        address = (where.hostname or "127.0.0.1", where.port or 80)
-        pool = SpeakerPool(*address, speakers, scripts, clock_slots=clock_slots, connect_per_s=500.0)
-        with trio.fail_after(JOIN_TIMEOUT_S):
-            while (stats := pool.stats()).connecting:  # noqa: ASYNC110 (the Rust pool has no event to wait on)
-                await trio.sleep(0.05)
-        if stats.joined != len(speakers):
-            failed = [(s.user, s.error) for s in pool.speakers() if s.state != "joined"]
-            pool.stop()
-            raise RuntimeError(f"speakers could not join: {failed[:5]}")
+        guests = _pool(address, accounts, space_ids, scripts_of, range(1, 13), clock_slots)
+        await _all_joined(guests)
         promote.set()
         for _ in scripts_of:
             await promoted.acquire()
+    hosts = _pool(address, accounts, space_ids, scripts_of, range(1), clock_slots)
+    await _all_joined(hosts)
     t0_us = (int(time.time() * 1e6) // 1000 + int(CLOCK_LEAD_S * 1000)) * 1000
-    pool.start_speaking(t0_us)
-    return Cast(space_ids, pool, speakers_of, t0_us)
+    speakers_of: list[list[tuple[int, int]]] = [[] for _ in space_ids]
+    for p, pool in enumerate((guests, hosts)):
+        for i, member in enumerate(pool.speakers()):
+            speakers_of[int(member.user.split("#")[0])].append((p, i))
+        pool.start_speaking(t0_us)
+    return Cast(space_ids, [guests, hosts], speakers_of, t0_us)
+
+
+def _pool(
+    address: tuple[str, int], accounts: dict[str, Account], space_ids: list[str], scripts_of: list[list[Script]],
+    speakers: range, clock_slots: int,
+) -> SpeakerPool:  # fmt: skip
+    """The speakers of these indices in every space; each member's label is `<space>#<handle>`."""
+    members: list[tuple[str, str, str, int]] = []
+    scripts: list[Script] = []
+    for s, space_scripts in enumerate(scripts_of):
+        for i in speakers:
+            if i < len(space_scripts):
+                account = accounts[speaker_handle(s, i)]
+                members.append((f"{s}#{account.handle}", account.token, space_ids[s], len(scripts)))
+                scripts.append(space_scripts[i])
+    return SpeakerPool(*address, members, scripts, clock_slots=clock_slots, connect_per_s=500.0)
+
+
+async def _all_joined(pool: SpeakerPool) -> PoolStats:
+    with trio.fail_after(JOIN_TIMEOUT_S):
+        while (stats := pool.stats()).connecting:  # noqa: ASYNC110 (the Rust pool has no event to wait on)
+            await trio.sleep(0.05)
+    if stats.joined != len(pool.speakers()):
+        failed = [(s.user, s.error) for s in pool.speakers() if s.state != "joined"]
+        pool.stop()
+        raise RuntimeError(f"speakers could not join: {failed[:5]}")
+    return stats
 
 
 async def _host(
@@ -105,15 +129,33 @@ async def _end(url: str, account: Account, space_id: str) -> None:
             await host.end_space()
 
 
-def produced(cast: Cast, window: tuple[int, int]) -> list[int]:
-    """Per space, the slots of `window` its speakers sent, as an int bitmap (bit k: slot k)."""
-    maps = [int.from_bytes(m, "little") for m in cast.pool.slot_maps()]
+def produced(cast: Cast, window: tuple[int, int]) -> list[tuple[int, int]]:
+    """Per space, as int bitmaps (bit k: slot k): the slots of `window` its speakers sent, and the
+    slots right after one that two or more of them sent (where a slot no frame named may still have
+    been heard: `loadtest/coverage.py`)."""
+    maps = [[int.from_bytes(m, "little") for m in pool.slot_maps()] for pool in cast.pools]
     start, end = window
     inside = ((1 << end) - 1) ^ ((1 << start) - 1)
     out = []
     for members in cast.speakers_of:
-        union = 0
-        for i in members:
-            union |= maps[i]
-        out.append(union & inside)
+        union = overlap = 0
+        for p, i in members:
+            overlap |= union & maps[p][i]
+            union |= maps[p][i]
+        out.append((union & inside, (overlap << 1) & inside))
     return out
+
+
+def speakers_summary(cast: Cast) -> dict[str, object]:
+    """The speakers' side of the report: how many, what they sent, how late it left."""
+    stats = [pool.stats() for pool in cast.pools]
+    lags = [pool.send_lag_percentiles([50.0, 99.0, 100.0]) for pool in cast.pools]
+    worst = [max(column) / 1000 for column in zip(*lags, strict=True)]  # percentiles do not add up
+    return {
+        "planned": sum(len(pool.speakers()) for pool in cast.pools),
+        "joined_at_end": sum(s.joined for s in stats),
+        "closed_by_server": sum(s.closed_by_server for s in stats),
+        "sent": sum(s.sent for s in stats),
+        "late_sends": sum(s.late_sends for s in stats),
+        "send_lag_ms": dict(zip(("p50", "p99", "max"), worst, strict=True)),
+    }

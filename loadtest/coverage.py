@@ -6,8 +6,12 @@ measurement); a space's produced slots are the slots of the window in which any 
 sent a packet; a listener's coverage is the share of its space's produced slots for which it
 received a real frame (`captured_at` not 0, naming that slot). Every listener planned counts:
 one that never joined, failed, was cut off or whose worker died heard what its bitmap says, or
-nothing. The bias is conservative: a frame that mixes slot k of one speaker and slot k-1 of
-another names only k-1, so slot k may count as unheard though it was played.
+nothing. A frame names only the earliest slot mixed into it: where two speakers overlap one tick
+apart, the slot of the one ahead is in a frame that names the other's. Such a slot is named by no
+frame only when the one behind stops: it then lies between two consecutive ticks that named the
+slots on either side, right after a slot both produced, and is counted as heard
+(`mixer-rs/loadpool/src/clock.rs`). The rest of the bias is conservative: a slot in a frame that
+names an earlier one, and named by no other, counts as unheard.
 """
 
 from __future__ import annotations

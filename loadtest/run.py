@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -31,7 +32,7 @@ import trio
 from gateway.server import DATABASE_FILE
 from loadtest.accounts import Account, log_in_all, seed
 from loadtest.audio import continuous, speaker_packets
-from loadtest.cast import Cast, end_spaces, host_handle, open_cast, produced, speaker_handle
+from loadtest.cast import Cast, end_spaces, open_cast, produced, speaker_handle, speakers_summary
 from loadtest.monitor import usage
 from loadtest.report import summarise, write_plot
 from loadtest.sample import SampleListener
@@ -97,13 +98,13 @@ def scripts(config: LoadConfig) -> list[list[Script]]:
 
 async def run(config: LoadConfig) -> dict[str, object]:
     config.out.mkdir(parents=True, exist_ok=True)
-    handles = [h for s in range(config.spaces) for h in
-               [host_handle(s), *(speaker_handle(s, i) for i in range(config.speakers))]]  # fmt: skip
+    handles = [speaker_handle(s, i) for s in range(config.spaces) for i in range(max(1, config.speakers))]
     async with trio.open_nursery() as nursery:
         server_proc = None
         if config.url is None:
             data = config.out / "server-data"
-            data.mkdir(exist_ok=True)
+            shutil.rmtree(data, ignore_errors=True)  # a new server: no space left live by an earlier run
+            data.mkdir()
             accounts = await seed(data / DATABASE_FILE, handles)
             server_proc, url = await _start_server(config, data)
             config.server_pid = server_proc.pid
@@ -162,7 +163,7 @@ async def _drive(
             nursery.start_soon(_read_worker, w)
         report = await _measure(config, cast, workers, samples, nursery)
     finally:
-        cast.pool.stop()
+        cast.stop()
     with trio.move_on_after(30):
         await end_spaces(url, accounts, cast)
     return report
@@ -186,24 +187,27 @@ async def _measure(
             if elapsed >= config.ramp_s and settled:
                 marks["ramp_done"] = point
                 window = (math.ceil(_slot_now(cast.t0_us)), 2**62)
-                await _tell(workers, f"window {window[0]} {window[1]}")
+                await _set_window(workers, cast, window)
                 if config.during_window is not None:
                     handles = RunHandles(config.server_pid, [w.proc.pid for w in workers])
                     nursery.start_soon(config.during_window, handles)
         elif elapsed - marks["ramp_done"]["t"] >= config.duration_s:
             marks["end"] = point
             window = (window[0], math.floor(_slot_now(cast.t0_us)))
-            await _tell(workers, f"window {window[0]} {window[1]}")
+            await _set_window(workers, cast, window)
             break
         if not config.quiet:
             print(_progress(point, config), file=sys.stderr, flush=True)
 
     await trio.sleep(config.drain_s)  # the window's last slots reach the listeners; the speakers go on
-    cast.pool.stop_speaking()
+    for pool in cast.pools:
+        pool.stop_speaking()
     made = dict(zip(cast.space_ids, produced(cast, window), strict=True))
+    size = (window[1] + 8) // 8
     for w in workers:
         for space_id in w.spaces:
-            await _tell([w], f"produced {space_id} {made[space_id].to_bytes((window[1] + 7) // 8, 'little').hex()}")
+            said, after_overlap = (bits.to_bytes(size, "little").hex() for bits in made[space_id])
+            await _tell([w], f"produced {space_id} {said} {after_overlap}")
         assert w.proc.stdin is not None
         try:
             await w.proc.stdin.aclose()
@@ -214,21 +218,18 @@ async def _measure(
             await w.proc.wait()
             await w.finished.wait()
     checks = [sample.check(config.speakers) for sample in samples] if config.speech == "tones" else []
-    speakers = cast.pool.stats()
-    lag = cast.pool.send_lag_percentiles([50.0, 99.0, 100.0])
     return summarise(
         config, timeline, marks, workers, checks,
         window=window,
-        produced={space_id: bin(bits).count("1") for space_id, bits in made.items()},
-        speakers={
-            "planned": len(cast.pool.speakers()),
-            "joined_at_end": speakers.joined,
-            "closed_by_server": speakers.closed_by_server,
-            "sent": speakers.sent,
-            "late_sends": speakers.late_sends,
-            "send_lag_ms": dict(zip(("p50", "p99", "max"), (round(v / 1000, 1) for v in lag), strict=True)),
-        },
+        produced={space_id: bin(said).count("1") for space_id, (said, _) in made.items()},
+        speakers=speakers_summary(cast),
     )  # fmt: skip
+
+
+async def _set_window(workers: list[Worker], cast: Cast, window: tuple[int, int]) -> None:
+    for pool in cast.pools:
+        pool.set_window(*window)
+    await _tell(workers, f"window {window[0]} {window[1]}")
 
 
 async def _tell(workers: list[Worker], line: str) -> None:

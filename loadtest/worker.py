@@ -6,7 +6,8 @@ One pool (one thread) per space given, every listener on the run's capture clock
 line a second (`{"tick": ...}`). Lines on its standard input:
 - `window START END`: latency from now on only for frames of the clock's slots START..END-1 (a
   new latency histogram when START changes: the window opens; the same START again closes it at END);
-- `produced SPACE_ID HEX`: the slots the speakers of that space produced (a little-endian bitmap).
+- `produced SPACE_ID HEX HEX`: the slots of the window the speakers of that space produced, and the
+  slots right after one that two of them produced (little-endian bitmaps; `loadtest/coverage.py`).
 When its standard input closes or it gets SIGTERM, it stops the pools and prints `{"final": ...}`:
 every listener's figures, its coverage (slots of the window it heard as real frames among those
 produced), and the latency histogram of the window.
@@ -40,6 +41,17 @@ def stats_dict(pools: dict[str, ListenerPool]) -> dict[str, object]:
     return out
 
 
+def missed(produced: bytes, heard: bytes, at_most: int = 10) -> list[int]:
+    """The first slots produced of which no frame reached the listener (the window is in `produced`)."""
+    gone = int.from_bytes(produced, "little") & ~int.from_bytes(heard, "little")
+    slots: list[int] = []
+    while gone and len(slots) < at_most:
+        low = gone & -gone
+        slots.append(low.bit_length() - 1)
+        gone ^= low
+    return slots
+
+
 def main(argv: list[str]) -> int:
     host, port, rate, t0_us, slots, *specs = argv
     pools: dict[str, ListenerPool] = {}
@@ -51,7 +63,7 @@ def main(argv: list[str]) -> int:
             clock_t0_us=int(t0_us), clock_slots=int(slots),
         )  # fmt: skip
     window = (0, 0)
-    produced: dict[str, bytes] = {}
+    produced: dict[str, tuple[bytes, bytes]] = {}
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
 
@@ -66,8 +78,8 @@ def main(argv: list[str]) -> int:
                         pool.set_window(*window)
                         if opens:  # frames recorded before the window (all of the clock until now)
                             pool.reset_latency()
-                case ["produced", space_id, bitmap]:
-                    produced[space_id] = bytes.fromhex(bitmap)
+                case ["produced", space_id, said, after_overlap]:
+                    produced[space_id] = (bytes.fromhex(said), bytes.fromhex(after_overlap))
         done.set()
 
     threading.Thread(target=until_stdin_closes, daemon=True).start()
@@ -79,10 +91,12 @@ def main(argv: list[str]) -> int:
     listeners: list[dict[str, object]] = []
     latency: Counter[int] = Counter()
     for space_id, pool in pools.items():
-        covered = pool.coverage(*window, produced.get(space_id, b""))
-        for ls, heard in zip(pool.listeners(), covered, strict=True):
+        made, after_overlap = produced.get(space_id, (b"", b""))
+        covered = pool.coverage(*window, made, after_overlap)
+        for ls, heard, heard_map in zip(pool.listeners(), covered, pool.slot_maps(), strict=True):
             listeners.append({
-                "user": ls.user, "space": space_id, "state": ls.state, "covered": heard, "frames": ls.frames,
+                "user": ls.user, "space": space_id, "state": ls.state, "covered": heard,
+                "missed": missed(made, heard_map), "frames": ls.frames,
                 "lost": ls.lost, "late": ls.late, "max_latency_us": ls.max_latency_us, "close_code": ls.close_code,
                 "error": ls.error,
             })  # fmt: skip

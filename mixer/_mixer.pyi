@@ -327,8 +327,8 @@ class PoolStats:
         """A ``SpeakerPool``: audio packets sent."""
     @property
     def late_sends(self) -> int:
-        """A ``SpeakerPool``: packets sent more than 20 ms after their slot was due (the harness fell
-        behind its own clock: its fault, not the server's)."""
+        """A ``SpeakerPool``: packets of the window sent more than 20 ms after their slot was due
+        (the harness fell behind its own clock: its fault, not the server's)."""
     @property
     def bytes(self) -> int:
         """Bytes received, WebSocket framing and the HTTP upgrade response included."""
@@ -414,10 +414,12 @@ class ListenerPool:
     def slot_maps(self) -> list[bytes]:
         """One per user: the slots it received as real frames, a bitmap in little-endian bytes
         (``int.from_bytes(b, "little") >> k & 1`` is slot ``k``)."""
-    def coverage(self, start: int, end: int, produced: bytes) -> list[int]:
+    def coverage(self, start: int, end: int, produced: bytes, after_overlap: bytes) -> list[int]:
         """One per user: how many slots of ``start`` to ``end - 1`` that are set in ``produced``
-        (a bitmap as ``slot_maps`` gives) it received as real frames. A listener that never
-        joined has 0."""
+        (a bitmap as ``slot_maps`` gives) it heard: received as real frames, or, if set in
+        ``after_overlap``, named by no frame between two consecutive ticks that named the slots
+        on either side (the slot after one two speakers produced, played behind it). A listener
+        that never joined has 0."""
     def latency_buckets(self) -> list[tuple[int, int]]:
         """The latency histogram's non-empty buckets, ``(highest µs in the bucket, count)``: the
         histograms of several pools add up bucket by bucket."""
@@ -472,12 +474,15 @@ class SpeakerPool:
         """One per speaker, in the order given (``user`` is its handle)."""
     def start_speaking(self, t0_us: int) -> None:
         """Starts the capture clock: slot 0 at ``t0_us`` (µs of unix time)."""
+    def set_window(self, start: int, end: int) -> None:
+        """Records send lag (and ``late_sends``) only for the slots ``start`` to ``end - 1``."""
     def stop_speaking(self) -> None:
         """No packet from now on; the connections stay open until ``stop``."""
     def slot_maps(self) -> list[bytes]:
         """One per speaker: the slots it sent, as ``ListenerPool.slot_maps``."""
     def send_lag_percentiles(self, ps: list[float]) -> list[int]:
-        """How late packets left after their slot was due (µs), at each percentile (0 to 100)."""
+        """How late the window's packets left after their slot was due (µs), at each percentile (0
+        to 100)."""
     def stop(self) -> None:
         """Closes every connection and joins the thread, releasing the GIL; idempotent (also done
         when the pool is garbage-collected)."""

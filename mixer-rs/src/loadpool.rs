@@ -182,16 +182,8 @@ impl ListenerPool {
         slot_maps(&self.inner)
     }
 
-    fn coverage(&self, start: u64, end: u64, produced: &[u8]) -> Vec<u64> {
-        let words: Vec<u64> = produced
-            .chunks(8)
-            .map(|chunk| {
-                let mut word = [0u8; 8];
-                word[..chunk.len()].copy_from_slice(chunk);
-                u64::from_le_bytes(word)
-            })
-            .collect();
-        self.inner.coverage((start, end), &words)
+    fn coverage(&self, start: u64, end: u64, produced: &[u8], after_overlap: &[u8]) -> Vec<u64> {
+        self.inner.coverage((start, end), &words(produced), &words(after_overlap))
     }
 
     fn latency_buckets(&self) -> Vec<(u64, u64)> {
@@ -240,6 +232,16 @@ fn start(py: Python<'_>, config: lp::PoolConfig) -> PyResult<lp::Pool> {
         Err(lp::PoolError::BadArgument(why)) => Err(bad_argument(py, why)),
         Err(lp::PoolError::Io(e)) => Err(PyErr::from(e)),
     }
+}
+
+/// A bitmap given as little-endian bytes, as words.
+fn words(bitmap: &[u8]) -> Vec<u64> {
+    let word = |chunk: &[u8]| {
+        let mut bytes = [0u8; 8];
+        bytes[..chunk.len()].copy_from_slice(chunk);
+        u64::from_le_bytes(bytes)
+    };
+    bitmap.chunks(8).map(word).collect()
 }
 
 /// Each member's bitmap as little-endian bytes (`int.from_bytes(b, "little")` has bit k for slot k).
@@ -299,6 +301,10 @@ impl SpeakerPool {
 
     fn speakers(&self) -> Vec<ListenerStats> {
         self.inner.listeners().into_iter().map(ListenerStats::new).collect()
+    }
+
+    fn set_window(&self, start: u64, end: u64) {
+        self.inner.set_window(start, end);
     }
 
     fn start_speaking(&self, t0_us: u64) {

@@ -5,8 +5,9 @@ the speakers' capture clock, the share of the slots they produced that reached e
 real audio, for every listener planned (one that never joined, or whose process died, counts as
 0%). CI runs a few hundred listeners and asks for `CI_COVERAGE` (a loaded 2-core machine meets it;
 a server that loses a second of a 5 s window cannot); `STOA_SLOW=1` runs 10,000 and asks for the
-benchmark's 99.9%. Speed is measured in `bench/`, not here. Two controls prove the harness sees the
-failures it measures: a server paused for a second, and a listener process killed.
+benchmark's 99.9%. Speed is measured in `bench/`, not here, and so is the `--transport python` baseline
+(its space ticks on the event loop, which a loaded machine delays). Two controls prove the harness sees
+the failures it measures: a server paused for a second, and a listener process killed.
 
 The harness starts its server with `--rate-limits off` and `--max-connections-per-address 0`: every
 listener (a guest) connects from this one address, far past the default cap of 64 (so a run of 300
@@ -39,11 +40,14 @@ def small(tmp_path: Path, **overrides: object) -> LoadConfig:
     return config
 
 
-def assert_every_listener_heard(report: dict, listeners: int, threshold: float) -> None:
+def assert_every_listener_heard(report: dict, listeners: int, threshold: float, talking: float = 0.95) -> None:
+    """Every listener joined and heard at least `threshold` of what was said; the speakers said something
+    in at least `talking` of the window's slots (they produce every slot, or nearly in a conversation)."""
     ls, coverage = report["listeners"], report["coverage"]
     context = {k: report[k] for k in ("coverage", "speakers", "latency_ms", "listeners")}
     assert ls["joined"] == listeners and ls["failed"] == 0 and ls["closed_by_server"] == 0, context
-    assert coverage["listeners"] == listeners and coverage["produced_slots"]["min"] >= WINDOW_S * 50 * 0.95, context
+    window_slots = coverage["window_slots"][1] - coverage["window_slots"][0]
+    assert coverage["listeners"] == listeners and coverage["produced_slots"]["min"] >= window_slots * talking, context
     assert coverage["min"] >= threshold, context
     assert ls["off_clock"] == 0, "every real frame names a slot of the speakers' clock"
     assert report["latency_ms"]["frames"] > 0
@@ -51,17 +55,23 @@ def assert_every_listener_heard(report: dict, listeners: int, threshold: float) 
         assert sample["ok"], sample
 
 
-@pytest.mark.parametrize(
-    ("transport", "frames_per_message", "listeners"), [("rust", 1, 300), ("rust", 5, 300), ("python", 1, 50)]
-)
-async def test_hundreds_of_listeners_hear_what_the_speakers_said(
-    tmp_path: Path, transport: str, frames_per_message: int, listeners: int
-) -> None:
-    config = small(tmp_path, listeners=listeners, transport=transport, frames_per_message=frames_per_message)
+@pytest.mark.parametrize("frames_per_message", [1, 5])
+async def test_hundreds_of_listeners_hear_what_the_speakers_said(tmp_path: Path, frames_per_message: int) -> None:
+    listeners = 300
+    config = small(tmp_path, listeners=listeners, frames_per_message=frames_per_message)
     with trio.fail_after(120):
         report = await run(config)
     assert_every_listener_heard(report, listeners, CI_COVERAGE)
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+async def test_listeners_of_spaces_in_conversation_hear_every_turn(tmp_path: Path) -> None:
+    # Three speakers a space (the host one of them) taking turns on recorded speech, with overlaps and
+    # pauses: only what was said counts, and the server's level gate plays every packet sent.
+    config = small(tmp_path, spaces=3, listeners=30, speech="conversation", sample=0)
+    with trio.fail_after(120):
+        report = await run(config)
+    assert_every_listener_heard(report, 90, CI_COVERAGE, talking=0.9)
 
 
 async def test_a_second_of_lost_audio_is_seen_for_every_listener(tmp_path: Path) -> None:

@@ -7,6 +7,15 @@
 //! speaker, the slots it sent; for a listener, the slots that reached it as a real frame. A
 //! listener's coverage is then its bitmap against the union of its speakers' bitmaps, counted
 //! over a window of slots fixed on the speakers' timeline (`coverage`).
+//!
+//! A frame names only the earliest of the slots mixed into it. When two speakers overlap and the
+//! server's queue of one holds its packets a tick longer, each frame mixes slot `k` of one with
+//! `k + 1` of the other and names `k`; when the one behind stops, the next tick names `k + 2`, and
+//! slot `k + 1`, played in the tick before, is named by no frame. So a listener also keeps the
+//! slots "bridged": unnamed between two consecutive ticks (`seq` n and n + 1) that named the slots
+//! on either side. A bridged slot counts as heard only right after a slot that two speakers
+//! produced; elsewhere the same pattern is the server skipping a packet (its queue trimming a
+//! standing delay), which the listener did not hear.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 

@@ -78,6 +78,8 @@ pub(crate) struct Conn {
     fragments: Vec<u8>,
     fragment_opcode: Option<u8>,
     last_seq: Option<u64>,
+    /// The last real frame on the capture clock: its `seq` and the slot it named.
+    last_real: Option<(u64, u64)>,
     /// A speaker's packet counter (`seq` of its next `audio`).
     audio_seq: u64,
 }
@@ -97,6 +99,7 @@ impl Conn {
             fragments: Vec::new(),
             fragment_opcode: None,
             last_seq: None,
+            last_real: None,
             audio_seq: 0,
         }
     }

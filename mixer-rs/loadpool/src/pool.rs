@@ -2,9 +2,10 @@
 //! listener of the pool.
 //!
 //! The thread's loop, in order: start the connections the ramp-up allows by now; once a second,
-//! end connections that waited too long and sample the thread's CPU clock (every 100 ms); wait for
-//! readiness (level-triggered epoll, at most 1,024 events a wait) and hand each event to its
-//! connection. `stop` sets a flag and wakes the loop through an eventfd; every open WebSocket then
+//! end connections that waited too long and sample the thread's CPU clock (every 100 ms); for a
+//! pool of speakers whose clock runs, send every slot now due (`speak`); wait for readiness
+//! (level-triggered epoll, at most 1,024 events a wait, and never past the next slot's due time)
+//! and hand each event to its connection. `stop` sets a flag and wakes the loop through an eventfd; every open WebSocket then
 //! sends a close frame, and the loop ends when all are closed or after 2 s.
 
 use std::io;
@@ -18,7 +19,7 @@ use crate::clock::covered;
 use crate::conn::{CLOSE_TIMEOUT, Conn, Env};
 use crate::histogram::{BadPercentile, Percentiles};
 use crate::speech::{self, Speaker};
-use crate::stats::{ListenerState, ListenerStats, PoolStats, Shared, bump};
+use crate::stats::{Cell, ListenerState, ListenerStats, PoolStats, Shared, bump};
 use crate::sys::{self, Poller, READABLE, Waker};
 
 const WAKE_TOKEN: u64 = u64::MAX;
@@ -179,7 +180,8 @@ impl Pool {
         self.shared.latency.buckets()
     }
 
-    /// Measures latency only for frames of the slots `start..end` of the capture clock.
+    /// Measures latency (listeners) or send lag (speakers) only for the slots `start..end` of the
+    /// capture clock.
     pub fn set_window(&self, start: u64, end: u64) {
         self.shared.window.set(start, end);
     }
@@ -190,10 +192,20 @@ impl Pool {
         self.shared.cells.iter().map(|cell| cell.slots.words()).collect()
     }
 
-    /// For each member, how many slots of `window` (start inclusive, end exclusive) it holds that
-    /// `produced` holds too: a listener's coverage of what its speakers said, before dividing.
-    pub fn coverage(&self, window: (u64, u64), produced: &[u64]) -> Vec<u64> {
-        self.shared.cells.iter().map(|cell| covered(&cell.slots.words(), produced, window)).collect()
+    /// For each member, how many slots of `window` (start inclusive, end exclusive) it heard that
+    /// `produced` holds too: a listener's coverage of what its speakers said, before dividing. A
+    /// slot no frame named counts as heard if the listener's consecutive ticks named the slots on
+    /// either side and `after_overlap` holds it (a slot after one that two speakers produced).
+    pub fn coverage(&self, window: (u64, u64), produced: &[u64], after_overlap: &[u64]) -> Vec<u64> {
+        let heard = |cell: &Cell| -> Vec<u64> {
+            let bridged = cell.bridged.words();
+            let mut words = cell.slots.words();
+            for (i, word) in words.iter_mut().enumerate() {
+                *word |= bridged[i] & after_overlap.get(i).copied().unwrap_or(0);
+            }
+            words
+        };
+        self.shared.cells.iter().map(|cell| covered(&heard(cell), produced, window)).collect()
     }
 
     /// A pool of speakers: starts the capture clock at `t0_us` (µs of unix time). Slot `k` is sent
@@ -235,6 +247,10 @@ impl Drop for Pool {
 
 /// The pool thread.
 fn run(mut env: Env, control: &Control, addr: SocketAddr, rate: f64) {
+    if !env.speakers.is_empty() {
+        // Where it is not allowed, the speakers' lag says how far the machine held them back.
+        let _ = sys::prefer_this_thread();
+    }
     let mut conns: Vec<Conn> = (0..env.shared.cells.len()).map(Conn::new).collect();
     let mut events = sys::empty_events(EVENTS_PER_WAIT);
     let started_at = Instant::now();
@@ -305,8 +321,8 @@ fn run(mut env: Env, control: &Control, addr: SocketAddr, rate: f64) {
 }
 
 /// A pool of speakers: sends every slot due by now (from `next_slot` on) from every speaker that
-/// has a packet for it, marks the slots sent and records how late each left. Returns the µs until
-/// the next slot is due.
+/// has a packet for it, marks the slots sent and records how late each of the window left.
+/// Returns the µs until the next slot is due.
 fn speak(env: &mut Env, conns: &mut [Conn], t0_us: u64, next_slot: &mut u64) -> u64 {
     let (due, next_due_us) = speech::due(t0_us, *next_slot, sys::unix_us());
     for slot in due.clone() {
@@ -319,11 +335,13 @@ fn speak(env: &mut Env, conns: &mut [Conn], t0_us: u64, next_slot: &mut u64) -> 
             if slot < shared.clock.1 {
                 shared.cells[index].slots.set(slot);
             }
-            let lag = sys::unix_us().saturating_sub(due_us);
-            shared.send_lag.record(lag);
             bump(&shared.counters.sent, 1);
-            if lag > LATE_SEND_US {
-                bump(&shared.counters.late_sends, 1);
+            if shared.window.contains(slot) {
+                let lag = sys::unix_us().saturating_sub(due_us);
+                shared.send_lag.record(lag);
+                if lag > LATE_SEND_US {
+                    bump(&shared.counters.late_sends, 1);
+                }
             }
         }
     }

@@ -75,8 +75,8 @@ pub struct PoolStats {
     pub off_clock: u64,
     /// Speakers: audio packets sent.
     pub sent: u64,
-    /// Speakers: packets sent more than `LATE_SEND_US` after their slot was due (the harness fell
-    /// behind its own clock: a fault of the harness, not of the server).
+    /// Speakers: packets of the window sent more than `LATE_SEND_US` after their slot was due (the
+    /// harness fell behind its own clock: a fault of the harness, not of the server).
     pub late_sends: u64,
     /// Bytes received (WebSocket framing and the HTTP upgrade response included).
     pub bytes: u64,
@@ -151,12 +151,16 @@ pub(crate) struct Cell {
     pub error: Mutex<String>,
     /// The slots of the capture clock this member received (a listener) or sent (a speaker).
     pub slots: SlotMap,
+    /// A listener: slots that no frame named, between two consecutive ticks that named the slots
+    /// on either side (see `clock`: counted as heard only where two speakers overlapped).
+    pub bridged: SlotMap,
 }
 
 impl Cell {
     fn new(user: String, slots: u64) -> Self {
         Self {
             slots: SlotMap::new(slots),
+            bridged: SlotMap::new(slots),
             user,
             state: AtomicU8::new(ListenerState::Connecting as u8),
             frames: AtomicU64::new(0),

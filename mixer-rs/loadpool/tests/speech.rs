@@ -103,10 +103,32 @@ fn a_listener_marks_the_slots_it_heard_and_measures_the_window_only() {
     assert_eq!(latency.count, 4, "slots 4, 5, 7, 7: in the window, real, on the clock");
     // Produced: slots 2 to 8. Heard in the window 4..10: 4, 5, 7.
     let produced = [0b1_1111_1100u64];
-    assert_eq!(pool.coverage((4, 10), &produced), [3]);
-    assert_eq!(pool.coverage((0, 500), &produced), [4]);
+    assert_eq!(pool.coverage((4, 10), &produced, &[]), [3]);
+    assert_eq!(pool.coverage((0, 500), &produced, &[]), [4]);
     let buckets: u64 = pool.latency_buckets().iter().map(|&(_, n)| n).sum();
     assert_eq!(buckets, 4);
+    pool.stop();
+}
+
+#[test]
+fn a_slot_between_consecutive_ticks_counts_only_after_an_overlap() {
+    let server = FakeServer::start();
+    let t0 = now_us() - 100 * SLOT_US;
+    let pool = Pool::start(config(server.port, &["lena"], t0, Vec::new())).unwrap();
+    let (mut peer, _, _) = server.accept_joining();
+    peer.send_message(&joined(1));
+    wait_until("joined", || pool.stats().joined == 1);
+    let slot = |k: u64| t0 + k * SLOT_US;
+    // Ticks 1 to 3 name slots 10, 12 (11 unnamed between consecutive ticks), 13; then tick 5 names
+    // 16 (14 and 15 unnamed, but tick 4 is missing: not bridged), tick 6 names 18 (17 bridged).
+    peer.send_message(&audio(&[(1, slot(10)), (2, slot(12)), (3, slot(13)), (5, slot(16)), (6, slot(18))]));
+    wait_until("every frame counted", || pool.stats().frames == 5);
+    let produced = [0b111_1111_1100_0000_0000u64]; // 10 to 18
+    assert_eq!(pool.coverage((0, 500), &produced, &[]), [5], "10 12 13 16 18 were named");
+    let after_two_speakers = [1u64 << 11];
+    assert_eq!(pool.coverage((0, 500), &produced, &after_two_speakers), [6], "and 11 was behind 10's tick");
+    let everywhere = [u64::MAX];
+    assert_eq!(pool.coverage((0, 500), &produced, &everywhere), [7], "11 and 17, never 14 or 15");
     pool.stop();
 }
 
@@ -114,7 +136,7 @@ fn a_listener_marks_the_slots_it_heard_and_measures_the_window_only() {
 fn a_listener_that_never_joined_heard_nothing() {
     let pool = Pool::start(config(1, &["gone"], now_us(), Vec::new())).unwrap();
     wait_until("failed", || pool.stats().failed == 1);
-    assert_eq!(pool.coverage((0, 500), &[u64::MAX; 8]), [0]);
+    assert_eq!(pool.coverage((0, 500), &[u64::MAX; 8], &[u64::MAX; 8]), [0]);
 }
 
 #[test]

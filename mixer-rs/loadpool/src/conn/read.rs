@@ -107,7 +107,7 @@ impl Conn {
         let (mut now, mut last_seq, late_after_us) = (0, self.last_seq, env.late_after_us);
         // A speaker hears its own mix-minus: counted, but its slots are the ones it sent.
         let (listening, (t0_us, slots)) = (env.speakers.is_empty(), shared.clock);
-        let mut off_clock = 0;
+        let (mut off_clock, mut last_real) = (0, self.last_real);
         let read = msg::read_message(payload, |seq, captured_at| {
             frames += 1;
             match last_seq {
@@ -126,6 +126,12 @@ impl Conn {
                     match slot_of(captured_at, t0_us, slots) {
                         Some(slot) => {
                             cell.slots.set(slot);
+                            // Consecutive ticks naming slots k and k + 2: slot k + 1 may have been in
+                            // the first tick's mix, behind the earlier slot k it names (`clock`).
+                            if last_real.is_some_and(|(s, k)| seq == s + 1 && slot == k + 2) {
+                                cell.bridged.set(slot - 1);
+                            }
+                            last_real = Some((seq, slot));
                             if !shared.window.contains(slot) {
                                 return;
                             }
@@ -146,7 +152,7 @@ impl Conn {
             }
         });
         if frames > 0 {
-            self.last_seq = last_seq;
+            (self.last_seq, self.last_real) = (last_seq, last_real);
             for (pool, mine, n) in [
                 (&counters.frames, &cell.frames, frames),
                 (&counters.lost, &cell.lost, lost),
