@@ -19,17 +19,15 @@ import argparse
 import json
 import os
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import msgpack
 import trio
 
+from bench.results_file import RESULTS, save
 from loadtest.run import LoadConfig, run
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
 BUILD = HERE.parent / "target" / "bench"
 OPUS_BYTES = 80  # one 20 ms packet of the mix at the server's default 32 kb/s
 
@@ -89,14 +87,6 @@ def c_floor(binary: Path, listeners: int, seconds: float, frames: int) -> dict[s
     return dict(json.loads(out.stdout), transport="c-floor", load_average_before=load_average())
 
 
-def print_table(rows: list[dict[str, object]]) -> None:
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    print("| " + " | ".join(keys) + " |")
-    print("|" + "---|" * len(keys))
-    for r in rows:
-        print("| " + " | ".join(str(r.get(k, "")) for k in keys) + " |")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--listeners", default="1000,5000,10000")
@@ -106,7 +96,6 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--results", default="fanout.json", help="file name under bench/results/")
     args = parser.parse_args()
-    RESULTS.mkdir(exist_ok=True)
     floor_binary = build_floor()
     rows: list[dict[str, object]] = []
     plan = [(n, "rust") for n in map(int, args.listeners.split(","))]
@@ -133,14 +122,7 @@ def main() -> None:
                 floor["server_over_floor"] = round(server_us / float(floor["us_per_listener_frame"]), 2)
             rows.append(floor)
             print(json.dumps(rows[-1]), flush=True)
-    results = {
-        "command": "python -m bench.fanout_bench " + " ".join(sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "cpus": os.cpu_count(),
-        "rows": rows,
-    }
-    (RESULTS / args.results).write_text(json.dumps(results, indent=2) + "\n")
-    print_table(rows)
+    save(args.results, rows)
 
 
 if __name__ == "__main__":

@@ -17,15 +17,12 @@ import argparse
 import json
 import os
 import resource
-import sys
 import time
-from pathlib import Path
 
 import trio
 
+from bench.results_file import RESULTS, save
 from loadtest.run import LoadConfig, run
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def children_cpu_s() -> float:
@@ -40,7 +37,6 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--results", default="spaces.json", help="file name under bench/results/")
     args = parser.parse_args()
-    RESULTS.mkdir(exist_ok=True)
     rows = []
     for spaces in map(int, args.spaces.split(",")):
         load, cpu_before, started = round(os.getloadavg()[0], 2), children_cpu_s(), time.monotonic()
@@ -77,18 +73,7 @@ def main() -> None:
             "holds": holds,
         })  # fmt: skip
         print(json.dumps(rows[-1]), flush=True)
-    results = {
-        "command": "python -m bench.spaces_bench " + " ".join(sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "cpus": os.cpu_count(),
-        "rows": rows,
-    }
-    (RESULTS / args.results).write_text(json.dumps(results, indent=2) + "\n")
-    keys = list(rows[0])
-    print("| " + " | ".join(keys) + " |")
-    print("|" + "---|" * len(keys))
-    for r in rows:
-        print("| " + " | ".join(str(r[k]) for k in keys) + " |")
+    save(args.results, rows)
 
 
 if __name__ == "__main__":

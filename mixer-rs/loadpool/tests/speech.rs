@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{FakeServer, Val, audio, int_field, joined, map, now_us, str_field, wait_until};
+use common::{FakeServer, Peer, Val, audio, int_field, joined, map, now_us, str_field, wait_until};
 use loadpool::clock::SLOT_US;
 use loadpool::{Pool, PoolConfig, Script, Speaker};
 
@@ -79,14 +79,20 @@ fn a_speaker_sends_its_script_on_the_capture_clock_and_marks_what_it_sent() {
     pool.stop();
 }
 
-#[test]
-fn a_listener_marks_the_slots_it_heard_and_measures_the_window_only() {
+/// One listener joined, on a clock that started 100 slots ago.
+fn joined_listener() -> (FakeServer, Pool, Peer, u64) {
     let server = FakeServer::start();
     let t0 = now_us() - 100 * SLOT_US;
     let pool = Pool::start(config(server.port, &["lena"], t0, Vec::new())).unwrap();
     let (mut peer, _, _) = server.accept_joining();
     peer.send_message(&joined(1));
     wait_until("joined", || pool.stats().joined == 1);
+    (server, pool, peer, t0)
+}
+
+#[test]
+fn a_listener_marks_the_slots_it_heard_and_measures_the_window_only() {
+    let (_server, pool, mut peer, t0) = joined_listener();
     pool.set_window(4, 10);
 
     let slot = |k: u64| t0 + k * SLOT_US;
@@ -112,12 +118,7 @@ fn a_listener_marks_the_slots_it_heard_and_measures_the_window_only() {
 
 #[test]
 fn a_slot_between_consecutive_ticks_counts_only_after_an_overlap() {
-    let server = FakeServer::start();
-    let t0 = now_us() - 100 * SLOT_US;
-    let pool = Pool::start(config(server.port, &["lena"], t0, Vec::new())).unwrap();
-    let (mut peer, _, _) = server.accept_joining();
-    peer.send_message(&joined(1));
-    wait_until("joined", || pool.stats().joined == 1);
+    let (_server, pool, mut peer, t0) = joined_listener();
     let slot = |k: u64| t0 + k * SLOT_US;
     // Ticks 1 to 3 name slots 10, 12 (11 unnamed between consecutive ticks), 13; then tick 5 names
     // 16 (14 and 15 unnamed, but tick 4 is missing: not bridged), tick 6 names 18 (17 bridged).
