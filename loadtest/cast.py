@@ -12,6 +12,7 @@ ends its space (an account hosts one live space at a time: a later run on the sa
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -151,8 +152,12 @@ def speakers_summary(cast: Cast) -> dict[str, object]:
     stats = [pool.stats() for pool in cast.pools]
     lags = [pool.send_lag_percentiles([50.0, 99.0, 100.0]) for pool in cast.pools]
     worst = [max(column) / 1000 for column in zip(*lags, strict=True)]  # percentiles do not add up
+    ended = Counter(
+        f"{s.close_code} {s.error}".strip() for pool in cast.pools for s in pool.speakers() if s.state != "joined"
+    )
     return {
         "planned": sum(len(pool.speakers()) for pool in cast.pools),
+        "ended_early": ended.most_common(5),  # speakers no longer in their space at the end: close code, why
         "joined_at_end": sum(s.joined for s in stats),
         "closed_by_server": sum(s.closed_by_server for s in stats),
         "sent": sum(s.sent for s in stats),

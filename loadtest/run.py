@@ -213,7 +213,7 @@ async def _measure(
             await w.proc.stdin.aclose()
         except trio.BrokenResourceError:
             pass
-    with trio.fail_after(60):
+    with trio.fail_after(120):
         for w in workers:
             await w.proc.wait()
             await w.finished.wait()
