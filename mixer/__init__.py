@@ -20,6 +20,7 @@ from mixer._mixer import (
     SpeakerPool,
     TickOutput,
     TickPool,
+    TickPoolStats,
 )
 
 __all__ = [
@@ -40,4 +41,5 @@ __all__ = [
     "SpeakerPool",
     "TickOutput",
     "TickPool",
+    "TickPoolStats",
 ]

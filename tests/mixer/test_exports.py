@@ -27,6 +27,7 @@ EXPECTED = {
     "SpaceDriver",
     "SpeakerPool",
     "TickPool",
+    "TickPoolStats",
 }
 
 
