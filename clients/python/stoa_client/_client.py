@@ -230,11 +230,17 @@ async def connect(
 
 @asynccontextmanager
 async def connect_account(
-    url: str, handle: str, password: str = "correct horse battery staple", *, register: bool = True
+    url: str,
+    handle: str,
+    password: str = "correct horse battery staple",
+    *,
+    register: bool = True,
+    reconnect: Backoff | None = DEFAULT_BACKOFF,
 ) -> AsyncIterator[Client]:
     """Connect, register `handle` (unless it exists or `register` is False) and log in on the same
-    connection: the Client is then that account (`client.user` is its id, `client.token` its token)."""
-    async with connect(url, "guest") as client:  # a guest may not take an account's name, even its own
+    connection: the Client is then that account (`client.user` is its id, `client.token` its token).
+    `reconnect` as for `connect`."""
+    async with connect(url, "guest", reconnect=reconnect) as client:  # a guest may not take an account's name, even its own
         if register:
             try:
                 await client.register(handle, password, handle)
