@@ -240,7 +240,8 @@ async def connect_account(
     """Connect, register `handle` (unless it exists or `register` is False) and log in on the same
     connection: the Client is then that account (`client.user` is its id, `client.token` its token).
     `reconnect` as for `connect`."""
-    async with connect(url, "guest", reconnect=reconnect) as client:  # a guest may not take an account's name, even its own
+    # Says hello as "guest": a guest may not take an account's name, even its own.
+    async with connect(url, "guest", reconnect=reconnect) as client:
         if register:
             try:
                 await client.register(handle, password, handle)
