@@ -1,0 +1,129 @@
+// Speaking: the microphone (echo cancellation and noise suppression on, unless the person turns voice
+// processing off for music), a level meter from an AnalyserNode, and the encoder: 20 ms chunks from the
+// capture worklet, encoded by WebCodecs' AudioEncoder into Opus packets (48 kHz mono), handed to `onPacket`
+// with their `captured_at` (µs, unix time of the first sample). Packets come at the capture's own pace.
+
+import { audioContext } from "./audio-context.js";
+
+const FRAME = 960;
+
+export class Microphone {
+  constructor(onPacket) {
+    this.onPacket = onPacket;
+    this.stream = null;
+    this.ctx = null;
+    this.source = null;
+    this.analyser = null;
+    this.capture = null;
+    this.encoder = null;
+    this.muted = true;
+    this.seq = 0;
+    this.sent = 0;
+  }
+
+  static supported() {
+    return !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia) && typeof AudioEncoder !== "undefined";
+  }
+
+  get open() {
+    return this.stream !== null;
+  }
+
+  /** Ask for the microphone and build the capture graph. Throws when the person refuses. */
+  async start({ processing = true } = {}) {
+    if (this.stream) return;
+    this.ctx = await audioContext();
+    await this.ctx.resume();
+    this.stream = await navigator.mediaDevices.getUserMedia({
+      audio: {
+        channelCount: 1,
+        echoCancellation: processing,
+        noiseSuppression: processing,
+        autoGainControl: processing,
+      },
+    });
+    this.source = new MediaStreamAudioSourceNode(this.ctx, { mediaStream: this.stream });
+    this.analyser = new AnalyserNode(this.ctx, { fftSize: 2048, smoothingTimeConstant: 0.3 });
+    this.source.connect(this.analyser);
+    this.capture = new AudioWorkletNode(this.ctx, "stoa-capture", { numberOfOutputs: 0, channelCount: 1 });
+    this.capture.port.onmessage = (e) => this.chunk(e.data);
+    this.source.connect(this.capture);
+    this.newEncoder();
+    this.setMuted(this.muted);
+  }
+
+  newEncoder() {
+    this.encoder = new AudioEncoder({
+      output: (chunk) => {
+        const opus = new Uint8Array(chunk.byteLength);
+        chunk.copyTo(opus);
+        this.seq += 1;
+        this.sent += 1;
+        this.onPacket({ type: "audio", seq: this.seq, captured_at: chunk.timestamp, opus });
+      },
+      error: (e) => {
+        console.warn("stoa: audio encoder error", e);
+        this.encoder = null;
+      },
+    });
+    this.encoder.configure({
+      codec: "opus",
+      sampleRate: 48000,
+      numberOfChannels: 1,
+      bitrate: 32000,
+      opus: { frameDuration: 20000, complexity: 5 },
+    });
+  }
+
+  /** A new stream for the server (a new connection): packet numbers start again. */
+  restartStream() {
+    this.seq = 0;
+  }
+
+  chunk({ pcm, at }) {
+    if (this.muted) return;
+    if (!this.encoder) this.newEncoder();
+    const stamp = this.ctx.getOutputTimestamp();
+    const wallMs = performance.timeOrigin + stamp.performanceTime + (at - stamp.contextTime) * 1000;
+    const data = new AudioData({
+      format: "f32-planar",
+      sampleRate: 48000,
+      numberOfFrames: FRAME,
+      numberOfChannels: 1,
+      timestamp: Math.round(wallMs * 1000),
+      data: pcm,
+    });
+    try {
+      this.encoder.encode(data);
+    } finally {
+      data.close();
+    }
+  }
+
+  setMuted(muted) {
+    this.muted = muted;
+    if (this.stream) for (const t of this.stream.getAudioTracks()) t.enabled = !muted;
+  }
+
+  /** The input level now, 0 to 1 (peak of the last 2048 samples), for the meter. */
+  level() {
+    if (!this.analyser) return 0;
+    const wave = new Float32Array(this.analyser.fftSize);
+    this.analyser.getFloatTimeDomainData(wave);
+    let peak = 0;
+    for (const s of wave) peak = Math.max(peak, Math.abs(s));
+    return peak;
+  }
+
+  stop() {
+    if (this.stream) for (const t of this.stream.getTracks()) t.stop();
+    if (this.capture) this.capture.disconnect();
+    if (this.source) this.source.disconnect();
+    if (this.encoder && this.encoder.state !== "closed") this.encoder.close();
+    this.stream = null;
+    this.capture = null;
+    this.source = null;
+    this.encoder = null;
+    this.analyser = null;
+  }
+}

@@ -1,0 +1,145 @@
+// Listening: the `audio` messages of the WebSocket (the bytes the server's fan-out sends everyone) decoded
+// with WebCodecs' AudioDecoder (Opus, 48 kHz mono) and played through the jitter buffer worklet, a volume
+// control, and an analyser the page reads for its "is anything playing" light (and tests for the tone).
+
+import { audioContext } from "./audio-context.js";
+
+const FRAME_US = 20000;
+const LOSS_WINDOW_MS = 100; // a seq gap between frames closer than this is loss (docs/protocol.md, `audio`)
+const MAX_CONCEAL_FRAMES = 5;
+
+export class Player extends EventTarget {
+  constructor() {
+    super();
+    this.ctx = null;
+    this.node = null;
+    this.gain = null;
+    this.analyser = null;
+    this.decoder = null;
+    this.lastSeq = null;
+    this.lastAt = 0;
+    this.stats = { delayMs: 0, targetMs: 0, underruns: 0, dropped: 0, concealed: 0, playing: false, rms: 0 };
+    this.frames = 0;
+    this.lost = 0;
+    this.latestCapturedAt = 0;
+    this.volume = 1;
+  }
+
+  static supported() {
+    return typeof AudioDecoder !== "undefined" && typeof AudioWorkletNode !== "undefined";
+  }
+
+  /** Build the audio graph (call from a user gesture so the context may start). */
+  async start() {
+    if (this.node) {
+      this.ctx.resume().catch(() => {});
+      return;
+    }
+    this.ctx = await audioContext();
+    this.node = new AudioWorkletNode(this.ctx, "stoa-jitter", { numberOfInputs: 0, outputChannelCount: [1] });
+    this.node.port.onmessage = (e) => {
+      this.stats = e.data;
+      this.dispatchEvent(new CustomEvent("stats", { detail: this.stats }));
+    };
+    this.gain = new GainNode(this.ctx, { gain: this.volume });
+    this.analyser = new AnalyserNode(this.ctx, { fftSize: 8192, smoothingTimeConstant: 0 });
+    this.node.connect(this.gain).connect(this.analyser).connect(this.ctx.destination);
+    this.newDecoder();
+    this.ctx.addEventListener("statechange", () => this.dispatchEvent(new CustomEvent("state")));
+    // Not awaited: without a user gesture the browser keeps the context suspended until one comes.
+    this.ctx.resume().catch(() => {});
+  }
+
+  get running() {
+    return this.ctx !== null && this.ctx.state === "running";
+  }
+
+  newDecoder() {
+    if (this.decoder && this.decoder.state !== "closed") this.decoder.close();
+    this.decoder = new AudioDecoder({
+      output: (data) => this.decoded(data),
+      error: (e) => {
+        console.warn("stoa: audio decoder error", e);
+        this.decoder = null;
+      },
+    });
+    this.decoder.configure({ codec: "opus", sampleRate: 48000, numberOfChannels: 1 });
+    this.lastSeq = null;
+  }
+
+  /** A new connection (or a new space): a new decoder, an empty buffer. */
+  reset() {
+    if (!this.node) return;
+    this.node.port.postMessage({ type: "reset" });
+    this.newDecoder();
+  }
+
+  setVolume(v) {
+    this.volume = v;
+    if (this.gain) this.gain.gain.setTargetAtTime(v, this.ctx.currentTime, 0.02);
+  }
+
+  /** One `audio` message from the server. */
+  push(msg) {
+    if (!this.node) return;
+    if (!this.decoder) this.newDecoder();
+    const now = performance.now();
+    for (const frame of msg.frames) {
+      const seq = frame.seq;
+      if (this.lastSeq !== null) {
+        if (seq <= this.lastSeq) continue; // a duplicate or out of order: already past it
+        const gap = seq - this.lastSeq - 1;
+        if (gap > 0 && now - this.lastAt < LOSS_WINDOW_MS + gap * 20) {
+          this.lost += gap;
+          if (gap <= MAX_CONCEAL_FRAMES) this.node.port.postMessage({ type: "conceal", frames: gap });
+        }
+      }
+      this.lastSeq = seq;
+      this.lastAt = now;
+      this.frames += 1;
+      if (frame.captured_at) this.latestCapturedAt = frame.captured_at;
+      try {
+        this.decoder.decode(new EncodedAudioChunk({ type: "key", timestamp: seq * FRAME_US, data: frame.opus }));
+      } catch (e) {
+        console.warn("stoa: a frame could not be decoded", e);
+        this.newDecoder();
+      }
+    }
+  }
+
+  decoded(data) {
+    const pcm = new Float32Array(data.numberOfFrames);
+    data.copyTo(pcm, { planeIndex: 0, format: "f32-planar" });
+    data.close();
+    this.node.port.postMessage({ type: "pcm", pcm }, [pcm.buffer]);
+  }
+
+  /** What is playing now: the level (RMS, dBFS) and the dominant frequency, and the level at `freqs`. */
+  probe(freqs = []) {
+    if (!this.analyser) return null;
+    const bins = new Float32Array(this.analyser.frequencyBinCount);
+    this.analyser.getFloatFrequencyData(bins);
+    const wave = new Float32Array(this.analyser.fftSize);
+    this.analyser.getFloatTimeDomainData(wave);
+    let sum = 0;
+    for (const s of wave) sum += s * s;
+    const rms = Math.sqrt(sum / wave.length);
+    const hz = this.ctx.sampleRate / this.analyser.fftSize;
+    let peak = 1;
+    for (let i = 2; i < bins.length; i++) if (bins[i] > bins[peak]) peak = i;
+    const at = {};
+    for (const f of freqs) {
+      const i = Math.round(f / hz);
+      at[f] = Math.max(bins[i - 1], bins[i], bins[i + 1]);
+    }
+    return {
+      levelDb: 20 * Math.log10(rms + 1e-12),
+      dominantHz: peak * hz,
+      peakDb: bins[peak],
+      at,
+      frames: this.frames,
+      lost: this.lost,
+      jitter: this.stats,
+    };
+  }
+}
