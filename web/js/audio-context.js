@@ -13,3 +13,9 @@ export function audioContext() {
   }
   return shared;
 }
+
+/** The unix time in milliseconds of `contextTime` (a time on `ctx`'s clock). */
+export function wallClockOf(ctx, contextTime) {
+  const stamp = ctx.getOutputTimestamp();
+  return performance.timeOrigin + stamp.performanceTime + (contextTime - stamp.contextTime) * 1000;
+}

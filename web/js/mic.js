@@ -3,7 +3,7 @@
 // capture worklet, encoded by WebCodecs' AudioEncoder into Opus packets (48 kHz mono), handed to `onPacket`
 // with their `captured_at` (µs, unix time of the first sample). Packets come at the capture's own pace.
 
-import { audioContext } from "./audio-context.js";
+import { audioContext, wallClockOf } from "./audio-context.js";
 
 const FRAME = 960;
 
@@ -19,6 +19,14 @@ export class Microphone {
     this.muted = true;
     this.seq = 0;
     this.sent = 0;
+    this.onsets = []; // unix ms of sound onsets at the input, when detection is on (bench, tests)
+    this.detectThreshold = 0;
+  }
+
+  /** Note when sounds start at the input (louder than `threshold` after 200 ms of quiet) in `onsets`. */
+  detectOnsets(threshold) {
+    this.detectThreshold = threshold;
+    if (this.capture) this.capture.port.postMessage({ type: "detect", threshold });
   }
 
   static supported() {
@@ -46,7 +54,11 @@ export class Microphone {
     this.analyser = new AnalyserNode(this.ctx, { fftSize: 2048, smoothingTimeConstant: 0.3 });
     this.source.connect(this.analyser);
     this.capture = new AudioWorkletNode(this.ctx, "stoa-capture", { numberOfOutputs: 0, channelCount: 1 });
-    this.capture.port.onmessage = (e) => this.chunk(e.data);
+    this.capture.port.onmessage = (e) => {
+      if (e.data.type === "pcm") this.chunk(e.data);
+      else if (e.data.type === "onset") this.onsets.push(wallClockOf(this.ctx, e.data.at));
+    };
+    if (this.detectThreshold) this.capture.port.postMessage({ type: "detect", threshold: this.detectThreshold });
     this.source.connect(this.capture);
     this.newEncoder();
     this.setMuted(this.muted);
@@ -83,8 +95,7 @@ export class Microphone {
   chunk({ pcm, at }) {
     if (this.muted) return;
     if (!this.encoder) this.newEncoder();
-    const stamp = this.ctx.getOutputTimestamp();
-    const wallMs = performance.timeOrigin + stamp.performanceTime + (at - stamp.contextTime) * 1000;
+    const wallMs = wallClockOf(this.ctx, at);
     const data = new AudioData({
       format: "f32-planar",
       sampleRate: 48000,

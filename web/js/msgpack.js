@@ -1,6 +1,8 @@
 // A small msgpack (https://msgpack.org) encoder and decoder: the subset the Stoa protocol uses, complete
 // for it. Maps are read into plain objects with string keys; bin into Uint8Array; integers into Numbers,
-// or BigInts beyond 2^53 (the protocol's integers all fit in a Number). Extension types are refused.
+// or BigInts beyond 2^53 (the protocol's integers all fit in a Number); integers are written in the
+// fewest bytes, a Number beyond 32 bits (exact, as every integral double is) as a 64-bit one. Extension
+// types are refused.
 
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
@@ -57,7 +59,6 @@ class Writer {
 
   number(v) {
     if (!Number.isInteger(v)) { this.reserve(9); this.view.setUint8(this.pos, 0xcb); this.view.setFloat64(this.pos + 1, v); this.pos += 9; return; }
-    if (!Number.isSafeInteger(v)) throw new MsgpackError("integer beyond 2^53: pass a BigInt");
     if (v >= 0) {
       if (v < 0x80) this.u8(v);
       else if (v < 0x100) { this.u8(0xcc); this.u8(v); }

@@ -2,7 +2,7 @@
 // with WebCodecs' AudioDecoder (Opus, 48 kHz mono) and played through the jitter buffer worklet, a volume
 // control, and an analyser the page reads for its "is anything playing" light (and tests for the tone).
 
-import { audioContext } from "./audio-context.js";
+import { audioContext, wallClockOf } from "./audio-context.js";
 
 const FRAME_US = 20000;
 const LOSS_WINDOW_MS = 100; // a seq gap between frames closer than this is loss (docs/protocol.md, `audio`)
@@ -23,6 +23,19 @@ export class Player extends EventTarget {
     this.lost = 0;
     this.latestCapturedAt = 0;
     this.volume = 1;
+    this.onsets = []; // unix ms of sound onsets at the output, when detection is on (bench, tests)
+    this.watched = null; // tone levels per decoded frame, when watched (tests)
+    this.arrivals = new Map(); // seq -> unix ms the frame arrived, for the watched frames
+  }
+
+  /** Note when sounds start at the output (louder than `threshold` after 200 ms of quiet) in `onsets`. */
+  detectOnsets(threshold) {
+    if (this.node) this.node.port.postMessage({ type: "detect", threshold });
+  }
+
+  /** From now on keep, for each decoded frame, its seq, arrival time and level (dBFS) at each of `freqs`. */
+  watchTones(freqs) {
+    this.watched = { freqs, frames: [] };
   }
 
   static supported() {
@@ -38,6 +51,10 @@ export class Player extends EventTarget {
     this.ctx = await audioContext();
     this.node = new AudioWorkletNode(this.ctx, "stoa-jitter", { numberOfInputs: 0, outputChannelCount: [1] });
     this.node.port.onmessage = (e) => {
+      if (e.data.type === "onset") {
+        this.onsets.push(wallClockOf(this.ctx, e.data.at) + (this.ctx.outputLatency || 0) * 1000);
+        return;
+      }
       this.stats = e.data;
       this.dispatchEvent(new CustomEvent("stats", { detail: this.stats }));
     };
@@ -98,6 +115,10 @@ export class Player extends EventTarget {
       this.lastAt = now;
       this.frames += 1;
       if (frame.captured_at) this.latestCapturedAt = frame.captured_at;
+      if (this.watched) {
+        this.arrivals.set(seq, performance.timeOrigin + now);
+        if (this.arrivals.size > 500) this.arrivals.delete(this.arrivals.keys().next().value);
+      }
       try {
         this.decoder.decode(new EncodedAudioChunk({ type: "key", timestamp: seq * FRAME_US, data: frame.opus }));
       } catch (e) {
@@ -110,7 +131,13 @@ export class Player extends EventTarget {
   decoded(data) {
     const pcm = new Float32Array(data.numberOfFrames);
     data.copyTo(pcm, { planeIndex: 0, format: "f32-planar" });
+    const seq = Math.round(data.timestamp / FRAME_US);
     data.close();
+    if (this.watched) {
+      const levels = this.watched.freqs.map((f) => toneLevel(pcm, f, this.ctx.sampleRate));
+      this.watched.frames.push({ seq, arrivedAt: this.arrivals.get(seq), levels });
+      if (this.watched.frames.length > 3000) this.watched.frames.splice(0, 1000);
+    }
     this.node.port.postMessage({ type: "pcm", pcm }, [pcm.buffer]);
   }
 
@@ -142,4 +169,23 @@ export class Player extends EventTarget {
       jitter: this.stats,
     };
   }
+}
+
+/** The level (dBFS, as a sine's amplitude) of frequency `hz` in `pcm` (Goertzel over a Hann window, so a
+ *  loud tone elsewhere in the spectrum does not leak into it). */
+function toneLevel(pcm, hz, rate) {
+  const w = (2 * Math.PI * hz) / rate;
+  const c = 2 * Math.cos(w);
+  const n = pcm.length;
+  let s1 = 0;
+  let s2 = 0;
+  for (let i = 0; i < n; i++) {
+    const hann = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (n - 1));
+    const s0 = pcm[i] * hann + c * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  const power = s1 * s1 + s2 * s2 - c * s1 * s2;
+  const amplitude = (2 * Math.sqrt(Math.max(0, power))) / (n / 2); // the Hann window's sum is n/2
+  return 20 * Math.log10(amplitude + 1e-9);
 }

@@ -4,6 +4,30 @@
 const FRAME = 960; // 20 ms at 48 kHz
 const MS = 48; // samples per millisecond
 
+// Finds where a sound starts after at least 200 ms of quiet (for measuring delay end to end: the bench and
+// the browser tests turn it on with a message {type: "detect", threshold}); posts {type: "onset", at}, the
+// context time of the first loud sample.
+class OnsetDetector {
+  constructor(port) {
+    this.port = port;
+    this.threshold = 0;
+    this.quietSince = -1;
+  }
+
+  scan(samples, startTime) {
+    if (!this.threshold) return;
+    for (let i = 0; i < samples.length; i++) {
+      const t = startTime + i / sampleRate;
+      if (Math.abs(samples[i]) >= this.threshold) {
+        if (this.quietSince >= 0 && t - this.quietSince >= 0.2) this.port.postMessage({ type: "onset", at: t });
+        this.quietSince = -1;
+      } else if (this.quietSince < 0) {
+        this.quietSince = t;
+      }
+    }
+  }
+}
+
 // The jitter buffer: decoded 20 ms chunks queue here and play out at the context's pace. It starts playing
 // once `target` ms are buffered; when it runs dry while frames are still coming (a frame arrives less than
 // 200 ms after it ran dry: jitter, not a pause in the talk) the target grows by 20 ms, up to 300 ms; after
@@ -28,11 +52,14 @@ class JitterBuffer extends AudioWorkletProcessor {
     this.reportAt = 0;
     this.sumSquares = 0;
     this.counted = 0;
+    this.onsets = new OnsetDetector(this.port);
     this.port.onmessage = (e) => this.message(e.data);
   }
 
   message(m) {
-    if (m.type === "pcm") {
+    if (m.type === "detect") {
+      this.onsets.threshold = m.threshold;
+    } else if (m.type === "pcm") {
       if (this.dryAt >= 0) {
         if (currentTime - this.dryAt < 0.2) this.grow();
         this.dryAt = -1;
@@ -88,6 +115,7 @@ class JitterBuffer extends AudioWorkletProcessor {
       }
     }
     out.fill(0, i);
+    this.onsets.scan(out, currentTime);
     for (let k = 1; k < outputs[0].length; k++) outputs[0][k].set(out);
     for (let k = 0; k < out.length; k++) this.sumSquares += out[k] * out[k];
     this.counted += out.length;
@@ -122,11 +150,16 @@ class Capture extends AudioWorkletProcessor {
     this.chunk = new Float32Array(FRAME);
     this.filled = 0;
     this.startedAt = 0;
+    this.onsets = new OnsetDetector(this.port);
+    this.port.onmessage = (e) => {
+      if (e.data.type === "detect") this.onsets.threshold = e.data.threshold;
+    };
   }
 
   process(inputs) {
     const input = inputs[0] && inputs[0][0];
     if (!input) return true;
+    this.onsets.scan(input, currentTime);
     let i = 0;
     while (i < input.length) {
       if (this.filled === 0) this.startedAt = currentTime + i / sampleRate;
@@ -135,7 +168,7 @@ class Capture extends AudioWorkletProcessor {
       this.filled += n;
       i += n;
       if (this.filled === FRAME) {
-        this.port.postMessage({ pcm: this.chunk, at: this.startedAt }, [this.chunk.buffer]);
+        this.port.postMessage({ type: "pcm", pcm: this.chunk, at: this.startedAt }, [this.chunk.buffer]);
         this.chunk = new Float32Array(FRAME);
         this.filled = 0;
       }

@@ -1,0 +1,62 @@
+"""The network drops under a listening page: the server process stops and starts again on the same ports with
+the same data. The pages reconnect by themselves (jittered backoff), come back as the same users (the host's
+token, the guest's guest_token), rejoin the space, and the listener plays the host's tone again."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+from playwright.sync_api import expect, sync_playwright
+
+from tests.conftest import start_server, stop_server
+from tests.web.browser import launch, open_page, plays, sign_up, start_space, tone_wav, wait_for
+
+AUDIO_S = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_listening_page_reconnects_by_itself_after_the_server_restarts(tmp_path: Path) -> None:
+    ports = ("--port", str(free_port()), "--http-port", str(free_port()))
+    server = start_server(tmp_path / "data", *ports)
+    try:
+        base = f"http://127.0.0.1:{server.http_port}"
+        with sync_playwright() as pw:
+            browser = launch(pw, tone_wav(tmp_path / "a440.wav", 440))
+            try:
+                host, host_errors = open_page(browser, base + "/")
+                sign_up(host, "ada")
+                listener, listener_errors = open_page(browser, start_space(host, "Night owls"))
+                wait_for(lambda: plays(listener, 440), AUDIO_S, what="the listener to play 440 Hz")
+                user = listener.evaluate("stoa.app.identity.user")
+
+                assert stop_server(server) == 0
+                wait_for(lambda: listener.evaluate("!stoa.app.conn.ready"), 10, what="the page to see the drop")
+                frames = listener.evaluate("stoa.app.player.frames")
+                time.sleep(1.0)  # the pages retry against a closed port meanwhile
+                server = start_server(tmp_path / "data", *ports)
+
+                wait_for(lambda: listener.evaluate("stoa.app.conn.ready"), 30, what="the page to reconnect")
+                assert listener.evaluate("stoa.app.identity.user") == user  # the same guest
+                expect(listener.locator("#space-title")).to_have_text("Night owls")
+                wait_for(lambda: listener.evaluate("stoa.app.player.frames") > frames + 50, AUDIO_S,
+                         what="audio again after the restart")  # fmt: skip
+                wait_for(lambda: plays(listener, 440), AUDIO_S, what="the listener to play 440 Hz again")
+                expect(host.get_by_role("button", name="🎙 Mute")).to_be_visible()
+                assert listener.evaluate("location.pathname") == host.evaluate("location.pathname")
+                # The browser logs each refused retry. It may also log "Data frame received after close": at
+                # shutdown the server's fan-out can still write an audio frame after its close frame (a server
+                # fault the page survives; reported, not the page's to fix).
+                expected = ("ERR_CONNECTION_REFUSED", "Data frame received after close")
+                for errors in (listener_errors, host_errors):
+                    assert not [e for e in errors if not any(x in e for x in expected)], errors
+            finally:
+                browser.close()
+    finally:
+        assert stop_server(server) == 0
