@@ -7,6 +7,8 @@ import { audioContext, wallClockOf } from "./audio-context.js";
 const FRAME_US = 20000;
 const LOSS_WINDOW_MS = 100; // a seq gap between frames closer than this is loss (docs/protocol.md, `audio`)
 const MAX_CONCEAL_FRAMES = 5;
+const JITTER_HISTORY = 250; // frames (5 s of talk) the playout target is estimated from
+const TARGET_MARGIN_MS = 15;
 
 export class Player extends EventTarget {
   constructor() {
@@ -22,6 +24,11 @@ export class Player extends EventTarget {
     this.frames = 0;
     this.lost = 0;
     this.latestCapturedAt = 0;
+    this.transitMs = []; // arrival minus captured_at of the latest frames (ms)
+    this.spurtMin = null; // the earliest (arrival - seq * 20 ms) of this talk spurt
+    this.lateness = []; // how late each recent frame came against the spurt's earliest, ms
+    this.targetMs = 60;
+    this.targetSentAt = 0;
     this.volume = 1;
     this.onsets = []; // unix ms of sound onsets at the output, when detection is on (bench, tests)
     this.watched = null; // tone levels per decoded frame, when watched (tests)
@@ -106,15 +113,21 @@ export class Player extends EventTarget {
       if (this.lastSeq !== null) {
         if (seq <= this.lastSeq) continue; // a duplicate or out of order: already past it
         const gap = seq - this.lastSeq - 1;
-        if (gap > 0 && now - this.lastAt < LOSS_WINDOW_MS + gap * 20) {
+        if (gap > 0 && now - this.lastAt < LOSS_WINDOW_MS) {
           this.lost += gap;
           if (gap <= MAX_CONCEAL_FRAMES) this.node.port.postMessage({ type: "conceal", frames: gap });
         }
       }
+      this.estimate(seq, now);
       this.lastSeq = seq;
       this.lastAt = now;
       this.frames += 1;
-      if (frame.captured_at) this.latestCapturedAt = frame.captured_at;
+      if (frame.captured_at) {
+        this.latestCapturedAt = frame.captured_at;
+        // mouth to this page, before decoding and the jitter buffer (the clocks agree on one machine)
+        this.transitMs.push(performance.timeOrigin + now - frame.captured_at / 1000);
+        if (this.transitMs.length > 500) this.transitMs.shift();
+      }
       if (this.watched) {
         this.arrivals.set(seq, performance.timeOrigin + now);
         if (this.arrivals.size > 500) this.arrivals.delete(this.arrivals.keys().next().value);
@@ -125,6 +138,26 @@ export class Player extends EventTarget {
         console.warn("stoa: a frame could not be decoded", e);
         this.newDecoder();
       }
+    }
+  }
+
+  /** The playout target from the network's jitter: within a talk spurt (frames less than 100 ms apart), each
+   *  frame's lateness against the earliest frame of the spurt (by seq: 20 ms a frame); the target is the
+   *  95th percentile of the last 250 latenesses plus a margin, 40 to 300 ms. The worklet primes to it. */
+  estimate(seq, now) {
+    const offset = now - seq * 20;
+    if (this.lastSeq === null || now - this.lastAt >= LOSS_WINDOW_MS) this.spurtMin = offset;
+    this.spurtMin = Math.min(this.spurtMin, offset);
+    this.lateness.push(offset - this.spurtMin);
+    if (this.lateness.length > JITTER_HISTORY) this.lateness.shift();
+    if (now - this.targetSentAt < 250 || this.lateness.length < 25) return;
+    const sorted = this.lateness.slice().sort((a, b) => a - b);
+    const p95 = sorted[Math.floor(0.95 * (sorted.length - 1))];
+    const target = Math.round(Math.min(300, Math.max(40, p95 + TARGET_MARGIN_MS)));
+    this.targetSentAt = now;
+    if (Math.abs(target - this.targetMs) >= 5) {
+      this.targetMs = target;
+      this.node.port.postMessage({ type: "target", ms: target });
     }
   }
 

@@ -29,11 +29,11 @@ class OnsetDetector {
 }
 
 // The jitter buffer: decoded 20 ms chunks queue here and play out at the context's pace. It starts playing
-// once `target` ms are buffered; when it runs dry while frames are still coming (a frame arrives less than
-// 200 ms after it ran dry: jitter, not a pause in the talk) the target grows by 20 ms, up to 300 ms; after
-// 10 s without such an underrun it shrinks by 10 ms, down to 40 ms. When more than target + 60 ms is
-// buffered (a burst after a stall), the oldest chunk is dropped so the delay comes back down. It reports
-// its delay, target, underruns and output level to the page four times a second.
+// once `target` ms are buffered. The page sets the target from the frames' arrival jitter (player.js); when
+// the buffer runs dry while frames are still coming (a frame arrives less than 200 ms after it ran dry:
+// jitter, not a pause in the talk) it also grows by 20 ms at once, up to 300 ms. When more than target +
+// 60 ms is buffered (a burst after a stall), the oldest chunk is dropped so the delay comes back down. It
+// reports its delay, target, underruns and output level to the page four times a second.
 class JitterBuffer extends AudioWorkletProcessor {
   constructor() {
     super();
@@ -45,7 +45,6 @@ class JitterBuffer extends AudioWorkletProcessor {
     this.maxMs = 300;
     this.playing = false;
     this.dryAt = -1; // currentTime when the buffer last ran dry while playing
-    this.lastGrow = 0;
     this.underruns = 0;
     this.dropped = 0;
     this.concealed = 0;
@@ -59,6 +58,8 @@ class JitterBuffer extends AudioWorkletProcessor {
   message(m) {
     if (m.type === "detect") {
       this.onsets.threshold = m.threshold;
+    } else if (m.type === "target") {
+      this.targetMs = Math.min(this.maxMs, Math.max(this.minMs, m.ms));
     } else if (m.type === "pcm") {
       if (this.dryAt >= 0) {
         if (currentTime - this.dryAt < 0.2) this.grow();
@@ -89,7 +90,6 @@ class JitterBuffer extends AudioWorkletProcessor {
   grow() {
     this.underruns += 1;
     this.targetMs = Math.min(this.maxMs, this.targetMs + 20);
-    this.lastGrow = currentTime;
   }
 
   process(_inputs, outputs) {
@@ -119,10 +119,6 @@ class JitterBuffer extends AudioWorkletProcessor {
     for (let k = 1; k < outputs[0].length; k++) outputs[0][k].set(out);
     for (let k = 0; k < out.length; k++) this.sumSquares += out[k] * out[k];
     this.counted += out.length;
-    if (currentTime - this.lastGrow > 10 && this.targetMs > this.minMs) {
-      this.targetMs = Math.max(this.minMs, this.targetMs - 10);
-      this.lastGrow = currentTime;
-    }
     if (currentTime >= this.reportAt) {
       this.reportAt = currentTime + 0.25;
       this.port.postMessage({
