@@ -19,17 +19,15 @@ import argparse
 import json
 import math
 import os
-import struct
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
 from tests.conftest import start_server, stop_server
-from tests.web.browser import launch, open_page, sign_up, start_space, wait_for
+from tests.web.browser import launch, open_page, sign_up, start_space, wait_for, write_wav
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_P95_MS = 200.0
@@ -41,17 +39,9 @@ def bursts_wav(path: Path, seconds: float = 20.0, rate: int = 48000) -> Path:
     samples = []
     for i in range(int(seconds * rate)):
         t = (i % rate) / rate
-        if t < 0.6:
-            samples.append(0)
-        else:
-            ramp = min(1.0, (t - 0.6) * 1000)
-            samples.append(int(0.4 * ramp * 32767 * math.sin(2 * math.pi * 440 * (t - 0.6))))
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(struct.pack(f"<{len(samples)}h", *samples))
-    return path
+        ramp = min(1.0, (t - 0.6) * 1000)
+        samples.append(0.0 if t < 0.6 else 0.4 * ramp * math.sin(2 * math.pi * 440 * (t - 0.6)))
+    return write_wav(path, samples, rate)
 
 
 def pair(spoken: list[float], heard: list[float], after: float) -> list[float]:

@@ -27,12 +27,16 @@ T = TypeVar("T")
 def tone_wav(path: Path, hz: float, seconds: float = 4.0, amplitude: float = 0.4, rate: int = 48000) -> Path:
     """A mono 16-bit WAV of a steady sine (the fake microphone loops it)."""
     n = int(seconds * rate)
-    samples = (int(amplitude * 32767 * math.sin(2 * math.pi * hz * i / rate)) for i in range(n))
+    return write_wav(path, [amplitude * math.sin(2 * math.pi * hz * i / rate) for i in range(n)], rate)
+
+
+def write_wav(path: Path, samples: list[float], rate: int = 48000) -> Path:
+    """A mono 16-bit WAV of `samples` (floats, -1 to 1)."""
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(rate)
-        w.writeframes(struct.pack(f"<{n}h", *samples))
+        w.writeframes(struct.pack(f"<{len(samples)}h", *(int(s * 32767) for s in samples)))
     return path
 
 
