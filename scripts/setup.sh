@@ -9,7 +9,7 @@ VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 
-debs=(libopus-dev pkg-config chromium)  # chromium: the web client's browser tests
+debs=(libopus-dev pkg-config chromium fonts-noto-color-emoji)  # chromium and an emoji font: the web client's browser tests and screenshots
 missing=()
 for d in "${debs[@]}"; do
     dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d")
