@@ -73,7 +73,7 @@ class App {
     if (reconnected && this.spaceId) {
       this.player.reset();
       this.mic.restartStream();
-      await this.join(this.spaceId, { rejoin: true });
+      if (!(await this.resume())) await this.join(this.spaceId, { rejoin: true });
     } else {
       this.route();
     }
@@ -84,9 +84,11 @@ class App {
     el.dataset.state = state;
     if (state === "open") el.textContent = "";
     else if (state === "connecting") el.textContent = "Connecting…";
-    else if (state === "replaced") el.textContent = describeClose(4002);
+    else if (state === "replaced" || state === "suspended") el.textContent = describeClose(code);
     else el.textContent = `${describeClose(code)} (in ${Math.ceil(retryInMs / 1000)} s)`;
-    if (state === "replaced") this.toast(describeClose(4002), { kind: "warn", sticky: true });
+    if (state === "replaced") {
+      this.toast(describeClose(4002), { kind: "warn", sticky: true, action: ["Use Stoa here", () => this.conn.start()] });
+    }
   }
 
   /** Send a request; on refusal, tell the person (unless `quiet`) and rethrow. */
@@ -126,7 +128,8 @@ class App {
 
   // -- spaces -----------------------------------------------------------------------------------------
 
-  /** Join `spaceId` (or rejoin it after a reconnection: the same role within 30 s). */
+  /** Join `spaceId` (or rejoin it after a reconnection: the server keeps the place, the same role, for a
+   *  while after a drop). */
   async join(spaceId, { rejoin = false } = {}) {
     if (this.spaceId && this.spaceId !== spaceId) await this.leave({ navigate: false });
     this.spaceId = spaceId;
@@ -147,6 +150,37 @@ class App {
       this.space = null;
       this.spaceView.failed(e);
     }
+  }
+
+  /** After a reconnection: take back the place in the space with the events missed (`resume`, see
+   *  docs/protocol.md, Reconnecting and resuming). False when the server cannot (an older server answers
+   *  `unknown_type`; `not_resumable` after a restart): the caller joins again instead. */
+  async resume() {
+    const space = this.space;
+    if (!space || space.id !== this.spaceId || space.status !== "live") return false;
+    let reply;
+    try {
+      reply = await this.conn.request({ type: "resume", space_id: space.id, last_seq: space.seq });
+    } catch (e) {
+      if (e.code === "unknown_type" || e.code === "not_resumable" || e.code === "disconnected") return false;
+      this.spaceId = null;
+      this.space = null;
+      this.dropMic();
+      this.spaceView.failed(e);
+      return true;
+    }
+    if (reply.type === "joined") {
+      this.entered(reply);
+      return true;
+    }
+    for (const ev of reply.events) this.event(ev);
+    if (this.space) {
+      this.space.role = reply.role;
+      if (reply.muted) this.space.muted.add(this.identity.user);
+      else this.space.muted.delete(this.identity.user);
+      this.spaceView.render();
+    }
+    return true;
   }
 
   /** The `joined` reply of join_space, create_space or start_scheduled. */

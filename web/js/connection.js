@@ -54,14 +54,15 @@ export class Connection extends EventTarget {
   stop() {
     this.stopped = true;
     clearTimeout(this.timer);
-    if (this.ws) this.ws.close(1000);
+    if (this.ws) this.ws.close(1000); // a goodbye: the server lets the place in a space go at once
   }
 
   /** Close the socket now, as a dropped network would, and reconnect (used when the page goes back online). */
   reconnectNow() {
     clearTimeout(this.timer);
     this.attempt = 0;
-    if (this.ws && this.ws.readyState <= WebSocket.OPEN) this.ws.close();
+    // 4100: a client closing on purpose to reconnect (any code but 1000 and 1001 keeps its place)
+    if (this.ws && this.ws.readyState <= WebSocket.OPEN) this.ws.close(4100);
     else this.open();
   }
 
@@ -94,8 +95,9 @@ export class Connection extends EventTarget {
       this.pending.clear();
       if (this.helloWaiter) this.helloWaiter.reject(new RequestError("disconnected", "closed"));
       this.helloWaiter = null;
-      if (e.code === 4002) {
-        this.emit("status", { state: "replaced", code: e.code });
+      if (e.code === 4002 || e.code === 4005) {
+        // replaced by a newer connection of this user, or the account is suspended: not reconnecting
+        this.emit("status", { state: e.code === 4002 ? "replaced" : "suspended", code: e.code });
         return;
       }
       if (!this.stopped) this.scheduleReconnect(e.code);
@@ -170,8 +172,9 @@ export class Connection extends EventTarget {
 
   /** Send a message that has no reply (`audio`); false when not connected. */
   send(msg) {
-    if (!this.ready || this.ws.bufferedAmount > 64 * 1024) return false;
-    this.ws.send(encode(msg));
+    const ws = this.ws;
+    if (!this.ready || !ws || ws.readyState !== WebSocket.OPEN || ws.bufferedAmount > 64 * 1024) return false;
+    ws.send(encode(msg));
     return true;
   }
 

@@ -37,6 +37,7 @@ export const ERROR_MESSAGES = {
   blocked: "You cannot do that: one of you has blocked the other.",
   no_such_scheduled_space: "That scheduled space does not exist.",
   scheduled_space_over: "That scheduled space was cancelled or has already started.",
+  not_resumable: "Your place in the space was not kept. Joining it again…",
   schema_too_new: "The server's data is from a newer version of Stoa. Tell the server's operator.",
 };
 
@@ -51,6 +52,8 @@ export const CLOSE_MESSAGES = {
   4001: "The connection stopped answering. Reconnecting…",
   4002: "You opened Stoa somewhere else: this tab is no longer connected.",
   4003: "Connecting took too long. Reconnecting…",
+  4004: "This server is making room. Reconnecting…",
+  4005: "This account is suspended.",
 };
 
 /** The human message for an error reply (`{code, message, retry_after_ms}`) or an Error carrying `code`. */
