@@ -7,6 +7,7 @@ import { describeClose, describeError } from "./errors.js";
 import { Identity } from "./identity.js";
 import { Microphone } from "./mic.js";
 import { Player } from "./player.js";
+import { RtcSender } from "./rtc.js";
 import { apply, fromSnapshot, onMic } from "./space-state.js";
 import { openAuth, openCreate, setUpDialogs } from "./ui/dialogs.js";
 import { h } from "./ui/dom.js";
@@ -24,6 +25,9 @@ class App {
     this.player = new Player();
     this.mic = new Microphone((packet) => this.micPacket(packet));
     this.micLive = false;
+    this.rtc = new RtcSender(this.conn, config.ice_servers || []);
+    this.rtcUnavailable = !RtcSender.supported(); // set when the server answers rtc_offer with unknown_type
+    this.speakingVia = null; // "webrtc" or "websocket" while the microphone is open
     this.space = null; // space-state.js, while in a space
     this.spaceId = null; // the space this page is in or joining (kept across reconnections)
     this.joining = null;
@@ -73,7 +77,9 @@ class App {
     if (reconnected && this.spaceId) {
       this.player.reset();
       this.mic.restartStream();
+      this.rtc.stop(); // the server closed it with the old WebSocket
       if (!(await this.resume())) await this.join(this.spaceId, { rejoin: true });
+      if (this.micLive && this.space && onMic(this.space.role)) await this.startSending();
     } else {
       this.route();
     }
@@ -288,6 +294,15 @@ class App {
           action: ["Start now", () => this.home.startScheduled(msg.scheduled_id)],
         });
         break;
+      case "rtc_closed":
+        // The server closed the peer connection: for leaving the mic or the space there is nothing to do;
+        // after a failure, the microphone goes on over the WebSocket.
+        if (this.micLive && this.speakingVia === "webrtc" && !["left_mic", "left_space"].includes(msg.reason)) {
+          this.rtc.stop();
+          this.mic.sendVia = "ws";
+          this.speakingVia = "websocket";
+        }
+        break;
       case "lagging":
         console.info(`stoa: the server dropped ${msg.dropped} audio messages (this page read too slowly)`);
         break;
@@ -332,6 +347,7 @@ class App {
       if (tellServer && this.space && this.space.muted.has(me)) await this.request({ type: "unmute" });
       this.mic.setMuted(false);
       this.micLive = true;
+      if (!this.speakingVia) await this.startSending();
     } else {
       this.mic.setMuted(true);
       this.micLive = false;
@@ -342,8 +358,28 @@ class App {
     this.spaceView.renderDock();
   }
 
+  /** Send the open microphone over WebRTC when the server takes it, else as `audio` messages. */
+  async startSending() {
+    this.speakingVia = "websocket";
+    this.mic.sendVia = "ws";
+    if (this.rtcUnavailable || !this.mic.track) return;
+    this.mic.sendVia = "rtc";
+    try {
+      await this.rtc.start(this.mic.track);
+      this.speakingVia = "webrtc";
+    } catch (e) {
+      if (e.code === "unknown_type") this.rtcUnavailable = true; // a server without WebRTC
+      else console.info("stoa: WebRTC did not connect; speaking over the WebSocket", e);
+      this.rtc.stop();
+      this.mic.sendVia = "ws";
+    }
+    this.spaceView.renderDock();
+  }
+
   dropMic() {
     this.micLive = false;
+    this.speakingVia = null;
+    this.rtc.stop();
     this.mic.stop();
   }
 

@@ -1,7 +1,8 @@
 // Speaking: the microphone (echo cancellation and noise suppression on, unless the person turns voice
-// processing off for music), a level meter from an AnalyserNode, and the encoder: 20 ms chunks from the
-// capture worklet, encoded by WebCodecs' AudioEncoder into Opus packets (48 kHz mono), handed to `onPacket`
-// with their `captured_at` (µs, unix time of the first sample). Packets come at the capture's own pace.
+// processing off for music), a level meter from an AnalyserNode, and, when the server takes no WebRTC (or
+// the peer connection fails), the encoder: 20 ms chunks from the capture worklet, encoded by WebCodecs'
+// AudioEncoder into Opus packets (48 kHz mono), handed to `onPacket` with their `captured_at` (µs, unix time
+// of the first sample). Packets come at the capture's own pace. Over WebRTC the track goes to rtc.js.
 
 import { audioContext, wallClockOf } from "./audio-context.js";
 
@@ -19,6 +20,7 @@ export class Microphone {
     this.muted = true;
     this.seq = 0;
     this.sent = 0;
+    this.sendVia = "ws"; // "ws": encoded here and sent as `audio` messages; "rtc": the track goes over WebRTC
     this.onsets = []; // unix ms of sound onsets at the input, when detection is on (bench, tests)
     this.detectThreshold = 0;
   }
@@ -92,8 +94,13 @@ export class Microphone {
     this.seq = 0;
   }
 
+  /** The microphone's track (for a peer connection), or null when closed. */
+  get track() {
+    return this.stream ? this.stream.getAudioTracks()[0] : null;
+  }
+
   chunk({ pcm, at }) {
-    if (this.muted) return;
+    if (this.muted || this.sendVia !== "ws") return;
     if (!this.encoder) this.newEncoder();
     const wallMs = wallClockOf(this.ctx, at);
     const data = new AudioData({
