@@ -23,7 +23,6 @@ export class Player extends EventTarget {
     this.stats = { delayMs: 0, targetMs: 0, underruns: 0, dropped: 0, concealed: 0, playing: false, rms: 0 };
     this.frames = 0;
     this.lost = 0;
-    this.latestCapturedAt = 0;
     this.transitMs = []; // arrival minus captured_at of the latest frames (ms)
     this.spurtMin = null; // the earliest (arrival - seq * 20 ms) of this talk spurt
     this.lateness = []; // how late each recent frame came against the spurt's earliest, ms
@@ -123,7 +122,6 @@ export class Player extends EventTarget {
       this.lastAt = now;
       this.frames += 1;
       if (frame.captured_at) {
-        this.latestCapturedAt = frame.captured_at;
         // mouth to this page, before decoding and the jitter buffer (the clocks agree on one machine)
         this.transitMs.push(performance.timeOrigin + now - frame.captured_at / 1000);
         if (this.transitMs.length > 500) this.transitMs.shift();

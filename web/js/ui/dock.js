@@ -2,6 +2,7 @@
 // level meter, reactions, volume, and the listening delay.
 
 import { onMic } from "../space-state.js";
+import { openAuth } from "./dialogs.js";
 import { fill, h } from "./dom.js";
 
 export const REACTIONS = ["💯", "👏", "✋", "😂", "❤️", "🔥", "👍", "🙏", "😮", "😢"];
@@ -45,7 +46,7 @@ export class Dock {
         mine.push(h("button", { class: "btn primary", type: "button", "data-focus-key": "accept", onclick: () => this.view.acceptInvite() }, "Accept invitation to speak"));
       }
       if (app.identity.isGuest) {
-        mine.push(h("span", { class: "hint" }, "Sign up to ask to speak"));
+        mine.push(h("button", { class: "btn", type: "button", "data-focus-key": "signup", onclick: () => openAuth(app, "signup") }, "Sign up to ask to speak"));
       } else {
         mine.push(
           h("button", {
@@ -68,6 +69,7 @@ export class Dock {
           "aria-pressed": liveMic ? "true" : "false",
           onclick: () => app.setMicLive(!liveMic),
         }, liveMic ? "🎙 Mute" : "🎙 Unmute"),
+        h("span", { class: "via", title: "How your voice reaches the server" }, app.speakingVia === "webrtc" ? "WebRTC" : app.speakingVia === "websocket" ? "WebSocket" : ""),
         h("span", { class: "meter", role: "meter", "aria-label": "Microphone level", "aria-valuemin": "0", "aria-valuemax": "100" }, this.meter),
         h("label", { class: "check" },
           h("input", {

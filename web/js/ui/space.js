@@ -28,6 +28,9 @@ export class SpaceView {
     this.dock = new Dock(app, this);
     this.reactions = h("div", { class: "reaction-float", "aria-hidden": "true" });
     this.talking = new Set();
+    this.pendingAnnouncement = null;
+    this.announced = "";
+    this.announcedAt = -Infinity;
     this.built = false;
   }
 
@@ -293,7 +296,19 @@ export class SpaceView {
       const text = names.length ? `${names.join(", ")} ${names.length === 1 && names[0] !== "You" ? "is" : "are"} speaking` : "";
       const el = document.getElementById("talking-now");
       if (el) el.textContent = text;
-      if (text) this.app.announce(text);
+      this.pendingAnnouncement = { text, since: performance.now() };
+    }
+    // The live region says who is speaking once it has held for a second, at most every 3 s (not at every
+    // breath).
+    const pending = this.pendingAnnouncement;
+    const at = performance.now();
+    if (pending && pending.text && at - pending.since >= 1000 && at - this.announcedAt >= 3000) {
+      if (pending.text !== this.announced) {
+        this.app.announce(pending.text);
+        this.announced = pending.text;
+        this.announcedAt = at;
+      }
+      this.pendingAnnouncement = null;
     }
     this.dock.tick();
   }
