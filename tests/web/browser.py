@@ -56,9 +56,10 @@ class Errors(list[str]):
     """The page errors and console errors a page logged (the tests assert there are none)."""
 
 
-def open_page(browser: Browser, url: str, *, phone: bool = False) -> tuple[Page, Errors]:
+def open_page(browser: Browser, url: str, *, phone: bool = False, webrtc: bool = True) -> tuple[Page, Errors]:
     """A page in a context of its own (its own localStorage: its own identity), with voice processing off (the
-    test's tones are steady sines, which noise suppression would take for noise)."""
+    test's tones are steady sines, which noise suppression would take for noise); `webrtc=False` makes it speak
+    over the WebSocket whatever the server offers."""
     context = browser.new_context(viewport=PHONE if phone else DESKTOP, color_scheme="dark")
     page = context.new_page()
     errors = Errors()
@@ -71,6 +72,8 @@ def open_page(browser: Browser, url: str, *, phone: bool = False) -> tuple[Page,
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("dialog", lambda d: d.accept())  # the "are you sure" confirmations
     page.add_init_script("localStorage.setItem('stoa.processing', 'off')")
+    if not webrtc:
+        page.add_init_script("localStorage.setItem('stoa.webrtc', 'off')")
     page.goto(url)
     page.wait_for_function("() => window.stoa && window.stoa.app.conn.ready", timeout=15000)
     return page, errors

@@ -110,6 +110,13 @@ def test_a_scheduled_space_reminds_and_an_invitation_brings_a_listener_on_the_mi
     expect(fan.get_by_role("button", name="✋ Request to speak")).to_be_visible()
     expect(fan.locator(".toast", has_text="back in the audience")).to_be_visible()
 
+    # The fan logs out, and stays in the space as a guest listener.
+    fan.get_by_role("button", name="Log out").click()
+    expect(fan.locator(".account")).to_contain_text("Guest")
+    expect(fan.locator("#space-title")).to_have_text("Friday jam")
+    expect(fan.get_by_role("button", name="Sign up to ask to speak")).to_be_visible()
+    expect(host.locator(".chips")).to_contain_text("guest")
+
     assert not host_errors, host_errors
     assert not fan_errors, fan_errors
     host.context.close()

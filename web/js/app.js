@@ -26,7 +26,9 @@ class App {
     this.mic = new Microphone((packet) => this.micPacket(packet));
     this.micLive = false;
     this.rtc = new RtcSender(this.conn, config.ice_servers || []);
-    this.rtcUnavailable = !RtcSender.supported(); // set when the server answers rtc_offer with unknown_type
+    // No WebRTC: the browser has none, the server answered rtc_offer with unknown_type, or localStorage's
+    // "stoa.webrtc" is "off" (a switch for diagnosing, and for the bench to measure the WebSocket path).
+    this.rtcUnavailable = !RtcSender.supported() || localStorage.getItem("stoa.webrtc") === "off";
     this.speakingVia = null; // "webrtc" or "websocket" while the microphone is open
     this.space = null; // space-state.js, while in a space
     this.spaceId = null; // the space this page is in or joining (kept across reconnections)
