@@ -106,7 +106,8 @@ export class Connection extends EventTarget {
 
   scheduleReconnect(code) {
     const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.attempt);
-    const delay = Math.round(base / 2 + Math.random() * (base / 2));
+    // 4004: the server is draining; come back after a random 0 to 2 s (docs/protocol.md, Close codes)
+    const delay = code === 4004 && this.attempt === 0 ? Math.round(Math.random() * 2000) : Math.round(base / 2 + Math.random() * (base / 2));
     this.attempt += 1;
     this.emit("status", { state: "closed", code, retryInMs: delay });
     this.timer = setTimeout(() => this.open(), delay);

@@ -52,7 +52,7 @@ export const CLOSE_MESSAGES = {
   4001: "The connection stopped answering. Reconnecting…",
   4002: "You opened Stoa somewhere else: this tab is no longer connected.",
   4003: "Connecting took too long. Reconnecting…",
-  4004: "This server is making room. Reconnecting…",
+  4004: "The server is restarting or moving. Reconnecting…",
   4005: "This account is suspended.",
 };
 
