@@ -98,6 +98,7 @@ def test_a_scheduled_space_reminds_and_an_invitation_brings_a_listener_on_the_mi
     expect(host.locator(".tile", has_text="otto")).to_contain_text("Speaker")
 
     # Reactions reach everyone; a post shows in both timelines.
+    fan.get_by_text("😊 React").click()
     fan.get_by_role("button", name="React 🔥").click()
     expect(host.locator(".reaction-float .bubble")).to_have_text("🔥")
     fan.get_by_label("Post to the space").fill("Thanks for having me!")

@@ -87,8 +87,10 @@ export class Dock {
       }
     }
     const reactions = live && !app.identity.isGuest
-      ? h("div", { class: "reactions", role: "group", "aria-label": "React" },
-          REACTIONS.map((emoji) => h("button", { class: "emoji", type: "button", "aria-label": `React ${emoji}`, onclick: () => app.request({ type: "react", emoji }).catch(() => {}) }, emoji)))
+      ? h("details", { class: "react-menu" },
+          h("summary", { class: "btn", "data-focus-key": "react" }, "😊 React"),
+          h("div", { class: "reactions", role: "group", "aria-label": "Reactions" },
+            REACTIONS.map((emoji) => h("button", { class: "emoji", type: "button", "aria-label": `React ${emoji}`, onclick: () => app.request({ type: "react", emoji }).catch(() => {}) }, emoji))))
       : null;
     fill(
       this.el,

@@ -292,8 +292,12 @@ export class SpaceView {
     this.talking = now;
     if (changed) {
       for (const tile of this.stage.querySelectorAll(".tile")) tile.dataset.talking = now.has(tile.dataset.user) ? "yes" : "no";
-      const names = space.participants.filter((p) => now.has(p.user)).map((p) => (p.user === me ? "You" : p.name));
-      const text = names.length ? `${names.join(", ")} ${names.length === 1 && names[0] !== "You" ? "is" : "are"} speaking` : "";
+      const names = [
+        ...(now.has(me) ? ["You"] : []),
+        ...space.participants.filter((p) => p.user !== me && now.has(p.user)).map((p) => p.name),
+      ];
+      const list = names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}` : names[0];
+      const text = names.length ? `${list} ${names.length === 1 && names[0] !== "You" ? "is" : "are"} speaking` : "";
       const el = document.getElementById("talking-now");
       if (el) el.textContent = text;
       this.pendingAnnouncement = { text, since: performance.now() };
