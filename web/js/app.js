@@ -37,6 +37,7 @@ class App {
     this.home = new HomeView(this);
     this.spaceView = new SpaceView(this);
     this.lastAudioError = 0;
+    this.lastRejoin = null; // how the last reconnection took the space back: "resumed", "events_gone", ...
   }
 
   get processing() {
@@ -92,7 +93,7 @@ class App {
     el.dataset.state = state;
     if (state === "open") el.textContent = "";
     else if (state === "connecting") el.textContent = "Connecting…";
-    else if (state === "replaced" || state === "suspended") el.textContent = describeClose(code);
+    else if (state === "replaced" || state === "suspended" || state === "ended") el.textContent = describeClose(code);
     else el.textContent = `${describeClose(code)} (in ${Math.ceil(retryInMs / 1000)} s)`;
     if (state === "replaced") {
       this.toast(describeClose(4002), { kind: "warn", sticky: true, action: ["Use Stoa here", () => this.conn.start()] });
@@ -170,7 +171,10 @@ class App {
     try {
       reply = await this.conn.request({ type: "resume", space_id: space.id, last_seq: space.seq });
     } catch (e) {
-      if (e.code === "unknown_type" || e.code === "not_resumable" || e.code === "disconnected") return false;
+      if (e.code === "unknown_type" || e.code === "not_resumable" || e.code === "disconnected") {
+        this.lastRejoin = `joined (${e.code})`;
+        return false;
+      }
       this.spaceId = null;
       this.space = null;
       this.dropMic();
@@ -178,9 +182,11 @@ class App {
       return true;
     }
     if (reply.type === "joined") {
+      this.lastRejoin = reply.resume || "joined"; // "events_gone" or "window_passed"
       this.entered(reply);
       return true;
     }
+    this.lastRejoin = "resumed";
     for (const ev of reply.events) this.event(ev);
     if (this.space) {
       this.space.role = reply.role;

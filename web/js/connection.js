@@ -9,6 +9,9 @@ export const PROTOCOL = 2;
 const BACKOFF_FIRST_MS = 400;
 const BACKOFF_MAX_MS = 15000;
 const REQUEST_TIMEOUT_MS = 20000;
+// Closes after which a client does not reconnect by itself: the server ended the connection normally (1000),
+// a client bug (1003, 1008, 1009), a newer connection of this user took over (4002), a suspended account (4005).
+const FINAL_CLOSES = new Set([1000, 1003, 1008, 1009, 4002, 4005]);
 
 export class RequestError extends Error {
   constructor(code, message, retryAfterMs) {
@@ -95,9 +98,10 @@ export class Connection extends EventTarget {
       this.pending.clear();
       if (this.helloWaiter) this.helloWaiter.reject(new RequestError("disconnected", "closed"));
       this.helloWaiter = null;
-      if (e.code === 4002 || e.code === 4005) {
-        // replaced by a newer connection of this user, or the account is suspended: not reconnecting
-        this.emit("status", { state: e.code === 4002 ? "replaced" : "suspended", code: e.code });
+      if (FINAL_CLOSES.has(e.code) && !this.stopped) {
+        // docs/protocol.md, Close codes: these say "do not reconnect"
+        const state = e.code === 4002 ? "replaced" : e.code === 4005 ? "suspended" : "ended";
+        this.emit("status", { state, code: e.code });
         return;
       }
       if (!this.stopped) this.scheduleReconnect(e.code);

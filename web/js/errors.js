@@ -42,11 +42,12 @@ export const ERROR_MESSAGES = {
 };
 
 export const CLOSE_MESSAGES = {
-  1000: "Disconnected.",
+  1000: "Disconnected. Reload the page to connect again.",
   1001: "The server is restarting. Reconnecting…",
-  1003: "The connection was refused unreadable data. Reconnecting…",
-  1008: "The connection was closed after too many unreadable messages. Reconnecting…",
-  1009: "A message was too large for the server. Reconnecting…",
+  1003: "The server could not read this page's messages. Reload the page.",
+  1006: "The connection dropped. Reconnecting…",
+  1008: "The server closed the connection after too many unreadable messages. Reload the page.",
+  1009: "A message was too large for the server. Reload the page.",
   1011: "The server hit a problem with this connection. Reconnecting…",
   4000: "Your connection was too slow to keep up. Reconnecting…",
   4001: "The connection stopped answering. Reconnecting…",
