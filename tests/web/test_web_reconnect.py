@@ -10,10 +10,10 @@ import socket
 import time
 from pathlib import Path
 
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import ServerProcess, start_server, stop_server
-from tests.web.browser import launch, open_page, plays, sign_up, start_space, tone_wav, wait_for
+from tests.web.browser import Errors, launch, open_page, plays, sign_up, start_space, tone_wav, wait_for
 
 AUDIO_S = 20.0
 
@@ -24,6 +24,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def host_and_listener(browser: Browser, base: str, title: str) -> tuple[tuple[Page, Errors], tuple[Page, Errors]]:
+    """A host page (an account) live on its 440 Hz microphone in a new space, and a guest page hearing it."""
+    host, host_errors = open_page(browser, base + "/")
+    sign_up(host, "ada")
+    listener, listener_errors = open_page(browser, start_space(host, title))
+    wait_for(lambda: plays(listener, 440), AUDIO_S, what="the listener to play 440 Hz")
+    return (host, host_errors), (listener, listener_errors)
+
+
 def test_a_listening_page_reconnects_by_itself_after_the_server_restarts(tmp_path: Path) -> None:
     ports = ("--port", str(free_port()), "--http-port", str(free_port()))
     server = start_server(tmp_path / "data", *ports)
@@ -32,10 +41,7 @@ def test_a_listening_page_reconnects_by_itself_after_the_server_restarts(tmp_pat
         with sync_playwright() as pw:
             browser = launch(pw, tone_wav(tmp_path / "a440.wav", 440))
             try:
-                host, host_errors = open_page(browser, base + "/")
-                sign_up(host, "ada")
-                listener, listener_errors = open_page(browser, start_space(host, "Night owls"))
-                wait_for(lambda: plays(listener, 440), AUDIO_S, what="the listener to play 440 Hz")
+                (host, host_errors), (listener, listener_errors) = host_and_listener(browser, base, "Night owls")
                 user = listener.evaluate("stoa.app.identity.user")
 
                 assert stop_server(server) == 0
@@ -73,11 +79,7 @@ def test_a_dropped_connection_resumes_its_place_with_the_events_it_missed(
     with sync_playwright() as pw:
         browser = launch(pw, tone_wav(tmp_path / "a440.wav", 440))
         try:
-            host, host_errors = open_page(browser, base + "/")
-            sign_up(host, "noor")
-            link = start_space(host, "Late night radio")
-            listener, listener_errors = open_page(browser, link)
-            wait_for(lambda: plays(listener, 440), AUDIO_S, what="the listener to play 440 Hz")
+            (host, host_errors), (listener, listener_errors) = host_and_listener(browser, base, "Late night radio")
             expect(host.locator("#audience-title .count")).to_have_text("1")
 
             # The listener's socket drops (closed as a network change would, not as a goodbye) while the host
