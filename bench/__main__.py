@@ -17,6 +17,8 @@ def main() -> None:
         [sys.executable, "-m", "bench.mixer_bench", "--rust"],
         [sys.executable, "-m", "bench.fanout_bench"]
         + (["--listeners", "1000,2000", "--duration", "10"] if quick else []),
+        [sys.executable, "-m", "bench.batching_load", "--listeners", "1000", "--frames", "auto,5"]
+        + (["--duration", "10"] if quick else []),
         [sys.executable, "-m", "bench.spaces_bench"] + (["--spaces", "10,25", "--duration", "10"] if quick else []),
         [sys.executable, "-m", "bench.idle_bench"] + (["--spaces", "2000", "--seconds", "3"] if quick else []),
         [sys.executable, "-m", "bench.glass_bench"] + (["--seconds", "20", "--warmup", "5"] if quick else []),

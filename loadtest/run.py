@@ -20,7 +20,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import trio
@@ -46,7 +46,7 @@ class LoadConfig:
     url: str | None = None  # None: start a server here
     server_pid: int | None = None
     transport: str = "rust"
-    frames_per_message: int = 1
+    frames_per_message: int | Literal["auto"] = "auto"  # the server's: auto, or a fixed count
     server_args: list[str] = field(default_factory=list)
     processes: int = 0  # 0: enough for MAX_LISTENERS_PER_PROCESS each
     sample: int = 2  # Python listeners that decode and check the audio (space 0)

@@ -446,11 +446,36 @@ class TickPoolStats:
         """(upper bound in seconds, ticks that took at most that long), cumulative; the last bound is
         ``inf`` (every tick)."""
 
+@final
+class BatchPolicy:
+    """How a space chooses the frames per message of its audience's stream. ``fixed=N``: always N (1 to
+    10). Otherwise from the audience: N frames while it has at most N × ``listeners_per_frame``
+    listeners, N one of 1, 2, 3, 5, 10 up to ``max_frames`` (1 to 10; it is a step too); down a step only
+    once the audience fits within 80% of the lower step's capacity. Out of range: ``MixerError``
+    ``bad_argument``. Immutable, comparable, hashable."""
+
+    def __new__(cls, *, fixed: int | None = None, max_frames: int = 10, listeners_per_frame: int = 2000) -> Self: ...
+    @property
+    def fixed(self) -> int | None: ...
+    @property
+    def max_frames(self) -> int:
+        """The most frames a message holds (the fixed count, when fixed)."""
+    @property
+    def listeners_per_frame(self) -> int | None:
+        """None when fixed."""
+    @property
+    def initial(self) -> int:
+        """Frames per message before the audience is known: the fixed count, or 1."""
+    def next(self, current: int, audience: int) -> int:
+        """Frames per message of the next message, given the last one's (``current``) and the listeners
+        it reached (``audience``)."""
+
 class SpaceDriver:
     """A space's registration with a ``TickPool`` (no thread of its own): while its mixer is active the
-    pool ticks it every 20 ms and queues its frames in the fan-out: one `broadcast_audio` to
-    ``audience_group`` and one `send_audio` per routed speaker per message of ``frames_per_message``
-    frames, numbered from ``first_seq``. No Python runs on its audio path."""
+    pool ticks it every 20 ms and queues its frames in the fan-out: one `send_audio` per routed speaker
+    per tick, and one `broadcast_audio` to ``audience_group`` per message of as many frames as
+    ``batching`` chooses (default ``BatchPolicy()``), numbered from ``first_seq``. No Python runs on its
+    audio path."""
 
     def __new__(
         cls,
@@ -459,7 +484,7 @@ class SpaceDriver:
         fanout: Fanout,
         audience_group: int,
         *,
-        frames_per_message: int = 1,
+        batching: BatchPolicy | None = None,
         first_seq: int = 0,
     ) -> Self: ...
     def route(self, input_id: int, conn: int) -> None:
@@ -473,5 +498,11 @@ class SpaceDriver:
     def skipped_ticks(self) -> int: ...
     @property
     def ticks(self) -> int: ...
+    @property
+    def frames_per_message(self) -> int:
+        """Frames per message of the audience's stream now."""
+    @property
+    def batch_switches(self) -> int:
+        """Times the audience's frames per message changed."""
     def stop(self) -> None:
         """No more ticks: waits for a tick under way, then sends what is batched. Idempotent."""

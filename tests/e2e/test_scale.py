@@ -61,7 +61,7 @@ async def test_ten_thousand_listeners_receive_every_frame(tmp_path: Path) -> Non
         speakers=13,
         duration_s=20.0,
         ramp_s=35.0,
-        frames_per_message=5,
+        frames_per_message="auto",  # 5 frames per message at this size (docs/operations.md)
         out=tmp_path,
         quiet=True,
     )

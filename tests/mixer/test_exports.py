@@ -25,6 +25,7 @@ EXPECTED = {
     "ListenerStats",
     "PoolStats",
     "SpaceDriver",
+    "BatchPolicy",
     "TickPool",
     "TickPoolStats",
 }
