@@ -187,7 +187,12 @@ def _add_load_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
                     help="for the started server: auto (default), or a fixed count")  # fmt: skip
     ld.add_argument("--processes", type=int, default=0, help="listener processes (default: one per 6,000)")
     ld.add_argument("--sample", type=int, default=2, help="Python listeners that decode the audio (default 2)")
-    ld.add_argument("--wav", type=Path, help="48 kHz mono 16-bit WAV the speakers say (default: a tone each)")
+    ld.add_argument(
+        "--speech",
+        default="tones",
+        help="what speakers say: 'tones' (a tone each, all talking; default), 'conversation' (3 speakers taking "
+        "turns on recorded speech), or a 48 kHz mono 16-bit WAV file",
+    )
     ld.add_argument("--out", type=Path, default=Path("load-results"), help="folder for report.json and report.png")
 
 
@@ -220,11 +225,11 @@ def _load(args: argparse.Namespace) -> int:
         frames_per_message=args.frames_per_message,
         processes=args.processes,
         sample=args.sample,
-        wav=args.wav,
+        speech=args.speech,
         out=args.out,
     )
     report = trio.run(run, config)
-    brief = {k: report[k] for k in ("listeners", "latency_ms", "listener_frames_per_s", "server", "samples")}
+    brief = {k: report[k] for k in ("coverage", "latency_ms", "speakers", "listeners", "server", "samples")}
     print(json.dumps(brief, indent=2))
     print(f"report: {args.out / 'report.json'}, plot: {args.out / 'report.png'}")
     return 0
