@@ -23,6 +23,7 @@ def main() -> None:
         [sys.executable, "-m", "bench.spaces_bench"]
         + (["--spaces", "10,25", "--duration", "10", "--results", "spaces-quick.json"] if quick else []),
         [sys.executable, "-m", "bench.idle_bench"] + (["--spaces", "2000", "--seconds", "3"] if quick else []),
+        [sys.executable, "-m", "bench.glass_bench"] + (["--seconds", "20", "--warmup", "5"] if quick else []),
     ]
     failed = []
     for command in runs:
