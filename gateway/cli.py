@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import gc
 import json
 import logging
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import IO, NoReturn
 from urllib.parse import urlsplit
@@ -224,23 +222,6 @@ def _os_error_in(error: BaseException) -> OSError | None:
     return None
 
 
-def _watch_gc_pauses(threshold_s: float = 0.05) -> None:
-    """Log every garbage-collector pause long enough to be heard (it stops the event loop)."""
-    log = logging.getLogger("gateway")
-    started: list[float] = []
-
-    def on_gc(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            started[:] = [time.perf_counter()]
-        elif started:
-            took = time.perf_counter() - started[0]
-            if took > threshold_s:
-                log.warning("gc generation %d took %.0f ms (%d collected)", info["generation"], took * 1000,
-                            info["collected"])  # fmt: skip
-
-    gc.callbacks.append(on_gc)
-
-
 def _add_load_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     ld = commands.add_parser("load", help="load-test a server with speakers and many listeners")
     ld.add_argument("--listeners", type=int, default=100, help="listeners per space (default 100)")
@@ -288,7 +269,6 @@ async def _serve_until_signal(config: GatewayConfig, started: list[Server]) -> N
         async with trio.open_nursery() as nursery:
             server: Server = await nursery.start(serve, config)
             started.append(server)
-            _watch_gc_pauses()  # from now on a pause is heard (and a refused start logs nothing but its line)
             # The one line on stdout: scripts and tests read the bound port from it.
             print(f"stoa: listening on ws://{config.host}:{server.port}/", flush=True)
             async for _ in signals:

@@ -33,8 +33,10 @@ from actors.space import (
 from gateway import identity, protocol as p
 from gateway.context import Services
 from gateway.errors import CloseCode, report_incident
+from gateway.gcpolicy import GcPolicy
 from gateway.identity import GuestIds
 from gateway.limits import Limits, LimitSettings
+from gateway.loopwatch import LoopWatch
 from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
 from gateway.reminders import Scheduler
@@ -76,6 +78,8 @@ class GatewayConfig:
     limits: LimitSettings = field(default_factory=LimitSettings)
     abandon_after_s: float = ABANDON_AFTER_S
     """A live space whose host and co-hosts have all been gone this long ends with reason `abandoned`."""
+    gc_policy: bool = True
+    """Run `GcPolicy` (bounded collection pauses; docs/operations.md). Off only to measure without it."""
 
 
 class Gateway:
@@ -96,6 +100,9 @@ class Gateway:
         self.connections: dict[int, Session] = {}  # every open connection, by fan-out id
         self.per_address: dict[str, int] = {}  # open connections by client address
         self.drained = trio.Event()
+        self.loop_watch = LoopWatch()
+        """The event loop's stalls and garbage-collection pauses: `loop_watch.snapshot()`."""
+        self.gc_policy = GcPolicy() if config.gc_policy else None
         self.limits = Limits(config.limits)
         self.scheduler = Scheduler(db, self.notify)
         self.services = Services(
@@ -267,6 +274,8 @@ class Gateway:
 def _address_of(request: WebSocketRequest) -> str:
     remote = request.remote
     return str(remote.address) if hasattr(remote, "address") else str(remote)
+
+
 async def report_audio(directory: SpaceDirectory) -> None:
     """Log the speakers' packets dropped since the last report, by reason (silent while none are). The
     counts themselves are `directory.audio_stats()`."""
@@ -335,6 +344,9 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             await nursery.start(gateway.scheduler.run)
             if isinstance(fanout, Fanout):
                 nursery.start_soon(gateway.keep_alive, fanout)
+            await nursery.start(gateway.loop_watch.run)
+            if gateway.gc_policy is not None:
+                await nursery.start(gateway.gc_policy.run)  # last: it freezes what start-up made
             log.info("listening on ws://%s:%d/ (%s transport)", config.host, port, config.transport)
             task_status.started(Server(port, gateway))
     finally:

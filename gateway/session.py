@@ -328,6 +328,10 @@ class Session:
             else:
                 await self._leave_link(link, 0.0)
         self.gateway.sign_out(self)
+        # The session and its link refer to each other: forget the link, so that reference counting frees
+        # the whole connection at once (a cycle among objects the GC policy has frozen would never be).
+        # A `joined` still to come for it is then undone (see `entered`).
+        self.left_space()
 
     async def _leave_link(self, link: SpaceLink, after_s: float) -> None:
         """Leave `link`'s space as disconnected, unless a newer connection of its user has taken the place
