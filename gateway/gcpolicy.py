@@ -11,10 +11,12 @@ The policy (docs/operations.md, "Garbage collection"):
   the collector never walks them again.
 - Young collections (generations 0 and 1) stay CPython's: they are short, and they free most garbage.
 - Automatic full collections are off (the third threshold is out of reach). Instead this task looks every
-  `check_s` at the objects that reached the old generation since the last freeze; past `young_budget`
-  of them, it collects (a full collection, but of those objects only: the rest is frozen) and freezes
-  the survivors. Each pause is bounded by `young_budget` objects, and what is frozen has just survived
-  a collection: it is live, long-lived state (connections, spaces).
+  `check_s` at how many objects may have reached the old generation since the last freeze (each
+  collection of generation 1 moves at most about `threshold0 * (threshold1 + 1)` objects there, and
+  CPython counts those collections: an O(1) look); once that may pass `young_budget`, it collects (a
+  full collection, but of the unfrozen objects only) and freezes the survivors. Each pause is bounded by
+  about `young_budget` objects, and what is frozen has just survived a collection: it is live,
+  long-lived state (connections, spaces).
 - Frozen objects that later die are freed by reference counting, as usual; only a reference cycle among
   frozen objects would stay. So the objects that outlive a freeze must not end in cycles: a session
   breaks its one cycle (with its space link) when it ends, and `tests/gateway/test_gc_policy.py` churns
@@ -47,8 +49,6 @@ class GcPolicyStats:
 
     frozen: int
     """Objects in the permanent generation now (`gc.get_freeze_count()`)."""
-    old_unfrozen: int
-    """Objects in the old generation, not yet frozen, at the last check."""
     freezes: int
     """Bounded collections followed by a freeze."""
     sweeps: int
@@ -70,32 +70,31 @@ class GcPolicy:
         self.young_budget = young_budget
         self.sweep_s = sweep_s
         self.sweep_budget = sweep_budget
-        self._old_unfrozen = 0
         self._freezes = 0
         self._sweeps = 0
         self._swept = 0
 
     def stats(self) -> GcPolicyStats:
-        return GcPolicyStats(gc.get_freeze_count(), self._old_unfrozen, self._freezes, self._sweeps, self._swept)
+        return GcPolicyStats(gc.get_freeze_count(), self._freezes, self._sweeps, self._swept)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Apply the policy until cancelled."""
         thresholds = gc.get_threshold()
         young0, young1 = thresholds[0], thresholds[1]
         gc.set_threshold(young0, young1, NO_FULL_COLLECTIONS)
+        per_collection = young0 * (young1 + 1)  # the most one collection of generation 1 makes old
         try:
             self.collect_and_freeze()
             task_status.started()
             last_sweep = time.monotonic()
             while True:
                 await trio.sleep(self.check_s)
-                self._old_unfrozen = len(gc.get_objects(generation=2))
-                if self._old_unfrozen > self.young_budget:
+                if gc.get_count()[2] * per_collection >= self.young_budget:
                     self.collect_and_freeze()
                 now = time.monotonic()
                 if now - last_sweep >= self.sweep_s:
                     last_sweep = now
-                    if gc.get_freeze_count() + self._old_unfrozen <= self.sweep_budget:
+                    if gc.get_freeze_count() + gc.get_count()[2] * per_collection <= self.sweep_budget:
                         self._sweep()
         finally:
             gc.unfreeze()
@@ -106,7 +105,6 @@ class GcPolicy:
         gc.collect()  # the frozen objects are not walked: this pause is bounded by the unfrozen ones
         gc.freeze()
         self._freezes += 1
-        self._old_unfrozen = 0
 
     def _sweep(self) -> None:
         gc.collect()  # the unfrozen garbage first, so what the next collection frees had been frozen

@@ -64,6 +64,9 @@ class GcGeneration:
 
     generation: int
     pauses: Histogram
+    cpu_ms: float
+    """The collections' CPU time (their thread's) in all; less than the pauses' sum when the OS ran others."""
+    max_cpu_ms: float
     collected: int
     uncollectable: int
 
@@ -89,6 +92,8 @@ class LoopSnapshot:
     since_start: LoopStats
     interval: LoopStats
     """The current interval (begun at most `interval_s` ago)."""
+    previous: LoopStats | None
+    """The last complete interval (the same object until the next one completes); None before the first."""
     threshold_ms: float
 
 
@@ -118,8 +123,8 @@ class _Buckets:
 class _Record:
     """The mutable side of one `LoopStats`."""
 
-    __slots__ = ("collected", "gc_pauses", "stall_gc_ms", "stalls", "started", "uncollectable", "worst_cpu_ms",
-                 "worst_gc_ms", "worst_ms")  # fmt: skip
+    __slots__ = ("collected", "gc_cpu_ms", "gc_max_cpu_ms", "gc_pauses", "stall_gc_ms", "stalls", "started",
+                 "uncollectable", "worst_cpu_ms", "worst_gc_ms", "worst_ms")  # fmt: skip
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
@@ -129,6 +134,8 @@ class _Record:
         self.worst_cpu_ms = 0.0
         self.stall_gc_ms = 0.0
         self.gc_pauses = [_Buckets() for _ in range(GENERATIONS)]
+        self.gc_cpu_ms = [0.0] * GENERATIONS
+        self.gc_max_cpu_ms = [0.0] * GENERATIONS
         self.collected = [0] * GENERATIONS
         self.uncollectable = [0] * GENERATIONS
 
@@ -139,14 +146,23 @@ class _Record:
         if ms > threshold_ms:
             self.stall_gc_ms += gc_ms
 
-    def collection(self, generation: int, ms: float, collected: int, uncollectable: int) -> None:
+    def collection(self, generation: int, ms: float, cpu_ms: float, collected: int, uncollectable: int) -> None:
         self.gc_pauses[generation].add(ms)
+        self.gc_cpu_ms[generation] += cpu_ms
+        self.gc_max_cpu_ms[generation] = max(self.gc_max_cpu_ms[generation], cpu_ms)
         self.collected[generation] += collected
         self.uncollectable[generation] += uncollectable
 
     def frozen(self) -> LoopStats:
         generations = tuple(
-            GcGeneration(g, self.gc_pauses[g].frozen(), self.collected[g], self.uncollectable[g])
+            GcGeneration(
+                g,
+                self.gc_pauses[g].frozen(),
+                self.gc_cpu_ms[g],
+                self.gc_max_cpu_ms[g],
+                self.collected[g],
+                self.uncollectable[g],
+            )
             for g in range(GENERATIONS)
         )
         return LoopStats(
@@ -171,14 +187,16 @@ class LoopWatch:
         self.interval_s = interval_s
         self._total = _Record()
         self._interval = _Record()
+        self._previous: LoopStats | None = None
         self._gc_started: float | None = None
+        self._gc_cpu_started = 0.0
         self._gc_generation = 0
         self._gc_ms_since_wake = 0.0
         self._logged_at = -1.0
 
     def snapshot(self) -> LoopSnapshot:
         """The figures now (cheap: a few small tuples)."""
-        return LoopSnapshot(self._total.frozen(), self._interval.frozen(), self.threshold_ms)
+        return LoopSnapshot(self._total.frozen(), self._interval.frozen(), self._previous, self.threshold_ms)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Watch until cancelled."""
@@ -213,12 +231,12 @@ class LoopWatch:
             self._end_interval()
 
     def _end_interval(self) -> None:
-        stats = self._interval.frozen()
+        stats = self._previous = self._interval.frozen()
         if stats.worst_stall_ms > self.threshold_ms:
             full = stats.gc[GENERATIONS - 1].pauses
             log.warning(
                 "event loop: %d stalls over %.0f ms in %.0f s, the longest %.0f ms (%.0f ms garbage collection); "
-                "%d full collections, the longest %.0f ms",
+                "%d full collections, the longest %.0f ms (%.0f ms of CPU)",
                 stats.stalls.over(self.threshold_ms),
                 self.threshold_ms,
                 stats.seconds,
@@ -226,19 +244,22 @@ class LoopWatch:
                 stats.worst_stall_gc_ms,
                 full.count,
                 full.max_ms,
+                stats.gc[GENERATIONS - 1].max_cpu_ms,
             )
         self._interval = _Record()
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             self._gc_started = time.perf_counter()
+            self._gc_cpu_started = time.thread_time()
             self._gc_generation = info["generation"]
             return
         started, self._gc_started = self._gc_started, None
         if started is None:  # the watch began during a collection
             return
         ms = (time.perf_counter() - started) * 1000.0
+        cpu_ms = (time.thread_time() - self._gc_cpu_started) * 1000.0
         self._gc_ms_since_wake += ms
         generation = self._gc_generation
         for record in (self._total, self._interval):
-            record.collection(generation, ms, info.get("collected", 0), info.get("uncollectable", 0))
+            record.collection(generation, ms, cpu_ms, info.get("collected", 0), info.get("uncollectable", 0))

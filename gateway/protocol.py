@@ -100,6 +100,7 @@ from gateway.protocol_spaces import (
     SNAPSHOT_LISTENERS as SNAPSHOT_LISTENERS,
     GetPosts as GetPosts,
     Joined as Joined,
+    JoinedSnapshots as JoinedSnapshots,
     Posts as Posts,
     SpaceSnapshot as SpaceSnapshot,
 )

@@ -100,6 +100,40 @@ class Joined(msgspec.Struct, frozen=True, tag_field="type", tag="joined"):
     space: SpaceSnapshot
 
 
+class _JoinedWire(msgspec.Struct, frozen=True, tag_field="type", tag="joined"):
+    """`Joined` with its snapshot already encoded: the same bytes, field for field."""
+
+    ref: int
+    role: Role
+    space: msgspec.Raw
+
+
+class JoinedSnapshots:
+    """The `joined` reply, with the snapshot encoded once per state of a space: the joiners of one batch
+    (`SpaceActor.handle_batch`) are all given the same state, and share its bytes. Only each reply's `ref`
+    and `role` are encoded per joiner. Holds the latest state of at most `spaces` spaces."""
+
+    __slots__ = ("_encoder", "_latest", "_spaces")
+
+    def __init__(self, spaces: int = 64) -> None:
+        self._encoder = msgspec.msgpack.Encoder()
+        self._latest: dict[str, tuple[SpaceState, msgspec.Raw]] = {}
+        self._spaces = spaces
+
+    def encode(self, ref: int, role: Role, state: SpaceState) -> bytes:
+        """The bytes of `Joined(ref, role, SpaceSnapshot.of(state))`."""
+        cached = self._latest.get(state.space_id)
+        if cached is not None and cached[0] is state:
+            snapshot = cached[1]
+        else:
+            snapshot = msgspec.Raw(self._encoder.encode(SpaceSnapshot.of(state)))
+            self._latest.pop(state.space_id, None)
+            if len(self._latest) >= self._spaces:
+                del self._latest[next(iter(self._latest))]  # the space whose state is the oldest kept
+            self._latest[state.space_id] = (state, snapshot)
+        return self._encoder.encode(_JoinedWire(ref, role, snapshot))
+
+
 class Posts(msgspec.Struct, frozen=True, tag_field="type", tag="posts"):
     """The reply to `get_posts`: a page of the timeline, oldest first; `more` when older posts remain
     (ask again with the first post's id as `before_id`)."""

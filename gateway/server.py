@@ -34,6 +34,7 @@ from gateway import identity, protocol as p
 from gateway.context import Services
 from gateway.errors import CloseCode, report_incident
 from gateway.gcpolicy import GcPolicy
+from gateway.handles import HandleCheck
 from gateway.identity import GuestIds
 from gateway.limits import Limits, LimitSettings
 from gateway.loopwatch import LoopWatch
@@ -103,6 +104,7 @@ class Gateway:
         self.loop_watch = LoopWatch()
         """The event loop's stalls and garbage-collection pauses: `loop_watch.snapshot()`."""
         self.gc_policy = GcPolicy() if config.gc_policy else None
+        self.snapshots = p.JoinedSnapshots()
         self.limits = Limits(config.limits)
         self.scheduler = Scheduler(db, self.notify)
         self.services = Services(
@@ -112,6 +114,7 @@ class Gateway:
             guests=GuestIds.from_secret(db.current_signing_key[1]),
             scheduler=self.scheduler,
             notify=self.notify,
+            handles=HandleCheck(db),
         )
 
     def notify(self, account: store.AccountId, message: msgspec.Struct) -> None:

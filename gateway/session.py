@@ -205,7 +205,7 @@ class Session:
             self.gateway.nursery.start_soon(self._leave_link, link, 0.0)
             return
         self.role, self.muted = role, link.user in state.muted
-        self.send(p.encode(p.Joined(ref=ref, role=role, space=p.SpaceSnapshot.of(state))))
+        self.send(self.gateway.snapshots.encode(ref, role, state))  # one snapshot per state, shared
 
     def observe(self, link: SpaceLink, event: SpaceEvent) -> None:
         """Keep this session's view of itself (role, mute, membership) in step with the events it is sent.

@@ -74,6 +74,7 @@ async def test_a_collection_of_many_objects_is_attributed_to_the_garbage_collect
     assert full.collected - before.gc[2].collected >= 400_000
     pause_ms = full.pauses.max_ms
     assert pause_ms > 5  # 400,000 objects take a while to walk
+    assert 0 < full.max_cpu_ms <= pause_ms + 1 and full.cpu_ms >= full.max_cpu_ms
     # The stall that held the collection is the longest, and nearly all of it was the collector.
     assert after.worst_stall_ms >= pause_ms * 0.9
     assert after.worst_stall_gc_ms >= pause_ms * 0.9
@@ -93,6 +94,7 @@ async def test_each_interval_starts_afresh_and_the_totals_keep_everything() -> N
     assert snap.interval.worst_stall_ms < 115
     assert snap.interval.stalls.count < snap.since_start.stalls.count
     assert snap.interval.seconds < snap.since_start.seconds
+    assert snap.previous is not None and 0.2 <= snap.previous.seconds < 0.5
 
 
 def test_the_threshold_is_a_bucket_bound_so_stalls_over_it_can_be_counted() -> None:
