@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -88,10 +89,15 @@ async def witness(
     url: str, name: str, space_id: str, pool: ListenerPool, expect: dict[str, object], seen: Witnesses
 ) -> None:
     admitted_before = pool.stats().joined
-    async with connect(url, name) as me:
-        snapshot = (await me.join_space(space_id)).space
-        with trio.fail_after(10):
-            event = await me.next_event()
+    try:
+        async with connect(url, name, connect_timeout=60) as me:
+            snapshot = (await me.join_space(space_id)).space
+            with trio.fail_after(10):
+                event = await me.next_event()
+    except Exception as error:  # a witness that could not join is a failure too, reported with the others
+        seen.checked += 1
+        seen.wrong.append(f"{name}: {error!r}")
+        return
     wrong = []
     participants = {(x.user, x.role) for x in snapshot.participants}
     if {u for u, _ in participants} != expect["on_mic"] or (expect["host"], Role.HOST) not in participants:
@@ -152,6 +158,7 @@ async def burst(server: Running, listeners: int, speakers: int, witnesses: int) 
         "server_cpu_s": cpu_s,
         "server_cpu_us_per_join": round(cpu_s / listeners * 1e6) if cpu_s else None,
         "longest_stall_ms": round(max((float(s["worst_stall_ms"]) for s in seconds), default=0.0), 1),
+        "load_average": round(os.getloadavg()[0], 1),
         "witnesses_checked": seen.checked,
         "snapshot_errors": seen.wrong[:20],
     }

@@ -62,7 +62,7 @@ class GcPolicy:
         self,
         *,
         check_s: float = 0.1,
-        young_budget: int = 60_000,
+        young_budget: int = 25_000,
         sweep_s: float = 60.0,
         sweep_budget: int = 200_000,
     ) -> None:
