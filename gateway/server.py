@@ -35,6 +35,7 @@ from gateway.context import Services
 from gateway.errors import CloseCode, report_incident
 from gateway.gcpolicy import GcPolicy
 from gateway.handles import HandleCheck
+from gateway.http import WebSettings, build_app, open_http_socket, serve_http
 from gateway.identity import GuestIds
 from gateway.limits import Limits, LimitSettings
 from gateway.loopwatch import LoopWatch
@@ -81,6 +82,10 @@ class GatewayConfig:
     """A live space whose host and co-hosts have all been gone this long ends with reason `abandoned`."""
     gc_policy: bool = True
     """Run `GcPolicy` (bounded collection pauses; docs/operations.md). Off only to measure without it."""
+    http_port: int | None = None
+    """The web client's and HTTP routes' port (0 picks a free one); None: no HTTP server."""
+    public_ws_url: str | None = None
+    """The WebSocket URL the web client connects to, when a reverse proxy serves it (docs/operations.md)."""
 
 
 class Gateway:
@@ -308,6 +313,7 @@ class Server:
 
     port: int
     gateway: Gateway
+    http_port: int | None = None
 
 
 async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
@@ -316,6 +322,7 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
     For an orderly stop, call `server.gateway.shut_down()` first, then cancel.
     """
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    http_socket = None if config.http_port is None else open_http_socket(config.host, config.http_port)
     fanout: Fanout | PyFanout
     if config.transport == "rust":
         fanout = Fanout(max_queue_bytes=config.max_queue_bytes, max_audio_messages=config.max_audio_messages)
@@ -347,11 +354,18 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             await nursery.start(gateway.scheduler.run)
             if isinstance(fanout, Fanout):
                 nursery.start_soon(gateway.keep_alive, fanout)
+            http_port = None
+            if http_socket is not None:
+                app = build_app(WebSettings(ws_port=port, public_ws_url=config.public_ws_url))
+                http_port = await nursery.start(serve_http, app, http_socket)
+                log.info("web client on http://%s:%d/", config.host, http_port)
             await nursery.start(gateway.loop_watch.run)
             if gateway.gc_policy is not None:
                 await nursery.start(gateway.gc_policy.run)  # last: it freezes what start-up made
             log.info("listening on ws://%s:%d/ (%s transport)", config.host, port, config.transport)
-            task_status.started(Server(port, gateway))
+            task_status.started(Server(port, gateway, http_port))
     finally:
         if isinstance(fanout, Fanout):
             fanout.shutdown()
+        if http_socket is not None and http_socket.fileno() != -1:  # not yet handed to hypercorn
+            http_socket.close()
