@@ -6,7 +6,6 @@ listener socket, and every session, in one nursery. `Gateway.shut_down()` closes
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -30,15 +29,16 @@ from actors.space import (
     MixConfig,
     SpaceDirectory,
 )
-from gateway import identity, protocol as p
+from gateway import identity, logs, protocol as p
 from gateway.context import Services
 from gateway.errors import CloseCode, report_incident
 from gateway.gcpolicy import GcPolicy
 from gateway.handles import HandleCheck
-from gateway.http import WebSettings, build_app, open_http_socket, serve_http
+from gateway.http import WebSettings, build_app, open_http_socket, ops_routes, serve_http
 from gateway.identity import GuestIds
 from gateway.limits import Limits, LimitSettings
 from gateway.loopwatch import LoopWatch
+from gateway.metrics import GatewayMetrics, LoopProbe, StallSnapshot
 from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
 from gateway.reminders import Scheduler
@@ -47,7 +47,7 @@ from gateway.space_store import SqliteSpaceStore
 from gateway.transport import FanoutStream, serve_python, serve_rust
 from mixer import Fanout
 
-log = logging.getLogger("gateway")
+log = logs.get_logger("gateway")
 
 SERVER_NAME = "stoa/0.1.0"
 LOOPBACK_ORIGIN = re.compile(r"https?://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?")
@@ -61,6 +61,7 @@ LAG_GRACE_S = 5.0
 AUDIO_REPORT_INTERVAL_S = 10.0
 KEEPALIVE_SLICE = 250
 """Connections the keepalive looks at between two checkpoints."""
+DRAINING_REASON = "the server is draining: reconnect (to another server, or this one once back) and resume"
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,21 @@ class GatewayConfig:
     """The web client's and HTTP routes' port (0 picks a free one); None: no HTTP server."""
     public_ws_url: str | None = None
     """The WebSocket URL the web client connects to, when a reverse proxy serves it (docs/operations.md)."""
+    drain_timeout_s: float = 30.0
+    """How long a drain waits for clients to go (`Gateway.drain`)."""
+    metrics_token: str | None = None
+    """A bearer token that lets any address read /metrics; None: loopback only (gateway/http/ops.py)."""
+
+
+class WatchedStalls:
+    """The metrics' stall histogram (`stoa_event_loop_stall_seconds`), read from the loop watch."""
+
+    def __init__(self, watch: LoopWatch) -> None:
+        self._watch = watch
+
+    def stall_snapshot(self) -> StallSnapshot:
+        stalls = self._watch.snapshot().since_start.stalls
+        return StallSnapshot.from_counts([b / 1000 for b in stalls.bounds_ms], stalls.counts, stalls.sum_ms / 1000)
 
 
 class Gateway:
@@ -112,7 +128,11 @@ class Gateway:
         """The event loop's stalls and garbage-collection pauses: `loop_watch.snapshot()`."""
         self.gc_policy = GcPolicy() if config.gc_policy else None
         self.snapshots = p.JoinedSnapshots()
+        self.draining = False
+        """Set by `drain`: no new connections, /readyz answers 503."""
         self.limits = Limits(config.limits)
+        self.metrics = GatewayMetrics()
+        self.metrics.stalls = WatchedStalls(self.loop_watch)  # the loop watch stands for the metrics' own probe
         self.scheduler = Scheduler(db, self.notify)
         self.services = Services(
             db=db,
@@ -186,9 +206,15 @@ class Gateway:
             await request.reject(403, body=b"origin not allowed\n")
             return
         address = stream.peer_address if stream is not None else _address_of(request)
+        logs.bind(conn=conn, address=address)
+        if self.draining:
+            log.info("refused", why="draining", status=503)
+            await request.reject(503, extra_headers=[(b"Retry-After", b"5")], body=b"the server is draining\n")
+            return
         cap = self.limits.settings.max_connections_per_address
         if cap and self.per_address.get(address, 0) >= cap:
-            self.limits.refused += 1
+            self.limits.refuse("connections_per_address")
+            log.info("refused", why="connections_per_address", status=429)
             body = f"at most {cap} connections from one address\n".encode()
             await request.reject(429, extra_headers=[(b"Retry-After", b"10")], body=body)
             return
@@ -196,11 +222,17 @@ class Gateway:
         session = Session(ws, self, conn, outbox, stream, address)
         self.connections[conn] = session
         self.per_address[address] = self.per_address.get(address, 0) + 1
+        self.metrics.connections_opened.inc()
+        log.info("connected")
+        if self.draining:  # the drain began while this one was being accepted: it missed the drain's close
+            session.close(CloseCode.DRAINING, DRAINING_REASON)
         try:
             await session.run()
         except Exception as error:  # never trio.Cancelled: a BaseException, it passes through
             await self._contain(session, error)
         finally:
+            code = int(session.close_code or 1006)
+            log.info("disconnected", user=session.user, code=code, reason=session.close_reason)
             del self.connections[conn]
             left = self.per_address[address] - 1
             if left:
@@ -223,6 +255,19 @@ class Gateway:
                 await session.cleanup()  # what Session.run does after a normal close
         except Exception as cleanup_error:
             report_incident(log, cleanup_error, f"cleaning up after {reason}")
+
+    async def drain(self, timeout_s: float) -> None:
+        """Stop taking connections (new ones get HTTP 503, /readyz says 503), tell every connected client to
+        reconnect elsewhere (close code 4004), and return once all have gone or after `timeout_s`. Each
+        connection leaves its space as a normal close does, so what it did is in the store before this returns."""
+        self.draining = True
+        self.drained = trio.Event()
+        if not self.connections:
+            return
+        for session in list(self.connections.values()):
+            session.close(CloseCode.DRAINING, DRAINING_REASON)
+        with trio.move_on_after(timeout_s):
+            await self.drained.wait()
 
     async def shut_down(self, grace_s: float = 3.0) -> None:
         """Close every connection with 1001 and wait (at most `grace_s`) for the close handshakes."""
@@ -275,12 +320,15 @@ class Gateway:
                     session.lagging(value, now)
                     lagging.add(session)
                 else:  # "overflow" or "error": the fan-out has already given up on this socket
+                    if kind == "overflow" and session.close_code is None:
+                        self.metrics.slow_disconnects.inc()
                     session.close(CloseCode.TOO_SLOW, f"connection {kind}")
             for session in list(lagging):
                 if session.close_code is not None or now - session.lagging_last > 1.0:
                     session.lagging_since = None  # it caught up (or is gone)
                     lagging.discard(session)
                 elif session.lagging_since is not None and now - session.lagging_since > LAG_GRACE_S:
+                    self.metrics.slow_disconnects.inc()  # (close_code is None: checked above)
                     session.close(CloseCode.TOO_SLOW, "the client kept losing audio: it reads too slowly")
                     lagging.discard(session)
 
@@ -360,9 +408,14 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             await nursery.start(gateway.scheduler.run)
             if isinstance(fanout, Fanout):
                 nursery.start_soon(gateway.keep_alive, fanout)
+            gateway.metrics.watch(gateway)
+            probe = gateway.metrics.stalls
+            if isinstance(probe, LoopProbe):
+                await nursery.start(probe.run)
             http_port = None
             if http_socket is not None:
-                app = build_app(WebSettings(ws_port=port, public_ws_url=config.public_ws_url))
+                ops = ops_routes(gateway.metrics.registry, lambda: gateway.draining, config.metrics_token)
+                app = build_app(WebSettings(ws_port=port, public_ws_url=config.public_ws_url), ops)
                 http_port = await nursery.start(serve_http, app, http_socket)
                 log.info("web client on http://%s:%d/", config.host, http_port)
             await nursery.start(gateway.loop_watch.run)
