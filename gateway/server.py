@@ -62,6 +62,8 @@ AUDIO_REPORT_INTERVAL_S = 10.0
 KEEPALIVE_SLICE = 250
 """Connections the keepalive looks at between two checkpoints."""
 DRAINING_REASON = "the server is draining: reconnect (to another server, or this one once back) and resume"
+RESUME_WINDOW_S = 60.0
+"""How long the user of a dropped (or replaced) connection keeps their place in its space (`resume`)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ class GatewayConfig:
     """A live space whose host and co-hosts have all been gone this long ends with reason `abandoned`."""
     gc_policy: bool = True
     """Run `GcPolicy` (bounded collection pauses; docs/operations.md). Off only to measure without it."""
+    resume_window_s: float = RESUME_WINDOW_S
+    """A connection that dropped (or was replaced) keeps its user's place in its space this long."""
     http_port: int | None = None
     """The web client's and HTTP routes' port (0 picks a free one); None: no HTTP server."""
     public_ws_url: str | None = None

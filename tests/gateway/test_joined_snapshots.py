@@ -8,7 +8,7 @@ import pytest
 
 from actors.space import Role, SpaceState
 from actors.space.domain.membership import join_all, new_space
-from gateway import protocol as p
+from gateway import protocol as p, protocol_spaces
 
 
 def crowded(listeners: int) -> SpaceState:
@@ -22,7 +22,7 @@ def test_the_shared_snapshot_gives_the_bytes_of_joined_encoded_whole(listeners: 
     state = crowded(listeners)
     snapshots = p.JoinedSnapshots()
     for ref, role in [(1, Role.LISTENER), (70000, Role.HOST), (2**40, Role.SPEAKER)]:
-        whole = p.encode(p.Joined(ref=ref, role=role, space=p.SpaceSnapshot.of(state)))
+        whole = p.encode(p.Joined(ref=ref, role=role, space=p.snapshot_of(state)))
         shared = snapshots.encode(ref, role, state)
         assert shared == whole
         decoded = msgpack.unpackb(shared)
@@ -34,8 +34,8 @@ def test_the_snapshot_is_made_once_per_state_and_again_when_the_state_changes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     made: list[int] = []
-    of = p.SpaceSnapshot.of
-    monkeypatch.setattr(p.SpaceSnapshot, "of", classmethod(lambda cls, s: made.append(1) or of(s)))
+    of = protocol_spaces.snapshot_of
+    monkeypatch.setattr(protocol_spaces, "snapshot_of", lambda s: made.append(1) or of(s))
     snapshots = p.JoinedSnapshots(spaces=2)
     first = crowded(3)
     for ref in range(50):
