@@ -15,6 +15,7 @@ import msgspec
 
 import store
 from actors.space import Role, SpaceDirectory, SpaceRef
+from gateway.handles import HandleCheck
 from gateway.identity import GuestIds
 from gateway.limits import Limits
 
@@ -31,6 +32,8 @@ class Services:
     scheduler: Scheduler
     notify: Callable[[store.AccountId, msgspec.Struct], None]
     """Send a user notification to the account's connection, if it is connected now."""
+    handles: HandleCheck
+    """Whether a name is an account's handle (many names to one store read)."""
 
 
 class Caller(Protocol):

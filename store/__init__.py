@@ -4,7 +4,14 @@ Open it with `open_database(path)` and pass the `Database` to the functions belo
 async and runs its SQL in a worker thread. Imports nothing of Stoa. See docs/store.md.
 """
 
-from store._accounts import get_account, get_account_by_id, register, set_display_name, set_protected
+from store._accounts import (
+    get_account,
+    get_account_by_id,
+    register,
+    set_display_name,
+    set_protected,
+    taken_handles,
+)
 from store._db import Clock, Database, open_database
 from store._errors import (
     BadArgument,
@@ -120,6 +127,7 @@ __all__ = [
     "follows",
     "get_account",
     "get_account_by_id",
+    "taken_handles",
     "get_post",
     "get_scheduled",
     "get_space",

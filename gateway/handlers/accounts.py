@@ -46,11 +46,8 @@ async def hello(c: Caller, m: p.Hello) -> Reply:
 async def _check_guest_name(c: Caller, name: str) -> None:
     """A guest's name is only a label, but not an account's handle in any casing: a guest is never shown
     under an account's name (clients still tell guests by their `g-` ids)."""
-    try:
-        await store.get_account(c.services.db, name)
-    except store.NoSuchAccount:
-        return
-    raise store.HandleTaken(name)
+    if await c.services.handles.taken(name):
+        raise store.HandleTaken(name)
 
 
 async def register(c: Caller, m: p.Register) -> Reply:

@@ -62,6 +62,7 @@ EXPECTED = {
     "follows",
     "get_account",
     "get_account_by_id",
+    "taken_handles",
     "get_scheduled",
     "inbox",
     "is_blocked",
