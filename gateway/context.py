@@ -8,7 +8,7 @@ store, the spaces, the limits, user notifications). The session implements `Call
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import msgspec
@@ -31,6 +31,8 @@ class Services:
     scheduler: Scheduler
     notify: Callable[[store.AccountId, msgspec.Struct], None]
     """Send a user notification to the account's connection, if it is connected now."""
+    suspended: set[str] = field(default_factory=set)
+    """The user ids (`u<n>`) of suspended accounts, as in the store (loaded at start, kept by the admin API)."""
 
 
 class Caller(Protocol):

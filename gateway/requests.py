@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+import store
 from gateway import protocol as p
 from gateway.context import Caller
 from gateway.errors import AccountRequired, AlreadyAuthenticated, NotAuthenticated
@@ -100,6 +101,8 @@ async def dispatch(c: Caller, m: msgspec.Struct) -> p.Reply:
             raise AlreadyAuthenticated("this connection already said hello")
     elif c.user is None:
         raise NotAuthenticated("send hello first")
+    elif c.user in c.services.suspended:  # suspended while connected: its close (4005) is on its way
+        raise store.AccountSuspended()
     elif route.who is Who.ACCOUNT and c.account is None:
         raise AccountRequired("guests listen: sign in with an account (`log_in`, or `hello` with a token) first")
     if route.limit is not None:

@@ -227,6 +227,7 @@ class SpaceActor(Actor):
 
     async def _persist(self, state: SpaceState, events: list[SpaceEvent]) -> None:
         store, space_id = self._store, state.space_id
+        store.stage_events(self.state, state, events)  # taken by the first write below, or flushed at the end
         if state.seq > self._seq_reserved:
             self._seq_reserved = state.seq + SEQ_BLOCK
             await store.reserve_seq(space_id, self._seq_reserved)
@@ -246,6 +247,7 @@ class SpaceActor(Actor):
         for user in self.state.invited:
             if user not in state.invited:  # an invitation accepted: used up
                 await store.invitation_used(space_id, user)
+        await store.flush_events(space_id)
 
     def _sync_inputs(self) -> None:
         """Exactly the unmuted people on the mic are mixer inputs: a role change, a mute or a removal is in
