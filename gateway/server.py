@@ -378,7 +378,8 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
                 log.info("%d live space(s) brought back", restored)
             gateway = Gateway(directory, config, nursery, fanout, db, outbox)
             await gateway.admin.load_suspended()
-            await start_senders(nursery, outbox, config.webhooks)
+            senders = await start_senders(nursery, outbox, config.webhooks)
+            gateway.metrics.webhook_backlog.set_function(lambda: sum(sender.backlog for sender in senders))
             if isinstance(fanout, PyFanout):
                 run = partial(serve_python, fanout)
             else:

@@ -11,6 +11,7 @@ writes `space.ended` and `space.summary` in the transaction that marks it ended.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 
@@ -20,6 +21,8 @@ import trio
 import store
 from actors.space import SpaceEvent, SpaceState
 from gateway.webhooks import _events
+
+log = logging.getLogger("gateway.webhooks")
 
 OutboxWrite = Callable[[sqlite3.Connection], None]
 
@@ -33,6 +36,7 @@ class WebhookOutbox:
         self.max_events = max_events
         self.dropped = 0
         """Events not written because the outbox was full (`stoa_webhook_dropped_total`)."""
+        self._reported = 0
         self._staged: dict[str, list[store.NewWebhookEvent]] = {}
         self._new = trio.Event()
 
@@ -77,7 +81,10 @@ class WebhookOutbox:
             self.notify()
 
     def notify(self) -> None:
-        """New rows are committed: wake the senders."""
+        """New rows are committed: wake the senders (and say if the outbox was full)."""
+        if self.dropped > self._reported:
+            log.warning("webhook outbox full: %d events dropped", self.dropped - self._reported)
+            self._reported = self.dropped
         self._new.set()
         self._new = trio.Event()
 

@@ -73,6 +73,8 @@ class Sender:
         self.retry = retry
         self.delivered = 0
         self.failures = 0
+        self.backlog = 0
+        """Events waiting for this URL (counted when a batch is read, then one less per delivery)."""
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         db = self.outbox.db
@@ -82,12 +84,15 @@ class Sender:
             while True:
                 batch = await store.webhook_events_after(db, cursor, BATCH)
                 if not batch:
+                    self.backlog = 0
                     await self.outbox.wait_new(POLL_S)
                     continue
+                self.backlog = await store.webhook_backlog(db, self.url)
                 for event in batch:
                     await self._deliver(client, event)
                     cursor = event.id
                     await store.set_webhook_cursor(db, self.url, cursor)
+                    self.backlog = max(0, self.backlog - 1)
 
     async def _deliver(self, client: httpx.AsyncClient, event: store.WebhookEvent) -> None:
         body = body_of(event)
