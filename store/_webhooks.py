@@ -8,7 +8,7 @@ has a cursor: the last id it acknowledged.
 Bounded: at most `max_events` rows. When a new event would pass it, the oldest events every receiver has
 acknowledged are deleted first; if the outbox is still full (a receiver has been down that long), the new event
 is not written (`append_events` returns how many were dropped): the change itself is never refused because of
-the outbox.
+the outbox. With no receiver at all, the oldest events are deleted (the outbox is then a replay window).
 """
 
 from __future__ import annotations
@@ -67,8 +67,8 @@ def _room(conn: sqlite3.Connection, max_events: int) -> bool:
     if low is None or high - low + 1 < max_events:
         return True
     acknowledged = conn.execute("SELECT min(delivered_id) FROM webhook_cursors").fetchone()[0]
-    if acknowledged is None:
-        return False
+    if acknowledged is None:  # no receiver: the outbox is only a replay window (`webhooks.record`)
+        acknowledged = high
     cut = min(acknowledged, high - max_events // 2)  # free half the room at once: deletes stay rare
     conn.execute("DELETE FROM webhook_events WHERE id <= ?", (cut,))
     return bool(high - cut < max_events)
@@ -101,6 +101,20 @@ async def webhook_cursor(db: Database, url: str) -> int:
         lambda conn: conn.execute("SELECT delivered_id FROM webhook_cursors WHERE url = ?", (url,)).fetchone()
     )
     return 0 if row is None else int(row[0])
+
+
+async def set_webhook_receivers(db: Database, urls: Sequence[str]) -> None:
+    """The receivers are now exactly `urls`: a new one starts from the oldest event kept, a removed one's cursor
+    goes (it no longer holds events back from the bound)."""
+
+    def replace(conn: sqlite3.Connection) -> None:
+        known = {row[0] for row in conn.execute("SELECT url FROM webhook_cursors")}
+        for url in known - set(urls):
+            conn.execute("DELETE FROM webhook_cursors WHERE url = ?", (url,))
+        for url in set(urls) - known:
+            conn.execute("INSERT INTO webhook_cursors (url, delivered_id) VALUES (?, 0)", (url,))
+
+    await db.write(replace)
 
 
 async def set_webhook_cursor(db: Database, url: str, delivered_id: int) -> None:

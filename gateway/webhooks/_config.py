@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import trio
 
+import store
 from gateway.webhooks._outbox import WebhookOutbox
 from gateway.webhooks._send import RetryPolicy, Sender
 from gateway.webhooks._sign import key_of
@@ -27,6 +28,8 @@ class WebhookConfig:
 
 async def start_senders(nursery: trio.Nursery, outbox: WebhookOutbox, config: WebhookConfig) -> list[Sender]:
     """One sender per URL, in `nursery` (each reads its cursor before this returns)."""
+    if outbox.enabled:
+        await store.set_webhook_receivers(outbox.db, config.urls)
     key = key_of(config.secret or "")
     senders = [Sender(outbox, url, key, config.retry) for url in config.urls]
     for sender in senders:

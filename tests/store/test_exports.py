@@ -100,6 +100,7 @@ EXPECTED = {
     "webhook_backlog",
     "webhook_cursor",
     "webhook_events_after",
+    "set_webhook_receivers",
     "SCHEMA_VERSION",
 }
 CONSTANTS = {"DEFAULT_TOKEN_LIFETIME_S", "INBOX_PAGE_BYTES", "SCHEMA_VERSION"}
