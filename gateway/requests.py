@@ -101,10 +101,10 @@ async def dispatch(c: Caller, m: msgspec.Struct) -> p.Reply:
             raise AlreadyAuthenticated("this connection already said hello")
     elif c.user is None:
         raise NotAuthenticated("send hello first")
-    elif c.user in c.services.suspended:  # suspended while connected: its close (4005) is on its way
-        raise store.AccountSuspended()
     elif route.who is Who.ACCOUNT and c.account is None:
         raise AccountRequired("guests listen: sign in with an account (`log_in`, or `hello` with a token) first")
+    elif c.account is not None and c.user in c.services.suspended:  # suspended while connected: 4005 follows
+        raise store.AccountSuspended()
     if route.limit is not None:
         c.services.limits.take(route.limit, c.user, route.what)
     return await route.handler(c, m)
