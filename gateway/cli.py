@@ -1,5 +1,6 @@
 """The `stoa` command: `stoa serve` runs a server with embedded defaults (no other service needed); `stoa config`
-prints and checks settings files; `stoa drain` drains a running server; `stoa load` load-tests one.
+prints and checks settings files; `stoa drain` drains a running server; `stoa load` load-tests one; `stoa admin`,
+`stoa backup` and `stoa restore` are in gateway/admin_cli.py.
 
 Start-up refuses what would fail later (a setting out of range, a busy port, a data folder another server
 uses) with one line on stderr naming the setting, and exit code 2 (docs/security.md, Start-up checks).
@@ -18,7 +19,7 @@ from typing import NoReturn
 
 import trio
 
-from gateway import config as settings_tree, logs
+from gateway import admin_cli, config as settings_tree, logs
 from gateway.datalock import FolderBusy, drain, lock_data_folder
 from gateway.server import GatewayConfig, Server, serve
 
@@ -47,7 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
                    help="wait this long for the server to exit; 0: do not wait (default 60)")  # fmt: skip
     _add_load_parser(commands)
+    admin_cli.add_parsers(commands)
     args = parser.parse_args(argv)
+    if args.command in ("admin", "backup", "restore"):
+        return {"admin": admin_cli.run_admin, "backup": admin_cli.run_backup, "restore": admin_cli.run_restore}[
+            args.command
+        ](args)
     if args.command == "load":
         return _load(args)
     if args.command == "config":

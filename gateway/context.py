@@ -8,7 +8,7 @@ store, the spaces, the limits, user notifications). The session implements `Call
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import msgspec
@@ -34,6 +34,8 @@ class Services:
     """Send a user notification to the account's connection, if it is connected now."""
     handles: HandleCheck
     """Whether a name is an account's handle (many names to one store read)."""
+    suspended: set[str] = field(default_factory=set)
+    """The user ids (`u<n>`) of suspended accounts, as in the store (loaded at start, kept by the admin API)."""
 
 
 class Caller(Protocol):

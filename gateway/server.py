@@ -30,11 +30,12 @@ from actors.space import (
     SpaceDirectory,
 )
 from gateway import identity, logs, protocol as p
+from gateway.admin import Admin
 from gateway.context import Services
 from gateway.errors import CloseCode, report_incident
 from gateway.gcpolicy import GcPolicy
 from gateway.handles import HandleCheck
-from gateway.http import WebSettings, build_app, open_http_socket, ops_routes, serve_http
+from gateway.http import WebSettings, admin_routes, build_app, open_http_socket, ops_routes, serve_http
 from gateway.identity import GuestIds
 from gateway.limits import Limits, LimitSettings
 from gateway.loopwatch import LoopWatch
@@ -45,6 +46,7 @@ from gateway.reminders import Scheduler
 from gateway.session import CLOSE_TIMEOUT_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_TIMEOUT_S, Session
 from gateway.space_store import SqliteSpaceStore
 from gateway.transport import FanoutStream, serve_python, serve_rust
+from gateway.webhooks import WebhookConfig, WebhookOutbox, start_senders
 from mixer import BatchPolicy, Fanout
 
 log = logs.get_logger("gateway")
@@ -98,6 +100,9 @@ class GatewayConfig:
     """How long a drain waits for clients to go (`Gateway.drain`)."""
     metrics_token: str | None = None
     """A bearer token that lets any address read /metrics; None: loopback only (gateway/http/ops.py)."""
+    admin_token: str | None = None
+    """The admin API's bearer token (gateway/http/admin.py); None: the admin API refuses every request."""
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
 
 
 class WatchedStalls:
@@ -119,8 +124,10 @@ class Gateway:
         nursery: trio.Nursery,
         fanout: Fanout | PyFanout,
         db: store.Database,
+        outbox: WebhookOutbox | None = None,
     ) -> None:
         self.directory = directory
+        self.outbox = outbox
         self.db = db
         self.config = config
         self.nursery = nursery
@@ -148,6 +155,7 @@ class Gateway:
             notify=self.notify,
             handles=HandleCheck(db),
         )
+        self.admin = Admin(self)
 
     def notify(self, account: store.AccountId, message: msgspec.Struct) -> None:
         """A user notification to `account`'s connection, if it is connected now."""
@@ -389,20 +397,24 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
         fanout = PyFanout(max_queue_bytes=config.max_queue_bytes, max_audio_messages=config.max_audio_messages)
     try:
         async with store.open_database(config.data_dir / DATABASE_FILE) as db, trio.open_nursery() as nursery:
+            outbox = WebhookOutbox(db, config.webhooks.enabled, config.webhooks.max_events)
             space_fanout: SpaceFanout = fanout
             directory = SpaceDirectory(
                 nursery,
                 space_fanout,
                 config.mix,
                 config.batching,
-                store=SqliteSpaceStore(db),
+                store=SqliteSpaceStore(db, outbox),
                 abandon_after_s=config.abandon_after_s,
             )
             restored = await directory.restore()
             await nursery.start(directory.sweep_abandoned)
             if restored:
                 log.info("%d live space(s) brought back", restored)
-            gateway = Gateway(directory, config, nursery, fanout, db)
+            gateway = Gateway(directory, config, nursery, fanout, db, outbox)
+            await gateway.admin.load_suspended()
+            senders = await start_senders(nursery, outbox, config.webhooks)
+            gateway.metrics.webhook_backlog.set_function(lambda: sum(sender.backlog for sender in senders))
             if isinstance(fanout, PyFanout):
                 run = partial(serve_python, fanout)
             else:
@@ -420,6 +432,7 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             http_port = None
             if http_socket is not None:
                 ops = ops_routes(gateway.metrics.registry, lambda: gateway.draining, config.metrics_token)
+                ops += admin_routes(gateway.admin, config.admin_token)
                 app = build_app(WebSettings(ws_port=port, public_ws_url=config.public_ws_url), ops)
                 http_port = await nursery.start(serve_http, app, http_socket)
                 log.info("web client on http://%s:%d/", config.host, http_port)

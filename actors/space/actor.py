@@ -257,6 +257,7 @@ class SpaceActor(Actor):
 
     async def _persist(self, state: SpaceState, events: list[SpaceEvent]) -> None:
         store, space_id = self._store, state.space_id
+        store.stage_events(self.state, state, events)  # taken by the first write below, or flushed at the end
         if state.seq > self._seq_reserved:
             self._seq_reserved = state.seq + SEQ_BLOCK
             await store.reserve_seq(space_id, self._seq_reserved)
@@ -276,6 +277,7 @@ class SpaceActor(Actor):
         for user in self.state.invited:
             if user not in state.invited:  # an invitation accepted: used up
                 await store.invitation_used(space_id, user)
+        await store.flush_events(space_id)
 
     def _attach(self, user: str, link: MemberLink) -> None:
         """Make `link` the connection of `user` (present in the state): events from now on reach it."""
