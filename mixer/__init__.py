@@ -19,6 +19,9 @@ from mixer._mixer import (
     SpaceDriver,
     TickOutput,
     TickPool,
+    Wire,
+    WireEvent,
+    WireStats,
 )
 
 __all__ = [
@@ -38,4 +41,7 @@ __all__ = [
     "SpaceDriver",
     "TickOutput",
     "TickPool",
+    "Wire",
+    "WireEvent",
+    "WireStats",
 ]

@@ -49,6 +49,7 @@
 mod batch;
 mod pool;
 mod space;
+mod speakers;
 mod wire;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -56,6 +57,7 @@ use std::time::Duration;
 
 pub use pool::TickPool;
 pub use space::{Driver, DriverStats};
+pub use speakers::{Pushed, SpeakerRoutes};
 pub use wire::{WireFrame, encode_audio};
 
 pub const FRAME: Duration = Duration::from_millis(20);
