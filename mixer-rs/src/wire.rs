@@ -105,8 +105,9 @@ impl Wire {
             sndbuf: sndbuf.map(|value| int_arg(py, value, "sndbuf")).transpose()?,
             ..wi::WireConfig::default()
         };
-        let inner = wi::Wire::new(listener_fd, Arc::clone(&fanout.inner), pool.inner.speaker_routes(), config)
-            .map_err(|e| PyOSError::new_err(e.to_string()))?;
+        let inner =
+            wi::Wire::new(listener_fd, Arc::clone(&fanout.inner), pool.inner.speaker_routes(), config)
+                .map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(Self { inner })
     }
 

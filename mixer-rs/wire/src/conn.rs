@@ -25,10 +25,16 @@ const KEPT_CAPACITY: usize = 4096;
 pub(crate) enum Phase {
     Handshake,
     /// The owner has the upgrade request; `key` answers it.
-    Pending { key: String },
+    Pending {
+        key: String,
+    },
     Open,
     /// Our close frame is out; the client has until `deadline` to answer.
-    Closing { deadline: Instant, code: u16, reason: String },
+    Closing {
+        deadline: Instant,
+        code: u16,
+        reason: String,
+    },
     Done,
 }
 
@@ -119,7 +125,10 @@ impl Conn {
         match handshake::parse(buf) {
             Parsed::Partial => 0,
             Parsed::Bad(bad) => {
-                ctx.fanout.send_raw(self.id, &handshake::refusal(bad.status, &[], format!("{}\n", bad.why).as_bytes()));
+                ctx.fanout.send_raw(
+                    self.id,
+                    &handshake::refusal(bad.status, &[], format!("{}\n", bad.why).as_bytes()),
+                );
                 crate::reader::bump(&ctx.counters().bad_handshakes);
                 self.finish(ctx, frames::ABNORMAL, "");
                 0
@@ -205,7 +214,8 @@ impl Conn {
 
     fn message(&mut self, data: &[u8], ctx: &mut Ctx) {
         if let Some(packet) = audio::parse(data) {
-            let frame = Frame { seq: packet.seq, captured_at: packet.captured_at, packet: packet.opus.to_vec() };
+            let frame =
+                Frame { seq: packet.seq, captured_at: packet.captured_at, packet: packet.opus.to_vec() };
             match ctx.speakers.push(self.id, frame) {
                 Pushed::Accepted | Pushed::NoInput => {
                     crate::reader::bump(&ctx.counters().audio_routed);
@@ -309,7 +319,9 @@ impl Conn {
                     _ => {
                         let interval = config.keepalive_interval;
                         let idle = |ms: u64| Duration::from_millis(ms) >= interval;
-                        if now - self.last_received >= interval && ctx.fanout.idle_ms(self.id).is_some_and(idle) {
+                        if now - self.last_received >= interval
+                            && ctx.fanout.idle_ms(self.id).is_some_and(idle)
+                        {
                             ctx.fanout.send_raw(self.id, &frames::PING_FRAME);
                             self.pinged_at = Some(now);
                         }

@@ -32,7 +32,10 @@ fn violation(code: u16, reason: &str) -> Violation {
 pub enum Item {
     /// A whole binary message that came in one frame: its payload is
     /// `buf[start..end]` (unmasked) of the buffer given to `next`.
-    Binary { start: usize, end: usize },
+    Binary {
+        start: usize,
+        end: usize,
+    },
     /// A whole binary message reassembled from fragments.
     Assembled(Vec<u8>),
     Ping(Vec<u8>),
@@ -106,7 +109,9 @@ impl FrameReader {
             return Err(violation(PROTOCOL_ERROR, "a client's frames must be masked"));
         }
         match opcode {
-            0x1 => return Err(violation(UNSUPPORTED_DATA, "text frames are not accepted: send binary msgpack")),
+            0x1 => {
+                return Err(violation(UNSUPPORTED_DATA, "text frames are not accepted: send binary msgpack"));
+            }
             0x0 if self.fragments.is_none() => {
                 return Err(violation(PROTOCOL_ERROR, "a continuation frame with no message to continue"));
             }

@@ -69,7 +69,8 @@ fn upgrade(request: &httparse::Request<'_, '_>) -> Result<Upgrade, Bad> {
     if request.version != Some(1) {
         return Err(refuse(400, "a WebSocket upgrade is HTTP/1.1"));
     }
-    let values = |name: &'static str| request.headers.iter().filter(move |h| h.name.eq_ignore_ascii_case(name));
+    let values =
+        |name: &'static str| request.headers.iter().filter(move |h| h.name.eq_ignore_ascii_case(name));
     let one = |name: &'static str| {
         let mut found = values(name);
         match (found.next(), found.next()) {
@@ -79,7 +80,8 @@ fn upgrade(request: &httparse::Request<'_, '_>) -> Result<Upgrade, Bad> {
     };
     let has_token = |name: &'static str, token: &str| {
         values(name).any(|h| {
-            std::str::from_utf8(h.value).is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+            std::str::from_utf8(h.value)
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
         })
     };
     if one("host").is_none() {
@@ -220,7 +222,8 @@ mod tests {
 
     #[test]
     fn a_refusal_carries_its_headers_and_body_and_drops_injected_lines() {
-        let headers = vec![("Retry-After".to_owned(), "10".to_owned()), ("X".to_owned(), "a\r\nSet: b".to_owned())];
+        let headers =
+            vec![("Retry-After".to_owned(), "10".to_owned()), ("X".to_owned(), "a\r\nSet: b".to_owned())];
         let text = String::from_utf8(refusal(429, &headers, b"slow down\n")).unwrap();
         assert!(text.starts_with("HTTP/1.1 429 Too Many Requests\r\n"));
         assert!(text.contains("Retry-After: 10\r\n") && !text.contains("Set: b"));

@@ -180,7 +180,8 @@ impl Wire {
             stop: AtomicBool::new(false),
             counters: Counters::default(),
         });
-        let reader = reader::Reader::new(Arc::clone(&shared), listener, Arc::clone(&fanout), speakers, config)?;
+        let reader =
+            reader::Reader::new(Arc::clone(&shared), listener, Arc::clone(&fanout), speakers, config)?;
         let thread = thread::Builder::new().name("stoa-wire".into()).spawn(move || reader.run())?;
         Ok(Self { shared, thread: Mutex::new(Some(thread)), fanout })
     }

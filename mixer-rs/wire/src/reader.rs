@@ -51,7 +51,7 @@ pub(crate) struct Reader {
     /// Ended connections whose descriptor the writer may still hold.
     releasing: Vec<(u64, OwnedFd)>,
     scratch: Vec<u8>,
-    tokens: Vec<u64>,
+    tokens: Vec<(u64, u32)>,
     next_sweep: Instant,
 }
 
@@ -116,12 +116,16 @@ impl Reader {
         }
         let mut tokens = std::mem::take(&mut self.tokens);
         let millis = i32::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
-        self.epoll.wait(&mut tokens, millis).expect("epoll_wait on the reader's own epoll");
-        for token in tokens.drain(..) {
+        self.epoll.wait_events(&mut tokens, millis).expect("epoll_wait on the reader's own epoll");
+        for (token, bits) in tokens.drain(..) {
             match token {
                 LISTENER => self.accept_all(),
                 WAKE => self.shared.wake.drain(),
-                conn => self.read(conn),
+                conn => {
+                    // After the peer's FIN, read on to the end even past a short read.
+                    let ending = bits & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0;
+                    self.read(conn, ending);
+                }
             }
         }
         self.tokens = tokens;
@@ -129,6 +133,8 @@ impl Reader {
         let now = Instant::now();
         if now >= self.next_sweep {
             self.next_sweep = now + SWEEP;
+            // A system call: once a sweep, not once a pass.
+            self.shared.counters.reader_cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
             let ids: Vec<u64> = self.conns.keys().copied().collect();
             for id in ids {
                 if let Some(conn) = self.conns.get_mut(&id) {
@@ -139,7 +145,6 @@ impl Reader {
         }
         self.publish();
         self.release();
-        self.shared.counters.reader_cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
     }
 
     fn accept_all(&mut self) {
@@ -157,7 +162,12 @@ impl Reader {
         let config = self.ctx.config;
         // Small messages go out at once, and a dead peer fails the writes.
         let _ = sys::set_int_option(&fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
-        let _ = sys::set_int_option(&fd, libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT, config.user_timeout_ms as i32);
+        let _ = sys::set_int_option(
+            &fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_USER_TIMEOUT,
+            config.user_timeout_ms as i32,
+        );
         if let Some(sndbuf) = config.sndbuf {
             // A small kernel buffer bounds how much audio can wait in the kernel for a slow reader.
             let _ = sys::set_int_option(&fd, libc::SOL_SOCKET, libc::SO_SNDBUF, sndbuf);
@@ -171,12 +181,12 @@ impl Reader {
         bump(&self.shared.counters.connections);
         self.conns.insert(id, Conn::new(id, fd, peer, config.max_message_bytes));
         // Edge-triggered: bytes that came before the registration are read now.
-        self.read(id);
+        self.read(id, true);
     }
 
     /// Reads `id`'s socket until it would block (or its reading is paused),
     /// handling what arrives as it comes.
-    fn read(&mut self, id: u64) {
+    fn read(&mut self, id: u64, to_the_end: bool) {
         let Some(conn) = self.conns.get_mut(&id) else { return };
         while conn.reading(&self.ctx) {
             match sys::recv(&conn.fd, &mut self.scratch) {
@@ -189,6 +199,12 @@ impl Reader {
                     conn.last_received = Instant::now();
                     conn.inbuf.extend_from_slice(&self.scratch[..n]);
                     conn.handle(&mut self.ctx);
+                    if n < self.scratch.len() && !to_the_end {
+                        // A short read emptied the socket: with edge-triggered epoll the
+                        // next bytes (or FIN) to arrive bring a new event, so the read that
+                        // would only say EAGAIN (a system call per packet) is skipped.
+                        break;
+                    }
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) => conn.ended(&mut self.ctx),
@@ -205,7 +221,7 @@ impl Reader {
                     if let Some(conn) = self.conns.get_mut(&id) {
                         conn.accept(&mut self.ctx);
                         conn.handle(&mut self.ctx); // frames that came with the request
-                        self.read(id);
+                        self.read(id, true);
                     }
                 }
                 Command::Refuse { conn, response } => {
@@ -226,7 +242,7 @@ impl Reader {
                         conn.pending = conn.pending.saturating_sub(1);
                         if was_paused && conn.reading(&self.ctx) {
                             conn.handle(&mut self.ctx); // what it held back, then the socket
-                            self.read(id);
+                            self.read(id, true);
                         }
                     }
                 }

@@ -93,7 +93,8 @@ fn peer_ip(addr: &libc::sockaddr_storage) -> IpAddr {
 pub fn recv(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
     loop {
         // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes.
-        let ret = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+        let ret =
+            unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
         if ret >= 0 {
             return Ok(ret as usize);
         }
@@ -105,7 +106,12 @@ pub fn recv(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Sets an int socket option; errors are returned, not fatal.
-pub fn set_int_option(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+pub fn set_int_option(
+    fd: &OwnedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
     // SAFETY: `value` is a live int and the length says so.
     check(unsafe {
         libc::setsockopt(
