@@ -274,6 +274,8 @@ class Server:
 
     port: int
     gateway: Gateway
+    wire: Wire | None = None
+    """The Rust transport's reader of client sockets (its stats say what it took itself)."""
 
 
 async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
@@ -324,7 +326,7 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             nursery.start_soon(report_audio, directory)
             await nursery.start(gateway.scheduler.run)
             log.info("listening on ws://%s:%d/ (%s transport)", config.host, port, config.transport)
-            task_status.started(Server(port, gateway))
+            task_status.started(Server(port, gateway, wire))
     finally:
         if isinstance(fanout, Fanout):
             fanout.shutdown()

@@ -22,6 +22,7 @@ from mixer._mixer import (
     Wire,
     WireEvent,
     WireStats,
+    parse_audio,
 )
 
 __all__ = [
@@ -44,4 +45,5 @@ __all__ = [
     "Wire",
     "WireEvent",
     "WireStats",
+    "parse_audio",
 ]

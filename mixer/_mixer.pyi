@@ -456,6 +456,10 @@ class SpaceDriver:
     def stop(self) -> None:
         """No more ticks: waits for a tick under way, then sends what is batched. Idempotent."""
 
+def parse_audio(data: bytes) -> tuple[int, int, bytes] | None:
+    """How a ``Wire`` reads one client message: an ``audio`` message's (seq, captured_at, opus), or None for
+    anything it hands to Python (which decodes it, or refuses it with ``bad_message``, as any other)."""
+
 @final
 class WireEvent:
     """What a ``Wire`` tells the gateway about one connection; ``kind`` says which fields mean something."""

@@ -166,7 +166,15 @@ impl Wire {
     }
 }
 
+/// The wire's reading of one client message as `audio`: (seq, captured_at,
+/// opus), or `None` for anything it leaves to Python.
+#[pyfunction]
+fn parse_audio<'py>(py: Python<'py>, data: &[u8]) -> Option<(u64, u64, Bound<'py, PyBytes>)> {
+    wi::audio::parse(data).map(|a| (a.seq, a.captured_at, PyBytes::new(py, a.opus)))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(parse_audio, m)?)?;
     m.add_class::<Wire>()?;
     m.add_class::<WireEvent>()?;
     m.add_class::<WireStats>()

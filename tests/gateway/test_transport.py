@@ -1,100 +1,101 @@
-"""The Rust transport's descriptor contract: a socket's registration with the fan-out's writer is undone on
-every way out of a connection, cancellation during the handshake included, before Trio closes the socket,
-so a descriptor number the kernel hands out again never receives bytes meant for someone else."""
+"""The Rust transport in a server run in this process, over real sockets: a speaker's `audio` goes from its socket
+into the space's mixer through the Rust `Wire` (its own counters say so, and Python is handed only what the wire
+leaves to it), every packet is counted once in `audio_stats()`, and audio with no route is refused per protocol at
+most once a second, without a message per packet to Python. (The wire's framing, handshake, keepalive and
+descriptor rules are tested in Rust, `mixer-rs/wire/tests/`; the behaviours clients see, end to end.)"""
 
 from __future__ import annotations
 
-import socket
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
-import pytest
+import msgpack
 import trio
-import trio.testing
-from trio_websocket import WebSocketRequest
 
-from gateway import transport
-from gateway.transport import FanoutStream, serve_rust
-from mixer import Fanout
+from gateway.client import Client, connect, connect_account
+from gateway.server import GatewayConfig, Server, serve
+from tests.audio import assert_tone_present, decode_stream, encode_tone
 
-MAX_MESSAGE = 65536
-OLD_CONN = 1  # connection ids start at 1 in a new fan-out
+TONE_HZ = 660.0
 
 
-async def never_called(request: WebSocketRequest, conn: int, outbox: object, stream: FanoutStream | None) -> None:
-    raise AssertionError("no handshake completes in these tests")
-
-
-def unread(sock: socket.socket) -> bytes:
-    """Whatever has arrived on `sock` (it is made non-blocking)."""
-    sock.setblocking(False)
-    try:
-        return sock.recv(65536)
-    except BlockingIOError:
-        return b""
-
-
-async def misdelivered(fanout: Fanout) -> bytes:
-    """Open fresh sockets (the kernel hands out the lowest free numbers: the old server socket's among them),
-    send to the old connection, and return every byte that reached any of the fresh sockets."""
-    pairs = [socket.socketpair() for _ in range(4)]
-    try:
-        fanout.send_raw(OLD_CONN, b"meant for the old client")
-        await trio.sleep(0.2)  # the writer thread's turn
-        return b"".join(unread(end) for pair in pairs for end in pair)
-    finally:
-        for pair in pairs:
-            for end in pair:
-                end.close()
-
-
-async def wait_registered(fanout: Fanout) -> None:
-    while fanout.stats().connections < 1:  # noqa: ASYNC110 (the state is the Rust writer's)
-        await trio.sleep(0.01)
-
-
-async def test_a_handshake_cancelled_from_outside_never_lets_its_bytes_reach_another_socket() -> None:
-    fanout = Fanout()
-    with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            port = await nursery.start(serve_rust, fanout, "127.0.0.1", 0, never_called, MAX_MESSAGE)
-            client = await trio.open_tcp_stream("127.0.0.1", port)  # sends nothing: the handshake waits
-            await wait_registered(fanout)
-            nursery.cancel_scope.cancel()  # the server stops with the handshake under way
-        # The hazard first (as the control below shows it): were the old socket still registered, its bytes
-        # would reach a socket that reuses its number. Then the cause: nothing stays registered.
-        assert await misdelivered(fanout) == b""
-        assert fanout.stats().connections == 0, "the cancelled connection is still registered"
-        await client.aclose()
-    fanout.shutdown()
-
-
-async def test_a_client_that_hangs_up_during_the_handshake_is_unregistered_when_it_times_out(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(transport, "HANDSHAKE_TIMEOUT_S", 0.3)
-    fanout = Fanout()
-    with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            port = await nursery.start(serve_rust, fanout, "127.0.0.1", 0, never_called, MAX_MESSAGE)
-            client = await trio.open_tcp_stream("127.0.0.1", port)
-            await client.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n")  # half a request, then gone
-            await wait_registered(fanout)
-            await client.aclose()
-            with trio.move_on_after(1.0):  # the handshake's timeout, then the writer's release
-                while fanout.stats().connections:  # noqa: ASYNC110
-                    await trio.sleep(0.01)
-            assert await misdelivered(fanout) == b"", "bytes for the hung-up client reached another socket"
-            assert fanout.stats().connections == 0, "the hung-up connection is still registered"
+@asynccontextmanager
+async def rust_server(tmp_path: Path) -> AsyncIterator[tuple[Server, str]]:
+    async with trio.open_nursery() as nursery:
+        server: Server = await nursery.start(serve, GatewayConfig(port=0, data_dir=tmp_path / "data"))
+        try:
+            yield server, f"ws://127.0.0.1:{server.port}/"
+        finally:
+            await server.gateway.shut_down()
             nursery.cancel_scope.cancel()
-    fanout.shutdown()
 
 
-async def test_control_a_socket_closed_while_registered_hands_its_bytes_to_the_next_socket() -> None:
-    """The hazard itself, without the transport: the check above does see misdelivered bytes."""
-    fanout = Fanout()
-    old, _peer = socket.socketpair()
-    conn = fanout.register(old.fileno(), borrow=True)
-    assert conn == OLD_CONN
-    old.close()  # closed before `close(conn)` and `released(conn)`: what the transport must never do
-    with trio.fail_after(10):
-        assert await misdelivered(fanout) == b"meant for the old client"
-    fanout.shutdown()
+async def stream(client: Client, packets: list[bytes], first_seq: int = 0) -> None:
+    start = trio.current_time()
+    for i, packet in enumerate(packets):
+        await trio.sleep_until(start + i * 0.020)
+        await client.send_audio(first_seq + i, time.time_ns() // 1000, packet)
+
+
+async def next_error(client: Client) -> str:
+    while True:
+        event = await client.next_event()
+        if hasattr(event, "code"):
+            return str(event.code)
+
+
+async def test_a_speakers_audio_goes_from_its_socket_to_the_mixer_and_every_packet_is_counted_once(
+    tmp_path: Path,
+) -> None:
+    with trio.fail_after(40):
+        async with rust_server(tmp_path) as (server, url), connect_account(url, "host") as host:
+            assert server.wire is not None
+            space_id = (await host.create_space("Wire")).space.space_id
+            async with connect(url, "ear") as ear:
+                await ear.join_space(space_id)
+                messages_before = server.wire.stats().messages
+                packets = encode_tone(TONE_HZ, 2.0)
+                heard: list[bytes] = []
+
+                async def listen() -> None:
+                    while True:
+                        heard.append((await ear.audio.receive()).opus)
+
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(listen)
+                    await stream(host, packets)
+                    # One audio message with a field a newer client adds: valid, but not the wire's to take.
+                    extra = {"type": "audio", "seq": len(packets), "captured_at": 1, "opus": packets[0], "x": 1}
+                    await host.ws.send_message(msgpack.packb(extra))
+                    await trio.sleep(0.5)
+                    nursery.cancel_scope.cancel()
+            wire = server.wire.stats()
+            stats = server.gateway.directory.audio_stats()
+            assert wire.audio_routed == len(packets), "the wire pushed every packet itself"
+            assert wire.messages - messages_before <= 3, "Python was handed the odd message, not the audio"
+            assert stats.packets_in + stats.dropped_no_input + stats.dropped_refused == len(packets) + 1
+            assert_tone_present(decode_stream(heard[len(heard) // 5 :]), TONE_HZ)
+
+
+async def test_audio_with_no_route_is_refused_at_most_once_a_second_and_not_counted_as_the_spaces(
+    tmp_path: Path,
+) -> None:
+    with trio.fail_after(40):
+        async with rust_server(tmp_path) as (server, url), connect_account(url, "host") as host:
+            assert server.wire is not None
+            space_id = (await host.create_space("Wire")).space.space_id
+            async with connect_account(url, "talker") as talker:
+                await talker.join_space(space_id)
+                messages_before = server.wire.stats().messages
+                await stream(talker, encode_tone(TONE_HZ, 1.5))
+                assert await next_error(talker) == "not_a_speaker"
+                assert await next_error(talker) == "not_a_speaker"
+                with trio.move_on_after(0.5):
+                    await next_error(talker)
+                    raise AssertionError("a third refusal within 1.5 s")
+                assert server.wire.stats().audio_unrouted == 75
+                assert server.wire.stats().messages == messages_before, "no message per packet to Python"
+                stats = server.gateway.directory.audio_stats()
+                assert stats.packets_in == 0 and stats.dropped == 0, "a listener's audio is refused, as before"
