@@ -19,6 +19,8 @@ def main() -> None:
         + (["--listeners", "1000,2000", "--duration", "10"] if quick else []),
         [sys.executable, "-m", "bench.spaces_bench"] + (["--spaces", "10,25", "--duration", "10"] if quick else []),
         [sys.executable, "-m", "bench.idle_bench"] + (["--spaces", "2000", "--seconds", "3"] if quick else []),
+        [sys.executable, "-m", "bench.ingress_bench"] + (["--seconds", "8", "--rounds", "1"] if quick else []),
+        [sys.executable, "-m", "bench.join_bench", "--listeners", "2000" if quick else "2000,10000"],
     ]
     failed = []
     for command in runs:

@@ -31,14 +31,13 @@ async def running_server(
     proc = await trio.lowlevel.open_process(command, stdout=-1, cwd=root, env=env)
     try:
         assert proc.stdout is not None
-        line = b""
+        said = b""
         with trio.fail_after(60):
-            while not line.endswith(b"\n"):
-                chunk = await proc.stdout.receive_some(1)
-                if not chunk:
-                    raise RuntimeError("the server exited before it listened")
-                line += chunk
-        port = int(line.decode().rsplit(":", 1)[1].split("/", 1)[0])
+            while b"/\n" not in said:  # "stoa: listening on ws://127.0.0.1:PORT/"
+                said += await proc.stdout.receive_some(4096) or b"(exited)"
+                if said.endswith(b"(exited)"):
+                    raise RuntimeError(f"the server exited before it listened: {said!r}")
+        port = int(said.split(b"/\n", 1)[0].rsplit(b":", 1)[1])
         yield proc.pid, port
     finally:
         proc.kill()

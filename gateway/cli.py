@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "--transport",
         choices=["rust", "python"],
         default="rust",
-        help="who writes to client sockets: the Rust fan-out (default) or trio-websocket per listener (baseline)",
+        help="who reads and writes client sockets: Rust (default) or trio-websocket per listener (baseline)",
     )
     s.add_argument(
         "--frames-per-message",

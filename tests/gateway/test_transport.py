@@ -16,17 +16,24 @@ import trio
 
 from gateway.client import Client, connect, connect_account
 from gateway.server import GatewayConfig, Server, serve
+from mixer import Wire
 from tests.audio import assert_tone_present, decode_stream, encode_tone
 
 TONE_HZ = 660.0
 
 
 @asynccontextmanager
-async def rust_server(tmp_path: Path) -> AsyncIterator[tuple[Server, str]]:
+async def hosted_space(tmp_path: Path) -> AsyncIterator[tuple[Server, Wire, str, str, Client]]:
+    """A server with the Rust transport, in this process, and a space its host is in: (server, its wire, the
+    url, the space id, the host's client)."""
     async with trio.open_nursery() as nursery:
         server: Server = await nursery.start(serve, GatewayConfig(port=0, data_dir=tmp_path / "data"))
+        url = f"ws://127.0.0.1:{server.port}/"
+        assert server.wire is not None
         try:
-            yield server, f"ws://127.0.0.1:{server.port}/"
+            async with connect_account(url, "host") as host:
+                space_id = (await host.create_space("Wire")).space.space_id
+                yield server, server.wire, url, space_id, host
         finally:
             await server.gateway.shut_down()
             nursery.cancel_scope.cancel()
@@ -50,12 +57,10 @@ async def test_a_speakers_audio_goes_from_its_socket_to_the_mixer_and_every_pack
     tmp_path: Path,
 ) -> None:
     with trio.fail_after(40):
-        async with rust_server(tmp_path) as (server, url), connect_account(url, "host") as host:
-            assert server.wire is not None
-            space_id = (await host.create_space("Wire")).space.space_id
+        async with hosted_space(tmp_path) as (server, wire, url, space_id, host):
             async with connect(url, "ear") as ear:
                 await ear.join_space(space_id)
-                messages_before = server.wire.stats().messages
+                messages_before = wire.stats().messages
                 packets = encode_tone(TONE_HZ, 2.0)
                 heard: list[bytes] = []
 
@@ -71,10 +76,10 @@ async def test_a_speakers_audio_goes_from_its_socket_to_the_mixer_and_every_pack
                     await host.ws.send_message(msgpack.packb(extra))
                     await trio.sleep(0.5)
                     nursery.cancel_scope.cancel()
-            wire = server.wire.stats()
+            taken = wire.stats()
             stats = server.gateway.directory.audio_stats()
-            assert wire.audio_routed == len(packets), "the wire pushed every packet itself"
-            assert wire.messages - messages_before <= 3, "Python was handed the odd message, not the audio"
+            assert taken.audio_routed == len(packets), "the wire pushed every packet itself"
+            assert taken.messages - messages_before <= 3, "Python was handed the odd message, not the audio"
             assert stats.packets_in + stats.dropped_no_input + stats.dropped_refused == len(packets) + 1
             assert_tone_present(decode_stream(heard[len(heard) // 5 :]), TONE_HZ)
 
@@ -83,19 +88,17 @@ async def test_audio_with_no_route_is_refused_at_most_once_a_second_and_not_coun
     tmp_path: Path,
 ) -> None:
     with trio.fail_after(40):
-        async with rust_server(tmp_path) as (server, url), connect_account(url, "host") as host:
-            assert server.wire is not None
-            space_id = (await host.create_space("Wire")).space.space_id
+        async with hosted_space(tmp_path) as (server, wire, url, space_id, _):
             async with connect_account(url, "talker") as talker:
                 await talker.join_space(space_id)
-                messages_before = server.wire.stats().messages
+                messages_before = wire.stats().messages
                 await stream(talker, encode_tone(TONE_HZ, 1.5))
                 assert await next_error(talker) == "not_a_speaker"
                 assert await next_error(talker) == "not_a_speaker"
                 with trio.move_on_after(0.5):
                     await next_error(talker)
                     raise AssertionError("a third refusal within 1.5 s")
-                assert server.wire.stats().audio_unrouted == 75
-                assert server.wire.stats().messages == messages_before, "no message per packet to Python"
+                assert wire.stats().audio_unrouted == 75
+                assert wire.stats().messages == messages_before, "no message per packet to Python"
                 stats = server.gateway.directory.audio_stats()
                 assert stats.packets_in == 0 and stats.dropped == 0, "a listener's audio is refused, as before"
