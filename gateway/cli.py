@@ -30,6 +30,7 @@ LOCK_FILE = "stoa.lock"
 
 SERVE_RANGES: dict[str, tuple[int, int, str]] = {
     "port": (0, 65535, ""),
+    "http_port": (0, 65535, ""),
     "bitrate": (500, 512_000, " bit/s"),  # libopus' range, as the mixer checks it (mixer-rs/core/src/codec.rs)
     "complexity": (0, 10, ""),  # the same
     "max_mixed": (1, 13, ""),  # the mixer's (mixer-rs/core/src/mixer.rs): at most 13 people are on the mic
@@ -61,6 +62,19 @@ def main(argv: list[str] | None = None) -> int:
     s = commands.add_parser("serve", help="run a server")
     s.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8765, help="TCP port; 0 picks a free one (default 8765)")
+    s.add_argument(
+        "--http-port",
+        type=_http_port,
+        default=8080,
+        metavar="PORT",
+        help="the web client's port (HTTP); 0 picks a free one, 'off' serves no web client (default 8080)",
+    )
+    s.add_argument(
+        "--public-ws-url",
+        metavar="URL",
+        help="the WebSocket URL the web client connects to when a reverse proxy serves it, e.g. "
+        "wss://spaces.example.org/ws (default: the page's host name on --port)",
+    )
     s.add_argument("--data", type=Path, default=Path("data"), help="data folder (default ./data)")
     s.add_argument(
         "--allow-origin",
@@ -140,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             enabled=args.rate_limits == "on", max_connections_per_address=args.max_connections_per_address
         ),
         abandon_after_s=args.abandon_after,
+        http_port=args.http_port,
+        public_ws_url=args.public_ws_url,
     )
     started: list[Server] = []
     with lock:
@@ -149,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
             failure = None if started else _os_error_in(error)
             if failure is None:
                 raise
+            if "--http-port" in str(failure.strerror):
+                return _refuse(f"--http-port: cannot listen on {args.host}:{args.http_port}: {failure.strerror}")
             return _refuse(f"--host/--port: cannot listen on {args.host}:{args.port}: {failure.strerror or failure}")
     return 0
 
@@ -170,9 +188,25 @@ def _check_settings(args: argparse.Namespace) -> None:
         raise Refused(f"--abandon-after must be {low:g} to {high:g} s, not {args.abandon_after:g}")
     if args.log_level.upper() not in LOG_LEVELS:
         raise Refused(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {args.log_level}")
+    if args.public_ws_url is not None and urlsplit(args.public_ws_url).scheme not in ("ws", "wss"):
+        raise Refused(f"--public-ws-url must be a ws:// or wss:// URL, not {args.public_ws_url!r}")
     for origin in args.allow_origin:
         if not _is_origin(origin):
             raise Refused(f"--allow-origin must be scheme://host[:port] (http or https, no path), not {origin!r}")
+
+
+def _http_port(value: str) -> int | None:
+    """`--http-port`: a port number, or 'off'."""
+    if value == "off":
+        return None
+    return int(value)
+
+
+def _url_host(host: str) -> str:
+    """The host part of a URL for a bind address: a wildcard bind is reached on loopback from this machine."""
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 def _is_origin(origin: str) -> bool:
@@ -291,6 +325,8 @@ async def _serve_until_signal(config: GatewayConfig, started: list[Server]) -> N
             _watch_gc_pauses()  # from now on a pause is heard (and a refused start logs nothing but its line)
             # The one line on stdout: scripts and tests read the bound port from it.
             print(f"stoa: listening on ws://{config.host}:{server.port}/", flush=True)
+            if server.http_port is not None:
+                print(f"stoa: open http://{_url_host(config.host)}:{server.http_port}/ in a browser", flush=True)
             async for _ in signals:
                 await server.gateway.shut_down()
                 nursery.cancel_scope.cancel()

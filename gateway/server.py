@@ -32,6 +32,7 @@ from gateway import identity, protocol as p
 from gateway.connection import Connection
 from gateway.context import Services
 from gateway.errors import CloseCode, report_incident
+from gateway.http import WebSettings, build_app, open_http_socket, serve_http
 from gateway.identity import GuestIds
 from gateway.limits import Limits, LimitSettings
 from gateway.outbox import Outbox
@@ -74,6 +75,10 @@ class GatewayConfig:
     limits: LimitSettings = field(default_factory=LimitSettings)
     abandon_after_s: float = ABANDON_AFTER_S
     """A live space whose host and co-hosts have all been gone this long ends with reason `abandoned`."""
+    http_port: int | None = None
+    """The web client's and HTTP routes' port (0 picks a free one); None: no HTTP server."""
+    public_ws_url: str | None = None
+    """The WebSocket URL the web client connects to, when a reverse proxy serves it (docs/operations.md)."""
 
 
 class Gateway:
@@ -274,6 +279,7 @@ class Server:
 
     port: int
     gateway: Gateway
+    http_port: int | None = None
     wire: Wire | None = None
     """The Rust transport's reader of client sockets (its stats say what it took itself)."""
 
@@ -284,6 +290,7 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
     For an orderly stop, call `server.gateway.shut_down()` first, then cancel.
     """
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    http_socket = None if config.http_port is None else open_http_socket(config.host, config.http_port)
     fanout: Fanout | PyFanout
     if config.transport == "rust":
         fanout = Fanout(max_queue_bytes=config.max_queue_bytes, max_audio_messages=config.max_audio_messages)
@@ -325,10 +332,17 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             nursery.start_soon(gateway.watch_notices)
             nursery.start_soon(report_audio, directory)
             await nursery.start(gateway.scheduler.run)
+            http_port = None
+            if http_socket is not None:
+                app = build_app(WebSettings(ws_port=port, public_ws_url=config.public_ws_url))
+                http_port = await nursery.start(serve_http, app, http_socket)
+                log.info("web client on http://%s:%d/", config.host, http_port)
             log.info("listening on ws://%s:%d/ (%s transport)", config.host, port, config.transport)
-            task_status.started(Server(port, gateway, wire))
+            task_status.started(Server(port, gateway, http_port, wire))
     finally:
         if isinstance(fanout, Fanout):
             fanout.shutdown()
         if wire is not None:
             wire.shutdown()  # after the fan-out's: every descriptor is then released, and closed
+        if http_socket is not None and http_socket.fileno() != -1:  # not yet handed to hypercorn
+            http_socket.close()

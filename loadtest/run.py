@@ -88,7 +88,7 @@ async def run(config: LoadConfig) -> dict[str, object]:
 
 
 async def _start_server(config: LoadConfig) -> tuple[trio.Process, str]:
-    args = [sys.executable, "-m", "gateway", "serve", "--port", "0", "--log-level", "WARNING",
+    args = [sys.executable, "-m", "gateway", "serve", "--port", "0", "--http-port", "off", "--log-level", "WARNING",
             "--data", str(config.out / "server-data"), "--transport", config.transport,
             "--frames-per-message", str(config.frames_per_message), *UNLIMITED, *config.server_args]  # fmt: skip
     proc = await trio.lowlevel.open_process(args, stdout=-1)

@@ -27,6 +27,7 @@ class ServerProcess:
         self.proc = proc
         self.port = port
         self.url = f"ws://127.0.0.1:{port}/"
+        self.http_port: int | None = None  # read from the web client's line, when the test reads it
 
 
 def start_server(data_dir: Path, *extra: str, timeout: float = 20.0) -> ServerProcess:
@@ -40,6 +41,8 @@ def start_server(data_dir: Path, *extra: str, timeout: float = 20.0) -> ServerPr
             "--host",
             "127.0.0.1",
             "--port",
+            "0",
+            "--http-port",
             "0",
             "--data",
             str(data_dir),
@@ -58,12 +61,22 @@ def start_server(data_dir: Path, *extra: str, timeout: float = 20.0) -> ServerPr
         if ready:
             line = proc.stdout.readline()
             if line.startswith("stoa: listening on ws://"):
-                port = int(line.rsplit(":", 1)[1].strip().rstrip("/"))
-                return ServerProcess(proc, port)
+                server = ServerProcess(proc, int(line.rsplit(":", 1)[1].strip().rstrip("/")))
+                if not _web_off(extra):  # the next line names the web client's port
+                    web = proc.stdout.readline()
+                    assert web.startswith("stoa: open http://"), web
+                    server.http_port = int(web.split(" in a browser")[0].rsplit(":", 1)[1].rstrip("/"))
+                return server
         if proc.poll() is not None:
             break
     proc.kill()
     raise RuntimeError(f"server did not start (exit code {proc.poll()})")
+
+
+def _web_off(args: tuple[str, ...]) -> bool:
+    """Whether `args` (after the fixture's `--http-port 0`) turn the web client off."""
+    ports = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--http-port"]
+    return bool(ports) and ports[-1] == "off"
 
 
 def stop_server(server: ServerProcess) -> int:

@@ -1,0 +1,131 @@
+"""The ASGI application and how it is served (hypercorn's Trio worker, in the caller's nursery)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway import protocol as p
+
+log = logging.getLogger("gateway.http")
+
+WEB_DIR = Path(__file__).resolve().parent.parent.parent / "web"
+SPACE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+SECURITY_HEADERS = [
+    # The page loads only its own scripts, styles and worklets; it talks to the gateway's WebSocket (on
+    # another port, or behind the same origin through a proxy) and plays audio it decodes itself.
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"connect-src 'self' ws: wss:; media-src 'self' blob:; worker-src 'self' blob:; "
+        b"frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"permissions-policy", b"microphone=(self), camera=(), geolocation=()"),
+]
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    ws_port: int
+    """The gateway's WebSocket port, for pages served without `public_ws_url`."""
+    public_ws_url: str | None = None
+    """The WebSocket URL pages connect to, when a proxy serves it (e.g. wss://spaces.example.org/ws). None: the
+    page's own host name, on `ws_port`, with ws:// (wss:// when the page came over https)."""
+    web_dir: Path = WEB_DIR
+
+
+class _SecurityHeaders:
+    """Adds SECURITY_HEADERS to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def build_app(settings: WebSettings) -> ASGIApp:
+    """The web client (`/`, `/s/<space_id>`, `/js/...`, `/css/...`) and `/config.json`, which tells the page
+    where the gateway is."""
+    index = settings.web_dir / "index.html"
+
+    async def page(request: Request) -> Response:
+        space_id = request.path_params.get("space_id")
+        if space_id is not None and not SPACE_ID.fullmatch(space_id):
+            return PlainTextResponse("no such page", status_code=404)
+        return FileResponse(index, headers={"cache-control": "no-cache"})
+
+    async def config(request: Request) -> Response:
+        ws_url = settings.public_ws_url
+        if ws_url is None:
+            scheme = "wss" if request.url.scheme == "https" else "ws"
+            host = request.url.hostname or "127.0.0.1"
+            if ":" in host:  # an IPv6 literal
+                host = f"[{host}]"
+            ws_url = f"{scheme}://{host}:{settings.ws_port}/"
+        return JSONResponse({"ws_url": ws_url, "protocol": p.PROTOCOL_VERSION}, headers={"cache-control": "no-store"})
+
+    routes = [
+        Route("/", page),
+        Route("/s/{space_id}", page),
+        Route("/config.json", config),
+        Mount("/js", StaticFiles(directory=settings.web_dir / "js")),
+        Mount("/css", StaticFiles(directory=settings.web_dir / "css")),
+    ]
+    return _SecurityHeaders(Starlette(routes=routes))
+
+
+def open_http_socket(host: str, port: int) -> socket.socket:
+    """The listening socket, bound now so that a busy port stops the server at start, naming the option."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError as e:
+        sock.close()
+        raise OSError(e.errno, f"{e.strerror} (--http-port {port})") from e
+    return sock
+
+
+async def serve_http(
+    app: ASGIApp, sock: socket.socket, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Serve `app` on the listening `sock` (taken over: hypercorn closes it) until cancelled; reports its port."""
+    port = int(sock.getsockname()[1])
+    config = Config()
+    config.bind = [f"fd://{sock.detach()}"]
+    config.accesslog = None
+    config.errorlog = log
+    config.graceful_timeout = 1.0
+    config.include_server_header = False
+    async with trio.open_nursery() as nursery:
+        await nursery.start(partial(serve, app, config))  # type: ignore[arg-type]
+        task_status.started(port)

@@ -1,0 +1,96 @@
+"""The HTTP side of a real `stoa serve` process: the web client's page for `/` and for a share link
+`/s/<space_id>`, its files, `/config.json` naming the gateway, and the security headers on every response."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ServerProcess, start_server, stop_server
+
+
+@pytest.fixture(scope="module")
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    server = start_server(tmp_path_factory.mktemp("http") / "data")
+    try:
+        yield server
+    finally:
+        assert stop_server(server) == 0
+
+
+def get(server: ServerProcess, path: str, host: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(f"http://127.0.0.1:{server.http_port}{path}", headers={"Host": host})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+def test_the_page_and_a_share_link_serve_the_web_client(web_server: ServerProcess) -> None:
+    for path in ("/", "/s/AbC_12-xyz"):
+        status, headers, body = get(web_server, path)
+        assert status == 200, path
+        assert headers["content-type"].startswith("text/html")
+        assert b'<script type="module" src="/js/app.js">' in body
+        assert "'self'" in headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_clients_files_are_served_with_their_types(web_server: ServerProcess) -> None:
+    root = Path(__file__).resolve().parents[2] / "web"
+    status, headers, body = get(web_server, "/js/app.js")
+    assert status == 200
+    assert "javascript" in headers["content-type"]
+    assert body == (root / "js" / "app.js").read_bytes()
+    status, headers, _ = get(web_server, "/css/stoa.css")
+    assert (status, headers["content-type"].split(";")[0]) == (200, "text/css")
+
+
+def test_config_names_the_gateway_on_the_pages_host(web_server: ServerProcess) -> None:
+    status, headers, body = get(web_server, "/config.json", host=f"localhost:{web_server.http_port}")
+    assert status == 200
+    assert headers["cache-control"] == "no-store"
+    assert json.loads(body) == {"ws_url": f"ws://localhost:{web_server.port}/", "protocol": 2}
+
+
+@pytest.mark.parametrize("path", ["/s/", "/s/a%20b", "/s/" + "x" * 65, "/nothing", "/js/../gateway/cli.py"])
+def test_what_is_not_a_page_is_404(web_server: ServerProcess, path: str) -> None:
+    status, headers, _ = get(web_server, path)
+    assert status == 404, path
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_public_ws_url_is_what_pages_are_told(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", "--public-ws-url", "wss://spaces.example.org/ws")
+    try:
+        _, _, body = get(server, "/config.json")
+        assert json.loads(body)["ws_url"] == "wss://spaces.example.org/ws"
+    finally:
+        assert stop_server(server) == 0
+
+
+def test_no_web_client_when_off(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", "--http-port", "off")
+    try:
+        assert server.http_port is None
+    finally:
+        assert stop_server(server) == 0
+
+
+def test_a_busy_http_port_is_refused_naming_the_option(tmp_path: Path) -> None:
+    from tests.e2e.test_startup import serve_refused
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        line = serve_refused(tmp_path / "data", "--port", "0", "--http-port", str(port))
+    assert line.startswith(f"stoa serve: --http-port: cannot listen on 127.0.0.1:{port}"), line
