@@ -26,6 +26,10 @@ EXPECTED = {
     "PoolStats",
     "SpaceDriver",
     "TickPool",
+    "Wire",
+    "WireEvent",
+    "WireStats",
+    "parse_audio",
 }
 
 
