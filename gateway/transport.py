@@ -42,9 +42,9 @@ class Refusal:
 
 
 class Host(Protocol):
-    def admit(self, origins: list[str], address: str) -> Refusal | None:
-        """The refusal of a connection from `address` with these Origin headers, or None: it is then counted
-        in, and `serve` (or `leave`, if its handshake fails) must follow."""
+    def admit(self, conn: int, origins: list[str], address: str) -> Refusal | None:
+        """The refusal of connection `conn` from `address` with these Origin headers, or None: it is then
+        counted in, and `serve` (or `leave`, if its handshake fails) must follow."""
 
     async def serve(self, connection: Connection, conn: int, address: str, outbox: Outbox | None) -> None:
         """Serve an admitted connection to its end (and count it out)."""
@@ -91,7 +91,7 @@ async def pump_wire(wire: Wire, host: Host, *, task_status: trio.TaskStatus[None
                     if connection is not None and event.data is not None:
                         connection.deliver(event.data, event.after_audio)
                 elif kind == "opened":
-                    refusal = host.admit(event.origins, event.peer)
+                    refusal = host.admit(conn, event.origins, event.peer)
                     if refusal is not None:
                         wire.refuse(conn, refusal.status, refusal.body, refusal.headers)
                         continue
@@ -119,18 +119,18 @@ async def serve_python(
         origins = [v.decode("latin-1") for k, v in request.headers if k.lower() == b"origin"]
         remote = request.remote
         address = str(remote.address) if hasattr(remote, "address") else str(remote)
-        refusal = host.admit(origins, address)
-        if refusal is not None:
-            headers = [(k.encode(), v.encode()) for k, v in refusal.headers]
-            await request.reject(refusal.status, extra_headers=headers, body=refusal.body)
-            return
-        try:
-            ws = await request.accept()
-        except BaseException:
-            host.leave(address)
-            raise
         conn, outbox = fanout.register_outbox()
         try:
+            refusal = host.admit(conn, origins, address)
+            if refusal is not None:
+                headers = [(k.encode(), v.encode()) for k, v in refusal.headers]
+                await request.reject(refusal.status, extra_headers=headers, body=refusal.body)
+                return
+            try:
+                ws = await request.accept()
+            except BaseException:
+                host.leave(address)
+                raise
             await host.serve(TrioConnection(ws), conn, address, outbox)
         finally:
             fanout.close(conn)
