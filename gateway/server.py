@@ -55,6 +55,8 @@ LAG_GRACE_S = 5.0
 """A listener that keeps losing audio because it reads too slowly is disconnected after this long."""
 AUDIO_REPORT_INTERVAL_S = 10.0
 DRAINING_REASON = "the server is draining: reconnect (to another server, or this one once back) and resume"
+RESUME_WINDOW_S = 60.0
+"""How long the user of a dropped (or replaced) connection keeps their place in its space (`resume`)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class GatewayConfig:
     limits: LimitSettings = field(default_factory=LimitSettings)
     abandon_after_s: float = ABANDON_AFTER_S
     """A live space whose host and co-hosts have all been gone this long ends with reason `abandoned`."""
+    resume_window_s: float = RESUME_WINDOW_S
+    """A connection that dropped (or was replaced) keeps its user's place in its space this long."""
     http_port: int | None = None
     """The web client's and HTTP routes' port (0 picks a free one); None: no HTTP server."""
     public_ws_url: str | None = None

@@ -64,6 +64,22 @@ if newer_than "$stamp" "$lock"; then
     [ "$MODE" = dev ] && touch "$VENV/.stamp-run"  # the dev lock holds every package of the run lock
 fi
 
+stamp="$VENV/.stamp-client-$MODE"
+if newer_than "$stamp" clients/python/pyproject.toml "$lock"; then
+    echo "setup: installing clients/python (stoa_protocol, stoa_client) in place (log: $LOG)"
+    # Editable: the server imports the protocol's definitions from clients/python (stoa_protocol).
+    quietly "$VENV/bin/pip" install --no-build-isolation --no-deps --config-settings editable_mode=compat -e clients/python
+    if [ "$MODE" = dev ]; then
+        # The client's dependencies as wheels, so that a test can install stoa-client into a fresh virtual
+        # environment with no network (`tests/clients/test_install.py`).
+        mapfile -t client_deps < <("$VENV/bin/python" -c 'import tomllib
+print("\n".join(tomllib.load(open("clients/python/pyproject.toml", "rb"))["project"]["dependencies"]))')
+        rm -rf target/client-wheels
+        quietly "$VENV/bin/pip" download --only-binary=:all: -d target/client-wheels "${client_deps[@]}"
+    fi
+    touch "$stamp"
+fi
+
 stamp="$VENV/.stamp-extension"
 if newer_than "$stamp" mixer-rs Cargo.toml Cargo.lock pyproject.toml || ! ls mixer/_mixer*.so >/dev/null 2>&1; then
     echo "setup: building the mixer extension (release; log: $LOG)"

@@ -48,6 +48,7 @@ def gateway_config(settings: Settings) -> GatewayConfig:
             max_connections_per_address=settings.limits.max_connections_per_address,
         ),
         abandon_after_s=settings.spaces.abandon_after,
+        resume_window_s=settings.spaces.resume_window,
         http_port=web.http_port,
         public_ws_url=web.public_ws_url,
         drain_timeout_s=settings.drain.timeout,

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from actors.space import ABANDON_AFTER_S
 from gateway.limits import LimitSettings
+from gateway.server import RESUME_WINDOW_S
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,15 @@ class SpacesSettings:
         flag="--abandon-after",
         low=0.1,
         high=7 * 24 * 3600.0,
+        unit="s",
+    )
+    resume_window: float = setting(
+        RESUME_WINDOW_S,
+        "how long a user whose connection dropped (or was replaced) keeps their place in a space, to resume it "
+        "with the events they missed (docs/protocol.md, Reconnecting and resuming)",
+        flag="--resume-window",
+        low=0.1,
+        high=3600.0,
         unit="s",
     )
 
