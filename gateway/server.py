@@ -41,7 +41,7 @@ from gateway.reminders import Scheduler
 from gateway.session import CLOSE_TIMEOUT_S, Session
 from gateway.space_store import SqliteSpaceStore
 from gateway.transport import Refusal, open_listener, pump_wire, serve_python
-from mixer import Fanout, Wire
+from mixer import BatchPolicy, Fanout, Wire
 
 log = logs.get_logger("gateway")
 
@@ -69,8 +69,9 @@ class GatewayConfig:
     that sends no Origin header (not a browser) is always allowed; the origin "null" never is."""
     mix: MixConfig = field(default_factory=MixConfig)
     transport: Literal["rust", "python"] = "rust"
-    frames_per_message: int = 1
-    """20 ms frames per listener message: 1 for the lowest delay, more to serve more listeners per core."""
+    batching: BatchPolicy = field(default_factory=BatchPolicy)
+    """20 ms frames per message to a space's audience: chosen per space from its audience's size (the
+    default), or fixed (`docs/operations.md`, Frames per message)."""
     max_queue_bytes: int = 256 * 1024
     max_audio_messages: int = 64
     sndbuf: int | None = None
@@ -344,7 +345,7 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
                 nursery,
                 space_fanout,
                 config.mix,
-                config.frames_per_message,
+                config.batching,
                 store=SqliteSpaceStore(db),
                 abandon_after_s=config.abandon_after_s,
             )

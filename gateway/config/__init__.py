@@ -11,6 +11,7 @@ from gateway.config._render import allowed, reference, sample, toml_value
 from gateway.config._tree import Setting, Settings
 from gateway.limits import LimitSettings
 from gateway.server import GatewayConfig
+from mixer import BatchPolicy
 
 __all__ = [
     "ENV_PREFIX",
@@ -41,7 +42,11 @@ def gateway_config(settings: Settings) -> GatewayConfig:
             bitrate=settings.mix.bitrate, complexity=settings.mix.complexity, max_mixed=settings.mix.max_mixed
         ),
         transport="python" if server.transport == "python" else "rust",
-        frames_per_message=server.frames_per_message,
+        batching=BatchPolicy(
+            fixed=server.frames_per_message,
+            max_frames=server.max_frames_per_message,
+            listeners_per_frame=server.listeners_per_frame,
+        ),
         sndbuf=server.sndbuf,
         limits=LimitSettings(
             enabled=settings.limits.rate_limits,
