@@ -40,7 +40,7 @@ from gateway.pyfanout import PyFanout
 from gateway.reminders import Scheduler
 from gateway.session import CLOSE_TIMEOUT_S, Session
 from gateway.space_store import SqliteSpaceStore
-from gateway.transport import Refusal, open_listener, pump_wire, serve_python
+from gateway.transport import Refusal, open_listeners, pump_wire, serve_python
 from mixer import BatchPolicy, Fanout, Wire
 
 log = logs.get_logger("gateway")
@@ -360,20 +360,24 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
                 )
             else:
                 assert directory.tick_pool is not None  # made by the directory for the Rust fan-out
-                with open_listener(config.host, config.port) as listener:
-                    port = listener.getsockname()[1]
+                listeners = open_listeners(config.host, config.port)
+                try:
+                    port = listeners[0].getsockname()[1]
                     wire = Wire(
-                        listener.fileno(),
+                        [listener.fileno() for listener in listeners],
                         fanout,
                         directory.tick_pool,
                         max_message_bytes=p.MAX_MESSAGE_BYTES,
                         sndbuf=config.sndbuf,
                     )
+                finally:
+                    for listener in listeners:  # the wire serves its own duplicates
+                        listener.close()
                 await nursery.start(pump_wire, wire, gateway)
             nursery.start_soon(gateway.watch_notices)
             nursery.start_soon(report_audio, directory)
             await nursery.start(gateway.scheduler.run)
-            gateway.metrics.watch(gateway)
+            gateway.metrics.watch(gateway, wire)
             probe = gateway.metrics.stalls
             if isinstance(probe, LoopProbe):
                 await nursery.start(probe.run)

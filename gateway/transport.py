@@ -56,19 +56,32 @@ class Host(Protocol):
         """`packets` audio messages came from `conn` while it had no route to a mixer."""
 
 
-def open_listener(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on `host`:`port` (0: any free port), for the `Wire` to serve."""
+def open_listeners(host: str, port: int) -> list[socket.socket]:
+    """Listening TCP sockets on every address `getaddrinfo` gives for `host` (as `trio.open_tcp_listeners`
+    does: "localhost" is 127.0.0.1 and ::1), all on `port`, for the `Wire` to serve. With port 0 the kernel
+    picks the first socket's port and the others take the same one, so the server has one port to print.
+    IPv6 sockets are IPv6-only, so that "::" and "0.0.0.0" can both be bound.
+
+    Error handling: an address that cannot be bound fails the whole call (OSError), every socket closed."""
     found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    family, kind, proto, _, address = found[0]
-    sock = socket.socket(family, kind, proto)
+    unique = list(dict.fromkeys((family, kind, proto, address) for family, kind, proto, _, address in found))
+    listeners: list[socket.socket] = []
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(LISTEN_BACKLOG)
+        for family, kind, proto, address in unique:
+            sock = socket.socket(family, kind, proto)
+            listeners.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if port == 0 and len(listeners) > 1:
+                address = (address[0], listeners[0].getsockname()[1], *address[2:])
+            sock.bind(address)
+            sock.listen(LISTEN_BACKLOG)
     except BaseException:
-        sock.close()
+        for sock in listeners:
+            sock.close()
         raise
-    return sock
+    return listeners
 
 
 async def pump_wire(wire: Wire, host: Host, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:

@@ -668,7 +668,7 @@ class Wire:
 
     def __new__(
         cls,
-        listener_fd: int,
+        listener_fds: list[int],
         fanout: Fanout,
         pool: TickPool,
         *,

@@ -89,10 +89,10 @@ struct Wire {
 #[pymethods]
 impl Wire {
     #[new]
-    #[pyo3(signature = (listener_fd, fanout, pool, *, max_message_bytes = 65_536, sndbuf = None, max_pending_messages = 8))]
+    #[pyo3(signature = (listener_fds, fanout, pool, *, max_message_bytes = 65_536, sndbuf = None, max_pending_messages = 8))]
     fn new(
         py: Python<'_>,
-        listener_fd: i32,
+        listener_fds: Vec<i32>,
         fanout: PyRef<'_, Fanout>,
         pool: PyRef<'_, TickPool>,
         max_message_bytes: i128,
@@ -106,7 +106,7 @@ impl Wire {
             ..wi::WireConfig::default()
         };
         let inner =
-            wi::Wire::new(listener_fd, Arc::clone(&fanout.inner), pool.inner.speaker_routes(), config)
+            wi::Wire::new(&listener_fds, Arc::clone(&fanout.inner), pool.inner.speaker_routes(), config)
                 .map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(Self { inner })
     }

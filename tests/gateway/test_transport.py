@@ -6,16 +6,20 @@ descriptor rules are tested in Rust, `mixer-rs/wire/tests/`; the behaviours clie
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import msgpack
+import pytest
 import trio
 
 from gateway.client import Client, connect, connect_account
 from gateway.server import GatewayConfig, Server, serve
+from gateway.transport import open_listeners
 from mixer import Wire
 from tests.audio import assert_tone_present, decode_stream, encode_tone
 
@@ -102,3 +106,38 @@ async def test_audio_with_no_route_is_refused_at_most_once_a_second_and_not_coun
                 assert wire.stats().messages == messages_before, "no message per packet to Python"
                 stats = server.gateway.directory.audio_stats()
                 assert stats.packets_in == 0 and stats.dropped == 0, "a listener's audio is refused, as before"
+
+
+async def test_the_wire_listens_on_every_address_the_host_name_resolves_to_on_one_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host name with an IPv4 and an IPv6 address, as "localhost" often has (here the resolver's answer is
+    given, with one address twice as getaddrinfo can: this machine's localhost is 127.0.0.1 alone): one socket
+    per address, on one port, and clients reach the server on each."""
+    real = socket.getaddrinfo
+
+    def both_loopbacks(host: str, port: int, *args: object, **kwargs: object) -> list[Any]:
+        assert host == "loopbacks"
+        return [*real("127.0.0.1", port, type=socket.SOCK_STREAM), *real("::1", port, type=socket.SOCK_STREAM),
+                *real("127.0.0.1", port, type=socket.SOCK_STREAM)]  # fmt: skip
+
+    monkeypatch.setattr(socket, "getaddrinfo", both_loopbacks)
+    listeners = open_listeners("loopbacks", 0)
+    try:
+        assert sorted(sock.family for sock in listeners) == [socket.AF_INET, socket.AF_INET6], "one per address"
+        assert len({sock.getsockname()[1] for sock in listeners}) == 1, "the same port on both"
+    finally:
+        for sock in listeners:
+            sock.close()
+    async with trio.open_nursery() as nursery:
+        config = GatewayConfig(host="loopbacks", port=0, data_dir=tmp_path / "data")
+        server: Server = await nursery.start(serve, config)
+        monkeypatch.setattr(socket, "getaddrinfo", real)  # the clients resolve literal addresses
+        try:
+            with trio.fail_after(20):
+                for url in (f"ws://127.0.0.1:{server.port}/", f"ws://[::1]:{server.port}/"):
+                    async with connect(url, "anywhere") as client:
+                        assert client.user.startswith("g-"), url
+        finally:
+            await server.gateway.shut_down()
+            nursery.cancel_scope.cancel()

@@ -163,15 +163,20 @@ pub struct Wire {
 }
 
 impl Wire {
-    /// Serves the listening socket `listener` (a duplicate is taken; the
-    /// caller closes its own). Starts the reader thread, "stoa-wire".
+    /// Serves the listening sockets `listeners` (every address of the server's
+    /// host name, at most 64; a duplicate of each is taken: the caller closes
+    /// its own). Starts the reader thread, "stoa-wire".
     pub fn new(
-        listener: RawFd,
+        listeners: &[RawFd],
         fanout: Arc<Fanout>,
         speakers: Arc<SpeakerRoutes>,
         config: WireConfig,
     ) -> io::Result<Self> {
-        let listener = sys::dup_listener(listener)?;
+        if listeners.is_empty() || listeners.len() > reader::MAX_LISTENERS {
+            let message = format!("a wire serves 1 to {} listening sockets", reader::MAX_LISTENERS);
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+        }
+        let listeners = listeners.iter().map(|&fd| sys::dup_listener(fd)).collect::<io::Result<Vec<_>>>()?;
         let shared = Arc::new(Shared {
             commands: Mutex::default(),
             wake: EventFd::new()?,
@@ -181,7 +186,7 @@ impl Wire {
             counters: Counters::default(),
         });
         let reader =
-            reader::Reader::new(Arc::clone(&shared), listener, Arc::clone(&fanout), speakers, config)?;
+            reader::Reader::new(Arc::clone(&shared), listeners, Arc::clone(&fanout), speakers, config)?;
         let thread = thread::Builder::new().name("stoa-wire".into()).spawn(move || reader.run())?;
         Ok(Self { shared, thread: Mutex::new(Some(thread)), fanout })
     }

@@ -30,8 +30,11 @@ use fanout::os::{Epoll, thread_cpu_ns};
 use crate::conn::{Conn, Ctx, Phase};
 use crate::{Command, Shared, WireConfig, lock, sys};
 
-const LISTENER: u64 = u64::MAX;
-const WAKE: u64 = u64::MAX - 1;
+const WAKE: u64 = u64::MAX;
+/// The most listening sockets one wire serves (every address of one host name).
+pub(crate) const MAX_LISTENERS: usize = 64;
+/// Listening socket `i`'s epoll token; connection ids (the fan-out's) never come near.
+const FIRST_LISTENER: u64 = u64::MAX - 1 - MAX_LISTENERS as u64;
 /// Timeouts and keepalive are looked at this often.
 const SWEEP: Duration = Duration::from_millis(250);
 /// How often descriptors waiting for the writer's release are looked at.
@@ -44,7 +47,7 @@ pub(crate) fn bump(counter: &AtomicU64) {
 
 pub(crate) struct Reader {
     shared: Arc<Shared>,
-    listener: OwnedFd,
+    listeners: Vec<OwnedFd>,
     epoll: Epoll,
     conns: HashMap<u64, Conn>,
     ctx: Ctx,
@@ -74,18 +77,21 @@ impl Leftovers {
 impl Reader {
     pub(crate) fn new(
         shared: Arc<Shared>,
-        listener: OwnedFd,
+        listeners: Vec<OwnedFd>,
         fanout: Arc<Fanout>,
         speakers: Arc<SpeakerRoutes>,
         config: WireConfig,
     ) -> io::Result<Self> {
         let epoll = Epoll::new()?;
         epoll.add(shared.wake.as_raw_fd(), libc::EPOLLIN as u32, WAKE)?;
-        epoll.add(listener.as_raw_fd(), libc::EPOLLIN as u32, LISTENER)?;
+        assert!(listeners.len() <= MAX_LISTENERS, "checked by Wire::new");
+        for (i, listener) in listeners.iter().enumerate() {
+            epoll.add(listener.as_raw_fd(), libc::EPOLLIN as u32, FIRST_LISTENER + i as u64)?;
+        }
         let ctx = Ctx { fanout, speakers, config, events: Vec::new(), counters: Arc::clone(&shared) };
         Ok(Self {
             shared,
-            listener,
+            listeners,
             epoll,
             conns: HashMap::new(),
             ctx,
@@ -119,8 +125,8 @@ impl Reader {
         self.epoll.wait_events(&mut tokens, millis).expect("epoll_wait on the reader's own epoll");
         for (token, bits) in tokens.drain(..) {
             match token {
-                LISTENER => self.accept_all(),
                 WAKE => self.shared.wake.drain(),
+                token if token >= FIRST_LISTENER => self.accept_all((token - FIRST_LISTENER) as usize),
                 conn => {
                     // After the peer's FIN, read on to the end even past a short read.
                     let ending = bits & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0;
@@ -147,9 +153,9 @@ impl Reader {
         self.release();
     }
 
-    fn accept_all(&mut self) {
+    fn accept_all(&mut self, listener: usize) {
         loop {
-            match sys::accept(&self.listener) {
+            match sys::accept(&self.listeners[listener]) {
                 Ok(Some((fd, peer))) => self.admit(fd, peer),
                 Ok(None) => return,
                 // Out of descriptors, say: the next connection's edge brings the reader back.

@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use driver::{Driver, TickPool};
+use driver::{Batching, Driver, TickPool};
 use fanout::{Fanout, FanoutConfig};
 use mixer_core::{Mixer, MixerConfig};
 use wire::frames::client_frame;
@@ -30,7 +30,7 @@ fn server(config: WireConfig) -> Server {
     let port = listener.local_addr().unwrap().port();
     let fanout = Arc::new(Fanout::new(FanoutConfig::default()).unwrap());
     let pool = TickPool::new(1, 2).unwrap();
-    let wire = Wire::new(listener.as_raw_fd(), Arc::clone(&fanout), pool.speaker_routes(), config).unwrap();
+    let wire = Wire::new(&[listener.as_raw_fd()], Arc::clone(&fanout), pool.speaker_routes(), config).unwrap();
     Server { wire, fanout, pool, port, _listener: listener }
 }
 
@@ -286,7 +286,7 @@ fn a_routed_speakers_audio_reaches_the_mixer_and_unrouted_audio_is_counted_and_t
     let s = server(WireConfig::default());
     let mixer = Arc::new(Mixer::new(MixerConfig::default()).unwrap());
     let group = s.fanout.new_group();
-    let driver = Driver::start(&s.pool, Arc::clone(&mixer), Arc::clone(&s.fanout), group, 1, 0);
+    let driver = Driver::start(&s.pool, Arc::clone(&mixer), Arc::clone(&s.fanout), group, Batching::Fixed(1), 0);
     let (mut c, conn) = s.client();
 
     // No route: the first packet is told at once, the next ones within a second, together.
@@ -355,4 +355,44 @@ fn every_ended_connections_descriptor_is_closed_once_the_writer_has_released_it(
     assert_eq!(s.wire.stats().connections, 0);
     s.fanout.shutdown();
     s.wire.shutdown();
+}
+
+#[test]
+fn one_wire_serves_every_listening_socket_it_is_given_and_refuses_none_or_too_many() {
+    // Two addresses of one host name (IPv4 and IPv6 loopback), as `--host` may resolve to.
+    let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let v6 = TcpListener::bind("[::1]:0").unwrap();
+    let fanout = Arc::new(Fanout::new(FanoutConfig::default()).unwrap());
+    let pool = TickPool::new(1, 2).unwrap();
+    let fds = [v4.as_raw_fd(), v6.as_raw_fd()];
+    let wire = Wire::new(&fds, Arc::clone(&fanout), pool.speaker_routes(), WireConfig::default()).unwrap();
+    let mut open = Vec::new(); // each client stays connected: nothing but its upgrade is reported
+    for address in [v4.local_addr().unwrap(), v6.local_addr().unwrap()] {
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let head = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let conn = loop {
+            assert!(Instant::now() < deadline, "no upgrade reported from {address}");
+            if let Some(Event::Opened { conn, .. }) = wire.take_events().into_iter().next() {
+                break conn;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        wire.accept(conn);
+        let answer = read_head(&mut stream);
+        assert!(answer.starts_with("HTTP/1.1 101 "), "{address}: {answer}");
+        open.push(stream);
+    }
+    assert_eq!(wire.stats().connections, 2);
+    fanout.shutdown();
+    wire.shutdown();
+    for wrong in [&[][..], &[v4.as_raw_fd(); 65][..]] {
+        let refused = Wire::new(wrong, Arc::clone(&fanout), pool.speaker_routes(), WireConfig::default());
+        assert_eq!(refused.err().map(|e| e.kind()), Some(std::io::ErrorKind::InvalidInput));
+    }
 }
