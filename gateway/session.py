@@ -226,13 +226,11 @@ class Session:
             self.gateway.nursery.start_soon(self._leave_link, link, 0.0)
             return
         self.role, self.muted = role, link.user in state.muted
-        resume = "window_passed" if link.resuming else None  # a resume whose place was let go: a new arrival
-        if resume is not None:
-            self.gateway.metrics.resumes.labels(result=resume).inc()
-        if resume is None:
-            self.send(self.gateway.snapshots.encode(ref, role, state))  # one snapshot per state, shared
+        if link.resuming:  # a resume whose place was let go: a new arrival, told so
+            self.gateway.metrics.resumes.labels(result="window_passed").inc()
+            self.send(p.encode(p.Joined(ref=ref, role=role, space=p.snapshot_of(state), resume="window_passed")))
         else:
-            self.send(p.encode(p.Joined(ref=ref, role=role, space=p.snapshot_of(state), resume=resume)))
+            self.send(self.gateway.snapshots.encode(ref, role, state))  # one snapshot per state, shared
 
     def resumed(self, link: SpaceLink, ref: int, state: SpaceState, missed: list[bytes] | None) -> None:
         """The space gave this connection back its user's place: the events it missed (as they were sent),
