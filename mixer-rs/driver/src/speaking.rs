@@ -19,7 +19,8 @@
 //! it is out (`pending`).
 //!
 //! A mixer that has gone quiet has no talkers: the driver observes the empty
-//! set then. A newcomer is told the set last sent (`current`), right after its
+//! set then. Sets are compared by input, and told by user: the same people
+//! on other inputs (a speaker who reconnected has a fresh one) are no change. A newcomer is told the set last sent (`current`), right after its
 //! `joined` or `resumed`; an empty set is not sent, since a client starts each
 //! space with nobody talking.
 
@@ -42,8 +43,9 @@ pub struct Speaking {
     /// The named inputs in the mix now, in input order, and the frame they began with.
     latest: Vec<u64>,
     latest_seq: u64,
-    /// What was last sent (a copy of `latest` then), its frame, and when.
+    /// The inputs last sent (a copy of `latest` then), their users, its frame, and when.
     sent: Vec<u64>,
+    sent_users: Vec<String>,
     sent_seq: u64,
     sent_at: Option<Instant>,
     /// `latest != sent`, kept so that a tick compares nothing more than `latest` with its mix.
@@ -61,6 +63,7 @@ impl Speaking {
             latest: Vec::new(),
             latest_seq: 0,
             sent: Vec::new(),
+            sent_users: Vec::new(),
             sent_seq: 0,
             sent_at: None,
             pending: false,
@@ -100,9 +103,14 @@ impl Speaking {
             return None;
         }
         self.sent.clone_from(&self.latest);
+        self.pending = false;
+        let users: Vec<String> = self.latest.iter().filter_map(|id| self.names.get(id).cloned()).collect();
+        if users == self.sent_users {
+            return None; // the same people on other inputs (a speaker who reconnected): nothing to tell
+        }
+        self.sent_users = users;
         self.sent_seq = self.latest_seq;
         self.sent_at = Some(now);
-        self.pending = false;
         self.messages += 1;
         Some(self.message())
     }
@@ -114,7 +122,7 @@ impl Speaking {
 
     /// The message a newcomer needs: the set last sent, unless it is empty.
     pub fn current(&self) -> Option<Vec<u8>> {
-        (!self.sent.is_empty()).then(|| self.message())
+        (!self.sent_users.is_empty()).then(|| self.message())
     }
 
     /// Messages sent to the group so far.
@@ -124,8 +132,7 @@ impl Speaking {
 
     /// `{"type": "speaking", "space_id", "user_ids": [...], "frame_seq"}` for the set last sent.
     fn message(&self) -> Vec<u8> {
-        let users: Vec<&str> =
-            self.sent.iter().filter_map(|id| self.names.get(id).map(String::as_str)).collect();
+        let users = &self.sent_users;
         let size = 64 + self.space_id.len() + users.iter().map(|u| u.len() + 5).sum::<usize>();
         let mut out = Vec::with_capacity(size);
         out.push(0x84); // map of 4
@@ -249,6 +256,20 @@ mod tests {
         speaking.forget(2);
         assert_eq!(speaking.observe(&[1, 2], 3, t0 + TICK * 3), None);
         assert!(!speaking.pending(), "a forgotten input is no talker");
+    }
+
+    #[test]
+    fn a_speaker_on_a_new_input_is_no_change() {
+        let mut speaking = named();
+        let t0 = Instant::now();
+        speaking.observe(&[1], 0, t0).unwrap();
+        speaking.forget(1);
+        speaking.name(3, "u1"); // u1 reconnected: its new stream has a fresh input
+        assert_eq!(speaking.observe(&[3], 40, t0 + MIN_INTERVAL * 2), None);
+        assert!(!speaking.pending());
+        assert_eq!(read(&speaking.current().unwrap()), (vec!["u1".to_owned()], 0), "as it was told");
+        let sent = speaking.observe(&[], 41, t0 + MIN_INTERVAL * 3).expect("nobody now");
+        assert_eq!(read(&sent), (vec![], 41));
     }
 
     #[test]
