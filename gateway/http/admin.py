@@ -55,6 +55,16 @@ def _summary(state: SpaceState) -> m.SpaceSummary:
     )
 
 
+async def _drained(request: Request) -> bool:
+    """Reads a refused request's body, up to `MAX_BODY_BYTES`; False if it is longer (the rest left unread)."""
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > MAX_BODY_BYTES:
+            return False
+    return True
+
+
 def admin_routes(admin: Admin, token: str | None) -> list[Route]:
     """The admin API's routes, acting through `admin`, for requests that present `token`."""
 
@@ -63,7 +73,12 @@ def admin_routes(admin: Admin, token: str | None) -> list[Route]:
             if not _authorized(request, token):
                 why = "a wrong or missing admin token" if token else "the admin API is off: set admin.token"
                 body = m.AdminError("unauthorized", why)
-                return _json(body, 401, {"www-authenticate": "Bearer"})
+                headers = {"www-authenticate": "Bearer"}
+                # The body unread, the server would close the connection as it answers, and a client sending
+                # its next request on it (keep-alive) would see it drop: read what came, within the bound.
+                if not await _drained(request):
+                    headers["connection"] = "close"
+                return _json(body, 401, headers)
             try:
                 return _json(await handler(request), status)
             except msgspec.ValidationError as e:
