@@ -24,6 +24,7 @@ import trio
 from actors.space import ABANDON_AFTER_S, MixConfig
 from gateway.limits import LimitSettings
 from gateway.server import GatewayConfig, Server, serve
+from gateway.webrtc import RtcSettings, options as rtc_options
 
 LOCK_FILE = "stoa.lock"
 """Held (flock, exclusive) by the server using a data folder, for its whole life; it holds that server's pid."""
@@ -127,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECONDS",
         help="end a live space whose host and co-hosts have all been gone this long (default 600)",
     )
+    rtc_options.add_options(s)
     s.add_argument("--log-level", default="INFO", help=f"{', '.join(LOG_LEVELS)} (default INFO)")
     _add_load_parser(commands)
     args = parser.parse_args(argv)
@@ -135,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         _check_settings(args)
+        rtc = _rtc_settings(args)
         lock = _lock_data_folder(args.data)
     except Refused as refused:
         return _refuse(str(refused))
@@ -156,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         abandon_after_s=args.abandon_after,
         http_port=args.http_port,
         public_ws_url=args.public_ws_url,
+        rtc=rtc,
     )
     started: list[Server] = []
     with lock:
@@ -193,6 +197,13 @@ def _check_settings(args: argparse.Namespace) -> None:
     for origin in args.allow_origin:
         if not _is_origin(origin):
             raise Refused(f"--allow-origin must be scheme://host[:port] (http or https, no path), not {origin!r}")
+
+
+def _rtc_settings(args: argparse.Namespace) -> RtcSettings | None:
+    try:
+        return rtc_options.settings_of(args)
+    except ValueError as e:
+        raise Refused(str(e)) from None
 
 
 def _http_port(value: str) -> int | None:

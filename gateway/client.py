@@ -37,6 +37,8 @@ AUDIO_QUEUE = 3_000  # one minute of 20 ms frames
 
 
 Notice = p.SpaceStarting | p.SpaceCancelled | p.HostReminder
+ClientEvent = SpaceEvent | p.Error | p.Lagging | p.RtcClosed
+"""What `next_event()` returns: a space event, an `error` without a request, `lagging`, `rtc_closed`."""
 
 
 class RequestError(Exception):
@@ -60,7 +62,7 @@ class Client:
         self.welcome: p.Welcome | None = None
         self._refs = itertools.count(1)
         self._waiting: dict[int, trio.MemorySendChannel[object]] = {}
-        self._events_in, self.events = trio.open_memory_channel[SpaceEvent | p.Error | p.Lagging](EVENT_QUEUE)
+        self._events_in, self.events = trio.open_memory_channel[ClientEvent](EVENT_QUEUE)
         self._audio_in, self.audio = trio.open_memory_channel[MixFrame](AUDIO_QUEUE)
         self._dms_in, self.dms = trio.open_memory_channel[p.DirectMessage](EVENT_QUEUE)
         self._notices_in, self.notices = trio.open_memory_channel[Notice](EVENT_QUEUE)
@@ -245,13 +247,22 @@ class Client:
         """The next schedule notification (`space_starting`, `space_cancelled`, `host_reminder`)."""
         return await self.notices.receive()
 
+    async def rtc_offer(self, sdp: str) -> str:
+        """Offer a WebRTC peer connection to send audio (gathering complete); returns the server's answer."""
+        reply = await self._request(lambda ref: p.RtcOffer(ref=ref, sdp=sdp))
+        assert isinstance(reply, p.RtcAnswer)
+        return reply.sdp
+
+    async def rtc_close(self) -> None:
+        await self._request(lambda ref: p.RtcClose(ref=ref))
+
     async def send_audio(self, seq: int, captured_at: int, opus: bytes) -> None:
         """Send one Opus packet (no reply: a refusal arrives as an `error` event with `ref` nil)."""
         await self.ws.send_message(p.encode(p.SendAudio(seq=seq, captured_at=captured_at, opus=opus)))
 
     # -- what the server sends ----------------------------------------------------------------------
 
-    async def next_event(self) -> SpaceEvent | p.Error | p.Lagging:
+    async def next_event(self) -> ClientEvent:
         """The next event (or `error` without a request); bound the wait with `trio.fail_after`."""
         return await self.events.receive()
 
@@ -314,7 +325,7 @@ class Client:
             return
         if isinstance(message, (p.Ok, p.Joined, p.Error, p.Registered, p.LoggedIn, p.Inbox)) and ref in self._waiting:
             self._waiting.pop(ref).send_nowait(message)
-        elif isinstance(message, (p.Scheduled, p.Spaces, p.SpaceRecord, p.Posts)) and ref in self._waiting:
+        elif isinstance(message, (p.Scheduled, p.Spaces, p.SpaceRecord, p.Posts, p.RtcAnswer)) and ref in self._waiting:
             self._waiting.pop(ref).send_nowait(message)
         elif isinstance(message, (p.SpaceStarting, p.SpaceCancelled, p.HostReminder)):
             try:
@@ -332,7 +343,7 @@ class Client:
                     self._audio_in.send_nowait(frame)
                 except trio.WouldBlock:
                     self.audio_dropped += 1
-        elif isinstance(message, (p.Error, p.Lagging, *SpaceEvent.__args__)):
+        elif isinstance(message, (p.Error, p.Lagging, p.RtcClosed, *SpaceEvent.__args__)):
             try:
                 self._events_in.send_nowait(message)  # type: ignore[arg-type]
             except trio.WouldBlock:

@@ -20,6 +20,7 @@ from gateway.limits import Limits
 
 if TYPE_CHECKING:
     from gateway.reminders import Scheduler
+    from gateway.webrtc import RtcService
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Services:
     scheduler: Scheduler
     notify: Callable[[store.AccountId, msgspec.Struct], None]
     """Send a user notification to the account's connection, if it is connected now."""
+    rtc: RtcService | None = None
+    """WebRTC peer connections (`gateway/webrtc/`); None when the server runs without."""
 
 
 class Caller(Protocol):
@@ -59,6 +62,9 @@ class Caller(Protocol):
 
     @property
     def role(self) -> Role | None: ...
+
+    @property
+    def muted(self) -> bool: ...
 
     @property
     def services(self) -> Services: ...

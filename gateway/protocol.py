@@ -94,6 +94,13 @@ from gateway.protocol_base import (
     check_structure,
     refusal_of,
 )
+from gateway.protocol_rtc import (
+    MAX_SDP_BYTES as MAX_SDP_BYTES,
+    RtcAnswer as RtcAnswer,
+    RtcClose as RtcClose,
+    RtcClosed as RtcClosed,
+    RtcOffer as RtcOffer,
+)
 from gateway.protocol_spaces import (
     MAX_POSTS_PAGE as MAX_POSTS_PAGE,
     SNAPSHOT_HANDS as SNAPSHOT_HANDS,
@@ -245,6 +252,8 @@ ClientUnion = (
     | ListSpaces
     | SearchSpaces
     | GetSpace
+    | RtcOffer
+    | RtcClose
     | SendAudio
 )
 CLIENT_TYPES = frozenset(c.__struct_config__.tag for c in ClientUnion.__args__)
@@ -330,6 +339,8 @@ ServerUnion = (
     | Reacted
     | SpeakerPolicyChanged
     | SpeakerInvited
+    | RtcAnswer
+    | RtcClosed
     | Audio
 )
 

@@ -42,6 +42,7 @@ from gateway.reminders import Scheduler
 from gateway.session import CLOSE_TIMEOUT_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_TIMEOUT_S, Session
 from gateway.space_store import SqliteSpaceStore
 from gateway.transport import FanoutStream, serve_python, serve_rust
+from gateway.webrtc import RtcService, RtcSettings, is_loopback
 from mixer import Fanout
 
 log = logging.getLogger("gateway")
@@ -81,6 +82,8 @@ class GatewayConfig:
     """The web client's and HTTP routes' port (0 picks a free one); None: no HTTP server."""
     public_ws_url: str | None = None
     """The WebSocket URL the web client connects to, when a reverse proxy serves it (docs/operations.md)."""
+    rtc: RtcSettings | None = field(default_factory=RtcSettings)
+    """WebRTC for speakers (`gateway/webrtc/`); None: `rtc_offer` is refused with `rtc_failed`."""
 
 
 class Gateway:
@@ -91,6 +94,7 @@ class Gateway:
         nursery: trio.Nursery,
         fanout: Fanout | PyFanout,
         db: store.Database,
+        rtc: RtcService | None = None,
     ) -> None:
         self.directory = directory
         self.db = db
@@ -110,6 +114,7 @@ class Gateway:
             guests=GuestIds.from_secret(db.current_signing_key[1]),
             scheduler=self.scheduler,
             notify=self.notify,
+            rtc=rtc,
         )
 
     def notify(self, account: store.AccountId, message: msgspec.Struct) -> None:
@@ -331,7 +336,11 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             await nursery.start(directory.sweep_abandoned)
             if restored:
                 log.info("%d live space(s) brought back", restored)
-            gateway = Gateway(directory, config, nursery, fanout, db)
+            rtc = None
+            if config.rtc is not None:
+                rtc = RtcService(config.rtc, loopback=is_loopback(config.host))
+                await nursery.start(rtc.run)
+            gateway = Gateway(directory, config, nursery, fanout, db, rtc)
             if isinstance(fanout, PyFanout):
                 run = partial(serve_python, fanout)
             else:

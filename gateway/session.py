@@ -192,6 +192,12 @@ class Session:
 
     def left_space(self) -> None:
         self.space, self.link, self.role, self.muted = None, None, None, False
+        self._close_rtc("left_space")
+
+    def _close_rtc(self, reason: str, *, tell: bool = True) -> None:
+        """Close this connection's WebRTC peer connection, if any (docs/protocol.md, *WebRTC*)."""
+        if self.services.rtc is not None:
+            self.services.rtc.close(self, reason, tell=tell)
 
     # -- delivery from the space --------------------------------------------------------------------
 
@@ -216,6 +222,8 @@ class Session:
         if isinstance(event, RoleChanged) and event.user == self.user:
             self.role = event.role
             self.muted = self.muted and event.role.on_mic
+            if not event.role.on_mic:
+                self._close_rtc("left_mic")
         elif isinstance(event, MuteChanged) and event.user == self.user:
             self.muted = event.muted
         elif isinstance(event, SpaceEnded) or (
@@ -320,6 +328,7 @@ class Session:
     async def cleanup(self) -> None:
         """After the close: leave the space (at once, or after `REJOIN_GRACE_S` when a newer connection of the
         same user replaced this one), and sign out."""
+        self._close_rtc("closed", tell=False)
         link = self.link
         if link is not None:
             if self.close_code is CloseCode.REPLACED:

@@ -253,6 +253,9 @@ MATRIX = [
         setup=everyone_muted,
     ),
     row("`get_posts` (any space, live or ended; in it or not)", "allowed " * 6 + "not_authenticated allowed"),
+    # WebRTC signalling: decided by the gateway (tests/e2e/test_webrtc.py runs each refusal on a real server)
+    row("`rtc_offer` (muted or not)", "allowed allowed allowed not_a_speaker " + NIS_AR),
+    row("`rtc_close`", "allowed " * 6 + f"not_authenticated {AR}"),
 ]
 
 
@@ -304,6 +307,7 @@ SAMPLE_FIELDS: dict[str, object] = {
     "post_id": 1,
     "emoji": "👏",
     "policy": "invited",
+    "sdp": "v=0",
 }
 
 

@@ -1,0 +1,26 @@
+"""WebRTC for speakers: signalling on the WebSocket (`rtc_offer` -> `rtc_answer`, `rtc_close`), aiortc on one
+asyncio loop bridged into Trio, Opus RTP payloads to the space's mixer input undecoded (docs/protocol.md,
+*WebRTC*). The mix a browser speaker hears still comes over its WebSocket (ARCHITECTURE.md)."""
+
+from gateway.protocol_rtc import MAX_SDP_BYTES
+from gateway.webrtc.ice import IceServer, bind_hosts, host_addresses, is_loopback
+from gateway.webrtc.peer import Deliver, PeerStats, RtcPeer
+from gateway.webrtc.rtp import RtpStream
+from gateway.webrtc.sdp import MAX_CANDIDATES, check_offer
+from gateway.webrtc.service import RtcService, RtcSettings
+
+__all__ = [
+    "MAX_CANDIDATES",
+    "MAX_SDP_BYTES",
+    "Deliver",
+    "IceServer",
+    "PeerStats",
+    "RtcPeer",
+    "RtcService",
+    "RtcSettings",
+    "RtpStream",
+    "bind_hosts",
+    "check_offer",
+    "host_addresses",
+    "is_loopback",
+]
