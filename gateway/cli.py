@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import trio
 
 from actors.space import ABANDON_AFTER_S, MixConfig
+from gateway import terminal
 from gateway.limits import LimitSettings
 from gateway.server import GatewayConfig, Server, serve
 from gateway.webrtc import RtcSettings, options as rtc_options
@@ -131,9 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     rtc_options.add_options(s)
     s.add_argument("--log-level", default="INFO", help=f"{', '.join(LOG_LEVELS)} (default INFO)")
     _add_load_parser(commands)
+    terminal.listen.add_parser(commands)
+    terminal.speak.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "load":
         return _load(args)
+    if args.command in ("listen", "speak"):
+        return int(getattr(terminal, args.command).run(args))
 
     try:
         _check_settings(args)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what Stoa needs on a fresh Debian machine: system libraries (libopus),
+# Installs what Stoa needs on a fresh Debian machine: system libraries (libopus), chromium for the browser tests,
+# opus-tools (opusinfo, opusdec, opusenc: the tests' independent readers of Ogg Opus),
 # a virtual environment with the Python dependencies, and the Rust extension
 # built in release mode. Safe to run again: each step is skipped when done.
 set -euo pipefail
@@ -9,7 +10,7 @@ VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 
-debs=(libopus-dev pkg-config)
+debs=(libopus-dev pkg-config chromium opus-tools)  # chromium: the browser tests; opus-tools: Ogg Opus checks
 missing=()
 for d in "${debs[@]}"; do
     dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d")

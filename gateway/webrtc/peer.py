@@ -1,7 +1,8 @@
 """RtcPeer: one speaker's WebRTC peer connection on the server (aiortc, on the server's one asyncio loop).
 
 It receives and never sends media: the answer is `recvonly`, Opus only. aiortc decodes what it receives
-by default (a decoder thread per receiver); here the receiver's packet handler is replaced, so each Opus
+by default (a decoder thread per receiver); here the receiver's packet handler is replaced (and the thread
+never started), so each Opus
 RTP payload goes, undecoded, with its sequence number and timestamp made into `SendAudio` numbers
 (`rtp.py`), through one narrow call, `deliver(seq, captured_at, opus)`, to the space's mixer input, as a
 WebSocket speaker's `audio` does. RTCP keeps being handled by aiortc.
@@ -12,12 +13,15 @@ through `RtcService`, the packet hook and the state callbacks are called by aior
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from aiortc.rtp import RtpPacket
 from aiortc.sdp import SessionDescription
 
@@ -53,6 +57,23 @@ class PeerStats:
     """Dropped because their payload type was not the negotiated Opus."""
 
 
+def _receiving_without_decoder(
+    receiver: RTCRtpReceiver,
+) -> Callable[[RTCRtpReceiveParameters], Coroutine[Any, Any, None]]:
+    """aiortc's `RTCRtpReceiver.receive` (aiortc 1.16) without its decoder thread: nothing is decoded here
+    (`_on_rtp` takes every packet), so a peer connection holds no thread of its own. The receiver is
+    registered with its transport and its RTCP task started, as aiortc does; its `stop` then works unchanged
+    (it stops a decoder thread only if there is one)."""
+
+    async def receive(parameters: RTCRtpReceiveParameters) -> None:
+        if not receiver._RTCRtpReceiver__started:  # type: ignore[attr-defined]
+            receiver._RTCRtpReceiver__transport._register_rtp_receiver(receiver, parameters)  # type: ignore[attr-defined]
+            receiver._RTCRtpReceiver__rtcp_task = asyncio.ensure_future(receiver._run_rtcp())  # type: ignore[attr-defined]
+            receiver._RTCRtpReceiver__started = True  # type: ignore[attr-defined]
+
+    return receive
+
+
 class RtcPeer:
     def __init__(
         self,
@@ -85,7 +106,9 @@ class RtcPeer:
         capabilities = RTCRtpReceiver.getCapabilities("audio")
         assert capabilities is not None
         transceiver.setCodecPreferences([c for c in capabilities.codecs if c.mimeType.lower() == "audio/opus"])
-        transceiver.receiver._handle_rtp_packet = self._on_rtp  # type: ignore[method-assign]
+        receiver = transceiver.receiver
+        receiver._handle_rtp_packet = self._on_rtp  # type: ignore[method-assign]
+        receiver.receive = _receiving_without_decoder(receiver)  # type: ignore[method-assign,assignment]
         bind_hosts(pc, self._addresses)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))

@@ -89,11 +89,11 @@ class RtcService:
     async def open(self, owner: object, sdp: str, deliver: Deliver, on_closed: Closed) -> str:
         """Answer `owner`'s offer with a new peer connection (replacing `owner`'s current one, if any);
         return the answer's SDP. Raises `BadSdp` or `RtcFailed`; then `owner` has no peer connection."""
+        self.close(owner, "replaced", tell=False)  # even if this offer is refused: at most one, the newest
         check_offer(sdp)
         loop = self._loop
         if loop is None:
             raise RtcFailed("WebRTC is not running on this server")
-        self.close(owner, "replaced", tell=False)
         peer = RtcPeer(self.settings.ice_servers, self._addresses, deliver, self._closing)
         self._peers[owner] = (peer, on_closed)  # from now on, the owner's departure closes it too
         self.opened += 1

@@ -34,16 +34,20 @@ class OpusTrack(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self, packets: Sequence[bytes], *, repeat: bool = False) -> None:
+    def __init__(self, packets: Sequence[bytes], *, repeat: bool = False, gate: asyncio.Event | None = None) -> None:
         super().__init__()
         self._packets = packets
         self._repeat = repeat
+        self._gate = gate
+        """Nothing is sent before it is set (None: from the start)."""
         self._index = 0
         self._start: float | None = None
         self.sent = 0
         self.finished = asyncio.Event()
 
     async def recv(self) -> av.Packet:  # type: ignore[type-arg]
+        if self._gate is not None:
+            await self._gate.wait()
         if self._start is None:
             self._start = time.monotonic()
         if self._index >= len(self._packets):

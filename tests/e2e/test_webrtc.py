@@ -7,6 +7,7 @@ would be: offer after gathering, answer over the WebSocket, Opus RTP.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -57,6 +58,10 @@ async def speaking_space(url: str) -> AsyncIterator[tuple[Client, Client, Client
         yield host, ada, lis
 
 
+def os_threads(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
 def drain(client: Client) -> None:
     """Forget the audio already received."""
     while True:
@@ -90,7 +95,9 @@ async def test_a_webrtc_speaker_is_heard_and_hears_the_others_without_itself_on_
             async def run_collect(name: str, client: Client) -> None:
                 results[name] = await collect(client, 4.0)
 
+            threads = os_threads(server.proc.pid)
             async with open_rtc_speaker(ada, encode_tone(A_HZ, 3.0)), trio.open_nursery() as n:
+                assert os_threads(server.proc.pid) == threads, "a peer connection holds no thread of its own"
                 n.start_soon(run_collect, "lis", lis)
                 n.start_soon(run_collect, "ada", ada)
                 n.start_soon(stream, host, encode_tone(B_HZ, 3.0))  # the host speaks on the WebSocket
