@@ -19,6 +19,7 @@ def main() -> None:
         + (["--listeners", "1000,2000", "--duration", "10"] if quick else []),
         [sys.executable, "-m", "bench.spaces_bench"] + (["--spaces", "10,25", "--duration", "10"] if quick else []),
         [sys.executable, "-m", "bench.idle_bench"] + (["--spaces", "2000", "--seconds", "3"] if quick else []),
+        [sys.executable, "-m", "bench.webrtc_bench"] + (["--seconds", "4", "--rounds", "1"] if quick else []),
     ]
     failed = []
     for command in runs:
