@@ -14,12 +14,15 @@ Error handling: whatever an offer or a peer does ends at its own peer connection
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
+import outcome
 import trio
 import trio_asyncio
 
@@ -57,6 +60,11 @@ class RtcService:
         self._peers: dict[object, tuple[RtcPeer, Closed]] = {}
         self._stopping, self._to_stop = trio.open_memory_channel[RtcPeer](math.inf)  # one entry per peer at most
         self._loop: trio_asyncio.TrioEventLoop | None = None
+        self._calls_in, self._calls = trio.open_memory_channel[
+            tuple[Callable[[str], Awaitable[str]], str, trio.MemorySendChannel[outcome.Outcome[str]]]
+        ](math.inf)  # one entry per offer being answered: bounded by the connections allowed to offer
+        self.asyncio_errors = 0
+        """Errors asyncio code left unhandled (logged, never raised)."""
         self.opened = 0
         self.closed_stats = PeerStats()
         """Every closed peer's counts, summed."""
@@ -68,11 +76,13 @@ class RtcService:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Open the asyncio loop and serve until cancelled; then stop every peer connection."""
         async with trio_asyncio.open_loop() as loop:
+            loop.set_exception_handler(self._asyncio_error)
             self._loop = loop
             try:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._stop_closed)
                     nursery.start_soon(self._watch)
+                    nursery.start_soon(self._serve_calls, nursery)
                     task_status.started()
             finally:
                 with trio.CancelScope(shield=True), trio.move_on_after(STOP_TIMEOUT_S):
@@ -99,7 +109,7 @@ class RtcService:
         self.opened += 1
         try:
             with trio.fail_after(self.settings.answer_timeout_s):
-                answer: str = await trio_asyncio.aio_as_trio(peer.answer, loop=loop)(sdp)
+                answer: str = await self._call(peer.answer, sdp)
         except trio.TooSlowError:
             self.close(owner, "failed", tell=False, only=peer)
             raise RtcFailed(f"no answer within {self.settings.answer_timeout_s:g} s") from None
@@ -136,6 +146,46 @@ class RtcService:
             if known is peer:
                 del self._peers[owner]
                 on_closed(reason)
+
+    async def _call(self, fn: Callable[[str], Awaitable[str]], arg: str) -> str:
+        """Run the asyncio coroutine function `fn(arg)` on the loop, from a task of the service's own nursery.
+
+        Not from the caller's task: asyncio code copies the context it starts in into everything it
+        schedules (tasks, and trio-asyncio's reader tasks for the sockets it opens), and only the service's
+        tasks, started inside `open_loop`, carry the loop in theirs; from a session's task, aioice's socket
+        callbacks would later find no running loop. The call is bounded by `answer_timeout_s` on its own."""
+        reply_in, reply = trio.open_memory_channel[outcome.Outcome[str]](1)
+        self._calls_in.send_nowait((fn, arg, reply_in))
+        result = await reply.receive()
+        return result.unwrap()
+
+    async def _serve_calls(self, nursery: trio.Nursery) -> None:
+        async for fn, arg, reply in self._calls:
+            nursery.start_soon(self._run_call, fn, arg, reply)
+
+    async def _run_call(
+        self, fn: Callable[[str], Awaitable[str]], arg: str, reply: trio.MemorySendChannel[outcome.Outcome[str]]
+    ) -> None:
+        with trio.move_on_after(self.settings.answer_timeout_s + 1.0):  # the caller has given up by then
+            result: outcome.Outcome[str]
+            try:
+                result = outcome.Value(await trio_asyncio.aio_as_trio(fn)(arg))
+            except Exception as error:  # the caller's to raise (trio.Cancelled passes through)
+                result = outcome.Error(error)
+            with contextlib.suppress(trio.BrokenResourceError):
+                reply.send_nowait(result)
+
+    def _asyncio_error(self, loop: object, context: dict[str, Any]) -> None:
+        """What asyncio code leaves unhandled (in aiortc's and aioice's callbacks and tasks, about one peer's
+        datagrams): logged with an incident id, never raised (trio-asyncio's default handler raises it into
+        the loop's nursery, which would end every peer connection and the server)."""
+        self.asyncio_errors += 1
+        error = context.get("exception")
+        what = str(context.get("message", "asyncio"))[:200]
+        if isinstance(error, BaseException):
+            report_incident(log, error, what)
+        else:
+            log.error("asyncio: %s", what)
 
     async def _stop_closed(self) -> None:
         async for peer in self._to_stop:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import queue
 import wave
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -56,13 +56,25 @@ CLOSED = """async () => {
 
 
 class Browser:
-    """Chromium in a worker thread (Playwright's sync API), running page scripts the test hands it."""
+    """Chromium in a worker thread (Playwright's sync API), running page scripts the test hands it. A failure
+    in that thread (a launch that fails, a page that does not load) is raised by the waiting `evaluate`."""
 
     def __init__(self, page_url: str, microphone: Path) -> None:
         self._url, self._microphone = page_url, microphone
-        self._calls: queue.Queue[tuple[Callable[[Any], Any], queue.Queue[Any]] | None] = queue.Queue()
+        self._calls: queue.Queue[tuple[str, object, queue.Queue[Any]] | None] = queue.Queue()
+        self._failed: BaseException | None = None
+        self._replies: list[queue.Queue[Any]] = []
 
     def run(self) -> None:
+        try:
+            self._serve()
+        except BaseException as error:
+            self._failed = error
+            for reply in self._replies:
+                reply.put(error)
+            raise
+
+    def _serve(self) -> None:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as p:
@@ -73,14 +85,15 @@ class Browser:
                     f"--use-file-for-fake-audio-capture={self._microphone}",
                     "--use-fake-ui-for-media-stream",
                 ],
+                timeout=60_000,
             )
             try:
                 page = browser.new_context(bypass_csp=True).new_page()
-                page.goto(self._url)
+                page.goto(self._url, timeout=60_000)
                 while (call := self._calls.get()) is not None:
-                    fn, reply = call
+                    script, arg, reply = call
                     try:
-                        reply.put(fn(page))
+                        reply.put(page.evaluate(script, arg))
                     except Exception as error:  # handed to the test, which raises it
                         reply.put(error)
             finally:
@@ -88,9 +101,12 @@ class Browser:
 
     async def evaluate(self, script: str, arg: object = None) -> Any:
         reply: queue.Queue[Any] = queue.Queue()
-        self._calls.put((lambda page: page.evaluate(script, arg), reply))
-        result = await trio.to_thread.run_sync(reply.get)
-        if isinstance(result, Exception):
+        self._replies.append(reply)
+        if self._failed is not None:
+            raise self._failed
+        self._calls.put((script, arg, reply))
+        result = await trio.to_thread.run_sync(reply.get, abandon_on_cancel=True)
+        if isinstance(result, BaseException):
             raise result
         return result
 
@@ -108,14 +124,14 @@ async def test_chromiums_microphone_over_webrtc_is_heard_by_a_websocket_listener
         w.setframerate(48_000)
         w.writeframes(b"".join(tone_frames(440.0, 10.0)))
     browser = Browser(f"http://127.0.0.1:{server.http_port}/", microphone)
-    with trio.fail_after(90):
+    with trio.fail_after(120):
         async with (
             trio.open_nursery() as nursery,
             connect_account(server.url, "host") as host,
             connect_account(server.url, "ada") as ada,
             connect(server.url, "lis") as lis,
         ):
-            nursery.start_soon(trio.to_thread.run_sync, browser.run)
+            nursery.start_soon(partial(trio.to_thread.run_sync, browser.run, abandon_on_cancel=True))
             try:
                 space_id = (await host.create_space("From a browser")).space.space_id
                 await ada.join_space(space_id)
