@@ -1,18 +1,29 @@
 # Stoa: `make run` starts a server, `make test` runs every test. Both install
-# what they need first (Debian packages, a virtual environment, the extension).
+# what they need first (Debian packages, a virtual environment from the lock
+# file, the extension), and only what changed since the last time.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8765
+HTTP_PORT ?= 8080
 DATA ?= data
 
-.PHONY: setup run test lint test-rust test-python fuzz bench bench-quick clean
+.PHONY: setup setup-run run test lint lock test-rust test-python fuzz bench bench-quick clean
 
+# Each installs only what changed since it last ran (scripts/setup.sh): on a set-up machine, nothing.
 setup:
-	bash scripts/setup.sh
+	@bash scripts/setup.sh dev
 
-run: setup
-	$(VENV)/bin/stoa serve --host $(HOST) --port $(PORT) --data $(DATA)
+setup-run:
+	@bash scripts/setup.sh run
+
+run: setup-run
+	@$(VENV)/bin/stoa serve --host $(HOST) --port $(PORT) --http-port $(HTTP_PORT) --data $(DATA)
+
+# The lock files, from pyproject.toml: run after changing a dependency there, and commit both.
+lock: setup
+	$(VENV)/bin/uv pip compile pyproject.toml --extra build --python-version 3.11 --generate-hashes --quiet -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes --quiet -o requirements-dev.lock
 
 test: setup lint test-rust fuzz test-python
 

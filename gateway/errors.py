@@ -7,13 +7,13 @@ fails on an unmapped one. Codes never change once published; `docs/protocol.md` 
 from __future__ import annotations
 
 import enum
-import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import store
 from actors.space import errors as space_errors
+from gateway.logs import AnyLogger
 from gateway.protocol_base import (  # defined with the decoder that raises them
     BadMessage as BadMessage,
     GatewayError as GatewayError,
@@ -156,12 +156,13 @@ class CloseCode(enum.IntEnum):
     KEEPALIVE_TIMEOUT = 4001  # no pong within 5 s of a ping
     REPLACED = 4002  # the same user connected again; the newer connection wins
     HELLO_TIMEOUT = 4003  # no successful `hello` within 10 s of connecting
+    DRAINING = 4004  # the server is draining (going down for a restart or a move): reconnect, then resume
 
 
 T = TypeVar("T")
 
 
-def report_incident(log: logging.Logger, error: BaseException, what: str) -> str:
+def report_incident(log: AnyLogger, error: BaseException, what: str) -> str:
     """Log an unexpected exception, with its traceback, under a fresh incident id; return the reason to close
     the connection with (1011): the operator finds the log line from the id the client was told."""
     incident = secrets.token_hex(4)
@@ -169,7 +170,7 @@ def report_incident(log: logging.Logger, error: BaseException, what: str) -> str
     return f"internal error (incident {incident})"
 
 
-def contained(log: logging.Logger, handler: Callable[[T], Awaitable[None]]) -> Callable[[T], Awaitable[None]]:
+def contained(log: AnyLogger, handler: Callable[[T], Awaitable[None]]) -> Callable[[T], Awaitable[None]]:
     """`handler` for one connection, made unable to end anything but that connection: an exception that
     escapes it is reported as an incident instead of reaching the server's nursery. `trio.Cancelled` (a
     BaseException) always passes through."""

@@ -167,7 +167,16 @@ class Limits:
         self._buckets: dict[str, Buckets] = {}
         self.logins = LoginGuard(settings.login_failures_free, settings.login_lockout_max_s, clock)
         self.hashing = HashQueue(settings.hashes_waiting)
-        self.refused = 0
+        self.refused_by: dict[str, int] = {}
+        """Refusals since start, by limit name (the metrics read it)."""
+
+    @property
+    def refused(self) -> int:
+        return sum(self.refused_by.values())
+
+    def refuse(self, name: str) -> None:
+        """Count one refusal by limit `name`."""
+        self.refused_by[name] = self.refused_by.get(name, 0) + 1
 
     def take(self, name: str, key: object, what: str) -> None:
         """Spend one of limit `name` for `key`; raises `RateLimited` (counted) when none is left."""
@@ -179,5 +188,5 @@ class Limits:
         try:
             buckets.take(key, what)
         except RateLimited:
-            self.refused += 1
+            self.refuse(name)
             raise

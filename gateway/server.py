@@ -6,7 +6,6 @@ listener socket, and every session, in one nursery. `Gateway.shut_down()` closes
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -30,12 +29,13 @@ from actors.space import (
     MixConfig,
     SpaceDirectory,
 )
-from gateway import identity, protocol as p
+from gateway import identity, logs, protocol as p
 from gateway.context import Services
 from gateway.errors import CloseCode, report_incident
-from gateway.http import WebSettings, build_app, open_http_socket, serve_http
+from gateway.http import WebSettings, build_app, open_http_socket, ops_routes, serve_http
 from gateway.identity import GuestIds
 from gateway.limits import Limits, LimitSettings
+from gateway.metrics import GatewayMetrics, LoopProbe
 from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
 from gateway.reminders import Scheduler
@@ -45,7 +45,7 @@ from gateway.transport import FanoutStream, serve_python, serve_rust
 from gateway.webrtc import RtcService, RtcSettings, is_loopback
 from mixer import Fanout
 
-log = logging.getLogger("gateway")
+log = logs.get_logger("gateway")
 
 SERVER_NAME = "stoa/0.1.0"
 LOOPBACK_ORIGIN = re.compile(r"https?://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?")
@@ -57,6 +57,7 @@ DATABASE_FILE = "stoa.db"
 LAG_GRACE_S = 5.0
 """A listener that keeps losing audio because it reads too slowly is disconnected after this long."""
 AUDIO_REPORT_INTERVAL_S = 10.0
+DRAINING_REASON = "the server is draining: reconnect (to another server, or this one once back) and resume"
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,10 @@ class GatewayConfig:
     """The web client's and HTTP routes' port (0 picks a free one); None: no HTTP server."""
     public_ws_url: str | None = None
     """The WebSocket URL the web client connects to, when a reverse proxy serves it (docs/operations.md)."""
+    drain_timeout_s: float = 30.0
+    """How long a drain waits for clients to go (`Gateway.drain`)."""
+    metrics_token: str | None = None
+    """A bearer token that lets any address read /metrics; None: loopback only (gateway/http/ops.py)."""
     rtc: RtcSettings | None = field(default_factory=RtcSettings)
     """WebRTC for speakers (`gateway/webrtc/`); None: `rtc_offer` is refused with `rtc_failed`."""
 
@@ -105,7 +110,10 @@ class Gateway:
         self.connections: dict[int, Session] = {}  # every open connection, by fan-out id
         self.per_address: dict[str, int] = {}  # open connections by client address
         self.drained = trio.Event()
+        self.draining = False
+        """Set by `drain`: no new connections, /readyz answers 503."""
         self.limits = Limits(config.limits)
+        self.metrics = GatewayMetrics()
         self.scheduler = Scheduler(db, self.notify)
         self.services = Services(
             db=db,
@@ -179,9 +187,15 @@ class Gateway:
             await request.reject(403, body=b"origin not allowed\n")
             return
         address = stream.peer_address if stream is not None else _address_of(request)
+        logs.bind(conn=conn, address=address)
+        if self.draining:
+            log.info("refused", why="draining", status=503)
+            await request.reject(503, extra_headers=[(b"Retry-After", b"5")], body=b"the server is draining\n")
+            return
         cap = self.limits.settings.max_connections_per_address
         if cap and self.per_address.get(address, 0) >= cap:
-            self.limits.refused += 1
+            self.limits.refuse("connections_per_address")
+            log.info("refused", why="connections_per_address", status=429)
             body = f"at most {cap} connections from one address\n".encode()
             await request.reject(429, extra_headers=[(b"Retry-After", b"10")], body=body)
             return
@@ -189,11 +203,17 @@ class Gateway:
         session = Session(ws, self, conn, outbox, stream, address)
         self.connections[conn] = session
         self.per_address[address] = self.per_address.get(address, 0) + 1
+        self.metrics.connections_opened.inc()
+        log.info("connected")
+        if self.draining:  # the drain began while this one was being accepted: it missed the drain's close
+            session.close(CloseCode.DRAINING, DRAINING_REASON)
         try:
             await session.run()
         except Exception as error:  # never trio.Cancelled: a BaseException, it passes through
             await self._contain(session, error)
         finally:
+            code = int(session.close_code or 1006)
+            log.info("disconnected", user=session.user, code=code, reason=session.close_reason)
             del self.connections[conn]
             left = self.per_address[address] - 1
             if left:
@@ -216,6 +236,19 @@ class Gateway:
                 await session.cleanup()  # what Session.run does after a normal close
         except Exception as cleanup_error:
             report_incident(log, cleanup_error, f"cleaning up after {reason}")
+
+    async def drain(self, timeout_s: float) -> None:
+        """Stop taking connections (new ones get HTTP 503, /readyz says 503), tell every connected client to
+        reconnect elsewhere (close code 4004), and return once all have gone or after `timeout_s`. Each
+        connection leaves its space as a normal close does, so what it did is in the store before this returns."""
+        self.draining = True
+        self.drained = trio.Event()
+        if not self.connections:
+            return
+        for session in list(self.connections.values()):
+            session.close(CloseCode.DRAINING, DRAINING_REASON)
+        with trio.move_on_after(timeout_s):
+            await self.drained.wait()
 
     async def shut_down(self, grace_s: float = 3.0) -> None:
         """Close every connection with 1001 and wait (at most `grace_s`) for the close handshakes."""
@@ -264,12 +297,15 @@ class Gateway:
                     session.lagging(value, now)
                     lagging.add(session)
                 else:  # "overflow" or "error": the fan-out has already given up on this socket
+                    if kind == "overflow" and session.close_code is None:
+                        self.metrics.slow_disconnects.inc()
                     session.close(CloseCode.TOO_SLOW, f"connection {kind}")
             for session in list(lagging):
                 if session.close_code is not None or now - session.lagging_last > 1.0:
                     session.lagging_since = None  # it caught up (or is gone)
                     lagging.discard(session)
                 elif session.lagging_since is not None and now - session.lagging_since > LAG_GRACE_S:
+                    self.metrics.slow_disconnects.inc()  # (close_code is None: checked above)
                     session.close(CloseCode.TOO_SLOW, "the client kept losing audio: it reads too slowly")
                     lagging.discard(session)
 
@@ -351,9 +387,14 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             await nursery.start(gateway.scheduler.run)
             if isinstance(fanout, Fanout):
                 nursery.start_soon(gateway.keep_alive, fanout)
+            gateway.metrics.watch(gateway)
+            probe = gateway.metrics.stalls
+            if isinstance(probe, LoopProbe):
+                await nursery.start(probe.run)
             http_port = None
             if http_socket is not None:
-                app = build_app(WebSettings(ws_port=port, public_ws_url=config.public_ws_url))
+                ops = ops_routes(gateway.metrics.registry, lambda: gateway.draining, config.metrics_token)
+                app = build_app(WebSettings(ws_port=port, public_ws_url=config.public_ws_url), ops)
                 http_port = await nursery.start(serve_http, app, http_socket)
                 log.info("web client on http://%s:%d/", config.host, http_port)
             log.info("listening on ws://%s:%d/ (%s transport)", config.host, port, config.transport)

@@ -11,7 +11,6 @@ order; a refusal is an `error` reply and changes nothing. The session is the han
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from typing import TYPE_CHECKING
@@ -34,7 +33,7 @@ from actors.space import (
     SpaceState,
     errors as space_errors,
 )
-from gateway import protocol as p, requests
+from gateway import logs, protocol as p, requests
 from gateway.context import Services
 from gateway.errors import CloseCode, GatewayError, NotAuthenticated, RateLimited, code_of, report_incident
 from gateway.outbox import Outbox, OutboxClosed
@@ -43,7 +42,7 @@ if TYPE_CHECKING:
     from gateway.server import Gateway
     from gateway.transport import FanoutStream
 
-log = logging.getLogger("gateway")
+log = logs.get_logger("gateway")
 
 KEEPALIVE_INTERVAL_S = 5.0
 KEEPALIVE_TIMEOUT_S = 5.0
@@ -104,6 +103,7 @@ class Session:
         self._close_requested = trio.Event()
         self._bad_in_a_row = 0
         self._refusal_sent_at: dict[str, float] = {}
+        self._refusals_logged: dict[str, tuple[float, int]] = {}  # code -> (last logged, refused since)
         self.lagging_since: float | None = None  # when this client started losing audio, if it still does
         self.lagging_last = 0.0
         self._lag_told_at = -10.0
@@ -131,6 +131,7 @@ class Session:
     def send(self, data: bytes) -> None:
         """Queue a reply or event for this client. A queue that overflows closes the connection."""
         if self.close_code is None and not self.gateway.fanout.send(self.conn, data):
+            self.gateway.metrics.slow_disconnects.inc()
             self.close(CloseCode.TOO_SLOW, "the client did not read its replies and events fast enough")
 
     def close(self, code: CloseCode, reason: str) -> None:
@@ -170,6 +171,10 @@ class Session:
         self.gateway.sign_out(self)
         self.user, self.name, self.account, self.token = user, name, account, token
         self.gateway.sign_in(self)
+        kind = "guest" if account is None else "account"
+        logs.bind(user=user)
+        log.info("signed in", kind=kind)
+        self.gateway.metrics.sign_ins.labels(kind=kind).inc()
         if welcome:
             self.send(p.encode(self.gateway.welcome(self)))
 
@@ -189,8 +194,14 @@ class Session:
             if self.link is link:
                 self.left_space()
             raise
+        log.info("joined", space=space.space_id)
+        self.gateway.metrics.joins.inc()
 
     def left_space(self) -> None:
+        if self.space is not None:
+            # Maybe from the space's task (an event it sent): the context here may not be this connection's.
+            log.info("left", space=self.space.space_id, user=self.user, conn=self.conn)
+            self.gateway.metrics.leaves.inc()
         self.space, self.link, self.role, self.muted = None, None, None, False
         self._close_rtc("left_space")
 
@@ -278,6 +289,7 @@ class Session:
 
     def reply_error(self, ref: int | None, error: Exception) -> None:
         retry = error.retry_after_ms if isinstance(error, RateLimited) else None
+        self._log_refusal(code_of(error))
         message = str(error)[:MAX_ERROR_CHARS]  # a refusal may quote the input: never at length
         self.send(p.encode(p.Error(ref=ref, code=code_of(error), message=message, retry_after_ms=retry)))
 
@@ -291,6 +303,17 @@ class Session:
         if self.muted:
             return self._refuse_audio(space_errors.Muted("you are muted: unmute first"))
         self.space.push_audio(self.user, m.seq, m.captured_at, m.opus)
+
+    def _log_refusal(self, code: str) -> None:
+        """Log a refused request, at most once a second per code (a client may send thousands): the line
+        after a quiet second says how many went unlogged."""
+        now = time.monotonic()
+        last, unlogged = self._refusals_logged.get(code, (-10.0, 0))
+        if now - last >= 1.0:
+            log.info("refused", code=code, unlogged=unlogged)
+            self._refusals_logged[code] = (now, 0)
+        else:
+            self._refusals_logged[code] = (last, unlogged + 1)
 
     def _refuse_audio(self, error: Exception) -> None:
         """Refused audio is answered at most once a second per code: a stream of 50 packets a second from a

@@ -19,6 +19,7 @@ from mixer._mixer import (
     SpaceDriver,
     TickOutput,
     TickPool,
+    TickPoolStats,
 )
 
 __all__ = [
@@ -38,4 +39,5 @@ __all__ = [
     "SpaceDriver",
     "TickOutput",
     "TickPool",
+    "TickPoolStats",
 ]

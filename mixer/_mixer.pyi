@@ -423,6 +423,28 @@ class TickPool:
     @property
     def talking(self) -> int:
         """Spaces in the queue now: someone talks (or just stopped, and their last frames are due)."""
+    def stats(self) -> TickPoolStats:
+        """The pool's counters since it started (a few atomic loads): cheap enough for every scrape."""
+
+@final
+class TickPoolStats:
+    """A ``TickPool``'s counters since it started, each read on its own."""
+
+    @property
+    def ticks(self) -> int:
+        """Ticks done, of every space (each a pass over one space: mix, encode, queue the frames)."""
+    @property
+    def late(self) -> int:
+        """Ticks taken more than 5 ms after their deadline (no thread was free in time)."""
+    @property
+    def skipped(self) -> int:
+        """Ticks skipped by spaces that fell more than 200 ms behind (their frames' ``seq`` jumps)."""
+    @property
+    def duration_sum_s(self) -> float: ...
+    @property
+    def duration_buckets(self) -> list[tuple[float, int]]:
+        """(upper bound in seconds, ticks that took at most that long), cumulative; the last bound is
+        ``inf`` (every tick)."""
 
 class SpaceDriver:
     """A space's registration with a ``TickPool`` (no thread of its own): while its mixer is active the

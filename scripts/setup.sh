@@ -1,16 +1,39 @@
 #!/usr/bin/env bash
-# Installs what Stoa needs on a fresh Debian machine: system libraries (libopus), chromium for the browser tests,
-# opus-tools (opusinfo, opusdec, opusenc: the tests' independent readers of Ogg Opus),
-# a virtual environment with the Python dependencies, and the Rust extension
-# built in release mode. Safe to run again: each step is skipped when done.
+# Installs what Stoa needs on a fresh Debian machine: system libraries (libopus), a virtual environment
+# with the Python dependencies pinned by the lock file, and the Rust extension built in release mode.
+#
+#   scripts/setup.sh run    what the server needs (requirements.lock): `make run`
+#   scripts/setup.sh dev    that and the tools: tests, lint, fuzzing, load harness (requirements-dev.lock)
+#
+# Safe and quick to run again: each step leaves a stamp in the venv and runs again only when its inputs
+# changed (the lock file; the Rust sources and Cargo files), so a set-up machine goes straight through,
+# printing nothing. Install output goes to $VENV/setup.log; a failure prints its tail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+MODE=${1:-dev}
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
+LOG="$VENV/setup.log"
 
-debs=(libopus-dev pkg-config chromium opus-tools)  # chromium: the browser tests; opus-tools: Ogg Opus checks
+quietly() {  # run "$@" with its output in the log; on failure show the log's tail
+    if ! "$@" >>"$LOG" 2>&1; then
+        echo "setup: failed: $*" >&2
+        tail -n 30 "$LOG" >&2
+        exit 1
+    fi
+}
+
+newer_than() {  # is any of the inputs (files, or folders searched) newer than the stamp, or the stamp missing?
+    local stamp=$1
+    shift
+    [ ! -f "$stamp" ] || [ -n "$(find "$@" -newer "$stamp" -print -quit 2>/dev/null)" ]
+}
+
+debs=(libopus-dev pkg-config)
+# the tests': chromium for the browser tests; opus-tools (opusinfo, opusdec, opusenc) to check Ogg Opus files
+[ "$MODE" = dev ] && debs+=(chromium opus-tools)
 missing=()
 for d in "${debs[@]}"; do
     dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d")
@@ -27,22 +50,27 @@ if [ ! -x "$VENV/bin/python" ]; then
     echo "setup: creating $VENV"
     "$PYTHON" -m venv "$VENV"
 fi
+: >>"$LOG"
 
-stamp="$VENV/.deps-installed"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    echo "setup: installing Python dependencies"
-    "$VENV/bin/pip" install -q --upgrade pip
-    # Dependencies only (the project itself is built below by maturin).
-    "$VENV/bin/python" - <<'PY' > "$VENV/.requirements.txt"
-import tomllib
-p = tomllib.load(open("pyproject.toml", "rb"))["project"]
-print("\n".join(p["dependencies"] + p["optional-dependencies"]["dev"]))
-PY
-    "$VENV/bin/pip" install -q -r "$VENV/.requirements.txt"
+case "$MODE" in
+    run) lock=requirements.lock ;;
+    dev) lock=requirements-dev.lock ;;
+    *) echo "usage: $0 run|dev" >&2; exit 2 ;;
+esac
+stamp="$VENV/.stamp-$MODE"
+if newer_than "$stamp" "$lock"; then
+    echo "setup: installing Python packages from $lock (log: $LOG)"
+    # Exactly what the lock pins, each checked against its hashes; nothing resolved here.
+    quietly "$VENV/bin/pip" install --require-hashes --no-deps -r "$lock"
     touch "$stamp"
+    [ "$MODE" = dev ] && touch "$VENV/.stamp-run"  # the dev lock holds every package of the run lock
 fi
 
-echo "setup: building the mixer extension (release)"
-# maturin develop installs the package in editable form: actors/ and gateway/
-# are imported from the source tree, the native module is built into mixer/.
-VIRTUAL_ENV="$PWD/$VENV" "$VENV/bin/maturin" develop --release -q
+stamp="$VENV/.stamp-extension"
+if newer_than "$stamp" mixer-rs Cargo.toml Cargo.lock pyproject.toml || ! ls mixer/_mixer*.so >/dev/null 2>&1; then
+    echo "setup: building the mixer extension (release; log: $LOG)"
+    # An editable install: actors/, gateway/... are imported from the source tree, the native module is
+    # built into mixer/ (the dependencies maturin asks pip for are the lock's, already there).
+    VIRTUAL_ENV="$PWD/$VENV" quietly "$VENV/bin/maturin" develop --release
+    touch "$stamp"
+fi

@@ -58,6 +58,8 @@ class Database:
         self.passwords = passwords
         self.signing_keys = dict(signing_keys)
         self._clock = clock
+        self.on_write: Callable[[float], None] | None = None
+        """Told how long each write took, from asking to committed, in seconds (the server's metrics)."""
 
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -80,7 +82,13 @@ class Database:
         Error handling: cancellation while the function runs does not abandon it; the transaction
         finishes (committed or rolled back) before `trio.Cancelled` is delivered.
         """
-        return await self._run(fn, "BEGIN IMMEDIATE")
+        if self.on_write is None:
+            return await self._run(fn, "BEGIN IMMEDIATE")
+        started = time.perf_counter()
+        try:
+            return await self._run(fn, "BEGIN IMMEDIATE")
+        finally:
+            self.on_write(time.perf_counter() - started)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T], begin: str) -> T:
         if self._closed:

@@ -167,6 +167,11 @@ class SpaceDirectory:
     def live_count(self) -> int:
         return len(self._live)
 
+    @property
+    def unmoderated_count(self) -> int:
+        """Live spaces with no host or co-host present now."""
+        return len(self._unmoderated)
+
     def audio_stats(self) -> AudioStats:
         """Speakers' packets in every space this directory has run, ended ones included: how many the
         mixers took, and how many were dropped, by reason."""
@@ -200,6 +205,7 @@ class SpaceDirectory:
         ref = SpaceRef(space_id, actor, audio)
         self._live[space_id] = _Live(ref, audience, state.host)
         self._hosted[state.host] = space_id
+        log.info("space started", extra={"space": space_id, "host": state.host})
         return ref
 
     async def _spaces(self) -> Supervisor:
@@ -246,6 +252,7 @@ class SpaceDirectory:
             del self._hosted[live.host]
         self._unmoderated.pop(space_id, None)
         self._over[space_id] = None
+        log.info("space ended", extra={"space": space_id, "host": live.host})
         if len(self._over) > MAX_REMEMBERED_OVER:  # an older one is `no_such_space` to `get`: still not live
             del self._over[next(iter(self._over))]
         if keep_audience:
@@ -285,3 +292,5 @@ class SpaceDirectory:
 
     def _count(self, event: RestartEvent) -> None:
         self.restarts += 1
+        log.error("space crashed: restarting it", extra={"space": event.child_id, "reason": event.reason,
+                  "error_type": event.error_type, "restarts": event.restarts})  # fmt: skip

@@ -8,7 +8,7 @@ import trio
 
 import store
 from actors.space import SpaceError, SpaceStatus, domain, errors as space_errors
-from gateway import identity, protocol as p, space_store
+from gateway import identity, logs, protocol as p, space_store
 from gateway.context import Caller
 from gateway.handlers.accounts import my_account
 from gateway.handlers.spaces import require_may_host, require_no_space
@@ -64,13 +64,14 @@ async def start_scheduled(c: Caller, m: p.StartScheduled) -> Reply:
     domain.schedule.check_host(scheduled.host, me.id, "starts")
     domain.schedule.check_pending(scheduled.id, scheduled.cancelled_at, scheduled.started_space_id)
     await require_may_host(c)
-    space = await c.services.directory.create(
-        identity.account_user(me),
-        scheduled.title,
-        description=scheduled.description,
-        topics=scheduled.topics,
-        host_name=me.handle,
-    )
+    with logs.detached():  # the space's tasks must not log as this connection
+        space = await c.services.directory.create(
+            identity.account_user(me),
+            scheduled.title,
+            description=scheduled.description,
+            topics=scheduled.topics,
+            host_name=me.handle,
+        )
     started, holders = await store.mark_started(db, m.scheduled_id, space.space_id)
     c.services.scheduler.changed()
     notice = p.SpaceStarting(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import store
 from actors.space import SpaceRef, SpeakerPolicy, errors as space_errors
-from gateway import identity, protocol as p
+from gateway import identity, logs, protocol as p
 from gateway.context import Caller
 from gateway.errors import ProtectedAccount
 
@@ -16,9 +16,10 @@ Reply = p.Reply
 async def create_space(c: Caller, m: p.CreateSpace) -> Reply:
     await require_may_host(c)
     host = me(c)
-    space = await c.services.directory.create(
-        host, m.title, m.speakers, description=m.description, topics=m.topics, host_name=c.name
-    )
+    with logs.detached():  # the space's tasks must not log as this connection
+        space = await c.services.directory.create(
+            host, m.title, m.speakers, description=m.description, topics=m.topics, host_name=c.name
+        )
     await c.enter(m.ref, space)
     return p.SENT
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -15,7 +16,7 @@ from hypercorn.trio import serve
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -70,9 +71,9 @@ class _SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def build_app(settings: WebSettings) -> ASGIApp:
+def build_app(settings: WebSettings, extra_routes: Sequence[BaseRoute] = ()) -> ASGIApp:
     """The web client (`/`, `/s/<space_id>`, `/js/...`, `/css/...`) and `/config.json`, which tells the page
-    where the gateway is."""
+    where the gateway is; and `extra_routes` (the operators', gateway/http/ops.py)."""
     index = settings.web_dir / "index.html"
 
     async def page(request: Request) -> Response:
@@ -92,6 +93,7 @@ def build_app(settings: WebSettings) -> ASGIApp:
         return JSONResponse({"ws_url": ws_url, "protocol": p.PROTOCOL_VERSION}, headers={"cache-control": "no-store"})
 
     routes = [
+        *extra_routes,
         Route("/", page),
         Route("/s/{space_id}", page),
         Route("/config.json", config),

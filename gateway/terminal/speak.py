@@ -11,6 +11,7 @@ approve it. The audio is sent as `audio` messages, 20 ms Opus packets at their r
 from __future__ import annotations
 
 import argparse
+import array
 import getpass
 import os
 import subprocess
@@ -96,10 +97,13 @@ def wav_pcm(path: Path) -> bytes:
         raise Unusable(f"must be 16-bit PCM at 48 kHz, mono or stereo (it is {8 * width}-bit, {rate} Hz, "
                        f"{channels} channels): convert it, e.g. sox in.wav -r 48000 -b 16 out.wav")  # fmt: skip
     if channels == 2:
-        import numpy as np
-
-        stereo = np.frombuffer(frames, dtype="<i2").reshape(-1, 2).astype(np.int32)
-        frames = (stereo.sum(axis=1) // 2).astype("<i2").tobytes()
+        samples = array.array("h", frames)
+        if sys.byteorder == "big":
+            samples.byteswap()
+        mono = array.array("h", ((left + right) // 2 for left, right in zip(samples[::2], samples[1::2], strict=True)))
+        if sys.byteorder == "big":
+            mono.byteswap()
+        frames = mono.tobytes()
     return frames
 
 

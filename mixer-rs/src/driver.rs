@@ -35,6 +35,52 @@ impl TickPool {
     fn talking(&self) -> usize {
         self.inner.talking()
     }
+
+    fn stats(&self) -> TickPoolStats {
+        TickPoolStats { inner: self.inner.stats() }
+    }
+}
+
+#[pyclass(frozen, module = "mixer._mixer")]
+struct TickPoolStats {
+    inner: dr::PoolStats,
+}
+
+#[pymethods]
+impl TickPoolStats {
+    #[getter]
+    fn ticks(&self) -> u64 {
+        self.inner.ticks
+    }
+
+    #[getter]
+    fn late(&self) -> u64 {
+        self.inner.late
+    }
+
+    #[getter]
+    fn skipped(&self) -> u64 {
+        self.inner.skipped
+    }
+
+    #[getter]
+    fn duration_sum_s(&self) -> f64 {
+        self.inner.duration_sum_ns as f64 / 1e9
+    }
+
+    /// (upper bound in seconds, ticks at or under it), cumulative, the last bound infinite.
+    #[getter]
+    fn duration_buckets(&self) -> Vec<(f64, u64)> {
+        let bounds = dr::TICK_BUCKETS_US.iter().map(|&us| us as f64 / 1e6).chain([f64::INFINITY]);
+        let mut total = 0;
+        bounds
+            .zip(&self.inner.duration_buckets)
+            .map(|(bound, &n)| {
+                total += n;
+                (bound, total)
+            })
+            .collect()
+    }
 }
 
 #[pyclass(frozen, module = "mixer._mixer")]
@@ -101,5 +147,6 @@ impl SpaceDriver {
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TickPool>()?;
+    m.add_class::<TickPoolStats>()?;
     m.add_class::<SpaceDriver>()
 }

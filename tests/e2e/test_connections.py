@@ -5,16 +5,15 @@ from __future__ import annotations
 import socket
 import time
 
-import msgpack
 import pytest
 import trio
-import wsproto
 import wsproto.events as ev
 from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
 
 from actors.space import ParticipantLeft, PostShared
 from gateway.client import connect, connect_account
 from tests.conftest import ServerProcess, start_server, stop_server
+from tests.e2e.wire import raw_handshake
 
 
 @pytest.mark.parametrize(
@@ -72,7 +71,8 @@ async def test_a_second_connection_of_the_same_user_replaces_the_first(server: S
             assert not any(isinstance(e, ParticipantLeft) and e.user == first.user for e in seen)
 
 
-async def test_shutdown_closes_every_connection_with_going_away(tmp_path: object) -> None:
+async def test_sigterm_closes_every_connection_with_draining(tmp_path: object) -> None:
+    """SIGTERM drains (tests/e2e/test_drain.py): clients are told 4004, reconnect elsewhere and resume."""
     srv = start_server(tmp_path / "data")  # type: ignore[operator]
     try:
         with trio.fail_after(20):
@@ -80,7 +80,7 @@ async def test_shutdown_closes_every_connection_with_going_away(tmp_path: object
                 await trio.to_thread.run_sync(stop_server, srv)
                 with pytest.raises(ConnectionClosed) as closed:
                     await ws.get_message()
-                assert closed.value.reason.code == 1001
+                assert closed.value.reason.code == 4004
     finally:
         stop_server(srv)
 
@@ -88,13 +88,7 @@ async def test_shutdown_closes_every_connection_with_going_away(tmp_path: object
 def silent_peer(port: int) -> tuple[int | None, float]:
     """A client that reads everything but never answers a ping: how and when the server closes it."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-    ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
-    sock.sendall(ws.send(ev.Request(host="127.0.0.1", target="/")))
-    accepted = False
-    while not accepted:
-        ws.receive_data(sock.recv(4096))
-        accepted = any(isinstance(e, ev.AcceptConnection) for e in ws.events())
-    sock.sendall(ws.send(ev.BytesMessage(msgpack.packb({"type": "hello", "protocol": 2, "name": "mute"}))))
+    ws = raw_handshake(sock, {"type": "hello", "protocol": 2, "name": "mute"})
     start, pings = time.monotonic(), 0
     while True:
         data = sock.recv(4096)

@@ -6,15 +6,13 @@ import socket
 import time
 from pathlib import Path
 
-import msgpack
 import trio
-import wsproto
-import wsproto.events as ev
 
 from actors.space import AudienceChanged, Role
 from gateway.client import Client, connect, connect_account
 from tests.audio import encode_tone
 from tests.conftest import start_server, stop_server
+from tests.e2e.wire import raw_handshake
 
 
 def stalled_listener(port: int, space_id: str) -> socket.socket:
@@ -23,17 +21,8 @@ def stalled_listener(port: int, space_id: str) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.settimeout(5)
     sock.connect(("127.0.0.1", port))
-    ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
-    sock.sendall(ws.send(ev.Request(host="127.0.0.1", target="/")))
-    accepted = False
-    while not accepted:
-        ws.receive_data(sock.recv(4096))
-        accepted = any(isinstance(e, ev.AcceptConnection) for e in ws.events())
-    for message in (
-        {"type": "hello", "protocol": 2, "name": "stalled"},
-        {"type": "join_space", "ref": 1, "space_id": space_id},
-    ):
-        sock.sendall(ws.send(ev.BytesMessage(msgpack.packb(message))))
+    hello = {"type": "hello", "protocol": 2, "name": "stalled"}
+    raw_handshake(sock, hello, {"type": "join_space", "ref": 1, "space_id": space_id})
     return sock
 
 

@@ -3,8 +3,12 @@ Structs): what a client written from docs/protocol.md alone would send and see."
 
 from __future__ import annotations
 
+import socket
+
 import msgpack
 import trio
+import wsproto
+import wsproto.events as ev
 from trio_websocket import WebSocketConnection
 
 PASSWORD = "correct horse battery staple"
@@ -34,3 +38,17 @@ async def hello_account(ws: WebSocketConnection, handle: str) -> dict:
     logged_in = await say(ws, {"type": "log_in", "ref": 2, "handle": handle, "password": PASSWORD})
     assert logged_in["type"] == "logged_in", logged_in
     return logged_in
+
+
+def raw_handshake(sock: socket.socket, *messages: object) -> wsproto.WSConnection:
+    """The WebSocket handshake on a connected blocking socket, by hand (wsproto), then `messages` sent as
+    msgpack: for clients that then misbehave (never read, never answer a ping or a close)."""
+    ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
+    sock.sendall(ws.send(ev.Request(host="127.0.0.1", target="/")))
+    accepted = False
+    while not accepted:
+        ws.receive_data(sock.recv(4096))
+        accepted = any(isinstance(e, ev.AcceptConnection) for e in ws.events())
+    for message in messages:
+        sock.sendall(ws.send(ev.BytesMessage(msgpack.packb(message))))
+    return ws

@@ -26,6 +26,7 @@ EXPECTED = {
     "PoolStats",
     "SpaceDriver",
     "TickPool",
+    "TickPoolStats",
 }
 
 

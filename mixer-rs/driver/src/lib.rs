@@ -54,7 +54,7 @@ mod wire;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-pub use pool::TickPool;
+pub use pool::{PoolStats, TICK_BUCKETS_US, TickPool};
 pub use space::{Driver, DriverStats};
 pub use wire::{WireFrame, encode_audio};
 

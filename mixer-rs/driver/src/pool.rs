@@ -63,6 +63,36 @@ pub(crate) struct PoolShared {
     alive: AtomicUsize,
     /// Every thread started; the pool's drop joins them. Also guards growth against a stop.
     handles: Mutex<Vec<JoinHandle<()>>>,
+    times: TickTimes,
+}
+
+/// Upper bounds, in µs, of the tick-duration histogram's buckets (a last
+/// bucket takes the rest): a silent or pass-through tick takes tens of µs,
+/// 13 talkers about 2.5 ms, and a tick over 20 ms makes its space late.
+pub const TICK_BUCKETS_US: [u64; 10] = [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 20_000, 50_000];
+
+/// The pool's counters, bumped by each tick thread (relaxed atomics: a few
+/// per tick, no lock), read by `TickPool::stats`.
+#[derive(Default)]
+struct TickTimes {
+    buckets: [AtomicU64; TICK_BUCKETS_US.len() + 1],
+    sum_ns: AtomicU64,
+    late: AtomicU64,
+    skipped: AtomicU64,
+}
+
+/// A snapshot of the pool's counters since it started (each read on its own).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Ticks done, of every space (each a pass over one space: mix, encode, queue).
+    pub ticks: u64,
+    /// Ticks taken more than 5 ms after their deadline (no thread was free).
+    pub late: u64,
+    /// Ticks skipped by spaces more than 200 ms behind (their frames' `seq` jumps).
+    pub skipped: u64,
+    /// Ticks per duration bucket (`TICK_BUCKETS_US`, then the rest): not cumulative.
+    pub duration_buckets: Vec<u64>,
+    pub duration_sum_ns: u64,
 }
 
 /// A tick taken this late means no thread was free when it fell due.
@@ -140,6 +170,18 @@ impl PoolShared {
     }
 }
 
+impl TickTimes {
+    fn record(&self, took: Duration, skipped: u64) {
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let bucket = TICK_BUCKETS_US.iter().position(|&bound| us <= bound).unwrap_or(TICK_BUCKETS_US.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum_ns.fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        if skipped > 0 {
+            self.skipped.fetch_add(skipped, Ordering::Relaxed);
+        }
+    }
+}
+
 fn spawn(shared: &Arc<PoolShared>, handles: &mut Vec<JoinHandle<()>>) -> io::Result<()> {
     handles.retain(|handle| !handle.is_finished());
     let shared = Arc::clone(shared);
@@ -167,6 +209,7 @@ impl TickPool {
             max_threads: max_threads.max(threads),
             alive: AtomicUsize::new(threads),
             handles: Mutex::new(Vec::new()),
+            times: TickTimes::default(),
         });
         let pool = Self { shared };
         {
@@ -186,6 +229,18 @@ impl TickPool {
     /// Spaces ticking now (someone talks, or just stopped and their last frames are due).
     pub fn talking(&self) -> usize {
         self.shared.talking.load(Ordering::Relaxed)
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        let t = &self.shared.times;
+        let duration_buckets: Vec<u64> = t.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        PoolStats {
+            ticks: duration_buckets.iter().sum(),
+            late: t.late.load(Ordering::Relaxed),
+            skipped: t.skipped.load(Ordering::Relaxed),
+            duration_buckets,
+            duration_sum_ns: t.sum_ns.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -212,15 +267,20 @@ impl Drop for TickPool {
 fn work(shared: &Arc<PoolShared>) {
     let mut last_work = Instant::now();
     while let Some((slot, deadline)) = shared.next(last_work) {
-        if Instant::now().saturating_duration_since(deadline) > LATE {
+        let started = Instant::now();
+        if started.saturating_duration_since(deadline) > LATE {
+            shared.times.late.fetch_add(1, Ordering::Relaxed);
             shared.grow();
         }
-        if let Some(next) = slot.tick(deadline) {
+        let skipped = slot.skipped();
+        let next = slot.tick(deadline);
+        last_work = Instant::now();
+        shared.times.record(last_work - started, slot.skipped() - skipped);
+        if let Some(next) = next {
             shared.schedule(slot, next);
         } else {
             slot.went_quiet(shared);
         }
-        last_work = Instant::now();
     }
 }
 
@@ -242,6 +302,25 @@ mod tests {
         assert_eq!(pool.threads(), 3, "max_threads is a bound");
         assert_eq!(lock(&pool.shared.handles).len(), 3, "every thread started is joined on drop");
         pool.shared.talking.store(0, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn each_tick_lands_in_the_bucket_of_its_duration() {
+        let pool = TickPool::new(1, 1).unwrap();
+        let times = &pool.shared.times;
+        times.record(Duration::from_micros(30), 0);
+        times.record(Duration::from_micros(50), 0);
+        times.record(Duration::from_micros(51), 0);
+        times.record(Duration::from_millis(3), 2);
+        times.record(Duration::from_secs(1), 0);
+        let stats = pool.stats();
+        assert_eq!(stats.ticks, 5);
+        assert_eq!(stats.skipped, 2);
+        assert_eq!(stats.duration_buckets[0], 2, "50 µs is in the 50 µs bucket (le)");
+        assert_eq!(stats.duration_buckets[1], 1);
+        assert_eq!(stats.duration_buckets[6], 1, "3 ms: the 5 ms bucket");
+        assert_eq!(stats.duration_buckets[TICK_BUCKETS_US.len()], 1, "beyond the last bound");
+        assert_eq!(stats.duration_sum_ns, 1_003_131_000);
     }
 
     #[test]

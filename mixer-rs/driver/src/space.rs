@@ -87,6 +87,11 @@ impl Slot {
         None
     }
 
+    /// Ticks skipped so far (see `tick`).
+    pub(crate) fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
+    }
+
     fn flush(&self, st: &mut SlotState) {
         let sent = st.batch.flush(&self.fanout, self.audience_group);
         self.messages.fetch_add(sent, Ordering::Relaxed);

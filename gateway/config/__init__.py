@@ -1,0 +1,68 @@
+"""The settings of `stoa serve`: one tree (`_tree.py`), read from a TOML file, the environment and flags
+(`_load.py`), written out as a sample file and a reference (`_render.py`), and turned into the server's
+`GatewayConfig` here. docs/operations.md, Configuration, is the reference for people.
+"""
+
+from __future__ import annotations
+
+from actors.space import MixConfig
+from gateway.config._load import ENV_PREFIX, Item, SettingsError, check_file, items, load
+from gateway.config._render import allowed, reference, sample, toml_value
+from gateway.config._tree import Setting, Settings
+from gateway.limits import LimitSettings
+from gateway.server import GatewayConfig
+from gateway.webrtc import IceServer, RtcSettings
+
+__all__ = [
+    "ENV_PREFIX",
+    "Item",
+    "Setting",
+    "Settings",
+    "SettingsError",
+    "allowed",
+    "check_file",
+    "gateway_config",
+    "items",
+    "load",
+    "reference",
+    "sample",
+    "toml_value",
+]
+
+
+def gateway_config(settings: Settings) -> GatewayConfig:
+    """The server's configuration from `settings`: where each setting goes (one line each)."""
+    server, web = settings.server, settings.web
+    return GatewayConfig(
+        host=server.host,
+        port=server.port,
+        data_dir=server.data,
+        allowed_origins=frozenset(web.allow_origins),
+        mix=MixConfig(
+            bitrate=settings.mix.bitrate, complexity=settings.mix.complexity, max_mixed=settings.mix.max_mixed
+        ),
+        transport="python" if server.transport == "python" else "rust",
+        frames_per_message=server.frames_per_message,
+        sndbuf=server.sndbuf,
+        limits=LimitSettings(
+            enabled=settings.limits.rate_limits,
+            max_connections_per_address=settings.limits.max_connections_per_address,
+        ),
+        abandon_after_s=settings.spaces.abandon_after,
+        http_port=web.http_port,
+        public_ws_url=web.public_ws_url,
+        drain_timeout_s=settings.drain.timeout,
+        metrics_token=settings.metrics.token,
+        rtc=_rtc(settings),
+    )
+
+
+def _rtc(settings: Settings) -> RtcSettings | None:
+    webrtc = settings.webrtc
+    if not webrtc.enabled:
+        return None
+    if webrtc.turn and not (webrtc.turn_username and webrtc.turn_password):
+        raise SettingsError(["webrtc.turn: needs webrtc.turn_username and webrtc.turn_password"])
+    servers = [IceServer(url) for url in webrtc.stun]
+    servers += [IceServer(url, webrtc.turn_username, webrtc.turn_password) for url in webrtc.turn]
+    return RtcSettings(ice_servers=tuple(servers), addresses=webrtc.addresses or None)

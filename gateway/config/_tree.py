@@ -1,0 +1,290 @@
+"""The settings tree of `stoa serve`: every setting once, with its name, type, default, range, unit and doc.
+
+Everything else is made from this tree: the TOML file's sections and keys, the `STOA_<SECTION>_<NAME>`
+environment variables, the command-line flags, `stoa config sample`, `stoa config check`, and the reference in
+docs/operations.md (a test compares it). Adding a setting: add one field to a section below with `setting(...)`
+(its doc, and a flag if people set it by hand), then hand it to the code that uses it in `gateway_config`
+(gateway/config/__init__.py). A new section is a new frozen dataclass and one field of `Settings`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from actors.space import ABANDON_AFTER_S
+from gateway.limits import LimitSettings
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What the tree says of one setting, beside its name, type and default (the dataclass field's)."""
+
+    doc: str
+    flag: str | None = None
+    """Its command-line flag, if it has one (a secret has none: a flag shows in `ps`)."""
+    low: float | None = None
+    high: float | None = None
+    unit: str = ""
+    choices: tuple[str, ...] = ()
+    off: str | None = None
+    """The word that turns an optional setting off (`http_port = "off"`), for a default that is not None."""
+    example: str | None = None
+    """For a setting that is unset by default: a value `stoa config sample` shows, commented out."""
+    check: Callable[[Any], str | None] | None = None
+    """A further check of a value already of the right type and range: what is wrong with it, or None."""
+    secret: bool = False
+
+
+def setting(default: Any, doc: str, **spec: Any) -> Any:
+    """A field of a settings section (see `Setting` for `spec`)."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: tuple(default), metadata={"stoa": Setting(doc, **spec)})
+    return field(default=default, metadata={"stoa": Setting(doc, **spec)})
+
+
+def _ws_url(value: str) -> str | None:
+    return None if urlsplit(value).scheme in ("ws", "wss") else "must be a ws:// or wss:// URL"
+
+
+def _origin(value: str) -> str | None:
+    """What a browser sends as `Origin`: lowercase http(s)://host[:port], nothing after it."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError on a port that is not a number in range)
+    except ValueError:
+        return "must be scheme://host[:port] (http or https, no path)"
+    ok = (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and parts.username is None
+        and not (parts.path or parts.query or parts.fragment)
+        and value == value.lower()
+    )
+    return None if ok else "must be scheme://host[:port] (http or https, no path)"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = setting("127.0.0.1", "interface to bind; 0.0.0.0 for all IPv4 interfaces", flag="--host")
+    port: int = setting(
+        8765,
+        "the WebSocket port (clients, docs/protocol.md); 0 lets the kernel pick one (the bound port is printed)",
+        flag="--port",
+        low=0,
+        high=65535,
+    )
+    data: Path = setting(Path("data"), "the data folder (created if missing); the only place the server writes",
+                         flag="--data")  # fmt: skip
+    transport: str = setting(
+        "rust",
+        "rust: the Rust fan-out writes every byte to clients; python: trio-websocket writes, one send per "
+        "listener per message (the benchmark's baseline)",
+        flag="--transport",
+        choices=("rust", "python"),
+    )
+    frames_per_message: int = setting(
+        1,
+        "20 ms audio frames per listener message: 1 for the lowest delay; 5 serves five times more listeners per "
+        "CPU-second for about 40 ms more delay on average",
+        flag="--frames-per-message",
+        low=1,
+        high=10,
+    )
+    sndbuf: int | None = setting(
+        None,
+        "SO_SNDBUF of each client socket (Rust transport); unset: the kernel's autotuning. A small value bounds "
+        "how much audio waits in the kernel for a slow reader",
+        flag="--sndbuf",
+        low=1024,
+        high=2**31 - 1,
+        unit="bytes",
+        example="65536",
+    )
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    http_port: int | None = setting(
+        8080,
+        'the HTTP port: the web client, /healthz, /readyz, /metrics; 0 picks one; "off" serves none of them',
+        flag="--http-port",
+        low=0,
+        high=65535,
+        off="off",
+    )
+    public_ws_url: str | None = setting(
+        None,
+        "the WebSocket URL the web client is told to use (/config.json) when a reverse proxy serves it; "
+        "unset: the page's own host name on server.port",
+        flag="--public-ws-url",
+        example='"wss://spaces.example.org/ws"',
+        check=_ws_url,
+    )
+    allow_origins: tuple[str, ...] = setting(
+        [],
+        "browser origins allowed to connect, e.g. https://spaces.example.org; none: only loopback origins "
+        "(clients that send no Origin, not browsers, are always allowed)",
+        flag="--allow-origin",
+        example='["https://spaces.example.org"]',
+        check=_origin,
+    )
+
+
+@dataclass(frozen=True)
+class MixSettings:
+    bitrate: int = setting(32000, "Opus bitrate of the mixes", flag="--bitrate", low=500, high=512_000, unit="bit/s")
+    complexity: int = setting(5, "Opus encoder complexity, 0 (cheapest) to 10", flag="--complexity", low=0, high=10)
+    max_mixed: int = setting(
+        4, "at most this many of the loudest talkers are mixed; quiet microphones never are", flag="--max-mixed",
+        low=1, high=13,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SpacesSettings:
+    abandon_after: float = setting(
+        ABANDON_AFTER_S,
+        "a live space whose host and co-hosts have all been gone this long ends (reason abandoned)",
+        flag="--abandon-after",
+        low=0.1,
+        high=7 * 24 * 3600.0,
+        unit="s",
+    )
+
+
+@dataclass(frozen=True)
+class LimitsSettings:
+    rate_limits: bool = setting(
+        True,
+        "the per-request rate limits of docs/security.md; off only for load tests on a private network",
+        flag="--rate-limits",
+    )
+    max_connections_per_address: int = setting(
+        LimitSettings.max_connections_per_address,
+        "open WebSocket connections from one client address (one more gets HTTP 429); 0: no cap",
+        flag="--max-connections-per-address",
+        low=0,
+        high=1_000_000,
+    )
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = setting("INFO", "the least severe level logged", flag="--log-level",
+                         choices=("DEBUG", "INFO", "WARNING", "ERROR"))  # fmt: skip
+    format: str = setting(
+        "auto",
+        "json: one JSON object a line; text: aligned key=value for people; auto: text on a terminal, json otherwise",
+        flag="--log-format",
+        choices=("auto", "json", "text"),
+    )
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    token: str | None = setting(
+        None,
+        "a bearer token that lets any address read /metrics (Authorization: Bearer TOKEN); unset: only "
+        "requests from loopback that came through no proxy may. Prefer STOA_METRICS_TOKEN to the file",
+        example='"change-me"',
+        secret=True,
+    )
+
+
+def _stun(value: str) -> str | None:
+    return None if value.startswith("stun:") and len(value) > len("stun:") else "must be a stun:host[:port] URL"
+
+
+def _turn(value: str) -> str | None:
+    ok = value.startswith(("turn:", "turns:")) and not value.endswith(":")
+    return None if ok else "must be a turn: or turns: URL"
+
+
+def _ip(value: str) -> str | None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return "must be an IP address"
+    return None
+
+
+@dataclass(frozen=True)
+class WebRtcSettings:
+    enabled: bool = setting(
+        True, "accept speakers' WebRTC peer connections (rtc_offer, docs/protocol.md); off refuses them (rtc_failed)",
+        flag="--webrtc",
+    )  # fmt: skip
+    stun: tuple[str, ...] = setting(
+        [],
+        "STUN servers for WebRTC (stun:host[:port]); none: host candidates only, nothing outside is contacted",
+        flag="--stun",
+        example='["stun:stun.example.org:3478"]',
+        check=_stun,
+    )
+    turn: tuple[str, ...] = setting(
+        [],
+        "TURN servers for WebRTC (turn:host[:port][?transport=udp or tcp], or turns:...), with webrtc.turn_username "
+        "and webrtc.turn_password",
+        flag="--turn",
+        example='["turns:turn.example.org:443?transport=tcp"]',
+        check=_turn,
+    )
+    turn_username: str | None = setting(None, "the TURN servers' username", flag="--turn-username",
+                                        example='"stoa"')  # fmt: skip
+    turn_password: str | None = setting(
+        None, "the TURN servers' password; prefer STOA_WEBRTC_TURN_PASSWORD to the file", example='"change-me"',
+        secret=True,
+    )  # fmt: skip
+    addresses: tuple[str, ...] = setting(
+        [],
+        "gather WebRTC host candidates on exactly these addresses; none: every interface's, and 127.0.0.1 too "
+        "when server.host is loopback",
+        flag="--rtc-address",
+        example='["203.0.113.7"]',
+        check=_ip,
+    )
+
+
+@dataclass(frozen=True)
+class DrainSettings:
+    timeout: float = setting(
+        30.0,
+        "how long a drain (SIGTERM, stoa drain) waits for clients to go before the server exits anyway",
+        flag="--drain-timeout",
+        low=0.0,
+        high=3600.0,
+        unit="s",
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of `stoa serve`, by section (a TOML table each)."""
+
+    server: ServerSettings = field(default_factory=ServerSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    mix: MixSettings = field(default_factory=MixSettings)
+    spaces: SpacesSettings = field(default_factory=SpacesSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    drain: DrainSettings = field(default_factory=DrainSettings)
+    webrtc: WebRtcSettings = field(default_factory=WebRtcSettings)
+
+
+SECTION_DOCS = {
+    "server": "The WebSocket gateway and its data.",
+    "web": "The HTTP port: the web client, health checks and metrics.",
+    "mix": "The mix every listener hears.",
+    "spaces": "Spaces' lifetime.",
+    "limits": "Rate limits and caps (each limit's value: docs/security.md).",
+    "log": "Logs go to stderr.",
+    "metrics": "Prometheus metrics at /metrics on the HTTP port.",
+    "drain": "Draining: SIGTERM or `stoa drain`.",
+    "webrtc": "Browsers' microphones over WebRTC (docs/operations.md, WebRTC).",
+}

@@ -1,0 +1,222 @@
+"""The server's Prometheus metrics (prometheus_client), served at /metrics by gateway/http/ops.py.
+
+Two kinds. What the server already counts (the Rust fan-out's and tick pool's counters, the speakers' packets
+by reason, the rate limiters, the open connections and spaces) is read when /metrics is scraped, by
+`ServerCollector`: no Python work per frame or per packet on the audio path. What nothing counted yet (joins,
+leaves, sign-ins, slow-listener disconnects, resumes, store write latency) is a prometheus_client metric in
+`GatewayMetrics`, bumped where it happens: a few times per connection or join, never per frame. Every metric
+is in one registry per server, so two servers in one process (tests) never share one. docs/operations.md,
+Metrics, lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import trio
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from mixer import Fanout, TickPool
+
+if TYPE_CHECKING:
+    from gateway.server import Gateway
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series beside each counter: clutter for dashboards
+
+RESUME_RESULTS = ("resumed", "window_passed", "refused")
+"""The `result` label of `stoa_resumes_total` (resume is issue 12's next part: it bumps these)."""
+STALL_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+STORE_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+@dataclass(frozen=True)
+class StallSnapshot:
+    """Event-loop stalls since start, as a histogram: (upper bound in seconds, stalls at most that long),
+    cumulative, the last bound `inf`; and the sum of the stalls in seconds."""
+
+    buckets: Sequence[tuple[float, int]]
+    sum_s: float
+
+    @classmethod
+    def from_counts(cls, bounds_s: Sequence[float], counts: Sequence[int], sum_s: float) -> StallSnapshot:
+        """From per-bucket counts (not cumulative): `counts[i]` stalls at most `bounds_s[i]` and over the bound
+        before it, and one more count past the last bound. (A stall monitor's histogram in this form, e.g.
+        bounds and counts in ms, becomes the metric's with `from_counts([b / 1000 ...], counts, sum_ms / 1000)`.)"""
+        total, cumulative = 0, []
+        for bound, count in zip((*bounds_s, float("inf")), counts, strict=True):
+            total += count
+            cumulative.append((bound, total))
+        return cls(cumulative, sum_s)
+
+
+class StallSource(Protocol):
+    """What measures how long the event loop was held up (`LoopProbe` here, or a stall monitor that replaces
+    it: anything with this method)."""
+
+    def stall_snapshot(self) -> StallSnapshot: ...
+
+
+class LoopProbe:
+    """A lateness probe: a task that asks to wake every `interval_s` and records how late it woke. A wake-up
+    late by more than a few ms means something held the loop (a long callback, a garbage collection), so
+    every request and event waited as long. It sees stalls of `interval_s` and longer whole, shorter ones
+    as far as they overlap its sleeps."""
+
+    def __init__(self, interval_s: float = 0.1, buckets: Sequence[float] = STALL_BUCKETS_S) -> None:
+        self.interval_s = interval_s
+        self._bounds = tuple(buckets)
+        self._counts = [0] * (len(self._bounds) + 1)
+        self._sum_s = 0.0
+
+    def observe(self, late_s: float) -> None:
+        index = next((i for i, bound in enumerate(self._bounds) if late_s <= bound), len(self._bounds))
+        self._counts[index] += 1
+        self._sum_s += late_s
+
+    def stall_snapshot(self) -> StallSnapshot:
+        return StallSnapshot.from_counts(self._bounds, self._counts, self._sum_s)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        while True:
+            due = trio.current_time() + self.interval_s
+            await trio.sleep_until(due)
+            self.observe(max(0.0, trio.current_time() - due))
+
+
+class GatewayMetrics:
+    """The metrics bumped where things happen, and the registry /metrics renders."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        r = self.registry
+        self.connections_opened = Counter("stoa_connections_opened", "WebSocket connections accepted", registry=r)
+        self.sign_ins = Counter("stoa_sign_ins", "successful hellos, by kind of user", ["kind"], registry=r)
+        self.joins = Counter("stoa_joins", "participants who joined a space (a join_space or create_space)",
+                             registry=r)  # fmt: skip
+        self.leaves = Counter("stoa_leaves", "participants who left a space (left, disconnected, removed)",
+                              registry=r)  # fmt: skip
+        self.slow_disconnects = Counter(
+            "stoa_slow_listener_disconnects", "connections closed with 4000 for reading too slowly", registry=r
+        )
+        self.resumes = Counter("stoa_resumes", "reconnections that asked to resume, by result", ["result"],
+                               registry=r)  # fmt: skip
+        for result in RESUME_RESULTS:
+            self.resumes.labels(result=result)
+        for kind in ("account", "guest"):
+            self.sign_ins.labels(kind=kind)
+        self.store_write_seconds = Histogram(
+            "stoa_store_write_seconds", "store write transactions, from asking to committed (on disk)",
+            buckets=STORE_BUCKETS_S, registry=r,
+        )  # fmt: skip
+        self.webhook_backlog = Gauge("stoa_webhook_backlog", "webhook deliveries waiting (no webhooks yet: 0)",
+                                     registry=r)  # fmt: skip
+        self.stalls: StallSource = LoopProbe()
+
+    def watch(self, gateway: Gateway) -> None:
+        """From now on /metrics also reads `gateway`'s own counters (and its store's write times)."""
+        self.registry.register(ServerCollector(gateway, self))
+        gateway.db.on_write = self.store_write_seconds.observe
+
+
+class ServerCollector(Collector):
+    """Reads, at each scrape, what the server counts anyway."""
+
+    def __init__(self, gateway: Gateway, metrics: GatewayMetrics) -> None:
+        self._gateway = gateway
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        gw = self._gateway
+        yield _gauge("stoa_draining", "1 while the server drains (readyz answers 503)", [((), int(gw.draining))])
+        yield _gauge("stoa_connections", "open WebSocket connections", [((), len(gw.connections))])
+        yield _gauge("stoa_users_signed_in", "connections past hello", [((), len(gw.sessions))])
+        roles: dict[str, int] = {"host": 0, "cohost": 0, "speaker": 0, "listener": 0}
+        for session in gw.connections.values():
+            if session.role is not None:
+                roles[session.role.value] = roles.get(session.role.value, 0) + 1
+        by_role = [((role,), n) for role, n in roles.items()]
+        yield _gauge("stoa_participants", "connected participants in a space, by role", by_role, ["role"])
+        directory = gw.directory
+        pool = directory.tick_pool
+        spaces = [(("live",), directory.live_count), (("unmoderated",), directory.unmoderated_count)]
+        if pool is not None:
+            spaces.append((("talking",), pool.talking))
+        yield _gauge("stoa_spaces", "spaces by state: live; of those, talking (ticking now) and unmoderated "
+                     "(no host or co-host present)", spaces, ["state"])  # fmt: skip
+        yield _counter("stoa_space_restarts", "space actors restarted after a crash", [((), directory.restarts)])
+        refusals = [((name,), n) for name, n in sorted(gw.limits.refused_by.items())]
+        yield _counter("stoa_rate_limit_refusals", "requests and connections refused by a rate limit or cap, "
+                       "by limit (docs/security.md)", refusals, ["limit"])  # fmt: skip
+        yield from _audio(gw)
+        if isinstance(gw.fanout, Fanout):
+            yield from _fanout(gw.fanout)
+        if isinstance(pool, TickPool):
+            yield from _ticks(pool)
+        stalls = self._metrics.stalls.stall_snapshot()
+        loop = HistogramMetricFamily("stoa_event_loop_stall_seconds", "how late the event loop ran a task due "
+                                     "to run (sampled every 100 ms)")  # fmt: skip
+        loop.add_metric([], [(_le(b), n) for b, n in stalls.buckets], stalls.sum_s)
+        yield loop
+
+
+def _audio(gw: Gateway) -> Iterator[Metric]:
+    audio = gw.directory.audio_stats()
+    accepted = [((), audio.packets_in)]
+    yield _counter("stoa_speaker_packets_accepted", "speakers' Opus packets taken by the mixers", accepted)
+    dropped = [(("no_input",), audio.dropped_no_input), (("refused",), audio.dropped_refused),
+               (("overflow",), audio.dropped_overflow), (("late",), audio.dropped_late),
+               (("removed",), audio.dropped_removed)]  # fmt: skip
+    yield _counter("stoa_speaker_packets_dropped", "speakers' packets never played, by reason (docs/operations.md)",
+                   dropped, ["reason"])  # fmt: skip
+    yield _counter("stoa_concealed_frames", "frames of loss concealment played for missing packets",
+                   [((), audio.concealed)])  # fmt: skip
+
+
+def _fanout(fanout: Fanout) -> Iterator[Metric]:
+    s = fanout.stats()
+    yield _counter("stoa_frames_sent", "WebSocket messages queued to clients, once per connection (audio, "
+                   "events and replies)", [((), s.messages_queued)])  # fmt: skip
+    yield _counter("stoa_bytes_sent", "bytes written to client sockets", [((), s.bytes_written)])
+    yield _counter("stoa_frames_dropped", "audio messages not sent, by reason: slow_listener (the client read "
+                   "too slowly; its oldest audio went first)", [(("slow_listener",), s.audio_dropped)],
+                   ["reason"])  # fmt: skip
+    yield _counter("stoa_connections_failed", "connections the fan-out gave up on, by reason",
+                   [(("overflow",), s.overflows), (("write_error",), s.write_errors)], ["reason"])  # fmt: skip
+
+
+def _ticks(pool: TickPool) -> Iterator[Metric]:
+    s = pool.stats()
+    yield _counter("stoa_mixer_ticks", "20 ms mixer ticks of every talking space", [((), s.ticks)])
+    yield _counter("stoa_mixer_ticks_late", "ticks taken more than 5 ms after their deadline", [((), s.late)])
+    yield _counter("stoa_mixer_ticks_skipped", "ticks skipped by spaces more than 200 ms behind", [((), s.skipped)])
+    yield _gauge("stoa_tick_threads", "the tick pool's threads alive now", [((), pool.threads)])
+    ticks = HistogramMetricFamily("stoa_mixer_tick_seconds", "how long one space's tick took (decode, mix, encode, "
+                                  "queue)")  # fmt: skip
+    ticks.add_metric([], [(_le(b), n) for b, n in s.duration_buckets], s.duration_sum_s)
+    yield ticks
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if bound == float("inf") else repr(bound)
+
+
+Values = Sequence[tuple[tuple[str, ...], float]]
+
+
+def _gauge(name: str, doc: str, values: Values, labels: Sequence[str] = ()) -> Metric:
+    family = GaugeMetricFamily(name, doc, labels=list(labels))
+    for label_values, value in values:
+        family.add_metric(list(label_values), value)
+    return family
+
+
+def _counter(name: str, doc: str, values: Values, labels: Sequence[str] = ()) -> Metric:
+    family = CounterMetricFamily(name, doc, labels=list(labels))
+    for label_values, value in values:
+        family.add_metric(list(label_values), value)
+    return family
