@@ -10,9 +10,8 @@ SRTP and Opus RTP, through aiortc to the mixer.
 
 from __future__ import annotations
 
-import queue
+import multiprocessing
 import wave
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -55,63 +54,61 @@ CLOSED = """async () => {
 }"""
 
 
-class Browser:
-    """Chromium in a worker thread (Playwright's sync API), running page scripts the test hands it. A failure
-    in that thread (a launch that fails, a page that does not load) is raised by the waiting `evaluate`."""
+def serve_browser(url: str, microphone: str, calls: Any, replies: Any) -> None:
+    """In a process of its own (Playwright's sync API runs an asyncio loop, which trio-asyncio, once imported in
+    the tests' process, would take over): chromium, and the page scripts `calls` brings, each reply or error
+    (as text) put on `replies`."""
+    from playwright.sync_api import sync_playwright
 
-    def __init__(self, page_url: str, microphone: Path) -> None:
-        self._url, self._microphone = page_url, microphone
-        self._calls: queue.Queue[tuple[str, object, queue.Queue[Any]] | None] = queue.Queue()
-        self._failed: BaseException | None = None
-        self._replies: list[queue.Queue[Any]] = []
-
-    def run(self) -> None:
-        try:
-            self._serve()
-        except BaseException as error:
-            self._failed = error
-            for reply in self._replies:
-                reply.put(error)
-            raise
-
-    def _serve(self) -> None:
-        from playwright.sync_api import sync_playwright
-
+    try:
         with sync_playwright() as p:
             browser = p.chromium.launch(
                 executable_path="/usr/bin/chromium",
                 args=[
                     "--use-fake-device-for-media-stream",
-                    f"--use-file-for-fake-audio-capture={self._microphone}",
+                    f"--use-file-for-fake-audio-capture={microphone}",
                     "--use-fake-ui-for-media-stream",
                 ],
                 timeout=60_000,
             )
-            try:
-                page = browser.new_context(bypass_csp=True).new_page()
-                page.goto(self._url, timeout=60_000)
-                while (call := self._calls.get()) is not None:
-                    script, arg, reply = call
-                    try:
-                        reply.put(page.evaluate(script, arg))
-                    except Exception as error:  # handed to the test, which raises it
-                        reply.put(error)
-            finally:
-                browser.close()
+            page = browser.new_context(bypass_csp=True).new_page()
+            page.goto(url, timeout=60_000)
+            while (call := calls.get()) is not None:
+                script, arg = call
+                try:
+                    replies.put(("ok", page.evaluate(script, arg)))
+                except Exception as error:
+                    replies.put(("error", repr(error)))
+            browser.close()
+    except Exception as error:
+        replies.put(("error", repr(error)))
+
+
+class Browser:
+    """Chromium driven from a child process; `evaluate` runs a page script there and returns its result."""
+
+    def __init__(self, page_url: str, microphone: Path) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._calls, self._replies = context.Queue(), context.Queue()
+        self._process = context.Process(
+            target=serve_browser, args=(page_url, str(microphone), self._calls, self._replies), daemon=True
+        )
+
+    def start(self) -> None:
+        self._process.start()
 
     async def evaluate(self, script: str, arg: object = None) -> Any:
-        reply: queue.Queue[Any] = queue.Queue()
-        self._replies.append(reply)
-        if self._failed is not None:
-            raise self._failed
-        self._calls.put((script, arg, reply))
-        result = await trio.to_thread.run_sync(reply.get, abandon_on_cancel=True)
-        if isinstance(result, BaseException):
-            raise result
-        return result
+        self._calls.put((script, arg))
+        kind, value = await trio.to_thread.run_sync(self._replies.get, abandon_on_cancel=True)
+        if kind == "error":
+            raise RuntimeError(f"in the browser: {value}")
+        return value
 
     def stop(self) -> None:
         self._calls.put(None)
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
 
 
 async def test_chromiums_microphone_over_webrtc_is_heard_by_a_websocket_listener_until_it_leaves_the_mic(
@@ -126,12 +123,11 @@ async def test_chromiums_microphone_over_webrtc_is_heard_by_a_websocket_listener
     browser = Browser(f"http://127.0.0.1:{server.http_port}/", microphone)
     with trio.fail_after(120):
         async with (
-            trio.open_nursery() as nursery,
             connect_account(server.url, "host") as host,
             connect_account(server.url, "ada") as ada,
             connect(server.url, "lis") as lis,
         ):
-            nursery.start_soon(partial(trio.to_thread.run_sync, browser.run, abandon_on_cancel=True))
+            browser.start()
             try:
                 space_id = (await host.create_space("From a browser")).space.space_id
                 await ada.join_space(space_id)
