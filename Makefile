@@ -28,7 +28,7 @@ lock: setup
 test: setup lint test-rust fuzz test-python
 
 lint:
-	$(VENV)/bin/ruff check actors gateway mixer loadtest bench store tests
+	$(VENV)/bin/ruff check actors gateway mixer loadtest bench store tests clients/python
 	$(VENV)/bin/mypy
 
 test-rust:

@@ -2,7 +2,8 @@
 
     python -m bench [--quick]
 
---quick runs smaller sizes (a few minutes in all); without it the full sizes take about 15 minutes.
+--quick runs smaller sizes (a few minutes in all; their results go to `*-quick.json`, not committed); without
+it the full sizes take about 20 minutes.
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ def main() -> None:
     runs = [
         [sys.executable, "-m", "bench.mixer_bench", "--rust"],
         [sys.executable, "-m", "bench.fanout_bench"]
-        + (["--listeners", "1000,2000", "--duration", "10"] if quick else []),
-        [sys.executable, "-m", "bench.spaces_bench"] + (["--spaces", "10,25", "--duration", "10"] if quick else []),
+        + (["--listeners", "1000,2000", "--duration", "10", "--results", "fanout-quick.json"] if quick else []),
+        [sys.executable, "-m", "bench.batching_load", "--listeners", "1000", "--frames", "auto,5"]
+        + (["--duration", "10"] if quick else []),
+        [sys.executable, "-m", "bench.spaces_bench"]
+        + (["--spaces", "10,25", "--duration", "10", "--results", "spaces-quick.json"] if quick else []),
         [sys.executable, "-m", "bench.idle_bench"] + (["--spaces", "2000", "--seconds", "3"] if quick else []),
         [sys.executable, "-m", "bench.webrtc_bench"] + (["--seconds", "4", "--rounds", "1"] if quick else []),
+        [sys.executable, "-m", "bench.glass_bench"] + (["--seconds", "20", "--warmup", "5"] if quick else []),
     ]
     failed = []
     for command in runs:

@@ -1,52 +1,90 @@
-"""Fan-out benchmark: one space, 13 speakers, N listeners over loopback, Rust fan-out vs the Python path.
+"""Fan-out benchmark: one space, 13 speakers, N listeners over loopback: the server with its Rust fan-out,
+the C floor, and the plain Python send path, side by side in one invocation.
 
     python -m bench.fanout_bench [--listeners 1000,5000,10000] [--baseline 1000] [--duration 20]
 
-Each run is a `stoa load` run with a server started for it; figures come from its report. The baseline
-(the plain Python send path: one trio-websocket `send_message` per listener per message) is run at the
-sizes given by --baseline, in the same invocation, so the ratio compares runs on the same machine state.
+Each server run is a `stoa load` run with a server started for it; figures come from its report: every
+listener's coverage of what the speakers said over the window (docs/operations.md, "Load testing"),
+latency from capture to arrival, and the server's CPU over the window. Right after each Rust run, at the
+same size, `bench/cfloor.c` (built here with gcc) writes the same-sized audio message to as many loopback
+sockets with a plain `send()` loop: the ratio of the server's CPU per listener-frame to that floor is the
+fan-out's overhead, measured on the same machine state. The baseline (one trio-websocket `send_message`
+per listener per message) runs at the sizes given by --baseline. The machine's load average is recorded
+beside each row: on a shared machine, compare rows of one run, not across runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 from pathlib import Path
 
+import msgpack
 import trio
 
+from bench.results_file import RESULTS, save
 from loadtest.run import LoadConfig, run
 
-RESULTS = Path(__file__).resolve().parent / "results"
+HERE = Path(__file__).resolve().parent
+BUILD = HERE.parent / "target" / "bench"
+OPUS_BYTES = 80  # one 20 ms packet of the mix at the server's default 32 kb/s
 
 
-def row(report: dict, transport: str, fpm: int) -> dict[str, object]:
-    server = report["server"]
-    ls = report["listeners"]
+def load_average() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def row(report: dict, transport: str, fpm: int, load: float) -> dict[str, object]:
+    server, coverage, latency = report["server"], report["coverage"], report["latency_ms"]
     return {
         "transport": transport,
         "frames_per_message": fpm,
-        "listeners": ls["asked"],
-        "healthy": ls["healthy"],
-        "below_99.9%": ls["below_99_9_percent"],
-        "min_delivery": ls["min_delivery"],
-        "p50_ms": report["latency_ms"]["p50"],
-        "p95_ms": report["latency_ms"]["p95"],
-        "p99_ms": report["latency_ms"]["p99"],
-        "max_ms": report["latency_ms"]["max"],
+        "listeners": report["listeners"]["asked"],
+        "coverage_min": coverage["min"],
+        "coverage_p1": coverage["p1"],
+        "coverage_median": coverage["median"],
+        "below_99.9%": coverage["below_99_9_percent"],
+        "p50_ms": latency["p50"],
+        "p95_ms": latency["p95"],
+        "p99_ms": latency["p99"],
+        "max_ms": latency["max"],
         "server_cores": server.get("cpu_cores"),
         "us_per_listener_frame": server.get("us_per_listener_frame"),
         "kib_per_listener": server.get("kib_per_listener"),
-        "listener_frames_per_s": report["listener_frames_per_s"],
+        "harness_fault": report["speakers"]["harness_fault"],
+        "load_average_before": load,
     }
 
 
-def print_table(rows: list[dict[str, object]]) -> None:
-    keys = list(rows[0])
-    print("| " + " | ".join(keys) + " |")
-    print("|" + "---|" * len(keys))
-    for r in rows:
-        print("| " + " | ".join(str(r[k]) for k in keys) + " |")
+def audio_message(frames: int) -> bytes:
+    """An `audio` message as the server frames it: a WebSocket binary frame around the msgpack map."""
+    body = msgpack.packb({
+        "type": "audio",
+        "frames": [
+            {"seq": 100_000 + i, "captured_at": 1_764_500_000_000_000 + 20_000 * i, "opus": bytes(OPUS_BYTES)}
+            for i in range(frames)
+        ],
+    })  # fmt: skip
+    header = bytes([0x82, len(body)]) if len(body) < 126 else bytes([0x82, 126]) + len(body).to_bytes(2, "big")
+    return header + body
+
+
+def build_floor() -> Path:
+    BUILD.mkdir(parents=True, exist_ok=True)
+    binary = BUILD / "cfloor"
+    subprocess.run(["gcc", "-O2", "-Wall", "-o", str(binary), str(HERE / "cfloor.c")], check=True)
+    return binary
+
+
+def c_floor(binary: Path, listeners: int, seconds: float, frames: int) -> dict[str, object]:
+    message = BUILD / f"audio-{frames}.bin"
+    message.write_bytes(audio_message(frames))
+    out = subprocess.run(
+        [str(binary), str(listeners), str(seconds), str(frames), str(message)], check=True, capture_output=True
+    )
+    return dict(json.loads(out.stdout), transport="c-floor", load_average_before=load_average())
 
 
 def main() -> None:
@@ -56,13 +94,14 @@ def main() -> None:
     parser.add_argument("--frames-per-message", type=int, default=5)
     parser.add_argument("--speakers", type=int, default=13)
     parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--results", default="fanout.json", help="file name under bench/results/")
     args = parser.parse_args()
-    RESULTS.mkdir(exist_ok=True)
-    rows = []
+    floor_binary = build_floor()
+    rows: list[dict[str, object]] = []
     plan = [(n, "rust") for n in map(int, args.listeners.split(","))]
     plan += [(n, "python") for n in map(int, args.baseline.split(",")) if n]
     for n, transport in plan:
-        out = RESULTS / f"fanout-{transport}-{n}"
+        load = load_average()
         config = LoadConfig(
             listeners=n,
             speakers=args.speakers,
@@ -70,19 +109,20 @@ def main() -> None:
             ramp_s=max(5.0, n / 300),  # joins run at a few hundred a second here
             transport=transport,
             frames_per_message=args.frames_per_message,
-            out=out,
+            out=RESULTS / f"fanout-{transport}-{n}",
             quiet=True,
         )
         report = trio.run(run, config)
-        rows.append(row(report, transport, args.frames_per_message))
+        rows.append(row(report, transport, args.frames_per_message, load))
         print(json.dumps(rows[-1]), flush=True)
-    (RESULTS / "fanout.json").write_text(json.dumps(rows, indent=2))
-    print_table(rows)
-    for n in {r["listeners"] for r in rows}:
-        pair = {r["transport"]: r for r in rows if r["listeners"] == n}
-        if {"rust", "python"} <= pair.keys() and pair["rust"]["us_per_listener_frame"]:
-            ratio = pair["python"]["us_per_listener_frame"] / pair["rust"]["us_per_listener_frame"]
-            print(f"{n} listeners: the Rust fan-out delivers {ratio:.1f}x more listener-frames per CPU-second")
+        if transport == "rust":
+            floor = c_floor(floor_binary, n, args.duration, args.frames_per_message)
+            server_us = rows[-1]["us_per_listener_frame"]
+            if isinstance(server_us, float):
+                floor["server_over_floor"] = round(server_us / float(floor["us_per_listener_frame"]), 2)
+            rows.append(floor)
+            print(json.dumps(rows[-1]), flush=True)
+    save(args.results, rows)
 
 
 if __name__ == "__main__":

@@ -187,11 +187,27 @@ def _add_load_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     ld.add_argument("--url", help="a running server's ws:// address; without it, one is started here")
     ld.add_argument("--server-pid", type=int, help="with --url: the server's pid, to measure its CPU and memory")
     ld.add_argument("--transport", choices=["rust", "python"], default="rust", help="for the started server")
-    ld.add_argument("--frames-per-message", type=int, default=1, help="for the started server (default 1)")
+    ld.add_argument("--frames-per-message", type=_frames_or_auto, default="auto", metavar="auto|N",
+                    help="for the started server: auto (default), or a fixed count")  # fmt: skip
     ld.add_argument("--processes", type=int, default=0, help="listener processes (default: one per 6,000)")
     ld.add_argument("--sample", type=int, default=2, help="Python listeners that decode the audio (default 2)")
-    ld.add_argument("--wav", type=Path, help="48 kHz mono 16-bit WAV the speakers say (default: a tone each)")
+    ld.add_argument(
+        "--speech",
+        default="tones",
+        help="what speakers say: 'tones' (a tone each, all talking; default), 'conversation' (3 speakers taking "
+        "turns on recorded speech), or a 48 kHz mono 16-bit WAV file",
+    )
     ld.add_argument("--out", type=Path, default=Path("load-results"), help="folder for report.json and report.png")
+
+
+def _frames_or_auto(text: str) -> int | str:
+    """`stoa load --frames-per-message`: "auto", or a whole number (the server it starts checks the range)."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be auto or a number, not {text!r}") from None
 
 
 def _load(args: argparse.Namespace) -> int:
@@ -213,11 +229,11 @@ def _load(args: argparse.Namespace) -> int:
         frames_per_message=args.frames_per_message,
         processes=args.processes,
         sample=args.sample,
-        wav=args.wav,
+        speech=args.speech,
         out=args.out,
     )
     report = trio.run(run, config)
-    brief = {k: report[k] for k in ("listeners", "latency_ms", "listener_frames_per_s", "server", "samples")}
+    brief = {k: report[k] for k in ("coverage", "latency_ms", "speakers", "listeners", "server", "samples")}
     print(json.dumps(brief, indent=2))
     print(f"report: {args.out / 'report.json'}, plot: {args.out / 'report.png'}")
     return 0

@@ -76,7 +76,8 @@ class Caller(Protocol):
     ) -> None:
         """This connection is now `user` (after `hello`, `log_in` or `log_out`); `welcome` tells the client."""
 
-    async def enter(self, ref: int, space: SpaceRef) -> None:
-        """Join `space`; the `joined` reply is queued by the space itself."""
+    async def enter(self, ref: int, space: SpaceRef, resume_after: int | None = None) -> None:
+        """Join `space` (or resume this user's place there, with the events after `resume_after`); the reply
+        is queued by the space itself."""
 
     def left_space(self) -> None: ...

@@ -119,6 +119,7 @@ ERROR_CODES: dict[type[Exception], str] = {
     space_errors.SpaceUnavailable: "space_unavailable",
     space_errors.ScheduledSpaceOver: "scheduled_space_over",
     space_errors.HostLimit: "limit_reached",
+    space_errors.NotResumable: "not_resumable",
     store.BadArgument: "bad_argument",
     store.HandleTaken: "handle_taken",
     store.BadCredentials: "bad_credentials",

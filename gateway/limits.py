@@ -49,6 +49,7 @@ class LimitSettings:
     listings: Rate = Rate(5, 5.0)  # list_spaces, search_spaces, get_space, per user
     timeline_pages: Rate = Rate(20, 10.0)  # get_posts, per user
     direct_messages: Rate = Rate(5, 1.0)  # send_dm, per account
+    resumes: Rate = Rate(5, 1 / 5)  # resume, per user
     rtc_offers: Rate = Rate(5, 1 / 6)  # rtc_offer, per account
     max_connections_per_address: int = 64
     max_scheduled_per_account: int = 20

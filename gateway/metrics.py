@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series beside each counter: clutter for dashboards
 
-RESUME_RESULTS = ("resumed", "window_passed", "refused")
-"""The `result` label of `stoa_resumes_total` (resume is issue 12's next part: it bumps these)."""
+RESUME_RESULTS = ("resumed", "events_gone", "window_passed", "refused")
+"""The `result` label of `stoa_resumes_total`: the missed events sent (`resumed`), a snapshot instead because
+the space no longer held them (`events_gone`) or the place was let go (`window_passed`), or an `error`."""
 STALL_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 STORE_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 

@@ -1,48 +1,13 @@
-"""The wire protocol's foundations: limits, field types, and the base classes of client messages.
+"""The server's side of decoding: the protocol layer's refusals, and the checks that come before msgspec.
 
-`gateway/protocol.py` assembles the unions from these and from the messages of each concept.
+The wire's foundations (limits, field types, the base classes of client messages) are the protocol
+package's (`stoa_protocol`); `gateway/protocol.py` assembles the server's view from both.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import msgspec
-
-PROTOCOL_VERSION = 2
-MAX_MESSAGE_BYTES = 64 * 1024
-MAX_OPUS_BYTES = 1500
-MAX_NESTING = 32
-"""Arrays and maps nest at most this deep in a client message (the message's own map is level 1). Every
-message type needs 2; the rest is room for fields a newer client adds."""
-
-UserName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_]{1,32}$")]
-"""A guest's display name: a label, never an identity."""
-UserId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-"""A server-issued id: `u<account id>` or `g-<hex>` (see `gateway/identity.py`)."""
-Ref = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
-U63 = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
-PostId = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
-Emoji = Annotated[str, msgspec.Meta(min_length=1, max_length=8)]
-
-
-class ClientMessage(msgspec.Struct, frozen=True, tag_field="type", forbid_unknown_fields=False):
-    """Base of what a client sends. Requests carry `ref`, echoed in the reply (`ok`, `joined` or `error`)."""
-
-
-# -- client to server -------------------------------------------------------------------------------
-
-
-class Request(ClientMessage, frozen=True):
-    """A client message that expects exactly one reply carrying the same `ref`."""
-
-    ref: Ref
-
-
-Handle = Annotated[str, msgspec.Meta(max_length=64)]  # an account's handle; its rules are the store's
-Token = Annotated[str, msgspec.Meta(max_length=1024)]
-Secret = Annotated[str, msgspec.Meta(max_length=1024)]  # a password; its rules are the store's
-
+from stoa_protocol import MAX_NESTING
 
 # -- refusals of the protocol layer (mapped to wire codes by gateway/errors.py) ----------------------
 

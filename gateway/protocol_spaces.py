@@ -1,110 +1,40 @@
-"""What a client sees of a space's people and timeline: the `joined` snapshot, and `get_posts` with its
-reply `posts`, the pages of older posts. Neither grows with the audience nor with the timeline: every
-list has a documented cap (`docs/protocol.md`). `gateway/protocol.py` re-exports these names.
-"""
+"""The snapshot of a space's state that `joined` carries: the server's half of the protocol package's
+`SpaceSnapshot` (which knows nothing of `SpaceState`). `gateway/protocol.py` re-exports it."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from stoa_protocol import SNAPSHOT_HANDS, SNAPSHOT_LISTENERS, SpaceSnapshot
 
-import msgspec
-
-from actors.space import RECENT_POSTS, Participant, Person, Post, Role, SpaceState, SpaceStatus, SpeakerPolicy, domain
-from gateway.protocol_base import PostId, Request
-
-MAX_POSTS_PAGE = 100
-"""`get_posts` returns at most this many posts (and at most `domain.POSTS_BYTES` of their text)."""
+from actors.space import RECENT_POSTS, Participant, SpaceState, domain
 
 
-class GetPosts(Request, tag="get_posts", frozen=True):
-    """A page of a space's timeline from the store, live or ended: the newest posts with ids below
-    `before_id` (from the newest when nil), oldest first."""
-
-    space_id: Annotated[str, msgspec.Meta(max_length=64)]
-    before_id: PostId | None = None
-    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_POSTS_PAGE)] = 50
-
-
-SNAPSHOT_LISTENERS = 100
-SNAPSHOT_HANDS = 100
-
-
-class SpaceSnapshot(msgspec.Struct, frozen=True):
-    """A space as it is after event `seq`: the events that follow start at `seq + 1`.
-
-    A snapshot never grows with the audience nor with the timeline: `participants` is everyone on the mic
-    (at most 13); of the audience, the exact count and the names of the latest `SNAPSHOT_LISTENERS`
-    arrivals; `hands` the first `SNAPSHOT_HANDS` listeners asking to speak (in order of asking) and
-    `hand_count` how many ask; `muted` the muted people on the mic; `timeline` the latest posts (at most
-    `RECENT_POSTS` and `domain.POSTS_BYTES` of text; older ones through `get_posts`), `post_count` how many
-    the space has had; `pinned` the ids of pinned posts (the oldest pin first) and `pinned_posts` those
-    posts, which may be older than `timeline`; `speaker_policy` who may raise a hand.
-    """
-
-    space_id: str
-    title: str
-    host: str
-    host_name: str
-    description: str
-    topics: list[str]
-    status: SpaceStatus
-    seq: int
-    created_at: int
-    participants: list[Participant]
-    listener_count: int
-    listeners: list[Person]
-    timeline: list[Post]
-    post_count: int
-    hands: list[Person]
-    hand_count: int
-    muted: list[str]
-    pinned: list[int]
-    pinned_posts: list[Post]
-    speaker_policy: SpeakerPolicy
-
-    @classmethod
-    def of(cls, state: SpaceState) -> SpaceSnapshot:
-        recent: list[str] = []
-        for user in reversed(state.roles):
-            if len(recent) == SNAPSHOT_LISTENERS:
-                break
-            if not state.roles[user].on_mic:
-                recent.append(user)
-        return cls(
-            space_id=state.space_id,
-            title=state.title,
-            host=state.host,
-            host_name=state.name_of(state.host),
-            description=state.description,
-            topics=list(state.topics),
-            status=state.status,
-            seq=state.seq,
-            created_at=state.created_at,
-            participants=[Participant(user, state.name_of(user), state.roles[user]) for user in state.on_mic],
-            listener_count=state.listener_count,
-            listeners=[state.person(user) for user in recent[::-1]],
-            timeline=domain.latest_posts(state.timeline[::-1], RECENT_POSTS)[0],
-            post_count=state.post_count,
-            hands=[state.person(user) for user in state.hands[:SNAPSHOT_HANDS]],
-            hand_count=len(state.hands),
-            muted=list(state.muted),
-            pinned=list(state.pinned),
-            pinned_posts=list(state.pinned_posts),
-            speaker_policy=state.speaker_policy,
-        )
-
-
-class Joined(msgspec.Struct, frozen=True, tag_field="type", tag="joined"):
-    ref: int
-    role: Role
-    space: SpaceSnapshot
-
-
-class Posts(msgspec.Struct, frozen=True, tag_field="type", tag="posts"):
-    """The reply to `get_posts`: a page of the timeline, oldest first; `more` when older posts remain
-    (ask again with the first post's id as `before_id`)."""
-
-    ref: int
-    space_id: str
-    posts: list[Post]
-    more: bool
+def snapshot_of(state: SpaceState) -> SpaceSnapshot:
+    """The space as it is after event `state.seq`, within the snapshot's caps (`docs/protocol.md`)."""
+    recent: list[str] = []
+    for user in reversed(state.roles):
+        if len(recent) == SNAPSHOT_LISTENERS:
+            break
+        if not state.roles[user].on_mic:
+            recent.append(user)
+    return SpaceSnapshot(
+        space_id=state.space_id,
+        title=state.title,
+        host=state.host,
+        host_name=state.name_of(state.host),
+        description=state.description,
+        topics=list(state.topics),
+        status=state.status,
+        seq=state.seq,
+        created_at=state.created_at,
+        participants=[Participant(user, state.name_of(user), state.roles[user]) for user in state.on_mic],
+        listener_count=state.listener_count,
+        listeners=[state.person(user) for user in recent[::-1]],
+        timeline=domain.latest_posts(state.timeline[::-1], RECENT_POSTS)[0],
+        post_count=state.post_count,
+        hands=[state.person(user) for user in state.hands[:SNAPSHOT_HANDS]],
+        hand_count=len(state.hands),
+        muted=list(state.muted),
+        pinned=list(state.pinned),
+        pinned_posts=list(state.pinned_posts),
+        speaker_policy=state.speaker_policy,
+    )

@@ -47,6 +47,7 @@ ROUTES: dict[type[msgspec.Struct], Route] = {
     p.Hello: _r(accounts.hello, Who.HELLO),
     # spaces: guests listen; everything else needs an account
     p.JoinSpace: _r(spaces.join_space, ANY),
+    p.Resume: _r(spaces.resume, ANY, "resumes", what="resumes"),
     p.LeaveSpace: _r(spaces.leave_space, ANY),
     p.CreateSpace: _r(spaces.create_space, A, "create_space", what="spaces created"),
     p.EndSpace: _r(spaces.end_space, A),

@@ -43,7 +43,7 @@ from gateway.session import CLOSE_TIMEOUT_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_TIM
 from gateway.space_store import SqliteSpaceStore
 from gateway.transport import FanoutStream, serve_python, serve_rust
 from gateway.webrtc import RtcService, RtcSettings, is_loopback
-from mixer import Fanout
+from mixer import BatchPolicy, Fanout
 
 log = logs.get_logger("gateway")
 
@@ -58,6 +58,8 @@ LAG_GRACE_S = 5.0
 """A listener that keeps losing audio because it reads too slowly is disconnected after this long."""
 AUDIO_REPORT_INTERVAL_S = 10.0
 DRAINING_REASON = "the server is draining: reconnect (to another server, or this one once back) and resume"
+RESUME_WINDOW_S = 60.0
+"""How long the user of a dropped (or replaced) connection keeps their place in its space (`resume`)."""
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,9 @@ class GatewayConfig:
     that sends no Origin header (not a browser) is always allowed; the origin "null" never is."""
     mix: MixConfig = field(default_factory=MixConfig)
     transport: Literal["rust", "python"] = "rust"
-    frames_per_message: int = 1
-    """20 ms frames per listener message: 1 for the lowest delay, more to serve more listeners per core."""
+    batching: BatchPolicy = field(default_factory=BatchPolicy)
+    """20 ms frames per message to a space's audience: chosen per space from its audience's size (the
+    default), or fixed (`docs/operations.md`, Frames per message)."""
     max_queue_bytes: int = 256 * 1024
     max_audio_messages: int = 64
     sndbuf: int | None = None
@@ -79,6 +82,8 @@ class GatewayConfig:
     limits: LimitSettings = field(default_factory=LimitSettings)
     abandon_after_s: float = ABANDON_AFTER_S
     """A live space whose host and co-hosts have all been gone this long ends with reason `abandoned`."""
+    resume_window_s: float = RESUME_WINDOW_S
+    """A connection that dropped (or was replaced) keeps its user's place in its space this long."""
     http_port: int | None = None
     """The web client's and HTTP routes' port (0 picks a free one); None: no HTTP server."""
     public_ws_url: str | None = None
@@ -364,7 +369,7 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
                 nursery,
                 space_fanout,
                 config.mix,
-                config.frames_per_message,
+                config.batching,
                 store=SqliteSpaceStore(db),
                 abandon_after_s=config.abandon_after_s,
             )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import msgspec
 import trio
@@ -51,17 +51,22 @@ MAX_BAD_IN_A_ROW = 20
 MAX_ERROR_CHARS = 200  # an `error`'s `message` (docs/protocol.md)
 LEAVE_TIMEOUT_S = 2.0
 CLOSE_TIMEOUT_S = 2.0
-REJOIN_GRACE_S = 30.0  # a replaced connection's user keeps their place this long
+KEPT_ON = frozenset({CloseCode.REPLACED, CloseCode.KEEPALIVE_TIMEOUT, CloseCode.TOO_SLOW})
+"""The server's closes after which the user keeps their place for the resume window (`docs/protocol.md`)."""
+CLEAN_CLOSES = frozenset({1000, 1001})
+"""A client's close codes that leave its space at once; any other close keeps its place for the resume window."""
 
 
 class SpaceLink:
-    """The session's MemberLink for one space, made by the request (`ref`) that joins it as `user`."""
+    """The session's MemberLink for one space, made by the request (`ref`) that joins it as `user`, or that
+    resumes a place there (`resuming`)."""
 
-    def __init__(self, session: Session, ref: int, space: SpaceRef, user: str) -> None:
+    def __init__(self, session: Session, ref: int, space: SpaceRef, user: str, resuming: bool = False) -> None:
         self._session = session
         self._ref = ref
         self.space = space
         self.user = user
+        self.resuming = resuming
 
     @property
     def conn(self) -> int:
@@ -72,6 +77,9 @@ class SpaceLink:
 
     def observe(self, event: SpaceEvent) -> None:
         self._session.observe(self, event)
+
+    def resumed(self, state: SpaceState, missed: list[bytes] | None) -> None:
+        self._session.resumed(self, self._ref, state, missed)
 
 
 class Session:
@@ -100,6 +108,7 @@ class Session:
         self.muted = False
         self.close_code: CloseCode | None = None
         self.close_reason = ""
+        self.peer_close_code: int | None = None  # the code of the client's close frame (1006: none came)
         self._close_requested = trio.Event()
         self._bad_in_a_row = 0
         self._refusal_sent_at: dict[str, float] = {}
@@ -178,18 +187,22 @@ class Session:
         if welcome:
             self.send(p.encode(self.gateway.welcome(self)))
 
-    async def enter(self, ref: int, space: SpaceRef) -> None:
-        """Join `space`; the `joined` reply is queued by the space itself (see `entered`).
+    async def enter(self, ref: int, space: SpaceRef, resume_after: int | None = None) -> None:
+        """Join `space`, or with `resume_after`, resume this user's place there with the events after that
+        `seq`; the reply (`joined` or `resumed`) is queued by the space itself (see `entered`, `resumed`).
 
         The session counts itself in the space from before the join is asked: if the connection closes
         while the join waits (or after it timed out), the space may still take the join in, and the
         session's cleanup must then leave with this link (a space's mailbox keeps order: the leave comes
         after the join). A join the space refused leaves the session in no space."""
         assert self.user is not None
-        link = SpaceLink(self, ref, space, self.user)
+        link = SpaceLink(self, ref, space, self.user, resuming=resume_after is not None)
         self.space, self.link = space, link
         try:
-            await space.join(self.user, link, self.name)
+            if resume_after is None:
+                await space.join(self.user, link, self.name)
+            else:
+                await space.resume(self.user, link, resume_after, self.name)
         except SpaceError:
             if self.link is link:
                 self.left_space()
@@ -222,7 +235,26 @@ class Session:
             self.gateway.nursery.start_soon(self._leave_link, link, 0.0)
             return
         self.role, self.muted = role, link.user in state.muted
-        self.send(p.encode(p.Joined(ref=ref, role=role, space=p.SpaceSnapshot.of(state))))
+        resume = "window_passed" if link.resuming else None  # a resume whose place was let go: a new arrival
+        if resume is not None:
+            self.gateway.metrics.resumes.labels(result=resume).inc()
+        self.send(p.encode(p.Joined(ref=ref, role=role, space=p.snapshot_of(state), resume=resume)))
+
+    def resumed(self, link: SpaceLink, ref: int, state: SpaceState, missed: list[bytes] | None) -> None:
+        """The space gave this connection back its user's place: the events it missed (as they were sent),
+        or a snapshot when the space no longer holds them all; queued before any later event."""
+        role = state.role_of(link.user)
+        if link is not self.link or role is None:
+            self.gateway.nursery.start_soon(self._leave_link, link, 0.0)
+            return
+        self.role, self.muted = role, link.user in state.muted
+        self.gateway.metrics.resumes.labels(result="resumed" if missed is not None else "events_gone").inc()
+        if missed is None:
+            self.send(p.encode(p.Joined(ref=ref, role=role, space=p.snapshot_of(state), resume="events_gone")))
+            return
+        events = cast(list[SpaceEvent], [msgspec.Raw(event) for event in missed])  # encoded once, as first sent
+        resumed = p.Resumed(ref=ref, space_id=state.space_id, role=role, muted=self.muted, seq=state.seq, events=events)
+        self.send(p.encode(resumed))
 
     def observe(self, link: SpaceLink, event: SpaceEvent) -> None:
         """Keep this session's view of itself (role, mute, membership) in step with the events it is sent.
@@ -249,7 +281,8 @@ class Session:
         try:
             with trio.move_on_at(hello_deadline) as waiting:
                 data = await self.ws.get_message()
-        except ConnectionClosed:
+        except ConnectionClosed as closed:
+            self.peer_close_code = closed.reason.code if closed.reason is not None else 1006
             return False
         if waiting.cancelled_caught:
             self.close(CloseCode.HELLO_TIMEOUT, "no hello within 10 s")
@@ -275,6 +308,8 @@ class Session:
             self.services.limits.take("requests", self.conn, "requests on one connection")
             reply = await requests.dispatch(self, message)
         except (GatewayError, SpaceError, store.StoreError) as e:
+            if isinstance(message, p.Resume):
+                self.gateway.metrics.resumes.labels(result="refused").inc()
             self.reply_error(ref, e)
             return True
         except Exception as e:  # a fault of ours ends this connection alone (trio.Cancelled passes through)
@@ -348,15 +383,24 @@ class Session:
                 self.close(CloseCode.KEEPALIVE_TIMEOUT, "no pong within 5 s")
                 return
 
+    def keeps_place(self) -> bool:
+        """Whether this closed connection's user keeps their place for the resume window: yes, unless the
+        client said goodbye (a close frame with 1000 or 1001), or the server shut it for misbehaving or
+        after a fault of its own (1011: the session's view may be wrong, so its place goes too)."""
+        if self.close_code in KEPT_ON:
+            return True
+        return self.close_code is CloseCode.NORMAL and self.peer_close_code not in CLEAN_CLOSES
+
     async def cleanup(self) -> None:
-        """After the close: leave the space (at once, or after `REJOIN_GRACE_S` when a newer connection of the
-        same user replaced this one), and sign out."""
+        """After the close: leave the space, at once or, when the user keeps their place (`keeps_place`:
+        the connection dropped, or a newer connection of the same user replaced it), after the resume
+        window, unless a newer connection has taken the place by then (`resume`, or `join_space`); and sign
+        out."""
         self._close_rtc("closed", tell=False)
         link = self.link
         if link is not None:
-            if self.close_code is CloseCode.REPLACED:
-                # The user is back on a newer connection: keep their place while it rejoins.
-                self.gateway.nursery.start_soon(self._leave_link, link, REJOIN_GRACE_S)
+            if self.keeps_place():
+                self.gateway.nursery.start_soon(self._leave_link, link, self.gateway.config.resume_window_s)
             else:
                 await self._leave_link(link, 0.0)
         self.gateway.sign_out(self)

@@ -1,5 +1,8 @@
-"""The load-test harness (`stoa load`): drives a server with real speakers and thousands of listeners.
+"""The load-test harness (`stoa load`): drives a server with real speakers and thousands of listeners,
+and measures what each listener heard of what was said.
 
-Listeners run in compiled pools (`mixer.ListenerPool`, one epoll thread each) spread over worker
-processes; speakers and a few sampled listeners that decode and check the audio are Python clients.
+Speakers run in compiled pools (`mixer.SpeakerPool`) paced by one capture clock; listeners in compiled
+pools (`mixer.ListenerPool`, one epoll thread each) spread over worker processes, each keeping a bitmap of
+the clock's slots it heard; hosts and a few sampled listeners that decode and check the audio are Python
+clients. `coverage.py` defines coverage; docs/operations.md ("Load testing") explains it.
 """

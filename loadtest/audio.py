@@ -40,3 +40,8 @@ def speaker_packets(index: int, wav: Path | None, seconds: float = 10.0) -> list
     """One loop of packets for speaker `index` (the caller repeats it for as long as the test runs)."""
     pcm = wav_pcm(wav) if wav is not None else tone_pcm(tone_hz(index), seconds)
     return encode(pcm)
+
+
+def continuous(packets: list[bytes]) -> tuple[list[bytes], list[int]]:
+    """A speaker's script (`mixer.SpeakerPool`) that talks in every slot, looping over `packets`."""
+    return packets, list(range(len(packets)))

@@ -1,11 +1,13 @@
 """`stoa load`: start (or reach) a server, fill spaces with speakers and listeners, measure, report.
 
-Order: the server; per space a host and M speakers (Python clients, each an account: registered if new
-and logged in, since only accounts host and speak) who stream real Opus at the 20 ms pace, each packet
-stamped with its capture time; K sampled Python listeners that decode the mix; then N listeners per
-space (guests) in compiled pools spread over worker processes, ramped up. Once a second it reads every
-worker's figures and the server's CPU and memory, and prints a progress line. At the end it writes
-`report.json` and `report.png` (latency percentiles, CPU, listeners over time).
+Order: the accounts (hosts and speakers) and the server; per space a host and its speakers
+(`loadtest/cast.py`: compiled speakers sending real Opus on one capture clock); K sampled Python
+listeners that decode the mix; then N listeners per space (guests) in compiled pools spread over
+worker processes, ramped up. Once a second it reads every worker's figures and the server's CPU
+and memory, and prints a progress line. The window opens when the ramp is over and every listener
+has joined or failed (at most `join_grace_s` later) and lasts `duration_s`; after a drain, the
+speakers stop, each listener's coverage of the window is computed in its pool
+(`loadtest/coverage.py`), and `report.json` and `report.png` are written.
 
 A server started here runs with `--rate-limits off` and `--max-connections-per-address 0`: every
 listener connects from this one address, and a load test joins far faster than people would. Never
@@ -16,64 +18,101 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import trio
 
-from actors.space import Role
-from gateway.client import Client, connect_account
-from loadtest.audio import speaker_packets
+from gateway.server import DATABASE_FILE
+from loadtest.accounts import Account, log_in_all, seed
+from loadtest.audio import continuous, speaker_packets
+from loadtest.cast import Cast, end_spaces, open_cast, produced, speaker_handle, speakers_summary
 from loadtest.monitor import usage
 from loadtest.report import summarise, write_plot
 from loadtest.sample import SampleListener
+from loadtest.speech import Script, conversation
 
 MAX_LISTENERS_PER_PROCESS = 6000  # well under the 20,000 open files a process may have here
 UNLIMITED = ["--rate-limits", "off", "--max-connections-per-address", "0"]  # for the server started here
+SLOT_S = 0.020
+PHASES = 4  # conversations start at this many points of their loop, spread over the spaces
 
 
 @dataclass
 class LoadConfig:
     listeners: int = 100  # per space
-    speakers: int = 3  # per space, all talking all the time
+    speakers: int = 3  # per space, all talking all the time (3 taking turns with `speech="conversation"`)
     spaces: int = 1
-    duration_s: float = 20.0  # measured, after the ramp
+    duration_s: float = 20.0  # the window measured, after the ramp
     ramp_s: float = 5.0
+    join_grace_s: float = 30.0  # how long after the ramp the window waits for listeners still joining
+    drain_s: float = 2.0  # after the window, before the speakers stop and coverage is counted
     url: str | None = None  # None: start a server here
     server_pid: int | None = None
     transport: str = "rust"
-    frames_per_message: int = 1
+    frames_per_message: int | Literal["auto"] = "auto"  # the server's: auto, or a fixed count
     server_args: list[str] = field(default_factory=list)
     processes: int = 0  # 0: enough for MAX_LISTENERS_PER_PROCESS each
-    sample: int = 2  # Python listeners that decode and check the audio (space 0)
-    wav: Path | None = None
+    sample: int = 2  # Python listeners that decode and check the audio (space 0; tones only)
+    speech: str = "tones"  # "tones" (a tone each), "conversation" (3 voices taking turns), or a WAV file
     out: Path = Path("load-results")
     quiet: bool = False
+    # Started (in the harness's nursery) when the window opens: a test injects a fault there.
+    during_window: Callable[[RunHandles], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True)
+class RunHandles:
+    """What a fault injected during the window can reach: the processes of the run."""
+
+    server_pid: int | None
+    worker_pids: list[int]
 
 
 @dataclass
 class Worker:
     proc: trio.Process
+    spaces: list[str]
     last: dict[str, Any] = field(default_factory=dict)
     final: dict[str, Any] | None = None
     finished: trio.Event = field(default_factory=trio.Event)
 
 
+def scripts(config: LoadConfig) -> list[list[Script]]:
+    """Per space, what each of its speakers says."""
+    if config.speech == "conversation":
+        if config.speakers != 3:
+            raise ValueError("a conversation has 3 speakers")
+        phases = [conversation(phase * 600) for phase in range(PHASES)]
+        return [phases[s % PHASES] for s in range(config.spaces)]
+    wav = None if config.speech == "tones" else Path(config.speech)
+    voices = [continuous(speaker_packets(i, wav)) for i in range(config.speakers)]
+    return [voices for _ in range(config.spaces)]
+
+
 async def run(config: LoadConfig) -> dict[str, object]:
     config.out.mkdir(parents=True, exist_ok=True)
+    handles = [speaker_handle(s, i) for s in range(config.spaces) for i in range(max(1, config.speakers))]
     async with trio.open_nursery() as nursery:
         server_proc = None
         if config.url is None:
-            server_proc, url = await _start_server(config)
+            data = config.out / "server-data"
+            shutil.rmtree(data, ignore_errors=True)  # a new server: no space left live by an earlier run
+            data.mkdir()
+            accounts = await seed(data / DATABASE_FILE, handles)
+            server_proc, url = await _start_server(config, data)
             config.server_pid = server_proc.pid
         else:
             url = config.url
+            accounts = await log_in_all(url, handles)
         try:
-            report = await _drive(config, url, nursery)
+            report = await _drive(config, url, accounts, nursery)
         finally:
             if server_proc is not None:
                 server_proc.terminate()
@@ -87,9 +126,9 @@ async def run(config: LoadConfig) -> dict[str, object]:
     return report
 
 
-async def _start_server(config: LoadConfig) -> tuple[trio.Process, str]:
-    args = [sys.executable, "-m", "gateway", "serve", "--port", "0", "--http-port", "off", "--log-level", "WARNING",
-            "--data", str(config.out / "server-data"), "--transport", config.transport,
+async def _start_server(config: LoadConfig, data: Path) -> tuple[trio.Process, str]:
+    args = [sys.executable, "-m", "gateway", "serve", "--port", "0", "--http-port", "off", "--log-level",
+            "WARNING", "--data", str(data), "--transport", config.transport,
             "--frames-per-message", str(config.frames_per_message), *UNLIMITED, *config.server_args]  # fmt: skip
     proc = await trio.lowlevel.open_process(args, stdout=-1)
     assert proc.stdout is not None
@@ -103,111 +142,115 @@ async def _start_server(config: LoadConfig) -> tuple[trio.Process, str]:
     return proc, line.decode().split("listening on ", 1)[1].strip()
 
 
-async def _drive(config: LoadConfig, url: str, nursery: trio.Nursery) -> dict[str, object]:
-    host_port = urlsplit(url)
-    stop_speaking, over = trio.Event(), trio.Event()
-    space_ids: list[str] = []
-    ended: list[trio.Event] = []
-    for s in range(config.spaces):
-        ended.append(trio.Event())
-        space_ids.append(await nursery.start(_run_space, url, s, config, stop_speaking, over, ended[-1]))
-    samples = [SampleListener(url, f"sample{k}", space_ids[0]) for k in range(config.sample)]
-    for sample in samples:
-        await nursery.start(sample.run)
+def _slot_now(t0_us: int) -> float:
+    return (time.time() * 1e6 - t0_us) / (SLOT_S * 1e6)
 
-    timeline: list[dict[str, object]] = []
-    workers = await _start_workers(config, host_port.hostname or "127.0.0.1", host_port.port or 80, space_ids)
-    for w in workers:
-        nursery.start_soon(_read_worker, w)
 
+async def _drive(
+    config: LoadConfig, url: str, accounts: dict[str, Account], nursery: trio.Nursery
+) -> dict[str, object]:
+    where = urlsplit(url)
+    run_s = config.ramp_s + config.join_grace_s + config.duration_s + config.drain_s
+    clock_slots = math.ceil((run_s + 60) / SLOT_S)  # and a minute for the set-up
+    cast = await open_cast(url, accounts, scripts(config), clock_slots)
+    try:
+        samples = [SampleListener(url, f"sample{k}", cast.space_ids[0]) for k in range(config.sample)]
+        if config.speech == "tones":
+            for sample in samples:
+                await nursery.start(sample.run)
+        workers = await _start_workers(config, where.hostname or "127.0.0.1", where.port or 80, cast, clock_slots)
+        for w in workers:
+            nursery.start_soon(_read_worker, w)
+        report = await _measure(config, cast, workers, samples, nursery)
+    finally:
+        cast.stop()
+    with trio.move_on_after(30):
+        await end_spaces(url, accounts, cast)
+    return report
+
+
+async def _measure(
+    config: LoadConfig, cast: Cast, workers: list[Worker], samples: list[SampleListener], nursery: trio.Nursery
+) -> dict[str, object]:
     start = time.monotonic()
     base = usage(config.server_pid) if config.server_pid else None
-    marks: dict[str, object] = {"before_listeners": asdict(base) if base else None}
-    end = start + config.ramp_s + config.duration_s
-    while time.monotonic() < end:
+    marks: dict[str, Any] = {"before_listeners": asdict(base) if base else None}
+    timeline: list[dict[str, Any]] = []
+    window = (0, 0)
+    while True:
         await trio.sleep(1.0)
         point = _sample_point(config, workers, start)
         timeline.append(point)
-        if "ramp_done" not in marks and time.monotonic() - start >= config.ramp_s:
-            marks["ramp_done"] = point
-            for w in workers:  # latency is measured in steady state, after the ramp
-                assert w.proc.stdin is not None
-                await w.proc.stdin.send_all(b"reset\n")
+        elapsed = time.monotonic() - start
+        if "ramp_done" not in marks:
+            settled = point["connecting"] == 0 or elapsed >= config.ramp_s + config.join_grace_s
+            if elapsed >= config.ramp_s and settled:
+                marks["ramp_done"] = point
+                window = (math.ceil(_slot_now(cast.t0_us)), 2**62)
+                await _set_window(workers, cast, window)
+                if config.during_window is not None:
+                    handles = RunHandles(config.server_pid, [w.proc.pid for w in workers])
+                    nursery.start_soon(config.during_window, handles)
+        elif elapsed - marks["ramp_done"]["t"] >= config.duration_s:
+            marks["end"] = point
+            window = (window[0], math.floor(_slot_now(cast.t0_us)))
+            await _set_window(workers, cast, window)
+            break
         if not config.quiet:
             print(_progress(point, config), file=sys.stderr, flush=True)
-    marks["end"] = timeline[-1]
 
-    stop_speaking.set()
-    await trio.sleep(0.5)
+    await trio.sleep(config.drain_s)  # the window's last slots reach the listeners; the speakers go on
+    for pool in cast.pools:
+        pool.stop_speaking()
+    made = dict(zip(cast.space_ids, produced(cast, window), strict=True))
+    size = (window[1] + 8) // 8
     for w in workers:
+        for space_id in w.spaces:
+            said, after_overlap = (bits.to_bytes(size, "little").hex() for bits in made[space_id])
+            await _tell([w], f"produced {space_id} {said} {after_overlap}")
         assert w.proc.stdin is not None
-        await w.proc.stdin.aclose()
-    with trio.fail_after(60):
+        try:
+            await w.proc.stdin.aclose()
+        except trio.BrokenResourceError:
+            pass
+    with trio.fail_after(120):
         for w in workers:
             await w.proc.wait()
             await w.finished.wait()
-    checks = [sample.check(config.speakers) for sample in samples]
-    over.set()  # the hosts end their spaces now that every listener has reported
-    with trio.move_on_after(10):
-        for space_ended in ended:
-            await space_ended.wait()
-    return summarise(config, timeline, marks, workers, checks)
+    checks = [sample.check(config.speakers) for sample in samples] if config.speech == "tones" else []
+    return summarise(
+        config, timeline, marks, workers, checks,
+        window=window,
+        produced={space_id: bin(said).count("1") for space_id, (said, _) in made.items()},
+        speakers=speakers_summary(cast),
+    )  # fmt: skip
 
 
-async def _run_space(
-    url: str, index: int, config: LoadConfig, stop: trio.Event, over: trio.Event, ended: trio.Event,
-    *, task_status: trio.TaskStatus[str],
-) -> None:  # fmt: skip
-    """A host and its speakers: create the space, bring them on the mic, stream until `stop`.
-
-    The host is on the mic too, so it is speaker 0: `config.speakers` voices in all. The host ends the
-    space when the run is `over` (an account hosts one live space at a time: a later run against the
-    same server, or the same data, uses the same accounts), then sets `ended`.
-    """
-    try:
-        async with connect_account(url, f"host{index}") as host:
-            space_id = (await host.create_space(f"Load test {index}")).space.space_id
-            async with trio.open_nursery() as nursery:
-                for i in range(1, config.speakers):
-                    await nursery.start(_join_and_speak, url, f"spk{index}_{i}", i, space_id, host, config, stop)
-                if config.speakers > 0:
-                    nursery.start_soon(_stream, host, speaker_packets(0, config.wav), stop)
-                task_status.started(space_id)
-            await over.wait()
-            with trio.move_on_after(5):
-                await host.end_space()
-    finally:
-        ended.set()
+async def _set_window(workers: list[Worker], cast: Cast, window: tuple[int, int]) -> None:
+    for pool in cast.pools:
+        pool.set_window(*window)
+    await _tell(workers, f"window {window[0]} {window[1]}")
 
 
-async def _join_and_speak(
-    url: str, handle: str, i: int, space_id: str, host: Client, config: LoadConfig, stop: trio.Event,
-    *, task_status: trio.TaskStatus[None],
-) -> None:  # fmt: skip
-    packets = speaker_packets(i, config.wav)
-    async with connect_account(url, handle) as me:
-        await me.join_space(space_id)
-        await host.set_role(me.user, Role.SPEAKER)
-        task_status.started()
-        await _stream(me, packets, stop)
+async def _tell(workers: list[Worker], line: str) -> None:
+    """A line to each worker still running (one that died reports nothing: its listeners count as
+    having heard nothing)."""
+    for w in workers:
+        assert w.proc.stdin is not None
+        try:
+            await w.proc.stdin.send_all(line.encode() + b"\n")
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
 
 
-async def _stream(client: Client, packets: list[bytes], stop: trio.Event) -> None:
-    """Send at the real 20 ms pace, each packet stamped with its capture time, until `stop`."""
-    t0 = trio.current_time()
-    seq = 0
-    while not stop.is_set():
-        await trio.sleep_until(t0 + seq * 0.020)
-        await client.send_audio(seq, time.time_ns() // 1000, packets[seq % len(packets)])
-        seq += 1
-
-
-async def _start_workers(config: LoadConfig, host: str, port: int, space_ids: list[str]) -> list[Worker]:
-    total = config.listeners * len(space_ids)
+async def _start_workers(
+    config: LoadConfig, host: str, port: int, cast: Cast, clock_slots: int
+) -> list[Worker]:
+    total = config.listeners * len(cast.space_ids)
     procs = config.processes or max(1, math.ceil(total / MAX_LISTENERS_PER_PROCESS))
     rate = max(1.0, total / max(config.ramp_s, 0.1))
     specs: list[list[str]] = [[] for _ in range(procs)]
-    for s, space_id in enumerate(space_ids):
+    for s, space_id in enumerate(cast.space_ids):
         share = math.ceil(config.listeners / procs)
         for p in range(procs):
             first, count = p * share, min(share, config.listeners - p * share)
@@ -217,8 +260,10 @@ async def _start_workers(config: LoadConfig, host: str, port: int, space_ids: li
     for spec in specs:
         if not spec:
             continue
-        args = [sys.executable, "-m", "loadtest.worker", host, str(port), str(rate / procs), *spec]
-        workers.append(Worker(await trio.lowlevel.open_process(args, stdin=-1, stdout=-1)))
+        args = [sys.executable, "-m", "loadtest.worker", host, str(port), str(rate / procs), str(cast.t0_us),
+                str(clock_slots), *spec]  # fmt: skip
+        proc = await trio.lowlevel.open_process(args, stdin=-1, stdout=-1)
+        workers.append(Worker(proc, [s.split(":")[0] for s in spec]))
     return workers
 
 
@@ -241,6 +286,8 @@ def _sample_point(config: LoadConfig, workers: list[Worker], start: float) -> di
     point: dict[str, object] = {"t": round(time.monotonic() - start, 2)}
     for name in ("connecting", "joined", "failed", "closed_by_server", "messages", "frames", "lost", "late"):
         point[name] = sum(int(w.last.get(name, 0)) for w in workers)
+    if not any(w.last for w in workers):  # no worker has reported yet: everyone is still connecting
+        point["connecting"] = config.listeners * config.spaces
     latencies = [w.last.get("latency_us") for w in workers if w.last.get("latency_us")]
     point["latency_us"] = [max(col) for col in zip(*latencies, strict=True)] if latencies else [0, 0, 0, 0]
     server = usage(config.server_pid) if config.server_pid else None

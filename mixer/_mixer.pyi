@@ -15,6 +15,7 @@ __all__ = [
     "Fanout",
     "FanoutStats",
     "ListenerPool",
+    "SpeakerPool",
     "PoolStats",
     "ListenerStats",
 ]
@@ -319,6 +320,16 @@ class PoolStats:
     def reordered(self) -> int:
         """Frames whose ``seq`` was not above the listener's previous one (duplicate or backward)."""
     @property
+    def off_clock(self) -> int:
+        """Real frames whose ``captured_at`` is not a slot of the run's capture clock (with a clock)."""
+    @property
+    def sent(self) -> int:
+        """A ``SpeakerPool``: audio packets sent."""
+    @property
+    def late_sends(self) -> int:
+        """A ``SpeakerPool``: packets of the window sent more than 20 ms after their slot was due
+        (the harness fell behind its own clock: its fault, not the server's)."""
+    @property
     def bytes(self) -> int:
         """Bytes received, WebSocket framing and the HTTP upgrade response included."""
     @property
@@ -375,6 +386,12 @@ class ListenerPool:
     collection) closes every connection with a close frame (code 1000), waits at most 2 s
     for the server's answers, and joins the thread.
 
+    With a capture clock (``clock_t0_us``, the run's slot 0 in µs of unix time, and
+    ``clock_slots`` slots of 20 ms), each real frame (``captured_at`` not 0) names the slot it
+    carries (``captured_at = t0 + 20 ms · k``); the listener marks slot ``k`` in its bitmap
+    (``slot_maps``), and the frame's latency is recorded only if ``k`` is in the window
+    (``set_window``). A real frame off the clock is counted in ``off_clock``.
+
     Error handling: a bad argument raises ``MixerError("bad_argument")``; an unknown host or
     a system failure at start raises ``OSError``. After the start, nothing raises: a listener
     that fails says why in ``ListenerStats.error``.
@@ -389,7 +406,23 @@ class ListenerPool:
         *,
         connect_per_s: float = 2000.0,
         late_after_ms: int = 250,
+        clock_t0_us: int = 0,
+        clock_slots: int = 0,
     ) -> Self: ...
+    def set_window(self, start: int, end: int) -> None:
+        """Records latency only for frames of the clock's slots ``start`` to ``end - 1``."""
+    def slot_maps(self) -> list[bytes]:
+        """One per user: the slots it received as real frames, a bitmap in little-endian bytes
+        (``int.from_bytes(b, "little") >> k & 1`` is slot ``k``)."""
+    def coverage(self, start: int, end: int, produced: bytes, after_overlap: bytes) -> list[int]:
+        """One per user: how many slots of ``start`` to ``end - 1`` that are set in ``produced``
+        (a bitmap as ``slot_maps`` gives) it heard: received as real frames, or, if set in
+        ``after_overlap``, named by no frame between two consecutive ticks that named the slots
+        on either side (the slot after one two speakers produced, played behind it). A listener
+        that never joined has 0."""
+    def latency_buckets(self) -> list[tuple[int, int]]:
+        """The latency histogram's non-empty buckets, ``(highest µs in the bucket, count)``: the
+        histograms of several pools add up bucket by bucket."""
     def stats(self) -> PoolStats:
         """Cheap (a few atomic loads): call it as often as a progress display needs."""
     def listeners(self) -> list[ListenerStats]:
@@ -407,6 +440,52 @@ class ListenerPool:
         """Closes every connection and joins the thread, releasing the GIL; idempotent."""
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: object, exc: object, traceback: object) -> bool: ...
+
+@final
+class SpeakerPool:
+    """Speakers for load tests, of any number of spaces, on one Rust thread ("stoa-loadpool")
+    that never takes the GIL: they send real Opus packets on the run's capture clock.
+
+    ``speakers`` gives per speaker ``(handle, token, space_id, script)``: it connects, says
+    ``hello`` with the account's session ``token`` and joins ``space_id`` (someone must then
+    put it on the mic). ``scripts[i]`` is ``(packets, plan)``: at slot ``k`` the speaker sends
+    ``packets[plan[k % len(plan)]]``, or nothing where the entry is negative (quiet, as a client
+    with voice activity detection). After ``start_speaking(t0_us)``, slot ``k`` carries
+    ``captured_at = t0 + 20 ms · k`` (the time the audio stands for) and is sent once its 20 ms
+    are over, at ``t0 + 20 ms · (k + 1)``, by every speaker that has joined. What each speaker
+    sent is in ``slot_maps`` (bitmaps of ``clock_slots`` slots); how late packets left after they
+    were due, in ``send_lag_percentiles`` and ``PoolStats.late_sends``.
+
+    Resource handling and errors as ``ListenerPool`` (without its ``with`` block).
+    """
+
+    def __new__(
+        cls,
+        host: str,
+        port: int,
+        speakers: list[tuple[str, str, str, int]],
+        scripts: list[tuple[list[bytes], list[int]]],
+        *,
+        clock_slots: int,
+        connect_per_s: float = 2000.0,
+    ) -> Self: ...
+    def stats(self) -> PoolStats: ...
+    def speakers(self) -> list[ListenerStats]:
+        """One per speaker, in the order given (``user`` is its handle)."""
+    def start_speaking(self, t0_us: int) -> None:
+        """Starts the capture clock: slot 0 at ``t0_us`` (µs of unix time)."""
+    def set_window(self, start: int, end: int) -> None:
+        """Records send lag (and ``late_sends``) only for the slots ``start`` to ``end - 1``."""
+    def stop_speaking(self) -> None:
+        """No packet from now on; the connections stay open until ``stop``."""
+    def slot_maps(self) -> list[bytes]:
+        """One per speaker: the slots it sent, as ``ListenerPool.slot_maps``."""
+    def send_lag_percentiles(self, ps: list[float]) -> list[int]:
+        """How late the window's packets left after their slot was due (µs), at each percentile (0
+        to 100)."""
+    def stop(self) -> None:
+        """Closes every connection and joins the thread, releasing the GIL; idempotent (also done
+        when the pool is garbage-collected)."""
 
 @final
 class TickPool:
@@ -446,11 +525,36 @@ class TickPoolStats:
         """(upper bound in seconds, ticks that took at most that long), cumulative; the last bound is
         ``inf`` (every tick)."""
 
+@final
+class BatchPolicy:
+    """How a space chooses the frames per message of its audience's stream. ``fixed=N``: always N (1 to
+    10). Otherwise from the audience: N frames while it has at most N × ``listeners_per_frame``
+    listeners, N one of 1, 2, 3, 5, 10 up to ``max_frames`` (1 to 10; it is a step too); down a step only
+    once the audience fits within 80% of the lower step's capacity. Out of range: ``MixerError``
+    ``bad_argument``. Immutable, comparable, hashable."""
+
+    def __new__(cls, *, fixed: int | None = None, max_frames: int = 10, listeners_per_frame: int = 2000) -> Self: ...
+    @property
+    def fixed(self) -> int | None: ...
+    @property
+    def max_frames(self) -> int:
+        """The most frames a message holds (the fixed count, when fixed)."""
+    @property
+    def listeners_per_frame(self) -> int | None:
+        """None when fixed."""
+    @property
+    def initial(self) -> int:
+        """Frames per message before the audience is known: the fixed count, or 1."""
+    def next(self, current: int, audience: int) -> int:
+        """Frames per message of the next message, given the last one's (``current``) and the listeners
+        it reached (``audience``)."""
+
 class SpaceDriver:
     """A space's registration with a ``TickPool`` (no thread of its own): while its mixer is active the
-    pool ticks it every 20 ms and queues its frames in the fan-out: one `broadcast_audio` to
-    ``audience_group`` and one `send_audio` per routed speaker per message of ``frames_per_message``
-    frames, numbered from ``first_seq``. No Python runs on its audio path."""
+    pool ticks it every 20 ms and queues its frames in the fan-out: one `send_audio` per routed speaker
+    per tick, and one `broadcast_audio` to ``audience_group`` per message of as many frames as
+    ``batching`` chooses (default ``BatchPolicy()``), numbered from ``first_seq``. No Python runs on its
+    audio path."""
 
     def __new__(
         cls,
@@ -459,7 +563,7 @@ class SpaceDriver:
         fanout: Fanout,
         audience_group: int,
         *,
-        frames_per_message: int = 1,
+        batching: BatchPolicy | None = None,
         first_seq: int = 0,
     ) -> Self: ...
     def route(self, input_id: int, conn: int) -> None:
@@ -473,5 +577,11 @@ class SpaceDriver:
     def skipped_ticks(self) -> int: ...
     @property
     def ticks(self) -> int: ...
+    @property
+    def frames_per_message(self) -> int:
+        """Frames per message of the audience's stream now."""
+    @property
+    def batch_switches(self) -> int:
+        """Times the audience's frames per message changed."""
     def stop(self) -> None:
         """No more ticks: waits for a tick under way, then sends what is batched. Idempotent."""

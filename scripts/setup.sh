@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what Stoa needs on a fresh Debian machine: system libraries (libopus), a virtual environment
+# Installs what Stoa needs on a fresh Debian machine: system libraries (libopus; for `dev`, chromium and an
+# emoji font for the web client's browser tests), a virtual environment
 # with the Python dependencies pinned by the lock file, and the Rust extension built in release mode.
 #
 #   scripts/setup.sh run    what the server needs (requirements.lock): `make run`
@@ -32,8 +33,9 @@ newer_than() {  # is any of the inputs (files, or folders searched) newer than t
 }
 
 debs=(libopus-dev pkg-config)
-# the tests': chromium for the browser tests; opus-tools (opusinfo, opusdec, opusenc) to check Ogg Opus files
-[ "$MODE" = dev ] && debs+=(chromium opus-tools)
+# the tests': chromium and an emoji font for the browser tests and screenshots (Playwright drives Debian's
+# chromium); opus-tools (opusinfo, opusdec, opusenc) to check Ogg Opus files
+[ "$MODE" = dev ] && debs+=(chromium fonts-noto-color-emoji opus-tools)
 missing=()
 for d in "${debs[@]}"; do
     dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d")
@@ -64,6 +66,22 @@ if newer_than "$stamp" "$lock"; then
     quietly "$VENV/bin/pip" install --require-hashes --no-deps -r "$lock"
     touch "$stamp"
     [ "$MODE" = dev ] && touch "$VENV/.stamp-run"  # the dev lock holds every package of the run lock
+fi
+
+stamp="$VENV/.stamp-client-$MODE"
+if newer_than "$stamp" clients/python/pyproject.toml "$lock"; then
+    echo "setup: installing clients/python (stoa_protocol, stoa_client) in place (log: $LOG)"
+    # Editable: the server imports the protocol's definitions from clients/python (stoa_protocol).
+    quietly "$VENV/bin/pip" install --no-build-isolation --no-deps --config-settings editable_mode=compat -e clients/python
+    if [ "$MODE" = dev ]; then
+        # The client's dependencies as wheels, so that a test can install stoa-client into a fresh virtual
+        # environment with no network (`tests/clients/test_install.py`).
+        mapfile -t client_deps < <("$VENV/bin/python" -c 'import tomllib
+print("\n".join(tomllib.load(open("clients/python/pyproject.toml", "rb"))["project"]["dependencies"]))')
+        rm -rf target/client-wheels
+        quietly "$VENV/bin/pip" download --only-binary=:all: -d target/client-wheels "${client_deps[@]}"
+    fi
+    touch "$stamp"
 fi
 
 stamp="$VENV/.stamp-extension"

@@ -98,5 +98,15 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
         assert code == 0, f"server exited with {code}"
 
 
+@pytest.fixture(scope="module")
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for a module's tests of the HTTP side and the web client."""
+    srv = start_server(tmp_path_factory.mktemp("web") / "data")
+    try:
+        yield srv
+    finally:
+        assert stop_server(srv) == 0
+
+
 def slow_enabled() -> bool:
     return os.environ.get("STOA_SLOW") == "1"

@@ -38,6 +38,7 @@ from actors.space.commands import (
     Join,
     Leave,
     LowerHand,
+    MemberLink,
     MuteAll,
     MuteSpeaker,
     PinPost,
@@ -45,6 +46,7 @@ from actors.space.commands import (
     RaiseHand,
     React,
     RemoveParticipant,
+    Resume,
     SetRole,
     SetSpeakerPolicy,
     SharePost,
@@ -140,16 +142,18 @@ class SpaceActor(Actor):
                 return None
             case Join():
                 await self._commit(ctx, *domain.apply(self.state, message, now_ms()))
-                role = self.state.role_of(message.user)
-                assert role is not None
-                previous = self._audience.links.get(message.user)
                 # Snapshot first, then membership: every later event reaches this connection after it.
                 message.link.joined(self.state)
-                self._audience.attach(message.user, message.link, on_mic=role.on_mic)
-                if previous is not None and previous is not message.link:
-                    # A new connection starts its audio `seq` again: a fresh input hears it from packet one.
-                    self._ingress.restart_stream(message.user)
-                self._sync_routes()
+                self._attach(message.user, message.link)
+                return self.state
+            case Resume():
+                if not domain.resumable(self.state, message.user):  # let go: a new arrival
+                    join = Join(message.user, message.link, message.name)
+                    await self._commit(ctx, *domain.apply(self.state, join, now_ms()))
+                    message.link.joined(self.state)
+                else:  # the place was kept: the events it missed, then the live ones
+                    message.link.resumed(self.state, self.state.log.since(message.last_seq, self.state.seq))
+                self._attach(message.user, message.link)
                 return self.state
             case Leave():
                 current = self._audience.links.get(message.user)
@@ -205,6 +209,8 @@ class SpaceActor(Actor):
         """Make `state` current: write what must last, then stash it, bring the mixer's inputs in step with
         the roles, and tell everyone. Nothing is told before it is durable."""
         await self._persist(state, events)
+        if events:
+            state = msgspec.structs.replace(state, log=state.log.appended(events))
         before, self.state = self.state, state
         ctx.stash(state)
         self._sync_inputs()
@@ -246,6 +252,17 @@ class SpaceActor(Actor):
         for user in self.state.invited:
             if user not in state.invited:  # an invitation accepted: used up
                 await store.invitation_used(space_id, user)
+
+    def _attach(self, user: str, link: MemberLink) -> None:
+        """Make `link` the connection of `user` (present in the state): events from now on reach it."""
+        role = self.state.role_of(user)
+        assert role is not None
+        previous = self._audience.links.get(user)
+        self._audience.attach(user, link, on_mic=role.on_mic)
+        if previous is not None and previous is not link:
+            # A new connection starts its audio `seq` again: a fresh input hears it from packet one.
+            self._ingress.restart_stream(user)
+        self._sync_routes()
 
     def _sync_inputs(self) -> None:
         """Exactly the unmuted people on the mic are mixer inputs: a role change, a mute or a removal is in

@@ -7,7 +7,8 @@ for each connection (the Rust fan-out writes them with no Python step per listen
 
 Two groups per space: `everyone` (events) and `audience` (members who hear the shared mix: everyone not
 on the mic). A member on the mic gets its own stream: its mix-minus while its voice is in the mix, the
-shared mix otherwise.
+shared mix otherwise, one frame a message. The audience's frames are batched, as many a message as the
+space's `BatchPolicy` chooses from the audience's size (`mixer-rs/driver/src/batching.rs`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import msgspec
 
 from actors.space.commands import MemberLink
 from actors.space.events import Audio, MixFrame, SpaceEnded, SpaceEvent
+from mixer import BatchPolicy
 
 log = logging.getLogger("actors.space")
 
@@ -42,10 +44,10 @@ class Audience:
     """A space's connections. Every live space has one, idle or not: slots, and the batches of the Python
     audio path are made only when a frame is batched."""
 
-    __slots__ = ("_batched_ticks", "_everyone", "_own", "_shared", "audio_group", "fanout", "frames_per_message",
+    __slots__ = ("_batched_ticks", "_everyone", "_shared", "audio_group", "batching", "fanout", "frames_per_message",
                  "last_seq", "links", "next_audio_seq", "space_id")  # fmt: skip
 
-    def __init__(self, space_id: str, fanout: Fanout, frames_per_message: int = 1) -> None:
+    def __init__(self, space_id: str, fanout: Fanout, batching: BatchPolicy | None = None) -> None:
         self.space_id = space_id
         self.links: dict[str, MemberLink] = {}
         self.last_seq = 0
@@ -53,9 +55,10 @@ class Audience:
         self._everyone = fanout.new_group()
         self.audio_group = fanout.new_group()
         """The members who hear the shared mix: everyone not on the mic."""
-        self.frames_per_message = frames_per_message
+        self.batching = batching or BatchPolicy()
+        self.frames_per_message = self.batching.initial
+        """Frames per message of the shared stream now (the Python path's; the Rust driver keeps its own)."""
         self._shared: list[MixFrame] | None = None
-        self._own: dict[int, list[MixFrame]] | None = None  # by connection
         self._batched_ticks = 0
         self.next_audio_seq = 0
 
@@ -122,37 +125,34 @@ class Audience:
         mixed: list[int],
         routes: dict[int, int],
     ) -> None:
-        """Add this tick's frames to the batches; send them every `frames_per_message` ticks.
+        """Send each speaker's own frame now; add the shared frame to the audience's batch, sent every
+        `frames_per_message` ticks.
 
         `routes` maps each speaker's mixer input to its connection: a speaker whose voice is in the mix
         gets its mix-minus there (nothing when no one else talks), any other speaker the shared frame;
-        the audience group gets the shared frame. Each batch is encoded once.
+        the audience group gets the shared frame. Each message is encoded once.
         (This is the Python path; `mixer.SpaceDriver` does the same in Rust.)
         """
         self.next_audio_seq = seq + 1
         minus_of = dict(minus)
         in_mix = set(mixed)
+        for input_id, conn in routes.items():
+            opus = minus_of.get(input_id) if input_id in in_mix else shared
+            if opus is not None:
+                self.fanout.send_audio(conn, _encoder.encode(Audio([MixFrame(seq, captured_at, opus)])))
         if shared is not None:
             if self._shared is None:
                 self._shared = []
             self._shared.append(MixFrame(seq, captured_at, shared))
-        for input_id, conn in routes.items():
-            opus = minus_of.get(input_id) if input_id in in_mix else shared
-            if opus is not None:
-                if self._own is None:
-                    self._own = {}
-                self._own.setdefault(conn, []).append(MixFrame(seq, captured_at, opus))
         self._batched_ticks += 1
         if self._batched_ticks >= self.frames_per_message:
             self.flush()
 
     def flush(self) -> None:
-        """Send what is batched now (also when the mix goes quiet, so no frame waits for the next talk)."""
+        """Send the audience's batch now (also when the mix goes quiet, so no frame waits for the next
+        talk); the next message's frame count follows the audience this one reached."""
         self._batched_ticks = 0
         if self._shared:
-            self.fanout.broadcast_audio(self.audio_group, _encoder.encode(Audio(self._shared)))
+            reached = self.fanout.broadcast_audio(self.audio_group, _encoder.encode(Audio(self._shared)))
+            self.frames_per_message = self.batching.next(self.frames_per_message, reached)
         self._shared = None
-        if self._own:
-            for conn, frames in self._own.items():
-                self.fanout.send_audio(conn, _encoder.encode(Audio(frames)))
-        self._own = None

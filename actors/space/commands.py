@@ -32,12 +32,28 @@ class MemberLink(Protocol):
         """An event about this member (its role changed, it left) or the end of the space."""
         ...
 
+    def resumed(self, state: SpaceState, missed: list[bytes] | None) -> None:
+        """Called once, inside a `Resume` of a kept place and before any later event: queue the reply, with
+        the events after the client's last one as they were sent (`missed`), or a snapshot when the space no
+        longer holds them all (None)."""
+        ...
+
 
 class Join(msgspec.Struct, frozen=True):
     """`user` is a server-issued id (an account's or a guest's); `name` is the label others see."""
 
     user: str
     link: MemberLink
+    name: str = ""
+
+
+class Resume(msgspec.Struct, frozen=True):
+    """Take back `user`'s place on a new connection (`link`) after its last connection dropped, with the
+    events after `last_seq`; a place already let go is joined anew (`MemberLink.joined`)."""
+
+    user: str
+    link: MemberLink
+    last_seq: int
     name: str = ""
 
 
@@ -199,4 +215,4 @@ answered by `domain.apply`)."""
 Rule = Join | Leave | SetRole | SharePost | EndSpace | Moderation | CheckAbandoned
 """Every command the pure rules answer."""
 
-Command = Rule | PushAudio | GetSnapshot
+Command = Rule | Resume | PushAudio | GetSnapshot

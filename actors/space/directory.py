@@ -40,7 +40,7 @@ from actors.space.persistence import NO_STORE, SpaceStore, restored
 from actors.space.ref import SpaceRef
 from actors.space.ticking import open_ticker
 from actors.space.values import SpaceState, SpeakerPolicy
-from mixer import Fanout as RustFanout, TickPool
+from mixer import BatchPolicy, Fanout as RustFanout, TickPool
 
 log = logging.getLogger("actors.space")
 
@@ -79,7 +79,7 @@ class SpaceDirectory:
         nursery: trio.Nursery,
         fanout: Fanout,
         mix: MixConfig | None = None,
-        frames_per_message: int = 1,
+        batching: BatchPolicy | None = None,
         store: SpaceStore = NO_STORE,
         abandon_after_s: float = ABANDON_AFTER_S,
         tick_pool: TickPool | None = None,
@@ -89,7 +89,7 @@ class SpaceDirectory:
         self._unmoderated: dict[str, int] = {}  # live spaces without host or co-host -> since when (ms)
         self._store = store
         self._fanout = fanout
-        self._frames_per_message = frames_per_message
+        self._batching = batching or BatchPolicy()
         self._mix = mix or MixConfig()
         self._live: dict[str, _Live] = {}
         self._hosted: dict[str, str] = {}  # host -> the live space they host
@@ -185,7 +185,7 @@ class SpaceDirectory:
         handling: if its first `on_start` fails, what was made is closed and `ActorCrashed` raised."""
         supervisor = await self._spaces()
         space_id = state.space_id
-        audience = Audience(space_id, self._fanout, self._frames_per_message)
+        audience = Audience(space_id, self._fanout, self._batching)
         audience.last_seq = state.seq
         mixer = self._mix.new_mixer()
         audio = AudioIngress(space_id, mixer, open_ticker(mixer, audience, self._nursery, self.tick_pool))

@@ -114,3 +114,9 @@ class HostLimit(SpaceError):
     """The host already hosts a live space: one at a time."""
 
     code = "limit_reached"
+
+
+class NotResumable(SpaceError):
+    """`resume` of a space where this user holds no place and had none let go lately: join it instead."""
+
+    code = "not_resumable"

@@ -23,6 +23,7 @@ from actors.space.commands import (
     RaiseHand,
     React,
     RemoveParticipant,
+    Resume,
     SetRole,
     SetSpeakerPolicy,
     SharePost,
@@ -47,6 +48,12 @@ class SpaceRef:
         """Enter the space (or attach a new connection of someone already in it); returns the snapshot.
         `user` is a server-issued id, `name` the label others see."""
         state = await self._ask(Join(user, link, name))
+        assert isinstance(state, SpaceState)
+        return state
+
+    async def resume(self, user: str, link: MemberLink, last_seq: int, name: str = "") -> SpaceState:
+        """Take back `user`'s place on a new connection with the events after `last_seq` (`Resume`)."""
+        state = await self._ask(Resume(user, link, last_seq, name))
         assert isinstance(state, SpaceState)
         return state
 

@@ -69,7 +69,7 @@ class DriverTicker:
             mixer,
             fanout,
             audience.audio_group,
-            frames_per_message=audience.frames_per_message,
+            batching=audience.batching,
             first_seq=audience.next_audio_seq,
         )
 
@@ -92,6 +92,11 @@ class DriverTicker:
     def next_seq(self) -> int:
         """The `seq` the next tick's frame will carry (tests tell a change's next tick by it)."""
         return self._driver.next_seq
+
+    @property
+    def frames_per_message(self) -> int:
+        """Frames per message of the audience's stream now."""
+        return self._driver.frames_per_message
 
     def close(self) -> None:
         self._driver.stop()

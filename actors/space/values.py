@@ -1,14 +1,23 @@
 """The space's values: roles, participants, posts and the whole state, all frozen.
 
 These are plain data: `domain.py` computes new values from old ones, the actor keeps the current one.
-The same Structs travel on the wire (see `events.py` and `gateway/protocol.py`).
+The values that travel on the wire (roles, people, posts) are the protocol package's (`stoa_protocol`),
+re-exported here; the state and the rules' limits are the server's own.
 """
 
 from __future__ import annotations
 
-import enum
-
 import msgspec
+from stoa_protocol import (  # the wire's values, re-exported
+    Participant as Participant,
+    Person as Person,
+    Post as Post,
+    Role as Role,
+    SpaceStatus as SpaceStatus,
+    SpeakerPolicy as SpeakerPolicy,
+)
+
+from actors.space.replay import EventLog
 
 MAX_SPEAKERS = 13
 """People on the mic at once, the host included (as in Twitter/X Spaces)."""
@@ -26,69 +35,15 @@ MAX_TOPICS = 3
 MAX_TOPIC_CHARS = 30
 """A space's description and topics: the same limits as a scheduled space's (`store/_schedule.py`)."""
 
-
-class Role(enum.StrEnum):
-    """What a participant may do; a participant moves between roles, it is not a class of person."""
-
-    HOST = "host"
-    COHOST = "cohost"
-    SPEAKER = "speaker"
-    LISTENER = "listener"
-
-    @property
-    def on_mic(self) -> bool:
-        return self is not Role.LISTENER
-
-    @property
-    def moderates(self) -> bool:
-        """The host and co-hosts: they handle requests, mute, remove and pin."""
-        return self is Role.HOST or self is Role.COHOST
-
-
-class SpeakerPolicy(enum.StrEnum):
-    """Who may ask to speak (raise a hand), chosen by the host: everyone, only the people the host follows,
-    or only the people the host or a co-host invited. Approval is still needed in every case."""
-
-    EVERYONE = "everyone"
-    FOLLOWING = "following"
-    INVITED = "invited"
-
-
-class SpaceStatus(enum.StrEnum):
-    LIVE = "live"
-    ENDED = "ended"
-
-
-class Person(msgspec.Struct, frozen=True):
-    """Someone as clients show them: `user` is the server-issued id (an account's `u<id>` or a guest's
-    `g-<hex>`), the only thing that identifies anyone; `name` is a label to display (an account's handle, or
-    the name a guest gave, which confers nothing)."""
-
-    user: str
-    name: str
-
-
-class Participant(msgspec.Struct, frozen=True):
-    user: str
-    name: str
-    role: Role
-
-
-class Post(msgspec.Struct, frozen=True):
-    """A post shared into the space: `id` counts from 1 in each space, `at` is unix time in milliseconds."""
-
-    id: int
-    user: str
-    text: str
-    at: int
-    name: str = ""
-
-
 REACTIONS = frozenset({"💯", "👏", "✋", "😂", "❤️", "🔥", "👍", "🙏", "😮", "😢"})
 """The emoji a participant may react with (`docs/protocol.md` lists them)."""
 
 MAX_CHURN_NAMES = 20
 """How many names an `audience_changed` event lists of those who came and went (the counts are exact)."""
+
+MAX_GONE = 1000
+"""How many of the users whose place a space let go after their connection closed it remembers (a late
+`resume` from one of them joins anew; from anyone else it is refused)."""
 
 RECENT_POSTS = 50
 """How many of the latest posts a space holds in memory and shows in its snapshot; the whole timeline is
@@ -124,6 +79,10 @@ class SpaceState(msgspec.Struct, frozen=True):
 
     `description` and `topics` are chosen at creation (or come from the scheduled space it starts).
 
+    Resumes: `log` holds the latest events as they were sent (`replay.py`), for clients that reconnect;
+    `gone` the last `MAX_GONE` users whose connection closed and whose place was then let go, so that a
+    late `resume` of theirs is told the window passed (and joins anew), while anyone else's is refused.
+
     `user` strings are server-issued ids, never names (see `Person`); `names` maps the ids of the people
     present, and of the host, to the label clients display.
     """
@@ -153,6 +112,8 @@ class SpaceState(msgspec.Struct, frozen=True):
     post_count: int = 0
     pinned_posts: tuple[Post, ...] = ()
     unmoderated_since: int | None = None
+    log: EventLog = EventLog()
+    gone: tuple[str, ...] = ()
 
     def role_of(self, user: str) -> Role | None:
         return self.roles.get(user)

@@ -12,6 +12,7 @@ from gateway.config._tree import Setting, Settings
 from gateway.limits import LimitSettings
 from gateway.server import GatewayConfig
 from gateway.webrtc import IceServer, RtcSettings
+from mixer import BatchPolicy
 
 __all__ = [
     "ENV_PREFIX",
@@ -42,13 +43,18 @@ def gateway_config(settings: Settings) -> GatewayConfig:
             bitrate=settings.mix.bitrate, complexity=settings.mix.complexity, max_mixed=settings.mix.max_mixed
         ),
         transport="python" if server.transport == "python" else "rust",
-        frames_per_message=server.frames_per_message,
+        batching=BatchPolicy(
+            fixed=server.frames_per_message,
+            max_frames=server.max_frames_per_message,
+            listeners_per_frame=server.listeners_per_frame,
+        ),
         sndbuf=server.sndbuf,
         limits=LimitSettings(
             enabled=settings.limits.rate_limits,
             max_connections_per_address=settings.limits.max_connections_per_address,
         ),
         abandon_after_s=settings.spaces.abandon_after,
+        resume_window_s=settings.spaces.resume_window,
         http_port=web.http_port,
         public_ws_url=web.public_ws_url,
         drain_timeout_s=settings.drain.timeout,

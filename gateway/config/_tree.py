@@ -18,6 +18,11 @@ from urllib.parse import urlsplit
 
 from actors.space import ABANDON_AFTER_S
 from gateway.limits import LimitSettings
+from gateway.server import RESUME_WINDOW_S
+from mixer import BatchPolicy
+
+MAX_FRAMES_PER_MESSAGE = BatchPolicy().max_frames
+LISTENERS_PER_FRAME = BatchPolicy().listeners_per_frame or 0
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,8 @@ class Setting:
     unit: str = ""
     choices: tuple[str, ...] = ()
     off: str | None = None
-    """The word that turns an optional setting off (`http_port = "off"`), for a default that is not None."""
+    """The word that turns an optional setting off (`http_port = "off"`), or, for one whose default is None, the word
+    that stands for None (`frames_per_message = "auto"`: the sample shows it, not an example)."""
     example: str | None = None
     """For a setting that is unset by default: a value `stoa config sample` shows, commented out."""
     check: Callable[[Any], str | None] | None = None
@@ -87,13 +93,30 @@ class ServerSettings:
         flag="--transport",
         choices=("rust", "python"),
     )
-    frames_per_message: int = setting(
-        1,
-        "20 ms audio frames per listener message: 1 for the lowest delay; 5 serves five times more listeners per "
-        "CPU-second for about 40 ms more delay on average",
+    frames_per_message: int | None = setting(
+        None,
+        '20 ms audio frames per message to a space\'s audience. "auto": each space chooses from its audience\'s '
+        "size, 1 (the lowest delay) up to 2,000 listeners and more as it grows (docs/operations.md, Frames per "
+        "message); a number: every space always that many (load tests that need one size)",
         flag="--frames-per-message",
         low=1,
         high=10,
+        off="auto",
+    )
+    max_frames_per_message: int = setting(
+        MAX_FRAMES_PER_MESSAGE,
+        'with "auto": the most frames a message holds (a step of its own: 4 gives 1, 2, 3, 4)',
+        flag="--max-frames-per-message",
+        low=1,
+        high=10,
+    )
+    listeners_per_frame: int = setting(
+        LISTENERS_PER_FRAME,
+        'with "auto": N frames per message serve up to N times this many listeners of one space; lower batches '
+        "sooner (fewer sends, more delay)",
+        flag="--listeners-per-frame",
+        low=1,
+        high=1_000_000,
     )
     sndbuf: int | None = setting(
         None,
@@ -153,6 +176,15 @@ class SpacesSettings:
         flag="--abandon-after",
         low=0.1,
         high=7 * 24 * 3600.0,
+        unit="s",
+    )
+    resume_window: float = setting(
+        RESUME_WINDOW_S,
+        "how long a user whose connection dropped (or was replaced) keeps their place in a space, to resume it "
+        "with the events they missed (docs/protocol.md, Reconnecting and resuming)",
+        flag="--resume-window",
+        low=0.1,
+        high=3600.0,
         unit="s",
     )
 

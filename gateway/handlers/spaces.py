@@ -32,6 +32,17 @@ async def join_space(c: Caller, m: p.JoinSpace) -> Reply:
     return p.SENT
 
 
+async def resume(c: Caller, m: p.Resume) -> Reply:
+    """Take back this user's place in a space after a dropped connection (the space decides whether it
+    was kept); the rules of a join still hold: no one removed (the space's rule) or blocked by the host.
+    Checks of the account itself belong here too (a suspended account: issue 12's operators' part)."""
+    require_no_space(c)
+    space = c.services.directory.get(m.space_id)
+    await check_not_blocked(c, space)
+    await c.enter(m.ref, space, resume_after=m.last_seq)
+    return p.SENT
+
+
 async def leave_space(c: Caller, m: p.LeaveSpace) -> Reply:
     await require_space(c).leave(me(c))
     c.left_space()

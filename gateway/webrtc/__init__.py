@@ -2,7 +2,7 @@
 asyncio loop bridged into Trio, Opus RTP payloads to the space's mixer input undecoded (docs/protocol.md,
 *WebRTC*). The mix a browser speaker hears still comes over its WebSocket (ARCHITECTURE.md)."""
 
-from gateway.protocol_rtc import MAX_SDP_BYTES
+from gateway.protocol import MAX_SDP_BYTES
 from gateway.webrtc.ice import IceServer, bind_hosts, host_addresses, is_loopback
 from gateway.webrtc.peer import Deliver, PeerStats, RtcPeer
 from gateway.webrtc.rtp import RtpStream

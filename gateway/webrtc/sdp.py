@@ -8,7 +8,7 @@ from __future__ import annotations
 from aiortc.sdp import SessionDescription
 
 from gateway.errors import BadSdp
-from gateway.protocol_rtc import MAX_SDP_BYTES
+from gateway.protocol import MAX_SDP_BYTES
 
 MAX_CANDIDATES = 20
 """ICE candidates in one offer: the server checks connectivity to each (and so sends to each address)."""

@@ -7,7 +7,7 @@ use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 
 use crate::fanout::Fanout;
-use crate::{Mixer, int_arg};
+use crate::{Mixer, int_arg, mc, raise};
 
 #[pyclass(frozen, module = "mixer._mixer")]
 struct TickPool {
@@ -83,6 +83,83 @@ impl TickPoolStats {
     }
 }
 
+/// How a space chooses the frames per message of its audience's stream
+/// (`driver::Batching`): fixed, or from the audience's size.
+#[pyclass(frozen, eq, hash, module = "mixer._mixer")]
+#[derive(PartialEq, Eq, Hash)]
+pub(crate) struct BatchPolicy {
+    inner: dr::Batching,
+}
+
+#[pymethods]
+impl BatchPolicy {
+    #[new]
+    #[pyo3(signature = (*, fixed = None, max_frames = dr::MAX_FRAMES_PER_MESSAGE as i128, listeners_per_frame = dr::LISTENERS_PER_FRAME as i128))]
+    fn new(py: Python<'_>, fixed: Option<i128>, max_frames: i128, listeners_per_frame: i128) -> PyResult<Self> {
+        let frames = |value: i128, name: &'static str| -> PyResult<usize> {
+            let n: usize = int_arg(py, value, name)?;
+            if !(1..=dr::MAX_FRAMES_PER_MESSAGE).contains(&n) {
+                return Err(raise(py, mc::MixerError::BadArgument { name, reason: "must be 1 to 10" }));
+            }
+            Ok(n)
+        };
+        let inner = match fixed {
+            Some(n) => dr::Batching::Fixed(frames(n, "fixed")?),
+            None => {
+                let listeners_per_frame: usize = int_arg(py, listeners_per_frame, "listeners_per_frame")?;
+                if listeners_per_frame == 0 {
+                    return Err(raise(py, mc::MixerError::BadArgument { name: "listeners_per_frame", reason: "must be at least 1" }));
+                }
+                dr::Batching::Auto { max: frames(max_frames, "max_frames")?, listeners_per_frame }
+            }
+        };
+        Ok(Self { inner })
+    }
+
+    #[getter]
+    fn fixed(&self) -> Option<usize> {
+        match self.inner {
+            dr::Batching::Fixed(n) => Some(n),
+            dr::Batching::Auto { .. } => None,
+        }
+    }
+
+    #[getter]
+    fn max_frames(&self) -> usize {
+        match self.inner {
+            dr::Batching::Fixed(n) | dr::Batching::Auto { max: n, .. } => n,
+        }
+    }
+
+    #[getter]
+    fn listeners_per_frame(&self) -> Option<usize> {
+        match self.inner {
+            dr::Batching::Fixed(_) => None,
+            dr::Batching::Auto { listeners_per_frame, .. } => Some(listeners_per_frame),
+        }
+    }
+
+    #[getter]
+    fn initial(&self) -> usize {
+        self.inner.initial()
+    }
+
+    /// Frames per message of the next message, from the count of the last and the listeners it reached.
+    fn next(&self, current: u64, audience: u64) -> usize {
+        let clamp = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        self.inner.next(clamp(current), clamp(audience))
+    }
+
+    fn __repr__(&self) -> String {
+        match self.inner {
+            dr::Batching::Fixed(n) => format!("BatchPolicy(fixed={n})"),
+            dr::Batching::Auto { max, listeners_per_frame } => {
+                format!("BatchPolicy(max_frames={max}, listeners_per_frame={listeners_per_frame})")
+            }
+        }
+    }
+}
+
 #[pyclass(frozen, module = "mixer._mixer")]
 struct SpaceDriver {
     inner: dr::Driver,
@@ -91,26 +168,25 @@ struct SpaceDriver {
 #[pymethods]
 impl SpaceDriver {
     #[new]
-    #[pyo3(signature = (pool, mixer, fanout, audience_group, *, frames_per_message = 1, first_seq = 0))]
+    #[pyo3(signature = (pool, mixer, fanout, audience_group, *, batching = None, first_seq = 0))]
     fn new(
-        py: Python<'_>,
         pool: PyRef<'_, TickPool>,
         mixer: PyRef<'_, Mixer>,
         fanout: PyRef<'_, Fanout>,
         audience_group: u64,
-        frames_per_message: i128,
+        batching: Option<PyRef<'_, BatchPolicy>>,
         first_seq: u64,
-    ) -> PyResult<Self> {
-        let frames: usize = int_arg(py, frames_per_message, "frames_per_message")?;
+    ) -> Self {
+        let batching = batching.map_or_else(dr::Batching::default, |policy| policy.inner);
         let inner = dr::Driver::start(
             &pool.inner,
             mixer.inner.clone(),
             fanout.inner.clone(),
             audience_group,
-            frames,
+            batching,
             first_seq,
         );
-        Ok(Self { inner })
+        Self { inner }
     }
 
     fn route(&self, input_id: u64, conn: u64) {
@@ -140,6 +216,17 @@ impl SpaceDriver {
         self.inner.stats().ticks
     }
 
+    /// Frames per message of the audience's stream now.
+    #[getter]
+    fn frames_per_message(&self) -> usize {
+        self.inner.stats().frames_per_message
+    }
+
+    #[getter]
+    fn batch_switches(&self) -> u64 {
+        self.inner.stats().batch_switches
+    }
+
     fn stop(&self, py: Python<'_>) {
         py.detach(|| self.inner.stop());
     }
@@ -147,6 +234,7 @@ impl SpaceDriver {
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TickPool>()?;
+    m.add_class::<BatchPolicy>()?;
     m.add_class::<TickPoolStats>()?;
     m.add_class::<SpaceDriver>()
 }

@@ -1,6 +1,9 @@
-//! `mixer._mixer.ListenerPool`: the thin Python binding of the `loadpool` crate (the load-test
-//! harness's listeners: thousands of WebSocket connections on one Rust thread). It converts
+//! `mixer._mixer.ListenerPool` and `SpeakerPool`: the thin Python binding of the `loadpool` crate
+//! (the load-test harness's listeners, thousands of WebSocket connections on one Rust thread, and
+//! its speakers, paced on the run's capture clock). It converts
 //! arguments and snapshots; the pool thread never touches Python. Typed in `mixer/_mixer.pyi`.
+
+use std::sync::Arc;
 
 use ::loadpool as lp;
 use pyo3::intern;
@@ -15,54 +18,51 @@ fn bad_argument(py: Python<'_>, message: String) -> PyErr {
     }
 }
 
-/// The whole pool at one moment.
-#[pyclass(frozen, get_all, module = "mixer._mixer")]
-struct PoolStats {
-    connecting: u64,
-    connected: u64,
-    joined: u64,
-    failed: u64,
-    closed: u64,
-    closed_by_server: u64,
-    messages: u64,
-    events: u64,
-    malformed: u64,
-    frames: u64,
-    lost: u64,
-    late: u64,
-    reordered: u64,
-    bytes: u64,
-    cpu_us: u64,
+/// `PoolStats`, its conversion from the crate's and its repr, from one list of fields.
+macro_rules! pool_stats {
+    ($($field:ident),* $(,)?) => {
+        /// The whole pool at one moment.
+        #[pyclass(frozen, get_all, module = "mixer._mixer")]
+        struct PoolStats {
+            $($field: u64,)*
+        }
+
+        impl From<lp::PoolStats> for PoolStats {
+            fn from(stats: lp::PoolStats) -> Self {
+                Self { $($field: stats.$field,)* }
+            }
+        }
+
+        #[pymethods]
+        impl PoolStats {
+            fn __repr__(&self) -> String {
+                let fields = [$(format!(concat!(stringify!($field), "={}"), self.$field)),*];
+                format!("PoolStats({})", fields.join(", "))
+            }
+        }
+    };
 }
 
-#[pymethods]
-impl PoolStats {
-    fn __repr__(&self) -> String {
-        let Self {
-            connecting,
-            connected,
-            joined,
-            failed,
-            closed,
-            closed_by_server,
-            messages,
-            events,
-            malformed,
-            frames,
-            lost,
-            late,
-            reordered,
-            bytes,
-            cpu_us,
-        } = self;
-        format!(
-            "PoolStats(connecting={connecting}, connected={connected}, joined={joined}, failed={failed}, \
-             closed={closed}, closed_by_server={closed_by_server}, messages={messages}, events={events}, \
-             malformed={malformed}, frames={frames}, lost={lost}, late={late}, reordered={reordered}, \
-             bytes={bytes}, cpu_us={cpu_us})"
-        )
-    }
-}
+pool_stats!(
+    connecting,
+    connected,
+    joined,
+    failed,
+    closed,
+    closed_by_server,
+    messages,
+    events,
+    malformed,
+    frames,
+    lost,
+    late,
+    reordered,
+    off_clock,
+    sent,
+    late_sends,
+    bytes,
+    cpu_us,
+);
 
 /// One listener at one moment.
 #[pyclass(frozen, get_all, module = "mixer._mixer")]
@@ -130,7 +130,11 @@ struct ListenerPool {
 #[pymethods]
 impl ListenerPool {
     #[new]
-    #[pyo3(signature = (host, port, space_id, users, *, connect_per_s = 2000.0, late_after_ms = 250))]
+    #[pyo3(signature = (
+        host, port, space_id, users, *, connect_per_s = 2000.0, late_after_ms = 250, clock_t0_us = 0,
+        clock_slots = 0,
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         host: String,
@@ -139,6 +143,8 @@ impl ListenerPool {
         users: Vec<String>,
         connect_per_s: f64,
         late_after_ms: i128,
+        clock_t0_us: u64,
+        clock_slots: u64,
     ) -> PyResult<Self> {
         let port =
             u16::try_from(port).map_err(|_| bad_argument(py, format!("port {port} is out of range")))?;
@@ -146,54 +152,42 @@ impl ListenerPool {
             .ok()
             .and_then(|ms| ms.checked_mul(1000))
             .ok_or_else(|| bad_argument(py, format!("late_after_ms {late_after_ms} is out of range")))?;
-        let config = lp::PoolConfig { host, port, space_id, users, connect_per_s, late_after_us };
-        // Resolving the host may block: without the GIL.
-        match py.detach(|| lp::Pool::start(config)) {
-            Ok(inner) => Ok(Self { inner }),
-            Err(lp::PoolError::BadArgument(why)) => Err(bad_argument(py, why)),
-            Err(lp::PoolError::Io(e)) => Err(PyErr::from(e)),
-        }
+        let config = lp::PoolConfig {
+            host,
+            port,
+            space_id,
+            users,
+            connect_per_s,
+            late_after_us,
+            clock_t0_us,
+            clock_slots,
+            speakers: Vec::new(),
+        };
+        Ok(Self { inner: start(py, config)? })
     }
 
     fn stats(&self) -> PoolStats {
-        let lp::PoolStats {
-            connecting,
-            connected,
-            joined,
-            failed,
-            closed,
-            closed_by_server,
-            messages,
-            events,
-            malformed,
-            frames,
-            lost,
-            late,
-            reordered,
-            bytes,
-            cpu_us,
-        } = self.inner.stats();
-        PoolStats {
-            connecting,
-            connected,
-            joined,
-            failed,
-            closed,
-            closed_by_server,
-            messages,
-            events,
-            malformed,
-            frames,
-            lost,
-            late,
-            reordered,
-            bytes,
-            cpu_us,
-        }
+        PoolStats::from(self.inner.stats())
     }
 
     fn listeners(&self) -> Vec<ListenerStats> {
         self.inner.listeners().into_iter().map(ListenerStats::new).collect()
+    }
+
+    fn set_window(&self, start: u64, end: u64) {
+        self.inner.set_window(start, end);
+    }
+
+    fn slot_maps(&self) -> Vec<Vec<u8>> {
+        slot_maps(&self.inner)
+    }
+
+    fn coverage(&self, start: u64, end: u64, produced: &[u8], after_overlap: &[u8]) -> Vec<u64> {
+        self.inner.coverage((start, end), &words(produced), &words(after_overlap))
+    }
+
+    fn latency_buckets(&self) -> Vec<(u64, u64)> {
+        self.inner.latency_buckets()
     }
 
     #[pyo3(signature = (ps, *, reset = false))]
@@ -231,8 +225,112 @@ impl ListenerPool {
     }
 }
 
+/// Starts a pool; resolving the host may block, so without the GIL.
+fn start(py: Python<'_>, config: lp::PoolConfig) -> PyResult<lp::Pool> {
+    match py.detach(|| lp::Pool::start(config)) {
+        Ok(inner) => Ok(inner),
+        Err(lp::PoolError::BadArgument(why)) => Err(bad_argument(py, why)),
+        Err(lp::PoolError::Io(e)) => Err(PyErr::from(e)),
+    }
+}
+
+/// A bitmap given as little-endian bytes, as words.
+fn words(bitmap: &[u8]) -> Vec<u64> {
+    let word = |chunk: &[u8]| {
+        let mut bytes = [0u8; 8];
+        bytes[..chunk.len()].copy_from_slice(chunk);
+        u64::from_le_bytes(bytes)
+    };
+    bitmap.chunks(8).map(word).collect()
+}
+
+/// Each member's bitmap as little-endian bytes (`int.from_bytes(b, "little")` has bit k for slot k).
+fn slot_maps(pool: &lp::Pool) -> Vec<Vec<u8>> {
+    pool.slot_maps().into_iter().map(|words| words.iter().flat_map(|w| w.to_le_bytes()).collect()).collect()
+}
+
+/// Speakers of any number of spaces on one Rust thread; see `mixer/_mixer.pyi`.
+#[pyclass(frozen, module = "mixer._mixer")]
+struct SpeakerPool {
+    inner: lp::Pool,
+}
+
+#[pymethods]
+impl SpeakerPool {
+    #[new]
+    #[pyo3(signature = (host, port, speakers, scripts, *, clock_slots, connect_per_s = 2000.0))]
+    fn new(
+        py: Python<'_>,
+        host: String,
+        port: i128,
+        speakers: Vec<(String, String, String, usize)>,
+        scripts: Vec<(Vec<Vec<u8>>, Vec<i32>)>,
+        clock_slots: u64,
+        connect_per_s: f64,
+    ) -> PyResult<Self> {
+        let port =
+            u16::try_from(port).map_err(|_| bad_argument(py, format!("port {port} is out of range")))?;
+        let scripts: Vec<Arc<lp::Script>> =
+            scripts.into_iter().map(|(packets, plan)| Arc::new(lp::Script { packets, plan })).collect();
+        let mut users = Vec::with_capacity(speakers.len());
+        let mut members = Vec::with_capacity(speakers.len());
+        for (handle, token, space_id, script) in speakers {
+            let script = scripts
+                .get(script)
+                .ok_or_else(|| bad_argument(py, format!("script {script} of {}", scripts.len())))?;
+            users.push(handle);
+            members.push(lp::Speaker { token, space_id, script: Arc::clone(script) });
+        }
+        let config = lp::PoolConfig {
+            host,
+            port,
+            space_id: String::new(),
+            users,
+            connect_per_s,
+            late_after_us: u64::MAX,
+            clock_t0_us: 0,
+            clock_slots,
+            speakers: members,
+        };
+        Ok(Self { inner: start(py, config)? })
+    }
+
+    fn stats(&self) -> PoolStats {
+        PoolStats::from(self.inner.stats())
+    }
+
+    fn speakers(&self) -> Vec<ListenerStats> {
+        self.inner.listeners().into_iter().map(ListenerStats::new).collect()
+    }
+
+    fn set_window(&self, start: u64, end: u64) {
+        self.inner.set_window(start, end);
+    }
+
+    fn start_speaking(&self, t0_us: u64) {
+        self.inner.start_speaking(t0_us);
+    }
+
+    fn stop_speaking(&self) {
+        self.inner.stop_speaking();
+    }
+
+    fn slot_maps(&self) -> Vec<Vec<u8>> {
+        slot_maps(&self.inner)
+    }
+
+    fn send_lag_percentiles(&self, py: Python<'_>, ps: Vec<f64>) -> PyResult<Vec<u64>> {
+        self.inner.send_lag_percentiles(&ps).map(|w| w.values).map_err(|e| bad_argument(py, e.to_string()))
+    }
+
+    fn stop(&self, py: Python<'_>) {
+        py.detach(|| self.inner.stop());
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ListenerPool>()?;
+    m.add_class::<SpeakerPool>()?;
     m.add_class::<PoolStats>()?;
     m.add_class::<ListenerStats>()?;
     Ok(())

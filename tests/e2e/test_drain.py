@@ -53,7 +53,9 @@ async def test_a_drain_tells_fifty_clients_to_reconnect_and_exits_cleanly(tmp_pa
     srv = start_server(data, "--drain-timeout", "20")
     try:
         with trio.fail_after(60):
-            async with connect_account(srv.url, "host") as host:
+            # A client that does not reconnect, so that `closed` shows the close it was told (a reconnecting
+            # one would try again after 4004, and be refused with 503 while the server drains).
+            async with connect_account(srv.url, "host", reconnect=None) as host:
                 space_id = (await host.create_space("Draining")).space.space_id
                 await host.share_post("acknowledged before the drain")  # returns once the server said ok
                 users = [f"listener_{i}" for i in range(LISTENERS)]
@@ -129,7 +131,7 @@ async def test_stoa_drain_finds_the_server_by_its_data_folder(tmp_path: Path) ->
     srv = start_server(data)
     try:
         with trio.fail_after(30):
-            async with connect(srv.url, "lena") as lena:
+            async with connect(srv.url, "lena", reconnect=None) as lena:
                 done = await trio.to_thread.run_sync(run_drain, data, "20")
                 assert done.returncode == 0, done.stderr
                 assert f"server {srv.proc.pid} has exited" in done.stdout

@@ -14,7 +14,6 @@ import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
 from actors.space import SpaceRef, SpaceState
-from gateway import session as session_module
 from gateway.client import connect, connect_account
 from gateway.server import GatewayConfig, Server, serve
 
@@ -23,7 +22,7 @@ SLOW_JOIN_S = 0.5
 
 @asynccontextmanager
 async def in_process_server(tmp_path: Path) -> AsyncIterator[Server]:
-    config = GatewayConfig(port=0, data_dir=tmp_path / "data", abandon_after_s=1.0)
+    config = GatewayConfig(port=0, data_dir=tmp_path / "data", abandon_after_s=1.0, resume_window_s=0.5)
     async with trio.open_nursery() as nursery:
         server: Server = await nursery.start(serve, config)
         try:
@@ -52,14 +51,13 @@ async def hosted_state(server: Server, host: str) -> SpaceState:
 
 @pytest.mark.parametrize("drop", [True, False], ids=["replaced", "control"])
 async def test_a_host_whose_connection_is_replaced_during_the_join_is_not_left_in_the_space(
-    tmp_path: Path, slow_joins: None, monkeypatch: pytest.MonkeyPatch, drop: bool
+    tmp_path: Path, slow_joins: None, drop: bool
 ) -> None:
     """The connection asks for a space and, while the (slowed) join waits, a newer connection of the same
     account replaces it (4002: the old one's reader is cancelled mid-join) and does not come back to the
     space. Once the rejoin grace has passed the host is not counted as present (no participant without a
     connection), so the space is abandoned like any space its host left. The control stays: the host is
     there."""
-    monkeypatch.setattr(session_module, "REJOIN_GRACE_S", 0.5)
     with trio.fail_after(30):
         async with in_process_server(tmp_path) as server:
             url = f"ws://127.0.0.1:{server.port}/"

@@ -98,6 +98,7 @@ EVERY_FIELD = {
     "scheduled_id": 1,
     "kind": "live",
     "query": "q",
+    "last_seq": 1,
     "sdp": "v=0",
 }
 

@@ -1,70 +1,125 @@
-"""Many listeners through the real harness: every listener gets every frame, in order.
+"""Many listeners through the real harness: every listener hears what the speakers said.
 
-CI runs a few hundred listeners; `STOA_SLOW=1` runs thousands. Speed is measured in `bench/`, not here.
-The harness starts its server with `--rate-limits off` and `--max-connections-per-address 0`: its
-speakers register and log in as accounts, and every listener (a guest) connects from this one address,
-far past the default cap of 64 (so a run of 300 listeners joining at all shows the cap is off).
+What is asserted is coverage (`loadtest/coverage.py`, docs/operations.md): over a window fixed on
+the speakers' capture clock, the share of the slots they produced that reached each listener as
+real audio, for every listener planned (one that never joined, or whose process died, counts as
+0%). CI runs a few hundred listeners and asks for `CI_COVERAGE` (a loaded 2-core machine meets it;
+a server that loses a second of a 5 s window cannot); `STOA_SLOW=1` runs 10,000 and asks for the
+benchmark's 99.9%. Speed is measured in `bench/`, not here, and so is the `--transport python` baseline
+(its space ticks on the event loop, which a loaded machine delays). Two controls prove the harness sees
+the failures it measures: a server paused for a second, and a listener process killed.
+
+The harness starts its server with `--rate-limits off` and `--max-connections-per-address 0`: every
+listener (a guest) connects from this one address, far past the default cap of 64 (so a run of 300
+listeners joining at all shows the cap is off).
 """
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
 import trio
 
-from loadtest.run import LoadConfig, run
+from loadtest.coverage import HEALTHY
+from loadtest.run import LoadConfig, RunHandles, run
 from tests.conftest import slow_enabled
 
+CI_COVERAGE = 0.95  # of a 5 s window: 12 slots (240 ms) may go missing, a lost second (50 slots) may not
+WINDOW_S = 5.0
 
-def assert_complete(report: dict, listeners: int) -> None:
-    ls = report["listeners"]
-    assert ls["joined"] == listeners and ls["failed"] == 0 and ls["closed_by_server"] == 0, ls
-    assert ls["lost"] == 0, f"{ls['lost']} frames lost"
-    assert ls["below_99_9_percent"] == 0 and ls["min_delivery"] == 1.0, ls
-    # Liveness, not speed: audio kept flowing to everyone through the window (50 frames a second when the
-    # machine keeps up; a loaded CI machine may tick slower, but never loses or reorders).
-    assert ls["frames"] >= listeners * 50 * report["window_s"] * 0.25
+
+def small(tmp_path: Path, **overrides: object) -> LoadConfig:
+    config = LoadConfig(
+        listeners=300, speakers=3, duration_s=WINDOW_S, ramp_s=2.0, sample=1, out=tmp_path, quiet=True
+    )
+    for name, value in overrides.items():
+        setattr(config, name, value)
+    return config
+
+
+def assert_every_listener_heard(report: dict, listeners: int, threshold: float, talking: float = 0.95) -> None:
+    """Every listener joined and heard at least `threshold` of what was said; the speakers said something
+    in at least `talking` of the window's slots (they produce every slot, or nearly in a conversation)."""
+    ls, coverage = report["listeners"], report["coverage"]
+    context = {k: report[k] for k in ("coverage", "speakers", "latency_ms", "listeners")}
+    assert ls["joined"] == listeners and ls["failed"] == 0 and ls["closed_by_server"] == 0, context
+    window_slots = coverage["window_slots"][1] - coverage["window_slots"][0]
+    assert coverage["listeners"] == listeners and coverage["produced_slots"]["min"] >= window_slots * talking, context
+    assert coverage["min"] >= threshold, context
+    assert ls["off_clock"] == 0, "every real frame names a slot of the speakers' clock"
+    assert report["latency_ms"]["frames"] > 0
     for sample in report["samples"]:
         assert sample["ok"], sample
 
 
-@pytest.mark.parametrize(
-    ("transport", "frames_per_message", "listeners"), [("rust", 1, 300), ("rust", 5, 300), ("python", 1, 100)]
-)
-async def test_hundreds_of_listeners_receive_every_frame_in_order(
-    tmp_path: Path, transport: str, frames_per_message: int, listeners: int
-) -> None:
-    config = LoadConfig(
-        listeners=listeners,
-        speakers=3,
-        duration_s=4.0,
-        ramp_s=2.0,
-        transport=transport,
-        frames_per_message=frames_per_message,
-        sample=1,
-        out=tmp_path,
-        quiet=True,
-    )
-    with trio.fail_after(90):
+@pytest.mark.parametrize("frames_per_message", [1, 5])
+async def test_hundreds_of_listeners_hear_what_the_speakers_said(tmp_path: Path, frames_per_message: int) -> None:
+    listeners = 300
+    config = small(tmp_path, listeners=listeners, frames_per_message=frames_per_message)
+    with trio.fail_after(120):
         report = await run(config)
-    assert_complete(report, listeners)
+    assert_every_listener_heard(report, listeners, CI_COVERAGE)
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+async def test_listeners_of_spaces_in_conversation_hear_every_turn(tmp_path: Path) -> None:
+    # Three speakers a space (the host one of them) taking turns on recorded speech, with overlaps and
+    # pauses: only what was said counts, and the server's level gate plays every packet sent.
+    config = small(tmp_path, spaces=3, listeners=30, speech="conversation", sample=0)
+    with trio.fail_after(120):
+        report = await run(config)
+    assert_every_listener_heard(report, 90, CI_COVERAGE, talking=0.9)
+
+
+async def test_a_second_of_lost_audio_is_seen_for_every_listener(tmp_path: Path) -> None:
+    async def pause_the_server(run: RunHandles) -> None:
+        assert run.server_pid is not None
+        await trio.sleep(1.5)
+        os.kill(run.server_pid, signal.SIGSTOP)
+        await trio.sleep(1.0)
+        os.kill(run.server_pid, signal.SIGCONT)
+
+    config = small(tmp_path, listeners=100, during_window=pause_the_server)
+    with trio.fail_after(120):
+        report = await run(config)
+    coverage = report["coverage"]
+    assert report["listeners"]["joined"] == 100, report["listeners"]
+    # The speakers went on producing while the server slept; what it could not read in time is gone
+    # (its queue keeps 6 packets a speaker), for everyone alike.
+    assert coverage["below_99_9_percent"] == 100, coverage
+    assert coverage["median"] < CI_COVERAGE, coverage
+
+
+async def test_listeners_whose_process_died_count_as_hearing_nothing(tmp_path: Path) -> None:
+    async def kill_one_worker(run: RunHandles) -> None:
+        await trio.sleep(1.0)
+        os.kill(run.worker_pids[0], signal.SIGKILL)
+
+    config = small(tmp_path, listeners=100, processes=2, sample=0, during_window=kill_one_worker)
+    with trio.fail_after(120):
+        report = await run(config)
+    coverage = report["coverage"]
+    assert coverage["listeners"] == 100 and coverage["unreported"] == 50, coverage
+    assert coverage["heard_nothing"] == 50 and coverage["min"] == 0.0, coverage
+    assert coverage["median"] == 0.0, "half the planned listeners heard nothing"
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not slow_enabled(), reason="set STOA_SLOW=1 for the full-size run")
-async def test_ten_thousand_listeners_receive_every_frame(tmp_path: Path) -> None:
+async def test_ten_thousand_listeners_each_hear_what_the_speakers_said(tmp_path: Path) -> None:
     config = LoadConfig(
         # A ramp of ~300 joins a second: what one server process accepts here (see the closing notes).
         listeners=10_000,
         speakers=13,
         duration_s=20.0,
         ramp_s=35.0,
-        frames_per_message=5,
+        frames_per_message="auto",  # 5 frames per message at this size (docs/operations.md)
         out=tmp_path,
         quiet=True,
     )
-    with trio.fail_after(300):
+    with trio.fail_after(400):
         report = await run(config)
-    assert_complete(report, 10_000)
+    assert_every_listener_heard(report, 10_000, HEALTHY)

@@ -53,6 +53,9 @@ BAD_SETTINGS = [
     (["--port", "abc"], ["--port"]),
     (["--frames-per-message", "11"], ["--frames-per-message", "1 to 10"]),
     (["--frames-per-message", "0"], ["--frames-per-message", "1 to 10"]),
+    (["--frames-per-message", "many"], ["--frames-per-message", "auto"]),
+    (["--max-frames-per-message", "11"], ["--max-frames-per-message", "1 to 10"]),
+    (["--listeners-per-frame", "0"], ["--listeners-per-frame", "1 to 1000000"]),
     (["--sndbuf", "0"], ["--sndbuf", "1024 to"]),
     (["--log-level", "LOUD"], ["--log-level", "DEBUG"]),
     (["--transport", "carrier-pigeon"], ["--transport"]),
@@ -75,8 +78,9 @@ def test_a_bad_setting_is_refused_in_one_line(tmp_path: Path, args: list[str], s
     [
         ["--max-mixed", "13", "--complexity", "10", "--bitrate", "512000", "--frames-per-message", "10"],
         ["--max-mixed", "1", "--complexity", "0", "--bitrate", "500", "--frames-per-message", "1", "--sndbuf", "1024"],
+        ["--frames-per-message", "auto", "--max-frames-per-message", "1", "--listeners-per-frame", "1000000"],
     ],
-    ids=["highest", "lowest"],
+    ids=["highest", "lowest", "auto"],
 )
 async def test_the_ends_of_every_range_start_a_server_that_makes_spaces(tmp_path: Path, edges: list[str]) -> None:
     """The control of the refusals: the accepted ranges are the mixer's own, so a space can be made at each end

@@ -253,7 +253,7 @@ def test_the_largest_possible_message_of_each_kind_fits_the_send_queue() -> None
         post_count=2**53,
         names={u: NAME for u in (*on_mic, *listeners)},
     )
-    snapshot = p.SpaceSnapshot.of(state)
+    snapshot = p.snapshot_of(state)
     page, _ = domain.latest_posts([post(domain.POSTS_BYTES // p.MAX_POSTS_PAGE // 4)] * 200, p.MAX_POSTS_PAGE)
     assert len(page) == p.MAX_POSTS_PAGE
     live = p.LiveSpace("s" * 64, WIDE * 100, USER, NAME, [WIDE * MAX_TOPIC_CHARS] * MAX_TOPICS, 2**40, 13)

@@ -54,6 +54,7 @@ def stories() -> dict[str, tuple[str, list[msgspec.Struct]]]:
                 p.AcceptInvite(ref=3),
                 p.LeaveSpace(ref=4),
                 p.JoinSpace(ref=5, space_id="nope"),
+                p.Resume(ref=6, space_id="nope", last_seq=1),
             ],
         ),
         "guest-becomes-an-account": (

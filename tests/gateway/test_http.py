@@ -7,21 +7,11 @@ import json
 import socket
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ServerProcess, start_server, stop_server
-
-
-@pytest.fixture(scope="module")
-def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path_factory.mktemp("http") / "data")
-    try:
-        yield server
-    finally:
-        assert stop_server(server) == 0
 
 
 def get(server: ServerProcess, path: str, host: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:

@@ -29,6 +29,7 @@ def test_guests_may_only_listen_find_spaces_and_sign_in() -> None:
     open_to_guests = {m.__struct_config__.tag for m, r in ROUTES.items() if r.who is Who.ANYONE}
     assert open_to_guests == {
         "join_space",
+        "resume",
         "leave_space",
         "list_spaces",
         "search_spaces",

@@ -25,6 +25,8 @@ EXPECTED = {
     "ListenerStats",
     "PoolStats",
     "SpaceDriver",
+    "BatchPolicy",
+    "SpeakerPool",
     "TickPool",
     "TickPoolStats",
 }

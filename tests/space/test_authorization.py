@@ -43,7 +43,7 @@ from actors.space.commands import (
     UnmuteSpeaker,
     UnpinPost,
 )
-from actors.space.domain import apply, audio_refusal, new_space
+from actors.space.domain import apply, audio_refusal, new_space, resumable
 from actors.space.values import Role, SpaceState, SpeakerPolicy
 from gateway import requests
 from gateway.errors import AccountRequired
@@ -128,6 +128,7 @@ class Row:
     command: Callable[[str], Rule] | None = None  # None: decided by the gateway alone
     setup: Callable[[SpaceState], SpaceState] | None = None
     audio: bool = False
+    resume: bool = False  # decided by `resumable` (a new connection taking back a place), not `apply`
 
 
 def row(op: str, cells: str, command: Callable[[str], Rule] | None = None, **kw: object) -> Row:
@@ -252,6 +253,11 @@ MATRIX = [
         audio=True,
         setup=everyone_muted,
     ),
+    row(
+        "`resume` (this space, from a new connection)",
+        "allowed allowed allowed allowed removed not_resumable not_authenticated allowed",
+        resume=True,
+    ),
     row("`get_posts` (any space, live or ended; in it or not)", "allowed " * 6 + "not_authenticated allowed"),
     # WebRTC signalling: decided by the gateway (tests/e2e/test_webrtc.py runs each refusal on a real server)
     row("`rtc_offer` (muted or not)", "allowed allowed allowed not_a_speaker " + NIS_AR),
@@ -268,7 +274,7 @@ CASES = [
     for r in MATRIX
     for column in COLUMNS
     if column != "anonymous"  # no hello, so never a space's business
-    if (r.command is not None or r.audio) and r.cells[COLUMNS.index(column)] not in GATEWAY_CODES
+    if (r.command is not None or r.audio or r.resume) and r.cells[COLUMNS.index(column)] not in GATEWAY_CODES
 ]
 
 
@@ -281,6 +287,14 @@ def test_each_role_is_allowed_or_refused_with_the_documented_code(r: Row, column
     if r.audio:
         refusal = audio_refusal(state, actor)
         assert (refusal.code if refusal else OK) == expected
+        return
+    if r.resume:
+        try:
+            assert resumable(state, actor), "a kept place is resumed, not joined anew"
+            outcome = OK
+        except errors.SpaceError as refused:
+            outcome = refused.code
+        assert outcome == expected
         return
     assert r.command is not None
     if expected == OK:
@@ -307,6 +321,7 @@ SAMPLE_FIELDS: dict[str, object] = {
     "post_id": 1,
     "emoji": "👏",
     "policy": "invited",
+    "last_seq": 1,
     "sdp": "v=0",
 }
 

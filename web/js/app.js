@@ -1,4 +1,483 @@
-// The web client's entry point. It reads /config.json to find the gateway's WebSocket.
+// The web client's entry point and controller: one connection, one identity, the audio (player and
+// microphone), the route (`/` or `/s/<space_id>`), and the views. It reads /config.json to find the
+// gateway's WebSocket.
+
+import { Connection } from "./connection.js";
+import { describeClose, describeError } from "./errors.js";
+import { Identity } from "./identity.js";
+import { Microphone } from "./mic.js";
+import { Player } from "./player.js";
+import { RtcSender } from "./rtc.js";
+import { apply, fromSnapshot, onMic } from "./space-state.js";
+import { openAuth, openCreate, setUpDialogs } from "./ui/dialogs.js";
+import { h } from "./ui/dom.js";
+import { HomeView } from "./ui/home.js";
+import { SpaceView } from "./ui/space.js";
+
+const SPACE_PATH = /^\/s\/([A-Za-z0-9_-]{1,64})\/?$/;
+const PROCESSING = "stoa.processing";
+
+class App {
+  constructor(config) {
+    this.config = config;
+    this.identity = new Identity(() => this.renderAccount());
+    this.conn = new Connection(config.ws_url, this.identity);
+    this.player = new Player();
+    this.mic = new Microphone((packet) => this.micPacket(packet));
+    this.micLive = false;
+    this.rtc = new RtcSender(this.conn, config.ice_servers || []);
+    // No WebRTC: the browser has none, the server answered rtc_offer with unknown_type, or localStorage's
+    // "stoa.webrtc" is "off" (a switch for diagnosing, and for the bench to measure the WebSocket path).
+    this.rtcUnavailable = !RtcSender.supported() || localStorage.getItem("stoa.webrtc") === "off";
+    this.speakingVia = null; // "webrtc" or "websocket" while the microphone is open
+    this.space = null; // space-state.js, while in a space
+    this.spaceId = null; // the space this page is in or joining (kept across reconnections)
+    this.joining = null;
+    this.pendingInvite = null; // a space id we were invited to speak in
+    this.home = new HomeView(this);
+    this.spaceView = new SpaceView(this);
+    this.lastAudioError = 0;
+    this.lastRejoin = null; // how the last reconnection took the space back: "resumed", "events_gone", ...
+  }
+
+  get processing() {
+    return localStorage.getItem(PROCESSING) !== "off";
+  }
+
+  set processing(on) {
+    localStorage.setItem(PROCESSING, on ? "on" : "off");
+  }
+
+  start() {
+    this.conn.addEventListener("status", (e) => this.renderStatus(e.detail));
+    this.conn.addEventListener("ready", (e) => this.ready(e.detail));
+    this.conn.addEventListener("welcome", () => this.renderAccount());
+    this.conn.addEventListener("event", (e) => this.event(e.detail));
+    this.conn.addEventListener("audio", (e) => {
+      if (this.space) this.player.push(e.detail);
+    });
+    this.conn.addEventListener("notice", (e) => this.notice(e.detail));
+    window.addEventListener("popstate", () => this.route());
+    window.addEventListener("online", () => this.conn.reconnectNow());
+    document.getElementById("brand").addEventListener("click", (e) => {
+      e.preventDefault();
+      this.navigate("/");
+    });
+    setUpDialogs(this);
+    this.renderAccount();
+    this.conn.start();
+  }
+
+  // -- connection -------------------------------------------------------------------------------------
+
+  async ready({ reconnected }) {
+    this.renderAccount();
+    const refusal = this.identity.lastRefusal;
+    this.identity.lastRefusal = null;
+    if (refusal === "token_invalid" || refusal === "token_expired" || refusal === "guest_token_invalid") {
+      this.toast(describeError({ code: refusal }), { kind: "warn" });
+    }
+    if (reconnected && this.spaceId) {
+      this.player.reset();
+      this.mic.restartStream();
+      this.rtc.stop(); // the server closed it with the old WebSocket
+      if (!(await this.resume())) await this.join(this.spaceId, { rejoin: true });
+      if (this.micLive && this.space && onMic(this.space.role)) await this.startSending();
+    } else {
+      this.route();
+    }
+  }
+
+  renderStatus({ state, code, retryInMs }) {
+    const el = document.getElementById("conn");
+    el.dataset.state = state;
+    if (state === "open") el.textContent = "";
+    else if (state === "connecting") el.textContent = "Connecting…";
+    else if (state === "replaced" || state === "suspended" || state === "ended") el.textContent = describeClose(code);
+    else el.textContent = `${describeClose(code)} (in ${Math.ceil(retryInMs / 1000)} s)`;
+    if (state === "replaced") {
+      this.toast(describeClose(4002), { kind: "warn", sticky: true, action: ["Use Stoa here", () => this.conn.start()] });
+    }
+  }
+
+  /** Send a request; on refusal, tell the person (unless `quiet`) and rethrow. */
+  async request(msg, { quiet = false } = {}) {
+    try {
+      return await this.conn.request(msg);
+    } catch (e) {
+      if (!quiet) this.toast(describeError(e), { kind: "error" });
+      throw e;
+    }
+  }
+
+  // -- routing ----------------------------------------------------------------------------------------
+
+  navigate(path) {
+    if (location.pathname !== path) history.pushState({}, "", path);
+    this.route();
+  }
+
+  route() {
+    const m = SPACE_PATH.exec(location.pathname);
+    if (m) {
+      if (this.spaceId !== m[1]) this.join(m[1]);
+      else this.show("space");
+    } else {
+      if (this.spaceId) this.leave({ navigate: false });
+      this.show("home");
+      this.home.refresh();
+    }
+  }
+
+  show(which) {
+    document.getElementById("home").hidden = which !== "home";
+    document.getElementById("space").hidden = which !== "space";
+    document.title = which === "space" && this.space ? `${this.space.title} · Stoa` : "Stoa: live audio spaces";
+  }
+
+  // -- spaces -----------------------------------------------------------------------------------------
+
+  /** Join `spaceId` (or rejoin it after a reconnection: the server keeps the place, the same role, for a
+   *  while after a drop). */
+  async join(spaceId, { rejoin = false } = {}) {
+    if (this.spaceId && this.spaceId !== spaceId) await this.leave({ navigate: false });
+    this.spaceId = spaceId;
+    if (SPACE_PATH.exec(location.pathname)?.[1] !== spaceId) history.pushState({}, "", `/s/${spaceId}`);
+    this.show("space");
+    if (!rejoin) this.spaceView.loading();
+    await this.startAudio();
+    try {
+      const joined = await this.request({ type: "join_space", space_id: spaceId }, { quiet: true });
+      this.entered(joined);
+    } catch (e) {
+      if (e.code === "disconnected" || e.code === "timeout") return; // joined again when reconnected
+      if (e.code === "already_in_space") {
+        await this.conn.request({ type: "leave_space" }).catch(() => {});
+        if (!rejoin) return this.join(spaceId, { rejoin: true });
+      }
+      this.spaceId = null;
+      this.space = null;
+      this.spaceView.failed(e);
+    }
+  }
+
+  /** After a reconnection: take back the place in the space with the events missed (`resume`, see
+   *  docs/protocol.md, Reconnecting and resuming). False when the server cannot (an older server answers
+   *  `unknown_type`; `not_resumable` after a restart): the caller joins again instead. */
+  async resume() {
+    const space = this.space;
+    if (!space || space.id !== this.spaceId || space.status !== "live") return false;
+    let reply;
+    try {
+      reply = await this.conn.request({ type: "resume", space_id: space.id, last_seq: space.seq });
+    } catch (e) {
+      if (e.code === "unknown_type" || e.code === "not_resumable" || e.code === "disconnected") {
+        this.lastRejoin = `joined (${e.code})`;
+        return false;
+      }
+      this.spaceId = null;
+      this.space = null;
+      this.dropMic();
+      this.spaceView.failed(e);
+      return true;
+    }
+    if (reply.type === "joined") {
+      this.lastRejoin = reply.resume || "joined"; // "events_gone" or "window_passed"
+      this.entered(reply);
+      return true;
+    }
+    this.lastRejoin = "resumed";
+    for (const ev of reply.events) this.event(ev);
+    if (this.space) {
+      this.space.role = reply.role;
+      if (reply.muted) this.space.muted.add(this.identity.user);
+      else this.space.muted.delete(this.identity.user);
+      this.spaceView.render();
+    }
+    return true;
+  }
+
+  /** The `joined` reply of join_space, create_space or start_scheduled. */
+  entered(joined) {
+    this.space = fromSnapshot(joined.space, joined.role);
+    this.spaceId = this.space.id;
+    if (SPACE_PATH.exec(location.pathname)?.[1] !== this.spaceId) history.pushState({}, "", `/s/${this.spaceId}`);
+    if (!onMic(joined.role)) this.dropMic();
+    else if (this.micLive && this.space.muted.has(this.identity.user)) this.setMicLive(false);
+    this.show("space");
+    this.spaceView.render();
+  }
+
+  async leave({ navigate = true } = {}) {
+    const was = this.spaceId;
+    this.spaceId = null;
+    this.space = null;
+    this.dropMic();
+    this.player.reset();
+    if (was) await this.conn.request({ type: "leave_space" }).catch(() => {});
+    if (navigate) this.navigate("/");
+  }
+
+  async startAudio() {
+    if (!Player.supported()) {
+      this.toast("This browser cannot play Stoa's audio (it needs WebCodecs). Try a recent Chrome, Edge or Firefox.", {
+        kind: "error",
+      });
+      return false;
+    }
+    try {
+      await this.player.start();
+    } catch (e) {
+      console.warn("stoa: audio did not start", e);
+    }
+    this.spaceView.renderDock();
+    return this.player.running;
+  }
+
+  event(ev) {
+    if (!this.space || ev.space_id !== this.space.id) return;
+    if (!apply(this.space, ev, this.identity.user)) return;
+    const me = this.identity.user;
+    if (ev.type === "reaction") this.spaceView.reaction(ev);
+    if (ev.type === "mute_changed" && ev.user === me && ev.muted && this.micLive) {
+      this.setMicLive(false, { tellServer: false });
+      if (ev.by !== me) this.toast("A host muted you. Unmute when you want to speak again.", { kind: "warn" });
+    }
+    if (ev.type === "role_changed" && ev.user === me) {
+      if (ev.role === "listener") {
+        this.dropMic();
+        this.toast("You are back in the audience.");
+      } else {
+        this.toast(ev.role === "cohost" ? "You are now a co-host." : "You are on the mic. Unmute to speak.");
+      }
+    }
+    if (ev.type === "hand_lowered" && ev.user === me && ev.reason === "denied") {
+      this.toast("Your request to speak was declined this time.");
+    }
+    if (ev.type === "participant_removed" && ev.user === me) {
+      this.dropMic();
+      this.spaceId = null;
+      this.toast("You were removed from this space.", { kind: "warn" });
+    }
+    if (ev.type === "space_ended") {
+      this.dropMic();
+      this.spaceId = null;
+      this.announce("The space has ended.");
+    }
+    this.spaceView.render();
+  }
+
+  notice(msg) {
+    switch (msg.type) {
+      case "dm_received": {
+        const m = msg.message;
+        if (m.kind === "invite" && m.invite) {
+          this.pendingInvite = m.invite.space_id;
+          this.toast(`@${m.sender} invited you to speak.`, {
+            sticky: true,
+            action: ["Join and speak", () => this.acceptFromInvite(m.invite.space_id)],
+          });
+        } else if (m.kind === "space_starting" && m.invite) {
+          this.toast(`A space you asked to be reminded of is live.`, {
+            action: ["Listen", () => this.join(m.invite.space_id)],
+          });
+        } else if (m.kind === "text") {
+          this.toast(`Message from @${m.sender}: ${m.text.slice(0, 200)}`);
+        }
+        break;
+      }
+      case "space_starting":
+        this.toast(`“${msg.title}” by @${msg.host_name} is live now.`, {
+          sticky: true,
+          action: ["Listen", () => this.join(msg.space_id)],
+        });
+        break;
+      case "space_cancelled":
+        this.toast(`“${msg.title}” was cancelled.`);
+        this.home.refresh();
+        break;
+      case "host_reminder":
+        this.toast(`Your space “${msg.title}” is about to start.`, {
+          sticky: true,
+          action: ["Start now", () => this.home.startScheduled(msg.scheduled_id)],
+        });
+        break;
+      case "rtc_closed":
+        // The server closed the peer connection: for leaving the mic or the space there is nothing to do;
+        // after a failure, the microphone goes on over the WebSocket.
+        if (this.micLive && this.speakingVia === "webrtc" && !["left_mic", "left_space"].includes(msg.reason)) {
+          this.rtc.stop();
+          this.mic.sendVia = "ws";
+          this.speakingVia = "websocket";
+        }
+        break;
+      case "lagging":
+        console.info(`stoa: the server dropped ${msg.dropped} audio messages (this page read too slowly)`);
+        break;
+      case "error":
+        if (performance.now() - this.lastAudioError > 5000) {
+          this.lastAudioError = performance.now();
+          this.toast(describeError(msg), { kind: "warn" });
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  async acceptFromInvite(spaceId) {
+    if (this.spaceId !== spaceId) await this.join(spaceId);
+    if (this.space && this.space.id === spaceId) this.spaceView.acceptInvite();
+  }
+
+  // -- the microphone ---------------------------------------------------------------------------------
+
+  micPacket(packet) {
+    if (this.micLive && this.space && onMic(this.space.role)) this.conn.send(packet);
+  }
+
+  /** Go live (open the microphone if needed, unmute on the server) or mute. */
+  async setMicLive(live, { tellServer = true } = {}) {
+    const me = this.identity.user;
+    if (live) {
+      if (!Microphone.supported()) {
+        this.toast("This browser cannot capture the microphone for Stoa (it needs WebCodecs).", { kind: "error" });
+        return;
+      }
+      try {
+        await this.mic.start({ processing: this.processing });
+      } catch (e) {
+        this.toast("Stoa cannot use your microphone. Allow it in the browser's site settings, then try again.", {
+          kind: "error",
+        });
+        return;
+      }
+      if (tellServer && this.space && this.space.muted.has(me)) await this.request({ type: "unmute" });
+      this.mic.setMuted(false);
+      this.micLive = true;
+      if (!this.speakingVia) await this.startSending();
+    } else {
+      this.mic.setMuted(true);
+      this.micLive = false;
+      if (tellServer && this.space && !this.space.muted.has(me)) {
+        await this.request({ type: "mute", user: me }).catch(() => {});
+      }
+    }
+    this.spaceView.renderDock();
+  }
+
+  /** Send the open microphone over WebRTC when the server takes it, else as `audio` messages. */
+  async startSending() {
+    this.speakingVia = "websocket";
+    this.mic.sendVia = "ws";
+    if (this.rtcUnavailable || !this.mic.track) return;
+    this.mic.sendVia = "rtc";
+    try {
+      await this.rtc.start(this.mic.track);
+      this.speakingVia = "webrtc";
+    } catch (e) {
+      if (e.code === "unknown_type") this.rtcUnavailable = true; // a server without WebRTC
+      else console.info("stoa: WebRTC did not connect; speaking over the WebSocket", e);
+      this.rtc.stop();
+      this.mic.sendVia = "ws";
+    }
+    this.spaceView.renderDock();
+  }
+
+  dropMic() {
+    this.micLive = false;
+    this.speakingVia = null;
+    this.rtc.stop();
+    this.mic.stop();
+  }
+
+  // -- account ----------------------------------------------------------------------------------------
+
+  renderAccount() {
+    const nav = document.getElementById("account");
+    const id = this.identity;
+    if (!id.user) {
+      nav.replaceChildren();
+      return;
+    }
+    if (id.isGuest) {
+      nav.replaceChildren(
+        h("span", { class: "who" }, h("span", { class: "badge guest" }, "Guest"), " ", id.name),
+        h("button", { class: "btn ghost", type: "button", onclick: () => openAuth(this, "login") }, "Log in"),
+        h("button", { class: "btn primary", type: "button", onclick: () => openAuth(this, "signup") }, "Sign up"),
+      );
+    } else {
+      nav.replaceChildren(
+        h("span", { class: "who" }, "@", id.handle),
+        h("button", { class: "btn ghost", type: "button", onclick: () => this.logOut() }, "Log out"),
+      );
+    }
+    this.home.renderStartButton();
+    if (this.space) this.spaceView.render();
+  }
+
+  async logIn(handle, password) {
+    const wasIn = this.spaceId;
+    if (wasIn) await this.leave({ navigate: false });
+    const reply = await this.conn.request({ type: "log_in", handle, password });
+    this.identity.loggedIn(reply);
+    if (wasIn) await this.join(wasIn);
+    return reply;
+  }
+
+  async logOut() {
+    const wasIn = this.spaceId;
+    if (wasIn) await this.leave({ navigate: false });
+    try {
+      await this.request({ type: "log_out" });
+    } finally {
+      this.identity.loggedOut();
+    }
+    this.toast("You are logged out. You can still listen as a guest.");
+    if (wasIn) await this.join(wasIn);
+    else this.route();
+  }
+
+  openCreate() {
+    if (this.identity.isGuest) {
+      this.toast(describeError({ code: "account_required" }), { kind: "warn" });
+      openAuth(this, "signup");
+      return;
+    }
+    openCreate(this);
+  }
+
+  // -- telling the person -----------------------------------------------------------------------------
+
+  toast(text, { kind = "info", sticky = false, action = null } = {}) {
+    const box = document.getElementById("toasts");
+    const close = () => el.remove();
+    const el = h(
+      "div",
+      { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" },
+      h("span", {}, text),
+      action &&
+        h("button", { class: "btn small primary", type: "button", onclick: () => { close(); action[1](); } }, action[0]),
+      h("button", { class: "icon-btn", type: "button", "aria-label": "Dismiss", onclick: close }, "×"),
+    );
+    box.append(el);
+    while (box.children.length > 4) box.firstElementChild.remove();
+    if (!sticky) setTimeout(close, kind === "error" ? 8000 : 5000);
+  }
+
+  announce(text) {
+    const el = document.getElementById("announcer");
+    el.textContent = text;
+  }
+}
+
 const response = await fetch("/config.json");
 const config = await response.json();
-document.getElementById("app").dataset.wsUrl = config.ws_url;
+const app = new App(config);
+// For the browser tests and for people diagnosing audio: the app, and what is playing now.
+window.stoa = {
+  app,
+  probe: (freqs) => app.player.probe(freqs),
+  micLevel: () => app.mic.level(),
+};
+app.start();

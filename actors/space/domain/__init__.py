@@ -34,7 +34,7 @@ from actors.space.commands import (
 )
 from actors.space.domain import abandonment, membership, moderation, posts, roles, schedule, speakers
 from actors.space.domain.authority import Result
-from actors.space.domain.membership import announce_audience, new_space
+from actors.space.domain.membership import announce_audience, new_space, resumable
 from actors.space.domain.moderation import audio_refusal
 from actors.space.domain.posts import POSTS_BYTES, holds_post, latest_posts
 from actors.space.values import SpaceState, SpaceStatus
@@ -49,6 +49,7 @@ __all__ = [
     "holds_post",
     "latest_posts",
     "new_space",
+    "resumable",
 ]
 
 

@@ -8,6 +8,7 @@ from actors.space.events import AudienceChanged, HandLowered, ParticipantJoined,
 from actors.space.values import (
     MAX_CHURN_NAMES,
     MAX_DESCRIPTION_CHARS,
+    MAX_GONE,
     MAX_TITLE_CHARS,
     MAX_TOPIC_CHARS,
     MAX_TOPICS,
@@ -89,6 +90,8 @@ def join(state: SpaceState, user: str, now_ms: int, name: str = "") -> Result:
         raise errors.Removed("you were removed from this space")
     if user in state.roles:
         return state, []  # a new connection of someone already here keeps their role: no event
+    if user in state.gone:
+        state = replace(state, gone=without(state.gone, user))
     roles = dict(state.roles)
     names = {**state.names, user: name or state.names.get(user, user)}
     if user == state.host:
@@ -102,10 +105,30 @@ def join(state: SpaceState, user: str, now_ms: int, name: str = "") -> Result:
     return new, []
 
 
+def resumable(state: SpaceState, user: str) -> bool:
+    """Whether `user` may `resume` this space: True when their place was kept (they are still in it), False
+    when it was let go after their connection closed (they may join anew); anyone else is refused.
+
+    Error handling: `Removed` for someone removed from the space; `NotResumable` for someone who holds no
+    place and is not among the `gone` (never here, left on purpose, or forgotten: a server restart, or more
+    than `MAX_GONE` others let go since)."""
+    if user in state.removed:
+        raise errors.Removed("you were removed from this space")
+    if user in state.roles:
+        return True
+    if user in state.gone:
+        return False
+    raise errors.NotResumable("no place of yours to resume in this space: join it instead")
+
+
 def leave(state: SpaceState, user: str, reason: str, now_ms: int) -> Result:
+    """`reason` "disconnected": the user's connection closed (and their place was kept for the resume
+    window, if the gateway keeps one): the space remembers them among the `gone` (see `resumable`)."""
     role = member_role(state, user)
     roles = dict(state.roles)
     del roles[user]
+    if reason == "disconnected":
+        state = replace(state, gone=(*without(state.gone, user), user)[-MAX_GONE:])
     if role.on_mic:
         seq = state.seq + 1
         names = state.names if user == state.host else {u: n for u, n in state.names.items() if u != user}

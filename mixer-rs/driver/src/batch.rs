@@ -1,28 +1,76 @@
-//! `Batch`: a space's frames waiting to be sent (the audience's shared
-//! stream, and each routed speaker's own), encoded once per message and
-//! handed to the fan-out every `frames_per_message` ticks.
+//! `Batch`: a space's frames on their way to the fan-out. The audience's
+//! shared stream is batched, `frames` ticks to a message, `frames` chosen by
+//! the space's `Batching` from the audience each message reached; each routed
+//! speaker's own stream goes out every tick.
+//!
+//! Why speakers' own streams are never batched: a space has at most 13 of
+//! them, so batching would save at most 650 sends a second, a fraction of a
+//! millisecond of the fan-out's time; and their delay is the conversation's.
+//! Talkers answer one another through these streams, and 80 ms more each way
+//! is what makes people talk over each other. The audience listens; it can
+//! wait a little so that thousands of it cost the server less.
 
 use std::collections::BTreeMap;
 
 use fanout::Fanout;
 use mixer_core::TickOutput;
 
+use crate::batching::Batching;
 use crate::wire::{WireFrame, encode_audio};
 
-#[derive(Default)]
+/// Where a batch's messages go: the fan-out, or a test's recorder.
+pub(crate) trait Sink {
+    /// Queues audio to every member of `group`; the members it reached, or
+    /// `None` if the group is gone (the space is closing).
+    fn broadcast_audio(&self, group: u64, message: &[u8]) -> Option<usize>;
+    fn send_audio(&self, conn: u64, message: &[u8]);
+}
+
+impl Sink for Fanout {
+    fn broadcast_audio(&self, group: u64, message: &[u8]) -> Option<usize> {
+        Fanout::broadcast_audio(self, group, message).ok()
+    }
+
+    fn send_audio(&self, conn: u64, message: &[u8]) {
+        Fanout::send_audio(self, conn, message);
+    }
+}
+
 pub(crate) struct Batch {
-    pub(crate) ticks: usize,
+    batching: Batching,
+    /// Ticks per message of the shared stream now; changed only between messages.
+    frames: usize,
+    /// Ticks since the last message of the shared stream (with or without a frame).
+    ticks: usize,
     shared: Vec<WireFrame>,
-    own: BTreeMap<u64, (u64, Vec<WireFrame>)>, // input -> (conn, frames)
+    /// Times `frames` changed.
+    pub(crate) switches: u64,
 }
 
 impl Batch {
-    pub(crate) fn add(&mut self, seq: u64, out: &TickOutput, routes: &BTreeMap<u64, u64>) {
-        self.ticks += 1;
+    pub(crate) fn new(batching: Batching) -> Self {
+        let batching = batching.clamped();
+        Self { batching, frames: batching.initial(), ticks: 0, shared: Vec::new(), switches: 0 }
+    }
+
+    /// Frames per message of the shared stream now.
+    pub(crate) fn frames(&self) -> usize {
+        self.frames
+    }
+
+    /// One tick's frames: each routed speaker's own frame is sent now; the
+    /// shared frame joins the batch, sent once it spans `frames` ticks.
+    /// Returns the messages queued.
+    pub(crate) fn add(
+        &mut self,
+        seq: u64,
+        out: &TickOutput,
+        routes: &BTreeMap<u64, u64>,
+        sink: &impl Sink,
+        audience_group: u64,
+    ) -> u64 {
         let frame = |opus: &Vec<u8>| WireFrame { seq, captured_at: out.captured_at, opus: opus.clone() };
-        if let Some(shared) = &out.shared {
-            self.shared.push(frame(shared));
-        }
+        let mut messages = 0;
         for (&input, &conn) in routes {
             let opus = if out.mixed.contains(&input) {
                 out.minus.iter().find(|(id, _)| *id == input).map(|(_, opus)| opus)
@@ -30,30 +78,179 @@ impl Batch {
                 out.shared.as_ref()
             };
             if let Some(opus) = opus {
-                let entry = self.own.entry(input).or_insert_with(|| (conn, Vec::new()));
-                entry.0 = conn;
-                entry.1.push(frame(opus));
-            }
-        }
-    }
-
-    /// Sends what is batched; returns the messages queued.
-    pub(crate) fn flush(&mut self, fanout: &Fanout, audience_group: u64) -> u64 {
-        self.ticks = 0;
-        let mut messages = 0;
-        if !self.shared.is_empty() {
-            let message = encode_audio(&self.shared);
-            // An unknown group means the space is closing: nothing left to hear it.
-            let _ = fanout.broadcast_audio(audience_group, &message);
-            messages += 1;
-            self.shared.clear();
-        }
-        for (_, (conn, frames)) in std::mem::take(&mut self.own) {
-            if !frames.is_empty() {
-                fanout.send_audio(conn, &encode_audio(&frames));
+                sink.send_audio(conn, &encode_audio(&[frame(opus)]));
                 messages += 1;
             }
         }
+        if let Some(shared) = &out.shared {
+            self.shared.push(frame(shared));
+        }
+        self.ticks += 1;
+        if self.ticks >= self.frames {
+            messages += self.flush(sink, audience_group);
+        }
         messages
+    }
+
+    /// Sends the shared batch now (also when the mix goes quiet, so no frame
+    /// waits for the next talk), then sets the frames per message of the next
+    /// from the audience this one reached. Returns the messages queued (0 or 1).
+    pub(crate) fn flush(&mut self, sink: &impl Sink, audience_group: u64) -> u64 {
+        self.ticks = 0;
+        if self.shared.is_empty() {
+            return 0;
+        }
+        let reached = sink.broadcast_audio(audience_group, &encode_audio(&self.shared));
+        self.shared.clear();
+        if let Some(audience) = reached {
+            let next = self.batching.next(self.frames, audience);
+            if next != self.frames {
+                self.frames = next;
+                self.switches += 1;
+            }
+        }
+        1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::{Cell, RefCell};
+
+    use mixer_core::TickKind;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::batching::STEPS;
+
+    const GROUP: u64 = 7;
+
+    /// Records every message; its audience is whatever the test sets.
+    #[derive(Default)]
+    struct Recorder {
+        audience: Cell<usize>,
+        shared: RefCell<Vec<Vec<u64>>>,
+        own: RefCell<Vec<(u64, Vec<u64>)>>,
+    }
+
+    /// The seqs of an `audio` message, read by an independent msgpack reader.
+    fn seqs(message: &[u8]) -> Vec<u64> {
+        let value = rmpv::decode::read_value(&mut &message[..]).unwrap();
+        let frames = &value.as_map().unwrap().iter().find(|(k, _)| k.as_str() == Some("frames")).unwrap().1;
+        let seq = |frame: &rmpv::Value| {
+            frame.as_map().unwrap().iter().find(|(k, _)| k.as_str() == Some("seq")).unwrap().1.as_u64().unwrap()
+        };
+        frames.as_array().unwrap().iter().map(seq).collect()
+    }
+
+    impl Sink for Recorder {
+        fn broadcast_audio(&self, group: u64, message: &[u8]) -> Option<usize> {
+            assert_eq!(group, GROUP);
+            self.shared.borrow_mut().push(seqs(message));
+            Some(self.audience.get())
+        }
+
+        fn send_audio(&self, conn: u64, message: &[u8]) {
+            self.own.borrow_mut().push((conn, seqs(message)));
+        }
+    }
+
+    fn tick(shared: bool, mixed: &[u64]) -> TickOutput {
+        TickOutput {
+            seq: 0,
+            kind: if shared { TickKind::Mixed } else { TickKind::Silent },
+            captured_at: 1,
+            shared: shared.then(|| vec![1, 2, 3]),
+            minus: mixed.iter().map(|&id| (id, vec![9])).collect(),
+            mixed: mixed.to_vec(),
+            levels: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_speakers_own_stream_goes_out_every_tick_whatever_the_audience() {
+        let sink = Recorder::default();
+        sink.audience.set(1_000_000);
+        let mut batch = Batch::new(Batching::default());
+        let routes = BTreeMap::from([(1, 11), (2, 12)]);
+        for seq in 0..40 {
+            batch.add(seq, &tick(true, &[1]), &routes, &sink, GROUP);
+        }
+        assert_eq!(batch.frames(), 10, "the audience is batched");
+        let own = sink.own.borrow();
+        assert_eq!(own.len(), 80, "one message a tick per speaker");
+        assert!(own.iter().all(|(_, seqs)| seqs.len() == 1));
+        let of = |conn| own.iter().filter(|(c, _)| *c == conn).flat_map(|(_, s)| s.clone()).collect::<Vec<_>>();
+        assert_eq!(of(11), (0..40).collect::<Vec<_>>(), "the talker's mix-minus");
+        assert_eq!(of(12), (0..40).collect::<Vec<_>>(), "a speaker out of the mix hears the shared mix");
+    }
+
+    #[test]
+    fn a_quiet_flush_sends_a_short_message_and_the_next_starts_afresh() {
+        let sink = Recorder::default();
+        let mut batch = Batch::new(Batching::Fixed(5));
+        for seq in 0..7 {
+            batch.add(seq, &tick(true, &[]), &BTreeMap::new(), &sink, GROUP);
+        }
+        batch.flush(&sink, GROUP);
+        for seq in 20..25 {
+            batch.add(seq, &tick(true, &[]), &BTreeMap::new(), &sink, GROUP);
+        }
+        assert_eq!(*sink.shared.borrow(), vec![vec![0, 1, 2, 3, 4], vec![5, 6], vec![20, 21, 22, 23, 24]]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Across any number of switches, in any direction, with silent ticks and
+        /// quiet flushes among them: every shared frame reaches the audience once,
+        /// in order, each message holding frames of consecutive ticks, as many
+        /// ticks as were chosen when the message began; and each choice is the
+        /// policy's for the audience the message before it reached.
+        #[test]
+        fn switches_never_lose_repeat_or_reorder_a_frame(
+            per in 1usize..50,
+            max in 1usize..=10,
+            // (audience from here on, ticks, whether they carry a frame, a quiet flush after)
+            phases in proptest::collection::vec((0usize..600, 1usize..40, prop::bool::weighted(0.9), any::<bool>()), 1..40),
+        ) {
+            let batching = Batching::Auto { max, listeners_per_frame: per };
+            let sink = Recorder::default();
+            let mut batch = Batch::new(batching);
+            let mut expected = Vec::new();
+            let mut chosen = vec![batch.frames()]; // the frames per message each message began with
+            let mut seq = 0u64;
+            for (audience, ticks, talking, quiet) in phases {
+                sink.audience.set(audience);
+                for _ in 0..ticks {
+                    let before = sink.shared.borrow().len();
+                    batch.add(seq, &tick(talking, &[]), &BTreeMap::new(), &sink, GROUP);
+                    if talking {
+                        expected.push(seq);
+                    }
+                    seq += 1;
+                    if sink.shared.borrow().len() > before {
+                        prop_assert_eq!(batch.frames(), batching.next(*chosen.last().unwrap(), audience));
+                        chosen.push(batch.frames());
+                    }
+                }
+                if quiet {
+                    let before = sink.shared.borrow().len();
+                    batch.flush(&sink, GROUP);
+                    if sink.shared.borrow().len() > before {
+                        chosen.push(batch.frames());
+                    }
+                }
+            }
+            batch.flush(&sink, GROUP);
+            let messages = sink.shared.borrow();
+            let heard: Vec<u64> = messages.iter().flatten().copied().collect();
+            prop_assert_eq!(&heard, &expected, "every frame once, in order");
+            for (message, frames) in messages.iter().zip(&chosen) {
+                prop_assert!(!message.is_empty() && message.len() <= *frames);
+                prop_assert!(message.last().unwrap() - message[0] < *frames as u64, "within one message's ticks");
+                prop_assert!(STEPS.contains(frames) || *frames == max);
+            }
+        }
     }
 }

@@ -30,9 +30,10 @@
 //! Order of work per tick of one space: `Mixer::tick` (drain ingress, decode,
 //! gate, mix, encode), then the frames join the batches (the audience's shared
 //! stream, and each routed speaker's own: its mix-minus while it is in the
-//! mix, the shared mix otherwise); every `frames_per_message` ticks each batch
-//! is encoded once as an `audio` message and queued: one `broadcast_audio` for
-//! the audience group, one `send_audio` per speaker.
+//! mix, the shared mix otherwise): each speaker's goes out at once, one
+//! `send_audio` a tick; the audience's is batched, and every N ticks encoded
+//! once as an `audio` message and queued with one `broadcast_audio` for the
+//! audience group, N chosen per space from the audience's size (`batching`).
 //!
 //! Timing: a space's first tick comes one frame after the packet that woke it
 //! (playout delay), then every 20 ms on a monotonic clock. A late tick is
@@ -47,6 +48,7 @@
 #![forbid(unsafe_code)]
 
 mod batch;
+mod batching;
 mod pool;
 mod space;
 mod wire;
@@ -54,6 +56,7 @@ mod wire;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+pub use batching::{Batching, DOWN_PERCENT, LISTENERS_PER_FRAME, STEPS};
 pub use pool::{PoolStats, TICK_BUCKETS_US, TickPool};
 pub use space::{Driver, DriverStats};
 pub use wire::{WireFrame, encode_audio};

@@ -3,7 +3,7 @@
 //! pool ticks it while anyone talks, and forgets it while nobody does.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -11,8 +11,9 @@ use fanout::Fanout;
 use mixer_core::Mixer;
 
 use crate::batch::Batch;
+use crate::batching::Batching;
 use crate::pool::{PoolShared, TickPool};
-use crate::{FRAME, MAX_BEHIND, MAX_FRAMES_PER_MESSAGE, lock};
+use crate::{FRAME, MAX_BEHIND, lock};
 
 /// Counters of a driver since it started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -21,13 +22,16 @@ pub struct DriverStats {
     pub skipped_ticks: u64,
     pub messages: u64,
     pub tick_errors: u64,
+    /// Frames per message of the audience's stream now.
+    pub frames_per_message: usize,
+    /// Times the frames per message changed.
+    pub batch_switches: u64,
 }
 
 pub(crate) struct Slot {
     mixer: Arc<Mixer>,
     fanout: Arc<Fanout>,
     audience_group: u64,
-    frames_per_message: usize,
     /// Speaker input id -> the connection that hears its own stream.
     routes: Mutex<BTreeMap<u64, u64>>,
     /// In the pool's queue or being ticked: never queued twice.
@@ -40,6 +44,9 @@ pub(crate) struct Slot {
     skipped: AtomicU64,
     messages: AtomicU64,
     tick_errors: AtomicU64,
+    /// Copies of the batch's figures, readable without waiting for a tick.
+    frames_per_message: AtomicUsize,
+    batch_switches: AtomicU64,
 }
 
 struct SlotState {
@@ -61,10 +68,8 @@ impl Slot {
                     let seq = st.next_seq;
                     st.next_seq += 1;
                     self.ticks.fetch_add(1, Ordering::Relaxed);
-                    st.batch.add(seq, &out, &lock(&self.routes));
-                    if st.batch.ticks >= self.frames_per_message {
-                        self.flush(&mut st);
-                    }
+                    let sent = st.batch.add(seq, &out, &lock(&self.routes), &*self.fanout, self.audience_group);
+                    self.sent(&st, sent);
                 }
                 Err(_) => {
                     self.tick_errors.fetch_add(1, Ordering::Relaxed);
@@ -93,8 +98,14 @@ impl Slot {
     }
 
     fn flush(&self, st: &mut SlotState) {
-        let sent = st.batch.flush(&self.fanout, self.audience_group);
-        self.messages.fetch_add(sent, Ordering::Relaxed);
+        let sent = st.batch.flush(&*self.fanout, self.audience_group);
+        self.sent(st, sent);
+    }
+
+    fn sent(&self, st: &SlotState, messages: u64) {
+        self.messages.fetch_add(messages, Ordering::Relaxed);
+        self.frames_per_message.store(st.batch.frames(), Ordering::Relaxed);
+        self.batch_switches.store(st.batch.switches, Ordering::Relaxed);
     }
 
     /// Queues a first tick one frame from now (the playout delay: each talker's
@@ -128,24 +139,27 @@ pub struct Driver {
 
 impl Driver {
     /// Registers a space with `pool`. Frames are numbered from `first_seq` (a
-    /// restarted space continues where its previous driver stopped).
+    /// restarted space continues where its previous driver stopped); the
+    /// audience's frames per message follow `batching`.
     pub fn start(
         pool: &TickPool,
         mixer: Arc<Mixer>,
         fanout: Arc<Fanout>,
         audience_group: u64,
-        frames_per_message: usize,
+        batching: Batching,
         first_seq: u64,
     ) -> Self {
+        let batch = Batch::new(batching);
         let slot = Arc::new(Slot {
             mixer,
             fanout,
             audience_group,
-            frames_per_message: frames_per_message.clamp(1, MAX_FRAMES_PER_MESSAGE),
+            frames_per_message: AtomicUsize::new(batch.frames()),
+            batch_switches: AtomicU64::new(0),
             routes: Mutex::new(BTreeMap::new()),
             scheduled: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
-            state: Mutex::new(SlotState { batch: Batch::default(), next_seq: first_seq }),
+            state: Mutex::new(SlotState { batch, next_seq: first_seq }),
             next_seq: AtomicU64::new(first_seq),
             ticks: AtomicU64::new(0),
             skipped: AtomicU64::new(0),
@@ -157,7 +171,7 @@ impl Driver {
         driver
     }
 
-    /// From the next flush on, speaker `input` hears its own stream on `conn`.
+    /// From the next tick on, speaker `input` hears its own stream on `conn`.
     pub fn route(&self, input: u64, conn: u64) {
         lock(&self.slot.routes).insert(input, conn);
     }
@@ -190,6 +204,8 @@ impl Driver {
             skipped_ticks: s.skipped.load(Ordering::Relaxed),
             messages: s.messages.load(Ordering::Relaxed),
             tick_errors: s.tick_errors.load(Ordering::Relaxed),
+            frames_per_message: s.frames_per_message.load(Ordering::Relaxed),
+            batch_switches: s.batch_switches.load(Ordering::Relaxed),
         }
     }
 

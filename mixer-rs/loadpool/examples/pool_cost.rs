@@ -99,6 +99,9 @@ fn main() {
         users: (0..listeners).map(|i| format!("l{i}")).collect(),
         connect_per_s: 5_000.0,
         late_after_us: 250_000,
+        clock_t0_us: 0,
+        clock_slots: 0,
+        speakers: Vec::new(),
     };
     let pool = Pool::start(config).unwrap();
     let ramp = Instant::now();

@@ -1,6 +1,6 @@
 //! One listener's connection, driven by the pool thread's readiness events: connect, upgrade,
-//! `hello` and `join_space` (sent together), then read forever (`read`), answering pings; close on
-//! stop. Every way a listener ends goes through `fail` or `end`, which keep the counters in step.
+//! `hello` and `join_space` (sent together), then read forever (`read`), answering pings, and for a
+//! speaker send audio when the pool's pacer says (`send_audio`); close on stop. Every way a listener ends goes through `fail` or `end`, which keep the counters in step.
 
 mod read;
 
@@ -11,8 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
+use crate::clock::SLOT_US;
 use crate::inbox::Inbox;
 use crate::msg;
+use crate::speech::Speaker;
 use crate::stats::{ListenerState, Shared, bump, drop_one};
 use crate::sys::{self, HANGUP, Poller, READABLE, WRITABLE};
 use crate::ws;
@@ -30,6 +32,8 @@ pub(crate) struct Env {
     pub poller: Poller,
     pub host_header: String,
     pub space_id: String,
+    /// For a pool of speakers, one per connection (its token, space and script); empty for listeners.
+    pub speakers: Vec<Speaker>,
     pub late_after_us: u64,
     /// xorshift64 state for mask keys: RFC 6455 asks for unpredictable keys to protect proxies
     /// from a hostile page; a load generator on loopback needs them only to be present.
@@ -74,6 +78,10 @@ pub(crate) struct Conn {
     fragments: Vec<u8>,
     fragment_opcode: Option<u8>,
     last_seq: Option<u64>,
+    /// The last real frame on the capture clock: its `seq` and the slot it named.
+    last_real: Option<(u64, u64)>,
+    /// A speaker's packet counter (`seq` of its next `audio`).
+    audio_seq: u64,
 }
 
 impl Conn {
@@ -91,6 +99,8 @@ impl Conn {
             fragments: Vec::new(),
             fragment_opcode: None,
             last_seq: None,
+            last_real: None,
+            audio_seq: 0,
         }
     }
 
@@ -195,15 +205,41 @@ impl Conn {
         self.enter(Phase::Joining);
         let mut request = std::mem::take(&mut env.scratch);
         request.clear();
-        msg::write_hello(&mut request, &env.shared.cells[self.index].user);
-        let mask = env.mask();
-        ws::write_client_frame(&mut self.out, ws::OP_BINARY, &request, mask);
+        let (hello_mask, join_mask) = (env.mask(), env.mask());
+        let space_id = match env.speakers.get(self.index) {
+            Some(speaker) => {
+                msg::write_hello_token(&mut request, &speaker.token);
+                speaker.space_id.as_str()
+            }
+            None => {
+                msg::write_hello(&mut request, &env.shared.cells[self.index].user);
+                env.space_id.as_str()
+            }
+        };
+        ws::write_client_frame(&mut self.out, ws::OP_BINARY, &request, hello_mask);
         request.clear();
-        msg::write_join_space(&mut request, JOIN_REF, &env.space_id);
-        let mask = env.mask();
-        ws::write_client_frame(&mut self.out, ws::OP_BINARY, &request, mask);
+        msg::write_join_space(&mut request, JOIN_REF, space_id);
+        ws::write_client_frame(&mut self.out, ws::OP_BINARY, &request, join_mask);
         env.scratch = request;
         self.flush(env);
+    }
+
+    /// A speaker's packet for `slot` of the clock started at `t0_us`, if it has joined and its
+    /// script has one for that slot; true if it was sent (queued on the socket).
+    pub fn send_audio(&mut self, env: &mut Env, t0_us: u64, slot: u64) -> bool {
+        if self.phase != Phase::Joined {
+            return false;
+        }
+        let mask = env.mask();
+        let Some(speaker) = env.speakers.get(self.index) else { return false };
+        let Some(packet) = speaker.script.packet(slot) else { return false };
+        let message = &mut env.scratch;
+        message.clear();
+        msg::write_audio(message, self.audio_seq, t0_us + slot * SLOT_US, packet);
+        self.audio_seq += 1;
+        ws::write_client_frame(&mut self.out, ws::OP_BINARY, message, mask);
+        self.flush(env);
+        self.phase == Phase::Joined
     }
 
     fn on_close_frame(&mut self, env: &mut Env, code: u16) {

@@ -69,6 +69,12 @@ impl LatencyHistogram {
         percentiles_of(&counts, ps)
     }
 
+    /// The non-empty buckets as (highest value, count), lowest first.
+    pub fn buckets(&self) -> Vec<(u64, u64)> {
+        let counts = self.buckets.iter().map(|b| b.load(Relaxed));
+        counts.enumerate().filter(|&(_, c)| c > 0).map(|(i, c)| (highest_in(i), c)).collect()
+    }
+
     pub fn reset(&self) {
         self.buckets.iter().for_each(|b| b.store(0, Relaxed));
     }

@@ -1,6 +1,6 @@
 //! The msgpack side of a listener: a zero-copy walker that classifies a server message and hands
 //! each audio frame's `seq` and `captured_at` to a callback, skipping everything else (the Opus
-//! bytes included) by length; and the two requests a listener sends.
+//! bytes included) by length; and what the pool sends: `hello`, `join_space`, a speaker's `audio`.
 //!
 //! Per audio message the walker reads the map header, the keys, and per frame two integers: no
 //! allocation, no copy, no tree. Field order carries no meaning in the protocol, so `frames` met
@@ -27,10 +27,13 @@ fn kind_of(name: &[u8]) -> Kind {
         b"joined" => Kind::Joined,
         b"ok" => Kind::Ok,
         b"error" => Kind::Error,
-        b"participant_joined" | b"participant_left" | b"role_changed" | b"post_shared" | b"space_ended"
-        | b"audience_changed" | b"lagging" => {
-            Kind::Event
-        }
+        b"participant_joined"
+        | b"participant_left"
+        | b"role_changed"
+        | b"post_shared"
+        | b"space_ended"
+        | b"audience_changed"
+        | b"lagging" => Kind::Event,
         _ => Kind::Other,
     }
 }
@@ -298,6 +301,28 @@ pub fn write_hello(out: &mut Vec<u8>, name: &str) {
     );
 }
 
+/// Appends `hello {type, protocol: 2, token}` as msgpack to `out`: the account of a session token
+/// (a speaker: only accounts speak).
+pub fn write_hello_token(out: &mut Vec<u8>, token: &str) {
+    write_map(
+        out,
+        &[("type", Value::Str("hello")), ("protocol", Value::Uint(2)), ("token", Value::Str(token))],
+    );
+}
+
+/// Appends a speaker's `audio {type, seq, captured_at, opus}` as msgpack to `out`.
+pub fn write_audio(out: &mut Vec<u8>, seq: u64, captured_at: u64, opus: &[u8]) {
+    write_map(
+        out,
+        &[
+            ("type", Value::Str("audio")),
+            ("seq", Value::Uint(seq)),
+            ("captured_at", Value::Uint(captured_at)),
+            ("opus", Value::Bin(opus)),
+        ],
+    );
+}
+
 /// Appends `join_space {type, ref, space_id}` as msgpack to `out`.
 pub fn write_join_space(out: &mut Vec<u8>, reference: u64, space_id: &str) {
     write_map(
@@ -313,6 +338,7 @@ pub fn write_join_space(out: &mut Vec<u8>, reference: u64, space_id: &str) {
 enum Value<'a> {
     Str(&'a str),
     Uint(u64),
+    Bin(&'a [u8]),
 }
 
 fn write_map(out: &mut Vec<u8>, fields: &[(&str, Value<'_>)]) {
@@ -326,6 +352,7 @@ fn write_map(out: &mut Vec<u8>, fields: &[(&str, Value<'_>)]) {
                 Value::Uint(n) => {
                     rmp::encode::write_uint(out, *n)?;
                 }
+                Value::Bin(bytes) => rmp::encode::write_bin(out, bytes)?,
             }
         }
         Ok(())

@@ -2,9 +2,10 @@
 //! listener of the pool.
 //!
 //! The thread's loop, in order: start the connections the ramp-up allows by now; once a second,
-//! end connections that waited too long and sample the thread's CPU clock (every 100 ms); wait for
-//! readiness (level-triggered epoll, at most 1,024 events a wait) and hand each event to its
-//! connection. `stop` sets a flag and wakes the loop through an eventfd; every open WebSocket then
+//! end connections that waited too long and sample the thread's CPU clock (every 100 ms); for a
+//! pool of speakers whose clock runs, send every slot now due (`speak`); wait for readiness
+//! (level-triggered epoll, at most 1,024 events a wait, and never past the next slot's due time)
+//! and hand each event to its connection. `stop` sets a flag and wakes the loop through an eventfd; every open WebSocket then
 //! sends a close frame, and the loop ends when all are closed or after 2 s.
 
 use std::io;
@@ -14,9 +15,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::clock::covered;
 use crate::conn::{CLOSE_TIMEOUT, Conn, Env};
 use crate::histogram::{BadPercentile, Percentiles};
-use crate::stats::{ListenerState, ListenerStats, PoolStats, Shared};
+use crate::speech::{self, Speaker};
+use crate::stats::{Cell, ListenerState, ListenerStats, PoolStats, Shared, bump};
 use crate::sys::{self, Poller, READABLE, Waker};
 
 const WAKE_TOKEN: u64 = u64::MAX;
@@ -25,6 +28,10 @@ const IDLE_WAIT: Duration = Duration::from_millis(100);
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Descriptors kept free for the rest of the process (the epoll, the eventfd, Python's own).
 const SPARE_FILES: u64 = 64;
+/// A capture clock of at most a day of slots (a bitmap of 540 KiB per member).
+const MAX_SLOTS: u64 = 24 * 3600 * 50;
+/// A speaker's packet that leaves more than one slot after it was due is a fault of the harness.
+pub const LATE_SEND_US: u64 = 20_000;
 
 /// What a pool is asked to do.
 #[derive(Debug, Clone)]
@@ -38,6 +45,13 @@ pub struct PoolConfig {
     pub connect_per_s: f64,
     /// A frame later than this (µs, `now - captured_at`) counts as late.
     pub late_after_us: u64,
+    /// The run's capture clock: slot 0 in µs of unix time (0: none; a pool of speakers gets it
+    /// from `start_speaking`), and how many slots each member's bitmap holds.
+    pub clock_t0_us: u64,
+    pub clock_slots: u64,
+    /// A pool of speakers: one per user (its token, space and script), and `space_id` unused.
+    /// Empty: the users are listeners of `space_id`, joining as guests.
+    pub speakers: Vec<Speaker>,
 }
 
 /// Why a pool could not start.
@@ -101,7 +115,20 @@ impl Pool {
         } else {
             format!("{}:{}", config.host, config.port)
         };
-        let shared = Arc::new(Shared::new(config.users));
+        if !config.speakers.is_empty() && config.speakers.len() != config.users.len() {
+            return Err(PoolError::BadArgument(format!(
+                "{} speakers for {} users: give one per user",
+                config.speakers.len(),
+                config.users.len()
+            )));
+        }
+        if let Some(Err(why)) = config.speakers.iter().map(|s| s.script.check()).find(Result::is_err) {
+            return Err(PoolError::BadArgument(why));
+        }
+        if config.clock_slots > MAX_SLOTS {
+            return Err(PoolError::BadArgument(format!("clock_slots must be at most {MAX_SLOTS}")));
+        }
+        let shared = Arc::new(Shared::new(config.users, (config.clock_t0_us, config.clock_slots)));
         let control = Arc::new(Control { stop: AtomicBool::new(false), waker: Waker::new()? });
         let poller = Poller::new()?;
         poller.add(control.waker.fd(), READABLE, WAKE_TOKEN)?;
@@ -111,6 +138,7 @@ impl Pool {
             poller,
             host_header,
             space_id: config.space_id,
+            speakers: config.speakers,
             late_after_us: config.late_after_us,
             rng: seed | 1,
             scratch: Vec::new(),
@@ -146,6 +174,58 @@ impl Pool {
         self.shared.latency.reset();
     }
 
+    /// The latency histogram's non-empty buckets, as (highest value in µs, count): histograms of
+    /// several pools add up bucket by bucket.
+    pub fn latency_buckets(&self) -> Vec<(u64, u64)> {
+        self.shared.latency.buckets()
+    }
+
+    /// Measures latency (listeners) or send lag (speakers) only for the slots `start..end` of the
+    /// capture clock.
+    pub fn set_window(&self, start: u64, end: u64) {
+        self.shared.window.set(start, end);
+    }
+
+    /// Each member's bitmap of slots (64 a word, slot 0 the lowest bit of the first word): slots
+    /// heard by a listener, slots sent by a speaker.
+    pub fn slot_maps(&self) -> Vec<Vec<u64>> {
+        self.shared.cells.iter().map(|cell| cell.slots.words()).collect()
+    }
+
+    /// For each member, how many slots of `window` (start inclusive, end exclusive) it heard that
+    /// `produced` holds too: a listener's coverage of what its speakers said, before dividing. A
+    /// slot no frame named counts as heard if the listener's consecutive ticks named the slots on
+    /// either side and `after_overlap` holds it (a slot after one that two speakers produced).
+    pub fn coverage(&self, window: (u64, u64), produced: &[u64], after_overlap: &[u64]) -> Vec<u64> {
+        let heard = |cell: &Cell| -> Vec<u64> {
+            let bridged = cell.bridged.words();
+            let mut words = cell.slots.words();
+            for (i, word) in words.iter_mut().enumerate() {
+                *word |= bridged[i] & after_overlap.get(i).copied().unwrap_or(0);
+            }
+            words
+        };
+        self.shared.cells.iter().map(|cell| covered(&heard(cell), produced, window)).collect()
+    }
+
+    /// A pool of speakers: starts the capture clock at `t0_us` (µs of unix time). Slot `k` is sent
+    /// at `t0 + 20 ms · (k + 1)` by every speaker whose script has a packet for it and that has
+    /// joined by then, stamped `captured_at = t0 + 20 ms · k`.
+    pub fn start_speaking(&self, t0_us: u64) {
+        self.shared.pace.start(t0_us);
+        self.control.waker.wake();
+    }
+
+    /// No more packets from now on (the connections stay open).
+    pub fn stop_speaking(&self) {
+        self.shared.pace.stop();
+    }
+
+    /// How late speakers' packets left after their slot was due (µs), at each percentile.
+    pub fn send_lag_percentiles(&self, ps: &[f64]) -> Result<Percentiles, BadPercentile> {
+        self.shared.send_lag.percentiles(ps)
+    }
+
     /// Closes every connection (close frame, then TCP close; at most 2 s) and joins the thread.
     /// Idempotent.
     pub fn stop(&self) {
@@ -167,11 +247,16 @@ impl Drop for Pool {
 
 /// The pool thread.
 fn run(mut env: Env, control: &Control, addr: SocketAddr, rate: f64) {
+    if !env.speakers.is_empty() {
+        // Where it is not allowed, the speakers' lag says how far the machine held them back.
+        let _ = sys::prefer_this_thread();
+    }
     let mut conns: Vec<Conn> = (0..env.shared.cells.len()).map(Conn::new).collect();
     let mut events = sys::empty_events(EVENTS_PER_WAIT);
     let started_at = Instant::now();
     let (mut started, mut last_sweep, mut last_cpu) = (0, started_at, started_at);
     let mut stop_deadline: Option<Instant> = None;
+    let mut next_slot = 0;
     loop {
         let now = Instant::now();
         if stop_deadline.is_none() && control.stop.load(Relaxed) {
@@ -204,12 +289,18 @@ fn run(mut env: Env, control: &Control, addr: SocketAddr, rate: f64) {
                 break;
             }
         }
-        let wait = if started < conns.len() && stop_deadline.is_none() {
+        let mut wait = if started < conns.len() && stop_deadline.is_none() {
             let next = started_at + Duration::from_secs_f64(started as f64 / rate);
             next.saturating_duration_since(now).clamp(Duration::from_millis(1), IDLE_WAIT)
         } else {
             IDLE_WAIT
         };
+        if stop_deadline.is_none()
+            && let Some(t0_us) = env.shared.pace.running()
+        {
+            let until_next_us = speak(&mut env, &mut conns, t0_us, &mut next_slot);
+            wait = wait.min(Duration::from_millis(until_next_us.div_ceil(1000)));
+        }
         let ready = match env.poller.wait(&mut events, wait.as_millis() as i32) {
             Ok(ready) => ready,
             Err(e) => {
@@ -227,6 +318,35 @@ fn run(mut env: Env, control: &Control, addr: SocketAddr, rate: f64) {
         }
     }
     env.shared.counters.cpu_us.store(sys::thread_cpu_us(), Relaxed);
+}
+
+/// A pool of speakers: sends every slot due by now (from `next_slot` on) from every speaker that
+/// has a packet for it, marks the slots sent and records how late each of the window left.
+/// Returns the µs until the next slot is due.
+fn speak(env: &mut Env, conns: &mut [Conn], t0_us: u64, next_slot: &mut u64) -> u64 {
+    let (due, next_due_us) = speech::due(t0_us, *next_slot, sys::unix_us());
+    for slot in due.clone() {
+        let due_us = speech::due_at(t0_us, slot);
+        for (index, conn) in conns.iter_mut().enumerate() {
+            if !conn.send_audio(env, t0_us, slot) {
+                continue;
+            }
+            let shared = &*env.shared;
+            if slot < shared.clock.1 {
+                shared.cells[index].slots.set(slot);
+            }
+            bump(&shared.counters.sent, 1);
+            if shared.window.contains(slot) {
+                let lag = sys::unix_us().saturating_sub(due_us);
+                shared.send_lag.record(lag);
+                if lag > LATE_SEND_US {
+                    bump(&shared.counters.late_sends, 1);
+                }
+            }
+        }
+    }
+    *next_slot = due.end;
+    next_due_us.saturating_sub(sys::unix_us())
 }
 
 /// The loop cannot go on: every listener still running ends with `why`.

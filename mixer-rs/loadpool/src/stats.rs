@@ -8,7 +8,9 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
 
+use crate::clock::{SlotMap, Window};
 use crate::histogram::LatencyHistogram;
+use crate::speech::Pace;
 
 /// Where one listener is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +71,13 @@ pub struct PoolStats {
     pub late: u64,
     /// Frames whose `seq` was not above the listener's previous one (duplicate or backward).
     pub reordered: u64,
+    /// Real frames whose `captured_at` is not a slot of the run's capture clock (with a clock).
+    pub off_clock: u64,
+    /// Speakers: audio packets sent.
+    pub sent: u64,
+    /// Speakers: packets of the window sent more than `LATE_SEND_US` after their slot was due (the
+    /// harness fell behind its own clock: a fault of the harness, not of the server).
+    pub late_sends: u64,
     /// Bytes received (WebSocket framing and the HTTP upgrade response included).
     pub bytes: u64,
     /// CPU time of the pool thread (CLOCK_THREAD_CPUTIME_ID), sampled at least every 100 ms.
@@ -117,6 +126,9 @@ pub(crate) struct Counters {
     pub lost: AtomicU64,
     pub late: AtomicU64,
     pub reordered: AtomicU64,
+    pub off_clock: AtomicU64,
+    pub sent: AtomicU64,
+    pub late_sends: AtomicU64,
     pub bytes: AtomicU64,
     pub cpu_us: AtomicU64,
 }
@@ -137,11 +149,18 @@ pub(crate) struct Cell {
     pub close_code: AtomicU64,
     /// Written once, when the listener fails or ends abnormally.
     pub error: Mutex<String>,
+    /// The slots of the capture clock this member received (a listener) or sent (a speaker).
+    pub slots: SlotMap,
+    /// A listener: slots that no frame named, between two consecutive ticks that named the slots
+    /// on either side (see `clock`: counted as heard only where two speakers overlapped).
+    pub bridged: SlotMap,
 }
 
 impl Cell {
-    fn new(user: String) -> Self {
+    fn new(user: String, slots: u64) -> Self {
         Self {
+            slots: SlotMap::new(slots),
+            bridged: SlotMap::new(slots),
             user,
             state: AtomicU8::new(ListenerState::Connecting as u8),
             frames: AtomicU64::new(0),
@@ -171,17 +190,29 @@ impl Cell {
 pub(crate) struct Shared {
     pub counters: Counters,
     pub cells: Box<[Cell]>,
+    /// Listeners: `now - captured_at` of the real frames whose slot is in `window` (every real
+    /// frame without a clock).
     pub latency: LatencyHistogram,
+    /// The capture clock's slot 0 (µs of unix time; 0: no clock) and its length in slots.
+    pub clock: (u64, u64),
+    pub window: Window,
+    /// Speakers: the clock as they run it, and how late each packet left after its slot was due.
+    pub pace: Pace,
+    pub send_lag: LatencyHistogram,
 }
 
 impl Shared {
-    pub fn new(users: Vec<String>) -> Self {
+    pub fn new(users: Vec<String>, clock: (u64, u64)) -> Self {
         let counters = Counters::default();
         counters.connecting.store(users.len() as u64, Relaxed);
         Self {
             counters,
-            cells: users.into_iter().map(Cell::new).collect(),
+            cells: users.into_iter().map(|user| Cell::new(user, clock.1)).collect(),
             latency: LatencyHistogram::default(),
+            clock,
+            window: Window::default(),
+            pace: Pace::default(),
+            send_lag: LatencyHistogram::default(),
         }
     }
 
@@ -224,6 +255,9 @@ impl Shared {
             lost: get(&c.lost),
             late: get(&c.late),
             reordered: get(&c.reordered),
+            off_clock: get(&c.off_clock),
+            sent: get(&c.sent),
+            late_sends: get(&c.late_sends),
             bytes: get(&c.bytes),
             cpu_us: get(&c.cpu_us),
         }

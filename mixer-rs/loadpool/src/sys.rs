@@ -135,6 +135,21 @@ pub fn connect_nonblocking(addr: &SocketAddr) -> io::Result<(TcpStream, bool)> {
     }
 }
 
+/// Now, in µs of unix time (CLOCK_REALTIME: the clock `captured_at` is on).
+pub fn unix_us() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
+/// Asks the scheduler to prefer the calling thread (nice -10); false where that is not allowed
+/// (it needs CAP_SYS_NICE). The harness's speakers stand for people on other machines: on a
+/// machine shared with the server, their pace should not wait behind its work.
+pub fn prefer_this_thread() -> bool {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    let tid = unsafe { libc::gettid() };
+    // SAFETY: setpriority takes plain integers; PRIO_PROCESS with a thread id sets that thread's nice.
+    unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, -10) == 0 }
+}
+
 /// CPU time the calling thread has used, in µs.
 pub fn thread_cpu_us() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };

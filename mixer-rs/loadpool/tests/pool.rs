@@ -7,19 +7,8 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{FakeServer, Val, audio, joined, map, now_us, server_frame, wait_until};
+use common::{FakeServer, Val, audio, config, joined, map, now_us, server_frame, wait_until};
 use loadpool::{ListenerState, Pool, PoolConfig, ws};
-
-fn config(port: u16, users: &[&str]) -> PoolConfig {
-    PoolConfig {
-        host: "127.0.0.1".into(),
-        port,
-        space_id: "q1w2e3r4t5y6".into(),
-        users: users.iter().map(|u| u.to_string()).collect(),
-        connect_per_s: 1000.0,
-        late_after_us: 250_000,
-    }
-}
 
 #[test]
 fn a_listener_counts_frames_gaps_and_latency_and_answers_pings() {

@@ -1,23 +1,21 @@
 //! The read path of a connection, the hot one: one `recv` into the connection's `Inbox` per
 //! readiness event, then every complete frame in it handled in place: the msgpack walker reads
-//! the payload where it lies, and per audio frame updates a few counters and the histogram.
+//! the payload where it lies, and per audio frame updates a few counters, the histogram and, on a
+//! run's capture clock, the listener's bitmap of slots heard.
 
 use std::io::{self, Read};
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{Conn, Env, JOIN_REF, Phase};
+use crate::clock::slot_of;
 use crate::inbox::InboxError;
 use crate::msg::{self, Kind};
 use crate::stats::{ListenerState, bump};
+use crate::sys;
 use crate::ws::{self, FrameHeader, Upgrade};
 
 /// Larger server messages end the listener (close 1009). The server's own are far smaller.
 pub(crate) const MAX_MESSAGE_BYTES: u64 = 16 * 1024 * 1024;
-
-fn now_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
-}
 
 impl Conn {
     pub(super) fn read(&mut self, env: &mut Env) {
@@ -94,7 +92,9 @@ impl Conn {
         }
     }
 
-    /// One complete message: counted, and for audio each frame's seq and latency accounted.
+    /// One complete message: counted, and for audio each frame's seq and latency accounted. On a
+    /// capture clock, a real frame marks its slot, and its latency is recorded only if that slot is
+    /// in the measured window; a real frame off the clock is counted (`off_clock`), not measured.
     fn on_message(&mut self, env: &mut Env, opcode: u8, payload: &[u8]) {
         let shared = &*env.shared;
         let counters = &shared.counters;
@@ -105,6 +105,9 @@ impl Conn {
         let cell = &shared.cells[self.index];
         let (mut frames, mut lost, mut late, mut reordered, mut max_latency) = (0, 0, 0, 0, 0);
         let (mut now, mut last_seq, late_after_us) = (0, self.last_seq, env.late_after_us);
+        // A speaker hears its own mix-minus: counted, but its slots are the ones it sent.
+        let (listening, (t0_us, slots)) = (env.speakers.is_empty(), shared.clock);
+        let (mut off_clock, mut last_real) = (0, self.last_real);
         let read = msg::read_message(payload, |seq, captured_at| {
             frames += 1;
             match last_seq {
@@ -118,9 +121,29 @@ impl Conn {
                     last_seq = Some(seq);
                 }
             }
-            if captured_at != 0 {
+            if captured_at != 0 && listening {
+                if t0_us != 0 {
+                    match slot_of(captured_at, t0_us, slots) {
+                        Some(slot) => {
+                            cell.slots.set(slot);
+                            // Consecutive ticks naming slots k and k + 2: slot k + 1 may have been in
+                            // the first tick's mix, behind the earlier slot k it names (`clock`).
+                            if last_real.is_some_and(|(s, k)| seq == s + 1 && slot == k + 2) {
+                                cell.bridged.set(slot - 1);
+                            }
+                            last_real = Some((seq, slot));
+                            if !shared.window.contains(slot) {
+                                return;
+                            }
+                        }
+                        None => {
+                            off_clock += 1;
+                            return;
+                        }
+                    }
+                }
                 if now == 0 {
-                    now = now_us();
+                    now = sys::unix_us();
                 }
                 let latency = now.saturating_sub(captured_at);
                 shared.latency.record(latency);
@@ -129,7 +152,7 @@ impl Conn {
             }
         });
         if frames > 0 {
-            self.last_seq = last_seq;
+            (self.last_seq, self.last_real) = (last_seq, last_real);
             for (pool, mine, n) in [
                 (&counters.frames, &cell.frames, frames),
                 (&counters.lost, &cell.lost, lost),
@@ -140,6 +163,9 @@ impl Conn {
                     bump(pool, n);
                     bump(mine, n);
                 }
+            }
+            if off_clock > 0 {
+                bump(&counters.off_clock, off_clock);
             }
             if let Some(seq) = last_seq {
                 cell.last_seq.store(seq, Relaxed);

@@ -7,8 +7,23 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use loadpool::ws;
+use loadpool::{PoolConfig, ws};
 use rmp::encode as enc;
+
+/// A pool of listeners of one space, without a capture clock, joining at 1,000 a second.
+pub fn config(port: u16, users: &[&str]) -> PoolConfig {
+    PoolConfig {
+        host: "127.0.0.1".into(),
+        port,
+        space_id: "q1w2e3r4t5y6".into(),
+        users: users.iter().map(|u| u.to_string()).collect(),
+        connect_per_s: 1000.0,
+        late_after_us: 250_000,
+        clock_t0_us: 0,
+        clock_slots: 0,
+        speakers: Vec::new(),
+    }
+}
 
 pub struct FakeServer {
     listener: TcpListener,

@@ -1,7 +1,7 @@
-"""The wire messages of accounts, direct messages and scheduled spaces (part of `gateway/protocol.py`).
+"""The wire messages of accounts, direct messages and scheduled spaces.
 
-They are user-level, not space-level: requests answered by `gateway/accounts.py` and `gateway/schedule.py`,
-and notifications without a `seq`.
+They are user-level, not space-level: requests answered by the server's `gateway/handlers/accounts.py` and
+`gateway/handlers/schedule.py`, and notifications without a `seq`.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from actors.space import Post, SpaceStatus
-from gateway.protocol_base import U63, Handle, Request, Secret
+from stoa_protocol._base import U63, Handle, Request, Secret
+from stoa_protocol._values import Post, SpaceStatus
 
 
 class AccountRequest(Request, frozen=True):

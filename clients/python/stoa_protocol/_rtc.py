@@ -1,5 +1,5 @@
 """The WebRTC signalling messages (docs/protocol.md, *WebRTC*): a speaker's offer and its answer, the close of
-a peer connection either way. `gateway/protocol.py` puts them in the unions."""
+a peer connection either way. `_messages.py` puts them in the unions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from gateway.protocol_base import Request
+from stoa_protocol._base import Request
 
 MAX_SDP_BYTES = 16 * 1024
 """An `rtc_offer`'s `sdp` (UTF-8): a browser's audio offer with its candidates is 2 to 6 KB."""

@@ -1,0 +1,86 @@
+"""Per-space batching under load: one space, 13 speakers, N listeners, through `stoa load` (loadtest/).
+
+    python -m bench.batching_load [--listeners 1000] [--frames auto,5] [--ramp 10] [--duration 20]
+
+Each size runs once per `--frames` value (`auto`, the server's default, or a fixed count), one after the
+other in this invocation, so they compare runs on the same machine state. Figures come from the harness's
+report as it stands (delivery per listener from its first and last `seq`, latency from the speakers' send
+time); the frames per message are what the listeners got (frames / messages, over the measured window).
+Writes bench/results/batching-load.json (with the machine's load average before and after each run) and
+one plot per run, named after it (<results>-<listeners>-<frames>.png).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from bench.fanout_bench import print_table, row as fanout_row
+from loadtest.run import LoadConfig, run
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def frames_per_message(report: dict[str, Any]) -> float | None:
+    """Frames per message the listeners received over the measured window (after the ramp)."""
+    timeline = report["timeline"]
+    window = [p for p in timeline if p["t"] >= timeline[-1]["t"] - report["window_s"]]
+    if len(window) < 2:
+        return None
+    messages = window[-1]["messages"] - window[0]["messages"]
+    return round((window[-1]["frames"] - window[0]["frames"]) / messages, 2) if messages else None
+
+
+def row(report: dict[str, Any], frames: str) -> dict[str, object]:
+    """The fan-out benchmark's row, with the setting and the frames per message the listeners saw."""
+    fixed = 0 if frames == "auto" else int(frames)
+    figures = {**fanout_row(report, "rust", fixed), "frames_per_message": frames}
+    listeners = report["listeners"]
+    return {**figures, "frames_per_message_seen": frames_per_message(report), "lost": listeners["lost"],
+            "samples_ok": all(sample["ok"] for sample in report["samples"])}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--listeners", default="1000")
+    parser.add_argument("--frames", default="auto", help="comma-separated: auto, or fixed counts")
+    parser.add_argument("--speakers", type=int, default=13)
+    parser.add_argument("--ramp", type=float, default=10.0)
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--results", default="batching-load.json")
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    rows = []
+    for listeners in (int(n) for n in args.listeners.split(",")):
+        for frames in args.frames.split(","):
+            load_before = os.getloadavg()[0]
+            with tempfile.TemporaryDirectory() as out:
+                config = LoadConfig(
+                    listeners=listeners,
+                    speakers=args.speakers,
+                    ramp_s=args.ramp,
+                    duration_s=args.duration,
+                    frames_per_message="auto" if frames == "auto" else int(frames),
+                    out=Path(out),
+                    quiet=True,
+                )
+                report = trio.run(run, config)
+                shutil.copy(Path(out) / "report.png", RESULTS / f"{Path(args.results).stem}-{listeners}-{frames}.png")
+            # The machine's 1-minute load average around the run: this 2-core machine is often shared.
+            rows.append({**row(report, frames), "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)]})
+            print(json.dumps(rows[-1]), flush=True)
+    command = "python -m bench.batching_load " + " ".join(sys.argv[1:])
+    (RESULTS / args.results).write_text(json.dumps({"command": command, "rows": rows}, indent=2) + "\n")
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Literal
+
+import stoa_protocol as p
+import trio
+from stoa_protocol import Role, SpeakerPolicy
+
+from stoa_client._backoff import DEFAULT_BACKOFF, Backoff
+from stoa_client._connection import Connection, RequestError
+
+
+class Client(Connection):
+    """A user's connection and every request it can make (see `Connection` for what survives a drop)."""
+
+    # -- requests -----------------------------------------------------------------------------------
+
+    async def create_space(
+        self,
+        title: str,
+        speakers: SpeakerPolicy = SpeakerPolicy.EVERYONE,
+        *,
+        description: str = "",
+        topics: tuple[str, ...] = (),
+    ) -> p.Joined:
+        reply = await self._request(
+            lambda ref: p.CreateSpace(ref=ref, title=title, speakers=speakers, description=description, topics=topics)
+        )
+        assert isinstance(reply, p.Joined)
+        return reply
+
+    async def join_space(self, space_id: str) -> p.Joined:
+        reply = await self._request(lambda ref: p.JoinSpace(ref=ref, space_id=space_id))
+        assert isinstance(reply, p.Joined)
+        return reply
+
+    async def set_role(self, user: str, role: Role) -> None:
+        await self._request(lambda ref: p.SetRole(ref=ref, user=user, role=role))
+
+    async def share_post(self, text: str) -> None:
+        await self._request(lambda ref: p.SharePost(ref=ref, text=text))
+
+    async def leave_space(self) -> None:
+        await self._request(lambda ref: p.LeaveSpace(ref=ref))
+        self._left()
+
+    async def end_space(self) -> None:
+        await self._request(lambda ref: p.EndSpace(ref=ref))
+
+    async def raise_hand(self) -> None:
+        await self._request(lambda ref: p.RaiseHand(ref=ref))
+
+    async def lower_hand(self) -> None:
+        await self._request(lambda ref: p.LowerHand(ref=ref))
+
+    async def approve_request(self, user: str) -> None:
+        await self._request(lambda ref: p.ApproveRequest(ref=ref, user=user))
+
+    async def deny_request(self, user: str) -> None:
+        await self._request(lambda ref: p.DenyRequest(ref=ref, user=user))
+
+    async def mute(self, user: str) -> None:
+        await self._request(lambda ref: p.Mute(ref=ref, user=user))
+
+    async def unmute(self) -> None:
+        await self._request(lambda ref: p.Unmute(ref=ref))
+
+    async def mute_all(self) -> None:
+        await self._request(lambda ref: p.MuteAll(ref=ref))
+
+    async def remove(self, user: str) -> None:
+        await self._request(lambda ref: p.Remove(ref=ref, user=user))
+
+    async def pin_post(self, post_id: int) -> None:
+        await self._request(lambda ref: p.PinPost(ref=ref, post_id=post_id))
+
+    async def unpin_post(self, post_id: int) -> None:
+        await self._request(lambda ref: p.UnpinPost(ref=ref, post_id=post_id))
+
+    async def react(self, emoji: str) -> None:
+        await self._request(lambda ref: p.React(ref=ref, emoji=emoji))
+
+    async def set_speaker_policy(self, policy: SpeakerPolicy) -> None:
+        await self._request(lambda ref: p.SetSpeakerPolicy(ref=ref, policy=policy))
+
+    async def accept_invite(self) -> None:
+        await self._request(lambda ref: p.AcceptInvite(ref=ref))
+
+    # -- accounts -----------------------------------------------------------------------------------
+
+    async def register(self, handle: str, password: str, display_name: str) -> p.Registered:
+        reply = await self._request(
+            lambda ref: p.Register(ref=ref, handle=handle, password=password, display_name=display_name)
+        )
+        assert isinstance(reply, p.Registered)
+        return reply
+
+    async def log_in(self, handle: str, password: str) -> p.LoggedIn:
+        """Sign this connection in as the account (it must not be in a space); keeps the token."""
+        reply = await self._request(lambda ref: p.LogIn(ref=ref, handle=handle, password=password))
+        assert isinstance(reply, p.LoggedIn)
+        self.user, self.name, self.handle, self.token = reply.user, reply.handle, reply.handle, reply.token
+        return reply
+
+    async def log_out(self) -> None:
+        """The connection becomes a new guest (its `welcome` arrives before the `ok`)."""
+        await self._request(lambda ref: p.LogOut(ref=ref))
+        self.token = None
+
+    async def set_protected(self, protected: bool) -> None:
+        await self._request(lambda ref: p.SetProtected(ref=ref, protected=protected))
+
+    async def follow(self, handle: str) -> None:
+        await self._request(lambda ref: p.Follow(ref=ref, handle=handle))
+
+    async def unfollow(self, handle: str) -> None:
+        await self._request(lambda ref: p.Unfollow(ref=ref, handle=handle))
+
+    async def block(self, handle: str) -> None:
+        await self._request(lambda ref: p.Block(ref=ref, handle=handle))
+
+    async def unblock(self, handle: str) -> None:
+        await self._request(lambda ref: p.Unblock(ref=ref, handle=handle))
+
+    async def send_dm(self, to: str, text: str) -> None:
+        await self._request(lambda ref: p.SendDm(ref=ref, to=to, text=text))
+
+    async def get_inbox(self, after_id: int = 0, limit: int = 50) -> list[p.DirectMessage]:
+        reply = await self._request(lambda ref: p.GetInbox(ref=ref, after_id=after_id, limit=limit))
+        assert isinstance(reply, p.Inbox)
+        return reply.messages
+
+    async def mark_read(self, up_to_id: int) -> None:
+        await self._request(lambda ref: p.MarkRead(ref=ref, up_to_id=up_to_id))
+
+    async def invite_speaker(self, handle: str) -> None:
+        await self._request(lambda ref: p.InviteSpeaker(ref=ref, handle=handle))
+
+    # -- scheduled spaces and listings ----------------------------------------------------------------
+
+    async def schedule_space(
+        self, title: str, starts_at: int, description: str = "", topics: tuple[str, ...] = ()
+    ) -> p.ScheduledSpace:
+        reply = await self._request(
+            lambda ref: p.ScheduleSpace(
+                ref=ref, title=title, starts_at=starts_at, description=description, topics=topics
+            )
+        )
+        assert isinstance(reply, p.Scheduled)
+        return reply.space
+
+    async def cancel_scheduled(self, scheduled_id: int) -> None:
+        await self._request(lambda ref: p.CancelScheduled(ref=ref, scheduled_id=scheduled_id))
+
+    async def start_scheduled(self, scheduled_id: int) -> p.Joined:
+        reply = await self._request(lambda ref: p.StartScheduled(ref=ref, scheduled_id=scheduled_id))
+        assert isinstance(reply, p.Joined)
+        return reply
+
+    async def set_reminder(self, scheduled_id: int) -> None:
+        await self._request(lambda ref: p.SetReminder(ref=ref, scheduled_id=scheduled_id))
+
+    async def clear_reminder(self, scheduled_id: int) -> None:
+        await self._request(lambda ref: p.ClearReminder(ref=ref, scheduled_id=scheduled_id))
+
+    async def list_spaces(self, kind: Literal["live", "upcoming"], limit: int = 50) -> p.Spaces:
+        reply = await self._request(lambda ref: p.ListSpaces(ref=ref, kind=kind, limit=limit))
+        assert isinstance(reply, p.Spaces)
+        return reply
+
+    async def search_spaces(self, query: str, limit: int = 50) -> p.Spaces:
+        reply = await self._request(lambda ref: p.SearchSpaces(ref=ref, query=query, limit=limit))
+        assert isinstance(reply, p.Spaces)
+        return reply
+
+    async def get_space(self, space_id: str) -> p.SpaceRecord:
+        reply = await self._request(lambda ref: p.GetSpace(ref=ref, space_id=space_id))
+        assert isinstance(reply, p.SpaceRecord)
+        return reply
+
+    async def get_posts(self, space_id: str, before_id: int | None = None, limit: int = 50) -> p.Posts:
+        """A page of a space's timeline, oldest first: the newest posts below `before_id` (from the newest
+        when None); `more` says whether older ones remain."""
+        reply = await self._request(
+            lambda ref: p.GetPosts(ref=ref, space_id=space_id, before_id=before_id, limit=limit)
+        )
+        assert isinstance(reply, p.Posts)
+        return reply
+
+    async def rtc_offer(self, sdp: str) -> str:
+        """Offer a WebRTC peer connection to send audio (ICE gathering complete); returns the server's answer.
+        The peer connection belongs to this WebSocket connection: after a `Reconnected`, offer again."""
+        reply = await self._request(lambda ref: p.RtcOffer(ref=ref, sdp=sdp))
+        assert isinstance(reply, p.RtcAnswer)
+        return reply.sdp
+
+    async def rtc_close(self) -> None:
+        await self._request(lambda ref: p.RtcClose(ref=ref))
+
+
+@asynccontextmanager
+async def connect(
+    url: str,
+    name: str | None = None,
+    *,
+    token: str | None = None,
+    guest_token: str | None = None,
+    connect_timeout: float = 10.0,
+    reconnect: Backoff | None = DEFAULT_BACKOFF,
+) -> AsyncIterator[Client]:
+    """Open a connection, say hello (as the account of `token` if given, else as the guest of
+    `guest_token`, else as a new guest shown as `name`), and yield a Client. When the connection drops the
+    client reconnects with `reconnect`'s backoff and resumes (None: it does not; `closed` is then set).
+
+    Error handling: the first connection's failures reach the caller (OSError, trio-websocket's
+    `HandshakeError`, `RequestError` for a refused `hello`). Resource handling: on exit the connection is
+    closed with 1000 (the server lets the user's place go at once) and every task of the client ends."""
+    if name is None and token is None and guest_token is None:
+        raise ValueError("connect as a guest (`name` or `guest_token`) or with an account's `token`")
+    client = Client(url, name, token, guest_token, reconnect=reconnect, connect_timeout=connect_timeout)
+    failed: Exception | None = None
+    async with trio.open_nursery() as nursery:
+        try:
+            await client._open(nursery)
+        except Exception as error:  # reaches the caller as itself, not inside the nursery's group
+            failed = error
+            nursery.cancel_scope.cancel()
+        else:
+            try:
+                yield client
+            finally:
+                with trio.CancelScope(shield=True):
+                    await client._close()
+                nursery.cancel_scope.cancel()
+    if failed is not None:
+        raise failed
+
+
+@asynccontextmanager
+async def connect_account(
+    url: str,
+    handle: str,
+    password: str = "correct horse battery staple",
+    *,
+    register: bool = True,
+    reconnect: Backoff | None = DEFAULT_BACKOFF,
+) -> AsyncIterator[Client]:
+    """Connect, register `handle` (unless it exists or `register` is False) and log in on the same
+    connection: the Client is then that account (`client.user` is its id, `client.token` its token).
+    `reconnect` as for `connect`."""
+    # Says hello as "guest": a guest may not take an account's name, even its own.
+    async with connect(url, "guest", reconnect=reconnect) as client:
+        if register:
+            try:
+                await client.register(handle, password, handle)
+            except RequestError as e:
+                if e.code != "handle_taken":
+                    raise
+        await client.log_in(handle, password)
+        yield client
