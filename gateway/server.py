@@ -42,7 +42,7 @@ from gateway.reminders import Scheduler
 from gateway.session import CLOSE_TIMEOUT_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_TIMEOUT_S, Session
 from gateway.space_store import SqliteSpaceStore
 from gateway.transport import FanoutStream, serve_python, serve_rust
-from gateway.webrtc import RtcService, RtcSettings, is_loopback
+from gateway.webrtc import RtcService, RtcSettings, browser_ice_urls, is_loopback
 from mixer import BatchPolicy, Fanout
 
 log = logs.get_logger("gateway")
@@ -399,7 +399,8 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             http_port = None
             if http_socket is not None:
                 ops = ops_routes(gateway.metrics.registry, lambda: gateway.draining, config.metrics_token)
-                app = build_app(WebSettings(ws_port=port, public_ws_url=config.public_ws_url), ops)
+                ice = browser_ice_urls(config.rtc.ice_servers) if config.rtc is not None else ()
+                app = build_app(WebSettings(ws_port=port, public_ws_url=config.public_ws_url, ice_servers=ice), ops)
                 http_port = await nursery.start(serve_http, app, http_socket)
                 log.info("web client on http://%s:%d/", config.host, http_port)
             log.info("listening on ws://%s:%d/ (%s transport)", config.host, port, config.transport)

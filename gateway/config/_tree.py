@@ -253,7 +253,8 @@ class WebRtcSettings:
     )  # fmt: skip
     stun: tuple[str, ...] = setting(
         [],
-        "STUN servers for WebRTC (stun:host[:port]); none: host candidates only, nothing outside is contacted",
+        "STUN servers for WebRTC (stun:host[:port]), the server's and the web client's (/config.json); none: host "
+        "candidates only, nothing outside is contacted",
         flag="--stun",
         example='["stun:stun.example.org:3478"]',
         check=_stun,
@@ -261,7 +262,7 @@ class WebRtcSettings:
     turn: tuple[str, ...] = setting(
         [],
         "TURN servers for WebRTC (turn:host[:port][?transport=udp or tcp], or turns:...), with webrtc.turn_username "
-        "and webrtc.turn_password",
+        "and webrtc.turn_password; the server's only (pages are not told them, nor the password)",
         flag="--turn",
         example='["turns:turn.example.org:443?transport=tcp"]',
         check=_turn,

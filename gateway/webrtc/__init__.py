@@ -3,7 +3,7 @@ asyncio loop bridged into Trio, Opus RTP payloads to the space's mixer input und
 *WebRTC*). The mix a browser speaker hears still comes over its WebSocket (ARCHITECTURE.md)."""
 
 from gateway.protocol import MAX_SDP_BYTES
-from gateway.webrtc.ice import IceServer, bind_hosts, host_addresses, is_loopback
+from gateway.webrtc.ice import IceServer, bind_hosts, browser_ice_urls, host_addresses, is_loopback
 from gateway.webrtc.peer import Deliver, PeerStats, RtcPeer
 from gateway.webrtc.rtp import RtpStream
 from gateway.webrtc.sdp import MAX_CANDIDATES, check_offer
@@ -20,6 +20,7 @@ __all__ = [
     "RtcSettings",
     "RtpStream",
     "bind_hosts",
+    "browser_ice_urls",
     "check_offer",
     "host_addresses",
     "is_loopback",

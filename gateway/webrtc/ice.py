@@ -27,6 +27,13 @@ class IceServer:
         return RTCIceServer(urls=self.url, username=self.username, credential=self.credential)
 
 
+def browser_ice_urls(servers: tuple[IceServer, ...]) -> tuple[str, ...]:
+    """The ICE servers a web page is told (`/config.json`, `ice_servers`): the STUN servers. Not the TURN
+    servers: their password is the server's secret, and a browser behind a NAT needs no relay of its own, as
+    the server's relayed candidate (gathered through TURN) reaches it once STUN has found its address."""
+    return tuple(server.url for server in servers if server.url.startswith("stun:"))
+
+
 def is_loopback(host: str) -> bool:
     """Whether a bind address is loopback only (`127.0.0.1`, `::1`, `localhost`)."""
     if host == "localhost":
