@@ -25,6 +25,9 @@ def main() -> None:
         [sys.executable, "-m", "bench.idle_bench"] + (["--spaces", "2000", "--seconds", "3"] if quick else []),
         [sys.executable, "-m", "bench.webrtc_bench"] + (["--seconds", "4", "--rounds", "1"] if quick else []),
         [sys.executable, "-m", "bench.glass_bench"] + (["--seconds", "20", "--warmup", "5"] if quick else []),
+        [sys.executable, "-m", "bench.joins_bench"] + (["--listeners", "1000", "--witnesses", "10"] if quick else []),
+        [sys.executable, "-m", "bench.stall_bench"]
+        + (["--listeners", "2000", "--ramp", "5", "--duration", "10"] if quick else ["--baseline"]),
     ]
     failed = []
     for command in runs:

@@ -1,5 +1,6 @@
 """The `stoa` command: `stoa serve` runs a server with embedded defaults (no other service needed); `stoa config`
-prints and checks settings files; `stoa drain` drains a running server; `stoa load` load-tests one.
+prints and checks settings files; `stoa drain` drains a running server; `stoa load` load-tests one; `stoa admin`,
+`stoa backup` and `stoa restore` are in gateway/admin_cli.py.
 
 Start-up refuses what would fail later (a setting out of range, a busy port, a data folder another server
 uses) with one line on stderr naming the setting, and exit code 2 (docs/security.md, Start-up checks).
@@ -9,20 +10,16 @@ Settings come from the tree in gateway/config: each has its flag here, made from
 from __future__ import annotations
 
 import argparse
-import contextvars
-import gc
 import json
 import os
 import signal
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
 import trio
 
-from gateway import config as settings_tree, logs, terminal
+from gateway import admin_cli, config as settings_tree, logs, terminal
 from gateway.datalock import FolderBusy, drain, lock_data_folder
 from gateway.server import GatewayConfig, Server, serve
 
@@ -51,9 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
                    help="wait this long for the server to exit; 0: do not wait (default 60)")  # fmt: skip
     _add_load_parser(commands)
+    admin_cli.add_parsers(commands)
     terminal.listen.add_parser(commands)
     terminal.speak.add_parser(commands)
     args = parser.parse_args(argv)
+    if args.command in ("admin", "backup", "restore"):
+        return {"admin": admin_cli.run_admin, "backup": admin_cli.run_backup, "restore": admin_cli.run_restore}[
+            args.command
+        ](args)
     if args.command == "load":
         return _load(args)
     if args.command in ("listen", "speak"):
@@ -160,23 +162,6 @@ def _os_error_in(error: BaseException) -> OSError | None:
     return None
 
 
-def _watch_gc_pauses(threshold_s: float = 0.05) -> Callable[[str, dict[str, int]], None]:
-    """Log every garbage-collector pause long enough to be heard (it stops the event loop)."""
-    started: list[float] = []
-
-    def on_gc(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            started[:] = [time.perf_counter()]
-        elif started:
-            took = time.perf_counter() - started[0]
-            if took > threshold_s:  # logged with no context: whichever task was running is not the cause
-                contextvars.Context().run(log.warning, "gc pause", generation=info["generation"],
-                                          ms=round(took * 1000), collected=info["collected"])  # fmt: skip
-
-    gc.callbacks.append(on_gc)
-    return on_gc
-
-
 def _add_load_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     ld = commands.add_parser("load", help="load-test a server with speakers and many listeners")
     ld.add_argument("--listeners", type=int, default=100, help="listeners per space (default 100)")
@@ -246,9 +231,6 @@ async def _serve_until_signal(config: GatewayConfig, started: list[Server]) -> N
         async with trio.open_nursery() as nursery:
             server: Server = await nursery.start(serve, config)
             started.append(server)
-            # From now on a pause is heard (and a refused start logs nothing but its line), until the server
-            # has stopped (the interpreter's last collections at exit are nobody's concern).
-            on_gc = _watch_gc_pauses()
             # The one line on stdout: scripts and tests read the bound port from it.
             print(f"stoa: listening on ws://{config.host}:{server.port}/", flush=True)
             if server.http_port is not None:
@@ -269,7 +251,6 @@ async def _serve_until_signal(config: GatewayConfig, started: list[Server]) -> N
             left = len(server.gateway.connections)
             await server.gateway.shut_down()
             log.info("stopped", connections_cut=left)
-            gc.callbacks.remove(on_gc)
             nursery.cancel_scope.cancel()
 
 

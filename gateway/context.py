@@ -8,13 +8,14 @@ store, the spaces, the limits, user notifications). The session implements `Call
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
 import store
 from actors.space import Role, SpaceDirectory, SpaceRef
+from gateway.handles import HandleCheck
 from gateway.identity import GuestIds
 from gateway.limits import Limits
 
@@ -32,6 +33,10 @@ class Services:
     scheduler: Scheduler
     notify: Callable[[store.AccountId, msgspec.Struct], None]
     """Send a user notification to the account's connection, if it is connected now."""
+    handles: HandleCheck
+    """Whether a name is an account's handle (many names to one store read)."""
+    suspended: set[str] = field(default_factory=set)
+    """The user ids (`u<n>`) of suspended accounts, as in the store (loaded at start, kept by the admin API)."""
     rtc: RtcService | None = None
     """WebRTC peer connections (`gateway/webrtc/`); None when the server runs without."""
 

@@ -125,6 +125,7 @@ ERROR_CODES: dict[type[Exception], str] = {
     store.BadCredentials: "bad_credentials",
     store.TokenInvalid: "token_invalid",
     store.TokenExpired: "token_expired",
+    store.AccountSuspended: "account_suspended",
     store.NoSuchAccount: "no_such_account",
     store.Blocked: "blocked",
     store.SchemaTooNew: "schema_too_new",
@@ -158,6 +159,7 @@ class CloseCode(enum.IntEnum):
     REPLACED = 4002  # the same user connected again; the newer connection wins
     HELLO_TIMEOUT = 4003  # no successful `hello` within 10 s of connecting
     DRAINING = 4004  # the server is draining (going down for a restart or a move): reconnect, then resume
+    ACCOUNT_SUSPENDED = 4005  # an operator suspended the account: do not reconnect with it
 
 
 T = TypeVar("T")

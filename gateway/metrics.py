@@ -114,8 +114,9 @@ class GatewayMetrics:
             "stoa_store_write_seconds", "store write transactions, from asking to committed (on disk)",
             buckets=STORE_BUCKETS_S, registry=r,
         )  # fmt: skip
-        self.webhook_backlog = Gauge("stoa_webhook_backlog", "webhook deliveries waiting (no webhooks yet: 0)",
-                                     registry=r)  # fmt: skip
+        self.webhook_backlog = Gauge(
+            "stoa_webhook_backlog", "webhook events waiting for delivery, summed over receiver URLs", registry=r
+        )
         self.stalls: StallSource = LoopProbe()
 
     def watch(self, gateway: Gateway) -> None:

@@ -141,7 +141,7 @@ from stoa_protocol import (
 )
 
 from gateway.protocol_base import DECODE_FAILURES, check_structure, refusal_of
-from gateway.protocol_spaces import snapshot_of as snapshot_of
+from gateway.protocol_spaces import JoinedSnapshots as JoinedSnapshots, snapshot_of as snapshot_of
 
 CLIENT_DECODER = msgspec.msgpack.Decoder(ClientUnion)
 

@@ -1,11 +1,13 @@
 """The snapshot of a space's state that `joined` carries: the server's half of the protocol package's
-`SpaceSnapshot` (which knows nothing of `SpaceState`). `gateway/protocol.py` re-exports it."""
+`SpaceSnapshot` (which knows nothing of `SpaceState`), and `JoinedSnapshots`, which encodes it once per state.
+`gateway/protocol.py` re-exports them."""
 
 from __future__ import annotations
 
+import msgspec
 from stoa_protocol import SNAPSHOT_HANDS, SNAPSHOT_LISTENERS, SpaceSnapshot
 
-from actors.space import RECENT_POSTS, Participant, SpaceState, domain
+from actors.space import RECENT_POSTS, Participant, Role, SpaceState, domain
 
 
 def snapshot_of(state: SpaceState) -> SpaceSnapshot:
@@ -38,3 +40,37 @@ def snapshot_of(state: SpaceState) -> SpaceSnapshot:
         pinned_posts=list(state.pinned_posts),
         speaker_policy=state.speaker_policy,
     )
+
+
+class _JoinedWire(msgspec.Struct, frozen=True, tag_field="type", tag="joined"):
+    """`Joined` (without `resume`) with its snapshot already encoded: the same bytes, field for field."""
+
+    ref: int
+    role: Role
+    space: msgspec.Raw
+
+
+class JoinedSnapshots:
+    """The `joined` reply, with the snapshot encoded once per state of a space: the joiners of one batch
+    (`SpaceActor.handle_batch`) are all given the same state, and share its bytes. Only each reply's `ref`
+    and `role` are encoded per joiner. Holds the latest state of at most `spaces` spaces."""
+
+    __slots__ = ("_encoder", "_latest", "_spaces")
+
+    def __init__(self, spaces: int = 64) -> None:
+        self._encoder = msgspec.msgpack.Encoder()
+        self._latest: dict[str, tuple[SpaceState, msgspec.Raw]] = {}
+        self._spaces = spaces
+
+    def encode(self, ref: int, role: Role, state: SpaceState) -> bytes:
+        """The bytes of `Joined(ref, role, snapshot_of(state))`."""
+        cached = self._latest.get(state.space_id)
+        if cached is not None and cached[0] is state:
+            snapshot = cached[1]
+        else:
+            snapshot = msgspec.Raw(self._encoder.encode(snapshot_of(state)))
+            self._latest.pop(state.space_id, None)
+            if len(self._latest) >= self._spaces:
+                del self._latest[next(iter(self._latest))]  # the space whose state is the oldest kept
+            self._latest[state.space_id] = (state, snapshot)
+        return self._encoder.encode(_JoinedWire(ref, role, snapshot))

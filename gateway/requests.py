@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+import store
 from gateway import protocol as p
 from gateway.context import Caller
 from gateway.errors import AccountRequired, AlreadyAuthenticated, NotAuthenticated
@@ -106,6 +107,8 @@ async def dispatch(c: Caller, m: msgspec.Struct) -> p.Reply:
         raise NotAuthenticated("send hello first")
     elif route.who is Who.ACCOUNT and c.account is None:
         raise AccountRequired("guests listen: sign in with an account (`log_in`, or `hello` with a token) first")
+    elif c.account is not None and c.user in c.services.suspended:  # suspended while connected: 4005 follows
+        raise store.AccountSuspended()
     if route.limit is not None:
         c.services.limits.take(route.limit, c.user, route.what)
     return await route.handler(c, m)

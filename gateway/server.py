@@ -30,18 +30,23 @@ from actors.space import (
     SpaceDirectory,
 )
 from gateway import identity, logs, protocol as p
+from gateway.admin import Admin
 from gateway.context import Services
 from gateway.errors import CloseCode, report_incident
-from gateway.http import WebSettings, build_app, open_http_socket, ops_routes, serve_http
+from gateway.gcpolicy import GcPolicy
+from gateway.handles import HandleCheck
+from gateway.http import WebSettings, admin_routes, build_app, open_http_socket, ops_routes, serve_http
 from gateway.identity import GuestIds
 from gateway.limits import Limits, LimitSettings
-from gateway.metrics import GatewayMetrics, LoopProbe
+from gateway.loopwatch import LoopWatch
+from gateway.metrics import GatewayMetrics, LoopProbe, StallSnapshot
 from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
 from gateway.reminders import Scheduler
 from gateway.session import CLOSE_TIMEOUT_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_TIMEOUT_S, Session
 from gateway.space_store import SqliteSpaceStore
 from gateway.transport import FanoutStream, serve_python, serve_rust
+from gateway.webhooks import WebhookConfig, WebhookOutbox, start_senders
 from gateway.webrtc import RtcService, RtcSettings, browser_ice_urls, is_loopback
 from mixer import BatchPolicy, Fanout
 
@@ -57,6 +62,8 @@ DATABASE_FILE = "stoa.db"
 LAG_GRACE_S = 5.0
 """A listener that keeps losing audio because it reads too slowly is disconnected after this long."""
 AUDIO_REPORT_INTERVAL_S = 10.0
+KEEPALIVE_SLICE = 250
+"""Connections the keepalive looks at between two checkpoints."""
 DRAINING_REASON = "the server is draining: reconnect (to another server, or this one once back) and resume"
 RESUME_WINDOW_S = 60.0
 """How long the user of a dropped (or replaced) connection keeps their place in its space (`resume`)."""
@@ -82,6 +89,8 @@ class GatewayConfig:
     limits: LimitSettings = field(default_factory=LimitSettings)
     abandon_after_s: float = ABANDON_AFTER_S
     """A live space whose host and co-hosts have all been gone this long ends with reason `abandoned`."""
+    gc_policy: bool = True
+    """Run `GcPolicy` (bounded collection pauses; docs/operations.md). Off only to measure without it."""
     resume_window_s: float = RESUME_WINDOW_S
     """A connection that dropped (or was replaced) keeps its user's place in its space this long."""
     http_port: int | None = None
@@ -92,8 +101,22 @@ class GatewayConfig:
     """How long a drain waits for clients to go (`Gateway.drain`)."""
     metrics_token: str | None = None
     """A bearer token that lets any address read /metrics; None: loopback only (gateway/http/ops.py)."""
+    admin_token: str | None = None
+    """The admin API's bearer token (gateway/http/admin.py); None: the admin API refuses every request."""
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
     rtc: RtcSettings | None = field(default_factory=RtcSettings)
     """WebRTC for speakers (`gateway/webrtc/`); None: `rtc_offer` is refused with `rtc_failed`."""
+
+
+class WatchedStalls:
+    """The metrics' stall histogram (`stoa_event_loop_stall_seconds`), read from the loop watch."""
+
+    def __init__(self, watch: LoopWatch) -> None:
+        self._watch = watch
+
+    def stall_snapshot(self) -> StallSnapshot:
+        stalls = self._watch.snapshot().since_start.stalls
+        return StallSnapshot.from_counts([b / 1000 for b in stalls.bounds_ms], stalls.counts, stalls.sum_ms / 1000)
 
 
 class Gateway:
@@ -104,9 +127,11 @@ class Gateway:
         nursery: trio.Nursery,
         fanout: Fanout | PyFanout,
         db: store.Database,
+        outbox: WebhookOutbox | None = None,
         rtc: RtcService | None = None,
     ) -> None:
         self.directory = directory
+        self.outbox = outbox
         self.db = db
         self.config = config
         self.nursery = nursery
@@ -115,10 +140,15 @@ class Gateway:
         self.connections: dict[int, Session] = {}  # every open connection, by fan-out id
         self.per_address: dict[str, int] = {}  # open connections by client address
         self.drained = trio.Event()
+        self.loop_watch = LoopWatch()
+        """The event loop's stalls and garbage-collection pauses: `loop_watch.snapshot()`."""
+        self.gc_policy = GcPolicy() if config.gc_policy else None
+        self.snapshots = p.JoinedSnapshots()
         self.draining = False
         """Set by `drain`: no new connections, /readyz answers 503."""
         self.limits = Limits(config.limits)
         self.metrics = GatewayMetrics()
+        self.metrics.stalls = WatchedStalls(self.loop_watch)  # the loop watch stands for the metrics' own probe
         self.scheduler = Scheduler(db, self.notify)
         self.services = Services(
             db=db,
@@ -127,8 +157,10 @@ class Gateway:
             guests=GuestIds.from_secret(db.current_signing_key[1]),
             scheduler=self.scheduler,
             notify=self.notify,
+            handles=HandleCheck(db),
             rtc=rtc,
         )
+        self.admin = Admin(self)
 
     def notify(self, account: store.AccountId, message: msgspec.Struct) -> None:
         """A user notification to `account`'s connection, if it is connected now."""
@@ -277,7 +309,11 @@ class Gateway:
         while True:
             await trio.sleep(1.0)
             now = trio.current_time()
-            for conn, session in list(self.connections.items()):
+            for i, (conn, session) in enumerate(list(self.connections.items())):
+                if i % KEEPALIVE_SLICE == KEEPALIVE_SLICE - 1:
+                    # A pass over 10,000 connections held the event loop for 0.2 s (measured): let it go
+                    # between slices (a connection closed meanwhile is skipped below).
+                    await trio.lowlevel.checkpoint()
                 stream = session.stream
                 if stream is None or session.close_code is not None:
                     continue
@@ -318,6 +354,8 @@ class Gateway:
 def _address_of(request: WebSocketRequest) -> str:
     remote = request.remote
     return str(remote.address) if hasattr(remote, "address") else str(remote)
+
+
 async def report_audio(directory: SpaceDirectory) -> None:
     """Log the speakers' packets dropped since the last report, by reason (silent while none are). The
     counts themselves are `directory.audio_stats()`."""
@@ -364,13 +402,14 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
         fanout = PyFanout(max_queue_bytes=config.max_queue_bytes, max_audio_messages=config.max_audio_messages)
     try:
         async with store.open_database(config.data_dir / DATABASE_FILE) as db, trio.open_nursery() as nursery:
+            outbox = WebhookOutbox(db, config.webhooks.enabled, config.webhooks.max_events)
             space_fanout: SpaceFanout = fanout
             directory = SpaceDirectory(
                 nursery,
                 space_fanout,
                 config.mix,
                 config.batching,
-                store=SqliteSpaceStore(db),
+                store=SqliteSpaceStore(db, outbox),
                 abandon_after_s=config.abandon_after_s,
             )
             restored = await directory.restore()
@@ -381,7 +420,10 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             if config.rtc is not None:
                 rtc = RtcService(config.rtc, loopback=is_loopback(config.host))
                 await nursery.start(rtc.run)
-            gateway = Gateway(directory, config, nursery, fanout, db, rtc)
+            gateway = Gateway(directory, config, nursery, fanout, db, outbox, rtc)
+            await gateway.admin.load_suspended()
+            senders = await start_senders(nursery, outbox, config.webhooks)
+            gateway.metrics.webhook_backlog.set_function(lambda: sum(sender.backlog for sender in senders))
             if isinstance(fanout, PyFanout):
                 run = partial(serve_python, fanout)
             else:
@@ -399,10 +441,14 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             http_port = None
             if http_socket is not None:
                 ops = ops_routes(gateway.metrics.registry, lambda: gateway.draining, config.metrics_token)
+                ops += admin_routes(gateway.admin, config.admin_token)
                 ice = browser_ice_urls(config.rtc.ice_servers) if config.rtc is not None else ()
                 app = build_app(WebSettings(ws_port=port, public_ws_url=config.public_ws_url, ice_servers=ice), ops)
                 http_port = await nursery.start(serve_http, app, http_socket)
                 log.info("web client on http://%s:%d/", config.host, http_port)
+            await nursery.start(gateway.loop_watch.run)
+            if gateway.gc_policy is not None:
+                await nursery.start(gateway.gc_policy.run)  # last: it freezes what start-up made
             log.info("listening on ws://%s:%d/ (%s transport)", config.host, port, config.transport)
             task_status.started(Server(port, gateway, http_port))
     finally:

@@ -238,7 +238,10 @@ class Session:
         resume = "window_passed" if link.resuming else None  # a resume whose place was let go: a new arrival
         if resume is not None:
             self.gateway.metrics.resumes.labels(result=resume).inc()
-        self.send(p.encode(p.Joined(ref=ref, role=role, space=p.snapshot_of(state), resume=resume)))
+        if resume is None:
+            self.send(self.gateway.snapshots.encode(ref, role, state))  # one snapshot per state, shared
+        else:
+            self.send(p.encode(p.Joined(ref=ref, role=role, space=p.snapshot_of(state), resume=resume)))
 
     def resumed(self, link: SpaceLink, ref: int, state: SpaceState, missed: list[bytes] | None) -> None:
         """The space gave this connection back its user's place: the events it missed (as they were sent),
@@ -404,6 +407,10 @@ class Session:
             else:
                 await self._leave_link(link, 0.0)
         self.gateway.sign_out(self)
+        # The session and its link refer to each other: forget the link, so that reference counting frees
+        # the whole connection at once (a cycle among objects the GC policy has frozen would never be).
+        # A `joined` still to come for it is then undone (see `entered`).
+        self.left_space()
 
     async def _leave_link(self, link: SpaceLink, after_s: float) -> None:
         """Leave `link`'s space as disconnected, unless a newer connection of its user has taken the place

@@ -4,15 +4,38 @@ space's record (`get_space`) and of its older posts (`get_posts`), live or ended
 from __future__ import annotations
 
 import store
-from actors.space import RECENT_POSTS, Post, SpaceState, SpeakerPolicy, StoredSpace, domain
+from actors.space import RECENT_POSTS, Post, SpaceEvent, SpaceState, SpeakerPolicy, StoredSpace, domain
+from gateway.webhooks import OutboxWrite, WebhookOutbox, space_started
 from store import Database
+
+Also = OutboxWrite | None
 
 
 class SqliteSpaceStore:
-    def __init__(self, db: Database) -> None:
+    """With `outbox`, each change's webhook events are written in the change's transaction (see
+    gateway/webhooks/_outbox.py)."""
+
+    def __init__(self, db: Database, outbox: WebhookOutbox | None = None) -> None:
         self._db = db
+        self._outbox = outbox if outbox is not None and outbox.enabled else None
+
+    def _take(self, space_id: str, extra: tuple[store.NewWebhookEvent, ...] = (), ended_at: int | None = None) -> Also:
+        return None if self._outbox is None else self._outbox.take(space_id, extra, ended_at=ended_at)
+
+    def _written(self, also: Also) -> None:
+        if also is not None and self._outbox is not None:
+            self._outbox.notify()
+
+    def stage_events(self, before: SpaceState, after: SpaceState, events: list[SpaceEvent]) -> None:
+        if self._outbox is not None:
+            self._outbox.stage(before, after, events)
+
+    async def flush_events(self, space_id: str) -> None:
+        if self._outbox is not None:
+            await self._outbox.flush(space_id)
 
     async def space_created(self, state: SpaceState) -> None:
+        also = self._take(state.space_id, (space_started(state),))
         await store.create_space(
             self._db,
             state.space_id,
@@ -24,13 +47,20 @@ class SqliteSpaceStore:
             topics=state.topics,
             speaker_policy=state.speaker_policy.value,
             host_name=state.name_of(state.host),
+            also=also,
         )
+        self._written(also)
 
     async def post_shared(self, space_id: str, post: Post) -> None:
-        await store.add_post(self._db, space_id, store.StoredPost(post.id, post.user, post.text, post.at, post.name))
+        also = self._take(space_id)
+        stored = store.StoredPost(post.id, post.user, post.text, post.at, post.name)
+        await store.add_post(self._db, space_id, stored, also=also)
+        self._written(also)
 
     async def participant_removed(self, space_id: str, user: str) -> None:
-        await store.add_removal(self._db, space_id, user)
+        also = self._take(space_id)
+        await store.add_removal(self._db, space_id, user, also=also)
+        self._written(also)
 
     async def speaker_policy_changed(self, space_id: str, policy: SpeakerPolicy) -> None:
         await store.set_speaker_policy(self._db, space_id, policy.value)
@@ -42,7 +72,9 @@ class SqliteSpaceStore:
         await store.remove_invitation(self._db, space_id, user)
 
     async def space_ended(self, space_id: str, at: int) -> None:
-        await store.end_space(self._db, space_id, at)
+        also = self._take(space_id, ended_at=at)
+        await store.end_space(self._db, space_id, at, also=also)
+        self._written(also)
 
     async def unmoderated(self, space_id: str, since: int | None) -> None:
         await store.set_unmoderated(self._db, space_id, since)

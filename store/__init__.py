@@ -4,9 +4,17 @@ Open it with `open_database(path)` and pass the `Database` to the functions belo
 async and runs its SQL in a worker thread. Imports nothing of Stoa. See docs/store.md.
 """
 
-from store._accounts import get_account, get_account_by_id, register, set_display_name, set_protected
+from store._accounts import (
+    get_account,
+    get_account_by_id,
+    register,
+    set_display_name,
+    set_protected,
+    taken_handles,
+)
 from store._db import Clock, Database, open_database
 from store._errors import (
+    AccountSuspended,
     BadArgument,
     BadCredentials,
     Blocked,
@@ -21,6 +29,7 @@ from store._errors import (
     TooManyScheduled,
 )
 from store._inbox import INBOX_PAGE_BYTES, inbox, mark_read, send_dm, unread_count
+from store._migrations import MIGRATIONS as _MIGRATIONS
 from store._schedule import (
     LiveListing,
     ScheduledSpace,
@@ -74,12 +83,30 @@ from store._spaces import (
     set_speaker_policy,
     set_unmoderated,
 )
+from store._suspension import restore_account, suspend_account, suspended_accounts
 from store._values import Account, AccountId, AccountPage, Invite, Message, MessageKind, Session
+from store._webhooks import (
+    NewWebhookEvent,
+    WebhookEvent,
+    add_webhook_events,
+    append_webhook_events,
+    set_webhook_cursor,
+    set_webhook_receivers,
+    space_webhook_events,
+    webhook_backlog,
+    webhook_cursor,
+    webhook_events_after,
+)
+
+SCHEMA_VERSION = len(_MIGRATIONS)
+"""The schema version this Stoa writes (`PRAGMA user_version` of an up-to-date database)."""
 
 __all__ = [
+    "SCHEMA_VERSION",
     "DEFAULT_TOKEN_LIFETIME_S",
     "INBOX_PAGE_BYTES",
     "Account",
+    "AccountSuspended",
     "AccountId",
     "AccountPage",
     "BadArgument",
@@ -92,6 +119,7 @@ __all__ = [
     "LiveListing",
     "Message",
     "MessageKind",
+    "NewWebhookEvent",
     "NoSuchAccount",
     "NoSuchScheduledSpace",
     "ScheduledSpace",
@@ -104,9 +132,12 @@ __all__ = [
     "TokenExpired",
     "TokenInvalid",
     "TooManyScheduled",
+    "WebhookEvent",
     "add_invitation",
     "add_post",
     "add_reminder",
+    "add_webhook_events",
+    "append_webhook_events",
     "add_removal",
     "block",
     "blocked_accounts",
@@ -120,6 +151,7 @@ __all__ = [
     "follows",
     "get_account",
     "get_account_by_id",
+    "taken_handles",
     "get_post",
     "get_scheduled",
     "get_space",
@@ -143,15 +175,24 @@ __all__ = [
     "remove_invitation",
     "remove_reminder",
     "reserve_seq",
+    "restore_account",
     "schedule_space",
     "send_dm",
     "set_display_name",
     "set_protected",
     "set_speaker_policy",
+    "set_webhook_cursor",
+    "set_webhook_receivers",
     "set_unmoderated",
+    "space_webhook_events",
+    "suspend_account",
+    "suspended_accounts",
     "unblock",
     "unfollow",
     "unread_count",
     "upcoming",
     "verify_token",
+    "webhook_backlog",
+    "webhook_cursor",
+    "webhook_events_after",
 ]

@@ -55,12 +55,30 @@ async def register(db: Database, handle: str, password: str, display_name: str) 
     return await db.write(insert)
 
 
+HANDLES_PER_QUERY = 500  # well under SQLite's limit of bound parameters
+
+
 async def get_account(db: Database, handle: str) -> Account:
     """The account with this handle, in any casing. Raises `NoSuchAccount`."""
     row = await db.read(lambda conn: _row_by_handle(conn, handle))
     if row is None:
         raise NoSuchAccount(handle)
     return account_from_row(row)
+
+
+async def taken_handles(db: Database, names: list[str]) -> set[str]:
+    """Which of `names` are accounts' handles, in any casing: returned in lowercase. One read for all."""
+
+    def read(conn: sqlite3.Connection) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(names), HANDLES_PER_QUERY):
+            chunk = names[start : start + HANDLES_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(f"SELECT handle FROM accounts WHERE handle IN ({marks})", chunk).fetchall()
+            found.update(str(row[0]).lower() for row in rows)
+        return found
+
+    return await db.read(read) if names else set()
 
 
 async def get_account_by_id(db: Database, account_id: AccountId) -> Account:

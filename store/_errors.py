@@ -54,6 +54,16 @@ class TokenInvalid(StoreError):
         self.reason = reason
 
 
+class AccountSuspended(StoreError):
+    """The account is suspended by an operator (`stoa admin suspend`): refused at log-in, with any token, and on
+    every request, until an operator restores it."""
+
+    code = "account_suspended"
+
+    def __init__(self) -> None:
+        super().__init__("this account is suspended")
+
+
 class TokenExpired(StoreError):
     """A genuine session token past its expiry: log in again."""
 

@@ -230,6 +230,39 @@ SPACE_MODERATORS_GONE = Migration(
     """,
 )
 
+ACCOUNT_SUSPENSION = Migration(
+    "account suspension (stoa admin: a suspended account is refused everywhere, across restarts)",
+    """
+    ALTER TABLE accounts ADD COLUMN suspended_at INTEGER;
+    CREATE INDEX accounts_suspended ON accounts (suspended_at) WHERE suspended_at IS NOT NULL;
+    """,
+)
+
+WEBHOOK_OUTBOX = Migration(
+    "the webhook outbox: events to deliver, each space's webhook sequence, each receiver's cursor",
+    """
+    CREATE TABLE webhook_events (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        space_id   TEXT,
+        space_seq  INTEGER,
+        type       TEXT    NOT NULL,
+        data       TEXT    NOT NULL,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX webhook_events_by_space ON webhook_events (space_id, space_seq);
+
+    CREATE TABLE webhook_space_seq (
+        space_id TEXT    PRIMARY KEY,
+        seq      INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE webhook_cursors (
+        url          TEXT    PRIMARY KEY,
+        delivered_id INTEGER NOT NULL
+    ) STRICT;
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     ACCOUNTS,
     SOCIAL_GRAPH,
@@ -239,6 +272,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     SPACE_DETAILS,
     IDENTITY,
     SPACE_MODERATORS_GONE,
+    ACCOUNT_SUSPENSION,
+    WEBHOOK_OUTBOX,
 )
 """Every published migration, in order. Append only."""
 

@@ -11,7 +11,8 @@ import sqlite3
 
 from store._accounts import HANDLE, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, account_columns, account_from_row
 from store._db import Database
-from store._errors import BadArgument, BadCredentials, TokenInvalid
+from store._errors import AccountSuspended, BadArgument, BadCredentials, TokenInvalid
+from store._suspension import is_suspended
 from store._tokens import Claims, mint, read
 from store._values import Account, AccountId, Session
 
@@ -22,7 +23,8 @@ async def log_in(db: Database, handle: str, password: str, *, lifetime_s: float 
     """Check the password and start a session that lasts `lifetime_s` (30 days by default).
 
     Error handling: `BadCredentials`, the same for an unknown handle and a wrong password, and after
-    about the same time (an unknown handle is checked against a decoy hash).
+    about the same time (an unknown handle is checked against a decoy hash); `AccountSuspended` for a
+    suspended account, once the password is right (a wrong password tells nothing of the account).
     """
     if lifetime_s <= 0:
         raise BadArgument("lifetime_s", "must be positive")
@@ -51,6 +53,8 @@ async def log_in(db: Database, handle: str, password: str, *, lifetime_s: float 
         account = conn.execute(f"SELECT {account_columns()} FROM accounts WHERE id = ?", (account_id,)).fetchone()
         if account is None:
             raise BadCredentials()
+        if is_suspended(conn, account_id):  # read in the transaction that would start the session
+            raise AccountSuspended()
         conn.execute(
             "INSERT INTO sessions (token_id, account_id, issued_at, expires_at) VALUES (?, ?, ?, ?)",
             (claims.token_id, account_id, claims.issued_at, claims.expires_at),
@@ -67,20 +71,24 @@ async def verify_token(db: Database, token: str) -> Session:
 
     Error handling: `TokenInvalid` for a malformed, tampered, unknown or revoked token; `TokenExpired`
     for a genuine one past its expiry. No leeway: a token is refused from its expiry millisecond on.
+    `AccountSuspended` for a token of a suspended account.
     """
     claims = read(token, db.signing_keys, db.now_ms())
 
     def look_up(conn: sqlite3.Connection) -> Account:
         row = conn.execute(
-            f"SELECT s.revoked_at, {account_columns('a')} FROM sessions AS s JOIN accounts AS a ON a.id = s.account_id "
+            f"SELECT s.revoked_at, a.suspended_at, {account_columns('a')} "
+            "FROM sessions AS s JOIN accounts AS a ON a.id = s.account_id "
             "WHERE s.token_id = ? AND s.account_id = ?",
             (claims.token_id, claims.account_id),
         ).fetchone()
         if row is None:
             raise TokenInvalid("unknown session")
+        if row[1] is not None:  # before `revoked`: suspending revokes, and the client is told why
+            raise AccountSuspended()
         if row[0] is not None:
             raise TokenInvalid("revoked")
-        return account_from_row(row[1:])
+        return account_from_row(row[2:])
 
     account = await db.read(look_up)
     return Session(token, claims.token_id, account, claims.issued_at, claims.expires_at)

@@ -5,7 +5,8 @@ live space.
 The store keeps a space's whole timeline; reading a space brings only its `recent` latest posts, and older
 ones are read a page at a time (`posts_before`), so no read grows with the timeline.
 
-The space actor writes here before it answers (a shared post is durable before anyone is told of it).
+The space actor writes here before it answers (a shared post is durable before anyone is told of it). The
+writes of a change take `also`: more writes in the same transaction (the webhook outbox's rows for it).
 Event numbers are reserved in blocks: the space records a high-water mark before it passes it, so after
 a restart numbering resumes above every number ever given out (a jump, never a reuse).
 """
@@ -13,10 +14,14 @@ a restart numbering resumes above every number ever given out (a jump, never a r
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 import msgspec
 
 from store._db import Database
+
+Also = Callable[[sqlite3.Connection], None] | None
+"""More writes for the same transaction (the webhook outbox's rows for this change: docs/store.md)."""
 
 _encode = msgspec.json.Encoder().encode
 _decode_topics = msgspec.json.Decoder(tuple[str, ...]).decode
@@ -65,6 +70,7 @@ async def create_space(
     topics: tuple[str, ...] = (),
     speaker_policy: str = "everyone",
     host_name: str = "",
+    also: Also = None,
 ) -> None:
     def insert(conn: sqlite3.Connection) -> None:
         conn.execute(
@@ -82,23 +88,29 @@ async def create_space(
                 host_name,
             ),
         )
+        if also is not None:
+            also(conn)
 
     await db.write(insert)
 
 
-async def add_post(db: Database, space_id: str, post: StoredPost) -> None:
+async def add_post(db: Database, space_id: str, post: StoredPost, *, also: Also = None) -> None:
     def insert(conn: sqlite3.Connection) -> None:
         conn.execute(
             "INSERT INTO space_posts (space_id, post_id, user, text, at, name) VALUES (?, ?, ?, ?, ?, ?)",
             (space_id, post.id, post.user, post.text, post.at, post.name),
         )
+        if also is not None:
+            also(conn)
 
     await db.write(insert)
 
 
-async def add_removal(db: Database, space_id: str, user: str) -> None:
+async def add_removal(db: Database, space_id: str, user: str, *, also: Also = None) -> None:
     def insert(conn: sqlite3.Connection) -> None:
         conn.execute("INSERT OR IGNORE INTO space_removals (space_id, user) VALUES (?, ?)", (space_id, user))
+        if also is not None:
+            also(conn)
 
     await db.write(insert)
 
@@ -140,9 +152,11 @@ async def reserve_seq(db: Database, space_id: str, up_to: int) -> None:
     await db.write(update)
 
 
-async def end_space(db: Database, space_id: str, ended_at: int) -> None:
+async def end_space(db: Database, space_id: str, ended_at: int, *, also: Also = None) -> None:
     def update(conn: sqlite3.Connection) -> None:
         conn.execute("UPDATE spaces SET status = 'ended', ended_at = ? WHERE space_id = ?", (ended_at, space_id))
+        if also is not None:
+            also(conn)
 
     await db.write(update)
 

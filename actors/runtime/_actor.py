@@ -28,12 +28,33 @@ class Actor(abc.ABC):
 
     reply_errors: ClassVar[tuple[type[Exception], ...]] = ()
 
+    batch_types: ClassVar[tuple[type, ...]] = ()
+    """Messages of these types that wait next to each other in the mailbox are handled together, by
+    `handle_batch` (at most `batch_limit` at once): for an actor that can apply many of them at the cost
+    of one (a burst of joins into one space). The order of messages is kept: a batch is a run of
+    consecutive messages, and stops at the first of another type."""
+
+    batch_limit: ClassVar[int] = 64
+
     async def on_start(self, ctx: Context) -> None:  # noqa: B027 (an optional hook, empty on purpose)
         """Runs before the first message. Start background tasks in `ctx.nursery`."""
 
     @abc.abstractmethod
     async def handle(self, message: object, ctx: Context) -> object:
         """Handle one message. The return value is the reply to `ask`; for `tell` it is discarded."""
+
+    async def handle_batch(self, messages: list[object], ctx: Context) -> list[object]:
+        """Handle consecutive messages of `batch_types` at once. Return one result per message, in order:
+        its reply, or an instance of one of `reply_errors` to refuse that message alone. By default each
+        message goes through `handle` in turn. Error handling: any other exception is a crash, and every
+        message of the batch is answered with it."""
+        results: list[object] = []
+        for message in messages:
+            try:
+                results.append(await self.handle(message, ctx))
+            except self.reply_errors as error:
+                results.append(error)
+        return results
 
     async def on_stop(self, ctx: Context) -> None:  # noqa: B027 (an optional hook, empty on purpose)
         """Runs on an orderly stop, within the child's `shutdown_s`; never after a crash."""

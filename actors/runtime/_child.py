@@ -67,8 +67,8 @@ class Incarnation:
     task waiting on its mailbox: nothing else (no timer, no event) is made until it is needed.
     """
 
-    __slots__ = ("_current", "_done", "_done_event", "_nursery", "_report", "by_supervisor", "child", "running",
-                 "stop_requested")  # fmt: skip
+    __slots__ = ("_batch", "_current", "_done", "_done_event", "_nursery", "_report", "by_supervisor", "child",
+                 "running", "stop_requested")  # fmt: skip
 
     def __init__(self, child: Child, report: Callable[[Exit], None]) -> None:
         self.child = child
@@ -78,6 +78,7 @@ class Incarnation:
         self._report = report
         self._nursery: trio.Nursery | None = None
         self._current: Envelope | None = None
+        self._batch: list[Envelope] | None = None  # the batch being handled (see `Actor.batch_types`)
         self._done = False
         self._done_event: trio.Event | None = None
 
@@ -135,7 +136,13 @@ class Incarnation:
                 while not self.stop_requested:
                     await trio.lowlevel.checkpoint_if_cancelled()
                     envelope = mailbox.take()
-                    if envelope is not None:
+                    if envelope is not None and actor.batch_types and isinstance(envelope.message, actor.batch_types):
+                        batch = self._batch = [envelope]
+                        while len(batch) < actor.batch_limit and (more := mailbox.take_if(actor.batch_types)):
+                            batch.append(more)
+                        await self._handle_batch(actor, ctx, batch)
+                        self._batch = None
+                    elif envelope is not None:
                         self._current = envelope
                         await self._handle(actor, ctx, envelope)
                         self._current = None
@@ -156,11 +163,12 @@ class Incarnation:
                 raise ActorCrashed(child.spec.id, "while starting") from crash
         finally:
             self._nursery = None
-            if self._current is not None and self._current.reply is not None:
-                if crash is not None:
-                    self._current.reply.crashed(crash)
-                else:
-                    self._current.reply.stopped()
+            for unanswered in [self._current] if self._batch is None else self._batch:
+                if unanswered is not None and unanswered.reply is not None:
+                    if crash is not None:
+                        unanswered.reply.crashed(crash)
+                    else:
+                        unanswered.reply.stopped()
             started, self.running = self.running, False
             self._done = True
             if self._done_event is not None:
@@ -181,6 +189,26 @@ class Incarnation:
                 envelope.reply.reply_error(error)
         else:
             if envelope.reply is not None:
+                envelope.reply.value(result)
+
+
+    async def _handle_batch(self, actor: Actor, ctx: Context, batch: list[Envelope]) -> None:
+        """A run of consecutive messages of `actor.batch_types`: each answered with its own result."""
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        try:
+            results = await actor.handle_batch([envelope.message for envelope in batch], ctx)
+        except Exception as error:
+            if not isinstance(error, actor.reply_errors):
+                raise
+            results = [error] * len(batch)
+        if len(results) != len(batch):
+            raise RuntimeError(f"handle_batch answered {len(results)} of {len(batch)} messages")
+        for envelope, result in zip(batch, results, strict=True):
+            if envelope.reply is None:
+                continue
+            if isinstance(result, actor.reply_errors):
+                envelope.reply.reply_error(result)
+            else:
                 envelope.reply.value(result)
 
 

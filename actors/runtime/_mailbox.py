@@ -160,6 +160,13 @@ class Mailbox:
         self._unpark_sender()
         return envelope
 
+    def take_if(self, types: tuple[type, ...]) -> Envelope | None:
+        """The next envelope if its message is one of `types`, else None (and nothing is taken)."""
+        queue = self._queue
+        if not queue or not isinstance(queue[0].message, types):
+            return None
+        return self.take()
+
     def wait(self) -> Awaitable[object]:
         """Park the reader until an envelope is queued, the mailbox closes, or `wake_reader` is called;
         the reader then looks again (wake-ups may be spurious). A checkpoint. A plain function returning

@@ -103,6 +103,8 @@ class SpaceActor(Actor):
                  "_store", "state")  # fmt: skip
 
     reply_errors = (SpaceError,)
+    batch_types = (Join,)
+    batch_limit = 100  # the gateway's snapshot names the latest 100 arrivals: each joiner of a batch is there
 
     def __init__(
         self,
@@ -141,11 +143,10 @@ class SpaceActor(Actor):
                 self._ingress.push(message.user, message.seq, message.captured_at, message.opus)
                 return None
             case Join():
-                await self._commit(ctx, *domain.apply(self.state, message, now_ms()))
-                # Snapshot first, then membership: every later event reaches this connection after it.
-                message.link.joined(self.state)
-                self._attach(message.user, message.link)
-                return self.state
+                result = (await self.handle_batch([message], ctx))[0]
+                if isinstance(result, SpaceError):
+                    raise result
+                return result
             case Resume():
                 if not domain.resumable(self.state, message.user):  # let go: a new arrival
                     join = Join(message.user, message.link, message.name)
@@ -205,6 +206,29 @@ class SpaceActor(Actor):
                 return self.state
         raise TypeError(f"a space does not handle {type(message).__name__}")
 
+    async def handle_batch(self, messages: list[object], ctx: Context) -> list[object]:
+        """Joins waiting together (a burst of listeners) are taken in at once: one new state, one commit,
+        and every joiner of the batch sees the same snapshot (so it is encoded once). Each is answered with
+        the state or its own refusal. The snapshot goes first, then membership, so every later event
+        reaches each joiner after its snapshot."""
+        joins = [message for message in messages if isinstance(message, Join)]
+        assert len(joins) == len(messages)  # batch_types
+        state, events, refusals = domain.apply_joins(self.state, joins, now_ms())
+        await self._commit(ctx, state, events)
+        for join, refusal in zip(joins, refusals, strict=True):
+            if refusal is not None:
+                continue
+            role = state.role_of(join.user)
+            assert role is not None
+            previous = self._audience.links.get(join.user)
+            join.link.joined(state)
+            self._audience.attach(join.user, join.link, on_mic=role.on_mic)
+            if previous is not None and previous is not join.link:
+                # A new connection starts its audio `seq` again: a fresh input hears it from packet one.
+                self._ingress.restart_stream(join.user)
+        self._sync_routes()
+        return [state if refusal is None else refusal for refusal in refusals]
+
     async def _commit(self, ctx: Context, state: SpaceState, events: list[SpaceEvent]) -> None:
         """Make `state` current: write what must last, then stash it, bring the mixer's inputs in step with
         the roles, and tell everyone. Nothing is told before it is durable."""
@@ -233,6 +257,7 @@ class SpaceActor(Actor):
 
     async def _persist(self, state: SpaceState, events: list[SpaceEvent]) -> None:
         store, space_id = self._store, state.space_id
+        store.stage_events(self.state, state, events)  # taken by the first write below, or flushed at the end
         if state.seq > self._seq_reserved:
             self._seq_reserved = state.seq + SEQ_BLOCK
             await store.reserve_seq(space_id, self._seq_reserved)
@@ -252,6 +277,7 @@ class SpaceActor(Actor):
         for user in self.state.invited:
             if user not in state.invited:  # an invitation accepted: used up
                 await store.invitation_used(space_id, user)
+        await store.flush_events(space_id)
 
     def _attach(self, user: str, link: MemberLink) -> None:
         """Make `link` the connection of `user` (present in the state): events from now on reach it."""

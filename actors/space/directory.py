@@ -159,6 +159,10 @@ class SpaceDirectory:
             raise errors.SpaceOver(f"space {space_id} has ended")
         raise errors.NoSuchSpace(f"no space {space_id!r}")
 
+    def live_ids(self) -> list[str]:
+        """The ids of the live spaces, oldest first."""
+        return list(self._live)
+
     def hosted_by(self, host: str) -> str | None:
         """The id of the live space `host` hosts, if any."""
         return self._hosted.get(host)

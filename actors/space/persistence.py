@@ -17,6 +17,7 @@ from typing import Protocol
 
 import msgspec
 
+from actors.space.events import SpaceEvent
 from actors.space.values import Post, Role, SpaceState, SpaceStatus, SpeakerPolicy
 
 SEQ_BLOCK = 1000
@@ -54,6 +55,11 @@ class SpaceStore(Protocol):
     async def post(self, space_id: str, post_id: int) -> Post | None: ...
     async def reserve_seq(self, space_id: str, up_to: int) -> None: ...
     async def live_spaces(self) -> list[StoredSpace]: ...
+    def stage_events(self, before: SpaceState, after: SpaceState, events: list[SpaceEvent]) -> None:
+        """A commit's events, before its writes: the store may write its own record of them with those."""
+
+    async def flush_events(self, space_id: str) -> None:
+        """After a commit's writes: whatever of `stage_events` no write took is written now."""
 
 
 class NoStore:
@@ -94,6 +100,12 @@ class NoStore:
 
     async def live_spaces(self) -> list[StoredSpace]:
         return []
+
+    def stage_events(self, before: SpaceState, after: SpaceState, events: list[SpaceEvent]) -> None:
+        pass
+
+    async def flush_events(self, space_id: str) -> None:
+        pass
 
 
 NO_STORE = NoStore()

@@ -11,6 +11,7 @@ from gateway.config._render import allowed, reference, sample, toml_value
 from gateway.config._tree import Setting, Settings
 from gateway.limits import LimitSettings
 from gateway.server import GatewayConfig
+from gateway.webhooks import RetryPolicy, WebhookConfig
 from gateway.webrtc import IceServer, RtcSettings
 from mixer import BatchPolicy
 
@@ -33,7 +34,7 @@ __all__ = [
 
 def gateway_config(settings: Settings) -> GatewayConfig:
     """The server's configuration from `settings`: where each setting goes (one line each)."""
-    server, web = settings.server, settings.web
+    server, web, hooks = settings.server, settings.web, settings.webhooks
     return GatewayConfig(
         host=server.host,
         port=server.port,
@@ -59,6 +60,14 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         public_ws_url=web.public_ws_url,
         drain_timeout_s=settings.drain.timeout,
         metrics_token=settings.metrics.token,
+        admin_token=settings.admin.token,
+        webhooks=WebhookConfig(
+            urls=tuple(hooks.urls),
+            secret=hooks.secret,
+            record=hooks.record,
+            max_events=hooks.max_events,
+            retry=RetryPolicy(hooks.retry_initial, hooks.retry_max),
+        ),
         rtc=_rtc(settings),
     )
 

@@ -284,6 +284,52 @@ class WebRtcSettings:
 
 
 @dataclass(frozen=True)
+class AdminSettings:
+    token: str | None = setting(
+        None,
+        "the bearer token of the admin API (/admin/... on the HTTP port, `stoa admin`): Authorization: Bearer "
+        "TOKEN; unset: the admin API refuses every request. Prefer STOA_ADMIN_TOKEN to the file",
+        example='"change-me-too"',
+        secret=True,
+    )
+
+
+def _http_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    return None if parts.scheme in ("http", "https") and parts.hostname else "must be an http:// or https:// URL"
+
+
+@dataclass(frozen=True)
+class WebhooksSettings:
+    urls: tuple[str, ...] = setting(
+        [],
+        "receivers' URLs: each gets every event (docs/operations.md, Webhooks), in order, signed with `secret`",
+        flag="--webhook-url",
+        example='["https://backend.example.org/stoa-events"]',
+        check=_http_url,
+    )
+    secret: str | None = setting(
+        None,
+        "the Standard Webhooks secret (whsec_<base64>, or any text) that signs every delivery. Prefer "
+        "STOA_WEBHOOKS_SECRET to the file",
+        example='"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"',
+        secret=True,
+    )
+    record: bool = setting(False, "write the outbox even with no URL, for GET /admin/events", flag="--webhook-record")
+    max_events: int = setting(
+        100_000,
+        "the outbox's bound: past it, events every receiver acknowledged are deleted, and if it is still full new "
+        "events are dropped (counted, logged); changes themselves are never refused",
+        low=100,
+        high=100_000_000,
+    )
+    retry_initial: float = setting(0.5, "the first wait before a failed delivery is sent again (then doubled)",
+                                   low=0.01, high=3600.0, unit="s")  # fmt: skip
+    retry_max: float = setting(30.0, "the longest wait between two attempts of one delivery", low=0.01,
+                               high=3600.0, unit="s")  # fmt: skip
+
+
+@dataclass(frozen=True)
 class DrainSettings:
     timeout: float = setting(
         30.0,
@@ -307,6 +353,8 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     drain: DrainSettings = field(default_factory=DrainSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
+    webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     webrtc: WebRtcSettings = field(default_factory=WebRtcSettings)
 
 
@@ -319,5 +367,7 @@ SECTION_DOCS = {
     "log": "Logs go to stderr.",
     "metrics": "Prometheus metrics at /metrics on the HTTP port.",
     "drain": "Draining: SIGTERM or `stoa drain`.",
+    "admin": "The admin API for back-ends (docs/operations.md, Admin API).",
+    "webhooks": "Events for back-ends, signed and delivered in order (docs/operations.md, Webhooks).",
     "webrtc": "Browsers' microphones over WebRTC (docs/operations.md, WebRTC).",
 }

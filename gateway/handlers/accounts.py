@@ -9,7 +9,7 @@ from actors.space import Role, errors as space_errors
 from gateway import identity, protocol as p
 from gateway.context import Caller
 from gateway.errors import AlreadyAuthenticated, BadMessage, GuestTokenInvalid, UnsupportedProtocol
-from gateway.handlers.spaces import require_space
+from gateway.handlers.spaces import require_not_suspended, require_space
 
 Reply = p.Reply
 
@@ -46,11 +46,8 @@ async def hello(c: Caller, m: p.Hello) -> Reply:
 async def _check_guest_name(c: Caller, name: str) -> None:
     """A guest's name is only a label, but not an account's handle in any casing: a guest is never shown
     under an account's name (clients still tell guests by their `g-` ids)."""
-    try:
-        await store.get_account(c.services.db, name)
-    except store.NoSuchAccount:
-        return
-    raise store.HandleTaken(name)
+    if await c.services.handles.taken(name):
+        raise store.HandleTaken(name)
 
 
 async def register(c: Caller, m: p.Register) -> Reply:
@@ -156,6 +153,7 @@ async def invite_speaker(c: Caller, m: p.InviteSpeaker) -> Reply:
     db = c.services.db
     me = my_account(c)
     to = await store.get_account(db, m.handle)
+    require_not_suspended(c, identity.account_user(to))
     if to.id == me.id:
         raise store.BadArgument("handle", "cannot invite oneself")
     if await store.is_blocked(db, by=me.id, user=to.id) or await store.is_blocked(db, by=to.id, user=me.id):

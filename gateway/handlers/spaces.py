@@ -5,7 +5,7 @@ needs a fact from the store (is the caller blocked by the host, does the host fo
 from __future__ import annotations
 
 import store
-from actors.space import SpaceRef, SpeakerPolicy, errors as space_errors
+from actors.space import Role, SpaceRef, SpeakerPolicy, errors as space_errors
 from gateway import identity, logs, protocol as p
 from gateway.context import Caller
 from gateway.errors import ProtectedAccount
@@ -57,6 +57,8 @@ async def end_space(c: Caller, m: p.EndSpace) -> Reply:
 async def set_role(c: Caller, m: p.SetRole) -> Reply:
     """Only accounts speak: whether the target may come on the mic is told to the space (its rule)."""
     may_speak = identity.account_id_of(m.user) is not None
+    if m.role is not Role.LISTENER:
+        require_not_suspended(c, m.user)
     await require_space(c).set_role(me(c), m.user, m.role, may_speak=may_speak)
     return None
 
@@ -78,6 +80,7 @@ async def lower_hand(c: Caller, m: p.LowerHand) -> Reply:
 
 
 async def approve_request(c: Caller, m: p.ApproveRequest) -> Reply:
+    require_not_suspended(c, m.user)
     await require_space(c).approve_request(me(c), m.user)
     return None
 
@@ -144,6 +147,12 @@ def require_space(c: Caller) -> SpaceRef:
     if c.space is None:
         raise space_errors.NotInSpace("join a space first")
     return c.space
+
+
+def require_not_suspended(c: Caller, user: str) -> None:
+    """No promotion of a suspended account (it is being removed from its space, or was)."""
+    if user in c.services.suspended:
+        raise store.AccountSuspended()
 
 
 def require_no_space(c: Caller) -> None:

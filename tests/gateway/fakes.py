@@ -19,6 +19,7 @@ class FakeServices:
     db: store.Database
     limits: Limits = field(default_factory=lambda: Limits(LimitSettings()))
     notified: list[tuple[store.AccountId, msgspec.Struct]] = field(default_factory=list)
+    suspended: set[str] = field(default_factory=set)
 
     def notify(self, account_id: store.AccountId, message: msgspec.Struct) -> None:
         self.notified.append((account_id, message))

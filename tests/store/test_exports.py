@@ -62,6 +62,7 @@ EXPECTED = {
     "follows",
     "get_account",
     "get_account_by_id",
+    "taken_handles",
     "get_scheduled",
     "inbox",
     "is_blocked",
@@ -87,8 +88,23 @@ EXPECTED = {
     "unread_count",
     "upcoming",
     "verify_token",
+    "AccountSuspended",
+    "NewWebhookEvent",
+    "WebhookEvent",
+    "add_webhook_events",
+    "append_webhook_events",
+    "restore_account",
+    "set_webhook_cursor",
+    "space_webhook_events",
+    "suspend_account",
+    "suspended_accounts",
+    "webhook_backlog",
+    "webhook_cursor",
+    "webhook_events_after",
+    "set_webhook_receivers",
+    "SCHEMA_VERSION",
 }
-CONSTANTS = {"DEFAULT_TOKEN_LIFETIME_S", "INBOX_PAGE_BYTES"}
+CONSTANTS = {"DEFAULT_TOKEN_LIFETIME_S", "INBOX_PAGE_BYTES", "SCHEMA_VERSION"}
 STORE_DIR = Path(store.__file__).parent
 ALLOWED_THIRD_PARTY = {"trio", "msgspec", "argon2"}
 
@@ -143,6 +159,7 @@ def test_error_codes_are_distinct_and_stable() -> None:
         "bad_credentials": "BadCredentials",
         "token_invalid": "TokenInvalid",
         "token_expired": "TokenExpired",
+        "account_suspended": "AccountSuspended",
         "no_such_account": "NoSuchAccount",
         "blocked": "Blocked",
         "schema_too_new": "SchemaTooNew",

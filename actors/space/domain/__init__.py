@@ -37,6 +37,7 @@ from actors.space.domain.authority import Result
 from actors.space.domain.membership import announce_audience, new_space, resumable
 from actors.space.domain.moderation import audio_refusal
 from actors.space.domain.posts import POSTS_BYTES, holds_post, latest_posts
+from actors.space.events import SpaceEvent
 from actors.space.values import SpaceState, SpaceStatus
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "Result",
     "announce_audience",
     "apply",
+    "apply_joins",
     "audio_refusal",
     "holds_post",
     "latest_posts",
@@ -58,6 +60,17 @@ def apply(state: SpaceState, command: Rule, now_ms: int) -> Result:
         raise errors.SpaceOver(f"space {state.space_id} has ended")
     new, events = _apply(state, command, now_ms)
     return abandonment.track(state, new, now_ms), events
+
+
+def apply_joins(
+    state: SpaceState, joins: list[Join], now_ms: int
+) -> tuple[SpaceState, list[SpaceEvent], list[errors.SpaceError | None]]:
+    """`apply` of many joins at once (those waiting together in the space's mailbox), as if one after
+    another: the new state, the events, and per join its refusal or None (`membership.join_all`)."""
+    if state.status is SpaceStatus.ENDED:
+        return state, [], [errors.SpaceOver(f"space {state.space_id} has ended") for _ in joins]
+    new, events, refusals = membership.join_all(state, [(join.user, join.name) for join in joins], now_ms)
+    return abandonment.track(state, new, now_ms), events, refusals
 
 
 def _apply(state: SpaceState, command: Rule, now_ms: int) -> Result:

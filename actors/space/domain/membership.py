@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from actors.space import errors
 from actors.space.domain.authority import Result, member_role, replace, without
-from actors.space.events import AudienceChanged, HandLowered, ParticipantJoined, ParticipantLeft, SpaceEnded
+from actors.space.events import (
+    AudienceChanged,
+    HandLowered,
+    ParticipantJoined,
+    ParticipantLeft,
+    SpaceEnded,
+    SpaceEvent,
+)
 from actors.space.values import (
     MAX_CHURN_NAMES,
     MAX_DESCRIPTION_CHARS,
@@ -86,23 +93,64 @@ def announce_audience(state: SpaceState, now_ms: int) -> Result:
 
 def join(state: SpaceState, user: str, now_ms: int, name: str = "") -> Result:
     """`user` is a server-issued id; `name` only the label others see (it confers nothing)."""
-    if user in state.removed:
-        raise errors.Removed("you were removed from this space")
-    if user in state.roles:
-        return state, []  # a new connection of someone already here keeps their role: no event
-    if user in state.gone:
-        state = replace(state, gone=without(state.gone, user))
-    roles = dict(state.roles)
-    names = {**state.names, user: name or state.names.get(user, user)}
-    if user == state.host:
-        roles[user] = Role.HOST
-        seq = state.seq + 1
-        new = replace(state, roles=roles, names=names, on_mic=(*state.on_mic, user), seq=seq)
-        return new, [ParticipantJoined(state.space_id, seq, now_ms, user, Role.HOST, names[user])]
-    roles[user] = Role.LISTENER
-    arrived = state.arrived if len(state.arrived) >= MAX_CHURN_NAMES else (*state.arrived, user)
-    new = replace(state, roles=roles, names=names, arrived=arrived, arrived_count=state.arrived_count + 1)
-    return new, []
+    new, events, refusals = join_all(state, [(user, name)], now_ms)
+    if refusals[0] is not None:
+        raise refusals[0]
+    return new, events
+
+
+def join_all(
+    state: SpaceState, joins: list[tuple[str, str]], now_ms: int
+) -> tuple[SpaceState, list[SpaceEvent], list[errors.SpaceError | None]]:
+    """Joins of `(user, name)`, as if each were applied after the one before (refused ones change nothing),
+    with one copy of the space's maps for all of them: a burst of listeners joining a crowded space costs
+    each of them O(1), not a copy of the audience. Returns the new state, the events, and per join its
+    refusal or None.
+
+    A listener's arrival is no event of its own (see `SpaceState`): it is counted into the next
+    `audience_changed`. The host coming back is (`participant_joined`), and goes back on the mic."""
+    roles: dict[str, Role] | None = None  # copied at the first change
+    names: dict[str, str] = state.names
+    on_mic, seq = state.on_mic, state.seq
+    arrived, arrived_count = list(state.arrived), state.arrived_count
+    gone = state.gone
+    events: list[SpaceEvent] = []
+    refusals: list[errors.SpaceError | None] = []
+    for user, name in joins:
+        present = state.roles if roles is None else roles
+        if user in state.removed:
+            refusals.append(errors.Removed("you were removed from this space"))
+            continue
+        refusals.append(None)
+        if user in present:
+            continue  # a new connection of someone already here keeps their role: no event
+        if roles is None:
+            roles, names = dict(state.roles), dict(state.names)
+        if user in gone:  # back after its kept place was let go (see `leave`)
+            gone = without(gone, user)
+        names[user] = name or names.get(user, user)
+        if user == state.host:
+            roles[user] = Role.HOST
+            on_mic, seq = (*on_mic, user), seq + 1
+            events.append(ParticipantJoined(state.space_id, seq, now_ms, user, Role.HOST, names[user]))
+            continue
+        roles[user] = Role.LISTENER
+        if len(arrived) < MAX_CHURN_NAMES:
+            arrived.append(user)
+        arrived_count += 1
+    if roles is None:
+        return state, events, refusals
+    new = replace(
+        state,
+        roles=roles,
+        names=names,
+        on_mic=on_mic,
+        seq=seq,
+        arrived=tuple(arrived),
+        arrived_count=arrived_count,
+        gone=gone,
+    )
+    return new, events, refusals
 
 
 def resumable(state: SpaceState, user: str) -> bool:

@@ -1,0 +1,202 @@
+"""Joins: a burst of listeners into one live space where 13 people are talking.
+
+    python -m bench.joins_bench [--listeners 2000,10000] [--speakers 13] [--witnesses 40]
+
+For each size: a server of its own (`bench.loop_server`, a process), a host and 12 speakers (accounts,
+streaming Opus at the 20 ms pace), then at once N guest listeners from the Rust listener pool
+(`mixer.ListenerPool`: connect, WebSocket upgrade, `hello`, `join_space`, as fast as it can open them) and
+`--witnesses` Python listeners spread through the burst, who read their whole `joined` snapshot.
+
+Reports joins a second, the time until all were admitted, refusals, the server's CPU (per join too), the
+event loop's longest stall during the burst, and whether every snapshot checked was correct: every
+listener of the pool admitted (its `joined` received, none refused); and for each witness, the speakers
+as participants with their roles, `listener_count` at least the listeners admitted before it asked and at
+most everyone, itself among the listed arrivals, and the next event numbered `seq + 1`.
+
+Target (issue 10): at least 3,000 joins a second, 10,000 admitted within 5 s, none refused. Exits 1 when
+a snapshot is wrong or a listener refused (a missed speed target is printed, as the machine is shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import trio
+
+from actors.space import Role
+from bench.loop_server import Running, running
+from gateway.client import Client, connect, connect_account
+from loadtest.audio import speaker_packets
+from loadtest.monitor import usage
+from mixer import ListenerPool
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TARGET_JOINS_PER_S = 3000
+TARGET_10K_S = 5.0
+
+
+@dataclass
+class Witnesses:
+    checked: int = 0
+    wrong: list[str] = field(default_factory=list)
+
+
+async def speak(client: Client, index: int, stop: trio.Event) -> None:
+    """Real Opus at the 20 ms pace, stamped with its capture time."""
+    packets = speaker_packets(index, None)
+    start = trio.current_time()
+    for seq in range(10**9):
+        if stop.is_set():
+            return
+        await trio.sleep_until(start + seq * 0.020)
+        await client.send_audio(seq, time.time_ns() // 1000, packets[seq % len(packets)])
+
+
+async def run_space(
+    url: str, speakers: int, stop: trio.Event, *, task_status: trio.TaskStatus[tuple[str, str, set[str | None]]]
+) -> None:
+    """A space with `speakers` people on the mic (the host first), all talking until `stop`; then the host
+    ends it. Reports (space id, host, who is on the mic) once everyone talks."""
+    async with connect_account(url, "jbhost") as host, trio.open_nursery() as nursery:
+        space_id = (await host.create_space("Burst")).space.space_id
+        on_mic = {host.user}
+        nursery.start_soon(speak, host, 0, stop)
+
+        async def speaker(i: int, *, task_status: trio.TaskStatus[None]) -> None:
+            async with connect_account(url, f"jbspk{i}") as me:
+                await me.join_space(space_id)
+                await host.set_role(me.user, Role.SPEAKER)
+                on_mic.add(me.user)
+                task_status.started()
+                await speak(me, i, stop)
+
+        for i in range(1, speakers):
+            await nursery.start(speaker, i)
+        task_status.started((space_id, str(host.user), on_mic))
+        await stop.wait()
+        with trio.move_on_after(5):
+            await host.end_space()
+
+
+async def witness(
+    url: str, name: str, space_id: str, pool: ListenerPool, expect: dict[str, object], seen: Witnesses
+) -> None:
+    admitted_before = pool.stats().joined
+    try:
+        async with connect(url, name, connect_timeout=60) as me:
+            snapshot = (await me.join_space(space_id)).space
+            with trio.fail_after(10):
+                event = await me.next_event()
+    except Exception as error:  # a witness that could not join is a failure too, reported with the others
+        seen.checked += 1
+        seen.wrong.append(f"{name}: {error!r}")
+        return
+    wrong = []
+    participants = {(x.user, x.role) for x in snapshot.participants}
+    if {u for u, _ in participants} != expect["on_mic"] or (expect["host"], Role.HOST) not in participants:
+        wrong.append(f"participants {sorted(participants)}")
+    if not admitted_before + 1 <= snapshot.listener_count <= int(expect["everyone"]):  # type: ignore[call-overload]
+        wrong.append(f"listener_count {snapshot.listener_count} with {admitted_before} admitted before")
+    if me.user not in {x.user for x in snapshot.listeners}:
+        wrong.append("not among the listed arrivals")
+    if getattr(event, "seq", None) != snapshot.seq + 1:
+        wrong.append(f"first event {event!r} after snapshot seq {snapshot.seq}")
+    seen.checked += 1
+    seen.wrong.extend(f"{name}: {w}" for w in wrong)
+
+
+async def burst(server: Running, listeners: int, speakers: int, witnesses: int) -> dict[str, object]:
+    stop = trio.Event()
+    seen = Witnesses()
+    async with trio.open_nursery() as nursery:
+        space_id, host, on_mic = await nursery.start(run_space, server.url, speakers, stop)
+        await trio.sleep(2.0)  # the speakers' audio flowing
+        expect = {"on_mic": on_mic, "host": host, "everyone": listeners + witnesses}
+        before, started = usage(server.proc.pid), time.monotonic()
+        started_at = time.time()
+        users = [f"b{i}" for i in range(listeners)]
+        pool = ListenerPool("127.0.0.1", server.port, space_id, users, connect_per_s=1e6)
+        every = max(1, listeners // max(1, witnesses))
+        async with trio.open_nursery() as watchers:
+            next_witness = 0
+            while True:
+                stats = pool.stats()
+                while next_witness < witnesses and stats.joined + stats.failed >= next_witness * every:
+                    watchers.start_soon(witness, server.url, f"w{next_witness}", space_id, pool, expect, seen)
+                    next_witness += 1
+                if stats.joined + stats.failed >= listeners and next_witness >= witnesses:
+                    break
+                await trio.sleep(0.005)
+            took = time.monotonic() - started
+            after = usage(server.proc.pid)
+        finished_at = time.time()
+        stats = pool.stats()
+        refusals: dict[str, int] = {}
+        for listener in pool.listeners():
+            if listener.error:
+                refusals[listener.error] = refusals.get(listener.error, 0) + 1
+        await trio.to_thread.run_sync(pool.stop)
+        await trio.sleep(1.5)  # the second that held the burst's end is reported
+        stop.set()
+    seconds = server.loop_between(started_at, finished_at + 1.2)
+    cpu_s = (after.cpu_s - before.cpu_s) if after and before else None
+    return {
+        "listeners": listeners,
+        "speakers": speakers,
+        "admitted": stats.joined,
+        "refused": stats.failed,
+        "refusals": refusals,
+        "seconds_to_admit_all": round(took, 2),
+        "joins_per_s": round(listeners / took),
+        "server_cpu_s": cpu_s,
+        "server_cpu_us_per_join": round(cpu_s / listeners * 1e6) if cpu_s else None,
+        "longest_stall_ms": round(max((float(s["worst_stall_ms"]) for s in seconds), default=0.0), 1),
+        "load_average": round(os.getloadavg()[0], 1),
+        "witnesses_checked": seen.checked,
+        "snapshot_errors": seen.wrong[:20],
+    }
+
+
+async def run(sizes: list[int], speakers: int, witnesses: int) -> list[dict[str, object]]:
+    rows = []
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as data:
+            async with running(Path(data), RESULTS / f"joins-{n}-server.log") as server:
+                rows.append(await burst(server, n, speakers, witnesses))
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--listeners", default="2000,10000")
+    parser.add_argument("--speakers", type=int, default=13)
+    parser.add_argument("--witnesses", type=int, default=40)
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    rows = trio.run(run, [int(n) for n in args.listeners.split(",")], args.speakers, args.witnesses)
+    (RESULTS / "joins.json").write_text(json.dumps(rows, indent=2))
+    keys = ["listeners", "admitted", "refused", "seconds_to_admit_all", "joins_per_s", "server_cpu_us_per_join",
+            "longest_stall_ms", "witnesses_checked"]  # fmt: skip
+    print("| " + " | ".join(keys) + " |\n|" + "---|" * len(keys))
+    for row in rows:
+        print("| " + " | ".join(str(row[k]) for k in keys) + " |")
+    wrong = [row for row in rows if row["refused"] or row["snapshot_errors"] or row["admitted"] != row["listeners"]]
+    for row in rows:
+        fast = row["joins_per_s"] >= TARGET_JOINS_PER_S  # type: ignore[operator]
+        verdict = "met" if fast else "missed"
+        print(f"{row['listeners']} joins: {row['joins_per_s']}/s, target {TARGET_JOINS_PER_S}/s: {verdict}")
+    if wrong:
+        print("snapshots wrong or listeners refused:", json.dumps(wrong, indent=2))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

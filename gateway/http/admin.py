@@ -1,0 +1,163 @@
+"""The admin API's routes on the HTTP port (`/admin/...`, docs/operations.md, Admin API): JSON over HTTP for
+back-ends, every request with `Authorization: Bearer <admin.token>`.
+
+The token is compared in constant time (`hmac.compare_digest`) and never logged (hypercorn's access log is
+off; these routes log the action, never the headers). Without `admin.token` set, every request is refused.
+`/admin/openapi.json` (the document, no secret in it) answers anyone. Errors carry the codes of
+docs/protocol.md's table (`AdminError`); the HTTP status says which kind: 400, 401, 404 or 409.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+import store
+from actors.space import SpaceState, errors as space_errors
+from gateway import identity
+from gateway.admin import Admin
+from gateway.errors import code_of
+from gateway.http import admin_messages as m
+
+MAX_BODY_BYTES = 16 * 1024
+NOT_FOUND = (space_errors.NoSuchSpace, space_errors.NoSuchParticipant, store.NoSuchAccount)
+BAD_REQUEST = (space_errors.BadArgument, store.BadArgument)
+Handler = Callable[[Request], Awaitable[msgspec.Struct]]
+
+
+def _json(body: msgspec.Struct, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(msgspec.json.encode(body), status_code=status, media_type="application/json",
+                    headers={"cache-control": "no-store", **(headers or {})})  # fmt: skip
+
+
+def _authorized(request: Request, token: str | None) -> bool:
+    if not token:
+        return False
+    given = request.headers.get("authorization", "")
+    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
+def _summary(state: SpaceState) -> m.SpaceSummary:
+    return m.SpaceSummary(
+        space_id=state.space_id,
+        title=state.title,
+        host=state.host,
+        status=state.status.value,
+        participants=len(state.roles),
+        created_at=state.created_at,
+        seq=state.seq,
+    )
+
+
+def admin_routes(admin: Admin, token: str | None) -> list[Route]:
+    """The admin API's routes, acting through `admin`, for requests that present `token`."""
+
+    def guarded(handler: Handler, status: int = 200) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            if not _authorized(request, token):
+                why = "a wrong or missing admin token" if token else "the admin API is off: set admin.token"
+                body = m.AdminError("unauthorized", why)
+                return _json(body, 401, {"www-authenticate": "Bearer"})
+            try:
+                return _json(await handler(request), status)
+            except msgspec.ValidationError as e:
+                return _json(m.AdminError("bad_request", str(e)[:200]), 400)
+            except NOT_FOUND as e:
+                return _json(m.AdminError(code_of(e), str(e)[:200]), 404)
+            except BAD_REQUEST as e:
+                return _json(m.AdminError(code_of(e), str(e)[:200]), 400)
+            except (space_errors.SpaceError, store.StoreError) as e:
+                return _json(m.AdminError(code_of(e), str(e)[:200]), 409)
+
+        return endpoint
+
+    async def body(request: Request, kind: type[Any]) -> Any:
+        raw = await request.body()
+        if len(raw) > MAX_BODY_BYTES:
+            raise msgspec.ValidationError(f"the body is over {MAX_BODY_BYTES} bytes")
+        try:
+            return msgspec.json.decode(raw, type=kind)
+        except msgspec.DecodeError as e:
+            raise msgspec.ValidationError(str(e)) from e
+
+    async def list_spaces(request: Request) -> m.SpaceList:
+        return m.SpaceList([_summary(state) for state in await admin.spaces()])
+
+    async def create_space(request: Request) -> m.SpaceSummary:
+        wanted: m.CreateSpace = await body(request, m.CreateSpace)
+        state = await admin.create_space(wanted.host, wanted.title, wanted.speakers, wanted.description,
+                                         wanted.topics)  # fmt: skip
+        return _summary(state)
+
+    async def end_space(request: Request) -> m.Done:
+        await admin.end_space(request.path_params["space_id"])
+        return m.Done()
+
+    async def participants(request: Request) -> m.ParticipantList:
+        state = await admin.space(request.path_params["space_id"])
+        people = [
+            m.ParticipantInfo(
+                user=user,
+                name=state.names.get(user, ""),
+                role=role,
+                on_mic=user in state.on_mic,
+                muted=user in state.muted,
+            )  # fmt: skip
+            for user, role in state.roles.items()
+        ]
+        return m.ParticipantList(state.space_id, people)
+
+    async def remove(request: Request) -> m.Done:
+        await admin.remove(request.path_params["space_id"], request.path_params["user"])
+        return m.Done()
+
+    async def mute(request: Request) -> m.Done:
+        await admin.mute(request.path_params["space_id"], request.path_params["user"])
+        return m.Done()
+
+    async def suspend(request: Request) -> m.AccountStatus:
+        account, changed = await admin.suspend(request.path_params["handle"])
+        return m.AccountStatus(account.handle, identity.account_user(account), True, changed)
+
+    async def restore(request: Request) -> m.AccountStatus:
+        account, changed = await admin.restore(request.path_params["handle"])
+        return m.AccountStatus(account.handle, identity.account_user(account), False, changed)
+
+    async def events(request: Request) -> m.EventList:
+        try:
+            after = int(request.query_params.get("after", "0"))
+            limit = int(request.query_params.get("limit", "100"))
+        except ValueError as e:
+            raise msgspec.ValidationError("after and limit are integers") from e
+        if after < 0 or not 1 <= limit <= m.MAX_EVENTS_PAGE:
+            raise msgspec.ValidationError(f"after >= 0, limit from 1 to {m.MAX_EVENTS_PAGE}")
+        found = await admin.events(after, limit)
+        out = [
+            m.WebhookEventOut(e.id, e.type, e.space_id, e.space_seq, e.created_at, msgspec.json.decode(e.data))
+            for e in found
+        ]
+        return m.EventList(out, found[-1].id if found else after)
+
+    document = msgspec.json.encode(m.openapi())
+
+    async def openapi(request: Request) -> Response:
+        return Response(document, media_type="application/json")
+
+    return [
+        Route("/admin/openapi.json", openapi),
+        Route("/admin/spaces", guarded(list_spaces), methods=["GET"]),
+        Route("/admin/spaces", guarded(create_space, 201), methods=["POST"]),
+        Route("/admin/spaces/{space_id}/end", guarded(end_space), methods=["POST"]),
+        Route("/admin/spaces/{space_id}/participants", guarded(participants), methods=["GET"]),
+        Route("/admin/spaces/{space_id}/participants/{user}/remove", guarded(remove), methods=["POST"]),
+        Route("/admin/spaces/{space_id}/participants/{user}/mute", guarded(mute), methods=["POST"]),
+        Route("/admin/accounts/{handle}/suspend", guarded(suspend), methods=["POST"]),
+        Route("/admin/accounts/{handle}/restore", guarded(restore), methods=["POST"]),
+        Route("/admin/events", guarded(events), methods=["GET"]),
+    ]

@@ -1,0 +1,24 @@
+"""A burst of listeners joining a space where 13 people talk: everyone admitted, nobody refused, and the
+snapshots read by Python listeners spread through the burst are right (participants, listener_count, the
+joiner itself, the next event's number). Through the join benchmark's own code against a real server
+process; CI runs a few hundred, `STOA_SLOW=1` 10,000. Speed is the benchmark's (`bench/joins_bench.py`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import trio
+
+from bench.joins_bench import burst
+from bench.loop_server import running
+from tests.conftest import slow_enabled
+
+
+async def test_a_burst_of_listeners_is_admitted_with_correct_snapshots(tmp_path: Path) -> None:
+    listeners, witnesses = (10_000, 40) if slow_enabled() else (300, 8)
+    with trio.fail_after(240):
+        async with running(tmp_path / "data", tmp_path / "server.log") as server:
+            row = await burst(server, listeners, speakers=13, witnesses=witnesses)
+    assert row["admitted"] == listeners and row["refused"] == 0, row
+    assert row["witnesses_checked"] == witnesses
+    assert row["snapshot_errors"] == [], row["snapshot_errors"]
