@@ -38,6 +38,8 @@ export const ERROR_MESSAGES = {
   no_such_scheduled_space: "That scheduled space does not exist.",
   scheduled_space_over: "That scheduled space was cancelled or has already started.",
   not_resumable: "Your place in the space was not kept. Joining it again…",
+  bad_sdp: "Your browser's audio connection was refused. Speaking through the page's own connection instead.",
+  rtc_failed: "The audio connection could not be set up. Speaking through the page's own connection instead.",
   schema_too_new: "The server's data is from a newer version of Stoa. Tell the server's operator.",
 };
 
