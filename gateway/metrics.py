@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from mixer import Fanout, TickPool
+from mixer import Fanout, TickPool, Wire
 
 if TYPE_CHECKING:
     from gateway.server import Gateway
@@ -119,18 +119,20 @@ class GatewayMetrics:
         )
         self.stalls: StallSource = LoopProbe()
 
-    def watch(self, gateway: Gateway) -> None:
-        """From now on /metrics also reads `gateway`'s own counters (and its store's write times)."""
-        self.registry.register(ServerCollector(gateway, self))
+    def watch(self, gateway: Gateway, wire: Wire | None = None) -> None:
+        """From now on /metrics also reads `gateway`'s own counters (and its store's write times), and
+        `wire`'s (the Rust transport's reader) if given."""
+        self.registry.register(ServerCollector(gateway, self, wire))
         gateway.db.on_write = self.store_write_seconds.observe
 
 
 class ServerCollector(Collector):
     """Reads, at each scrape, what the server counts anyway."""
 
-    def __init__(self, gateway: Gateway, metrics: GatewayMetrics) -> None:
+    def __init__(self, gateway: Gateway, metrics: GatewayMetrics, wire: Wire | None = None) -> None:
         self._gateway = gateway
         self._metrics = metrics
+        self._wire = wire
 
     def collect(self) -> Iterator[Metric]:
         gw = self._gateway
@@ -159,6 +161,8 @@ class ServerCollector(Collector):
             yield from _fanout(gw.fanout)
         if isinstance(pool, TickPool):
             yield from _ticks(pool)
+        if self._wire is not None:
+            yield from _wire(self._wire)
         stalls = self._metrics.stalls.stall_snapshot()
         loop = HistogramMetricFamily("stoa_event_loop_stall_seconds", "how late the event loop ran a task due "
                                      "to run (sampled every 100 ms)")  # fmt: skip
@@ -201,6 +205,23 @@ def _ticks(pool: TickPool) -> Iterator[Metric]:
                                   "queue)")  # fmt: skip
     ticks.add_metric([], [(_le(b), n) for b, n in s.duration_buckets], s.duration_sum_s)
     yield ticks
+
+
+def _wire(wire: Wire) -> Iterator[Metric]:
+    s = wire.stats()
+    yield _gauge("stoa_wire_connections", "client sockets the Rust reader holds open, handshakes included",
+                 [((), s.connections)])  # fmt: skip
+    yield _counter("stoa_wire_accepted", "TCP connections the Rust reader accepted", [((), s.accepted)])
+    yield _counter("stoa_wire_bad_handshakes", "connections that sent no valid WebSocket upgrade, or none in "
+                   "time", [((), s.bad_handshakes)])  # fmt: skip
+    yield _counter("stoa_wire_messages", "client messages the Rust reader handed to the gateway (not the audio "
+                   "it routed itself)", [((), s.messages)])  # fmt: skip
+    yield _counter("stoa_wire_audio", "speakers' audio messages read by the Rust reader, by route: routed "
+                   "(pushed into a mixer) or unrouted (no route: listener, muted, in no space)",
+                   [(("routed",), s.audio_routed), (("unrouted",), s.audio_unrouted)], ["route"])  # fmt: skip
+    yield _counter("stoa_wire_bytes_read", "bytes read from client sockets", [((), s.bytes_read)])
+    yield _counter("stoa_wire_reader_cpu_seconds", "CPU time of the Rust reader thread",
+                   [((), s.reader_cpu_ns / 1e9)])  # fmt: skip
 
 
 def _le(bound: float) -> str:

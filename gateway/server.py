@@ -9,13 +9,11 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Literal
 
 import msgspec
 import trio
-from trio_websocket import WebSocketRequest
 
 import store
 from actors.space import (
@@ -31,6 +29,7 @@ from actors.space import (
 )
 from gateway import identity, logs, protocol as p
 from gateway.admin import Admin
+from gateway.connection import Connection
 from gateway.context import Services
 from gateway.errors import CloseCode, report_incident
 from gateway.gcpolicy import GcPolicy
@@ -43,12 +42,12 @@ from gateway.metrics import GatewayMetrics, LoopProbe, StallSnapshot
 from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
 from gateway.reminders import Scheduler
-from gateway.session import CLOSE_TIMEOUT_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_TIMEOUT_S, Session
+from gateway.session import CLOSE_TIMEOUT_S, Session
 from gateway.space_store import SqliteSpaceStore
-from gateway.transport import FanoutStream, serve_python, serve_rust
+from gateway.transport import Refusal, open_listeners, pump_wire, serve_python
 from gateway.webhooks import WebhookConfig, WebhookOutbox, start_senders
 from gateway.webrtc import RtcService, RtcSettings, browser_ice_urls, is_loopback
-from mixer import BatchPolicy, Fanout
+from mixer import BatchPolicy, Fanout, Wire
 
 log = logs.get_logger("gateway")
 
@@ -57,7 +56,6 @@ LOOPBACK_ORIGIN = re.compile(r"https?://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{
 """Without an allow-list, the origins of pages served from this machine: exactly scheme://host[:port], in the
 lowercase browsers send (a merged "a, b" header, a path, a user part or other hosts never match)."""
 NOTICE_INTERVAL_S = 0.1
-PING_FRAME = b"\x89\x00"  # a WebSocket ping with no payload (server frames are not masked)
 DATABASE_FILE = "stoa.db"
 LAG_GRACE_S = 5.0
 """A listener that keeps losing audio because it reads too slowly is disconnected after this long."""
@@ -213,33 +211,38 @@ class Gateway:
             return origin in self.config.allowed_origins
         return LOOPBACK_ORIGIN.fullmatch(origin) is not None
 
-    async def on_connection(
-        self, request: WebSocketRequest, conn: int, outbox: Outbox | None, stream: FanoutStream | None
-    ) -> None:
-        """Serve one connection to its end. Whatever happens in it ends at most this connection: an exception
-        in its handling is logged under an incident id and closes it with 1011 (see `_contain`)."""
-        origins = [v.decode("latin-1") for k, v in request.headers if k.lower() == b"origin"]
+    def admit(self, conn: int, origins: list[str], address: str) -> Refusal | None:
+        """The policy on a WebSocket upgrade: Origin (403), draining (503), then connections per address (429).
+        An admitted connection is counted in at once, so a burst of upgrades from one address meets the cap.
+        (It runs in the transport's task, not the connection's: log lines name the connection themselves.)"""
         # Two Origin headers are refused outright: which one a proxy or a check reads is anyone's guess.
         if len(origins) > 1 or not self.origin_allowed(origins[0] if origins else None):
-            await request.reject(403, body=b"origin not allowed\n")
-            return
-        address = stream.peer_address if stream is not None else _address_of(request)
-        logs.bind(conn=conn, address=address)
+            return Refusal(403, b"origin not allowed\n")
         if self.draining:
-            log.info("refused", why="draining", status=503)
-            await request.reject(503, extra_headers=[(b"Retry-After", b"5")], body=b"the server is draining\n")
-            return
+            log.info("refused", conn=conn, address=address, why="draining", status=503)
+            return Refusal(503, b"the server is draining\n", [("Retry-After", "5")])
         cap = self.limits.settings.max_connections_per_address
         if cap and self.per_address.get(address, 0) >= cap:
             self.limits.refuse("connections_per_address")
-            log.info("refused", why="connections_per_address", status=429)
+            log.info("refused", conn=conn, address=address, why="connections_per_address", status=429)
             body = f"at most {cap} connections from one address\n".encode()
-            await request.reject(429, extra_headers=[(b"Retry-After", b"10")], body=body)
-            return
-        ws = await request.accept()
-        session = Session(ws, self, conn, outbox, stream, address)
-        self.connections[conn] = session
+            return Refusal(429, body, [("Retry-After", "10")])
         self.per_address[address] = self.per_address.get(address, 0) + 1
+        return None
+
+    def leave(self, address: str) -> None:
+        left = self.per_address[address] - 1
+        if left:
+            self.per_address[address] = left
+        else:
+            del self.per_address[address]
+
+    async def serve(self, connection: Connection, conn: int, address: str, outbox: Outbox | None) -> None:
+        """Serve one admitted connection to its end. Whatever happens in it ends at most this connection: an
+        exception in its handling is logged under an incident id and closes it with 1011 (see `_contain`)."""
+        logs.bind(conn=conn, address=address)
+        session = Session(connection, self, conn, outbox, address)
+        self.connections[conn] = session
         self.metrics.connections_opened.inc()
         log.info("connected")
         if self.draining:  # the drain began while this one was being accepted: it missed the drain's close
@@ -252,13 +255,14 @@ class Gateway:
             code = int(session.close_code or 1006)
             log.info("disconnected", user=session.user, code=code, reason=session.close_reason)
             del self.connections[conn]
-            left = self.per_address[address] - 1
-            if left:
-                self.per_address[address] = left
-            else:
-                del self.per_address[address]
+            self.leave(address)
             if not self.connections:
                 self.drained.set()
+
+    def audio_unrouted(self, conn: int, packets: int) -> None:
+        session = self.connections.get(conn)
+        if session is not None:
+            session.audio_unrouted(packets)
 
     async def _contain(self, session: Session, error: Exception) -> None:
         """A session failed outside its requests (a request's fault is the session's own to report): tell its
@@ -297,33 +301,6 @@ class Gateway:
         with trio.move_on_after(grace_s):
             await self.drained.wait()
 
-    async def keep_alive(self, fanout: Fanout) -> None:
-        """Rust transport: find dead connections without a task or timer per connection.
-
-        A connection idle both ways for 5 s gets a ping (through the fan-out), and is closed if nothing
-        comes back within 5 s. A connection being written to (a listener hearing a live space) needs no
-        ping: a dead peer makes its writes fail (TCP_USER_TIMEOUT, set at accept) or its queue lag.
-        (The Python transport pings from each session instead.)
-        """
-        idle_ms = int(KEEPALIVE_INTERVAL_S * 1000)
-        while True:
-            await trio.sleep(1.0)
-            now = trio.current_time()
-            for i, (conn, session) in enumerate(list(self.connections.items())):
-                if i % KEEPALIVE_SLICE == KEEPALIVE_SLICE - 1:
-                    # A pass over 10,000 connections held the event loop for 0.2 s (measured): let it go
-                    # between slices (a connection closed meanwhile is skipped below).
-                    await trio.lowlevel.checkpoint()
-                stream = session.stream
-                if stream is None or session.close_code is not None:
-                    continue
-                if stream.pinged_at is not None and stream.last_received < stream.pinged_at:
-                    if now - stream.pinged_at > KEEPALIVE_TIMEOUT_S:
-                        session.close(CloseCode.KEEPALIVE_TIMEOUT, "no pong within 5 s")
-                elif now - stream.last_received >= KEEPALIVE_INTERVAL_S and fanout.idle_ms(conn) >= idle_ms:
-                    fanout.send_raw(conn, PING_FRAME)
-                    stream.pinged_at = now
-
     async def watch_notices(self) -> None:
         """Act on what the fan-out reports: tell lagging listeners, cut those that lag too long."""
         lagging: set[Session] = set()
@@ -349,11 +326,6 @@ class Gateway:
                     self.metrics.slow_disconnects.inc()  # (close_code is None: checked above)
                     session.close(CloseCode.TOO_SLOW, "the client kept losing audio: it reads too slowly")
                     lagging.discard(session)
-
-
-def _address_of(request: WebSocketRequest) -> str:
-    remote = request.remote
-    return str(remote.address) if hasattr(remote, "address") else str(remote)
 
 
 async def report_audio(directory: SpaceDirectory) -> None:
@@ -386,6 +358,8 @@ class Server:
     port: int
     gateway: Gateway
     http_port: int | None = None
+    wire: Wire | None = None
+    """The Rust transport's reader of client sockets (its stats say what it took itself)."""
 
 
 async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
@@ -400,6 +374,7 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
         fanout = Fanout(max_queue_bytes=config.max_queue_bytes, max_audio_messages=config.max_audio_messages)
     else:
         fanout = PyFanout(max_queue_bytes=config.max_queue_bytes, max_audio_messages=config.max_audio_messages)
+    wire: Wire | None = None
     try:
         async with store.open_database(config.data_dir / DATABASE_FILE) as db, trio.open_nursery() as nursery:
             outbox = WebhookOutbox(db, config.webhooks.enabled, config.webhooks.max_events)
@@ -425,16 +400,29 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             senders = await start_senders(nursery, outbox, config.webhooks)
             gateway.metrics.webhook_backlog.set_function(lambda: sum(sender.backlog for sender in senders))
             if isinstance(fanout, PyFanout):
-                run = partial(serve_python, fanout)
+                port: int = await nursery.start(
+                    serve_python, fanout, config.host, config.port, gateway, p.MAX_MESSAGE_BYTES
+                )
             else:
-                run = partial(serve_rust, fanout, sndbuf=config.sndbuf)
-            port: int = await nursery.start(run, config.host, config.port, gateway.on_connection, p.MAX_MESSAGE_BYTES)
+                assert directory.tick_pool is not None  # made by the directory for the Rust fan-out
+                listeners = open_listeners(config.host, config.port)
+                try:
+                    port = listeners[0].getsockname()[1]
+                    wire = Wire(
+                        [listener.fileno() for listener in listeners],
+                        fanout,
+                        directory.tick_pool,
+                        max_message_bytes=p.MAX_MESSAGE_BYTES,
+                        sndbuf=config.sndbuf,
+                    )
+                finally:
+                    for listener in listeners:  # the wire serves its own duplicates
+                        listener.close()
+                await nursery.start(pump_wire, wire, gateway)
             nursery.start_soon(gateway.watch_notices)
             nursery.start_soon(report_audio, directory)
             await nursery.start(gateway.scheduler.run)
-            if isinstance(fanout, Fanout):
-                nursery.start_soon(gateway.keep_alive, fanout)
-            gateway.metrics.watch(gateway)
+            gateway.metrics.watch(gateway, wire)
             probe = gateway.metrics.stalls
             if isinstance(probe, LoopProbe):
                 await nursery.start(probe.run)
@@ -450,9 +438,11 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             if gateway.gc_policy is not None:
                 await nursery.start(gateway.gc_policy.run)  # last: it freezes what start-up made
             log.info("listening on ws://%s:%d/ (%s transport)", config.host, port, config.transport)
-            task_status.started(Server(port, gateway, http_port))
+            task_status.started(Server(port, gateway, http_port, wire))
     finally:
         if isinstance(fanout, Fanout):
             fanout.shutdown()
+        if wire is not None:
+            wire.shutdown()  # after the fan-out's: every descriptor is then released, and closed
         if http_socket is not None and http_socket.fileno() != -1:  # not yet handed to hypercorn
             http_socket.close()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, cast
 
 import msgspec
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection
+from trio_websocket import ConnectionClosed
 
 import store
 from actors.space import (
@@ -34,13 +34,13 @@ from actors.space import (
     errors as space_errors,
 )
 from gateway import logs, protocol as p, requests
+from gateway.connection import Connection, TrioConnection
 from gateway.context import Services
 from gateway.errors import CloseCode, GatewayError, NotAuthenticated, RateLimited, code_of, report_incident
 from gateway.outbox import Outbox, OutboxClosed
 
 if TYPE_CHECKING:
     from gateway.server import Gateway
-    from gateway.transport import FanoutStream
 
 log = logs.get_logger("gateway")
 
@@ -85,18 +85,16 @@ class SpaceLink:
 class Session:
     def __init__(
         self,
-        ws: WebSocketConnection,
+        ws: Connection,
         gateway: Gateway,
         conn: int,
         outbox: Outbox | None,
-        stream: FanoutStream | None,
         address: str = "",
     ) -> None:
         self.ws = ws
         self.gateway = gateway
         self.conn = conn
         self.outbox = outbox  # only with the Python transport
-        self.stream = stream  # only with the Rust transport (the gateway's keepalive reads it)
         self.address = address
         self.user: str | None = None  # the server-issued id, once `hello` succeeded
         self.name = ""
@@ -127,8 +125,9 @@ class Session:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._read_all)
             if self.outbox is not None:
-                nursery.start_soon(self._write_outbox, self.outbox)
-                nursery.start_soon(self._keepalive)
+                assert isinstance(self.ws, TrioConnection)
+                nursery.start_soon(self._write_outbox, self.ws, self.outbox)
+                nursery.start_soon(self._keepalive, self.ws)
             await self._close_requested.wait()
             assert self.close_code is not None
             with trio.move_on_after(CLOSE_TIMEOUT_S):
@@ -293,6 +292,8 @@ class Session:
         if isinstance(data, str):
             self.close(CloseCode.UNSUPPORTED_DATA, "text frames are not accepted: send binary msgpack")
             return False
+        if self.ws.audio_seen:  # a valid audio message came between (the Rust wire took it)
+            self._bad_in_a_row = 0
         try:
             message = p.decode_client(data)
         except GatewayError as e:  # BadMessage or UnknownType
@@ -332,15 +333,32 @@ class Session:
         self.send(p.encode(p.Error(ref=ref, code=code_of(error), message=message, retry_after_ms=retry)))
 
     def _audio(self, m: p.SendAudio) -> None:
-        if self.user is None:
-            return self._refuse_audio(NotAuthenticated("send hello first"))
-        if self.space is None:
-            return self._refuse_audio(space_errors.NotInSpace("join a space before sending audio"))
-        if self.role is None or not self.role.on_mic:
-            return self._refuse_audio(space_errors.NotASpeaker("only speakers send audio"))
-        if self.muted:
-            return self._refuse_audio(space_errors.Muted("you are muted: unmute first"))
+        refusal = self._audio_refusal()
+        if refusal is not None:
+            return self._refuse_audio(refusal)
+        assert self.space is not None and self.user is not None
         self.space.push_audio(self.user, m.seq, m.captured_at, m.opus)
+
+    def audio_unrouted(self, packets: int) -> None:
+        """The Rust wire had no route for `packets` audio messages of this connection (it tells at most once a
+        second): refused as `_audio` refuses them, or, if this session may speak by its own view (its role or
+        mute changed a moment ago), counted by the space as having no input, as `push_audio` would."""
+        refusal = self._audio_refusal()
+        if refusal is not None:
+            return self._refuse_audio(refusal)
+        assert self.space is not None
+        self.space.audio.count_without_input(packets)
+
+    def _audio_refusal(self) -> Exception | None:
+        if self.user is None:
+            return NotAuthenticated("send hello first")
+        if self.space is None:
+            return space_errors.NotInSpace("join a space before sending audio")
+        if self.role is None or not self.role.on_mic:
+            return space_errors.NotASpeaker("only speakers send audio")
+        if self.muted:
+            return space_errors.Muted("you are muted: unmute first")
+        return None
 
     def _log_refusal(self, code: str) -> None:
         """Log a refused request, at most once a second per code (a client may send thousands): the line
@@ -364,22 +382,23 @@ class Session:
 
     # -- writing, keepalive, cleanup ----------------------------------------------------------------
 
-    async def _write_outbox(self, outbox: Outbox) -> None:
+    async def _write_outbox(self, ws: TrioConnection, outbox: Outbox) -> None:
         """The Python transport's writer: one trio-websocket `send_message` per queued message."""
         try:
             while True:
-                await self.ws.send_message(await outbox.get())
+                await ws.ws.send_message(await outbox.get())
         except OutboxClosed:
             self.close(outbox.close_code or CloseCode.NORMAL, outbox.close_reason)
         except ConnectionClosed:
             self.close(CloseCode.NORMAL, "")
 
-    async def _keepalive(self) -> None:
+    async def _keepalive(self, ws: TrioConnection) -> None:
+        """The Python transport's keepalive (the Rust `Wire` keeps its connections alive itself)."""
         while True:
             await trio.sleep(KEEPALIVE_INTERVAL_S)
             with trio.move_on_after(KEEPALIVE_TIMEOUT_S) as scope:
                 try:
-                    await self.ws.ping()
+                    await ws.ws.ping()
                 except ConnectionClosed:
                     return
             if scope.cancelled_caught:

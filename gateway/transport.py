@@ -1,144 +1,154 @@
-"""Transports: how connections are accepted, and who writes their bytes.
+"""Transports: how connections are accepted and read, and who writes their bytes.
 
-- `rust` (the default): the Rust `mixer.Fanout` owns every byte written to every client socket. Trio
-  reads the socket and trio-websocket parses it; trio-websocket's own writes (the handshake response,
-  pongs, close frames) go through `FanoutStream.send_all` into the same per-connection queue as the
-  server's messages, so nothing ever interleaves inside a frame and order is kept.
-- `python`: trio-websocket writes everything, one `send_message` per listener per message, drained
-  from a Python Outbox per connection (`PyFanout`). The baseline the Rust path is measured against.
+- `rust` (the default): the Rust `mixer.Wire` reads every client socket on one thread (accept, the
+  WebSocket handshake, frames, ping/pong, the close handshake, the keepalive) and the Rust `mixer.Fanout`
+  writes every byte; a speaker's `audio` goes from its socket into its space's mixer in Rust. Python sees
+  coarse events, many per wake-up of one eventfd (`pump_wire`): an upgrade request to admit or refuse,
+  the other messages, audio with no route (counted, at most once a second), the end.
+- `python`: trio-websocket reads and writes everything, one `send_message` per listener per message,
+  drained from a Python Outbox per connection (`PyFanout`). The baseline the Rust path is measured against.
 
-Each transport calls `on_connection(request, conn, outbox)` for every accepted WebSocket handshake.
+The policy is the `Host`'s (the gateway): whom to admit, and the session of each admitted connection.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import trio
-from trio_websocket import WebSocketRequest, WebSocketServer, wrap_server_stream
+from trio_websocket import WebSocketRequest, WebSocketServer
 
+from gateway.connection import Connection, TrioConnection, WireConnection
 from gateway.errors import contained
 from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
-from mixer import Fanout
+from mixer import Wire
 
 log = logging.getLogger("gateway")
 
-Handler = Callable[[WebSocketRequest, int, "Outbox | None", "FanoutStream | None"], Awaitable[None]]
-
-HANDSHAKE_TIMEOUT_S = 10.0
-USER_TIMEOUT_MS = 10_000
-RELEASE_POLL_S = 0.01  # the writer releases a closed connection within its 2 s flush grace
+LISTEN_BACKLOG = 65535  # the kernel caps it at net.core.somaxconn: a burst of joins waits there, not refused
 
 
-class FanoutStream(trio.abc.Stream):
-    """A TCP stream whose reads are Trio's and whose writes are queued in the Rust fan-out."""
+@dataclass(frozen=True)
+class Refusal:
+    """An upgrade refused: the HTTP status, its body, and headers."""
 
-    def __init__(self, stream: trio.SocketStream, fanout: Fanout, conn: int) -> None:
-        self._stream = stream
-        self._fanout = fanout
-        self.conn = conn
-        # For the gateway's keepalive: when bytes last arrived, and when it last pinged (Trio's clock).
-        self.last_received = trio.current_time()
-        self.pinged_at: float | None = None
-
-    @property
-    def peer_address(self) -> str:
-        """The client's IP address (trio-websocket sees only this wrapper, not the socket under it)."""
-        try:
-            return str(self._stream.socket.getpeername()[0])
-        except OSError:  # the peer is already gone
-            return ""
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await trio.lowlevel.checkpoint()
-        if not self._fanout.send_raw(self.conn, bytes(data)):
-            raise trio.BrokenResourceError("the connection's send queue is closed")
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await trio.lowlevel.checkpoint()
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        data = await self._stream.receive_some(max_bytes)
-        self.last_received = trio.current_time()
-        return data
-
-    async def aclose(self) -> None:
-        """Let the fan-out flush what is queued (a close frame, say) and shut the socket for writing, then
-        close it. The descriptor is shared with the fan-out's writer (registered with `borrow=True`, so a
-        client costs one descriptor, not two), so it must not close while the writer may still use it:
-        a reused descriptor would receive someone else's bytes."""
-        self._fanout.close(self.conn)
-        with trio.CancelScope(shield=True):
-            while not self._fanout.released(self.conn):  # noqa: ASYNC110 (the state is the Rust writer's)
-                await trio.sleep(RELEASE_POLL_S)
-            await self._stream.aclose()
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]] = field(default_factory=list)
 
 
-async def serve_rust(
-    fanout: Fanout,
-    host: str,
-    port: int,
-    on_connection: Handler,
-    max_message_size: int,
-    *,
-    sndbuf: int | None = None,
-    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    listeners = await trio.open_tcp_listeners(port, host=host)
+class Host(Protocol):
+    def admit(self, conn: int, origins: list[str], address: str) -> Refusal | None:
+        """The refusal of connection `conn` from `address` with these Origin headers, or None: it is then
+        counted in, and `serve` (or `leave`, if its handshake fails) must follow."""
 
-    async def handle(stream: trio.SocketStream) -> None:
-        if sndbuf:
-            # A small kernel buffer bounds how much audio can wait in the kernel for a slow reader.
-            stream.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
-        # Data unacknowledged for this long fails the writes: a dead peer is found while we send to it.
-        stream.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, USER_TIMEOUT_MS)
-        conn = fanout.register(stream.socket.fileno(), borrow=True)
-        fanout_stream = FanoutStream(stream, fanout, conn)
-        # From here on the descriptor is shared with the writer thread. Every way out (a handshake
-        # that times out, fails or is cancelled, a session that ends or raises) goes through this
-        # `finally`, whose `aclose` waits, shielded, until the writer has released the descriptor:
-        # only then may Trio close it, so its number is never reused while the writer could still
-        # send into it.
-        try:
-            async with trio.open_nursery() as nursery:
-                try:
-                    with trio.move_on_after(HANDSHAKE_TIMEOUT_S) as handshake:
-                        request = await wrap_server_stream(
-                            nursery, fanout_stream, message_queue_size=1, max_message_size=max_message_size
-                        )
-                    if not handshake.cancelled_caught:
-                        await on_connection(request, conn, None, fanout_stream)
-                finally:
-                    nursery.cancel_scope.cancel()
-        finally:
-            await fanout_stream.aclose()
+    async def serve(self, connection: Connection, conn: int, address: str, outbox: Outbox | None) -> None:
+        """Serve an admitted connection to its end (and count it out)."""
 
-    bound = listeners[0].socket.getsockname()[1]
+    def leave(self, address: str) -> None:
+        """An admitted connection never got to `serve`."""
+
+    def audio_unrouted(self, conn: int, packets: int) -> None:
+        """`packets` audio messages came from `conn` while it had no route to a mixer."""
+
+
+def open_listeners(host: str, port: int) -> list[socket.socket]:
+    """Listening TCP sockets on every address `getaddrinfo` gives for `host` (as `trio.open_tcp_listeners`
+    does: "localhost" is 127.0.0.1 and ::1), all on `port`, for the `Wire` to serve. With port 0 the kernel
+    picks the first socket's port and the others take the same one, so the server has one port to print.
+    IPv6 sockets are IPv6-only, so that "::" and "0.0.0.0" can both be bound.
+
+    Error handling: an address that cannot be bound fails the whole call (OSError), every socket closed."""
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    unique = list(dict.fromkeys((family, kind, proto, address) for family, kind, proto, _, address in found))
+    listeners: list[socket.socket] = []
+    try:
+        for family, kind, proto, address in unique:
+            sock = socket.socket(family, kind, proto)
+            listeners.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if port == 0 and len(listeners) > 1:
+                address = (address[0], listeners[0].getsockname()[1], *address[2:])
+            sock.bind(address)
+            sock.listen(LISTEN_BACKLOG)
+    except BaseException:
+        for sock in listeners:
+            sock.close()
+        raise
+    return listeners
+
+
+async def pump_wire(wire: Wire, host: Host, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """Deliver the wire's events until cancelled: admit or refuse each upgrade, start its session, hand each
+    connection its messages and its end. A connection costs Python one `WireConnection` and its session."""
+    connections: dict[int, WireConnection] = {}
+
+    async def serve_one(connection: WireConnection) -> None:
+        await host.serve(connection, connection.conn, connection.address, None)
+
+    serve = contained(log, serve_one)
     async with trio.open_nursery() as nursery:
-        await nursery.start(trio.serve_listeners, contained(log, handle), listeners)
-        task_status.started(bound)
+        task_status.started()
+        while True:
+            await trio.lowlevel.wait_readable(wire.fileno())
+            for event in wire.take_events():
+                kind, conn = event.kind, event.conn
+                if kind == "message":
+                    connection = connections.get(conn)
+                    if connection is not None and event.data is not None:
+                        connection.deliver(event.data, event.after_audio)
+                elif kind == "opened":
+                    refusal = host.admit(conn, event.origins, event.peer)
+                    if refusal is not None:
+                        wire.refuse(conn, refusal.status, refusal.body, refusal.headers)
+                        continue
+                    wire.accept(conn)
+                    connections[conn] = connection = WireConnection(wire, conn, event.peer)
+                    nursery.start_soon(serve, connection)
+                elif kind == "audio_unrouted":
+                    host.audio_unrouted(conn, event.packets)
+                else:  # "closed"
+                    gone = connections.pop(conn, None)
+                    if gone is not None:
+                        gone.ended(event.code, event.reason)
 
 
 async def serve_python(
     fanout: PyFanout,
-    host: str,
+    host_name: str,
     port: int,
-    on_connection: Handler,
+    host: Host,
     max_message_size: int,
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     async def handle(request: WebSocketRequest) -> None:
+        origins = [v.decode("latin-1") for k, v in request.headers if k.lower() == b"origin"]
+        remote = request.remote
+        address = str(remote.address) if hasattr(remote, "address") else str(remote)
         conn, outbox = fanout.register_outbox()
         try:
-            await on_connection(request, conn, outbox, None)
+            refusal = host.admit(conn, origins, address)
+            if refusal is not None:
+                headers = [(k.encode(), v.encode()) for k, v in refusal.headers]
+                await request.reject(refusal.status, extra_headers=headers, body=refusal.body)
+                return
+            try:
+                ws = await request.accept()
+            except BaseException:
+                host.leave(address)
+                raise
+            await host.serve(TrioConnection(ws), conn, address, outbox)
         finally:
             fanout.close(conn)
 
-    listeners = await trio.open_tcp_listeners(port, host=host)
+    listeners = await trio.open_tcp_listeners(port, host=host_name)
     server = WebSocketServer(contained(log, handle), listeners, max_message_size=max_message_size)
     async with trio.open_nursery() as nursery:
         await nursery.start(server.run)

@@ -22,6 +22,10 @@ from mixer._mixer import (
     TickOutput,
     TickPool,
     TickPoolStats,
+    Wire,
+    WireEvent,
+    WireStats,
+    parse_audio,
 )
 
 __all__ = [
@@ -44,4 +48,8 @@ __all__ = [
     "TickOutput",
     "TickPool",
     "TickPoolStats",
+    "Wire",
+    "WireEvent",
+    "WireStats",
+    "parse_audio",
 ]

@@ -1,6 +1,6 @@
 """Types of the native mixer module (Rust, ``mixer-rs/src/lib.rs``)."""
 
-from typing import Self, final
+from typing import Literal, Self, final
 
 __all__ = [
     "FRAME_SAMPLES",
@@ -567,8 +567,10 @@ class SpaceDriver:
         first_seq: int = 0,
     ) -> Self: ...
     def route(self, input_id: int, conn: int) -> None:
-        """Speaker ``input_id`` hears its own stream (its mix-minus while in the mix) on ``conn``."""
-    def unroute(self, input_id: int) -> None: ...
+        """Speaker ``input_id`` is at ``conn``: it hears its own stream (its mix-minus while in the mix) there,
+        and the ``audio`` that ``conn`` sends goes to input ``input_id`` (read by the pool's ``Wire``, no Python)."""
+    def unroute(self, input_id: int) -> None:
+        """Speaker ``input_id`` has no connection here any more: its stream and its audio stop."""
     def notify(self) -> None:
         """Packets were pushed: queue the space for ticking if it is quiet (one atomic load if not)."""
     @property
@@ -585,3 +587,103 @@ class SpaceDriver:
         """Times the audience's frames per message changed."""
     def stop(self) -> None:
         """No more ticks: waits for a tick under way, then sends what is batched. Idempotent."""
+
+def parse_audio(data: bytes) -> tuple[int, int, bytes] | None:
+    """How a ``Wire`` reads one client message: an ``audio`` message's (seq, captured_at, opus), or None for
+    anything it hands to Python (which decodes it, or refuses it with ``bad_message``, as any other)."""
+
+@final
+class WireEvent:
+    """What a ``Wire`` tells the gateway about one connection; ``kind`` says which fields mean something."""
+
+    @property
+    def kind(self) -> Literal["opened", "message", "audio_unrouted", "closed"]: ...
+    @property
+    def conn(self) -> int:
+        """The connection's id (the fan-out's)."""
+    @property
+    def data(self) -> bytes | None:
+        """"message": its bytes (a binary message the wire did not take itself)."""
+    @property
+    def after_audio(self) -> bool:
+        """"message": the connection sent audio (taken by the wire) since its previous message."""
+    @property
+    def packets(self) -> int:
+        """"audio_unrouted": audio messages from this connection with no route since the last such event."""
+    @property
+    def code(self) -> int:
+        """"closed": the close code (the client's, the server's, or 1006 if none)."""
+    @property
+    def reason(self) -> str: ...
+    @property
+    def peer(self) -> str:
+        """"opened": the client's IP address."""
+    @property
+    def path(self) -> str:
+        """"opened": the upgrade request's path."""
+    @property
+    def origins(self) -> list[str]:
+        """"opened": every Origin header, in order (bytes read as Latin-1)."""
+
+@final
+class WireStats:
+    """A snapshot of a wire's counters (since it started, except ``connections``)."""
+
+    @property
+    def connections(self) -> int:
+        """Connections open now, handshakes included."""
+    @property
+    def accepted(self) -> int: ...
+    @property
+    def bad_handshakes(self) -> int:
+        """Requests that were no valid upgrade, or timed out before one."""
+    @property
+    def messages(self) -> int:
+        """Messages handed to the gateway."""
+    @property
+    def audio_routed(self) -> int:
+        """Audio messages pushed into a mixer by the reader."""
+    @property
+    def audio_unrouted(self) -> int:
+        """Audio messages from connections with no route."""
+    @property
+    def bytes_read(self) -> int: ...
+    @property
+    def reader_cpu_ns(self) -> int:
+        """CPU time of the reader thread, as it measured it at the end of its last pass."""
+
+@final
+class Wire:
+    """The read side of every client socket of one listening socket, on one Rust thread ("stoa-wire"): accept,
+    the WebSocket handshake, frames (unmasked, reassembled; text refused with 1003, over
+    ``max_message_bytes`` with 1009, protocol errors with 1002), ping/pong, the close handshake, and the
+    keepalive (a connection idle both ways for 5 s is pinged, and closed with 4001 if nothing comes back
+    within 5 s). Every byte it writes goes through ``fanout``. A speaker's ``audio`` goes from the socket into
+    its space's mixer through ``pool``'s routes (``SpaceDriver.route``), never through Python.
+
+    The gateway waits until ``fileno()`` is readable and takes the events: an "opened" connection is
+    answered with ``accept`` or ``refuse``; each of its "message" events is acknowledged with ``taken`` once
+    handled (at ``max_pending_messages`` not taken, the wire stops reading that socket); "closed" ends it.
+    Call ``shutdown`` after ``Fanout.shutdown``."""
+
+    def __new__(
+        cls,
+        listener_fds: list[int],
+        fanout: Fanout,
+        pool: TickPool,
+        *,
+        max_message_bytes: int = 65536,
+        sndbuf: int | None = None,
+        max_pending_messages: int = 8,
+    ) -> Self: ...
+    def fileno(self) -> int: ...
+    def take_events(self) -> list[WireEvent]: ...
+    def accept(self, conn: int) -> None: ...
+    def refuse(self, conn: int, status: int, body: bytes, headers: list[tuple[str, str]] = ...) -> None:
+        """Answer the upgrade with ``status``, ``headers`` and ``body``, then close (no "closed" event follows)."""
+    def close(self, conn: int, code: int, reason: str) -> None:
+        """Start the close handshake; "closed" follows when the client answers, or after 2 s."""
+    def taken(self, conn: int) -> None: ...
+    def stats(self) -> WireStats: ...
+    def shutdown(self) -> None:
+        """Stop the reader thread; connections still open are closed. Idempotent."""

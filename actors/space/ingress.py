@@ -2,10 +2,11 @@
 
 It belongs to the space, not to one incarnation of its actor (as the `Audience` does): it holds the space's
 mixer and the input of each person allowed to send audio, which the actor keeps in step with the state
-(only unmuted people on the mic have an input: the authority on who is heard). A packet goes from the
-session to the mixer's ingress (a short Rust lock) with no Python task switch, so audio never waits behind
-a command, a store write, or a restart; every packet that is not played is counted, by reason, in
-`AudioStats`.
+(only unmuted people on the mic have an input: the authority on who is heard). With the Rust
+transport a packet goes from the speaker's socket to the mixer's ingress in Rust (`mixer.Wire`, through the
+routes the ticker keeps: `SpaceDriver.route`), and `push` serves only messages Python decoded (the Python
+transport's, and any the wire did not take); either way audio never waits behind a command, a store write,
+or a restart, and every packet that is not played is counted, by reason, in `AudioStats`.
 """
 
 from __future__ import annotations
@@ -83,6 +84,11 @@ class AudioIngress:
             return
         if accepted:
             self.ticker.notify()
+
+    def count_without_input(self, packets: int) -> None:
+        """`packets` from someone without an input, dropped before they got here (the Rust wire found no
+        route for them): counted as `push` counts its own."""
+        self._no_input += packets
 
     # -- who has an input (the actor keeps this in step with the state) -----------------------------------
 

@@ -76,7 +76,12 @@ def _origin(value: str) -> str | None:
 
 @dataclass(frozen=True)
 class ServerSettings:
-    host: str = setting("127.0.0.1", "interface to bind; 0.0.0.0 for all IPv4 interfaces", flag="--host")
+    host: str = setting(
+        "127.0.0.1",
+        "address or name to bind: every address the name resolves to, on the same port (localhost: 127.0.0.1 "
+        "and ::1); 0.0.0.0 for all IPv4 interfaces, :: for all IPv6",
+        flag="--host",
+    )
     port: int = setting(
         8765,
         "the WebSocket port (clients, docs/protocol.md); 0 lets the kernel pick one (the bound port is printed)",
@@ -88,8 +93,9 @@ class ServerSettings:
                          flag="--data")  # fmt: skip
     transport: str = setting(
         "rust",
-        "rust: the Rust fan-out writes every byte to clients; python: trio-websocket writes, one send per "
-        "listener per message (the benchmark's baseline)",
+        "rust: Rust reads every client socket (handshake, frames, keepalive; speakers' audio straight into the "
+        "mixer) and the Rust fan-out writes every byte to clients; python: trio-websocket reads and writes, one "
+        "send per listener per message (the benchmark's baseline)",
         flag="--transport",
         choices=("rust", "python"),
     )

@@ -10,8 +10,9 @@ use crate::fanout::Fanout;
 use crate::{Mixer, int_arg, mc, raise};
 
 #[pyclass(frozen, module = "mixer._mixer")]
-struct TickPool {
-    inner: dr::TickPool,
+pub(crate) struct TickPool {
+    /// The wire reads its speakers' routes (see `wire.rs`).
+    pub(crate) inner: dr::TickPool,
 }
 
 #[pymethods]

@@ -7,6 +7,7 @@
 mod driver;
 mod fanout;
 mod loadpool;
+mod wire;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -324,5 +325,6 @@ fn _mixer(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fanout::register(m)?;
     driver::register(m)?;
     loadpool::register(m)?;
+    wire::register(m)?;
     Ok(())
 }

@@ -258,7 +258,7 @@ async def test_a_fault_in_a_session_outside_requests_closes_it_alone_with_1011(
     caplog: pytest.LogCaptureFixture,
     transport: Literal["rust", "python"],
 ) -> None:
-    """The guard around each connection (`Gateway.on_connection`): a session that fails (injected: `run` raises
+    """The guard around each connection (`Gateway.serve`): a session that fails (injected: `run` raises
     for the attacker's connection) is closed with 1011; the server and the bystander's space carry on."""
     run = Session.run
     armed = trio.Event()

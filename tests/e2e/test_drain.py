@@ -19,7 +19,7 @@ import pytest
 import trio
 from trio_websocket import ConnectionRejected, open_websocket_url
 
-from gateway.client import connect, connect_account
+from gateway.client import Client, connect, connect_account
 from mixer import ListenerPool
 from tests.conftest import ROOT, ServerProcess, start_server, stop_server
 from tests.e2e.wire import raw_handshake
@@ -48,14 +48,22 @@ async def wait_until(condition: Callable[[], bool], seconds: float = 20.0) -> No
             await trio.sleep(0.05)
 
 
+async def told_to_reconnect(client: Client) -> None:
+    """The reconnecting Python client saw its connection end with 4004 and, as the close-code table says
+    (docs/protocol.md: 4004, reconnect and resume), did not give up: it keeps trying (refused with 503
+    while the server drains, then no server at all), so `closed` (stopped for good) stays unset."""
+    await wait_until(lambda: client.close_code is not None, 5.0)
+    assert client.close_code == 4004
+    assert client.ws.closed is not None and client.ws.closed.code == 4004, "its connection ended"
+    assert not client.closed.is_set(), "a client told 4004 reconnects"
+
+
 async def test_a_drain_tells_fifty_clients_to_reconnect_and_exits_cleanly(tmp_path: Path) -> None:
     data = tmp_path / "data"
     srv = start_server(data, "--drain-timeout", "20")
     try:
         with trio.fail_after(60):
-            # A client that does not reconnect, so that `closed` shows the close it was told (a reconnecting
-            # one would try again after 4004, and be refused with 503 while the server drains).
-            async with connect_account(srv.url, "host", reconnect=None) as host:
+            async with connect_account(srv.url, "host") as host:
                 space_id = (await host.create_space("Draining")).space.space_id
                 await host.share_post("acknowledged before the drain")  # returns once the server said ok
                 users = [f"listener_{i}" for i in range(LISTENERS)]
@@ -73,9 +81,7 @@ async def test_a_drain_tells_fifty_clients_to_reconnect_and_exits_cleanly(tmp_pa
                     for listener in pool.listeners():
                         assert (listener.state, listener.close_code) == ("closed", 4004), listener
                     assert pool.stats().closed_by_server == LISTENERS
-                with trio.fail_after(5):
-                    await host.closed.wait()
-                assert host.ws.closed is not None and host.ws.closed.code == 4004
+                await told_to_reconnect(host)
     finally:
         stop_server(srv)
     # No acknowledged write was lost: the post is there after a restart on the same data.
@@ -131,13 +137,11 @@ async def test_stoa_drain_finds_the_server_by_its_data_folder(tmp_path: Path) ->
     srv = start_server(data)
     try:
         with trio.fail_after(30):
-            async with connect(srv.url, "lena", reconnect=None) as lena:
+            async with connect(srv.url, "lena") as lena:
                 done = await trio.to_thread.run_sync(run_drain, data, "20")
                 assert done.returncode == 0, done.stderr
                 assert f"server {srv.proc.pid} has exited" in done.stdout
-                with trio.fail_after(5):
-                    await lena.closed.wait()
-                assert lena.ws.closed is not None and lena.ws.closed.code == 4004
+                await told_to_reconnect(lena)
         assert srv.proc.wait(timeout=5) == 0
         # The control: with no server on the folder, `stoa drain` says so and fails.
         none = await trio.to_thread.run_sync(run_drain, data, "0")

@@ -71,6 +71,11 @@ async def test_counters_move_with_joins_refusals_and_talk(tmp_path: object) -> N
                     assert value(joined, "stoa_connections") == 2
                     assert value(joined, "stoa_sign_ins_total", kind="guest") >= 1
                     assert value(joined, "stoa_store_write_seconds_count") > 0, "the space was recorded"
+                    # The Rust reader's counters: both sockets are its, and their requests reached Python.
+                    assert value(joined, "stoa_wire_connections") == 2
+                    assert value(joined, "stoa_wire_accepted_total") >= 2
+                    assert value(joined, "stoa_wire_messages_total") >= 4, "two hellos, a create and a join"
+                    assert value(joined, "stoa_wire_bytes_read_total") > 0
 
                     # A rate limit's refusals are counted by limit: listings allow 5 at once.
                     refused = 0
@@ -94,6 +99,10 @@ async def test_counters_move_with_joins_refusals_and_talk(tmp_path: object) -> N
                     assert value(talked, "stoa_mixer_ticks_total") >= 40
                     assert value(talked, "stoa_mixer_tick_seconds_count") == value(talked, "stoa_mixer_ticks_total")
                     assert value(talked, "stoa_speaker_packets_accepted_total") >= 40
+                    # The host's audio went from its socket into the mixer in Rust, none of it through Python.
+                    assert value(talked, "stoa_wire_audio_total", route="routed") == len(encode_tone(440, 1.0))
+                    assert value(talked, "stoa_wire_audio_total", route="unrouted") == 0
+                    assert value(talked, "stoa_wire_messages_total") >= value(joined, "stoa_wire_messages_total") + 12
                     assert value(talked, "stoa_mixer_tick_seconds_bucket", le="+Inf") == value(
                         talked, "stoa_mixer_ticks_total"
                     )

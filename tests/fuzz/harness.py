@@ -5,11 +5,11 @@ read-decode-dispatch loop, and the outcomes the protocol documents for them.
 - `SessionHarness.feed(data)`: a real `Session` (the gateway's, unchanged) over an in-memory WebSocket, with a real
   store (SQLite in memory), a real `SpaceDirectory` (space actors, mixers) and a real `Gateway`, inside
   `trio.run`. The input picks a start (`SCENARIOS`: before `hello`, a guest, an account hosting a space, an
-  account listening in one)
-  and holds the client's messages separated by `SEPARATOR`. Every reply must be an `error` with a documented
-  code other than `internal`, or a normal reply; the session must end with a documented close code, never 1011
-  (an unexpected exception, contained) and nothing may escape it. A violation raises, which is the fuzzer's
-  crash.
+  account listening in one), whether the messages are read as the Rust `Wire` reads them (its audio reader
+  first) or as trio-websocket does (`through_wire`), and holds the client's messages separated by
+  `SEPARATOR`. Every reply must be an `error` with a documented code other than `internal`, or a normal reply;
+  the session must end with a documented close code, never 1011 (an unexpected exception, contained) and
+  nothing may escape it. A violation raises, which is the fuzzer's crash.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 
 import argon2
 import msgspec
 import trio
-from trio_websocket import CloseReason, ConnectionClosed, WebSocketConnection
+from trio_websocket import CloseReason, ConnectionClosed
 
 import store
 from actors.space import SpaceDirectory
@@ -33,6 +33,7 @@ from gateway.limits import LimitSettings
 from gateway.pyfanout import PyFanout
 from gateway.server import Gateway, GatewayConfig
 from gateway.session import Session
+from mixer import parse_audio
 
 SEPARATOR = b"\xc1\xc1"  # 0xc1 is never used in msgpack, so valid messages never hold it
 SCENARIOS = ("before_hello", "guest", "host", "listener")
@@ -71,24 +72,42 @@ def split(data: bytes) -> tuple[str, list[bytes]]:
     return SCENARIOS[data[0] % len(SCENARIOS)], [m for m in data[1:].split(SEPARATOR)]
 
 
+def through_wire(data: bytes) -> bool:
+    """Whether an input is read as the Rust `Wire` reads it (bit 2 of its first byte; seeds leave it clear)."""
+    return bool(data) and data[0] & 4 != 0
+
+
 def join(scenario: str, messages: list[bytes]) -> bytes:
     """The inverse of `split`: how seeds are written."""
     return bytes([SCENARIOS.index(scenario)]) + SEPARATOR.join(messages)
 
 
 class MemoryWebSocket:
-    """What a Session uses of a trio-websocket connection, in memory: it yields `incoming`, then the peer
-    closes (1000)."""
+    """What a Session uses of its connection, in memory: it yields `incoming`, then the peer closes (1000).
 
-    def __init__(self, incoming: list[bytes]) -> None:
+    With `wire`, it reads as the Rust transport's `Wire` does: a message the wire's own reader takes as audio
+    (`mixer.parse_audio`, the Rust code) never reaches the session; as from a connection with no route to a
+    mixer, the session is told of it (`audio_unrouted`), and the next message carries `audio_seen`."""
+
+    def __init__(self, incoming: list[bytes], *, wire: bool = False) -> None:
         self._incoming = deque(incoming)
+        self._wire = wire
+        self.session: Session | None = None
         self.closed_with: tuple[int, str | None] | None = None
+        self.audio_seen = False
 
     async def get_message(self) -> bytes:
         await trio.lowlevel.checkpoint()
-        if not self._incoming:
-            raise ConnectionClosed(CloseReason(1000, None))
-        return self._incoming.popleft()
+        seen = False
+        while self._incoming:
+            message = self._incoming.popleft()
+            if self._wire and parse_audio(message) is not None and self.session is not None:
+                self.session.audio_unrouted(1)
+                seen = True
+                continue
+            self.audio_seen = seen
+            return message
+        raise ConnectionClosed(CloseReason(1000, None))
 
     async def send_message(self, data: bytes) -> None:
         await trio.lowlevel.checkpoint()
@@ -187,8 +206,9 @@ class SessionHarness:
             "listener": [account, request(p.JoinSpace(ref=0, space_id=space_id or ""))],
         }[scenario]
         conn, _ = self.fanout.register_outbox()
-        ws = MemoryWebSocket(start + messages)
-        session = Session(cast(WebSocketConnection, ws), self.gateway, conn, None, None)
+        ws = MemoryWebSocket(start + messages, wire=through_wire(data))
+        session = Session(ws, self.gateway, conn, None)
+        ws.session = session
         del self.incidents.errors[:]
         try:
             with trio.fail_after(INPUT_TIMEOUT_S):

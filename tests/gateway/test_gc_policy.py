@@ -144,6 +144,6 @@ async def test_connections_that_come_and_go_leave_nothing_frozen_behind(
             last = await churn(server, space_id, f"r{r}", listeners)
     grown_per_connection = (last - first) / (3 * listeners)
     if cycle_broken:
-        assert grown_per_connection < 5, grown_per_connection  # the control leaves 52
-    else:
-        assert grown_per_connection > 20, grown_per_connection
+        assert grown_per_connection < 2, grown_per_connection  # measured 0.2
+    else:  # with the Rust wire a connection's Python side is small: the cycle left in holds about 7 objects
+        assert grown_per_connection > 4, grown_per_connection

@@ -1,100 +1,143 @@
-"""The Rust transport's descriptor contract: a socket's registration with the fan-out's writer is undone on
-every way out of a connection, cancellation during the handshake included, before Trio closes the socket,
-so a descriptor number the kernel hands out again never receives bytes meant for someone else."""
+"""The Rust transport in a server run in this process, over real sockets: a speaker's `audio` goes from its socket
+into the space's mixer through the Rust `Wire` (its own counters say so, and Python is handed only what the wire
+leaves to it), every packet is counted once in `audio_stats()`, and audio with no route is refused per protocol at
+most once a second, without a message per packet to Python. (The wire's framing, handshake, keepalive and
+descriptor rules are tested in Rust, `mixer-rs/wire/tests/`; the behaviours clients see, end to end.)"""
 
 from __future__ import annotations
 
 import socket
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
+import msgpack
 import pytest
 import trio
-import trio.testing
-from trio_websocket import WebSocketRequest
 
-from gateway import transport
-from gateway.transport import FanoutStream, serve_rust
-from mixer import Fanout
+from gateway.client import Client, connect, connect_account
+from gateway.server import GatewayConfig, Server, serve
+from gateway.transport import open_listeners
+from mixer import Wire
+from tests.audio import assert_tone_present, decode_stream, encode_tone
 
-MAX_MESSAGE = 65536
-OLD_CONN = 1  # connection ids start at 1 in a new fan-out
-
-
-async def never_called(request: WebSocketRequest, conn: int, outbox: object, stream: FanoutStream | None) -> None:
-    raise AssertionError("no handshake completes in these tests")
+TONE_HZ = 660.0
 
 
-def unread(sock: socket.socket) -> bytes:
-    """Whatever has arrived on `sock` (it is made non-blocking)."""
-    sock.setblocking(False)
-    try:
-        return sock.recv(65536)
-    except BlockingIOError:
-        return b""
-
-
-async def misdelivered(fanout: Fanout) -> bytes:
-    """Open fresh sockets (the kernel hands out the lowest free numbers: the old server socket's among them),
-    send to the old connection, and return every byte that reached any of the fresh sockets."""
-    pairs = [socket.socketpair() for _ in range(4)]
-    try:
-        fanout.send_raw(OLD_CONN, b"meant for the old client")
-        await trio.sleep(0.2)  # the writer thread's turn
-        return b"".join(unread(end) for pair in pairs for end in pair)
-    finally:
-        for pair in pairs:
-            for end in pair:
-                end.close()
-
-
-async def wait_registered(fanout: Fanout) -> None:
-    while fanout.stats().connections < 1:  # noqa: ASYNC110 (the state is the Rust writer's)
-        await trio.sleep(0.01)
-
-
-async def test_a_handshake_cancelled_from_outside_never_lets_its_bytes_reach_another_socket() -> None:
-    fanout = Fanout()
-    with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            port = await nursery.start(serve_rust, fanout, "127.0.0.1", 0, never_called, MAX_MESSAGE)
-            client = await trio.open_tcp_stream("127.0.0.1", port)  # sends nothing: the handshake waits
-            await wait_registered(fanout)
-            nursery.cancel_scope.cancel()  # the server stops with the handshake under way
-        # The hazard first (as the control below shows it): were the old socket still registered, its bytes
-        # would reach a socket that reuses its number. Then the cause: nothing stays registered.
-        assert await misdelivered(fanout) == b""
-        assert fanout.stats().connections == 0, "the cancelled connection is still registered"
-        await client.aclose()
-    fanout.shutdown()
-
-
-async def test_a_client_that_hangs_up_during_the_handshake_is_unregistered_when_it_times_out(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(transport, "HANDSHAKE_TIMEOUT_S", 0.3)
-    fanout = Fanout()
-    with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            port = await nursery.start(serve_rust, fanout, "127.0.0.1", 0, never_called, MAX_MESSAGE)
-            client = await trio.open_tcp_stream("127.0.0.1", port)
-            await client.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n")  # half a request, then gone
-            await wait_registered(fanout)
-            await client.aclose()
-            with trio.move_on_after(1.0):  # the handshake's timeout, then the writer's release
-                while fanout.stats().connections:  # noqa: ASYNC110
-                    await trio.sleep(0.01)
-            assert await misdelivered(fanout) == b"", "bytes for the hung-up client reached another socket"
-            assert fanout.stats().connections == 0, "the hung-up connection is still registered"
+@asynccontextmanager
+async def hosted_space(tmp_path: Path) -> AsyncIterator[tuple[Server, Wire, str, str, Client]]:
+    """A server with the Rust transport, in this process, and a space its host is in: (server, its wire, the
+    url, the space id, the host's client)."""
+    async with trio.open_nursery() as nursery:
+        server: Server = await nursery.start(serve, GatewayConfig(port=0, data_dir=tmp_path / "data"))
+        url = f"ws://127.0.0.1:{server.port}/"
+        assert server.wire is not None
+        try:
+            async with connect_account(url, "host") as host:
+                space_id = (await host.create_space("Wire")).space.space_id
+                yield server, server.wire, url, space_id, host
+        finally:
+            await server.gateway.shut_down()
             nursery.cancel_scope.cancel()
-    fanout.shutdown()
 
 
-async def test_control_a_socket_closed_while_registered_hands_its_bytes_to_the_next_socket() -> None:
-    """The hazard itself, without the transport: the check above does see misdelivered bytes."""
-    fanout = Fanout()
-    old, _peer = socket.socketpair()
-    conn = fanout.register(old.fileno(), borrow=True)
-    assert conn == OLD_CONN
-    old.close()  # closed before `close(conn)` and `released(conn)`: what the transport must never do
-    with trio.fail_after(10):
-        assert await misdelivered(fanout) == b"meant for the old client"
-    fanout.shutdown()
+async def stream(client: Client, packets: list[bytes], first_seq: int = 0) -> None:
+    start = trio.current_time()
+    for i, packet in enumerate(packets):
+        await trio.sleep_until(start + i * 0.020)
+        await client.send_audio(first_seq + i, time.time_ns() // 1000, packet)
+
+
+async def next_error(client: Client) -> str:
+    while True:
+        event = await client.next_event()
+        if hasattr(event, "code"):
+            return str(event.code)
+
+
+async def test_a_speakers_audio_goes_from_its_socket_to_the_mixer_and_every_packet_is_counted_once(
+    tmp_path: Path,
+) -> None:
+    with trio.fail_after(40):
+        async with hosted_space(tmp_path) as (server, wire, url, space_id, host):
+            async with connect(url, "ear") as ear:
+                await ear.join_space(space_id)
+                messages_before = wire.stats().messages
+                packets = encode_tone(TONE_HZ, 2.0)
+                heard: list[bytes] = []
+
+                async def listen() -> None:
+                    while True:
+                        heard.append((await ear.audio.receive()).opus)
+
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(listen)
+                    await stream(host, packets)
+                    # One audio message with a field a newer client adds: valid, but not the wire's to take.
+                    extra = {"type": "audio", "seq": len(packets), "captured_at": 1, "opus": packets[0], "x": 1}
+                    await host.ws.send_message(msgpack.packb(extra))
+                    await trio.sleep(0.5)
+                    nursery.cancel_scope.cancel()
+            taken = wire.stats()
+            stats = server.gateway.directory.audio_stats()
+            assert taken.audio_routed == len(packets), "the wire pushed every packet itself"
+            assert taken.messages - messages_before <= 3, "Python was handed the odd message, not the audio"
+            assert stats.packets_in + stats.dropped_no_input + stats.dropped_refused == len(packets) + 1
+            assert_tone_present(decode_stream(heard[len(heard) // 5 :]), TONE_HZ)
+
+
+async def test_audio_with_no_route_is_refused_at_most_once_a_second_and_not_counted_as_the_spaces(
+    tmp_path: Path,
+) -> None:
+    with trio.fail_after(40):
+        async with hosted_space(tmp_path) as (server, wire, url, space_id, _):
+            async with connect_account(url, "talker") as talker:
+                await talker.join_space(space_id)
+                messages_before = wire.stats().messages
+                await stream(talker, encode_tone(TONE_HZ, 1.5))
+                assert await next_error(talker) == "not_a_speaker"
+                assert await next_error(talker) == "not_a_speaker"
+                with trio.move_on_after(0.5):
+                    await next_error(talker)
+                    raise AssertionError("a third refusal within 1.5 s")
+                assert wire.stats().audio_unrouted == 75
+                assert wire.stats().messages == messages_before, "no message per packet to Python"
+                stats = server.gateway.directory.audio_stats()
+                assert stats.packets_in == 0 and stats.dropped == 0, "a listener's audio is refused, as before"
+
+
+async def test_the_wire_listens_on_every_address_the_host_name_resolves_to_on_one_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host name with an IPv4 and an IPv6 address, as "localhost" often has (here the resolver's answer is
+    given, with one address twice as getaddrinfo can: this machine's localhost is 127.0.0.1 alone): one socket
+    per address, on one port, and clients reach the server on each."""
+    real = socket.getaddrinfo
+
+    def both_loopbacks(host: str, port: int, *args: object, **kwargs: object) -> list[Any]:
+        assert host == "loopbacks"
+        return [*real("127.0.0.1", port, type=socket.SOCK_STREAM), *real("::1", port, type=socket.SOCK_STREAM),
+                *real("127.0.0.1", port, type=socket.SOCK_STREAM)]  # fmt: skip
+
+    monkeypatch.setattr(socket, "getaddrinfo", both_loopbacks)
+    listeners = open_listeners("loopbacks", 0)
+    try:
+        assert sorted(sock.family for sock in listeners) == [socket.AF_INET, socket.AF_INET6], "one per address"
+        assert len({sock.getsockname()[1] for sock in listeners}) == 1, "the same port on both"
+    finally:
+        for sock in listeners:
+            sock.close()
+    async with trio.open_nursery() as nursery:
+        config = GatewayConfig(host="loopbacks", port=0, data_dir=tmp_path / "data")
+        server: Server = await nursery.start(serve, config)
+        monkeypatch.setattr(socket, "getaddrinfo", real)  # the clients resolve literal addresses
+        try:
+            with trio.fail_after(20):
+                for url in (f"ws://127.0.0.1:{server.port}/", f"ws://[::1]:{server.port}/"):
+                    async with connect(url, "anywhere") as client:
+                        assert client.user.startswith("g-"), url
+        finally:
+            await server.gateway.shut_down()
+            nursery.cancel_scope.cancel()

@@ -29,6 +29,10 @@ EXPECTED = {
     "SpeakerPool",
     "TickPool",
     "TickPoolStats",
+    "Wire",
+    "WireEvent",
+    "WireStats",
+    "parse_audio",
 }
 
 

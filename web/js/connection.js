@@ -10,8 +10,8 @@ const BACKOFF_FIRST_MS = 400;
 const BACKOFF_MAX_MS = 15000;
 const REQUEST_TIMEOUT_MS = 20000;
 // Closes after which a client does not reconnect by itself: the server ended the connection normally (1000),
-// a client bug (1003, 1008, 1009), a newer connection of this user took over (4002), a suspended account (4005).
-const FINAL_CLOSES = new Set([1000, 1003, 1008, 1009, 4002, 4005]);
+// a client bug (1002, 1003, 1007, 1008, 1009), a newer connection of this user took over (4002), a suspended account (4005).
+const FINAL_CLOSES = new Set([1000, 1002, 1003, 1007, 1008, 1009, 4002, 4005]);
 
 export class RequestError extends Error {
   constructor(code, message, retryAfterMs) {

@@ -38,6 +38,7 @@ export const ERROR_MESSAGES = {
   no_such_scheduled_space: "That scheduled space does not exist.",
   scheduled_space_over: "That scheduled space was cancelled or has already started.",
   not_resumable: "Your place in the space was not kept. Joining it again…",
+  account_suspended: "This account is suspended. Contact the people who run this server.",
   bad_sdp: "Your browser's audio connection was refused. Speaking through the page's own connection instead.",
   rtc_failed: "The audio connection could not be set up. Speaking through the page's own connection instead.",
   schema_too_new: "The server's data is from a newer version of Stoa. Tell the server's operator.",
@@ -46,8 +47,10 @@ export const ERROR_MESSAGES = {
 export const CLOSE_MESSAGES = {
   1000: "Disconnected. Reload the page to connect again.",
   1001: "The server is restarting. Reconnecting…",
+  1002: "The server could not read this page's connection. Reload the page.",
   1003: "The server could not read this page's messages. Reload the page.",
   1006: "The connection dropped. Reconnecting…",
+  1007: "The server could not read this page's connection. Reload the page.",
   1008: "The server closed the connection after too many unreadable messages. Reload the page.",
   1009: "A message was too large for the server. Reload the page.",
   1011: "The server hit a problem with this connection. Reconnecting…",

@@ -51,6 +51,7 @@ mod batch;
 mod batching;
 mod pool;
 mod space;
+mod speakers;
 mod wire;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -59,6 +60,7 @@ use std::time::Duration;
 pub use batching::{Batching, DOWN_PERCENT, LISTENERS_PER_FRAME, STEPS};
 pub use pool::{PoolStats, TICK_BUCKETS_US, TickPool};
 pub use space::{Driver, DriverStats};
+pub use speakers::{Pushed, SpeakerRoutes};
 pub use wire::{WireFrame, encode_audio};
 
 pub const FRAME: Duration = Duration::from_millis(20);

@@ -18,6 +18,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::space::Slot;
+use crate::speakers::SpeakerRoutes;
 use crate::lock;
 
 /// One space due for a tick at `deadline`. Each space is in the queue at most
@@ -192,6 +193,8 @@ fn spawn(shared: &Arc<PoolShared>, handles: &mut Vec<JoinHandle<()>>) -> io::Res
 /// The server's tick threads. Dropping it stops and joins them.
 pub struct TickPool {
     pub(crate) shared: Arc<PoolShared>,
+    /// Which connection's audio goes to which of this pool's spaces (see `speakers.rs`).
+    pub(crate) routes: Arc<SpeakerRoutes>,
 }
 
 impl TickPool {
@@ -211,7 +214,7 @@ impl TickPool {
             handles: Mutex::new(Vec::new()),
             times: TickTimes::default(),
         });
-        let pool = Self { shared };
+        let pool = Self { shared, routes: Arc::default() };
         {
             let mut handles = lock(&pool.shared.handles);
             for _ in 0..threads {
@@ -224,6 +227,11 @@ impl TickPool {
     /// Threads alive now.
     pub fn threads(&self) -> usize {
         self.shared.alive.load(Ordering::SeqCst)
+    }
+
+    /// The speakers' routes of this pool's spaces, for the reader of client sockets.
+    pub fn speaker_routes(&self) -> Arc<SpeakerRoutes> {
+        Arc::clone(&self.routes)
     }
 
     /// Spaces ticking now (someone talks, or just stopped and their last frames are due).

@@ -13,6 +13,7 @@ use mixer_core::Mixer;
 use crate::batch::Batch;
 use crate::batching::Batching;
 use crate::pool::{PoolShared, TickPool};
+use crate::speakers::SpeakerRoutes;
 use crate::{FRAME, MAX_BEHIND, lock};
 
 /// Counters of a driver since it started.
@@ -55,6 +56,22 @@ struct SlotState {
 }
 
 impl Slot {
+    pub(crate) fn mixer(&self) -> &Mixer {
+        &self.mixer
+    }
+
+    /// Packets were pushed: start ticking if quiet. Costs one atomic load when
+    /// the space is ticking already (every packet but a talk spurt's first).
+    pub(crate) fn notify(self: &Arc<Self>, pool: &PoolShared) {
+        // A stale `true` is harmless: the tick thread that clears it looks at the mixer again after.
+        if self.scheduled.load(Ordering::Relaxed) {
+            return;
+        }
+        if self.mixer.is_active() {
+            self.wake(pool);
+        }
+    }
+
     /// Ticks once, for `deadline`; returns the next deadline, or `None` when the
     /// mixer has gone quiet (what was batched is then sent) or the driver stopped.
     pub(crate) fn tick(&self, deadline: Instant) -> Option<Instant> {
@@ -135,6 +152,7 @@ impl Slot {
 pub struct Driver {
     slot: Arc<Slot>,
     pool: Arc<PoolShared>,
+    speakers: Arc<SpeakerRoutes>,
 }
 
 impl Driver {
@@ -166,30 +184,35 @@ impl Driver {
             messages: AtomicU64::new(0),
             tick_errors: AtomicU64::new(0),
         });
-        let driver = Self { slot, pool: Arc::clone(&pool.shared) };
+        let driver = Self { slot, pool: Arc::clone(&pool.shared), speakers: Arc::clone(&pool.routes) };
         driver.notify(); // a mixer that outlived a previous driver may hold packets already
         driver
     }
 
-    /// From the next tick on, speaker `input` hears its own stream on `conn`.
+    /// Speaker `input` is at connection `conn`: from the next flush on it
+    /// hears its own stream there, and from now on the `audio` that `conn`
+    /// sends goes to `input` (the pool's `SpeakerRoutes`). A route `input` had
+    /// to another connection is replaced.
     pub fn route(&self, input: u64, conn: u64) {
-        lock(&self.slot.routes).insert(input, conn);
+        let old = lock(&self.slot.routes).insert(input, conn);
+        if let Some(old) = old.filter(|&old| old != conn) {
+            self.speakers.clear(old, &self.slot, input);
+        }
+        self.speakers.set(conn, &self.slot, &self.pool, input);
     }
 
+    /// Speaker `input` has no connection here any more (it left, was muted,
+    /// moved off the mic, or reconnected): its stream and its audio stop.
     pub fn unroute(&self, input: u64) {
-        lock(&self.slot.routes).remove(&input);
+        if let Some(conn) = lock(&self.slot.routes).remove(&input) {
+            self.speakers.clear(conn, &self.slot, input);
+        }
     }
 
     /// Packets were pushed: start ticking if quiet. Costs one atomic load when
     /// the space is ticking already (every packet but a talk spurt's first).
     pub fn notify(&self) {
-        // A stale `true` is harmless: the tick thread that clears it looks at the mixer again after.
-        if self.slot.scheduled.load(Ordering::Relaxed) {
-            return;
-        }
-        if self.slot.mixer.is_active() {
-            self.slot.wake(&self.pool);
-        }
+        self.slot.notify(&self.pool);
     }
 
     /// The `seq` the next frame will carry.
@@ -209,11 +232,15 @@ impl Driver {
         }
     }
 
-    /// No more ticks; what is batched is sent now (after a tick under way
+    /// No more ticks and no more routes; what is batched is sent now (after a tick under way
     /// ends). Idempotent.
     pub fn stop(&self) {
         if self.slot.stopped.swap(true, Ordering::SeqCst) {
             return;
+        }
+        let routes = std::mem::take(&mut *lock(&self.slot.routes));
+        for (input, conn) in routes {
+            self.speakers.clear(conn, &self.slot, input);
         }
         let mut st = lock(&self.slot.state);
         self.slot.flush(&mut st);

@@ -32,6 +32,12 @@ pub use queue::Kind;
 pub use report::{FanoutStats, Notice, NoticeKind};
 pub use shared::CLOSE_GRACE;
 
+/// The fan-out's wrappers of epoll and eventfd, for the crates beside it that
+/// run their own event loop thread over client sockets (`wire`'s reader).
+pub mod os {
+    pub use crate::sys::{Epoll, EventFd, thread_cpu_ns};
+}
+
 /// A fan-out's bounds, fixed at creation; both apply per connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FanoutConfig {

@@ -118,6 +118,15 @@ impl Epoll {
     /// is ready to `out` (which events does not matter to the writer: any
     /// edge means "try writing"). An interrupted wait returns nothing.
     pub fn wait(&self, out: &mut Vec<u64>, timeout_ms: i32) -> io::Result<()> {
+        self.wait_with(timeout_ms, |token, _| out.push(token))
+    }
+
+    /// As `wait`, with each token's event bits (EPOLLIN, EPOLLRDHUP...).
+    pub fn wait_events(&self, out: &mut Vec<(u64, u32)>, timeout_ms: i32) -> io::Result<()> {
+        self.wait_with(timeout_ms, |token, events| out.push((token, events)))
+    }
+
+    fn wait_with(&self, timeout_ms: i32, mut each: impl FnMut(u64, u32)) -> io::Result<()> {
         const BATCH: usize = 256;
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; BATCH];
         // SAFETY: `events` is a live array of BATCH entries the kernel may fill.
@@ -126,8 +135,11 @@ impl Epoll {
         };
         match check(ret) {
             Ok(n) => {
-                // A copy, not a reference: the struct is packed on x86-64.
-                out.extend(events[..n as usize].iter().map(|e| e.u64));
+                // Copies, not references: the struct is packed on x86-64.
+                for event in &events[..n as usize] {
+                    let (token, bits) = (event.u64, event.events);
+                    each(token, bits);
+                }
                 Ok(())
             }
             Err(err) if err.kind() == io::ErrorKind::Interrupted => Ok(()),

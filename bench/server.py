@@ -1,0 +1,73 @@
+"""A `stoa serve` process for benchmarks, and its CPU time by thread, read from /proc (Linux).
+
+`root` runs another checkout's server (its `gateway/` and `actors/`, with this environment's Python and
+extension), so that a figure can be measured before and after a change in one run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import trio
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+UNLIMITED = ["--rate-limits", "off", "--max-connections-per-address", "0"]
+
+
+@asynccontextmanager
+async def running_server(
+    data: Path, transport: str, *args: str, root: Path | None = None
+) -> AsyncIterator[tuple[int, int]]:
+    """Start `stoa serve` on a free loopback port; yields (pid, port); kills it on the way out."""
+    command = [sys.executable, "-m", "gateway", "serve", "--port", "0", "--log-level", "WARNING",
+               "--data", str(data), "--transport", transport, *UNLIMITED, *args]  # fmt: skip
+    env = dict(os.environ)
+    if root is not None:
+        env["PYTHONPATH"] = str(root)
+    proc = await trio.lowlevel.open_process(command, stdout=-1, cwd=root, env=env)
+    try:
+        assert proc.stdout is not None
+        said = b""
+        with trio.fail_after(60):
+            while b"/\n" not in said:  # "stoa: listening on ws://127.0.0.1:PORT/"
+                said += await proc.stdout.receive_some(4096) or b"(exited)"
+                if said.endswith(b"(exited)"):
+                    raise RuntimeError(f"the server exited before it listened: {said!r}")
+        port = int(said.split(b"/\n", 1)[0].rsplit(b":", 1)[1])
+        yield proc.pid, port
+    finally:
+        proc.kill()
+        await proc.wait()
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of `pid`'s threads, by group: "main" (the event loop), the Rust threads by name
+    ("stoa-wire", "stoa-fanout", "stoa-tick"), and "workers" (other threads: Trio's, whose ticks run
+    there with the Python transport)."""
+    out: dict[str, float] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except FileNotFoundError:
+            continue  # the thread ended meanwhile
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()
+        seconds = (int(fields[11]) + int(fields[12])) / _TICKS
+        if int(tid) == pid:
+            group = "main"
+        elif name in ("stoa-wire", "stoa-fanout", "stoa-tick"):
+            group = name
+        else:
+            group = "workers"
+        out[group] = out.get(group, 0.0) + seconds
+    return out
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """What each group used between two readings (a thread that ended meanwhile is not counted)."""
+    return {group: after[group] - before.get(group, 0.0) for group in after}

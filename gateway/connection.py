@@ -1,0 +1,96 @@
+"""A client connection as a Session sees it: messages in, and a close handshake. Both transports provide it:
+
+- `WireConnection` (the `rust` transport): the Rust `mixer.Wire` reads the socket; the gateway's pump
+  (`transport.pump_wire`) hands this connection its messages and its end. It holds a queue of messages and
+  at most one `trio.Event` while a task waits: no socket object, no WebSocket library state.
+- `TrioConnection` (the `python` transport): a trio-websocket connection, the measured baseline.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Protocol
+
+import trio
+from trio_websocket import CloseReason, ConnectionClosed, WebSocketConnection
+
+from mixer import Wire
+
+
+class Connection(Protocol):
+    audio_seen: bool
+    """The client sent audio (taken on the way, never read here) before the message last returned."""
+
+    async def get_message(self) -> bytes | str:
+        """The next message; raises `ConnectionClosed` once the connection is over."""
+
+    async def aclose(self, code: int, reason: str) -> None:
+        """Close with `code` and `reason`, and wait for the client's answer (the caller bounds the wait)."""
+
+
+class WireConnection:
+    """A connection whose socket the Rust `Wire` reads: it sees only what the wire does not take itself."""
+
+    __slots__ = ("_changed", "_closed", "_inbox", "_wire", "address", "audio_seen", "conn")
+
+    def __init__(self, wire: Wire, conn: int, address: str) -> None:
+        self._wire = wire
+        self.conn = conn
+        self.address = address
+        self._inbox: deque[tuple[bytes, bool]] = deque()
+        self._closed: CloseReason | None = None
+        self._changed: trio.Event | None = None
+        self.audio_seen = False
+
+    # -- from the pump ------------------------------------------------------------------------------
+
+    def deliver(self, data: bytes, after_audio: bool) -> None:
+        self._inbox.append((data, after_audio))
+        self._wake()
+
+    def ended(self, code: int, reason: str) -> None:
+        self._closed = CloseReason(code, reason)
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+    async def _wait(self) -> None:
+        if self._changed is None:
+            self._changed = trio.Event()
+        await self._changed.wait()
+
+    # -- the Session's side ---------------------------------------------------------------------------
+
+    async def get_message(self) -> bytes:
+        while not self._inbox:
+            if self._closed is not None:
+                raise ConnectionClosed(self._closed)
+            await self._wait()
+        data, self.audio_seen = self._inbox.popleft()
+        self._wire.taken(self.conn)  # the wire reads on once fewer than its bound are pending
+        return data
+
+    async def aclose(self, code: int, reason: str) -> None:
+        if self._closed is None:
+            self._wire.close(self.conn, code, reason)
+        while self._closed is None:
+            await self._wait()
+
+
+class TrioConnection:
+    """trio-websocket's connection, for the `python` transport (which also writes and pings through it)."""
+
+    __slots__ = ("audio_seen", "ws")
+
+    def __init__(self, ws: WebSocketConnection) -> None:
+        self.ws = ws
+        self.audio_seen = False  # every message, audio included, is read here
+
+    async def get_message(self) -> bytes | str:
+        return await self.ws.get_message()
+
+    async def aclose(self, code: int, reason: str) -> None:
+        await self.ws.aclose(code, reason)

@@ -1,0 +1,334 @@
+//! `Conn`: one client connection as the reader sees it, and `Ctx`, what
+//! handling its bytes may touch (the fan-out for its answers, the speakers'
+//! routes, the events for the owner). A connection goes Handshake -> Pending
+//! (the owner decides) -> Open -> Closing (our close frame sent) -> Done.
+
+use std::net::IpAddr;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use driver::{Pushed, SpeakerRoutes};
+use fanout::Fanout;
+use mixer_core::Frame;
+
+use crate::frames::{self, FrameReader, Item};
+use crate::handshake::{self, Parsed};
+use crate::{Counters, Event, WireConfig, audio};
+
+/// At most one `AudioUnrouted` event per connection per this long.
+pub(crate) const UNROUTED_EVERY: Duration = Duration::from_secs(1);
+/// A connection's buffer keeps at most this much capacity while empty.
+const KEPT_CAPACITY: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Handshake,
+    /// The owner has the upgrade request; `key` answers it.
+    Pending {
+        key: String,
+    },
+    Open,
+    /// Our close frame is out; the client has until `deadline` to answer.
+    Closing {
+        deadline: Instant,
+        code: u16,
+        reason: String,
+    },
+    Done,
+}
+
+pub(crate) struct Conn {
+    pub id: u64,
+    pub fd: OwnedFd,
+    pub peer: IpAddr,
+    pub phase: Phase,
+    /// Bytes read and not yet handled (at most one incomplete frame, or
+    /// what arrived while the owner was behind).
+    pub inbuf: Vec<u8>,
+    frames: FrameReader,
+    pub since: Instant,
+    pub last_received: Instant,
+    pub pinged_at: Option<Instant>,
+    /// Messages handed to the owner and not yet taken.
+    pub pending: u32,
+    after_audio: bool,
+    unrouted: u64,
+    unrouted_told: Option<Instant>,
+    /// The owner was told of it (`Opened`) and not refused it: it hears `Closed`.
+    pub told: bool,
+}
+
+pub(crate) struct Ctx {
+    pub fanout: Arc<Fanout>,
+    pub speakers: Arc<SpeakerRoutes>,
+    pub config: WireConfig,
+    pub events: Vec<Event>,
+    pub counters: Arc<crate::Shared>,
+}
+
+impl Ctx {
+    fn counters(&self) -> &Counters {
+        &self.counters.counters
+    }
+}
+
+impl Conn {
+    pub fn new(id: u64, fd: OwnedFd, peer: IpAddr, max_message: usize) -> Self {
+        let now = Instant::now();
+        Self {
+            id,
+            fd,
+            peer,
+            phase: Phase::Handshake,
+            inbuf: Vec::new(),
+            frames: FrameReader::new(max_message),
+            since: now,
+            last_received: now,
+            pinged_at: None,
+            pending: 0,
+            after_audio: false,
+            unrouted: 0,
+            unrouted_told: None,
+            told: false,
+        }
+    }
+
+    /// Whether the reader should read this socket now.
+    pub fn reading(&self, ctx: &Ctx) -> bool {
+        match self.phase {
+            Phase::Handshake | Phase::Closing { .. } => true,
+            Phase::Open => self.pending < ctx.config.max_pending_messages,
+            Phase::Pending { .. } | Phase::Done => false,
+        }
+    }
+
+    /// Handles what `inbuf` holds, as far as the phase allows.
+    pub fn handle(&mut self, ctx: &mut Ctx) {
+        let mut buf = std::mem::take(&mut self.inbuf);
+        let used = match self.phase {
+            Phase::Handshake => self.handshake(&buf, ctx),
+            Phase::Open | Phase::Closing { .. } => self.frames(&mut buf, ctx),
+            Phase::Pending { .. } | Phase::Done => 0,
+        };
+        if self.phase == Phase::Done {
+            return; // the rest is never read
+        }
+        buf.drain(..used);
+        if buf.is_empty() && buf.capacity() > KEPT_CAPACITY {
+            buf = Vec::new(); // 10,000 idle listeners must not each keep a read's worth
+        }
+        self.inbuf = buf;
+    }
+
+    fn handshake(&mut self, buf: &[u8], ctx: &mut Ctx) -> usize {
+        match handshake::parse(buf) {
+            Parsed::Partial => 0,
+            Parsed::Bad(bad) => {
+                ctx.fanout.send_raw(
+                    self.id,
+                    &handshake::refusal(bad.status, &[], format!("{}\n", bad.why).as_bytes()),
+                );
+                crate::reader::bump(&ctx.counters().bad_handshakes);
+                self.finish(ctx, frames::ABNORMAL, "");
+                0
+            }
+            Parsed::Upgrade(upgrade, used) => {
+                self.phase = Phase::Pending { key: upgrade.key };
+                self.told = true;
+                ctx.events.push(Event::Opened {
+                    conn: self.id,
+                    peer: self.peer.to_string(),
+                    path: upgrade.path,
+                    origins: upgrade.origins,
+                });
+                used
+            }
+        }
+    }
+
+    /// The owner accepted: the 101 goes out, and frames are read from now on.
+    pub fn accept(&mut self, ctx: &mut Ctx) {
+        let Phase::Pending { key } = &self.phase else { return };
+        if ctx.fanout.send_raw(self.id, &handshake::switching_protocols(key)) {
+            self.phase = Phase::Open;
+            crate::reader::bump(&ctx.counters().accepted);
+        } else {
+            self.finish(ctx, frames::ABNORMAL, "");
+        }
+    }
+
+    /// The owner refused: its answer goes out, then the connection closes, unheard of again.
+    pub fn refuse(&mut self, response: &[u8], ctx: &mut Ctx) {
+        if matches!(self.phase, Phase::Pending { .. }) {
+            ctx.fanout.send_raw(self.id, response);
+            self.told = false;
+            self.finish(ctx, frames::ABNORMAL, "");
+        }
+    }
+
+    fn frames(&mut self, buf: &mut [u8], ctx: &mut Ctx) -> usize {
+        let mut at = 0;
+        while self.reading(ctx) && self.phase != Phase::Done {
+            match self.frames.next(&mut buf[at..]) {
+                Ok(None) => break,
+                Ok(Some((item, used))) => {
+                    if let Some(item) = item {
+                        self.item(item, &buf[at..at + used], ctx);
+                    }
+                    at += used;
+                }
+                Err(violation) => {
+                    if matches!(self.phase, Phase::Closing { .. }) {
+                        self.finish_closing(ctx);
+                    } else {
+                        self.close(ctx, violation.code, &violation.reason);
+                    }
+                    return at;
+                }
+            }
+        }
+        at
+    }
+
+    fn item(&mut self, item: Item, frame: &[u8], ctx: &mut Ctx) {
+        let closing = matches!(self.phase, Phase::Closing { .. });
+        match item {
+            Item::Binary { start, end } if !closing => self.message(&frame[start..end], ctx),
+            Item::Assembled(data) if !closing => self.message(&data, ctx),
+            Item::Ping(payload) if !closing => {
+                ctx.fanout.send_raw(self.id, &frames::pong_frame(&payload));
+            }
+            Item::Close(code, reason) => {
+                if closing {
+                    self.finish_closing(ctx);
+                } else {
+                    // Echo the client's code (RFC 6455 §5.5.1), then FIN.
+                    ctx.fanout.send_raw(self.id, &frames::close_frame(code, ""));
+                    self.finish(ctx, code, &reason);
+                }
+            }
+            _ => {} // a pong, or data after our close frame
+        }
+    }
+
+    fn message(&mut self, data: &[u8], ctx: &mut Ctx) {
+        if let Some(packet) = audio::parse(data) {
+            let frame =
+                Frame { seq: packet.seq, captured_at: packet.captured_at, packet: packet.opus.to_vec() };
+            match ctx.speakers.push(self.id, frame) {
+                Pushed::Accepted | Pushed::NoInput => {
+                    crate::reader::bump(&ctx.counters().audio_routed);
+                    self.after_audio = true;
+                    return;
+                }
+                Pushed::Unrouted => {
+                    crate::reader::bump(&ctx.counters().audio_unrouted);
+                    self.after_audio = true;
+                    self.unrouted += 1;
+                    self.tell_unrouted(ctx, Instant::now());
+                    return;
+                }
+                Pushed::Refused => {} // counted by the owner's own path: it gets the message
+            }
+        }
+        self.pending += 1;
+        crate::reader::bump(&ctx.counters().messages);
+        ctx.events.push(Event::Message { conn: self.id, data: data.to_vec(), after_audio: self.after_audio });
+        self.after_audio = false;
+    }
+
+    /// Tells the owner of unrouted audio: at once for the first, then at most once per `UNROUTED_EVERY`.
+    pub fn tell_unrouted(&mut self, ctx: &mut Ctx, now: Instant) {
+        if self.unrouted == 0 || self.unrouted_told.is_some_and(|told| now - told < UNROUTED_EVERY) {
+            return;
+        }
+        ctx.events.push(Event::AudioUnrouted { conn: self.id, packets: self.unrouted });
+        self.unrouted = 0;
+        self.unrouted_told = Some(now);
+    }
+
+    /// The server closes: our close frame, then the client's answer is awaited.
+    pub fn close(&mut self, ctx: &mut Ctx, code: u16, reason: &str) {
+        match self.phase {
+            Phase::Open => {
+                if ctx.fanout.send_raw(self.id, &frames::close_frame(code, reason)) {
+                    let deadline = Instant::now() + ctx.config.close_timeout;
+                    self.phase = Phase::Closing { deadline, code, reason: reason.to_owned() };
+                } else {
+                    self.finish(ctx, code, reason); // its queue is gone: nothing more can be said
+                }
+            }
+            Phase::Handshake | Phase::Pending { .. } => self.finish(ctx, code, reason),
+            Phase::Closing { .. } | Phase::Done => {}
+        }
+    }
+
+    /// The close handshake we started is over (answered, timed out, or the socket ended).
+    pub fn finish_closing(&mut self, ctx: &mut Ctx) {
+        if let Phase::Closing { code, reason, .. } = std::mem::replace(&mut self.phase, Phase::Open) {
+            self.finish(ctx, code, &reason);
+        }
+    }
+
+    /// The connection is over: the owner is told (if it knows it), the
+    /// fan-out flushes what it holds and sends FIN; the reader retires it.
+    pub fn finish(&mut self, ctx: &mut Ctx, code: u16, reason: &str) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        self.phase = Phase::Done;
+        ctx.speakers.forget(self.id);
+        if self.told {
+            self.unrouted_told = None;
+            self.tell_unrouted(ctx, Instant::now());
+            ctx.events.push(Event::Closed { conn: self.id, code, reason: reason.to_owned() });
+        }
+        ctx.fanout.close(self.id);
+    }
+
+    /// The socket ended (EOF or an error) with no close handshake, or after ours.
+    pub fn ended(&mut self, ctx: &mut Ctx) {
+        if matches!(self.phase, Phase::Closing { .. }) {
+            self.finish_closing(ctx);
+        } else {
+            self.finish(ctx, frames::ABNORMAL, "");
+        }
+    }
+
+    /// The once-a-second look: timeouts, keepalive, unrouted audio not yet told.
+    pub fn sweep(&mut self, ctx: &mut Ctx, now: Instant) {
+        let config = ctx.config;
+        match &self.phase {
+            Phase::Handshake | Phase::Pending { .. } if now - self.since > config.handshake_timeout => {
+                if self.phase == Phase::Handshake {
+                    crate::reader::bump(&ctx.counters().bad_handshakes);
+                }
+                self.finish(ctx, frames::ABNORMAL, "");
+            }
+            Phase::Closing { deadline, .. } if now >= *deadline => self.finish_closing(ctx),
+            Phase::Open => {
+                self.tell_unrouted(ctx, now);
+                match self.pinged_at {
+                    Some(pinged) if self.last_received < pinged => {
+                        if now - pinged > config.keepalive_timeout {
+                            let reason = format!("no pong within {} s", config.keepalive_timeout.as_secs());
+                            self.close(ctx, crate::KEEPALIVE_TIMEOUT, &reason);
+                        }
+                    }
+                    _ => {
+                        let interval = config.keepalive_interval;
+                        let idle = |ms: u64| Duration::from_millis(ms) >= interval;
+                        if now - self.last_received >= interval
+                            && ctx.fanout.idle_ms(self.id).is_some_and(idle)
+                        {
+                            ctx.fanout.send_raw(self.id, &frames::PING_FRAME);
+                            self.pinged_at = Some(now);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Stoa's client sockets, read side: the listening socket, the WebSocket
+//! handshake, every frame a client sends, ping/pong, the close handshake and
+//! the keepalive, on one reader thread (epoll). Every byte written to a
+//! client still goes through the `fanout` crate's writer, handshake answers
+//! and control frames included, so one queue per connection keeps order.
+//!
+//! Speakers' `audio` never reaches Python: the reader recognises it
+//! (`audio.rs`) and pushes it into the space's mixer through the tick pool's
+//! `SpeakerRoutes`, which the spaces keep in step with who may speak. The
+//! owner (the Python gateway) sees coarse events only, many per wake-up of
+//! one eventfd: a connection's upgrade request (it decides: `accept` or
+//! `refuse`), its other messages, a count of its audio that had no route (at
+//! most one a second), and its end. Pure Rust; `mixer-rs/src/wire.rs` is its
+//! thin binding.
+//!
+//! Modules: `sys` (the system calls; the crate's only `unsafe`), `handshake`
+//! (the upgrade request and answers), `frames` (reading and writing frames),
+//! `audio` (the `audio` message), `conn` (one connection's state machine),
+//! `reader` (the thread), and here the `Wire` handle.
+
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+pub mod audio;
+mod conn;
+pub mod frames;
+pub mod handshake;
+mod reader;
+mod sys;
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use driver::SpeakerRoutes;
+use fanout::Fanout;
+use fanout::os::EventFd;
+
+/// A wire's settings, fixed at creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WireConfig {
+    /// A client message over this many bytes closes the connection (1009).
+    pub max_message_bytes: usize,
+    /// Messages of one connection handed to the owner and not yet `taken`:
+    /// at this many the reader stops reading that socket (TCP pushes back).
+    pub max_pending_messages: u32,
+    /// From accept until the upgrade request has been read.
+    pub handshake_timeout: Duration,
+    /// A connection silent both ways this long is pinged...
+    pub keepalive_interval: Duration,
+    /// ... and closed with 4001 if nothing comes back within this.
+    pub keepalive_timeout: Duration,
+    /// After the server's close frame, how long the client has to answer.
+    pub close_timeout: Duration,
+    /// SO_SNDBUF of client sockets; `None` leaves the kernel's autotuning.
+    pub sndbuf: Option<i32>,
+    /// TCP_USER_TIMEOUT of client sockets: data unacknowledged this long fails the writes.
+    pub user_timeout_ms: u32,
+}
+
+impl Default for WireConfig {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 64 * 1024,
+            max_pending_messages: 8,
+            handshake_timeout: Duration::from_secs(10),
+            keepalive_interval: Duration::from_secs(5),
+            keepalive_timeout: Duration::from_secs(5),
+            close_timeout: Duration::from_secs(2),
+            sndbuf: None,
+            user_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// The close code of a connection that answered no ping.
+pub const KEEPALIVE_TIMEOUT: u16 = 4001;
+
+/// What the owner hears about a connection, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A valid upgrade request: the owner answers with `accept` or `refuse`.
+    Opened { conn: u64, peer: String, path: String, origins: Vec<String> },
+    /// A binary message the reader did not take itself; `after_audio` if
+    /// the connection sent audio (taken here) since its previous message.
+    Message { conn: u64, data: Vec<u8>, after_audio: bool },
+    /// `packets` audio messages came from a connection with no route since
+    /// the last such event (the first of a burst at once, then at most one a second).
+    AudioUnrouted { conn: u64, packets: u64 },
+    /// The connection is over (after `Opened`, and unless refused): the
+    /// client's close code and reason, or the server's, 1006 if none.
+    Closed { conn: u64, code: u16, reason: String },
+}
+
+/// A snapshot of a wire's counters, since it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WireStats {
+    /// Connections open now (handshakes included).
+    pub connections: u64,
+    pub accepted: u64,
+    /// Requests that were not a valid upgrade, or timed out before one.
+    pub bad_handshakes: u64,
+    /// Messages handed to the owner.
+    pub messages: u64,
+    /// Audio messages pushed into a mixer by the reader.
+    pub audio_routed: u64,
+    /// Audio messages from connections without a route.
+    pub audio_unrouted: u64,
+    pub bytes_read: u64,
+    /// CPU time of the reader thread, as it measured it after its last pass.
+    pub reader_cpu_ns: u64,
+}
+
+#[derive(Debug)]
+pub(crate) enum Command {
+    Accept(u64),
+    Refuse { conn: u64, response: Vec<u8> },
+    Close { conn: u64, code: u16, reason: String },
+    Taken(u64),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub connections: AtomicU64,
+    pub accepted: AtomicU64,
+    pub bad_handshakes: AtomicU64,
+    pub messages: AtomicU64,
+    pub audio_routed: AtomicU64,
+    pub audio_unrouted: AtomicU64,
+    pub bytes_read: AtomicU64,
+    pub reader_cpu_ns: AtomicU64,
+}
+
+/// What the owner's threads and the reader share.
+pub(crate) struct Shared {
+    pub commands: Mutex<Vec<Command>>,
+    /// Wakes the reader (commands, stop).
+    pub wake: EventFd,
+    pub events: Mutex<Vec<Event>>,
+    /// Readable while events wait for the owner.
+    pub ready: EventFd,
+    pub stop: AtomicBool,
+    pub counters: Counters,
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The read side of every client socket: one thread, and the handle its owner calls.
+///
+/// Thread-safe. Connection ids are the fan-out's (each socket is registered
+/// there at accept). Resource handling: `shutdown` stops the reader and ends
+/// every connection; descriptors are closed once the fan-out's writer has
+/// released them (at once if the fan-out was shut down first).
+pub struct Wire {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<reader::Leftovers>>>,
+    fanout: Arc<Fanout>,
+}
+
+impl Wire {
+    /// Serves the listening sockets `listeners` (every address of the server's
+    /// host name, at most 64; a duplicate of each is taken: the caller closes
+    /// its own). Starts the reader thread, "stoa-wire".
+    pub fn new(
+        listeners: &[RawFd],
+        fanout: Arc<Fanout>,
+        speakers: Arc<SpeakerRoutes>,
+        config: WireConfig,
+    ) -> io::Result<Self> {
+        if listeners.is_empty() || listeners.len() > reader::MAX_LISTENERS {
+            let message = format!("a wire serves 1 to {} listening sockets", reader::MAX_LISTENERS);
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+        }
+        let listeners = listeners.iter().map(|&fd| sys::dup_listener(fd)).collect::<io::Result<Vec<_>>>()?;
+        let shared = Arc::new(Shared {
+            commands: Mutex::default(),
+            wake: EventFd::new()?,
+            events: Mutex::default(),
+            ready: EventFd::new()?,
+            stop: AtomicBool::new(false),
+            counters: Counters::default(),
+        });
+        let reader =
+            reader::Reader::new(Arc::clone(&shared), listeners, Arc::clone(&fanout), speakers, config)?;
+        let thread = thread::Builder::new().name("stoa-wire".into()).spawn(move || reader.run())?;
+        Ok(Self { shared, thread: Mutex::new(Some(thread)), fanout })
+    }
+
+    /// Readable while events wait: the owner waits on it, then calls `take_events`.
+    pub fn event_fd(&self) -> RawFd {
+        self.shared.ready.as_raw_fd()
+    }
+
+    /// Every event since the last call, oldest first.
+    pub fn take_events(&self) -> Vec<Event> {
+        self.shared.ready.drain();
+        std::mem::take(&mut *lock(&self.shared.events))
+    }
+
+    /// Completes the handshake of an `Opened` connection; a no-op if it is gone.
+    pub fn accept(&self, conn: u64) {
+        self.command(Command::Accept(conn));
+    }
+
+    /// Answers an `Opened` connection's upgrade with `status`, `headers` and
+    /// `body`, and closes it (no `Closed` event follows).
+    pub fn refuse(&self, conn: u64, status: u16, headers: &[(String, String)], body: &[u8]) {
+        let response = handshake::refusal(status, headers, body);
+        self.command(Command::Refuse { conn, response });
+    }
+
+    /// Starts the close handshake with `code` and `reason` (cut to fit a
+    /// frame); `Closed` follows when the client answers, or after
+    /// `close_timeout`. A no-op if it is closing or gone.
+    pub fn close(&self, conn: u64, code: u16, reason: &str) {
+        self.command(Command::Close { conn, code, reason: reason.to_owned() });
+    }
+
+    /// The owner is done with one of `conn`'s messages (see `max_pending_messages`).
+    pub fn taken(&self, conn: u64) {
+        self.command(Command::Taken(conn));
+    }
+
+    fn command(&self, command: Command) {
+        let first = {
+            let mut commands = lock(&self.shared.commands);
+            commands.push(command);
+            commands.len() == 1
+        };
+        // The reader drains its eventfd before it takes the commands: one
+        // wake-up per batch is enough.
+        if first {
+            self.shared.wake.notify();
+        }
+    }
+
+    pub fn stats(&self) -> WireStats {
+        let c = &self.shared.counters;
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        WireStats {
+            connections: read(&c.connections),
+            accepted: read(&c.accepted),
+            bad_handshakes: read(&c.bad_handshakes),
+            messages: read(&c.messages),
+            audio_routed: read(&c.audio_routed),
+            audio_unrouted: read(&c.audio_unrouted),
+            bytes_read: read(&c.bytes_read),
+            reader_cpu_ns: read(&c.reader_cpu_ns),
+        }
+    }
+
+    /// Stops the reader; every connection still open is closed by the fan-out
+    /// (which flushes what it holds), and its descriptor closed once released.
+    /// Idempotent. Call it after `Fanout::shutdown`, so that every descriptor
+    /// is released and closed; one the writer still held would be left open
+    /// (never closed early: a reused number must never receive someone else's bytes).
+    pub fn shutdown(&self) {
+        let Some(thread) = lock(&self.thread).take() else { return };
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.wake.notify();
+        // A panic in the reader is a bug, already reported by the panic hook;
+        // its descriptors are then leaked rather than closed too early.
+        if let Ok(leftovers) = thread.join() {
+            leftovers.release(&self.fanout);
+        }
+    }
+}
+
+impl Drop for Wire {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

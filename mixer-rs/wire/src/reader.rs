@@ -1,0 +1,288 @@
+//! The reader thread ("stoa-wire"): every byte clients send arrives here.
+//!
+//! Constraints: one thread reads every client socket, so nothing may block it
+//! (all reads are non-blocking, the owner's decisions arrive as commands) and
+//! nothing it does may wait for Python. A pass: (1) wait in epoll (at most
+//! until the next sweep); (2) accept every waiting connection (each
+//! registered with the fan-out, whose id it keeps, and with this epoll); (3)
+//! read each ready socket until EAGAIN, handling what arrived as it comes (a
+//! speaker's audio goes into its mixer here); (4) apply the owner's commands
+//! (accept, refuse, close, a message taken); (5) every `SWEEP`, look at every
+//! connection for timeouts and keepalive; (6) hand the pass's events to the
+//! owner at once, waking it only if it had none waiting; (7) close the
+//! descriptors the fan-out's writer has released.
+//!
+//! A connection's socket is the reader's: the fan-out borrows it for writing,
+//! so the reader closes it only once `Fanout::released` says the writer is
+//! done with it; a number the kernel hands out again never gets old bytes.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use driver::SpeakerRoutes;
+use fanout::Fanout;
+use fanout::os::{Epoll, thread_cpu_ns};
+
+use crate::conn::{Conn, Ctx, Phase};
+use crate::{Command, Shared, WireConfig, lock, sys};
+
+const WAKE: u64 = u64::MAX;
+/// The most listening sockets one wire serves (every address of one host name).
+pub(crate) const MAX_LISTENERS: usize = 64;
+/// Listening socket `i`'s epoll token; connection ids (the fan-out's) never come near.
+const FIRST_LISTENER: u64 = u64::MAX - 1 - MAX_LISTENERS as u64;
+/// Timeouts and keepalive are looked at this often.
+const SWEEP: Duration = Duration::from_millis(250);
+/// How often descriptors waiting for the writer's release are looked at.
+const RELEASE_POLL: Duration = Duration::from_millis(20);
+const READ_CHUNK: usize = 64 * 1024;
+
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+pub(crate) struct Reader {
+    shared: Arc<Shared>,
+    listeners: Vec<OwnedFd>,
+    epoll: Epoll,
+    conns: HashMap<u64, Conn>,
+    ctx: Ctx,
+    /// Ended connections whose descriptor the writer may still hold.
+    releasing: Vec<(u64, OwnedFd)>,
+    scratch: Vec<u8>,
+    tokens: Vec<(u64, u32)>,
+    next_sweep: Instant,
+}
+
+/// What the thread leaves when it stops: descriptors to close once released.
+pub(crate) struct Leftovers(Vec<(u64, OwnedFd)>);
+
+impl Leftovers {
+    pub(crate) fn release(self, fanout: &Fanout) {
+        for (conn, fd) in self.0 {
+            fanout.close(conn);
+            if fanout.released(conn) {
+                drop(fd);
+            } else {
+                std::mem::forget(fd); // see `Wire::shutdown`: never closed under the writer
+            }
+        }
+    }
+}
+
+impl Reader {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        listeners: Vec<OwnedFd>,
+        fanout: Arc<Fanout>,
+        speakers: Arc<SpeakerRoutes>,
+        config: WireConfig,
+    ) -> io::Result<Self> {
+        let epoll = Epoll::new()?;
+        epoll.add(shared.wake.as_raw_fd(), libc::EPOLLIN as u32, WAKE)?;
+        assert!(listeners.len() <= MAX_LISTENERS, "checked by Wire::new");
+        for (i, listener) in listeners.iter().enumerate() {
+            epoll.add(listener.as_raw_fd(), libc::EPOLLIN as u32, FIRST_LISTENER + i as u64)?;
+        }
+        let ctx = Ctx { fanout, speakers, config, events: Vec::new(), counters: Arc::clone(&shared) };
+        Ok(Self {
+            shared,
+            listeners,
+            epoll,
+            conns: HashMap::new(),
+            ctx,
+            releasing: Vec::new(),
+            scratch: vec![0; READ_CHUNK],
+            tokens: Vec::new(),
+            next_sweep: Instant::now() + SWEEP,
+        })
+    }
+
+    pub(crate) fn run(mut self) -> Leftovers {
+        while !self.shared.stop.load(Ordering::Acquire) {
+            self.pass();
+        }
+        for (_, mut conn) in std::mem::take(&mut self.conns) {
+            conn.finish(&mut self.ctx, 1001, "the server is shutting down");
+            self.releasing.push((conn.id, conn.fd));
+        }
+        self.publish();
+        Leftovers(self.releasing)
+    }
+
+    fn pass(&mut self) {
+        let now = Instant::now();
+        let mut timeout = self.next_sweep.saturating_duration_since(now);
+        if !self.releasing.is_empty() {
+            timeout = timeout.min(RELEASE_POLL);
+        }
+        let mut tokens = std::mem::take(&mut self.tokens);
+        let millis = i32::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
+        self.epoll.wait_events(&mut tokens, millis).expect("epoll_wait on the reader's own epoll");
+        for (token, bits) in tokens.drain(..) {
+            match token {
+                WAKE => self.shared.wake.drain(),
+                token if token >= FIRST_LISTENER => self.accept_all((token - FIRST_LISTENER) as usize),
+                conn => {
+                    // After the peer's FIN, read on to the end even past a short read.
+                    let ending = bits & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0;
+                    self.read(conn, ending);
+                }
+            }
+        }
+        self.tokens = tokens;
+        self.commands();
+        let now = Instant::now();
+        if now >= self.next_sweep {
+            self.next_sweep = now + SWEEP;
+            // A system call: once a sweep, not once a pass.
+            self.shared.counters.reader_cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
+            let ids: Vec<u64> = self.conns.keys().copied().collect();
+            for id in ids {
+                if let Some(conn) = self.conns.get_mut(&id) {
+                    conn.sweep(&mut self.ctx, now);
+                }
+                self.retire_if_done(id);
+            }
+        }
+        self.publish();
+        self.release();
+    }
+
+    fn accept_all(&mut self, listener: usize) {
+        loop {
+            match sys::accept(&self.listeners[listener]) {
+                Ok(Some((fd, peer))) => self.admit(fd, peer),
+                Ok(None) => return,
+                // Out of descriptors, say: the next connection's edge brings the reader back.
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn admit(&mut self, fd: OwnedFd, peer: std::net::IpAddr) {
+        let config = self.ctx.config;
+        // Small messages go out at once, and a dead peer fails the writes.
+        let _ = sys::set_int_option(&fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+        let _ = sys::set_int_option(
+            &fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_USER_TIMEOUT,
+            config.user_timeout_ms as i32,
+        );
+        if let Some(sndbuf) = config.sndbuf {
+            // A small kernel buffer bounds how much audio can wait in the kernel for a slow reader.
+            let _ = sys::set_int_option(&fd, libc::SOL_SOCKET, libc::SO_SNDBUF, sndbuf);
+        }
+        let Ok(id) = self.ctx.fanout.register_borrowed(fd.as_raw_fd()) else { return };
+        if self.epoll.add(fd.as_raw_fd(), (libc::EPOLLIN | libc::EPOLLRDHUP) as u32, id).is_err() {
+            self.ctx.fanout.close(id);
+            self.releasing.push((id, fd));
+            return;
+        }
+        bump(&self.shared.counters.connections);
+        self.conns.insert(id, Conn::new(id, fd, peer, config.max_message_bytes));
+        // Edge-triggered: bytes that came before the registration are read now.
+        self.read(id, true);
+    }
+
+    /// Reads `id`'s socket until it would block (or its reading is paused),
+    /// handling what arrives as it comes.
+    fn read(&mut self, id: u64, to_the_end: bool) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        while conn.reading(&self.ctx) {
+            match sys::recv(&conn.fd, &mut self.scratch) {
+                Ok(0) => {
+                    conn.handle(&mut self.ctx); // what came before the end still counts
+                    conn.ended(&mut self.ctx);
+                }
+                Ok(n) => {
+                    self.shared.counters.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+                    conn.last_received = Instant::now();
+                    conn.inbuf.extend_from_slice(&self.scratch[..n]);
+                    conn.handle(&mut self.ctx);
+                    if n < self.scratch.len() && !to_the_end {
+                        // A short read emptied the socket: with edge-triggered epoll the
+                        // next bytes (or FIN) to arrive bring a new event, so the read that
+                        // would only say EAGAIN (a system call per packet) is skipped.
+                        break;
+                    }
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => conn.ended(&mut self.ctx),
+            }
+        }
+        self.retire_if_done(id);
+    }
+
+    fn commands(&mut self) {
+        let commands = std::mem::take(&mut *lock(&self.shared.commands));
+        for command in commands {
+            match command {
+                Command::Accept(id) => {
+                    if let Some(conn) = self.conns.get_mut(&id) {
+                        conn.accept(&mut self.ctx);
+                        conn.handle(&mut self.ctx); // frames that came with the request
+                        self.read(id, true);
+                    }
+                }
+                Command::Refuse { conn, response } => {
+                    if let Some(conn) = self.conns.get_mut(&conn) {
+                        conn.refuse(&response, &mut self.ctx);
+                    }
+                    self.retire_if_done(conn);
+                }
+                Command::Close { conn, code, reason } => {
+                    if let Some(conn) = self.conns.get_mut(&conn) {
+                        conn.close(&mut self.ctx, code, &reason);
+                    }
+                    self.retire_if_done(conn);
+                }
+                Command::Taken(id) => {
+                    if let Some(conn) = self.conns.get_mut(&id) {
+                        let was_paused = !conn.reading(&self.ctx);
+                        conn.pending = conn.pending.saturating_sub(1);
+                        if was_paused && conn.reading(&self.ctx) {
+                            conn.handle(&mut self.ctx); // what it held back, then the socket
+                            self.read(id, true);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn retire_if_done(&mut self, id: u64) {
+        if self.conns.get(&id).is_some_and(|conn| conn.phase == Phase::Done) {
+            let conn = self.conns.remove(&id).expect("just seen");
+            let _ = self.epoll.delete(conn.fd.as_raw_fd());
+            self.shared.counters.connections.fetch_sub(1, Ordering::Relaxed);
+            self.releasing.push((id, conn.fd));
+        }
+    }
+
+    fn publish(&mut self) {
+        if self.ctx.events.is_empty() {
+            return;
+        }
+        let first = {
+            let mut events = lock(&self.shared.events);
+            let first = events.is_empty();
+            events.append(&mut self.ctx.events);
+            first
+        };
+        if first {
+            self.shared.ready.notify();
+        }
+    }
+
+    fn release(&mut self) {
+        let fanout = &self.ctx.fanout;
+        // Dropping a released descriptor closes it.
+        self.releasing.retain(|(id, _)| !fanout.released(*id));
+    }
+}

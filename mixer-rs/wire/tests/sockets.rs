@@ -1,0 +1,398 @@
+//! The wire on real sockets: a client written here from RFC 6455 talks to a
+//! `Wire` (with its `Fanout`, and a `TickPool` whose routes lead to a real
+//! mixer) over loopback TCP.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use driver::{Batching, Driver, TickPool};
+use fanout::{Fanout, FanoutConfig};
+use mixer_core::{Mixer, MixerConfig};
+use wire::frames::client_frame;
+use wire::{Event, Wire, WireConfig};
+
+const MASK: [u8; 4] = [1, 2, 3, 4];
+const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+struct Server {
+    wire: Wire,
+    fanout: Arc<Fanout>,
+    pool: TickPool,
+    port: u16,
+    _listener: TcpListener,
+}
+
+fn server(config: WireConfig) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let fanout = Arc::new(Fanout::new(FanoutConfig::default()).unwrap());
+    let pool = TickPool::new(1, 2).unwrap();
+    let wire = Wire::new(&[listener.as_raw_fd()], Arc::clone(&fanout), pool.speaker_routes(), config).unwrap();
+    Server { wire, fanout, pool, port, _listener: listener }
+}
+
+impl Server {
+    /// Waits for the next event (any kind).
+    fn event(&self) -> Event {
+        self.events(1).remove(0)
+    }
+
+    fn events(&self, n: usize) -> Vec<Event> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut got = Vec::new();
+        while got.len() < n {
+            assert!(Instant::now() < deadline, "only {got:?}");
+            got.extend(self.wire.take_events());
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        got
+    }
+
+    fn no_event_for(&self, wait: Duration) -> Vec<Event> {
+        std::thread::sleep(wait);
+        self.wire.take_events()
+    }
+
+    fn request(&self, extra: &str) -> TcpStream {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let head = format!(
+            "GET /space?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream
+    }
+
+    /// A client whose upgrade was accepted, and its connection id.
+    fn client(&self) -> (TcpStream, u64) {
+        let mut stream = self.request("");
+        let Event::Opened { conn, .. } = self.event() else { panic!("not opened") };
+        self.wire.accept(conn);
+        let head = read_head(&mut stream);
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+        (stream, conn)
+    }
+}
+
+fn read_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap()
+}
+
+/// Reads one server frame: (opcode, payload). Server frames are never masked.
+fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
+    let mut head = [0u8; 2];
+    stream.read_exact(&mut head).unwrap();
+    assert_eq!(head[1] & 0x80, 0, "a server frame is not masked");
+    let len = match head[1] & 0x7f {
+        126 => {
+            let mut b = [0u8; 2];
+            stream.read_exact(&mut b).unwrap();
+            usize::from(u16::from_be_bytes(b))
+        }
+        127 => {
+            let mut b = [0u8; 8];
+            stream.read_exact(&mut b).unwrap();
+            u64::from_be_bytes(b) as usize
+        }
+        n => usize::from(n),
+    };
+    let mut payload = vec![0; len];
+    stream.read_exact(&mut payload).unwrap();
+    (head[0] & 0x0f, payload)
+}
+
+fn close_code(payload: &[u8]) -> u16 {
+    u16::from_be_bytes([payload[0], payload[1]])
+}
+
+fn read_to_end(stream: &mut TcpStream) -> Vec<u8> {
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).unwrap();
+    rest
+}
+
+fn audio(seq: u64, opus: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x84, 0xa4];
+    out.extend(b"type");
+    out.extend([0xa5]);
+    out.extend(b"audio");
+    out.extend([0xa3]);
+    out.extend(b"seq");
+    out.extend([0xcf]);
+    out.extend(seq.to_be_bytes());
+    out.extend([0xab]);
+    out.extend(b"captured_at");
+    out.extend([0x05, 0xa4]);
+    out.extend(b"opus");
+    out.extend([0xc4, opus.len() as u8]);
+    out.extend(opus);
+    out
+}
+
+#[test]
+fn an_accepted_upgrade_is_answered_with_the_rfc_accept_key_and_reported_with_its_origins() {
+    let s = server(WireConfig::default());
+    let mut stream = s.request("Origin: http://127.0.0.1:3000\r\n");
+    let Event::Opened { conn, peer, path, origins } = s.event() else { panic!("not opened") };
+    assert_eq!((peer.as_str(), path.as_str()), ("127.0.0.1", "/space?x=1"));
+    assert_eq!(origins, vec!["http://127.0.0.1:3000".to_owned()]);
+    s.wire.accept(conn);
+    let head = read_head(&mut stream);
+    assert!(head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), "{head}");
+}
+
+#[test]
+fn a_refused_upgrade_gets_its_status_and_body_then_the_end_and_no_closed_event() {
+    let s = server(WireConfig::default());
+    let mut stream = s.request("Origin: null\r\n");
+    let Event::Opened { conn, .. } = s.event() else { panic!("not opened") };
+    s.wire.refuse(conn, 403, &[], b"origin not allowed\n");
+    let answer = String::from_utf8(read_to_end(&mut stream)).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 403 Forbidden\r\n") && answer.ends_with("origin not allowed\n"),
+        "{answer}"
+    );
+    assert_eq!(s.no_event_for(Duration::from_millis(100)), vec![]);
+}
+
+#[test]
+fn a_request_that_is_no_upgrade_is_answered_400_and_never_reported() {
+    let s = server(WireConfig::default());
+    let mut stream = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let answer = String::from_utf8(read_to_end(&mut stream)).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert_eq!(s.no_event_for(Duration::from_millis(100)), vec![]);
+    assert_eq!(s.wire.stats().bad_handshakes, 1);
+}
+
+#[test]
+fn a_fragmented_message_with_a_ping_between_is_delivered_whole_and_the_ping_answered() {
+    let s = server(WireConfig::default());
+    let (mut c, conn) = s.client();
+    let mut bytes = client_frame(false, 2, b"\x81\xa4ty", MASK);
+    bytes.extend(client_frame(true, 9, b"are you there", MASK));
+    bytes.extend(client_frame(true, 0, b"pe", MASK));
+    c.write_all(&bytes).unwrap();
+    assert_eq!(read_frame(&mut c), (0xA, b"are you there".to_vec()));
+    assert_eq!(s.event(), Event::Message { conn, data: b"\x81\xa4type".to_vec(), after_audio: false });
+}
+
+#[test]
+fn text_oversized_and_unmasked_frames_close_with_1003_1009_and_1002() {
+    let config = WireConfig { max_message_bytes: 1000, ..WireConfig::default() };
+    let mut unmasked = client_frame(true, 2, b"x", MASK);
+    unmasked[1] &= 0x7f;
+    for (bytes, code) in [
+        (client_frame(true, 1, b"hi", MASK), 1003),
+        (client_frame(true, 2, &[0; 1001], MASK), 1009),
+        (unmasked, 1002),
+    ] {
+        let s = server(config);
+        let (mut c, conn) = s.client();
+        c.write_all(&bytes).unwrap();
+        let (opcode, payload) = read_frame(&mut c);
+        assert_eq!((opcode, close_code(&payload)), (8, code));
+        c.write_all(&client_frame(true, 8, &code.to_be_bytes(), MASK)).unwrap();
+        let Event::Closed { conn: closed, code: told, .. } = s.event() else { panic!("not closed") };
+        assert_eq!((closed, told), (conn, code));
+        assert_eq!(read_to_end(&mut c), b"", "then FIN");
+    }
+}
+
+#[test]
+fn the_clients_close_is_echoed_and_reported_with_its_code_and_reason() {
+    let s = server(WireConfig::default());
+    let (mut c, conn) = s.client();
+    let mut payload = 4321u16.to_be_bytes().to_vec();
+    payload.extend(b"bye");
+    c.write_all(&client_frame(true, 8, &payload, MASK)).unwrap();
+    let (opcode, echoed) = read_frame(&mut c);
+    assert_eq!((opcode, close_code(&echoed)), (8, 4321));
+    assert_eq!(s.event(), Event::Closed { conn, code: 4321, reason: "bye".into() });
+}
+
+#[test]
+fn the_servers_close_waits_for_the_answer_and_a_silent_client_is_dropped_after_the_timeout() {
+    let config = WireConfig { close_timeout: Duration::from_millis(300), ..WireConfig::default() };
+    let s = server(config);
+    let (mut c, conn) = s.client();
+    s.wire.close(conn, 4002, "replaced");
+    let (opcode, payload) = read_frame(&mut c);
+    assert_eq!((opcode, close_code(&payload), &payload[2..]), (8, 4002, &b"replaced"[..]));
+    assert_eq!(s.no_event_for(Duration::from_millis(100)), vec![], "it waits for the answer");
+    assert_eq!(s.event(), Event::Closed { conn, code: 4002, reason: "replaced".into() });
+}
+
+#[test]
+fn a_client_that_ends_without_a_close_frame_is_reported_as_1006() {
+    let s = server(WireConfig::default());
+    let (c, conn) = s.client();
+    drop(c);
+    assert_eq!(s.event(), Event::Closed { conn, code: 1006, reason: String::new() });
+}
+
+#[test]
+fn a_connection_idle_both_ways_is_pinged_and_closed_with_4001_if_it_never_answers() {
+    let config = WireConfig {
+        keepalive_interval: Duration::from_millis(300),
+        keepalive_timeout: Duration::from_millis(300),
+        ..WireConfig::default()
+    };
+    let s = server(config);
+    let (mut answers, _) = s.client();
+    let (mut silent, silent_conn) = s.client();
+    assert_eq!(read_frame(&mut answers), (9, vec![]));
+    answers.write_all(&client_frame(true, 10, b"", MASK)).unwrap();
+    assert_eq!(read_frame(&mut silent), (9, vec![]));
+    let (opcode, payload) = read_frame(&mut silent);
+    assert_eq!((opcode, close_code(&payload)), (8, 4001));
+    silent.write_all(&client_frame(true, 8, &payload, MASK)).unwrap();
+    let Event::Closed { conn, code, .. } = s.event() else { panic!("not closed") };
+    assert_eq!((conn, code), (silent_conn, 4001), "the one that answered stays");
+}
+
+#[test]
+fn a_client_cannot_queue_more_messages_than_the_bound_until_they_are_taken() {
+    let config = WireConfig { max_pending_messages: 2, ..WireConfig::default() };
+    let s = server(config);
+    let (mut c, conn) = s.client();
+    for i in 0..5u8 {
+        c.write_all(&client_frame(true, 2, &[i], MASK)).unwrap();
+    }
+    assert_eq!(s.events(2).len(), 2);
+    assert_eq!(s.no_event_for(Duration::from_millis(200)), vec![], "the socket is not read meanwhile");
+    s.wire.taken(conn);
+    s.wire.taken(conn);
+    let rest = s.events(2);
+    assert_eq!(rest[0], Event::Message { conn, data: vec![2], after_audio: false });
+    s.wire.taken(conn);
+    s.wire.taken(conn);
+    assert_eq!(s.event(), Event::Message { conn, data: vec![4], after_audio: false });
+}
+
+#[test]
+fn a_routed_speakers_audio_reaches_the_mixer_and_unrouted_audio_is_counted_and_told() {
+    let s = server(WireConfig::default());
+    let mixer = Arc::new(Mixer::new(MixerConfig::default()).unwrap());
+    let group = s.fanout.new_group();
+    let driver = Driver::start(&s.pool, Arc::clone(&mixer), Arc::clone(&s.fanout), group, Batching::Fixed(1), 0);
+    let (mut c, conn) = s.client();
+
+    // No route: the first packet is told at once, the next ones within a second, together.
+    c.write_all(&client_frame(true, 2, &audio(1, &[0xf8, 0xff, 0xfe]), MASK)).unwrap();
+    assert_eq!(s.event(), Event::AudioUnrouted { conn, packets: 1 });
+    for seq in 2..5 {
+        c.write_all(&client_frame(true, 2, &audio(seq, &[0xf8, 0xff, 0xfe]), MASK)).unwrap();
+    }
+    assert_eq!(s.no_event_for(Duration::from_millis(300)), vec![], "at most once a second");
+    assert_eq!(s.events(1), vec![Event::AudioUnrouted { conn, packets: 3 }]);
+    assert_eq!(mixer.stats().packets_in, 0);
+
+    // Routed: the packets go into the mixer, and the next message says audio came between.
+    mixer.add_input(7).unwrap();
+    driver.route(7, conn);
+    for seq in 5..8 {
+        c.write_all(&client_frame(true, 2, &audio(seq, &[0xf8, 0xff, 0xfe]), MASK)).unwrap();
+    }
+    c.write_all(&client_frame(true, 2, b"\x80", MASK)).unwrap();
+    assert_eq!(s.event(), Event::Message { conn, data: b"\x80".to_vec(), after_audio: true });
+    assert_eq!(mixer.stats().packets_in, 3);
+    assert_eq!(s.wire.stats().audio_routed, 3);
+
+    // A malformed audio message is not the wire's: it goes to the owner to refuse.
+    let mut extra_key = audio(8, &[1]);
+    extra_key[0] = 0x85;
+    extra_key.extend([0xa3, b'r', b'e', b'f', 0x01]);
+    c.write_all(&client_frame(true, 2, &extra_key, MASK)).unwrap();
+    assert!(matches!(s.event(), Event::Message { after_audio: false, .. }));
+
+    // Unrouted again: nothing more reaches the mixer.
+    driver.unroute(7);
+    c.write_all(&client_frame(true, 2, &audio(9, &[1]), MASK)).unwrap();
+    assert_eq!(s.event(), Event::AudioUnrouted { conn, packets: 1 });
+    assert_eq!(mixer.stats().packets_in, 3);
+
+    // A stopped driver takes its routes with it.
+    driver.route(7, conn);
+    driver.stop();
+    c.write_all(&client_frame(true, 2, &audio(10, &[1]), MASK)).unwrap();
+    assert!(s.events(1).iter().all(|e| matches!(e, Event::AudioUnrouted { .. })));
+    assert_eq!(mixer.stats().packets_in, 3);
+}
+
+fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[test]
+fn every_ended_connections_descriptor_is_closed_once_the_writer_has_released_it() {
+    let s = server(WireConfig::default());
+    let (c, _) = s.client();
+    drop(c);
+    s.event();
+    let before = open_descriptors();
+    for _ in 0..20 {
+        let (c, _) = s.client();
+        drop(c);
+        let Event::Closed { .. } = s.event() else { panic!("not closed") };
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while open_descriptors() > before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(open_descriptors() <= before, "{} descriptors left open", open_descriptors() - before);
+    assert_eq!(s.wire.stats().connections, 0);
+    s.fanout.shutdown();
+    s.wire.shutdown();
+}
+
+#[test]
+fn one_wire_serves_every_listening_socket_it_is_given_and_refuses_none_or_too_many() {
+    // Two addresses of one host name (IPv4 and IPv6 loopback), as `--host` may resolve to.
+    let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let v6 = TcpListener::bind("[::1]:0").unwrap();
+    let fanout = Arc::new(Fanout::new(FanoutConfig::default()).unwrap());
+    let pool = TickPool::new(1, 2).unwrap();
+    let fds = [v4.as_raw_fd(), v6.as_raw_fd()];
+    let wire = Wire::new(&fds, Arc::clone(&fanout), pool.speaker_routes(), WireConfig::default()).unwrap();
+    let mut open = Vec::new(); // each client stays connected: nothing but its upgrade is reported
+    for address in [v4.local_addr().unwrap(), v6.local_addr().unwrap()] {
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let head = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let conn = loop {
+            assert!(Instant::now() < deadline, "no upgrade reported from {address}");
+            if let Some(Event::Opened { conn, .. }) = wire.take_events().into_iter().next() {
+                break conn;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        wire.accept(conn);
+        let answer = read_head(&mut stream);
+        assert!(answer.starts_with("HTTP/1.1 101 "), "{address}: {answer}");
+        open.push(stream);
+    }
+    assert_eq!(wire.stats().connections, 2);
+    fanout.shutdown();
+    wire.shutdown();
+    for wrong in [&[][..], &[v4.as_raw_fd(); 65][..]] {
+        let refused = Wire::new(wrong, Arc::clone(&fanout), pool.speaker_routes(), WireConfig::default());
+        assert_eq!(refused.err().map(|e| e.kind()), Some(std::io::ErrorKind::InvalidInput));
+    }
+}
