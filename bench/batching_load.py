@@ -3,9 +3,10 @@
     python -m bench.batching_load [--listeners 1000] [--frames auto,5] [--ramp 10] [--duration 20]
 
 Each size runs once per `--frames` value (`auto`, the server's default, or a fixed count), one after the
-other in this invocation, so they compare runs on the same machine state. Figures come from the harness's
-report as it stands (delivery per listener from its first and last `seq`, latency from the speakers' send
-time); the frames per message are what the listeners got (frames / messages, over the measured window).
+other in this invocation, so they compare runs on the same machine state. Figures are the fan-out
+benchmark's row (each listener's coverage of the speakers' capture slots, latency from capture: see
+docs/operations.md, Load testing); the frames per message are what the listeners got (frames / messages, over
+the measured window).
 Writes bench/results/batching-load.json (with the machine's load average before and after each run) and
 one plot per run, named after it (<results>-<listeners>-<frames>.png).
 """
@@ -39,10 +40,10 @@ def frames_per_message(report: dict[str, Any]) -> float | None:
     return round((window[-1]["frames"] - window[0]["frames"]) / messages, 2) if messages else None
 
 
-def row(report: dict[str, Any], frames: str) -> dict[str, object]:
+def row(report: dict[str, Any], frames: str, load: float) -> dict[str, object]:
     """The fan-out benchmark's row, with the setting and the frames per message the listeners saw."""
     fixed = 0 if frames == "auto" else int(frames)
-    figures = {**fanout_row(report, "rust", fixed), "frames_per_message": frames}
+    figures = {**fanout_row(report, "rust", fixed, load), "frames_per_message": frames}
     listeners = report["listeners"]
     return {**figures, "frames_per_message_seen": frames_per_message(report), "lost": listeners["lost"],
             "samples_ok": all(sample["ok"] for sample in report["samples"])}  # fmt: skip
@@ -75,7 +76,8 @@ def main() -> None:
                 report = trio.run(run, config)
                 shutil.copy(Path(out) / "report.png", RESULTS / f"{Path(args.results).stem}-{listeners}-{frames}.png")
             # The machine's 1-minute load average around the run: this 2-core machine is often shared.
-            rows.append({**row(report, frames), "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)]})
+            rows.append({**row(report, frames, load_before), "load_average": [round(load_before, 1),
+                                                                              round(os.getloadavg()[0], 1)]})
             print(json.dumps(rows[-1]), flush=True)
     command = "python -m bench.batching_load " + " ".join(sys.argv[1:])
     (RESULTS / args.results).write_text(json.dumps({"command": command, "rows": rows}, indent=2) + "\n")

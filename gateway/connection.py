@@ -9,12 +9,20 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 import trio
 from trio_websocket import CloseReason, ConnectionClosed, WebSocketConnection
 
+from gateway.errors import CloseCode
+from gateway.outbox import Outbox, OutboxClosed
 from mixer import Wire
+
+KEEPALIVE_INTERVAL_S = 5.0
+KEEPALIVE_TIMEOUT_S = 5.0
+Close = Callable[[CloseCode, str], None]
+"""How a connection's task asks its session to close it (`Session.close`)."""
 
 
 class Connection(Protocol):
@@ -94,3 +102,26 @@ class TrioConnection:
 
     async def aclose(self, code: int, reason: str) -> None:
         await self.ws.aclose(code, reason)
+
+    async def write_outbox(self, outbox: Outbox, close: Close) -> None:
+        """The Python transport's writer: one trio-websocket `send_message` per queued message."""
+        try:
+            while True:
+                await self.ws.send_message(await outbox.get())
+        except OutboxClosed:
+            close(outbox.close_code or CloseCode.NORMAL, outbox.close_reason)
+        except ConnectionClosed:
+            close(CloseCode.NORMAL, "")
+
+    async def keep_alive(self, close: Close) -> None:
+        """The Python transport's keepalive (the Rust `Wire` keeps its connections alive itself)."""
+        while True:
+            await trio.sleep(KEEPALIVE_INTERVAL_S)
+            with trio.move_on_after(KEEPALIVE_TIMEOUT_S) as scope:
+                try:
+                    await self.ws.ping()
+                except ConnectionClosed:
+                    return
+            if scope.cancelled_caught:
+                close(CloseCode.KEEPALIVE_TIMEOUT, "no pong within 5 s")
+                return

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-import trio
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -30,7 +29,6 @@ disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` seri
 RESUME_RESULTS = ("resumed", "events_gone", "window_passed", "refused")
 """The `result` label of `stoa_resumes_total`: the missed events sent (`resumed`), a snapshot instead because
 the space no longer held them (`events_gone`) or the place was let go (`window_passed`), or an `error`."""
-STALL_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 STORE_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -52,41 +50,6 @@ class StallSnapshot:
             total += count
             cumulative.append((bound, total))
         return cls(cumulative, sum_s)
-
-
-class StallSource(Protocol):
-    """What measures how long the event loop was held up (`LoopProbe` here, or a stall monitor that replaces
-    it: anything with this method)."""
-
-    def stall_snapshot(self) -> StallSnapshot: ...
-
-
-class LoopProbe:
-    """A lateness probe: a task that asks to wake every `interval_s` and records how late it woke. A wake-up
-    late by more than a few ms means something held the loop (a long callback, a garbage collection), so
-    every request and event waited as long. It sees stalls of `interval_s` and longer whole, shorter ones
-    as far as they overlap its sleeps."""
-
-    def __init__(self, interval_s: float = 0.1, buckets: Sequence[float] = STALL_BUCKETS_S) -> None:
-        self.interval_s = interval_s
-        self._bounds = tuple(buckets)
-        self._counts = [0] * (len(self._bounds) + 1)
-        self._sum_s = 0.0
-
-    def observe(self, late_s: float) -> None:
-        index = next((i for i, bound in enumerate(self._bounds) if late_s <= bound), len(self._bounds))
-        self._counts[index] += 1
-        self._sum_s += late_s
-
-    def stall_snapshot(self) -> StallSnapshot:
-        return StallSnapshot.from_counts(self._bounds, self._counts, self._sum_s)
-
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
-        while True:
-            due = trio.current_time() + self.interval_s
-            await trio.sleep_until(due)
-            self.observe(max(0.0, trio.current_time() - due))
 
 
 class GatewayMetrics:
@@ -117,7 +80,6 @@ class GatewayMetrics:
         self.webhook_backlog = Gauge(
             "stoa_webhook_backlog", "webhook events waiting for delivery, summed over receiver URLs", registry=r
         )
-        self.stalls: StallSource = LoopProbe()
 
     def watch(self, gateway: Gateway, wire: Wire | None = None) -> None:
         """From now on /metrics also reads `gateway`'s own counters (and its store's write times), and
@@ -163,9 +125,10 @@ class ServerCollector(Collector):
             yield from _ticks(pool)
         if self._wire is not None:
             yield from _wire(self._wire)
-        stalls = self._metrics.stalls.stall_snapshot()
+        watched = gw.loop_watch.snapshot().since_start.stalls  # in ms
+        stalls = StallSnapshot.from_counts([b / 1000 for b in watched.bounds_ms], watched.counts, watched.sum_ms / 1000)
         loop = HistogramMetricFamily("stoa_event_loop_stall_seconds", "how late the event loop ran a task due "
-                                     "to run (sampled every 100 ms)")  # fmt: skip
+                                     "to run (the loop watch's 10 ms sleeps)")  # fmt: skip
         loop.add_metric([], [(_le(b), n) for b, n in stalls.buckets], stalls.sum_s)
         yield loop
 

@@ -6,7 +6,6 @@ listener socket, and every session, in one nursery. `Gateway.shut_down()` closes
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from actors.space import (
 )
 from gateway import identity, logs, protocol as p
 from gateway.admin import Admin
+from gateway.admission import Admission
 from gateway.connection import Connection
 from gateway.context import Services
 from gateway.errors import CloseCode, report_incident
@@ -38,7 +38,7 @@ from gateway.http import WebSettings, admin_routes, build_app, open_http_socket,
 from gateway.identity import GuestIds
 from gateway.limits import Limits, LimitSettings
 from gateway.loopwatch import LoopWatch
-from gateway.metrics import GatewayMetrics, LoopProbe, StallSnapshot
+from gateway.metrics import GatewayMetrics
 from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
 from gateway.reminders import Scheduler
@@ -52,15 +52,11 @@ from mixer import BatchPolicy, Fanout, Wire
 log = logs.get_logger("gateway")
 
 SERVER_NAME = "stoa/0.1.0"
-LOOPBACK_ORIGIN = re.compile(r"https?://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?")
-"""Without an allow-list, the origins of pages served from this machine: exactly scheme://host[:port], in the
-lowercase browsers send (a merged "a, b" header, a path, a user part or other hosts never match)."""
 NOTICE_INTERVAL_S = 0.1
 DATABASE_FILE = "stoa.db"
 LAG_GRACE_S = 5.0
 """A listener that keeps losing audio because it reads too slowly is disconnected after this long."""
 AUDIO_REPORT_INTERVAL_S = 10.0
-KEEPALIVE_SLICE = 250
 """Connections the keepalive looks at between two checkpoints."""
 DRAINING_REASON = "the server is draining: reconnect (to another server, or this one once back) and resume"
 RESUME_WINDOW_S = 60.0
@@ -106,17 +102,6 @@ class GatewayConfig:
     """WebRTC for speakers (`gateway/webrtc/`); None: `rtc_offer` is refused with `rtc_failed`."""
 
 
-class WatchedStalls:
-    """The metrics' stall histogram (`stoa_event_loop_stall_seconds`), read from the loop watch."""
-
-    def __init__(self, watch: LoopWatch) -> None:
-        self._watch = watch
-
-    def stall_snapshot(self) -> StallSnapshot:
-        stalls = self._watch.snapshot().since_start.stalls
-        return StallSnapshot.from_counts([b / 1000 for b in stalls.bounds_ms], stalls.counts, stalls.sum_ms / 1000)
-
-
 class Gateway:
     def __init__(
         self,
@@ -136,7 +121,6 @@ class Gateway:
         self.fanout = fanout
         self.sessions: dict[str, Session] = {}  # signed in, by user id
         self.connections: dict[int, Session] = {}  # every open connection, by fan-out id
-        self.per_address: dict[str, int] = {}  # open connections by client address
         self.drained = trio.Event()
         self.loop_watch = LoopWatch()
         """The event loop's stalls and garbage-collection pauses: `loop_watch.snapshot()`."""
@@ -145,8 +129,8 @@ class Gateway:
         self.draining = False
         """Set by `drain`: no new connections, /readyz answers 503."""
         self.limits = Limits(config.limits)
+        self.admission = Admission(config.allowed_origins, self.limits)
         self.metrics = GatewayMetrics()
-        self.metrics.stalls = WatchedStalls(self.loop_watch)  # the loop watch stands for the metrics' own probe
         self.scheduler = Scheduler(db, self.notify)
         self.services = Services(
             db=db,
@@ -202,40 +186,11 @@ class Gateway:
         if session.user is not None and self.sessions.get(session.user) is session:
             del self.sessions[session.user]
 
-    def origin_allowed(self, origin: str | None) -> bool:
-        if origin is None:
-            return True
-        if origin == "null":
-            return False
-        if self.config.allowed_origins:
-            return origin in self.config.allowed_origins
-        return LOOPBACK_ORIGIN.fullmatch(origin) is not None
-
     def admit(self, conn: int, origins: list[str], address: str) -> Refusal | None:
-        """The policy on a WebSocket upgrade: Origin (403), draining (503), then connections per address (429).
-        An admitted connection is counted in at once, so a burst of upgrades from one address meets the cap.
-        (It runs in the transport's task, not the connection's: log lines name the connection themselves.)"""
-        # Two Origin headers are refused outright: which one a proxy or a check reads is anyone's guess.
-        if len(origins) > 1 or not self.origin_allowed(origins[0] if origins else None):
-            return Refusal(403, b"origin not allowed\n")
-        if self.draining:
-            log.info("refused", conn=conn, address=address, why="draining", status=503)
-            return Refusal(503, b"the server is draining\n", [("Retry-After", "5")])
-        cap = self.limits.settings.max_connections_per_address
-        if cap and self.per_address.get(address, 0) >= cap:
-            self.limits.refuse("connections_per_address")
-            log.info("refused", conn=conn, address=address, why="connections_per_address", status=429)
-            body = f"at most {cap} connections from one address\n".encode()
-            return Refusal(429, body, [("Retry-After", "10")])
-        self.per_address[address] = self.per_address.get(address, 0) + 1
-        return None
+        return self.admission.admit(conn, origins, address, draining=self.draining)
 
     def leave(self, address: str) -> None:
-        left = self.per_address[address] - 1
-        if left:
-            self.per_address[address] = left
-        else:
-            del self.per_address[address]
+        self.admission.leave(address)
 
     async def serve(self, connection: Connection, conn: int, address: str, outbox: Outbox | None) -> None:
         """Serve one admitted connection to its end. Whatever happens in it ends at most this connection: an
@@ -423,9 +378,6 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             nursery.start_soon(report_audio, directory)
             await nursery.start(gateway.scheduler.run)
             gateway.metrics.watch(gateway, wire)
-            probe = gateway.metrics.stalls
-            if isinstance(probe, LoopProbe):
-                await nursery.start(probe.run)
             http_port = None
             if http_socket is not None:
                 ops = ops_routes(gateway.metrics.registry, lambda: gateway.draining, config.metrics_token)

@@ -2,9 +2,9 @@
 table in `requests.py`; keeps this connection's view of itself (who it is, its space, role and mute).
 
 Everything the session sends goes through the server's fan-out (`send`), which keeps one ordered queue
-per connection. Tasks per connection: the reader (`_read_all`); with the Python transport also a writer
-draining the Outbox and a keepalive (a ping every 5 s, close after 5 s without a pong), which with the
-Rust transport is one loop in the gateway for all connections. Requests from one client are handled in
+per connection. Tasks per connection: the reader (`_read_all`); with the Python transport also the
+`TrioConnection`'s writer draining the Outbox and its keepalive (with the Rust transport the `Wire` keeps
+every connection alive itself). Requests from one client are handled in
 order; a refusal is an `error` reply and changes nothing. The session is the handlers' `Caller`
 (`context.py`).
 """
@@ -37,15 +37,13 @@ from gateway import logs, protocol as p, requests
 from gateway.connection import Connection, TrioConnection
 from gateway.context import Services
 from gateway.errors import CloseCode, GatewayError, NotAuthenticated, RateLimited, code_of, report_incident
-from gateway.outbox import Outbox, OutboxClosed
+from gateway.outbox import Outbox
 
 if TYPE_CHECKING:
     from gateway.server import Gateway
 
 log = logs.get_logger("gateway")
 
-KEEPALIVE_INTERVAL_S = 5.0
-KEEPALIVE_TIMEOUT_S = 5.0
 HELLO_TIMEOUT_S = 10.0
 MAX_BAD_IN_A_ROW = 20
 MAX_ERROR_CHARS = 200  # an `error`'s `message` (docs/protocol.md)
@@ -126,8 +124,8 @@ class Session:
             nursery.start_soon(self._read_all)
             if self.outbox is not None:
                 assert isinstance(self.ws, TrioConnection)
-                nursery.start_soon(self._write_outbox, self.ws, self.outbox)
-                nursery.start_soon(self._keepalive, self.ws)
+                nursery.start_soon(self.ws.write_outbox, self.outbox, self.close)
+                nursery.start_soon(self.ws.keep_alive, self.close)
             await self._close_requested.wait()
             assert self.close_code is not None
             with trio.move_on_after(CLOSE_TIMEOUT_S):
@@ -234,13 +232,11 @@ class Session:
             self.gateway.nursery.start_soon(self._leave_link, link, 0.0)
             return
         self.role, self.muted = role, link.user in state.muted
-        resume = "window_passed" if link.resuming else None  # a resume whose place was let go: a new arrival
-        if resume is not None:
-            self.gateway.metrics.resumes.labels(result=resume).inc()
-        if resume is None:
-            self.send(self.gateway.snapshots.encode(ref, role, state))  # one snapshot per state, shared
+        if link.resuming:  # a resume whose place was let go: a new arrival, told so
+            self.gateway.metrics.resumes.labels(result="window_passed").inc()
+            self.send(p.encode(p.Joined(ref=ref, role=role, space=p.snapshot_of(state), resume="window_passed")))
         else:
-            self.send(p.encode(p.Joined(ref=ref, role=role, space=p.snapshot_of(state), resume=resume)))
+            self.send(self.gateway.snapshots.encode(ref, role, state))  # one snapshot per state, shared
 
     def resumed(self, link: SpaceLink, ref: int, state: SpaceState, missed: list[bytes] | None) -> None:
         """The space gave this connection back its user's place: the events it missed (as they were sent),
@@ -380,30 +376,7 @@ class Session:
             self._refusal_sent_at[code] = now
             self.reply_error(None, error)
 
-    # -- writing, keepalive, cleanup ----------------------------------------------------------------
-
-    async def _write_outbox(self, ws: TrioConnection, outbox: Outbox) -> None:
-        """The Python transport's writer: one trio-websocket `send_message` per queued message."""
-        try:
-            while True:
-                await ws.ws.send_message(await outbox.get())
-        except OutboxClosed:
-            self.close(outbox.close_code or CloseCode.NORMAL, outbox.close_reason)
-        except ConnectionClosed:
-            self.close(CloseCode.NORMAL, "")
-
-    async def _keepalive(self, ws: TrioConnection) -> None:
-        """The Python transport's keepalive (the Rust `Wire` keeps its connections alive itself)."""
-        while True:
-            await trio.sleep(KEEPALIVE_INTERVAL_S)
-            with trio.move_on_after(KEEPALIVE_TIMEOUT_S) as scope:
-                try:
-                    await ws.ws.ping()
-                except ConnectionClosed:
-                    return
-            if scope.cancelled_caught:
-                self.close(CloseCode.KEEPALIVE_TIMEOUT, "no pong within 5 s")
-                return
+    # -- cleanup ------------------------------------------------------------------------------------
 
     def keeps_place(self) -> bool:
         """Whether this closed connection's user keeps their place for the resume window: yes, unless the

@@ -210,6 +210,10 @@ async def test_connections_past_the_cap_per_address_are_refused_with_429(tmp_pat
                     async with open_websocket_url(srv.url):
                         pass
                 assert refused.value.status_code == 429
+                with pytest.raises(ConnectionRejected) as refused:  # the Python client raises the refusal itself
+                    async with connect(srv.url, "four"):
+                        pass
+                assert refused.value.status_code == 429
                 for client in (one, two):  # the three still work
                     assert (await client.list_spaces("live")).live == []
                 assert not one.closed.is_set() and not two.closed.is_set()

@@ -221,21 +221,35 @@ async def connect(
         raise ValueError("connect as a guest (`name` or `guest_token`) or with an account's `token`")
     client = Client(url, name, token, guest_token, reconnect=reconnect, connect_timeout=connect_timeout)
     failed: Exception | None = None
-    async with trio.open_nursery() as nursery:
-        try:
-            await client._open(nursery)
-        except Exception as error:  # reaches the caller as itself, not inside the nursery's group
-            failed = error
-            nursery.cancel_scope.cancel()
-        else:
+    opened = False
+    try:
+        async with trio.open_nursery() as nursery:
             try:
-                yield client
-            finally:
-                with trio.CancelScope(shield=True):
-                    await client._close()
+                await client._open(nursery)
+            except Exception as error:
+                failed = error
                 nursery.cancel_scope.cancel()
+            else:
+                opened = True
+                try:
+                    yield client
+                finally:
+                    with trio.CancelScope(shield=True):
+                        await client._close()
+                    nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        # The first connection's failure reaches the caller as itself, not inside the nursery's group: a refused
+        # handshake is raised by trio-websocket's reader task in the nursery, beside (or instead of) `_open`.
+        if opened or not isinstance(group, ExceptionGroup):
+            raise
+        raise failed or _first_leaf(group) from None
     if failed is not None:
         raise failed
+
+
+def _first_leaf(group: ExceptionGroup[Exception]) -> Exception:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, ExceptionGroup) else first
 
 
 @asynccontextmanager
