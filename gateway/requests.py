@@ -91,6 +91,7 @@ ROUTES: dict[type[msgspec.Struct], Route] = {
     p.GetSpace: _r(schedule.get_space, ANY, "listings", what="listings, searches and records"),
     p.GetPosts: _r(schedule.get_posts, ANY, "timeline_pages", what="pages of a timeline"),
     # WebRTC signalling: what a role allows is checked by the handler (on the mic)
+    p.GetRtcConfig: _r(rtc.get_rtc_config, A, "rtc_configs", what="WebRTC configurations"),
     p.RtcOffer: _r(rtc.rtc_offer, A, "rtc_offers", what="WebRTC offers"),
     p.RtcClose: _r(rtc.rtc_close, A),
 }

@@ -12,7 +12,7 @@ from gateway.config._tree import Setting, Settings
 from gateway.limits import LimitSettings
 from gateway.server import GatewayConfig
 from gateway.webhooks import RetryPolicy, WebhookConfig
-from gateway.webrtc import IceServer, RtcSettings
+from gateway.webrtc import IceServer, RtcSettings, TurnSettings
 from mixer import BatchPolicy
 
 __all__ = [
@@ -76,8 +76,10 @@ def _rtc(settings: Settings) -> RtcSettings | None:
     webrtc = settings.webrtc
     if not webrtc.enabled:
         return None
-    if webrtc.turn and not (webrtc.turn_username and webrtc.turn_password):
-        raise SettingsError(["webrtc.turn: needs webrtc.turn_username and webrtc.turn_password"])
-    servers = [IceServer(url) for url in webrtc.stun]
-    servers += [IceServer(url, webrtc.turn_username, webrtc.turn_password) for url in webrtc.turn]
-    return RtcSettings(ice_servers=tuple(servers), addresses=webrtc.addresses or None)
+    turn = None
+    if webrtc.turn:
+        if not webrtc.turn_secret:
+            raise SettingsError(["webrtc.turn: needs webrtc.turn_secret (STOA_WEBRTC_TURN_SECRET)"])
+        turn = TurnSettings(tuple(webrtc.turn), webrtc.turn_secret, webrtc.turn_ttl)
+    stun = tuple(IceServer(url) for url in webrtc.stun)
+    return RtcSettings(ice_servers=stun, turn=turn, addresses=webrtc.addresses or None)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from actors.space import ABANDON_AFTER_S
 from gateway.limits import LimitSettings
 from gateway.server import RESUME_WINDOW_S
+from gateway.webrtc import TURN_TTL_S
 from mixer import BatchPolicy
 
 MAX_FRAMES_PER_MESSAGE = BatchPolicy().max_frames
@@ -267,18 +268,29 @@ class WebRtcSettings:
     )
     turn: tuple[str, ...] = setting(
         [],
-        "TURN servers for WebRTC (turn:host[:port][?transport=udp or tcp], or turns:...), with webrtc.turn_username "
-        "and webrtc.turn_password; the server's only (pages are not told them, nor the password)",
+        "TURN servers for browsers that cannot reach the server directly (turn:host[:port][?transport=udp or tcp], "
+        "or turns:...): each account is given them, with a credential of its own that expires "
+        "(get_rtc_config), made with webrtc.turn_secret; never in /config.json",
         flag="--turn",
         example='["turns:turn.example.org:443?transport=tcp"]',
         check=_turn,
     )
-    turn_username: str | None = setting(None, "the TURN servers' username", flag="--turn-username",
-                                        example='"stoa"')  # fmt: skip
-    turn_password: str | None = setting(
-        None, "the TURN servers' password; prefer STOA_WEBRTC_TURN_PASSWORD to the file", example='"change-me"',
+    turn_secret: str | None = setting(
+        None,
+        "the secret shared with the TURN servers (coturn's static-auth-secret, with use-auth-secret) that makes each "
+        "user's TURN credential; prefer STOA_WEBRTC_TURN_SECRET to the file",
+        example='"change-me"',
         secret=True,
-    )  # fmt: skip
+    )
+    turn_ttl: int = setting(
+        TURN_TTL_S,
+        "how long a TURN credential is accepted after it is given (the TURN server then refuses it): longer than a "
+        "person speaks on one peer connection",
+        flag="--turn-ttl",
+        low=60,
+        high=7 * 24 * 3600,
+        unit="s",
+    )
     addresses: tuple[str, ...] = setting(
         [],
         "gather WebRTC host candidates on exactly these addresses; none: every interface's, and 127.0.0.1 too "

@@ -8,10 +8,12 @@ from gateway.webrtc.peer import Deliver, PeerStats, RtcPeer
 from gateway.webrtc.rtp import RtpStream
 from gateway.webrtc.sdp import MAX_CANDIDATES, check_offer
 from gateway.webrtc.service import RtcService, RtcSettings
+from gateway.webrtc.turn import TURN_TTL_S, TurnCredential, TurnSettings, turn_credential
 
 __all__ = [
     "MAX_CANDIDATES",
     "MAX_SDP_BYTES",
+    "TURN_TTL_S",
     "Deliver",
     "IceServer",
     "PeerStats",
@@ -19,9 +21,12 @@ __all__ = [
     "RtcService",
     "RtcSettings",
     "RtpStream",
+    "TurnCredential",
+    "TurnSettings",
     "bind_hosts",
     "browser_ice_urls",
     "check_offer",
     "host_addresses",
     "is_loopback",
+    "turn_credential",
 ]

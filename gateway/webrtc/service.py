@@ -30,6 +30,7 @@ from gateway.errors import RtcFailed, report_incident
 from gateway.webrtc.ice import IceServer, host_addresses
 from gateway.webrtc.peer import Deliver, PeerStats, RtcPeer
 from gateway.webrtc.sdp import check_offer
+from gateway.webrtc.turn import TurnCredential, TurnSettings, turn_credential
 
 log = logging.getLogger("gateway.webrtc")
 
@@ -40,7 +41,11 @@ STOP_TIMEOUT_S = 5.0
 @dataclass(frozen=True)
 class RtcSettings:
     ice_servers: tuple[IceServer, ...] = ()
-    """STUN/TURN servers (`stoa serve --stun/--turn`); none by default: host candidates only."""
+    """STUN servers (`stoa serve --stun`), the server's peer connections' and the browsers'; none by default: host
+    candidates only."""
+    turn: TurnSettings | None = None
+    """TURN servers for the browsers (`stoa serve --turn`), each user with a credential of its own
+    (`credential_of`); the server's own peer connections gather no relay candidate."""
     addresses: tuple[str, ...] | None = None
     """Exactly these host addresses (`stoa serve --rtc-address`); None: this machine's interfaces, and
     127.0.0.1 too when the server is bound to loopback."""
@@ -134,6 +139,11 @@ class RtcService:
         if tell:
             on_closed(reason)
         return True
+
+    def credential_of(self, user: str, now_s: float) -> TurnCredential | None:
+        """`user`'s TURN credential from now (`docs/protocol.md`, `get_rtc_config`); None without TURN servers."""
+        turn = self.settings.turn
+        return None if turn is None else turn_credential(turn.secret, user, now_s, turn.ttl_s)
 
     def peer_of(self, owner: object) -> RtcPeer | None:
         entry = self._peers.get(owner)

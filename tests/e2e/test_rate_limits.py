@@ -92,6 +92,7 @@ CASES: list[tuple[str, Request, Callable[[World, Client], Awaitable[None]] | Non
     ("schedule_space", lambda w, c, i: c.schedule_space(f"Later {i}", later(i)), None),
     ("hands", hand, as_listener_of_bob),
     ("rtc_offers", rtc_offer, None),  # ada hosts: she is on the mic
+    ("rtc_configs", lambda w, c, i: c.rtc_config(), None),
 ]
 
 

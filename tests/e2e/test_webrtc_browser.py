@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import multiprocessing
 import wave
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import trio
 
 from actors.space import Role
-from gateway.client import connect, connect_account
+from gateway.client import Client, connect, connect_account
 from tests.audio import assert_tone_present, decode_stream, tone_frames
 from tests.conftest import ServerProcess
 from tests.e2e.test_space_audio import collect
 
-OFFER = """async () => {
+OFFER = """async (config) => {
   const stream = await navigator.mediaDevices.getUserMedia({audio: true});
-  const pc = new RTCPeerConnection();
+  const pc = new RTCPeerConnection(config || {});
   pc.addTransceiver(stream.getAudioTracks()[0], {direction: "sendonly"});
   await pc.setLocalDescription(await pc.createOffer());
   if (pc.iceGatheringState !== "complete") {
@@ -111,37 +114,61 @@ class Browser:
             self._process.kill()
 
 
-async def test_chromiums_microphone_over_webrtc_is_heard_by_a_websocket_listener_until_it_leaves_the_mic(
-    server: ServerProcess, tmp_path: Path
-) -> None:
-    microphone = tmp_path / "tone.wav"
-    with wave.open(str(microphone), "wb") as w:
+def tone_microphone(path: Path) -> Path:
+    """A WAV of 10 s of 440 Hz for chromium's fake microphone."""
+    with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(48_000)
         w.writeframes(b"".join(tone_frames(440.0, 10.0)))
-    browser = Browser(f"http://127.0.0.1:{server.http_port}/", microphone)
+    return path
+
+
+@asynccontextmanager
+async def browser_on_the_mic(server: ServerProcess, folder: Path, title: str) -> AsyncIterator[BrowserSpace]:
+    """A space of `host` with the account `ada` on the mic, whose peer connection the browser (a 440 Hz
+    microphone) makes, and the guest `lis` listening."""
+    browser = Browser(f"http://127.0.0.1:{server.http_port}/", tone_microphone(folder / "tone.wav"))
+    async with (
+        connect_account(server.url, "host") as host,
+        connect_account(server.url, "ada") as ada,
+        connect(server.url, "lis") as lis,
+    ):
+        browser.start()
+        try:
+            space_id = (await host.create_space(title)).space.space_id
+            await ada.join_space(space_id)
+            await lis.join_space(space_id)
+            await host.set_role(ada.user, Role.SPEAKER)
+            yield BrowserSpace(browser, host, ada, lis)
+        finally:
+            browser.stop()
+
+
+@dataclass(frozen=True)
+class BrowserSpace:
+    browser: Browser
+    host: Client
+    ada: Client
+    lis: Client
+
+
+async def assert_hears_the_tone(lis: Client) -> None:
+    heard = await collect(lis, 3.0)
+    assert len(heard) > 100
+    pcm = decode_stream([opus for _, _, opus in heard])
+    assert_tone_present(pcm[len(pcm) // 5 :], 440.0)
+
+
+async def test_chromiums_microphone_over_webrtc_is_heard_by_a_websocket_listener_until_it_leaves_the_mic(
+    server: ServerProcess, tmp_path: Path
+) -> None:
     with trio.fail_after(120):
-        async with (
-            connect_account(server.url, "host") as host,
-            connect_account(server.url, "ada") as ada,
-            connect(server.url, "lis") as lis,
-        ):
-            browser.start()
-            try:
-                space_id = (await host.create_space("From a browser")).space.space_id
-                await ada.join_space(space_id)
-                await lis.join_space(space_id)
-                await host.set_role(ada.user, Role.SPEAKER)
-                offer = await browser.evaluate(OFFER)
-                assert "a=candidate" in offer
-                answer = await ada.rtc_offer(offer)
-                assert await browser.evaluate(ANSWER, answer) == "connected"
-                heard = await collect(lis, 3.0)
-                assert len(heard) > 100
-                pcm = decode_stream([opus for _, _, opus in heard])
-                assert_tone_present(pcm[len(pcm) // 5 :], 440.0)
-                await host.set_role(ada.user, Role.LISTENER)  # the server closes the browser's peer connection
-                assert await browser.evaluate(CLOSED) in ("closed", "failed", "disconnected")
-            finally:
-                browser.stop()
+        async with browser_on_the_mic(server, tmp_path, "From a browser") as s:
+            offer = await s.browser.evaluate(OFFER)
+            assert "a=candidate" in offer
+            answer = await s.ada.rtc_offer(offer)
+            assert await s.browser.evaluate(ANSWER, answer) == "connected"
+            await assert_hears_the_tone(s.lis)
+            await s.host.set_role(s.ada.user, Role.LISTENER)  # the server closes the browser's peer connection
+            assert await s.browser.evaluate(CLOSED) in ("closed", "failed", "disconnected")

@@ -51,16 +51,17 @@ def test_config_names_the_gateway_on_the_pages_host(web_server: ServerProcess) -
     assert json.loads(body) == {"ws_url": f"ws://localhost:{web_server.port}/", "protocol": 2, "ice_servers": []}
 
 
-def test_config_gives_pages_the_stun_servers_and_never_the_turn_password(
+def test_config_gives_pages_the_stun_servers_and_never_the_turn_secret(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The page's peer connection uses the server's STUN servers (`webrtc.stun`); the TURN servers and their
-    password stay the server's. No offer is made, so nothing outside is contacted."""
-    monkeypatch.setenv("STOA_WEBRTC_TURN_PASSWORD", "sesame-4f2a")
+    """The page's peer connection uses the server's STUN servers (`webrtc.stun`); the TURN servers come with a
+    credential of the account's own over its WebSocket (`get_rtc_config`), never in this static file. No offer
+    is made, so nothing outside is contacted."""
+    monkeypatch.setenv("STOA_WEBRTC_TURN_SECRET", "sesame-4f2a")
     server = start_server(
         tmp_path / "data",
         *("--stun", "stun:stun.example.org:3478", "--stun", "stun:stun2.example.org"),
-        *("--turn", "turn:turn.example.org:3478?transport=udp", "--turn-username", "stoa"),
+        *("--turn", "turn:turn.example.org:3478?transport=udp"),
     )
     try:
         _, _, body = get(server, "/config.json")

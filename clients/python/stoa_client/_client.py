@@ -189,6 +189,13 @@ class Client(Connection):
         assert isinstance(reply, p.Posts)
         return reply
 
+    async def rtc_config(self) -> p.RtcConfig:
+        """The ICE servers for this account's next peer connection (its TURN credential expires: ask again for a
+        new one)."""
+        reply = await self._request(lambda ref: p.GetRtcConfig(ref=ref))
+        assert isinstance(reply, p.RtcConfig)
+        return reply
+
     async def rtc_offer(self, sdp: str) -> str:
         """Offer a WebRTC peer connection to send audio (ICE gathering complete); returns the server's answer.
         The peer connection belongs to this WebSocket connection: after a `Reconnected`, offer again."""

@@ -122,9 +122,12 @@ from stoa_protocol._messages import (
 )
 from stoa_protocol._rtc import (
     MAX_SDP_BYTES as MAX_SDP_BYTES,
+    GetRtcConfig as GetRtcConfig,
     RtcAnswer as RtcAnswer,
     RtcClose as RtcClose,
     RtcClosed as RtcClosed,
+    RtcConfig as RtcConfig,
+    RtcIceServer as RtcIceServer,
     RtcOffer as RtcOffer,
 )
 from stoa_protocol._spaces import (
@@ -174,6 +177,7 @@ __all__ = [
     "Follow",
     "GetInbox",
     "GetPosts",
+    "GetRtcConfig",
     "GetSpace",
     "HandLowered",
     "HandRaised",
@@ -231,6 +235,8 @@ __all__ = [
     "RtcAnswer",
     "RtcClose",
     "RtcClosed",
+    "RtcConfig",
+    "RtcIceServer",
     "RtcOffer",
     "Role",
     "RoleChanged",

@@ -65,7 +65,7 @@ from stoa_protocol._events import (
     SpeakerInvited,
     SpeakerPolicyChanged,
 )
-from stoa_protocol._rtc import RtcAnswer, RtcClose, RtcClosed, RtcOffer
+from stoa_protocol._rtc import GetRtcConfig, RtcAnswer, RtcClose, RtcClosed, RtcConfig, RtcOffer
 from stoa_protocol._spaces import GetPosts, Joined, Posts, Resume, Resumed
 from stoa_protocol._values import Role, SpeakerPolicy
 
@@ -211,6 +211,7 @@ ClientUnion = (
     | ListSpaces
     | SearchSpaces
     | GetSpace
+    | GetRtcConfig
     | RtcOffer
     | RtcClose
     | SendAudio
@@ -299,6 +300,7 @@ ServerUnion = (
     | Reacted
     | SpeakerPolicyChanged
     | SpeakerInvited
+    | RtcConfig
     | RtcAnswer
     | RtcClosed
     | Audio

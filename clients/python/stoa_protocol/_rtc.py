@@ -1,5 +1,5 @@
-"""The WebRTC signalling messages (docs/protocol.md, *WebRTC*): a speaker's offer and its answer, the close of
-a peer connection either way. `_messages.py` puts them in the unions."""
+"""The WebRTC signalling messages (docs/protocol.md, *WebRTC*): the ICE servers to use, a speaker's offer and its
+answer, the close of a peer connection either way. `_messages.py` puts them in the unions."""
 
 from __future__ import annotations
 
@@ -39,3 +39,25 @@ class RtcClosed(msgspec.Struct, frozen=True, tag_field="type", tag="rtc_closed")
     """The server closed this connection's peer connection, for `reason`."""
 
     reason: RtcCloseReason
+
+
+class GetRtcConfig(Request, tag="get_rtc_config", frozen=True):
+    """The ICE servers this connection's account may use for its next peer connection: the STUN servers, and
+    the TURN servers with a credential of its own that expires."""
+
+
+class RtcIceServer(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One entry of `RTCPeerConnection`'s `iceServers`, in its own shape (`urls`, `username`, `credential`)."""
+
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+class RtcConfig(msgspec.Struct, frozen=True, tag_field="type", tag="rtc_config"):
+    """The reply to `get_rtc_config`. `expires_at` (unix ms) is when the TURN credential stops being accepted
+    for new allocations; nil when there is no TURN server."""
+
+    ref: int
+    ice_servers: list[RtcIceServer]
+    expires_at: int | None
