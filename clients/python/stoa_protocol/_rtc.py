@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from stoa_protocol._accounts import AccountRequest
 from stoa_protocol._base import Request
 
 MAX_SDP_BYTES = 16 * 1024
@@ -41,9 +42,10 @@ class RtcClosed(msgspec.Struct, frozen=True, tag_field="type", tag="rtc_closed")
     reason: RtcCloseReason
 
 
-class GetRtcConfig(Request, tag="get_rtc_config", frozen=True):
+class GetRtcConfig(AccountRequest, tag="get_rtc_config", frozen=True):
     """The ICE servers this connection's account may use for its next peer connection: the STUN servers, and
-    the TURN servers with a credential of its own that expires."""
+    the TURN servers with a credential of its own that expires. User-level (about no space), as the account
+    requests are."""
 
 
 class RtcIceServer(msgspec.Struct, frozen=True, omit_defaults=True):
