@@ -23,7 +23,9 @@ def main() -> None:
         [sys.executable, "-m", "bench.spaces_bench"]
         + (["--spaces", "10,25", "--duration", "10", "--results", "spaces-quick.json"] if quick else []),
         [sys.executable, "-m", "bench.idle_bench"] + (["--spaces", "2000", "--seconds", "3"] if quick else []),
-        [sys.executable, "-m", "bench.glass_bench"] + (["--seconds", "20", "--warmup", "5"] if quick else []),
+        [sys.executable, "-m", "bench.webrtc_bench"] + (["--seconds", "4", "--rounds", "1"] if quick else []),
+        [sys.executable, "-m", "bench.glass_bench", "--via", "webrtc", "--via", "websocket"]
+        + (["--seconds", "20", "--warmup", "5", "--results", "glass-quick.json"] if quick else ["--rounds", "2"]),
         [sys.executable, "-m", "bench.joins_bench"] + (["--listeners", "1000", "--witnesses", "10"] if quick else []),
         [sys.executable, "-m", "bench.stall_bench"]
         + (["--listeners", "2000", "--ramp", "5", "--duration", "10"] if quick else ["--baseline"]),

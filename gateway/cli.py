@@ -19,7 +19,7 @@ from typing import NoReturn
 
 import trio
 
-from gateway import admin_cli, config as settings_tree, logs
+from gateway import admin_cli, config as settings_tree, logs, terminal
 from gateway.datalock import FolderBusy, drain, lock_data_folder
 from gateway.server import GatewayConfig, Server, serve
 
@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="wait this long for the server to exit; 0: do not wait (default 60)")  # fmt: skip
     _add_load_parser(commands)
     admin_cli.add_parsers(commands)
+    terminal.listen.add_parser(commands)
+    terminal.speak.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command in ("admin", "backup", "restore"):
         return {"admin": admin_cli.run_admin, "backup": admin_cli.run_backup, "restore": admin_cli.run_restore}[
@@ -56,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         ](args)
     if args.command == "load":
         return _load(args)
+    if args.command in ("listen", "speak"):
+        return int(getattr(terminal, args.command).run(args))
     if args.command == "config":
         return _config(args)
     if args.command == "drain":
@@ -83,6 +87,7 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
 def _serve(args: argparse.Namespace) -> int:
     try:
         settings = settings_tree.load(args.config, os.environ, vars(args))
+        config = settings_tree.gateway_config(settings)
     except settings_tree.SettingsError as e:
         more = f" (and {len(e.lines) - 1} more: see stoa config check)" if len(e.lines) > 1 else ""
         return _refuse(e.lines[0] + more)
@@ -94,7 +99,6 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as e:
         return _refuse(f"--data {data}: cannot use this folder: {e.strerror or e}")
     logs.configure(settings.log.level, settings.log.format)
-    config = settings_tree.gateway_config(settings)
     started: list[Server] = []
     with lock:
         try:

@@ -21,6 +21,7 @@ from gateway.limits import Limits
 
 if TYPE_CHECKING:
     from gateway.reminders import Scheduler
+    from gateway.webrtc import RtcService
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Services:
     """Whether a name is an account's handle (many names to one store read)."""
     suspended: set[str] = field(default_factory=set)
     """The user ids (`u<n>`) of suspended accounts, as in the store (loaded at start, kept by the admin API)."""
+    rtc: RtcService | None = None
+    """WebRTC peer connections (`gateway/webrtc/`); None when the server runs without."""
 
 
 class Caller(Protocol):
@@ -64,6 +67,9 @@ class Caller(Protocol):
 
     @property
     def role(self) -> Role | None: ...
+
+    @property
+    def muted(self) -> bool: ...
 
     @property
     def services(self) -> Services: ...

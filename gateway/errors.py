@@ -69,6 +69,19 @@ class ProtectedAccount(GatewayError):
     code = "protected_account"
 
 
+class BadSdp(GatewayError):
+    """`rtc_offer`: the SDP cannot be answered (malformed, not one sending Opus audio section, no candidates);
+    the message says why, never quoting the offer."""
+
+    code = "bad_sdp"
+
+
+class RtcFailed(GatewayError):
+    """`rtc_offer`: the server could not answer in time, or the peer connection closed while it answered."""
+
+    code = "rtc_failed"
+
+
 class Internal(GatewayError):
     code = "internal"
 
@@ -84,6 +97,8 @@ ERROR_CODES: dict[type[Exception], str] = {
     GuestTokenInvalid: "guest_token_invalid",
     AccountRequired: "account_required",
     ProtectedAccount: "protected_account",
+    BadSdp: "bad_sdp",
+    RtcFailed: "rtc_failed",
     Internal: "internal",
     space_errors.NoSuchSpace: "no_such_space",
     space_errors.SpaceOver: "space_ended",

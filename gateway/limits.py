@@ -50,6 +50,8 @@ class LimitSettings:
     timeline_pages: Rate = Rate(20, 10.0)  # get_posts, per user
     direct_messages: Rate = Rate(5, 1.0)  # send_dm, per account
     resumes: Rate = Rate(5, 1 / 5)  # resume, per user
+    rtc_offers: Rate = Rate(5, 1 / 6)  # rtc_offer, per account
+    rtc_configs: Rate = Rate(5, 1 / 6)  # get_rtc_config, per account
     max_connections_per_address: int = 64
     max_scheduled_per_account: int = 20
     login_failures_free: int = 5  # failed log-ins to one handle before the lockout starts

@@ -21,7 +21,7 @@ import store
 from gateway import protocol as p
 from gateway.context import Caller
 from gateway.errors import AccountRequired, AlreadyAuthenticated, NotAuthenticated
-from gateway.handlers import accounts, schedule, spaces
+from gateway.handlers import accounts, rtc, schedule, spaces
 
 
 class Who(enum.Enum):
@@ -90,6 +90,10 @@ ROUTES: dict[type[msgspec.Struct], Route] = {
     p.SearchSpaces: _r(schedule.search_spaces, ANY, "listings", what="listings, searches and records"),
     p.GetSpace: _r(schedule.get_space, ANY, "listings", what="listings, searches and records"),
     p.GetPosts: _r(schedule.get_posts, ANY, "timeline_pages", what="pages of a timeline"),
+    # WebRTC signalling: what a role allows is checked by the handler (on the mic)
+    p.GetRtcConfig: _r(rtc.get_rtc_config, A, "rtc_configs", what="WebRTC configurations"),
+    p.RtcOffer: _r(rtc.rtc_offer, A, "rtc_offers", what="WebRTC offers"),
+    p.RtcClose: _r(rtc.rtc_close, A),
 }
 
 

@@ -46,6 +46,7 @@ from gateway.session import CLOSE_TIMEOUT_S, Session
 from gateway.space_store import SqliteSpaceStore
 from gateway.transport import Refusal, open_listeners, pump_wire, serve_python
 from gateway.webhooks import WebhookConfig, WebhookOutbox, start_senders
+from gateway.webrtc import RtcService, RtcSettings, browser_ice_urls, is_loopback
 from mixer import BatchPolicy, Fanout, Wire
 
 log = logs.get_logger("gateway")
@@ -97,6 +98,8 @@ class GatewayConfig:
     admin_token: str | None = None
     """The admin API's bearer token (gateway/http/admin.py); None: the admin API refuses every request."""
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
+    rtc: RtcSettings | None = field(default_factory=RtcSettings)
+    """WebRTC for speakers (`gateway/webrtc/`); None: `rtc_offer` is refused with `rtc_failed`."""
 
 
 class Gateway:
@@ -108,6 +111,7 @@ class Gateway:
         fanout: Fanout | PyFanout,
         db: store.Database,
         outbox: WebhookOutbox | None = None,
+        rtc: RtcService | None = None,
     ) -> None:
         self.directory = directory
         self.outbox = outbox
@@ -136,6 +140,7 @@ class Gateway:
             scheduler=self.scheduler,
             notify=self.notify,
             handles=HandleCheck(db),
+            rtc=rtc,
         )
         self.admin = Admin(self)
 
@@ -341,7 +346,11 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             await nursery.start(directory.sweep_abandoned)
             if restored:
                 log.info("%d live space(s) brought back", restored)
-            gateway = Gateway(directory, config, nursery, fanout, db, outbox)
+            rtc = None
+            if config.rtc is not None:
+                rtc = RtcService(config.rtc, loopback=is_loopback(config.host))
+                await nursery.start(rtc.run)
+            gateway = Gateway(directory, config, nursery, fanout, db, outbox, rtc)
             await gateway.admin.load_suspended()
             senders = await start_senders(nursery, outbox, config.webhooks)
             gateway.metrics.webhook_backlog.set_function(lambda: sum(sender.backlog for sender in senders))
@@ -373,7 +382,8 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             if http_socket is not None:
                 ops = ops_routes(gateway.metrics.registry, lambda: gateway.draining, config.metrics_token)
                 ops += admin_routes(gateway.admin, config.admin_token)
-                app = build_app(WebSettings(ws_port=port, public_ws_url=config.public_ws_url), ops)
+                ice = browser_ice_urls(config.rtc.ice_servers) if config.rtc is not None else ()
+                app = build_app(WebSettings(ws_port=port, public_ws_url=config.public_ws_url, ice_servers=ice), ops)
                 http_port = await nursery.start(serve_http, app, http_socket)
                 log.info("web client on http://%s:%d/", config.host, http_port)
             await nursery.start(gateway.loop_watch.run)

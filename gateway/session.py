@@ -213,6 +213,12 @@ class Session:
             log.info("left", space=self.space.space_id, user=self.user, conn=self.conn)
             self.gateway.metrics.leaves.inc()
         self.space, self.link, self.role, self.muted = None, None, None, False
+        self._close_rtc("left_space")
+
+    def _close_rtc(self, reason: str, *, tell: bool = True) -> None:
+        """Close this connection's WebRTC peer connection, if any (docs/protocol.md, *WebRTC*)."""
+        if self.services.rtc is not None:
+            self.services.rtc.close(self, reason, tell=tell)
 
     # -- delivery from the space --------------------------------------------------------------------
 
@@ -257,6 +263,8 @@ class Session:
         if isinstance(event, RoleChanged) and event.user == self.user:
             self.role = event.role
             self.muted = self.muted and event.role.on_mic
+            if not event.role.on_mic:
+                self._close_rtc("left_mic")
         elif isinstance(event, MuteChanged) and event.user == self.user:
             self.muted = event.muted
         elif isinstance(event, SpaceEnded) or (
@@ -383,6 +391,7 @@ class Session:
         the connection dropped, or a newer connection of the same user replaced it), after the resume
         window, unless a newer connection has taken the place by then (`resume`, or `join_space`); and sign
         out."""
+        self._close_rtc("closed", tell=False)
         link = self.link
         if link is not None:
             if self.keeps_place():

@@ -33,8 +33,10 @@ newer_than() {  # is any of the inputs (files, or folders searched) newer than t
 }
 
 debs=(libopus-dev pkg-config)
-# chromium and an emoji font: the web client's browser tests and screenshots (Playwright drives Debian's chromium)
-[ "${1:-dev}" = dev ] && debs+=(chromium fonts-noto-color-emoji)
+# the tests': chromium and an emoji font for the browser tests and screenshots (Playwright drives Debian's
+# chromium); opus-tools (opusinfo, opusdec, opusenc) to check Ogg Opus files; coturn, a real TURN server that
+# checks the TURN credentials the server hands out (the tests run their own on loopback; its service stays off)
+[ "$MODE" = dev ] && debs+=(chromium fonts-noto-color-emoji opus-tools coturn)
 missing=()
 for d in "${debs[@]}"; do
     dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d")

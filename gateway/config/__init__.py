@@ -12,6 +12,7 @@ from gateway.config._tree import Setting, Settings
 from gateway.limits import LimitSettings
 from gateway.server import GatewayConfig
 from gateway.webhooks import RetryPolicy, WebhookConfig
+from gateway.webrtc import IceServer, RtcSettings, TurnSettings
 from mixer import BatchPolicy
 
 __all__ = [
@@ -67,4 +68,18 @@ def gateway_config(settings: Settings) -> GatewayConfig:
             max_events=hooks.max_events,
             retry=RetryPolicy(hooks.retry_initial, hooks.retry_max),
         ),
+        rtc=_rtc(settings),
     )
+
+
+def _rtc(settings: Settings) -> RtcSettings | None:
+    webrtc = settings.webrtc
+    if not webrtc.enabled:
+        return None
+    turn = None
+    if webrtc.turn:
+        if not webrtc.turn_secret:
+            raise SettingsError(["webrtc.turn: needs webrtc.turn_secret (STOA_WEBRTC_TURN_SECRET)"])
+        turn = TurnSettings(tuple(webrtc.turn), webrtc.turn_secret, webrtc.turn_ttl)
+    stun = tuple(IceServer(url) for url in webrtc.stun)
+    return RtcSettings(ice_servers=stun, turn=turn, addresses=webrtc.addresses or None)

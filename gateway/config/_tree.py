@@ -9,6 +9,7 @@ docs/operations.md (a test compares it). Adding a setting: add one field to a se
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 from actors.space import ABANDON_AFTER_S
 from gateway.limits import LimitSettings
 from gateway.server import RESUME_WINDOW_S
+from gateway.webrtc import TURN_TTL_S
 from mixer import BatchPolicy
 
 MAX_FRAMES_PER_MESSAGE = BatchPolicy().max_frames
@@ -234,6 +236,72 @@ class MetricsSettings:
     )
 
 
+def _stun(value: str) -> str | None:
+    return None if value.startswith("stun:") and len(value) > len("stun:") else "must be a stun:host[:port] URL"
+
+
+def _turn(value: str) -> str | None:
+    ok = value.startswith(("turn:", "turns:")) and not value.endswith(":")
+    return None if ok else "must be a turn: or turns: URL"
+
+
+def _ip(value: str) -> str | None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return "must be an IP address"
+    return None
+
+
+@dataclass(frozen=True)
+class WebRtcSettings:
+    enabled: bool = setting(
+        True, "accept speakers' WebRTC peer connections (rtc_offer, docs/protocol.md); off refuses them (rtc_failed)",
+        flag="--webrtc",
+    )  # fmt: skip
+    stun: tuple[str, ...] = setting(
+        [],
+        "STUN servers for WebRTC (stun:host[:port]), the server's and the web client's (/config.json); none: host "
+        "candidates only, nothing outside is contacted",
+        flag="--stun",
+        example='["stun:stun.example.org:3478"]',
+        check=_stun,
+    )
+    turn: tuple[str, ...] = setting(
+        [],
+        "TURN servers for browsers that cannot reach the server directly (turn:host[:port][?transport=udp or tcp], "
+        "or turns:...): each account is given them, with a credential of its own that expires "
+        "(get_rtc_config), made with webrtc.turn_secret; never in /config.json",
+        flag="--turn",
+        example='["turns:turn.example.org:443?transport=tcp"]',
+        check=_turn,
+    )
+    turn_secret: str | None = setting(
+        None,
+        "the secret shared with the TURN servers (coturn's static-auth-secret, with use-auth-secret) that makes each "
+        "user's TURN credential; prefer STOA_WEBRTC_TURN_SECRET to the file",
+        example='"change-me"',
+        secret=True,
+    )
+    turn_ttl: int = setting(
+        TURN_TTL_S,
+        "how long a TURN credential is accepted after it is given (the TURN server then refuses it): longer than a "
+        "person speaks on one peer connection",
+        flag="--turn-ttl",
+        low=60,
+        high=7 * 24 * 3600,
+        unit="s",
+    )
+    addresses: tuple[str, ...] = setting(
+        [],
+        "gather WebRTC host candidates on exactly these addresses; none: every interface's, and 127.0.0.1 too "
+        "when server.host is loopback",
+        flag="--rtc-address",
+        example='["203.0.113.7"]',
+        check=_ip,
+    )
+
+
 @dataclass(frozen=True)
 class AdminSettings:
     token: str | None = setting(
@@ -306,6 +374,7 @@ class Settings:
     drain: DrainSettings = field(default_factory=DrainSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
+    webrtc: WebRtcSettings = field(default_factory=WebRtcSettings)
 
 
 SECTION_DOCS = {
@@ -319,4 +388,5 @@ SECTION_DOCS = {
     "drain": "Draining: SIGTERM or `stoa drain`.",
     "admin": "The admin API for back-ends (docs/operations.md, Admin API).",
     "webhooks": "Events for back-ends, signed and delivered in order (docs/operations.md, Webhooks).",
+    "webrtc": "Browsers' microphones over WebRTC (docs/operations.md, WebRTC).",
 }

@@ -50,6 +50,8 @@ class WebSettings:
     """The WebSocket URL pages connect to, when a proxy serves it (e.g. wss://spaces.example.org/ws). None: the
     page's own host name, on `ws_port`, with ws:// (wss:// when the page came over https)."""
     web_dir: Path = WEB_DIR
+    ice_servers: tuple[str, ...] = ()
+    """STUN server URLs for the page's WebRTC peer connection (`webrtc.stun`); none: host candidates only."""
 
 
 class _SecurityHeaders:
@@ -73,7 +75,8 @@ class _SecurityHeaders:
 
 def build_app(settings: WebSettings, extra_routes: Sequence[BaseRoute] = ()) -> ASGIApp:
     """The web client (`/`, `/s/<space_id>`, `/js/...`, `/css/...`) and `/config.json`, which tells the page
-    where the gateway is; and `extra_routes` (the operators', gateway/http/ops.py)."""
+    where the gateway is and which STUN servers its peer connection uses; and `extra_routes` (the operators',
+    gateway/http/ops.py)."""
     index = settings.web_dir / "index.html"
 
     async def page(request: Request) -> Response:
@@ -90,7 +93,9 @@ def build_app(settings: WebSettings, extra_routes: Sequence[BaseRoute] = ()) -> 
             if ":" in host:  # an IPv6 literal
                 host = f"[{host}]"
             ws_url = f"{scheme}://{host}:{settings.ws_port}/"
-        return JSONResponse({"ws_url": ws_url, "protocol": p.PROTOCOL_VERSION}, headers={"cache-control": "no-store"})
+        ice_servers = [{"urls": url} for url in settings.ice_servers]  # RTCIceServer dictionaries
+        body = {"ws_url": ws_url, "protocol": p.PROTOCOL_VERSION, "ice_servers": ice_servers}
+        return JSONResponse(body, headers={"cache-control": "no-store"})
 
     routes = [
         *extra_routes,

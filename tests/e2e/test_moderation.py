@@ -99,6 +99,7 @@ EVERY_FIELD = {
     "kind": "live",
     "query": "q",
     "last_seq": 1,
+    "sdp": "v=0",
 }
 
 

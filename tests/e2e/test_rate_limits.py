@@ -9,6 +9,7 @@ registering, connections from one address) and the cap on hosting.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from trio_websocket import ConnectionRejected, open_websocket_url
 from actors.space import Role
 from gateway.client import Client, RequestError, connect, connect_account
 from gateway.limits import LimitSettings
+from gateway.webrtc.speaker import make_offer
 from tests.conftest import ServerProcess, start_server, stop_server
 from tests.e2e.test_identity import GUEST_ID, refused, reply_to
 from tests.e2e.wire import PASSWORD, hello_account, say
@@ -66,6 +68,16 @@ async def as_listener_of_bob(w: World, c: Client) -> None:
     await c.join_space(w.other_id)
 
 
+async def rtc_offer(w: World, c: Client, i: int) -> None:
+    """An offer of a real (aiortc) peer connection, made once in a worker thread's own asyncio loop."""
+    if not OFFER:
+        OFFER.append(await trio.to_thread.run_sync(asyncio.run, make_offer()))
+    await c.rtc_offer(OFFER[0])
+
+
+OFFER: list[str] = []
+
+
 def later(i: int) -> int:
     return int(time.time() * 1000) + 86_400_000 + i
 
@@ -79,6 +91,8 @@ CASES: list[tuple[str, Request, Callable[[World, Client], Awaitable[None]] | Non
     ("timeline_pages", lambda w, c, i: c.get_posts(w.other_id), None),
     ("schedule_space", lambda w, c, i: c.schedule_space(f"Later {i}", later(i)), None),
     ("hands", hand, as_listener_of_bob),
+    ("rtc_offers", rtc_offer, None),  # ada hosts: she is on the mic
+    ("rtc_configs", lambda w, c, i: c.rtc_config(), None),
 ]
 
 

@@ -48,7 +48,39 @@ def test_config_names_the_gateway_on_the_pages_host(web_server: ServerProcess) -
     status, headers, body = get(web_server, "/config.json", host=f"localhost:{web_server.http_port}")
     assert status == 200
     assert headers["cache-control"] == "no-store"
-    assert json.loads(body) == {"ws_url": f"ws://localhost:{web_server.port}/", "protocol": 2}
+    assert json.loads(body) == {"ws_url": f"ws://localhost:{web_server.port}/", "protocol": 2, "ice_servers": []}
+
+
+def test_config_gives_pages_the_stun_servers_and_never_the_turn_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's peer connection uses the server's STUN servers (`webrtc.stun`); the TURN servers come with a
+    credential of the account's own over its WebSocket (`get_rtc_config`), never in this static file. No offer
+    is made, so nothing outside is contacted."""
+    monkeypatch.setenv("STOA_WEBRTC_TURN_SECRET", "sesame-4f2a")
+    server = start_server(
+        tmp_path / "data",
+        *("--stun", "stun:stun.example.org:3478", "--stun", "stun:stun2.example.org"),
+        *("--turn", "turn:turn.example.org:3478?transport=udp"),
+    )
+    try:
+        _, _, body = get(server, "/config.json")
+    finally:
+        assert stop_server(server) == 0
+    assert json.loads(body)["ice_servers"] == [
+        {"urls": "stun:stun.example.org:3478"},
+        {"urls": "stun:stun2.example.org"},
+    ]
+    assert b"sesame" not in body and b"turn" not in body
+
+
+def test_no_ice_servers_when_webrtc_is_off(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", "--webrtc", "off", "--stun", "stun:stun.example.org:3478")
+    try:
+        _, _, body = get(server, "/config.json")
+    finally:
+        assert stop_server(server) == 0
+    assert json.loads(body)["ice_servers"] == []
 
 
 @pytest.mark.parametrize("path", ["/s/", "/s/a%20b", "/s/" + "x" * 65, "/nothing", "/js/../gateway/cli.py"])

@@ -259,6 +259,9 @@ MATRIX = [
         resume=True,
     ),
     row("`get_posts` (any space, live or ended; in it or not)", "allowed " * 6 + "not_authenticated allowed"),
+    # WebRTC signalling: decided by the gateway (tests/e2e/test_webrtc.py runs each refusal on a real server)
+    row("`rtc_offer` (muted or not)", "allowed allowed allowed not_a_speaker " + NIS_AR),
+    row("`rtc_close`", "allowed " * 6 + f"not_authenticated {AR}"),
 ]
 
 
@@ -319,6 +322,7 @@ SAMPLE_FIELDS: dict[str, object] = {
     "emoji": "👏",
     "policy": "invited",
     "last_seq": 1,
+    "sdp": "v=0",
 }
 
 

@@ -3,7 +3,8 @@
 A host page speaks through a fake microphone playing a 440 Hz tone; a guest opens the share link and hears
 440 Hz (the page's AnalyserNode, after its decoder and jitter buffer, reports it); the guest signs up, raises
 a hand, is approved and speaks from a 1,000 Hz file; a third page hears both tones; the host's mute silences
-that speaker on the third page from the tick after the ack; removal and the end of the space take effect.
+that speaker within a tick of the ack (by the frames' seq, on the third page) and the third page's output
+within its jitter buffer's delay plus a tick; removal and the end of the space take effect.
 Screenshots of the main screens are taken on the way (see `browser.screenshot`)."""
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from tests.web.browser import (
 AUDIO_S = 20.0  # how long a tone may take to be heard (a page's audio starts, the jitter buffer fills)
 TONE_DB = -25.0  # a frame "carries" a tone above this level (the tones are written at -8 dBFS)
 SILENT_DB = -35.0  # and lacks it below this one (a frame next to a lost packet has some energy everywhere)
+PEAK_DB = 12.0  # a tone stands this far above the spectrum beside it (see `tone_1000`)
 
 
 @pytest.fixture
@@ -52,11 +54,58 @@ def dominant(page: Page, hz: int) -> dict[str, Any] | None:
     return p if p and abs(p["dominantHz"] - hz) < 12 and p["levelDb"] > -40 else None
 
 
-def frames_after(page: Page, seq: int) -> list[dict[str, Any]]:
-    frames: list[dict[str, Any]] = page.evaluate(
-        "(seq) => stoa.app.player.watched.frames.filter((f) => f.seq > seq)", seq
-    )
-    return frames
+def watched(page: Page) -> dict[str, list[dict[str, Any]]]:
+    """What the page's player watched (`Player.watchTones`): decoded `frames`, `queued` and `output`."""
+    found: dict[str, list[dict[str, Any]]] = page.evaluate("stoa.app.player.watched")
+    return found
+
+
+WATCHED = [440, 1000, 850, 1150]
+"""The frequencies the third page watches: the two voices, and either side of 1,000 Hz (see `tone_1000`)."""
+
+
+def tone_1000(levels: list[float]) -> bool:
+    """Whether a frame (or 20 ms of output) carries the 1,000 Hz voice: above `SILENT_DB` there, and a peak, at
+    least `PEAK_DB` over 850 and 1,150 Hz (which a steady 1,000 Hz tone leaves 30 dB lower, after the window).
+    A click (a chunk after a lost packet or a dry buffer, the switch from the mix to the host's own packets)
+    puts some energy everywhere, 1,000 Hz included, but no peak there."""
+    at, below, above = levels[1], levels[2], levels[3]
+    return at > SILENT_DB and at - max(below, above) > PEAK_DB
+
+
+def mute_check(listener: Page, ack_seq: int) -> None:
+    """The listener page (watching `WATCHED`) hears 1000 Hz until the mute whose ack came after frame `ack_seq`,
+    and none in any frame from `ack_seq + 2` on, nor at its output once the last frame that carried it has
+    played (after the delay the jitter buffer reported for it) plus one tick; the host's 440 Hz throughout."""
+    clean_seq = ack_seq + 2
+    wait_for(lambda: [f for f in watched(listener)["frames"] if f["seq"] >= clean_seq + 50], 10,
+             what="a second of frames after the mute")  # fmt: skip
+    seen = watched(listener)
+    frames = [f for f in seen["frames"] if ack_seq - 25 < f["seq"] <= clean_seq + 50]
+    before = [f for f in frames if f["seq"] <= ack_seq]
+    after = [f for f in frames if f["seq"] >= clean_seq]
+    # (the half second of frames before the ack is the evidence that she was heard until then: the check can fail)
+    assert [f for f in before if tone_1000(f["levels"])], f"1000 Hz not heard before the mute: {before[-3:]}"
+    assert after[0]["seq"] <= clean_seq + 2, f"frames after the mute went missing: {after[:3]}"
+    late = [(f["seq"] - ack_seq, [round(x) for x in f["levels"]]) for f in after if tone_1000(f["levels"])]
+    assert not late, f"1000 Hz in frames after the mute's ack (seq {ack_seq}; ticks after it, dB): {late[:5]}"
+    assert [f for f in after if f["levels"][0] > TONE_DB], "the host's 440 Hz went with the mute"
+
+    # The output: the last frame that carried her was queued behind `delayMs` of audio, so it played from then
+    # for 20 ms; from its end, plus one tick, the output carries no 1,000 Hz.
+    last = max(f["seq"] for f in frames if f["seq"] < clean_seq and tone_1000(f["levels"]))
+    queued = next((q for q in seen["queued"] if q["seq"] == last), None)
+    assert queued is not None, f"the jitter buffer did not report frame {last}"
+    silent_from = queued["at"] + (queued["delayMs"] + 20 + 20) / 1000
+    output = [o for o in seen["output"] if queued["at"] - 0.5 <= o["at"] <= silent_from + 0.8]
+    assert [o for o in output if o["at"] < queued["at"] and tone_1000(o["levels"])], "no 1000 Hz out before"
+    out_after = [o for o in output if o["at"] >= silent_from]
+    assert len(out_after) >= 30, f"the page stopped playing: {len(out_after)} windows after the mute"
+    loud = [(round((o["at"] - silent_from) * 1000), [round(x) for x in o["levels"]]) for o in out_after
+            if tone_1000(o["levels"])]  # fmt: skip
+    delay = queued["delayMs"]
+    assert not loud, f"1000 Hz at the output after its last frame's delay {delay:.0f} ms + 2 ticks (ms, dB): {loud[:5]}"
+    assert [o for o in out_after if o["levels"][0] > TONE_DB], "the host's 440 Hz is not at the output"
 
 
 def test_host_guest_and_listener_hear_each_other_and_the_host_moderates(served: ServerProcess, tmp_path: Path) -> None:
@@ -85,6 +134,8 @@ def test_host_guest_and_listener_hear_each_other_and_the_host_moderates(served: 
             expect(guest.locator("#space-title")).to_have_text("Morning show")
             expect(guest.locator(".account")).to_contain_text("Guest")
             wait_for(lambda: dominant(guest, 440), AUDIO_S, what="the guest to play 440 Hz")
+            # (the host's page asked for its ICE servers, `get_rtc_config`, and speaks over WebRTC)
+            assert host.evaluate("stoa.app.speakingVia") == "webrtc"
             expect(guest.locator(".tile[data-user] .tile-name")).to_contain_text(["ada"])
             expect(guest.locator(".pins")).to_contain_text("Welcome!")
 
@@ -101,7 +152,7 @@ def test_host_guest_and_listener_hear_each_other_and_the_host_moderates(served: 
             lobby.get_by_role("button", name="Listen to Morning show").click()
             expect(lobby.locator("#space-title")).to_have_text("Morning show")
             listener = lobby
-            listener.evaluate("stoa.app.player.watchTones([440, 1000])")
+            listener.evaluate(f"stoa.app.player.watchTones({WATCHED})")
             wait_for(lambda: plays(listener, 440), AUDIO_S, what="the third page to play 440 Hz")
 
             # The guest signs up (staying in the space), raises a hand; the host approves; the guest speaks.
@@ -117,6 +168,7 @@ def test_host_guest_and_listener_hear_each_other_and_the_host_moderates(served: 
             expect(guest.get_by_role("button", name="🎙 Unmute")).to_be_visible()
             guest.get_by_role("button", name="🎙 Unmute").click()
             expect(guest.get_by_role("button", name="🎙 Mute")).to_be_visible()
+            wait_for(lambda: guest.evaluate("stoa.app.speakingVia") == "webrtc", 15, what="the guest on WebRTC")
             wait_for(lambda: plays(listener, 1000, (440,)) or None, AUDIO_S, what="the third page to hear 1000 Hz")
             both = wait_for(
                 lambda: (lambda p: p if min(p["at"]["440"], p["at"]["1000"]) > TONE_DB else None)(probe(listener)),
@@ -132,26 +184,19 @@ def test_host_guest_and_listener_hear_each_other_and_the_host_moderates(served: 
             listener.set_viewport_size(DESKTOP)
             screenshot(guest, "space-speaker-desktop", shots)
 
-            # The host mutes the speaker: on the third page the 1000 Hz tone is gone from the tick after the ack.
+            # The host mutes the speaker. The server stops her voice within one tick of the ack, by the frames' seq:
+            # the host page notes the last frame it had read when the ack came (its connection carries frames and
+            # replies in the order the server queued them), and the third page decodes no 1000 Hz from the frame
+            # after the next one on (the tick under way when the ack was queued may have mixed her already:
+            # `remove_input` takes effect at the next tick's start, mixer-rs/core/src/mixer.rs). Then the third
+            # page's output is silent of her within the delay its jitter buffer reported for that frame, plus a tick.
             grace = guest.evaluate("stoa.app.identity.user")
-            # (the half second of frames before the mute is the evidence that the speaker was heard until then)
-            before = listener.evaluate("Math.max(...stoa.app.player.watched.frames.map((f) => f.seq))") - 25
-            acked_at = host.evaluate(
-                "async (user) => { await stoa.app.request({type: 'mute', user}); return Date.now(); }", grace
+            ack_seq = host.evaluate(
+                "async (user) => { await stoa.app.request({type: 'mute', user}); return stoa.app.player.lastSeq; }",
+                grace,
             )
-            wait_for(lambda: len([f for f in frames_after(listener, before) if f["arrivedAt"] > acked_at + 300]), 10,
-                     what="frames after the mute")  # fmt: skip
-            frames = frames_after(listener, before)
-            heard_at_ack = [f["seq"] for f in frames if f["arrivedAt"] <= acked_at]
-            seq_at_ack = max(heard_at_ack, default=before)
-            with_tone = [f for f in frames if f["seq"] <= seq_at_ack and f["levels"][1] > TONE_DB]
-            assert with_tone, "the speaker was not audible just before the mute: the check below could not fail"
-            # One tick for the mute to take effect, and up to two more frames the page had not read yet when the
-            # host's page read the ack (both pages run on the same two shared cores).
-            late = [f for f in frames if f["seq"] > seq_at_ack + 3 and f["levels"][1] > SILENT_DB]
-            assert not late, f"1000 Hz still heard after the mute's ack (seq {seq_at_ack}): {late[:3]}"
-            host_still = [f for f in frames if f["seq"] > seq_at_ack + 3 and f["levels"][0] > TONE_DB]
-            assert host_still, "the host's 440 Hz went with the mute"
+            assert isinstance(ack_seq, int), "the host page reads the mix (her voice) before the ack"
+            mute_check(listener, ack_seq)
             expect(guest.get_by_role("button", name="🎙 Unmute")).to_be_visible()
             expect(listener.locator(f'.tile[data-user="{grace}"] .role')).to_contain_text("muted")
 

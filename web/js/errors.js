@@ -39,6 +39,8 @@ export const ERROR_MESSAGES = {
   scheduled_space_over: "That scheduled space was cancelled or has already started.",
   not_resumable: "Your place in the space was not kept. Joining it again…",
   account_suspended: "This account is suspended. Contact the people who run this server.",
+  bad_sdp: "Your browser's audio connection was refused. Speaking through the page's own connection instead.",
+  rtc_failed: "The audio connection could not be set up. Speaking through the page's own connection instead.",
   schema_too_new: "The server's data is from a newer version of Stoa. Tell the server's operator.",
 };
 

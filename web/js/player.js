@@ -3,6 +3,7 @@
 // control, and an analyser the page reads for its "is anything playing" light (and tests for the tone).
 
 import { audioContext, wallClockOf } from "./audio-context.js";
+import { toneLevel } from "./tone-level.js";
 
 const FRAME_US = 20000;
 const LOSS_WINDOW_MS = 100; // a seq gap between frames closer than this is loss (docs/protocol.md, `audio`)
@@ -39,9 +40,13 @@ export class Player extends EventTarget {
     if (this.node) this.node.port.postMessage({ type: "detect", threshold });
   }
 
-  /** From now on keep, for each decoded frame, its seq, arrival time and level (dBFS) at each of `freqs`. */
+  /** From now on keep (tests): for each decoded frame, its seq, arrival time and level (dBFS) at each of
+   *  `freqs` (`frames`); when the jitter buffer queued it, on the audio context's clock (s), behind how much
+   *  audio (`queued`: seq, at, delayMs); and the output's level at each of `freqs`, 20 ms at a time, from
+   *  when (`output`: at, levels). */
   watchTones(freqs) {
-    this.watched = { freqs, frames: [] };
+    this.watched = { freqs, frames: [], queued: [], output: [] };
+    if (this.node) this.node.port.postMessage({ type: "watch", freqs });
   }
 
   static supported() {
@@ -57,8 +62,13 @@ export class Player extends EventTarget {
     this.ctx = await audioContext();
     this.node = new AudioWorkletNode(this.ctx, "stoa-jitter", { numberOfInputs: 0, outputChannelCount: [1] });
     this.node.port.onmessage = (e) => {
-      if (e.data.type === "onset") {
+      const type = e.data.type;
+      if (type === "onset") {
         this.onsets.push(wallClockOf(this.ctx, e.data.at) + (this.ctx.outputLatency || 0) * 1000);
+        return;
+      }
+      if (type === "queued" || type === "output") {
+        if (this.watched) keep(this.watched[type], e.data);
         return;
       }
       this.stats = e.data;
@@ -67,6 +77,7 @@ export class Player extends EventTarget {
     this.gain = new GainNode(this.ctx, { gain: this.volume });
     this.analyser = new AnalyserNode(this.ctx, { fftSize: 8192, smoothingTimeConstant: 0 });
     this.node.connect(this.gain).connect(this.analyser).connect(this.ctx.destination);
+    if (this.watched) this.node.port.postMessage({ type: "watch", freqs: this.watched.freqs });
     this.newDecoder();
     this.ctx.addEventListener("statechange", () => this.dispatchEvent(new CustomEvent("state")));
     // Not awaited: without a user gesture the browser keeps the context suspended until one comes.
@@ -166,10 +177,9 @@ export class Player extends EventTarget {
     data.close();
     if (this.watched) {
       const levels = this.watched.freqs.map((f) => toneLevel(pcm, f, this.ctx.sampleRate));
-      this.watched.frames.push({ seq, arrivedAt: this.arrivals.get(seq), levels });
-      if (this.watched.frames.length > 3000) this.watched.frames.splice(0, 1000);
+      keep(this.watched.frames, { seq, arrivedAt: this.arrivals.get(seq), levels });
     }
-    this.node.port.postMessage({ type: "pcm", pcm }, [pcm.buffer]);
+    this.node.port.postMessage({ type: "pcm", pcm, seq }, [pcm.buffer]);
   }
 
   /** What is playing now: the level (RMS, dBFS) and the dominant frequency, and the level at `freqs`. */
@@ -202,21 +212,8 @@ export class Player extends EventTarget {
   }
 }
 
-/** The level (dBFS, as a sine's amplitude) of frequency `hz` in `pcm` (Goertzel over a Hann window, so a
- *  loud tone elsewhere in the spectrum does not leak into it). */
-function toneLevel(pcm, hz, rate) {
-  const w = (2 * Math.PI * hz) / rate;
-  const c = 2 * Math.cos(w);
-  const n = pcm.length;
-  let s1 = 0;
-  let s2 = 0;
-  for (let i = 0; i < n; i++) {
-    const hann = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (n - 1));
-    const s0 = pcm[i] * hann + c * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  const power = s1 * s1 + s2 * s2 - c * s1 * s2;
-  const amplitude = (2 * Math.sqrt(Math.max(0, power))) / (n / 2); // the Hann window's sum is n/2
-  return 20 * Math.log10(amplitude + 1e-9);
+/** Append to a watched list, keeping its latest 2,000 to 3,000 entries (a minute of frames). */
+function keep(list, entry) {
+  list.push(entry);
+  if (list.length > 3000) list.splice(0, 1000);
 }

@@ -1,6 +1,7 @@
 // Speaking over WebRTC (docs/protocol.md, *WebRTC*): the microphone's track on a send-only peer connection,
-// signalled on the WebSocket (`rtc_offer` with the complete offer, no trickle ICE; `rtc_answer`). The server
-// takes the Opus RTP payloads to the mixer; what a speaker hears still comes as `audio` on the WebSocket.
+// signalled on the WebSocket (`get_rtc_config` for the ICE servers, a TURN credential of this account's own
+// among them; `rtc_offer` with the complete offer, no trickle ICE; `rtc_answer`). The server takes the Opus
+// RTP payloads to the mixer; what a speaker hears still comes as `audio` on the WebSocket.
 
 const GATHER_MS = 3000;
 
@@ -23,7 +24,11 @@ export class RtcSender {
    *  the server has no WebRTC) or an Error of the browser's. */
   async start(track) {
     this.stop();
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    const marker = {};
+    this.pc = marker; // a newer start() or stop() meanwhile replaces it
+    const iceServers = await this.servers();
+    if (this.pc !== marker) throw new Error("replaced");
+    const pc = new RTCPeerConnection({ iceServers });
     this.pc = pc;
     pc.addTransceiver(track, { direction: "sendonly" });
     await pc.setLocalDescription(await pc.createOffer());
@@ -34,9 +39,22 @@ export class RtcSender {
     await pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
   }
 
+  /** The ICE servers for a new peer connection: the server's answer to `get_rtc_config` (its STUN servers, and
+   *  its TURN servers with a credential that expires, so asked again each time); `/config.json`'s STUN
+   *  servers if the server does not know the request. */
+  async servers() {
+    try {
+      const reply = await this.conn.request({ type: "get_rtc_config" });
+      return reply.ice_servers;
+    } catch (e) {
+      if (e.code !== "unknown_type") throw e;
+      return this.iceServers;
+    }
+  }
+
   /** Close the peer connection (the server learns it from ICE/DTLS, or closes it itself). */
   stop() {
-    if (this.pc) this.pc.close();
+    if (this.pc && this.pc.close) this.pc.close();
     this.pc = null;
   }
 }

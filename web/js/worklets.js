@@ -1,6 +1,8 @@
 // AudioWorklet processors (loaded with audioWorklet.addModule): the listener's jitter buffer, and the
 // microphone's capture into 20 ms chunks for the encoder. Both run on the audio rendering thread.
 
+import { toneLevel } from "./tone-level.js";
+
 const FRAME = 960; // 20 ms at 48 kHz
 const MS = 48; // samples per millisecond
 
@@ -28,6 +30,57 @@ class OnsetDetector {
   }
 }
 
+// Cuts a stream of render quanta (128 samples) into 20 ms chunks: `push(samples, startTime)` calls
+// `full(chunk, at)` with each complete chunk and the context time of its first sample. The chunk is the
+// callee's to keep (a new one is started).
+class Chunker {
+  constructor(full) {
+    this.full = full;
+    this.chunk = new Float32Array(FRAME);
+    this.filled = 0;
+    this.startedAt = 0;
+  }
+
+  push(samples, startTime) {
+    let i = 0;
+    while (i < samples.length) {
+      if (this.filled === 0) this.startedAt = startTime + i / sampleRate;
+      const n = Math.min(samples.length - i, FRAME - this.filled);
+      this.chunk.set(samples.subarray(i, i + n), this.filled);
+      this.filled += n;
+      i += n;
+      if (this.filled === FRAME) {
+        this.full(this.chunk, this.startedAt);
+        this.chunk = new Float32Array(FRAME);
+        this.filled = 0;
+      }
+    }
+  }
+}
+
+// What the tests watch at the jitter buffer (turned on with a message {type: "watch", freqs}): for each
+// decoded frame, when it was queued and behind how much audio ({type: "queued", seq, at, delayMs}: the delay
+// it will wait); and the output's level at each frequency, 20 ms at a time ({type: "output", at, levels}).
+// Times are the audio context's (s). Nothing is computed or posted unless watching.
+class OutputWatch {
+  constructor(port) {
+    this.port = port;
+    this.freqs = null;
+    this.windows = new Chunker((window, at) => {
+      const levels = this.freqs.map((f) => toneLevel(window, f, sampleRate));
+      this.port.postMessage({ type: "output", at, levels });
+    });
+  }
+
+  queued(seq, delayMs) {
+    if (this.freqs && seq !== undefined) this.port.postMessage({ type: "queued", seq, at: currentTime, delayMs });
+  }
+
+  scan(samples, startTime) {
+    if (this.freqs) this.windows.push(samples, startTime);
+  }
+}
+
 // The jitter buffer: decoded 20 ms chunks queue here and play out at the context's pace. It starts playing
 // once `target` ms are buffered. The page sets the target from the frames' arrival jitter (player.js); when
 // the buffer runs dry while frames are still coming (a frame arrives less than 200 ms after it ran dry:
@@ -52,12 +105,15 @@ class JitterBuffer extends AudioWorkletProcessor {
     this.sumSquares = 0;
     this.counted = 0;
     this.onsets = new OnsetDetector(this.port);
+    this.watch = new OutputWatch(this.port);
     this.port.onmessage = (e) => this.message(e.data);
   }
 
   message(m) {
     if (m.type === "detect") {
       this.onsets.threshold = m.threshold;
+    } else if (m.type === "watch") {
+      this.watch.freqs = m.freqs;
     } else if (m.type === "target") {
       this.targetMs = Math.min(this.maxMs, Math.max(this.minMs, m.ms));
     } else if (m.type === "pcm") {
@@ -65,6 +121,7 @@ class JitterBuffer extends AudioWorkletProcessor {
         if (currentTime - this.dryAt < 0.2) this.grow();
         this.dryAt = -1;
       }
+      this.watch.queued(m.seq, this.buffered / MS);
       this.queue.push(m.pcm);
       this.buffered += m.pcm.length;
       if (this.buffered > (this.targetMs + 60) * MS && this.queue.length > 1) {
@@ -116,6 +173,7 @@ class JitterBuffer extends AudioWorkletProcessor {
     }
     out.fill(0, i);
     this.onsets.scan(out, currentTime);
+    this.watch.scan(out, currentTime);
     for (let k = 1; k < outputs[0].length; k++) outputs[0][k].set(out);
     for (let k = 0; k < out.length; k++) this.sumSquares += out[k] * out[k];
     this.counted += out.length;
@@ -143,9 +201,7 @@ class JitterBuffer extends AudioWorkletProcessor {
 class Capture extends AudioWorkletProcessor {
   constructor() {
     super();
-    this.chunk = new Float32Array(FRAME);
-    this.filled = 0;
-    this.startedAt = 0;
+    this.chunks = new Chunker((pcm, at) => this.port.postMessage({ type: "pcm", pcm, at }, [pcm.buffer]));
     this.onsets = new OnsetDetector(this.port);
     this.port.onmessage = (e) => {
       if (e.data.type === "detect") this.onsets.threshold = e.data.threshold;
@@ -156,19 +212,7 @@ class Capture extends AudioWorkletProcessor {
     const input = inputs[0] && inputs[0][0];
     if (!input) return true;
     this.onsets.scan(input, currentTime);
-    let i = 0;
-    while (i < input.length) {
-      if (this.filled === 0) this.startedAt = currentTime + i / sampleRate;
-      const n = Math.min(input.length - i, FRAME - this.filled);
-      this.chunk.set(input.subarray(i, i + n), this.filled);
-      this.filled += n;
-      i += n;
-      if (this.filled === FRAME) {
-        this.port.postMessage({ type: "pcm", pcm: this.chunk, at: this.startedAt }, [this.chunk.buffer]);
-        this.chunk = new Float32Array(FRAME);
-        this.filled = 0;
-      }
-    }
+    this.chunks.push(input, currentTime);
     return true;
   }
 }

@@ -189,6 +189,23 @@ class Client(Connection):
         assert isinstance(reply, p.Posts)
         return reply
 
+    async def rtc_config(self) -> p.RtcConfig:
+        """The ICE servers for this account's next peer connection (its TURN credential expires: ask again for a
+        new one)."""
+        reply = await self._request(lambda ref: p.GetRtcConfig(ref=ref))
+        assert isinstance(reply, p.RtcConfig)
+        return reply
+
+    async def rtc_offer(self, sdp: str) -> str:
+        """Offer a WebRTC peer connection to send audio (ICE gathering complete); returns the server's answer.
+        The peer connection belongs to this WebSocket connection: after a `Reconnected`, offer again."""
+        reply = await self._request(lambda ref: p.RtcOffer(ref=ref, sdp=sdp))
+        assert isinstance(reply, p.RtcAnswer)
+        return reply.sdp
+
+    async def rtc_close(self) -> None:
+        await self._request(lambda ref: p.RtcClose(ref=ref))
+
 
 @asynccontextmanager
 async def connect(

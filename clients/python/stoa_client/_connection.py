@@ -43,7 +43,7 @@ AUDIO_QUEUE = 3_000  # one minute of 20 ms frames
 SPEAKING_QUEUE = 1_000  # over four minutes of changes at the most a space sends (4 a second)
 MAX_MESSAGE_SIZE = 2**20
 REPLIES = (p.Ok, p.Joined, p.Resumed, p.Error, p.Registered, p.LoggedIn, p.Inbox, p.Scheduled, p.Spaces,
-           p.SpaceRecord, p.Posts)  # fmt: skip
+           p.SpaceRecord, p.Posts, p.RtcAnswer, p.RtcConfig)  # fmt: skip
 
 Notice = p.SpaceStarting | p.SpaceCancelled | p.HostReminder
 
@@ -73,7 +73,7 @@ class Reconnected:
     missed: int = 0  # how many events the resume brought
 
 
-Event = p.SpaceEvent | p.Error | p.Lagging | Reconnected
+Event = p.SpaceEvent | p.Error | p.Lagging | p.RtcClosed | Reconnected
 T = TypeVar("T")
 
 
@@ -352,7 +352,7 @@ class Connection:
                     self.audio_dropped += 1
         elif isinstance(message, p.Event):
             self._observe(message)  # type: ignore[arg-type]
-        elif isinstance(message, (p.Error, p.Lagging)):
+        elif isinstance(message, (p.Error, p.Lagging, p.RtcClosed)):
             self._deliver(message)
 
     def _observe(self, event: p.SpaceEvent) -> None:

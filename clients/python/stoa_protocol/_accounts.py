@@ -15,7 +15,8 @@ from stoa_protocol._values import Post, SpaceStatus
 
 
 class AccountRequest(Request, frozen=True):
-    """A request about accounts, follows, blocks or direct messages (handled by `gateway/accounts.py`)."""
+    """A user-level request, about no space: accounts, follows, blocks, direct messages, the schedule, and the
+    ICE servers for a peer connection (`_rtc.py`); docs/authorization.md has their own table."""
 
 
 class Register(AccountRequest, tag="register", frozen=True):

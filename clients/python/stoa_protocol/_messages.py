@@ -66,6 +66,7 @@ from stoa_protocol._events import (
     SpeakerPolicyChanged,
     Speaking,
 )
+from stoa_protocol._rtc import GetRtcConfig, RtcAnswer, RtcClose, RtcClosed, RtcConfig, RtcOffer
 from stoa_protocol._spaces import GetPosts, Joined, Posts, Resume, Resumed
 from stoa_protocol._values import Role, SpeakerPolicy
 
@@ -211,6 +212,9 @@ ClientUnion = (
     | ListSpaces
     | SearchSpaces
     | GetSpace
+    | GetRtcConfig
+    | RtcOffer
+    | RtcClose
     | SendAudio
 )
 CLIENT_TYPES = frozenset(c.__struct_config__.tag for c in ClientUnion.__args__)
@@ -297,6 +301,9 @@ ServerUnion = (
     | Reacted
     | SpeakerPolicyChanged
     | SpeakerInvited
+    | RtcConfig
+    | RtcAnswer
+    | RtcClosed
     | Audio
     | Speaking
 )

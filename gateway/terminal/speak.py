@@ -1,0 +1,219 @@
+"""`stoa speak URL SPACE --from FILE|mic`: speak into a space from a terminal, as an account. The account signs
+in with its token (`--token`, or `STOA_TOKEN`) or its handle and password (`--handle`; the password from
+`STOA_PASSWORD`, or asked for). Someone not on the mic raises a hand and waits for a host or co-host to
+approve it. The audio is sent as `audio` messages, 20 ms Opus packets at their real pace:
+
+- a WAV file (16-bit PCM, 48 kHz, mono or stereo: stereo is mixed down), encoded here;
+- an Ogg Opus file of 20 ms packets (what `opusenc` makes by default), sent as it is;
+- `mic`: the system's audio input (`pw-record`, `parec` or `arecord`), encoded here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import getpass
+import os
+import subprocess
+import sys
+import time
+import wave
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from actors.space import HandLowered, ParticipantRemoved, RoleChanged, SpaceEnded
+from gateway.client import Client, RequestError, connect
+from gateway.terminal.devices import NoDevice, recorder_command
+from gateway.terminal.ogg import packet_samples, read_packets
+from mixer import FRAME_SAMPLES, SAMPLE_RATE, Encoder
+
+FRAME_S = 0.020
+FRAME_BYTES = 2 * FRAME_SAMPLES
+
+
+class Unusable(ValueError):
+    """An input file stoa speak cannot send; the message says why."""
+
+
+def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
+    p = commands.add_parser("speak", help="speak into a space from a WAV or Ogg Opus file, or the microphone")
+    p.add_argument("url", help="the server's WebSocket URL, e.g. ws://127.0.0.1:8765/")
+    p.add_argument("space", help="the space's id (the end of its share link /s/<space_id>)")
+    p.add_argument("--from", dest="source", required=True, metavar="FILE|mic",
+                   help="a WAV (16-bit, 48 kHz) or Ogg Opus file, or 'mic' for the system's audio input")  # fmt: skip
+    p.add_argument("--handle", help="the account's handle (password from STOA_PASSWORD, or asked for)")
+    p.add_argument("--token", default=os.environ.get("STOA_TOKEN"), help="the account's token (or STOA_TOKEN)")
+    p.add_argument("--loop", action="store_true", help="send the file again and again (until Ctrl-C)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.token is None and args.handle is None:
+        print("stoa speak: sign in with --token (or STOA_TOKEN) or --handle", file=sys.stderr)
+        return 2
+    try:
+        packets = None if args.source == "mic" else file_packets(Path(args.source))
+        recorder = recorder_command() if args.source == "mic" else None
+    except (Unusable, NoDevice, OSError) as e:
+        print(f"stoa speak: {args.source}: {e}", file=sys.stderr)
+        return 2
+    password = None
+    if args.token is None:
+        password = os.environ.get("STOA_PASSWORD") or getpass.getpass(f"password for {args.handle}: ")
+    try:
+        return trio.run(speak, args.url, args.space, args.token, args.handle, password, packets, recorder, args.loop)
+    except KeyboardInterrupt:
+        return 0
+
+
+def file_packets(path: Path) -> list[bytes]:
+    """The 20 ms Opus packets of a WAV or Ogg Opus file; `Unusable` if it is neither, or not in a form sent."""
+    data = path.read_bytes()
+    if data.startswith(b"OggS"):
+        try:
+            packets = list(read_packets(data))
+        except ValueError as e:
+            raise Unusable(str(e)) from None
+        if any(packet_samples(p) != FRAME_SAMPLES for p in packets):
+            raise Unusable("its packets are not all 20 ms (encode it with opusenc --framesize 20)")
+        return packets
+    if data.startswith(b"RIFF"):
+        return encode_pcm(wav_pcm(path))
+    raise Unusable("neither a WAV nor an Ogg Opus file")
+
+
+def wav_pcm(path: Path) -> bytes:
+    """A WAV file's samples as 16-bit mono at 48 kHz."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
+            frames = w.readframes(w.getnframes())
+    except (wave.Error, EOFError) as e:
+        raise Unusable(f"not a WAV file stoa can read: {e}") from None
+    if width != 2 or rate != SAMPLE_RATE or channels not in (1, 2):
+        raise Unusable(f"must be 16-bit PCM at 48 kHz, mono or stereo (it is {8 * width}-bit, {rate} Hz, "
+                       f"{channels} channels): convert it, e.g. sox in.wav -r 48000 -b 16 out.wav")  # fmt: skip
+    if channels == 2:
+        samples = array.array("h", frames)
+        if sys.byteorder == "big":
+            samples.byteswap()
+        mono = array.array("h", ((left + right) // 2 for left, right in zip(samples[::2], samples[1::2], strict=True)))
+        if sys.byteorder == "big":
+            mono.byteswap()
+        frames = mono.tobytes()
+    return frames
+
+
+def encode_pcm(pcm: bytes) -> list[bytes]:
+    encoder = Encoder()
+    pcm += bytes(-len(pcm) % FRAME_BYTES)  # the last frame, padded with silence
+    return [encoder.encode(pcm[i : i + FRAME_BYTES]) for i in range(0, len(pcm), FRAME_BYTES)]
+
+
+async def speak(
+    url: str,
+    space_id: str,
+    token: str | None,
+    handle: str | None,
+    password: str | None,
+    packets: list[bytes] | None,
+    recorder: list[str] | None,
+    loop: bool,
+) -> int:
+    try:
+        async with _signed_in(url, token, handle, password) as client:
+            joined = await client.join_space(space_id)
+            if not joined.role.on_mic:
+                print("stoa speak: raising a hand: waiting for a host or co-host to bring you on the mic",
+                      file=sys.stderr)  # fmt: skip
+                await client.raise_hand()
+                if not await _brought_on_mic(client):
+                    print("stoa speak: not brought on the mic", file=sys.stderr)
+                    return 1
+            print(f"stoa speak: on the mic in {joined.space.title!r}", file=sys.stderr)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_until_off_mic, client, nursery.cancel_scope)
+                source = _mic_packets(recorder) if recorder is not None else _file_packets(packets or [], loop)
+                await _send(client, source)
+                nursery.cancel_scope.cancel()
+    except RequestError as e:
+        print(f"stoa speak: {e.code} ({e.message})", file=sys.stderr)
+        return 1
+    return 0
+
+
+@asynccontextmanager
+async def _signed_in(url: str, token: str | None, handle: str | None, password: str | None) -> AsyncIterator[Client]:
+    if token is not None:
+        async with connect(url, token=token) as client:
+            yield client
+        return
+    assert handle is not None and password is not None
+    async with connect(url, "guest") as client:
+        await client.log_in(handle, password)
+        yield client
+
+
+async def _brought_on_mic(client: Client) -> bool:
+    """Wait for this user's hand to be approved (True: `role_changed` follows the `hand_lowered` of reason
+    `approved`), or lowered or denied, or the space to end (False)."""
+    async for event in client.events:
+        if isinstance(event, RoleChanged) and event.user == client.user:
+            return event.role.on_mic
+        if isinstance(event, HandLowered) and event.user == client.user and event.reason != "approved":
+            return False
+        if isinstance(event, SpaceEnded) or (isinstance(event, ParticipantRemoved) and event.user == client.user):
+            return False
+    return False
+
+
+async def _until_off_mic(client: Client, scope: trio.CancelScope) -> None:
+    async for event in client.events:
+        if (
+            (isinstance(event, RoleChanged) and event.user == client.user and not event.role.on_mic)
+            or isinstance(event, SpaceEnded)
+            or (isinstance(event, ParticipantRemoved) and event.user == client.user)
+        ):
+            print("stoa speak: no longer on the mic", file=sys.stderr)
+            scope.cancel()
+            return
+
+
+async def _file_packets(packets: list[bytes], loop: bool) -> AsyncIterator[bytes]:
+    """The file's packets at their real pace: packet i at start + i x 20 ms."""
+    start, sent = trio.current_time(), 0
+    while True:
+        for packet in packets:
+            await trio.sleep_until(start + sent * FRAME_S)
+            sent += 1
+            yield packet
+        if not loop:
+            return
+
+
+async def _mic_packets(command: list[str]) -> AsyncIterator[bytes]:
+    """The microphone, 20 ms at a time, as it comes (the recorder paces it)."""
+    encoder = Encoder()
+    recorder = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
+    try:
+        assert recorder.stdout is not None
+        pcm = b""
+        while chunk := await recorder.stdout.receive_some(65536):
+            pcm += chunk
+            while len(pcm) >= FRAME_BYTES:
+                frame, pcm = pcm[:FRAME_BYTES], pcm[FRAME_BYTES:]
+                yield encoder.encode(frame)
+    finally:
+        recorder.terminate()
+        with trio.CancelScope(shield=True), trio.move_on_after(2):
+            await recorder.wait()
+
+
+async def _send(client: Client, packets: AsyncIterator[bytes]) -> None:
+    seq = 0
+    async for packet in packets:
+        await client.send_audio(seq, time.time_ns() // 1000, packet)
+        seq += 1

@@ -1,0 +1,85 @@
+"""The terminal clients end to end: `stoa speak` sends a WAV into a space while `stoa listen` records it; the
+recording is a valid Ogg Opus file (Debian's opusinfo) that decodes (opusdec) to the tone. Real processes,
+real sockets on loopback, the real codec."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import trio
+
+from actors.space import HandRaised
+from gateway.client import connect_account
+from tests.audio import assert_tone_absent, assert_tone_present, tone_frames
+from tests.conftest import ROOT, ServerProcess
+from tests.e2e.wire import PASSWORD
+
+A_HZ = 440.0
+
+
+def write_wav(path: Path, freq_hz: float, seconds: float) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(48_000)
+        w.writeframes(b"".join(tone_frames(freq_hz, seconds)))
+
+
+def read_wav(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as w:
+        assert (w.getframerate(), w.getsampwidth()) == (48_000, 2)
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, w.getnchannels())
+    return pcm[:, 0].astype(np.float64)
+
+
+def stoa(*args: str) -> list[str]:
+    return [sys.executable, "-m", "gateway", *args]
+
+
+async def test_stoa_speak_from_a_wav_is_recorded_by_stoa_listen_as_ogg_opus_of_the_tone(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    wav, recording, decoded = tmp_path / "tone.wav", tmp_path / "x.opus", tmp_path / "x.wav"
+    write_wav(wav, A_HZ, 3.0)
+    env = {**os.environ, "STOA_PASSWORD": PASSWORD}
+    with trio.fail_after(60):
+        async with connect_account(server.url, "ada"):
+            pass  # the speaker's account exists
+        async with connect_account(server.url, "host") as host:
+            space_id = (await host.create_space("From a terminal")).space.space_id
+            listen = await trio.lowlevel.open_process(
+                stoa("listen", server.url, space_id, "--out", str(recording)), cwd=ROOT
+            )
+            await trio.sleep(1.0)  # the listener is in
+            speak = await trio.lowlevel.open_process(
+                stoa("speak", server.url, space_id, "--from", str(wav), "--handle", "ada"), cwd=ROOT, env=env
+            )
+            while True:  # ada raises her hand: bring her on the mic
+                event = await host.next_event()
+                if isinstance(event, HandRaised):
+                    await host.approve_request(event.user)
+                    break
+            assert await speak.wait() == 0
+            await trio.sleep(0.5)  # the last frames reach the listener
+            await host.end_space()  # which ends `stoa listen`
+            assert await listen.wait() == 0
+    check_recording(recording, decoded)
+
+
+def check_recording(recording: Path, decoded: Path) -> None:
+    info = subprocess.run(["opusinfo", str(recording)], capture_output=True, text=True)
+    assert info.returncode == 0, info.stdout + info.stderr
+    assert "Channels: 1" in info.stdout and "WARNING" not in info.stdout + info.stderr
+    subprocess.run(["opusdec", "--quiet", "--rate", "48000", str(recording), str(decoded)], check=True)
+    pcm = read_wav(decoded)
+    assert len(pcm) >= 2.5 * 48_000, "the recording holds the whole tone"
+    loud = pcm[np.abs(pcm) > 1000]
+    assert len(loud) > 2.5 * 48_000 * 0.5
+    middle = pcm[np.argmax(np.abs(pcm) > 1000) :][: 2 * 48_000]
+    assert_tone_present(middle, A_HZ)
+    assert_tone_absent(middle, 1000.0, reference_hz=A_HZ)
