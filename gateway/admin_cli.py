@@ -34,12 +34,16 @@ ACTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "mute": ("POST", "/admin/spaces/{space_id}/participants/{user}/mute", ("space_id", "user")),
     "suspend": ("POST", "/admin/accounts/{handle}/suspend", ("handle",)),
     "restore": ("POST", "/admin/accounts/{handle}/restore", ("handle",)),
+    "webhooks": ("GET", "/admin/webhooks", ()),
+    "add-webhook": ("POST", "/admin/webhooks", ("url",)),
+    "remove-webhook": ("DELETE", "/admin/webhooks/{webhook_id}", ("webhook_id",)),
 }
 
 
 def add_parsers(commands: argparse._SubParsersAction[Any]) -> None:
     a = commands.add_parser("admin", help="the admin API of a running server (token: STOA_ADMIN_TOKEN)")
-    a.add_argument("--url", help="the server's HTTP address (default: http://127.0.0.1:<web.http_port>)")
+    a.add_argument("--url", dest="server_url", metavar="URL",
+                   help="the server's HTTP address (default: http://127.0.0.1:<web.http_port>)")  # fmt: skip
     a.add_argument("--config", type=Path, metavar="FILE", help="a settings file to read admin.token and the port")
     actions = a.add_subparsers(dest="action", required=True)
     for name, (_, _, arguments) in ACTIONS.items():
@@ -64,7 +68,7 @@ def run_admin(args: argparse.Namespace) -> int:
     if not token:
         print("stoa admin: no admin token: set STOA_ADMIN_TOKEN (or admin.token in --config)", file=sys.stderr)
         return 2
-    url = args.url or f"http://127.0.0.1:{settings.web.http_port or 8080}"
+    url = args.server_url or f"http://127.0.0.1:{settings.web.http_port or 8080}"
     method, template, arguments = ACTIONS[args.action]
     values = {name: getattr(args, name) for name in arguments}
     path = template.format(**{k: urllib.parse.quote(v, safe="") for k, v in values.items()})

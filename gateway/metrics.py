@@ -78,7 +78,7 @@ class GatewayMetrics:
             buckets=STORE_BUCKETS_S, registry=r,
         )  # fmt: skip
         self.webhook_backlog = Gauge(
-            "stoa_webhook_backlog", "webhook events waiting for delivery, summed over receiver URLs", registry=r
+            "stoa_webhook_backlog", "webhook events waiting for delivery, summed over the receivers", registry=r
         )
 
     def watch(self, gateway: Gateway, wire: Wire | None = None) -> None:
@@ -118,6 +118,9 @@ class ServerCollector(Collector):
         refusals = [((name,), n) for name, n in sorted(gw.limits.refused_by.items())]
         yield _counter("stoa_rate_limit_refusals", "requests and connections refused by a rate limit or cap, "
                        "by limit (docs/security.md)", refusals, ["limit"])  # fmt: skip
+        if gw.outbox is not None:
+            yield _counter("stoa_webhook_events_dropped", "webhook events not written because the outbox was full",
+                           [((), gw.outbox.dropped)])  # fmt: skip
         yield from _audio(gw)
         if isinstance(gw.fanout, Fanout):
             yield from _fanout(gw.fanout)

@@ -45,7 +45,7 @@ from gateway.reminders import Scheduler
 from gateway.session import CLOSE_TIMEOUT_S, Session
 from gateway.space_store import SqliteSpaceStore
 from gateway.transport import Refusal, open_listeners, pump_wire, serve_python
-from gateway.webhooks import WebhookConfig, WebhookOutbox, start_senders
+from gateway.webhooks import Receivers, WebhookConfig, WebhookOutbox
 from mixer import BatchPolicy, Fanout, Wire
 
 log = logs.get_logger("gateway")
@@ -108,9 +108,11 @@ class Gateway:
         fanout: Fanout | PyFanout,
         db: store.Database,
         outbox: WebhookOutbox | None = None,
+        receivers: Receivers | None = None,
     ) -> None:
         self.directory = directory
         self.outbox = outbox
+        self.receivers = receivers
         self.db = db
         self.config = config
         self.nursery = nursery
@@ -328,6 +330,8 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
     try:
         async with store.open_database(config.data_dir / DATABASE_FILE) as db, trio.open_nursery() as nursery:
             outbox = WebhookOutbox(db, config.webhooks.enabled, config.webhooks.max_events)
+            receivers = Receivers(outbox, config.webhooks)
+            await receivers.load()  # before the spaces come back: whether their events are written
             space_fanout: SpaceFanout = fanout
             directory = SpaceDirectory(
                 nursery,
@@ -341,10 +345,10 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             await nursery.start(directory.sweep_abandoned)
             if restored:
                 log.info("%d live space(s) brought back", restored)
-            gateway = Gateway(directory, config, nursery, fanout, db, outbox)
+            gateway = Gateway(directory, config, nursery, fanout, db, outbox, receivers)
             await gateway.admin.load_suspended()
-            senders = await start_senders(nursery, outbox, config.webhooks)
-            gateway.metrics.webhook_backlog.set_function(lambda: sum(sender.backlog for sender in senders))
+            await nursery.start(receivers.run)
+            gateway.metrics.webhook_backlog.set_function(receivers.backlog)
             if isinstance(fanout, PyFanout):
                 port: int = await nursery.start(
                     serve_python, fanout, config.host, config.port, gateway, p.MAX_MESSAGE_BYTES
