@@ -12,9 +12,6 @@ import json
 import os
 import sqlite3
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +56,10 @@ def add_parsers(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 def run_admin(args: argparse.Namespace) -> int:
+    import urllib.error  # here: `stoa serve` (which imports this module for its parsers) never needs them
+    import urllib.parse
+    import urllib.request
+
     try:
         settings = settings_tree.load(args.config, os.environ, {})
     except settings_tree.SettingsError as e:
