@@ -502,6 +502,10 @@ class TickPool:
     @property
     def talking(self) -> int:
         """Spaces in the queue now: someone talks (or just stopped, and their last frames are due)."""
+    @property
+    def audience(self) -> int:
+        """Listeners of the talking spaces, summed, each space's as its last audience message reached them
+        (what `auto` chooses frames per message for: docs/operations.md, Frames per message)."""
     def stats(self) -> TickPoolStats:
         """The pool's counters since it started (a few atomic loads): cheap enough for every scrape."""
 

@@ -150,6 +150,10 @@ impl Engine {
     //     inputs beside it do not spoil this: they are not in the mix.
     //   - a lone talker in concealment gets the shared encode but no
     //     mix-minus, for the same reason.
+    //   - two talkers (a conversation's overlaps and turn changes): each
+    //     one's mix-minus is the other's packet as it came, so a tick costs
+    //     the shared encode alone (a talker in concealment has no packet to
+    //     pass on, and the other's mix-minus is encoded as usual).
     pub(crate) fn tick(&mut self, counters: &Counters) -> Result<TickOutput, MixerError> {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -207,17 +211,18 @@ impl Engine {
         };
         work.sum.fill(0);
         let mut mixed = Vec::with_capacity(self.talkers.len());
+        // Each mixed talker's real packet this tick, in the order of `mixed` (None: concealed).
+        let mut packets: Vec<Option<Vec<u8>>> = Vec::with_capacity(self.talkers.len());
         let mut captured_at: Option<u64> = None;
-        let mut lone_real: Option<Frame> = None;
         for talker in self.talkers.drain(..) {
             let Some(input) = self.inputs.get_mut(&talker.id) else { continue };
             input.gate.in_mix = true;
             accumulate(&mut work.sum, input.pcm());
             mixed.push(talker.id);
-            if let Some(frame) = talker.frame {
+            if let Some(frame) = &talker.frame {
                 captured_at = Some(captured_at.map_or(frame.captured_at, |t| t.min(frame.captured_at)));
-                lone_real = Some(frame);
             }
+            packets.push(talker.frame.map(|frame| frame.packet));
         }
 
         let mut out = TickOutput {
@@ -229,11 +234,11 @@ impl Engine {
             mixed,
             levels,
         };
-        match (out.mixed.len(), lone_real) {
+        match (out.mixed.len(), packets.as_mut_slice()) {
             (0, _) => {}
-            (1, Some(frame)) => {
+            (1, [Some(packet)]) => {
                 out.kind = TickKind::Passthrough;
-                out.shared = Some(frame.packet);
+                out.shared = Some(std::mem::take(packet));
             }
             (talkers, _) => {
                 out.kind = TickKind::Mixed;
@@ -243,7 +248,16 @@ impl Engine {
                 // 4: one mix-minus per talker, when there is anyone else to hear.
                 if talkers > 1 {
                     out.minus.reserve_exact(talkers);
-                    for &id in &out.mixed {
+                    for (i, &id) in out.mixed.iter().enumerate() {
+                        // Two in the mix: each one's mix-minus is the other's voice alone, so the
+                        // other's packet as it came, when it came, is that stream (no encode, no
+                        // generation loss); a talker in concealment gets its encode as before.
+                        if talkers == 2
+                            && let Some(other) = &packets[1 - i]
+                        {
+                            out.minus.push((id, other.clone()));
+                            continue;
+                        }
                         let Some(input) = self.inputs.get_mut(&id) else { continue };
                         mix_minus(&work.sum, input.pcm(), &mut work.scratch);
                         out.minus.push((id, input.encode_minus(&work.scratch)?));
