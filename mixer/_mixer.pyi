@@ -589,6 +589,19 @@ class SpaceDriver:
     @property
     def batch_switches(self) -> int:
         """Times the audience's frames per message changed."""
+    def tell_speaking(self, space_id: str, everyone_group: int) -> None:
+        """From now on, whenever the voices in the mix change, a ``speaking`` message (docs/protocol.md) goes
+        to ``everyone_group``: at most one per 250 ms, the last change always told (the driver ticks a quiet
+        space until it is)."""
+    def name_input(self, input_id: int, user_id: str) -> None:
+        """Input ``input_id`` speaks for ``user_id`` (an input with no name is never told)."""
+    def forget_input(self, input_id: int) -> None: ...
+    def send_speaking(self, conn: int) -> None:
+        """Queue the ``speaking`` set last told for ``conn``, a newcomer (after its ``joined``); nothing when
+        nobody talks."""
+    @property
+    def speaking_messages(self) -> int:
+        """``speaking`` messages told so far."""
     def stop(self) -> None:
         """No more ticks: waits for a tick under way, then sends what is batched. Idempotent."""
 
