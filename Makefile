@@ -8,14 +8,27 @@ PORT ?= 8765
 HTTP_PORT ?= 8080
 DATA ?= data
 
-.PHONY: setup setup-run run test lint lock test-rust test-python fuzz bench bench-quick clean
+.PHONY: setup setup-run run test lint lock test-rust test-python fuzz bench bench-quick clean FORCE
 
-# Each installs only what changed since it last ran (scripts/setup.sh): on a set-up machine, nothing.
-setup:
-	@bash scripts/setup.sh dev
+# Each installs only what changed since it last ran (scripts/setup.sh). On a set-up machine make itself sees that
+# nothing did (its stamp is newer than every input: a few stat calls), and does not even start the script.
+RUN_INPUTS := scripts/setup.sh requirements.lock clients/python/pyproject.toml pyproject.toml Cargo.toml Cargo.lock \
+	$(shell find mixer-rs -type f -not -path '*/target/*')
+NO_EXTENSION := $(if $(wildcard mixer/_mixer*.so),,FORCE)
 
-setup-run:
+$(VENV)/.ready-run: $(RUN_INPUTS) $(NO_EXTENSION)
 	@bash scripts/setup.sh run
+	@touch $@
+
+$(VENV)/.ready-dev: $(RUN_INPUTS) requirements-dev.lock $(NO_EXTENSION)
+	@bash scripts/setup.sh dev
+	@touch $@ $(VENV)/.ready-run
+
+setup: $(VENV)/.ready-dev
+
+setup-run: $(VENV)/.ready-run
+
+FORCE:
 
 run: setup-run
 	@$(VENV)/bin/stoa serve --host $(HOST) --port $(PORT) --http-port $(HTTP_PORT) --data $(DATA)

@@ -1,4 +1,5 @@
-"""What the admin API does (gateway/http/admin.py serves it): spaces, their participants, suspensions.
+"""What the admin API does (gateway/http/admin.py serves it): spaces, their participants, suspensions, and
+webhook receivers (gateway/webhooks/_receivers.py).
 
 Every action on a space goes through the space actor and its rules, in the host's name: an admin removal is
 the host's removal (the removed user cannot rejoin that space), an admin mute the host's mute, an admin end
@@ -23,7 +24,7 @@ import store
 from actors.space import SpaceState, SpeakerPolicy, errors as space_errors
 from gateway import identity, logs
 from gateway.errors import CloseCode
-from gateway.webhooks import OutboxWrite, account_event
+from gateway.webhooks import OutboxWrite, Receivers, Sender, account_event
 
 if TYPE_CHECKING:
     from gateway.server import Gateway
@@ -55,6 +56,26 @@ class Admin:
 
     async def events(self, after: int, limit: int) -> list[store.WebhookEvent]:
         return await store.webhook_events_after(self._gateway.db, after, limit)
+
+    def _receivers(self) -> Receivers:
+        receivers = self._gateway.receivers
+        assert receivers is not None, "the server runs with its receivers"
+        return receivers
+
+    def webhooks(self) -> list[tuple[store.WebhookReceiver | None, Sender]]:
+        return self._receivers().list()
+
+    async def add_webhook(self, url: str) -> tuple[store.WebhookReceiver, int]:
+        """Register a receiver (with its own new secret); return it and the event id it starts after."""
+        receiver, after = await self._receivers().add(url)
+        log.info("admin registered a webhook receiver", receiver=receiver.id, after=after)  # (a URL may hold a token)
+        return receiver, after
+
+    async def remove_webhook(self, receiver_id: int) -> bool:
+        gone = await self._receivers().remove(receiver_id)
+        if gone:
+            log.info("admin removed a webhook receiver", receiver=receiver_id)
+        return gone
 
     async def load_suspended(self) -> None:
         """Read the suspended accounts from the store (at start: suspensions hold across restarts)."""

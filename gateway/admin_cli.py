@@ -12,9 +12,6 @@ import json
 import os
 import sqlite3
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +31,16 @@ ACTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "mute": ("POST", "/admin/spaces/{space_id}/participants/{user}/mute", ("space_id", "user")),
     "suspend": ("POST", "/admin/accounts/{handle}/suspend", ("handle",)),
     "restore": ("POST", "/admin/accounts/{handle}/restore", ("handle",)),
+    "webhooks": ("GET", "/admin/webhooks", ()),
+    "add-webhook": ("POST", "/admin/webhooks", ("url",)),
+    "remove-webhook": ("DELETE", "/admin/webhooks/{webhook_id}", ("webhook_id",)),
 }
 
 
 def add_parsers(commands: argparse._SubParsersAction[Any]) -> None:
     a = commands.add_parser("admin", help="the admin API of a running server (token: STOA_ADMIN_TOKEN)")
-    a.add_argument("--url", help="the server's HTTP address (default: http://127.0.0.1:<web.http_port>)")
+    a.add_argument("--url", dest="server_url", metavar="URL",
+                   help="the server's HTTP address (default: http://127.0.0.1:<web.http_port>)")  # fmt: skip
     a.add_argument("--config", type=Path, metavar="FILE", help="a settings file to read admin.token and the port")
     actions = a.add_subparsers(dest="action", required=True)
     for name, (_, _, arguments) in ACTIONS.items():
@@ -55,6 +56,10 @@ def add_parsers(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 def run_admin(args: argparse.Namespace) -> int:
+    import urllib.error  # here: `stoa serve` (which imports this module for its parsers) never needs them
+    import urllib.parse
+    import urllib.request
+
     try:
         settings = settings_tree.load(args.config, os.environ, {})
     except settings_tree.SettingsError as e:
@@ -64,7 +69,7 @@ def run_admin(args: argparse.Namespace) -> int:
     if not token:
         print("stoa admin: no admin token: set STOA_ADMIN_TOKEN (or admin.token in --config)", file=sys.stderr)
         return 2
-    url = args.url or f"http://127.0.0.1:{settings.web.http_port or 8080}"
+    url = args.server_url or f"http://127.0.0.1:{settings.web.http_port or 8080}"
     method, template, arguments = ACTIONS[args.action]
     values = {name: getattr(args, name) for name in arguments}
     path = template.format(**{k: urllib.parse.quote(v, safe="") for k, v in values.items()})

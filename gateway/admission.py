@@ -39,6 +39,8 @@ class Admission:
         the connection's: log lines name the connection themselves.)"""
         # Two Origin headers are refused outright: which one a proxy or a check reads is anyone's guess.
         if len(origins) > 1 or not self.origin_allowed(origins[0] if origins else None):
+            shown = ", ".join(origin[:100] for origin in origins[:2])  # what the client sent, cut short
+            log.info("refused", conn=conn, address=address, why="origin", status=403, origin=shown)
             return Refusal(403, b"origin not allowed\n")
         if draining:
             log.info("refused", conn=conn, address=address, why="draining", status=503)

@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+from functools import partial
 from pathlib import Path
 from typing import NoReturn
 
@@ -229,12 +230,14 @@ async def _serve_until_signal(config: GatewayConfig, started: list[Server]) -> N
     drain stops at once (every connection still open is closed with 1001)."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
-            server: Server = await nursery.start(serve, config)
+            printed = trio.Event()  # the HTTP side starts once the lines are out (gateway.server.serve_web)
+            server: Server = await nursery.start(partial(serve, config, web_after=printed))
             started.append(server)
             # The one line on stdout: scripts and tests read the bound port from it.
             print(f"stoa: listening on ws://{config.host}:{server.port}/", flush=True)
             if server.http_port is not None:
                 print(f"stoa: open http://{_url_host(config.host)}:{server.http_port}/ in a browser", flush=True)
+            printed.set()
             async for signum in signals:
                 log.info("draining", signal=signal.Signals(signum).name, timeout_s=config.drain_timeout_s)
                 break

@@ -132,6 +132,7 @@ ERROR_CODES: dict[type[Exception], str] = {
     store.NoSuchScheduledSpace: "no_such_scheduled_space",
     store.ScheduledSpaceOver: "scheduled_space_over",
     store.TooManyScheduled: "limit_reached",
+    store.TooManyWebhookReceivers: "limit_reached",
 }
 
 SHARED_CODES = frozenset({"bad_argument", "scheduled_space_over", "limit_reached"})

@@ -1,30 +1,29 @@
-"""The server's Prometheus metrics (prometheus_client), served at /metrics by gateway/http/ops.py.
+"""The server's Prometheus metrics, served at /metrics by gateway/http/ops.py (text format, prometheus_client).
 
 Two kinds. What the server already counts (the Rust fan-out's and tick pool's counters, the speakers' packets
 by reason, the rate limiters, the open connections and spaces) is read when /metrics is scraped, by
 `ServerCollector`: no Python work per frame or per packet on the audio path. What nothing counted yet (joins,
-leaves, sign-ins, slow-listener disconnects, resumes, store write latency) is a prometheus_client metric in
-`GatewayMetrics`, bumped where it happens: a few times per connection or join, never per frame. Every metric
-is in one registry per server, so two servers in one process (tests) never share one. docs/operations.md,
+leaves, sign-ins, slow-listener disconnects, resumes, store write latency) is counted in `GatewayMetrics`,
+bumped where it happens: a few times per connection or join, never per frame. Both become Prometheus metric
+families only at a scrape: prometheus_client is imported then (`GatewayMetrics.render`), not when the server
+starts. One registry per server, so two servers in one process (tests) never share one. docs/operations.md,
 Metrics, lists them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from mixer import Fanout, TickPool, Wire
 
 if TYPE_CHECKING:
-    from gateway.server import Gateway
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import Metric
 
-disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series beside each counter: clutter for dashboards
+    from gateway.server import Gateway
 
 RESUME_RESULTS = ("resumed", "events_gone", "window_passed", "refused")
 """The `result` label of `stoa_resumes_total`: the missed events sent (`resumed`), a snapshot instead because
@@ -52,43 +51,93 @@ class StallSnapshot:
         return cls(cumulative, sum_s)
 
 
+class Count:
+    """A counter (`inc`), or one per value of a label (`labels(name=value)`)."""
+
+    def __init__(self, label: str | None = None, values: Sequence[str] = ()) -> None:
+        self.value = 0
+        self.label = label
+        self.by: dict[str, Count] = {value: Count() for value in values}
+
+    def inc(self, amount: int = 1) -> None:
+        self.value += amount
+
+    def labels(self, **label: str) -> Count:
+        (value,) = label.values()
+        return self.by.setdefault(value, Count())
+
+
+class Durations:
+    """A histogram of durations in seconds (`observe`), with fixed bucket bounds."""
+
+    def __init__(self, bounds_s: Sequence[float]) -> None:
+        self.bounds_s = tuple(bounds_s)
+        self.counts = [0] * (len(self.bounds_s) + 1)
+        self.sum_s = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect_left(self.bounds_s, seconds)] += 1  # the first bound at or above it: `le`
+        self.sum_s += seconds
+
+    def snapshot(self) -> StallSnapshot:
+        return StallSnapshot.from_counts(self.bounds_s, self.counts, self.sum_s)
+
+
 class GatewayMetrics:
-    """The metrics bumped where things happen, and the registry /metrics renders."""
+    """The metrics bumped where things happen, and /metrics's text (`render`)."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=False)
-        r = self.registry
-        self.connections_opened = Counter("stoa_connections_opened", "WebSocket connections accepted", registry=r)
-        self.sign_ins = Counter("stoa_sign_ins", "successful hellos, by kind of user", ["kind"], registry=r)
-        self.joins = Counter("stoa_joins", "participants who joined a space (a join_space or create_space)",
-                             registry=r)  # fmt: skip
-        self.leaves = Counter("stoa_leaves", "participants who left a space (left, disconnected, removed)",
-                              registry=r)  # fmt: skip
-        self.slow_disconnects = Counter(
-            "stoa_slow_listener_disconnects", "connections closed with 4000 for reading too slowly", registry=r
-        )
-        self.resumes = Counter("stoa_resumes", "reconnections that asked to resume, by result", ["result"],
-                               registry=r)  # fmt: skip
-        for result in RESUME_RESULTS:
-            self.resumes.labels(result=result)
-        for kind in ("account", "guest"):
-            self.sign_ins.labels(kind=kind)
-        self.store_write_seconds = Histogram(
-            "stoa_store_write_seconds", "store write transactions, from asking to committed (on disk)",
-            buckets=STORE_BUCKETS_S, registry=r,
-        )  # fmt: skip
-        self.webhook_backlog = Gauge(
-            "stoa_webhook_backlog", "webhook events waiting for delivery, summed over receiver URLs", registry=r
-        )
+        self.connections_opened = Count()
+        self.sign_ins = Count("kind", ("account", "guest"))
+        self.joins = Count()
+        self.leaves = Count()
+        self.slow_disconnects = Count()
+        self.resumes = Count("result", RESUME_RESULTS)
+        self.store_write_seconds = Durations(STORE_BUCKETS_S)
+        self.webhook_backlog: Callable[[], int] = lambda: 0
+        """Events waiting for the webhook receivers (the server sets it to theirs)."""
+        self._registry: CollectorRegistry | None = None
+        self._collector: ServerCollector | None = None
 
     def watch(self, gateway: Gateway, wire: Wire | None = None) -> None:
         """From now on /metrics also reads `gateway`'s own counters (and its store's write times), and
         `wire`'s (the Rust transport's reader) if given."""
-        self.registry.register(ServerCollector(gateway, self, wire))
+        self._collector = ServerCollector(gateway, self, wire)
         gateway.db.on_write = self.store_write_seconds.observe
 
+    def render(self) -> tuple[bytes, str]:
+        """The text of /metrics and its content type."""
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-class ServerCollector(Collector):
+        if self._registry is None:
+            self._registry = CollectorRegistry(auto_describe=False)
+            self._registry.register(self)  # (it has `collect`: all a registry asks of a collector)
+        return generate_latest(self._registry), CONTENT_TYPE_LATEST
+
+    def collect(self) -> Iterator[Metric]:
+        opened = [((), self.connections_opened.value)]
+        yield _counter("stoa_connections_opened", "WebSocket connections accepted", opened)
+        yield _counter("stoa_sign_ins", "successful hellos, by kind of user", _by(self.sign_ins), ["kind"])
+        yield _counter("stoa_joins", "participants who joined a space (a join_space or create_space)",
+                       [((), self.joins.value)])  # fmt: skip
+        yield _counter("stoa_leaves", "participants who left a space (left, disconnected, removed)",
+                       [((), self.leaves.value)])  # fmt: skip
+        yield _counter("stoa_slow_listener_disconnects", "connections closed with 4000 for reading too slowly",
+                       [((), self.slow_disconnects.value)])  # fmt: skip
+        yield _counter("stoa_resumes", "reconnections that asked to resume, by result", _by(self.resumes), ["result"])
+        yield _histogram("stoa_store_write_seconds", "store write transactions, from asking to committed (on disk)",
+                         self.store_write_seconds.snapshot())  # fmt: skip
+        yield _gauge("stoa_webhook_backlog", "webhook events waiting for delivery, summed over the receivers",
+                     [((), self.webhook_backlog())])  # fmt: skip
+        if self._collector is not None:
+            yield from self._collector.collect()
+
+
+def _by(count: Count) -> list[tuple[tuple[str, ...], float]]:
+    return [((value,), labelled.value) for value, labelled in count.by.items()]
+
+
+class ServerCollector:
     """Reads, at each scrape, what the server counts anyway."""
 
     def __init__(self, gateway: Gateway, metrics: GatewayMetrics, wire: Wire | None = None) -> None:
@@ -118,6 +167,9 @@ class ServerCollector(Collector):
         refusals = [((name,), n) for name, n in sorted(gw.limits.refused_by.items())]
         yield _counter("stoa_rate_limit_refusals", "requests and connections refused by a rate limit or cap, "
                        "by limit (docs/security.md)", refusals, ["limit"])  # fmt: skip
+        if gw.outbox is not None:
+            yield _counter("stoa_webhook_events_dropped", "webhook events not written because the outbox was full",
+                           [((), gw.outbox.dropped)])  # fmt: skip
         yield from _audio(gw)
         if isinstance(gw.fanout, Fanout):
             yield from _fanout(gw.fanout)
@@ -127,10 +179,8 @@ class ServerCollector(Collector):
             yield from _wire(self._wire)
         watched = gw.loop_watch.snapshot().since_start.stalls  # in ms
         stalls = StallSnapshot.from_counts([b / 1000 for b in watched.bounds_ms], watched.counts, watched.sum_ms / 1000)
-        loop = HistogramMetricFamily("stoa_event_loop_stall_seconds", "how late the event loop ran a task due "
-                                     "to run (the loop watch's 10 ms sleeps)")  # fmt: skip
-        loop.add_metric([], [(_le(b), n) for b, n in stalls.buckets], stalls.sum_s)
-        yield loop
+        yield _histogram("stoa_event_loop_stall_seconds", "how late the event loop ran a task due to run (the loop "
+                         "watch's 10 ms sleeps)", stalls)  # fmt: skip
 
 
 def _audio(gw: Gateway) -> Iterator[Metric]:
@@ -166,10 +216,8 @@ def _ticks(pool: TickPool) -> Iterator[Metric]:
     yield _gauge("stoa_tick_threads", "the tick pool's threads alive now", [((), pool.threads)])
     yield _gauge("stoa_talking_audience", "listeners of the talking spaces, as their last audience messages "
                  "reached them (what frames per message are chosen for)", [((), pool.audience)])  # fmt: skip
-    ticks = HistogramMetricFamily("stoa_mixer_tick_seconds", "how long one space's tick took (decode, mix, encode, "
-                                  "queue)")  # fmt: skip
-    ticks.add_metric([], [(_le(b), n) for b, n in s.duration_buckets], s.duration_sum_s)
-    yield ticks
+    yield _histogram("stoa_mixer_tick_seconds", "how long one space's tick took (decode, mix, encode, queue)",
+                     StallSnapshot(s.duration_buckets, s.duration_sum_s))  # fmt: skip
 
 
 def _wire(wire: Wire) -> Iterator[Metric]:
@@ -197,6 +245,8 @@ Values = Sequence[tuple[tuple[str, ...], float]]
 
 
 def _gauge(name: str, doc: str, values: Values, labels: Sequence[str] = ()) -> Metric:
+    from prometheus_client.core import GaugeMetricFamily
+
     family = GaugeMetricFamily(name, doc, labels=list(labels))
     for label_values, value in values:
         family.add_metric(list(label_values), value)
@@ -204,7 +254,17 @@ def _gauge(name: str, doc: str, values: Values, labels: Sequence[str] = ()) -> M
 
 
 def _counter(name: str, doc: str, values: Values, labels: Sequence[str] = ()) -> Metric:
+    from prometheus_client.core import CounterMetricFamily
+
     family = CounterMetricFamily(name, doc, labels=list(labels))
     for label_values, value in values:
         family.add_metric(list(label_values), value)
+    return family
+
+
+def _histogram(name: str, doc: str, snapshot: StallSnapshot) -> Metric:
+    from prometheus_client.core import HistogramMetricFamily
+
+    family = HistogramMetricFamily(name, doc)
+    family.add_metric([], [(_le(bound), n) for bound, n in snapshot.buckets], snapshot.sum_s)
     return family

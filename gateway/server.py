@@ -6,6 +6,8 @@ listener socket, and every session, in one nursery. `Gateway.shut_down()` closes
 
 from __future__ import annotations
 
+import importlib
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +36,6 @@ from gateway.context import Services
 from gateway.errors import CloseCode, report_incident
 from gateway.gcpolicy import GcPolicy
 from gateway.handles import HandleCheck
-from gateway.http import WebSettings, admin_routes, build_app, open_http_socket, ops_routes, serve_http
 from gateway.identity import GuestIds
 from gateway.limits import Limits, LimitSettings
 from gateway.loopwatch import LoopWatch
@@ -44,8 +45,8 @@ from gateway.pyfanout import PyFanout
 from gateway.reminders import Scheduler
 from gateway.session import CLOSE_TIMEOUT_S, Session
 from gateway.space_store import SqliteSpaceStore
-from gateway.transport import Refusal, open_listeners, pump_wire, serve_python
-from gateway.webhooks import WebhookConfig, WebhookOutbox, start_senders
+from gateway.transport import Refusal, open_http_socket, open_listeners, pump_wire, serve_python
+from gateway.webhooks import Receivers, WebhookConfig, WebhookOutbox
 from gateway.webrtc import RtcService, RtcSettings, browser_ice_urls, is_loopback
 from mixer import BatchPolicy, Fanout, Wire
 
@@ -112,9 +113,11 @@ class Gateway:
         db: store.Database,
         outbox: WebhookOutbox | None = None,
         rtc: RtcService | None = None,
+        receivers: Receivers | None = None,
     ) -> None:
         self.directory = directory
         self.outbox = outbox
+        self.receivers = receivers
         self.db = db
         self.config = config
         self.nursery = nursery
@@ -317,8 +320,39 @@ class Server:
     """The Rust transport's reader of client sockets (its stats say what it took itself)."""
 
 
-async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
-    """Run the server until cancelled; reports a `Server` (with the bound port) through `task_status`.
+async def serve_web(
+    gateway: Gateway, ws_port: int, sock: socket.socket, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """The HTTP side on its listening socket (gateway/http: the web client, /healthz, /readyz, /metrics, the admin
+    API) until cancelled; reports its port. Its code (starlette, hypercorn: a fifth of start-up's CPU) is
+    imported here, when it starts, not with the server, and in a worker thread: the event loop goes on serving
+    meanwhile (an import in the loop stalled it for 0.1 s)."""
+    await trio.to_thread.run_sync(importlib.import_module, "gateway.http")
+    from gateway.http import WebSettings, admin_routes, build_app, ops_routes, serve_http
+
+    config = gateway.config
+    ops = ops_routes(gateway.metrics.render, lambda: gateway.draining, config.metrics_token)
+    ops += admin_routes(gateway.admin, config.admin_token)
+    ice = browser_ice_urls(config.rtc.ice_servers) if config.rtc is not None else ()
+    app = build_app(WebSettings(ws_port=ws_port, public_ws_url=config.public_ws_url, ice_servers=ice), ops)
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(serve_http, app, sock)
+        log.info("web client on http://%s:%d/", config.host, port)
+        task_status.started(port)
+
+
+async def serve(
+    config: GatewayConfig,
+    *,
+    web_after: trio.Event | None = None,
+    task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the server until cancelled; reports a `Server` (with the bound ports) through `task_status`.
+
+    The HTTP side (`serve_web`) and the garbage-collection policy start before that report, or, with
+    `web_after`, once that event is set: `stoa serve` sets it once it has printed that it listens, so that the
+    WebSocket gateway serves as soon as it can. The HTTP socket listens from the start either way: a request
+    meanwhile waits in its queue.
 
     For an orderly stop, call `server.gateway.shut_down()` first, then cancel.
     """
@@ -333,6 +367,8 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
     try:
         async with store.open_database(config.data_dir / DATABASE_FILE) as db, trio.open_nursery() as nursery:
             outbox = WebhookOutbox(db, config.webhooks.enabled, config.webhooks.max_events)
+            receivers = Receivers(outbox, config.webhooks)
+            await receivers.load()  # before the spaces come back: whether their events are written
             space_fanout: SpaceFanout = fanout
             directory = SpaceDirectory(
                 nursery,
@@ -350,10 +386,10 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             if config.rtc is not None:
                 rtc = RtcService(config.rtc, loopback=is_loopback(config.host))
                 await nursery.start(rtc.run)
-            gateway = Gateway(directory, config, nursery, fanout, db, outbox, rtc)
+            gateway = Gateway(directory, config, nursery, fanout, db, outbox, rtc, receivers)
             await gateway.admin.load_suspended()
-            senders = await start_senders(nursery, outbox, config.webhooks)
-            gateway.metrics.webhook_backlog.set_function(lambda: sum(sender.backlog for sender in senders))
+            await nursery.start(receivers.run)
+            gateway.metrics.webhook_backlog = receivers.backlog
             if isinstance(fanout, PyFanout):
                 port: int = await nursery.start(
                     serve_python, fanout, config.host, config.port, gateway, p.MAX_MESSAGE_BYTES
@@ -378,17 +414,12 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             nursery.start_soon(report_audio, directory)
             await nursery.start(gateway.scheduler.run)
             gateway.metrics.watch(gateway, wire)
-            http_port = None
-            if http_socket is not None:
-                ops = ops_routes(gateway.metrics.registry, lambda: gateway.draining, config.metrics_token)
-                ops += admin_routes(gateway.admin, config.admin_token)
-                ice = browser_ice_urls(config.rtc.ice_servers) if config.rtc is not None else ()
-                app = build_app(WebSettings(ws_port=port, public_ws_url=config.public_ws_url, ice_servers=ice), ops)
-                http_port = await nursery.start(serve_http, app, http_socket)
-                log.info("web client on http://%s:%d/", config.host, http_port)
+            http_port = None if http_socket is None else int(http_socket.getsockname()[1])
             await nursery.start(gateway.loop_watch.run)
-            if gateway.gc_policy is not None:
-                await nursery.start(gateway.gc_policy.run)  # last: it freezes what start-up made
+            if web_after is None:
+                await _finish_start(nursery, gateway, port, http_socket)
+            else:
+                nursery.start_soon(_finish_start_after, web_after, nursery, gateway, port, http_socket)
             log.info("listening on ws://%s:%d/ (%s transport)", config.host, port, config.transport)
             task_status.started(Server(port, gateway, http_port, wire))
     finally:
@@ -398,3 +429,19 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             wire.shutdown()  # after the fan-out's: every descriptor is then released, and closed
         if http_socket is not None and http_socket.fileno() != -1:  # not yet handed to hypercorn
             http_socket.close()
+
+
+async def _finish_start(nursery: trio.Nursery, gateway: Gateway, ws_port: int, sock: socket.socket | None) -> None:
+    """The last of start-up: the HTTP side, then the garbage-collection policy (last: it freezes what start-up
+    made, the HTTP side's modules included)."""
+    if sock is not None:
+        await nursery.start(serve_web, gateway, ws_port, sock)
+    if gateway.gc_policy is not None:
+        await nursery.start(gateway.gc_policy.run)
+
+
+async def _finish_start_after(
+    ready: trio.Event, nursery: trio.Nursery, gateway: Gateway, ws_port: int, sock: socket.socket | None
+) -> None:
+    await ready.wait()
+    await _finish_start(nursery, gateway, ws_port, sock)

@@ -12,12 +12,12 @@ Also = OutboxWrite | None
 
 
 class SqliteSpaceStore:
-    """With `outbox`, each change's webhook events are written in the change's transaction (see
-    gateway/webhooks/_outbox.py)."""
+    """With `outbox`, each change's webhook events are written in the change's transaction while it is enabled
+    (see gateway/webhooks/_outbox.py)."""
 
     def __init__(self, db: Database, outbox: WebhookOutbox | None = None) -> None:
         self._db = db
-        self._outbox = outbox if outbox is not None and outbox.enabled else None
+        self._outbox = outbox
 
     def _take(self, space_id: str, extra: tuple[store.NewWebhookEvent, ...] = (), ended_at: int | None = None) -> Also:
         return None if self._outbox is None else self._outbox.take(space_id, extra, ended_at=ended_at)

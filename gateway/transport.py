@@ -56,6 +56,20 @@ class Host(Protocol):
         """`packets` audio messages came from `conn` while it had no route to a mixer."""
 
 
+def open_http_socket(host: str, port: int) -> socket.socket:
+    """The listening socket, bound now so that a busy port stops the server at start, naming the option."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError as e:
+        sock.close()
+        raise OSError(e.errno, f"{e.strerror} (--http-port {port})") from e
+    return sock
+
+
 def open_listeners(host: str, port: int) -> list[socket.socket]:
     """Listening TCP sockets on every address `getaddrinfo` gives for `host` (as `trio.open_tcp_listeners`
     does: "localhost" is 127.0.0.1 and ::1), all on `port`, for the `Wire` to serve. With port 0 the kernel

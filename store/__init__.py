@@ -27,6 +27,7 @@ from store._errors import (
     TokenExpired,
     TokenInvalid,
     TooManyScheduled,
+    TooManyWebhookReceivers,
 )
 from store._inbox import INBOX_PAGE_BYTES, inbox, mark_read, send_dm, unread_count
 from store._migrations import MIGRATIONS as _MIGRATIONS
@@ -88,14 +89,18 @@ from store._values import Account, AccountId, AccountPage, Invite, Message, Mess
 from store._webhooks import (
     NewWebhookEvent,
     WebhookEvent,
+    WebhookReceiver,
     add_webhook_events,
+    add_webhook_receiver,
     append_webhook_events,
+    remove_webhook_receiver,
     set_webhook_cursor,
     set_webhook_receivers,
     space_webhook_events,
     webhook_backlog,
     webhook_cursor,
     webhook_events_after,
+    webhook_receivers,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -132,11 +137,14 @@ __all__ = [
     "TokenExpired",
     "TokenInvalid",
     "TooManyScheduled",
+    "TooManyWebhookReceivers",
     "WebhookEvent",
+    "WebhookReceiver",
     "add_invitation",
     "add_post",
     "add_reminder",
     "add_webhook_events",
+    "add_webhook_receiver",
     "append_webhook_events",
     "add_removal",
     "block",
@@ -174,6 +182,7 @@ __all__ = [
     "reminder_holders",
     "remove_invitation",
     "remove_reminder",
+    "remove_webhook_receiver",
     "reserve_seq",
     "restore_account",
     "schedule_space",
@@ -195,4 +204,5 @@ __all__ = [
     "webhook_backlog",
     "webhook_cursor",
     "webhook_events_after",
+    "webhook_receivers",
 ]

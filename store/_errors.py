@@ -136,3 +136,13 @@ class TooManyScheduled(StoreError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"at most {limit} scheduled spaces waiting to start per account")
         self.limit = limit
+
+
+class TooManyWebhookReceivers(StoreError):
+    """As many webhook receivers are registered as the caller allows: remove one first."""
+
+    code = "limit_reached"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} webhook receivers registered through the admin API")
+        self.limit = limit

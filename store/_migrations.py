@@ -263,6 +263,20 @@ WEBHOOK_OUTBOX = Migration(
     """,
 )
 
+WEBHOOK_RECEIVERS = Migration(
+    "webhook receivers registered through the admin API, each with its own signing secret",
+    """
+    CREATE TABLE webhook_receivers (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        url        TEXT    NOT NULL,
+        secret     TEXT    NOT NULL,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    """,
+)
+"""A registered receiver's cursor is the `webhook_cursors` row keyed `receiver:<id>` (a receiver of the settings
+is keyed by its URL, which always starts with `http`): the outbox's bound and backlog count both alike."""
+
 MIGRATIONS: tuple[Migration, ...] = (
     ACCOUNTS,
     SOCIAL_GRAPH,
@@ -274,6 +288,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     SPACE_MODERATORS_GONE,
     ACCOUNT_SUSPENSION,
     WEBHOOK_OUTBOX,
+    WEBHOOK_RECEIVERS,
 )
 """Every published migration, in order. Append only."""
 

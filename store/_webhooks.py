@@ -2,8 +2,9 @@
 in order by the deliverer and by `GET /admin/events?after=`.
 
 Each event gets the next `id` (one order for the whole server) and, when it belongs to a space, the next number
-of that space's webhook sequence (1, 2, 3...: a receiver sees a gap if one is ever missing). Each receiver URL
-has a cursor: the last id it acknowledged.
+of that space's webhook sequence (1, 2, 3...: a receiver sees a gap if one is ever missing). Each receiver has
+a cursor: the last id it acknowledged, keyed by its URL for a receiver of the settings, by `receiver:<id>` for
+one registered through the admin API (`webhook_receivers`, with its own secret).
 
 Bounded: at most `max_events` rows. When a new event would pass it, the oldest events every receiver has
 acknowledged are deleted first; if the outbox is still full (a receiver has been down that long), the new event
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 import msgspec
 
 from store._db import Database
+from store._errors import TooManyWebhookReceivers
 
 DEFAULT_MAX_EVENTS = 100_000
 
@@ -104,11 +106,12 @@ async def webhook_cursor(db: Database, url: str) -> int:
 
 
 async def set_webhook_receivers(db: Database, urls: Sequence[str]) -> None:
-    """The receivers are now exactly `urls`: a new one starts from the oldest event kept, a removed one's cursor
-    goes (it no longer holds events back from the bound)."""
+    """The receivers of the settings are now exactly `urls`: a new one starts from the oldest event kept, a
+    removed one's cursor goes (it no longer holds events back from the bound). Registered receivers stay."""
 
     def replace(conn: sqlite3.Connection) -> None:
-        known = {row[0] for row in conn.execute("SELECT url FROM webhook_cursors")}
+        keys = [row[0] for row in conn.execute("SELECT url FROM webhook_cursors")]
+        known = {key for key in keys if not key.startswith(RECEIVER_KEY)}
         for url in known - set(urls):
             conn.execute("DELETE FROM webhook_cursors WHERE url = ?", (url,))
         for url in set(urls) - known:
@@ -135,3 +138,62 @@ async def webhook_backlog(db: Database, url: str) -> int:
 
 
 _COLUMNS = "id, type, data, space_id, space_seq, created_at"
+
+RECEIVER_KEY = "receiver:"
+
+
+class WebhookReceiver(msgspec.Struct, frozen=True):
+    """A receiver registered through the admin API; `secret` (`whsec_<base64>`) signs its deliveries."""
+
+    id: int
+    url: str
+    secret: str
+    created_at: int
+
+    @property
+    def key(self) -> str:
+        """Its cursor's key in `webhook_cursors`."""
+        return receiver_key(self.id)
+
+
+def receiver_key(receiver_id: int) -> str:
+    return f"{RECEIVER_KEY}{receiver_id}"
+
+
+async def add_webhook_receiver(
+    db: Database, url: str, secret: str, max_receivers: int
+) -> tuple[WebhookReceiver, int]:
+    """Register a receiver; return it and the id it starts after. It gets exactly the events committed after
+    this write (its cursor is the last id ever given: writes are serialized, so none is missed, none older
+    sent). `TooManyWebhookReceivers` when `max_receivers` are registered already."""
+    now = db.now_ms()
+
+    def add(conn: sqlite3.Connection) -> tuple[WebhookReceiver, int]:
+        if conn.execute("SELECT count(*) FROM webhook_receivers").fetchone()[0] >= max_receivers:
+            raise TooManyWebhookReceivers(max_receivers)
+        last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'webhook_events'").fetchone()
+        after = 0 if last is None else int(last[0])
+        statement = "INSERT INTO webhook_receivers (url, secret, created_at) VALUES (?, ?, ?) RETURNING id"
+        receiver = WebhookReceiver(int(conn.execute(statement, (url, secret, now)).fetchone()[0]), url, secret, now)
+        conn.execute("INSERT INTO webhook_cursors (url, delivered_id) VALUES (?, ?)", (receiver.key, after))
+        return receiver, after
+
+    return await db.write(add)
+
+
+async def remove_webhook_receiver(db: Database, receiver_id: int) -> bool:
+    """Unregister a receiver and drop its cursor (it no longer holds events back); False if there was none."""
+
+    def remove(conn: sqlite3.Connection) -> bool:
+        conn.execute("DELETE FROM webhook_cursors WHERE url = ?", (receiver_key(receiver_id),))
+        return bool(conn.execute("DELETE FROM webhook_receivers WHERE id = ?", (receiver_id,)).rowcount)
+
+    return await db.write(remove)
+
+
+async def webhook_receivers(db: Database) -> list[WebhookReceiver]:
+    """The registered receivers, oldest first."""
+    rows = await db.read(
+        lambda conn: conn.execute("SELECT id, url, secret, created_at FROM webhook_receivers ORDER BY id").fetchall()
+    )
+    return [WebhookReceiver(*row) for row in rows]

@@ -6,8 +6,8 @@ the Rust fan-out, which owns those sockets for writing (gateway/transport.py). A
 behind one origin (docs/operations.md).
 """
 
-from gateway.http._app import WebSettings, build_app, open_http_socket, serve_http
+from gateway.http._app import WebSettings, build_app, serve_http
 from gateway.http.admin import admin_routes
 from gateway.http.ops import ops_routes
 
-__all__ = ["WebSettings", "admin_routes", "build_app", "open_http_socket", "ops_routes", "serve_http"]
+__all__ = ["WebSettings", "admin_routes", "build_app", "ops_routes", "serve_http"]

@@ -108,20 +108,6 @@ def build_app(settings: WebSettings, extra_routes: Sequence[BaseRoute] = ()) -> 
     return _SecurityHeaders(Starlette(routes=routes))
 
 
-def open_http_socket(host: str, port: int) -> socket.socket:
-    """The listening socket, bound now so that a busy port stops the server at start, naming the option."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(1024)
-    except OSError as e:
-        sock.close()
-        raise OSError(e.errno, f"{e.strerror} (--http-port {port})") from e
-    return sock
-
-
 async def serve_http(
     app: ASGIApp, sock: socket.socket, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
 ) -> None:

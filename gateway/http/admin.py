@@ -31,6 +31,10 @@ BAD_REQUEST = (space_errors.BadArgument, store.BadArgument)
 Handler = Callable[[Request], Awaitable[msgspec.Struct]]
 
 
+class _NotFound(Exception):
+    """What the path names does not exist, and no layer has a code of its own for it (`not_found`)."""
+
+
 def _json(body: msgspec.Struct, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(msgspec.json.encode(body), status_code=status, media_type="application/json",
                     headers={"cache-control": "no-store", **(headers or {})})  # fmt: skip
@@ -83,6 +87,8 @@ def admin_routes(admin: Admin, token: str | None) -> list[Route]:
                 return _json(await handler(request), status)
             except msgspec.ValidationError as e:
                 return _json(m.AdminError("bad_request", str(e)[:200]), 400)
+            except _NotFound as e:
+                return _json(m.AdminError("not_found", str(e)[:200]), 404)
             except NOT_FOUND as e:
                 return _json(m.AdminError(code_of(e), str(e)[:200]), 404)
             except BAD_REQUEST as e:
@@ -159,6 +165,24 @@ def admin_routes(admin: Admin, token: str | None) -> list[Route]:
         ]
         return m.EventList(out, found[-1].id if found else after)
 
+    async def webhooks(request: Request) -> m.WebhookList:
+        return m.WebhookList([
+            m.WebhookInfo(None if r is None else r.id, s.url, None if r is None else r.created_at, s.cursor,
+                          s.backlog, s.failures)
+            for r, s in admin.webhooks()
+        ])  # fmt: skip
+
+    async def add_webhook(request: Request) -> m.WebhookCreated:
+        wanted: m.AddWebhook = await body(request, m.AddWebhook)
+        receiver, after = await admin.add_webhook(wanted.url)
+        return m.WebhookCreated(receiver.id, receiver.url, receiver.secret, receiver.created_at, after)
+
+    async def remove_webhook(request: Request) -> m.Done:
+        given = request.path_params["webhook_id"]
+        if not (given.isascii() and given.isdigit() and len(given) < 19) or not await admin.remove_webhook(int(given)):
+            raise _NotFound(f"no webhook receiver {given[:20]!r}")
+        return m.Done()
+
     document = msgspec.json.encode(m.openapi())
 
     async def openapi(request: Request) -> Response:
@@ -175,4 +199,7 @@ def admin_routes(admin: Admin, token: str | None) -> list[Route]:
         Route("/admin/accounts/{handle}/suspend", guarded(suspend), methods=["POST"]),
         Route("/admin/accounts/{handle}/restore", guarded(restore), methods=["POST"]),
         Route("/admin/events", guarded(events), methods=["GET"]),
+        Route("/admin/webhooks", guarded(webhooks), methods=["GET"]),
+        Route("/admin/webhooks", guarded(add_webhook, 201), methods=["POST"]),
+        Route("/admin/webhooks/{webhook_id}", guarded(remove_webhook), methods=["DELETE"]),
     ]

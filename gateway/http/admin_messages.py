@@ -77,6 +77,45 @@ class EventList(msgspec.Struct, frozen=True):
     """Pass it as `after` for the next page (the last id here, or `after` itself when none)."""
 
 
+class AddWebhook(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A receiver URL: http:// or https://, with a host, at most 2,048 characters."""
+
+    url: str
+
+
+class WebhookCreated(msgspec.Struct, frozen=True):
+    """A registered receiver. It gets every event with an id above `starts_after`, in order, signed with `secret`."""
+
+    id: int
+    url: str
+    secret: str
+    """`whsec_<base64 of 32 bytes>`, the Standard Webhooks key of its signatures: shown this once, never listed."""
+    created_at: int
+    """Unix time, milliseconds."""
+    starts_after: int
+    """The last event id written before it was registered (0: none yet)."""
+
+
+class WebhookInfo(msgspec.Struct, frozen=True):
+    """A receiver and its delivery."""
+
+    id: int | None
+    """The id to remove it by; null for a URL of the settings (`webhooks.urls`), which the API cannot remove."""
+    url: str
+    created_at: int | None
+    """Unix time, milliseconds; null for a URL of the settings."""
+    delivered_id: int
+    """The last event id it acknowledged."""
+    backlog: int
+    """Events waiting for it."""
+    failures: int
+    """Failed delivery attempts since the server started."""
+
+
+class WebhookList(msgspec.Struct, frozen=True):
+    webhooks: list[WebhookInfo]
+
+
 class Done(msgspec.Struct, frozen=True):
     ok: Literal[True] = True
 
@@ -107,8 +146,13 @@ OPERATIONS: list[tuple[str, str, str, type | None, type, int]] = [
     ("post", "/admin/accounts/{handle}/suspend", "Suspend an account everywhere at once", None, AccountStatus, 200),
     ("post", "/admin/accounts/{handle}/restore", "Lift an account's suspension", None, AccountStatus, 200),
     ("get", "/admin/events", "Webhook events after an id, oldest first", None, EventList, 200),
+    ("get", "/admin/webhooks", "List webhook receivers (never their secrets)", None, WebhookList, 200),
+    ("post", "/admin/webhooks", "Register a webhook receiver; its secret is in this answer only", AddWebhook,
+     WebhookCreated, 201),  # fmt: skip
+    ("delete", "/admin/webhooks/{webhook_id}", "Remove a registered webhook receiver", None, Done, 200),
 ]
 QUERY = {"/admin/events": [("after", 0), ("limit", 100)]}
+INTEGER_PARAMETERS = frozenset({"webhook_id"})
 MAX_EVENTS_PAGE = 1000
 
 
@@ -130,7 +174,15 @@ def openapi() -> dict[str, Any]:
         operation: dict[str, Any] = {
             "summary": summary,
             "parameters": [
-                *({"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in names),
+                *(
+                    {
+                        "name": name,
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer" if name in INTEGER_PARAMETERS else "string"},
+                    }
+                    for name in names
+                ),
                 *(
                     {
                         "name": name,
@@ -145,8 +197,8 @@ def openapi() -> dict[str, Any]:
                 str(status): {"description": "done", "content": {"application/json": {"schema": ref(response)}}},
                 "400": error("a malformed request"),
                 "401": error("a missing or wrong admin token"),
-                "404": error("no such space, participant or account"),
-                "409": error("refused by the space's rules or the account's state"),
+                "404": error("no such space, participant, account or webhook receiver"),
+                "409": error("refused by the space's rules, the account's state or a cap (limit_reached)"),
             },
         }
         if request is not None:

@@ -13,7 +13,6 @@ import hmac
 import ipaddress
 from collections.abc import Callable
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -21,8 +20,10 @@ from starlette.routing import Route
 PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 
 
-def ops_routes(registry: CollectorRegistry, draining: Callable[[], bool], token: str | None) -> list[Route]:
-    """The routes, reading the metrics from `registry` and the drain state from `draining()`."""
+def ops_routes(
+    render: Callable[[], tuple[bytes, str]], draining: Callable[[], bool], token: str | None
+) -> list[Route]:
+    """The routes, reading the metrics from `render()` (text, content type) and the drain state from `draining()`."""
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n", headers={"cache-control": "no-store"})
@@ -37,8 +38,8 @@ def ops_routes(registry: CollectorRegistry, draining: Callable[[], bool], token:
             status = 401 if token else 403
             headers = {"www-authenticate": "Bearer"} if token else {}
             return PlainTextResponse("not allowed\n", status_code=status, headers=headers)
-        body = generate_latest(registry)  # a few hundred lines: built in the loop, under a millisecond
-        return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"cache-control": "no-store"})
+        body, content_type = render()  # a few hundred lines: built in the loop, under a millisecond
+        return Response(body, media_type=content_type, headers={"cache-control": "no-store"})
 
     return [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]
 

@@ -33,9 +33,10 @@ class WebhookOutbox:
     def __init__(self, db: store.Database, enabled: bool, max_events: int) -> None:
         self.db = db
         self.enabled = enabled
+        """Whether events are written: while any receiver exists, or `webhooks.record` is on (`Receivers` sets it)."""
         self.max_events = max_events
         self.dropped = 0
-        """Events not written because the outbox was full (`stoa_webhook_dropped_total`)."""
+        """Events not written because the outbox was full (`stoa_webhook_events_dropped_total`)."""
         self._reported = 0
         self._staged: dict[str, list[store.NewWebhookEvent]] = {}
         self._new = trio.Event()

@@ -17,14 +17,17 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
 import msgspec
 import trio
 
 import store
 from gateway.webhooks import _sign
 from gateway.webhooks._outbox import WebhookOutbox
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("gateway.webhooks")
 
@@ -64,37 +67,48 @@ def message_id(event: store.WebhookEvent) -> str:
 
 
 class Sender:
-    """Sends the outbox to `url`; `run` until cancelled."""
+    """Sends the outbox to `url`; `run` until cancelled. Its cursor is kept in the store under `name` (the URL for
+    a receiver of the settings, `receiver:<id>` for a registered one)."""
 
-    def __init__(self, outbox: WebhookOutbox, url: str, key: bytes, retry: RetryPolicy) -> None:
+    def __init__(
+        self, outbox: WebhookOutbox, url: str, key: bytes, retry: RetryPolicy, name: str | None = None
+    ) -> None:
         self.outbox = outbox
         self.url = url
+        self.name = name or url
         self.key = key
         self.retry = retry
         self.delivered = 0
         self.failures = 0
         self.backlog = 0
-        """Events waiting for this URL (counted when a batch is read, then one less per delivery)."""
+        """Events waiting for this URL (counted when a batch is read and after each failed attempt, then one less
+        per delivery)."""
+        self.cursor = 0
+        """The last event id it acknowledged."""
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        import httpx  # here, not at the top: a server with no receiver never pays for importing it (make run)
+
         db = self.outbox.db
-        cursor = await store.webhook_cursor(db, self.url)
+        self.cursor = await store.webhook_cursor(db, self.name)
         async with httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False) as client:
             task_status.started()
             while True:
-                batch = await store.webhook_events_after(db, cursor, BATCH)
+                batch = await store.webhook_events_after(db, self.cursor, BATCH)
                 if not batch:
                     self.backlog = 0
                     await self.outbox.wait_new(POLL_S)
                     continue
-                self.backlog = await store.webhook_backlog(db, self.url)
+                self.backlog = await store.webhook_backlog(db, self.name)
                 for event in batch:
                     await self._deliver(client, event)
-                    cursor = event.id
-                    await store.set_webhook_cursor(db, self.url, cursor)
+                    await store.set_webhook_cursor(db, self.name, event.id)
+                    self.cursor = event.id
                     self.backlog = max(0, self.backlog - 1)
 
     async def _deliver(self, client: httpx.AsyncClient, event: store.WebhookEvent) -> None:
+        import httpx  # (imported by `run` already)
+
         body = body_of(event)
         attempt = 0
         while True:
@@ -109,6 +123,7 @@ class Sender:
             except httpx.HTTPError as error:
                 why = type(error).__name__
             self.failures += 1
+            self.backlog = await store.webhook_backlog(self.outbox.db, self.name)  # it grows while this one waits
             wait = self.retry.wait_s(attempt)
             if attempt == 0 or attempt % 10 == 0:
                 log.warning("webhook to %s failed (%s): event %d retried in %.1f s", self.url, why, event.id, wait)

@@ -7,7 +7,8 @@ connections going through it the two ways networks do.
   fails silently: a sleeping laptop, a dead Wi-Fi); the bytes are read and thrown away, so neither end
   sees its writes block.
 
-New connections after either pass through as usual.
+New connections after either pass through as usual. `hold()` makes new connections wait, accepted but not yet
+passed on, until `release()` (a slow network: the client's handshake arrives late).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class Proxy:
         self.port = 0
         self.pipes: list[Pipe] = []
         self.accepted = 0
+        self.accepted_at: list[float] = []  # trio.current_time() of each connection accepted
+        self._held: trio.Event | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
         listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
@@ -62,8 +65,20 @@ class Proxy:
             pipe.silent = True
         return len(self.pipes)
 
+    def hold(self) -> None:
+        """New connections wait before being passed on, until `release()`."""
+        self._held = trio.Event()
+
+    def release(self) -> None:
+        if self._held is not None:
+            self._held.set()
+            self._held = None
+
     async def _serve(self, client: trio.SocketStream) -> None:
         self.accepted += 1
+        self.accepted_at.append(trio.current_time())
+        if self._held is not None:
+            await self._held.wait()
         try:
             server = await trio.open_tcp_stream("127.0.0.1", self.target_port)
         except OSError:

@@ -42,7 +42,8 @@ def http(server: ServerProcess, token: str | None = TOKEN) -> httpx.AsyncClient:
 
 
 def concrete(path: str) -> str:
-    return path.replace("{space_id}", "nosuchspace").replace("{user}", "u1").replace("{handle}", "nobody")
+    return (path.replace("{space_id}", "nosuchspace").replace("{user}", "u1").replace("{handle}", "nobody")
+            .replace("{webhook_id}", "1"))  # fmt: skip
 
 
 @pytest.mark.parametrize("token", [None, "wrong", TOKEN + "x", TOKEN[:-1]])
@@ -116,6 +117,15 @@ async def test_every_admin_response_matches_the_openapi_document(admin_server: S
             missing = await call("post", "/admin/spaces/{space_id}/end", 404, "/admin/spaces/nosuchspace/end")
             assert missing["error"] == "no_such_space"
             await call("post", "/admin/spaces", 400, json={"title": "no host"})
+            made = await call("post", "/admin/webhooks", 201, json={"url": "http://127.0.0.1:9/hook"})
+            assert made["secret"].startswith("whsec_")
+            listed_hooks = await call("get", "/admin/webhooks", 200)
+            assert [h["id"] for h in listed_hooks["webhooks"]] == [made["id"]]
+            await call("delete", "/admin/webhooks/{webhook_id}", 200, f"/admin/webhooks/{made['id']}")
+            for wrong in (str(made["id"]), "x1", "99999999999999999999999"):
+                gone = await call("delete", "/admin/webhooks/{webhook_id}", 404, f"/admin/webhooks/{wrong}")
+                assert gone["error"] == "not_found"
+            await call("post", "/admin/webhooks", 400, json={"url": "not a url"})
             events = await call("get", "/admin/events", 200, "/admin/events?after=0&limit=1000")
             kinds = [e["type"] for e in events["events"]]
             assert kinds[0] == "space.started" and "account.suspended" in kinds and "space.summary" in kinds

@@ -118,6 +118,7 @@ async def test_readyz_turns_503_at_once_and_new_clients_are_refused_while_draini
                 async with open_websocket_url(srv.url):
                     pass
             assert refused.value.status_code == 503
+            assert (b"retry-after", b"5") in refused.value.headers  # when to come back (docs/protocol.md)
             # The stubborn client never answers its 4004: the drain ends at its timeout, cleanly.
             code = await trio.to_thread.run_sync(exit_code_within, srv, 10.0)
             assert code == 0

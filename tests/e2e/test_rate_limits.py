@@ -211,6 +211,7 @@ async def test_connections_past_the_cap_per_address_are_refused_with_429(tmp_pat
                     async with open_websocket_url(srv.url):
                         pass
                 assert refused.value.status_code == 429
+                assert (b"retry-after", b"10") in refused.value.headers
                 with pytest.raises(ConnectionRejected) as refused:  # the Python client raises the refusal itself
                     async with connect(srv.url, "four"):
                         pass

@@ -20,6 +20,7 @@ from gateway.client import Client, Reconnected, connect, connect_account
 from tests.audio import assert_tone_present, decode_stream, encode_tone
 from tests.conftest import ServerProcess, start_server, stop_server
 from tests.e2e.proxy import Proxy
+from tests.e2e.test_metrics import samples, value
 from tests.e2e.wire import hello_account, say
 
 TONE_HZ = 440.0
@@ -174,6 +175,9 @@ async def test_a_cut_listener_and_speaker_resume_with_every_missed_event_once_an
                     assert len(heard) > 100, f"only {len(heard)} frames of sam's voice arrived"
                     pcm = decode_stream(heard)
                     assert_tone_present(pcm[len(pcm) // 5 : len(pcm) * 4 // 5], TONE_HZ)
+                    # Both resumes (sam's client's by itself, lena's by hand) are counted as such.
+                    found = await trio.to_thread.run_sync(samples, server)
+                    assert value(found, "stoa_resumes_total", result="resumed") == 2
 
 
 
@@ -227,6 +231,11 @@ async def test_past_the_window_a_resume_is_a_new_arrival_with_a_snapshot(tmp_pat
                 await say(guest, {"type": "hello", "protocol": 2, "name": "plain"})
                 plain = await Raw(guest).request({"type": "join_space", "space_id": space_id})
                 assert plain["type"] == "joined" and "resume" not in plain
+                # Each resume is counted by how it ended (the control: none was one with the missed events).
+                found = await trio.to_thread.run_sync(samples, server)
+                counted = {r: value(found, "stoa_resumes_total", result=r)
+                           for r in ("events_gone", "window_passed", "resumed")}  # fmt: skip
+                assert counted == {"events_gone": 1, "window_passed": 1, "resumed": 0}
     finally:
         assert stop_server(server) == 0
 

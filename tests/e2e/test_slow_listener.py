@@ -12,6 +12,7 @@ from actors.space import AudienceChanged, Role
 from gateway.client import Client, connect, connect_account
 from tests.audio import encode_tone
 from tests.conftest import start_server, stop_server
+from tests.e2e.test_metrics import samples, value
 from tests.e2e.wire import raw_handshake
 
 
@@ -73,6 +74,8 @@ async def test_a_stalled_listener_is_cut_off_and_the_others_lose_nothing(tmp_pat
                 stalled.close()
 
                 assert left_after, "the stalled listener was never cut off"
+                found = await trio.to_thread.run_sync(samples, srv)
+                assert value(found, "stoa_slow_listener_disconnects_total") == 1  # the steady one was not
                 assert left_after[0] < 14, f"cut off only after {left_after[0]:.1f} s"
                 assert len(seqs) > 600
                 assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "the steady listener lost or reordered frames"

@@ -102,6 +102,11 @@ EXPECTED = {
     "webhook_cursor",
     "webhook_events_after",
     "set_webhook_receivers",
+    "WebhookReceiver",
+    "add_webhook_receiver",
+    "remove_webhook_receiver",
+    "webhook_receivers",
+    "TooManyWebhookReceivers",
     "SCHEMA_VERSION",
 }
 CONSTANTS = {"DEFAULT_TOKEN_LIFETIME_S", "INBOX_PAGE_BYTES", "SCHEMA_VERSION"}
@@ -151,22 +156,25 @@ def test_the_store_imports_nothing_of_stoa_but_itself() -> None:
 
 def test_error_codes_are_distinct_and_stable() -> None:
     errors = [getattr(store, name) for name in EXPECTED - CONSTANTS]
-    codes = {e.code: e.__name__ for e in errors if isinstance(e, type) and issubclass(e, store.StoreError)}
+    codes = {e.__name__: e.code for e in errors if isinstance(e, type) and issubclass(e, store.StoreError)}
     assert codes == {
-        "store_error": "StoreError",
-        "bad_argument": "BadArgument",
-        "handle_taken": "HandleTaken",
-        "bad_credentials": "BadCredentials",
-        "token_invalid": "TokenInvalid",
-        "token_expired": "TokenExpired",
-        "account_suspended": "AccountSuspended",
-        "no_such_account": "NoSuchAccount",
-        "blocked": "Blocked",
-        "schema_too_new": "SchemaTooNew",
-        "no_such_scheduled_space": "NoSuchScheduledSpace",
-        "scheduled_space_over": "ScheduledSpaceOver",
-        "limit_reached": "TooManyScheduled",
+        "StoreError": "store_error",
+        "BadArgument": "bad_argument",
+        "HandleTaken": "handle_taken",
+        "BadCredentials": "bad_credentials",
+        "TokenInvalid": "token_invalid",
+        "TokenExpired": "token_expired",
+        "AccountSuspended": "account_suspended",
+        "NoSuchAccount": "no_such_account",
+        "Blocked": "blocked",
+        "SchemaTooNew": "schema_too_new",
+        "NoSuchScheduledSpace": "no_such_scheduled_space",
+        "ScheduledSpaceOver": "scheduled_space_over",
+        "TooManyScheduled": "limit_reached",
+        "TooManyWebhookReceivers": "limit_reached",  # one meaning: a cap that waiting does not lift
     }
+    shared = [code for code in codes.values() if code != "limit_reached"]
+    assert len(shared) == len(set(shared)), "two store errors share a code"
 
 
 def test_values_are_frozen() -> None:

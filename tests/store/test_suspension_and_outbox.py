@@ -75,3 +75,42 @@ async def test_without_receivers_the_outbox_keeps_the_latest_events(db: Database
         assert await store.add_webhook_events(db, _events(150), 100) == 0
         kept = await store.webhook_events_after(db, 0, 1000)
         assert len(kept) <= 100 and kept[-1].space_seq == 150
+
+
+async def test_a_registered_receiver_starts_after_the_last_event_written_and_holds_the_bound_until_removed(
+    db: Database,
+) -> None:
+    with trio.fail_after(CEILING):
+        first, after = await store.add_webhook_receiver(db, "http://a/", "whsec_a", 2)
+        assert after == 0
+        await store.add_webhook_events(db, _events(3), 10)
+        assert await store.webhook_backlog(db, first.key) == 3
+        second, after = await store.add_webhook_receiver(db, "http://a/", "whsec_b", 2)  # one URL twice: two
+        assert (second.id != first.id, after, await store.webhook_cursor(db, second.key)) == (True, 3, 3)
+        assert await store.webhook_backlog(db, second.key) == 0  # the events before it are not its
+        await store.add_webhook_events(db, _events(2), 10)
+        assert (await store.webhook_backlog(db, first.key), await store.webhook_backlog(db, second.key)) == (5, 2)
+        with pytest.raises(store.TooManyWebhookReceivers) as refused:
+            await store.add_webhook_receiver(db, "http://c/", "whsec_c", 2)
+        assert refused.value.code == "limit_reached"
+        assert [r.id for r in await store.webhook_receivers(db)] == [first.id, second.id]
+        await store.set_webhook_receivers(db, [])  # the settings' receivers change: registered ones stay
+        assert await _cursor_rows(db, first.key) == 1
+        # A registered receiver that acknowledged nothing holds the outbox's bound, as one of the settings does...
+        assert await store.add_webhook_events(db, _events(5), 10) == 0
+        assert await store.add_webhook_events(db, _events(1), 10) == 1
+        # ...until it is removed: its cursor goes with it. Removing it twice finds nothing.
+        assert await store.remove_webhook_receiver(db, first.id) is True
+        assert await store.remove_webhook_receiver(db, first.id) is False
+        assert await _cursor_rows(db, first.key) == 0
+        assert await store.add_webhook_events(db, _events(1), 10) == 0  # room: what the other acknowledged
+        assert [r.id for r in await store.webhook_receivers(db)] == [second.id]
+        # With every row deleted, a new receiver still starts after the last id ever given (11).
+        await db.write(lambda conn: conn.execute("DELETE FROM webhook_events"))
+        third, after = await store.add_webhook_receiver(db, "http://d/", "whsec_d", 2)
+        assert after == 11 and await store.webhook_backlog(db, third.key) == 0
+
+
+async def _cursor_rows(db: Database, key: str) -> int:
+    statement = "SELECT count(*) FROM webhook_cursors WHERE url = ?"
+    return int(await db.read(lambda conn: conn.execute(statement, (key,)).fetchone()[0]))

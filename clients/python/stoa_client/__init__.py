@@ -6,7 +6,14 @@ receives are `stoa_protocol`'s, the definitions the server uses too.
 
 from __future__ import annotations
 
-from stoa_client._backoff import BACKOFF_FIRST_S as BACKOFF_FIRST_S, BACKOFF_MAX_S as BACKOFF_MAX_S, Backoff as Backoff
+from stoa_client._backoff import (
+    BACKOFF_FIRST_S as BACKOFF_FIRST_S,
+    BACKOFF_MAX_S as BACKOFF_MAX_S,
+    DRAIN_SPREAD_S as DRAIN_SPREAD_S,
+    RETRY_AFTER_MAX_S as RETRY_AFTER_MAX_S,
+    Backoff as Backoff,
+    retry_after_s as retry_after_s,
+)
 from stoa_client._client import Client as Client, connect as connect, connect_account as connect_account
 from stoa_client._connection import (
     Event as Event,
@@ -19,6 +26,8 @@ from stoa_client._policy import RECONNECTING as RECONNECTING, should_reconnect a
 __all__ = [
     "BACKOFF_FIRST_S",
     "BACKOFF_MAX_S",
+    "DRAIN_SPREAD_S",
+    "RETRY_AFTER_MAX_S",
     "RECONNECTING",
     "Backoff",
     "Client",
@@ -28,5 +37,6 @@ __all__ = [
     "RequestError",
     "connect",
     "connect_account",
+    "retry_after_s",
     "should_reconnect",
 ]

@@ -10,6 +10,7 @@ from stoa_protocol import Role, SpeakerPolicy
 
 from stoa_client._backoff import DEFAULT_BACKOFF, Backoff
 from stoa_client._connection import Connection, RequestError
+from stoa_client._dial import first_leaf
 
 
 class Client(Connection):
@@ -249,14 +250,9 @@ async def connect(
         # handshake is raised by trio-websocket's reader task in the nursery, beside (or instead of) `_open`.
         if opened or not isinstance(group, ExceptionGroup):
             raise
-        raise failed or _first_leaf(group) from None
+        raise failed or first_leaf(group) from None
     if failed is not None:
         raise failed
-
-
-def _first_leaf(group: ExceptionGroup[Exception]) -> Exception:
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, ExceptionGroup) else first
 
 
 @asynccontextmanager

@@ -33,9 +33,10 @@ from typing import TypeVar
 import msgspec
 import stoa_protocol as p
 import trio
-from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, connect_websocket_url
+from trio_websocket import ConnectionClosed, ConnectionRejected, HandshakeError, WebSocketConnection
 
-from stoa_client._backoff import DEFAULT_BACKOFF, Backoff
+from stoa_client._backoff import DEFAULT_BACKOFF, Backoff, retry_after_s
+from stoa_client._dial import dial
 from stoa_client._policy import FINAL_HELLO_ERRORS, GOODBYE, RECONNECTING, should_reconnect
 
 EVENT_QUEUE = 10_000
@@ -110,6 +111,7 @@ class Connection:
         self.speaking_dropped = 0
         self.events_dropped = 0
         self.close_code: int | None = None  # of the last connection that ended
+        self.refusals: list[int] = []  # the HTTP status of each reconnection handshake the server refused
         self.closed = trio.Event()  # set once the client stopped for good
         self._nursery: trio.Nursery | None = None
         self._online = trio.Event()  # set while a connection is up (and resumed)
@@ -199,7 +201,7 @@ class Connection:
         """The first connection: errors (refused, `hello` refused) reach the caller of `connect()`."""
         self._nursery = nursery
         with trio.fail_after(self.connect_timeout):
-            self.ws = await connect_websocket_url(nursery, self.url, max_message_size=MAX_MESSAGE_SIZE)
+            self.ws = await dial(nursery, self.url, MAX_MESSAGE_SIZE)
         try:
             await self._hello(self.ws)
         except BaseException:
@@ -227,17 +229,26 @@ class Connection:
             self._fail_waiting("connection_closed", "the connection closed")
 
     async def _come_back(self, backoff: Backoff) -> bool:
-        """Reconnect (with backoff), say hello as the same user, and resume; False when it cannot."""
+        """Reconnect (with backoff), say hello as the same user, and resume; False when it cannot. The waits are
+        `backoff.wait`'s: after a drain (4004) the first is spread over 0-2 s; after a refusal that says when to
+        come back (`Retry-After` on a refused handshake, `retry_after_ms` on a refused `hello`), at least that."""
         attempt = 0
+        retry_after: float | None = None
+        assert self._nursery is not None
         while True:
-            with trio.move_on_after(backoff.delay(attempt, self._rng)):
+            wait = backoff.wait(attempt, close_code=self.close_code, retry_after_s=retry_after, rng=self._rng)
+            with trio.move_on_after(wait):
                 await self._skip_wait.wait()
             self._skip_wait = trio.Event()
             attempt += 1
-            assert self._nursery is not None
+            retry_after = None
             try:
                 with trio.fail_after(self.connect_timeout):
-                    ws = await connect_websocket_url(self._nursery, self.url, max_message_size=MAX_MESSAGE_SIZE)
+                    ws = await dial(self._nursery, self.url, MAX_MESSAGE_SIZE)
+            except ConnectionRejected as refused:  # 503 (draining), 429 (too many from this address), ...
+                self.refusals.append(refused.status_code)
+                retry_after = retry_after_s(refused.headers)
+                continue
             except (OSError, HandshakeError, trio.TooSlowError):
                 continue
             try:
@@ -256,6 +267,8 @@ class Connection:
                         await ws.aclose(GOODBYE)
                     return False
                 await self._drop(ws)  # rate_limited, internal...: try again later
+                if refused.retry_after_ms is not None:
+                    retry_after = refused.retry_after_ms / 1000
                 continue
             self.reconnects += 1
             return True
@@ -404,4 +417,3 @@ def _binary(data: str | bytes) -> bytes:
     if isinstance(data, str):
         raise ValueError("the server sent a text message; the protocol is binary msgpack only")
     return data
-
