@@ -606,7 +606,8 @@ class SpaceDriver:
         exists), and forgotten when the input is removed from the mixer: a speaker's new input (after a
         reconnection) must be given it again."""
     def stop_recording(self) -> RecordingStats | None:
-        """Finish the recording: its last page gets the end-of-stream flag and the granule position of its last
+        """Finish the recording: ticks a busy pool still owed it are written as silence (the file is as long as
+        the recording ran), its last page gets the end-of-stream flag and the granule position of its last
         sample, and is synced; returns its figures, or None if none was running. ``stop()`` (and dropping the
         driver) does the same."""
     def recording_stats(self) -> RecordingStats | None:

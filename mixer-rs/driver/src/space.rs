@@ -15,7 +15,7 @@ use recording::{Recorder, RecordingStats, StatsReader};
 use crate::batch::Batch;
 use crate::batching::Batching;
 use crate::pool::{PoolShared, TickPool};
-use crate::record::{RecordError, record, vendor};
+use crate::record::{RecordError, Running, record, vendor};
 use crate::speakers::SpeakerRoutes;
 use crate::{FRAME, MAX_BEHIND, lock};
 
@@ -60,7 +60,7 @@ pub(crate) struct Slot {
 struct SlotState {
     batch: Batch,
     next_seq: u64,
-    recorder: Option<Recorder>,
+    recording: Option<Running>,
     /// The last tick found the mixer inactive (the space ticks for its recording alone).
     idle: bool,
 }
@@ -99,7 +99,7 @@ impl Slot {
         let active = self.mixer.is_active();
         let play = active && !st.idle;
         st.idle = !active;
-        let recording = st.recorder.is_some();
+        let recording = st.recording.is_some();
         let mut recorded = false;
         if play {
             match if recording { self.mixer.tick_recording() } else { self.mixer.tick() } {
@@ -110,8 +110,8 @@ impl Slot {
                     let sent =
                         st.batch.add(seq, &out, &lock(&self.routes), &*self.fanout, self.audience_group);
                     self.sent(&st, sent);
-                    if let Some(recorder) = &mut st.recorder {
-                        record(recorder, Some(&out));
+                    if let Some(running) = &mut st.recording {
+                        record(&mut running.recorder, Some(&out));
                         recorded = true;
                     }
                 }
@@ -120,8 +120,8 @@ impl Slot {
                 }
             }
         }
-        if let Some(recorder) = st.recorder.as_mut().filter(|_| !recorded) {
-            record(recorder, None);
+        if let Some(running) = st.recording.as_mut().filter(|_| !recorded) {
+            record(&mut running.recorder, None);
         }
         let mut next = deadline + FRAME;
         let now = Instant::now();
@@ -130,9 +130,9 @@ impl Slot {
             st.next_seq += u64::from(missed);
             self.skipped.fetch_add(u64::from(missed), Ordering::Relaxed);
             next += FRAME * missed;
-            if let Some(recorder) = &mut st.recorder {
+            if let Some(running) = &mut st.recording {
                 // The recording keeps the space's time: what was skipped is silence there.
-                recorder.push_silence(u64::from(missed));
+                running.recorder.push_silence(u64::from(missed));
             }
         }
         self.next_seq.store(st.next_seq, Ordering::Relaxed);
@@ -140,7 +140,7 @@ impl Slot {
             return Some(next);
         }
         self.flush(&mut st);
-        if st.recorder.is_some() {
+        if st.recording.is_some() {
             return Some(next);
         }
         st.idle = false;
@@ -218,7 +218,7 @@ impl Driver {
             stopped: AtomicBool::new(false),
             recording: AtomicBool::new(false),
             recording_stats: Mutex::new(None),
-            state: Mutex::new(SlotState { batch, next_seq: first_seq, recorder: None, idle: false }),
+            state: Mutex::new(SlotState { batch, next_seq: first_seq, recording: None, idle: false }),
             next_seq: AtomicU64::new(first_seq),
             ticks: AtomicU64::new(0),
             skipped: AtomicU64::new(0),
@@ -305,7 +305,7 @@ impl Driver {
                 slot.recording.store(false, Ordering::SeqCst);
                 return Err(RecordError::Stopped);
             }
-            st.recorder = Some(recorder);
+            st.recording = Some(Running::new(recorder));
         }
         *lock(&slot.recording_stats) = Some(stats);
         slot.wake(&self.pool);
@@ -321,10 +321,11 @@ impl Driver {
 
     /// Ends the recording: its last page goes out with the end-of-stream flag
     /// and is synced (after a tick under way ends; this waits on the disk).
-    /// `None` if none was running.
+    /// Ticks a busy pool still owed it are written as silence first, so the
+    /// file is as long as the recording ran. `None` if none was running.
     pub fn stop_recording(&self) -> Option<RecordingStats> {
-        let recorder = lock(&self.slot.state).recorder.take()?;
-        let stats = recorder.finish();
+        let running = lock(&self.slot.state).recording.take()?;
+        let stats = running.finish();
         *lock(&self.slot.recording_stats) = None;
         self.slot.recording.store(false, Ordering::SeqCst);
         Some(stats)
