@@ -504,6 +504,10 @@ class TickPool:
     def talking(self) -> int:
         """Spaces in the queue now: someone talks (or just stopped, and their last frames are due), or the space
         records (a recording space ticks every 20 ms, talking or not)."""
+    @property
+    def audience(self) -> int:
+        """Listeners of the talking spaces, summed, each space's as its last audience message reached them
+        (what `auto` chooses frames per message for: docs/operations.md, Frames per message)."""
     def stats(self) -> TickPoolStats:
         """The pool's counters since it started (a few atomic loads): cheap enough for every scrape."""
 

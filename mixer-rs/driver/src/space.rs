@@ -36,6 +36,8 @@ pub(crate) struct Slot {
     mixer: Arc<Mixer>,
     fanout: Arc<Fanout>,
     audience_group: u64,
+    /// The server's audience (the pool's: `batching.rs`), which this space's joins while it talks.
+    server_audience: Arc<AtomicUsize>,
     /// Speaker input id -> the connection that hears its own stream.
     routes: Mutex<BTreeMap<u64, u64>>,
     /// In the pool's queue or being ticked: never queued twice.
@@ -107,8 +109,7 @@ impl Slot {
                     let seq = st.next_seq;
                     st.next_seq += 1;
                     self.ticks.fetch_add(1, Ordering::Relaxed);
-                    let sent =
-                        st.batch.add(seq, &out, &lock(&self.routes), &*self.fanout, self.audience_group);
+                    let sent = st.batch.add(seq, &out, &lock(&self.routes), &*self.fanout, self.audience_group, &self.server_audience);
                     self.sent(&st, sent);
                     if let Some(running) = &mut st.recording {
                         record(&mut running.recorder, Some(&out));
@@ -140,6 +141,8 @@ impl Slot {
             return Some(next);
         }
         self.flush(&mut st);
+        // Quiet: its audience no longer counts in the server's, recording or not.
+        st.batch.withdraw(&self.server_audience);
         if st.recording.is_some() {
             return Some(next);
         }
@@ -153,7 +156,7 @@ impl Slot {
     }
 
     fn flush(&self, st: &mut SlotState) {
-        let sent = st.batch.flush(&*self.fanout, self.audience_group);
+        let sent = st.batch.flush(&*self.fanout, self.audience_group, &self.server_audience);
         self.sent(st, sent);
     }
 
@@ -211,6 +214,7 @@ impl Driver {
             mixer,
             fanout,
             audience_group,
+            server_audience: Arc::clone(&pool.shared.audience),
             frames_per_message: AtomicUsize::new(batch.frames()),
             batch_switches: AtomicU64::new(0),
             routes: Mutex::new(BTreeMap::new()),
@@ -349,6 +353,7 @@ impl Driver {
         {
             let mut st = lock(&self.slot.state);
             self.slot.flush(&mut st);
+            st.batch.withdraw(&self.slot.server_audience);
             self.slot.next_seq.store(st.next_seq, Ordering::Relaxed);
         }
         self.stop_recording();
