@@ -83,6 +83,7 @@ from stoa_protocol._events import (
     SpaceEvent as SpaceEvent,
     SpeakerInvited as SpeakerInvited,
     SpeakerPolicyChanged as SpeakerPolicyChanged,
+    Speaking as Speaking,
 )
 from stoa_protocol._messages import (
     ACCOUNT_TYPES as ACCOUNT_TYPES,
@@ -252,6 +253,7 @@ __all__ = [
     "SpeakerInvited",
     "SpeakerPolicy",
     "SpeakerPolicyChanged",
+    "Speaking",
     "StartScheduled",
     "Token",
     "Topics",

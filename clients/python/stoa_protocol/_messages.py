@@ -64,6 +64,7 @@ from stoa_protocol._events import (
     SpaceEnded,
     SpeakerInvited,
     SpeakerPolicyChanged,
+    Speaking,
 )
 from stoa_protocol._spaces import GetPosts, Joined, Posts, Resume, Resumed
 from stoa_protocol._values import Role, SpeakerPolicy
@@ -297,6 +298,7 @@ ServerUnion = (
     | SpeakerPolicyChanged
     | SpeakerInvited
     | Audio
+    | Speaking
 )
 
 ENCODER = msgspec.msgpack.Encoder()
