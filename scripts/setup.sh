@@ -33,8 +33,9 @@ newer_than() {  # is any of the inputs (files, or folders searched) newer than t
 }
 
 debs=(libopus-dev pkg-config)
-# chromium and an emoji font: the web client's browser tests and screenshots (Playwright drives Debian's chromium)
-[ "${1:-dev}" = dev ] && debs+=(chromium fonts-noto-color-emoji)
+# chromium and an emoji font: the web client's browser tests and screenshots (Playwright drives Debian's chromium);
+# opus-tools: opusinfo and opusdec, the independent checks of the recordings' Ogg Opus files
+[ "${1:-dev}" = dev ] && debs+=(chromium fonts-noto-color-emoji opus-tools)
 missing=()
 for d in "${debs[@]}"; do
     dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d")

@@ -60,12 +60,14 @@ from stoa_protocol._events import (
     PostShared,
     PostUnpinned,
     Reacted,
+    RecordingChanged,
+    RecordingConsentChanged,
     RoleChanged,
     SpaceEnded,
     SpeakerInvited,
     SpeakerPolicyChanged,
 )
-from stoa_protocol._spaces import GetPosts, Joined, Posts, Resume, Resumed
+from stoa_protocol._spaces import GetPosts, Joined, Posts, Resume, Resumed, SetRecording, SetRecordingConsent
 from stoa_protocol._values import Role, SpeakerPolicy
 
 
@@ -84,6 +86,7 @@ class CreateSpace(Request, tag="create_space", frozen=True):
     speakers: SpeakerPolicy = SpeakerPolicy.EVERYONE
     description: Description = ""  # at most 500 characters, as a scheduled space's
     topics: Topics = ()  # at most 3, each 1 to 30 characters
+    record: bool = False  # record from the start (docs/recording.md)
 
 
 class JoinSpace(Request, tag="join_space", frozen=True):
@@ -188,6 +191,8 @@ ClientUnion = (
     | React
     | SetSpeakerPolicy
     | AcceptInvite
+    | SetRecording
+    | SetRecordingConsent
     | GetPosts
     | Resume
     | Register
@@ -296,6 +301,8 @@ ServerUnion = (
     | Reacted
     | SpeakerPolicyChanged
     | SpeakerInvited
+    | RecordingChanged
+    | RecordingConsentChanged
     | Audio
 )
 
