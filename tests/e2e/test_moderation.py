@@ -99,6 +99,8 @@ EVERY_FIELD = {
     "kind": "live",
     "query": "q",
     "last_seq": 1,
+    "on": True,
+    "consent": True,
 }
 
 
