@@ -127,6 +127,7 @@ from stoa_protocol import (
     SpeakerInvited as SpeakerInvited,
     SpeakerPolicy as SpeakerPolicy,
     SpeakerPolicyChanged as SpeakerPolicyChanged,
+    Speaking as Speaking,
     StartScheduled as StartScheduled,
     Token as Token,
     Topics as Topics,

@@ -617,6 +617,19 @@ class SpaceDriver:
     def recording_stats(self) -> RecordingStats | None:
         """The running recording's figures so far (what its file holds: the page being filled, up to 1 s, is not
         counted yet), or None."""
+    def tell_speaking(self, space_id: str, everyone_group: int) -> None:
+        """From now on, whenever the voices in the mix change, a ``speaking`` message (docs/protocol.md) goes
+        to ``everyone_group``: at most one per 250 ms, the last change always told (the driver ticks a quiet
+        space until it is)."""
+    def name_input(self, input_id: int, user_id: str) -> None:
+        """Input ``input_id`` speaks for ``user_id`` (an input with no name is never told)."""
+    def forget_input(self, input_id: int) -> None: ...
+    def send_speaking(self, conn: int) -> None:
+        """Queue the ``speaking`` set last told for ``conn``, a newcomer (after its ``joined``); nothing when
+        nobody talks."""
+    @property
+    def speaking_messages(self) -> int:
+        """``speaking`` messages told so far."""
     def stop(self) -> None:
         """No more ticks: waits for a tick under way, then sends what is batched and finishes a recording.
         Idempotent."""

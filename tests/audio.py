@@ -20,6 +20,12 @@ def encode_tone(freq_hz: float, seconds: float) -> list[bytes]:
     return [encoder.encode(frame) for frame in tone_frames(freq_hz, seconds)]
 
 
+def encode_silence(seconds: float) -> list[bytes]:
+    """Real Opus packets of digital silence (a microphone that is on but hears nothing)."""
+    encoder = Encoder(bitrate=32000, complexity=5)
+    return [encoder.encode(bytes(FRAME_SAMPLES * 2)) for _ in range(round(seconds / 0.020))]
+
+
 def decode_stream(packets: list[bytes]) -> np.ndarray:
     decoder = Decoder()
     return np.frombuffer(b"".join(decoder.decode(p) for p in packets), dtype="<i2").astype(np.float64)

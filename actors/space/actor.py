@@ -235,6 +235,7 @@ class SpaceActor(Actor):
             previous = self._audience.links.get(join.user)
             join.link.joined(state)
             self._audience.attach(join.user, join.link, on_mic=role.on_mic)
+            self._ingress.ticker.send_speaking(join.link.conn)  # after `joined`: who is talking now
             if previous is not None and previous is not join.link:
                 # A new connection starts its audio `seq` again: a fresh input hears it from packet one.
                 self._ingress.restart_stream(join.user)
@@ -320,6 +321,7 @@ class SpaceActor(Actor):
         assert role is not None
         previous = self._audience.links.get(user)
         self._audience.attach(user, link, on_mic=role.on_mic)
+        self._ingress.ticker.send_speaking(link.conn)  # after `joined` or `resumed`: who is talking now
         if previous is not None and previous is not link:
             # A new connection starts its audio `seq` again: a fresh input hears it from packet one.
             self._ingress.restart_stream(user)

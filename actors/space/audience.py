@@ -62,6 +62,11 @@ class Audience:
         self._batched_ticks = 0
         self.next_audio_seq = 0
 
+    @property
+    def everyone_group(self) -> int:
+        """The fan-out group of every member: events, and who is speaking (`speaking`)."""
+        return self._everyone
+
     # -- membership -------------------------------------------------------------------------------------
 
     def attach(self, user: str, link: MemberLink, on_mic: bool) -> None:

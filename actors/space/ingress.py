@@ -104,6 +104,7 @@ class AudioIngress:
         if user not in self._input_of:
             self._input_of[user] = self._next_input
             self.mixer.add_input(self._next_input)
+            self.ticker.name_input(self._next_input, user)
             self._next_input += 1
 
     def remove(self, user: str) -> None:
@@ -111,6 +112,7 @@ class AudioIngress:
         input_id = self._input_of.pop(user, None)
         if input_id is not None:
             self.mixer.remove_input(input_id)
+            self.ticker.forget_input(input_id)
 
     def restart_stream(self, user: str) -> None:
         """`user` sends a new stream (a new connection, whose `seq` starts again): a fresh input, so its

@@ -3,13 +3,15 @@
 - `DriverTicker`: the Rust `mixer.SpaceDriver`, the space's registration with the server's `TickPool` (a
   few Rust threads that tick every talking space and queue the frames in the Rust fan-out). It runs no
   task and holds no thread: a silent space costs nothing here. No Python (and so no event-loop stall or
-  garbage-collector pause) on the audio path. Used with the server's Rust fan-out.
+  garbage-collector pause) on the audio path. Used with the server's Rust fan-out. It also tells everyone
+  in the space who is talking (`speaking`, from the mixer's gate, in Rust: `mixer-rs/driver/src/speaking.rs`);
+  the space names each input's user as it makes it.
 - `TrioTicker`: the same work from a Trio task (the tick itself in a worker thread, the GIL released),
   delivering through the `Audience`. The `--transport python` baseline's only (`gateway/pyfanout.py`);
   tests over a Python fan-out get it too, but none of them vouches for the tick. What a tick does (a voice
   gone from the next tick after a demotion or a mute, a listener never in the mix, a reconnecting
   speaker's new stream) is tested on `DriverTicker` over the real fan-out and sockets
-  (`tests/space/sockets.py`), the path production runs.
+  (`tests/space/sockets.py`), the path production runs. It sends no `speaking` (docs/protocol.md).
 
 A ticker belongs to the space, not to one incarnation of its actor (as the mixer it ticks does): a restart
 leaves the audio running, and frames keep their numbering, and a recording keeps going into the same file.
@@ -43,6 +45,14 @@ class Ticker(Protocol):
         """Speaker `input_id` hears its own stream on connection `conn`."""
 
     def unroute(self, input_id: int) -> None: ...
+
+    def name_input(self, input_id: int, user: str) -> None:
+        """Mixer input `input_id` speaks for `user` (who is told as talking while its voice is in the mix)."""
+
+    def forget_input(self, input_id: int) -> None: ...
+
+    def send_speaking(self, conn: int) -> None:
+        """Tell connection `conn`, just attached after its `joined` or `resumed`, who is talking now."""
 
     @property
     def routes(self) -> dict[int, int]:
@@ -89,9 +99,24 @@ class DriverTicker:
             batching=audience.batching,
             first_seq=audience.next_audio_seq,
         )
+        self._driver.tell_speaking(audience.space_id, audience.everyone_group)
 
     def notify(self) -> None:
         self._driver.notify()
+
+    def name_input(self, input_id: int, user: str) -> None:
+        self._driver.name_input(input_id, user)
+
+    def forget_input(self, input_id: int) -> None:
+        self._driver.forget_input(input_id)
+
+    def send_speaking(self, conn: int) -> None:
+        self._driver.send_speaking(conn)
+
+    @property
+    def speaking_messages(self) -> int:
+        """`speaking` messages sent to everyone in the space so far."""
+        return self._driver.speaking_messages
 
     def route(self, input_id: int, conn: int) -> None:
         self._routes[input_id] = conn
@@ -153,6 +178,15 @@ class TrioTicker:
 
     def unroute(self, input_id: int) -> None:
         self._routes.pop(input_id, None)
+
+    def name_input(self, input_id: int, user: str) -> None:
+        """The Python baseline tells no one who is talking."""
+
+    def forget_input(self, input_id: int) -> None:
+        pass
+
+    def send_speaking(self, conn: int) -> None:
+        pass
 
     @property
     def routes(self) -> dict[int, int]:

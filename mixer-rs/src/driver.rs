@@ -259,6 +259,29 @@ impl SpaceDriver {
         self.inner.recording_stats().map(RecordingStats::from)
     }
 
+    /// Who talks: told to `everyone_group` when the voices in the mix change.
+    fn tell_speaking(&self, space_id: &str, everyone_group: u64) {
+        self.inner.tell_speaking(space_id, everyone_group);
+    }
+
+    fn name_input(&self, input_id: u64, user_id: &str) {
+        self.inner.name_input(input_id, user_id);
+    }
+
+    fn forget_input(&self, input_id: u64) {
+        self.inner.forget_input(input_id);
+    }
+
+    fn send_speaking(&self, py: Python<'_>, conn: u64) {
+        // It may wait for a tick's change under way, a broadcast to every member.
+        py.detach(|| self.inner.send_speaking(conn));
+    }
+
+    #[getter]
+    fn speaking_messages(&self) -> u64 {
+        self.inner.speaking_messages()
+    }
+
     fn stop(&self, py: Python<'_>) {
         py.detach(|| self.inner.stop());
     }

@@ -9,7 +9,9 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import trio
@@ -27,10 +29,22 @@ QUIET_POLL_S = 0.02
 MARKER = "test-marker"  # no server message has this type
 
 
+@dataclass(frozen=True)
+class Heard:
+    """A message a link read: when, how many audio frames it had read before it, and the message (as the
+    `msgpack` package decodes it, and its bytes)."""
+
+    at: float
+    frames_before: int
+    message: dict[str, Any]
+    payload: bytes
+
+
 class SocketLink:
     """A MemberLink whose `conn` is one end of a socket pair, registered with the fan-out with `borrow=True`,
     as `gateway/transport.py` registers a client's socket. `read` keeps each audio frame that reaches the
-    other end, as (seq, opus), in `frames`."""
+    other end, as (seq, opus), in `frames`, and each `speaking` message, with the time it was read, in
+    `speaking`."""
 
     def __init__(self, fanout: Fanout) -> None:
         self._fanout = fanout
@@ -43,6 +57,7 @@ class SocketLink:
             self._peer.close()
             raise
         self.frames: list[tuple[int, bytes]] = []
+        self.speaking: list[Heard] = []
         self._buffer = bytearray()
         self._arrived = trio.Event()
         self._markers_sent = self._markers_seen = 0
@@ -63,6 +78,8 @@ class SocketLink:
                 message = msgpack.unpackb(payload)
                 if message["type"] == "audio":
                     self.frames.extend((f["seq"], f["opus"]) for f in message["frames"])
+                elif message["type"] == "speaking":
+                    self.speaking.append(Heard(trio.current_time(), len(self.frames), message, bytes(payload)))
                 elif message["type"] == MARKER:
                     self._markers_seen = message["n"]
             self._arrived.set()

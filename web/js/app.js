@@ -56,6 +56,7 @@ class App {
     this.conn.addEventListener("audio", (e) => {
       if (this.space) this.player.push(e.detail);
     });
+    this.conn.addEventListener("speaking", (e) => this.spaceView.speaking(e.detail));
     this.conn.addEventListener("notice", (e) => this.notice(e.detail));
     window.addEventListener("popstate", () => this.route());
     window.addEventListener("online", () => this.conn.reconnectNow());
@@ -187,6 +188,7 @@ class App {
       return true;
     }
     this.lastRejoin = "resumed";
+    this.spaceView.resetTalking(); // a `speaking` follows the reply when anyone talks
     for (const ev of reply.events) this.event(ev);
     if (this.space) {
       this.space.role = reply.role;
@@ -201,6 +203,7 @@ class App {
   entered(joined) {
     this.space = fromSnapshot(joined.space, joined.role);
     this.spaceId = this.space.id;
+    this.spaceView.resetTalking(); // a `speaking` follows the reply when anyone talks
     if (SPACE_PATH.exec(location.pathname)?.[1] !== this.spaceId) history.pushState({}, "", `/s/${this.spaceId}`);
     if (!onMic(joined.role)) this.dropMic();
     else if (this.micLive && this.space.muted.has(this.identity.user)) this.setMicLive(false);

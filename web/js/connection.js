@@ -27,6 +27,7 @@ export class RequestError extends Error {
  * - "status" {state: "connecting"|"open"|"closed"|"replaced", code, retryInMs}
  * - "event": a space event (has `seq` and `space_id`)
  * - "audio": an `audio` message
+ * - "speaking": a `speaking` message (who is talking in the space)
  * - "notice": a user notification (dm_received, space_starting, space_cancelled, host_reminder), `lagging`,
  *   or an error without a `ref` (refused audio)
  * - "welcome": a later `welcome` (after `log_out`)
@@ -194,6 +195,10 @@ export class Connection extends EventTarget {
     const type = msg.type;
     if (type === "audio") {
       this.emit("audio", msg);
+      return;
+    }
+    if (type === "speaking") {
+      this.emit("speaking", msg);
       return;
     }
     if (this.helloWaiter && !this.ready && (type === "welcome" || (type === "error" && msg.ref == null))) {

@@ -15,6 +15,8 @@ Guarantees to the application:
   reconnecting waits for the new connection. When the client stops for good (`closed`), requests raise
   `RequestError` with `connection_closed`.
 - Audio is live: packets sent while disconnected are dropped (counted in `audio_unsent`).
+- Who is talking in the client's space (`speaking`, the server's `speaking` messages) starts empty at each
+  `joined` or `resumed`, as the protocol says, and follows every `speaking` message after it.
 
 Resource handling: every task runs in the nursery of `connect()`; leaving it closes the connection with
 1000 (the server then lets the place go at once) and cancels the rest.
@@ -38,6 +40,7 @@ from stoa_client._policy import FINAL_HELLO_ERRORS, GOODBYE, RECONNECTING, shoul
 
 EVENT_QUEUE = 10_000
 AUDIO_QUEUE = 3_000  # one minute of 20 ms frames
+SPEAKING_QUEUE = 1_000  # over four minutes of changes at the most a space sends (4 a second)
 MAX_MESSAGE_SIZE = 2**20
 REPLIES = (p.Ok, p.Joined, p.Resumed, p.Error, p.Registered, p.LoggedIn, p.Inbox, p.Scheduled, p.Spaces,
            p.SpaceRecord, p.Posts)  # fmt: skip
@@ -103,6 +106,8 @@ class Connection:
         self.reconnects = 0
         self.audio_dropped = 0
         self.audio_unsent = 0
+        self.speaking: tuple[str, ...] = ()  # the users whose voices are in the mix of `space_id` now
+        self.speaking_dropped = 0
         self.events_dropped = 0
         self.close_code: int | None = None  # of the last connection that ended
         self.closed = trio.Event()  # set once the client stopped for good
@@ -115,6 +120,7 @@ class Connection:
         self._waiting: dict[int, trio.MemorySendChannel[object]] = {}
         self._events_in, self.events = trio.open_memory_channel[Event](EVENT_QUEUE)
         self._audio_in, self.audio = trio.open_memory_channel[p.MixFrame](AUDIO_QUEUE)
+        self._speaking_in, self.speaking_changes = trio.open_memory_channel[p.Speaking](SPEAKING_QUEUE)
         self._dms_in, self.dms = trio.open_memory_channel[p.DirectMessage](EVENT_QUEUE)
         self._notices_in, self.notices = trio.open_memory_channel[Notice](EVENT_QUEUE)
         self._rng = random.Random()
@@ -128,6 +134,12 @@ class Connection:
 
     async def next_audio(self) -> p.MixFrame:
         return await self.audio.receive()
+
+    async def next_speaking(self) -> p.Speaking:
+        """The next change of who is talking in this client's space (`speaking` holds the latest); bound the
+        wait with `trio.fail_after`. Changes the application does not read are dropped past 1,000 (counted in
+        `speaking_dropped`); `speaking` is kept up to date all the same."""
+        return await self.speaking_changes.receive()
 
     async def next_dm(self) -> p.DirectMessage:
         """The next direct message pushed to this user (`dm_received`); bound the wait with `fail_after`."""
@@ -272,7 +284,7 @@ class Connection:
             if isinstance(reply, p.Joined):
                 reply = msgspec.structs.replace(reply, resume="not_resumable")
         if isinstance(reply, p.Resumed):
-            self.role = reply.role
+            self.role, self.speaking = reply.role, ()
             self._deliver(Reconnected(space_id, True, reply.role, missed=len(reply.events)))
             for event in reply.events:
                 self._route(event)
@@ -321,6 +333,13 @@ class Connection:
             waiter = self._waiting.pop(ref, None)
             if waiter is not None:
                 waiter.send_nowait(message)
+        elif isinstance(message, p.Speaking):
+            if message.space_id == self.space_id:
+                self.speaking = tuple(message.user_ids)
+                try:
+                    self._speaking_in.send_nowait(message)
+                except trio.WouldBlock:
+                    self.speaking_dropped += 1
         elif isinstance(message, (p.SpaceStarting, p.SpaceCancelled, p.HostReminder)):
             self._put(self._notices_in, message)
         elif isinstance(message, p.DmReceived):
@@ -354,9 +373,11 @@ class Connection:
 
     def _entered(self, joined: p.Joined) -> None:
         self.space_id, self.role, self.last_seq = joined.space.space_id, joined.role, joined.space.seq
+        self.speaking = ()
 
     def _left(self) -> None:
         self.space_id, self.role, self.last_seq = None, None, 0
+        self.speaking = ()
 
     def _deliver(self, item: Event) -> None:
         self._put(self._events_in, item)

@@ -86,6 +86,7 @@ from stoa_protocol._events import (
     SpaceEvent as SpaceEvent,
     SpeakerInvited as SpeakerInvited,
     SpeakerPolicyChanged as SpeakerPolicyChanged,
+    Speaking as Speaking,
 )
 from stoa_protocol._messages import (
     ACCOUNT_TYPES as ACCOUNT_TYPES,
@@ -266,6 +267,7 @@ __all__ = [
     "SpeakerInvited",
     "SpeakerPolicy",
     "SpeakerPolicyChanged",
+    "Speaking",
     "StartScheduled",
     "Token",
     "Topics",

@@ -1,4 +1,4 @@
-"""What a space tells its participants: numbered events, and the audio frames of the mix.
+"""What a space tells its participants: numbered events, the audio frames of the mix, and who is talking.
 
 Every event carries the space's `seq`, counting from 1 at the space's creation with no gaps, so a client
 holding events up to N needs exactly the events after N. These Structs are the wire format too: the
@@ -177,3 +177,14 @@ class Audio(msgspec.Struct, frozen=True, tag_field="type", tag="audio"):
     """Server to client: one or more consecutive frames of the mix this client should hear."""
 
     frames: list[MixFrame]
+
+
+class Speaking(msgspec.Struct, frozen=True, tag_field="type", tag="speaking"):
+    """Server to client: whose voices are in the mix of `space_id` from frame `frame_seq` on (the talkers,
+    at most the space's mix limit of them, the loudest). Unnumbered, like `audio`: sent to everyone in the
+    space when the set changes (at most one per 250 ms), and to a newcomer right after its `joined` or
+    `resumed` while anyone talks; a client starts each space with nobody talking."""
+
+    space_id: str
+    user_ids: list[str]
+    frame_seq: int

@@ -66,6 +66,7 @@ from stoa_protocol._events import (
     SpaceEnded,
     SpeakerInvited,
     SpeakerPolicyChanged,
+    Speaking,
 )
 from stoa_protocol._spaces import GetPosts, Joined, Posts, Resume, Resumed, SetRecording, SetRecordingConsent
 from stoa_protocol._values import Role, SpeakerPolicy
@@ -304,6 +305,7 @@ ServerUnion = (
     | RecordingChanged
     | RecordingConsentChanged
     | Audio
+    | Speaking
 )
 
 ENCODER = msgspec.msgpack.Encoder()

@@ -33,7 +33,9 @@
 //! mix, the shared mix otherwise): each speaker's goes out at once, one
 //! `send_audio` a tick; the audience's is batched, and every N ticks encoded
 //! once as an `audio` message and queued with one `broadcast_audio` for the
-//! audience group, N chosen per space from the audience's size (`batching`).
+//! audience group, N chosen per space from the audience's size (`batching`);
+//! then, if the voices in the mix changed, a `speaking` message for everyone
+//! in the space (`speaking`: at most 4 a second).
 //! Last, while the space records, the tick hands its `Recorder` one packet
 //! (`record.rs`: the listeners' frame, the recording's own mix, or silence),
 //! which a second's page at a time goes to the recording's writer thread.
@@ -45,11 +47,13 @@
 //! playout delay. A late tick is
 //! caught up at once; more than `MAX_BEHIND` late, the missed ticks are skipped
 //! and counted into the frames' `seq`, so listeners see the gap. Once its
-//! mixer is inactive a space sends what is batched and leaves the queue; the
-//! next accepted packet (`Driver::notify`) puts it back. A space is in the
-//! queue at most once and put back only after its tick, so no two threads
-//! ever tick it at the same time. Lock order: a space's state, then its
-//! mixer's locks, then the fan-out's; the queue's lock is held alone.
+//! mixer is inactive a space sends what is batched (and, once the rate
+//! allows, that nobody talks) and leaves the queue; the next accepted packet
+//! (`Driver::notify`) puts it back. A space is in the queue at most once and
+//! put back only after its tick, so no two threads ever tick it at the same
+//! time. Lock order: a space's state, then its mixer's locks (released before
+//! its speaking set is taken), then the fan-out's; the queue's lock is held
+//! alone.
 
 #![forbid(unsafe_code)]
 
@@ -59,6 +63,7 @@ mod pool;
 mod record;
 mod space;
 mod speakers;
+mod speaking;
 mod wire;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -70,6 +75,7 @@ pub use record::RecordError;
 pub use recording::{RecordingStats, repair};
 pub use space::{Driver, DriverStats};
 pub use speakers::{Pushed, SpeakerRoutes};
+pub use speaking::{MIN_INTERVAL as SPEAKING_MIN_INTERVAL, Speaking};
 pub use wire::{WireFrame, encode_audio};
 
 pub const FRAME: Duration = Duration::from_millis(20);

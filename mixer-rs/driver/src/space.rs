@@ -17,6 +17,7 @@ use crate::batching::Batching;
 use crate::pool::{PoolShared, TickPool};
 use crate::record::{RecordError, Running, record, vendor};
 use crate::speakers::SpeakerRoutes;
+use crate::speaking::Speaking;
 use crate::{FRAME, MAX_BEHIND, lock};
 
 /// Counters of a driver since it started.
@@ -57,6 +58,8 @@ pub(crate) struct Slot {
     /// Copies of the batch's figures, readable without waiting for a tick.
     frames_per_message: AtomicUsize,
     batch_switches: AtomicU64,
+    /// Who talks, told to everyone in the space (`speaking.rs`); none until `Driver::tell_speaking`.
+    speaking: Mutex<Option<Speaking>>,
 }
 
 struct SlotState {
@@ -111,6 +114,7 @@ impl Slot {
                     self.ticks.fetch_add(1, Ordering::Relaxed);
                     let sent = st.batch.add(seq, &out, &lock(&self.routes), &*self.fanout, self.audience_group, &self.server_audience);
                     self.sent(&st, sent);
+                    self.speak(&out.mixed, seq, deadline);
                     if let Some(running) = &mut st.recording {
                         record(&mut running.recorder, Some(&out));
                         recorded = true;
@@ -143,11 +147,25 @@ impl Slot {
         self.flush(&mut st);
         // Quiet: its audience no longer counts in the server's, recording or not.
         st.batch.withdraw(&self.server_audience);
-        if st.recording.is_some() {
+        // A quiet mixer has no talkers; the space stays queued until that has been told, and while it records.
+        let untold = self.speak(&[], st.next_seq, deadline);
+        if untold || st.recording.is_some() {
             return Some(next);
         }
         st.idle = false;
         None
+    }
+
+    /// This tick's talkers, told to everyone when they changed (at most one
+    /// message per `speaking::MIN_INTERVAL`); returns whether a change still waits.
+    fn speak(&self, mixed: &[u64], frame_seq: u64, now: Instant) -> bool {
+        let mut speaking = lock(&self.speaking);
+        let Some(speaking) = speaking.as_mut() else { return false };
+        if let Some(message) = speaking.observe(mixed, frame_seq, now) {
+            // A member this overflows is closing already, and the fan-out reports it.
+            let _ = self.fanout.broadcast(speaking.group(), &message);
+        }
+        speaking.pending()
     }
 
     /// Ticks skipped so far (see `tick`).
@@ -228,6 +246,7 @@ impl Driver {
             skipped: AtomicU64::new(0),
             messages: AtomicU64::new(0),
             tick_errors: AtomicU64::new(0),
+            speaking: Mutex::new(None),
         });
         let driver = Self { slot, pool: Arc::clone(&pool.shared), speakers: Arc::clone(&pool.routes) };
         driver.notify(); // a mixer that outlived a previous driver may hold packets already
@@ -252,6 +271,41 @@ impl Driver {
         if let Some(conn) = lock(&self.slot.routes).remove(&input) {
             self.speakers.clear(conn, &self.slot, input);
         }
+    }
+
+    /// From now on, whenever the voices in the mix change, everyone in fan-out
+    /// group `everyone` is told who talks in `space_id` (`speaking.rs`).
+    pub fn tell_speaking(&self, space_id: &str, everyone: u64) {
+        *lock(&self.slot.speaking) = Some(Speaking::new(space_id, everyone));
+    }
+
+    /// Mixer input `input` speaks for user `user` (told by that id when it talks).
+    pub fn name_input(&self, input: u64, user: &str) {
+        if let Some(speaking) = lock(&self.slot.speaking).as_mut() {
+            speaking.name(input, user);
+        }
+    }
+
+    /// Input `input` is gone: no longer named.
+    pub fn forget_input(&self, input: u64) {
+        if let Some(speaking) = lock(&self.slot.speaking).as_mut() {
+            speaking.forget(input);
+        }
+    }
+
+    /// Queues who talks now for connection `conn`, a newcomer (after its
+    /// `joined`), unless nobody does. Under the same lock as the changes, so
+    /// `conn` gets the sets in the order they were sent.
+    pub fn send_speaking(&self, conn: u64) {
+        let speaking = lock(&self.slot.speaking);
+        if let Some(message) = speaking.as_ref().and_then(Speaking::current) {
+            self.slot.fanout.send(conn, &message);
+        }
+    }
+
+    /// `speaking` messages sent to everyone so far.
+    pub fn speaking_messages(&self) -> u64 {
+        lock(&self.slot.speaking).as_ref().map_or(0, Speaking::messages)
     }
 
     /// Packets were pushed: start ticking if quiet. Costs one atomic load when

@@ -1,7 +1,8 @@
 //! The `audio` message of protocol 1 in msgpack, written by hand: a map
 //! `{"type": "audio", "frames": [{"seq", "captured_at", "opus"}, ...]}`,
 //! byte for byte what the gateway's msgspec Structs would encode (integers as
-//! uint64, which every msgpack reader accepts for any integer).
+//! uint64, which every msgpack reader accepts for any integer). The writers
+//! below serve the `speaking` message too (`speaking.rs`).
 
 /// One 20 ms frame of a mix as it goes on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,29 +18,53 @@ pub fn encode_audio(frames: &[WireFrame]) -> Vec<u8> {
     let size: usize = 20 + frames.iter().map(|f| 40 + f.opus.len()).sum::<usize>();
     let mut out = Vec::with_capacity(size);
     out.push(0x82); // map of 2
-    str8(&mut out, "type");
-    str8(&mut out, "audio");
-    str8(&mut out, "frames");
-    out.push(0x90 | frames.len() as u8);
+    string(&mut out, "type");
+    string(&mut out, "audio");
+    string(&mut out, "frames");
+    array_header(&mut out, frames.len());
     for frame in frames {
         out.push(0x83); // map of 3
-        str8(&mut out, "seq");
+        string(&mut out, "seq");
         uint64(&mut out, frame.seq);
-        str8(&mut out, "captured_at");
+        string(&mut out, "captured_at");
         uint64(&mut out, frame.captured_at);
-        str8(&mut out, "opus");
+        string(&mut out, "opus");
         bin(&mut out, &frame.opus);
     }
     out
 }
 
-fn str8(out: &mut Vec<u8>, s: &str) {
-    debug_assert!(s.len() < 32);
-    out.push(0xa0 | s.len() as u8); // fixstr
+/// A msgpack string in its shortest form (fixstr, str8, str16 or str32).
+pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
+    let len = s.len();
+    if len < 32 {
+        out.push(0xa0 | len as u8);
+    } else if let Ok(len) = u8::try_from(len) {
+        out.extend([0xd9, len]);
+    } else if let Ok(len) = u16::try_from(len) {
+        out.push(0xda);
+        out.extend(len.to_be_bytes());
+    } else {
+        out.push(0xdb);
+        out.extend((len as u32).to_be_bytes());
+    }
     out.extend_from_slice(s.as_bytes());
 }
 
-fn uint64(out: &mut Vec<u8>, n: u64) {
+/// A msgpack array's header in its shortest form (fixarray, array16 or array32).
+pub(crate) fn array_header(out: &mut Vec<u8>, len: usize) {
+    if len < 16 {
+        out.push(0x90 | len as u8);
+    } else if let Ok(len) = u16::try_from(len) {
+        out.push(0xdc);
+        out.extend(len.to_be_bytes());
+    } else {
+        out.push(0xdd);
+        out.extend((len as u32).to_be_bytes());
+    }
+}
+
+pub(crate) fn uint64(out: &mut Vec<u8>, n: u64) {
     out.push(0xcf);
     out.extend_from_slice(&n.to_be_bytes());
 }

@@ -27,7 +27,9 @@ export class SpaceView {
     this.timeline = new Timeline(app);
     this.dock = new Dock(app, this);
     this.reactions = h("div", { class: "reaction-float", "aria-hidden": "true" });
-    this.talking = new Set();
+    this.talking = new Set(); // the user ids shown as talking (the server's `speaking`)
+    this.talkingTurn = 0; // counts `speaking` messages and resets, so a late one never undoes a newer
+    this.talkingText = ""; // "Ada and Grace are speaking"
     this.pendingAnnouncement = null;
     this.announced = "";
     this.announcedAt = -Infinity;
@@ -110,7 +112,7 @@ export class SpaceView {
         { class: "counts", "aria-live": "off" },
         h("span", { "data-count": "listeners" }, `${space.listenerCount} listening`),
         h("span", { "data-count": "speakers" }, `${space.participants.length} on the mic`),
-        h("span", { class: "talking-now", id: "talking-now" }),
+        h("span", { class: "talking-now", id: "talking-now" }, this.talkingText),
       ),
       gone ? h("p", { class: "banner", role: "status" }, gone, " ", h("a", { href: "/", onclick: (e) => { e.preventDefault(); this.app.leave(); } }, "Find another space")) : null,
     );
@@ -276,32 +278,47 @@ export class SpaceView {
     setTimeout(() => bubble.remove(), 2500);
   }
 
-  /** Five times a second: who is talking now, the meters and the delay readout. */
+  /** A `speaking` message: whose voices are in the mix. Shown when the page plays the frames it is about
+   * (after the jitter buffer's delay), so a ring lights with the voice heard, not ahead of it. */
+  speaking(msg) {
+    const space = this.app.space;
+    if (!space || msg.space_id !== space.id) return;
+    const turn = ++this.talkingTurn;
+    const delay = this.app.player.running ? Math.min(this.app.player.stats.delayMs || 0, 500) : 0;
+    setTimeout(() => {
+      if (turn === this.talkingTurn && this.app.space && this.app.space.id === msg.space_id) this.showTalking(new Set(msg.user_ids));
+    }, delay);
+  }
+
+  /** A new `joined` or `resumed`: nobody is talking until the server says so. */
+  resetTalking() {
+    this.talkingTurn++;
+    this.showTalking(new Set());
+  }
+
+  showTalking(now) {
+    const changed = now.size !== this.talking.size || [...now].some((u) => !this.talking.has(u));
+    this.talking = now;
+    const space = this.app.space;
+    if (!changed || !space) return;
+    const me = this.app.identity.user;
+    for (const tile of this.stage.querySelectorAll(".tile")) tile.dataset.talking = now.has(tile.dataset.user) ? "yes" : "no";
+    const names = [
+      ...(now.has(me) ? ["You"] : []),
+      ...space.participants.filter((p) => p.user !== me && now.has(p.user)).map((p) => p.name),
+    ];
+    const list = names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}` : names[0];
+    const text = names.length ? `${list} ${names.length === 1 && names[0] !== "You" ? "is" : "are"} speaking` : "";
+    this.talkingText = text;
+    const el = document.getElementById("talking-now");
+    if (el) el.textContent = text;
+    this.pendingAnnouncement = { text, since: performance.now() };
+  }
+
+  /** Five times a second: the live region for who is talking, the meters and the delay readout. */
   tick() {
     const space = this.app.space;
     if (!space || this.root.hidden) return;
-    const me = this.app.identity.user;
-    const now = new Set();
-    if (this.app.micLive && this.app.mic.level() > 0.03) now.add(me);
-    const playing = this.app.player.stats.playing && this.app.player.stats.rms > 0.002;
-    if (playing) {
-      // The mix does not say whose voice it carries: it is one of the unmuted people on the mic.
-      for (const p of space.participants) if (p.user !== me && !space.muted.has(p.user)) now.add(p.user);
-    }
-    const changed = now.size !== this.talking.size || [...now].some((u) => !this.talking.has(u));
-    this.talking = now;
-    if (changed) {
-      for (const tile of this.stage.querySelectorAll(".tile")) tile.dataset.talking = now.has(tile.dataset.user) ? "yes" : "no";
-      const names = [
-        ...(now.has(me) ? ["You"] : []),
-        ...space.participants.filter((p) => p.user !== me && now.has(p.user)).map((p) => p.name),
-      ];
-      const list = names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}` : names[0];
-      const text = names.length ? `${list} ${names.length === 1 && names[0] !== "You" ? "is" : "are"} speaking` : "";
-      const el = document.getElementById("talking-now");
-      if (el) el.textContent = text;
-      this.pendingAnnouncement = { text, since: performance.now() };
-    }
     // The live region says who is speaking once it has held for a second, at most every 3 s (not at every
     // breath).
     const pending = this.pendingAnnouncement;
