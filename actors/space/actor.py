@@ -282,13 +282,8 @@ class SpaceActor(Actor):
             return command
         return msgspec.structs.replace(command, older=await self._store.post(state.space_id, post_id))
 
-    async def _persist(
-        self,
-        state: SpaceState,
-        events: list[SpaceEvent],
-        finished: PartFinished | None = None,
-        started: PartStarted | None = None,
-    ) -> None:
+    async def _persist(self, state: SpaceState, events: list[SpaceEvent], finished: PartFinished | None = None,
+                       started: PartStarted | None = None) -> None:  # fmt: skip
         store, space_id = self._store, state.space_id
         store.stage_events(self.state, state, events)  # taken by the first write below, or flushed at the end
         write = recording_write(self.state, state, events, finished, started, events[0].at if events else now_ms())
