@@ -13,7 +13,16 @@ from gateway import protocol as p
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
 
-NESTED = [p.SpaceSnapshot, p.Limits, p.ScheduledSpace, p.LiveSpace, p.DirectMessage, p.InviteLink, p.RtcIceServer]
+NESTED = [
+    p.SpaceSnapshot,
+    p.ActiveRecording,
+    p.Limits,
+    p.ScheduledSpace,
+    p.LiveSpace,
+    p.DirectMessage,
+    p.InviteLink,
+    p.RtcIceServer,
+]
 NESTED += [MixFrame, Participant, Post]
 STRUCTS = [*p.ClientUnion.__args__, *p.ServerUnion.__args__, *NESTED]
 

@@ -41,6 +41,8 @@ export const ERROR_MESSAGES = {
   account_suspended: "This account is suspended. Contact the people who run this server.",
   bad_sdp: "Your browser's audio connection was refused. Speaking through the page's own connection instead.",
   rtc_failed: "The audio connection could not be set up. Speaking through the page's own connection instead.",
+  not_recording: "This space is not being recorded now.",
+  recording_unavailable: "This server cannot record right now. The space goes on without a recording.",
   schema_too_new: "The server's data is from a newer version of Stoa. Tell the server's operator.",
 };
 

@@ -60,6 +60,8 @@ from stoa_protocol._events import (
     PostShared,
     PostUnpinned,
     Reacted,
+    RecordingChanged,
+    RecordingConsentChanged,
     RoleChanged,
     SpaceEnded,
     SpeakerInvited,
@@ -67,7 +69,7 @@ from stoa_protocol._events import (
     Speaking,
 )
 from stoa_protocol._rtc import GetRtcConfig, RtcAnswer, RtcClose, RtcClosed, RtcConfig, RtcOffer
-from stoa_protocol._spaces import GetPosts, Joined, Posts, Resume, Resumed
+from stoa_protocol._spaces import GetPosts, Joined, Posts, Resume, Resumed, SetRecording, SetRecordingConsent
 from stoa_protocol._values import Role, SpeakerPolicy
 
 
@@ -86,6 +88,7 @@ class CreateSpace(Request, tag="create_space", frozen=True):
     speakers: SpeakerPolicy = SpeakerPolicy.EVERYONE
     description: Description = ""  # at most 500 characters, as a scheduled space's
     topics: Topics = ()  # at most 3, each 1 to 30 characters
+    record: bool = False  # record from the start (docs/recording.md)
 
 
 class JoinSpace(Request, tag="join_space", frozen=True):
@@ -190,6 +193,8 @@ ClientUnion = (
     | React
     | SetSpeakerPolicy
     | AcceptInvite
+    | SetRecording
+    | SetRecordingConsent
     | GetPosts
     | Resume
     | Register
@@ -304,6 +309,8 @@ ServerUnion = (
     | RtcConfig
     | RtcAnswer
     | RtcClosed
+    | RecordingChanged
+    | RecordingConsentChanged
     | Audio
     | Speaking
 )
