@@ -230,8 +230,7 @@ async def live_listing(db: Database, *, limit: int = 50, query: str | None = Non
 
     def select(conn: sqlite3.Connection) -> list[LiveListing]:
         rows = conn.execute(
-            "SELECT space_id, title, host, topics, host_name FROM spaces WHERE status = 'live'"
-            " ORDER BY created_at DESC"
+            "SELECT space_id, title, host, topics, host_name FROM spaces WHERE status = 'live' ORDER BY created_at DESC"
         ).fetchall()
         found: list[LiveListing] = []
         for space_id, title, host, topics_json, host_name in rows:
@@ -253,8 +252,7 @@ async def count_pending(db: Database, host: AccountId) -> int:
 
 def _pending(conn: sqlite3.Connection, host: AccountId) -> int:
     row = conn.execute(
-        "SELECT count(*) FROM scheduled_spaces WHERE host_id = ? AND cancelled_at IS NULL"
-        " AND started_space_id IS NULL",
+        "SELECT count(*) FROM scheduled_spaces WHERE host_id = ? AND cancelled_at IS NULL AND started_space_id IS NULL",
         (host,),
     ).fetchone()
     return int(row[0])
