@@ -21,7 +21,7 @@ import store
 from gateway import protocol as p
 from gateway.context import Caller
 from gateway.errors import AccountRequired, AlreadyAuthenticated, NotAuthenticated
-from gateway.handlers import accounts, schedule, spaces
+from gateway.handlers import accounts, recordings, schedule, spaces
 
 
 class Who(enum.Enum):
@@ -90,6 +90,11 @@ ROUTES: dict[type[msgspec.Struct], Route] = {
     p.SearchSpaces: _r(schedule.search_spaces, ANY, "listings", what="listings, searches and records"),
     p.GetSpace: _r(schedule.get_space, ANY, "listings", what="listings, searches and records"),
     p.GetPosts: _r(schedule.get_posts, ANY, "timeline_pages", what="pages of a timeline"),
+    # replays: public recordings are for everyone; a host manages their own
+    p.ListRecordings: _r(recordings.list_recordings, ANY, "listings", what="listings, searches and records"),
+    p.GetRecording: _r(recordings.get_recording, ANY, "listings", what="listings, searches and records"),
+    p.DeleteRecording: _r(recordings.delete_recording, A),
+    p.SetRecordingVisibility: _r(recordings.set_recording_visibility, A),
 }
 
 

@@ -34,7 +34,15 @@ from gateway.context import Services
 from gateway.errors import CloseCode, report_incident
 from gateway.gcpolicy import GcPolicy
 from gateway.handles import HandleCheck
-from gateway.http import WebSettings, admin_routes, build_app, open_http_socket, ops_routes, serve_http
+from gateway.http import (
+    WebSettings,
+    admin_routes,
+    build_app,
+    open_http_socket,
+    ops_routes,
+    recording_routes,
+    serve_http,
+)
 from gateway.identity import GuestIds
 from gateway.limits import Limits, LimitSettings
 from gateway.loopwatch import LoopWatch
@@ -42,6 +50,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
 from gateway.reminders import Scheduler
+from gateway.replays import DAY_S, LINK_LIFETIME_S, RETENTION_DAYS, RecordingLinks, Replays, Retention
 from gateway.session import CLOSE_TIMEOUT_S, Session
 from gateway.space_store import SqliteSpaceStore
 from gateway.transport import Refusal, open_listeners, pump_wire, serve_python
@@ -97,6 +106,10 @@ class GatewayConfig:
     admin_token: str | None = None
     """The admin API's bearer token (gateway/http/admin.py); None: the admin API refuses every request."""
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
+    recording_retention_s: float | None = RETENTION_DAYS * DAY_S
+    """Recordings that ended longer ago than this are deleted, files and records; None keeps them."""
+    recording_link_lifetime_s: float = LINK_LIFETIME_S
+    """How long a download link from `get_recording` works (docs/recording.md)."""
 
 
 class Gateway:
@@ -136,6 +149,7 @@ class Gateway:
             scheduler=self.scheduler,
             notify=self.notify,
             handles=HandleCheck(db),
+            replays=Replays(config.data_dir, RecordingLinks(db.signing_keys, config.recording_link_lifetime_s)),
         )
         self.admin = Admin(self)
 
@@ -339,6 +353,7 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             )
             restored = await directory.restore()
             await nursery.start(directory.sweep_abandoned)
+            await nursery.start(Retention(db, config.data_dir, config.recording_retention_s).run)
             if restored:
                 log.info("%d live space(s) brought back", restored)
             gateway = Gateway(directory, config, nursery, fanout, db, outbox)
@@ -373,6 +388,7 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
             if http_socket is not None:
                 ops = ops_routes(gateway.metrics.registry, lambda: gateway.draining, config.metrics_token)
                 ops += admin_routes(gateway.admin, config.admin_token)
+                ops += recording_routes(db, gateway.services.replays)
                 app = build_app(WebSettings(ws_port=port, public_ws_url=config.public_ws_url), ops)
                 http_port = await nursery.start(serve_http, app, http_socket)
                 log.info("web client on http://%s:%d/", config.host, http_port)

@@ -10,6 +10,7 @@ from gateway.config._load import ENV_PREFIX, Item, SettingsError, check_file, it
 from gateway.config._render import allowed, reference, sample, toml_value
 from gateway.config._tree import Setting, Settings
 from gateway.limits import LimitSettings
+from gateway.replays import DAY_S
 from gateway.server import GatewayConfig
 from gateway.webhooks import RetryPolicy, WebhookConfig
 from mixer import BatchPolicy
@@ -33,7 +34,7 @@ __all__ = [
 
 def gateway_config(settings: Settings) -> GatewayConfig:
     """The server's configuration from `settings`: where each setting goes (one line each)."""
-    server, web, hooks = settings.server, settings.web, settings.webhooks
+    server, web, hooks, recordings = settings.server, settings.web, settings.webhooks, settings.recordings
     return GatewayConfig(
         host=server.host,
         port=server.port,
@@ -67,4 +68,6 @@ def gateway_config(settings: Settings) -> GatewayConfig:
             max_events=hooks.max_events,
             retry=RetryPolicy(hooks.retry_initial, hooks.retry_max),
         ),
+        recording_retention_s=None if recordings.retention is None else recordings.retention * DAY_S,
+        recording_link_lifetime_s=recordings.link_lifetime,
     )

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from actors.space import ABANDON_AFTER_S
 from gateway.limits import LimitSettings
+from gateway.replays import LINK_LIFETIME_S, RETENTION_DAYS
 from gateway.server import RESUME_WINDOW_S
 from mixer import BatchPolicy
 
@@ -292,6 +293,27 @@ class DrainSettings:
 
 
 @dataclass(frozen=True)
+class RecordingsSettings:
+    retention: float | None = setting(
+        RETENTION_DAYS,
+        "recordings that ended longer ago than this are deleted, their files and records (checked every hour); "
+        '"forever" keeps them until their host deletes them',
+        flag="--recording-retention",
+        low=0.0001,
+        high=36500.0,
+        unit="days",
+        off="forever",
+    )
+    link_lifetime: float = setting(
+        LINK_LIFETIME_S,
+        "how long a recording's download link (from get_recording) works; a player asks for fresh ones",
+        low=10.0,
+        high=86400.0,
+        unit="s",
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of `stoa serve`, by section (a TOML table each)."""
 
@@ -305,6 +327,7 @@ class Settings:
     drain: DrainSettings = field(default_factory=DrainSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
+    recordings: RecordingsSettings = field(default_factory=RecordingsSettings)
 
 
 SECTION_DOCS = {
@@ -318,4 +341,5 @@ SECTION_DOCS = {
     "drain": "Draining: SIGTERM or `stoa drain`.",
     "admin": "The admin API for back-ends (docs/operations.md, Admin API).",
     "webhooks": "Events for back-ends, signed and delivered in order (docs/operations.md, Webhooks).",
+    "recordings": "Recorded spaces: retention and downloads (docs/recording.md).",
 }

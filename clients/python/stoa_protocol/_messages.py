@@ -65,6 +65,14 @@ from stoa_protocol._events import (
     SpeakerInvited,
     SpeakerPolicyChanged,
 )
+from stoa_protocol._recordings import (
+    DeleteRecording,
+    GetRecording,
+    ListRecordings,
+    RecordingDetail,
+    Recordings,
+    SetRecordingVisibility,
+)
 from stoa_protocol._spaces import GetPosts, Joined, Posts, Resume, Resumed
 from stoa_protocol._values import Role, SpeakerPolicy
 
@@ -210,6 +218,10 @@ ClientUnion = (
     | ListSpaces
     | SearchSpaces
     | GetSpace
+    | ListRecordings
+    | GetRecording
+    | DeleteRecording
+    | SetRecordingVisibility
     | SendAudio
 )
 CLIENT_TYPES = frozenset(c.__struct_config__.tag for c in ClientUnion.__args__)
@@ -281,6 +293,8 @@ ServerUnion = (
     | SpaceStarting
     | SpaceCancelled
     | HostReminder
+    | Recordings
+    | RecordingDetail
     | ParticipantJoined
     | ParticipantLeft
     | RoleChanged

@@ -1,0 +1,189 @@
+"""Recording and replays in the web client, in real browsers against a real server, audio included.
+
+A host starts a recorded space from the dialog and speaks through a fake microphone playing 440 Hz (turning
+recording on is consenting: no prompt for the host); everyone sees the recording mark, and a listener's live
+region says so. A second account comes on the mic with a 1,000 Hz microphone: the consent prompt appears; it
+declines, gives and withdraws (each shown from the server's event) before speaking, so the room hears it and
+the recording does not. The host shares two posts a few seconds apart and stops the recording. The replay
+plays in the page's <audio> element from the download links (its analyser hears 440 Hz, not 1,000 Hz), each
+post appears when the replay reaches the moment it was shared, and a seek moves the posts with it. The host
+makes the recording private (the other page can no longer open it) and deletes it. Screenshots of the
+recording and replay screens are taken on the way (see `browser.screenshot`)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.conftest import ServerProcess, start_server, stop_server
+from tests.web.browser import (
+    DESKTOP,
+    PHONE,
+    check_screenshots,
+    launch,
+    open_page,
+    plays,
+    screenshot,
+    sign_up,
+    tone_wav,
+    wait_for,
+)
+
+AUDIO_S = 20.0
+SLACK_MS = 400  # a post may show this much after its moment (the page's 100 ms tick, the element's clock)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[ServerProcess]:
+    server = start_server(tmp_path / "data", "--frames-per-message", "1")
+    try:
+        yield server
+    finally:
+        assert stop_server(server) == 0
+
+
+def replay_state(page: Page) -> dict[str, Any] | None:
+    state: dict[str, Any] | None = page.evaluate("() => stoa.replayProbe([440, 1000])")
+    return state
+
+
+def test_the_recording_mark_the_consent_prompt_and_a_replay_with_posts_in_time(
+    served: ServerProcess, tmp_path: Path
+) -> None:
+    base = f"http://127.0.0.1:{served.http_port}"
+    shots = tmp_path / "screenshots"
+    with sync_playwright() as pw:
+        host_browser = launch(pw, tone_wav(tmp_path / "a440.wav", 440))
+        guest_browser = launch(pw, tone_wav(tmp_path / "a1000.wav", 1000))
+        try:
+            host, host_errors = open_page(host_browser, base + "/")
+            sign_up(host, "ada")
+
+            # The host starts a recorded space: the mark shows; turning recording on was the host's consent.
+            host.get_by_role("button", name="Start a space").click()
+            host.fill("#create-name", "Recorded show")
+            host.get_by_label("Record this space").check()
+            host.click("#create-submit")
+            expect(host.locator("#space-title")).to_have_text("Recorded show")
+            expect(host.locator(".space-head [data-recording='on']")).to_be_visible()
+            expect(host.get_by_role("button", name="● Recording my voice")).to_have_attribute("aria-pressed", "true")
+            expect(host.locator("#consent-dialog")).to_be_hidden()
+            host.get_by_role("button", name="🎙 Unmute").click()
+            expect(host.get_by_role("button", name="🎙 Mute")).to_be_visible()
+
+            # Another account joins from the link: the mark and the live region, no question to a listener.
+            guest, guest_errors = open_page(guest_browser, host.url)
+            sign_up(guest, "grace")
+            expect(guest.locator("#space-title")).to_have_text("Recorded show")
+            expect(guest.locator(".space-head [data-recording='on']")).to_be_visible()
+            expect(guest.locator("#recording-status")).to_have_text("This space is being recorded.")
+            expect(guest.locator("#consent-dialog")).to_be_hidden()
+            wait_for(lambda: plays(guest, 440), AUDIO_S, what="the room to hear the host")
+
+            # On the mic, the prompt: grace keeps her voice out, then gives and withdraws from the dock.
+            guest.get_by_role("button", name="✋ Request to speak").click()
+            host.get_by_role("button", name="Let grace speak").click()
+            prompt = guest.get_by_role("dialog", name="This space is being recorded")
+            expect(prompt).to_be_visible()
+            screenshot(guest, "recording-consent-desktop", shots)
+            prompt.get_by_role("button", name="Keep my voice out").click()
+            expect(prompt).to_be_hidden()
+            out = guest.get_by_role("button", name="○ Voice not recorded")
+            expect(out).to_have_attribute("aria-pressed", "false")
+            out.click()
+            given = guest.get_by_role("button", name="● Recording my voice")
+            expect(given).to_have_attribute("aria-pressed", "true")
+            given.click()
+            expect(out).to_be_visible()
+            guest.get_by_role("button", name="🎙 Unmute").click()
+            expect(guest.get_by_role("button", name="🎙 Mute")).to_be_visible()
+            wait_for(lambda: plays(host, 1000), AUDIO_S, what="the room to hear the speaker who declined")
+
+            # Two posts a few seconds apart, then the host stops recording: the mark goes, the region says so.
+            time.sleep(1.0)
+            for text in ("First, the weather", "Then, the news"):
+                host.get_by_label("Post to the space").fill(text)
+                host.get_by_role("button", name="Post", exact=True).click()
+                expect(guest.locator(".posts")).to_contain_text(text)
+                time.sleep(3.0)
+            host.get_by_role("button", name="■ Stop recording").click()
+            expect(guest.locator(".space-head [data-recording='on']")).to_have_count(0)
+            expect(guest.locator("#recording-status")).to_have_text("Recording stopped.")
+            expect(guest.get_by_role("button", name="○ Voice not recorded")).to_have_count(0)
+
+            # The replays screen lists it with its duration (desktop and phone).
+            guest.get_by_role("link", name="Replays").click()
+            card = guest.locator(".replay-card", has_text="Recorded show")
+            expect(card).to_be_visible()
+            expect(card.locator(".pill")).to_have_text(re.compile(r"^0:\d\d$"))
+            screenshot(guest, "replays-desktop", shots)
+            guest.set_viewport_size(PHONE)
+            screenshot(guest, "replays-phone", shots)
+            guest.set_viewport_size(DESKTOP)
+
+            # The replay: the posts come at their moments as it plays; the host is heard, the decliner not.
+            card.get_by_role("button", name="Play the replay of Recorded show").click()
+            expect(guest.locator("#replay-title")).to_have_text("Recorded show")
+            moments = guest.evaluate("stoa.app.replay.timed.map((x) => x.t)")
+            assert len(moments) == 2 and 1000 < moments[0] < moments[1] - 2500, moments
+            expect(guest.locator(".replay-posts .post")).to_have_count(0)
+            start = max(0, int(moments[0]) - 2500)  # a little before the first post: the test need not wait more
+            guest.locator("#replay-position").fill(str(start))
+            guest.get_by_role("button", name="Play the replay").click()
+            samples = []
+            deadline = time.monotonic() + (moments[1] - start) / 1000 + AUDIO_S
+            while time.monotonic() < deadline:
+                state = replay_state(guest)
+                if state:
+                    samples.append(state)
+                    if state["t"] > moments[1] + 1000:
+                        break
+                time.sleep(0.1)
+            assert samples and samples[-1]["t"] > moments[1] + 1000, samples[-3:]
+            for s in samples:  # what is shown is exactly what was shared by then (a tick's slack at each moment)
+                due = sum(1 for m in moments if m <= s["t"])
+                late = sum(1 for m in moments if m <= s["t"] - SLACK_MS)
+                assert late <= s["shown"] <= due, (s["t"], s["shown"], moments)
+            assert {s["shown"] for s in samples} == {0, 1, 2}, "the posts did not appear one after the other"
+            loud = [s for s in samples if s["levelDb"] > -40]
+            heard = [s for s in loud if abs(s["dominantHz"] - 440) < 12]
+            assert len(heard) > len(samples) // 3, "the replay did not play the host's 440 Hz"
+            leaked = [s for s in loud if s["at"]["1000"] > s["at"]["440"] - 30]
+            assert not leaked, f"the speaker who declined is in the recording: {leaked[:3]}"
+            screenshot(guest, "replay-desktop", shots)
+
+            # Seeking: back before the first post, none shown; past the second, both.
+            guest.get_by_role("button", name="Pause the replay").click()
+            guest.locator("#replay-position").fill(str(int(moments[0] - 800)))
+            expect(guest.locator(".replay-posts .post")).to_have_count(0)
+            guest.locator("#replay-position").fill(str(int(moments[1] + 200)))
+            expect(guest.locator(".replay-posts .post")).to_have_count(2)
+            expect(guest.locator(".replay-posts")).to_contain_text("Then, the news")
+            guest.set_viewport_size(PHONE)
+            screenshot(guest, "replay-phone", shots)
+
+            # The host makes the recording private (the other page can no longer open it), then deletes it.
+            host.get_by_role("link", name="Replays").click()
+            host.get_by_role("button", name="My recordings").click()
+            mine = host.locator(".replay-card", has_text="Recorded show")
+            mine.get_by_label("Who may play Recorded show").select_option("private")
+            expect(host.locator(".replay-card .badge.private")).to_be_visible()
+            guest.reload()
+            guest.wait_for_function("() => window.stoa && window.stoa.app.conn.ready")
+            expect(guest.locator("#replay-title")).to_have_text("Can't open this replay")
+            host.get_by_role("button", name="Delete the recording of Recorded show").click()
+            expect(host.locator(".replay-card")).to_have_count(0)
+
+            for errors in (host_errors, guest_errors):
+                assert not errors, errors
+        finally:
+            host_browser.close()
+            guest_browser.close()
+
+    check_screenshots(shots, "re*.png")
