@@ -263,6 +263,51 @@ WEBHOOK_OUTBOX = Migration(
     """,
 )
 
+RECORDINGS = Migration(
+    "recordings of spaces: their parts (Ogg Opus files), consent and other events; a scheduled space's `record`",
+    """
+    CREATE TABLE recordings (
+        id          TEXT    PRIMARY KEY,
+        space_id    TEXT    NOT NULL REFERENCES spaces (space_id) ON DELETE CASCADE,
+        host_id     TEXT    NOT NULL,
+        title       TEXT    NOT NULL,
+        started_at  INTEGER NOT NULL,
+        ended_at    INTEGER,
+        duration_ms INTEGER NOT NULL DEFAULT 0,
+        visibility  TEXT    NOT NULL DEFAULT 'public' CHECK (visibility IN ('public', 'private')),
+        deleted_at  INTEGER
+    ) STRICT;
+    CREATE INDEX recordings_by_space ON recordings (space_id, started_at);
+    CREATE INDEX recordings_by_host ON recordings (host_id, started_at);
+    CREATE INDEX recordings_listed ON recordings (started_at, id) WHERE deleted_at IS NULL;
+    CREATE INDEX recordings_ended ON recordings (ended_at) WHERE deleted_at IS NULL AND ended_at IS NOT NULL;
+
+    CREATE TABLE recording_parts (
+        recording_id TEXT    NOT NULL REFERENCES recordings (id) ON DELETE CASCADE,
+        part         INTEGER NOT NULL CHECK (part >= 0),
+        path         TEXT    NOT NULL,
+        offset_ms    INTEGER NOT NULL CHECK (offset_ms >= 0),
+        duration_ms  INTEGER NOT NULL DEFAULT 0,
+        bytes        INTEGER NOT NULL DEFAULT 0,
+        finished     INTEGER NOT NULL DEFAULT 0 CHECK (finished IN (0, 1)),
+        PRIMARY KEY (recording_id, part)
+    ) STRICT;
+    CREATE INDEX recording_parts_unfinished ON recording_parts (recording_id) WHERE finished = 0;
+
+    CREATE TABLE recording_events (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        recording_id TEXT    NOT NULL REFERENCES recordings (id) ON DELETE CASCADE,
+        at_ms        INTEGER NOT NULL,
+        kind         TEXT    NOT NULL CHECK (kind IN ('consent_given', 'consent_declined', 'consent_withdrawn',
+                                                      'recording_started', 'recording_stopped')),
+        user         TEXT
+    ) STRICT;
+    CREATE INDEX recording_events_by_recording ON recording_events (recording_id, id);
+
+    ALTER TABLE scheduled_spaces ADD COLUMN record INTEGER NOT NULL DEFAULT 0 CHECK (record IN (0, 1));
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     ACCOUNTS,
     SOCIAL_GRAPH,
@@ -274,6 +319,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     SPACE_MODERATORS_GONE,
     ACCOUNT_SUSPENSION,
     WEBHOOK_OUTBOX,
+    RECORDINGS,
 )
 """Every published migration, in order. Append only."""
 
