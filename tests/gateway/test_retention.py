@@ -76,7 +76,7 @@ async def test_a_sweep_deletes_expired_recordings_with_their_records_and_files(
     now = START_S + 100 * DAY_S
     clock.now = now
     old = await record(db, data, "r-01d", now - 40 * DAY_S, now - 31 * DAY_S)
-    recent = await record(db, data, "r-2ec", now - 3 * DAY_S, now - 29 * DAY_S + 60)
+    recent = await record(db, data, "r-2ec", now - 31 * DAY_S, now - 30 * DAY_S + 60)
     running = await record(db, data, "r-3a1", now - 60 * DAY_S, None)  # still recording: never expires
     retention = Retention(db, data, 30 * DAY_S)
 
