@@ -119,6 +119,8 @@ ERROR_CODES: dict[type[Exception], str] = {
     space_errors.ScheduledSpaceOver: "scheduled_space_over",
     space_errors.HostLimit: "limit_reached",
     space_errors.NotResumable: "not_resumable",
+    space_errors.NotRecording: "not_recording",
+    space_errors.RecordingUnavailable: "recording_unavailable",
     store.BadArgument: "bad_argument",
     store.HandleTaken: "handle_taken",
     store.BadCredentials: "bad_credentials",

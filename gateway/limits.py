@@ -50,6 +50,8 @@ class LimitSettings:
     timeline_pages: Rate = Rate(20, 10.0)  # get_posts, per user
     direct_messages: Rate = Rate(5, 1.0)  # send_dm, per account
     resumes: Rate = Rate(5, 1 / 5)  # resume, per user
+    recordings: Rate = Rate(4, 1 / 15)  # set_recording, per account: each `on` makes a recording
+    consents: Rate = Rate(5, 1 / 2)  # recording_consent, per account: each change is an event and a row
     max_connections_per_address: int = 64
     max_scheduled_per_account: int = 20
     login_failures_free: int = 5  # failed log-ins to one handle before the lockout starts

@@ -67,6 +67,8 @@ ROUTES: dict[type[msgspec.Struct], Route] = {
     p.React: _r(spaces.react, A, "reactions", what="reactions"),
     p.SetSpeakerPolicy: _r(spaces.set_speaker_policy, A),
     p.AcceptInvite: _r(spaces.accept_invite, A),
+    p.SetRecording: _r(spaces.set_recording, A, "recordings", what="recordings turned on or off"),
+    p.SetRecordingConsent: _r(spaces.recording_consent, A, "consents", what="consents to recording"),
     # accounts
     p.Register: _r(accounts.register, ANY),  # limited per address inside (before the password is hashed)
     p.LogIn: _r(accounts.log_in, ANY),  # likewise, plus the lockout per handle

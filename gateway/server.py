@@ -350,6 +350,7 @@ async def serve(config: GatewayConfig, *, task_status: trio.TaskStatus[Server] =
                 config.batching,
                 store=SqliteSpaceStore(db, outbox),
                 abandon_after_s=config.abandon_after_s,
+                data_dir=config.data_dir,
             )
             restored = await directory.restore()
             await nursery.start(directory.sweep_abandoned)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Stoa needs on a fresh Debian machine: system libraries (libopus; for `dev`, chromium and an
-# emoji font for the web client's browser tests), a virtual environment
+# emoji font for the web client's browser tests, opus-tools for the recording tests), a virtual environment
 # with the Python dependencies pinned by the lock file, and the Rust extension built in release mode.
 #
 #   scripts/setup.sh run    what the server needs (requirements.lock): `make run`
@@ -33,8 +33,9 @@ newer_than() {  # is any of the inputs (files, or folders searched) newer than t
 }
 
 debs=(libopus-dev pkg-config)
-# chromium and an emoji font: the web client's browser tests and screenshots (Playwright drives Debian's chromium)
-[ "${1:-dev}" = dev ] && debs+=(chromium fonts-noto-color-emoji)
+# chromium and an emoji font: the web client's browser tests and screenshots (Playwright drives Debian's chromium);
+# opus-tools: opusinfo and opusdec, the independent readers the recording tests check files with
+[ "${1:-dev}" = dev ] && debs+=(chromium fonts-noto-color-emoji opus-tools)
 missing=()
 for d in "${debs[@]}"; do
     dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d")

@@ -39,6 +39,8 @@ export const ERROR_MESSAGES = {
   scheduled_space_over: "That scheduled space was cancelled or has already started.",
   not_resumable: "Your place in the space was not kept. Joining it again…",
   account_suspended: "This account is suspended. Contact the people who run this server.",
+  not_recording: "This space is not being recorded now.",
+  recording_unavailable: "This server cannot record right now. The space goes on without a recording.",
   no_such_recording: "That recording does not exist, was deleted, or its host keeps it private.",
   recording_in_progress: "That space is still being recorded. Stop the recording first.",
   schema_too_new: "The server's data is from a newer version of Stoa. Tell the server's operator.",

@@ -24,9 +24,12 @@ class Client(Connection):
         *,
         description: str = "",
         topics: tuple[str, ...] = (),
+        record: bool = False,
     ) -> p.Joined:
         reply = await self._request(
-            lambda ref: p.CreateSpace(ref=ref, title=title, speakers=speakers, description=description, topics=topics)
+            lambda ref: p.CreateSpace(
+                ref=ref, title=title, speakers=speakers, description=description, topics=topics, record=record
+            )
         )
         assert isinstance(reply, p.Joined)
         return reply
@@ -88,6 +91,14 @@ class Client(Connection):
     async def accept_invite(self) -> None:
         await self._request(lambda ref: p.AcceptInvite(ref=ref))
 
+    async def set_recording(self, on: bool) -> None:
+        """Turn the space's recording on (a new recording; the host or a co-host) or off."""
+        await self._request(lambda ref: p.SetRecording(ref=ref, on=on))
+
+    async def recording_consent(self, consent: bool) -> None:
+        """Consent to the space's current recording, or decline (withdraw) it."""
+        await self._request(lambda ref: p.SetRecordingConsent(ref=ref, consent=consent))
+
     # -- accounts -----------------------------------------------------------------------------------
 
     async def register(self, handle: str, password: str, display_name: str) -> p.Registered:
@@ -141,11 +152,17 @@ class Client(Connection):
     # -- scheduled spaces and listings ----------------------------------------------------------------
 
     async def schedule_space(
-        self, title: str, starts_at: int, description: str = "", topics: tuple[str, ...] = ()
+        self,
+        title: str,
+        starts_at: int,
+        description: str = "",
+        topics: tuple[str, ...] = (),
+        *,
+        record: bool = False,
     ) -> p.ScheduledSpace:
         reply = await self._request(
             lambda ref: p.ScheduleSpace(
-                ref=ref, title=title, starts_at=starts_at, description=description, topics=topics
+                ref=ref, title=title, starts_at=starts_at, description=description, topics=topics, record=record
             )
         )
         assert isinstance(reply, p.Scheduled)

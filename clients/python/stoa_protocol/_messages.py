@@ -60,6 +60,8 @@ from stoa_protocol._events import (
     PostShared,
     PostUnpinned,
     Reacted,
+    RecordingChanged,
+    RecordingConsentChanged,
     RoleChanged,
     SpaceEnded,
     SpeakerInvited,
@@ -73,7 +75,7 @@ from stoa_protocol._recordings import (
     Recordings,
     SetRecordingVisibility,
 )
-from stoa_protocol._spaces import GetPosts, Joined, Posts, Resume, Resumed
+from stoa_protocol._spaces import GetPosts, Joined, Posts, Resume, Resumed, SetRecording, SetRecordingConsent
 from stoa_protocol._values import Role, SpeakerPolicy
 
 
@@ -92,6 +94,7 @@ class CreateSpace(Request, tag="create_space", frozen=True):
     speakers: SpeakerPolicy = SpeakerPolicy.EVERYONE
     description: Description = ""  # at most 500 characters, as a scheduled space's
     topics: Topics = ()  # at most 3, each 1 to 30 characters
+    record: bool = False  # record from the start (docs/recording.md)
 
 
 class JoinSpace(Request, tag="join_space", frozen=True):
@@ -196,6 +199,8 @@ ClientUnion = (
     | React
     | SetSpeakerPolicy
     | AcceptInvite
+    | SetRecording
+    | SetRecordingConsent
     | GetPosts
     | Resume
     | Register
@@ -310,6 +315,8 @@ ServerUnion = (
     | Reacted
     | SpeakerPolicyChanged
     | SpeakerInvited
+    | RecordingChanged
+    | RecordingConsentChanged
     | Audio
 )
 

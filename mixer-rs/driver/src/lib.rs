@@ -34,9 +34,15 @@
 //! `send_audio` a tick; the audience's is batched, and every N ticks encoded
 //! once as an `audio` message and queued with one `broadcast_audio` for the
 //! audience group, N chosen per space from the audience's size (`batching`).
+//! Last, while the space records, the tick hands its `Recorder` one packet
+//! (`record.rs`: the listeners' frame, the recording's own mix, or silence),
+//! which a second's page at a time goes to the recording's writer thread.
 //!
 //! Timing: a space's first tick comes one frame after the packet that woke it
-//! (playout delay), then every 20 ms on a monotonic clock. A late tick is
+//! (playout delay), then every 20 ms on a monotonic clock. A recording space
+//! ticks all the while (its file keeps the space's time); a mixer that wakes
+//! then plays from the tick after the one that found it awake, for the same
+//! playout delay. A late tick is
 //! caught up at once; more than `MAX_BEHIND` late, the missed ticks are skipped
 //! and counted into the frames' `seq`, so listeners see the gap. Once its
 //! mixer is inactive a space sends what is batched and leaves the queue; the
@@ -50,6 +56,7 @@
 mod batch;
 mod batching;
 mod pool;
+mod record;
 mod space;
 mod speakers;
 mod wire;
@@ -59,6 +66,8 @@ use std::time::Duration;
 
 pub use batching::{Batching, DOWN_PERCENT, LISTENERS_PER_FRAME, STEPS};
 pub use pool::{PoolStats, TICK_BUCKETS_US, TickPool};
+pub use record::RecordError;
+pub use recording::{RecordingStats, repair};
 pub use space::{Driver, DriverStats};
 pub use speakers::{Pushed, SpeakerRoutes};
 pub use wire::{WireFrame, encode_audio};
