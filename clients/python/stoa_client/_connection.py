@@ -40,7 +40,7 @@ EVENT_QUEUE = 10_000
 AUDIO_QUEUE = 3_000  # one minute of 20 ms frames
 MAX_MESSAGE_SIZE = 2**20
 REPLIES = (p.Ok, p.Joined, p.Resumed, p.Error, p.Registered, p.LoggedIn, p.Inbox, p.Scheduled, p.Spaces,
-           p.SpaceRecord, p.Posts)  # fmt: skip
+           p.SpaceRecord, p.Posts, p.Recordings, p.RecordingDetail)  # fmt: skip
 
 Notice = p.SpaceStarting | p.SpaceCancelled | p.HostReminder
 
