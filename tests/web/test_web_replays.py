@@ -154,7 +154,9 @@ def test_the_recording_mark_the_consent_prompt_and_a_replay_with_posts_in_time(
             loud = [s for s in samples if s["levelDb"] > -40]
             heard = [s for s in loud if abs(s["dominantHz"] - 440) < 12]
             assert len(heard) > len(samples) // 3, "the replay did not play the host's 440 Hz"
-            leaked = [s for s in loud if s["at"]["1000"] > s["at"]["440"] - 30]
+            # The decliner's tone, as loud as the host's live, would stand level with 440 Hz; without it 1,000 Hz
+            # is the analyser's floor, more than 20 dB down.
+            leaked = [s for s in loud if s["at"]["1000"] > s["at"]["440"] - 15]
             assert not leaked, f"the speaker who declined is in the recording: {leaked[:3]}"
             screenshot(guest, "replay-desktop", shots)
 

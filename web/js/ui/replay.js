@@ -8,7 +8,7 @@ import { describeError } from "../errors.js";
 import { analyse } from "../player.js";
 import { clock, partAt, replayLength, replayPosts, shownBy, spokenClock } from "../replay-time.js";
 import { avatar, dateTimeText, fill, h, isGuest } from "./dom.js";
-import { durationWords, hostActions } from "./replays.js";
+import { durationWords, hostActions, sizeWords } from "./replays.js";
 
 const TICK_MS = 100;
 const MAX_POST_PAGES = 20; // 2,000 posts: a replay shows at most the latest 2,000 of its space
@@ -139,7 +139,7 @@ export class ReplayView {
         href: p.url,
         download: `${r.title}${several ? ` (part ${i + 1})` : ""}.opus`,
         onclick: (e) => this.download(e, i),
-      }, several ? `Part ${i + 1}` : "Download", ` (Ogg Opus, ${(p.bytes / 1e6).toFixed(1)} MB)`)));
+      }, several ? `Part ${i + 1}` : "Download", p.finished ? ` (Ogg Opus, ${sizeWords(p.bytes)})` : " (Ogg Opus, being recorded)")));
     fill(
       this.root,
       h(

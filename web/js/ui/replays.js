@@ -61,12 +61,14 @@ export class ReplaysView {
       h(
         "div",
         { class: "card-top" },
-        running ? h("span", { class: "pill rec" }, h("span", { class: "rec-dot", "aria-hidden": "true" }), "Recording now") : h("span", { class: "pill" }, clock(r.duration_ms)),
+        running
+          ? h("span", { class: "pill rec" }, h("span", { class: "rec-dot", "aria-hidden": "true" }), "Recording now")
+          : h("span", { class: "pill", title: `Duration: ${durationWords(r.duration_ms)}` }, clock(r.duration_ms)),
         r.visibility === "private" ? h("span", { class: "badge private" }, "Private") : null,
       ),
       h("h3", { class: "card-title" }, h("a", { href: `/r/${r.recording_id}`, onclick: (e) => { e.preventDefault(); open(); } }, r.title)),
       h("p", { class: "card-host" }, "Hosted by ", h("strong", {}, isGuest(r.host) ? r.host_name : `@${r.host_name}`), ` · ${dateTimeText(r.started_at)}`),
-      h("p", { class: "card-counts" }, h("span", {}, `${durationWords(r.duration_ms)}`), r.part_count > 1 ? h("span", {}, `${r.part_count} parts`) : null),
+      r.part_count > 1 ? h("p", { class: "card-counts" }, h("span", {}, `${r.part_count} parts`)) : null,
       h(
         "div",
         { class: "card-actions" },
@@ -80,9 +82,14 @@ export class ReplaysView {
 }
 
 export function durationWords(ms) {
-  const minutes = Math.round(ms / 60000);
-  if (ms < 60000) return `${Math.max(0, Math.round(ms / 1000))} s`;
+  const minutes = Math.floor(ms / 60000);
+  if (ms < 60000) return `${Math.max(0, Math.floor(ms / 1000))} s`;
   return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/** A file's size for people: "820 KB", "14.2 MB". */
+export function sizeWords(bytes) {
+  return bytes < 1e6 ? `${Math.max(1, Math.round(bytes / 1e3))} KB` : `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
 /** The host's controls on their own recording: public or private, and delete (null for anyone else). */
