@@ -77,9 +77,13 @@ def test_the_recording_mark_the_consent_prompt_and_a_replay_with_posts_in_time(
             host.get_by_role("button", name="🎙 Unmute").click()
             expect(host.get_by_role("button", name="🎙 Mute")).to_be_visible()
 
-            # Another account joins from the link: the mark and the live region, no question to a listener.
-            guest, guest_errors = open_page(guest_browser, host.url)
+            # The live list marks the space as recorded; another account joins from it: the mark and the live
+            # region, no question to a listener.
+            guest, guest_errors = open_page(guest_browser, base + "/")
+            live_card = guest.locator("#live-list .card", has_text="Recorded show")
+            expect(live_card.locator("[data-recording='on']")).to_be_visible()
             sign_up(guest, "grace")
+            guest.get_by_role("button", name="Listen to Recorded show").click()
             expect(guest.locator("#space-title")).to_have_text("Recorded show")
             expect(guest.locator(".space-head [data-recording='on']")).to_be_visible()
             expect(guest.locator("#recording-status")).to_have_text("This space is being recorded.")
