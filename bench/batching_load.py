@@ -17,17 +17,15 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import trio
 
-from bench.fanout_bench import print_table, row as fanout_row
+from bench.fanout_bench import row as fanout_row
+from bench.results_file import RESULTS, save
 from loadtest.run import LoadConfig, run
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def frames_per_message(report: dict[str, Any]) -> float | None:
@@ -76,12 +74,14 @@ def main() -> None:
                 report = trio.run(run, config)
                 shutil.copy(Path(out) / "report.png", RESULTS / f"{Path(args.results).stem}-{listeners}-{frames}.png")
             # The machine's 1-minute load average around the run: this 2-core machine is often shared.
-            rows.append({**row(report, frames, load_before), "load_average": [round(load_before, 1),
-                                                                              round(os.getloadavg()[0], 1)]})
+            rows.append(
+                {
+                    **row(report, frames, load_before),
+                    "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+                }
+            )
             print(json.dumps(rows[-1]), flush=True)
-    command = "python -m bench.batching_load " + " ".join(sys.argv[1:])
-    (RESULTS / args.results).write_text(json.dumps({"command": command, "rows": rows}, indent=2) + "\n")
-    print_table(rows)
+    save(args.results, rows)
 
 
 if __name__ == "__main__":

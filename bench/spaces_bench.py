@@ -1,11 +1,13 @@
 """Many real conversations: how many spaces, each with 3 speakers taking turns on recorded speech (some
 overlap, as people do; the host is one of them) and 50 listeners, one machine holds.
 
-    python -m bench.spaces_bench [--spaces 25,50,100,200] [--listeners 50] [--duration 20]
+    python -m bench.spaces_bench [--spaces 25,50,100,200] [--listeners 50] [--duration 20] [--frames-per-message auto]
 
 Each size is a `stoa load --speech conversation` run with a server started for it. A size **holds** when
 every listener planned heard at least 99.9% of what was said in the window (coverage, docs/operations.md)
-and p99 latency from capture to arrival is under 250 ms. The harness shares the machine's 2 cores with the
+and p99 latency from capture to arrival is under 250 ms. The server batches as `stoa serve` does (`auto`:
+frames per message from the talking spaces' audiences together, docs/operations.md) unless
+`--frames-per-message N` fixes N. The harness shares the machine's 2 cores with the
 server: its compiled speakers (one thread for every space) and listeners (one thread per space in worker
 processes) use CPU the server would otherwise have; the report gives the harness's CPU beside the server's,
 and the machine's load average before each run (other work on a shared machine shows there).
@@ -21,6 +23,7 @@ import time
 
 import trio
 
+from bench.batching_load import frames_per_message as frames_seen
 from bench.results_file import RESULTS, save
 from loadtest.run import LoadConfig, run
 
@@ -35,6 +38,7 @@ def main() -> None:
     parser.add_argument("--spaces", default="25,50,100,200")
     parser.add_argument("--listeners", type=int, default=50, help="per space")
     parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--frames-per-message", default="auto", help='"auto" (the server\'s default) or 1 to 10')
     parser.add_argument("--results", default="spaces.json", help="file name under bench/results/")
     args = parser.parse_args()
     rows = []
@@ -47,7 +51,7 @@ def main() -> None:
             speech="conversation",
             duration_s=args.duration,
             ramp_s=max(5.0, spaces * args.listeners / 300),  # joins run at a few hundred a second here
-            frames_per_message=1,
+            frames_per_message="auto" if args.frames_per_message == "auto" else int(args.frames_per_message),
             sample=0,
             out=RESULTS / f"spaces-{spaces}",
             quiet=True,
@@ -66,6 +70,8 @@ def main() -> None:
             "below_99.9%": coverage["below_99_9_percent"],
             "p50_ms": latency["p50"],
             "p99_ms": latency["p99"],
+            "frames_per_message": args.frames_per_message,
+            "frames_per_message_seen": frames_seen(report),
             "server_cores": server.get("cpu_cores"),
             "harness_and_server_cores_whole_run": round(whole, 2),
             "harness_fault": report["speakers"]["harness_fault"],

@@ -164,6 +164,8 @@ def _ticks(pool: TickPool) -> Iterator[Metric]:
     yield _counter("stoa_mixer_ticks_late", "ticks taken more than 5 ms after their deadline", [((), s.late)])
     yield _counter("stoa_mixer_ticks_skipped", "ticks skipped by spaces more than 200 ms behind", [((), s.skipped)])
     yield _gauge("stoa_tick_threads", "the tick pool's threads alive now", [((), pool.threads)])
+    yield _gauge("stoa_talking_audience", "listeners of the talking spaces, as their last audience messages "
+                 "reached them (what frames per message are chosen for)", [((), pool.audience)])  # fmt: skip
     ticks = HistogramMetricFamily("stoa_mixer_tick_seconds", "how long one space's tick took (decode, mix, encode, "
                                   "queue)")  # fmt: skip
     ticks.add_metric([], [(_le(b), n) for b, n in s.duration_buckets], s.duration_sum_s)

@@ -504,6 +504,10 @@ class TickPool:
     def talking(self) -> int:
         """Spaces in the queue now: someone talks (or just stopped, and their last frames are due), or the space
         records (a recording space ticks every 20 ms, talking or not)."""
+    @property
+    def audience(self) -> int:
+        """Listeners of the talking spaces, summed, each space's as its last audience message reached them
+        (what `auto` chooses frames per message for: docs/operations.md, Frames per message)."""
     def stats(self) -> TickPoolStats:
         """The pool's counters since it started (a few atomic loads): cheap enough for every scrape."""
 
@@ -606,7 +610,8 @@ class SpaceDriver:
         exists), and forgotten when the input is removed from the mixer: a speaker's new input (after a
         reconnection) must be given it again."""
     def stop_recording(self) -> RecordingStats | None:
-        """Finish the recording: its last page gets the end-of-stream flag and the granule position of its last
+        """Finish the recording: ticks a busy pool still owed it are written as silence (the file is as long as
+        the recording ran), its last page gets the end-of-stream flag and the granule position of its last
         sample, and is synced; returns its figures, or None if none was running. ``stop()`` (and dropping the
         driver) does the same."""
     def recording_stats(self) -> RecordingStats | None:

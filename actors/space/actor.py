@@ -197,10 +197,12 @@ class SpaceActor(Actor):
                 | SetSpeakerPolicy()
                 | InviteSpeaker()
                 | AcceptInvite()
-                | SetRecording()
                 | SetConsent()
             ):
                 await self._commit(ctx, *domain.apply(self.state, message, now_ms()))
+                return None
+            case SetRecording():
+                await self._commit(ctx, *await self._apply_recording(message))
                 return None
             case EndSpace() | CheckAbandoned():
                 await self._commit(ctx, *domain.apply(self.state, message, now_ms()))
@@ -248,7 +250,7 @@ class SpaceActor(Actor):
         ends (declined, withdrawn, its owner off the mic) leaves the mix before the write; a consent given
         enters it after, with the rest of the inputs."""
         strict = _turns_on(self.state, state)
-        finished, started = self._recorder.follow(state.live_recording, now_ms(), strict=strict)
+        finished, started = await self._recorder.follow(state.live_recording, strict=strict)
         self._recorder.revoke(state.live_recording, self._ingress.inputs())
         try:
             await self._persist(state, events, finished, started)
@@ -256,6 +258,7 @@ class SpaceActor(Actor):
             if started is not None:
                 self._recorder.discard()
             raise
+        self._recorder.stored()
         if events:
             state = msgspec.structs.replace(state, log=state.log.appended(events))
         before, self.state = self.state, state
@@ -287,7 +290,7 @@ class SpaceActor(Actor):
     ) -> None:
         store, space_id = self._store, state.space_id
         store.stage_events(self.state, state, events)  # taken by the first write below, or flushed at the end
-        write = recording_write(self.state, state, events, finished, started, now_ms())
+        write = recording_write(self.state, state, events, finished, started, events[0].at if events else now_ms())
         if write:
             await store.recording_changed(space_id, write)
         if state.seq > self._seq_reserved:
@@ -336,15 +339,26 @@ class SpaceActor(Actor):
                 self._audience.set_on_mic(user, True)
         self._sync_routes()
 
+    async def _apply_recording(self, command: SetRecording) -> domain.Result:
+        """Recording on or off. On, the file is made first (it waits on the disk), then the rule is applied at
+        that moment: the recording's start, its event and its first frame agree. No file, no change."""
+        state, events = domain.apply(self.state, command, now_ms())
+        recording = state.live_recording
+        if recording is None or not _turns_on(self.state, state):
+            return state, events
+        part = await self._recorder.start(recording.recording_id, 0, None)
+        return domain.apply(self.state, command, part.started_at)
+
     async def _resume_recording(self) -> None:
         """At the start of an incarnation: the recorder (the space's) is still writing after an actor restart;
         after a server restart, or a file lost, a new part of the recording starts. A part whose record
         cannot be written is dropped (the next change tries again)."""
-        finished, started = self._recorder.follow(self.state.live_recording, now_ms(), strict=False)
+        finished, started = await self._recorder.follow(self.state.live_recording, strict=False)
         if finished is not None or started is not None:
             try:
                 write = recording_write(self.state, self.state, [], finished, started, now_ms())
                 await self._store.recording_changed(self.state.space_id, write)
+                self._recorder.stored()
             except Exception:
                 log.exception("space %s: the recording's new part could not be recorded", self.state.space_id)
                 self._recorder.discard()

@@ -15,12 +15,16 @@ import logging
 import os
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import trio
 
 from actors.space import errors
 from actors.space.ticking import Ticker
 from actors.space.values import Recording
+from mixer import repair_recording
 
 log = logging.getLogger("actors.space")
 
@@ -49,8 +53,6 @@ class PartStarted:
     path: str
     recording_started_at: int
     started_at: int
-    first_seq: int = 0
-    """The space's tick number from which this part records (its first frame's, unless ticks were skipped)."""
 
     @property
     def offset_ms(self) -> int:
@@ -70,13 +72,14 @@ class Recorder:
     """Resource handling: a started part is the driver's until `stop` (or the driver's own stop, when the
     space is over, which finishes the file too)."""
 
-    __slots__ = ("_consents", "_current", "_last", "_root", "_ticker")
+    __slots__ = ("_consents", "_current", "_last", "_pending", "_root", "_ticker")
 
     def __init__(self, ticker: Ticker, root: Path | None) -> None:
         self._ticker = ticker
         self._root = root
         """The data folder; None: this server does not record."""
         self._current: PartStarted | None = None
+        self._pending: PartStarted | None = None  # started ahead of the change that records it (`stored`)
         self._last: tuple[str, int] | None = None  # the last part written: (recording id, part)
         self._consents: dict[int, bool] = {}  # input id -> consented, as the driver was told
 
@@ -84,30 +87,36 @@ class Recorder:
     def current(self) -> PartStarted | None:
         return self._current
 
-    def follow(
-        self, want: Recording | None, now_ms: int, *, strict: bool
+    async def follow(
+        self, want: Recording | None, *, strict: bool
     ) -> tuple[PartFinished | None, PartStarted | None]:
         """Start or finish the part file as the space's recording `want` says; what was finished and what
         started. `strict`: the change at hand turns recording on, and is refused (`RecordingUnavailable`) if
-        its file cannot be made; otherwise a failed start is logged, and tried again at the next change."""
+        its file cannot be made; otherwise a failed start is logged, and tried again at the next change.
+
+        Making and finishing a file wait on the disk (it is synced), so both run in a worker thread: the
+        event loop goes on meanwhile (the space's actor waits, as for a store write)."""
         have = self._current
         if have is not None and want is not None and have.recording_id == want.recording_id:
-            return None, None
-        finished = self.stop() if have is not None else None
+            return None, self._pending
+        finished = await trio.to_thread.run_sync(self.stop) if have is not None else None
         started = None
         if want is not None:
             try:
-                started = self.start(want.recording_id, want.first_part, want.started_at, now_ms)
+                started = await self.start(want.recording_id, want.first_part, want.started_at)
             except errors.RecordingUnavailable:
                 if strict:
                     raise
                 log.error("recording %s has no file now", want.recording_id)
         return finished, started
 
-    def start(self, recording_id: str, first_part: int, recording_started_at: int, now_ms: int) -> PartStarted:
+    async def start(self, recording_id: str, first_part: int, recording_started_at: int | None) -> PartStarted:
         """Start writing the next part of `recording_id` (`first_part`, or the one after the last this
-        recorder wrote of it). Error handling: `RecordingUnavailable` when this server does not record or
-        the file cannot be made; nothing is then recording."""
+        recorder wrote of it); the part's `started_at` is when its file was ready (its first frame is the
+        next tick's), and so is the recording's start when `recording_started_at` is None (a new one). The
+        part is `pending` until the change that records it is stored (`stored`). Error handling:
+        `RecordingUnavailable` when this server does not record or the file cannot be made; nothing is then
+        recording."""
         if self._root is None or not self._ticker.records:
             raise errors.RecordingUnavailable("this server does not record")
         assert self._current is None, "one part at a time: stop first"
@@ -118,19 +127,27 @@ class Recorder:
         relative = part_path(recording_id, part)
         path = self._root / relative
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._ticker.start_recording(str(path), secrets.randbits(32))
+            started_at = await trio.to_thread.run_sync(self._open, path)
         except (OSError, ValueError) as e:
             log.error("recording %s: cannot write %s: %s", recording_id, path, e)
             raise errors.RecordingUnavailable("the recording's file cannot be made on this server") from e
         self._last = (recording_id, part)
-        first_seq = self._ticker.next_seq
-        self._current = PartStarted(recording_id, part, relative, recording_started_at, now_ms, first_seq)
+        since = started_at if recording_started_at is None else recording_started_at
+        self._current = self._pending = PartStarted(recording_id, part, relative, since, started_at)
         return self._current
+
+    def stored(self) -> None:
+        """The part started last is in the store now."""
+        self._pending = None
+
+    def _open(self, path: Path) -> int:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._ticker.start_recording(str(path), secrets.randbits(32))
+        return time.time_ns() // 1_000_000
 
     def stop(self) -> PartFinished | None:
         """Finish the part being written (the file closed, synced); None if none was."""
-        current, self._current = self._current, None
+        current, self._current, self._pending = self._current, None, None
         if current is None:
             return None
         stats = self._ticker.stop_recording()
@@ -172,8 +189,6 @@ class Recorder:
 def repair(root: Path, relative: str) -> tuple[int, int]:
     """Finish a part file cut off by a crash (`mixer.repair_recording`): its duration (ms) and size; (0, 0)
     for a file that is missing or holds nothing playable. Blocking: run it in a worker thread."""
-    from mixer import repair_recording  # noqa: PLC0415 (the binding's newest function: loaded when first needed)
-
     path = root / relative
     try:
         duration = repair_recording(str(path))

@@ -49,10 +49,6 @@ class Ticker(Protocol):
         """Each routed speaker's input and its connection, as the ticker knows them now."""
 
     @property
-    def next_seq(self) -> int:
-        """The `seq` the next tick's frame will carry."""
-
-    @property
     def records(self) -> bool:
         """Whether this ticker can record (the Rust driver's)."""
 

@@ -101,9 +101,10 @@ class ServerSettings:
     )
     frames_per_message: int | None = setting(
         None,
-        '20 ms audio frames per message to a space\'s audience. "auto": each space chooses from its audience\'s '
-        "size, 1 (the lowest delay) up to 2,000 listeners and more as it grows (docs/operations.md, Frames per "
-        "message); a number: every space always that many (load tests that need one size)",
+        '20 ms audio frames per message to a space\'s audience. "auto": chosen from the listeners the server\'s '
+        "fan-out sends to, 1 (the lowest delay) while the talking spaces have up to 2,000 listeners in all, and "
+        "more as their audiences grow (docs/operations.md, Frames per message); a number: every space always that "
+        "many (load tests that need one size)",
         flag="--frames-per-message",
         low=1,
         high=10,
@@ -118,8 +119,8 @@ class ServerSettings:
     )
     listeners_per_frame: int = setting(
         LISTENERS_PER_FRAME,
-        'with "auto": N frames per message serve up to N times this many listeners of one space; lower batches '
-        "sooner (fewer sends, more delay)",
+        'with "auto": N frames per message serve up to N times this many listeners (of one space, or of all the '
+        "talking spaces together if more); lower batches sooner (fewer sends, more delay)",
         flag="--listeners-per-frame",
         low=1,
         high=1_000_000,

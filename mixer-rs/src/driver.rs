@@ -40,6 +40,11 @@ impl TickPool {
         self.inner.talking()
     }
 
+    #[getter]
+    fn audience(&self) -> usize {
+        self.inner.audience()
+    }
+
     fn stats(&self) -> TickPoolStats {
         TickPoolStats { inner: self.inner.stats() }
     }

@@ -66,6 +66,10 @@ async def as_listener_of_bob(w: World, c: Client) -> None:
     await c.join_space(w.other_id)
 
 
+async def recording_on(w: World, c: Client) -> None:
+    await c.set_recording(True)
+
+
 def later(i: int) -> int:
     return int(time.time() * 1000) + 86_400_000 + i
 
@@ -79,6 +83,8 @@ CASES: list[tuple[str, Request, Callable[[World, Client], Awaitable[None]] | Non
     ("timeline_pages", lambda w, c, i: c.get_posts(w.other_id), None),
     ("schedule_space", lambda w, c, i: c.schedule_space(f"Later {i}", later(i)), None),
     ("hands", hand, as_listener_of_bob),
+    ("recordings", lambda w, c, i: c.set_recording(i % 2 == 0), None),
+    ("consents", lambda w, c, i: c.recording_consent(i % 2 == 1), recording_on),
 ]
 
 

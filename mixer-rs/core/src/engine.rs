@@ -162,12 +162,17 @@ impl Engine {
     //     inputs beside it do not spoil this: they are not in the mix.
     //   - a lone talker in concealment gets the shared encode but no
     //     mix-minus, for the same reason.
+    //   - two talkers (a conversation's overlaps and turn changes): each
+    //     one's mix-minus is the other's packet as it came, so a tick costs
+    //     the shared encode alone (a talker in concealment has no packet to
+    //     pass on, and the other's mix-minus is encoded as usual).
     //
     // The recording (`record`), last: it may hold only the voices mixed for
     // listeners whose input consented. Most ticks that is all of them or none,
     // and the recording costs nothing here: the listeners' packet, or
-    // silence. Only when they differ does it get its own mix (the consenting
-    // talkers' sum, saturated) and its own encode.
+    // silence. When they differ it gets its own mix: one consenting voice's
+    // packet as it came, or the consenting talkers' sum, saturated, with its
+    // own encode.
     pub(crate) fn tick(&mut self, counters: &Counters, record: bool) -> Result<TickOutput, MixerError> {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -227,17 +232,18 @@ impl Engine {
         };
         work.sum.fill(0);
         let mut mixed = Vec::with_capacity(self.talkers.len());
+        // Each mixed talker's real packet this tick, in the order of `mixed` (None: concealed).
+        let mut packets: Vec<Option<Vec<u8>>> = Vec::with_capacity(self.talkers.len());
         let mut captured_at: Option<u64> = None;
-        let mut lone_real: Option<Frame> = None;
         for talker in self.talkers.drain(..) {
             let Some(input) = self.inputs.get_mut(&talker.id) else { continue };
             input.gate.in_mix = true;
             accumulate(&mut work.sum, input.pcm());
             mixed.push(talker.id);
-            if let Some(frame) = talker.frame {
+            if let Some(frame) = &talker.frame {
                 captured_at = Some(captured_at.map_or(frame.captured_at, |t| t.min(frame.captured_at)));
-                lone_real = Some(frame);
             }
+            packets.push(talker.frame.map(|frame| frame.packet));
         }
 
         let mut out = TickOutput {
@@ -250,11 +256,11 @@ impl Engine {
             levels,
             recording: None,
         };
-        match (out.mixed.len(), lone_real) {
+        match (out.mixed.len(), packets.as_mut_slice()) {
             (0, _) => {}
-            (1, Some(frame)) => {
+            (1, [Some(packet)]) => {
                 out.kind = TickKind::Passthrough;
-                out.shared = Some(frame.packet);
+                out.shared = Some(std::mem::take(packet));
             }
             (talkers, _) => {
                 out.kind = TickKind::Mixed;
@@ -264,7 +270,16 @@ impl Engine {
                 // 4: one mix-minus per talker, when there is anyone else to hear.
                 if talkers > 1 {
                     out.minus.reserve_exact(talkers);
-                    for &id in &out.mixed {
+                    for (i, &id) in out.mixed.iter().enumerate() {
+                        // Two in the mix: each one's mix-minus is the other's voice alone, so the
+                        // other's packet as it came, when it came, is that stream (no encode, no
+                        // generation loss); a talker in concealment gets its encode as before.
+                        if talkers == 2
+                            && let Some(other) = &packets[1 - i]
+                        {
+                            out.minus.push((id, other.clone()));
+                            continue;
+                        }
                         let Some(input) = self.inputs.get_mut(&id) else { continue };
                         mix_minus(&work.sum, input.pcm(), &mut work.scratch);
                         out.minus.push((id, input.encode_minus(&work.scratch)?));
@@ -274,19 +289,32 @@ impl Engine {
             }
         }
         if record {
-            out.recording = Some(self.record_frame(&out.mixed, counters)?);
+            out.recording = Some(self.record_frame(&out.mixed, &packets, counters)?);
         }
         Ok(out)
     }
 
-    /// The recording's frame for a tick that mixed `mixed` (the last step in the essay above).
-    fn record_frame(&mut self, mixed: &[u64], counters: &Counters) -> Result<RecordFrame, MixerError> {
+    /// The recording's frame for a tick that mixed `mixed`, whose real
+    /// packets (in the same order) are `packets` (the last step in the essay above).
+    fn record_frame(
+        &mut self,
+        mixed: &[u64],
+        packets: &[Option<Vec<u8>>],
+        counters: &Counters,
+    ) -> Result<RecordFrame, MixerError> {
         let consenting = mixed.iter().filter(|id| self.consented.contains(id)).count();
         if consenting == 0 {
             return Ok(RecordFrame::Silent);
         }
         if consenting == mixed.len() {
             return Ok(RecordFrame::Shared);
+        }
+        if consenting == 1 {
+            // One voice alone: its packet as it came, when it came, is that mix (as for a mix-minus of two).
+            let lone = mixed.iter().position(|id| self.consented.contains(id));
+            if let Some(Some(packet)) = lone.and_then(|i| packets.get(i)) {
+                return Ok(RecordFrame::Own(packet.clone()));
+            }
         }
         let Some(work) = self.work.as_deref_mut() else {
             return Err(MixerError::Codec { function: "encode", reason: "no workspace for a mix" });

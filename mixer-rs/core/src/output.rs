@@ -34,8 +34,9 @@ pub enum RecordFrame {
     Silent,
     /// Everyone mixed had consented: the recording's frame is `shared`, as listeners get it.
     Shared,
-    /// Some mixed had consented, some not: the mix of those who had, encoded
-    /// by the recording's own encoder.
+    /// Some mixed had consented, some not: the mix of those who had (one
+    /// voice's packet as it came, or their sum encoded by the recording's own
+    /// encoder).
     Own(Vec<u8>),
 }
 

@@ -53,7 +53,11 @@ fn everyone_mixed_consenting_reuses_the_listeners_packet_with_no_encode() {
         let out = both_talk(&mixer, &a, &b, seq);
         assert_eq!((out.kind, out.recording), (TickKind::Mixed, Some(RecordFrame::Shared)));
     }
-    assert_eq!(mixer.stats().encodes, 20 * 3, "the shared mix and two mix-minus: nothing for the recording");
+    assert_eq!(
+        mixer.stats().encodes,
+        20,
+        "the shared mix alone (two talkers' mix-minus are each other's packets)"
+    );
 }
 
 #[test]
@@ -76,7 +80,7 @@ fn nobody_consenting_records_silence_with_no_encode() {
     for seq in 0..10 {
         assert_eq!(both_talk(&mixer, &a, &b, seq).recording, Some(RecordFrame::Silent));
     }
-    assert_eq!(mixer.stats().encodes, 10 * 3);
+    assert_eq!(mixer.stats().encodes, 10, "the shared mix alone: nothing for the recording");
     // And a tick where nobody talks is silence too.
     let quiet = mixer_with(&[A]);
     quiet.set_consent(A, true);
@@ -85,28 +89,50 @@ fn nobody_consenting_records_silence_with_no_encode() {
 }
 
 #[test]
-fn the_own_mix_holds_the_consenting_voice_and_not_the_other() {
+fn beside_a_decliner_a_lone_consenting_voice_is_recorded_as_it_came() {
     let mixer = mixer_with(&[A, B]);
     mixer.set_consent(A, true);
-    let (a, b) = (tone_packets(440.0, 60), tone_packets(1_000.0, 60));
+    let (a, b) = (tone_packets(440.0, 20), tone_packets(1_000.0, 20));
+    for seq in 0..20 {
+        let out = both_talk(&mixer, &a, &b, seq);
+        assert_eq!(
+            out.recording,
+            Some(RecordFrame::Own(a[seq].clone())),
+            "A's packet, not a mix: tick {seq}"
+        );
+    }
+    assert_eq!(
+        mixer.stats().encodes,
+        20,
+        "the shared mix alone: two talkers' mix-minus are each other's packets"
+    );
+}
+
+#[test]
+fn the_own_mix_holds_the_consenting_voices_and_not_the_other() {
+    const C: u64 = 3;
+    let mixer = mixer_with(&[A, B, C]);
+    mixer.set_consent(A, true);
+    mixer.set_consent(C, true);
+    let (a, b, c) = (tone_packets(440.0, 60), tone_packets(1_000.0, 60), tone_packets(660.0, 60));
     let (mut recording, mut shared) = (Vec::new(), Vec::new());
     for seq in 0..60 {
+        mixer.push(C, frame(seq as u64, &c[seq])).unwrap();
         let out = both_talk(&mixer, &a, &b, seq);
         assert!(matches!(out.recording, Some(RecordFrame::Own(_))), "tick {seq}");
         recording.push(recorded(&out).unwrap());
         shared.push(out.shared.unwrap());
     }
-    assert_eq!(mixer.stats().encodes, 60 * 4, "one encode more a tick: the recording's own");
+    assert_eq!(mixer.stats().encodes, 60 * 5, "shared, three mix-minus, and the recording's own");
     let heard = decode_stream(recording.iter().map(|p| Some(p.as_slice())));
     let settled = &heard[10 * 960..];
-    assert!(
-        db_ratio(settled, 440.0, 1_000.0) > 30.0,
-        "440 Hz in, 1,000 Hz out: {}",
-        db_ratio(settled, 440.0, 1_000.0)
-    );
-    // The control: the listeners' mix of the same ticks holds both.
+    for (present, absent) in [(440.0, 1_000.0), (660.0, 1_000.0)] {
+        let ratio = db_ratio(settled, present, absent);
+        assert!(ratio > 30.0, "{present} Hz in, {absent} Hz out: {ratio:.1} dB");
+    }
+    // The control: the listeners' mix of the same ticks holds all three.
     let room = decode_stream(shared.iter().map(|p| Some(p.as_slice())));
-    assert!(db_ratio(&room[10 * 960..], 440.0, 1_000.0).abs() < 6.0, "listeners hear both alike");
+    assert!(db_ratio(&room[10 * 960..], 440.0, 1_000.0).abs() < 6.0, "listeners hear 440 and 1,000 Hz alike");
 }
 
 #[test]

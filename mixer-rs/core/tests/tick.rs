@@ -51,9 +51,28 @@ fn two_speakers_are_mixed_with_one_minus_each() {
     assert_eq!(out.kind, TickKind::Mixed);
     assert!(out.shared.is_some());
     assert_eq!(out.mixed, vec![1, 3]);
-    assert_eq!(out.minus.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![1, 3]);
+    assert_eq!(out.minus, vec![(1, a[0].clone()), (3, b[0].clone())], "each hears the other's packet as it came");
     assert_eq!(out.captured_at, frame(5, &b[0]).captured_at, "the oldest capture in the mix");
-    assert_eq!(mixer.stats().encodes, 3);
+    assert_eq!(mixer.stats().encodes, 1, "the shared mix alone is encoded");
+}
+
+#[test]
+fn of_two_talkers_one_in_concealment_the_other_hears_an_encode_and_it_hears_the_packet() {
+    let mixer = mixer_with(&[1, 2], 5);
+    let (a, b) = (tone_packets(440.0, 12), tone_packets(1_000.0, 12));
+    for seq in 0..10 {
+        mixer.push(1, frame(seq, &a[seq as usize])).unwrap();
+        mixer.push(2, frame(seq, &b[seq as usize])).unwrap();
+        mixer.tick().unwrap();
+    }
+    let before = mixer.stats().encodes;
+    mixer.push(2, frame(10, &b[10])).unwrap(); // 1 sends nothing this tick: it is concealed, still talking
+    let out = mixer.tick().unwrap();
+    assert_eq!(out.mixed, vec![1, 2]);
+    assert_eq!(out.minus[0], (1, b[10].clone()), "1 hears 2's packet");
+    assert_eq!(out.minus[1].0, 2);
+    assert_ne!(out.minus[1].1, b[10], "2 hears 1's concealment, encoded");
+    assert_eq!(mixer.stats().encodes - before, 2, "the shared mix and 2's mix-minus");
 }
 
 #[test]

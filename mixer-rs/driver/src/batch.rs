@@ -11,6 +11,7 @@
 //! wait a little so that thousands of it cost the server less.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fanout::Fanout;
 use mixer_core::TickOutput;
@@ -45,12 +46,14 @@ pub(crate) struct Batch {
     shared: Vec<WireFrame>,
     /// Times `frames` changed.
     pub(crate) switches: u64,
+    /// This space's part of the server's audience (`withdraw` takes it out).
+    counted: usize,
 }
 
 impl Batch {
     pub(crate) fn new(batching: Batching) -> Self {
         let batching = batching.clamped();
-        Self { batching, frames: batching.initial(), ticks: 0, shared: Vec::new(), switches: 0 }
+        Self { batching, frames: batching.initial(), ticks: 0, shared: Vec::new(), switches: 0, counted: 0 }
     }
 
     /// Frames per message of the shared stream now.
@@ -68,6 +71,7 @@ impl Batch {
         routes: &BTreeMap<u64, u64>,
         sink: &impl Sink,
         audience_group: u64,
+        server: &AtomicUsize,
     ) -> u64 {
         let frame = |opus: &Vec<u8>| WireFrame { seq, captured_at: out.captured_at, opus: opus.clone() };
         let mut messages = 0;
@@ -87,15 +91,16 @@ impl Batch {
         }
         self.ticks += 1;
         if self.ticks >= self.frames {
-            messages += self.flush(sink, audience_group);
+            messages += self.flush(sink, audience_group, server);
         }
         messages
     }
 
     /// Sends the shared batch now (also when the mix goes quiet, so no frame
     /// waits for the next talk), then sets the frames per message of the next
-    /// from the audience this one reached. Returns the messages queued (0 or 1).
-    pub(crate) fn flush(&mut self, sink: &impl Sink, audience_group: u64) -> u64 {
+    /// from the audience this one reached and the other talking spaces'
+    /// (`server`, which this space's part joins). Returns the messages queued (0 or 1).
+    pub(crate) fn flush(&mut self, sink: &impl Sink, audience_group: u64, server: &AtomicUsize) -> u64 {
         self.ticks = 0;
         if self.shared.is_empty() {
             return 0;
@@ -103,13 +108,31 @@ impl Batch {
         let reached = sink.broadcast_audio(audience_group, &encode_audio(&self.shared));
         self.shared.clear();
         if let Some(audience) = reached {
-            let next = self.batching.next(self.frames, audience);
+            let total = self.count(audience, server);
+            let next = self.batching.next(self.frames, audience.max(total));
             if next != self.frames {
                 self.frames = next;
                 self.switches += 1;
             }
         }
         1
+    }
+
+    /// Sets this space's part of the server's audience to `audience`; the server's total after.
+    fn count(&mut self, audience: usize, server: &AtomicUsize) -> usize {
+        let total = if audience >= self.counted {
+            server.fetch_add(audience - self.counted, Ordering::Relaxed) + (audience - self.counted)
+        } else {
+            server.fetch_sub(self.counted - audience, Ordering::Relaxed) - (self.counted - audience)
+        };
+        self.counted = audience;
+        total
+    }
+
+    /// The space went quiet or stopped: its audience no longer counts in the server's.
+    pub(crate) fn withdraw(&mut self, server: &AtomicUsize) {
+        server.fetch_sub(self.counted, Ordering::Relaxed);
+        self.counted = 0;
     }
 }
 
@@ -129,6 +152,8 @@ mod tests {
     #[derive(Default)]
     struct Recorder {
         audience: Cell<usize>,
+        /// The server's audience, as the pool would hold it (this space's part and `others`).
+        server: AtomicUsize,
         shared: RefCell<Vec<Vec<u64>>>,
         own: RefCell<Vec<(u64, Vec<u64>)>>,
     }
@@ -175,7 +200,7 @@ mod tests {
         let mut batch = Batch::new(Batching::default());
         let routes = BTreeMap::from([(1, 11), (2, 12)]);
         for seq in 0..40 {
-            batch.add(seq, &tick(true, &[1]), &routes, &sink, GROUP);
+            batch.add(seq, &tick(true, &[1]), &routes, &sink, GROUP, &sink.server);
         }
         assert_eq!(batch.frames(), 10, "the audience is batched");
         let own = sink.own.borrow();
@@ -191,13 +216,45 @@ mod tests {
         let sink = Recorder::default();
         let mut batch = Batch::new(Batching::Fixed(5));
         for seq in 0..7 {
-            batch.add(seq, &tick(true, &[]), &BTreeMap::new(), &sink, GROUP);
+            batch.add(seq, &tick(true, &[]), &BTreeMap::new(), &sink, GROUP, &sink.server);
         }
-        batch.flush(&sink, GROUP);
+        batch.flush(&sink, GROUP, &sink.server);
         for seq in 20..25 {
-            batch.add(seq, &tick(true, &[]), &BTreeMap::new(), &sink, GROUP);
+            batch.add(seq, &tick(true, &[]), &BTreeMap::new(), &sink, GROUP, &sink.server);
         }
         assert_eq!(*sink.shared.borrow(), vec![vec![0, 1, 2, 3, 4], vec![5, 6], vec![20, 21, 22, 23, 24]]);
+    }
+
+    #[test]
+    fn small_spaces_batch_when_the_servers_audience_together_outgrows_a_step() {
+        // 200 spaces of 50 listeners: each alone would send one frame a message; together they
+        // are the 10,000-listener audience of one writer, and each moves to that audience's step.
+        let sink = Recorder::default();
+        sink.audience.set(50);
+        let mut spaces: Vec<Batch> = (0..200).map(|_| Batch::new(Batching::default())).collect();
+        for batch in &mut spaces {
+            batch.add(0, &tick(true, &[]), &BTreeMap::new(), &sink, GROUP, &sink.server);
+        }
+        assert_eq!(sink.server.load(Ordering::Relaxed), 10_000);
+        assert_eq!(spaces[0].frames(), 1, "the first space flushed before the others had counted");
+        for seq in 1..20 {
+            for batch in &mut spaces {
+                batch.add(seq, &tick(true, &[]), &BTreeMap::new(), &sink, GROUP, &sink.server);
+            }
+        }
+        assert!(spaces.iter().all(|b| b.frames() == 5), "{:?}", spaces.iter().map(Batch::frames).collect::<Vec<_>>());
+        // All but one go quiet: their audiences no longer count, and the last returns to one frame.
+        for batch in &mut spaces[1..] {
+            batch.flush(&sink, GROUP, &sink.server);
+            batch.withdraw(&sink.server);
+        }
+        assert_eq!(sink.server.load(Ordering::Relaxed), 50);
+        for seq in 20..40 {
+            spaces[0].add(seq, &tick(true, &[]), &BTreeMap::new(), &sink, GROUP, &sink.server);
+        }
+        assert_eq!(spaces[0].frames(), 1);
+        spaces[0].withdraw(&sink.server);
+        assert_eq!(sink.server.load(Ordering::Relaxed), 0, "nothing left counted");
     }
 
     proptest! {
@@ -225,7 +282,7 @@ mod tests {
                 sink.audience.set(audience);
                 for _ in 0..ticks {
                     let before = sink.shared.borrow().len();
-                    batch.add(seq, &tick(talking, &[]), &BTreeMap::new(), &sink, GROUP);
+                    batch.add(seq, &tick(talking, &[]), &BTreeMap::new(), &sink, GROUP, &sink.server);
                     if talking {
                         expected.push(seq);
                     }
@@ -237,13 +294,13 @@ mod tests {
                 }
                 if quiet {
                     let before = sink.shared.borrow().len();
-                    batch.flush(&sink, GROUP);
+                    batch.flush(&sink, GROUP, &sink.server);
                     if sink.shared.borrow().len() > before {
                         chosen.push(batch.frames());
                     }
                 }
             }
-            batch.flush(&sink, GROUP);
+            batch.flush(&sink, GROUP, &sink.server);
             let messages = sink.shared.borrow();
             let heard: Vec<u64> = messages.iter().flatten().copied().collect();
             prop_assert_eq!(&heard, &expected, "every frame once, in order");

@@ -11,14 +11,20 @@
 //! costs is delay: the first frame of a message waits (N − 1) × 20 ms for the
 //! last.
 //!
-//! The rule. Each space keeps its sends under a budget: N frames per message
+//! The rule. The server's sends stay under a budget: N frames per message
 //! serve up to N × `listeners_per_frame` listeners (default 2,000: 100,000
 //! sends a second, what the 10,000-listener run at 5 frames per message
-//! needs). A space takes the smallest of the steps 1, 2, 3, 5, 10 (up to
-//! `max`) whose capacity holds its audience: one frame, the lowest delay,
-//! while it has at most 2,000 listeners; 5 frames (80 ms more for the first
-//! frame of each message) at 10,000. Past the top step it stays there: the
-//! budget then no longer holds, and the delay does not grow without bound.
+//! needs). The budget is the server's, not each space's, because one writer
+//! thread sends for every space: 200 spaces of 50 listeners cost it what one
+//! space of 10,000 does. So the audience a space's step is chosen for is the
+//! larger of its own and the server's (the listeners of every talking space,
+//! as their last messages reached them: `TickPool::audience`, a space's part
+//! counted while it talks). A space takes the smallest of the steps 1, 2, 3,
+//! 5, 10 (up to `max`) whose capacity holds that audience: one frame, the
+//! lowest delay, while the server's talking spaces have at most 2,000
+//! listeners in all; 5 frames (80 ms more for the first frame of each
+//! message) at 10,000. Past the top step it stays there: the budget then no
+//! longer holds, and the delay does not grow without bound.
 //!
 //! Hysteresis. A growing audience moves a space up as soon as it outgrows its
 //! step; a shrinking one moves it down only once the audience fits within
@@ -74,7 +80,8 @@ impl Batching {
     }
 
     /// Frames per message for the next message, given the count of the last
-    /// (`current`) and the listeners the last message reached (`audience`).
+    /// (`current`) and the audience to serve (`audience`: the larger of the
+    /// listeners the last message reached and the server's, see the notes).
     pub fn next(self, current: usize, audience: usize) -> usize {
         let Self::Auto { max, listeners_per_frame: per } = self.clamped() else {
             return self.initial();

@@ -58,6 +58,9 @@ pub(crate) struct PoolShared {
     order: AtomicU64,
     /// Spaces in the queue or being ticked now: the talking spaces, and those recording.
     pub(crate) talking: AtomicUsize,
+    /// The listeners the talking spaces' last audience messages reached, summed: what the server's one
+    /// fan-out writer sends each frame to (`batching.rs`: the send budget is the server's).
+    pub(crate) audience: Arc<AtomicUsize>,
     min_threads: usize,
     max_threads: usize,
     /// Threads alive.
@@ -208,6 +211,7 @@ impl TickPool {
             stop: AtomicBool::new(false),
             order: AtomicU64::new(0),
             talking: AtomicUsize::new(0),
+            audience: Arc::new(AtomicUsize::new(0)),
             min_threads: threads,
             max_threads: max_threads.max(threads),
             alive: AtomicUsize::new(threads),
@@ -237,6 +241,11 @@ impl TickPool {
     /// Spaces ticking now (someone talks, or just stopped and their last frames are due, or it records).
     pub fn talking(&self) -> usize {
         self.shared.talking.load(Ordering::Relaxed)
+    }
+
+    /// Listeners of the talking spaces, as their last audience messages reached them, summed.
+    pub fn audience(&self) -> usize {
+        self.shared.audience.load(Ordering::Relaxed)
     }
 
     pub fn stats(&self) -> PoolStats {

@@ -5,9 +5,34 @@
 
 use std::fmt;
 use std::io;
+use std::time::Instant;
 
 use mixer_core::{RecordFrame, TickOutput};
-use recording::{Recorder, Source};
+use recording::{Recorder, RecordingStats, Source};
+
+use crate::FRAME;
+
+/// A space's running recording, and when it started.
+pub(crate) struct Running {
+    pub(crate) recorder: Recorder,
+    started: Instant,
+}
+
+impl Running {
+    pub(crate) fn new(recorder: Recorder) -> Self {
+        Self { recorder, started: Instant::now() }
+    }
+
+    /// Ends the recording (off the tick threads: this waits on the disk).
+    ///
+    /// A file is as long as its recording was: ticks a pool too busy to run
+    /// them by now (late, not yet skipped) are owed, and written as silence.
+    pub(crate) fn finish(mut self) -> RecordingStats {
+        let due = u64::try_from(self.started.elapsed().as_micros() / FRAME.as_micros()).unwrap_or(u64::MAX);
+        self.recorder.push_silence(due.saturating_sub(self.recorder.frames()));
+        self.recorder.finish()
+    }
+}
 
 /// Why a recording did not start.
 #[derive(Debug)]

@@ -15,7 +15,7 @@ use recording::{Recorder, RecordingStats, StatsReader};
 use crate::batch::Batch;
 use crate::batching::Batching;
 use crate::pool::{PoolShared, TickPool};
-use crate::record::{RecordError, record, vendor};
+use crate::record::{RecordError, Running, record, vendor};
 use crate::speakers::SpeakerRoutes;
 use crate::{FRAME, MAX_BEHIND, lock};
 
@@ -36,6 +36,8 @@ pub(crate) struct Slot {
     mixer: Arc<Mixer>,
     fanout: Arc<Fanout>,
     audience_group: u64,
+    /// The server's audience (the pool's: `batching.rs`), which this space's joins while it talks.
+    server_audience: Arc<AtomicUsize>,
     /// Speaker input id -> the connection that hears its own stream.
     routes: Mutex<BTreeMap<u64, u64>>,
     /// In the pool's queue or being ticked: never queued twice.
@@ -60,7 +62,7 @@ pub(crate) struct Slot {
 struct SlotState {
     batch: Batch,
     next_seq: u64,
-    recorder: Option<Recorder>,
+    recording: Option<Running>,
     /// The last tick found the mixer inactive (the space ticks for its recording alone).
     idle: bool,
 }
@@ -99,7 +101,7 @@ impl Slot {
         let active = self.mixer.is_active();
         let play = active && !st.idle;
         st.idle = !active;
-        let recording = st.recorder.is_some();
+        let recording = st.recording.is_some();
         let mut recorded = false;
         if play {
             match if recording { self.mixer.tick_recording() } else { self.mixer.tick() } {
@@ -107,11 +109,10 @@ impl Slot {
                     let seq = st.next_seq;
                     st.next_seq += 1;
                     self.ticks.fetch_add(1, Ordering::Relaxed);
-                    let sent =
-                        st.batch.add(seq, &out, &lock(&self.routes), &*self.fanout, self.audience_group);
+                    let sent = st.batch.add(seq, &out, &lock(&self.routes), &*self.fanout, self.audience_group, &self.server_audience);
                     self.sent(&st, sent);
-                    if let Some(recorder) = &mut st.recorder {
-                        record(recorder, Some(&out));
+                    if let Some(running) = &mut st.recording {
+                        record(&mut running.recorder, Some(&out));
                         recorded = true;
                     }
                 }
@@ -120,8 +121,8 @@ impl Slot {
                 }
             }
         }
-        if let Some(recorder) = st.recorder.as_mut().filter(|_| !recorded) {
-            record(recorder, None);
+        if let Some(running) = st.recording.as_mut().filter(|_| !recorded) {
+            record(&mut running.recorder, None);
         }
         let mut next = deadline + FRAME;
         let now = Instant::now();
@@ -130,9 +131,9 @@ impl Slot {
             st.next_seq += u64::from(missed);
             self.skipped.fetch_add(u64::from(missed), Ordering::Relaxed);
             next += FRAME * missed;
-            if let Some(recorder) = &mut st.recorder {
+            if let Some(running) = &mut st.recording {
                 // The recording keeps the space's time: what was skipped is silence there.
-                recorder.push_silence(u64::from(missed));
+                running.recorder.push_silence(u64::from(missed));
             }
         }
         self.next_seq.store(st.next_seq, Ordering::Relaxed);
@@ -140,7 +141,9 @@ impl Slot {
             return Some(next);
         }
         self.flush(&mut st);
-        if st.recorder.is_some() {
+        // Quiet: its audience no longer counts in the server's, recording or not.
+        st.batch.withdraw(&self.server_audience);
+        if st.recording.is_some() {
             return Some(next);
         }
         st.idle = false;
@@ -153,7 +156,7 @@ impl Slot {
     }
 
     fn flush(&self, st: &mut SlotState) {
-        let sent = st.batch.flush(&*self.fanout, self.audience_group);
+        let sent = st.batch.flush(&*self.fanout, self.audience_group, &self.server_audience);
         self.sent(st, sent);
     }
 
@@ -211,6 +214,7 @@ impl Driver {
             mixer,
             fanout,
             audience_group,
+            server_audience: Arc::clone(&pool.shared.audience),
             frames_per_message: AtomicUsize::new(batch.frames()),
             batch_switches: AtomicU64::new(0),
             routes: Mutex::new(BTreeMap::new()),
@@ -218,7 +222,7 @@ impl Driver {
             stopped: AtomicBool::new(false),
             recording: AtomicBool::new(false),
             recording_stats: Mutex::new(None),
-            state: Mutex::new(SlotState { batch, next_seq: first_seq, recorder: None, idle: false }),
+            state: Mutex::new(SlotState { batch, next_seq: first_seq, recording: None, idle: false }),
             next_seq: AtomicU64::new(first_seq),
             ticks: AtomicU64::new(0),
             skipped: AtomicU64::new(0),
@@ -305,7 +309,7 @@ impl Driver {
                 slot.recording.store(false, Ordering::SeqCst);
                 return Err(RecordError::Stopped);
             }
-            st.recorder = Some(recorder);
+            st.recording = Some(Running::new(recorder));
         }
         *lock(&slot.recording_stats) = Some(stats);
         slot.wake(&self.pool);
@@ -321,10 +325,11 @@ impl Driver {
 
     /// Ends the recording: its last page goes out with the end-of-stream flag
     /// and is synced (after a tick under way ends; this waits on the disk).
-    /// `None` if none was running.
+    /// Ticks a busy pool still owed it are written as silence first, so the
+    /// file is as long as the recording ran. `None` if none was running.
     pub fn stop_recording(&self) -> Option<RecordingStats> {
-        let recorder = lock(&self.slot.state).recorder.take()?;
-        let stats = recorder.finish();
+        let running = lock(&self.slot.state).recording.take()?;
+        let stats = running.finish();
         *lock(&self.slot.recording_stats) = None;
         self.slot.recording.store(false, Ordering::SeqCst);
         Some(stats)
@@ -348,6 +353,7 @@ impl Driver {
         {
             let mut st = lock(&self.slot.state);
             self.slot.flush(&mut st);
+            st.batch.withdraw(&self.slot.server_audience);
             self.slot.next_seq.store(st.next_seq, Ordering::Relaxed);
         }
         self.stop_recording();

@@ -164,3 +164,18 @@ fn the_pre_skip_is_the_encoders_delay_and_silence_decodes_to_zeros() {
     decoder.decode(&SILENCE, &mut pcm).unwrap();
     assert!(pcm.iter().all(|&s| s == 0));
 }
+
+#[test]
+fn a_recording_is_as_long_as_it_ran_even_when_no_tick_could_run() {
+    // A pool with no threads left: the worst a busy machine can do is not to tick at all.
+    let Space { pool, driver, .. } = space();
+    drop(pool);
+    let path = scratch("starved");
+    let started = Instant::now();
+    driver.start_recording(&path, 1).unwrap();
+    sleep(Duration::from_millis(500));
+    let stats = driver.stop_recording().unwrap();
+    let due = started.elapsed().as_millis() as u64 / 20;
+    assert!(stats.frames.abs_diff(due) <= 1, "{} frames after {due} ticks' time", stats.frames);
+    assert_eq!(stats.frames, stats.frames_silent, "the ticks owed are silence");
+}

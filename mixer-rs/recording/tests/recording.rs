@@ -129,7 +129,8 @@ fn repair_cuts_a_torn_page_at_any_byte_and_ends_the_stream() {
     let page_ends: Vec<usize> = pages(&whole).iter().map(|(at, page)| at + page.bytes.len()).collect();
     let second_audio = page_ends[2];
     // Every cut inside the second and third audio pages: the file keeps the whole pages before the cut.
-    for cut in (second_audio + 1..whole.len()).step_by(7) {
+    let boundaries = page_ends.iter().copied().filter(|&end| end > second_audio && end < whole.len());
+    for cut in (second_audio + 1..whole.len()).step_by(19).chain(boundaries) {
         let torn = path.with_extension(format!("cut{cut}.opus"));
         fs::write(&torn, &whole[..cut]).unwrap();
         let whole_pages = page_ends.iter().filter(|&&end| end <= cut).count();
