@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 from playwright.sync_api import Page, expect, sync_playwright
 
+from gateway.client import connect_account
 from tests.conftest import ServerProcess, start_server, stop_server
 from tests.web.browser import (
     DESKTOP,
@@ -193,3 +195,82 @@ def test_the_recording_mark_the_consent_prompt_and_a_replay_with_posts_in_time(
             guest_browser.close()
 
     check_screenshots(shots, "re*.png")
+
+
+
+async def record_until_killed(url: str) -> tuple[str, str]:
+    """A recorded space with a post 1 s in; the caller kills the server 3.5 s later (a kill leaves the part
+    playable to within 2.5 s of it: the post is well inside the first part)."""
+    async with connect_account(url, "ada") as ada:
+        joined = await ada.create_space("Two parts", record=True)
+        assert joined.space.recording is not None
+        await trio.sleep(1.0)
+        await ada.share_post("before the restart")
+        await trio.sleep(3.5)
+        return joined.space.space_id, joined.space.recording.recording_id
+
+
+async def record_on_and_stop(url: str, space_id: str) -> None:
+    async with connect_account(url, "ada", register=False) as ada:
+        await ada.join_space(space_id)  # the space came back live, recording into a new part
+        await trio.sleep(1.0)
+        await ada.share_post("after the restart")
+        await trio.sleep(1.5)
+        await ada.set_recording(False)
+
+
+def test_a_replay_in_parts_plays_each_at_its_offset_with_the_silence_between(tmp_path: Path) -> None:
+    """A server killed during a recording and started again leaves two parts with the time it was down between
+    them: the player plays the first part, is silent for the gap, then plays the second, and each post appears
+    at its moment. (The space's side is played by a Python client.)"""
+    data = tmp_path / "data"
+    first = start_server(data, "--frames-per-message", "1")
+    try:
+        space_id, recording_id = trio.run(record_until_killed, first.url)
+    finally:
+        first.proc.kill()  # SIGKILL: the part is cut off; the next start repairs it
+        first.proc.wait()
+    server = start_server(data, "--frames-per-message", "1")
+    try:
+        trio.run(record_on_and_stop, server.url, space_id)
+        with sync_playwright() as pw:
+            browser = launch(pw)
+            try:
+                page, errors = open_page(browser, f"http://127.0.0.1:{server.http_port}/r/{recording_id}")
+                expect(page.locator("#replay-title")).to_have_text("Two parts")
+                parts = page.evaluate("stoa.app.replay.detail.parts")
+                assert [p["part"] for p in parts] == [0, 1] and all(p["finished"] for p in parts), parts
+                gap = (parts[0]["offset_ms"] + parts[0]["duration_ms"], parts[1]["offset_ms"])
+                assert gap[1] - gap[0] > 500, f"no time between the parts: {parts}"
+                moments = page.evaluate("stoa.app.replay.timed.map((x) => x.t)")
+                assert len(moments) == 2 and moments[0] < gap[0] and moments[1] > gap[1], (moments, gap)
+                expect(page.get_by_text("Recorded in 2 parts")).to_be_visible()
+
+                # From just before the first part's end: through the silence into the second part.
+                page.locator("#replay-position").fill(str(max(0, gap[0] - 1000)))
+                page.get_by_role("button", name="Play the replay").click()
+                seen = []
+                deadline = time.monotonic() + (moments[1] - gap[0]) / 1000 + AUDIO_S
+                while time.monotonic() < deadline:
+                    seen.append(page.evaluate(
+                        "() => { const r = stoa.app.replay; return {t: r.position(), index: r.index, gap: !!r.gap,"
+                        " shown: r.shown, time: r.audio.currentTime, paused: r.audio.paused}; }"
+                    ))  # fmt: skip
+                    if seen[-1]["t"] > moments[1] + 500:
+                        break
+                    time.sleep(0.1)
+                assert seen[-1]["t"] > moments[1] + 500, seen[-3:]
+                in_gap = [s for s in seen if s["gap"]]
+                assert in_gap and all(gap[0] - 100 <= s["t"] <= gap[1] + 300 for s in in_gap), in_gap[:3]
+                assert all(s["paused"] for s in in_gap), "the audio element played in the silence"
+                second = [s for s in seen if s["index"] == 1 and not s["gap"] and not s["paused"]]
+                assert second and second[-1]["time"] > 0.3, "the second part did not play"
+                for s in seen:
+                    due = sum(m <= s["t"] for m in moments)
+                    assert sum(m <= s["t"] - SLACK_MS for m in moments) <= s["shown"] <= due, (s, moments)
+                assert {s["shown"] for s in seen} >= {1, 2}
+                assert not errors, errors
+            finally:
+                browser.close()
+    finally:
+        assert stop_server(server) == 0
