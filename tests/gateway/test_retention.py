@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import store
+from gateway import config
 from gateway.replays import DAY_S, Retention
 from tests.store.conftest import CHEAP_HASHER, FakeClock
 
@@ -127,3 +128,12 @@ async def test_a_sweep_finishes_a_delete_cut_short_and_removes_settled_orphan_fo
     assert await gone(db, data, "r-c07")
     assert not settled.exists()
     assert fresh.exists() and stranger.exists()
+
+
+def test_the_retention_setting_reaches_the_servers_config() -> None:
+    default = config.gateway_config(config.Settings())
+    assert default.recording_retention_s == 30 * DAY_S and default.recording_link_lifetime_s == 600
+    flagged = config.load(env={"STOA_RECORDINGS_RETENTION": "9"}, flags={"recordings__retention": "2.5"})
+    assert config.gateway_config(flagged).recording_retention_s == 2.5 * DAY_S
+    forever = config.load(env={"STOA_RECORDINGS_RETENTION": "forever"})
+    assert config.gateway_config(forever).recording_retention_s is None
