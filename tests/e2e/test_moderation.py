@@ -99,6 +99,10 @@ EVERY_FIELD = {
     "kind": "live",
     "query": "q",
     "last_seq": 1,
+    "recording_id": "r-1",
+    "visibility": "public",
+    "on": True,
+    "consent": True,
 }
 
 

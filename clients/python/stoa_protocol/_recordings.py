@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from stoa_protocol._base import U63, Request
+from stoa_protocol._accounts import AccountRequest
+from stoa_protocol._base import U63
 
 MAX_RECORDINGS_PAGE = 50
 """`list_recordings` returns at most this many recordings."""
@@ -18,7 +19,13 @@ RecordingId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Visibility = Literal["public", "private"]
 
 
-class ListRecordings(Request, tag="list_recordings", frozen=True):
+class RecordingRequest(AccountRequest, frozen=True):
+    """A request about recordings (handled by `gateway/handlers/recordings.py`; in the account table of
+    docs/authorization.md, not the space table: a recording outlives its space). Listing and getting public
+    recordings are open to guests; deleting and the visibility are the host's."""
+
+
+class ListRecordings(RecordingRequest, tag="list_recordings", frozen=True):
     """The recordings the sender may play, newest first: every public one and the sender's own private ones;
     only the sender's own with `mine`; only those of `space_id` with it. The next page: the last one's
     `started_at` as `before` and its `recording_id` as `before_id` (those listed after it in that order)."""
@@ -30,19 +37,19 @@ class ListRecordings(Request, tag="list_recordings", frozen=True):
     limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_RECORDINGS_PAGE)] = 20
 
 
-class GetRecording(Request, tag="get_recording", frozen=True):
+class GetRecording(RecordingRequest, tag="get_recording", frozen=True):
     """One recording with its parts and short-lived download links."""
 
     recording_id: RecordingId
 
 
-class DeleteRecording(Request, tag="delete_recording", frozen=True):
+class DeleteRecording(RecordingRequest, tag="delete_recording", frozen=True):
     """The host deletes a recording that has ended: its files and its record."""
 
     recording_id: RecordingId
 
 
-class SetRecordingVisibility(Request, tag="set_recording_visibility", frozen=True):
+class SetRecordingVisibility(RecordingRequest, tag="set_recording_visibility", frozen=True):
     """The host makes a recording `public` (anyone may play it) or `private` (only the host)."""
 
     recording_id: RecordingId
