@@ -99,9 +99,9 @@ impl Slot {
             return None;
         }
         let active = self.mixer.is_active();
-        let play = active && !st.idle;
-        st.idle = !active;
         let recording = st.recording.is_some();
+        let play = active && !st.idle;
+        st.idle = !active && recording;
         let mut recorded = false;
         if play {
             match if recording { self.mixer.tick_recording() } else { self.mixer.tick() } {

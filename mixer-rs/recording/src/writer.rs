@@ -117,3 +117,48 @@ fn write_pages(mut file: File, mut written: u64, pages: &Receiver<PageOut>, coun
         counters.write_error();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs::{self, OpenOptions};
+
+    use super::*;
+
+    fn page(bytes: &[u8], silent: u64) -> PageOut {
+        PageOut { bytes: bytes.to_vec(), counts: Counts { silent, ..Counts::default() }, last: false }
+    }
+
+    #[test]
+    fn a_failed_write_is_counted_and_nothing_after_it_is_written() {
+        let path = std::env::temp_dir().join(format!("stoa-writer-{}.bin", std::process::id()));
+        fs::write(&path, b"headers").unwrap();
+        // A descriptor that refuses writes: every write fails, as on a full or failing disk.
+        let file = OpenOptions::new().read(true).open(&path).unwrap();
+        let counters = Arc::new(Counters::default());
+        let writer = Writer::start(file, 7, Arc::clone(&counters)).unwrap();
+        assert!(writer.try_send(page(b"one", 50)));
+        assert!(writer.try_send(page(b"two", 50)));
+        writer.finish(Some(page(b"end", 1)));
+        let stats = counters.snapshot();
+        assert_eq!((stats.write_errors, stats.frames, stats.bytes), (3, 0, 0));
+        assert_eq!(fs::read(&path).unwrap(), b"headers", "the file keeps what it had");
+        fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn pages_are_appended_in_order_and_counted() {
+        let path = std::env::temp_dir().join(format!("stoa-writer-ok-{}.bin", std::process::id()));
+        fs::write(&path, b"h").unwrap();
+        let file = OpenOptions::new().append(true).open(&path).unwrap();
+        let counters = Arc::new(Counters::default());
+        let writer = Writer::start(file, 1, Arc::clone(&counters)).unwrap();
+        for p in [&b"ab"[..], b"cd", b"ef"] {
+            assert!(writer.try_send(page(p, 50)));
+        }
+        writer.finish(Some(PageOut { last: true, ..page(b"g", 3) }));
+        assert_eq!(fs::read(&path).unwrap(), b"habcdefg");
+        let stats = counters.snapshot();
+        assert_eq!((stats.frames, stats.frames_silent, stats.bytes, stats.write_errors), (153, 153, 7, 0));
+        fs::remove_file(&path).unwrap();
+    }
+}
