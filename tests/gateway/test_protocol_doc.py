@@ -23,7 +23,7 @@ NESTED = [
     p.InviteLink,
     p.RtcIceServer,
 ]
-NESTED += [MixFrame, Participant, Post]
+NESTED += [MixFrame, Participant, Post, p.RecordingSummary, p.RecordingPart]
 STRUCTS = [*p.ClientUnion.__args__, *p.ServerUnion.__args__, *NESTED]
 
 

@@ -224,6 +224,39 @@ class Client(Connection):
     async def rtc_close(self) -> None:
         await self._request(lambda ref: p.RtcClose(ref=ref))
 
+    async def list_recordings(
+        self,
+        *,
+        space_id: str | None = None,
+        mine: bool = False,
+        after: p.RecordingSummary | None = None,
+        limit: int = 20,
+    ) -> p.Recordings:
+        """The recordings this user may play, newest first (only their own with `mine`); the next page `after`
+        the last one listed."""
+        before, before_id = (None, None) if after is None else (after.started_at, after.recording_id)
+        reply = await self._request(
+            lambda ref: p.ListRecordings(
+                ref=ref, space_id=space_id, mine=mine, before=before, before_id=before_id, limit=limit
+            )
+        )
+        assert isinstance(reply, p.Recordings)
+        return reply
+
+    async def get_recording(self, recording_id: str) -> p.RecordingDetail:
+        """A recording with its parts and their download links (relative to the server's HTTP address)."""
+        reply = await self._request(lambda ref: p.GetRecording(ref=ref, recording_id=recording_id))
+        assert isinstance(reply, p.RecordingDetail)
+        return reply
+
+    async def delete_recording(self, recording_id: str) -> None:
+        await self._request(lambda ref: p.DeleteRecording(ref=ref, recording_id=recording_id))
+
+    async def set_recording_visibility(self, recording_id: str, visibility: Literal["public", "private"]) -> None:
+        await self._request(
+            lambda ref: p.SetRecordingVisibility(ref=ref, recording_id=recording_id, visibility=visibility)
+        )
+
 
 @asynccontextmanager
 async def connect(

@@ -68,6 +68,14 @@ from stoa_protocol._events import (
     SpeakerPolicyChanged,
     Speaking,
 )
+from stoa_protocol._recordings import (
+    DeleteRecording,
+    GetRecording,
+    ListRecordings,
+    RecordingDetail,
+    Recordings,
+    SetRecordingVisibility,
+)
 from stoa_protocol._rtc import GetRtcConfig, RtcAnswer, RtcClose, RtcClosed, RtcConfig, RtcOffer
 from stoa_protocol._spaces import GetPosts, Joined, Posts, Resume, Resumed, SetRecording, SetRecordingConsent
 from stoa_protocol._values import Role, SpeakerPolicy
@@ -220,6 +228,10 @@ ClientUnion = (
     | GetRtcConfig
     | RtcOffer
     | RtcClose
+    | ListRecordings
+    | GetRecording
+    | DeleteRecording
+    | SetRecordingVisibility
     | SendAudio
 )
 CLIENT_TYPES = frozenset(c.__struct_config__.tag for c in ClientUnion.__args__)
@@ -291,6 +303,8 @@ ServerUnion = (
     | SpaceStarting
     | SpaceCancelled
     | HostReminder
+    | Recordings
+    | RecordingDetail
     | ParticipantJoined
     | ParticipantLeft
     | RoleChanged
