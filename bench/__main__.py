@@ -32,6 +32,7 @@ def main() -> None:
         [sys.executable, "-m", "bench.ingress_bench"] + (["--seconds", "8", "--rounds", "1"] if quick else []),
         [sys.executable, "-m", "bench.join_bench", "--listeners", "2000" if quick else "2000,10000"]
         + ["--out", f"bench/results/join-bursts{'-quick' if quick else ''}.json"],
+        [sys.executable, "-m", "bench.recording_bench"] + (["--quick"] if quick else []),
     ]
     failed = []
     for command in runs:

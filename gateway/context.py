@@ -18,6 +18,7 @@ from actors.space import Role, SpaceDirectory, SpaceRef
 from gateway.handles import HandleCheck
 from gateway.identity import GuestIds
 from gateway.limits import Limits
+from gateway.replays import Replays
 
 if TYPE_CHECKING:
     from gateway.reminders import Scheduler
@@ -35,6 +36,8 @@ class Services:
     """Send a user notification to the account's connection, if it is connected now."""
     handles: HandleCheck
     """Whether a name is an account's handle (many names to one store read)."""
+    replays: Replays
+    """The data folder and the download links of recordings (`gateway/handlers/recordings.py`)."""
     suspended: set[str] = field(default_factory=set)
     """The user ids (`u<n>`) of suspended accounts, as in the store (loaded at start, kept by the admin API)."""
     rtc: RtcService | None = None

@@ -86,6 +86,18 @@ class Internal(GatewayError):
     code = "internal"
 
 
+class NoSuchRecording(GatewayError):
+    """No recording with that id that the sender may see (a private one is only its host's to see)."""
+
+    code = "no_such_recording"
+
+
+class RecordingInProgress(GatewayError):
+    """`delete_recording` of a recording still running: the host stops it first."""
+
+    code = "recording_in_progress"
+
+
 ERROR_CODES: dict[type[Exception], str] = {
     BadMessage: "bad_message",
     UnknownType: "unknown_type",
@@ -100,6 +112,8 @@ ERROR_CODES: dict[type[Exception], str] = {
     BadSdp: "bad_sdp",
     RtcFailed: "rtc_failed",
     Internal: "internal",
+    NoSuchRecording: "no_such_recording",
+    RecordingInProgress: "recording_in_progress",
     space_errors.NoSuchSpace: "no_such_space",
     space_errors.SpaceOver: "space_ended",
     space_errors.NotAllowed: "not_allowed",
@@ -120,6 +134,8 @@ ERROR_CODES: dict[type[Exception], str] = {
     space_errors.ScheduledSpaceOver: "scheduled_space_over",
     space_errors.HostLimit: "limit_reached",
     space_errors.NotResumable: "not_resumable",
+    space_errors.NotRecording: "not_recording",
+    space_errors.RecordingUnavailable: "recording_unavailable",
     store.BadArgument: "bad_argument",
     store.HandleTaken: "handle_taken",
     store.BadCredentials: "bad_credentials",

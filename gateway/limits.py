@@ -52,6 +52,8 @@ class LimitSettings:
     resumes: Rate = Rate(5, 1 / 5)  # resume, per user
     rtc_offers: Rate = Rate(5, 1 / 6)  # rtc_offer, per account
     rtc_configs: Rate = Rate(5, 1 / 6)  # get_rtc_config, per account
+    recordings: Rate = Rate(4, 1 / 15)  # set_recording, per account: each `on` makes a recording
+    consents: Rate = Rate(5, 1 / 2)  # recording_consent, per account: each change is an event and a row
     max_connections_per_address: int = 64
     max_scheduled_per_account: int = 20
     login_failures_free: int = 5  # failed log-ins to one handle before the lockout starts

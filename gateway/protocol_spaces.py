@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import msgspec
-from stoa_protocol import SNAPSHOT_HANDS, SNAPSHOT_LISTENERS, SpaceSnapshot
+from stoa_protocol import SNAPSHOT_HANDS, SNAPSHOT_LISTENERS, ActiveRecording, SpaceSnapshot
 
 from actors.space import RECENT_POSTS, Participant, Role, SpaceState, domain
 
@@ -39,7 +39,17 @@ def snapshot_of(state: SpaceState) -> SpaceSnapshot:
         pinned=list(state.pinned),
         pinned_posts=list(state.pinned_posts),
         speaker_policy=state.speaker_policy,
+        recording=active_recording(state),
     )
+
+
+def active_recording(state: SpaceState) -> ActiveRecording | None:
+    """The snapshot's `recording`: the consents of the people on the mic only (at most 13)."""
+    recording = state.live_recording
+    if recording is None:
+        return None
+    consents = {user: recording.consents[user] for user in state.on_mic if user in recording.consents}
+    return ActiveRecording(recording.recording_id, recording.started_at / 1000, consents)
 
 
 class _JoinedWire(msgspec.Struct, frozen=True, tag_field="type", tag="joined"):

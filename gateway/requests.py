@@ -21,7 +21,7 @@ import store
 from gateway import protocol as p
 from gateway.context import Caller
 from gateway.errors import AccountRequired, AlreadyAuthenticated, NotAuthenticated
-from gateway.handlers import accounts, rtc, schedule, spaces
+from gateway.handlers import accounts, recordings, rtc, schedule, spaces
 
 
 class Who(enum.Enum):
@@ -67,6 +67,8 @@ ROUTES: dict[type[msgspec.Struct], Route] = {
     p.React: _r(spaces.react, A, "reactions", what="reactions"),
     p.SetSpeakerPolicy: _r(spaces.set_speaker_policy, A),
     p.AcceptInvite: _r(spaces.accept_invite, A),
+    p.SetRecording: _r(spaces.set_recording, A, "recordings", what="recordings turned on or off"),
+    p.SetRecordingConsent: _r(spaces.recording_consent, A, "consents", what="consents to recording"),
     # accounts
     p.Register: _r(accounts.register, ANY),  # limited per address inside (before the password is hashed)
     p.LogIn: _r(accounts.log_in, ANY),  # likewise, plus the lockout per handle
@@ -94,6 +96,11 @@ ROUTES: dict[type[msgspec.Struct], Route] = {
     p.GetRtcConfig: _r(rtc.get_rtc_config, A, "rtc_configs", what="WebRTC configurations"),
     p.RtcOffer: _r(rtc.rtc_offer, A, "rtc_offers", what="WebRTC offers"),
     p.RtcClose: _r(rtc.rtc_close, A),
+    # replays: public recordings are for everyone; a host manages their own
+    p.ListRecordings: _r(recordings.list_recordings, ANY, "listings", what="listings, searches and records"),
+    p.GetRecording: _r(recordings.get_recording, ANY, "listings", what="listings, searches and records"),
+    p.DeleteRecording: _r(recordings.delete_recording, A),
+    p.SetRecordingVisibility: _r(recordings.set_recording_visibility, A),
 }
 
 

@@ -43,6 +43,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
 from gateway.reminders import Scheduler
+from gateway.replays import DAY_S, LINK_LIFETIME_S, RETENTION_DAYS, RecordingLinks, Replays, Retention
 from gateway.session import CLOSE_TIMEOUT_S, Session
 from gateway.space_store import SqliteSpaceStore
 from gateway.transport import Refusal, open_http_socket, open_listeners, pump_wire, serve_python
@@ -101,6 +102,10 @@ class GatewayConfig:
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
     rtc: RtcSettings | None = field(default_factory=RtcSettings)
     """WebRTC for speakers (`gateway/webrtc/`); None: `rtc_offer` is refused with `rtc_failed`."""
+    recording_retention_s: float | None = RETENTION_DAYS * DAY_S
+    """Recordings that ended longer ago than this are deleted, files and records; None keeps them."""
+    recording_link_lifetime_s: float = LINK_LIFETIME_S
+    """How long a download link from `get_recording` works (docs/recording.md)."""
 
 
 class Gateway:
@@ -144,6 +149,7 @@ class Gateway:
             notify=self.notify,
             handles=HandleCheck(db),
             rtc=rtc,
+            replays=Replays(config.data_dir, RecordingLinks(db.signing_keys, config.recording_link_lifetime_s)),
         )
         self.admin = Admin(self)
 
@@ -328,11 +334,12 @@ async def serve_web(
     imported here, when it starts, not with the server, and in a worker thread: the event loop goes on serving
     meanwhile (an import in the loop stalled it for 0.1 s)."""
     await trio.to_thread.run_sync(importlib.import_module, "gateway.http")
-    from gateway.http import WebSettings, admin_routes, build_app, ops_routes, serve_http
+    from gateway.http import WebSettings, admin_routes, build_app, ops_routes, recording_routes, serve_http
 
     config = gateway.config
     ops = ops_routes(gateway.metrics.render, lambda: gateway.draining, config.metrics_token)
     ops += admin_routes(gateway.admin, config.admin_token)
+    ops += recording_routes(gateway.db, gateway.services.replays)
     ice = browser_ice_urls(config.rtc.ice_servers) if config.rtc is not None else ()
     app = build_app(WebSettings(ws_port=ws_port, public_ws_url=config.public_ws_url, ice_servers=ice), ops)
     async with trio.open_nursery() as nursery:
@@ -377,9 +384,11 @@ async def serve(
                 config.batching,
                 store=SqliteSpaceStore(db, outbox),
                 abandon_after_s=config.abandon_after_s,
+                data_dir=config.data_dir,
             )
             restored = await directory.restore()
             await nursery.start(directory.sweep_abandoned)
+            await nursery.start(Retention(db, config.data_dir, config.recording_retention_s).run)
             if restored:
                 log.info("%d live space(s) brought back", restored)
             rtc = None

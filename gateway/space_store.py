@@ -4,7 +4,9 @@ space's record (`get_space`) and of its older posts (`get_posts`), live or ended
 from __future__ import annotations
 
 import store
-from actors.space import RECENT_POSTS, Post, SpaceEvent, SpaceState, SpeakerPolicy, StoredSpace, domain
+from actors.space import RECENT_POSTS, Post, Recording, SpaceEvent, SpaceState, SpeakerPolicy, StoredSpace, domain
+from actors.space.persistence import RecordingWrite, UnfinishedPart
+from actors.space.recorder import PartFinished
 from gateway.webhooks import OutboxWrite, WebhookOutbox, space_started
 from store import Database
 
@@ -89,7 +91,38 @@ class SqliteSpaceStore:
     async def reserve_seq(self, space_id: str, up_to: int) -> None:
         await store.reserve_seq(self._db, space_id, up_to)
 
+    async def recording_changed(self, space_id: str, write: RecordingWrite) -> None:
+        also = self._take(space_id)
+        await store.record_changes(self._db, _changes(space_id, write), also=also)
+        self._written(also)
+
+    async def unfinished_parts(self) -> list[UnfinishedPart]:
+        return [
+            UnfinishedPart(p.recording_id, p.part, p.path) for p in await store.unfinished_recording_parts(self._db)
+        ]
+
+    async def parts_repaired(self, parts: list[PartFinished]) -> None:
+        finished = tuple(store.FinishedPart(p.recording_id, p.part, p.duration_ms, p.bytes) for p in parts)
+        await store.record_changes(self._db, store.RecordingChanges(parts_finished=finished))
+
+    async def _live_recordings(self, live: set[str]) -> dict[str, Recording]:
+        """The recordings of live spaces (each to go on in a new part); a recording whose space is over (the
+        server stopped between the two) ends where its last part does."""
+        recordings: dict[str, Recording] = {}
+        orphans = []
+        for r in await store.live_recordings(self._db):
+            if r.space_id in live:
+                first_part = await store.part_count(self._db, r.id)
+                recordings[r.space_id] = Recording(r.id, r.started_at, r.host_id, first_part=first_part)
+            else:
+                orphans.append((r.id, r.started_at + r.duration_ms))
+        if orphans:
+            await store.record_changes(self._db, store.RecordingChanges(finished=tuple(orphans)))
+        return recordings
+
     async def live_spaces(self) -> list[StoredSpace]:
+        spaces = await store.live_spaces(self._db, recent=RECENT_POSTS)
+        recordings = await self._live_recordings({s.space_id for s in spaces})
         return [
             StoredSpace(
                 space_id=s.space_id,
@@ -106,8 +139,9 @@ class SqliteSpaceStore:
                 host_name=s.host_name,
                 post_count=s.post_count,
                 unmoderated_since=s.unmoderated_since,
+                recording=recordings.get(s.space_id),
             )
-            for s in await store.live_spaces(self._db, recent=RECENT_POSTS)
+            for s in spaces
         ]
 
 
@@ -136,3 +170,24 @@ def timeline(space: store.StoredSpace) -> list[Post]:
 
 def _post(p: store.StoredPost) -> Post:
     return Post(p.id, p.user, p.text, p.at, p.name)
+
+
+def _changes(space_id: str, w: RecordingWrite) -> store.RecordingChanges:
+    """A space's `RecordingWrite` as the store's `RecordingChanges`."""
+    created: tuple[store.NewRecording, ...] = ()
+    if w.created is not None:
+        r = w.created
+        created = (store.NewRecording(r.recording_id, space_id, w.host, w.title, r.started_at),)
+    parts_added: tuple[store.NewRecordingPart, ...] = ()
+    if w.part_started is not None:
+        s = w.part_started
+        parts_added = (store.NewRecordingPart(s.recording_id, s.part, s.path, s.offset_ms),)
+    return store.RecordingChanges(
+        created=created,
+        parts_finished=tuple(
+            store.FinishedPart(f.recording_id, f.part, f.duration_ms, f.bytes) for f in w.parts_finished
+        ),
+        parts_added=parts_added,
+        events=tuple(store.RecordingEvent(n.recording_id, n.at_ms, n.kind, n.user) for n in w.notes),
+        finished=() if w.ended is None else (w.ended,),
+    )

@@ -17,6 +17,7 @@ from mixer._mixer import (
     MixerError,
     MixerStats,
     PoolStats,
+    RecordingStats,
     SpaceDriver,
     SpeakerPool,
     TickOutput,
@@ -26,6 +27,7 @@ from mixer._mixer import (
     WireEvent,
     WireStats,
     parse_audio,
+    repair_recording,
 )
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "MixerError",
     "MixerStats",
     "PoolStats",
+    "RecordingStats",
     "SpaceDriver",
     "SpeakerPool",
     "TickOutput",
@@ -52,4 +55,5 @@ __all__ = [
     "WireEvent",
     "WireStats",
     "parse_audio",
+    "repair_recording",
 ]

@@ -1,5 +1,6 @@
 """Types of the native mixer module (Rust, ``mixer-rs/src/lib.rs``)."""
 
+from os import PathLike
 from typing import Literal, Self, final
 
 __all__ = [
@@ -501,7 +502,8 @@ class TickPool:
         """Threads alive now."""
     @property
     def talking(self) -> int:
-        """Spaces in the queue now: someone talks (or just stopped, and their last frames are due)."""
+        """Spaces in the queue now: someone talks (or just stopped, and their last frames are due), or the space
+        records (a recording space ticks every 20 ms, talking or not)."""
     @property
     def audience(self) -> int:
         """Listeners of the talking spaces, summed, each space's as its last audience message reached them
@@ -554,8 +556,8 @@ class BatchPolicy:
         it reached (``audience``)."""
 
 class SpaceDriver:
-    """A space's registration with a ``TickPool`` (no thread of its own): while its mixer is active the
-    pool ticks it every 20 ms and queues its frames in the fan-out: one `send_audio` per routed speaker
+    """A space's registration with a ``TickPool`` (no thread of its own): while its mixer is active (or it
+    records) the pool ticks it every 20 ms and queues its frames in the fan-out: one `send_audio` per routed speaker
     per tick, and one `broadcast_audio` to ``audience_group`` per message of as many frames as
     ``batching`` chooses (default ``BatchPolicy()``), numbered from ``first_seq``. No Python runs on its
     audio path."""
@@ -589,6 +591,32 @@ class SpaceDriver:
     @property
     def batch_switches(self) -> int:
         """Times the audience's frames per message changed."""
+    def start_recording(self, path: str | PathLike[str], serial: int) -> None:
+        """Record the space into a new Ogg Opus file at ``path`` (RFC 7845: ``OpusHead``, ``OpusTags``, then a
+        page per second of 20 ms packets; Ogg stream serial number ``serial``, 0 to 2**32 - 1) from the next
+        tick on. While recording, the space ticks every 20 ms even when nobody talks, and silence is written as
+        silence, so the file keeps the space's time. Each tick the recording gets the voices mixed for listeners
+        whose input consented (``set_consent``): the listeners' own packet when that is all of them, silence
+        when it is none, otherwise a mix of its own with its own encoder. Pages are written by a thread of the
+        recording's own, synced at least every 2 s: a process killed at any moment leaves a file that
+        ``repair_recording`` makes playable up to about a second before the kill.
+
+        The file is created (never over an existing one: ``FileExistsError``) and its headers made durable
+        before this returns; any ``OSError`` leaves no file. ``ValueError`` if a recording is running already
+        or the driver is stopped; ``MixerError`` (``bad_argument``) for a ``serial`` out of range."""
+    def set_consent(self, input_id: int, consent: bool) -> None:
+        """Whether the voice of mixer input ``input_id`` may enter the recording (inputs are not consented by
+        default), from the next tick on. Kept whether or not a recording runs (it may be given before the input
+        exists), and forgotten when the input is removed from the mixer: a speaker's new input (after a
+        reconnection) must be given it again."""
+    def stop_recording(self) -> RecordingStats | None:
+        """Finish the recording: ticks a busy pool still owed it are written as silence (the file is as long as
+        the recording ran), its last page gets the end-of-stream flag and the granule position of its last
+        sample, and is synced; returns its figures, or None if none was running. ``stop()`` (and dropping the
+        driver) does the same."""
+    def recording_stats(self) -> RecordingStats | None:
+        """The running recording's figures so far (what its file holds: the page being filled, up to 1 s, is not
+        counted yet), or None."""
     def tell_speaking(self, space_id: str, everyone_group: int) -> None:
         """From now on, whenever the voices in the mix change, a ``speaking`` message (docs/protocol.md) goes
         to ``everyone_group``: at most one per 250 ms, the last change always told (the driver ticks a quiet
@@ -603,7 +631,41 @@ class SpaceDriver:
     def speaking_messages(self) -> int:
         """``speaking`` messages told so far."""
     def stop(self) -> None:
-        """No more ticks: waits for a tick under way, then sends what is batched. Idempotent."""
+        """No more ticks: waits for a tick under way, then sends what is batched and finishes a recording.
+        Idempotent."""
+
+@final
+class RecordingStats:
+    """A recording's figures: what its file holds."""
+
+    @property
+    def duration_ms(self) -> int:
+        """What the file plays: 20 ms per packet, less the 6.5 ms pre-skip."""
+    @property
+    def bytes(self) -> int:
+        """The file's size, headers included."""
+    @property
+    def frames(self) -> int:
+        """20 ms packets in the file: ``frames_shared + frames_own + frames_silent``."""
+    @property
+    def frames_shared(self) -> int:
+        """Packets that were the listeners' own (everyone mixed had consented)."""
+    @property
+    def frames_own(self) -> int:
+        """Packets of the recording's own mix (someone talking had not consented)."""
+    @property
+    def frames_silent(self) -> int:
+        """Packets of silence (nobody who consented was talking)."""
+    @property
+    def write_errors(self) -> int:
+        """Pages not written (a failed write ends the file at its last whole page, which is then given its end).
+        0 for a sound recording."""
+
+def repair_recording(path: str | PathLike[str]) -> int:
+    """Make a recording cut off by a crash well-formed: a torn last page is cut off and the last whole page
+    gets the end-of-stream flag (a file with no audio page gets one of 20 ms of silence). Leaves a finished
+    file as it is. Returns the milliseconds the file plays. ``ValueError`` if the file does not start with
+    whole Ogg Opus headers; ``OSError`` if it cannot be read or written."""
 
 def parse_audio(data: bytes) -> tuple[int, int, bytes] | None:
     """How a ``Wire`` reads one client message: an ``audio`` message's (seq, captured_at, opus), or None for

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Stoa needs on a fresh Debian machine: system libraries (libopus; for `dev`, chromium and an
-# emoji font for the web client's browser tests), a virtual environment
+# emoji font for the web client's browser tests, opus-tools for the recording tests), a virtual environment
 # with the Python dependencies pinned by the lock file, and the Rust extension built in release mode.
 #
 #   scripts/setup.sh run    what the server needs (requirements.lock): `make run`
@@ -34,7 +34,7 @@ newer_than() {  # is any of the inputs (files, or folders searched) newer than t
 
 debs=(libopus-dev pkg-config)
 # the tests': chromium and an emoji font for the browser tests and screenshots (Playwright drives Debian's
-# chromium); opus-tools (opusinfo, opusdec, opusenc) to check Ogg Opus files; coturn, a real TURN server that
+# chromium); opus-tools (opusinfo, opusdec, opusenc) to check Ogg Opus files (the terminal clients', the recordings'); coturn, a real TURN server that
 # checks the TURN credentials the server hands out (the tests run their own on loopback; its service stays off)
 [ "$MODE" = dev ] && debs+=(chromium fonts-noto-color-emoji opus-tools coturn)
 missing=()

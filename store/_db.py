@@ -18,7 +18,7 @@ import argon2
 import trio
 
 from store._errors import StoreError
-from store._migrations import check_not_too_new, migrate
+from store._migrate import check_not_too_new, migrate
 from store._passwords import Passwords
 
 T = TypeVar("T")

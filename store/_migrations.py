@@ -1,4 +1,4 @@
-"""The schema, as an append-only list of migrations, and the runner that applies them when a database opens.
+"""The schema, as an append-only list of migrations (the runner that applies them is `_migrate.py`).
 
 Migration N (counting from 1) takes the database from `PRAGMA user_version` N-1 to N in one transaction.
 Never edit a published migration: append a new one (see docs/store.md).
@@ -7,11 +7,9 @@ Never edit a published migration: append a new one (see docs/store.md).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import msgspec
-
-from store._errors import SchemaTooNew, StoreError
 
 
 class Migration(msgspec.Struct, frozen=True):
@@ -276,6 +274,50 @@ WEBHOOK_RECEIVERS = Migration(
 )
 """A registered receiver's cursor is the `webhook_cursors` row keyed `receiver:<id>` (a receiver of the settings
 is keyed by its URL, which always starts with `http`): the outbox's bound and backlog count both alike."""
+RECORDINGS = Migration(
+    "recordings of spaces: their parts (Ogg Opus files), consent and other events; a scheduled space's `record`",
+    """
+    CREATE TABLE recordings (
+        id          TEXT    PRIMARY KEY,
+        space_id    TEXT    NOT NULL REFERENCES spaces (space_id) ON DELETE CASCADE,
+        host_id     TEXT    NOT NULL,
+        title       TEXT    NOT NULL,
+        started_at  INTEGER NOT NULL,
+        ended_at    INTEGER,
+        duration_ms INTEGER NOT NULL DEFAULT 0,
+        visibility  TEXT    NOT NULL DEFAULT 'public' CHECK (visibility IN ('public', 'private')),
+        deleted_at  INTEGER
+    ) STRICT;
+    CREATE INDEX recordings_by_space ON recordings (space_id, started_at);
+    CREATE INDEX recordings_by_host ON recordings (host_id, started_at);
+    CREATE INDEX recordings_listed ON recordings (started_at, id) WHERE deleted_at IS NULL;
+    CREATE INDEX recordings_ended ON recordings (ended_at) WHERE deleted_at IS NULL AND ended_at IS NOT NULL;
+
+    CREATE TABLE recording_parts (
+        recording_id TEXT    NOT NULL REFERENCES recordings (id) ON DELETE CASCADE,
+        part         INTEGER NOT NULL CHECK (part >= 0),
+        path         TEXT    NOT NULL,
+        offset_ms    INTEGER NOT NULL CHECK (offset_ms >= 0),
+        duration_ms  INTEGER NOT NULL DEFAULT 0,
+        bytes        INTEGER NOT NULL DEFAULT 0,
+        finished     INTEGER NOT NULL DEFAULT 0 CHECK (finished IN (0, 1)),
+        PRIMARY KEY (recording_id, part)
+    ) STRICT;
+    CREATE INDEX recording_parts_unfinished ON recording_parts (recording_id) WHERE finished = 0;
+
+    CREATE TABLE recording_events (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        recording_id TEXT    NOT NULL REFERENCES recordings (id) ON DELETE CASCADE,
+        at_ms        INTEGER NOT NULL,
+        kind         TEXT    NOT NULL CHECK (kind IN ('consent_given', 'consent_declined', 'consent_withdrawn',
+                                                      'recording_started', 'recording_stopped')),
+        user         TEXT
+    ) STRICT;
+    CREATE INDEX recording_events_by_recording ON recording_events (recording_id, id);
+
+    ALTER TABLE scheduled_spaces ADD COLUMN record INTEGER NOT NULL DEFAULT 0 CHECK (record IN (0, 1));
+    """,
+)
 
 MIGRATIONS: tuple[Migration, ...] = (
     ACCOUNTS,
@@ -289,70 +331,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     ACCOUNT_SUSPENSION,
     WEBHOOK_OUTBOX,
     WEBHOOK_RECEIVERS,
+    RECORDINGS,
 )
 """Every published migration, in order. Append only."""
-
-
-def schema_version(conn: sqlite3.Connection) -> int:
-    row = conn.execute("PRAGMA user_version").fetchone()
-    return int(row[0])
-
-
-def check_not_too_new(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> None:
-    found = schema_version(conn)
-    if found > len(migrations):
-        raise SchemaTooNew(found, len(migrations))
-
-
-def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
-    """Apply the migrations this database lacks, each in its own transaction; return the final version.
-
-    The connection must be in autocommit mode (`isolation_level=None`). Each step re-reads the version
-    after taking the write lock, so two processes opening one file at once apply every step exactly once.
-    A step that fails is rolled back whole and the error propagates: the database stays at the last
-    good version.
-    """
-    check_not_too_new(conn, migrations)
-    for version in range(schema_version(conn) + 1, len(migrations) + 1):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            found = schema_version(conn)
-            if found >= version:  # another connection got there first
-                conn.execute("ROLLBACK")
-                check_not_too_new(conn, migrations)
-                continue
-            step = migrations[version - 1].apply
-            if isinstance(step, str):
-                for statement in split_statements(step):
-                    conn.execute(statement)
-            else:
-                step(conn)
-            if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
-                raise StoreError(f"migration {version} left rows that break a foreign key")
-            # A literal: PRAGMA takes no parameters. `version` is an int we computed.
-            conn.execute(f"PRAGMA user_version = {version:d}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-    return schema_version(conn)
-
-
-def split_statements(script: str) -> list[str]:
-    """Cut an SQL script into complete statements (trigger bodies with inner `;` stay whole).
-
-    `executescript` would do this too, but it commits any open transaction first, and a migration must
-    run inside one.
-    """
-    statements: list[str] = []
-    pending = ""
-    for piece in script.split(";"):
-        pending += piece + ";"
-        if sqlite3.complete_statement(pending):
-            if pending.strip(" \t\r\n;"):
-                statements.append(pending.strip())
-            pending = ""
-    if pending.strip(" \t\r\n;"):
-        raise StoreError(f"incomplete SQL statement in migration: {pending.strip()[:60]!r}")
-    return statements

@@ -45,6 +45,8 @@ class ScheduledSpace(msgspec.Struct, frozen=True):
     started_space_id: str | None
     host_reminded: bool
     reminder_count: int
+    record: bool = False
+    """Started, the space records from its start (`docs/recording.md`)."""
 
     @property
     def pending(self) -> bool:
@@ -69,8 +71,10 @@ async def schedule_space(
     description: str = "",
     topics: tuple[str, ...] | list[str] = (),
     max_pending: int | None = None,
+    record: bool = False,
 ) -> ScheduledSpace:
-    """Schedule a space hosted by `host` for `starts_at` (unix ms: in the future, at most 30 days ahead).
+    """Schedule a space hosted by `host` for `starts_at` (unix ms: in the future, at most 30 days ahead);
+    with `record`, the space records from its start.
 
     Error handling: `NoSuchAccount`; `BadArgument` for a title that is blank or over 100 characters, a
     description over 500, more than 3 topics or one that is blank or over 30 characters, or a start time
@@ -93,9 +97,9 @@ async def schedule_space(
             raise TooManyScheduled(max_pending)
         search = "\n".join((title, *clean_topics, account.handle)).casefold()
         cursor = conn.execute(
-            "INSERT INTO scheduled_spaces (host_id, title, description, topics, search_text, starts_at, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (host, title, description, _encode(clean_topics).decode(), search, starts_at, now),
+            "INSERT INTO scheduled_spaces (host_id, title, description, topics, search_text, starts_at, created_at,"
+            " record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (host, title, description, _encode(clean_topics).decode(), search, starts_at, now, int(record)),
         )
         assert cursor.lastrowid is not None
         return _require(conn, cursor.lastrowid)
@@ -226,8 +230,7 @@ async def live_listing(db: Database, *, limit: int = 50, query: str | None = Non
 
     def select(conn: sqlite3.Connection) -> list[LiveListing]:
         rows = conn.execute(
-            "SELECT space_id, title, host, topics, host_name FROM spaces WHERE status = 'live'"
-            " ORDER BY created_at DESC"
+            "SELECT space_id, title, host, topics, host_name FROM spaces WHERE status = 'live' ORDER BY created_at DESC"
         ).fetchall()
         found: list[LiveListing] = []
         for space_id, title, host, topics_json, host_name in rows:
@@ -249,8 +252,7 @@ async def count_pending(db: Database, host: AccountId) -> int:
 
 def _pending(conn: sqlite3.Connection, host: AccountId) -> int:
     row = conn.execute(
-        "SELECT count(*) FROM scheduled_spaces WHERE host_id = ? AND cancelled_at IS NULL"
-        " AND started_space_id IS NULL",
+        "SELECT count(*) FROM scheduled_spaces WHERE host_id = ? AND cancelled_at IS NULL AND started_space_id IS NULL",
         (host,),
     ).fetchone()
     return int(row[0])
@@ -281,12 +283,14 @@ async def mark_host_reminded(db: Database, scheduled_id: int) -> None:
 
 _COLUMNS = (
     "s.id, s.host_id, a.handle, s.title, s.description, s.topics, s.starts_at, s.created_at, s.cancelled_at,"
-    " s.started_space_id, s.host_reminded_at, (SELECT count(*) FROM reminders AS r WHERE r.scheduled_id = s.id)"
+    " s.started_space_id, s.host_reminded_at, (SELECT count(*) FROM reminders AS r WHERE r.scheduled_id = s.id),"
+    " s.record"
 )
 
 
 def _from_row(row: tuple[Any, ...]) -> ScheduledSpace:
-    sid, host, handle, title, description, topics, starts_at, created_at, cancelled_at, space_id, reminded, n = row
+    sid, host, handle, title, description, topics, starts_at, created_at, cancelled_at, space_id, reminded, n = row[:12]
+    record = row[12]
     return ScheduledSpace(
         sid,
         AccountId(host),
@@ -300,6 +304,7 @@ def _from_row(row: tuple[Any, ...]) -> ScheduledSpace:
         space_id,
         reminded is not None,
         n,
+        bool(record),
     )
 
 

@@ -237,8 +237,7 @@ _COLUMNS = (
 def _latest(conn: sqlite3.Connection, space_id: object, before_id: int | None, limit: int) -> list[StoredPost]:
     """At most `limit` posts below `before_id` (or all), the newest first: one range scan of the key."""
     rows = conn.execute(
-        f"SELECT {_POST_COLUMNS} FROM space_posts WHERE space_id = ? AND post_id < ?"
-        " ORDER BY post_id DESC LIMIT ?",
+        f"SELECT {_POST_COLUMNS} FROM space_posts WHERE space_id = ? AND post_id < ? ORDER BY post_id DESC LIMIT ?",
         (space_id, 2**63 - 1 if before_id is None else before_id, limit),
     ).fetchall()
     return [StoredPost(*row) for row in rows]

@@ -160,9 +160,7 @@ def receiver_key(receiver_id: int) -> str:
     return f"{RECEIVER_KEY}{receiver_id}"
 
 
-async def add_webhook_receiver(
-    db: Database, url: str, secret: str, max_receivers: int
-) -> tuple[WebhookReceiver, int]:
+async def add_webhook_receiver(db: Database, url: str, secret: str, max_receivers: int) -> tuple[WebhookReceiver, int]:
     """Register a receiver; return it and the id it starts after. It gets exactly the events committed after
     this write (its cursor is the last id ever given: writes are serialized, so none is missed, none older
     sent). `TooManyWebhookReceivers` when `max_receivers` are registered already."""

@@ -1,8 +1,9 @@
 """SpaceActor: the one actor per space. It owns the space's state and performs the effects.
 
-The rules live in `domain.py`; here the actor applies them, keeps the state stashed (so a restarted
-incarnation recovers it), keeps the mixer's inputs in step with the roles, and delivers events through
-the `Audience`.
+The rules live in `domain/`; here the actor applies them, keeps the state stashed (so a restarted
+incarnation recovers it), keeps the mixer's inputs (and which of them are recorded) in step with the roles
+and consents, starts and finishes the recording's files (`Recorder`), and delivers events through the
+`Audience`.
 
 Speakers' packets do not come through here: they go from the session to the mixer through the space's
 `AudioIngress` (`ingress.py`), whose inputs the actor keeps in step with the state. The tick runs in a
@@ -47,6 +48,8 @@ from actors.space.commands import (
     React,
     RemoveParticipant,
     Resume,
+    SetConsent,
+    SetRecording,
     SetRole,
     SetSpeakerPolicy,
     SharePost,
@@ -64,6 +67,8 @@ from actors.space.events import (
 )
 from actors.space.ingress import AudioIngress
 from actors.space.persistence import NO_STORE, SEQ_BLOCK, SpaceStore
+from actors.space.recorder import PartFinished, PartStarted, Recorder
+from actors.space.recording_log import recording_write
 from actors.space.values import SpaceState, SpaceStatus
 from mixer import Mixer
 
@@ -99,8 +104,8 @@ def now_ms() -> int:
 
 
 class SpaceActor(Actor):
-    __slots__ = ("_announcing", "_audience", "_ingress", "_on_end", "_on_unmoderated", "_routed", "_seq_reserved",
-                 "_store", "state")  # fmt: skip
+    __slots__ = ("_announcing", "_audience", "_ingress", "_on_end", "_on_unmoderated", "_recorder", "_routed",
+                 "_seq_reserved", "_store", "state")  # fmt: skip
 
     reply_errors = (SpaceError,)
     batch_types = (Join,)
@@ -114,8 +119,10 @@ class SpaceActor(Actor):
         on_end: Callable[[str], None],
         store: SpaceStore = NO_STORE,
         on_unmoderated: Callable[[str, int | None], None] | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self._store = store
+        self._recorder = recorder if recorder is not None else Recorder(ingress.ticker, None)
         self._on_unmoderated = on_unmoderated
         self._seq_reserved = 0  # the first change records a reservation above the current number
         self._audience = audience
@@ -135,6 +142,7 @@ class SpaceActor(Actor):
         self._report_unmoderated()
         self._sync_inputs()
         self._schedule_announcement(ctx)
+        await self._resume_recording()
 
     async def handle(self, message: object, ctx: Context) -> object:
         match message:
@@ -189,8 +197,12 @@ class SpaceActor(Actor):
                 | SetSpeakerPolicy()
                 | InviteSpeaker()
                 | AcceptInvite()
+                | SetConsent()
             ):
                 await self._commit(ctx, *domain.apply(self.state, message, now_ms()))
+                return None
+            case SetRecording():
+                await self._commit(ctx, *await self._apply_recording(message))
                 return None
             case EndSpace() | CheckAbandoned():
                 await self._commit(ctx, *domain.apply(self.state, message, now_ms()))
@@ -232,8 +244,22 @@ class SpaceActor(Actor):
 
     async def _commit(self, ctx: Context, state: SpaceState, events: list[SpaceEvent]) -> None:
         """Make `state` current: write what must last, then stash it, bring the mixer's inputs in step with
-        the roles, and tell everyone. Nothing is told before it is durable."""
-        await self._persist(state, events)
+        the roles, and tell everyone. Nothing is told before it is durable.
+
+        The recording goes first: a part file is started or finished as the new state says (a recording
+        turned on whose file cannot be made refuses the change: `RecordingUnavailable`), and a consent that
+        ends (declined, withdrawn, its owner off the mic) leaves the mix before the write; a consent given
+        enters it after, with the rest of the inputs."""
+        strict = _turns_on(self.state, state)
+        finished, started = await self._recorder.follow(state.live_recording, strict=strict)
+        self._recorder.revoke(state.live_recording, self._ingress.inputs())
+        try:
+            await self._persist(state, events, finished, started)
+        except BaseException:
+            if started is not None:
+                self._recorder.discard()
+            raise
+        self._recorder.stored()
         if events:
             state = msgspec.structs.replace(state, log=state.log.appended(events))
         before, self.state = self.state, state
@@ -256,9 +282,13 @@ class SpaceActor(Actor):
             return command
         return msgspec.structs.replace(command, older=await self._store.post(state.space_id, post_id))
 
-    async def _persist(self, state: SpaceState, events: list[SpaceEvent]) -> None:
+    async def _persist(self, state: SpaceState, events: list[SpaceEvent], finished: PartFinished | None = None,
+                       started: PartStarted | None = None) -> None:  # fmt: skip
         store, space_id = self._store, state.space_id
         store.stage_events(self.state, state, events)  # taken by the first write below, or flushed at the end
+        write = recording_write(self.state, state, events, finished, started, events[0].at if events else now_ms())
+        if write:
+            await store.recording_changed(space_id, write)
         if state.seq > self._seq_reserved:
             self._seq_reserved = state.seq + SEQ_BLOCK
             await store.reserve_seq(space_id, self._seq_reserved)
@@ -306,6 +336,30 @@ class SpaceActor(Actor):
                 self._audience.set_on_mic(user, True)
         self._sync_routes()
 
+    async def _apply_recording(self, command: SetRecording) -> domain.Result:
+        """Recording on or off. On, the file is made first (it waits on the disk), then the rule is applied at
+        that moment: the recording's start, its event and its first frame agree. No file, no change."""
+        state, events = domain.apply(self.state, command, now_ms())
+        recording = state.live_recording
+        if recording is None or not _turns_on(self.state, state):
+            return state, events
+        part = await self._recorder.start(recording.recording_id, 0, None)
+        return domain.apply(self.state, command, part.started_at)
+
+    async def _resume_recording(self) -> None:
+        """At the start of an incarnation: the recorder (the space's) is still writing after an actor restart;
+        after a server restart, or a file lost, a new part of the recording starts. A part whose record
+        cannot be written is dropped (the next change tries again)."""
+        finished, started = await self._recorder.follow(self.state.live_recording, strict=False)
+        if finished is not None or started is not None:
+            try:
+                write = recording_write(self.state, self.state, [], finished, started, now_ms())
+                await self._store.recording_changed(self.state.space_id, write)
+                self._recorder.stored()
+            except Exception:
+                log.exception("space %s: the recording's new part could not be recorded", self.state.space_id)
+                self._recorder.discard()
+
     def _sync_routes(self) -> None:
         """Each speaker's own stream goes to its current connection (at most 13 of them)."""
         routes = {}
@@ -320,6 +374,7 @@ class SpaceActor(Actor):
             if self._routed.get(input_id) != conn:
                 ticker.route(input_id, conn)
         self._routed = routes
+        self._recorder.set_consents(self.state.live_recording, self._ingress.inputs())  # inputs change with routes
 
     def _schedule_announcement(self, ctx: Context) -> None:
         """Listeners came or went: announce them all together in a second, unless that is planned already.
@@ -334,3 +389,9 @@ class SpaceActor(Actor):
         await trio.sleep(AUDIENCE_INTERVAL_S)
         await ctx.self_ref.tell(AnnounceAudience())
         self._announcing = False
+
+
+def _turns_on(before: SpaceState, after: SpaceState) -> bool:
+    """Whether the change from `before` to `after` starts a recording (and must be refused without its file)."""
+    new, old = after.live_recording, before.recording
+    return new is not None and (old is None or old.recording_id != new.recording_id)

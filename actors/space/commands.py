@@ -186,6 +186,22 @@ class AcceptInvite(msgspec.Struct, frozen=True):
     user: str
 
 
+class SetRecording(msgspec.Struct, frozen=True):
+    """The host or a co-host turns recording on or off; `recording_id` names the new recording (the space's
+    `SpaceRef` makes one: `r-<hex>`, so the rules stay pure)."""
+
+    by: str
+    on: bool
+    recording_id: str = ""
+
+
+class SetConsent(msgspec.Struct, frozen=True):
+    """`user` consents to the current recording (`consent`), or declines or withdraws."""
+
+    user: str
+    consent: bool
+
+
 class CheckAbandoned(msgspec.Struct, frozen=True):
     """The directory's sweeper asks a space without host or co-host whether it has been so for `grace_ms`
     (then it ends with reason `abandoned`)."""
@@ -208,9 +224,11 @@ Moderation = (
     | SetSpeakerPolicy
     | InviteSpeaker
     | AcceptInvite
+    | SetRecording
+    | SetConsent
 )
-"""The commands about roles, requests, speaker policy and invitations, microphones, pins and reactions (all
-answered by `domain.apply`)."""
+"""The commands about roles, requests, speaker policy and invitations, microphones, pins and reactions,
+recording and consent (all answered by `domain.apply`)."""
 
 Rule = Join | Leave | SetRole | SharePost | EndSpace | Moderation | CheckAbandoned
 """Every command the pure rules answer."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import secrets
 from functools import partial
+from pathlib import Path
 from typing import NamedTuple
 
 import trio
@@ -36,7 +37,8 @@ from actors.space.actor import MixConfig, SpaceActor, now_ms
 from actors.space.audience import Audience, Fanout
 from actors.space.events import SpaceEnded
 from actors.space.ingress import AudioIngress, AudioStats
-from actors.space.persistence import NO_STORE, SpaceStore, restored
+from actors.space.persistence import NO_STORE, RecordingNote, RecordingWrite, SpaceStore, restored
+from actors.space.recorder import PartFinished, Recorder, repair
 from actors.space.ref import SpaceRef
 from actors.space.ticking import open_ticker
 from actors.space.values import SpaceState, SpeakerPolicy
@@ -64,6 +66,7 @@ class _Live(NamedTuple):
     ref: SpaceRef
     audience: Audience
     host: str
+    recorder: Recorder
 
 
 class SpaceDirectory:
@@ -83,8 +86,11 @@ class SpaceDirectory:
         store: SpaceStore = NO_STORE,
         abandon_after_s: float = ABANDON_AFTER_S,
         tick_pool: TickPool | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self._nursery = nursery
+        self._data_dir = data_dir
+        """Where recordings are written (`recordings/` in it); None: spaces do not record."""
         self.abandon_after_s = abandon_after_s
         self._unmoderated: dict[str, int] = {}  # live spaces without host or co-host -> since when (ms)
         self._store = store
@@ -114,13 +120,16 @@ class SpaceDirectory:
         description: str = "",
         topics: tuple[str, ...] | list[str] = (),
         host_name: str = "",
+        record: bool = False,
     ) -> SpaceRef:
-        """A new live space hosted by `host` (a server-issued id; `host_name` is the label shown).
+        """A new live space hosted by `host` (a server-issued id; `host_name` is the label shown); with
+        `record`, recording from its start (turned on by the host before anyone else can join).
 
         Error handling: `HostLimit` if `host` already hosts a live space (one at a time: the check and the
         reservation happen together, before any wait, so two requests cannot both pass). A space recorded
         but not started (its start failed, or was cancelled) is recorded as ended, so that neither the
-        listings nor a restart ever see it live."""
+        listings nor a restart ever see it live; so is one asked to record that cannot
+        (`RecordingUnavailable`)."""
         space_id = secrets.token_urlsafe(9)
         state = domain.new_space(
             space_id, title, host, now_ms(), speakers, description=description, topics=topics, host_name=host_name
@@ -132,7 +141,7 @@ class SpaceDirectory:
         try:
             await self._store.space_created(state)
             recorded = True
-            return await self._start_space(state)
+            space = await self._start_space(state)
         except BaseException:
             if self._hosted.get(host) == space_id:
                 del self._hosted[host]
@@ -140,16 +149,40 @@ class SpaceDirectory:
                 with trio.CancelScope(shield=True), trio.move_on_after(STORE_WRITE_S):
                     await self._store.space_ended(space_id, now_ms())
             raise
+        if record:
+            try:
+                await space.set_recording(host, True)
+            except errors.RecordingUnavailable:
+                with trio.CancelScope(shield=True), trio.move_on_after(STORE_WRITE_S):
+                    await space.end(host)
+                raise
+        return space
 
     async def restore(self) -> int:
-        """Bring back the spaces that were live when the server last stopped; returns how many."""
+        """Bring back the spaces that were live when the server last stopped; returns how many. First, the
+        recordings' part files left unfinished are repaired; a space still recording then writes a new part."""
         now = now_ms()
+        await self._repair_recordings()
         await self._store.restarted(now)  # the abandonment grace of spaces left with a moderator starts now
         stored = await self._store.live_spaces()
         for space in stored:
             await self._start_space(restored(space, now))
             log.info("space %s restored at event %d", space.space_id, space.seq_reserved)
         return len(stored)
+
+    async def _repair_recordings(self) -> None:
+        """Finish every part file a stopped (or killed) server left open: a torn last page dropped, the end
+        marked (`mixer.repair_recording`), its duration and size recorded."""
+        root = self._data_dir
+        parts = await self._store.unfinished_parts()
+        if root is None or not parts:
+            return
+        repaired = []
+        for part in parts:
+            duration, size = await trio.to_thread.run_sync(repair, root, part.path)
+            repaired.append(PartFinished(part.recording_id, part.part, duration, size))
+            log.info("recording %s part %d repaired: %d ms", part.recording_id, part.part, duration)
+        await self._store.parts_repaired(repaired)
 
     def get(self, space_id: str) -> SpaceRef:
         live = self._live.get(space_id)
@@ -193,9 +226,11 @@ class SpaceDirectory:
         audience.last_seq = state.seq
         mixer = self._mix.new_mixer()
         audio = AudioIngress(space_id, mixer, open_ticker(mixer, audience, self._nursery, self.tick_pool))
+        recorder = Recorder(audio.ticker, self._data_dir)
         spec = ChildSpec(
             id=space_id,
-            start=partial(SpaceActor, state, audience, audio, self._space_over, self._store, self._space_unmoderated),
+            start=partial(SpaceActor, state, audience, audio, self._space_over, self._store, self._space_unmoderated,
+                          recorder),  # fmt: skip
             restart=Restart.TRANSIENT,
             mailbox_size=256,
             intensity=SPACE_RESTARTS,
@@ -204,10 +239,11 @@ class SpaceDirectory:
             actor = await supervisor.start_child(spec)
         except BaseException:
             self._unmoderated.pop(space_id, None)
+            recorder.stop()
             self._close(audio, audience)
             raise
         ref = SpaceRef(space_id, actor, audio)
-        self._live[space_id] = _Live(ref, audience, state.host)
+        self._live[space_id] = _Live(ref, audience, state.host, recorder)
         self._hosted[state.host] = space_id
         log.info("space started", extra={"space": space_id, "host": state.host})
         return ref
@@ -233,14 +269,29 @@ class SpaceDirectory:
         log.error("space %s failed beyond its restart budget: %r", space_id, error)
         live = self._live.get(space_id)
         if live is not None:
+            write = self._recording_failed(live.recorder)
             self._forget(space_id, keep_audience=True)
-            self._nursery.start_soon(self._tell_failed, space_id, live.audience)
+            self._nursery.start_soon(self._tell_failed, space_id, live.audience, write)
 
-    async def _tell_failed(self, space_id: str, audience: Audience) -> None:
+    @staticmethod
+    def _recording_failed(recorder: Recorder) -> RecordingWrite:
+        """A space given up while recording: its file finished now, and what the store must keep of that."""
+        current = recorder.current
+        if current is None:
+            return RecordingWrite()
+        finished = recorder.stop()
+        ended = now_ms()
+        note = RecordingNote(current.recording_id, ended - current.recording_started_at, "recording_stopped", None)
+        parts = () if finished is None else (finished,)
+        return RecordingWrite(parts_finished=parts, notes=(note,), ended=(current.recording_id, ended))
+
+    async def _tell_failed(self, space_id: str, audience: Audience, recording: RecordingWrite) -> None:
         try:
             ended_at = now_ms()
             # Over for good: recorded as ended, so a restarted server does not bring it back.
             with trio.move_on_after(STORE_WRITE_S):
+                if recording:
+                    await self._store.recording_changed(space_id, recording)
                 await self._store.space_ended(space_id, ended_at)
             audience.broadcast([SpaceEnded(space_id, audience.last_seq + 1, ended_at, "failed")])
         finally:
@@ -259,6 +310,7 @@ class SpaceDirectory:
         log.info("space ended", extra={"space": space_id, "host": live.host})
         if len(self._over) > MAX_REMEMBERED_OVER:  # an older one is `no_such_space` to `get`: still not live
             del self._over[next(iter(self._over))]
+        live.recorder.stop()  # the file finished here; a server that stops repairs it at its next start
         if keep_audience:
             self._close(live.ref.audio, None)
         else:

@@ -120,3 +120,16 @@ class NotResumable(SpaceError):
     """`resume` of a space where this user holds no place and had none let go lately: join it instead."""
 
     code = "not_resumable"
+
+
+class NotRecording(SpaceError):
+    """`recording_consent` while the space does not record."""
+
+    code = "not_recording"
+
+
+class RecordingUnavailable(SpaceError):
+    """The space cannot record now: its recording file cannot be made (the data folder, the disk), or the
+    server runs without recording (no data folder; the `python` transport's tick)."""
+
+    code = "recording_unavailable"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from stoa_protocol import (
     AudienceChanged as AudienceChanged,
     Audio as Audio,
+    ConsentChange as ConsentChange,
     Event as Event,
     HandLowered as HandLowered,
     HandRaised as HandRaised,
@@ -18,6 +19,8 @@ from stoa_protocol import (
     PostShared as PostShared,
     PostUnpinned as PostUnpinned,
     Reacted as Reacted,
+    RecordingChanged as RecordingChanged,
+    RecordingConsentChanged as RecordingConsentChanged,
     RoleChanged as RoleChanged,
     SpaceEnded as SpaceEnded,
     SpaceEvent as SpaceEvent,

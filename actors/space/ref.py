@@ -24,6 +24,8 @@ from actors.space.commands import (
     React,
     RemoveParticipant,
     Resume,
+    SetConsent,
+    SetRecording,
     SetRole,
     SetSpeakerPolicy,
     SharePost,
@@ -31,6 +33,7 @@ from actors.space.commands import (
     UnpinPost,
 )
 from actors.space.ingress import AudioIngress
+from actors.space.recorder import new_recording_id
 from actors.space.values import Role, SpaceState, SpeakerPolicy
 
 ASK_TIMEOUT_S = 5.0
@@ -107,6 +110,13 @@ class SpaceRef:
 
     async def accept_invite(self, user: str) -> None:
         await self._ask(AcceptInvite(user))
+
+    async def set_recording(self, by: str, on: bool) -> None:
+        """Turn recording on (a new recording, named here: `r-<hex>`) or off."""
+        await self._ask(SetRecording(by, on, new_recording_id() if on else ""))
+
+    async def set_consent(self, user: str, consent: bool) -> None:
+        await self._ask(SetConsent(user, consent))
 
     async def end(self, by: str) -> None:
         await self._ask(EndSpace(by))

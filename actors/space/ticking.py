@@ -14,18 +14,22 @@
   (`tests/space/sockets.py`), the path production runs. It sends no `speaking` (docs/protocol.md).
 
 A ticker belongs to the space, not to one incarnation of its actor (as the mixer it ticks does): a restart
-leaves the audio running, and frames keep their numbering.
+leaves the audio running, and frames keep their numbering, and a recording keeps going into the same file.
+Only the Rust driver records (the recording mix is made in its tick: `docs/recording.md`).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import trio
 
 from actors.space.audience import Audience
 from mixer import Fanout, Mixer, SpaceDriver, TickPool
+
+if TYPE_CHECKING:
+    from mixer import RecordingStats
 
 log = logging.getLogger("actors.space")
 
@@ -53,6 +57,19 @@ class Ticker(Protocol):
     @property
     def routes(self) -> dict[int, int]:
         """Each routed speaker's input and its connection, as the ticker knows them now."""
+
+    @property
+    def records(self) -> bool:
+        """Whether this ticker can record (the Rust driver's)."""
+
+    def set_consent(self, input_id: int, consent: bool) -> None:
+        """Whether input `input_id` enters the recording (from the next tick; no input does by default)."""
+
+    def start_recording(self, path: str, serial: int) -> None:
+        """Record the space's mix into a new Ogg Opus file at `path` (`OSError` if it cannot be made)."""
+
+    def stop_recording(self) -> RecordingStats | None:
+        """Finish the file; its stats, or None if nothing was recorded."""
 
     def close(self) -> None:
         """The space is over: no more ticks; what is batched is sent."""
@@ -118,6 +135,20 @@ class DriverTicker:
         """The `seq` the next tick's frame will carry (tests tell a change's next tick by it)."""
         return self._driver.next_seq
 
+    records = True
+
+    def set_consent(self, input_id: int, consent: bool) -> None:
+        self._driver.set_consent(input_id, consent)
+
+    def start_recording(self, path: str, serial: int) -> None:
+        self._driver.start_recording(path, serial)
+
+    def stop_recording(self) -> RecordingStats | None:
+        return self._driver.stop_recording()
+
+    def recording_stats(self) -> RecordingStats | None:
+        return self._driver.recording_stats()
+
     @property
     def frames_per_message(self) -> int:
         """Frames per message of the audience's stream now."""
@@ -160,6 +191,17 @@ class TrioTicker:
     @property
     def routes(self) -> dict[int, int]:
         return dict(self._routes)
+
+    records = False  # the baseline does not record: `Recorder` refuses before asking
+
+    def set_consent(self, input_id: int, consent: bool) -> None:
+        pass
+
+    def start_recording(self, path: str, serial: int) -> None:
+        raise OSError("the python transport's tick does not record")
+
+    def stop_recording(self) -> RecordingStats | None:
+        return None
 
     def close(self) -> None:
         self._scope.cancel()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import msgspec
 from stoa_protocol import (  # the wire's values, re-exported
+    Consent as Consent,
     Participant as Participant,
     Person as Person,
     Post as Post,
@@ -50,6 +51,23 @@ RECENT_POSTS = 50
 in the store, read a page at a time (`get_posts`)."""
 
 
+class Recording(msgspec.Struct, frozen=True):
+    """The space's current recording (`domain/recording.py`): its id (`r-<hex>`, server-issued), when it
+    started (ms) and who turned it on; `consents` the stated consent of people present (on the mic or not:
+    only those on the mic are recorded, and only with `GIVEN`). `first_part`: the number of the first part
+    file this server writes of it (0 for a new recording; more for one brought back after a restart, whose
+    earlier parts are on disk)."""
+
+    recording_id: str
+    started_at: int
+    by: str
+    consents: dict[str, Consent] = {}
+    first_part: int = 0
+
+    def consented(self, user: str) -> bool:
+        return self.consents.get(user) is Consent.GIVEN
+
+
 class SpaceState(msgspec.Struct, frozen=True):
     """Everything a space must not lose across an actor restart.
 
@@ -78,6 +96,9 @@ class SpaceState(msgspec.Struct, frozen=True):
     to speak (present or not), until they accept.
 
     `description` and `topics` are chosen at creation (or come from the scheduled space it starts).
+
+    Recording: `recording` is the space's current recording, None while it does not record (an ended space
+    records nothing, whatever it held).
 
     Resumes: `log` holds the latest events as they were sent (`replay.py`), for clients that reconnect;
     `gone` the last `MAX_GONE` users whose connection closed and whose place was then let go, so that a
@@ -114,6 +135,7 @@ class SpaceState(msgspec.Struct, frozen=True):
     unmoderated_since: int | None = None
     log: EventLog = EventLog()
     gone: tuple[str, ...] = ()
+    recording: Recording | None = None
 
     def role_of(self, user: str) -> Role | None:
         return self.roles.get(user)
@@ -123,6 +145,11 @@ class SpaceState(msgspec.Struct, frozen=True):
 
     def person(self, user: str) -> Person:
         return Person(user, self.name_of(user))
+
+    @property
+    def live_recording(self) -> Recording | None:
+        """The recording under way: None while the space does not record, or once it has ended."""
+        return self.recording if self.status is SpaceStatus.LIVE else None
 
     @property
     def on_mic_count(self) -> int:

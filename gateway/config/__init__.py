@@ -10,6 +10,7 @@ from gateway.config._load import ENV_PREFIX, Item, SettingsError, check_file, it
 from gateway.config._render import allowed, reference, sample, toml_value
 from gateway.config._tree import Setting, Settings
 from gateway.limits import LimitSettings
+from gateway.replays import DAY_S
 from gateway.server import GatewayConfig
 from gateway.webhooks import RetryPolicy, WebhookConfig
 from gateway.webrtc import IceServer, RtcSettings, TurnSettings
@@ -34,7 +35,7 @@ __all__ = [
 
 def gateway_config(settings: Settings) -> GatewayConfig:
     """The server's configuration from `settings`: where each setting goes (one line each)."""
-    server, web, hooks = settings.server, settings.web, settings.webhooks
+    server, web, hooks, recordings = settings.server, settings.web, settings.webhooks, settings.recordings
     return GatewayConfig(
         host=server.host,
         port=server.port,
@@ -69,6 +70,8 @@ def gateway_config(settings: Settings) -> GatewayConfig:
             retry=RetryPolicy(hooks.retry_initial, hooks.retry_max),
         ),
         rtc=_rtc(settings),
+        recording_retention_s=None if recordings.retention is None else recordings.retention * DAY_S,
+        recording_link_lifetime_s=recordings.link_lifetime,
     )
 
 

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from actors.space import ABANDON_AFTER_S
 from gateway.limits import LimitSettings
+from gateway.replays import LINK_LIFETIME_S, RETENTION_DAYS
 from gateway.server import RESUME_WINDOW_S
 from gateway.webrtc import TURN_TTL_S
 from mixer import BatchPolicy
@@ -102,7 +103,7 @@ class ServerSettings:
     )
     frames_per_message: int | None = setting(
         None,
-        '20 ms audio frames per message to a space\'s audience. "auto": chosen from the listeners the server\'s '
+        "20 ms audio frames per message to a space's audience. \"auto\": chosen from the listeners the server's "
         "fan-out sends to, 1 (the lowest delay) while the talking spaces have up to 2,000 listeners in all, and "
         "more as their audiences grow (docs/operations.md, Frames per message); a number: every space always that "
         "many (load tests that need one size)",
@@ -361,6 +362,27 @@ class DrainSettings:
 
 
 @dataclass(frozen=True)
+class RecordingsSettings:
+    retention: float | None = setting(
+        RETENTION_DAYS,
+        "recordings that ended longer ago than this are deleted, their files and records (checked every hour); "
+        '"forever" keeps them until their host deletes them',
+        flag="--recording-retention",
+        low=0.0001,
+        high=36500.0,
+        unit="days",
+        off="forever",
+    )
+    link_lifetime: float = setting(
+        LINK_LIFETIME_S,
+        "how long a recording's download link (from get_recording) works; a player asks for fresh ones",
+        low=10.0,
+        high=86400.0,
+        unit="s",
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of `stoa serve`, by section (a TOML table each)."""
 
@@ -375,6 +397,7 @@ class Settings:
     admin: AdminSettings = field(default_factory=AdminSettings)
     webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     webrtc: WebRtcSettings = field(default_factory=WebRtcSettings)
+    recordings: RecordingsSettings = field(default_factory=RecordingsSettings)
 
 
 SECTION_DOCS = {
@@ -389,4 +412,5 @@ SECTION_DOCS = {
     "admin": "The admin API for back-ends (docs/operations.md, Admin API).",
     "webhooks": "Events for back-ends, signed and delivered in order (docs/operations.md, Webhooks).",
     "webrtc": "Browsers' microphones over WebRTC (docs/operations.md, WebRTC).",
+    "recordings": "Recorded spaces: retention and downloads (docs/recording.md).",
 }

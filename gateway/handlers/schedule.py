@@ -37,6 +37,7 @@ async def schedule_space(c: Caller, m: p.ScheduleSpace) -> Reply:
         description=m.description,
         topics=m.topics,
         max_pending=c.services.limits.settings.max_scheduled_per_account,  # `limit_reached`, checked atomically
+        record=m.record,
     )
     c.services.scheduler.changed()
     return p.Scheduled(ref=m.ref, space=wire_scheduled(scheduled))
@@ -71,6 +72,7 @@ async def start_scheduled(c: Caller, m: p.StartScheduled) -> Reply:
             description=scheduled.description,
             topics=scheduled.topics,
             host_name=me.handle,
+            record=scheduled.record,
         )
     started, holders = await store.mark_started(db, m.scheduled_id, space.space_id)
     c.services.scheduler.changed()
@@ -145,6 +147,7 @@ def wire_scheduled(space: store.ScheduledSpace) -> p.ScheduledSpace:
         starts_at=space.starts_at,
         created_at=space.created_at,
         reminder_count=space.reminder_count,
+        record=space.record,
     )
 
 
@@ -175,6 +178,7 @@ async def _spaces(
                     topics=list(listing.topics),
                     listener_count=state.listener_count,
                     speaker_count=state.on_mic_count,
+                    recording=state.recording is not None,
                 )
             )
     scheduled = await store.upcoming(db, limit=min(limit, MAX_UPCOMING_LISTED), query=query) if upcoming else []

@@ -18,7 +18,7 @@ async def create_space(c: Caller, m: p.CreateSpace) -> Reply:
     host = me(c)
     with logs.detached():  # the space's tasks must not log as this connection
         space = await c.services.directory.create(
-            host, m.title, m.speakers, description=m.description, topics=m.topics, host_name=c.name
+            host, m.title, m.speakers, description=m.description, topics=m.topics, host_name=c.name, record=m.record
         )
     await c.enter(m.ref, space)
     return p.SENT
@@ -132,6 +132,16 @@ async def set_speaker_policy(c: Caller, m: p.SetSpeakerPolicy) -> Reply:
 
 async def accept_invite(c: Caller, m: p.AcceptInvite) -> Reply:
     await require_space(c).accept_invite(me(c))
+    return None
+
+
+async def set_recording(c: Caller, m: p.SetRecording) -> Reply:
+    await require_space(c).set_recording(me(c), m.on)
+    return None
+
+
+async def recording_consent(c: Caller, m: p.SetRecordingConsent) -> Reply:
+    await require_space(c).set_consent(me(c), m.consent)
     return None
 
 

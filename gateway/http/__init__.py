@@ -9,5 +9,6 @@ behind one origin (docs/operations.md).
 from gateway.http._app import WebSettings, build_app, serve_http
 from gateway.http.admin import admin_routes
 from gateway.http.ops import ops_routes
+from gateway.http.recordings import recording_routes
 
-__all__ = ["WebSettings", "admin_routes", "build_app", "ops_routes", "serve_http"]
+__all__ = ["WebSettings", "admin_routes", "build_app", "ops_routes", "recording_routes", "serve_http"]

@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import protocol as p
+from gateway.replays import RECORDING_ID
 
 log = logging.getLogger("gateway.http")
 
@@ -74,14 +75,17 @@ class _SecurityHeaders:
 
 
 def build_app(settings: WebSettings, extra_routes: Sequence[BaseRoute] = ()) -> ASGIApp:
-    """The web client (`/`, `/s/<space_id>`, `/js/...`, `/css/...`) and `/config.json`, which tells the page
-    where the gateway is and which STUN servers its peer connection uses; and `extra_routes` (the operators',
-    gateway/http/ops.py)."""
+    """The web client (`/`, `/s/<space_id>`, `/replays`, `/r/<recording_id>`, `/js/...`, `/css/...`) and
+    `/config.json`, which tells the page where the gateway is and which STUN servers its peer connection uses;
+    and `extra_routes` (the operators', gateway/http/ops.py; recordings' downloads, gateway/http/recordings.py)."""
     index = settings.web_dir / "index.html"
 
     async def page(request: Request) -> Response:
         space_id = request.path_params.get("space_id")
-        if space_id is not None and not SPACE_ID.fullmatch(space_id):
+        recording_id = request.path_params.get("recording_id")
+        if (space_id is not None and not SPACE_ID.fullmatch(space_id)) or (
+            recording_id is not None and not RECORDING_ID.fullmatch(recording_id)
+        ):
             return PlainTextResponse("no such page", status_code=404)
         return FileResponse(index, headers={"cache-control": "no-cache"})
 
@@ -101,6 +105,8 @@ def build_app(settings: WebSettings, extra_routes: Sequence[BaseRoute] = ()) -> 
         *extra_routes,
         Route("/", page),
         Route("/s/{space_id}", page),
+        Route("/replays", page),
+        Route("/r/{recording_id}", page),
         Route("/config.json", config),
         Mount("/js", StaticFiles(directory=settings.web_dir / "js")),
         Mount("/css", StaticFiles(directory=settings.web_dir / "css")),

@@ -11,7 +11,9 @@ Types (the `type` of each delivery; `data` as below, times in unix milliseconds)
 - `space.summary`: duration_ms, peak_listeners, unique_listeners, speaking_ms (user -> ms on the mic), posts,
   hands_raised
 - `account.suspended`, `account.restored`: user, handle, at
-- `recording.changed` is reserved: spaces are not recorded yet.
+- `recording.started`: recording_id, by, at
+- `recording.stopped`: recording_id, by (nil when the space's end stopped it), reason ("stopped",
+  "space_ended"), at, duration_ms (wall clock since it started)
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from actors.space import (
     ParticipantLeft,
     ParticipantRemoved,
     PostShared,
+    RecordingChanged,
     Role,
     RoleChanged,
     SpaceEnded,
@@ -78,9 +81,24 @@ def from_space(before: SpaceState, after: SpaceState, events: list[SpaceEvent]) 
             out.append(_event("post.shared", sid, post_id=p.id, user=p.user, name=p.name, text=p.text, at=p.at))
         elif isinstance(e, HandRaised):
             out.append(_event("hand.raised", sid, user=e.user, at=e.at))
+        elif isinstance(e, RecordingChanged):
+            out.append(_recording_event(before, e.recording_id or "", e.on, e.by, e.at))
         elif isinstance(e, SpaceEnded):
+            recording = before.live_recording
+            if recording is not None:
+                out.append(_recording_event(before, recording.recording_id, False, None, e.at))
             out.append(_event("space.ended", sid, reason=e.reason, at=e.at))
     return out
+
+
+def _recording_event(before: SpaceState, recording_id: str, on: bool, by: str | None, at: int) -> store.NewWebhookEvent:
+    sid = before.space_id
+    if on:
+        return _event("recording.started", sid, recording_id=recording_id, by=by, at=at)
+    started = before.recording.started_at if before.recording is not None else at
+    reason = "stopped" if by is not None else "space_ended"
+    return _event("recording.stopped", sid, recording_id=recording_id, by=by, reason=reason, at=at,
+                  duration_ms=max(0, at - started))  # fmt: skip
 
 
 def summary(space_id: str, created_at: int, ended_at: int, rows: list[store.WebhookEvent]) -> store.NewWebhookEvent:

@@ -2,11 +2,14 @@
 //! threads that tick every talking space's mixer and feed the fan-out with no
 //! Python on the audio path.
 
+use std::path::PathBuf;
+
 use ::driver as dr;
-use pyo3::exceptions::PyOSError;
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::fanout::Fanout;
+use crate::recording::RecordingStats;
 use crate::{Mixer, int_arg, mc, raise};
 
 #[pyclass(frozen, module = "mixer._mixer")]
@@ -231,6 +234,29 @@ impl SpaceDriver {
     #[getter]
     fn batch_switches(&self) -> u64 {
         self.inner.stats().batch_switches
+    }
+
+    /// Creates the file and its headers on this thread, with the GIL released.
+    fn start_recording(&self, py: Python<'_>, path: PathBuf, serial: i128) -> PyResult<()> {
+        let serial: u32 = int_arg(py, serial, "serial")?;
+        py.detach(|| self.inner.start_recording(&path, serial)).map_err(|err| match err {
+            dr::RecordError::Io(err) => PyErr::from(err),
+            refused => PyValueError::new_err(refused.to_string()),
+        })
+    }
+
+    fn set_consent(&self, py: Python<'_>, input_id: i128, consent: bool) -> PyResult<()> {
+        self.inner.set_consent(int_arg(py, input_id, "input_id")?, consent);
+        Ok(())
+    }
+
+    /// Waits for the last page to be synced, with the GIL released.
+    fn stop_recording(&self, py: Python<'_>) -> Option<RecordingStats> {
+        py.detach(|| self.inner.stop_recording()).map(RecordingStats::from)
+    }
+
+    fn recording_stats(&self) -> Option<RecordingStats> {
+        self.inner.recording_stats().map(RecordingStats::from)
     }
 
     /// Who talks: told to `everyone_group` when the voices in the mix change.

@@ -7,6 +7,7 @@
 mod driver;
 mod fanout;
 mod loadpool;
+mod recording;
 mod wire;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -325,6 +326,7 @@ fn _mixer(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fanout::register(m)?;
     driver::register(m)?;
     loadpool::register(m)?;
+    recording::register(m)?;
     wire::register(m)?;
     Ok(())
 }

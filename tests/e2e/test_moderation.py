@@ -100,6 +100,10 @@ EVERY_FIELD = {
     "query": "q",
     "last_seq": 1,
     "sdp": "v=0",
+    "recording_id": "r-1",
+    "visibility": "public",
+    "on": True,
+    "consent": True,
 }
 
 

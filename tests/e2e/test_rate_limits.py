@@ -78,6 +78,10 @@ async def rtc_offer(w: World, c: Client, i: int) -> None:
 OFFER: list[str] = []
 
 
+async def recording_on(w: World, c: Client) -> None:
+    await c.set_recording(True)
+
+
 def later(i: int) -> int:
     return int(time.time() * 1000) + 86_400_000 + i
 
@@ -93,6 +97,8 @@ CASES: list[tuple[str, Request, Callable[[World, Client], Awaitable[None]] | Non
     ("hands", hand, as_listener_of_bob),
     ("rtc_offers", rtc_offer, None),  # ada hosts: she is on the mic
     ("rtc_configs", lambda w, c, i: c.rtc_config(), None),
+    ("recordings", lambda w, c, i: c.set_recording(i % 2 == 0), None),
+    ("consents", lambda w, c, i: c.recording_consent(i % 2 == 1), recording_on),
 ]
 
 

@@ -13,8 +13,17 @@ from gateway import protocol as p
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
 
-NESTED = [p.SpaceSnapshot, p.Limits, p.ScheduledSpace, p.LiveSpace, p.DirectMessage, p.InviteLink, p.RtcIceServer]
-NESTED += [MixFrame, Participant, Post]
+NESTED = [
+    p.SpaceSnapshot,
+    p.ActiveRecording,
+    p.Limits,
+    p.ScheduledSpace,
+    p.LiveSpace,
+    p.DirectMessage,
+    p.InviteLink,
+    p.RtcIceServer,
+]
+NESTED += [MixFrame, Participant, Post, p.RecordingSummary, p.RecordingPart]
 STRUCTS = [*p.ClientUnion.__args__, *p.ServerUnion.__args__, *NESTED]
 
 

@@ -25,7 +25,7 @@ def test_every_route_names_a_limit_that_exists() -> None:
             assert isinstance(settings.rate(route.limit), Rate), message
 
 
-def test_guests_may_only_listen_find_spaces_and_sign_in() -> None:
+def test_guests_may_only_listen_find_spaces_play_replays_and_sign_in() -> None:
     open_to_guests = {m.__struct_config__.tag for m, r in ROUTES.items() if r.who is Who.ANYONE}
     assert open_to_guests == {
         "join_space",
@@ -35,6 +35,8 @@ def test_guests_may_only_listen_find_spaces_and_sign_in() -> None:
         "search_spaces",
         "get_space",
         "get_posts",
+        "list_recordings",
+        "get_recording",
         "register",
         "log_in",
     }

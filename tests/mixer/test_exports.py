@@ -33,6 +33,8 @@ EXPECTED = {
     "WireEvent",
     "WireStats",
     "parse_audio",
+    "RecordingStats",
+    "repair_recording",
 }
 
 

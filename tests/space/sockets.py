@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -108,11 +109,11 @@ class SocketLink:
 
 @asynccontextmanager
 async def open_rust_directory(
-    store: SpaceStore = NO_STORE,
+    store: SpaceStore = NO_STORE, data_dir: Path | None = None
 ) -> AsyncIterator[tuple[SpaceDirectory, Callable[[], SocketLink]]]:
     """A space directory over a Rust fan-out (so with its own `TickPool`), and a maker of socket links, each
-    read by a task of its own. When the block ends, on every path: the spaces end, every link is unregistered
-    and closed, then the fan-out shuts down."""
+    read by a task of its own; with `data_dir`, its spaces record there. When the block ends, on every path:
+    the spaces end, every link is unregistered and closed, then the fan-out shuts down."""
     fanout = Fanout()
     links: list[SocketLink] = []
     try:
@@ -125,7 +126,7 @@ async def open_rust_directory(
                 return link
 
             async with trio.open_nursery() as spaces:
-                yield SpaceDirectory(spaces, fanout, store=store), new_link
+                yield SpaceDirectory(spaces, fanout, store=store, data_dir=data_dir), new_link
                 spaces.cancel_scope.cancel()
             readers.cancel_scope.cancel()
     finally:

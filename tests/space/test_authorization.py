@@ -37,6 +37,8 @@ from actors.space.commands import (
     React,
     RemoveParticipant,
     Rule,
+    SetConsent,
+    SetRecording,
     SetRole,
     SetSpeakerPolicy,
     SharePost,
@@ -113,6 +115,11 @@ def post_pinned(state: SpaceState) -> SpaceState:
 
 def policy(chosen: SpeakerPolicy) -> Callable[[SpaceState], SpaceState]:
     return lambda state: _all(state, SetSpeakerPolicy("host", chosen))
+
+
+def recording_on(state: SpaceState) -> SpaceState:
+    """The host turned recording on (and so consented to it)."""
+    return _all(state, SetRecording("host", True, "r-0123456789abcdef"))
 
 
 def everyone_invited(state: SpaceState) -> SpaceState:
@@ -246,6 +253,13 @@ MATRIX = [
         setup=everyone_invited,
     ),
     row("`accept_invite` without one", "not_allowed not_allowed not_allowed not_invited " + NIS_AR, AcceptInvite),
+    row("`set_recording`", MODS, lambda u: SetRecording(u, True, "r-0123456789abcdef")),
+    row("`recording_consent` (the space records)", MEMBERS, lambda u: SetConsent(u, False), setup=recording_on),
+    row(
+        "`recording_consent` (the space does not record)",
+        "not_recording " * 4 + NIS_AR,
+        lambda u: SetConsent(u, False),
+    ),
     row("`audio`", "allowed allowed allowed not_a_speaker " + NIS + " not_a_speaker", audio=True),
     row(
         "`audio` while muted",
@@ -323,6 +337,8 @@ SAMPLE_FIELDS: dict[str, object] = {
     "policy": "invited",
     "last_seq": 1,
     "sdp": "v=0",
+    "on": True,
+    "consent": True,
 }
 
 

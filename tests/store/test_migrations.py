@@ -11,7 +11,8 @@ import pytest
 import trio
 
 from store import SchemaTooNew, follow, get_account, log_in, open_database
-from store._migrations import MIGRATIONS, Migration, migrate, schema_version, split_statements
+from store._migrate import migrate, schema_version, split_statements
+from store._migrations import MIGRATIONS, Migration
 from tests.store.conftest import CEILING, CHEAP_HASHER, PASSWORD
 
 PUBLISHED = {
@@ -23,6 +24,8 @@ PUBLISHED = {
     6: "f040bd193101939e5b8705c3ee86c52171fe34dc79f57db34c51bfd1aacc1a99",
     7: "ed1cd7accff148c89a743df6459fc0d24f08d14024bac72d7d41c41e34713283",
     8: "fe4ddb1b5ef7cd93810f4caf514a14d49358016480b9369f3db6f4a9b6be7630",
+    11: "9826775ebc18833f3f19a0566dbcbd9aeb450641cda6a7a6b77260704428502d",
+    12: "c8c6033a49e57eba7ed213847435ded70c9d5cfebeb5f7fc81294bdee5da3b38",
 }
 """sha256 of each published migration's SQL. A published migration is never edited: append a new one."""
 

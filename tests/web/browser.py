@@ -150,3 +150,12 @@ def png_size(path: Path) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n", path
     width, height = struct.unpack(">II", data[16:24])
     return width, height
+
+
+def check_screenshots(shots: Path, names: str = "*.png") -> None:
+    """The screenshots a test took (`names` of them) look like the committed ones: same names and sizes (their
+    pixels change with every run). With STOA_SCREENSHOTS=1 they are the committed ones."""
+    for shot in sorted((shots if shots.exists() else SCREENSHOTS).glob(names)):
+        committed = SCREENSHOTS / shot.name
+        assert committed.exists(), f"new screenshot {shot.name}: refresh with STOA_SCREENSHOTS=1"
+        assert png_size(shot) == png_size(committed), shot.name

@@ -20,11 +20,10 @@ from tests.conftest import ServerProcess, start_server, stop_server
 from tests.web.browser import (
     DESKTOP,
     PHONE,
-    SCREENSHOTS,
+    check_screenshots,
     launch,
     open_page,
     plays,
-    png_size,
     probe,
     screenshot,
     sign_up,
@@ -226,8 +225,4 @@ def test_host_guest_and_listener_hear_each_other_and_the_host_moderates(served: 
             host_browser.close()
             guest_browser.close()
 
-    # The screenshots look like the committed ones: same names and sizes (their pixels change with every run).
-    for shot in sorted((shots if shots.exists() else SCREENSHOTS).glob("*.png")):
-        committed = SCREENSHOTS / shot.name
-        assert committed.exists(), f"new screenshot {shot.name}: refresh with STOA_SCREENSHOTS=1"
-        assert png_size(shot) == png_size(committed), shot.name
+    check_screenshots(shots)

@@ -12,9 +12,14 @@ import { apply, fromSnapshot, onMic } from "./space-state.js";
 import { openAuth, openCreate, setUpDialogs } from "./ui/dialogs.js";
 import { h } from "./ui/dom.js";
 import { HomeView } from "./ui/home.js";
+import { RecordingUi } from "./ui/recording.js";
+import { ReplayView } from "./ui/replay.js";
+import { ReplaysView } from "./ui/replays.js";
 import { SpaceView } from "./ui/space.js";
 
 const SPACE_PATH = /^\/s\/([A-Za-z0-9_-]{1,64})\/?$/;
+const REPLAY_PATH = /^\/r\/(r-[0-9a-f]{1,60})\/?$/;
+const SCREENS = ["home", "space", "replays", "replay"];
 const PROCESSING = "stoa.processing";
 
 class App {
@@ -36,6 +41,9 @@ class App {
     this.pendingInvite = null; // a space id we were invited to speak in
     this.home = new HomeView(this);
     this.spaceView = new SpaceView(this);
+    this.recordingUi = new RecordingUi(this);
+    this.replays = new ReplaysView(this);
+    this.replay = new ReplayView(this);
     this.lastAudioError = 0;
     this.lastRejoin = null; // how the last reconnection took the space back: "resumed", "events_gone", ...
   }
@@ -60,10 +68,12 @@ class App {
     this.conn.addEventListener("notice", (e) => this.notice(e.detail));
     window.addEventListener("popstate", () => this.route());
     window.addEventListener("online", () => this.conn.reconnectNow());
-    document.getElementById("brand").addEventListener("click", (e) => {
-      e.preventDefault();
-      this.navigate("/");
-    });
+    for (const link of document.querySelectorAll("[data-nav]")) {
+      link.addEventListener("click", (e) => {
+        e.preventDefault();
+        this.navigate(link.getAttribute("href"));
+      });
+    }
     setUpDialogs(this);
     this.renderAccount();
     this.conn.start();
@@ -121,19 +131,35 @@ class App {
   route() {
     const m = SPACE_PATH.exec(location.pathname);
     if (m) {
+      this.replay.close();
       if (this.spaceId !== m[1]) this.join(m[1]);
       else this.show("space");
+      return;
+    }
+    if (this.spaceId) this.leave({ navigate: false });
+    const r = REPLAY_PATH.exec(location.pathname);
+    if (r) {
+      this.show("replay");
+      this.replay.open(r[1]);
+    } else if (location.pathname.replace(/\/$/, "") === "/replays") {
+      this.replay.close();
+      this.show("replays");
+      this.replays.refresh();
     } else {
-      if (this.spaceId) this.leave({ navigate: false });
+      this.replay.close();
       this.show("home");
       this.home.refresh();
     }
   }
 
   show(which) {
-    document.getElementById("home").hidden = which !== "home";
-    document.getElementById("space").hidden = which !== "space";
-    document.title = which === "space" && this.space ? `${this.space.title} · Stoa` : "Stoa: live audio spaces";
+    for (const screen of SCREENS) document.getElementById(screen).hidden = which !== screen;
+    for (const link of document.querySelectorAll("[data-nav]")) {
+      if (link.dataset.nav === which) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    }
+    const titles = { space: this.space?.title, replay: this.replay.title };
+    document.title = titles[which] ? `${titles[which]} · Stoa` : which === "replays" ? "Replays · Stoa" : "Stoa: live audio spaces";
   }
 
   // -- spaces -----------------------------------------------------------------------------------------
@@ -215,6 +241,7 @@ class App {
     const was = this.spaceId;
     this.spaceId = null;
     this.space = null;
+    this.recordingUi.reset();
     this.dropMic();
     this.player.reset();
     if (was) await this.conn.request({ type: "leave_space" }).catch(() => {});
@@ -481,6 +508,7 @@ const app = new App(config);
 window.stoa = {
   app,
   probe: (freqs) => app.player.probe(freqs),
+  replayProbe: (freqs) => app.replay.probe(freqs),
   micLevel: () => app.mic.level(),
 };
 app.start();

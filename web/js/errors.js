@@ -41,6 +41,10 @@ export const ERROR_MESSAGES = {
   account_suspended: "This account is suspended. Contact the people who run this server.",
   bad_sdp: "Your browser's audio connection was refused. Speaking through the page's own connection instead.",
   rtc_failed: "The audio connection could not be set up. Speaking through the page's own connection instead.",
+  not_recording: "This space is not being recorded now.",
+  recording_unavailable: "This server cannot record right now. The space goes on without a recording.",
+  no_such_recording: "That recording does not exist, was deleted, or its host keeps it private.",
+  recording_in_progress: "That space is still being recorded. Stop the recording first.",
   schema_too_new: "The server's data is from a newer version of Stoa. Tell the server's operator.",
 };
 

@@ -185,31 +185,29 @@ export class Player extends EventTarget {
   /** What is playing now: the level (RMS, dBFS) and the dominant frequency, and the level at `freqs`. */
   probe(freqs = []) {
     if (!this.analyser) return null;
-    const bins = new Float32Array(this.analyser.frequencyBinCount);
-    this.analyser.getFloatFrequencyData(bins);
-    const wave = new Float32Array(this.analyser.fftSize);
-    this.analyser.getFloatTimeDomainData(wave);
-    let sum = 0;
-    for (const s of wave) sum += s * s;
-    const rms = Math.sqrt(sum / wave.length);
-    const hz = this.ctx.sampleRate / this.analyser.fftSize;
-    let peak = 1;
-    for (let i = 2; i < bins.length; i++) if (bins[i] > bins[peak]) peak = i;
-    const at = {};
-    for (const f of freqs) {
-      const i = Math.round(f / hz);
-      at[f] = Math.max(bins[i - 1], bins[i], bins[i + 1]);
-    }
-    return {
-      levelDb: 20 * Math.log10(rms + 1e-12),
-      dominantHz: peak * hz,
-      peakDb: bins[peak],
-      at,
-      frames: this.frames,
-      lost: this.lost,
-      jitter: this.stats,
-    };
+    return { ...analyse(this.analyser, freqs), frames: this.frames, lost: this.lost, jitter: this.stats };
   }
+}
+
+/** What `analyser` hears now: `levelDb` (RMS, dBFS), `dominantHz`, `peakDb`, and `at`, the level at each of
+ *  `freqs` (the replay player uses it too). */
+export function analyse(analyser, freqs = []) {
+  const bins = new Float32Array(analyser.frequencyBinCount);
+  analyser.getFloatFrequencyData(bins);
+  const wave = new Float32Array(analyser.fftSize);
+  analyser.getFloatTimeDomainData(wave);
+  let sum = 0;
+  for (const s of wave) sum += s * s;
+  const rms = Math.sqrt(sum / wave.length);
+  const hz = analyser.context.sampleRate / analyser.fftSize;
+  let peak = 1;
+  for (let i = 2; i < bins.length; i++) if (bins[i] > bins[peak]) peak = i;
+  const at = {};
+  for (const f of freqs) {
+    const i = Math.round(f / hz);
+    at[f] = Math.max(bins[i - 1], bins[i], bins[i + 1]);
+  }
+  return { levelDb: 20 * Math.log10(rms + 1e-12), dominantHz: peak * hz, peakDb: bins[peak], at };
 }
 
 /** Append to a watched list, keeping its latest 2,000 to 3,000 entries (a minute of frames). */

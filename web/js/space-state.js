@@ -30,9 +30,16 @@ export function fromSnapshot(snapshot, role) {
     pinnedPosts: new Map(snapshot.pinned_posts.map((post) => [post.id, post])),
     policy: snapshot.speaker_policy,
     invited: new Set(),
+    recording: recordingOf(snapshot.recording),
     role,
     removed: false,
   };
+}
+
+/** The snapshot's `recording` (null while the space is not recorded) as the page keeps it. */
+function recordingOf(recording) {
+  if (!recording) return null;
+  return { id: recording.recording_id, since: recording.since, consents: new Map(Object.entries(recording.consents || {})) };
 }
 
 export function roleOf(space, user) {
@@ -153,6 +160,15 @@ export function apply(space, event, me) {
     case "space_ended":
       space.status = "ended";
       space.endedReason = event.reason;
+      space.recording = null;
+      break;
+    case "recording_changed":
+      // Consent is given to one recording: a new one asks everyone on the mic again (the one who turned it on
+      // has consented by doing so: a `recording_consent` event follows).
+      space.recording = event.on ? { id: event.recording_id, since: event.at / 1000, consents: new Map() } : null;
+      break;
+    case "recording_consent":
+      if (space.recording) space.recording.consents.set(event.user, event.consent === "given" ? "given" : "declined");
       break;
     default:
       break; // `reaction`, and events this page does not know

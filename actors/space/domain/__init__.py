@@ -2,8 +2,8 @@
 
 Nothing here performs I/O or keeps state; the actor applies the result (stash, mixer, delivery). A refusal
 raises a `SpaceError` and leaves the state as it was. One module per concept: membership, roles and
-raised hands, speakers (speaker policy, invitations), moderation (mute, remove), posts (share, pin, react);
-`authority` says who may act.
+raised hands, speakers (speaker policy, invitations), moderation (mute, remove), posts (share, pin, react),
+recording (on, off, consent); `authority` says who may act.
 """
 
 from __future__ import annotations
@@ -26,13 +26,15 @@ from actors.space.commands import (
     React,
     RemoveParticipant,
     Rule,
+    SetConsent,
+    SetRecording,
     SetRole,
     SetSpeakerPolicy,
     SharePost,
     UnmuteSpeaker,
     UnpinPost,
 )
-from actors.space.domain import abandonment, membership, moderation, posts, roles, schedule, speakers
+from actors.space.domain import abandonment, membership, moderation, posts, recording, roles, schedule, speakers
 from actors.space.domain.authority import Result
 from actors.space.domain.membership import announce_audience, new_space, resumable
 from actors.space.domain.moderation import audio_refusal
@@ -59,6 +61,7 @@ def apply(state: SpaceState, command: Rule, now_ms: int) -> Result:
     if state.status is SpaceStatus.ENDED:
         raise errors.SpaceOver(f"space {state.space_id} has ended")
     new, events = _apply(state, command, now_ms)
+    new, events = recording.follow_membership(state, new, events, now_ms)
     return abandonment.track(state, new, now_ms), events
 
 
@@ -113,5 +116,9 @@ def _apply(state: SpaceState, command: Rule, now_ms: int) -> Result:
             return speakers.invite_speaker(state, command.by, command.user, now_ms, command.name)
         case AcceptInvite():
             return speakers.accept_invite(state, command.user, now_ms)
+        case SetRecording():
+            return recording.set_recording(state, command.by, command.on, command.recording_id, now_ms)
+        case SetConsent():
+            return recording.set_consent(state, command.user, command.consent, now_ms)
         case CheckAbandoned():
             return abandonment.check_abandoned(state, command.grace_ms, now_ms)

@@ -25,9 +25,12 @@ class Client(Connection):
         *,
         description: str = "",
         topics: tuple[str, ...] = (),
+        record: bool = False,
     ) -> p.Joined:
         reply = await self._request(
-            lambda ref: p.CreateSpace(ref=ref, title=title, speakers=speakers, description=description, topics=topics)
+            lambda ref: p.CreateSpace(
+                ref=ref, title=title, speakers=speakers, description=description, topics=topics, record=record
+            )
         )
         assert isinstance(reply, p.Joined)
         return reply
@@ -89,6 +92,14 @@ class Client(Connection):
     async def accept_invite(self) -> None:
         await self._request(lambda ref: p.AcceptInvite(ref=ref))
 
+    async def set_recording(self, on: bool) -> None:
+        """Turn the space's recording on (a new recording; the host or a co-host) or off."""
+        await self._request(lambda ref: p.SetRecording(ref=ref, on=on))
+
+    async def recording_consent(self, consent: bool) -> None:
+        """Consent to the space's current recording, or decline (withdraw) it."""
+        await self._request(lambda ref: p.SetRecordingConsent(ref=ref, consent=consent))
+
     # -- accounts -----------------------------------------------------------------------------------
 
     async def register(self, handle: str, password: str, display_name: str) -> p.Registered:
@@ -142,11 +153,17 @@ class Client(Connection):
     # -- scheduled spaces and listings ----------------------------------------------------------------
 
     async def schedule_space(
-        self, title: str, starts_at: int, description: str = "", topics: tuple[str, ...] = ()
+        self,
+        title: str,
+        starts_at: int,
+        description: str = "",
+        topics: tuple[str, ...] = (),
+        *,
+        record: bool = False,
     ) -> p.ScheduledSpace:
         reply = await self._request(
             lambda ref: p.ScheduleSpace(
-                ref=ref, title=title, starts_at=starts_at, description=description, topics=topics
+                ref=ref, title=title, starts_at=starts_at, description=description, topics=topics, record=record
             )
         )
         assert isinstance(reply, p.Scheduled)
@@ -206,6 +223,39 @@ class Client(Connection):
 
     async def rtc_close(self) -> None:
         await self._request(lambda ref: p.RtcClose(ref=ref))
+
+    async def list_recordings(
+        self,
+        *,
+        space_id: str | None = None,
+        mine: bool = False,
+        after: p.RecordingSummary | None = None,
+        limit: int = 20,
+    ) -> p.Recordings:
+        """The recordings this user may play, newest first (only their own with `mine`); the next page `after`
+        the last one listed."""
+        before, before_id = (None, None) if after is None else (after.started_at, after.recording_id)
+        reply = await self._request(
+            lambda ref: p.ListRecordings(
+                ref=ref, space_id=space_id, mine=mine, before=before, before_id=before_id, limit=limit
+            )
+        )
+        assert isinstance(reply, p.Recordings)
+        return reply
+
+    async def get_recording(self, recording_id: str) -> p.RecordingDetail:
+        """A recording with its parts and their download links (relative to the server's HTTP address)."""
+        reply = await self._request(lambda ref: p.GetRecording(ref=ref, recording_id=recording_id))
+        assert isinstance(reply, p.RecordingDetail)
+        return reply
+
+    async def delete_recording(self, recording_id: str) -> None:
+        await self._request(lambda ref: p.DeleteRecording(ref=ref, recording_id=recording_id))
+
+    async def set_recording_visibility(self, recording_id: str, visibility: Literal["public", "private"]) -> None:
+        await self._request(
+            lambda ref: p.SetRecordingVisibility(ref=ref, recording_id=recording_id, visibility=visibility)
+        )
 
 
 @asynccontextmanager

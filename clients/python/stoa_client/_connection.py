@@ -44,7 +44,8 @@ AUDIO_QUEUE = 3_000  # one minute of 20 ms frames
 SPEAKING_QUEUE = 1_000  # over four minutes of changes at the most a space sends (4 a second)
 MAX_MESSAGE_SIZE = 2**20
 REPLIES = (p.Ok, p.Joined, p.Resumed, p.Error, p.Registered, p.LoggedIn, p.Inbox, p.Scheduled, p.Spaces,
-           p.SpaceRecord, p.Posts, p.RtcAnswer, p.RtcConfig)  # fmt: skip
+           p.SpaceRecord, p.Posts, p.RtcAnswer, p.RtcConfig, p.Recordings,
+           p.RecordingDetail)  # fmt: skip
 
 Notice = p.SpaceStarting | p.SpaceCancelled | p.HostReminder
 

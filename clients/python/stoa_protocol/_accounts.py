@@ -90,6 +90,7 @@ class ScheduleSpace(ScheduleRequest, tag="schedule_space", frozen=True):
     starts_at: U63
     description: Description = ""
     topics: Topics = ()
+    record: bool = False  # started, the space records from its start
 
 
 class CancelScheduled(ScheduleRequest, tag="cancel_scheduled", frozen=True):
@@ -185,6 +186,7 @@ class ScheduledSpace(msgspec.Struct, frozen=True):
     starts_at: int
     created_at: int
     reminder_count: int
+    record: bool = False
 
 
 class Scheduled(msgspec.Struct, frozen=True, tag_field="type", tag="scheduled"):
@@ -200,6 +202,7 @@ class LiveSpace(msgspec.Struct, frozen=True):
     topics: list[str]
     listener_count: int
     speaker_count: int
+    recording: bool = False
 
 
 class Spaces(msgspec.Struct, frozen=True, tag_field="type", tag="spaces"):

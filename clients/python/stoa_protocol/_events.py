@@ -8,6 +8,8 @@ server's space actor (`actors/space/`) emits these very Structs.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from stoa_protocol._values import Person, Post, Role, SpeakerPolicy
@@ -104,6 +106,27 @@ class SpaceEnded(Event, tag="space_ended", frozen=True):
     reason: str  # "host_ended" | "failed" | "abandoned"
 
 
+class RecordingChanged(Event, tag="recording_changed", frozen=True):
+    """The host or a co-host (`by`) turned recording on (`recording_id`: the new recording's) or off
+    (`recording_id`: the recording just finished). The end of a space finishes its recording without it."""
+
+    on: bool
+    recording_id: str | None
+    by: str
+
+
+ConsentChange = Literal["given", "declined", "withdrawn"]
+"""What a `recording_consent` event says: `"withdrawn"` is a decline after consent was given."""
+
+
+class RecordingConsentChanged(Event, tag="recording_consent", frozen=True):
+    """The consent of `user`, someone on the mic, to the current recording: given, declined or withdrawn;
+    or stated before and in force now that they came on the mic."""
+
+    user: str
+    consent: ConsentChange
+
+
 class AudienceChanged(Event, tag="audience_changed", frozen=True):
     """Listeners who came and went since the last one (at most once a second). The counts are exact; the
     name lists hold at most 20 each, the earliest first."""
@@ -131,6 +154,8 @@ SpaceEvent = (
     | Reacted
     | SpeakerPolicyChanged
     | SpeakerInvited
+    | RecordingChanged
+    | RecordingConsentChanged
 )
 
 

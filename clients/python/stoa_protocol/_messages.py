@@ -60,14 +60,24 @@ from stoa_protocol._events import (
     PostShared,
     PostUnpinned,
     Reacted,
+    RecordingChanged,
+    RecordingConsentChanged,
     RoleChanged,
     SpaceEnded,
     SpeakerInvited,
     SpeakerPolicyChanged,
     Speaking,
 )
+from stoa_protocol._recordings import (
+    DeleteRecording,
+    GetRecording,
+    ListRecordings,
+    RecordingDetail,
+    Recordings,
+    SetRecordingVisibility,
+)
 from stoa_protocol._rtc import GetRtcConfig, RtcAnswer, RtcClose, RtcClosed, RtcConfig, RtcOffer
-from stoa_protocol._spaces import GetPosts, Joined, Posts, Resume, Resumed
+from stoa_protocol._spaces import GetPosts, Joined, Posts, Resume, Resumed, SetRecording, SetRecordingConsent
 from stoa_protocol._values import Role, SpeakerPolicy
 
 
@@ -86,6 +96,7 @@ class CreateSpace(Request, tag="create_space", frozen=True):
     speakers: SpeakerPolicy = SpeakerPolicy.EVERYONE
     description: Description = ""  # at most 500 characters, as a scheduled space's
     topics: Topics = ()  # at most 3, each 1 to 30 characters
+    record: bool = False  # record from the start (docs/recording.md)
 
 
 class JoinSpace(Request, tag="join_space", frozen=True):
@@ -190,6 +201,8 @@ ClientUnion = (
     | React
     | SetSpeakerPolicy
     | AcceptInvite
+    | SetRecording
+    | SetRecordingConsent
     | GetPosts
     | Resume
     | Register
@@ -215,6 +228,10 @@ ClientUnion = (
     | GetRtcConfig
     | RtcOffer
     | RtcClose
+    | ListRecordings
+    | GetRecording
+    | DeleteRecording
+    | SetRecordingVisibility
     | SendAudio
 )
 CLIENT_TYPES = frozenset(c.__struct_config__.tag for c in ClientUnion.__args__)
@@ -286,6 +303,8 @@ ServerUnion = (
     | SpaceStarting
     | SpaceCancelled
     | HostReminder
+    | Recordings
+    | RecordingDetail
     | ParticipantJoined
     | ParticipantLeft
     | RoleChanged
@@ -304,6 +323,8 @@ ServerUnion = (
     | RtcConfig
     | RtcAnswer
     | RtcClosed
+    | RecordingChanged
+    | RecordingConsentChanged
     | Audio
     | Speaking
 )

@@ -12,7 +12,7 @@ import msgspec
 
 from stoa_protocol._base import U63, PostId, Request
 from stoa_protocol._events import SpaceEvent
-from stoa_protocol._values import Participant, Person, Post, Role, SpaceStatus, SpeakerPolicy
+from stoa_protocol._values import Consent, Participant, Person, Post, Role, SpaceStatus, SpeakerPolicy
 
 MAX_POSTS_PAGE = 100
 """`get_posts` returns at most this many posts (and at most 65,536 bytes of their text)."""
@@ -37,6 +37,28 @@ class Resume(Request, tag="resume", frozen=True):
     last_seq: U63
 
 
+class ActiveRecording(msgspec.Struct, frozen=True):
+    """A snapshot's `recording` while the space records: `since` is when the recording started, in unix
+    seconds (a float); `consents` the stated consent of each person on the mic who stated one (at most 13
+    entries: only people on the mic are ever recorded, and only with `"given"`)."""
+
+    recording_id: str
+    since: float
+    consents: dict[str, Consent]
+
+
+class SetRecording(Request, tag="set_recording", frozen=True):
+    """The host or a co-host turns the space's recording on (a new recording) or off (it is finished)."""
+
+    on: bool
+
+
+class SetRecordingConsent(Request, tag="recording_consent", frozen=True):
+    """The sender consents to the space's current recording (`true`), or declines or withdraws (`false`)."""
+
+    consent: bool
+
+
 SNAPSHOT_LISTENERS = 100
 SNAPSHOT_HANDS = 100
 
@@ -50,7 +72,8 @@ class SpaceSnapshot(msgspec.Struct, frozen=True):
     `hand_count` how many ask; `muted` the muted people on the mic; `timeline` the latest posts (at most
     50 and 65,536 bytes of text; older ones through `get_posts`), `post_count` how many the space has had;
     `pinned` the ids of pinned posts (the oldest pin first) and `pinned_posts` those posts, which may be
-    older than `timeline`; `speaker_policy` who may raise a hand.
+    older than `timeline`; `speaker_policy` who may raise a hand; `recording` the space's recording, nil
+    while it does not record.
     """
 
     space_id: str
@@ -73,6 +96,7 @@ class SpaceSnapshot(msgspec.Struct, frozen=True):
     pinned: list[int]
     pinned_posts: list[Post]
     speaker_policy: SpeakerPolicy
+    recording: ActiveRecording | None = None
 
 
 class Joined(msgspec.Struct, frozen=True, tag_field="type", tag="joined", omit_defaults=True):

@@ -35,6 +35,14 @@ class SpeakerPolicy(enum.StrEnum):
     INVITED = "invited"
 
 
+class Consent(enum.StrEnum):
+    """Someone's stated consent to the space's current recording (no entry: not asked yet, so not recorded).
+    Consent is per recording: a new recording asks again."""
+
+    GIVEN = "given"
+    DECLINED = "declined"
+
+
 class SpaceStatus(enum.StrEnum):
     LIVE = "live"
     ENDED = "ended"

@@ -36,6 +36,18 @@ impl Encoder {
         let len = self.inner.encode(pcm, &mut out)?;
         Ok(out[..len].to_vec())
     }
+
+    /// Samples of delay the encoder adds (its look-ahead): what a player
+    /// skips at the start of a stream it began (Ogg Opus' pre-skip).
+    pub fn lookahead(&mut self) -> Result<u32, MixerError> {
+        let samples = self.inner.get_lookahead()?;
+        u32::try_from(samples).map_err(|_| MixerError::Codec { function: "lookahead", reason: "negative" })
+    }
+}
+
+/// The libopus in use, as it names itself (such as "libopus 1.3.1").
+pub fn opus_version() -> &'static str {
+    opus::version()
 }
 
 /// Refuses a bitrate or complexity that `Encoder::new` would refuse, without

@@ -3,20 +3,22 @@
 //! mixing only the inputs that talk.
 //! `Mixer` wraps it with the ingress and a lock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::codec::{Encoder, Pcm, check_encoder_settings};
 use crate::gate::{LEVEL_FLOOR_DBFS, MAX_MIXED_LIMIT, is_loud, keep_loudest, level_dbfs};
 use crate::ingress::Drained;
 use crate::input::{Input, Voice};
 use crate::mix::{Sum, accumulate, mix_all, mix_minus};
-use crate::output::{Counters, DropReason, TickKind, TickOutput, bump};
+use crate::output::{Counters, DropReason, RecordFrame, TickKind, TickOutput, bump};
 use crate::queue::{Frame, Offer};
 use crate::{FRAME_SAMPLES, MixerConfig, MixerError};
 
 pub(crate) struct Engine {
     /// Ordered so that outputs list inputs in id order, tick after tick.
     inputs: BTreeMap<u64, Input>,
+    /// The ids whose voice may enter a recording (`Mixer::set_consent`).
+    consented: HashSet<u64>,
     /// Built at the first tick with a talker, dropped when the engine goes
     /// quiet: a silent space holds no encoder (about 20 KiB) and no buffers.
     work: Option<Box<Workspace>>,
@@ -33,6 +35,8 @@ pub(crate) struct Engine {
 
 struct Workspace {
     shared_encoder: Encoder,
+    /// The recording's own mix, built the first tick it differs from the listeners'.
+    record_encoder: Option<Encoder>,
     sum: Sum,
     scratch: Pcm,
 }
@@ -50,6 +54,7 @@ impl Engine {
         check_encoder_settings(config.bitrate, config.complexity)?;
         Ok(Self {
             inputs: BTreeMap::new(),
+            consented: HashSet::new(),
             work: None,
             bitrate: config.bitrate,
             complexity: config.complexity,
@@ -71,6 +76,13 @@ impl Engine {
             }
         }
         self.inputs.extend(drained.additions);
+        for (id, consent) in drained.consents {
+            if consent {
+                self.consented.insert(id);
+            } else {
+                self.consented.remove(&id);
+            }
+        }
         let (mut late, mut overflow, mut no_input) = (0, 0, 0);
         for (id, frames) in drained.packets {
             let Some(input) = self.inputs.get_mut(&id) else {
@@ -154,7 +166,14 @@ impl Engine {
     //     one's mix-minus is the other's packet as it came, so a tick costs
     //     the shared encode alone (a talker in concealment has no packet to
     //     pass on, and the other's mix-minus is encoded as usual).
-    pub(crate) fn tick(&mut self, counters: &Counters) -> Result<TickOutput, MixerError> {
+    //
+    // The recording (`record`), last: it may hold only the voices mixed for
+    // listeners whose input consented. Most ticks that is all of them or none,
+    // and the recording costs nothing here: the listeners' packet, or
+    // silence. When they differ it gets its own mix: one consenting voice's
+    // packet as it came, or the consenting talkers' sum, saturated, with its
+    // own encode.
+    pub(crate) fn tick(&mut self, counters: &Counters, record: bool) -> Result<TickOutput, MixerError> {
         let seq = self.next_seq;
         self.next_seq += 1;
         bump(&counters.ticks, 1);
@@ -199,12 +218,14 @@ impl Engine {
                 minus: Vec::new(),
                 mixed: Vec::new(),
                 levels,
+                recording: record.then_some(RecordFrame::Silent),
             });
         }
         let work = match &mut self.work {
             Some(work) => work,
             None => self.work.insert(Box::new(Workspace {
                 shared_encoder: Encoder::new(self.bitrate, self.complexity)?,
+                record_encoder: None,
                 sum: [0; FRAME_SAMPLES],
                 scratch: [0; FRAME_SAMPLES],
             })),
@@ -233,6 +254,7 @@ impl Engine {
             minus: Vec::new(),
             mixed,
             levels,
+            recording: None,
         };
         match (out.mixed.len(), packets.as_mut_slice()) {
             (0, _) => {}
@@ -266,6 +288,50 @@ impl Engine {
                 }
             }
         }
+        if record {
+            out.recording = Some(self.record_frame(&out.mixed, &packets, counters)?);
+        }
         Ok(out)
+    }
+
+    /// The recording's frame for a tick that mixed `mixed`, whose real
+    /// packets (in the same order) are `packets` (the last step in the essay above).
+    fn record_frame(
+        &mut self,
+        mixed: &[u64],
+        packets: &[Option<Vec<u8>>],
+        counters: &Counters,
+    ) -> Result<RecordFrame, MixerError> {
+        let consenting = mixed.iter().filter(|id| self.consented.contains(id)).count();
+        if consenting == 0 {
+            return Ok(RecordFrame::Silent);
+        }
+        if consenting == mixed.len() {
+            return Ok(RecordFrame::Shared);
+        }
+        if consenting == 1 {
+            // One voice alone: its packet as it came, when it came, is that mix (as for a mix-minus of two).
+            let lone = mixed.iter().position(|id| self.consented.contains(id));
+            if let Some(Some(packet)) = lone.and_then(|i| packets.get(i)) {
+                return Ok(RecordFrame::Own(packet.clone()));
+            }
+        }
+        let Some(work) = self.work.as_deref_mut() else {
+            return Err(MixerError::Codec { function: "encode", reason: "no workspace for a mix" });
+        };
+        work.sum.fill(0);
+        for id in mixed.iter().filter(|id| self.consented.contains(id)) {
+            if let Some(input) = self.inputs.get(id) {
+                accumulate(&mut work.sum, input.pcm());
+            }
+        }
+        mix_all(&work.sum, &mut work.scratch);
+        let encoder = match &mut work.record_encoder {
+            Some(encoder) => encoder,
+            None => work.record_encoder.insert(Encoder::new(self.bitrate, self.complexity)?),
+        };
+        let packet = encoder.encode(&work.scratch[..])?;
+        bump(&counters.encodes, 1);
+        Ok(RecordFrame::Own(packet))
     }
 }

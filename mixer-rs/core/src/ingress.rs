@@ -11,7 +11,8 @@ use crate::queue::Frame;
 /// seen by a tick.
 ///
 /// Invariant: after `drain`, applying `removals`, then `additions`, then
-/// `packets` brings the tick's inputs to exactly `members`.
+/// `consents`, then `packets` brings the tick's inputs to exactly `members`,
+/// each consenting as last set.
 pub(crate) struct Ingress {
     members: HashSet<u64>,
     removals: Vec<u64>,
@@ -19,6 +20,8 @@ pub(crate) struct Ingress {
     /// codec set-up.
     additions: Vec<(u64, Input)>,
     packets: HashMap<u64, VecDeque<Frame>>,
+    /// Consent changes since the last tick, the latest per input.
+    consents: HashMap<u64, bool>,
     pending: usize,
     /// A memory bound for a caller that stops ticking; the inputs' jitter
     /// queues apply the real overflow policy.
@@ -28,6 +31,7 @@ pub(crate) struct Ingress {
 pub(crate) struct Drained {
     pub(crate) removals: Vec<u64>,
     pub(crate) additions: Vec<(u64, Input)>,
+    pub(crate) consents: HashMap<u64, bool>,
     pub(crate) packets: HashMap<u64, VecDeque<Frame>>,
 }
 
@@ -45,6 +49,7 @@ impl Ingress {
             removals: Vec::new(),
             additions: Vec::new(),
             packets: HashMap::new(),
+            consents: HashMap::new(),
             pending: 0,
             cap_per_input: cap_per_input.max(1),
         }
@@ -73,9 +78,17 @@ impl Ingress {
         } else {
             self.removals.push(id);
         }
+        // An input's consent goes with it (ids are not reused; one that is must consent again).
+        self.consents.insert(id, false);
         let dropped = self.packets.remove(&id).map_or(0, |q| q.len());
         self.pending -= dropped;
         dropped
+    }
+
+    /// Whether `id`'s voice may enter a recording, from the next tick on; an
+    /// id that is not an input yet keeps it for when it becomes one.
+    pub(crate) fn set_consent(&mut self, id: u64, consent: bool) {
+        self.consents.insert(id, consent);
     }
 
     pub(crate) fn push(&mut self, id: u64, frame: Frame) -> Accepted {
@@ -102,6 +115,7 @@ impl Ingress {
         Drained {
             removals: std::mem::take(&mut self.removals),
             additions: std::mem::take(&mut self.additions),
+            consents: std::mem::take(&mut self.consents),
             packets: std::mem::take(&mut self.packets),
         }
     }

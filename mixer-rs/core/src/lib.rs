@@ -21,11 +21,13 @@ mod mixer;
 mod output;
 mod queue;
 
-pub use codec::{BITRATE_RANGE, COMPLEXITY_RANGE, Decoder, Encoder, Pcm, pcm_from_le_bytes, pcm_to_le_bytes};
+pub use codec::{
+    BITRATE_RANGE, COMPLEXITY_RANGE, Decoder, Encoder, Pcm, opus_version, pcm_from_le_bytes, pcm_to_le_bytes,
+};
 pub use error::MixerError;
 pub use gate::{DTX_MAX_BYTES, LEVEL_FLOOR_DBFS, MAX_MIXED_LIMIT};
 pub use mixer::{MAX_QUEUE_LIMIT, Mixer, MixerConfig};
-pub use output::{MixerStats, TickKind, TickOutput};
+pub use output::{MixerStats, RecordFrame, TickKind, TickOutput};
 pub use queue::Frame;
 
 /// Samples per second: the one rate the mixer runs at.

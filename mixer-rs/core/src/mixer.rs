@@ -55,8 +55,9 @@ pub const MAX_QUEUE_LIMIT: usize = 250;
 
 /// A space's mixer.
 ///
-/// `push`, `add_input`, `remove_input`, `has_input`, `is_active` and `stats`
-/// never wait for a running `tick`; they take effect from the next tick on.
+/// `push`, `add_input`, `remove_input`, `set_consent`, `has_input`,
+/// `is_active` and `stats` never wait for a running `tick`; they take effect
+/// from the next tick on.
 pub struct Mixer {
     config: MixerConfig,
     ingress: Mutex<Ingress>,
@@ -125,6 +126,14 @@ impl Mixer {
         lock(&self.ingress).contains(id)
     }
 
+    /// Whether input `id`'s voice may enter a recording (default: it may not).
+    /// Takes effect from the next tick that starts after this call; an id that
+    /// is not an input yet keeps it for when it becomes one, and removing an
+    /// input forgets it.
+    pub fn set_consent(&self, id: u64, consent: bool) {
+        lock(&self.ingress).set_consent(id, consent);
+    }
+
     /// Queues one Opus packet from input `id` for a coming tick.
     ///
     /// Refuses a packet over `MAX_PACKET_BYTES` before looking at anything
@@ -163,6 +172,16 @@ impl Mixer {
     /// Fails only if libopus fails to encode valid PCM, which it does not
     /// with valid settings; the tick is then counted but its output lost.
     pub fn tick(&self) -> Result<TickOutput, MixerError> {
+        self.run_tick(false)
+    }
+
+    /// `tick`, and the recording's frame too (`TickOutput::recording`): the
+    /// voices mixed for listeners whose input consented, and only those.
+    pub fn tick_recording(&self) -> Result<TickOutput, MixerError> {
+        self.run_tick(true)
+    }
+
+    fn run_tick(&self, record: bool) -> Result<TickOutput, MixerError> {
         let mut engine = lock(&self.engine);
         let drained = {
             let mut ingress = lock(&self.ingress);
@@ -172,7 +191,7 @@ impl Mixer {
             ingress.drain()
         };
         engine.apply(drained, &self.counters);
-        let result = engine.tick(&self.counters);
+        let result = engine.tick(&self.counters, record);
         let active = engine.is_active();
         if !active {
             engine.release();

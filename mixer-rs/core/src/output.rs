@@ -26,6 +26,20 @@ impl TickKind {
     }
 }
 
+/// What a tick gives a recording (`Mixer::tick_recording`): the voices mixed
+/// for listeners whose input consented (`Mixer::set_consent`), and no other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordFrame {
+    /// Nobody mixed had consented (or nobody talked): the recording holds silence.
+    Silent,
+    /// Everyone mixed had consented: the recording's frame is `shared`, as listeners get it.
+    Shared,
+    /// Some mixed had consented, some not: the mix of those who had (one
+    /// voice's packet as it came, or their sum encoded by the recording's own
+    /// encoder).
+    Own(Vec<u8>),
+}
+
 /// One tick's packets.
 ///
 /// Who gets what: an input listed in `mixed` gets its entry in `minus`, or
@@ -48,6 +62,8 @@ pub struct TickOutput {
     /// (input id, level of its frame in dBFS, -127..=0) for every input that
     /// played audio this tick, mixed or not, in id order.
     pub levels: Vec<(u64, i8)>,
+    /// The recording's frame, when the tick was asked for one; else `None`.
+    pub recording: Option<RecordFrame>,
 }
 
 /// A snapshot of a mixer's counters since it was made.
@@ -70,7 +86,7 @@ pub struct MixerStats {
     /// whether or not the mix took them.
     pub concealed: u64,
     pub decode_errors: u64,
-    /// Opus encodes performed (shared and mix-minus).
+    /// Opus encodes performed (shared, mix-minus, and the recording's own mix).
     pub encodes: u64,
 }
 

@@ -189,6 +189,7 @@ mod tests {
             minus: mixed.iter().map(|&id| (id, vec![9])).collect(),
             mixed: mixed.to_vec(),
             levels: Vec::new(),
+            recording: None,
         }
     }
 

@@ -36,9 +36,15 @@
 //! audience group, N chosen per space from the audience's size (`batching`);
 //! then, if the voices in the mix changed, a `speaking` message for everyone
 //! in the space (`speaking`: at most 4 a second).
+//! Last, while the space records, the tick hands its `Recorder` one packet
+//! (`record.rs`: the listeners' frame, the recording's own mix, or silence),
+//! which a second's page at a time goes to the recording's writer thread.
 //!
 //! Timing: a space's first tick comes one frame after the packet that woke it
-//! (playout delay), then every 20 ms on a monotonic clock. A late tick is
+//! (playout delay), then every 20 ms on a monotonic clock. A recording space
+//! ticks all the while (its file keeps the space's time); a mixer that wakes
+//! then plays from the tick after the one that found it awake, for the same
+//! playout delay. A late tick is
 //! caught up at once; more than `MAX_BEHIND` late, the missed ticks are skipped
 //! and counted into the frames' `seq`, so listeners see the gap. Once its
 //! mixer is inactive a space sends what is batched (and, once the rate
@@ -54,6 +60,7 @@
 mod batch;
 mod batching;
 mod pool;
+mod record;
 mod space;
 mod speakers;
 mod speaking;
@@ -64,6 +71,8 @@ use std::time::Duration;
 
 pub use batching::{Batching, DOWN_PERCENT, LISTENERS_PER_FRAME, STEPS};
 pub use pool::{PoolStats, TICK_BUCKETS_US, TickPool};
+pub use record::RecordError;
+pub use recording::{RecordingStats, repair};
 pub use space::{Driver, DriverStats};
 pub use speakers::{Pushed, SpeakerRoutes};
 pub use speaking::{MIN_INTERVAL as SPEAKING_MIN_INTERVAL, Speaking};

@@ -56,7 +56,7 @@ pub(crate) struct PoolShared {
     wake: Condvar,
     stop: AtomicBool,
     order: AtomicU64,
-    /// Spaces in the queue or being ticked now: the talking spaces.
+    /// Spaces in the queue or being ticked now: the talking spaces, and those recording.
     pub(crate) talking: AtomicUsize,
     /// The listeners the talking spaces' last audience messages reached, summed: what the server's one
     /// fan-out writer sends each frame to (`batching.rs`: the send budget is the server's).
@@ -238,7 +238,7 @@ impl TickPool {
         Arc::clone(&self.routes)
     }
 
-    /// Spaces ticking now (someone talks, or just stopped and their last frames are due).
+    /// Spaces ticking now (someone talks, or just stopped and their last frames are due, or it records).
     pub fn talking(&self) -> usize {
         self.shared.talking.load(Ordering::Relaxed)
     }

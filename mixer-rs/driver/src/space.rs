@@ -3,16 +3,19 @@
 //! pool ticks it while anyone talks, and forgets it while nobody does.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use fanout::Fanout;
 use mixer_core::Mixer;
+use recording::{Recorder, RecordingStats, StatsReader};
 
 use crate::batch::Batch;
 use crate::batching::Batching;
 use crate::pool::{PoolShared, TickPool};
+use crate::record::{RecordError, Running, record, vendor};
 use crate::speakers::SpeakerRoutes;
 use crate::speaking::Speaking;
 use crate::{FRAME, MAX_BEHIND, lock};
@@ -41,6 +44,10 @@ pub(crate) struct Slot {
     /// In the pool's queue or being ticked: never queued twice.
     scheduled: AtomicBool,
     stopped: AtomicBool,
+    /// A recording is starting or running: the space ticks even while nobody talks.
+    recording: AtomicBool,
+    /// The running recording's figures, readable without waiting for a tick.
+    recording_stats: Mutex<Option<StatsReader>>,
     /// What a tick changes; held for the whole tick, so `stop` waits for one under way.
     state: Mutex<SlotState>,
     next_seq: AtomicU64,
@@ -58,6 +65,9 @@ pub(crate) struct Slot {
 struct SlotState {
     batch: Batch,
     next_seq: u64,
+    recording: Option<Running>,
+    /// The last tick found the mixer inactive (the space ticks for its recording alone).
+    idle: bool,
 }
 
 impl Slot {
@@ -78,14 +88,26 @@ impl Slot {
     }
 
     /// Ticks once, for `deadline`; returns the next deadline, or `None` when the
-    /// mixer has gone quiet (what was batched is then sent) or the driver stopped.
+    /// mixer has gone quiet (what was batched is then sent) and nothing is
+    /// recorded, or the driver stopped.
+    ///
+    /// While recording, every tick hands the recorder one packet, mixer or
+    /// not, so the file keeps the space's time. A mixer that wakes while the
+    /// space ticks for its recording alone waits one tick before it plays:
+    /// the playout delay a wake-up from the pool's queue gives (`wake`), so
+    /// that its first packet has a frame's time to be joined by the next.
     pub(crate) fn tick(&self, deadline: Instant) -> Option<Instant> {
         let mut st = lock(&self.state);
         if self.stopped.load(Ordering::SeqCst) {
             return None;
         }
-        if self.mixer.is_active() {
-            match self.mixer.tick() {
+        let active = self.mixer.is_active();
+        let recording = st.recording.is_some();
+        let play = active && !st.idle;
+        st.idle = !active && recording;
+        let mut recorded = false;
+        if play {
+            match if recording { self.mixer.tick_recording() } else { self.mixer.tick() } {
                 Ok(out) => {
                     let seq = st.next_seq;
                     st.next_seq += 1;
@@ -93,11 +115,18 @@ impl Slot {
                     let sent = st.batch.add(seq, &out, &lock(&self.routes), &*self.fanout, self.audience_group, &self.server_audience);
                     self.sent(&st, sent);
                     self.speak(&out.mixed, seq, deadline);
+                    if let Some(running) = &mut st.recording {
+                        record(&mut running.recorder, Some(&out));
+                        recorded = true;
+                    }
                 }
                 Err(_) => {
                     self.tick_errors.fetch_add(1, Ordering::Relaxed);
                 }
             }
+        }
+        if let Some(running) = st.recording.as_mut().filter(|_| !recorded) {
+            record(&mut running.recorder, None);
         }
         let mut next = deadline + FRAME;
         let now = Instant::now();
@@ -106,15 +135,25 @@ impl Slot {
             st.next_seq += u64::from(missed);
             self.skipped.fetch_add(u64::from(missed), Ordering::Relaxed);
             next += FRAME * missed;
+            if let Some(running) = &mut st.recording {
+                // The recording keeps the space's time: what was skipped is silence there.
+                running.recorder.push_silence(u64::from(missed));
+            }
         }
         self.next_seq.store(st.next_seq, Ordering::Relaxed);
         if self.mixer.is_active() {
             return Some(next);
         }
         self.flush(&mut st);
+        // Quiet: its audience no longer counts in the server's, recording or not.
         st.batch.withdraw(&self.server_audience);
-        // A quiet mixer has no talkers; the space stays queued until that has been told.
-        self.speak(&[], st.next_seq, deadline).then_some(next)
+        // A quiet mixer has no talkers; the space stays queued until that has been told, and while it records.
+        let untold = self.speak(&[], st.next_seq, deadline);
+        if untold || st.recording.is_some() {
+            return Some(next);
+        }
+        st.idle = false;
+        None
     }
 
     /// This tick's talkers, told to everyone when they changed (at most one
@@ -162,7 +201,8 @@ impl Slot {
     pub(crate) fn went_quiet(self: &Arc<Self>, pool: &PoolShared) {
         self.scheduled.store(false, Ordering::SeqCst);
         pool.talking.fetch_sub(1, Ordering::Relaxed);
-        if self.mixer.is_active() {
+        // A recording that started meanwhile found the space still scheduled, as a packet would.
+        if self.mixer.is_active() || self.recording.load(Ordering::SeqCst) {
             self.wake(pool);
         }
     }
@@ -198,7 +238,9 @@ impl Driver {
             routes: Mutex::new(BTreeMap::new()),
             scheduled: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
-            state: Mutex::new(SlotState { batch, next_seq: first_seq }),
+            recording: AtomicBool::new(false),
+            recording_stats: Mutex::new(None),
+            state: Mutex::new(SlotState { batch, next_seq: first_seq, recording: None, idle: false }),
             next_seq: AtomicU64::new(first_seq),
             ticks: AtomicU64::new(0),
             skipped: AtomicU64::new(0),
@@ -289,8 +331,71 @@ impl Driver {
         }
     }
 
+    /// Starts recording the space into a new file at `path` (never over an
+    /// existing one), an Ogg Opus stream with serial number `serial`, from the
+    /// next tick on; from then the space ticks every 20 ms, talking or not.
+    /// The file is created and its headers made durable here, on the
+    /// caller's thread; the tick threads only hand pages to the recording's
+    /// writer thread.
+    pub fn start_recording(&self, path: &Path, serial: u32) -> Result<(), RecordError> {
+        let slot = &self.slot;
+        if slot.stopped.load(Ordering::SeqCst) {
+            return Err(RecordError::Stopped);
+        }
+        if slot.recording.swap(true, Ordering::SeqCst) {
+            return Err(RecordError::AlreadyRecording);
+        }
+        // The file is made without the tick's lock: a tick never waits on the disk.
+        let recorder = match Recorder::create(path, serial, &vendor()) {
+            Ok(recorder) => recorder,
+            Err(err) => {
+                slot.recording.store(false, Ordering::SeqCst);
+                return Err(RecordError::Io(err));
+            }
+        };
+        let stats = recorder.stats_reader();
+        {
+            let mut st = lock(&slot.state);
+            // Checked under the lock that `stop` takes after setting it: no recorder outlives a stop.
+            if slot.stopped.load(Ordering::SeqCst) {
+                drop(st);
+                recorder.finish();
+                slot.recording.store(false, Ordering::SeqCst);
+                return Err(RecordError::Stopped);
+            }
+            st.recording = Some(Running::new(recorder));
+        }
+        *lock(&slot.recording_stats) = Some(stats);
+        slot.wake(&self.pool);
+        Ok(())
+    }
+
+    /// Whether input `input`'s voice may enter the recording (default: it may
+    /// not), from the next tick on; kept whether or not a recording runs, and
+    /// forgotten when the input is removed from the mixer.
+    pub fn set_consent(&self, input: u64, consent: bool) {
+        self.slot.mixer.set_consent(input, consent);
+    }
+
+    /// Ends the recording: its last page goes out with the end-of-stream flag
+    /// and is synced (after a tick under way ends; this waits on the disk).
+    /// Ticks a busy pool still owed it are written as silence first, so the
+    /// file is as long as the recording ran. `None` if none was running.
+    pub fn stop_recording(&self) -> Option<RecordingStats> {
+        let running = lock(&self.slot.state).recording.take()?;
+        let stats = running.finish();
+        *lock(&self.slot.recording_stats) = None;
+        self.slot.recording.store(false, Ordering::SeqCst);
+        Some(stats)
+    }
+
+    /// The running recording's figures so far (what its file holds now).
+    pub fn recording_stats(&self) -> Option<RecordingStats> {
+        lock(&self.slot.recording_stats).as_ref().map(StatsReader::get)
+    }
+
     /// No more ticks and no more routes; what is batched is sent now (after a tick under way
-    /// ends). Idempotent.
+    /// ends), and a recording is finished. Idempotent.
     pub fn stop(&self) {
         if self.slot.stopped.swap(true, Ordering::SeqCst) {
             return;
@@ -299,10 +404,13 @@ impl Driver {
         for (input, conn) in routes {
             self.speakers.clear(conn, &self.slot, input);
         }
-        let mut st = lock(&self.slot.state);
-        self.slot.flush(&mut st);
-        st.batch.withdraw(&self.slot.server_audience);
-        self.slot.next_seq.store(st.next_seq, Ordering::Relaxed);
+        {
+            let mut st = lock(&self.slot.state);
+            self.slot.flush(&mut st);
+            st.batch.withdraw(&self.slot.server_audience);
+            self.slot.next_seq.store(st.next_seq, Ordering::Relaxed);
+        }
+        self.stop_recording();
     }
 }
 

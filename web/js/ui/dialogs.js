@@ -97,12 +97,13 @@ export function setUpDialogs(app) {
       return;
     }
     const speakers = document.getElementById("create-policy").value;
+    const record = document.getElementById("create-record").checked;
     error.textContent = "";
     busy(submit, true);
     try {
       if (later()) {
         const startsAt = new Date(document.getElementById("create-at").value).getTime();
-        const reply = await app.conn.request({ type: "schedule_space", title, description, topics, starts_at: startsAt });
+        const reply = await app.conn.request({ type: "schedule_space", title, description, topics, starts_at: startsAt, record });
         app.toast(`“${reply.space.title}” is scheduled. Share it so people can set a reminder.`);
         document.getElementById("create-dialog").close();
         app.navigate("/");
@@ -110,7 +111,7 @@ export function setUpDialogs(app) {
       } else {
         if (app.spaceId) await app.leave({ navigate: false });
         await app.startAudio();
-        const joined = await app.conn.request({ type: "create_space", title, description, topics, speakers });
+        const joined = await app.conn.request({ type: "create_space", title, description, topics, speakers, record });
         document.getElementById("create-dialog").close();
         app.entered(joined);
       }

@@ -81,6 +81,7 @@ export class Dock {
             },
           }),
           " Voice processing"),
+        app.recordingUi.dockControl(space),
       );
       if (space.role !== "host") {
         mine.push(h("button", { class: "btn ghost", type: "button", onclick: () => app.request({ type: "set_role", user: me, role: "listener" }).catch(() => {}) }, "Leave the mic"));

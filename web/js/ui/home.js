@@ -1,6 +1,7 @@
 // The home screen: live and upcoming spaces, search, reminders, and the host's scheduled spaces.
 
 import { dateTimeText, fill, h, isGuest } from "./dom.js";
+import { recordingMark } from "./recording.js";
 import { shareButton } from "./share.js";
 
 const REFRESH_MS = 15000;
@@ -80,7 +81,7 @@ export class HomeView {
     return h(
       "li",
       { class: "card live" },
-      h("div", { class: "card-top" }, h("span", { class: "pill live" }, "LIVE"), topics(s.topics)),
+      h("div", { class: "card-top" }, h("span", { class: "pill live" }, "LIVE"), recordingMark(s.recording ? {} : null), topics(s.topics)),
       h("h3", { class: "card-title" }, h("a", { href: `/s/${s.space_id}`, onclick: (e) => { e.preventDefault(); open(); } }, s.title)),
       h("p", { class: "card-host" }, "Hosted by ", h("strong", {}, isGuest(s.host) ? `${s.host_name} (guest)` : `@${s.host_name}`)),
       h(
@@ -122,7 +123,7 @@ export class HomeView {
     return h(
       "li",
       { class: "card upcoming" },
-      h("div", { class: "card-top" }, h("span", { class: "pill" }, dateTimeText(s.starts_at)), topics(s.topics)),
+      h("div", { class: "card-top" }, h("span", { class: "pill" }, dateTimeText(s.starts_at)), s.record ? h("span", { class: "badge rec-badge", title: "This space will be recorded" }, "● Recorded") : null, topics(s.topics)),
       h("h3", { class: "card-title" }, s.title),
       s.description ? h("p", { class: "card-desc" }, s.description) : null,
       h("p", { class: "card-host" }, "Hosted by ", h("strong", {}, `@${s.host_name}`), ` · ${s.reminder_count} reminded`),

@@ -6,6 +6,7 @@ import { onMic } from "../space-state.js";
 import { Dock } from "./dock.js";
 import { avatar, fill, h, isGuest } from "./dom.js";
 import { topics } from "./home.js";
+import { recordingMark } from "./recording.js";
 import { shareButton } from "./share.js";
 import { Timeline } from "./timeline.js";
 
@@ -84,6 +85,7 @@ export class SpaceView {
     this.renderModeration(space);
     this.timeline.render();
     this.dock.render();
+    this.app.recordingUi.update();
     this.app.show("space");
   }
 
@@ -100,6 +102,7 @@ export class SpaceView {
         "div",
         { class: "head-row" },
         h("span", { class: `pill ${live && !space.removed ? "live" : ""}` }, live ? "LIVE" : "ENDED"),
+        recordingMark(live && !space.removed ? space.recording : null),
         topics(space.topics),
         h("span", { class: "spacer" }),
         shareButton(this.app, space.id, space.title),
@@ -242,6 +245,7 @@ export class SpaceView {
         "div",
         { class: "mod-row" },
         h("button", { class: "btn small", type: "button", onclick: () => req({ type: "mute_all" }) }, "Mute all"),
+        this.app.recordingUi.hostSwitch(space),
         my === "host"
           ? h(
               "label",
