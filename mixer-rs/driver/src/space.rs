@@ -3,19 +3,18 @@
 //! pool ticks it while anyone talks, and forgets it while nobody does.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use fanout::Fanout;
 use mixer_core::Mixer;
-use recording::{Recorder, RecordingStats, StatsReader};
+use recording::StatsReader;
 
 use crate::batch::Batch;
 use crate::batching::Batching;
 use crate::pool::{PoolShared, TickPool};
-use crate::record::{RecordError, Running, record, vendor};
+use crate::record::{Running, record};
 use crate::speakers::SpeakerRoutes;
 use crate::speaking::Speaking;
 use crate::{FRAME, MAX_BEHIND, lock};
@@ -34,7 +33,7 @@ pub struct DriverStats {
 }
 
 pub(crate) struct Slot {
-    mixer: Arc<Mixer>,
+    pub(crate) mixer: Arc<Mixer>,
     fanout: Arc<Fanout>,
     audience_group: u64,
     /// The server's audience (the pool's: `batching.rs`), which this space's joins while it talks.
@@ -43,13 +42,13 @@ pub(crate) struct Slot {
     routes: Mutex<BTreeMap<u64, u64>>,
     /// In the pool's queue or being ticked: never queued twice.
     scheduled: AtomicBool,
-    stopped: AtomicBool,
+    pub(crate) stopped: AtomicBool,
     /// A recording is starting or running: the space ticks even while nobody talks.
-    recording: AtomicBool,
+    pub(crate) recording: AtomicBool,
     /// The running recording's figures, readable without waiting for a tick.
-    recording_stats: Mutex<Option<StatsReader>>,
+    pub(crate) recording_stats: Mutex<Option<StatsReader>>,
     /// What a tick changes; held for the whole tick, so `stop` waits for one under way.
-    state: Mutex<SlotState>,
+    pub(crate) state: Mutex<SlotState>,
     next_seq: AtomicU64,
     ticks: AtomicU64,
     skipped: AtomicU64,
@@ -62,10 +61,10 @@ pub(crate) struct Slot {
     speaking: Mutex<Option<Speaking>>,
 }
 
-struct SlotState {
+pub(crate) struct SlotState {
     batch: Batch,
     next_seq: u64,
-    recording: Option<Running>,
+    pub(crate) recording: Option<Running>,
     /// The last tick found the mixer inactive (the space ticks for its recording alone).
     idle: bool,
 }
@@ -186,7 +185,7 @@ impl Slot {
 
     /// Queues a first tick one frame from now (the playout delay: each talker's
     /// next packet is then usually there when needed) unless already queued.
-    fn wake(self: &Arc<Self>, pool: &PoolShared) {
+    pub(crate) fn wake(self: &Arc<Self>, pool: &PoolShared) {
         if self.stopped.load(Ordering::SeqCst) || self.scheduled.load(Ordering::Relaxed) {
             return;
         }
@@ -210,8 +209,8 @@ impl Slot {
 
 /// A space's driver; `stop` (or drop) sends what is batched and unregisters it.
 pub struct Driver {
-    slot: Arc<Slot>,
-    pool: Arc<PoolShared>,
+    pub(crate) slot: Arc<Slot>,
+    pub(crate) pool: Arc<PoolShared>,
     speakers: Arc<SpeakerRoutes>,
 }
 
@@ -329,69 +328,6 @@ impl Driver {
             frames_per_message: s.frames_per_message.load(Ordering::Relaxed),
             batch_switches: s.batch_switches.load(Ordering::Relaxed),
         }
-    }
-
-    /// Starts recording the space into a new file at `path` (never over an
-    /// existing one), an Ogg Opus stream with serial number `serial`, from the
-    /// next tick on; from then the space ticks every 20 ms, talking or not.
-    /// The file is created and its headers made durable here, on the
-    /// caller's thread; the tick threads only hand pages to the recording's
-    /// writer thread.
-    pub fn start_recording(&self, path: &Path, serial: u32) -> Result<(), RecordError> {
-        let slot = &self.slot;
-        if slot.stopped.load(Ordering::SeqCst) {
-            return Err(RecordError::Stopped);
-        }
-        if slot.recording.swap(true, Ordering::SeqCst) {
-            return Err(RecordError::AlreadyRecording);
-        }
-        // The file is made without the tick's lock: a tick never waits on the disk.
-        let recorder = match Recorder::create(path, serial, &vendor()) {
-            Ok(recorder) => recorder,
-            Err(err) => {
-                slot.recording.store(false, Ordering::SeqCst);
-                return Err(RecordError::Io(err));
-            }
-        };
-        let stats = recorder.stats_reader();
-        {
-            let mut st = lock(&slot.state);
-            // Checked under the lock that `stop` takes after setting it: no recorder outlives a stop.
-            if slot.stopped.load(Ordering::SeqCst) {
-                drop(st);
-                recorder.finish();
-                slot.recording.store(false, Ordering::SeqCst);
-                return Err(RecordError::Stopped);
-            }
-            st.recording = Some(Running::new(recorder));
-        }
-        *lock(&slot.recording_stats) = Some(stats);
-        slot.wake(&self.pool);
-        Ok(())
-    }
-
-    /// Whether input `input`'s voice may enter the recording (default: it may
-    /// not), from the next tick on; kept whether or not a recording runs, and
-    /// forgotten when the input is removed from the mixer.
-    pub fn set_consent(&self, input: u64, consent: bool) {
-        self.slot.mixer.set_consent(input, consent);
-    }
-
-    /// Ends the recording: its last page goes out with the end-of-stream flag
-    /// and is synced (after a tick under way ends; this waits on the disk).
-    /// Ticks a busy pool still owed it are written as silence first, so the
-    /// file is as long as the recording ran. `None` if none was running.
-    pub fn stop_recording(&self) -> Option<RecordingStats> {
-        let running = lock(&self.slot.state).recording.take()?;
-        let stats = running.finish();
-        *lock(&self.slot.recording_stats) = None;
-        self.slot.recording.store(false, Ordering::SeqCst);
-        Some(stats)
-    }
-
-    /// The running recording's figures so far (what its file holds now).
-    pub fn recording_stats(&self) -> Option<RecordingStats> {
-        lock(&self.slot.recording_stats).as_ref().map(StatsReader::get)
     }
 
     /// No more ticks and no more routes; what is batched is sent now (after a tick under way
