@@ -230,7 +230,7 @@ async def _serve_until_signal(config: GatewayConfig, started: list[Server]) -> N
     drain stops at once (every connection still open is closed with 1001)."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
-            printed = trio.Event()  # the HTTP side starts once the lines are out (gateway.server.serve_web)
+            printed = trio.Event()  # the HTTP side starts once the lines are out (gateway.late_start.serve_web)
             server: Server = await nursery.start(partial(serve, config, web_after=printed))
             started.append(server)
             # The one line on stdout: scripts and tests read the bound port from it.

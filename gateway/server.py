@@ -6,8 +6,6 @@ listener socket, and every session, in one nursery. `Gateway.shut_down()` closes
 
 from __future__ import annotations
 
-import importlib
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +35,7 @@ from gateway.errors import CloseCode, report_incident
 from gateway.gcpolicy import GcPolicy
 from gateway.handles import HandleCheck
 from gateway.identity import GuestIds
+from gateway.late_start import finish_start, finish_start_after
 from gateway.limits import Limits, LimitSettings
 from gateway.loopwatch import LoopWatch
 from gateway.metrics import GatewayMetrics
@@ -48,7 +47,7 @@ from gateway.session import CLOSE_TIMEOUT_S, Session
 from gateway.space_store import SqliteSpaceStore
 from gateway.transport import Refusal, open_http_socket, open_listeners, pump_wire, serve_python
 from gateway.webhooks import Receivers, WebhookConfig, WebhookOutbox
-from gateway.webrtc import RtcService, RtcSettings, browser_ice_urls, is_loopback
+from gateway.webrtc import RtcService, RtcSettings, is_loopback
 from mixer import BatchPolicy, Fanout, Wire
 
 log = logs.get_logger("gateway")
@@ -326,28 +325,6 @@ class Server:
     """The Rust transport's reader of client sockets (its stats say what it took itself)."""
 
 
-async def serve_web(
-    gateway: Gateway, ws_port: int, sock: socket.socket, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
-) -> None:
-    """The HTTP side on its listening socket (gateway/http: the web client, /healthz, /readyz, /metrics, the admin
-    API) until cancelled; reports its port. Its code (starlette, hypercorn: a fifth of start-up's CPU) is
-    imported here, when it starts, not with the server, and in a worker thread: the event loop goes on serving
-    meanwhile (an import in the loop stalled it for 0.1 s)."""
-    await trio.to_thread.run_sync(importlib.import_module, "gateway.http")
-    from gateway.http import WebSettings, admin_routes, build_app, ops_routes, recording_routes, serve_http
-
-    config = gateway.config
-    ops = ops_routes(gateway.metrics.render, lambda: gateway.draining, config.metrics_token)
-    ops += admin_routes(gateway.admin, config.admin_token)
-    ops += recording_routes(gateway.db, gateway.services.replays)
-    ice = browser_ice_urls(config.rtc.ice_servers) if config.rtc is not None else ()
-    app = build_app(WebSettings(ws_port=ws_port, public_ws_url=config.public_ws_url, ice_servers=ice), ops)
-    async with trio.open_nursery() as nursery:
-        port = await nursery.start(serve_http, app, sock)
-        log.info("web client on http://%s:%d/", config.host, port)
-        task_status.started(port)
-
-
 async def serve(
     config: GatewayConfig,
     *,
@@ -356,7 +333,7 @@ async def serve(
 ) -> None:
     """Run the server until cancelled; reports a `Server` (with the bound ports) through `task_status`.
 
-    The HTTP side (`serve_web`) and the garbage-collection policy start before that report, or, with
+    The HTTP side (`gateway.late_start.serve_web`) and the garbage-collection policy start before that report, or, with
     `web_after`, once that event is set: `stoa serve` sets it once it has printed that it listens, so that the
     WebSocket gateway serves as soon as it can. The HTTP socket listens from the start either way: a request
     meanwhile waits in its queue.
@@ -426,9 +403,9 @@ async def serve(
             http_port = None if http_socket is None else int(http_socket.getsockname()[1])
             await nursery.start(gateway.loop_watch.run)
             if web_after is None:
-                await _finish_start(nursery, gateway, port, http_socket)
+                await finish_start(nursery, gateway, port, http_socket)
             else:
-                nursery.start_soon(_finish_start_after, web_after, nursery, gateway, port, http_socket)
+                nursery.start_soon(finish_start_after, web_after, nursery, gateway, port, http_socket)
             log.info("listening on ws://%s:%d/ (%s transport)", config.host, port, config.transport)
             task_status.started(Server(port, gateway, http_port, wire))
     finally:
@@ -438,19 +415,3 @@ async def serve(
             wire.shutdown()  # after the fan-out's: every descriptor is then released, and closed
         if http_socket is not None and http_socket.fileno() != -1:  # not yet handed to hypercorn
             http_socket.close()
-
-
-async def _finish_start(nursery: trio.Nursery, gateway: Gateway, ws_port: int, sock: socket.socket | None) -> None:
-    """The last of start-up: the HTTP side, then the garbage-collection policy (last: it freezes what start-up
-    made, the HTTP side's modules included)."""
-    if sock is not None:
-        await nursery.start(serve_web, gateway, ws_port, sock)
-    if gateway.gc_policy is not None:
-        await nursery.start(gateway.gc_policy.run)
-
-
-async def _finish_start_after(
-    ready: trio.Event, nursery: trio.Nursery, gateway: Gateway, ws_port: int, sock: socket.socket | None
-) -> None:
-    await ready.wait()
-    await _finish_start(nursery, gateway, ws_port, sock)

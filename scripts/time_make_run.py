@@ -1,7 +1,7 @@
 """How long `make run` takes on a set-up machine to reach a listening server: from starting make to the server's
 `stoa: listening` line on stdout, whether anything was printed before that line, and the server's own CPU time
 up to it (from /proc: what the wall time approaches on a machine with a free core); then how long until its HTTP
-side first answers (`/healthz`: its code loads once the server listens, gateway.server.serve_web). Each run
+side first answers (`/healthz`: its code loads once the server listens, gateway.late_start.serve_web). Each run
 uses free ports and a fresh data folder (a first start: the store's schema is created), then drains the server.
 
     .venv/bin/python scripts/time_make_run.py [RUNS]
