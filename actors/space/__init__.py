@@ -1,6 +1,6 @@
 """Spaces: the product's domain (pure rules over frozen values) and the SpaceActor that performs them."""
 
-from actors.space.actor import MixConfig, SpaceActor
+from actors.space.actor import SpaceActor
 from actors.space.audience import Audience, Fanout
 from actors.space.commands import MemberLink
 from actors.space.directory import ABANDON_AFTER_S, SpaceDirectory
@@ -32,6 +32,7 @@ from actors.space.events import (
 from actors.space.ingress import AudioIngress, AudioStats
 from actors.space.persistence import SpaceStore, StoredSpace
 from actors.space.ref import SpaceRef
+from actors.space.ticking import MixConfig
 from actors.space.values import (
     MAX_COHOSTS,
     MAX_PINNED,

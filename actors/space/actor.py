@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import msgspec
 import trio
@@ -70,33 +69,10 @@ from actors.space.persistence import NO_STORE, SEQ_BLOCK, SpaceStore
 from actors.space.recorder import PartFinished, PartStarted, Recorder
 from actors.space.recording_log import recording_write
 from actors.space.values import SpaceState, SpaceStatus
-from mixer import Mixer
 
 log = logging.getLogger("actors.space")
 
 AUDIENCE_INTERVAL_S = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class MixConfig:
-    bitrate: int = 32000
-    complexity: int = 5
-    max_queue: int = 6
-    hangover_ticks: int = 5
-    max_mixed: int = 4
-    silence_dbfs: int = -50
-    hold_ticks: int = 10
-
-    def new_mixer(self) -> Mixer:
-        return Mixer(
-            bitrate=self.bitrate,
-            complexity=self.complexity,
-            max_queue=self.max_queue,
-            hangover_ticks=self.hangover_ticks,
-            max_mixed=self.max_mixed,
-            silence_dbfs=self.silence_dbfs,
-            hold_ticks=self.hold_ticks,
-        )
 
 
 def now_ms() -> int:
@@ -108,7 +84,7 @@ class SpaceActor(Actor):
                  "_seq_reserved", "_store", "state")  # fmt: skip
 
     reply_errors = (SpaceError,)
-    batch_types = (Join,)
+    batch_types = (Join, Leave)
     batch_limit = 100  # the gateway's snapshot names the latest 100 arrivals: each joiner of a batch is there
 
     def __init__(
@@ -150,7 +126,7 @@ class SpaceActor(Actor):
                 # Sessions push through the space's AudioIngress; a packet told to the actor goes there too.
                 self._ingress.push(message.user, message.seq, message.captured_at, message.opus)
                 return None
-            case Join():
+            case Join() | Leave():
                 result = (await self.handle_batch([message], ctx))[0]
                 if isinstance(result, SpaceError):
                     raise result
@@ -164,14 +140,6 @@ class SpaceActor(Actor):
                     message.link.resumed(self.state, self.state.log.since(message.last_seq, self.state.seq))
                 self._attach(message.user, message.link)
                 return self.state
-            case Leave():
-                current = self._audience.links.get(message.user)
-                if message.link is not None and current is not None and current is not message.link:
-                    return None  # a newer connection of the same user replaced this one: it stays
-                await self._commit(ctx, *domain.apply(self.state, message, now_ms()))
-                self._audience.detach(message.user)
-                self._sync_routes()
-                return None
             case RemoveParticipant():
                 # The removed connection gets the event (its session then leaves), and nothing after it.
                 await self._commit(ctx, *domain.apply(self.state, message, now_ms()))
@@ -219,12 +187,27 @@ class SpaceActor(Actor):
         raise TypeError(f"a space does not handle {type(message).__name__}")
 
     async def handle_batch(self, messages: list[object], ctx: Context) -> list[object]:
-        """Joins waiting together (a burst of listeners) are taken in at once: one new state, one commit,
-        and every joiner of the batch sees the same snapshot (so it is encoded once). Each is answered with
-        the state or its own refusal. The snapshot goes first, then membership, so every later event
-        reaches each joiner after its snapshot."""
-        joins = [message for message in messages if isinstance(message, Join)]
-        assert len(joins) == len(messages)  # batch_types
+        """Joins and leaves waiting together (a crowd coming or going) are taken a run of the same kind at a
+        time, in order: per run one new state and one commit, so each costs O(1) however many are present."""
+        results: list[object] = []
+        start = 0
+        while start < len(messages):
+            kind = type(messages[start])
+            end = start + 1
+            while end < len(messages) and type(messages[end]) is kind:
+                end += 1
+            run = messages[start:end]
+            if kind is Join:
+                results += await self._take_joins(ctx, [m for m in run if isinstance(m, Join)])
+            else:
+                results += await self._take_leaves(ctx, [m for m in run if isinstance(m, Leave)])
+            start = end
+        return results
+
+    async def _take_joins(self, ctx: Context, joins: list[Join]) -> list[object]:
+        """Every joiner of the run sees the same snapshot (so it is encoded once), answered with the state or
+        its own refusal. The snapshot goes first, then membership, so every later event reaches each joiner
+        after its snapshot."""
         state, events, refusals = domain.apply_joins(self.state, joins, now_ms())
         await self._commit(ctx, state, events)
         for join, refusal in zip(joins, refusals, strict=True):
@@ -241,6 +224,21 @@ class SpaceActor(Actor):
                 self._ingress.restart_stream(join.user)
         self._sync_routes()
         return [state if refusal is None else refusal for refusal in refusals]
+
+    async def _take_leaves(self, ctx: Context, leaves: list[Leave]) -> list[object]:
+        """A leave whose link a newer connection of the same user replaced is no leave: that one stays."""
+        links = self._audience.links
+        kept = [i for i, m in enumerate(leaves) if m.link is None or links.get(m.user) in (None, m.link)]
+        state, events, refusals = domain.apply_leaves(self.state, [leaves[i] for i in kept], now_ms())
+        if state is not self.state or events:
+            await self._commit(ctx, state, events)
+        results: list[object] = [None] * len(leaves)
+        for i, refusal in zip(kept, refusals, strict=True):
+            results[i] = refusal
+            if refusal is None:
+                self._audience.detach(leaves[i].user)
+        self._sync_routes()
+        return results
 
     async def _commit(self, ctx: Context, state: SpaceState, events: list[SpaceEvent]) -> None:
         """Make `state` current: write what must last, then stash it, bring the mixer's inputs in step with

@@ -33,14 +33,14 @@ from actors.runtime import (
     open_supervisor,
 )
 from actors.space import domain, errors
-from actors.space.actor import MixConfig, SpaceActor, now_ms
+from actors.space.actor import SpaceActor, now_ms
 from actors.space.audience import Audience, Fanout
 from actors.space.events import SpaceEnded
 from actors.space.ingress import AudioIngress, AudioStats
 from actors.space.persistence import NO_STORE, RecordingNote, RecordingWrite, SpaceStore, restored
 from actors.space.recorder import PartFinished, Recorder, repair
 from actors.space.ref import SpaceRef
-from actors.space.ticking import open_ticker
+from actors.space.ticking import MixConfig, open_ticker
 from actors.space.values import SpaceState, SpeakerPolicy
 from mixer import BatchPolicy, Fanout as RustFanout, TickPool
 
@@ -229,8 +229,9 @@ class SpaceDirectory:
         recorder = Recorder(audio.ticker, self._data_dir)
         spec = ChildSpec(
             id=space_id,
-            start=partial(SpaceActor, state, audience, audio, self._space_over, self._store, self._space_unmoderated,
-                          recorder),  # fmt: skip
+            start=partial(
+                SpaceActor, state, audience, audio, self._space_over, self._store, self._space_unmoderated, recorder
+            ),  # fmt: skip
             restart=Restart.TRANSIENT,
             mailbox_size=256,
             intensity=SPACE_RESTARTS,

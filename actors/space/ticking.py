@@ -21,6 +21,7 @@ Only the Rust driver records (the recording mix is made in its tick: `docs/recor
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import trio
@@ -32,6 +33,31 @@ if TYPE_CHECKING:
     from mixer import RecordingStats
 
 log = logging.getLogger("actors.space")
+
+
+@dataclass(frozen=True, slots=True)
+class MixConfig:
+    """The settings of each space's mixer (`mixer.Mixer`), the same for every space of a server."""
+
+    bitrate: int = 32000
+    complexity: int = 5
+    max_queue: int = 6
+    hangover_ticks: int = 5
+    max_mixed: int = 4
+    silence_dbfs: int = -50
+    hold_ticks: int = 10
+
+    def new_mixer(self) -> Mixer:
+        return Mixer(
+            bitrate=self.bitrate,
+            complexity=self.complexity,
+            max_queue=self.max_queue,
+            hangover_ticks=self.hangover_ticks,
+            max_mixed=self.max_mixed,
+            silence_dbfs=self.silence_dbfs,
+            hold_ticks=self.hold_ticks,
+        )
+
 
 FRAME_S = 0.020
 MAX_BEHIND_S = 0.2

@@ -49,6 +49,7 @@ __all__ = [
     "announce_audience",
     "apply",
     "apply_joins",
+    "apply_leaves",
     "audio_refusal",
     "holds_post",
     "latest_posts",
@@ -73,6 +74,18 @@ def apply_joins(
     if state.status is SpaceStatus.ENDED:
         return state, [], [errors.SpaceOver(f"space {state.space_id} has ended") for _ in joins]
     new, events, refusals = membership.join_all(state, [(join.user, join.name) for join in joins], now_ms)
+    return abandonment.track(state, new, now_ms), events, refusals
+
+
+def apply_leaves(
+    state: SpaceState, leaves: list[Leave], now_ms: int
+) -> tuple[SpaceState, list[SpaceEvent], list[errors.SpaceError | None]]:
+    """`apply` of many leaves at once (a crowd leaving together), as if one after another: the new state,
+    the events, and per leave its refusal or None (`membership.leave_all`)."""
+    if state.status is SpaceStatus.ENDED:
+        return state, [], [errors.SpaceOver(f"space {state.space_id} has ended") for _ in leaves]
+    new, events, refusals = membership.leave_all(state, [(leave.user, leave.reason) for leave in leaves], now_ms)
+    new, events = recording.follow_membership(state, new, events, now_ms)
     return abandonment.track(state, new, now_ms), events, refusals
 
 

@@ -172,24 +172,69 @@ def resumable(state: SpaceState, user: str) -> bool:
 def leave(state: SpaceState, user: str, reason: str, now_ms: int) -> Result:
     """`reason` "disconnected": the user's connection closed (and their place was kept for the resume
     window, if the gateway keeps one): the space remembers them among the `gone` (see `resumable`)."""
-    role = member_role(state, user)
-    roles = dict(state.roles)
-    del roles[user]
-    if reason == "disconnected":
-        state = replace(state, gone=(*without(state.gone, user), user)[-MAX_GONE:])
-    if role.on_mic:
-        seq = state.seq + 1
-        names = state.names if user == state.host else {u: n for u, n in state.names.items() if u != user}
-        on_mic, muted = without(state.on_mic, user), without(state.muted, user)
-        new = replace(state, roles=roles, names=names, on_mic=on_mic, muted=muted, seq=seq)
-        return new, [ParticipantLeft(state.space_id, seq, now_ms, user, reason)]
-    departed = state.departed if len(state.departed) >= MAX_CHURN_NAMES else (*state.departed, user)
-    new = replace(state, roles=roles, departed=departed, departed_count=state.departed_count + 1)
-    if user not in state.hands:
-        return new, []
-    seq = state.seq + 1
-    new = replace(new, hands=without(state.hands, user), seq=seq)
-    return new, [HandLowered(state.space_id, seq, now_ms, user, "left", user)]
+    new, events, refusals = leave_all(state, [(user, reason)], now_ms)
+    if refusals[0] is not None:
+        raise refusals[0]
+    return new, events
+
+
+def leave_all(
+    state: SpaceState, leaves: list[tuple[str, str]], now_ms: int
+) -> tuple[SpaceState, list[SpaceEvent], list[errors.SpaceError | None]]:
+    """Leaves of `(user, reason)`, as if each were applied after the one before (`leave`), with one copy of
+    the space's maps for all of them: when a crowd goes (the end of a popular space, a network cut), each
+    leave costs O(1), not a copy of the audience (which made 10,000 departures cost 10,000 copies of
+    10,000 roles). Returns the new state, the events, and per leave its refusal (`NotInSpace`) or None."""
+    roles: dict[str, Role] | None = None  # copied at the first change
+    names, on_mic, muted, hands, seq = state.names, state.on_mic, state.muted, state.hands, state.seq
+    departed, departed_count = list(state.departed), state.departed_count
+    gone: dict[str, None] | None = None  # in order, the latest last; built at the first disconnection
+    events: list[SpaceEvent] = []
+    refusals: list[errors.SpaceError | None] = []
+    for user, reason in leaves:
+        present = state.roles if roles is None else roles
+        role = present.get(user)
+        if role is None:
+            refusals.append(errors.NotInSpace(f"{user} is not in this space"))
+            continue
+        refusals.append(None)
+        if roles is None:
+            roles = dict(state.roles)
+        del roles[user]
+        if reason == "disconnected":
+            if gone is None:
+                gone = dict.fromkeys(state.gone)
+            gone.pop(user, None)
+            gone[user] = None
+        if role.on_mic:
+            seq += 1
+            if user != state.host:
+                names = {u: n for u, n in names.items() if u != user}
+            on_mic, muted = without(on_mic, user), without(muted, user)
+            events.append(ParticipantLeft(state.space_id, seq, now_ms, user, reason))
+            continue
+        if len(departed) < MAX_CHURN_NAMES:
+            departed.append(user)
+        departed_count += 1
+        if user in hands:
+            seq += 1
+            hands = without(hands, user)
+            events.append(HandLowered(state.space_id, seq, now_ms, user, "left", user))
+    if roles is None:
+        return state, events, refusals
+    new = replace(
+        state,
+        roles=roles,
+        names=names,
+        on_mic=on_mic,
+        muted=muted,
+        hands=hands,
+        seq=seq,
+        departed=tuple(departed),
+        departed_count=departed_count,
+        gone=state.gone if gone is None else tuple(gone)[-MAX_GONE:],
+    )
+    return new, events, refusals
 
 
 def end(state: SpaceState, by: str, now_ms: int) -> Result:
