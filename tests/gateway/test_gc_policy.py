@@ -38,7 +38,7 @@ async def policy_running(policy: GcPolicy) -> AsyncIterator[None]:
 
 async def test_old_objects_are_frozen_a_bounded_batch_at_a_time_and_garbage_is_freed_first() -> None:
     thresholds = gc.get_threshold()
-    policy = GcPolicy(check_s=0.005, young_budget=20_000, sweep_s=3600)
+    policy = GcPolicy(check_s=0.005, young_budget=20_000, sweep_s=3600, quiet_s=None)  # never a burst
     freed: list[int] = []
     async with policy_running(policy):
         assert gc.get_threshold()[2] > 10**9  # no full collection of CPython's own
@@ -59,6 +59,28 @@ async def test_old_objects_are_frozen_a_bounded_batch_at_a_time_and_garbage_is_f
     assert old_now <= 20_000 + 10_000  # never far past the budget between checks
     assert len(freed) == 20_000  # every garbage cycle freed, none frozen with the live objects
     assert gc.get_freeze_count() == 0  # unfrozen when the policy ends
+    del kept
+
+
+async def test_in_a_burst_old_objects_are_frozen_unwalked_in_short_pauses_and_young_garbage_is_freed() -> None:
+    policy = GcPolicy(check_s=0.005, young_budget=20_000, sweep_s=3600)  # the budget fills faster than 1 s
+    freed: list[int] = []
+    async with policy_running(policy):
+        frozen_at_start = gc.get_freeze_count()
+        kept: list[Node] = []
+        for _ in range(20):
+            kept.extend(Node() for _ in range(5_000))
+            for _ in range(1_000):
+                weakref.finalize(Node(), freed.append, 1)  # garbage in cycles, dead young
+            await trio.sleep(0.02)
+        policy.freeze_old(10**9, burst=True)
+        stats, frozen_now = policy.stats(), gc.get_freeze_count()
+        # While still frozen: the garbage was freed young. The few caught alive by a young collection (one
+        # ran while a cycle was being made) and dead since were frozen unwalked (16 here): a sweep's work.
+        assert len(freed) >= 19_800
+    assert stats.freezes >= 5 and stats.unwalked_freezes == stats.freezes  # no walk of the old objects
+    assert frozen_now - frozen_at_start >= 90_000
+    assert stats.longest_pause_ms < 1000  # a control against a hang; the pauses are measured by the bench
     del kept
 
 
@@ -127,21 +149,32 @@ async def churn(server: Server, space_id: str, tag: str, listeners: int) -> int:
     return gc.get_freeze_count()
 
 
-@pytest.mark.parametrize("cycle_broken", [True, False], ids=["policy", "control"])
+@pytest.mark.parametrize(
+    ("cycle_broken", "unwalked"), [(True, False), (True, True), (False, False)], ids=["policy", "burst", "control"]
+)
 async def test_connections_that_come_and_go_leave_nothing_frozen_behind(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cycle_broken: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cycle_broken: bool, unwalked: bool
 ) -> None:
     """Rounds of 400 listeners join, are frozen, and leave. The frozen set does not grow with the rounds.
+    "burst": the policy freezes as it does in a burst (the young generations collected, the old ones
+    frozen unwalked), every 5 ms throughout the joins and the leaves, so objects in flight are frozen too.
     The control keeps the session's cycle with its link (the state before the policy): the same rounds
     then leave every closed connection frozen, which this measure sees."""
     if not cycle_broken:
         monkeypatch.setattr(Session, "left_space", lambda self: None)
     listeners = 400
     async with server_with_a_space(tmp_path) as (server, space_id):
+        if unwalked:
+            policy = server.gateway.gc_policy
+            assert policy is not None
+            policy.check_s, policy.young_budget, policy.collect_limit = 0.005, 1, 0
         await churn(server, space_id, "warm", listeners)  # first-time costs (caches, pools)
         first = await churn(server, space_id, "a", listeners)
         for r in range(3):
             last = await churn(server, space_id, f"r{r}", listeners)
+        if unwalked:
+            assert server.gateway.gc_policy is not None
+            assert server.gateway.gc_policy.stats().unwalked_freezes >= 5  # the rounds ran through them (12 here)
     grown_per_connection = (last - first) / (3 * listeners)
     if cycle_broken:
         assert grown_per_connection < 2, grown_per_connection  # measured 0.2
