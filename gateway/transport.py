@@ -98,9 +98,9 @@ def open_listeners(host: str, port: int) -> list[socket.socket]:
     return listeners
 
 
-PUMP_SLICE = 32
+PUMP_SLICE = 64
 """Wire events handed over at once: each wakes (or starts) a session, so a slice is that many tasks' work."""
-MAX_RUNNABLE = 64
+MAX_RUNNABLE = 128
 """`make_way` waits while more tasks than this are ready to run (at most `MAX_WAITS` batches)."""
 MAX_WAITS = 16
 
