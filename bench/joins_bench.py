@@ -1,6 +1,6 @@
 """Joins: a burst of listeners into one live space where 13 people are talking.
 
-    python -m bench.joins_bench [--listeners 2000,10000] [--speakers 13] [--witnesses 40]
+    python -m bench.joins_bench [--listeners 2000,10000] [--speakers 13] [--witnesses 40] [--base ../main]
 
 For each size: a server of its own (`bench.loop_server`, a process), a host and 12 speakers (accounts,
 streaming Opus at the 20 ms pace), then at once N guest listeners from the Rust listener pool
@@ -8,13 +8,18 @@ streaming Opus at the 20 ms pace), then at once N guest listeners from the Rust 
 `--witnesses` Python listeners spread through the burst, who read their whole `joined` snapshot.
 
 Reports joins a second, the time until all were admitted, refusals, the server's CPU (per join too), the
-event loop's longest stall during the burst, and whether every snapshot checked was correct: every
-listener of the pool admitted (its `joined` received, none refused); and for each witness, the speakers
-as participants with their roles, `listener_count` at least the listeners admitted before it asked and at
-most everyone, itself among the listed arrivals, and the next event numbered `seq + 1`.
+event loop's longest stall during the burst (and its garbage collection), then, once the pool closes every
+listener at once, how long until the server held only the speakers and the longest stall of that
+departure (the server's own `LoopWatch`, reported each second; its GC policy's figures are in the row
+too), and whether every snapshot checked was correct: every listener of the pool admitted (its `joined`
+received, none refused); and for each witness, the speakers as participants with their roles,
+`listener_count` at least the listeners admitted before it asked and at most everyone, itself among the
+listed arrivals, and the next event numbered `seq + 1`.
 
-Target (issue 10): at least 3,000 joins a second, 10,000 admitted within 5 s, none refused. Exits 1 when
-a snapshot is wrong or a listener refused (a missed speed target is printed, as the machine is shared).
+Target (issue 10): at least 3,000 joins a second, 10,000 admitted within 5 s, none refused, and no stall of
+the event loop over 50 ms. Exits 1 when a snapshot is wrong or a listener refused (a missed speed target is
+printed, as the machine is shared). With `--base`, each size runs first on that checkout's server (this
+environment's Python with its code), then on this one's; its server log is `joins-N-base-server.log`.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,7 +72,7 @@ async def run_space(
     ends it. Reports (space id, host, who is on the mic) once everyone talks."""
     async with connect_account(url, "jbhost") as host, trio.open_nursery() as nursery:
         space_id = (await host.create_space("Burst")).space.space_id
-        on_mic = {host.user}
+        on_mic: set[str | None] = {host.user}
         nursery.start_soon(speak, host, 0, stop)
 
         async def speaker(i: int, *, task_status: trio.TaskStatus[None]) -> None:
@@ -112,6 +118,23 @@ async def witness(
     seen.wrong.extend(f"{name}: {w}" for w in wrong)
 
 
+def longest_stall(seconds: list[dict[str, object]], key: str = "worst_stall_ms") -> float:
+    """The server's own loop watch, per second: the longest stall (`key`: or its garbage collection, or the
+    loop thread's CPU time in it, less than the stall when the OS ran other threads meanwhile)."""
+    worst = max(seconds, key=lambda second: float(second["worst_stall_ms"]), default=None)  # type: ignore[arg-type]
+    return round(float(worst[key]), 1) if worst is not None else 0.0  # type: ignore[arg-type]
+
+
+async def departed(server: Running, speakers: int, since: float) -> float | None:
+    """Seconds from `since` until the server holds no more than the speakers' connections (its own count,
+    reported once a second), or None if that took over 30 s."""
+    with trio.move_on_after(30):
+        while not server.lines or int(server.lines[-1]["connections"]) > speakers:  # type: ignore[call-overload]  # noqa: ASYNC110 (the server reports once a second)
+            await trio.sleep(0.1)
+        return round(float(server.lines[-1]["t"]) - since, 1)  # type: ignore[arg-type]
+    return None
+
+
 async def burst(server: Running, listeners: int, speakers: int, witnesses: int) -> dict[str, object]:
     stop = trio.Event()
     seen = Witnesses()
@@ -142,10 +165,14 @@ async def burst(server: Running, listeners: int, speakers: int, witnesses: int) 
         for listener in pool.listeners():
             if listener.error:
                 refusals[listener.error] = refusals.get(listener.error, 0) + 1
+        await trio.sleep(1.2)  # the second that held the burst's end is reported
+        leaving_at = time.time()
         await trio.to_thread.run_sync(pool.stop)
-        await trio.sleep(1.5)  # the second that held the burst's end is reported
+        departure_s = await departed(server, speakers, leaving_at)
+        await trio.sleep(1.2)  # and the second that held the departure's end
         stop.set()
-    seconds = server.loop_between(started_at, finished_at + 1.2)
+    burst_seconds = server.loop_between(started_at, finished_at + 1.1)
+    departure_seconds = server.loop_between(leaving_at, time.time())
     cpu_s = (after.cpu_s - before.cpu_s) if after and before else None
     return {
         "listeners": listeners,
@@ -157,21 +184,36 @@ async def burst(server: Running, listeners: int, speakers: int, witnesses: int) 
         "joins_per_s": round(listeners / took),
         "server_cpu_s": cpu_s,
         "server_cpu_us_per_join": round(cpu_s / listeners * 1e6) if cpu_s else None,
-        "longest_stall_ms": round(max((float(s["worst_stall_ms"]) for s in seconds), default=0.0), 1),
+        "longest_stall_ms": longest_stall(burst_seconds),
+        "longest_stall_gc_ms": longest_stall(burst_seconds, "worst_stall_gc_ms"),
+        "longest_stall_cpu_ms": longest_stall(burst_seconds, "worst_stall_cpu_ms"),
+        "departure_s": departure_s,
+        "departure_longest_stall_ms": longest_stall(departure_seconds),
+        "departure_longest_stall_gc_ms": longest_stall(departure_seconds, "worst_stall_gc_ms"),
+        "gc_policy": server.lines[-1].get("gc") if server.lines else None,
         "load_average": round(os.getloadavg()[0], 1),
         "witnesses_checked": seen.checked,
         "snapshot_errors": seen.wrong[:20],
     }
 
 
-async def run(sizes: list[int], speakers: int, witnesses: int) -> list[dict[str, object]]:
+async def run(sizes: list[int], speakers: int, witnesses: int, base: Path | None) -> list[dict[str, object]]:
     rows = []
     for n in sizes:
-        with tempfile.TemporaryDirectory() as data:
-            async with running(Path(data), RESULTS / f"joins-{n}-server.log") as server:
-                rows.append(await burst(server, n, speakers, witnesses))
-        print(json.dumps(rows[-1]), flush=True)
+        for root in [base, None] if base else [None]:
+            name = f"joins-{n}-server.log" if root is None else f"joins-{n}-base-server.log"
+            with tempfile.TemporaryDirectory() as data:
+                async with running(Path(data), RESULTS / name, root=root) as server:
+                    row = await burst(server, n, speakers, witnesses)
+            rows.append({"server": "this checkout" if root is None else _describe(root), **row})
+            print(json.dumps(rows[-1]), flush=True)
     return rows
+
+
+def _describe(root: Path) -> str:
+    """A checkout as "path at commit"."""
+    commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return f"{root} at {commit.stdout.strip() or '?'}"
 
 
 def main() -> None:
@@ -179,12 +221,15 @@ def main() -> None:
     parser.add_argument("--listeners", default="2000,10000")
     parser.add_argument("--speakers", type=int, default=13)
     parser.add_argument("--witnesses", type=int, default=40)
+    parser.add_argument("--base", type=Path, help="another checkout's server (main, say), measured just before")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
-    rows = trio.run(run, [int(n) for n in args.listeners.split(",")], args.speakers, args.witnesses)
+    base = args.base.resolve() if args.base else None
+    rows = trio.run(run, [int(n) for n in args.listeners.split(",")], args.speakers, args.witnesses, base)
     (RESULTS / "joins.json").write_text(json.dumps(rows, indent=2))
-    keys = ["listeners", "admitted", "refused", "seconds_to_admit_all", "joins_per_s", "server_cpu_us_per_join",
-            "longest_stall_ms", "witnesses_checked"]  # fmt: skip
+    keys = ["server", "listeners", "admitted", "refused", "seconds_to_admit_all", "joins_per_s",
+            "server_cpu_us_per_join", "longest_stall_ms", "longest_stall_cpu_ms", "departure_longest_stall_ms",
+            "witnesses_checked"]  # fmt: skip
     print("| " + " | ".join(keys) + " |\n|" + "---|" * len(keys))
     for row in rows:
         print("| " + " | ".join(str(row[k]) for k in keys) + " |")
@@ -192,7 +237,8 @@ def main() -> None:
     for row in rows:
         fast = row["joins_per_s"] >= TARGET_JOINS_PER_S  # type: ignore[operator]
         verdict = "met" if fast else "missed"
-        print(f"{row['listeners']} joins: {row['joins_per_s']}/s, target {TARGET_JOINS_PER_S}/s: {verdict}")
+        who = f"{row['server']}, {row['listeners']} joins"
+        print(f"{who}: {row['joins_per_s']}/s, target {TARGET_JOINS_PER_S}/s: {verdict}")
     if wrong:
         print("snapshots wrong or listeners refused:", json.dumps(wrong, indent=2))
         sys.exit(1)

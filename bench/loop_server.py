@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -73,11 +74,13 @@ class Running:
 
 
 @asynccontextmanager
-async def running(data: Path, log: Path, *args: str) -> AsyncIterator[Running]:
-    """Start a loop server (its stderr to `log`), collect its lines, and stop it (SIGTERM) at the end."""
+async def running(data: Path, log: Path, *args: str, root: Path | None = None) -> AsyncIterator[Running]:
+    """Start a loop server (its stderr to `log`), collect its lines, and stop it (SIGTERM) at the end. `root`
+    runs another checkout's (its code, with this environment's Python), to measure side by side."""
     with open(log, "wb") as log_file:  # noqa: ASYNC230 (once, before anything runs)
         command = [sys.executable, "-m", "bench.loop_server", str(data), *args]
-        proc = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE, stderr=log_file)
+        env = dict(os.environ) if root is None else dict(os.environ, PYTHONPATH=str(root))
+        proc = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE, stderr=log_file, cwd=root, env=env)
         assert proc.stdout is not None
         buffer = b""
         with trio.fail_after(30):
