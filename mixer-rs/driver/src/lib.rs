@@ -23,8 +23,8 @@
 //! each runnable thread its share, and two threads get too little of it: the
 //! pool adds a thread whenever a tick is taken late, up to one per talking
 //! space (what the thread-per-space design had) or `max_threads`, and an added
-//! thread ends after 5 s without work (`pool.rs`). Idle: the threads block on
-//! a condition variable, and a silent space is a few hundred bytes of
+//! thread ends after 5 s without work (`pool.rs`). Idle: one thread sleeps
+//! until the earliest deadline, the others until told there is work, and a silent space is a few hundred bytes of
 //! registration (`space.rs`).
 //!
 //! Order of work per tick of one space: `Mixer::tick` (drain ingress, decode,
@@ -41,7 +41,9 @@
 //! which a second's page at a time goes to the recording's writer thread.
 //!
 //! Timing: a space's first tick comes one frame after the packet that woke it
-//! (playout delay), then every 20 ms on a monotonic clock. A recording space
+//! (playout delay), rounded up to the pool's 2 ms grid so that spaces share
+//! deadlines and a thread's wake-up serves several (`pool.rs`), then every
+//! 20 ms on a monotonic clock. A recording space
 //! ticks all the while (its file keeps the space's time); a mixer that wakes
 //! then plays from the tick after the one that found it awake, for the same
 //! playout delay. A late tick is

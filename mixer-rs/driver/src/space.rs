@@ -184,14 +184,14 @@ impl Slot {
     }
 
     /// Queues a first tick one frame from now (the playout delay: each talker's
-    /// next packet is then usually there when needed) unless already queued.
+    /// next packet is then usually there when needed), on the pool's grid, unless already queued.
     pub(crate) fn wake(self: &Arc<Self>, pool: &PoolShared) {
         if self.stopped.load(Ordering::SeqCst) || self.scheduled.load(Ordering::Relaxed) {
             return;
         }
         if !self.scheduled.swap(true, Ordering::SeqCst) {
             pool.talking.fetch_add(1, Ordering::Relaxed);
-            pool.schedule(Arc::clone(self), Instant::now() + FRAME);
+            pool.schedule(Arc::clone(self), pool.first_deadline(Instant::now()));
         }
     }
 
