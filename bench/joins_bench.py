@@ -1,6 +1,7 @@
 """Joins: a burst of listeners into one live space where 13 people are talking.
 
     python -m bench.joins_bench [--listeners 2000,10000] [--speakers 13] [--witnesses 40] [--base ../main]
+                                [--out joins.json]
 
 For each size: a server of its own (`bench.loop_server`, a process), a host and 12 speakers (accounts,
 streaming Opus at the 20 ms pace), then at once N guest listeners from the Rust listener pool
@@ -19,7 +20,8 @@ listed arrivals, and the next event numbered `seq + 1`.
 Target (issue 10): at least 3,000 joins a second, 10,000 admitted within 5 s, none refused, and no stall of
 the event loop over 50 ms. Exits 1 when a snapshot is wrong or a listener refused (a missed speed target is
 printed, as the machine is shared). With `--base`, each size runs first on that checkout's server (this
-environment's Python with its code), then on this one's; its server log is `joins-N-base-server.log`.
+environment's Python with its code), then on this one's. Writes `bench/results/joins.json` (`--out`) and
+the servers' logs beside it (`joins-N-server.log`, `joins-N-base-server.log`).
 """
 
 from __future__ import annotations
@@ -197,11 +199,11 @@ async def burst(server: Running, listeners: int, speakers: int, witnesses: int) 
     }
 
 
-async def run(sizes: list[int], speakers: int, witnesses: int, base: Path | None) -> list[dict[str, object]]:
+async def run(sizes: list[int], speakers: int, witnesses: int, base: Path | None, out: Path) -> list[dict[str, object]]:
     rows = []
     for n in sizes:
         for root in [base, None] if base else [None]:
-            name = f"joins-{n}-server.log" if root is None else f"joins-{n}-base-server.log"
+            name = f"{out.stem}-{n}-server.log" if root is None else f"{out.stem}-{n}-base-server.log"
             with tempfile.TemporaryDirectory() as data:
                 async with running(Path(data), RESULTS / name, root=root) as server:
                     row = await burst(server, n, speakers, witnesses)
@@ -222,11 +224,12 @@ def main() -> None:
     parser.add_argument("--speakers", type=int, default=13)
     parser.add_argument("--witnesses", type=int, default=40)
     parser.add_argument("--base", type=Path, help="another checkout's server (main, say), measured just before")
+    parser.add_argument("--out", default="joins.json", help="the results file's name, in bench/results")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
-    base = args.base.resolve() if args.base else None
-    rows = trio.run(run, [int(n) for n in args.listeners.split(",")], args.speakers, args.witnesses, base)
-    (RESULTS / "joins.json").write_text(json.dumps(rows, indent=2))
+    base, out = (args.base.resolve() if args.base else None), RESULTS / args.out
+    rows = trio.run(run, [int(n) for n in args.listeners.split(",")], args.speakers, args.witnesses, base, out)
+    out.write_text(json.dumps(rows, indent=2))
     keys = ["server", "listeners", "admitted", "refused", "seconds_to_admit_all", "joins_per_s",
             "server_cpu_us_per_join", "longest_stall_ms", "longest_stall_cpu_ms", "departure_longest_stall_ms",
             "witnesses_checked"]  # fmt: skip
