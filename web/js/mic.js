@@ -2,23 +2,11 @@
 // processing off for music), a level meter from an AnalyserNode, and, when the server takes no WebRTC (or
 // the peer connection fails), the encoder: 20 ms chunks from the capture worklet, encoded by WebCodecs'
 // AudioEncoder into Opus packets (48 kHz mono), handed to `onPacket` with their `captured_at` (µs, unix time
-// of the first sample) and `level` (RFC 6464's −dBov of the chunk encoded: with it the server forwards a lone
-// talker's packets without decoding them). Packets come at the capture's own pace. Over WebRTC the track goes
-// to rtc.js (the browser sends the level in the RTP audio-level header there).
+// of the first sample). Packets come at the capture's own pace. Over WebRTC the track goes to rtc.js.
 
 import { audioContext, wallClockOf } from "./audio-context.js";
 
 const FRAME = 960;
-
-/** RFC 6464's audio level of float samples (−1 to 1): round(−20·log10(rms)), within 0..127; silence is 127
- * (docs/protocol.md, `audio`'s `level`; the same as `stoa_protocol.audio_level` of the 16-bit samples). */
-export function audioLevel(samples) {
-  let energy = 0;
-  for (const s of samples) energy += s * s;
-  if (energy === 0 || samples.length === 0) return 127;
-  const dbov = 10 * Math.log10(energy / samples.length);
-  return Math.min(127, Math.max(0, Math.round(-dbov)));
-}
 
 export class Microphone {
   constructor(onPacket) {
@@ -32,7 +20,6 @@ export class Microphone {
     this.muted = true;
     this.seq = 0;
     this.sent = 0;
-    this.levels = []; // the levels of the chunks handed to the encoder, oldest first: it outputs one packet each, in order
     this.sendVia = "ws"; // "ws": encoded here and sent as `audio` messages; "rtc": the track goes over WebRTC
     this.onsets = []; // unix ms of sound onsets at the input, when detection is on (bench, tests)
     this.detectThreshold = 0;
@@ -86,15 +73,11 @@ export class Microphone {
         chunk.copyTo(opus);
         this.seq += 1;
         this.sent += 1;
-        const level = this.levels.shift();
-        const packet = { type: "audio", seq: this.seq, captured_at: chunk.timestamp, opus };
-        if (level !== undefined) packet.level = level;
-        this.onPacket(packet);
+        this.onPacket({ type: "audio", seq: this.seq, captured_at: chunk.timestamp, opus });
       },
       error: (e) => {
         console.warn("stoa: audio encoder error", e);
         this.encoder = null;
-        this.levels = [];
       },
     });
     this.encoder.configure({
@@ -120,8 +103,6 @@ export class Microphone {
     if (this.muted || this.sendVia !== "ws") return;
     if (!this.encoder) this.newEncoder();
     const wallMs = wallClockOf(this.ctx, at);
-    if (this.levels.length > 50) this.levels = []; // an encoder that stopped giving output: never grow
-    this.levels.push(audioLevel(pcm));
     const data = new AudioData({
       format: "f32-planar",
       sampleRate: 48000,
