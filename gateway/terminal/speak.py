@@ -2,7 +2,7 @@
 in with its token (`--token`, or `STOA_TOKEN`) or its handle and password (`--handle`; the password from
 `STOA_PASSWORD`, or asked for). Someone not on the mic raises a hand and waits for a host or co-host to
 approve it. The audio is sent as `audio` messages, 20 ms Opus packets at their real pace, each with its
-level (`stoa_client.audio_level` of its PCM: the server forwards a lone speaker's packets undecoded):
+level (`stoa_protocol.audio_level` of its PCM: the server forwards a lone speaker's packets undecoded):
 
 - a WAV file (16-bit PCM, 48 kHz, mono or stereo: stereo is mixed down), encoded here;
 - an Ogg Opus file of 20 ms packets (what `opusenc` makes by default), sent as it is (decoded once, when
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import trio
-from stoa_client import audio_level
+from stoa_protocol import audio_level
 
 from actors.space import HandLowered, ParticipantRemoved, RoleChanged, SpaceEnded
 from gateway.client import Client, RequestError, connect

@@ -1,11 +1,11 @@
-"""`stoa_client.audio_level`: the `level` a speaker sends with each packet (RFC 6464's -dBov of the packet's
+"""`stoa_protocol.audio_level`: the `level` a speaker sends with each packet (RFC 6464's -dBov of the packet's
 RMS), by table, and the same figure the server's mixer measures when it decodes the packet instead."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from stoa_client import LEVEL_SILENT, audio_level
+from stoa_protocol import MAX_AUDIO_LEVEL, audio_level
 
 from mixer import FRAME_SAMPLES, Encoder, Mixer
 from tests.audio import tone_frames
@@ -22,16 +22,17 @@ def square(amplitude: int) -> bytes:
 @pytest.mark.parametrize(
     ("frame", "level"),
     [
-        (bytes(2 * FRAME_SAMPLES), LEVEL_SILENT),  # digital silence
+        (bytes(2 * FRAME_SAMPLES), MAX_AUDIO_LEVEL),  # digital silence
         (square(32767), 0),  # full scale
         (pcm(np.resize([-32768, 32767], FRAME_SAMPLES)), 0),
+        (tone_frames(440.0, 0.02, amplitude=1.0)[0], 3),  # a full-scale sine
         (tone_frames(440.0, 0.02, amplitude=0.25)[0], 15),  # 20 log10(0.25 / sqrt 2) = -15.05
         (tone_frames(440.0, 0.02, amplitude=0.025)[0], 35),
         (square(3277), 20),  # a tenth of full scale
         (square(1), 90),  # the quietest square: -90.3 dBov
         (pcm(np.eye(1, FRAME_SAMPLES, 0)[0]), 120),  # one sample of 1: the quietest sound of 960 samples
     ],
-    ids=["silence", "full-scale", "most-negative", "tone-quarter", "tone-fortieth", "tenth", "lsb", "one-sample"],
+    ids=["silence", "full-scale", "most-negative", "tone-full", "tone-quarter", "tone-fortieth", "tenth", "lsb", "one-sample"],
 )
 def test_the_level_is_the_dbov_of_the_rms_rounded_and_clamped(frame: bytes, level: int) -> None:
     assert audio_level(frame) == level

@@ -21,14 +21,12 @@ from stoa_client._connection import (
     Reconnected as Reconnected,
     RequestError as RequestError,
 )
-from stoa_client._level import LEVEL_SILENT as LEVEL_SILENT, audio_level as audio_level
 from stoa_client._policy import RECONNECTING as RECONNECTING, should_reconnect as should_reconnect
 
 __all__ = [
     "BACKOFF_FIRST_S",
     "BACKOFF_MAX_S",
     "DRAIN_SPREAD_S",
-    "LEVEL_SILENT",
     "RETRY_AFTER_MAX_S",
     "RECONNECTING",
     "Backoff",
@@ -37,7 +35,6 @@ __all__ = [
     "Notice",
     "Reconnected",
     "RequestError",
-    "audio_level",
     "connect",
     "connect_account",
     "retry_after_s",

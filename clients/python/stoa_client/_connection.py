@@ -154,7 +154,7 @@ class Connection:
 
     async def send_audio(self, seq: int, captured_at: int, opus: bytes, level: int | None = None) -> None:
         """Send one Opus packet (no reply: a refusal arrives as an `error` event with `ref` nil), with its
-        `level` when the sender knows it (`audio_level` of the PCM it encoded, 0..127): the server then
+        `level` when the sender knows it (`stoa_protocol.audio_level` of the PCM it encoded, 0..127): the server then
         forwards a lone speaker's packet without decoding it. Dropped, and counted in `audio_unsent`, while
         the connection is down: audio is live."""
         if not self._online.is_set():

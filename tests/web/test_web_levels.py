@@ -1,0 +1,44 @@
+"""The web client speaking over the WebSocket (no WebRTC: `audio` messages it encodes itself) sends each
+packet's `level`, against a real server: a listener's page hears the speaker, and the server, speaker alone,
+decodes none of its packets (its /metrics). Over WebRTC the browser writes the level itself
+(tests/e2e/test_webrtc_browser.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from tests.conftest import ServerProcess
+from tests.e2e.test_metrics import samples, value
+from tests.web.browser import launch, open_page, plays, sign_up, start_space, tone_wav, wait_for
+
+AUDIO_S = 20.0
+LEVELLED, DECODED = "stoa_speaker_packets_with_level_total", "stoa_speaker_packets_decoded_total"
+
+
+def test_a_page_speaking_over_the_websocket_sends_levels_and_is_heard_without_a_decode(
+    web_server: ServerProcess, tmp_path: Path
+) -> None:
+    base = f"http://127.0.0.1:{web_server.http_port}"
+    with sync_playwright() as pw:
+        browser = launch(pw, tone_wav(tmp_path / "a440.wav", 440))
+        try:
+            host, host_errors = open_page(browser, base + "/", webrtc=False)
+            sign_up(host, "wsvoice")
+            share_link = start_space(host, "Levels over the WebSocket")
+            listener, listener_errors = open_page(browser, share_link)
+            wait_for(lambda: plays(listener, 440), AUDIO_S, what="the listener to play 440 Hz")
+            assert host.evaluate("stoa.app.speakingVia") == "websocket"
+            before = samples(web_server)
+            listener.wait_for_timeout(3000)
+            after = samples(web_server)
+            assert plays(listener, 440), "the listener still hears the speaker"
+            with_level = value(after, LEVELLED) - value(before, LEVELLED)
+            assert with_level >= 100, f"{with_level} packets with a level in 3 s"
+            decoded = value(after, DECODED) - value(before, DECODED)
+            assert decoded <= 3, f"{decoded} of {with_level} packets of a lone speaker decoded"
+            for errors in (host_errors, listener_errors):
+                assert not errors, errors
+        finally:
+            browser.close()
