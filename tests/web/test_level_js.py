@@ -8,12 +8,12 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 from stoa_protocol import audio_level
 
 from tests.audio import tone_frames
 from tests.conftest import ServerProcess
-from tests.web.browser import launch
+from tests.web.browser import served_page
 
 RNG = np.random.default_rng(7)
 FRAMES = {
@@ -28,13 +28,9 @@ FRAMES = {
 
 @pytest.fixture(scope="module")
 def page(web_server: ServerProcess) -> Iterator[Page]:
-    with sync_playwright() as pw:
-        browser = launch(pw)
-        page = browser.new_page()
-        page.goto(f"http://127.0.0.1:{web_server.http_port}/")
+    with served_page(f"http://127.0.0.1:{web_server.http_port}/") as page:
         page.evaluate("async () => { window.mic = await import('/js/mic.js'); }")
         yield page
-        browser.close()
 
 
 @pytest.mark.parametrize("name", list(FRAMES))

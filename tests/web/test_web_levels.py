@@ -11,9 +11,8 @@ from playwright.sync_api import sync_playwright
 
 from tests.conftest import ServerProcess
 from tests.e2e.test_metrics import samples, value
-from tests.web.browser import launch, open_page, plays, sign_up, start_space, tone_wav, wait_for
+from tests.web.browser import host_and_listener, launch, plays, tone_wav
 
-AUDIO_S = 20.0
 LEVELLED, DECODED = "stoa_speaker_packets_with_level_total", "stoa_speaker_packets_decoded_total"
 
 
@@ -24,11 +23,9 @@ def test_a_page_speaking_over_the_websocket_sends_levels_and_is_heard_without_a_
     with sync_playwright() as pw:
         browser = launch(pw, tone_wav(tmp_path / "a440.wav", 440))
         try:
-            host, host_errors = open_page(browser, base + "/", webrtc=False)
-            sign_up(host, "wsvoice")
-            share_link = start_space(host, "Levels over the WebSocket")
-            listener, listener_errors = open_page(browser, share_link)
-            wait_for(lambda: plays(listener, 440), AUDIO_S, what="the listener to play 440 Hz")
+            (host, host_errors), (listener, listener_errors) = host_and_listener(
+                browser, base, "Levels over the WebSocket", webrtc=False
+            )
             assert host.evaluate("stoa.app.speakingVia") == "websocket"
             before = samples(web_server)
             listener.wait_for_timeout(3000)
