@@ -183,6 +183,12 @@ def _add_load_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="what speakers say: 'tones' (a tone each, all talking; default), 'conversation' (3 speakers taking "
         "turns on recorded speech), or a 48 kHz mono 16-bit WAV file",
     )
+    ld.add_argument(
+        "--no-levels",
+        dest="levels",
+        action="store_false",
+        help="speakers send no `level` with their packets (the server decodes each to measure it)",
+    )
     ld.add_argument("--out", type=Path, default=Path("load-results"), help="folder for report.json and report.png")
 
 
@@ -216,6 +222,7 @@ def _load(args: argparse.Namespace) -> int:
         processes=args.processes,
         sample=args.sample,
         speech=args.speech,
+        levels=args.levels,
         out=args.out,
     )
     report = trio.run(run, config)

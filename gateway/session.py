@@ -333,7 +333,7 @@ class Session:
         if refusal is not None:
             return self._refuse_audio(refusal)
         assert self.space is not None and self.user is not None
-        self.space.push_audio(self.user, m.seq, m.captured_at, m.opus)
+        self.space.push_audio(self.user, m.seq, m.captured_at, m.opus, m.level)
 
     def audio_unrouted(self, packets: int) -> None:
         """The Rust wire had no route for `packets` audio messages of this connection (it tells at most once a

@@ -21,8 +21,11 @@ import trio
 from actors.space import Role
 from gateway.client import connect
 from loadtest.accounts import Account
-from loadtest.speech import Script
 from mixer import PoolStats, SpeakerPool
+
+PoolScript = tuple[list[bytes], list[int], list[int]]
+"""A speaker's (packets, plan, levels) as `mixer.SpeakerPool` takes it: `loadtest.speech.Script` and each
+packet's level (empty: sent without levels)."""
 
 CLOCK_LEAD_S = 0.3  # the clock's slot 0 starts this long after every speaker is on the mic
 JOIN_TIMEOUT_S = 60.0
@@ -50,7 +53,7 @@ def speaker_handle(space: int, index: int) -> str:
 
 
 async def open_cast(
-    url: str, accounts: dict[str, Account], scripts_of: list[list[Script]], clock_slots: int
+    url: str, accounts: dict[str, Account], scripts_of: list[list[PoolScript]], clock_slots: int
 ) -> Cast:
     """`scripts_of[s]` is space s's speakers' scripts, one per speaker, the host's first."""
     where = urlsplit(url)
@@ -78,12 +81,12 @@ async def open_cast(
 
 
 def _pool(
-    address: tuple[str, int], accounts: dict[str, Account], space_ids: list[str], scripts_of: list[list[Script]],
+    address: tuple[str, int], accounts: dict[str, Account], space_ids: list[str], scripts_of: list[list[PoolScript]],
     speakers: range, clock_slots: int,
 ) -> SpeakerPool:  # fmt: skip
     """The speakers of these indices in every space; each member's label is `<space>#<handle>`."""
     members: list[tuple[str, str, str, int]] = []
-    scripts: list[Script] = []
+    scripts: list[PoolScript] = []
     for s, space_scripts in enumerate(scripts_of):
         for i in speakers:
             if i < len(space_scripts):

@@ -31,8 +31,8 @@ import trio
 
 from gateway.server import DATABASE_FILE
 from loadtest.accounts import Account, log_in_all, seed
-from loadtest.audio import continuous, speaker_packets
-from loadtest.cast import Cast, end_spaces, open_cast, produced, speaker_handle, speakers_summary
+from loadtest.audio import continuous, levels, speaker_packets
+from loadtest.cast import Cast, PoolScript, end_spaces, open_cast, produced, speaker_handle, speakers_summary
 from loadtest.monitor import usage
 from loadtest.report import summarise, write_plot
 from loadtest.sample import SampleListener
@@ -61,6 +61,7 @@ class LoadConfig:
     processes: int = 0  # 0: enough for MAX_LISTENERS_PER_PROCESS each
     sample: int = 2  # Python listeners that decode and check the audio (space 0; tones only)
     speech: str = "tones"  # "tones" (a tone each), "conversation" (3 voices taking turns), or a WAV file
+    levels: bool = True  # speakers send each packet's level (`audio`'s `level`), as the web and Python clients do
     out: Path = Path("load-results")
     quiet: bool = False
     # Started (in the harness's nursery) when the window opens: a test injects a fault there.
@@ -84,15 +85,20 @@ class Worker:
     finished: trio.Event = field(default_factory=trio.Event)
 
 
-def scripts(config: LoadConfig) -> list[list[Script]]:
-    """Per space, what each of its speakers says."""
+def scripts(config: LoadConfig) -> list[list[PoolScript]]:
+    """Per space, what each of its speakers says, with each packet's level unless `config.levels` is off."""
+
+    def leveled(script: Script) -> PoolScript:
+        packets, plan = script
+        return packets, plan, levels(packets) if config.levels else []
+
     if config.speech == "conversation":
         if config.speakers != 3:
             raise ValueError("a conversation has 3 speakers")
-        phases = [conversation(phase * 600) for phase in range(PHASES)]
+        phases = [[leveled(s) for s in conversation(phase * 600)] for phase in range(PHASES)]
         return [phases[s % PHASES] for s in range(config.spaces)]
     wav = None if config.speech == "tones" else Path(config.speech)
-    voices = [continuous(speaker_packets(i, wav)) for i in range(config.speakers)]
+    voices = [leveled(continuous(speaker_packets(i, wav))) for i in range(config.speakers)]
     return [voices for _ in range(config.spaces)]
 
 

@@ -115,6 +115,13 @@ class MixerStats:
     @property
     def encodes(self) -> int:
         """Opus encodes performed (shared and mix-minus)."""
+    @property
+    def decodes(self) -> int:
+        """Opus packets decoded: every packet pushed without a level; one with a level only when it is mixed with
+        other voices (and, first, the at most 3 before it that were not decoded)."""
+    @property
+    def packets_with_level(self) -> int:
+        """Packets accepted that came with the sender's level."""
 
 @final
 class Mixer:
@@ -145,8 +152,10 @@ class Mixer:
     def remove_input(self, input_id: int) -> None:
         """Immediate: queued packets are dropped, the voice is absent from the next tick; no-op if absent."""
     def has_input(self, input_id: int) -> bool: ...
-    def push(self, input_id: int, seq: int, captured_at: int, packet: bytes) -> bool:
-        """Queue one Opus packet; False (packet dropped) if ``input_id`` is not an input.
+    def push(self, input_id: int, seq: int, captured_at: int, packet: bytes, level: int | None = None) -> bool:
+        """Queue one Opus packet; False (packet dropped) if ``input_id`` is not an input. ``level``: the sender's
+        measure of its loudness (RFC 6464's −dBov, 0..127), if given: the mixer then decodes the packet only to
+        mix it with other voices (``MixerStats.decodes``); out of range raises ``MixerError("bad_argument")``.
 
         Raises ``MixerError("packet_too_large")`` over ``MAX_PACKET_BYTES``.
         A packet whose seq was already played or queued is dropped as late.
@@ -449,9 +458,10 @@ class SpeakerPool:
 
     ``speakers`` gives per speaker ``(handle, token, space_id, script)``: it connects, says
     ``hello`` with the account's session ``token`` and joins ``space_id`` (someone must then
-    put it on the mic). ``scripts[i]`` is ``(packets, plan)``: at slot ``k`` the speaker sends
+    put it on the mic). ``scripts[i]`` is ``(packets, plan, levels)``: at slot ``k`` the speaker sends
     ``packets[plan[k % len(plan)]]``, or nothing where the entry is negative (quiet, as a client
-    with voice activity detection). After ``start_speaking(t0_us)``, slot ``k`` carries
+    with voice activity detection); ``levels[i]`` is packet ``i``'s ``level`` (RFC 6464), sent with
+    it (an empty list: no levels are sent). After ``start_speaking(t0_us)``, slot ``k`` carries
     ``captured_at = t0 + 20 ms · k`` (the time the audio stands for) and is sent once its 20 ms
     are over, at ``t0 + 20 ms · (k + 1)``, by every speaker that has joined. What each speaker
     sent is in ``slot_maps`` (bitmaps of ``clock_slots`` slots); how late packets left after they
@@ -465,7 +475,7 @@ class SpeakerPool:
         host: str,
         port: int,
         speakers: list[tuple[str, str, str, int]],
-        scripts: list[tuple[list[bytes], list[int]]],
+        scripts: list[tuple[list[bytes], list[int], list[int]]],
         *,
         clock_slots: int,
         connect_per_s: float = 2000.0,
@@ -667,8 +677,8 @@ def repair_recording(path: str | PathLike[str]) -> int:
     file as it is. Returns the milliseconds the file plays. ``ValueError`` if the file does not start with
     whole Ogg Opus headers; ``OSError`` if it cannot be read or written."""
 
-def parse_audio(data: bytes) -> tuple[int, int, bytes] | None:
-    """How a ``Wire`` reads one client message: an ``audio`` message's (seq, captured_at, opus), or None for
+def parse_audio(data: bytes) -> tuple[int, int, bytes, int | None] | None:
+    """How a ``Wire`` reads one client message: an ``audio`` message's (seq, captured_at, opus, level), or None for
     anything it hands to Python (which decodes it, or refuses it with ``bad_message``, as any other)."""
 
 @final

@@ -148,7 +148,7 @@ class SpaceActor(Actor):
         match message:
             case PushAudio():
                 # Sessions push through the space's AudioIngress; a packet told to the actor goes there too.
-                self._ingress.push(message.user, message.seq, message.captured_at, message.opus)
+                self._ingress.push(message.user, message.seq, message.captured_at, message.opus, message.level)
                 return None
             case Join():
                 result = (await self.handle_batch([message], ctx))[0]

@@ -86,12 +86,14 @@ class EndSpace(msgspec.Struct, frozen=True):
 
 
 class PushAudio(msgspec.Struct, frozen=True):
-    """One Opus packet from a speaker: `seq` is the sender's packet counter, `captured_at` µs of unix time."""
+    """One Opus packet from a speaker: `seq` is the sender's packet counter, `captured_at` µs of unix time,
+    `level` its loudness as the sender measured it (RFC 6464's −dBov), if it did."""
 
     user: str
     seq: int
     captured_at: int
     opus: bytes
+    level: int | None = None
 
 
 class AnnounceAudience(msgspec.Struct, frozen=True):

@@ -41,6 +41,10 @@ class AudioStats:
     """Still queued when the sender's input was removed (moved off the mic, muted, reconnected)."""
     concealed: int = 0
     """Frames of loss concealment played in place of a missing packet."""
+    with_level: int = 0
+    """Accepted packets that came with the sender's level (`audio`'s `level`)."""
+    decoded: int = 0
+    """Packets the mixer decoded: each one without a level; one with a level only to mix it with others."""
 
     def __add__(self, other: AudioStats) -> AudioStats:
         return AudioStats(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
@@ -70,14 +74,14 @@ class AudioIngress:
         self._no_input = 0
         self._refused = 0
 
-    def push(self, user: str, seq: int, captured_at: int, opus: bytes) -> None:
+    def push(self, user: str, seq: int, captured_at: int, opus: bytes, level: int | None = None) -> None:
         """One packet from `user`, straight into the mixer; dropped (and counted) if `user` has no input."""
         input_id = self._input_of.get(user)
         if input_id is None:
             self._no_input += 1
             return
         try:
-            accepted = self.mixer.push(input_id, seq, captured_at, opus)
+            accepted = self.mixer.push(input_id, seq, captured_at, opus, level)
         except MixerError as e:
             self._refused += 1
             log.debug("space %s: packet from %s refused: %s", self.space_id, user, e)
@@ -139,4 +143,6 @@ class AudioIngress:
             dropped_late=m.packets_late,
             dropped_removed=m.dropped_removed,
             concealed=m.concealed,
+            with_level=m.packets_with_level,
+            decoded=m.decodes,
         )

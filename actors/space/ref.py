@@ -126,11 +126,12 @@ class SpaceRef:
         assert isinstance(state, SpaceState)
         return state
 
-    def push_audio(self, user: str, seq: int, captured_at: int, opus: bytes) -> None:
+    def push_audio(self, user: str, seq: int, captured_at: int, opus: bytes, level: int | None = None) -> None:
         """Hand one packet to the space's mixer without waiting, and never behind a command: it skips the
         actor's mailbox (see `AudioIngress`). A packet from someone without an input is dropped and
-        counted in `audio.stats()`."""
-        self.audio.push(user, seq, captured_at, opus)
+        counted in `audio.stats()`. `level`: the sender's RFC 6464 audio level of it, if given (with it the
+        mixer decodes the packet only to mix it with other voices)."""
+        self.audio.push(user, seq, captured_at, opus, level)
 
     def check_abandoned(self, grace_ms: int) -> None:
         """Ask the space, without waiting, to end if it has had no host or co-host for `grace_ms`; a full

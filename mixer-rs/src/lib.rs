@@ -166,6 +166,8 @@ struct MixerStats {
     concealed: u64,
     decode_errors: u64,
     encodes: u64,
+    decodes: u64,
+    packets_with_level: u64,
 }
 
 #[pymethods]
@@ -182,12 +184,15 @@ impl MixerStats {
             concealed,
             decode_errors,
             encodes,
+            decodes,
+            packets_with_level,
         } = self;
         format!(
             "MixerStats(ticks={ticks}, packets_in={packets_in}, packets_dropped={packets_dropped}, \
              dropped_no_input={dropped_no_input}, dropped_overflow={dropped_overflow}, \
              dropped_removed={dropped_removed}, packets_late={packets_late}, concealed={concealed}, \
-             decode_errors={decode_errors}, encodes={encodes})"
+             decode_errors={decode_errors}, encodes={encodes}, decodes={decodes}, \
+             packets_with_level={packets_with_level})"
         )
     }
 }
@@ -247,6 +252,7 @@ impl Mixer {
         Ok(self.inner.has_input(int_arg(py, input_id, "input_id")?))
     }
 
+    #[pyo3(signature = (input_id, seq, captured_at, packet, level = None))]
     fn push(
         &self,
         py: Python<'_>,
@@ -254,15 +260,23 @@ impl Mixer {
         seq: i128,
         captured_at: i128,
         packet: &[u8],
+        level: Option<i128>,
     ) -> PyResult<bool> {
         if packet.len() > mc::MAX_PACKET_BYTES {
             return Err(raise(py, mc::MixerError::PacketTooLarge { len: packet.len() }));
         }
         let id = int_arg(py, input_id, "input_id")?;
+        let level = match level {
+            Some(level) if !(0..=127).contains(&level) => {
+                return Err(raise(py, mc::MixerError::BadArgument { name: "level", reason: "must be 0..=127" }));
+            }
+            level => level.map(|l| l as u8),
+        };
         let frame = mc::Frame {
             seq: int_arg(py, seq, "seq")?,
             captured_at: int_arg(py, captured_at, "captured_at")?,
             packet: packet.to_vec(),
+            level,
         };
         self.inner.push(id, frame).map_err(|e| raise(py, e))
     }
@@ -290,6 +304,8 @@ impl Mixer {
             concealed,
             decode_errors,
             encodes,
+            decodes,
+            packets_with_level,
         } = self.inner.stats();
         MixerStats {
             ticks,
@@ -302,6 +318,8 @@ impl Mixer {
             concealed,
             decode_errors,
             encodes,
+            decodes,
+            packets_with_level,
         }
     }
 

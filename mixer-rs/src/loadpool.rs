@@ -264,14 +264,14 @@ impl SpeakerPool {
         host: String,
         port: i128,
         speakers: Vec<(String, String, String, usize)>,
-        scripts: Vec<(Vec<Vec<u8>>, Vec<i32>)>,
+        scripts: Vec<(Vec<Vec<u8>>, Vec<i32>, Vec<u8>)>,
         clock_slots: u64,
         connect_per_s: f64,
     ) -> PyResult<Self> {
         let port =
             u16::try_from(port).map_err(|_| bad_argument(py, format!("port {port} is out of range")))?;
         let scripts: Vec<Arc<lp::Script>> =
-            scripts.into_iter().map(|(packets, plan)| Arc::new(lp::Script { packets, plan })).collect();
+            scripts.into_iter().map(|(packets, plan, levels)| Arc::new(lp::Script { packets, plan, levels })).collect();
         let mut users = Vec::with_capacity(speakers.len());
         let mut members = Vec::with_capacity(speakers.len());
         for (handle, token, space_id, script) in speakers {

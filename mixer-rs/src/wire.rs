@@ -167,10 +167,10 @@ impl Wire {
 }
 
 /// The wire's reading of one client message as `audio`: (seq, captured_at,
-/// opus), or `None` for anything it leaves to Python.
+/// opus, level), or `None` for anything it leaves to Python.
 #[pyfunction]
-fn parse_audio<'py>(py: Python<'py>, data: &[u8]) -> Option<(u64, u64, Bound<'py, PyBytes>)> {
-    wi::audio::parse(data).map(|a| (a.seq, a.captured_at, PyBytes::new(py, a.opus)))
+fn parse_audio<'py>(py: Python<'py>, data: &[u8]) -> Option<(u64, u64, Bound<'py, PyBytes>, Option<u8>)> {
+    wi::audio::parse(data).map(|a| (a.seq, a.captured_at, PyBytes::new(py, a.opus), a.level))
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

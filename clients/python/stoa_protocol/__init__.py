@@ -47,6 +47,7 @@ from stoa_protocol._accounts import (
     Unfollow as Unfollow,
 )
 from stoa_protocol._base import (
+    MAX_AUDIO_LEVEL as MAX_AUDIO_LEVEL,
     MAX_MESSAGE_BYTES as MAX_MESSAGE_BYTES,
     MAX_NESTING as MAX_NESTING,
     MAX_OPUS_BYTES as MAX_OPUS_BYTES,
@@ -62,6 +63,7 @@ from stoa_protocol._base import (
     Token as Token,
     UserId as UserId,
     UserName as UserName,
+    audio_level as audio_level,
 )
 from stoa_protocol._events import (
     AudienceChanged as AudienceChanged,
@@ -228,6 +230,8 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "MAX_NESTING",
     "MAX_OPUS_BYTES",
+    "MAX_AUDIO_LEVEL",
+    "audio_level",
     "MAX_POSTS_PAGE",
     "MAX_SDP_BYTES",
     "MAX_RECORDINGS_PAGE",

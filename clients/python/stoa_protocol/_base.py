@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import msgspec
@@ -12,6 +13,8 @@ import msgspec
 PROTOCOL_VERSION = 2
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_OPUS_BYTES = 1500
+MAX_AUDIO_LEVEL = 127
+"""RFC 6464's quietest audio level: −127 dBov or below (digital silence)."""
 MAX_NESTING = 32
 """Arrays and maps nest at most this deep in a client message (the message's own map is level 1). Every
 message type needs 2; the rest is room for fields a newer client adds."""
@@ -24,6 +27,20 @@ Ref = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 U63 = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 PostId = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
 Emoji = Annotated[str, msgspec.Meta(min_length=1, max_length=8)]
+
+
+def audio_level(pcm: bytes) -> int:
+    """The `level` of an `audio` message for one packet's PCM (s16le mono samples): RFC 6464's −dBov of their
+    RMS, `round(-20·log10(rms / 32768))`, within 0..127; digital silence is 127. A full-scale square wave is 0,
+    a full-scale sine 3."""
+    samples = memoryview(pcm).cast("h")
+    if not samples:
+        return MAX_AUDIO_LEVEL
+    energy = sum(s * s for s in samples)
+    if energy == 0:
+        return MAX_AUDIO_LEVEL
+    dbov = 10 * math.log10(energy / (len(samples) * 32768.0 * 32768.0))
+    return min(MAX_AUDIO_LEVEL, max(0, round(-dbov)))
 
 
 class ClientMessage(msgspec.Struct, frozen=True, tag_field="type", forbid_unknown_fields=False):

@@ -46,7 +46,18 @@ from stoa_protocol._accounts import (
     Unblock,
     Unfollow,
 )
-from stoa_protocol._base import MAX_OPUS_BYTES, U63, ClientMessage, Emoji, PostId, Request, Token, UserId, UserName
+from stoa_protocol._base import (
+    MAX_AUDIO_LEVEL,
+    MAX_OPUS_BYTES,
+    U63,
+    ClientMessage,
+    Emoji,
+    PostId,
+    Request,
+    Token,
+    UserId,
+    UserName,
+)
 from stoa_protocol._events import (
     AudienceChanged,
     Audio,
@@ -172,12 +183,14 @@ class AcceptInvite(Request, tag="accept_invite", frozen=True):
     pass
 
 
-class SendAudio(ClientMessage, tag="audio", frozen=True):
-    """One 20 ms Opus packet from a speaker: `seq` counts the sender's packets, `captured_at` is µs of unix time."""
+class SendAudio(ClientMessage, tag="audio", frozen=True, omit_defaults=True):
+    """One 20 ms Opus packet from a speaker: `seq` counts the sender's packets, `captured_at` is µs of unix time,
+    `level` (optional) the packet's loudness as RFC 6464 gives it, −dBov 0..127 (`audio_level`)."""
 
     seq: U63
     captured_at: U63
     opus: Annotated[bytes, msgspec.Meta(min_length=1, max_length=MAX_OPUS_BYTES)]
+    level: Annotated[int, msgspec.Meta(ge=0, le=MAX_AUDIO_LEVEL)] | None = None
 
 
 ClientUnion = (

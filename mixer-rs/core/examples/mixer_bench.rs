@@ -134,7 +134,7 @@ impl MixerSide<'_> {
         for _ in 0..ticks {
             let index = self.seq as usize % STREAM_FRAMES;
             for (id, stream) in self.streams.iter().enumerate() {
-                let frame = Frame { seq: self.seq, captured_at: 0, packet: stream[index].clone() };
+                let frame = Frame::new(self.seq, 0, stream[index].clone());
                 self.mixer.push(id as u64, frame).unwrap();
             }
             let start = Instant::now();

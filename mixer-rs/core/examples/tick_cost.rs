@@ -48,7 +48,7 @@ fn measure(
         // In concealment mode the speaker talks once, then the hangover carries it.
         if !conceal || seq == 0 {
             for (id, stream) in streams.iter().enumerate().take(talking) {
-                let frame = Frame { seq: seq as u64, captured_at: 0, packet: stream[seq].clone() };
+                let frame = Frame::new(seq as u64, 0, stream[seq].clone());
                 mixer.push(id as u64, frame).unwrap();
             }
         }

@@ -62,6 +62,17 @@ pub fn check_encoder_settings(bitrate: i32, complexity: i32) -> Result<(), Mixer
     Ok(())
 }
 
+/// Whether `packet` is what `Decoder::decode` takes, checked without decoding
+/// it: 1 to `MAX_PACKET_BYTES` bytes whose framing libopus parses and whose
+/// frames last exactly 20 ms. Undecodable packets are framing errors, so one
+/// that passes decodes (a packet forwarded undecoded is one listeners can decode).
+pub fn is_one_frame(packet: &[u8]) -> bool {
+    !packet.is_empty()
+        && packet.len() <= MAX_PACKET_BYTES
+        && opus::packet::parse(packet).is_ok()
+        && opus::packet::get_nb_samples(packet, SAMPLE_RATE).is_ok_and(|n| n == FRAME_SAMPLES)
+}
+
 /// A mono 48 kHz Opus decoder with loss concealment.
 pub struct Decoder {
     inner: opus::Decoder,
@@ -88,6 +99,11 @@ impl Decoder {
             return Err(MixerError::Codec { function: "decode", reason: "packet is not one 20 ms frame" });
         }
         Ok(())
+    }
+
+    /// Forgets everything decoded so far, as a new decoder would.
+    pub fn reset(&mut self) -> Result<(), MixerError> {
+        Ok(self.inner.reset_state()?)
     }
 
     /// Writes one frame of loss concealment (what the lost packet probably held).
@@ -155,5 +171,36 @@ mod tests {
         // TOC byte of code 3 (arbitrary frame count) with a truncated frame count.
         assert_eq!(dec.decode(&[0x03], &mut out).unwrap_err().code(), "codec_error");
         dec.conceal(&mut out).unwrap();
+    }
+
+    #[test]
+    fn a_packet_passes_the_check_exactly_when_it_decodes() {
+        let mut enc = Encoder::new(32_000, 5).unwrap();
+        let pcm: Vec<i16> = (0..FRAME_SAMPLES).map(|i| ((i as f64 * 0.06).sin() * 8_000.0) as i16).collect();
+        let good = enc.encode(&pcm).unwrap();
+        let mut ten_ms = good.clone();
+        ten_ms[0] = (ten_ms[0] & !0xF8) | (ten_ms[0] & 0xF8).wrapping_sub(8); // the TOC's config one step down: 10 ms
+        let mut two_frames = vec![(good[0] & !0x03) | 0x01]; // code 1: two frames of equal size
+        two_frames.extend_from_slice(&good[1..]);
+        two_frames.extend_from_slice(&good[1..]);
+        let odd = {
+            let mut p = two_frames.clone();
+            p.pop(); // code 1 with an odd payload: a framing error
+            p
+        };
+        let cases: [(&str, &[u8]); 7] = [
+            ("a 20 ms packet", &good),
+            ("empty", &[]),
+            ("a truncated frame count", &[0x03]),
+            ("10 ms", &ten_ms),
+            ("two 20 ms frames", &two_frames),
+            ("a framing error", &odd),
+            ("too large", &[0x78; MAX_PACKET_BYTES + 1]),
+        ];
+        for (what, packet) in cases {
+            let decodes = Decoder::new().unwrap().decode(packet, &mut [0; FRAME_SAMPLES]).is_ok();
+            assert_eq!(is_one_frame(packet), decodes, "{what}");
+        }
+        assert!(is_one_frame(&good));
     }
 }

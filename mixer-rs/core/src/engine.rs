@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::codec::{Encoder, Pcm, check_encoder_settings};
-use crate::gate::{LEVEL_FLOOR_DBFS, MAX_MIXED_LIMIT, is_loud, keep_loudest, level_dbfs};
+use crate::gate::{LEVEL_FLOOR_DBFS, MAX_MIXED_LIMIT, is_loud, keep_loudest};
 use crate::ingress::Drained;
 use crate::input::{Input, Voice};
 use crate::mix::{Sum, accumulate, mix_all, mix_minus};
@@ -132,20 +132,26 @@ impl Engine {
     // Opus encodes dominate (about 160 µs each at complexity 5); decodes cost
     // a fifth of that, and the arithmetic and the gating are noise. So what
     // saves CPU is encoding less: never for silence, at most `max_mixed` + 1
-    // times however many talk.
+    // times however many talk; then decoding less: a space where one person
+    // talks at a time (most of them, most of the time) needs no samples at all
+    // when its speakers say how loud each packet is.
     //
     // Pipeline, in a fixed order:
-    //   1. Each input plays: its next queued packet, decoded (always, even
-    //      when it is silent or left out, so its decoder state stays
-    //      continuous); or loss concealment while inside its hangover, or for
-    //      a packet that fails to decode; or nothing, once idle.
-    //   2. Gate: each frame's level is measured (dBFS of its RMS). An input
+    //   1. Each input plays: its next queued packet; or loss concealment while
+    //      inside its hangover, or for a packet that fails to decode; or
+    //      nothing, once idle. A packet without the sender's level is decoded
+    //      now (even when it is silent or left out, so its decoder's state
+    //      stays continuous); one with a level is checked, and decoded in step
+    //      3 only if it is mixed with other voices (`input.rs`: the packets not
+    //      decoded before it are decoded first, so its decoder's state is as if
+    //      it had been).
+    //   2. Gate: each frame's level is the sender's, or measured (dBFS of its RMS). An input
     //      talks while its real, non-DTX packets reach `silence_dbfs`, and for
     //      `hold_ticks` after the last that did. If more than `max_mixed`
     //      talk, the loudest by a smoothed level are kept (those already in
     //      the mix get a small head start, so near-equals do not swap places
     //      every tick). The rest, and every silent input, stay out of the mix.
-    //   3. The talkers kept are summed into 32-bit accumulators; the shared
+    //   3. The talkers kept are summed (their samples made, if not yet) into 32-bit accumulators; the shared
     //      mix is the sum saturated to 16 bits, encoded once.
     //   4. Each mixed talker's mix-minus is the sum less its own samples,
     //      saturated only after the subtraction (saturating first would let
@@ -157,7 +163,8 @@ impl Engine {
     //     nothing to encode or send. The caller stops ticking altogether once
     //     `is_active` is false.
     //   - passthrough: one talker, with a real packet; that packet is the
-    //     shared output as it came (no encode, no generation loss), and the
+    //     shared output as it came (no encode, no generation loss, and no
+    //     decode when its sender gave its level), and the
     //     talker's own mix-minus would be silence, so none is made. Silent
     //     inputs beside it do not spoil this: they are not in the mix.
     //   - a lone talker in concealment gets the shared encode but no
@@ -189,11 +196,11 @@ impl Engine {
                     input.gate.in_mix = false;
                     continue;
                 }
-                Voice::Real(frame) => (level_dbfs(input.pcm()), Some(frame)),
-                Voice::Concealed { decode_error } => {
+                Voice::Real { frame, level } => (level, Some(frame)),
+                Voice::Concealed { decode_error, level } => {
                     bump(&counters.concealed, 1);
                     bump(&counters.decode_errors, u64::from(decode_error));
-                    (level_dbfs(input.pcm()), None)
+                    (level, None)
                 }
             };
             // The cast is exact: a level is a whole number of dB within -127..=0 once rounded.
@@ -207,6 +214,7 @@ impl Engine {
             input.gate.in_mix = false;
         }
         keep_loudest(&mut self.talkers, self.max_mixed, |t| (t.id, t.rank));
+        self.count_decodes(counters);
 
         // 3: sum the talkers kept.
         if self.talkers.is_empty() {
@@ -235,10 +243,14 @@ impl Engine {
         // Each mixed talker's real packet this tick, in the order of `mixed` (None: concealed).
         let mut packets: Vec<Option<Vec<u8>>> = Vec::with_capacity(self.talkers.len());
         let mut captured_at: Option<u64> = None;
+        // One talker with a real packet passes it on: nobody's samples are needed.
+        let passthrough = matches!(self.talkers.as_slice(), [Talker { frame: Some(_), .. }]);
         for talker in self.talkers.drain(..) {
             let Some(input) = self.inputs.get_mut(&talker.id) else { continue };
             input.gate.in_mix = true;
-            accumulate(&mut work.sum, input.pcm());
+            if !passthrough {
+                accumulate(&mut work.sum, input.samples());
+            }
             mixed.push(talker.id);
             if let Some(frame) = &talker.frame {
                 captured_at = Some(captured_at.map_or(frame.captured_at, |t| t.min(frame.captured_at)));
@@ -291,7 +303,13 @@ impl Engine {
         if record {
             out.recording = Some(self.record_frame(&out.mixed, &packets, counters)?);
         }
+        self.count_decodes(counters);
         Ok(out)
+    }
+
+    fn count_decodes(&mut self, counters: &Counters) {
+        let decodes: u64 = self.inputs.values_mut().map(Input::take_decodes).sum();
+        bump(&counters.decodes, decodes);
     }
 
     /// The recording's frame for a tick that mixed `mixed`, whose real
@@ -321,8 +339,8 @@ impl Engine {
         };
         work.sum.fill(0);
         for id in mixed.iter().filter(|id| self.consented.contains(id)) {
-            if let Some(input) = self.inputs.get(id) {
-                accumulate(&mut work.sum, input.pcm());
+            if let Some(input) = self.inputs.get_mut(id) {
+                accumulate(&mut work.sum, input.samples());
             }
         }
         mix_all(&work.sum, &mut work.scratch);

@@ -126,7 +126,7 @@ mod tests {
     use super::*;
 
     fn frame(seq: u64) -> Frame {
-        Frame { seq, captured_at: 0, packet: vec![1] }
+        Frame::new(seq, 0, vec![1])
     }
 
     fn input() -> Input {

@@ -7,19 +7,31 @@
 //! about 50 KiB of Opus state, which is what lets a server keep thousands of
 //! live, silent spaces. A talk spurt's first tick pays for a decoder (a few
 //! µs) and, once mixed with others, a mix-minus encoder.
+//!
+//! Decoding is lazy for packets that come with the sender's level (`Frame::level`):
+//! such a packet is checked (`is_one_frame`), not decoded, when it plays, and
+//! decoded only if the tick needs its samples (`samples`: it is mixed with
+//! other voices). The packets not decoded since the last one that was are
+//! kept, at most `WARM_UP` of them, and decoded first, so that the decoder's
+//! state is what continuous decoding would have made of the recent past: a
+//! decoder that missed more is reset and warmed up on the last `WARM_UP`. A
+//! packet without a level is decoded at once, as every packet used to be.
 
-use crate::codec::{Decoder, Encoder, Pcm};
-use crate::gate::Gate;
+use std::collections::VecDeque;
+
+use crate::codec::{Decoder, Encoder, Pcm, is_one_frame};
+use crate::gate::{Gate, level_dbfs};
 use crate::queue::{Frame, JitterQueue, Offer};
 use crate::{FRAME_SAMPLES, MixerError};
 
 /// What an input contributed to one tick.
 #[derive(Debug)]
 pub(crate) enum Voice {
-    /// A packet decoded cleanly; the frame is handed back for pass-through.
-    Real(Frame),
-    /// Loss concealment: no packet within the hangover, or one that failed to decode.
-    Concealed { decode_error: bool },
+    /// A packet that decodes, at `level` dBFS (the sender's, or measured);
+    /// the frame is handed back for pass-through.
+    Real { frame: Frame, level: f32 },
+    /// Loss concealment at `level` dBFS: no packet within the hangover, or one that failed to decode.
+    Concealed { decode_error: bool, level: f32 },
     /// No packet for longer than the hangover: plays nothing, not in the mix.
     Idle,
 }
@@ -35,12 +47,24 @@ pub(crate) struct Input {
     pub(crate) gate: Gate,
 }
 
+/// Packets decoded, before one that is needed, after a run that was not (see the module's notes): a
+/// reset decoder warmed up on 1, 2 or 3 packets is 16, 29 or 63 dB from continuous decoding (`tests/levels.rs`).
+pub(crate) const WARM_UP: usize = 3;
+
 /// What an input needs only while it plays.
 struct Codecs {
     decoder: Decoder,
     /// Built the first time this input is mixed with someone else.
     minus_encoder: Option<Encoder>,
     pcm: Pcm,
+    /// Packets played (or skipped) and not decoded, oldest first, at most `WARM_UP`.
+    behind: VecDeque<Vec<u8>>,
+    /// More were not decoded than `behind` holds: reset the decoder before catching up.
+    stale: bool,
+    /// This tick's packet, while it is not decoded (`pcm` then holds an older frame).
+    pending: Option<Vec<u8>>,
+    /// Packets decoded since `Input::take_decodes`, warm-up included.
+    decodes: u64,
 }
 
 /// What an idle input "plays": never mixed, but `pcm()` needs something to return.
@@ -60,8 +84,10 @@ impl Input {
         self.queue.len()
     }
 
-    /// Produces this tick's audio into `self.pcm()`: the next queued packet,
-    /// else concealment while inside the hangover, else nothing.
+    /// This tick's audio: the next queued packet, else concealment while
+    /// inside the hangover, else nothing. A packet with a level is only
+    /// checked, and its samples are made by `samples` if the tick needs them;
+    /// any other voice is in `self.pcm()` on return.
     pub(crate) fn play(&mut self, hangover_ticks: u32) -> Voice {
         if !self.is_active(hangover_ticks) {
             self.since_real = None;
@@ -72,26 +98,63 @@ impl Input {
             // A decoder fails to build only when libopus cannot allocate: the
             // packets then wait (and the queue's bounds apply) for a later tick.
             let Ok(decoder) = Decoder::new() else { return Voice::Idle };
-            self.voice = Some(Box::new(Codecs { decoder, minus_encoder: None, pcm: [0; FRAME_SAMPLES] }));
+            self.voice = Some(Box::new(Codecs {
+                decoder,
+                minus_encoder: None,
+                pcm: [0; FRAME_SAMPLES],
+                behind: VecDeque::with_capacity(WARM_UP),
+                stale: false,
+                pending: None,
+                decodes: 0,
+            }));
         }
         let Some(codecs) = self.voice.as_deref_mut() else { return Voice::Idle };
+        if let Some(last) = codecs.pending.take() {
+            codecs.fall_behind(last); // last tick's packet, never needed
+        }
         if let Some(skipped) = self.queue.trim() {
-            // Decoded, not played: the decoder's state stays continuous across the skip.
-            let _ = codecs.decoder.decode(&skipped.packet, &mut codecs.pcm);
+            // Not played; decoded (now or when catching up) so the decoder's state stays continuous.
+            codecs.fall_behind(skipped.packet);
         }
         if let Some(frame) = self.queue.pop() {
-            if codecs.decoder.decode(&frame.packet, &mut codecs.pcm).is_ok() {
+            if let Some(level) = frame.level.filter(|_| is_one_frame(&frame.packet)) {
+                codecs.pending = Some(frame.packet.clone());
                 self.since_real = Some(0);
-                return Voice::Real(frame);
+                return Voice::Real { frame, level: -f32::from(level) };
+            }
+            codecs.catch_up();
+            if codecs.decode(&frame.packet).is_ok() {
+                self.since_real = Some(0);
+                return Voice::Real { level: level_dbfs(&codecs.pcm), frame };
             }
             self.since_real = self.since_real.map(|n| n.saturating_add(1));
             codecs.conceal();
-            return Voice::Concealed { decode_error: true };
+            return Voice::Concealed { decode_error: true, level: level_dbfs(&codecs.pcm) };
         }
         // Inside the hangover (`is_active` above): conceal the missing packet.
         self.since_real = self.since_real.map(|n| n + 1);
+        codecs.catch_up();
         codecs.conceal();
-        Voice::Concealed { decode_error: false }
+        Voice::Concealed { decode_error: false, level: level_dbfs(&codecs.pcm) }
+    }
+
+    /// This tick's samples, decoding its packet (after those not decoded
+    /// before it) if `play` left it undecoded.
+    pub(crate) fn samples(&mut self) -> &Pcm {
+        let Some(codecs) = self.voice.as_deref_mut() else { return &SILENCE };
+        if let Some(packet) = codecs.pending.take() {
+            codecs.catch_up();
+            // Checked by `is_one_frame`; should libopus still refuse it, its concealment stands in.
+            if codecs.decode(&packet).is_err() {
+                codecs.conceal();
+            }
+        }
+        &codecs.pcm
+    }
+
+    /// Packets decoded since the last call (warm-up included).
+    pub(crate) fn take_decodes(&mut self) -> u64 {
+        self.voice.as_deref_mut().map_or(0, |codecs| std::mem::take(&mut codecs.decodes))
     }
 
     /// True while the next tick would decode or conceal for this input.
@@ -99,6 +162,7 @@ impl Input {
         !self.queue.is_empty() || self.since_real.is_some_and(|n| n < hangover_ticks)
     }
 
+    /// This tick's samples as `play` left them: stale for a packet not decoded (see `samples`).
     pub(crate) fn pcm(&self) -> &Pcm {
         self.voice.as_ref().map_or(&SILENCE, |codecs| &codecs.pcm)
     }
@@ -127,6 +191,32 @@ impl Input {
 }
 
 impl Codecs {
+    fn decode(&mut self, packet: &[u8]) -> Result<(), crate::MixerError> {
+        self.decodes += 1;
+        self.decoder.decode(packet, &mut self.pcm)
+    }
+
+    /// A packet not decoded: kept for a catch-up, the oldest forgotten past `WARM_UP`.
+    fn fall_behind(&mut self, packet: Vec<u8>) {
+        if self.behind.len() == WARM_UP {
+            self.behind.pop_front();
+            self.stale = true;
+        }
+        self.behind.push_back(packet);
+    }
+
+    /// Decodes what fell behind, so that the next packet decodes as it would have in a continuous stream.
+    fn catch_up(&mut self) {
+        if self.stale {
+            // Reset fails only on a broken decoder; decoding on from its old state is then the best left.
+            let _ = self.decoder.reset();
+            self.stale = false;
+        }
+        while let Some(packet) = self.behind.pop_front() {
+            let _ = self.decode(&packet); // warming up: its output is not played
+        }
+    }
+
     fn conceal(&mut self) {
         // Concealment only fails on a broken decoder state; silence is the
         // honest fallback and keeps the tick going.

@@ -142,6 +142,7 @@ impl Mixer {
         if frame.packet.len() > MAX_PACKET_BYTES {
             return Err(MixerError::PacketTooLarge { len: frame.packet.len() });
         }
+        let leveled = frame.level.is_some();
         let accepted = lock(&self.ingress).push(id, frame);
         match accepted {
             Accepted::Unknown => {
@@ -152,6 +153,7 @@ impl Mixer {
             Accepted::QueuedDroppedOldest => self.counters.drop(DropReason::Overflow, 1),
         }
         bump(&self.counters.packets_in, 1);
+        bump(&self.counters.packets_with_level, u64::from(leveled));
         Ok(true)
     }
 

@@ -88,6 +88,11 @@ pub struct MixerStats {
     pub decode_errors: u64,
     /// Opus encodes performed (shared, mix-minus, and the recording's own mix).
     pub encodes: u64,
+    /// Opus packets decoded: every packet without a level; one with a level
+    /// only when mixed with other voices, and those not decoded just before it.
+    pub decodes: u64,
+    /// Packets accepted that came with the sender's level (`Frame::level`).
+    pub packets_with_level: u64,
 }
 
 #[derive(Debug, Default)]
@@ -102,6 +107,8 @@ pub(crate) struct Counters {
     pub(crate) concealed: AtomicU64,
     pub(crate) decode_errors: AtomicU64,
     pub(crate) encodes: AtomicU64,
+    pub(crate) decodes: AtomicU64,
+    pub(crate) packets_with_level: AtomicU64,
 }
 
 /// Bumps a counter; the counters are statistics, ordered with nothing else.
@@ -146,6 +153,8 @@ impl Counters {
             concealed: get(&self.concealed),
             decode_errors: get(&self.decode_errors),
             encodes: get(&self.encodes),
+            decodes: get(&self.decodes),
+            packets_with_level: get(&self.packets_with_level),
         }
     }
 }

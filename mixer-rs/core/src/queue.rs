@@ -10,6 +10,17 @@ pub struct Frame {
     pub seq: u64,
     pub captured_at: u64,
     pub packet: Vec<u8>,
+    /// The sender's measure of the packet's loudness, if it gave one: RFC
+    /// 6464's audio level, −dBov (0 full scale, 127 for −127 dBov or quieter).
+    /// With it the mixer decodes the packet only to mix it with other voices.
+    pub level: Option<u8>,
+}
+
+impl Frame {
+    /// A frame without a level: the mixer decodes it to measure it.
+    pub fn new(seq: u64, captured_at: u64, packet: Vec<u8>) -> Self {
+        Self { seq, captured_at, packet, level: None }
+    }
 }
 
 /// What became of an offered frame.
@@ -145,7 +156,7 @@ mod tests {
     }
 
     fn frame(seq: u64) -> Frame {
-        Frame { seq, captured_at: seq * 20_000, packet: vec![seq as u8] }
+        Frame::new(seq, seq * 20_000, vec![seq as u8])
     }
 
     fn seqs(q: &mut JitterQueue) -> Vec<u64> {

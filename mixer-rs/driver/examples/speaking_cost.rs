@@ -65,7 +65,7 @@ fn tick_ns(streams: &[Vec<Vec<u8>>], talking: usize) -> f64 {
     for seq in 0..TICKS {
         for (id, stream) in streams.iter().enumerate().take(talking) {
             mixer
-                .push(id as u64, Frame { seq: seq as u64, captured_at: 0, packet: stream[seq].clone() })
+                .push(id as u64, Frame::new(seq as u64, 0, stream[seq].clone()))
                 .unwrap();
         }
         let start = cpu();

@@ -76,8 +76,8 @@ fn frames_flow_in_order_to_the_audience_and_a_speaker_gets_its_own_stream() {
     for n in 0..50 {
         let p1 = enc1.encode(&sine(440.0, n)).unwrap();
         let p2 = enc2.encode(&sine(1000.0, n)).unwrap();
-        mixer.push(1, Frame { seq: n as u64, captured_at: 1, packet: p1 }).unwrap();
-        mixer.push(2, Frame { seq: n as u64, captured_at: 1, packet: p2 }).unwrap();
+        mixer.push(1, Frame::new(n as u64, 1, p1)).unwrap();
+        mixer.push(2, Frame::new(n as u64, 1, p2)).unwrap();
         driver.notify();
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -122,7 +122,7 @@ fn spaces_sharing_a_pool_each_get_every_frame_in_order() {
     for n in 0..50 {
         for (_, _, mixer, driver, _, encoder) in &mut spaces {
             let packet = encoder.encode(&sine(440.0, n)).unwrap();
-            mixer.push(1, Frame { seq: n as u64, captured_at: 1, packet }).unwrap();
+            mixer.push(1, Frame::new(n as u64, 1, packet)).unwrap();
             driver.notify();
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -175,7 +175,7 @@ fn as_the_audience_grows_and_shrinks_messages_change_size_between_frames_never_w
             _ => {}
         }
         let packet = encoder.encode(&sine(440.0, n)).unwrap();
-        mixer.push(1, Frame { seq: n as u64, captured_at: 1, packet }).unwrap();
+        mixer.push(1, Frame::new(n as u64, 1, packet)).unwrap();
         driver.notify();
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -62,21 +62,13 @@ fn the_recording_holds_the_consenting_voice_not_the_other_and_the_spaces_time() 
         mixer
             .push(
                 CONSENTING,
-                Frame {
-                    seq: n as u64,
-                    captured_at: 1,
-                    packet: a.encode(&sine_frame(440.0, 8_000.0, n)).unwrap(),
-                },
+                Frame::new(n as u64, 1, a.encode(&sine_frame(440.0, 8_000.0, n)).unwrap()),
             )
             .unwrap();
         mixer
             .push(
                 DECLINING,
-                Frame {
-                    seq: n as u64,
-                    captured_at: 1,
-                    packet: b.encode(&sine_frame(1_000.0, 8_000.0, n)).unwrap(),
-                },
+                Frame::new(n as u64, 1, b.encode(&sine_frame(1_000.0, 8_000.0, n)).unwrap()),
             )
             .unwrap();
         driver.notify();

@@ -232,10 +232,10 @@ impl Conn {
         }
         let mask = env.mask();
         let Some(speaker) = env.speakers.get(self.index) else { return false };
-        let Some(packet) = speaker.script.packet(slot) else { return false };
+        let Some((packet, level)) = speaker.script.packet(slot) else { return false };
         let message = &mut env.scratch;
         message.clear();
-        msg::write_audio(message, self.audio_seq, t0_us + slot * SLOT_US, packet);
+        msg::write_audio(message, self.audio_seq, t0_us + slot * SLOT_US, packet, level);
         self.audio_seq += 1;
         ws::write_client_frame(&mut self.out, ws::OP_BINARY, message, mask);
         self.flush(env);

@@ -310,17 +310,16 @@ pub fn write_hello_token(out: &mut Vec<u8>, token: &str) {
     );
 }
 
-/// Appends a speaker's `audio {type, seq, captured_at, opus}` as msgpack to `out`.
-pub fn write_audio(out: &mut Vec<u8>, seq: u64, captured_at: u64, opus: &[u8]) {
-    write_map(
-        out,
-        &[
-            ("type", Value::Str("audio")),
-            ("seq", Value::Uint(seq)),
-            ("captured_at", Value::Uint(captured_at)),
-            ("opus", Value::Bin(opus)),
-        ],
-    );
+/// Appends a speaker's `audio {type, seq, captured_at, opus[, level]}` as msgpack to `out`.
+pub fn write_audio(out: &mut Vec<u8>, seq: u64, captured_at: u64, opus: &[u8], level: Option<u8>) {
+    let entries = [
+        ("type", Value::Str("audio")),
+        ("seq", Value::Uint(seq)),
+        ("captured_at", Value::Uint(captured_at)),
+        ("opus", Value::Bin(opus)),
+        ("level", Value::Uint(level.map_or(0, u64::from))),
+    ];
+    write_map(out, &entries[..if level.is_some() { 5 } else { 4 }]);
 }
 
 /// Appends `join_space {type, ref, space_id}` as msgpack to `out`.

@@ -19,20 +19,30 @@ pub struct Script {
     pub packets: Vec<Vec<u8>>,
     /// Slot `k` sends `packets[plan[k % plan.len()]]`; a negative entry sends nothing.
     pub plan: Vec<i32>,
+    /// Each packet's audio level (RFC 6464), sent with it as a client that measures its microphone
+    /// does; empty: no levels sent (the server then decodes every packet to measure it).
+    pub levels: Vec<u8>,
 }
 
 impl Script {
-    /// The packet for `slot`, if the speaker talks then.
-    pub fn packet(&self, slot: u64) -> Option<&[u8]> {
+    /// The packet for `slot`, and its level if the script has levels, if the speaker talks then.
+    pub fn packet(&self, slot: u64) -> Option<(&[u8], Option<u8>)> {
         if self.plan.is_empty() {
             return None;
         }
         let entry = self.plan[(slot % self.plan.len() as u64) as usize];
-        usize::try_from(entry).ok().and_then(|i| self.packets.get(i)).map(Vec::as_slice)
+        let i = usize::try_from(entry).ok()?;
+        Some((self.packets.get(i)?.as_slice(), self.levels.get(i).copied()))
     }
 
-    /// Every index of `plan` names a packet (or none).
+    /// Every index of `plan` names a packet (or none), and levels are given for every packet or none.
     pub fn check(&self) -> Result<(), String> {
+        if !self.levels.is_empty() && self.levels.len() != self.packets.len() {
+            return Err(format!("{} levels for {} packets", self.levels.len(), self.packets.len()));
+        }
+        if let Some(level) = self.levels.iter().find(|&&l| l > 127) {
+            return Err(format!("a level of {level}: 0..=127"));
+        }
         match self.plan.iter().find(|&&i| i >= 0 && i as usize >= self.packets.len()) {
             Some(bad) => Err(format!("a plan names packet {bad} of {}", self.packets.len())),
             None => Ok(()),
@@ -102,11 +112,17 @@ mod tests {
 
     #[test]
     fn a_script_loops_and_is_quiet_where_its_plan_says() {
-        let script = Script { packets: vec![vec![1], vec![2]], plan: vec![0, -1, 1] };
-        let sent: Vec<_> = (0..7).map(|k| script.packet(k).map(|p| p[0])).collect();
+        let script = Script { packets: vec![vec![1], vec![2]], plan: vec![0, -1, 1], levels: vec![] };
+        let sent: Vec<_> = (0..7).map(|k| script.packet(k).map(|(p, _)| p[0])).collect();
         assert_eq!(sent, [Some(1), None, Some(2), Some(1), None, Some(2), Some(1)]);
         assert!(script.check().is_ok());
-        assert!(Script { packets: vec![vec![1]], plan: vec![1] }.check().is_err());
-        assert_eq!(Script { packets: vec![], plan: vec![] }.packet(3), None);
+        assert_eq!(script.packet(2), Some((&[2u8][..], None)), "no levels");
+        let leveled = Script { levels: vec![30, 127], ..script.clone() };
+        assert_eq!(leveled.packet(2), Some((&[2u8][..], Some(127))));
+        assert!(leveled.check().is_ok());
+        assert!(Script { levels: vec![30], ..script.clone() }.check().is_err(), "a level missing");
+        assert!(Script { levels: vec![30, 128], ..script }.check().is_err(), "out of range");
+        assert!(Script { packets: vec![vec![1]], plan: vec![1], levels: vec![] }.check().is_err());
+        assert_eq!(Script { packets: vec![], plan: vec![], levels: vec![] }.packet(3), None);
     }
 }

@@ -44,7 +44,8 @@ fn bin_field(msgpack: &[u8], name: &str) -> Vec<u8> {
 fn a_speaker_sends_its_script_on_the_capture_clock_and_marks_what_it_sent() {
     let server = FakeServer::start();
     // Slot k plays packet plan[k % 3]: talking, quiet, talking.
-    let script = Arc::new(Script { packets: vec![vec![0xA1; 40], vec![0xB2; 50]], plan: vec![0, -1, 1] });
+    let script =
+        Arc::new(Script { packets: vec![vec![0xA1; 40], vec![0xB2; 50]], plan: vec![0, -1, 1], levels: vec![40, 127] });
     let speaker = Speaker { token: "tok-ada".into(), space_id: "s9".into(), script };
     let pool = Pool::start(config(server.port, &["ada"], 0, vec![speaker])).unwrap();
     let mut peer = server.accept();
@@ -67,9 +68,13 @@ fn a_speaker_sends_its_script_on_the_capture_clock_and_marks_what_it_sent() {
         let slot = (captured_at - t0) / SLOT_US;
         assert_eq!((captured_at - t0) % SLOT_US, 0, "captured_at is a slot's start");
         assert!(arrived >= captured_at + SLOT_US, "sent only once its 20 ms were over");
-        got.push((int_field(&message, "seq"), slot, bin_field(&message, "opus")[0]));
+        got.push((int_field(&message, "seq"), slot, bin_field(&message, "opus")[0], int_field(&message, "level")));
     }
-    assert_eq!(got, [(0, 0, 0xA1), (1, 2, 0xB2), (2, 3, 0xA1), (3, 5, 0xB2)], "quiet slots send nothing");
+    assert_eq!(
+        got,
+        [(0, 0, 0xA1, 40), (1, 2, 0xB2, 127), (2, 3, 0xA1, 40), (3, 5, 0xB2, 127)],
+        "quiet slots send nothing; each packet with its level"
+    );
     pool.stop_speaking();
     let [sent] = pool.slot_maps().try_into().unwrap();
     assert_eq!(sent[0] & 0b11_1111, 0b10_1101, "slots 0, 2, 3, 5 sent");
@@ -142,7 +147,7 @@ fn a_listener_that_never_joined_heard_nothing() {
 
 #[test]
 fn speakers_are_one_per_user_with_scripts_that_name_real_packets() {
-    let script = |plan| Arc::new(Script { packets: vec![vec![1]], plan });
+    let script = |plan| Arc::new(Script { packets: vec![vec![1]], plan, levels: vec![] });
     let speaker = |plan| Speaker { token: "t".into(), space_id: "s".into(), script: script(plan) };
     assert!(Pool::start(config(1, &["a", "b"], 0, vec![speaker(vec![0])])).is_err(), "one per user");
     assert!(Pool::start(config(1, &["a"], 0, vec![speaker(vec![0, 1])])).is_err(), "no packet 1");

@@ -1,21 +1,25 @@
 //! A strict reader of one client message: `audio` (docs/protocol.md), the
 //! msgpack map `{"type": "audio", "seq": u63, "captured_at": u63, "opus":
-//! bin 1..=1500}` in any key order. It accepts only what the gateway's own
-//! decoder (`gateway.protocol.decode_client`) accepts as the same `SendAudio`:
-//! exactly these four keys once each, every integer encoding of a value in
-//! range, and nothing after the map. Anything else, well-formed or not, is
+//! bin 1..=1500}`, with or without `"level": 0..=127 or nil`, in any key order. It
+//! accepts only what the gateway's own decoder (`gateway.protocol.decode_client`)
+//! accepts as the same `SendAudio`: exactly these keys once each, every integer
+//! encoding of a value in range, and nothing after the map. Anything else, well-formed or not, is
 //! not for this reader: the message goes to Python, which decodes it (or
 //! refuses it with `bad_message`) exactly as for any other message.
 
 /// The largest Opus packet: the protocol's `max_opus_bytes`, the mixer's limit.
 pub const MAX_OPUS_BYTES: usize = mixer_core::MAX_PACKET_BYTES;
 const MAX_U63: u64 = (1 << 63) - 1;
+/// The quietest audio level (RFC 6464: −127 dBov or below).
+pub const MAX_LEVEL: u8 = 127;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Audio<'a> {
     pub seq: u64,
     pub captured_at: u64,
     pub opus: &'a [u8],
+    /// RFC 6464's audio level (−dBov), when the sender gave one.
+    pub level: Option<u8>,
 }
 
 struct Reader<'a> {
@@ -75,6 +79,16 @@ impl<'a> Reader<'a> {
         (value <= MAX_U63).then_some(value)
     }
 
+    /// An audio level, 0..=`MAX_LEVEL`, or nil (`Some(None)`: no level given).
+    fn level(&mut self) -> Option<Option<u8>> {
+        if self.data.get(self.at) == Some(&0xC0) {
+            self.at += 1;
+            return Some(None);
+        }
+        let level = u8::try_from(self.u63()?).ok()?;
+        (level <= MAX_LEVEL).then_some(Some(level))
+    }
+
     fn bin(&mut self) -> Option<&'a [u8]> {
         let len = match self.byte()? {
             0xC4 => self.be(1)?,
@@ -95,11 +109,12 @@ fn sign(raw: u64, bits: u32) -> Option<u64> {
 /// The `audio` message `data` holds, or `None` for anything else.
 pub fn parse(data: &[u8]) -> Option<Audio<'_>> {
     let mut r = Reader { data, at: 0 };
-    if r.map_len()? != 4 {
+    let keys = r.map_len()?;
+    if !(4..=5).contains(&keys) {
         return None;
     }
-    let (mut kind, mut seq, mut captured_at, mut opus) = (false, None, None, None);
-    for _ in 0..4 {
+    let (mut kind, mut seq, mut captured_at, mut opus, mut level) = (false, None, None, None, None);
+    for _ in 0..keys {
         match r.str()? {
             b"type" if !kind => {
                 if r.str()? != b"audio" {
@@ -110,6 +125,7 @@ pub fn parse(data: &[u8]) -> Option<Audio<'_>> {
             b"seq" if seq.is_none() => seq = Some(r.u63()?),
             b"captured_at" if captured_at.is_none() => captured_at = Some(r.u63()?),
             b"opus" if opus.is_none() => opus = Some(r.bin()?),
+            b"level" if level.is_none() => level = Some(r.level()?),
             _ => return None, // another key, or one given twice
         }
     }
@@ -117,5 +133,5 @@ pub fn parse(data: &[u8]) -> Option<Audio<'_>> {
     if !kind || r.at != data.len() || opus.is_empty() || opus.len() > MAX_OPUS_BYTES {
         return None;
     }
-    Some(Audio { seq: seq?, captured_at: captured_at?, opus })
+    Some(Audio { seq: seq?, captured_at: captured_at?, opus, level: level.flatten() })
 }

@@ -214,8 +214,10 @@ impl Conn {
 
     fn message(&mut self, data: &[u8], ctx: &mut Ctx) {
         if let Some(packet) = audio::parse(data) {
-            let frame =
-                Frame { seq: packet.seq, captured_at: packet.captured_at, packet: packet.opus.to_vec() };
+            let frame = Frame {
+                level: packet.level,
+                ..Frame::new(packet.seq, packet.captured_at, packet.opus.to_vec())
+            };
             match ctx.speakers.push(self.id, frame) {
                 Pushed::Accepted | Pushed::NoInput => {
                     crate::reader::bump(&ctx.counters().audio_routed);

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use rmpv::Value;
-use wire::audio::{Audio, MAX_OPUS_BYTES, parse};
+use wire::audio::{Audio, MAX_LEVEL, MAX_OPUS_BYTES, parse};
 
 const MAX_U63: u64 = (1 << 63) - 1;
 
@@ -65,8 +65,27 @@ fn the_documented_example_is_read() {
     let bytes = message(&valid_entries(1841, 1_764_120_050_000_000, &[0xfc; 72], [0, 0, 0]), false);
     assert_eq!(
         parse(&bytes),
-        Some(Audio { seq: 1841, captured_at: 1_764_120_050_000_000, opus: &[0xfc; 72] })
+        Some(Audio { seq: 1841, captured_at: 1_764_120_050_000_000, opus: &[0xfc; 72], level: None })
     );
+}
+
+#[test]
+fn a_level_is_read_when_given_and_nil_is_none() {
+    let with = |value: Vec<u8>| {
+        let mut entries = valid_entries(7, 9, &[1, 2, 3], [0, 0, 0]);
+        entries.insert(2, ("level", value));
+        parse(&message(&entries, false)).map(|a| a.level)
+    };
+    assert_eq!(with(int(0, 0)), Some(Some(0)));
+    assert_eq!(with(int(u64::from(MAX_LEVEL), 1)), Some(Some(MAX_LEVEL)));
+    assert_eq!(with(int(40, 8)), Some(Some(40)), "any integer encoding");
+    assert_eq!(with(vec![0xc0]), Some(None), "nil: no level");
+    assert_eq!(with(int(128, 0)), None, "over 127: left to Python (bad_message)");
+    assert_eq!(with(vec![0xff]), None, "negative");
+    assert_eq!(with(vec![0xc3]), None, "a bool");
+    let mut twice = valid_entries(7, 9, &[1], [0, 0, 0]);
+    twice.extend([("level", int(1, 0)), ("level", int(2, 0))]);
+    assert_eq!(parse(&message(&twice, false)), None, "given twice");
 }
 
 #[test]
@@ -100,7 +119,7 @@ fn near_misses_are_left_to_python() {
     assert_eq!(parse(&[0x93, 1, 2, 3]), None, "an array");
 }
 
-fn rmpv_audio(bytes: &[u8]) -> Option<(u64, u64, Vec<u8>)> {
+fn rmpv_audio(bytes: &[u8]) -> Option<(u64, u64, Vec<u8>, Option<u8>)> {
     let mut reader = bytes;
     let value = rmpv::decode::read_value(&mut reader).ok()?;
     if !reader.is_empty() {
@@ -111,7 +130,15 @@ fn rmpv_audio(bytes: &[u8]) -> Option<(u64, u64, Vec<u8>)> {
     let keys: Vec<_> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
     let mut sorted = keys.clone();
     sorted.sort_unstable();
-    if entries.len() != 4 || sorted != ["captured_at", "opus", "seq", "type"] {
+    let level = match get("level") {
+        None | Some(Value::Nil) => None,
+        Some(v) => Some(u8::try_from(v.as_u64()?).ok().filter(|&l| l <= MAX_LEVEL)?),
+    };
+    sorted.retain(|&k| k != "level");
+    if entries.len() != sorted.len() + usize::from(keys.contains(&"level"))
+        || keys.iter().filter(|&&k| k == "level").count() > 1
+        || sorted != ["captured_at", "opus", "seq", "type"]
+    {
         return None;
     }
     if get("type")?.as_str()? != "audio" {
@@ -122,14 +149,14 @@ fn rmpv_audio(bytes: &[u8]) -> Option<(u64, u64, Vec<u8>)> {
         _ => return None,
     };
     let u63 = |v: Value| v.as_u64().filter(|&n| n <= MAX_U63);
-    Some((u63(get("seq")?)?, u63(get("captured_at")?)?, opus))
+    Some((u63(get("seq")?)?, u63(get("captured_at")?)?, opus, level))
 }
 
 proptest! {
     #[test]
     fn any_bytes_are_read_only_if_rmpv_reads_the_same_audio(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
         if let Some(audio) = parse(&bytes) {
-            prop_assert_eq!(rmpv_audio(&bytes), Some((audio.seq, audio.captured_at, audio.opus.to_vec())));
+            prop_assert_eq!(rmpv_audio(&bytes), Some((audio.seq, audio.captured_at, audio.opus.to_vec(), audio.level)));
         }
     }
 
@@ -138,12 +165,16 @@ proptest! {
         seq in 0..=MAX_U63, at in 0..=MAX_U63,
         opus in proptest::collection::vec(any::<u8>(), 1..=MAX_OPUS_BYTES),
         forms in any::<[u8; 3]>(), order in Just([0usize, 1, 2, 3]).prop_shuffle(), map16 in any::<bool>(),
+        level in proptest::option::of(0..=MAX_LEVEL), level_at in 0usize..5,
     ) {
         let entries = valid_entries(seq, at, &opus, forms);
-        let shuffled: Vec<_> = order.iter().map(|&i| entries[i].clone()).collect();
+        let mut shuffled: Vec<_> = order.iter().map(|&i| entries[i].clone()).collect();
+        if let Some(level) = level {
+            shuffled.insert(level_at, ("level", int(u64::from(level), forms[1])));
+        }
         let bytes = message(&shuffled, map16);
-        prop_assert_eq!(parse(&bytes), Some(Audio { seq, captured_at: at, opus: &opus }));
-        prop_assert_eq!(rmpv_audio(&bytes), Some((seq, at, opus.clone())));
+        prop_assert_eq!(parse(&bytes), Some(Audio { seq, captured_at: at, opus: &opus, level }));
+        prop_assert_eq!(rmpv_audio(&bytes), Some((seq, at, opus.clone(), level)));
         // Any truncation is refused.
         let cut = (seq as usize) % bytes.len();
         prop_assert_eq!(parse(&bytes[..cut]), None);
@@ -158,7 +189,7 @@ proptest! {
         let i = at_byte.index(bytes.len());
         bytes[i] = new;
         if let Some(audio) = parse(&bytes) {
-            prop_assert_eq!(rmpv_audio(&bytes), Some((audio.seq, audio.captured_at, audio.opus.to_vec())));
+            prop_assert_eq!(rmpv_audio(&bytes), Some((audio.seq, audio.captured_at, audio.opus.to_vec(), audio.level)));
         }
     }
 }

@@ -45,7 +45,7 @@ pub fn noise_packets(amplitude: i16, count: usize) -> Vec<Vec<u8>> {
 }
 
 pub fn frame(seq: u64, packet: &[u8]) -> Frame {
-    Frame { seq, captured_at: 1_000_000 + seq * 20_000, packet: packet.to_vec() }
+    Frame::new(seq, 1_000_000 + seq * 20_000, packet.to_vec())
 }
 
 /// Decodes a stream as a listener would: one decoder, `None` for a missing packet.

@@ -217,6 +217,7 @@ pub fn audio(frames: &[(u64, u64)]) -> Vec<u8> {
 enum Field {
     Str(String),
     Int(u64),
+    Bin,
 }
 
 /// The field `name` of such a map (decoded with rmp, independently of the crate's walker).
@@ -228,6 +229,11 @@ fn field(msgpack: &[u8], name: &str) -> Field {
         let value = match rmp::decode::read_marker(&mut &rd[..]).unwrap() {
             rmp::Marker::FixStr(_) | rmp::Marker::Str8 | rmp::Marker::Str16 | rmp::Marker::Str32 => {
                 Field::Str(read_str(&mut rd))
+            }
+            rmp::Marker::Bin8 | rmp::Marker::Bin16 | rmp::Marker::Bin32 => {
+                let len = rmp::decode::read_bin_len(&mut rd).unwrap() as usize;
+                rd = &rd[len..];
+                Field::Bin
             }
             _ => Field::Int(rmp::decode::read_int::<u64, _>(&mut rd).unwrap()),
         };
@@ -242,7 +248,7 @@ fn field(msgpack: &[u8], name: &str) -> Field {
 pub fn str_field(msgpack: &[u8], name: &str) -> String {
     match field(msgpack, name) {
         Field::Str(value) => value,
-        Field::Int(_) => panic!("{name} is not a str"),
+        Field::Int(_) | Field::Bin => panic!("{name} is not a str"),
     }
 }
 
@@ -250,7 +256,7 @@ pub fn str_field(msgpack: &[u8], name: &str) -> String {
 pub fn int_field(msgpack: &[u8], name: &str) -> u64 {
     match field(msgpack, name) {
         Field::Int(value) => value,
-        Field::Str(_) => panic!("{name} is not an integer"),
+        Field::Str(_) | Field::Bin => panic!("{name} is not an integer"),
     }
 }
 
