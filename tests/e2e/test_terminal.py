@@ -18,7 +18,8 @@ from actors.space import HandRaised
 from gateway.client import connect_account
 from tests.audio import assert_tone_absent, assert_tone_present, tone_frames
 from tests.conftest import ROOT, ServerProcess
-from tests.e2e.test_metrics import samples, value
+from tests.e2e.levels import assert_lone_speaker_undecoded
+from tests.e2e.test_metrics import samples
 from tests.e2e.wire import PASSWORD
 
 A_HZ = 440.0
@@ -73,14 +74,7 @@ async def test_stoa_speak_from_a_wav_is_recorded_by_stoa_listen_as_ogg_opus_of_t
             await host.end_space()  # which ends `stoa listen`
             assert await listen.wait() == 0
     check_recording(recording, decoded)
-
-    def grew(name: str) -> float:
-        return value(after, name) - value(before, name)
-
-    assert grew("stoa_speaker_packets_with_level_total") == 150, "3 s of packets, each with its level"
-    # A lone talker is forwarded undecoded; only its hangover's concealment, when it stops, warms up a decoder
-    # on its last 3 packets (without levels, all 150 would be decoded).
-    assert grew("stoa_speaker_packets_decoded_total") <= 3
+    assert_lone_speaker_undecoded(before, after, at_least=150)  # 3 s of packets, each with its level
 
 
 def check_recording(recording: Path, decoded: Path) -> None:
