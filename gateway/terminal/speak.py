@@ -5,8 +5,8 @@ approve it. The audio is sent as `audio` messages, 20 ms Opus packets at their r
 level (`stoa_protocol.audio_level` of its PCM: the server forwards a lone speaker's packets undecoded):
 
 - a WAV file (16-bit PCM, 48 kHz, mono or stereo: stereo is mixed down), encoded here;
-- an Ogg Opus file of 20 ms packets (what `opusenc` makes by default), sent as it is (decoded once, when
-  read, for the levels);
+- an Ogg Opus file of 20 ms packets (what `opusenc` makes by default), sent as it is (each packet decoded as
+  it is sent, for its level);
 - `mic`: the system's audio input (`pw-record`, `parec` or `arecord`), encoded here.
 """
 
@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -43,10 +43,11 @@ class Unusable(ValueError):
 
 
 class Spoken(NamedTuple):
-    """One 20 ms packet to send: the Opus packet and the level of the PCM it holds (0..127, -dBov)."""
+    """One 20 ms packet to send: the Opus packet and the level of the PCM it holds (0..127, -dBov); None until
+    measured (`measured`: an Ogg file's packets)."""
 
     opus: bytes
-    level: int
+    level: int | None
 
 
 def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
@@ -80,8 +81,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def file_packets(path: Path) -> list[Spoken]:
-    """The 20 ms Opus packets of a WAV or Ogg Opus file, with their levels; `Unusable` if it is neither, or
-    not in a form sent."""
+    """The 20 ms Opus packets of a WAV or Ogg Opus file, with their levels (an Ogg file's not yet: `measured`);
+    `Unusable` if it is neither, or not in a form sent."""
     data = path.read_bytes()
     if data.startswith(b"OggS"):
         try:
@@ -90,8 +91,7 @@ def file_packets(path: Path) -> list[Spoken]:
             raise Unusable(str(e)) from None
         if any(packet_samples(p) != FRAME_SAMPLES for p in packets):
             raise Unusable("its packets are not all 20 ms (encode it with opusenc --framesize 20)")
-        decoder = Decoder()
-        return [Spoken(packet, audio_level(decoder.decode(packet))) for packet in packets]
+        return [Spoken(packet, None) for packet in packets]
     if data.startswith(b"RIFF"):
         return encode_pcm(wav_pcm(path))
     raise Unusable("neither a WAV nor an Ogg Opus file")
@@ -129,6 +129,19 @@ def encode_pcm(pcm: bytes) -> list[Spoken]:
 def spoken(encoder: Encoder, frame: bytes) -> Spoken:
     """One 20 ms frame of PCM, encoded, with its level."""
     return Spoken(encoder.encode(frame), audio_level(frame))
+
+
+def measured(packets: Iterable[Spoken]) -> Iterator[Spoken]:
+    """`packets` in order, each without a level given the level of its decoded samples (one decoder for the
+    stream, so each packet decodes as a listener's decoder would): done as they are sent, about 80 µs a
+    packet, rather than for a whole file before the first is sent."""
+    decoder: Decoder | None = None
+    for packet in packets:
+        if packet.level is None:
+            decoder = decoder or Decoder()
+            yield Spoken(packet.opus, audio_level(decoder.decode(packet.opus)))
+        else:
+            yield packet
 
 
 async def speak(
@@ -201,10 +214,10 @@ async def _until_off_mic(client: Client, scope: trio.CancelScope) -> None:
 
 
 async def _file_packets(packets: list[Spoken], loop: bool) -> AsyncIterator[Spoken]:
-    """The file's packets at their real pace: packet i at start + i x 20 ms."""
+    """The file's packets, with their levels, at their real pace: packet i at start + i x 20 ms."""
     start, sent = trio.current_time(), 0
     while True:
-        for packet in packets:
+        for packet in measured(packets):
             await trio.sleep_until(start + sent * FRAME_S)
             sent += 1
             yield packet

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gateway.terminal.ogg import OggOpusWriter, packet_samples, read_packets
-from gateway.terminal.speak import Spoken, Unusable, file_packets
+from gateway.terminal.speak import Spoken, Unusable, file_packets, measured
 from tests.audio import assert_tone_present, decode_stream, encode_tone, tone_frames
 
 
@@ -89,12 +89,13 @@ def file_packets_of(data: io.BytesIO, tmp_path: Path) -> list[Spoken]:
 
 def test_stoa_speak_gives_each_packet_the_level_of_its_pcm_from_a_wav_and_from_ogg_opus(tmp_path: Path) -> None:
     """A second of a tone at a quarter of full scale (-15 dBov), then a second of silence: the WAV's packets
-    carry the levels of the PCM they encode; an Ogg Opus file's, the levels of its packets decoded."""
+    carry the levels of the PCM they encode; an Ogg Opus file's, the levels of its packets decoded as they are
+    sent."""
     wav = tmp_path / "tone-then-silence.wav"
     write_wav(wav, b"".join(tone_frames(440.0, 1.0)) + bytes(2 * 48_000))
     levels = [packet.level for packet in file_packets(wav)]
     assert levels == [15] * 50 + [127] * 50
     subprocess.run(["opusenc", "--quiet", str(wav), str(tmp_path / "t.opus")], check=True)
-    levels = [packet.level for packet in file_packets(tmp_path / "t.opus")]
+    levels = [packet.level for packet in measured(file_packets(tmp_path / "t.opus"))]
     assert all(14 <= level <= 16 for level in levels[5:45]), levels
     assert all(level > 90 for level in levels[-30:]), levels
