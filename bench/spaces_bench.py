@@ -2,6 +2,7 @@
 overlap, as people do; the host is one of them) and 50 listeners, one machine holds.
 
     python -m bench.spaces_bench [--spaces 25,50,100,200] [--listeners 50] [--duration 20] [--frames-per-message auto]
+                                 [--levels on|off|on,off]
 
 Each size is a `stoa load --speech conversation` run with a server started for it. A size **holds** when
 every listener planned heard at least 99.9% of what was said in the window (coverage, docs/operations.md)
@@ -11,6 +12,10 @@ frames per message from the talking spaces' audiences together, docs/operations.
 server: its compiled speakers (one thread for every space) and listeners (one thread per space in worker
 processes) use CPU the server would otherwise have; the report gives the harness's CPU beside the server's,
 and the machine's load average before each run (other work on a shared machine shows there).
+
+The speakers send each packet's `level` (docs/protocol.md, `audio`), as the web and Python clients do, so
+the server decodes only the packets it mixes (`--levels off`: none sent, every packet decoded, as a client
+that does not measure its microphone; `on,off` runs both for each size, one after the other).
 """
 
 from __future__ import annotations
@@ -20,17 +25,35 @@ import json
 import os
 import resource
 import time
+from collections.abc import Awaitable, Callable
 
 import trio
 
 from bench.batching_load import frames_per_message as frames_seen
 from bench.results_file import RESULTS, save
-from loadtest.run import LoadConfig, run
+from bench.server import cpu_delta, thread_cpu
+from loadtest.run import LoadConfig, RunHandles, run
+from loadtest.speech import conversation
 
 
 def children_cpu_s() -> float:
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def thread_cores(seconds: float, into: dict[str, float]) -> Callable[[RunHandles], Awaitable[None]]:
+    """For `LoadConfig.during_window`: the server's cores by thread group over the window's first `seconds`
+    (the tick pool, the fan-out's writer, the wire's reader, the event loop), put `into`."""
+
+    async def measure(handles: RunHandles) -> None:
+        if handles.server_pid is None:
+            return
+        before, t0 = thread_cpu(handles.server_pid), time.monotonic()
+        await trio.sleep(seconds)
+        used = cpu_delta(before, thread_cpu(handles.server_pid))
+        into.update({group: round(cpu / (time.monotonic() - t0), 3) for group, cpu in sorted(used.items())})
+
+    return measure
 
 
 def main() -> None:
@@ -39,11 +62,17 @@ def main() -> None:
     parser.add_argument("--listeners", type=int, default=50, help="per space")
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--frames-per-message", default="auto", help='"auto" (the server\'s default) or 1 to 10')
+    parser.add_argument("--levels", default="on", help='"on", "off", or "on,off" (both, side by side)')
     parser.add_argument("--results", default="spaces.json", help="file name under bench/results/")
     args = parser.parse_args()
     rows = []
-    for spaces in map(int, args.spaces.split(",")):
+    sizes, choices = map(int, args.spaces.split(",")), args.levels.split(",")
+    script = conversation()
+    packets_per_slot = sum(len(packets) for packets, _ in script) / len(script[0][1])  # a space's, on average
+    runs = [(spaces, levels == "on") for spaces in sizes for levels in choices]
+    for spaces, levels in runs:
         load, cpu_before, started = round(os.getloadavg()[0], 2), children_cpu_s(), time.monotonic()
+        threads: dict[str, float] = {}
         config = LoadConfig(
             spaces=spaces,
             listeners=args.listeners,
@@ -53,6 +82,8 @@ def main() -> None:
             ramp_s=max(5.0, spaces * args.listeners / 300),  # joins run at a few hundred a second here
             frames_per_message="auto" if args.frames_per_message == "auto" else int(args.frames_per_message),
             sample=0,
+            levels=levels,
+            during_window=thread_cores(args.duration - 1.0, threads),
             out=RESULTS / f"spaces-{spaces}",
             quiet=True,
         )
@@ -70,9 +101,13 @@ def main() -> None:
             "below_99.9%": coverage["below_99_9_percent"],
             "p50_ms": latency["p50"],
             "p99_ms": latency["p99"],
+            "levels": levels,
             "frames_per_message": args.frames_per_message,
             "frames_per_message_seen": frames_seen(report),
             "server_cores": server.get("cpu_cores"),
+            "server_cores_by_thread": threads,
+            # The wire's reader per speaker packet: its CPU over the packets the scripts send in that time.
+            "wire_us_per_packet": round(threads.get("stoa-wire", 0.0) * 1e6 / (spaces * packets_per_slot * 50), 2),
             "harness_and_server_cores_whole_run": round(whole, 2),
             "harness_fault": report["speakers"]["harness_fault"],
             "load_average_before": load,

@@ -255,6 +255,9 @@ struct SpeakerPool {
     inner: lp::Pool,
 }
 
+/// A script as Python gives it: (packets, plan, levels), see `lp::Script`.
+type ScriptArgs = (Vec<Vec<u8>>, Vec<i32>, Vec<u8>);
+
 #[pymethods]
 impl SpeakerPool {
     #[new]
@@ -264,7 +267,7 @@ impl SpeakerPool {
         host: String,
         port: i128,
         speakers: Vec<(String, String, String, usize)>,
-        scripts: Vec<(Vec<Vec<u8>>, Vec<i32>, Vec<u8>)>,
+        scripts: Vec<ScriptArgs>,
         clock_slots: u64,
         connect_per_s: f64,
     ) -> PyResult<Self> {

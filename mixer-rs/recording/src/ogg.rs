@@ -69,7 +69,8 @@ impl PageBuilder {
 
     /// Whether one more packet of `len` bytes fits in the page being built.
     pub fn fits(&self, len: usize) -> bool {
-        self.lacing.len() + len / 255 + 1 <= MAX_SEGMENTS
+        let segments = len / 255 + 1; // lacing: a 255 per full segment, then one under 255 (maybe 0)
+        self.lacing.len() + segments <= MAX_SEGMENTS
     }
 
     /// Adds a whole packet; the caller has checked that it `fits`.
