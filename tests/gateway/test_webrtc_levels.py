@@ -17,8 +17,9 @@ from tests.audio import encode_tone
 PACKETS = encode_tone(440.0, 1.0)
 
 
-async def received(levels: list[int] | None) -> tuple[str, dict[int, int | None]]:
-    """(asyncio) The server's answer, and each packet's level as delivered, by its place in the stream."""
+async def received(levels: list[int] | None) -> tuple[str, dict[int, int | None], int]:
+    """(asyncio) The server's answer, each packet's level as delivered, by its place in the stream, and the
+    packets the peer counted as delivered with a level."""
     got: dict[int, int | None] = {}
 
     def deliver(seq: int, captured_at: int, opus: bytes, level: int | None) -> bool:
@@ -37,7 +38,7 @@ async def received(levels: list[int] | None) -> tuple[str, dict[int, int | None]
         await speaker.close()
         await server.stop()
     first = min(got)
-    return answer, {seq - first: level for seq, level in got.items()}
+    return answer, {seq - first: level for seq, level in got.items()}, server.stats.with_level
 
 
 def extensions(sdp: str) -> set[str]:
@@ -47,14 +48,16 @@ def extensions(sdp: str) -> set[str]:
 async def test_each_packet_reaches_the_space_with_the_level_its_sender_wrote() -> None:
     levels = [0, 127, *((7 * i) % 128 for i in range(len(PACKETS) - 2))]  # both ends of the range, and between
     with trio.fail_after(60):
-        answer, got = await trio.to_thread.run_sync(asyncio.run, received(levels))
+        answer, got, counted = await trio.to_thread.run_sync(asyncio.run, received(levels))
     assert AUDIO_LEVEL_URI in extensions(answer)
     assert len(got) >= len(PACKETS) - 2  # loopback UDP: at most a stray loss
     assert all(level == levels[i] for i, level in got.items())
+    assert counted == len(got)
 
 
 async def test_packets_without_the_extension_reach_the_space_with_no_level() -> None:
     with trio.fail_after(60):
-        _, got = await trio.to_thread.run_sync(asyncio.run, received(None))
+        _, got, counted = await trio.to_thread.run_sync(asyncio.run, received(None))
     assert len(got) >= len(PACKETS) - 2
     assert set(got.values()) == {None}
+    assert counted == 0
