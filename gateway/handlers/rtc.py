@@ -37,13 +37,14 @@ async def rtc_offer(c: Caller, m: p.RtcOffer) -> p.RtcAnswer:
     if rtc is None:
         raise RtcFailed("this server runs without WebRTC")
 
-    def deliver(seq: int, captured_at: int, opus: bytes) -> bool:
-        """One packet of this connection's peer connection: to its space's mixer input, as `audio` goes, when
-        the sender is routed now (in a space, on the mic, not muted)."""
+    def deliver(seq: int, captured_at: int, opus: bytes, level: int | None) -> bool:
+        """One packet of this connection's peer connection: to its space's mixer input, as `audio` goes, with
+        the level the sender measured (None: the mixer decodes it to learn it), when the sender is routed
+        now (in a space, on the mic, not muted)."""
         space, user, role = c.space, c.user, c.role
         if space is None or user is None or role is None or not role.on_mic or c.muted:
             return False
-        space.push_audio(user, seq, captured_at, opus)
+        space.push_audio(user, seq, captured_at, opus, level)
         return True
 
     def closed(reason: str) -> None:

@@ -1,10 +1,12 @@
 """`stoa speak URL SPACE --from FILE|mic`: speak into a space from a terminal, as an account. The account signs
 in with its token (`--token`, or `STOA_TOKEN`) or its handle and password (`--handle`; the password from
 `STOA_PASSWORD`, or asked for). Someone not on the mic raises a hand and waits for a host or co-host to
-approve it. The audio is sent as `audio` messages, 20 ms Opus packets at their real pace:
+approve it. The audio is sent as `audio` messages, 20 ms Opus packets at their real pace, each with its
+level (`stoa_protocol.audio_level` of its PCM: the server forwards a lone speaker's packets undecoded):
 
 - a WAV file (16-bit PCM, 48 kHz, mono or stereo: stereo is mixed down), encoded here;
-- an Ogg Opus file of 20 ms packets (what `opusenc` makes by default), sent as it is;
+- an Ogg Opus file of 20 ms packets (what `opusenc` makes by default), sent as it is (each packet decoded as
+  it is sent, for its level);
 - `mic`: the system's audio input (`pw-record`, `parec` or `arecord`), encoded here.
 """
 
@@ -18,18 +20,19 @@ import subprocess
 import sys
 import time
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import trio
+from stoa_protocol import audio_level
 
 from actors.space import HandLowered, ParticipantRemoved, RoleChanged, SpaceEnded
 from gateway.client import Client, RequestError, connect
 from gateway.terminal.devices import NoDevice, recorder_command
 from gateway.terminal.ogg import packet_samples, read_packets
-from mixer import FRAME_SAMPLES, SAMPLE_RATE, Encoder
+from mixer import FRAME_SAMPLES, SAMPLE_RATE, Decoder, Encoder
 
 FRAME_S = 0.020
 FRAME_BYTES = 2 * FRAME_SAMPLES
@@ -37,6 +40,14 @@ FRAME_BYTES = 2 * FRAME_SAMPLES
 
 class Unusable(ValueError):
     """An input file stoa speak cannot send; the message says why."""
+
+
+class Spoken(NamedTuple):
+    """One 20 ms packet to send: the Opus packet and the level of the PCM it holds (0..127, -dBov); None until
+    measured (`measured`: an Ogg file's packets)."""
+
+    opus: bytes
+    level: int | None
 
 
 def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
@@ -69,8 +80,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
 
-def file_packets(path: Path) -> list[bytes]:
-    """The 20 ms Opus packets of a WAV or Ogg Opus file; `Unusable` if it is neither, or not in a form sent."""
+def file_packets(path: Path) -> list[Spoken]:
+    """The 20 ms Opus packets of a WAV or Ogg Opus file, with their levels (an Ogg file's not yet: `measured`);
+    `Unusable` if it is neither, or not in a form sent."""
     data = path.read_bytes()
     if data.startswith(b"OggS"):
         try:
@@ -79,7 +91,7 @@ def file_packets(path: Path) -> list[bytes]:
             raise Unusable(str(e)) from None
         if any(packet_samples(p) != FRAME_SAMPLES for p in packets):
             raise Unusable("its packets are not all 20 ms (encode it with opusenc --framesize 20)")
-        return packets
+        return [Spoken(packet, None) for packet in packets]
     if data.startswith(b"RIFF"):
         return encode_pcm(wav_pcm(path))
     raise Unusable("neither a WAV nor an Ogg Opus file")
@@ -107,10 +119,29 @@ def wav_pcm(path: Path) -> bytes:
     return frames
 
 
-def encode_pcm(pcm: bytes) -> list[bytes]:
+def encode_pcm(pcm: bytes) -> list[Spoken]:
     encoder = Encoder()
     pcm += bytes(-len(pcm) % FRAME_BYTES)  # the last frame, padded with silence
-    return [encoder.encode(pcm[i : i + FRAME_BYTES]) for i in range(0, len(pcm), FRAME_BYTES)]
+    frames = (pcm[i : i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES))
+    return [spoken(encoder, frame) for frame in frames]
+
+
+def spoken(encoder: Encoder, frame: bytes) -> Spoken:
+    """One 20 ms frame of PCM, encoded, with its level."""
+    return Spoken(encoder.encode(frame), audio_level(frame))
+
+
+def measured(packets: Iterable[Spoken]) -> Iterator[Spoken]:
+    """`packets` in order, each without a level given the level of its decoded samples (one decoder for the
+    stream, so each packet decodes as a listener's decoder would): done as they are sent, about 80 µs a
+    packet, rather than for a whole file before the first is sent."""
+    decoder: Decoder | None = None
+    for packet in packets:
+        if packet.level is None:
+            decoder = decoder or Decoder()
+            yield Spoken(packet.opus, audio_level(decoder.decode(packet.opus)))
+        else:
+            yield packet
 
 
 async def speak(
@@ -119,7 +150,7 @@ async def speak(
     token: str | None,
     handle: str | None,
     password: str | None,
-    packets: list[bytes] | None,
+    packets: list[Spoken] | None,
     recorder: list[str] | None,
     loop: bool,
 ) -> int:
@@ -182,11 +213,11 @@ async def _until_off_mic(client: Client, scope: trio.CancelScope) -> None:
             return
 
 
-async def _file_packets(packets: list[bytes], loop: bool) -> AsyncIterator[bytes]:
-    """The file's packets at their real pace: packet i at start + i x 20 ms."""
+async def _file_packets(packets: list[Spoken], loop: bool) -> AsyncIterator[Spoken]:
+    """The file's packets, with their levels, at their real pace: packet i at start + i x 20 ms."""
     start, sent = trio.current_time(), 0
     while True:
-        for packet in packets:
+        for packet in measured(packets):
             await trio.sleep_until(start + sent * FRAME_S)
             sent += 1
             yield packet
@@ -194,7 +225,7 @@ async def _file_packets(packets: list[bytes], loop: bool) -> AsyncIterator[bytes
             return
 
 
-async def _mic_packets(command: list[str]) -> AsyncIterator[bytes]:
+async def _mic_packets(command: list[str]) -> AsyncIterator[Spoken]:
     """The microphone, 20 ms at a time, as it comes (the recorder paces it)."""
     encoder = Encoder()
     recorder = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
@@ -205,15 +236,15 @@ async def _mic_packets(command: list[str]) -> AsyncIterator[bytes]:
             pcm += chunk
             while len(pcm) >= FRAME_BYTES:
                 frame, pcm = pcm[:FRAME_BYTES], pcm[FRAME_BYTES:]
-                yield encoder.encode(frame)
+                yield spoken(encoder, frame)
     finally:
         recorder.terminate()
         with trio.CancelScope(shield=True), trio.move_on_after(2):
             await recorder.wait()
 
 
-async def _send(client: Client, packets: AsyncIterator[bytes]) -> None:
+async def _send(client: Client, packets: AsyncIterator[Spoken]) -> None:
     seq = 0
     async for packet in packets:
-        await client.send_audio(seq, time.time_ns() // 1000, packet)
+        await client.send_audio(seq, time.time_ns() // 1000, packet.opus, packet.level)
         seq += 1

@@ -4,8 +4,9 @@ It receives and never sends media: the answer is `recvonly`, Opus only. aiortc d
 by default (a decoder thread per receiver); here the receiver's packet handler is replaced (and the thread
 never started), so each Opus
 RTP payload goes, undecoded, with its sequence number and timestamp made into `SendAudio` numbers
-(`rtp.py`), through one narrow call, `deliver(seq, captured_at, opus)`, to the space's mixer input, as a
-WebSocket speaker's `audio` does. RTCP keeps being handled by aiortc.
+(`rtp.py`) and the level its sender measured (RFC 6464's audio-level header extension, which the answer
+negotiates), through one narrow call, `deliver(seq, captured_at, opus, level)`, to the space's mixer input,
+as a WebSocket speaker's `audio` does. RTCP keeps being handled by aiortc.
 
 Everything here runs on the asyncio loop (trio-asyncio runs it in the Trio thread): `answer` is awaited
 through `RtcService`, the packet hook and the state callbacks are called by aiortc.
@@ -31,9 +32,15 @@ from gateway.webrtc.rtp import PacketBudget, RtpStream
 
 log = logging.getLogger("gateway.webrtc")
 
-Deliver = Callable[[int, int, bytes], bool]
-"""`deliver(seq, captured_at, opus)`: hand one packet to the space; False when the sender is not routed now
+Deliver = Callable[[int, int, bytes, int | None], bool]
+"""`deliver(seq, captured_at, opus, level)`: hand one packet to the space, with its audio level (0..127,
+-dBov, as `audio`'s `level`; None when the packet carried none); False when the sender is not routed now
 (muted, or between roles): the packet is dropped."""
+
+AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+"""RFC 6464's header extension: the sender's level of each packet, so that the mixer need not decode a packet
+it forwards as it is (one talker). aiortc's answer accepts it whenever the offer has it (browsers' do), and
+browsers then send it on every packet."""
 
 MAX_PACKETS_PER_S = 60.0
 """A speaker sends 50 packets a second (20 ms each); beyond this average, with `PACKET_BURST` at once,
@@ -55,6 +62,8 @@ class PeerStats:
     """Dropped because the sender went over `MAX_PACKETS_PER_S`."""
     not_opus: int = 0
     """Dropped because their payload type was not the negotiated Opus."""
+    with_level: int = 0
+    """Delivered with the sender's audio level (RFC 6464), which the mixer then uses instead of decoding."""
 
 
 def _receiving_without_decoder(
@@ -135,14 +144,18 @@ class RtcPeer:
         seq, captured_at = self._stream.numbers(
             packet.ssrc, packet.sequence_number, packet.timestamp, time.time_ns() // 1000
         )
+        audio_level = packet.extensions.audio_level  # (voice activity, level), or None
+        level: int | None = None if audio_level is None else audio_level[1]
         try:
-            routed = self._deliver(seq, captured_at, packet.payload)
+            routed = self._deliver(seq, captured_at, packet.payload, level)
         except Exception as error:  # a fault of ours ends this peer connection, nothing else
             report_incident(log, error, "a WebRTC packet's delivery")
             self.close("internal")
             return
         if routed:
             self.stats.delivered += 1
+            if level is not None:
+                self.stats.with_level += 1
         else:
             self.stats.not_routed += 1
 

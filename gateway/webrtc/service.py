@@ -234,4 +234,5 @@ def _sum(a: PeerStats, b: PeerStats) -> PeerStats:
         a.not_routed + b.not_routed,
         a.over_budget + b.over_budget,
         a.not_opus + b.not_opus,
+        a.with_level + b.with_level,
     )

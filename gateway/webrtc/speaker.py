@@ -18,7 +18,9 @@ from contextlib import asynccontextmanager
 import av
 import trio
 import trio_asyncio
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcrtpsender import RTCEncodedFrame
 
 from gateway.client import Client
 from gateway.webrtc.ice import bind_hosts
@@ -30,13 +32,26 @@ TIME_BASE = fractions.Fraction(1, 48_000)
 
 class OpusTrack(MediaStreamTrack):
     """An audio track of ready Opus packets, one every 20 ms (aiortc packs them into RTP unchanged); with
-    `repeat`, the packets go round until the track stops."""
+    `repeat`, the packets go round until the track stops. With `levels` (one per packet, 0..127), each
+    packet's RTP header carries its level (RFC 6464), as a browser's do; without, none."""
 
     kind = "audio"
 
-    def __init__(self, packets: Sequence[bytes], *, repeat: bool = False, gate: asyncio.Event | None = None) -> None:
+    def __init__(
+        self,
+        packets: Sequence[bytes],
+        *,
+        levels: Sequence[int] | None = None,
+        repeat: bool = False,
+        gate: asyncio.Event | None = None,
+    ) -> None:
         super().__init__()
+        if levels is not None and len(levels) != len(packets):
+            raise ValueError("one level per packet")
         self._packets = packets
+        self._levels = levels
+        self.level: int | None = None
+        """The level of the packet `recv` returned last (None without `levels`)."""
         self._repeat = repeat
         self._gate = gate
         """Nothing is sent before it is set (None: from the start)."""
@@ -59,6 +74,7 @@ class OpusTrack(MediaStreamTrack):
         if delay > 0:
             await asyncio.sleep(delay)
         packet = av.Packet(self._packets[self._index])
+        self.level = None if self._levels is None else self._levels[self._index]
         packet.pts = self.sent * FRAME_SAMPLES
         packet.time_base = TIME_BASE
         self._index += 1
@@ -85,7 +101,8 @@ class RtcSpeaker:
             self.ended.set()
 
     async def offer(self) -> str:
-        self.pc.addTransceiver(self.track, direction="sendonly")
+        sender = self.pc.addTransceiver(self.track, direction="sendonly").sender
+        sender._next_encoded_frame = _with_level(sender, self.track)  # type: ignore[method-assign]
         bind_hosts(self.pc, self._addresses)
         await self.pc.setLocalDescription(await self.pc.createOffer())
         return self.pc.localDescription.sdp
@@ -103,6 +120,20 @@ class RtcSpeaker:
         await self.pc.close()
 
 
+def _with_level(sender: RTCRtpSender, track: OpusTrack):  # type: ignore[no-untyped-def]
+    """aiortc's sender measures the level of audio it encodes, and of ready packets none: this gives each
+    packet of `track` the level the track holds for it (aiortc writes `-audio_level` into the header)."""
+    next_frame = sender._next_encoded_frame
+
+    async def next_encoded_frame(codec: RTCRtpCodecParameters) -> RTCEncodedFrame | None:
+        frame = await next_frame(codec)
+        if frame is not None and track.level is not None:
+            frame.audio_level = -track.level
+        return frame
+
+    return next_encoded_frame
+
+
 async def make_offer(addresses: Sequence[str] = ("127.0.0.1",)) -> str:
     """(asyncio) A real sending offer, its candidates on `addresses`; its peer connection is closed at once."""
     speaker = RtcSpeaker(OpusTrack([b"\xf8\xff\xfe"]), list(addresses))
@@ -117,13 +148,15 @@ async def open_rtc_speaker(
     client: Client,
     packets: Sequence[bytes],
     *,
+    levels: Sequence[int] | None = None,
     repeat: bool = False,
     addresses: Sequence[str] = ("127.0.0.1",),
     connect_timeout: float = 10.0,
 ) -> AsyncIterator[RtcSpeaker]:
     """Offer a peer connection through `client` (on the mic, under a trio-asyncio loop), wait until it is
-    connected, and send `packets` at their real pace; closed on exit."""
-    speaker = RtcSpeaker(OpusTrack(packets, repeat=repeat), list(addresses))
+    connected, and send `packets` (with `levels` in their RTP headers, if given) at their real pace; closed on
+    exit."""
+    speaker = RtcSpeaker(OpusTrack(packets, levels=levels, repeat=repeat), list(addresses))
     try:
         offer = await trio_asyncio.aio_as_trio(speaker.offer)()
         answer = await client.rtc_offer(offer)

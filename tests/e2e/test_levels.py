@@ -17,6 +17,7 @@ from gateway.client import Client, connect, connect_account
 from mixer import Encoder
 from tests.audio import assert_tone_present, decode_stream, tone_frames
 from tests.conftest import ServerProcess
+from tests.e2e.levels import assert_lone_speaker_undecoded
 from tests.e2e.test_metrics import samples, value
 
 A_HZ, B_HZ = 440.0, 1000.0
@@ -76,9 +77,9 @@ async def test_a_lone_talker_with_levels_is_forwarded_undecoded_and_a_second_voi
             after_alone = await trio.to_thread.run_sync(samples, server)
             delta = _delta(before, after_alone)
             assert delta("stoa_speaker_packets_with_level_total") == len(alone)
-            # None decoded while it talked; when it stopped, the hangover's loss concealment needed the decoder,
-            # warmed up on the last 3 packets (docs/protocol.md: a talker is concealed for 100 ms after it stops).
-            assert delta("stoa_speaker_packets_decoded_total") == 3, "a lone talker's packets are not decoded"
+            # None decoded while it talked on time; when it stopped, the hangover's loss concealment needed the
+            # decoder, warmed up on the last 3 packets (a packet late for its tick on a loaded machine costs the same).
+            assert_lone_speaker_undecoded(before, after_alone, at_least=len(alone))
             assert delta("stoa_wire_audio_total", route="routed") == len(alone), "read by the Rust wire"
 
             # Both talk, the guest without levels: the host's packets are decoded now, to be mixed. (The host's

@@ -1,6 +1,7 @@
 """The terminal clients end to end: `stoa speak` sends a WAV into a space while `stoa listen` records it; the
-recording is a valid Ogg Opus file (Debian's opusinfo) that decodes (opusdec) to the tone. Real processes,
-real sockets on loopback, the real codec."""
+recording is a valid Ogg Opus file (Debian's opusinfo) that decodes (opusdec) to the tone, and the server,
+told each packet's level, decoded none of them to forward them (its /metrics). Real processes, real sockets
+on loopback, the real codec."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from actors.space import HandRaised
 from gateway.client import connect_account
 from tests.audio import assert_tone_absent, assert_tone_present, tone_frames
 from tests.conftest import ROOT, ServerProcess
+from tests.e2e.levels import assert_lone_speaker_undecoded
+from tests.e2e.test_metrics import samples
 from tests.e2e.wire import PASSWORD
 
 A_HZ = 440.0
@@ -41,7 +44,7 @@ def stoa(*args: str) -> list[str]:
     return [sys.executable, "-m", "gateway", *args]
 
 
-async def test_stoa_speak_from_a_wav_is_recorded_by_stoa_listen_as_ogg_opus_of_the_tone(
+async def test_stoa_speak_from_a_wav_is_recorded_by_stoa_listen_as_ogg_opus_of_the_tone_the_server_never_decoded(
     server: ServerProcess, tmp_path: Path
 ) -> None:
     wav, recording, decoded = tmp_path / "tone.wav", tmp_path / "x.opus", tmp_path / "x.wav"
@@ -56,6 +59,7 @@ async def test_stoa_speak_from_a_wav_is_recorded_by_stoa_listen_as_ogg_opus_of_t
                 stoa("listen", server.url, space_id, "--out", str(recording)), cwd=ROOT
             )
             await trio.sleep(1.0)  # the listener is in
+            before = await trio.to_thread.run_sync(samples, server)
             speak = await trio.lowlevel.open_process(
                 stoa("speak", server.url, space_id, "--from", str(wav), "--handle", "ada"), cwd=ROOT, env=env
             )
@@ -66,9 +70,11 @@ async def test_stoa_speak_from_a_wav_is_recorded_by_stoa_listen_as_ogg_opus_of_t
                     break
             assert await speak.wait() == 0
             await trio.sleep(0.5)  # the last frames reach the listener
+            after = await trio.to_thread.run_sync(samples, server)
             await host.end_space()  # which ends `stoa listen`
             assert await listen.wait() == 0
     check_recording(recording, decoded)
+    assert_lone_speaker_undecoded(before, after, at_least=150)  # 3 s of packets, each with its level
 
 
 def check_recording(recording: Path, decoded: Path) -> None:

@@ -1,7 +1,9 @@
 """A real browser speaks over WebRTC: Debian's chromium (driven by Playwright, no browser download) with a fake
 microphone fed from a WAV of a 440 Hz tone. The page (the served web client's origin, so the browser treats
 it as a secure context) makes the offer itself with a tiny inline script; this test carries the offer and the
-answer on an account's WebSocket, as the web client does, and a WebSocket listener hears the tone.
+answer on an account's WebSocket, as the web client does, and a WebSocket listener hears the tone. The answer
+accepts the audio-level header extension, and the server, told each packet's level by chromium, forwards a
+lone speaker's packets without decoding them (its /metrics).
 
 The web client's own browser tests (`web/`) cover its interface; this one covers the server's side of a
 browser's peer connection: Chrome's SDP, its candidates (on the machine's interfaces, not loopback), DTLS,
@@ -24,6 +26,8 @@ from actors.space import Role
 from gateway.client import Client, connect, connect_account
 from tests.audio import assert_tone_present, decode_stream, tone_frames
 from tests.conftest import ServerProcess
+from tests.e2e.levels import assert_lone_speaker_undecoded
+from tests.e2e.test_metrics import samples
 from tests.e2e.test_space_audio import collect
 
 OFFER = """async (config) => {
@@ -160,7 +164,7 @@ async def assert_hears_the_tone(lis: Client) -> None:
     assert_tone_present(pcm[len(pcm) // 5 :], 440.0)
 
 
-async def test_chromiums_microphone_over_webrtc_is_heard_by_a_websocket_listener_until_it_leaves_the_mic(
+async def test_chromiums_microphone_over_webrtc_is_heard_undecoded_by_a_websocket_listener_until_it_leaves_the_mic(
     server: ServerProcess, tmp_path: Path
 ) -> None:
     with trio.fail_after(120):
@@ -168,7 +172,11 @@ async def test_chromiums_microphone_over_webrtc_is_heard_by_a_websocket_listener
             offer = await s.browser.evaluate(OFFER)
             assert "a=candidate" in offer
             answer = await s.ada.rtc_offer(offer)
+            assert "urn:ietf:params:rtp-hdrext:ssrc-audio-level" in answer
             assert await s.browser.evaluate(ANSWER, answer) == "connected"
+            before = await trio.to_thread.run_sync(samples, server)
             await assert_hears_the_tone(s.lis)
+            after = await trio.to_thread.run_sync(samples, server)
+            assert_lone_speaker_undecoded(before, after, at_least=100)  # of about 150 in 3 s
             await s.host.set_role(s.ada.user, Role.LISTENER)  # the server closes the browser's peer connection
             assert await s.browser.evaluate(CLOSED) in ("closed", "failed", "disconnected")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gateway.terminal.ogg import OggOpusWriter, packet_samples, read_packets
-from gateway.terminal.speak import Unusable, file_packets
+from gateway.terminal.speak import Spoken, Unusable, file_packets, measured
 from tests.audio import assert_tone_present, decode_stream, encode_tone, tone_frames
 
 
@@ -59,7 +59,7 @@ def test_stoa_speak_takes_opusencs_20_ms_files_and_refuses_40_ms_ones(tmp_path: 
         subprocess.run(command, check=True)
     packets = file_packets(tmp_path / "20.opus")
     assert len(packets) >= 100
-    assert_tone_present(decode_stream(packets)[24_000:72_000], 440.0)
+    assert_tone_present(decode_stream([p.opus for p in packets])[24_000:72_000], 440.0)
     with pytest.raises(Unusable, match="not all 20 ms"):
         file_packets(tmp_path / "40.opus")
 
@@ -70,7 +70,7 @@ def test_stoa_speak_mixes_a_stereo_wav_down_and_refuses_other_rates(tmp_path: Pa
     write_wav(tmp_path / "stereo.wav", stereo, channels=2)
     packets = file_packets(tmp_path / "stereo.wav")
     assert len(packets) == 50
-    assert_tone_present(decode_stream(packets)[9600:], 440.0)
+    assert_tone_present(decode_stream([p.opus for p in packets])[9600:], 440.0)
     write_wav(tmp_path / "cd.wav", b"".join(tone_frames(440.0, 1.0)), rate=44_100)
     with pytest.raises(Unusable, match="48 kHz"):
         file_packets(tmp_path / "cd.wav")
@@ -81,7 +81,21 @@ def test_stoa_speak_mixes_a_stereo_wav_down_and_refuses_other_rates(tmp_path: Pa
         file_packets_of(io.BytesIO(b"OggS" + bytes(40)), tmp_path)
 
 
-def file_packets_of(data: io.BytesIO, tmp_path: Path) -> list[bytes]:
+def file_packets_of(data: io.BytesIO, tmp_path: Path) -> list[Spoken]:
     path = tmp_path / "broken.opus"
     path.write_bytes(data.getvalue())
     return file_packets(path)
+
+
+def test_stoa_speak_gives_each_packet_the_level_of_its_pcm_from_a_wav_and_from_ogg_opus(tmp_path: Path) -> None:
+    """A second of a tone at a quarter of full scale (-15 dBov), then a second of silence: the WAV's packets
+    carry the levels of the PCM they encode; an Ogg Opus file's, the levels of its packets decoded as they are
+    sent."""
+    wav = tmp_path / "tone-then-silence.wav"
+    write_wav(wav, b"".join(tone_frames(440.0, 1.0)) + bytes(2 * 48_000))
+    levels = [packet.level for packet in file_packets(wav)]
+    assert levels == [15] * 50 + [127] * 50
+    subprocess.run(["opusenc", "--quiet", str(wav), str(tmp_path / "t.opus")], check=True)
+    levels = [packet.level for packet in measured(file_packets(tmp_path / "t.opus"))]
+    assert all(14 <= level <= 16 for level in levels[5:45]), levels
+    assert all(level > 90 for level in levels[-30:]), levels

@@ -61,13 +61,13 @@ async def test_the_servers_sockets_find_their_loop_whichever_task_asked_for_the_
     with trio.fail_after(30):
         async with running_service() as service:
             sdp = await offer()
-            answer = await service.open("owner", sdp, lambda seq, at, opus: True, lambda reason: None)
+            answer = await service.open("owner", sdp, lambda seq, at, opus, level: True, lambda reason: None)
             await check_from_a_new_address(sdp, answer)
             assert service.asyncio_errors == 0
 
             # The control: answered from this task (not one of the service's), the socket callbacks of that peer
             # connection have no loop, and the same check fails in aioice.
-            peer = RtcPeer((), ["127.0.0.1"], lambda seq, at, opus: True, lambda peer, reason: None)
+            peer = RtcPeer((), ["127.0.0.1"], lambda seq, at, opus, level: True, lambda peer, reason: None)
             loop = service._loop
             answer = await trio_asyncio.aio_as_trio(peer.answer, loop=loop)(sdp)
             await check_from_a_new_address(sdp, answer)
@@ -87,7 +87,7 @@ async def test_an_error_asyncio_code_leaves_unhandled_is_logged_and_ends_nothing
             await trio.sleep(0.1)
             assert service.asyncio_errors == 1
             sdp = await offer()
-            assert "a=candidate" in await service.open("owner", sdp, lambda seq, at, opus: True, lambda r: None)
+            assert "a=candidate" in await service.open("owner", sdp, lambda seq, at, opus, level: True, lambda r: None)
 
         # The control: trio-asyncio's own handler raises the same fault into the loop's nursery.
         raised = False

@@ -9,11 +9,12 @@ import os
 import struct
 import time
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expect
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,6 +22,8 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 PASSWORD = "correct horse battery staple"
+AUDIO_S = 20.0
+"""How long a tone may take to be heard (a page's audio starts, the jitter buffer fills)."""
 T = TypeVar("T")
 
 
@@ -77,6 +80,30 @@ def open_page(browser: Browser, url: str, *, phone: bool = False, webrtc: bool =
     page.goto(url)
     page.wait_for_function("() => window.stoa && window.stoa.app.conn.ready", timeout=15000)
     return page, errors
+
+
+@contextmanager
+def served_page(url: str) -> Iterator[Page]:
+    """A plain page of a browser of its own (no microphone) at `url` (the web client's origin, so its modules
+    import): for running the client's JavaScript modules."""
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page()
+        page.goto(url)
+        yield page
+        browser.close()
+
+
+def host_and_listener(
+    browser: Browser, base: str, title: str, *, webrtc: bool = True
+) -> tuple[tuple[Page, Errors], tuple[Page, Errors]]:
+    """A host page (the account `ada`) live on its 440 Hz microphone in a new space (over the WebSocket
+    if not `webrtc`), and a guest page hearing it."""
+    host, host_errors = open_page(browser, base + "/", webrtc=webrtc)
+    sign_up(host, "ada")
+    listener, listener_errors = open_page(browser, start_space(host, title))
+    wait_for(lambda: plays(listener, 440), AUDIO_S, what="the listener to play 440 Hz")
+    return (host, host_errors), (listener, listener_errors)
 
 
 def wait_for(check: Callable[[], T | None], timeout: float = 15.0, interval: float = 0.2, what: str = "") -> T:

@@ -9,10 +9,10 @@ from typing import Any
 
 import msgpack
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from tests.conftest import ServerProcess
-from tests.web.browser import launch
+from tests.web.browser import served_page
 
 INTS = [0, 1, 127, 128, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**53 - 1,
         -1, -32, -33, -128, -129, -32768, -32769, -(2**31), -(2**31) - 1, -(2**53) + 1]  # fmt: skip
@@ -78,13 +78,9 @@ def from_json(x: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def page(web_server: ServerProcess) -> Iterator[Page]:
-    with sync_playwright() as pw:
-        browser = launch(pw)
-        page = browser.new_page()
-        page.goto(f"http://127.0.0.1:{web_server.http_port}/")
+    with served_page(f"http://127.0.0.1:{web_server.http_port}/") as page:
         page.evaluate("async () => { window.mp = await import('/js/msgpack.js'); }")
         yield page
-        browser.close()
 
 
 def test_what_the_page_encodes_the_msgpack_package_reads(page: Page) -> None:

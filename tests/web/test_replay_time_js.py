@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from tests.conftest import ServerProcess
-from tests.web.browser import launch
+from tests.web.browser import served_page
 
 # Two parts: 0 to 10 s, then (the server was down 5 s) 15 s to 20 s.
 PARTS = [
@@ -22,12 +22,8 @@ PARTS = [
 
 @pytest.fixture(scope="module")
 def page(web_server: ServerProcess) -> Iterator[Page]:
-    with sync_playwright() as pw:
-        browser = launch(pw)
-        page = browser.new_page()
-        page.goto(f"http://127.0.0.1:{web_server.http_port}/")
+    with served_page(f"http://127.0.0.1:{web_server.http_port}/") as page:
         yield page
-        browser.close()
 
 
 def run(page: Page, expression: str, *args: Any) -> Any:

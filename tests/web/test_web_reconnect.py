@@ -10,27 +10,16 @@ import socket
 import time
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from tests.conftest import ServerProcess, start_server, stop_server
-from tests.web.browser import Errors, launch, open_page, plays, sign_up, start_space, tone_wav, wait_for
-
-AUDIO_S = 20.0
+from tests.web.browser import AUDIO_S, host_and_listener, launch, plays, tone_wav, wait_for
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def host_and_listener(browser: Browser, base: str, title: str) -> tuple[tuple[Page, Errors], tuple[Page, Errors]]:
-    """A host page (an account) live on its 440 Hz microphone in a new space, and a guest page hearing it."""
-    host, host_errors = open_page(browser, base + "/")
-    sign_up(host, "ada")
-    listener, listener_errors = open_page(browser, start_space(host, title))
-    wait_for(lambda: plays(listener, 440), AUDIO_S, what="the listener to play 440 Hz")
-    return (host, host_errors), (listener, listener_errors)
 
 
 def test_a_listening_page_reconnects_by_itself_after_the_server_restarts(tmp_path: Path) -> None:

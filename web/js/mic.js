@@ -2,11 +2,24 @@
 // processing off for music), a level meter from an AnalyserNode, and, when the server takes no WebRTC (or
 // the peer connection fails), the encoder: 20 ms chunks from the capture worklet, encoded by WebCodecs'
 // AudioEncoder into Opus packets (48 kHz mono), handed to `onPacket` with their `captured_at` (µs, unix time
-// of the first sample). Packets come at the capture's own pace. Over WebRTC the track goes to rtc.js.
+// of the first sample) and their `level` (RFC 6464's, of the 20 ms encoded: the server then need not decode a
+// lone speaker's packets). Packets come at the capture's own pace. Over WebRTC the track goes to rtc.js (the
+// browser puts each packet's level in its RTP header).
 
 import { audioContext, wallClockOf } from "./audio-context.js";
 
 const FRAME = 960;
+const LEVEL_SILENT = 127;
+
+/** The `level` of an `audio` message: RFC 6464's -dBov of the RMS of `pcm` (samples from -1 to 1), rounded,
+ *  0 (full scale) to 127 (digital silence, or -127 dBov and quieter). */
+export function audioLevel(pcm) {
+  let energy = 0;
+  for (const s of pcm) energy += s * s;
+  if (energy === 0) return LEVEL_SILENT;
+  const dbov = 20 * Math.log10(Math.sqrt(energy / pcm.length));
+  return Math.min(LEVEL_SILENT, Math.max(0, Math.round(-dbov)));
+}
 
 export class Microphone {
   constructor(onPacket) {
@@ -20,6 +33,7 @@ export class Microphone {
     this.muted = true;
     this.seq = 0;
     this.sent = 0;
+    this.levels = []; // the levels of the chunks given to the encoder, for its packets, which come in order
     this.sendVia = "ws"; // "ws": encoded here and sent as `audio` messages; "rtc": the track goes over WebRTC
     this.onsets = []; // unix ms of sound onsets at the input, when detection is on (bench, tests)
     this.detectThreshold = 0;
@@ -67,13 +81,17 @@ export class Microphone {
   }
 
   newEncoder() {
+    this.levels = [];
     this.encoder = new AudioEncoder({
       output: (chunk) => {
         const opus = new Uint8Array(chunk.byteLength);
         chunk.copyTo(opus);
         this.seq += 1;
         this.sent += 1;
-        this.onPacket({ type: "audio", seq: this.seq, captured_at: chunk.timestamp, opus });
+        const packet = { type: "audio", seq: this.seq, captured_at: chunk.timestamp, opus };
+        const level = this.levels.shift();
+        if (level !== undefined) packet.level = level;
+        this.onPacket(packet);
       },
       error: (e) => {
         console.warn("stoa: audio encoder error", e);
@@ -111,6 +129,8 @@ export class Microphone {
       timestamp: Math.round(wallMs * 1000),
       data: pcm,
     });
+    this.levels.push(audioLevel(pcm));
+    if (this.levels.length > 50) this.levels.shift(); // an encoder that held back packets: keep the newest
     try {
       this.encoder.encode(data);
     } finally {

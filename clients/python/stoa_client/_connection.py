@@ -152,14 +152,17 @@ class Connection:
         """The next schedule notification (`space_starting`, `space_cancelled`, `host_reminder`)."""
         return await self.notices.receive()
 
-    async def send_audio(self, seq: int, captured_at: int, opus: bytes) -> None:
-        """Send one Opus packet (no reply: a refusal arrives as an `error` event with `ref` nil). Dropped,
-        and counted in `audio_unsent`, while the connection is down: audio is live."""
+    async def send_audio(self, seq: int, captured_at: int, opus: bytes, level: int | None = None) -> None:
+        """Send one Opus packet (no reply: a refusal arrives as an `error` event with `ref` nil), with its
+        `level` when the sender knows it (`stoa_protocol.audio_level` of the PCM it encoded, 0..127): the server then
+        forwards a lone speaker's packet without decoding it. Dropped, and counted in `audio_unsent`, while
+        the connection is down: audio is live."""
         if not self._online.is_set():
             self.audio_unsent += 1
             return
+        message = p.SendAudio(seq=seq, captured_at=captured_at, opus=opus, level=level)
         try:
-            await self.ws.send_message(p.encode(p.SendAudio(seq=seq, captured_at=captured_at, opus=opus)))
+            await self.ws.send_message(p.encode(message))
         except ConnectionClosed:
             self.audio_unsent += 1
 
