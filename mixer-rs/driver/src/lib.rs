@@ -62,6 +62,7 @@
 mod batch;
 mod batching;
 mod pool;
+mod tick_times;
 mod record;
 mod space;
 mod speakers;
@@ -72,7 +73,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 pub use batching::{Batching, DOWN_PERCENT, LISTENERS_PER_FRAME, STEPS};
-pub use pool::{PoolStats, TICK_BUCKETS_US, TickPool};
+pub use pool::TickPool;
+pub use tick_times::{PoolStats, TICK_BUCKETS_US};
 pub use record::RecordError;
 pub use recording::{RecordingStats, repair};
 pub use space::{Driver, DriverStats};

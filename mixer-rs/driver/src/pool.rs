@@ -16,8 +16,9 @@
 //! thread that wakes ticks all those due in one go; (2) one thread at a time
 //! sleeps until the earliest deadline (the timer), the others until told,
 //! so a deadline wakes one thread, not all; (3) that thread ticks the spaces
-//! due with it in a row, and wakes a helper only once the next is `HELP_AFTER`
-//! late (before these: 200 talking spaces woke 64 threads 65,000 times a second).
+//! due with it in a row, and another (the next timer) takes one only once it
+//! is `HELP_AFTER` late (before these: 200 talking spaces woke 64 threads
+//! 65,000 times a second). See `next`.
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
 use std::io;
@@ -28,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use crate::lock;
 use crate::space::Slot;
+use crate::tick_times::{PoolStats, TickTimes};
 use crate::speakers::SpeakerRoutes;
 
 /// One space due for a tick at `deadline`. Each space is in the queue at most
@@ -60,11 +62,12 @@ impl Ord for Due {
     }
 }
 
-/// The queue, and whether a thread sleeps until its earliest deadline.
+/// The queue, whether a thread sleeps until its earliest deadline, and how many threads tick now.
 #[derive(Default)]
 struct Queue {
     due: BinaryHeap<Due>,
     timer_taken: bool,
+    busy: usize,
 }
 
 pub(crate) struct PoolShared {
@@ -91,35 +94,6 @@ pub(crate) struct PoolShared {
     times: TickTimes,
 }
 
-/// Upper bounds, in µs, of the tick-duration histogram's buckets (a last
-/// bucket takes the rest): a silent or pass-through tick takes tens of µs,
-/// 13 talkers about 2.5 ms, and a tick over 20 ms makes its space late.
-pub const TICK_BUCKETS_US: [u64; 10] = [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 20_000, 50_000];
-
-/// The pool's counters, bumped by each tick thread (relaxed atomics: a few
-/// per tick, no lock), read by `TickPool::stats`.
-#[derive(Default)]
-struct TickTimes {
-    buckets: [AtomicU64; TICK_BUCKETS_US.len() + 1],
-    sum_ns: AtomicU64,
-    late: AtomicU64,
-    skipped: AtomicU64,
-}
-
-/// A snapshot of the pool's counters since it started (each read on its own).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PoolStats {
-    /// Ticks done, of every space (each a pass over one space: mix, encode, queue).
-    pub ticks: u64,
-    /// Ticks taken more than 5 ms after their deadline (no thread was free).
-    pub late: u64,
-    /// Ticks skipped by spaces more than 200 ms behind (their frames' `seq` jumps).
-    pub skipped: u64,
-    /// Ticks per duration bucket (`TICK_BUCKETS_US`, then the rest): not cumulative.
-    pub duration_buckets: Vec<u64>,
-    pub duration_sum_ns: u64,
-}
-
 /// A tick taken this late means no thread was free when it fell due.
 const LATE: Duration = Duration::from_millis(5);
 /// A thread beyond `min_threads` ends after this long without a tick.
@@ -128,7 +102,7 @@ const IDLE_EXIT: Duration = Duration::from_secs(5);
 /// waits at most this much longer for its first tick, and a pool thread wakes
 /// at most 500 times a second, however many spaces talk.
 pub(crate) const GRID: Duration = Duration::from_millis(2);
-/// A thread ticking spaces due together wakes another once the next is this late.
+/// A space due while a thread ticks others is left to it (ticked in a row) until this late.
 const HELP_AFTER: Duration = Duration::from_millis(1);
 
 impl PoolShared {
@@ -142,6 +116,12 @@ impl PoolShared {
 
     /// Puts `slot` in the queue for a tick at `deadline`.
     pub(crate) fn schedule(&self, slot: Arc<Slot>, deadline: Instant) {
+        self.put(slot, deadline, false);
+    }
+
+    /// `schedule`, by a pool thread that calls `next` right after (and so
+    /// takes the timer itself if no thread has it: none needs waking for that).
+    fn put(&self, slot: Arc<Slot>, deadline: Instant, by_pool_thread: bool) {
         let order = self.order.fetch_add(1, Ordering::Relaxed);
         let mut queue = lock(&self.queue);
         queue.due.push(Due { deadline, order, slot });
@@ -149,7 +129,7 @@ impl PoolShared {
         if earliest && queue.timer_taken {
             // The timer sleeps until a later deadline: it must take this one.
             self.timer.notify_one();
-        } else if !queue.timer_taken {
+        } else if !queue.timer_taken && !by_pool_thread {
             self.idle.notify_one();
         }
     }
@@ -157,23 +137,30 @@ impl PoolShared {
     /// Waits for the earliest due space; `None`
     /// once the pool stops, or when this thread is one too many (idle since
     /// `last_work` for `IDLE_EXIT`, with more than `min_threads` alive).
-    fn next(&self, last_work: Instant) -> Option<(Arc<Slot>, Instant)> {
+    /// `finished`: the thread comes back from a tick.
+    ///
+    /// A thread back from a tick takes the next due space at once, so spaces
+    /// due together are ticked in a row; a thread that waited takes a due
+    /// space only once it is `HELP_AFTER` late while another thread ticks (the
+    /// timer waits until then). Whenever spaces are queued, some thread is the
+    /// timer or about to be: a thread that takes a space, or retires, while
+    /// none is, wakes one.
+    fn next(&self, last_work: Instant, finished: bool) -> Option<(Arc<Slot>, Instant)> {
         let mut queue = lock(&self.queue);
+        if finished {
+            queue.busy -= 1;
+        }
+        let mut waited = false;
         loop {
             if self.stop.load(Ordering::SeqCst) {
                 return None;
             }
             let now = Instant::now();
-            if queue.due.peek().is_some_and(|top| top.deadline <= now) {
+            let slack = if waited && queue.busy > 0 { HELP_AFTER } else { Duration::ZERO };
+            if queue.due.peek().is_some_and(|top| top.deadline + slack <= now) {
                 let top = queue.due.pop()?;
-                // Spaces due together are ticked in a row by this thread: another helps once the
-                // next is `HELP_AFTER` late. A next one not due yet needs a timer, if none waits.
-                let wake = match queue.due.peek().map(|next| next.deadline) {
-                    Some(next) if next <= now => next + HELP_AFTER <= now,
-                    Some(_) => !queue.timer_taken,
-                    None => false,
-                };
-                if wake {
+                queue.busy += 1;
+                if !queue.timer_taken && !queue.due.is_empty() {
                     self.idle.notify_one();
                 }
                 return Some((top.slot, top.deadline));
@@ -181,14 +168,18 @@ impl PoolShared {
             let idle_until =
                 (self.alive.load(Ordering::SeqCst) > self.min_threads).then(|| last_work + IDLE_EXIT);
             if idle_until.is_some_and(|until| until <= now) && self.retire() {
+                if !queue.timer_taken && !queue.due.is_empty() {
+                    self.idle.notify_one();
+                }
                 return None;
             }
             queue = match queue.due.peek().map(|top| top.deadline) {
                 Some(deadline) if !queue.timer_taken => {
+                    let until = deadline + if queue.busy > 0 { HELP_AFTER } else { Duration::ZERO };
                     queue.timer_taken = true;
                     let mut queue = self
                         .timer
-                        .wait_timeout(queue, deadline - now)
+                        .wait_timeout(queue, until.saturating_duration_since(now))
                         .unwrap_or_else(PoisonError::into_inner)
                         .0;
                     queue.timer_taken = false;
@@ -201,6 +192,7 @@ impl PoolShared {
                     None => self.idle.wait(queue).unwrap_or_else(PoisonError::into_inner),
                 },
             };
+            waited = true;
         }
     }
 
@@ -223,18 +215,6 @@ impl PoolShared {
         let mut handles = lock(&self.handles);
         if self.stop.load(Ordering::SeqCst) || spawn(self, &mut handles).is_err() {
             self.alive.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-}
-
-impl TickTimes {
-    fn record(&self, took: Duration, skipped: u64) {
-        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        let bucket = TICK_BUCKETS_US.iter().position(|&bound| us <= bound).unwrap_or(TICK_BUCKETS_US.len());
-        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        self.sum_ns.fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
-        if skipped > 0 {
-            self.skipped.fetch_add(skipped, Ordering::Relaxed);
         }
     }
 }
@@ -304,15 +284,7 @@ impl TickPool {
     }
 
     pub fn stats(&self) -> PoolStats {
-        let t = &self.shared.times;
-        let duration_buckets: Vec<u64> = t.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
-        PoolStats {
-            ticks: duration_buckets.iter().sum(),
-            late: t.late.load(Ordering::Relaxed),
-            skipped: t.skipped.load(Ordering::Relaxed),
-            duration_buckets,
-            duration_sum_ns: t.sum_ns.load(Ordering::Relaxed),
-        }
+        self.shared.times.snapshot()
     }
 }
 
@@ -339,10 +311,12 @@ impl Drop for TickPool {
 
 fn work(shared: &Arc<PoolShared>) {
     let mut last_work = Instant::now();
-    while let Some((slot, deadline)) = shared.next(last_work) {
+    let mut finished = false;
+    while let Some((slot, deadline)) = shared.next(last_work, finished) {
+        finished = true;
         let started = Instant::now();
         if started.saturating_duration_since(deadline) > LATE {
-            shared.times.late.fetch_add(1, Ordering::Relaxed);
+            shared.times.late();
             shared.grow();
         }
         let skipped = slot.skipped();
@@ -350,7 +324,7 @@ fn work(shared: &Arc<PoolShared>) {
         last_work = Instant::now();
         shared.times.record(last_work - started, slot.skipped() - skipped);
         if let Some(next) = next {
-            shared.schedule(slot, next);
+            shared.put(slot, next, true);
         } else {
             slot.went_quiet(shared);
         }
@@ -375,25 +349,6 @@ mod tests {
         assert_eq!(pool.threads(), 3, "max_threads is a bound");
         assert_eq!(lock(&pool.shared.handles).len(), 3, "every thread started is joined on drop");
         pool.shared.talking.store(0, Ordering::Relaxed);
-    }
-
-    #[test]
-    fn each_tick_lands_in_the_bucket_of_its_duration() {
-        let pool = TickPool::new(1, 1).unwrap();
-        let times = &pool.shared.times;
-        times.record(Duration::from_micros(30), 0);
-        times.record(Duration::from_micros(50), 0);
-        times.record(Duration::from_micros(51), 0);
-        times.record(Duration::from_millis(3), 2);
-        times.record(Duration::from_secs(1), 0);
-        let stats = pool.stats();
-        assert_eq!(stats.ticks, 5);
-        assert_eq!(stats.skipped, 2);
-        assert_eq!(stats.duration_buckets[0], 2, "50 µs is in the 50 µs bucket (le)");
-        assert_eq!(stats.duration_buckets[1], 1);
-        assert_eq!(stats.duration_buckets[6], 1, "3 ms: the 5 ms bucket");
-        assert_eq!(stats.duration_buckets[TICK_BUCKETS_US.len()], 1, "beyond the last bound");
-        assert_eq!(stats.duration_sum_ns, 1_003_131_000);
     }
 
     #[test]
