@@ -117,8 +117,9 @@ class MixerStats:
         """Opus encodes performed (shared and mix-minus)."""
     @property
     def decodes(self) -> int:
-        """Opus packets decoded: every packet pushed without a level; one with a level only when it is mixed with
-        other voices (and, first, the at most 3 before it that were not decoded)."""
+        """Opus packets decoded: every packet pushed without a level; one with a level when it is mixed with other
+        voices or its input's levels proved false, and, first, the at most 3 before it that were not decoded
+        (as before a loss concealment)."""
     @property
     def packets_with_level(self) -> int:
         """Packets accepted that came with the sender's level."""

@@ -89,7 +89,7 @@ export class Microphone {
         this.seq += 1;
         this.sent += 1;
         const packet = { type: "audio", seq: this.seq, captured_at: chunk.timestamp, opus };
-        const level = this.levels.shift();
+        const level = this.levels === null ? undefined : this.levels.shift();
         if (level !== undefined) packet.level = level;
         this.onPacket(packet);
       },
@@ -129,8 +129,10 @@ export class Microphone {
       timestamp: Math.round(wallMs * 1000),
       data: pcm,
     });
-    this.levels.push(audioLevel(pcm));
-    if (this.levels.length > 50) this.levels.shift(); // an encoder that held back packets: keep the newest
+    // An encoder holding back more than 50 packets: the levels could no longer be matched to its packets, so
+    // none is sent until the next encoder (the server then measures them); dropping some would shift the rest.
+    if (this.levels !== null) this.levels.push(audioLevel(pcm));
+    if (this.levels !== null && this.levels.length > 50) this.levels = null;
     try {
       this.encoder.encode(data);
     } finally {

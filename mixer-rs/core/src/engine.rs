@@ -293,7 +293,7 @@ impl Engine {
                             continue;
                         }
                         let Some(input) = self.inputs.get_mut(&id) else { continue };
-                        mix_minus(&work.sum, input.pcm(), &mut work.scratch);
+                        mix_minus(&work.sum, input.samples(), &mut work.scratch);
                         out.minus.push((id, input.encode_minus(&work.scratch)?));
                         bump(&counters.encodes, 1);
                     }

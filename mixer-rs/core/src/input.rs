@@ -45,11 +45,19 @@ pub(crate) struct Input {
     /// Ticks since this input last played a real packet; `None` once idle.
     since_real: Option<u32>,
     pub(crate) gate: Gate,
+    /// False once a packet decoded to be mixed measured `DISTRUST_DB` quieter
+    /// than its sender said: that sender's levels are ignored from then on.
+    levels_trusted: bool,
 }
 
 /// Packets decoded, before one that is needed, after a run that was not (see the module's notes): a
 /// reset decoder warmed up on 1, 2 or 3 packets is 16, 29 or 63 dB from continuous decoding (`tests/levels.rs`).
 pub(crate) const WARM_UP: usize = 3;
+
+/// A decoded packet this many dB quieter than its sender's level makes the
+/// sender's levels ignored (a client's level and the decoded one differ by the
+/// codec's noise, about a dB).
+pub(crate) const DISTRUST_DB: f32 = 10.0;
 
 /// What an input needs only while it plays.
 struct Codecs {
@@ -61,19 +69,27 @@ struct Codecs {
     behind: VecDeque<Vec<u8>>,
     /// More were not decoded than `behind` holds: reset the decoder before catching up.
     stale: bool,
-    /// This tick's packet, while it is not decoded (`pcm` then holds an older frame).
-    pending: Option<Vec<u8>>,
+    /// This tick's packet while it is not decoded (`pcm` then holds an older frame), and the level (dBFS) its sender gave.
+    pending: Option<(Vec<u8>, f32)>,
     /// Packets decoded since `Input::take_decodes`, warm-up included.
     decodes: u64,
 }
 
-/// What an idle input "plays": never mixed, but `pcm()` needs something to return.
+/// What an idle input "plays": never mixed, but `samples()` needs something to return.
 static SILENCE: Pcm = [0; FRAME_SAMPLES];
 
 impl Input {
     /// `bitrate` and `complexity` must already be checked (`check_encoder_settings`).
     pub(crate) fn new(max_queue: usize, bitrate: i32, complexity: i32) -> Self {
-        Self { queue: JitterQueue::new(max_queue), voice: None, bitrate, complexity, since_real: None, gate: Gate::new() }
+        Self {
+            queue: JitterQueue::new(max_queue),
+            voice: None,
+            bitrate,
+            complexity,
+            since_real: None,
+            gate: Gate::new(),
+            levels_trusted: true,
+        }
     }
 
     pub(crate) fn offer(&mut self, frame: Frame) -> Offer {
@@ -87,7 +103,7 @@ impl Input {
     /// This tick's audio: the next queued packet, else concealment while
     /// inside the hangover, else nothing. A packet with a level is only
     /// checked, and its samples are made by `samples` if the tick needs them;
-    /// any other voice is in `self.pcm()` on return.
+    /// any other voice is in `samples()` on return.
     pub(crate) fn play(&mut self, hangover_ticks: u32) -> Voice {
         if !self.is_active(hangover_ticks) {
             self.since_real = None;
@@ -109,7 +125,7 @@ impl Input {
             }));
         }
         let Some(codecs) = self.voice.as_deref_mut() else { return Voice::Idle };
-        if let Some(last) = codecs.pending.take() {
+        if let Some((last, _)) = codecs.pending.take() {
             codecs.fall_behind(last); // last tick's packet, never needed
         }
         if let Some(skipped) = self.queue.trim() {
@@ -117,10 +133,11 @@ impl Input {
             codecs.fall_behind(skipped.packet);
         }
         if let Some(frame) = self.queue.pop() {
-            if let Some(level) = frame.level.filter(|_| is_one_frame(&frame.packet)) {
-                codecs.pending = Some(frame.packet.clone());
+            if let Some(level) = frame.level.filter(|_| self.levels_trusted && is_one_frame(&frame.packet)) {
+                let level = -f32::from(level);
+                codecs.pending = Some((frame.packet.clone(), level));
                 self.since_real = Some(0);
-                return Voice::Real { frame, level: -f32::from(level) };
+                return Voice::Real { frame, level };
             }
             codecs.catch_up();
             if codecs.decode(&frame.packet).is_ok() {
@@ -139,14 +156,19 @@ impl Input {
     }
 
     /// This tick's samples, decoding its packet (after those not decoded
-    /// before it) if `play` left it undecoded.
+    /// before it) if `play` left it undecoded. A sender whose packet turns out
+    /// `DISTRUST_DB` quieter than it said is not believed again (its packets
+    /// are decoded and measured from the next on): claiming to be loud cannot
+    /// buy a place in the mix for long.
     pub(crate) fn samples(&mut self) -> &Pcm {
         let Some(codecs) = self.voice.as_deref_mut() else { return &SILENCE };
-        if let Some(packet) = codecs.pending.take() {
+        if let Some((packet, claimed)) = codecs.pending.take() {
             codecs.catch_up();
             // Checked by `is_one_frame`; should libopus still refuse it, its concealment stands in.
             if codecs.decode(&packet).is_err() {
                 codecs.conceal();
+            } else if level_dbfs(&codecs.pcm) < claimed - DISTRUST_DB {
+                self.levels_trusted = false;
             }
         }
         &codecs.pcm
@@ -160,11 +182,6 @@ impl Input {
     /// True while the next tick would decode or conceal for this input.
     pub(crate) fn is_active(&self, hangover_ticks: u32) -> bool {
         !self.queue.is_empty() || self.since_real.is_some_and(|n| n < hangover_ticks)
-    }
-
-    /// This tick's samples as `play` left them: stale for a packet not decoded (see `samples`).
-    pub(crate) fn pcm(&self) -> &Pcm {
-        self.voice.as_ref().map_or(&SILENCE, |codecs| &codecs.pcm)
     }
 
     /// Drops its codecs (the mixer is quiet: this input is idle too).

@@ -155,3 +155,29 @@ fn a_packet_with_a_level_that_does_not_decode_is_concealed_not_forwarded() {
     }
     assert_eq!(mixer.stats().decode_errors, 1);
 }
+
+#[test]
+fn a_sender_that_claims_to_be_loud_is_believed_only_until_its_packets_are_heard() {
+    // B sends digital silence and says every packet is full scale; A talks, honestly.
+    let (a, silence) = (tone_packets(440.0, 40), common::silence_packets(40));
+    let la = levels_of(&a);
+    let mixer = mixer();
+    let mut outs = Vec::new();
+    for seq in 0..40 {
+        mixer.push(A, with_level(seq as u64, &a[seq], Some(la[seq]))).unwrap();
+        mixer.push(B, with_level(seq as u64, &silence[seq], Some(0))).unwrap();
+        outs.push(mixer.tick().unwrap());
+    }
+    assert_eq!(outs[0].mixed, [A, B], "believed at first: two talkers, so both are decoded");
+    // B's first decoded packet measured silent: its levels are ignored from then on, its packets measured,
+    // and once its hold is over (10 ticks) A talks alone again, passed on undecoded.
+    let tail = &outs[15..];
+    assert!(tail.iter().all(|o| o.mixed == [A] && o.kind == TickKind::Passthrough), "{:?}", tail[0].mixed);
+    let control = Mixer::new(MixerConfig::default()).unwrap();
+    control.add_input(A).unwrap();
+    for seq in 0..40 {
+        control.push(A, with_level(seq as u64, &a[seq], Some(la[seq]))).unwrap();
+        control.tick().unwrap();
+    }
+    assert_eq!(control.stats().decodes, 0, "an honest lone talker costs no decode");
+}

@@ -28,6 +28,12 @@ pub fn tone_packets_at(freq: f64, amplitude: f64, count: usize) -> Vec<Vec<u8>> 
     (0..count).map(|i| encoder.encode(&sine_frame(freq, amplitude, i)).unwrap()).collect()
 }
 
+/// `count` packets of digital silence, as an open microphone in a silent room sends them.
+pub fn silence_packets(count: usize) -> Vec<Vec<u8>> {
+    let mut encoder = Encoder::new(32_000, 5).unwrap();
+    (0..count).map(|_| encoder.encode(&[0; FRAME_SAMPLES]).unwrap()).collect()
+}
+
 /// `count` packets of white noise within ±`amplitude`: a quiet open microphone.
 pub fn noise_packets(amplitude: i16, count: usize) -> Vec<Vec<u8>> {
     let mut encoder = Encoder::new(32_000, 5).unwrap();
