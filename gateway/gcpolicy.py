@@ -144,8 +144,12 @@ class GcPolicy:
             gc.set_threshold(*thresholds)
 
     def _young_collections(self) -> int:
-        """Collections of generation 1 since the last freeze: each made at most so many objects old."""
-        return gc.get_count()[2] - self._old_base
+        """Collections of generation 1 since the last freeze: each made at most so many objects old. A full
+        collection by someone else (`gc.collect()`) resets CPython's count: the base follows it down, so the
+        count never reads negative (which would hold freezing off until it climbed back)."""
+        count = gc.get_count()[2]
+        self._old_base = min(self._old_base, count)
+        return count - self._old_base
 
     def freeze_old(self, made_old: int, *, burst: bool = False) -> None:
         """What the policy does past its budget (`made_old`: about so many objects became old since the

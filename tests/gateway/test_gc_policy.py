@@ -180,3 +180,12 @@ async def test_connections_that_come_and_go_leave_nothing_frozen_behind(
         assert grown_per_connection < 2, grown_per_connection  # measured 0.2
     else:  # with the Rust wire a connection's Python side is small: the cycle left in holds about 7 objects
         assert grown_per_connection > 4, grown_per_connection
+
+
+def test_a_full_collection_by_someone_else_does_not_hold_freezing_off() -> None:
+    """`gc.collect()` elsewhere resets CPython's count of generation-1 collections: the policy's count of young
+    collections since its last freeze must not go negative (it would then wait for the count to climb back)."""
+    policy = GcPolicy(check_s=0.01)
+    policy._old_base = gc.get_count()[2] + 1000  # as if a freeze saw a count that a collection then reset
+    assert policy._young_collections() == 0
+    assert policy._old_base == gc.get_count()[2], "the base follows the count down"
