@@ -1,4 +1,5 @@
-"""The browser tests' event loop: Playwright's sync API runs an asyncio loop of its own, made by the asyncio
+"""`served`: a real `stoa serve` of the web client, one frame a message (the browser tests' pages). And the
+browser tests' event loop: Playwright's sync API runs an asyncio loop of its own, made by the asyncio
 policy in force. trio-asyncio (which the WebRTC code imports, so any test importing the server brings it in)
 replaces the policy with its own, whose loops are trio-asyncio's synchronous ones that Playwright cannot run
 (`You can't nest calls to run_until_complete()`). Each browser test module runs with asyncio's own policy, and
@@ -9,8 +10,20 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from tests.conftest import ServerProcess, start_server, stop_server
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[ServerProcess]:
+    server = start_server(tmp_path / "data", "--frames-per-message", "1")
+    try:
+        yield server
+    finally:
+        assert stop_server(server) == 0
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -9,14 +9,12 @@ Screenshots of the main screens are taken on the way (see `browser.screenshot`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.conftest import ServerProcess, start_server, stop_server
+from tests.conftest import ServerProcess
 from tests.web.browser import (
     DESKTOP,
     PHONE,
@@ -37,14 +35,6 @@ TONE_DB = -25.0  # a frame "carries" a tone above this level (the tones are writ
 SILENT_DB = -35.0  # and lacks it below this one (a frame next to a lost packet has some energy everywhere)
 PEAK_DB = 12.0  # a tone stands this far above the spectrum beside it (see `tone_1000`)
 
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path / "data", "--frames-per-message", "1")
-    try:
-        yield server
-    finally:
-        assert stop_server(server) == 0
 
 
 def dominant(page: Page, hz: int) -> dict[str, Any] | None:

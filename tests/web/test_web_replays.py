@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import trio
 from playwright.sync_api import Page, expect, sync_playwright
 
@@ -40,14 +38,6 @@ from tests.web.browser import (
 AUDIO_S = 20.0
 SLACK_MS = 400  # a post may show this much after its moment (the page's 100 ms tick, the element's clock)
 
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path / "data", "--frames-per-message", "1")
-    try:
-        yield server
-    finally:
-        assert stop_server(server) == 0
 
 
 def replay_state(page: Page) -> dict[str, Any] | None:
