@@ -6,7 +6,7 @@ import wave
 from pathlib import Path
 
 import numpy as np
-from stoa_protocol import MAX_AUDIO_LEVEL
+from stoa_protocol import audio_level
 
 from mixer import FRAME_SAMPLES, SAMPLE_RATE, Decoder, Encoder
 
@@ -46,13 +46,8 @@ def speaker_packets(index: int, wav: Path | None, seconds: float = 10.0) -> list
 def levels(packets: list[bytes]) -> list[int]:
     """Each packet's `level` (RFC 6464's −dBov, `stoa_protocol.audio_level`) as a speaker measuring its
     microphone would send it: of the packet decoded in order, within the codec's noise of what was encoded."""
-    decoder, out = Decoder(), []
-    for packet in packets:
-        samples = np.frombuffer(decoder.decode(packet), dtype="<i2").astype(float)
-        mean_square = float(np.mean(samples**2)) / 32768.0**2
-        level = MAX_AUDIO_LEVEL if mean_square == 0 else round(-10 * np.log10(mean_square))
-        out.append(min(MAX_AUDIO_LEVEL, max(0, level)))
-    return out
+    decoder = Decoder()
+    return [audio_level(decoder.decode(packet)) for packet in packets]
 
 
 def continuous(packets: list[bytes]) -> tuple[list[bytes], list[int]]:
