@@ -45,8 +45,8 @@ pub(crate) struct Input {
     /// Ticks since this input last played a real packet; `None` once idle.
     since_real: Option<u32>,
     pub(crate) gate: Gate,
-    /// False once a packet decoded to be mixed measured `DISTRUST_DB` quieter
-    /// than its sender said: that sender's levels are ignored from then on.
+    /// False once `STRIKES` packets in a row, decoded to be mixed, measured `DISTRUST_DB` quieter than
+    /// their sender said: that sender's levels are ignored from then on.
     levels_trusted: bool,
 }
 
@@ -54,9 +54,21 @@ pub(crate) struct Input {
 /// reset decoder warmed up on 1, 2 or 3 packets is 16, 29 or 63 dB from continuous decoding (`tests/levels.rs`).
 pub(crate) const WARM_UP: usize = 3;
 
-/// A decoded packet this many dB quieter than its sender's level makes the
-/// sender's levels ignored (a client's level and the decoded one differ by the
-/// codec's noise, about a dB).
+/// Packets a decoder must have decoded in a row before its output is held to the sender's level
+/// (`DISTRUST_DB`), and how many packets in a row must then measure that much quieter than said. A decoder
+/// that starts mid-stream plays quieter at first, for more than its first packets on quiet passages: on the
+/// harness's recorded speech (loadtest/speech), a decoder started cold, 4 packets before, still measured one
+/// packet in 2,000 at least 10 dB quieter than continuous decoding (34 dB once, on a packet near silence); of
+/// 765 cold starts, the longest run of such packets was 2 (27,540 packets checked). Taking one such packet
+/// as a lie had honest speakers who came in during someone else's words disbelieved, and every packet of
+/// theirs decoded from then on. A liar's packets are quieter every time: it is caught on its 7th decoded.
+pub(crate) const CHECKED_AFTER: usize = WARM_UP + 1;
+/// See `CHECKED_AFTER`.
+pub(crate) const STRIKES: u8 = 3;
+
+/// A decoded packet this many dB quieter than its sender's level is a strike
+/// against the sender's levels (a client's level and the decoded one differ
+/// by the codec's noise, about a dB, on a decoder that has run a while).
 pub(crate) const DISTRUST_DB: f32 = 10.0;
 
 /// What an input needs only while it plays.
@@ -73,6 +85,11 @@ struct Codecs {
     pending: Option<(Vec<u8>, f32)>,
     /// Packets decoded since `Input::take_decodes`, warm-up included.
     decodes: u64,
+    /// Packets decoded in a row since the decoder was made or reset, with no concealment between: its output is
+    /// held to the sender's level only from `CHECKED_AFTER` on.
+    run: usize,
+    /// Packets in a row, checked, that measured `DISTRUST_DB` quieter than their sender said.
+    strikes: u8,
 }
 
 /// What an idle input "plays": never mixed, but `samples()` needs something to return.
@@ -122,6 +139,8 @@ impl Input {
                 stale: false,
                 pending: None,
                 decodes: 0,
+                run: 0,
+                strikes: 0,
             }));
         }
         let Some(codecs) = self.voice.as_deref_mut() else { return Voice::Idle };
@@ -156,19 +175,25 @@ impl Input {
     }
 
     /// This tick's samples, decoding its packet (after those not decoded
-    /// before it) if `play` left it undecoded. A sender whose packet turns out
-    /// `DISTRUST_DB` quieter than it said is not believed again (its packets
-    /// are decoded and measured from the next on): claiming to be loud cannot
-    /// buy a place in the mix for long.
+    /// before it) if `play` left it undecoded. A sender whose packets turn out
+    /// `DISTRUST_DB` quieter than it said, `STRIKES` in a row once its decoder
+    /// has run `CHECKED_AFTER`, is not believed again (its packets are decoded
+    /// and measured from the next on): claiming to be loud cannot buy a place
+    /// in the mix for long.
     pub(crate) fn samples(&mut self) -> &Pcm {
         let Some(codecs) = self.voice.as_deref_mut() else { return &SILENCE };
         if let Some((packet, claimed)) = codecs.pending.take() {
             codecs.catch_up();
+            let warm = codecs.run >= CHECKED_AFTER;
             // Checked by `is_one_frame`; should libopus still refuse it, its concealment stands in.
             if codecs.decode(&packet).is_err() {
                 codecs.conceal();
-            } else if level_dbfs(&codecs.pcm) < claimed - DISTRUST_DB {
-                self.levels_trusted = false;
+            } else if warm {
+                let quieter = level_dbfs(&codecs.pcm) < claimed - DISTRUST_DB;
+                codecs.strikes = if quieter { codecs.strikes + 1 } else { 0 };
+                if codecs.strikes >= STRIKES {
+                    self.levels_trusted = false;
+                }
             }
         }
         &codecs.pcm
@@ -210,7 +235,9 @@ impl Input {
 impl Codecs {
     fn decode(&mut self, packet: &[u8]) -> Result<(), crate::MixerError> {
         self.decodes += 1;
-        self.decoder.decode(packet, &mut self.pcm)
+        let decoded = self.decoder.decode(packet, &mut self.pcm);
+        self.run = if decoded.is_ok() { self.run + 1 } else { 0 };
+        decoded
     }
 
     /// A packet not decoded: kept for a catch-up, the oldest forgotten past `WARM_UP`.
@@ -228,6 +255,7 @@ impl Codecs {
             // Reset fails only on a broken decoder; decoding on from its old state is then the best left.
             let _ = self.decoder.reset();
             self.stale = false;
+            self.run = 0;
         }
         while let Some(packet) = self.behind.pop_front() {
             let _ = self.decode(&packet); // warming up: its output is not played
@@ -237,6 +265,7 @@ impl Codecs {
     fn conceal(&mut self) {
         // Concealment only fails on a broken decoder state; silence is the
         // honest fallback and keeps the tick going.
+        self.run = 0;
         if self.decoder.conceal(&mut self.pcm).is_err() {
             self.pcm.fill(0);
         }
