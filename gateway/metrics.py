@@ -189,7 +189,7 @@ def _audio(gw: Gateway) -> Iterator[Metric]:
     yield _counter("stoa_speaker_packets_accepted", "speakers' Opus packets taken by the mixers", accepted)
     dropped = [(("no_input",), audio.dropped_no_input), (("refused",), audio.dropped_refused),
                (("overflow",), audio.dropped_overflow), (("late",), audio.dropped_late),
-               (("removed",), audio.dropped_removed)]  # fmt: skip
+               (("removed",), audio.dropped_removed), (("skipped",), audio.dropped_skipped)]  # fmt: skip
     yield _counter("stoa_speaker_packets_dropped", "speakers' packets never played, by reason (docs/operations.md)",
                    dropped, ["reason"])  # fmt: skip
     yield _counter("stoa_concealed_frames", "frames of loss concealment played for missing packets",

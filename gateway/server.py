@@ -301,7 +301,7 @@ async def report_audio(directory: SpaceDirectory) -> None:
         if now.dropped > last.dropped:
             log.warning(
                 "audio: %d speaker packets dropped in %.0f s (no input %d, refused %d, overflow %d, late %d, "
-                "removed %d); %d accepted",
+                "removed %d, skipped %d); %d accepted",
                 now.dropped - last.dropped,
                 AUDIO_REPORT_INTERVAL_S,
                 now.dropped_no_input - last.dropped_no_input,
@@ -309,6 +309,7 @@ async def report_audio(directory: SpaceDirectory) -> None:
                 now.dropped_overflow - last.dropped_overflow,
                 now.dropped_late - last.dropped_late,
                 now.dropped_removed - last.dropped_removed,
+                now.dropped_skipped - last.dropped_skipped,
                 now.packets_in - last.packets_in,
             )
         last = now

@@ -94,7 +94,7 @@ class MixerStats:
         """Packets accepted by ``push`` (the pushes that returned True)."""
     @property
     def packets_dropped(self) -> int:
-        """Packets discarded unplayed: the sum of the three ``dropped_*`` counts."""
+        """Packets discarded unplayed: the sum of the four ``dropped_*`` counts."""
     @property
     def dropped_no_input(self) -> int:
         """Pushed to an input that does not exist (not, or no longer, on the mic)."""
@@ -104,6 +104,9 @@ class MixerStats:
     @property
     def dropped_removed(self) -> int:
         """Still queued when their input was removed."""
+    @property
+    def dropped_skipped(self) -> int:
+        """Skipped unheard by a jitter queue that stood too deep for 25 ticks (a burst's delay, shed)."""
     @property
     def packets_late(self) -> int:
         """Accepted packets whose seq was already played or queued."""

@@ -24,8 +24,8 @@ log = logging.getLogger("actors.space")
 class AudioStats:
     """Speakers' packets since a space (or, summed, a server) started. Every packet pushed is counted
     once in `packets_in`, `dropped_no_input` or `dropped_refused`; an accepted one that is never played
-    is counted once more, in `dropped_overflow`, `dropped_late` or `dropped_removed`. `dropped` is every
-    packet pushed and not played."""
+    is counted once more, in `dropped_overflow`, `dropped_late`, `dropped_removed` or `dropped_skipped`.
+    `dropped` is every packet pushed and not played."""
 
     packets_in: int = 0
     """Accepted by the mixer."""
@@ -39,6 +39,8 @@ class AudioStats:
     """A `seq` already played or already queued: late or duplicate."""
     dropped_removed: int = 0
     """Still queued when the sender's input was removed (moved off the mic, muted, reconnected)."""
+    dropped_skipped: int = 0
+    """Skipped unheard: the sender's queue stood deeper than the mixer keeps for 25 ticks (after a burst)."""
     concealed: int = 0
     """Frames of loss concealment played in place of a missing packet."""
     with_level: int = 0
@@ -57,6 +59,7 @@ class AudioStats:
             + self.dropped_overflow
             + self.dropped_late
             + self.dropped_removed
+            + self.dropped_skipped
         )
 
 
@@ -142,6 +145,7 @@ class AudioIngress:
             dropped_overflow=m.dropped_overflow,
             dropped_late=m.packets_late,
             dropped_removed=m.dropped_removed,
+            dropped_skipped=m.dropped_skipped,
             concealed=m.concealed,
             with_level=m.packets_with_level,
             decoded=m.decodes,

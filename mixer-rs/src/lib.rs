@@ -162,6 +162,7 @@ struct MixerStats {
     dropped_no_input: u64,
     dropped_overflow: u64,
     dropped_removed: u64,
+    dropped_skipped: u64,
     packets_late: u64,
     concealed: u64,
     decode_errors: u64,
@@ -180,6 +181,7 @@ impl MixerStats {
             dropped_no_input,
             dropped_overflow,
             dropped_removed,
+            dropped_skipped,
             packets_late,
             concealed,
             decode_errors,
@@ -190,7 +192,7 @@ impl MixerStats {
         format!(
             "MixerStats(ticks={ticks}, packets_in={packets_in}, packets_dropped={packets_dropped}, \
              dropped_no_input={dropped_no_input}, dropped_overflow={dropped_overflow}, \
-             dropped_removed={dropped_removed}, packets_late={packets_late}, concealed={concealed}, \
+             dropped_removed={dropped_removed}, dropped_skipped={dropped_skipped}, packets_late={packets_late}, concealed={concealed}, \
              decode_errors={decode_errors}, encodes={encodes}, decodes={decodes}, \
              packets_with_level={packets_with_level})"
         )
@@ -300,6 +302,7 @@ impl Mixer {
             dropped_no_input,
             dropped_overflow,
             dropped_removed,
+            dropped_skipped,
             packets_late,
             concealed,
             decode_errors,
@@ -314,6 +317,7 @@ impl Mixer {
             dropped_no_input,
             dropped_overflow,
             dropped_removed,
+            dropped_skipped,
             packets_late,
             concealed,
             decode_errors,

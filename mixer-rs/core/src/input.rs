@@ -21,6 +21,7 @@ use std::collections::VecDeque;
 
 use crate::codec::{Decoder, Encoder, Pcm, is_one_frame};
 use crate::gate::{Gate, level_dbfs};
+use crate::output::{Counters, DropReason};
 use crate::queue::{Frame, JitterQueue, Offer};
 use crate::{FRAME_SAMPLES, MixerError};
 
@@ -121,7 +122,7 @@ impl Input {
     /// inside the hangover, else nothing. A packet with a level is only
     /// checked, and its samples are made by `samples` if the tick needs them;
     /// any other voice is in `samples()` on return.
-    pub(crate) fn play(&mut self, hangover_ticks: u32) -> Voice {
+    pub(crate) fn play(&mut self, hangover_ticks: u32, counters: &Counters) -> Voice {
         if !self.is_active(hangover_ticks) {
             self.since_real = None;
             self.voice = None; // idle: the codecs go until the next packet
@@ -148,6 +149,7 @@ impl Input {
             codecs.fall_behind(last); // last tick's packet, never needed
         }
         if let Some(skipped) = self.queue.trim() {
+            counters.drop(DropReason::Skipped, 1);
             // Not played; decoded (now or when catching up) so the decoder's state stays continuous.
             codecs.fall_behind(skipped.packet);
         }

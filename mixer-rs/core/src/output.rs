@@ -72,7 +72,7 @@ pub struct MixerStats {
     pub ticks: u64,
     /// Packets accepted by `push` (the pushes that returned true).
     pub packets_in: u64,
-    /// Packets discarded unplayed, for any of the three reasons below (their sum).
+    /// Packets discarded unplayed, for any of the four reasons below (their sum).
     pub packets_dropped: u64,
     /// Pushed to an input that does not exist (not, or no longer, on the mic).
     pub dropped_no_input: u64,
@@ -80,6 +80,9 @@ pub struct MixerStats {
     pub dropped_overflow: u64,
     /// Still queued when their input was removed.
     pub dropped_removed: u64,
+    /// Skipped by a jitter queue that stood too deep for `TRIM_AFTER_TICKS` (`queue.rs`): each one was
+    /// never heard, so that the packets after it are not heard late for as long as their sender talks.
+    pub dropped_skipped: u64,
     /// Accepted packets discarded because their seq was played or queued already.
     pub packets_late: u64,
     /// Frames of loss concealment played (hangover or undecodable packet),
@@ -103,6 +106,7 @@ pub(crate) struct Counters {
     pub(crate) dropped_no_input: AtomicU64,
     pub(crate) dropped_overflow: AtomicU64,
     pub(crate) dropped_removed: AtomicU64,
+    pub(crate) dropped_skipped: AtomicU64,
     pub(crate) packets_late: AtomicU64,
     pub(crate) concealed: AtomicU64,
     pub(crate) decode_errors: AtomicU64,
@@ -124,6 +128,7 @@ pub(crate) enum DropReason {
     NoInput,
     Overflow,
     Removed,
+    Skipped,
 }
 
 impl Counters {
@@ -135,6 +140,7 @@ impl Counters {
                 DropReason::NoInput => &self.dropped_no_input,
                 DropReason::Overflow => &self.dropped_overflow,
                 DropReason::Removed => &self.dropped_removed,
+                DropReason::Skipped => &self.dropped_skipped,
             },
             n,
         );
@@ -149,6 +155,7 @@ impl Counters {
             dropped_no_input: get(&self.dropped_no_input),
             dropped_overflow: get(&self.dropped_overflow),
             dropped_removed: get(&self.dropped_removed),
+            dropped_skipped: get(&self.dropped_skipped),
             packets_late: get(&self.packets_late),
             concealed: get(&self.concealed),
             decode_errors: get(&self.decode_errors),

@@ -67,6 +67,27 @@ fn overflow_drops_the_oldest_packets_so_latency_stays_bounded() {
 }
 
 #[test]
+fn a_packet_skipped_to_shed_a_bursts_delay_is_counted_as_dropped() {
+    // A burst left 4 queued; the sender then keeps pace, so 3 stay waiting after each pop (more than the
+    // one the queue keeps): after 25 ticks of that the oldest is skipped, never passed on, and counted.
+    let mixer = mixer(6);
+    let p = tone_packets(440.0, 40);
+    for seq in 0..4 {
+        mixer.push(1, frame(seq, &p[seq as usize])).unwrap();
+    }
+    let mut heard = Vec::new();
+    for seq in 4..34 {
+        mixer.push(1, frame(seq, &p[seq as usize])).unwrap();
+        let out = played(&mixer, 1).remove(0).expect("a lone talker's packet is passed on");
+        heard.push(p.iter().position(|packet| *packet == out).unwrap());
+    }
+    let missing: Vec<usize> = (0..heard[heard.len() - 1]).filter(|seq| !heard.contains(seq)).collect();
+    assert_eq!(missing.len(), 1, "{heard:?}");
+    let stats = mixer.stats();
+    assert_eq!((stats.dropped_skipped, stats.packets_dropped), (1, 1));
+}
+
+#[test]
 fn a_caller_that_stops_ticking_holds_a_bounded_backlog() {
     let mixer = mixer(2);
     let p = tone_packets(440.0, 1);
