@@ -110,6 +110,7 @@ def main() -> None:
             "wire_us_per_packet": round(threads.get("stoa-wire", 0.0) * 1e6 / (spaces * packets_per_slot * 50), 2),
             "harness_and_server_cores_whole_run": round(whole, 2),
             "harness_fault": report["speakers"]["harness_fault"],
+            "speakers_scheduling": report["speakers"]["scheduling"],
             "load_average_before": load,
             "holds": holds,
         })  # fmt: skip

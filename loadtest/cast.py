@@ -166,4 +166,6 @@ def speakers_summary(cast: Cast) -> dict[str, object]:
         "sent": sum(s.sent for s in stats),
         "late_sends": sum(s.late_sends for s in stats),
         "send_lag_ms": dict(zip(("p50", "p99", "max"), worst, strict=True)),
+        # How the speakers' threads ran ("realtime" where the harness may): a late send's cause.
+        "scheduling": sorted({pool.scheduling() for pool in cast.pools}),
     }

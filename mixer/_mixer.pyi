@@ -493,6 +493,9 @@ class SpeakerPool:
         """Records send lag (and ``late_sends``) only for the slots ``start`` to ``end - 1``."""
     def stop_speaking(self) -> None:
         """No packet from now on; the connections stay open until ``stop``."""
+    def scheduling(self) -> str:
+        """How the speakers' thread runs: ``"realtime"`` (SCHED_FIFO, where the process may), else
+        ``"nice -10"``, else ``"normal"``; ``""`` before the thread started."""
     def slot_maps(self) -> list[bytes]:
         """One per speaker: the slots it sent, as ``ListenerPool.slot_maps``."""
     def send_lag_percentiles(self, ps: list[float]) -> list[int]:

@@ -318,6 +318,10 @@ impl SpeakerPool {
         self.inner.stop_speaking();
     }
 
+    fn scheduling(&self) -> &'static str {
+        self.inner.scheduling()
+    }
+
     fn slot_maps(&self) -> Vec<Vec<u8>> {
         slot_maps(&self.inner)
     }

@@ -155,6 +155,12 @@ impl Pool {
         self.shared.pool_stats()
     }
 
+    /// How a pool of speakers' thread is scheduled (`sys::prefer_this_thread`): "realtime", "nice -10" or
+    /// "normal"; "" for listeners, or before the thread started.
+    pub fn scheduling(&self) -> &'static str {
+        sys::Scheduling::from_u8(self.shared.scheduling.load(Relaxed)).name()
+    }
+
     /// One entry per user, in the order given.
     pub fn listeners(&self) -> Vec<ListenerStats> {
         self.shared.listener_stats()
@@ -249,7 +255,7 @@ impl Drop for Pool {
 fn run(mut env: Env, control: &Control, addr: SocketAddr, rate: f64) {
     if !env.speakers.is_empty() {
         // Where it is not allowed, the speakers' lag says how far the machine held them back.
-        let _ = sys::prefer_this_thread();
+        env.shared.scheduling.store(sys::prefer_this_thread() as u8, Relaxed);
     }
     let mut conns: Vec<Conn> = (0..env.shared.cells.len()).map(Conn::new).collect();
     let mut events = sys::empty_events(EVENTS_PER_WAIT);

@@ -199,6 +199,8 @@ pub(crate) struct Shared {
     /// Speakers: the clock as they run it, and how late each packet left after its slot was due.
     pub pace: Pace,
     pub send_lag: LatencyHistogram,
+    /// Speakers: how their thread is scheduled (`sys::Scheduling`, as a u8).
+    pub scheduling: AtomicU8,
 }
 
 impl Shared {
@@ -213,6 +215,7 @@ impl Shared {
             window: Window::default(),
             pace: Pace::default(),
             send_lag: LatencyHistogram::default(),
+            scheduling: AtomicU8::new(0),
         }
     }
 
