@@ -509,11 +509,11 @@ class SpeakerPool:
 class TickPool:
     """The server's tick threads ("stoa-tick"): they tick every talking space's mixer at its own 20 ms
     deadlines, from one deadline-ordered queue. ``threads`` start at once; one more starts whenever a
-    tick is taken late (up to ``max_threads``, and no more than there are talking spaces), and such an
-    extra thread ends after 5 s without work. A space where nobody talks is not in the queue and costs no thread.
+    tick is taken late (up to ``max_threads``, by default twice the cores the process may run on, and no
+    more than there are talking spaces), and such an extra thread ends after 5 s without work. A space where nobody talks is not in the queue and costs no thread.
     Dropping the pool stops and joins its threads."""
 
-    def __new__(cls, *, threads: int = 2, max_threads: int = 64) -> Self: ...
+    def __new__(cls, *, threads: int = 2, max_threads: int | None = None) -> Self: ...
     @property
     def threads(self) -> int:
         """Threads alive now."""

@@ -21,10 +21,13 @@ pub(crate) struct TickPool {
 #[pymethods]
 impl TickPool {
     #[new]
-    #[pyo3(signature = (*, threads = 2, max_threads = 64))]
-    fn new(py: Python<'_>, threads: i128, max_threads: i128) -> PyResult<Self> {
+    #[pyo3(signature = (*, threads = 2, max_threads = None))]
+    fn new(py: Python<'_>, threads: i128, max_threads: Option<i128>) -> PyResult<Self> {
         let threads: usize = int_arg(py, threads, "threads")?;
-        let max_threads: usize = int_arg(py, max_threads, "max_threads")?;
+        let max_threads: usize = match max_threads {
+            Some(n) => int_arg(py, n, "max_threads")?,
+            None => dr::default_max_threads(),
+        };
         let inner =
             dr::TickPool::new(threads, max_threads).map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(Self { inner })

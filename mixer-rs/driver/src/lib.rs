@@ -73,7 +73,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 pub use batching::{Batching, DOWN_PERCENT, LISTENERS_PER_FRAME, STEPS};
-pub use pool::TickPool;
+pub use pool::{TickPool, default_max_threads};
 pub use tick_times::{PoolStats, TICK_BUCKETS_US};
 pub use record::RecordError;
 pub use recording::{RecordingStats, repair};
