@@ -192,7 +192,8 @@ impl MixerStats {
         format!(
             "MixerStats(ticks={ticks}, packets_in={packets_in}, packets_dropped={packets_dropped}, \
              dropped_no_input={dropped_no_input}, dropped_overflow={dropped_overflow}, \
-             dropped_removed={dropped_removed}, dropped_skipped={dropped_skipped}, packets_late={packets_late}, concealed={concealed}, \
+             dropped_removed={dropped_removed}, dropped_skipped={dropped_skipped}, \
+             packets_late={packets_late}, concealed={concealed}, \
              decode_errors={decode_errors}, encodes={encodes}, decodes={decodes}, \
              packets_with_level={packets_with_level})"
         )

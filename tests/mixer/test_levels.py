@@ -1,4 +1,4 @@
-"""Speakers' levels on recorded speech: an honest speaker stays believed.
+"""Speakers' levels on recorded speech: an honest speaker stays believed, a liar does not.
 
 A decoder that starts mid-stream plays quieter at first, for several packets on quiet passages. The mixer
 once took the first such packet for a lie, and from then on decoded every packet of that speaker: in the
@@ -15,12 +15,15 @@ from mixer import Decoder, Mixer
 LOOPS = 4
 
 
-def test_honest_speakers_taking_turns_stay_believed() -> None:
+def decodes_per_loop(liar: int | None = None) -> tuple[list[int], int]:
+    """The conversation played `LOOPS` times through a real mixer, each speaker sending its packets' levels
+    as its client measures them (one decoder for its stream); `liar` says every packet of its is full
+    scale. The mixer's decodes in each loop, and the packets it took in all."""
     scripts = conversation()
     levels = []
-    for packets, _ in scripts:  # each speaker's client measures its own packets, one decoder for its stream
+    for speaker, (packets, _) in enumerate(scripts):
         decoder = Decoder()
-        levels.append([audio_level(decoder.decode(packet)) for packet in packets])
+        levels.append([0 if speaker == liar else audio_level(decoder.decode(packet)) for packet in packets])
     mixer = Mixer()
     for speaker in range(len(scripts)):
         mixer.add_input(speaker)
@@ -39,7 +42,20 @@ def test_honest_speakers_taking_turns_stay_believed() -> None:
     stats = mixer.stats()
     assert {"passthrough", "mixed"} <= kinds
     assert stats.packets_with_level == stats.packets_in
+    return decodes, stats.packets_in
+
+
+def test_honest_speakers_taking_turns_stay_believed() -> None:
+    decodes, packets = decodes_per_loop()
     # Each loop the same turns and overlaps, so the same decodes: none from a speaker disbelieved.
     assert decodes == [decodes[0]] * LOOPS, decodes
     # What is decoded is the overlaps and the turns' ends (with their warm-ups), not the lone talkers.
-    assert decodes[0] < 0.15 * stats.packets_in / LOOPS, (decodes, stats.packets_in)
+    assert decodes[0] < 0.15 * packets / LOOPS, (decodes, packets)
+
+
+def test_a_speaker_who_says_every_packet_is_full_scale_is_measured_instead() -> None:
+    # The control: the same conversation, one speaker lying. Once its mixed packets have shown it, each of
+    # its packets is decoded, alone or not: the decodes of the loops after grow by about its share.
+    honest, packets = decodes_per_loop()
+    lying, _ = decodes_per_loop(liar=0)
+    assert lying[-1] > honest[-1] + 0.2 * packets / LOOPS, (honest, lying)

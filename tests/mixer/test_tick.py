@@ -143,6 +143,22 @@ def test_late_and_duplicate_packets_are_dropped_and_counted() -> None:
     assert mixer.stats().packets_late == 2
 
 
+def test_a_packet_skipped_to_shed_a_bursts_delay_is_dropped_and_counted() -> None:
+    # A burst left 4 queued and the sender keeps pace: after 25 ticks that deep, the oldest is skipped.
+    mixer = Mixer()
+    mixer.add_input(A)
+    packets = encode_tone(440, 0.7)
+    for seq in range(4):
+        mixer.push(A, seq, 0, packets[seq])
+    passed = []
+    for seq in range(4, 30):
+        mixer.push(A, seq, 0, packets[seq])
+        passed.append(packets.index(mixer.tick().shared))
+    stats = mixer.stats()
+    assert (stats.dropped_skipped, stats.packets_dropped) == (1, 1)
+    assert len(set(range(passed[-1])) - set(passed)) == 1, passed
+
+
 @pytest.mark.parametrize(
     "settings",
     [

@@ -46,28 +46,37 @@ pub(crate) struct Input {
     /// Ticks since this input last played a real packet; `None` once idle.
     since_real: Option<u32>,
     pub(crate) gate: Gate,
-    /// False once `STRIKES` packets in a row, decoded to be mixed, measured `DISTRUST_DB` quieter than
-    /// their sender said: that sender's levels are ignored from then on.
+    /// False once `DISTRUST_AFTER` of its last 16 checked packets measured `DISTRUST_DB`
+    /// quieter than their sender said: that sender's levels are ignored from then on.
     levels_trusted: bool,
+    /// The last 16 checks, newest in the lowest bit: 1 for a packet quieter than said. Kept
+    /// across talk spurts (the codecs are not), so going quiet does not clear the evidence.
+    checks: u16,
 }
 
 /// Packets decoded, before one that is needed, after a run that was not (see the module's notes): a
 /// reset decoder warmed up on 1, 2 or 3 packets is 16, 29 or 63 dB from continuous decoding (`tests/levels.rs`).
 pub(crate) const WARM_UP: usize = 3;
 
-/// Packets a decoder must have decoded in a row before its output is held to the sender's level
-/// (`DISTRUST_DB`), and how many packets in a row must then measure that much quieter than said. A decoder
-/// that starts mid-stream plays quieter at first, for more than its first packets on quiet passages: on the
-/// harness's recorded speech (loadtest/speech), a decoder started cold, 4 packets before, still measured one
-/// packet in 2,000 at least 10 dB quieter than continuous decoding (34 dB once, on a packet near silence); of
-/// 765 cold starts, the longest run of such packets was 2 (27,540 packets checked). Taking one such packet
-/// as a lie had honest speakers who came in during someone else's words disbelieved, and every packet of
-/// theirs decoded from then on. A liar's packets are quieter every time: it is caught on its 7th decoded.
-pub(crate) const CHECKED_AFTER: usize = WARM_UP + 1;
-/// See `CHECKED_AFTER`.
-pub(crate) const STRIKES: u8 = 3;
+/// How a sender's levels are checked against its decoded packets (`DISTRUST_DB`). A decoder that starts
+/// mid-stream plays quieter at first, for more than its first packets on quiet passages, and so does one
+/// just after a loss: measured on the harness's recorded speech (loadtest/speech) against continuous
+/// decoding, a decoder started cold still read one packet in 2,000 at least 10 dB quieter after 4 packets
+/// (34 dB once, near silence), never more than 2 of any 16 (765 cold starts, 27,540 packets); with 2% of
+/// packets lost and concealed, at most 3 of 16; with 10% lost, 4 or more in 3 starts of 320. Taking one such
+/// packet as a lie had honest speakers who came in during someone else's words disbelieved, and every packet
+/// of theirs decoded from then on. So a packet is checked only once its decoder has decoded `CHECKED_AFTER`
+/// since it was made or reset (a loss or an undecodable packet does not restart the count: a liar could
+/// otherwise skip a slot now and then and never be checked), and a sender is disbelieved when
+/// `DISTRUST_AFTER` of its last 16 checked packets were quieter than said. A liar that lies on a
+/// quarter of its checked packets or more is caught within 16 of them; an honest sender on a lossy link may
+/// be disbelieved, which costs the server decodes, not the sender's voice (it is then measured).
+pub(crate) const CHECKED_AFTER: usize = 4;
+/// See `CHECKED_AFTER`: how many of the last 16 checked packets (`Input::checks`) quieter than said
+/// disbelieve the sender.
+pub(crate) const DISTRUST_AFTER: u32 = 4;
 
-/// A decoded packet this many dB quieter than its sender's level is a strike
+/// A decoded packet this many dB quieter than its sender's level counts
 /// against the sender's levels (a client's level and the decoded one differ
 /// by the codec's noise, about a dB, on a decoder that has run a while).
 pub(crate) const DISTRUST_DB: f32 = 10.0;
@@ -89,8 +98,6 @@ struct Codecs {
     /// Packets decoded in a row since the decoder was made or reset, with no concealment between: its output is
     /// held to the sender's level only from `CHECKED_AFTER` on.
     run: usize,
-    /// Packets in a row, checked, that measured `DISTRUST_DB` quieter than their sender said.
-    strikes: u8,
 }
 
 /// What an idle input "plays": never mixed, but `samples()` needs something to return.
@@ -107,6 +114,7 @@ impl Input {
             since_real: None,
             gate: Gate::new(),
             levels_trusted: true,
+            checks: 0,
         }
     }
 
@@ -141,7 +149,6 @@ impl Input {
                 pending: None,
                 decodes: 0,
                 run: 0,
-                strikes: 0,
             }));
         }
         let Some(codecs) = self.voice.as_deref_mut() else { return Voice::Idle };
@@ -178,10 +185,10 @@ impl Input {
 
     /// This tick's samples, decoding its packet (after those not decoded
     /// before it) if `play` left it undecoded. A sender whose packets turn out
-    /// `DISTRUST_DB` quieter than it said, `STRIKES` in a row once its decoder
-    /// has run `CHECKED_AFTER`, is not believed again (its packets are decoded
-    /// and measured from the next on): claiming to be loud cannot buy a place
-    /// in the mix for long.
+    /// `DISTRUST_DB` quieter than it said, too often once its decoder has run
+    /// (`CHECKED_AFTER`), is not believed again (its packets are decoded and
+    /// measured from the next on): claiming to be loud cannot buy a place in
+    /// the mix for long.
     pub(crate) fn samples(&mut self) -> &Pcm {
         let Some(codecs) = self.voice.as_deref_mut() else { return &SILENCE };
         if let Some((packet, claimed)) = codecs.pending.take() {
@@ -192,8 +199,8 @@ impl Input {
                 codecs.conceal();
             } else if warm {
                 let quieter = level_dbfs(&codecs.pcm) < claimed - DISTRUST_DB;
-                codecs.strikes = if quieter { codecs.strikes + 1 } else { 0 };
-                if codecs.strikes >= STRIKES {
+                self.checks = self.checks << 1 | u16::from(quieter);
+                if self.checks.count_ones() >= DISTRUST_AFTER {
                     self.levels_trusted = false;
                 }
             }
@@ -238,7 +245,9 @@ impl Codecs {
     fn decode(&mut self, packet: &[u8]) -> Result<(), crate::MixerError> {
         self.decodes += 1;
         let decoded = self.decoder.decode(packet, &mut self.pcm);
-        self.run = if decoded.is_ok() { self.run + 1 } else { 0 };
+        if decoded.is_ok() {
+            self.run += 1;
+        }
         decoded
     }
 
@@ -267,7 +276,6 @@ impl Codecs {
     fn conceal(&mut self) {
         // Concealment only fails on a broken decoder state; silence is the
         // honest fallback and keeps the tick going.
-        self.run = 0;
         if self.decoder.conceal(&mut self.pcm).is_err() {
             self.pcm.fill(0);
         }

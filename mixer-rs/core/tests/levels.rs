@@ -156,24 +156,45 @@ fn a_packet_with_a_level_that_does_not_decode_is_concealed_not_forwarded() {
     assert_eq!(mixer.stats().decode_errors, 1);
 }
 
-#[test]
-fn a_sender_that_claims_to_be_loud_is_believed_only_until_its_packets_are_heard() {
-    // B sends digital silence and says every packet is full scale; A talks, honestly.
-    let (a, silence) = (tone_packets(440.0, 40), common::silence_packets(40));
+/// A talks honestly; B sends digital silence and says it is full scale, except where `honest(seq)` or
+/// where `skips(seq)` (B sends nothing: the mixer conceals). What B's input is in each tick's mix.
+fn against_a_liar(
+    ticks: usize,
+    honest: impl Fn(usize) -> bool,
+    skips: impl Fn(usize) -> bool,
+) -> Vec<TickOutput> {
+    let (a, silence) = (tone_packets(440.0, ticks), common::silence_packets(ticks));
     let la = levels_of(&a);
     let mixer = mixer();
-    let mut outs = Vec::new();
-    for seq in 0..40 {
-        mixer.push(A, with_level(seq as u64, &a[seq], Some(la[seq]))).unwrap();
-        mixer.push(B, with_level(seq as u64, &silence[seq], Some(0))).unwrap();
-        outs.push(mixer.tick().unwrap());
-    }
-    assert!(outs[..7].iter().all(|o| o.mixed == [A, B]), "believed at first: two talkers, so both are decoded");
-    // B's packets are held to its word from its 5th decoded on (its decoder has then run 4), and the 3rd in a
-    // row that measured silent is its 7th: its levels are ignored from then on, its packets measured, and
-    // once its hold is over (10 ticks) A talks alone again, passed on undecoded.
-    let tail = &outs[20..];
-    assert!(tail.iter().all(|o| o.mixed == [A] && o.kind == TickKind::Passthrough), "{:?}", tail[0].mixed);
+    (0..ticks)
+        .map(|seq| {
+            mixer.push(A, with_level(seq as u64, &a[seq], Some(la[seq]))).unwrap();
+            if !skips(seq) {
+                let said = if honest(seq) { 127 } else { 0 };
+                mixer.push(B, with_level(seq as u64, &silence[seq], Some(said))).unwrap();
+            }
+            mixer.tick().unwrap()
+        })
+        .collect()
+}
+
+/// The first tick from which B is never in the mix again.
+fn out_for_good(outs: &[TickOutput]) -> Option<usize> {
+    let last_in = outs.iter().rposition(|o| o.mixed.contains(&B))?;
+    (last_in + 1 < outs.len()).then_some(last_in + 1)
+}
+
+#[test]
+fn a_sender_that_claims_to_be_loud_is_believed_only_until_its_packets_are_heard() {
+    let outs = against_a_liar(40, |_| false, |_| false);
+    // B's packets are decoded from the first (mixed with A's) and held to its word from its 5th (its decoder
+    // has then decoded 4); its 8th is the 4th quieter than said: from the next on it is measured, silent,
+    // and once its hold is over (10 ticks after its last packet believed loud) A talks alone again.
+    let believed = &outs[..18];
+    assert!(believed.iter().all(|o| o.mixed == [A, B]), "believed at first: two talkers, so both are decoded");
+    assert_eq!(out_for_good(&outs), Some(18));
+    assert!(outs[18..].iter().all(|o| o.mixed == [A] && o.kind == TickKind::Passthrough));
+    let (a, la) = (tone_packets(440.0, 40), levels_of(&tone_packets(440.0, 40)));
     let control = Mixer::new(MixerConfig::default()).unwrap();
     control.add_input(A).unwrap();
     for seq in 0..40 {
@@ -181,4 +202,20 @@ fn a_sender_that_claims_to_be_loud_is_believed_only_until_its_packets_are_heard(
         control.tick().unwrap();
     }
     assert_eq!(control.stats().decodes, 0, "an honest lone talker costs no decode");
+}
+
+#[test]
+fn a_liar_that_skips_slots_or_tells_the_truth_now_and_then_is_still_caught() {
+    // Skipping a slot (a loss, concealed) does not restart the count of packets decoded before checks begin,
+    // and a true level now and then does not wipe out the lies before it.
+    for (name, honest, skips) in [
+        ("skips every 5th", (|_| false) as fn(usize) -> bool, (|seq| seq % 5 == 4) as fn(usize) -> bool),
+        ("skips every 3rd", |_| false, |seq| seq % 3 == 2),
+        ("true every 3rd", |seq| seq % 3 == 2, |_| false),
+        ("true every other", |seq| seq % 2 == 1, |_| false),
+    ] {
+        let outs = against_a_liar(120, honest, skips);
+        let out = out_for_good(&outs);
+        assert!(out.is_some_and(|tick| tick < 60), "{name}: B out of the mix for good from tick {out:?}");
+    }
 }

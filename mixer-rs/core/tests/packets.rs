@@ -68,7 +68,7 @@ fn overflow_drops_the_oldest_packets_so_latency_stays_bounded() {
 
 #[test]
 fn a_packet_skipped_to_shed_a_bursts_delay_is_counted_as_dropped() {
-    // A burst left 4 queued; the sender then keeps pace, so 3 stay waiting after each pop (more than the
+    // A burst left 4 queued; the sender then keeps pace, so 4 stay waiting after each pop (more than the
     // one the queue keeps): after 25 ticks of that the oldest is skipped, never passed on, and counted.
     let mixer = mixer(6);
     let p = tone_packets(440.0, 40);
