@@ -495,7 +495,7 @@ class SpeakerPool:
         """No packet from now on; the connections stay open until ``stop``."""
     def scheduling(self) -> str:
         """How the speakers' thread runs: ``"realtime"`` (SCHED_FIFO, where the process may), else
-        ``"nice -10"``, else ``"normal"``; ``""`` before the thread started."""
+        ``"nice"`` (nice -10), else ``"normal"``; ``""`` before the thread started."""
     def slot_maps(self) -> list[bytes]:
         """One per speaker: the slots it sent, as ``ListenerPool.slot_maps``."""
     def send_lag_percentiles(self, ps: list[float]) -> list[int]:
@@ -509,9 +509,10 @@ class SpeakerPool:
 class TickPool:
     """The server's tick threads ("stoa-tick"): they tick every talking space's mixer at its own 20 ms
     deadlines, from one deadline-ordered queue. ``threads`` start at once; one more starts whenever a
-    tick is taken late (up to ``max_threads``, by default twice the cores the process may run on, and no
-    more than there are talking spaces), and such an extra thread ends after 5 s without work. A space where nobody talks is not in the queue and costs no thread.
-    Dropping the pool stops and joins its threads."""
+    tick is taken late (up to ``max_threads``, by default twice the cores the process may run on, within 4
+    to 64, and no more than there are talking spaces), and such an extra thread ends after 5 s without
+    work. A space where nobody talks is not in the queue and costs no thread. Dropping the pool stops and
+    joins its threads."""
 
     def __new__(cls, *, threads: int = 2, max_threads: int | None = None) -> Self: ...
     @property

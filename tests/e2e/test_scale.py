@@ -40,7 +40,7 @@ def may_run_realtime() -> bool:
         try:
             os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
             allowed.append(True)
-        except PermissionError:
+        except OSError:
             allowed.append(False)
 
     thread = threading.Thread(target=attempt)
@@ -92,7 +92,7 @@ async def test_listeners_of_spaces_in_conversation_hear_every_turn(tmp_path: Pat
     assert_every_listener_heard(report, 90, CI_COVERAGE, talking=0.9)
     # The speakers stand for people on other machines: they run first wherever the harness may.
     scheduling = report["speakers"]["scheduling"]
-    assert scheduling == ["realtime"] if may_run_realtime() else scheduling in (["nice -10"], ["normal"])
+    assert scheduling == ["realtime"] if may_run_realtime() else scheduling in (["nice"], ["normal"])
 
 
 async def test_a_second_of_lost_audio_is_seen_for_every_listener(tmp_path: Path) -> None:

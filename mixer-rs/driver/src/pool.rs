@@ -9,7 +9,8 @@
 //! loaded 2-core machine: 20 talking spaces on 2 fixed threads lost a fifth of
 //! their frames; on 16, none).
 //!
-//! But not many more than the cores: `default_max_threads` is twice them. On
+//! But not many more than the cores: `default_max_threads` is twice them
+//! (within 4 to 64). On
 //! a saturated machine ticks are always somewhat late, so the pool grows to
 //! its bound, and past a few threads each added one costs more than it
 //! brings: the threads contend for the queue's lock and malloc's, are
@@ -18,7 +19,8 @@
 //! side): at most 64 threads, 97.6-98.3% coverage, the server's queues
 //! overflowing 85-134 packets a second; at most 8, 99.69%; at most 4, 99.80%,
 //! with no packet dropped, and the tick threads' CPU from 0.34 to 0.25 core;
-//! at most 2, 98.0% (ticks skipped).
+//! at most 2, 98.0% (ticks skipped). One run each, on a quiet machine; the
+//! loaded-machine case above was not measured again with the bound.
 //!
 //! Wake-ups cost more than ticks here (a silent or pass-through tick takes
 //! tens of µs, a futex sleep and wake-up as much again), so the pool makes
@@ -244,9 +246,10 @@ pub struct TickPool {
     pub(crate) routes: Arc<SpeakerRoutes>,
 }
 
-/// The bound a pool grows to by default: twice the cores this process may run on (see the module's notes).
+/// The bound a pool grows to by default: twice the cores this process may run on, within 4 to 64 (see the
+/// module's notes; a 1-core machine shared with other work still gets a few threads' share of it).
 pub fn default_max_threads() -> usize {
-    thread::available_parallelism().map_or(2, |cores| cores.get()) * 2
+    (thread::available_parallelism().map_or(2, |cores| cores.get()) * 2).clamp(4, 64)
 }
 
 impl TickPool {

@@ -155,7 +155,7 @@ impl Pool {
         self.shared.pool_stats()
     }
 
-    /// How a pool of speakers' thread is scheduled (`sys::prefer_this_thread`): "realtime", "nice -10" or
+    /// How a pool of speakers' thread is scheduled (`sys::prefer_this_thread`): "realtime", "nice" (-10) or
     /// "normal"; "" for listeners, or before the thread started.
     pub fn scheduling(&self) -> &'static str {
         sys::Scheduling::from_u8(self.shared.scheduling.load(Relaxed)).name()
