@@ -43,7 +43,8 @@ def stats_dict(pools: dict[str, ListenerPool]) -> dict[str, object]:
 
 
 def missed(produced: bytes, heard: bytes, at_most: int = 10) -> list[int]:
-    """The first slots produced of which no frame reached the listener (the window is in `produced`)."""
+    """The first slots produced that the listener did not hear as coverage counts (`heard`: named by a frame,
+    or bridged after an overlap; the window is in `produced`)."""
     gone = int.from_bytes(produced, "little") & ~int.from_bytes(heard, "little")
     slots: list[int] = []
     while gone and len(slots) < at_most:
@@ -95,7 +96,8 @@ def main(argv: list[str]) -> int:
     for space_id, pool in pools.items():
         made, after_overlap = produced.get(space_id, (b"", b""))
         covered = pool.coverage(*window, made, after_overlap)
-        for ls, heard, heard_map in zip(pool.listeners(), covered, pool.slot_maps(), strict=True):
+        heard_maps = pool.heard_maps(after_overlap)
+        for ls, heard, heard_map in zip(pool.listeners(), covered, heard_maps, strict=True):
             listeners.append({
                 "user": ls.user, "space": space_id, "state": ls.state, "covered": heard,
                 "missed": missed(made, heard_map), "frames": ls.frames,

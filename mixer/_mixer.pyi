@@ -434,6 +434,9 @@ class ListenerPool:
         ``after_overlap``, named by no frame between two consecutive ticks that named the slots
         on either side (the slot after one two speakers produced, played behind it). A listener
         that never joined has 0."""
+    def heard_maps(self, after_overlap: bytes) -> list[bytes]:
+        """One per user: the slots ``coverage`` counts as heard (named by a frame, or bridged where
+        ``after_overlap`` is set), as ``slot_maps``."""
     def latency_buckets(self) -> list[tuple[int, int]]:
         """The latency histogram's non-empty buckets, ``(highest µs in the bucket, count)``: the
         histograms of several pools add up bucket by bucket."""

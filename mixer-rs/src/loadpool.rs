@@ -186,6 +186,10 @@ impl ListenerPool {
         self.inner.coverage((start, end), &words(produced), &words(after_overlap))
     }
 
+    fn heard_maps(&self, after_overlap: &[u8]) -> Vec<Vec<u8>> {
+        le_bytes(self.inner.heard_maps(&words(after_overlap)))
+    }
+
     fn latency_buckets(&self) -> Vec<(u64, u64)> {
         self.inner.latency_buckets()
     }
@@ -246,7 +250,12 @@ fn words(bitmap: &[u8]) -> Vec<u64> {
 
 /// Each member's bitmap as little-endian bytes (`int.from_bytes(b, "little")` has bit k for slot k).
 fn slot_maps(pool: &lp::Pool) -> Vec<Vec<u8>> {
-    pool.slot_maps().into_iter().map(|words| words.iter().flat_map(|w| w.to_le_bytes()).collect()).collect()
+    le_bytes(pool.slot_maps())
+}
+
+/// Bitmaps of u64 words as little-endian bytes.
+fn le_bytes(maps: Vec<Vec<u64>>) -> Vec<Vec<u8>> {
+    maps.into_iter().map(|words| words.iter().flat_map(|w| w.to_le_bytes()).collect()).collect()
 }
 
 /// Speakers of any number of spaces on one Rust thread; see `mixer/_mixer.pyi`.

@@ -203,6 +203,12 @@ impl Pool {
     /// slot no frame named counts as heard if the listener's consecutive ticks named the slots on
     /// either side and `after_overlap` holds it (a slot after one that two speakers produced).
     pub fn coverage(&self, window: (u64, u64), produced: &[u64], after_overlap: &[u64]) -> Vec<u64> {
+        self.heard_maps(after_overlap).iter().map(|heard| covered(heard, produced, window)).collect()
+    }
+
+    /// For each member, the slots `coverage` counts as heard: those a frame named, and those bridged
+    /// right after an overlap (`after_overlap`).
+    pub fn heard_maps(&self, after_overlap: &[u64]) -> Vec<Vec<u64>> {
         let heard = |cell: &Cell| -> Vec<u64> {
             let bridged = cell.bridged.words();
             let mut words = cell.slots.words();
@@ -211,7 +217,7 @@ impl Pool {
             }
             words
         };
-        self.shared.cells.iter().map(|cell| covered(&heard(cell), produced, window)).collect()
+        self.shared.cells.iter().map(heard).collect()
     }
 
     /// A pool of speakers: starts the capture clock at `t0_us` (µs of unix time). Slot `k` is sent
