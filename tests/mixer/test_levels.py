@@ -10,20 +10,26 @@ from __future__ import annotations
 from stoa_protocol import audio_level
 
 from loadtest.speech import conversation
-from mixer import Decoder, Mixer
+from mixer import Decoder, Encoder, Mixer
 
 LOOPS = 4
 
 
-def decodes_per_loop(liar: int | None = None) -> tuple[list[int], int]:
+def decodes_per_loop(liar: int | None = None, before_encoding: bool = False) -> tuple[list[int], int]:
     """The conversation played `LOOPS` times through a real mixer, each speaker sending its packets' levels
-    as its client measures them (one decoder for its stream); `liar` says every packet of its is full
-    scale. The mixer's decodes in each loop, and the packets it took in all."""
+    as a client measures them: of each packet decoded (one decoder for its stream), or `before_encoding`,
+    of the samples it encodes, as the web client and `stoa speak` do (the speech is then decoded and
+    encoded again, so the level and the packet differ by the codec's delay); `liar` says every packet of
+    its is full scale. The mixer's decodes in each loop, and the packets it took in all."""
     scripts = conversation()
     levels = []
-    for speaker, (packets, _) in enumerate(scripts):
+    for speaker, (packets, plan) in enumerate(scripts):
         decoder = Decoder()
-        levels.append([0 if speaker == liar else audio_level(decoder.decode(packet)) for packet in packets])
+        pcm = [decoder.decode(packet) for packet in packets]
+        if before_encoding:
+            encoder = Encoder()
+            scripts[speaker] = ([encoder.encode(frame) for frame in pcm], plan)
+        levels.append([0 if speaker == liar else audio_level(frame) for frame in pcm])
     mixer = Mixer()
     for speaker in range(len(scripts)):
         mixer.add_input(speaker)
@@ -50,6 +56,12 @@ def test_honest_speakers_taking_turns_stay_believed() -> None:
     # Each loop the same turns and overlaps, so the same decodes: none from a speaker disbelieved.
     assert decodes == [decodes[0]] * LOOPS, decodes
     # What is decoded is the overlaps and the turns' ends (with their warm-ups), not the lone talkers.
+    assert decodes[0] < 0.15 * packets / LOOPS, (decodes, packets)
+
+
+def test_levels_measured_before_encoding_are_believed_too() -> None:
+    decodes, packets = decodes_per_loop(before_encoding=True)
+    assert decodes == [decodes[0]] * LOOPS, decodes
     assert decodes[0] < 0.15 * packets / LOOPS, (decodes, packets)
 
 

@@ -249,7 +249,7 @@ impl Engine {
             let Some(input) = self.inputs.get_mut(&talker.id) else { continue };
             input.gate.in_mix = true;
             if !passthrough {
-                accumulate(&mut work.sum, input.samples());
+                accumulate(&mut work.sum, input.samples(self.silence_dbfs));
             }
             mixed.push(talker.id);
             if let Some(frame) = &talker.frame {
@@ -293,7 +293,7 @@ impl Engine {
                             continue;
                         }
                         let Some(input) = self.inputs.get_mut(&id) else { continue };
-                        mix_minus(&work.sum, input.samples(), &mut work.scratch);
+                        mix_minus(&work.sum, input.samples(self.silence_dbfs), &mut work.scratch);
                         out.minus.push((id, input.encode_minus(&work.scratch)?));
                         bump(&counters.encodes, 1);
                     }
@@ -340,7 +340,7 @@ impl Engine {
         work.sum.fill(0);
         for id in mixed.iter().filter(|id| self.consented.contains(id)) {
             if let Some(input) = self.inputs.get_mut(id) {
-                accumulate(&mut work.sum, input.samples());
+                accumulate(&mut work.sum, input.samples(self.silence_dbfs));
             }
         }
         mix_all(&work.sum, &mut work.scratch);

@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 
 use crate::codec::{Decoder, Encoder, Pcm, is_one_frame};
-use crate::gate::{Gate, level_dbfs};
+use crate::gate::{Gate, is_loud, level_dbfs};
 use crate::output::{Counters, DropReason};
 use crate::queue::{Frame, JitterQueue, Offer};
 use crate::{FRAME_SAMPLES, MixerError};
@@ -58,23 +58,25 @@ pub(crate) struct Input {
 /// reset decoder warmed up on 1, 2 or 3 packets is 16, 29 or 63 dB from continuous decoding (`tests/levels.rs`).
 pub(crate) const WARM_UP: usize = 3;
 
-/// How a sender's levels are checked against its decoded packets (`DISTRUST_DB`). A decoder that starts
-/// mid-stream plays quieter at first, for more than its first packets on quiet passages, and so does one
+/// How a sender's levels are checked against its decoded packets. Only a packet said to be loud (one the
+/// gate would mix, `is_loud`) is checked: a level said to be quiet buys nothing, and near silence is where a
+/// decoder's output strays most. A decoder that starts mid-stream plays quieter at first, and so does one
 /// just after a loss: measured on the harness's recorded speech (loadtest/speech) against continuous
-/// decoding, a decoder started cold still read one packet in 2,000 at least 10 dB quieter after 4 packets
-/// (34 dB once, near silence), never more than 2 of any 16 (765 cold starts, 27,540 packets); with 2% of
-/// packets lost and concealed, at most 3 of 16; with 10% lost, 4 or more in 3 starts of 320. Taking one such
-/// packet as a lie had honest speakers who came in during someone else's words disbelieved, and every packet
-/// of theirs decoded from then on. So a packet is checked only once its decoder has decoded `CHECKED_AFTER`
-/// since it was made or reset (a loss or an undecodable packet does not restart the count: a liar could
-/// otherwise skip a slot now and then and never be checked), and a sender is disbelieved when
-/// `DISTRUST_AFTER` of its last 16 checked packets were quieter than said. A liar that lies on a
-/// quarter of its checked packets or more is caught within 16 of them; an honest sender on a lossy link may
-/// be disbelieved, which costs the server decodes, not the sender's voice (it is then measured).
+/// decoding, a cold decoder's first packet read up to 34 dB quieter (1 of 2,253 voiced packets 30 dB or
+/// more); after 4 packets, one packet in 2,000 read 10 dB quieter, never more than 2 of any 16 (765 cold
+/// starts, 27,540 packets); with 2% of packets lost and concealed, at most 3 of 16; with 10% lost, 4 or
+/// more in 3 starts of 320. So a packet counts against its sender when it measures `DISTRUST_DB` quieter
+/// than said once its decoder has decoded `CHECKED_AFTER` since it was made or reset, and
+/// `COLD_DISTRUST_DB` quieter before that (so a liar cannot hide in short bursts, each on a new decoder,
+/// or behind skipped slots); the sender is disbelieved when `DISTRUST_AFTER` of its last 16 checked
+/// packets count against it. Taking one such packet as a lie had honest speakers who came in during
+/// someone else's words disbelieved, and every packet of theirs decoded from then on. A sender disbelieved
+/// wrongly (on a very lossy link) costs the server decodes, not its voice: it is then measured.
 pub(crate) const CHECKED_AFTER: usize = 4;
-/// See `CHECKED_AFTER`: how many of the last 16 checked packets (`Input::checks`) quieter than said
-/// disbelieve the sender.
+/// See `CHECKED_AFTER`: how many of the last 16 checked packets (`Input::checks`) disbelieve the sender.
 pub(crate) const DISTRUST_AFTER: u32 = 4;
+/// See `CHECKED_AFTER`: the margin for a packet decoded by a decoder that has not yet decoded 4.
+pub(crate) const COLD_DISTRUST_DB: f32 = 40.0;
 
 /// A decoded packet this many dB quieter than its sender's level counts
 /// against the sender's levels (a client's level and the decoded one differ
@@ -95,8 +97,8 @@ struct Codecs {
     pending: Option<(Vec<u8>, f32)>,
     /// Packets decoded since `Input::take_decodes`, warm-up included.
     decodes: u64,
-    /// Packets decoded in a row since the decoder was made or reset, with no concealment between: its output is
-    /// held to the sender's level only from `CHECKED_AFTER` on.
+    /// Packets decoded since the decoder was made or reset (a concealment or a decode error does not restart
+    /// the count): its output is held to the sender's level within `DISTRUST_DB` from `CHECKED_AFTER` on.
     run: usize,
 }
 
@@ -184,21 +186,22 @@ impl Input {
     }
 
     /// This tick's samples, decoding its packet (after those not decoded
-    /// before it) if `play` left it undecoded. A sender whose packets turn out
-    /// `DISTRUST_DB` quieter than it said, too often once its decoder has run
-    /// (`CHECKED_AFTER`), is not believed again (its packets are decoded and
-    /// measured from the next on): claiming to be loud cannot buy a place in
-    /// the mix for long.
-    pub(crate) fn samples(&mut self) -> &Pcm {
+    /// before it) if `play` left it undecoded. A sender whose packets said to
+    /// be loud turn out quieter than said too often (`CHECKED_AFTER`) is not
+    /// believed again (its packets are decoded and measured from the next on):
+    /// claiming to be loud cannot buy a place in the mix for long.
+    /// `silence_dbfs` is the gate's: what is loud.
+    pub(crate) fn samples(&mut self, silence_dbfs: i32) -> &Pcm {
         let Some(codecs) = self.voice.as_deref_mut() else { return &SILENCE };
         if let Some((packet, claimed)) = codecs.pending.take() {
             codecs.catch_up();
-            let warm = codecs.run >= CHECKED_AFTER;
+            let margin = if codecs.run >= CHECKED_AFTER { DISTRUST_DB } else { COLD_DISTRUST_DB };
+            let said_loud = is_loud(packet.len(), claimed, silence_dbfs);
             // Checked by `is_one_frame`; should libopus still refuse it, its concealment stands in.
             if codecs.decode(&packet).is_err() {
                 codecs.conceal();
-            } else if warm {
-                let quieter = level_dbfs(&codecs.pcm) < claimed - DISTRUST_DB;
+            } else if said_loud {
+                let quieter = level_dbfs(&codecs.pcm) < claimed - margin;
                 self.checks = self.checks << 1 | u16::from(quieter);
                 if self.checks.count_ones() >= DISTRUST_AFTER {
                     self.levels_trusted = false;

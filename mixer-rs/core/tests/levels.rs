@@ -187,13 +187,13 @@ fn out_for_good(outs: &[TickOutput]) -> Option<usize> {
 #[test]
 fn a_sender_that_claims_to_be_loud_is_believed_only_until_its_packets_are_heard() {
     let outs = against_a_liar(40, |_| false, |_| false);
-    // B's packets are decoded from the first (mixed with A's) and held to its word from its 5th (its decoder
-    // has then decoded 4); its 8th is the 4th quieter than said: from the next on it is measured, silent,
-    // and once its hold is over (10 ticks after its last packet believed loud) A talks alone again.
-    let believed = &outs[..18];
-    assert!(believed.iter().all(|o| o.mixed == [A, B]), "believed at first: two talkers, so both are decoded");
-    assert_eq!(out_for_good(&outs), Some(18));
-    assert!(outs[18..].iter().all(|o| o.mixed == [A] && o.kind == TickKind::Passthrough));
+    // B's packets are decoded from the first (mixed with A's), each far quieter than said even for a cold
+    // decoder (`COLD_DISTRUST_DB`): its 4th is the 4th against it, and from the next on it is measured,
+    // silent; once its hold is over (10 ticks after its last packet believed loud) A talks alone again.
+    let believed = &outs[..OUT];
+    assert!(believed.iter().all(|o| o.mixed == [A, B]), "believed at first: both talk, so both are decoded");
+    assert_eq!(out_for_good(&outs), Some(OUT));
+    assert!(outs[OUT..].iter().all(|o| o.mixed == [A] && o.kind == TickKind::Passthrough));
     let (a, la) = (tone_packets(440.0, 40), levels_of(&tone_packets(440.0, 40)));
     let control = Mixer::new(MixerConfig::default()).unwrap();
     control.add_input(A).unwrap();
@@ -204,11 +204,18 @@ fn a_sender_that_claims_to_be_loud_is_believed_only_until_its_packets_are_heard(
     assert_eq!(control.stats().decodes, 0, "an honest lone talker costs no decode");
 }
 
+/// The tick from which a liar over silence, caught on its 4th packet, is out of the mix: 4 + the hold (10).
+const OUT: usize = 14;
+
 #[test]
 fn a_liar_that_skips_slots_or_tells_the_truth_now_and_then_is_still_caught() {
-    // Skipping a slot (a loss, concealed) does not restart the count of packets decoded before checks begin,
-    // and a true level now and then does not wipe out the lies before it.
+    // Skipping slots (a loss, concealed; or long enough to go idle, so each burst starts a new decoder)
+    // does not hide the lies, and a true level now and then does not wipe out the lies before it: the
+    // evidence is kept across talk spurts, and a level said to be quiet is not checked.
     for (name, honest, skips) in [
+        ("4 on, 6 off", (|_| false) as fn(usize) -> bool, (|seq| seq % 10 >= 4) as fn(usize) -> bool),
+        ("2 on, 6 off", |_| false, |seq| seq % 8 >= 2),
+        ("one lie in 10", |seq| seq % 10 != 0, |_| false),
         ("skips every 5th", (|_| false) as fn(usize) -> bool, (|seq| seq % 5 == 4) as fn(usize) -> bool),
         ("skips every 3rd", |_| false, |seq| seq % 3 == 2),
         ("true every 3rd", |seq| seq % 3 == 2, |_| false),
@@ -218,4 +225,31 @@ fn a_liar_that_skips_slots_or_tells_the_truth_now_and_then_is_still_caught() {
         let out = out_for_good(&outs);
         assert!(out.is_some_and(|tick| tick < 60), "{name}: B out of the mix for good from tick {out:?}");
     }
+}
+
+#[test]
+fn a_sender_that_says_it_is_louder_than_it_is_is_measured_once_its_decoder_has_run() {
+    // B talks (a tone at -15 dBFS rms) and says each packet is 25 dB louder: within a cold decoder's
+    // margin, but not a warm one's. While A talks too, B is decoded; once A stops, a B still believed
+    // would be passed on undecoded, and a B disbelieved is decoded every tick.
+    let decodes_alone = |claimed_louder_by: u8| {
+        let (a, b) = (tone_packets(440.0, 20), tone_packets(660.0, 40));
+        let (la, lb) = (levels_of(&a), levels_of(&b));
+        let mixer = mixer();
+        for seq in 0..40 {
+            if seq < 20 {
+                mixer.push(A, with_level(seq as u64, &a[seq], Some(la[seq]))).unwrap();
+            }
+            let said = lb[seq].saturating_sub(claimed_louder_by);
+            mixer.push(B, with_level(seq as u64, &b[seq], Some(said))).unwrap();
+            mixer.tick().unwrap();
+            if seq == 29 {
+                return mixer.stats().decodes;
+            }
+        }
+        unreachable!()
+    };
+    let (honest, liar) = (decodes_alone(0), decodes_alone(25));
+    // Past A's hangover and B's 10 ticks of hold (seq 20 to 29), with warm-up and concealment around.
+    assert!(liar >= honest + 5, "a liar by 25 dB: {liar} decodes, an honest B {honest}");
 }
