@@ -90,12 +90,12 @@ async def test_listeners_of_spaces_in_conversation_hear_every_turn(tmp_path: Pat
     with trio.fail_after(120):
         report = await run(config)
     assert_every_listener_heard(report, 90, CI_COVERAGE, talking=0.9)
-    # The speakers stand for people on other machines: they run first wherever the harness may.
     # A listener's missed slots are those its coverage counts as missed (bridged slots are heard).
     columns = report["per_listener_columns"]
     coverage_at, missed_at = columns.index("coverage"), columns.index("first_slots_missed")
     assert all(row[missed_at] == [] for row in report["per_listener"] if row[coverage_at] == 1.0)
     assert all(row[missed_at] for row in report["per_listener"] if row[coverage_at] < 1.0)
+    # The speakers stand for people on other machines: they run first wherever the harness may.
     scheduling = report["speakers"]["scheduling"]
     assert scheduling == ["realtime"] if may_run_realtime() else scheduling in (["nice"], ["normal"])
 

@@ -181,7 +181,8 @@ impl Scheduling {
 /// spaces, their packets still left up to 100 ms late, in bursts the server's jitter queues could
 /// only partly absorb. Their thread sleeps until each slot is due, sends 20 ms of packets and reads
 /// what the server sends its speakers (their mix-minus), so running it first takes little from
-/// anyone (0.1 core for 600 speakers). SCHED_RESET_ON_FORK: a child it starts runs as any process.
+/// anyone (0.1 core for 600 speakers). Under SCHED_FIFO, with SCHED_RESET_ON_FORK: a child it starts
+/// runs as any process (under nice -10, a child inherits it).
 pub fn prefer_this_thread() -> Scheduling {
     let lowest = libc::sched_param { sched_priority: 1 };
     // SAFETY: `lowest` is a valid sched_param; pid 0 is the calling thread.
