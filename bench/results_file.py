@@ -1,15 +1,30 @@
 """What the load benchmarks write: a results file under bench/results/ holding the command that made
-it, when, on how many CPUs, and its rows (README figures come only from such files); and the table."""
+it, when, at which commit, on how many CPUs, and its rows (README figures come only from such files); and
+the table."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def commit() -> str | None:
+    """The checkout's commit, with "+changes" when tracked files differ from it; None outside git."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=RESULTS.parent, capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    try:
+        head, changed = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+changes" if changed else "")
 
 
 def save(name: str, rows: list[dict[str, object]]) -> None:
@@ -18,6 +33,7 @@ def save(name: str, rows: list[dict[str, object]]) -> None:
     results = {
         "command": f"python -m bench.{module} " + " ".join(sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "commit": commit(),
         "cpus": os.cpu_count(),
         "rows": rows,
     }
