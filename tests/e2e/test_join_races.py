@@ -18,11 +18,15 @@ from gateway.client import connect, connect_account
 from gateway.server import GatewayConfig, Server, serve
 
 SLOW_JOIN_S = 0.5
+# The space is abandoned this long after its host is counted gone; the test looks at it SLOW_JOIN_S * 3 after
+# the host's connection was replaced, so this leaves seconds, not a few hundred ms, for a loaded machine
+# (1.0 s once ended the space before the test's look, after a 125 ms collection on a busy CI run).
+ABANDON_AFTER_S = 3.0
 
 
 @asynccontextmanager
 async def in_process_server(tmp_path: Path) -> AsyncIterator[Server]:
-    config = GatewayConfig(port=0, data_dir=tmp_path / "data", abandon_after_s=1.0, resume_window_s=0.5)
+    config = GatewayConfig(port=0, data_dir=tmp_path / "data", abandon_after_s=ABANDON_AFTER_S, resume_window_s=0.5)
     async with trio.open_nursery() as nursery:
         server: Server = await nursery.start(serve, config)
         try:
