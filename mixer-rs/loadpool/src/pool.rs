@@ -19,7 +19,7 @@ use crate::clock::covered;
 use crate::conn::{CLOSE_TIMEOUT, Conn, Env};
 use crate::histogram::{BadPercentile, Percentiles};
 use crate::speech::{self, Speaker};
-use crate::stats::{Cell, ListenerState, ListenerStats, PoolStats, Shared, bump};
+use crate::stats::{Cell, ListenerState, ListenerStats, PoolStats, Scheduling, Shared, bump};
 use crate::sys::{self, Poller, READABLE, Waker};
 
 const WAKE_TOKEN: u64 = u64::MAX;
@@ -158,7 +158,7 @@ impl Pool {
     /// How a pool of speakers' thread is scheduled (`sys::prefer_this_thread`): "realtime", "nice" (-10) or
     /// "normal"; "" for listeners, or before the thread started.
     pub fn scheduling(&self) -> &'static str {
-        sys::Scheduling::from_u8(self.shared.scheduling.load(Relaxed)).name()
+        Scheduling::from_u8(self.shared.scheduling.load(Relaxed)).as_str()
     }
 
     /// One entry per user, in the order given.

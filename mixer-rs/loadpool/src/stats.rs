@@ -12,6 +12,40 @@ use crate::clock::{SlotMap, Window};
 use crate::histogram::LatencyHistogram;
 use crate::speech::Pace;
 
+/// How the scheduler treats a thread that asked to be preferred (`prefer_this_thread`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Scheduling {
+    /// Nobody asked (a pool of listeners), or not yet.
+    Unset = 0,
+    /// Neither was allowed: the thread shares the CPU as any other.
+    Normal = 1,
+    /// nice -10: a larger share of a busy CPU, but it may still wait behind others when it wakes.
+    Nice = 2,
+    /// SCHED_FIFO, at the lowest real-time priority: it runs as soon as it wakes.
+    Realtime = 3,
+}
+
+impl Scheduling {
+    pub fn from_u8(value: u8) -> Self {
+        match value {
+            3 => Self::Realtime,
+            2 => Self::Nice,
+            1 => Self::Normal,
+            _ => Self::Unset,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Realtime => "realtime",
+            Self::Nice => "nice",
+            Self::Normal => "normal",
+            Self::Unset => "",
+        }
+    }
+}
+
 /// Where one listener is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]

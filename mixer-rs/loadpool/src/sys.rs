@@ -10,6 +10,8 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+use crate::stats::Scheduling;
+
 /// Turns a -1 return into the thread's errno.
 fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret) }
@@ -138,40 +140,6 @@ pub fn connect_nonblocking(addr: &SocketAddr) -> io::Result<(TcpStream, bool)> {
 /// Now, in µs of unix time (CLOCK_REALTIME: the clock `captured_at` is on).
 pub fn unix_us() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
-}
-
-/// How the scheduler treats a thread that asked to be preferred (`prefer_this_thread`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Scheduling {
-    /// Nobody asked (a pool of listeners), or not yet.
-    Unset = 0,
-    /// Neither was allowed: the thread shares the CPU as any other.
-    Normal = 1,
-    /// nice -10: a larger share of a busy CPU, but it may still wait behind others when it wakes.
-    Nice = 2,
-    /// SCHED_FIFO, at the lowest real-time priority: it runs as soon as it wakes.
-    Realtime = 3,
-}
-
-impl Scheduling {
-    pub fn from_u8(value: u8) -> Self {
-        match value {
-            3 => Self::Realtime,
-            2 => Self::Nice,
-            1 => Self::Normal,
-            _ => Self::Unset,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Realtime => "realtime",
-            Self::Nice => "nice",
-            Self::Normal => "normal",
-            Self::Unset => "",
-        }
-    }
 }
 
 /// Asks the scheduler to run the calling thread as soon as it wakes: SCHED_FIFO where the process
