@@ -29,6 +29,7 @@ from actors.space import (
 from gateway import identity, logs, protocol as p
 from gateway.admin import Admin
 from gateway.admission import Admission
+from gateway.audio_report import report_audio
 from gateway.connection import Connection
 from gateway.context import Services
 from gateway.errors import CloseCode, report_incident
@@ -57,8 +58,6 @@ NOTICE_INTERVAL_S = 0.1
 DATABASE_FILE = "stoa.db"
 LAG_GRACE_S = 5.0
 """A listener that keeps losing audio because it reads too slowly is disconnected after this long."""
-AUDIO_REPORT_INTERVAL_S = 10.0
-"""Connections the keepalive looks at between two checkpoints."""
 DRAINING_REASON = "the server is draining: reconnect (to another server, or this one once back) and resume"
 RESUME_WINDOW_S = 60.0
 """How long the user of a dropped (or replaced) connection keeps their place in its space (`resume`)."""
@@ -289,30 +288,6 @@ class Gateway:
                     self.metrics.slow_disconnects.inc()  # (close_code is None: checked above)
                     session.close(CloseCode.TOO_SLOW, "the client kept losing audio: it reads too slowly")
                     lagging.discard(session)
-
-
-async def report_audio(directory: SpaceDirectory) -> None:
-    """Log the speakers' packets dropped since the last report, by reason (silent while none are). The
-    counts themselves are `directory.audio_stats()`."""
-    last = directory.audio_stats()
-    while True:
-        await trio.sleep(AUDIO_REPORT_INTERVAL_S)
-        now = directory.audio_stats()
-        if now.dropped > last.dropped:
-            log.warning(
-                "audio: %d speaker packets dropped in %.0f s (no input %d, refused %d, overflow %d, late %d, "
-                "removed %d, skipped %d); %d accepted",
-                now.dropped - last.dropped,
-                AUDIO_REPORT_INTERVAL_S,
-                now.dropped_no_input - last.dropped_no_input,
-                now.dropped_refused - last.dropped_refused,
-                now.dropped_overflow - last.dropped_overflow,
-                now.dropped_late - last.dropped_late,
-                now.dropped_removed - last.dropped_removed,
-                now.dropped_skipped - last.dropped_skipped,
-                now.packets_in - last.packets_in,
-            )
-        last = now
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import trio
 import trio.testing
 
 from actors.space import SpaceDirectory
-from gateway.server import AUDIO_REPORT_INTERVAL_S, report_audio
+from gateway.audio_report import AUDIO_REPORT_INTERVAL_S, report_audio
 from tests.space.fakes import RecordingFanout, RecordingLink
 
 
