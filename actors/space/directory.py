@@ -17,7 +17,6 @@ present costs the sweeper nothing.
 from __future__ import annotations
 
 import logging
-import secrets
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
@@ -41,7 +40,7 @@ from actors.space.persistence import NO_STORE, RecordingNote, RecordingWrite, Sp
 from actors.space.recorder import PartFinished, Recorder, repair
 from actors.space.ref import SpaceRef
 from actors.space.ticking import MixConfig, open_ticker
-from actors.space.values import SpaceState, SpeakerPolicy
+from actors.space.values import SpaceState, SpeakerPolicy, new_space_id
 from mixer import BatchPolicy, Fanout as RustFanout, TickPool
 
 log = logging.getLogger("actors.space")
@@ -130,7 +129,7 @@ class SpaceDirectory:
         but not started (its start failed, or was cancelled) is recorded as ended, so that neither the
         listings nor a restart ever see it live; so is one asked to record that cannot
         (`RecordingUnavailable`)."""
-        space_id = secrets.token_urlsafe(9)
+        space_id = new_space_id()
         state = domain.new_space(
             space_id, title, host, now_ms(), speakers, description=description, topics=topics, host_name=host_name
         )

@@ -7,6 +7,9 @@ re-exported here; the state and the rules' limits are the server's own.
 
 from __future__ import annotations
 
+import secrets
+import string
+
 import msgspec
 from stoa_protocol import (  # the wire's values, re-exported
     Consent as Consent,
@@ -35,6 +38,17 @@ MAX_DESCRIPTION_CHARS = 500
 MAX_TOPICS = 3
 MAX_TOPIC_CHARS = 30
 """A space's description and topics: the same limits as a scheduled space's (`store/_schedule.py`)."""
+
+SPACE_ID_CHARS = 12
+SPACE_ID_ALPHABET = string.ascii_letters + string.digits
+"""A space's id: 12 letters and digits (71 bits). Never `-` or `_`: an id is typed after a command in a
+terminal (`stoa listen URL <id>`), where one beginning with `-` would be read as an option."""
+
+
+def new_space_id() -> str:
+    """A fresh, unguessable space id."""
+    return "".join(secrets.choice(SPACE_ID_ALPHABET) for _ in range(SPACE_ID_CHARS))
+
 
 REACTIONS = frozenset({"💯", "👏", "✋", "😂", "❤️", "🔥", "👍", "🙏", "😮", "😢"})
 """The emoji a participant may react with (`docs/protocol.md` lists them)."""

@@ -32,7 +32,10 @@ MAX_FILL_S = 600.0
 def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
     p = commands.add_parser("listen", help="hear a space: play it, or record it to an Ogg Opus file")
     p.add_argument("url", help="the server's WebSocket URL, e.g. ws://127.0.0.1:8765/")
-    p.add_argument("space", help="the space's id (the end of its share link /s/<space_id>)")
+    p.add_argument(
+        "space",
+        help="the space's id (the end of its share link /s/<space_id>; an old one starting with - goes last, after --)",
+    )
     p.add_argument("--out", type=Path, metavar="FILE.opus", help="record to this Ogg Opus file instead of playing")
     p.add_argument("--seconds", type=float, help="stop after this long (default: until the space ends or Ctrl-C)")
     p.add_argument("--name", default="listener", help="the name shown for this guest (default listener)")

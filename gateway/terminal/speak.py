@@ -53,7 +53,10 @@ class Spoken(NamedTuple):
 def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
     p = commands.add_parser("speak", help="speak into a space from a WAV or Ogg Opus file, or the microphone")
     p.add_argument("url", help="the server's WebSocket URL, e.g. ws://127.0.0.1:8765/")
-    p.add_argument("space", help="the space's id (the end of its share link /s/<space_id>)")
+    p.add_argument(
+        "space",
+        help="the space's id (the end of its share link /s/<space_id>; an old one starting with - goes last, after --)",
+    )
     p.add_argument("--from", dest="source", required=True, metavar="FILE|mic",
                    help="a WAV (16-bit, 48 kHz) or Ogg Opus file, or 'mic' for the system's audio input")  # fmt: skip
     p.add_argument("--handle", help="the account's handle (password from STOA_PASSWORD, or asked for)")

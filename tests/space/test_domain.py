@@ -35,7 +35,7 @@ from actors.space.events import (
     RoleChanged,
     SpaceEnded,
 )
-from actors.space.values import MAX_COHOSTS, MAX_SPEAKERS, Person, Role, SpaceState, SpaceStatus
+from actors.space.values import MAX_COHOSTS, MAX_SPEAKERS, Person, Role, SpaceState, SpaceStatus, new_space_id
 from tests.space.fakes import NoLink
 
 NOW = 1_700_000_000_000
@@ -51,6 +51,12 @@ def space_with(*listeners: str) -> SpaceState:
 def test_a_new_space_has_its_host_on_the_mic_at_event_one() -> None:
     state = new_space("s1", "  Title  ", "host", NOW)
     assert state.title == "Title" and state.seq == 1 and state.role_of("host") is Role.HOST
+
+
+def test_space_ids_are_letters_and_digits_so_a_terminal_never_reads_one_as_an_option() -> None:
+    ids = [new_space_id() for _ in range(2000)]  # a url-safe token began with "-" one time in 64
+    assert all(len(i) == 12 and i.isascii() and i.isalnum() for i in ids)
+    assert len(set(ids)) == len(ids)
 
 
 def test_events_are_numbered_consecutively_from_the_start() -> None:
