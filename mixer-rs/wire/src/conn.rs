@@ -250,11 +250,15 @@ impl Conn {
         self.unrouted_told = Some(now);
     }
 
-    /// The server closes: our close frame, then the client's answer is awaited.
+    /// The server closes: our close frame, then the client's answer is awaited. The close frame is
+    /// the last thing the connection is sent (RFC 6455 §5.5.1): the fan-out takes nothing more for
+    /// it, not even its spaces' audio, and sends FIN once the frame is written. Reading goes on
+    /// until the answer.
     pub fn close(&mut self, ctx: &mut Ctx, code: u16, reason: &str) {
         match self.phase {
             Phase::Open => {
                 if ctx.fanout.send_raw(self.id, &frames::close_frame(code, reason)) {
+                    ctx.fanout.close(self.id);
                     let deadline = Instant::now() + ctx.config.close_timeout;
                     self.phase = Phase::Closing { deadline, code, reason: reason.to_owned() };
                 } else {

@@ -6,6 +6,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use driver::{Batching, Driver, TickPool};
@@ -232,6 +233,41 @@ fn the_servers_close_waits_for_the_answer_and_a_silent_client_is_dropped_after_t
     assert_eq!((opcode, close_code(&payload), &payload[2..]), (8, 4002, &b"replaced"[..]));
     assert_eq!(s.no_event_for(Duration::from_millis(100)), vec![], "it waits for the answer");
     assert_eq!(s.event(), Event::Closed { conn, code: 4002, reason: "replaced".into() });
+}
+
+#[test]
+fn nothing_follows_the_servers_close_frame_not_even_the_audio_of_its_space() {
+    let s = server(WireConfig::default());
+    let (mut c, conn) = s.client();
+    let group = s.fanout.new_group();
+    s.fanout.join_group(group, conn).unwrap();
+    // The space goes on sending while the close is decided, and after.
+    let (fanout, stop) = (Arc::clone(&s.fanout), Arc::new(AtomicBool::new(false)));
+    let sending = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = fanout.broadcast_audio(group, b"shared");
+                fanout.send_audio(conn, b"own");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    s.wire.close(conn, 1001, "going away");
+    loop {
+        let (opcode, payload) = read_frame(&mut c);
+        if opcode == 8 {
+            assert_eq!(close_code(&payload), 1001);
+            break;
+        }
+        assert_eq!(opcode, 2, "audio before the close frame");
+    }
+    assert_eq!(read_to_end(&mut c), b"", "the close frame, then FIN");
+    stop.store(true, Ordering::Relaxed);
+    sending.join().unwrap();
+    c.write_all(&client_frame(true, 8, &1001u16.to_be_bytes(), MASK)).unwrap();
+    assert_eq!(s.event(), Event::Closed { conn, code: 1001, reason: "going away".into() });
 }
 
 #[test]
