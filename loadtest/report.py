@@ -45,6 +45,7 @@ def summarise(
         if before and joined:
             server["kib_per_listener"] = round((ramp["server_rss"] - before["rss_bytes"]) / len(joined) / 1024, 1)
     buckets = [(upper, count) for w in workers if w.final for upper, count in w.final["latency_buckets"]]
+    read_buckets = [(upper, count) for w in workers if w.final for upper, count in w.final["read_latency_buckets"]]
     # A burst of packets more than 100 ms late can overflow the server's 6-packet queue per speaker:
     # then the harness, not the server, would have lost audio.
     lag = speakers["send_lag_ms"]
@@ -58,6 +59,8 @@ def summarise(
         },
         "coverage": coverage,
         "latency_ms": latency_ms(buckets),
+        # The same frames as the harness's threads read them, on the machine they share with the server.
+        "latency_at_read_ms": latency_ms(read_buckets),
         "speakers": speakers,
         "listeners": {
             "asked": config.listeners * config.spaces,

@@ -93,6 +93,7 @@ def main(argv: list[str]) -> int:
         list(stopping.map(ListenerPool.stop, pools.values()))
     listeners: list[dict[str, object]] = []
     latency: Counter[int] = Counter()
+    read_latency: Counter[int] = Counter()
     for space_id, pool in pools.items():
         made, after_overlap = produced.get(space_id, (b"", b""))
         covered = pool.coverage(*window, made, after_overlap)
@@ -104,9 +105,13 @@ def main(argv: list[str]) -> int:
                 "lost": ls.lost, "late": ls.late, "max_latency_us": ls.max_latency_us, "close_code": ls.close_code,
                 "error": ls.error,
             })  # fmt: skip
-        for highest_us, frames in pool.latency_buckets():
-            latency[highest_us] += frames
-    print(json.dumps({"final": totals, "listeners": listeners, "latency_buckets": sorted(latency.items())}), flush=True)
+        for histogram, buckets in ((latency, pool.latency_buckets()), (read_latency, pool.read_latency_buckets())):
+            for highest_us, frames in buckets:
+                histogram[highest_us] += frames
+    print(json.dumps({
+        "final": totals, "listeners": listeners, "latency_buckets": sorted(latency.items()),
+        "read_latency_buckets": sorted(read_latency.items()),
+    }), flush=True)  # fmt: skip
     return 0
 
 

@@ -439,7 +439,11 @@ class ListenerPool:
         ``after_overlap`` is set), as ``slot_maps``."""
     def latency_buckets(self) -> list[tuple[int, int]]:
         """The latency histogram's non-empty buckets, ``(highest µs in the bucket, count)``: the
-        histograms of several pools add up bucket by bucket."""
+        histograms of several pools add up bucket by bucket. A frame's latency is its arrival at
+        the listener's socket (the kernel's receive stamp) minus its ``captured_at``."""
+    def read_latency_buckets(self) -> list[tuple[int, int]]:
+        """The same frames' latency as the pool's thread read them: the difference from
+        ``latency_buckets`` is the harness's own delay."""
     def stats(self) -> PoolStats:
         """Cheap (a few atomic loads): call it as often as a progress display needs."""
     def listeners(self) -> list[ListenerStats]:

@@ -194,6 +194,10 @@ impl ListenerPool {
         self.inner.latency_buckets()
     }
 
+    fn read_latency_buckets(&self) -> Vec<(u64, u64)> {
+        self.inner.read_latency_buckets()
+    }
+
     #[pyo3(signature = (ps, *, reset = false))]
     fn latency_percentiles(&self, py: Python<'_>, ps: Vec<f64>, reset: bool) -> PyResult<Vec<u64>> {
         let window = if reset {

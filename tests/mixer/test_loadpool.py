@@ -11,6 +11,7 @@ import trio
 
 from actors.space import AudienceChanged, Role
 from gateway.client import Client, connect_account
+from loadtest.coverage import latency_ms
 from mixer import ListenerPool, ListenerStats
 from tests.audio import encode_tone
 from tests.conftest import ServerProcess
@@ -73,6 +74,10 @@ async def test_listeners_hear_every_frame_and_leave_when_stopped(server: ServerP
                 p50, p99 = pool.latency_percentiles([50.0, 99.0])
                 assert 0 < p50 < 200_000, f"p50 {p50} µs on loopback"
                 assert p50 <= p99 < 1_000_000, f"p99 {p99} µs on loopback"
+                # Arrival (the kernel's stamp) comes before the pool's thread reads the same frames.
+                arrival, read = latency_ms(pool.latency_buckets()), latency_ms(pool.read_latency_buckets())
+                assert arrival["frames"] == read["frames"] > 0
+                assert 0 < arrival["p50"] <= read["p50"] and arrival["max"] <= read["max"], (arrival, read)
 
                 await trio.to_thread.run_sync(pool.stop)
                 for listener in pool.listeners():

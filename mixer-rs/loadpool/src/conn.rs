@@ -82,6 +82,8 @@ pub(crate) struct Conn {
     last_real: Option<(u64, u64)>,
     /// A speaker's packet counter (`seq` of its next `audio`).
     audio_seq: u64,
+    /// When the bytes of the last read reached the socket (µs of unix time; 0: not stamped).
+    arrived_us: u64,
 }
 
 impl Conn {
@@ -101,6 +103,7 @@ impl Conn {
             last_seq: None,
             last_real: None,
             audio_seq: 0,
+            arrived_us: 0,
         }
     }
 
@@ -119,6 +122,7 @@ impl Conn {
             Err(e) => return self.fail(env, &format!("connect: {e}"), None),
         };
         let _ = stream.set_nodelay(true);
+        let _ = sys::stamp_arrivals(&stream); // without it, latency is taken when the harness reads
         let interest = if connected { READABLE } else { WRITABLE };
         if let Err(e) = env.poller.add(stream.as_raw_fd(), interest, self.index as u64) {
             return self.fail(env, &format!("epoll: {e}"), None);

@@ -176,14 +176,21 @@ impl Pool {
         self.shared.latency.take_percentiles(ps)
     }
 
+    /// Empties both latency histograms.
     pub fn reset_latency(&self) {
         self.shared.latency.reset();
+        self.shared.read_latency.reset();
     }
 
     /// The latency histogram's non-empty buckets, as (highest value in µs, count): histograms of
     /// several pools add up bucket by bucket.
     pub fn latency_buckets(&self) -> Vec<(u64, u64)> {
         self.shared.latency.buckets()
+    }
+
+    /// The same for the latency as the harness read the frames (`conn/read.rs`).
+    pub fn read_latency_buckets(&self) -> Vec<(u64, u64)> {
+        self.shared.read_latency.buckets()
     }
 
     /// Measures latency (listeners) or send lag (speakers) only for the slots `start..end` of the

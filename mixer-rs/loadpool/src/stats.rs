@@ -224,9 +224,11 @@ impl Cell {
 pub(crate) struct Shared {
     pub counters: Counters,
     pub cells: Box<[Cell]>,
-    /// Listeners: `now - captured_at` of the real frames whose slot is in `window` (every real
-    /// frame without a clock).
+    /// Listeners: arrival at the socket (the kernel's stamp; the read's time without one) minus
+    /// `captured_at`, of the real frames whose slot is in `window` (every real frame without a clock).
     pub latency: LatencyHistogram,
+    /// The same frames' time as the harness read them minus `captured_at` (`conn/read.rs`).
+    pub read_latency: LatencyHistogram,
     /// The capture clock's slot 0 (µs of unix time; 0: no clock) and its length in slots.
     pub clock: (u64, u64),
     pub window: Window,
@@ -245,6 +247,7 @@ impl Shared {
             counters,
             cells: users.into_iter().map(|user| Cell::new(user, clock.1)).collect(),
             latency: LatencyHistogram::default(),
+            read_latency: LatencyHistogram::default(),
             clock,
             window: Window::default(),
             pace: Pace::default(),

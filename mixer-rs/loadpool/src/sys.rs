@@ -1,7 +1,7 @@
 //! The Linux calls std does not offer, each behind a safe function: epoll, an eventfd to wake the
-//! pool thread, a non-blocking TCP connect, the thread's CPU clock and the open-files limit. The
-//! crate's only `unsafe` lives here. Sockets are std `TcpStream`s once connected (std reads with
-//! `recv` and writes with `send(MSG_NOSIGNAL)`).
+//! pool thread, a non-blocking TCP connect, reads stamped with the kernel's arrival time, the
+//! thread's CPU clock and the open-files limit. The crate's only `unsafe` lives here. Sockets are
+//! std `TcpStream`s once connected (std writes with `send(MSG_NOSIGNAL)`).
 
 #![allow(unsafe_code)]
 
@@ -137,6 +137,57 @@ pub fn connect_nonblocking(addr: &SocketAddr) -> io::Result<(TcpStream, bool)> {
     }
 }
 
+/// Asks the kernel to stamp every segment `stream` receives with the time it reached the socket
+/// (SO_TIMESTAMPNS, CLOCK_REALTIME): `recv_stamped` hands the stamp back with the bytes.
+pub fn stamp_arrivals(stream: &TcpStream) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    let (fd, len) = (stream.as_raw_fd(), size_of::<libc::c_int>() as libc::socklen_t);
+    // SAFETY: `on` is a valid c_int for the kernel to read, and `len` is its size.
+    check(unsafe {
+        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, (&raw const on).cast(), len)
+    })?;
+    Ok(())
+}
+
+/// Room for one SCM_TIMESTAMPNS control message (a timespec), aligned as a cmsghdr must be.
+#[repr(C, align(8))]
+struct Control([u8; 64]);
+
+/// One `recvmsg` into `buf`: the bytes read (0: the peer closed), and when the last segment they
+/// came in reached the socket (µs of unix time; `None` unless `stamp_arrivals` was asked, or the
+/// kernel gave no stamp). For TCP the stamp is the latest segment's, so for bytes that came
+/// earlier in the same read it is late, never early.
+pub fn recv_stamped(stream: &TcpStream, buf: &mut [u8]) -> io::Result<(usize, Option<u64>)> {
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let mut control = Control([0; 64]);
+    // SAFETY: msghdr is plain integers and pointers; all zeros (no name, no buffers) is valid.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    msg.msg_controllen = control.0.len();
+    // SAFETY: `msg` points at `iov` (into `buf`, writable for its length) and at `control`, both
+    // alive for the call.
+    let n = unsafe { libc::recvmsg(stream.as_raw_fd(), &raw mut msg, 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut stamp = None;
+    // SAFETY: the kernel filled `msg`'s control part (msg_controllen says how much); the CMSG
+    // macros walk it within those bounds, and a timestamp's data is one timespec, read unaligned.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&raw const msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                stamp = Some(ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000);
+            }
+            cmsg = libc::CMSG_NXTHDR(&raw const msg, cmsg);
+        }
+    }
+    Ok((n as usize, stamp))
+}
+
 /// Now, in µs of unix time (CLOCK_REALTIME: the clock `captured_at` is on).
 pub fn unix_us() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
@@ -183,4 +234,52 @@ pub fn open_files_limit() -> io::Result<u64> {
     // SAFETY: `limit` is a valid rlimit for the kernel to fill in.
     check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) })?;
     Ok(limit.rlim_cur)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let sender = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        (sender, listener.accept().unwrap().0)
+    }
+
+    #[test]
+    fn a_read_is_stamped_with_when_its_bytes_arrived_not_when_it_was_read() {
+        let (mut sender, receiver) = pair();
+        stamp_arrivals(&receiver).unwrap();
+        // The kernel turns stamping on for the machine a moment after a first socket asks (its
+        // switch is flipped by a deferred work item): until then reads come without a stamp.
+        let (mut buf, deadline) = ([0; 64], Instant::now() + Duration::from_secs(2));
+        loop {
+            sender.write_all(b".").unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+            if recv_stamped(&receiver, &mut buf).unwrap().1.is_some() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no read was stamped within 2 s");
+        }
+        let sent = unix_us();
+        sender.write_all(b"twenty ms").unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let (n, stamp) = recv_stamped(&receiver, &mut buf).unwrap();
+        let read = unix_us();
+        assert_eq!(&buf[..n], b"twenty ms");
+        let stamp = stamp.expect("a stamp, once asked for");
+        assert!(stamp + 1_000 >= sent && stamp < sent + 50_000, "stamped {} µs after the send", stamp - sent);
+        assert!(read - stamp >= 190_000, "read {} µs after the stamp", read - stamp);
+    }
+
+    #[test]
+    fn a_socket_not_asked_reads_without_a_stamp() {
+        let (mut sender, receiver) = pair();
+        sender.write_all(b"x").unwrap();
+        let mut buf = [0; 8];
+        assert_eq!(recv_stamped(&receiver, &mut buf).unwrap(), (1, None));
+    }
 }

@@ -1,9 +1,14 @@
-//! The read path of a connection, the hot one: one `recv` into the connection's `Inbox` per
+//! The read path of a connection, the hot one: one `recvmsg` into the connection's `Inbox` per
 //! readiness event, then every complete frame in it handled in place: the msgpack walker reads
-//! the payload where it lies, and per audio frame updates a few counters, the histogram and, on a
-//! run's capture clock, the listener's bitmap of slots heard.
+//! the payload where it lies, and per audio frame updates a few counters, the histograms and, on
+//! a run's capture clock, the listener's bitmap of slots heard.
+//!
+//! Latency twice. A frame's latency is its arrival at the listener's socket (the kernel's stamp
+//! of the read's last segment) minus its capture; the same frame's latency as the harness read it
+//! goes to a second histogram. The difference is the harness's own delay: its threads share the
+//! machine with the server, where a real listener's device would not.
 
-use std::io::{self, Read};
+use std::io;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::{Conn, Env, JOIN_REF, Phase};
@@ -19,11 +24,12 @@ pub(crate) const MAX_MESSAGE_BYTES: u64 = 16 * 1024 * 1024;
 
 impl Conn {
     pub(super) fn read(&mut self, env: &mut Env) {
-        let Some(stream) = self.stream.as_mut() else { return };
-        match stream.read(self.inbox.spare()) {
-            Ok(0) => self.on_dropped(env, "the server closed the connection without a close frame"),
-            Ok(n) => {
+        let Some(stream) = self.stream.as_ref() else { return };
+        match sys::recv_stamped(stream, self.inbox.spare()) {
+            Ok((0, _)) => self.on_dropped(env, "the server closed the connection without a close frame"),
+            Ok((n, arrived_us)) => {
                 bump(&env.shared.counters.bytes, n as u64);
+                self.arrived_us = arrived_us.unwrap_or(0);
                 self.inbox.commit(n);
                 self.process(env);
             }
@@ -104,7 +110,7 @@ impl Conn {
         }
         let cell = &shared.cells[self.index];
         let (mut frames, mut lost, mut late, mut reordered, mut max_latency) = (0, 0, 0, 0, 0);
-        let (mut now, mut last_seq, late_after_us) = (0, self.last_seq, env.late_after_us);
+        let (mut now, mut arrived, mut last_seq, late_after_us) = (0, 0, self.last_seq, env.late_after_us);
         // A speaker hears its own mix-minus: counted, but its slots are the ones it sent.
         let (listening, (t0_us, slots)) = (env.speakers.is_empty(), shared.clock);
         let (mut off_clock, mut last_real) = (0, self.last_real);
@@ -144,9 +150,11 @@ impl Conn {
                 }
                 if now == 0 {
                     now = sys::unix_us();
+                    arrived = if self.arrived_us != 0 { self.arrived_us.min(now) } else { now };
                 }
-                let latency = now.saturating_sub(captured_at);
+                let latency = arrived.saturating_sub(captured_at);
                 shared.latency.record(latency);
+                shared.read_latency.record(now.saturating_sub(captured_at));
                 late += u64::from(latency > late_after_us);
                 max_latency = max_latency.max(latency);
             }
