@@ -201,6 +201,12 @@ class FanoutStats:
     @property
     def writer_cpu_ns(self) -> int:
         """CPU time of the writer thread, as it measured it at the end of its last pass."""
+    @property
+    def writer_busy_ns(self) -> int:
+        """Wall time the writer spent in passes that had connections to write."""
+    @property
+    def writer_passes(self) -> int:
+        """Passes that had connections to write (a message waits up to one: ``writer_busy_ns / writer_passes``)."""
 
 @final
 class Fanout:

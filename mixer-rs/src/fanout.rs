@@ -57,6 +57,8 @@ struct FanoutStats {
     overflows: u64,
     write_errors: u64,
     writer_cpu_ns: u64,
+    writer_busy_ns: u64,
+    writer_passes: u64,
 }
 
 #[pymethods]
@@ -72,11 +74,14 @@ impl FanoutStats {
             overflows,
             write_errors,
             writer_cpu_ns,
+            writer_busy_ns,
+            writer_passes,
         } = self;
         format!(
             "FanoutStats(connections={connections}, groups={groups}, messages_queued={messages_queued}, \
              bytes_written={bytes_written}, write_calls={write_calls}, audio_dropped={audio_dropped}, \
-             overflows={overflows}, write_errors={write_errors}, writer_cpu_ns={writer_cpu_ns})"
+             overflows={overflows}, write_errors={write_errors}, writer_cpu_ns={writer_cpu_ns}, \
+             writer_busy_ns={writer_busy_ns}, writer_passes={writer_passes})"
         )
     }
 }
@@ -175,6 +180,8 @@ impl Fanout {
             overflows,
             write_errors,
             writer_cpu_ns,
+            writer_busy_ns,
+            writer_passes,
         } = self.inner.stats();
         FanoutStats {
             connections,
@@ -186,6 +193,8 @@ impl Fanout {
             overflows,
             write_errors,
             writer_cpu_ns,
+            writer_busy_ns,
+            writer_passes,
         }
     }
 

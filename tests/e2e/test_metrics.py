@@ -106,6 +106,11 @@ async def test_counters_move_with_joins_refusals_and_talk(tmp_path: object) -> N
                     assert value(talked, "stoa_mixer_tick_seconds_bucket", le="+Inf") == value(
                         talked, "stoa_mixer_ticks_total"
                     )
+                    # The writer wrote, for a small part of the wall time it ran (far from saturated).
+                    passes = value(talked, "stoa_fanout_writer_passes_total")
+                    busy = value(talked, "stoa_fanout_writer_busy_seconds_total")
+                    assert passes >= 40 and 0 < busy < 0.5, (passes, busy)
+                    assert value(talked, "stoa_fanout_writer_cpu_seconds_total") > 0
                     # Nothing was the listener's fault: no audio dropped for a slow reader.
                     assert value(talked, "stoa_frames_dropped_total", reason="slow_listener") == 0
                     await lena.leave_space()

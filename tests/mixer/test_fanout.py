@@ -151,6 +151,7 @@ def test_raw_control_and_audio_arrive_in_the_order_they_were_queued() -> None:
 
 
 def test_a_broadcast_reaches_every_member_exactly() -> None:
+    opened = time.monotonic_ns()
     with open_fanout(max_audio_messages=1_000) as fanout, connections(fanout, 12) as conns:
         group = fanout.new_group()
         for conn, _ in conns:
@@ -167,10 +168,16 @@ def test_a_broadcast_reaches_every_member_exactly() -> None:
         stats = fanout.stats()
         assert isinstance(stats, FanoutStats)
         assert (stats.connections, stats.groups, stats.messages_queued) == (12, 1, 1_200)
-        wait_until("the writer's counters", lambda: fanout.stats().bytes_written > 12 * 100 * 90)
+        framed = 50 * (200 + 4) + 50 * (90 + 2)  # a header of 4 bytes above 125, 2 below
+        wait_until("the writer's counters", lambda: fanout.stats().bytes_written == 12 * framed)
         stats = fanout.stats()
         assert stats.write_calls > 0 and stats.writer_cpu_ns > 0
         assert (stats.audio_dropped, stats.overflows, stats.write_errors) == (0, 0, 0)
+        # Busy is the wall time of passes with work: some, within the time the fan-out ran, none while idle.
+        assert 0 < stats.writer_passes <= stats.write_calls
+        assert 0 < stats.writer_busy_ns < time.monotonic_ns() - opened
+        time.sleep(0.2)
+        assert fanout.stats().writer_busy_ns == stats.writer_busy_ns
 
 
 def test_a_slow_reader_loses_its_oldest_audio_and_is_noticed_while_a_fast_reader_gets_all() -> None:

@@ -53,6 +53,11 @@ pub struct FanoutStats {
     pub write_errors: u64,
     /// CPU time used by the writer thread, as it measured it after its last pass.
     pub writer_cpu_ns: u64,
+    /// Wall time the writer spent in passes that had connections to write: near all of the time,
+    /// it never catches up, and a message waits up to a pass (`writer_busy_ns / writer_passes`).
+    pub writer_busy_ns: u64,
+    /// Passes that had connections to write.
+    pub writer_passes: u64,
 }
 
 #[derive(Debug, Default)]
@@ -64,6 +69,8 @@ pub(crate) struct Counters {
     pub overflows: AtomicU64,
     pub write_errors: AtomicU64,
     pub writer_cpu_ns: AtomicU64,
+    pub writer_busy_ns: AtomicU64,
+    pub writer_passes: AtomicU64,
 }
 
 /// Adds to a counter; only totals are read, so no ordering is needed.
@@ -86,6 +93,8 @@ impl Counters {
             overflows: read(&self.overflows),
             write_errors: read(&self.write_errors),
             writer_cpu_ns: read(&self.writer_cpu_ns),
+            writer_busy_ns: read(&self.writer_busy_ns),
+            writer_passes: read(&self.writer_passes),
         }
     }
 }

@@ -43,6 +43,8 @@ pub(crate) fn run(shared: Arc<Shared>) {
         iov: Vec::with_capacity(MAX_IOV),
         bytes: 0,
         calls: 0,
+        busy_ns: 0,
+        passes: 0,
     }
     .run();
 }
@@ -71,6 +73,9 @@ struct Writer {
     iov: Vec<libc::iovec>,
     bytes: u64,
     calls: u64,
+    /// Wall time in passes with work, and those passes, since the counters were last published.
+    busy_ns: u64,
+    passes: u64,
 }
 
 impl Writer {
@@ -101,8 +106,13 @@ impl Writer {
                 break;
             }
             let mut pass = mem::take(&mut self.pass);
-            for conn in pass.drain(..) {
-                self.write_once(&conn);
+            if !pass.is_empty() {
+                let started = Instant::now();
+                for conn in pass.drain(..) {
+                    self.write_once(&conn);
+                }
+                self.busy_ns += started.elapsed().as_nanos() as u64;
+                self.passes += 1;
             }
             self.pass = mem::replace(&mut self.next, pass);
             self.expire_closes();
@@ -278,6 +288,8 @@ impl Writer {
         let counters = &self.shared.counters;
         bump(&counters.bytes_written, mem::take(&mut self.bytes));
         bump(&counters.write_calls, mem::take(&mut self.calls));
+        bump(&counters.writer_busy_ns, mem::take(&mut self.busy_ns));
+        bump(&counters.writer_passes, mem::take(&mut self.passes));
         counters.writer_cpu_ns.store(sys::thread_cpu_ns(), Ordering::Relaxed);
     }
 
