@@ -109,6 +109,10 @@ def main() -> None:
             "frames_per_message_seen": frames_seen(report),
             "server_cores": server.get("cpu_cores"),
             "server_cores_by_thread": threads,
+            # The server's counters over the window: the writer's busy share (1.0: saturated) and pass.
+            "fanout_writer": server.get("fanout_writer"),
+            "ticks_skipped": server.get("ticks_skipped"),
+            "speaker_packets_dropped": server.get("speaker_packets_dropped"),
             # The wire's reader per speaker packet: its CPU over the packets the scripts send in that time.
             "wire_us_per_packet": round(threads.get("stoa-wire", 0.0) * 1e6 / (spaces * packets_per_slot * 50), 2),
             "harness_and_server_cores_whole_run": round(whole, 2),

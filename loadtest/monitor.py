@@ -1,9 +1,13 @@
-"""CPU and memory of a process over time, read from /proc (Linux)."""
+"""CPU and memory of a process over time, read from /proc (Linux), and the server's own counters that explain
+a run, read from its /metrics."""
 
 from __future__ import annotations
 
 import os
+import urllib.request
 from dataclasses import dataclass
+
+from prometheus_client.parser import text_string_to_metric_families
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -36,3 +40,25 @@ def children_usage(pids: list[int]) -> Usage:
             total_cpu += u.cpu_s
             total_rss += u.rss_bytes
     return Usage(total_cpu, total_rss)
+
+
+WATCHED = (
+    "stoa_fanout_writer_busy_seconds_total", "stoa_fanout_writer_cpu_seconds_total", "stoa_fanout_writer_passes_total",
+    "stoa_mixer_ticks_late_total", "stoa_mixer_ticks_skipped_total",
+)  # fmt: skip
+DROPPED = "stoa_speaker_packets_dropped_total"
+
+
+def scrape(url: str) -> dict[str, float]:
+    """The server's counters a report explains a run with (docs/operations.md, Metrics), from its /metrics at
+    `url`: `WATCHED` by name, and the speakers' dropped packets as `dropped_<reason>`."""
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in WATCHED:
+                out[sample.name] = sample.value
+            elif sample.name == DROPPED:
+                out[f"dropped_{sample.labels['reason']}"] = sample.value
+    return out

@@ -15,6 +15,29 @@ SLOT_S = 0.020
 HARNESS_FAULT_LAG_MS = 100.0
 
 
+def server_counters(before: dict[str, float], after: dict[str, float], window_s: float) -> dict[str, object]:
+    """What the server's own counters (`monitor.scrape`) say of the window: the fan-out writer's share of the
+    wall time in passes (`busy`: 1.0 is saturated), its CPU (cores), its average pass (a message waits up to
+    one), the ticks late and skipped, and the speakers' packets dropped by reason."""
+
+    def moved(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    busy, passes = moved("stoa_fanout_writer_busy_seconds_total"), moved("stoa_fanout_writer_passes_total")
+    return {
+        "fanout_writer": {
+            "busy": round(busy / window_s, 3),
+            "cpu_cores": round(moved("stoa_fanout_writer_cpu_seconds_total") / window_s, 3),
+            "pass_ms": round(busy / passes * 1000, 2) if passes else 0.0,
+        },
+        "ticks_late": int(moved("stoa_mixer_ticks_late_total")),
+        "ticks_skipped": int(moved("stoa_mixer_ticks_skipped_total")),
+        "speaker_packets_dropped": {
+            name.removeprefix("dropped_"): int(moved(name)) for name in sorted(after) if name.startswith("dropped_")
+        },
+    }
+
+
 def summarise(
     config: LoadConfig,
     timeline: list[dict[str, Any]],
@@ -44,6 +67,8 @@ def summarise(
         server["rss_mib_end"] = round(end["server_rss"] / 2**20, 1)
         if before and joined:
             server["kib_per_listener"] = round((ramp["server_rss"] - before["rss_bytes"]) / len(joined) / 1024, 1)
+    if ramp.get("metrics") and end.get("metrics") and window_s > 0:
+        server.update(server_counters(ramp["metrics"], end["metrics"], window_s))
     buckets = [(upper, count) for w in workers if w.final for upper, count in w.final["latency_buckets"]]
     read_buckets = [(upper, count) for w in workers if w.final for upper, count in w.final["read_latency_buckets"]]
     # A burst of packets more than 100 ms late can overflow the server's 6-packet queue per speaker:
@@ -55,7 +80,7 @@ def summarise(
         "config": {
             k: (str(v) if isinstance(v, Path) else v)
             for k, v in vars(config).items()
-            if k not in ("server_args", "during_window")
+            if k not in ("server_args", "during_window", "metrics_url")
         },
         "coverage": coverage,
         "latency_ms": latency_ms(buckets),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -33,7 +34,7 @@ from gateway.server import DATABASE_FILE
 from loadtest.accounts import Account, log_in_all, seed
 from loadtest.audio import continuous, levels, speaker_packets
 from loadtest.cast import Cast, PoolScript, end_spaces, open_cast, produced, speaker_handle, speakers_summary
-from loadtest.monitor import usage
+from loadtest.monitor import scrape, usage
 from loadtest.report import summarise, write_plot
 from loadtest.sample import SampleListener
 from loadtest.speech import Script, conversation
@@ -55,6 +56,7 @@ class LoadConfig:
     drain_s: float = 2.0  # after the window, before the speakers stop and coverage is counted
     url: str | None = None  # None: start a server here
     server_pid: int | None = None
+    metrics_url: str | None = None  # the started server's /metrics (loopback: no token needed)
     transport: str = "rust"
     frames_per_message: int | Literal["auto"] = "auto"  # the server's: auto, or a fixed count
     server_args: list[str] = field(default_factory=list)
@@ -133,7 +135,11 @@ async def run(config: LoadConfig) -> dict[str, object]:
 
 
 async def _start_server(config: LoadConfig, data: Path) -> tuple[trio.Process, str]:
-    args = [sys.executable, "-m", "gateway", "serve", "--port", "0", "--http-port", "off", "--log-level",
+    with socket.socket() as probe:  # a free port for /metrics (a race with another process is unlikely)
+        probe.bind(("127.0.0.1", 0))
+        http_port = probe.getsockname()[1]
+    config.metrics_url = f"http://127.0.0.1:{http_port}/metrics"
+    args = [sys.executable, "-m", "gateway", "serve", "--port", "0", "--http-port", str(http_port), "--log-level",
             "WARNING", "--data", str(data), "--transport", config.transport,
             "--frames-per-message", str(config.frames_per_message), *UNLIMITED, *config.server_args]  # fmt: skip
     proc = await trio.lowlevel.open_process(args, stdout=-1)
@@ -191,6 +197,7 @@ async def _measure(
         if "ramp_done" not in marks:
             settled = point["connecting"] == 0 or elapsed >= config.ramp_s + config.join_grace_s
             if elapsed >= config.ramp_s and settled:
+                point["metrics"] = await _scrape(config)
                 marks["ramp_done"] = point
                 window = (math.ceil(_slot_now(cast.t0_us)), 2**62)
                 await _set_window(workers, cast, window)
@@ -198,6 +205,7 @@ async def _measure(
                     handles = RunHandles(config.server_pid, [w.proc.pid for w in workers])
                     nursery.start_soon(config.during_window, handles)
         elif elapsed - marks["ramp_done"]["t"] >= config.duration_s:
+            point["metrics"] = await _scrape(config)
             marks["end"] = point
             window = (window[0], math.floor(_slot_now(cast.t0_us)))
             await _set_window(workers, cast, window)
@@ -230,6 +238,16 @@ async def _measure(
         produced={space_id: bin(said).count("1") for space_id, (said, _) in made.items()},
         speakers=speakers_summary(cast),
     )  # fmt: skip
+
+
+async def _scrape(config: LoadConfig) -> dict[str, float] | None:
+    """The server's counters now (`monitor.scrape`); None without a server started here, or if it did not answer."""
+    if config.metrics_url is None or config.transport != "rust":
+        return None
+    try:
+        return await trio.to_thread.run_sync(scrape, config.metrics_url)
+    except OSError:
+        return None
 
 
 async def _set_window(workers: list[Worker], cast: Cast, window: tuple[int, int]) -> None:

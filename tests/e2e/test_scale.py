@@ -81,6 +81,9 @@ async def test_hundreds_of_listeners_hear_what_the_speakers_said(tmp_path: Path,
         report = await run(config)
     assert_every_listener_heard(report, listeners, CI_COVERAGE)
     assert (tmp_path / "report.png").stat().st_size > 10_000
+    # The server's counters over the window (its /metrics): the writer wrote, in passes of under a tick.
+    writer = report["server"]["fanout_writer"]
+    assert 0 < writer["busy"] <= 1.05 and 0 < writer["cpu_cores"] and 0 < writer["pass_ms"] < 20, writer
 
 
 async def test_listeners_of_spaces_in_conversation_hear_every_turn(tmp_path: Path) -> None:
@@ -117,6 +120,10 @@ async def test_a_second_of_lost_audio_is_seen_for_every_listener(tmp_path: Path)
     # (its queue keeps 6 packets a speaker), for everyone alike.
     assert coverage["below_99_9_percent"] == 100, coverage
     assert coverage["median"] < CI_COVERAGE, coverage
+    # The server's own counters say why: its spaces fell a second behind and skipped ticks, and the packets
+    # that came in a burst when it woke overflowed the speakers' queues.
+    server = report["server"]
+    assert server["ticks_skipped"] > 0 and server["speaker_packets_dropped"]["overflow"] > 0, server
 
 
 async def test_listeners_whose_process_died_count_as_hearing_nothing(tmp_path: Path) -> None:
