@@ -33,6 +33,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from bench.results_file import commit
 from tests.conftest import start_server, stop_server
 from tests.web.browser import launch, open_page, sign_up, start_space, wait_for, write_wav
 
@@ -153,6 +154,7 @@ def main() -> None:
     results: dict[str, object] = {
         "command": "python -m bench.glass_bench " + " ".join(sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "commit": commit(),
         "frames_per_message": 1,
         "target_p95_ms": TARGET_P95_MS,
         "machine": f"{os.cpu_count()} vCPUs shared with other sessions; two chromium processes and the server; "

@@ -38,6 +38,7 @@ import trio
 import trio_asyncio
 
 from actors.space import Role
+from bench.results_file import commit
 from gateway.client import Client, connect_account
 from gateway.webrtc.speaker import OpusTrack, RtcSpeaker, open_rtc_speaker
 from loadtest.monitor import usage
@@ -338,6 +339,7 @@ def main() -> None:
     result = {
         "date": time.strftime("%Y-%m-%d"),
         "command": "python -m bench.webrtc_bench " + " ".join(sys.argv[1:]),
+        "commit": commit(),
         "speakers": args.speakers,
         "receiving": received,
         "sending_mix_minus": sent,

@@ -249,7 +249,11 @@ pub struct TickPool {
 /// The bound a pool grows to by default: twice the cores this process may run on, within 4 to 64 (see the
 /// module's notes; a 1-core machine shared with other work still gets a few threads' share of it).
 pub fn default_max_threads() -> usize {
-    (thread::available_parallelism().map_or(2, |cores| cores.get()) * 2).clamp(4, 64)
+    max_threads_for(thread::available_parallelism().map_or(2, |cores| cores.get()))
+}
+
+fn max_threads_for(cores: usize) -> usize {
+    cores.saturating_mul(2).clamp(4, 64)
 }
 
 impl TickPool {
@@ -368,6 +372,12 @@ mod tests {
         assert_eq!(pool.threads(), 3, "max_threads is a bound");
         assert_eq!(lock(&pool.shared.handles).len(), 3, "every thread started is joined on drop");
         pool.shared.talking.store(0, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn the_default_bound_is_twice_the_cores_within_4_and_64() {
+        let bounds: Vec<usize> = [1, 2, 3, 16, 32, 33, 1_000].map(max_threads_for).into();
+        assert_eq!(bounds, [4, 4, 6, 32, 64, 64, 64]);
     }
 
     #[test]

@@ -135,6 +135,16 @@ fn a_slot_between_consecutive_ticks_counts_only_after_an_overlap() {
     assert_eq!(pool.coverage((0, 500), &produced, &after_two_speakers), [6], "and 11 was behind 10's tick");
     let everywhere = [u64::MAX];
     assert_eq!(pool.coverage((0, 500), &produced, &everywhere), [7], "11 and 17, never 14 or 15");
+    // The maps the report lists missed slots from are the same slots, bit by bit.
+    let named = (1 << 10) | (1 << 12) | (1 << 13) | (1 << 16) | (1 << 18);
+    let first_word = |after_overlap: &[u64]| -> Vec<u64> {
+        let [map] = pool.heard_maps(after_overlap).try_into().unwrap();
+        assert!(map[1..].iter().all(|&word| word == 0), "nothing heard past slot 63");
+        vec![map[0]]
+    };
+    assert_eq!(first_word(&[]), [named]);
+    assert_eq!(first_word(&after_two_speakers), [named | 1 << 11]);
+    assert_eq!(first_word(&everywhere), [named | 1 << 11 | 1 << 17]);
     pool.stop();
 }
 
