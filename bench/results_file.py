@@ -15,13 +15,15 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def commit() -> str | None:
-    """The checkout's commit, with "+changes" when tracked files differ from it; None outside git."""
+    """The checkout's commit, with "+changes" when tracked files other than the results themselves differ from
+    it (a run that rewrote one results file, before the next saves, changed no code); None outside git."""
     def git(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=RESULTS.parent, capture_output=True, text=True, check=True)
         return done.stdout.strip()
 
     try:
-        head, changed = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "--untracked-files=no")
+        head = git("rev-parse", "--short", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ":(top)", ":(top,exclude)bench/results")
     except (OSError, subprocess.CalledProcessError):
         return None
     return head + ("+changes" if changed else "")
