@@ -97,6 +97,8 @@ def summarise(
             "lost": sum(f["lost"] for f in finals),
             "late": sum(f["late"] for f in finals),
             "off_clock": sum(f["off_clock"] for f in finals),
+            # Frames whose latency was taken at the harness's read, for want of a kernel arrival stamp.
+            "unstamped": sum(f["unstamped"] for f in finals),
         },
         "window_s": round(window_s, 2),
         "listener_frames_per_s": round(frames_in_window / window_s) if window_s > 0 else None,

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -135,23 +134,30 @@ async def run(config: LoadConfig) -> dict[str, object]:
 
 
 async def _start_server(config: LoadConfig, data: Path) -> tuple[trio.Process, str]:
-    with socket.socket() as probe:  # a free port for /metrics (a race with another process is unlikely)
-        probe.bind(("127.0.0.1", 0))
-        http_port = probe.getsockname()[1]
-    config.metrics_url = f"http://127.0.0.1:{http_port}/metrics"
-    args = [sys.executable, "-m", "gateway", "serve", "--port", "0", "--http-port", str(http_port), "--log-level",
+    """The server, on free ports, and its WebSocket URL; `config.metrics_url` its /metrics (HTTP on port 0: the
+    second line it prints names the port), None if it serves no HTTP."""
+    args = [sys.executable, "-m", "gateway", "serve", "--port", "0", "--http-port", "0", "--log-level",
             "WARNING", "--data", str(data), "--transport", config.transport,
             "--frames-per-message", str(config.frames_per_message), *UNLIMITED, *config.server_args]  # fmt: skip
     proc = await trio.lowlevel.open_process(args, stdout=-1)
     assert proc.stdout is not None
-    line = b""
     with trio.fail_after(30):
-        while not line.endswith(b"\n"):
-            chunk = await proc.stdout.receive_some(1)
-            if not chunk:
-                raise RuntimeError("the server exited before it listened")
-            line += chunk
-    return proc, line.decode().split("listening on ", 1)[1].strip()
+        url = (await _line(proc.stdout)).split("listening on ", 1)[1].strip()
+    config.metrics_url = None
+    with trio.move_on_after(5):  # printed right after the first, unless `server_args` turned HTTP off
+        web = (await _line(proc.stdout)).split("open ", 1)[1].split()[0]
+        config.metrics_url = web.rstrip("/") + "/metrics"
+    return proc, url
+
+
+async def _line(stdout: trio.abc.ReceiveStream) -> str:
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = await stdout.receive_some(1)
+        if not chunk:
+            raise RuntimeError("the server exited before it listened")
+        line += chunk
+    return line.decode()
 
 
 def _slot_now(t0_us: int) -> float:
@@ -246,7 +252,7 @@ async def _scrape(config: LoadConfig) -> dict[str, float] | None:
         return None
     try:
         return await trio.to_thread.run_sync(scrape, config.metrics_url)
-    except OSError:
+    except (OSError, ValueError):  # no answer, or not the exposition format: the report goes without
         return None
 
 

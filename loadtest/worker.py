@@ -30,7 +30,7 @@ PERCENTILES = [50.0, 95.0, 99.0, 100.0]
 
 FIELDS = (
     "connecting", "connected", "joined", "failed", "closed_by_server", "messages", "frames", "lost", "late",
-    "off_clock",
+    "off_clock", "unstamped",
 )  # fmt: skip
 
 

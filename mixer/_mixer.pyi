@@ -343,6 +343,10 @@ class PoolStats:
     def off_clock(self) -> int:
         """Real frames whose ``captured_at`` is not a slot of the run's capture clock (with a clock)."""
     @property
+    def unstamped(self) -> int:
+        """Real frames measured at the pool's read for want of a usable kernel arrival stamp (none, or one
+        before the frame's capture): their latency includes the harness's own delay."""
+    @property
     def sent(self) -> int:
         """A ``SpeakerPool``: audio packets sent."""
     @property

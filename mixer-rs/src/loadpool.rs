@@ -58,6 +58,7 @@ pool_stats!(
     late,
     reordered,
     off_clock,
+    unstamped,
     sent,
     late_sends,
     bytes,

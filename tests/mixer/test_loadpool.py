@@ -78,6 +78,7 @@ async def test_listeners_hear_every_frame_and_leave_when_stopped(server: ServerP
                 arrival, read = latency_ms(pool.latency_buckets()), latency_ms(pool.read_latency_buckets())
                 assert arrival["frames"] == read["frames"] > 0
                 assert 0 < arrival["p50"] <= read["p50"] and arrival["max"] <= read["max"], (arrival, read)
+                assert pool.stats().unstamped <= arrival["frames"] // 10, "the kernel stamped (nearly) every read"
 
                 await trio.to_thread.run_sync(pool.stop)
                 for listener in pool.listeners():

@@ -286,10 +286,11 @@ impl Writer {
 
     fn publish_counters(&mut self) {
         let counters = &self.shared.counters;
-        bump(&counters.bytes_written, mem::take(&mut self.bytes));
-        bump(&counters.write_calls, mem::take(&mut self.calls));
+        // Busy first: a caller that sees the bytes of a pass written sees its time too.
         bump(&counters.writer_busy_ns, mem::take(&mut self.busy_ns));
         bump(&counters.writer_passes, mem::take(&mut self.passes));
+        bump(&counters.bytes_written, mem::take(&mut self.bytes));
+        bump(&counters.write_calls, mem::take(&mut self.calls));
         counters.writer_cpu_ns.store(sys::thread_cpu_ns(), Ordering::Relaxed);
     }
 

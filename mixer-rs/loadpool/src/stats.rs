@@ -107,6 +107,9 @@ pub struct PoolStats {
     pub reordered: u64,
     /// Real frames whose `captured_at` is not a slot of the run's capture clock (with a clock).
     pub off_clock: u64,
+    /// Real frames measured at the harness's read for want of a usable kernel arrival stamp (none,
+    /// or one before the frame's capture): their latency counts the harness's own delay.
+    pub unstamped: u64,
     /// Speakers: audio packets sent.
     pub sent: u64,
     /// Speakers: packets of the window sent more than `LATE_SEND_US` after their slot was due (the
@@ -161,6 +164,7 @@ pub(crate) struct Counters {
     pub late: AtomicU64,
     pub reordered: AtomicU64,
     pub off_clock: AtomicU64,
+    pub unstamped: AtomicU64,
     pub sent: AtomicU64,
     pub late_sends: AtomicU64,
     pub bytes: AtomicU64,
@@ -296,6 +300,7 @@ impl Shared {
             late: get(&c.late),
             reordered: get(&c.reordered),
             off_clock: get(&c.off_clock),
+            unstamped: get(&c.unstamped),
             sent: get(&c.sent),
             late_sends: get(&c.late_sends),
             bytes: get(&c.bytes),

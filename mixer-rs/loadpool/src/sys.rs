@@ -165,7 +165,7 @@ pub fn recv_stamped(stream: &TcpStream, buf: &mut [u8]) -> io::Result<(usize, Op
     msg.msg_iov = &raw mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.0.as_mut_ptr().cast();
-    msg.msg_controllen = control.0.len();
+    msg.msg_controllen = control.0.len() as _;
     // SAFETY: `msg` points at `iov` (into `buf`, writable for its length) and at `control`, both
     // alive for the call.
     let n = unsafe { libc::recvmsg(stream.as_raw_fd(), &raw mut msg, 0) };
@@ -271,8 +271,10 @@ mod tests {
         let read = unix_us();
         assert_eq!(&buf[..n], b"twenty ms");
         let stamp = stamp.expect("a stamp, once asked for");
-        assert!(stamp + 1_000 >= sent && stamp < sent + 50_000, "stamped {} µs after the send", stamp - sent);
-        assert!(read - stamp >= 190_000, "read {} µs after the stamp", read - stamp);
+        let after = |a: u64, b: u64| a as i64 - b as i64;
+        let stamped = after(stamp, sent);
+        assert!((-1_000..50_000).contains(&stamped), "stamped {stamped} µs after the send");
+        assert!(after(read, stamp) >= 190_000, "read {} µs after the stamp", after(read, stamp));
     }
 
     #[test]

@@ -113,7 +113,7 @@ impl Conn {
         let (mut now, mut arrived, mut last_seq, late_after_us) = (0, 0, self.last_seq, env.late_after_us);
         // A speaker hears its own mix-minus: counted, but its slots are the ones it sent.
         let (listening, (t0_us, slots)) = (env.speakers.is_empty(), shared.clock);
-        let (mut off_clock, mut last_real) = (0, self.last_real);
+        let (mut off_clock, mut unstamped, mut last_real) = (0, 0, self.last_real);
         let read = msg::read_message(payload, |seq, captured_at| {
             frames += 1;
             match last_seq {
@@ -150,9 +150,12 @@ impl Conn {
                 }
                 if now == 0 {
                     now = sys::unix_us();
-                    arrived = if self.arrived_us != 0 { self.arrived_us.min(now) } else { now };
+                    arrived = if self.arrived_us != 0 { self.arrived_us.min(now) } else { 0 };
                 }
-                let latency = arrived.saturating_sub(captured_at);
+                // A stamp before the capture would be on another clock: the read's time stands in.
+                let at = if arrived >= captured_at { arrived } else { now };
+                unstamped += u64::from(at == now && arrived != now);
+                let latency = at.saturating_sub(captured_at);
                 shared.latency.record(latency);
                 shared.read_latency.record(now.saturating_sub(captured_at));
                 late += u64::from(latency > late_after_us);
@@ -174,6 +177,9 @@ impl Conn {
             }
             if off_clock > 0 {
                 bump(&counters.off_clock, off_clock);
+            }
+            if unstamped > 0 {
+                bump(&counters.unstamped, unstamped);
             }
             if let Some(seq) = last_seq {
                 cell.last_seq.store(seq, Relaxed);
