@@ -59,7 +59,8 @@ class Feeder:
     """A thread that pushes every talker's packets into every space, 20 ms of audio each, as the wire would,
     kept `LEAD` packets ahead of the clock: on a machine shared with other work the thread is sometimes
     late, and a mixer starved of packets would do less work in one mode than in another. (A mixer whose
-    queue stays long skips a packet every 25 ticks, decoding it: the same small cost in every mode.)"""
+    queue stays long skips a packet every 100 ticks (its packets have no level, so none is known silent),
+    decoding it: the same small cost in every mode.)"""
 
     def __init__(self, spaces: list[tuple[Mixer, SpaceDriver]], streams: list[list[bytes]]) -> None:
         self._spaces = spaces

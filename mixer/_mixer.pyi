@@ -106,7 +106,8 @@ class MixerStats:
         """Still queued when their input was removed."""
     @property
     def dropped_skipped(self) -> int:
-        """Skipped unheard by a jitter queue that stood too deep for 25 ticks (a burst's delay, shed)."""
+        """Skipped unheard by a jitter queue that stood too deep (a burst's delay, shed): a packet of silence after
+        25 ticks of that, any after 100."""
     @property
     def packets_late(self) -> int:
         """Accepted packets whose seq was already played or queued."""

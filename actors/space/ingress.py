@@ -40,7 +40,8 @@ class AudioStats:
     dropped_removed: int = 0
     """Still queued when the sender's input was removed (moved off the mic, muted, reconnected)."""
     dropped_skipped: int = 0
-    """Skipped unheard: the sender's queue stood deeper than the mixer keeps for 25 ticks (after a burst)."""
+    """Skipped unheard: the sender's queue stood deeper than the mixer keeps (after a burst); a packet of silence
+    after 25 ticks of that, any after 100."""
     concealed: int = 0
     """Frames of loss concealment played in place of a missing packet."""
     with_level: int = 0

@@ -189,7 +189,7 @@ impl Engine {
         let mut levels = Vec::new();
         self.talkers.clear();
         for (&id, input) in &mut self.inputs {
-            let (level, frame) = match input.play(self.hangover_ticks, counters) {
+            let (level, frame) = match input.play(self.hangover_ticks, self.silence_dbfs, counters) {
                 Voice::Idle => {
                     // Keeps counting the hold, which is time since the last loud frame.
                     input.gate.update(LEVEL_FLOOR_DBFS as f32, false, self.hold_ticks);

@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 
 use crate::codec::{Decoder, Encoder, Pcm, is_one_frame};
-use crate::gate::{Gate, is_loud, level_dbfs};
+use crate::gate::{DTX_MAX_BYTES, Gate, is_loud, level_dbfs};
 use crate::output::{Counters, DropReason};
 use crate::queue::{Frame, JitterQueue, Offer};
 use crate::{FRAME_SAMPLES, MixerError};
@@ -132,7 +132,7 @@ impl Input {
     /// inside the hangover, else nothing. A packet with a level is only
     /// checked, and its samples are made by `samples` if the tick needs them;
     /// any other voice is in `samples()` on return.
-    pub(crate) fn play(&mut self, hangover_ticks: u32, counters: &Counters) -> Voice {
+    pub(crate) fn play(&mut self, hangover_ticks: u32, silence_dbfs: i32, counters: &Counters) -> Voice {
         if !self.is_active(hangover_ticks) {
             self.since_real = None;
             self.voice = None; // idle: the codecs go until the next packet
@@ -157,7 +157,11 @@ impl Input {
         if let Some((last, _)) = codecs.pending.take() {
             codecs.fall_behind(last); // last tick's packet, never needed
         }
-        if let Some(skipped) = self.queue.trim() {
+        // Quiet: a DTX packet, or one whose level says it is under the gate's threshold.
+        let quiet = |f: &Frame| {
+            f.packet.len() <= DTX_MAX_BYTES || f.level.is_some_and(|l| -f32::from(l) < silence_dbfs as f32)
+        };
+        if let Some(skipped) = self.queue.trim(quiet) {
             counters.drop(DropReason::Skipped, 1);
             // Not played; decoded (now or when catching up) so the decoder's state stays continuous.
             codecs.fall_behind(skipped.packet);

@@ -37,8 +37,10 @@ pub(crate) enum Offer {
 
 /// Frames kept waiting after a tick's pop: one frame of cushion against jitter.
 pub const TARGET_DEPTH: usize = 1;
-/// Ticks with more than `TARGET_DEPTH` frames left waiting before one is skipped.
+/// Ticks with more than `TARGET_DEPTH` frames left waiting before a quiet frame is skipped.
 pub const TRIM_AFTER_TICKS: u32 = 25;
+/// Ticks of that standing delay before a frame is skipped even if it is not quiet.
+pub const TRIM_LOUD_AFTER_TICKS: u32 = 100;
 
 /// At most `capacity` frames in seq order; plays each seq at most once.
 #[derive(Debug)]
@@ -88,20 +90,27 @@ impl JitterQueue {
     }
 
     /// Called once a tick, before `pop`: the frame to skip, if the queue has
-    /// held more than it needs for `TRIM_AFTER_TICKS` ticks in a row.
+    /// held more than it needs for `TRIM_AFTER_TICKS` ticks in a row and the
+    /// next frame to play is `quiet`, or for `TRIM_LOUD_AFTER_TICKS` whatever it is.
     ///
     /// The sender and the mixer both run at 50 frames a second, so frames that
     /// piled up in a burst (a network hiccup, a busy sender) would otherwise
     /// stay queued, and add their delay to every later frame, for as long as
-    /// the speaker talks. Skipping one frame in half a second drains the excess
-    /// with one short glitch instead.
-    pub fn trim(&mut self) -> Option<Frame> {
+    /// the speaker talks. Skipping a frame drains the excess. A quiet one (a
+    /// pause between words, when the sender sends its silence) costs nothing
+    /// heard; a voiced one is a short glitch in a word, so it waits 2 s for a
+    /// pause first. A sender that sends nothing while it is silent drains
+    /// the queue itself at its next pause, and the wait ends then.
+    pub fn trim(&mut self, quiet: impl Fn(&Frame) -> bool) -> Option<Frame> {
         if self.frames.len() > TARGET_DEPTH + 1 {
             self.standing += 1;
         } else {
             self.standing = 0;
         }
         if self.standing < TRIM_AFTER_TICKS {
+            return None;
+        }
+        if self.standing < TRIM_LOUD_AFTER_TICKS && !self.frames.front().is_some_and(quiet) {
             return None;
         }
         self.standing = 0;
@@ -123,24 +132,47 @@ impl JitterQueue {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_queue_that_stays_too_deep_skips_one_frame_then_waits_again() {
+    /// Ticks `ticks` times on a queue 4 deep whose sender keeps pace (the depth stays where it was);
+    /// the frames with a seq in `quiet` are quiet. Returns the ticks at which a frame was skipped, and
+    /// the frames skipped.
+    fn standing_queue(ticks: u32, quiet: &[u64]) -> (Vec<u32>, Vec<u64>, JitterQueue) {
         let mut q = JitterQueue::new(6);
         for seq in 0..4 {
             q.offer(frame(seq));
         }
-        let mut next = 4;
-        let mut skipped = Vec::new();
-        for _ in 0..TRIM_AFTER_TICKS * 2 {
-            if let Some(f) = q.trim() {
+        let (mut next, mut at, mut skipped) = (4, Vec::new(), Vec::new());
+        for tick in 1..=ticks {
+            if let Some(f) = q.trim(|f| quiet.contains(&f.seq)) {
+                at.push(tick);
                 skipped.push(f.seq);
             }
             q.pop();
-            q.offer(frame(next)); // the sender keeps pace: the depth stays where it was
+            q.offer(frame(next));
             next += 1;
         }
-        assert_eq!(skipped.len(), 2, "one skip per {TRIM_AFTER_TICKS} ticks while too deep");
-        assert_eq!(q.len(), 2, "drained to one waiting after the pop");
+        (at, skipped, q)
+    }
+
+    #[test]
+    fn a_queue_that_stays_too_deep_skips_its_next_frame_once_that_is_quiet() {
+        // Ticks 1-25 stand; the frame next at tick 25 is seq 24 (loud), at tick 30 seq 29 (quiet).
+        let (at, skipped, q) = standing_queue(60, &[29]);
+        assert_eq!((at, skipped), (vec![30], vec![29]), "the first quiet frame after 25 ticks of standing");
+        assert_eq!(q.len(), 3, "one frame of the two in excess shed");
+    }
+
+    #[test]
+    fn through_continuous_speech_it_waits_2_s_then_skips_a_loud_frame() {
+        let loud = TRIM_LOUD_AFTER_TICKS;
+        let (at, skipped, _) = standing_queue(loud * 2, &[]);
+        assert_eq!(at, vec![loud, loud * 2], "one skip every {loud} ticks while the queue stands");
+        assert_eq!(skipped, vec![u64::from(loud) - 1, u64::from(loud * 2)], "the next to play then");
+    }
+
+    #[test]
+    fn a_quiet_frame_before_the_standing_delay_is_played() {
+        let (at, _, _) = standing_queue(TRIM_AFTER_TICKS - 1, &(0..30).collect::<Vec<_>>());
+        assert_eq!(at, Vec::<u32>::new());
     }
 
     #[test]
@@ -149,7 +181,7 @@ mod tests {
         q.offer(frame(0));
         q.offer(frame(1));
         for seq in 2..200 {
-            assert!(q.trim().is_none());
+            assert!(q.trim(|_| true).is_none());
             q.pop();
             q.offer(frame(seq));
         }

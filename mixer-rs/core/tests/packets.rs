@@ -4,7 +4,7 @@
 mod common;
 
 use common::{frame, tone_packets};
-use mixer_core::{MAX_PACKET_BYTES, Mixer, MixerConfig, MixerError, TickKind};
+use mixer_core::{Frame, MAX_PACKET_BYTES, Mixer, MixerConfig, MixerError, MixerStats, TickKind};
 
 fn mixer(max_queue: usize) -> Mixer {
     let mixer = Mixer::new(MixerConfig { max_queue, ..MixerConfig::default() }).unwrap();
@@ -66,25 +66,43 @@ fn overflow_drops_the_oldest_packets_so_latency_stays_bounded() {
     assert_eq!(mixer.stats().packets_dropped, 2);
 }
 
-#[test]
-fn a_packet_skipped_to_shed_a_bursts_delay_is_counted_as_dropped() {
-    // A burst left 4 queued; the sender then keeps pace, so 4 stay waiting after each pop (more than the
-    // one the queue keeps): after 25 ticks of that the oldest is skipped, never passed on, and counted.
+/// A burst left 4 queued; the sender then keeps pace, so 4 stay waiting after each pop (more than the
+/// one the queue keeps) for `ticks` ticks; the packet of seq `quiet` says it is quiet (level -100 dBov).
+/// Returns the tick (from 1) of each packet that was never passed on, and the mixer's stats.
+fn standing_delay(ticks: u64, quiet: u64) -> (Vec<u64>, MixerStats) {
     let mixer = mixer(6);
-    let p = tone_packets(440.0, 40);
+    let p = tone_packets(440.0, ticks as usize + 4);
+    let packet = |seq: u64| {
+        let level = if seq == quiet { Some(100) } else { None };
+        Frame { level, ..frame(seq, &p[seq as usize]) }
+    };
     for seq in 0..4 {
-        mixer.push(1, frame(seq, &p[seq as usize])).unwrap();
+        mixer.push(1, packet(seq)).unwrap();
     }
     let mut heard = Vec::new();
-    for seq in 4..34 {
-        mixer.push(1, frame(seq, &p[seq as usize])).unwrap();
+    for seq in 4..4 + ticks {
+        mixer.push(1, packet(seq)).unwrap();
         let out = played(&mixer, 1).remove(0).expect("a lone talker's packet is passed on");
-        heard.push(p.iter().position(|packet| *packet == out).unwrap());
+        heard.push(p.iter().position(|packet| *packet == out).unwrap() as u64);
     }
-    let missing: Vec<usize> = (0..heard[heard.len() - 1]).filter(|seq| !heard.contains(seq)).collect();
-    assert_eq!(missing.len(), 1, "{heard:?}");
-    let stats = mixer.stats();
+    let missing = (0..heard[heard.len() - 1]).filter(|seq| !heard.contains(seq)).collect();
+    (missing, mixer.stats())
+}
+
+#[test]
+fn a_standing_delay_is_shed_at_a_quiet_packet_and_counted_as_dropped() {
+    // Standing from the first tick: from tick 25 on, the first packet next to play that is quiet goes.
+    let (missing, stats) = standing_delay(60, 40);
+    assert_eq!(missing, vec![40]);
     assert_eq!((stats.dropped_skipped, stats.packets_dropped), (1, 1));
+}
+
+#[test]
+fn through_continuous_speech_a_standing_delay_is_shed_after_2_s() {
+    let (missing, stats) = standing_delay(60, u64::MAX);
+    assert_eq!((missing.len(), stats.dropped_skipped), (0, 0), "no voiced packet skipped within 2 s");
+    let (missing, stats) = standing_delay(110, u64::MAX);
+    assert_eq!((missing, stats.dropped_skipped), (vec![99], 1));
 }
 
 #[test]
