@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 
+import msgpack
 import pytest
 import trio
 import wsproto.events as ev
@@ -13,6 +14,7 @@ from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_
 from actors.space import ParticipantLeft, PostShared
 from gateway.client import connect, connect_account
 from tests.conftest import ServerProcess, start_server, stop_server
+from tests.e2e.test_metrics import samples, value
 from tests.e2e.wire import raw_handshake
 
 
@@ -118,3 +120,38 @@ async def test_a_client_that_never_says_hello_is_closed_after_ten_seconds(server
                 await ws.get_message()
             assert closed.value.reason.code == 4003
             assert 9 <= trio.current_time() - started <= 13
+
+
+def ask_then_break_the_protocol(port: int, space_id: str) -> list[int]:
+    """A guest in a space asks for its posts and, in the same segment, sends an unmasked frame (RFC 6455
+    requires a client's to be masked), then never answers the server's close: the Rust reader closes it with
+    1002 on its own, and waits 2 s for the answer before it tells the gateway. The gateway's reply to the
+    request comes in that time. Returns the close codes seen."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    ws = raw_handshake(sock, {"type": "hello", "protocol": 2, "name": "breaker"},
+                       {"type": "join_space", "ref": 1, "space_id": space_id})  # fmt: skip
+    joined = False
+    while not joined:
+        ws.receive_data(sock.recv(65536))
+        events = ws.events()
+        joined = any(isinstance(e, ev.BytesMessage) and msgpack.unpackb(e.data).get("ref") == 1 for e in events)
+    ask = ws.send(ev.BytesMessage(msgpack.packb({"type": "get_posts", "ref": 2, "space_id": space_id})))
+    sock.sendall(ask + b"\x82\x01x")  # then a binary frame, unmasked, of 1 byte
+    codes = []
+    while data := sock.recv(65536):  # the close frame, then FIN
+        ws.receive_data(data)
+        codes += [event.code for event in ws.events() if isinstance(event, ev.CloseConnection)]
+    time.sleep(2.5)  # no answer: the server gives up waiting for it
+    sock.close()
+    return codes
+
+
+async def test_a_close_the_reader_began_is_not_counted_as_a_slow_client(server: ServerProcess) -> None:
+    # The reply is refused (the connection is closing): that is no sign of a client that reads too slowly.
+    with trio.fail_after(30):
+        async with connect_account(server.url, "host") as host:
+            space_id = (await host.create_space("A client that breaks the protocol")).space.space_id
+            codes = await trio.to_thread.run_sync(ask_then_break_the_protocol, server.port, space_id)
+    assert codes == [1002]
+    found = await trio.to_thread.run_sync(samples, server)
+    assert value(found, "stoa_slow_listener_disconnects_total") == 0
