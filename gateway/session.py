@@ -135,10 +135,8 @@ class Session:
             await self.cleanup()
 
     def send(self, data: bytes) -> None:
-        """Queue a reply or event for this client. The fan-out refuses it only for a connection that is closing:
-        one whose queue this message overflowed (the fan-out's notice of it closes the session with 4000 and
-        counts it, `Gateway.watch_notices`, within 0.1 s), or one closing already (by the server, or by the wire
-        reader on its own: a keepalive timeout, a broken frame), which must not be counted as too slow."""
+        """Queue a reply or event for this client. A refusal means the connection is closing: an overflow (its
+        notice closes and counts it, `Gateway.watch_notices`) or a close begun already, not a slow client."""
         self.gateway.fanout.send(self.conn, data)
 
     def close(self, code: CloseCode, reason: str) -> None:

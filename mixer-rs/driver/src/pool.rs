@@ -10,8 +10,7 @@
 //! their frames; on 16, none).
 //!
 //! But not many more than the cores: `default_max_threads` is twice them,
-//! within 4 to 64. On
-//! a saturated machine ticks are always somewhat late, so the pool grows to
+//! within 4 to 64. On a saturated machine ticks are always somewhat late, so the pool grows to
 //! its bound, and past a few threads each added one costs more than it
 //! brings: the threads contend for the queue's lock and malloc's, are
 //! preempted mid-tick with the spaces they hold, and touch more cache. 200

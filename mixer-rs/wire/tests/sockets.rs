@@ -1,12 +1,12 @@
 //! The wire on real sockets: a client written here from RFC 6455 talks to a
 //! `Wire` (with its `Fanout`, and a `TickPool` whose routes lead to a real
-//! mixer) over loopback TCP.
+//! mixer) over loopback TCP: handshakes, frames, speakers' audio, descriptors.
+//! The close handshake is in `closing.rs`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use driver::{Batching, Driver, TickPool};
@@ -15,130 +15,8 @@ use mixer_core::{Mixer, MixerConfig};
 use wire::frames::client_frame;
 use wire::{Event, Wire, WireConfig};
 
-const MASK: [u8; 4] = [1, 2, 3, 4];
-const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
-
-struct Server {
-    wire: Wire,
-    fanout: Arc<Fanout>,
-    pool: TickPool,
-    port: u16,
-    _listener: TcpListener,
-}
-
-fn server(config: WireConfig) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let fanout = Arc::new(Fanout::new(FanoutConfig::default()).unwrap());
-    let pool = TickPool::new(1, 2).unwrap();
-    let wire = Wire::new(&[listener.as_raw_fd()], Arc::clone(&fanout), pool.speaker_routes(), config).unwrap();
-    Server { wire, fanout, pool, port, _listener: listener }
-}
-
-impl Server {
-    /// Waits for the next event (any kind).
-    fn event(&self) -> Event {
-        self.events(1).remove(0)
-    }
-
-    fn events(&self, n: usize) -> Vec<Event> {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut got = Vec::new();
-        while got.len() < n {
-            assert!(Instant::now() < deadline, "only {got:?}");
-            got.extend(self.wire.take_events());
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        got
-    }
-
-    fn no_event_for(&self, wait: Duration) -> Vec<Event> {
-        std::thread::sleep(wait);
-        self.wire.take_events()
-    }
-
-    fn request(&self, extra: &str) -> TcpStream {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let head = format!(
-            "GET /space?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-        );
-        stream.write_all(head.as_bytes()).unwrap();
-        stream
-    }
-
-    /// A client whose upgrade was accepted, and its connection id.
-    fn client(&self) -> (TcpStream, u64) {
-        let mut stream = self.request("");
-        let Event::Opened { conn, .. } = self.event() else { panic!("not opened") };
-        self.wire.accept(conn);
-        let head = read_head(&mut stream);
-        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
-        (stream, conn)
-    }
-}
-
-fn read_head(stream: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    let mut byte = [0u8];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    String::from_utf8(head).unwrap()
-}
-
-/// Reads one server frame: (opcode, payload). Server frames are never masked.
-fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
-    let mut head = [0u8; 2];
-    stream.read_exact(&mut head).unwrap();
-    assert_eq!(head[1] & 0x80, 0, "a server frame is not masked");
-    let len = match head[1] & 0x7f {
-        126 => {
-            let mut b = [0u8; 2];
-            stream.read_exact(&mut b).unwrap();
-            usize::from(u16::from_be_bytes(b))
-        }
-        127 => {
-            let mut b = [0u8; 8];
-            stream.read_exact(&mut b).unwrap();
-            u64::from_be_bytes(b) as usize
-        }
-        n => usize::from(n),
-    };
-    let mut payload = vec![0; len];
-    stream.read_exact(&mut payload).unwrap();
-    (head[0] & 0x0f, payload)
-}
-
-fn close_code(payload: &[u8]) -> u16 {
-    u16::from_be_bytes([payload[0], payload[1]])
-}
-
-fn read_to_end(stream: &mut TcpStream) -> Vec<u8> {
-    let mut rest = Vec::new();
-    stream.read_to_end(&mut rest).unwrap();
-    rest
-}
-
-fn audio(seq: u64, opus: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x84, 0xa4];
-    out.extend(b"type");
-    out.extend([0xa5]);
-    out.extend(b"audio");
-    out.extend([0xa3]);
-    out.extend(b"seq");
-    out.extend([0xcf]);
-    out.extend(seq.to_be_bytes());
-    out.extend([0xab]);
-    out.extend(b"captured_at");
-    out.extend([0x05, 0xa4]);
-    out.extend(b"opus");
-    out.extend([0xc4, opus.len() as u8]);
-    out.extend(opus);
-    out
-}
+mod common;
+use common::*;
 
 #[test]
 fn an_accepted_upgrade_is_answered_with_the_rfc_accept_key_and_reported_with_its_origins() {
@@ -209,93 +87,6 @@ fn text_oversized_and_unmasked_frames_close_with_1003_1009_and_1002() {
         assert_eq!((closed, told), (conn, code));
         assert_eq!(read_to_end(&mut c), b"", "then FIN");
     }
-}
-
-#[test]
-fn the_clients_close_is_echoed_and_reported_with_its_code_and_reason() {
-    let s = server(WireConfig::default());
-    let (mut c, conn) = s.client();
-    let mut payload = 4321u16.to_be_bytes().to_vec();
-    payload.extend(b"bye");
-    c.write_all(&client_frame(true, 8, &payload, MASK)).unwrap();
-    let (opcode, echoed) = read_frame(&mut c);
-    assert_eq!((opcode, close_code(&echoed)), (8, 4321));
-    assert_eq!(s.event(), Event::Closed { conn, code: 4321, reason: "bye".into() });
-}
-
-#[test]
-fn the_servers_close_waits_for_the_answer_and_a_silent_client_is_dropped_after_the_timeout() {
-    let config = WireConfig { close_timeout: Duration::from_millis(300), ..WireConfig::default() };
-    let s = server(config);
-    let (mut c, conn) = s.client();
-    s.wire.close(conn, 4002, "replaced");
-    let (opcode, payload) = read_frame(&mut c);
-    assert_eq!((opcode, close_code(&payload), &payload[2..]), (8, 4002, &b"replaced"[..]));
-    assert_eq!(s.no_event_for(Duration::from_millis(100)), vec![], "it waits for the answer");
-    assert_eq!(s.event(), Event::Closed { conn, code: 4002, reason: "replaced".into() });
-}
-
-#[test]
-fn nothing_follows_the_servers_close_frame_not_even_the_audio_of_its_space() {
-    let s = server(WireConfig::default());
-    let (mut c, conn) = s.client();
-    let group = s.fanout.new_group();
-    s.fanout.join_group(group, conn).unwrap();
-    // The space goes on sending while the close is decided, and after.
-    let (fanout, stop) = (Arc::clone(&s.fanout), Arc::new(AtomicBool::new(false)));
-    let sending = {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                let _ = fanout.broadcast_audio(group, b"shared");
-                fanout.send_audio(conn, b"own");
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        })
-    };
-    std::thread::sleep(Duration::from_millis(20));
-    s.wire.close(conn, 1001, "going away");
-    loop {
-        let (opcode, payload) = read_frame(&mut c);
-        if opcode == 8 {
-            assert_eq!(close_code(&payload), 1001);
-            break;
-        }
-        assert_eq!(opcode, 2, "audio before the close frame");
-    }
-    assert_eq!(read_to_end(&mut c), b"", "the close frame, then FIN");
-    stop.store(true, Ordering::Relaxed);
-    sending.join().unwrap();
-    c.write_all(&client_frame(true, 8, &1001u16.to_be_bytes(), MASK)).unwrap();
-    assert_eq!(s.event(), Event::Closed { conn, code: 1001, reason: "going away".into() });
-}
-
-#[test]
-fn a_client_that_ends_without_a_close_frame_is_reported_as_1006() {
-    let s = server(WireConfig::default());
-    let (c, conn) = s.client();
-    drop(c);
-    assert_eq!(s.event(), Event::Closed { conn, code: 1006, reason: String::new() });
-}
-
-#[test]
-fn a_connection_idle_both_ways_is_pinged_and_closed_with_4001_if_it_never_answers() {
-    let config = WireConfig {
-        keepalive_interval: Duration::from_millis(300),
-        keepalive_timeout: Duration::from_millis(300),
-        ..WireConfig::default()
-    };
-    let s = server(config);
-    let (mut answers, _) = s.client();
-    let (mut silent, silent_conn) = s.client();
-    assert_eq!(read_frame(&mut answers), (9, vec![]));
-    answers.write_all(&client_frame(true, 10, b"", MASK)).unwrap();
-    assert_eq!(read_frame(&mut silent), (9, vec![]));
-    let (opcode, payload) = read_frame(&mut silent);
-    assert_eq!((opcode, close_code(&payload)), (8, 4001));
-    silent.write_all(&client_frame(true, 8, &payload, MASK)).unwrap();
-    let Event::Closed { conn, code, .. } = s.event() else { panic!("not closed") };
-    assert_eq!((conn, code), (silent_conn, 4001), "the one that answered stays");
 }
 
 #[test]
