@@ -8,10 +8,11 @@ Each size is a `stoa load --speech conversation` run with a server started for i
 every listener planned heard at least 99.9% of what was said in the window (coverage, docs/operations.md)
 and p99 latency from capture to arrival is under 250 ms. The server batches as `stoa serve` does (`auto`:
 frames per message from the talking spaces' audiences together, docs/operations.md) unless
-`--frames-per-message N` fixes N. The harness shares the machine's 2 cores with the
-server: its compiled speakers (one thread for every space) and listeners (one thread per space in worker
-processes) use CPU the server would otherwise have; the report gives the harness's CPU beside the server's,
-and the machine's load average before each run (other work on a shared machine shows there).
+`--frames-per-message N` fixes N. The harness shares the machine's 2 cores with the server: its compiled
+speakers (one thread for the hosts, one for the other speakers) and listeners (one thread in each worker
+process, docs/operations.md) use CPU the server would otherwise have; the report gives the harness's CPU
+beside the server's, and the machine's load average before each run (other work on a shared machine
+shows there).
 
 The speakers send each packet's `level` (docs/protocol.md, `audio`), as the web and Python clients do, so
 the server decodes only the packets it mixes (`--levels off`: none sent, every packet decoded, as a client

@@ -2,7 +2,7 @@
 and measures what each listener heard of what was said.
 
 Speakers run in compiled pools (`mixer.SpeakerPool`) paced by one capture clock; listeners in compiled
-pools (`mixer.ListenerPool`, one epoll thread each) spread over worker processes, each keeping a bitmap of
-the clock's slots it heard; hosts and a few sampled listeners that decode and check the audio are Python
-clients. `coverage.py` defines coverage; docs/operations.md ("Load testing") explains it.
+pools (`mixer.ListenerPool`: one epoll thread in each worker process, for the listeners of every space),
+each keeping a bitmap of the clock's slots it heard; hosts and a few sampled listeners that decode and
+check the audio are Python clients. `coverage.py` defines coverage; docs/operations.md ("Load testing") explains it.
 """

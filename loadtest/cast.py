@@ -21,6 +21,7 @@ import trio
 from actors.space import Role
 from gateway.client import connect
 from loadtest.accounts import Account
+from loadtest.worker import READ_LINGER_US
 from mixer import PoolStats, SpeakerPool
 
 PoolScript = tuple[list[bytes], list[int], list[int]]
@@ -93,7 +94,9 @@ def _pool(
                 account = accounts[speaker_handle(s, i)]
                 members.append((f"{s}#{account.handle}", account.token, space_ids[s], len(scripts)))
                 scripts.append(space_scripts[i])
-    return SpeakerPool(*address, members, scripts, clock_slots=clock_slots, connect_per_s=500.0)
+    return SpeakerPool(
+        *address, members, scripts, clock_slots=clock_slots, connect_per_s=500.0, linger_us=READ_LINGER_US
+    )
 
 
 async def _all_joined(pool: SpeakerPool) -> PoolStats:

@@ -397,8 +397,9 @@ class ListenerStats:
 
 @final
 class ListenerPool:
-    """Listeners of one space for load tests: one WebSocket connection per user, all on one
-    Rust thread ("stoa-loadpool", epoll) that never takes the GIL.
+    """Listeners for load tests: one WebSocket connection per user, all on one Rust thread
+    ("stoa-loadpool", epoll) that never takes the GIL. ``space_id`` is the space every user
+    joins, or a list of one space per user (listeners of many spaces on one thread).
 
     Each listener connects (at most ``connect_per_s`` connections started per second), sends
     ``hello`` and ``join_space`` (ref 1), waits for ``joined``, then reads forever, answering
@@ -410,6 +411,11 @@ class ListenerPool:
     the process may open (less 64). ``stop()`` (or leaving a ``with`` block, or garbage
     collection) closes every connection with a close frame (code 1000), waits at most 2 s
     for the server's answers, and joins the thread.
+
+    ``linger_us``: after a wait that found work, the thread sleeps this long before it waits
+    again, so that messages arriving meanwhile are read together instead of each waking it (on
+    loopback the server's sending thread runs each wake-up). Latency is unchanged: it is stamped
+    by the kernel at arrival. 0 (the default): no lingering.
 
     With a capture clock (``clock_t0_us``, the run's slot 0 in µs of unix time, and
     ``clock_slots`` slots of 20 ms), each real frame (``captured_at`` not 0) names the slot it
@@ -426,26 +432,30 @@ class ListenerPool:
         cls,
         host: str,
         port: int,
-        space_id: str,
+        space_id: str | list[str],
         users: list[str],
         *,
         connect_per_s: float = 2000.0,
         late_after_ms: int = 250,
         clock_t0_us: int = 0,
         clock_slots: int = 0,
+        linger_us: int = 0,
     ) -> Self: ...
     def set_window(self, start: int, end: int) -> None:
         """Records latency only for frames of the clock's slots ``start`` to ``end - 1``."""
     def slot_maps(self) -> list[bytes]:
         """One per user: the slots it received as real frames, a bitmap in little-endian bytes
         (``int.from_bytes(b, "little") >> k & 1`` is slot ``k``)."""
-    def coverage(self, start: int, end: int, produced: bytes, after_overlap: bytes) -> list[int]:
+    def coverage(
+        self, start: int, end: int, produced: bytes | list[bytes], after_overlap: bytes | list[bytes]
+    ) -> list[int]:
         """One per user: how many slots of ``start`` to ``end - 1`` that are set in ``produced``
         (a bitmap as ``slot_maps`` gives) it heard: received as real frames, or, if set in
         ``after_overlap``, named by no frame between two consecutive ticks that named the slots
         on either side (the slot after one two speakers produced, played behind it). A listener
-        that never joined has 0."""
-    def heard_maps(self, after_overlap: bytes) -> list[bytes]:
+        that never joined has 0. Each bitmap is one for every user or a list of one per user
+        (its space's); a list of another length raises ``MixerError("bad_argument")``."""
+    def heard_maps(self, after_overlap: bytes | list[bytes]) -> list[bytes]:
         """One per user: the slots ``coverage`` counts as heard (named by a frame, or bridged where
         ``after_overlap`` is set), as ``slot_maps``."""
     def latency_buckets(self) -> list[tuple[int, int]]:
@@ -489,7 +499,8 @@ class SpeakerPool:
     sent is in ``slot_maps`` (bitmaps of ``clock_slots`` slots); how late packets left after they
     were due, in ``send_lag_percentiles`` and ``PoolStats.late_sends``.
 
-    Resource handling and errors as ``ListenerPool`` (without its ``with`` block).
+    Resource handling, errors and ``linger_us`` as ``ListenerPool`` (without its ``with`` block);
+    lingering never delays a packet past its due time.
     """
 
     def __new__(
@@ -501,6 +512,7 @@ class SpeakerPool:
         *,
         clock_slots: int,
         connect_per_s: float = 2000.0,
+        linger_us: int = 0,
     ) -> Self: ...
     def stats(self) -> PoolStats: ...
     def speakers(self) -> list[ListenerStats]:

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use ::loadpool as lp;
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
 /// `MixerError("bad_argument")`, the house's error for a value out of range.
 fn bad_argument(py: Python<'_>, message: String) -> PyErr {
@@ -122,10 +123,50 @@ impl ListenerStats {
     }
 }
 
-/// Listeners of one space on one Rust thread; see `mixer/_mixer.pyi`.
+/// Listeners of one space, or one space each, on one Rust thread; see `mixer/_mixer.pyi`.
 #[pyclass(frozen, module = "mixer._mixer")]
 struct ListenerPool {
     inner: lp::Pool,
+    members: usize,
+}
+
+/// A space for every listener, or one each.
+#[derive(FromPyObject)]
+enum Spaces {
+    One(String),
+    Each(Vec<String>),
+}
+
+/// A bitmap for every member, or one each (as little-endian bytes).
+#[derive(FromPyObject)]
+enum Bitmaps<'py> {
+    One(Bound<'py, PyBytes>),
+    Each(Vec<Bound<'py, PyBytes>>),
+}
+
+impl Bitmaps<'_> {
+    /// Each member's bitmap as words; `None` if a list does not have one per member.
+    fn each(&self, members: usize) -> Option<Vec<Vec<u64>>> {
+        match self {
+            Self::One(bitmap) => Some(vec![words(bitmap.as_bytes()); members]),
+            Self::Each(bitmaps) if bitmaps.len() == members => {
+                Some(bitmaps.iter().map(|bitmap| words(bitmap.as_bytes())).collect())
+            }
+            Self::Each(_) => None,
+        }
+    }
+}
+
+fn slices(maps: &[Vec<u64>]) -> Vec<&[u64]> {
+    maps.iter().map(Vec::as_slice).collect()
+}
+
+impl ListenerPool {
+    fn each(&self, py: Python<'_>, maps: &Bitmaps<'_>) -> PyResult<Vec<Vec<u64>>> {
+        maps.each(self.members).ok_or_else(|| {
+            bad_argument(py, format!("give one bitmap, or a list of one per listener ({})", self.members))
+        })
+    }
 }
 
 #[pymethods]
@@ -133,19 +174,20 @@ impl ListenerPool {
     #[new]
     #[pyo3(signature = (
         host, port, space_id, users, *, connect_per_s = 2000.0, late_after_ms = 250, clock_t0_us = 0,
-        clock_slots = 0,
+        clock_slots = 0, linger_us = 0,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         host: String,
         port: i128,
-        space_id: String,
+        space_id: Spaces,
         users: Vec<String>,
         connect_per_s: f64,
         late_after_ms: i128,
         clock_t0_us: u64,
         clock_slots: u64,
+        linger_us: u64,
     ) -> PyResult<Self> {
         let port =
             u16::try_from(port).map_err(|_| bad_argument(py, format!("port {port} is out of range")))?;
@@ -153,18 +195,25 @@ impl ListenerPool {
             .ok()
             .and_then(|ms| ms.checked_mul(1000))
             .ok_or_else(|| bad_argument(py, format!("late_after_ms {late_after_ms} is out of range")))?;
+        let (space_id, spaces) = match space_id {
+            Spaces::One(id) => (id, Vec::new()),
+            Spaces::Each(ids) => (String::new(), ids),
+        };
+        let members = users.len();
         let config = lp::PoolConfig {
             host,
             port,
             space_id,
             users,
+            spaces,
             connect_per_s,
             late_after_us,
             clock_t0_us,
             clock_slots,
             speakers: Vec::new(),
+            linger_us,
         };
-        Ok(Self { inner: start(py, config)? })
+        Ok(Self { inner: start(py, config)?, members })
     }
 
     fn stats(&self) -> PoolStats {
@@ -183,12 +232,21 @@ impl ListenerPool {
         slot_maps(&self.inner)
     }
 
-    fn coverage(&self, start: u64, end: u64, produced: &[u8], after_overlap: &[u8]) -> Vec<u64> {
-        self.inner.coverage((start, end), &words(produced), &words(after_overlap))
+    fn coverage(
+        &self,
+        py: Python<'_>,
+        start: u64,
+        end: u64,
+        produced: Bitmaps<'_>,
+        after_overlap: Bitmaps<'_>,
+    ) -> PyResult<Vec<u64>> {
+        let (produced, after_overlap) = (self.each(py, &produced)?, self.each(py, &after_overlap)?);
+        Ok(self.inner.coverage_each((start, end), &slices(&produced), &slices(&after_overlap)))
     }
 
-    fn heard_maps(&self, after_overlap: &[u8]) -> Vec<Vec<u8>> {
-        le_bytes(self.inner.heard_maps(&words(after_overlap)))
+    fn heard_maps(&self, py: Python<'_>, after_overlap: Bitmaps<'_>) -> PyResult<Vec<Vec<u8>>> {
+        let after_overlap = self.each(py, &after_overlap)?;
+        Ok(le_bytes(self.inner.heard_maps_each(&slices(&after_overlap))))
     }
 
     fn latency_buckets(&self) -> Vec<(u64, u64)> {
@@ -275,7 +333,8 @@ type ScriptArgs = (Vec<Vec<u8>>, Vec<i32>, Vec<u8>);
 #[pymethods]
 impl SpeakerPool {
     #[new]
-    #[pyo3(signature = (host, port, speakers, scripts, *, clock_slots, connect_per_s = 2000.0))]
+    #[pyo3(signature = (host, port, speakers, scripts, *, clock_slots, connect_per_s = 2000.0, linger_us = 0))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         host: String,
@@ -284,6 +343,7 @@ impl SpeakerPool {
         scripts: Vec<ScriptArgs>,
         clock_slots: u64,
         connect_per_s: f64,
+        linger_us: u64,
     ) -> PyResult<Self> {
         let port =
             u16::try_from(port).map_err(|_| bad_argument(py, format!("port {port} is out of range")))?;
@@ -303,11 +363,13 @@ impl SpeakerPool {
             port,
             space_id: String::new(),
             users,
+            spaces: Vec::new(),
             connect_per_s,
             late_after_us: u64::MAX,
             clock_t0_us: 0,
             clock_slots,
             speakers: members,
+            linger_us,
         };
         Ok(Self { inner: start(py, config)? })
     }

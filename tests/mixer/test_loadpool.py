@@ -7,12 +7,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
 import trio
 
 from actors.space import AudienceChanged, Role
 from gateway.client import Client, connect_account
 from loadtest.coverage import latency_ms
-from mixer import ListenerPool, ListenerStats
+from mixer import ListenerPool, ListenerStats, MixerError
 from tests.audio import encode_tone
 from tests.conftest import ServerProcess
 
@@ -118,3 +119,36 @@ async def test_latency_windows_can_be_read_and_reset_at_once(server: ServerProce
                 first = pool.latency_percentiles([50.0, 100.0], reset=True)
                 assert 0 < first[0] <= first[1]
                 assert pool.latency_percentiles([50.0, 100.0]) == [0, 0], "the window was emptied"
+
+
+async def test_one_pool_holds_listeners_of_several_spaces(server: ServerProcess) -> None:
+    """One thread for listeners of two spaces (the harness's workers): each joins its own and hears
+    only its own; coverage takes each listener's own space's bitmaps."""
+    with trio.fail_after(30):
+        async with connect_account(server.url, "host_a") as a, connect_account(server.url, "host_b") as b:
+            talking = (await a.create_space("Talking")).space.space_id
+            quiet = (await b.create_space("Quiet")).space.space_id
+            spaces = [talking, quiet, talking, quiet]
+            users = ["l1", "l2", "l3", "l4"]
+            with ListenerPool("127.0.0.1", server.port, spaces, users, linger_us=2000) as pool:
+                await wait_until(lambda: pool.stats().joined == 4)
+                await stream(a, encode_tone(440.0, 1.0))
+                listeners = await settled_listeners(pool)
+                heard = [listener.frames > 40 for listener in listeners]
+                assert heard == [True, False, True, False], listeners
+                assert [listener.lost for listener in listeners] == [0, 0, 0, 0], listeners
+
+                everything, nothing = b"\xff" * 8, b""
+                assert pool.coverage(0, 64, everything, nothing) == [0, 0, 0, 0], "no clock: no slots named"
+                assert pool.coverage(0, 64, [everything] * 4, [nothing] * 4) == [0, 0, 0, 0]
+                assert len(pool.heard_maps([nothing] * 4)) == 4
+                for wrong in ([everything] * 3, [everything] * 5):
+                    with pytest.raises(MixerError) as refused:
+                        pool.coverage(0, 64, wrong, nothing)
+                    assert refused.value.code == "bad_argument"
+                with pytest.raises(MixerError):
+                    pool.heard_maps([nothing])
+
+    with pytest.raises(MixerError) as refused:
+        ListenerPool("127.0.0.1", server.port, ["only_one"], ["l1", "l2"])
+    assert refused.value.code == "bad_argument"

@@ -97,11 +97,13 @@ fn main() {
         port: server.local_addr().unwrap().port(),
         space_id: "bench".into(),
         users: (0..listeners).map(|i| format!("l{i}")).collect(),
+        spaces: Vec::new(),
         connect_per_s: 5_000.0,
         late_after_us: 250_000,
         clock_t0_us: 0,
         clock_slots: 0,
         speakers: Vec::new(),
+        linger_us: 0,
     };
     let pool = Pool::start(config).unwrap();
     let ramp = Instant::now();

@@ -32,6 +32,8 @@ pub(crate) struct Env {
     pub poller: Poller,
     pub host_header: String,
     pub space_id: String,
+    /// For listeners of several spaces, each one's (else `space_id`).
+    pub spaces: Vec<String>,
     /// For a pool of speakers, one per connection (its token, space and script); empty for listeners.
     pub speakers: Vec<Speaker>,
     pub late_after_us: u64,
@@ -217,7 +219,7 @@ impl Conn {
             }
             None => {
                 msg::write_hello(&mut request, &env.shared.cells[self.index].user);
-                env.space_id.as_str()
+                env.spaces.get(self.index).unwrap_or(&env.space_id).as_str()
             }
         };
         ws::write_client_frame(&mut self.out, ws::OP_BINARY, &request, hello_mask);

@@ -41,6 +41,9 @@ pub struct PoolConfig {
     pub space_id: String,
     /// One listener per user, in this order.
     pub users: Vec<String>,
+    /// Listeners of several spaces on one thread: the space each user joins, one per user.
+    /// Empty: every user joins `space_id`.
+    pub spaces: Vec<String>,
     /// Ramp-up: at most this many connections started per second.
     pub connect_per_s: f64,
     /// A frame later than this (µs, `now - captured_at`) counts as late.
@@ -52,6 +55,13 @@ pub struct PoolConfig {
     /// A pool of speakers: one per user (its token, space and script), and `space_id` unused.
     /// Empty: the users are listeners of `space_id`, joining as guests.
     pub speakers: Vec<Speaker>,
+    /// After a wait that found work, the thread sleeps this long (µs, 0: never; never past a
+    /// speaker's next slot) before it waits again. Arrivals meanwhile queue in their sockets,
+    /// read together by the next wait, instead of each waking the thread: on loopback the
+    /// server's sending thread runs the wake-up (an inter-processor interrupt in a VM), so a
+    /// harness woken for every message costs the server it measures. Latency is unchanged (the
+    /// kernel stamps arrival); reads come up to this much later.
+    pub linger_us: u64,
 }
 
 /// Why a pool could not start.
@@ -122,6 +132,13 @@ impl Pool {
                 config.users.len()
             )));
         }
+        if !config.spaces.is_empty() && config.spaces.len() != config.users.len() {
+            return Err(PoolError::BadArgument(format!(
+                "{} spaces for {} users: give one per user, or none",
+                config.spaces.len(),
+                config.users.len()
+            )));
+        }
         if let Some(Err(why)) = config.speakers.iter().map(|s| s.script.check()).find(Result::is_err) {
             return Err(PoolError::BadArgument(why));
         }
@@ -138,16 +155,17 @@ impl Pool {
             poller,
             host_header,
             space_id: config.space_id,
+            spaces: config.spaces,
             speakers: config.speakers,
             late_after_us: config.late_after_us,
             rng: seed | 1,
             scratch: Vec::new(),
         };
         let thread_control = Arc::clone(&control);
-        let rate = config.connect_per_s;
+        let (rate, linger) = (config.connect_per_s, Duration::from_micros(config.linger_us));
         let thread = std::thread::Builder::new()
             .name("stoa-loadpool".into())
-            .spawn(move || run(env, &thread_control, addr, rate))?;
+            .spawn(move || run(env, &thread_control, addr, rate, linger))?;
         Ok(Self { shared, control, thread: Mutex::new(Some(thread)) })
     }
 
@@ -210,13 +228,36 @@ impl Pool {
     /// slot no frame named counts as heard if the listener's consecutive ticks named the slots on
     /// either side and `after_overlap` holds it (a slot after one that two speakers produced).
     pub fn coverage(&self, window: (u64, u64), produced: &[u64], after_overlap: &[u64]) -> Vec<u64> {
-        self.heard_maps(after_overlap).iter().map(|heard| covered(heard, produced, window)).collect()
+        let members = self.shared.cells.len();
+        self.coverage_each(window, &vec![produced; members], &vec![after_overlap; members])
+    }
+
+    /// `coverage` with each member's own `produced` and `after_overlap` (its space's), in the
+    /// members' order; a member past the end of either list has none.
+    pub fn coverage_each(
+        &self,
+        window: (u64, u64),
+        produced: &[&[u64]],
+        after_overlap: &[&[u64]],
+    ) -> Vec<u64> {
+        let heard = self.heard_maps_each(after_overlap);
+        heard
+            .iter()
+            .enumerate()
+            .map(|(i, heard)| covered(heard, produced.get(i).copied().unwrap_or(&[]), window))
+            .collect()
     }
 
     /// For each member, the slots `coverage` counts as heard: those a frame named, and those bridged
     /// right after an overlap (`after_overlap`).
     pub fn heard_maps(&self, after_overlap: &[u64]) -> Vec<Vec<u64>> {
-        let heard = |cell: &Cell| -> Vec<u64> {
+        self.heard_maps_each(&vec![after_overlap; self.shared.cells.len()])
+    }
+
+    /// `heard_maps` with each member's own `after_overlap`, as `coverage_each`.
+    pub fn heard_maps_each(&self, after_overlap: &[&[u64]]) -> Vec<Vec<u64>> {
+        let heard = |(member, cell): (usize, &Cell)| -> Vec<u64> {
+            let after_overlap = after_overlap.get(member).copied().unwrap_or(&[]);
             let bridged = cell.bridged.words();
             let mut words = cell.slots.words();
             for (i, word) in words.iter_mut().enumerate() {
@@ -224,7 +265,7 @@ impl Pool {
             }
             words
         };
-        self.shared.cells.iter().map(heard).collect()
+        self.shared.cells.iter().enumerate().map(heard).collect()
     }
 
     /// A pool of speakers: starts the capture clock at `t0_us` (µs of unix time). Slot `k` is sent
@@ -265,7 +306,7 @@ impl Drop for Pool {
 }
 
 /// The pool thread.
-fn run(mut env: Env, control: &Control, addr: SocketAddr, rate: f64) {
+fn run(mut env: Env, control: &Control, addr: SocketAddr, rate: f64, linger: Duration) {
     if !env.speakers.is_empty() {
         // Where it is not allowed, the speakers' lag says how far the machine held them back.
         env.shared.scheduling.store(sys::prefer_this_thread() as u8, Relaxed);
@@ -276,6 +317,7 @@ fn run(mut env: Env, control: &Control, addr: SocketAddr, rate: f64) {
     let (mut started, mut last_sweep, mut last_cpu) = (0, started_at, started_at);
     let mut stop_deadline: Option<Instant> = None;
     let mut next_slot = 0;
+    let mut found_work = false;
     loop {
         let now = Instant::now();
         if stop_deadline.is_none() && control.stop.load(Relaxed) {
@@ -320,6 +362,11 @@ fn run(mut env: Env, control: &Control, addr: SocketAddr, rate: f64) {
             let until_next_us = speak(&mut env, &mut conns, t0_us, &mut next_slot);
             wait = wait.min(Duration::from_millis(until_next_us.div_ceil(1000)));
         }
+        if found_work && stop_deadline.is_none() && !linger.is_zero() {
+            let nap = linger.min(wait);
+            std::thread::sleep(nap);
+            wait -= nap;
+        }
         let ready = match env.poller.wait(&mut events, wait.as_millis() as i32) {
             Ok(ready) => ready,
             Err(e) => {
@@ -327,6 +374,7 @@ fn run(mut env: Env, control: &Control, addr: SocketAddr, rate: f64) {
                 break;
             }
         };
+        found_work = ready > 0;
         for event in &events[..ready] {
             let (token, flags) = (event.u64, event.events);
             if token == WAKE_TOKEN {

@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{FakeServer, Val, audio, config, joined, map, now_us, server_frame, wait_until};
-use loadpool::{ListenerState, Pool, PoolConfig, ws};
+use loadpool::{ListenerState, Pool, PoolConfig, PoolError, ws};
 
 #[test]
 fn a_listener_counts_frames_gaps_and_latency_and_answers_pings() {
@@ -175,4 +175,47 @@ fn stop_closes_listeners_in_every_phase() {
     let stats = pool.stats();
     assert_eq!((stats.connecting, stats.joined, stats.closed, stats.failed), (0, 0, 3, 0));
     pool.stop(); // idempotent
+}
+
+#[test]
+fn listeners_of_several_spaces_each_join_their_own() {
+    let server = FakeServer::start();
+    let spaces = vec!["s1".to_string(), "s2".to_string(), "s1".to_string()];
+    let pool = Pool::start(PoolConfig { spaces, ..config(server.port, &["a", "b", "c"]) }).unwrap();
+    let mut joins: Vec<(String, String)> = (0..3)
+        .map(|_| {
+            let (_peer, user, space_id) = server.accept_joining();
+            (user, space_id)
+        })
+        .collect();
+    joins.sort();
+    let pairs: Vec<(&str, &str)> = joins.iter().map(|(u, s)| (u.as_str(), s.as_str())).collect();
+    assert_eq!(pairs, [("a", "s1"), ("b", "s2"), ("c", "s1")]);
+    pool.stop();
+
+    let one_short = PoolConfig { spaces: vec!["s1".into()], ..config(server.port, &["a", "b"]) };
+    assert!(matches!(Pool::start(one_short), Err(PoolError::BadArgument(_))));
+}
+
+#[test]
+fn a_lingering_pool_reads_together_what_arrived_while_it_slept() {
+    // Lingering 50 ms after each wait that found work: the first message wakes the pool, the
+    // next ones arrive while it sleeps and wait in the socket. The kernel's arrival stamps still
+    // give their true latency; the read comes up to 50 ms later.
+    let server = FakeServer::start();
+    let pool = Pool::start(PoolConfig { linger_us: 50_000, ..config(server.port, &["lena"]) }).unwrap();
+    let (mut peer, _, _) = server.accept_joining();
+    peer.send_message(&joined(1));
+    wait_until("joined", || pool.stats().joined == 1);
+    thread::sleep(Duration::from_millis(100)); // past the linger after the join: asleep in epoll_wait
+    for seq in 1..=10 {
+        peer.send_message(&audio(&[(seq, now_us())]));
+        thread::sleep(Duration::from_millis(2));
+    }
+    wait_until("every frame counted", || pool.stats().frames == 10);
+    let highest = |buckets: Vec<(u64, u64)>| buckets.iter().map(|&(us, _)| us).max().unwrap_or(0);
+    let (arrival, read) = (highest(pool.latency_buckets()), highest(pool.read_latency_buckets()));
+    assert!(arrival < 20_000, "stamped as it arrived: {arrival} µs");
+    assert!(read >= 20_000, "read after the linger: {read} µs");
+    pool.stop();
 }

@@ -145,6 +145,11 @@ fn a_slot_between_consecutive_ticks_counts_only_after_an_overlap() {
     assert_eq!(first_word(&[]), [named]);
     assert_eq!(first_word(&after_two_speakers), [named | 1 << 11]);
     assert_eq!(first_word(&everywhere), [named | 1 << 11 | 1 << 17]);
+    // Each listener with its own space's maps: the same, and none for a listener past their end.
+    assert_eq!(pool.coverage_each((0, 500), &[&produced], &[&after_two_speakers]), [6]);
+    assert_eq!(pool.heard_maps_each(&[&everywhere])[0][0], named | 1 << 11 | 1 << 17);
+    assert_eq!(pool.coverage_each((0, 500), &[], &[]), [0]);
+    assert_eq!(pool.heard_maps_each(&[])[0][0], named);
     pool.stop();
 }
 

@@ -17,11 +17,13 @@ pub fn config(port: u16, users: &[&str]) -> PoolConfig {
         port,
         space_id: "q1w2e3r4t5y6".into(),
         users: users.iter().map(|u| u.to_string()).collect(),
+        spaces: Vec::new(),
         connect_per_s: 1000.0,
         late_after_us: 250_000,
         clock_t0_us: 0,
         clock_slots: 0,
         speakers: Vec::new(),
+        linger_us: 0,
     }
 }
 
