@@ -87,9 +87,7 @@ class Recorder:
     def current(self) -> PartStarted | None:
         return self._current
 
-    async def follow(
-        self, want: Recording | None, *, strict: bool
-    ) -> tuple[PartFinished | None, PartStarted | None]:
+    async def follow(self, want: Recording | None, *, strict: bool) -> tuple[PartFinished | None, PartStarted | None]:
         """Start or finish the part file as the space's recording `want` says; what was finished and what
         started. `strict`: the change at hand turns recording on, and is refused (`RecordingUnavailable`) if
         its file cannot be made; otherwise a failed start is logged, and tried again at the next change.

@@ -152,10 +152,10 @@ impl Conn {
                     now = sys::unix_us();
                     arrived = if self.arrived_us != 0 { self.arrived_us.min(now) } else { 0 };
                 }
-                // A stamp before the capture would be on another clock: the read's time stands in.
-                let at = if arrived >= captured_at { arrived } else { now };
-                unstamped += u64::from(at == now && arrived != now);
-                let latency = at.saturating_sub(captured_at);
+                // No stamp (0), or one before the capture (another clock): the read's time stands in.
+                let stamped = arrived >= captured_at;
+                unstamped += u64::from(!stamped);
+                let latency = if stamped { arrived } else { now }.saturating_sub(captured_at);
                 shared.latency.record(latency);
                 shared.read_latency.record(now.saturating_sub(captured_at));
                 late += u64::from(latency > late_after_us);
