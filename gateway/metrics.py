@@ -206,7 +206,9 @@ def _fanout(fanout: Fanout) -> Iterator[Metric]:
                    "events and replies)", [((), s.messages_queued)])  # fmt: skip
     yield _counter("stoa_bytes_sent", "bytes written to client sockets", [((), s.bytes_written)])
     yield _counter("stoa_frames_dropped", "audio messages not sent, by reason: slow_listener (the client read "
-                   "too slowly; its oldest audio went first)", [(("slow_listener",), s.audio_dropped)],
+                   "too slowly; its oldest audio went first), closing (queued when the server closed the "
+                   "connection: its close frame goes first)",
+                   [(("slow_listener",), s.audio_dropped), (("closing",), s.audio_dropped_at_close)],
                    ["reason"])  # fmt: skip
     yield _counter("stoa_connections_failed", "connections the fan-out gave up on, by reason",
                    [(("overflow",), s.overflows), (("write_error",), s.write_errors)], ["reason"])  # fmt: skip

@@ -196,6 +196,10 @@ class FanoutStats:
     def audio_dropped(self) -> int:
         """Audio messages dropped for slow readers."""
     @property
+    def audio_dropped_at_close(self) -> int:
+        """Audio messages still queued, not begun, when ``close`` was called: dropped, so that the
+        close frame queued after them goes out at once."""
+    @property
     def overflows(self) -> int: ...
     @property
     def write_errors(self) -> int: ...

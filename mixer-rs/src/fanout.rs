@@ -54,6 +54,7 @@ struct FanoutStats {
     bytes_written: u64,
     write_calls: u64,
     audio_dropped: u64,
+    audio_dropped_at_close: u64,
     overflows: u64,
     write_errors: u64,
     writer_cpu_ns: u64,
@@ -71,6 +72,7 @@ impl FanoutStats {
             bytes_written,
             write_calls,
             audio_dropped,
+            audio_dropped_at_close,
             overflows,
             write_errors,
             writer_cpu_ns,
@@ -80,7 +82,7 @@ impl FanoutStats {
         format!(
             "FanoutStats(connections={connections}, groups={groups}, messages_queued={messages_queued}, \
              bytes_written={bytes_written}, write_calls={write_calls}, audio_dropped={audio_dropped}, \
-             overflows={overflows}, write_errors={write_errors}, writer_cpu_ns={writer_cpu_ns}, \
+             audio_dropped_at_close={audio_dropped_at_close}, overflows={overflows}, write_errors={write_errors}, writer_cpu_ns={writer_cpu_ns}, \
              writer_busy_ns={writer_busy_ns}, writer_passes={writer_passes})"
         )
     }
@@ -177,6 +179,7 @@ impl Fanout {
             bytes_written,
             write_calls,
             audio_dropped,
+            audio_dropped_at_close,
             overflows,
             write_errors,
             writer_cpu_ns,
@@ -190,6 +193,7 @@ impl Fanout {
             bytes_written,
             write_calls,
             audio_dropped,
+            audio_dropped_at_close,
             overflows,
             write_errors,
             writer_cpu_ns,

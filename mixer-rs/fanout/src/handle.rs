@@ -196,9 +196,10 @@ impl Fanout {
         self.broadcast_as(group, payload, Kind::Control).map(|(_, overflowed)| overflowed)
     }
 
-    /// No more sends to `conn`; it leaves every group now. The writer flushes
-    /// what is queued (for at most `CLOSE_GRACE`), then shuts the socket down
-    /// for writing and closes its duplicate. Idempotent; a no-op if unknown.
+    /// No more sends to `conn`; it leaves every group now. Its queued audio not
+    /// yet begun is dropped (`audio_dropped_at_close`); the writer flushes the
+    /// rest (for at most `CLOSE_GRACE`), then shuts the socket down for writing
+    /// and closes its duplicate. Idempotent; a no-op if unknown.
     pub fn close(&self, conn: u64) {
         if let Some(conn) = self.shared.conn(conn) {
             self.shared.close(&conn);

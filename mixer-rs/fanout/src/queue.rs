@@ -163,6 +163,15 @@ impl OutQueue {
         }
     }
 
+    /// Drops every audio message not yet begun (the connection is closing: what
+    /// follows them, its close frame, should not wait behind stale audio); returns how many.
+    pub fn drop_audio(&mut self) -> usize {
+        let victims =
+            self.segs.iter().skip(self.first_droppable()).filter(|seg| seg.kind == Kind::Audio).count();
+        self.drop_oldest_audio(victims);
+        victims
+    }
+
     /// Forgets everything queued (the connection is gone); returns the bytes dropped.
     pub fn clear(&mut self) -> usize {
         let dropped = self.bytes;
@@ -184,6 +193,20 @@ mod tests {
     /// The first byte of each queued segment, front first.
     fn tags(queue: &OutQueue) -> Vec<u8> {
         queue.segs.iter().map(|s| s.bytes[0]).collect()
+    }
+
+    #[test]
+    fn a_closing_queue_drops_its_unstarted_audio_and_keeps_control() {
+        let mut q = OutQueue::default();
+        q.offer_audio(msg(1, 10), LIMITS);
+        q.offer_audio(msg(2, 10), LIMITS);
+        q.offer_control(msg(3, 10), LIMITS).unwrap();
+        q.offer_audio(msg(4, 10), LIMITS);
+        q.written(4); // the first message is partly written: it must finish
+        assert_eq!(q.drop_audio(), 2);
+        assert_eq!(tags(&q), [1, 3]);
+        assert_eq!(q.bytes(), 16);
+        assert_eq!(q.drop_audio(), 0);
     }
 
     #[test]

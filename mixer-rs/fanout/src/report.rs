@@ -49,6 +49,9 @@ pub struct FanoutStats {
     pub write_calls: u64,
     /// Audio messages dropped for slow readers.
     pub audio_dropped: u64,
+    /// Audio messages still queued, not begun, when their connection was closed: dropped, so
+    /// that the close frame queued after them goes out at once.
+    pub audio_dropped_at_close: u64,
     pub overflows: u64,
     pub write_errors: u64,
     /// CPU time used by the writer thread, as it measured it after its last pass.
@@ -66,6 +69,7 @@ pub(crate) struct Counters {
     pub bytes_written: AtomicU64,
     pub write_calls: AtomicU64,
     pub audio_dropped: AtomicU64,
+    pub audio_dropped_at_close: AtomicU64,
     pub overflows: AtomicU64,
     pub write_errors: AtomicU64,
     pub writer_cpu_ns: AtomicU64,
@@ -90,6 +94,7 @@ impl Counters {
             bytes_written: read(&self.bytes_written),
             write_calls: read(&self.write_calls),
             audio_dropped: read(&self.audio_dropped),
+            audio_dropped_at_close: read(&self.audio_dropped_at_close),
             overflows: read(&self.overflows),
             write_errors: read(&self.write_errors),
             writer_cpu_ns: read(&self.writer_cpu_ns),

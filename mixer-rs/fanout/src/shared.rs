@@ -167,13 +167,17 @@ impl Shared {
         }
     }
 
-    /// Stops sends to `conn` and hands it to the writer to flush and close.
+    /// Stops sends to `conn`, drops its audio not yet begun (the close frame,
+    /// queued last, then follows what is being written), and hands it to the
+    /// writer to flush the rest and close.
     pub fn close(&self, conn: &Arc<Conn>) {
-        let (groups, schedule) = {
+        let (groups, schedule, dropped) = {
             let mut st = conn.lock();
             let Some(groups) = st.begin_close() else { return };
-            (groups, st.schedule())
+            let dropped = st.queue.drop_audio();
+            (groups, st.schedule(), dropped)
         };
+        bump(&self.counters.audio_dropped_at_close, dropped as u64);
         {
             let mut inbox = lock(&self.inbox);
             if schedule {

@@ -1,6 +1,7 @@
-//! How connections end: a close flushes then sends EOF (even after the owner
-//! closed its own descriptor), gives up after the grace period, a reset peer
-//! is noticed and dropped alone, and a shut-down fan-out refuses everything.
+//! How connections end: a close drops its queued audio, flushes the rest,
+//! then sends EOF (even after the owner closed its own descriptor), gives up
+//! after the grace period, a reset peer is noticed and dropped alone, and a
+//! shut-down fan-out refuses everything.
 
 mod common;
 
@@ -161,4 +162,31 @@ fn a_stopped_writer_releases_borrowed_descriptors_and_leaves_them_open() {
     // SAFETY: F_GETFD takes an int descriptor and no pointers.
     let flags = unsafe { libc::fcntl(server_side.as_raw_fd(), libc::F_GETFD) };
     assert!(flags >= 0, "the fan-out closed a descriptor it had only borrowed");
+}
+
+#[test]
+fn a_close_drops_queued_audio_so_that_the_close_frame_goes_at_once() {
+    let fanout = fanout(64 << 20, 4_000);
+    let mut client = clients(&fanout, 1).remove(0);
+    // More audio than loopback buffers hold: much of it is still queued at close.
+    for seq in 0..3_000u32 {
+        fanout.send_audio(client.conn, &numbered(seq, BIG));
+    }
+    assert!(fanout.queued_bytes(client.conn) > 0, "the kernel took it all: send more");
+    assert!(fanout.send(client.conn, b"bye"), "the close frame, as the wire queues it");
+    fanout.close(client.conn);
+    let dropped = fanout.stats().audio_dropped_at_close;
+    assert!(dropped > 0, "the queued audio was dropped");
+    // What the kernel held or the writer had begun, in order; then the close frame; then EOF.
+    let mut arrived = 0u32;
+    loop {
+        let payload = client.read_message();
+        if payload == b"bye" {
+            break;
+        }
+        assert_eq!(seq_of(&payload), arrived);
+        arrived += 1;
+    }
+    assert_eq!(client.read_to_eof(), b"");
+    assert_eq!(u64::from(arrived) + dropped, 3_000, "each message arrived or was counted as dropped");
 }
