@@ -105,6 +105,10 @@ def main() -> None:
             # The same frames when the harness's threads read them (not what `holds` judges: see the docs).
             "p50_at_read_ms": report["latency_at_read_ms"]["p50"],
             "p99_at_read_ms": report["latency_at_read_ms"]["p99"],
+            # Over the whole run: messages read together with a later one of their connection (their
+            # frames' latency overstated, never understated), against the frames received.
+            "restamped_messages": report["listeners"]["restamped"],
+            "frames_received": report["listeners"]["frames"],
             "levels": levels,
             "frames_per_message": args.frames_per_message,
             "frames_per_message_seen": frames_seen(report),

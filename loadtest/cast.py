@@ -20,8 +20,8 @@ import trio
 
 from actors.space import Role
 from gateway.client import connect
+from loadtest import LINGER_US
 from loadtest.accounts import Account
-from loadtest.worker import READ_LINGER_US
 from mixer import PoolStats, SpeakerPool
 
 PoolScript = tuple[list[bytes], list[int], list[int]]
@@ -95,7 +95,7 @@ def _pool(
                 members.append((f"{s}#{account.handle}", account.token, space_ids[s], len(scripts)))
                 scripts.append(space_scripts[i])
     return SpeakerPool(
-        *address, members, scripts, clock_slots=clock_slots, connect_per_s=500.0, linger_us=READ_LINGER_US
+        *address, members, scripts, clock_slots=clock_slots, connect_per_s=500.0, linger_us=LINGER_US
     )
 
 

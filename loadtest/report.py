@@ -99,6 +99,8 @@ def summarise(
             "off_clock": sum(f["off_clock"] for f in finals),
             # Frames whose latency was taken at the harness's read, for want of a kernel arrival stamp.
             "unstamped": sum(f["unstamped"] for f in finals),
+            # Messages read together with a later one of their connection: stamped late, never early.
+            "restamped": sum(f["restamped"] for f in finals),
         },
         "window_s": round(window_s, 2),
         "listener_frames_per_s": round(frames_in_window / window_s) if window_s > 0 else None,

@@ -11,7 +11,7 @@ line a second (`{"tick": ...}`). Lines on its standard input:
   new latency histogram when START changes: the window opens; the same START again closes it at END);
 - `produced SPACE_ID HEX HEX`: the slots of the window the speakers of that space produced, and the
   slots right after one that two of them produced (little-endian bitmaps; `loadtest/coverage.py`).
-When its standard input closes or it gets SIGTERM, it stops the pools and prints `{"final": ...}`:
+When its standard input closes or it gets SIGTERM, it stops the pool and prints `{"final": ...}`:
 every listener's figures, its coverage (slots of the window it heard as real frames among those
 produced), and the latency histogram of the window.
 """
@@ -24,18 +24,15 @@ import sys
 import threading
 import time
 
+from loadtest import LINGER_US
 from mixer import ListenerPool
 
 PERCENTILES = [50.0, 95.0, 99.0, 100.0]
-# After a wait that found data, the pool's thread sleeps this long before it waits again (see
-# `mixer.ListenerPool`): messages arriving meanwhile are read together. Latency is stamped by the
-# kernel at arrival, so this adds to the harness's read delay (`latency_at_read_ms`) only.
-READ_LINGER_US = 2000
 
 
 FIELDS = (
     "connecting", "connected", "joined", "failed", "closed_by_server", "messages", "frames", "lost", "late",
-    "off_clock", "unstamped",
+    "off_clock", "unstamped", "restamped",
 )  # fmt: skip
 
 
@@ -68,7 +65,7 @@ def main(argv: list[str]) -> int:
         spaces += [space_id] * int(count)
     pool = ListenerPool(
         host, int(port), spaces, users, connect_per_s=float(rate), clock_t0_us=int(t0_us), clock_slots=int(slots),
-        linger_us=READ_LINGER_US,
+        linger_us=LINGER_US,
     )  # fmt: skip
     window = (0, 0)
     produced: dict[str, tuple[bytes, bytes]] = {}

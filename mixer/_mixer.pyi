@@ -277,9 +277,10 @@ class Fanout:
         ``KeyError`` for an unknown group.
         """
     def close(self, conn: int) -> None:
-        """No more sends; ``conn`` leaves every group now. The writer flushes what is queued
-        (for at most 2 s), then shuts the socket down for writing (the peer sees EOF) and
-        closes its duplicate. Idempotent; no-op if unknown.
+        """No more sends; ``conn`` leaves every group now. Its queued audio not yet begun is
+        dropped (``audio_dropped_at_close``); the writer flushes the rest (for at most 2 s), then
+        shuts the socket down for writing (the peer sees EOF) and closes its duplicate.
+        Idempotent; no-op if unknown.
         """
     def take_notices(self) -> list[tuple[int, str, int]]:
         """Notices since the last call, as (conn, kind, value):
@@ -352,6 +353,11 @@ class PoolStats:
         """Real frames measured at the pool's read for want of a usable kernel arrival stamp (none, or one
         before the frame's capture): their latency includes the harness's own delay."""
     @property
+    def restamped(self) -> int:
+        """Data messages one read took together with a later one of the same connection: the kernel
+        stamps a read with its last segment's arrival, so their frames' latency is overstated (by at
+        most the time between the two), never understated."""
+    @property
     def sent(self) -> int:
         """A ``SpeakerPool``: audio packets sent."""
     @property
@@ -418,8 +424,10 @@ class ListenerPool:
 
     ``linger_us``: after a wait that found work, the thread sleeps this long before it waits
     again, so that messages arriving meanwhile are read together instead of each waking it (on
-    loopback the server's sending thread runs each wake-up). Latency is unchanged: it is stamped
-    by the kernel at arrival. 0 (the default): no lingering.
+    loopback the server's sending thread runs each wake-up). Latency is still stamped by the kernel
+    at arrival, but two messages of one connection read together both carry the later one's
+    stamp (``PoolStats.restamped``): lingering can overstate latency, never understate it. 0 (the
+    default): no lingering.
 
     With a capture clock (``clock_t0_us``, the run's slot 0 in µs of unix time, and
     ``clock_slots`` slots of 20 ms), each real frame (``captured_at`` not 0) names the slot it

@@ -82,8 +82,9 @@ impl FanoutStats {
         format!(
             "FanoutStats(connections={connections}, groups={groups}, messages_queued={messages_queued}, \
              bytes_written={bytes_written}, write_calls={write_calls}, audio_dropped={audio_dropped}, \
-             audio_dropped_at_close={audio_dropped_at_close}, overflows={overflows}, write_errors={write_errors}, writer_cpu_ns={writer_cpu_ns}, \
-             writer_busy_ns={writer_busy_ns}, writer_passes={writer_passes})"
+             audio_dropped_at_close={audio_dropped_at_close}, overflows={overflows}, \
+             write_errors={write_errors}, writer_cpu_ns={writer_cpu_ns}, writer_busy_ns={writer_busy_ns}, \
+             writer_passes={writer_passes})"
         )
     }
 }

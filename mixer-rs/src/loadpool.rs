@@ -60,6 +60,7 @@ pool_stats!(
     reordered,
     off_clock,
     unstamped,
+    restamped,
     sent,
     late_sends,
     bytes,
@@ -333,7 +334,9 @@ type ScriptArgs = (Vec<Vec<u8>>, Vec<i32>, Vec<u8>);
 #[pymethods]
 impl SpeakerPool {
     #[new]
-    #[pyo3(signature = (host, port, speakers, scripts, *, clock_slots, connect_per_s = 2000.0, linger_us = 0))]
+    #[pyo3(signature = (
+        host, port, speakers, scripts, *, clock_slots, connect_per_s = 2000.0, linger_us = 0,
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,

@@ -1,4 +1,4 @@
-//! Stoa's load-test listener pool: thousands of WebSocket listeners of one space on one thread
+//! Stoa's load-test listener pool: thousands of WebSocket listeners (of one space, or each of its own) on one thread
 //! (epoll), each costing a `recv` and a few dozen instructions per message; or a pool of speakers
 //! that send Opus packets on the run's capture clock. Pure Rust with no
 //! Python; `mixer-rs/src/loadpool.rs` is its binding (`mixer.ListenerPool`).

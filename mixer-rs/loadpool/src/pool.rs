@@ -3,10 +3,12 @@
 //!
 //! The thread's loop, in order: start the connections the ramp-up allows by now; once a second,
 //! end connections that waited too long and sample the thread's CPU clock (every 100 ms); for a
-//! pool of speakers whose clock runs, send every slot now due (`speak`); wait for readiness
-//! (level-triggered epoll, at most 1,024 events a wait, and never past the next slot's due time)
-//! and hand each event to its connection. `stop` sets a flag and wakes the loop through an eventfd; every open WebSocket then
-//! sends a close frame, and the loop ends when all are closed or after 2 s.
+//! pool of speakers whose clock runs, send every slot now due (`speak`); if the last wait found work
+//! (and not a full batch), linger (`PoolConfig::linger_us`, never past the next slot's due time);
+//! wait for readiness (level-triggered epoll, at most 1,024 events a wait, and never past the next
+//! slot's due time) and hand each event to its connection. `stop` sets a flag and wakes the loop
+//! through an eventfd; every open WebSocket then sends a close frame, and the loop ends when all
+//! are closed or after 2 s.
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -59,8 +61,9 @@ pub struct PoolConfig {
     /// speaker's next slot) before it waits again. Arrivals meanwhile queue in their sockets,
     /// read together by the next wait, instead of each waking the thread: on loopback the
     /// server's sending thread runs the wake-up (an inter-processor interrupt in a VM), so a
-    /// harness woken for every message costs the server it measures. Latency is unchanged (the
-    /// kernel stamps arrival); reads come up to this much later.
+    /// harness woken for every message costs the server it measures. Latency is still the kernel's
+    /// arrival stamp, but a read that takes two messages of one connection stamps both with the
+    /// later one's arrival (`PoolStats::restamped`): lingering can overstate latency, never understate it.
     pub linger_us: u64,
 }
 
@@ -356,14 +359,17 @@ fn run(mut env: Env, control: &Control, addr: SocketAddr, rate: f64, linger: Dur
         } else {
             IDLE_WAIT
         };
+        // The linger's ceiling: the wait's, or the next slot's due time to the µs (the wait rounds up).
+        let mut nap_ceiling = wait;
         if stop_deadline.is_none()
             && let Some(t0_us) = env.shared.pace.running()
         {
             let until_next_us = speak(&mut env, &mut conns, t0_us, &mut next_slot);
             wait = wait.min(Duration::from_millis(until_next_us.div_ceil(1000)));
+            nap_ceiling = wait.min(Duration::from_micros(until_next_us));
         }
         if found_work && stop_deadline.is_none() && !linger.is_zero() {
-            let nap = linger.min(wait);
+            let nap = linger.min(nap_ceiling);
             std::thread::sleep(nap);
             wait -= nap;
         }
@@ -374,7 +380,8 @@ fn run(mut env: Env, control: &Control, addr: SocketAddr, rate: f64, linger: Dur
                 break;
             }
         };
-        found_work = ready > 0;
+        // A full batch: more is ready now, so no lingering before the next wait.
+        found_work = ready > 0 && ready < events.len();
         for event in &events[..ready] {
             let (token, flags) = (event.u64, event.events);
             if token == WAKE_TOKEN {

@@ -110,6 +110,10 @@ pub struct PoolStats {
     /// Real frames measured at the harness's read for want of a usable kernel arrival stamp (none,
     /// or one before the frame's capture): their latency counts the harness's own delay.
     pub unstamped: u64,
+    /// Data messages that one read took together with a later one of the same connection: the
+    /// kernel stamps a read with its last segment's arrival, so their frames' latency is
+    /// overstated (by at most the time between the two arrivals), never understated.
+    pub restamped: u64,
     /// Speakers: audio packets sent.
     pub sent: u64,
     /// Speakers: packets of the window sent more than `LATE_SEND_US` after their slot was due (the
@@ -165,6 +169,7 @@ pub(crate) struct Counters {
     pub reordered: AtomicU64,
     pub off_clock: AtomicU64,
     pub unstamped: AtomicU64,
+    pub restamped: AtomicU64,
     pub sent: AtomicU64,
     pub late_sends: AtomicU64,
     pub bytes: AtomicU64,
@@ -301,6 +306,7 @@ impl Shared {
             reordered: get(&c.reordered),
             off_clock: get(&c.off_clock),
             unstamped: get(&c.unstamped),
+            restamped: get(&c.restamped),
             sent: get(&c.sent),
             late_sends: get(&c.late_sends),
             bytes: get(&c.bytes),

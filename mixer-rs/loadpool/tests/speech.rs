@@ -154,6 +154,38 @@ fn a_slot_between_consecutive_ticks_counts_only_after_an_overlap() {
 }
 
 #[test]
+fn each_listener_is_counted_against_its_own_spaces_maps() {
+    let server = FakeServer::start();
+    let t0 = now_us() - 100 * SLOT_US;
+    let spaces = vec!["s1".to_string(), "s2".to_string()];
+    let pool =
+        Pool::start(PoolConfig { spaces, ..config(server.port, &["ann", "bob"], t0, Vec::new()) }).unwrap();
+    let mut peers: Vec<(Peer, String)> = (0..2)
+        .map(|_| {
+            let (mut peer, user, _) = server.accept_joining();
+            peer.send_message(&joined(1));
+            (peer, user)
+        })
+        .collect();
+    peers.sort_by(|a, b| a.1.cmp(&b.1));
+    wait_until("joined", || pool.stats().joined == 2);
+    let slot = |k: u64| t0 + k * SLOT_US;
+    // Ann hears slots 1, 2 and 3; Bob 1 and 3 on consecutive ticks: slot 2 between them counts
+    // only where the `after_overlap` he is given has it.
+    peers[0].0.send_message(&audio(&[(1, slot(1)), (2, slot(2)), (3, slot(3))]));
+    peers[1].0.send_message(&audio(&[(1, slot(1)), (2, slot(3))]));
+    wait_until("every frame counted", || pool.stats().frames == 5);
+    let (s1, s2) = ([0b0110u64], [0b1110u64]); // produced: s1 slots 1-2, s2 slots 1-3
+    let (no_overlap, overlap_at_1) = ([0u64], [0b0100u64]);
+    assert_eq!(pool.coverage_each((0, 500), &[&s1, &s2], &[&no_overlap, &no_overlap]), [2, 2]);
+    assert_eq!(pool.coverage_each((0, 500), &[&s1, &s2], &[&no_overlap, &overlap_at_1]), [2, 3]);
+    assert_eq!(pool.coverage_each((0, 500), &[&s2, &s1], &[&overlap_at_1, &no_overlap]), [3, 1]);
+    let heard = pool.heard_maps_each(&[&no_overlap, &overlap_at_1]);
+    assert_eq!((heard[0][0], heard[1][0]), (0b1110, 0b1110));
+    pool.stop();
+}
+
+#[test]
 fn a_listener_that_never_joined_heard_nothing() {
     let pool = Pool::start(config(1, &["gone"], now_us(), Vec::new())).unwrap();
     wait_until("failed", || pool.stats().failed == 1);

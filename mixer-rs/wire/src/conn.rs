@@ -278,7 +278,7 @@ impl Conn {
     }
 
     /// The connection is over: the owner is told (if it knows it), the
-    /// fan-out flushes what it holds and sends FIN; the reader retires it.
+    /// fan-out drops its queued audio, flushes the rest and sends FIN; the reader retires it.
     pub fn finish(&mut self, ctx: &mut Ctx, code: u16, reason: &str) {
         if self.phase == Phase::Done {
             return;

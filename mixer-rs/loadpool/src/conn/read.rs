@@ -51,9 +51,13 @@ impl Conn {
                 }
             }
         }
+        let mut data_frames = 0u64;
         while matches!(self.phase, Phase::Joining | Phase::Joined | Phase::Closing) {
             match inbox.next_frame() {
-                Ok(Some((header, payload))) => self.on_frame(env, header, inbox.payload(payload)),
+                Ok(Some((header, payload))) => {
+                    data_frames += u64::from(matches!(header.opcode, ws::OP_BINARY | ws::OP_TEXT));
+                    self.on_frame(env, header, inbox.payload(payload));
+                }
                 Ok(None) => break,
                 Err(InboxError::Frame(e)) => {
                     self.fail(env, &format!("protocol error: {e}"), Some(1002));
@@ -65,6 +69,8 @@ impl Conn {
                 }
             }
         }
+        // All but the last message this read completed carry a later segment's stamp.
+        bump(&env.shared.counters.restamped, data_frames.saturating_sub(1));
         if self.phase != Phase::Done {
             inbox.compact();
             self.inbox = inbox;
