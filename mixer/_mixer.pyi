@@ -355,8 +355,9 @@ class PoolStats:
     @property
     def restamped(self) -> int:
         """Data messages one read took together with a later one of the same connection: the kernel
-        stamps a read with its last segment's arrival, so their frames' latency is overstated (by at
-        most the time between the two), never understated."""
+        stamps a read with its last segment's arrival, so these may carry a later stamp than their
+        own (not if the server wrote both in one send). An upper bound on the messages whose
+        latency is overstated; latency is never understated."""
     @property
     def sent(self) -> int:
         """A ``SpeakerPool``: audio packets sent."""

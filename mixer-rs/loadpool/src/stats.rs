@@ -111,8 +111,9 @@ pub struct PoolStats {
     /// or one before the frame's capture): their latency counts the harness's own delay.
     pub unstamped: u64,
     /// Data messages that one read took together with a later one of the same connection: the
-    /// kernel stamps a read with its last segment's arrival, so their frames' latency is
-    /// overstated (by at most the time between the two arrivals), never understated.
+    /// kernel stamps a read with its last segment's arrival, so these may carry a later stamp than
+    /// their own (not if the server wrote both in one send: they arrived together). An upper bound
+    /// on the messages whose latency is overstated (by at most the time to the later arrival).
     pub restamped: u64,
     /// Speakers: audio packets sent.
     pub sent: u64,
