@@ -202,8 +202,17 @@ impl Fanout {
     /// and closes its duplicate. Idempotent; a no-op if unknown.
     pub fn close(&self, conn: u64) {
         if let Some(conn) = self.shared.conn(conn) {
-            self.shared.close(&conn);
+            self.shared.close(&conn, None);
         }
+    }
+
+    /// `close`, with `last` (already framed: a WebSocket close frame) queued as
+    /// the last message, after the queued audio is dropped and in the same
+    /// critical section, so that nothing broadcast meanwhile can follow it.
+    /// False if `conn` is unknown or already closing, or if `last` did not fit
+    /// (the connection is closed without it).
+    pub fn close_with(&self, conn: u64, last: &[u8]) -> bool {
+        self.shared.conn(conn).is_some_and(|conn| self.shared.close(&conn, Some(Arc::from(last))))
     }
 
     /// Notices since the last call: "lagging" ones first, then overflows and

@@ -167,17 +167,26 @@ impl Shared {
         }
     }
 
-    /// Stops sends to `conn`, drops its audio not yet begun (the close frame,
-    /// queued last, then follows what is being written), and hands it to the
-    /// writer to flush the rest and close.
-    pub fn close(&self, conn: &Arc<Conn>) {
-        let (groups, schedule, dropped) = {
+    /// Stops sends to `conn`, drops its audio not yet begun, queues `last` (a
+    /// close frame) behind what is being written, and hands it to the writer to
+    /// flush and close. All under the connection's lock, so nothing can be
+    /// queued between `last` and the close. False if `last` could not be queued
+    /// (no room for it: the connection closes all the same) or `conn` was
+    /// already closing.
+    pub fn close(&self, conn: &Arc<Conn>, last: Option<Arc<[u8]>>) -> bool {
+        let has_last = last.is_some();
+        let (groups, schedule, dropped, queued) = {
             let mut st = conn.lock();
-            let Some(groups) = st.begin_close() else { return };
+            if st.closing {
+                return false;
+            }
             let dropped = st.queue.drop_audio();
-            (groups, st.schedule(), dropped)
+            let queued = last.is_none_or(|bytes| st.queue.offer_control(bytes, self.limits).is_ok());
+            let groups = st.begin_close().unwrap_or_default();
+            (groups, st.schedule(), dropped, queued)
         };
         bump(&self.counters.audio_dropped_at_close, dropped as u64);
+        bump(&self.counters.messages_queued, u64::from(has_last && queued));
         {
             let mut inbox = lock(&self.inbox);
             if schedule {
@@ -187,6 +196,7 @@ impl Shared {
         }
         self.leave_groups(conn.id, &groups);
         self.wake_writer();
+        queued
     }
 
     pub fn leave_groups(&self, conn: u64, groups: &[u64]) {

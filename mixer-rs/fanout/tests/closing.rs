@@ -173,8 +173,10 @@ fn a_close_drops_queued_audio_so_that_the_close_frame_goes_at_once() {
         fanout.send_audio(client.conn, &numbered(seq, BIG));
     }
     assert!(fanout.queued_bytes(client.conn) > 0, "the kernel took it all: send more");
-    assert!(fanout.send(client.conn, b"bye"), "the close frame, as the wire queues it");
-    fanout.close(client.conn);
+    // Already framed, as the wire's close frame is (here a binary message, for `read_message`).
+    assert!(fanout.close_with(client.conn, &[0x82, 3, b'b', b'y', b'e']), "queued last");
+    assert!(!fanout.send(client.conn, b"late") && !fanout.close_with(client.conn, &[0x82, 0]));
+    fanout.send_audio(client.conn, &numbered(9_999, BIG)); // ignored: nothing follows the close frame
     let dropped = fanout.stats().audio_dropped_at_close;
     assert!(dropped > 0, "the queued audio was dropped");
     // What the kernel held or the writer had begun, in order; then the close frame; then EOF.

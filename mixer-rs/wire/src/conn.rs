@@ -257,8 +257,8 @@ impl Conn {
     pub fn close(&mut self, ctx: &mut Ctx, code: u16, reason: &str) {
         match self.phase {
             Phase::Open => {
-                if ctx.fanout.send_raw(self.id, &frames::close_frame(code, reason)) {
-                    ctx.fanout.close(self.id);
+                // One step: no broadcast can slip audio in between the frame and the close.
+                if ctx.fanout.close_with(self.id, &frames::close_frame(code, reason)) {
                     let deadline = Instant::now() + ctx.config.close_timeout;
                     self.phase = Phase::Closing { deadline, code, reason: reason.to_owned() };
                 } else {
