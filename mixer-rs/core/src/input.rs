@@ -157,9 +157,10 @@ impl Input {
         if let Some((last, _)) = codecs.pending.take() {
             codecs.fall_behind(last); // last tick's packet, never needed
         }
-        // Quiet: a DTX packet, or one whose level says it is under the gate's threshold.
-        let quiet = |f: &Frame| {
-            f.packet.len() <= DTX_MAX_BYTES || f.level.is_some_and(|l| -f32::from(l) < silence_dbfs as f32)
+        // Quiet: a DTX packet, or one whose level says the gate would not let it through.
+        let quiet = |f: &Frame| match f.level {
+            Some(level) => !is_loud(f.packet.len(), -f32::from(level), silence_dbfs),
+            None => f.packet.len() <= DTX_MAX_BYTES,
         };
         if let Some(skipped) = self.queue.trim(quiet) {
             counters.drop(DropReason::Skipped, 1);
