@@ -188,8 +188,10 @@ impl Engine {
         // 1 and 2: play and gate every input.
         let mut levels = Vec::new();
         self.talkers.clear();
+        // Someone played within their hangover: a talk spurt that starts now waits a tick (`Input::play`).
+        let prefill = self.inputs.values().any(Input::has_codecs);
         for (&id, input) in &mut self.inputs {
-            let (level, frame) = match input.play(self.hangover_ticks, self.silence_dbfs, counters) {
+            let (level, frame) = match input.play(self.hangover_ticks, self.silence_dbfs, prefill, counters) {
                 Voice::Idle => {
                     // Keeps counting the hold, which is time since the last loud frame.
                     input.gate.update(LEVEL_FLOOR_DBFS as f32, false, self.hold_ticks);

@@ -52,6 +52,8 @@ pub(crate) struct Input {
     /// The last 16 checks, newest in the lowest bit: 1 for a packet quieter than said. Kept
     /// across talk spurts (the codecs are not), so going quiet does not clear the evidence.
     checks: u16,
+    /// This talk spurt's first packet has waited its tick (`play`'s `prefill`).
+    held: bool,
 }
 
 /// Packets decoded, before one that is needed, after a run that was not (see the module's notes): a
@@ -117,6 +119,7 @@ impl Input {
             gate: Gate::new(),
             levels_trusted: true,
             checks: 0,
+            held: false,
         }
     }
 
@@ -132,10 +135,31 @@ impl Input {
     /// inside the hangover, else nothing. A packet with a level is only
     /// checked, and its samples are made by `samples` if the tick needs them;
     /// any other voice is in `samples()` on return.
-    pub(crate) fn play(&mut self, hangover_ticks: u32, silence_dbfs: i32, counters: &Counters) -> Voice {
+    ///
+    /// `prefill`: the mixer already plays someone else, so this tick came at
+    /// no particular time after a talk spurt's first packet, perhaps a fraction
+    /// of a millisecond after it. Played at once, that packet would leave the
+    /// next one no margin: a little jitter, and it misses its tick (a frame of
+    /// concealment in the first words, and the spurt a frame late from there).
+    /// So the first packet then waits one tick (unless the second is already
+    /// here), as a quiet space's first talker waits for the tick a wake-up
+    /// schedules one frame later: every packet of the spurt then has a frame
+    /// of cushion.
+    pub(crate) fn play(
+        &mut self,
+        hangover_ticks: u32,
+        silence_dbfs: i32,
+        prefill: bool,
+        counters: &Counters,
+    ) -> Voice {
         if !self.is_active(hangover_ticks) {
             self.since_real = None;
             self.voice = None; // idle: the codecs go until the next packet
+            self.held = false;
+            return Voice::Idle;
+        }
+        if self.voice.is_none() && prefill && !self.held && self.queue.len() < 2 {
+            self.held = true;
             return Voice::Idle;
         }
         if self.voice.is_none() {

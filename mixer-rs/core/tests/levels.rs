@@ -35,7 +35,9 @@ fn levels_of(packets: &[Vec<u8>]) -> Vec<u8> {
         .collect()
 }
 
-/// A talks alone for `alone` ticks, then B joins for `together`; with levels or without.
+/// A talks alone for `alone` ticks, then B joins for `together`; with levels or without. B's packets
+/// come a tick ahead: a talk spurt's first packet waits a tick while someone else talks
+/// (`Input::play`'s prefill), so B plays from tick `alone` on.
 fn conversation(levels: bool, alone: usize, together: usize) -> (Vec<TickOutput>, mixer_core::MixerStats) {
     let a = tone_packets(440.0, alone + together);
     let b = tone_packets(1_000.0, together);
@@ -45,8 +47,8 @@ fn conversation(levels: bool, alone: usize, together: usize) -> (Vec<TickOutput>
     for tick in 0..alone + together {
         let level = |l: &[u8], i: usize| levels.then(|| l[i]);
         mixer.push(A, with_level(tick as u64, &a[tick], level(&la, tick))).unwrap();
-        if tick >= alone {
-            let i = tick - alone;
+        if tick + 1 >= alone && tick + 1 < alone + together {
+            let i = tick + 1 - alone;
             mixer.push(B, with_level(i as u64, &b[i], level(&lb, i))).unwrap();
         }
         outs.push(mixer.tick().unwrap());

@@ -51,9 +51,49 @@ fn two_speakers_are_mixed_with_one_minus_each() {
     assert_eq!(out.kind, TickKind::Mixed);
     assert!(out.shared.is_some());
     assert_eq!(out.mixed, vec![1, 3]);
-    assert_eq!(out.minus, vec![(1, a[0].clone()), (3, b[0].clone())], "each hears the other's packet as it came");
+    assert_eq!(
+        out.minus,
+        vec![(1, a[0].clone()), (3, b[0].clone())],
+        "each hears the other's packet as it came"
+    );
     assert_eq!(out.captured_at, frame(5, &b[0]).captured_at, "the oldest capture in the mix");
     assert_eq!(mixer.stats().encodes, 1, "the shared mix alone is encoded");
+}
+
+#[test]
+fn a_talker_who_starts_while_another_talks_waits_a_tick_and_so_rides_out_jitter() {
+    // 2's packets each come just after the tick meant for them (a fraction of a millisecond of
+    // jitter), the first excepted. Played at once, its first packet would leave the second no margin.
+    let play = |prefilled: bool| {
+        let mixer = mixer_with(&[1, 2], 5);
+        let (a, b) = (tone_packets(440.0, 12), tone_packets(1_000.0, 8));
+        let mut outs = Vec::new();
+        for seq in 0..12u64 {
+            if prefilled || seq >= 3 {
+                mixer.push(1, frame(seq, &a[seq as usize])).unwrap();
+            }
+            if seq == 3 {
+                mixer.push(2, frame(0, &b[0])).unwrap(); // in time for tick 3
+            }
+            outs.push(mixer.tick().unwrap());
+            if (4..11).contains(&seq) {
+                mixer.push(2, frame(seq - 3, &b[seq as usize - 3])).unwrap(); // just after tick `seq`
+            }
+        }
+        (outs, mixer.stats().concealed)
+    };
+    let (outs, concealed) = play(true);
+    assert_eq!(outs[3].mixed, vec![1], "2's first packet waits a tick");
+    assert!(outs[3].levels.iter().all(|&(id, _)| id != 2), "and plays nothing meanwhile");
+    for (tick, out) in outs.iter().enumerate().take(11).skip(4) {
+        assert_eq!(out.mixed, vec![1, 2], "tick {tick}: from the next tick on, every packet of 2's in time");
+    }
+    assert_eq!(concealed, 0, "no frame of 2's was missing at its tick");
+    // Alone in a quiet mixer, a talker's first packet plays at once (the tick a wake-up schedules
+    // one frame later is its wait), and so, here, 2's too, with 1 starting beside it.
+    let (outs, concealed) = play(false);
+    assert_eq!(outs[3].mixed, vec![1, 2]);
+    assert!(concealed > 0, "without the wait a packet just after its tick is concealed: {concealed}");
 }
 
 #[test]
