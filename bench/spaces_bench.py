@@ -2,7 +2,7 @@
 overlap, as people do; the host is one of them) and 50 listeners, one machine holds.
 
     python -m bench.spaces_bench [--spaces 25,50,100,200] [--listeners 50] [--duration 20] [--frames-per-message auto]
-                                 [--levels on|off|on,off]
+                                 [--levels on|off|on,off] [--phases 0]
 
 Each size is a `stoa load --speech conversation` run with a server started for it. A size **holds** when
 every listener planned heard at least 99.9% of what was said in the window (coverage, docs/operations.md)
@@ -13,6 +13,12 @@ speakers (one thread for the hosts, one for the other speakers) and listeners (o
 process, docs/operations.md) use CPU the server would otherwise have; the report gives the harness's CPU
 beside the server's, and the machine's load average before each run (other work on a shared machine
 shows there).
+
+Each space's conversation starts at its own point of the loop (`--phases 0`), as unrelated
+conversations do: their overlaps, which cost the server a decode per voice and an encode per tick
+where a lone talker costs nothing, then come at any time. `--phases N` puts the spaces in N groups
+that talk, overlap and pause on the same ticks (200 spaces, 4 groups: 50 overlaps begin on one tick),
+the worst case of the same load.
 
 The speakers send each packet's `level` (docs/protocol.md, `audio`), as the web and Python clients do, so
 the server decodes only the packets it mixes (`--levels off`: none sent, every packet decoded, as a client
@@ -64,6 +70,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--frames-per-message", default="auto", help='"auto" (the server\'s default) or 1 to 10')
     parser.add_argument("--levels", default="on", help='"on", "off", or "on,off" (both, side by side)')
+    parser.add_argument(
+        "--phases", type=int, default=0, help="0: each conversation on its own timing; N: spaces in N lockstep groups"
+    )
     parser.add_argument("--results", default="spaces.json", help="file name under bench/results/")
     args = parser.parse_args()
     rows = []
@@ -84,6 +93,7 @@ def main() -> None:
             frames_per_message="auto" if args.frames_per_message == "auto" else int(args.frames_per_message),
             sample=0,
             levels=levels,
+            phases=args.phases,
             during_window=thread_cores(args.duration - 1.0, threads),
             out=RESULTS / f"spaces-{spaces}",
             quiet=True,
@@ -110,6 +120,7 @@ def main() -> None:
             "restamped_messages": report["listeners"]["restamped"],
             "frames_received": report["listeners"]["frames"],
             "levels": levels,
+            "phases": args.phases,
             "frames_per_message": args.frames_per_message,
             "frames_per_message_seen": frames_seen(report),
             "server_cores": server.get("cpu_cores"),
@@ -117,6 +128,7 @@ def main() -> None:
             # The server's counters over the window: the writer's busy share (1.0: saturated) and pass.
             "fanout_writer": server.get("fanout_writer"),
             "ticks_skipped": server.get("ticks_skipped"),
+            "concealed_frames": server.get("concealed_frames"),
             "speaker_packets_dropped": server.get("speaker_packets_dropped"),
             # The wire's reader per speaker packet: its CPU over the packets the scripts send in that time.
             "wire_us_per_packet": round(threads.get("stoa-wire", 0.0) * 1e6 / (spaces * packets_per_slot * 50), 2),

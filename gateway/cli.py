@@ -184,6 +184,13 @@ def _add_load_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
         "turns on recorded speech), or a 48 kHz mono 16-bit WAV file",
     )
     ld.add_argument(
+        "--phases",
+        type=int,
+        default=0,
+        help="with --speech conversation: 0 (default), each space's conversation starts at its own point of "
+        "the loop; N, the spaces form N groups that talk, overlap and pause on the same ticks",
+    )
+    ld.add_argument(
         "--no-levels",
         dest="levels",
         action="store_false",
@@ -223,6 +230,7 @@ def _load(args: argparse.Namespace) -> int:
         sample=args.sample,
         speech=args.speech,
         levels=args.levels,
+        phases=args.phases,
         out=args.out,
     )
     report = trio.run(run, config)

@@ -36,12 +36,11 @@ from loadtest.cast import Cast, PoolScript, end_spaces, open_cast, produced, spe
 from loadtest.monitor import scrape, usage
 from loadtest.report import summarise, write_plot
 from loadtest.sample import SampleListener
-from loadtest.speech import Script, conversation
+from loadtest.speech import Script, conversation, rotated
 
 MAX_LISTENERS_PER_PROCESS = 6000  # well under the 20,000 open files a process may have here
 UNLIMITED = ["--rate-limits", "off", "--max-connections-per-address", "0"]  # for the server started here
 SLOT_S = 0.020
-PHASES = 4  # conversations start at this many points of their loop, spread over the spaces
 
 
 @dataclass
@@ -63,6 +62,9 @@ class LoadConfig:
     sample: int = 2  # Python listeners that decode and check the audio (space 0; tones only)
     speech: str = "tones"  # "tones" (a tone each), "conversation" (3 voices taking turns), or a WAV file
     levels: bool = True  # speakers send each packet's level (`audio`'s `level`), as the web and Python clients do
+    # With `speech="conversation"`: the points of the loop the spaces' conversations start at, spread evenly
+    # over it (space s at point s mod phases). 0: one per space, each conversation on its own timing.
+    phases: int = 0
     out: Path = Path("load-results")
     quiet: bool = False
     # Started (in the harness's nursery) when the window opens: a test injects a fault there.
@@ -96,8 +98,14 @@ def scripts(config: LoadConfig) -> list[list[PoolScript]]:
     if config.speech == "conversation":
         if config.speakers != 3:
             raise ValueError("a conversation has 3 speakers")
-        phases = [[leveled(s) for s in conversation(phase * 600)] for phase in range(PHASES)]
-        return [phases[s % PHASES] for s in range(config.spaces)]
+        # Each space starts its conversation at its own point of the loop, spread evenly over it, so
+        # that spaces talk, overlap and pause independently, as unrelated conversations do; `phases`
+        # puts them in that many groups that do all of it on the same ticks.
+        base = [leveled(s) for s in conversation()]
+        length, groups = len(base[0][1]), config.phases or config.spaces
+        starts = [(s % groups) * length // groups for s in range(config.spaces)]
+        phased = {shift: [(p, rotated(plan, shift), lv) for p, plan, lv in base] for shift in set(starts)}
+        return [phased[shift] for shift in starts]
     wav = None if config.speech == "tones" else Path(config.speech)
     voices = [leveled(continuous(speaker_packets(i, wav))) for i in range(config.speakers)]
     return [voices for _ in range(config.spaces)]

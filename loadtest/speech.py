@@ -83,8 +83,13 @@ def conversation(phase: int = 0) -> list[Script]:
                 raise ValueError("a speaker's turns overlap")
             plan[start + i] = len(own)
             own.append(packet)
-    shift = phase % length
-    return [(own, plan[shift:] + plan[:shift]) for own, plan in scripts]
+    return [(own, rotated(plan, phase)) for own, plan in scripts]
+
+
+def rotated(plan: list[int], shift: int) -> list[int]:
+    """A speaker's plan started `shift` slots into its loop (and round again)."""
+    shift %= len(plan)
+    return plan[shift:] + plan[:shift]
 
 
 def talking(scripts: list[Script]) -> float:
@@ -93,4 +98,4 @@ def talking(scripts: list[Script]) -> float:
     return sum(any(p[k] >= 0 for p in plans) for k in range(len(plans[0]))) / len(plans[0])
 
 
-__all__ = ["Script", "conversation", "ogg_packets", "sentence", "talking"]
+__all__ = ["Script", "conversation", "ogg_packets", "rotated", "sentence", "talking"]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.speech import SPEECH, VOICED_DBFS, conversation, level_dbfs, ogg_packets, sentence, talking
+from loadtest.run import LoadConfig, scripts
+from loadtest.speech import SPEECH, VOICED_DBFS, conversation, level_dbfs, ogg_packets, rotated, sentence, talking
 from mixer import Decoder
 
 HOLD_TICKS = 10  # the server's gate keeps a talker this many ticks after its last loud frame
@@ -52,6 +53,19 @@ def test_a_phase_rotates_the_loop() -> None:
     base, shifted = conversation(0), conversation(600)
     for (_, a), (_, b) in zip(base, shifted, strict=True):
         assert b == a[600:] + a[:600]
+
+
+def test_each_space_talks_on_its_own_timing_unless_phases_puts_them_in_lockstep() -> None:
+    base = conversation()
+    length = len(base[0][1])
+    own = scripts(LoadConfig(spaces=8, speech="conversation", levels=False))
+    for s, space in enumerate(own):
+        for (packets, plan, levels), (want_packets, want_plan) in zip(space, base, strict=True):
+            assert packets == want_packets and levels == []
+            assert plan == rotated(want_plan, s * length // 8), f"space {s} starts {s}/8 of the loop in"
+    grouped = scripts(LoadConfig(spaces=8, speech="conversation", levels=False, phases=2))
+    assert [grouped[s][0][1] for s in range(8)] == [own[s % 2 * 4][0][1] for s in range(8)]
+    assert grouped[0][0][1] != grouped[1][0][1], "two groups, half a loop apart"
 
 
 def test_a_file_that_is_not_ogg_is_refused(tmp_path: Path) -> None:
