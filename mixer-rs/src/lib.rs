@@ -165,6 +165,7 @@ struct MixerStats {
     dropped_skipped: u64,
     packets_late: u64,
     concealed: u64,
+    concealed_gaps: u64,
     decode_errors: u64,
     encodes: u64,
     decodes: u64,
@@ -184,6 +185,7 @@ impl MixerStats {
             dropped_skipped,
             packets_late,
             concealed,
+            concealed_gaps,
             decode_errors,
             encodes,
             decodes,
@@ -193,7 +195,7 @@ impl MixerStats {
             "MixerStats(ticks={ticks}, packets_in={packets_in}, packets_dropped={packets_dropped}, \
              dropped_no_input={dropped_no_input}, dropped_overflow={dropped_overflow}, \
              dropped_removed={dropped_removed}, dropped_skipped={dropped_skipped}, \
-             packets_late={packets_late}, concealed={concealed}, \
+             packets_late={packets_late}, concealed={concealed}, concealed_gaps={concealed_gaps}, \
              decode_errors={decode_errors}, encodes={encodes}, decodes={decodes}, \
              packets_with_level={packets_with_level})"
         )
@@ -271,7 +273,10 @@ impl Mixer {
         let id = int_arg(py, input_id, "input_id")?;
         let level = match level {
             Some(level) if !(0..=127).contains(&level) => {
-                return Err(raise(py, mc::MixerError::BadArgument { name: "level", reason: "must be 0..=127" }));
+                return Err(raise(
+                    py,
+                    mc::MixerError::BadArgument { name: "level", reason: "must be 0..=127" },
+                ));
             }
             level => level.map(|l| l as u8),
         };
@@ -280,6 +285,7 @@ impl Mixer {
             captured_at: int_arg(py, captured_at, "captured_at")?,
             packet: packet.to_vec(),
             level,
+            arrived_at: None, // stamped by the mixer
         };
         self.inner.push(id, frame).map_err(|e| raise(py, e))
     }
@@ -306,6 +312,7 @@ impl Mixer {
             dropped_skipped,
             packets_late,
             concealed,
+            concealed_gaps,
             decode_errors,
             encodes,
             decodes,
@@ -321,6 +328,7 @@ impl Mixer {
             dropped_skipped,
             packets_late,
             concealed,
+            concealed_gaps,
             decode_errors,
             encodes,
             decodes,

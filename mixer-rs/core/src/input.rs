@@ -18,10 +18,11 @@
 //! packet without a level is decoded at once, as every packet used to be.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use crate::codec::{Decoder, Encoder, Pcm, is_one_frame};
 use crate::gate::{DTX_MAX_BYTES, Gate, is_loud, level_dbfs};
-use crate::output::{Counters, DropReason};
+use crate::output::{Counters, DropReason, bump};
 use crate::queue::{Frame, JitterQueue, Offer};
 use crate::{FRAME_SAMPLES, MixerError};
 
@@ -55,6 +56,11 @@ pub(crate) struct Input {
     /// This talk spurt's first packet has waited its tick (`play`'s `prefill`).
     held: bool,
 }
+
+/// A talk spurt's first packet that came this recently before its tick, while the mixer plays someone
+/// else, waits a tick (`Input::play`): every packet of the spurt then has at least half a frame of
+/// margin before its tick, and the queue no more than a frame more than it needs.
+pub const PREFILL_WITHIN: Duration = Duration::from_millis(10);
 
 /// Packets decoded, before one that is needed, after a run that was not (see the module's notes): a
 /// reset decoder warmed up on 1, 2 or 3 packets is 16, 29 or 63 dB from continuous decoding (`tests/levels.rs`).
@@ -141,10 +147,13 @@ impl Input {
     /// of a millisecond after it. Played at once, that packet would leave the
     /// next one no margin: a little jitter, and it misses its tick (a frame of
     /// concealment in the first words, and the spurt a frame late from there).
-    /// So the first packet then waits one tick (unless the second is already
-    /// here), as a quiet space's first talker waits for the tick a wake-up
-    /// schedules one frame later: every packet of the spurt then has a frame
-    /// of cushion.
+    /// So a first packet that came less than `PREFILL_WITHIN` (half a frame)
+    /// ago waits one tick (unless the second is already here), as a quiet
+    /// space's first talker waits for the tick a wake-up schedules one frame
+    /// later. Waiting whatever the time would hold a packet that came just
+    /// after the last tick a whole frame more: the queue then stands a frame
+    /// deeper than it needs, as soon as ticks run a little late, until it is
+    /// trimmed (a packet not heard).
     pub(crate) fn play(
         &mut self,
         hangover_ticks: u32,
@@ -158,7 +167,13 @@ impl Input {
             self.held = false;
             return Voice::Idle;
         }
-        if self.voice.is_none() && prefill && !self.held && self.queue.len() < 2 {
+        let recent = |f: &Frame| f.arrived_at.is_none_or(|at| at.elapsed() < PREFILL_WITHIN);
+        if self.voice.is_none()
+            && prefill
+            && !self.held
+            && self.queue.len() < 2
+            && self.queue.front().is_some_and(recent)
+        {
             self.held = true;
             return Voice::Idle;
         }
@@ -192,6 +207,8 @@ impl Input {
             codecs.fall_behind(skipped.packet);
         }
         if let Some(frame) = self.queue.pop() {
+            // The ticks concealed since this spurt's last real packet were a gap in it.
+            bump(&counters.concealed_gaps, u64::from(self.since_real.unwrap_or(0)));
             if let Some(level) = frame.level.filter(|_| self.levels_trusted && is_one_frame(&frame.packet)) {
                 let level = -f32::from(level);
                 codecs.pending = Some((frame.packet.clone(), level));
@@ -253,6 +270,7 @@ impl Input {
     /// Drops its codecs (the mixer is quiet: this input is idle too).
     pub(crate) fn release(&mut self) {
         self.voice = None;
+        self.held = false;
     }
 
     /// Whether it holds codec state (it played within its hangover).

@@ -26,6 +26,7 @@ pub use codec::{
 };
 pub use error::MixerError;
 pub use gate::{DTX_MAX_BYTES, LEVEL_FLOOR_DBFS, MAX_MIXED_LIMIT};
+pub use input::PREFILL_WITHIN;
 pub use mixer::{MAX_QUEUE_LIMIT, Mixer, MixerConfig};
 pub use output::{MixerStats, RecordFrame, TickKind, TickOutput};
 pub use queue::Frame;

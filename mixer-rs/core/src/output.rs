@@ -88,6 +88,10 @@ pub struct MixerStats {
     /// Frames of loss concealment played (hangover or undecodable packet),
     /// whether or not the mix took them.
     pub concealed: u64,
+    /// Of those, the frames a later packet of the same talk spurt ended: packets missing (lost, late
+    /// for their tick, or undecodable) while the talker went on. The rest are hangovers, after the
+    /// last packet of a spurt.
+    pub concealed_gaps: u64,
     pub decode_errors: u64,
     /// Opus encodes performed (shared, mix-minus, and the recording's own mix).
     pub encodes: u64,
@@ -109,6 +113,7 @@ pub(crate) struct Counters {
     pub(crate) dropped_skipped: AtomicU64,
     pub(crate) packets_late: AtomicU64,
     pub(crate) concealed: AtomicU64,
+    pub(crate) concealed_gaps: AtomicU64,
     pub(crate) decode_errors: AtomicU64,
     pub(crate) encodes: AtomicU64,
     pub(crate) decodes: AtomicU64,
@@ -158,6 +163,7 @@ impl Counters {
             dropped_skipped: get(&self.dropped_skipped),
             packets_late: get(&self.packets_late),
             concealed: get(&self.concealed),
+            concealed_gaps: get(&self.concealed_gaps),
             decode_errors: get(&self.decode_errors),
             encodes: get(&self.encodes),
             decodes: get(&self.decodes),

@@ -2,6 +2,7 @@
 //! seq-ordered queue an input keeps them in until its tick plays them.
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 /// One Opus packet from a sender: the bytes, the sender's packet counter and
 /// when it was captured (µs, on the sender's clock; the mixer only compares them).
@@ -14,12 +15,14 @@ pub struct Frame {
     /// 6464's audio level, −dBov (0 full scale, 127 for −127 dBov or quieter).
     /// With it the mixer decodes the packet only to mix it with other voices.
     pub level: Option<u8>,
+    /// When the mixer took it (`Mixer::push` stamps it; `None` before).
+    pub arrived_at: Option<Instant>,
 }
 
 impl Frame {
     /// A frame without a level: the mixer decodes it to measure it.
     pub fn new(seq: u64, captured_at: u64, packet: Vec<u8>) -> Self {
-        Self { seq, captured_at, packet, level: None }
+        Self { seq, captured_at, packet, level: None, arrived_at: None }
     }
 }
 
@@ -80,6 +83,11 @@ impl JitterQueue {
                 }
             }
         }
+    }
+
+    /// The lowest-seq frame, the next to play.
+    pub fn front(&self) -> Option<&Frame> {
+        self.frames.front()
     }
 
     /// Takes the lowest-seq frame; from then on its seq and any lower are late.

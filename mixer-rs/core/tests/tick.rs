@@ -80,7 +80,9 @@ fn a_talker_who_starts_while_another_talks_waits_a_tick_and_so_rides_out_jitter(
                 mixer.push(2, frame(seq - 3, &b[seq as usize - 3])).unwrap(); // just after tick `seq`
             }
         }
-        (outs, mixer.stats().concealed)
+        let stats = mixer.stats();
+        assert_eq!(stats.concealed_gaps, stats.concealed, "no spurt ended: every concealed frame is a gap");
+        (outs, stats.concealed)
     };
     let (outs, concealed) = play(true);
     assert_eq!(outs[3].mixed, vec![1], "2's first packet waits a tick");
@@ -94,6 +96,40 @@ fn a_talker_who_starts_while_another_talks_waits_a_tick_and_so_rides_out_jitter(
     let (outs, concealed) = play(false);
     assert_eq!(outs[3].mixed, vec![1, 2]);
     assert!(concealed > 0, "without the wait a packet just after its tick is concealed: {concealed}");
+}
+
+#[test]
+fn a_first_packet_that_has_waited_half_a_frame_already_plays_at_once() {
+    let mixer = mixer_with(&[1, 2], 5);
+    let (a, b) = (tone_packets(440.0, 4), tone_packets(1_000.0, 4));
+    for seq in 0..2u64 {
+        mixer.push(1, frame(seq, &a[seq as usize])).unwrap();
+        mixer.tick().unwrap();
+    }
+    mixer.push(1, frame(2, &a[2])).unwrap();
+    mixer.push(2, frame(0, &b[0])).unwrap();
+    std::thread::sleep(mixer_core::PREFILL_WITHIN);
+    let out = mixer.tick().unwrap();
+    assert_eq!(out.mixed, vec![1, 2], "it has the margin a wait would give");
+}
+
+#[test]
+fn a_gap_in_a_spurt_is_counted_apart_from_the_hangover_after_it() {
+    let mixer = mixer_with(&[1], 5);
+    let a = tone_packets(440.0, 10);
+    for seq in [0u64, 1, 2, 5, 6] {
+        mixer.push(1, frame(seq, &a[seq as usize])).unwrap();
+        mixer.tick().unwrap();
+        if seq == 2 {
+            mixer.tick().unwrap(); // 3 and 4 missing: two frames concealed, then 5 plays
+            mixer.tick().unwrap();
+        }
+    }
+    for _ in 0..10 {
+        mixer.tick().unwrap(); // the hangover: 5 frames concealed, then idle
+    }
+    let stats = mixer.stats();
+    assert_eq!((stats.concealed_gaps, stats.concealed), (2, 2 + 5));
 }
 
 #[test]
