@@ -16,7 +16,7 @@ shows there).
 
 Each space's conversation starts at its own point of the loop (`--phases 0`), as unrelated
 conversations do: their overlaps, which cost the server a decode per voice and an encode per tick
-where a lone talker costs nothing, then come at any time. `--phases N` puts the spaces in N groups
+where a lone talker who sends levels costs nothing, then come at any time. `--phases N` puts the spaces in N groups
 that talk, overlap and pause on the same ticks (200 spaces, 4 groups: 50 overlaps begin on one tick),
 the worst case of the same load.
 
@@ -128,6 +128,9 @@ def main() -> None:
             # The server's counters over the window: the writer's busy share (1.0: saturated) and pass.
             "fanout_writer": server.get("fanout_writer"),
             "ticks_skipped": server.get("ticks_skipped"),
+            # Frames of loss concealment inside a talk spurt (a packet missing while its speaker talked on:
+            # heard as a glitch), and all of them (with each spurt's hangover, up to 5 frames).
+            "concealed_gap_frames": server.get("concealed_gap_frames"),
             "concealed_frames": server.get("concealed_frames"),
             "speaker_packets_dropped": server.get("speaker_packets_dropped"),
             # The wire's reader per speaker packet: its CPU over the packets the scripts send in that time.

@@ -194,6 +194,8 @@ def _audio(gw: Gateway) -> Iterator[Metric]:
                    dropped, ["reason"])  # fmt: skip
     yield _counter("stoa_concealed_frames", "frames of loss concealment played for missing packets",
                    [((), audio.concealed)])  # fmt: skip
+    yield _counter("stoa_concealed_gap_frames", "of those, the frames inside a talk spurt (not the hangover after it)",
+                   [((), audio.concealed_gaps)])  # fmt: skip
     yield _counter("stoa_speaker_packets_with_level", "speakers' packets accepted that came with their level",
                    [((), audio.with_level)])  # fmt: skip
     yield _counter("stoa_speaker_packets_decoded", "speakers' packets the mixers decoded (those with a level: only "

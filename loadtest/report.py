@@ -18,8 +18,8 @@ HARNESS_FAULT_LAG_MS = 100.0
 def server_counters(before: dict[str, float], after: dict[str, float], window_s: float) -> dict[str, object]:
     """What the server's own counters (`monitor.scrape`) say of the window: the fan-out writer's share of the
     wall time in passes (`busy`: 1.0 is saturated), its CPU (cores), its average pass (a message waits up to
-    one), the ticks late and skipped, the frames of loss concealment the mixers played for a talker's
-    missing packet, and the speakers' packets dropped by reason."""
+    one), the ticks late and skipped, the frames of loss concealment the mixers played (all, and those inside a
+    talk spurt, for a packet missing while its speaker talked on), and the speakers' packets dropped by reason."""
 
     def moved(name: str) -> float:
         return after.get(name, 0.0) - before.get(name, 0.0)
@@ -34,6 +34,7 @@ def server_counters(before: dict[str, float], after: dict[str, float], window_s:
         "ticks_late": int(moved("stoa_mixer_ticks_late_total")),
         "ticks_skipped": int(moved("stoa_mixer_ticks_skipped_total")),
         "concealed_frames": int(moved("stoa_concealed_frames_total")),
+        "concealed_gap_frames": int(moved("stoa_concealed_gap_frames_total")),
         "speaker_packets_dropped": {
             name.removeprefix("dropped_"): int(moved(name)) for name in sorted(after) if name.startswith("dropped_")
         },

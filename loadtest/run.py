@@ -98,6 +98,8 @@ def scripts(config: LoadConfig) -> list[list[PoolScript]]:
     if config.speech == "conversation":
         if config.speakers != 3:
             raise ValueError("a conversation has 3 speakers")
+        if config.phases < 0:
+            raise ValueError("phases must be 0 (one per space) or more")
         # Each space starts its conversation at its own point of the loop, spread evenly over it, so
         # that spaces talk, overlap and pause independently, as unrelated conversations do; `phases`
         # puts them in that many groups that do all of it on the same ticks.

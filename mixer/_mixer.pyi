@@ -115,6 +115,10 @@ class MixerStats:
     def concealed(self) -> int:
         """Frames of loss concealment played (hangover or undecodable packet), mixed or not."""
     @property
+    def concealed_gaps(self) -> int:
+        """Of `concealed`, the frames a later packet of the same talk spurt ended: packets lost, late for their tick
+        or undecodable while the talker went on (the rest are the hangover after a spurt's last packet)."""
+    @property
     def decode_errors(self) -> int: ...
     @property
     def encodes(self) -> int:

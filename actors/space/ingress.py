@@ -44,6 +44,9 @@ class AudioStats:
     after 25 ticks of that, any after 100."""
     concealed: int = 0
     """Frames of loss concealment played in place of a missing packet."""
+    concealed_gaps: int = 0
+    """Of those, the frames a later packet of the same talk spurt ended (packets lost, late for their tick or
+    undecodable while the talker went on); the rest are the hangover after a spurt's last packet."""
     with_level: int = 0
     """Accepted packets that came with the sender's level (`audio`'s `level`)."""
     decoded: int = 0
@@ -148,6 +151,7 @@ class AudioIngress:
             dropped_removed=m.dropped_removed,
             dropped_skipped=m.dropped_skipped,
             concealed=m.concealed,
+            concealed_gaps=m.concealed_gaps,
             with_level=m.packets_with_level,
             decoded=m.decodes,
         )

@@ -66,6 +66,8 @@ def test_each_space_talks_on_its_own_timing_unless_phases_puts_them_in_lockstep(
     grouped = scripts(LoadConfig(spaces=8, speech="conversation", levels=False, phases=2))
     assert [grouped[s][0][1] for s in range(8)] == [own[s % 2 * 4][0][1] for s in range(8)]
     assert grouped[0][0][1] != grouped[1][0][1], "two groups, half a loop apart"
+    with pytest.raises(ValueError, match="phases"):
+        scripts(LoadConfig(spaces=8, speech="conversation", phases=-1))
 
 
 def test_a_file_that_is_not_ogg_is_refused(tmp_path: Path) -> None:
