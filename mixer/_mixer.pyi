@@ -117,7 +117,8 @@ class MixerStats:
     @property
     def concealed_gaps(self) -> int:
         """Of `concealed`, the frames a later packet of the same talk spurt ended: packets lost, late for their tick
-        or undecodable while the talker went on (the rest are the hangover after a spurt's last packet)."""
+        or undecodable while the talker went on, or a pause shorter than the hangover by a sender that sends nothing
+        while silent (the rest are the hangover after a spurt's last packet)."""
     @property
     def decode_errors(self) -> int: ...
     @property

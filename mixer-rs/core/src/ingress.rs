@@ -3,7 +3,6 @@
 //! running tick's decode and encode. The tick drains it in one go at its start.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::time::Instant;
 
 use crate::input::Input;
 use crate::queue::Frame;
@@ -92,11 +91,10 @@ impl Ingress {
         self.consents.insert(id, consent);
     }
 
-    pub(crate) fn push(&mut self, id: u64, mut frame: Frame) -> Accepted {
+    pub(crate) fn push(&mut self, id: u64, frame: Frame) -> Accepted {
         if !self.members.contains(&id) {
             return Accepted::Unknown;
         }
-        frame.arrived_at = Some(Instant::now());
         let queue = self.packets.entry(id).or_default();
         queue.push_back(frame);
         if queue.len() > self.cap_per_input {

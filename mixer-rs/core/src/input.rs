@@ -55,6 +55,9 @@ pub(crate) struct Input {
     checks: u16,
     /// This talk spurt's first packet has waited its tick (`play`'s `prefill`).
     held: bool,
+    /// Frames concealed since the last packet taken from the queue: a gap in the spurt once
+    /// the next is taken (`Counters::concealed_gaps`); forgotten when the input goes idle.
+    unplayed: u32,
 }
 
 /// A talk spurt's first packet that came this recently before its tick, while the mixer plays someone
@@ -126,6 +129,7 @@ impl Input {
             levels_trusted: true,
             checks: 0,
             held: false,
+            unplayed: 0,
         }
     }
 
@@ -165,6 +169,7 @@ impl Input {
             self.since_real = None;
             self.voice = None; // idle: the codecs go until the next packet
             self.held = false;
+            self.unplayed = 0; // a hangover, not a gap
             return Voice::Idle;
         }
         let recent = |f: &Frame| f.arrived_at.is_none_or(|at| at.elapsed() < PREFILL_WITHIN);
@@ -207,8 +212,8 @@ impl Input {
             codecs.fall_behind(skipped.packet);
         }
         if let Some(frame) = self.queue.pop() {
-            // The ticks concealed since this spurt's last real packet were a gap in it.
-            bump(&counters.concealed_gaps, u64::from(self.since_real.unwrap_or(0)));
+            // The frames concealed since the last packet taken were a gap in this spurt.
+            bump(&counters.concealed_gaps, u64::from(std::mem::take(&mut self.unplayed)));
             if let Some(level) = frame.level.filter(|_| self.levels_trusted && is_one_frame(&frame.packet)) {
                 let level = -f32::from(level);
                 codecs.pending = Some((frame.packet.clone(), level));
@@ -221,11 +226,13 @@ impl Input {
                 return Voice::Real { level: level_dbfs(&codecs.pcm), frame };
             }
             self.since_real = self.since_real.map(|n| n.saturating_add(1));
+            self.unplayed += 1;
             codecs.conceal();
             return Voice::Concealed { decode_error: true, level: level_dbfs(&codecs.pcm) };
         }
         // Inside the hangover (`is_active` above): conceal the missing packet.
         self.since_real = self.since_real.map(|n| n + 1);
+        self.unplayed += 1;
         codecs.catch_up();
         codecs.conceal();
         Voice::Concealed { decode_error: false, level: level_dbfs(&codecs.pcm) }
@@ -270,7 +277,9 @@ impl Input {
     /// Drops its codecs (the mixer is quiet: this input is idle too).
     pub(crate) fn release(&mut self) {
         self.voice = None;
+        self.since_real = None;
         self.held = false;
+        self.unplayed = 0;
     }
 
     /// Whether it holds codec state (it played within its hangover).

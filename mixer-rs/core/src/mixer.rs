@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use crate::engine::Engine;
 use crate::gate::{LEVEL_FLOOR_DBFS, MAX_MIXED_LIMIT};
@@ -138,10 +139,11 @@ impl Mixer {
     ///
     /// Refuses a packet over `MAX_PACKET_BYTES` before looking at anything
     /// else; returns false (and drops the packet) when `id` is not an input.
-    pub fn push(&self, id: u64, frame: Frame) -> Result<bool, MixerError> {
+    pub fn push(&self, id: u64, mut frame: Frame) -> Result<bool, MixerError> {
         if frame.packet.len() > MAX_PACKET_BYTES {
             return Err(MixerError::PacketTooLarge { len: frame.packet.len() });
         }
+        frame.arrived_at.get_or_insert_with(Instant::now);
         let leveled = frame.level.is_some();
         let accepted = lock(&self.ingress).push(id, frame);
         match accepted {

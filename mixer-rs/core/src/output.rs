@@ -89,8 +89,9 @@ pub struct MixerStats {
     /// whether or not the mix took them.
     pub concealed: u64,
     /// Of those, the frames a later packet of the same talk spurt ended: packets missing (lost, late
-    /// for their tick, or undecodable) while the talker went on. The rest are hangovers, after the
-    /// last packet of a spurt.
+    /// for their tick, or undecodable) while the talker went on, or the pauses shorter than the
+    /// hangover of a sender that sends nothing while silent. The rest are hangovers, after the last
+    /// packet of a spurt.
     pub concealed_gaps: u64,
     pub decode_errors: u64,
     /// Opus encodes performed (shared, mix-minus, and the recording's own mix).

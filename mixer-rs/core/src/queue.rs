@@ -15,7 +15,7 @@ pub struct Frame {
     /// 6464's audio level, −dBov (0 full scale, 127 for −127 dBov or quieter).
     /// With it the mixer decodes the packet only to mix it with other voices.
     pub level: Option<u8>,
-    /// When the mixer took it (`Mixer::push` stamps it; `None` before).
+    /// When the mixer took it: `Mixer::push` stamps a frame that has no time yet (a test may give one).
     pub arrived_at: Option<Instant>,
 }
 

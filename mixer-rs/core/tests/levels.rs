@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{decode_stream, frame, power_at, sine_frame, tone_packets};
+use common::{arriving, decode_stream, frame, power_at, sine_frame, tone_packets};
 use mixer_core::{Decoder, Encoder, FRAME_SAMPLES, Frame, Mixer, MixerConfig, TickKind, TickOutput};
 
 const A: u64 = 1;
@@ -20,6 +20,11 @@ fn mixer() -> Mixer {
 
 fn with_level(seq: u64, packet: &[u8], level: Option<u8>) -> Frame {
     Frame { level, ..frame(seq, packet) }
+}
+
+/// `with_level`, come just before the next tick (`common::arriving`).
+fn arriving_with_level(seq: u64, packet: &[u8], level: Option<u8>) -> Frame {
+    Frame { level, ..arriving(seq, packet) }
 }
 
 /// The RFC 6464 level of a packet, measured by decoding it on its own stream's decoder.
@@ -50,7 +55,8 @@ fn conversation(levels: bool, alone: usize, together: usize) -> (Vec<TickOutput>
         mixer.push(A, with_level(tick as u64, &a[tick], level(&la, tick))).unwrap();
         if tick + 1 >= alone && tick + 1 < alone + together {
             let i = tick + 1 - alone;
-            mixer.push(B, with_level(i as u64, &b[i], level(&lb, i))).unwrap();
+            let make = if i == 0 { arriving_with_level } else { with_level };
+            mixer.push(B, make(i as u64, &b[i], level(&lb, i))).unwrap();
         }
         outs.push(mixer.tick().unwrap());
     }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{db_ratio, decode_stream, frame, tone_packets};
+use common::{arriving, db_ratio, decode_stream, frame, tone_packets};
 use mixer_core::{Mixer, MixerConfig, TickKind};
 
 fn mixer_with(inputs: &[u64], hangover_ticks: u32) -> Mixer {
@@ -73,7 +73,7 @@ fn a_talker_who_starts_while_another_talks_waits_a_tick_and_so_rides_out_jitter(
                 mixer.push(1, frame(seq, &a[seq as usize])).unwrap();
             }
             if seq == 3 {
-                mixer.push(2, frame(0, &b[0])).unwrap(); // in time for tick 3
+                mixer.push(2, arriving(0, &b[0])).unwrap(); // in time for tick 3
             }
             outs.push(mixer.tick().unwrap());
             if (4..11).contains(&seq) {
@@ -111,6 +111,40 @@ fn a_first_packet_that_has_waited_half_a_frame_already_plays_at_once() {
     std::thread::sleep(mixer_core::PREFILL_WITHIN);
     let out = mixer.tick().unwrap();
     assert_eq!(out.mixed, vec![1, 2], "it has the margin a wait would give");
+}
+
+#[test]
+fn a_hangover_before_a_quiet_spell_is_not_a_gap_when_the_talker_comes_back() {
+    let mixer = mixer_with(&[1], 5);
+    let a = tone_packets(440.0, 4);
+    for seq in 0..2u64 {
+        mixer.push(1, frame(seq, &a[seq as usize])).unwrap();
+        mixer.tick().unwrap();
+    }
+    for _ in 0..5 {
+        mixer.tick().unwrap(); // the hangover; then the mixer is quiet, and its space stops ticking
+    }
+    assert!(!mixer.is_active());
+    mixer.push(1, frame(2, &a[2])).unwrap(); // the same talker, a while later
+    mixer.tick().unwrap();
+    let stats = mixer.stats();
+    assert_eq!((stats.concealed_gaps, stats.concealed), (0, 5));
+}
+
+#[test]
+fn undecodable_packets_are_each_one_frame_of_a_gap() {
+    let mixer = mixer_with(&[1], 5);
+    let a = tone_packets(440.0, 4);
+    mixer.push(1, frame(0, &a[0])).unwrap();
+    mixer.tick().unwrap();
+    for seq in [1u64, 2] {
+        mixer.push(1, frame(seq, &[0x03])).unwrap();
+        mixer.tick().unwrap();
+    }
+    mixer.push(1, frame(3, &a[3])).unwrap();
+    mixer.tick().unwrap();
+    let stats = mixer.stats();
+    assert_eq!((stats.decode_errors, stats.concealed, stats.concealed_gaps), (2, 2, 2));
 }
 
 #[test]

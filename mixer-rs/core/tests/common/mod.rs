@@ -54,6 +54,15 @@ pub fn frame(seq: u64, packet: &[u8]) -> Frame {
     Frame::new(seq, 1_000_000 + seq * 20_000, packet.to_vec())
 }
 
+/// `frame`, as if it had come just before the next tick however slowly the test runs (stamped a minute
+/// ahead: `Instant::elapsed` is then 0), so that a talk spurt's first packet waits for certain.
+pub fn arriving(seq: u64, packet: &[u8]) -> Frame {
+    Frame {
+        arrived_at: Some(std::time::Instant::now() + std::time::Duration::from_secs(60)),
+        ..frame(seq, packet)
+    }
+}
+
 /// Decodes a stream as a listener would: one decoder, `None` for a missing packet.
 pub fn decode_stream<'a>(packets: impl IntoIterator<Item = Option<&'a [u8]>>) -> Vec<i16> {
     let mut decoder = Decoder::new().unwrap();
