@@ -140,8 +140,9 @@ impl Engine {
     //   1. Each input plays: its next queued packet; or loss concealment while
     //      inside its hangover, or for a packet that fails to decode; or
     //      nothing, once idle, or while a talk spurt's first packet, come just
-    //      before this tick while others play, waits a tick (`Input::play`). A packet without the sender's level is decoded
-    //      now (even when it is silent or left out, so its decoder's state
+    //      before this tick while others play, waits a tick (`Input::play`).
+    //      A packet without the sender's level is decoded now (even when it
+    //      is silent or left out, so its decoder's state
     //      stays continuous); one with a level is checked, and decoded in step
     //      3 only if it is mixed with other voices (`input.rs`: the packets not
     //      decoded before it are decoded first, so its decoder's state is as if
