@@ -2,7 +2,7 @@
 overlap, as people do; the host is one of them) and 50 listeners, one machine holds.
 
     python -m bench.spaces_bench [--spaces 25,50,100,200] [--listeners 50] [--duration 20] [--frames-per-message auto]
-                                 [--levels on|off|on,off] [--phases 0]
+                                 [--levels on|off|on,off] [--phases 0] [--realtime-reader on|off|on,off]
 
 Each size is a `stoa load --speech conversation` run with a server started for it. A size **holds** when
 every listener planned heard at least 99.9% of what was said in the window (coverage, docs/operations.md)
@@ -23,6 +23,10 @@ the worst case of the same load.
 The speakers send each packet's `level` (docs/protocol.md, `audio`), as the web and Python clients do, so
 the server decodes only the packets it mixes (`--levels off`: none sent, every packet decoded, as a client
 that does not measure its microphone; `on,off` runs both for each size, one after the other).
+
+The server's reader thread asks to run first, as `stoa serve` does by default (`--realtime-reader on`,
+docs/operations.md, The reader's scheduling); `off` runs it as any thread, `on,off` both, one after the
+other (within each size and `--levels` choice).
 """
 
 from __future__ import annotations
@@ -73,14 +77,16 @@ def main() -> None:
     parser.add_argument(
         "--phases", type=int, default=0, help="0: each conversation on its own timing; N: spaces in N lockstep groups"
     )
+    parser.add_argument("--realtime-reader", default="on", help='"on", "off", or "on,off" (the server\'s setting)')
     parser.add_argument("--results", default="spaces.json", help="file name under bench/results/")
     args = parser.parse_args()
     rows = []
     sizes, choices = map(int, args.spaces.split(",")), args.levels.split(",")
     script = conversation()
     packets_per_slot = sum(len(packets) for packets, _ in script) / len(script[0][1])  # a space's, on average
-    runs = [(spaces, levels == "on") for spaces in sizes for levels in choices]
-    for spaces, levels in runs:
+    readers = args.realtime_reader.split(",")
+    runs = [(spaces, levels == "on", reader) for spaces in sizes for levels in choices for reader in readers]
+    for spaces, levels, reader in runs:
         load, cpu_before, started = round(os.getloadavg()[0], 2), children_cpu_s(), time.monotonic()
         threads: dict[str, float] = {}
         config = LoadConfig(
@@ -95,6 +101,7 @@ def main() -> None:
             levels=levels,
             phases=args.phases,
             during_window=thread_cores(args.duration - 1.0, threads),
+            server_args=["--realtime-reader", reader],
             out=RESULTS / f"spaces-{spaces}",
             quiet=True,
         )
@@ -138,6 +145,7 @@ def main() -> None:
             "harness_and_server_cores_whole_run": round(whole, 2),
             "harness_fault": report["speakers"]["harness_fault"],
             "speakers_scheduling": report["speakers"]["scheduling"],
+            "reader_scheduling": server.get("reader_scheduling"),  # the server's reader thread (its metrics)
             "load_average_before": load,
             "holds": holds,
         })  # fmt: skip

@@ -249,6 +249,8 @@ def _wire(wire: Wire) -> Iterator[Metric]:
     yield _counter("stoa_wire_bytes_read", "bytes read from client sockets", [((), s.bytes_read)])
     yield _counter("stoa_wire_reader_cpu_seconds", "CPU time of the Rust reader thread",
                    [((), s.reader_cpu_ns / 1e9)])  # fmt: skip
+    yield _gauge("stoa_wire_reader_scheduling", "1 for how the Rust reader thread runs: realtime (SCHED_FIFO), "
+                 "nice (-10) or normal", [((wire.scheduling(),), 1)], ["policy"])  # fmt: skip
 
 
 def _le(bound: float) -> str:

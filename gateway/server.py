@@ -80,6 +80,8 @@ class GatewayConfig:
     max_audio_messages: int = 64
     sndbuf: int | None = None
     """SO_SNDBUF of client sockets (Rust transport); None leaves the kernel's autotuning."""
+    realtime_reader: bool = True
+    """The Rust reader thread asks to run first (`mixer.Wire`'s `realtime`; docs/operations.md)."""
     limits: LimitSettings = field(default_factory=LimitSettings)
     abandon_after_s: float = ABANDON_AFTER_S
     """A live space whose host and co-hosts have all been gone this long ends with reason `abandoned`."""
@@ -367,7 +369,9 @@ async def serve(
                         directory.tick_pool,
                         max_message_bytes=p.MAX_MESSAGE_BYTES,
                         sndbuf=config.sndbuf,
+                        realtime=config.realtime_reader,
                     )
+                    log.info("reader thread scheduling: %s", wire.scheduling())  # realtime, nice or normal
                 finally:
                     for listener in listeners:  # the wire serves its own duplicates
                         listener.close()

@@ -48,6 +48,7 @@ WATCHED = (
     "stoa_concealed_gap_frames_total",
 )  # fmt: skip
 DROPPED = "stoa_speaker_packets_dropped_total"
+READER = "stoa_wire_reader_scheduling"
 
 
 def scrape(url: str) -> dict[str, float]:
@@ -62,4 +63,6 @@ def scrape(url: str) -> dict[str, float]:
                 out[sample.name] = sample.value
             elif sample.name == DROPPED:
                 out[f"dropped_{sample.labels['reason']}"] = sample.value
+            elif sample.name == READER:
+                out[f"reader_{sample.labels['policy']}"] = sample.value
     return out

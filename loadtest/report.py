@@ -19,7 +19,8 @@ def server_counters(before: dict[str, float], after: dict[str, float], window_s:
     """What the server's own counters (`monitor.scrape`) say of the window: the fan-out writer's share of the
     wall time in passes (`busy`: 1.0 is saturated), its CPU (cores), its average pass (a message waits up to
     one), the ticks late and skipped, the frames of loss concealment the mixers played (all, and those inside a
-    talk spurt, for a packet missing while its speaker talked on), and the speakers' packets dropped by reason."""
+    talk spurt, for a packet missing while its speaker talked on), the speakers' packets dropped by reason, and
+    how the server's reader thread was scheduled (docs/operations.md)."""
 
     def moved(name: str) -> float:
         return after.get(name, 0.0) - before.get(name, 0.0)
@@ -38,6 +39,7 @@ def server_counters(before: dict[str, float], after: dict[str, float], window_s:
         "speaker_packets_dropped": {
             name.removeprefix("dropped_"): int(moved(name)) for name in sorted(after) if name.startswith("dropped_")
         },
+        "reader_scheduling": next((name.removeprefix("reader_") for name in after if name.startswith("reader_")), None),
     }
 
 

@@ -809,7 +809,11 @@ class Wire:
     The gateway waits until ``fileno()`` is readable and takes the events: an "opened" connection is
     answered with ``accept`` or ``refuse``; each of its "message" events is acknowledged with ``taken`` once
     handled (at ``max_pending_messages`` not taken, the wire stops reading that socket); "closed" ends it.
-    Call ``shutdown`` after ``Fanout.shutdown``."""
+    Call ``shutdown`` after ``Fanout.shutdown``.
+
+    ``realtime``: the reader thread asks to run as soon as it wakes (SCHED_FIFO at the lowest real-time
+    priority where the process may, else nice -10), so that speakers' packets reach their mixers before
+    their tick on a machine whose cores are all busy; ``scheduling()`` says what it got."""
 
     def __new__(
         cls,
@@ -820,7 +824,10 @@ class Wire:
         max_message_bytes: int = 65536,
         sndbuf: int | None = None,
         max_pending_messages: int = 8,
+        realtime: bool = False,
     ) -> Self: ...
+    def scheduling(self) -> Literal["realtime", "nice", "normal"]:
+        """How the reader thread runs: what ``realtime`` asked for and the system allowed."""
     def fileno(self) -> int: ...
     def take_events(self) -> list[WireEvent]: ...
     def accept(self, conn: int) -> None: ...

@@ -51,6 +51,7 @@ def gateway_config(settings: Settings) -> GatewayConfig:
             listeners_per_frame=server.listeners_per_frame,
         ),
         sndbuf=server.sndbuf,
+        realtime_reader=server.realtime_reader,
         limits=LimitSettings(
             enabled=settings.limits.rate_limits,
             max_connections_per_address=settings.limits.max_connections_per_address,

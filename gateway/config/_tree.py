@@ -137,6 +137,13 @@ class ServerSettings:
         unit="bytes",
         example="65536",
     )
+    realtime_reader: bool = setting(
+        True,
+        "the Rust reader thread (every client byte; speakers' audio into the mixers) asks to run as soon as it "
+        "wakes: SCHED_FIFO at the lowest real-time priority where allowed, else nice -10 (docs/operations.md, "
+        "The reader's scheduling); off: as any thread",
+        flag="--realtime-reader",
+    )
 
 
 @dataclass(frozen=True)

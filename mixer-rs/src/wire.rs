@@ -89,7 +89,8 @@ struct Wire {
 #[pymethods]
 impl Wire {
     #[new]
-    #[pyo3(signature = (listener_fds, fanout, pool, *, max_message_bytes = 65_536, sndbuf = None, max_pending_messages = 8))]
+    #[pyo3(signature = (listener_fds, fanout, pool, *, max_message_bytes = 65_536, sndbuf = None, max_pending_messages = 8, realtime = false))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         listener_fds: Vec<i32>,
@@ -98,17 +99,24 @@ impl Wire {
         max_message_bytes: i128,
         sndbuf: Option<i128>,
         max_pending_messages: i128,
+        realtime: bool,
     ) -> PyResult<Self> {
         let config = wi::WireConfig {
             max_message_bytes: int_arg(py, max_message_bytes, "max_message_bytes")?,
             max_pending_messages: int_arg(py, max_pending_messages, "max_pending_messages")?,
             sndbuf: sndbuf.map(|value| int_arg(py, value, "sndbuf")).transpose()?,
+            realtime,
             ..wi::WireConfig::default()
         };
         let inner =
             wi::Wire::new(&listener_fds, Arc::clone(&fanout.inner), pool.inner.speaker_routes(), config)
                 .map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(Self { inner })
+    }
+
+    /// How the reader thread runs: "realtime" (SCHED_FIFO), "nice" (nice -10) or "normal".
+    fn scheduling(&self) -> &'static str {
+        self.inner.scheduling().as_str()
     }
 
     /// Readable while events wait.

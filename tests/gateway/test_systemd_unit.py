@@ -34,6 +34,14 @@ def test_the_unit_is_hardened_with_only_the_data_folder_writable() -> None:
     assert "--data /var/lib/stoa" in d["ExecStart"][0]
 
 
+def test_the_unit_lets_the_reader_thread_run_first_and_nothing_else_of_the_kind() -> None:
+    """`server.realtime_reader` (on by default) needs SCHED_FIFO at priority 1, and nothing more."""
+    d = directives()
+    assert d["LimitRTPRIO"] == ["1"] and d["RestrictRealtime"] == ["no"]
+    assert d["SystemCallFilter"][-1].split() == ["sched_setscheduler", "setpriority"], "let back in, after @resources"
+    assert d["SystemCallErrorNumber"] == ["EPERM"], "a forbidden call fails, and the reader runs as any thread"
+
+
 def test_the_unit_runs_a_command_stoa_serve_accepts(tmp_path: Path) -> None:
     command = directives()["ExecStart"][0].split()
     assert command[1:3] == ["serve", "--config"]

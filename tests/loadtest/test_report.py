@@ -25,6 +25,7 @@ def test_the_counters_are_what_moved_over_the_window() -> None:
         "stoa_concealed_gap_frames_total": 10.0,
         "dropped_skipped": 4.0,
         "dropped_overflow": 0.0,
+        "reader_realtime": 1.0,
     }
     assert server_counters(before, after, window_s=20.0) == {
         "fanout_writer": {"busy": 0.5, "cpu_cores": 0.3, "pass_ms": 5.0},
@@ -33,4 +34,5 @@ def test_the_counters_are_what_moved_over_the_window() -> None:
         "concealed_frames": 60,
         "concealed_gap_frames": 3,
         "speaker_packets_dropped": {"overflow": 0, "skipped": 3},
+        "reader_scheduling": "realtime",
     }

@@ -124,3 +124,21 @@ pub fn set_int_option(
     })?;
     Ok(())
 }
+
+/// Asks the scheduler to run the calling thread as soon as it wakes: SCHED_FIFO at the lowest
+/// real-time priority (with SCHED_RESET_ON_FORK) where the process may (root, CAP_SYS_NICE or an
+/// RLIMIT_RTPRIO), else nice -10 (CAP_SYS_NICE, or RLIMIT_NICE), else nothing.
+pub fn run_first() -> crate::Scheduling {
+    let lowest = libc::sched_param { sched_priority: 1 };
+    // SAFETY: `lowest` is a live sched_param; pid 0 is the calling thread.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, &lowest) } == 0 {
+        return crate::Scheduling::Realtime;
+    }
+    // SAFETY: gettid takes no arguments and cannot fail.
+    let tid = unsafe { libc::gettid() };
+    // SAFETY: plain integers; PRIO_PROCESS with a thread id sets that thread's nice value.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, -10) } == 0 {
+        return crate::Scheduling::Nice;
+    }
+    crate::Scheduling::Normal
+}
