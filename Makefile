@@ -42,6 +42,7 @@ test: setup lint test-rust fuzz test-python
 
 lint:
 	$(VENV)/bin/ruff check actors gateway mixer loadtest bench store tests clients/python
+	$(VENV)/bin/ruff format --check actors gateway mixer loadtest bench store tests clients/python
 	$(VENV)/bin/mypy
 
 test-rust:

@@ -17,6 +17,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def commit() -> str | None:
     """The checkout's commit, with "+changes" when tracked files other than the results themselves differ from
     it (a run that rewrote one results file, before the next saves, changed no code); None outside git."""
+
     def git(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=RESULTS.parent, capture_output=True, text=True, check=True)
         return done.stdout.strip()

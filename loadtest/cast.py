@@ -94,9 +94,7 @@ def _pool(
                 account = accounts[speaker_handle(s, i)]
                 members.append((f"{s}#{account.handle}", account.token, space_ids[s], len(scripts)))
                 scripts.append(space_scripts[i])
-    return SpeakerPool(
-        *address, members, scripts, clock_slots=clock_slots, connect_per_s=500.0, linger_us=LINGER_US
-    )
+    return SpeakerPool(*address, members, scripts, clock_slots=clock_slots, connect_per_s=500.0, linger_us=LINGER_US)
 
 
 async def _all_joined(pool: SpeakerPool) -> PoolStats:

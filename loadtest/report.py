@@ -112,11 +112,31 @@ def summarise(
         "server": server,
         "samples": checks,
         "timeline": timeline,
-        "per_listener_columns": ["user", "space", "state", "coverage", "frames", "lost", "late", "max_latency_ms",
-                                 "error", "first_slots_missed"],  # fmt: skip
+        "per_listener_columns": [
+            "user",
+            "space",
+            "state",
+            "coverage",
+            "frames",
+            "lost",
+            "late",
+            "max_latency_ms",
+            "error",
+            "first_slots_missed",
+        ],  # fmt: skip
         "per_listener": [
-            [ls["user"], ls["space"], ls["state"], round(share, 5), ls["frames"], ls["lost"], ls["late"],
-             round(ls["max_latency_us"] / 1000, 1), ls["error"], ls["missed"]]  # fmt: skip
+            [
+                ls["user"],
+                ls["space"],
+                ls["state"],
+                round(share, 5),
+                ls["frames"],
+                ls["lost"],
+                ls["late"],
+                round(ls["max_latency_us"] / 1000, 1),
+                ls["error"],
+                ls["missed"],
+            ]  # fmt: skip
             for ls, share in zip(listeners, shares, strict=True)
         ],
     }

@@ -283,9 +283,7 @@ async def _tell(workers: list[Worker], line: str) -> None:
             pass
 
 
-async def _start_workers(
-    config: LoadConfig, host: str, port: int, cast: Cast, clock_slots: int
-) -> list[Worker]:
+async def _start_workers(config: LoadConfig, host: str, port: int, cast: Cast, clock_slots: int) -> list[Worker]:
     total = config.listeners * len(cast.space_ids)
     procs = config.processes or max(1, math.ceil(total / MAX_LISTENERS_PER_PROCESS))
     rate = max(1.0, total / max(config.ramp_s, 0.1))

@@ -748,27 +748,27 @@ class WireEvent:
         """The connection's id (the fan-out's)."""
     @property
     def data(self) -> bytes | None:
-        """"message": its bytes (a binary message the wire did not take itself)."""
+        """ "message": its bytes (a binary message the wire did not take itself)."""
     @property
     def after_audio(self) -> bool:
-        """"message": the connection sent audio (taken by the wire) since its previous message."""
+        """ "message": the connection sent audio (taken by the wire) since its previous message."""
     @property
     def packets(self) -> int:
-        """"audio_unrouted": audio messages from this connection with no route since the last such event."""
+        """ "audio_unrouted": audio messages from this connection with no route since the last such event."""
     @property
     def code(self) -> int:
-        """"closed": the close code (the client's, the server's, or 1006 if none)."""
+        """ "closed": the close code (the client's, the server's, or 1006 if none)."""
     @property
     def reason(self) -> str: ...
     @property
     def peer(self) -> str:
-        """"opened": the client's IP address."""
+        """ "opened": the client's IP address."""
     @property
     def path(self) -> str:
-        """"opened": the upgrade request's path."""
+        """ "opened": the upgrade request's path."""
     @property
     def origins(self) -> list[str]:
-        """"opened": every Origin header, in order (bytes read as Latin-1)."""
+        """ "opened": every Origin header, in order (bytes read as Latin-1)."""
 
 @final
 class WireStats:

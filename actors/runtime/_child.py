@@ -191,7 +191,6 @@ class Incarnation:
             if envelope.reply is not None:
                 envelope.reply.value(result)
 
-
     async def _handle_batch(self, actor: Actor, ctx: Context, batch: list[Envelope]) -> None:
         """A run of consecutive messages of `actor.batch_types`: each answered with its own result."""
         await trio.lowlevel.cancel_shielded_checkpoint()

@@ -151,9 +151,7 @@ def wire_scheduled(space: store.ScheduledSpace) -> p.ScheduledSpace:
     )
 
 
-async def _spaces(
-    c: Caller, ref: int, *, live: bool, upcoming: bool, limit: int, query: str | None = None
-) -> p.Spaces:
+async def _spaces(c: Caller, ref: int, *, live: bool, upcoming: bool, limit: int, query: str | None = None) -> p.Spaces:
     """Live spaces with their counts as the spaces have them now (a space that just ended is left out),
     and upcoming ones."""
     db = c.services.db

@@ -147,8 +147,14 @@ OPERATIONS: list[tuple[str, str, str, type | None, type, int]] = [
     ("post", "/admin/accounts/{handle}/restore", "Lift an account's suspension", None, AccountStatus, 200),
     ("get", "/admin/events", "Webhook events after an id, oldest first", None, EventList, 200),
     ("get", "/admin/webhooks", "List webhook receivers (never their secrets)", None, WebhookList, 200),
-    ("post", "/admin/webhooks", "Register a webhook receiver; its secret is in this answer only", AddWebhook,
-     WebhookCreated, 201),  # fmt: skip
+    (
+        "post",
+        "/admin/webhooks",
+        "Register a webhook receiver; its secret is in this answer only",
+        AddWebhook,
+        WebhookCreated,
+        201,
+    ),  # fmt: skip
     ("delete", "/admin/webhooks/{webhook_id}", "Remove a registered webhook receiver", None, Done, 200),
 ]
 QUERY = {"/admin/events": [("after", 0), ("limit", 100)]}

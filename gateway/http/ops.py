@@ -20,9 +20,7 @@ from starlette.routing import Route
 PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 
 
-def ops_routes(
-    render: Callable[[], tuple[bytes, str]], draining: Callable[[], bool], token: str | None
-) -> list[Route]:
+def ops_routes(render: Callable[[], tuple[bytes, str]], draining: Callable[[], bool], token: str | None) -> list[Route]:
     """The routes, reading the metrics from `render()` (text, content type) and the drain state from `draining()`."""
 
     async def healthz(request: Request) -> Response:

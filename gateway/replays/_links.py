@@ -94,4 +94,3 @@ class RecordingLinks:
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-

@@ -32,8 +32,17 @@ def square(amplitude: int) -> bytes:
         (square(1), 90),  # the quietest square: -90.3 dBov
         (pcm(np.eye(1, FRAME_SAMPLES, 0)[0]), 120),  # one sample of 1: the quietest sound of 960 samples
     ],
-    ids=["silence", "full-scale", "most-negative", "tone-full", "tone-quarter", "tone-fortieth", "tenth", "lsb",
-         "one-sample"],  # fmt: skip
+    ids=[
+        "silence",
+        "full-scale",
+        "most-negative",
+        "tone-full",
+        "tone-quarter",
+        "tone-fortieth",
+        "tenth",
+        "lsb",
+        "one-sample",
+    ],  # fmt: skip
 )
 def test_the_level_is_the_dbov_of_the_rms_rounded_and_clamped(frame: bytes, level: int) -> None:
     assert audio_level(frame) == level

@@ -180,7 +180,6 @@ async def test_a_cut_listener_and_speaker_resume_with_every_missed_event_once_an
                     assert value(found, "stoa_resumes_total", result="resumed") == 2
 
 
-
 async def raw_account(url: str, handle: str, stack: AsyncExitStack) -> tuple[Raw, str, str]:
     """An account's raw client: (client, its token, its user id)."""
     ws = await stack.enter_async_context(open_websocket_url(url))

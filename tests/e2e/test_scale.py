@@ -50,9 +50,7 @@ def may_run_realtime() -> bool:
 
 
 def small(tmp_path: Path, **overrides: object) -> LoadConfig:
-    config = LoadConfig(
-        listeners=300, speakers=3, duration_s=WINDOW_S, ramp_s=2.0, sample=1, out=tmp_path, quiet=True
-    )
+    config = LoadConfig(listeners=300, speakers=3, duration_s=WINDOW_S, ramp_s=2.0, sample=1, out=tmp_path, quiet=True)
     for name, value in overrides.items():
         setattr(config, name, value)
     return config

@@ -51,9 +51,7 @@ def turn_password(secret: str, username: str) -> str:
 def turn_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerProcess]:
     """A server told of TURN servers (never contacted: no offer is made) and their shared secret."""
     monkeypatch.setenv("STOA_WEBRTC_TURN_SECRET", SECRET)
-    server = start_server(
-        tmp_path / "data", "--stun", STUN, "--turn", TURN, "--turn", TURNS, "--turn-ttl", str(TTL_S)
-    )
+    server = start_server(tmp_path / "data", "--stun", STUN, "--turn", TURN, "--turn", TURNS, "--turn-ttl", str(TTL_S))
     try:
         yield server
     finally:

@@ -39,4 +39,3 @@ class FakeCaller:
     def as_caller(self) -> Caller:
         """This fake where a handler wants a `Caller` (it has only the parts the tested handlers use)."""
         return cast(Caller, self)
-

@@ -61,7 +61,7 @@ BAD_FILES = [
     ("[server]\nport = true\n", "stoa.toml: server.port: must be an integer, not True"),
     ('[server]\ntransport = "pigeon"\n', "stoa.toml: server.transport: must be one of rust, python, not 'pigeon'"),
     ("[spaces]\nabandon_after = 0\n", "stoa.toml: spaces.abandon_after: must be 0.1 to 604800 s, not 0"),
-    ('[web]\nhttp_port = "of"\n', 'stoa.toml: web.http_port: must be an integer or "off", not \'of\''),
+    ('[web]\nhttp_port = "of"\n', "stoa.toml: web.http_port: must be an integer or \"off\", not 'of'"),
     ('[web]\nallow_origins = ["https://a.example/x"]\n', "stoa.toml: web.allow_origins: must be scheme://host"),
     ('[web]\npublic_ws_url = "http://a.example"\n', "stoa.toml: web.public_ws_url: must be a ws:// or wss://"),
     ("[limits]\nrate_limits = 1\n", "stoa.toml: limits.rate_limits: must be true or false, not 1"),
@@ -88,7 +88,11 @@ def test_every_error_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
 
 def test_the_environment_overrides_the_file_and_flags_override_both(tmp_path: Path) -> None:
     file = write(tmp_path, "[mix]\nbitrate = 20000\ncomplexity = 3\nmax_mixed = 2\n")
-    env = {"STOA_MIX_COMPLEXITY": "7", "STOA_MIX_MAX_MIXED": "3", "STOA_WEB_ALLOW_ORIGINS": "https://a.org, https://b.org"}
+    env = {
+        "STOA_MIX_COMPLEXITY": "7",
+        "STOA_MIX_MAX_MIXED": "3",
+        "STOA_WEB_ALLOW_ORIGINS": "https://a.org, https://b.org",
+    }
     flags = {"mix__max_mixed": "9", "web__allow_origins": ["https://c.org"], "limits__rate_limits": "off"}
     settings = config.load(file, env=env, flags=flags)
     assert (settings.mix.bitrate, settings.mix.complexity, settings.mix.max_mixed) == (20000, 7, 9)

@@ -35,9 +35,7 @@ async def record(db: store.Database, data: Path, rid: str, started_s: float, end
     """A recording of two parts, with their files (what the recorder leaves: real bytes on disk)."""
     space_id = f"space-{rid}"
     await store.create_space(db, space_id, "Morning show", "u1", int(started_s * 1000), 0)
-    await store.create_recording(
-        db, store.NewRecording(rid, space_id, "u1", "Morning show", int(started_s * 1000))
-    )
+    await store.create_recording(db, store.NewRecording(rid, space_id, "u1", "Morning show", int(started_s * 1000)))
     files = []
     for part in (0, 1):
         path = f"recordings/{rid}/part-{part}.opus"

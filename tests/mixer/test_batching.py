@@ -23,8 +23,16 @@ def test_fixed_never_changes() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"fixed": 0}, {"fixed": 11}, {"max_frames": 0}, {"max_frames": 11}, {"listeners_per_frame": 0},
-               {"listeners_per_frame": -1}, {"fixed": 2**70}]  # fmt: skip
+    "kwargs",
+    [
+        {"fixed": 0},
+        {"fixed": 11},
+        {"max_frames": 0},
+        {"max_frames": 11},
+        {"listeners_per_frame": 0},
+        {"listeners_per_frame": -1},
+        {"fixed": 2**70},
+    ],  # fmt: skip
 )
 def test_out_of_range_is_refused(kwargs: dict[str, int]) -> None:
     with pytest.raises(MixerError) as refused:

@@ -36,7 +36,6 @@ SILENT_DB = -35.0  # and lacks it below this one (a frame next to a lost packet 
 PEAK_DB = 12.0  # a tone stands this far above the spectrum beside it (see `tone_1000`)
 
 
-
 def dominant(page: Page, hz: int) -> dict[str, Any] | None:
     """The page's probe when `hz` is the strongest frequency it plays (within the analyser's resolution)."""
     p = probe(page)

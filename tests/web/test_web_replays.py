@@ -40,7 +40,6 @@ SLACK_MS = 400  # a post may show this much after its moment (the page's 100 ms 
 SPECTRUM_FLOOR_DB = -80.0  # above the analyser's empty spectrum (about -100 dB), below any tone it hears
 
 
-
 def replay_state(page: Page) -> dict[str, Any] | None:
     state: dict[str, Any] | None = page.evaluate("() => stoa.replayProbe([440, 1000])")
     return state
@@ -189,7 +188,6 @@ def test_the_recording_mark_the_consent_prompt_and_a_replay_with_posts_in_time(
             guest_browser.close()
 
     check_screenshots(shots, "re*.png")
-
 
 
 async def record_until_killed(url: str) -> tuple[str, str]:

@@ -21,7 +21,7 @@ STEADY_CHECKS = 10  # samples, 0.2 s apart, during which the silent speaker must
 
 def talking(page: Page, user: str) -> str | None:
     value: str | None = page.evaluate(
-        "(u) => document.querySelector(`.tile[data-user=\"${u}\"]`)?.dataset.talking ?? null", user
+        '(u) => document.querySelector(`.tile[data-user="${u}"]`)?.dataset.talking ?? null', user
     )
     return value
 
