@@ -77,7 +77,9 @@ def main() -> None:
     parser.add_argument(
         "--phases", type=int, default=0, help="0: each conversation on its own timing; N: spaces in N lockstep groups"
     )
-    parser.add_argument("--realtime-reader", default="on", help='"on", "off", or "on,off" (the server\'s setting)')
+    parser.add_argument(
+        "--realtime-reader", default="on", choices=["on", "off", "on,off"], help="the server's setting; on,off: both"
+    )
     parser.add_argument("--results", default="spaces.json", help="file name under bench/results/")
     args = parser.parse_args()
     rows = []

@@ -39,7 +39,9 @@ def server_counters(before: dict[str, float], after: dict[str, float], window_s:
         "speaker_packets_dropped": {
             name.removeprefix("dropped_"): int(moved(name)) for name in sorted(after) if name.startswith("dropped_")
         },
-        "reader_scheduling": next((name.removeprefix("reader_") for name in after if name.startswith("reader_")), None),
+        "reader_scheduling": next(
+            (name.removeprefix("reader_") for name, v in after.items() if name.startswith("reader_") and v == 1), None
+        ),
     }
 
 

@@ -35,11 +35,11 @@ def test_the_unit_is_hardened_with_only_the_data_folder_writable() -> None:
 
 
 def test_the_unit_lets_the_reader_thread_run_first_and_nothing_else_of_the_kind() -> None:
-    """`server.realtime_reader` (on by default) needs SCHED_FIFO at priority 1, and nothing more."""
+    """`server.realtime_reader` (on by default) needs SCHED_FIFO at priority 1 (or nice -10), nothing more."""
     d = directives()
-    assert d["LimitRTPRIO"] == ["1"] and d["RestrictRealtime"] == ["no"]
+    assert d["LimitRTPRIO"] == ["1"] and d["LimitNICE"] == ["-10"] and d["RestrictRealtime"] == ["no"]
     assert d["SystemCallFilter"][-1].split() == ["sched_setscheduler", "setpriority"], "let back in, after @resources"
-    assert d["SystemCallErrorNumber"] == ["EPERM"], "a forbidden call fails, and the reader runs as any thread"
+    assert d["SystemCallErrorNumber"] == ["EPERM"], "a forbidden call fails instead of killing the server"
 
 
 def test_the_unit_runs_a_command_stoa_serve_accepts(tmp_path: Path) -> None:

@@ -69,9 +69,10 @@ pub struct WireConfig {
 /// misses its tick when it waits longer than its margin (about half a frame): the mixer conceals it, a
 /// glitch, and plays it a frame late from then on, until its queue is trimmed (a packet not heard). On a
 /// machine whose cores are all busy that happens several times a minute per hundred talking spaces. The
-/// reader needs little (under 0.1 core for 600 speakers), reads each socket until it would block and never
-/// waits for Python, so running it first takes little from anyone; a flood of bytes costs at most the core it
-/// reads on either way (Linux keeps 5% of each core for other threads: `sched_rt_runtime_us`).
+/// reader needs little (about 0.1 core for 200 spaces of 3 speakers taking turns) and never waits for
+/// Python, so running it first takes little from anyone. A client flooding the server with bytes can keep
+/// it busy: on SCHED_FIFO it then holds up to 95% of one core (`kernel.sched_rt_runtime_us`), and the other
+/// threads run on the other cores (docs/operations.md says to turn it off on a 1-core machine).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheduling {
     /// SCHED_FIFO at the lowest real-time priority: it runs as soon as it wakes.

@@ -1,6 +1,7 @@
 //! The system calls the reader makes that std does not offer, each wrapped
 //! once with its SAFETY argument: dup, accept4 (with the peer's address),
-//! recv and setsockopt. Every descriptor made here is close-on-exec and owned.
+//! recv, setsockopt, and the reader thread's scheduling (sched_setscheduler,
+//! setpriority). Every descriptor made here is close-on-exec and owned.
 
 #![allow(unsafe_code)]
 
@@ -126,8 +127,9 @@ pub fn set_int_option(
 }
 
 /// Asks the scheduler to run the calling thread as soon as it wakes: SCHED_FIFO at the lowest
-/// real-time priority (with SCHED_RESET_ON_FORK) where the process may (root, CAP_SYS_NICE or an
-/// RLIMIT_RTPRIO), else nice -10 (CAP_SYS_NICE, or RLIMIT_NICE), else nothing.
+/// real-time priority (with SCHED_RESET_ON_FORK) where the process may (CAP_SYS_NICE, or an
+/// RLIMIT_RTPRIO of at least 1), else nice -10 (CAP_SYS_NICE, or an RLIMIT_NICE of at least 30),
+/// else nothing. The load harness's speakers ask the same (`loadpool/src/sys.rs`, `prefer_this_thread`).
 pub fn run_first() -> crate::Scheduling {
     let lowest = libc::sched_param { sched_priority: 1 };
     // SAFETY: `lowest` is a live sched_param; pid 0 is the calling thread.
