@@ -2,11 +2,13 @@
 //!
 //! Constraints: one thread reads every client socket, so nothing may block it
 //! (all reads are non-blocking, the owner's decisions arrive as commands) and
-//! nothing it does may wait for Python. A pass: (1) wait in epoll (at most
-//! until the next sweep); (2) accept every waiting connection (each
-//! registered with the fan-out, whose id it keeps, and with this epoll); (3)
-//! read each ready socket until EAGAIN, handling what arrived as it comes (a
-//! speaker's audio goes into its mixer here); (4) apply the owner's commands
+//! nothing it does may wait for Python, and no connection may keep it (a
+//! turn is `READS_PER_TURN` reads). A pass: (1) wait in epoll (at most until
+//! the next sweep; not at all while a socket left full waits); (2) accept every
+//! waiting connection (each registered with the fan-out, whose id it keeps,
+//! and with this epoll); (3) read each ready socket until EAGAIN or the end
+//! of its turn, then those left full last pass, handling what arrived as it
+//! comes (a speaker's audio goes into its mixer here); (4) apply the owner's commands
 //! (accept, refuse, close, a message taken); (5) every `SWEEP`, look at every
 //! connection for timeouts and keepalive; (6) hand the pass's events to the
 //! owner at once, waking it only if it had none waiting; (7) close the
@@ -40,6 +42,11 @@ const SWEEP: Duration = Duration::from_millis(250);
 /// How often descriptors waiting for the writer's release are looked at.
 const RELEASE_POLL: Duration = Duration::from_millis(20);
 const READ_CHUNK: usize = 64 * 1024;
+/// Reads of `READ_CHUNK` one connection gets in a turn. A client that keeps its socket full (a flood
+/// of frames the reader handles itself, such as audio) would otherwise hold the reader on its socket
+/// for as long as it sends, and every other client's bytes, speakers' packets included, would wait: a
+/// connection still full after its turn goes to the back (`Reader::more`), after everyone else's.
+const READS_PER_TURN: usize = 4;
 
 pub(crate) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
@@ -55,6 +62,9 @@ pub(crate) struct Reader {
     releasing: Vec<(u64, OwnedFd)>,
     scratch: Vec<u8>,
     tokens: Vec<(u64, u32)>,
+    /// Connections whose turn ended with bytes perhaps left in the socket (edge-triggered epoll
+    /// tells of none of them again), and whether to read them to the end: read next pass, at once.
+    more: Vec<(u64, bool)>,
     next_sweep: Instant,
 }
 
@@ -98,6 +108,7 @@ impl Reader {
             releasing: Vec::new(),
             scratch: vec![0; READ_CHUNK],
             tokens: Vec::new(),
+            more: Vec::new(),
             next_sweep: Instant::now() + SWEEP,
         })
     }
@@ -120,6 +131,9 @@ impl Reader {
         if !self.releasing.is_empty() {
             timeout = timeout.min(RELEASE_POLL);
         }
+        if !self.more.is_empty() {
+            timeout = Duration::ZERO; // their bytes are waiting already
+        }
         let mut tokens = std::mem::take(&mut self.tokens);
         let millis = i32::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
         self.epoll.wait_events(&mut tokens, millis).expect("epoll_wait on the reader's own epoll");
@@ -135,6 +149,9 @@ impl Reader {
             }
         }
         self.tokens = tokens;
+        for (id, to_the_end) in std::mem::take(&mut self.more) {
+            self.read(id, to_the_end);
+        }
         self.commands();
         let now = Instant::now();
         if now >= self.next_sweep {
@@ -190,11 +207,17 @@ impl Reader {
         self.read(id, true);
     }
 
-    /// Reads `id`'s socket until it would block (or its reading is paused),
-    /// handling what arrives as it comes.
+    /// Reads `id`'s socket until it would block (or its reading is paused, or
+    /// its turn of `READS_PER_TURN` is over), handling what arrives as it comes.
     fn read(&mut self, id: u64, to_the_end: bool) {
         let Some(conn) = self.conns.get_mut(&id) else { return };
+        let mut reads = 0;
         while conn.reading(&self.ctx) {
+            if reads == READS_PER_TURN {
+                self.more.push((id, to_the_end));
+                break;
+            }
+            reads += 1;
             match sys::recv(&conn.fd, &mut self.scratch) {
                 Ok(0) => {
                     conn.handle(&mut self.ctx); // what came before the end still counts

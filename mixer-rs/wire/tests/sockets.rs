@@ -7,6 +7,7 @@ use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use driver::{Batching, Driver, TickPool};
@@ -113,7 +114,8 @@ fn a_routed_speakers_audio_reaches_the_mixer_and_unrouted_audio_is_counted_and_t
     let s = server(WireConfig::default());
     let mixer = Arc::new(Mixer::new(MixerConfig::default()).unwrap());
     let group = s.fanout.new_group();
-    let driver = Driver::start(&s.pool, Arc::clone(&mixer), Arc::clone(&s.fanout), group, Batching::Fixed(1), 0);
+    let driver =
+        Driver::start(&s.pool, Arc::clone(&mixer), Arc::clone(&s.fanout), group, Batching::Fixed(1), 0);
     let (mut c, conn) = s.client();
 
     // No route: the first packet is told at once, the next ones within a second, together.
@@ -156,6 +158,58 @@ fn a_routed_speakers_audio_reaches_the_mixer_and_unrouted_audio_is_counted_and_t
     c.write_all(&client_frame(true, 2, &audio(10, &[1]), MASK)).unwrap();
     assert!(s.events(1).iter().all(|e| matches!(e, Event::AudioUnrouted { .. })));
     assert_eq!(mixer.stats().packets_in, 3);
+}
+
+#[test]
+fn a_client_that_floods_the_reader_holds_up_no_one_else() {
+    let s = server(WireConfig::default());
+    let (mut flooder, flooding_conn) = s.client();
+    let (mut other, conn) = s.client();
+    // A speaker's audio, routed into a mixer: the reader handles it all itself (nothing for the owner, so its
+    // reading never pauses), and a client writes it faster than the reader can take it: the socket stays full.
+    let mixer = Arc::new(Mixer::new(MixerConfig::default()).unwrap());
+    let driver = Driver::start(
+        &s.pool,
+        Arc::clone(&mixer),
+        Arc::clone(&s.fanout),
+        s.fanout.new_group(),
+        Batching::Fixed(1),
+        0,
+    );
+    mixer.add_input(7).unwrap();
+    driver.route(7, flooding_conn);
+    let chunk: Vec<u8> =
+        (0..2_000).flat_map(|seq| client_frame(true, 2, &audio(seq, &[0xf8, 0xff, 0xfe]), MASK)).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooding = {
+        let (stop, chunk) = (Arc::clone(&stop), chunk.clone());
+        std::thread::spawn(move || {
+            let (until, mut sent) = (Instant::now() + Duration::from_secs(10), 0);
+            while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+                flooder.write_all(&chunk).unwrap();
+                sent += chunk.len();
+            }
+            sent
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200)); // the reader is deep in the flood by now
+    let asked = Instant::now();
+    other.write_all(&client_frame(true, 2, b"\x80", MASK)).unwrap();
+    let waited = loop {
+        let events = s.wire.take_events();
+        if events.iter().any(|e| matches!(e, Event::Message { conn: c, .. } if *c == conn)) {
+            break asked.elapsed();
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(5),
+            "another client's message waited 5 s behind a flood"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    stop.store(true, Ordering::Relaxed);
+    let sent = flooding.join().unwrap();
+    assert!(waited < Duration::from_secs(1), "{waited:?}");
+    assert!(sent > 20 * chunk.len(), "the flood went on meanwhile ({sent} bytes)");
 }
 
 fn open_descriptors() -> usize {
