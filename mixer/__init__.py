@@ -3,6 +3,8 @@ and one mix-minus packet per speaker. A thin re-export of the native
 ``mixer._mixer`` (Rust, ``mixer-rs/``); it imports nothing of Stoa."""
 
 from mixer._mixer import (
+    AUDIO_BURST,
+    AUDIO_PER_SECOND,
     FRAME_SAMPLES,
     MAX_PACKET_BYTES,
     SAMPLE_RATE,
@@ -31,6 +33,8 @@ from mixer._mixer import (
 )
 
 __all__ = [
+    "AUDIO_BURST",
+    "AUDIO_PER_SECOND",
     "FRAME_SAMPLES",
     "MAX_PACKET_BYTES",
     "SAMPLE_RATE",

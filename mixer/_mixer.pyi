@@ -27,6 +27,10 @@ SAMPLE_RATE: int
 """48000."""
 MAX_PACKET_BYTES: int
 """1500: larger Opus packets are refused unread."""
+AUDIO_BURST: int
+"""250: audio messages a connection may send at once (5 s of one stream)..."""
+AUDIO_PER_SECOND: int
+"""100: ... and then a second (twice a stream's real pace); faster is closed with 1008."""
 
 class MixerError(ValueError):
     """A refused argument or packet, or a codec failure.

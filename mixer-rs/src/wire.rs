@@ -182,6 +182,8 @@ fn parse_audio<'py>(py: Python<'py>, data: &[u8]) -> Option<(u64, u64, Bound<'py
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("AUDIO_BURST", wi::AUDIO_BURST)?;
+    m.add("AUDIO_PER_SECOND", wi::AUDIO_PER_SECOND)?;
     m.add_function(wrap_pyfunction!(parse_audio, m)?)?;
     m.add_class::<Wire>()?;
     m.add_class::<WireEvent>()?;

@@ -91,6 +91,11 @@ async def test_a_guests_name_is_a_label_that_never_shows_an_accounts_handle(serv
                     async with connect(server.url, name):
                         pass
                 assert taken.value.code == "handle_taken"
+            for name in ("carol\n", "CAROL\n"):  # a final newline once passed the name's pattern ("$")
+                with pytest.raises(RequestError) as refused:
+                    async with connect(server.url, name):
+                        pass
+                assert refused.value.code == "bad_message"
             async with connect(server.url, "carol_") as guest:  # the control: any other name
                 assert guest.user.startswith("g-") and guest.user != carol.user
                 assert (guest.name, guest.handle) == ("carol_", None)

@@ -68,6 +68,8 @@ ATTACKS = [
     ("nesting_1000_arrays", message(*CREATE, (pack("extra"), nested(1000)))),
     ("nesting_1000_maps", message(*HELLO, (pack("extra"), b"\x81\xa1k" * 1000 + b"\xc0"))),
     ("nesting_33_levels", message(*HELLO, (pack("extra"), nested(MAX_NESTING)))),
+    # Not a crash: 9 ms of the event loop each, within every rate limit (now refused after 1,024 values).
+    ("values_65000_nils", message(*HELLO, (pack("extra"), b"\xdd" + (65_000).to_bytes(4, "big") + b"\xc0" * 65_000))),
 ]
 
 
@@ -163,6 +165,11 @@ async def test_undecodable_message_is_refused_and_harms_no_one(
     [
         ("valid_utf8_everywhere", message(*HELLO, (pack("note"), pack("café ☕")))),
         ("nesting_at_the_limit", message(*HELLO, (pack("extra"), nested(MAX_NESTING - 1)))),
+        # 1 (the map) + 6 (hello's keys and values) + 2 ("extra" and its array) + 1,015 nils = 1,024 values.
+        (
+            "values_at_the_limit",
+            message(*HELLO, (pack("extra"), b"\xdc" + (1_015).to_bytes(2, "big") + b"\xc0" * 1_015)),
+        ),
     ],
 )
 async def test_controls_just_inside_the_rules_are_accepted(server: ServerProcess, case: str, data: bytes) -> None:
@@ -302,3 +309,26 @@ async def test_contained_handler_reports_errors_and_lets_cancellation_through(
     with trio.move_on_after(0.01) as scope:
         await contained(log, sleeper)(None)
     assert scope.cancelled_caught, "trio.Cancelled must pass through the guard"
+
+
+@pytest.mark.parametrize("transport", ["rust", "python"])
+async def test_audio_faster_than_real_time_closes_that_connection_alone(tmp_path: Path, transport: Transport) -> None:
+    """docs/protocol.md, Rate limits and caps: 250 `audio` messages at once, then 100 a second; one more closes
+    the connection with 1008. Mallory sends 400 at once, a listener in another space hears every frame."""
+
+    async def attack(url: str, _: str) -> None:
+        async with open_websocket_url(url) as ws:
+            await hello(ws, "mallory")
+            with trio.fail_after(5), pytest.raises(ConnectionClosed) as closed:
+                for seq in range(400):  # the close may come while it still sends
+                    await ws.send_message(
+                        pack({"type": "audio", "seq": seq, "captured_at": 0, "opus": b"\xf8\xff\xfe"})
+                    )
+                while True:
+                    await ws.get_message()  # its refusals (not in a space: at most one a second), then the close
+            reason = closed.value.reason
+            assert (reason.code, reason.reason) == (CloseCode.POLICY_VIOLATION, "audio faster than real time")
+
+    with trio.fail_after(40):
+        seqs = await run_in_process_server(tmp_path, transport, attack)
+    assert_every_frame_arrived(seqs)

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from gateway import protocol as p
 from gateway.errors import BadMessage, UnknownType
+from gateway.protocol_base import MAX_VALUES
 from tests.fuzz.strategies import CLIENT_TYPES, client_messages
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -81,6 +82,18 @@ def test_nesting_is_refused_exactly_past_the_limit(levels: int, container: bytes
         assert isinstance(outcome, p.Hello)
     else:
         assert isinstance(outcome, BadMessage) and "nest" in str(outcome)
+
+
+@FAST
+@given(st.integers(0, 1_200))
+def test_values_are_refused_exactly_past_the_limit(items: int) -> None:
+    """The map (1 value), 3 keys and their values (6), an array (1) and its `items` nils."""
+    data = b"\x83\xa4type\xa5hello\xa8protocol\x01\xa1x\xdd" + items.to_bytes(4, "big") + b"\xc0" * items
+    outcome = decode_or_refusal(data)
+    if 8 + items <= MAX_VALUES:
+        assert isinstance(outcome, p.Hello)
+    else:
+        assert isinstance(outcome, BadMessage) and "values" in str(outcome)
 
 
 @pytest.mark.parametrize("kind", CLIENT_TYPES, ids=[t.tag for t in CLIENT_TYPES])

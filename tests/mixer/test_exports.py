@@ -10,6 +10,8 @@ import mixer
 import mixer._mixer
 
 EXPECTED = {
+    "AUDIO_BURST",
+    "AUDIO_PER_SECOND",
     "FRAME_SAMPLES",
     "SAMPLE_RATE",
     "MAX_PACKET_BYTES",

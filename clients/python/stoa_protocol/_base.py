@@ -19,7 +19,8 @@ MAX_NESTING = 32
 """Arrays and maps nest at most this deep in a client message (the message's own map is level 1). Every
 message type needs 2; the rest is room for fields a newer client adds."""
 
-UserName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_]{1,32}$")]
+# \A and \Z, not ^ and $: "$" also matches before a final newline, which let "<handle>\n" pass as a name.
+UserName = Annotated[str, msgspec.Meta(pattern=r"\A[A-Za-z0-9_]{1,32}\Z")]
 """A guest's display name: a label, never an identity."""
 UserId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 """A server-issued id: `u<account id>` or `g-<hex>` (see `gateway/identity.py`)."""

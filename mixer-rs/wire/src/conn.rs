@@ -18,6 +18,14 @@ use crate::{Counters, Event, WireConfig, audio};
 
 /// At most one `AudioUnrouted` event per connection per this long.
 pub(crate) const UNROUTED_EVERY: Duration = Duration::from_secs(1);
+/// Audio messages a connection may send at once by default (5 s of one stream)...
+pub const AUDIO_BURST: u32 = 250;
+/// ... and then a second (twice one stream's real pace). A sender faster than that is closed with
+/// `AUDIO_TOO_FAST` (docs/protocol.md, Rate limits and caps): every message costs the reader, which reads
+/// for every client, and no one speaks faster than real time.
+pub const AUDIO_PER_SECOND: u32 = 100;
+/// The close code (policy violation) and reason of a connection that sent audio too fast.
+pub const AUDIO_TOO_FAST: (u16, &str) = (1008, "audio faster than real time");
 /// A connection's buffer keeps at most this much capacity while empty.
 const KEPT_CAPACITY: usize = 4096;
 
@@ -55,6 +63,9 @@ pub(crate) struct Conn {
     after_audio: bool,
     unrouted: u64,
     unrouted_told: Option<Instant>,
+    /// Audio messages it may still send at once (`AUDIO_BURST`), as of `audio_at`.
+    audio_tokens: f64,
+    audio_at: Instant,
     /// The owner was told of it (`Opened`) and not refused it: it hears `Closed`.
     pub told: bool,
 }
@@ -90,6 +101,8 @@ impl Conn {
             after_audio: false,
             unrouted: 0,
             unrouted_told: None,
+            audio_tokens: f64::INFINITY, // the first message brings it down to the burst
+            audio_at: now,
             told: false,
         }
     }
@@ -214,6 +227,11 @@ impl Conn {
 
     fn message(&mut self, data: &[u8], ctx: &mut Ctx) {
         if let Some(packet) = audio::parse(data) {
+            if !self.take_audio_token(Instant::now(), ctx.config.audio_pace) {
+                let (code, reason) = AUDIO_TOO_FAST;
+                self.close(ctx, code, reason);
+                return;
+            }
             let frame = Frame {
                 level: packet.level,
                 ..Frame::new(packet.seq, packet.captured_at, packet.opus.to_vec())
@@ -238,6 +256,18 @@ impl Conn {
         crate::reader::bump(&ctx.counters().messages);
         ctx.events.push(Event::Message { conn: self.id, data: data.to_vec(), after_audio: self.after_audio });
         self.after_audio = false;
+    }
+
+    /// Spends one of the audio messages this connection may send now (`WireConfig::audio_pace`).
+    fn take_audio_token(&mut self, now: Instant, (burst, per_second): (u32, u32)) -> bool {
+        let refill = now.saturating_duration_since(self.audio_at).as_secs_f64() * f64::from(per_second);
+        self.audio_tokens = (self.audio_tokens + refill).min(f64::from(burst));
+        self.audio_at = now;
+        if self.audio_tokens < 1.0 {
+            return false;
+        }
+        self.audio_tokens -= 1.0;
+        true
     }
 
     /// Tells the owner of unrouted audio: at once for the first, then at most once per `UNROUTED_EVERY`.

@@ -48,6 +48,10 @@ pub fn parse(buf: &[u8]) -> Parsed {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut headers);
     match request.parse(buf) {
+        // Arrived whole in one read or in pieces, a head is held to the same limit.
+        Ok(httparse::Status::Complete(used)) if used > MAX_REQUEST_BYTES => {
+            bad(431, "the request's head is too large")
+        }
         Ok(httparse::Status::Complete(used)) => match upgrade(&request) {
             Ok(upgrade) => Parsed::Upgrade(upgrade, used),
             Err(refusal) => Parsed::Bad(refusal),
@@ -211,10 +215,17 @@ mod tests {
     }
 
     #[test]
-    fn an_endless_head_is_refused_once_it_passes_the_limit() {
+    fn a_head_over_the_limit_is_refused_whole_or_endless() {
         let mut endless = b"GET / HTTP/1.1\r\nX: ".to_vec();
         endless.resize(MAX_REQUEST_BYTES + 1, b'a');
         assert!(matches!(parse(&endless), Parsed::Bad(Bad { status: 431, .. })));
+        // The same head whole (one read brings up to 64 KiB): refused too, not only while it is incomplete.
+        let padded =
+            GOOD.replace("Host: a\r\n", &format!("Host: a\r\nX: {}\r\n", "a".repeat(MAX_REQUEST_BYTES)));
+        assert!(matches!(parse(padded.as_bytes()), Parsed::Bad(Bad { status: 431, .. })));
+        let fits =
+            GOOD.replace("Host: a\r\n", &format!("Host: a\r\nX: {}\r\n", "a".repeat(MAX_REQUEST_BYTES / 2)));
+        assert!(matches!(parse(fits.as_bytes()), Parsed::Upgrade(..)), "the control: half the limit");
         let many: String = (0..70).map(|i| format!("X-{i}: 1\r\n")).collect();
         let request = GOOD.replace("Host: a\r\n", &format!("Host: a\r\n{many}"));
         assert!(matches!(parse(request.as_bytes()), Parsed::Bad(Bad { status: 431, .. })));

@@ -28,6 +28,8 @@ pub mod handshake;
 mod reader;
 mod sys;
 
+pub use conn::{AUDIO_BURST, AUDIO_PER_SECOND, AUDIO_TOO_FAST};
+
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -61,6 +63,9 @@ pub struct WireConfig {
     pub user_timeout_ms: u32,
     /// Ask for the reader thread to run as soon as it wakes (`Scheduling`).
     pub realtime: bool,
+    /// Audio messages a connection may send at once, and then a second; faster closes it with
+    /// `AUDIO_TOO_FAST`. Default: `AUDIO_BURST`, `AUDIO_PER_SECOND`.
+    pub audio_pace: (u32, u32),
 }
 
 /// How the reader thread is scheduled (`WireConfig::realtime`, `Wire::scheduling`).
@@ -105,6 +110,7 @@ impl Default for WireConfig {
             sndbuf: None,
             user_timeout_ms: 10_000,
             realtime: false,
+            audio_pace: (AUDIO_BURST, AUDIO_PER_SECOND),
         }
     }
 }
