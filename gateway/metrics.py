@@ -244,8 +244,10 @@ def _wire(wire: Wire) -> Iterator[Metric]:
     yield _counter("stoa_wire_messages", "client messages the Rust reader handed to the gateway (not the audio "
                    "it routed itself)", [((), s.messages)])  # fmt: skip
     yield _counter("stoa_wire_audio", "speakers' audio messages read by the Rust reader, by route: routed "
-                   "(pushed into a mixer) or unrouted (no route: listener, muted, in no space)",
-                   [(("routed",), s.audio_routed), (("unrouted",), s.audio_unrouted)], ["route"])  # fmt: skip
+                   "(pushed into a mixer), unrouted (no route: listener, muted, in no space) or over_pace (dropped: "
+                   "faster than a connection may send)",
+                   [(("routed",), s.audio_routed), (("unrouted",), s.audio_unrouted),
+                    (("over_pace",), s.audio_over_pace)], ["route"])  # fmt: skip
     yield _counter("stoa_wire_bytes_read", "bytes read from client sockets", [((), s.bytes_read)])
     yield _counter("stoa_wire_reader_cpu_seconds", "CPU time of the Rust reader thread",
                    [((), s.reader_cpu_ns / 1e9)])  # fmt: skip

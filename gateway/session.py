@@ -37,9 +37,9 @@ from gateway import logs, protocol as p, requests
 from gateway.connection import Connection, TrioConnection
 from gateway.context import Services
 from gateway.errors import CloseCode, GatewayError, NotAuthenticated, RateLimited, code_of, report_incident
-from gateway.limits import Buckets, Rate
+from gateway.limits import AudioPace
 from gateway.outbox import Outbox
-from mixer import AUDIO_BURST, AUDIO_PER_SECOND
+from mixer import AUDIO_BURST, AUDIO_OVER_PACE, AUDIO_PER_SECOND
 
 if TYPE_CHECKING:
     from gateway.server import Gateway
@@ -48,7 +48,6 @@ log = logs.get_logger("gateway")
 
 HELLO_TIMEOUT_S = 10.0
 MAX_BAD_IN_A_ROW = 20
-AUDIO_PACE = Rate(AUDIO_BURST, AUDIO_PER_SECOND)  # the Rust wire's own (docs/protocol.md, Rate limits and caps)
 MAX_ERROR_CHARS = 200  # an `error`'s `message` (docs/protocol.md)
 LEAVE_TIMEOUT_S = 2.0
 CLOSE_TIMEOUT_S = 2.0
@@ -110,7 +109,8 @@ class Session:
         self.peer_close_code: int | None = None  # the code of the client's close frame (1006: none came)
         self._close_requested = trio.Event()
         self._bad_in_a_row = 0
-        self._audio_pace = Buckets(AUDIO_PACE)  # audio the Rust wire left to Python, or all with the Python transport
+        # The Rust wire's pace, for the audio it leaves to Python (or all of it, on the Python transport).
+        self._audio_pace = AudioPace(AUDIO_BURST, AUDIO_PER_SECOND, AUDIO_OVER_PACE)
         self._refusal_sent_at: dict[str, float] = {}
         self._refusals_logged: dict[str, tuple[float, int]] = {}  # code -> (last logged, refused since)
         self.lagging_since: float | None = None  # when this client started losing audio, if it still does
@@ -304,12 +304,12 @@ class Session:
             return True
         self._bad_in_a_row = 0
         if isinstance(message, p.SendAudio):
-            try:
-                self._audio_pace.take(None, "audio")
-            except RateLimited:
+            pace = self._audio_pace.take()
+            if pace == "too_fast":
                 self.close(CloseCode.POLICY_VIOLATION, "audio faster than real time")
                 return False
-            self._audio(message)
+            if pace == "within":
+                self._audio(message)
             return True
         ref = getattr(message, "ref", None)
         try:

@@ -4,6 +4,7 @@ and one mix-minus packet per speaker. A thin re-export of the native
 
 from mixer._mixer import (
     AUDIO_BURST,
+    AUDIO_OVER_PACE,
     AUDIO_PER_SECOND,
     FRAME_SAMPLES,
     MAX_PACKET_BYTES,
@@ -34,6 +35,7 @@ from mixer._mixer import (
 
 __all__ = [
     "AUDIO_BURST",
+    "AUDIO_OVER_PACE",
     "AUDIO_PER_SECOND",
     "FRAME_SAMPLES",
     "MAX_PACKET_BYTES",

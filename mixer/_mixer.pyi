@@ -30,7 +30,9 @@ MAX_PACKET_BYTES: int
 AUDIO_BURST: int
 """250: audio messages a connection may send at once (5 s of one stream)..."""
 AUDIO_PER_SECOND: int
-"""100: ... and then a second (twice a stream's real pace); faster is closed with 1008."""
+"""100: ... and then a second (twice a stream's real pace); the messages beyond are dropped..."""
+AUDIO_OVER_PACE: int
+"""2500: ... and a connection this many over that pace (not since repaid) is closed with 1008."""
 
 class MixerError(ValueError):
     """A refused argument or packet, or a codec failure.
@@ -795,6 +797,9 @@ class WireStats:
     @property
     def audio_unrouted(self) -> int:
         """Audio messages from connections with no route."""
+    @property
+    def audio_over_pace(self) -> int:
+        """Audio messages dropped unread for coming faster than ``AUDIO_BURST``, ``AUDIO_PER_SECOND`` allow."""
     @property
     def bytes_read(self) -> int: ...
     @property

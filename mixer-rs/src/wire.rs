@@ -76,6 +76,7 @@ struct WireStats {
     messages: u64,
     audio_routed: u64,
     audio_unrouted: u64,
+    audio_over_pace: u64,
     bytes_read: u64,
     reader_cpu_ns: u64,
 }
@@ -153,6 +154,7 @@ impl Wire {
             messages,
             audio_routed,
             audio_unrouted,
+            audio_over_pace,
             bytes_read,
             reader_cpu_ns,
         } = self.inner.stats();
@@ -163,6 +165,7 @@ impl Wire {
             messages,
             audio_routed,
             audio_unrouted,
+            audio_over_pace,
             bytes_read,
             reader_cpu_ns,
         }
@@ -184,6 +187,7 @@ fn parse_audio<'py>(py: Python<'py>, data: &[u8]) -> Option<(u64, u64, Bound<'py
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("AUDIO_BURST", wi::AUDIO_BURST)?;
     m.add("AUDIO_PER_SECOND", wi::AUDIO_PER_SECOND)?;
+    m.add("AUDIO_OVER_PACE", wi::AUDIO_OVER_PACE)?;
     m.add_function(wrap_pyfunction!(parse_audio, m)?)?;
     m.add_class::<Wire>()?;
     m.add_class::<WireEvent>()?;

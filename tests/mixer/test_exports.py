@@ -11,6 +11,7 @@ import mixer._mixer
 
 EXPECTED = {
     "AUDIO_BURST",
+    "AUDIO_OVER_PACE",
     "AUDIO_PER_SECOND",
     "FRAME_SAMPLES",
     "SAMPLE_RATE",

@@ -20,10 +20,13 @@ use crate::{Counters, Event, WireConfig, audio};
 pub(crate) const UNROUTED_EVERY: Duration = Duration::from_secs(1);
 /// Audio messages a connection may send at once by default (5 s of one stream)...
 pub const AUDIO_BURST: u32 = 250;
-/// ... and then a second (twice one stream's real pace). A sender faster than that is closed with
-/// `AUDIO_TOO_FAST` (docs/protocol.md, Rate limits and caps): every message costs the reader, which reads
-/// for every client, and no one speaks faster than real time.
+/// ... and then a second (twice one stream's real pace); the messages beyond are dropped unread (a
+/// backlog after a stall: stale by then, and more than the mixer's queue would keep). No one speaks
+/// faster than real time, and every message costs the reader, which reads for every client.
 pub const AUDIO_PER_SECOND: u32 = 100;
+/// A connection this many messages over that pace (not since repaid by slower sending) is no stalled
+/// speaker's: it is closed with `AUDIO_TOO_FAST` (docs/protocol.md, Rate limits and caps).
+pub const AUDIO_OVER_PACE: u32 = 2_500;
 /// The close code (policy violation) and reason of a connection that sent audio too fast.
 pub const AUDIO_TOO_FAST: (u16, &str) = (1008, "audio faster than real time");
 /// A connection's buffer keeps at most this much capacity while empty.
@@ -68,6 +71,21 @@ pub(crate) struct Conn {
     audio_at: Instant,
     /// The owner was told of it (`Opened`) and not refused it: it hears `Closed`.
     pub told: bool,
+    /// In the reader's `more`: its last turn ended with bytes left.
+    pub carried: bool,
+    /// The reader's pass of its last turn.
+    pub last_turn: u64,
+    /// The peer's FIN (or an error) was seen: read to the end.
+    pub ending: bool,
+}
+
+/// What `Conn::pace_audio` makes of one audio message.
+enum Pace {
+    Within,
+    /// Over the pace: dropped.
+    Over,
+    /// So far over it that the connection is closed.
+    TooFast,
 }
 
 pub(crate) struct Ctx {
@@ -104,6 +122,9 @@ impl Conn {
             audio_tokens: f64::INFINITY, // the first message brings it down to the burst
             audio_at: now,
             told: false,
+            carried: false,
+            last_turn: 0,
+            ending: false,
         }
     }
 
@@ -227,10 +248,17 @@ impl Conn {
 
     fn message(&mut self, data: &[u8], ctx: &mut Ctx) {
         if let Some(packet) = audio::parse(data) {
-            if !self.take_audio_token(Instant::now(), ctx.config.audio_pace) {
-                let (code, reason) = AUDIO_TOO_FAST;
-                self.close(ctx, code, reason);
-                return;
+            match self.pace_audio(Instant::now(), ctx.config.audio_pace) {
+                Pace::Within => {}
+                Pace::Over => {
+                    crate::reader::bump(&ctx.counters().audio_over_pace);
+                    return;
+                }
+                Pace::TooFast => {
+                    let (code, reason) = AUDIO_TOO_FAST;
+                    self.close(ctx, code, reason);
+                    return;
+                }
             }
             let frame = Frame {
                 level: packet.level,
@@ -258,16 +286,19 @@ impl Conn {
         self.after_audio = false;
     }
 
-    /// Spends one of the audio messages this connection may send now (`WireConfig::audio_pace`).
-    fn take_audio_token(&mut self, now: Instant, (burst, per_second): (u32, u32)) -> bool {
+    /// Spends one of the audio messages this connection may send now (`WireConfig::audio_pace`): a token
+    /// bucket that goes into debt for the messages over the pace, repaid at the pace.
+    fn pace_audio(&mut self, now: Instant, (burst, per_second, over): (u32, u32, u32)) -> Pace {
         let refill = now.saturating_duration_since(self.audio_at).as_secs_f64() * f64::from(per_second);
-        self.audio_tokens = (self.audio_tokens + refill).min(f64::from(burst));
+        self.audio_tokens = (self.audio_tokens + refill).min(f64::from(burst)) - 1.0;
         self.audio_at = now;
-        if self.audio_tokens < 1.0 {
-            return false;
+        if self.audio_tokens >= 0.0 {
+            Pace::Within
+        } else if self.audio_tokens >= -f64::from(over) {
+            Pace::Over
+        } else {
+            Pace::TooFast
         }
-        self.audio_tokens -= 1.0;
-        true
     }
 
     /// Tells the owner of unrouted audio: at once for the first, then at most once per `UNROUTED_EVERY`.

@@ -223,9 +223,15 @@ mod tests {
         let padded =
             GOOD.replace("Host: a\r\n", &format!("Host: a\r\nX: {}\r\n", "a".repeat(MAX_REQUEST_BYTES)));
         assert!(matches!(parse(padded.as_bytes()), Parsed::Bad(Bad { status: 431, .. })));
-        let fits =
-            GOOD.replace("Host: a\r\n", &format!("Host: a\r\nX: {}\r\n", "a".repeat(MAX_REQUEST_BYTES / 2)));
-        assert!(matches!(parse(fits.as_bytes()), Parsed::Upgrade(..)), "the control: half the limit");
+        // Exactly at the limit: taken; one byte more: refused.
+        let sized = |total: usize| {
+            let pad = total - GOOD.len() - "X: \r\n".len();
+            GOOD.replace("Host: a\r\n", &format!("Host: a\r\nX: {}\r\n", "a".repeat(pad)))
+        };
+        assert_eq!(sized(MAX_REQUEST_BYTES).len(), MAX_REQUEST_BYTES);
+        assert!(matches!(parse(sized(MAX_REQUEST_BYTES).as_bytes()), Parsed::Upgrade(..)), "at the limit");
+        let over = sized(MAX_REQUEST_BYTES + 1);
+        assert!(matches!(parse(over.as_bytes()), Parsed::Bad(Bad { status: 431, .. })), "one byte over");
         let many: String = (0..70).map(|i| format!("X-{i}: 1\r\n")).collect();
         let request = GOOD.replace("Host: a\r\n", &format!("Host: a\r\n{many}"));
         assert!(matches!(parse(request.as_bytes()), Parsed::Bad(Bad { status: 431, .. })));

@@ -28,7 +28,7 @@ pub mod handshake;
 mod reader;
 mod sys;
 
-pub use conn::{AUDIO_BURST, AUDIO_PER_SECOND, AUDIO_TOO_FAST};
+pub use conn::{AUDIO_BURST, AUDIO_OVER_PACE, AUDIO_PER_SECOND, AUDIO_TOO_FAST};
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -63,9 +63,10 @@ pub struct WireConfig {
     pub user_timeout_ms: u32,
     /// Ask for the reader thread to run as soon as it wakes (`Scheduling`).
     pub realtime: bool,
-    /// Audio messages a connection may send at once, and then a second; faster closes it with
-    /// `AUDIO_TOO_FAST`. Default: `AUDIO_BURST`, `AUDIO_PER_SECOND`.
-    pub audio_pace: (u32, u32),
+    /// Audio messages a connection may send at once, and then a second (beyond: dropped), and how many
+    /// it may run over that pace before it is closed with `AUDIO_TOO_FAST`. Default: `AUDIO_BURST`,
+    /// `AUDIO_PER_SECOND`, `AUDIO_OVER_PACE`.
+    pub audio_pace: (u32, u32, u32),
 }
 
 /// How the reader thread is scheduled (`WireConfig::realtime`, `Wire::scheduling`).
@@ -110,7 +111,7 @@ impl Default for WireConfig {
             sndbuf: None,
             user_timeout_ms: 10_000,
             realtime: false,
-            audio_pace: (AUDIO_BURST, AUDIO_PER_SECOND),
+            audio_pace: (AUDIO_BURST, AUDIO_PER_SECOND, AUDIO_OVER_PACE),
         }
     }
 }
@@ -148,6 +149,8 @@ pub struct WireStats {
     pub audio_routed: u64,
     /// Audio messages from connections without a route.
     pub audio_unrouted: u64,
+    /// Audio messages dropped unread for coming faster than `WireConfig::audio_pace` allows.
+    pub audio_over_pace: u64,
     pub bytes_read: u64,
     /// CPU time of the reader thread, as it measured it after its last pass.
     pub reader_cpu_ns: u64,
@@ -169,6 +172,7 @@ pub(crate) struct Counters {
     pub messages: AtomicU64,
     pub audio_routed: AtomicU64,
     pub audio_unrouted: AtomicU64,
+    pub audio_over_pace: AtomicU64,
     pub bytes_read: AtomicU64,
     pub reader_cpu_ns: AtomicU64,
 }
@@ -299,6 +303,7 @@ impl Wire {
             messages: read(&c.messages),
             audio_routed: read(&c.audio_routed),
             audio_unrouted: read(&c.audio_unrouted),
+            audio_over_pace: read(&c.audio_over_pace),
             bytes_read: read(&c.bytes_read),
             reader_cpu_ns: read(&c.reader_cpu_ns),
         }

@@ -63,8 +63,10 @@ pub(crate) struct Reader {
     scratch: Vec<u8>,
     tokens: Vec<(u64, u32)>,
     /// Connections whose turn ended with bytes perhaps left in the socket (edge-triggered epoll
-    /// tells of none of them again), and whether to read them to the end: read next pass, at once.
-    more: Vec<(u64, bool)>,
+    /// tells of none of them again): each once (`Conn::carried`), read next pass, at once.
+    more: Vec<u64>,
+    /// Passes so far: a connection has at most one turn a pass from epoll and `more` together.
+    passes: u64,
     next_sweep: Instant,
 }
 
@@ -109,6 +111,7 @@ impl Reader {
             scratch: vec![0; READ_CHUNK],
             tokens: Vec::new(),
             more: Vec::new(),
+            passes: 0,
             next_sweep: Instant::now() + SWEEP,
         })
     }
@@ -131,7 +134,14 @@ impl Reader {
         if !self.releasing.is_empty() {
             timeout = timeout.min(RELEASE_POLL);
         }
-        if !self.more.is_empty() {
+        self.passes += 1;
+        let carried = std::mem::take(&mut self.more);
+        for id in &carried {
+            if let Some(conn) = self.conns.get_mut(id) {
+                conn.carried = false; // its turn comes below, once; a turn that leaves it full carries it again
+            }
+        }
+        if !carried.is_empty() {
             timeout = Duration::ZERO; // their bytes are waiting already
         }
         let mut tokens = std::mem::take(&mut self.tokens);
@@ -144,13 +154,19 @@ impl Reader {
                 conn => {
                     // After the peer's FIN, read on to the end even past a short read.
                     let ending = bits & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0;
+                    if ending && let Some(conn) = self.conns.get_mut(&conn) {
+                        conn.ending = true; // and in every later turn, if this one does not reach the end
+                    }
                     self.read(conn, ending);
                 }
             }
         }
         self.tokens = tokens;
-        for (id, to_the_end) in std::mem::take(&mut self.more) {
-            self.read(id, to_the_end);
+        for id in carried {
+            // Unless epoll already gave it this pass's turn (new bytes came).
+            if self.conns.get(&id).is_some_and(|conn| conn.last_turn != self.passes) {
+                self.read(id, false);
+            }
         }
         self.commands();
         let now = Instant::now();
@@ -211,10 +227,14 @@ impl Reader {
     /// its turn of `READS_PER_TURN` is over), handling what arrives as it comes.
     fn read(&mut self, id: u64, to_the_end: bool) {
         let Some(conn) = self.conns.get_mut(&id) else { return };
+        conn.last_turn = self.passes;
+        let to_the_end = to_the_end || conn.ending;
         let mut reads = 0;
         while conn.reading(&self.ctx) {
             if reads == READS_PER_TURN {
-                self.more.push((id, to_the_end));
+                if !std::mem::replace(&mut conn.carried, true) {
+                    self.more.push(id);
+                }
                 break;
             }
             reads += 1;
