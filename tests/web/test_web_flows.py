@@ -105,8 +105,12 @@ def test_a_scheduled_space_reminds_and_an_invitation_brings_a_listener_on_the_mi
     fan.get_by_role("button", name="Post", exact=True).click()
     expect(host.locator(".posts")).to_contain_text("Thanks for having me!")
 
-    # The host moves the fan back to the audience.
+    # The host moves the fan back to the audience; the menu stays open while the room re-renders (a post).
     host.locator(".tile", has_text="otto").locator("summary").click()
+    fan.get_by_label("Post to the space").fill("One more thing")
+    fan.get_by_role("button", name="Post", exact=True).click()
+    expect(host.locator(".posts")).to_contain_text("One more thing")
+    expect(host.get_by_role("button", name="Move to listeners")).to_be_visible()
     host.get_by_role("button", name="Move to listeners").click()
     expect(fan.get_by_role("button", name="✋ Request to speak")).to_be_visible()
     expect(fan.locator(".toast", has_text="back in the audience")).to_be_visible()

@@ -122,14 +122,15 @@ export class SpaceView {
   }
 
   renderStage(space) {
+    const open = openMenus(this.stage);
     fill(
       this.stage,
       h("h2", { id: "stage-title" }, "On the mic"),
-      h("ul", { class: "tiles" }, space.participants.map((p) => this.tile(space, p))),
+      h("ul", { class: "tiles" }, space.participants.map((p) => this.tile(space, p, open))),
     );
   }
 
-  tile(space, p) {
+  tile(space, p, open) {
     const me = this.app.identity.user;
     const muted = space.muted.has(p.user);
     const actions = this.actionsFor(space, p);
@@ -139,9 +140,7 @@ export class SpaceView {
       h("div", { class: "ring" }, avatar(p, "big"), muted ? h("span", { class: "mute-badge", title: "Muted" }, "🔇") : null),
       h("span", { class: "tile-name" }, p.name, p.user === me ? " (you)" : ""),
       h("span", { class: `role ${p.role}` }, ROLE_LABEL[p.role], muted ? " · muted" : ""),
-      actions.length
-        ? h("details", { class: "menu" }, h("summary", { "aria-label": `Actions for ${p.name}` }, "⋯"), h("div", { class: "menu-items" }, actions))
-        : null,
+      actionMenu(p, actions, open),
     );
   }
 
@@ -177,6 +176,7 @@ export class SpaceView {
 
   renderAudience(space) {
     const shown = space.listeners;
+    const open = openMenus(this.audience);
     fill(
       this.audience,
       h("h2", { id: "audience-title" }, `Listening`, h("span", { class: "count" }, String(space.listenerCount))),
@@ -189,9 +189,7 @@ export class SpaceView {
               avatar(p, "small"),
               h("span", {}, p.name, isGuest(p.user) ? h("span", { class: "badge guest" }, "guest") : null),
               space.hands.some((x) => x.user === p.user) ? h("span", { title: "Hand raised", "aria-label": "hand raised" }, "✋") : null,
-              actions.length
-                ? h("details", { class: "menu" }, h("summary", { "aria-label": `Actions for ${p.name}` }, "⋯"), h("div", { class: "menu-items" }, actions))
-                : null,
+              actionMenu(p, actions, open),
             );
           }))
         : h("p", { class: "empty" }, "No listeners yet. Share the link!"),
@@ -337,4 +335,20 @@ export class SpaceView {
     }
     this.dock.tick();
   }
+}
+
+/** The user ids whose action menu is open in `el`: a re-render (any event in the room) keeps them open. */
+function openMenus(el) {
+  return new Set([...el.querySelectorAll("details.menu[open]")].map((menu) => menu.dataset.user));
+}
+
+/** Participant `p`'s action menu, open if it was (`open`), or nothing if there is no action. */
+function actionMenu(p, actions, open) {
+  if (!actions.length) return null;
+  return h(
+    "details",
+    { class: "menu", dataset: { user: p.user }, open: open.has(p.user) },
+    h("summary", { "aria-label": `Actions for ${p.name}` }, "⋯"),
+    h("div", { class: "menu-items" }, actions),
+  );
 }
