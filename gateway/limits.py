@@ -68,26 +68,6 @@ class LimitSettings:
         return found
 
 
-class AudioPace:
-    """The pace of one connection's audio messages (docs/protocol.md, Rate limits and caps), as the Rust wire
-    keeps it (`mixer-rs/wire/src/conn.rs`): `burst` at once, then `per_s` a second; the messages beyond are
-    dropped ("over"), and a connection `over` messages in debt (not since repaid by slower sending) is closed
-    ("too_fast")."""
-
-    def __init__(self, burst: int, per_s: float, over: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.burst, self.per_s, self.over, self._clock = burst, per_s, over, clock
-        self._tokens, self._at = float(burst), clock()
-
-    def take(self) -> str:
-        """One message: "within", "over" or "too_fast"."""
-        now = self._clock()
-        self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.per_s) - 1.0
-        self._at = now
-        if self._tokens >= 0:
-            return "within"
-        return "over" if self._tokens >= -self.over else "too_fast"
-
-
 class Buckets:
     """Token buckets for one limit, keyed by anything hashable (a user id, an address)."""
 

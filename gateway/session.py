@@ -37,9 +37,9 @@ from gateway import logs, protocol as p, requests
 from gateway.connection import Connection, TrioConnection
 from gateway.context import Services
 from gateway.errors import CloseCode, GatewayError, NotAuthenticated, RateLimited, code_of, report_incident
-from gateway.limits import AudioPace
 from gateway.outbox import Outbox
-from mixer import AUDIO_BURST, AUDIO_OVER_PACE, AUDIO_PER_SECOND
+from gateway.space_link import SpaceLink
+from mixer import AudioPace
 
 if TYPE_CHECKING:
     from gateway.server import Gateway
@@ -55,31 +55,6 @@ KEPT_ON = frozenset({CloseCode.REPLACED, CloseCode.KEEPALIVE_TIMEOUT, CloseCode.
 """The server's closes after which the user keeps their place for the resume window (`docs/protocol.md`)."""
 CLEAN_CLOSES = frozenset({1000, 1001})
 """A client's close codes that leave its space at once; any other close keeps its place for the resume window."""
-
-
-class SpaceLink:
-    """The session's MemberLink for one space, made by the request (`ref`) that joins it as `user`, or that
-    resumes a place there (`resuming`)."""
-
-    def __init__(self, session: Session, ref: int, space: SpaceRef, user: str, resuming: bool = False) -> None:
-        self._session = session
-        self._ref = ref
-        self.space = space
-        self.user = user
-        self.resuming = resuming
-
-    @property
-    def conn(self) -> int:
-        return self._session.conn
-
-    def joined(self, state: SpaceState) -> None:
-        self._session.entered(self, self._ref, state)
-
-    def observe(self, event: SpaceEvent) -> None:
-        self._session.observe(self, event)
-
-    def resumed(self, state: SpaceState, missed: list[bytes] | None) -> None:
-        self._session.resumed(self, self._ref, state, missed)
 
 
 class Session:
@@ -109,8 +84,7 @@ class Session:
         self.peer_close_code: int | None = None  # the code of the client's close frame (1006: none came)
         self._close_requested = trio.Event()
         self._bad_in_a_row = 0
-        # The Rust wire's pace, for the audio it leaves to Python (or all of it, on the Python transport).
-        self._audio_pace = AudioPace(AUDIO_BURST, AUDIO_PER_SECOND, AUDIO_OVER_PACE)
+        self._audio_pace = AudioPace()  # the Rust wire's, for the audio Python reads (all, on the Python transport)
         self._refusal_sent_at: dict[str, float] = {}
         self._refusals_logged: dict[str, tuple[float, int]] = {}  # code -> (last logged, refused since)
         self.lagging_since: float | None = None  # when this client started losing audio, if it still does

@@ -3,12 +3,10 @@ and one mix-minus packet per speaker. A thin re-export of the native
 ``mixer._mixer`` (Rust, ``mixer-rs/``); it imports nothing of Stoa."""
 
 from mixer._mixer import (
-    AUDIO_BURST,
-    AUDIO_OVER_PACE,
-    AUDIO_PER_SECOND,
     FRAME_SAMPLES,
     MAX_PACKET_BYTES,
     SAMPLE_RATE,
+    AudioPace,
     BatchPolicy,
     Decoder,
     Encoder,
@@ -34,12 +32,10 @@ from mixer._mixer import (
 )
 
 __all__ = [
-    "AUDIO_BURST",
-    "AUDIO_OVER_PACE",
-    "AUDIO_PER_SECOND",
     "FRAME_SAMPLES",
     "MAX_PACKET_BYTES",
     "SAMPLE_RATE",
+    "AudioPace",
     "BatchPolicy",
     "Decoder",
     "Encoder",

@@ -27,12 +27,6 @@ SAMPLE_RATE: int
 """48000."""
 MAX_PACKET_BYTES: int
 """1500: larger Opus packets are refused unread."""
-AUDIO_BURST: int
-"""250: audio messages a connection may send at once (5 s of one stream)..."""
-AUDIO_PER_SECOND: int
-"""100: ... and then a second (twice a stream's real pace); the messages beyond are dropped..."""
-AUDIO_OVER_PACE: int
-"""2500: ... and a connection this many over that pace (not since repaid) is closed with 1008."""
 
 class MixerError(ValueError):
     """A refused argument or packet, or a codec failure.
@@ -805,6 +799,16 @@ class WireStats:
     @property
     def reader_cpu_ns(self) -> int:
         """CPU time of the reader thread, as it measured it at the end of its last pass."""
+
+@final
+class AudioPace:
+    """One connection's audio pace, the Rust reader's own (docs/protocol.md, Rate limits and caps): 250
+    messages at once, then 100 a second; beyond, dropped; 2,500 over that pace, not since repaid, close the
+    connection with 1008."""
+
+    def __new__(cls) -> Self: ...
+    def take(self) -> Literal["within", "over", "too_fast"]:
+        """One message now: play it, drop it, or close the connection."""
 
 @final
 class Wire:

@@ -3,6 +3,7 @@
 //! events; every rule lives in the crate. Typed in `mixer/_mixer.pyi`.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use ::wire as wi;
 use pyo3::exceptions::PyOSError;
@@ -79,6 +80,25 @@ struct WireStats {
     audio_over_pace: u64,
     bytes_read: u64,
     reader_cpu_ns: u64,
+}
+
+/// One connection's audio pace, the reader's own (`wire::AudioPace`), for the audio Python reads.
+#[pyclass(module = "mixer._mixer")]
+struct AudioPace {
+    inner: wi::AudioPace,
+}
+
+#[pymethods]
+impl AudioPace {
+    #[new]
+    fn new() -> Self {
+        Self { inner: wi::AudioPace::new(wi::PaceLimits::default(), Instant::now()) }
+    }
+
+    /// One message now: "within", "over" (drop it) or "too_fast" (close the connection with 1008).
+    fn take(&mut self) -> &'static str {
+        self.inner.take(Instant::now()).as_str()
+    }
 }
 
 /// The read side of every client socket of a listening socket.
@@ -185,9 +205,7 @@ fn parse_audio<'py>(py: Python<'py>, data: &[u8]) -> Option<(u64, u64, Bound<'py
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("AUDIO_BURST", wi::AUDIO_BURST)?;
-    m.add("AUDIO_PER_SECOND", wi::AUDIO_PER_SECOND)?;
-    m.add("AUDIO_OVER_PACE", wi::AUDIO_OVER_PACE)?;
+    m.add_class::<AudioPace>()?;
     m.add_function(wrap_pyfunction!(parse_audio, m)?)?;
     m.add_class::<Wire>()?;
     m.add_class::<WireEvent>()?;

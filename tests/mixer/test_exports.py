@@ -10,9 +10,6 @@ import mixer
 import mixer._mixer
 
 EXPECTED = {
-    "AUDIO_BURST",
-    "AUDIO_OVER_PACE",
-    "AUDIO_PER_SECOND",
     "FRAME_SAMPLES",
     "SAMPLE_RATE",
     "MAX_PACKET_BYTES",
@@ -33,6 +30,7 @@ EXPECTED = {
     "TickPool",
     "TickPoolStats",
     "Wire",
+    "AudioPace",
     "WireEvent",
     "WireStats",
     "parse_audio",

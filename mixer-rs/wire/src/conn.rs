@@ -14,21 +14,11 @@ use mixer_core::Frame;
 
 use crate::frames::{self, FrameReader, Item};
 use crate::handshake::{self, Parsed};
+use crate::pace::{AUDIO_TOO_FAST, AudioPace, Paced};
 use crate::{Counters, Event, WireConfig, audio};
 
 /// At most one `AudioUnrouted` event per connection per this long.
 pub(crate) const UNROUTED_EVERY: Duration = Duration::from_secs(1);
-/// Audio messages a connection may send at once by default (5 s of one stream)...
-pub const AUDIO_BURST: u32 = 250;
-/// ... and then a second (twice one stream's real pace); the messages beyond are dropped unread (a
-/// backlog after a stall: stale by then, and more than the mixer's queue would keep). No one speaks
-/// faster than real time, and every message costs the reader, which reads for every client.
-pub const AUDIO_PER_SECOND: u32 = 100;
-/// A connection this many messages over that pace (not since repaid by slower sending) is no stalled
-/// speaker's: it is closed with `AUDIO_TOO_FAST` (docs/protocol.md, Rate limits and caps).
-pub const AUDIO_OVER_PACE: u32 = 2_500;
-/// The close code (policy violation) and reason of a connection that sent audio too fast.
-pub const AUDIO_TOO_FAST: (u16, &str) = (1008, "audio faster than real time");
 /// A connection's buffer keeps at most this much capacity while empty.
 const KEPT_CAPACITY: usize = 4096;
 
@@ -66,9 +56,7 @@ pub(crate) struct Conn {
     after_audio: bool,
     unrouted: u64,
     unrouted_told: Option<Instant>,
-    /// Audio messages it may still send at once (`AUDIO_BURST`), as of `audio_at`.
-    audio_tokens: f64,
-    audio_at: Instant,
+    pace: AudioPace,
     /// The owner was told of it (`Opened`) and not refused it: it hears `Closed`.
     pub told: bool,
     /// In the reader's `more`: its last turn ended with bytes left.
@@ -77,15 +65,6 @@ pub(crate) struct Conn {
     pub last_turn: u64,
     /// The peer's FIN (or an error) was seen: read to the end.
     pub ending: bool,
-}
-
-/// What `Conn::pace_audio` makes of one audio message.
-enum Pace {
-    Within,
-    /// Over the pace: dropped.
-    Over,
-    /// So far over it that the connection is closed.
-    TooFast,
 }
 
 pub(crate) struct Ctx {
@@ -103,7 +82,7 @@ impl Ctx {
 }
 
 impl Conn {
-    pub fn new(id: u64, fd: OwnedFd, peer: IpAddr, max_message: usize) -> Self {
+    pub fn new(id: u64, fd: OwnedFd, peer: IpAddr, config: &WireConfig) -> Self {
         let now = Instant::now();
         Self {
             id,
@@ -111,7 +90,7 @@ impl Conn {
             peer,
             phase: Phase::Handshake,
             inbuf: Vec::new(),
-            frames: FrameReader::new(max_message),
+            frames: FrameReader::new(config.max_message_bytes),
             since: now,
             last_received: now,
             pinged_at: None,
@@ -119,8 +98,7 @@ impl Conn {
             after_audio: false,
             unrouted: 0,
             unrouted_told: None,
-            audio_tokens: f64::INFINITY, // the first message brings it down to the burst
-            audio_at: now,
+            pace: AudioPace::new(config.audio_pace, now),
             told: false,
             carried: false,
             last_turn: 0,
@@ -248,13 +226,13 @@ impl Conn {
 
     fn message(&mut self, data: &[u8], ctx: &mut Ctx) {
         if let Some(packet) = audio::parse(data) {
-            match self.pace_audio(Instant::now(), ctx.config.audio_pace) {
-                Pace::Within => {}
-                Pace::Over => {
+            match self.pace.take(Instant::now()) {
+                Paced::Within => {}
+                Paced::Over => {
                     crate::reader::bump(&ctx.counters().audio_over_pace);
                     return;
                 }
-                Pace::TooFast => {
+                Paced::TooFast => {
                     let (code, reason) = AUDIO_TOO_FAST;
                     self.close(ctx, code, reason);
                     return;
@@ -284,21 +262,6 @@ impl Conn {
         crate::reader::bump(&ctx.counters().messages);
         ctx.events.push(Event::Message { conn: self.id, data: data.to_vec(), after_audio: self.after_audio });
         self.after_audio = false;
-    }
-
-    /// Spends one of the audio messages this connection may send now (`WireConfig::audio_pace`): a token
-    /// bucket that goes into debt for the messages over the pace, repaid at the pace.
-    fn pace_audio(&mut self, now: Instant, (burst, per_second, over): (u32, u32, u32)) -> Pace {
-        let refill = now.saturating_duration_since(self.audio_at).as_secs_f64() * f64::from(per_second);
-        self.audio_tokens = (self.audio_tokens + refill).min(f64::from(burst)) - 1.0;
-        self.audio_at = now;
-        if self.audio_tokens >= 0.0 {
-            Pace::Within
-        } else if self.audio_tokens >= -f64::from(over) {
-            Pace::Over
-        } else {
-            Pace::TooFast
-        }
     }
 
     /// Tells the owner of unrouted audio: at once for the first, then at most once per `UNROUTED_EVERY`.

@@ -15,8 +15,9 @@
 //!
 //! Modules: `sys` (the system calls; the crate's only `unsafe`), `handshake`
 //! (the upgrade request and answers), `frames` (reading and writing frames),
-//! `audio` (the `audio` message), `conn` (one connection's state machine),
-//! `reader` (the thread), and here the `Wire` handle.
+//! `audio` (the `audio` message), `pace` (how fast a connection may send
+//! it), `conn` (one connection's state machine), `reader` (the thread), and
+//! here the `Wire` handle.
 
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -25,10 +26,13 @@ pub mod audio;
 mod conn;
 pub mod frames;
 pub mod handshake;
+mod pace;
 mod reader;
 mod sys;
 
-pub use conn::{AUDIO_BURST, AUDIO_OVER_PACE, AUDIO_PER_SECOND, AUDIO_TOO_FAST};
+pub use pace::{
+    AUDIO_BURST, AUDIO_OVER_PACE, AUDIO_PER_SECOND, AUDIO_TOO_FAST, AudioPace, PaceLimits, Paced,
+};
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -63,10 +67,8 @@ pub struct WireConfig {
     pub user_timeout_ms: u32,
     /// Ask for the reader thread to run as soon as it wakes (`Scheduling`).
     pub realtime: bool,
-    /// Audio messages a connection may send at once, and then a second (beyond: dropped), and how many
-    /// it may run over that pace before it is closed with `AUDIO_TOO_FAST`. Default: `AUDIO_BURST`,
-    /// `AUDIO_PER_SECOND`, `AUDIO_OVER_PACE`.
-    pub audio_pace: (u32, u32, u32),
+    /// The pace of each connection's audio messages (`pace.rs`).
+    pub audio_pace: PaceLimits,
 }
 
 /// How the reader thread is scheduled (`WireConfig::realtime`, `Wire::scheduling`).
@@ -111,7 +113,7 @@ impl Default for WireConfig {
             sndbuf: None,
             user_timeout_ms: 10_000,
             realtime: false,
-            audio_pace: (AUDIO_BURST, AUDIO_PER_SECOND, AUDIO_OVER_PACE),
+            audio_pace: PaceLimits::default(),
         }
     }
 }

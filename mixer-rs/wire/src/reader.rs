@@ -155,9 +155,9 @@ impl Reader {
                     // After the peer's FIN, read on to the end even past a short read.
                     let ending = bits & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0;
                     if ending && let Some(conn) = self.conns.get_mut(&conn) {
-                        conn.ending = true; // and in every later turn, if this one does not reach the end
+                        conn.ending = true; // read to the end, in this turn and, if it does not get there, the next
                     }
-                    self.read(conn, ending);
+                    self.read(conn, false);
                 }
             }
         }
@@ -218,7 +218,7 @@ impl Reader {
             return;
         }
         bump(&self.shared.counters.connections);
-        self.conns.insert(id, Conn::new(id, fd, peer, config.max_message_bytes));
+        self.conns.insert(id, Conn::new(id, fd, peer, &config));
         // Edge-triggered: bytes that came before the registration are read now.
         self.read(id, true);
     }

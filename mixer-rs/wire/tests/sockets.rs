@@ -14,7 +14,7 @@ use driver::{Batching, Driver, TickPool};
 use fanout::{Fanout, FanoutConfig};
 use mixer_core::{Mixer, MixerConfig};
 use wire::frames::client_frame;
-use wire::{AUDIO_BURST, AUDIO_OVER_PACE, AUDIO_TOO_FAST, Event, Wire, WireConfig};
+use wire::{AUDIO_BURST, AUDIO_OVER_PACE, AUDIO_TOO_FAST, Event, PaceLimits, Wire, WireConfig};
 
 mod common;
 use common::*;
@@ -163,7 +163,10 @@ fn a_routed_speakers_audio_reaches_the_mixer_and_unrouted_audio_is_counted_and_t
 #[test]
 fn a_client_that_floods_the_reader_holds_up_no_one_else() {
     // Audio at any pace (the pace limit, tested below, would close this flood at once).
-    let s = server(WireConfig { audio_pace: (u32::MAX, u32::MAX, u32::MAX), ..WireConfig::default() });
+    let s = server(WireConfig {
+        audio_pace: PaceLimits { burst: u32::MAX, per_second: u32::MAX, over: u32::MAX },
+        ..WireConfig::default()
+    });
     let (mut flooder, flooding_conn) = s.client();
     let (mut other, conn) = s.client();
     // A speaker's audio, routed into a mixer: the reader handles it all itself (nothing for the owner, so its
