@@ -1,6 +1,6 @@
-"""The settings of `stoa serve`: one tree (`_tree.py`), read from a TOML file, the environment and flags
-(`_load.py`), written out as a sample file and a reference (`_render.py`), and turned into the server's
-`GatewayConfig` here. docs/operations.md, Configuration, is the reference for people.
+"""The settings of `stoa serve`: one tree (`_tree.py`, of `Setting`s: `_setting.py`), read from a TOML file,
+the environment and flags (`_load.py`), written out as a sample file and a reference (`_render.py`), and
+turned into the server's `GatewayConfig` here. docs/operations.md, Configuration, is the reference for people.
 """
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from __future__ import annotations
 from actors.space import MixConfig
 from gateway.config._load import ENV_PREFIX, Item, SettingsError, check_file, items, load
 from gateway.config._render import allowed, reference, sample, toml_value
-from gateway.config._tree import Setting, Settings
+from gateway.config._setting import Setting
+from gateway.config._tree import Settings
 from gateway.limits import LimitSettings
 from gateway.replays import DAY_S
 from gateway.server import GatewayConfig

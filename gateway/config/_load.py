@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.config._tree import Setting, Settings
+from gateway.config._setting import Setting
+from gateway.config._tree import Settings
 
 ENV_PREFIX = "STOA_"
 _TRUE = ("on", "true", "yes", "1")

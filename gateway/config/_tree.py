@@ -9,14 +9,11 @@ docs/operations.md (a test compares it). Adding a setting: add one field to a se
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 from actors.space import ABANDON_AFTER_S
+from gateway.config._setting import http_url, ip_address, origin, setting, stun_url, turn_url, ws_url
 from gateway.limits import LimitSettings
 from gateway.replays import LINK_LIFETIME_S, RETENTION_DAYS
 from gateway.server import RESUME_WINDOW_S
@@ -25,55 +22,6 @@ from mixer import BatchPolicy
 
 MAX_FRAMES_PER_MESSAGE = BatchPolicy().max_frames
 LISTENERS_PER_FRAME = BatchPolicy().listeners_per_frame or 0
-
-
-@dataclass(frozen=True)
-class Setting:
-    """What the tree says of one setting, beside its name, type and default (the dataclass field's)."""
-
-    doc: str
-    flag: str | None = None
-    """Its command-line flag, if it has one (a secret has none: a flag shows in `ps`)."""
-    low: float | None = None
-    high: float | None = None
-    unit: str = ""
-    choices: tuple[str, ...] = ()
-    off: str | None = None
-    """The word that turns an optional setting off (`http_port = "off"`), or, for one whose default is None, the word
-    that stands for None (`frames_per_message = "auto"`: the sample shows it, not an example)."""
-    example: str | None = None
-    """For a setting that is unset by default: a value `stoa config sample` shows, commented out."""
-    check: Callable[[Any], str | None] | None = None
-    """A further check of a value already of the right type and range: what is wrong with it, or None."""
-    secret: bool = False
-
-
-def setting(default: Any, doc: str, **spec: Any) -> Any:
-    """A field of a settings section (see `Setting` for `spec`)."""
-    if isinstance(default, list):
-        return field(default_factory=lambda: tuple(default), metadata={"stoa": Setting(doc, **spec)})
-    return field(default=default, metadata={"stoa": Setting(doc, **spec)})
-
-
-def _ws_url(value: str) -> str | None:
-    return None if urlsplit(value).scheme in ("ws", "wss") else "must be a ws:// or wss:// URL"
-
-
-def _origin(value: str) -> str | None:
-    """What a browser sends as `Origin`: lowercase http(s)://host[:port], nothing after it."""
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 (raises ValueError on a port that is not a number in range)
-    except ValueError:
-        return "must be scheme://host[:port] (http or https, no path)"
-    ok = (
-        parts.scheme in ("http", "https")
-        and bool(parts.hostname)
-        and parts.username is None
-        and not (parts.path or parts.query or parts.fragment)
-        and value == value.lower()
-    )
-    return None if ok else "must be scheme://host[:port] (http or https, no path)"
 
 
 @dataclass(frozen=True)
@@ -162,7 +110,7 @@ class WebSettings:
         "unset: the page's own host name on server.port",
         flag="--public-ws-url",
         example='"wss://spaces.example.org/ws"',
-        check=_ws_url,
+        check=ws_url,
     )
     allow_origins: tuple[str, ...] = setting(
         [],
@@ -170,7 +118,7 @@ class WebSettings:
         "(clients that send no Origin, not browsers, are always allowed)",
         flag="--allow-origin",
         example='["https://spaces.example.org"]',
-        check=_origin,
+        check=origin,
     )
 
 
@@ -244,23 +192,6 @@ class MetricsSettings:
     )
 
 
-def _stun(value: str) -> str | None:
-    return None if value.startswith("stun:") and len(value) > len("stun:") else "must be a stun:host[:port] URL"
-
-
-def _turn(value: str) -> str | None:
-    ok = value.startswith(("turn:", "turns:")) and not value.endswith(":")
-    return None if ok else "must be a turn: or turns: URL"
-
-
-def _ip(value: str) -> str | None:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return "must be an IP address"
-    return None
-
-
 @dataclass(frozen=True)
 class WebRtcSettings:
     enabled: bool = setting(
@@ -273,7 +204,7 @@ class WebRtcSettings:
         "candidates only, nothing outside is contacted",
         flag="--stun",
         example='["stun:stun.example.org:3478"]',
-        check=_stun,
+        check=stun_url,
     )
     turn: tuple[str, ...] = setting(
         [],
@@ -282,7 +213,7 @@ class WebRtcSettings:
         "(get_rtc_config), made with webrtc.turn_secret; never in /config.json",
         flag="--turn",
         example='["turns:turn.example.org:443?transport=tcp"]',
-        check=_turn,
+        check=turn_url,
     )
     turn_secret: str | None = setting(
         None,
@@ -306,7 +237,7 @@ class WebRtcSettings:
         "when server.host is loopback",
         flag="--rtc-address",
         example='["203.0.113.7"]',
-        check=_ip,
+        check=ip_address,
     )
 
 
@@ -321,11 +252,6 @@ class AdminSettings:
     )
 
 
-def _http_url(value: str) -> str | None:
-    parts = urlsplit(value)
-    return None if parts.scheme in ("http", "https") and parts.hostname else "must be an http:// or https:// URL"
-
-
 @dataclass(frozen=True)
 class WebhooksSettings:
     urls: tuple[str, ...] = setting(
@@ -333,7 +259,7 @@ class WebhooksSettings:
         "receivers' URLs: each gets every event (docs/operations.md, Webhooks), in order, signed with `secret`",
         flag="--webhook-url",
         example='["https://backend.example.org/stoa-events"]',
-        check=_http_url,
+        check=http_url,
     )
     secret: str | None = setting(
         None,
