@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+import structlog
 import trio
 import trio.testing
 from structlog.contextvars import get_contextvars
@@ -21,11 +22,14 @@ from gateway import logs
 def lines() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     root = logging.getLogger()
-    saved = root.handlers[:], root.level
+    saved, processing = (root.handlers[:], root.level), structlog.get_config()
     logs.configure("INFO", "json", stream)
     try:
         yield stream
     finally:
+        # structlog's configuration too: left as `configure` made it, later tests' records would carry their
+        # exception in the message instead of `exc_info` (test_containment's incidents).
+        structlog.configure(**processing)
         root.handlers[:], level = saved
         root.setLevel(level)
 
