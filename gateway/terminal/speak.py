@@ -8,6 +8,10 @@ level (`stoa_protocol.audio_level` of its PCM: the server forwards a lone speake
 - an Ogg Opus file of 20 ms packets (what `opusenc` makes by default), sent as it is (each packet decoded as
   it is sent, for its level);
 - `mic`: the system's audio input (`pw-record`, `parec` or `arecord`), encoded here.
+
+Packets go by their capture clock (a file's: packet i at start + i x 20 ms; the microphone's: its recorder's
+samples), never as a burst: after a stall (the event loop, the process or the network paused) a packet more
+than `LATE_S` behind it is dropped, not sent late, and counted; the count is printed at the end.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import time
 import wave
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -36,6 +41,13 @@ from mixer import FRAME_SAMPLES, SAMPLE_RATE, Decoder, Encoder
 
 FRAME_S = 0.020
 FRAME_BYTES = 2 * FRAME_SAMPLES
+LATE_S = 0.200
+"""How far behind its capture clock a packet may still be sent: 10 packets. A short hiccup passes with nothing
+lost; later packets would reach a server that plays each speaker from a queue of at most 6 packets and skips a
+backlog (docs/protocol.md, `audio`): they would be dropped there, or delay the whole space."""
+DRIFT = 0.001
+"""How fast the microphone's capture clock may run slow against trio's, 1 ms a second: a sound card is off by
+about 0.01%; more than that is a stall, whose packets age."""
 
 
 class Unusable(ValueError):
@@ -48,6 +60,45 @@ class Spoken(NamedTuple):
 
     opus: bytes
     level: int | None
+
+
+class Captured(NamedTuple):
+    """A packet and when its first sample was captured, on trio's clock."""
+
+    spoken: Spoken
+    at: float
+
+
+@dataclass
+class Tally:
+    """What `stoa speak` did with its packets: `sent`, or dropped as `late` (more than `LATE_S` behind)."""
+
+    sent: int = 0
+    late: int = 0
+
+    def summary(self) -> str:
+        return (f"stoa speak: sent {self.sent} packets ({self.sent * FRAME_S:.1f} s); dropped {self.late} too late to "
+                f"send (over {LATE_S * 1000:.0f} ms behind, after a stall)")  # fmt: skip
+
+
+class CaptureClock:
+    """When each frame of a recorder was captured, on trio's clock: frame i at origin + i x 20 ms, the origin the
+    earliest any frame's arrival allows (a frame arrives whole, so after it was captured), let to move later by
+    `DRIFT` so that a sound card slower than trio's clock does not make its frames look old. After a stall, the
+    backlog read at once keeps its capture times: old."""
+
+    def __init__(self) -> None:
+        self.origin: float | None = None
+        self.seen = 0.0
+
+    def captured(self, index: int, arrived: float) -> float:
+        earliest = arrived - (index + 1) * FRAME_S
+        if self.origin is None:
+            self.origin = earliest
+        else:
+            self.origin = min(self.origin + DRIFT * (arrived - self.seen), earliest)
+        self.seen = arrived
+        return self.origin + index * FRAME_S
 
 
 def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
@@ -168,11 +219,15 @@ async def speak(
                     print("stoa speak: not brought on the mic", file=sys.stderr)
                     return 1
             print(f"stoa speak: on the mic in {joined.space.title!r}", file=sys.stderr)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(_until_off_mic, client, nursery.cancel_scope)
-                source = _mic_packets(recorder) if recorder is not None else _file_packets(packets or [], loop)
-                await _send(client, source)
-                nursery.cancel_scope.cancel()
+            tally = Tally()
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(_until_off_mic, client, nursery.cancel_scope)
+                    source = _mic_packets(recorder) if recorder is not None else file_stream(packets or [], loop)
+                    await send_paced(client, source, tally)
+                    nursery.cancel_scope.cancel()
+            finally:
+                print(tally.summary(), file=sys.stderr)
     except RequestError as e:
         print(f"stoa speak: {e.code} ({e.message})", file=sys.stderr)
         return 1
@@ -216,21 +271,23 @@ async def _until_off_mic(client: Client, scope: trio.CancelScope) -> None:
             return
 
 
-async def _file_packets(packets: list[Spoken], loop: bool) -> AsyncIterator[Spoken]:
-    """The file's packets, with their levels, at their real pace: packet i at start + i x 20 ms."""
-    start, sent = trio.current_time(), 0
+async def file_stream(packets: list[Spoken], loop: bool) -> AsyncIterator[Captured]:
+    """The file's packets, with their levels, at their real pace: packet i at start + i x 20 ms, its capture
+    time (after a stall, the overdue ones come at once, each with its time: `send_paced` drops the old)."""
+    start, index = trio.current_time(), 0
     while True:
         for packet in measured(packets):
-            await trio.sleep_until(start + sent * FRAME_S)
-            sent += 1
-            yield packet
+            at = start + index * FRAME_S
+            await trio.sleep_until(at)
+            index += 1
+            yield Captured(packet, at)
         if not loop:
             return
 
 
-async def _mic_packets(command: list[str]) -> AsyncIterator[Spoken]:
-    """The microphone, 20 ms at a time, as it comes (the recorder paces it)."""
-    encoder = Encoder()
+async def _mic_packets(command: list[str]) -> AsyncIterator[Captured]:
+    """The microphone, 20 ms at a time, as it comes (the recorder paces it), each with its capture time."""
+    encoder, clock, index = Encoder(), CaptureClock(), 0
     recorder = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
     try:
         assert recorder.stdout is not None
@@ -239,15 +296,30 @@ async def _mic_packets(command: list[str]) -> AsyncIterator[Spoken]:
             pcm += chunk
             while len(pcm) >= FRAME_BYTES:
                 frame, pcm = pcm[:FRAME_BYTES], pcm[FRAME_BYTES:]
-                yield spoken(encoder, frame)
+                at = clock.captured(index, trio.current_time())
+                index += 1
+                yield Captured(spoken(encoder, frame), at)
     finally:
         recorder.terminate()
         with trio.CancelScope(shield=True), trio.move_on_after(2):
             await recorder.wait()
 
 
-async def _send(client: Client, packets: AsyncIterator[Spoken]) -> None:
+async def send_paced(client: Client, packets: AsyncIterator[Captured], tally: Tally) -> None:
+    """Send each packet when it comes, unless it is more than `LATE_S` behind its capture time by then (a stall
+    held it: the event loop, the process, or a send the network blocked): dropped, counted in `tally.late`.
+    Its `seq` is its place in the stream, so the server sees the gap as loss; `captured_at` its capture time."""
+    to_unix = time.time() - trio.current_time()
+    async for seq, (packet, at) in _numbered(packets):
+        if trio.current_time() - at > LATE_S:
+            tally.late += 1
+            continue
+        await client.send_audio(seq, round((to_unix + at) * 1_000_000), packet.opus, packet.level)
+        tally.sent += 1
+
+
+async def _numbered(packets: AsyncIterator[Captured]) -> AsyncIterator[tuple[int, Captured]]:
     seq = 0
     async for packet in packets:
-        await client.send_audio(seq, time.time_ns() // 1000, packet.opus, packet.level)
+        yield seq, packet
         seq += 1

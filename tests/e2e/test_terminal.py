@@ -6,6 +6,8 @@ on loopback, the real codec."""
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 import sys
 import wave
@@ -75,6 +77,63 @@ async def test_stoa_speak_from_a_wav_is_recorded_by_stoa_listen_as_ogg_opus_of_t
             assert await listen.wait() == 0
     check_recording(recording, decoded)
     assert_lone_speaker_undecoded(before, after, at_least=150)  # 3 s of packets, each with its level
+
+
+async def test_stoa_speak_paused_mid_file_drops_the_stale_backlog_and_says_how_many(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """The process stops for 1.5 s (SIGSTOP: its event loop and its sends with it) while it speaks a 4 s file:
+    what it sends after is only what is less than 200 ms behind the file's clock; the rest never reaches the
+    server, and its last line counts it."""
+    wav, packets = tmp_path / "tone.wav", 200
+    write_wav(wav, A_HZ, packets * 0.020)
+    env = {**os.environ, "STOA_PASSWORD": PASSWORD}
+    stderr, on_mic = bytearray(), trio.Event()
+
+    async def read_stderr(stream: trio.abc.ReceiveStream) -> None:
+        while chunk := await stream.receive_some():
+            stderr.extend(chunk)
+            if b"on the mic" in stderr:
+                on_mic.set()
+
+    with trio.fail_after(60):
+        async with connect_account(server.url, "ada"):
+            pass
+        async with connect_account(server.url, "host") as host, trio.open_nursery() as nursery:
+            space_id = (await host.create_space("Paused")).space.space_id
+            before = await trio.to_thread.run_sync(samples, server)
+            speak = await trio.lowlevel.open_process(
+                stoa("speak", server.url, space_id, "--from", str(wav), "--handle", "ada"),
+                cwd=ROOT, env=env, stderr=subprocess.PIPE,
+            )  # fmt: skip
+            assert speak.stderr is not None
+            nursery.start_soon(read_stderr, speak.stderr)
+            while True:
+                event = await host.next_event()
+                if isinstance(event, HandRaised):
+                    await host.approve_request(event.user)
+                    break
+            await on_mic.wait()
+            await trio.sleep(0.5)
+            speak.send_signal(signal.SIGSTOP)
+            await trio.sleep(1.5)
+            speak.send_signal(signal.SIGCONT)
+            assert await speak.wait() == 0
+            await trio.sleep(0.3)  # the reader has counted the last packets
+            after = await trio.to_thread.run_sync(samples, server)
+            await host.end_space()
+    read = wire_audio(after) - wire_audio(before)
+    assert read < packets, f"the server read all {packets} packets: the backlog went late"
+    said = re.search(rb"sent (\d+) packets .*; dropped (\d+) too late", stderr)
+    assert said is not None, stderr.decode()
+    sent, late = int(said[1]), int(said[2])
+    assert (sent, sent + late) == (read, packets)
+    assert late >= (1.5 - 0.2) / 0.020 - 15, late  # the pause, less the bound and a busy machine's slack
+
+
+def wire_audio(found: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> float:
+    """Every `audio` message the server read from clients, whatever it did with it."""
+    return sum(v for (name, _), v in found.items() if name == "stoa_wire_audio_total")
 
 
 def check_recording(recording: Path, decoded: Path) -> None:

@@ -99,13 +99,13 @@ class App {
     }
   }
 
-  renderStatus({ state, code, retryInMs }) {
+  renderStatus({ state, code, reason, retryInMs }) {
     const el = document.getElementById("conn");
     el.dataset.state = state;
     if (state === "open") el.textContent = "";
     else if (state === "connecting") el.textContent = "Connecting…";
-    else if (state === "replaced" || state === "suspended" || state === "ended") el.textContent = describeClose(code);
-    else el.textContent = `${describeClose(code)} (in ${Math.ceil(retryInMs / 1000)} s)`;
+    else if (state === "replaced" || state === "suspended" || state === "ended") el.textContent = describeClose(code, reason);
+    else el.textContent = `${describeClose(code, reason)} (in ${Math.ceil(retryInMs / 1000)} s)`;
     if (state === "replaced") {
       this.toast(describeClose(4002), { kind: "warn", sticky: true, action: ["Use Stoa here", () => this.conn.start()] });
     }

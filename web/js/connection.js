@@ -3,6 +3,7 @@
 // drop with a jittered exponential backoff. What the connection was doing (the space it was in) is the
 // app's to restore: it listens for "ready" with `reconnected: true`.
 
+import { AudioSender } from "./audio-send.js";
 import { decode, encode } from "./msgpack.js";
 
 export const PROTOCOL = 2;
@@ -24,7 +25,7 @@ export class RequestError extends Error {
 /**
  * Events (EventTarget, `detail` holds the message):
  * - "ready" {welcome, reconnected}: `hello` succeeded; requests may be sent
- * - "status" {state: "connecting"|"open"|"closed"|"replaced", code, retryInMs}
+ * - "status" {state: "connecting"|"open"|"closed"|"replaced"|"suspended"|"ended", code, reason, retryInMs}
  * - "event": a space event (has `seq` and `space_id`)
  * - "audio": an `audio` message
  * - "speaking": a `speaking` message (who is talking in the space)
@@ -48,6 +49,7 @@ export class Connection extends EventTarget {
     this.stopped = false;
     this.timer = null;
     this.welcome = null;
+    this.audio = new AudioSender(); // `audio.stats`: messages sent, and dropped as stale
   }
 
   start() {
@@ -102,19 +104,19 @@ export class Connection extends EventTarget {
       if (FINAL_CLOSES.has(e.code) && !this.stopped) {
         // docs/protocol.md, Close codes: these say "do not reconnect"
         const state = e.code === 4002 ? "replaced" : e.code === 4005 ? "suspended" : "ended";
-        this.emit("status", { state, code: e.code });
+        this.emit("status", { state, code: e.code, reason: e.reason });
         return;
       }
-      if (!this.stopped) this.scheduleReconnect(e.code);
+      if (!this.stopped) this.scheduleReconnect(e.code, e.reason);
     };
   }
 
-  scheduleReconnect(code) {
+  scheduleReconnect(code, reason = "") {
     const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.attempt);
     // 4004: the server is draining; come back after a random 0 to 2 s (docs/protocol.md, Close codes)
     const delay = code === 4004 && this.attempt === 0 ? Math.round(Math.random() * 2000) : Math.round(base / 2 + Math.random() * (base / 2));
     this.attempt += 1;
-    this.emit("status", { state: "closed", code, retryInMs: delay });
+    this.emit("status", { state: "closed", code, reason, retryInMs: delay });
     this.timer = setTimeout(() => this.open(), delay);
   }
 
@@ -176,11 +178,12 @@ export class Connection extends EventTarget {
     });
   }
 
-  /** Send a message that has no reply (`audio`); false when not connected. */
+  /** Send an `audio` message: at once, or, while the socket is backed up, after a short wait, or never once
+   *  stale (audio-send.js: counted in `audio.stats`); false when not connected. */
   send(msg) {
     const ws = this.ws;
-    if (!this.ready || !ws || ws.readyState !== WebSocket.OPEN || ws.bufferedAmount > 64 * 1024) return false;
-    ws.send(encode(msg));
+    if (!this.ready || !ws || ws.readyState !== WebSocket.OPEN) return false;
+    this.audio.send(ws, msg);
     return true;
   }
 

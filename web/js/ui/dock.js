@@ -1,5 +1,5 @@
 // The dock at the bottom of a space: leave, raise a hand or accept an invitation, the microphone with its
-// level meter, reactions, volume, and the listening delay.
+// level meter, reactions, volume, the listening delay, and the microphone's frames dropped as too late to send.
 
 import { onMic } from "../space-state.js";
 import { openAuth } from "./dialogs.js";
@@ -14,6 +14,11 @@ export class Dock {
     this.el = h("footer", { class: "dock", "aria-label": "Space controls" });
     this.meter = h("span", { class: "meter-fill" });
     this.delay = h("span", { class: "delay", "aria-live": "off" });
+    this.late = h("span", {
+      class: "via late",
+      "aria-live": "off",
+      title: "Microphone audio the connection could not send within 200 ms: dropped rather than sent late",
+    });
     this.volume = h("input", {
       id: "volume",
       type: "range",
@@ -70,6 +75,7 @@ export class Dock {
           onclick: () => app.setMicLive(!liveMic),
         }, liveMic ? "🎙 Mute" : "🎙 Unmute"),
         h("span", { class: "via", title: "How your voice reaches the server" }, app.speakingVia === "webrtc" ? "WebRTC" : app.speakingVia === "websocket" ? "WebSocket" : ""),
+        this.late,
         h("span", { class: "meter", role: "meter", "aria-label": "Microphone level", "aria-valuemin": "0", "aria-valuemax": "100" }, this.meter),
         h("label", { class: "check" },
           h("input", {
@@ -108,5 +114,7 @@ export class Dock {
     if (meter) meter.setAttribute("aria-valuenow", String(Math.round(level * 100)));
     const s = this.app.player.stats;
     this.delay.textContent = s.playing ? `${s.delayMs + 20} ms buffer` : "";
+    const dropped = this.app.conn.audio.stats.dropped;
+    this.late.textContent = dropped ? `${dropped} late ${dropped === 1 ? "frame" : "frames"} dropped` : "";
   }
 }
