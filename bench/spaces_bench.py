@@ -3,6 +3,7 @@ overlap, as people do; the host is one of them) and 50 listeners, one machine ho
 
     python -m bench.spaces_bench [--spaces 25,50,100,200] [--listeners 50] [--duration 20] [--frames-per-message auto]
                                  [--levels on|off|on,off] [--phases 0] [--realtime-reader on|off|on,off]
+                                 [--fanout-writers 2]
 
 Each size is a `stoa load --speech conversation` run with a server started for it. A size **holds** when
 every listener planned heard at least 99.9% of what was said in the window (coverage, docs/operations.md)
@@ -26,7 +27,8 @@ that does not measure its microphone; `on,off` runs both for each size, one afte
 
 The server's reader thread asks to run first, as `stoa serve` does by default (`--realtime-reader on`,
 docs/operations.md, The reader's scheduling); `off` runs it as any thread, `on,off` both, one after the
-other (within each size and `--levels` choice).
+other (within each size and `--levels` choice). `--fanout-writers` sets the server's writer threads (2, as
+`stoa serve`); a list (`1,2`) runs each in turn, innermost.
 """
 
 from __future__ import annotations
@@ -80,6 +82,9 @@ def main() -> None:
     parser.add_argument(
         "--realtime-reader", default="on", choices=["on", "off", "on,off"], help="the server's setting; on,off: both"
     )
+    parser.add_argument(
+        "--fanout-writers", default="2", help="the server's writer threads (as stoa serve: 2); 1,2: each in turn"
+    )
     parser.add_argument("--results", default="spaces.json", help="file name under bench/results/")
     args = parser.parse_args()
     rows = []
@@ -87,8 +92,15 @@ def main() -> None:
     script = conversation()
     packets_per_slot = sum(len(packets) for packets, _ in script) / len(script[0][1])  # a space's, on average
     readers = args.realtime_reader.split(",")
-    runs = [(spaces, levels == "on", reader) for spaces in sizes for levels in choices for reader in readers]
-    for spaces, levels, reader in runs:
+    writer_counts = [int(count) for count in args.fanout_writers.split(",")]
+    runs = [
+        (spaces, levels == "on", reader, writers)
+        for spaces in sizes
+        for levels in choices
+        for reader in readers
+        for writers in writer_counts
+    ]
+    for spaces, levels, reader, writers in runs:
         load, cpu_before, started = round(os.getloadavg()[0], 2), children_cpu_s(), time.monotonic()
         threads: dict[str, float] = {}
         config = LoadConfig(
@@ -103,7 +115,7 @@ def main() -> None:
             levels=levels,
             phases=args.phases,
             during_window=thread_cores(args.duration - 1.0, threads),
-            server_args=["--realtime-reader", reader],
+            server_args=["--realtime-reader", reader, "--fanout-writers", str(writers)],
             out=RESULTS / f"spaces-{spaces}",
             quiet=True,
         )
@@ -134,7 +146,7 @@ def main() -> None:
             "frames_per_message_seen": frames_seen(report),
             "server_cores": server.get("cpu_cores"),
             "server_cores_by_thread": threads,
-            # The server's counters over the window: the writer's busy share (1.0: saturated) and pass.
+            # The server's counters over the window: the writers' busy share (each; 1.0: saturated) and pass.
             "fanout_writer": server.get("fanout_writer"),
             "ticks_skipped": server.get("ticks_skipped"),
             # Frames of loss concealment inside a talk spurt (a packet missing while its speaker talked on:
@@ -148,6 +160,7 @@ def main() -> None:
             "harness_fault": report["speakers"]["harness_fault"],
             "speakers_scheduling": report["speakers"]["scheduling"],
             "reader_scheduling": server.get("reader_scheduling"),  # the server's reader thread (its metrics)
+            "fanout_writers": writers,
             "load_average_before": load,
             "holds": holds,
         })  # fmt: skip

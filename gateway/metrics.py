@@ -214,11 +214,13 @@ def _fanout(fanout: Fanout) -> Iterator[Metric]:
                    ["reason"])  # fmt: skip
     yield _counter("stoa_connections_failed", "connections the fan-out gave up on, by reason",
                    [(("overflow",), s.overflows), (("write_error",), s.write_errors)], ["reason"])  # fmt: skip
-    yield _counter("stoa_fanout_writer_cpu_seconds", "CPU time of the fan-out's writer thread",
+    yield _gauge("stoa_fanout_writers", "the fan-out's writer threads", [((), s.writers)])
+    yield _counter("stoa_fanout_writer_cpu_seconds", "CPU time of the fan-out's writer threads",
                    [((), s.writer_cpu_ns / 1e9)])  # fmt: skip
-    yield _counter("stoa_fanout_writer_busy_seconds", "wall time the fan-out's writer spent writing (in passes "
-                   "over the connections with bytes to send)", [((), s.writer_busy_ns / 1e9)])  # fmt: skip
-    yield _counter("stoa_fanout_writer_passes", "the fan-out writer's passes that had connections to write",
+    yield _counter("stoa_fanout_writer_busy_seconds", "wall time the fan-out's writers spent writing (in passes "
+                   "over the connections with bytes to send), summed over the writers",
+                   [((), s.writer_busy_ns / 1e9)])  # fmt: skip
+    yield _counter("stoa_fanout_writer_passes", "the fan-out writers' passes that had connections to write",
                    [((), s.writer_passes)])  # fmt: skip
 
 

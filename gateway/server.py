@@ -82,6 +82,8 @@ class GatewayConfig:
     """SO_SNDBUF of client sockets (Rust transport); None leaves the kernel's autotuning."""
     realtime_reader: bool = True
     """The Rust reader thread asks to run first (`mixer.Wire`'s `realtime`; docs/operations.md)."""
+    fanout_writers: int = 2
+    """The Rust fan-out's writer threads (`mixer.Fanout`'s `writers`; docs/operations.md)."""
     limits: LimitSettings = field(default_factory=LimitSettings)
     abandon_after_s: float = ABANDON_AFTER_S
     """A live space whose host and co-hosts have all been gone this long ends with reason `abandoned`."""
@@ -322,7 +324,11 @@ async def serve(
     http_socket = None if config.http_port is None else open_http_socket(config.host, config.http_port)
     fanout: Fanout | PyFanout
     if config.transport == "rust":
-        fanout = Fanout(max_queue_bytes=config.max_queue_bytes, max_audio_messages=config.max_audio_messages)
+        fanout = Fanout(
+            max_queue_bytes=config.max_queue_bytes,
+            max_audio_messages=config.max_audio_messages,
+            writers=config.fanout_writers,
+        )
     else:
         fanout = PyFanout(max_queue_bytes=config.max_queue_bytes, max_audio_messages=config.max_audio_messages)
     wire: Wire | None = None

@@ -16,19 +16,21 @@ HARNESS_FAULT_LAG_MS = 100.0
 
 
 def server_counters(before: dict[str, float], after: dict[str, float], window_s: float) -> dict[str, object]:
-    """What the server's own counters (`monitor.scrape`) say of the window: the fan-out writer's share of the
-    wall time in passes (`busy`: 1.0 is saturated), its CPU (cores), its average pass (a message waits up to
-    one), the ticks late and skipped, the frames of loss concealment the mixers played (all, and those inside a
-    talk spurt, for a packet missing while its speaker talked on), the speakers' packets dropped by reason, and
-    how the server's reader thread was scheduled (docs/operations.md)."""
+    """What the server's own counters (`monitor.scrape`) say of the window: the fan-out's writers, the share of
+    the wall time each spent in passes (`busy`, their mean: 1.0 is saturated), their CPU (cores, summed), their
+    average pass (a message waits up to one), the ticks late and skipped, the frames of loss concealment the
+    mixers played (all, and those inside a talk spurt, for a packet missing while its speaker talked on), the
+    speakers' packets dropped by reason, and how the server's reader thread was scheduled (docs/operations.md)."""
 
     def moved(name: str) -> float:
         return after.get(name, 0.0) - before.get(name, 0.0)
 
     busy, passes = moved("stoa_fanout_writer_busy_seconds_total"), moved("stoa_fanout_writer_passes_total")
+    writers = after.get("stoa_fanout_writers", 1.0) or 1.0
     return {
         "fanout_writer": {
-            "busy": round(busy / window_s, 3),
+            "writers": int(writers),
+            "busy": round(busy / window_s / writers, 3),
             "cpu_cores": round(moved("stoa_fanout_writer_cpu_seconds_total") / window_s, 3),
             "pass_ms": round(busy / passes * 1000, 2) if passes else 0.0,
         },

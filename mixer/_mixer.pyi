@@ -209,18 +209,24 @@ class FanoutStats:
     @property
     def write_errors(self) -> int: ...
     @property
+    def writers(self) -> int:
+        """The writer threads (fixed at creation); the ``writer_*`` figures are their sums."""
+    @property
     def writer_cpu_ns(self) -> int:
-        """CPU time of the writer thread, as it measured it at the end of its last pass."""
+        """CPU time of the writer threads, as each measured it at the end of its last pass."""
     @property
     def writer_busy_ns(self) -> int:
-        """Wall time the writer spent in passes that had connections to write."""
+        """Wall time the writers spent in passes that had connections to write (at most ``writers`` times
+        the wall time)."""
     @property
     def writer_passes(self) -> int:
-        """Passes that had connections to write (a message waits up to one: ``writer_busy_ns / writer_passes``)."""
+        """Passes that had connections to write (a message waits up to one: ``writer_busy_ns / writer_passes``,
+        the mean pass)."""
 
 @final
 class Fanout:
-    """Every byte written to registered client sockets, by one Rust thread ("stoa-fanout").
+    """Every byte written to registered client sockets, by Rust writer threads ("stoa-fanout"): ``writers`` of
+    them (1 to 64), connection ``conn`` written by writer ``conn % writers`` alone.
 
     Python keeps reading each socket; the fan-out writes to its own duplicate of it.
     Messages go out in the order they were queued on each connection. Each connection's
@@ -233,8 +239,9 @@ class Fanout:
     connections and groups start at 1 and are never reused.
     """
 
-    def __new__(cls, *, max_queue_bytes: int = 262144, max_audio_messages: int = 64) -> Self:
-        """Starts the writer thread. Raises ``MixerError("bad_argument")`` for a setting below 1."""
+    def __new__(cls, *, max_queue_bytes: int = 262144, max_audio_messages: int = 64, writers: int = 1) -> Self:
+        """Starts the writer threads. Raises ``MixerError("bad_argument")`` for a setting below 1 (or more
+        than 64 writers)."""
     def register(self, fd: int, *, borrow: bool = False) -> int:
         """Registers the stream socket ``fd`` and returns its connection id.
 

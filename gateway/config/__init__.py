@@ -53,6 +53,7 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         ),
         sndbuf=server.sndbuf,
         realtime_reader=server.realtime_reader,
+        fanout_writers=server.fanout_writers,
         limits=LimitSettings(
             enabled=settings.limits.rate_limits,
             max_connections_per_address=settings.limits.max_connections_per_address,

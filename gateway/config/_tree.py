@@ -85,6 +85,15 @@ class ServerSettings:
         unit="bytes",
         example="65536",
     )
+    fanout_writers: int = setting(
+        2,
+        "threads that write to clients (Rust transport), each to its own share of the connections; more shorten "
+        "the wait of a queued message when one cannot keep up and cores allow (docs/operations.md, The fan-out's "
+        "writers)",
+        flag="--fanout-writers",
+        low=1,
+        high=64,
+    )
     realtime_reader: bool = setting(
         True,
         "the Rust reader thread (every client byte; speakers' audio into the mixers) asks to run as soon as it "

@@ -1,5 +1,5 @@
 //! `mixer._mixer.Fanout`: the thin Python binding of the `fanout` crate (every
-//! byte written to client sockets, by one Rust writer thread). It converts
+//! byte written to client sockets, by Rust writer threads). It converts
 //! arguments and errors and releases the GIL around broadcasts; every rule of
 //! the queues lives in the crate. Typed in `mixer/_mixer.pyi`.
 
@@ -37,11 +37,16 @@ fn raise(py: Python<'_>, err: fo::FanoutError) -> PyErr {
 }
 
 /// The settings from Python; negative or huge is the same error as zero.
-fn config(max_queue_bytes: i128, max_audio_messages: i128) -> Result<fo::FanoutConfig, fo::FanoutError> {
+fn config(
+    max_queue_bytes: i128,
+    max_audio_messages: i128,
+    writers: i128,
+) -> Result<fo::FanoutConfig, fo::FanoutError> {
     let setting = |value: i128, name| usize::try_from(value).map_err(|_| fo::FanoutError::BadConfig { name });
     Ok(fo::FanoutConfig {
         max_queue_bytes: setting(max_queue_bytes, "max_queue_bytes")?,
         max_audio_messages: setting(max_audio_messages, "max_audio_messages")?,
+        writers: setting(writers, "writers")?,
     })
 }
 
@@ -50,6 +55,7 @@ fn config(max_queue_bytes: i128, max_audio_messages: i128) -> Result<fo::FanoutC
 struct FanoutStats {
     connections: u64,
     groups: u64,
+    writers: u64,
     messages_queued: u64,
     bytes_written: u64,
     write_calls: u64,
@@ -68,6 +74,7 @@ impl FanoutStats {
         let Self {
             connections,
             groups,
+            writers,
             messages_queued,
             bytes_written,
             write_calls,
@@ -80,7 +87,8 @@ impl FanoutStats {
             writer_passes,
         } = self;
         format!(
-            "FanoutStats(connections={connections}, groups={groups}, messages_queued={messages_queued}, \
+            "FanoutStats(connections={connections}, groups={groups}, writers={writers}, \
+             messages_queued={messages_queued}, \
              bytes_written={bytes_written}, write_calls={write_calls}, audio_dropped={audio_dropped}, \
              audio_dropped_at_close={audio_dropped_at_close}, overflows={overflows}, \
              write_errors={write_errors}, writer_cpu_ns={writer_cpu_ns}, writer_busy_ns={writer_busy_ns}, \
@@ -99,9 +107,9 @@ pub(crate) struct Fanout {
 #[pymethods]
 impl Fanout {
     #[new]
-    #[pyo3(signature = (*, max_queue_bytes = 262_144, max_audio_messages = 64))]
-    fn new(py: Python<'_>, max_queue_bytes: i128, max_audio_messages: i128) -> PyResult<Self> {
-        let inner = config(max_queue_bytes, max_audio_messages)
+    #[pyo3(signature = (*, max_queue_bytes = 262_144, max_audio_messages = 64, writers = 1))]
+    fn new(py: Python<'_>, max_queue_bytes: i128, max_audio_messages: i128, writers: i128) -> PyResult<Self> {
+        let inner = config(max_queue_bytes, max_audio_messages, writers)
             .and_then(fo::Fanout::new)
             .map_err(|e| raise(py, e))?;
         Ok(Self { inner: Arc::new(inner) })
@@ -176,6 +184,7 @@ impl Fanout {
         let fo::FanoutStats {
             connections,
             groups,
+            writers,
             messages_queued,
             bytes_written,
             write_calls,
@@ -190,6 +199,7 @@ impl Fanout {
         FanoutStats {
             connections,
             groups,
+            writers,
             messages_queued,
             bytes_written,
             write_calls,
@@ -203,7 +213,7 @@ impl Fanout {
         }
     }
 
-    /// Joins the writer thread with the GIL released.
+    /// Joins the writer threads with the GIL released.
     fn shutdown(&self, py: Python<'_>) {
         py.detach(|| self.inner.shutdown());
     }

@@ -26,9 +26,11 @@ def test_the_counters_are_what_moved_over_the_window() -> None:
         "dropped_skipped": 4.0,
         "dropped_overflow": 0.0,
         "reader_realtime": 1.0,
+        "stoa_fanout_writers": 2.0,
     }
     assert server_counters(before, after, window_s=20.0) == {
-        "fanout_writer": {"busy": 0.5, "cpu_cores": 0.3, "pass_ms": 5.0},
+        # 10 s of passes in 20 s by two writers: each busy a quarter of the time.
+        "fanout_writer": {"writers": 2, "busy": 0.25, "cpu_cores": 0.3, "pass_ms": 5.0},
         "ticks_late": 4,
         "ticks_skipped": 2,
         "concealed_frames": 60,

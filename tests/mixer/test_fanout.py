@@ -325,21 +325,26 @@ def writer_threads() -> int:
     return names.count("stoa-fanout")
 
 
-def test_shutdown_joins_the_writer_thread_and_refuses_everything_after() -> None:
+@pytest.mark.parametrize("writers", [1, 3])
+def test_shutdown_joins_the_writer_threads_and_refuses_everything_after(writers: int) -> None:
     before = writer_threads()
-    fanout = Fanout()
-    with connections(fanout, 1) as [(conn, peer)]:
-        wait_until("the writer thread", lambda: writer_threads() == before + 1)
-        assert fanout.send(conn, b"bye")
-        fanout.close(conn)
+    fanout = Fanout(writers=writers)
+    assert fanout.stats().writers == writers
+    # 4 connections: every writer has one, and with 3 writers one has two.
+    with connections(fanout, 4) as conns:
+        wait_until("the writer threads", lambda: writer_threads() == before + writers)
+        for conn, _ in conns:
+            assert fanout.send(conn, b"bye %d" % conn)
+            fanout.close(conn)
         fanout.shutdown()
         fanout.shutdown()  # idempotent
         assert writer_threads() == before
-        assert peer.read_message() == b"bye"
-        assert peer.read_to_eof() == b""
-        assert not fanout.send(conn, b"x")
-        with pytest.raises(RuntimeError):
-            fanout.register(peer.sock.fileno())
+        for conn, peer in conns:
+            assert peer.read_message() == b"bye %d" % conn
+            assert peer.read_to_eof() == b""
+            assert not fanout.send(conn, b"x")
+            with pytest.raises(RuntimeError):
+                fanout.register(peer.sock.fileno())
 
 
 def test_refused_arguments() -> None:
@@ -348,6 +353,10 @@ def test_refused_arguments() -> None:
     assert caught.value.code == "bad_argument"
     with pytest.raises(MixerError):
         Fanout(max_audio_messages=-1)
+    for writers in (0, 65):
+        with pytest.raises(MixerError) as caught:
+            Fanout(writers=writers)
+        assert (caught.value.code, str(caught.value)) == ("bad_argument", "writers must be 1 to 64")
     with open_fanout() as fanout, open(os.devnull, "rb") as devnull:
         with pytest.raises(OSError) as os_error:
             fanout.register(devnull.fileno())

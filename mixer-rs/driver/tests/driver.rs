@@ -13,6 +13,11 @@ use driver::{Batching, Driver, TickPool};
 use fanout::{Fanout, FanoutConfig};
 use mixer_core::{Encoder, Frame, Mixer, MixerConfig};
 
+/// A fan-out with two writers: the driver's sends reach connections of either.
+fn fanout(max_audio_messages: usize) -> Arc<Fanout> {
+    Arc::new(Fanout::new(FanoutConfig { max_queue_bytes: 1 << 20, max_audio_messages, writers: 2 }).unwrap())
+}
+
 fn sine(freq: f64, n: usize) -> [i16; 960] {
     let mut pcm = [0i16; 960];
     for (i, s) in pcm.iter_mut().enumerate() {
@@ -53,7 +58,7 @@ fn seqs(message: &[u8]) -> Vec<u64> {
 
 #[test]
 fn frames_flow_in_order_to_the_audience_and_a_speaker_gets_its_own_stream() {
-    let fanout = Arc::new(Fanout::new(FanoutConfig { max_queue_bytes: 1 << 20, max_audio_messages: 64 }).unwrap());
+    let fanout = fanout(64);
     let mixer = Arc::new(Mixer::new(MixerConfig::default()).unwrap());
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut ear = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
@@ -68,7 +73,8 @@ fn frames_flow_in_order_to_the_audience_and_a_speaker_gets_its_own_stream() {
     fanout.join_group(group, ear_conn).unwrap();
 
     let pool = TickPool::new(2, 8).unwrap();
-    let driver = Driver::start(&pool, Arc::clone(&mixer), Arc::clone(&fanout), group, Batching::Fixed(5), 100);
+    let driver =
+        Driver::start(&pool, Arc::clone(&mixer), Arc::clone(&fanout), group, Batching::Fixed(5), 100);
     mixer.add_input(1).unwrap();
     mixer.add_input(2).unwrap();
     driver.route(1, mouth_conn);
@@ -103,7 +109,7 @@ fn frames_flow_in_order_to_the_audience_and_a_speaker_gets_its_own_stream() {
 #[test]
 fn spaces_sharing_a_pool_each_get_every_frame_in_order() {
     const SPACES: usize = 8;
-    let fanout = Arc::new(Fanout::new(FanoutConfig { max_queue_bytes: 1 << 20, max_audio_messages: 256 }).unwrap());
+    let fanout = fanout(256);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let pool = TickPool::new(2, 4).unwrap();
     let mut spaces = Vec::new();
@@ -116,7 +122,14 @@ fn spaces_sharing_a_pool_each_get_every_frame_in_order() {
         let mixer = Arc::new(Mixer::new(MixerConfig::default()).unwrap());
         mixer.add_input(1).unwrap();
         let first_seq = 1_000 * space as u64;
-        let driver = Driver::start(&pool, Arc::clone(&mixer), Arc::clone(&fanout), group, Batching::Fixed(1), first_seq);
+        let driver = Driver::start(
+            &pool,
+            Arc::clone(&mixer),
+            Arc::clone(&fanout),
+            group,
+            Batching::Fixed(1),
+            first_seq,
+        );
         spaces.push((ear, ear_server, mixer, driver, first_seq, Encoder::new(32_000, 5).unwrap()));
     }
     for n in 0..50 {
@@ -141,7 +154,7 @@ fn spaces_sharing_a_pool_each_get_every_frame_in_order() {
 
 #[test]
 fn as_the_audience_grows_and_shrinks_messages_change_size_between_frames_never_within() {
-    let fanout = Arc::new(Fanout::new(FanoutConfig { max_queue_bytes: 1 << 20, max_audio_messages: 256 }).unwrap());
+    let fanout = fanout(256);
     let mixer = Arc::new(Mixer::new(MixerConfig::default()).unwrap());
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let group = fanout.new_group();

@@ -31,8 +31,9 @@ struct Space {
 }
 
 fn space() -> Space {
-    let fanout =
-        Arc::new(Fanout::new(FanoutConfig { max_queue_bytes: 1 << 20, max_audio_messages: 64 }).unwrap());
+    let fanout = Arc::new(
+        Fanout::new(FanoutConfig { max_queue_bytes: 1 << 20, max_audio_messages: 64, writers: 2 }).unwrap(),
+    );
     let mixer = Arc::new(Mixer::new(MixerConfig::default()).unwrap());
     let pool = TickPool::new(2, 8).unwrap();
     let group = fanout.new_group(); // an audience of no one: this is about the file
@@ -60,16 +61,10 @@ fn the_recording_holds_the_consenting_voice_not_the_other_and_the_spaces_time() 
     let talk = Instant::now();
     for n in 0..75 {
         mixer
-            .push(
-                CONSENTING,
-                Frame::new(n as u64, 1, a.encode(&sine_frame(440.0, 8_000.0, n)).unwrap()),
-            )
+            .push(CONSENTING, Frame::new(n as u64, 1, a.encode(&sine_frame(440.0, 8_000.0, n)).unwrap()))
             .unwrap();
         mixer
-            .push(
-                DECLINING,
-                Frame::new(n as u64, 1, b.encode(&sine_frame(1_000.0, 8_000.0, n)).unwrap()),
-            )
+            .push(DECLINING, Frame::new(n as u64, 1, b.encode(&sine_frame(1_000.0, 8_000.0, n)).unwrap()))
             .unwrap();
         driver.notify();
         sleep((talk + Duration::from_millis(20 * (n as u64 + 1))).saturating_duration_since(Instant::now()));

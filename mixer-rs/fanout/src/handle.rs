@@ -1,6 +1,6 @@
 //! `Fanout`, the owner's handle: register sockets, queue messages to one
 //! connection or a group, close, read notices and stats. Every method only
-//! touches queues under short locks; the writer thread does the writing.
+//! touches queues under short locks; the writer threads do the writing.
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::Ordering;
@@ -13,20 +13,21 @@ use crate::queue::{Kind, Limits};
 use crate::report::{FanoutStats, Notice};
 use crate::shared::{Shared, write};
 use crate::sys::Sock;
-use crate::{FanoutConfig, FanoutError, writer};
+use crate::{FanoutConfig, FanoutError, MAX_WRITERS, writer};
 
-/// The fan-out: one writer thread and the queues of every registered socket.
+/// The fan-out: its writer threads and the queues of every registered socket.
 ///
 /// Thread-safe: every method may be called from any thread. Ids of
 /// connections and groups start at 1 and are never reused.
 #[derive(Debug)]
 pub struct Fanout {
     shared: Arc<Shared>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    /// Empty once shut down.
+    writers: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Fanout {
-    /// Starts the writer thread, named "stoa-fanout".
+    /// Starts `config.writers` writer threads, each named "stoa-fanout".
     pub fn new(config: FanoutConfig) -> Result<Self, FanoutError> {
         if config.max_queue_bytes == 0 {
             return Err(FanoutError::BadConfig { name: "max_queue_bytes" });
@@ -34,12 +35,24 @@ impl Fanout {
         if config.max_audio_messages == 0 {
             return Err(FanoutError::BadConfig { name: "max_audio_messages" });
         }
+        if !(1..=MAX_WRITERS).contains(&config.writers) {
+            return Err(FanoutError::BadConfig { name: "writers" });
+        }
         let limits = Limits { max_bytes: config.max_queue_bytes, max_audio: config.max_audio_messages };
-        let shared = Arc::new(Shared::new(limits)?);
-        let for_writer = Arc::clone(&shared);
-        let writer =
-            thread::Builder::new().name("stoa-fanout".into()).spawn(move || writer::run(for_writer))?;
-        Ok(Self { shared, writer: Mutex::new(Some(writer)) })
+        let shared = Arc::new(Shared::new(limits, config.writers)?);
+        let fanout = Self { shared, writers: Mutex::default() };
+        for index in 0..config.writers {
+            let for_writer = Arc::clone(&fanout.shared);
+            let spawned = thread::Builder::new()
+                .name("stoa-fanout".into())
+                .spawn(move || writer::run(for_writer, index));
+            match spawned {
+                Ok(writer) => lock(&fanout.writers).push(writer),
+                // Dropping `fanout` stops the writers already started.
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(fanout)
     }
 
     /// Takes a duplicate of the stream socket `fd` (the caller keeps and
@@ -73,20 +86,21 @@ impl Fanout {
     /// the writer thread has ended (stopped, or died of a panic): no other
     /// thread writes to client sockets, so nothing can touch the descriptor.
     pub fn released(&self, conn: u64) -> bool {
-        self.shared.writer_gone.load(Ordering::SeqCst) || self.shared.conn(conn).is_none()
+        self.shared.shard_of(conn).gone.load(Ordering::SeqCst) || self.shared.conn(conn).is_none()
     }
 
     fn add(&self, fd: Sock) -> Result<u64, FanoutError> {
         let raw = fd.as_raw_fd();
         let id = self.shared.next_conn.fetch_add(1, Ordering::Relaxed);
+        let shard = self.shared.shard_of(id);
         let mut registry = write(&self.shared.registry);
-        if registry.stopped || self.shared.writer_gone.load(Ordering::SeqCst) {
+        if registry.stopped || shard.gone.load(Ordering::SeqCst) {
             return Err(FanoutError::Stopped);
         }
         // Registered before epoll_ctl: its first EPOLLOUT edge must find it.
         let conn = Arc::new(Conn::new(id, fd));
         registry.conns.insert(id, Arc::clone(&conn));
-        if let Err(err) = self.shared.epoll.add(raw, libc::EPOLLOUT as u32, id) {
+        if let Err(err) = shard.epoll.add(raw, libc::EPOLLOUT as u32, id) {
             registry.conns.remove(&id);
             drop(conn.lock().fd.take()); // closes a duplicate; a borrowed descriptor stays open
             return Err(err.into());
@@ -228,18 +242,26 @@ impl Fanout {
 
     pub fn stats(&self) -> FanoutStats {
         let (conns, groups) = (self.shared.connection_count(), self.shared.group_count());
-        self.shared.counters.snapshot(conns as u64, groups as u64)
+        let cpu: Vec<_> = self.shared.shards.iter().map(|shard| &shard.cpu_ns).collect();
+        self.shared.counters.snapshot(conns as u64, groups as u64, &cpu)
     }
 
-    /// Stops the writer after one last non-blocking write per connection;
+    /// Stops the writers after one last non-blocking write per connection;
     /// closes every duplicate descriptor (with a FIN for the closed ones).
     /// Later sends return false and `register` fails. Idempotent.
     pub fn shutdown(&self) {
-        let Some(writer) = lock(&self.writer).take() else { return };
+        let writers = std::mem::take(&mut *lock(&self.writers));
+        if writers.is_empty() {
+            return;
+        }
         self.shared.stop.store(true, Ordering::SeqCst);
-        self.shared.wake.notify();
-        // A panic in the writer is a bug; it has already been reported by the panic hook.
-        let _ = writer.join();
+        for shard in &self.shared.shards {
+            shard.wake.notify();
+        }
+        for writer in writers {
+            // A panic in a writer is a bug; it has already been reported by the panic hook.
+            let _ = writer.join();
+        }
         write(&self.shared.registry).stopped = true;
     }
 }

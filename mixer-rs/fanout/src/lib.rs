@@ -1,13 +1,14 @@
 //! Stoa's fan-out: every byte the server writes to its clients' sockets, sent
-//! by one writer thread from bounded per-connection queues, so that the
-//! per-listener send path costs no Python. Pure Rust (Linux: epoll, eventfd,
+//! by writer threads (one by default; each owns a fixed share of the
+//! connections) from bounded per-connection queues, so that the per-listener
+//! send path costs no Python. Pure Rust (Linux: epoll, eventfd,
 //! sendmsg); `mixer-rs/src/fanout.rs` is its thin binding.
 //!
 //! Modules, from the bottom up: `frame` (WebSocket framing), `queue` (one
 //! connection's queue and its drop policy), `sys` (the system calls, all the
 //! crate's `unsafe`), `conn` (a connection's state), `group` (broadcast
 //! members), `report` (notices, stats), `shared` (what the threads share),
-//! `writer` (the writer thread), `handle` (the `Fanout` API).
+//! `writer` (a writer thread), `handle` (the `Fanout` API).
 
 // `sys` holds the system calls, and `writer` its one `sendmsg` over pinned
 // buffers; nothing else may use `unsafe`, and every block says why it is sound.
@@ -38,24 +39,33 @@ pub mod os {
     pub use crate::sys::{Epoll, EventFd, thread_cpu_ns};
 }
 
-/// A fan-out's bounds, fixed at creation; both apply per connection.
+/// The most writer threads a fan-out may have.
+pub const MAX_WRITERS: usize = 64;
+
+/// A fan-out's settings, fixed at creation: its queues' bounds (both apply
+/// per connection) and its writer threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FanoutConfig {
     /// Bytes queued and not yet written.
     pub max_queue_bytes: usize,
     /// Audio messages queued and not yet fully written.
     pub max_audio_messages: usize,
+    /// Writer threads, 1 to `MAX_WRITERS`. Connection `id` is written by
+    /// writer `id % writers`, so each sends to 1/writers of the connections:
+    /// a saturated writer's pass (the wait of a queued message) shrinks by
+    /// that much, where cores allow.
+    pub writers: usize,
 }
 
 impl Default for FanoutConfig {
     fn default() -> Self {
-        Self { max_queue_bytes: 256 * 1024, max_audio_messages: 64 }
+        Self { max_queue_bytes: 256 * 1024, max_audio_messages: 64, writers: 1 }
     }
 }
 
 #[derive(Debug)]
 pub enum FanoutError {
-    /// A setting out of range (zero).
+    /// A setting out of range (zero, or too many writers).
     BadConfig { name: &'static str },
     /// No such group (never made, or dropped).
     UnknownGroup(u64),
@@ -81,6 +91,7 @@ impl FanoutError {
 impl fmt::Display for FanoutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::BadConfig { name: "writers" } => write!(f, "writers must be 1 to {MAX_WRITERS}"),
             Self::BadConfig { name } => write!(f, "{name} must be at least 1"),
             Self::UnknownGroup(group) => write!(f, "no group {group}"),
             Self::Stopped => f.write_str("the fan-out is shut down"),

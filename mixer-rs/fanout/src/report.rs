@@ -42,6 +42,8 @@ pub struct FanoutStats {
     pub connections: u64,
     /// Groups not dropped.
     pub groups: u64,
+    /// Writer threads (fixed at creation): the writer figures below are their sums.
+    pub writers: u64,
     /// Messages queued, counted once per connection they were queued on.
     pub messages_queued: u64,
     pub bytes_written: u64,
@@ -54,10 +56,11 @@ pub struct FanoutStats {
     pub audio_dropped_at_close: u64,
     pub overflows: u64,
     pub write_errors: u64,
-    /// CPU time used by the writer thread, as it measured it after its last pass.
+    /// CPU time used by the writer threads, as each measured it after its last pass.
     pub writer_cpu_ns: u64,
-    /// Wall time the writer spent in passes that had connections to write: near all of the time,
-    /// it never catches up, and a message waits up to a pass (`writer_busy_ns / writer_passes`).
+    /// Wall time the writers spent in passes that had connections to write: near all of the time
+    /// (`writers` times the wall time), they never catch up, and a message waits up to a pass
+    /// (`writer_busy_ns / writer_passes`, the mean pass).
     pub writer_busy_ns: u64,
     /// Passes that had connections to write.
     pub writer_passes: u64,
@@ -72,7 +75,6 @@ pub(crate) struct Counters {
     pub audio_dropped_at_close: AtomicU64,
     pub overflows: AtomicU64,
     pub write_errors: AtomicU64,
-    pub writer_cpu_ns: AtomicU64,
     pub writer_busy_ns: AtomicU64,
     pub writer_passes: AtomicU64,
 }
@@ -85,11 +87,13 @@ pub(crate) fn bump(counter: &AtomicU64, by: u64) {
 }
 
 impl Counters {
-    pub fn snapshot(&self, connections: u64, groups: u64) -> FanoutStats {
+    /// The counters, with what is not kept in them: the registry's sizes and each writer's CPU time.
+    pub fn snapshot(&self, connections: u64, groups: u64, writer_cpu: &[&AtomicU64]) -> FanoutStats {
         let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
         FanoutStats {
             connections,
             groups,
+            writers: writer_cpu.len() as u64,
             messages_queued: read(&self.messages_queued),
             bytes_written: read(&self.bytes_written),
             write_calls: read(&self.write_calls),
@@ -97,7 +101,7 @@ impl Counters {
             audio_dropped_at_close: read(&self.audio_dropped_at_close),
             overflows: read(&self.overflows),
             write_errors: read(&self.write_errors),
-            writer_cpu_ns: read(&self.writer_cpu_ns),
+            writer_cpu_ns: writer_cpu.iter().map(|&c| read(c)).sum(),
             writer_busy_ns: read(&self.writer_busy_ns),
             writer_passes: read(&self.writer_passes),
         }

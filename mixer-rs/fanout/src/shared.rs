@@ -1,8 +1,9 @@
-//! `Shared`, the state the callers' threads and the writer thread share: the
-//! connection registry, the groups, the writer's inbox, notices and counters.
+//! `Shared`, the state the callers' threads and the writer threads share: the
+//! connection registry, the groups, each writer's `Shard` (its epoll, inbox and
+//! wake-up), notices and counters.
 //!
 //! Lock order, outermost first: `groups` map -> one group -> one connection ->
-//! `inbox` / `lagging` / `notices`. The registry lock is only ever held alone.
+//! a shard's `inbox` / `lagging` / `notices`. The registry lock is only ever held alone.
 //! No lock is held across a system call on a client socket.
 
 use std::collections::HashMap;
@@ -63,24 +64,73 @@ pub(crate) struct Inbox {
     pub closing: Vec<(Instant, Arc<Conn>)>,
 }
 
+/// One writer thread's share of the connections (those whose id is its index
+/// modulo the number of writers) and what it needs to be given work.
 #[derive(Debug)]
-pub(crate) struct Shared {
-    pub limits: Limits,
-    pub registry: RwLock<Registry>,
-    pub groups: RwLock<IdMap<Arc<Mutex<Group>>>>,
+pub(crate) struct Shard {
     pub inbox: Mutex<Inbox>,
-    /// Connections whose `lagged` went from 0 to more since the last `take_notices`.
-    pub lagging: Mutex<Vec<Arc<Conn>>>,
-    pub notices: Mutex<Vec<Notice>>,
-    pub counters: Counters,
+    /// Its connections' sockets (EPOLLOUT, edge-triggered) and its wake-up eventfd.
     pub epoll: Epoll,
     pub wake: EventFd,
     /// The writer is (about to be) blocked in epoll_wait: whoever gives it
     /// work must write the eventfd. Everyone else skips that system call.
     pub sleeping: AtomicBool,
-    pub stop: AtomicBool,
     /// The writer thread has ended (stopped or panicked): it will never write again.
-    pub writer_gone: AtomicBool,
+    pub gone: AtomicBool,
+    /// Its thread's CPU time, as it measured it after its last pass.
+    pub cpu_ns: AtomicU64,
+}
+
+impl Shard {
+    fn new() -> io::Result<Self> {
+        let (epoll, wake) = (Epoll::new()?, EventFd::new()?);
+        epoll.add(wake.as_raw_fd(), libc::EPOLLIN as u32, WAKE_TOKEN)?;
+        Ok(Self {
+            inbox: Mutex::default(),
+            epoll,
+            wake,
+            sleeping: AtomicBool::new(false),
+            gone: AtomicBool::new(false),
+            cpu_ns: AtomicU64::new(0),
+        })
+    }
+
+    /// Wakes the writer if it sleeps (SeqCst pairs with its store-then-check).
+    pub fn wake_writer(&self) {
+        if self.sleeping.swap(false, Ordering::SeqCst) {
+            self.wake.notify();
+        }
+    }
+
+    /// Hands `ids` to the writer (and wakes it), if there are any.
+    fn schedule(&self, ids: Vec<u64>) {
+        if ids.is_empty() {
+            return;
+        }
+        {
+            let mut inbox = lock(&self.inbox);
+            if inbox.ready.is_empty() {
+                inbox.ready = ids;
+            } else {
+                inbox.ready.extend(ids);
+            }
+        }
+        self.wake_writer();
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub limits: Limits,
+    pub registry: RwLock<Registry>,
+    pub groups: RwLock<IdMap<Arc<Mutex<Group>>>>,
+    /// One per writer thread; connection `id` is written by `shards[id % len]`.
+    pub shards: Box<[Shard]>,
+    /// Connections whose `lagged` went from 0 to more since the last `take_notices`.
+    pub lagging: Mutex<Vec<Arc<Conn>>>,
+    pub notices: Mutex<Vec<Notice>>,
+    pub counters: Counters,
+    pub stop: AtomicBool,
     pub next_conn: AtomicU64,
     pub next_group: AtomicU64,
 }
@@ -94,25 +144,29 @@ pub(crate) fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 }
 
 impl Shared {
-    pub fn new(limits: Limits) -> io::Result<Self> {
-        let (epoll, wake) = (Epoll::new()?, EventFd::new()?);
-        epoll.add(wake.as_raw_fd(), libc::EPOLLIN as u32, WAKE_TOKEN)?;
+    pub fn new(limits: Limits, writers: usize) -> io::Result<Self> {
         Ok(Self {
             limits,
             registry: RwLock::default(),
             groups: RwLock::default(),
-            inbox: Mutex::default(),
+            shards: (0..writers).map(|_| Shard::new()).collect::<io::Result<_>>()?,
             lagging: Mutex::default(),
             notices: Mutex::default(),
             counters: Counters::default(),
-            epoll,
-            wake,
-            sleeping: AtomicBool::new(false),
             stop: AtomicBool::new(false),
-            writer_gone: AtomicBool::new(false),
             next_conn: AtomicU64::new(1),
             next_group: AtomicU64::new(1),
         })
+    }
+
+    /// The index of the writer of connection `conn`.
+    pub fn shard_index(&self, conn: u64) -> usize {
+        // The remainder is below `shards.len()`, a usize.
+        (conn % self.shards.len() as u64) as usize
+    }
+
+    pub fn shard_of(&self, conn: u64) -> &Shard {
+        &self.shards[self.shard_index(conn)]
     }
 
     pub fn conn(&self, id: u64) -> Option<Arc<Conn>> {
@@ -131,13 +185,6 @@ impl Shared {
         read(&self.groups).len()
     }
 
-    /// Wakes the writer if it sleeps (SeqCst pairs with its store-then-check).
-    pub fn wake_writer(&self) {
-        if self.sleeping.swap(false, Ordering::SeqCst) {
-            self.wake.notify();
-        }
-    }
-
     /// Does what a batch of queueing left to do, taking each shared lock once.
     pub fn apply(&self, batch: Batch) {
         let Batch { schedule, lagging, overflowed, queued, dropped } = batch;
@@ -146,24 +193,26 @@ impl Shared {
         if !lagging.is_empty() {
             lock(&self.lagging).extend(lagging);
         }
-        let wake = !schedule.is_empty() || !overflowed.is_empty();
-        if wake {
-            let mut inbox = lock(&self.inbox);
-            if inbox.ready.is_empty() {
-                inbox.ready = schedule;
-            } else {
-                inbox.ready.extend(schedule);
+        if self.shards.len() == 1 {
+            self.shards[0].schedule(schedule);
+        } else if !schedule.is_empty() {
+            let mut parts = vec![Vec::new(); self.shards.len()];
+            for id in schedule {
+                parts[self.shard_index(id)].push(id);
             }
-            let deadline = Instant::now() + CLOSE_GRACE;
-            inbox.closing.extend(overflowed.iter().map(|o| (deadline, Arc::clone(&o.conn))));
+            for (shard, ids) in self.shards.iter().zip(parts) {
+                shard.schedule(ids);
+            }
         }
+        // Rare (a client that stopped reading): one inbox lock each.
+        let deadline = Instant::now() + CLOSE_GRACE;
         for gone in overflowed {
+            let shard = self.shard_of(gone.conn.id);
+            lock(&shard.inbox).closing.push((deadline, Arc::clone(&gone.conn)));
+            shard.wake_writer();
             self.notice(gone.conn.id, NoticeKind::Overflow, gone.queued as u64);
             bump(&self.counters.overflows, 1);
             self.leave_groups(gone.conn.id, &gone.groups);
-        }
-        if wake {
-            self.wake_writer();
         }
     }
 
@@ -187,15 +236,16 @@ impl Shared {
         };
         bump(&self.counters.audio_dropped_at_close, dropped as u64);
         bump(&self.counters.messages_queued, u64::from(has_last && queued));
+        let shard = self.shard_of(conn.id);
         {
-            let mut inbox = lock(&self.inbox);
+            let mut inbox = lock(&shard.inbox);
             if schedule {
                 inbox.ready.push(conn.id);
             }
             inbox.closing.push((Instant::now() + CLOSE_GRACE, Arc::clone(conn)));
         }
         self.leave_groups(conn.id, &groups);
-        self.wake_writer();
+        shard.wake_writer();
         queued
     }
 

@@ -1,5 +1,7 @@
-//! The writer thread ("stoa-fanout"): every byte the fan-out sends leaves
-//! through it, one non-blocking `sendmsg` per ready connection per pass.
+//! A writer thread ("stoa-fanout"): every byte the fan-out sends to the
+//! connections of its shard leaves through it, one non-blocking `sendmsg` per
+//! ready connection per pass. A fan-out has one writer or more; each owns a
+//! fixed share of the connections and never touches another's.
 
 use std::collections::VecDeque;
 use std::io;
@@ -11,7 +13,7 @@ use std::time::Instant;
 
 use crate::conn::{Conn, lock};
 use crate::report::{NoticeKind, bump};
-use crate::shared::{Shared, WAKE_TOKEN, read, write};
+use crate::shared::{Shard, Shared, WAKE_TOKEN, read, write};
 use crate::sys;
 
 /// Segments handed to one `sendmsg`: a lagging client's whole backlog of
@@ -29,12 +31,14 @@ enum Retire {
     Abandon,
 }
 
-pub(crate) fn run(shared: Arc<Shared>) {
+/// Runs the writer of `shared.shards[index]` until the fan-out stops.
+pub(crate) fn run(shared: Arc<Shared>, index: usize) {
     // Set on every way out, unwinding from a panic included: `released` then
     // tells the owners of borrowed descriptors that they may close them.
-    let _gone = WriterGone(Arc::clone(&shared));
+    let _gone = WriterGone(Arc::clone(&shared), index);
     Writer {
         shared,
+        index,
         pass: Vec::new(),
         next: Vec::new(),
         ready: Vec::new(),
@@ -49,16 +53,18 @@ pub(crate) fn run(shared: Arc<Shared>) {
     .run();
 }
 
-struct WriterGone(Arc<Shared>);
+struct WriterGone(Arc<Shared>, usize);
 
 impl Drop for WriterGone {
     fn drop(&mut self) {
-        self.0.writer_gone.store(true, Ordering::SeqCst);
+        self.0.shards[self.1].gone.store(true, Ordering::SeqCst);
     }
 }
 
 struct Writer {
     shared: Arc<Shared>,
+    /// Its shard: the connections whose id is `index` modulo the number of writers.
+    index: usize,
     /// This pass's connections, each scheduled exactly once.
     pass: Vec<Arc<Conn>>,
     /// Connections that still have bytes after their turn: the next pass starts with them.
@@ -79,8 +85,12 @@ struct Writer {
 }
 
 impl Writer {
+    fn shard(&self) -> &Shard {
+        &self.shared.shards[self.index]
+    }
+
     /// The writer's loop. Constraints: one thread writes for every
-    /// connection, so no connection may make it wait (all writes are
+    /// connection of its shard, so no connection may make it wait (all writes are
     /// non-blocking), and the callers' threads (the event loop broadcasting to
     /// 10,000 listeners) must never wait for it (they only touch queues under
     /// short per-connection locks and never make a system call unless the writer sleeps).
@@ -128,10 +138,10 @@ impl Writer {
         if timeout != 0 {
             self.publish_counters();
             // Store, then check: a caller that queued after the check sees
-            // `sleeping` and writes the eventfd (see `Shared::wake_writer`).
-            self.shared.sleeping.store(true, Ordering::SeqCst);
+            // `sleeping` and writes the eventfd (see `Shard::wake_writer`).
+            self.shard().sleeping.store(true, Ordering::SeqCst);
             let inbox_empty = {
-                let inbox = lock(&self.shared.inbox);
+                let inbox = lock(&self.shard().inbox);
                 inbox.ready.is_empty() && inbox.closing.is_empty()
             };
             if !inbox_empty || self.shared.stop.load(Ordering::SeqCst) {
@@ -139,14 +149,14 @@ impl Writer {
             }
         }
         let mut events = mem::take(&mut self.events);
-        self.shared.epoll.wait(&mut events, timeout).expect("epoll_wait on the fan-out's own epoll");
-        self.shared.sleeping.store(false, Ordering::SeqCst);
+        self.shard().epoll.wait(&mut events, timeout).expect("epoll_wait on the fan-out's own epoll");
+        self.shard().sleeping.store(false, Ordering::SeqCst);
         for token in events.drain(..) {
             self.on_event(token);
         }
         self.events = events;
         {
-            let mut inbox = lock(&self.shared.inbox);
+            let mut inbox = lock(&self.shared.shards[self.index].inbox);
             mem::swap(&mut self.ready, &mut inbox.ready);
             self.draining.extend(inbox.closing.drain(..));
         }
@@ -159,7 +169,7 @@ impl Writer {
 
     fn on_event(&mut self, token: u64) {
         if token == WAKE_TOKEN {
-            self.shared.wake.drain();
+            self.shard().wake.drain();
             return;
         }
         // EPOLLERR and EPOLLHUP count as writable: the next write reports the error.
@@ -250,7 +260,7 @@ impl Writer {
         let Some(fd) = fd else { return };
         // Before the close: the socket lives on in the caller's descriptor,
         // and so would this epoll entry.
-        let _ = self.shared.epoll.delete(fd.as_raw_fd());
+        let _ = self.shard().epoll.delete(fd.as_raw_fd());
         if how == Retire::Shutdown {
             sys::shutdown_write(&fd);
         }
@@ -291,16 +301,17 @@ impl Writer {
         bump(&counters.writer_passes, mem::take(&mut self.passes));
         bump(&counters.bytes_written, mem::take(&mut self.bytes));
         bump(&counters.write_calls, mem::take(&mut self.calls));
-        counters.writer_cpu_ns.store(sys::thread_cpu_ns(), Ordering::Relaxed);
+        self.shard().cpu_ns.store(sys::thread_cpu_ns(), Ordering::Relaxed);
     }
 
-    /// On stop: one last non-blocking write for every connection, a FIN for
-    /// those already closed, and every duplicate descriptor closed.
+    /// On stop: one last non-blocking write for every connection of the
+    /// shard, a FIN for those already closed, and every duplicate descriptor closed.
     fn stop_all(&mut self) {
         let conns: Vec<Arc<Conn>> = {
             let mut registry = write(&self.shared.registry);
             registry.stopped = true;
-            registry.conns.values().cloned().collect()
+            let mine = registry.conns.values().filter(|conn| self.shared.shard_index(conn.id) == self.index);
+            mine.cloned().collect()
         };
         for conn in &conns {
             conn.lock().writable = true;

@@ -24,8 +24,17 @@ pub struct Client {
     buf: Vec<u8>,
 }
 
+/// Writers of the fan-outs the behaviour tests make: more than one, so that
+/// every behaviour is tested on connections of several writers (ids 1, 2, 3...
+/// go to writers 1, 2, 0...). `shards.rs` compares one writer with several.
+pub const WRITERS: usize = 3;
+
 pub fn fanout(max_queue_bytes: usize, max_audio_messages: usize) -> Fanout {
-    Fanout::new(FanoutConfig { max_queue_bytes, max_audio_messages }).unwrap()
+    with_writers(max_queue_bytes, max_audio_messages, WRITERS)
+}
+
+pub fn with_writers(max_queue_bytes: usize, max_audio_messages: usize, writers: usize) -> Fanout {
+    Fanout::new(FanoutConfig { max_queue_bytes, max_audio_messages, writers }).unwrap()
 }
 
 /// `count` loopback connections, each registered with `fanout`.
