@@ -164,7 +164,12 @@ class ServerCollector:
         yield _gauge("stoa_spaces", "spaces by state: live; of those, talking (ticking now) and unmoderated "
                      "(no host or co-host present)", spaces, ["state"])  # fmt: skip
         yield _counter("stoa_space_restarts", "space actors restarted after a crash", [((), directory.restarts)])
-        refusals = [((name,), n) for name, n in sorted(gw.limits.refused_by.items())]
+        refused = dict(gw.limits.refused_by)
+        if self._wire is not None:  # the Rust reader's caps on handshakes, counted where they act
+            stats = self._wire.stats()
+            refused["handshakes_per_address"] = refused.get("handshakes_per_address", 0) + stats.handshakes_refused
+            refused["handshakes"] = refused.get("handshakes", 0) + stats.handshakes_evicted
+        refusals = [((name,), n) for name, n in sorted(refused.items())]
         yield _counter("stoa_rate_limit_refusals", "requests and connections refused by a rate limit or cap, "
                        "by limit (docs/security.md)", refusals, ["limit"])  # fmt: skip
         if gw.outbox is not None:

@@ -203,6 +203,9 @@ class Gateway:
     def leave(self, address: str) -> None:
         self.admission.leave(address)
 
+    def handshake_refused(self, limit: str) -> None:
+        self.limits.refuse(limit)
+
     async def serve(self, connection: Connection, conn: int, address: str, outbox: Outbox | None) -> None:
         """Serve one admitted connection to its end. Whatever happens in it ends at most this connection: an
         exception in its handling is logged under an incident id and closes it with 1011 (see `_contain`)."""
@@ -361,8 +364,9 @@ async def serve(
             await nursery.start(receivers.run)
             gateway.metrics.webhook_backlog = receivers.backlog
             if isinstance(fanout, PyFanout):
+                handshakes = (config.limits.handshakes_from_one_address(), config.limits.max_handshakes)
                 port: int = await nursery.start(
-                    serve_python, fanout, config.host, config.port, gateway, p.MAX_MESSAGE_BYTES
+                    serve_python, fanout, config.host, config.port, gateway, p.MAX_MESSAGE_BYTES, handshakes
                 )
             else:
                 assert directory.tick_pool is not None  # made by the directory for the Rust fan-out
@@ -376,6 +380,8 @@ async def serve(
                         max_message_bytes=p.MAX_MESSAGE_BYTES,
                         sndbuf=config.sndbuf,
                         realtime=config.realtime_reader,
+                        max_handshakes_per_address=config.limits.handshakes_from_one_address(),
+                        max_handshakes=config.limits.max_handshakes,
                     )
                     log.info("reader thread scheduling: %s", wire.scheduling())  # realtime, nice or normal
                 finally:

@@ -7,6 +7,7 @@
   the other messages, audio with no route (counted, at most once a second), the end.
 - `python`: trio-websocket reads and writes everything, one `send_message` per listener per message,
   drained from a Python Outbox per connection (`PyFanout`). The baseline the Rust path is measured against.
+  Its handshakes in progress are capped as the wire's are (`gateway/handshakes.py`).
 
 The policy is the `Host`'s (the gateway): whom to admit, and the session of each admitted connection.
 """
@@ -16,13 +17,14 @@ from __future__ import annotations
 import logging
 import socket
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 import trio
 from trio_websocket import WebSocketRequest, WebSocketServer
 
 from gateway.connection import Connection, TrioConnection, WireConnection
 from gateway.errors import contained
+from gateway.handshakes import GatedListener, Handshakes
 from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
 from mixer import Wire
@@ -30,6 +32,7 @@ from mixer import Wire
 log = logging.getLogger("gateway")
 
 LISTEN_BACKLOG = 65535  # the kernel caps it at net.core.somaxconn: a burst of joins waits there, not refused
+HANDSHAKE_TIMEOUT_S = 10.0  # from accept until the upgrade request is read: the Rust wire's `handshake_timeout`
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,10 @@ class Host(Protocol):
 
     def audio_unrouted(self, conn: int, packets: int) -> None:
         """`packets` audio messages came from `conn` while it had no route to a mixer."""
+
+    def handshake_refused(self, limit: str) -> None:
+        """The Python transport closed a connection in its handshake for the cap `limit`
+        ("handshakes_per_address" or "handshakes"; the Rust wire counts its own)."""
 
 
 def open_http_socket(host: str, port: int) -> socket.socket:
@@ -161,13 +168,20 @@ async def serve_python(
     port: int,
     host: Host,
     max_message_size: int,
+    handshakes: tuple[int, int],
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
+    """Serve WebSockets with trio-websocket on every address of `host_name`; `handshakes` caps the
+    handshakes in progress (per address, in all)."""
+    in_progress = Handshakes(*handshakes, refused=host.handshake_refused)
+
     async def handle(request: WebSocketRequest) -> None:
         origins = [v.decode("latin-1") for k, v in request.headers if k.lower() == b"origin"]
         remote = request.remote
         address = str(remote.address) if hasattr(remote, "address") else str(remote)
+        if hasattr(remote, "port"):
+            in_progress.finished(address, remote.port)
         conn, outbox = fanout.register_outbox()
         try:
             refusal = host.admit(conn, origins, address)
@@ -185,7 +199,14 @@ async def serve_python(
             fanout.close(conn)
 
     listeners = await trio.open_tcp_listeners(port, host=host_name)
-    server = WebSocketServer(contained(log, handle), listeners, max_message_size=max_message_size)
+    gated = [GatedListener(listener, in_progress) for listener in listeners]
+    server = WebSocketServer(
+        contained(log, handle),
+        # trio-websocket types its listeners narrower than it uses them (trio.serve_listeners takes any).
+        cast("list[trio.SocketListener]", gated),
+        max_message_size=max_message_size,
+        connect_timeout=HANDSHAKE_TIMEOUT_S,
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(server.run)
-        task_status.started(server.port)
+        task_status.started(listeners[0].socket.getsockname()[1])

@@ -790,6 +790,12 @@ class WireStats:
     def bad_handshakes(self) -> int:
         """Requests that were no valid upgrade, or timed out before one."""
     @property
+    def handshakes_refused(self) -> int:
+        """Connections closed at accept: their address had ``max_handshakes_per_address`` handshakes in progress."""
+    @property
+    def handshakes_evicted(self) -> int:
+        """Handshakes ended to make room for a newer one, ``max_handshakes`` being in progress."""
+    @property
     def messages(self) -> int:
         """Messages handed to the gateway."""
     @property
@@ -833,7 +839,11 @@ class Wire:
 
     ``realtime``: the reader thread asks to run as soon as it wakes (SCHED_FIFO at the lowest real-time
     priority where the process may, else nice -10), so that speakers' packets reach their mixers before
-    their tick on a machine whose cores are all busy; ``scheduling()`` says what it got."""
+    their tick on a machine whose cores are all busy; ``scheduling()`` says what it got.
+
+    Handshakes in progress (accepted, the upgrade request not yet read whole): a connection from an address
+    with ``max_handshakes_per_address`` of them is closed at accept, unanswered; with ``max_handshakes`` in
+    all, the oldest is ended to make room (docs/security.md, Limits). Both at least 1."""
 
     def __new__(
         cls,
@@ -845,6 +855,8 @@ class Wire:
         sndbuf: int | None = None,
         max_pending_messages: int = 8,
         realtime: bool = False,
+        max_handshakes_per_address: int = 16,
+        max_handshakes: int = 1024,
     ) -> Self: ...
     def scheduling(self) -> Literal["realtime", "nice", "normal"]:
         """How the reader thread runs: what ``realtime`` asked for and the system allowed."""

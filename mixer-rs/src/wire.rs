@@ -12,7 +12,7 @@ use pyo3::types::PyBytes;
 
 use crate::driver::TickPool;
 use crate::fanout::Fanout;
-use crate::int_arg;
+use crate::{int_arg, raise};
 
 /// One event for the gateway; which fields mean something depends on `kind`.
 #[pyclass(frozen, get_all, module = "mixer._mixer")]
@@ -74,6 +74,8 @@ struct WireStats {
     connections: u64,
     accepted: u64,
     bad_handshakes: u64,
+    handshakes_refused: u64,
+    handshakes_evicted: u64,
     messages: u64,
     audio_routed: u64,
     audio_unrouted: u64,
@@ -110,7 +112,11 @@ struct Wire {
 #[pymethods]
 impl Wire {
     #[new]
-    #[pyo3(signature = (listener_fds, fanout, pool, *, max_message_bytes = 65_536, sndbuf = None, max_pending_messages = 8, realtime = false))]
+    #[pyo3(signature = (
+        listener_fds, fanout, pool, *, max_message_bytes = 65_536, sndbuf = None, max_pending_messages = 8,
+        realtime = false, max_handshakes_per_address = wi::MAX_HANDSHAKES_PER_ADDRESS as i128,
+        max_handshakes = wi::MAX_HANDSHAKES as i128,
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -121,12 +127,23 @@ impl Wire {
         sndbuf: Option<i128>,
         max_pending_messages: i128,
         realtime: bool,
+        max_handshakes_per_address: i128,
+        max_handshakes: i128,
     ) -> PyResult<Self> {
+        let at_least_one = |value: i128, name: &'static str| match int_arg::<u32>(py, value, name)? {
+            0 => Err(raise(py, mixer_core::MixerError::BadArgument { name, reason: "must be at least 1" })),
+            n => Ok(n),
+        };
         let config = wi::WireConfig {
             max_message_bytes: int_arg(py, max_message_bytes, "max_message_bytes")?,
             max_pending_messages: int_arg(py, max_pending_messages, "max_pending_messages")?,
             sndbuf: sndbuf.map(|value| int_arg(py, value, "sndbuf")).transpose()?,
             realtime,
+            max_handshakes_per_address: at_least_one(
+                max_handshakes_per_address,
+                "max_handshakes_per_address",
+            )?,
+            max_handshakes: at_least_one(max_handshakes, "max_handshakes")?,
             ..wi::WireConfig::default()
         };
         let inner =
@@ -171,6 +188,8 @@ impl Wire {
             connections,
             accepted,
             bad_handshakes,
+            handshakes_refused,
+            handshakes_evicted,
             messages,
             audio_routed,
             audio_unrouted,
@@ -182,6 +201,8 @@ impl Wire {
             connections,
             accepted,
             bad_handshakes,
+            handshakes_refused,
+            handshakes_evicted,
             messages,
             audio_routed,
             audio_unrouted,

@@ -65,6 +65,8 @@ pub(crate) struct Conn {
     pub last_turn: u64,
     /// The peer's FIN (or an error) was seen: read to the end.
     pub ending: bool,
+    /// Counted among the handshakes in progress (`Handshakes`), until the reader sees it left its handshake.
+    pub handshaking: bool,
 }
 
 pub(crate) struct Ctx {
@@ -103,6 +105,7 @@ impl Conn {
             carried: false,
             last_turn: 0,
             ending: false,
+            handshaking: false,
         }
     }
 

@@ -14,7 +14,8 @@
 //! thin binding.
 //!
 //! Modules: `sys` (the system calls; the crate's only `unsafe`), `handshake`
-//! (the upgrade request and answers), `frames` (reading and writing frames),
+//! (the upgrade request and answers), `handshakes` (how many are in progress,
+//! per address and in all), `frames` (reading and writing frames),
 //! `audio` (the `audio` message), `pace` (how fast a connection may send
 //! it), `conn` (one connection's state machine), `reader` (the thread), and
 //! here the `Wire` handle.
@@ -26,10 +27,12 @@ pub mod audio;
 mod conn;
 pub mod frames;
 pub mod handshake;
+mod handshakes;
 mod pace;
 mod reader;
 mod sys;
 
+pub use handshakes::{MAX_HANDSHAKES, MAX_HANDSHAKES_PER_ADDRESS};
 pub use pace::{
     AUDIO_BURST, AUDIO_OVER_PACE, AUDIO_PER_SECOND, AUDIO_TOO_FAST, AudioPace, PaceLimits, Paced,
 };
@@ -55,6 +58,10 @@ pub struct WireConfig {
     pub max_pending_messages: u32,
     /// From accept until the upgrade request has been read.
     pub handshake_timeout: Duration,
+    /// Handshakes in progress from one client address: one more is closed at accept (`handshakes.rs`).
+    pub max_handshakes_per_address: u32,
+    /// Handshakes in progress in all: one more ends the oldest (`handshakes.rs`).
+    pub max_handshakes: u32,
     /// A connection silent both ways this long is pinged...
     pub keepalive_interval: Duration,
     /// ... and closed with 4001 if nothing comes back within this.
@@ -107,6 +114,8 @@ impl Default for WireConfig {
             max_message_bytes: 64 * 1024,
             max_pending_messages: 8,
             handshake_timeout: Duration::from_secs(10),
+            max_handshakes_per_address: MAX_HANDSHAKES_PER_ADDRESS,
+            max_handshakes: MAX_HANDSHAKES,
             keepalive_interval: Duration::from_secs(5),
             keepalive_timeout: Duration::from_secs(5),
             close_timeout: Duration::from_secs(2),
@@ -145,6 +154,10 @@ pub struct WireStats {
     pub accepted: u64,
     /// Requests that were not a valid upgrade, or timed out before one.
     pub bad_handshakes: u64,
+    /// Connections closed at accept: their address had `max_handshakes_per_address` in progress.
+    pub handshakes_refused: u64,
+    /// Handshakes ended to make room for a newer one, `max_handshakes` being in progress.
+    pub handshakes_evicted: u64,
     /// Messages handed to the owner.
     pub messages: u64,
     /// Audio messages pushed into a mixer by the reader.
@@ -171,6 +184,8 @@ pub(crate) struct Counters {
     pub connections: AtomicU64,
     pub accepted: AtomicU64,
     pub bad_handshakes: AtomicU64,
+    pub handshakes_refused: AtomicU64,
+    pub handshakes_evicted: AtomicU64,
     pub messages: AtomicU64,
     pub audio_routed: AtomicU64,
     pub audio_unrouted: AtomicU64,
@@ -302,6 +317,8 @@ impl Wire {
             connections: read(&c.connections),
             accepted: read(&c.accepted),
             bad_handshakes: read(&c.bad_handshakes),
+            handshakes_refused: read(&c.handshakes_refused),
+            handshakes_evicted: read(&c.handshakes_evicted),
             messages: read(&c.messages),
             audio_routed: read(&c.audio_routed),
             audio_unrouted: read(&c.audio_unrouted),

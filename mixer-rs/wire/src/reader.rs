@@ -6,7 +6,8 @@
 //! turn is `READS_PER_TURN` reads). A pass: (1) wait in epoll (at most until
 //! the next sweep; not at all while a socket left full waits); (2) accept every
 //! waiting connection (each registered with the fan-out, whose id it keeps,
-//! and with this epoll); (3) read each ready socket until EAGAIN or the end
+//! and with this epoll; unless its address has too many handshakes in
+//! progress, `handshakes.rs`); (3) read each ready socket until EAGAIN or the end
 //! of its turn, then those left full last pass, handling what arrived as it
 //! comes (a speaker's audio goes into its mixer here); (4) apply the owner's commands
 //! (accept, refuse, close, a message taken); (5) every `SWEEP`, look at every
@@ -30,6 +31,7 @@ use fanout::Fanout;
 use fanout::os::{Epoll, thread_cpu_ns};
 
 use crate::conn::{Conn, Ctx, Phase};
+use crate::handshakes::Handshakes;
 use crate::{Command, Shared, WireConfig, lock, sys};
 
 const WAKE: u64 = u64::MAX;
@@ -57,6 +59,7 @@ pub(crate) struct Reader {
     listeners: Vec<OwnedFd>,
     epoll: Epoll,
     conns: HashMap<u64, Conn>,
+    handshakes: Handshakes,
     ctx: Ctx,
     /// Ended connections whose descriptor the writer may still hold.
     releasing: Vec<(u64, OwnedFd)>,
@@ -106,6 +109,7 @@ impl Reader {
             listeners,
             epoll,
             conns: HashMap::new(),
+            handshakes: Handshakes::new(config.max_handshakes_per_address, config.max_handshakes),
             ctx,
             releasing: Vec::new(),
             scratch: vec![0; READ_CHUNK],
@@ -181,6 +185,8 @@ impl Reader {
                 }
                 self.retire_if_done(id);
             }
+            let conns = &self.conns;
+            self.handshakes.sweep(|id| conns.get(&id).is_some_and(|conn| conn.handshaking));
         }
         self.publish();
         self.release();
@@ -198,6 +204,13 @@ impl Reader {
     }
 
     fn admit(&mut self, fd: OwnedFd, peer: std::net::IpAddr) {
+        if !self.handshakes.allows(peer) {
+            bump(&self.shared.counters.handshakes_refused);
+            return; // dropped: closed before anything is read or written
+        }
+        if self.handshakes.full() {
+            self.end_oldest_handshake();
+        }
         let config = self.ctx.config;
         // Small messages go out at once, and a dead peer fails the writes.
         let _ = sys::set_int_option(&fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
@@ -218,9 +231,26 @@ impl Reader {
             return;
         }
         bump(&self.shared.counters.connections);
-        self.conns.insert(id, Conn::new(id, fd, peer, &config));
+        let mut conn = Conn::new(id, fd, peer, &config);
+        conn.handshaking = true;
+        self.handshakes.started(id, peer);
+        self.conns.insert(id, conn);
         // Edge-triggered: bytes that came before the registration are read now.
         self.read(id, true);
+    }
+
+    /// Makes room for one more handshake: the oldest in progress ends, unheard of (the owner never knew it).
+    fn end_oldest_handshake(&mut self) {
+        let conns = &self.conns;
+        let Some(oldest) = self.handshakes.oldest(|id| conns.get(&id).is_some_and(|conn| conn.handshaking))
+        else {
+            return;
+        };
+        bump(&self.shared.counters.handshakes_evicted);
+        if let Some(conn) = self.conns.get_mut(&oldest) {
+            conn.finish(&mut self.ctx, crate::frames::ABNORMAL, "");
+        }
+        self.retire_if_done(oldest);
     }
 
     /// Reads `id`'s socket until it would block (or its reading is paused, or
@@ -299,7 +329,16 @@ impl Reader {
         }
     }
 
+    /// Counts `id` out of the handshakes once it has left its own, and retires it once it is done. Every
+    /// turn, command and sweep that may change a connection's phase ends here.
     fn retire_if_done(&mut self, id: u64) {
+        if let Some(conn) = self.conns.get_mut(&id)
+            && conn.handshaking
+            && conn.phase != Phase::Handshake
+        {
+            conn.handshaking = false;
+            self.handshakes.finished(conn.peer);
+        }
         if self.conns.get(&id).is_some_and(|conn| conn.phase == Phase::Done) {
             let conn = self.conns.remove(&id).expect("just seen");
             let _ = self.epoll.delete(conn.fd.as_raw_fd());

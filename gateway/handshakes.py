@@ -1,0 +1,112 @@
+"""Handshakes in progress on the Python transport: connections accepted whose upgrade request trio-websocket
+has not read yet, capped per client address and in all, as the Rust wire caps its own
+(`mixer-rs/wire/src/handshakes.rs` says why, and why 16 and 1,024).
+
+Admission's cap on connections per address (429) acts only once a request has been read; a client that
+sends half of one held its descriptor for the whole handshake timeout. Here, a connection from an address
+with `per_address` handshakes in progress is closed as soon as it is accepted, unanswered; at `total` in
+all, the oldest one is closed to make room, not the newcomer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from ipaddress import ip_address
+
+import trio
+
+Refused = Callable[[str], None]
+"""Told the limit's name at each connection closed by a cap: "handshakes_per_address" or "handshakes"."""
+
+
+class Handshakes:
+    """The count. A handshake starts at accept (`start`) and ends when the request reaches the handler
+    (`finished`) or when trio-websocket closes its stream: closed streams are found when next counted, so no
+    hook into trio-websocket is needed. (trio-websocket closes the stream of a client gone before its request
+    only at the handshake timeout: until then it holds its descriptor, and it is counted.)"""
+
+    def __init__(self, per_address: int, total: int, refused: Refused) -> None:
+        if per_address < 1 or total < 1:
+            raise ValueError("the caps on handshakes in progress are at least 1")
+        self.per_address = per_address
+        self.total = total
+        self._refused = refused
+        # Each stream in its handshake, by (address, port); dicts keep the order: oldest first.
+        self._all: dict[tuple[str, int], trio.SocketStream] = {}
+        self._by_address: dict[str, dict[int, trio.SocketStream]] = {}
+
+    def in_progress(self, address: str | None = None) -> int:
+        """Handshakes in progress, from `address` or in all."""
+        if address is None:
+            self._forget_closed(list(self._all))
+            return len(self._all)
+        mine = self._by_address.get(address, {})
+        self._forget_closed([(address, port) for port in mine])
+        return len(self._by_address.get(address, {}))
+
+    def start(self, stream: trio.SocketStream) -> trio.SocketStream | None:
+        """Count `stream` in; returns the stream to close: `stream` itself if its address is at its cap
+        (it is then not counted), the oldest in progress if the count is full, else None."""
+        address, port = peer(stream)
+        if self.in_progress(address) >= self.per_address:
+            self._refused("handshakes_per_address")
+            return stream
+        oldest = None
+        if len(self._all) >= self.total and self.in_progress() >= self.total:
+            key = next(iter(self._all))
+            oldest = self._all[key]
+            self._forget(key)
+            self._refused("handshakes")
+        self._all[(address, port)] = stream
+        self._by_address.setdefault(address, {})[port] = stream
+        return oldest
+
+    def finished(self, address: str, port: int) -> None:
+        """The request from (`address`, `port`) was read: its handshake is over."""
+        self._forget((address, port))
+
+    def _forget_closed(self, keys: list[tuple[str, int]]) -> None:
+        for key in keys:
+            if self._all[key].socket.fileno() == -1:
+                self._forget(key)
+
+    def _forget(self, key: tuple[str, int]) -> None:
+        if self._all.pop(key, None) is None:
+            return
+        address, port = key
+        mine = self._by_address[address]
+        del mine[port]
+        if not mine:
+            del self._by_address[address]
+
+
+def peer(stream: trio.SocketStream) -> tuple[str, int]:
+    """The client's address and port, as trio-websocket's `request.remote` gives them."""
+    address, port, *_ = stream.socket.getpeername()
+    return str(ip_address(address)), int(port)
+
+
+class GatedListener(trio.abc.Listener[trio.SocketStream]):
+    """A listener whose `accept` passes on only the connections `handshakes` counts in (the others are
+    closed at once), closing the oldest handshake when the count is full. Several listeners (every address
+    of one host name) share one count."""
+
+    def __init__(self, listener: trio.SocketListener, handshakes: Handshakes) -> None:
+        self.listener = listener
+        self._handshakes = handshakes
+
+    async def accept(self) -> trio.SocketStream:
+        while True:
+            stream = await self.listener.accept()
+            try:
+                closing = self._handshakes.start(stream)
+            except OSError:  # gone already (getpeername fails once the client has reset)
+                closing = stream
+            if closing is not None:
+                # Closing a stream trio-websocket's reader waits on wakes it with ClosedResourceError: it ends.
+                await closing.aclose()
+            if closing is not stream:
+                return stream
+
+    async def aclose(self) -> None:
+        await self.listener.aclose()

@@ -1,0 +1,159 @@
+//! Handshakes in progress on real sockets: clients that send half an upgrade
+//! request and wait. From one address, past `MAX_HANDSHAKES_PER_ADDRESS`, each
+//! is closed at accept while a client from another address gets in; past
+//! `max_handshakes` in all, the oldest is ended for the newcomer.
+//!
+//! The other address is IPv6 loopback: the wire serves `127.0.0.1` and `::1`,
+//! as it serves every address of one host name.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use driver::TickPool;
+use fanout::{Fanout, FanoutConfig};
+use wire::{Event, MAX_HANDSHAKES_PER_ADDRESS, Wire, WireConfig, WireStats};
+
+mod common;
+use common::{KEY, read_head};
+
+const HALF_A_REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n";
+
+struct TwoAddresses {
+    wire: Wire,
+    fanout: Arc<Fanout>,
+    v4: SocketAddr,
+    v6: SocketAddr,
+    _listeners: (TcpListener, TcpListener, TickPool),
+}
+
+fn server(config: WireConfig) -> TwoAddresses {
+    let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let v6 = TcpListener::bind("[::1]:0").unwrap();
+    let fanout = Arc::new(Fanout::new(FanoutConfig::default()).unwrap());
+    let pool = TickPool::new(1, 2).unwrap();
+    let fds = [v4.as_raw_fd(), v6.as_raw_fd()];
+    let wire = Wire::new(&fds, Arc::clone(&fanout), pool.speaker_routes(), config).unwrap();
+    let (a4, a6) = (v4.local_addr().unwrap(), v6.local_addr().unwrap());
+    TwoAddresses { wire, fanout, v4: a4, v6: a6, _listeners: (v4, v6, pool) }
+}
+
+impl TwoAddresses {
+    fn half_requests(&self, n: usize) -> Vec<TcpStream> {
+        (0..n)
+            .map(|_| {
+                let mut stream = TcpStream::connect(self.v4).unwrap();
+                stream.write_all(HALF_A_REQUEST).unwrap();
+                stream
+            })
+            .collect()
+    }
+
+    /// The wire's counters once `done` holds of them (within 5 s).
+    fn stats_once(&self, done: impl Fn(&WireStats) -> bool) -> WireStats {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let stats = self.wire.stats();
+            if done(&stats) {
+                return stats;
+            }
+            assert!(Instant::now() < deadline, "{stats:?}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// A client that sends its whole request from `address`: admitted, and answered 101.
+    fn client_gets_in(&self, address: SocketAddr) -> TcpStream {
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let head = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let conn = loop {
+            assert!(Instant::now() < deadline, "no upgrade reported from {address}");
+            let opened = self.wire.take_events().into_iter().find_map(|event| match event {
+                Event::Opened { conn, peer, .. } if peer == address.ip().to_string() => Some(conn),
+                _ => None,
+            });
+            if let Some(conn) = opened {
+                break conn;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        self.wire.accept(conn);
+        let answer = read_head(&mut stream);
+        assert!(answer.starts_with("HTTP/1.1 101 "), "{address}: {answer}");
+        stream
+    }
+}
+
+/// Whether the server has closed `stream` (FIN or reset), waiting at most `wait` to see it.
+fn closed_by_server(stream: &mut TcpStream, wait: Duration) -> bool {
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let mut byte = [0u8; 1];
+    match stream.read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => panic!("the server answered a half request"),
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => true,
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => false,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn past_16_half_requests_from_one_address_each_is_closed_at_once_and_another_address_gets_in() {
+    let s = server(WireConfig::default());
+    let cap = MAX_HANDSHAKES_PER_ADDRESS as usize;
+    // The tester's attack: 150 connections from one address, each with half an upgrade request.
+    let mut attack = s.half_requests(150);
+    let stats = s.stats_once(|st| st.connections + st.handshakes_refused == 150);
+    assert_eq!((stats.connections, stats.handshakes_refused), (cap as u64, 150 - cap as u64));
+    for (i, stream) in attack.iter_mut().enumerate().skip(cap) {
+        assert!(closed_by_server(stream, Duration::from_secs(1)), "connection {i} is still open");
+    }
+    for (i, stream) in attack.iter_mut().enumerate().take(cap) {
+        assert!(
+            !closed_by_server(stream, Duration::from_millis(20)),
+            "connection {i} (within the cap) closed"
+        );
+    }
+
+    // Meanwhile a client from another address gets in; from the attacker's, none does.
+    let _bystander = s.client_gets_in(s.v6);
+    let mut more = s.half_requests(1);
+    assert!(closed_by_server(&mut more[0], Duration::from_secs(1)));
+
+    // The control: once the address's handshakes are over, it gets in again.
+    attack.clear();
+    s.stats_once(|st| st.connections == 1);
+    let _back = s.client_gets_in(s.v4);
+    assert_eq!(s.wire.stats().handshakes_evicted, 0);
+    s.fanout.shutdown();
+    s.wire.shutdown();
+}
+
+#[test]
+fn past_the_cap_in_all_the_oldest_handshake_is_ended_and_the_newcomer_kept() {
+    let s = server(WireConfig { max_handshakes: 8, ..WireConfig::default() });
+    let mut first = s.half_requests(8);
+    s.stats_once(|st| st.connections == 8);
+    let mut newer = s.half_requests(1);
+    let stats = s.stats_once(|st| st.handshakes_evicted == 1);
+    assert_eq!((stats.connections, stats.handshakes_refused), (8, 0));
+    assert!(closed_by_server(&mut first[0], Duration::from_secs(1)), "the oldest was ended");
+    for (i, stream) in first.iter_mut().enumerate().skip(1) {
+        assert!(!closed_by_server(stream, Duration::from_millis(20)), "connection {i} closed");
+    }
+    assert!(!closed_by_server(&mut newer[0], Duration::from_millis(20)), "the newcomer closed");
+    // A client whose request comes whole gets in, from any address (and ends the oldest again).
+    let _bystander = s.client_gets_in(s.v6);
+    assert!(closed_by_server(&mut first[1], Duration::from_secs(1)));
+    assert_eq!(s.wire.stats().handshakes_evicted, 2);
+    s.fanout.shutdown();
+    s.wire.shutdown();
+}
