@@ -13,7 +13,6 @@ from typing import Any
 
 from store._db import Database
 from store._errors import BadArgument, HandleTaken, NoSuchAccount
-from store._text import checked_text
 from store._values import Account, AccountId
 
 HANDLE = re.compile(r"[A-Za-z0-9_]{1,32}")
@@ -24,12 +23,14 @@ MAX_PASSWORD_CHARS = 256
 ACCOUNT_COLUMNS = ("id", "handle", "display_name", "protected", "created_at")
 """The columns `account_from_row` reads, in its order."""
 
+_FORBIDDEN_IN_NAMES = {"Cc", "Cs", "Zl", "Zp"}  # control characters, lone surrogates, line breaks
+
 
 async def register(db: Database, handle: str, password: str, display_name: str) -> Account:
     """Create an account and return it.
 
     Error handling: `BadArgument` for a handle not matching `[A-Za-z0-9_]{1,32}`, a display name not of
-    1 to 50 characters (`clean_display_name`), or a password not of 8 to 256 characters;
+    1 to 50 characters (after trimming; no control characters), or a password not of 8 to 256 characters;
     `HandleTaken` when the handle is in use in any casing.
     """
     check_handle(handle)
@@ -101,13 +102,14 @@ def check_handle(handle: str) -> None:
 
 
 def clean_display_name(display_name: str) -> str:
-    """The name as stored: NFC-normalized, then the rule of single-line text fields (`checked_text`: trimmed,
-    1 to 50 characters, at least one visible, no control character, line break or bidi control)."""
+    """The name as stored: NFC-normalized and trimmed; raises `BadArgument` unless 1 to 50 characters."""
     if not isinstance(display_name, str):
         raise BadArgument("display_name", "must be text")
-    name = checked_text("display_name", unicodedata.normalize("NFC", display_name), MAX_DISPLAY_NAME_CHARS)
-    if any(unicodedata.category(char) == "Cs" for char in name):
-        raise BadArgument("display_name", "not valid Unicode text")
+    name = unicodedata.normalize("NFC", display_name).strip()
+    if not 1 <= len(name) <= MAX_DISPLAY_NAME_CHARS:
+        raise BadArgument("display_name", f"1 to {MAX_DISPLAY_NAME_CHARS} characters")
+    if any(unicodedata.category(char) in _FORBIDDEN_IN_NAMES for char in name):
+        raise BadArgument("display_name", "no control characters or line breaks")
     return name
 
 

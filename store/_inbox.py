@@ -16,7 +16,6 @@ from store._accounts import require_account
 from store._db import Database
 from store._errors import BadArgument, Blocked
 from store._social import blocks_between, check_limit
-from store._text import checked_text
 from store._values import AccountId, Invite, Message, MessageKind
 
 MAX_TEXT_CHARS = 10_000
@@ -31,15 +30,14 @@ async def send_dm(
     db: Database, sender: AccountId, recipient: AccountId, text: str, *, invite: Invite | None = None
 ) -> Message:
     """Put a message in `recipient`'s inbox and return it. With `invite`, it is an invitation (kind
-    INVITE) and `text` may be empty; otherwise `text` must hold a visible character. The text is kept trimmed.
+    INVITE) and `text` may be empty; otherwise `text` must hold something besides white space.
 
-    Error handling: `NoSuchAccount`; `BadArgument` for text over 10,000 characters or that breaks the rule of
-    text fields (`store/_text.py`), an invite whose
+    Error handling: `NoSuchAccount`; `BadArgument` for text over 10,000 characters, an invite whose
     `space_id` or `role` is malformed, or a message to oneself; `Blocked` if either blocks the other.
     """
     if sender == recipient:
         raise BadArgument("recipient", "cannot message oneself")
-    text = _check_text(text, required=invite is None)
+    _check_text(text, required=invite is None)
     payload = None if invite is None else _check_invite(invite)
     kind = MessageKind.TEXT if invite is None else MessageKind.INVITE
     now = db.now_ms()
@@ -147,14 +145,15 @@ def _message_from_row(row: tuple[Any, ...], read_up_to: int) -> Message:
     )
 
 
-def _check_text(text: str, *, required: bool) -> str:
-    """The text as kept: the rule of multi-line text fields (`checked_text`), and valid Unicode."""
-    text = checked_text("text", text, MAX_TEXT_CHARS, required=required, lines=True)
+def _check_text(text: str, *, required: bool) -> None:
+    if not isinstance(text, str) or len(text) > MAX_TEXT_CHARS:
+        raise BadArgument("text", f"at most {MAX_TEXT_CHARS} characters")
+    if required and not text.strip():
+        raise BadArgument("text", "must not be empty")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:  # a lone surrogate
         raise BadArgument("text", "not valid Unicode text") from exc
-    return text
 
 
 def _check_invite(invite: Invite) -> str:

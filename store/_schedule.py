@@ -17,7 +17,6 @@ from store._accounts import account_columns, account_from_row, require_account
 from store._db import Database
 from store._errors import BadArgument, NoSuchScheduledSpace, ScheduledSpaceOver, TooManyScheduled
 from store._social import blocks_between, check_limit
-from store._text import checked_text
 from store._values import Account, AccountId, Invite, MessageKind
 
 MAX_TITLE_CHARS = 100  # as a live space's title
@@ -84,7 +83,7 @@ async def schedule_space(
     cannot pass it together).
     """
     title = _clean(title, "title", MAX_TITLE_CHARS, True)
-    description = _clean(description, "description", MAX_DESCRIPTION_CHARS, False, lines=True)
+    description = _clean(description, "description", MAX_DESCRIPTION_CHARS, False)
     clean_topics = _check_topics(topics)
     now = db.now_ms()
     if starts_at <= now:
@@ -357,8 +356,10 @@ def _notify(
         )
 
 
-def _clean(text: str, field: str, max_chars: int, required: bool, lines: bool = False) -> str:
-    text = checked_text(field, text, max_chars, required=required, lines=lines)
+def _clean(text: str, field: str, max_chars: int, required: bool) -> str:
+    text = text.strip()
+    if len(text) > max_chars or (required and not text):
+        raise BadArgument(field, f"{1 if required else 0} to {max_chars} characters")
     _check_unicode(text, field)
     return text
 
@@ -366,7 +367,12 @@ def _clean(text: str, field: str, max_chars: int, required: bool, lines: bool = 
 def _check_topics(topics: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     if len(topics) > MAX_TOPICS:
         raise BadArgument("topics", f"at most {MAX_TOPICS}")
-    return tuple(_clean(topic, "topics", MAX_TOPIC_CHARS, True) for topic in topics)
+    cleaned = tuple(topic.strip() for topic in topics)
+    for topic in cleaned:
+        if not 1 <= len(topic) <= MAX_TOPIC_CHARS:
+            raise BadArgument("topics", f"each 1 to {MAX_TOPIC_CHARS} characters")
+        _check_unicode(topic, "topics")
+    return cleaned
 
 
 def _needle(query: str) -> str:
