@@ -98,6 +98,14 @@ class Buckets:
             self._sweep(now)
         self._level[key] = (tokens - 1.0, now)
 
+    def give_back(self, key: object) -> None:
+        """Return the token `take` spent for `key` (never above `burst`): the request was refused for its own
+        content before any work was done."""
+        level = self._level.get(key)
+        if level is not None:
+            tokens, at = level
+            self._level[key] = (min(float(self.rate.burst), tokens + 1.0), at)
+
     def _sweep(self, now: float) -> None:
         """Forget buckets that have refilled (they hold nothing a fresh one would not)."""
         full = float(self.rate.burst)
@@ -204,3 +212,9 @@ class Limits:
         except RateLimited:
             self.refuse(name)
             raise
+
+    def give_back(self, name: str, key: object) -> None:
+        """Undo one `take` of limit `name` for `key` (see `Buckets.give_back`)."""
+        buckets = self._buckets.get(name)
+        if self.settings.enabled and buckets is not None:
+            buckets.give_back(key)

@@ -6,6 +6,11 @@ Who may send (`Who`): `HELLO` only before `hello`; `ANYONE` a guest or an accoun
 (a guest is refused with `account_required`). What a role in a space allows is the space's own rule
 (`actors/space/domain/`), not this table's. Every message but audio also spends the connection's
 `requests` budget. Audio is not a request: the session hands it to the space without a reply.
+
+A request refused for its own content (`bad_argument`: a value out of its documented range, found before
+anything is done) gives its own limit's token back: a typo in a title must not lock its author out of
+creating spaces for minutes. It keeps the `requests` token it spent, which bounds a stream of invalid
+requests (and `bad_message` never reaches this table: the session's rule of 20 in a row bounds those).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 import msgspec
 
 import store
+from actors.space import errors as space_errors
 from gateway import protocol as p
 from gateway.context import Caller
 from gateway.errors import AccountRequired, AlreadyAuthenticated, NotAuthenticated
@@ -117,6 +123,11 @@ async def dispatch(c: Caller, m: msgspec.Struct) -> p.Reply:
         raise AccountRequired("guests listen: sign in with an account (`log_in`, or `hello` with a token) first")
     elif c.account is not None and c.user in c.services.suspended:  # suspended while connected: 4005 follows
         raise store.AccountSuspended()
-    if route.limit is not None:
-        c.services.limits.take(route.limit, c.user, route.what)
-    return await route.handler(c, m)
+    if route.limit is None:
+        return await route.handler(c, m)
+    c.services.limits.take(route.limit, c.user, route.what)
+    try:
+        return await route.handler(c, m)
+    except (space_errors.BadArgument, store.BadArgument):
+        c.services.limits.give_back(route.limit, c.user)
+        raise

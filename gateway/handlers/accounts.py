@@ -10,6 +10,7 @@ from gateway import identity, protocol as p
 from gateway.context import Caller
 from gateway.errors import AlreadyAuthenticated, BadMessage, GuestTokenInvalid, UnsupportedProtocol
 from gateway.handlers.spaces import require_not_suspended, require_space
+from gateway.handlers.text import checked_text
 
 Reply = p.Reply
 
@@ -51,9 +52,10 @@ async def _check_guest_name(c: Caller, name: str) -> None:
 
 
 async def register(c: Caller, m: p.Register) -> Reply:
+    display_name = checked_text("display_name", m.display_name)  # before the limit: a typo spends nothing
     c.services.limits.take("register", c.address, "accounts registered from one address")
     async with _hashing(c):
-        account = await store.register(c.services.db, m.handle, m.password, m.display_name)
+        account = await store.register(c.services.db, m.handle, m.password, display_name)
     return p.Registered(ref=m.ref, handle=account.handle, display_name=account.display_name)
 
 
@@ -123,7 +125,7 @@ async def unblock(c: Caller, m: p.Unblock) -> Reply:
 async def send_dm(c: Caller, m: p.SendDm) -> Reply:
     db = c.services.db
     to = await store.get_account(db, m.to)
-    message = await store.send_dm(db, my_account(c).id, to.id, m.text)
+    message = await store.send_dm(db, my_account(c).id, to.id, checked_text("text", m.text, lines=True))
     c.services.notify(to.id, p.DmReceived(message=wire_message(message)))
     return None
 

@@ -12,6 +12,7 @@ from gateway import identity, logs, protocol as p, space_store
 from gateway.context import Caller
 from gateway.handlers.accounts import my_account
 from gateway.handlers.spaces import require_may_host, require_no_space
+from gateway.handlers.text import checked_text
 
 Reply = p.Reply
 
@@ -27,15 +28,18 @@ with the longest titles, descriptions and topics, both lists together stay under
 async def schedule_space(c: Caller, m: p.ScheduleSpace) -> Reply:
     me = my_account(c)
     db = c.services.db
+    title = checked_text("title", m.title)  # the rule of text fields, before anything is done
+    description = checked_text("description", m.description, required=False, lines=True)
+    topics = [checked_text("topics", topic) for topic in m.topics]
     if (await store.get_account_by_id(db, me.id)).protected:
         await require_may_host(c)  # refused with protected_account
     scheduled = await store.schedule_space(
         db,
         me.id,
-        m.title,
+        title,
         m.starts_at,
-        description=m.description,
-        topics=m.topics,
+        description=description,
+        topics=topics,
         max_pending=c.services.limits.settings.max_scheduled_per_account,  # `limit_reached`, checked atomically
         record=m.record,
     )

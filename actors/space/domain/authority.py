@@ -1,8 +1,10 @@
-"""Who may act in a space, and the shape every rule returns: shared by the rule modules of `domain/`."""
+"""Who may act in a space, what its text fields may hold, and the shape every rule returns: shared by the rule
+modules of `domain/`."""
 
 from __future__ import annotations
 
 import msgspec
+from stoa_protocol import TextRefused, clean_text
 
 from actors.space import errors
 from actors.space.events import SpaceEvent
@@ -34,6 +36,15 @@ def require_eligible(state: SpaceState, user: str, followed_by_host: bool) -> No
             raise errors.NotEligible("only people the host follows may ask to speak")
         case SpeakerPolicy.INVITED if user not in state.invited:
             raise errors.NotEligible("only people the host or a co-host invited may ask to speak")
+
+
+def checked_text(field: str, text: str, max_chars: int, *, required: bool = True, lines: bool = False) -> str:
+    """`text` as kept, by the one rule of every text field people see (`stoa_protocol.clean_text`); else
+    `BadArgument` naming `field`."""
+    try:
+        return clean_text(text, max_chars=max_chars, required=required, lines=lines)
+    except TextRefused as e:
+        raise errors.BadArgument(f"{field}: {e}") from None
 
 
 def target_role(state: SpaceState, user: str) -> Role:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actors.space import errors
-from actors.space.domain.authority import Result, member_role, replace, without
+from actors.space.domain.authority import Result, checked_text, member_role, replace, without
 from actors.space.events import (
     AudienceChanged,
     HandLowered,
@@ -39,19 +39,14 @@ def new_space(
 ) -> SpaceState:
     """A live space whose host is already its first participant (event 1 announces them).
 
-    Error handling: `BadArgument` for a title that is blank or over 100 characters, a description over 500,
-    more than 3 topics or one that is blank or over 30 characters (the rules of a scheduled space)."""
-    title = title.strip()
-    if not title or len(title) > MAX_TITLE_CHARS:
-        raise errors.BadArgument(f"a title has 1 to {MAX_TITLE_CHARS} characters")
-    description = description.strip()
-    if len(description) > MAX_DESCRIPTION_CHARS:
-        raise errors.BadArgument(f"a description has at most {MAX_DESCRIPTION_CHARS} characters")
+    Error handling: `BadArgument` for a title of no visible character or over 100 characters, a description
+    over 500, more than 3 topics or one of no visible character or over 30 characters, or any of them that
+    breaks the rule of text fields (`clean_text`; the rules of a scheduled space)."""
+    title = checked_text("title", title, MAX_TITLE_CHARS)
+    description = checked_text("description", description, MAX_DESCRIPTION_CHARS, required=False, lines=True)
     if len(topics) > MAX_TOPICS:
         raise errors.BadArgument(f"at most {MAX_TOPICS} topics")
-    clean_topics = tuple(topic.strip() for topic in topics)
-    if not all(1 <= len(topic) <= MAX_TOPIC_CHARS for topic in clean_topics):
-        raise errors.BadArgument(f"a topic has 1 to {MAX_TOPIC_CHARS} characters")
+    clean_topics = tuple(checked_text("topic", topic, MAX_TOPIC_CHARS) for topic in topics)
     return SpaceState(
         space_id=space_id,
         title=title,

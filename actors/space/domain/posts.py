@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from actors.space import errors
-from actors.space.domain.authority import Result, member_role, replace
+from actors.space.domain.authority import Result, checked_text, member_role, replace
 from actors.space.events import PostPinned, PostShared, PostUnpinned, Reacted, SpaceEvent
 from actors.space.values import MAX_PINNED, MAX_POST_CHARS, REACTIONS, RECENT_POSTS, Post, SpaceState
 
@@ -33,9 +33,7 @@ def latest_posts(newest_first: Sequence[Post], limit: int) -> tuple[list[Post], 
 
 def share_post(state: SpaceState, user: str, text: str, now_ms: int) -> Result:
     member_role(state, user)
-    text = text.strip()
-    if not text or len(text) > MAX_POST_CHARS:
-        raise errors.BadArgument(f"a post has 1 to {MAX_POST_CHARS} characters")
+    text = checked_text("a post", text, MAX_POST_CHARS, lines=True)
     seq = state.seq + 1
     post = Post(id=state.post_count + 1, user=user, text=text, at=now_ms, name=state.name_of(user))
     timeline = (*state.timeline[-(RECENT_POSTS - 1) :], post)

@@ -164,6 +164,13 @@ from stoa_protocol._spaces import (
     SpaceId as SpaceId,
     SpaceSnapshot as SpaceSnapshot,
 )
+from stoa_protocol._text import (
+    BIDI_CONTROLS as BIDI_CONTROLS,
+    WHITE_SPACE as WHITE_SPACE,
+    TextRefused as TextRefused,
+    clean_text as clean_text,
+    invisible as invisible,
+)
 from stoa_protocol._values import (
     Consent as Consent,
     Participant as Participant,
@@ -232,6 +239,11 @@ __all__ = [
     "MAX_OPUS_BYTES",
     "MAX_AUDIO_LEVEL",
     "audio_level",
+    "BIDI_CONTROLS",
+    "WHITE_SPACE",
+    "TextRefused",
+    "clean_text",
+    "invisible",
     "MAX_POSTS_PAGE",
     "MAX_SDP_BYTES",
     "MAX_RECORDINGS_PAGE",

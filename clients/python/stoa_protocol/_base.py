@@ -26,6 +26,8 @@ UserId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 """A server-issued id: `u<account id>` or `g-<hex>` (see `gateway/identity.py`)."""
 Ref = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 U63 = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+I64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+"""The protocol's `int`: msgpack's uint64 above 2^63 - 1 decodes as a Python int, out of the documented range."""
 PostId = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
 Emoji = Annotated[str, msgspec.Meta(min_length=1, max_length=8)]
 

@@ -47,6 +47,7 @@ from stoa_protocol._accounts import (
     Unfollow,
 )
 from stoa_protocol._base import (
+    I64,
     MAX_AUDIO_LEVEL,
     MAX_OPUS_BYTES,
     U63,
@@ -96,7 +97,7 @@ class Hello(ClientMessage, tag="hello", frozen=True, omit_defaults=True):
     """Sign the connection in: as the account of `token`; else as the guest of `guest_token` (from an
     earlier `welcome`); else as a new guest shown as `name`."""
 
-    protocol: int
+    protocol: I64  # any other int is `unsupported_protocol`; beyond the signed 64-bit range, `bad_message`
     name: UserName | None = None
     token: Token | None = None
     guest_token: Token | None = None
