@@ -55,7 +55,8 @@ STALLED_SOCKET = """async (o) => {
       seq += 1;
       handed[seq] = { at: performance.now(), stalled: ws.stalled };
       const opus = new Uint8Array(80).fill(seq % 256);
-      conn.send({ type: 'audio', seq, captured_at: Date.now() * 1000, opus, level: 40 });
+      const capturedAt = Math.round((performance.timeOrigin + performance.now()) * 1000);  // as mic.js stamps it
+      conn.send({ type: 'audio', seq, captured_at: capturedAt, opus, level: 40 });
       if (seq === o.frames) { clearInterval(timer); resolve(); }
     }, 20);
   });
@@ -107,6 +108,24 @@ def test_a_stalled_socket_drops_stale_frames_and_counts_them_instead_of_sending_
     assert run["stats"]["dropped"] >= (stall_to - stall_from - STALE_MS) / 20 - SOCKET_FRAMES - 10
     # A request made during the stall is sent when the socket drains: never dropped.
     assert [d["space_id"] for d in run["delivered"] if d["type"] == "get_space"] == ["during-the-stall"]
+
+
+OLD_CAPTURE = """async () => {
+  const { AudioSender } = await import('/js/audio-send.js');
+  const sent = [];
+  const ws = { bufferedAmount: 0, send: (data) => sent.push(data) };
+  const sender = new AudioSender();
+  const capturedAgo = (ms) => Math.round((performance.timeOrigin + performance.now() - ms) * 1000);
+  sender.send(ws, { type: 'audio', seq: 1, captured_at: capturedAgo(300), opus: new Uint8Array(8) });
+  sender.send(ws, { type: 'audio', seq: 2, captured_at: capturedAgo(20), opus: new Uint8Array(8) });
+  return { sent: sent.length, stats: sender.stats };
+}"""
+
+
+def test_a_frame_handed_over_long_after_its_capture_is_dropped_though_the_socket_keeps_up(page: Page) -> None:
+    # A stalled page or encoder hands frames over late: their age counts from their capture, not the hand-over.
+    run: dict[str, Any] = page.evaluate(OLD_CAPTURE)
+    assert run == {"sent": 1, "stats": {"sent": 1, "dropped": 1}}
 
 
 def test_the_dock_counts_frames_dropped_while_the_real_socket_is_backed_up_and_the_voice_comes_back(

@@ -1,6 +1,7 @@
 // Speaking over the WebSocket: the microphone's `audio` messages go out at once while the socket keeps up. When
 // it does not (a stalled network: the browser's send buffer holds bytes it could not pass on), each message
-// waits here for the socket to drain, at most STALE_MS; older ones are dropped and counted, never sent late.
+// waits here for the socket to drain; one more than STALE_MS older than its capture (`captured_at`: a stalled
+// socket, or a stalled page or encoder that handed it over late) is dropped and counted, never sent late.
 // Live speech that is already late is worthless to listeners, and the server keeps 6 packets a speaker and
 // drops a backlog past its pace anyway (docs/protocol.md, `audio`). Requests never come here: connection.js
 // sends them whatever the buffer holds.
@@ -32,12 +33,15 @@ export class AudioSender {
       this.waiting = [];
       this.ws = ws;
     }
-    this.waiting.push({ data: encode(msg), at: now });
-    while (now - this.waiting[0].at > STALE_MS) {
+    // Its capture on this clock (mic.js stamps `captured_at` from performance.timeOrigin: the same basis),
+    // never later than now; a message without one counts from now.
+    const captured = msg.captured_at > 0 ? msg.captured_at / 1000 - performance.timeOrigin : now;
+    this.waiting.push({ data: encode(msg), at: Math.min(now, captured) });
+    while (this.waiting.length && now - this.waiting[0].at > STALE_MS) {
       this.waiting.shift();
       this.stats.dropped += 1;
     }
-    if (ws.bufferedAmount > SOCKET_BACKLOG_BYTES) return;
+    if (!this.waiting.length || ws.bufferedAmount > SOCKET_BACKLOG_BYTES) return;
     for (const { data } of this.waiting) ws.send(data);
     this.stats.sent += this.waiting.length;
     this.waiting = [];
