@@ -8,7 +8,7 @@ Who may send (`Who`): `HELLO` only before `hello`; `ANYONE` a guest or an accoun
 `requests` budget. Audio is not a request: the session hands it to the space without a reply.
 
 A request refused for its own content (`bad_argument`: a value out of its documented range, found before
-anything is done) gives its own limit's token back: a typo in a title must not lock its author out of
+anything is changed) gives its own limit's token back: a typo in a title must not lock its author out of
 creating spaces for minutes. It keeps the `requests` token it spent, which bounds a stream of invalid
 requests (and `bad_message` never reaches this table: the session's rule of 20 in a row bounds those).
 """

@@ -124,8 +124,9 @@ async def unblock(c: Caller, m: p.Unblock) -> Reply:
 
 async def send_dm(c: Caller, m: p.SendDm) -> Reply:
     db = c.services.db
+    text = checked_text("text", m.text, lines=True)  # before any read: a refused text costs nothing more
     to = await store.get_account(db, m.to)
-    message = await store.send_dm(db, my_account(c).id, to.id, checked_text("text", m.text, lines=True))
+    message = await store.send_dm(db, my_account(c).id, to.id, text)
     c.services.notify(to.id, p.DmReceived(message=wire_message(message)))
     return None
 

@@ -13,6 +13,6 @@ def checked_text(field: str, text: str, *, required: bool = True, lines: bool = 
     """`text` trimmed, or `store.BadArgument(field, why)` (`bad_argument`, which gives its rate-limit token
     back: `gateway/requests.py`). The field's length is the store's to check."""
     try:
-        return clean_text(text, max_chars=len(text), required=required, lines=lines)
+        return clean_text(text, max_chars=None, required=required, lines=lines)
     except TextRefused as e:
         raise store.BadArgument(field, str(e)) from None

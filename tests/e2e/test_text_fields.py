@@ -27,13 +27,15 @@ REFUSED_TEXTS = [
     "\u3164",  # Hangul filler: a Default_Ignorable_Code_Point
     "\u202eevil",  # right-to-left override
     "a\u202ab",  # left-to-right embedding
-    "a\u2066b\u2069",  # an isolate
     "bell\x07",  # a control character
 ]
 ACCEPTED_TEXTS = [
     ("  hello  ", "hello"),
     ("\U0001f468\u200d\U0001f469\u200d\U0001f467", "\U0001f468\u200d\U0001f469\u200d\U0001f467"),  # ZWJ emoji
     ("\u05e9\u05dc\u05d5\u05dd\u200f!", "\u05e9\u05dc\u05d5\u05dd\u200f!"),  # a right-to-left mark is allowed
+    # An Arabic name in first-strong isolates, as bidi-aware software wraps names: isolates are allowed.
+    ("\u2068\u0645\u0631\u062d\u0628\u0627\u2069 hi", "\u2068\u0645\u0631\u062d\u0628\u0627\u2069 hi"),
+    ("\u4f60\u597d \u4e16\u754c", "\u4f60\u597d \u4e16\u754c"),  # CJK
 ]
 
 

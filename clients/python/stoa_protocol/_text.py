@@ -2,10 +2,12 @@
 name, a direct message): what is trimmed, what counts as visible, what is refused. `docs/protocol.md`
 (*Text fields*) states the same rule; the server applies it through `clean_text`, a client may too.
 
-Why: a text of invisible characters only (U+200B and the like) displays as nothing, and the bidi embedding,
-override and isolate controls make what follows them display reordered (a reversed name, a spoofed link),
-everywhere the text is shown, beyond the field itself. Marks (U+200E, U+200F, U+061C) only steer
-neighbouring punctuation and stay allowed: right-to-left writers need them.
+Why: a text of invisible characters only (U+200B and the like) displays as nothing, and the bidi embedding
+and override controls make what follows them display reordered (a reversed name, a spoofed link), beyond the
+field where a renderer does not end them with it. Marks (U+200E, U+200F, U+061C) only steer neighbouring
+punctuation, and the isolates (U+2066 to U+2069) keep what they enclose from affecting its surroundings,
+which is why bidi-aware software (Android's BidiFormatter, chat apps) wraps names in them: both stay allowed,
+as right-to-left writers need them.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ WHITE_SPACE = (
 )
 """Trimmed from both ends of a text: Python's `str.isspace` (Unicode White_Space and U+001C to U+001F)."""
 
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-"""Embeddings and overrides (U+202A to U+202E) and isolates (U+2066 to U+2069): refused anywhere in a text."""
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e")
+"""Embeddings and overrides (U+202A to U+202E): refused anywhere in a text."""
 
 MULTI_LINE_CONTROLS = frozenset("\t\n\r")
 """The control characters a multi-line text (a post, a description, a direct message) may hold."""
@@ -58,21 +60,25 @@ def invisible(char: str) -> bool:
     return point >= 0xAD and any(first <= point <= last for first, last in _IGNORABLE)
 
 
-def clean_text(text: str, *, max_chars: int, required: bool = True, lines: bool = False) -> str:
-    """`text` as kept: trimmed of white space at both ends; then at most `max_chars` characters (code points),
+def clean_text(text: str, *, max_chars: int | None, required: bool = True, lines: bool = False) -> str:
+    """`text` as kept: trimmed of white space at both ends; then at most `max_chars` characters (code points;
+    None: the caller checks the length),
     empty only where not `required`, and otherwise holding at least one visible character (see `invisible`),
     no bidi control (`BIDI_CONTROLS`), and no control character (U+0000 to U+001F, U+007F to U+009F) nor
     U+2028 or U+2029, except, with `lines`, those two and `MULTI_LINE_CONTROLS`.
 
     Error handling: `TextRefused` saying which part of the rule the text breaks."""
     text = text.strip(WHITE_SPACE)
-    if len(text) > max_chars or (required and not text):
+    if max_chars is None:
+        if required and not text:
+            raise TextRefused("at least 1 character after trimming white space")
+    elif len(text) > max_chars or (required and not text):
         raise TextRefused(f"{1 if required else 0} to {max_chars} characters after trimming white space")
     if text and all(invisible(char) for char in text):
         raise TextRefused("no visible character (only white space, control or invisible format characters)")
     for char in text:
         if char in BIDI_CONTROLS:
-            raise TextRefused(f"bidi embedding, override and isolate controls are refused (U+{ord(char):04X})")
+            raise TextRefused(f"bidi embedding and override controls are refused (U+{ord(char):04X})")
         point = ord(char)
         if lines and (char in MULTI_LINE_CONTROLS or char in "\u2028\u2029"):
             continue
