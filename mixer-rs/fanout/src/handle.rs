@@ -81,10 +81,11 @@ impl Fanout {
         Some(u64::try_from(wrote_at.elapsed().as_millis()).unwrap_or(u64::MAX))
     }
 
-    /// True once the writer is done with `conn` for good (or never knew it):
+    /// True once `conn`'s writer is done with it for good (or never knew it):
     /// a borrowed descriptor may then be closed by its owner. Also true once
-    /// the writer thread has ended (stopped, or died of a panic): no other
-    /// thread writes to client sockets, so nothing can touch the descriptor.
+    /// that writer thread has ended (stopped, or died of a panic, which stops
+    /// the others too): no other thread writes to that socket, so nothing can
+    /// touch the descriptor.
     pub fn released(&self, conn: u64) -> bool {
         self.shared.shard_of(conn).gone.load(Ordering::SeqCst) || self.shared.conn(conn).is_none()
     }

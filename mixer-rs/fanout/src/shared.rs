@@ -276,3 +276,22 @@ impl Shared {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_connection_is_handed_to_its_own_writer_and_only_to_it() {
+        let shared = Shared::new(Limits { max_bytes: 1024, max_audio: 4 }, 3).unwrap();
+        assert_eq!((1..=7).map(|id| shared.shard_index(id)).collect::<Vec<_>>(), [1, 2, 0, 1, 2, 0, 1]);
+        shared.apply(Batch { schedule: (1..=7).collect(), ..Batch::default() });
+        let ready: Vec<Vec<u64>> =
+            shared.shards.iter().map(|shard| std::mem::take(&mut lock(&shard.inbox).ready)).collect();
+        assert_eq!(ready, [vec![3, 6], vec![1, 4, 7], vec![2, 5]]);
+        // One writer: everything to it.
+        let one = Shared::new(Limits { max_bytes: 1024, max_audio: 4 }, 1).unwrap();
+        one.apply(Batch { schedule: vec![5, 2], ..Batch::default() });
+        assert_eq!(lock(&one.shards[0].inbox).ready, [5, 2]);
+    }
+}

@@ -57,7 +57,16 @@ struct WriterGone(Arc<Shared>, usize);
 
 impl Drop for WriterGone {
     fn drop(&mut self) {
-        self.0.shards[self.1].gone.store(true, Ordering::SeqCst);
+        let Self(shared, index) = self;
+        shared.shards[*index].gone.store(true, Ordering::SeqCst);
+        // A writer that ends on its own (a panic: a bug, reported by the panic hook) stops the others, as
+        // the one writer's end stopped the whole fan-out: no share of the clients is left silently unwritten
+        // while the rest go on. Each then ends as on `shutdown`, releasing its own connections.
+        if !shared.stop.swap(true, Ordering::SeqCst) {
+            for shard in &shared.shards {
+                shard.wake.notify();
+            }
+        }
     }
 }
 
