@@ -50,9 +50,9 @@ fn conversation(levels: bool, alone: usize, together: usize) -> (Vec<TickOutput>
     let (la, lb) = (levels_of(&a), levels_of(&b));
     let mixer = mixer();
     let mut outs = Vec::new();
-    for tick in 0..alone + together {
+    for (tick, packet) in a.iter().enumerate() {
         let level = |l: &[u8], i: usize| levels.then(|| l[i]);
-        mixer.push(A, with_level(tick as u64, &a[tick], level(&la, tick))).unwrap();
+        mixer.push(A, with_level(tick as u64, packet, level(&la, tick))).unwrap();
         if tick + 1 >= alone && tick + 1 < alone + together {
             let i = tick + 1 - alone;
             let make = if i == 0 { arriving_with_level } else { with_level };

@@ -116,8 +116,8 @@ fn the_own_mix_holds_the_consenting_voices_and_not_the_other() {
     mixer.set_consent(C, true);
     let (a, b, c) = (tone_packets(440.0, 60), tone_packets(1_000.0, 60), tone_packets(660.0, 60));
     let (mut recording, mut shared) = (Vec::new(), Vec::new());
-    for seq in 0..60 {
-        mixer.push(C, frame(seq as u64, &c[seq])).unwrap();
+    for (seq, packet) in c.iter().enumerate() {
+        mixer.push(C, frame(seq as u64, packet)).unwrap();
         let out = both_talk(&mixer, &a, &b, seq);
         assert!(matches!(out.recording, Some(RecordFrame::Own(_))), "tick {seq}");
         recording.push(recorded(&out).unwrap());
