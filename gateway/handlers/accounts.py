@@ -53,9 +53,14 @@ async def _check_guest_name(c: Caller, name: str) -> None:
 
 async def register(c: Caller, m: p.Register) -> Reply:
     display_name = checked_text("display_name", m.display_name)  # before the limit: a typo spends nothing
-    c.services.limits.take("register", c.address, "accounts registered from one address")
-    async with _hashing(c):
-        account = await store.register(c.services.db, m.handle, m.password, display_name)
+    limits = c.services.limits
+    limits.take("register", c.address, "accounts registered from one address")
+    try:
+        async with _hashing(c):
+            account = await store.register(c.services.db, m.handle, m.password, display_name)
+    except store.BadArgument:  # a bad handle or password, refused before any read or hash: a typo too
+        limits.give_back("register", c.address)
+        raise
     return p.Registered(ref=m.ref, handle=account.handle, display_name=account.display_name)
 
 

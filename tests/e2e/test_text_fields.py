@@ -95,6 +95,26 @@ async def test_refused_titles_spend_no_create_space_token(server: ServerProcess)
             assert joined["type"] == "joined", joined
 
 
+async def test_refused_registrations_spend_no_register_token_but_a_taken_handle_does(server: ServerProcess) -> None:
+    """More bad handles and passwords than the burst of `register` per address, then an account is made;
+    the control: a handle already taken keeps the token it spent (it says the handle exists)."""
+    with trio.fail_after(20):
+        async with open_websocket_url(server.url) as ws:
+            await hello_guest(ws, "newcomer")
+            bad = [{"handle": "no spaces", "password": PASSWORD}, {"handle": "shortpass", "password": "x"}]
+            for ref in range(3, 3 + LIMITS.register.burst + 2):
+                fields = bad[ref % 2] | {"type": "register", "ref": ref, "display_name": "New"}
+                refused = await request(ws, fields)
+                assert (refused["type"], refused["code"]) == ("error", "bad_argument"), refused
+            made = {"type": "register", "handle": "first", "password": PASSWORD, "display_name": "New"}
+            assert (await request(ws, made | {"ref": 20}))["type"] == "registered"
+            for ref in range(21, 21 + LIMITS.register.burst - 1):
+                taken = await request(ws, made | {"ref": ref})
+                assert (taken["type"], taken["code"]) == ("error", "handle_taken"), taken
+            spent = await request(ws, made | {"handle": "second", "ref": 40})
+            assert (spent["type"], spent["code"]) == ("error", "rate_limited"), spent
+
+
 async def test_a_refused_post_spends_no_share_post_token_but_a_served_one_does(server: ServerProcess) -> None:
     """The control: served posts spend the budget, so the one past the burst is refused."""
     with trio.fail_after(20):
