@@ -17,7 +17,7 @@ use fanout::{Fanout, FanoutConfig};
 use wire::{Event, MAX_HANDSHAKES_PER_ADDRESS, Wire, WireConfig, WireStats};
 
 mod common;
-use common::{KEY, read_head};
+use common::{read_head, request_to};
 
 const HALF_A_REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n";
 
@@ -66,13 +66,7 @@ impl TwoAddresses {
 
     /// A client that sends its whole request from `address`: admitted, and answered 101.
     fn client_gets_in(&self, address: SocketAddr) -> TcpStream {
-        let mut stream = TcpStream::connect(address).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let head = format!(
-            "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        );
-        stream.write_all(head.as_bytes()).unwrap();
+        let mut stream = request_to(address, "");
         let deadline = Instant::now() + Duration::from_secs(5);
         let conn = loop {
             assert!(Instant::now() < deadline, "no upgrade reported from {address}");

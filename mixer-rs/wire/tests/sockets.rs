@@ -282,13 +282,7 @@ fn one_wire_serves_every_listening_socket_it_is_given_and_refuses_none_or_too_ma
     let wire = Wire::new(&fds, Arc::clone(&fanout), pool.speaker_routes(), WireConfig::default()).unwrap();
     let mut open = Vec::new(); // each client stays connected: nothing but its upgrade is reported
     for address in [v4.local_addr().unwrap(), v6.local_addr().unwrap()] {
-        let mut stream = TcpStream::connect(address).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let head = format!(
-            "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        );
-        stream.write_all(head.as_bytes()).unwrap();
+        let mut stream = request_to(address, "");
         let deadline = Instant::now() + Duration::from_secs(5);
         let conn = loop {
             assert!(Instant::now() < deadline, "no upgrade reported from {address}");

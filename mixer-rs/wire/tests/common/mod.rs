@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test file uses its own part
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,14 +57,7 @@ impl Server {
     }
 
     pub fn request(&self, extra: &str) -> TcpStream {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let head = format!(
-            "GET /space?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-        );
-        stream.write_all(head.as_bytes()).unwrap();
-        stream
+        request_to(("127.0.0.1", self.port), extra)
     }
 
     /// A client whose upgrade was accepted, and its connection id.
@@ -76,6 +69,18 @@ impl Server {
         assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
         (stream, conn)
     }
+}
+
+/// A connection to `address` that has sent a whole upgrade request, with `extra` header lines.
+pub fn request_to(address: impl ToSocketAddrs, extra: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let head = format!(
+        "GET /space?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream
 }
 
 pub fn read_head(stream: &mut TcpStream) -> String {
