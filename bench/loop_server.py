@@ -26,9 +26,10 @@ from pathlib import Path
 
 import trio
 
+from gateway.gateway_config import GatewayConfig
 from gateway.limits import LimitSettings
 from gateway.loopwatch import LoopStats
-from gateway.server import GatewayConfig, Server, serve
+from gateway.server import Server, serve
 from mixer import BatchPolicy
 
 

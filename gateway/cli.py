@@ -22,7 +22,8 @@ import trio
 
 from gateway import admin_cli, config as settings_tree, logs, terminal
 from gateway.datalock import FolderBusy, drain, lock_data_folder
-from gateway.server import GatewayConfig, Server, serve
+from gateway.gateway_config import GatewayConfig
+from gateway.server import Server, serve
 
 log = logs.get_logger("gateway")
 

@@ -10,9 +10,9 @@ from gateway.config._load import ENV_PREFIX, Item, SettingsError, check_file, it
 from gateway.config._render import allowed, reference, sample, toml_value
 from gateway.config._setting import Setting
 from gateway.config._tree import Settings
+from gateway.gateway_config import GatewayConfig
 from gateway.limits import LimitSettings
 from gateway.replays import DAY_S
-from gateway.server import GatewayConfig
 from gateway.webhooks import RetryPolicy, WebhookConfig
 from gateway.webrtc import IceServer, RtcSettings, TurnSettings
 from mixer import BatchPolicy

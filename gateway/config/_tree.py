@@ -14,9 +14,9 @@ from pathlib import Path
 
 from actors.space import ABANDON_AFTER_S
 from gateway.config._setting import http_url, ip_address, origin, setting, stun_url, turn_url, ws_url
+from gateway.gateway_config import RESUME_WINDOW_S
 from gateway.limits import LimitSettings
 from gateway.replays import LINK_LIFETIME_S, RETENTION_DAYS
-from gateway.server import RESUME_WINDOW_S
 from gateway.webrtc import TURN_TTL_S
 from mixer import BatchPolicy
 

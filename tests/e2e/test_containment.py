@@ -24,7 +24,8 @@ from gateway import protocol as p, requests
 from gateway.client import Client, connect_account
 from gateway.context import Caller
 from gateway.errors import CloseCode
-from gateway.server import GatewayConfig, Server, serve
+from gateway.gateway_config import GatewayConfig
+from gateway.server import Server, serve
 from gateway.session import Session
 from tests.audio import encode_tone
 from tests.conftest import ServerProcess

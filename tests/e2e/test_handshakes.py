@@ -18,8 +18,9 @@ import pytest
 import trio
 
 from gateway.client import connect
+from gateway.gateway_config import GatewayConfig
 from gateway.limits import LimitSettings
-from gateway.server import GatewayConfig, Server, serve
+from gateway.server import Server, serve
 from tests.conftest import start_server, stop_server
 from tests.e2e.test_metrics import samples, value
 

@@ -15,7 +15,8 @@ from trio_websocket import ConnectionClosed, open_websocket_url
 
 from actors.space import SpaceRef, SpaceState
 from gateway.client import connect, connect_account
-from gateway.server import GatewayConfig, Server, serve
+from gateway.gateway_config import GatewayConfig
+from gateway.server import Server, serve
 
 SLOW_JOIN_S = 0.5
 # The space is abandoned this long after its host is counted gone; the test looks at it SLOW_JOIN_S * 3 after

@@ -18,9 +18,10 @@ import trio
 
 import store
 from gateway.client import Client, RequestError, connect, connect_account
+from gateway.gateway_config import GatewayConfig
 from gateway.limits import LimitSettings
 from gateway.replays import Scope
-from gateway.server import DATABASE_FILE, GatewayConfig, Server, serve
+from gateway.server import DATABASE_FILE, Server, serve
 
 
 @asynccontextmanager

@@ -30,8 +30,9 @@ from actors.space import (
 from actors.space.values import MAX_CHURN_NAMES, MAX_DESCRIPTION_CHARS, MAX_TOPIC_CHARS, MAX_TOPICS
 from gateway import protocol as p
 from gateway.client import RequestError, connect, connect_account
+from gateway.gateway_config import GatewayConfig
 from gateway.handlers.schedule import MAX_LIVE_LISTED, MAX_UPCOMING_LISTED
-from gateway.server import DATABASE_FILE, GatewayConfig
+from gateway.server import DATABASE_FILE
 from store import INBOX_PAGE_BYTES, StoredPost, add_post, create_space, open_database
 from tests.conftest import ServerProcess, start_server, stop_server
 

@@ -29,9 +29,10 @@ import store
 from actors.space import SpaceDirectory
 from gateway import protocol as p
 from gateway.errors import ERROR_CODES, BadMessage, CloseCode, UnknownType
+from gateway.gateway_config import GatewayConfig
 from gateway.limits import LimitSettings
 from gateway.pyfanout import PyFanout
-from gateway.server import Gateway, GatewayConfig
+from gateway.server import Gateway
 from gateway.session import Session
 from mixer import parse_audio
 

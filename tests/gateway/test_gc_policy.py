@@ -14,9 +14,10 @@ import pytest
 import trio
 
 from gateway.client import connect_account
+from gateway.gateway_config import GatewayConfig
 from gateway.gcpolicy import GcPolicy
 from gateway.limits import LimitSettings
-from gateway.server import GatewayConfig, Server, serve
+from gateway.server import Server, serve
 from gateway.session import Session
 from mixer import ListenerPool
 

@@ -18,7 +18,8 @@ import pytest
 import trio
 
 from gateway.client import Client, connect, connect_account
-from gateway.server import GatewayConfig, Server, serve
+from gateway.gateway_config import GatewayConfig
+from gateway.server import Server, serve
 from gateway.transport import open_listeners
 from mixer import Wire
 from tests.audio import assert_tone_present, decode_stream, encode_tone
