@@ -1,6 +1,7 @@
 """Admission: the policy on a WebSocket upgrade, before any session exists. The Origin header (403), a
-draining server (503), then the cap on open connections from one address (429). Both transports ask it
-through the gateway (`transport.Host`), so the rules are the same whoever reads the socket.
+draining server (503), then the cap on open connections from one address (429; an IPv6 client counted by
+its /64: `limits.client_key`). Both transports ask it through the gateway (`transport.Host`), so the rules
+are the same whoever reads the socket.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import re
 
 from gateway import logs
-from gateway.limits import Limits
+from gateway.limits import Limits, client_key
 from gateway.transport import Refusal
 
 log = logs.get_logger("gateway")
@@ -22,7 +23,7 @@ class Admission:
     def __init__(self, allowed_origins: frozenset[str], limits: Limits) -> None:
         self.allowed_origins = allowed_origins
         self.limits = limits
-        self.per_address: dict[str, int] = {}  # open connections by client address
+        self.per_address: dict[str, int] = {}  # open connections by client key (`client_key`)
 
     def origin_allowed(self, origin: str | None) -> bool:
         if origin is None:
@@ -46,17 +47,19 @@ class Admission:
             log.info("refused", conn=conn, address=address, why="draining", status=503)
             return Refusal(503, b"the server is draining\n", [("Retry-After", "5")])
         cap = self.limits.settings.max_connections_per_address
-        if cap and self.per_address.get(address, 0) >= cap:
+        key = client_key(address)
+        if cap and self.per_address.get(key, 0) >= cap:
             self.limits.refuse("connections_per_address")
             log.info("refused", conn=conn, address=address, why="connections_per_address", status=429)
             body = f"at most {cap} connections from one address\n".encode()
             return Refusal(429, body, [("Retry-After", "10")])
-        self.per_address[address] = self.per_address.get(address, 0) + 1
+        self.per_address[key] = self.per_address.get(key, 0) + 1
         return None
 
     def leave(self, address: str) -> None:
-        left = self.per_address[address] - 1
+        key = client_key(address)
+        left = self.per_address[key] - 1
         if left:
-            self.per_address[address] = left
+            self.per_address[key] = left
         else:
-            del self.per_address[address]
+            del self.per_address[key]

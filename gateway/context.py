@@ -63,7 +63,7 @@ class Caller(Protocol):
 
     @property
     def address(self) -> str:
-        """The client's IP address (the key of per-address limits)."""
+        """The client's IP address, as logged; per-address limits count it by `limits.client_key`."""
 
     @property
     def space(self) -> SpaceRef | None: ...

@@ -1,6 +1,6 @@
 """Handshakes in progress on the Python transport: connections accepted whose upgrade request trio-websocket
-has not read yet, capped per client address and in all, as the Rust wire caps its own
-(`mixer-rs/wire/src/handshakes.rs` says why, and why 16 and 1,024).
+has not read yet, capped per client address (an IPv6 client by its /64: `limits.client_key`) and in all, as
+the Rust wire caps its own (`mixer-rs/wire/src/handshakes.rs` says why, and why 16 and 1,024).
 
 Admission's cap on connections per address (429) acts only once a request has been read; a client that
 sends half of one held its descriptor for the whole handshake timeout. Here, a connection from an address
@@ -14,6 +14,8 @@ from collections.abc import Callable
 from ipaddress import ip_address
 
 import trio
+
+from gateway.limits import client_key
 
 Refused = Callable[[str], None]
 """Told the limit's name at each connection closed by a cap: "handshakes_per_address" or "handshakes"."""
@@ -33,16 +35,17 @@ class Handshakes:
         self._refused = refused
         # Each stream in its handshake, by (address, port); dicts keep the order: oldest first.
         self._all: dict[tuple[str, int], trio.SocketStream] = {}
-        self._by_address: dict[str, dict[int, trio.SocketStream]] = {}
+        # The same, by client key: two addresses of one /64 may each send from the same port.
+        self._by_key: dict[str, dict[tuple[str, int], trio.SocketStream]] = {}
 
     def in_progress(self, address: str | None = None) -> int:
-        """Handshakes in progress, from `address` or in all."""
+        """Handshakes in progress, from `address`'s client key (`client_key`) or in all."""
         if address is None:
             self._forget_closed(list(self._all))
             return len(self._all)
-        mine = self._by_address.get(address, {})
-        self._forget_closed([(address, port) for port in mine])
-        return len(self._by_address.get(address, {}))
+        key = client_key(address)
+        self._forget_closed(list(self._by_key.get(key, {})))
+        return len(self._by_key.get(key, {}))
 
     def start(self, stream: trio.SocketStream) -> trio.SocketStream | None:
         """Count `stream` in; returns the stream to close: `stream` itself if its address is at its cap
@@ -53,31 +56,31 @@ class Handshakes:
             return stream
         oldest = None
         if len(self._all) >= self.total and self.in_progress() >= self.total:
-            key = next(iter(self._all))
-            oldest = self._all[key]
-            self._forget(key)
+            first = next(iter(self._all))
+            oldest = self._all[first]
+            self._forget(first)
             self._refused("handshakes")
         self._all[(address, port)] = stream
-        self._by_address.setdefault(address, {})[port] = stream
+        self._by_key.setdefault(client_key(address), {})[(address, port)] = stream
         return oldest
 
     def finished(self, address: str, port: int) -> None:
         """The request from (`address`, `port`) was read: its handshake is over."""
         self._forget((address, port))
 
-    def _forget_closed(self, keys: list[tuple[str, int]]) -> None:
-        for key in keys:
-            if self._all[key].socket.fileno() == -1:
-                self._forget(key)
+    def _forget_closed(self, streams: list[tuple[str, int]]) -> None:
+        for where in streams:
+            if self._all[where].socket.fileno() == -1:
+                self._forget(where)
 
-    def _forget(self, key: tuple[str, int]) -> None:
-        if self._all.pop(key, None) is None:
+    def _forget(self, where: tuple[str, int]) -> None:
+        if self._all.pop(where, None) is None:
             return
-        address, port = key
-        mine = self._by_address[address]
-        del mine[port]
+        key = client_key(where[0])
+        mine = self._by_key[key]
+        del mine[where]
         if not mine:
-            del self._by_address[address]
+            del self._by_key[key]
 
 
 def peer(stream: trio.SocketStream) -> tuple[str, int]:

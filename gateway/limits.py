@@ -1,6 +1,6 @@
-"""Rate limits: token buckets keyed by user id and by client address, the log-in lockout that backs off,
-and the bounded queue in front of password hashing. Every refusal is a `RateLimited` carrying
-`retry_after_ms`; `docs/security.md` lists each limit with its default.
+"""Rate limits: token buckets keyed by user id and by client address (`client_key`: an IPv6 client by its
+/64), the log-in lockout that backs off, and the bounded queue in front of password hashing. Every refusal is
+a `RateLimited` carrying `retry_after_ms`; `docs/security.md` lists each limit with its default.
 
 Resource handling: buckets live in one dict per limiter, swept of full (idle) buckets once it passes
 `MAX_BUCKETS`, so memory stays bounded however many keys a client invents.
@@ -12,10 +12,25 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from ipaddress import IPv6Address, ip_address
 
 from gateway.errors import RateLimited
 
 MAX_BUCKETS = 100_000
+
+
+def client_key(address: str) -> str:
+    """What every per-address limit counts a client's IP `address` by (the Rust wire counts by the same,
+    `mixer-rs/wire/src/address.rs`): an IPv4 address itself; an IPv6 address its /64 ("2001:db8:1:2::/64"),
+    the block one client usually owns whole, where it could otherwise take a fresh address for each try; an
+    IPv4-mapped IPv6 address (::ffff:a.b.c.d, how a dual-stack socket reports an IPv4 client) the IPv4 address
+    it maps, since as IPv6 every IPv4 client would share ::/64. Raises ValueError for anything else."""
+    ip = ip_address(address)
+    if not isinstance(ip, IPv6Address):
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return f"{IPv6Address(int(ip) >> 64 << 64)}/64"
 
 
 @dataclass(frozen=True)
@@ -38,8 +53,8 @@ class LimitSettings:
 
     enabled: bool = True
     requests: Rate = Rate(50, 20.0)  # every message but audio, per connection
-    register: Rate = Rate(5, 1 / 60)  # per client address
-    log_in: Rate = Rate(10, 1 / 6)  # per client address
+    register: Rate = Rate(5, 1 / 60)  # per client address (`client_key`)
+    log_in: Rate = Rate(10, 1 / 6)  # per client address (`client_key`)
     create_space: Rate = Rate(3, 1 / 60)  # per account
     schedule_space: Rate = Rate(5, 1 / 60)  # per account
     share_post: Rate = Rate(5, 1.0)  # per account

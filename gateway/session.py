@@ -64,7 +64,7 @@ class Session:
         gateway: Gateway,
         conn: int,
         outbox: Outbox | None,
-        address: str = "",
+        address: str,
     ) -> None:
         self.ws = ws
         self.gateway = gateway

@@ -791,7 +791,8 @@ class WireStats:
         """Requests that were no valid upgrade, or timed out before one."""
     @property
     def handshakes_refused(self) -> int:
-        """Connections closed at accept: their address had ``max_handshakes_per_address`` handshakes in progress."""
+        """Connections closed at accept: their address (an IPv6 one's /64) had ``max_handshakes_per_address``
+        handshakes in progress."""
     @property
     def handshakes_evicted(self) -> int:
         """Handshakes ended to make room for a newer one, ``max_handshakes`` being in progress."""
@@ -842,8 +843,9 @@ class Wire:
     their tick on a machine whose cores are all busy; ``scheduling()`` says what it got.
 
     Handshakes in progress (accepted, the upgrade request not yet read whole): a connection from an address
-    with ``max_handshakes_per_address`` of them is closed at accept, unanswered; with ``max_handshakes`` in
-    all, the oldest is ended to make room (docs/security.md, Limits). Both at least 1."""
+    (an IPv6 client by its /64) with ``max_handshakes_per_address`` of them is closed at accept, unanswered;
+    with ``max_handshakes`` in all, the oldest is ended to make room (docs/security.md, Limits). Both at
+    least 1."""
 
     def __new__(
         cls,

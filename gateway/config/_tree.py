@@ -171,8 +171,8 @@ class LimitsSettings:
     )
     max_connections_per_address: int = setting(
         LimitSettings.max_connections_per_address,
-        "open WebSocket connections from one client address (one more gets HTTP 429); 0: no cap (nor on its "
-        "handshakes in progress)",
+        "open WebSocket connections from one client address, an IPv6 client by its /64 (one more gets HTTP 429); "
+        "0: no cap (nor on its handshakes in progress)",
         flag="--max-connections-per-address",
         low=0,
         high=1_000_000,

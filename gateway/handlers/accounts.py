@@ -11,6 +11,7 @@ from gateway.context import Caller
 from gateway.errors import AlreadyAuthenticated, BadMessage, GuestTokenInvalid, UnsupportedProtocol
 from gateway.handlers.spaces import require_not_suspended, require_space
 from gateway.handlers.text import checked_text
+from gateway.limits import client_key
 
 Reply = p.Reply
 
@@ -53,13 +54,13 @@ async def _check_guest_name(c: Caller, name: str) -> None:
 
 async def register(c: Caller, m: p.Register) -> Reply:
     display_name = checked_text("display_name", m.display_name)  # before the limit: a typo spends nothing
-    limits = c.services.limits
-    limits.take("register", c.address, "accounts registered from one address")
+    limits, client = c.services.limits, client_key(c.address)
+    limits.take("register", client, "accounts registered from one address")
     try:
         async with _hashing(c):
             account = await store.register(c.services.db, m.handle, m.password, display_name)
     except store.BadArgument:  # a bad handle or password, refused before any read or hash: a typo too
-        limits.give_back("register", c.address)
+        limits.give_back("register", client)
         raise
     return p.Registered(ref=m.ref, handle=account.handle, display_name=account.display_name)
 
@@ -68,7 +69,7 @@ async def log_in(c: Caller, m: p.LogIn) -> Reply:
     if c.space is not None:
         raise space_errors.AlreadyInSpace("leave the space before logging in")
     limits = c.services.limits
-    limits.take("log_in", c.address, "log-ins from one address")
+    limits.take("log_in", client_key(c.address), "log-ins from one address")
     async with _hashing(c):
         limits.logins.attempt(m.handle)  # a failure until it succeeds: see `LoginGuard`
         started = await store.log_in(c.services.db, m.handle, m.password)

@@ -7,10 +7,17 @@ address gets in; past the cap in all (1,024; 8 here), the oldest handshake is cl
 
 The other address is 127.0.0.2, a loopback address as 127.0.0.1 is (the server still listens on 127.0.0.1
 alone): the only way to be a second client address on one machine.
+
+An IPv6 client is counted by its /64, an IPv4-mapped address (::ffff:a.b.c.d) as the IPv4 address it maps
+(`limits.client_key`). Loopback routes ::1 alone, so no two addresses of one /64 can connect here (their
+count is tested on fake streams: tests/gateway/test_handshakes.py); what real sockets can show is 127.0.0.1
+reported as ::ffff:127.0.0.1 by a dual-stack IPv6 socket bound to it, beside an IPv4 socket and ::1.
 """
 
 from __future__ import annotations
 
+import socket
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +26,7 @@ import trio
 
 from gateway.client import connect
 from gateway.gateway_config import GatewayConfig
+from gateway.handshakes import GatedListener, Handshakes, peer
 from gateway.limits import LimitSettings
 from gateway.server import Server, serve
 from tests.conftest import start_server, stop_server
@@ -140,3 +148,59 @@ async def test_past_the_cap_in_all_the_oldest_handshake_is_closed_and_the_newcom
                 sock.close()
             await server.gateway.shut_down()
             nursery.cancel_scope.cancel()
+
+
+async def listening(family: socket.AddressFamily, address: str, *, v6only: bool = True) -> trio.SocketListener:
+    sock = trio.socket.socket(family)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
+    await sock.bind((address, 0))
+    sock.listen()
+    return trio.SocketListener(sock)
+
+
+async def test_the_python_gate_counts_127_0_0_1_as_one_client_whether_its_socket_reports_it_mapped_or_not() -> None:
+    """The gate of `--transport python` on three sockets sharing one count: 127.0.0.1 on IPv4, 127.0.0.1 on
+    a dual-stack IPv6 socket (its clients are ::ffff:127.0.0.1), and ::1. (The Rust wire's own test is
+    mixer-rs/wire/tests/handshakes.rs; a server's own IPv6 sockets are IPv6-only, so only these see it.)"""
+    refused: list[str] = []
+    handshakes = Handshakes(PER_ADDRESS, 1024, refused.append)
+    v4 = await listening(socket.AF_INET, "127.0.0.1")
+    mapped = await listening(socket.AF_INET6, "::ffff:127.0.0.1", v6only=False)
+    v6 = await listening(socket.AF_INET6, "::1")
+    passed: list[trio.SocketStream] = []
+
+    async def pass_on(listener: GatedListener) -> None:
+        while True:
+            passed.append(await listener.accept())
+
+    async def passed_count(n: int) -> None:
+        while len(passed) < n:  # noqa: ASYNC110 (the kernel's accept queue: no event to wait on)
+            await trio.sleep(0.01)
+
+    def port(listener: trio.SocketListener) -> int:
+        return int(listener.socket.getsockname()[1])
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            for listener in (v4, mapped, v6):
+                nursery.start_soon(pass_on, GatedListener(listener, handshakes))
+            clients = [await trio.open_tcp_stream("127.0.0.1", port(mapped)) for _ in range(PER_ADDRESS)]
+            await passed_count(PER_ADDRESS)
+            reported = {ip_address(peer(stream)[0]) for stream in passed}
+            assert reported == {ip_address("::ffff:127.0.0.1")}, "the kernel did not map them"
+
+            # One more from 127.0.0.1, through the IPv4 socket: the same client, closed at accept.
+            async with await trio.open_tcp_stream("127.0.0.1", port(v4)) as more:
+                assert await closed_by_server(more.socket, 2), "127.0.0.1 was counted apart from ::ffff:127.0.0.1"
+            assert refused == ["handshakes_per_address"] and len(passed) == PER_ADDRESS
+
+            # ::1 is another client (not lumped with the mapped addresses into ::/64).
+            async with await trio.open_tcp_stream("::1", port(v6)):
+                await passed_count(PER_ADDRESS + 1)
+            assert peer(passed[-1])[0] == "::1" and refused == ["handshakes_per_address"]
+            for stream in (*clients, *passed):
+                await stream.aclose()
+            nursery.cancel_scope.cancel()
+        for listener in (v4, mapped, v6):
+            await listener.aclose()

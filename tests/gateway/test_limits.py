@@ -1,5 +1,6 @@
 """The rate limiters on a fake clock: token buckets refill at their rate up to their burst, the log-in
-lockout doubles up to its ceiling, and neither grows without bound however many keys a client invents."""
+lockout doubles up to its ceiling, and neither grows without bound however many keys a client invents. And the
+client key every per-address limit counts by (an IPv6 client by its /64)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import store
 from gateway import limits, protocol as p
 from gateway.errors import RateLimited
 from gateway.handlers import accounts
-from gateway.limits import Buckets, HashQueue, Limits, LimitSettings, LoginGuard, Rate
+from gateway.limits import Buckets, HashQueue, Limits, LimitSettings, LoginGuard, Rate, client_key
 from tests.gateway.fakes import FakeCaller, FakeServices
 from tests.store.conftest import CHEAP_HASHER, PASSWORD
 
@@ -200,3 +201,78 @@ def test_at_most_two_hashes_and_the_waiting_few_are_admitted() -> None:
     assert retry_after(queue.enter) == 1000
     queue.leave()
     queue.enter()
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("192.0.2.1", "192.0.2.1"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:abcd:ef01:2345:6789", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2:0:0:0:1", "2001:db8:1:2::/64"),  # any spelling of one address
+        ("::1", "::/64"),  # loopback is its /64 like any other
+        ("fe80::1%eth0", "fe80::/64"),
+        ("::ffff:192.0.2.1", "192.0.2.1"),  # how a dual-stack socket reports an IPv4 client
+        ("::ffff:127.0.0.1", "127.0.0.1"),
+    ],
+)
+def test_the_client_key_is_an_ipv4_address_or_an_ipv6_64(address: str, key: str) -> None:
+    assert client_key(address) == key
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "shared"),
+    [
+        ("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff", True),
+        ("2001:db8:1:2::1", "2001:db8:1:3::1", False),
+        ("192.0.2.1", "192.0.2.2", False),
+        ("::ffff:192.0.2.1", "192.0.2.1", True),
+        ("::ffff:192.0.2.1", "::ffff:192.0.2.2", False),  # not one ::/64 for every IPv4 client
+        ("::ffff:127.0.0.1", "::1", False),
+    ],
+)
+def test_two_addresses_share_a_key_only_in_one_ipv6_64_or_as_one_ipv4_address(
+    one: str, other: str, shared: bool
+) -> None:
+    assert (client_key(one) == client_key(other)) is shared
+
+
+@pytest.mark.parametrize("bad", ["", "localhost", "192.0.2.1:80", "[::1]", "2001:db8::/64", "192.0.2.256"])
+def test_anything_but_an_ip_address_has_no_client_key(bad: str) -> None:
+    with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 address"):
+        client_key(bad)
+
+
+async def test_register_and_log_in_count_every_address_of_one_ipv6_64_as_one_client() -> None:
+    """Through the real handlers: the burst of one /64 is spent from two of its addresses; another /64 and
+    an IPv4 client have their own."""
+    settings = LimitSettings(register=Rate(2, 1 / 60), log_in=Rate(2, 1 / 6))
+    with trio.fail_after(10):
+        async with store.open_database(":memory:", hasher=CHEAP_HASHER) as db:
+            services = FakeServices(db, Limits(settings, FakeClock()))
+
+            def caller(address: str) -> FakeCaller:
+                return FakeCaller(services, address=address)
+
+            async def register(address: str, handle: str) -> None:
+                await accounts.register(
+                    caller(address).as_caller(),
+                    p.Register(ref=0, handle=handle, password=PASSWORD, display_name="Name"),
+                )
+
+            async def log_in(address: str) -> None:
+                await accounts.log_in(caller(address).as_caller(), p.LogIn(ref=0, handle="ada", password=PASSWORD))
+
+            await register("2001:db8:0:1::1", "ada")
+            await register("2001:db8:0:1::2", "bob")
+            with pytest.raises(RateLimited):
+                await register("2001:db8:0:1:ffff::3", "cy")
+            await register("2001:db8:0:2::1", "cy")
+            await register("192.0.2.1", "dee")
+
+            await log_in("2001:db8:0:1::1")
+            await log_in("2001:db8:0:1::2")
+            with pytest.raises(RateLimited):
+                await log_in("2001:db8:0:1::3")
+            await log_in("2001:db8:0:2::1")
+            assert services.limits.refused_by == {"register": 1, "log_in": 1}

@@ -1,5 +1,6 @@
 //! Handshakes in progress: connections accepted whose upgrade request has not
-//! been read whole yet, counted by client address and in all.
+//! been read whole yet, counted by client address (by its key: an IPv6 client
+//! by its /64, `address.rs`) and in all.
 //!
 //! Why: the owner's cap on connections per address (HTTP 429) can only act on
 //! a request it has read, and a connection may hold its descriptor for the
@@ -15,13 +16,15 @@
 //!   well under a round trip: 16 at once leaves room for a crowd behind one NAT
 //!   and costs one address at most 16 descriptors on top of its 64 connections.
 //! - **In all**, at most `MAX_HANDSHAKES`: one more ends the oldest handshake
-//!   in progress, not the newcomer. Many addresses (an IPv6 prefix holds
-//!   billions) get round any per-address count; ending the oldest keeps the
-//!   descriptors bounded and still lets every real client in, whose handshake
-//!   is over long before 1,024 newer ones have come.
+//!   in progress, not the newcomer. Many addresses (many hosts, or an IPv6
+//!   client's many /64s: a /48 holds 65,536) get round any per-address count;
+//!   ending the oldest keeps the descriptors bounded and still lets every real
+//!   client in, whose handshake is over long before 1,024 newer ones have come.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+
+use crate::address::{ClientKey, client_key};
 
 /// The default of `WireConfig::max_handshakes_per_address`.
 pub const MAX_HANDSHAKES_PER_ADDRESS: u32 = 16;
@@ -29,7 +32,8 @@ pub const MAX_HANDSHAKES_PER_ADDRESS: u32 = 16;
 pub const MAX_HANDSHAKES: u32 = 1024;
 
 pub(crate) struct Handshakes {
-    per_address: HashMap<IpAddr, u32>,
+    /// Handshakes in progress by client key (a peer's address counts as its key).
+    per_address: HashMap<ClientKey, u32>,
     total: u32,
     /// Every connection counted in, oldest first. Ids of connections that have
     /// left the handshake since are skipped by `oldest`, and dropped by `sweep`.
@@ -45,7 +49,7 @@ impl Handshakes {
 
     /// Whether `peer` may start one more handshake.
     pub fn allows(&self, peer: IpAddr) -> bool {
-        self.per_address.get(&peer).copied().unwrap_or(0) < self.max_per_address
+        self.per_address.get(&client_key(peer)).copied().unwrap_or(0) < self.max_per_address
     }
 
     /// Whether one more handshake must first end the oldest.
@@ -54,17 +58,18 @@ impl Handshakes {
     }
 
     pub fn started(&mut self, id: u64, peer: IpAddr) {
-        *self.per_address.entry(peer).or_insert(0) += 1;
+        *self.per_address.entry(client_key(peer)).or_insert(0) += 1;
         self.total += 1;
         self.order.push_back(id);
     }
 
     /// A connection counted in by `started` left its handshake (its request was read, or it ended).
     pub fn finished(&mut self, peer: IpAddr) {
-        if let Some(count) = self.per_address.get_mut(&peer) {
+        let key = client_key(peer);
+        if let Some(count) = self.per_address.get_mut(&key) {
             *count -= 1;
             if *count == 0 {
-                self.per_address.remove(&peer);
+                self.per_address.remove(&key);
             }
             self.total -= 1;
         }
@@ -105,6 +110,28 @@ mod tests {
         assert!(h.allows(A));
         h.finished(A);
         assert_eq!((h.total, h.per_address.len()), (0, 0), "an address with none is forgotten");
+    }
+
+    #[test]
+    fn addresses_of_one_ipv6_64_share_its_cap_and_a_mapped_ipv4_one_is_its_ipv4_address() {
+        let mut h = Handshakes::new(2, 100);
+        let [one, two, next_64] =
+            ["2001:db8:0:1::1", "2001:db8:0:1::2", "2001:db8:0:2::1"].map(|a| a.parse().unwrap());
+        h.started(1, one);
+        h.started(2, two);
+        assert!(!h.allows("2001:db8:0:1:ffff::9".parse().unwrap()) && h.allows(next_64));
+        h.finished(two);
+        assert!(h.allows(one));
+        h.finished(one);
+        assert_eq!(h.per_address.len(), 0);
+
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        h.started(3, A);
+        h.started(4, mapped);
+        assert!(!h.allows(A) && !h.allows(mapped) && h.allows(B));
+        h.finished(A);
+        h.finished(mapped);
+        assert_eq!((h.total, h.per_address.len()), (0, 0));
     }
 
     #[test]

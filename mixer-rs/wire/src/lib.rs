@@ -15,7 +15,8 @@
 //!
 //! Modules: `sys` (the system calls; the crate's only `unsafe`), `handshake`
 //! (the upgrade request and answers), `handshakes` (how many are in progress,
-//! per address and in all), `frames` (reading and writing frames),
+//! per address and in all), `address` (the key a peer's address is counted
+//! by: an IPv6 client by its /64), `frames` (reading and writing frames),
 //! `audio` (the `audio` message), `pace` (how fast a connection may send
 //! it), `conn` (one connection's state machine), `reader` (the thread), and
 //! here the `Wire` handle.
@@ -23,6 +24,7 @@
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+mod address;
 pub mod audio;
 mod conn;
 pub mod frames;
@@ -58,7 +60,8 @@ pub struct WireConfig {
     pub max_pending_messages: u32,
     /// From accept until the upgrade request has been read.
     pub handshake_timeout: Duration,
-    /// Handshakes in progress from one client address: one more is closed at accept (`handshakes.rs`).
+    /// Handshakes in progress from one client address (an IPv6 client by its /64): one more is closed at
+    /// accept (`handshakes.rs`).
     pub max_handshakes_per_address: u32,
     /// Handshakes in progress in all: one more ends the oldest (`handshakes.rs`).
     pub max_handshakes: u32,
@@ -154,7 +157,8 @@ pub struct WireStats {
     pub accepted: u64,
     /// Requests that were not a valid upgrade, or timed out before one.
     pub bad_handshakes: u64,
-    /// Connections closed at accept: their address had `max_handshakes_per_address` in progress.
+    /// Connections closed at accept: their address (an IPv6 one's /64) had `max_handshakes_per_address` in
+    /// progress.
     pub handshakes_refused: u64,
     /// Handshakes ended to make room for a newer one, `max_handshakes` being in progress.
     pub handshakes_evicted: u64,

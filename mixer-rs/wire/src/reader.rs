@@ -6,8 +6,8 @@
 //! turn is `READS_PER_TURN` reads). A pass: (1) wait in epoll (at most until
 //! the next sweep; not at all while a socket left full waits); (2) accept every
 //! waiting connection (each registered with the fan-out, whose id it keeps,
-//! and with this epoll; unless its address has too many handshakes in
-//! progress, `handshakes.rs`); (3) read each ready socket until EAGAIN or the end
+//! and with this epoll; unless its address, an IPv6 one by its /64, has too
+//! many handshakes in progress, `handshakes.rs`); (3) read each ready socket until EAGAIN or the end
 //! of its turn, then those left full last pass, handling what arrived as it
 //! comes (a speaker's audio goes into its mixer here); (4) apply the owner's commands
 //! (accept, refuse, close, a message taken); (5) every `SWEEP`, look at every

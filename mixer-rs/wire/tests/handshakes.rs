@@ -4,7 +4,11 @@
 //! `max_handshakes` in all, the oldest is ended for the newcomer.
 //!
 //! The other address is IPv6 loopback: the wire serves `127.0.0.1` and `::1`,
-//! as it serves every address of one host name.
+//! as it serves every address of one host name. A third socket serves
+//! `127.0.0.1` as a dual-stack IPv6 socket does, which reports its clients as
+//! `::ffff:127.0.0.1`: the same client as `127.0.0.1` (`src/address.rs`).
+//! Two addresses of one IPv6 /64 cannot be had here (loopback routes `::1`
+//! alone): the unit tests of `address.rs` and `handshakes.rs` count those.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -26,29 +30,28 @@ struct TwoAddresses {
     fanout: Arc<Fanout>,
     v4: SocketAddr,
     v6: SocketAddr,
-    _listeners: (TcpListener, TcpListener, TickPool),
+    /// `127.0.0.1` again, on the dual-stack socket: its clients are `::ffff:127.0.0.1` to the wire.
+    mapped: SocketAddr,
+    _listeners: (TcpListener, TcpListener, TcpListener, TickPool),
 }
 
 fn server(config: WireConfig) -> TwoAddresses {
     let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
     let v6 = TcpListener::bind("[::1]:0").unwrap();
+    // An IPv6 socket bound to a mapped address takes IPv4 clients (Linux's default, IPV6_V6ONLY off).
+    let mapped = TcpListener::bind("[::ffff:127.0.0.1]:0").unwrap();
     let fanout = Arc::new(Fanout::new(FanoutConfig::default()).unwrap());
     let pool = TickPool::new(1, 2).unwrap();
-    let fds = [v4.as_raw_fd(), v6.as_raw_fd()];
+    let fds = [v4.as_raw_fd(), v6.as_raw_fd(), mapped.as_raw_fd()];
     let wire = Wire::new(&fds, Arc::clone(&fanout), pool.speaker_routes(), config).unwrap();
     let (a4, a6) = (v4.local_addr().unwrap(), v6.local_addr().unwrap());
-    TwoAddresses { wire, fanout, v4: a4, v6: a6, _listeners: (v4, v6, pool) }
+    let am = SocketAddr::from(([127, 0, 0, 1], mapped.local_addr().unwrap().port()));
+    TwoAddresses { wire, fanout, v4: a4, v6: a6, mapped: am, _listeners: (v4, v6, mapped, pool) }
 }
 
 impl TwoAddresses {
     fn half_requests(&self, n: usize) -> Vec<TcpStream> {
-        (0..n)
-            .map(|_| {
-                let mut stream = TcpStream::connect(self.v4).unwrap();
-                stream.write_all(HALF_A_REQUEST).unwrap();
-                stream
-            })
-            .collect()
+        half_requests_to(self.v4, n)
     }
 
     /// The wire's counters once `done` holds of them (within 5 s).
@@ -84,6 +87,17 @@ impl TwoAddresses {
         assert!(answer.starts_with("HTTP/1.1 101 "), "{address}: {answer}");
         stream
     }
+}
+
+/// `n` connections to `address`, each with half an upgrade request sent.
+fn half_requests_to(address: SocketAddr, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .map(|_| {
+            let mut stream = TcpStream::connect(address).unwrap();
+            stream.write_all(HALF_A_REQUEST).unwrap();
+            stream
+        })
+        .collect()
 }
 
 /// Whether the server has closed `stream` (FIN or reset), waiting at most `wait` to see it.
@@ -148,6 +162,34 @@ fn past_the_cap_in_all_the_oldest_handshake_is_ended_and_the_newcomer_kept() {
     let _bystander = s.client_gets_in(s.v6);
     assert!(closed_by_server(&mut first[1], Duration::from_secs(1)));
     assert_eq!(s.wire.stats().handshakes_evicted, 2);
+    s.fanout.shutdown();
+    s.wire.shutdown();
+}
+
+#[test]
+fn an_ipv4_client_a_dual_stack_socket_reports_as_mapped_is_counted_as_its_ipv4_address() {
+    let s = server(WireConfig::default());
+    let cap = MAX_HANDSHAKES_PER_ADDRESS as usize;
+    // The cap's worth from 127.0.0.1 through the dual-stack socket: `::ffff:127.0.0.1` to the wire.
+    let mut through_mapped = half_requests_to(s.mapped, cap);
+    s.stats_once(|st| st.connections == cap as u64);
+    for (i, stream) in through_mapped.iter_mut().enumerate() {
+        assert!(
+            !closed_by_server(stream, Duration::from_millis(20)),
+            "connection {i} (within the cap) closed"
+        );
+    }
+    // One more from 127.0.0.1 through the IPv4 socket is the same client: closed at accept.
+    let mut more = s.half_requests(1);
+    assert!(closed_by_server(&mut more[0], Duration::from_secs(1)), "127.0.0.1 was counted apart");
+    assert_eq!(s.wire.stats().handshakes_refused, 1);
+    // `::1` is another client (mapped addresses are not counted as IPv6, all in `::/64` with it).
+    let _bystander = s.client_gets_in(s.v6);
+
+    // The control: once those handshakes are over, 127.0.0.1 gets in again.
+    through_mapped.clear();
+    s.stats_once(|st| st.connections == 1);
+    let _back = s.client_gets_in(s.v4);
     s.fanout.shutdown();
     s.wire.shutdown();
 }
