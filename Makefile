@@ -48,9 +48,18 @@ lint:
 test-rust:
 	CARGO_TARGET_DIR=target/cargo-test cargo test --quiet --lib --tests
 
-# The 25 slowest tests are listed at the end: make test must stay well under 20 minutes on 2 cores.
+# Most tests wait on servers, sockets and browsers more than they compute, so they run on TEST_WORKERS
+# processes at once (each file on one worker: a module's shared server stays in one process). The tests
+# marked `serial` measure time (delay, stalls, every frame at the 20 ms pace) and run alone, after the
+# others. The slowest tests are listed at the end: make test must stay well under 20 minutes on 2 cores.
+TEST_WORKERS ?= 2
+# Both parts run even when the first fails, so that one run shows every failure.
 test-python:
-	$(PY) -m pytest -q --durations=25
+	@status=0; \
+	$(PY) -m pytest -q -m "not serial" -n $(TEST_WORKERS) --dist loadfile --durations=25 || status=$$?; \
+	echo "make test: the serial tests, alone"; \
+	$(PY) -m pytest -q -m serial --durations=15 || status=$$?; \
+	exit $$status
 
 # Coverage-guided fuzzing (atheris), bounded: FUZZ_DECODE_RUNS inputs through the decoder (about 70 s of CPU
 # for 1,000,000), FUZZ_SESSION_RUNS through a real Session's decode-and-dispatch (about 200-400 a second). Each

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import msgpack
+import pytest
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
@@ -17,6 +18,8 @@ from gateway.client import Client, connect_account
 from tests.audio import assert_tone_present, decode_stream, encode_tone
 from tests.conftest import start_server, stop_server
 from tests.e2e.wire import hello_account, hello_guest
+
+pytestmark = pytest.mark.serial  # no frame lost across switches, read at the 20 ms pace
 
 A_HZ, B_HZ = 440.0, 1000.0
 PHASE_S = 1.5

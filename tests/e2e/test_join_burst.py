@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import trio
 
 from bench.joins_bench import burst
 from bench.loop_server import running
 from tests.conftest import slow_enabled
+
+pytestmark = pytest.mark.serial  # a burst of joins admitted in time
 
 
 async def test_a_burst_of_listeners_is_admitted_with_correct_snapshots(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import time
 from functools import partial
 
 import msgpack
+import pytest
 import trio
 from stoa_protocol import audio_level
 
@@ -19,6 +20,8 @@ from tests.audio import assert_tone_present, decode_stream, tone_frames
 from tests.conftest import ServerProcess
 from tests.e2e.levels import assert_lone_speaker_undecoded
 from tests.e2e.test_metrics import samples, value
+
+pytestmark = pytest.mark.serial  # every packet forwarded as it came, at the 20 ms pace
 
 A_HZ, B_HZ = 440.0, 1000.0
 

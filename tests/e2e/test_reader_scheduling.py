@@ -14,6 +14,8 @@ import pytest
 from tests.conftest import ServerProcess, start_server, stop_server
 from tests.e2e.test_metrics import samples
 
+pytestmark = pytest.mark.serial  # the reader thread's real-time scheduling
+
 SCHED_OTHER, SCHED_FIFO = 0, 1  # <sched.h>
 ASK_FIFO = "import os; os.sched_setscheduler(0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(1))"
 

@@ -25,6 +25,8 @@ from tests.audio import assert_tone_absent, assert_tone_present, decode_stream, 
 from tests.conftest import ServerProcess, slow_enabled, start_server, stop_server
 from tests.recordings import assert_valid, decode_file, frame_levels
 
+pytestmark = pytest.mark.serial  # a recording's audio against the time it was spoken
+
 A_HZ, B_HZ = 440.0, 1000.0
 TICK_MS = 20
 

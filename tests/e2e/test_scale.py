@@ -28,6 +28,8 @@ from loadtest.coverage import HEALTHY
 from loadtest.run import LoadConfig, RunHandles, run
 from tests.conftest import slow_enabled
 
+pytestmark = pytest.mark.serial  # coverage and delay of hundreds of listeners: needs the machine
+
 CI_COVERAGE = 0.95  # of a 5 s window: 12 slots (240 ms) may go missing, a lost second (50 slots) may not
 WINDOW_S = 5.0
 

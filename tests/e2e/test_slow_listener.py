@@ -6,6 +6,7 @@ import socket
 import time
 from pathlib import Path
 
+import pytest
 import trio
 
 from actors.space import AudienceChanged, Role
@@ -14,6 +15,8 @@ from tests.audio import encode_tone
 from tests.conftest import start_server, stop_server
 from tests.e2e.test_metrics import samples, value
 from tests.e2e.wire import raw_handshake
+
+pytestmark = pytest.mark.serial  # the others must hear every frame while one listener stalls
 
 
 def stalled_listener(port: int, space_id: str) -> socket.socket:

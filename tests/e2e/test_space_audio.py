@@ -6,6 +6,7 @@ import time
 
 import msgpack
 import numpy as np
+import pytest
 import trio
 from trio_websocket import open_websocket_url
 
@@ -13,6 +14,8 @@ from actors.space import Role
 from gateway.client import Client, connect, connect_account
 from tests.audio import assert_tone_absent, assert_tone_present, decode_stream, encode_tone
 from tests.conftest import ServerProcess
+
+pytestmark = pytest.mark.serial  # frames counted and stamped at the 20 ms pace
 
 A_HZ, B_HZ = 440.0, 1000.0
 SECONDS = 3.0

@@ -13,6 +13,8 @@ from gateway.client import Client, RequestError, connect
 from tests.conftest import ServerProcess
 from tests.e2e.test_accounts import new_account
 
+pytestmark = pytest.mark.serial  # speech at the 20 ms pace
+
 E = TypeVar("E")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import msgpack
+import pytest
 import trio
 from trio_websocket import open_websocket_url
 
@@ -15,6 +16,8 @@ from gateway.client import Client, connect, connect_account
 from tests.audio import encode_silence, encode_tone
 from tests.conftest import ServerProcess
 from tests.space.test_speaking import KEPT_PACE_S
+
+pytestmark = pytest.mark.serial  # the rings follow talk within 250 ms
 
 
 async def stream(client: Client, packets: list[bytes], pace: list[float]) -> None:

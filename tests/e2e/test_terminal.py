@@ -14,6 +14,7 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 import trio
 
 from actors.space import HandRaised
@@ -23,6 +24,8 @@ from tests.conftest import ROOT, ServerProcess
 from tests.e2e.levels import assert_lone_speaker_undecoded
 from tests.e2e.test_metrics import samples
 from tests.e2e.wire import PASSWORD
+
+pytestmark = pytest.mark.serial  # stoa speak's pace and its dropped backlog
 
 A_HZ = 440.0
 

@@ -28,6 +28,8 @@ from tests.conftest import ServerProcess, start_server, stop_server
 from tests.e2e.test_space_audio import collect, steady_pcm, stream
 from tests.e2e.wire import hello_account, say
 
+pytestmark = pytest.mark.serial  # RTP at the 20 ms pace through aiortc
+
 A_HZ, B_HZ = 440.0, 1000.0
 
 

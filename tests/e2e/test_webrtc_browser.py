@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 
 from actors.space import Role
@@ -29,6 +30,8 @@ from tests.conftest import ServerProcess
 from tests.e2e.levels import assert_lone_speaker_undecoded
 from tests.e2e.test_metrics import samples
 from tests.e2e.test_space_audio import collect
+
+pytestmark = pytest.mark.serial  # a browser's microphone over WebRTC, heard within deadlines
 
 OFFER = """async (config) => {
   const stream = await navigator.mediaDevices.getUserMedia({audio: true});

@@ -21,6 +21,8 @@ from gateway.server import Server, serve
 from gateway.session import Session
 from mixer import ListenerPool
 
+pytestmark = pytest.mark.serial  # collection pauses measured
+
 
 class Node:
     def __init__(self) -> None:

@@ -7,9 +7,12 @@ from __future__ import annotations
 import gc
 import time
 
+import pytest
 import trio
 
 from gateway.loopwatch import BUCKETS_MS, LoopWatch
+
+pytestmark = pytest.mark.serial  # stalls measured in real time
 
 
 class Node:

@@ -17,6 +17,8 @@ from mixer import ListenerPool, ListenerStats, MixerError
 from tests.audio import encode_tone
 from tests.conftest import ServerProcess
 
+pytestmark = pytest.mark.serial  # no frame lost at the 20 ms pace, loopback latency
+
 LISTENERS = 50
 SECONDS = 2.0
 

@@ -17,6 +17,8 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from tests.conftest import ServerProcess
 from tests.web.browser import AUDIO_S, host_and_listener, launch, plays, tone_wav, wait_for
 
+pytestmark = pytest.mark.serial  # frames dropped by their age
+
 STALE_MS = 200  # web/js/audio-send.js
 SOCKET_FRAMES = 5  # what the socket takes (SOCKET_BACKLOG_BYTES, 512) before frames wait: these go late
 SLACK_MS = 60  # timers on a busy machine

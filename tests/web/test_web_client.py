@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.conftest import ServerProcess
@@ -29,6 +30,8 @@ from tests.web.browser import (
     tone_wav,
     wait_for,
 )
+
+pytestmark = pytest.mark.serial  # browsers hear each other within deadlines
 
 AUDIO_S = 20.0  # how long a tone may take to be heard (a page's audio starts, the jitter buffer fills)
 TONE_DB = -25.0  # a frame "carries" a tone above this level (the tones are written at -8 dBFS)

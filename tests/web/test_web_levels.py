@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import sync_playwright
 
 from tests.conftest import ServerProcess
 from tests.e2e.levels import assert_lone_speaker_undecoded
 from tests.e2e.test_metrics import samples
 from tests.web.browser import host_and_listener, launch, plays, tone_wav
+
+pytestmark = pytest.mark.serial  # a browser's audio at the 20 ms pace
 
 
 def test_a_page_speaking_over_the_websocket_sends_levels_and_is_heard_without_a_decode(

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 from playwright.sync_api import Page, expect, sync_playwright
 
@@ -35,9 +36,12 @@ from tests.web.browser import (
     wait_for,
 )
 
+pytestmark = pytest.mark.serial  # posts appear within 400 ms of their moment in a playing replay
+
 AUDIO_S = 20.0
 SLACK_MS = 400  # a post may show this much after its moment (the page's 100 ms tick, the element's clock)
 SPECTRUM_FLOOR_DB = -80.0  # above the analyser's empty spectrum (about -100 dB), below any tone it hears
+LONE_SAMPLES = 2  # at most this many samples (0.1 s apart) may show 1,000 Hz, in passing: see below
 
 
 def replay_state(page: Page) -> dict[str, Any] | None:
@@ -155,8 +159,12 @@ def test_the_recording_mark_the_consent_prompt_and_a_replay_with_posts_in_time(
             # it can still sit at its floor (about -100 dB at every bin) while the level already shows the
             # sound: such a sample says nothing either way (a leaked tone would lift the spectrum's peak).
             spectrum_caught_up = [s for s in loud if s["peakDb"] > SPECTRUM_FLOOR_DB]
+            # The decliner spoke all through this stretch, so a tone in the recording would stand in nearly every
+            # sample; a lone one is the smoothed spectrum in passing (seen once on a starved machine: peak
+            # 24 dB under the level, 1,000 Hz at -53 dB, 440 Hz at -63 dB).
             leaked = [s for s in spectrum_caught_up if s["at"]["1000"] > s["at"]["440"] - 15]
-            assert not leaked, f"the speaker who declined is in the recording: {leaked[:3]}"
+            assert len(leaked) <= LONE_SAMPLES, f"the speaker who declined is in the recording: {leaked[:3]}"
+            assert len(spectrum_caught_up) > 4 * LONE_SAMPLES, "too few samples to tell a tone from a passing one"
             screenshot(guest, "replay-desktop", shots)
 
             # Seeking: back before the first post, none shown; past the second, both.

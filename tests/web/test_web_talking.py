@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.conftest import ServerProcess
 from tests.web.browser import launch, open_page, sign_up, start_space, tone_wav, wait_for, write_wav
+
+pytestmark = pytest.mark.serial  # rings while a browser's tone plays
 
 RING_S = 20.0  # how long a ring may take to light: pages start audio, the first packets go through WebRTC
 STEADY_CHECKS = 20  # samples, 0.2 s apart, during which the silent speaker must never be ringed
