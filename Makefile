@@ -61,12 +61,13 @@ test-python:
 	$(PY) -m pytest -q -m serial --durations=15 || status=$$?; \
 	exit $$status
 
-# Coverage-guided fuzzing (atheris), bounded: FUZZ_DECODE_RUNS inputs through the decoder (about 70 s of CPU
-# for 1,000,000), FUZZ_SESSION_RUNS through a real Session's decode-and-dispatch (about 200-400 a second). Each
+# Coverage-guided fuzzing (atheris), bounded: FUZZ_DECODE_RUNS inputs through the decoder (about 50 s for
+# 250,000 here), FUZZ_SESSION_RUNS through a real Session's decode-and-dispatch (about 35 s for 5,000). Each
 # target runs as its own process; what it learns goes to target/fuzz, a crash's input to target/fuzz/crash-*
-# (keep it in tests/fuzz/corpus/, which pytest replays).
-FUZZ_DECODE_RUNS ?= 1000000
-FUZZ_SESSION_RUNS ?= 15000
+# (keep it in tests/fuzz/corpus/, which pytest replays). A longer hunt: make fuzz FUZZ_DECODE_RUNS=10000000
+# FUZZ_SESSION_RUNS=200000.
+FUZZ_DECODE_RUNS ?= 250000
+FUZZ_SESSION_RUNS ?= 5000
 FUZZ_FLAGS := -max_len=4096 -timeout=20 -artifact_prefix=target/fuzz/
 
 fuzz: setup
