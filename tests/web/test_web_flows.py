@@ -97,8 +97,13 @@ def test_a_scheduled_space_reminds_and_an_invitation_brings_a_listener_on_the_mi
     expect(host.locator(".tile .tile-name")).to_contain_text(["mira", "otto"])
     expect(host.locator(".tile", has_text="otto")).to_contain_text("Speaker")
 
-    # Reactions reach everyone; a post shows in both timelines.
+    # Reactions reach everyone; a post shows in both timelines. The reaction menu stays open while the room
+    # re-renders (the host's post).
     fan.get_by_text("😊 React").click()
+    host.get_by_label("Post to the space").fill("Welcome, otto")
+    host.get_by_role("button", name="Post", exact=True).click()
+    expect(fan.locator(".posts")).to_contain_text("Welcome, otto")
+    expect(fan.get_by_role("button", name="React 🔥")).to_be_visible()
     fan.get_by_role("button", name="React 🔥").click()
     expect(host.locator(".reaction-float .bubble")).to_have_text("🔥")
     fan.get_by_label("Post to the space").fill("Thanks for having me!")

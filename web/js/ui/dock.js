@@ -30,6 +30,18 @@ export class Dock {
       "data-focus-key": "volume",
       oninput: (e) => app.player.setVolume(Number(e.target.value)),
     });
+    // Built once, not at each render: a re-render (any event in the room) then moves the same menu, still open
+    // if it was, with the same buttons, instead of closing it under the pointer.
+    this.reactions = h("details", { class: "react-menu" },
+      h("summary", { class: "btn", "data-focus-key": "react" }, "😊 React"),
+      h("div", { class: "reactions", role: "group", "aria-label": "Reactions" },
+        REACTIONS.map((emoji) => h("button", {
+          class: "emoji",
+          type: "button",
+          "aria-label": `React ${emoji}`,
+          "data-focus-key": `react ${emoji}`,
+          onclick: () => app.request({ type: "react", emoji }).catch(() => {}),
+        }, emoji))));
     app.player.addEventListener("state", () => this.render());
   }
 
@@ -93,12 +105,8 @@ export class Dock {
         mine.push(h("button", { class: "btn ghost", type: "button", onclick: () => app.request({ type: "set_role", user: me, role: "listener" }).catch(() => {}) }, "Leave the mic"));
       }
     }
-    const reactions = live && !app.identity.isGuest
-      ? h("details", { class: "react-menu" },
-          h("summary", { class: "btn", "data-focus-key": "react" }, "😊 React"),
-          h("div", { class: "reactions", role: "group", "aria-label": "Reactions" },
-            REACTIONS.map((emoji) => h("button", { class: "emoji", type: "button", "aria-label": `React ${emoji}`, onclick: () => app.request({ type: "react", emoji }).catch(() => {}) }, emoji))))
-      : null;
+    const reactions = live && !app.identity.isGuest ? this.reactions : null;
+    if (!reactions) this.reactions.open = false;
     fill(
       this.el,
       h("div", { class: "dock-mine" }, mine),
