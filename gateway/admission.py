@@ -51,7 +51,7 @@ class Admission:
         if cap and self.per_address.get(key, 0) >= cap:
             self.limits.refuse("connections_per_address")
             log.info("refused", conn=conn, address=address, why="connections_per_address", status=429)
-            body = f"at most {cap} connections from one address\n".encode()
+            body = f"at most {cap} connections from one client address (an IPv6 client by its /64)\n".encode()
             return Refusal(429, body, [("Retry-After", "10")])
         self.per_address[key] = self.per_address.get(key, 0) + 1
         return None

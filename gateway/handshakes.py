@@ -33,8 +33,8 @@ class Handshakes:
         self.per_address = per_address
         self.total = total
         self._refused = refused
-        # Each stream in its handshake, by (address, port); dicts keep the order: oldest first.
-        self._all: dict[tuple[str, int], trio.SocketStream] = {}
+        # Each stream in its handshake and its client key, by (address, port); dicts keep the order: oldest first.
+        self._all: dict[tuple[str, int], tuple[trio.SocketStream, str]] = {}
         # The same, by client key: two addresses of one /64 may each send from the same port.
         self._by_key: dict[str, dict[tuple[str, int], trio.SocketStream]] = {}
 
@@ -43,7 +43,9 @@ class Handshakes:
         if address is None:
             self._forget_closed(list(self._all))
             return len(self._all)
-        key = client_key(address)
+        return self._from(client_key(address))
+
+    def _from(self, key: str) -> int:
         self._forget_closed(list(self._by_key.get(key, {})))
         return len(self._by_key.get(key, {}))
 
@@ -51,17 +53,18 @@ class Handshakes:
         """Count `stream` in; returns the stream to close: `stream` itself if its address is at its cap
         (it is then not counted), the oldest in progress if the count is full, else None."""
         address, port = peer(stream)
-        if self.in_progress(address) >= self.per_address:
+        key = client_key(address)
+        if self._from(key) >= self.per_address:
             self._refused("handshakes_per_address")
             return stream
         oldest = None
         if len(self._all) >= self.total and self.in_progress() >= self.total:
             first = next(iter(self._all))
-            oldest = self._all[first]
+            oldest = self._all[first][0]
             self._forget(first)
             self._refused("handshakes")
-        self._all[(address, port)] = stream
-        self._by_key.setdefault(client_key(address), {})[(address, port)] = stream
+        self._all[(address, port)] = (stream, key)
+        self._by_key.setdefault(key, {})[(address, port)] = stream
         return oldest
 
     def finished(self, address: str, port: int) -> None:
@@ -70,13 +73,14 @@ class Handshakes:
 
     def _forget_closed(self, streams: list[tuple[str, int]]) -> None:
         for where in streams:
-            if self._all[where].socket.fileno() == -1:
+            if self._all[where][0].socket.fileno() == -1:
                 self._forget(where)
 
     def _forget(self, where: tuple[str, int]) -> None:
-        if self._all.pop(where, None) is None:
+        entry = self._all.pop(where, None)
+        if entry is None:
             return
-        key = client_key(where[0])
+        key = entry[1]
         mine = self._by_key[key]
         del mine[where]
         if not mine:

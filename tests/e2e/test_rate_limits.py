@@ -218,6 +218,8 @@ async def test_connections_past_the_cap_per_address_are_refused_with_429(tmp_pat
                         pass
                 assert refused.value.status_code == 429
                 assert (b"retry-after", b"10") in refused.value.headers
+                said = b"at most 3 connections from one client address (an IPv6 client by its /64)\n"
+                assert refused.value.body == said
                 with pytest.raises(ConnectionRejected) as refused:  # the Python client raises the refusal itself
                     async with connect(srv.url, "four"):
                         pass
