@@ -38,7 +38,10 @@ lock: setup
 	$(VENV)/bin/uv pip compile pyproject.toml --extra build --python-version 3.11 --generate-hashes --quiet -o requirements.lock
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes --quiet -o requirements-dev.lock
 
-test: setup lint test-rust fuzz test-python
+# Lint, then pytest, with cargo test and fuzzing at nice 19 beside pytest's parallel part (scripts/test.sh
+# says how and why). make test must stay well under 20 minutes on 2 cores: the slowest tests are listed at the end.
+test: setup lint
+	@bash scripts/test.sh all
 
 lint:
 	$(VENV)/bin/ruff check actors gateway mixer loadtest bench store tests clients/python
@@ -48,18 +51,11 @@ lint:
 test-rust:
 	CARGO_TARGET_DIR=target/cargo-test cargo test --quiet --lib --tests
 
-# Most tests wait on servers, sockets and browsers more than they compute, so they run on TEST_WORKERS
-# processes at once (each file on one worker: a module's shared server stays in one process). The tests
-# marked `serial` measure time (delay, stalls, every frame at the 20 ms pace) and run alone, after the
-# others. The slowest tests are listed at the end: make test must stay well under 20 minutes on 2 cores.
-TEST_WORKERS ?= 2
-# Both parts run even when the first fails, so that one run shows every failure.
-test-python:
-	@status=0; \
-	$(PY) -m pytest -q -m "not serial" -n $(TEST_WORKERS) --dist loadfile --durations=25 || status=$$?; \
-	echo "make test: the serial tests, alone"; \
-	$(PY) -m pytest -q -m serial --durations=15 || status=$$?; \
-	exit $$status
+# pytest in two parts: most tests on TEST_WORKERS processes at once, then the tests marked `serial` (they
+# measure time) alone (scripts/test.sh).
+export TEST_WORKERS ?= 2
+test-python: setup
+	@bash scripts/test.sh python
 
 # Coverage-guided fuzzing (atheris), bounded: FUZZ_DECODE_RUNS inputs through the decoder (about 50 s for
 # 250,000 here), FUZZ_SESSION_RUNS through a real Session's decode-and-dispatch (about 35 s for 5,000). Each
