@@ -6,14 +6,12 @@
 //! bytes, and times the ticks on the thread's CPU clock, A and B alternating in short blocks so that a
 //! busy shared machine slows both alike. Built and run by `bench/tick_ab.py`; prints a table and JSON.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-/// Counts the allocations (and reallocations) made while a tick runs; one thread allocates meanwhile.
-struct Counting;
-
+/// Counts the allocations (and reallocations) made while a tick runs, Rust's and libopus' alike: this
+/// program's `malloc` stands in for the C library's (which does the work). One thread allocates meanwhile.
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 /// Those of 8 KiB or more: an Opus decoder's or encoder's state, nothing else the tick makes is as large.
 static CODEC_ALLOCS: AtomicU64 = AtomicU64::new(0);
@@ -26,31 +24,38 @@ fn count(size: usize) {
     }
 }
 
-// SAFETY: every call is passed on unchanged to the system allocator; the counting touches no memory it returns.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size());
-        // SAFETY: the caller's contract for `alloc`, passed on.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count(layout.size());
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size);
-        // SAFETY: the caller's contract for `realloc`, passed on.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract for `dealloc`, passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
+unsafe extern "C" {
+    fn __libc_malloc(size: usize) -> *mut u8;
+    fn __libc_calloc(n: usize, size: usize) -> *mut u8;
+    fn __libc_realloc(ptr: *mut u8, size: usize) -> *mut u8;
 }
 
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+/// # Safety
+/// The C library's contract for `malloc`, passed on to glibc's own.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn malloc(size: usize) -> *mut u8 {
+    count(size);
+    // SAFETY: as for the caller.
+    unsafe { __libc_malloc(size) }
+}
+
+/// # Safety
+/// The C library's contract for `calloc`, passed on to glibc's own.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut u8 {
+    count(n.saturating_mul(size));
+    // SAFETY: as for the caller.
+    unsafe { __libc_calloc(n, size) }
+}
+
+/// # Safety
+/// The C library's contract for `realloc`, passed on to glibc's own.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn realloc(ptr: *mut u8, size: usize) -> *mut u8 {
+    count(size);
+    // SAFETY: as for the caller.
+    unsafe { __libc_realloc(ptr, size) }
+}
 
 #[repr(C)]
 struct Timespec {
@@ -313,6 +318,68 @@ fn total(tally: &BTreeMap<&'static str, Tally>) -> Tally {
     t
 }
 
+/// What libopus' calls cost on this speech, on this machine now (the thread's CPU, median of 5 passes
+/// over every packet): to read the counts above as CPU.
+fn op_costs(scripts: &[Script]) -> Vec<(&'static str, f64)> {
+    use new::{Decoder, Encoder, FRAME_SAMPLES};
+    let packets: Vec<&Vec<u8>> = scripts.iter().flat_map(|s| &s.packets).collect();
+    let n = packets.len() as f64;
+    let median = |f: &mut dyn FnMut() -> u64| {
+        let mut runs: Vec<u64> = (0..5).map(|_| f()).collect();
+        runs.sort_unstable();
+        runs[2] as f64 / n / 1e3
+    };
+    let mut pcm = vec![[0i16; FRAME_SAMPLES]; packets.len()];
+    let decode = median(&mut || {
+        let mut decoder = Decoder::new().unwrap();
+        let start = thread_cpu_ns();
+        for (p, out) in packets.iter().zip(pcm.iter_mut()) {
+            decoder.decode(p, out).unwrap();
+        }
+        thread_cpu_ns() - start
+    });
+    let conceal = median(&mut || {
+        let (mut decoder, mut out) = (Decoder::new().unwrap(), [0; FRAME_SAMPLES]);
+        let mut spent = 0;
+        for p in &packets {
+            decoder.decode(p, &mut out).unwrap();
+            let start = thread_cpu_ns();
+            decoder.conceal(&mut out).unwrap();
+            spent += thread_cpu_ns() - start;
+        }
+        spent
+    });
+    let encode = median(&mut || {
+        let mut encoder = Encoder::new(32_000, 5).unwrap();
+        let start = thread_cpu_ns();
+        for frame in &pcm {
+            std::hint::black_box(encoder.encode(frame).unwrap());
+        }
+        thread_cpu_ns() - start
+    });
+    let build_decoder = median(&mut || {
+        let start = thread_cpu_ns();
+        for _ in &packets {
+            std::hint::black_box(Decoder::new().unwrap());
+        }
+        thread_cpu_ns() - start
+    });
+    let build_encoder = median(&mut || {
+        let start = thread_cpu_ns();
+        for _ in &packets {
+            std::hint::black_box(Encoder::new(32_000, 5).unwrap());
+        }
+        thread_cpu_ns() - start
+    });
+    vec![
+        ("decode", decode),
+        ("conceal", conceal),
+        ("encode", encode),
+        ("build a decoder", build_decoder),
+        ("build an encoder", build_encoder),
+    ]
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str, default: usize| {
@@ -321,7 +388,8 @@ fn main() {
     let scripts_path = args.iter().position(|a| a == "--scripts").map(|i| args[i + 1].clone()).unwrap();
     let loops = arg("--loops", 20);
     let block = arg("--block", 100);
-    let impair = Impair { late_permille: arg("--late", 0) as u32, jitter: args.iter().any(|a| a == "--jitter") };
+    let impair =
+        Impair { late_permille: arg("--late", 0) as u32, jitter: args.iter().any(|a| a == "--jitter") };
     let scripts = read_scripts(&scripts_path);
     let slots = scripts[0].plan.len();
     let (mut a, mut b) = (base_driver::Space::new(scripts.len()), new_driver::Space::new(scripts.len()));
@@ -351,6 +419,7 @@ fn main() {
         done += n;
         round += 1;
     }
+    let costs = op_costs(&scripts);
     let same = a.hashes[a_first..] == b.hashes[b_first..];
     let differing = a.hashes[a_first..].iter().zip(&b.hashes[b_first..]).filter(|(x, y)| x != y).count();
     let (ta, tb) = (total(&a.tally), total(&b.tally));
@@ -366,10 +435,24 @@ fn main() {
     println!("per 1,000 ticks of all ticks run (A = base, B = new); CPU: the thread's, in the tick");
     println!(
         "{:<42} {:>7} {:>15} {:>13} {:>13} {:>15} {:>13} {:>15}",
-        "situation", "ticks", "decodes A/B", "PLC A/B", "encodes A/B", "allocs A/B", "codecs A/B", "CPU ms A/B"
+        "situation",
+        "ticks",
+        "decodes A/B",
+        "PLC A/B",
+        "encodes A/B",
+        "allocs A/B",
+        "codecs A/B",
+        "CPU ms A/B"
     );
     let mut rows = Vec::new();
-    let names: Vec<_> = a.tally.keys().chain(b.tally.keys()).copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let names: Vec<_> = a
+        .tally
+        .keys()
+        .chain(b.tally.keys())
+        .copied()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     for name in names.iter().copied().chain(["all"]) {
         let (x, y) = if name == "all" {
             (ta, tb)
@@ -409,8 +492,12 @@ fn main() {
         a.out_bytes,
         b.out_bytes,
     );
+    let costs_text: Vec<String> = costs.iter().map(|(what, us)| format!("{what} {us:.1} µs")).collect();
+    println!("libopus on this speech, one call (B's build): {}", costs_text.join(", "));
+    let costs_json: Vec<String> = costs.iter().map(|(what, us)| format!("\"{what}\": {us:.2}")).collect();
     println!(
-        "JSON {{\"loops\": {loops}, \"slots\": {slots}, \"block\": {block}, \"ratio\": {ratio:.4}, \"identical\": {same}, \"differing_ticks\": {differing}, \"rows\": [{}]}}",
+        "JSON {{\"op_costs_us\": {{{}}}, \"loops\": {loops}, \"slots\": {slots}, \"block\": {block}, \"ratio\": {ratio:.4}, \"identical\": {same}, \"differing_ticks\": {differing}, \"rows\": [{}]}}",
+        costs_json.join(", "),
         rows.join(", ")
     );
 }
