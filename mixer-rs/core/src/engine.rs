@@ -26,6 +26,9 @@ pub(crate) struct Engine {
     complexity: i32,
     /// This tick's talkers; kept to reuse its allocation.
     talkers: Vec<Talker>,
+    /// Each mixed talker's real packet this tick, in the order of `TickOutput::mixed` (None:
+    /// concealed); kept to reuse its allocation.
+    packets: Vec<Option<Vec<u8>>>,
     next_seq: u64,
     hangover_ticks: u32,
     max_mixed: usize,
@@ -59,6 +62,7 @@ impl Engine {
             bitrate: config.bitrate,
             complexity: config.complexity,
             talkers: Vec::with_capacity(MAX_MIXED_LIMIT + 1),
+            packets: Vec::with_capacity(MAX_MIXED_LIMIT),
             next_seq: 0,
             hangover_ticks: config.hangover_ticks,
             max_mixed: config.max_mixed,
@@ -188,7 +192,7 @@ impl Engine {
         bump(&counters.ticks, 1);
 
         // 1 and 2: play and gate every input.
-        let mut levels = Vec::new();
+        let mut levels = Vec::with_capacity(self.inputs.len());
         self.talkers.clear();
         // Someone played within their hangover: a talk spurt that starts now waits a tick (`Input::play`).
         let prefill = self.inputs.values().any(Input::has_codecs);
@@ -244,8 +248,8 @@ impl Engine {
         };
         work.sum.fill(0);
         let mut mixed = Vec::with_capacity(self.talkers.len());
-        // Each mixed talker's real packet this tick, in the order of `mixed` (None: concealed).
-        let mut packets: Vec<Option<Vec<u8>>> = Vec::with_capacity(self.talkers.len());
+        let mut packets = std::mem::take(&mut self.packets);
+        packets.clear();
         let mut captured_at: Option<u64> = None;
         // One talker with a real packet passes it on: nobody's samples are needed.
         let passthrough = matches!(self.talkers.as_slice(), [Talker { frame: Some(_), .. }]);
@@ -291,9 +295,11 @@ impl Engine {
                         // other's packet as it came, when it came, is that stream (no encode, no
                         // generation loss); a talker in concealment gets its encode as before.
                         if talkers == 2
-                            && let Some(other) = &packets[1 - i]
+                            && let Some(other) = &mut packets[1 - i]
                         {
-                            out.minus.push((id, other.clone()));
+                            // Moved, unless the recording may still need it (`record_frame`).
+                            let other = if record { other.clone() } else { std::mem::take(other) };
+                            out.minus.push((id, other));
                             continue;
                         }
                         let Some(input) = self.inputs.get_mut(&id) else { continue };
@@ -307,6 +313,7 @@ impl Engine {
         if record {
             out.recording = Some(self.record_frame(&out.mixed, &packets, counters)?);
         }
+        self.packets = packets;
         self.count_decodes(counters);
         Ok(out)
     }

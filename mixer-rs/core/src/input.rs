@@ -17,7 +17,6 @@
 //! decoder that missed more is reset and warmed up on the last `WARM_UP`. A
 //! packet without a level is decoded at once, as every packet used to be.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::codec::{Decoder, Encoder, Pcm, is_one_frame};
@@ -100,12 +99,14 @@ struct Codecs {
     /// Built the first time this input is mixed with someone else.
     minus_encoder: Option<Encoder>,
     pcm: Pcm,
-    /// Packets played (or skipped) and not decoded, oldest first, at most `WARM_UP`.
-    behind: VecDeque<Vec<u8>>,
+    /// Packets played (or skipped) and not decoded, oldest first: at most `WARM_UP`, and after them
+    /// this tick's while `pending`.
+    behind: Backlog,
     /// More were not decoded than `behind` holds: reset the decoder before catching up.
     stale: bool,
-    /// This tick's packet while it is not decoded (`pcm` then holds an older frame), and the level (dBFS) its sender gave.
-    pending: Option<(Vec<u8>, f32)>,
+    /// The level (dBFS) its sender gave this tick's packet, the newest in `behind`, while it is not
+    /// decoded (`pcm` then holds an older frame).
+    pending: Option<f32>,
     /// Packets decoded since `Input::take_decodes`, warm-up included.
     decodes: u64,
     /// Packets decoded since the decoder was made or reset (a concealment or a decode error does not restart
@@ -190,7 +191,7 @@ impl Input {
                 decoder,
                 minus_encoder: None,
                 pcm: [0; FRAME_SAMPLES],
-                behind: VecDeque::with_capacity(WARM_UP),
+                behind: Backlog::default(),
                 stale: false,
                 pending: None,
                 decodes: 0,
@@ -198,8 +199,8 @@ impl Input {
             }));
         }
         let Some(codecs) = self.voice.as_deref_mut() else { return Voice::Idle };
-        if let Some((last, _)) = codecs.pending.take() {
-            codecs.fall_behind(last); // last tick's packet, never needed
+        if codecs.pending.take().is_some() {
+            codecs.fall_behind(); // last tick's packet, never needed, is in `behind` already
         }
         // Quiet: a DTX packet, or one whose level says the gate would not let it through.
         let quiet = |f: &Frame| match f.level {
@@ -209,14 +210,17 @@ impl Input {
         if let Some(skipped) = self.queue.trim(quiet) {
             counters.drop(DropReason::Skipped, 1);
             // Not played; decoded (now or when catching up) so the decoder's state stays continuous.
-            codecs.fall_behind(skipped.packet);
+            codecs.behind.push(&skipped.packet);
+            codecs.fall_behind();
         }
         if let Some(frame) = self.queue.pop() {
             // The frames concealed since the last packet taken were a gap in this spurt.
             bump(&counters.concealed_gaps, u64::from(std::mem::take(&mut self.unplayed)));
             if let Some(level) = frame.level.filter(|_| self.levels_trusted && is_one_frame(&frame.packet)) {
                 let level = -f32::from(level);
-                codecs.pending = Some((frame.packet.clone(), level));
+                // Copied into a buffer `behind` reuses: the frame itself goes on, to be passed through.
+                codecs.behind.push(&frame.packet);
+                codecs.pending = Some(level);
                 self.since_real = Some(0);
                 return Voice::Real { frame, level };
             }
@@ -246,12 +250,15 @@ impl Input {
     /// `silence_dbfs` is the gate's: what is loud.
     pub(crate) fn samples(&mut self, silence_dbfs: i32) -> &Pcm {
         let Some(codecs) = self.voice.as_deref_mut() else { return &SILENCE };
-        if let Some((packet, claimed)) = codecs.pending.take() {
+        if let Some(claimed) = codecs.pending.take() {
+            let packet = codecs.behind.pop_newest();
             codecs.catch_up();
             let margin = if codecs.run >= CHECKED_AFTER { DISTRUST_DB } else { COLD_DISTRUST_DB };
             let said_loud = is_loud(packet.len(), claimed, silence_dbfs);
             // Checked by `is_one_frame`; should libopus still refuse it, its concealment stands in.
-            if codecs.decode(&packet).is_err() {
+            let decoded = codecs.decode(&packet);
+            codecs.behind.give_back(packet);
+            if decoded.is_err() {
                 codecs.conceal();
             } else if said_loud {
                 let quieter = level_dbfs(&codecs.pcm) < claimed - margin;
@@ -310,13 +317,13 @@ impl Codecs {
         decoded
     }
 
-    /// A packet not decoded: kept for a catch-up, the oldest forgotten past `WARM_UP`.
-    fn fall_behind(&mut self, packet: Vec<u8>) {
-        if self.behind.len() == WARM_UP {
-            self.behind.pop_front();
+    /// The packets in `behind` are not decoded (none is pending): kept for a catch-up, the oldest
+    /// forgotten past `WARM_UP`.
+    fn fall_behind(&mut self) {
+        if self.behind.len > WARM_UP {
+            self.behind.drop_oldest();
             self.stale = true;
         }
-        self.behind.push_back(packet);
     }
 
     /// Decodes what fell behind, so that the next packet decodes as it would have in a continuous stream.
@@ -327,8 +334,9 @@ impl Codecs {
             self.stale = false;
             self.run = 0;
         }
-        while let Some(packet) = self.behind.pop_front() {
+        while let Some(packet) = self.behind.pop_oldest() {
             let _ = self.decode(&packet); // warming up: its output is not played
+            self.behind.give_back(packet);
         }
     }
 
@@ -337,6 +345,68 @@ impl Codecs {
         // honest fallback and keeps the tick going.
         if self.decoder.conceal(&mut self.pcm).is_err() {
             self.pcm.fill(0);
+        }
+    }
+}
+
+/// `Codecs::behind`: up to `WARM_UP` + 1 packets, oldest first, in buffers kept from packet to packet, so
+/// that a packet kept for a catch-up (every packet of a talker passed through) costs a copy of its bytes
+/// and no allocation once the buffers have grown to its size.
+#[derive(Default)]
+struct Backlog {
+    buffers: [Vec<u8>; WARM_UP + 1],
+    /// The oldest packet's buffer.
+    start: usize,
+    len: usize,
+}
+
+impl Backlog {
+    /// Keeps a copy of `packet` as the newest; the caller keeps `len` within `WARM_UP` + 1 (`fall_behind`).
+    fn push(&mut self, packet: &[u8]) {
+        if self.len == self.buffers.len() {
+            self.drop_oldest(); // not reached: a tick's packet follows at most `WARM_UP`
+        }
+        let buffer = &mut self.buffers[(self.start + self.len) % self.buffers.len()];
+        buffer.clear();
+        buffer.extend_from_slice(packet);
+        self.len += 1;
+    }
+
+    fn drop_oldest(&mut self) {
+        if self.len > 0 {
+            self.start = (self.start + 1) % self.buffers.len();
+            self.len -= 1;
+        }
+    }
+
+    /// Takes the oldest packet's buffer out, to be decoded and handed back (`give_back`) before the next call.
+    fn pop_oldest(&mut self) -> Option<Vec<u8>> {
+        if self.len == 0 {
+            return None;
+        }
+        let buffer = std::mem::take(&mut self.buffers[self.start]);
+        self.start = (self.start + 1) % self.buffers.len();
+        self.len -= 1;
+        Some(buffer)
+    }
+
+    /// Takes the newest packet's buffer out (empty if none), to be handed back (`give_back`).
+    fn pop_newest(&mut self) -> Vec<u8> {
+        if self.len == 0 {
+            return Vec::new();
+        }
+        self.len -= 1;
+        std::mem::take(&mut self.buffers[(self.start + self.len) % self.buffers.len()])
+    }
+
+    /// Returns a buffer taken out, to an empty slot: its allocation serves the next packets.
+    fn give_back(&mut self, mut buffer: Vec<u8>) {
+        let n = self.buffers.len();
+        if let Some(slot) =
+            (0..n).map(|i| (self.start + self.len + i) % n).find(|&i| self.buffers[i].capacity() == 0)
+        {
+            buffer.clear();
+            self.buffers[slot] = buffer;
         }
     }
 }
