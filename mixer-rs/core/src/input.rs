@@ -16,10 +16,15 @@
 //! state is what continuous decoding would have made of the recent past: a
 //! decoder that missed more is reset and warmed up on the last `WARM_UP`. A
 //! packet without a level is decoded at once, as every packet used to be.
+//!
+//! Concealment (the hangover after a spurt's last packet, a packet missing or
+//! undecodable) is made here too, for the mix and for the gate's level; a
+//! listener whose decoder has just decoded this speaker's own packets gets a
+//! one-byte stand-in instead (`stand_in`), and conceals it itself.
 
 use std::time::Duration;
 
-use crate::codec::{Decoder, Encoder, Pcm, is_one_frame};
+use crate::codec::{Decoder, Encoder, Pcm, concealment_packet, is_one_frame};
 use crate::gate::{DTX_MAX_BYTES, Gate, is_loud, level_dbfs};
 use crate::output::{Counters, DropReason, bump};
 use crate::queue::{Frame, JitterQueue, Offer};
@@ -46,6 +51,11 @@ pub(crate) struct Input {
     /// Ticks since this input last played a real packet; `None` once idle.
     since_real: Option<u32>,
     pub(crate) gate: Gate,
+    /// Whose own stream this speaker's connection heard last tick, when it was one voice's packets as
+    /// they came (and stand-ins for them, `stand_in`): the mixer's to keep (`Engine::tick`).
+    pub(crate) heard: Option<u64>,
+    /// The first byte (TOC) of the last packet played: what a stand-in for the next is made of.
+    last_toc: Option<u8>,
     /// False once `DISTRUST_AFTER` of its last 16 checked packets measured `DISTRUST_DB`
     /// quieter than their sender said: that sender's levels are ignored from then on.
     levels_trusted: bool,
@@ -131,6 +141,8 @@ impl Input {
             checks: 0,
             held: false,
             unplayed: 0,
+            heard: None,
+            last_toc: None,
         }
     }
 
@@ -216,6 +228,7 @@ impl Input {
         if let Some(frame) = self.queue.pop() {
             // The frames concealed since the last packet taken were a gap in this spurt.
             bump(&counters.concealed_gaps, u64::from(std::mem::take(&mut self.unplayed)));
+            self.last_toc = frame.packet.first().copied();
             if let Some(level) = frame.level.filter(|_| self.levels_trusted && is_one_frame(&frame.packet)) {
                 let level = -f32::from(level);
                 // Copied into a buffer `behind` reuses: the frame itself goes on, to be passed through.
@@ -287,6 +300,15 @@ impl Input {
         self.since_real = None;
         self.held = false;
         self.unplayed = 0;
+        self.heard = None;
+    }
+
+    /// A packet that stands in for this tick's concealment to a listener whose decoder has just decoded
+    /// this input's own packets (`codec::concealment_packet`): the listener's decoder conceals, as this
+    /// input's decoder did, from the state continuous decoding left (the mixer's was warmed up on at most
+    /// `WARM_UP` packets), and nothing is encoded. `None` before a packet, or for one of an odd framing.
+    pub(crate) fn stand_in(&self) -> Option<Vec<u8>> {
+        concealment_packet(self.last_toc?)
     }
 
     /// Whether it holds codec state (it played within its hangover).
