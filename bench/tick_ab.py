@@ -16,13 +16,13 @@ in blocks of `--block` slots). The Rust program is built in release mode under `
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
 import struct
 import subprocess
 import tarfile
-import io
 from pathlib import Path
 
 from loadtest.audio import levels
@@ -56,9 +56,7 @@ def crate(work: Path, base: str) -> Path:
         tar.extractall(base_dir, filter="data")
     core = base_dir / "mixer-rs" / "core"
     manifest = core / "Cargo.toml"
-    manifest.write_text(
-        manifest.read_text().replace('name = "stoa-mixer-core"', 'name = "stoa-mixer-core-base"', 1)
-    )
+    manifest.write_text(manifest.read_text().replace('name = "stoa-mixer-core"', 'name = "stoa-mixer-core-base"', 1))
     (work / "Cargo.toml").write_text(
         f"""[package]
 name = "tick-ab"
