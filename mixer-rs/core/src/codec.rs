@@ -73,6 +73,14 @@ pub fn is_one_frame(packet: &[u8]) -> bool {
         && opus::packet::get_nb_samples(packet, SAMPLE_RATE).is_ok_and(|n| n == FRAME_SAMPLES)
 }
 
+/// A packet of one byte, the TOC byte `toc` with its frame count code 0 and no frame data: a
+/// decoder takes a frame of 0 or 1 byte for a lost frame (RFC 6716, 3.2.1: DTX) and conceals it,
+/// libopus exactly as `Decoder::conceal`. `None` unless the TOC says 20 ms (the one frame size).
+pub(crate) fn concealment_packet(toc: u8) -> Option<Vec<u8>> {
+    let packet = vec![toc & !0x03];
+    is_one_frame(&packet).then_some(packet)
+}
+
 /// A mono 48 kHz Opus decoder with loss concealment.
 pub struct Decoder {
     inner: opus::Decoder,
@@ -171,6 +179,36 @@ mod tests {
         // TOC byte of code 3 (arbitrary frame count) with a truncated frame count.
         assert_eq!(dec.decode(&[0x03], &mut out).unwrap_err().code(), "codec_error");
         dec.conceal(&mut out).unwrap();
+    }
+
+    #[test]
+    fn a_concealment_packet_decodes_as_the_concealment_of_a_loss() {
+        let mut enc = Encoder::new(32_000, 5).unwrap();
+        let packets: Vec<_> = (0..10)
+            .map(|n| {
+                enc.encode(&std::array::from_fn::<i16, FRAME_SAMPLES, _>(|i| {
+                    (((n * FRAME_SAMPLES + i) as f64 * 0.06).sin() * 8_000.0) as i16
+                }))
+                .unwrap()
+            })
+            .collect();
+        let (mut lost, mut stood_in) = (Decoder::new().unwrap(), Decoder::new().unwrap());
+        let (mut a, mut b) = ([0; FRAME_SAMPLES], [0; FRAME_SAMPLES]);
+        for p in &packets {
+            lost.decode(p, &mut a).unwrap();
+            stood_in.decode(p, &mut b).unwrap();
+        }
+        let stand_in = concealment_packet(packets[9][0]).unwrap();
+        assert_eq!(stand_in.len(), 1);
+        for n in 0..5 {
+            lost.conceal(&mut a).unwrap();
+            stood_in.decode(&stand_in, &mut b).unwrap();
+            assert_eq!(a, b, "concealed frame {n}");
+            assert!(a.iter().any(|&s| s != 0), "concealment of a tone is not silence");
+        }
+        // A TOC of 10 ms frames makes no stand-in: the mixer's clock is 20 ms a frame.
+        let ten_ms = (packets[0][0] & !0xF8) | (packets[0][0] & 0xF8).wrapping_sub(8);
+        assert_eq!(concealment_packet(ten_ms), None);
     }
 
     #[test]

@@ -26,6 +26,14 @@ pub(crate) struct Engine {
     complexity: i32,
     /// This tick's talkers; kept to reuse its allocation.
     talkers: Vec<Talker>,
+    /// Each mixed talker's real packet this tick, in the order of `TickOutput::mixed` (None:
+    /// concealed); kept to reuse its allocation.
+    packets: Vec<Option<Vec<u8>>>,
+    /// The input whose own stream the audience's decoders decoded last tick (its packet passed
+    /// through, or a stand-in for it), if one voice's alone.
+    shared_from: Option<u64>,
+    /// The same for the recording's last frame.
+    recorded_from: Option<u64>,
     next_seq: u64,
     hangover_ticks: u32,
     max_mixed: usize,
@@ -59,6 +67,9 @@ impl Engine {
             bitrate: config.bitrate,
             complexity: config.complexity,
             talkers: Vec::with_capacity(MAX_MIXED_LIMIT + 1),
+            packets: Vec::with_capacity(MAX_MIXED_LIMIT),
+            shared_from: None,
+            recorded_from: None,
             next_seq: 0,
             hangover_ticks: config.hangover_ticks,
             max_mixed: config.max_mixed,
@@ -110,6 +121,8 @@ impl Engine {
     /// Drops what only a talking space needs (called once it is quiet).
     pub(crate) fn release(&mut self) {
         self.work = None;
+        self.shared_from = None;
+        self.recorded_from = None;
         for input in self.inputs.values_mut() {
             input.release();
         }
@@ -169,12 +182,22 @@ impl Engine {
     //     decode when its sender gave its level), and the
     //     talker's own mix-minus would be silence, so none is made. Silent
     //     inputs beside it do not spoil this: they are not in the mix.
-    //   - a lone talker in concealment gets the shared encode but no
-    //     mix-minus, for the same reason.
+    //   - a lone talker in concealment gets no mix-minus, for the same
+    //     reason, and, when the audience's decoders decoded its own packets
+    //     last tick (passed through), no encode either: the shared output is
+    //     a stand-in, a one-byte Opus frame of no data that each listener's
+    //     decoder conceals (`Input::stand_in`), exactly as a decoder on the
+    //     speaker's stream would, and without the encode's loss. Nearly every
+    //     turn ends so: the 5 ticks of hangover after a speaker's last packet.
     //   - two talkers (a conversation's overlaps and turn changes): each
     //     one's mix-minus is the other's packet as it came, so a tick costs
-    //     the shared encode alone (a talker in concealment has no packet to
-    //     pass on, and the other's mix-minus is encoded as usual).
+    //     the shared encode alone. A talker in concealment has no packet to
+    //     pass on: the other's mix-minus is a stand-in when that other's
+    //     decoder decoded its packets last tick (the end of an overlap),
+    //     else encoded as usual.
+    //   Which stream each connection's decoder is on is kept from tick to
+    //   tick (`remember_heard`): a listener's, or a speaker's out of the mix,
+    //   is the shared output's; a mixed talker's, its mix-minus'.
     //
     // The recording (`record`), last: it may hold only the voices mixed for
     // listeners whose input consented. Most ticks that is all of them or none,
@@ -188,7 +211,7 @@ impl Engine {
         bump(&counters.ticks, 1);
 
         // 1 and 2: play and gate every input.
-        let mut levels = Vec::new();
+        let mut levels = Vec::with_capacity(self.inputs.len());
         self.talkers.clear();
         // Someone played within their hangover: a talk spurt that starts now waits a tick (`Input::play`).
         let prefill = self.inputs.values().any(Input::has_codecs);
@@ -222,6 +245,8 @@ impl Engine {
 
         // 3: sum the talkers kept.
         if self.talkers.is_empty() {
+            self.remember_heard(&[], None, &[]);
+            self.recorded_from = None;
             return Ok(TickOutput {
                 seq,
                 kind: TickKind::Silent,
@@ -244,8 +269,8 @@ impl Engine {
         };
         work.sum.fill(0);
         let mut mixed = Vec::with_capacity(self.talkers.len());
-        // Each mixed talker's real packet this tick, in the order of `mixed` (None: concealed).
-        let mut packets: Vec<Option<Vec<u8>>> = Vec::with_capacity(self.talkers.len());
+        let mut packets = std::mem::take(&mut self.packets);
+        packets.clear();
         let mut captured_at: Option<u64> = None;
         // One talker with a real packet passes it on: nobody's samples are needed.
         let passthrough = matches!(self.talkers.as_slice(), [Talker { frame: Some(_), .. }]);
@@ -272,11 +297,25 @@ impl Engine {
             levels,
             recording: None,
         };
+        // A lone talker in concealment whose listeners decoded its own packets last tick (passed
+        // through, or stood in for): they conceal it themselves, from a stand-in (`Input::stand_in`).
+        let lone_stand_in = match (out.mixed.as_slice(), packets.as_slice()) {
+            ([id], [None]) if self.shared_from == Some(*id) => self.inputs.get(id).and_then(Input::stand_in),
+            _ => None,
+        };
+        // Whose own stream each of (at most two) talkers hears in its mix-minus this tick.
+        let mut minus_from = [None; 2];
+        let mut lone_stand_in_sent = false;
         match (out.mixed.len(), packets.as_mut_slice()) {
             (0, _) => {}
             (1, [Some(packet)]) => {
                 out.kind = TickKind::Passthrough;
                 out.shared = Some(std::mem::take(packet));
+            }
+            (1, _) if lone_stand_in.is_some() => {
+                out.kind = TickKind::Mixed;
+                out.shared = lone_stand_in;
+                lone_stand_in_sent = true;
             }
             (talkers, _) => {
                 out.kind = TickKind::Mixed;
@@ -291,9 +330,22 @@ impl Engine {
                         // other's packet as it came, when it came, is that stream (no encode, no
                         // generation loss); a talker in concealment gets its encode as before.
                         if talkers == 2
-                            && let Some(other) = &packets[1 - i]
+                            && let Some(other) = &mut packets[1 - i]
                         {
-                            out.minus.push((id, other.clone()));
+                            // Moved, unless the recording may still need it (`record_frame`).
+                            let other = if record { other.clone() } else { std::mem::take(other) };
+                            out.minus.push((id, other));
+                            minus_from[i] = Some((id, out.mixed[1 - i]));
+                            continue;
+                        }
+                        // The other in concealment, and this talker's decoder on its stream: a stand-in.
+                        if talkers == 2
+                            && let other_id = out.mixed[1 - i]
+                            && self.inputs.get(&id).is_some_and(|input| input.heard == Some(other_id))
+                            && let Some(stand_in) = self.inputs.get(&other_id).and_then(Input::stand_in)
+                        {
+                            out.minus.push((id, stand_in));
+                            minus_from[i] = Some((id, other_id));
                             continue;
                         }
                         let Some(input) = self.inputs.get_mut(&id) else { continue };
@@ -304,11 +356,34 @@ impl Engine {
                 }
             }
         }
+        let shared_from = match (out.mixed.as_slice(), packets.as_slice()) {
+            ([id], [Some(_)]) => Some(*id),
+            ([id], [None]) if lone_stand_in_sent => Some(*id),
+            _ => None,
+        };
+        self.remember_heard(&out.mixed, shared_from, &minus_from);
         if record {
-            out.recording = Some(self.record_frame(&out.mixed, &packets, counters)?);
+            out.recording = Some(self.record_frame(&out.mixed, &packets, lone_stand_in_sent, counters)?);
+        } else {
+            self.recorded_from = None;
         }
+        self.packets = packets;
         self.count_decodes(counters);
         Ok(out)
+    }
+
+    /// What each connection's decoder decoded this tick, for the next tick's stand-ins: the audience's
+    /// (and every speaker's out of the mix) one voice's own stream (`shared_from`) or not; each mixed
+    /// talker's, its mix-minus's (`minus_from`: (talker, whose)), else not.
+    fn remember_heard(&mut self, mixed: &[u64], shared_from: Option<u64>, minus_from: &[Option<(u64, u64)>]) {
+        self.shared_from = shared_from;
+        for (&id, input) in &mut self.inputs {
+            input.heard = if mixed.contains(&id) {
+                minus_from.iter().flatten().find(|(talker, _)| *talker == id).map(|&(_, whose)| whose)
+            } else {
+                shared_from
+            };
+        }
     }
 
     fn count_decodes(&mut self, counters: &Counters) {
@@ -317,24 +392,30 @@ impl Engine {
     }
 
     /// The recording's frame for a tick that mixed `mixed`, whose real
-    /// packets (in the same order) are `packets` (the last step in the essay above).
+    /// packets (in the same order) are `packets` (the last step in the essay above);
+    /// `stood_in`: the shared output stands in for the lone talker's concealment, which
+    /// the recording may take only if its last frame was that talker's own stream too.
     fn record_frame(
         &mut self,
         mixed: &[u64],
         packets: &[Option<Vec<u8>>],
+        stood_in: bool,
         counters: &Counters,
     ) -> Result<RecordFrame, MixerError> {
         let consenting = mixed.iter().filter(|id| self.consented.contains(id)).count();
+        let recorded_from = std::mem::take(&mut self.recorded_from);
         if consenting == 0 {
             return Ok(RecordFrame::Silent);
         }
-        if consenting == mixed.len() {
+        if consenting == mixed.len() && (!stood_in || recorded_from == self.shared_from) {
+            self.recorded_from = self.shared_from;
             return Ok(RecordFrame::Shared);
         }
         if consenting == 1 {
             // One voice alone: its packet as it came, when it came, is that mix (as for a mix-minus of two).
             let lone = mixed.iter().position(|id| self.consented.contains(id));
             if let Some(Some(packet)) = lone.and_then(|i| packets.get(i)) {
+                self.recorded_from = lone.map(|i| mixed[i]);
                 return Ok(RecordFrame::Own(packet.clone()));
             }
         }

@@ -16,11 +16,15 @@
 //! state is what continuous decoding would have made of the recent past: a
 //! decoder that missed more is reset and warmed up on the last `WARM_UP`. A
 //! packet without a level is decoded at once, as every packet used to be.
+//!
+//! Concealment (the hangover after a spurt's last packet, a packet missing or
+//! undecodable) is made here too, for the mix and for the gate's level; a
+//! listener whose decoder has just decoded this speaker's own packets gets a
+//! one-byte stand-in instead (`stand_in`), and conceals it itself.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::codec::{Decoder, Encoder, Pcm, is_one_frame};
+use crate::codec::{Decoder, Encoder, Pcm, concealment_packet, is_one_frame};
 use crate::gate::{DTX_MAX_BYTES, Gate, is_loud, level_dbfs};
 use crate::output::{Counters, DropReason, bump};
 use crate::queue::{Frame, JitterQueue, Offer};
@@ -47,6 +51,11 @@ pub(crate) struct Input {
     /// Ticks since this input last played a real packet; `None` once idle.
     since_real: Option<u32>,
     pub(crate) gate: Gate,
+    /// Whose own stream this speaker's connection heard last tick, when it was one voice's packets as
+    /// they came (and stand-ins for them, `stand_in`): the mixer's to keep (`Engine::tick`).
+    pub(crate) heard: Option<u64>,
+    /// The first byte (TOC) of the last packet played: what a stand-in for the next is made of.
+    last_toc: Option<u8>,
     /// False once `DISTRUST_AFTER` of its last 16 checked packets measured `DISTRUST_DB`
     /// quieter than their sender said: that sender's levels are ignored from then on.
     levels_trusted: bool,
@@ -100,12 +109,14 @@ struct Codecs {
     /// Built the first time this input is mixed with someone else.
     minus_encoder: Option<Encoder>,
     pcm: Pcm,
-    /// Packets played (or skipped) and not decoded, oldest first, at most `WARM_UP`.
-    behind: VecDeque<Vec<u8>>,
+    /// Packets played (or skipped) and not decoded, oldest first: at most `WARM_UP`, and after them
+    /// this tick's while `pending`.
+    behind: Backlog,
     /// More were not decoded than `behind` holds: reset the decoder before catching up.
     stale: bool,
-    /// This tick's packet while it is not decoded (`pcm` then holds an older frame), and the level (dBFS) its sender gave.
-    pending: Option<(Vec<u8>, f32)>,
+    /// The level (dBFS) its sender gave this tick's packet, the newest in `behind`, while it is not
+    /// decoded (`pcm` then holds an older frame).
+    pending: Option<f32>,
     /// Packets decoded since `Input::take_decodes`, warm-up included.
     decodes: u64,
     /// Packets decoded since the decoder was made or reset (a concealment or a decode error does not restart
@@ -130,6 +141,8 @@ impl Input {
             checks: 0,
             held: false,
             unplayed: 0,
+            heard: None,
+            last_toc: None,
         }
     }
 
@@ -190,7 +203,7 @@ impl Input {
                 decoder,
                 minus_encoder: None,
                 pcm: [0; FRAME_SAMPLES],
-                behind: VecDeque::with_capacity(WARM_UP),
+                behind: Backlog::default(),
                 stale: false,
                 pending: None,
                 decodes: 0,
@@ -198,8 +211,8 @@ impl Input {
             }));
         }
         let Some(codecs) = self.voice.as_deref_mut() else { return Voice::Idle };
-        if let Some((last, _)) = codecs.pending.take() {
-            codecs.fall_behind(last); // last tick's packet, never needed
+        if codecs.pending.take().is_some() {
+            codecs.fall_behind(); // last tick's packet, never needed, is in `behind` already
         }
         // Quiet: a DTX packet, or one whose level says the gate would not let it through.
         let quiet = |f: &Frame| match f.level {
@@ -209,14 +222,18 @@ impl Input {
         if let Some(skipped) = self.queue.trim(quiet) {
             counters.drop(DropReason::Skipped, 1);
             // Not played; decoded (now or when catching up) so the decoder's state stays continuous.
-            codecs.fall_behind(skipped.packet);
+            codecs.behind.push(&skipped.packet);
+            codecs.fall_behind();
         }
         if let Some(frame) = self.queue.pop() {
             // The frames concealed since the last packet taken were a gap in this spurt.
             bump(&counters.concealed_gaps, u64::from(std::mem::take(&mut self.unplayed)));
+            self.last_toc = frame.packet.first().copied();
             if let Some(level) = frame.level.filter(|_| self.levels_trusted && is_one_frame(&frame.packet)) {
                 let level = -f32::from(level);
-                codecs.pending = Some((frame.packet.clone(), level));
+                // Copied into a buffer `behind` reuses: the frame itself goes on, to be passed through.
+                codecs.behind.push(&frame.packet);
+                codecs.pending = Some(level);
                 self.since_real = Some(0);
                 return Voice::Real { frame, level };
             }
@@ -246,12 +263,15 @@ impl Input {
     /// `silence_dbfs` is the gate's: what is loud.
     pub(crate) fn samples(&mut self, silence_dbfs: i32) -> &Pcm {
         let Some(codecs) = self.voice.as_deref_mut() else { return &SILENCE };
-        if let Some((packet, claimed)) = codecs.pending.take() {
+        if let Some(claimed) = codecs.pending.take() {
+            let packet = codecs.behind.pop_newest();
             codecs.catch_up();
             let margin = if codecs.run >= CHECKED_AFTER { DISTRUST_DB } else { COLD_DISTRUST_DB };
             let said_loud = is_loud(packet.len(), claimed, silence_dbfs);
             // Checked by `is_one_frame`; should libopus still refuse it, its concealment stands in.
-            if codecs.decode(&packet).is_err() {
+            let decoded = codecs.decode(&packet);
+            codecs.behind.give_back(packet);
+            if decoded.is_err() {
                 codecs.conceal();
             } else if said_loud {
                 let quieter = level_dbfs(&codecs.pcm) < claimed - margin;
@@ -280,6 +300,15 @@ impl Input {
         self.since_real = None;
         self.held = false;
         self.unplayed = 0;
+        self.heard = None;
+    }
+
+    /// A packet that stands in for this tick's concealment to a listener whose decoder has just decoded
+    /// this input's own packets (`codec::concealment_packet`): the listener's decoder conceals, as this
+    /// input's decoder did, from the state continuous decoding left (the mixer's was warmed up on at most
+    /// `WARM_UP` packets), and nothing is encoded. `None` before a packet, or for one of an odd framing.
+    pub(crate) fn stand_in(&self) -> Option<Vec<u8>> {
+        concealment_packet(self.last_toc?)
     }
 
     /// Whether it holds codec state (it played within its hangover).
@@ -310,13 +339,13 @@ impl Codecs {
         decoded
     }
 
-    /// A packet not decoded: kept for a catch-up, the oldest forgotten past `WARM_UP`.
-    fn fall_behind(&mut self, packet: Vec<u8>) {
-        if self.behind.len() == WARM_UP {
-            self.behind.pop_front();
+    /// The packets in `behind` are not decoded (none is pending): kept for a catch-up, the oldest
+    /// forgotten past `WARM_UP`.
+    fn fall_behind(&mut self) {
+        if self.behind.len > WARM_UP {
+            self.behind.drop_oldest();
             self.stale = true;
         }
-        self.behind.push_back(packet);
     }
 
     /// Decodes what fell behind, so that the next packet decodes as it would have in a continuous stream.
@@ -327,8 +356,9 @@ impl Codecs {
             self.stale = false;
             self.run = 0;
         }
-        while let Some(packet) = self.behind.pop_front() {
+        while let Some(packet) = self.behind.pop_oldest() {
             let _ = self.decode(&packet); // warming up: its output is not played
+            self.behind.give_back(packet);
         }
     }
 
@@ -337,6 +367,68 @@ impl Codecs {
         // honest fallback and keeps the tick going.
         if self.decoder.conceal(&mut self.pcm).is_err() {
             self.pcm.fill(0);
+        }
+    }
+}
+
+/// `Codecs::behind`: up to `WARM_UP` + 1 packets, oldest first, in buffers kept from packet to packet, so
+/// that a packet kept for a catch-up (every packet of a talker passed through) costs a copy of its bytes
+/// and no allocation once the buffers have grown to its size.
+#[derive(Default)]
+struct Backlog {
+    buffers: [Vec<u8>; WARM_UP + 1],
+    /// The oldest packet's buffer.
+    start: usize,
+    len: usize,
+}
+
+impl Backlog {
+    /// Keeps a copy of `packet` as the newest; the caller keeps `len` within `WARM_UP` + 1 (`fall_behind`).
+    fn push(&mut self, packet: &[u8]) {
+        if self.len == self.buffers.len() {
+            self.drop_oldest(); // not reached: a tick's packet follows at most `WARM_UP`
+        }
+        let buffer = &mut self.buffers[(self.start + self.len) % self.buffers.len()];
+        buffer.clear();
+        buffer.extend_from_slice(packet);
+        self.len += 1;
+    }
+
+    fn drop_oldest(&mut self) {
+        if self.len > 0 {
+            self.start = (self.start + 1) % self.buffers.len();
+            self.len -= 1;
+        }
+    }
+
+    /// Takes the oldest packet's buffer out, to be decoded and handed back (`give_back`) before the next call.
+    fn pop_oldest(&mut self) -> Option<Vec<u8>> {
+        if self.len == 0 {
+            return None;
+        }
+        let buffer = std::mem::take(&mut self.buffers[self.start]);
+        self.start = (self.start + 1) % self.buffers.len();
+        self.len -= 1;
+        Some(buffer)
+    }
+
+    /// Takes the newest packet's buffer out (empty if none), to be handed back (`give_back`).
+    fn pop_newest(&mut self) -> Vec<u8> {
+        if self.len == 0 {
+            return Vec::new();
+        }
+        self.len -= 1;
+        std::mem::take(&mut self.buffers[(self.start + self.len) % self.buffers.len()])
+    }
+
+    /// Returns a buffer taken out, to an empty slot: its allocation serves the next packets.
+    fn give_back(&mut self, mut buffer: Vec<u8>) {
+        let n = self.buffers.len();
+        if let Some(slot) =
+            (0..n).map(|i| (self.start + self.len + i) % n).find(|&i| self.buffers[i].capacity() == 0)
+        {
+            buffer.clear();
+            self.buffers[slot] = buffer;
         }
     }
 }

@@ -12,7 +12,8 @@ pub enum TickKind {
     /// One talker in the mix, with a real packet: its packet is the shared
     /// output, unchanged.
     Passthrough,
-    /// Everything else: the shared output and the mix-minus packets were encoded.
+    /// Everything else: the shared output and the mix-minus packets were encoded, or stand in for a
+    /// talker's concealment (a one-byte packet that a decoder on that talker's stream conceals).
     Mixed,
 }
 

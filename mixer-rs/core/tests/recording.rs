@@ -176,3 +176,27 @@ fn consent_given_before_the_input_exists_is_kept_and_removal_forgets_it() {
         "forgotten with the old input"
     );
 }
+
+#[test]
+fn a_consent_given_in_a_hangover_records_the_concealment_not_a_stand_in() {
+    // A talks alone, then stops: listeners get stand-ins for its concealment. A recording that held A's
+    // packets takes them too; one that did not (A consents only now) cannot: its decoder is not on A's
+    // stream, so it gets the concealment itself, encoded.
+    let a = tone_packets(440.0, 10);
+    for consent_from in [0, 10] {
+        let mixer = mixer_with(&[A]);
+        mixer.set_consent(A, consent_from == 0);
+        for (seq, packet) in a.iter().enumerate() {
+            mixer.push(A, frame(seq as u64, packet)).unwrap();
+            mixer.tick_recording().unwrap();
+        }
+        mixer.set_consent(A, true);
+        let out = mixer.tick_recording().unwrap();
+        assert_eq!(out.shared.as_ref().map(Vec::len), Some(1), "listeners: a stand-in");
+        match (consent_from, out.recording.unwrap()) {
+            (0, RecordFrame::Shared) => {}
+            (10, RecordFrame::Own(packet)) => assert!(packet.len() > 1, "the concealment, encoded"),
+            (_, other) => panic!("consenting from {consent_from}: {other:?}"),
+        }
+    }
+}

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{arriving, db_ratio, decode_stream, frame, tone_packets};
-use mixer_core::{Mixer, MixerConfig, TickKind};
+use mixer_core::{FRAME_SAMPLES, Mixer, MixerConfig, TickKind};
 
 fn mixer_with(inputs: &[u64], hangover_ticks: u32) -> Mixer {
     let mixer = Mixer::new(MixerConfig { hangover_ticks, ..MixerConfig::default() }).unwrap();
@@ -167,7 +167,7 @@ fn a_gap_in_a_spurt_is_counted_apart_from_the_hangover_after_it() {
 }
 
 #[test]
-fn of_two_talkers_one_in_concealment_the_other_hears_an_encode_and_it_hears_the_packet() {
+fn of_two_talkers_one_in_concealment_the_other_hears_a_stand_in_and_it_hears_the_packet() {
     let mixer = mixer_with(&[1, 2], 5);
     let (a, b) = (tone_packets(440.0, 12), tone_packets(1_000.0, 12));
     for seq in 0..10 {
@@ -181,8 +181,9 @@ fn of_two_talkers_one_in_concealment_the_other_hears_an_encode_and_it_hears_the_
     assert_eq!(out.mixed, vec![1, 2]);
     assert_eq!(out.minus[0], (1, b[10].clone()), "1 hears 2's packet");
     assert_eq!(out.minus[1].0, 2);
-    assert_ne!(out.minus[1].1, b[10], "2 hears 1's concealment, encoded");
-    assert_eq!(mixer.stats().encodes - before, 2, "the shared mix and 2's mix-minus");
+    // 2's decoder has decoded 1's packets (its mix-minus, two talking): it conceals 1 itself.
+    assert_eq!(out.minus[1].1, vec![a[9][0] & !0x03], "2 hears 1's concealment, from a stand-in");
+    assert_eq!(mixer.stats().encodes - before, 1, "the shared mix alone");
 }
 
 #[test]
@@ -233,11 +234,13 @@ fn hangover_conceals_then_the_input_goes_idle_and_the_mixer_inactive() {
         let out = mixer.tick().unwrap();
         assert_eq!(out.kind, TickKind::Mixed, "concealment tick {conceal}");
         assert_eq!((out.mixed, out.minus, out.captured_at), (vec![1], vec![], 0));
+        // Listeners decoded 1's packet: they conceal it themselves, from a stand-in (nothing encoded).
+        assert_eq!(out.shared, Some(vec![packets[0][0] & !0x03]), "concealment tick {conceal}");
     }
     assert!(!mixer.is_active());
     assert_eq!(mixer.tick().unwrap().kind, TickKind::Silent);
     let stats = mixer.stats();
-    assert_eq!((stats.concealed, stats.encodes, stats.ticks), (3, 3, 5));
+    assert_eq!((stats.concealed, stats.encodes, stats.ticks), (3, 0, 5));
 }
 
 #[test]
@@ -304,4 +307,27 @@ fn a_space_holds_opus_state_only_while_someone_talks() {
     // And the next spurt is heard as before.
     mixer.push(1, frame(10, &a[0])).unwrap();
     assert_eq!(mixer.tick().unwrap().kind, TickKind::Passthrough);
+}
+
+#[test]
+fn listeners_conceal_a_lone_talkers_last_packets_as_its_own_decoder_would() {
+    let mixer = mixer_with(&[1], 5);
+    let packets = tone_packets(440.0, 20);
+    let mut heard = Vec::new();
+    for (seq, packet) in packets.iter().enumerate() {
+        mixer.push(1, frame(seq as u64, packet)).unwrap();
+        heard.push(mixer.tick().unwrap().shared.unwrap());
+    }
+    while mixer.is_active() {
+        heard.extend(mixer.tick().unwrap().shared);
+    }
+    assert_eq!(heard.len(), 25, "20 packets passed through, then 5 frames of concealment");
+    assert!(heard[20..].iter().all(|p| p.len() == 1), "stand-ins: nothing encoded");
+    assert_eq!(mixer.stats().encodes, 0);
+    // What a listener decodes is, sample for sample, the talker's own stream with its losses concealed.
+    let listener = decode_stream(heard.iter().map(|p| Some(p.as_slice())));
+    let own = decode_stream(packets.iter().map(|p| Some(p.as_slice())).chain([None; 5]));
+    assert_eq!(listener, own);
+    let tail = &listener[20 * FRAME_SAMPLES..21 * FRAME_SAMPLES];
+    assert!(db_ratio(tail, 440.0, 700.0) > 20.0, "the tone's concealment, not silence");
 }
