@@ -27,6 +27,8 @@ from tests.audio import assert_tone_absent, assert_tone_present, decode_stream, 
 from tests.recordings import assert_valid, decode_file, frame_levels
 from tests.space.sockets import open_rust_directory, stream
 
+pytestmark = pytest.mark.serial  # tones streamed at the 20 ms pace, recorded against the time they were spoken
+
 A_HZ, B_HZ = 440.0, 1000.0
 
 
