@@ -22,9 +22,12 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 import tarfile
+import time
 from pathlib import Path
 
+from bench.results_file import commit
 from loadtest.audio import levels
 from loadtest.speech import conversation
 
@@ -108,7 +111,14 @@ def main() -> None:
     print("\n".join(line for line in lines if not line.startswith("JSON ")))
     if args.out:
         result = json.loads(next(line for line in lines if line.startswith("JSON "))[5:])
-        args.out.write_text(json.dumps({"command": run[1:], "base": args.base, **result}, indent=1) + "\n")
+        record = {
+            "command": "python -m bench.tick_ab " + " ".join(sys.argv[1:]),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "commit": commit(),
+            "base": args.base,
+            **result,
+        }
+        args.out.write_text(json.dumps(record, indent=1) + "\n")
 
 
 if __name__ == "__main__":
