@@ -228,9 +228,9 @@ impl Input {
         if let Some(frame) = self.queue.pop() {
             // The frames concealed since the last packet taken were a gap in this spurt.
             bump(&counters.concealed_gaps, u64::from(std::mem::take(&mut self.unplayed)));
-            self.last_toc = frame.packet.first().copied();
             if let Some(level) = frame.level.filter(|_| self.levels_trusted && is_one_frame(&frame.packet)) {
                 let level = -f32::from(level);
+                self.last_toc = frame.packet.first().copied();
                 // Copied into a buffer `behind` reuses: the frame itself goes on, to be passed through.
                 codecs.behind.push(&frame.packet);
                 codecs.pending = Some(level);
@@ -240,6 +240,8 @@ impl Input {
             codecs.catch_up();
             if codecs.decode(&frame.packet).is_ok() {
                 self.since_real = Some(0);
+                // A packet that fails to decode is never sent: a stand-in takes the TOC of one that was.
+                self.last_toc = frame.packet.first().copied();
                 return Voice::Real { level: level_dbfs(&codecs.pcm), frame };
             }
             self.since_real = self.since_real.map(|n| n.saturating_add(1));

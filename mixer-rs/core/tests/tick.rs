@@ -253,6 +253,8 @@ fn a_packet_that_fails_to_decode_is_concealed_never_passed_through() {
     let out = mixer.tick().unwrap();
     assert_eq!((out.kind, out.mixed, out.captured_at), (TickKind::Mixed, vec![1], 0));
     assert_ne!(out.shared.as_deref(), Some(&[0x03][..]));
+    // Listeners decoded the packet before it: a stand-in made of that packet's TOC, not of the one refused.
+    assert_eq!(out.shared, Some(vec![packets[0][0] & !0x03]));
     let stats = mixer.stats();
     assert_eq!((stats.decode_errors, stats.concealed), (1, 1));
 }
