@@ -38,9 +38,9 @@ lock: setup
 	$(VENV)/bin/uv pip compile pyproject.toml --extra build --python-version 3.11 --generate-hashes --quiet -o requirements.lock
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes --quiet -o requirements-dev.lock
 
-# Lint, then pytest, with cargo test and fuzzing at nice 19 beside pytest's parallel part (scripts/test.sh
-# says how and why). make test must stay well under 20 minutes on 2 cores: the slowest tests are listed at the end.
-test: setup lint
+# Lint, cargo test, then pytest with the fuzzers at nice 19 beside its parallel part (scripts/test.sh says how
+# and why). make test must stay well under 20 minutes on 2 cores: the slowest tests are listed at the end.
+test: setup lint test-rust
 	@bash scripts/test.sh all
 
 lint:
@@ -64,7 +64,8 @@ test-python: setup
 # FUZZ_SESSION_RUNS=200000.
 FUZZ_DECODE_RUNS ?= 250000
 FUZZ_SESSION_RUNS ?= 5000
-FUZZ_FLAGS := -max_len=4096 -timeout=20 -artifact_prefix=target/fuzz/
+# -timeout: an input still running after 120 s of wall time is a hang (make test runs the fuzzers at nice 19).
+FUZZ_FLAGS := -max_len=4096 -timeout=120 -artifact_prefix=target/fuzz/
 
 fuzz: setup
 	rm -rf target/fuzz && mkdir -p target/fuzz/decode target/fuzz/session
