@@ -16,14 +16,20 @@ import signal
 import sys
 from functools import partial
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import trio
 
 from gateway import admin_cli, config as settings_tree, logs, terminal
 from gateway.datalock import FolderBusy, drain, lock_data_folder
+from gateway.engine_watch import EngineFailed
 from gateway.gateway_config import GatewayConfig
 from gateway.server import Server, serve
+
+E = TypeVar("E", bound=BaseException)
+
+EX_SOFTWARE = 70
+"""`stoa serve`'s exit status when the audio engine failed (sysexits.h: an internal software error)."""
 
 log = logs.get_logger("gateway")
 
@@ -106,7 +112,11 @@ def _serve(args: argparse.Namespace) -> int:
         try:
             trio.run(_serve_until_signal, config, started)
         except Exception as error:
-            failure = None if started else _os_error_in(error)
+            engine = _found_in(error, EngineFailed)
+            if engine is not None:  # logged by the watch; this line is for whoever reads stderr
+                print(f"stoa serve: the audio engine failed, exiting for a restart: {engine}", file=sys.stderr)
+                return EX_SOFTWARE
+            failure = None if started else _found_in(error, OSError)
             if failure is None:
                 raise
             host = config.host
@@ -152,13 +162,13 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _os_error_in(error: BaseException) -> OSError | None:
-    """The OSError inside `error` (through exception groups), if any."""
-    if isinstance(error, OSError):
+def _found_in(error: BaseException, kind: type[E]) -> E | None:
+    """The exception of `kind` inside `error` (through exception groups), if any."""
+    if isinstance(error, kind):
         return error
     if isinstance(error, BaseExceptionGroup):
         for inner in error.exceptions:
-            found = _os_error_in(inner)
+            found = _found_in(inner, kind)
             if found is not None:
                 return found
     return None

@@ -28,6 +28,7 @@ from gateway.admission import Admission
 from gateway.audio_report import report_audio
 from gateway.connection import Connection
 from gateway.context import Services
+from gateway.engine_watch import watch_engine
 from gateway.errors import CloseCode, report_incident
 from gateway.gateway_config import GatewayConfig
 from gateway.gcpolicy import GcPolicy
@@ -285,6 +286,7 @@ async def serve(
     wire: Wire | None = None
     try:
         async with store.open_database(config.data_dir / DATABASE_FILE) as db, trio.open_nursery() as nursery:
+            await nursery.start(watch_engine)  # a dead engine thread ends the server (gateway/engine_watch.py)
             outbox = WebhookOutbox(db, config.webhooks.enabled, config.webhooks.max_events)
             receivers = Receivers(outbox, config.webhooks)
             await receivers.load()  # before the spaces come back: whether their events are written

@@ -27,6 +27,7 @@ from mixer._mixer import (
     Wire,
     WireEvent,
     WireStats,
+    engine_failure,
     parse_audio,
     repair_recording,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "Wire",
     "WireEvent",
     "WireStats",
+    "engine_failure",
     "parse_audio",
     "repair_recording",
 ]

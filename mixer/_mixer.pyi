@@ -734,6 +734,14 @@ class RecordingStats:
         """Pages not written (a failed write ends the file at its last whole page, which is then given its end).
         0 for a sound recording."""
 
+def engine_failure() -> str | None:
+    """The first panic of one of the engine's threads ("stoa-fanout", "stoa-wire", "stoa-tick", "stoa-rec")
+    since the module was loaded, as "thread 'NAME' panicked at FILE:LINE: MESSAGE"; None while none has. Such
+    a thread is then gone for good: the server exits (gateway/engine_watch.py)."""
+
+def _panic_in_thread(thread_name: str, message: str) -> None:
+    """For tests: a thread named `thread_name` panics with `message` (and is joined)."""
+
 def repair_recording(path: str | PathLike[str]) -> int:
     """Make a recording cut off by a crash well-formed: a torn last page is cut off and the last whole page
     gets the end-of-stream flag (a file with no audio page gets one of 20 ms of silence). Leaves a finished

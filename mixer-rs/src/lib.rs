@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod driver;
+mod engine;
 mod fanout;
 mod loadpool;
 mod recording;
@@ -354,6 +355,7 @@ fn _mixer(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TickOutput>()?;
     m.add_class::<MixerStats>()?;
     m.add_class::<Mixer>()?;
+    engine::register(m)?;
     fanout::register(m)?;
     driver::register(m)?;
     loadpool::register(m)?;
