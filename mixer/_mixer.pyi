@@ -703,9 +703,15 @@ class SpaceDriver:
     @property
     def speaking_messages(self) -> int:
         """``speaking`` messages told so far."""
+    @property
+    def failure(self) -> str | None:
+        """Why the space's tick failed (a panic's message: a bug), once it has: the pool caught it, the space
+        ticks no more and should be ended (its other spaces go on)."""
+    def _inject_panic(self) -> None:
+        """For tests of a failing tick: the space's next tick panics."""
     def stop(self) -> None:
-        """No more ticks: waits for a tick under way, then sends what is batched and finishes a recording.
-        Idempotent."""
+        """No more ticks: waits for a tick under way, then sends what is batched (not after a failed tick) and
+        finishes a recording. Idempotent."""
 
 @final
 class RecordingStats:

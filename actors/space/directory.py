@@ -45,6 +45,9 @@ from mixer import BatchPolicy, Fanout as RustFanout, TickPool
 
 log = logging.getLogger("actors.space")
 
+AUDIO_CHECK_S = 1.0
+"""How often the directory looks for spaces whose audio failed (`_watch_audio`)."""
+
 MAX_REMEMBERED_OVER = 10_000
 """Ended spaces the directory remembers, to answer `space_ended` rather than `no_such_space` (memory stays
 bounded however many spaces end)."""
@@ -257,16 +260,36 @@ class SpaceDirectory:
 
     async def _supervise(self, *, task_status: trio.TaskStatus[Supervisor]) -> None:
         try:
-            async with open_supervisor(name="spaces", on_restart=self._count, on_give_up=self._give_up) as sup:
+            async with (
+                open_supervisor(name="spaces", on_restart=self._count, on_give_up=self._give_up) as sup,
+                trio.open_nursery() as watching,
+            ):
+                watching.start_soon(self._watch_audio, sup)
                 task_status.started(sup)
                 await trio.sleep_forever()
         finally:
             for space_id in list(self._live):
                 self._forget(space_id)
 
+    async def _watch_audio(self, supervisor: Supervisor) -> None:
+        """End each space whose audio failed (a panic in its tick, which the tick pool caught: a bug) as
+        `failed`, within `AUDIO_CHECK_S`: its actor stopped, then as a space given up. A restart would tick
+        the same state into the same panic; the other spaces go on."""
+        while True:
+            await trio.sleep(AUDIO_CHECK_S)
+            failed = [(space_id, f) for space_id, live in self._live.items() if (f := live.ref.audio.ticker.failure)]
+            for space_id, failure in failed:
+                log.error("space %s: its audio failed, the space ends: %s", space_id, failure)
+                await supervisor.terminate_child(space_id)
+                self._end_failed(space_id)
+
     def _give_up(self, space_id: str, error: Exception | None) -> None:
         """A space crashed past its budget (its actor is gone): it is over, as `failed`."""
         log.error("space %s failed beyond its restart budget: %r", space_id, error)
+        self._end_failed(space_id)
+
+    def _end_failed(self, space_id: str) -> None:
+        """The space, its actor gone, is over as `failed`: its recording finished, its clients and the store told."""
         live = self._live.get(space_id)
         if live is not None:
             write = self._recording_failed(live.recorder)

@@ -97,6 +97,10 @@ class Ticker(Protocol):
     def stop_recording(self) -> RecordingStats | None:
         """Finish the file; its stats, or None if nothing was recorded."""
 
+    @property
+    def failure(self) -> str | None:
+        """Why the space's audio stopped for good (a panic in its tick: a bug), once it has; None meanwhile."""
+
     def close(self) -> None:
         """The space is over: no more ticks; what is batched is sent."""
 
@@ -180,6 +184,10 @@ class DriverTicker:
         """Frames per message of the audience's stream now."""
         return self._driver.frames_per_message
 
+    @property
+    def failure(self) -> str | None:
+        return self._driver.failure
+
     def close(self) -> None:
         self._driver.stop()
         self._audience.next_audio_seq = self._driver.next_seq
@@ -228,6 +236,8 @@ class TrioTicker:
 
     def stop_recording(self) -> RecordingStats | None:
         return None
+
+    failure = None  # an exception in its task reaches the server's nursery
 
     def close(self) -> None:
         self._scope.cancel()

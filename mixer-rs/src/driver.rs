@@ -285,6 +285,17 @@ impl SpaceDriver {
         self.inner.speaking_messages()
     }
 
+    /// Why the space's tick failed (a panic: a bug), once it has; the space no longer ticks.
+    #[getter]
+    fn failure(&self) -> Option<String> {
+        self.inner.failure()
+    }
+
+    /// For tests of a failing tick: the next tick panics.
+    fn _inject_panic(&self) {
+        self.inner.inject_panic();
+    }
+
     fn stop(&self, py: Python<'_>) {
         py.detach(|| self.inner.stop());
     }

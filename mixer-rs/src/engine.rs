@@ -5,12 +5,14 @@
 //! to: Python's event loop goes on, /healthz says ok, and the clients that
 //! thread served hear nothing. So the first panic on a thread named "stoa-…"
 //! is kept here, and the server watches for it and exits (gateway/engine_watch.py):
-//! a supervisor restarts it, and the clients resume.
+//! a supervisor restarts it, and the clients resume. Not one inside a space's
+//! tick: the pool catches that, and the space alone fails (`driver::in_space_tick`).
 
 use std::panic::{self, PanicHookInfo};
 use std::sync::{Once, OnceLock};
 use std::thread;
 
+use ::driver as dr;
 use pyo3::prelude::*;
 
 /// The threads of the engine, by their names' prefix.
@@ -25,8 +27,10 @@ fn install_hook() {
     HOOK.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
+            // A panic inside a space's tick is caught, and fails that space alone (`driver::in_space_tick`).
             let current = thread::current();
-            if let Some(name) = current.name().filter(|name| name.starts_with(ENGINE_THREAD_PREFIX)) {
+            let name = current.name().filter(|name| name.starts_with(ENGINE_THREAD_PREFIX));
+            if let Some(name) = name.filter(|_| !dr::in_space_tick()) {
                 let _ = FAILURE.set(describe(name, info));
             }
             previous(info);
@@ -35,12 +39,7 @@ fn install_hook() {
 }
 
 fn describe(thread: &str, info: &PanicHookInfo<'_>) -> String {
-    let payload = info.payload();
-    let message = payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_owned());
+    let message = dr::panic_message(info.payload());
     match info.location() {
         Some(at) => format!("thread '{thread}' panicked at {}:{}: {message}", at.file(), at.line()),
         None => format!("thread '{thread}' panicked: {message}"),

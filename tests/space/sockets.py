@@ -43,8 +43,8 @@ class Heard:
 class SocketLink:
     """A MemberLink whose `conn` is one end of a socket pair, registered with the fan-out with `borrow=True`,
     as `gateway/transport.py` registers a client's socket. `read` keeps each audio frame that reaches the
-    other end, as (seq, opus), in `frames`, and each `speaking` message, with the time it was read, in
-    `speaking`."""
+    other end, as (seq, opus), in `frames`, each `speaking` message, with the time it was read, in
+    `speaking`, and every other message in `others`."""
 
     def __init__(self, fanout: Fanout) -> None:
         self._fanout = fanout
@@ -58,6 +58,7 @@ class SocketLink:
             raise
         self.frames: list[tuple[int, bytes]] = []
         self.speaking: list[Heard] = []
+        self.others: list[dict[str, Any]] = []
         self._buffer = bytearray()
         self._arrived = trio.Event()
         self._markers_sent = self._markers_seen = 0
@@ -82,6 +83,8 @@ class SocketLink:
                     self.speaking.append(Heard(trio.current_time(), len(self.frames), message, bytes(payload)))
                 elif message["type"] == MARKER:
                     self._markers_seen = message["n"]
+                else:
+                    self.others.append(message)
             self._arrived.set()
             self._arrived = trio.Event()
 

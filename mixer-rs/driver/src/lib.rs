@@ -62,30 +62,53 @@
 mod batch;
 mod batching;
 mod pool;
-mod tick_times;
 mod record;
 mod space;
 mod speakers;
 mod speaking;
+mod tick_times;
 mod wire;
 
+use std::any::Any;
+use std::cell::Cell;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 pub use batching::{Batching, DOWN_PERCENT, LISTENERS_PER_FRAME, STEPS};
 pub use pool::{TickPool, default_max_threads};
-pub use tick_times::{PoolStats, TICK_BUCKETS_US};
 pub use record::RecordError;
 pub use recording::{RecordingStats, repair};
 pub use space::{Driver, DriverStats};
 pub use speakers::{Pushed, SpeakerRoutes};
 pub use speaking::{MIN_INTERVAL as SPEAKING_MIN_INTERVAL, Speaking};
+pub use tick_times::{PoolStats, TICK_BUCKETS_US};
 pub use wire::{WireFrame, encode_audio};
 
 pub const FRAME: Duration = Duration::from_millis(20);
 /// Further behind than this, missed ticks are skipped rather than caught up.
 pub const MAX_BEHIND: Duration = Duration::from_millis(200);
 pub const MAX_FRAMES_PER_MESSAGE: usize = 10;
+
+thread_local! {
+    /// Inside a space's tick on a pool thread (`pool.rs`, `tick_caught`).
+    static TICKING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is ticking a space now. A panic there is caught and fails that space alone
+/// (`Driver::failure`); the thread goes on ticking the others. A panic hook tells such a panic by this from
+/// one that ends its thread.
+pub fn in_space_tick() -> bool {
+    TICKING.with(Cell::get)
+}
+
+/// A panic's message, from its payload (`panic!` with a literal or a format), or a placeholder.
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)

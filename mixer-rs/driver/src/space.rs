@@ -59,6 +59,10 @@ pub(crate) struct Slot {
     batch_switches: AtomicU64,
     /// Who talks, told to everyone in the space (`speaking.rs`); none until `Driver::tell_speaking`.
     speaking: Mutex<Option<Speaking>>,
+    /// Set when a tick panicked (a bug): the space ticks no more, and its owner ends it (`Driver::failure`).
+    failure: Mutex<Option<String>>,
+    /// For tests of that: the next tick panics (`Driver::inject_panic`).
+    panic_next: AtomicBool,
 }
 
 pub(crate) struct SlotState {
@@ -99,6 +103,9 @@ impl Slot {
         let mut st = lock(&self.state);
         if self.stopped.load(Ordering::SeqCst) {
             return None;
+        }
+        if self.panic_next.swap(false, Ordering::Relaxed) {
+            panic!("a panic injected by a test (Driver::inject_panic)");
         }
         let active = self.mixer.is_active();
         let recording = st.recording.is_some();
@@ -195,6 +202,13 @@ impl Slot {
         }
     }
 
+    /// A tick panicked with `what`: the space is stopped (never ticked again) and its failure kept for its
+    /// owner. Its state may be half changed, so nothing of it is sent or used after.
+    pub(crate) fn fail(&self, what: String) {
+        lock(&self.failure).get_or_insert(what);
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+
     /// After a tick that found the mixer quiet: out of the queue, unless a
     /// packet came in meanwhile (its `notify` saw the space still scheduled).
     pub(crate) fn went_quiet(self: &Arc<Self>, pool: &PoolShared) {
@@ -246,6 +260,8 @@ impl Driver {
             messages: AtomicU64::new(0),
             tick_errors: AtomicU64::new(0),
             speaking: Mutex::new(None),
+            failure: Mutex::new(None),
+            panic_next: AtomicBool::new(false),
         });
         let driver = Self { slot, pool: Arc::clone(&pool.shared), speakers: Arc::clone(&pool.routes) };
         driver.notify(); // a mixer that outlived a previous driver may hold packets already
@@ -318,6 +334,17 @@ impl Driver {
         self.slot.next_seq.load(Ordering::Relaxed)
     }
 
+    /// Why the space's tick failed (a panic's message: a bug), once it has; the space is then stopped,
+    /// and its owner should end it (the server ends it as `failed`).
+    pub fn failure(&self) -> Option<String> {
+        lock(&self.slot.failure).clone()
+    }
+
+    /// For tests of a failing tick: the space's next tick panics.
+    pub fn inject_panic(&self) {
+        self.slot.panic_next.store(true, Ordering::Relaxed);
+    }
+
     pub fn stats(&self) -> DriverStats {
         let s = &self.slot;
         DriverStats {
@@ -333,7 +360,9 @@ impl Driver {
     /// No more ticks and no more routes; what is batched is sent now (after a tick under way
     /// ends), and a recording is finished. Idempotent.
     pub fn stop(&self) {
-        if self.slot.stopped.swap(true, Ordering::SeqCst) {
+        // A failed space was stopped by its tick thread, but its routes and recording are still to go.
+        let failed = lock(&self.slot.failure).is_some();
+        if self.slot.stopped.swap(true, Ordering::SeqCst) && !failed {
             return;
         }
         let routes = std::mem::take(&mut *lock(&self.slot.routes));
@@ -342,7 +371,9 @@ impl Driver {
         }
         {
             let mut st = lock(&self.slot.state);
-            self.slot.flush(&mut st);
+            if !failed {
+                self.slot.flush(&mut st); // not a failed tick's batch: it may be half changed
+            }
             st.batch.withdraw(&self.slot.server_audience);
             self.slot.next_seq.store(st.next_seq, Ordering::Relaxed);
         }
