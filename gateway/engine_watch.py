@@ -2,7 +2,7 @@
 the tick pool, the recording writers: Rust, `mixer-rs/src/engine.rs`) run beside the event loop, and a panic
 in one (a bug) ends that thread alone: the loop would go on accepting clients and answering /healthz while the
 clients that thread served hear nothing, or get nothing at all. A half-dead server is worse than none: the
-process exits instead (`stoa serve` with status 70, EX_SOFTWARE, its first line on stderr saying which
+process exits instead (`stoa serve` with status 70, EX_SOFTWARE, after a line on stderr saying which
 thread failed and where), so that its supervisor restarts it, and clients resume there with everything they
 missed (what the server keeps survives a restart: docs/operations.md, When the audio engine fails).
 """
