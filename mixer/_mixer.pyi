@@ -883,6 +883,9 @@ class Wire:
         """Answer the upgrade with ``status``, ``headers`` and ``body``, then close (no "closed" event follows)."""
     def close(self, conn: int, code: int, reason: str) -> None:
         """Start the close handshake; "closed" follows when the client answers, or after 2 s."""
+    def _inject_panic(self, conn: int) -> None:
+        """For tests of a fault: ``conn``'s next bytes make the reader panic there (contained: it alone is closed
+        with 1011, an incident id in the reason and on stderr)."""
     def taken(self, conn: int) -> None: ...
     def stats(self) -> WireStats: ...
     def shutdown(self) -> None:

@@ -6,7 +6,7 @@
 //! thread served hear nothing. So the first panic on a thread named "stoa-…"
 //! is kept here, and the server watches for it and exits (gateway/engine_watch.py):
 //! a supervisor restarts it, and the clients resume. Not one inside a space's
-//! tick: the pool catches that, and the space alone fails (`driver::in_space_tick`).
+//! tick or one connection's bytes: that is caught, and fails that unit alone (`driver::contained`).
 
 use std::panic::{self, PanicHookInfo};
 use std::sync::{Once, OnceLock};
@@ -27,10 +27,10 @@ fn install_hook() {
     HOOK.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
-            // A panic inside a space's tick is caught, and fails that space alone (`driver::in_space_tick`).
+            // A panic in a space's tick or one connection's bytes is caught, and fails that unit alone.
             let current = thread::current();
             let name = current.name().filter(|name| name.starts_with(ENGINE_THREAD_PREFIX));
-            if let Some(name) = name.filter(|_| !dr::in_space_tick()) {
+            if let Some(name) = name.filter(|_| !dr::in_contained()) {
                 let _ = FAILURE.set(describe(name, info));
             }
             previous(info);

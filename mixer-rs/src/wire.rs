@@ -175,6 +175,11 @@ impl Wire {
         self.inner.refuse(conn, status, &headers, body);
     }
 
+    /// For tests of a fault: ``conn``'s next bytes make the reader panic there (contained: 1011 to it alone).
+    fn _inject_panic(&self, conn: u64) {
+        self.inner.inject_panic(conn);
+    }
+
     fn close(&self, conn: u64, code: u16, reason: &str) {
         self.inner.close(conn, code, reason);
     }

@@ -1,5 +1,5 @@
 """A panic in one space's tick (a bug) ends that space as `failed`, and only it. The tick pool catches it
-(`mixer-rs/driver/src/pool.rs`, `tick_caught`) and stops ticking that space; the directory ends the space
+(`driver::contained`, in `mixer-rs/driver/src/pool.rs`) and stops ticking that space; the directory ends the space
 within a second (`SpaceDirectory._watch_audio`): its members get `space_ended` with reason `failed`, while
 another space on the same pool threads is still heard, and the server's engine is not failed
 (`mixer.engine_failure()`: the server would exit). The panic is made in the real driver's next tick

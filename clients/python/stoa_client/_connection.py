@@ -156,8 +156,8 @@ class Connection:
         """Send one Opus packet (no reply: a refusal arrives as an `error` event with `ref` nil), with its
         `level` when the sender knows it (`stoa_protocol.audio_level` of the PCM it encoded, 0..127): the server then
         forwards a lone speaker's packet without decoding it. Sent at once: the caller paces packets at 20 ms,
-        as they are captured (past a burst of 250 the server takes 100 a second and drops the rest). Dropped, and counted in
-        `audio_unsent`, while the connection is down: audio is live."""
+        as they are captured (past a burst of 250 the server takes 100 a second and drops the rest). Dropped,
+        and counted in `audio_unsent`, while the connection is down: audio is live."""
         if not self._online.is_set():
             self.audio_unsent += 1
             return

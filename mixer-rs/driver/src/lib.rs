@@ -71,6 +71,7 @@ mod wire;
 
 use std::any::Any;
 use std::cell::Cell;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -90,15 +91,24 @@ pub const MAX_BEHIND: Duration = Duration::from_millis(200);
 pub const MAX_FRAMES_PER_MESSAGE: usize = 10;
 
 thread_local! {
-    /// Inside a space's tick on a pool thread (`pool.rs`, `tick_caught`).
-    static TICKING: Cell<bool> = const { Cell::new(false) };
+    /// Inside `contained` on this thread.
+    static CONTAINED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Whether this thread is ticking a space now. A panic there is caught and fails that space alone
-/// (`Driver::failure`); the thread goes on ticking the others. A panic hook tells such a panic by this from
-/// one that ends its thread.
-pub fn in_space_tick() -> bool {
-    TICKING.with(Cell::get)
+/// Runs `f`, catching a panic in it (a bug): `Err` with its message. For the work of one unit on a thread
+/// that serves many (a space's tick on a pool thread, one connection's bytes on the reader): the caller
+/// fails that unit alone and the thread goes on with the others.
+pub fn contained<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    CONTAINED.with(|inside| inside.set(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    CONTAINED.with(|inside| inside.set(false));
+    result.map_err(|payload| panic_message(&*payload))
+}
+
+/// Whether this thread runs `contained` work now: a panic hook tells a panic that will be caught, and
+/// fail one unit, from one that ends its thread.
+pub fn in_contained() -> bool {
+    CONTAINED.with(Cell::get)
 }
 
 /// A panic's message, from its payload (`panic!` with a literal or a format), or a placeholder.

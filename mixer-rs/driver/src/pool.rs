@@ -34,7 +34,6 @@
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -343,7 +342,8 @@ fn work(shared: &Arc<PoolShared>) {
             shared.grow();
         }
         let skipped = slot.skipped();
-        let next = tick_caught(&slot, deadline).unwrap_or_else(|what| {
+        // A panic in a space's tick (a bug) fails that space alone: its state cannot take every space's audio.
+        let next = crate::contained(|| slot.tick(deadline)).unwrap_or_else(|what| {
             slot.fail(what);
             None
         });
@@ -355,16 +355,6 @@ fn work(shared: &Arc<PoolShared>) {
             slot.went_quiet(shared);
         }
     }
-}
-
-/// Ticks `slot`, catching a panic there (a bug in that space's tick): `Err` with its message. The space
-/// then fails alone, and this thread goes on with the others: one space's state (a speaker's packets, its
-/// mix) cannot take every space's audio with it.
-fn tick_caught(slot: &Slot, deadline: Instant) -> Result<Option<Instant>, String> {
-    crate::TICKING.with(|ticking| ticking.set(true));
-    let ticked = panic::catch_unwind(AssertUnwindSafe(|| slot.tick(deadline)));
-    crate::TICKING.with(|ticking| ticking.set(false));
-    ticked.map_err(|payload| crate::panic_message(&*payload))
 }
 
 #[cfg(test)]

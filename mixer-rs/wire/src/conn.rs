@@ -3,6 +3,7 @@
 //! routes, the events for the owner). A connection goes Handshake -> Pending
 //! (the owner decides) -> Open -> Closing (our close frame sent) -> Done.
 
+use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -67,6 +68,8 @@ pub(crate) struct Conn {
     pub ending: bool,
     /// Counted among the handshakes in progress (`Handshakes`), until the reader sees it left its handshake.
     pub handshaking: bool,
+    /// For tests of a fault: the next `handle` panics (`Wire::inject_panic`).
+    pub panic_next: bool,
 }
 
 pub(crate) struct Ctx {
@@ -106,6 +109,7 @@ impl Conn {
             last_turn: 0,
             ending: false,
             handshaking: false,
+            panic_next: false,
         }
     }
 
@@ -119,7 +123,27 @@ impl Conn {
     }
 
     /// Handles what `inbuf` holds, as far as the phase allows.
+    /// Handles what `inbuf` holds, a panic there (a bug, on this client's bytes) contained: this connection
+    /// alone is closed with 1011 and an incident id, which stderr pairs with the panic's message (Rust's
+    /// report of the panic, with its place, comes just before), and the reader goes on with the others.
     pub fn handle(&mut self, ctx: &mut Ctx) {
+        if let Err(what) = driver::contained(|| self.handle_bytes(ctx)) {
+            let incident = RandomState::new().hash_one((self.id, Instant::now())) as u32;
+            let id = self.id;
+            eprintln!(
+                "stoa-wire: incident {incident:08x}: handling connection {id}'s bytes panicked: {what}"
+            );
+            self.inbuf.clear();
+            let reason = format!("internal error (incident {incident:08x})");
+            self.close(ctx, frames::INTERNAL_ERROR, &reason); // the close frame, if it got that far
+            self.finish(ctx, frames::INTERNAL_ERROR, &reason); // and nothing more read from it
+        }
+    }
+
+    fn handle_bytes(&mut self, ctx: &mut Ctx) {
+        if std::mem::take(&mut self.panic_next) {
+            panic!("a panic injected by a test (Wire::inject_panic)");
+        }
         let mut buf = std::mem::take(&mut self.inbuf);
         let used = match self.phase {
             Phase::Handshake => self.handshake(&buf, ctx),

@@ -15,6 +15,7 @@ pub const NO_STATUS: u16 = 1005;
 pub const ABNORMAL: u16 = 1006;
 pub const INVALID_DATA: u16 = 1007;
 pub const TOO_BIG: u16 = 1009;
+pub const INTERNAL_ERROR: u16 = 1011;
 
 /// Why a connection must close, as its close frame says it.
 #[derive(Debug, Clone, PartialEq, Eq)]

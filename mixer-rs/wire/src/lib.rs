@@ -181,6 +181,7 @@ pub(crate) enum Command {
     Refuse { conn: u64, response: Vec<u8> },
     Close { conn: u64, code: u16, reason: String },
     Taken(u64),
+    InjectPanic(u64),
 }
 
 #[derive(Debug, Default)]
@@ -294,6 +295,12 @@ impl Wire {
     /// `close_timeout`. A no-op if it is closing or gone.
     pub fn close(&self, conn: u64, code: u16, reason: &str) {
         self.command(Command::Close { conn, code, reason: reason.to_owned() });
+    }
+
+    /// For tests of a fault in reading a client's bytes: `conn`'s next bytes make the reader panic there
+    /// (contained: the connection is closed with 1011, the reader goes on).
+    pub fn inject_panic(&self, conn: u64) {
+        self.command(Command::InjectPanic(conn));
     }
 
     /// The owner is done with one of `conn`'s messages (see `max_pending_messages`).

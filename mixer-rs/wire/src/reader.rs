@@ -315,6 +315,11 @@ impl Reader {
                     }
                     self.retire_if_done(conn);
                 }
+                Command::InjectPanic(id) => {
+                    if let Some(conn) = self.conns.get_mut(&id) {
+                        conn.panic_next = true;
+                    }
+                }
                 Command::Taken(id) => {
                     if let Some(conn) = self.conns.get_mut(&id) {
                         let was_paused = !conn.reading(&self.ctx);
