@@ -78,8 +78,34 @@ def test_listeners_coming_and_going_are_announced_together_with_exact_counts() -
     state, (event,) = announce_audience(state, NOW)
     assert isinstance(event, AudienceChanged)
     assert (event.arrived_count, event.departed_count, event.listener_count) == (30, 1, 29)
-    assert event.arrived == [Person(f"u{i}", f"u{i}") for i in range(20)] and event.departed == [Person("u3", "u3")]
+    # The first 20 arrivals are named, but u3, gone again (named as departed: the net change).
+    assert event.arrived == [Person(f"u{i}", f"u{i}") for i in range(20) if i != 3]
+    assert event.departed == [Person("u3", "u3")]
     assert announce_audience(state, NOW) == (state, [])  # nothing new: no event
+
+
+def test_the_names_are_the_net_change_as_the_space_is_when_announced() -> None:
+    """A client that adds `arrived` and drops `departed` shows the audience as it is: a newcomer who went on the
+    mic or was removed before the event is not named, and one who came and went several times is named once,
+    on the side where they ended (found by a black-box tester: ghosts stayed in clients' lists for good)."""
+    state = space_with("watcher")
+    state, _ = announce_audience(state, NOW)
+    state, _ = apply(state, Join("a", NoLink()), NOW)
+    state, _ = apply(state, SetRole("host", "a", Role.SPEAKER), NOW)  # on the mic: role_changed says so
+    state, _ = apply(state, Join("r", NoLink()), NOW)
+    state, _ = apply(state, RemoveParticipant("host", "r"), NOW)  # participant_removed says so
+    state, _ = apply(state, Join("n", NoLink()), NOW)
+    for _ in range(2):
+        state, _ = apply(state, Join("g", NoLink()), NOW)
+        state, _ = apply(state, Leave("g"), NOW)
+    state, _ = apply(state, Join("g", NoLink()), NOW)  # g ends present
+    state, _ = apply(state, Join("w", NoLink()), NOW)
+    state, _ = apply(state, Leave("w"), NOW)  # w ends gone
+    state, (event,) = announce_audience(state, NOW)
+    assert isinstance(event, AudienceChanged)
+    assert [p.user for p in event.arrived] == ["n", "g"]
+    assert [p.user for p in event.departed] == ["w"]
+    assert (event.arrived_count, event.departed_count, event.listener_count) == (7, 3, 3)  # every arrival, departure
 
 
 def test_the_host_and_speakers_leaving_are_announced_at_once() -> None:

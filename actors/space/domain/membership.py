@@ -65,17 +65,30 @@ def new_space(
 
 
 def announce_audience(state: SpaceState, now_ms: int) -> Result:
-    """One `audience_changed` for the listeners who came and went since the last (none if nobody did)."""
+    """One `audience_changed` for the listeners who came and went since the last (none if nobody did).
+
+    Its counts are every arrival and departure since the last; its names are the net change, as the space is
+    now: `arrived` names each newcomer (once) who is a listener now, `departed` each leaver who is not. So a
+    client that adds the one and drops the other (docs/protocol.md, Events) shows the audience as it is: not
+    a listener who went on the mic or was removed meanwhile (their own events said so), nor one who left and
+    came back as gone."""
     if not (state.arrived_count or state.departed_count) or state.status is SpaceStatus.ENDED:
         return state, []
     seq = state.seq + 1
+
+    def listening(user: str) -> bool:
+        role = state.roles.get(user)
+        return role is not None and not role.on_mic
+
+    arrived = [user for user in dict.fromkeys(state.arrived) if listening(user)]
+    departed = [user for user in dict.fromkeys(state.departed) if not listening(user)]
     event = AudienceChanged(
         state.space_id,
         seq,
         now_ms,
         listener_count=state.listener_count,
-        arrived=[state.person(user) for user in state.arrived],
-        departed=[state.person(user) for user in state.departed],
+        arrived=[state.person(user) for user in arrived],
+        departed=[state.person(user) for user in departed],
         arrived_count=state.arrived_count,
         departed_count=state.departed_count,
     )
