@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 
 from actors.space import errors
-from actors.space.commands import AcceptInvite, ApproveRequest, InviteSpeaker, Join, RaiseHand, SetSpeakerPolicy
+from actors.space.commands import (
+    AcceptInvite,
+    ApproveRequest,
+    InviteSpeaker,
+    Join,
+    RaiseHand,
+    SetRole,
+    SetSpeakerPolicy,
+)
 from actors.space.domain import apply, new_space
 from actors.space.events import HandLowered, HandRaised, RoleChanged, SpeakerInvited, SpeakerPolicyChanged
 from actors.space.values import MAX_SPEAKERS, Role, SpaceState, SpeakerPolicy
@@ -92,6 +100,22 @@ def test_an_accepted_invitation_brings_the_listener_on_the_mic_and_is_used_up() 
     assert isinstance(lowered, HandLowered) and lowered.reason == "approved"
     assert isinstance(role, RoleChanged) and (role.user, role.role, role.by) == ("a", Role.SPEAKER, "a")
     assert state.on_mic == ("host", "a") and state.invited == () and state.hands == ()
+
+
+@pytest.mark.parametrize("way", ["approved", "set_role"])
+def test_coming_on_the_mic_another_way_uses_the_invitation_up(way: str) -> None:
+    """Found by a black-box tester: invited, then approved (or moved by the host) and moved back to the
+    audience, a listener could still `accept_invite` and put themselves back on the mic."""
+    state, _ = apply(space_with("a"), InviteSpeaker("host", "a"), NOW)
+    if way == "approved":
+        state, _ = apply(state, RaiseHand("a"), NOW)
+        state, _ = apply(state, ApproveRequest("host", "a"), NOW)
+    else:
+        state, _ = apply(state, SetRole("host", "a", Role.SPEAKER), NOW)
+    assert state.invited == ()
+    state, _ = apply(state, SetRole("host", "a", Role.LISTENER), NOW)
+    with pytest.raises(errors.NotInvited):
+        apply(state, AcceptInvite("a"), NOW)
 
 
 def test_a_listener_without_an_invitation_cannot_accept_one() -> None:

@@ -40,7 +40,9 @@ def set_role(state: SpaceState, cmd: SetRole, now_ms: int) -> Result:
 
 
 def change_role(state: SpaceState, user: str, role: Role, by: str, now_ms: int, events: list[SpaceEvent]) -> Result:
-    """Give `user` the (checked) `role`: a raised hand is lowered as approved, a mute ends off the mic."""
+    """Give `user` the (checked) `role`: a raised hand is lowered as approved, a mute ends off the mic, and an
+    invitation to speak is used up by coming on the mic, however they came (else a speaker moved back to the
+    audience could take the mic again with an invitation the host thought spent)."""
     seq = state.seq
     hands = state.hands
     if user in hands:
@@ -48,15 +50,15 @@ def change_role(state: SpaceState, user: str, role: Role, by: str, now_ms: int, 
         hands = without(hands, user)
         events.append(HandLowered(state.space_id, seq, now_ms, user, "approved", by))
     current = state.roles[user]
-    on_mic, muted = state.on_mic, state.muted
+    on_mic, muted, invited = state.on_mic, state.muted, state.invited
     if role.on_mic and not current.on_mic:
-        on_mic = (*on_mic, user)
+        on_mic, invited = (*on_mic, user), without(invited, user)
     elif not role.on_mic:
         on_mic, muted = without(on_mic, user), without(muted, user)
     seq += 1
     events.append(RoleChanged(state.space_id, seq, now_ms, user, role, by, state.name_of(user)))
     roles = {**state.roles, user: role}
-    return replace(state, roles=roles, on_mic=on_mic, muted=muted, hands=hands, seq=seq), events
+    return replace(state, roles=roles, on_mic=on_mic, muted=muted, hands=hands, invited=invited, seq=seq), events
 
 
 def raise_hand(state: SpaceState, user: str, followed_by_host: bool, now_ms: int) -> Result:

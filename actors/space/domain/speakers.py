@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actors.space import errors
-from actors.space.domain.authority import Result, member_role, replace, require_moderator, without
+from actors.space.domain.authority import Result, member_role, replace, require_moderator
 from actors.space.domain.roles import change_role
 from actors.space.events import SpeakerInvited, SpeakerPolicyChanged
 from actors.space.values import MAX_SPEAKERS, Role, SpaceState, SpeakerPolicy
@@ -39,5 +39,4 @@ def accept_invite(state: SpaceState, user: str, now_ms: int) -> Result:
         raise errors.NotInvited(f"{user} has no invitation to speak here")
     if state.on_mic_count >= MAX_SPEAKERS:
         raise errors.SpeakerLimit(f"at most {MAX_SPEAKERS} people speak at once")
-    state = replace(state, invited=without(state.invited, user))
-    return change_role(state, user, Role.SPEAKER, user, now_ms, [])
+    return change_role(state, user, Role.SPEAKER, user, now_ms, [])  # which uses the invitation up
