@@ -167,6 +167,11 @@ MATRIX = [
     row("`share_post`", MEMBERS, lambda u: SharePost(u, "hi")),
     row("`set_role` a listener to `speaker`", MODS, lambda u: SetRole(u, "li2", Role.SPEAKER)),
     row("`set_role` a speaker to `listener`", MODS, lambda u: SetRole(u, "sp2", Role.LISTENER)),
+    row(
+        "`set_role` oneself to `listener`",
+        "not_allowed allowed allowed not_allowed " + NIS_AR,
+        lambda u: SetRole(u, u, Role.LISTENER),
+    ),
     row("`set_role` a listener to `cohost`", HOST_ONLY, lambda u: SetRole(u, "li2", Role.COHOST)),
     row(
         "`set_role` another co-host to `listener`",

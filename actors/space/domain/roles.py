@@ -19,7 +19,10 @@ from actors.space.values import MAX_COHOSTS, MAX_SPEAKERS, Role, SpaceState
 
 def set_role(state: SpaceState, cmd: SetRole, now_ms: int) -> Result:
     """The host makes anyone (but themselves) a co-host, speaker or listener; a co-host brings listeners on
-    as speakers and moves speakers back, and touches neither the host nor another co-host."""
+    as speakers and moves speakers back, and touches neither the host nor another co-host. A speaker or a
+    co-host may move themselves back to the audience (leave the mic)."""
+    if cmd.user == cmd.by and cmd.role is Role.LISTENER and member_role(state, cmd.by) in (Role.SPEAKER, Role.COHOST):
+        return change_role(state, cmd.by, Role.LISTENER, cmd.by, now_ms, [])
     by_role = require_moderator(state, cmd.by, "choose who speaks")
     if cmd.role is Role.HOST:
         raise errors.BadArgument("the host's role is not given: 'cohost', 'speaker' or 'listener'")
