@@ -187,6 +187,7 @@ async def serve_python(
             refusal = host.admit(conn, origins, address)
             if refusal is not None:
                 headers = [(k.encode(), v.encode()) for k, v in refusal.headers]
+                headers.append((b"Content-Type", b"text/plain; charset=utf-8"))  # as the Rust wire's refusals
                 await request.reject(refusal.status, extra_headers=headers, body=refusal.body)
                 return
             try:

@@ -48,6 +48,8 @@ async def test_browser_origins_are_checked_against_the_allow_list(
                 async with open_websocket_url(server.url, extra_headers=headers):
                     pass
             assert rejected.value.status_code == 403
+            headers = {k.decode().lower(): v.decode() for k, v in rejected.value.headers}
+            assert headers["content-type"] == "text/plain; charset=utf-8"  # the body says why, for people
 
 
 async def test_a_second_connection_of_the_same_user_replaces_the_first(server: ServerProcess) -> None:

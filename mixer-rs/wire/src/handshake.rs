@@ -135,6 +135,9 @@ pub fn refusal(status: u16, headers: &[(String, String)], body: &[u8]) -> Vec<u8
     if status == 426 {
         head.push_str("Sec-WebSocket-Version: 13\r\n");
     }
+    if !body.is_empty() && !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
+        head.push_str("Content-Type: text/plain; charset=utf-8\r\n"); // the body says why, for people
+    }
     head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
     let mut out = head.into_bytes();
     out.extend_from_slice(body);
@@ -244,6 +247,7 @@ mod tests {
         let text = String::from_utf8(refusal(429, &headers, b"slow down\n")).unwrap();
         assert!(text.starts_with("HTTP/1.1 429 Too Many Requests\r\n"));
         assert!(text.contains("Retry-After: 10\r\n") && !text.contains("Set: b"));
+        assert!(text.contains("Content-Type: text/plain; charset=utf-8\r\n"));
         assert!(text.ends_with("Content-Length: 10\r\nConnection: close\r\n\r\nslow down\n"));
     }
 }
