@@ -49,6 +49,9 @@ const READ_CHUNK: usize = 64 * 1024;
 /// for as long as it sends, and every other client's bytes, speakers' packets included, would wait: a
 /// connection still full after its turn goes to the back (`Reader::more`), after everyone else's.
 const READS_PER_TURN: usize = 4;
+/// Bytes a client's socket may hold unsent (TCP_NOTSENT_LOWAT): seconds of audio (a listener's stream is
+/// about 5 KB a second), and a control message's few kilobytes; bigger ones go on as it drains.
+const NOTSENT_LOWAT: i32 = 16 * 1024;
 
 pub(crate) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
@@ -220,6 +223,10 @@ impl Reader {
             libc::TCP_USER_TIMEOUT,
             config.user_timeout_ms as i32,
         );
+        // At most NOTSENT_LOWAT bytes wait unsent in the kernel; the rest waits in the fan-out's queue, where
+        // a client that reads too slowly is seen (`lagging`, then 4000). Without it the send buffer grows to
+        // megabytes for a slow reader (minutes of audio it would hear late, and nobody told).
+        let _ = sys::set_int_option(&fd, libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT, NOTSENT_LOWAT);
         if let Some(sndbuf) = config.sndbuf {
             // A small kernel buffer bounds how much audio can wait in the kernel for a slow reader.
             let _ = sys::set_int_option(&fd, libc::SOL_SOCKET, libc::SO_SNDBUF, sndbuf);
