@@ -171,7 +171,8 @@ class Gateway:
             await self._contain(session, error)
         finally:
             code = int(session.close_code or 1006)
-            log.info("disconnected", user=session.user, code=code, reason=session.close_reason)
+            peer = session.peer_close_code  # the client's close frame's code; 1006 if the connection just ended
+            log.info("disconnected", user=session.user, code=code, peer_code=peer, reason=session.close_reason)
             del self.connections[conn]
             self.leave(address)
             if not self.connections:

@@ -69,6 +69,7 @@ async def test_connects_sign_ins_refusals_and_spaces_are_logged_with_their_conte
     assert handshake["address"] == "127.0.0.1"
     assert find("space started", space=space_id)["host"] == host_user
     assert find("space ended", space=space_id)["host"] == host_user
-    assert find("disconnected", conn=lena_conn)["user"] == lena_user
+    gone = find("disconnected", conn=lena_conn)
+    assert (gone["user"], gone["code"], gone["peer_code"]) == (lena_user, 1000, 1000)  # lena said goodbye
     # The control: one connection's context never shows on another's lines.
     assert all(line.get("user") in (None, lena_user) for line in lines if line.get("conn") == lena_conn)
