@@ -120,6 +120,14 @@ def test_a_scheduled_space_reminds_and_an_invitation_brings_a_listener_on_the_mi
     expect(fan.get_by_role("button", name="✋ Request to speak")).to_be_visible()
     expect(fan.locator(".toast", has_text="back in the audience")).to_be_visible()
 
+    # The host brings the fan on again from the audience's menu; the fan leaves the mic by themselves.
+    host.locator(".chip", has_text="otto").locator("summary").click()
+    host.get_by_role("button", name="Invite to speak").click()
+    expect(fan.get_by_role("button", name="Leave the mic")).to_be_visible()
+    fan.get_by_role("button", name="Leave the mic").click()
+    expect(fan.get_by_role("button", name="✋ Request to speak")).to_be_visible()
+    expect(host.locator(".tile", has_text="otto")).to_have_count(0)
+
     # The fan logs out, and stays in the space as a guest listener.
     fan.get_by_role("button", name="Log out").click()
     expect(fan.locator(".account")).to_contain_text("Guest")
