@@ -82,7 +82,7 @@ async def test_a_panic_in_an_engine_thread_ends_the_server_with_70_and_says_wher
                 started = time.monotonic()
                 panic_in(proc, "stoa-fanout")
                 code = await trio.to_thread.run_sync(proc.wait, 10)
-                assert (code, time.monotonic() - started < 5) == (70, True)
+                assert (code, time.monotonic() - started < 8) == (70, True)  # a 1 s watch, then the shutdown
                 with pytest.raises(ConnectionClosed):  # the session ended with the process
                     await ws.get_message()
             with pytest.raises(HandshakeError):  # and nothing listens on its port any more (refused)
