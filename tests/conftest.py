@@ -25,6 +25,20 @@ from tests.forkserver import ForkedProcess, ForkServer
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# The parallel part (scripts/test.sh) hands each worker a whole file at a time, in this order (xdist's own order,
+# by number of tests, put the slow single-test files last, one worker waiting on them at the end): the folders
+# whose files start browsers and servers first, the unit tests last, so that both workers end on short files.
+SLOW_FOLDERS_FIRST = ("web", "clients", "e2e", "mixer", "fuzz")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        folder = item.path.relative_to(ROOT / "tests").parts[0]
+        return SLOW_FOLDERS_FIRST.index(folder) if folder in SLOW_FOLDERS_FIRST else len(SLOW_FOLDERS_FIRST)
+
+    items.sort(key=rank)  # stable: a folder's files keep their order
+
+
 FORKS = ForkServer()  # each test process's one: `stoa serve` without its second of imports (tests/forkserver.py)
 
 
