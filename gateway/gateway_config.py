@@ -16,6 +16,8 @@ from mixer import BatchPolicy
 
 RESUME_WINDOW_S = 60.0
 """How long the user of a dropped (or replaced) connection keeps their place in its space (`resume`)."""
+HELLO_TIMEOUT_S = 10.0
+"""How long a new connection has to say a successful `hello` (close 4003 after; docs/protocol.md)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class GatewayConfig:
     """Run `GcPolicy` (bounded collection pauses; docs/operations.md). Off only to measure without it."""
     resume_window_s: float = RESUME_WINDOW_S
     """A connection that dropped (or was replaced) keeps its user's place in its space this long."""
+    hello_timeout_s: float = HELLO_TIMEOUT_S
+    """A connection with no successful `hello` this long after it opened is closed with 4003."""
     http_port: int | None = None
     """The web client's and HTTP routes' port (0 picks a free one); None: no HTTP server."""
     public_ws_url: str | None = None

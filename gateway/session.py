@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 
 log = logs.get_logger("gateway")
 
-HELLO_TIMEOUT_S = 10.0
 MAX_BAD_IN_A_ROW = 20
 MAX_ERROR_CHARS = 200  # an `error`'s `message` (docs/protocol.md)
 LEAVE_TIMEOUT_S = 2.0
@@ -135,8 +134,9 @@ class Session:
 
     async def _read_all(self) -> None:
         try:
-            # 10 s for the client to send hello; the server's own backlog (a burst of joins) does not count.
-            deadline = trio.current_time() + HELLO_TIMEOUT_S
+            # 10 s (`limits.hello_timeout`) for the client to send hello; the server's own backlog (a burst of
+            # joins) does not count.
+            deadline = trio.current_time() + self.gateway.config.hello_timeout_s
             while self.user is None and self.close_code is None:
                 if not await self._read_one(deadline):
                     return
@@ -260,7 +260,7 @@ class Session:
             self.peer_close_code = closed.reason.code if closed.reason is not None else 1006
             return False
         if waiting.cancelled_caught:
-            self.close(CloseCode.HELLO_TIMEOUT, "no hello within 10 s")
+            self.close(CloseCode.HELLO_TIMEOUT, f"no hello within {self.gateway.config.hello_timeout_s:g} s")
             return False
         if isinstance(data, str):
             self.close(CloseCode.UNSUPPORTED_DATA, "text frames are not accepted: send binary msgpack")

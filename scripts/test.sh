@@ -6,7 +6,7 @@
 #
 # pytest runs in two parts. Most tests wait on server processes, sockets and browsers more than they compute:
 # they run on TEST_WORKERS processes at once (each file on one worker, so that a module's shared server stays
-# in one process). The tests marked `serial` measure delay, stalls or every frame at the 20 ms pace: they run
+# in one process; the files in the order tests/conftest.py gives, the slow folders first). The tests marked `serial` measure delay, stalls or every frame at the 20 ms pace: they run
 # alone, after everything else has finished.
 #
 # The fuzzers only compute, so `all` runs them beside the parallel part at the lowest priority (nice 19: about
@@ -39,7 +39,7 @@ elif [ "$MODE" != python ]; then
     exit 2
 fi
 
-"$PY" -m pytest -q -m "not serial" -n "$WORKERS" --dist loadfile --durations=25 || status=$?
+"$PY" -m pytest -q -m "not serial" -n "$WORKERS" --dist loadfile --no-loadscope-reorder --durations=25 || status=$?
 
 if [ "$MODE" = all ]; then
     if wait "$background"; then

@@ -12,18 +12,38 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
+import trio
+
+from tests.forkserver import ForkedProcess, ForkServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# The parallel part (scripts/test.sh) hands each worker a whole file at a time, in this order (xdist's own order,
+# by number of tests, put the slow single-test files last, one worker waiting on them at the end): the folders
+# whose files start browsers and servers first, the unit tests last, so that both workers end on short files.
+SLOW_FOLDERS_FIRST = ("web", "clients", "e2e", "mixer", "fuzz")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        folder = item.path.relative_to(ROOT / "tests").parts[0]
+        return SLOW_FOLDERS_FIRST.index(folder) if folder in SLOW_FOLDERS_FIRST else len(SLOW_FOLDERS_FIRST)
+
+    items.sort(key=rank)  # stable: a folder's files keep their order
+
+
+FORKS = ForkServer()  # each test process's one: `stoa serve` without its second of imports (tests/forkserver.py)
+
+
 class ServerProcess:
-    def __init__(self, proc: subprocess.Popen[str], port: int) -> None:
+    def __init__(self, proc: ForkedProcess, port: int) -> None:
         self.proc = proc
         self.port = port
         self.url = f"ws://127.0.0.1:{port}/"
@@ -32,11 +52,8 @@ class ServerProcess:
 
 def start_server(data_dir: Path, *extra: str, timeout: float = 20.0) -> ServerProcess:
     """Start `stoa serve` as a separate process on an ephemeral loopback port; wait for its port line."""
-    proc = subprocess.Popen(
+    proc = FORKS.start(
         [
-            sys.executable,
-            "-m",
-            "gateway",
             "serve",
             "--host",
             "127.0.0.1",
@@ -50,9 +67,7 @@ def start_server(data_dir: Path, *extra: str, timeout: float = 20.0) -> ServerPr
             "WARNING",
             *extra,
         ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
+        ROOT,
     )
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
@@ -106,6 +121,12 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
         yield srv
     finally:
         assert stop_server(srv) == 0
+
+
+async def run_stoa(*args: str) -> subprocess.CompletedProcess[str]:
+    """`stoa *args` (`python -m gateway`) to its end, its output captured; forked as `start_server` forks servers.
+    Killed after 60 s: a thread is not cancelled with the test's `fail_after`, so this bounds it."""
+    return await trio.to_thread.run_sync(partial(FORKS.run, list(args), ROOT, 60.0))
 
 
 def slow_enabled() -> bool:

@@ -60,6 +60,7 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         ),
         abandon_after_s=settings.spaces.abandon_after,
         resume_window_s=settings.spaces.resume_window,
+        hello_timeout_s=settings.limits.hello_timeout,
         http_port=web.http_port,
         public_ws_url=web.public_ws_url,
         drain_timeout_s=settings.drain.timeout,

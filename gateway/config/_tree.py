@@ -14,7 +14,7 @@ from pathlib import Path
 
 from actors.space import ABANDON_AFTER_S
 from gateway.config._setting import http_url, ip_address, origin, setting, stun_url, turn_url, ws_url
-from gateway.gateway_config import RESUME_WINDOW_S
+from gateway.gateway_config import HELLO_TIMEOUT_S, RESUME_WINDOW_S
 from gateway.limits import LimitSettings
 from gateway.replays import LINK_LIFETIME_S, RETENTION_DAYS
 from gateway.webrtc import TURN_TTL_S
@@ -177,6 +177,15 @@ class LimitsSettings:
         flag="--max-connections-per-address",
         low=0,
         high=1_000_000,
+    )
+    hello_timeout: float = setting(
+        HELLO_TIMEOUT_S,
+        "a connection that has not said a successful hello this long after it opened is closed (4003, "
+        "docs/protocol.md); shorter only for tests",
+        flag="--hello-timeout",
+        low=0.1,
+        high=3600.0,
+        unit="s",
     )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from trio_websocket import ConnectionClosed
 from actors.space import ParticipantRemoved, Role
 from gateway.client import RequestError, connect, connect_account
 from gateway.http.admin_messages import OPERATIONS
-from tests.conftest import ROOT, ServerProcess, start_server, stop_server
+from tests.conftest import ServerProcess, run_stoa, start_server, stop_server
 
 TOKEN = "admin-secret-for-tests"
 PASSWORD = "correct horse battery staple"
@@ -202,9 +201,8 @@ async def _refused_everywhere(server: ServerProcess, host: Any, token: str | Non
 async def test_stoa_admin_wraps_the_api_for_people(admin_server: ServerProcess) -> None:
     url = f"http://127.0.0.1:{admin_server.http_port}"
 
-    async def stoa_admin(*args: str) -> subprocess.CompletedProcess[bytes]:
-        command = [sys.executable, "-m", "gateway", "admin", "--url", url, *args]
-        return await trio.run_process(command, cwd=ROOT, capture_stdout=True, capture_stderr=True, check=False)
+    async def stoa_admin(*args: str) -> subprocess.CompletedProcess[str]:
+        return await run_stoa("admin", "--url", url, *args)
 
     with trio.fail_after(60):
         async with connect_account(admin_server.url, "host"):
@@ -215,7 +213,7 @@ async def test_stoa_admin_wraps_the_api_for_people(admin_server: ServerProcess) 
         assert created.returncode == 0, created.stderr
         assert json.loads(created.stdout)["title"] == "From the shell"
         missing = await stoa_admin("suspend", "nobody")
-        assert missing.returncode == 1 and b"no_such_account" in missing.stderr
+        assert missing.returncode == 1 and "no_such_account" in missing.stderr
         os.environ.pop("STOA_ADMIN_TOKEN")  # (monkeypatch restores it) without a token it asks for one
         refused = await stoa_admin("spaces")
-        assert refused.returncode == 2 and b"STOA_ADMIN_TOKEN" in refused.stderr
+        assert refused.returncode == 2 and "STOA_ADMIN_TOKEN" in refused.stderr

@@ -5,20 +5,13 @@ folder."""
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import trio
 
 import store
 from gateway.client import connect_account
-from tests.conftest import ROOT, ServerProcess, start_server, stop_server
-
-
-async def stoa(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return await trio.run_process([sys.executable, "-m", "gateway", *args], cwd=ROOT, capture_stdout=True,
-                                  capture_stderr=True, check=False)  # fmt: skip
+from tests.conftest import ServerProcess, run_stoa, start_server, stop_server
 
 
 def snapshot_facts(path: Path, space_id: str) -> tuple[int, int]:
@@ -65,16 +58,16 @@ async def _write_and_back_up(server: ServerProcess, tmp_path: Path) -> None:
                 nursery.start_soon(write_all_the_time)
                 for backup in backups:
                     await trio.sleep(0.5)
-                    done = await stoa("backup", str(backup), "--data", str(data))
+                    done = await run_stoa("backup", str(backup), "--data", str(data))
                     assert done.returncode == 0, done.stderr
                 nursery.cancel_scope.cancel()
-            busy = await stoa("restore", str(backups[0]), "--data", str(data))
-            assert busy.returncode == 1 and b"stop it first" in busy.stderr
+            busy = await run_stoa("restore", str(backups[0]), "--data", str(data))
+            assert busy.returncode == 1 and "stop it first" in busy.stderr
 
     facts = []
     for i, backup in enumerate(backups):
         target = tmp_path / f"restored-{i}"
-        done = await stoa("restore", str(backup), "--data", str(target))
+        done = await run_stoa("restore", str(backup), "--data", str(target))
         assert done.returncode == 0, done.stderr
         facts.append(snapshot_facts(target / "stoa.db", space_id))
     assert facts == sorted(facts) and facts[-1][1] > 0  # later backups hold more, each a moment of the same history
@@ -91,10 +84,10 @@ async def _write_and_back_up(server: ServerProcess, tmp_path: Path) -> None:
 
 async def test_backup_and_restore_refuse_what_is_not_a_stoa_database(tmp_path: Path) -> None:
     with trio.fail_after(30):
-        missing = await stoa("backup", str(tmp_path / "b.db"), "--data", str(tmp_path / "empty"))
-        assert missing.returncode == 1 and b"no database here" in missing.stderr
+        missing = await run_stoa("backup", str(tmp_path / "b.db"), "--data", str(tmp_path / "empty"))
+        assert missing.returncode == 1 and "no database here" in missing.stderr
         junk = tmp_path / "junk.db"
         junk.write_bytes(b"not a database at all" * 100)
-        refused = await stoa("restore", str(junk), "--data", str(tmp_path / "data"))
-        assert refused.returncode == 1 and b"not a Stoa database" in refused.stderr
+        refused = await run_stoa("restore", str(junk), "--data", str(tmp_path / "data"))
+        assert refused.returncode == 1 and "not a Stoa database" in refused.stderr
         assert not (tmp_path / "data" / "stoa.db").exists()

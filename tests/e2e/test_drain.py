@@ -8,7 +8,6 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,7 +20,7 @@ from trio_websocket import ConnectionRejected, open_websocket_url
 
 from gateway.client import Client, connect, connect_account
 from mixer import ListenerPool
-from tests.conftest import ROOT, ServerProcess, start_server, stop_server
+from tests.conftest import FORKS, ROOT, ServerProcess, start_server, stop_server
 from tests.e2e.wire import raw_handshake
 
 LISTENERS = 49  # and the host: 50 clients
@@ -129,8 +128,7 @@ async def test_readyz_turns_503_at_once_and_new_clients_are_refused_while_draini
 
 
 def run_drain(data: Path, wait: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "gateway", "drain", "--data", str(data), "--wait", wait]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=30)
+    return FORKS.run(["drain", "--data", str(data), "--wait", wait], ROOT, timeout=30)
 
 
 async def test_stoa_drain_finds_the_server_by_its_data_folder(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,19 +14,14 @@ import trio
 from trio_websocket import ConnectionRejected, open_websocket_url
 
 from gateway.client import connect, connect_account
-from tests.conftest import ROOT, ServerProcess, start_server, stop_server
+from tests.conftest import FORKS, ROOT, ServerProcess, start_server, stop_server
 
 
 def serve_refused(data_dir: Path, *args: str) -> str:
-    """Run `stoa serve` expecting a refusal; return its one line. A server that starts instead fails the test."""
+    """Run `stoa serve` expecting a refusal; return its one line. A server that starts instead fails the test.
+    (Started as `start_server` starts servers: forked from a process that has imported the server.)"""
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "gateway", "serve", "--host", "127.0.0.1", "--data", str(data_dir), *args],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=15,
-        )
+        done = FORKS.run(["serve", "--host", "127.0.0.1", "--data", str(data_dir), *args], ROOT, timeout=15)
     except subprocess.TimeoutExpired as e:
         raise AssertionError(f"stoa serve {' '.join(args)} started instead of refusing") from e
     assert done.returncode == 2, (done.returncode, done.stderr)

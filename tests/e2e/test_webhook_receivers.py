@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 import trio
 
 from gateway.client import connect_account
-from tests.conftest import ROOT, ServerProcess, start_server, stop_server
+from tests.conftest import ServerProcess, run_stoa, start_server, stop_server
 from tests.e2e.test_metrics import samples, value
 from tests.e2e.test_webhooks import Receiver, valid_signature
 
@@ -173,9 +172,8 @@ async def test_stoa_admin_registers_lists_and_removes_receivers(
     server = start_server(tmp_path / "data", "--webhook-url", "http://127.0.0.1:9/from-settings")
     url = f"http://127.0.0.1:{server.http_port}"
 
-    async def stoa_admin(*args: str) -> subprocess.CompletedProcess[bytes]:
-        command = [sys.executable, "-m", "gateway", "admin", "--url", url, *args]
-        return await trio.run_process(command, cwd=ROOT, capture_stdout=True, capture_stderr=True, check=False)
+    async def stoa_admin(*args: str) -> subprocess.CompletedProcess[str]:
+        return await run_stoa("admin", "--url", url, *args)
 
     try:
         with trio.fail_after(60):
@@ -195,7 +193,7 @@ async def test_stoa_admin_registers_lists_and_removes_receivers(
             ]
             assert (await stoa_admin("remove-webhook", str(made["id"]))).returncode == 0
             missing = await stoa_admin("remove-webhook", str(made["id"]))
-            assert missing.returncode == 1 and b"not_found" in missing.stderr
+            assert missing.returncode == 1 and "not_found" in missing.stderr
             listed = json.loads((await stoa_admin("webhooks")).stdout)["webhooks"]
             assert [row["id"] for row in listed] == [None]
             assert listed[0]["backlog"] * 2 >= backlog and listed[0]["failures"] > 0

@@ -128,6 +128,13 @@ def test_config_check_exits_1_on_errors_and_0_on_a_good_file(
     assert capsys.readouterr().out.endswith(": ok\n")
 
 
+def test_the_hello_timeout_is_the_documented_10_s_unless_set() -> None:
+    """The end-to-end test of the hello timeout runs it at 2 s (tests/e2e/test_connections.py)."""
+    assert "has not completed `hello` within 10 s is closed with 4003" in (ROOT / "docs" / "protocol.md").read_text()
+    assert config.gateway_config(config.load(env={})).hello_timeout_s == 10.0
+    assert config.gateway_config(config.load(env={}, flags={"limits__hello_timeout": "2"})).hello_timeout_s == 2.0
+
+
 def test_operations_doc_holds_the_reference_made_from_the_tree() -> None:
     doc = (ROOT / "docs" / "operations.md").read_text()
     assert config.reference() in doc, "regenerate: python -c 'from gateway import config; print(config.reference())'"

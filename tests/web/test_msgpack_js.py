@@ -4,6 +4,7 @@ to the real server (a `hello` it encodes is answered with a `welcome` it decodes
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -51,51 +52,71 @@ TO_JS: list[Any] = [
     {"type": "audio", "frames": [{"seq": 1841, "captured_at": 1764120050000000, "opus": b"\xfc\xff\xfe"}]},
 ]  # fmt: skip
 
+# Bytes cross between Python and the page as hex text (the page's `hex` and `unhex`), and a decoded value as
+# one JSON text: Playwright passes a 70,000-element array item by item, 2 to 8 s each way (it was most of
+# this module's time).
+HEX_HELPERS = """() => {
+  window.hex = (u) => Array.from(u, (b) => b.toString(16).padStart(2, '0')).join('');
+  window.unhex = (h) => Uint8Array.from(h.match(/../g) || [], (x) => parseInt(x, 16));
+}"""
 TO_JSON = """(v) => {
   const out = (x) => {
     if (typeof x === 'bigint') return {bigint: x.toString()};
-    if (x instanceof Uint8Array) return {bin: Array.from(x)};
+    if (x === undefined) return {undefined: true};
+    if (typeof x === 'number' && (!Number.isFinite(x) || Object.is(x, -0))) return {number: String(x)};
+    if (x instanceof Uint8Array) return {bin: hex(x)};
     if (Array.isArray(x)) return x.map(out);
     if (x && typeof x === 'object') return {map: Object.entries(x).map(([k, y]) => [k, out(y)])};
     return x;
   };
-  return out(v);
+  return JSON.stringify(out(v));
 }"""
 
 
 def from_json(x: Any) -> Any:
-    """The Python value of TO_JSON's output."""
+    """The Python value of TO_JSON's output (after `json.loads`); `undefined`, which no msgpack value is, as
+    an object equal to nothing."""
     if isinstance(x, list):
         return [from_json(y) for y in x]
     if isinstance(x, dict):
         if "bigint" in x:
             return int(x["bigint"])
         if "bin" in x:
-            return bytes(x["bin"])
+            return bytes.fromhex(x["bin"])
+        if "undefined" in x:
+            return object()
+        if "number" in x:
+            return float(x["number"])
         return {k: from_json(y) for k, y in x["map"]}
     return x
+
+
+def page_bytes(page: Page, expression: str, data: bytes = b"") -> bytes:
+    """The bytes of `expression` (a JavaScript function of a Uint8Array, `data`, to a Uint8Array) in the page."""
+    return bytes.fromhex(page.evaluate(f"(h) => hex(({expression})(unhex(h)))", data.hex()))
 
 
 @pytest.fixture(scope="module")
 def page(web_server: ServerProcess) -> Iterator[Page]:
     with served_page(f"http://127.0.0.1:{web_server.http_port}/") as page:
         page.evaluate("async () => { window.mp = await import('/js/msgpack.js'); }")
+        page.evaluate(HEX_HELPERS)
         yield page
 
 
 def test_what_the_page_encodes_the_msgpack_package_reads(page: Page) -> None:
     for source, expected in FROM_JS:
-        data = bytes(page.evaluate(f"Array.from(mp.encode({source}))"))
+        data = page_bytes(page, f"() => mp.encode({source})")
         assert msgpack.unpackb(data, raw=False, strict_map_key=False) == expected, source
 
 
 def test_the_page_decodes_what_the_msgpack_package_encodes(page: Page) -> None:
     for value in TO_JS:
-        data = list(msgpack.packb(value, use_bin_type=True))
-        decoded = from_json(page.evaluate(f"(b) => ({TO_JSON})(mp.decode(new Uint8Array(b)))", data))
+        data = msgpack.packb(value, use_bin_type=True)
+        decoded = from_json(json.loads(page.evaluate(f"(h) => ({TO_JSON})(mp.decode(unhex(h)))", data.hex())))
         assert decoded == value, repr(value)[:80]
         # and writes it back as the package reads it
-        again = bytes(page.evaluate("(b) => Array.from(mp.encode(mp.decode(new Uint8Array(b))))", data))
+        again = page_bytes(page, "(b) => mp.encode(mp.decode(b))", data)
         assert msgpack.unpackb(again, raw=False) == value, repr(value)[:80]
 
 
