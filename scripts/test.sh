@@ -6,8 +6,8 @@
 #
 # pytest runs in two parts. Most tests wait on server processes, sockets and browsers more than they compute:
 # they run on TEST_WORKERS processes at once (each file on one worker, so that a module's shared server stays
-# in one process; the files in the order tests/conftest.py gives, the slow folders first). The tests marked `serial` measure delay, stalls or every frame at the 20 ms pace: they run
-# alone, after everything else has finished.
+# in one process; the files in the order tests/conftest.py gives, the slow folders first). The tests marked
+# `serial` measure delay, stalls or every frame at the 20 ms pace: they run alone, after everything else.
 #
 # The fuzzers only compute, so `all` runs them beside the parallel part at the lowest priority (nice 19: about
 # 1.5% of a core against each busy test process, all of the CPU the tests leave, and a test's process that
