@@ -36,6 +36,7 @@ EXPECTED = {
     "parse_audio",
     "RecordingStats",
     "repair_recording",
+    "engine_failure",
 }
 
 
