@@ -99,9 +99,9 @@ thread_local! {
 /// that serves many (a space's tick on a pool thread, one connection's bytes on the reader): the caller
 /// fails that unit alone and the thread goes on with the others.
 pub fn contained<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-    CONTAINED.with(|inside| inside.set(true));
+    let outer = CONTAINED.with(|inside| inside.replace(true)); // nested: still inside the outer one after
     let result = panic::catch_unwind(AssertUnwindSafe(f));
-    CONTAINED.with(|inside| inside.set(false));
+    CONTAINED.with(|inside| inside.set(outer));
     result.map_err(|payload| panic_message(&*payload))
 }
 
