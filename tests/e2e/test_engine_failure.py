@@ -11,12 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-import msgpack
 import pytest
 import trio
-from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, open_websocket_url
+from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 
 from tests.conftest import ROOT
+from tests.e2e.wire import hello_guest
 
 # The server, with a thread that makes one panic per line the test writes on its stdin: "<thread name>".
 SERVER = """
@@ -58,26 +58,19 @@ def panic_in(proc: subprocess.Popen[str], thread: str) -> None:
     proc.stdin.flush()
 
 
-async def hello(ws: WebSocketConnection, name: str) -> dict[str, object]:
-    await ws.send_message(msgpack.packb({"type": "hello", "protocol": 2, "name": name}))
-    reply = msgpack.unpackb(await ws.get_message())
-    assert isinstance(reply, dict)
-    return reply
-
-
 async def test_a_panic_in_an_engine_thread_ends_the_server_with_70_and_says_where(tmp_path: Path) -> None:
     proc, url = start(tmp_path / "data")
     try:
         with trio.fail_after(30):
             async with open_websocket_url(url) as ws:
-                assert (await hello(ws, "before"))["type"] == "welcome"
+                await hello_guest(ws, "before")
                 # The engine's threads carry the names the watch knows them by.
                 assert {"stoa-fanout", "stoa-wire", "stoa-tick"} <= thread_names(proc.pid)
                 panic_in(proc, "other-thread")  # not one of the engine's: the server goes on
                 await trio.sleep(2.5)  # over twice the watch's period
                 assert proc.poll() is None, "a panic outside the engine's threads ended the server"
                 async with open_websocket_url(url) as second:
-                    assert (await hello(second, "after"))["type"] == "welcome"
+                    await hello_guest(second, "after")
 
                 started = time.monotonic()
                 panic_in(proc, "stoa-fanout")

@@ -17,7 +17,7 @@ from typing import Any
 import msgpack
 import pytest
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
+from trio_websocket import ConnectionClosed, open_websocket_url
 
 from gateway.client import Client, connect, connect_account
 from gateway.gateway_config import GatewayConfig
@@ -25,6 +25,7 @@ from gateway.server import Server, serve
 from gateway.transport import open_listeners
 from mixer import Wire, engine_failure
 from tests.audio import assert_tone_present, decode_stream, encode_tone
+from tests.e2e.wire import hello_guest, say
 
 TONE_HZ = 660.0
 
@@ -146,13 +147,6 @@ async def test_the_wire_listens_on_every_address_the_host_name_resolves_to_on_on
             nursery.cancel_scope.cancel()
 
 
-async def hello(ws: WebSocketConnection, name: str) -> dict[str, Any]:
-    await ws.send_message(msgpack.packb({"type": "hello", "protocol": 2, "name": name}))
-    welcome = msgpack.unpackb(await ws.get_message())
-    assert welcome["type"] == "welcome", welcome
-    return welcome
-
-
 async def test_a_panic_on_one_clients_bytes_closes_that_connection_with_1011_and_the_reader_goes_on(
     tmp_path: Path,
 ) -> None:
@@ -162,8 +156,8 @@ async def test_a_panic_on_one_clients_bytes_closes_that_connection_with_1011_and
     with trio.fail_after(20):
         async with hosted_space(tmp_path) as (server, wire, url, _, _):
             async with open_websocket_url(url) as faulty, open_websocket_url(url) as other:
-                user = (await hello(faulty, "faulty"))["user"]
-                await hello(other, "other")
+                user = (await hello_guest(faulty, "faulty"))["user"]
+                await hello_guest(other, "other")
                 conn = next(c for c, session in server.gateway.connections.items() if session.user == user)
                 wire._inject_panic(conn)
                 await trio.sleep(0.1)  # the command reaches the reader before the next bytes
@@ -173,7 +167,6 @@ async def test_a_panic_on_one_clients_bytes_closes_that_connection_with_1011_and
                 assert closed.value.reason.code == 1011
                 assert re.fullmatch(r"internal error \(incident [0-9a-f]{8}\)", closed.value.reason.reason or "")
 
-                await other.send_message(msgpack.packb({"type": "list_spaces", "ref": 2, "kind": "live"}))
-                reply = msgpack.unpackb(await other.get_message())
+                reply = await say(other, {"type": "list_spaces", "ref": 2, "kind": "live"})
                 assert (reply["type"], reply["ref"]) == ("spaces", 2), reply
             assert engine_failure() is None, "a contained panic does not fail the engine"
