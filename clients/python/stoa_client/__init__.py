@@ -15,7 +15,7 @@ from stoa_client._backoff import (
     retry_after_s as retry_after_s,
 )
 from stoa_client._client import Client as Client, connect as connect, connect_account as connect_account
-from stoa_client._connection import (
+from stoa_client._delivered import (
     Event as Event,
     Notice as Notice,
     Reconnected as Reconnected,

@@ -9,7 +9,8 @@ import trio
 from stoa_protocol import Role, SpeakerPolicy
 
 from stoa_client._backoff import DEFAULT_BACKOFF, Backoff
-from stoa_client._connection import Connection, RequestError
+from stoa_client._connection import Connection
+from stoa_client._delivered import RequestError
 from stoa_client._dial import first_leaf
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 import msgspec
@@ -36,6 +35,7 @@ import trio
 from trio_websocket import ConnectionClosed, ConnectionRejected, HandshakeError, WebSocketConnection
 
 from stoa_client._backoff import DEFAULT_BACKOFF, Backoff, retry_after_s
+from stoa_client._delivered import Event, Notice, Reconnected, RequestError
 from stoa_client._dial import dial
 from stoa_client._policy import FINAL_HELLO_ERRORS, GOODBYE, RECONNECTING, should_reconnect
 
@@ -47,35 +47,6 @@ REPLIES = (p.Ok, p.Joined, p.Resumed, p.Error, p.Registered, p.LoggedIn, p.Inbox
            p.SpaceRecord, p.Posts, p.RtcAnswer, p.RtcConfig, p.Recordings,
            p.RecordingDetail)  # fmt: skip
 
-Notice = p.SpaceStarting | p.SpaceCancelled | p.HostReminder
-
-
-class RequestError(Exception):
-    def __init__(self, code: str, message: str, retry_after_ms: int | None = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.retry_after_ms = retry_after_ms
-
-
-@dataclass(frozen=True)
-class Reconnected:
-    """On the events queue after the client came back on a new connection while in a space.
-
-    `resumed`: the place was kept and every missed event follows on the queue, exactly once, in order.
-    Otherwise `snapshot` (with `role`) replaces the missed events; `reason` says why (`"events_gone"`,
-    `"window_passed"`, or `"not_resumable"` when the space was joined again); with no snapshot the client is
-    in no space any more and `reason` is the refusal's code (`"removed"`, `"space_ended"`, ...)."""
-
-    space_id: str
-    resumed: bool
-    role: p.Role | None
-    snapshot: p.SpaceSnapshot | None = None
-    reason: str | None = None
-    missed: int = 0  # how many events the resume brought
-
-
-Event = p.SpaceEvent | p.Error | p.Lagging | p.RtcClosed | Reconnected
 T = TypeVar("T")
 
 
