@@ -1,7 +1,8 @@
 """Every operation against every role: allowed, or refused with its documented code and no change of state.
 
-`MATRIX` (`tests/space/authorization_matrix.py`) is the one table: the test applies each cell to the pure rules, and `docs/authorization.md`
-must hold each row exactly as `render` writes it (so the document and the rules cannot drift apart).
+`MATRIX` (`tests/space/authorization_matrix.py`) is the one table: the test applies each cell to the pure
+rules, and `docs/authorization.md` must hold each row exactly as `render` writes it (so the document and the
+rules cannot drift apart).
 Cells decided by the gateway before the space is asked (`hello`, `create_space`, a connection already
 in a space, no `hello` yet) are checked by the e2e tests; here they are only compared with the document.
 
