@@ -126,7 +126,7 @@ def test_host_guest_and_listener_hear_each_other_and_the_host_moderates(served: 
             expect(guest.locator(".account")).to_contain_text("Guest")
             wait_for(lambda: dominant(guest, 440), AUDIO_S, what="the guest to play 440 Hz")
             # (the host's page asked for its ICE servers, `get_rtc_config`, and speaks over WebRTC)
-            assert host.evaluate("stoa.app.speakingVia") == "webrtc"
+            assert host.evaluate("stoa.app.voice.via") == "webrtc"
             expect(guest.locator(".tile[data-user] .tile-name")).to_contain_text(["ada"])
             expect(guest.locator(".pins")).to_contain_text("Welcome!")
 
@@ -159,7 +159,7 @@ def test_host_guest_and_listener_hear_each_other_and_the_host_moderates(served: 
             expect(guest.get_by_role("button", name="🎙 Unmute")).to_be_visible()
             guest.get_by_role("button", name="🎙 Unmute").click()
             expect(guest.get_by_role("button", name="🎙 Mute")).to_be_visible()
-            wait_for(lambda: guest.evaluate("stoa.app.speakingVia") == "webrtc", 15, what="the guest on WebRTC")
+            wait_for(lambda: guest.evaluate("stoa.app.voice.via") == "webrtc", 15, what="the guest on WebRTC")
             wait_for(lambda: plays(listener, 1000, (440,)) or None, AUDIO_S, what="the third page to hear 1000 Hz")
             both = wait_for(
                 lambda: (lambda p: p if min(p["at"]["440"], p["at"]["1000"]) > TONE_DB else None)(probe(listener)),

@@ -28,7 +28,7 @@ def test_a_page_speaking_over_the_websocket_sends_levels_and_is_heard_without_a_
             (host, host_errors), (listener, listener_errors) = host_and_listener(
                 browser, base, "Levels over the WebSocket", webrtc=False
             )
-            assert host.evaluate("stoa.app.speakingVia") == "websocket"
+            assert host.evaluate("stoa.app.voice.via") == "websocket"
             before = samples(web_server)
             listener.wait_for_timeout(3000)
             after = samples(web_server)

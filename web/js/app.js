@@ -5,17 +5,18 @@
 import { Connection } from "./connection.js";
 import { describeClose, describeError } from "./errors.js";
 import { Identity } from "./identity.js";
-import { Microphone } from "./mic.js";
 import { Player } from "./player.js";
-import { RtcSender } from "./rtc.js";
 import { apply, fromSnapshot, onMic } from "./space-state.js";
 import { openAuth, openCreate, setUpDialogs } from "./ui/dialogs.js";
 import { h } from "./ui/dom.js";
 import { HomeView } from "./ui/home.js";
+import { showNotice } from "./ui/notices.js";
 import { RecordingUi } from "./ui/recording.js";
 import { ReplayView } from "./ui/replay.js";
 import { ReplaysView } from "./ui/replays.js";
 import { SpaceView } from "./ui/space.js";
+import { announce, toast } from "./ui/toasts.js";
+import { Voice } from "./voice.js";
 
 const SPACE_PATH = /^\/s\/([A-Za-z0-9_-]{1,64})\/?$/;
 const REPLAY_PATH = /^\/r\/(r-[0-9a-f]{1,60})\/?$/;
@@ -28,13 +29,7 @@ class App {
     this.identity = new Identity(() => this.renderAccount());
     this.conn = new Connection(config.ws_url, this.identity);
     this.player = new Player();
-    this.mic = new Microphone((packet) => this.micPacket(packet));
-    this.micLive = false;
-    this.rtc = new RtcSender(this.conn, config.ice_servers || []);
-    // No WebRTC: the browser has none, the server answered rtc_offer with unknown_type, or localStorage's
-    // "stoa.webrtc" is "off" (a switch for diagnosing, and for the bench to measure the WebSocket path).
-    this.rtcUnavailable = !RtcSender.supported() || localStorage.getItem("stoa.webrtc") === "off";
-    this.speakingVia = null; // "webrtc" or "websocket" while the microphone is open
+    this.voice = new Voice(this, config.ice_servers || []);
     this.space = null; // space-state.js, while in a space
     this.spaceId = null; // the space this page is in or joining (kept across reconnections)
     this.joining = null;
@@ -65,7 +60,7 @@ class App {
       if (this.space) this.player.push(e.detail);
     });
     this.conn.addEventListener("speaking", (e) => this.spaceView.speaking(e.detail));
-    this.conn.addEventListener("notice", (e) => this.notice(e.detail));
+    this.conn.addEventListener("notice", (e) => showNotice(this, e.detail));
     window.addEventListener("popstate", () => this.route());
     window.addEventListener("online", () => this.conn.reconnectNow());
     for (const link of document.querySelectorAll("[data-nav]")) {
@@ -86,14 +81,13 @@ class App {
     const refusal = this.identity.lastRefusal;
     this.identity.lastRefusal = null;
     if (refusal === "token_invalid" || refusal === "token_expired" || refusal === "guest_token_invalid") {
-      this.toast(describeError({ code: refusal }), { kind: "warn" });
+      toast(describeError({ code: refusal }), { kind: "warn" });
     }
     if (reconnected && this.spaceId) {
       this.player.reset();
-      this.mic.restartStream();
-      this.rtc.stop(); // the server closed it with the old WebSocket
+      this.voice.reconnected();
       if (!(await this.resume())) await this.join(this.spaceId, { rejoin: true });
-      if (this.micLive && this.space && onMic(this.space.role)) await this.startSending();
+      if (this.voice.live && this.space && onMic(this.space.role)) await this.voice.startSending();
     } else {
       this.route();
     }
@@ -107,7 +101,7 @@ class App {
     else if (state === "replaced" || state === "suspended" || state === "ended") el.textContent = describeClose(code, reason);
     else el.textContent = `${describeClose(code, reason)} (in ${Math.ceil(retryInMs / 1000)} s)`;
     if (state === "replaced") {
-      this.toast(describeClose(4002), { kind: "warn", sticky: true, action: ["Use Stoa here", () => this.conn.start()] });
+      toast(describeClose(4002), { kind: "warn", sticky: true, action: ["Use Stoa here", () => this.conn.start()] });
     }
   }
 
@@ -116,7 +110,7 @@ class App {
     try {
       return await this.conn.request(msg);
     } catch (e) {
-      if (!quiet) this.toast(describeError(e), { kind: "error" });
+      if (!quiet) toast(describeError(e), { kind: "error" });
       throw e;
     }
   }
@@ -204,7 +198,7 @@ class App {
       }
       this.spaceId = null;
       this.space = null;
-      this.dropMic();
+      this.voice.drop();
       this.spaceView.failed(e);
       return true;
     }
@@ -231,8 +225,8 @@ class App {
     this.spaceId = this.space.id;
     this.spaceView.resetTalking(); // a `speaking` follows the reply when anyone talks
     if (SPACE_PATH.exec(location.pathname)?.[1] !== this.spaceId) history.pushState({}, "", `/s/${this.spaceId}`);
-    if (!onMic(joined.role)) this.dropMic();
-    else if (this.micLive && this.space.muted.has(this.identity.user)) this.setMicLive(false);
+    if (!onMic(joined.role)) this.voice.drop();
+    else if (this.voice.live && this.space.muted.has(this.identity.user)) this.voice.setLive(false);
     this.show("space");
     this.spaceView.render();
   }
@@ -242,7 +236,7 @@ class App {
     this.spaceId = null;
     this.space = null;
     this.recordingUi.reset();
-    this.dropMic();
+    this.voice.drop();
     this.player.reset();
     if (was) await this.conn.request({ type: "leave_space" }).catch(() => {});
     if (navigate) this.navigate("/");
@@ -250,7 +244,7 @@ class App {
 
   async startAudio() {
     if (!Player.supported()) {
-      this.toast("This browser cannot play Stoa's audio (it needs WebCodecs). Try a recent Chrome, Edge or Firefox.", {
+      toast("This browser cannot play Stoa's audio (it needs WebCodecs). Try a recent Chrome, Edge or Firefox.", {
         kind: "error",
       });
       return false;
@@ -269,156 +263,37 @@ class App {
     if (!apply(this.space, ev, this.identity.user)) return;
     const me = this.identity.user;
     if (ev.type === "reaction") this.spaceView.reaction(ev);
-    if (ev.type === "mute_changed" && ev.user === me && ev.muted && this.micLive) {
-      this.setMicLive(false, { tellServer: false });
-      if (ev.by !== me) this.toast("A host muted you. Unmute when you want to speak again.", { kind: "warn" });
+    if (ev.type === "mute_changed" && ev.user === me && ev.muted && this.voice.live) {
+      this.voice.setLive(false, { tellServer: false });
+      if (ev.by !== me) toast("A host muted you. Unmute when you want to speak again.", { kind: "warn" });
     }
     if (ev.type === "role_changed" && ev.user === me) {
       if (ev.role === "listener") {
-        this.dropMic();
-        this.toast("You are back in the audience.");
+        this.voice.drop();
+        toast("You are back in the audience.");
       } else {
-        this.toast(ev.role === "cohost" ? "You are now a co-host." : "You are on the mic. Unmute to speak.");
+        toast(ev.role === "cohost" ? "You are now a co-host." : "You are on the mic. Unmute to speak.");
       }
     }
     if (ev.type === "hand_lowered" && ev.user === me && ev.reason === "denied") {
-      this.toast("Your request to speak was declined this time.");
+      toast("Your request to speak was declined this time.");
     }
     if (ev.type === "participant_removed" && ev.user === me) {
-      this.dropMic();
+      this.voice.drop();
       this.spaceId = null;
-      this.toast("You were removed from this space.", { kind: "warn" });
+      toast("You were removed from this space.", { kind: "warn" });
     }
     if (ev.type === "space_ended") {
-      this.dropMic();
+      this.voice.drop();
       this.spaceId = null;
-      this.announce("The space has ended.");
+      announce("The space has ended.");
     }
     this.spaceView.render();
-  }
-
-  notice(msg) {
-    switch (msg.type) {
-      case "dm_received": {
-        const m = msg.message;
-        if (m.kind === "invite" && m.invite) {
-          this.pendingInvite = m.invite.space_id;
-          this.toast(`@${m.sender} invited you to speak.`, {
-            sticky: true,
-            action: ["Join and speak", () => this.acceptFromInvite(m.invite.space_id)],
-          });
-        } else if (m.kind === "space_starting" && m.invite) {
-          this.toast(`A space you asked to be reminded of is live.`, {
-            action: ["Listen", () => this.join(m.invite.space_id)],
-          });
-        } else if (m.kind === "text") {
-          this.toast(`Message from @${m.sender}: ${m.text.slice(0, 200)}`);
-        }
-        break;
-      }
-      case "space_starting":
-        this.toast(`“${msg.title}” by @${msg.host_name} is live now.`, {
-          sticky: true,
-          action: ["Listen", () => this.join(msg.space_id)],
-        });
-        break;
-      case "space_cancelled":
-        this.toast(`“${msg.title}” was cancelled.`);
-        this.home.refresh();
-        break;
-      case "host_reminder":
-        this.toast(`Your space “${msg.title}” is about to start.`, {
-          sticky: true,
-          action: ["Start now", () => this.home.startScheduled(msg.scheduled_id)],
-        });
-        break;
-      case "rtc_closed":
-        // The server closed the peer connection: for leaving the mic or the space there is nothing to do;
-        // after a failure, the microphone goes on over the WebSocket.
-        if (this.micLive && this.speakingVia === "webrtc" && !["left_mic", "left_space"].includes(msg.reason)) {
-          this.rtc.stop();
-          this.mic.sendVia = "ws";
-          this.speakingVia = "websocket";
-        }
-        break;
-      case "lagging":
-        console.info(`stoa: the server dropped ${msg.dropped} audio messages (this page read too slowly)`);
-        break;
-      case "error":
-        if (performance.now() - this.lastAudioError > 5000) {
-          this.lastAudioError = performance.now();
-          this.toast(describeError(msg), { kind: "warn" });
-        }
-        break;
-      default:
-        break;
-    }
   }
 
   async acceptFromInvite(spaceId) {
     if (this.spaceId !== spaceId) await this.join(spaceId);
     if (this.space && this.space.id === spaceId) this.spaceView.acceptInvite();
-  }
-
-  // -- the microphone ---------------------------------------------------------------------------------
-
-  micPacket(packet) {
-    if (this.micLive && this.space && onMic(this.space.role)) this.conn.send(packet);
-  }
-
-  /** Go live (open the microphone if needed, unmute on the server) or mute. */
-  async setMicLive(live, { tellServer = true } = {}) {
-    const me = this.identity.user;
-    if (live) {
-      if (!Microphone.supported()) {
-        this.toast("This browser cannot capture the microphone for Stoa (it needs WebCodecs).", { kind: "error" });
-        return;
-      }
-      try {
-        await this.mic.start({ processing: this.processing });
-      } catch (e) {
-        this.toast("Stoa cannot use your microphone. Allow it in the browser's site settings, then try again.", {
-          kind: "error",
-        });
-        return;
-      }
-      if (tellServer && this.space && this.space.muted.has(me)) await this.request({ type: "unmute" });
-      this.mic.setMuted(false);
-      this.micLive = true;
-      if (!this.speakingVia) await this.startSending();
-    } else {
-      this.mic.setMuted(true);
-      this.micLive = false;
-      if (tellServer && this.space && !this.space.muted.has(me)) {
-        await this.request({ type: "mute", user: me }).catch(() => {});
-      }
-    }
-    this.spaceView.renderDock();
-  }
-
-  /** Send the open microphone over WebRTC when the server takes it, else as `audio` messages. */
-  async startSending() {
-    this.speakingVia = "websocket";
-    this.mic.sendVia = "ws";
-    if (this.rtcUnavailable || !this.mic.track) return;
-    this.mic.sendVia = "rtc";
-    try {
-      await this.rtc.start(this.mic.track);
-      this.speakingVia = "webrtc";
-    } catch (e) {
-      if (e.code === "unknown_type") this.rtcUnavailable = true; // a server without WebRTC
-      else console.info("stoa: WebRTC did not connect; speaking over the WebSocket", e);
-      this.rtc.stop();
-      this.mic.sendVia = "ws";
-    }
-    this.spaceView.renderDock();
-  }
-
-  dropMic() {
-    this.micLive = false;
-    this.speakingVia = null;
-    this.rtc.stop();
-    this.mic.stop();
   }
 
   // -- account ----------------------------------------------------------------------------------------
@@ -463,41 +338,18 @@ class App {
     } finally {
       this.identity.loggedOut();
     }
-    this.toast("You are logged out. You can still listen as a guest.");
+    toast("You are logged out. You can still listen as a guest.");
     if (wasIn) await this.join(wasIn);
     else this.route();
   }
 
   openCreate() {
     if (this.identity.isGuest) {
-      this.toast(describeError({ code: "account_required" }), { kind: "warn" });
+      toast(describeError({ code: "account_required" }), { kind: "warn" });
       openAuth(this, "signup");
       return;
     }
     openCreate(this);
-  }
-
-  // -- telling the person -----------------------------------------------------------------------------
-
-  toast(text, { kind = "info", sticky = false, action = null } = {}) {
-    const box = document.getElementById("toasts");
-    const close = () => el.remove();
-    const el = h(
-      "div",
-      { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" },
-      h("span", {}, text),
-      action &&
-        h("button", { class: "btn small primary", type: "button", onclick: () => { close(); action[1](); } }, action[0]),
-      h("button", { class: "icon-btn", type: "button", "aria-label": "Dismiss", onclick: close }, "×"),
-    );
-    box.append(el);
-    while (box.children.length > 4) box.firstElementChild.remove();
-    if (!sticky) setTimeout(close, kind === "error" ? 8000 : 5000);
-  }
-
-  announce(text) {
-    const el = document.getElementById("announcer");
-    el.textContent = text;
   }
 }
 
@@ -509,6 +361,6 @@ window.stoa = {
   app,
   probe: (freqs) => app.player.probe(freqs),
   replayProbe: (freqs) => app.replay.probe(freqs),
-  micLevel: () => app.mic.level(),
+  micLevel: () => app.voice.mic.level(),
 };
 app.start();

@@ -1,6 +1,7 @@
 // The dialogs: log in / sign up, and start or schedule a space.
 
 import { describeError } from "../errors.js";
+import { toast } from "./toasts.js";
 
 let mode = "login";
 
@@ -59,7 +60,7 @@ export function setUpDialogs(app) {
       const reply = await app.logIn(handle, password);
       document.getElementById("auth-dialog").close();
       document.getElementById("auth-password").value = "";
-      app.toast(mode === "signup" ? `Welcome to Stoa, @${reply.handle}!` : `Welcome back, @${reply.handle}.`);
+      toast(mode === "signup" ? `Welcome to Stoa, @${reply.handle}!` : `Welcome back, @${reply.handle}.`);
     } catch (err) {
       error.textContent = describeError(err);
     } finally {
@@ -104,7 +105,7 @@ export function setUpDialogs(app) {
       if (later()) {
         const startsAt = new Date(document.getElementById("create-at").value).getTime();
         const reply = await app.conn.request({ type: "schedule_space", title, description, topics, starts_at: startsAt, record });
-        app.toast(`“${reply.space.title}” is scheduled. Share it so people can set a reminder.`);
+        toast(`“${reply.space.title}” is scheduled. Share it so people can set a reminder.`);
         document.getElementById("create-dialog").close();
         app.navigate("/");
         app.home.refresh();

@@ -4,6 +4,7 @@
 import { onMic } from "../space-state.js";
 import { openAuth } from "./dialogs.js";
 import { fill, h } from "./dom.js";
+import { toast } from "./toasts.js";
 
 export const REACTIONS = ["💯", "👏", "✋", "😂", "❤️", "🔥", "👍", "🙏", "😮", "😢"];
 
@@ -77,16 +78,16 @@ export class Dock {
       }
     }
     if (live && onMic(space.role)) {
-      const liveMic = app.micLive;
+      const liveMic = app.voice.live;
       mine.push(
         h("button", {
           class: `btn mic ${liveMic ? "on" : ""}`,
           type: "button",
           "data-focus-key": "mic",
           "aria-pressed": liveMic ? "true" : "false",
-          onclick: () => app.setMicLive(!liveMic),
+          onclick: () => app.voice.setLive(!liveMic),
         }, liveMic ? "🎙 Mute" : "🎙 Unmute"),
-        h("span", { class: "via", title: "How your voice reaches the server" }, app.speakingVia === "webrtc" ? "WebRTC" : app.speakingVia === "websocket" ? "WebSocket" : ""),
+        h("span", { class: "via", title: "How your voice reaches the server" }, app.voice.via === "webrtc" ? "WebRTC" : app.voice.via === "websocket" ? "WebSocket" : ""),
         this.late,
         h("span", { class: "meter", role: "meter", "aria-label": "Microphone level", "aria-valuemin": "0", "aria-valuemax": "100" }, this.meter),
         h("label", { class: "check" },
@@ -95,7 +96,7 @@ export class Dock {
             checked: app.processing,
             onchange: (e) => {
               app.processing = e.target.checked;
-              app.toast("Voice processing applies the next time the microphone opens.");
+              toast("Voice processing applies the next time the microphone opens.");
             },
           }),
           " Voice processing"),
@@ -116,7 +117,7 @@ export class Dock {
   }
 
   tick() {
-    const level = this.app.micLive ? Math.min(1, this.app.mic.level() * 2) : 0;
+    const level = this.app.voice.live ? Math.min(1, this.app.voice.mic.level() * 2) : 0;
     this.meter.style.transform = `scaleX(${level.toFixed(3)})`;
     const meter = this.meter.parentElement;
     if (meter) meter.setAttribute("aria-valuenow", String(Math.round(level * 100)));

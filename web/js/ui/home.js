@@ -3,6 +3,7 @@
 import { dateTimeText, fill, h, isGuest } from "./dom.js";
 import { recordingMark } from "./recording.js";
 import { shareButton } from "./share.js";
+import { toast } from "./toasts.js";
 
 const REFRESH_MS = 15000;
 const REMINDERS = "stoa.reminders";
@@ -133,7 +134,7 @@ export class HomeView {
 
   async toggleReminder(s, on) {
     if (this.app.identity.isGuest) {
-      this.app.toast("Sign up or log in to get reminders: guests only listen.", { kind: "warn" });
+      toast("Sign up or log in to get reminders: guests only listen.", { kind: "warn" });
       return;
     }
     await this.app.request({ type: on ? "set_reminder" : "clear_reminder", scheduled_id: s.scheduled_id });
@@ -141,7 +142,7 @@ export class HomeView {
     if (on) set.add(s.scheduled_id);
     else set.delete(s.scheduled_id);
     localStorage.setItem(REMINDERS, JSON.stringify([...set]));
-    this.app.toast(on ? `We'll tell you when “${s.title}” starts.` : "Reminder removed.");
+    toast(on ? `We'll tell you when “${s.title}” starts.` : "Reminder removed.");
     this.refresh();
   }
 
@@ -154,7 +155,7 @@ export class HomeView {
 
   async cancel(s) {
     await this.app.request({ type: "cancel_scheduled", scheduled_id: s.scheduled_id });
-    this.app.toast(`“${s.title}” is cancelled; everyone with a reminder is told.`);
+    toast(`“${s.title}” is cancelled; everyone with a reminder is told.`);
     this.refresh();
   }
 }

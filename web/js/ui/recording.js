@@ -5,6 +5,7 @@
 
 import { onMic } from "../space-state.js";
 import { h } from "./dom.js";
+import { toast } from "./toasts.js";
 
 /** The "● REC" mark of a space that is being recorded (null when it is not). */
 export function recordingMark(recording) {
@@ -77,7 +78,7 @@ export class RecordingUi {
   async setConsent(consent) {
     try {
       await this.app.request({ type: "recording_consent", consent });
-      this.app.toast(consent ? "Your voice is in the recording from now on." : "Your voice is kept out of the recording. The room still hears you.");
+      toast(consent ? "Your voice is in the recording from now on." : "Your voice is kept out of the recording. The room still hears you.");
     } catch {
       /* told */
     }

@@ -3,12 +3,13 @@
 // the moment they were shared (a seek back takes away those not yet shared by then). Links expire: the
 // player asks for fresh ones before loading a part with stale ones, and after a load fails.
 
-import { audioContext } from "../audio-context.js";
+import { ElementTap } from "../audio-context.js";
 import { describeError } from "../errors.js";
 import { analyse } from "../player.js";
 import { clock, partAt, replayLength, replayPosts, shownBy, spokenClock } from "../replay-time.js";
 import { avatar, dateTimeText, fill, h, isGuest } from "./dom.js";
 import { durationWords, hostActions, sizeWords } from "./replays.js";
+import { toast } from "./toasts.js";
 
 const TICK_MS = 100;
 const MAX_POST_PAGES = 20; // 2,000 posts: a replay shows at most the latest 2,000 of its space
@@ -35,8 +36,7 @@ export class ReplayView {
     this.playing = false; // the person wants it to play (in a silence between parts too)
     this.generation = 0;
     this.lastRetry = -Infinity;
-    this.analyser = null;
-    this.graph = null; // the audio graph's promise, made once (an element has one source node for good)
+    this.tap = new ElementTap(this.audio); // through the page's audio context, so a test can read what plays
     this.timer = null;
   }
 
@@ -266,7 +266,7 @@ export class ReplayView {
 
   async toggle() {
     if (!this.detail || !this.detail.parts.length) return;
-    await this.connectAnalyser(); // from the click: the audio context may start now
+    await this.tap.connect(); // from the click: the audio context may start now
     if (this.playing) {
       this.playing = false;
       if (this.gap && this.gap.since !== null) this.gap = { ...this.gap, from: this.position(), since: null };
@@ -325,7 +325,7 @@ export class ReplayView {
     this.audio.currentTime = local / 1000;
     this.target = null;
     if (play) {
-      await this.connectAnalyser();
+      await this.tap.connect();
       await this.audio.play().catch((e) => console.warn("stoa: replay did not start", e));
     } else {
       this.audio.pause();
@@ -355,7 +355,7 @@ export class ReplayView {
       const detail = await this.app.request({ type: "get_recording", recording_id: this.id }, { quiet: true });
       if (this.detail && detail.recording.recording_id === this.id) this.detail = { ...this.detail, parts: detail.parts, expires_at: detail.expires_at };
     } catch (e) {
-      this.app.toast(describeError(e), { kind: "error" });
+      toast(describeError(e), { kind: "error" });
     }
   }
 
@@ -369,24 +369,9 @@ export class ReplayView {
     await this.seek(at, this.playing);
   }
 
-  /** The replay goes through the page's audio context, so a test (and a curious person) can read what plays. */
-  async connectAnalyser() {
-    if (!this.graph) {
-      this.graph = audioContext().then((ctx) => {
-        const source = ctx.createMediaElementSource(this.audio);
-        this.analyser = new AnalyserNode(ctx, { fftSize: 8192, smoothingTimeConstant: 0 });
-        source.connect(this.analyser).connect(ctx.destination);
-        return ctx;
-      });
-    }
-    const ctx = await this.graph;
-    // Not awaited: without a user gesture the browser keeps the context suspended until one comes.
-    if (ctx.state !== "running") ctx.resume().catch(() => {});
-  }
-
   /** What the replay plays now (see `analyse`), with the replay time. */
   probe(freqs = []) {
-    return this.analyser ? { ...analyse(this.analyser, freqs), t: this.position(), shown: this.shown } : null;
+    return this.tap.analyser ? { ...analyse(this.tap.analyser, freqs), t: this.position(), shown: this.shown } : null;
   }
 }
 

@@ -3,6 +3,7 @@
 
 import { clock } from "../replay-time.js";
 import { dateTimeText, fill, h, isGuest } from "./dom.js";
+import { toast } from "./toasts.js";
 
 const PAGE = 20;
 
@@ -39,7 +40,7 @@ export class ReplaysView {
       this.more.hidden = !reply.more;
       this.render();
     } catch (e) {
-      if (e.code !== "disconnected") this.app.toast("The replays could not be listed. Try again in a moment.", { kind: "warn" });
+      if (e.code !== "disconnected") toast("The replays could not be listed. Try again in a moment.", { kind: "warn" });
     }
   }
 
@@ -110,7 +111,7 @@ export function hostActions(app, r, changed) {
           const visibility = e.target.value;
           try {
             await app.request({ type: "set_recording_visibility", recording_id: r.recording_id, visibility });
-            app.toast(visibility === "private" ? "Only you can play this recording now." : "Anyone can play this recording now.");
+            toast(visibility === "private" ? "Only you can play this recording now." : "Anyone can play this recording now.");
           } catch {
             /* told */
           }
@@ -130,7 +131,7 @@ export function hostActions(app, r, changed) {
             if (!confirm(`Delete the recording of “${r.title}” for good?`)) return;
             try {
               await app.request({ type: "delete_recording", recording_id: r.recording_id });
-              app.toast("The recording is deleted.");
+              toast("The recording is deleted.");
             } catch {
               /* told */
             }

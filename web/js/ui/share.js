@@ -1,6 +1,7 @@
 // The share link of a space (`/s/<space_id>`): opens it directly, for guests too.
 
 import { h } from "./dom.js";
+import { toast } from "./toasts.js";
 
 export function shareUrl(spaceId) {
   return `${location.origin}/s/${spaceId}`;
@@ -19,10 +20,10 @@ export function shareButton(app, spaceId, title) {
           if (navigator.share && matchMedia("(pointer: coarse)").matches) await navigator.share({ title, url });
           else {
             await navigator.clipboard.writeText(url);
-            app.toast(`Link copied: ${url}`);
+            toast(`Link copied: ${url}`);
           }
         } catch {
-          app.toast(`Share this link: ${url}`, { sticky: true });
+          toast(`Share this link: ${url}`, { sticky: true });
         }
       },
     },

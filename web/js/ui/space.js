@@ -9,6 +9,7 @@ import { topics } from "./home.js";
 import { recordingMark } from "./recording.js";
 import { shareButton } from "./share.js";
 import { Timeline } from "./timeline.js";
+import { toast, announce } from "./toasts.js";
 
 const ROLE_LABEL = { host: "Host", cohost: "Co-host", speaker: "Speaker", listener: "Listener" };
 const ENDED = {
@@ -228,7 +229,7 @@ export class SpaceView {
             if (!handle) return;
             try {
               await this.app.request({ type: "invite_speaker", handle });
-              this.app.toast(`@${handle} is invited to speak.`);
+              toast(`@${handle} is invited to speak.`);
               invite.value = "";
             } catch {
               /* told */
@@ -327,7 +328,7 @@ export class SpaceView {
     const at = performance.now();
     if (pending && pending.text && at - pending.since >= 1000 && at - this.announcedAt >= 3000) {
       if (pending.text !== this.announced) {
-        this.app.announce(pending.text);
+        announce(pending.text);
         this.announced = pending.text;
         this.announcedAt = at;
       }

@@ -3,6 +3,7 @@
 import { describeError } from "../errors.js";
 import { onMic } from "../space-state.js";
 import { avatar, fill, h, isGuest, timeText } from "./dom.js";
+import { toast } from "./toasts.js";
 
 export class Timeline {
   constructor(app) {
@@ -129,7 +130,7 @@ export class Timeline {
         space.morePosts = page.more;
       }
     } catch (err) {
-      this.app.toast(describeError(err), { kind: "error" });
+      toast(describeError(err), { kind: "error" });
     } finally {
       this.loading = false;
       this.render();
