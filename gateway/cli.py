@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -38,6 +39,21 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """A usage error in one line (not the whole usage text), exit code 2 as argparse's."""
         self.exit(2, f"{self.prog}: {message}\n")
+
+
+def run() -> NoReturn:
+    """The `stoa` command's entry point (and `python -m gateway`'s). Once `stoa serve` has stopped, the process
+    leaves at once, without the interpreter's teardown: by then the server has closed its store, finished and
+    synced its recordings and stopped the engine's sockets, so the teardown (0.3 to 0.5 s of freeing objects)
+    has nothing left to write, and a restart would only wait for it. Other commands exit as usual."""
+    argv = sys.argv[1:]
+    code = main(argv)
+    if argv[:1] != ["serve"]:
+        sys.exit(code)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -284,4 +300,4 @@ async def _serve_until_signal(config: GatewayConfig, started: list[Server]) -> N
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
