@@ -26,9 +26,6 @@ Close = Callable[[CloseCode, str], None]
 
 
 class Connection(Protocol):
-    audio_seen: bool
-    """The client sent audio (taken on the way, never read here) before the message last returned."""
-
     async def get_message(self) -> bytes | str:
         """The next message; raises `ConnectionClosed` once the connection is over."""
 
@@ -39,21 +36,20 @@ class Connection(Protocol):
 class WireConnection:
     """A connection whose socket the Rust `Wire` reads: it sees only what the wire does not take itself."""
 
-    __slots__ = ("_changed", "_closed", "_inbox", "_wire", "address", "audio_seen", "conn")
+    __slots__ = ("_changed", "_closed", "_inbox", "_wire", "address", "conn")
 
     def __init__(self, wire: Wire, conn: int, address: str) -> None:
         self._wire = wire
         self.conn = conn
         self.address = address
-        self._inbox: deque[tuple[bytes, bool]] = deque()
+        self._inbox: deque[bytes] = deque()
         self._closed: CloseReason | None = None
         self._changed: trio.Event | None = None
-        self.audio_seen = False
 
     # -- from the pump ------------------------------------------------------------------------------
 
-    def deliver(self, data: bytes, after_audio: bool) -> None:
-        self._inbox.append((data, after_audio))
+    def deliver(self, data: bytes) -> None:
+        self._inbox.append(data)
         self._wake()
 
     def ended(self, code: int, reason: str) -> None:
@@ -77,7 +73,7 @@ class WireConnection:
             if self._closed is not None:
                 raise ConnectionClosed(self._closed)
             await self._wait()
-        data, self.audio_seen = self._inbox.popleft()
+        data = self._inbox.popleft()
         self._wire.taken(self.conn)  # the wire reads on once fewer than its bound are pending
         return data
 
@@ -91,11 +87,10 @@ class WireConnection:
 class TrioConnection:
     """trio-websocket's connection, for the `python` transport (which also writes and pings through it)."""
 
-    __slots__ = ("audio_seen", "ws")
+    __slots__ = ("ws",)
 
     def __init__(self, ws: WebSocketConnection) -> None:
-        self.ws = ws
-        self.audio_seen = False  # every message, audio included, is read here
+        self.ws = ws  # every message, audio included, is read here
 
     async def get_message(self) -> bytes | str:
         return await self.ws.get_message()
