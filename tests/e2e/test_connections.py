@@ -132,9 +132,36 @@ def silent_peer(port: int) -> tuple[int | None, float]:
                 return event.code, time.monotonic() - start
 
 
-async def test_a_client_that_never_answers_pings_is_closed_after_ten_seconds(server: ServerProcess) -> None:
+def answering_peer(port: int, seconds: float) -> int:
+    """A client that reads everything and answers every ping, silent otherwise: the pings in `seconds`."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    ws = raw_handshake(sock, {"type": "hello", "protocol": 2, "name": "idle"})
+    deadline, pings = time.monotonic() + seconds, 0
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            data = sock.recv(4096)
+        except TimeoutError:
+            break
+        assert data, "the server closed an idle client that answers its pings"
+        ws.receive_data(data)
+        for event in ws.events():
+            if isinstance(event, ev.Ping):
+                pings += 1
+                sock.sendall(ws.send(event.response()))
+    sock.close()
+    return pings
+
+
+async def test_an_idle_client_is_pinged_every_five_seconds(either_transport: ServerProcess) -> None:
     with trio.fail_after(30):
-        code, after = await trio.to_thread.run_sync(silent_peer, server.port)
+        pings = await trio.to_thread.run_sync(answering_peer, either_transport.port, 12.0)
+    assert pings == 2, f"{pings} pings in 12 s"
+
+
+async def test_a_client_that_never_answers_pings_is_closed_after_ten_seconds(either_transport: ServerProcess) -> None:
+    with trio.fail_after(30):
+        code, after = await trio.to_thread.run_sync(silent_peer, either_transport.port)
     assert code == 4001
     assert 9 <= after <= 13, f"closed after {after:.1f} s"
 
