@@ -10,13 +10,15 @@ import re
 
 from gateway import logs
 from gateway.limits import Limits, client_key
+from gateway.origins import serialized_origin
 from gateway.transport import Refusal
 
 log = logs.get_logger("gateway")
 
-LOOPBACK_ORIGIN = re.compile(r"https?://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?")
-"""Without an allow-list, the origins of pages served from this machine: exactly scheme://host[:port], in the
-lowercase browsers send (a merged "a, b" header, a path, a user part or other hosts never match)."""
+LOOPBACK_ORIGIN = re.compile(r"https?://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?")
+"""Without an allow-list, the origins of pages served from this machine: of the origins a browser may send
+(`serialized_origin`: a port in range, never a merged "a, b" header, a path or a user part), those of these
+hosts."""
 
 
 class Admission:
@@ -28,7 +30,7 @@ class Admission:
     def origin_allowed(self, origin: str | None) -> bool:
         if origin is None:
             return True
-        if origin == "null":
+        if not serialized_origin(origin):  # "null" among them
             return False
         if self.allowed_origins:
             return origin in self.allowed_origins

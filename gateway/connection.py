@@ -26,9 +26,6 @@ Close = Callable[[CloseCode, str], None]
 
 
 class Connection(Protocol):
-    audio_seen: bool
-    """The client sent audio (taken on the way, never read here) before the message last returned."""
-
     async def get_message(self) -> bytes | str:
         """The next message; raises `ConnectionClosed` once the connection is over."""
 
@@ -39,21 +36,20 @@ class Connection(Protocol):
 class WireConnection:
     """A connection whose socket the Rust `Wire` reads: it sees only what the wire does not take itself."""
 
-    __slots__ = ("_changed", "_closed", "_inbox", "_wire", "address", "audio_seen", "conn")
+    __slots__ = ("_changed", "_closed", "_inbox", "_wire", "address", "conn")
 
     def __init__(self, wire: Wire, conn: int, address: str) -> None:
         self._wire = wire
         self.conn = conn
         self.address = address
-        self._inbox: deque[tuple[bytes, bool]] = deque()
+        self._inbox: deque[bytes] = deque()
         self._closed: CloseReason | None = None
         self._changed: trio.Event | None = None
-        self.audio_seen = False
 
     # -- from the pump ------------------------------------------------------------------------------
 
-    def deliver(self, data: bytes, after_audio: bool) -> None:
-        self._inbox.append((data, after_audio))
+    def deliver(self, data: bytes) -> None:
+        self._inbox.append(data)
         self._wake()
 
     def ended(self, code: int, reason: str) -> None:
@@ -77,7 +73,7 @@ class WireConnection:
             if self._closed is not None:
                 raise ConnectionClosed(self._closed)
             await self._wait()
-        data, self.audio_seen = self._inbox.popleft()
+        data = self._inbox.popleft()
         self._wire.taken(self.conn)  # the wire reads on once fewer than its bound are pending
         return data
 
@@ -91,14 +87,16 @@ class WireConnection:
 class TrioConnection:
     """trio-websocket's connection, for the `python` transport (which also writes and pings through it)."""
 
-    __slots__ = ("audio_seen", "ws")
+    __slots__ = ("_heard_at", "_sent_at", "ws")
 
     def __init__(self, ws: WebSocketConnection) -> None:
-        self.ws = ws
-        self.audio_seen = False  # every message, audio included, is read here
+        self.ws = ws  # every message, audio included, is read here
+        self._heard_at = self._sent_at = trio.current_time()  # the last message in, and out
 
     async def get_message(self) -> bytes | str:
-        return await self.ws.get_message()
+        message = await self.ws.get_message()
+        self._heard_at = trio.current_time()
+        return message
 
     async def aclose(self, code: int, reason: str) -> None:
         await self.ws.aclose(code, reason)
@@ -108,20 +106,29 @@ class TrioConnection:
         try:
             while True:
                 await self.ws.send_message(await outbox.get())
+                self._sent_at = trio.current_time()
         except OutboxClosed:
             close(outbox.close_code or CloseCode.NORMAL, outbox.close_reason)
         except ConnectionClosed:
             close(CloseCode.NORMAL, "")
 
     async def keep_alive(self, close: Close) -> None:
-        """The Python transport's keepalive (the Rust `Wire` keeps its connections alive itself)."""
+        """The Python transport's keepalive, the Rust `Wire`'s rule (docs/protocol.md, *Transport*): a connection
+        idle both ways for 5 s is pinged, and closed with 4001 if nothing (the pong, or a message) comes back
+        within 5 s. One the server is writing to is not pinged: a peer that stopped reading it is the fan-out's
+        to find (`lagging`, then 4000), as on the Rust transport; a ping would end it first, as 4001."""
         while True:
-            await trio.sleep(KEEPALIVE_INTERVAL_S)
+            idle_from = max(self._heard_at, self._sent_at)
+            if trio.current_time() < idle_from + KEEPALIVE_INTERVAL_S:
+                await trio.sleep_until(idle_from + KEEPALIVE_INTERVAL_S)
+                continue
+            heard = self._heard_at
             with trio.move_on_after(KEEPALIVE_TIMEOUT_S) as scope:
                 try:
                     await self.ws.ping()
                 except ConnectionClosed:
                     return
-            if scope.cancelled_caught:
+            if scope.cancelled_caught and self._heard_at == heard:
                 close(CloseCode.KEEPALIVE_TIMEOUT, "no pong within 5 s")
                 return
+            self._sent_at = trio.current_time()  # the pong came (or a message): idle from now

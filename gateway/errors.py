@@ -170,7 +170,7 @@ class CloseCode(enum.IntEnum):
     PROTOCOL_ERROR = 1002  # a frame that breaks RFC 6455 (sent by the Rust wire, `mixer-rs/wire/src/frames.rs`)
     UNSUPPORTED_DATA = 1003  # a text frame: this protocol is binary msgpack only
     INVALID_DATA = 1007  # a close reason that is not UTF-8 (the Rust wire)
-    POLICY_VIOLATION = 1008  # too many bad messages in a row, or audio faster than real time
+    POLICY_VIOLATION = 1008  # too many messages refused unread in a row, or audio faster than real time
     MESSAGE_TOO_BIG = 1009  # a message over the limit in `welcome.limits.max_message_bytes`
     INTERNAL_ERROR = 1011  # a fault in the server's handling of this connection (logged with an incident id)
     TOO_SLOW = 4000  # the client did not read fast enough: its queue of events overflowed

@@ -10,12 +10,18 @@ all, the oldest one is closed to make room, not the newcomer.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from ipaddress import ip_address
 
 import trio
 
 from gateway.limits import client_key
+
+NOTSENT_LOWAT = 16 * 1024
+"""Bytes a client's socket may hold unsent (TCP_NOTSENT_LOWAT), as the Rust wire sets its own
+(`mixer-rs/wire/src/reader.rs`): the rest waits in the connection's Outbox, where a slow reader is seen
+(`lagging`, then 4000), not in a kernel send buffer that grows to megabytes and hides it."""
 
 Refused = Callable[[str], None]
 """Told the limit's name at each connection closed by a cap: "handshakes_per_address" or "handshakes"."""
@@ -95,8 +101,8 @@ def peer(stream: trio.SocketStream) -> tuple[str, int]:
 
 class GatedListener(trio.abc.Listener[trio.SocketStream]):
     """A listener whose `accept` passes on only the connections `handshakes` counts in (the others are
-    closed at once), closing the oldest handshake when the count is full. Several listeners (every address
-    of one host name) share one count."""
+    closed at once), closing the oldest handshake when the count is full, each with at most `NOTSENT_LOWAT`
+    unsent. Several listeners (every address of one host name) share one count."""
 
     def __init__(self, listener: trio.SocketListener, handshakes: Handshakes) -> None:
         self.listener = listener
@@ -113,6 +119,10 @@ class GatedListener(trio.abc.Listener[trio.SocketStream]):
                 # Closing a stream trio-websocket's reader waits on wakes it with ClosedResourceError: it ends.
                 await closing.aclose()
             if closing is not stream:
+                try:
+                    stream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, NOTSENT_LOWAT)
+                except OSError:
+                    pass  # gone already: its handshake fails on its own
                 return stream
 
     async def aclose(self) -> None:

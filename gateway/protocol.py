@@ -160,7 +160,7 @@ from stoa_protocol import (
     encode as encode,
 )
 
-from gateway.protocol_base import DECODE_FAILURES, check_structure, refusal_of
+from gateway.protocol_base import DECODE_FAILURES, check_structure, ref_of as ref_of, refusal_of
 from gateway.protocol_spaces import JoinedSnapshots as JoinedSnapshots, snapshot_of as snapshot_of
 
 CLIENT_DECODER = msgspec.msgpack.Decoder(ClientUnion)

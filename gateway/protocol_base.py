@@ -6,6 +6,8 @@ package's (`stoa_protocol`); `gateway/protocol.py` assembles the server's view f
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 import msgspec
 from stoa_protocol import MAX_NESTING
 
@@ -131,6 +133,30 @@ def refusal_of(data: bytes, error: Exception, known_types: frozenset[str]) -> Ba
         if isinstance(kind, str) and kind not in known_types
         else BadMessage(str(error))
     )
-    if isinstance(ref, int) and not isinstance(ref, bool) and 0 <= ref <= 2**53:
+    if _is_ref(ref):
         refusal.ref = ref
     return refusal
+
+
+class _RefOnly(msgspec.Struct):
+    ref: object = None
+
+
+_REF_DECODER = msgspec.msgpack.Decoder(_RefOnly)
+
+
+def ref_of(data: bytes) -> int | None:
+    """The `ref` of a message refused before it is decoded (`rate_limited` by its connection's `requests`),
+    for the reply; None when it has no valid one or cannot be read. It costs what any message's checks cost
+    (`check_structure`, then msgspec skipping every field but `ref`), never a whole decode."""
+    try:
+        check_structure(data)
+        ref = _REF_DECODER.decode(data).ref
+    except (BadMessage, *DECODE_FAILURES):
+        return None
+    return ref if _is_ref(ref) else None
+
+
+def _is_ref(value: object) -> TypeGuard[int]:
+    """Whether `value` is a `ref` (docs/protocol.md: an int, 0 to 2^53)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 2**53

@@ -10,7 +10,8 @@ Who may send (`Who`): `HELLO` only before `hello`; `ANYONE` a guest or an accoun
 A request refused for its own content (`bad_argument`: a value out of its documented range, found before
 anything is changed) gives its own limit's token back: a typo in a title must not lock its author out of
 creating spaces for minutes. It keeps the `requests` token it spent, which bounds a stream of invalid
-requests (and `bad_message` never reaches this table: the session's rule of 20 in a row bounds those).
+requests (`bad_message` never reaches this table: the session spends a `requests` token on every message it
+decodes, and closes a connection refused unread 20 times in a row, `gateway/refusals.py`).
 """
 
 from __future__ import annotations

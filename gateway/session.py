@@ -12,7 +12,6 @@ order; a refusal is an `error` reply and changes nothing. The session is the han
 from __future__ import annotations
 
 import math
-import time
 from typing import TYPE_CHECKING, cast
 
 import msgspec
@@ -38,15 +37,15 @@ from gateway.connection import Connection, TrioConnection
 from gateway.context import Services
 from gateway.errors import CloseCode, GatewayError, NotAuthenticated, RateLimited, code_of, report_incident
 from gateway.outbox import Outbox
+from gateway.refusals import Refusals
 from gateway.space_link import SpaceLink
-from mixer import AudioPace
+from mixer import AudioPace, parse_audio
 
 if TYPE_CHECKING:
     from gateway.server import Gateway
 
 log = logs.get_logger("gateway")
 
-MAX_BAD_IN_A_ROW = 20
 MAX_ERROR_CHARS = 200  # an `error`'s `message` (docs/protocol.md)
 LEAVE_TIMEOUT_S = 2.0
 CLOSE_TIMEOUT_S = 2.0
@@ -82,10 +81,8 @@ class Session:
         self.close_reason = ""
         self.peer_close_code: int | None = None  # the code of the client's close frame (1006: none came)
         self._close_requested = trio.Event()
-        self._bad_in_a_row = 0
+        self._refusals = Refusals()
         self._audio_pace = AudioPace()  # the Rust wire's, for the audio Python reads (all, on the Python transport)
-        self._refusal_sent_at: dict[str, float] = {}
-        self._refusals_logged: dict[str, tuple[float, int]] = {}  # code -> (last logged, refused since)
         self.lagging_since: float | None = None  # when this client started losing audio, if it still does
         self.lagging_last = 0.0
         self._lag_told_at = -10.0
@@ -265,29 +262,24 @@ class Session:
         if isinstance(data, str):
             self.close(CloseCode.UNSUPPORTED_DATA, "text frames are not accepted: send binary msgpack")
             return False
-        if self.ws.audio_seen:  # a valid audio message came between (the Rust wire took it)
-            self._bad_in_a_row = 0
+        audio = parse_audio(data)  # as the Rust wire reads it (which takes all audio with a route itself)
+        if audio is not None:
+            return self._paced_audio(*audio)
         try:
+            # The limit first: a message it refuses is not decoded, and one that fails to decode spent a token.
+            self.services.limits.take("requests", self.conn, "requests on one connection")
             message = p.decode_client(data)
-        except GatewayError as e:  # BadMessage or UnknownType
-            self._bad_in_a_row += 1
-            if self._bad_in_a_row > MAX_BAD_IN_A_ROW:
-                self.close(CloseCode.POLICY_VIOLATION, "too many bad messages in a row")
+        except GatewayError as e:  # RateLimited, BadMessage or UnknownType
+            if self._refusals.unread():
+                self.close(CloseCode.POLICY_VIOLATION, "too many refused messages in a row")
                 return False
-            self.reply_error(e.ref, e)
+            self.reply_error(p.ref_of(data) if isinstance(e, RateLimited) else e.ref, e)
             return True
-        self._bad_in_a_row = 0
-        if isinstance(message, p.SendAudio):
-            pace = self._audio_pace.take()
-            if pace == "too_fast":
-                self.close(CloseCode.POLICY_VIOLATION, "audio faster than real time")
-                return False
-            if pace == "within":
-                self._audio(message)
-            return True
+        self._refusals.handled()
+        if isinstance(message, p.SendAudio):  # what the strict reader above refused is never audio: a safeguard
+            return self._paced_audio(message.seq, message.captured_at, message.opus, message.level)
         ref = getattr(message, "ref", None)
         try:
-            self.services.limits.take("requests", self.conn, "requests on one connection")
             reply = await requests.dispatch(self, message)
         except (GatewayError, SpaceError, store.StoreError) as e:
             if isinstance(message, p.Resume):
@@ -310,12 +302,20 @@ class Session:
         message = str(error)[:MAX_ERROR_CHARS]  # a refusal may quote the input: never at length
         self.send(p.encode(p.Error(ref=ref, code=code_of(error), message=message, retry_after_ms=retry)))
 
-    def _audio(self, m: p.SendAudio) -> None:
-        refusal = self._audio_refusal()
-        if refusal is not None:
-            return self._refuse_audio(refusal)
-        assert self.space is not None and self.user is not None
-        self.space.push_audio(self.user, m.seq, m.captured_at, m.opus, m.level)
+    def _paced_audio(self, seq: int, captured_at: int, opus: bytes, level: int | None) -> bool:
+        """One `audio` message Python reads, paced as the Rust wire paces its own; False: the connection is over."""
+        pace = self._audio_pace.take()
+        if pace == "too_fast":
+            self.close(CloseCode.POLICY_VIOLATION, "audio faster than real time")
+            return False
+        if pace == "within":
+            refusal = self._audio_refusal()
+            if refusal is not None:
+                self._refuse_audio(refusal)
+            else:
+                assert self.space is not None and self.user is not None
+                self.space.push_audio(self.user, seq, captured_at, opus, level)
+        return True
 
     def audio_unrouted(self, packets: int) -> None:
         """The Rust wire had no route for `packets` audio messages of this connection (it tells at most once a
@@ -339,23 +339,15 @@ class Session:
         return None
 
     def _log_refusal(self, code: str) -> None:
-        """Log a refused request, at most once a second per code (a client may send thousands): the line
-        after a quiet second says how many went unlogged."""
-        now = time.monotonic()
-        last, unlogged = self._refusals_logged.get(code, (-10.0, 0))
-        if now - last >= 1.0:
+        """Log a refused request, at most once a second per code: the line after a quiet second says how many
+        went unlogged."""
+        unlogged = self._refusals.to_log(code)
+        if unlogged is not None:
             log.info("refused", code=code, unlogged=unlogged)
-            self._refusals_logged[code] = (now, 0)
-        else:
-            self._refusals_logged[code] = (last, unlogged + 1)
 
     def _refuse_audio(self, error: Exception) -> None:
-        """Refused audio is answered at most once a second per code: a stream of 50 packets a second from a
-        confused client must not become a stream of 50 errors."""
-        code = code_of(error)
-        now = time.monotonic()
-        if now - self._refusal_sent_at.get(code, -10.0) >= 1.0:
-            self._refusal_sent_at[code] = now
+        """Refused audio is answered at most once a second per code (`Refusals.to_answer_audio`)."""
+        if self._refusals.to_answer_audio(code_of(error)):
             self.reply_error(None, error)
 
     # -- cleanup ------------------------------------------------------------------------------------

@@ -145,7 +145,7 @@ async def pump_wire(wire: Wire, host: Host, *, task_status: trio.TaskStatus[None
                 if kind == "message":
                     connection = connections.get(conn)
                     if connection is not None and event.data is not None:
-                        connection.deliver(event.data, event.after_audio)
+                        connection.deliver(event.data)
                 elif kind == "opened":
                     refusal = host.admit(conn, event.origins, event.peer)
                     if refusal is not None:

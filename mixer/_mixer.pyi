@@ -771,9 +771,6 @@ class WireEvent:
     def data(self) -> bytes | None:
         """ "message": its bytes (a binary message the wire did not take itself)."""
     @property
-    def after_audio(self) -> bool:
-        """ "message": the connection sent audio (taken by the wire) since its previous message."""
-    @property
     def packets(self) -> int:
         """ "audio_unrouted": audio messages from this connection with no route since the last such event."""
     @property

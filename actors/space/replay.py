@@ -56,9 +56,11 @@ class EventLog(msgspec.Struct, frozen=True):
 
     def since(self, last_seq: int, seq: int) -> list[bytes] | None:
         """The events after `last_seq` up to `seq` (the space's last event), in order; None when the log no
-        longer holds (or never held) all of them, or `last_seq` is beyond `seq`."""
+        longer holds (or never held) all of them, or `last_seq` is beyond `seq`, or 0: event 1, the space's
+        creation, is in every snapshot and no event message, so a client that holds nothing of the space needs
+        the snapshot whatever the log holds (docs/protocol.md, *Reconnecting and resuming*)."""
         if last_seq == seq:
             return []
-        if last_seq > seq or self.last_seq != seq or last_seq < self.first_seq - 1:
+        if last_seq < 1 or last_seq > seq or self.last_seq != seq or last_seq < self.first_seq - 1:
             return None
         return list(self.entries[last_seq - self.first_seq + 1 :])

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway.origins import serialized_origin
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -43,20 +45,10 @@ def ws_url(value: str) -> str | None:
 
 
 def origin(value: str) -> str | None:
-    """What a browser sends as `Origin`: lowercase http(s)://host[:port], nothing after it."""
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 (raises ValueError on a port that is not a number in range)
-    except ValueError:
-        return "must be scheme://host[:port] (http or https, no path)"
-    ok = (
-        parts.scheme in ("http", "https")
-        and bool(parts.hostname)
-        and parts.username is None
-        and not (parts.path or parts.query or parts.fragment)
-        and value == value.lower()
-    )
-    return None if ok else "must be scheme://host[:port] (http or https, no path)"
+    """What a browser sends as `Origin` (`gateway/origins.py`): anything else would never match."""
+    if serialized_origin(value):
+        return None
+    return "must be scheme://host[:port] as a browser sends it (http or https, lowercase, no path, no default port)"
 
 
 def stun_url(value: str) -> str | None:

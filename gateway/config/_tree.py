@@ -78,8 +78,9 @@ class ServerSettings:
     sndbuf: int | None = setting(
         None,
         "SO_SNDBUF of each client socket (Rust transport); unset: the kernel's autotuning, with at most 16 KiB "
-        "unsent either way (TCP_NOTSENT_LOWAT), so a slow reader's audio waits in the fan-out's queue, where it is "
-        "seen (`lagging`, 4000), not in a send buffer of megabytes. A small value bounds in-flight bytes too",
+        "unsent either way (TCP_NOTSENT_LOWAT, on both transports), so a slow reader's audio waits in the fan-out's "
+        "queue, where it is seen (`lagging`, 4000), not in a send buffer of megabytes. A small value bounds "
+        "in-flight bytes too",
         flag="--sndbuf",
         low=1024,
         high=2**31 - 1,

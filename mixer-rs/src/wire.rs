@@ -22,8 +22,6 @@ struct WireEvent {
     conn: u64,
     /// "message": the message's bytes.
     data: Option<Py<PyBytes>>,
-    /// "message": audio came (and was taken by the wire) since the previous message.
-    after_audio: bool,
     /// "audio_unrouted": how many packets.
     packets: u64,
     /// "closed": the close code and reason.
@@ -41,7 +39,6 @@ impl WireEvent {
             kind: "",
             conn: 0,
             data: None,
-            after_audio: false,
             packets: 0,
             code: 0,
             reason: String::new(),
@@ -53,8 +50,8 @@ impl WireEvent {
             wi::Event::Opened { conn, peer, path, origins } => {
                 (out.kind, out.conn, out.peer, out.path, out.origins) = ("opened", conn, peer, path, origins);
             }
-            wi::Event::Message { conn, data, after_audio } => {
-                (out.kind, out.conn, out.after_audio) = ("message", conn, after_audio);
+            wi::Event::Message { conn, data } => {
+                (out.kind, out.conn) = ("message", conn);
                 out.data = Some(PyBytes::new(py, &data).unbind());
             }
             wi::Event::AudioUnrouted { conn, packets } => {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import msgpack
@@ -19,6 +20,18 @@ from tests.e2e.test_metrics import samples, value
 from tests.e2e.wire import raw_handshake
 
 
+@pytest.fixture(scope="module", params=["rust", "python"])
+def either_transport(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """A server on each transport: both hand the handshake's Origin headers to the same admission."""
+    srv = start_server(tmp_path_factory.mktemp(request.param) / "data", "--transport", request.param)
+    try:
+        yield srv
+    finally:
+        assert stop_server(srv) == 0
+
+
 @pytest.mark.parametrize(
     ("origin", "accepted"),
     [
@@ -26,6 +39,16 @@ from tests.e2e.wire import raw_handshake
         ("http://127.0.0.1:3000", True),
         ("http://localhost", True),
         ("https://[::1]:8443", True),
+        ("http://127.0.0.1:1", True),  # the ends of the port range
+        ("http://127.0.0.1:65535", True),
+        ("https://localhost:80", True),  # http's default port, not https's
+        ("http://127.0.0.1:99999", False),  # not a port: no browser sends it
+        ("http://127.0.0.1:65536", False),
+        ("http://127.0.0.1:0", False),
+        ("http://127.0.0.1:03000", False),  # browsers write no leading zero
+        ("http://localhost:80", False),  # nor the scheme's default port
+        ("https://localhost:443", False),
+        ("http://127.0.0.1:", False),
         ("https://evil.example", False),
         ("null", False),
         ("http://127.0.0.1:1, http://evil.example", False),  # two origins merged into one header
@@ -37,16 +60,17 @@ from tests.e2e.wire import raw_handshake
     ],
 )
 async def test_browser_origins_are_checked_against_the_allow_list(
-    server: ServerProcess, origin: str | None, accepted: bool
+    either_transport: ServerProcess, origin: str | None, accepted: bool
 ) -> None:
     headers = [] if origin is None else [(b"Origin", origin.encode())]
+    url = either_transport.url
     with trio.fail_after(10):
         if accepted:
-            async with open_websocket_url(server.url, extra_headers=headers):
+            async with open_websocket_url(url, extra_headers=headers):
                 pass
         else:
             with pytest.raises(ConnectionRejected) as rejected:
-                async with open_websocket_url(server.url, extra_headers=headers):
+                async with open_websocket_url(url, extra_headers=headers):
                     pass
             assert rejected.value.status_code == 403
             headers = {k.decode().lower(): v.decode() for k, v in rejected.value.headers}
@@ -108,9 +132,36 @@ def silent_peer(port: int) -> tuple[int | None, float]:
                 return event.code, time.monotonic() - start
 
 
-async def test_a_client_that_never_answers_pings_is_closed_after_ten_seconds(server: ServerProcess) -> None:
+def answering_peer(port: int, seconds: float) -> int:
+    """A client that reads everything and answers every ping, silent otherwise: the pings in `seconds`."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    ws = raw_handshake(sock, {"type": "hello", "protocol": 2, "name": "idle"})
+    deadline, pings = time.monotonic() + seconds, 0
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            data = sock.recv(4096)
+        except TimeoutError:
+            break
+        assert data, "the server closed an idle client that answers its pings"
+        ws.receive_data(data)
+        for event in ws.events():
+            if isinstance(event, ev.Ping):
+                pings += 1
+                sock.sendall(ws.send(event.response()))
+    sock.close()
+    return pings
+
+
+async def test_an_idle_client_is_pinged_every_five_seconds(either_transport: ServerProcess) -> None:
     with trio.fail_after(30):
-        code, after = await trio.to_thread.run_sync(silent_peer, server.port)
+        pings = await trio.to_thread.run_sync(answering_peer, either_transport.port, 12.0)
+    assert pings == 2, f"{pings} pings in 12 s"
+
+
+async def test_a_client_that_never_answers_pings_is_closed_after_ten_seconds(either_transport: ServerProcess) -> None:
+    with trio.fail_after(30):
+        code, after = await trio.to_thread.run_sync(silent_peer, either_transport.port)
     assert code == 4001
     assert 9 <= after <= 13, f"closed after {after:.1f} s"
 

@@ -62,6 +62,41 @@ async def test_a_raised_hand_approved_muted_then_removed_listener_cannot_rejoin(
             assert refused.value.code == "removed"
 
 
+async def test_a_muted_speaker_moved_back_to_the_audience_is_told_unmuted(server: ServerProcess) -> None:
+    """Everyone (here a listener decoding with `msgpack`) gets `role_changed` to listener, then `mute_changed`
+    with `muted` false: the mute ends off the mic, and no client keeps showing it."""
+    with trio.fail_after(30):
+        async with connect_account(server.url, "host") as host, connect_account(server.url, "lena") as lena:
+            space_id = (await host.create_space("Muted, then moved")).space.space_id
+            await lena.join_space(space_id)
+            await host.set_role(lena.user, Role.SPEAKER)
+            await host.mute(lena.user)
+            async with open_websocket_url(server.url) as ws:
+                await ws.send_message(msgpack.packb({"type": "hello", "protocol": 2, "name": "watcher"}))
+                await ws.send_message(msgpack.packb({"type": "join_space", "ref": 1, "space_id": space_id}))
+                joined = {}
+                while joined.get("type") != "joined":
+                    joined = msgpack.unpackb(await ws.get_message())
+                assert lena.user in joined["space"]["muted"]
+                await host.set_role(lena.user, Role.LISTENER)
+                events = []
+                while len(events) < 2:
+                    m = msgpack.unpackb(await ws.get_message())
+                    if m["type"] in ("role_changed", "mute_changed"):
+                        events.append(m)
+            role, mute = events
+            assert (role["user"], role["role"], role["by"]) == (lena.user, "listener", host.user)
+            assert (mute["user"], mute["muted"], mute["by"], mute["seq"]) == (
+                lena.user,
+                False,
+                host.user,
+                role["seq"] + 1,
+            )
+            # The moved speaker's own client is told too: muted, then unmuted with the move.
+            told = [await next_of(lena, MuteChanged), await next_of(lena, MuteChanged)]
+            assert [(e.muted, e.by) for e in told] == [(True, host.user), (False, host.user)]  # type: ignore[attr-defined]
+
+
 async def test_more_than_five_reactions_a_second_are_rate_limited(server: ServerProcess) -> None:
     with trio.fail_after(20):
         async with connect_account(server.url, "host") as host:

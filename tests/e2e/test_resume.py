@@ -291,3 +291,32 @@ async def test_a_removed_or_blocked_user_cannot_resume(server: ServerProcess) ->
                 reply = await back.request({"type": "resume", "space_id": space_id, "last_seq": seq})
                 outcomes[handle] = reply["type"] if reply["type"] != "error" else reply["code"]
             assert outcomes == {"vic": "removed", "bea": "blocked", "carl": "resumed"}
+
+
+async def test_a_resume_from_last_seq_0_gets_the_snapshot_though_the_space_holds_every_event(
+    server: ServerProcess,
+) -> None:
+    """A space's `seq` 1 is its creation, in every snapshot and no event message: a client that resumes from
+    0 holds nothing of the space and gets the snapshot (`events_gone`, the place kept), even while the space
+    holds every event it ever sent; from the creation's snapshot (1) it gets them all (the control)."""
+    with trio.fail_after(30):
+        async with AsyncExitStack() as stack:
+            ada, token, _ = await raw_account(server.url, "ada", stack)
+            created = await ada.request({"type": "create_space", "title": "From the start"})
+            assert created["type"] == "joined" and created["space"]["seq"] == 1, created
+            space_id = created["space"]["space_id"]
+            for text in ("first", "second"):
+                assert (await ada.request({"type": "share_post", "text": text}))["type"] == "ok"
+
+            ada = await come_back(server.url, token, stack)  # the old connection is replaced: the place is kept
+            gone = await ada.request({"type": "resume", "space_id": space_id, "last_seq": 0})
+            assert (gone["type"], gone["resume"], gone["role"]) == ("joined", "events_gone", "host"), gone
+            assert [post["text"] for post in gone["space"]["timeline"]] == ["first", "second"]
+
+            ada = await come_back(server.url, token, stack)
+            resumed = await ada.request({"type": "resume", "space_id": space_id, "last_seq": 1})
+            assert resumed["type"] == "resumed", resumed
+            seqs = [event["seq"] for event in resumed["events"]]
+            assert seqs == list(range(2, resumed["seq"] + 1)), "every event from the first"
+            shared = [e["post"]["text"] for e in resumed["events"] if e["type"] == "post_shared"]
+            assert shared == ["first", "second"]

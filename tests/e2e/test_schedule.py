@@ -62,6 +62,7 @@ async def test_a_reminded_listener_is_told_when_the_host_starts_the_space_and_jo
             assert live.topics == ["news", "tech"]
             [message] = await bob.get_inbox()
             assert message.kind == "space_starting" and message.invite == p.InviteLink(notice.space_id, "listener")
+            assert (message.text, message.sender) == ("Live now: Morning show", "ada")  # docs/protocol.md, `inbox`
             with pytest.raises(RequestError) as in_space:  # checked first, whatever the scheduled space
                 await ada.start_scheduled(scheduled.scheduled_id)
             assert in_space.value.code == "already_in_space"
@@ -82,6 +83,13 @@ async def test_cancelling_tells_reminder_holders_and_takes_the_space_off_the_lis
             assert refused.value.code == "not_allowed"
             await ada.cancel_scheduled(scheduled.scheduled_id)
             assert await bob.next_notice() == p.SpaceCancelled(scheduled.scheduled_id, "Not happening")
+            [message] = await bob.get_inbox()
+            assert (message.kind, message.text, message.sender, message.invite) == (
+                "space_cancelled",
+                "Cancelled: Not happening",
+                "ada",
+                None,
+            )
             assert (await bob.list_spaces("upcoming")).upcoming == []
             for attempt in (bob.set_reminder(scheduled.scheduled_id), ada.start_scheduled(scheduled.scheduled_id)):
                 with pytest.raises(RequestError) as over:

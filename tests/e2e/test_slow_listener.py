@@ -38,12 +38,16 @@ async def stream(client: Client, seconds: float) -> None:
         await client.send_audio(i, time.time_ns() // 1000, packet)
 
 
-@pytest.mark.parametrize("sndbuf", [[], ["--sndbuf", "4096"]], ids=["default", "sndbuf-4096"])
-async def test_a_stalled_listener_is_cut_off_and_the_others_lose_nothing(tmp_path: Path, sndbuf: list[str]) -> None:
+@pytest.mark.parametrize(
+    "options",
+    [[], ["--sndbuf", "4096"], ["--transport", "python"]],
+    ids=["default", "sndbuf-4096", "python-transport"],
+)
+async def test_a_stalled_listener_is_cut_off_and_the_others_lose_nothing(tmp_path: Path, options: list[str]) -> None:
     # A listener cut off as too slow keeps its place for the resume window (here 1 s), then leaves. By default
-    # the kernel holds at most 16 KiB unsent for it (TCP_NOTSENT_LOWAT), so its send buffer cannot grow to
-    # megabytes and hide it; `--sndbuf` bounds the whole buffer.
-    srv = start_server(tmp_path / "data", *sndbuf, "--resume-window", "1")
+    # the kernel holds at most 16 KiB unsent for it (TCP_NOTSENT_LOWAT, on both transports), so its send buffer
+    # cannot grow to megabytes and hide it; `--sndbuf` (the Rust transport's) bounds the whole buffer.
+    srv = start_server(tmp_path / "data", *options, "--resume-window", "1")
     try:
         with trio.fail_after(60):
             async with (

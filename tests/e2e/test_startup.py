@@ -56,6 +56,8 @@ BAD_SETTINGS = [
     (["--allow-origin", "spaces.example.org"], ["--allow-origin"]),
     (["--allow-origin", "https://spaces.example.org/app"], ["--allow-origin"]),
     (["--allow-origin", "null"], ["--allow-origin"]),
+    (["--allow-origin", "https://spaces.example.org:99999"], ["--allow-origin"]),  # a browser never sends these
+    (["--allow-origin", "https://spaces.example.org:443"], ["--allow-origin"]),
 ]
 
 

@@ -88,25 +88,21 @@ class MemoryWebSocket:
 
     With `wire`, it reads as the Rust transport's `Wire` does: a message the wire's own reader takes as audio
     (`mixer.parse_audio`, the Rust code) never reaches the session; as from a connection with no route to a
-    mixer, the session is told of it (`audio_unrouted`), and the next message carries `audio_seen`."""
+    mixer, the session is told of it (`audio_unrouted`)."""
 
     def __init__(self, incoming: list[bytes], *, wire: bool = False) -> None:
         self._incoming = deque(incoming)
         self._wire = wire
         self.session: Session | None = None
         self.closed_with: tuple[int, str | None] | None = None
-        self.audio_seen = False
 
     async def get_message(self) -> bytes:
         await trio.lowlevel.checkpoint()
-        seen = False
         while self._incoming:
             message = self._incoming.popleft()
             if self._wire and parse_audio(message) is not None and self.session is not None:
                 self.session.audio_unrouted(1)
-                seen = True
                 continue
-            self.audio_seen = seen
             return message
         raise ConnectionClosed(CloseReason(1000, None))
 

@@ -204,11 +204,29 @@ def test_a_co_hosts_mute_all_spares_the_host_and_the_co_host() -> None:
     assert state.muted == ("a", "b")
 
 
-def test_a_speaker_moved_back_to_the_audience_is_no_longer_muted() -> None:
+@pytest.mark.parametrize("by", ["host", "a"], ids=["moved_by_the_host", "left_the_mic"])
+def test_a_muted_speaker_moved_back_to_the_audience_is_told_unmuted_after_the_role(by: str) -> None:
     state, _ = apply(space_with("a"), SetRole("host", "a", Role.SPEAKER), NOW)
     state, _ = apply(state, MuteSpeaker("host", "a"), NOW)
-    state, _ = apply(state, SetRole("host", "a", Role.LISTENER), NOW)
+    before = state.seq
+    state, events = apply(state, SetRole(by, "a", Role.LISTENER), NOW)
     assert state.muted == () and state.on_mic == ("host",)
+    assert events == [
+        RoleChanged(state.space_id, before + 1, NOW, "a", Role.LISTENER, by, "a"),
+        MuteChanged(state.space_id, before + 2, NOW, "a", False, by),
+    ]
+    assert state.seq == before + 2
+
+
+def test_an_unmuted_speaker_moved_back_gets_no_mute_changed() -> None:
+    """The control: no mute, nothing to clear; and a muted speaker made a co-host stays muted."""
+    state, _ = apply(space_with("a", "b"), SetRole("host", "a", Role.SPEAKER), NOW)
+    state, _ = apply(state, SetRole("host", "b", Role.SPEAKER), NOW)
+    state, _ = apply(state, MuteSpeaker("host", "b"), NOW)
+    state, events = apply(state, SetRole("host", "a", Role.LISTENER), NOW)
+    assert [type(e) for e in events] == [RoleChanged]
+    state, events = apply(state, SetRole("host", "b", Role.COHOST), NOW)
+    assert [type(e) for e in events] == [RoleChanged] and state.muted == ("b",)
 
 
 def test_a_removed_listener_cannot_rejoin() -> None:

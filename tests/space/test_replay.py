@@ -27,6 +27,14 @@ def test_the_events_after_the_last_one_seen_in_order_as_they_were_sent() -> None
     assert msgpack.unpackb(log.entries[0]) == {"type": "post_shared", "space_id": "s1", "seq": 2, "at": 2, "post": post}
 
 
+def test_a_client_that_holds_nothing_of_the_space_gets_none_whatever_the_log_holds() -> None:
+    """`last_seq` 0: event 1 (the creation) is in every snapshot, never an event, so only a snapshot will do;
+    even a log that held event 1 (none does: a space's first logged event is 2) gives nothing from 0."""
+    assert EventLog().appended(posts(2, 5)).since(0, 6) is None
+    assert EventLog().appended(posts(1, 5)).since(0, 5) is None
+    assert seqs(EventLog().appended(posts(1, 5)).since(1, 5)) == [2, 3, 4, 5]  # the control
+
+
 def test_what_the_log_cannot_give_whole_is_none() -> None:
     log = EventLog().appended(posts(10, 5))
     assert log.since(8, 14) is None  # event 9 was never kept

@@ -182,7 +182,7 @@ def test_a_close_for_audio_faster_than_real_time_says_so(page: Page, web_server:
           return status && {
             ...status,
             text: describeClose(status.code, status.reason),
-            bad: describeClose(1008, 'too many bad messages in a row'),
+            bad: describeClose(1008, 'too many refused messages in a row'),
             bare: describeClose(1008),
           };
         }""",
@@ -192,5 +192,5 @@ def test_a_close_for_audio_faster_than_real_time_says_so(page: Page, web_server:
     assert (closed["code"], closed["reason"]) == (1008, "audio faster than real time")
     assert "audio faster than real time" in closed["text"]
     assert "unreadable" not in closed["text"]
-    assert "unreadable messages" in closed["bad"] and "audio" not in closed["bad"]
+    assert "unreadable or too frequent messages" in closed["bad"] and "audio" not in closed["bad"]
     assert "unreadable" in closed["bare"] and "audio faster than real time" in closed["bare"]  # no reason: both

@@ -55,7 +55,7 @@ export const CLOSE_MESSAGES = {
   1003: "The server could not read this page's messages. Reload the page.",
   1006: "The connection dropped. Reconnecting…",
   1007: "The server could not read this page's connection. Reload the page.",
-  1008: "The server closed the connection: this page sent too many unreadable messages, or audio faster than real time. Reload the page.",
+  1008: "The server closed the connection: this page sent too many unreadable or too frequent messages, or audio faster than real time. Reload the page.",
   1009: "A message was too large for the server. Reload the page.",
   1011: "The server hit a problem with this connection. Reconnecting…",
   4000: "Your connection was too slow to keep up. Reconnecting…",
@@ -79,7 +79,7 @@ export function describeError(err) {
 // 1008 has two causes; the close's reason (docs/protocol.md, Close codes) says which, when it came.
 const POLICY_REASONS = {
   "audio faster than real time": "The server closed the connection: this page sent audio faster than real time. Reload the page.",
-  "too many bad messages in a row": "The server closed the connection after too many unreadable messages. Reload the page.",
+  "too many refused messages in a row": "The server closed the connection after too many unreadable or too frequent messages. Reload the page.",
 };
 
 /** The human message for a close `code`, more precise with its `reason` where the code has several causes. */

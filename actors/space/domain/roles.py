@@ -13,7 +13,7 @@ from actors.space.domain.authority import (
     target_role,
     without,
 )
-from actors.space.events import HandLowered, HandRaised, RoleChanged, SpaceEvent
+from actors.space.events import HandLowered, HandRaised, MuteChanged, RoleChanged, SpaceEvent
 from actors.space.values import MAX_COHOSTS, MAX_SPEAKERS, Role, SpaceState
 
 
@@ -43,9 +43,10 @@ def set_role(state: SpaceState, cmd: SetRole, now_ms: int) -> Result:
 
 
 def change_role(state: SpaceState, user: str, role: Role, by: str, now_ms: int, events: list[SpaceEvent]) -> Result:
-    """Give `user` the (checked) `role`: a raised hand is lowered as approved, a mute ends off the mic, and an
-    invitation to speak is used up by coming on the mic, however they came (else a speaker moved back to the
-    audience could take the mic again with an invitation the host thought spent)."""
+    """Give `user` the (checked) `role`: a raised hand is lowered as approved, a mute ends off the mic (said
+    after the role, so that no client keeps showing a listener muted, nor a speaker unmuted before they are
+    off the mic), and an invitation to speak is used up by coming on the mic, however they came (else a
+    speaker moved back to the audience could take the mic again with an invitation the host thought spent)."""
     seq = state.seq
     hands = state.hands
     if user in hands:
@@ -60,6 +61,9 @@ def change_role(state: SpaceState, user: str, role: Role, by: str, now_ms: int, 
         on_mic, muted = without(on_mic, user), without(muted, user)
     seq += 1
     events.append(RoleChanged(state.space_id, seq, now_ms, user, role, by, state.name_of(user)))
+    if user in state.muted and user not in muted:
+        seq += 1
+        events.append(MuteChanged(state.space_id, seq, now_ms, user, False, by))
     roles = {**state.roles, user: role}
     return replace(state, roles=roles, on_mic=on_mic, muted=muted, hands=hands, invited=invited, seq=seq), events
 

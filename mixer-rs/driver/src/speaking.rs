@@ -19,7 +19,11 @@
 //! it is out (`pending`).
 //!
 //! A mixer that has gone quiet has no talkers: the driver observes the empty
-//! set then. Sets are compared by input, and told by user: the same people
+//! set then, with the seq its next frame will have (no frame is sent while
+//! it is quiet, so none holds "nobody"). That frame, when someone talks
+//! again, holds them: their set is told with the same `frame_seq`, the only
+//! case where two messages share one (docs/protocol.md says how a client
+//! applies an empty set). Sets are compared by input, and told by user: the same people
 //! on other inputs (a speaker who reconnected has a fresh one) are no change. A newcomer is told the set last sent (`current`), right after its
 //! `joined` or `resumed`; an empty set is not sent, since a client starts each
 //! space with nobody talking.
@@ -270,6 +274,22 @@ mod tests {
         assert_eq!(read(&speaking.current().unwrap()), (vec!["u1".to_owned()], 0), "as it was told");
         let sent = speaking.observe(&[], 41, t0 + MIN_INTERVAL * 3).expect("nobody now");
         assert_eq!(read(&sent), (vec![], 41));
+    }
+
+    #[test]
+    fn the_empty_set_of_a_quiet_space_and_the_next_talker_share_the_next_frames_seq() {
+        // As the driver calls it: frames 5 and 6 hold u1, then the mixer goes quiet (u1 muted: its input
+        // removed) and the empty set is observed with the next seq, 7; u1 talks again a second later, and
+        // the first frame then, numbered 7 (the seq does not move while quiet), holds u1.
+        let mut speaking = named();
+        let t0 = Instant::now();
+        assert_eq!(read(&speaking.observe(&[1], 5, t0).unwrap()), (vec!["u1".to_owned()], 5));
+        assert_eq!(speaking.observe(&[1], 6, t0 + TICK), None);
+        let quiet = speaking.observe(&[], 7, t0 + MIN_INTERVAL).expect("nobody, once the interval is out");
+        assert_eq!(read(&quiet), (vec![], 7));
+        let back = speaking.observe(&[1], 7, t0 + MIN_INTERVAL * 5).expect("u1 again");
+        assert_eq!(read(&back), (vec!["u1".to_owned()], 7), "the same frame_seq, a different set");
+        assert_eq!(speaking.observe(&[1], 8, t0 + MIN_INTERVAL * 5 + TICK), None);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The driver against a real mixer and fan-out on loopback sockets: frames
 //! arrive every tick in order, a routed speaker hears its own stream, an idle
-//! mixer leaves the pool's queue, and spaces sharing the pool each keep their
-//! own numbering with no frame lost.
+//! mixer leaves the pool's queue, spaces sharing the pool each keep their
+//! own numbering with no frame lost, and `speaking` names the frames as
+//! docs/protocol.md says.
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -18,6 +19,37 @@ fn fanout(max_audio_messages: usize) -> Arc<Fanout> {
     Arc::new(Fanout::new(FanoutConfig { max_queue_bytes: 1 << 20, max_audio_messages, writers: 2 }).unwrap())
 }
 
+/// A loopback connection registered with `fanout`: the client's end (reads time out after `timeout`), the
+/// server's end (to keep open), and its id.
+fn connection(listener: &TcpListener, fanout: &Fanout, timeout: Duration) -> (TcpStream, TcpStream, u64) {
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    client.set_read_timeout(Some(timeout)).unwrap();
+    let conn = fanout.register(server.as_raw_fd()).unwrap();
+    (client, server, conn)
+}
+
+/// A space's parts on loopback: its fan-out, its mixer, a listening socket for more connections, and the ear
+/// (a connection in `group`, the group the driver sends to) with its server end.
+struct Space {
+    fanout: Arc<Fanout>,
+    mixer: Arc<Mixer>,
+    listener: TcpListener,
+    ear: TcpStream,
+    _ear_server: TcpStream,
+    group: u64,
+}
+
+fn space(max_audio_messages: usize, ear_timeout: Duration) -> Space {
+    let fanout = fanout(max_audio_messages);
+    let mixer = Arc::new(Mixer::new(MixerConfig::default()).unwrap());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (ear, _ear_server, ear_conn) = connection(&listener, &fanout, ear_timeout);
+    let group = fanout.new_group();
+    fanout.join_group(group, ear_conn).unwrap();
+    Space { fanout, mixer, listener, ear, _ear_server, group }
+}
+
 fn sine(freq: f64, n: usize) -> [i16; 960] {
     let mut pcm = [0i16; 960];
     for (i, s) in pcm.iter_mut().enumerate() {
@@ -29,19 +61,24 @@ fn sine(freq: f64, n: usize) -> [i16; 960] {
 
 /// Reads one server WebSocket frame and returns its payload.
 fn read_message(stream: &mut TcpStream) -> Vec<u8> {
+    next_message(stream).unwrap()
+}
+
+/// The next server WebSocket frame's payload, or the error that ended the read (its timeout: no more).
+fn next_message(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
     let mut head = [0u8; 2];
-    stream.read_exact(&mut head).unwrap();
+    stream.read_exact(&mut head)?;
     let len = match head[1] {
         126 => {
             let mut ext = [0u8; 2];
-            stream.read_exact(&mut ext).unwrap();
+            stream.read_exact(&mut ext)?;
             usize::from(u16::from_be_bytes(ext))
         }
         n => usize::from(n),
     };
     let mut payload = vec![0u8; len];
-    stream.read_exact(&mut payload).unwrap();
-    payload
+    stream.read_exact(&mut payload)?;
+    Ok(payload)
 }
 
 /// The seqs of the frames in one `audio` message (they follow each `0xa3 "seq" 0xcf`).
@@ -58,19 +95,8 @@ fn seqs(message: &[u8]) -> Vec<u64> {
 
 #[test]
 fn frames_flow_in_order_to_the_audience_and_a_speaker_gets_its_own_stream() {
-    let fanout = fanout(64);
-    let mixer = Arc::new(Mixer::new(MixerConfig::default()).unwrap());
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut ear = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (ear_server, _) = listener.accept().unwrap();
-    let mut mouth = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (mouth_server, _) = listener.accept().unwrap();
-    ear.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    mouth.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let ear_conn = fanout.register(ear_server.as_raw_fd()).unwrap();
-    let mouth_conn = fanout.register(mouth_server.as_raw_fd()).unwrap();
-    let group = fanout.new_group();
-    fanout.join_group(group, ear_conn).unwrap();
+    let Space { fanout, mixer, listener, mut ear, _ear_server, group } = space(64, Duration::from_secs(5));
+    let (mut mouth, _mouth_server, mouth_conn) = connection(&listener, &fanout, Duration::from_secs(5));
 
     let pool = TickPool::new(2, 8).unwrap();
     let driver =
@@ -211,4 +237,61 @@ fn as_the_audience_grows_and_shrinks_messages_change_size_between_frames_never_w
     steps.dedup();
     assert_eq!(steps, vec![1, 2, 3, 1], "message sizes followed the audience: {sizes:?}");
     assert_eq!(driver.stats().batch_switches, 3);
+}
+
+/// The `speaking` messages among `messages`, as an independent msgpack reader sees them: (users, frame_seq).
+fn speaking_of(messages: &[Vec<u8>]) -> Vec<(Vec<String>, u64)> {
+    let mut out = Vec::new();
+    for message in messages {
+        let value = rmpv::decode::read_value(&mut &message[..]).unwrap();
+        let map = value.as_map().unwrap();
+        let get = |key: &str| map.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v.clone());
+        if get("type").and_then(|t| t.as_str().map(str::to_owned)).as_deref() == Some("speaking") {
+            let users = get("user_ids").unwrap();
+            let users = users.as_array().unwrap().iter().map(|u| u.as_str().unwrap().to_owned()).collect();
+            out.push((users, get("frame_seq").unwrap().as_u64().unwrap()));
+        }
+    }
+    out
+}
+
+#[test]
+fn after_a_pause_the_empty_set_and_the_next_talker_share_the_next_frames_seq() {
+    // docs/protocol.md, `speaking`: a space that goes quiet sends no frame, so its empty set names the seq
+    // its next frame will have; when the speaker talks again, that frame holds them, told with the same seq.
+    let Space { fanout, mixer, mut ear, _ear_server, group, .. } = space(256, Duration::from_millis(500));
+    let pool = TickPool::new(2, 8).unwrap();
+    let driver = Driver::start(&pool, Arc::clone(&mixer), Arc::clone(&fanout), group, Batching::Fixed(1), 0);
+    driver.tell_speaking("sp-1", group);
+    mixer.add_input(1).unwrap();
+    driver.name_input(1, "u1");
+    let mut encoder = Encoder::new(32_000, 5).unwrap();
+    for turn in 0..2u64 {
+        for n in 0..30 {
+            let packet = encoder.encode(&sine(440.0, n)).unwrap();
+            mixer.push(1, Frame::new(turn * 100 + n as u64, 1, packet)).unwrap();
+            driver.notify();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(800)); // quiet, past the hold and the interval
+    }
+    driver.stop();
+    let mut messages = Vec::new();
+    while let Ok(message) = next_message(&mut ear) {
+        messages.push(message);
+    }
+    let told = speaking_of(&messages);
+    let frames: Vec<u64> = messages.iter().flat_map(|m| seqs(m)).collect();
+    assert!(frames.windows(2).all(|w| w[1] == w[0] + 1), "every frame once, in order: {frames:?}");
+    let u1 = || vec!["u1".to_owned()];
+    let [(first, 0), (nobody, pause), (again, resumed), (nobody_at_end, end)] = told.as_slice() else {
+        panic!("a talker, nobody, the talker again, nobody: {told:?}");
+    };
+    assert_eq!((first, nobody, again, nobody_at_end), (&u1(), &vec![], &u1(), &vec![]));
+    assert_eq!(resumed, pause, "the same frame_seq, a different set");
+    assert!(
+        frames.contains(pause) && !frames.contains(end),
+        "the pause's seq is the next turn's first frame"
+    );
+    assert_eq!(*end, frames.last().unwrap() + 1, "the empty set names the frame after the last");
 }

@@ -54,7 +54,6 @@ pub(crate) struct Conn {
     pub pinged_at: Option<Instant>,
     /// Messages handed to the owner and not yet taken.
     pub pending: u32,
-    after_audio: bool,
     unrouted: u64,
     unrouted_told: Option<Instant>,
     pace: AudioPace,
@@ -100,7 +99,6 @@ impl Conn {
             last_received: now,
             pinged_at: None,
             pending: 0,
-            after_audio: false,
             unrouted: 0,
             unrouted_told: None,
             pace: AudioPace::new(config.audio_pace, now),
@@ -272,12 +270,10 @@ impl Conn {
             match ctx.speakers.push(self.id, frame) {
                 Pushed::Accepted | Pushed::NoInput => {
                     crate::reader::bump(&ctx.counters().audio_routed);
-                    self.after_audio = true;
                     return;
                 }
                 Pushed::Unrouted => {
                     crate::reader::bump(&ctx.counters().audio_unrouted);
-                    self.after_audio = true;
                     self.unrouted += 1;
                     self.tell_unrouted(ctx, Instant::now());
                     return;
@@ -287,8 +283,7 @@ impl Conn {
         }
         self.pending += 1;
         crate::reader::bump(&ctx.counters().messages);
-        ctx.events.push(Event::Message { conn: self.id, data: data.to_vec(), after_audio: self.after_audio });
-        self.after_audio = false;
+        ctx.events.push(Event::Message { conn: self.id, data: data.to_vec() });
     }
 
     /// Tells the owner of unrouted audio: at once for the first, then at most once per `UNROUTED_EVERY`.

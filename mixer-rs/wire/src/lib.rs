@@ -138,9 +138,8 @@ pub const KEEPALIVE_TIMEOUT: u16 = 4001;
 pub enum Event {
     /// A valid upgrade request: the owner answers with `accept` or `refuse`.
     Opened { conn: u64, peer: String, path: String, origins: Vec<String> },
-    /// A binary message the reader did not take itself; `after_audio` if
-    /// the connection sent audio (taken here) since its previous message.
-    Message { conn: u64, data: Vec<u8>, after_audio: bool },
+    /// A binary message the reader did not take itself.
+    Message { conn: u64, data: Vec<u8> },
     /// `packets` audio messages came from a connection with no route since
     /// the last such event (the first of a burst at once, then at most one a second).
     AudioUnrouted { conn: u64, packets: u64 },

@@ -65,7 +65,7 @@ fn a_fragmented_message_with_a_ping_between_is_delivered_whole_and_the_ping_answ
     bytes.extend(client_frame(true, 0, b"pe", MASK));
     c.write_all(&bytes).unwrap();
     assert_eq!(read_frame(&mut c), (0xA, b"are you there".to_vec()));
-    assert_eq!(s.event(), Event::Message { conn, data: b"\x81\xa4type".to_vec(), after_audio: false });
+    assert_eq!(s.event(), Event::Message { conn, data: b"\x81\xa4type".to_vec() });
 }
 
 #[test]
@@ -103,10 +103,10 @@ fn a_client_cannot_queue_more_messages_than_the_bound_until_they_are_taken() {
     s.wire.taken(conn);
     s.wire.taken(conn);
     let rest = s.events(2);
-    assert_eq!(rest[0], Event::Message { conn, data: vec![2], after_audio: false });
+    assert_eq!(rest[0], Event::Message { conn, data: vec![2] });
     s.wire.taken(conn);
     s.wire.taken(conn);
-    assert_eq!(s.event(), Event::Message { conn, data: vec![4], after_audio: false });
+    assert_eq!(s.event(), Event::Message { conn, data: vec![4] });
 }
 
 #[test]
@@ -128,14 +128,14 @@ fn a_routed_speakers_audio_reaches_the_mixer_and_unrouted_audio_is_counted_and_t
     assert_eq!(s.events(1), vec![Event::AudioUnrouted { conn, packets: 3 }]);
     assert_eq!(mixer.stats().packets_in, 0);
 
-    // Routed: the packets go into the mixer, and the next message says audio came between.
+    // Routed: the packets go into the mixer; the next message reaches the owner.
     mixer.add_input(7).unwrap();
     driver.route(7, conn);
     for seq in 5..8 {
         c.write_all(&client_frame(true, 2, &audio(seq, &[0xf8, 0xff, 0xfe]), MASK)).unwrap();
     }
     c.write_all(&client_frame(true, 2, b"\x80", MASK)).unwrap();
-    assert_eq!(s.event(), Event::Message { conn, data: b"\x80".to_vec(), after_audio: true });
+    assert_eq!(s.event(), Event::Message { conn, data: b"\x80".to_vec() });
     assert_eq!(mixer.stats().packets_in, 3);
     assert_eq!(s.wire.stats().audio_routed, 3);
 
@@ -144,7 +144,7 @@ fn a_routed_speakers_audio_reaches_the_mixer_and_unrouted_audio_is_counted_and_t
     extra_key[0] = 0x85;
     extra_key.extend([0xa3, b'r', b'e', b'f', 0x01]);
     c.write_all(&client_frame(true, 2, &extra_key, MASK)).unwrap();
-    assert!(matches!(s.event(), Event::Message { after_audio: false, .. }));
+    assert!(matches!(s.event(), Event::Message { .. }));
 
     // Unrouted again: nothing more reaches the mixer.
     driver.unroute(7);
