@@ -48,7 +48,7 @@ def origin(value: str) -> str | None:
     """What a browser sends as `Origin` (`gateway/origins.py`): anything else would never match."""
     if serialized_origin(value):
         return None
-    return "must be scheme://host[:port] as a browser sends it (http or https, lowercase, no path, no default port)"
+    return "must be scheme://host[:port] as a browser sends it (lowercase, no path, no default port)"
 
 
 def stun_url(value: str) -> str | None:

@@ -57,6 +57,7 @@ def either_transport(
         ("http://LOCALHOST:1", False),  # browsers send lowercase
         ("http://127.0.0.1:1@evil.example", False),
         ("http://localhost.evil.example", False),
+        ("capacitor://localhost", False),  # an app's web view: only when allow-listed (below)
     ],
 )
 async def test_browser_origins_are_checked_against_the_allow_list(
@@ -75,6 +76,25 @@ async def test_browser_origins_are_checked_against_the_allow_list(
             assert rejected.value.status_code == 403
             headers = {k.decode().lower(): v.decode() for k, v in rejected.value.headers}
             assert headers["content-type"] == "text/plain; charset=utf-8"  # the body says why, for people
+
+
+async def test_an_allow_list_may_name_an_apps_own_scheme_and_then_loopback_pages_are_refused(tmp_path: Path) -> None:
+    """A web view wrapping the client in an app sends its own scheme (`capacitor://localhost`): an operator
+    can allow it beside a site, and the allow-list then replaces the loopback default."""
+    allowed = ("capacitor://localhost", "https://spaces.example.org")
+    srv = start_server(tmp_path / "data", *(arg for origin in allowed for arg in ("--allow-origin", origin)))
+    try:
+        with trio.fail_after(10):
+            for origin in allowed:
+                async with open_websocket_url(srv.url, extra_headers=[(b"Origin", origin.encode())]):
+                    pass
+            for origin in ("http://127.0.0.1:3000", "capacitor://evil", "tauri://localhost"):
+                with pytest.raises(ConnectionRejected) as rejected:
+                    async with open_websocket_url(srv.url, extra_headers=[(b"Origin", origin.encode())]):
+                        pass
+                assert rejected.value.status_code == 403
+    finally:
+        assert stop_server(srv) == 0
 
 
 async def test_a_second_connection_of_the_same_user_replaces_the_first(server: ServerProcess) -> None:
