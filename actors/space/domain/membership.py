@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from actors.space import errors
 from actors.space.domain.authority import Result, checked_text, member_role, replace, without
 from actors.space.events import (
@@ -19,6 +21,7 @@ from actors.space.values import (
     MAX_TITLE_CHARS,
     MAX_TOPIC_CHARS,
     MAX_TOPICS,
+    Churn,
     Role,
     SpaceState,
     SpaceStatus,
@@ -159,6 +162,22 @@ def join_all(
         gone=gone,
     )
     return new, events, refusals
+
+
+def listener_churn(before: SpaceState, after: SpaceState, changes: Iterable[tuple[str, str]], now_ms: int) -> Churn:
+    """Who of `changes` (a run of joins `(user, name)` or of leaves `(user, reason)` that took `before` to
+    `after`) came in or went as a listener, each once, in order: the listener's own arrival or departure,
+    which `audience_changed` tells only a second later, netted. Anyone else's is an event of its own (the
+    host's `participant_joined`, an on-mic leaver's `participant_left`). O(len(changes))."""
+    arrived: dict[str, None] = {}
+    departed: dict[str, str] = {}
+    for user, why in changes:
+        was, now = before.roles.get(user), after.roles.get(user)
+        if was is None and now is Role.LISTENER:
+            arrived.setdefault(user)
+        elif was is Role.LISTENER and now is None:
+            departed.setdefault(user, why)
+    return Churn(now_ms, tuple(arrived), tuple(departed.items()))
 
 
 def resumable(state: SpaceState, user: str) -> bool:
