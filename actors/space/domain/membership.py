@@ -39,8 +39,11 @@ def new_space(
     description: str = "",
     topics: tuple[str, ...] | list[str] = (),
     host_name: str = "",
+    host_present: bool = True,
 ) -> SpaceState:
-    """A live space whose host is already its first participant (event 1 announces them).
+    """A live space whose host is already its first participant (event 1 announces them); without
+    `host_present` (a space made for its host, by the admin API), one nobody is in yet: the host is not on the
+    mic until they join, and the space is unmoderated since its start (as one whose host left).
 
     Error handling: `BadArgument` for a title of no visible character or over 100 characters, a description
     over 500, more than 3 topics or one of no visible character or over 30 characters, or any of them that
@@ -55,8 +58,8 @@ def new_space(
         title=title,
         host=host,
         status=SpaceStatus.LIVE,
-        roles={host: Role.HOST},
-        on_mic=(host,),
+        roles={host: Role.HOST} if host_present else {},
+        on_mic=(host,) if host_present else (),
         timeline=(),
         seq=1,
         created_at=now_ms,
@@ -64,6 +67,7 @@ def new_space(
         description=description,
         topics=clean_topics,
         names={host: host_name or host},
+        unmoderated_since=None if host_present else now_ms,
     )
 
 
@@ -265,7 +269,9 @@ def leave_all(
 
 
 def end(state: SpaceState, by: str, now_ms: int) -> Result:
-    if member_role(state, by) is not Role.HOST:
+    """The host ends the space, present or not (the admin API ends a space in its host's name, whether the
+    host ever joined it or left it)."""
+    if by != state.host and member_role(state, by) is not Role.HOST:
         raise errors.NotAllowed("only the host ends the space")
     seq = state.seq + 1
     new = replace(state, status=SpaceStatus.ENDED, seq=seq)
