@@ -1,7 +1,7 @@
 """What back-ends are told: the webhook events made from a space's events, and the summary of an ended space.
 
 Types (the `type` of each delivery; `data` as below, times in unix milliseconds):
-- `space.started`: space_id, title, host, at
+- `space.started`: space_id, title, host, at, host_present (false for a space made for its host, until they join)
 - `participant.joined`: user, name, role, at, listener_count (a listener's, from the commit that let them in)
 - `participant.left`: user, reason ("left", "disconnected", "removed"), at, listener_count
 - `role.changed`: user, role, by, at
@@ -47,7 +47,8 @@ def _event(kind: str, space_id: str | None, **data: Any) -> store.NewWebhookEven
 
 
 def space_started(state: SpaceState) -> store.NewWebhookEvent:
-    return _event("space.started", state.space_id, title=state.title, host=state.host, at=state.created_at)
+    return _event("space.started", state.space_id, title=state.title, host=state.host, at=state.created_at,
+                  host_present=state.host in state.roles)  # fmt: skip
 
 
 def account_event(kind: str, user: str, handle: str, at: int) -> store.NewWebhookEvent:
@@ -134,7 +135,8 @@ def summary(space_id: str, created_at: int, ended_at: int, rows: list[store.Webh
         at = int(data.get("at", ended_at))
         peak = max(peak, int(data.get("listener_count", 0)))
         if row.type == "space.started":
-            on_mic_since[data["host"]] = at
+            if data.get("host_present", True):  # (rows written before it was said: the host was)
+                on_mic_since[data["host"]] = at
         elif row.type == "participant.joined":
             if data["role"] == Role.LISTENER.value:
                 listeners.add(data["user"])

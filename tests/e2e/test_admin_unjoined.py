@@ -1,6 +1,6 @@
 """A space the admin API makes for an account that is not connected holds nobody until its host joins, in
 every view: the 201 answer, the admin's list of participants, a guest's `joined` snapshot, the live listing
-and the metrics (unmoderated); the host's join then puts them on the mic everywhere."""
+the metrics (unmoderated) and the webhooks; the host's join then puts them on the mic everywhere."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ async def test_an_admin_made_space_shows_no_one_on_the_mic_until_its_host_joins(
 ) -> None:
     monkeypatch.setenv("STOA_ADMIN_TOKEN", TOKEN)
     monkeypatch.setenv("STOA_METRICS_TOKEN", METRICS)
-    server = start_server(tmp_path / "data")
+    server = start_server(tmp_path / "data", "--webhook-record", "on")
     base = f"http://127.0.0.1:{server.http_port}"
     try:
         with trio.fail_after(60):
@@ -53,5 +53,9 @@ async def test_an_admin_made_space_shows_no_one_on_the_mic_until_its_host_joins(
                         assert [s.speaker_count for s in live if s.space_id == space_id] == [1]
                         metrics = await admin.get("/metrics", headers={"authorization": f"Bearer {METRICS}"})
                         assert 'stoa_spaces{state="unmoderated"} 0' in metrics.text
+                outbox = (await admin.get("/admin/events?after=0&limit=1000")).json()["events"]
+                hooks = [(e["type"], e["data"].get("host_present"), e["data"].get("role")) for e in outbox
+                         if e["space_id"] == space_id and e["data"].get("user", ada.user) == ada.user]  # fmt: skip
+                assert hooks[:2] == [("space.started", False, None), ("participant.joined", None, "host")]
     finally:
         assert stop_server(server) == 0

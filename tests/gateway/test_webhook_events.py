@@ -17,8 +17,8 @@ from tests.space.fakes import NoLink
 class Space:
     """A space's commits, as its actor makes them, and the webhook rows each writes."""
 
-    def __init__(self) -> None:
-        self.state = new_space("s1", "Hooked", "host", 0, host_name="Host")
+    def __init__(self, host_present: bool = True) -> None:
+        self.state = new_space("s1", "Hooked", "host", 0, host_name="Host", host_present=host_present)
         self.rows: list[NewWebhookEvent] = [_events.space_started(self.state)]
         self.now = 0
 
@@ -49,7 +49,7 @@ class Space:
         people: dict[str, str] = {}
         for row in self.rows:
             data = json.loads(row.data)
-            if row.type == "space.started":
+            if row.type == "space.started" and data["host_present"]:
                 people[data["host"]] = Role.HOST.value
             elif row.type in ("participant.joined", "role.changed"):
                 people[data["user"]] = data["role"]
@@ -97,3 +97,16 @@ def test_the_summary_counts_the_peak_of_listeners_present() -> None:
     assert (summary["peak_listeners"], summary["unique_listeners"]) == (3, 3)
     counts = [json.loads(r.data)["listener_count"] for r in space.rows if r.type.startswith("participant.")]
     assert counts == [1, 2, 3, 2]
+
+
+def test_a_host_who_joins_the_space_made_for_them_is_replayed_and_timed_on_the_mic_from_their_join() -> None:
+    space = Space(host_present=False)
+    space.join("b", "B")
+    assert space.replayed() == space.truth() == {"b": "listener"}
+    space.now = 5_000
+    space.join("host", "Host")
+    assert space.replayed() == space.truth() == {"b": "listener", "host": "host"}
+    space.apply(EndSpace("host"))
+    stored = [WebhookEvent(i, r.type, r.data, r.space_id, i, space.now) for i, r in enumerate(space.rows, 1)]
+    summary = json.loads(_events.summary("s1", 0, space.now, stored).data)
+    assert summary["speaking_ms"] == {"host": space.now - 5_010}
