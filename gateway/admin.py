@@ -4,7 +4,8 @@ webhook receivers (gateway/webhooks/_receivers.py).
 Every action on a space goes through the space actor and its rules, in the host's name: an admin removal is
 the host's removal (the removed user cannot rejoin that space), an admin mute the host's mute, an admin end
 the host's end. A space the admin API creates is hosted by the account it names, which must connect and join
-it to be there (until then the space counts as unmoderated and ends after `spaces.abandon_after`).
+it to be there: until then nobody is in it (no participant, no one on the mic), and the space counts as
+unmoderated and ends after `spaces.abandon_after`.
 
 Suspension (`suspend`): in this order, each step before the next, and nothing left to a timer:
 1. the store marks the account suspended and revokes its sessions (one transaction; across restarts);
@@ -106,7 +107,13 @@ class Admin:
             raise space_errors.NotAllowed("a protected account cannot host a space")
         with logs.detached():
             space = await self._gateway.directory.create(
-                host, title, speakers, description=description, topics=topics, host_name=account.handle
+                host,
+                title,
+                speakers,
+                description=description,
+                topics=topics,
+                host_name=account.handle,
+                host_present=False,
             )
         log.info("admin created a space", space=space.space_id, host=host)
         return await space.snapshot()

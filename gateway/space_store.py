@@ -4,7 +4,17 @@ space's record (`get_space`) and of its older posts (`get_posts`), live or ended
 from __future__ import annotations
 
 import store
-from actors.space import RECENT_POSTS, Post, Recording, SpaceEvent, SpaceState, SpeakerPolicy, StoredSpace, domain
+from actors.space import (
+    RECENT_POSTS,
+    Churn,
+    Post,
+    Recording,
+    SpaceEvent,
+    SpaceState,
+    SpeakerPolicy,
+    StoredSpace,
+    domain,
+)
 from actors.space.persistence import RecordingWrite, UnfinishedPart
 from actors.space.recorder import PartFinished
 from gateway.webhooks import OutboxWrite, WebhookOutbox, space_started
@@ -28,9 +38,9 @@ class SqliteSpaceStore:
         if also is not None and self._outbox is not None:
             self._outbox.notify()
 
-    def stage_events(self, before: SpaceState, after: SpaceState, events: list[SpaceEvent]) -> None:
+    def stage_events(self, before: SpaceState, after: SpaceState, events: list[SpaceEvent], churn: Churn) -> None:
         if self._outbox is not None:
-            self._outbox.stage(before, after, events)
+            self._outbox.stage(before, after, events, churn)
 
     async def flush_events(self, space_id: str) -> None:
         if self._outbox is not None:

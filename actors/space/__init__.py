@@ -39,8 +39,10 @@ from actors.space.values import (
     MAX_POST_CHARS,
     MAX_SPEAKERS,
     MAX_TITLE_CHARS,
+    NO_CHURN,
     REACTIONS,
     RECENT_POSTS,
+    Churn,
     Consent,
     Participant,
     Person,
@@ -54,6 +56,8 @@ from actors.space.values import (
 
 __all__ = [
     "ABANDON_AFTER_S",
+    "NO_CHURN",
+    "Churn",
     "Consent",
     "ConsentChange",
     "Recording",

@@ -68,7 +68,7 @@ from actors.space.ingress import AudioIngress
 from actors.space.persistence import NO_STORE, SEQ_BLOCK, SpaceStore
 from actors.space.recorder import PartFinished, PartStarted, Recorder
 from actors.space.recording_log import recording_write
-from actors.space.values import SpaceState, SpaceStatus
+from actors.space.values import NO_CHURN, Churn, SpaceState, SpaceStatus
 
 log = logging.getLogger("actors.space")
 
@@ -208,8 +208,10 @@ class SpaceActor(Actor):
         """Every joiner of the run sees the same snapshot (so it is encoded once), answered with the state or
         its own refusal. The snapshot goes first, then membership, so every later event reaches each joiner
         after its snapshot."""
-        state, events, refusals = domain.apply_joins(self.state, joins, now_ms())
-        await self._commit(ctx, state, events)
+        now = now_ms()
+        state, events, refusals = domain.apply_joins(self.state, joins, now)
+        churn = domain.listener_churn(self.state, state, ((j.user, j.name) for j in joins), now)
+        await self._commit(ctx, state, events, churn)
         for join, refusal in zip(joins, refusals, strict=True):
             if refusal is not None:
                 continue
@@ -229,9 +231,11 @@ class SpaceActor(Actor):
         """A leave whose link a newer connection of the same user replaced is no leave: that one stays."""
         links = self._audience.links
         kept = [i for i, m in enumerate(leaves) if m.link is None or links.get(m.user) in (None, m.link)]
-        state, events, refusals = domain.apply_leaves(self.state, [leaves[i] for i in kept], now_ms())
+        now, run = now_ms(), [leaves[i] for i in kept]
+        state, events, refusals = domain.apply_leaves(self.state, run, now)
+        churn = domain.listener_churn(self.state, state, ((m.user, m.reason) for m in run), now)
         if state is not self.state or events:
-            await self._commit(ctx, state, events)
+            await self._commit(ctx, state, events, churn)
         results: list[object] = [None] * len(leaves)
         for i, refusal in zip(kept, refusals, strict=True):
             results[i] = refusal
@@ -240,7 +244,7 @@ class SpaceActor(Actor):
         self._sync_routes()
         return results
 
-    async def _commit(self, ctx: Context, state: SpaceState, events: list[SpaceEvent]) -> None:
+    async def _commit(self, ctx: Context, state: SpaceState, events: list[SpaceEvent], churn: Churn = NO_CHURN) -> None:
         """Make `state` current: write what must last, then stash it, bring the mixer's inputs in step with
         the roles, and tell everyone. Nothing is told before it is durable.
 
@@ -252,7 +256,7 @@ class SpaceActor(Actor):
         finished, started = await self._recorder.follow(state.live_recording, strict=strict)
         self._recorder.revoke(state.live_recording, self._ingress.inputs())
         try:
-            await self._persist(state, events, finished, started)
+            await self._persist(state, events, finished, started, churn)
         except BaseException:
             if started is not None:
                 self._recorder.discard()
@@ -281,9 +285,9 @@ class SpaceActor(Actor):
         return msgspec.structs.replace(command, older=await self._store.post(state.space_id, post_id))
 
     async def _persist(self, state: SpaceState, events: list[SpaceEvent], finished: PartFinished | None = None,
-                       started: PartStarted | None = None) -> None:  # fmt: skip
+                       started: PartStarted | None = None, churn: Churn = NO_CHURN) -> None:  # fmt: skip
         store, space_id = self._store, state.space_id
-        store.stage_events(self.state, state, events)  # taken by the first write below, or flushed at the end
+        store.stage_events(self.state, state, events, churn)  # taken by the first write below, or flushed at the end
         write = recording_write(self.state, state, events, finished, started, events[0].at if events else now_ms())
         if write:
             await store.recording_changed(space_id, write)

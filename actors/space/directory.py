@@ -123,9 +123,11 @@ class SpaceDirectory:
         topics: tuple[str, ...] | list[str] = (),
         host_name: str = "",
         record: bool = False,
+        host_present: bool = True,
     ) -> SpaceRef:
         """A new live space hosted by `host` (a server-issued id; `host_name` is the label shown); with
-        `record`, recording from its start (turned on by the host before anyone else can join).
+        `record`, recording from its start (turned on by the host before anyone else can join); without
+        `host_present`, one the host is not in until they join (`domain.new_space`).
 
         Error handling: `HostLimit` if `host` already hosts a live space (one at a time: the check and the
         reservation happen together, before any wait, so two requests cannot both pass). A space recorded
@@ -133,9 +135,8 @@ class SpaceDirectory:
         listings nor a restart ever see it live; so is one asked to record that cannot
         (`RecordingUnavailable`)."""
         space_id = new_space_id()
-        state = domain.new_space(
-            space_id, title, host, now_ms(), speakers, description=description, topics=topics, host_name=host_name
-        )
+        state = domain.new_space(space_id, title, host, now_ms(), speakers, description=description, topics=topics,
+                                 host_name=host_name, host_present=host_present)  # fmt: skip
         if host in self._hosted:
             raise errors.HostLimit(f"you already host a live space ({self._hosted[host]}): end it first")
         self._hosted[host] = space_id

@@ -19,7 +19,7 @@ import msgspec
 
 from actors.space.events import SpaceEvent
 from actors.space.recorder import PartFinished, PartStarted
-from actors.space.values import Post, Recording, Role, SpaceState, SpaceStatus, SpeakerPolicy
+from actors.space.values import Churn, Post, Recording, Role, SpaceState, SpaceStatus, SpeakerPolicy
 
 SEQ_BLOCK = 1000
 
@@ -99,8 +99,9 @@ class SpaceStore(Protocol):
     async def recording_changed(self, space_id: str, write: RecordingWrite) -> None: ...
     async def unfinished_parts(self) -> list[UnfinishedPart]: ...
     async def parts_repaired(self, parts: list[PartFinished]) -> None: ...
-    def stage_events(self, before: SpaceState, after: SpaceState, events: list[SpaceEvent]) -> None:
-        """A commit's events, before its writes: the store may write its own record of them with those."""
+    def stage_events(self, before: SpaceState, after: SpaceState, events: list[SpaceEvent], churn: Churn) -> None:
+        """A commit's events and its listeners' arrivals and departures, before its writes: the store may write
+        its own record of them with those."""
 
     async def flush_events(self, space_id: str) -> None:
         """After a commit's writes: whatever of `stage_events` no write took is written now."""
@@ -154,7 +155,7 @@ class NoStore:
     async def parts_repaired(self, parts: list[PartFinished]) -> None:
         pass
 
-    def stage_events(self, before: SpaceState, after: SpaceState, events: list[SpaceEvent]) -> None:
+    def stage_events(self, before: SpaceState, after: SpaceState, events: list[SpaceEvent], churn: Churn) -> None:
         pass
 
     async def flush_events(self, space_id: str) -> None:

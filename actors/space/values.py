@@ -82,6 +82,20 @@ class Recording(msgspec.Struct, frozen=True):
         return self.consents.get(user) is Consent.GIVEN
 
 
+class Churn(msgspec.Struct, frozen=True):
+    """The listeners one change brought in and let go, each once, in order, at `at` (ms): what `arrived` and
+    `departed` only collect for the next `audience_changed` (which nets and caps them), told as it happened,
+    for whoever must replay a space's membership in order (the webhooks)."""
+
+    at: int = 0
+    arrived: tuple[str, ...] = ()
+    departed: tuple[tuple[str, str], ...] = ()
+    """`(user, reason)`: "left" or "disconnected"."""
+
+
+NO_CHURN = Churn()
+
+
 class SpaceState(msgspec.Struct, frozen=True):
     """Everything a space must not lose across an actor restart.
 

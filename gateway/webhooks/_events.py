@@ -1,8 +1,8 @@
 """What back-ends are told: the webhook events made from a space's events, and the summary of an ended space.
 
 Types (the `type` of each delivery; `data` as below, times in unix milliseconds):
-- `space.started`: space_id, title, host, at
-- `participant.joined`: user, name, role, at, listener_count (listeners: from the space's audience batches)
+- `space.started`: space_id, title, host, at, host_present (false for a space made for its host, until they join)
+- `participant.joined`: user, name, role, at, listener_count (a listener's, from the commit that let them in)
 - `participant.left`: user, reason ("left", "disconnected", "removed"), at, listener_count
 - `role.changed`: user, role, by, at
 - `post.shared`: post_id, user, name, text, at
@@ -24,7 +24,8 @@ import msgspec
 
 import store
 from actors.space import (
-    AudienceChanged,
+    NO_CHURN,
+    Churn,
     HandRaised,
     ParticipantJoined,
     ParticipantLeft,
@@ -46,17 +47,25 @@ def _event(kind: str, space_id: str | None, **data: Any) -> store.NewWebhookEven
 
 
 def space_started(state: SpaceState) -> store.NewWebhookEvent:
-    return _event("space.started", state.space_id, title=state.title, host=state.host, at=state.created_at)
+    return _event("space.started", state.space_id, title=state.title, host=state.host, at=state.created_at,
+                  host_present=state.host in state.roles)  # fmt: skip
 
 
 def account_event(kind: str, user: str, handle: str, at: int) -> store.NewWebhookEvent:
     return _event(kind, None, user=user, handle=handle, at=at)
 
 
-def from_space(before: SpaceState, after: SpaceState, events: list[SpaceEvent]) -> list[store.NewWebhookEvent]:
-    """The webhook events of one commit of a space (`before` -> `after`), in the order they happened."""
-    out: list[store.NewWebhookEvent] = []
+def from_space(
+    before: SpaceState, after: SpaceState, events: list[SpaceEvent], churn: Churn = NO_CHURN
+) -> list[store.NewWebhookEvent]:
+    """The webhook events of one commit of a space (`before` -> `after`), in the order they happened.
+
+    Listeners' arrivals and departures are written from the commit that made them (`churn`), each with the
+    listener count just after it, never from `audience_changed` (a second later, netted and its names capped):
+    so a listener's `participant.joined` precedes every other event about them, and one who came and went
+    within that second has both, in order."""
     sid = after.space_id
+    out = _churn_events(after, churn)
     for e in events:
         if isinstance(e, ParticipantJoined):
             out.append(_event("participant.joined", sid, user=e.user, name=e.name, role=e.role.value, at=e.at,
@@ -67,13 +76,6 @@ def from_space(before: SpaceState, after: SpaceState, events: list[SpaceEvent]) 
         elif isinstance(e, ParticipantRemoved):
             out.append(_event("participant.left", sid, user=e.user, reason="removed", by=e.by, at=e.at,
                               listener_count=after.listener_count))  # fmt: skip
-        elif isinstance(e, AudienceChanged):  # the names of the batch are capped: the state has every id
-            for user in before.arrived:
-                out.append(_event("participant.joined", sid, user=user, name=before.names.get(user, ""),
-                                  role=Role.LISTENER.value, at=e.at, listener_count=e.listener_count))  # fmt: skip
-            for user in before.departed:
-                out.append(_event("participant.left", sid, user=user, reason="left", at=e.at,
-                                  listener_count=e.listener_count))  # fmt: skip
         elif isinstance(e, RoleChanged):
             out.append(_event("role.changed", sid, user=e.user, role=e.role.value, by=e.by, at=e.at))
         elif isinstance(e, PostShared):
@@ -88,6 +90,18 @@ def from_space(before: SpaceState, after: SpaceState, events: list[SpaceEvent]) 
             if recording is not None:
                 out.append(_recording_event(before, recording.recording_id, False, None, e.at))
             out.append(_event("space.ended", sid, reason=e.reason, at=e.at))
+    return out
+
+
+def _churn_events(after: SpaceState, churn: Churn) -> list[store.NewWebhookEvent]:
+    """One row per listener a run of joins let in, or a run of leaves let go (a run is one or the other), each
+    with the listener count as it was just after it."""
+    sid, at, count = after.space_id, churn.at, after.listener_count
+    arrived, departed = churn.arrived, churn.departed
+    out = [_event("participant.joined", sid, user=user, name=after.name_of(user), role=Role.LISTENER.value, at=at,
+                  listener_count=count - len(arrived) + 1 + i) for i, user in enumerate(arrived)]  # fmt: skip
+    out += [_event("participant.left", sid, user=user, reason=why, at=at,
+                   listener_count=count + len(departed) - 1 - i) for i, (user, why) in enumerate(departed)]  # fmt: skip
     return out
 
 
@@ -121,7 +135,8 @@ def summary(space_id: str, created_at: int, ended_at: int, rows: list[store.Webh
         at = int(data.get("at", ended_at))
         peak = max(peak, int(data.get("listener_count", 0)))
         if row.type == "space.started":
-            on_mic_since[data["host"]] = at
+            if data.get("host_present", True):  # (rows written before it was said: the host was)
+                on_mic_since[data["host"]] = at
         elif row.type == "participant.joined":
             if data["role"] == Role.LISTENER.value:
                 listeners.add(data["user"])

@@ -4,7 +4,8 @@
 events here (`stage`), then makes its writes; the first write of that commit that the store keeps (a post, a
 removal, the space's end, its creation) takes the staged rows into its own transaction (`take`). A commit that
 writes nothing else (a join, a leave, a role change, a raised hand: the store keeps none of them, they live in
-the space's memory) writes its rows in a transaction of their own, before anyone is told of the change
+the space's memory; a listener's join or leave is staged by its own commit, never by the `audience_changed` that
+tells it later, netted) writes its rows in a transaction of their own, before anyone is told of the change
 (`SqliteSpaceStore.flush_events`): the outbox row is then the only durable record of it. The end of a space
 writes `space.ended` and `space.summary` in the transaction that marks it ended.
 """
@@ -19,7 +20,7 @@ import msgspec
 import trio
 
 import store
-from actors.space import SpaceEvent, SpaceState
+from actors.space import NO_CHURN, Churn, SpaceEvent, SpaceState
 from gateway.webhooks import _events
 
 log = logging.getLogger("gateway.webhooks")
@@ -41,9 +42,11 @@ class WebhookOutbox:
         self._staged: dict[str, list[store.NewWebhookEvent]] = {}
         self._new = trio.Event()
 
-    def stage(self, before: SpaceState, after: SpaceState, events: Sequence[SpaceEvent]) -> None:
-        if self.enabled and events:
-            rows = _events.from_space(before, after, list(events))
+    def stage(
+        self, before: SpaceState, after: SpaceState, events: Sequence[SpaceEvent], churn: Churn = NO_CHURN
+    ) -> None:
+        if self.enabled and (events or churn.arrived or churn.departed):
+            rows = _events.from_space(before, after, list(events), churn)
             if rows:
                 self._staged.setdefault(after.space_id, []).extend(rows)
 

@@ -36,7 +36,7 @@ from actors.space.commands import (
 )
 from actors.space.domain import abandonment, membership, moderation, posts, recording, roles, schedule, speakers
 from actors.space.domain.authority import Result
-from actors.space.domain.membership import announce_audience, new_space, resumable
+from actors.space.domain.membership import announce_audience, listener_churn, new_space, resumable
 from actors.space.domain.moderation import audio_refusal
 from actors.space.domain.posts import POSTS_BYTES, holds_post, latest_posts
 from actors.space.events import SpaceEvent
@@ -53,6 +53,7 @@ __all__ = [
     "audio_refusal",
     "holds_post",
     "latest_posts",
+    "listener_churn",
     "new_space",
     "resumable",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from actors.space import errors
 from actors.space.domain.authority import Result, checked_text, member_role, replace, without
 from actors.space.events import (
@@ -19,6 +21,7 @@ from actors.space.values import (
     MAX_TITLE_CHARS,
     MAX_TOPIC_CHARS,
     MAX_TOPICS,
+    Churn,
     Role,
     SpaceState,
     SpaceStatus,
@@ -36,8 +39,11 @@ def new_space(
     description: str = "",
     topics: tuple[str, ...] | list[str] = (),
     host_name: str = "",
+    host_present: bool = True,
 ) -> SpaceState:
-    """A live space whose host is already its first participant (event 1 announces them).
+    """A live space whose host is already its first participant (event 1 announces them); without
+    `host_present` (a space made for its host, by the admin API), one nobody is in yet: the host is not on the
+    mic until they join, and the space is unmoderated since its start (as one whose host left).
 
     Error handling: `BadArgument` for a title of no visible character or over 100 characters, a description
     over 500, more than 3 topics or one of no visible character or over 30 characters, or any of them that
@@ -52,8 +58,8 @@ def new_space(
         title=title,
         host=host,
         status=SpaceStatus.LIVE,
-        roles={host: Role.HOST},
-        on_mic=(host,),
+        roles={host: Role.HOST} if host_present else {},
+        on_mic=(host,) if host_present else (),
         timeline=(),
         seq=1,
         created_at=now_ms,
@@ -61,6 +67,7 @@ def new_space(
         description=description,
         topics=clean_topics,
         names={host: host_name or host},
+        unmoderated_since=None if host_present else now_ms,
     )
 
 
@@ -161,6 +168,22 @@ def join_all(
     return new, events, refusals
 
 
+def listener_churn(before: SpaceState, after: SpaceState, changes: Iterable[tuple[str, str]], now_ms: int) -> Churn:
+    """Who of `changes` (a run of joins `(user, name)` or of leaves `(user, reason)` that took `before` to
+    `after`) came in or went as a listener, each once, in order: the listener's own arrival or departure,
+    which `audience_changed` tells only a second later, netted. Anyone else's is an event of its own (the
+    host's `participant_joined`, an on-mic leaver's `participant_left`). O(len(changes))."""
+    arrived: dict[str, None] = {}
+    departed: dict[str, str] = {}
+    for user, why in changes:
+        was, now = before.roles.get(user), after.roles.get(user)
+        if was is None and now is Role.LISTENER:
+            arrived.setdefault(user)
+        elif was is Role.LISTENER and now is None:
+            departed.setdefault(user, why)
+    return Churn(now_ms, tuple(arrived), tuple(departed.items()))
+
+
 def resumable(state: SpaceState, user: str) -> bool:
     """Whether `user` may `resume` this space: True when their place was kept (they are still in it), False
     when it was let go after their connection closed (they may join anew); anyone else is refused.
@@ -246,7 +269,9 @@ def leave_all(
 
 
 def end(state: SpaceState, by: str, now_ms: int) -> Result:
-    if member_role(state, by) is not Role.HOST:
+    """The host ends the space, present or not (the admin API ends a space in its host's name, whether the
+    host ever joined it or left it)."""
+    if by != state.host and member_role(state, by) is not Role.HOST:
         raise errors.NotAllowed("only the host ends the space")
     seq = state.seq + 1
     new = replace(state, status=SpaceStatus.ENDED, seq=seq)
