@@ -26,6 +26,7 @@ from gateway.errors import code_of
 from gateway.http import admin_messages as m
 
 MAX_BODY_BYTES = 16 * 1024
+MAX_INTEGER = 2**63 - 1  # SQLite's
 NOT_FOUND = (space_errors.NoSuchSpace, space_errors.NoSuchParticipant, store.NoSuchAccount)
 BAD_REQUEST = (space_errors.BadArgument, store.BadArgument)
 Handler = Callable[[Request], Awaitable[msgspec.Struct]]
@@ -33,6 +34,24 @@ Handler = Callable[[Request], Awaitable[msgspec.Struct]]
 
 class _NotFound(Exception):
     """What the path names does not exist, and no layer has a code of its own for it (`not_found`)."""
+
+
+class _Malformed(Exception):
+    """A request no handler can read: a body that is not JSON of its shape (or not UTF-8), a query integer that
+    is not one, or out of its range. Raised only by the readers below (`_query_int`, `body`), the one place
+    the API's untrusted input is parsed, so nothing out of range ever reaches the store (SQLite's integers are
+    signed 64-bit: a larger one is an OverflowError there)."""
+
+
+def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    """The query parameter `name`: ASCII digits only (no sign, space, `_` or other scripts' digits, which
+    `int()` would take), from `low` to `high`; `default` when absent."""
+    given = request.query_params.get(name)
+    if given is None:
+        return default
+    if not (given.isascii() and given.isdigit() and len(given) <= 19) or not low <= int(given) <= high:
+        raise _Malformed(f"{name} is an integer from {low} to {high}")
+    return int(given)
 
 
 def _json(body: msgspec.Struct, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -85,7 +104,7 @@ def admin_routes(admin: Admin, token: str | None) -> list[Route]:
                 return _json(body, 401, headers)
             try:
                 return _json(await handler(request), status)
-            except msgspec.ValidationError as e:
+            except _Malformed as e:
                 return _json(m.AdminError("bad_request", str(e)[:200]), 400)
             except _NotFound as e:
                 return _json(m.AdminError("not_found", str(e)[:200]), 404)
@@ -101,11 +120,11 @@ def admin_routes(admin: Admin, token: str | None) -> list[Route]:
     async def body(request: Request, kind: type[Any]) -> Any:
         raw = await request.body()
         if len(raw) > MAX_BODY_BYTES:
-            raise msgspec.ValidationError(f"the body is over {MAX_BODY_BYTES} bytes")
-        try:
+            raise _Malformed(f"the body is over {MAX_BODY_BYTES} bytes")
+        try:  # a str that is not UTF-8 is a UnicodeDecodeError, not a msgspec one
             return msgspec.json.decode(raw, type=kind)
-        except msgspec.DecodeError as e:
-            raise msgspec.ValidationError(str(e)) from e
+        except (msgspec.DecodeError, UnicodeDecodeError) as e:
+            raise _Malformed(str(e)) from e
 
     async def list_spaces(request: Request) -> m.SpaceList:
         return m.SpaceList([_summary(state) for state in await admin.spaces()])
@@ -151,13 +170,8 @@ def admin_routes(admin: Admin, token: str | None) -> list[Route]:
         return m.AccountStatus(account.handle, identity.account_user(account), False, changed)
 
     async def events(request: Request) -> m.EventList:
-        try:
-            after = int(request.query_params.get("after", "0"))
-            limit = int(request.query_params.get("limit", "100"))
-        except ValueError as e:
-            raise msgspec.ValidationError("after and limit are integers") from e
-        if after < 0 or not 1 <= limit <= m.MAX_EVENTS_PAGE:
-            raise msgspec.ValidationError(f"after >= 0, limit from 1 to {m.MAX_EVENTS_PAGE}")
+        after = _query_int(request, "after", 0, 0, MAX_INTEGER)
+        limit = _query_int(request, "limit", 100, 1, m.MAX_EVENTS_PAGE)
         found = await admin.events(after, limit)
         out = [
             m.WebhookEventOut(e.id, e.type, e.space_id, e.space_seq, e.created_at, msgspec.json.decode(e.data))

@@ -131,6 +131,45 @@ async def test_every_admin_response_matches_the_openapi_document(admin_server: S
             assert seen >= {(method, path) for method, path, *_ in OPERATIONS}
 
 
+MALFORMED = [
+    ("GET", "/admin/events?after=9223372036854775808", None),  # past SQLite's integers
+    ("GET", "/admin/events?after=99999999999999999999999", None),
+    ("GET", "/admin/events?limit=99999999999999999999", None),
+    ("GET", "/admin/events?after=-1", None),
+    ("GET", "/admin/events?after=", None),
+    ("GET", "/admin/events?after=%EF%BC%91", None),  # a fullwidth 1: int() would take it
+    ("GET", "/admin/events?after=1_000", None),
+    ("GET", "/admin/events?after=%20%201", None),
+    ("GET", "/admin/events?limit=0", None),
+    ("POST", "/admin/spaces", b'{"host":"\xff","title":"y"}'),  # not UTF-8
+    ("POST", "/admin/webhooks", b'{"url":"http://a/\xff"}'),
+    ("POST", "/admin/spaces", b'{"host":"\\ud800","title":"y"}'),  # a lone surrogate
+    ("POST", "/admin/spaces", b'{"host":"x","title":"y","speakers":1}'),  # a wrong type
+    ("POST", "/admin/spaces", b'{"host":"x","title":"y","topics":[99999999999999999999999]}'),
+    ("POST", "/admin/spaces", b"[]"),
+    ("POST", "/admin/webhooks", b"{"),
+]
+
+
+WELL_FORMED = {"/admin/events": None, "/admin/spaces": {"host": "nobody", "title": "y"},
+               "/admin/webhooks": {"url": "http://127.0.0.1:9/hook"}}  # fmt: skip
+
+
+async def test_a_malformed_admin_request_is_a_json_400(admin_server: ServerProcess) -> None:
+    with trio.fail_after(60):
+        async with http(admin_server) as client:
+            for method, path, body in MALFORMED:
+                response = await client.request(method, path, content=body)
+                assert response.status_code == 400, (path, body, response.text)
+                assert response.headers["content-type"] == "application/json", (path, body)
+                assert set(response.json()) == {"error", "message"}
+            # the control: the same routes answer well-formed requests, with the largest integer SQLite holds
+            assert (await client.get("/admin/events?after=9223372036854775807&limit=1000")).status_code == 200
+            for path, body in WELL_FORMED.items():
+                ok = await client.request("GET" if body is None else "POST", path, json=body)
+                assert ok.status_code in (200, 201, 404), ok.text  # 404: no account "nobody"
+
+
 async def test_a_suspended_account_is_refused_on_join_resume_and_promotion_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
