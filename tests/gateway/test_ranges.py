@@ -44,7 +44,12 @@ SIZE = 100_003
         ("items=0-1", 10, None),  # another unit
         ("bytes=-", 10, None),
         ("bytes=x-3", 10, None),
-        ("bytes=" + "9" * 30 + "-", 10, None),  # absurd numbers: unreadable, ignored
+        ("bytes=" + "9" * 30 + "-", 10, "unsatisfiable"),  # numbers of any size: this one starts past the end
+        ("bytes=0-" + "9" * 30, 10, (0, 9)),  # clipped
+        ("bytes=-" + "9" * 30, 10, (0, 9)),  # a suffix longer than the file: all of it
+        ("bytes=" + "0" * 40 + "3-4", 10, (3, 4)),  # leading zeros are not size
+        ("bytes=" + "9" * 5000 + "-", 10, "unsatisfiable"),  # past int()'s 4,300 digits
+        ("bytes=" + "9" * 30 + "-4", 10, None),  # last before first: invalid, ignored
     ],
 )
 def test_a_range_header_reads_as_rfc_9110_says(header: str | None, size: int, expected: object) -> None:
@@ -91,6 +96,8 @@ async def test_a_range_request_returns_exactly_the_bytes_asked(data: tuple[Path,
                 (f"bytes={SIZE - 7}-", SIZE - 7, SIZE - 1),
                 ("bytes=65530-70000", 65530, 70000),  # across the 64 KiB read chunk
                 ("bytes=99000-999999999", 99000, SIZE - 1),
+                ("bytes=0-" + "9" * 26, 0, SIZE - 1),  # any number: the end clipped
+                ("bytes=-" + "9" * 26, 0, SIZE - 1),  # a suffix longer than the file: all of it, as 206
             ]:
                 part = await client.get("/file", headers={"range": header})
                 assert part.status_code == 206, header
@@ -113,7 +120,7 @@ async def test_an_unsatisfiable_range_is_416_and_several_ranges_get_the_whole_fi
     path, content = data
     with trio.fail_after(20):
         async with serving(path) as client:
-            for header in (f"bytes={SIZE}-", f"bytes={SIZE + 10}-{SIZE + 20}", "bytes=-0"):
+            for header in (f"bytes={SIZE}-", f"bytes={SIZE + 10}-{SIZE + 20}", "bytes=-0", "bytes=" + "9" * 26 + "-"):
                 refused = await client.get("/file", headers={"range": header})
                 assert refused.status_code == 416, header
                 assert refused.headers["content-range"] == f"bytes */{SIZE}", header
