@@ -9,7 +9,6 @@ docs/protocol.md's table (`AdminError`); the HTTP status says which kind: 400, 4
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,6 +23,7 @@ from gateway import identity
 from gateway.admin import Admin
 from gateway.errors import code_of
 from gateway.http import admin_messages as m
+from gateway.http._bearer import presents
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_INTEGER = 2**63 - 1  # SQLite's
@@ -59,13 +59,6 @@ def _json(body: msgspec.Struct, status: int = 200, headers: dict[str, str] | Non
                     headers={"cache-control": "no-store", **(headers or {})})  # fmt: skip
 
 
-def _authorized(request: Request, token: str | None) -> bool:
-    if not token:
-        return False
-    given = request.headers.get("authorization", "")
-    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
-
-
 def _summary(state: SpaceState) -> m.SpaceSummary:
     return m.SpaceSummary(
         space_id=state.space_id,
@@ -93,7 +86,7 @@ def admin_routes(admin: Admin, token: str | None) -> list[Route]:
 
     def guarded(handler: Handler, status: int = 200) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            if not _authorized(request, token):
+            if not presents(request, token):
                 why = "a wrong or missing admin token" if token else "the admin API is off: set admin.token"
                 body = m.AdminError("unauthorized", why)
                 headers = {"www-authenticate": "Bearer"}

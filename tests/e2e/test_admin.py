@@ -45,6 +45,17 @@ def concrete(path: str) -> str:
             .replace("{webhook_id}", "1"))  # fmt: skip
 
 
+async def test_the_admin_tokens_scheme_is_case_insensitive(admin_server: ServerProcess) -> None:
+    """RFC 9110, 11.1: the auth scheme is case-insensitive; the token itself is not."""
+    with trio.fail_after(20):
+        async with http(admin_server, None) as client:
+            for given, status in [(f"Bearer {TOKEN}", 200), (f"bearer {TOKEN}", 200), (f"BEARER  {TOKEN}", 200),
+                                  (f"bEaReR {TOKEN}", 200), (f"Bearer {TOKEN.upper()}", 401), (f"Basic {TOKEN}", 401),
+                                  (f"Bearer{TOKEN}", 401), ("Bearer", 401)]:  # fmt: skip
+                response = await client.get("/admin/spaces", headers={"authorization": given})
+                assert response.status_code == status, given
+
+
 @pytest.mark.parametrize("token", [None, "wrong", TOKEN + "x", TOKEN[:-1]])
 async def test_admin_endpoints_refuse_a_missing_or_wrong_token(admin_server: ServerProcess, token: str | None) -> None:
     with trio.fail_after(30):
