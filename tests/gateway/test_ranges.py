@@ -19,6 +19,7 @@ from starlette.routing import Route
 from gateway.http import WebSettings, build_app, serve_http
 from gateway.http.ranges import byte_range, file_response
 from gateway.transport import open_http_socket
+from tests.http_wire import exchange, get
 
 SIZE = 100_003
 
@@ -143,3 +144,24 @@ async def test_a_growing_file_is_served_as_far_as_it_was_written(data: tuple[Pat
             assert body == content
             later = await client.get("/file")
             assert len(later.content) == SIZE + 100_000
+
+
+async def test_a_file_answer_closes_the_connection_when_the_client_asks_it(data: tuple[Path, bytes]) -> None:
+    """`Connection: close` or HTTP/1.0: the whole file or range, then the server closes (RFC 9112, 9.6); the
+    connection stayed open until the client left. A kept connection (the control) stays open meanwhile."""
+    path, content = data
+    with trio.fail_after(30):
+        async with serving(path) as client:
+            port = client.base_url.port
+            assert port is not None
+            for version, headers in [("HTTP/1.1", ["Connection: close"]), ("HTTP/1.0", [])]:
+                for ranged, status, expected in [
+                    ([], b"200", content),
+                    (["Range: bytes=10-99999"], b"206", content[10:100_000]),
+                ]:
+                    request = get("/file", version, *headers, *ranged)
+                    head, body, closed = await trio.to_thread.run_sync(exchange, port, request)
+                    assert head.startswith(b"HTTP/1.1 " + status) and body == expected, (version, ranged)
+                    assert closed is not None and closed < 2, (version, ranged)
+            _, _, closed = await trio.to_thread.run_sync(exchange, port, get("/file"), 1.0)
+            assert closed is None
