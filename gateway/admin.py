@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import store
 from actors.space import SpaceState, SpeakerPolicy, errors as space_errors
 from gateway import identity, logs
-from gateway.errors import CloseCode
+from gateway.errors import CloseCode, ProtectedAccount
 from gateway.webhooks import OutboxWrite, Receivers, Sender, account_event
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class Admin:
         if host in self._gateway.services.suspended:
             raise store.AccountSuspended()
         if account.protected:
-            raise space_errors.NotAllowed("a protected account cannot host a space")
+            raise ProtectedAccount("a protected account cannot host a space: turn `protected` off first")
         with logs.detached():
             space = await self._gateway.directory.create(
                 host,

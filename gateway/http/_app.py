@@ -27,6 +27,9 @@ log = logging.getLogger("gateway.http")
 
 WEB_DIR = Path(__file__).resolve().parent.parent.parent / "web"
 SPACE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+KEEP_ALIVE_S = 5.0
+"""How long a connection may sit idle, before its first request or between two, until the server closes it
+(hypercorn's default, set here so docs/operations.md can name it)."""
 
 SECURITY_HEADERS = [
     # The page loads only its own scripts, styles and worklets; it talks to the gateway's WebSocket (on
@@ -72,6 +75,47 @@ class _SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class _DisconnectAfterSend:
+    """Holds an `http.disconnect` back from the app while one of its `send` calls to hypercorn is under way.
+
+    Hypercorn does a response's last work inside the app's `send` of its last body: it writes the end of the
+    message, tells the app `http.disconnect`, then closes the socket when the connection is not kept
+    (`Connection: close`, HTTP/1.0) or starts its idle timer (`keep_alive_timeout`) when it is. Starlette's file
+    and streaming responses (ASGI 2.1, as hypercorn says) listen for `http.disconnect` beside their sending and
+    cancel the sending when it comes: here, the disconnect hypercorn sent from inside that very send. The
+    cancellation hit hypercorn's close (its `send_eof` checkpoint, before `aclose`): the socket stayed open
+    until the client left, and a kept one never got its idle timer (docs/operations.md, HTTP connections).
+    Delivered once the send has returned, the disconnect cancels nothing of hypercorn's. No send is shielded:
+    shutdown still cancels everything. A client that really leaves mid-answer makes hypercorn's send return
+    at once (it stops writing to a closed connection), so its disconnect is not held up."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sending: trio.Event | None = None
+
+        async def send_then_release(message: Message) -> None:
+            nonlocal sending
+            sending = done = trio.Event()
+            try:
+                await send(message)
+            finally:
+                sending = None
+                done.set()
+
+        async def receive_after_send() -> Message:
+            message = await receive()
+            if message["type"] == "http.disconnect" and sending is not None:
+                await sending.wait()
+            return message
+
+        await self.app(scope, receive_after_send, send_then_release)
 
 
 def build_app(settings: WebSettings, extra_routes: Sequence[BaseRoute] = ()) -> ASGIApp:
@@ -124,7 +168,8 @@ async def serve_http(
     config.accesslog = None
     config.errorlog = log
     config.graceful_timeout = 1.0
+    config.keep_alive_timeout = KEEP_ALIVE_S
     config.include_server_header = False
     async with trio.open_nursery() as nursery:
-        await nursery.start(partial(serve, app, config))  # type: ignore[arg-type]
+        await nursery.start(partial(serve, _DisconnectAfterSend(app), config))  # type: ignore[arg-type]
         task_status.started(port)

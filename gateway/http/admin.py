@@ -3,13 +3,12 @@ back-ends, every request with `Authorization: Bearer <admin.token>`.
 
 The token is compared in constant time (`hmac.compare_digest`) and never logged (hypercorn's access log is
 off; these routes log the action, never the headers). Without `admin.token` set, every request is refused.
-`/admin/openapi.json` (the document, no secret in it) answers anyone. Errors carry the codes of
-docs/protocol.md's table (`AdminError`); the HTTP status says which kind: 400, 401, 404 or 409.
+`/admin/openapi.json` (the document, no secret in it) answers anyone. Every refusal, a wrong method or path
+under /admin/ included, is a JSON `AdminError` with a code and status of `admin_errors.STATUS`.
 """
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,34 +16,29 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-import store
-from actors.space import SpaceState, errors as space_errors
+from actors.space import SpaceState
 from gateway import identity
 from gateway.admin import Admin
-from gateway.errors import code_of
 from gateway.http import admin_messages as m
+from gateway.http._bearer import presents
+from gateway.http.admin_errors import Malformed, NotFound, json_response, refusal, refusal_of
 
 MAX_BODY_BYTES = 16 * 1024
-NOT_FOUND = (space_errors.NoSuchSpace, space_errors.NoSuchParticipant, store.NoSuchAccount)
-BAD_REQUEST = (space_errors.BadArgument, store.BadArgument)
 Handler = Callable[[Request], Awaitable[msgspec.Struct]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-class _NotFound(Exception):
-    """What the path names does not exist, and no layer has a code of its own for it (`not_found`)."""
-
-
-def _json(body: msgspec.Struct, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(msgspec.json.encode(body), status_code=status, media_type="application/json",
-                    headers={"cache-control": "no-store", **(headers or {})})  # fmt: skip
-
-
-def _authorized(request: Request, token: str | None) -> bool:
-    if not token:
-        return False
-    given = request.headers.get("authorization", "")
-    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    """The query parameter `name`: ASCII digits only (no sign, space, `_` or other scripts' digits, which
+    `int()` would take), from `low` to `high`; `default` when absent."""
+    given = request.query_params.get(name)
+    if given is None:
+        return default
+    if not (given.isascii() and given.isdigit() and len(given) <= 19) or not low <= int(given) <= high:
+        raise Malformed(f"{name} is an integer from {low} to {high}")
+    return int(given)
 
 
 def _summary(state: SpaceState) -> m.SpaceSummary:
@@ -59,53 +53,42 @@ def _summary(state: SpaceState) -> m.SpaceSummary:
     )
 
 
-async def _drained(request: Request) -> bool:
-    """Reads a refused request's body, up to `MAX_BODY_BYTES`; False if it is longer (the rest left unread)."""
+async def _refused(request: Request, code: str, message: str, headers: dict[str, str]) -> Response:
+    """The refusal of a request its handler never read. The body unread, the server would close the connection
+    as it answers, and a client sending its next request on it (keep-alive) would see it drop: read what came,
+    up to `MAX_BODY_BYTES`, and close only past that."""
     seen = 0
     async for chunk in request.stream():
         seen += len(chunk)
         if seen > MAX_BODY_BYTES:
-            return False
-    return True
+            headers = {**headers, "connection": "close"}
+            break
+    return refusal(code, message, headers)
 
 
 def admin_routes(admin: Admin, token: str | None) -> list[Route]:
     """The admin API's routes, acting through `admin`, for requests that present `token`."""
 
-    def guarded(handler: Handler, status: int = 200) -> Callable[[Request], Awaitable[Response]]:
+    def guarded(handler: Handler, status: int = 200) -> Endpoint:
         async def endpoint(request: Request) -> Response:
-            if not _authorized(request, token):
+            if not presents(request, token):
                 why = "a wrong or missing admin token" if token else "the admin API is off: set admin.token"
-                body = m.AdminError("unauthorized", why)
-                headers = {"www-authenticate": "Bearer"}
-                # The body unread, the server would close the connection as it answers, and a client sending
-                # its next request on it (keep-alive) would see it drop: read what came, within the bound.
-                if not await _drained(request):
-                    headers["connection"] = "close"
-                return _json(body, 401, headers)
+                return await _refused(request, "unauthorized", why, {"www-authenticate": "Bearer"})
             try:
-                return _json(await handler(request), status)
-            except msgspec.ValidationError as e:
-                return _json(m.AdminError("bad_request", str(e)[:200]), 400)
-            except _NotFound as e:
-                return _json(m.AdminError("not_found", str(e)[:200]), 404)
-            except NOT_FOUND as e:
-                return _json(m.AdminError(code_of(e), str(e)[:200]), 404)
-            except BAD_REQUEST as e:
-                return _json(m.AdminError(code_of(e), str(e)[:200]), 400)
-            except (space_errors.SpaceError, store.StoreError) as e:
-                return _json(m.AdminError(code_of(e), str(e)[:200]), 409)
+                return json_response(await handler(request), status)
+            except Exception as e:  # (trio.Cancelled is no Exception: it passes)
+                return refusal_of(e, f"admin {request.method} {request.url.path}")
 
         return endpoint
 
     async def body(request: Request, kind: type[Any]) -> Any:
         raw = await request.body()
         if len(raw) > MAX_BODY_BYTES:
-            raise msgspec.ValidationError(f"the body is over {MAX_BODY_BYTES} bytes")
-        try:
+            raise Malformed(f"the body is over {MAX_BODY_BYTES} bytes")
+        try:  # a str that is not UTF-8 is a UnicodeDecodeError, not a msgspec one
             return msgspec.json.decode(raw, type=kind)
-        except msgspec.DecodeError as e:
-            raise msgspec.ValidationError(str(e)) from e
+        except (msgspec.DecodeError, UnicodeDecodeError) as e:
+            raise Malformed(str(e)) from e
 
     async def list_spaces(request: Request) -> m.SpaceList:
         return m.SpaceList([_summary(state) for state in await admin.spaces()])
@@ -151,13 +134,7 @@ def admin_routes(admin: Admin, token: str | None) -> list[Route]:
         return m.AccountStatus(account.handle, identity.account_user(account), False, changed)
 
     async def events(request: Request) -> m.EventList:
-        try:
-            after = int(request.query_params.get("after", "0"))
-            limit = int(request.query_params.get("limit", "100"))
-        except ValueError as e:
-            raise msgspec.ValidationError("after and limit are integers") from e
-        if after < 0 or not 1 <= limit <= m.MAX_EVENTS_PAGE:
-            raise msgspec.ValidationError(f"after >= 0, limit from 1 to {m.MAX_EVENTS_PAGE}")
+        after, limit = (_query_int(request, *parameter) for parameter in m.QUERY["/admin/events"])
         found = await admin.events(after, limit)
         out = [
             m.WebhookEventOut(e.id, e.type, e.space_id, e.space_seq, e.created_at, msgspec.json.decode(e.data))
@@ -180,7 +157,7 @@ def admin_routes(admin: Admin, token: str | None) -> list[Route]:
     async def remove_webhook(request: Request) -> m.Done:
         given = request.path_params["webhook_id"]
         if not (given.isascii() and given.isdigit() and len(given) < 19) or not await admin.remove_webhook(int(given)):
-            raise _NotFound(f"no webhook receiver {given[:20]!r}")
+            raise NotFound(f"no webhook receiver {given[:20]!r}")
         return m.Done()
 
     document = msgspec.json.encode(m.openapi())
@@ -188,18 +165,47 @@ def admin_routes(admin: Admin, token: str | None) -> list[Route]:
     async def openapi(request: Request) -> Response:
         return Response(document, media_type="application/json")
 
-    return [
-        Route("/admin/openapi.json", openapi),
-        Route("/admin/spaces", guarded(list_spaces), methods=["GET"]),
-        Route("/admin/spaces", guarded(create_space, 201), methods=["POST"]),
-        Route("/admin/spaces/{space_id}/end", guarded(end_space), methods=["POST"]),
-        Route("/admin/spaces/{space_id}/participants", guarded(participants), methods=["GET"]),
-        Route("/admin/spaces/{space_id}/participants/{user}/remove", guarded(remove), methods=["POST"]),
-        Route("/admin/spaces/{space_id}/participants/{user}/mute", guarded(mute), methods=["POST"]),
-        Route("/admin/accounts/{handle}/suspend", guarded(suspend), methods=["POST"]),
-        Route("/admin/accounts/{handle}/restore", guarded(restore), methods=["POST"]),
-        Route("/admin/events", guarded(events), methods=["GET"]),
-        Route("/admin/webhooks", guarded(webhooks), methods=["GET"]),
-        Route("/admin/webhooks", guarded(add_webhook, 201), methods=["POST"]),
-        Route("/admin/webhooks/{webhook_id}", guarded(remove_webhook), methods=["DELETE"]),
-    ]
+    by_path: dict[str, dict[str, Endpoint]] = {"/admin/openapi.json": {"GET": openapi}}
+    handlers: dict[str, Handler] = {
+        "GET /admin/spaces": list_spaces, "POST /admin/spaces": create_space,
+        "POST /admin/spaces/{space_id}/end": end_space,
+        "GET /admin/spaces/{space_id}/participants": participants,
+        "POST /admin/spaces/{space_id}/participants/{user}/remove": remove,
+        "POST /admin/spaces/{space_id}/participants/{user}/mute": mute,
+        "POST /admin/accounts/{handle}/suspend": suspend, "POST /admin/accounts/{handle}/restore": restore,
+        "GET /admin/events": events, "GET /admin/webhooks": webhooks, "POST /admin/webhooks": add_webhook,
+        "DELETE /admin/webhooks/{webhook_id}": remove_webhook,
+    }  # fmt: skip
+    for method, path, _, _, _, status in m.OPERATIONS:  # the document's operations, each with its handler
+        handler = handlers[f"{method.upper()} {path}"]
+        by_path.setdefault(path, {})[method.upper()] = guarded(handler, status)
+    return [*(Route(path, _ByMethod(methods)) for path, methods in by_path.items()),
+            Route("/admin/{rest:path}", _NoSuchRoute())]  # fmt: skip
+
+
+class _ByMethod:
+    """One path's ASGI app for every method (a class: starlette would give a function route GET alone):
+    `endpoints[method]` (HEAD as GET), or a JSON 405 with `Allow`."""
+
+    def __init__(self, endpoints: dict[str, Endpoint]) -> None:
+        self.endpoints = {**endpoints, **({"HEAD": endpoints["GET"]} if "GET" in endpoints else {})}
+        self.allow = ", ".join(sorted(self.endpoints))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        chosen = self.endpoints.get(request.method)
+        if chosen is None:
+            why = f"{request.method} is not a method of {request.url.path}: {self.allow}"
+            response = await _refused(request, "method_not_allowed", why, {"allow": self.allow})
+        else:
+            response = await chosen(request)
+        await response(scope, receive, send)
+
+
+class _NoSuchRoute:
+    """Any method of a path under /admin/ that no route has: a JSON 404 (an ASGI class, as `_ByMethod`)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        response = await _refused(request, "not_found", f"no admin route {request.url.path[:100]}", {})
+        await response(scope, receive, send)

@@ -121,8 +121,8 @@ class Done(msgspec.Struct, frozen=True):
 
 
 class AdminError(msgspec.Struct, frozen=True):
-    """Every refusal: `error` is a code of docs/protocol.md's table, or `unauthorized`, `not_found`,
-    `bad_request`; `message` is for people."""
+    """Every refusal: `error` is one of the codes of docs/operations.md's table (Admin API, Errors), each with
+    one status; `message` is for people."""
 
     error: str
     message: str
@@ -157,9 +157,11 @@ OPERATIONS: list[tuple[str, str, str, type | None, type, int]] = [
     ),  # fmt: skip
     ("delete", "/admin/webhooks/{webhook_id}", "Remove a registered webhook receiver", None, Done, 200),
 ]
-QUERY = {"/admin/events": [("after", 0), ("limit", 100)]}
-INTEGER_PARAMETERS = frozenset({"webhook_id"})
 MAX_EVENTS_PAGE = 1000
+MAX_INTEGER = 2**63 - 1  # SQLite's largest
+QUERY = {"/admin/events": [("after", 0, 0, MAX_INTEGER), ("limit", 100, 1, MAX_EVENTS_PAGE)]}
+"""Each path's query parameters: (name, default, minimum, maximum), all integers."""
+INTEGER_PARAMETERS = frozenset({"webhook_id"})
 
 
 def openapi() -> dict[str, Any]:
@@ -194,17 +196,19 @@ def openapi() -> dict[str, Any]:
                         "name": name,
                         "in": "query",
                         "required": False,
-                        "schema": {"type": "integer", "minimum": 0, "default": default},
+                        "schema": {"type": "integer", "minimum": low, "maximum": high, "default": default},
                     }
-                    for name, default in QUERY.get(path, [])
+                    for name, default, low, high in QUERY.get(path, [])
                 ),
             ],  # fmt: skip
             "responses": {
                 str(status): {"description": "done", "content": {"application/json": {"schema": ref(response)}}},
-                "400": error("a malformed request"),
-                "401": error("a missing or wrong admin token"),
+                "400": error("a malformed request (bad_message) or a value out of its range (bad_argument)"),
+                "401": error("a missing or wrong admin token (unauthorized)"),
                 "404": error("no such space, participant, account or webhook receiver"),
+                "405": error("another method than this path's (method_not_allowed), with Allow"),
                 "409": error("refused by the space's rules, the account's state or a cap (limit_reached)"),
+                "500": error("a fault of the server's (internal): the message names the log's incident id"),
             },
         }
         if request is not None:

@@ -9,13 +9,14 @@ health routes say nothing but ok or draining, and answer anyone.
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+
+from gateway.http._bearer import presents
 
 PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 
@@ -43,10 +44,8 @@ def ops_routes(render: Callable[[], tuple[bytes, str]], draining: Callable[[], b
 
 
 def _may_read_metrics(request: Request, token: str | None) -> bool:
-    if token:
-        given = request.headers.get("authorization", "")
-        if hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            return True
+    if presents(request, token):
+        return True
     if any(name in request.headers for name in PROXY_HEADERS) or request.client is None:
         return False
     try:

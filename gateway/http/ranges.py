@@ -4,7 +4,9 @@ without downloading all of it.
 - Every answer says `Accept-Ranges: bytes` and carries a strong `ETag` (size and modification time).
 - `Range: bytes=a-b`, `bytes=a-` or `bytes=-n` (one range): 206 with `Content-Range: bytes a-b/size` and
   exactly those bytes. A range that starts at or past the end (or `-0`, or any range of an empty file):
-  416 with `Content-Range: bytes */size`. The end is clipped to the file's size.
+  416 with `Content-Range: bytes */size`. The end is clipped to the file's size, and a suffix longer than
+  the file is all of it. A number has any count of digits: one too large for any file (`_number`) is simply
+  past its end, never a reason to ignore the header.
 - Several ranges in one header, a unit other than bytes, or a header that cannot be read: the Range header is
   ignored and the whole file sent (200), as RFC 9110 allows, so no multipart body is ever built.
 - `If-Range` with another ETag or date than the file's now: the whole file (200).
@@ -25,7 +27,15 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 CHUNK_BYTES = 64 * 1024
-SINGLE_RANGE = re.compile(r"bytes=(\d{0,19})-(\d{0,19})", re.IGNORECASE)
+SINGLE_RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.IGNORECASE)
+BEYOND_ANY_FILE = 2**64
+
+
+def _number(digits: str) -> int:
+    """`digits` as an int, or BEYOND_ANY_FILE past 19 significant digits (int() refuses over 4,300 of them,
+    and no file is 10^19 bytes long)."""
+    significant = digits.lstrip("0")
+    return int(significant or "0") if len(significant) <= 19 else BEYOND_ANY_FILE
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None | str:
@@ -37,12 +47,12 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None | str:
     if m is None or (not m[1] and not m[2]):
         return None  # several ranges, another unit, or unreadable: ignored
     if not m[1]:  # the last n bytes
-        n = int(m[2])
+        n = _number(m[2])
         if n == 0 or size == 0:
             return "unsatisfiable"
         return max(0, size - n), size - 1
-    first = int(m[1])
-    last = int(m[2]) if m[2] else size - 1
+    first = _number(m[1])
+    last = _number(m[2]) if m[2] else size - 1
     if m[2] and last < first:
         return None  # invalid: ignored
     if first >= size:

@@ -18,8 +18,9 @@ from trio_websocket import ConnectionClosed
 
 from actors.space import ParticipantRemoved, Role
 from gateway.client import RequestError, connect, connect_account
+from gateway.http.admin_errors import STATUS
 from gateway.http.admin_messages import OPERATIONS
-from tests.conftest import ServerProcess, run_stoa, start_server, stop_server
+from tests.conftest import ROOT, ServerProcess, run_stoa, start_server, stop_server
 
 TOKEN = "admin-secret-for-tests"
 PASSWORD = "correct horse battery staple"
@@ -43,6 +44,17 @@ def http(server: ServerProcess, token: str | None = TOKEN) -> httpx.AsyncClient:
 def concrete(path: str) -> str:
     return (path.replace("{space_id}", "nosuchspace").replace("{user}", "u1").replace("{handle}", "nobody")
             .replace("{webhook_id}", "1"))  # fmt: skip
+
+
+async def test_the_admin_tokens_scheme_is_case_insensitive(admin_server: ServerProcess) -> None:
+    """RFC 9110, 11.1: the auth scheme is case-insensitive; the token itself is not."""
+    with trio.fail_after(20):
+        async with http(admin_server, None) as client:
+            for given, status in [(f"Bearer {TOKEN}", 200), (f"bearer {TOKEN}", 200), (f"BEARER  {TOKEN}", 200),
+                                  (f"bEaReR {TOKEN}", 200), (f"Bearer {TOKEN.upper()}", 401), (f"Basic {TOKEN}", 401),
+                                  (f"Bearer{TOKEN}", 401), ("Bearer", 401)]:  # fmt: skip
+                response = await client.get("/admin/spaces", headers={"authorization": given})
+                assert response.status_code == status, given
 
 
 @pytest.mark.parametrize("token", [None, "wrong", TOKEN + "x", TOKEN[:-1]])
@@ -129,6 +141,77 @@ async def test_every_admin_response_matches_the_openapi_document(admin_server: S
             kinds = [e["type"] for e in events["events"]]
             assert kinds[0] == "space.started" and "account.suspended" in kinds and "space.summary" in kinds
             assert seen >= {(method, path) for method, path, *_ in OPERATIONS}
+
+
+MALFORMED = [
+    ("GET", "/admin/events?after=9223372036854775808", None),  # past SQLite's integers
+    ("GET", "/admin/events?after=99999999999999999999999", None),
+    ("GET", "/admin/events?limit=99999999999999999999", None),
+    ("GET", "/admin/events?after=-1", None),
+    ("GET", "/admin/events?after=", None),
+    ("GET", "/admin/events?after=%EF%BC%91", None),  # a fullwidth 1: int() would take it
+    ("GET", "/admin/events?after=1_000", None),
+    ("GET", "/admin/events?after=%20%201", None),
+    ("GET", "/admin/events?limit=0", None),
+    ("POST", "/admin/spaces", b'{"host":"\xff","title":"y"}'),  # not UTF-8
+    ("POST", "/admin/webhooks", b'{"url":"http://a/\xff"}'),
+    ("POST", "/admin/spaces", b'{"host":"\\ud800","title":"y"}'),  # a lone surrogate
+    ("POST", "/admin/spaces", b'{"host":"x","title":"y","speakers":1}'),  # a wrong type
+    ("POST", "/admin/spaces", b'{"host":"x","title":"y","topics":[99999999999999999999999]}'),
+    ("POST", "/admin/spaces", b"[]"),
+    ("POST", "/admin/webhooks", b"{"),
+]
+
+
+WELL_FORMED = {"/admin/events": None, "/admin/spaces": {"host": "nobody", "title": "y"},
+               "/admin/webhooks": {"url": "http://127.0.0.1:9/hook"}}  # fmt: skip
+
+
+async def test_a_malformed_admin_request_is_a_json_400(admin_server: ServerProcess) -> None:
+    with trio.fail_after(60):
+        async with http(admin_server) as client:
+            for method, path, body in MALFORMED:
+                response = await client.request(method, path, content=body)
+                assert response.status_code == 400, (path, body, response.text)
+                assert response.headers["content-type"] == "application/json", (path, body)
+                assert response.json()["error"] == "bad_message", (path, body)
+            # the control: the same routes answer well-formed requests, with the largest integer SQLite holds
+            assert (await client.get("/admin/events?after=9223372036854775807&limit=1000")).status_code == 200
+            for path, body in WELL_FORMED.items():
+                ok = await client.request("GET" if body is None else "POST", path, json=body)
+                assert ok.status_code in (200, 201, 404), ok.text  # 404: no account "nobody"
+
+
+def test_the_admin_codes_are_the_table_of_docs_operations() -> None:
+    doc = (ROOT / "docs" / "operations.md").read_text()
+    table = doc[doc.index("| status | code | when |") :].split("\n\n")[0].splitlines()[2:]
+    rows = [[cell.strip() for cell in line.split("|")[1:3]] for line in table]
+    assert {code.strip("`"): int(status) for status, code in rows} == STATUS
+    assert len(rows) == len(STATUS)
+
+
+async def test_admin_refusals_are_json_with_the_documented_codes(admin_server: ServerProcess) -> None:
+    with trio.fail_after(30):
+        async with http(admin_server) as client, connect_account(admin_server.url, "jan") as jan:
+            await jan.set_protected(True)
+            protected = await client.post("/admin/spaces", json={"host": "jan", "title": "Not here"})
+            assert (protected.status_code, protected.json()["error"]) == (409, "protected_account")
+            for method, path, allow in [
+                ("DELETE", "/admin/spaces", "GET, HEAD, POST"),
+                ("PUT", "/admin/events", "GET, HEAD"),
+                ("GET", "/admin/webhooks/1", "DELETE"),
+                ("POST", "/admin/openapi.json", "GET, HEAD"),
+            ]:
+                wrong = await client.request(method, path, content=b"{}")
+                assert wrong.status_code == 405, (method, path, wrong.text)
+                assert wrong.headers["content-type"] == "application/json"
+                assert (wrong.json()["error"], wrong.headers["allow"]) == ("method_not_allowed", allow)
+            for method, path in [("GET", "/admin/nothing"), ("GET", "/admin/"), ("POST", "/admin/spaces/x/y/z")]:
+                missing = await client.request(method, path)
+                assert (missing.status_code, missing.json()["error"]) == (404, "not_found"), path
+            # the control: a host that is not protected may
+            await jan.set_protected(False)
+            assert (await client.post("/admin/spaces", json={"host": "jan", "title": "Here"})).status_code == 201
 
 
 async def test_a_suspended_account_is_refused_on_join_resume_and_promotion_at_once(

@@ -151,9 +151,11 @@ async def test_metrics_are_for_loopback_or_the_token_holder(tmp_path: object, mo
     monkeypatch.setenv("STOA_METRICS_TOKEN", "s3cret-token")
     srv = start_server(tmp_path / "b")  # type: ignore[operator]
     try:
-        with_token = {"X-Forwarded-For": "203.0.113.7", "Authorization": "Bearer s3cret-token"}
-        wrong = {"X-Forwarded-For": "203.0.113.7", "Authorization": "Bearer s3cret-tokem"}
-        assert (await trio.to_thread.run_sync(scrape, srv.http_port, with_token))[0] == 200
-        assert (await trio.to_thread.run_sync(scrape, srv.http_port, wrong))[0] == 401
+        # The scheme is case-insensitive (RFC 9110, 11.1), the token is not.
+        for given, status in [("Bearer s3cret-token", 200), ("bearer s3cret-token", 200), ("BEARER  s3cret-token", 200),
+                              ("Bearer s3cret-tokem", 401), ("Basic s3cret-token", 401), ("Bearer S3CRET-TOKEN", 401),
+                              ("bearer", 401), ("Bearers3cret-token", 401)]:  # fmt: skip
+            headers = {"X-Forwarded-For": "203.0.113.7", "Authorization": given}
+            assert (await trio.to_thread.run_sync(scrape, srv.http_port, headers))[0] == status, given
     finally:
         assert stop_server(srv) == 0

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.http._app import KEEP_ALIVE_S
 from tests.conftest import ServerProcess, start_server, stop_server
+from tests.http_wire import exchange, get as raw_get
 
 
 def get(server: ServerProcess, path: str, host: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
@@ -42,6 +44,26 @@ def test_the_clients_files_are_served_with_their_types(web_server: ServerProcess
     assert body == (root / "js" / "app.js").read_bytes()
     status, headers, _ = get(web_server, "/css/stoa.css")
     assert (status, headers["content-type"].split(";")[0]) == (200, "text/css")
+
+
+@pytest.mark.parametrize("path", ["/", "/css/stoa.css", "/js/app.js", "/healthz", "/config.json"])
+def test_the_server_closes_after_the_whole_answer_when_asked(web_server: ServerProcess, path: str) -> None:
+    """RFC 9112, 9.6: after `Connection: close`, or HTTP/1.0 without keep-alive, the server closes the
+    connection once the answer is sent (`exchange` checks the body is whole); the files (starlette's file
+    responses) stayed open until the client left. /healthz and /config.json are the control."""
+    for request in (raw_get(path, "HTTP/1.1", "Connection: close"), raw_get(path, "HTTP/1.0")):
+        head, _, closed = exchange(web_server.http_port, request)
+        assert head.startswith(b"HTTP/1.1 200 "), (path, head)
+        assert closed is not None and closed < 2, (path, request)
+
+
+def test_an_idle_kept_connection_is_closed_after_the_keep_alive_timeout(web_server: ServerProcess) -> None:
+    """After a file's answer as after any other (/healthz, the control): the idle timer ran only after the
+    latter."""
+    for path in ("/css/stoa.css", "/healthz"):
+        head, _, closed = exchange(web_server.http_port, raw_get(path), wait_s=KEEP_ALIVE_S + 3)
+        assert head.startswith(b"HTTP/1.1 200 ") and b"connection: close" not in head.lower(), path
+        assert closed is not None and KEEP_ALIVE_S - 0.5 < closed < KEEP_ALIVE_S + 2, (path, closed)
 
 
 def test_config_names_the_gateway_on_the_pages_host(web_server: ServerProcess) -> None:

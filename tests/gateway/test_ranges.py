@@ -19,6 +19,7 @@ from starlette.routing import Route
 from gateway.http import WebSettings, build_app, serve_http
 from gateway.http.ranges import byte_range, file_response
 from gateway.transport import open_http_socket
+from tests.http_wire import exchange, get
 
 SIZE = 100_003
 
@@ -44,7 +45,12 @@ SIZE = 100_003
         ("items=0-1", 10, None),  # another unit
         ("bytes=-", 10, None),
         ("bytes=x-3", 10, None),
-        ("bytes=" + "9" * 30 + "-", 10, None),  # absurd numbers: unreadable, ignored
+        ("bytes=" + "9" * 30 + "-", 10, "unsatisfiable"),  # numbers of any size: this one starts past the end
+        ("bytes=0-" + "9" * 30, 10, (0, 9)),  # clipped
+        ("bytes=-" + "9" * 30, 10, (0, 9)),  # a suffix longer than the file: all of it
+        ("bytes=" + "0" * 40 + "3-4", 10, (3, 4)),  # leading zeros are not size
+        ("bytes=" + "9" * 5000 + "-", 10, "unsatisfiable"),  # past int()'s 4,300 digits
+        ("bytes=" + "9" * 30 + "-4", 10, None),  # last before first: invalid, ignored
     ],
 )
 def test_a_range_header_reads_as_rfc_9110_says(header: str | None, size: int, expected: object) -> None:
@@ -91,6 +97,8 @@ async def test_a_range_request_returns_exactly_the_bytes_asked(data: tuple[Path,
                 (f"bytes={SIZE - 7}-", SIZE - 7, SIZE - 1),
                 ("bytes=65530-70000", 65530, 70000),  # across the 64 KiB read chunk
                 ("bytes=99000-999999999", 99000, SIZE - 1),
+                ("bytes=0-" + "9" * 26, 0, SIZE - 1),  # any number: the end clipped
+                ("bytes=-" + "9" * 26, 0, SIZE - 1),  # a suffix longer than the file: all of it, as 206
             ]:
                 part = await client.get("/file", headers={"range": header})
                 assert part.status_code == 206, header
@@ -113,7 +121,7 @@ async def test_an_unsatisfiable_range_is_416_and_several_ranges_get_the_whole_fi
     path, content = data
     with trio.fail_after(20):
         async with serving(path) as client:
-            for header in (f"bytes={SIZE}-", f"bytes={SIZE + 10}-{SIZE + 20}", "bytes=-0"):
+            for header in (f"bytes={SIZE}-", f"bytes={SIZE + 10}-{SIZE + 20}", "bytes=-0", "bytes=" + "9" * 26 + "-"):
                 refused = await client.get("/file", headers={"range": header})
                 assert refused.status_code == 416, header
                 assert refused.headers["content-range"] == f"bytes */{SIZE}", header
@@ -136,3 +144,24 @@ async def test_a_growing_file_is_served_as_far_as_it_was_written(data: tuple[Pat
             assert body == content
             later = await client.get("/file")
             assert len(later.content) == SIZE + 100_000
+
+
+async def test_a_file_answer_closes_the_connection_when_the_client_asks_it(data: tuple[Path, bytes]) -> None:
+    """`Connection: close` or HTTP/1.0: the whole file or range, then the server closes (RFC 9112, 9.6); the
+    connection stayed open until the client left. A kept connection (the control) stays open meanwhile."""
+    path, content = data
+    with trio.fail_after(30):
+        async with serving(path) as client:
+            port = client.base_url.port
+            assert port is not None
+            for version, headers in [("HTTP/1.1", ["Connection: close"]), ("HTTP/1.0", [])]:
+                for ranged, status, expected in [
+                    ([], b"200", content),
+                    (["Range: bytes=10-99999"], b"206", content[10:100_000]),
+                ]:
+                    request = get("/file", version, *headers, *ranged)
+                    head, body, closed = await trio.to_thread.run_sync(exchange, port, request)
+                    assert head.startswith(b"HTTP/1.1 " + status) and body == expected, (version, ranged)
+                    assert closed is not None and closed < 2, (version, ranged)
+            _, _, closed = await trio.to_thread.run_sync(exchange, port, get("/file"), 1.0)
+            assert closed is None
