@@ -32,6 +32,10 @@ pytestmark = pytest.mark.serial  # coverage and delay of hundreds of listeners: 
 
 CI_COVERAGE = 0.95  # of a 5 s window: 12 slots (240 ms) may go missing, a lost second (50 slots) may not
 WINDOW_S = 5.0
+# A few hundred listeners join in about a second here (tests/e2e/test_join_burst.py admits 300 at once), and
+# a frame takes well under 300 ms to reach a listener even on a loaded machine: a second of each is plenty.
+RAMP_S = 1.0
+DRAIN_S = 1.0
 
 
 def may_run_realtime() -> bool:
@@ -52,7 +56,16 @@ def may_run_realtime() -> bool:
 
 
 def small(tmp_path: Path, **overrides: object) -> LoadConfig:
-    config = LoadConfig(listeners=300, speakers=3, duration_s=WINDOW_S, ramp_s=2.0, sample=1, out=tmp_path, quiet=True)
+    config = LoadConfig(
+        listeners=300,
+        speakers=3,
+        duration_s=WINDOW_S,
+        ramp_s=RAMP_S,
+        drain_s=DRAIN_S,
+        sample=1,
+        out=tmp_path,
+        quiet=True,
+    )
     for name, value in overrides.items():
         setattr(config, name, value)
     return config
