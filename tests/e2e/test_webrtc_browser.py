@@ -27,6 +27,7 @@ from actors.space import Role
 from gateway.client import Client, connect, connect_account
 from tests.audio import assert_tone_present, decode_stream, tone_frames
 from tests.conftest import ServerProcess
+from tests.e2e.browser_process import serve_browser
 from tests.e2e.levels import assert_lone_speaker_undecoded
 from tests.e2e.test_metrics import samples
 from tests.e2e.test_space_audio import collect
@@ -68,36 +69,6 @@ CLOSED = """async () => {
 }"""
 """Resolves when the peer connection has ended: at once when the server closes it (its DTLS close_notify closes
 the transport), else when chromium sees no more answers (ICE: about 7 s)."""
-
-
-def serve_browser(url: str, microphone: str, calls: Any, replies: Any) -> None:
-    """In a process of its own (Playwright's sync API runs an asyncio loop, which trio-asyncio, once imported in
-    the tests' process, would take over): chromium, and the page scripts `calls` brings, each reply or error
-    (as text) put on `replies`."""
-    from playwright.sync_api import sync_playwright
-
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                args=[
-                    "--use-fake-device-for-media-stream",
-                    f"--use-file-for-fake-audio-capture={microphone}",
-                    "--use-fake-ui-for-media-stream",
-                ],
-                timeout=60_000,
-            )
-            page = browser.new_context(bypass_csp=True).new_page()
-            page.goto(url, timeout=60_000)
-            while (call := calls.get()) is not None:
-                script, arg = call
-                try:
-                    replies.put(("ok", page.evaluate(script, arg)))
-                except Exception as error:
-                    replies.put(("error", repr(error)))
-            browser.close()
-    except Exception as error:
-        replies.put(("error", repr(error)))
 
 
 class Browser:
@@ -142,20 +113,20 @@ async def browser_on_the_mic(server: ServerProcess, folder: Path, title: str) ->
     """A space of `host` with the account `ada` on the mic, whose peer connection the browser (a 440 Hz
     microphone) makes, and the guest `lis` listening."""
     browser = Browser(f"http://127.0.0.1:{server.http_port}/", tone_microphone(folder / "tone.wav"))
-    async with (
-        connect_account(server.url, "host") as host,
-        connect_account(server.url, "ada") as ada,
-        connect(server.url, "lis") as lis,
-    ):
-        browser.start()
-        try:
+    browser.start()  # chromium starts while the accounts sign up
+    try:
+        async with (
+            connect_account(server.url, "host") as host,
+            connect_account(server.url, "ada") as ada,
+            connect(server.url, "lis") as lis,
+        ):
             space_id = (await host.create_space(title)).space.space_id
             await ada.join_space(space_id)
             await lis.join_space(space_id)
             await host.set_role(ada.user, Role.SPEAKER)
             yield BrowserSpace(browser, host, ada, lis)
-        finally:
-            browser.stop()
+    finally:
+        browser.stop()
 
 
 @dataclass(frozen=True)
