@@ -29,7 +29,8 @@ async def test_a_burst_of_listeners_is_admitted_with_correct_snapshots(tmp_path:
     accounts = await seed(data / DATABASE_FILE, space_handles(SPEAKERS))
     with trio.fail_after(240):
         async with running(data, tmp_path / "server.log") as server:
-            row = await burst(server, listeners, speakers=SPEAKERS, witnesses=witnesses, accounts=accounts)
+            # (no stall is checked here: the benchmark measures them; the row goes without the last seconds')
+            row = await burst(server, listeners, SPEAKERS, witnesses, accounts=accounts, loop_report_s=0)
     assert row["admitted"] == listeners and row["refused"] == 0, row
     assert row["witnesses_checked"] == witnesses
     assert row["snapshot_errors"] == [], row["snapshot_errors"]
