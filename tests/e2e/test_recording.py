@@ -31,6 +31,7 @@ against_the_clock = pytest.mark.serial
 
 A_HZ, B_HZ = 440.0, 1000.0
 TICK_MS = 20
+FIRST_S = 2.0  # the two speakers' talk in the first recording: 100 frames each, heard live, one recorded
 
 
 def now_ms() -> float:
@@ -105,8 +106,8 @@ async def test_a_decliner_is_heard_live_and_kept_out_of_the_recording_until_they
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(collect, listener, heard)
                 async with trio.open_nursery() as talking:
-                    talking.start_soon(stream, alice, encode_tone(A_HZ, 3.0))
-                    talking.start_soon(stream, bob, encode_tone(B_HZ, 3.0))
+                    talking.start_soon(stream, alice, encode_tone(A_HZ, FIRST_S))
+                    talking.start_soon(stream, bob, encode_tone(B_HZ, FIRST_S))
                 await trio.sleep(0.5)
                 nursery.cancel_scope.cancel()
             await trio.sleep(1.0)  # a silence, recorded as silence
