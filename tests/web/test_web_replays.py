@@ -215,9 +215,9 @@ async def record_until_killed(url: str) -> tuple[str, str]:
 async def record_on_and_stop(url: str, space_id: str) -> None:
     async with connect_account(url, "ada", register=False) as ada:
         await ada.join_space(space_id)  # the space came back live, recording into a new part
-        await trio.sleep(1.0)
+        await trio.sleep(0.5)
         await ada.share_post("after the restart")
-        await trio.sleep(1.5)
+        await trio.sleep(1.0)  # the replay below plays to 0.5 s after the post
         await ada.set_recording(False)
 
 
