@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,7 @@ import trio
 from actors.space import Role
 from bench.loop_server import Running, running
 from gateway.client import Client, connect, connect_account
+from loadtest.accounts import Account
 from loadtest.audio import speaker_packets
 from loadtest.monitor import usage
 from mixer import ListenerPool
@@ -48,6 +50,7 @@ from mixer import ListenerPool
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_JOINS_PER_S = 3000
 TARGET_10K_S = 5.0
+LOOP_REPORT_S = 1.2  # the server reports its loop once a second: this long after a moment, its second is in
 
 
 @dataclass
@@ -67,18 +70,33 @@ async def speak(client: Client, index: int, stop: trio.Event) -> None:
         await client.send_audio(seq, time.time_ns() // 1000, packets[seq % len(packets)])
 
 
+def space_handles(speakers: int) -> list[str]:
+    """The accounts of the space's host and speakers: for `loadtest.accounts.seed`, before the server starts."""
+    return ["jbhost", *(f"jbspk{i}" for i in range(1, speakers))]
+
+
+def as_account(url: str, handle: str, accounts: dict[str, Account] | None) -> AbstractAsyncContextManager[Client]:
+    """A connection as `handle`: with its seeded token, or (None) signing up and logging in (two argon2 hashes)."""
+    return connect_account(url, handle) if accounts is None else connect(url, token=accounts[handle].token)
+
+
 async def run_space(
-    url: str, speakers: int, stop: trio.Event, *, task_status: trio.TaskStatus[tuple[str, str, set[str | None]]]
+    url: str,
+    speakers: int,
+    stop: trio.Event,
+    accounts: dict[str, Account] | None,
+    *,
+    task_status: trio.TaskStatus[tuple[str, str, set[str | None]]],
 ) -> None:
     """A space with `speakers` people on the mic (the host first), all talking until `stop`; then the host
     ends it. Reports (space id, host, who is on the mic) once everyone talks."""
-    async with connect_account(url, "jbhost") as host, trio.open_nursery() as nursery:
+    async with as_account(url, "jbhost", accounts) as host, trio.open_nursery() as nursery:
         space_id = (await host.create_space("Burst")).space.space_id
         on_mic: set[str | None] = {host.user}
         nursery.start_soon(speak, host, 0, stop)
 
         async def speaker(i: int, *, task_status: trio.TaskStatus[None]) -> None:
-            async with connect_account(url, f"jbspk{i}") as me:
+            async with as_account(url, f"jbspk{i}", accounts) as me:
                 await me.join_space(space_id)
                 await host.set_role(me.user, Role.SPEAKER)
                 on_mic.add(me.user)
@@ -137,11 +155,22 @@ async def departed(server: Running, speakers: int, since: float) -> float | None
     return None
 
 
-async def burst(server: Running, listeners: int, speakers: int, witnesses: int) -> dict[str, object]:
+async def burst(
+    server: Running,
+    listeners: int,
+    speakers: int,
+    witnesses: int,
+    accounts: dict[str, Account] | None = None,
+    loop_report_s: float = LOOP_REPORT_S,
+) -> dict[str, object]:
+    """`accounts`: the host's and speakers' (`space_handles`), seeded in the server's store before it started;
+    None: each signs up and logs in through the protocol. `loop_report_s`: how long to wait after the burst and
+    after the departure for the server's report of the second that held its end (0: the stall figures go
+    without it)."""
     stop = trio.Event()
     seen = Witnesses()
     async with trio.open_nursery() as nursery:
-        space_id, host, on_mic = await nursery.start(run_space, server.url, speakers, stop)
+        space_id, host, on_mic = await nursery.start(run_space, server.url, speakers, stop, accounts)
         await trio.sleep(2.0)  # the speakers' audio flowing
         expect = {"on_mic": on_mic, "host": host, "everyone": listeners + witnesses}
         before, started = usage(server.proc.pid), time.monotonic()
@@ -167,11 +196,11 @@ async def burst(server: Running, listeners: int, speakers: int, witnesses: int) 
         for listener in pool.listeners():
             if listener.error:
                 refusals[listener.error] = refusals.get(listener.error, 0) + 1
-        await trio.sleep(1.2)  # the second that held the burst's end is reported
+        await trio.sleep(loop_report_s)  # the second that held the burst's end is reported
         leaving_at = time.time()
         await trio.to_thread.run_sync(pool.stop)
         departure_s = await departed(server, speakers, leaving_at)
-        await trio.sleep(1.2)  # and the second that held the departure's end
+        await trio.sleep(loop_report_s)  # and the second that held the departure's end
         stop.set()
     burst_seconds = server.loop_between(started_at, finished_at + 1.1)
     departure_seconds = server.loop_between(leaving_at, time.time())

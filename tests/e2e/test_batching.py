@@ -22,7 +22,7 @@ from tests.e2e.wire import hello_account, hello_guest
 pytestmark = pytest.mark.serial  # no frame lost across switches, read at the 20 ms pace
 
 A_HZ, B_HZ = 440.0, 1000.0
-PHASE_S = 1.5
+PHASE_S = 1.0  # 50 frames: a phase ends on 16 messages or more, and the audience changes within a few ms of its start
 # Listeners in the audience in each phase, and the frames per message of 2 listeners per frame:
 # N frames hold up to 2N listeners; down a step only within 80% of the lower one (1 frame: 1.6 listeners).
 AUDIENCE = [1, 3, 5, 2, 1]

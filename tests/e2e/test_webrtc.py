@@ -28,7 +28,9 @@ from tests.conftest import ServerProcess, start_server, stop_server
 from tests.e2e.test_space_audio import collect, steady_pcm, stream
 from tests.e2e.wire import hello_account, say
 
-pytestmark = pytest.mark.serial  # RTP at the 20 ms pace through aiortc
+# RTP at the 20 ms pace through aiortc: those tests run alone. Which offers are answered (the replies only)
+# runs beside the other tests.
+at_the_pace = pytest.mark.serial
 
 A_HZ, B_HZ = 440.0, 1000.0
 
@@ -87,6 +89,7 @@ async def settled(speaker: RtcSpeaker, seconds: float) -> str:
     return speaker.pc.connectionState
 
 
+@at_the_pace
 async def test_a_webrtc_speaker_is_heard_and_hears_the_others_without_itself_on_its_websocket(
     server: ServerProcess,
 ) -> None:
@@ -176,6 +179,7 @@ def unlimited_server(tmp_path: Path) -> Iterator[ServerProcess]:
         assert stop_server(srv) == 0
 
 
+@at_the_pace
 async def test_bad_offers_and_garbage_datagrams_are_refused_and_the_speaker_keeps_being_heard(
     unlimited_server: ServerProcess,
 ) -> None:
@@ -212,6 +216,7 @@ async def test_bad_offers_and_garbage_datagrams_are_refused_and_the_speaker_keep
             assert len(heard) > 0.9 * 4.0 * 50 - 10, f"the tone went on: {len(heard)} frames"
 
 
+@at_the_pace
 async def test_leaving_the_mic_closes_the_peer_connection_and_the_speaker_is_no_longer_heard(
     server: ServerProcess,
 ) -> None:
@@ -233,6 +238,7 @@ async def test_leaving_the_mic_closes_the_peer_connection_and_the_speaker_is_no_
                 assert refused.value.code == "not_a_speaker"
 
 
+@at_the_pace
 async def test_a_muted_speakers_peer_connection_stays_open_and_is_heard_again_after_unmute(
     server: ServerProcess,
 ) -> None:
@@ -249,6 +255,7 @@ async def test_a_muted_speakers_peer_connection_stays_open_and_is_heard_again_af
                 assert_tone_present(decode_stream([o for _, _, o in await collect(lis, 1.5)]), A_HZ)
 
 
+@at_the_pace
 async def test_the_websocket_closing_closes_the_peer_connection(server: ServerProcess) -> None:
     with trio.fail_after(60):
         async with trio_asyncio.open_loop():

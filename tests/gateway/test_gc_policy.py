@@ -21,7 +21,9 @@ from gateway.server import Server, serve
 from gateway.session import Session
 from mixer import ListenerPool
 
-pytestmark = pytest.mark.serial  # collection pauses measured
+# The policy's timers and pauses in real time: these run alone. The churn of connections below counts frozen
+# objects only (its joins and leaves are bounded generously), so it runs beside the other tests.
+timed = pytest.mark.serial
 
 
 class Node:
@@ -39,6 +41,7 @@ async def policy_running(policy: GcPolicy) -> AsyncIterator[None]:
             nursery.cancel_scope.cancel()
 
 
+@timed
 async def test_old_objects_are_frozen_a_bounded_batch_at_a_time_and_garbage_is_freed_first() -> None:
     thresholds = gc.get_threshold()
     policy = GcPolicy(check_s=0.005, young_budget=20_000, sweep_s=3600, quiet_s=None)  # never a burst
@@ -65,6 +68,7 @@ async def test_old_objects_are_frozen_a_bounded_batch_at_a_time_and_garbage_is_f
     del kept
 
 
+@timed
 async def test_in_a_burst_old_objects_are_frozen_unwalked_in_short_pauses_and_young_garbage_is_freed() -> None:
     policy = GcPolicy(check_s=0.005, young_budget=20_000, sweep_s=3600)  # the budget fills faster than 1 s
     freed: list[int] = []
@@ -87,6 +91,7 @@ async def test_in_a_burst_old_objects_are_frozen_unwalked_in_short_pauses_and_yo
     del kept
 
 
+@timed
 async def test_a_sweep_frees_cycles_that_had_been_frozen_while_the_frozen_set_is_small() -> None:
     freed: list[int] = []
     policy = GcPolicy(check_s=0.01, sweep_s=0.05, sweep_budget=10**7)
@@ -105,6 +110,7 @@ async def test_a_sweep_frees_cycles_that_had_been_frozen_while_the_frozen_set_is
         assert policy.stats().sweeps >= 1 and policy.stats().swept >= 5_000
 
 
+@timed
 async def test_no_sweep_while_the_frozen_set_is_too_large_for_a_short_pause() -> None:
     policy = GcPolicy(check_s=0.01, sweep_s=0.02, sweep_budget=1_000)  # far below what start-up freezes
     async with policy_running(policy):

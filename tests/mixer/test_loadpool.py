@@ -17,7 +17,9 @@ from mixer import ListenerPool, ListenerStats, MixerError
 from tests.audio import encode_tone
 from tests.conftest import ServerProcess
 
-pytestmark = pytest.mark.serial  # no frame lost at the 20 ms pace, loopback latency
+# No frame lost at the 20 ms pace, loopback latency: those tests run alone. A refused join and the latency
+# window's reset count nothing in time, and run beside the other tests.
+at_the_pace = pytest.mark.serial
 
 LISTENERS = 50
 SECONDS = 2.0
@@ -52,6 +54,7 @@ async def settled_listeners(pool: ListenerPool) -> list[ListenerStats]:
         await trio.sleep(0.3)
 
 
+@at_the_pace
 async def test_listeners_hear_every_frame_and_leave_when_stopped(server: ServerProcess) -> None:
     users = [f"listener_{i}" for i in range(LISTENERS)]
     with trio.fail_after(60):
@@ -123,6 +126,7 @@ async def test_latency_windows_can_be_read_and_reset_at_once(server: ServerProce
                 assert pool.latency_percentiles([50.0, 100.0]) == [0, 0], "the window was emptied"
 
 
+@at_the_pace
 async def test_one_pool_holds_listeners_of_several_spaces(server: ServerProcess) -> None:
     """One thread for listeners of two spaces (the harness's workers): each joins its own and hears
     only its own; coverage takes each listener's own space's bitmaps."""

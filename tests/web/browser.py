@@ -167,8 +167,7 @@ def screenshot(page: Page, name: str, out: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
     page.evaluate("() => { document.activeElement?.blur(); window.scrollTo(0, 0); }")
-    page.wait_for_timeout(300)  # let the last render and animations settle
-    page.screenshot(path=str(path))
+    page.screenshot(path=str(path), animations="disabled")  # animations as they end (an endless one as it starts)
     return path
 
 

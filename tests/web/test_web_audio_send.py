@@ -17,7 +17,9 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from tests.conftest import ServerProcess
 from tests.web.browser import AUDIO_S, host_and_listener, launch, plays, tone_wav, wait_for
 
-pytestmark = pytest.mark.serial  # frames dropped by their age
+# Frames dropped by their age, against the page's timers: those tests run alone. A frame handed over long after
+# its capture (its age is set, not waited for) and a flood the server closes run beside the other tests.
+by_their_age = pytest.mark.serial
 
 STALE_MS = 200  # web/js/audio-send.js
 SOCKET_FRAMES = 5  # what the socket takes (SOCKET_BACKLOG_BYTES, 512) before frames wait: these go late
@@ -90,6 +92,7 @@ def page(browser: Browser, web_server: ServerProcess) -> Iterator[Page]:
     page.close()
 
 
+@by_their_age
 def test_a_stalled_socket_drops_stale_frames_and_counts_them_instead_of_sending_them_late(page: Page) -> None:
     frames, stall_from, stall_to = 100, 500, 1500  # 2 s of 20 ms frames; the socket stalls for the middle 1 s
     stall = {"frames": frames, "stallFrom": stall_from, "stallTo": stall_to}
@@ -130,6 +133,7 @@ def test_a_frame_handed_over_long_after_its_capture_is_dropped_though_the_socket
     assert run == {"sent": 1, "stats": {"sent": 1, "dropped": 1}}
 
 
+@by_their_age
 def test_the_dock_counts_frames_dropped_while_the_real_socket_is_backed_up_and_the_voice_comes_back(
     browser: Browser, web_server: ServerProcess
 ) -> None:

@@ -42,6 +42,8 @@ AUDIO_S = 20.0
 SLACK_MS = 400  # a post may show this much after its moment (the page's 100 ms tick, the element's clock)
 SPECTRUM_FLOOR_DB = -80.0  # above the analyser's empty spectrum (about -100 dB), below any tone it hears
 LONE_SAMPLES = 2  # at most this many samples (0.1 s apart) may show 1,000 Hz, in passing: see below
+POSTS_APART_S = 3.0  # the first post and the second, shared this far apart
+AFTER_LAST_POST_S = 2.0  # and the recording stopped this long after the second (the replay plays to 1 s after it)
 
 
 def replay_state(page: Page) -> dict[str, Any] | None:
@@ -105,13 +107,13 @@ def test_the_recording_mark_the_consent_prompt_and_a_replay_with_posts_in_time(
             expect(guest.get_by_role("button", name="🎙 Mute")).to_be_visible()
             wait_for(lambda: plays(host, 1000), AUDIO_S, what="the room to hear the speaker who declined")
 
-            # Two posts a few seconds apart, then the host stops recording: the mark goes, the region says so.
-            time.sleep(1.0)
-            for text in ("First, the weather", "Then, the news"):
+            # Two posts a few seconds apart, then the host stops recording (the replay below plays on to a second
+            # after the second post): the mark goes, the region says so.
+            for text, then_s in (("First, the weather", POSTS_APART_S), ("Then, the news", AFTER_LAST_POST_S)):
                 host.get_by_label("Post to the space").fill(text)
                 host.get_by_role("button", name="Post", exact=True).click()
                 expect(guest.locator(".posts")).to_contain_text(text)
-                time.sleep(3.0)
+                time.sleep(then_s)
             host.get_by_role("button", name="■ Stop recording").click()
             expect(guest.locator(".space-head [data-recording='on']")).to_have_count(0)
             expect(guest.locator("#recording-status")).to_have_text("Recording stopped.")
@@ -133,7 +135,7 @@ def test_the_recording_mark_the_consent_prompt_and_a_replay_with_posts_in_time(
             moments = guest.evaluate("stoa.app.replay.timed.map((x) => x.t)")
             assert len(moments) == 2 and 1000 < moments[0] < moments[1] - 2500, moments
             expect(guest.locator(".replay-posts .post")).to_have_count(0)
-            start = max(0, int(moments[0]) - 2500)  # a little before the first post: the test need not wait more
+            start = max(0, int(moments[0]) - 1000)  # a little before the first post: the test need not wait more
             guest.locator("#replay-position").fill(str(start))
             guest.get_by_role("button", name="Play the replay").click()
             samples = []
@@ -213,9 +215,9 @@ async def record_until_killed(url: str) -> tuple[str, str]:
 async def record_on_and_stop(url: str, space_id: str) -> None:
     async with connect_account(url, "ada", register=False) as ada:
         await ada.join_space(space_id)  # the space came back live, recording into a new part
-        await trio.sleep(1.0)
+        await trio.sleep(0.5)
         await ada.share_post("after the restart")
-        await trio.sleep(1.5)
+        await trio.sleep(1.0)  # the replay below plays to 0.5 s after the post
         await ada.set_recording(False)
 
 
