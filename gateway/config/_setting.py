@@ -66,8 +66,3 @@ def ip_address(value: str) -> str | None:
     except ValueError:
         return "must be an IP address"
     return None
-
-
-def http_url(value: str) -> str | None:
-    parts = urlsplit(value)
-    return None if parts.scheme in ("http", "https") and parts.hostname else "must be an http:// or https:// URL"

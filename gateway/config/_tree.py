@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from actors.space import ABANDON_AFTER_S
-from gateway.config._setting import http_url, ip_address, origin, setting, stun_url, turn_url, ws_url
+from gateway.config._setting import ip_address, origin, setting, stun_url, turn_url, ws_url
 from gateway.gateway_config import HELLO_TIMEOUT_S, RESUME_WINDOW_S
 from gateway.limits import LimitSettings
 from gateway.replays import LINK_LIFETIME_S, RETENTION_DAYS
+from gateway.webhooks import url_problem
 from gateway.webrtc import TURN_TTL_S
 from mixer import BatchPolicy
 
@@ -280,7 +281,7 @@ class WebhooksSettings:
         "receivers' URLs: each gets every event (docs/operations.md, Webhooks), in order, signed with `secret`",
         flag="--webhook-url",
         example='["https://backend.example.org/stoa-events"]',
-        check=http_url,
+        check=url_problem,
     )
     secret: str | None = setting(
         None,

@@ -5,7 +5,7 @@ admin API (docs/operations.md, Webhooks)."""
 from gateway.webhooks._config import WebhookConfig
 from gateway.webhooks._events import account_event, space_started
 from gateway.webhooks._outbox import OutboxWrite, WebhookOutbox
-from gateway.webhooks._receivers import MAX_RECEIVERS, Receivers
+from gateway.webhooks._receivers import MAX_RECEIVERS, Receivers, url_problem
 from gateway.webhooks._send import Delivery, RetryPolicy, Sender, body_of
 from gateway.webhooks._sign import key_of, signature
 
@@ -23,4 +23,5 @@ __all__ = [
     "key_of",
     "signature",
     "space_started",
+    "url_problem",
 ]

@@ -13,6 +13,7 @@ turns it on, removing the last registered one turns it back to what the settings
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ from gateway.webhooks._sign import PREFIX, key_of
 MAX_RECEIVERS = 20
 """Receivers registered through the admin API, at most (`limit_reached` beyond)."""
 MAX_URL_CHARS = 2048
+_SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
 SECRET_BYTES = 32
 
 
@@ -39,11 +41,22 @@ class _Running:
     receiver: store.WebhookReceiver | None
 
 
-def check_url(url: str) -> None:
-    """`store.BadArgument` unless `url` is an http:// or https:// URL with a host, of at most 2,048 characters."""
+URL_RULE = f"an http:// or https:// URL with a host, at most {MAX_URL_CHARS} characters, no space or control character"
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with `url` as a receiver's address (`URL_RULE`), None if nothing: the admin API's and the
+    settings' one check. A space or a control character (a NUL among them) is no part of a URL a sender could
+    request, and would reach httpx or the logs as it came."""
     parts = urlsplit(url)
-    if len(url) > MAX_URL_CHARS or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise store.BadArgument("url", f"an http:// or https:// URL with a host, at most {MAX_URL_CHARS} characters")
+    well_formed = parts.scheme in ("http", "https") and parts.hostname and not _SPACE_OR_CONTROL.search(url)
+    return None if well_formed and len(url) <= MAX_URL_CHARS else f"must be {URL_RULE}"
+
+
+def check_url(url: str) -> None:
+    """`store.BadArgument` unless `url` is a receiver's address (`url_problem`)."""
+    if url_problem(url) is not None:
+        raise store.BadArgument("url", URL_RULE)
 
 
 def new_secret() -> str:

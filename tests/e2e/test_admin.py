@@ -137,6 +137,9 @@ async def test_every_admin_response_matches_the_openapi_document(admin_server: S
                 gone = await call("delete", "/admin/webhooks/{webhook_id}", 404, f"/admin/webhooks/{wrong}")
                 assert gone["error"] == "not_found"
             await call("post", "/admin/webhooks", 400, json={"url": "not a url"})
+            for hidden in ("http://127.0.0.1:9/\u0000", "http://127.0.0.1:9/a b", "http://127.0.0.1:9/\r\nX: y"):
+                refused = await call("post", "/admin/webhooks", 400, json={"url": hidden})
+                assert refused["error"] == "bad_argument", refused
             events = await call("get", "/admin/events", 200, "/admin/events?after=0&limit=1000")
             kinds = [e["type"] for e in events["events"]]
             assert kinds[0] == "space.started" and "account.suspended" in kinds and "space.summary" in kinds

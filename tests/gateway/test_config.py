@@ -64,6 +64,7 @@ BAD_FILES = [
     ('[web]\nhttp_port = "of"\n', "stoa.toml: web.http_port: must be an integer or \"off\", not 'of'"),
     ('[web]\nallow_origins = ["https://a.example/x"]\n', "stoa.toml: web.allow_origins: must be scheme://host"),
     ('[web]\npublic_ws_url = "http://a.example"\n', "stoa.toml: web.public_ws_url: must be a ws:// or wss://"),
+    ('[webhooks]\nurls = ["http://a.example/ b"]\n', "stoa.toml: webhooks.urls: must be an http:// or https:// URL"),
     ("[limits]\nrate_limits = 1\n", "stoa.toml: limits.rate_limits: must be true or false, not 1"),
     ('[log]\nlevel = "LOUD"\n', "stoa.toml: log.level: must be one of DEBUG, INFO, WARNING, ERROR, not 'LOUD'"),
     ("[mix]\nbitrat = 32000\n", "stoa.toml: mix.bitrat: no such setting"),
