@@ -212,6 +212,8 @@ def _fanout(fanout: Fanout) -> Iterator[Metric]:
     yield _counter("stoa_frames_sent", "WebSocket messages queued to clients, once per connection (audio, "
                    "events and replies)", [((), s.messages_queued)])  # fmt: skip
     yield _counter("stoa_bytes_sent", "bytes written to client sockets", [((), s.bytes_written)])
+    yield _counter("stoa_fanout_sends", "the writers' sendmsg calls that wrote bytes (a call can carry several "
+                   "messages to one client)", [((), s.write_calls)])  # fmt: skip
     yield _counter("stoa_frames_dropped", "audio messages not sent, by reason: slow_listener (the client read "
                    "too slowly; its oldest audio went first), closing (queued when the server closed the "
                    "connection: its close frame goes first)",

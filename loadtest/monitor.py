@@ -45,7 +45,7 @@ def children_usage(pids: list[int]) -> Usage:
 WATCHED = (
     "stoa_fanout_writer_busy_seconds_total", "stoa_fanout_writer_cpu_seconds_total", "stoa_fanout_writer_passes_total",
     "stoa_mixer_ticks_late_total", "stoa_mixer_ticks_skipped_total", "stoa_concealed_frames_total",
-    "stoa_concealed_gap_frames_total", "stoa_fanout_writers",
+    "stoa_concealed_gap_frames_total", "stoa_fanout_writers", "stoa_fanout_sends_total",
 )  # fmt: skip
 DROPPED = "stoa_speaker_packets_dropped_total"
 READER = "stoa_wire_reader_scheduling"

@@ -27,12 +27,14 @@ def server_counters(before: dict[str, float], after: dict[str, float], window_s:
 
     busy, passes = moved("stoa_fanout_writer_busy_seconds_total"), moved("stoa_fanout_writer_passes_total")
     writers = after.get("stoa_fanout_writers", 1.0) or 1.0
+    sends = moved("stoa_fanout_sends_total")
     return {
         "fanout_writer": {
             "writers": int(writers),
             "busy": round(busy / window_s / writers, 3),
             "cpu_cores": round(moved("stoa_fanout_writer_cpu_seconds_total") / window_s, 3),
             "pass_ms": round(busy / passes * 1000, 2) if passes else 0.0,
+            "us_per_send": round(moved("stoa_fanout_writer_cpu_seconds_total") / sends * 1e6, 2) if sends else 0.0,
         },
         "ticks_late": int(moved("stoa_mixer_ticks_late_total")),
         "ticks_skipped": int(moved("stoa_mixer_ticks_skipped_total")),

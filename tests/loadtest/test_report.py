@@ -10,6 +10,7 @@ def test_the_counters_are_what_moved_over_the_window() -> None:
         "stoa_fanout_writer_busy_seconds_total": 10.0,
         "stoa_fanout_writer_cpu_seconds_total": 8.0,
         "stoa_fanout_writer_passes_total": 1_000.0,
+        "stoa_fanout_sends_total": 300_000.0,
         "stoa_mixer_ticks_late_total": 5.0,
         "stoa_concealed_frames_total": 100.0,
         "stoa_concealed_gap_frames_total": 7.0,
@@ -27,10 +28,12 @@ def test_the_counters_are_what_moved_over_the_window() -> None:
         "dropped_overflow": 0.0,
         "reader_realtime": 1.0,
         "stoa_fanout_writers": 2.0,
+        "stoa_fanout_sends_total": 1_500_000.0,
     }
     assert server_counters(before, after, window_s=20.0) == {
         # 10 s of passes in 20 s by two writers: each busy a quarter of the time.
-        "fanout_writer": {"writers": 2, "busy": 0.25, "cpu_cores": 0.3, "pass_ms": 5.0},
+        # 6 s of the writers' CPU over 1,200,000 sends: 5 µs a send.
+        "fanout_writer": {"writers": 2, "busy": 0.25, "cpu_cores": 0.3, "pass_ms": 5.0, "us_per_send": 5.0},
         "ticks_late": 4,
         "ticks_skipped": 2,
         "concealed_frames": 60,

@@ -1,7 +1,10 @@
-//! `Batch`: a space's frames on their way to the fan-out. The audience's
-//! shared stream is batched, `frames` ticks to a message, `frames` chosen by
-//! the space's `Batching` from the audience each message reached; each routed
-//! speaker's own stream goes out every tick.
+//! `Batch`: a space's frames on their way to the fan-out. Each tick's frame
+//! of the audience's shared mix is appended to the audience group's stream
+//! (`fanout::Stream`: appended once, pulled by each listener's writer); every
+//! `frames` ticks, `frames` chosen by the space's `Batching` from the audience
+//! the last one reached, the stream is published: the writers then send each
+//! listener what it has not had yet, as one message. Each routed speaker's own
+//! stream goes out every tick.
 //!
 //! Why speakers' own streams are never batched: a space has at most 13 of
 //! them, so batching would save at most 650 sends a second, a fraction of a
@@ -13,27 +16,41 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use fanout::Fanout;
+use fanout::{Fanout, Stream};
 use mixer_core::TickOutput;
 
 use crate::batching::Batching;
-use crate::wire::{WireFrame, encode_audio};
+use crate::wire::{WireFrame, encode_audio, encode_frame};
 
-/// Where a batch's messages go: the fan-out, or a test's recorder.
+/// Where a batch's frames go: the fan-out, or a test's recorder.
 pub(crate) trait Sink {
-    /// Queues audio to every member of `group`; the members it reached, or
+    /// Appends one frame of the shared mix (`wire::encode_frame`) to the audience's stream.
+    fn append(&self, item: &[u8]);
+    /// Has `group`'s members sent what the stream appended; the members, or
     /// `None` if the group is gone (the space is closing).
-    fn broadcast_audio(&self, group: u64, message: &[u8]) -> Option<usize>;
+    fn publish(&self, group: u64) -> Option<usize>;
     fn send_audio(&self, conn: u64, message: &[u8]);
 }
 
-impl Sink for Fanout {
-    fn broadcast_audio(&self, group: u64, message: &[u8]) -> Option<usize> {
-        Fanout::broadcast_audio(self, group, message).ok()
+/// The fan-out, and the audience's stream (none once the group is gone).
+pub(crate) struct Outlet<'a> {
+    pub fanout: &'a Fanout,
+    pub stream: Option<&'a Stream>,
+}
+
+impl Sink for Outlet<'_> {
+    fn append(&self, item: &[u8]) {
+        if let Some(stream) = self.stream {
+            stream.push(item);
+        }
+    }
+
+    fn publish(&self, group: u64) -> Option<usize> {
+        self.fanout.publish(group).ok()
     }
 
     fn send_audio(&self, conn: u64, message: &[u8]) {
-        Fanout::send_audio(self, conn, message);
+        self.fanout.send_audio(conn, message);
     }
 }
 
@@ -43,7 +60,10 @@ pub(crate) struct Batch {
     frames: usize,
     /// Ticks since the last message of the shared stream (with or without a frame).
     ticks: usize,
-    shared: Vec<WireFrame>,
+    /// Frames appended to the stream since it was last published.
+    pending: usize,
+    /// One frame's encoding (its buffer, reused).
+    item: Vec<u8>,
     /// Times `frames` changed.
     pub(crate) switches: u64,
     /// This space's part of the server's audience (`withdraw` takes it out).
@@ -53,7 +73,8 @@ pub(crate) struct Batch {
 impl Batch {
     pub(crate) fn new(batching: Batching) -> Self {
         let batching = batching.clamped();
-        Self { batching, frames: batching.initial(), ticks: 0, shared: Vec::new(), switches: 0, counted: 0 }
+        let frames = batching.initial();
+        Self { batching, frames, ticks: 0, pending: 0, item: Vec::new(), switches: 0, counted: 0 }
     }
 
     /// Frames per message of the shared stream now.
@@ -62,8 +83,8 @@ impl Batch {
     }
 
     /// One tick's frames: each routed speaker's own frame is sent now; the
-    /// shared frame joins the batch, sent once it spans `frames` ticks.
-    /// Returns the messages queued.
+    /// shared frame is appended to the stream, published once the batch spans
+    /// `frames` ticks. Returns the messages queued (publications counted as one).
     pub(crate) fn add(
         &mut self,
         seq: u64,
@@ -87,7 +108,10 @@ impl Batch {
             }
         }
         if let Some(shared) = &out.shared {
-            self.shared.push(frame(shared));
+            self.item.clear();
+            encode_frame(&mut self.item, seq, out.captured_at, shared);
+            sink.append(&self.item);
+            self.pending += 1;
         }
         self.ticks += 1;
         if self.ticks >= self.frames {
@@ -96,18 +120,17 @@ impl Batch {
         messages
     }
 
-    /// Sends the shared batch now (also when the mix goes quiet, so no frame
+    /// Publishes the stream now (also when the mix goes quiet, so no frame
     /// waits for the next talk), then sets the frames per message of the next
     /// from the audience this one reached and the other talking spaces'
     /// (`server`, which this space's part joins). Returns the messages queued (0 or 1).
     pub(crate) fn flush(&mut self, sink: &impl Sink, audience_group: u64, server: &AtomicUsize) -> u64 {
         self.ticks = 0;
-        if self.shared.is_empty() {
+        if self.pending == 0 {
             return 0;
         }
-        let reached = sink.broadcast_audio(audience_group, &encode_audio(&self.shared));
-        self.shared.clear();
-        if let Some(audience) = reached {
+        self.pending = 0;
+        if let Some(audience) = sink.publish(audience_group) {
             let total = self.count(audience, server);
             let next = self.batching.next(self.frames, audience.max(total));
             if next != self.frames {
@@ -154,24 +177,35 @@ mod tests {
         audience: Cell<usize>,
         /// The server's audience, as the pool would hold it (this space's part and `others`).
         server: AtomicUsize,
+        /// The seqs of each publication's frames; `pending` those appended since the last.
         shared: RefCell<Vec<Vec<u64>>>,
+        pending: RefCell<Vec<u64>>,
         own: RefCell<Vec<(u64, Vec<u64>)>>,
     }
 
-    /// The seqs of an `audio` message, read by an independent msgpack reader.
+    /// A frame's `seq`, read by an independent msgpack reader.
+    fn seq_of(frame: &rmpv::Value) -> u64 {
+        frame.as_map().unwrap().iter().find(|(k, _)| k.as_str() == Some("seq")).unwrap().1.as_u64().unwrap()
+    }
+
+    /// The seqs of an `audio` message.
     fn seqs(message: &[u8]) -> Vec<u64> {
         let value = rmpv::decode::read_value(&mut &message[..]).unwrap();
         let frames = &value.as_map().unwrap().iter().find(|(k, _)| k.as_str() == Some("frames")).unwrap().1;
-        let seq = |frame: &rmpv::Value| {
-            frame.as_map().unwrap().iter().find(|(k, _)| k.as_str() == Some("seq")).unwrap().1.as_u64().unwrap()
-        };
-        frames.as_array().unwrap().iter().map(seq).collect()
+        frames.as_array().unwrap().iter().map(seq_of).collect()
     }
 
     impl Sink for Recorder {
-        fn broadcast_audio(&self, group: u64, message: &[u8]) -> Option<usize> {
+        fn append(&self, item: &[u8]) {
+            self.pending.borrow_mut().push(seq_of(&rmpv::decode::read_value(&mut &item[..]).unwrap()));
+        }
+
+        fn publish(&self, group: u64) -> Option<usize> {
             assert_eq!(group, GROUP);
-            self.shared.borrow_mut().push(seqs(message));
+            let message = std::mem::take(&mut *self.pending.borrow_mut());
+            if !message.is_empty() {
+                self.shared.borrow_mut().push(message);
+            }
             Some(self.audience.get())
         }
 
@@ -206,7 +240,8 @@ mod tests {
         let own = sink.own.borrow();
         assert_eq!(own.len(), 80, "one message a tick per speaker");
         assert!(own.iter().all(|(_, seqs)| seqs.len() == 1));
-        let of = |conn| own.iter().filter(|(c, _)| *c == conn).flat_map(|(_, s)| s.clone()).collect::<Vec<_>>();
+        let of =
+            |conn| own.iter().filter(|(c, _)| *c == conn).flat_map(|(_, s)| s.clone()).collect::<Vec<_>>();
         assert_eq!(of(11), (0..40).collect::<Vec<_>>(), "the talker's mix-minus");
         assert_eq!(of(12), (0..40).collect::<Vec<_>>(), "a speaker out of the mix hears the shared mix");
     }
@@ -242,7 +277,11 @@ mod tests {
                 batch.add(seq, &tick(true, &[]), &BTreeMap::new(), &sink, GROUP, &sink.server);
             }
         }
-        assert!(spaces.iter().all(|b| b.frames() == 5), "{:?}", spaces.iter().map(Batch::frames).collect::<Vec<_>>());
+        assert!(
+            spaces.iter().all(|b| b.frames() == 5),
+            "{:?}",
+            spaces.iter().map(Batch::frames).collect::<Vec<_>>()
+        );
         // All but one go quiet: their audiences no longer count, and the last returns to one frame.
         for batch in &mut spaces[1..] {
             batch.flush(&sink, GROUP, &sink.server);

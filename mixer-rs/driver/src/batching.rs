@@ -70,6 +70,14 @@ impl Batching {
         }
     }
 
+    /// The most frames a message may hold: the fixed count, or `max`.
+    pub fn max_frames(self) -> usize {
+        match self.clamped() {
+            Self::Fixed(n) => n,
+            Self::Auto { max, .. } => max,
+        }
+    }
+
     /// Frames per message before anything is known of the audience: the fixed
     /// count, or one (the lowest delay; the first message tells the audience).
     pub fn initial(self) -> usize {
@@ -86,7 +94,9 @@ impl Batching {
         let Self::Auto { max, listeners_per_frame: per } = self.clamped() else {
             return self.initial();
         };
-        let holds = |step: usize, percent: usize| audience.saturating_mul(100) <= step.saturating_mul(per).saturating_mul(percent);
+        let holds = |step: usize, percent: usize| {
+            audience.saturating_mul(100) <= step.saturating_mul(per).saturating_mul(percent)
+        };
         let steps = || STEPS.iter().copied().filter(move |&s| s < max).chain(std::iter::once(max));
         let wanted = steps().find(|&s| holds(s, 100)).unwrap_or(max);
         if wanted >= current {
@@ -105,7 +115,11 @@ mod tests {
     const AUTO: Batching = Batching::Auto { max: 10, listeners_per_frame: 2_000 };
 
     /// The audience grows from `from` to `to` one listener at a time (or shrinks), starting at `frames`.
-    fn walk(policy: Batching, mut frames: usize, audiences: impl Iterator<Item = usize>) -> Vec<(usize, usize)> {
+    fn walk(
+        policy: Batching,
+        mut frames: usize,
+        audiences: impl Iterator<Item = usize>,
+    ) -> Vec<(usize, usize)> {
         let mut switches = Vec::new();
         for audience in audiences {
             let next = policy.next(frames, audience);
@@ -137,7 +151,9 @@ mod tests {
 
     #[test]
     fn the_table_at_the_sizes_the_docs_quote() {
-        for (audience, frames) in [(0, 1), (1_000, 1), (2_000, 1), (3_000, 2), (5_000, 3), (10_000, 5), (50_000, 10)] {
+        for (audience, frames) in
+            [(0, 1), (1_000, 1), (2_000, 1), (3_000, 2), (5_000, 3), (10_000, 5), (50_000, 10)]
+        {
             assert_eq!(AUTO.next(1, audience), frames, "{audience} listeners");
         }
     }

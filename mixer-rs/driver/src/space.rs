@@ -7,16 +7,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use fanout::Fanout;
+use fanout::{Fanout, Stream};
 use mixer_core::Mixer;
 use recording::StatsReader;
 
-use crate::batch::Batch;
+use crate::batch::{Batch, Outlet};
 use crate::batching::Batching;
 use crate::pool::{PoolShared, TickPool};
 use crate::record::{Running, record};
 use crate::speakers::SpeakerRoutes;
 use crate::speaking::Speaking;
+use crate::wire::audio_prefix;
 use crate::{FRAME, MAX_BEHIND, lock};
 
 /// Counters of a driver since it started.
@@ -36,6 +37,8 @@ pub(crate) struct Slot {
     pub(crate) mixer: Arc<Mixer>,
     fanout: Arc<Fanout>,
     audience_group: u64,
+    /// The audience group's stream, which each tick's shared frame is appended to (none if the group was gone).
+    stream: Option<Arc<Stream>>,
     /// The server's audience (the pool's: `batching.rs`), which this space's joins while it talks.
     server_audience: Arc<AtomicUsize>,
     /// Speaker input id -> the connection that hears its own stream.
@@ -118,7 +121,14 @@ impl Slot {
                     let seq = st.next_seq;
                     st.next_seq += 1;
                     self.ticks.fetch_add(1, Ordering::Relaxed);
-                    let sent = st.batch.add(seq, &out, &lock(&self.routes), &*self.fanout, self.audience_group, &self.server_audience);
+                    let sent = st.batch.add(
+                        seq,
+                        &out,
+                        &lock(&self.routes),
+                        &self.outlet(),
+                        self.audience_group,
+                        &self.server_audience,
+                    );
                     self.sent(&st, sent);
                     self.speak(&out.mixed, seq, deadline);
                     if let Some(running) = &mut st.recording {
@@ -180,8 +190,12 @@ impl Slot {
     }
 
     fn flush(&self, st: &mut SlotState) {
-        let sent = st.batch.flush(&*self.fanout, self.audience_group, &self.server_audience);
+        let sent = st.batch.flush(&self.outlet(), self.audience_group, &self.server_audience);
         self.sent(st, sent);
+    }
+
+    fn outlet(&self) -> Outlet<'_> {
+        Outlet { fanout: &self.fanout, stream: self.stream.as_deref() }
     }
 
     fn sent(&self, st: &SlotState, messages: u64) {
@@ -241,10 +255,12 @@ impl Driver {
         first_seq: u64,
     ) -> Self {
         let batch = Batch::new(batching);
+        let stream = fanout.open_stream(audience_group, &audio_prefix(), batching.max_frames());
         let slot = Arc::new(Slot {
             mixer,
             fanout,
             audience_group,
+            stream,
             server_audience: Arc::clone(&pool.shared.audience),
             frames_per_message: AtomicUsize::new(batch.frames()),
             batch_switches: AtomicU64::new(0),

@@ -16,22 +16,34 @@ pub struct WireFrame {
 pub fn encode_audio(frames: &[WireFrame]) -> Vec<u8> {
     assert!(frames.len() < 16, "at most 15 frames per message");
     let size: usize = 20 + frames.iter().map(|f| 40 + f.opus.len()).sum::<usize>();
-    let mut out = Vec::with_capacity(size);
-    out.push(0x82); // map of 2
+    let mut out = audio_prefix();
+    out.reserve(size);
+    array_header(&mut out, frames.len());
+    for frame in frames {
+        encode_frame(&mut out, frame.seq, frame.captured_at, &frame.opus);
+    }
+    out
+}
+
+/// What every `audio` message starts with, before its array of frames: the
+/// prefix of the audience's stream (`fanout::Stream`), whose items are frames.
+pub fn audio_prefix() -> Vec<u8> {
+    let mut out = vec![0x82]; // map of 2
     string(&mut out, "type");
     string(&mut out, "audio");
     string(&mut out, "frames");
-    array_header(&mut out, frames.len());
-    for frame in frames {
-        out.push(0x83); // map of 3
-        string(&mut out, "seq");
-        uint64(&mut out, frame.seq);
-        string(&mut out, "captured_at");
-        uint64(&mut out, frame.captured_at);
-        string(&mut out, "opus");
-        bin(&mut out, &frame.opus);
-    }
     out
+}
+
+/// One frame of an `audio` message: a map of 3.
+pub fn encode_frame(out: &mut Vec<u8>, seq: u64, captured_at: u64, opus: &[u8]) {
+    out.push(0x83);
+    string(out, "seq");
+    uint64(out, seq);
+    string(out, "captured_at");
+    uint64(out, captured_at);
+    string(out, "opus");
+    bin(out, opus);
 }
 
 /// A msgpack string in its shortest form (fixstr, str8, str16 or str32).

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use crate::queue::{Kind, Limits, OutQueue};
+use crate::stream::{Follow, messages};
 use crate::sys::Sock;
 
 /// Locks, ignoring poison: every critical section leaves its data consistent.
@@ -34,6 +35,8 @@ pub(crate) struct ConnState {
     pub closing: bool,
     /// The groups it belongs to, so a close can leave them all.
     pub groups: Vec<u64>,
+    /// Its place in the stream of the one group with a stream it belongs to (`stream.rs`).
+    pub follow: Option<Follow>,
     /// Audio messages dropped since the last "lagging" notice.
     pub lagged: u64,
     /// When the writer last got bytes into the socket (or the connection was registered).
@@ -49,6 +52,7 @@ impl Conn {
             scheduled: false,
             closing: false,
             groups: Vec::new(),
+            follow: None,
             lagged: 0,
             wrote_at: Instant::now(),
         };
@@ -64,7 +68,8 @@ impl ConnState {
     /// Whether the writer should now look at this connection; if so, it is
     /// marked scheduled and the caller must hand it to the writer.
     pub fn schedule(&mut self) -> bool {
-        let wanted = if self.queue.is_empty() { self.closing } else { self.writable };
+        let has_bytes = !self.queue.is_empty() || self.follow.as_ref().is_some_and(Follow::behind);
+        let wanted = if has_bytes { self.writable } else { self.closing };
         let now = wanted && !self.scheduled && self.fd.is_some();
         self.scheduled |= now;
         now
@@ -76,6 +81,7 @@ impl ConnState {
             return None;
         }
         self.closing = true;
+        self.follow = None;
         Some(std::mem::take(&mut self.groups))
     }
 }
@@ -110,6 +116,10 @@ impl Batch {
         if st.closing {
             return false;
         }
+        if kind == Kind::Control {
+            // What the stream appended before this message goes before it.
+            self.catch_up(conn, &mut st, limits);
+        }
         let accepted = match kind {
             Kind::Audio => {
                 let offer = st.queue.offer_audio(Arc::clone(bytes), limits);
@@ -135,6 +145,33 @@ impl Batch {
             self.schedule.push(conn.id);
         }
         accepted
+    }
+
+    /// Queues on `conn` the items of its stream it has not had yet, if it follows one.
+    pub fn catch_up(&mut self, conn: &Arc<Conn>, st: &mut ConnState, limits: Limits) {
+        let Some(follow) = st.follow.as_mut().filter(|follow| follow.behind()) else { return };
+        let (mut out, mut ends) = (Vec::new(), Vec::new());
+        let lost = follow.catch_up(&mut out, &mut ends);
+        self.queue_audio(conn, st, messages(&out, &ends), lost, limits);
+    }
+
+    /// Queues `messages` on `conn` as audio; items of its stream `lost` (no
+    /// longer kept) count as dropped messages, as those a full queue drops do.
+    pub fn queue_audio<'a>(
+        &mut self,
+        conn: &Arc<Conn>,
+        st: &mut ConnState,
+        messages: impl Iterator<Item = &'a [u8]>,
+        lost: u64,
+        limits: Limits,
+    ) {
+        let mut dropped = usize::try_from(lost).unwrap_or(usize::MAX);
+        for bytes in messages {
+            let offer = st.queue.offer_audio(Arc::from(bytes), limits);
+            self.queued += u64::from(offer.queued);
+            dropped += offer.dropped;
+        }
+        self.note_drops(conn, st, dropped);
     }
 
     fn note_drops(&mut self, conn: &Arc<Conn>, st: &mut ConnState, dropped: usize) {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::conn::Conn;
 use crate::shared::IdMap;
+use crate::stream::Stream;
 
 #[derive(Debug, Default)]
 pub(crate) struct Group {
@@ -13,6 +14,8 @@ pub(crate) struct Group {
     index: IdMap<usize>,
     /// Dropped: a join that raced with the drop must not bring it back.
     dropped: bool,
+    /// Its shared audio, which every member follows (`stream.rs`), once opened.
+    pub stream: Option<Arc<Stream>>,
 }
 
 impl Group {

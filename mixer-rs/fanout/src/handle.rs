@@ -12,6 +12,7 @@ use crate::frame::frame_binary;
 use crate::queue::{Kind, Limits};
 use crate::report::{FanoutStats, Notice};
 use crate::shared::{Shared, write};
+use crate::stream::{Follow, Stream};
 use crate::sys::Sock;
 use crate::{FanoutConfig, FanoutError, MAX_WRITERS, writer};
 
@@ -155,33 +156,92 @@ impl Fanout {
         if !members.admits(conn.id) {
             return Ok(());
         }
+        let mut batch = Batch::default();
         {
             let mut st = conn.lock();
             if st.closing {
                 return Ok(());
             }
             st.groups.push(group);
+            if let Some(stream) = &members.stream {
+                // One stream at a time: what the previous one had for it goes first.
+                batch.catch_up(&conn, &mut st, self.shared.limits);
+                st.follow = Some(Follow::new(group, Arc::clone(stream)));
+            }
         }
         members.insert(conn);
+        drop(members);
+        self.shared.apply(batch);
         Ok(())
     }
 
     /// Removes `conn` from `group`; a no-op if either is unknown or it is not a member.
+    /// What the group's stream appended before it left is still sent to it.
     pub fn leave_group(&self, group: u64, conn: u64) {
         let Some(members) = self.shared.group(group) else { return };
         let mut members = lock(&members);
+        let mut batch = Batch::default();
         if let Some(conn) = members.remove(conn) {
-            conn.lock().groups.retain(|&g| g != group);
+            self.part(&conn, group, &mut batch);
+        }
+        drop(members);
+        self.shared.apply(batch);
+    }
+
+    /// `conn` is no longer in `group`: it catches up with the group's stream, if
+    /// it follows it, and stops following.
+    fn part(&self, conn: &Arc<Conn>, group: u64, batch: &mut Batch) {
+        let mut st = conn.lock();
+        st.groups.retain(|&g| g != group);
+        if st.follow.as_ref().is_some_and(|follow| follow.group == group) {
+            batch.catch_up(conn, &mut st, self.shared.limits);
+            st.follow = None;
+            if st.schedule() {
+                batch.schedule.push(conn.id);
+            }
         }
     }
 
-    /// Forgets `group` (its members stay registered); a no-op if unknown.
+    /// Forgets `group` (its members stay registered, and are sent what its
+    /// stream appended for them); a no-op if unknown.
     pub fn drop_group(&self, group: u64) {
         let Some(members) = write(&self.shared.groups).remove(&group) else { return };
         let mut members = lock(&members);
+        let mut batch = Batch::default();
         for conn in members.drop_members() {
-            conn.lock().groups.retain(|&g| g != group);
+            self.part(&conn, group, &mut batch);
         }
+        drop(members);
+        self.shared.apply(batch);
+    }
+
+    /// Gives `group` a stream (`stream.rs`): items appended to it reach every
+    /// member, `prefix` then a msgpack array of up to `max_items` items (1 to
+    /// 15) a message, each member from the next item after it joined. The
+    /// group's stream if it has one already; `None` if the group is unknown.
+    pub fn open_stream(&self, group: u64, prefix: &[u8], max_items: usize) -> Option<Arc<Stream>> {
+        let members = self.shared.group(group)?;
+        let mut members = lock(&members);
+        let stream = members.stream.get_or_insert_with(|| Arc::new(Stream::new(prefix, max_items)));
+        let stream = Arc::clone(stream);
+        for conn in members.members() {
+            let mut st = conn.lock();
+            if st.follow.is_none() && !st.closing {
+                st.follow = Some(Follow::new(group, Arc::clone(&stream)));
+            }
+        }
+        Some(stream)
+    }
+
+    /// Asks the writers to send `group`'s members what its stream appended
+    /// since their last visit; returns the members (`UnknownGroup` if dropped).
+    pub fn publish(&self, group: u64) -> Result<usize, FanoutError> {
+        let members = self.shared.group(group).ok_or(FanoutError::UnknownGroup(group))?;
+        let count = lock(&members).members().len();
+        for shard in self.shared.shards.iter() {
+            shard.publish(group);
+        }
+        Ok(count)
     }
 
     /// Frames `payload` once and queues the same bytes to every member of

@@ -6,7 +6,8 @@
 //!
 //! Modules, from the bottom up: `frame` (WebSocket framing), `queue` (one
 //! connection's queue and its drop policy), `sys` (the system calls, all the
-//! crate's `unsafe`), `conn` (a connection's state), `group` (broadcast
+//! crate's `unsafe`), `stream` (a group's shared audio, pulled by each
+//! member's writer), `conn` (a connection's state), `group` (broadcast
 //! members), `report` (notices, stats), `shared` (what the threads share),
 //! `writer` (a writer thread), `handle` (the `Fanout` API).
 
@@ -22,6 +23,7 @@ mod handle;
 mod queue;
 mod report;
 mod shared;
+mod stream;
 mod sys;
 mod writer;
 
@@ -32,6 +34,7 @@ pub use handle::Fanout;
 pub use queue::Kind;
 pub use report::{FanoutStats, Notice, NoticeKind};
 pub use shared::CLOSE_GRACE;
+pub use stream::Stream;
 
 /// The fan-out's wrappers of epoll and eventfd, for the crates beside it that
 /// run their own event loop thread over client sockets (`wire`'s reader).

@@ -163,6 +163,21 @@ impl OutQueue {
         }
     }
 
+    /// Puts back at the front, in order, audio messages that were being
+    /// written from elsewhere (a writer's own buffer) and did not all go:
+    /// `begun` bytes of the first were written. Only the writer writes, so
+    /// nothing queued meanwhile has begun, and nothing is pinned.
+    pub fn put_back(&mut self, unsent: Vec<Arc<[u8]>>, begun: usize) {
+        debug_assert!(self.head_written == 0 && self.pinned == 0);
+        for bytes in unsent.into_iter().rev() {
+            self.bytes += bytes.len();
+            self.audio += 1;
+            self.segs.push_front(Segment { bytes, kind: Kind::Audio });
+        }
+        self.head_written = begun;
+        self.bytes -= begun;
+    }
+
     /// Drops every audio message not yet begun (the connection is closing: what
     /// follows them, its close frame, should not wait behind stale audio); returns how many.
     pub fn drop_audio(&mut self) -> usize {
@@ -269,6 +284,18 @@ mod tests {
         assert_eq!(q.offer_control(msg(4, 40), LIMITS), Err(()));
         assert_eq!(tags(&q), [2, 3]);
         assert_eq!(q.bytes(), 70);
+    }
+
+    #[test]
+    fn messages_put_back_go_first_and_the_begun_one_is_never_dropped() {
+        let mut q = OutQueue::default();
+        q.offer_control(msg(9, 10), LIMITS).unwrap(); // queued while the writer was writing from its buffer
+        q.put_back(vec![msg(1, 10), msg(2, 10)], 4);
+        assert_eq!((tags(&q), q.bytes(), q.audio), (vec![1, 2, 9], 26, 2));
+        assert_eq!(q.drop_audio(), 1, "the begun message stays");
+        assert_eq!(tags(&q), [1, 9]);
+        q.written(6);
+        assert_eq!(tags(&q), [9]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! wake-up), notices and counters.
 //!
 //! Lock order, outermost first: `groups` map -> one group -> one connection ->
-//! a shard's `inbox` / `lagging` / `notices`. The registry lock is only ever held alone.
+//! a stream's log, a shard's `inbox` / `lagging` / `notices`. The registry lock is only ever held alone.
 //! No lock is held across a system call on a client socket.
 
 use std::collections::HashMap;
@@ -62,6 +62,14 @@ pub(crate) struct Inbox {
     pub ready: Vec<u64>,
     /// (flush deadline, connection), in deadline order.
     pub closing: Vec<(Instant, Arc<Conn>)>,
+    /// Groups whose stream has items for their members (`Fanout::publish`).
+    pub streams: Vec<u64>,
+}
+
+impl Inbox {
+    pub fn is_empty(&self) -> bool {
+        self.ready.is_empty() && self.closing.is_empty() && self.streams.is_empty()
+    }
 }
 
 /// One writer thread's share of the connections (those whose id is its index
@@ -100,6 +108,12 @@ impl Shard {
         if self.sleeping.swap(false, Ordering::SeqCst) {
             self.wake.notify();
         }
+    }
+
+    /// Asks the writer to visit the members of `group` that its stream has items for.
+    pub fn publish(&self, group: u64) {
+        lock(&self.inbox).streams.push(group);
+        self.wake_writer();
     }
 
     /// Hands `ids` to the writer (and wakes it), if there are any.
@@ -203,6 +217,9 @@ impl Shared {
             for (shard, ids) in self.shards.iter().zip(parts) {
                 shard.schedule(ids);
             }
+        }
+        if overflowed.is_empty() {
+            return;
         }
         // Rare (a client that stopped reading): one inbox lock each.
         let deadline = Instant::now() + CLOSE_GRACE;

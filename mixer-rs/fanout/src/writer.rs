@@ -11,9 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use crate::conn::{Conn, lock};
+use crate::conn::{Batch, Conn, ConnState, lock};
 use crate::report::{NoticeKind, bump};
 use crate::shared::{Shard, Shared, WAKE_TOKEN, read, write};
+use crate::stream::messages;
 use crate::sys;
 
 /// Segments handed to one `sendmsg`: a lagging client's whole backlog of
@@ -42,9 +43,12 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         pass: Vec::new(),
         next: Vec::new(),
         ready: Vec::new(),
+        streams: Vec::new(),
         draining: VecDeque::new(),
         events: Vec::new(),
         iov: Vec::with_capacity(MAX_IOV),
+        out: Vec::new(),
+        ends: Vec::new(),
         bytes: 0,
         calls: 0,
         busy_ns: 0,
@@ -80,12 +84,17 @@ struct Writer {
     next: Vec<Arc<Conn>>,
     /// Ids the callers scheduled, taken from the inbox (its buffer, reused).
     ready: Vec<u64>,
+    /// Groups whose stream has new items, taken from the inbox (its buffer, reused).
+    streams: Vec<u64>,
     /// Closed connections with their flush deadline, earliest first.
     draining: VecDeque<(Instant, Arc<Conn>)>,
     /// Tokens epoll reported ready.
     events: Vec<u64>,
-    /// The current `sendmsg`'s buffers, pointing into pinned queue segments.
+    /// The current `sendmsg`'s buffers, pointing into pinned queue segments or `out`.
     iov: Vec<libc::iovec>,
+    /// A connection's stream messages, written here for it, and where each ends (buffers reused).
+    out: Vec<u8>,
+    ends: Vec<usize>,
     bytes: u64,
     calls: u64,
     /// Wall time in passes with work, and those passes, since the counters were last published.
@@ -149,10 +158,7 @@ impl Writer {
             // Store, then check: a caller that queued after the check sees
             // `sleeping` and writes the eventfd (see `Shard::wake_writer`).
             self.shard().sleeping.store(true, Ordering::SeqCst);
-            let inbox_empty = {
-                let inbox = lock(&self.shard().inbox);
-                inbox.ready.is_empty() && inbox.closing.is_empty()
-            };
+            let inbox_empty = lock(&self.shard().inbox).is_empty();
             if !inbox_empty || self.shared.stop.load(Ordering::SeqCst) {
                 timeout = 0;
             }
@@ -167,13 +173,43 @@ impl Writer {
         {
             let mut inbox = lock(&self.shared.shards[self.index].inbox);
             mem::swap(&mut self.ready, &mut inbox.ready);
+            mem::swap(&mut self.streams, &mut inbox.streams);
             self.draining.extend(inbox.closing.drain(..));
+        }
+        if !self.streams.is_empty() {
+            self.visit_streams();
         }
         if !self.ready.is_empty() {
             // A connection retired since it was scheduled is simply absent.
             let registry = read(&self.shared.registry);
             self.pass.extend(self.ready.drain(..).filter_map(|id| registry.conns.get(&id).cloned()));
         }
+    }
+
+    /// The members (of this shard) of each group whose stream was published:
+    /// those it has items for join this pass, unless they are in it already;
+    /// those that cannot be written to now are caught up in their queue
+    /// instead, where the drop policy for slow readers applies.
+    fn visit_streams(&mut self) {
+        self.streams.sort_unstable();
+        self.streams.dedup();
+        let mut batch = Batch::default();
+        for group in self.streams.drain(..) {
+            let Some(group) = self.shared.group(group) else { continue };
+            let group = lock(&group);
+            for conn in group.members() {
+                if self.shared.shard_index(conn.id) != self.index {
+                    continue;
+                }
+                let mut st = conn.lock();
+                if st.schedule() {
+                    self.pass.push(Arc::clone(conn));
+                } else if !st.writable {
+                    batch.catch_up(conn, &mut st, self.shared.limits);
+                }
+            }
+        }
+        self.shared.apply(batch);
     }
 
     fn on_event(&mut self, token: u64) {
@@ -193,40 +229,78 @@ impl Writer {
         }
     }
 
-    /// One `sendmsg` of what `conn` has queued, then its next state.
+    /// One `sendmsg` of what `conn` has queued, then its next state. A
+    /// connection with nothing queued is sent what its stream has for it
+    /// straight from the writer's own buffer (the common case: nothing
+    /// allocated); what of that does not go is put back in its queue, first.
     fn write_once(&mut self, conn: &Arc<Conn>) {
+        let limits = self.shared.limits;
+        let mut batch = Batch::default();
+        self.out.clear();
+        self.ends.clear();
         let fd = {
             let mut st = conn.lock();
             let Some(fd) = st.fd.as_ref().map(AsRawFd::as_raw_fd) else {
                 st.scheduled = false;
                 return;
             };
-            if st.queue.is_empty() {
+            // Everything its stream appended since the last visit, as one message (or a few).
+            let lost = match st.follow.as_mut().filter(|follow| follow.behind()) {
+                Some(follow) => follow.catch_up(&mut self.out, &mut self.ends),
+                None => 0,
+            };
+            if lost > 0 || !st.queue.is_empty() {
+                // Behind what is queued (or lagging): through the queue, in order.
+                batch.queue_audio(conn, &mut st, messages(&self.out, &self.ends), lost, limits);
+                self.out.clear();
+                self.ends.clear();
+            }
+            if st.queue.is_empty() && self.out.is_empty() {
                 st.scheduled = false;
                 if st.closing {
                     drop(st);
                     self.retire(conn, Retire::Shutdown);
                 }
+                self.shared.apply(batch);
                 return;
             }
             self.iov.clear();
             let iov = &mut self.iov;
-            st.queue.pin_front(MAX_IOV, |bytes| {
-                iov.push(libc::iovec { iov_base: bytes.as_ptr().cast_mut().cast(), iov_len: bytes.len() });
-            });
+            if self.out.is_empty() {
+                st.queue.pin_front(MAX_IOV, |bytes| {
+                    iov.push(libc::iovec {
+                        iov_base: bytes.as_ptr().cast_mut().cast(),
+                        iov_len: bytes.len(),
+                    });
+                });
+            } else {
+                iov.push(libc::iovec {
+                    iov_base: self.out.as_ptr().cast_mut().cast(),
+                    iov_len: self.out.len(),
+                });
+            }
             fd
         };
-        // SAFETY: each iovec points into an `Arc<[u8]>` segment of `conn`'s
-        // queue, pinned above: until `written`/`unpin` below, no caller may
-        // remove a pinned segment (the queue's drop policy skips them) and
-        // `Arc<[u8]>` bytes never change, so the buffers stay alive and
-        // unchanged. `fd` stays open: only this thread ever takes it out of the state.
+        // SAFETY: each iovec points either into an `Arc<[u8]>` segment of
+        // `conn`'s queue, pinned above: until `written`/`unpin` below, no
+        // caller may remove a pinned segment (the queue's drop policy skips
+        // them) and `Arc<[u8]>` bytes never change, so the buffers stay alive
+        // and unchanged; or into `self.out`, which nothing touches until the
+        // call returns. `fd` stays open: only this thread ever takes it out of the state.
         #[allow(unsafe_code)]
         let sent = unsafe { sys::send_vectored(fd, &self.iov) };
         let mut st = conn.lock();
+        let own = !self.out.is_empty();
+        if own {
+            batch.queued += self.ends.len() as u64;
+        }
         match sent {
             Ok(count) => {
-                st.queue.written(count);
+                if own {
+                    self.put_back(&mut st, count);
+                } else {
+                    st.queue.written(count);
+                }
                 self.bytes += count as u64;
                 self.calls += u64::from(count > 0);
                 if count > 0 {
@@ -245,7 +319,11 @@ impl Writer {
                 }
             }
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                st.queue.unpin();
+                if own {
+                    self.put_back(&mut st, 0);
+                } else {
+                    st.queue.unpin();
+                }
                 st.writable = false;
                 st.scheduled = false;
             }
@@ -255,6 +333,28 @@ impl Writer {
                 self.retire(conn, Retire::Failed(err.raw_os_error().unwrap_or(libc::EIO)));
             }
         }
+        self.shared.apply(batch);
+    }
+
+    /// The messages of `self.out` not wholly among the first `count` bytes
+    /// written go back to the front of `st`'s queue, in order.
+    fn put_back(&self, st: &mut ConnState, count: usize) {
+        if count == self.out.len() {
+            return;
+        }
+        let (mut start, mut begun) = (0, 0);
+        let mut unsent = Vec::new();
+        for message in messages(&self.out, &self.ends) {
+            let end = start + message.len();
+            if end > count {
+                if start < count {
+                    begun = count - start;
+                }
+                unsent.push(Arc::from(message));
+            }
+            start = end;
+        }
+        st.queue.put_back(unsent, begun);
     }
 
     /// Closes `conn`'s duplicate descriptor (once), forgets its queue and its

@@ -1,0 +1,199 @@
+//! `Stream`, a group's shared audio: items (one 20 ms frame each, already
+//! encoded) appended once for the whole group, and read by each member from
+//! its own cursor when its writer gets to it.
+//!
+//! Why pull instead of queueing each message on each member. Queueing costs
+//! the appending thread a lock and a queue entry per member per message, and
+//! a listener's frames wait twice: for their message to fill (the space's
+//! frames per message) and then for the writer to reach the listener in its
+//! pass. With a stream, a tick appends its frame once; a trigger (`publish`,
+//! at the pace the space's frames per message set) asks the writers to visit
+//! the members; and a visit sends the member everything appended since its
+//! last one, as one message. While the writer keeps up, messages hold what
+//! the trigger's pace gives; once its pass is longer than that pace, each
+//! visit takes what accumulated meanwhile, so a frame waits for one visit
+//! only, not a batch and then a visit.
+//!
+//! Order. A control message queued on a member first queues the stream's
+//! items that member has not had (`Follow::catch_up`), and so does leaving
+//! the group: on the wire, audio and control keep the order they happened in.
+//!
+//! A member the writer cannot write to (its socket full) is caught up at each
+//! trigger instead, so its queue's drop policy applies as for any audio.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::conn::lock;
+use crate::frame::binary_header;
+
+/// Items a stream keeps: about 10 s of 20 ms frames. A member whose cursor
+/// falls behind (never, while it is caught up at every trigger) loses the older ones.
+pub(crate) const KEEP: usize = 512;
+
+#[derive(Debug)]
+pub struct Stream {
+    /// What every message starts with, before the msgpack array of its items.
+    prefix: Box<[u8]>,
+    /// Items per message at most (a visit that finds more sends several).
+    max_items: usize,
+    log: Mutex<Log>,
+    /// The log's end, readable without its lock (`Follow::behind`, asked for every member a writer looks at).
+    end: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Log {
+    /// The number of the first item kept; the item numbered n is `items[n - first]`.
+    first: u64,
+    items: VecDeque<Box<[u8]>>,
+}
+
+impl Log {
+    fn end(&self) -> u64 {
+        self.first + self.items.len() as u64
+    }
+}
+
+impl Stream {
+    pub(crate) fn new(prefix: &[u8], max_items: usize) -> Self {
+        Self {
+            prefix: prefix.into(),
+            max_items: max_items.clamp(1, 15),
+            log: Mutex::default(),
+            end: AtomicU64::new(0),
+        }
+    }
+
+    /// Appends one item (a whole msgpack value); returns its number.
+    pub fn push(&self, item: &[u8]) -> u64 {
+        let mut log = lock(&self.log);
+        if log.items.len() == KEEP {
+            log.items.pop_front();
+            log.first += 1;
+        }
+        log.items.push_back(item.into());
+        let end = log.end();
+        // Release: whoever sees the new end finds the item in the log (which it then locks).
+        self.end.store(end, Ordering::Release);
+        end - 1
+    }
+
+    /// The number the next item will have.
+    pub(crate) fn end(&self) -> u64 {
+        self.end.load(Ordering::Acquire)
+    }
+
+    /// Appends to `out` the messages holding the items from `from` on, each
+    /// one binary WebSocket message of at most `max_items`, and each message's
+    /// end (an offset in `out`) to `ends`; returns the number after the last
+    /// item, and how many items were no longer kept.
+    fn write_from(&self, from: u64, out: &mut Vec<u8>, ends: &mut Vec<usize>) -> (u64, u64) {
+        let log = lock(&self.log);
+        let start = from.max(log.first);
+        // `start` is within the log or at its end: the difference fits.
+        let mut skip = (start - log.first) as usize;
+        while skip < log.items.len() {
+            let count = (log.items.len() - skip).min(self.max_items);
+            let items = log.items.range(skip..skip + count);
+            let len = self.prefix.len() + 1 + items.clone().map(|item| item.len()).sum::<usize>();
+            let (header, used) = binary_header(len);
+            out.extend_from_slice(&header[..used]);
+            out.extend_from_slice(&self.prefix);
+            // At most 15 items (`new`): a fixarray.
+            out.push(0x90 | count as u8);
+            for item in items {
+                out.extend_from_slice(item);
+            }
+            ends.push(out.len());
+            skip += count;
+        }
+        (log.end(), start - from)
+    }
+}
+
+/// A member's place in its group's stream.
+#[derive(Debug)]
+pub(crate) struct Follow {
+    pub group: u64,
+    pub stream: Arc<Stream>,
+    /// The number of the next item it has not had.
+    pub next: u64,
+}
+
+impl Follow {
+    /// Follows `stream` from its next item on.
+    pub fn new(group: u64, stream: Arc<Stream>) -> Self {
+        let next = stream.end();
+        Self { group, stream, next }
+    }
+
+    /// Whether items were appended that this member has not had.
+    pub fn behind(&self) -> bool {
+        self.stream.end() > self.next
+    }
+
+    /// Appends to `out` the messages of every item not had yet, and their ends
+    /// to `ends` (see `Stream::write_from`); returns the items lost meanwhile
+    /// (no longer kept). The member is then up to date.
+    pub fn catch_up(&mut self, out: &mut Vec<u8>, ends: &mut Vec<usize>) -> u64 {
+        let (end, lost) = self.stream.write_from(self.next, out, ends);
+        self.next = end;
+        lost
+    }
+}
+
+/// The messages `catch_up` wrote to `out`, with `ends`, one slice each.
+pub(crate) fn messages<'a>(out: &'a [u8], ends: &'a [usize]) -> impl Iterator<Item = &'a [u8]> {
+    ends.iter().scan(0, move |start, &end| {
+        let message = &out[*start..end];
+        *start = end;
+        Some(message)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The items of each message, after its 2-byte WebSocket header, a 1-byte prefix and the fixarray header.
+    fn items_of(message: &[u8]) -> (usize, Vec<u8>) {
+        assert_eq!(&message[..3], &[0x82, (message.len() - 2) as u8, 0xee]);
+        ((message[3] & 0x0f) as usize, message[4..].to_vec())
+    }
+
+    #[test]
+    fn a_member_gets_what_was_appended_after_it_joined_in_messages_of_at_most_max_items() {
+        let stream = Arc::new(Stream::new(&[0xee], 2));
+        stream.push(&[1]);
+        let mut member = Follow::new(7, Arc::clone(&stream));
+        assert!(!member.behind());
+        for item in 2..=6 {
+            stream.push(&[item]);
+        }
+        assert!(member.behind());
+        let (mut out, mut ends) = (Vec::new(), Vec::new());
+        let lost = member.catch_up(&mut out, &mut ends);
+        let got: Vec<_> = messages(&out, &ends).map(items_of).collect();
+        assert_eq!(got, [(2, vec![2, 3]), (2, vec![4, 5]), (1, vec![6])]);
+        assert_eq!((lost, member.behind()), (0, false));
+        out.clear();
+        member.catch_up(&mut out, &mut ends);
+        assert!(out.is_empty(), "nothing twice");
+    }
+
+    #[test]
+    fn a_member_that_fell_past_what_is_kept_loses_the_oldest_and_is_told_how_many() {
+        let stream = Arc::new(Stream::new(&[0xee], 15));
+        let mut member = Follow::new(1, Arc::clone(&stream));
+        for item in 0..KEEP + 3 {
+            stream.push(&[item as u8]);
+        }
+        let (mut out, mut ends) = (Vec::new(), Vec::new());
+        assert_eq!(member.catch_up(&mut out, &mut ends), 3);
+        assert_eq!(ends.len(), KEEP.div_ceil(15));
+        let first = messages(&out, &ends).next().unwrap();
+        assert_eq!(items_of(first).1, [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]);
+    }
+}
