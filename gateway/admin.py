@@ -3,9 +3,10 @@ webhook receivers (gateway/webhooks/_receivers.py).
 
 Every action on a space goes through the space actor and its rules, in the host's name: an admin removal is
 the host's removal (the removed user cannot rejoin that space), an admin mute the host's mute, an admin end
-the host's end. A space the admin API creates is hosted by the account it names, which must connect and join
-it to be there: until then nobody is in it (no participant, no one on the mic), and the space counts as
-unmoderated and ends after `spaces.abandon_after`.
+the host's end, whether the host is in the space or not (`require_moderator_or_host`, in
+actors/space/domain/authority.py). A space the admin API creates is hosted by the account it names, which must
+connect and join it to be there: until then nobody is in it (no participant, no one on the mic), and the space
+counts as unmoderated and ends after `spaces.abandon_after`.
 
 Suspension (`suspend`): in this order, each step before the next, and nothing left to a timer:
 1. the store marks the account suspended and revokes its sessions (one transaction; across restarts);

@@ -85,13 +85,16 @@ class WireConnection:
 
 
 class TrioConnection:
-    """trio-websocket's connection, for the `python` transport (which also writes and pings through it)."""
+    """trio-websocket's connection, for the `python` transport (which also writes and pings through it): what
+    the server sends goes through `outbox`, drained by `write_outbox`."""
 
-    __slots__ = ("_heard_at", "_sent_at", "ws")
+    __slots__ = ("_heard_at", "_sent_at", "_written", "outbox", "ws")
 
-    def __init__(self, ws: WebSocketConnection) -> None:
+    def __init__(self, ws: WebSocketConnection, outbox: Outbox) -> None:
         self.ws = ws  # every message, audio included, is read here
+        self.outbox = outbox
         self._heard_at = self._sent_at = trio.current_time()  # the last message in, and out
+        self._written: trio.Event | None = None  # while `write_outbox` runs: set once it is done
 
     async def get_message(self) -> bytes | str:
         message = await self.ws.get_message()
@@ -99,18 +102,32 @@ class TrioConnection:
         return message
 
     async def aclose(self, code: int, reason: str) -> None:
+        """The close frame goes after the replies and events already queued (audio not yet begun is dropped),
+        as the Rust fan-out sends it: closing trio-websocket at once let the frame overtake them, and the
+        client lost them. So the outbox is closed, and the frame waits for its writer (`write_outbox`) to be
+        done (if it ever started); the caller bounds the whole."""
+        self.outbox.close(CloseCode(code), reason)
+        if self._written is not None:
+            await self._written.wait()
         await self.ws.aclose(code, reason)
 
-    async def write_outbox(self, outbox: Outbox, close: Close) -> None:
-        """The Python transport's writer: one trio-websocket `send_message` per queued message."""
+    async def write_outbox(
+        self, close: Close, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """The Python transport's writer: one trio-websocket `send_message` per queued message, until the
+        outbox is closed and empty (then the session is asked to close, if it had not asked already)."""
+        self._written = written = trio.Event()
+        task_status.started()
         try:
             while True:
-                await self.ws.send_message(await outbox.get())
+                await self.ws.send_message(await self.outbox.get())
                 self._sent_at = trio.current_time()
         except OutboxClosed:
-            close(outbox.close_code or CloseCode.NORMAL, outbox.close_reason)
+            close(self.outbox.close_code or CloseCode.NORMAL, self.outbox.close_reason)
         except ConnectionClosed:
             close(CloseCode.NORMAL, "")
+        finally:
+            written.set()
 
     async def keep_alive(self, close: Close) -> None:
         """The Python transport's keepalive, the Rust `Wire`'s rule (docs/protocol.md, *Transport*): a connection

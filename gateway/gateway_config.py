@@ -57,7 +57,8 @@ class GatewayConfig:
     drain_timeout_s: float = 30.0
     """How long a drain waits for clients to go (`Gateway.drain`)."""
     metrics_token: str | None = None
-    """A bearer token that lets any address read /metrics; None: loopback only (gateway/http/ops.py)."""
+    """A bearer token that lets any address read /metrics; None: loopback with no credentials only
+    (gateway/http/ops.py)."""
     admin_token: str | None = None
     """The admin API's bearer token (gateway/http/admin.py); None: the admin API refuses every request."""
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)

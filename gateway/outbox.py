@@ -3,7 +3,8 @@
 Replies, events and audio share one queue so their order is kept and no two writers ever interleave on a
 connection. The queue is bounded in bytes: when it is full, the oldest audio frames are dropped first
 (audio is only worth its freshness); events and replies are never dropped: if they alone overflow the
-queue, the client is too slow and the outbox closes with TOO_SLOW.
+queue, the client is too slow and the outbox closes with TOO_SLOW. A close asked for otherwise comes after the
+replies and events already queued, as with the Rust fan-out (docs/protocol.md, *Transport*).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class Outbox:
         while self._bytes + len(data) > self._max_bytes and self._audio:
             self._drop_oldest_audio()
         if self._bytes + len(data) > self._max_bytes:
+            self._queue.clear()  # the client does not read: what is queued would never reach it
+            self._bytes = self._audio = 0
             self.close(CloseCode.TOO_SLOW, "the client did not read its events fast enough")
             return False
         self._append(False, data)
@@ -62,15 +65,20 @@ class Outbox:
         self._append(True, data)
 
     def close(self, code: CloseCode, reason: str) -> None:
-        """Ask the writer to close the connection once it is woken; what is still queued is discarded."""
+        """Take nothing more, and ask the writer to close the connection once it has written the replies and
+        events still queued; the audio still queued is dropped, so that the close does not wait behind it."""
         if self.close_code is None:
             self.close_code = code
             self.close_reason = reason
+            if self._audio:
+                self._queue = deque(item for item in self._queue if not item[0])
+                self._bytes = sum(len(data) for _, data in self._queue)
+                self._audio = 0
             self._nonempty.set()
 
     async def get(self) -> bytes:
-        """The next message to write; raises OutboxClosed once `close()` was called."""
-        while not self._queue or self.closed:
+        """The next message to write; raises OutboxClosed once `close()` was called and nothing is left."""
+        while not self._queue:
             if self.closed:
                 raise OutboxClosed
             self._nonempty = trio.Event()

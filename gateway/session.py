@@ -98,7 +98,7 @@ class Session:
             nursery.start_soon(self._read_all)
             if self.outbox is not None:
                 assert isinstance(self.ws, TrioConnection)
-                nursery.start_soon(self.ws.write_outbox, self.outbox, self.close)
+                await nursery.start(self.ws.write_outbox, self.close)  # a close waits for it
                 nursery.start_soon(self.ws.keep_alive, self.close)
             await self._close_requested.wait()
             assert self.close_code is not None

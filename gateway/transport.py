@@ -195,7 +195,7 @@ async def serve_python(
             except BaseException:
                 host.leave(address)
                 raise
-            await host.serve(TrioConnection(ws), conn, address, outbox)
+            await host.serve(TrioConnection(ws, outbox), conn, address, outbox)
         finally:
             fanout.close(conn)
 

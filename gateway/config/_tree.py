@@ -207,8 +207,9 @@ class LogSettings:
 class MetricsSettings:
     token: str | None = setting(
         None,
-        "a bearer token that lets any address read /metrics (Authorization: Bearer TOKEN); unset: only "
-        "requests from loopback that came through no proxy may. Prefer STOA_METRICS_TOKEN to the file",
+        "a bearer token that lets any address read /metrics (Authorization: Bearer TOKEN); requests from "
+        "loopback that came through no proxy and carry no Authorization header may too (unset: only they). "
+        "Prefer STOA_METRICS_TOKEN to the file",
         example='"change-me"',
         secret=True,
     )

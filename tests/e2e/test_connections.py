@@ -1,4 +1,4 @@
-"""Connection rules: Origin allow-list, one connection per user, orderly shutdown."""
+"""Connection rules: Origin allow-list, one connection per user, orderly shutdown and close."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_
 
 from actors.space import ParticipantLeft, PostShared
 from gateway.client import connect, connect_account
+from gateway.refusals import MAX_REFUSED_IN_A_ROW
 from tests.conftest import ServerProcess, start_server, stop_server
 from tests.e2e.test_metrics import samples, value
 from tests.e2e.wire import raw_handshake
@@ -199,6 +200,39 @@ async def test_a_client_that_never_says_hello_is_closed_after_the_hello_timeout(
                 assert 1.5 <= trio.current_time() - started <= 5
     finally:
         assert stop_server(srv) == 0
+
+
+def refused_until_closed(port: int) -> tuple[list[str], int | None]:
+    """A guest's hello then, in one segment, one message more than may be refused in a row: the server queues
+    the welcome and a refusal for each but the last, which closes the connection with 1008 (docs/protocol.md,
+    *Rate limits and caps*). Returns the `type` (an error's `code`) of each message before the close frame,
+    and the frame's code (None: the connection ended without one)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    ws = raw_handshake(sock)
+    messages = [{"type": "hello", "protocol": 2, "name": "refused"}]
+    messages += [{"type": "dance", "ref": ref} for ref in range(MAX_REFUSED_IN_A_ROW + 1)]  # unknown_type
+    sock.sendall(b"".join(ws.send(ev.BytesMessage(msgpack.packb(message))) for message in messages))
+    seen: list[str] = []
+    while data := sock.recv(65536):
+        ws.receive_data(data)
+        for event in ws.events():
+            if isinstance(event, ev.CloseConnection):
+                sock.close()
+                return seen, event.code
+            if isinstance(event, ev.BytesMessage):
+                message = msgpack.unpackb(event.data)
+                seen.append(message.get("code", message["type"]))
+    sock.close()
+    return seen, None
+
+
+async def test_replies_queued_before_the_server_closes_reach_the_client_before_its_close_frame(
+    either_transport: ServerProcess,
+) -> None:
+    # The Python transport's close frame once overtook them: this client saw the welcome, 10 refusals, the close.
+    with trio.fail_after(30):
+        seen, code = await trio.to_thread.run_sync(refused_until_closed, either_transport.port)
+    assert (seen, code) == (["welcome"] + ["unknown_type"] * MAX_REFUSED_IN_A_ROW, 1008)
 
 
 def ask_then_break_the_protocol(port: int, space_id: str) -> list[int]:

@@ -146,16 +146,23 @@ async def test_metrics_are_for_loopback_or_the_token_holder(tmp_path: object, mo
         # Through a reverse proxy (on this machine, so from loopback too): refused.
         proxied = {"X-Forwarded-For": "203.0.113.7"}
         assert (await trio.to_thread.run_sync(scrape, srv.http_port, proxied))[0] == 403
+        # Credentials, where no token is set, are wrong ones: refused from loopback too.
+        presented = {"Authorization": "Bearer s3cret-token"}
+        assert (await trio.to_thread.run_sync(scrape, srv.http_port, presented))[0] == 403
     finally:
         assert stop_server(srv) == 0
     monkeypatch.setenv("STOA_METRICS_TOKEN", "s3cret-token")
     srv = start_server(tmp_path / "b")  # type: ignore[operator]
     try:
-        # The scheme is case-insensitive (RFC 9110, 11.1), the token is not.
+        # The scheme is case-insensitive (RFC 9110, 11.1), the token is not. From loopback, a wrong one is refused
+        # all the same (it was let in as if it were no token at all); no token at all is loopback's.
         for given, status in [("Bearer s3cret-token", 200), ("bearer s3cret-token", 200), ("BEARER  s3cret-token", 200),
                               ("Bearer s3cret-tokem", 401), ("Basic s3cret-token", 401), ("Bearer S3CRET-TOKEN", 401),
-                              ("bearer", 401), ("Bearers3cret-token", 401)]:  # fmt: skip
-            headers = {"X-Forwarded-For": "203.0.113.7", "Authorization": given}
-            assert (await trio.to_thread.run_sync(scrape, srv.http_port, headers))[0] == status, given
+                              ("bearer", 401), ("Bearers3cret-token", 401), ("", 401)]:  # fmt: skip
+            for proxied in ({"X-Forwarded-For": "203.0.113.7"}, {}):
+                headers = proxied | {"Authorization": given}
+                assert (await trio.to_thread.run_sync(scrape, srv.http_port, headers))[0] == status, (given, proxied)
+        assert (await trio.to_thread.run_sync(scrape, srv.http_port))[0] == 200
+        assert (await trio.to_thread.run_sync(scrape, srv.http_port, {"X-Forwarded-For": "203.0.113.7"}))[0] == 401
     finally:
         assert stop_server(srv) == 0

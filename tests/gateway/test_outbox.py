@@ -1,7 +1,8 @@
-"""The outbox keeps order, drops the oldest audio first, and never drops an event."""
+"""The outbox keeps order, drops the oldest audio first, never drops an event, and closes after its events."""
 
 from __future__ import annotations
 
+import pytest
 import trio
 
 from gateway.errors import CloseCode
@@ -54,3 +55,17 @@ async def test_events_that_cannot_fit_close_the_outbox_as_too_slow() -> None:
         pass
     else:
         raise AssertionError("a closed outbox yields nothing more")
+
+
+async def test_a_close_leaves_the_queued_events_to_write_first_drops_the_audio_and_takes_nothing_more() -> None:
+    box = Outbox()
+    box.put(b"e1")
+    box.put_audio(b"a1")
+    box.put(b"e2")
+    box.close(CloseCode.POLICY_VIOLATION, "too many refused messages in a row")
+    assert not box.put(b"e3")
+    box.put_audio(b"a2")
+    assert [await box.get(), await box.get()] == [b"e1", b"e2"]
+    with pytest.raises(OutboxClosed):
+        await box.get()
+    assert box.close_code is CloseCode.POLICY_VIOLATION

@@ -29,6 +29,12 @@ def require_moderator(state: SpaceState, user: str, what: str) -> Role:
     return role
 
 
+def require_moderator_or_host(state: SpaceState, user: str, what: str) -> Role:
+    """As `require_moderator`, but the host acts present or not: the admin API removes and mutes in the host's
+    name, in a space whose host never joined it (one the admin API made) or has left it."""
+    return Role.HOST if user == state.host else require_moderator(state, user, what)
+
+
 def require_eligible(state: SpaceState, user: str, followed_by_host: bool) -> None:
     """`user` may ask to speak under the space's speaker policy."""
     match state.speaker_policy:

@@ -4,18 +4,27 @@ participant for good, and who may send audio at all."""
 from __future__ import annotations
 
 from actors.space import errors
-from actors.space.domain.authority import Result, member_role, replace, require_moderator, target_role, without
+from actors.space.domain.authority import (
+    Result,
+    member_role,
+    replace,
+    require_moderator,
+    require_moderator_or_host,
+    target_role,
+    without,
+)
 from actors.space.events import MuteChanged, ParticipantRemoved, SpaceEvent
 from actors.space.values import Role, SpaceState
 
 
 def mute(state: SpaceState, by: str, user: str, now_ms: int) -> Result:
-    """Anyone on the mic mutes themselves; the host and co-hosts mute anyone on the mic but the host."""
+    """Anyone on the mic mutes themselves; the host (present or not: the admin API) and co-hosts mute anyone
+    on the mic but the host."""
     if by == user:
         if not member_role(state, by).on_mic:
             raise errors.NotAllowed("only people on the mic mute themselves")
     else:
-        by_role = require_moderator(state, by, "mute others")
+        by_role = require_moderator_or_host(state, by, "mute others")
         target = target_role(state, user)
         if not target.on_mic:
             raise errors.NotASpeaker(f"{user} is not on the mic")
@@ -54,8 +63,9 @@ def mute_all(state: SpaceState, by: str, now_ms: int) -> Result:
 
 
 def remove(state: SpaceState, by: str, user: str, now_ms: int) -> Result:
-    """Take `user` out of the space for good: they cannot join it again."""
-    by_role = require_moderator(state, by, "remove participants")
+    """Take `user` out of the space for good: they cannot join it again. The host removes present or not (the
+    admin API, in the host's name)."""
+    by_role = require_moderator_or_host(state, by, "remove participants")
     target = target_role(state, user)
     if target is Role.HOST:
         raise errors.NotAllowed("the host cannot be removed")
