@@ -237,8 +237,8 @@ def _ticks(pool: TickPool) -> Iterator[Metric]:
     yield _counter("stoa_mixer_ticks_late", "ticks taken more than 5 ms after their deadline", [((), s.late)])
     yield _counter("stoa_mixer_ticks_skipped", "ticks skipped by spaces more than 200 ms behind", [((), s.skipped)])
     yield _gauge("stoa_tick_threads", "the tick pool's threads alive now", [((), pool.threads)])
-    yield _gauge("stoa_talking_audience", "listeners of the talking spaces, as their last audience messages "
-                 "reached them (what frames per message are chosen for)", [((), pool.audience)])  # fmt: skip
+    yield _gauge("stoa_talking_audience", "listeners of the talking spaces, as their last publications of "
+                 "audio reached them (what frames per message are chosen for)", [((), pool.audience)])  # fmt: skip
     yield _histogram("stoa_mixer_tick_seconds", "how long one space's tick took (decode, mix, encode, queue)",
                      StallSnapshot(s.duration_buckets, s.duration_sum_s))  # fmt: skip
 

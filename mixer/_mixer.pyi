@@ -630,10 +630,11 @@ class BatchPolicy:
 
 class SpaceDriver:
     """A space's registration with a ``TickPool`` (no thread of its own): while its mixer is active (or it
-    records) the pool ticks it every 20 ms and queues its frames in the fan-out: one `send_audio` per routed speaker
-    per tick, and one `broadcast_audio` to ``audience_group`` per message of as many frames as
-    ``batching`` chooses (default ``BatchPolicy()``), numbered from ``first_seq``. No Python runs on its
-    audio path."""
+    records) the pool ticks it every 20 ms and hands its frames to the fan-out: one `send_audio` per routed speaker
+    per tick, and each tick's shared frame appended to ``audience_group``'s stream, published every as many
+    ticks as ``batching`` chooses (default ``BatchPolicy()``): each listener's writer then sends it the frames
+    it has not had (docs/operations.md, Frames per message). Numbered from ``first_seq``. No Python runs on
+    its audio path."""
 
     def __new__(
         cls,

@@ -3,7 +3,8 @@
 The Audience belongs to the space, not to one incarnation of its actor: it outlives a crash, so the
 restarted actor keeps reaching every connection, and the directory can still tell everyone when the space
 fails for good. Every event and every batch of frames is encoded once; the fan-out queues the same bytes
-for each connection (the Rust fan-out writes them with no Python step per listener).
+for each connection (the Rust fan-out writes them with no Python step per listener; with the Rust driver,
+the audience's frames go through its group's stream, ARCHITECTURE.md).
 
 Two groups per space: `everyone` (events) and `audience` (members who hear the shared mix: everyone not
 on the mic). A member on the mic gets its own stream: its mix-minus while its voice is in the mix, the

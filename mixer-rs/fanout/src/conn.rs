@@ -107,6 +107,8 @@ pub(crate) struct Batch {
     pub overflowed: Vec<Overflowed>,
     pub queued: u64,
     pub dropped: u64,
+    /// Audio not yet begun when its connection closed.
+    pub dropped_at_close: u64,
 }
 
 impl Batch {
@@ -116,10 +118,8 @@ impl Batch {
         if st.closing {
             return false;
         }
-        if kind == Kind::Control {
-            // What the stream appended before this message goes before it.
-            self.catch_up(conn, &mut st, limits);
-        }
+        // What the stream appended before this message goes before it.
+        self.catch_up(conn, &mut st, limits);
         let accepted = match kind {
             Kind::Audio => {
                 let offer = st.queue.offer_audio(Arc::clone(bytes), limits);
@@ -155,17 +155,17 @@ impl Batch {
         self.queue_audio(conn, st, messages(&out, &ends), lost, limits);
     }
 
-    /// Queues `messages` on `conn` as audio; items of its stream `lost` (no
-    /// longer kept) count as dropped messages, as those a full queue drops do.
+    /// Queues `messages` on `conn` as audio; the messages of its stream `lost`
+    /// (items no longer kept) count as dropped, as those a full queue drops do.
     pub fn queue_audio<'a>(
         &mut self,
         conn: &Arc<Conn>,
         st: &mut ConnState,
         messages: impl Iterator<Item = &'a [u8]>,
-        lost: u64,
+        lost: usize,
         limits: Limits,
     ) {
-        let mut dropped = usize::try_from(lost).unwrap_or(usize::MAX);
+        let mut dropped = lost;
         for bytes in messages {
             let offer = st.queue.offer_audio(Arc::from(bytes), limits);
             self.queued += u64::from(offer.queued);

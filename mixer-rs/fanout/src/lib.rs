@@ -12,7 +12,8 @@
 //! `writer` (a writer thread), `handle` (the `Fanout` API).
 
 // `sys` holds the system calls, and `writer` its one `sendmsg` over pinned
-// buffers; nothing else may use `unsafe`, and every block says why it is sound.
+// queue segments or its own buffer; nothing else may use `unsafe`, and every
+// block says why it is sound.
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 

@@ -18,6 +18,7 @@ use crate::conn::{Batch, Conn, lock};
 use crate::group::Group;
 use crate::queue::Limits;
 use crate::report::{Counters, Notice, NoticeKind, bump};
+use crate::stream::Follow;
 use crate::sys::{Epoll, EventFd};
 
 /// How long a closed connection may take to flush what it had queued.
@@ -55,7 +56,7 @@ pub(crate) struct Registry {
     pub stopped: bool,
 }
 
-/// Work handed to the writer: connections to write, closes to time.
+/// Work handed to the writer: connections to write, closes to time, streams to visit.
 #[derive(Debug, Default)]
 pub(crate) struct Inbox {
     /// Ids of connections to write (or to finish closing).
@@ -201,9 +202,10 @@ impl Shared {
 
     /// Does what a batch of queueing left to do, taking each shared lock once.
     pub fn apply(&self, batch: Batch) {
-        let Batch { schedule, lagging, overflowed, queued, dropped } = batch;
+        let Batch { schedule, lagging, overflowed, queued, dropped, dropped_at_close } = batch;
         bump(&self.counters.messages_queued, queued);
         bump(&self.counters.audio_dropped, dropped);
+        bump(&self.counters.audio_dropped_at_close, dropped_at_close);
         if !lagging.is_empty() {
             lock(&self.lagging).extend(lagging);
         }
@@ -246,7 +248,9 @@ impl Shared {
             if st.closing {
                 return false;
             }
-            let dropped = st.queue.drop_audio();
+            // Its stream's frames it has not had are dropped too, as what it queued would be.
+            let unsent = st.follow.as_ref().map_or(0, Follow::unsent_messages);
+            let dropped = st.queue.drop_audio() + unsent;
             let queued = last.is_none_or(|bytes| st.queue.offer_control(bytes, self.limits).is_ok());
             let groups = st.begin_close().unwrap_or_default();
             (groups, st.schedule(), dropped, queued)

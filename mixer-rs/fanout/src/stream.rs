@@ -80,6 +80,22 @@ impl Stream {
         end - 1
     }
 
+    /// The messages `items` items make, at most `max_items` each.
+    fn messages_of(&self, items: u64) -> usize {
+        usize::try_from(items.div_ceil(self.max_items as u64)).unwrap_or(usize::MAX)
+    }
+
+    /// Forgets the items before number `next`: every member has had them.
+    pub(crate) fn trim(&self, next: u64) {
+        let mut log = lock(&self.log);
+        while log.first < next && log.items.pop_front().is_some() {
+            log.first += 1;
+        }
+        if log.items.is_empty() {
+            log.items.shrink_to(0); // a quiet space keeps nothing
+        }
+    }
+
     /// The number the next item will have.
     pub(crate) fn end(&self) -> u64 {
         self.end.load(Ordering::Acquire)
@@ -135,12 +151,17 @@ impl Follow {
     }
 
     /// Appends to `out` the messages of every item not had yet, and their ends
-    /// to `ends` (see `Stream::write_from`); returns the items lost meanwhile
-    /// (no longer kept). The member is then up to date.
-    pub fn catch_up(&mut self, out: &mut Vec<u8>, ends: &mut Vec<usize>) -> u64 {
+    /// to `ends` (see `Stream::write_from`); returns the messages lost
+    /// meanwhile (of the items no longer kept). The member is then up to date.
+    pub fn catch_up(&mut self, out: &mut Vec<u8>, ends: &mut Vec<usize>) -> usize {
         let (end, lost) = self.stream.write_from(self.next, out, ends);
         self.next = end;
-        lost
+        self.stream.messages_of(lost)
+    }
+
+    /// The messages the items not had yet would make.
+    pub fn unsent_messages(&self) -> usize {
+        self.stream.messages_of(self.stream.end().saturating_sub(self.next))
     }
 }
 
@@ -184,6 +205,25 @@ mod tests {
     }
 
     #[test]
+    fn what_every_member_has_had_is_forgotten() {
+        let stream = Arc::new(Stream::new(&[0xee], 15));
+        let (mut ahead, behind) = (Follow::new(1, Arc::clone(&stream)), Follow::new(2, Arc::clone(&stream)));
+        for item in 0..4 {
+            stream.push(&[item]);
+        }
+        ahead.catch_up(&mut Vec::new(), &mut Vec::new());
+        stream.trim(behind.next.min(ahead.next));
+        let kept = |stream: &Stream| {
+            let log = lock(&stream.log);
+            (log.first, log.items.len())
+        };
+        assert_eq!(kept(&stream), (0, 4), "one has had none");
+        stream.trim(ahead.next);
+        assert_eq!(kept(&stream), (4, 0));
+        assert_eq!((behind.unsent_messages(), stream.end()), (1, 4), "numbers go on");
+    }
+
+    #[test]
     fn a_member_that_fell_past_what_is_kept_loses_the_oldest_and_is_told_how_many() {
         let stream = Arc::new(Stream::new(&[0xee], 15));
         let mut member = Follow::new(1, Arc::clone(&stream));
@@ -191,7 +231,7 @@ mod tests {
             stream.push(&[item as u8]);
         }
         let (mut out, mut ends) = (Vec::new(), Vec::new());
-        assert_eq!(member.catch_up(&mut out, &mut ends), 3);
+        assert_eq!(member.catch_up(&mut out, &mut ends), 1, "3 items lost: one message of 15 at most");
         assert_eq!(ends.len(), KEEP.div_ceil(15));
         let first = messages(&out, &ends).next().unwrap();
         assert_eq!(items_of(first).1, [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]);

@@ -12,14 +12,24 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::conn::{Batch, Conn, ConnState, lock};
-use crate::report::{NoticeKind, bump};
-use crate::shared::{Shard, Shared, WAKE_TOKEN, read, write};
+use crate::report::bump;
+use crate::shared::{Shard, Shared, WAKE_TOKEN, read};
 use crate::stream::messages;
 use crate::sys;
+
+mod closing;
 
 /// Segments handed to one `sendmsg`: a lagging client's whole backlog of
 /// small audio messages goes in one call, yet one connection's turn stays short.
 const MAX_IOV: usize = 64;
+
+/// What a connection's turn leaves to do, once its lock is released.
+enum After {
+    Done,
+    /// It still has bytes: the next pass starts with it.
+    Again,
+    Retire(Retire),
+}
 
 /// How a connection's duplicate descriptor ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,18 +125,21 @@ impl Writer {
     ///
     /// A pass: (1) collect work: epoll edges (EPOLLOUT: a connection that hit
     /// EAGAIN may write again), connections the callers scheduled (their queue
-    /// went non-empty while writable, or they closed), and new close
-    /// deadlines; (2) give each connection of the pass one `sendmsg` of up to
-    /// 64 queued segments; one that still has bytes goes to the next pass (so
-    /// a big backlog is written round-robin, never starving others), one that
-    /// hit EAGAIN leaves every list until its EPOLLOUT edge; (3) close the
-    /// connections whose flush deadline passed; (4) publish the counters.
+    /// went non-empty while writable, or they closed), the members of groups
+    /// whose stream was published (`stream.rs`), and new close deadlines;
+    /// (2) give each connection of the pass one `sendmsg`: of up to 64 queued
+    /// segments, or of the messages of its stream's frames it has not had,
+    /// framed in the writer's own buffer; one that still has bytes goes to the
+    /// next pass (so a big backlog is written round-robin, never starving
+    /// others), one that hit EAGAIN leaves every list until its EPOLLOUT edge;
+    /// (3) close the connections whose flush deadline passed; (4) publish the counters.
     ///
     /// Idle costs nothing: with no work the writer blocks in epoll_wait with
     /// `sleeping` set, the one moment when callers pay an eventfd write to wake
     /// it. The fast path under load is a pass with no sleeping: epoll_wait
-    /// with a zero timeout, then straight sends, each message's bytes shared
-    /// (an `Arc`) by every connection it was broadcast to.
+    /// with a zero timeout, then straight sends, each queued message's bytes
+    /// shared (an `Arc`) by every connection it was broadcast to, and a
+    /// stream's frames encoded once, copied into one buffer per visit.
     fn run(mut self) {
         loop {
             self.collect_work();
@@ -195,18 +208,25 @@ impl Writer {
         self.streams.dedup();
         let mut batch = Batch::default();
         for group in self.streams.drain(..) {
-            let Some(group) = self.shared.group(group) else { continue };
-            let group = lock(&group);
-            for conn in group.members() {
-                if self.shared.shard_index(conn.id) != self.index {
-                    continue;
-                }
+            let Some(members) = self.shared.group(group) else { continue };
+            let members = lock(&members);
+            // The oldest item a member has not had: what is before it is forgotten.
+            let mut oldest = u64::MAX;
+            for conn in members.members() {
                 let mut st = conn.lock();
-                if st.schedule() {
-                    self.pass.push(Arc::clone(conn));
-                } else if !st.writable {
-                    batch.catch_up(conn, &mut st, self.shared.limits);
+                if self.shared.shard_index(conn.id) == self.index {
+                    if st.schedule() {
+                        self.pass.push(Arc::clone(conn));
+                    } else if !st.writable {
+                        batch.catch_up(conn, &mut st, self.shared.limits);
+                    }
                 }
+                if let Some(follow) = st.follow.as_ref().filter(|follow| follow.group == group) {
+                    oldest = oldest.min(follow.next);
+                }
+            }
+            if let Some(stream) = &members.stream {
+                stream.trim(oldest.min(stream.end()));
             }
         }
         self.shared.apply(batch);
@@ -234,15 +254,26 @@ impl Writer {
     /// straight from the writer's own buffer (the common case: nothing
     /// allocated); what of that does not go is put back in its queue, first.
     fn write_once(&mut self, conn: &Arc<Conn>) {
-        let limits = self.shared.limits;
         let mut batch = Batch::default();
+        let after = self.send_to(conn, &mut batch);
+        // After the connection's lock: what `batch` holds takes shared locks.
+        self.shared.apply(batch);
+        match after {
+            After::Done => {}
+            After::Again => self.next.push(Arc::clone(conn)),
+            After::Retire(how) => self.retire(conn, how),
+        }
+    }
+
+    fn send_to(&mut self, conn: &Arc<Conn>, batch: &mut Batch) -> After {
+        let limits = self.shared.limits;
         self.out.clear();
         self.ends.clear();
         let fd = {
             let mut st = conn.lock();
             let Some(fd) = st.fd.as_ref().map(AsRawFd::as_raw_fd) else {
                 st.scheduled = false;
-                return;
+                return After::Done;
             };
             // Everything its stream appended since the last visit, as one message (or a few).
             let lost = match st.follow.as_mut().filter(|follow| follow.behind()) {
@@ -257,12 +288,7 @@ impl Writer {
             }
             if st.queue.is_empty() && self.out.is_empty() {
                 st.scheduled = false;
-                if st.closing {
-                    drop(st);
-                    self.retire(conn, Retire::Shutdown);
-                }
-                self.shared.apply(batch);
-                return;
+                return if st.closing { After::Retire(Retire::Shutdown) } else { After::Done };
             }
             self.iov.clear();
             let iov = &mut self.iov;
@@ -297,7 +323,7 @@ impl Writer {
         match sent {
             Ok(count) => {
                 if own {
-                    self.put_back(&mut st, count);
+                    self.put_back(&mut st, count, batch);
                 } else {
                     st.queue.written(count);
                 }
@@ -308,37 +334,34 @@ impl Writer {
                 }
                 if !st.queue.is_empty() {
                     // Probably a short write: the next pass finds out (EAGAIN costs one call).
-                    drop(st);
-                    self.next.push(Arc::clone(conn));
+                    After::Again
                 } else {
                     st.scheduled = false;
-                    if st.closing {
-                        drop(st);
-                        self.retire(conn, Retire::Shutdown);
-                    }
+                    if st.closing { After::Retire(Retire::Shutdown) } else { After::Done }
                 }
             }
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                 if own {
-                    self.put_back(&mut st, 0);
+                    self.put_back(&mut st, 0, batch);
                 } else {
                     st.queue.unpin();
                 }
                 st.writable = false;
                 st.scheduled = false;
+                After::Done
             }
             Err(err) => {
                 st.queue.unpin();
-                drop(st);
-                self.retire(conn, Retire::Failed(err.raw_os_error().unwrap_or(libc::EIO)));
+                After::Retire(Retire::Failed(err.raw_os_error().unwrap_or(libc::EIO)))
             }
         }
-        self.shared.apply(batch);
     }
 
     /// The messages of `self.out` not wholly among the first `count` bytes
-    /// written go back to the front of `st`'s queue, in order.
-    fn put_back(&self, st: &mut ConnState, count: usize) {
+    /// written go back to the front of `st`'s queue, in order; if the
+    /// connection was closed meanwhile, only the one begun does (its close
+    /// frame goes right after it), the others counted as dropped at close.
+    fn put_back(&self, st: &mut ConnState, count: usize, batch: &mut Batch) {
         if count == self.out.len() {
             return;
         }
@@ -349,58 +372,16 @@ impl Writer {
             if end > count {
                 if start < count {
                     begun = count - start;
+                    unsent.push(Arc::from(message));
+                } else if st.closing {
+                    batch.dropped_at_close += 1;
+                } else {
+                    unsent.push(Arc::from(message));
                 }
-                unsent.push(Arc::from(message));
             }
             start = end;
         }
         st.queue.put_back(unsent, begun);
-    }
-
-    /// Closes `conn`'s duplicate descriptor (once), forgets its queue and its
-    /// registration, and leaves its groups.
-    fn retire(&self, conn: &Arc<Conn>, how: Retire) {
-        let (fd, groups) = {
-            let mut st = conn.lock();
-            st.queue.clear();
-            st.scheduled = false;
-            (st.fd.take(), st.begin_close().unwrap_or_default())
-        };
-        let Some(fd) = fd else { return };
-        // Before the close: the socket lives on in the caller's descriptor,
-        // and so would this epoll entry.
-        let _ = self.shard().epoll.delete(fd.as_raw_fd());
-        if how == Retire::Shutdown {
-            sys::shutdown_write(&fd);
-        }
-        drop(fd); // closes a duplicate; a borrowed descriptor stays open for its owner to close
-        write(&self.shared.registry).conns.remove(&conn.id);
-        self.shared.leave_groups(conn.id, &groups);
-        if let Retire::Failed(errno) = how {
-            self.shared.notice(conn.id, NoticeKind::Error, errno as u64);
-            bump(&self.shared.counters.write_errors, 1);
-        }
-    }
-
-    fn expire_closes(&mut self) {
-        let now = Instant::now();
-        while self.draining.front().is_some_and(|(deadline, _)| *deadline <= now) {
-            if let Some((_, conn)) = self.draining.pop_front() {
-                self.retire(&conn, Retire::Shutdown);
-            }
-        }
-    }
-
-    /// Milliseconds until the next flush deadline, -1 (forever) if none.
-    fn close_timeout_ms(&self) -> i32 {
-        match self.draining.front() {
-            None => -1,
-            Some((deadline, _)) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                // Rounded up, so the wake-up finds the deadline passed.
-                i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
-            }
-        }
     }
 
     fn publish_counters(&mut self) {
@@ -411,25 +392,5 @@ impl Writer {
         bump(&counters.bytes_written, mem::take(&mut self.bytes));
         bump(&counters.write_calls, mem::take(&mut self.calls));
         self.shard().cpu_ns.store(sys::thread_cpu_ns(), Ordering::Relaxed);
-    }
-
-    /// On stop: one last non-blocking write for every connection of the
-    /// shard, a FIN for those already closed, and every duplicate descriptor closed.
-    fn stop_all(&mut self) {
-        let conns: Vec<Arc<Conn>> = {
-            let mut registry = write(&self.shared.registry);
-            registry.stopped = true;
-            let mine = registry.conns.values().filter(|conn| self.shared.shard_index(conn.id) == self.index);
-            mine.cloned().collect()
-        };
-        for conn in &conns {
-            conn.lock().writable = true;
-            self.write_once(conn);
-            let closing = conn.lock().closing;
-            self.retire(conn, if closing { Retire::Shutdown } else { Retire::Abandon });
-        }
-        self.pass.clear();
-        self.next.clear();
-        self.draining.clear();
     }
 }
