@@ -3,7 +3,7 @@ overlap, as people do; the host is one of them) and 50 listeners, one machine ho
 
     python -m bench.spaces_bench [--spaces 25,50,100,200] [--listeners 50] [--duration 20] [--frames-per-message auto]
                                  [--levels on|off|on,off] [--phases 0] [--realtime-reader on|off|on,off]
-                                 [--fanout-writers 2]
+                                 [--fanout-writers 2] [--base ../other-checkout]
 
 Each size is a `stoa load --speech conversation` run with a server started for it. A size **holds** when
 every listener planned heard at least 99.9% of what was said in the window (coverage, docs/operations.md)
@@ -29,6 +29,11 @@ The server's reader thread asks to run first, as `stoa serve` does by default (`
 docs/operations.md, The reader's scheduling); `off` runs it as any thread, `on,off` both, one after the
 other (within each size and `--levels` choice). `--fanout-writers` sets the server's writer threads (2, as
 `stoa serve`); a list (`1,2`) runs each in turn, innermost.
+
+`--base DIR` runs, before each of this checkout's runs, the same one with the server of another checkout
+(`git worktree add ../base REV`, its extension built there by `make setup`): two commits side by side in
+one run, each row naming its server and commit (`server`), so that a change is judged against what it
+changed on the same machine at nearly the same time.
 """
 
 from __future__ import annotations
@@ -37,8 +42,10 @@ import argparse
 import json
 import os
 import resource
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import trio
 
@@ -69,6 +76,17 @@ def thread_cores(seconds: float, into: dict[str, float]) -> Callable[[RunHandles
     return measure
 
 
+def checkout(root: Path | None) -> str:
+    """ "this" or "base", and the commit each server ran (with "+" if its tree had changes)."""
+    where = root or Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(where), *args], capture_output=True, text=True).stdout.strip()
+
+    dirty = "+" if git("status", "--porcelain", "--untracked-files=no") else ""
+    return f"{'base' if root else 'this'} {git('rev-parse', '--short', 'HEAD')}{dirty}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--spaces", default="25,50,100,200")
@@ -85,6 +103,11 @@ def main() -> None:
     parser.add_argument(
         "--fanout-writers", default="2", help="the server's writer threads (as stoa serve: 2); 1,2: each in turn"
     )
+    parser.add_argument(
+        "--base",
+        type=Path,
+        help="another checkout (its extension built) whose server runs before this one's at every size, side by side",
+    )
     parser.add_argument("--results", default="spaces.json", help="file name under bench/results/")
     args = parser.parse_args()
     rows = []
@@ -93,14 +116,16 @@ def main() -> None:
     packets_per_slot = sum(len(packets) for packets, _ in script) / len(script[0][1])  # a space's, on average
     readers = args.realtime_reader.split(",")
     writer_counts = [int(count) for count in args.fanout_writers.split(",")]
+    roots = ([args.base.resolve()] if args.base else []) + [None]
     runs = [
-        (spaces, levels == "on", reader, writers)
+        (spaces, levels == "on", reader, writers, root)
         for spaces in sizes
         for levels in choices
         for reader in readers
         for writers in writer_counts
+        for root in roots
     ]
-    for spaces, levels, reader, writers in runs:
+    for spaces, levels, reader, writers, root in runs:
         load, cpu_before, started = round(os.getloadavg()[0], 2), children_cpu_s(), time.monotonic()
         threads: dict[str, float] = {}
         config = LoadConfig(
@@ -116,6 +141,7 @@ def main() -> None:
             phases=args.phases,
             during_window=thread_cores(args.duration - 1.0, threads),
             server_args=["--realtime-reader", reader, "--fanout-writers", str(writers)],
+            server_root=root,
             out=RESULTS / f"spaces-{spaces}",
             quiet=True,
         )
@@ -161,6 +187,7 @@ def main() -> None:
             "speakers_scheduling": report["speakers"]["scheduling"],
             "reader_scheduling": server.get("reader_scheduling"),  # the server's reader thread (its metrics)
             "fanout_writers": writers,
+            "server": checkout(root),
             "load_average_before": load,
             "holds": holds,
         })  # fmt: skip

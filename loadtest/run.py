@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import sys
 import time
@@ -58,6 +59,9 @@ class LoadConfig:
     transport: str = "rust"
     frames_per_message: int | Literal["auto"] = "auto"  # the server's: auto, or a fixed count
     server_args: list[str] = field(default_factory=list)
+    # The started server's code: None, this checkout's; else another checkout's (its `gateway/`, `actors/` and
+    # built `mixer/` extension, on PYTHONPATH) with this environment's Python, to compare two side by side.
+    server_root: Path | None = None
     processes: int = 0  # 0: enough for MAX_LISTENERS_PER_PROCESS each
     sample: int = 2  # Python listeners that decode and check the audio (space 0; tones only)
     speech: str = "tones"  # "tones" (a tone each), "conversation" (3 voices taking turns), or a WAV file
@@ -149,7 +153,10 @@ async def _start_server(config: LoadConfig, data: Path) -> tuple[trio.Process, s
     args = [sys.executable, "-m", "gateway", "serve", "--port", "0", "--http-port", "0", "--log-level",
             "WARNING", "--data", str(data), "--transport", config.transport,
             "--frames-per-message", str(config.frames_per_message), *UNLIMITED, *config.server_args]  # fmt: skip
-    proc = await trio.lowlevel.open_process(args, stdout=-1)
+    env = dict(os.environ)
+    if config.server_root is not None:
+        env["PYTHONPATH"] = str(config.server_root)
+    proc = await trio.lowlevel.open_process(args, stdout=-1, cwd=config.server_root, env=env)
     assert proc.stdout is not None
     with trio.fail_after(30):
         url = (await _line(proc.stdout)).split("listening on ", 1)[1].strip()
