@@ -164,9 +164,12 @@ impl Fanout {
             }
             st.groups.push(group);
             if let Some(stream) = &members.stream {
-                // One stream at a time: what the previous one had for it goes first.
+                // One stream at a time: what the previous one had for it goes first, at once.
                 batch.catch_up(&conn, &mut st, self.shared.limits);
                 st.follow = Some(Follow::new(group, Arc::clone(stream)));
+                if st.schedule() {
+                    batch.schedule.push(conn.id);
+                }
             }
         }
         members.insert(conn);

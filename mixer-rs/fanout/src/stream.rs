@@ -14,9 +14,10 @@
 //! visit takes what accumulated meanwhile, so a frame waits for one visit
 //! only, not a batch and then a visit.
 //!
-//! Order. A control message queued on a member first queues the stream's
-//! items that member has not had (`Follow::catch_up`), and so does leaving
-//! the group: on the wire, audio and control keep the order they happened in.
+//! Order. Any message queued on a member (a reply, an event, its own audio)
+//! first queues the stream's items that member has not had
+//! (`Follow::catch_up`), and so do leaving the group and joining another
+//! group's stream: on the wire, everything keeps the order it happened in.
 //!
 //! A member the writer cannot write to (its socket full) is caught up at each
 //! trigger instead, so its queue's drop policy applies as for any audio.
@@ -28,8 +29,9 @@ use std::sync::{Arc, Mutex};
 use crate::conn::lock;
 use crate::frame::binary_header;
 
-/// Items a stream keeps: about 10 s of 20 ms frames. A member whose cursor
-/// falls behind (never, while it is caught up at every trigger) loses the older ones.
+/// Items a stream keeps at most: about 10 s of 20 ms frames (each visit of a
+/// publication forgets what every member has had). A member whose cursor falls
+/// behind (never, while it is caught up at every trigger) loses the older ones.
 pub(crate) const KEEP: usize = 512;
 
 #[derive(Debug)]
