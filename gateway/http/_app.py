@@ -58,8 +58,8 @@ class WebSettings:
     """STUN server URLs for the page's WebRTC peer connection (`webrtc.stun`); none: host candidates only."""
 
 
-class _SecurityHeaders:
-    """Adds SECURITY_HEADERS to every HTTP response."""
+class _HttpMiddleware:
+    """An ASGI middleware for HTTP requests (`http`); anything else (the lifespan) goes straight to `app`."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -68,7 +68,16 @@ class _SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
 
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class _SecurityHeaders(_HttpMiddleware):
+    """Adds SECURITY_HEADERS to every HTTP response."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
@@ -77,7 +86,7 @@ class _SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class _DisconnectAfterSend:
+class _DisconnectAfterSend(_HttpMiddleware):
     """Holds an `http.disconnect` back from the app while one of its `send` calls to hypercorn is under way.
 
     Hypercorn does a response's last work inside the app's `send` of its last body: it writes the end of the
@@ -91,13 +100,7 @@ class _DisconnectAfterSend:
     shutdown still cancels everything. A client that really leaves mid-answer makes hypercorn's send return
     at once (it stops writing to a closed connection), so its disconnect is not held up."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         sending: trio.Event | None = None
 
         async def send_then_release(message: Message) -> None:
