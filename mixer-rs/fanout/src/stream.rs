@@ -68,8 +68,8 @@ impl Stream {
         }
     }
 
-    /// Appends one item (a whole msgpack value); returns its number.
-    pub fn push(&self, item: &[u8]) -> u64 {
+    /// Appends one item (a whole msgpack value).
+    pub fn push(&self, item: &[u8]) {
         let mut log = lock(&self.log);
         if log.items.len() == KEEP {
             log.items.pop_front();
@@ -79,7 +79,6 @@ impl Stream {
         let end = log.end();
         // Release: whoever sees the new end finds the item in the log (which it then locks).
         self.end.store(end, Ordering::Release);
-        end - 1
     }
 
     /// The messages `items` items make, at most `max_items` each.
