@@ -22,10 +22,9 @@ class Refusals:
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
         self._in_a_row = 0
-        self._answered_at: dict[str, float] = {}  # code -> when refused audio was last answered
-        self._logged: dict[str, tuple[float, int]] = {}  # code -> (last logged, refused since)
+        self._logs = _OncePerSecond(clock)
+        self._audio_answers = _OncePerSecond(clock)
 
     def unread(self) -> bool:
         """One more message refused unread; True when it is one too many (close the connection)."""
@@ -39,19 +38,26 @@ class Refusals:
     def to_log(self, code: str) -> int | None:
         """Whether to log a refusal with `code` now: at most once a second per code (a client may send
         thousands), with how many went unlogged since; None: not now."""
-        now = self._clock()
-        last, unlogged = self._logged.get(code, (-10.0, 0))
-        if now - last >= 1.0:
-            self._logged[code] = (now, 0)
-            return unlogged
-        self._logged[code] = (last, unlogged + 1)
-        return None
+        return self._logs.due(code)
 
     def to_answer_audio(self, code: str) -> bool:
         """Whether to answer refused audio with `code` now: at most once a second per code, so that a stream
         of 50 packets a second from a confused client does not become a stream of 50 errors."""
+        return self._audio_answers.due(code) is not None
+
+
+class _OncePerSecond:
+    """At most once a second per code: when it is due, how many times it was not since."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._last: dict[str, tuple[float, int]] = {}  # code -> (last due, not due since)
+
+    def due(self, code: str) -> int | None:
         now = self._clock()
-        if now - self._answered_at.get(code, -10.0) >= 1.0:
-            self._answered_at[code] = now
-            return True
-        return False
+        last, skipped = self._last.get(code, (-10.0, 0))
+        if now - last >= 1.0:
+            self._last[code] = (now, 0)
+            return skipped
+        self._last[code] = (last, skipped + 1)
+        return None
