@@ -29,7 +29,7 @@ from gateway.audio_report import report_audio
 from gateway.connection import Connection
 from gateway.context import Services
 from gateway.engine_watch import watch_engine
-from gateway.errors import CloseCode, report_incident
+from gateway.errors import OVERFLOW_REASON, CloseCode, report_incident
 from gateway.gateway_config import GatewayConfig
 from gateway.gcpolicy import GcPolicy
 from gateway.handles import HandleCheck
@@ -233,10 +233,12 @@ class Gateway:
                 if kind == "lagging":
                     session.lagging(value, now)
                     lagging.add(session)
-                else:  # "overflow" or "error": the fan-out has already given up on this socket
-                    if kind == "overflow" and session.close_code is None:
+                elif kind == "overflow":  # the Rust fan-out queued its own close frame, with this reason
+                    if session.close_code is None:
                         self.metrics.slow_disconnects.inc()
-                    session.close(CloseCode.TOO_SLOW, f"connection {kind}")
+                    session.close(CloseCode.TOO_SLOW, OVERFLOW_REASON)
+                else:  # "error": the fan-out has already given up on this socket
+                    session.close(CloseCode.TOO_SLOW, "connection error")
             for session in list(lagging):
                 if session.close_code is not None or now - session.lagging_last > 1.0:
                     session.lagging_since = None  # it caught up (or is gone)
