@@ -227,15 +227,17 @@ class Gateway:
             await trio.sleep(NOTICE_INTERVAL_S)
             now = time.monotonic()
             for conn, kind, value in self.fanout.take_notices():
+                if kind == "overflow":
+                    # Once per connection, and counted even if its session is closing or gone already: the
+                    # Rust fan-out queued its own 4000 close frame, which the client may have answered by now.
+                    self.metrics.slow_disconnects.inc()
                 session = self.connections.get(conn)
                 if session is None:
                     continue
                 if kind == "lagging":
                     session.lagging(value, now)
                     lagging.add(session)
-                elif kind == "overflow":  # the Rust fan-out queued its own close frame, with this reason
-                    if session.close_code is None:
-                        self.metrics.slow_disconnects.inc()
+                elif kind == "overflow":
                     session.close(CloseCode.TOO_SLOW, OVERFLOW_REASON)
                 else:  # "error": the fan-out has already given up on this socket
                     session.close(CloseCode.TOO_SLOW, "connection error")

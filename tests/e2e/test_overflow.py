@@ -1,5 +1,7 @@
 """A client whose replies and events overflow its send queue is closed with 4000 (docs/protocol.md, `lagging`
-and *Close codes*), on both transports alike, and counted as a slow listener once."""
+and *Close codes*), on both transports alike, and counted as a slow listener once: a client that stopped
+reading (a server process), and one whose queue is smaller than a reply (a server in this process, with a
+queue of 2 KiB), which the Python transport's writer used to close before the gateway could count it."""
 
 from __future__ import annotations
 
@@ -11,11 +13,15 @@ import msgpack
 import pytest
 import trio
 import wsproto.events as ev
+from trio_websocket import ConnectionClosed, open_websocket_url
 
+from gateway.errors import OVERFLOW_REASON
+from gateway.gateway_config import GatewayConfig
+from gateway.server import NOTICE_INTERVAL_S, Server, serve
 from tests.conftest import start_server, stop_server
 from tests.e2e.test_metrics import samples, value
 from tests.e2e.test_timeline import prefill
-from tests.e2e.wire import raw_handshake
+from tests.e2e.wire import hello_guest, raw_handshake
 
 SPACE = "long-posts"
 PAGES = 12  # each about 64 KiB: three times the 256 KiB queue, and the kernel's buffers besides
@@ -67,3 +73,28 @@ async def test_a_client_whose_replies_overflow_its_queue_is_closed_with_4000_and
         assert value(found, "stoa_slow_listener_disconnects_total") == 1
     finally:
         assert stop_server(srv) == 0
+
+
+@pytest.mark.parametrize("transport", ["rust", "python"])
+async def test_a_reply_larger_than_the_queue_closes_with_4000_and_is_counted_once(
+    tmp_path: Path, transport: str
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    await prefill(data, SPACE, 1, long_tail=1)  # a post of 4,000 bytes: its page is twice the queue
+    config = GatewayConfig(port=0, data_dir=data, transport=transport, max_queue_bytes=2048)  # type: ignore[arg-type]
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            server: Server = await nursery.start(serve, config)
+            metrics = server.gateway.metrics
+            async with open_websocket_url(f"ws://127.0.0.1:{server.port}/") as ws:
+                await hello_guest(ws, "small")
+                await ws.send_message(msgpack.packb({"type": "get_posts", "ref": 1, "space_id": SPACE}))
+                with pytest.raises(ConnectionClosed) as closed:
+                    await ws.get_message()
+            assert closed.value.reason is not None
+            assert (closed.value.reason.code, closed.value.reason.reason) == (4000, OVERFLOW_REASON)
+            await trio.sleep(3 * NOTICE_INTERVAL_S)  # the gateway hears of the overflow within one
+            assert metrics.slow_disconnects.value == 1
+            await server.gateway.shut_down()
+            nursery.cancel_scope.cancel()
