@@ -86,7 +86,8 @@ class WireConnection:
 
 class TrioConnection:
     """trio-websocket's connection, for the `python` transport (which also writes and pings through it): what
-    the server sends goes through `outbox`, drained by `write_outbox`."""
+    the server sends goes through `outbox` (the connection's own, registered with the `PyFanout`), drained by
+    `write_outbox`."""
 
     __slots__ = ("_heard_at", "_sent_at", "_written", "outbox", "ws")
 

@@ -38,7 +38,6 @@ from gateway.late_start import finish_start, finish_start_after
 from gateway.limits import Limits
 from gateway.loopwatch import LoopWatch
 from gateway.metrics import GatewayMetrics
-from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
 from gateway.reminders import Scheduler
 from gateway.replays import RecordingLinks, Replays, Retention
@@ -155,11 +154,11 @@ class Gateway:
     def handshake_refused(self, limit: str) -> None:
         self.limits.refuse(limit)
 
-    async def serve(self, connection: Connection, conn: int, address: str, outbox: Outbox | None) -> None:
+    async def serve(self, connection: Connection, conn: int, address: str) -> None:
         """Serve one admitted connection to its end. Whatever happens in it ends at most this connection: an
         exception in its handling is logged under an incident id and closes it with 1011 (see `_contain`)."""
         logs.bind(conn=conn, address=address)
-        session = Session(connection, self, conn, outbox, address)
+        session = Session(connection, self, conn, address)
         self.connections[conn] = session
         self.metrics.connections_opened.inc()
         log.info("connected")
