@@ -86,7 +86,8 @@ class WireConnection:
 
 class TrioConnection:
     """trio-websocket's connection, for the `python` transport (which also writes and pings through it): what
-    the server sends goes through `outbox`, drained by `write_outbox`."""
+    the server sends goes through `outbox` (the connection's own, registered with the `PyFanout`), drained by
+    `write_outbox`."""
 
     __slots__ = ("_heard_at", "_sent_at", "_written", "outbox", "ws")
 
@@ -115,7 +116,9 @@ class TrioConnection:
         self, close: Close, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         """The Python transport's writer: one trio-websocket `send_message` per queued message, until the
-        outbox is closed and empty (then the session is asked to close, if it had not asked already)."""
+        outbox is closed and empty. An outbox closes when its session closes, or when it overflowed: the
+        `PyFanout` notices that to the gateway, which closes the session with 4000 and counts it (as for the
+        Rust fan-out), so the writer asks nothing of the session itself then."""
         self._written = written = trio.Event()
         task_status.started()
         try:
@@ -123,7 +126,7 @@ class TrioConnection:
                 await self.ws.send_message(await self.outbox.get())
                 self._sent_at = trio.current_time()
         except OutboxClosed:
-            close(self.outbox.close_code or CloseCode.NORMAL, self.outbox.close_reason)
+            pass
         except ConnectionClosed:
             close(CloseCode.NORMAL, "")
         finally:

@@ -181,6 +181,10 @@ class CloseCode(enum.IntEnum):
     ACCOUNT_SUSPENDED = 4005  # an operator suspended the account: do not reconnect with it
 
 
+OVERFLOW_REASON = "the client did not read its replies and events fast enough"
+"""The reason of the 4000 close after an overflow: the Rust fan-out's own frame's (`fanout::TOO_SLOW_REASON`)."""
+
+
 T = TypeVar("T")
 
 

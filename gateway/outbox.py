@@ -3,8 +3,9 @@
 Replies, events and audio share one queue so their order is kept and no two writers ever interleave on a
 connection. The queue is bounded in bytes: when it is full, the oldest audio frames are dropped first
 (audio is only worth its freshness); events and replies are never dropped: if they alone overflow the
-queue, the client is too slow and the outbox closes with TOO_SLOW. A close asked for otherwise comes after the
-replies and events already queued, as with the Rust fan-out (docs/protocol.md, *Transport*).
+queue, the client is too slow and the outbox closes with TOO_SLOW (PyFanout notices it to the gateway, which
+closes the connection with 4000, as the Rust fan-out's overflow). Either close comes after the replies and
+events already queued, as with the Rust fan-out (docs/protocol.md, *Transport*).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections import deque
 
 import trio
 
-from gateway.errors import CloseCode
+from gateway.errors import OVERFLOW_REASON, CloseCode
 
 DEFAULT_MAX_BYTES = 256 * 1024
 DEFAULT_MAX_AUDIO = 50  # 1 s of 20 ms frames
@@ -40,15 +41,14 @@ class Outbox:
         return self.close_code is not None
 
     def put(self, data: bytes) -> bool:
-        """Queue a reply or an event. False (and the outbox closes with TOO_SLOW) when it cannot fit."""
+        """Queue a reply or an event. False (and the outbox closes with TOO_SLOW, keeping what it holds, as the
+        Rust fan-out does: a client that catches up reads it before its close frame) when it cannot fit."""
         if self.closed:
             return False
         while self._bytes + len(data) > self._max_bytes and self._audio:
             self._drop_oldest_audio()
         if self._bytes + len(data) > self._max_bytes:
-            self._queue.clear()  # the client does not read: what is queued would never reach it
-            self._bytes = self._audio = 0
-            self.close(CloseCode.TOO_SLOW, "the client did not read its events fast enough")
+            self.close(CloseCode.TOO_SLOW, OVERFLOW_REASON)
             return False
         self._append(False, data)
         return True

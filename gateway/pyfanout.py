@@ -31,7 +31,7 @@ class PyFanout:
 
     def send(self, conn: int, payload: bytes) -> bool:
         outbox = self.outboxes.get(conn)
-        if outbox is None:
+        if outbox is None or outbox.closed:  # closing: refused, as the Rust fan-out refuses it (no notice)
             return False
         if outbox.put(payload):
             return True

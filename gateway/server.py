@@ -29,7 +29,7 @@ from gateway.audio_report import report_audio
 from gateway.connection import Connection
 from gateway.context import Services
 from gateway.engine_watch import watch_engine
-from gateway.errors import CloseCode, report_incident
+from gateway.errors import OVERFLOW_REASON, CloseCode, report_incident
 from gateway.gateway_config import GatewayConfig
 from gateway.gcpolicy import GcPolicy
 from gateway.handles import HandleCheck
@@ -38,7 +38,6 @@ from gateway.late_start import finish_start, finish_start_after
 from gateway.limits import Limits
 from gateway.loopwatch import LoopWatch
 from gateway.metrics import GatewayMetrics
-from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
 from gateway.reminders import Scheduler
 from gateway.replays import RecordingLinks, Replays, Retention
@@ -155,11 +154,11 @@ class Gateway:
     def handshake_refused(self, limit: str) -> None:
         self.limits.refuse(limit)
 
-    async def serve(self, connection: Connection, conn: int, address: str, outbox: Outbox | None) -> None:
+    async def serve(self, connection: Connection, conn: int, address: str) -> None:
         """Serve one admitted connection to its end. Whatever happens in it ends at most this connection: an
         exception in its handling is logged under an incident id and closes it with 1011 (see `_contain`)."""
         logs.bind(conn=conn, address=address)
-        session = Session(connection, self, conn, outbox, address)
+        session = Session(connection, self, conn, address)
         self.connections[conn] = session
         self.metrics.connections_opened.inc()
         log.info("connected")
@@ -227,16 +226,20 @@ class Gateway:
             await trio.sleep(NOTICE_INTERVAL_S)
             now = time.monotonic()
             for conn, kind, value in self.fanout.take_notices():
+                if kind == "overflow":
+                    # Once per connection, and counted even if its session is closing or gone already: the
+                    # Rust fan-out queued its own 4000 close frame, which the client may have answered by now.
+                    self.metrics.slow_disconnects.inc()
                 session = self.connections.get(conn)
                 if session is None:
                     continue
                 if kind == "lagging":
                     session.lagging(value, now)
                     lagging.add(session)
-                else:  # "overflow" or "error": the fan-out has already given up on this socket
-                    if kind == "overflow" and session.close_code is None:
-                        self.metrics.slow_disconnects.inc()
-                    session.close(CloseCode.TOO_SLOW, f"connection {kind}")
+                elif kind == "overflow":
+                    session.close(CloseCode.TOO_SLOW, OVERFLOW_REASON)
+                else:  # "error": the fan-out has already given up on this socket
+                    session.close(CloseCode.TOO_SLOW, "connection error")
             for session in list(lagging):
                 if session.close_code is not None or now - session.lagging_last > 1.0:
                     session.lagging_since = None  # it caught up (or is gone)

@@ -36,7 +36,6 @@ from gateway import logs, protocol as p, requests
 from gateway.connection import Connection, TrioConnection
 from gateway.context import Services
 from gateway.errors import CloseCode, GatewayError, NotAuthenticated, RateLimited, code_of, report_incident
-from gateway.outbox import Outbox
 from gateway.refusals import Refusals
 from gateway.space_link import SpaceLink
 from mixer import AudioPace, parse_audio
@@ -56,18 +55,10 @@ CLEAN_CLOSES = frozenset({1000, 1001})
 
 
 class Session:
-    def __init__(
-        self,
-        ws: Connection,
-        gateway: Gateway,
-        conn: int,
-        outbox: Outbox | None,
-        address: str,
-    ) -> None:
+    def __init__(self, ws: Connection, gateway: Gateway, conn: int, address: str) -> None:
         self.ws = ws
         self.gateway = gateway
         self.conn = conn
-        self.outbox = outbox  # only with the Python transport
         self.address = address
         self.user: str | None = None  # the server-issued id, once `hello` succeeded
         self.name = ""
@@ -96,8 +87,7 @@ class Session:
         """Serve the connection until it closes: on the first close request, do the close handshake."""
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._read_all)
-            if self.outbox is not None:
-                assert isinstance(self.ws, TrioConnection)
+            if isinstance(self.ws, TrioConnection):  # the Python transport: its writer and keepalive are ours
                 await nursery.start(self.ws.write_outbox, self.close)  # a close waits for it
                 nursery.start_soon(self.ws.keep_alive, self.close)
             await self._close_requested.wait()

@@ -25,7 +25,6 @@ from trio_websocket import WebSocketRequest, WebSocketServer
 from gateway.connection import Connection, TrioConnection, WireConnection
 from gateway.errors import contained
 from gateway.handshakes import GatedListener, Handshakes
-from gateway.outbox import Outbox
 from gateway.pyfanout import PyFanout
 from mixer import Wire
 
@@ -49,7 +48,7 @@ class Host(Protocol):
         """The refusal of connection `conn` from `address` with these Origin headers, or None: it is then
         counted in, and `serve` (or `leave`, if its handshake fails) must follow."""
 
-    async def serve(self, connection: Connection, conn: int, address: str, outbox: Outbox | None) -> None:
+    async def serve(self, connection: Connection, conn: int, address: str) -> None:
         """Serve an admitted connection to its end (and count it out)."""
 
     def leave(self, address: str) -> None:
@@ -130,7 +129,7 @@ async def pump_wire(wire: Wire, host: Host, *, task_status: trio.TaskStatus[None
     connections: dict[int, WireConnection] = {}
 
     async def serve_one(connection: WireConnection) -> None:
-        await host.serve(connection, connection.conn, connection.address, None)
+        await host.serve(connection, connection.conn, connection.address)
 
     serve = contained(log, serve_one)
     async with trio.open_nursery() as nursery:
@@ -195,7 +194,7 @@ async def serve_python(
             except BaseException:
                 host.leave(address)
                 raise
-            await host.serve(TrioConnection(ws, outbox), conn, address, outbox)
+            await host.serve(TrioConnection(ws, outbox), conn, address)
         finally:
             fanout.close(conn)
 

@@ -204,7 +204,7 @@ class SessionHarness:
         }[scenario]
         conn, _ = self.fanout.register_outbox()
         ws = MemoryWebSocket(start + messages, wire=through_wire(data))
-        session = Session(ws, self.gateway, conn, None, "127.0.0.1")
+        session = Session(ws, self.gateway, conn, "127.0.0.1")
         ws.session = session
         del self.incidents.errors[:]
         try:

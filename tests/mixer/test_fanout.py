@@ -22,6 +22,7 @@ from functools import partial
 import pytest
 
 import mixer
+from gateway.errors import OVERFLOW_REASON
 from mixer import Fanout, FanoutStats, MixerError
 from tests.gilcheck import counting_thread
 from tests.wsframes import take_frame
@@ -226,9 +227,10 @@ def test_control_that_cannot_fit_closes_only_that_connection() -> None:
         assert not fanout.send(stuck, b"x")
         assert fanout.broadcast(group, b"after") == []
         assert fine_peer.read_message() == b"after"
-        # Closed as by close(): what was queued is flushed, then EOF.
+        # Closed with 4000: what was queued is flushed, then the close frame (docs/protocol.md), then EOF.
         for expected in range(seq):
             assert seq_of(stuck_peer.read_message()) == expected
+        assert stuck_peer.read_frame() == (0x88, struct.pack("!H", 4000) + OVERFLOW_REASON.encode())
         assert stuck_peer.read_to_eof() == b""
 
 

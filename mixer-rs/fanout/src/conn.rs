@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use crate::frame::{TOO_SLOW, TOO_SLOW_REASON, close_frame};
 use crate::queue::{Kind, Limits, OutQueue};
 use crate::stream::{Follow, messages};
 use crate::sys::Sock;
@@ -33,6 +34,8 @@ pub(crate) struct ConnState {
     pub scheduled: bool,
     /// No more sends accepted; the writer flushes, then closes.
     pub closing: bool,
+    /// A close frame is its last message (queued, or written): `close_with`'s, or its own after an overflow.
+    pub close_frame: bool,
     /// The groups it belongs to, so a close can leave them all.
     pub groups: Vec<u64>,
     /// Its place in the stream of the one group with a stream it belongs to (`stream.rs`).
@@ -51,6 +54,7 @@ impl Conn {
             writable: true,
             scheduled: false,
             closing: false,
+            close_frame: false,
             groups: Vec::new(),
             follow: None,
             lagged: 0,
@@ -86,8 +90,9 @@ impl ConnState {
     }
 }
 
-/// A connection that overflowed while queueing: it is closing, and still
-/// has to leave `groups` and be noticed with the `queued` bytes it held.
+/// A connection that overflowed while queueing: it is closing (its close
+/// frame queued), and still has to leave `groups` and be noticed with the
+/// `queued` bytes it held.
 #[derive(Debug)]
 pub(crate) struct Overflowed {
     pub conn: Arc<Conn>,
@@ -134,8 +139,15 @@ impl Batch {
                     true
                 }
                 Err(()) => {
-                    let groups = st.begin_close().unwrap_or_default();
+                    // Closed as by `Fanout::close_with`: its audio not yet begun dropped, a 4000 close frame
+                    // after the replies and events queued. The client that catches up within the close grace
+                    // reads them, then why it is cut off; one that never does sees the connection end.
                     let queued = st.queue.bytes();
+                    self.dropped_at_close += st.queue.drop_audio() as u64;
+                    st.queue.push_last(Arc::from(close_frame(TOO_SLOW, TOO_SLOW_REASON)));
+                    st.close_frame = true;
+                    self.queued += 1;
+                    let groups = st.begin_close().unwrap_or_default();
                     self.overflowed.push(Overflowed { conn: Arc::clone(conn), groups, queued });
                     false
                 }

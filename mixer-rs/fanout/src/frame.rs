@@ -1,10 +1,21 @@
-//! WebSocket framing of the server's data messages: one unfragmented binary
-//! message per payload, as a server sends it (RFC 6455 §5.2: no mask).
+//! WebSocket framing of the server's messages: one unfragmented binary
+//! message per payload, as a server sends it (RFC 6455 §5.2: no mask), and
+//! its close frames.
 
 use std::sync::Arc;
 
 /// FIN set, opcode 0x2 (binary).
 const FIN_BINARY: u8 = 0x82;
+/// FIN set, opcode 0x8 (close).
+const FIN_CLOSE: u8 = 0x88;
+/// The largest control frame payload (§5.5).
+pub const MAX_CONTROL_PAYLOAD: usize = 125;
+/// The code of a close frame with no code (§7.4.1): its payload is empty.
+pub const NO_STATUS: u16 = 1005;
+/// Stoa's close code for a connection whose replies and events overflowed its
+/// queue (docs/protocol.md, *Close codes*), and the reason its frame gives.
+pub const TOO_SLOW: u16 = 4000;
+pub const TOO_SLOW_REASON: &str = "the client did not read its replies and events fast enough";
 
 /// The frame header of a server-to-client binary message of `len` bytes:
 /// 2, 4 or 10 bytes (7-, 16- or 64-bit length, big-endian).
@@ -33,6 +44,21 @@ pub fn frame_binary(payload: &[u8]) -> Arc<[u8]> {
     header[..used].iter().chain(payload).copied().collect()
 }
 
+/// The server's close frame: `code` and `reason`, cut at a character boundary to fit 125 bytes.
+pub fn close_frame(code: u16, reason: &str) -> Vec<u8> {
+    if code == NO_STATUS {
+        return vec![FIN_CLOSE, 0];
+    }
+    let mut cut = reason.len().min(MAX_CONTROL_PAYLOAD - 2);
+    while !reason.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut frame = vec![FIN_CLOSE, (cut + 2) as u8];
+    frame.extend_from_slice(&code.to_be_bytes());
+    frame.extend_from_slice(&reason.as_bytes()[..cut]);
+    frame
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +83,13 @@ mod tests {
     fn a_framed_message_is_header_then_payload() {
         let framed = frame_binary(b"abc");
         assert_eq!(&framed[..], &[0x82, 3, b'a', b'b', b'c']);
+    }
+
+    #[test]
+    fn a_close_frame_holds_its_code_and_a_reason_cut_to_fit() {
+        assert_eq!(close_frame(TOO_SLOW, "slow"), [0x88, 6, 0x0f, 0xa0, b's', b'l', b'o', b'w']);
+        assert_eq!(close_frame(NO_STATUS, "ignored"), [0x88, 0]);
+        let long = close_frame(1000, &"é".repeat(100)); // 200 bytes: cut to 122, a whole character
+        assert_eq!((long.len(), long[1]), (126, 124));
     }
 }

@@ -284,11 +284,13 @@ impl Fanout {
         }
     }
 
-    /// `close`, with `last` (already framed: a WebSocket close frame) queued as
-    /// the last message, after the queued audio is dropped and in the same
-    /// critical section, so that nothing broadcast meanwhile can follow it.
-    /// False if `conn` is unknown or already closing, or if `last` did not fit
-    /// (the connection is closed without it).
+    /// `close`, with `last` (already framed: a WebSocket close frame, at most
+    /// 127 bytes) queued as the last message, after the queued audio is
+    /// dropped and in the same critical section, so that nothing broadcast
+    /// meanwhile can follow it; a full queue takes it all the same. True if
+    /// the connection's last message is now a close frame: `last`, or, if it
+    /// overflowed already, its own 4000 (`last` is then not queued). False if
+    /// `conn` is unknown, or closing without a close frame.
     pub fn close_with(&self, conn: u64, last: &[u8]) -> bool {
         self.shared.conn(conn).is_some_and(|conn| self.shared.close(&conn, Some(Arc::from(last))))
     }

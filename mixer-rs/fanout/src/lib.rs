@@ -30,7 +30,9 @@ mod writer;
 
 use std::{fmt, io};
 
-pub use frame::{binary_header, frame_binary};
+pub use frame::{
+    MAX_CONTROL_PAYLOAD, NO_STATUS, TOO_SLOW, TOO_SLOW_REASON, binary_header, close_frame, frame_binary,
+};
 pub use handle::Fanout;
 pub use queue::Kind;
 pub use report::{FanoutStats, Notice, NoticeKind};

@@ -128,6 +128,13 @@ impl OutQueue {
         Ok(victims)
     }
 
+    /// Queues a closing connection's last message, its close frame (at most
+    /// 127 bytes), whatever the bounds: it is never refused for want of room,
+    /// and nothing can follow it.
+    pub fn push_last(&mut self, bytes: Arc<[u8]>) {
+        self.push(bytes, Kind::Control);
+    }
+
     /// Pins up to `max_segments` segments from the front and hands `each` the
     /// unwritten part of each; returns how many were pinned. They stay in
     /// place, unchanged, until `written` is called.

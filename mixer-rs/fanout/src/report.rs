@@ -10,7 +10,8 @@ pub enum NoticeKind {
     /// many messages since the previous "lagging" notice of that connection.
     Lagging,
     /// A control message could not fit; `value` is the bytes queued then. The
-    /// connection is closing, as by `Fanout::close`.
+    /// connection is closing, as by `Fanout::close_with` with a close frame of
+    /// code 4000 (`TOO_SLOW`) after what it had queued.
     Overflow,
     /// A write failed; `value` is the errno. The connection is closed.
     Error,

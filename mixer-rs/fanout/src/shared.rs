@@ -236,27 +236,30 @@ impl Shared {
     }
 
     /// Stops sends to `conn`, drops its audio not yet begun, queues `last` (a
-    /// close frame) behind what is being written, and hands it to the writer to
-    /// flush and close. All under the connection's lock, so nothing can be
-    /// queued between `last` and the close. False if `last` could not be queued
-    /// (no room for it: the connection closes all the same) or `conn` was
-    /// already closing.
+    /// close frame) behind the replies and events queued, and hands it to the
+    /// writer to flush and close. All under the connection's lock, so nothing
+    /// can be queued between `last` and the close. Whether the connection's
+    /// last message is a close frame: `last`, or the one it was closed with
+    /// already (after an overflow); false if it was closing without one.
     pub fn close(&self, conn: &Arc<Conn>, last: Option<Arc<[u8]>>) -> bool {
         let has_last = last.is_some();
-        let (groups, schedule, dropped, queued) = {
+        let (groups, schedule, dropped) = {
             let mut st = conn.lock();
             if st.closing {
-                return false;
+                return has_last && st.close_frame;
             }
             // Its stream's frames it has not had are dropped too, as what it queued would be.
             let unsent = st.follow.as_ref().map_or(0, Follow::unsent_messages);
             let dropped = st.queue.drop_audio() + unsent;
-            let queued = last.is_none_or(|bytes| st.queue.offer_control(bytes, self.limits).is_ok());
+            if let Some(bytes) = last {
+                st.queue.push_last(bytes);
+                st.close_frame = true;
+            }
             let groups = st.begin_close().unwrap_or_default();
-            (groups, st.schedule(), dropped, queued)
+            (groups, st.schedule(), dropped)
         };
         bump(&self.counters.audio_dropped_at_close, dropped as u64);
-        bump(&self.counters.messages_queued, u64::from(has_last && queued));
+        bump(&self.counters.messages_queued, u64::from(has_last));
         let shard = self.shard_of(conn.id);
         {
             let mut inbox = lock(&shard.inbox);
@@ -267,7 +270,7 @@ impl Shared {
         }
         self.leave_groups(conn.id, &groups);
         shard.wake_writer();
-        queued
+        has_last
     }
 
     pub fn leave_groups(&self, conn: u64, groups: &[u64]) {

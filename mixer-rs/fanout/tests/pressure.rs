@@ -1,10 +1,10 @@
 //! Slow readers: a client that stops reading loses its oldest audio (and is
-//! told so), or overflows on control and is closed, and nobody else notices.
+//! told so), or overflows on control and is closed with 4000, and nobody else notices.
 
 mod common;
 
 use common::{clients, fanout, numbered, seq_of, wait_for, wait_for_notice};
-use fanout::NoticeKind;
+use fanout::{NoticeKind, TOO_SLOW, TOO_SLOW_REASON, close_frame};
 
 const AUDIO_BYTES: usize = 8_000;
 
@@ -78,17 +78,21 @@ fn control_that_cannot_fit_closes_only_that_connection() {
     assert_eq!(clients[1].read_message(), b"still here");
     assert_eq!(fanout.stats().overflows, 1);
 
-    // Closed as by close(): what was queued is flushed, then EOF. The
-    // control message that overflowed is absent.
+    // The owner's close frame (the wire's, on the owner's close) is not queued
+    // after the fan-out's own: the first close frame stands.
+    assert!(fanout.close_with(stuck, &close_frame(1000, "later")), "it ends with a close frame");
+
+    // Closed as by close_with(): what was queued is flushed, then a close
+    // frame 4000, then EOF. The control message that overflowed is absent.
     let mut seen = 0u32;
-    let rest = loop {
-        let payload = clients[0].read_message();
-        assert_eq!(seq_of(&payload), seen);
+    while seen < sent - 1 {
+        assert_eq!(seq_of(&clients[0].read_message()), seen);
         seen += 1;
-        if seen == sent - 1 {
-            break clients[0].read_to_eof();
-        }
-    };
-    assert!(rest.is_empty(), "{} stray bytes after the last message", rest.len());
+    }
+    let (first, payload) = clients[0].read_frame();
+    assert_eq!((first, &payload[..2]), (0x88, &TOO_SLOW.to_be_bytes()[..]), "FIN + close, code 4000");
+    assert_eq!(&payload[2..], TOO_SLOW_REASON.as_bytes());
+    let rest = clients[0].read_to_eof();
+    assert!(rest.is_empty(), "{} stray bytes after the close frame", rest.len());
     wait_for("the writer to forget it", || fanout.stats().connections == 1);
 }

@@ -6,12 +6,11 @@
 //! their first frame: this server speaks binary msgpack only. The server's own
 //! frames are written here too.
 
-/// The largest control frame payload (§5.5).
-pub const MAX_CONTROL_PAYLOAD: usize = 125;
+/// The server's close frames are the fan-out's: it sends one of its own when it gives up on a slow client.
+pub use fanout::{MAX_CONTROL_PAYLOAD, NO_STATUS, close_frame};
 
 pub const PROTOCOL_ERROR: u16 = 1002;
 pub const UNSUPPORTED_DATA: u16 = 1003;
-pub const NO_STATUS: u16 = 1005;
 pub const ABNORMAL: u16 = 1006;
 pub const INVALID_DATA: u16 = 1007;
 pub const TOO_BIG: u16 = 1009;
@@ -196,20 +195,6 @@ pub fn server_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&header[1..used]);
     out.extend_from_slice(payload);
     out
-}
-
-/// The server's close frame: `code` and `reason`, cut at a character boundary to fit 125 bytes.
-pub fn close_frame(code: u16, reason: &str) -> Vec<u8> {
-    if code == NO_STATUS {
-        return server_frame(0x8, &[]);
-    }
-    let mut cut = reason.len().min(MAX_CONTROL_PAYLOAD - 2);
-    while !reason.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let mut payload = code.to_be_bytes().to_vec();
-    payload.extend_from_slice(&reason.as_bytes()[..cut]);
-    server_frame(0x8, &payload)
 }
 
 pub fn pong_frame(payload: &[u8]) -> Vec<u8> {
