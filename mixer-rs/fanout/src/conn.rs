@@ -79,6 +79,20 @@ impl ConnState {
         now
     }
 
+    /// Ends a connection not yet closing: its audio not yet begun dropped (and
+    /// its stream's frames it has not had), then `last` (a close frame) queued
+    /// as its last message, whatever the bounds. Returns the audio messages
+    /// dropped and the groups to leave.
+    pub fn end_with(&mut self, last: Option<Arc<[u8]>>) -> (usize, Vec<u64>) {
+        let unsent = self.follow.as_ref().map_or(0, Follow::unsent_messages);
+        let dropped = self.queue.drop_audio() + unsent;
+        if let Some(bytes) = last {
+            self.queue.push_last(bytes);
+            self.close_frame = true;
+        }
+        (dropped, self.begin_close().unwrap_or_default())
+    }
+
     /// Stops accepting sends; returns the groups to leave, or `None` if it was already closing.
     pub fn begin_close(&mut self) -> Option<Vec<u64>> {
         if self.closing {
@@ -143,11 +157,10 @@ impl Batch {
                     // after the replies and events queued. The client that catches up within the close grace
                     // reads them, then why it is cut off; one that never does sees the connection end.
                     let queued = st.queue.bytes();
-                    self.dropped_at_close += st.queue.drop_audio() as u64;
-                    st.queue.push_last(Arc::from(close_frame(TOO_SLOW, TOO_SLOW_REASON)));
-                    st.close_frame = true;
+                    let (dropped, groups) =
+                        st.end_with(Some(Arc::from(close_frame(TOO_SLOW, TOO_SLOW_REASON))));
+                    self.dropped_at_close += dropped as u64;
                     self.queued += 1;
-                    let groups = st.begin_close().unwrap_or_default();
                     self.overflowed.push(Overflowed { conn: Arc::clone(conn), groups, queued });
                     false
                 }

@@ -18,7 +18,6 @@ use crate::conn::{Batch, Conn, lock};
 use crate::group::Group;
 use crate::queue::Limits;
 use crate::report::{Counters, Notice, NoticeKind, bump};
-use crate::stream::Follow;
 use crate::sys::{Epoll, EventFd};
 
 /// How long a closed connection may take to flush what it had queued.
@@ -248,14 +247,7 @@ impl Shared {
             if st.closing {
                 return has_last && st.close_frame;
             }
-            // Its stream's frames it has not had are dropped too, as what it queued would be.
-            let unsent = st.follow.as_ref().map_or(0, Follow::unsent_messages);
-            let dropped = st.queue.drop_audio() + unsent;
-            if let Some(bytes) = last {
-                st.queue.push_last(bytes);
-                st.close_frame = true;
-            }
-            let groups = st.begin_close().unwrap_or_default();
+            let (dropped, groups) = st.end_with(last);
             (groups, st.schedule(), dropped)
         };
         bump(&self.counters.audio_dropped_at_close, dropped as u64);
