@@ -36,7 +36,7 @@ class Connection(Protocol):
 class WireConnection:
     """A connection whose socket the Rust `Wire` reads: it sees only what the wire does not take itself."""
 
-    __slots__ = ("_changed", "_closed", "_inbox", "_wire", "address", "conn")
+    __slots__ = ("_changed", "_closed", "_inbox", "_wire", "address", "closed_by_server", "conn")
 
     def __init__(self, wire: Wire, conn: int, address: str) -> None:
         self._wire = wire
@@ -45,6 +45,7 @@ class WireConnection:
         self._inbox: deque[bytes] = deque()
         self._closed: CloseReason | None = None
         self._changed: trio.Event | None = None
+        self.closed_by_server = False  # the close's code is the server's, not the client's (`ended`)
 
     # -- from the pump ------------------------------------------------------------------------------
 
@@ -52,8 +53,11 @@ class WireConnection:
         self._inbox.append(data)
         self._wake()
 
-    def ended(self, code: int, reason: str) -> None:
+    def ended(self, code: int, reason: str, by_server: bool) -> None:
+        """The connection is over, with the client's close code and reason, or the server's (`by_server`: the
+        session's own close, or one the wire made itself, such as 1002 for a broken frame)."""
         self._closed = CloseReason(code, reason)
+        self.closed_by_server = by_server
         self._wake()
 
     def _wake(self) -> None:

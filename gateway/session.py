@@ -33,7 +33,7 @@ from actors.space import (
     errors as space_errors,
 )
 from gateway import logs, protocol as p, requests
-from gateway.connection import Connection, TrioConnection
+from gateway.connection import Connection, TrioConnection, WireConnection
 from gateway.context import Services
 from gateway.errors import CloseCode, GatewayError, NotAuthenticated, RateLimited, code_of, report_incident
 from gateway.refusals import Refusals
@@ -52,6 +52,14 @@ KEPT_ON = frozenset({CloseCode.REPLACED, CloseCode.KEEPALIVE_TIMEOUT, CloseCode.
 """The server's closes after which the user keeps their place for the resume window (`docs/protocol.md`)."""
 CLEAN_CLOSES = frozenset({1000, 1001})
 """A client's close codes that leave its space at once; any other close keeps its place for the resume window."""
+
+
+def _server_code(code: int) -> CloseCode:
+    """A close code the wire sent, as the server's own (INTERNAL_ERROR for one it does not know: a fault)."""
+    try:
+        return CloseCode(code)
+    except ValueError:
+        return CloseCode.INTERNAL_ERROR
 
 
 class Session:
@@ -244,7 +252,13 @@ class Session:
             with trio.move_on_at(hello_deadline) as waiting:
                 data = await self.ws.get_message()
         except ConnectionClosed as closed:
-            self.peer_close_code = closed.reason.code if closed.reason is not None else 1006
+            reason = closed.reason
+            if isinstance(self.ws, WireConnection) and self.ws.closed_by_server and reason is not None:
+                # The wire closed it itself (a broken frame, a text message, one too big, no pong): its code is
+                # this close's, which decides whether the place is kept, as for the session's own closes.
+                self.close(_server_code(reason.code), reason.reason or "")
+            else:
+                self.peer_close_code = reason.code if reason is not None else 1006
             return False
         if waiting.cancelled_caught:
             self.close(CloseCode.HELLO_TIMEOUT, f"no hello within {self.gateway.config.hello_timeout_s:g} s")

@@ -158,7 +158,7 @@ async def pump_wire(wire: Wire, host: Host, *, task_status: trio.TaskStatus[None
                 else:  # "closed"
                     gone = connections.pop(conn, None)
                     if gone is not None:
-                        gone.ended(event.code, event.reason)
+                        gone.ended(event.code, event.reason, event.by_server)
 
 
 async def serve_python(

@@ -780,6 +780,10 @@ class WireEvent:
     @property
     def reason(self) -> str: ...
     @property
+    def by_server(self) -> bool:
+        """ "closed": the code and reason are the server's (its own close, or one the wire made itself, such as
+        1002 for a broken frame), not the client's."""
+    @property
     def peer(self) -> str:
         """ "opened": the client's IP address."""
     @property

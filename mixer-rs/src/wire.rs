@@ -24,9 +24,10 @@ struct WireEvent {
     data: Option<Py<PyBytes>>,
     /// "audio_unrouted": how many packets.
     packets: u64,
-    /// "closed": the close code and reason.
+    /// "closed": the close code and reason, and whether they are the server's (not the client's).
     code: u16,
     reason: String,
+    by_server: bool,
     /// "opened": the client's IP address, the request's path and every Origin header.
     peer: String,
     path: String,
@@ -42,6 +43,7 @@ impl WireEvent {
             packets: 0,
             code: 0,
             reason: String::new(),
+            by_server: false,
             peer: String::new(),
             path: String::new(),
             origins: Vec::new(),
@@ -57,8 +59,9 @@ impl WireEvent {
             wi::Event::AudioUnrouted { conn, packets } => {
                 (out.kind, out.conn, out.packets) = ("audio_unrouted", conn, packets);
             }
-            wi::Event::Closed { conn, code, reason } => {
+            wi::Event::Closed { conn, code, reason, by_server } => {
                 (out.kind, out.conn, out.code, out.reason) = ("closed", conn, code, reason);
+                out.by_server = by_server;
             }
         }
         out

@@ -134,7 +134,7 @@ impl Conn {
             self.inbuf.clear();
             let reason = format!("internal error (incident {incident:08x})");
             self.close(ctx, frames::INTERNAL_ERROR, &reason); // the close frame, if it got that far
-            self.finish(ctx, frames::INTERNAL_ERROR, &reason); // and nothing more read from it
+            self.finish(ctx, frames::INTERNAL_ERROR, &reason, true); // and nothing more read from it
         }
     }
 
@@ -167,7 +167,7 @@ impl Conn {
                     &handshake::refusal(bad.status, &[], format!("{}\n", bad.why).as_bytes()),
                 );
                 crate::reader::bump(&ctx.counters().bad_handshakes);
-                self.finish(ctx, frames::ABNORMAL, "");
+                self.finish(ctx, frames::ABNORMAL, "", false);
                 0
             }
             Parsed::Upgrade(upgrade, used) => {
@@ -191,7 +191,7 @@ impl Conn {
             self.phase = Phase::Open;
             crate::reader::bump(&ctx.counters().accepted);
         } else {
-            self.finish(ctx, frames::ABNORMAL, "");
+            self.finish(ctx, frames::ABNORMAL, "", false);
         }
     }
 
@@ -200,7 +200,7 @@ impl Conn {
         if matches!(self.phase, Phase::Pending { .. }) {
             ctx.fanout.send_raw(self.id, response);
             self.told = false;
-            self.finish(ctx, frames::ABNORMAL, "");
+            self.finish(ctx, frames::ABNORMAL, "", false);
         }
     }
 
@@ -242,7 +242,7 @@ impl Conn {
                 } else {
                     // Echo the client's code (RFC 6455 §5.5.1), then FIN.
                     ctx.fanout.send_raw(self.id, &frames::close_frame(code, ""));
-                    self.finish(ctx, code, &reason);
+                    self.finish(ctx, code, &reason, false);
                 }
             }
             _ => {} // a pong, or data after our close frame
@@ -308,10 +308,10 @@ impl Conn {
                     let deadline = Instant::now() + ctx.config.close_timeout;
                     self.phase = Phase::Closing { deadline, code, reason: reason.to_owned() };
                 } else {
-                    self.finish(ctx, code, reason); // its queue is gone: nothing more can be said
+                    self.finish(ctx, code, reason, true); // its queue is gone: nothing more can be said
                 }
             }
-            Phase::Handshake | Phase::Pending { .. } => self.finish(ctx, code, reason),
+            Phase::Handshake | Phase::Pending { .. } => self.finish(ctx, code, reason, true),
             Phase::Closing { .. } | Phase::Done => {}
         }
     }
@@ -319,13 +319,15 @@ impl Conn {
     /// The close handshake we started is over (answered, timed out, or the socket ended).
     pub fn finish_closing(&mut self, ctx: &mut Ctx) {
         if let Phase::Closing { code, reason, .. } = std::mem::replace(&mut self.phase, Phase::Open) {
-            self.finish(ctx, code, &reason);
+            self.finish(ctx, code, &reason, true);
         }
     }
 
-    /// The connection is over: the owner is told (if it knows it), the
-    /// fan-out drops its queued audio, flushes the rest and sends FIN; the reader retires it.
-    pub fn finish(&mut self, ctx: &mut Ctx, code: u16, reason: &str) {
+    /// The connection is over: the owner is told (if it knows it) with the
+    /// close's code and reason, the server's own (`by_server`) or the client's
+    /// (1006: none came); the fan-out drops its queued audio, flushes the rest
+    /// and sends FIN; the reader retires it.
+    pub fn finish(&mut self, ctx: &mut Ctx, code: u16, reason: &str, by_server: bool) {
         if self.phase == Phase::Done {
             return;
         }
@@ -334,7 +336,7 @@ impl Conn {
         if self.told {
             self.unrouted_told = None;
             self.tell_unrouted(ctx, Instant::now());
-            ctx.events.push(Event::Closed { conn: self.id, code, reason: reason.to_owned() });
+            ctx.events.push(Event::Closed { conn: self.id, code, reason: reason.to_owned(), by_server });
         }
         ctx.fanout.close(self.id);
     }
@@ -344,7 +346,7 @@ impl Conn {
         if matches!(self.phase, Phase::Closing { .. }) {
             self.finish_closing(ctx);
         } else {
-            self.finish(ctx, frames::ABNORMAL, "");
+            self.finish(ctx, frames::ABNORMAL, "", false);
         }
     }
 
@@ -356,7 +358,7 @@ impl Conn {
                 if self.phase == Phase::Handshake {
                     crate::reader::bump(&ctx.counters().bad_handshakes);
                 }
-                self.finish(ctx, frames::ABNORMAL, "");
+                self.finish(ctx, frames::ABNORMAL, "", false);
             }
             Phase::Closing { deadline, .. } if now >= *deadline => self.finish_closing(ctx),
             Phase::Open => {

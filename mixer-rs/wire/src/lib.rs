@@ -144,8 +144,10 @@ pub enum Event {
     /// the last such event (the first of a burst at once, then at most one a second).
     AudioUnrouted { conn: u64, packets: u64 },
     /// The connection is over (after `Opened`, and unless refused): the
-    /// client's close code and reason, or the server's, 1006 if none.
-    Closed { conn: u64, code: u16, reason: String },
+    /// close's code and reason: the server's (`by_server`: the owner's
+    /// `Wire::close`, or the wire's own, such as a protocol error), or the
+    /// client's, 1006 if none came.
+    Closed { conn: u64, code: u16, reason: String, by_server: bool },
 }
 
 /// A snapshot of a wire's counters, since it started.

@@ -128,7 +128,7 @@ impl Reader {
             self.pass();
         }
         for (_, mut conn) in std::mem::take(&mut self.conns) {
-            conn.finish(&mut self.ctx, 1001, "the server is shutting down");
+            conn.finish(&mut self.ctx, 1001, "the server is shutting down", true);
             self.releasing.push((conn.id, conn.fd));
         }
         self.publish();
@@ -255,7 +255,7 @@ impl Reader {
         };
         bump(&self.shared.counters.handshakes_evicted);
         if let Some(conn) = self.conns.get_mut(&oldest) {
-            conn.finish(&mut self.ctx, crate::frames::ABNORMAL, "");
+            conn.finish(&mut self.ctx, crate::frames::ABNORMAL, "", false);
         }
         self.retire_if_done(oldest);
     }

@@ -21,7 +21,7 @@ fn the_clients_close_is_echoed_and_reported_with_its_code_and_reason() {
     c.write_all(&client_frame(true, 8, &payload, MASK)).unwrap();
     let (opcode, echoed) = read_frame(&mut c);
     assert_eq!((opcode, close_code(&echoed)), (8, 4321));
-    assert_eq!(s.event(), Event::Closed { conn, code: 4321, reason: "bye".into() });
+    assert_eq!(s.event(), Event::Closed { conn, code: 4321, reason: "bye".into(), by_server: false });
 }
 
 #[test]
@@ -33,7 +33,7 @@ fn the_servers_close_waits_for_the_answer_and_a_silent_client_is_dropped_after_t
     let (opcode, payload) = read_frame(&mut c);
     assert_eq!((opcode, close_code(&payload), &payload[2..]), (8, 4002, &b"replaced"[..]));
     assert_eq!(s.no_event_for(Duration::from_millis(100)), vec![], "it waits for the answer");
-    assert_eq!(s.event(), Event::Closed { conn, code: 4002, reason: "replaced".into() });
+    assert_eq!(s.event(), Event::Closed { conn, code: 4002, reason: "replaced".into(), by_server: true });
 }
 
 #[test]
@@ -68,7 +68,7 @@ fn nothing_follows_the_servers_close_frame_not_even_the_audio_of_its_space() {
     stop.store(true, Ordering::Relaxed);
     sending.join().unwrap();
     c.write_all(&client_frame(true, 8, &1001u16.to_be_bytes(), MASK)).unwrap();
-    assert_eq!(s.event(), Event::Closed { conn, code: 1001, reason: "going away".into() });
+    assert_eq!(s.event(), Event::Closed { conn, code: 1001, reason: "going away".into(), by_server: true });
 }
 
 #[test]
@@ -76,7 +76,7 @@ fn a_client_that_ends_without_a_close_frame_is_reported_as_1006() {
     let s = server(WireConfig::default());
     let (c, conn) = s.client();
     drop(c);
-    assert_eq!(s.event(), Event::Closed { conn, code: 1006, reason: String::new() });
+    assert_eq!(s.event(), Event::Closed { conn, code: 1006, reason: String::new(), by_server: false });
 }
 
 #[test]
@@ -95,6 +95,6 @@ fn a_connection_idle_both_ways_is_pinged_and_closed_with_4001_if_it_never_answer
     let (opcode, payload) = read_frame(&mut silent);
     assert_eq!((opcode, close_code(&payload)), (8, 4001));
     silent.write_all(&client_frame(true, 8, &payload, MASK)).unwrap();
-    let Event::Closed { conn, code, .. } = s.event() else { panic!("not closed") };
-    assert_eq!((conn, code), (silent_conn, 4001), "the one that answered stays");
+    let Event::Closed { conn, code, by_server, .. } = s.event() else { panic!("not closed") };
+    assert_eq!((conn, code, by_server), (silent_conn, 4001, true), "the one that answered stays");
 }

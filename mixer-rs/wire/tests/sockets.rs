@@ -84,8 +84,10 @@ fn text_oversized_and_unmasked_frames_close_with_1003_1009_and_1002() {
         let (opcode, payload) = read_frame(&mut c);
         assert_eq!((opcode, close_code(&payload)), (8, code));
         c.write_all(&client_frame(true, 8, &code.to_be_bytes(), MASK)).unwrap();
-        let Event::Closed { conn: closed, code: told, .. } = s.event() else { panic!("not closed") };
-        assert_eq!((closed, told), (conn, code));
+        let Event::Closed { conn: closed, code: told, by_server, .. } = s.event() else {
+            panic!("not closed")
+        };
+        assert_eq!((closed, told, by_server), (conn, code, true), "the server's code, not the client's echo");
         assert_eq!(read_to_end(&mut c), b"", "then FIN");
     }
 }
