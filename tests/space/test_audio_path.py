@@ -19,6 +19,7 @@ from actors.runtime import MailboxFull
 from actors.space import AudioStats, Post, Role, SpaceDirectory, SpaceRef
 from actors.space.commands import MemberLink, PushAudio
 from actors.space.persistence import NoStore, SpaceStore
+from actors.space.ticking import MixConfig
 from bench.idle_bench import trio_tasks
 from mixer import Fanout, TickPool
 from tests.audio import assert_tone_present, decode_stream, encode_tone, tone_level
@@ -40,10 +41,14 @@ class SlowStore(NoStore):
 
 @asynccontextmanager
 async def open_python_directory(store: SpaceStore) -> AsyncIterator[tuple[SpaceDirectory, Callable[[], MemberLink]]]:
-    """The `--transport python` baseline: a Python fan-out, so the Python tick."""
+    """The `--transport python` baseline: a Python fan-out, so the Python tick. Its tick shares the event loop
+    with `talk`, so a stall of the loop (a busy machine) delays both, and `talk` then pushes its late packets
+    at once while the tick catches up one thread hop at a time: 100 ms of stall overflowed the default queue
+    of 6 (a packet a speaker lost). A queue of 25 (0.5 s) takes that; a second-long write that held the mix
+    still overflows it and skips ticks (a gap in `seq`)."""
     fanout = RecordingFanout()
     async with trio.open_nursery() as nursery:
-        yield SpaceDirectory(nursery, fanout, store=store), lambda: RecordingLink(fanout)
+        yield SpaceDirectory(nursery, fanout, store=store, mix=MixConfig(max_queue=25)), lambda: RecordingLink(fanout)
         nursery.cancel_scope.cancel()
 
 
