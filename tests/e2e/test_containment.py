@@ -32,6 +32,7 @@ from tests.conftest import ServerProcess
 from tests.e2e.test_space_audio import stream
 
 Transport = Literal["rust", "python"]
+AUDIO_BURST, AUDIO_OVER_PACE = 250, 2_500  # docs/protocol.md, Rate limits and caps: audio
 MAX_NESTING = 32  # docs/protocol.md: arrays and maps nest at most 32 levels, the message's own map included
 
 
@@ -315,21 +316,29 @@ async def test_contained_handler_reports_errors_and_lets_cancellation_through(
 @pytest.mark.parametrize("transport", ["rust", "python"])
 async def test_audio_faster_than_real_time_closes_that_connection_alone(tmp_path: Path, transport: Transport) -> None:
     """docs/protocol.md, Rate limits and caps: 250 `audio` messages at once, then 100 a second, the rest dropped;
-    2,500 over that pace close the connection with 1008. Mallory sends 3,000 at once, a listener in another
-    space hears every frame."""
+    2,500 over that pace close the connection with 1008. Mallory sends as fast as it can until it is closed, a
+    listener in another space hears every frame.
+
+    Not a fixed count: the pace refills while the server reads, so a fixed 3,000 left only 249 messages of slack,
+    2.5 s of reading, and on a busy machine the in-process server took 2.4 s to read them (one closed no
+    connection). Sending on until the close makes it wait for the server however slowly it reads; the close
+    still must not come before message 2,751 (the burst, then 2,500 over it, then one more)."""
 
     async def attack(url: str, _: str) -> None:
-        async with open_websocket_url(url) as ws:
+        # Its refusals (not in a space: at most one a second) wait unread in a queue that holds them all, so that
+        # the connection's reader, never blocked on a full one, sees the close and `send_message` raises.
+        async with open_websocket_url(url, message_queue_size=64) as ws:
             await hello(ws, "mallory")
-            with trio.fail_after(5), pytest.raises(ConnectionClosed) as closed:
-                for seq in range(3_000):  # the close may come while it still sends
+            sent = 0
+            with trio.fail_after(20), pytest.raises(ConnectionClosed) as closed:
+                while True:  # while the server reads more than 100 a second, the debt grows to the close
                     await ws.send_message(
-                        pack({"type": "audio", "seq": seq, "captured_at": 0, "opus": b"\xf8\xff\xfe"})
+                        pack({"type": "audio", "seq": sent, "captured_at": 0, "opus": b"\xf8\xff\xfe"})
                     )
-                while True:
-                    await ws.get_message()  # its refusals (not in a space: at most one a second), then the close
+                    sent += 1
             reason = closed.value.reason
             assert (reason.code, reason.reason) == (CloseCode.POLICY_VIOLATION, "audio faster than real time")
+            assert sent >= AUDIO_BURST + AUDIO_OVER_PACE + 1, f"closed after {sent} messages"
 
     with trio.fail_after(40):
         seqs = await run_in_process_server(tmp_path, transport, attack)

@@ -23,6 +23,7 @@ from typing import Literal
 
 import pytest
 import trio
+import trio.testing
 
 from gateway.client import connect
 from gateway.gateway_config import GatewayConfig
@@ -131,7 +132,7 @@ async def test_past_the_cap_in_all_the_oldest_handshake_is_closed_and_the_newcom
         async with trio.open_nursery() as nursery:
             server: Server = await nursery.start(serve, config)
             first = await half_requests(server.port, 8)
-            await trio.sleep(0.2)  # every one accepted and counted
+            await accepted(server, 8)
             [newer] = await half_requests(server.port, 1)
             assert await closed_by_server(first[0], 2), "the oldest was not closed"
             for i, sock in enumerate(first[1:], 1):
@@ -148,6 +149,17 @@ async def test_past_the_cap_in_all_the_oldest_handshake_is_closed_and_the_newcom
                 sock.close()
             await server.gateway.shut_down()
             nursery.cancel_scope.cancel()
+
+
+async def accepted(server: Server, n: int) -> None:
+    """Until `server` has accepted (and so counted) `n` connections: by the Rust wire's count of those open, or,
+    on the Python transport, whose accept loop is a task of this process, until every task here waits (the
+    kernel's accept queue wakes that loop while it holds any)."""
+    if server.wire is None:
+        await trio.testing.wait_all_tasks_blocked()
+        return
+    while server.wire.stats().connections < n:  # noqa: ASYNC110 (the count is the Rust reader thread's)
+        await trio.sleep(0.001)
 
 
 async def listening(family: socket.AddressFamily, address: str, *, v6only: bool = True) -> trio.SocketListener:
