@@ -30,6 +30,17 @@ def commit() -> str | None:
     return head + ("+changes" if changed else "")
 
 
+def checkout(root: Path | None) -> str:
+    """ "this" or "base", and the commit each server ran (with "+" if its tree had changes)."""
+    where = root or Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(where), *args], capture_output=True, text=True).stdout.strip()
+
+    dirty = "+" if git("status", "--porcelain", "--untracked-files=no") else ""
+    return f"{'base' if root else 'this'} {git('rev-parse', '--short', 'HEAD')}{dirty}"
+
+
 def save(name: str, rows: list[dict[str, object]]) -> None:
     """Writes bench/results/`name` and prints the rows as a Markdown table."""
     module = Path(sys.argv[0]).stem

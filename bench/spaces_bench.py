@@ -42,7 +42,6 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -50,7 +49,7 @@ from pathlib import Path
 import trio
 
 from bench.batching_load import frames_per_message as frames_seen
-from bench.results_file import RESULTS, save
+from bench.results_file import RESULTS, checkout, save
 from bench.server import cpu_delta, thread_cpu
 from loadtest.run import LoadConfig, RunHandles, run
 from loadtest.speech import conversation
@@ -74,17 +73,6 @@ def thread_cores(seconds: float, into: dict[str, float]) -> Callable[[RunHandles
         into.update({group: round(cpu / (time.monotonic() - t0), 3) for group, cpu in sorted(used.items())})
 
     return measure
-
-
-def checkout(root: Path | None) -> str:
-    """ "this" or "base", and the commit each server ran (with "+" if its tree had changes)."""
-    where = root or Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(where), *args], capture_output=True, text=True).stdout.strip()
-
-    dirty = "+" if git("status", "--porcelain", "--untracked-files=no") else ""
-    return f"{'base' if root else 'this'} {git('rev-parse', '--short', 'HEAD')}{dirty}"
 
 
 def main() -> None:
