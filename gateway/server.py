@@ -55,6 +55,11 @@ NOTICE_INTERVAL_S = 0.1
 DATABASE_FILE = "stoa.db"
 LAG_GRACE_S = 5.0
 """A listener that keeps losing audio because it reads too slowly is disconnected after this long."""
+KEPT_LOSING_AUDIO = "the client kept losing audio: it reads too slowly"
+SLOW_READER_REASONS = frozenset({OVERFLOW_REASON, KEPT_LOSING_AUDIO})
+"""The reasons of 4000 closes for reading too slowly (`stoa_slow_listener_disconnects_total`): an overflow, found by
+either fan-out (the Rust one's own close frame, which a client may answer before the gateway hears of it, says
+the same), or lost audio; not a write that failed (4000 too, but nothing is sent)."""
 DRAINING_REASON = "the server is draining: reconnect (to another server, or this one once back) and resume"
 
 
@@ -169,6 +174,8 @@ class Gateway:
         except Exception as error:  # never trio.Cancelled: a BaseException, it passes through
             await self._contain(session, error)
         finally:
+            if session.close_code is CloseCode.TOO_SLOW and session.close_reason in SLOW_READER_REASONS:
+                self.metrics.slow_disconnects.inc()  # once, however it was found (an overflow, lost audio)
             code = int(session.close_code or 1006)
             peer = session.peer_close_code  # the client's close frame's code; 1006 if the connection just ended
             log.info("disconnected", user=session.user, code=code, peer_code=peer, reason=session.close_reason)
@@ -226,10 +233,6 @@ class Gateway:
             await trio.sleep(NOTICE_INTERVAL_S)
             now = time.monotonic()
             for conn, kind, value in self.fanout.take_notices():
-                if kind == "overflow":
-                    # Once per connection, and counted even if its session is closing or gone already: the
-                    # Rust fan-out queued its own 4000 close frame, which the client may have answered by now.
-                    self.metrics.slow_disconnects.inc()
                 session = self.connections.get(conn)
                 if session is None:
                     continue
@@ -245,8 +248,7 @@ class Gateway:
                     session.lagging_since = None  # it caught up (or is gone)
                     lagging.discard(session)
                 elif session.lagging_since is not None and now - session.lagging_since > LAG_GRACE_S:
-                    self.metrics.slow_disconnects.inc()  # (close_code is None: checked above)
-                    session.close(CloseCode.TOO_SLOW, "the client kept losing audio: it reads too slowly")
+                    session.close(CloseCode.TOO_SLOW, KEPT_LOSING_AUDIO)
                     lagging.discard(session)
 
 

@@ -239,10 +239,15 @@ impl Conn {
             Item::Close(code, reason) => {
                 if closing {
                     self.finish_closing(ctx);
-                } else {
-                    // Echo the client's code (RFC 6455 §5.5.1), then FIN.
-                    ctx.fanout.send_raw(self.id, &frames::close_frame(code, ""));
+                } else if ctx.fanout.send_raw(self.id, &frames::close_frame(code, "")) {
+                    // The client's close, its code echoed (RFC 6455 §5.5.1), then FIN.
                     self.finish(ctx, code, &reason, false);
+                } else {
+                    // No echo taken: the fan-out had closed the connection on its own, with its 4000 frame
+                    // after an overflow (perhaps gone since), and this answers it: that close, the server's,
+                    // is the connection's. (Its other close of its own, after a failed write, sends nothing:
+                    // a client whose close then still arrives is taken for one that overflowed.)
+                    self.finish(ctx, fanout::TOO_SLOW, fanout::TOO_SLOW_REASON, true);
                 }
             }
             _ => {} // a pong, or data after our close frame
