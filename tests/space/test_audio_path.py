@@ -2,7 +2,8 @@
 any command), every drop counted by reason, and a reconnecting speaker's new stream heard from its first
 packet. Real Opus through the real Rust mixer, ticked by the Rust tick pool and read from real sockets
 written by the Rust fan-out (`tests/space/sockets.py`); the store test runs on the Python baseline's tick
-as well, since `--transport python` must not lose packets either."""
+as well, with a deeper speaker queue than the server's (25 packets, not 6: see `open_python_directory`), since
+`--transport python` must not lose packets behind a store write either."""
 
 from __future__ import annotations
 
@@ -132,15 +133,19 @@ async def test_control_packets_told_to_the_busy_actor_are_lost() -> None:
 
 async def test_each_packet_not_played_is_counted_under_its_reason() -> None:
     with trio.fail_after(10):
-        async with open_space(NoStore()) as (directory, space, _ear):
+        async with open_space(NoStore()) as (directory, space, ear):
             packet = encode_tone(440, 0.02)[0]
             space.push_audio("ear", 0, 0, packet)  # a listener: no input
             space.push_audio("host", 5, 0, packet)
             space.push_audio("host", 5, 0, packet)  # a duplicate
             space.push_audio("host", 6, 0, b"x" * 2000)  # over MAX_PACKET_BYTES
-            await trio.sleep(0.2)
-            space.push_audio("host", 4, 0, packet)  # after 5 was played: late
-            await trio.sleep(0.1)
+            assert isinstance(ear, SocketLink)
+            # 5 was played (a fixed wait could end before, on a busy machine); then 4 is late.
+            while not ear.frames:  # noqa: ASYNC110 (filled by the link's reader task)
+                await trio.sleep(0.01)
+            space.push_audio("host", 4, 0, packet)
+            while directory.audio_stats().dropped_late < 2:  # noqa: ASYNC110 (the Rust mixer's counter)
+                await trio.sleep(0.01)
             stats = directory.audio_stats()
             assert (stats.dropped_no_input, stats.dropped_refused, stats.dropped_late) == (1, 1, 2)
             assert stats.packets_in == 3
