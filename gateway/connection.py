@@ -121,8 +121,8 @@ class TrioConnection:
     ) -> None:
         """The Python transport's writer: one trio-websocket `send_message` per queued message, until the
         outbox is closed and empty. An outbox closes when its session closes, or when it overflowed: the
-        `PyFanout` notices that to the gateway, which closes the session with 4000 and counts it (as for the
-        Rust fan-out), so the writer asks nothing of the session itself then."""
+        `PyFanout` notices that to the gateway, which closes the session with 4000 (as for the Rust fan-out;
+        counted as the session ends), so the writer asks nothing of the session itself then."""
         self._written = written = trio.Event()
         task_status.started()
         try:
