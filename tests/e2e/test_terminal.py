@@ -28,6 +28,8 @@ from tests.e2e.wire import PASSWORD
 pytestmark = pytest.mark.serial  # stoa speak's pace and its dropped backlog
 
 A_HZ = 440.0
+LISTENERS = ("stoa_participants", (("role", "listener"),))
+TALKING = ("stoa_spaces", (("state", "talking"),))
 
 
 def write_wav(path: Path, freq_hz: float, seconds: float) -> None:
@@ -63,8 +65,9 @@ async def test_stoa_speak_from_a_wav_is_recorded_by_stoa_listen_as_ogg_opus_of_t
             listen = await trio.lowlevel.open_process(
                 stoa("listen", server.url, space_id, "--out", str(recording)), cwd=ROOT
             )
-            await trio.sleep(1.0)  # the listener is in
-            before = await trio.to_thread.run_sync(samples, server)
+            # The listener is in (bounded by the fail_after above, as the waits below).
+            while (before := await trio.to_thread.run_sync(samples, server)).get(LISTENERS) != 1:  # noqa: ASYNC110 (another process)
+                await trio.sleep(0.05)
             speak = await trio.lowlevel.open_process(
                 stoa("speak", server.url, space_id, "--from", str(wav), "--handle", "ada"), cwd=ROOT, env=env
             )
@@ -74,8 +77,9 @@ async def test_stoa_speak_from_a_wav_is_recorded_by_stoa_listen_as_ogg_opus_of_t
                     await host.approve_request(event.user)
                     break
             assert await speak.wait() == 0
-            await trio.sleep(0.5)  # the last frames reach the listener
-            after = await trio.to_thread.run_sync(samples, server)
+            # The mix went quiet: its last frames are queued for the listener ahead of the end of the space.
+            while (after := await trio.to_thread.run_sync(samples, server))[TALKING]:  # noqa: ASYNC110 (another process)
+                await trio.sleep(0.05)
             await host.end_space()  # which ends `stoa listen`
             assert await listen.wait() == 0
     check_recording(recording, decoded)
