@@ -239,6 +239,12 @@ class TrioTicker:
 
     failure = None  # an exception in its task reaches the server's nursery
 
+    @property
+    def talking(self) -> bool:
+        """Whether it has packets to tick or frames to send: False once the mix went quiet and its last batch
+        was sent (the wake-up is renewed only then)."""
+        return self._wake.is_set()
+
     def close(self) -> None:
         self._scope.cancel()
 

@@ -21,6 +21,7 @@ from trio_websocket import ConnectionRejected, open_websocket_url
 from gateway.client import Client, connect, connect_account
 from mixer import ListenerPool
 from tests.conftest import FORKS, ROOT, ServerProcess, start_server, stop_server
+from tests.e2e.test_metrics import samples
 from tests.e2e.wire import raw_handshake
 
 LISTENERS = 49  # and the host: 50 clients
@@ -107,7 +108,7 @@ async def test_readyz_turns_503_at_once_and_new_clients_are_refused_while_draini
     try:
         with trio.fail_after(30):
             stubborn = await trio.to_thread.run_sync(stubborn_client, srv.port)
-            await trio.sleep(0.3)  # its hello is in
+            await wait_until(lambda: samples(srv).get(("stoa_users_signed_in", ())) == 1, 5.0)  # its hello is in
             assert (http_status(http, "/healthz"), http_status(http, "/readyz")) == (200, 200)
             srv.proc.send_signal(signal.SIGTERM)
             started = time.monotonic()

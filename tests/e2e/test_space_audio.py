@@ -45,8 +45,11 @@ def steady_pcm(frames: list[tuple[int, int, bytes]]) -> np.ndarray:
     return pcm[len(pcm) // 5 : len(pcm) * 4 // 5]
 
 
-async def raw_listener(url: str, space_id: str, seconds: float) -> tuple[list[dict], list[bytes]]:
-    """A listener speaking the protocol with the independent msgpack package: proves the wire format."""
+async def raw_listener(
+    url: str, space_id: str, seconds: float, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> tuple[list[dict], list[bytes]]:
+    """A listener speaking the protocol with the independent msgpack package: proves the wire format. Started
+    once the server answered its join (it hears from then on), for `seconds` from then."""
     messages: list[dict] = []
     opus: list[bytes] = []
     async with open_websocket_url(url) as ws:
@@ -66,6 +69,8 @@ async def raw_listener(url: str, space_id: str, seconds: float) -> tuple[list[di
                         opus.append(frame["opus"])
                 else:
                     messages.append(m)
+                    if len(messages) == 1:
+                        task_status.started()  # the first is the answer to its join, checked by the caller
     return messages, opus
 
 
@@ -96,15 +101,14 @@ async def test_both_speakers_are_heard_and_each_speaker_hears_only_the_other(ser
             async def run_collect(name: str, client: Client) -> None:
                 results[name] = await collect(client, SECONDS + 1.5)
 
-            async def run_raw() -> None:
-                raw["l3"] = await raw_listener(url, space_id, SECONDS + 1.5)
+            async def run_raw(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+                raw["l3"] = await raw_listener(url, space_id, SECONDS + 1.5, task_status)
 
             a_packets, b_packets = encode_tone(A_HZ, SECONDS), encode_tone(B_HZ, SECONDS)
             async with trio.open_nursery() as n:
                 for name, c in (("l1", l1), ("l2", l2), ("alice", alice), ("bob", bob)):
                     n.start_soon(run_collect, name, c)
-                n.start_soon(run_raw)
-                await trio.sleep(0.3)  # the raw listener joins
+                await n.start(run_raw)  # the raw listener has joined
                 n.start_soon(stream, alice, a_packets)
                 n.start_soon(stream, bob, b_packets)
 

@@ -30,8 +30,11 @@ async def stream(client: Client, packets: list[bytes], pace: list[float]) -> Non
     pace.append(behind)
 
 
-async def raw_speaking(url: str, space_id: str, seconds: float) -> list[dict[str, object]]:
-    """The `speaking` messages a listener speaking the protocol with `msgpack` gets within `seconds`."""
+async def raw_speaking(
+    url: str, space_id: str, seconds: float, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> list[dict[str, object]]:
+    """The `speaking` messages a listener speaking the protocol with `msgpack` gets within `seconds` of its
+    join's answer (started then)."""
     got: list[dict[str, object]] = []
     async with open_websocket_url(url) as ws:
         await ws.send_message(msgpack.packb({"type": "hello", "protocol": 2, "name": "raw"}))
@@ -42,6 +45,8 @@ async def raw_speaking(url: str, space_id: str, seconds: float) -> list[dict[str
                 message = msgpack.unpackb(await ws.get_message())
                 if message["type"] == "speaking":
                     got.append(message)
+                elif message["type"] == "joined":
+                    task_status.started()
     return got
 
 
@@ -59,13 +64,12 @@ async def test_listeners_are_told_who_talks_and_a_latecomer_at_once(server: Serv
             await host.set_role(alice.user, Role.SPEAKER)
             raw: list[list[dict[str, object]]] = []
 
-            async def run_raw() -> None:
-                raw.append(await raw_speaking(server.url, space_id, 4.0))
+            async def run_raw(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+                raw.append(await raw_speaking(server.url, space_id, 4.0, task_status))
 
             pace: list[float] = []
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(run_raw)
-                await trio.sleep(0.3)  # the raw listener joins
+                await nursery.start(run_raw)  # the raw listener has joined
                 nursery.start_soon(stream, alice, encode_tone(440, 2.0), pace)
                 nursery.start_soon(stream, host, encode_silence(2.0), [])  # the host's microphone is on, and quiet
                 with trio.fail_after(5):

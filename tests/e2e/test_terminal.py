@@ -28,6 +28,8 @@ from tests.e2e.wire import PASSWORD
 pytestmark = pytest.mark.serial  # stoa speak's pace and its dropped backlog
 
 A_HZ = 440.0
+LISTENERS = ("stoa_participants", (("role", "listener"),))
+TALKING = ("stoa_spaces", (("state", "talking"),))
 
 
 def write_wav(path: Path, freq_hz: float, seconds: float) -> None:
@@ -63,8 +65,9 @@ async def test_stoa_speak_from_a_wav_is_recorded_by_stoa_listen_as_ogg_opus_of_t
             listen = await trio.lowlevel.open_process(
                 stoa("listen", server.url, space_id, "--out", str(recording)), cwd=ROOT
             )
-            await trio.sleep(1.0)  # the listener is in
-            before = await trio.to_thread.run_sync(samples, server)
+            # The listener is in (bounded by the fail_after above, as the waits below).
+            while (before := await trio.to_thread.run_sync(samples, server)).get(LISTENERS) != 1:  # noqa: ASYNC110 (another process)
+                await trio.sleep(0.05)
             speak = await trio.lowlevel.open_process(
                 stoa("speak", server.url, space_id, "--from", str(wav), "--handle", "ada"), cwd=ROOT, env=env
             )
@@ -74,8 +77,9 @@ async def test_stoa_speak_from_a_wav_is_recorded_by_stoa_listen_as_ogg_opus_of_t
                     await host.approve_request(event.user)
                     break
             assert await speak.wait() == 0
-            await trio.sleep(0.5)  # the last frames reach the listener
-            after = await trio.to_thread.run_sync(samples, server)
+            # The mix went quiet: its last frames are queued for the listener ahead of the end of the space.
+            while (after := await trio.to_thread.run_sync(samples, server))[TALKING]:  # noqa: ASYNC110 (another process)
+                await trio.sleep(0.05)
             await host.end_space()  # which ends `stoa listen`
             assert await listen.wait() == 0
     check_recording(recording, decoded)
@@ -91,13 +95,14 @@ async def test_stoa_speak_paused_mid_file_drops_the_stale_backlog_and_says_how_m
     wav, packets = tmp_path / "tone.wav", 200
     write_wav(wav, A_HZ, packets * 0.020)
     env = {**os.environ, "STOA_PASSWORD": PASSWORD}
-    stderr, on_mic = bytearray(), trio.Event()
+    stderr, on_mic, told = bytearray(), trio.Event(), trio.Event()
 
     async def read_stderr(stream: trio.abc.ReceiveStream) -> None:
         while chunk := await stream.receive_some():
             stderr.extend(chunk)
             if b"on the mic" in stderr:
                 on_mic.set()
+        told.set()  # its last line, with its counts, is in
 
     with trio.fail_after(60):
         async with connect_account(server.url, "ada"):
@@ -122,14 +127,20 @@ async def test_stoa_speak_paused_mid_file_drops_the_stale_backlog_and_says_how_m
             await trio.sleep(1.5)
             speak.send_signal(signal.SIGCONT)
             assert await speak.wait() == 0
-            await trio.sleep(0.3)  # the reader has counted the last packets
+            await told.wait()
+            said = re.search(rb"sent (\d+) packets .*; dropped (\d+) too late", stderr)
+            assert said is not None, stderr.decode()
+            sent, late = int(said[1]), int(said[2])
+            # The server's reader has counted the last packets it was sent (bounded: a count that never gets
+            # there fails the equality below, not a hang).
             after = await trio.to_thread.run_sync(samples, server)
+            with trio.move_on_after(10):
+                while wire_audio(after) - wire_audio(before) < sent:
+                    await trio.sleep(0.05)
+                    after = await trio.to_thread.run_sync(samples, server)
             await host.end_space()
     read = wire_audio(after) - wire_audio(before)
     assert read < packets, f"the server read all {packets} packets: the backlog went late"
-    said = re.search(rb"sent (\d+) packets .*; dropped (\d+) too late", stderr)
-    assert said is not None, stderr.decode()
-    sent, late = int(said[1]), int(said[2])
     assert (sent, sent + late) == (read, packets)
     assert late >= (1.5 - 0.2) / 0.020 - 15, late  # the pause, less the bound and a busy machine's slack
 

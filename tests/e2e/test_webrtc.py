@@ -25,6 +25,7 @@ from gateway.protocol import RtcClosed
 from gateway.webrtc.speaker import OpusTrack, RtcSpeaker, make_offer, open_rtc_speaker
 from tests.audio import assert_tone_absent, assert_tone_present, decode_stream, encode_tone
 from tests.conftest import ServerProcess, start_server, stop_server
+from tests.e2e.test_metrics import samples
 from tests.e2e.test_space_audio import collect, steady_pcm, stream
 from tests.e2e.wire import hello_account, say
 
@@ -73,6 +74,20 @@ def drain(client: Client) -> None:
             client.audio.receive_nowait()
         except trio.WouldBlock:
             return
+
+
+def talking_spaces(server: ServerProcess) -> float:
+    return samples(server)[("stoa_spaces", (("state", "talking"),))]
+
+
+async def drain_once_quiet(server: ServerProcess, client: Client) -> None:
+    """Once the server's mixes have all gone quiet (their last frames queued): forget every frame it sent
+    `client` until then. A reply asked for after that is queued behind them (the fan-out keeps each
+    connection's order), so they have all been received when it comes. Bounded by the caller's deadline."""
+    while await trio.to_thread.run_sync(talking_spaces, server):  # noqa: ASYNC110 (a gauge of the server process)
+        await trio.sleep(0.05)
+    await client.list_spaces("live", limit=1)
+    drain(client)
 
 
 async def rtc_closed(client: Client) -> RtcClosed:
@@ -229,8 +244,7 @@ async def test_leaving_the_mic_closes_the_peer_connection_and_the_speaker_is_no_
                 with trio.fail_after(5):
                     assert (await rtc_closed(ada)).reason == "left_mic"
                 assert await settled(speaker, 10.0) in ("closed", "failed")
-                await trio.sleep(0.3)  # frames the mixer had already queued
-                drain(lis)
+                await drain_once_quiet(server, lis)  # frames the mixer had already queued
                 after = await collect(lis, 1.0)
                 assert after == [], "nothing is heard once the speaker left the mic"
                 with pytest.raises(RequestError) as refused:
@@ -247,8 +261,7 @@ async def test_a_muted_speakers_peer_connection_stays_open_and_is_heard_again_af
             async with open_rtc_speaker(ada, encode_tone(A_HZ, 1.0), repeat=True) as speaker:
                 assert_tone_present(decode_stream([o for _, _, o in await collect(lis, 1.0)]), A_HZ)
                 await host.mute(ada.user)
-                await trio.sleep(0.3)
-                drain(lis)
+                await drain_once_quiet(server, lis)  # frames the mixer had already queued
                 assert await collect(lis, 1.0) == [], "a muted speaker is not heard"
                 assert speaker.pc.connectionState == "connected"
                 await ada.unmute()

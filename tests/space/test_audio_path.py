@@ -20,12 +20,12 @@ from actors.runtime import MailboxFull
 from actors.space import AudioStats, Post, Role, SpaceDirectory, SpaceRef
 from actors.space.commands import MemberLink, PushAudio
 from actors.space.persistence import NoStore, SpaceStore
-from actors.space.ticking import MixConfig
+from actors.space.ticking import MixConfig, TrioTicker
 from bench.idle_bench import trio_tasks
 from mixer import Fanout, TickPool
 from tests.audio import assert_tone_present, decode_stream, encode_tone, tone_level
 from tests.space.fakes import RecordingFanout, RecordingLink
-from tests.space.sockets import SocketLink, frames_once_quiet, open_rust_directory, stream
+from tests.space.sockets import QUIET_POLL_S, SocketLink, frames_once_quiet, open_rust_directory, stream
 
 SPEAKERS = [f"s{i}" for i in range(12)]  # with the host: 13 on the mic
 SLOW_WRITE_S = 1.0
@@ -82,11 +82,14 @@ async def talk(push: object, users: list[str], seconds: float) -> int:
     return len(packets) * len(users)
 
 
-async def heard(directory: SpaceDirectory, ear: RecordingLink | SocketLink) -> list[tuple[int, bytes]]:
+async def heard(directory: SpaceDirectory, space: SpaceRef, ear: RecordingLink | SocketLink) -> list[tuple[int, bytes]]:
     """Every frame `ear` was sent, once the last packets are ticked."""
     if isinstance(ear, SocketLink):
         return await frames_once_quiet(directory, ear)
-    await trio.sleep(0.3)
+    ticker = space.audio.ticker
+    assert isinstance(ticker, TrioTicker)
+    while ticker.talking:  # noqa: ASYNC110 (the Python tick's task parks with no event for others to wait on)
+        await trio.sleep(QUIET_POLL_S)
     return ear.frames
 
 
@@ -102,7 +105,7 @@ async def test_a_one_second_store_write_while_13_speakers_talk_loses_no_packet(
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(space.share_post, "host", "a post whose write takes a second")
                 sent = await talk(space.push_audio, ["host", *SPEAKERS], 2.0)
-            frames = await heard(directory, ear)
+            frames = await heard(directory, space, ear)
             stats = directory.audio_stats()
             assert stats.packets_in - before.packets_in == sent
             assert stats.dropped == 0, stats
