@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use driver::{Batching, Driver, RecordError, TickPool};
+use driver::{Batching, Driver, MAX_BEHIND, RecordError, TickPool};
 use fanout::{Fanout, FanoutConfig};
 use files::scratch;
 use mixer_core::{Decoder, Encoder, Frame, Mixer, MixerConfig};
@@ -80,8 +80,11 @@ fn the_recording_holds_the_consenting_voice_not_the_other_and_the_spaces_time() 
     assert_eq!(at + last.bytes.len(), bytes.len(), "every byte in a valid page");
     assert_eq!((last.flags & FLAG_EOS, last.granule), (FLAG_EOS, stats.frames * FRAME_SAMPLES));
     let wall_frames = elapsed.as_millis() as u64 / 20;
+    // A tick up to `MAX_BEHIND` late catches up rather than skips: a stop while it is that late ends the
+    // file short of the wall clock by as much (it failed once at 14 frames short on a busy machine).
+    let slack = MAX_BEHIND.as_millis() as u64 / 20 + 5;
     assert!(
-        stats.frames.abs_diff(wall_frames) <= 5,
+        stats.frames.abs_diff(wall_frames) <= slack,
         "{} frames in {elapsed:?}: the space's time",
         stats.frames
     );
