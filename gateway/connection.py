@@ -26,6 +26,10 @@ Close = Callable[[CloseCode, str], None]
 
 
 class Connection(Protocol):
+    closed_by_server: bool
+    """Once `get_message` raised `ConnectionClosed`: its code is the server's own close (one the transport made
+    itself, such as the Rust wire's 1002 for a broken frame), not the client's."""
+
     async def get_message(self) -> bytes | str:
         """The next message; raises `ConnectionClosed` once the connection is over."""
 
@@ -94,6 +98,8 @@ class TrioConnection:
     `write_outbox`."""
 
     __slots__ = ("_heard_at", "_sent_at", "_written", "outbox", "ws")
+
+    closed_by_server = False  # trio-websocket's own closes reach the session as the client's (docs/protocol.md)
 
     def __init__(self, ws: WebSocketConnection, outbox: Outbox) -> None:
         self.ws = ws  # every message, audio included, is read here

@@ -33,7 +33,7 @@ from actors.space import (
     errors as space_errors,
 )
 from gateway import logs, protocol as p, requests
-from gateway.connection import Connection, TrioConnection, WireConnection
+from gateway.connection import Connection, TrioConnection
 from gateway.context import Services
 from gateway.errors import CloseCode, GatewayError, NotAuthenticated, RateLimited, code_of, report_incident
 from gateway.refusals import Refusals
@@ -253,7 +253,7 @@ class Session:
                 data = await self.ws.get_message()
         except ConnectionClosed as closed:
             reason = closed.reason
-            if isinstance(self.ws, WireConnection) and self.ws.closed_by_server and reason is not None:
+            if self.ws.closed_by_server and reason is not None:
                 # The wire closed it itself (a broken frame, a text message, one too big, no pong): its code is
                 # this close's, which decides whether the place is kept, as for the session's own closes.
                 self.close(_server_code(reason.code), reason.reason or "")

@@ -90,6 +90,8 @@ class MemoryWebSocket:
     (`mixer.parse_audio`, the Rust code) never reaches the session; as from a connection with no route to a
     mixer, the session is told of it (`audio_unrouted`)."""
 
+    closed_by_server = False  # the peer closes
+
     def __init__(self, incoming: list[bytes], *, wire: bool = False) -> None:
         self._incoming = deque(incoming)
         self._wire = wire

@@ -35,7 +35,7 @@ pub(crate) struct ConnState {
     /// No more sends accepted; the writer flushes, then closes.
     pub closing: bool,
     /// A close frame is its last message (queued, or written): `close_with`'s, or its own after an overflow.
-    pub close_frame: bool,
+    pub ends_with_close: bool,
     /// The groups it belongs to, so a close can leave them all.
     pub groups: Vec<u64>,
     /// Its place in the stream of the one group with a stream it belongs to (`stream.rs`).
@@ -54,7 +54,7 @@ impl Conn {
             writable: true,
             scheduled: false,
             closing: false,
-            close_frame: false,
+            ends_with_close: false,
             groups: Vec::new(),
             follow: None,
             lagged: 0,
@@ -88,7 +88,7 @@ impl ConnState {
         let dropped = self.queue.drop_audio() + unsent;
         if let Some(bytes) = last {
             self.queue.push_last(bytes);
-            self.close_frame = true;
+            self.ends_with_close = true;
         }
         (dropped, self.begin_close().unwrap_or_default())
     }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 /// FIN set, opcode 0x2 (binary).
 const FIN_BINARY: u8 = 0x82;
-/// FIN set, opcode 0x8 (close).
-const FIN_CLOSE: u8 = 0x88;
+/// The close frame's opcode.
+const OP_CLOSE: u8 = 0x8;
 /// The largest control frame payload (§5.5).
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
 /// The code of a close frame with no code (§7.4.1): its payload is empty.
@@ -44,19 +44,28 @@ pub fn frame_binary(payload: &[u8]) -> Arc<[u8]> {
     header[..used].iter().chain(payload).copied().collect()
 }
 
+/// A server frame (never masked, FIN set) with `opcode` and `payload`.
+pub fn server_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let (header, used) = binary_header(payload.len());
+    let mut out = Vec::with_capacity(used + payload.len());
+    out.push(0x80 | opcode);
+    out.extend_from_slice(&header[1..used]);
+    out.extend_from_slice(payload);
+    out
+}
+
 /// The server's close frame: `code` and `reason`, cut at a character boundary to fit 125 bytes.
 pub fn close_frame(code: u16, reason: &str) -> Vec<u8> {
     if code == NO_STATUS {
-        return vec![FIN_CLOSE, 0];
+        return server_frame(OP_CLOSE, &[]);
     }
     let mut cut = reason.len().min(MAX_CONTROL_PAYLOAD - 2);
     while !reason.is_char_boundary(cut) {
         cut -= 1;
     }
-    let mut frame = vec![FIN_CLOSE, (cut + 2) as u8];
-    frame.extend_from_slice(&code.to_be_bytes());
-    frame.extend_from_slice(&reason.as_bytes()[..cut]);
-    frame
+    let mut payload = code.to_be_bytes().to_vec();
+    payload.extend_from_slice(&reason.as_bytes()[..cut]);
+    server_frame(OP_CLOSE, &payload)
 }
 
 #[cfg(test)]

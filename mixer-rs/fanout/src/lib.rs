@@ -32,6 +32,7 @@ use std::{fmt, io};
 
 pub use frame::{
     MAX_CONTROL_PAYLOAD, NO_STATUS, TOO_SLOW, TOO_SLOW_REASON, binary_header, close_frame, frame_binary,
+    server_frame,
 };
 pub use handle::Fanout;
 pub use queue::Kind;

@@ -245,7 +245,7 @@ impl Shared {
         let (groups, schedule, dropped) = {
             let mut st = conn.lock();
             if st.closing {
-                return has_last && st.close_frame;
+                return has_last && st.ends_with_close;
             }
             let (dropped, groups) = st.end_with(last);
             (groups, st.schedule(), dropped)

@@ -6,8 +6,8 @@
 //! their first frame: this server speaks binary msgpack only. The server's own
 //! frames are written here too.
 
-/// The server's close frames are the fan-out's: it sends one of its own when it gives up on a slow client.
-pub use fanout::{MAX_CONTROL_PAYLOAD, NO_STATUS, close_frame};
+/// The server's frames are the fan-out's: it sends a close frame of its own when it gives up on a slow client.
+pub use fanout::{MAX_CONTROL_PAYLOAD, NO_STATUS, close_frame, server_frame};
 
 pub const PROTOCOL_ERROR: u16 = 1002;
 pub const UNSUPPORTED_DATA: u16 = 1003;
@@ -185,16 +185,6 @@ fn close_item(payload: &[u8]) -> Result<Item, Violation> {
 /// The codes an endpoint may send (RFC 6455 §7.4, and the IANA registry).
 pub fn valid_close_code(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
-}
-
-/// A server frame (never masked) with `opcode` and `payload`.
-pub fn server_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let (header, used) = fanout::binary_header(payload.len());
-    let mut out = Vec::with_capacity(used + payload.len());
-    out.push(0x80 | opcode);
-    out.extend_from_slice(&header[1..used]);
-    out.extend_from_slice(payload);
-    out
 }
 
 pub fn pong_frame(payload: &[u8]) -> Vec<u8> {
