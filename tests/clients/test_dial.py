@@ -1,0 +1,59 @@
+"""The Python client's connection opening (`stoa_client._dial.dial`) against servers that fail the upgrade the
+ways a stopping server or a proxy does, on real loopback sockets: each failure reaches the caller at once, as
+itself, and a server that answers still gets the request the client always sent."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+import trio
+from stoa_client._dial import dial
+from trio_websocket import ConnectionRejected, HandshakeError
+
+UPGRADE_WAIT_S = 5.0  # far longer than any of these take: a hang fails the test, not a slow machine
+
+
+async def serve_once(nursery: trio.Nursery, answer: bytes) -> tuple[int, list[bytes]]:
+    """A TCP server that reads one request, sends `answer` (perhaps nothing) and closes."""
+    heads: list[bytes] = []
+
+    async def handler(stream: trio.SocketStream) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += await stream.receive_some(4096)
+        heads.append(head)
+        await stream.send_all(answer)
+        await stream.aclose()
+
+    listeners = await nursery.start(partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
+    return listeners[0].socket.getsockname()[1], heads
+
+
+async def test_a_server_that_closes_without_answering_the_upgrade_fails_the_dial_at_once() -> None:
+    """trio-websocket 0.12 alone waits for ever here; a reconnecting client waited out its whole timeout."""
+    async with trio.open_nursery() as nursery:
+        port, heads = await serve_once(nursery, b"")
+        started = trio.current_time()
+        with trio.fail_after(UPGRADE_WAIT_S), pytest.raises(HandshakeError, match="without answering"):
+            await dial(nursery, f"ws://127.0.0.1:{port}/", 1 << 16)
+        assert trio.current_time() - started < UPGRADE_WAIT_S and len(heads) == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_refusal_reaches_the_caller_with_its_status_and_headers_and_the_request_names_host_and_path() -> None:
+    refusal = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Length: 9\r\n\r\ndraining\n"
+    async with trio.open_nursery() as nursery:
+        port, heads = await serve_once(nursery, refusal)
+        with trio.fail_after(UPGRADE_WAIT_S), pytest.raises(ConnectionRejected) as refused:
+            await dial(nursery, f"ws://127.0.0.1:{port}/rooms?x=1", 1 << 16)
+        assert refused.value.status_code == 503 and (b"retry-after", b"5") in refused.value.headers
+        request = heads[0].decode("latin-1").lower()
+        assert request.startswith("get /rooms?x=1 http/1.1\r\n") and f"host: 127.0.0.1:{port}\r\n" in request
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_url_that_is_not_a_websocket_url_is_refused_before_any_connection() -> None:
+    async with trio.open_nursery() as nursery:
+        with pytest.raises(ValueError, match="not a WebSocket URL"):
+            await dial(nursery, "http://127.0.0.1:1/", 1 << 16)
