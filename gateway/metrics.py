@@ -239,6 +239,11 @@ def _ticks(pool: TickPool) -> Iterator[Metric]:
     yield _gauge("stoa_tick_threads", "the tick pool's threads alive now", [((), pool.threads)])
     yield _gauge("stoa_talking_audience", "listeners of the talking spaces, as their last publications of "
                  "audio reached them (what frames per message are chosen for)", [((), pool.audience)])  # fmt: skip
+    raised, lowered = pool.pressure
+    yield _counter("stoa_batching_pressure_raised", "times the fan-out's saturated writers raised every talking "
+                   "space's frames per message a step", [((), raised)])  # fmt: skip
+    yield _counter("stoa_batching_pressure_lowered", "times a calm lowered the floor the writers' saturation set",
+                   [((), lowered)])  # fmt: skip
     yield _histogram("stoa_mixer_tick_seconds", "how long one space's tick took (decode, mix, encode, queue)",
                      StallSnapshot(s.duration_buckets, s.duration_sum_s))  # fmt: skip
 

@@ -581,6 +581,10 @@ class TickPool:
     def audience(self) -> int:
         """Listeners of the talking spaces, summed, each space's as its last audience message reached them
         (what `auto` chooses frames per message for: docs/operations.md, Frames per message)."""
+    @property
+    def pressure(self) -> tuple[int, int]:
+        """(raised, lowered): times the fan-out's saturated writers raised every talking space's frames per
+        message a step, and times a calm lowered that floor (docs/operations.md, Frames per message)."""
     def stats(self) -> TickPoolStats:
         """The pool's counters since it started (a few atomic loads): cheap enough for every scrape."""
 
@@ -626,7 +630,8 @@ class BatchPolicy:
         """Frames per message before the audience is known: the fixed count, or 1."""
     def next(self, current: int, audience: int) -> int:
         """Frames per message of the next message, given the last one's (``current``) and the listeners
-        it reached (``audience``)."""
+        it reached (``audience``), from the audience alone: a running server may also hold a space a step
+        higher while its fan-out's writers are saturated (docs/operations.md, Frames per message)."""
 
 class SpaceDriver:
     """A space's registration with a ``TickPool`` (no thread of its own): while its mixer is active (or it

@@ -53,9 +53,9 @@ class ServerSettings:
     frames_per_message: int | None = setting(
         None,
         "20 ms audio frames per message to a space's audience. \"auto\": chosen from the listeners the server's "
-        "fan-out sends to, 1 (the lowest delay) while the talking spaces have up to 2,000 listeners in all, and "
-        "more as their audiences grow (docs/operations.md, Frames per message); a number: every space always that "
-        "many (load tests that need one size)",
+        "fan-out sends to, 1 (the lowest delay) while the talking spaces have up to 2,500 listeners in all, and "
+        "more as their audiences grow or while the fan-out's writers are saturated (docs/operations.md, Frames per "
+        "message); a number: every space always that many (load tests that need one size)",
         flag="--frames-per-message",
         low=1,
         high=10,

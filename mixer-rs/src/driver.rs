@@ -48,6 +48,11 @@ impl TickPool {
         self.inner.audience()
     }
 
+    #[getter]
+    fn pressure(&self) -> (u64, u64) {
+        self.inner.pressure()
+    }
+
     fn stats(&self) -> TickPoolStats {
         TickPoolStats { inner: self.inner.stats() }
     }
@@ -156,7 +161,8 @@ impl BatchPolicy {
         self.inner.initial()
     }
 
-    /// Frames per message of the next message, from the count of the last and the listeners it reached.
+    /// Frames per message of the next message, from the count of the last and the listeners it reached
+    /// (with no floor from the writers' pressure: that is the running server's).
     fn next(&self, current: u64, audience: u64) -> usize {
         let clamp = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         self.inner.next(clamp(current), clamp(audience))

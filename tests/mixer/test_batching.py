@@ -10,10 +10,10 @@ from mixer import BatchPolicy, MixerError
 
 def test_the_default_is_auto_with_the_documented_table() -> None:
     policy = BatchPolicy()
-    assert (policy.fixed, policy.max_frames, policy.listeners_per_frame, policy.initial) == (None, 10, 2000, 1)
-    table = {1_000: 1, 2_000: 1, 2_001: 2, 4_001: 3, 6_001: 5, 10_000: 5, 10_001: 10, 100_000: 10}
+    assert (policy.fixed, policy.max_frames, policy.listeners_per_frame, policy.initial) == (None, 10, 2500, 1)
+    table = {1_000: 1, 2_500: 1, 2_501: 2, 5_001: 3, 7_501: 5, 10_013: 5, 12_500: 5, 12_501: 10, 100_000: 10}
     assert {audience: policy.next(1, audience) for audience in table} == table
-    assert policy.next(2, 1_601) == 2 and policy.next(2, 1_600) == 1, "down only within 80% of a step"
+    assert policy.next(2, 2_001) == 2 and policy.next(2, 2_000) == 1, "down only within 80% of a step"
 
 
 def test_fixed_never_changes() -> None:

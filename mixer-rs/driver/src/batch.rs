@@ -15,11 +15,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
-use fanout::{Fanout, Stream};
+use fanout::{Fanout, Stream, WritersLoad};
 use mixer_core::TickOutput;
 
 use crate::batching::Batching;
+use crate::pressure::ServerLoad;
 use crate::wire::{WireFrame, encode_audio, encode_frame};
 
 /// Where a batch's frames go: the fan-out, or a test's recorder.
@@ -30,6 +32,8 @@ pub(crate) trait Sink {
     /// `None` if the group is gone (the space is closing).
     fn publish(&self, group: u64) -> Option<usize>;
     fn send_audio(&self, conn: u64, message: &[u8]);
+    /// How the fan-out's writers keep up, so far (`pressure.rs`).
+    fn writers_load(&self) -> WritersLoad;
 }
 
 /// The fan-out, and the audience's stream (none once the group is gone).
@@ -52,6 +56,10 @@ impl Sink for Outlet<'_> {
     fn send_audio(&self, conn: u64, message: &[u8]) {
         self.fanout.send_audio(conn, message);
     }
+
+    fn writers_load(&self) -> WritersLoad {
+        self.fanout.writers_load()
+    }
 }
 
 pub(crate) struct Batch {
@@ -68,13 +76,31 @@ pub(crate) struct Batch {
     pub(crate) switches: u64,
     /// This space's part of the server's audience (`withdraw` takes it out).
     counted: usize,
+    /// Frames per message as the audience alone would have them (`Batching::next`, with its own
+    /// hysteresis); `frames` is this or, if higher, `floor`.
+    wanted: usize,
+    /// The least frames per message while the pressure holds (0: none), and the pressure's
+    /// (raised, lowered) counts when last looked at (`pressure.rs`).
+    floor: usize,
+    seen: Option<(u64, u64)>,
 }
 
 impl Batch {
     pub(crate) fn new(batching: Batching) -> Self {
         let batching = batching.clamped();
         let frames = batching.initial();
-        Self { batching, frames, ticks: 0, pending: 0, item: Vec::new(), switches: 0, counted: 0 }
+        Self {
+            batching,
+            frames,
+            ticks: 0,
+            pending: 0,
+            item: Vec::new(),
+            switches: 0,
+            counted: 0,
+            wanted: frames,
+            floor: 0,
+            seen: None,
+        }
     }
 
     /// Frames per message of the shared stream now.
@@ -92,7 +118,7 @@ impl Batch {
         routes: &BTreeMap<u64, u64>,
         sink: &impl Sink,
         audience_group: u64,
-        server: &AtomicUsize,
+        server: &ServerLoad,
     ) -> u64 {
         let frame = |opus: &Vec<u8>| WireFrame { seq, captured_at: out.captured_at, opus: opus.clone() };
         let mut messages = 0;
@@ -123,16 +149,20 @@ impl Batch {
     /// Publishes the stream now (also when the mix goes quiet, so no frame
     /// waits for the next talk), then sets the frames per message of the next
     /// from the audience this one reached and the other talking spaces'
-    /// (`server`, which this space's part joins). Returns the messages queued (0 or 1).
-    pub(crate) fn flush(&mut self, sink: &impl Sink, audience_group: u64, server: &AtomicUsize) -> u64 {
+    /// (`server`, which this space's part joins), and the writers' pressure.
+    /// Returns the messages queued (0 or 1).
+    pub(crate) fn flush(&mut self, sink: &impl Sink, audience_group: u64, server: &ServerLoad) -> u64 {
         self.ticks = 0;
         if self.pending == 0 {
             return 0;
         }
         self.pending = 0;
         if let Some(audience) = sink.publish(audience_group) {
-            let total = self.count(audience, server);
-            let next = self.batching.next(self.frames, audience.max(total));
+            let total = self.count(audience, &server.audience);
+            server.pressure.observe(Instant::now(), sink.writers_load());
+            self.follow(server.pressure.counts());
+            self.wanted = self.batching.next(self.wanted, audience.max(total));
+            let next = self.batching.floored(self.wanted, self.floor);
             if next != self.frames {
                 self.frames = next;
                 self.switches += 1;
@@ -152,9 +182,20 @@ impl Batch {
         total
     }
 
+    /// Moves the floor as the pressure moved since this space last looked: a step above
+    /// its frames per message when raised, a step down when lowered.
+    fn follow(&mut self, (raised, lowered): (u64, u64)) {
+        let Some((was_raised, was_lowered)) = self.seen.replace((raised, lowered)) else { return };
+        if raised > was_raised {
+            self.floor = self.batching.step_above(self.frames.max(self.floor));
+        } else if lowered > was_lowered {
+            self.floor = self.batching.step_below(self.floor);
+        }
+    }
+
     /// The space went quiet or stopped: its audience no longer counts in the server's.
-    pub(crate) fn withdraw(&mut self, server: &AtomicUsize) {
-        server.fetch_sub(self.counted, Ordering::Relaxed);
+    pub(crate) fn withdraw(&mut self, server: &ServerLoad) {
+        server.audience.fetch_sub(self.counted, Ordering::Relaxed);
         self.counted = 0;
     }
 }
@@ -170,13 +211,16 @@ mod tests {
     use crate::batching::STEPS;
 
     const GROUP: u64 = 7;
+    const WINDOW_NS: u64 = crate::pressure::WINDOW.as_nanos() as u64;
 
     /// Records every message; its audience is whatever the test sets.
     #[derive(Default)]
     struct Recorder {
         audience: Cell<usize>,
-        /// The server's audience, as the pool would hold it (this space's part and `others`).
-        server: AtomicUsize,
+        /// The server's audience, as the pool would hold it (this space's part and `others`), and pressure.
+        server: ServerLoad,
+        /// What the writers' counters say.
+        load: Cell<WritersLoad>,
         /// The seqs of each publication's frames; `pending` those appended since the last.
         shared: RefCell<Vec<Vec<u64>>>,
         pending: RefCell<Vec<u64>>,
@@ -207,6 +251,10 @@ mod tests {
                 self.shared.borrow_mut().push(message);
             }
             Some(self.audience.get())
+        }
+
+        fn writers_load(&self) -> WritersLoad {
+            self.load.get()
         }
 
         fn send_audio(&self, conn: u64, message: &[u8]) {
@@ -270,7 +318,7 @@ mod tests {
         for batch in &mut spaces {
             batch.add(0, &tick(true, &[]), &BTreeMap::new(), &sink, GROUP, &sink.server);
         }
-        assert_eq!(sink.server.load(Ordering::Relaxed), 10_000);
+        assert_eq!(sink.server.audience.load(Ordering::Relaxed), 10_000);
         assert_eq!(spaces[0].frames(), 1, "the first space flushed before the others had counted");
         for seq in 1..20 {
             for batch in &mut spaces {
@@ -287,13 +335,47 @@ mod tests {
             batch.flush(&sink, GROUP, &sink.server);
             batch.withdraw(&sink.server);
         }
-        assert_eq!(sink.server.load(Ordering::Relaxed), 50);
+        assert_eq!(sink.server.audience.load(Ordering::Relaxed), 50);
         for seq in 20..40 {
             spaces[0].add(seq, &tick(true, &[]), &BTreeMap::new(), &sink, GROUP, &sink.server);
         }
         assert_eq!(spaces[0].frames(), 1);
         spaces[0].withdraw(&sink.server);
-        assert_eq!(sink.server.load(Ordering::Relaxed), 0, "nothing left counted");
+        assert_eq!(sink.server.audience.load(Ordering::Relaxed), 0, "nothing left counted");
+    }
+
+    #[test]
+    fn saturated_writers_move_every_talking_space_a_step_up_and_a_fixed_one_not() {
+        // 200 spaces of 50 at 5 frames (the audience's step); then a window in which the writers were
+        // always in a pass: each space, at its next message, moves to 10 and stays there.
+        let sink = Recorder {
+            server: ServerLoad::new(Instant::now() - crate::pressure::WINDOW),
+            ..Recorder::default()
+        };
+        sink.audience.set(50);
+        sink.server.audience.store(10_000 - 100, Ordering::Relaxed); // the other 198 spaces' part
+        let mut spaces = [Batch::new(Batching::default()), Batch::new(Batching::Fixed(5))];
+        let talk = |spaces: &mut [Batch; 2], ticks: std::ops::Range<u64>| {
+            for seq in ticks {
+                for batch in spaces.iter_mut() {
+                    batch.add(seq, &tick(true, &[]), &BTreeMap::new(), &sink, GROUP, &sink.server);
+                }
+            }
+        };
+        talk(&mut spaces, 0..20);
+        assert_eq!(spaces.each_ref().map(Batch::frames), [5, 5]);
+        assert_eq!(sink.server.pressure.counts(), (0, 0), "a calm window: nothing moves");
+        let mut saturated = WritersLoad { writers: 2, busy_ns: 0, visits: 0, late_visits: 0 };
+        for _ in 0..crate::pressure::SATURATED_WINDOWS {
+            std::thread::sleep(crate::pressure::WINDOW); // the next window, all of it in passes, half late
+            saturated.busy_ns += 2 * WINDOW_NS * 2;
+            saturated.visits += 100;
+            saturated.late_visits += 50;
+            sink.load.set(saturated);
+            talk(&mut spaces, 20..40);
+        }
+        assert_eq!(sink.server.pressure.counts().0, 1, "saturated windows, as many as raise it");
+        assert_eq!(spaces.each_ref().map(Batch::frames), [10, 5]);
     }
 
     proptest! {

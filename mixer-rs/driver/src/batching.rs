@@ -32,6 +32,12 @@
 //! a threshold does not switch back and forth: going down from 2 frames to 1
 //! takes 400 of 2,000 listeners leaving.
 //!
+//! Pressure. The audience tells what the sends cost, not what else the
+//! server does on the same cores (mixing many conversations, reading their
+//! speakers). When the fan-out's writers are saturated, each space also keeps
+//! a floor a step above what it had (`pressure.rs`), lowered again only after
+//! a long calm: the step is the larger of the audience's and the floor.
+//!
 //! When. The driver asks at a message boundary only (after a flush, with the
 //! audience the flush just reached), so a switch never splits, reorders,
 //! repeats or drops a frame: the next message simply holds more or fewer.
@@ -39,7 +45,7 @@
 /// The frame counts a space moves between, smallest first.
 pub const STEPS: [usize; 5] = [1, 2, 3, 5, 10];
 /// Listeners one frame per message serves, by default (see the module's notes).
-pub const LISTENERS_PER_FRAME: usize = 2_000;
+pub const LISTENERS_PER_FRAME: usize = 2_500;
 /// A space moves down a step only when its audience fits within this share of the lower step's capacity.
 pub const DOWN_PERCENT: usize = 80;
 
@@ -87,9 +93,10 @@ impl Batching {
         }
     }
 
-    /// Frames per message for the next message, given the count of the last
-    /// (`current`) and the audience to serve (`audience`: the larger of the
-    /// listeners the last message reached and the server's, see the notes).
+    /// Frames per message for the next message as the audience alone would
+    /// have it, given what it had for the last (`current`) and the audience to
+    /// serve (`audience`: the larger of the listeners the last message reached
+    /// and the server's, see the notes).
     pub fn next(self, current: usize, audience: usize) -> usize {
         let Self::Auto { max, listeners_per_frame: per } = self.clamped() else {
             return self.initial();
@@ -97,14 +104,38 @@ impl Batching {
         let holds = |step: usize, percent: usize| {
             audience.saturating_mul(100) <= step.saturating_mul(per).saturating_mul(percent)
         };
-        let steps = || STEPS.iter().copied().filter(move |&s| s < max).chain(std::iter::once(max));
-        let wanted = steps().find(|&s| holds(s, 100)).unwrap_or(max);
+        let wanted = self.steps().find(|&s| holds(s, 100)).unwrap_or(max);
         if wanted >= current {
             // Growing (or a `current` this policy never chose): straight to the step that holds it.
             return wanted;
         }
         // Shrinking: the smallest step that holds it with room to spare, if that is below the current one.
-        steps().find(|&s| holds(s, DOWN_PERCENT)).filter(|&s| s < current).unwrap_or(current.min(max))
+        self.steps().find(|&s| holds(s, DOWN_PERCENT)).filter(|&s| s < current).unwrap_or(current.min(max))
+    }
+
+    /// The frames per message a space sends: the audience's (`next`), or the
+    /// pressure's `floor` (0 for none) if higher; a fixed count stays fixed.
+    pub fn floored(self, frames: usize, floor: usize) -> usize {
+        match self.clamped() {
+            Self::Fixed(n) => n,
+            Self::Auto { max, .. } => frames.max(floor.min(max)),
+        }
+    }
+
+    /// The step above `frames` (the top one if none is): a floor raised by the pressure.
+    pub fn step_above(self, frames: usize) -> usize {
+        self.steps().find(|&s| s > frames).unwrap_or(self.max_frames())
+    }
+
+    /// The step below `floor`, or 0 (no floor): a floor lowered by the pressure.
+    pub fn step_below(self, floor: usize) -> usize {
+        self.steps().filter(|&s| s < floor).last().unwrap_or(0)
+    }
+
+    /// The steps up to `max`, smallest first (`max` a step of its own).
+    fn steps(self) -> impl Iterator<Item = usize> {
+        let max = self.max_frames();
+        STEPS.iter().copied().filter(move |&s| s < max).chain(std::iter::once(max))
     }
 }
 
@@ -172,5 +203,19 @@ mod tests {
         assert_eq!(Batching::Fixed(99).next(3, 1_000_000), 10);
         assert_eq!(Batching::Auto { max: 0, listeners_per_frame: 0 }.next(7, 5), 1);
         assert_eq!(AUTO.initial(), 1);
+    }
+
+    #[test]
+    fn a_floor_holds_a_space_above_its_audiences_step_and_never_past_the_top() {
+        assert_eq!(AUTO.floored(AUTO.next(5, 10_000), 10), 10, "200 spaces of 50 on saturated writers");
+        assert_eq!(AUTO.floored(AUTO.next(1, 50), 2), 2, "a small space on a saturated server");
+        assert_eq!(AUTO.floored(AUTO.next(10, 50_000), 5), 10, "the audience's step above the floor");
+        assert_eq!(AUTO.floored(3, 0), 3, "no floor");
+        assert_eq!(Batching::Auto { max: 4, listeners_per_frame: 10 }.floored(1, 10), 4);
+        assert_eq!(Batching::Fixed(5).floored(5, 10), 5, "a fixed count is fixed");
+        // Raised one step at a time from what a space has, lowered one step at a time to none.
+        assert_eq!([1, 2, 3, 5, 10].map(|f| AUTO.step_above(f)), [2, 3, 5, 10, 10]);
+        assert_eq!([10, 5, 3, 2, 1, 0].map(|f| AUTO.step_below(f)), [5, 3, 2, 1, 0, 0]);
+        assert_eq!(Batching::Auto { max: 4, listeners_per_frame: 10 }.step_above(3), 4);
     }
 }

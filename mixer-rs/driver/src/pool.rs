@@ -40,6 +40,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::lock;
+use crate::pressure::ServerLoad;
 use crate::space::Slot;
 use crate::speakers::SpeakerRoutes;
 use crate::tick_times::{PoolStats, TickTimes};
@@ -94,9 +95,10 @@ pub(crate) struct PoolShared {
     order: AtomicU64,
     /// Spaces in the queue or being ticked now: the talking spaces, and those recording.
     pub(crate) talking: AtomicUsize,
-    /// The listeners the talking spaces' last audience messages reached, summed: what the server's one
-    /// fan-out writer sends each frame to (`batching.rs`: the send budget is the server's).
-    pub(crate) audience: Arc<AtomicUsize>,
+    /// The listeners the talking spaces' last audience messages reached, summed (what the fan-out's
+    /// writers send each frame to: `batching.rs`, the send budget is the server's), and whether the
+    /// writers keep up (`pressure.rs`).
+    pub(crate) load: Arc<ServerLoad>,
     min_threads: usize,
     max_threads: usize,
     /// Threads alive.
@@ -268,7 +270,7 @@ impl TickPool {
             stop: AtomicBool::new(false),
             order: AtomicU64::new(0),
             talking: AtomicUsize::new(0),
-            audience: Arc::new(AtomicUsize::new(0)),
+            load: Arc::new(ServerLoad::default()),
             min_threads: threads,
             max_threads: max_threads.max(threads),
             alive: AtomicUsize::new(threads),
@@ -302,7 +304,13 @@ impl TickPool {
 
     /// Listeners of the talking spaces, as their last audience messages reached them, summed.
     pub fn audience(&self) -> usize {
-        self.shared.audience.load(Ordering::Relaxed)
+        self.shared.load.audience.load(Ordering::Relaxed)
+    }
+
+    /// Times the fan-out's saturated writers raised every talking space's frames per message a step,
+    /// and times a calm lowered it (`pressure.rs`).
+    pub fn pressure(&self) -> (u64, u64) {
+        self.shared.load.pressure.counts()
     }
 
     pub fn stats(&self) -> PoolStats {

@@ -18,6 +18,7 @@ use recording::StatsReader;
 
 use crate::batch::{Batch, Outlet};
 use crate::pool::PoolShared;
+use crate::pressure::ServerLoad;
 use crate::record::{Running, record};
 use crate::speaking::Speaking;
 use crate::{FRAME, MAX_BEHIND, lock};
@@ -28,8 +29,9 @@ pub(crate) struct Slot {
     audience_group: u64,
     /// The audience group's stream, which each tick's shared frame is appended to (none if the group was gone).
     stream: Option<Arc<Stream>>,
-    /// The server's audience (the pool's: `batching.rs`), which this space's joins while it talks.
-    server_audience: Arc<AtomicUsize>,
+    /// The server's audience (the pool's: `batching.rs`), which this space's joins while it talks,
+    /// and the writers' pressure (`pressure.rs`).
+    server: Arc<ServerLoad>,
     /// Speaker input id -> the connection that hears its own stream.
     routes: Mutex<BTreeMap<u64, u64>>,
     /// In the pool's queue or being ticked: never queued twice.
@@ -116,7 +118,7 @@ impl Slot {
                         &lock(&self.routes),
                         &self.outlet(),
                         self.audience_group,
-                        &self.server_audience,
+                        &self.server,
                     );
                     self.sent(&st, sent);
                     self.speak(&out.mixed, seq, deadline);
@@ -151,7 +153,7 @@ impl Slot {
         }
         self.flush(&mut st);
         // Quiet: its audience no longer counts in the server's, recording or not.
-        st.batch.withdraw(&self.server_audience);
+        st.batch.withdraw(&self.server);
         // A quiet mixer has no talkers; the space stays queued until that has been told, and while it records.
         let untold = self.speak(&[], st.next_seq, deadline);
         if untold || st.recording.is_some() {
@@ -179,7 +181,7 @@ impl Slot {
     }
 
     fn flush(&self, st: &mut SlotState) {
-        let sent = st.batch.flush(&self.outlet(), self.audience_group, &self.server_audience);
+        let sent = st.batch.flush(&self.outlet(), self.audience_group, &self.server);
         self.sent(st, sent);
     }
 

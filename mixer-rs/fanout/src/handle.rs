@@ -10,7 +10,7 @@ use std::thread::{self, JoinHandle};
 use crate::conn::{Batch, Conn, lock};
 use crate::frame::frame_binary;
 use crate::queue::{Kind, Limits};
-use crate::report::{FanoutStats, Notice};
+use crate::report::{FanoutStats, Notice, WritersLoad};
 use crate::shared::{Shared, write};
 use crate::stream::{Follow, Stream};
 use crate::sys::Sock;
@@ -240,7 +240,13 @@ impl Fanout {
     /// since their last visit; returns the members (`UnknownGroup` if dropped).
     pub fn publish(&self, group: u64) -> Result<usize, FanoutError> {
         let members = self.shared.group(group).ok_or(FanoutError::UnknownGroup(group))?;
-        let count = lock(&members).members().len();
+        let count = {
+            let members = lock(&members);
+            if let Some(stream) = &members.stream {
+                stream.published();
+            }
+            members.members().len()
+        };
         for shard in self.shared.shards.iter() {
             shard.publish(group);
         }
@@ -304,6 +310,19 @@ impl Fanout {
     /// Bytes queued on `conn` and not yet written; 0 once the writer closed it.
     pub fn queued_bytes(&self, conn: u64) -> usize {
         self.shared.conn(conn).map_or(0, |conn| conn.lock().queue.bytes())
+    }
+
+    /// How the writers keep up, so far (a few atomic loads, for callers that ask often: `stats`
+    /// takes locks); two readings tell a window's.
+    pub fn writers_load(&self) -> WritersLoad {
+        let read = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+        let counters = &self.shared.counters;
+        WritersLoad {
+            writers: self.shared.shards.len(),
+            busy_ns: read(&counters.writer_busy_ns),
+            visits: read(&counters.stream_visits),
+            late_visits: read(&counters.late_visits),
+        }
     }
 
     pub fn stats(&self) -> FanoutStats {

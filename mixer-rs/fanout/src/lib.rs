@@ -36,7 +36,7 @@ pub use frame::{
 };
 pub use handle::Fanout;
 pub use queue::Kind;
-pub use report::{FanoutStats, Notice, NoticeKind};
+pub use report::{FanoutStats, Notice, NoticeKind, WritersLoad};
 pub use shared::CLOSE_GRACE;
 pub use stream::Stream;
 

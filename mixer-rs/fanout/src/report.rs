@@ -78,6 +78,20 @@ pub(crate) struct Counters {
     pub write_errors: AtomicU64,
     pub writer_busy_ns: AtomicU64,
     pub writer_passes: AtomicU64,
+    pub stream_visits: AtomicU64,
+    pub late_visits: AtomicU64,
+}
+
+/// `Fanout::writers_load`: totals so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WritersLoad {
+    pub writers: usize,
+    /// Wall time in passes, summed over the writers (as `FanoutStats::writer_busy_ns`).
+    pub busy_ns: u64,
+    /// Visits that sent a member its stream's items, and those of them that found it late
+    /// (`Follow::late`: not visited since before the publication before the last).
+    pub visits: u64,
+    pub late_visits: u64,
 }
 
 /// Adds to a counter; only totals are read, so no ordering is needed.

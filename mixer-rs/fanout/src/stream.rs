@@ -43,6 +43,10 @@ pub struct Stream {
     log: Mutex<Log>,
     /// The log's end, readable without its lock (`Follow::behind`, asked for every member a writer looks at).
     end: AtomicU64,
+    /// The end at the last publication, and at the one before: a member visited with items from
+    /// before the one before was not visited in between (`Follow::late`: the writers are behind).
+    last_published: AtomicU64,
+    before_last: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -65,7 +69,15 @@ impl Stream {
             max_items: max_items.clamp(1, 15),
             log: Mutex::default(),
             end: AtomicU64::new(0),
+            last_published: AtomicU64::new(0),
+            before_last: AtomicU64::new(0),
         }
+    }
+
+    /// Notes a publication (`Fanout::publish`; one publisher at a time: the space's tick).
+    pub(crate) fn published(&self) {
+        let last = self.last_published.swap(self.end(), Ordering::Relaxed);
+        self.before_last.store(last, Ordering::Relaxed);
     }
 
     /// Appends one item (a whole msgpack value).
@@ -151,6 +163,13 @@ impl Follow {
         self.stream.end() > self.next
     }
 
+    /// Whether this member still lacks items appended before the publication
+    /// before the last: no writer visited it after that one (the writers are a
+    /// publication or more behind; `pressure` in the driver reads the count).
+    pub fn late(&self) -> bool {
+        self.next < self.stream.before_last.load(Ordering::Relaxed)
+    }
+
     /// Appends to `out` the messages of every item not had yet, and their ends
     /// to `ends` (see `Stream::write_from`); returns the messages lost
     /// meanwhile (of the items no longer kept). The member is then up to date.
@@ -203,6 +222,25 @@ mod tests {
         out.clear();
         member.catch_up(&mut out, &mut ends);
         assert!(out.is_empty(), "nothing twice");
+    }
+
+    #[test]
+    fn a_member_is_late_once_it_lacks_items_from_before_the_publication_before_the_last() {
+        let stream = Arc::new(Stream::new(&[0xee], 15));
+        let mut member = Follow::new(1, Arc::clone(&stream));
+        let publish = |items: std::ops::Range<u8>| {
+            for item in items {
+                stream.push(&[item]);
+            }
+            stream.published();
+        };
+        publish(0..5);
+        assert!(member.behind() && !member.late(), "owed the last publication only: on time");
+        publish(5..10);
+        assert!(member.late(), "not visited since before the last publication");
+        member.catch_up(&mut Vec::new(), &mut Vec::new());
+        publish(10..15);
+        assert!(!member.late(), "caught up: on time again");
     }
 
     #[test]

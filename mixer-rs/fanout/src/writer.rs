@@ -63,6 +63,8 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         calls: 0,
         busy_ns: 0,
         passes: 0,
+        visits: 0,
+        late_visits: 0,
     }
     .run();
 }
@@ -110,6 +112,9 @@ struct Writer {
     /// Wall time in passes with work, and those passes, since the counters were last published.
     busy_ns: u64,
     passes: u64,
+    /// Stream visits, and those that found the member late (`Follow::late`), since last published.
+    visits: u64,
+    late_visits: u64,
 }
 
 impl Writer {
@@ -277,7 +282,11 @@ impl Writer {
             };
             // Everything its stream appended since the last visit, as one message (or a few).
             let lost = match st.follow.as_mut().filter(|follow| follow.behind()) {
-                Some(follow) => follow.catch_up(&mut self.out, &mut self.ends),
+                Some(follow) => {
+                    self.visits += 1;
+                    self.late_visits += u64::from(follow.late());
+                    follow.catch_up(&mut self.out, &mut self.ends)
+                }
                 None => 0,
             };
             if lost > 0 || !st.queue.is_empty() {
@@ -389,6 +398,8 @@ impl Writer {
         // Busy first: a caller that sees the bytes of a pass written sees its time too.
         bump(&counters.writer_busy_ns, mem::take(&mut self.busy_ns));
         bump(&counters.writer_passes, mem::take(&mut self.passes));
+        bump(&counters.stream_visits, mem::take(&mut self.visits));
+        bump(&counters.late_visits, mem::take(&mut self.late_visits));
         bump(&counters.bytes_written, mem::take(&mut self.bytes));
         bump(&counters.write_calls, mem::take(&mut self.calls));
         self.shard().cpu_ns.store(sys::thread_cpu_ns(), Ordering::Relaxed);

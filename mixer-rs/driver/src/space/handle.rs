@@ -57,7 +57,7 @@ impl Driver {
             fanout,
             audience_group,
             stream,
-            server_audience: Arc::clone(&pool.shared.audience),
+            server: Arc::clone(&pool.shared.load),
             frames_per_message: AtomicUsize::new(batch.frames()),
             batch_switches: AtomicU64::new(0),
             routes: Mutex::new(BTreeMap::new()),
@@ -186,7 +186,7 @@ impl Driver {
             if !failed {
                 self.slot.flush(&mut st); // not a failed tick's batch: it may be half changed
             }
-            st.batch.withdraw(&self.slot.server_audience);
+            st.batch.withdraw(&self.slot.server);
             self.slot.next_seq.store(st.next_seq, Ordering::Relaxed);
         }
         self.stop_recording();
