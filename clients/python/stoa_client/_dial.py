@@ -7,8 +7,9 @@ a nursery of its own, inside the client's; a refusal ends that nursery and is ra
 
 A server that closes the connection before it answers the upgrade (one stopping at that moment, a proxy
 giving up) is a failure too: trio-websocket (0.12) ends its reader quietly then and leaves the handshake
-waiting for ever, so a reconnection would wait out its whole timeout. `_Answered` raises `HandshakeError`
-in the reader instead, and it reaches the caller as a refusal does.
+waiting for ever, so a reconnection would wait out its whole timeout; so does a reset, or a TLS failure.
+`_Answered` raises `HandshakeError` in the reader instead while the answer's head has not all come (decided
+from the bytes themselves, not after the fact), and it reaches the caller as a refusal does.
 """
 
 from __future__ import annotations
@@ -43,40 +44,66 @@ async def _hold(
         raise ValueError(f"not a WebSocket URL: {url!r}")
     secure = parts.scheme == "wss"
     port = parts.port or (443 if secure else 80)
-    tcp: trio.abc.Stream = await trio.open_tcp_stream(parts.hostname, port)
-    if secure:
-        tcp = trio.SSLStream(tcp, ssl.create_default_context(), server_hostname=parts.hostname, https_compatible=True)
-    stream = _Answered(tcp)
-    host = parts.hostname if parts.port is None else f"{parts.hostname}:{port}"  # as trio-websocket sends it
+    name = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # an IPv6 literal, bracketed
+    host = name if parts.port is None else f"{name}:{port}"  # the URL's own, for the Host header
     resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    tcp: trio.abc.Stream = await trio.open_tcp_stream(parts.hostname, port)
+    stream = _Answered(tcp)
     try:
+        if secure:
+            tls = trio.SSLStream(
+                tcp, ssl.create_default_context(), server_hostname=parts.hostname, https_compatible=True
+            )
+            stream = _Answered(tls)
         async with trio.open_nursery() as own:  # the reader task's, until the connection ends
             # (typed for trio's own streams; it uses only the Stream interface)
             as_socket = cast(trio.SocketStream, stream)
-            ws = await wrap_client_stream(own, as_socket, host, resource, max_message_size=max_message_size)
-            stream.answered = True
-            task_status.started(ws)
-    except BaseException:
-        await trio.aclose_forcefully(stream)  # (a connection that ended has closed it already: no harm)
-        raise
+            task_status.started(
+                await wrap_client_stream(own, as_socket, host, resource, max_message_size=max_message_size)
+            )
+    finally:
+        # Ours to close: trio-websocket does not close it after a close the server began, nor after a failure.
+        await trio.aclose_forcefully(stream)
+
+
+ANSWER_END = b"\r\n\r\n"
+"""The end of the server's answer to the upgrade (its status line and headers)."""
 
 
 class _Answered(trio.abc.Stream):
-    """A stream whose end before the server's answer to the upgrade is an error (`HandshakeError`), not the
-    quiet end trio-websocket would wait on for ever; once `answered`, an end is the connection's usual end."""
+    """A stream that fails (`HandshakeError`) when it ends or breaks before the server's whole answer to the
+    upgrade came, instead of ending quietly as trio-websocket would wait on for ever; once the answer's head
+    has come (a refusal's body may then end with the connection), it ends and breaks as usual."""
 
     def __init__(self, inner: trio.abc.Stream) -> None:
         self.inner = inner
         self.answered = False
+        self._head = b""  # what came of the answer so far, until its end
+
+    def _failed(self, what: str) -> HandshakeError:
+        return HandshakeError(f"the connection {what} before the server answered the upgrade")
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        data = await self.inner.receive_some(max_bytes)
-        if not data and not self.answered:
-            raise HandshakeError("the server closed the connection without answering the upgrade")
-        return bytes(data)
+        try:
+            data = bytes(await self.inner.receive_some(max_bytes))
+        except trio.BrokenResourceError as broken:  # a reset, a TLS failure
+            if self.answered:
+                raise
+            raise self._failed("broke") from broken
+        if not self.answered:
+            if not data:
+                raise self._failed("closed")
+            self._head = self._head[-(len(ANSWER_END) - 1) :] + data
+            self.answered = ANSWER_END in self._head
+        return data
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self.inner.send_all(data)
+        try:
+            await self.inner.send_all(data)
+        except trio.BrokenResourceError as broken:
+            if self.answered:
+                raise
+            raise self._failed("broke") from broken
 
     async def wait_send_all_might_not_block(self) -> None:
         await self.inner.wait_send_all_might_not_block()

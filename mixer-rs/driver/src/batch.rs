@@ -159,8 +159,10 @@ impl Batch {
         self.pending = 0;
         if let Some(audience) = sink.publish(audience_group) {
             let total = self.count(audience, &server.audience);
-            server.pressure.observe(Instant::now(), sink.writers_load());
-            self.follow(server.pressure.counts());
+            if let Batching::Auto { .. } = self.batching {
+                server.pressure.observe(Instant::now(), sink.writers_load());
+                self.track_pressure(server.pressure.counts());
+            }
             self.wanted = self.batching.next(self.wanted, audience.max(total));
             let next = self.batching.floored(self.wanted, self.floor);
             if next != self.frames {
@@ -184,8 +186,14 @@ impl Batch {
 
     /// Moves the floor as the pressure moved since this space last looked: a step above
     /// its frames per message when raised, a step down when lowered.
-    fn follow(&mut self, (raised, lowered): (u64, u64)) {
-        let Some((was_raised, was_lowered)) = self.seen.replace((raised, lowered)) else { return };
+    /// What it moved while this space was quiet (or before it started) is not acted on: the space
+    /// then keeps its floor while raises are left to undo, and drops it once none is.
+    fn track_pressure(&mut self, (raised, lowered): (u64, u64)) {
+        let seen = self.seen.replace((raised, lowered));
+        if raised == lowered {
+            self.floor = 0; // every raise undone
+        }
+        let Some((was_raised, was_lowered)) = seen else { return };
         if raised > was_raised {
             self.floor = self.batching.step_above(self.frames.max(self.floor));
         } else if lowered > was_lowered {
@@ -197,6 +205,7 @@ impl Batch {
     pub(crate) fn withdraw(&mut self, server: &ServerLoad) {
         server.audience.fetch_sub(self.counted, Ordering::Relaxed);
         self.counted = 0;
+        self.seen = None; // what the pressure does meanwhile is not this space's to follow
     }
 }
 

@@ -12,16 +12,16 @@
 //! last.
 //!
 //! The rule. The server's sends stay under a budget: N frames per message
-//! serve up to N × `listeners_per_frame` listeners (default 2,000: 100,000
-//! sends a second, what the 10,000-listener run at 5 frames per message
-//! needs). The budget is the server's, not each space's, because one writer
+//! serve up to N × `listeners_per_frame` listeners (default 2,500: 125,000
+//! sends a second, so that one space of 10,000 listeners and its speakers
+//! stays at 5 frames per message, what was measured to hold its p99). The budget is the server's, not each space's, because one writer
 //! thread sends for every space: 200 spaces of 50 listeners cost it what one
 //! space of 10,000 does. So the audience a space's step is chosen for is the
 //! larger of its own and the server's (the listeners of every talking space,
 //! as their last messages reached them: `TickPool::audience`, a space's part
 //! counted while it talks). A space takes the smallest of the steps 1, 2, 3,
 //! 5, 10 (up to `max`) whose capacity holds that audience: one frame, the
-//! lowest delay, while the server's talking spaces have at most 2,000
+//! lowest delay, while the server's talking spaces have at most 2,500
 //! listeners in all; 5 frames (80 ms more for the first frame of each
 //! message) at 10,000. Past the top step it stays there: the budget then no
 //! longer holds, and the delay does not grow without bound.
@@ -30,7 +30,7 @@
 //! step; a shrinking one moves it down only once the audience fits within
 //! `DOWN_PERCENT` of a lower step's capacity. So an audience wavering around
 //! a threshold does not switch back and forth: going down from 2 frames to 1
-//! takes 400 of 2,000 listeners leaving.
+//! takes 500 of 2,500 listeners leaving.
 //!
 //! Pressure. The audience tells what the sends cost, not what else the
 //! server does on the same cores (mixing many conversations, reading their

@@ -6,7 +6,7 @@
 //! does not say what else the machine does. 200 spaces of 50 listeners cost
 //! the writers the sends one space of 10,000 does, but they also mix 200
 //! conversations and read 200 spaces' speakers, on the same cores: measured on
-//! this project's 2-core machine (README, Many real conversations), at 5
+//! this project's 2-core machine (README, Many conversations), at 5
 //! frames per message the writers were busy 96 to 97% of the time and a
 //! frame waited for a pass of 90 to 130 ms (p99 over 250 ms), while at 10
 //! they were busy 60 to 73% with passes of 2 to 5 ms; one space of 10,000 at
@@ -22,13 +22,21 @@
 //!
 //! The rule. Windows of `WINDOW`: `SATURATED_WINDOWS` in a row in which the
 //! writers were busy at least `SATURATED_PERCENT` of the time and at least
-//! `LATE_PERCENT` of their visits were late raise the pressure (a burst, such
-//! as thousands joining at once, is not enough): each talking space, at its
-//! next message, moves one step above the frames per message it had, and
-//! stays at least there. Windows with the writers busy at most `RELAXED_PERCENT`, for
+//! `LATE_PERCENT` of their visits were late raise the pressure (one saturated
+//! window is not enough; a burst that lasts, such as thousands joining over
+//! seconds, may be): each talking space, at its next message, moves one step
+//! above the frames per message it had, and stays at least there; while the
+//! saturation lasts, every `SATURATED_WINDOWS` raise it again, up to
+//! `MAX_LEVEL` raises not yet lowered. Windows with the writers busy at most `RELAXED_PERCENT`, for
 //! `RELAX_AFTER` in a row, lower it: each space's floor goes down a step (the
-//! audience's own step still applies above it). Anything between holds, so a
-//! server that batching took out of saturation does not fall back into it.
+//! audience's own step still applies above it), again every `RELAX_AFTER`
+//! of calm while raises are left to undo. Anything between holds, so a server
+//! that batching took out of saturation does not fall back into it.
+//!
+//! The busy share is credited as each pass ends, so a window of long passes
+//! reads a little under or over what it was; two windows in a row smooth
+//! that. A space that went quiet takes the pressure as it finds it when it
+//! talks again (`Batch::track_pressure`).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -44,6 +52,8 @@ pub const SATURATED_PERCENT: u64 = 90;
 pub const LATE_PERCENT: u64 = 10;
 /// Saturated windows in a row that raise it (and each as many more, while it lasts).
 pub const SATURATED_WINDOWS: u32 = 2;
+/// Raises not yet lowered at most: enough to take a space from 1 frame to the top step (1, 2, 3, 5, 10).
+pub const MAX_LEVEL: u64 = crate::batching::STEPS.len() as u64 - 1;
 /// Windows at this share (or less), for `RELAX_AFTER` in a row, lower it.
 pub const RELAXED_PERCENT: u64 = 50;
 pub const RELAX_AFTER: Duration = Duration::from_secs(5);
@@ -122,7 +132,9 @@ impl Pressure {
             sample.saturated += 1;
             if sample.saturated == SATURATED_WINDOWS {
                 sample.saturated = 0;
-                self.raised.fetch_add(1, Ordering::Relaxed);
+                if self.level() < MAX_LEVEL {
+                    self.raised.fetch_add(1, Ordering::Relaxed);
+                }
             }
             return;
         }
@@ -131,14 +143,22 @@ impl Pressure {
             let since = *sample.calm_since.get_or_insert(now - wall);
             if now.saturating_duration_since(since) >= RELAX_AFTER {
                 sample.calm_since = Some(now);
-                self.lowered.fetch_add(1, Ordering::Relaxed);
+                if self.level() > 0 {
+                    self.lowered.fetch_add(1, Ordering::Relaxed);
+                }
             }
         } else {
             sample.calm_since = None;
         }
     }
 
-    /// (times raised, times lowered) so far.
+    /// Raises not yet lowered (0 to `MAX_LEVEL`); only the judging thread changes it.
+    fn level(&self) -> u64 {
+        self.raised.load(Ordering::Relaxed) - self.lowered.load(Ordering::Relaxed)
+    }
+
+    /// (times raised, times lowered) so far: lowered never more than raised, raised never more than
+    /// `MAX_LEVEL` past lowered.
     pub(crate) fn counts(&self) -> (u64, u64) {
         (self.raised.load(Ordering::Relaxed), self.lowered.load(Ordering::Relaxed))
     }
@@ -167,7 +187,7 @@ mod tests {
     }
 
     #[test]
-    fn a_saturated_window_raises_a_busy_one_holds_and_only_a_long_calm_lowers() {
+    fn saturated_windows_in_a_row_raise_busy_ones_hold_and_only_a_long_calm_lowers() {
         let mut windows = vec![(30, 0), (95, 20), (97, 40), (75, 0), (80, 0)];
         windows.extend([(40, 0); 12]);
         let counts = run(&windows);
@@ -176,8 +196,11 @@ mod tests {
         assert_eq!(counts[13], (1, 0));
         assert_eq!(counts[14], (1, 1));
         assert_eq!(counts[16], (1, 1));
-        // Saturation that lasts raises again every `SATURATED_WINDOWS`; one saturated window alone does not.
+        // Saturation that lasts raises again every `SATURATED_WINDOWS`, up to `MAX_LEVEL`; one saturated
+        // window alone does not; a calm with nothing raised lowers nothing.
         assert_eq!(run(&[(95, 20); 6]).last(), Some(&(3, 0)));
+        assert_eq!(run(&[(95, 20); 20]).last(), Some(&(MAX_LEVEL, 0)));
+        assert_eq!(run(&[(10, 0); 30]).last(), Some(&(0, 0)));
         assert_eq!(run(&[(95, 20), (70, 0), (95, 20), (70, 0)]).last(), Some(&(0, 0)));
     }
 
@@ -191,10 +214,13 @@ mod tests {
 
     #[test]
     fn a_busy_window_breaks_a_calm() {
-        let mut windows = vec![(40, 0); 9];
+        let mut windows = vec![(95, 20), (95, 20)];
+        windows.extend([(40, 0); 9]);
         windows.push((60, 0));
         windows.extend([(40, 0); 9]);
         assert!(run(&windows).iter().all(|&(_, lowered)| lowered == 0));
+        windows.push((40, 0)); // the 10th calm window in a row: 5 s
+        assert_eq!(run(&windows).last(), Some(&(1, 1)));
     }
 
     #[test]
