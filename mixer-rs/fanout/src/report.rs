@@ -94,6 +94,31 @@ pub struct WritersLoad {
     pub late_visits: u64,
 }
 
+/// A writer's counts since it last published them (`publish`, after each pass and before it sleeps).
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub bytes: u64,
+    pub calls: u64,
+    /// Wall time in passes with work, and those passes.
+    pub busy_ns: u64,
+    pub passes: u64,
+    /// Stream visits, and those that found the member late (`Follow::late`).
+    pub visits: u64,
+    pub late_visits: u64,
+}
+
+impl Tally {
+    pub fn publish(self, counters: &Counters) {
+        // Busy first: a caller that sees the bytes of a pass written sees its time too.
+        bump(&counters.writer_busy_ns, self.busy_ns);
+        bump(&counters.writer_passes, self.passes);
+        bump(&counters.stream_visits, self.visits);
+        bump(&counters.late_visits, self.late_visits);
+        bump(&counters.bytes_written, self.bytes);
+        bump(&counters.write_calls, self.calls);
+    }
+}
+
 /// Adds to a counter; only totals are read, so no ordering is needed.
 pub(crate) fn bump(counter: &AtomicU64, by: u64) {
     if by != 0 {

@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::conn::{Batch, Conn, ConnState, lock};
-use crate::report::bump;
+use crate::report::Tally;
 use crate::shared::{Shard, Shared, WAKE_TOKEN, read};
 use crate::stream::messages;
 use crate::sys;
@@ -59,12 +59,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         iov: Vec::with_capacity(MAX_IOV),
         out: Vec::new(),
         ends: Vec::new(),
-        bytes: 0,
-        calls: 0,
-        busy_ns: 0,
-        passes: 0,
-        visits: 0,
-        late_visits: 0,
+        tally: Tally::default(),
     }
     .run();
 }
@@ -107,14 +102,8 @@ struct Writer {
     /// A connection's stream messages, written here for it, and where each ends (buffers reused).
     out: Vec<u8>,
     ends: Vec<usize>,
-    bytes: u64,
-    calls: u64,
-    /// Wall time in passes with work, and those passes, since the counters were last published.
-    busy_ns: u64,
-    passes: u64,
-    /// Stream visits, and those that found the member late (`Follow::late`), since last published.
-    visits: u64,
-    late_visits: u64,
+    /// What it did since it last published its counters.
+    tally: Tally,
 }
 
 impl Writer {
@@ -157,8 +146,8 @@ impl Writer {
                 for conn in pass.drain(..) {
                     self.write_once(&conn);
                 }
-                self.busy_ns += started.elapsed().as_nanos() as u64;
-                self.passes += 1;
+                self.tally.busy_ns += started.elapsed().as_nanos() as u64;
+                self.tally.passes += 1;
             }
             self.pass = mem::replace(&mut self.next, pass);
             self.expire_closes();
@@ -283,8 +272,8 @@ impl Writer {
             // Everything its stream appended since the last visit, as one message (or a few).
             let lost = match st.follow.as_mut().filter(|follow| follow.behind()) {
                 Some(follow) => {
-                    self.visits += 1;
-                    self.late_visits += u64::from(follow.late());
+                    self.tally.visits += 1;
+                    self.tally.late_visits += u64::from(follow.late());
                     follow.catch_up(&mut self.out, &mut self.ends)
                 }
                 None => 0,
@@ -336,8 +325,8 @@ impl Writer {
                 } else {
                     st.queue.written(count);
                 }
-                self.bytes += count as u64;
-                self.calls += u64::from(count > 0);
+                self.tally.bytes += count as u64;
+                self.tally.calls += u64::from(count > 0);
                 if count > 0 {
                     st.wrote_at = Instant::now();
                 }
@@ -394,14 +383,7 @@ impl Writer {
     }
 
     fn publish_counters(&mut self) {
-        let counters = &self.shared.counters;
-        // Busy first: a caller that sees the bytes of a pass written sees its time too.
-        bump(&counters.writer_busy_ns, mem::take(&mut self.busy_ns));
-        bump(&counters.writer_passes, mem::take(&mut self.passes));
-        bump(&counters.stream_visits, mem::take(&mut self.visits));
-        bump(&counters.late_visits, mem::take(&mut self.late_visits));
-        bump(&counters.bytes_written, mem::take(&mut self.bytes));
-        bump(&counters.write_calls, mem::take(&mut self.calls));
+        mem::take(&mut self.tally).publish(&self.shared.counters);
         self.shard().cpu_ns.store(sys::thread_cpu_ns(), Ordering::Relaxed);
     }
 }
