@@ -24,11 +24,10 @@ from pathlib import Path
 import msgpack
 import trio
 
+from bench.floor import BUILD, build as build_floor
 from bench.results_file import RESULTS, save
 from loadtest.run import LoadConfig, run
 
-HERE = Path(__file__).resolve().parent
-BUILD = HERE.parent / "target" / "bench"
 OPUS_BYTES = 80  # one 20 ms packet of the mix at the server's default 32 kb/s
 
 
@@ -71,13 +70,6 @@ def audio_message(frames: int) -> bytes:
     return header + body
 
 
-def build_floor() -> Path:
-    BUILD.mkdir(parents=True, exist_ok=True)
-    binary = BUILD / "cfloor"
-    subprocess.run(["gcc", "-O2", "-Wall", "-o", str(binary), str(HERE / "cfloor.c")], check=True)
-    return binary
-
-
 def c_floor(binary: Path, listeners: int, seconds: float, frames: int) -> dict[str, object]:
     message = BUILD / f"audio-{frames}.bin"
     message.write_bytes(audio_message(frames))
@@ -96,7 +88,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--results", default="fanout.json", help="file name under bench/results/")
     args = parser.parse_args()
-    floor_binary = build_floor()
+    floor_binary = build_floor("cfloor")
     rows: list[dict[str, object]] = []
     plan = [(n, "rust") for n in map(int, args.listeners.split(","))]
     plan += [(n, "python") for n in map(int, args.baseline.split(",")) if n]

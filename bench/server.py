@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import trio
 
-_TICKS = os.sysconf("SC_CLK_TCK")
 UNLIMITED = ["--rate-limits", "off", "--max-connections-per-address", "0"]
 
 
@@ -47,24 +46,42 @@ async def running_server(
 def thread_cpu(pid: int) -> dict[str, float]:
     """CPU seconds of `pid`'s threads, by group: "main" (the event loop), the Rust threads by name
     ("stoa-wire", "stoa-fanout", "stoa-tick"), and "workers" (other threads: Trio's, whose ticks run
-    there with the Python transport)."""
+    there with the Python transport). Read from schedstat, in nanoseconds (`stat`'s utime and stime
+    count 10 ms clock ticks: 0.8 µs a packet over a 20 s run of 650 packets a second)."""
+    return _by_group(pid, lambda tid: int(_read(pid, tid, "schedstat").split()[0]) / 1e9)
+
+
+def thread_wakes(pid: int) -> dict[str, float]:
+    """Context switches of `pid`'s threads so far (voluntary and not), by the groups of `thread_cpu`:
+    a thread that sleeps in `epoll_wait` and is woken counts one each time."""
+
+    def switches(tid: str) -> float:
+        fields = dict(line.split(":", 1) for line in _read(pid, tid, "status").splitlines() if ":" in line)
+        return float(int(fields["voluntary_ctxt_switches"]) + int(fields["nonvoluntary_ctxt_switches"]))
+
+    return _by_group(pid, switches)
+
+
+def _read(pid: int, tid: str, name: str) -> str:
+    with open(f"/proc/{pid}/task/{tid}/{name}") as f:
+        return f.read()
+
+
+def _by_group(pid: int, measure: Callable[[str], float]) -> dict[str, float]:
     out: dict[str, float] = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                stat = f.read()
+            name = _read(pid, tid, "comm").strip()
+            value = measure(tid)
         except FileNotFoundError:
             continue  # the thread ended meanwhile
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat.rsplit(")", 1)[1].split()
-        seconds = (int(fields[11]) + int(fields[12])) / _TICKS
         if int(tid) == pid:
             group = "main"
         elif name in ("stoa-wire", "stoa-fanout", "stoa-tick"):
             group = name
         else:
             group = "workers"
-        out[group] = out.get(group, 0.0) + seconds
+        out[group] = out.get(group, 0.0) + value
     return out
 
 
