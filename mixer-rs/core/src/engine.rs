@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::codec::{Encoder, Pcm, check_encoder_settings};
 use crate::gate::{LEVEL_FLOOR_DBFS, MAX_MIXED_LIMIT, is_loud, keep_loudest};
-use crate::ingress::Drained;
+use crate::ingress::{Arrived, Drained};
 use crate::input::{Input, Voice};
 use crate::mix::{Sum, accumulate, mix_all, mix_minus};
 use crate::output::{Counters, DropReason, RecordFrame, TickKind, TickOutput, bump};
@@ -28,6 +28,9 @@ pub(crate) struct Engine {
     complexity: i32,
     /// This tick's talkers; kept to reuse its allocation.
     talkers: Vec<Talker>,
+    /// The packets the last drain brought, emptied by `apply` and handed back to the ingress at the next
+    /// (`Ingress::drain`): their queues are reused.
+    arrived: Arrived,
     /// Each mixed talker's real packet this tick, in the order of `TickOutput::mixed` (None:
     /// concealed); kept to reuse its allocation.
     packets: Vec<Option<Vec<u8>>>,
@@ -69,6 +72,7 @@ impl Engine {
             bitrate: config.bitrate,
             complexity: config.complexity,
             talkers: Vec::with_capacity(MAX_MIXED_LIMIT + 1),
+            arrived: Arrived::new(),
             packets: Vec::with_capacity(MAX_MIXED_LIMIT),
             shared_from: None,
             recorded_from: None,
@@ -80,8 +84,13 @@ impl Engine {
         })
     }
 
-    /// Applies what arrived since the last tick, in the order that keeps the
-    /// ingress' invariant: removals, additions, then packets.
+    /// The map `Ingress::drain` swaps the packets into (emptied by the last `apply`).
+    pub(crate) fn arrived(&mut self) -> &mut Arrived {
+        &mut self.arrived
+    }
+
+    /// Applies what arrived since the last tick (`drained`, and the packets in `arrived`), in the order
+    /// that keeps the ingress' invariant: removals, additions, then packets.
     pub(crate) fn apply(&mut self, drained: Drained, counters: &Counters) {
         for id in drained.removals {
             if let Some(gone) = self.inputs.remove(&id) {
@@ -97,12 +106,13 @@ impl Engine {
             }
         }
         let (mut late, mut overflow, mut no_input) = (0, 0, 0);
-        for (id, frames) in drained.packets {
-            let Some(input) = self.inputs.get_mut(&id) else {
+        for (id, frames) in &mut self.arrived {
+            let Some(input) = self.inputs.get_mut(id) else {
                 no_input += frames.len() as u64;
+                frames.clear();
                 continue;
             };
-            for frame in frames {
+            for frame in frames.drain(..) {
                 match input.offer(frame) {
                     Offer::Queued => {}
                     Offer::Late => late += 1,
@@ -110,6 +120,8 @@ impl Engine {
                 }
             }
         }
+        let inputs = &self.inputs;
+        self.arrived.retain(|id, _| inputs.contains_key(id)); // a removed input's queue goes
         bump(&counters.packets_late, late);
         counters.drop(DropReason::Overflow, overflow);
         counters.drop(DropReason::NoInput, no_input);

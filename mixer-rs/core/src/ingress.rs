@@ -1,25 +1,32 @@
 //! What arrives between two ticks: packets and membership changes, kept apart
 //! from the inputs so that `push` (the network side) never waits behind a
 //! running tick's decode and encode. The tick drains it in one go at its start.
+//!
+//! The packets' map goes back and forth between the ingress and the engine
+//! (`drain` swaps it for the one the engine emptied), each input's queue kept:
+//! a packet pushed finds its queue there, and no push allocates but the packet's own bytes.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::input::Input;
 use crate::queue::Frame;
 
+/// Packets by input id, each input's in arrival order.
+pub(crate) type Arrived = HashMap<u64, VecDeque<Frame>>;
+
 /// Membership as the caller last set it, and the changes and packets not yet
 /// seen by a tick.
 ///
 /// Invariant: after `drain`, applying `removals`, then `additions`, then
-/// `consents`, then `packets` brings the tick's inputs to exactly `members`,
-/// each consenting as last set.
+/// `consents`, then the packets it swapped out brings the tick's inputs to
+/// exactly `members`, each consenting as last set.
 pub(crate) struct Ingress {
     members: HashSet<u64>,
     removals: Vec<u64>,
     /// New inputs, built by the caller's thread so the tick does not pay for
     /// codec set-up.
     additions: Vec<(u64, Input)>,
-    packets: HashMap<u64, VecDeque<Frame>>,
+    packets: Arrived,
     /// Consent changes since the last tick, the latest per input.
     consents: HashMap<u64, bool>,
     pending: usize,
@@ -32,7 +39,6 @@ pub(crate) struct Drained {
     pub(crate) removals: Vec<u64>,
     pub(crate) additions: Vec<(u64, Input)>,
     pub(crate) consents: HashMap<u64, bool>,
-    pub(crate) packets: HashMap<u64, VecDeque<Frame>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +54,7 @@ impl Ingress {
             members: HashSet::new(),
             removals: Vec::new(),
             additions: Vec::new(),
-            packets: HashMap::new(),
+            packets: Arrived::new(),
             consents: HashMap::new(),
             pending: 0,
             cap_per_input: cap_per_input.max(1),
@@ -110,13 +116,16 @@ impl Ingress {
         self.pending > 0
     }
 
-    pub(crate) fn drain(&mut self) -> Drained {
+    /// Everything since the last tick; the packets are swapped into `arrived`,
+    /// whose queues the caller has emptied (they are kept, for the next pushes).
+    pub(crate) fn drain(&mut self, arrived: &mut Arrived) -> Drained {
+        debug_assert!(arrived.values().all(VecDeque::is_empty), "the engine empties what it was given");
         self.pending = 0;
+        std::mem::swap(&mut self.packets, arrived);
         Drained {
             removals: std::mem::take(&mut self.removals),
             additions: std::mem::take(&mut self.additions),
             consents: std::mem::take(&mut self.consents),
-            packets: std::mem::take(&mut self.packets),
         }
     }
 }
@@ -148,10 +157,10 @@ mod tests {
     fn remove_then_add_between_ticks_records_both() {
         let mut ingress = Ingress::new(4);
         ingress.add(1, input());
-        ingress.drain();
+        ingress.drain(&mut Arrived::new());
         ingress.remove(1);
         ingress.add(1, input());
-        let drained = ingress.drain();
+        let drained = ingress.drain(&mut Arrived::new());
         let added: Vec<u64> = drained.additions.iter().map(|(id, _)| *id).collect();
         assert_eq!((drained.removals, added), (vec![1], vec![1]));
     }
@@ -161,7 +170,7 @@ mod tests {
         let mut ingress = Ingress::new(4);
         ingress.add(1, input());
         ingress.remove(1);
-        let drained = ingress.drain();
+        let drained = ingress.drain(&mut Arrived::new());
         assert!(drained.removals.is_empty() && drained.additions.is_empty());
     }
 
@@ -172,8 +181,24 @@ mod tests {
         ingress.push(1, frame(1));
         ingress.push(1, frame(2));
         assert_eq!(ingress.push(1, frame(3)), Accepted::QueuedDroppedOldest);
-        let drained = ingress.drain();
-        let seqs: Vec<u64> = drained.packets[&1].iter().map(|f| f.seq).collect();
+        let mut arrived = Arrived::new();
+        ingress.drain(&mut arrived);
+        let seqs: Vec<u64> = arrived[&1].iter().map(|f| f.seq).collect();
         assert_eq!(seqs, vec![2, 3]);
+    }
+
+    #[test]
+    fn each_input_keeps_its_queue_from_tick_to_tick() {
+        let mut ingress = Ingress::new(4);
+        ingress.add(1, input());
+        let mut arrived = Arrived::new();
+        for seq in 0..3 {
+            ingress.push(1, frame(seq));
+            ingress.drain(&mut arrived);
+            let queue = arrived.get_mut(&1).expect("its packets");
+            assert_eq!(queue.drain(..).map(|f| f.seq).collect::<Vec<_>>(), vec![seq]);
+        }
+        // Both maps now hold the input's queue, with room: a push allocates nothing for it.
+        assert!(ingress.packets[&1].capacity() > 0 && arrived[&1].capacity() > 0);
     }
 }

@@ -192,7 +192,7 @@ impl Mixer {
             if ingress.has_packets() {
                 self.engine_active.store(true, Ordering::Release);
             }
-            ingress.drain()
+            ingress.drain(engine.arrived())
         };
         engine.apply(drained, &self.counters);
         let result = engine.tick(&self.counters, record);

@@ -5,9 +5,9 @@
 //! its entries in step with its inputs (`Driver::route`, `unroute`, `stop`):
 //! exactly the unmuted people on the mic, each at their current connection.
 
-use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
+use fanout::IdMap;
 use mixer_core::Frame;
 
 use crate::pool::PoolShared;
@@ -39,7 +39,7 @@ struct Route {
 /// lock per packet).
 #[derive(Default)]
 pub struct SpeakerRoutes {
-    routes: RwLock<HashMap<u64, Route>>,
+    routes: RwLock<IdMap<Route>>,
 }
 
 impl SpeakerRoutes {
@@ -96,7 +96,7 @@ impl SpeakerRoutes {
         }
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<u64, Route>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, IdMap<Route>> {
         self.routes.write().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -37,7 +37,7 @@ pub use frame::{
 pub use handle::Fanout;
 pub use queue::Kind;
 pub use report::{FanoutStats, Notice, NoticeKind, WritersLoad};
-pub use shared::CLOSE_GRACE;
+pub use shared::{CLOSE_GRACE, IdHasher, IdMap};
 pub use stream::Stream;
 
 /// The fan-out's wrappers of epoll and eventfd, for the crates beside it that

@@ -27,7 +27,7 @@ pub(crate) const WAKE_TOKEN: u64 = 0;
 
 /// Hashes an id (a counter, never chosen by a client) with one multiply.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct IdHasher(u64);
+pub struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -45,8 +45,8 @@ impl Hasher for IdHasher {
     }
 }
 
-/// A map keyed by connection or group id.
-pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+/// A map keyed by connection or group id: the reader looks a speaker's connection up in two for each packet.
+pub type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 #[derive(Debug, Default)]
 pub(crate) struct Registry {

@@ -19,7 +19,6 @@
 //! so the reader closes it only once `Fanout::released` says the writer is
 //! done with it; a number the kernel hands out again never gets old bytes.
 
-use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
@@ -27,8 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use driver::SpeakerRoutes;
-use fanout::Fanout;
 use fanout::os::{Epoll, thread_cpu_ns};
+use fanout::{Fanout, IdMap};
 
 use crate::conn::{Conn, Ctx, Phase};
 use crate::handshakes::Handshakes;
@@ -61,7 +60,7 @@ pub(crate) struct Reader {
     shared: Arc<Shared>,
     listeners: Vec<OwnedFd>,
     epoll: Epoll,
-    conns: HashMap<u64, Conn>,
+    conns: IdMap<Conn>,
     handshakes: Handshakes,
     ctx: Ctx,
     /// Ended connections whose descriptor the writer may still hold.
@@ -111,7 +110,7 @@ impl Reader {
             shared,
             listeners,
             epoll,
-            conns: HashMap::new(),
+            conns: IdMap::default(),
             handshakes: Handshakes::new(config.max_handshakes_per_address, config.max_handshakes),
             ctx,
             releasing: Vec::new(),
