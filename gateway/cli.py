@@ -295,6 +295,13 @@ async def _serve_until_signal(config: GatewayConfig, started: list[Server]) -> N
                 draining.cancel_scope.cancel()
             left = len(server.gateway.connections)
             await server.gateway.shut_down()
+            if server.wire is not None:
+                # Nothing answers an upgrade from here on: a client that connected now would wait unanswered
+                # until the process exits; refused, it tries again at once (elsewhere, behind a balancer).
+                try:
+                    server.wire.stop_listening()
+                except OSError as error:
+                    log.warning("could not stop listening", error=str(error))
             log.info("stopped", connections_cut=left)
             nursery.cancel_scope.cancel()
 

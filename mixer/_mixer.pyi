@@ -895,5 +895,9 @@ class Wire:
         with 1011, an incident id in the reason and on stderr)."""
     def taken(self, conn: int) -> None: ...
     def stats(self) -> WireStats: ...
+    def stop_listening(self) -> None:
+        """Stop taking connections: the listening sockets are shut down, so a client's connect is refused at once
+        (and those not yet accepted are reset); open connections go on. For a drain's end, when upgrades are no
+        longer answered. Idempotent; ``OSError`` if a socket could not be shut down."""
     def shutdown(self) -> None:
         """Stop the reader thread; connections still open are closed. Idempotent."""

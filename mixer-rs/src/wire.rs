@@ -217,6 +217,11 @@ impl Wire {
         }
     }
 
+    /// Shuts every listening socket down: connects are refused from now on; open connections go on.
+    fn stop_listening(&self) -> PyResult<()> {
+        self.inner.stop_listening().map_err(|e| PyOSError::new_err(e.to_string()))
+    }
+
     /// Joins the reader thread with the GIL released.
     fn shutdown(&self, py: Python<'_>) {
         py.detach(|| self.inner.shutdown());

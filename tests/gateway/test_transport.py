@@ -170,3 +170,16 @@ async def test_a_panic_on_one_clients_bytes_closes_that_connection_with_1011_and
                 reply = await say(other, {"type": "list_spaces", "ref": 2, "kind": "live"})
                 assert (reply["type"], reply["ref"]) == ("spaces", 2), reply
             assert engine_failure() is None, "a contained panic does not fail the engine"
+
+
+async def test_once_the_wire_stops_listening_a_connect_is_refused_and_open_clients_are_still_served(
+    tmp_path: Path,
+) -> None:
+    """A drain's last step (docs/operations.md, Draining): nothing answers upgrades after it, so none is taken."""
+    with trio.fail_after(30):
+        async with hosted_space(tmp_path) as (server, wire, url, space_id, host):
+            wire.stop_listening()
+            wire.stop_listening()  # idempotent
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
+            await host.share_post("still served")  # returns once the server said ok: read, handled, answered

@@ -40,7 +40,7 @@ pub use pace::{
 };
 
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::{self, JoinHandle};
@@ -202,6 +202,9 @@ pub(crate) struct Counters {
 
 /// What the owner's threads and the reader share.
 pub(crate) struct Shared {
+    /// The listening sockets (duplicates of the caller's): the reader accepts on them, `Wire::stop_listening`
+    /// shuts them down. Owned here, so that their numbers stay theirs while the wire or its reader lives.
+    pub listeners: Vec<OwnedFd>,
     pub commands: Mutex<Vec<Command>>,
     /// Wakes the reader (commands, stop).
     pub wake: EventFd,
@@ -245,6 +248,7 @@ impl Wire {
         }
         let listeners = listeners.iter().map(|&fd| sys::dup_listener(fd)).collect::<io::Result<Vec<_>>>()?;
         let shared = Arc::new(Shared {
+            listeners,
             commands: Mutex::default(),
             wake: EventFd::new()?,
             events: Mutex::default(),
@@ -252,8 +256,7 @@ impl Wire {
             stop: AtomicBool::new(false),
             counters: Counters::default(),
         });
-        let reader =
-            reader::Reader::new(Arc::clone(&shared), listeners, Arc::clone(&fanout), speakers, config)?;
+        let reader = reader::Reader::new(Arc::clone(&shared), Arc::clone(&fanout), speakers, config)?;
         let (told, scheduled) = mpsc::sync_channel(1);
         let thread = thread::Builder::new().name("stoa-wire".into()).spawn(move || {
             let _ = told.send(if config.realtime { sys::run_first() } else { Scheduling::Normal });
@@ -298,6 +301,24 @@ impl Wire {
         self.command(Command::Close { conn, code, reason: reason.to_owned() });
     }
 
+    /// Stops taking connections: every listening socket is shut down, so that a client's connect is refused
+    /// at once (and those waiting to be accepted are reset), while the connections open go on. For the end of
+    /// a drain: the owner stops answering upgrades then, and a connection accepted after that would wait,
+    /// unanswered, until `shutdown`. Idempotent; the first failure to shut one down is returned (the others
+    /// are still tried).
+    pub fn stop_listening(&self) -> io::Result<()> {
+        let mut result = Ok(());
+        for listener in &self.shared.listeners {
+            match sys::stop_listening(listener) {
+                // Not connected: it was stopped already (Linux says so for a second shutdown).
+                Err(err) if err.raw_os_error() == Some(libc::ENOTCONN) => {}
+                Err(err) if result.is_ok() => result = Err(err),
+                _ => {}
+            }
+        }
+        result
+    }
+
     /// For tests of a fault in reading a client's bytes: `conn`'s next bytes make the reader panic there
     /// (contained: the connection is closed with 1011, the reader goes on).
     pub fn inject_panic(&self, conn: u64) {
@@ -340,13 +361,16 @@ impl Wire {
         }
     }
 
-    /// Stops the reader; every connection still open is closed by the fan-out
-    /// (which flushes what it holds), and its descriptor closed once released.
-    /// Idempotent. Call it after `Fanout::shutdown`, so that every descriptor
+    /// Stops listening (`stop_listening`) and stops the reader; every connection
+    /// still open is closed by the fan-out (which flushes what it holds), and its
+    /// descriptor closed once released. Idempotent. Call it after `Fanout::shutdown`, so that every descriptor
     /// is released and closed; one the writer still held would be left open
     /// (never closed early: a reused number must never receive someone else's bytes).
     pub fn shutdown(&self) {
         let Some(thread) = lock(&self.thread).take() else { return };
+        // Nobody accepts from here on: connects are refused rather than left in the backlog (the sockets
+        // themselves close with the wire).
+        let _ = self.stop_listening();
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.wake.notify();
         // A panic in the reader is a bug, already reported by the panic hook;

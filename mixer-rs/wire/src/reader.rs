@@ -58,7 +58,6 @@ pub(crate) fn bump(counter: &AtomicU64) {
 
 pub(crate) struct Reader {
     shared: Arc<Shared>,
-    listeners: Vec<OwnedFd>,
     epoll: Epoll,
     conns: IdMap<Conn>,
     handshakes: Handshakes,
@@ -94,21 +93,19 @@ impl Leftovers {
 impl Reader {
     pub(crate) fn new(
         shared: Arc<Shared>,
-        listeners: Vec<OwnedFd>,
         fanout: Arc<Fanout>,
         speakers: Arc<SpeakerRoutes>,
         config: WireConfig,
     ) -> io::Result<Self> {
         let epoll = Epoll::new()?;
         epoll.add(shared.wake.as_raw_fd(), libc::EPOLLIN as u32, WAKE)?;
-        assert!(listeners.len() <= MAX_LISTENERS, "checked by Wire::new");
-        for (i, listener) in listeners.iter().enumerate() {
+        assert!(shared.listeners.len() <= MAX_LISTENERS, "checked by Wire::new");
+        for (i, listener) in shared.listeners.iter().enumerate() {
             epoll.add(listener.as_raw_fd(), libc::EPOLLIN as u32, FIRST_LISTENER + i as u64)?;
         }
         let ctx = Ctx { fanout, speakers, config, events: Vec::new(), counters: Arc::clone(&shared) };
         Ok(Self {
             shared,
-            listeners,
             epoll,
             conns: IdMap::default(),
             handshakes: Handshakes::new(config.max_handshakes_per_address, config.max_handshakes),
@@ -195,11 +192,14 @@ impl Reader {
     }
 
     fn accept_all(&mut self, listener: usize) {
+        let shared = Arc::clone(&self.shared);
+        let Some(listener) = shared.listeners.get(listener) else { return };
         loop {
-            match sys::accept(&self.listeners[listener]) {
+            match sys::accept(listener) {
                 Ok(Some((fd, peer))) => self.admit(fd, peer),
                 Ok(None) => return,
-                // Out of descriptors, say: the next connection's edge brings the reader back.
+                // Out of descriptors, say: the next connection's edge brings the reader back. (Or stopped,
+                // `Wire::stop_listening`: EINVAL, after one edge, the hang-up's.)
                 Err(_) => return,
             }
         }

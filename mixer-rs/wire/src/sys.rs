@@ -1,7 +1,8 @@
 //! The system calls the reader makes that std does not offer, each wrapped
 //! once with its SAFETY argument: dup, accept4 (with the peer's address),
-//! recv, setsockopt, and the reader thread's scheduling (sched_setscheduler,
-//! setpriority). Every descriptor made here is close-on-exec and owned.
+//! recv, setsockopt, shutdown (of a listening socket), and the reader thread's
+//! scheduling (sched_setscheduler, setpriority). Every descriptor made here is
+//! close-on-exec and owned.
 
 #![allow(unsafe_code)]
 
@@ -45,6 +46,15 @@ pub fn dup_listener(fd: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: as above.
     check(unsafe { libc::fcntl(dup.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
     Ok(dup)
+}
+
+/// Stops `listener` listening, for good: a client's connect is refused from now on, and the connections
+/// waiting in its accept queue are reset. Its descriptor stays open (and its number the wire's) until
+/// dropped; accept on it then fails with EINVAL, and epoll reports it hung up (to the reader's
+/// edge-triggered epoll, once).
+pub fn stop_listening(listener: &OwnedFd) -> io::Result<()> {
+    // SAFETY: shutdown takes a descriptor, open while `listener` is borrowed, and a constant.
+    check(unsafe { libc::shutdown(listener.as_raw_fd(), libc::SHUT_RD) }).map(|_| ())
 }
 
 /// The next connection waiting on `listener`, non-blocking, with its peer's

@@ -1,7 +1,9 @@
 //! The close handshake on real sockets, either side first: the client's close echoed, the server's
-//! awaited (and nothing sent after it), a connection that just ends, one idle both ways.
+//! awaited (and nothing sent after it), a connection that just ends, one idle both ways; and the end of
+//! listening, a drain's last step.
 
-use std::io::Write;
+use std::io::{self, Write};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -97,4 +99,19 @@ fn a_connection_idle_both_ways_is_pinged_and_closed_with_4001_if_it_never_answer
     silent.write_all(&client_frame(true, 8, &payload, MASK)).unwrap();
     let Event::Closed { conn, code, by_server, .. } = s.event() else { panic!("not closed") };
     assert_eq!((conn, code, by_server), (silent_conn, 4001, true), "the one that answered stays");
+}
+
+#[test]
+fn after_stop_listening_a_connect_is_refused_and_the_open_connections_go_on() {
+    let s = server(WireConfig::default());
+    let (mut open, conn) = s.client();
+    s.wire.stop_listening().unwrap();
+    s.wire.stop_listening().unwrap(); // idempotent
+    let refused = TcpStream::connect(("127.0.0.1", s.port)).unwrap_err();
+    assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
+    // The open connection is still read and answered.
+    open.write_all(&client_frame(true, 9, b"still here", MASK)).unwrap();
+    assert_eq!(read_frame(&mut open), (0xA, b"still here".to_vec()));
+    open.write_all(&client_frame(true, 2, b"\x80", MASK)).unwrap();
+    assert_eq!(s.event(), Event::Message { conn, data: b"\x80".to_vec() });
 }
