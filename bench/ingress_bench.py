@@ -1,7 +1,7 @@
 """Server CPU per speaker packet, the Rust wire against the Python transport and the C floor, side by side.
 
     python -m bench.ingress_bench [--seconds 20] [--speakers 13] [--rounds 2] [--transports rust,python]
-        [--readers realtime,normal] [--out bench/results/ingress.json]
+        [--readers realtime,normal] [--floor-speakers 200] [--out bench/results/ingress.json]
 
 For each transport, a server process (`stoa serve --frames-per-message 5`) and one space with 13 speakers on
 the mic (the host included), each a Python client streaming real Opus (a tone per speaker) at 50 packets a
@@ -21,6 +21,8 @@ loopback TCP sockets, each sent a packet of the same size every 20 ms with the s
 one recv() per packet and nothing else, scheduled as the reader is (`--readers`: the server's default,
 `realtime`, is SCHED_FIFO; `normal` runs it as any thread). Its CPU per packet is what the kernel charges
 any reader that handles each packet as it arrives on this machine; the reader's ratio to it is reported.
+`--floor-speakers` adds floor runs at other rates (200 speakers: the 10,000 packets a second of
+`bench.spaces_bench`'s 200 spaces, whose results give the reader's own figure there).
 Transports alternate over `--rounds` to share the machine's load.
 """
 
@@ -150,7 +152,8 @@ def print_rows(rows: list[dict[str, object]]) -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        head = f"| {r['transport']} | {r['scheduling']} | {r['packets']:,}"
+        transport = f"c-floor, {r['speakers']} speakers" if r["transport"] == "c-floor" else r["transport"]
+        head = f"| {transport} | {r['scheduling']} | {r['packets']:,}"
         if r["transport"] == "c-floor":
             print(f"{head} | {r['us_per_packet']:.1f} | {r['wakes_per_packet']:.2f} | | | |")
             continue
@@ -170,16 +173,23 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/ingress.json"))
     parser.add_argument("--transports", default="rust,python", help="which, in this order each round")
     parser.add_argument("--readers", default="realtime", help="the Rust reader's scheduling: realtime, normal")
+    parser.add_argument(
+        "--floor-speakers", default="", help="more C floor runs, at these many speakers (200: 10,000 packets a second)"
+    )
     args = parser.parse_args()
     binary, size = floor.build("ingress_floor"), message_bytes(args.speakers)
     readers = args.readers.split(",")
-    plan = [(t, r) for t in args.transports.split(",") for r in (readers if t == "rust" else ["-"])]
-    plan += [("c-floor", r) for r in readers]
+    plan = [(t, r, args.speakers) for t in args.transports.split(",") for r in (readers if t == "rust" else ["-"])]
+    plan += [
+        ("c-floor", r, n)
+        for n in [args.speakers, *map(int, filter(None, args.floor_speakers.split(",")))]
+        for r in readers
+    ]
     rows: list[dict[str, object]] = []
     for _ in range(args.rounds):
-        for transport, scheduling in plan:
+        for transport, scheduling, speakers in plan:
             if transport == "c-floor":
-                rows.append(c_floor(binary, args.speakers, args.seconds, size, scheduling))
+                rows.append(c_floor(binary, speakers, args.seconds, size, scheduling))
             else:
                 rows.append(trio.run(measure, transport, args.speakers, args.seconds, scheduling))
             rows[-1]["load_average_after"] = round(os.getloadavg()[0], 2)
@@ -189,12 +199,13 @@ def main() -> None:
     reading: dict[tuple[str, str], list[float]] = {}
     for r in rows:
         us = r["us_per_packet" if r["transport"] == "c-floor" else "us_per_packet_reading"]
-        reading.setdefault((str(r["transport"]), str(r["scheduling"])), []).append(float(us))  # type: ignore[arg-type]
+        name = f"c-floor {r['speakers']}" if r["transport"] == "c-floor" else str(r["transport"])
+        reading.setdefault((name, str(r["scheduling"])), []).append(float(us))  # type: ignore[arg-type]
     figures = "; ".join(f"{t} ({s}) {', '.join(f'{us:.1f}' for us in v)}" for (t, s), v in reading.items())
     print(f"\nreading a packet, µs: {figures}")
     for scheduling in readers:
         if ("rust", scheduling) in reading:
-            pairs = zip(reading["rust", scheduling], reading["c-floor", scheduling], strict=True)
+            pairs = zip(reading["rust", scheduling], reading[f"c-floor {args.speakers}", scheduling], strict=True)
             ratios = ", ".join(f"{w / f:.2f}x" for w, f in pairs)
             print(f"the Rust reader ({scheduling}) against the C floor so scheduled, each round: {ratios}")
     rust = [us for (t, _), v in reading.items() if t == "rust" for us in v]
@@ -205,7 +216,7 @@ def main() -> None:
     load = os.getloadavg()
     args.out.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "load_average": load, "rows": rows}, indent=2))
     if rust and min(rust) >= TARGET_US:
-        floors = [us for (t, _), v in reading.items() if t == "c-floor" for us in v]
+        floors = reading[f"c-floor {args.speakers}", readers[0]]
         print(f"missed: the target is under {TARGET_US} µs per packet (the C floor here: {min(floors):.1f} at best)")
         raise SystemExit(1)
 
