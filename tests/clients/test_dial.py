@@ -16,7 +16,9 @@ from trio_websocket import ConnectionRejected, HandshakeError
 UPGRADE_WAIT_S = 5.0  # far longer than any of these take: a hang fails the test, not a slow machine
 
 
-async def serve_once(nursery: trio.Nursery, answer: bytes, *, reset: bool = False) -> tuple[int, list[bytes]]:
+async def serve_once(
+    nursery: trio.Nursery, answer: bytes, *, reset: bool = False, host: str = "127.0.0.1"
+) -> tuple[int, list[bytes]]:
     """A TCP server that reads one request, sends `answer` (perhaps nothing) and closes (with a reset if
     `reset`: SO_LINGER 0, as a stopping server's kernel does to connections it never accepted)."""
     heads: list[bytes] = []
@@ -31,7 +33,7 @@ async def serve_once(nursery: trio.Nursery, answer: bytes, *, reset: bool = Fals
             stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         await stream.aclose()
 
-    listeners = await nursery.start(partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
+    listeners = await nursery.start(partial(trio.serve_tcp, handler, 0, host=host))
     return listeners[0].socket.getsockname()[1], heads
 
 
@@ -65,3 +67,23 @@ async def test_a_url_that_is_not_a_websocket_url_is_refused_before_any_connectio
     async with trio.open_nursery() as nursery:
         with pytest.raises(ValueError, match="not a WebSocket URL"):
             await dial(nursery, "http://127.0.0.1:1/", 1 << 16)
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")
+async def test_an_ipv6_literal_is_dialled_and_named_in_brackets_in_the_host_header() -> None:
+    refusal = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
+    async with trio.open_nursery() as nursery:
+        port, heads = await serve_once(nursery, refusal, host="::1")
+        with trio.fail_after(UPGRADE_WAIT_S), pytest.raises(ConnectionRejected):
+            await dial(nursery, f"ws://[::1]:{port}/", 1 << 16)
+        assert f"host: [::1]:{port}\r\n" in heads[0].decode("latin-1").lower()
+        nursery.cancel_scope.cancel()
