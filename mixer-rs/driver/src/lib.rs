@@ -78,9 +78,6 @@ use std::time::Duration;
 
 pub use batching::{Batching, DOWN_PERCENT, LISTENERS_PER_FRAME, STEPS};
 pub use pool::{TickPool, default_max_threads};
-pub use pressure::{
-    LATE_PERCENT, RELAX_AFTER, RELAXED_PERCENT, SATURATED_PERCENT, WINDOW as PRESSURE_WINDOW,
-};
 pub use record::RecordError;
 pub use recording::{RecordingStats, repair};
 pub use space::{Driver, DriverStats};
