@@ -135,6 +135,7 @@ impl Engine {
     /// Drops what only a talking space needs (called once it is quiet).
     pub(crate) fn release(&mut self) {
         self.work = None;
+        self.arrived = Arrived::new(); // its queues, kept for a talking space, go with the talk
         self.shared_from = None;
         self.recorded_from = None;
         for input in self.inputs.values_mut() {

@@ -4,7 +4,9 @@
 //!
 //! The packets' map goes back and forth between the ingress and the engine
 //! (`drain` swaps it for the one the engine emptied), each input's queue kept:
-//! a packet pushed finds its queue there, and no push allocates but the packet's own bytes.
+//! a packet pushed finds its queue there, so that from a talk's third tick on
+//! a push allocates nothing but the packet's own bytes. A space gone quiet
+//! lets them go (`release`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -112,6 +114,13 @@ impl Ingress {
         }
     }
 
+    /// The space went quiet: the queues kept for its speakers go, unless a packet came meanwhile.
+    pub(crate) fn release(&mut self) {
+        if self.pending == 0 {
+            self.packets = Arrived::new();
+        }
+    }
+
     pub(crate) fn has_packets(&self) -> bool {
         self.pending > 0
     }
@@ -200,5 +209,12 @@ mod tests {
         }
         // Both maps now hold the input's queue, with room: a push allocates nothing for it.
         assert!(ingress.packets[&1].capacity() > 0 && arrived[&1].capacity() > 0);
+        // Gone quiet, the space lets them go; but not a packet that came meanwhile.
+        ingress.push(1, frame(9));
+        ingress.release();
+        assert_eq!(ingress.packets[&1].len(), 1);
+        ingress.drain(&mut arrived);
+        ingress.release();
+        assert!(ingress.packets.is_empty());
     }
 }

@@ -199,6 +199,7 @@ impl Mixer {
         let active = engine.is_active();
         if !active {
             engine.release();
+            lock(&self.ingress).release();
         }
         self.engine_active.store(active, Ordering::Release);
         result

@@ -45,7 +45,7 @@ impl Hasher for IdHasher {
     }
 }
 
-/// A map keyed by connection or group id: the reader looks a speaker's connection up in two for each packet.
+/// A map keyed by connection or group id (the reader looks each packet's connection up in two of them).
 pub type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 #[derive(Debug, Default)]
