@@ -1,7 +1,7 @@
 """Server CPU per speaker packet, the Rust wire against the Python transport and the C floor, side by side.
 
     python -m bench.ingress_bench [--seconds 20] [--speakers 13] [--rounds 2] [--transports rust,python]
-        [--readers realtime,normal] [--floor-speakers 200] [--out bench/results/ingress.json]
+        [--readers realtime,normal] [--floor-speakers 200] [--floor-together 13] [--out bench/results/ingress.json]
 
 For each transport, a server process (`stoa serve --frames-per-message 5`) and one space with 13 speakers on
 the mic (the host included), each a Python client streaming real Opus (a tone per speaker) at 50 packets a
@@ -22,7 +22,9 @@ one recv() per packet and nothing else, scheduled as the reader is (`--readers`:
 `realtime`, is SCHED_FIFO; `normal` runs it as any thread). Its CPU per packet is what the kernel charges
 any reader that handles each packet as it arrives on this machine; the reader's ratio to it is reported.
 `--floor-speakers` adds floor runs at other rates (200 speakers: the 10,000 packets a second of
-`bench.spaces_bench`'s 200 spaces, whose results give the reader's own figure there).
+`bench.spaces_bench`'s 200 spaces, whose results give the reader's own figure there); `--floor-together 13`
+one where the 13 packets of each 20 ms arrive at once, a wake-up for them all: what a reader that took a
+space's packets together, at its tick, would pay.
 Transports alternate over `--rounds` to share the machine's load.
 """
 
@@ -59,9 +61,11 @@ def message_bytes(speakers: int) -> int:
     return round(sum(sizes) / len(sizes))
 
 
-def c_floor(binary: Path, speakers: int, seconds: float, size: int, scheduling: str) -> dict[str, object]:
+def c_floor(
+    binary: Path, speakers: int, seconds: float, size: int, scheduling: str, together: int = 1
+) -> dict[str, object]:
     fifo = "fifo" if scheduling == "realtime" else "normal"
-    command = [str(binary), str(speakers), str(seconds), str(size), "1", fifo]
+    command = [str(binary), str(speakers), str(seconds), str(size), str(together), fifo]
     out = subprocess.run(command, check=True, capture_output=True)
     return dict(json.loads(out.stdout), transport="c-floor")
 
@@ -115,6 +119,8 @@ async def measure(transport: str, speakers: int, seconds: float, scheduling: str
                     await trio.sleep(seconds)
                     busy, packets = cpu_delta(before, thread_cpu(pid)), sent[0] - first
                     wakes = cpu_delta(woken, thread_wakes(pid))
+                    if not sum(busy.values()):
+                        raise SystemExit("no CPU time read from /proc/PID/task/*/schedstat: this kernel does not say")
                     stop.set()
                     await host.end_space()
                 nursery.cancel_scope.cancel()
@@ -145,6 +151,11 @@ async def measure(transport: str, speakers: int, seconds: float, scheduling: str
     }
 
 
+def floor_name(row: dict[str, object]) -> str:
+    together = int(row["together"])  # type: ignore[call-overload]
+    return f"c-floor, {row['speakers']} speakers" + (f", {together} together" if together > 1 else "")
+
+
 def print_rows(rows: list[dict[str, object]]) -> None:
     print(
         "| transport | reader | packets | reading, µs a packet | its wake-ups a packet | all but the mix | the mix"
@@ -152,7 +163,7 @@ def print_rows(rows: list[dict[str, object]]) -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        transport = f"c-floor, {r['speakers']} speakers" if r["transport"] == "c-floor" else r["transport"]
+        transport = floor_name(r) if r["transport"] == "c-floor" else r["transport"]
         head = f"| {transport} | {r['scheduling']} | {r['packets']:,}"
         if r["transport"] == "c-floor":
             print(f"{head} | {r['us_per_packet']:.1f} | {r['wakes_per_packet']:.2f} | | | |")
@@ -176,20 +187,30 @@ def main() -> None:
     parser.add_argument(
         "--floor-speakers", default="", help="more C floor runs, at these many speakers (200: 10,000 packets a second)"
     )
+    parser.add_argument(
+        "--floor-together",
+        type=int,
+        default=1,
+        help="one more C floor run, its speakers' packets arriving this many at a time (what a reader woken once "
+        "for all of a space's packets would pay)",
+    )
     args = parser.parse_args()
     binary, size = floor.build("ingress_floor"), message_bytes(args.speakers)
+    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     readers = args.readers.split(",")
-    plan = [(t, r, args.speakers) for t in args.transports.split(",") for r in (readers if t == "rust" else ["-"])]
+    plan = [(t, r, args.speakers, 1) for t in args.transports.split(",") for r in (readers if t == "rust" else ["-"])]
     plan += [
-        ("c-floor", r, n)
-        for n in [args.speakers, *map(int, filter(None, args.floor_speakers.split(",")))]
+        ("c-floor", r, n, 1)
+        for n in dict.fromkeys([args.speakers, *map(int, filter(None, args.floor_speakers.split(",")))])
         for r in readers
     ]
+    if args.floor_together > 1:
+        plan += [("c-floor", r, args.speakers, args.floor_together) for r in readers]
     rows: list[dict[str, object]] = []
     for _ in range(args.rounds):
-        for transport, scheduling, speakers in plan:
+        for transport, scheduling, speakers, together in plan:
             if transport == "c-floor":
-                rows.append(c_floor(binary, speakers, args.seconds, size, scheduling))
+                rows.append(c_floor(binary, speakers, args.seconds, size, scheduling, together))
             else:
                 rows.append(trio.run(measure, transport, args.speakers, args.seconds, scheduling))
             rows[-1]["load_average_after"] = round(os.getloadavg()[0], 2)
@@ -199,13 +220,14 @@ def main() -> None:
     reading: dict[tuple[str, str], list[float]] = {}
     for r in rows:
         us = r["us_per_packet" if r["transport"] == "c-floor" else "us_per_packet_reading"]
-        name = f"c-floor {r['speakers']}" if r["transport"] == "c-floor" else str(r["transport"])
+        name = floor_name(r) if r["transport"] == "c-floor" else str(r["transport"])
         reading.setdefault((name, str(r["scheduling"])), []).append(float(us))  # type: ignore[arg-type]
     figures = "; ".join(f"{t} ({s}) {', '.join(f'{us:.1f}' for us in v)}" for (t, s), v in reading.items())
     print(f"\nreading a packet, µs: {figures}")
     for scheduling in readers:
         if ("rust", scheduling) in reading:
-            pairs = zip(reading["rust", scheduling], reading[f"c-floor {args.speakers}", scheduling], strict=True)
+            alone = reading[f"c-floor, {args.speakers} speakers", scheduling]
+            pairs = zip(reading["rust", scheduling], alone, strict=True)
             ratios = ", ".join(f"{w / f:.2f}x" for w, f in pairs)
             print(f"the Rust reader ({scheduling}) against the C floor so scheduled, each round: {ratios}")
     rust = [us for (t, _), v in reading.items() if t == "rust" for us in v]
@@ -214,9 +236,13 @@ def main() -> None:
         print(f"python / rust: {min(python) / min(rust):.0f}x")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
-    args.out.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "load_average": load, "rows": rows}, indent=2))
+    args.out.write_text(
+        json.dumps(
+            {"date": time.strftime("%Y-%m-%d"), "started": started, "load_average": load, "rows": rows}, indent=2
+        )
+    )
     if rust and min(rust) >= TARGET_US:
-        floors = reading[f"c-floor {args.speakers}", readers[0]]
+        floors = reading[f"c-floor, {args.speakers} speakers", readers[0]]
         print(f"missed: the target is under {TARGET_US} µs per packet (the C floor here: {min(floors):.1f} at best)")
         raise SystemExit(1)
 
