@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import trio
@@ -35,7 +36,7 @@ def load_average() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def row(report: dict, transport: str, fpm: int, load: float) -> dict[str, object]:
+def row(report: dict[str, Any], transport: str, fpm: int, load: float) -> dict[str, object]:
     server, coverage, latency = report["server"], report["coverage"], report["latency_ms"]
     return {
         "transport": transport,
@@ -59,7 +60,7 @@ def row(report: dict, transport: str, fpm: int, load: float) -> dict[str, object
 
 def audio_message(frames: int) -> bytes:
     """An `audio` message as the server frames it: a WebSocket binary frame around the msgpack map."""
-    body = msgpack.packb({
+    body: bytes = msgpack.packb({
         "type": "audio",
         "frames": [
             {"seq": 100_000 + i, "captured_at": 1_764_500_000_000_000 + 20_000 * i, "opus": bytes(OPUS_BYTES)}
@@ -110,8 +111,9 @@ def main() -> None:
         if transport == "rust":
             floor = c_floor(floor_binary, n, args.duration, args.frames_per_message)
             server_us = rows[-1]["us_per_listener_frame"]
-            if isinstance(server_us, float):
-                floor["server_over_floor"] = round(server_us / float(floor["us_per_listener_frame"]), 2)
+            floor_us = floor["us_per_listener_frame"]
+            if isinstance(server_us, float) and isinstance(floor_us, (int, float)):
+                floor["server_over_floor"] = round(server_us / floor_us, 2)
             rows.append(floor)
             print(json.dumps(rows[-1]), flush=True)
     save(args.results, rows)

@@ -90,7 +90,9 @@ async def idle_actors(spaces: int, nursery: trio.Nursery) -> int:
 
 def trio_tasks() -> int:
     """Every task of this Trio run."""
-    count, pending = 0, [trio.lowlevel.current_root_task()]
+    root = trio.lowlevel.current_root_task()
+    assert root is not None, "called inside trio.run"
+    count, pending = 0, [root]
     while pending:
         task = pending.pop()
         count += 1

@@ -149,9 +149,9 @@ async def departed(server: Running, speakers: int, since: float) -> float | None
     """Seconds from `since` until the server holds no more than the speakers' connections (its own count,
     reported once a second), or None if that took over 30 s."""
     with trio.move_on_after(30):
-        while not server.lines or int(server.lines[-1]["connections"]) > speakers:  # type: ignore[call-overload]  # noqa: ASYNC110 (the server reports once a second)
+        while not server.lines or int(server.lines[-1]["connections"]) > speakers:  # noqa: ASYNC110 (the server reports once a second)
             await trio.sleep(0.1)
-        return round(float(server.lines[-1]["t"]) - since, 1)  # type: ignore[arg-type]
+        return round(float(server.lines[-1]["t"]) - since, 1)
     return None
 
 

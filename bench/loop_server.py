@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -67,11 +68,11 @@ class Running:
     proc: trio.Process
     url: str
     port: int
-    lines: list[dict[str, object]] = field(default_factory=list)
+    lines: list[dict[str, Any]] = field(default_factory=list)  # JSON objects, one a second
 
-    def loop_between(self, start: float, end: float) -> list[dict[str, object]]:
+    def loop_between(self, start: float, end: float) -> list[dict[str, Any]]:
         """The seconds (their `loop` figures) that ended between two unix times."""
-        return [line["loop"] for line in self.lines if start <= float(line["t"]) <= end]  # type: ignore[misc,arg-type]
+        return [line["loop"] for line in self.lines if start <= float(line["t"]) <= end]
 
 
 @asynccontextmanager

@@ -73,10 +73,10 @@ async def measure(server: Running, args: argparse.Namespace, out: Path, gc_polic
         "listeners": args.listeners,
         "speakers": 13,
         "joined": listeners["joined"],
-        "connected": max((int(line["connections"]) for line in server.lines), default=0),  # type: ignore[arg-type]
+        "connected": max((int(line["connections"]) for line in server.lines), default=0),
         "all_connected": worst(server.loop_between(ramp_done, ended)),
         "whole_run": worst(server.loop_between(started, ended)),
-        "frozen_objects": (server.lines[-1].get("gc") or {}).get("frozen_at_most") if server.lines else None,  # type: ignore[union-attr]
+        "frozen_objects": (server.lines[-1].get("gc") or {}).get("frozen_at_most") if server.lines else None,
         "server_cpu_cores": report["server"].get("cpu_cores") if isinstance(report["server"], dict) else None,
         "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "seconds": server.loop_between(started, ended),

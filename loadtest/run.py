@@ -117,7 +117,7 @@ def scripts(config: LoadConfig) -> list[list[PoolScript]]:
     return [voices for _ in range(config.spaces)]
 
 
-async def run(config: LoadConfig) -> dict[str, object]:
+async def run(config: LoadConfig) -> dict[str, Any]:
     config.out.mkdir(parents=True, exist_ok=True)
     handles = [speaker_handle(s, i) for s in range(config.spaces) for i in range(max(1, config.speakers))]
     async with trio.open_nursery() as nursery:
