@@ -27,22 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static void die(const char *what) {
-    perror(what);
-    exit(1);
-}
+#include "floor.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
 
 /* The listeners: connect n sockets, then read whatever arrives until the parent closes them. */
 static void listeners(int n, struct sockaddr_in addr, int ready_fd) {

@@ -1,6 +1,7 @@
 """The C floors: plain programs that do a part of the server's I/O and nothing else (`cfloor.c`, the fan-out's
 sends; `ingress_floor.c`, the reading of speakers' packets), built here with gcc and run beside the server, so
-that the server's cost is quoted as a ratio measured in the same run on the same machine."""
+that the server's cost is quoted as a ratio measured in the same run on the same machine. What both share is
+`floor.h`."""
 
 from __future__ import annotations
 

@@ -27,24 +27,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "floor.h"
+
 #define PERIOD_NS 20000000L
 
-static void die(const char *what) {
-    perror(what);
-    exit(1);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* CPU seconds and context switches of this process so far. */
 static void usage(double *cpu, long *switches) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    *cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    *cpu = cpu_s();
     *switches = ru.ru_nvcsw + ru.ru_nivcsw;
 }
 

@@ -7,13 +7,14 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::codec::{Encoder, Pcm, check_encoder_settings};
 use crate::gate::{LEVEL_FLOOR_DBFS, MAX_MIXED_LIMIT, is_loud, keep_loudest};
-use crate::ingress::{Arrived, Drained};
+use crate::ingress::Arrived;
 use crate::input::{Input, Voice};
 use crate::mix::{Sum, accumulate, mix_all, mix_minus};
-use crate::output::{Counters, DropReason, RecordFrame, TickKind, TickOutput, bump};
-use crate::queue::{Frame, Offer};
+use crate::output::{Counters, RecordFrame, TickKind, TickOutput, bump};
+use crate::queue::Frame;
 use crate::{FRAME_SAMPLES, MixerConfig, MixerError};
 
+mod apply;
 mod record;
 
 pub(crate) struct Engine {
@@ -82,49 +83,6 @@ impl Engine {
             silence_dbfs: config.silence_dbfs,
             hold_ticks: config.hold_ticks,
         })
-    }
-
-    /// The map `Ingress::drain` swaps the packets into (emptied by the last `apply`).
-    pub(crate) fn arrived(&mut self) -> &mut Arrived {
-        &mut self.arrived
-    }
-
-    /// Applies what arrived since the last tick (`drained`, and the packets in `arrived`), in the order
-    /// that keeps the ingress' invariant: removals, additions, then packets.
-    pub(crate) fn apply(&mut self, drained: Drained, counters: &Counters) {
-        for id in drained.removals {
-            if let Some(gone) = self.inputs.remove(&id) {
-                counters.drop(DropReason::Removed, gone.queued() as u64);
-            }
-        }
-        self.inputs.extend(drained.additions);
-        for (id, consent) in drained.consents {
-            if consent {
-                self.consented.insert(id);
-            } else {
-                self.consented.remove(&id);
-            }
-        }
-        let (mut late, mut overflow, mut no_input) = (0, 0, 0);
-        for (id, frames) in &mut self.arrived {
-            let Some(input) = self.inputs.get_mut(id) else {
-                no_input += frames.len() as u64;
-                frames.clear();
-                continue;
-            };
-            for frame in frames.drain(..) {
-                match input.offer(frame) {
-                    Offer::Queued => {}
-                    Offer::Late => late += 1,
-                    Offer::QueuedDroppedOldest => overflow += 1,
-                }
-            }
-        }
-        let inputs = &self.inputs;
-        self.arrived.retain(|id, _| inputs.contains_key(id)); // a removed input's queue goes
-        bump(&counters.packets_late, late);
-        counters.drop(DropReason::Overflow, overflow);
-        counters.drop(DropReason::NoInput, no_input);
     }
 
     /// True while a tick would put any input in the mix.
