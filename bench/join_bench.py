@@ -42,7 +42,7 @@ async def burst(listeners: int, root: Path | None) -> dict[str, object]:
 
 async def _burst(listeners: int, root: Path | None, row: dict[str, object]) -> None:
     with tempfile.TemporaryDirectory() as data:
-        async with running_server(Path(data), "rust", root=root) as (pid, port):
+        async with running_server(Path(data), "rust", root=root) as (pid, port, _):
             url = f"ws://127.0.0.1:{port}/"
             async with connect_account(url, "joinhost") as host:
                 space_id = (await host.create_space("Join burst")).space.space_id

@@ -11,18 +11,23 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import trio
 
 UNLIMITED = ["--rate-limits", "off", "--max-connections-per-address", "0"]
 
 
+class Served(NamedTuple):
+    pid: int
+    port: int
+    metrics_url: str  # its /metrics (loopback: no token needed)
+
+
 @asynccontextmanager
-async def running_server(
-    data: Path, transport: str, *args: str, root: Path | None = None
-) -> AsyncIterator[tuple[int, int]]:
-    """Start `stoa serve` on a free loopback port; yields (pid, port); kills it on the way out."""
-    command = [sys.executable, "-m", "gateway", "serve", "--port", "0", "--log-level", "WARNING",
+async def running_server(data: Path, transport: str, *args: str, root: Path | None = None) -> AsyncIterator[Served]:
+    """Start `stoa serve` on free loopback ports (WebSocket and HTTP); kills it on the way out."""
+    command = [sys.executable, "-m", "gateway", "serve", "--port", "0", "--http-port", "0", "--log-level", "WARNING",
                "--data", str(data), "--transport", transport, *UNLIMITED, *args]  # fmt: skip
     env = dict(os.environ)
     if root is not None:
@@ -32,12 +37,14 @@ async def running_server(
         assert proc.stdout is not None
         said = b""
         with trio.fail_after(60):
-            while b"/\n" not in said:  # "stoa: listening on ws://127.0.0.1:PORT/"
+            # "stoa: listening on ws://127.0.0.1:PORT/", then "stoa: open http://127.0.0.1:PORT/ in a browser"
+            while b" in a browser\n" not in said:
                 said += await proc.stdout.receive_some(4096) or b"(exited)"
                 if said.endswith(b"(exited)"):
                     raise RuntimeError(f"the server exited before it listened: {said!r}")
-        port = int(said.split(b"/\n", 1)[0].rsplit(b":", 1)[1])
-        yield proc.pid, port
+        ws, web = said.decode().splitlines()[:2]
+        port = int(ws.rstrip("/").rsplit(":", 1)[1])
+        yield Served(proc.pid, port, web.split("open ", 1)[1].split()[0].rstrip("/") + "/metrics")
     finally:
         proc.kill()
         await proc.wait()
