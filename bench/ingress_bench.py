@@ -17,14 +17,15 @@ both and is reported apart, as is the fan-out's writing of each speaker's own st
 each: listener output, whose cost the fan-out benchmark measures per listener-frame).
 
 Each round also runs `bench/ingress_floor.c` (built here with gcc): a plain C program reading as many
-loopback TCP sockets, each sent a packet of the same size every 20 ms with the same spread, with epoll and
-one recv() per packet and nothing else, scheduled as the reader is (`--readers`: the server's default,
-`realtime`, is SCHED_FIFO; `normal` runs it as any thread). Its CPU per packet is what the kernel charges
-any reader that handles each packet as it arrives on this machine; the reader's ratio to it is reported.
-`--floor-speakers` adds floor runs at other rates (200 speakers: the 10,000 packets a second of
-`bench.spaces_bench`'s 200 spaces, whose results give the reader's own figure there); `--floor-together 13`
-one where the 13 packets of each 20 ms arrive at once, a wake-up for them all: what a reader that took a
-space's packets together, at its tick, would pay.
+loopback TCP sockets, each sent a packet of the same size every 20 ms with the same spread, with one
+recv() per packet and nothing else, scheduled as the reader is (`--readers`: the server's default,
+`realtime`, is SCHED_FIFO; `normal` runs it as any thread), twice: waiting in epoll and reading each packet
+as it arrives (a wake-up per packet: what the kernel charges any reader that handles each packet as it
+comes on this machine), and reading every socket at a 20 ms timer (a wake-up per 20 ms for them all: what
+the wire's reader does for speakers it parks for their space's tick). The reader's ratio to each is
+reported, and the share of its reads made at a tick. `--floor-speakers` adds floor runs at other rates (200
+speakers: the 10,000 packets a second of `bench.spaces_bench`'s 200 spaces); `--floor-together 13` one
+where the 13 packets of each 20 ms arrive at once and are read as they arrive.
 Transports alternate over `--rounds` to share the machine's load.
 """
 
@@ -51,6 +52,7 @@ from loadtest.monitor import scrape
 
 TARGET_US = 10.0
 ACCEPTED = "stoa_speaker_packets_accepted_total"
+TICK_READS = "stoa_wire_tick_reads_total"
 MIN_ACCEPTED_SHARE = 0.99  # a server that read fewer of the packets sent would look cheaper than it is
 
 
@@ -66,10 +68,10 @@ def message_bytes(speakers: int) -> int:
 
 
 def c_floor(
-    binary: Path, speakers: int, seconds: float, size: int, scheduling: str, together: int = 1
+    binary: Path, speakers: int, seconds: float, size: int, scheduling: str, together: int = 1, reads: str = "arrival"
 ) -> dict[str, object]:
     fifo = "fifo" if scheduling == "realtime" else "normal"
-    command = [str(binary), str(speakers), str(seconds), str(size), str(together), fifo]
+    command = [str(binary), str(speakers), str(seconds), str(size), str(together), fifo, reads]
     out = subprocess.run(command, check=True, capture_output=True)
     return dict(json.loads(out.stdout), transport="c-floor")
 
@@ -119,14 +121,17 @@ async def measure(transport: str, speakers: int, seconds: float, scheduling: str
                     idle = cpu_delta(before, thread_cpu(pid))
                     go.set()
                     await trio.sleep(2.0)  # the space starts ticking; codecs are built
-                    taken = (await trio.to_thread.run_sync(scrape, metrics)).get(ACCEPTED, 0.0)
+                    scraped = await trio.to_thread.run_sync(scrape, metrics)
+                    taken, tick_reads = scraped.get(ACCEPTED, 0.0), scraped.get(TICK_READS, 0.0)
                     first, before, woken = sent[0], thread_cpu(pid), thread_wakes(pid)
                     await trio.sleep(seconds)
                     busy, packets = cpu_delta(before, thread_cpu(pid)), sent[0] - first
                     wakes = cpu_delta(woken, thread_wakes(pid))
                     # What the mixers took over the window (its edges a scrape wider): per packet sent is honest
                     # only if the server did read them.
-                    taken = (await trio.to_thread.run_sync(scrape, metrics)).get(ACCEPTED, 0.0) - taken
+                    scraped = await trio.to_thread.run_sync(scrape, metrics)
+                    taken = scraped.get(ACCEPTED, 0.0) - taken
+                    tick_reads = scraped.get(TICK_READS, 0.0) - tick_reads
                     if not sum(busy.values()):
                         raise SystemExit("no CPU time read from /proc/PID/task/*/schedstat: this kernel does not say")
                     stop.set()
@@ -148,6 +153,7 @@ async def measure(transport: str, speakers: int, seconds: float, scheduling: str
         "scheduling": scheduling,
         "packets": packets,
         "accepted_share": taken / packets,
+        "tick_read_share": tick_reads / packets,
         "seconds": seconds,
         "idle_cores": sum(idle.values()) / seconds,
         "us_per_packet_by_thread": per_packet,
@@ -162,7 +168,8 @@ async def measure(transport: str, speakers: int, seconds: float, scheduling: str
 
 def floor_name(row: dict[str, object]) -> str:
     together = int(row["together"])  # type: ignore[call-overload]
-    return f"c-floor, {row['speakers']} speakers" + (f", {together} together" if together > 1 else "")
+    name = f"c-floor, {row['speakers']} speakers" + (f", {together} together" if together > 1 else "")
+    return name + (", read at ticks" if row.get("reads") == "tick" else "")
 
 
 def print_rows(rows: list[dict[str, object]]) -> None:
@@ -180,6 +187,7 @@ def print_rows(rows: list[dict[str, object]]) -> None:
         threads = r["us_per_packet_by_thread"]
         assert isinstance(threads, dict)
         parts = ", ".join(f"{k} {v:.1f}" for k, v in threads.items()) + f"; mixers took {r['accepted_share']:.1%}"
+        parts += f", read at a tick {r['tick_read_share']:.0%}"
         reading = f"{r['us_per_packet_reading']:.1f} | {r['wakes_per_packet_reading']:.2f}"
         figures = f"{r['us_per_packet']:.1f} | {r['us_per_packet_mix']:.1f}"
         print(f"{head} | {reading} | {figures} | {parts} |")
@@ -215,11 +223,13 @@ def main() -> None:
     ]
     if args.floor_together > 1:
         plan += [("c-floor", r, args.speakers, args.floor_together) for r in readers]
+    plan += [("c-floor-tick", r, args.speakers, 1) for r in readers]
     rows: list[dict[str, Any]] = []
     for _ in range(args.rounds):
         for transport, scheduling, speakers, together in plan:
-            if transport == "c-floor":
-                rows.append(c_floor(binary, speakers, args.seconds, size, scheduling, together))
+            if transport.startswith("c-floor"):
+                reads = "tick" if transport == "c-floor-tick" else "arrival"
+                rows.append(c_floor(binary, speakers, args.seconds, size, scheduling, together, reads))
             else:
                 rows.append(trio.run(measure, transport, args.speakers, args.seconds, scheduling))
             rows[-1]["load_average_after"] = round(os.getloadavg()[0], 2)
@@ -247,10 +257,13 @@ def verdict(rows: list[dict[str, Any]], readers: list[str], speakers: int) -> bo
     figures = "; ".join(f"{t} ({s}) {', '.join(f'{us:.1f}' for us in v)}" for (t, s), v in reading.items())
     print(f"\nreading a packet, µs: {figures}")
     for scheduling in readers:
-        if ("rust", scheduling) in reading:
-            pairs = zip(reading["rust", scheduling], reading[f"c-floor, {speakers} speakers", scheduling], strict=True)
+        if ("rust", scheduling) not in reading:
+            continue
+        for reads, suffix in (("read as they arrive", ""), ("read at ticks", ", read at ticks")):
+            floors = reading[f"c-floor, {speakers} speakers{suffix}", scheduling]
+            pairs = zip(reading["rust", scheduling], floors, strict=True)
             ratios = ", ".join(f"{w / f:.2f}x" for w, f in pairs)
-            print(f"the Rust reader ({scheduling}) against the C floor so scheduled, each round: {ratios}")
+            print(f"the Rust reader ({scheduling}) against the C floor so scheduled, {reads}, each round: {ratios}")
     # Like for like: the Python event loop reads each packet and writes each speaker's stream; the Rust server
     # does the same on its reader and fan-out threads.
     both = {
@@ -271,11 +284,11 @@ def verdict(rows: list[dict[str, Any]], readers: list[str], speakers: int) -> bo
             f"not measured: the mixers took {r['accepted_share']:.1%} of the packets sent"
             f" ({r['transport']}, {r['scheduling']})"
         )
-    rust = [us for (t, _), v in reading.items() if t == "rust" for us in v]
-    if rust and min(rust) >= TARGET_US:
-        floors = reading[f"c-floor, {speakers} speakers", readers[0]]
-        print(f"missed: the target is under {TARGET_US} µs per packet (the C floor here: {min(floors):.1f} at best)")
-    return not short and (not rust or min(rust) < TARGET_US)
+    # The target holds if every round of the first reader asked for (the server's default: realtime) is under it.
+    rust = reading.get(("rust", readers[0]), [])
+    if rust and max(rust) >= TARGET_US:
+        print(f"missed: the target is under {TARGET_US} µs per packet in every round ({readers[0]} reader)")
+    return not short and (not rust or max(rust) < TARGET_US)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,21 @@
 /* The C floor of the ingress: what reading speakers' packets costs a plain program that does nothing
  * else with them, measured beside the real server by bench/ingress_bench.py (which builds this with gcc).
  *
- *     ingress_floor SPEAKERS SECONDS PACKET_BYTES [TOGETHER [fifo]]
+ *     ingress_floor SPEAKERS SECONDS PACKET_BYTES [TOGETHER [fifo|normal [arrival|tick]]]
  *
  * The program forks: the child connects SPEAKERS TCP sockets to the parent on loopback and sends
  * PACKET_BYTES on each every 20 ms, the speakers' starts spread evenly over the 20 ms (as the benchmark's
- * speakers are), or TOGETHER speakers at a time back to back (default 1: each packet alone); the parent, the "server", waits in an edge-triggered epoll as the wire's reader does and
- * reads each ready socket with one recv() into a 64 KB buffer, stopping at a short read; with `fifo` it runs
- * as the wire's reader does by default, SCHED_FIFO at the lowest real-time priority. It prints one JSON
- * line: the parent's CPU (user + system, getrusage) per packet, and its context switches per packet (each
- * wake-up from epoll_wait is one).
+ * speakers are), or TOGETHER speakers at a time back to back (default 1: each packet alone). The parent,
+ * the "server", reads them one of two ways:
+ *   arrival (the default): it waits in an edge-triggered epoll, as the wire's reader does for a speaker it
+ *     reads as bytes arrive, and reads each ready socket with one recv() into a 64 KB buffer, stopping at a
+ *     short read: a wake-up per packet unless packets come together;
+ *   tick: it sleeps until the next 20 ms of its own clock, then reads every socket the same way (what came
+ *     since), as the wire's reader does for the speakers it parks for their space's tick: a wake-up per
+ *     20 ms for them all.
+ * With `fifo` it runs as the wire's reader does by default, SCHED_FIFO at the lowest real-time priority. It
+ * prints one JSON line: the parent's CPU (user + system, getrusage) per packet, and its context switches per
+ * packet (each wake-up is one).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -40,6 +46,15 @@ static void usage(double *cpu, long *switches) {
     *switches = ru.ru_nvcsw + ru.ru_nivcsw;
 }
 
+/* `at`, 20 ms later. */
+static void next_tick(struct timespec *at) {
+    at->tv_nsec += PERIOD_NS;
+    while (at->tv_nsec >= 1000000000L) {
+        at->tv_nsec -= 1000000000L;
+        at->tv_sec++;
+    }
+}
+
 /* The speakers: n sockets, one packet each per 20 ms, their phases spread over the period; until killed. */
 static void speakers(int n, int together, size_t bytes, struct sockaddr_in addr) {
     int *fds = malloc(n * sizeof *fds);
@@ -53,8 +68,7 @@ static void speakers(int n, int together, size_t bytes, struct sockaddr_in addr)
     struct timespec at;
     clock_gettime(CLOCK_MONOTONIC, &at);
     for (long k = 0;; k += together) {
-        long step = PERIOD_NS / n * together;
-        at.tv_nsec += step;
+        at.tv_nsec += PERIOD_NS / n * together;
         while (at.tv_nsec >= 1000000000L) {
             at.tv_nsec -= 1000000000L;
             at.tv_sec++;
@@ -67,14 +81,15 @@ static void speakers(int n, int together, size_t bytes, struct sockaddr_in addr)
 }
 
 int main(int argc, char **argv) {
-    if (argc < 4 || argc > 6) {
-        fprintf(stderr, "usage: %s SPEAKERS SECONDS PACKET_BYTES [TOGETHER [fifo]]\n", argv[0]);
+    if (argc < 4 || argc > 7) {
+        fprintf(stderr, "usage: %s SPEAKERS SECONDS PACKET_BYTES [TOGETHER [fifo|normal [arrival|tick]]]\n", argv[0]);
         return 2;
     }
     int n = atoi(argv[1]);
     double seconds = atof(argv[2]);
     size_t bytes = (size_t)atol(argv[3]);
-    int together = argc >= 5 ? atoi(argv[4]) : 1, fifo = argc == 6 && strcmp(argv[5], "fifo") == 0;
+    int together = argc >= 5 ? atoi(argv[4]) : 1, fifo = argc >= 6 && strcmp(argv[5], "fifo") == 0;
+    int tick = argc == 7 && strcmp(argv[6], "tick") == 0;
     if (n < 1 || seconds <= 0 || bytes < 1 || together < 1 || n % together) {
         fprintf(stderr, "SPEAKERS, SECONDS, PACKET_BYTES and TOGETHER must be positive, TOGETHER divide SPEAKERS\n");
         return 2;
@@ -94,9 +109,11 @@ int main(int argc, char **argv) {
     }
     int ep = epoll_create1(0);
     if (ep < 0) die("epoll_create1");
+    int *fds = malloc(n * sizeof *fds);
     for (int i = 0; i < n; i++) {
         int fd = accept4(server, NULL, NULL, SOCK_NONBLOCK);
         if (fd < 0) die("accept");
+        fds[i] = fd;
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.fd = fd};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) die("epoll_ctl");
     }
@@ -104,6 +121,8 @@ int main(int argc, char **argv) {
     struct epoll_event events[1024];
     long received = 0, counting_from = 0, switches0 = 0, switches = 0;
     double cpu0 = 0, cpu = 0, warm = now_s() + 1.0, start = 0, end = 0;
+    struct timespec at;
+    clock_gettime(CLOCK_MONOTONIC, &at);
     for (;;) {
         double t = now_s();
         if (start == 0 && t >= warm) {
@@ -115,11 +134,18 @@ int main(int argc, char **argv) {
             end = t;
             break;
         }
-        int ready = epoll_wait(ep, events, 1024, 100);
+        int ready = n;
+        if (tick) {
+            next_tick(&at);
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL);
+        } else {
+            ready = epoll_wait(ep, events, 1024, 100);
+        }
         for (int i = 0; i < ready; i++) {
+            int fd = tick ? fds[i] : events[i].data.fd;
             ssize_t got;
             do {
-                got = recv(events[i].data.fd, buf, sizeof buf, 0);
+                got = recv(fd, buf, sizeof buf, 0);
                 if (got > 0) received += got;
             } while (got == (ssize_t)sizeof buf);
         }
@@ -127,8 +153,9 @@ int main(int argc, char **argv) {
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
     double packets = (double)(received - counting_from) / bytes;
-    printf("{\"speakers\": %d, \"together\": %d, \"scheduling\": \"%s\", \"packet_bytes\": %zu, \"seconds\": %.2f, \"packets\": %.0f, "
-           "\"us_per_packet\": %.3f, \"wakes_per_packet\": %.3f}\n",
-           n, together, fifo ? "realtime" : "normal", bytes, end - start, packets, (cpu - cpu0) / packets * 1e6, (switches - switches0) / packets);
+    printf("{\"speakers\": %d, \"together\": %d, \"scheduling\": \"%s\", \"reads\": \"%s\", \"packet_bytes\": %zu, "
+           "\"seconds\": %.2f, \"packets\": %.0f, \"us_per_packet\": %.3f, \"wakes_per_packet\": %.3f}\n",
+           n, together, fifo ? "realtime" : "normal", tick ? "tick" : "arrival", bytes, end - start, packets,
+           (cpu - cpu0) / packets * 1e6, (switches - switches0) / packets);
     return 0;
 }

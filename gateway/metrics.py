@@ -263,6 +263,8 @@ def _wire(wire: Wire) -> Iterator[Metric]:
                    [(("routed",), s.audio_routed), (("unrouted",), s.audio_unrouted),
                     (("over_pace",), s.audio_over_pace)], ["route"])  # fmt: skip
     yield _counter("stoa_wire_bytes_read", "bytes read from client sockets", [((), s.bytes_read)])
+    yield _counter("stoa_wire_tick_reads", "reads of a speaker parked for its space's tick: read with the other "
+                   "speakers parked then, in one wake-up, not as its bytes arrived", [((), s.tick_reads)])  # fmt: skip
     yield _counter("stoa_wire_reader_cpu_seconds", "CPU time of the Rust reader thread",
                    [((), s.reader_cpu_ns / 1e9)])  # fmt: skip
     yield _gauge("stoa_wire_reader_scheduling", "1 for how the Rust reader thread runs: realtime (SCHED_FIFO), "

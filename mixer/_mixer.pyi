@@ -832,6 +832,9 @@ class WireStats:
     @property
     def bytes_read(self) -> int: ...
     @property
+    def tick_reads(self) -> int:
+        """Reads of a speaker parked for its space's tick (with the others parked then, not on arrival)."""
+    @property
     def reader_cpu_ns(self) -> int:
         """CPU time of the reader thread, as it measured it at the end of its last pass."""
 

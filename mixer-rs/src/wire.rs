@@ -81,6 +81,7 @@ struct WireStats {
     audio_unrouted: u64,
     audio_over_pace: u64,
     bytes_read: u64,
+    tick_reads: u64,
     reader_cpu_ns: u64,
 }
 
@@ -200,6 +201,7 @@ impl Wire {
             audio_unrouted,
             audio_over_pace,
             bytes_read,
+            tick_reads,
             reader_cpu_ns,
         } = self.inner.stats();
         WireStats {
@@ -213,6 +215,7 @@ impl Wire {
             audio_unrouted,
             audio_over_pace,
             bytes_read,
+            tick_reads,
             reader_cpu_ns,
         }
     }

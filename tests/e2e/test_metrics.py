@@ -94,6 +94,12 @@ async def test_counters_move_with_joins_refusals_and_talk(tmp_path: object) -> N
                     for _ in range(40):
                         await lena.next_audio()
                     talked = await trio.to_thread.run_sync(samples, srv)
+                    # A parked speaker's last packet is read at its space's next tick (docs/operations.md).
+                    for _ in range(50):
+                        if value(talked, "stoa_wire_audio_total", route="routed") == len(encode_tone(440, 1.0)):
+                            break
+                        await trio.sleep(0.02)
+                        talked = await trio.to_thread.run_sync(samples, srv)
                     sent = value(talked, "stoa_frames_sent_total") - value(after_refusals, "stoa_frames_sent_total")
                     assert sent >= 40, "each mixed frame sent to the listener (and the speaker's own) counts"
                     assert value(talked, "stoa_mixer_ticks_total") >= 40
@@ -102,6 +108,8 @@ async def test_counters_move_with_joins_refusals_and_talk(tmp_path: object) -> N
                     # The host's audio went from its socket into the mixer in Rust, none of it through Python.
                     assert value(talked, "stoa_wire_audio_total", route="routed") == len(encode_tone(440, 1.0))
                     assert value(talked, "stoa_wire_audio_total", route="unrouted") == 0
+                    # Those of its packets read at the space's tick, with the speakers parked then: at most all.
+                    assert value(talked, "stoa_wire_tick_reads_total") <= len(encode_tone(440, 1.0))
                     assert value(talked, "stoa_wire_messages_total") >= value(joined, "stoa_wire_messages_total") + 12
                     assert value(talked, "stoa_mixer_tick_seconds_bucket", le="+Inf") == value(
                         talked, "stoa_mixer_ticks_total"

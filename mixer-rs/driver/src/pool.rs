@@ -90,7 +90,7 @@ pub(crate) struct PoolShared {
     /// Every other waiting thread waits here, until told there is work or the timer is free.
     idle: Condvar,
     /// Deadlines of spaces that start ticking are on this grid, `GRID` apart.
-    epoch: Instant,
+    pub(crate) epoch: Instant,
     stop: AtomicBool,
     order: AtomicU64,
     /// Spaces in the queue or being ticked now: the talking spaces, and those recording.
@@ -137,6 +137,9 @@ impl PoolShared {
     /// takes the timer itself if no thread has it: none needs waking for that).
     fn put(&self, slot: Arc<Slot>, deadline: Instant, by_pool_thread: bool) {
         let order = self.order.fetch_add(1, Ordering::Relaxed);
+        let since =
+            u64::try_from(deadline.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
+        slot.queued_for.store(since.max(1), Ordering::Relaxed);
         let mut queue = lock(&self.queue);
         queue.due.push(Due { deadline, order, slot });
         let earliest = queue.due.peek().is_some_and(|top| top.order == order);

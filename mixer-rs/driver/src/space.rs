@@ -36,6 +36,8 @@ pub(crate) struct Slot {
     routes: Mutex<BTreeMap<u64, u64>>,
     /// In the pool's queue or being ticked: never queued twice.
     scheduled: AtomicBool,
+    /// The deadline it was last queued for, in ns since the pool's epoch; 0 while not queued (`next_tick`).
+    pub(crate) queued_for: AtomicU64,
     pub(crate) stopped: AtomicBool,
     /// A recording is starting or running: the space ticks even while nobody talks.
     pub(crate) recording: AtomicBool,
@@ -175,6 +177,19 @@ impl Slot {
         speaking.pending()
     }
 
+    /// Its first tick at or after `now` while it ticks: where the wire's reader reads its speakers together
+    /// (`SpeakerRoutes::push`). Its deadlines are 20 ms apart, from the one it was last queued for.
+    pub(crate) fn next_tick(&self, pool: &PoolShared, now: Instant) -> Option<Instant> {
+        let queued_for = self.queued_for.load(Ordering::Relaxed);
+        if queued_for == 0 {
+            return None;
+        }
+        let deadline = pool.epoch + std::time::Duration::from_nanos(queued_for);
+        let behind = now.saturating_duration_since(deadline).as_nanos();
+        let frames = u32::try_from(behind.div_ceil(FRAME.as_nanos())).ok()?;
+        Some(deadline + FRAME * frames)
+    }
+
     /// Ticks skipped so far (see `tick`).
     pub(crate) fn skipped(&self) -> u64 {
         self.skipped.load(Ordering::Relaxed)
@@ -217,6 +232,7 @@ impl Slot {
     /// After a tick that found the mixer quiet: out of the queue, unless a
     /// packet came in meanwhile (its `notify` saw the space still scheduled).
     pub(crate) fn went_quiet(self: &Arc<Self>, pool: &PoolShared) {
+        self.queued_for.store(0, Ordering::Relaxed);
         self.scheduled.store(false, Ordering::SeqCst);
         pool.talking.fetch_sub(1, Ordering::Relaxed);
         // A recording that started meanwhile found the space still scheduled, as a packet would.

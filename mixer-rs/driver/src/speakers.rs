@@ -6,6 +6,7 @@
 //! exactly the unmuted people on the mic, each at their current connection.
 
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Instant;
 
 use fanout::IdMap;
 use mixer_core::Frame;
@@ -18,8 +19,9 @@ use crate::space::Slot;
 pub enum Pushed {
     /// The connection has no route: not on the mic, muted, in no space.
     Unrouted,
-    /// Queued for the space's next tick (`packets_in` in the mixer's stats).
-    Accepted,
+    /// Queued for the space's next tick (`packets_in` in the mixer's stats), `tick`: the space's first tick
+    /// from now, `None` if it was not ticking (stopped meanwhile).
+    Accepted { tick: Option<Instant> },
     /// Routed to an input that was just removed; counted by the mixer as `dropped_no_input`.
     NoInput,
     /// The mixer refused it (over `MAX_PACKET_BYTES`); the packet is dropped
@@ -56,7 +58,7 @@ impl SpeakerRoutes {
         match route.slot.mixer().push(route.input, frame) {
             Ok(true) => {
                 route.slot.notify(&route.pool);
-                Pushed::Accepted
+                Pushed::Accepted { tick: route.slot.next_tick(&route.pool, Instant::now()) }
             }
             Ok(false) => Pushed::NoInput,
             Err(_) => Pushed::Refused,

@@ -8,6 +8,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
 
 /// A client socket as the writer holds it: its own duplicate, or the caller's
 /// descriptor borrowed. Dropping an `Owned` closes the duplicate; dropping a
@@ -104,6 +105,15 @@ impl Epoll {
         Ok(())
     }
 
+    /// Watches `fd` (added before) for `events` instead (edge-triggered, as `add`): what is ready already
+    /// is told at the next wait.
+    pub fn modify(&self, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
+        let mut event = libc::epoll_event { events: events | libc::EPOLLET as u32, u64: token };
+        // SAFETY: `event` is a live, initialised local; the kernel copies it.
+        check(unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_MOD, fd, &mut event) })?;
+        Ok(())
+    }
+
     /// Stops watching `fd`. Must come before closing a duplicate whose socket
     /// stays open elsewhere: epoll forgets an entry only when the socket itself closes.
     pub fn delete(&self, fd: RawFd) -> io::Result<()> {
@@ -118,20 +128,35 @@ impl Epoll {
     /// is ready to `out` (which events does not matter to the writer: any
     /// edge means "try writing"). An interrupted wait returns nothing.
     pub fn wait(&self, out: &mut Vec<u64>, timeout_ms: i32) -> io::Result<()> {
-        self.wait_with(timeout_ms, |token, _| out.push(token))
+        let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
+        self.wait_with(timeout, |token, _| out.push(token))
     }
 
     /// As `wait`, with each token's event bits (EPOLLIN, EPOLLRDHUP...).
-    pub fn wait_events(&self, out: &mut Vec<(u64, u32)>, timeout_ms: i32) -> io::Result<()> {
-        self.wait_with(timeout_ms, |token, events| out.push((token, events)))
+    pub fn wait_events(&self, out: &mut Vec<(u64, u32)>, timeout: Duration) -> io::Result<()> {
+        self.wait_with(Some(timeout), |token, events| out.push((token, events)))
     }
 
-    fn wait_with(&self, timeout_ms: i32, mut each: impl FnMut(u64, u32)) -> io::Result<()> {
+    /// Waits up to `timeout` (`None`: forever), to the nanosecond (`epoll_pwait2`), and hands each ready
+    /// entry's token and events to `each`.
+    fn wait_with(&self, timeout: Option<Duration>, mut each: impl FnMut(u64, u32)) -> io::Result<()> {
         const BATCH: usize = 256;
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; BATCH];
-        // SAFETY: `events` is a live array of BATCH entries the kernel may fill.
+        let spec = timeout.map(|t| libc::timespec {
+            tv_sec: libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX),
+            tv_nsec: libc::c_long::from(t.subsec_nanos()),
+        });
+        let spec_ptr = spec.as_ref().map_or(std::ptr::null(), |spec| spec as *const libc::timespec);
+        // SAFETY: `events` is a live array of BATCH entries the kernel may fill; `spec_ptr` is null or
+        // points at a live timespec; a null signal mask leaves the thread's as it is.
         let ret = unsafe {
-            libc::epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), BATCH as libc::c_int, timeout_ms)
+            libc::epoll_pwait2(
+                self.fd.as_raw_fd(),
+                events.as_mut_ptr(),
+                BATCH as libc::c_int,
+                spec_ptr,
+                std::ptr::null(),
+            )
         };
         match check(ret) {
             Ok(n) => {

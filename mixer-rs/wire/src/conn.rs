@@ -67,6 +67,11 @@ pub(crate) struct Conn {
     pub ending: bool,
     /// Counted among the handshakes in progress (`Handshakes`), until the reader sees it left its handshake.
     pub handshaking: bool,
+    /// The tick of its space that audio accepted this turn plays at (the first from then): what the reader
+    /// parks it for (`Reader::settle`).
+    pub tick: Option<Instant>,
+    /// Parked: read with its space's other speakers at this time, not when bytes arrive.
+    pub parked: Option<Instant>,
     /// For tests of a fault: the next `handle` panics (`Wire::inject_panic`).
     pub panic_next: bool,
 }
@@ -107,6 +112,8 @@ impl Conn {
             last_turn: 0,
             ending: false,
             handshaking: false,
+            tick: None,
+            parked: None,
             panic_next: false,
         }
     }
@@ -273,7 +280,12 @@ impl Conn {
                 ..Frame::new(packet.seq, packet.captured_at, packet.opus.to_vec())
             };
             match ctx.speakers.push(self.id, frame) {
-                Pushed::Accepted | Pushed::NoInput => {
+                Pushed::Accepted { tick } => {
+                    crate::reader::bump(&ctx.counters().audio_routed);
+                    self.tick = tick;
+                    return;
+                }
+                Pushed::NoInput => {
                     crate::reader::bump(&ctx.counters().audio_routed);
                     return;
                 }

@@ -172,6 +172,9 @@ pub struct WireStats {
     /// Audio messages dropped unread for coming faster than `WireConfig::audio_pace` allows.
     pub audio_over_pace: u64,
     pub bytes_read: u64,
+    /// Reads of a speaker parked for its space's tick (read with the others parked then, not as its bytes
+    /// arrived).
+    pub tick_reads: u64,
     /// CPU time of the reader thread, as it measured it after its last pass.
     pub reader_cpu_ns: u64,
 }
@@ -197,6 +200,7 @@ pub(crate) struct Counters {
     pub audio_unrouted: AtomicU64,
     pub audio_over_pace: AtomicU64,
     pub bytes_read: AtomicU64,
+    pub tick_reads: AtomicU64,
     pub reader_cpu_ns: AtomicU64,
 }
 
@@ -357,6 +361,7 @@ impl Wire {
             audio_unrouted: read(&c.audio_unrouted),
             audio_over_pace: read(&c.audio_over_pace),
             bytes_read: read(&c.bytes_read),
+            tick_reads: read(&c.tick_reads),
             reader_cpu_ns: read(&c.reader_cpu_ns),
         }
     }

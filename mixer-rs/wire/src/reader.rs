@@ -15,17 +15,29 @@
 //! owner at once, waking it only if it had none waiting; (7) close the
 //! descriptors the fan-out's writer has released.
 //!
+//! Speakers whose space ticks are read together (`settle`): a wake-up of this
+//! thread costs more than the read itself (measured against the C floor,
+//! `bench/ingress_floor.c`: 13-14 µs a packet read as it arrives, about 9 µs
+//! read at a timer), so a speaker whose packets come well before its space's
+//! tick is parked: epoll stops telling of its bytes (only of its end), and it
+//! is read `READ_AHEAD` before each tick, with every speaker parked for that
+//! time, in one wake-up. A read that finds no audio (the speaker stopped, or
+//! its packet is late) puts it back on epoll, and its next packet is read as
+//! it arrives. A speaker's other messages wait for that read too (at most a
+//! frame).
+//!
 //! A connection's socket is the reader's: the fan-out borrows it for writing,
 //! so the reader closes it only once `Fanout::released` says the writer is
 //! done with it; a number the kernel hands out again never gets old bytes.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use driver::SpeakerRoutes;
+use driver::{FRAME, SpeakerRoutes};
 use fanout::os::{Epoll, thread_cpu_ns};
 use fanout::{Fanout, IdMap};
 
@@ -51,6 +63,15 @@ const READS_PER_TURN: usize = 4;
 /// Bytes a client's socket may hold unsent (TCP_NOTSENT_LOWAT): seconds of audio (a listener's stream is
 /// about 5 KB a second), and a control message's few kilobytes; bigger ones go on as it drains.
 const NOTSENT_LOWAT: i32 = 16 * 1024;
+/// A parked speaker is read this long before its space's tick: time for the reads of everyone parked with
+/// it and for the reader's own lateness in waking (it runs real-time by default).
+const READ_AHEAD: Duration = Duration::from_millis(2);
+/// A speaker is parked only if its packet came at least `READ_AHEAD` and this long before its tick: its next,
+/// a frame later, then comes before the read with that much to spare (for a little jitter).
+const PARK_SLACK: Duration = Duration::from_micros(500);
+/// What a speaker waits in epoll for: its bytes, or its end (`PARKED`: its end alone).
+const WATCHED: u32 = (libc::EPOLLIN | libc::EPOLLRDHUP) as u32;
+const PARKED: u32 = libc::EPOLLRDHUP as u32;
 
 pub(crate) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
@@ -71,6 +92,9 @@ pub(crate) struct Reader {
     more: Vec<u64>,
     /// Passes so far: a connection has at most one turn a pass from epoll and `more` together.
     passes: u64,
+    /// Parked speakers by the time they are read at (`settle`); an entry whose connection is gone, or is
+    /// parked for another time now, is passed over.
+    parked: BTreeMap<Instant, Vec<u64>>,
     next_sweep: Instant,
 }
 
@@ -115,6 +139,7 @@ impl Reader {
             tokens: Vec::new(),
             more: Vec::new(),
             passes: 0,
+            parked: BTreeMap::new(),
             next_sweep: Instant::now() + SWEEP,
         })
     }
@@ -137,6 +162,9 @@ impl Reader {
         if !self.releasing.is_empty() {
             timeout = timeout.min(RELEASE_POLL);
         }
+        if let Some((&at, _)) = self.parked.first_key_value() {
+            timeout = timeout.min(at.saturating_duration_since(now));
+        }
         self.passes += 1;
         let carried = std::mem::take(&mut self.more);
         for id in &carried {
@@ -148,8 +176,7 @@ impl Reader {
             timeout = Duration::ZERO; // their bytes are waiting already
         }
         let mut tokens = std::mem::take(&mut self.tokens);
-        let millis = i32::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
-        self.epoll.wait_events(&mut tokens, millis).expect("epoll_wait on the reader's own epoll");
+        self.epoll.wait_events(&mut tokens, timeout).expect("epoll_wait on the reader's own epoll");
         for (token, bits) in tokens.drain(..) {
             match token {
                 WAKE => self.shared.wake.drain(),
@@ -160,7 +187,7 @@ impl Reader {
                     if ending && let Some(conn) = self.conns.get_mut(&conn) {
                         conn.ending = true; // read to the end, in this turn and, if it does not get there, the next
                     }
-                    self.read(conn, false);
+                    self.read(conn, false, None);
                 }
             }
         }
@@ -168,9 +195,10 @@ impl Reader {
         for id in carried {
             // Unless epoll already gave it this pass's turn (new bytes came).
             if self.conns.get(&id).is_some_and(|conn| conn.last_turn != self.passes) {
-                self.read(id, false);
+                self.read(id, false, None);
             }
         }
+        self.read_parked();
         self.commands();
         let now = Instant::now();
         if now >= self.next_sweep {
@@ -242,7 +270,7 @@ impl Reader {
         self.handshakes.started(id, peer);
         self.conns.insert(id, conn);
         // Edge-triggered: bytes that came before the registration are read now.
-        self.read(id, true);
+        self.read(id, true, None);
     }
 
     /// Makes room for one more handshake: the oldest in progress ends, unheard of (the owner never knew it).
@@ -259,9 +287,26 @@ impl Reader {
         self.retire_if_done(oldest);
     }
 
+    /// Reads every speaker parked for a time now past, in the order of their times.
+    fn read_parked(&mut self) {
+        let now = Instant::now();
+        while let Some(entry) = self.parked.first_entry()
+            && *entry.key() <= now
+        {
+            let (at, ids) = entry.remove_entry();
+            for id in ids {
+                if self.conns.get(&id).is_some_and(|conn| conn.parked == Some(at)) {
+                    bump(&self.shared.counters.tick_reads);
+                    self.read(id, false, Some(at));
+                }
+            }
+        }
+    }
+
     /// Reads `id`'s socket until it would block (or its reading is paused, or
-    /// its turn of `READS_PER_TURN` is over), handling what arrives as it comes.
-    fn read(&mut self, id: u64, to_the_end: bool) {
+    /// its turn of `READS_PER_TURN` is over), handling what arrives as it comes;
+    /// `parked_for`: the time it was parked for, when this is that read.
+    fn read(&mut self, id: u64, to_the_end: bool, parked_for: Option<Instant>) {
         let Some(conn) = self.conns.get_mut(&id) else { return };
         conn.last_turn = self.passes;
         let to_the_end = to_the_end || conn.ending;
@@ -295,7 +340,52 @@ impl Reader {
                 Err(_) => conn.ended(&mut self.ctx),
             }
         }
+        self.settle(id, parked_for);
         self.retire_if_done(id);
+    }
+
+    /// After a turn: whether `id` waits in epoll for its next bytes, or is parked, read `READ_AHEAD` before
+    /// its space's next tick with every speaker parked then. A turn read on arrival parks it if it took audio
+    /// that came `READ_AHEAD + PARK_SLACK` or more before its tick; the parked read keeps it parked while it
+    /// takes audio, and puts it back on epoll when it takes none. Any other turn of a parked connection (a
+    /// command's, its end's, a full socket's) leaves it as it is.
+    fn settle(&mut self, id: u64, parked_for: Option<Instant>) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let tick = conn.tick.take();
+        if conn.phase == Phase::Done || (conn.parked.is_some() && conn.parked != parked_for) {
+            return;
+        }
+        let now = Instant::now();
+        let at = tick.and_then(|tick| match parked_for {
+            // Its space's next tick whose read is still to come: usually the one after this read's.
+            Some(_) => {
+                Some(if tick - READ_AHEAD > now { tick - READ_AHEAD } else { tick + FRAME - READ_AHEAD })
+            }
+            None => (tick.saturating_duration_since(now) >= READ_AHEAD + PARK_SLACK)
+                .then(|| tick + FRAME - READ_AHEAD),
+        });
+        let fd = conn.fd.as_raw_fd();
+        match (conn.parked.is_some(), at) {
+            (false, None) => return,
+            // What came since is told by epoll at once.
+            (true, None) => {
+                conn.parked = None;
+                if self.epoll.modify(fd, WATCHED, id).is_err() {
+                    conn.ended(&mut self.ctx); // never read again otherwise
+                }
+                return;
+            }
+            (false, Some(_)) => {
+                if self.epoll.modify(fd, PARKED, id).is_err() {
+                    return;
+                }
+            }
+            (true, Some(_)) => {}
+        }
+        conn.parked = at;
+        if let Some(at) = at {
+            self.parked.entry(at).or_default().push(id);
+        }
     }
 
     fn commands(&mut self) {
@@ -306,7 +396,7 @@ impl Reader {
                     if let Some(conn) = self.conns.get_mut(&id) {
                         conn.accept(&mut self.ctx);
                         conn.handle(&mut self.ctx); // frames that came with the request
-                        self.read(id, true);
+                        self.read(id, true, None);
                     }
                 }
                 Command::Refuse { conn, response } => {
@@ -332,7 +422,7 @@ impl Reader {
                         conn.pending = conn.pending.saturating_sub(1);
                         if was_paused && conn.reading(&self.ctx) {
                             conn.handle(&mut self.ctx); // what it held back, then the socket
-                            self.read(id, true);
+                            self.read(id, true, None);
                         }
                     }
                 }

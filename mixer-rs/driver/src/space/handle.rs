@@ -67,6 +67,7 @@ impl Driver {
             recording_stats: Mutex::new(None),
             state: Mutex::new(SlotState { batch, next_seq: first_seq, recording: None, idle: false }),
             next_seq: AtomicU64::new(first_seq),
+            queued_for: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
             skipped: AtomicU64::new(0),
             messages: AtomicU64::new(0),
