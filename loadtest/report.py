@@ -20,7 +20,8 @@ def server_counters(before: dict[str, float], after: dict[str, float], window_s:
     the wall time each spent in passes (`busy`, their mean: 1.0 is saturated), their CPU (cores, summed), their
     average pass (a message waits up to one), the ticks late and skipped, the frames of loss concealment the
     mixers played (all, and those inside a talk spurt, for a packet missing while its speaker talked on), the
-    speakers' packets dropped by reason, and how the server's reader thread was scheduled (docs/operations.md)."""
+    speakers' packets dropped by reason, the share of them the reader took at their space's tick, and how the
+    server's reader thread was scheduled (docs/operations.md)."""
 
     def moved(name: str) -> float:
         return after.get(name, 0.0) - before.get(name, 0.0)
@@ -28,6 +29,7 @@ def server_counters(before: dict[str, float], after: dict[str, float], window_s:
     busy, passes = moved("stoa_fanout_writer_busy_seconds_total"), moved("stoa_fanout_writer_passes_total")
     writers = after.get("stoa_fanout_writers", 1.0) or 1.0
     sends = moved("stoa_fanout_sends_total")
+    accepted = moved("stoa_speaker_packets_accepted_total")
     return {
         "fanout_writer": {
             "writers": int(writers),
@@ -43,6 +45,8 @@ def server_counters(before: dict[str, float], after: dict[str, float], window_s:
         "speaker_packets_dropped": {
             name.removeprefix("dropped_"): int(moved(name)) for name in sorted(after) if name.startswith("dropped_")
         },
+        # The speakers' packets the reader took at their space's tick (parked: docs/operations.md).
+        "tick_read_share": round(moved("stoa_wire_tick_reads_total") / accepted, 3) if accepted else 0.0,
         "reader_scheduling": next(
             (name.removeprefix("reader_") for name, v in after.items() if name.startswith("reader_") and v == 1), None
         ),

@@ -29,7 +29,6 @@ pub enum Pushed {
     Refused,
 }
 
-#[derive(Clone)]
 struct Route {
     slot: Arc<Slot>,
     pool: Arc<PoolShared>,
@@ -46,15 +45,11 @@ pub struct SpeakerRoutes {
 
 impl SpeakerRoutes {
     /// Pushes one packet from connection `conn` into its space's mixer, and
-    /// wakes the space's ticks if it was quiet.
+    /// wakes the space's ticks if it was quiet. Under the read lock, so that
+    /// nothing of the route is cloned: its `Arc`s are shared with the tick threads.
     pub fn push(&self, conn: u64, frame: Frame) -> Pushed {
-        let route = {
-            let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
-            match routes.get(&conn) {
-                Some(route) => route.clone(),
-                None => return Pushed::Unrouted,
-            }
-        };
+        let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(route) = routes.get(&conn) else { return Pushed::Unrouted };
         match route.slot.mixer().push(route.input, frame) {
             Ok(true) => {
                 route.slot.notify(&route.pool);

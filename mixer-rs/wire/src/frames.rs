@@ -78,9 +78,7 @@ impl FrameReader {
             return Ok(None);
         }
         let payload = &mut buf[header.size..end];
-        for (i, byte) in payload.iter_mut().enumerate() {
-            *byte ^= header.mask[i & 3];
-        }
+        unmask(payload, header.mask);
         let item = match header.opcode {
             0x0 => {
                 let parts = self.fragments.as_mut().expect("checked by header()");
@@ -163,6 +161,21 @@ impl FrameReader {
         let mask = mask.try_into().expect("4 bytes");
         // `len` is at most max_message or 125 here, so it fits a usize.
         Ok(Some(Header { fin, opcode, mask, len: len as usize, size: at + 4 }))
+    }
+}
+
+/// XORs `payload` with the client's 4-byte `mask` (RFC 6455 §5.3), 8 bytes at a time.
+pub fn unmask(payload: &mut [u8], mask: [u8; 4]) {
+    let [a, b, c, d] = mask;
+    let wide = u64::from_ne_bytes([a, b, c, d, a, b, c, d]);
+    let mut chunks = payload.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        let word = u64::from_ne_bytes(<[u8; 8]>::try_from(&*chunk).expect("8 bytes")) ^ wide;
+        chunk.copy_from_slice(&word.to_ne_bytes());
+    }
+    // What is left starts on a multiple of 8, so at the mask's first byte.
+    for (i, byte) in chunks.into_remainder().iter_mut().enumerate() {
+        *byte ^= mask[i & 3];
     }
 }
 

@@ -158,7 +158,9 @@ impl Reader {
 
     fn pass(&mut self) {
         let now = Instant::now();
-        let mut timeout = self.next_sweep.saturating_duration_since(now);
+        // Parked speakers wake the reader every frame at most: a sweep then waits for one of those wake-ups.
+        let sweep_at = if self.parked.is_empty() { self.next_sweep } else { self.next_sweep + FRAME };
+        let mut timeout = sweep_at.saturating_duration_since(now);
         if !self.releasing.is_empty() {
             timeout = timeout.min(RELEASE_POLL);
         }

@@ -2,7 +2,7 @@
 //! can produce, and properties over any bytes.
 
 use proptest::prelude::*;
-use wire::frames::{FrameReader, Item, client_frame};
+use wire::frames::{FrameReader, Item, client_frame, unmask};
 
 const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
@@ -125,6 +125,17 @@ fn a_close_frame_gives_its_code_and_reason() {
 }
 
 proptest! {
+    #[test]
+    fn unmasking_a_word_at_a_time_is_the_rfcs_byte_at_a_time(
+        payload in proptest::collection::vec(any::<u8>(), 0..40),
+        mask in any::<[u8; 4]>(),
+    ) {
+        let expected: Vec<u8> = payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]).collect();
+        let mut got = payload;
+        unmask(&mut got, mask);
+        prop_assert_eq!(got, expected);
+    }
+
     #[test]
     fn any_bytes_are_read_or_refused_never_a_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
         let _ = read_all(&mut FrameReader::new(256), &bytes);
