@@ -52,7 +52,9 @@ from loadtest.monitor import scrape
 
 TARGET_US = 10.0
 ACCEPTED = "stoa_speaker_packets_accepted_total"
-TICK_READS = "stoa_wire_tick_reads_total"
+AT_TICK = "stoa_wire_audio_at_tick_total"
+GAPS, SKIPPED = "stoa_concealed_gap_frames_total", "dropped_skipped"
+MAX_MISSED_SHARE = 0.001  # packets that missed their tick: a reader cheaper for reading late is no better
 MIN_ACCEPTED_SHARE = 0.99  # a server that read fewer of the packets sent would look cheaper than it is
 
 
@@ -122,7 +124,8 @@ async def measure(transport: str, speakers: int, seconds: float, scheduling: str
                     go.set()
                     await trio.sleep(2.0)  # the space starts ticking; codecs are built
                     scraped = await trio.to_thread.run_sync(scrape, metrics)
-                    taken, tick_reads = scraped.get(ACCEPTED, 0.0), scraped.get(TICK_READS, 0.0)
+                    taken, at_tick = scraped.get(ACCEPTED, 0.0), scraped.get(AT_TICK, 0.0)
+                    missed = scraped.get(GAPS, 0.0) + scraped.get(SKIPPED, 0.0)
                     first, before, woken = sent[0], thread_cpu(pid), thread_wakes(pid)
                     await trio.sleep(seconds)
                     busy, packets = cpu_delta(before, thread_cpu(pid)), sent[0] - first
@@ -131,7 +134,8 @@ async def measure(transport: str, speakers: int, seconds: float, scheduling: str
                     # only if the server did read them.
                     scraped = await trio.to_thread.run_sync(scrape, metrics)
                     taken = scraped.get(ACCEPTED, 0.0) - taken
-                    tick_reads = scraped.get(TICK_READS, 0.0) - tick_reads
+                    at_tick = scraped.get(AT_TICK, 0.0) - at_tick
+                    missed = scraped.get(GAPS, 0.0) + scraped.get(SKIPPED, 0.0) - missed
                     if not sum(busy.values()):
                         raise SystemExit("no CPU time read from /proc/PID/task/*/schedstat: this kernel does not say")
                     stop.set()
@@ -153,7 +157,9 @@ async def measure(transport: str, speakers: int, seconds: float, scheduling: str
         "scheduling": scheduling,
         "packets": packets,
         "accepted_share": taken / packets,
-        "tick_read_share": tick_reads / packets,
+        "at_tick_share": at_tick / packets,
+        # Packets that missed their tick: concealed inside a talk spurt, or skipped from a standing queue.
+        "missed_tick_share": missed / packets,
         "seconds": seconds,
         "idle_cores": sum(idle.values()) / seconds,
         "us_per_packet_by_thread": per_packet,
@@ -187,7 +193,7 @@ def print_rows(rows: list[dict[str, object]]) -> None:
         threads = r["us_per_packet_by_thread"]
         assert isinstance(threads, dict)
         parts = ", ".join(f"{k} {v:.1f}" for k, v in threads.items()) + f"; mixers took {r['accepted_share']:.1%}"
-        parts += f", read at a tick {r['tick_read_share']:.0%}"
+        parts += f", read at a tick {r['at_tick_share']:.0%}, missed their tick {r['missed_tick_share']:.2%}"
         reading = f"{r['us_per_packet_reading']:.1f} | {r['wakes_per_packet_reading']:.2f}"
         figures = f"{r['us_per_packet']:.1f} | {r['us_per_packet_mix']:.1f}"
         print(f"{head} | {reading} | {figures} | {parts} |")
@@ -284,6 +290,11 @@ def verdict(rows: list[dict[str, Any]], readers: list[str], speakers: int) -> bo
             f"not measured: the mixers took {r['accepted_share']:.1%} of the packets sent"
             f" ({r['transport']}, {r['scheduling']})"
         )
+    late = [r for r in rows if r["transport"] != "c-floor" and r["missed_tick_share"] > MAX_MISSED_SHARE]
+    for r in late:
+        share, who = r["missed_tick_share"], f"{r['transport']}, {r['scheduling']}"
+        print(f"late: {share:.2%} of the packets missed their tick ({who})")
+    short += late
     # The target holds if every round of the first reader asked for (the server's default: realtime) is under it.
     rust = reading.get(("rust", readers[0]), [])
     if rust and max(rust) >= TARGET_US:

@@ -170,7 +170,7 @@ def main() -> None:
             "speaker_packets_dropped": server.get("speaker_packets_dropped"),
             # The wire's reader per speaker packet: its CPU over the packets the scripts send in that time.
             "wire_us_per_packet": round(threads.get("stoa-wire", 0.0) * 1e6 / (spaces * packets_per_slot * 50), 2),
-            "tick_read_share": server.get("tick_read_share"),
+            "at_tick_share": server.get("at_tick_share"),
             "harness_and_server_cores_whole_run": round(whole, 2),
             "harness_fault": report["speakers"]["harness_fault"],
             "speakers_scheduling": report["speakers"]["scheduling"],

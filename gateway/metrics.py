@@ -263,8 +263,11 @@ def _wire(wire: Wire) -> Iterator[Metric]:
                    [(("routed",), s.audio_routed), (("unrouted",), s.audio_unrouted),
                     (("over_pace",), s.audio_over_pace)], ["route"])  # fmt: skip
     yield _counter("stoa_wire_bytes_read", "bytes read from client sockets", [((), s.bytes_read)])
-    yield _counter("stoa_wire_tick_reads", "reads of a speaker parked for its space's tick: read with the other "
-                   "speakers parked then, in one wake-up, not as its bytes arrived", [((), s.tick_reads)])  # fmt: skip
+    yield _counter("stoa_wire_audio_at_tick", "speakers' audio messages (of those routed) read at their space's "
+                   "tick from a parked speaker, with the others parked then, not as they arrived",
+                   [((), s.audio_at_tick)])  # fmt: skip
+    yield _gauge("stoa_wire_parked_speakers", "speakers parked for their space's ticks (counted every 250 ms)",
+                 [((), s.parked)])  # fmt: skip
     yield _counter("stoa_wire_reader_cpu_seconds", "CPU time of the Rust reader thread",
                    [((), s.reader_cpu_ns / 1e9)])  # fmt: skip
     yield _gauge("stoa_wire_reader_scheduling", "1 for how the Rust reader thread runs: realtime (SCHED_FIFO), "

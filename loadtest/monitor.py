@@ -46,7 +46,7 @@ WATCHED = (
     "stoa_fanout_writer_busy_seconds_total", "stoa_fanout_writer_cpu_seconds_total", "stoa_fanout_writer_passes_total",
     "stoa_mixer_ticks_late_total", "stoa_mixer_ticks_skipped_total", "stoa_concealed_frames_total",
     "stoa_concealed_gap_frames_total", "stoa_fanout_writers", "stoa_fanout_sends_total",
-    "stoa_speaker_packets_accepted_total", "stoa_wire_tick_reads_total",
+    "stoa_speaker_packets_accepted_total", "stoa_wire_audio_at_tick_total",
 )  # fmt: skip
 DROPPED = "stoa_speaker_packets_dropped_total"
 READER = "stoa_wire_reader_scheduling"

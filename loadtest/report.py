@@ -46,7 +46,7 @@ def server_counters(before: dict[str, float], after: dict[str, float], window_s:
             name.removeprefix("dropped_"): int(moved(name)) for name in sorted(after) if name.startswith("dropped_")
         },
         # The speakers' packets the reader took at their space's tick (parked: docs/operations.md).
-        "tick_read_share": round(moved("stoa_wire_tick_reads_total") / accepted, 3) if accepted else 0.0,
+        "at_tick_share": round(moved("stoa_wire_audio_at_tick_total") / accepted, 3) if accepted else 0.0,
         "reader_scheduling": next(
             (name.removeprefix("reader_") for name, v in after.items() if name.startswith("reader_") and v == 1), None
         ),

@@ -832,8 +832,11 @@ class WireStats:
     @property
     def bytes_read(self) -> int: ...
     @property
-    def tick_reads(self) -> int:
-        """Reads of a speaker parked for its space's tick (with the others parked then, not on arrival)."""
+    def audio_at_tick(self) -> int:
+        """Audio messages (of ``audio_routed``) read at their space's tick, from a parked speaker."""
+    @property
+    def parked(self) -> int:
+        """Speakers parked for their space's ticks, as the reader counted them at its last sweep."""
     @property
     def reader_cpu_ns(self) -> int:
         """CPU time of the reader thread, as it measured it at the end of its last pass."""

@@ -81,7 +81,8 @@ struct WireStats {
     audio_unrouted: u64,
     audio_over_pace: u64,
     bytes_read: u64,
-    tick_reads: u64,
+    audio_at_tick: u64,
+    parked: u64,
     reader_cpu_ns: u64,
 }
 
@@ -201,7 +202,8 @@ impl Wire {
             audio_unrouted,
             audio_over_pace,
             bytes_read,
-            tick_reads,
+            audio_at_tick,
+            parked,
             reader_cpu_ns,
         } = self.inner.stats();
         WireStats {
@@ -215,7 +217,8 @@ impl Wire {
             audio_unrouted,
             audio_over_pace,
             bytes_read,
-            tick_reads,
+            audio_at_tick,
+            parked,
             reader_cpu_ns,
         }
     }

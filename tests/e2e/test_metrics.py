@@ -109,7 +109,8 @@ async def test_counters_move_with_joins_refusals_and_talk(tmp_path: object) -> N
                     assert value(talked, "stoa_wire_audio_total", route="routed") == len(encode_tone(440, 1.0))
                     assert value(talked, "stoa_wire_audio_total", route="unrouted") == 0
                     # Those of its packets read at the space's tick, with the speakers parked then: at most all.
-                    assert value(talked, "stoa_wire_tick_reads_total") <= len(encode_tone(440, 1.0))
+                    assert value(talked, "stoa_wire_audio_at_tick_total") <= len(encode_tone(440, 1.0))
+                    assert value(talked, "stoa_wire_parked_speakers") <= 1
                     assert value(talked, "stoa_wire_messages_total") >= value(joined, "stoa_wire_messages_total") + 12
                     assert value(talked, "stoa_mixer_tick_seconds_bucket", le="+Inf") == value(
                         talked, "stoa_mixer_ticks_total"

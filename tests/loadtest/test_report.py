@@ -16,7 +16,7 @@ def test_the_counters_are_what_moved_over_the_window() -> None:
         "stoa_concealed_gap_frames_total": 7.0,
         "dropped_skipped": 1.0,
         "stoa_speaker_packets_accepted_total": 1_000.0,
-        "stoa_wire_tick_reads_total": 500.0,
+        "stoa_wire_audio_at_tick_total": 500.0,
     }
     after = {
         "stoa_fanout_writer_busy_seconds_total": 20.0,
@@ -32,7 +32,7 @@ def test_the_counters_are_what_moved_over_the_window() -> None:
         "stoa_fanout_writers": 2.0,
         "stoa_fanout_sends_total": 1_500_000.0,
         "stoa_speaker_packets_accepted_total": 5_000.0,
-        "stoa_wire_tick_reads_total": 3_500.0,
+        "stoa_wire_audio_at_tick_total": 3_500.0,
     }
     assert server_counters(before, after, window_s=20.0) == {
         # 10 s of passes in 20 s by two writers: each busy a quarter of the time.
@@ -44,6 +44,6 @@ def test_the_counters_are_what_moved_over_the_window() -> None:
         "concealed_gap_frames": 3,
         "speaker_packets_dropped": {"overflow": 0, "skipped": 3},
         # 3,000 of the 4,000 packets accepted were read at their space's tick.
-        "tick_read_share": 0.75,
+        "at_tick_share": 0.75,
         "reader_scheduling": "realtime",
     }

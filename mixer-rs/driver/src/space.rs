@@ -177,17 +177,12 @@ impl Slot {
         speaking.pending()
     }
 
-    /// Its first tick at or after `now` while it ticks: where the wire's reader reads its speakers together
-    /// (`SpeakerRoutes::push`). Its deadlines are 20 ms apart, from the one it was last queued for.
-    pub(crate) fn next_tick(&self, pool: &PoolShared, now: Instant) -> Option<Instant> {
+    /// The deadline of its next tick not yet taken, while it ticks: what the wire's reader reads its speakers
+    /// together for (`SpeakerRoutes::push`). Behind now while a late tick thread has not taken it yet (a
+    /// packet pushed then still plays at it); the one after while that tick runs.
+    pub(crate) fn next_tick(&self, pool: &PoolShared) -> Option<Instant> {
         let queued_for = self.queued_for.load(Ordering::Relaxed);
-        if queued_for == 0 {
-            return None;
-        }
-        let deadline = pool.epoch + std::time::Duration::from_nanos(queued_for);
-        let behind = now.saturating_duration_since(deadline).as_nanos();
-        let frames = u32::try_from(behind.div_ceil(FRAME.as_nanos())).ok()?;
-        Some(deadline + FRAME * frames)
+        (queued_for != 0).then(|| pool.epoch + std::time::Duration::from_nanos(queued_for))
     }
 
     /// Ticks skipped so far (see `tick`).

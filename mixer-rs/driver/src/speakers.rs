@@ -19,8 +19,9 @@ use crate::space::Slot;
 pub enum Pushed {
     /// The connection has no route: not on the mic, muted, in no space.
     Unrouted,
-    /// Queued for the space's next tick (`packets_in` in the mixer's stats), `tick`: the space's first tick
-    /// from now, `None` if it was not ticking (stopped meanwhile).
+    /// Queued for the space's next tick (`packets_in` in the mixer's stats), `tick`: the deadline of that
+    /// tick (`Slot::next_tick`: behind now while its tick thread is late), `None` if it was not ticking
+    /// (stopped meanwhile).
     Accepted { tick: Option<Instant> },
     /// Routed to an input that was just removed; counted by the mixer as `dropped_no_input`.
     NoInput,
@@ -53,7 +54,7 @@ impl SpeakerRoutes {
         match route.slot.mixer().push(route.input, frame) {
             Ok(true) => {
                 route.slot.notify(&route.pool);
-                Pushed::Accepted { tick: route.slot.next_tick(&route.pool, Instant::now()) }
+                Pushed::Accepted { tick: route.slot.next_tick(&route.pool) }
             }
             Ok(false) => Pushed::NoInput,
             Err(_) => Pushed::Refused,

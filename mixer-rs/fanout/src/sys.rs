@@ -8,6 +8,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// A client socket as the writer holds it: its own duplicate, or the caller's
@@ -86,6 +87,9 @@ fn check_stream_socket(fd: RawFd) -> io::Result<()> {
 }
 
 /// An epoll instance whose entries carry a `u64` token.
+/// `epoll_pwait2` was refused once (an old kernel, a seccomp filter): `epoll_wait` from then on.
+static NO_PWAIT2: AtomicBool = AtomicBool::new(false);
+
 #[derive(Debug)]
 pub struct Epoll {
     fd: OwnedFd,
@@ -137,27 +141,47 @@ impl Epoll {
         self.wait_with(Some(timeout), |token, events| out.push((token, events)))
     }
 
-    /// Waits up to `timeout` (`None`: forever), to the nanosecond (`epoll_pwait2`), and hands each ready
-    /// entry's token and events to `each`.
+    /// Waits up to `timeout` (`None`: forever), to the nanosecond (`epoll_pwait2`, Linux 5.11; where the
+    /// kernel or a seccomp filter refuses it, `epoll_wait` from then on, the timeout rounded up to a
+    /// millisecond), and hands each ready entry's token and events to `each`.
     fn wait_with(&self, timeout: Option<Duration>, mut each: impl FnMut(u64, u32)) -> io::Result<()> {
         const BATCH: usize = 256;
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; BATCH];
-        let spec = timeout.map(|t| libc::timespec {
-            tv_sec: libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX),
-            tv_nsec: libc::c_long::from(t.subsec_nanos()),
-        });
-        let spec_ptr = spec.as_ref().map_or(std::ptr::null(), |spec| spec as *const libc::timespec);
-        // SAFETY: `events` is a live array of BATCH entries the kernel may fill; `spec_ptr` is null or
-        // points at a live timespec; a null signal mask leaves the thread's as it is.
-        let ret = unsafe {
-            libc::epoll_pwait2(
-                self.fd.as_raw_fd(),
-                events.as_mut_ptr(),
-                BATCH as libc::c_int,
-                spec_ptr,
-                std::ptr::null(),
-            )
-        };
+        let mut ret = -1;
+        if !NO_PWAIT2.load(Ordering::Relaxed) {
+            let spec = timeout.map(|t| libc::timespec {
+                tv_sec: libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX),
+                tv_nsec: t.subsec_nanos() as libc::c_long, // under 10^9: fits any c_long
+            });
+            let spec_ptr = spec.as_ref().map_or(std::ptr::null(), |spec| spec as *const libc::timespec);
+            // SAFETY: `events` is a live array of BATCH entries the kernel may fill; `spec_ptr` is null or
+            // points at a live timespec; a null signal mask leaves the thread's as it is. The system call
+            // itself, not glibc's wrapper (2.35 and later only).
+            ret = unsafe {
+                libc::syscall(
+                    libc::SYS_epoll_pwait2,
+                    self.fd.as_raw_fd(),
+                    events.as_mut_ptr(),
+                    BATCH as libc::c_int,
+                    spec_ptr,
+                    std::ptr::null::<libc::sigset_t>(),
+                    0usize,
+                )
+            } as libc::c_int;
+            if ret < 0
+                && matches!(io::Error::last_os_error().raw_os_error(), Some(libc::ENOSYS | libc::EPERM))
+            {
+                NO_PWAIT2.store(true, Ordering::Relaxed);
+            }
+        }
+        if NO_PWAIT2.load(Ordering::Relaxed) {
+            let millis =
+                timeout.map_or(-1, |t| i32::try_from(t.as_micros().div_ceil(1000)).unwrap_or(i32::MAX));
+            // SAFETY: `events` is a live array of BATCH entries the kernel may fill.
+            ret = unsafe {
+                libc::epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), BATCH as libc::c_int, millis)
+            };
+        }
         match check(ret) {
             Ok(n) => {
                 // Copies, not references: the struct is packed on x86-64.

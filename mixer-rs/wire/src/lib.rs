@@ -79,6 +79,20 @@ pub struct WireConfig {
     pub realtime: bool,
     /// The pace of each connection's audio messages (`pace.rs`).
     pub audio_pace: PaceLimits,
+    /// Whether speakers of a ticking space are parked and read together before its ticks (`reader.rs`).
+    pub parking: Parking,
+}
+
+/// When the reader parks speakers (`WireConfig::parking`). A parked speaker's packet has `READ_AHEAD` (2 ms)
+/// to be read before its tick, so by default only a reader that runs as soon as it wakes parks: one that
+/// waits for a core (a few milliseconds, at times tens, on a busy machine) reads every packet as it arrives,
+/// with the margin its arrival gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parking {
+    /// Only if the reader got real-time scheduling (`Scheduling::Realtime`).
+    WhenRealtime,
+    Always,
+    Never,
 }
 
 /// How the reader thread is scheduled (`WireConfig::realtime`, `Wire::scheduling`).
@@ -126,6 +140,7 @@ impl Default for WireConfig {
             user_timeout_ms: 10_000,
             realtime: false,
             audio_pace: PaceLimits::default(),
+            parking: Parking::WhenRealtime,
         }
     }
 }
@@ -172,9 +187,10 @@ pub struct WireStats {
     /// Audio messages dropped unread for coming faster than `WireConfig::audio_pace` allows.
     pub audio_over_pace: u64,
     pub bytes_read: u64,
-    /// Reads of a speaker parked for its space's tick (read with the others parked then, not as its bytes
-    /// arrived).
-    pub tick_reads: u64,
+    /// Audio messages (of `audio_routed`) read at their space's tick, from a parked speaker.
+    pub audio_at_tick: u64,
+    /// Speakers parked, as the reader counted them at its last sweep (every 250 ms).
+    pub parked: u64,
     /// CPU time of the reader thread, as it measured it after its last pass.
     pub reader_cpu_ns: u64,
 }
@@ -200,7 +216,8 @@ pub(crate) struct Counters {
     pub audio_unrouted: AtomicU64,
     pub audio_over_pace: AtomicU64,
     pub bytes_read: AtomicU64,
-    pub tick_reads: AtomicU64,
+    pub audio_at_tick: AtomicU64,
+    pub parked: AtomicU64,
     pub reader_cpu_ns: AtomicU64,
 }
 
@@ -260,10 +277,16 @@ impl Wire {
             stop: AtomicBool::new(false),
             counters: Counters::default(),
         });
-        let reader = reader::Reader::new(Arc::clone(&shared), Arc::clone(&fanout), speakers, config)?;
+        let mut reader = reader::Reader::new(Arc::clone(&shared), Arc::clone(&fanout), speakers, config)?;
         let (told, scheduled) = mpsc::sync_channel(1);
         let thread = thread::Builder::new().name("stoa-wire".into()).spawn(move || {
-            let _ = told.send(if config.realtime { sys::run_first() } else { Scheduling::Normal });
+            let scheduling = if config.realtime { sys::run_first() } else { Scheduling::Normal };
+            reader.parking = match config.parking {
+                Parking::WhenRealtime => scheduling == Scheduling::Realtime,
+                Parking::Always => true,
+                Parking::Never => false,
+            };
+            let _ = told.send(scheduling);
             reader.run()
         })?;
         let scheduling = scheduled.recv().unwrap_or(Scheduling::Normal);
@@ -361,7 +384,8 @@ impl Wire {
             audio_unrouted: read(&c.audio_unrouted),
             audio_over_pace: read(&c.audio_over_pace),
             bytes_read: read(&c.bytes_read),
-            tick_reads: read(&c.tick_reads),
+            audio_at_tick: read(&c.audio_at_tick),
+            parked: read(&c.parked),
             reader_cpu_ns: read(&c.reader_cpu_ns),
         }
     }

@@ -17,14 +17,15 @@
 //!
 //! Speakers whose space ticks are read together (`settle`): a wake-up of this
 //! thread costs more than the read itself (measured against the C floor,
-//! `bench/ingress_floor.c`: 13-14 µs a packet read as it arrives, about 9 µs
-//! read at a timer), so a speaker whose packets come well before its space's
-//! tick is parked: epoll stops telling of its bytes (only of its end), and it
-//! is read `READ_AHEAD` before each tick, with every speaker parked for that
-//! time, in one wake-up. A read that finds no audio (the speaker stopped, or
-//! its packet is late) puts it back on epoll, and its next packet is read as
-//! it arrives. A speaker's other messages wait for that read too (at most a
-//! frame).
+//! `bench/ingress_floor.c`, on the 2-core machine of README, Ingress: 13 to 30
+//! µs a packet read as it arrives, 8 to 14 read at a 20 ms timer), so a
+//! speaker whose packet was read well before its space's next tick is parked:
+//! epoll stops telling of its bytes (only of its end), and it is read
+//! `READ_AHEAD` before each tick, with every speaker parked for that time, in
+//! one wake-up. A read that finds no audio (the speaker stopped, or its packet
+//! is late) puts it back on epoll, and its next packet is read as it arrives.
+//! A speaker's other messages wait for that read too (at most a frame). Only
+//! a reader that runs as soon as it wakes parks (`WireConfig::parking`).
 //!
 //! A connection's socket is the reader's: the fan-out borrows it for writing,
 //! so the reader closes it only once `Fanout::released` says the writer is
@@ -95,6 +96,8 @@ pub(crate) struct Reader {
     /// Parked speakers by the time they are read at (`settle`); an entry whose connection is gone, or is
     /// parked for another time now, is passed over.
     parked: BTreeMap<Instant, Vec<u64>>,
+    /// Whether speakers are parked at all (`WireConfig::parking`, set by the thread once scheduled).
+    pub(crate) parking: bool,
     next_sweep: Instant,
 }
 
@@ -140,6 +143,7 @@ impl Reader {
             more: Vec::new(),
             passes: 0,
             parked: BTreeMap::new(),
+            parking: false,
             next_sweep: Instant::now() + SWEEP,
         })
     }
@@ -179,6 +183,8 @@ impl Reader {
         }
         let mut tokens = std::mem::take(&mut self.tokens);
         self.epoll.wait_events(&mut tokens, timeout).expect("epoll_wait on the reader's own epoll");
+        // First: these have the least margin (`READ_AHEAD`), and what epoll tells of may take a while.
+        self.read_parked();
         for (token, bits) in tokens.drain(..) {
             match token {
                 WAKE => self.shared.wake.drain(),
@@ -200,13 +206,14 @@ impl Reader {
                 self.read(id, false, None);
             }
         }
-        self.read_parked();
         self.commands();
         let now = Instant::now();
         if now >= self.next_sweep {
             self.next_sweep = now + SWEEP;
             // A system call: once a sweep, not once a pass.
             self.shared.counters.reader_cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
+            let parked = self.conns.values().filter(|conn| conn.parked.is_some()).count();
+            self.shared.counters.parked.store(parked as u64, Ordering::Relaxed);
             let ids: Vec<u64> = self.conns.keys().copied().collect();
             for id in ids {
                 if let Some(conn) = self.conns.get_mut(&id) {
@@ -296,12 +303,16 @@ impl Reader {
             && *entry.key() <= now
         {
             let (at, ids) = entry.remove_entry();
+            let counters = Arc::clone(&self.shared);
+            let routed = || counters.counters.audio_routed.load(Ordering::Relaxed);
+            let before = routed();
             for id in ids {
                 if self.conns.get(&id).is_some_and(|conn| conn.parked == Some(at)) {
-                    bump(&self.shared.counters.tick_reads);
                     self.read(id, false, Some(at));
                 }
             }
+            // Only this thread counts audio: what these reads took.
+            self.shared.counters.audio_at_tick.fetch_add(routed() - before, Ordering::Relaxed);
         }
     }
 
@@ -347,21 +358,27 @@ impl Reader {
     }
 
     /// After a turn: whether `id` waits in epoll for its next bytes, or is parked, read `READ_AHEAD` before
-    /// its space's next tick with every speaker parked then. A turn read on arrival parks it if it took audio
-    /// that came `READ_AHEAD + PARK_SLACK` or more before its tick; the parked read keeps it parked while it
-    /// takes audio, and puts it back on epoll when it takes none. Any other turn of a parked connection (a
+    /// its space's ticks with every speaker parked then. A turn read on arrival parks it if it took audio
+    /// `READ_AHEAD + PARK_SLACK` or more before the space's next tick (so its next packet, a frame later,
+    /// comes that much before the read for the tick after); the parked read keeps it parked while it takes
+    /// audio, and puts it back on epoll when it takes none. Any other turn of a parked connection (a
     /// command's, its end's, a full socket's) leaves it as it is.
     fn settle(&mut self, id: u64, parked_for: Option<Instant>) {
         let Some(conn) = self.conns.get_mut(&id) else { return };
-        let tick = conn.tick.take();
+        // The deadline of the space's next tick not yet taken (behind now while its tick thread is late).
+        let tick = conn.tick.take().filter(|_| self.parking);
         if conn.phase == Phase::Done || (conn.parked.is_some() && conn.parked != parked_for) {
             return;
         }
         let now = Instant::now();
         let at = tick.and_then(|tick| match parked_for {
-            // Its space's next tick whose read is still to come: usually the one after this read's.
+            // The first read of its space's ticks still to come: usually the next tick's.
             Some(_) => {
-                Some(if tick - READ_AHEAD > now { tick - READ_AHEAD } else { tick + FRAME - READ_AHEAD })
+                let mut at = tick - READ_AHEAD;
+                while at <= now {
+                    at += FRAME;
+                }
+                Some(at)
             }
             None => (tick.saturating_duration_since(now) >= READ_AHEAD + PARK_SLACK)
                 .then(|| tick + FRAME - READ_AHEAD),
