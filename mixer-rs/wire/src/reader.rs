@@ -25,7 +25,8 @@
 //! one wake-up. A read that finds no audio (the speaker stopped, or its packet
 //! is late) puts it back on epoll, and its next packet is read as it arrives.
 //! A speaker's other messages wait for that read too (at most a frame). Only
-//! a reader that runs as soon as it wakes parks (`WireConfig::parking`).
+//! a reader that runs as soon as it wakes parks (`WireConfig::parking`), and
+//! only while speakers send at most `park_max_rate` packets a second in all.
 //!
 //! A connection's socket is the reader's: the fan-out borrows it for writing,
 //! so the reader closes it only once `Fanout::released` says the writer is
@@ -98,6 +99,9 @@ pub(crate) struct Reader {
     parked: BTreeMap<Instant, Vec<u64>>,
     /// Whether speakers are parked at all (`WireConfig::parking`, set by the thread once scheduled).
     pub(crate) parking: bool,
+    /// Audio routed at the last sweep, and whether the rate since then was at most `park_max_rate`.
+    routed_at_sweep: u64,
+    calm: bool,
     next_sweep: Instant,
 }
 
@@ -144,6 +148,8 @@ impl Reader {
             passes: 0,
             parked: BTreeMap::new(),
             parking: false,
+            routed_at_sweep: 0,
+            calm: true,
             next_sweep: Instant::now() + SWEEP,
         })
     }
@@ -212,6 +218,10 @@ impl Reader {
             self.next_sweep = now + SWEEP;
             // A system call: once a sweep, not once a pass.
             self.shared.counters.reader_cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
+            let routed = self.shared.counters.audio_routed.load(Ordering::Relaxed);
+            let since = std::mem::replace(&mut self.routed_at_sweep, routed);
+            self.calm =
+                (routed - since) as f64 <= f64::from(self.ctx.config.park_max_rate) * SWEEP.as_secs_f64();
             let parked = self.conns.values().filter(|conn| conn.parked.is_some()).count();
             self.shared.counters.parked.store(parked as u64, Ordering::Relaxed);
             let ids: Vec<u64> = self.conns.keys().copied().collect();
@@ -366,7 +376,7 @@ impl Reader {
     fn settle(&mut self, id: u64, parked_for: Option<Instant>) {
         let Some(conn) = self.conns.get_mut(&id) else { return };
         // The deadline of the space's next tick not yet taken (behind now while its tick thread is late).
-        let tick = conn.tick.take().filter(|_| self.parking);
+        let tick = conn.tick.take().filter(|_| self.parking && self.calm);
         if conn.phase == Phase::Done || (conn.parked.is_some() && conn.parked != parked_for) {
             return;
         }

@@ -94,6 +94,17 @@ fn speakers_of_a_ticking_space_are_read_at_its_ticks_and_every_packet_reaches_th
 }
 
 #[test]
+fn above_its_rate_the_reader_parks_no_one() {
+    // 4 speakers send 200 packets a second: over the 100 allowed, from the first sweep (250 ms) on.
+    let s = server(WireConfig { park_max_rate: 100, ..parking() });
+    let (mixer, _driver, clients) = space(&s);
+    let _clients = stream(clients, false);
+    wait_for("every packet in the mixer", || mixer.stats().packets_in == SPEAKERS * PACKETS);
+    let stats = s.wire.stats();
+    assert!(stats.audio_at_tick <= SPEAKERS * 20, "parked for a sweep and a frame at most: {stats:?}");
+}
+
+#[test]
 fn a_reader_not_run_first_parks_no_one_by_default() {
     let s = server(WireConfig::default()); // realtime: false
     let (mixer, _driver, clients) = space(&s);
