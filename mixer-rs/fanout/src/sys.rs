@@ -86,10 +86,10 @@ fn check_stream_socket(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// An epoll instance whose entries carry a `u64` token.
 /// `epoll_pwait2` was refused once (an old kernel, a seccomp filter): `epoll_wait` from then on.
 static NO_PWAIT2: AtomicBool = AtomicBool::new(false);
 
+/// An epoll instance whose entries carry a `u64` token.
 #[derive(Debug)]
 pub struct Epoll {
     fd: OwnedFd,

@@ -17,8 +17,8 @@
 //!
 //! Speakers whose space ticks are read together (`settle`): a wake-up of this
 //! thread costs more than the read itself (measured against the C floor,
-//! `bench/ingress_floor.c`, on the 2-core machine of README, Ingress: 13 to 30
-//! µs a packet read as it arrives, 8 to 14 read at a 20 ms timer), so a
+//! `bench/ingress_floor.c`, on the 2-core machine of README, Ingress: 13 to 42
+//! µs a packet read as it arrives, 8 to 15 read at a 20 ms timer), so a
 //! speaker whose packet was read well before its space's next tick is parked:
 //! epoll stops telling of its bytes (only of its end), and it is read
 //! `READ_AHEAD` before each tick, with every speaker parked for that time, in
@@ -66,7 +66,7 @@ const READS_PER_TURN: usize = 4;
 /// about 5 KB a second), and a control message's few kilobytes; bigger ones go on as it drains.
 const NOTSENT_LOWAT: i32 = 16 * 1024;
 /// A parked speaker is read this long before its space's tick: time for the reads of everyone parked with
-/// it and for the reader's own lateness in waking (it runs real-time by default).
+/// it and for the reader's own lateness in waking (only a real-time reader parks: `WireConfig::parking`).
 const READ_AHEAD: Duration = Duration::from_millis(2);
 /// A speaker is parked only if its packet came at least `READ_AHEAD` and this long before its tick: its next,
 /// a frame later, then comes before the read with that much to spare (for a little jitter).
