@@ -15,24 +15,13 @@
 //! owner at once, waking it only if it had none waiting; (7) close the
 //! descriptors the fan-out's writer has released.
 //!
-//! Speakers whose space ticks are read together (`settle`): a wake-up of this
-//! thread costs more than the read itself (measured against the C floor,
-//! `bench/ingress_floor.c`, on the 2-core machine of README, Ingress: 13 to 42
-//! µs a packet read as it arrives, 8 to 15 read at a 20 ms timer), so a
-//! speaker whose packet was read well before its space's next tick is parked:
-//! epoll stops telling of its bytes (only of its end), and it is read
-//! `READ_AHEAD` before each tick, with every speaker parked for that time, in
-//! one wake-up. A read that finds no audio (the speaker stopped, or its packet
-//! is late) puts it back on epoll, and its next packet is read as it arrives.
-//! A speaker's other messages wait for that read too (at most a frame). Only
-//! a reader that runs as soon as it wakes parks (`WireConfig::parking`), and
-//! only while speakers send at most `park_max_rate` packets a second in all.
+//! Speakers of a ticking space may be parked, read together before its ticks
+//! (`parked.rs`).
 //!
 //! A connection's socket is the reader's: the fan-out borrows it for writing,
 //! so the reader closes it only once `Fanout::released` says the writer is
 //! done with it; a number the kernel hands out again never gets old bytes.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
@@ -45,6 +34,7 @@ use fanout::{Fanout, IdMap};
 
 use crate::conn::{Conn, Ctx, Phase};
 use crate::handshakes::Handshakes;
+use crate::parked::{Parked, WATCHED};
 use crate::{Command, Shared, WireConfig, lock, sys};
 
 const WAKE: u64 = u64::MAX;
@@ -65,15 +55,6 @@ const READS_PER_TURN: usize = 4;
 /// Bytes a client's socket may hold unsent (TCP_NOTSENT_LOWAT): seconds of audio (a listener's stream is
 /// about 5 KB a second), and a control message's few kilobytes; bigger ones go on as it drains.
 const NOTSENT_LOWAT: i32 = 16 * 1024;
-/// A parked speaker is read this long before its space's tick: time for the reads of everyone parked with
-/// it and for the reader's own lateness in waking (only a real-time reader parks: `WireConfig::parking`).
-const READ_AHEAD: Duration = Duration::from_millis(2);
-/// A speaker is parked only if its packet came at least `READ_AHEAD` and this long before its tick: its next,
-/// a frame later, then comes before the read with that much to spare (for a little jitter).
-const PARK_SLACK: Duration = Duration::from_micros(500);
-/// What a speaker waits in epoll for: its bytes, or its end (`PARKED`: its end alone).
-const WATCHED: u32 = (libc::EPOLLIN | libc::EPOLLRDHUP) as u32;
-const PARKED: u32 = libc::EPOLLRDHUP as u32;
 
 pub(crate) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
@@ -94,14 +75,8 @@ pub(crate) struct Reader {
     more: Vec<u64>,
     /// Passes so far: a connection has at most one turn a pass from epoll and `more` together.
     passes: u64,
-    /// Parked speakers by the time they are read at (`settle`); an entry whose connection is gone, or is
-    /// parked for another time now, is passed over.
-    parked: BTreeMap<Instant, Vec<u64>>,
-    /// Whether speakers are parked at all (`WireConfig::parking`, set by the thread once scheduled).
-    pub(crate) parking: bool,
-    /// Audio routed at the last sweep, and whether the rate since then was at most `park_max_rate`.
-    routed_at_sweep: u64,
-    calm: bool,
+    /// Speakers read at their space's ticks, not as their bytes arrive (`settle`).
+    pub(crate) parked: Parked,
     next_sweep: Instant,
 }
 
@@ -146,10 +121,7 @@ impl Reader {
             tokens: Vec::new(),
             more: Vec::new(),
             passes: 0,
-            parked: BTreeMap::new(),
-            parking: false,
-            routed_at_sweep: 0,
-            calm: true,
+            parked: Parked::new(),
             next_sweep: Instant::now() + SWEEP,
         })
     }
@@ -174,7 +146,7 @@ impl Reader {
         if !self.releasing.is_empty() {
             timeout = timeout.min(RELEASE_POLL);
         }
-        if let Some((&at, _)) = self.parked.first_key_value() {
+        if let Some(at) = self.parked.next() {
             timeout = timeout.min(at.saturating_duration_since(now));
         }
         self.passes += 1;
@@ -219,9 +191,7 @@ impl Reader {
             // A system call: once a sweep, not once a pass.
             self.shared.counters.reader_cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
             let routed = self.shared.counters.audio_routed.load(Ordering::Relaxed);
-            let since = std::mem::replace(&mut self.routed_at_sweep, routed);
-            self.calm =
-                (routed - since) as f64 <= f64::from(self.ctx.config.park_max_rate) * SWEEP.as_secs_f64();
+            self.parked.sweep(routed, self.ctx.config.park_max_rate, SWEEP);
             let parked = self.conns.values().filter(|conn| conn.parked.is_some()).count();
             self.shared.counters.parked.store(parked as u64, Ordering::Relaxed);
             let ids: Vec<u64> = self.conns.keys().copied().collect();
@@ -278,7 +248,7 @@ impl Reader {
             let _ = sys::set_int_option(&fd, libc::SOL_SOCKET, libc::SO_SNDBUF, sndbuf);
         }
         let Ok(id) = self.ctx.fanout.register_borrowed(fd.as_raw_fd()) else { return };
-        if self.epoll.add(fd.as_raw_fd(), (libc::EPOLLIN | libc::EPOLLRDHUP) as u32, id).is_err() {
+        if self.epoll.add(fd.as_raw_fd(), WATCHED, id).is_err() {
             self.ctx.fanout.close(id);
             self.releasing.push((id, fd));
             return;
@@ -309,20 +279,17 @@ impl Reader {
     /// Reads every speaker parked for a time now past, in the order of their times.
     fn read_parked(&mut self) {
         let now = Instant::now();
-        while let Some(entry) = self.parked.first_entry()
-            && *entry.key() <= now
-        {
-            let (at, ids) = entry.remove_entry();
-            let counters = Arc::clone(&self.shared);
-            let routed = || counters.counters.audio_routed.load(Ordering::Relaxed);
-            let before = routed();
+        let routed = |shared: &Shared| shared.counters.audio_routed.load(Ordering::Relaxed);
+        while let Some((at, ids)) = self.parked.take_due(now) {
+            let before = routed(&self.shared);
             for id in ids {
                 if self.conns.get(&id).is_some_and(|conn| conn.parked == Some(at)) {
                     self.read(id, false, Some(at));
                 }
             }
             // Only this thread counts audio: what these reads took.
-            self.shared.counters.audio_at_tick.fetch_add(routed() - before, Ordering::Relaxed);
+            let took = routed(&self.shared) - before;
+            self.shared.counters.audio_at_tick.fetch_add(took, Ordering::Relaxed);
         }
     }
 
@@ -363,58 +330,10 @@ impl Reader {
                 Err(_) => conn.ended(&mut self.ctx),
             }
         }
-        self.settle(id, parked_for);
+        if let Some(conn) = self.conns.get_mut(&id) {
+            self.parked.settle(conn, parked_for, &self.epoll, &mut self.ctx);
+        }
         self.retire_if_done(id);
-    }
-
-    /// After a turn: whether `id` waits in epoll for its next bytes, or is parked, read `READ_AHEAD` before
-    /// its space's ticks with every speaker parked then. A turn read on arrival parks it if it took audio
-    /// `READ_AHEAD + PARK_SLACK` or more before the space's next tick (so its next packet, a frame later,
-    /// comes that much before the read for the tick after); the parked read keeps it parked while it takes
-    /// audio, and puts it back on epoll when it takes none. Any other turn of a parked connection (a
-    /// command's, its end's, a full socket's) leaves it as it is.
-    fn settle(&mut self, id: u64, parked_for: Option<Instant>) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
-        // The deadline of the space's next tick not yet taken (behind now while its tick thread is late).
-        let tick = conn.tick.take().filter(|_| self.parking && self.calm);
-        if conn.phase == Phase::Done || (conn.parked.is_some() && conn.parked != parked_for) {
-            return;
-        }
-        let now = Instant::now();
-        let at = tick.and_then(|tick| match parked_for {
-            // The first read of its space's ticks still to come: usually the next tick's.
-            Some(_) => {
-                let mut at = tick - READ_AHEAD;
-                while at <= now {
-                    at += FRAME;
-                }
-                Some(at)
-            }
-            None => (tick.saturating_duration_since(now) >= READ_AHEAD + PARK_SLACK)
-                .then(|| tick + FRAME - READ_AHEAD),
-        });
-        let fd = conn.fd.as_raw_fd();
-        match (conn.parked.is_some(), at) {
-            (false, None) => return,
-            // What came since is told by epoll at once.
-            (true, None) => {
-                conn.parked = None;
-                if self.epoll.modify(fd, WATCHED, id).is_err() {
-                    conn.ended(&mut self.ctx); // never read again otherwise
-                }
-                return;
-            }
-            (false, Some(_)) => {
-                if self.epoll.modify(fd, PARKED, id).is_err() {
-                    return;
-                }
-            }
-            (true, Some(_)) => {}
-        }
-        conn.parked = at;
-        if let Some(at) = at {
-            self.parked.entry(at).or_default().push(id);
-        }
     }
 
     fn commands(&mut self) {
