@@ -5,7 +5,8 @@ the Rust wire caps its own (`mixer-rs/wire/src/handshakes.rs` says why, and why 
 Admission's cap on connections per address (429) acts only once a request has been read; a client that
 sends half of one held its descriptor for the whole handshake timeout. Here, a connection from an address
 with `per_address` handshakes in progress is closed as soon as it is accepted, unanswered; at `total` in
-all, the oldest one is closed to make room, not the newcomer.
+all, the oldest one is closed to make room, not the newcomer, and at once: trio's accept loop cannot leave
+newcomers waiting in the kernel's queue, as the Rust wire does for the oldest's grace of 1 s.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 The attack a black-box tester found: 150 connections from one address, each sending half an upgrade request,
 held 150 descriptors for the whole handshake timeout (admission's cap of 64 connections per address acts only
 on a request it has read). Now past 16 from one address each is closed at accept, while a client from another
-address gets in; past the cap in all (1,024; 8 here), the oldest handshake is closed for the newcomer.
+address gets in; past the cap in all (1,024; 8 here), the oldest handshake is closed for the newcomer (by
+the Rust wire once it has lasted 1 s, the newcomer waiting until then; by the Python transport at once).
 
 The other address is 127.0.0.2, a loopback address as 127.0.0.1 is (the server still listens on 127.0.0.1
 alone): the only way to be a second client address on one machine.

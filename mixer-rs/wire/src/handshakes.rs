@@ -16,13 +16,19 @@
 //!   well under a round trip: 16 at once leaves room for a crowd behind one NAT
 //!   and costs one address at most 16 descriptors on top of its 64 connections.
 //! - **In all**, at most `MAX_HANDSHAKES`: one more ends the oldest handshake
-//!   in progress, not the newcomer. Many addresses (many hosts, or an IPv6
-//!   client's many /64s: a /48 holds 65,536) get round any per-address count;
-//!   ending the oldest keeps the descriptors bounded and still lets every real
-//!   client in, whose handshake is over long before 1,024 newer ones have come.
+//!   in progress, not the newcomer, once that one has lasted
+//!   `WireConfig::handshake_grace` (1 s); until then the reader accepts no one
+//!   and the newcomers wait in the kernel's queue of the listening socket. Many
+//!   addresses (many hosts, or an IPv6 client's many /64s: a /48 holds 65,536)
+//!   get round any per-address count; ending the oldest keeps the descriptors
+//!   bounded, and the grace lets every real client in: in a burst (a popular
+//!   host's notification brings 10,000 in a second) the 1,024 newest are a
+//!   tenth of a second, less than a slow client's round trip, and a half
+//!   request ended after 1 s costs an attacker a connection a second per slot.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::time::Instant;
 
 use crate::address::{ClientKey, client_key};
 
@@ -35,9 +41,9 @@ pub(crate) struct Handshakes {
     /// Handshakes in progress by client key (a peer's address counts as its key).
     per_address: HashMap<ClientKey, u32>,
     total: u32,
-    /// Every connection counted in, oldest first. Ids of connections that have
-    /// left the handshake since are skipped by `oldest`, and dropped by `sweep`.
-    order: VecDeque<u64>,
+    /// Every connection counted in and when, oldest first. Connections that have
+    /// left the handshake since are dropped by `oldest` and by `sweep`.
+    order: VecDeque<(u64, Instant)>,
     max_per_address: u32,
     max_total: u32,
 }
@@ -57,10 +63,10 @@ impl Handshakes {
         self.total >= self.max_total
     }
 
-    pub fn started(&mut self, id: u64, peer: IpAddr) {
+    pub fn started(&mut self, id: u64, peer: IpAddr, at: Instant) {
         *self.per_address.entry(client_key(peer)).or_insert(0) += 1;
         self.total += 1;
-        self.order.push_back(id);
+        self.order.push_back((id, at));
     }
 
     /// A connection counted in by `started` left its handshake (its request was read, or it ended).
@@ -75,12 +81,13 @@ impl Handshakes {
         }
     }
 
-    /// The oldest connection still in its handshake (`in_handshake` says which are), taken out of the order.
-    pub fn oldest(&mut self, in_handshake: impl Fn(u64) -> bool) -> Option<u64> {
-        while let Some(id) = self.order.pop_front() {
+    /// The oldest connection still in its handshake (`in_handshake` says which are), and when it started.
+    pub fn oldest(&mut self, in_handshake: impl Fn(u64) -> bool) -> Option<(u64, Instant)> {
+        while let Some(&(id, at)) = self.order.front() {
             if in_handshake(id) {
-                return Some(id);
+                return Some((id, at));
             }
+            self.order.pop_front();
         }
         None
     }
@@ -88,7 +95,7 @@ impl Handshakes {
     /// Forgets the ids of connections no longer in their handshake: the order holds at most the
     /// connections accepted since the last sweep, and those still in their handshake.
     pub fn sweep(&mut self, in_handshake: impl Fn(u64) -> bool) {
-        self.order.retain(|&id| in_handshake(id));
+        self.order.retain(|&(id, _)| in_handshake(id));
     }
 }
 
@@ -102,9 +109,9 @@ mod tests {
     #[test]
     fn an_address_at_its_cap_is_refused_and_others_are_not() {
         let mut h = Handshakes::new(2, 100);
-        h.started(1, A);
+        h.started(1, A, Instant::now());
         assert!(h.allows(A));
-        h.started(2, A);
+        h.started(2, A, Instant::now());
         assert!(!h.allows(A) && h.allows(B));
         h.finished(A);
         assert!(h.allows(A));
@@ -117,8 +124,8 @@ mod tests {
         let mut h = Handshakes::new(2, 100);
         let [one, two, next_64] =
             ["2001:db8:0:1::1", "2001:db8:0:1::2", "2001:db8:0:2::1"].map(|a| a.parse().unwrap());
-        h.started(1, one);
-        h.started(2, two);
+        h.started(1, one, Instant::now());
+        h.started(2, two, Instant::now());
         assert!(!h.allows("2001:db8:0:1:ffff::9".parse().unwrap()) && h.allows(next_64));
         h.finished(two);
         assert!(h.allows(one));
@@ -126,8 +133,8 @@ mod tests {
         assert_eq!(h.per_address.len(), 0);
 
         let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
-        h.started(3, A);
-        h.started(4, mapped);
+        h.started(3, A, Instant::now());
+        h.started(4, mapped, Instant::now());
         assert!(!h.allows(A) && !h.allows(mapped) && h.allows(B));
         h.finished(A);
         h.finished(mapped);
@@ -135,15 +142,17 @@ mod tests {
     }
 
     #[test]
-    fn the_oldest_still_in_its_handshake_is_the_one_given_when_full() {
+    fn the_oldest_still_in_its_handshake_is_the_one_given_with_its_start() {
         let mut h = Handshakes::new(10, 3);
+        let t0 = Instant::now();
         for id in 1..=3 {
-            h.started(id, A);
+            h.started(id, A, t0 + std::time::Duration::from_millis(id));
         }
         assert!(h.full());
-        // 1 has left its handshake: 2 is the oldest.
-        assert_eq!(h.oldest(|id| id != 1), Some(2));
+        // 1 has left its handshake: 2 is the oldest, and stays so until it leaves too.
+        assert_eq!(h.oldest(|id| id != 1), Some((2, t0 + std::time::Duration::from_millis(2))));
+        assert_eq!(h.oldest(|id| id != 1).map(|(id, _)| id), Some(2));
         h.sweep(|id| id == 3);
-        assert_eq!(h.order, [3]);
+        assert_eq!(h.order.iter().map(|&(id, _)| id).collect::<Vec<_>>(), [3]);
     }
 }

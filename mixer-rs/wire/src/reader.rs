@@ -4,13 +4,14 @@
 //! (all reads are non-blocking, the owner's decisions arrive as commands) and
 //! nothing it does may wait for Python, and no connection may keep it (a
 //! turn is `READS_PER_TURN` reads). A pass: (1) wait in epoll (at most until
-//! the next sweep; not at all while a socket left full waits); (2) accept every
-//! waiting connection (each registered with the fan-out, whose id it keeps,
-//! and with this epoll; unless its address, an IPv6 one by its /64, has too
-//! many handshakes in progress, `handshakes.rs`); (3) read each ready socket until EAGAIN or the end
+//! the next sweep; not at all while a socket left full waits); (2) accept the
+//! waiting connections while the handshakes in progress leave room (each
+//! registered with the fan-out, whose id it keeps, and with this epoll; unless
+//! its address, an IPv6 one by its /64, has too many handshakes in progress:
+//! `reader/accept.rs`, `handshakes.rs`); (3) read each ready socket until EAGAIN or the end
 //! of its turn, then those left full last pass, handling what arrived as it
 //! comes (a speaker's audio goes into its mixer here); (4) apply the owner's commands
-//! (accept, refuse, close, a message taken); (5) every `SWEEP`, look at every
+//! (accept, refuse, close, a message taken), and accept again if a pause for room is over; (5) every `SWEEP`, look at every
 //! connection for timeouts and keepalive; (6) hand the pass's events to the
 //! owner at once, waking it only if it had none waiting; (7) close the
 //! descriptors the fan-out's writer has released.
@@ -34,8 +35,10 @@ use fanout::{Fanout, IdMap};
 
 use crate::conn::{Conn, Ctx, Phase};
 use crate::handshakes::Handshakes;
-use crate::parked::{Parked, WATCHED};
+use crate::parked::Parked;
 use crate::{Command, Shared, WireConfig, lock, sys};
+
+mod accept;
 
 const WAKE: u64 = u64::MAX;
 /// The most listening sockets one wire serves (every address of one host name).
@@ -52,9 +55,6 @@ const READ_CHUNK: usize = 64 * 1024;
 /// for as long as it sends, and every other client's bytes, speakers' packets included, would wait: a
 /// connection still full after its turn goes to the back (`Reader::more`), after everyone else's.
 const READS_PER_TURN: usize = 4;
-/// Bytes a client's socket may hold unsent (TCP_NOTSENT_LOWAT): seconds of audio (a listener's stream is
-/// about 5 KB a second), and a control message's few kilobytes; bigger ones go on as it drains.
-const NOTSENT_LOWAT: i32 = 16 * 1024;
 
 pub(crate) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
@@ -77,6 +77,10 @@ pub(crate) struct Reader {
     passes: u64,
     /// Speakers read at their space's ticks, not as their bytes arrive (`settle`).
     pub(crate) parked: Parked,
+    /// No connection is accepted until then, or until a handshake ends (`accept.rs`).
+    accept_paused: Option<Instant>,
+    /// The connection accepted when there was no room for it: admitted first when there is.
+    next_up: Option<(OwnedFd, std::net::IpAddr)>,
     next_sweep: Instant,
 }
 
@@ -122,6 +126,8 @@ impl Reader {
             more: Vec::new(),
             passes: 0,
             parked: Parked::new(),
+            accept_paused: None,
+            next_up: None,
             next_sweep: Instant::now() + SWEEP,
         })
     }
@@ -146,7 +152,7 @@ impl Reader {
         if !self.releasing.is_empty() {
             timeout = timeout.min(RELEASE_POLL);
         }
-        if let Some(at) = self.parked.next() {
+        for at in [self.parked.next(), self.accept_paused].into_iter().flatten() {
             timeout = timeout.min(at.saturating_duration_since(now));
         }
         self.passes += 1;
@@ -185,6 +191,7 @@ impl Reader {
             }
         }
         self.commands();
+        self.resume_accepting();
         let now = Instant::now();
         if now >= self.next_sweep {
             self.next_sweep = now + SWEEP;
@@ -206,74 +213,6 @@ impl Reader {
         }
         self.publish();
         self.release();
-    }
-
-    fn accept_all(&mut self, listener: usize) {
-        let shared = Arc::clone(&self.shared);
-        let Some(listener) = shared.listeners.get(listener) else { return };
-        loop {
-            match sys::accept(listener) {
-                Ok(Some((fd, peer))) => self.admit(fd, peer),
-                Ok(None) => return,
-                // Out of descriptors, say: the next connection's edge brings the reader back. (Or stopped,
-                // `Wire::stop_listening`: EINVAL, after one edge, the hang-up's.)
-                Err(_) => return,
-            }
-        }
-    }
-
-    fn admit(&mut self, fd: OwnedFd, peer: std::net::IpAddr) {
-        if !self.handshakes.allows(peer) {
-            bump(&self.shared.counters.handshakes_refused);
-            return; // dropped: closed before anything is read or written
-        }
-        if self.handshakes.full() {
-            self.end_oldest_handshake();
-        }
-        let config = self.ctx.config;
-        // Small messages go out at once, and a dead peer fails the writes.
-        let _ = sys::set_int_option(&fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
-        let _ = sys::set_int_option(
-            &fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_USER_TIMEOUT,
-            config.user_timeout_ms as i32,
-        );
-        // At most NOTSENT_LOWAT bytes wait unsent in the kernel; the rest waits in the fan-out's queue, where
-        // a client that reads too slowly is seen (`lagging`, then 4000). Without it the send buffer grows to
-        // megabytes for a slow reader (minutes of audio it would hear late, and nobody told).
-        let _ = sys::set_int_option(&fd, libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT, NOTSENT_LOWAT);
-        if let Some(sndbuf) = config.sndbuf {
-            // A small kernel buffer bounds how much audio can wait in the kernel for a slow reader.
-            let _ = sys::set_int_option(&fd, libc::SOL_SOCKET, libc::SO_SNDBUF, sndbuf);
-        }
-        let Ok(id) = self.ctx.fanout.register_borrowed(fd.as_raw_fd()) else { return };
-        if self.epoll.add(fd.as_raw_fd(), WATCHED, id).is_err() {
-            self.ctx.fanout.close(id);
-            self.releasing.push((id, fd));
-            return;
-        }
-        bump(&self.shared.counters.connections);
-        let mut conn = Conn::new(id, fd, peer, &config);
-        conn.handshaking = true;
-        self.handshakes.started(id, peer);
-        self.conns.insert(id, conn);
-        // Edge-triggered: bytes that came before the registration are read now.
-        self.read(id, true, None);
-    }
-
-    /// Makes room for one more handshake: the oldest in progress ends, unheard of (the owner never knew it).
-    fn end_oldest_handshake(&mut self) {
-        let conns = &self.conns;
-        let Some(oldest) = self.handshakes.oldest(|id| conns.get(&id).is_some_and(|conn| conn.handshaking))
-        else {
-            return;
-        };
-        bump(&self.shared.counters.handshakes_evicted);
-        if let Some(conn) = self.conns.get_mut(&oldest) {
-            conn.finish(&mut self.ctx, crate::frames::ABNORMAL, "", false);
-        }
-        self.retire_if_done(oldest);
     }
 
     /// Reads every speaker parked for a time now past, in the order of their times.

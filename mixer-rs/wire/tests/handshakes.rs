@@ -146,22 +146,70 @@ fn past_16_half_requests_from_one_address_each_is_closed_at_once_and_another_add
 }
 
 #[test]
-fn past_the_cap_in_all_the_oldest_handshake_is_ended_and_the_newcomer_kept() {
-    let s = server(WireConfig { max_handshakes: 8, ..WireConfig::default() });
+fn past_the_cap_in_all_the_oldest_handshake_is_ended_once_its_grace_is_over_and_the_newcomer_kept() {
+    let grace = Duration::from_millis(500);
+    let s = server(WireConfig { max_handshakes: 8, handshake_grace: grace, ..WireConfig::default() });
+    let t0 = Instant::now();
     let mut first = s.half_requests(8);
     s.stats_once(|st| st.connections == 8);
     let mut newer = s.half_requests(1);
-    let stats = s.stats_once(|st| st.handshakes_evicted == 1);
-    assert_eq!((stats.connections, stats.handshakes_refused), (8, 0));
+    // Within the oldest's grace the newcomer waits, unaccepted, and no one is ended.
+    std::thread::sleep(Duration::from_millis(50));
+    let early = s.wire.stats();
+    if t0.elapsed() < grace {
+        assert_eq!((early.connections, early.handshakes_evicted), (8, 0), "{early:?}");
+    }
+    let stats = s.stats_once(|st| st.handshakes_evicted == 1 && st.connections == 8);
+    assert!(t0.elapsed() >= grace, "the oldest was ended before its grace was over");
+    assert_eq!(stats.handshakes_refused, 0);
     assert!(closed_by_server(&mut first[0], Duration::from_secs(1)), "the oldest was ended");
     for (i, stream) in first.iter_mut().enumerate().skip(1) {
         assert!(!closed_by_server(stream, Duration::from_millis(20)), "connection {i} closed");
     }
     assert!(!closed_by_server(&mut newer[0], Duration::from_millis(20)), "the newcomer closed");
-    // A client whose request comes whole gets in, from any address (and ends the oldest again).
+    // A client whose request comes whole gets in, from any address (and ends the oldest again, long over
+    // its grace).
     let _bystander = s.client_gets_in(s.v6);
     assert!(closed_by_server(&mut first[1], Duration::from_secs(1)));
     assert_eq!(s.wire.stats().handshakes_evicted, 2);
+    s.fanout.shutdown();
+    s.wire.shutdown();
+}
+
+#[test]
+fn a_burst_past_the_cap_in_all_whose_requests_come_late_gets_in_whole() {
+    // A popular host's notification: many connect at once, each sending its request a little after. The
+    // reader takes the cap's worth, the others wait in the listening socket's queue, and each handshake
+    // that ends lets one more in: no one is ended, however many there are.
+    let config = WireConfig { max_handshakes: 4, max_handshakes_per_address: 100, ..WireConfig::default() };
+    let s = server(config);
+    let mut burst: Vec<TcpStream> = (0..40).map(|_| TcpStream::connect(s.v4).unwrap()).collect();
+    s.stats_once(|st| st.connections == 4);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(s.wire.stats().connections, 4, "accepted past the cap");
+    for stream in &mut burst {
+        stream.write_all(common::upgrade_request("").as_bytes()).unwrap();
+    }
+    let mut opened = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while opened.len() < burst.len() {
+        let (n, stats) = (opened.len(), s.wire.stats());
+        assert!(Instant::now() < deadline, "{n} of 40 opened: {stats:?}");
+        for event in s.wire.take_events() {
+            if let Event::Opened { conn, .. } = event {
+                s.wire.accept(conn);
+                opened.push(conn);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    for (i, stream) in burst.iter_mut().enumerate() {
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let answer = read_head(stream);
+        assert!(answer.starts_with("HTTP/1.1 101 "), "connection {i}: {answer}");
+    }
+    let st = s.wire.stats();
+    assert_eq!((st.handshakes_evicted, st.handshakes_refused, st.connections), (0, 0, 40), "{st:?}");
     s.fanout.shutdown();
     s.wire.shutdown();
 }

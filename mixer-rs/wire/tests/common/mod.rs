@@ -75,12 +75,16 @@ impl Server {
 pub fn request_to(address: impl ToSocketAddrs, extra: &str) -> TcpStream {
     let mut stream = TcpStream::connect(address).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let head = format!(
+    stream.write_all(upgrade_request(extra).as_bytes()).unwrap();
+    stream
+}
+
+/// A whole upgrade request, with `extra` header lines.
+pub fn upgrade_request(extra: &str) -> String {
+    format!(
         "GET /space?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream
+    )
 }
 
 pub fn read_head(stream: &mut TcpStream) -> String {
