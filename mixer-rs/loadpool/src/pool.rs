@@ -1,14 +1,14 @@
 //! `Pool`: the handle the harness holds, and the one thread ("stoa-loadpool") that runs every
 //! listener of the pool.
 //!
-//! The thread's loop, in order: start the connections the ramp-up allows by now; once a second,
-//! end connections that waited too long and sample the thread's CPU clock (every 100 ms); for a
-//! pool of speakers whose clock runs, send every slot now due (`speak`); if the last wait found work
-//! (and not a full batch), linger (`PoolConfig::linger_us`, never past the next slot's due time);
-//! wait for readiness (level-triggered epoll, at most 1,024 events a wait, and never past the next
-//! slot's due time) and hand each event to its connection. `stop` sets a flag and wakes the loop
-//! through an eventfd; every open WebSocket then sends a close frame, and the loop ends when all
-//! are closed or after 2 s.
+//! The thread's loop, in order: start the connections the ramp-up allows by now (`STARTS_PER_PASS`
+//! at most); once a second, end connections that waited too long and sample the thread's CPU clock
+//! (every 100 ms); for a pool of speakers whose clock runs, send every slot now due (`speak`); if
+//! the last wait found work (and not a full batch), linger (`PoolConfig::linger_us`, never past the
+//! next slot's due time); wait for readiness (level-triggered epoll, at most 1,024 events a wait,
+//! and never past the next slot's due time; not at all while the ramp-up is behind) and hand each
+//! event to its connection. `stop` sets a flag and wakes the loop through an eventfd; every open
+//! WebSocket then sends a close frame, and the loop ends when all are closed or after 2 s.
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -28,6 +28,12 @@ mod maps;
 const WAKE_TOKEN: u64 = u64::MAX;
 const EVENTS_PER_WAIT: usize = 1024;
 const IDLE_WAIT: Duration = Duration::from_millis(100);
+/// Connections started between two waits for readiness, at most. A burst (`connect_per_s` far above what
+/// one thread connects) would otherwise start them all before any had sent its upgrade request: each
+/// would hold a half-open handshake at the server for as long as the whole burst took to start, where a
+/// real client sends its request as soon as it is connected (and a server that caps handshakes in
+/// progress, as Stoa's does, would rightly make such a crowd wait).
+const STARTS_PER_PASS: usize = 64;
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Descriptors kept free for the rest of the process (the epoll, the eventfd, Python's own).
 const SPARE_FILES: u64 = 64;
@@ -280,7 +286,8 @@ fn run(mut env: Env, control: &Control, addr: SocketAddr, rate: f64, linger: Dur
         let due = if stop_deadline.is_some() {
             started
         } else {
-            conns.len().min((now.duration_since(started_at).as_secs_f64() * rate) as usize + 1)
+            let by_now = (now.duration_since(started_at).as_secs_f64() * rate) as usize + 1;
+            conns.len().min(by_now).min(started + STARTS_PER_PASS)
         };
         for conn in &mut conns[started..due] {
             conn.start(&mut env, &addr);
@@ -305,7 +312,10 @@ fn run(mut env: Env, control: &Control, addr: SocketAddr, rate: f64, linger: Dur
         }
         let mut wait = if started < conns.len() && stop_deadline.is_none() {
             let next = started_at + Duration::from_secs_f64(started as f64 / rate);
-            next.saturating_duration_since(now).clamp(Duration::from_millis(1), IDLE_WAIT)
+            match next.checked_duration_since(now) {
+                Some(until) => until.clamp(Duration::from_millis(1), IDLE_WAIT),
+                None => Duration::ZERO, // behind: start the next ones as soon as these are seen to
+            }
         } else {
             IDLE_WAIT
         };
