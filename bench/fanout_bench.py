@@ -54,6 +54,9 @@ def row(report: dict[str, Any], transport: str, fpm: int, load: float) -> dict[s
         "us_per_listener_frame": server.get("us_per_listener_frame"),
         "kib_per_listener": server.get("kib_per_listener"),
         "harness_fault": report["speakers"]["harness_fault"],
+        # Whether the speakers were read at their space's tick (parked) or as their packets arrived.
+        "reader_scheduling": server.get("reader_scheduling"),
+        "at_tick_share": server.get("at_tick_share"),
         "load_average_before": load,
     }
 

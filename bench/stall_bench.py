@@ -1,6 +1,6 @@
 """The event loop's longest stall with thousands of listeners connected and 13 speakers talking.
 
-    python -m bench.stall_bench [--listeners 10000] [--ramp 20] [--duration 20] [--baseline]
+    python -m bench.stall_bench [--listeners 10000] [--ramp 20] [--duration 20] [--baseline] [--out NAME]
 
 A server of its own (`bench.loop_server`: `serve()` with its GC policy and loop watch, in its own process)
 and the load harness (`stoa load`'s `loadtest.run`, given the server's address): 13 speakers streaming
@@ -11,7 +11,8 @@ it (a stall longer than its CPU time is the OS running something else: the machi
 longest full collection. `--baseline` runs the same again with the GC policy off (CPython's own collector),
 in the same invocation, for the side-by-side figure.
 
-Target (issue 10): the longest stall at 10,000 connections at most 50 ms. Results: bench/results/stall.json.
+Target (issue 10): the longest stall at 10,000 connections at most 50 ms. Results: bench/results/stall-<listeners>.json
+(or `--out`'s name there).
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ async def measure(server: Running, args: argparse.Namespace, out: Path, gc_polic
 async def bench(args: argparse.Namespace) -> list[dict[str, object]]:
     rows = []
     for gc_policy in [True, False] if args.baseline else [True]:
-        name = f"stall-{args.listeners}-{'policy' if gc_policy else 'cpython'}"
+        stem = Path(args.out).stem if args.out else f"stall-{args.listeners}"
+        name = f"{stem}-{'policy' if gc_policy else 'cpython'}"
         with tempfile.TemporaryDirectory() as data:
             extra = [] if gc_policy else ["--no-gc-policy"]
             async with running(Path(data), RESULTS / f"{name}-server.log", *extra) as server:
@@ -101,10 +103,11 @@ def main() -> None:
     parser.add_argument("--ramp", type=float, default=20.0)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--baseline", action="store_true", help="also run with CPython's own collector")
+    parser.add_argument("--out", help="the results file's name in bench/results (default stall-<listeners>.json)")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     rows = trio.run(bench, args)
-    (RESULTS / f"stall-{args.listeners}.json").write_text(json.dumps(rows, indent=2))
+    (RESULTS / (args.out or f"stall-{args.listeners}.json")).write_text(json.dumps(rows, indent=2))
     print("| GC | listeners joined | longest stall, all connected (GC / loop CPU) | longest stall, whole run "
           "(GC / loop CPU) | longest full GC (CPU) | stalls over 50 ms |\n|---|---|---|---|---|---|")  # fmt: skip
     for row in rows:
