@@ -45,6 +45,7 @@ import trio
 
 from actors.space import Role
 from bench import floor
+from bench.results_file import write
 from bench.server import cpu_delta, running_server, thread_cpu, thread_wakes
 from gateway.client import Client, connect_account
 from loadtest.audio import speaker_packets
@@ -242,13 +243,7 @@ def main() -> None:
             print_rows(rows[-1:])
     print()
     print_rows(rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    load = os.getloadavg()
-    args.out.write_text(
-        json.dumps(
-            {"date": time.strftime("%Y-%m-%d"), "started": started, "load_average": load, "rows": rows}, indent=2
-        )
-    )
+    write(args.out, rows, started=started, load_average=os.getloadavg())
     if not verdict(rows, readers, args.speakers):
         raise SystemExit(1)
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,13 +40,13 @@ import trio
 
 from actors.space import Role
 from bench.loop_server import Running, running
+from bench.results_file import RESULTS, checkout, save
 from gateway.client import Client, connect, connect_account
 from loadtest.accounts import Account
 from loadtest.audio import speaker_packets
 from loadtest.monitor import usage
 from mixer import ListenerPool
 
-RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_JOINS_PER_S = 3000
 TARGET_10K_S = 5.0
 LOOP_REPORT_S = 1.2  # the server reports its loop once a second: this long after a moment, its second is in
@@ -236,15 +235,9 @@ async def run(sizes: list[int], speakers: int, witnesses: int, base: Path | None
             with tempfile.TemporaryDirectory() as data:
                 async with running(Path(data), RESULTS / name, root=root) as server:
                     row = await burst(server, n, speakers, witnesses)
-            rows.append({"server": "this checkout" if root is None else _describe(root), **row})
+            rows.append({"server": checkout(root), **row})
             print(json.dumps(rows[-1]), flush=True)
     return rows
-
-
-def _describe(root: Path) -> str:
-    """A checkout as "path at commit"."""
-    commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return f"{root} at {commit.stdout.strip() or '?'}"
 
 
 def main() -> None:
@@ -258,13 +251,7 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     base, out = (args.base.resolve() if args.base else None), RESULTS / args.out
     rows = trio.run(run, [int(n) for n in args.listeners.split(",")], args.speakers, args.witnesses, base, out)
-    out.write_text(json.dumps(rows, indent=2))
-    keys = ["server", "listeners", "admitted", "refused", "seconds_to_admit_all", "joins_per_s",
-            "server_cpu_us_per_join", "longest_stall_ms", "longest_stall_cpu_ms", "departure_longest_stall_ms",
-            "witnesses_checked"]  # fmt: skip
-    print("| " + " | ".join(keys) + " |\n|" + "---|" * len(keys))
-    for row in rows:
-        print("| " + " | ".join(str(row[k]) for k in keys) + " |")
+    save(args.out, rows)  # with the command, date and commit
     wrong = [row for row in rows if row["refused"] or row["snapshot_errors"] or row["admitted"] != row["listeners"]]
     for row in rows:
         fast = row["joins_per_s"] >= TARGET_JOINS_PER_S  # type: ignore[operator]

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -41,18 +42,25 @@ def checkout(root: Path | None) -> str:
     return f"{'base' if root else 'this'} {git('rev-parse', '--short', 'HEAD')}{dirty}"
 
 
-def save(name: str, rows: list[dict[str, object]]) -> None:
-    """Writes bench/results/`name` and prints the rows as a Markdown table."""
+def write(path: Path, rows: list[dict[str, Any]], **more: object) -> None:
+    """Writes `path` (a results file): the command that made it, when it ended, at which commit, on how many
+    CPUs, `more`, and the rows."""
     module = Path(sys.argv[0]).stem
     results = {
         "command": f"python -m bench.{module} " + " ".join(sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "commit": commit(),
         "cpus": os.cpu_count(),
+        **more,
         "rows": rows,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / name).write_text(json.dumps(results, indent=2) + "\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def save(name: str, rows: list[dict[str, Any]]) -> None:
+    """Writes bench/results/`name` (`write`) and prints the rows as a Markdown table."""
+    write(RESULTS / name, rows)
     keys = list(dict.fromkeys(k for r in rows for k in r))
     print("| " + " | ".join(keys) + " |")
     print("|" + "---|" * len(keys))

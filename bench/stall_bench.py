@@ -27,6 +27,7 @@ from pathlib import Path
 import trio
 
 from bench.loop_server import Running, running
+from bench.results_file import write
 from loadtest.run import LoadConfig, run
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -107,7 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     rows = trio.run(bench, args)
-    (RESULTS / (args.out or f"stall-{args.listeners}.json")).write_text(json.dumps(rows, indent=2))
+    write(RESULTS / (args.out or f"stall-{args.listeners}.json"), rows)
     print("| GC | listeners joined | longest stall, all connected (GC / loop CPU) | longest stall, whole run "
           "(GC / loop CPU) | longest full GC (CPU) | stalls over 50 ms |\n|---|---|---|---|---|---|")  # fmt: skip
     for row in rows:

@@ -5,10 +5,9 @@ the Rust wire caps its own (`mixer-rs/wire/src/handshakes.rs` says why, and why 
 Admission's cap on connections per address (429) acts only once a request has been read; a client that
 sends half of one held its descriptor for the whole handshake timeout. Here, a connection from an address
 with `per_address` handshakes in progress is closed as soon as it is accepted, unanswered; at `total` in
-all, the oldest one is closed to make room, not the newcomer, once it has lasted `GRACE_S`. Until then the
-listener accepts no one more: the connection it took waits, the others in the kernel's queue (trio's accept
-loop calls `accept` again only once it has returned), as the Rust wire's do (`mixer-rs/wire/src/reader/
-accept.rs`). Closing the oldest at once shut out most of a burst of joins (docs/security.md).
+all, a newcomer whose request has not come whole ends the oldest, at once (one whose request has come
+needs no slot, and ends no one); and the listening sockets defer accepting a connection until its first
+bytes come (`DEFER_ACCEPT_S`), as the Rust wire does (`mixer-rs/wire/src/handshakes.rs`).
 """
 
 from __future__ import annotations
@@ -26,9 +25,12 @@ NOTSENT_LOWAT = 16 * 1024
 (`mixer-rs/wire/src/reader.rs`): the rest waits in the connection's Outbox, where a slow reader is seen
 (`lagging`, then 4000), not in a kernel send buffer that grows to megabytes and hides it."""
 
-GRACE_S = 1.0
-"""Seconds the oldest handshake in progress lasts before a newcomer past the cap in all ends it, as
-`WireConfig::handshake_grace`: longer than a slow real client's round trip."""
+DEFER_ACCEPT_S = 1
+"""TCP_DEFER_ACCEPT of the listening sockets, as `WireConfig::defer_accept`: a connection that has sent
+nothing waits this long in the kernel, unaccepted (a real client's request comes with its first bytes)."""
+
+HEAD_LIMIT = 8192
+"""The longest upgrade request's head either transport reads (docs/protocol.md): all a peek needs to see."""
 
 Refused = Callable[[str], None]
 """Told the limit's name at each connection closed by a cap: "handshakes_per_address" or "handshakes"."""
@@ -40,17 +42,14 @@ class Handshakes:
     hook into trio-websocket is needed. (trio-websocket closes the stream of a client gone before its request
     only at the handshake timeout: until then it holds its descriptor, and it is counted.)"""
 
-    def __init__(self, per_address: int, total: int, refused: Refused, grace: float = GRACE_S) -> None:
+    def __init__(self, per_address: int, total: int, refused: Refused) -> None:
         if per_address < 1 or total < 1:
             raise ValueError("the caps on handshakes in progress are at least 1")
         self.per_address = per_address
         self.total = total
-        self.grace = grace
         self._refused = refused
-        # Each stream in its handshake, its client key and when it started (trio's clock), by (address, port);
-        # dicts keep the order: oldest first.
-        self._all: dict[tuple[str, int], tuple[trio.SocketStream, str, float]] = {}
-        self._ended = trio.Event()  # set (and replaced) as each handshake is forgotten
+        # Each stream in its handshake and its client key, by (address, port); dicts keep the order: oldest first.
+        self._all: dict[tuple[str, int], tuple[trio.SocketStream, str]] = {}
         # The same, by client key: two addresses of one /64 may each send from the same port.
         self._by_key: dict[str, dict[tuple[str, int], trio.SocketStream]] = {}
 
@@ -65,39 +64,22 @@ class Handshakes:
         self._forget_closed(list(self._by_key.get(key, {})))
         return len(self._by_key.get(key, {}))
 
-    def at_cap(self, stream: trio.SocketStream) -> bool:
-        """Whether `stream`'s address has its cap's worth in progress (raises OSError if it is gone)."""
-        return self._from(client_key(peer(stream)[0])) >= self.per_address
-
-    async def room(self) -> None:
-        """Until one more may be counted in: the count is under its cap, or the oldest has had its grace
-        (`start` then ends it). Several listeners wait together: each checks again as it wakes, and counts
-        its newcomer in (`start`) before any other can, there being no checkpoint in between."""
-        while self.in_progress() >= self.total:
-            grace_over = next(iter(self._all.values()))[2] + self.grace
-            if trio.current_time() >= grace_over:
-                return
-            # A handshake trio-websocket ends without reaching the handler (a bad request, its timeout) is
-            # not told: it is found closed at the next count, at the oldest's grace at the latest.
-            with trio.move_on_at(grace_over):
-                await self._ended.wait()
-
-    def start(self, stream: trio.SocketStream) -> trio.SocketStream | None:
-        """Count `stream` in; returns the stream to close: `stream` itself if its address is at its cap
-        (it is then not counted), the oldest in progress if the count is full (`room` waits for its grace),
-        else None."""
+    def start(self, stream: trio.SocketStream, *, whole: bool) -> trio.SocketStream | None:
+        """Count `stream` in, its request `whole` or not yet; returns the stream to close: `stream` itself if
+        its address is at its cap (it is then not counted), the oldest in progress if the count is full and
+        this request is not whole, else None."""
         address, port = peer(stream)
         key = client_key(address)
         if self._from(key) >= self.per_address:
             self._refused("handshakes_per_address")
             return stream
         oldest = None
-        if len(self._all) >= self.total and self.in_progress() >= self.total:
+        if not whole and len(self._all) >= self.total and self.in_progress() >= self.total:
             first = next(iter(self._all))
             oldest = self._all[first][0]
             self._forget(first)
             self._refused("handshakes")
-        self._all[(address, port)] = (stream, key, trio.current_time())
+        self._all[(address, port)] = (stream, key)
         self._by_key.setdefault(key, {})[(address, port)] = stream
         return oldest
 
@@ -114,8 +96,6 @@ class Handshakes:
         entry = self._all.pop(where, None)
         if entry is None:
             return
-        self._ended.set()
-        self._ended = trio.Event()
         key = entry[1]
         mine = self._by_key[key]
         del mine[where]
@@ -129,28 +109,37 @@ def peer(stream: trio.SocketStream) -> tuple[str, int]:
     return str(ip_address(address)), int(port)
 
 
+def came_whole(stream: trio.SocketStream) -> bool:
+    """Whether `stream`'s upgrade request has come whole (its head's end is in what the kernel holds),
+    without reading it: trio-websocket reads it."""
+    raw = socket.socket(fileno=stream.socket.fileno())
+    try:
+        head = raw.recv(HEAD_LIMIT, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except OSError:  # nothing yet (EAGAIN), or gone
+        return False
+    finally:
+        raw.detach()  # the descriptor stays trio's
+    return b"\r\n\r\n" in head
+
+
 class GatedListener(trio.abc.Listener[trio.SocketStream]):
     """A listener whose `accept` passes on only the connections `handshakes` counts in (the others are
-    closed at once), waiting while the count is full for a handshake to end or the oldest's grace to be over
-    (then closing that one), each with at most `NOTSENT_LOWAT` unsent. Several listeners (every address of
-    one host name) share one count."""
+    closed at once), closing the oldest handshake when the count is full and a newcomer's request is not
+    whole, each with at most `NOTSENT_LOWAT` unsent. Several listeners (every address of one host name)
+    share one count. Each listening socket defers accepting until a connection's first bytes come."""
 
     def __init__(self, listener: trio.SocketListener, handshakes: Handshakes) -> None:
         self.listener = listener
         self._handshakes = handshakes
+        listener.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, DEFER_ACCEPT_S)
 
     async def accept(self) -> trio.SocketStream:
         while True:
             stream = await self.listener.accept()
             try:
-                if not self._handshakes.at_cap(stream):  # refused by its address's cap: it ends no one
-                    await self._handshakes.room()
-                closing = self._handshakes.start(stream)
+                closing = self._handshakes.start(stream, whole=came_whole(stream))
             except OSError:  # gone already (getpeername fails once the client has reset)
                 closing = stream
-            except BaseException:  # cancelled while it waited: the listener is closing
-                stream.socket.close()
-                raise
             if closing is not None:
                 # Closing a stream trio-websocket's reader waits on wakes it with ClosedResourceError: it ends.
                 await closing.aclose()

@@ -3,8 +3,9 @@
 The attack a black-box tester found: 150 connections from one address, each sending half an upgrade request,
 held 150 descriptors for the whole handshake timeout (admission's cap of 64 connections per address acts only
 on a request it has read). Now past 16 from one address each is closed at accept, while a client from another
-address gets in; past the cap in all (1,024; 8 here), the oldest handshake is closed for the newcomer once it
-has lasted 1 s, the newcomer waiting until then.
+address gets in; past the cap in all (1,024; 8 here), a newcomer whose request is not whole closes the oldest
+handshake, and one whose request is whole closes no one; a connection that sends nothing is not accepted
+until its deferral (TCP_DEFER_ACCEPT) is over.
 
 The other address is 127.0.0.2, a loopback address as 127.0.0.1 is (the server still listens on 127.0.0.1
 alone): the only way to be a second client address on one machine.
@@ -144,12 +145,12 @@ async def test_past_the_cap_in_all_the_oldest_handshake_is_closed_and_the_newcom
             for i, sock in enumerate(first[1:], 1):
                 assert not await closed_by_server(sock, 0.02), f"connection {i} was closed"
             assert not await closed_by_server(newer, 0.02), "the newcomer was closed"
-            await gets_in(server.port, "127.0.0.2")  # ending the oldest again
-            assert await closed_by_server(first[1], 2)
+            await gets_in(server.port, "127.0.0.2")  # its request whole: it needs no slot, and ends no one
+            assert not await closed_by_server(first[1], 0.1)
             assert (
                 server.gateway.limits.refused_by.get("handshakes", 0)
                 + (server.wire.stats().handshakes_evicted if server.wire is not None else 0)
-                == 2
+                == 1
             )
             for sock in (*first, newer):
                 sock.close()
@@ -158,25 +159,29 @@ async def test_past_the_cap_in_all_the_oldest_handshake_is_closed_and_the_newcom
 
 
 @pytest.mark.parametrize("transport", ["rust", "python"])
-async def test_a_burst_past_the_cap_in_all_whose_requests_come_late_gets_in_whole(
+async def test_a_burst_past_the_cap_in_all_held_by_half_requests_gets_in_whole_and_closes_no_one(
     tmp_path: Path, transport: Literal["rust", "python"]
 ) -> None:
-    """A popular host's notification: 40 connect at once past a cap of 4, each sending its request a little
-    later. The server takes the cap's worth; the others wait in the kernel's queue, and each handshake that
-    ends lets one more in, with no one ended. (Closing the oldest at once, as both transports once did,
-    ended most of them: it shut out 8,789 of a burst of 10,000 joins.)"""
+    """A popular host's notification while an attacker holds every slot (4 here) with half requests: 40
+    connect at once, each sending its request a little later. The kernel holds them unaccepted until their
+    bytes come (TCP_DEFER_ACCEPT), and each then comes whole, needing no slot: all get in and the half
+    requests stay. (Ending the oldest for every newcomer at once, as both transports once did, shut out
+    8,789 of a burst of 10,000 joins.)"""
     limits = LimitSettings(max_handshakes=4)
     config = GatewayConfig(port=0, data_dir=tmp_path / "data", transport=transport, limits=limits)
     with trio.fail_after(30):
         async with trio.open_nursery() as nursery:
             server: Server = await nursery.start(serve, config)
+            held = await half_requests(server.port, 4)
+            await accepted(server, 4)
             burst = []
             for _ in range(40):
                 sock = trio.socket.socket()
                 await sock.connect(("127.0.0.1", server.port))
                 burst.append(sock)
-            await accepted(server, 4)
-            await trio.sleep(0.05)  # longer than a round trip here, much shorter than the grace
+            await trio.sleep(0.1)  # longer than a round trip here, much shorter than the deferral (1 s)
+            if server.wire is not None:
+                assert server.wire.stats().connections == 4, "accepted before sending anything"
             for sock in burst:
                 await sock.send(WHOLE_REQUEST)
             for i, sock in enumerate(burst):
@@ -186,7 +191,9 @@ async def test_a_burst_past_the_cap_in_all_whose_requests_come_late_gets_in_whol
             if server.wire is not None:
                 assert (server.wire.stats().handshakes_evicted, server.wire.stats().handshakes_refused) == (0, 0)
             assert (refused.get("handshakes", 0), refused.get("handshakes_per_address", 0)) == (0, 0)
-            for sock in burst:
+            for i, sock in enumerate(held):
+                assert not await closed_by_server(sock, 0.02), f"half request {i} was closed"
+            for sock in (*held, *burst):
                 sock.close()
             await server.gateway.shut_down()
             nursery.cancel_scope.cancel()

@@ -19,11 +19,12 @@ pub struct WireConfig {
     /// Handshakes in progress from one client address (an IPv6 client by its /64): one more is closed at
     /// accept (`handshakes.rs`).
     pub max_handshakes_per_address: u32,
-    /// Handshakes in progress in all: one more ends the oldest once it has lasted `handshake_grace`, and
-    /// waits in the listening socket's queue until then (`handshakes.rs`).
+    /// Handshakes in progress in all: one more, whose request has not come whole by its first read, ends
+    /// the oldest (`handshakes.rs`).
     pub max_handshakes: u32,
-    /// How long a handshake in progress lasts before it may be ended for a newcomer.
-    pub handshake_grace: Duration,
+    /// TCP_DEFER_ACCEPT of the listening sockets: a connection that has sent nothing waits in the kernel,
+    /// unaccepted, this long (whole seconds; zero: off).
+    pub defer_accept: Duration,
     /// A connection silent both ways this long is pinged...
     pub keepalive_interval: Duration,
     /// ... and closed with 4001 if nothing comes back within this.
@@ -98,7 +99,7 @@ impl Default for WireConfig {
             handshake_timeout: Duration::from_secs(10),
             max_handshakes_per_address: MAX_HANDSHAKES_PER_ADDRESS,
             max_handshakes: MAX_HANDSHAKES,
-            handshake_grace: Duration::from_secs(1),
+            defer_accept: Duration::from_secs(1),
             keepalive_interval: Duration::from_secs(5),
             keepalive_timeout: Duration::from_secs(5),
             close_timeout: Duration::from_secs(2),

@@ -16,19 +16,22 @@
 //!   well under a round trip: 16 at once leaves room for a crowd behind one NAT
 //!   and costs one address at most 16 descriptors on top of its 64 connections.
 //! - **In all**, at most `MAX_HANDSHAKES`: one more ends the oldest handshake
-//!   in progress, not the newcomer, once that one has lasted
-//!   `WireConfig::handshake_grace` (1 s); until then the reader accepts no one
-//!   and the newcomers wait in the kernel's queue of the listening socket. Many
-//!   addresses (many hosts, or an IPv6 client's many /64s: a /48 holds 65,536)
-//!   get round any per-address count; ending the oldest keeps the descriptors
-//!   bounded, and the grace lets every real client in: in a burst (a popular
-//!   host's notification brings 10,000 in a second) the 1,024 newest are a
-//!   tenth of a second, less than a slow client's round trip, and a half
-//!   request ended after 1 s costs an attacker a connection a second per slot.
+//!   in progress, not the newcomer, and at once. Many addresses (many hosts,
+//!   or an IPv6 client's many /64s: a /48 holds 65,536) get round any
+//!   per-address count; ending the oldest keeps the descriptors bounded.
+//!   Real clients are spared twice over. The listening sockets defer accepting
+//!   a connection until its first bytes come (TCP_DEFER_ACCEPT, for
+//!   `WireConfig::defer_accept`, 1 s): one that sends nothing waits in the
+//!   kernel meanwhile, so a burst of clients slow to send, or of bare
+//!   connects, fills no slot. And a newcomer is read as soon as it is
+//!   accepted: only one whose request has not come whole by then ends the
+//!   oldest, so a client whose request comes with its first bytes (every real
+//!   one) ends no one and is never kept waiting. (Pausing accepts while the
+//!   oldest had a grace, tried on 2026-12-04, throttled everyone to 1,024 a
+//!   second behind an attacker's connects: docs/security.md.)
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::time::Instant;
 
 use crate::address::{ClientKey, client_key};
 
@@ -41,9 +44,9 @@ pub(crate) struct Handshakes {
     /// Handshakes in progress by client key (a peer's address counts as its key).
     per_address: HashMap<ClientKey, u32>,
     total: u32,
-    /// Every connection counted in and when, oldest first. Connections that have
-    /// left the handshake since are dropped by `oldest` and by `sweep`.
-    order: VecDeque<(u64, Instant)>,
+    /// Every connection counted in, oldest first. Connections that have left
+    /// the handshake since are dropped by `oldest` and by `sweep`.
+    order: VecDeque<u64>,
     max_per_address: u32,
     max_total: u32,
 }
@@ -58,15 +61,15 @@ impl Handshakes {
         self.per_address.get(&client_key(peer)).copied().unwrap_or(0) < self.max_per_address
     }
 
-    /// Whether one more handshake must first end the oldest.
-    pub fn full(&self) -> bool {
-        self.total >= self.max_total
+    /// Whether more are in progress than the cap: the oldest must end.
+    pub fn over_cap(&self) -> bool {
+        self.total > self.max_total
     }
 
-    pub fn started(&mut self, id: u64, peer: IpAddr, at: Instant) {
+    pub fn started(&mut self, id: u64, peer: IpAddr) {
         *self.per_address.entry(client_key(peer)).or_insert(0) += 1;
         self.total += 1;
-        self.order.push_back((id, at));
+        self.order.push_back(id);
     }
 
     /// A connection counted in by `started` left its handshake (its request was read, or it ended).
@@ -81,11 +84,11 @@ impl Handshakes {
         }
     }
 
-    /// The oldest connection still in its handshake (`in_handshake` says which are), and when it started.
-    pub fn oldest(&mut self, in_handshake: impl Fn(u64) -> bool) -> Option<(u64, Instant)> {
-        while let Some(&(id, at)) = self.order.front() {
+    /// The oldest connection still in its handshake (`in_handshake` says which are).
+    pub fn oldest(&mut self, in_handshake: impl Fn(u64) -> bool) -> Option<u64> {
+        while let Some(&id) = self.order.front() {
             if in_handshake(id) {
-                return Some((id, at));
+                return Some(id);
             }
             self.order.pop_front();
         }
@@ -95,7 +98,7 @@ impl Handshakes {
     /// Forgets the ids of connections no longer in their handshake: the order holds at most the
     /// connections accepted since the last sweep, and those still in their handshake.
     pub fn sweep(&mut self, in_handshake: impl Fn(u64) -> bool) {
-        self.order.retain(|&(id, _)| in_handshake(id));
+        self.order.retain(|&id| in_handshake(id));
     }
 }
 
@@ -109,9 +112,9 @@ mod tests {
     #[test]
     fn an_address_at_its_cap_is_refused_and_others_are_not() {
         let mut h = Handshakes::new(2, 100);
-        h.started(1, A, Instant::now());
+        h.started(1, A);
         assert!(h.allows(A));
-        h.started(2, A, Instant::now());
+        h.started(2, A);
         assert!(!h.allows(A) && h.allows(B));
         h.finished(A);
         assert!(h.allows(A));
@@ -124,8 +127,8 @@ mod tests {
         let mut h = Handshakes::new(2, 100);
         let [one, two, next_64] =
             ["2001:db8:0:1::1", "2001:db8:0:1::2", "2001:db8:0:2::1"].map(|a| a.parse().unwrap());
-        h.started(1, one, Instant::now());
-        h.started(2, two, Instant::now());
+        h.started(1, one);
+        h.started(2, two);
         assert!(!h.allows("2001:db8:0:1:ffff::9".parse().unwrap()) && h.allows(next_64));
         h.finished(two);
         assert!(h.allows(one));
@@ -133,8 +136,8 @@ mod tests {
         assert_eq!(h.per_address.len(), 0);
 
         let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
-        h.started(3, A, Instant::now());
-        h.started(4, mapped, Instant::now());
+        h.started(3, A);
+        h.started(4, mapped);
         assert!(!h.allows(A) && !h.allows(mapped) && h.allows(B));
         h.finished(A);
         h.finished(mapped);
@@ -142,17 +145,18 @@ mod tests {
     }
 
     #[test]
-    fn the_oldest_still_in_its_handshake_is_the_one_given_with_its_start() {
+    fn the_oldest_still_in_its_handshake_is_the_one_given() {
         let mut h = Handshakes::new(10, 3);
-        let t0 = Instant::now();
         for id in 1..=3 {
-            h.started(id, A, t0 + std::time::Duration::from_millis(id));
+            h.started(id, A);
         }
-        assert!(h.full());
+        assert!(!h.over_cap(), "at the cap, not over it");
+        h.started(4, A);
+        assert!(h.over_cap());
         // 1 has left its handshake: 2 is the oldest, and stays so until it leaves too.
-        assert_eq!(h.oldest(|id| id != 1), Some((2, t0 + std::time::Duration::from_millis(2))));
-        assert_eq!(h.oldest(|id| id != 1).map(|(id, _)| id), Some(2));
+        assert_eq!(h.oldest(|id| id != 1), Some(2));
+        assert_eq!(h.oldest(|id| id != 1), Some(2));
         h.sweep(|id| id == 3);
-        assert_eq!(h.order.iter().map(|&(id, _)| id).collect::<Vec<_>>(), [3]);
+        assert_eq!(h.order.iter().copied().collect::<Vec<_>>(), [3]);
     }
 }

@@ -175,6 +175,12 @@ impl Wire {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
         }
         let listeners = listeners.iter().map(|&fd| sys::dup_listener(fd)).collect::<io::Result<Vec<_>>>()?;
+        // A connection is accepted once its first bytes (the request, from a real client) have come: one
+        // that sends nothing never counts as a handshake in progress until this is over (`handshakes.rs`).
+        let defer = config.defer_accept.as_secs_f64().ceil() as i32;
+        for listener in &listeners {
+            sys::set_int_option(listener, libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, defer)?;
+        }
         let shared = Arc::new(Shared {
             listeners,
             commands: Mutex::default(),

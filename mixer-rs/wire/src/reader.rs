@@ -4,14 +4,15 @@
 //! (all reads are non-blocking, the owner's decisions arrive as commands) and
 //! nothing it does may wait for Python, and no connection may keep it (a
 //! turn is `READS_PER_TURN` reads). A pass: (1) wait in epoll (at most until
-//! the next sweep; not at all while a socket left full waits); (2) accept the
-//! waiting connections while the handshakes in progress leave room (each
-//! registered with the fan-out, whose id it keeps, and with this epoll; unless
-//! its address, an IPv6 one by its /64, has too many handshakes in progress:
-//! `reader/accept.rs`, `handshakes.rs`); (3) read each ready socket until EAGAIN or the end
+//! the next sweep; not at all while a socket left full waits); (2) accept every
+//! waiting connection, each registered with the fan-out, whose id it keeps,
+//! and with this epoll, and read at once (unless its address, an IPv6 one by
+//! its /64, has too many handshakes in progress; past the cap in all, one
+//! whose request is not whole ends the oldest: `reader/accept.rs`,
+//! `handshakes.rs`); (3) read each ready socket until EAGAIN or the end
 //! of its turn, then those left full last pass, handling what arrived as it
 //! comes (a speaker's audio goes into its mixer here); (4) apply the owner's commands
-//! (accept, refuse, close, a message taken), and accept again if a pause for room is over; (5) every `SWEEP`, look at every
+//! (accept, refuse, close, a message taken); (5) every `SWEEP`, look at every
 //! connection for timeouts and keepalive; (6) hand the pass's events to the
 //! owner at once, waking it only if it had none waiting; (7) close the
 //! descriptors the fan-out's writer has released.
@@ -77,10 +78,6 @@ pub(crate) struct Reader {
     passes: u64,
     /// Speakers read at their space's ticks, not as their bytes arrive (`settle`).
     pub(crate) parked: Parked,
-    /// No connection is accepted until then, or until a handshake ends (`accept.rs`).
-    accept_paused: Option<Instant>,
-    /// The connection accepted when there was no room for it: admitted first when there is.
-    next_up: Option<(OwnedFd, std::net::IpAddr)>,
     next_sweep: Instant,
 }
 
@@ -126,8 +123,6 @@ impl Reader {
             more: Vec::new(),
             passes: 0,
             parked: Parked::new(),
-            accept_paused: None,
-            next_up: None,
             next_sweep: Instant::now() + SWEEP,
         })
     }
@@ -152,7 +147,7 @@ impl Reader {
         if !self.releasing.is_empty() {
             timeout = timeout.min(RELEASE_POLL);
         }
-        for at in [self.parked.next(), self.accept_paused].into_iter().flatten() {
+        if let Some(at) = self.parked.next() {
             timeout = timeout.min(at.saturating_duration_since(now));
         }
         self.passes += 1;
@@ -191,7 +186,6 @@ impl Reader {
             }
         }
         self.commands();
-        self.resume_accepting();
         let now = Instant::now();
         if now >= self.next_sweep {
             self.next_sweep = now + SWEEP;

@@ -1,17 +1,11 @@
-//! The reader's new connections: accepted while there is room for one more handshake in progress
-//! (`handshakes.rs`), each registered with the fan-out and the reader's epoll, and read at once.
-//!
-//! When the handshakes in progress are at `WireConfig::max_handshakes`, the oldest is ended for the newcomer
-//! once it has lasted `WireConfig::handshake_grace`; until then the reader accepts no one more (`accept_paused`:
-//! the one it accepted waits, `next_up`, the others in the listening socket's queue), and goes on as soon as
-//! a handshake ends or the oldest's grace is over (`resume_accepting`, each pass). A connection its
-//! address's cap refuses (`handshakes.rs`) ends no one. The listening sockets are edge-triggered: a
-//! pause is ended by the reader, not by epoll.
+//! The reader's new connections: each accepted, registered with the fan-out and the reader's epoll, and
+//! read at once; past `WireConfig::max_handshakes` in progress, one whose request has not come whole by
+//! that first read ends the oldest (`handshakes.rs` says why). A connection its address's cap refuses is
+//! closed unread and ends no one. The listening sockets are edge-triggered: each edge empties its queue.
 
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::{Reader, bump};
 use crate::conn::Conn;
@@ -23,73 +17,48 @@ use crate::sys;
 const NOTSENT_LOWAT: i32 = 16 * 1024;
 
 impl Reader {
-    /// Accepts what `listener` (its index) has waiting, while there is room; the one accepted when there
-    /// was none is kept (`next_up`), first in line when accepting resumes.
+    /// Accepts all `listener` (its index) has waiting.
     pub(super) fn accept_all(&mut self, listener: usize) {
         let shared = Arc::clone(&self.shared);
         let Some(listener) = shared.listeners.get(listener) else { return };
-        while self.accept_paused.is_none() {
-            let (fd, peer) = match self.next_up.take() {
-                Some(next) => next,
-                None => match sys::accept(listener) {
-                    Ok(Some(accepted)) => accepted,
-                    Ok(None) => return,
-                    // Out of descriptors, say: the next connection's edge brings the reader back. (Or
-                    // stopped, `Wire::stop_listening`: EINVAL, after one edge, the hang-up's.)
-                    Err(_) => return,
-                },
+        loop {
+            let (fd, peer) = match sys::accept(listener) {
+                Ok(Some(accepted)) => accepted,
+                Ok(None) => return,
+                // Out of descriptors, say: the next connection's edge brings the reader back. (Or
+                // stopped, `Wire::stop_listening`: EINVAL, after one edge, the hang-up's.)
+                Err(_) => return,
             };
             if !self.handshakes.allows(peer) {
                 bump(&self.shared.counters.handshakes_refused);
                 continue; // dropped: closed before anything is read or written
             }
-            if !self.room_for_one_more() {
-                self.next_up = Some((fd, peer));
-                return;
+            if let Some(id) = self.admit(fd, peer)
+                && self.handshakes.over_cap()
+            {
+                self.end_oldest_handshake(id);
             }
-            self.admit(fd, peer);
         }
     }
 
-    /// Accepts again, on every listening socket, once a pause is over: a handshake has ended, or the
-    /// oldest's grace is.
-    pub(super) fn resume_accepting(&mut self) {
-        let Some(until) = self.accept_paused else { return };
-        if self.handshakes.full() && Instant::now() < until {
-            return;
-        }
-        self.accept_paused = None;
-        for listener in 0..self.shared.listeners.len() {
-            self.accept_all(listener);
-        }
-    }
-
-    /// Whether one more connection may be accepted now: the handshakes in progress are under their cap, or
-    /// the oldest has had its grace and is ended for it. If not, accepting pauses until that one's grace
-    /// is over.
-    fn room_for_one_more(&mut self) -> bool {
-        if !self.handshakes.full() {
-            return true;
-        }
+    /// Ends the oldest handshake in progress, past the cap in all because of `newcomer`, whose own request
+    /// has not come whole.
+    fn end_oldest_handshake(&mut self, newcomer: u64) {
         let conns = &self.conns;
         let in_handshake = |id| conns.get(&id).is_some_and(|conn: &Conn| conn.handshaking);
-        let Some((oldest, since)) = self.handshakes.oldest(in_handshake) else {
-            return true; // none found in its handshake: the count is the reader's own, and settles as they end
+        let Some(oldest) = self.handshakes.oldest(in_handshake).filter(|&id| id != newcomer) else {
+            return; // none older in its handshake: the count is the reader's own, and settles as they end
         };
-        let grace_over = since + self.ctx.config.handshake_grace;
-        if Instant::now() < grace_over {
-            self.accept_paused = Some(grace_over);
-            return false;
-        }
         bump(&self.shared.counters.handshakes_evicted);
         if let Some(conn) = self.conns.get_mut(&oldest) {
             conn.finish(&mut self.ctx, crate::frames::ABNORMAL, "", false);
         }
         self.retire_if_done(oldest);
-        true
     }
 
-    fn admit(&mut self, fd: OwnedFd, peer: IpAddr) {
+    /// Registers and reads a new connection, counted in the handshakes in progress until its request has
+    /// been read whole (which may be now); its id, unless it could not be registered.
+    fn admit(&mut self, fd: OwnedFd, peer: IpAddr) -> Option<u64> {
         let config = self.ctx.config;
         // Small messages go out at once, and a dead peer fails the writes.
         let _ = sys::set_int_option(&fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
@@ -107,18 +76,19 @@ impl Reader {
             // A small kernel buffer bounds how much audio can wait in the kernel for a slow reader.
             let _ = sys::set_int_option(&fd, libc::SOL_SOCKET, libc::SO_SNDBUF, sndbuf);
         }
-        let Ok(id) = self.ctx.fanout.register_borrowed(fd.as_raw_fd()) else { return };
+        let Ok(id) = self.ctx.fanout.register_borrowed(fd.as_raw_fd()) else { return None };
         if self.epoll.add(fd.as_raw_fd(), WATCHED, id).is_err() {
             self.ctx.fanout.close(id);
             self.releasing.push((id, fd));
-            return;
+            return None;
         }
         bump(&self.shared.counters.connections);
         let mut conn = Conn::new(id, fd, peer, &config);
         conn.handshaking = true;
-        self.handshakes.started(id, peer, Instant::now());
+        self.handshakes.started(id, peer);
         self.conns.insert(id, conn);
         // Edge-triggered: bytes that came before the registration are read now.
         self.read(id, true, None);
+        Some(id)
     }
 }
