@@ -15,7 +15,7 @@ import msgspec
 
 import store
 from actors.space import Role, SpaceDirectory, SpaceRef
-from gateway.handles import HandleCheck
+from gateway.handles import GuestNames, HandleCheck
 from gateway.identity import GuestIds
 from gateway.limits import Limits
 from gateway.replays import Replays
@@ -40,6 +40,8 @@ class Services:
     """The data folder and the download links of recordings (`gateway/handlers/recordings.py`)."""
     suspended: set[str] = field(default_factory=set)
     """The user ids (`u<n>`) of suspended accounts, as in the store (loaded at start, kept by the admin API)."""
+    guest_names: GuestNames = field(default_factory=GuestNames)
+    """The names guests go by, which `register` may not take, and the handles being registered."""
     rtc: RtcService | None = None
     """WebRTC peer connections (`gateway/webrtc/`); None when the server runs without."""
 

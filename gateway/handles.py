@@ -1,4 +1,5 @@
-"""HandleCheck: whether names are accounts' handles, asked of the store for many names at once.
+"""HandleCheck: whether names are accounts' handles, asked of the store for many names at once. GuestNames:
+the names connected guests go by, which `register` may not take.
 
 A guest's `hello` may not take an account's handle as its name (docs/protocol.md). Asked one name at a
 time, a burst of guests saying hello became a queue of store reads, each its own trip to the store's
@@ -9,6 +10,10 @@ read that answered 4,000 waiting guests stopped the loop for 0.35-0.6 s (`bench/
 """
 
 from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import trio
 
@@ -65,3 +70,48 @@ class HandleCheck:
             if self._open is batch:
                 self._open = None
             batch.done.set()
+
+
+class GuestNames:
+    """The names guests go by while the server holds their place (connected, or within their resume window),
+    and the handles being registered, each in lowercase. `register` refuses a handle a guest goes by, and a
+    guest's `hello` a name being registered: with `HandleCheck` for the handles already taken, no guest is
+    ever shown under an account's handle, one registered after the guest's `hello` included. A taken handle
+    is free again once its guests are gone. (Per server: a cluster will have to share it.)"""
+
+    __slots__ = ("_held", "_registering")
+
+    def __init__(self) -> None:
+        self._held: Counter[str] = Counter()
+        self._registering: Counter[str] = Counter()
+
+    def hold(self, name: str) -> None:
+        self._held[name.lower()] += 1
+
+    def release(self, name: str) -> None:
+        key = name.lower()
+        self._held[key] -= 1
+        if self._held[key] <= 0:
+            del self._held[key]
+
+    def held(self, name: str, *, besides: str | None = None) -> bool:
+        """Whether a guest goes by `name`, in any casing; with `besides`, the name the asking guest holds,
+        whether another does."""
+        key = name.lower()
+        mine = 1 if besides is not None and besides.lower() == key else 0
+        return self._held.get(key, 0) > mine
+
+    def being_registered(self, name: str) -> bool:
+        return name.lower() in self._registering
+
+    @contextmanager
+    def registering(self, handle: str) -> Iterator[None]:
+        """While `handle`'s account is being made: guests may not take it meanwhile."""
+        key = handle.lower()
+        self._registering[key] += 1
+        try:
+            yield
+        finally:
+            self._registering[key] -= 1
+            if self._registering[key] <= 0:
+                del self._registering[key]

@@ -77,7 +77,7 @@ async def schedule_space(
     with `record`, the space records from its start.
 
     Error handling: `NoSuchAccount`; `BadArgument` for a title that is blank or over 100 characters, a
-    description over 500, more than 3 topics or one that is blank or over 30 characters, or a start time
+    description over 500, more than 3 topics, one that is blank or over 30 characters or one twice, or a start time
     in the past or more than 30 days ahead; `TooManyScheduled` when `host` already has `max_pending`
     scheduled spaces waiting (counted in the same transaction as the insert, so concurrent requests
     cannot pass it together).
@@ -372,6 +372,8 @@ def _check_topics(topics: tuple[str, ...] | list[str]) -> tuple[str, ...]:
         if not 1 <= len(topic) <= MAX_TOPIC_CHARS:
             raise BadArgument("topics", f"each 1 to {MAX_TOPIC_CHARS} characters")
         _check_unicode(topic, "topics")
+    if len({topic.casefold() for topic in cleaned}) < len(cleaned):
+        raise BadArgument("topics", "each at most once, in any casing")
     return cleaned
 
 

@@ -46,9 +46,10 @@ async def hello(c: Caller, m: p.Hello) -> Reply:
 
 
 async def _check_guest_name(c: Caller, name: str) -> None:
-    """A guest's name is only a label, but not an account's handle in any casing: a guest is never shown
-    under an account's name (clients still tell guests by their `g-` ids)."""
-    if await c.services.handles.taken(name):
+    """A guest's name is only a label, but not an account's handle in any casing, nor one being registered:
+    a guest is never shown under an account's name (clients still tell guests by their `g-` ids). The
+    caller signs the guest in (holding the name: `GuestNames`) with no checkpoint after this one."""
+    if await c.services.handles.taken(name) or c.services.guest_names.being_registered(name):
         raise store.HandleTaken(name)
 
 
@@ -56,9 +57,14 @@ async def register(c: Caller, m: p.Register) -> Reply:
     display_name = checked_text("display_name", m.display_name)  # before the limit: a typo spends nothing
     limits, client = c.services.limits, client_key(c.address)
     limits.take("register", client, "accounts registered from one address")
+    guest_names = c.services.guest_names
+    # Another guest goes by it: free once that guest is gone (`GuestNames`). A guest may take its own name.
+    if guest_names.held(m.handle, besides=c.name if c.account is None and c.user is not None else None):
+        raise store.HandleTaken(m.handle)
     try:
-        async with _hashing(c):
-            account = await store.register(c.services.db, m.handle, m.password, display_name)
+        with guest_names.registering(m.handle):
+            async with _hashing(c):
+                account = await store.register(c.services.db, m.handle, m.password, display_name)
     except store.BadArgument:  # a bad handle or password, refused before any read or hash: a typo too
         limits.give_back("register", client)
         raise

@@ -80,9 +80,9 @@ async def test_a_wrong_password_or_a_bad_token_is_refused(server: ServerProcess)
 
 
 async def test_a_guests_name_is_a_label_that_never_shows_an_accounts_handle(server: ServerProcess) -> None:
-    """A guest may not show an account's handle as its name (any casing: `handle_taken`), and takes no
-    handle by its name: an account may still register a handle a connected guest shows (the guest, with
-    its own id, keeps its label until it comes back)."""
+    """A guest may not show an account's handle as its name (any casing: `handle_taken`), nor may an account
+    register a handle a connected guest shows, until that guest is gone (tests/e2e/test_identity.py has the
+    guest's own registration and its resume window)."""
     with trio.fail_after(20):
         token = await new_account(server.url, "carol")
         async with connect(server.url, token=token) as carol:
@@ -103,9 +103,13 @@ async def test_a_guests_name_is_a_label_that_never_shows_an_accounts_handle(serv
                     await guest.follow("carol")
                 assert refused.value.code == "account_required"
             assert not carol.closed.is_set()  # no one replaced carol's connection
-        async with connect(server.url, "dave") as dave, connect(server.url, "other") as other:
-            registered = await other.register("Dave", PASSWORD, "Not Dave")
-            assert registered.handle == "Dave" and not dave.closed.is_set()
+        async with connect(server.url, "other") as other:
+            async with connect(server.url, "dave") as dave:
+                with pytest.raises(RequestError) as taken:
+                    await other.register("Dave", PASSWORD, "Not Dave")
+                assert taken.value.code == "handle_taken" and not dave.closed.is_set()
+            registered = await other.register("Dave", PASSWORD, "Not Dave")  # dave has said goodbye
+            assert registered.handle == "Dave"
 
 
 async def test_a_guest_is_refused_what_needs_an_account_and_logs_in_only_outside_a_space(

@@ -9,11 +9,14 @@ make accounts worth having: posts, failed log-ins, connections per address, one 
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Awaitable
 
 import msgpack
 import pytest
 import trio
+import wsproto
+import wsproto.events
 from trio_websocket import WebSocketConnection, open_websocket_url
 
 from actors.space import AudienceChanged, Event, ParticipantRemoved, PostShared, Role
@@ -21,7 +24,7 @@ from gateway import protocol as p
 from gateway.client import Client, RequestError, connect, connect_account
 from tests.conftest import ServerProcess
 from tests.e2e.test_speakers import next_of
-from tests.e2e.wire import PASSWORD, hello_account, hello_guest, say
+from tests.e2e.wire import PASSWORD, hello_account, hello_guest, raw_handshake, say
 
 GUEST_ID = re.compile(r"g-[0-9a-f]{12}")
 
@@ -304,6 +307,41 @@ async def test_a_guest_cannot_be_shown_under_an_accounts_handle(server: ServerPr
                 assert (refused["type"], refused["code"]) == ("error", "handle_taken"), refused
             welcome = await hello_guest(ws, "Ada_fan")
             assert welcome["name"] == "Ada_fan" and welcome["handle"] is None
+
+
+def received_types(ws: wsproto.WSConnection) -> list[str]:
+    return [msgpack.unpackb(e.data)["type"] for e in ws.events() if isinstance(e, wsproto.events.BytesMessage)]
+
+
+async def test_a_handle_a_guest_goes_by_is_taken_until_that_guest_is_gone(server: ServerProcess) -> None:
+    """The tester's case: a guest says hello as "lateName", then someone registers "latename". The guest
+    would have been shown under the new account's handle; now the handle is taken while the guest is there
+    (its own holder may still take it), and free once it has said goodbye. (Five registrations in all, the
+    cap from one address at once: a refused one spends its token too.)"""
+    with trio.fail_after(30):
+        async with open_websocket_url(server.url) as guest, connect(server.url, "other") as other:
+            await hello_guest(guest, "lateName")
+            await refused(other.register("latename", PASSWORD, "Late"), "handle_taken")
+            async with open_websocket_url(server.url) as copycat:  # and no other guest is refused the name
+                assert (await hello_guest(copycat, "LATENAME"))["user"].startswith("g-")
+            registered = await say(
+                guest, {"type": "register", "ref": 1, "handle": "LateName", "password": PASSWORD, "display_name": "L"}
+            )
+            assert registered["type"] == "registered", "a guest may register the name it goes by"
+        # A guest whose connection dropped keeps its place in the space for the resume window, shown by its
+        # name: the name stays held meanwhile. One that said goodbye frees it at once.
+        async with connect_account(server.url, "late_host") as host, connect(server.url, "other") as other:
+            space_id = (await host.create_space("Names")).space.space_id
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+                hello = {"type": "hello", "protocol": 2, "name": "droppedName"}
+                ws = raw_handshake(sock, hello, {"type": "join_space", "ref": 1, "space_id": space_id})
+                while "joined" not in received_types(ws):
+                    ws.receive_data(sock.recv(65536))
+            # closed with no close frame: dropped
+            await refused(other.register("droppedname", PASSWORD, "D"), "handle_taken")
+            async with connect(server.url, "leftName") as left:
+                await left.join_space(space_id)
+            await other.register("leftname", PASSWORD, "L")
 
 
 async def test_after_log_out_the_new_guest_has_nothing_of_the_account_not_even_its_name(

@@ -1,7 +1,7 @@
 """Text fields and what a refused request costs, on the wire of a real server, decoded with `msgpack` as a
 client written from docs/protocol.md would: the rule of *Text fields* (visible characters, no bidi
-controls), the token a `bad_argument` gives back (*Rate limits and caps*), the range of `hello.protocol`,
-and the first `audience_changed` after a snapshot."""
+controls), topics given once, the token a `bad_argument` gives back (*Rate limits and caps*), the range of
+`hello.protocol`, and the first `audience_changed` after a snapshot."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ REFUSED_TEXTS = [
     "\u200b",  # zero-width space only
     " \u200b\u200c\u200d\u2060\ufeff ",  # zero-width characters and white space
     "\u3164",  # Hangul filler: a Default_Ignorable_Code_Point
+    "\u2800",  # Braille pattern blank: not ignorable to Unicode, but shows nothing (a black-box tester's)
+    "\u0301\u0301",  # combining marks alone, with nothing to sit on
+    "\u2800\u0308 ",
     "\u202eevil",  # right-to-left override
     "a\u202ab",  # left-to-right embedding
     "bell\x07",  # a control character
@@ -36,6 +39,7 @@ ACCEPTED_TEXTS = [
     # An Arabic name in first-strong isolates, as bidi-aware software wraps names: isolates are allowed.
     ("\u2068\u0645\u0631\u062d\u0628\u0627\u2069 hi", "\u2068\u0645\u0631\u062d\u0628\u0627\u2069 hi"),
     ("\u4f60\u597d \u4e16\u754c", "\u4f60\u597d \u4e16\u754c"),  # CJK
+    ("\u0939\u093f\u0902\u0926\u0940", "\u0939\u093f\u0902\u0926\u0940"),  # Hindi: marks on letters
 ]
 
 
@@ -81,6 +85,20 @@ async def test_visible_text_is_kept_trimmed_with_its_joiners_and_marks(
             assert joined["type"] == "joined" and joined["space"]["title"] == kept, joined
             ok = await request(ws, {"type": "share_post", "ref": 4, "text": f"{text}\nsecond line"})
             assert ok["type"] == "ok", ok
+
+
+async def test_a_topic_given_twice_in_any_casing_is_bad_argument(server: ServerProcess) -> None:
+    with trio.fail_after(20):
+        async with open_websocket_url(server.url) as ws:
+            await hello_account(ws, "writer")
+            soon = int(time.time() * 1000) + 3_600_000
+            for topics in (["music", "Music"], ["a", "b", "a"]):
+                refused = await request(ws, {"type": "create_space", "ref": 3, "title": "T", "topics": topics})
+                assert (refused["type"], refused["code"]) == ("error", "bad_argument"), refused
+                scheduled = {"type": "schedule_space", "ref": 4, "title": "T", "starts_at": soon, "topics": topics}
+                assert (await request(ws, scheduled))["code"] == "bad_argument"
+            joined = await request(ws, {"type": "create_space", "ref": 5, "title": "T", "topics": ["music", "jazz"]})
+            assert joined["space"]["topics"] == ["music", "jazz"], joined
 
 
 async def test_refused_titles_spend_no_create_space_token(server: ServerProcess) -> None:

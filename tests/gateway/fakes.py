@@ -11,6 +11,7 @@ import msgspec
 import store
 from actors.space import Role, SpaceRef
 from gateway.context import Caller
+from gateway.handles import GuestNames
 from gateway.limits import Limits, LimitSettings
 
 
@@ -20,6 +21,7 @@ class FakeServices:
     limits: Limits = field(default_factory=lambda: Limits(LimitSettings()))
     notified: list[tuple[store.AccountId, msgspec.Struct]] = field(default_factory=list)
     suspended: set[str] = field(default_factory=set)
+    guest_names: GuestNames = field(default_factory=GuestNames)
 
     def notify(self, account_id: store.AccountId, message: msgspec.Struct) -> None:
         self.notified.append((account_id, message))
@@ -32,6 +34,8 @@ class FakeCaller:
     space: SpaceRef | None = None
     role: Role | None = None
     address: str = "127.0.0.1"
+    user: str | None = None
+    name: str = ""
 
     def signed_in(self, *args: object, **kwargs: object) -> None:
         pass

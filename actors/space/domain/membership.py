@@ -46,13 +46,15 @@ def new_space(
     mic until they join, and the space is unmoderated since its start (as one whose host left).
 
     Error handling: `BadArgument` for a title of no visible character or over 100 characters, a description
-    over 500, more than 3 topics or one of no visible character or over 30 characters, or any of them that
-    breaks the rule of text fields (`clean_text`; the rules of a scheduled space)."""
+    over 500, more than 3 topics, one of no visible character or over 30 characters, or one twice, or any of
+    them that breaks the rule of text fields (`clean_text`; the rules of a scheduled space)."""
     title = checked_text("title", title, MAX_TITLE_CHARS)
     description = checked_text("description", description, MAX_DESCRIPTION_CHARS, required=False, lines=True)
     if len(topics) > MAX_TOPICS:
         raise errors.BadArgument(f"at most {MAX_TOPICS} topics")
     clean_topics = tuple(checked_text("topic", topic, MAX_TOPIC_CHARS) for topic in topics)
+    if len({topic.casefold() for topic in clean_topics}) < len(clean_topics):
+        raise errors.BadArgument("topics: each at most once, in any casing")
     return SpaceState(
         space_id=space_id,
         title=title,

@@ -12,6 +12,8 @@ as right-to-left writers need them.
 
 from __future__ import annotations
 
+import unicodedata
+
 WHITE_SPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -47,15 +49,24 @@ _IGNORABLE = (
 )
 
 
+BLANKS = frozenset("\u2800")
+"""Characters that show as nothing though Unicode does not call them ignorable: U+2800 BRAILLE PATTERN BLANK,
+the usual filler of names that look empty."""
+
+COMBINING = frozenset({"Mn", "Me"})
+"""The general categories of combining marks: shown on the character before them, so a text of marks alone
+shows nothing of its own (a dotted circle, or nothing)."""
+
+
 class TextRefused(ValueError):
     """A text that breaks the rule; the message says why (the caller names the field)."""
 
 
 def invisible(char: str) -> bool:
     """Whether `char` shows as nothing: white space, a control character (U+0000 to U+001F, U+007F to
-    U+009F), or a Default_Ignorable_Code_Point."""
+    U+009F), a Default_Ignorable_Code_Point, or one of `BLANKS`."""
     point = ord(char)
-    if char in WHITE_SPACE or point < 0x20 or 0x7F <= point <= 0x9F:
+    if char in WHITE_SPACE or char in BLANKS or point < 0x20 or 0x7F <= point <= 0x9F:
         return True
     return point >= 0xAD and any(first <= point <= last for first, last in _IGNORABLE)
 
@@ -63,7 +74,8 @@ def invisible(char: str) -> bool:
 def clean_text(text: str, *, max_chars: int | None, required: bool = True, lines: bool = False) -> str:
     """`text` as kept: trimmed of white space at both ends; then at most `max_chars` characters (code points;
     None: the caller checks the length),
-    empty only where not `required`, and otherwise holding at least one visible character (see `invisible`),
+    empty only where not `required`, and otherwise holding at least one visible character (see `invisible`;
+    a combining mark counts only on a visible character that is not one),
     no bidi control (`BIDI_CONTROLS`), and no control character (U+0000 to U+001F, U+007F to U+009F) nor
     U+2028 or U+2029, except, with `lines`, those two and `MULTI_LINE_CONTROLS`.
 
@@ -74,8 +86,8 @@ def clean_text(text: str, *, max_chars: int | None, required: bool = True, lines
             raise TextRefused("at least 1 character after trimming white space")
     elif len(text) > max_chars or (required and not text):
         raise TextRefused(f"{1 if required else 0} to {max_chars} characters after trimming white space")
-    if text and all(invisible(char) for char in text):
-        raise TextRefused("no visible character (only white space, control or invisible format characters)")
+    if text and all(invisible(char) or unicodedata.category(char) in COMBINING for char in text):
+        raise TextRefused("no visible character (only white space, control or invisible characters, or marks)")
     for char in text:
         if char in BIDI_CONTROLS:
             raise TextRefused(f"bidi embedding and override controls are refused (U+{ord(char):04X})")

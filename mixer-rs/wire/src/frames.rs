@@ -107,14 +107,15 @@ impl FrameReader {
             return Err(violation(PROTOCOL_ERROR, "a client's frames must be masked"));
         }
         match opcode {
+            // Any new message, text too, inside a fragmented one breaks RFC 6455 (5.4) before it is text.
+            0x1 | 0x2 if self.fragments.is_some() => {
+                return Err(violation(PROTOCOL_ERROR, "a new message inside a fragmented one"));
+            }
             0x1 => {
                 return Err(violation(UNSUPPORTED_DATA, "text frames are not accepted: send binary msgpack"));
             }
             0x0 if self.fragments.is_none() => {
                 return Err(violation(PROTOCOL_ERROR, "a continuation frame with no message to continue"));
-            }
-            0x2 if self.fragments.is_some() => {
-                return Err(violation(PROTOCOL_ERROR, "a new message inside a fragmented one"));
             }
             0x0 | 0x2 | 0x8 | 0x9 | 0xA => {}
             _ => return Err(violation(PROTOCOL_ERROR, "unknown opcode")),

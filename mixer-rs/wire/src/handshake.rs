@@ -94,8 +94,11 @@ fn upgrade(request: &httparse::Request<'_, '_>) -> Result<Upgrade, Bad> {
     if !has_token("upgrade", "websocket") || !has_token("connection", "upgrade") {
         return Err(refuse(400, "not a WebSocket upgrade"));
     }
-    if one("sec-websocket-version") != Some("13") {
-        return Err(refuse(426, "WebSocket version 13 only"));
+    // Another version is told the one spoken (426, RFC 6455 4.4); none at all is a bad request (400, 4.2.1).
+    match one("sec-websocket-version") {
+        Some("13") => {}
+        Some(_) => return Err(refuse(426, "WebSocket version 13 only")),
+        None => return Err(refuse(400, "no Sec-WebSocket-Version header")),
     }
     let key = one("sec-websocket-key").filter(|key| STANDARD.decode(key).is_ok_and(|raw| raw.len() == 16));
     let Some(key) = key else { return Err(refuse(400, "no valid Sec-WebSocket-Key")) };
@@ -198,12 +201,13 @@ mod tests {
 
     #[test]
     fn requests_that_are_not_upgrades_are_refused_with_a_status() {
-        let cases: [(&str, &str, u16); 7] = [
+        let cases: [(&str, &str, u16); 8] = [
             ("GET /chat", "POST /chat", 405),
             ("HTTP/1.1\r\nHost", "HTTP/1.0\r\nHost", 400),
             ("Upgrade: websocket", "Upgrade: h2c", 400),
             ("Connection: keep-alive, Upgrade", "Connection: keep-alive", 400),
             ("Version: 13", "Version: 8", 426),
+            ("Sec-WebSocket-Version: 13\r\n", "", 400),
             ("dGhlIHNhbXBsZSBub25jZQ==", "c2hvcnQ=", 400),
             ("Host: a\r\n", "", 400),
         ];

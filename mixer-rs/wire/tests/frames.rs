@@ -83,6 +83,8 @@ fn breaches_of_the_protocol_close_with_their_codes() {
     top_bit.extend(MASK);
     let mut two_messages = client_frame(false, 2, b"a", MASK);
     two_messages.extend(client_frame(true, 2, b"b", MASK));
+    let mut text_inside = client_frame(false, 2, b"a", MASK);
+    text_inside.extend(client_frame(true, 1, b"b", MASK));
     let cases: Vec<(&str, Vec<u8>, u16)> = vec![
         ("text", client_frame(true, 1, b"hi", MASK), 1003),
         ("text in fragments", client_frame(false, 1, b"h", MASK), 1003),
@@ -93,6 +95,7 @@ fn breaches_of_the_protocol_close_with_their_codes() {
         ("long ping", client_frame(true, 9, &[0; 126], MASK), 1002),
         ("continuation of nothing", client_frame(true, 0, b"x", MASK), 1002),
         ("a message inside another", two_messages, 1002),
+        ("a text message inside a binary one", text_inside, 1002),
         ("length not shortest", not_shortest, 1002),
         ("length top bit", top_bit, 1002),
         ("oversized", client_frame(true, 2, &[0; 1025], MASK), 1009),
