@@ -2,12 +2,12 @@
 has not read yet, capped per client address (an IPv6 client by its /64: `limits.client_key`) and in all, as
 the Rust wire caps its own (`mixer-rs/wire/src/handshakes.rs` says why, and why 16 and 1,024).
 
-Admission's cap on connections per address (429) acts only once a request has been read; a client that
-sends half of one held its descriptor for the whole handshake timeout. Here, a connection from an address
-with `per_address` handshakes in progress is closed as soon as it is accepted, unanswered; at `total` in
-all, a newcomer whose request has not come whole ends the oldest, at once (one whose request has come
-needs no slot, and ends no one); and the listening sockets defer accepting a connection until its first
-bytes come (`DEFER_ACCEPT_S`), as the Rust wire does (`mixer-rs/wire/src/handshakes.rs`).
+Admission's cap on connections per address (429) acts only once a request has been read; a client that sends
+half of one held its descriptor for the whole handshake timeout. Here, a connection from an address with
+`per_address` handshakes in progress whose request has not come whole is closed as soon as it is accepted,
+unanswered; at `total` in all, such a newcomer ends the oldest, at once (one whose request has come whole
+needs no slot: it is not counted, and ends no one); and the listening sockets defer accepting a connection
+until its first bytes come (`DEFER_ACCEPT_S`), as the Rust wire does (`mixer-rs/wire/src/handshakes.rs`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ NOTSENT_LOWAT = 16 * 1024
 (`lagging`, then 4000), not in a kernel send buffer that grows to megabytes and hides it."""
 
 DEFER_ACCEPT_S = 1
-"""TCP_DEFER_ACCEPT of the listening sockets, as `WireConfig::defer_accept`: a connection that has sent
-nothing waits this long in the kernel, unaccepted (a real client's request comes with its first bytes)."""
+"""TCP_DEFER_ACCEPT of the listening sockets, as `WireConfig::defer_accept` (`LimitSettings.defer_accept_s`):
+a connection that has sent nothing waits this long in the kernel, unaccepted (a real client's request comes
+with its first bytes). Linux counts it in SYN-ACK retransmissions: 1 s is one, 2 to 3 s two, and so on."""
 
 HEAD_LIMIT = 8192
 """The longest upgrade request's head either transport reads (docs/protocol.md): all a peek needs to see."""
@@ -65,16 +66,18 @@ class Handshakes:
         return len(self._by_key.get(key, {}))
 
     def start(self, stream: trio.SocketStream, *, whole: bool) -> trio.SocketStream | None:
-        """Count `stream` in, its request `whole` or not yet; returns the stream to close: `stream` itself if
-        its address is at its cap (it is then not counted), the oldest in progress if the count is full and
-        this request is not whole, else None."""
+        """Count `stream` in unless its request came `whole` (it needs no slot); returns the stream to close:
+        `stream` itself if its address is at its cap (it is then not counted), the oldest in progress if the
+        count is full, else None."""
+        if whole:
+            return None
         address, port = peer(stream)
         key = client_key(address)
         if self._from(key) >= self.per_address:
             self._refused("handshakes_per_address")
             return stream
         oldest = None
-        if not whole and len(self._all) >= self.total and self.in_progress() >= self.total:
+        if len(self._all) >= self.total and self.in_progress() >= self.total:
             first = next(iter(self._all))
             oldest = self._all[first][0]
             self._forget(first)
@@ -128,10 +131,12 @@ class GatedListener(trio.abc.Listener[trio.SocketStream]):
     whole, each with at most `NOTSENT_LOWAT` unsent. Several listeners (every address of one host name)
     share one count. Each listening socket defers accepting until a connection's first bytes come."""
 
-    def __init__(self, listener: trio.SocketListener, handshakes: Handshakes) -> None:
+    def __init__(
+        self, listener: trio.SocketListener, handshakes: Handshakes, defer_accept_s: int = DEFER_ACCEPT_S
+    ) -> None:
         self.listener = listener
         self._handshakes = handshakes
-        listener.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, DEFER_ACCEPT_S)
+        listener.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, defer_accept_s)
 
     async def accept(self) -> trio.SocketStream:
         while True:

@@ -74,6 +74,8 @@ class LimitSettings:
     # one more from an address with this many is closed at accept; at the cap in all, the oldest is closed.
     max_handshakes_per_address: int = 16
     max_handshakes: int = 1024
+    # TCP_DEFER_ACCEPT of the WebSocket port: a connection that sends nothing waits this long in the kernel.
+    defer_accept_s: int = 1
     max_scheduled_per_account: int = 20
     login_failures_free: int = 5  # failed log-ins to one handle before the lockout starts
     login_lockout_max_s: float = 900.0

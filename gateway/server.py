@@ -320,7 +320,8 @@ async def serve(
             await nursery.start(receivers.run)
             gateway.metrics.webhook_backlog = receivers.backlog
             if isinstance(fanout, PyFanout):
-                handshakes = (config.limits.handshakes_from_one_address(), config.limits.max_handshakes)
+                limits = config.limits
+                handshakes = (limits.handshakes_from_one_address(), limits.max_handshakes, limits.defer_accept_s)
                 port: int = await nursery.start(
                     serve_python, fanout, config.host, config.port, gateway, p.MAX_MESSAGE_BYTES, handshakes
                 )
@@ -338,6 +339,7 @@ async def serve(
                         realtime=config.realtime_reader,
                         max_handshakes_per_address=config.limits.handshakes_from_one_address(),
                         max_handshakes=config.limits.max_handshakes,
+                        defer_accept_s=config.limits.defer_accept_s,
                     )
                     log.info("reader thread scheduling: %s", wire.scheduling())  # realtime, nice or normal
                 finally:

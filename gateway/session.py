@@ -72,7 +72,7 @@ class Session:
         self.name = ""
         self.account: store.Account | None = None  # None: a guest
         self.token: str | None = None  # the account's session token (revoked on `log_out`), or the guest token
-        self._name_held: str | None = None  # a guest's name, held in `services.guest_names` while it is shown
+        self._name_held: tuple[str, str] | None = None  # a guest's (name, user), held in `services.guest_names`
         self.space: SpaceRef | None = None
         self.link: SpaceLink | None = None
         self.role: Role | None = None
@@ -150,9 +150,9 @@ class Session:
         self.gateway.sign_out(self)
         self._release_name(self._name_held)
         self.user, self.name, self.account, self.token = user, name, account, token
-        self._name_held = name if account is None else None
+        self._name_held = (name, user) if account is None else None
         if self._name_held is not None:
-            self.gateway.services.guest_names.hold(name)
+            self.gateway.services.guest_names.hold(name, user)
         self.gateway.sign_in(self)
         kind = "guest" if account is None else "account"
         logs.bind(user=user)
@@ -388,7 +388,7 @@ class Session:
         # A `joined` still to come for it is then undone (see `entered`).
         self.left_space()
 
-    async def _leave_link(self, link: SpaceLink, after_s: float, name_held: str | None = None) -> None:
+    async def _leave_link(self, link: SpaceLink, after_s: float, name_held: tuple[str, str] | None = None) -> None:
         """Leave `link`'s space as disconnected, unless a newer connection of its user has taken the place
         (the space compares links); then release the guest's `name_held`."""
         try:
@@ -403,6 +403,6 @@ class Session:
         finally:
             self._release_name(name_held)
 
-    def _release_name(self, name: str | None) -> None:
-        if name is not None:
-            self.gateway.services.guest_names.release(name)
+    def _release_name(self, held: tuple[str, str] | None) -> None:
+        if held is not None:
+            self.gateway.services.guest_names.release(*held)

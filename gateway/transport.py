@@ -167,13 +167,15 @@ async def serve_python(
     port: int,
     host: Host,
     max_message_size: int,
-    handshakes: tuple[int, int],
+    handshakes: tuple[int, int, int],
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve WebSockets with trio-websocket on every address of `host_name`; `handshakes` caps the
-    handshakes in progress (per address, in all)."""
-    in_progress = Handshakes(*handshakes, refused=host.handshake_refused)
+    handshakes in progress (per address, in all) and says how long accepting waits for a connection's
+    first bytes (seconds)."""
+    per_address, total, defer_accept_s = handshakes
+    in_progress = Handshakes(per_address, total, refused=host.handshake_refused)
 
     async def handle(request: WebSocketRequest) -> None:
         origins = [v.decode("latin-1") for k, v in request.headers if k.lower() == b"origin"]
@@ -199,7 +201,7 @@ async def serve_python(
             fanout.close(conn)
 
     listeners = await trio.open_tcp_listeners(port, host=host_name)
-    gated = [GatedListener(listener, in_progress) for listener in listeners]
+    gated = [GatedListener(listener, in_progress, defer_accept_s) for listener in listeners]
     server = WebSocketServer(
         contained(log, handle),
         # trio-websocket types its listeners narrower than it uses them (trio.serve_listeners takes any).

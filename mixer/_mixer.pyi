@@ -812,8 +812,8 @@ class WireStats:
         """Requests that were no valid upgrade, or timed out before one."""
     @property
     def handshakes_refused(self) -> int:
-        """Connections closed at accept: their address (an IPv6 one's /64) had ``max_handshakes_per_address``
-        handshakes in progress."""
+        """Connections closed at accept, their request not whole: their address (an IPv6 one's /64) had
+        ``max_handshakes_per_address`` handshakes in progress."""
     @property
     def handshakes_evicted(self) -> int:
         """Handshakes ended to make room for a newer one, ``max_handshakes`` being in progress."""
@@ -869,10 +869,12 @@ class Wire:
     priority where the process may, else nice -10), so that speakers' packets reach their mixers before
     their tick on a machine whose cores are all busy; ``scheduling()`` says what it got.
 
-    Handshakes in progress (accepted, the upgrade request not yet read whole): a connection from an address
-    (an IPv6 client by its /64) with ``max_handshakes_per_address`` of them is closed at accept, unanswered;
-    with ``max_handshakes`` in all, the oldest is ended to make room (docs/security.md, Limits). Both at
-    least 1."""
+    Handshakes in progress (accepted, the upgrade request not yet read whole): each new connection is read at
+    once, and one whose request came whole is not counted. One whose request has not, from an address (an
+    IPv6 client by its /64) with ``max_handshakes_per_address`` of them, is closed, unanswered; past
+    ``max_handshakes`` in all, it ends the oldest (docs/security.md, Limits). Both at least 1. The listening
+    sockets defer accepting a connection until its first bytes come, at most ``defer_accept_s`` seconds
+    (TCP_DEFER_ACCEPT; 0: off)."""
 
     def __new__(
         cls,
@@ -886,6 +888,7 @@ class Wire:
         realtime: bool = False,
         max_handshakes_per_address: int = 16,
         max_handshakes: int = 1024,
+        defer_accept_s: int = 1,
     ) -> Self: ...
     def scheduling(self) -> Literal["realtime", "nice", "normal"]:
         """How the reader thread runs: what ``realtime`` asked for and the system allowed."""

@@ -30,27 +30,37 @@ async def hello(c: Caller, m: p.Hello) -> Reply:
         account = found.account
         c.signed_in(identity.account_user(account), account.handle, account, m.token, welcome=True)
         return p.SENT
-    if m.name is not None:
-        await _check_guest_name(c, m.name)
-    if m.guest_token is not None:
-        user = guests.verify(m.guest_token)
-        if user is None:
-            raise GuestTokenInvalid("this guest token was not issued by this server")
-        c.signed_in(user, m.name or GUEST_NAME, None, m.guest_token, welcome=True)
-        return p.SENT
     if m.name is None:
-        raise BadMessage("hello needs a `token` (an account), a `guest_token` or a `name` (a new guest)")
-    user, token = guests.issue()
-    c.signed_in(user, m.name, None, token, welcome=True)
+        if m.guest_token is None:
+            raise BadMessage("hello needs a `token` (an account), a `guest_token` or a `name` (a new guest)")
+        _guest_back(c, m.guest_token, GUEST_NAME)
+        return p.SENT
+    # Held before the store is asked, so that a `register` of it meanwhile sees it (`GuestNames`); the
+    # session holds it for itself once signed in.
+    names, asking = c.services.guest_names, HELLO_HOLDER
+    since = names.hold(m.name, asking)
+    try:
+        if await c.services.handles.taken(m.name) or names.registered_since(m.name, since):
+            raise store.HandleTaken(m.name)  # never shown under an account's handle, in any casing
+        if m.guest_token is not None:
+            _guest_back(c, m.guest_token, m.name)
+        else:
+            user, token = guests.issue()
+            c.signed_in(user, m.name, None, token, welcome=True)
+    finally:
+        names.release(m.name, asking)
     return p.SENT
 
 
-async def _check_guest_name(c: Caller, name: str) -> None:
-    """A guest's name is only a label, but not an account's handle in any casing, nor one being registered:
-    a guest is never shown under an account's name (clients still tell guests by their `g-` ids). The
-    caller signs the guest in (holding the name: `GuestNames`) with no checkpoint after this one."""
-    if await c.services.handles.taken(name) or c.services.guest_names.being_registered(name):
-        raise store.HandleTaken(name)
+HELLO_HOLDER = ""
+"""Who holds a name in `GuestNames` while a guest's `hello` asks whether an account has it."""
+
+
+def _guest_back(c: Caller, guest_token: str, name: str) -> None:
+    user = c.services.guests.verify(guest_token)
+    if user is None:
+        raise GuestTokenInvalid("this guest token was not issued by this server")
+    c.signed_in(user, name, None, guest_token, welcome=True)
 
 
 async def register(c: Caller, m: p.Register) -> Reply:
@@ -58,8 +68,9 @@ async def register(c: Caller, m: p.Register) -> Reply:
     limits, client = c.services.limits, client_key(c.address)
     limits.take("register", client, "accounts registered from one address")
     guest_names = c.services.guest_names
-    # Another guest goes by it: free once that guest is gone (`GuestNames`). A guest may take its own name.
-    if guest_names.held(m.handle, besides=c.name if c.account is None and c.user is not None else None):
+    # Another guest goes by it: free moments after that guest is gone (`GuestNames`). A guest may take its
+    # own name.
+    if guest_names.held(m.handle, besides=c.user if c.account is None else None):
         raise store.HandleTaken(m.handle)
     try:
         with guest_names.registering(m.handle):

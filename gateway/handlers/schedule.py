@@ -47,6 +47,18 @@ async def schedule_space(c: Caller, m: p.ScheduleSpace) -> Reply:
     return p.Scheduled(ref=m.ref, space=wire_scheduled(scheduled))
 
 
+def once_each(topics: tuple[str, ...]) -> tuple[str, ...]:
+    """The first of each topic, in any casing: a space scheduled before topics given twice were refused
+    (2026-12-04) still starts."""
+    seen: set[str] = set()
+    kept = []
+    for topic in topics:
+        if topic.casefold() not in seen:
+            seen.add(topic.casefold())
+            kept.append(topic)
+    return tuple(kept)
+
+
 async def cancel_scheduled(c: Caller, m: p.CancelScheduled) -> Reply:
     db = c.services.db
     scheduled = await store.get_scheduled(db, m.scheduled_id)
@@ -74,7 +86,7 @@ async def start_scheduled(c: Caller, m: p.StartScheduled) -> Reply:
             identity.account_user(me),
             scheduled.title,
             description=scheduled.description,
-            topics=scheduled.topics,
+            topics=once_each(scheduled.topics),
             host_name=me.handle,
             record=scheduled.record,
         )

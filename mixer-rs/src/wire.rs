@@ -3,7 +3,7 @@
 //! events; every rule lives in the crate. Typed in `mixer/_mixer.pyi`.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ::wire as wi;
 use pyo3::exceptions::PyOSError;
@@ -117,7 +117,7 @@ impl Wire {
     #[pyo3(signature = (
         listener_fds, fanout, pool, *, max_message_bytes = 65_536, sndbuf = None, max_pending_messages = 8,
         realtime = false, max_handshakes_per_address = wi::MAX_HANDSHAKES_PER_ADDRESS as i128,
-        max_handshakes = wi::MAX_HANDSHAKES as i128,
+        max_handshakes = wi::MAX_HANDSHAKES as i128, defer_accept_s = 1,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -131,6 +131,7 @@ impl Wire {
         realtime: bool,
         max_handshakes_per_address: i128,
         max_handshakes: i128,
+        defer_accept_s: i128,
     ) -> PyResult<Self> {
         let at_least_one = |value: i128, name: &'static str| match int_arg::<u32>(py, value, name)? {
             0 => Err(raise(py, mixer_core::MixerError::BadArgument { name, reason: "must be at least 1" })),
@@ -146,6 +147,7 @@ impl Wire {
                 "max_handshakes_per_address",
             )?,
             max_handshakes: at_least_one(max_handshakes, "max_handshakes")?,
+            defer_accept: Duration::from_secs(int_arg::<u16>(py, defer_accept_s, "defer_accept_s")?.into()),
             ..wi::WireConfig::default()
         };
         let inner =

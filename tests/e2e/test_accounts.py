@@ -17,6 +17,7 @@ import store
 from actors.space import Role, RoleChanged
 from gateway.client import Client, RequestError, connect
 from tests.conftest import ServerProcess, start_server, stop_server
+from tests.e2e.wire import register_when_free
 
 PASSWORD = "correct horse battery staple"
 
@@ -108,8 +109,7 @@ async def test_a_guests_name_is_a_label_that_never_shows_an_accounts_handle(serv
                 with pytest.raises(RequestError) as taken:
                     await other.register("Dave", PASSWORD, "Not Dave")
                 assert taken.value.code == "handle_taken" and not dave.closed.is_set()
-            registered = await other.register("Dave", PASSWORD, "Not Dave")  # dave has said goodbye
-            assert registered.handle == "Dave"
+            await register_when_free(other, "Dave", tries=3)  # dave has said goodbye
 
 
 async def test_a_guest_is_refused_what_needs_an_account_and_logs_in_only_outside_a_space(

@@ -113,6 +113,7 @@ async def test_past_16_half_requests_from_one_address_each_is_closed_at_once_and
             [more] = await half_requests(srv.port, 1)
             assert await closed_by_server(more, 2)
             more.close()
+            await gets_in(srv.port, "127.0.0.1")  # a whole request needs no slot: a neighbour behind one NAT
             found = samples(srv)
             assert value(found, "stoa_rate_limit_refusals_total", limit="handshakes_per_address") == 150 - 16 + 1
 
@@ -167,7 +168,7 @@ async def test_a_burst_past_the_cap_in_all_held_by_half_requests_gets_in_whole_a
     bytes come (TCP_DEFER_ACCEPT), and each then comes whole, needing no slot: all get in and the half
     requests stay. (Ending the oldest for every newcomer at once, as both transports once did, shut out
     8,789 of a burst of 10,000 joins.)"""
-    limits = LimitSettings(max_handshakes=4)
+    limits = LimitSettings(max_handshakes=4, defer_accept_s=5)  # 5 s (7, as Linux counts): a slow CI machine
     config = GatewayConfig(port=0, data_dir=tmp_path / "data", transport=transport, limits=limits)
     with trio.fail_after(30):
         async with trio.open_nursery() as nursery:
@@ -179,7 +180,7 @@ async def test_a_burst_past_the_cap_in_all_held_by_half_requests_gets_in_whole_a
                 sock = trio.socket.socket()
                 await sock.connect(("127.0.0.1", server.port))
                 burst.append(sock)
-            await trio.sleep(0.1)  # longer than a round trip here, much shorter than the deferral (1 s)
+            await trio.sleep(0.1)  # longer than a round trip here, much shorter than the deferral
             if server.wire is not None:
                 assert server.wire.stats().connections == 4, "accepted before sending anything"
             for sock in burst:

@@ -24,7 +24,7 @@ from gateway import protocol as p
 from gateway.client import Client, RequestError, connect, connect_account
 from tests.conftest import ServerProcess
 from tests.e2e.test_speakers import next_of
-from tests.e2e.wire import PASSWORD, hello_account, hello_guest, raw_handshake, say
+from tests.e2e.wire import PASSWORD, hello_account, hello_guest, raw_handshake, register_when_free, say
 
 GUEST_ID = re.compile(r"g-[0-9a-f]{12}")
 
@@ -328,8 +328,15 @@ async def test_a_handle_a_guest_goes_by_is_taken_until_that_guest_is_gone(server
                 guest, {"type": "register", "ref": 1, "handle": "LateName", "password": PASSWORD, "display_name": "L"}
             )
             assert registered["type"] == "registered", "a guest may register the name it goes by"
-        # A guest whose connection dropped keeps its place in the space for the resume window, shown by its
-        # name: the name stays held meanwhile. One that said goodbye frees it at once.
+
+
+async def test_a_dropped_guest_holds_its_name_for_its_resume_window_and_one_that_left_frees_it(
+    server: ServerProcess,
+) -> None:
+    """A guest whose connection dropped keeps its place in the space for the resume window, shown by its name:
+    the name stays held meanwhile. One that said goodbye frees it, moments after its connection ends (the
+    server's cleanup follows the close: `register_when_free` waits for it, within the register budget)."""
+    with trio.fail_after(30):
         async with connect_account(server.url, "late_host") as host, connect(server.url, "other") as other:
             space_id = (await host.create_space("Names")).space.space_id
             with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
@@ -337,11 +344,11 @@ async def test_a_handle_a_guest_goes_by_is_taken_until_that_guest_is_gone(server
                 ws = raw_handshake(sock, hello, {"type": "join_space", "ref": 1, "space_id": space_id})
                 while "joined" not in received_types(ws):
                     ws.receive_data(sock.recv(65536))
-            # closed with no close frame: dropped
+            # closed with no close frame: dropped, its place (and name) kept for the resume window
             await refused(other.register("droppedname", PASSWORD, "D"), "handle_taken")
             async with connect(server.url, "leftName") as left:
                 await left.join_space(space_id)
-            await other.register("leftname", PASSWORD, "L")
+            await register_when_free(other, "leftname", tries=3)
 
 
 async def test_after_log_out_the_new_guest_has_nothing_of_the_account_not_even_its_name(

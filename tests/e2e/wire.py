@@ -11,6 +11,8 @@ import wsproto
 import wsproto.events as ev
 from trio_websocket import WebSocketConnection
 
+from gateway.client import Client, RequestError
+
 PASSWORD = "correct horse battery staple"
 
 
@@ -52,3 +54,16 @@ def raw_handshake(sock: socket.socket, *messages: object) -> wsproto.WSConnectio
     for message in messages:
         sock.sendall(ws.send(ev.BytesMessage(msgpack.packb(message))))
     return ws
+
+
+async def register_when_free(client: Client, handle: str, *, tries: int) -> None:
+    """Register `handle` once the guest that went by it is gone: each refusal spends a register token (5 from
+    one address at once), so at most `tries`."""
+    for attempt in range(tries):
+        await trio.sleep(0.2 * (attempt + 1))
+        try:
+            await client.register(handle, PASSWORD, "R")
+            return
+        except RequestError as error:
+            if error.code != "handle_taken" or attempt == tries - 1:
+                raise

@@ -71,7 +71,18 @@ def test_past_the_cap_in_all_a_request_not_whole_ends_the_oldest_and_a_whole_one
     oldest, second = stream("192.0.2.1", 1), stream("192.0.2.2", 2)
     assert handshakes.start(oldest, whole=False) is None and handshakes.start(second, whole=False) is None
     assert handshakes.start(stream("192.0.2.3", 3), whole=True) is None, "a whole request needs no slot"
-    assert refused == [] and handshakes.in_progress() == 3
-    handshakes.finished("192.0.2.3", 3)  # trio-websocket read it
+    assert refused == [] and handshakes.in_progress() == 2, "and is not counted"
+    handshakes.finished("192.0.2.3", 3)  # trio-websocket read it: nothing to forget
     assert handshakes.start(stream("192.0.2.4", 4), whole=False) is oldest and refused == ["handshakes"]
     assert handshakes.in_progress() == 2
+
+
+def test_a_whole_request_from_an_address_at_its_cap_gets_in() -> None:
+    refused: list[str] = []
+    handshakes = Handshakes(per_address=2, total=100, refused=refused.append)
+    for port in (1, 2):
+        assert handshakes.start(stream("192.0.2.1", port), whole=False) is None
+    half = stream("192.0.2.1", 3)
+    assert handshakes.start(half, whole=False) is half and refused == ["handshakes_per_address"]
+    assert handshakes.start(stream("192.0.2.1", 4), whole=True) is None, "a neighbour behind the same NAT"
+    assert refused == ["handshakes_per_address"]

@@ -23,7 +23,9 @@ pub struct WireConfig {
     /// the oldest (`handshakes.rs`).
     pub max_handshakes: u32,
     /// TCP_DEFER_ACCEPT of the listening sockets: a connection that has sent nothing waits in the kernel,
-    /// unaccepted, this long (whole seconds; zero: off).
+    /// unaccepted, about this long (whole seconds, rounded up; zero: off). Linux counts it in SYN-ACK
+    /// retransmissions (1 s, then 2, 4...): 1 s is one, 2 to 3 s two, 4 to 7 s three. Past a full SYN queue
+    /// the kernel's SYN cookies skip it (docs/security.md).
     pub defer_accept: Duration,
     /// A connection silent both ways this long is pinged...
     pub keepalive_interval: Duration,

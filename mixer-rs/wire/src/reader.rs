@@ -74,6 +74,9 @@ pub(crate) struct Reader {
     /// Connections whose turn ended with bytes perhaps left in the socket (edge-triggered epoll
     /// tells of none of them again): each once (`Conn::carried`), read next pass, at once.
     more: Vec<u64>,
+    /// Listening sockets whose turn ended with connections perhaps still waiting (`accept.rs`): accepted
+    /// from again next pass, at once.
+    listeners_more: Vec<usize>,
     /// Passes so far: a connection has at most one turn a pass from epoll and `more` together.
     passes: u64,
     /// Speakers read at their space's ticks, not as their bytes arrive (`settle`).
@@ -121,6 +124,7 @@ impl Reader {
             scratch: vec![0; READ_CHUNK],
             tokens: Vec::new(),
             more: Vec::new(),
+            listeners_more: Vec::new(),
             passes: 0,
             parked: Parked::new(),
             next_sweep: Instant::now() + SWEEP,
@@ -157,8 +161,9 @@ impl Reader {
                 conn.carried = false; // its turn comes below, once; a turn that leaves it full carries it again
             }
         }
-        if !carried.is_empty() {
-            timeout = Duration::ZERO; // their bytes are waiting already
+        let listeners_carried = std::mem::take(&mut self.listeners_more);
+        if !carried.is_empty() || !listeners_carried.is_empty() {
+            timeout = Duration::ZERO; // their bytes, or connections, are waiting already
         }
         let mut tokens = std::mem::take(&mut self.tokens);
         self.epoll.wait_events(&mut tokens, timeout).expect("epoll_wait on the reader's own epoll");
@@ -179,6 +184,9 @@ impl Reader {
             }
         }
         self.tokens = tokens;
+        for listener in listeners_carried {
+            self.accept_all(listener);
+        }
         for id in carried {
             // Unless epoll already gave it this pass's turn (new bytes came).
             if self.conns.get(&id).is_some_and(|conn| conn.last_turn != self.passes) {

@@ -133,14 +133,16 @@ fn past_16_half_requests_from_one_address_each_is_closed_at_once_and_another_add
         );
     }
 
-    // Meanwhile a client from another address gets in; from the attacker's, none does.
+    // Meanwhile a client from another address gets in; from the attacker's, no half request does, but a
+    // whole one (a neighbour behind the same NAT) needs no slot and gets in.
     let _bystander = s.client_gets_in(s.v6);
     let mut more = s.half_requests(1);
     assert!(closed_by_server(&mut more[0], Duration::from_secs(1)));
+    let _neighbour = s.client_gets_in(s.v4);
 
     // The control: once the address's handshakes are over, it gets in again.
     attack.clear();
-    s.stats_once(|st| st.connections == 1);
+    s.stats_once(|st| st.connections == 2);
     let _back = s.client_gets_in(s.v4);
     assert_eq!(s.wire.stats().handshakes_evicted, 0);
     s.fanout.shutdown();
@@ -161,8 +163,8 @@ fn past_the_cap_in_all_a_newcomer_whose_request_is_whole_ends_no_one_and_one_who
     }
     // One more half request ends the oldest, at once.
     let mut newer = s.half_requests(1);
-    let stats = s.stats_once(|st| st.handshakes_evicted == 1);
-    assert_eq!((stats.handshakes_refused, stats.connections), (0, 9), "{stats:?}");
+    let stats = s.stats_once(|st| st.handshakes_evicted == 1 && st.connections == 9);
+    assert_eq!(stats.handshakes_refused, 0, "{stats:?}");
     assert!(closed_by_server(&mut first[0], Duration::from_secs(1)), "the oldest was not ended");
     for (i, stream) in first.iter_mut().enumerate().skip(1) {
         assert!(!closed_by_server(stream, Duration::from_millis(20)), "connection {i} closed");
@@ -176,8 +178,8 @@ fn past_the_cap_in_all_a_newcomer_whose_request_is_whole_ends_no_one_and_one_who
 fn a_burst_past_the_cap_in_all_held_by_half_requests_gets_in_whole_and_ends_no_one() {
     // A popular host's notification while an attacker holds every slot with half requests: 40 connect at
     // once, each sending its request a little later. Until their bytes come the kernel holds them
-    // unaccepted (TCP_DEFER_ACCEPT: 5 s here, so that a slow machine cannot end the deferral); then each
-    // is read at once, whole, and needs no slot.
+    // unaccepted (TCP_DEFER_ACCEPT: 5 s here, about 7 as Linux counts it, so that a slow machine cannot end
+    // the deferral); then each is read at once, whole, and needs no slot.
     let config = WireConfig {
         max_handshakes: 4,
         max_handshakes_per_address: 100,
@@ -215,6 +217,32 @@ fn a_burst_past_the_cap_in_all_held_by_half_requests_gets_in_whole_and_ends_no_o
     assert_eq!((st.handshakes_evicted, st.handshakes_refused, st.connections), (0, 0, 44), "{st:?}");
     for (i, stream) in held.iter_mut().enumerate() {
         assert!(!closed_by_server(stream, Duration::from_millis(20)), "half request {i} closed");
+    }
+    s.fanout.shutdown();
+    s.wire.shutdown();
+}
+
+#[test]
+fn more_connections_waiting_than_one_turn_takes_all_get_in() {
+    // A turn accepts at most 64 from one listening socket (edge-triggered: no edge tells of the rest); the
+    // reader must come back for them. 300 whole requests, sent before any is read, fill its queue past that.
+    let s = server(WireConfig::default());
+    let mut clients: Vec<TcpStream> = (0..300).map(|_| request_to(s.v4, "")).collect();
+    let mut opened = 0;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while opened < clients.len() {
+        assert!(Instant::now() < deadline, "{opened} of 300 opened: {:?}", s.wire.stats());
+        for event in s.wire.take_events() {
+            if let Event::Opened { conn, .. } = event {
+                s.wire.accept(conn);
+                opened += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    for (i, stream) in clients.iter_mut().enumerate() {
+        let answer = read_head(stream);
+        assert!(answer.starts_with("HTTP/1.1 101 "), "connection {i}: {answer}");
     }
     s.fanout.shutdown();
     s.wire.shutdown();

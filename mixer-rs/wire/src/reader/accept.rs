@@ -1,14 +1,16 @@
 //! The reader's new connections: each accepted, registered with the fan-out and the reader's epoll, and
-//! read at once; past `WireConfig::max_handshakes` in progress, one whose request has not come whole by
-//! that first read ends the oldest (`handshakes.rs` says why). A connection its address's cap refuses is
-//! closed unread and ends no one. The listening sockets are edge-triggered: each edge empties its queue.
+//! read at once. One whose request came whole needs no slot; one whose request has not is counted in the
+//! handshakes in progress: closed, ending no one, if its address has its cap's worth, and otherwise, past
+//! `WireConfig::max_handshakes`, ending the oldest (`handshakes.rs` says why). The listening sockets are
+//! edge-triggered: a turn takes at most `ACCEPTS_PER_TURN`, and a socket with more waiting has another
+//! turn next pass.
 
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 
 use super::{Reader, bump};
-use crate::conn::Conn;
+use crate::conn::{Conn, Phase};
 use crate::parked::WATCHED;
 use crate::sys;
 
@@ -16,12 +18,22 @@ use crate::sys;
 /// about 5 KB a second), and a control message's few kilobytes; bigger ones go on as it drains.
 const NOTSENT_LOWAT: i32 = 16 * 1024;
 
+/// Connections accepted from one listening socket in a turn: a flood of connects must not hold the reader
+/// (parked speakers are read at their ticks, other sockets wait); the rest are taken next pass, at once.
+const ACCEPTS_PER_TURN: usize = 64;
+
 impl Reader {
-    /// Accepts all `listener` (its index) has waiting.
-    pub(super) fn accept_all(&mut self, listener: usize) {
+    /// Accepts what `index`'s listening socket has waiting, up to `ACCEPTS_PER_TURN`.
+    pub(super) fn accept_all(&mut self, index: usize) {
         let shared = Arc::clone(&self.shared);
-        let Some(listener) = shared.listeners.get(listener) else { return };
-        loop {
+        let Some(listener) = shared.listeners.get(index) else { return };
+        for turn in 0.. {
+            if turn == ACCEPTS_PER_TURN {
+                if !self.listeners_more.contains(&index) {
+                    self.listeners_more.push(index); // edge-triggered: no new edge will tell of these
+                }
+                return;
+            }
             let (fd, peer) = match sys::accept(listener) {
                 Ok(Some(accepted)) => accepted,
                 Ok(None) => return,
@@ -29,13 +41,21 @@ impl Reader {
                 // stopped, `Wire::stop_listening`: EINVAL, after one edge, the hang-up's.)
                 Err(_) => return,
             };
+            let Some(id) = self.admit(fd, peer) else { continue };
+            // Read at once: a request that came whole needs no slot (and one that ended is gone).
+            let Some(conn) = self.conns.get_mut(&id) else { continue };
+            if conn.phase != Phase::Handshake {
+                continue;
+            }
             if !self.handshakes.allows(peer) {
                 bump(&self.shared.counters.handshakes_refused);
-                continue; // dropped: closed before anything is read or written
+                conn.finish(&mut self.ctx, crate::frames::ABNORMAL, "", false); // nothing written
+                self.retire_if_done(id);
+                continue;
             }
-            if let Some(id) = self.admit(fd, peer)
-                && self.handshakes.over_cap()
-            {
+            conn.handshaking = true;
+            self.handshakes.started(id, peer);
+            if self.handshakes.over_cap() {
                 self.end_oldest_handshake(id);
             }
         }
@@ -56,8 +76,8 @@ impl Reader {
         self.retire_if_done(oldest);
     }
 
-    /// Registers and reads a new connection, counted in the handshakes in progress until its request has
-    /// been read whole (which may be now); its id, unless it could not be registered.
+    /// Registers and reads a new connection (not yet counted in the handshakes in progress: `accept_all`
+    /// counts it if its request has not come whole); its id, unless it could not be registered.
     fn admit(&mut self, fd: OwnedFd, peer: IpAddr) -> Option<u64> {
         let config = self.ctx.config;
         // Small messages go out at once, and a dead peer fails the writes.
@@ -83,10 +103,7 @@ impl Reader {
             return None;
         }
         bump(&self.shared.counters.connections);
-        let mut conn = Conn::new(id, fd, peer, &config);
-        conn.handshaking = true;
-        self.handshakes.started(id, peer);
-        self.conns.insert(id, conn);
+        self.conns.insert(id, Conn::new(id, fd, peer, &config));
         // Edge-triggered: bytes that came before the registration are read now.
         self.read(id, true, None);
         Some(id)
