@@ -38,4 +38,5 @@ def test_the_protocol_package_needs_only_msgspec() -> None:
             if isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 assert node.module.split(".")[0] in {"__future__", "typing", "enum", "msgspec", "stoa_protocol"}
             elif isinstance(node, ast.Import):
-                assert {a.name for a in node.names} <= {"enum", "math", "msgspec"}, source.name  # math: audio_level
+                # math: audio_level; unicodedata: the rule of text fields (combining marks)
+                assert {a.name for a in node.names} <= {"enum", "math", "msgspec", "unicodedata"}, source.name
