@@ -27,6 +27,8 @@ def main() -> None:
         [sys.executable, "-m", "bench.glass_bench", "--via", "webrtc", "--via", "websocket"]
         + (["--seconds", "20", "--warmup", "5", "--results", "glass-quick.json"] if quick else ["--rounds", "2"]),
         [sys.executable, "-m", "bench.joins_bench"] + (["--listeners", "1000", "--witnesses", "10"] if quick else []),
+        [sys.executable, "-m", "bench.handshake_flood"]
+        + (["--seconds", "3", "--out", "handshake-flood-quick.json"] if quick else []),
         [sys.executable, "-m", "bench.stall_bench"]
         + (["--listeners", "2000", "--ramp", "5", "--duration", "10"] if quick else ["--baseline"]),
         [sys.executable, "-m", "bench.ingress_bench"] + (["--seconds", "8", "--rounds", "1"] if quick else []),
