@@ -15,7 +15,8 @@ import msgspec
 
 import store
 from actors.space import Role, SpaceDirectory, SpaceRef
-from gateway.handles import GuestNames, HandleCheck
+from gateway.guest_names import GuestNames
+from gateway.handles import HandleCheck
 from gateway.identity import GuestIds
 from gateway.limits import Limits
 from gateway.replays import Replays

@@ -1,5 +1,4 @@
-"""HandleCheck: whether names are accounts' handles, asked of the store for many names at once. GuestNames:
-the names connected guests go by, which `register` may not take.
+"""HandleCheck: whether names are accounts' handles, asked of the store for many names at once.
 
 A guest's `hello` may not take an account's handle as its name (docs/protocol.md). Asked one name at a
 time, a burst of guests saying hello became a queue of store reads, each its own trip to the store's
@@ -10,12 +9,6 @@ read that answered 4,000 waiting guests stopped the loop for 0.35-0.6 s (`bench/
 """
 
 from __future__ import annotations
-
-import math
-import time
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import trio
 
@@ -72,66 +65,3 @@ class HandleCheck:
             if self._open is batch:
                 self._open = None
             batch.done.set()
-
-
-class GuestNames:
-    """The names guests go by while the server holds their place (connected, or within their resume window),
-    and the handles being registered or just registered, each in lowercase. `register` refuses a handle
-    another guest goes by; a guest's `hello` holds its name before it asks the store whether an account has
-    it (`HandleCheck`, whose read then starts after the hold), and is refused a name whose registration
-    was under way or ended since that hold. So no guest is ever shown under an account's handle, one
-    registered after the guest's `hello` included: a `register` either sees the hold, or its account's row
-    is seen by the guest's read, or it ended after the hold. A taken handle is free again moments after its
-    guests are gone. (Per server: a cluster will have to share it.)"""
-
-    __slots__ = ("_held", "_registered_at", "_registering")
-
-    def __init__(self) -> None:
-        self._held: dict[str, Counter[str]] = {}  # name -> the users holding it (a user may hold it twice)
-        self._registering: Counter[str] = Counter()
-        self._registered_at: dict[str, float] = {}  # name -> when its registration last ended (monotonic)
-
-    def hold(self, name: str, user: str) -> float:
-        """`user` (a guest's id, or a placeholder for a `hello` not yet answered) goes by `name`; returns when."""
-        self._held.setdefault(name.lower(), Counter())[user] += 1
-        return time.monotonic()
-
-    def release(self, name: str, user: str) -> None:
-        key = name.lower()
-        holders = self._held.get(key)
-        if holders is None or holders[user] <= 0:
-            raise ValueError(f"{user} does not hold {name!r}")
-        holders[user] -= 1
-        if holders[user] <= 0:
-            del holders[user]
-        if not holders:
-            del self._held[key]
-
-    def held(self, name: str, *, besides: str | None = None) -> bool:
-        """Whether a guest other than `besides` (a user id) goes by `name`, in any casing."""
-        return any(user != besides for user in self._held.get(name.lower(), ()))
-
-    def registered_since(self, name: str, since: float) -> bool:
-        """Whether `name` is being registered, or a registration of it ended at `since` or later."""
-        key = name.lower()
-        return key in self._registering or self._registered_at.get(key, -math.inf) >= since
-
-    @contextmanager
-    def registering(self, handle: str) -> Iterator[None]:
-        """While `handle`'s account is being made, and its end remembered for `REMEMBER_S`."""
-        key = handle.lower()
-        self._registering[key] += 1
-        try:
-            yield
-        finally:
-            self._registering[key] -= 1
-            if self._registering[key] <= 0:
-                del self._registering[key]
-            now = time.monotonic()
-            self._registered_at[key] = now
-            for old in [k for k, at in self._registered_at.items() if at < now - REMEMBER_S]:
-                del self._registered_at[old]
-
-
-REMEMBER_S = 60.0
-"""How long the end of a registration is remembered: far longer than any store read a `hello` waits on."""

@@ -36,6 +36,7 @@ from gateway import logs, protocol as p, requests
 from gateway.connection import Connection, TrioConnection
 from gateway.context import Services
 from gateway.errors import CloseCode, GatewayError, NotAuthenticated, RateLimited, code_of, report_incident
+from gateway.guest_names import NO_HOLD, NameHold
 from gateway.refusals import Refusals
 from gateway.space_link import SpaceLink
 from mixer import AudioPace, parse_audio
@@ -72,7 +73,7 @@ class Session:
         self.name = ""
         self.account: store.Account | None = None  # None: a guest
         self.token: str | None = None  # the account's session token (revoked on `log_out`), or the guest token
-        self._name_held: tuple[str, str] | None = None  # a guest's (name, user), held in `services.guest_names`
+        self._name_hold = NO_HOLD  # a guest's name, held in `services.guest_names` while it is shown
         self.space: SpaceRef | None = None
         self.link: SpaceLink | None = None
         self.role: Role | None = None
@@ -148,11 +149,9 @@ class Session:
     ) -> None:
         """This connection is now `user`; with `welcome`, the client is told so in a `welcome` message."""
         self.gateway.sign_out(self)
-        self._release_name(self._name_held)
+        self._name_hold.release()
         self.user, self.name, self.account, self.token = user, name, account, token
-        self._name_held = (name, user) if account is None else None
-        if self._name_held is not None:
-            self.gateway.services.guest_names.hold(name, user)
+        self._name_hold = self.gateway.services.guest_names.hold(name, user) if account is None else NO_HOLD
         self.gateway.sign_in(self)
         kind = "guest" if account is None else "account"
         logs.bind(user=user)
@@ -375,22 +374,22 @@ class Session:
         window, unless a newer connection has taken the place by then (`resume`, or `join_space`); and sign
         out."""
         self._close_rtc("closed", tell=False)
-        link, name_held, self._name_held = self.link, self._name_held, None
+        link, hold, self._name_hold = self.link, self._name_hold, NO_HOLD
         if link is None:
-            self._release_name(name_held)
+            hold.release()
         elif self.keeps_place():  # a guest's name stays held while its place is kept
-            self.gateway.nursery.start_soon(self._leave_link, link, self.gateway.config.resume_window_s, name_held)
+            self.gateway.nursery.start_soon(self._leave_link, link, self.gateway.config.resume_window_s, hold)
         else:
-            await self._leave_link(link, 0.0, name_held)
+            await self._leave_link(link, 0.0, hold)
         self.gateway.sign_out(self)
         # The session and its link refer to each other: forget the link, so that reference counting frees
         # the whole connection at once (a cycle among objects the GC policy has frozen would never be).
         # A `joined` still to come for it is then undone (see `entered`).
         self.left_space()
 
-    async def _leave_link(self, link: SpaceLink, after_s: float, name_held: tuple[str, str] | None = None) -> None:
+    async def _leave_link(self, link: SpaceLink, after_s: float, hold: NameHold = NO_HOLD) -> None:
         """Leave `link`'s space as disconnected, unless a newer connection of its user has taken the place
-        (the space compares links); then release the guest's `name_held`."""
+        (the space compares links); then release the guest's name `hold`."""
         try:
             await trio.sleep(after_s)
             with trio.move_on_after(LEAVE_TIMEOUT_S):
@@ -401,8 +400,4 @@ class Session:
                 except Exception as error:  # a task of the server's nursery: a fault must end here, not the server
                     report_incident(log, error, f"connection {self.conn}'s leave of {link.space.space_id}")
         finally:
-            self._release_name(name_held)
-
-    def _release_name(self, held: tuple[str, str] | None) -> None:
-        if held is not None:
-            self.gateway.services.guest_names.release(*held)
+            hold.release()

@@ -37,10 +37,10 @@ async def hello(c: Caller, m: p.Hello) -> Reply:
         return p.SENT
     # Held before the store is asked, so that a `register` of it meanwhile sees it (`GuestNames`); the
     # session holds it for itself once signed in.
-    names, asking = c.services.guest_names, HELLO_HOLDER
-    since = names.hold(m.name, asking)
+    names = c.services.guest_names
+    asking = names.hold(m.name, HELLO_HOLDER)
     try:
-        if await c.services.handles.taken(m.name) or names.registered_since(m.name, since):
+        if await c.services.handles.taken(m.name) or names.registered_since(m.name, asking.at):
             raise store.HandleTaken(m.name)  # never shown under an account's handle, in any casing
         if m.guest_token is not None:
             _guest_back(c, m.guest_token, m.name)
@@ -48,7 +48,7 @@ async def hello(c: Caller, m: p.Hello) -> Reply:
             user, token = guests.issue()
             c.signed_in(user, m.name, None, token, welcome=True)
     finally:
-        names.release(m.name, asking)
+        asking.release()
     return p.SENT
 
 

@@ -19,6 +19,8 @@ reported as ::ffff:127.0.0.1 by a dual-stack IPv6 socket bound to it, beside an 
 from __future__ import annotations
 
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Literal
@@ -27,6 +29,7 @@ import pytest
 import trio
 import trio.testing
 
+from bench.handshake_flood import WHOLE_REQUEST
 from gateway.client import connect
 from gateway.gateway_config import GatewayConfig
 from gateway.handshakes import GatedListener, Handshakes, peer
@@ -37,10 +40,6 @@ from tests.e2e.test_metrics import samples, value
 
 PER_ADDRESS = LimitSettings().max_handshakes_per_address
 HALF_A_REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-WHOLE_REQUEST = (
-    b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-)
 
 
 async def half_requests(port: int, n: int) -> list[trio.socket.SocketType]:
@@ -134,11 +133,8 @@ async def test_past_16_half_requests_from_one_address_each_is_closed_at_once_and
 async def test_past_the_cap_in_all_the_oldest_handshake_is_closed_and_the_newcomer_kept(
     tmp_path: Path, transport: Literal["rust", "python"]
 ) -> None:
-    limits = LimitSettings(max_handshakes=8)
-    config = GatewayConfig(port=0, data_dir=tmp_path / "data", transport=transport, limits=limits)
     with trio.fail_after(30):
-        async with trio.open_nursery() as nursery:
-            server: Server = await nursery.start(serve, config)
+        async with served(tmp_path, transport, LimitSettings(max_handshakes=8)) as server:
             first = await half_requests(server.port, 8)
             await accepted(server, 8)
             [newer] = await half_requests(server.port, 1)
@@ -155,8 +151,6 @@ async def test_past_the_cap_in_all_the_oldest_handshake_is_closed_and_the_newcom
             )
             for sock in (*first, newer):
                 sock.close()
-            await server.gateway.shut_down()
-            nursery.cancel_scope.cancel()
 
 
 @pytest.mark.parametrize("transport", ["rust", "python"])
@@ -169,10 +163,8 @@ async def test_a_burst_past_the_cap_in_all_held_by_half_requests_gets_in_whole_a
     requests stay. (Ending the oldest for every newcomer at once, as both transports once did, shut out
     8,789 of a burst of 10,000 joins.)"""
     limits = LimitSettings(max_handshakes=4, defer_accept_s=5)  # 5 s (7, as Linux counts): a slow CI machine
-    config = GatewayConfig(port=0, data_dir=tmp_path / "data", transport=transport, limits=limits)
     with trio.fail_after(30):
-        async with trio.open_nursery() as nursery:
-            server: Server = await nursery.start(serve, config)
+        async with served(tmp_path, transport, limits) as server:
             held = await half_requests(server.port, 4)
             await accepted(server, 4)
             burst = []
@@ -196,8 +188,17 @@ async def test_a_burst_past_the_cap_in_all_held_by_half_requests_gets_in_whole_a
                 assert not await closed_by_server(sock, 0.02), f"half request {i} was closed"
             for sock in (*held, *burst):
                 sock.close()
-            await server.gateway.shut_down()
-            nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def served(tmp_path: Path, transport: Literal["rust", "python"], limits: LimitSettings) -> AsyncIterator[Server]:
+    """A server in this process (its counts at hand), shut down at the end."""
+    config = GatewayConfig(port=0, data_dir=tmp_path / "data", transport=transport, limits=limits)
+    async with trio.open_nursery() as nursery:
+        server: Server = await nursery.start(serve, config)
+        yield server
+        await server.gateway.shut_down()
+        nursery.cancel_scope.cancel()
 
 
 async def accepted(server: Server, n: int) -> None:

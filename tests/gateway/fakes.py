@@ -11,7 +11,7 @@ import msgspec
 import store
 from actors.space import Role, SpaceRef
 from gateway.context import Caller
-from gateway.handles import GuestNames
+from gateway.guest_names import GuestNames
 from gateway.limits import Limits, LimitSettings
 
 

@@ -27,37 +27,38 @@ impl Reader {
     pub(super) fn accept_all(&mut self, index: usize) {
         let shared = Arc::clone(&self.shared);
         let Some(listener) = shared.listeners.get(index) else { return };
-        for turn in 0.. {
-            if turn == ACCEPTS_PER_TURN {
-                if !self.listeners_more.contains(&index) {
-                    self.listeners_more.push(index); // edge-triggered: no new edge will tell of these
-                }
-                return;
-            }
-            let (fd, peer) = match sys::accept(listener) {
-                Ok(Some(accepted)) => accepted,
+        for _ in 0..ACCEPTS_PER_TURN {
+            match sys::accept(listener) {
+                Ok(Some((fd, peer))) => self.take_in(fd, peer),
                 Ok(None) => return,
                 // Out of descriptors, say: the next connection's edge brings the reader back. (Or
                 // stopped, `Wire::stop_listening`: EINVAL, after one edge, the hang-up's.)
                 Err(_) => return,
-            };
-            let Some(id) = self.admit(fd, peer) else { continue };
-            // Read at once: a request that came whole needs no slot (and one that ended is gone).
-            let Some(conn) = self.conns.get_mut(&id) else { continue };
-            if conn.phase != Phase::Handshake {
-                continue;
             }
-            if !self.handshakes.allows(peer) {
-                bump(&self.shared.counters.handshakes_refused);
-                conn.finish(&mut self.ctx, crate::frames::ABNORMAL, "", false); // nothing written
-                self.retire_if_done(id);
-                continue;
-            }
-            conn.handshaking = true;
-            self.handshakes.started(id, peer);
-            if self.handshakes.over_cap() {
-                self.end_oldest_handshake(id);
-            }
+        }
+        if !self.listeners_more.contains(&index) {
+            self.listeners_more.push(index); // edge-triggered: no new edge will tell of the rest
+        }
+    }
+
+    /// A connection just accepted, read at once: one whose request came whole needs no slot (and one that
+    /// ended is gone); the others are counted in, or closed by their address's cap.
+    fn take_in(&mut self, fd: OwnedFd, peer: IpAddr) {
+        let Some(id) = self.admit(fd, peer) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        if conn.phase != Phase::Handshake {
+            return;
+        }
+        if !self.handshakes.allows(peer) {
+            bump(&self.shared.counters.handshakes_refused);
+            conn.finish(&mut self.ctx, crate::frames::ABNORMAL, "", false); // nothing written
+            self.retire_if_done(id);
+            return;
+        }
+        conn.handshaking = true;
+        self.handshakes.started(id, peer);
+        if self.handshakes.over_cap() {
+            self.end_oldest_handshake(id);
         }
     }
 
